@@ -1,0 +1,26 @@
+// Bundles src/ into dist/server.js with esbuild and copies htmx into dist/public.
+// Native modules stay external: they are installed as dependencies next to the bundle.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = path.dirname(fileURLToPath(import.meta.url));
+const external = ["better-sqlite3", "@node-rs/argon2"];
+
+await build({
+  entryPoints: [path.join(root, "src/server.ts")],
+  outfile: path.join(root, "dist/server.js"),
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "esm",
+  sourcemap: true,
+  external,
+  // Bundled CommonJS code may call require(); give the ESM bundle one.
+  banner: { js: "import { createRequire as __patchbayCreateRequire } from 'node:module'; const require = __patchbayCreateRequire(import.meta.url);" },
+  logLevel: "warning",
+});
+
+fs.mkdirSync(path.join(root, "dist/public"), { recursive: true });
+fs.copyFileSync(path.join(root, "node_modules/htmx.org/dist/htmx.min.js"), path.join(root, "dist/public/htmx.min.js"));

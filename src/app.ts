@@ -1,0 +1,151 @@
+// The Hono app: middleware (request ids and logs, security headers, CSRF origin check,
+// body limits, sessions, first-run setup, sign-in) and the route modules.
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { getCookie } from "hono/cookie";
+import { csrf } from "hono/csrf";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import { SESSION_COOKIE, validateSessionToken } from "./auth/sessions.js";
+import { countUsers } from "./auth/users.js";
+import type { AppDeps, AppEnv } from "./web/context.js";
+import { render, isHtmx } from "./web/render.js";
+import { accountRoutes } from "./web/account.js";
+import { authRoutes, clearSessionCookie } from "./web/auth.js";
+import { healthRoutes } from "./web/health.js";
+import { integrationRoutes } from "./web/integrations.js";
+import { jobRoutes } from "./web/jobs.js";
+import { staticRoutes } from "./web/static.js";
+import { userRoutes } from "./web/users.js";
+
+export type { AppDeps } from "./web/context.js";
+
+/** Paths reachable without signing in. */
+const PUBLIC_PATHS = /^\/(healthz|login|setup|static\/.*|favicon\.ico)$/;
+export const MAX_FORM_BYTES = 64 * 1024;
+
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const allowedOrigin = new URL(deps.baseUrl).origin;
+  let setupDone = false;
+
+  app.use(
+    "*",
+    requestId({ limitLength: 64, headerName: "X-Request-Id" }),
+    async (c, next) => {
+      const started = performance.now();
+      c.set("clientIp", clientIp(c, deps.trustProxy));
+      await next();
+      const ms = performance.now() - started;
+      c.header("Server-Timing", `app;dur=${ms.toFixed(2)}`);
+      if (c.req.path !== "/healthz" && !c.req.path.startsWith("/static/")) {
+        deps.logger.info("request", {
+          reqId: c.get("requestId"),
+          method: c.req.method,
+          path: c.req.path,
+          status: c.res.status,
+          ms: Math.round(ms * 10) / 10,
+          user: c.get("user")?.username,
+        });
+      }
+    },
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", "data:"],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
+      },
+      referrerPolicy: "same-origin",
+    }),
+    // Origin verification for every state-changing request from a browser. The request's
+    // own origin is accepted too, so a box reached by IP before PATCHBAY_BASE_URL is set works.
+    csrf({ origin: (origin, c) => origin === allowedOrigin || origin === new URL(c.req.url).origin }),
+    bodyLimit({
+      maxSize: MAX_FORM_BYTES,
+      onError: (c) => render(c, deps, "./error", { title: "Request too large", message: `The form was larger than ${MAX_FORM_BYTES / 1024} KB. Shorten the values and try again.` }, 413),
+    }),
+  );
+
+  app.use("*", async (c, next) => {
+    c.set("user", undefined);
+    c.set("sessionId", undefined);
+    if (PUBLIC_PATHS.test(c.req.path) && c.req.path !== "/login") return next();
+    if (!setupDone) {
+      setupDone = (await countUsers(deps.db)) > 0;
+      if (!setupDone && c.req.path !== "/setup") return redirect(c, "/setup");
+    }
+    const token = getCookie(c, SESSION_COOKIE);
+    let expired = false;
+    if (token) {
+      const lookup = await validateSessionToken(deps.db, token, deps.now());
+      if (lookup.status === "valid") {
+        c.set("user", lookup.session.user);
+        c.set("sessionId", lookup.session.id);
+      } else {
+        expired = lookup.status === "expired";
+        clearSessionCookie(c, deps);
+      }
+    }
+    if (!c.get("user") && !PUBLIC_PATHS.test(c.req.path)) {
+      const next = c.req.method === "GET" && !isHtmx(c) ? c.req.path + (new URL(c.req.url).search || "") : "/integrations";
+      return redirect(c, `/login?${new URLSearchParams({ next, ...(expired ? { expired: "1" } : {}) })}`);
+    }
+    return next();
+  });
+
+  app.route("/", healthRoutes(deps));
+  app.route("/", staticRoutes());
+  app.route("/", authRoutes(deps, () => (setupDone = true)));
+  app.route("/", accountRoutes(deps));
+  app.route("/", userRoutes(deps));
+  app.route("/", integrationRoutes(deps));
+  app.route("/", jobRoutes(deps));
+  app.get("/", (c) => c.redirect("/integrations"));
+
+  app.notFound((c) => render(c, deps, "./error", { title: "Page not found", message: "There is nothing at this address. Use the menu to find your way." }, 404));
+  app.onError((err, c) => {
+    if (err instanceof HTTPException && err.status === 403) {
+      return render(
+        c,
+        deps,
+        "./error",
+        {
+          title: "Request refused",
+          message:
+            "This request did not come from a Patchbay page (its Origin header is missing or belongs to another site), so it was refused to protect against cross-site request forgery. Reload the page and try again; if Patchbay sits behind a proxy, set PATCHBAY_BASE_URL to the address in your browser.",
+        },
+        403,
+      );
+    }
+    if (err instanceof HTTPException) return err.getResponse();
+    deps.logger.error("request failed", { reqId: c.get("requestId"), path: c.req.path, error: err, stack: err.stack });
+    return render(c, deps, "./error", { title: "Something went wrong", message: `Patchbay could not complete this request. The logs have the details under request id ${c.get("requestId")}.` }, 500);
+  });
+  return app;
+}
+
+/** A redirect that also works for htmx requests, which would otherwise swap the target page in place. */
+export function redirect(c: Parameters<typeof isHtmx>[0], location: string) {
+  if (isHtmx(c)) {
+    c.header("HX-Redirect", location);
+    return c.body(null, 204);
+  }
+  return c.redirect(location, 303);
+}
+
+function clientIp(c: Parameters<typeof isHtmx>[0], trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
+    if (forwarded) return forwarded;
+  }
+  try {
+    return getConnInfo(c).remote.address ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}

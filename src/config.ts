@@ -1,0 +1,150 @@
+// Configuration: every environment variable Patchbay reads, parsed in one place.
+// `node dist/server.js config` prints the effective values (secrets masked).
+import path from "node:path";
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databasePath: string;
+  baseUrl: string;
+  secretKey: string | undefined;
+  secretKeyFile: string;
+  logLevel: LogLevel;
+  trustProxy: boolean;
+  jobLeaseSeconds: number;
+  originMap: Map<string, string>;
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface ConfigVariable {
+  name: string;
+  default: string;
+  description: string;
+}
+
+/** The documented variables, in the order the README lists them. */
+export const CONFIG_VARIABLES: ConfigVariable[] = [
+  { name: "PORT", default: "8080", description: "TCP port the web server listens on." },
+  { name: "HOST", default: "0.0.0.0", description: "Interface the web server binds to." },
+  {
+    name: "PATCHBAY_DATA_DIR",
+    default: "./data (/data in the Docker image)",
+    description: "Directory holding patchbay.db (SQLite, WAL) and the generated secret.key.",
+  },
+  {
+    name: "PATCHBAY_BASE_URL",
+    default: "http://localhost:$PORT",
+    description:
+      "The URL people use to reach Patchbay. Used for links in notifications, OAuth callback URLs, secure cookies (https) and the CSRF origin check.",
+  },
+  {
+    name: "PATCHBAY_SECRET_KEY",
+    default: "(unset: key file in the data directory)",
+    description:
+      "32-byte key for AES-256-GCM encryption of stored credentials, as 64 hex characters or base64. If unset, a key file is generated once in the data directory with 0600 permissions.",
+  },
+  { name: "PATCHBAY_LOG_LEVEL", default: "info", description: "debug, info, warn or error. Logs are JSON lines on stdout." },
+  {
+    name: "PATCHBAY_TRUST_PROXY",
+    default: "false",
+    description: "Set to true behind a reverse proxy so the client address for sign-in rate limits comes from X-Forwarded-For.",
+  },
+  {
+    name: "PATCHBAY_JOB_LEASE_SECONDS",
+    default: "60",
+    description: "How long a worker holds a background job before another may take it over after a crash.",
+  },
+  {
+    name: "PATCHBAY_ORIGIN_MAP",
+    default: "(empty)",
+    description:
+      "For demos and tests only: comma-separated origin=replacement pairs that route a service's origin to a local simulator, e.g. https://auth.app.wiz.io=http://127.0.0.1:4010.",
+  },
+];
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = parseInteger(env.PORT, 8080, "PORT", 0, 65535);
+  const dataDir = path.resolve(env.PATCHBAY_DATA_DIR || "./data");
+  const baseUrl = parseBaseUrl(env.PATCHBAY_BASE_URL || `http://localhost:${port}`);
+  const logLevel = (env.PATCHBAY_LOG_LEVEL || "info").toLowerCase();
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) {
+    throw new ConfigError(`PATCHBAY_LOG_LEVEL must be debug, info, warn or error (got "${logLevel}").`);
+  }
+  return {
+    port,
+    host: env.HOST || "0.0.0.0",
+    dataDir,
+    databasePath: path.join(dataDir, "patchbay.db"),
+    baseUrl,
+    secretKey: env.PATCHBAY_SECRET_KEY || undefined,
+    secretKeyFile: path.join(dataDir, "secret.key"),
+    logLevel: logLevel as LogLevel,
+    trustProxy: parseBoolean(env.PATCHBAY_TRUST_PROXY, "PATCHBAY_TRUST_PROXY"),
+    jobLeaseSeconds: parseInteger(env.PATCHBAY_JOB_LEASE_SECONDS, 60, "PATCHBAY_JOB_LEASE_SECONDS", 1, 86400),
+    originMap: parseOriginMap(env.PATCHBAY_ORIGIN_MAP),
+  };
+}
+
+/** The effective configuration as printable lines, with the secret key masked. */
+export function describeConfig(config: Config): string {
+  const rows: [string, string][] = [
+    ["PORT", String(config.port)],
+    ["HOST", config.host],
+    ["PATCHBAY_DATA_DIR", config.dataDir],
+    ["PATCHBAY_BASE_URL", config.baseUrl],
+    ["PATCHBAY_SECRET_KEY", config.secretKey ? "(set)" : `(unset: ${config.secretKeyFile})`],
+    ["PATCHBAY_LOG_LEVEL", config.logLevel],
+    ["PATCHBAY_TRUST_PROXY", String(config.trustProxy)],
+    ["PATCHBAY_JOB_LEASE_SECONDS", String(config.jobLeaseSeconds)],
+    ["PATCHBAY_ORIGIN_MAP", [...config.originMap].map(([a, b]) => `${a}=${b}`).join(",") || "(empty)"],
+  ];
+  return rows.map(([k, v]) => `${k}=${v}`).join("\n");
+}
+
+function parseInteger(raw: string | undefined, fallback: number, name: string, min: number, max: number): number {
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max} (got "${raw}").`);
+  }
+  return value;
+}
+
+function parseBoolean(raw: string | undefined, name: string): boolean {
+  if (raw === undefined || raw === "") return false;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false (got "${raw}").`);
+}
+
+function parseBaseUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`PATCHBAY_BASE_URL must be an absolute http(s) URL such as https://patchbay.example.com (got "${raw}").`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(`PATCHBAY_BASE_URL must start with http:// or https:// (got "${raw}").`);
+  }
+  return url.href.replace(/\/$/, "");
+}
+
+function parseOriginMap(raw: string | undefined): Map<string, string> {
+  const map = new Map<string, string>();
+  if (!raw) return map;
+  for (const pair of raw.split(",")) {
+    const [from, to] = pair.split("=").map((s) => s.trim());
+    try {
+      if (!from || !to) throw new Error();
+      map.set(new URL(from).origin, new URL(to).origin);
+    } catch {
+      throw new ConfigError(`PATCHBAY_ORIGIN_MAP entries must look like https://service=http://127.0.0.1:PORT (got "${pair}").`);
+    }
+  }
+  return map;
+}

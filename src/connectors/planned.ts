@@ -1,0 +1,245 @@
+// Connectors on Patchbay's roadmap. Their cards show a real Overview so a team can plan,
+// and say plainly that they are coming; each moves to its own folder when it is built.
+import type { Card, PlannedConnector } from "./types.js";
+
+const planned = (card: Card): PlannedConnector => ({ status: "planned", card });
+
+export const plannedConnectors: PlannedConnector[] = [
+  planned({
+    kind: "github",
+    name: "GitHub",
+    category: "scm",
+    summary: "Repositories, pull request events and Dependabot alerts from GitHub or GitHub Enterprise Server.",
+    overview: {
+      description: "Connect GitHub so Patchbay knows your repositories, matches SCA findings to them and follows remediation pull requests.",
+      benefits: [
+        "List the repositories your team owns",
+        "Follow remediation pull requests as they open and merge",
+        "Add ticket references to pull request descriptions",
+      ],
+      requirements: ["A GitHub OAuth app, GitHub App or fine-grained token with access to your repositories", "Scopes: repo, read:org, security_events"],
+      docs: [{ label: "GitHub: Authorizing OAuth apps", url: "https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps" }],
+    },
+  }),
+  planned({
+    kind: "gitlab",
+    name: "GitLab",
+    category: "scm",
+    summary: "Projects and merge request events from GitLab.com or a self-managed GitLab.",
+    overview: {
+      description: "Connect GitLab so Patchbay knows your projects, matches SCA findings to them and follows remediation merge requests.",
+      benefits: ["List your groups' projects", "Follow remediation merge requests as they open and merge", "Works with self-managed GitLab servers"],
+      requirements: ["A GitLab OAuth application or an access token with the api scope"],
+      docs: [{ label: "GitLab: OAuth 2.0 identity provider API", url: "https://docs.gitlab.com/api/oauth2/" }],
+    },
+  }),
+  planned({
+    kind: "bitbucket",
+    name: "Bitbucket",
+    category: "scm",
+    summary: "Repositories and pull request events from Bitbucket Cloud.",
+    overview: {
+      description: "Connect Bitbucket Cloud so Patchbay knows your workspace's repositories and follows remediation pull requests.",
+      benefits: ["List your workspace's repositories", "Follow remediation pull requests as they open and merge"],
+      requirements: ["A Bitbucket Cloud OAuth consumer, app password or workspace access token"],
+      docs: [{ label: "Bitbucket Cloud: OAuth 2.0", url: "https://developer.atlassian.com/cloud/bitbucket/oauth-2/" }],
+    },
+  }),
+  planned({
+    kind: "github-dependabot",
+    name: "GitHub Dependabot",
+    category: "scanners",
+    summary: "Import Dependabot alerts through a connected GitHub integration.",
+    overview: {
+      description: "Import Dependabot and code scanning alerts from the repositories of a connected GitHub integration.",
+      benefits: ["Dependency vulnerabilities with their advisories and fixed versions", "Dismissed and fixed alerts followed automatically"],
+      requirements: ["A connected GitHub integration with the security_events scope"],
+      docs: [{ label: "GitHub: Dependabot alerts API", url: "https://docs.github.com/en/rest/dependabot/alerts" }],
+    },
+  }),
+  planned({
+    kind: "gitlab-vulnerabilities",
+    name: "GitLab Vulnerabilities",
+    category: "scanners",
+    summary: "Import vulnerability findings from GitLab's security scanners.",
+    overview: {
+      description: "Import the findings of GitLab's dependency and container scanning through a connected GitLab integration.",
+      benefits: ["Findings of GitLab's scanners next to your other scanners'", "Resolved findings followed automatically"],
+      requirements: ["A connected GitLab integration with the api scope", "GitLab Ultimate for the vulnerability findings API"],
+      docs: [{ label: "GitLab: Vulnerability findings API", url: "https://docs.gitlab.com/api/vulnerability_findings/" }],
+    },
+  }),
+  planned({
+    kind: "ci-upload",
+    name: "CI uploads",
+    category: "scanners",
+    summary: "Upload SARIF, CycloneDX, SPDX, Trivy, Grype, OSV-Scanner and npm audit reports from CI.",
+    overview: {
+      description: "Send scanner reports from your CI pipelines to Patchbay with an upload token, or upload them by hand.",
+      benefits: ["Any scanner that writes a standard report format", "Re-import semantics: findings no longer reported are resolved"],
+      requirements: ["An upload token created in Patchbay"],
+      docs: [{ label: "SARIF 2.1.0", url: "https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html" }],
+    },
+  }),
+  ...[
+    ["oci-registry", "OCI registry", "Any registry that speaks the OCI Distribution API: Harbor, Zot, GitLab's or Gitea's registry."],
+    ["docker-hub", "Docker Hub", "Images in your Docker Hub organisation."],
+    ["ghcr", "GitHub Container Registry", "Images published to ghcr.io."],
+    ["ecr", "Amazon ECR", "Images in Amazon Elastic Container Registry."],
+    ["gar", "Google Artifact Registry", "Images in Google Artifact Registry."],
+    ["acr", "Azure Container Registry", "Images in Azure Container Registry."],
+  ].map(([kind, name, summary]) =>
+    planned({
+      kind: kind!,
+      name: name!,
+      category: "container-registries",
+      summary: summary!,
+      overview: {
+        description: `${summary} Patchbay lists repositories and tags, resolves digests, and links each image to its source repository through the org.opencontainers.image.source label, so container findings land on the right image and team.`,
+        benefits: ["An inventory of your images and tags", "Container findings attached to the right image", "Images no longer present marked gone"],
+        requirements: ["Credentials that can list the registry's repositories and pull manifests"],
+        docs: [{ label: "OCI Distribution Specification", url: "https://github.com/opencontainers/distribution-spec/blob/main/spec.md" }],
+      },
+    }),
+  ),
+  ...[
+    ["npm-registry", "npm", "Your organisation's packages on npm or a private npm registry."],
+    ["pypi", "PyPI", "Your packages on PyPI or a PyPI-compatible private index."],
+    ["maven", "Maven", "Your artifacts in Maven Central, Nexus or Artifactory."],
+    ["go-proxy", "Go modules", "Your Go modules through a Go module proxy."],
+  ].map(([kind, name, summary]) =>
+    planned({
+      kind: kind!,
+      name: name!,
+      category: "package-registries",
+      summary: summary!,
+      overview: {
+        description: `${summary} Patchbay lists the packages and versions you publish and monitors them for new advisories.`,
+        benefits: ["An inventory of the packages you publish", "New advisories against your packages as findings"],
+        requirements: ["The registry URL, and credentials for a private registry"],
+        docs: [{ label: "OSV: Open Source Vulnerabilities", url: "https://osv.dev/" }],
+      },
+    }),
+  ),
+  planned({
+    kind: "jira",
+    name: "Jira",
+    category: "collaboration",
+    summary: "Create and update Jira Cloud issues from findings and remediations.",
+    overview: {
+      description: "Link your Jira projects to automatically create and update issues based on Patchbay findings and remediations.",
+      benefits: [
+        "Automatically create and update Jira issues for vulnerabilities",
+        "Update tickets when pull requests are opened for remediation",
+        "Update tickets when pull requests are merged and remediation is resolved",
+        "Add Jira ticket references to associated pull request descriptions",
+        "Track remediation work in your team's existing workflow",
+      ],
+      requirements: [
+        "A Jira Cloud instance (Patchbay supports Jira Cloud only)",
+        "A service account in your Jira Cloud domain and an API token for it",
+        "Your Atlassian Cloud ID",
+      ],
+      docs: [
+        { label: "Atlassian: Manage API tokens", url: "https://id.atlassian.com/manage-profile/security/api-tokens" },
+        { label: "Atlassian: Retrieve your Cloud ID", url: "https://support.atlassian.com/jira/kb/retrieve-my-atlassian-sites-cloud-id/" },
+      ],
+    },
+  }),
+  planned({
+    kind: "slack",
+    name: "Slack",
+    category: "collaboration",
+    summary: "Notifications when connecting or updating a ticket fails, and other events you choose.",
+    overview: {
+      description: "Connect Slack to receive notifications if there is an issue connecting an integration or updating a ticket during remediation.",
+      benefits: ["Failures reported where your team already looks", "Links back to the Patchbay page concerned"],
+      requirements: ["A Slack incoming webhook URL, or a bot token and a channel"],
+      docs: [{ label: "Slack: Incoming webhooks", url: "https://api.slack.com/messaging/webhooks" }],
+    },
+  }),
+  planned({
+    kind: "github-issues",
+    name: "GitHub Issues",
+    category: "collaboration",
+    summary: "Push findings as GitHub issues.",
+    overview: {
+      description: "Push findings and finding groups as issues in a GitHub repository, closed and reopened as remediation progresses.",
+      benefits: ["Severity labels", "Close as completed or not planned", "Works with a connected GitHub integration"],
+      requirements: ["A connected GitHub integration or a token with the repo scope"],
+      docs: [{ label: "GitHub: Issues API", url: "https://docs.github.com/en/rest/issues/issues" }],
+    },
+  }),
+  planned({
+    kind: "gitlab-issues",
+    name: "GitLab Issues",
+    category: "collaboration",
+    summary: "Push findings as GitLab issues on your boards.",
+    overview: {
+      description: "Push findings and finding groups as GitLab issues, with scoped labels for severity and status so they sit in the right board column.",
+      benefits: ["Scoped labels drive board columns", "Confidential issues for sensitive findings"],
+      requirements: ["A connected GitLab integration or a token with the api scope"],
+      docs: [{ label: "GitLab: Issues API", url: "https://docs.gitlab.com/api/issues/" }],
+    },
+  }),
+  planned({
+    kind: "azure-devops",
+    name: "Azure DevOps Boards",
+    category: "collaboration",
+    summary: "Push findings as Azure DevOps work items.",
+    overview: {
+      description: "Push findings and finding groups as work items (Bug, Issue, Task, User Story) with area and iteration paths and mapped fields.",
+      benefits: ["Field mapping from the work item type's own fields", "Severity and state mapped to your process"],
+      requirements: ["An organization URL and a personal access token with Work Items (Read & write)"],
+      docs: [{ label: "Azure DevOps: Work Items REST API", url: "https://learn.microsoft.com/en-us/rest/api/azure/devops/wit/work-items" }],
+    },
+  }),
+  planned({
+    kind: "servicenow",
+    name: "ServiceNow",
+    category: "collaboration",
+    summary: "Push findings as ServiceNow incidents.",
+    overview: {
+      description: "Push findings and finding groups as records in a ServiceNow table through the Table API.",
+      benefits: ["Incidents created once, kept up to date", "Correlation IDs prevent duplicates"],
+      requirements: ["A ServiceNow instance and an account with access to the target table"],
+      docs: [{ label: "ServiceNow: Table API", url: "https://www.servicenow.com/docs/bundle/zurich-api-reference/page/integrate/inbound-rest/concept/c_TableAPI.html" }],
+    },
+  }),
+  planned({
+    kind: "microsoft-teams",
+    name: "Microsoft Teams",
+    category: "collaboration",
+    summary: "Notifications as Adaptive Cards in a Teams channel.",
+    overview: {
+      description: "Send Patchbay's notifications to a Microsoft Teams channel through an incoming webhook or workflow.",
+      benefits: ["Failures and events reported in Teams"],
+      requirements: ["A Teams incoming webhook or workflow URL"],
+      docs: [{ label: "Microsoft: Create incoming webhooks", url: "https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/add-incoming-webhook" }],
+    },
+  }),
+  planned({
+    kind: "email",
+    name: "E-mail",
+    category: "collaboration",
+    summary: "Notifications by e-mail through your SMTP server.",
+    overview: {
+      description: "Send Patchbay's notifications by e-mail through your own SMTP server.",
+      benefits: ["Works wherever your team reads mail"],
+      requirements: ["An SMTP server, port, TLS mode and, where required, credentials"],
+      docs: [{ label: "RFC 5321: SMTP", url: "https://www.rfc-editor.org/rfc/rfc5321" }],
+    },
+  }),
+  planned({
+    kind: "webhook",
+    name: "Outgoing webhook",
+    category: "collaboration",
+    summary: "Signed JSON notifications to any URL.",
+    overview: {
+      description: "Send Patchbay's notifications as JSON to any URL, signed with HMAC-SHA256 so the receiver can verify them.",
+      benefits: ["Connect anything that takes an HTTP request"],
+      requirements: ["A URL that accepts POST requests"],
+      docs: [{ label: "RFC 2104: HMAC", url: "https://www.rfc-editor.org/rfc/rfc2104" }],
+    },
+  }),
+];

@@ -1,0 +1,43 @@
+// The catalog of every connector kind. Adding a service: one folder, one line here.
+import { plannedConnectors } from "./planned.js";
+import type { AvailableConnector, CategoryId, Connector } from "./types.js";
+import { CATEGORIES } from "./types.js";
+import { wiz } from "./wiz/index.js";
+
+const implemented: AvailableConnector[] = [wiz];
+
+export class ConnectorRegistry {
+  readonly #byKind = new Map<string, Connector>();
+
+  constructor(connectors: Connector[]) {
+    for (const connector of connectors) {
+      if (this.#byKind.has(connector.card.kind)) throw new Error(`Duplicate connector kind "${connector.card.kind}".`);
+      this.#byKind.set(connector.card.kind, connector);
+    }
+  }
+
+  get(kind: string): Connector | undefined {
+    return this.#byKind.get(kind);
+  }
+
+  available(kind: string): AvailableConnector | undefined {
+    const connector = this.#byKind.get(kind);
+    return connector?.status === "available" ? connector : undefined;
+  }
+
+  all(): Connector[] {
+    return [...this.#byKind.values()];
+  }
+
+  byCategory(): { category: (typeof CATEGORIES)[number]; connectors: Connector[] }[] {
+    return CATEGORIES.map((category) => ({
+      category,
+      connectors: this.all().filter((c) => c.card.category === (category.id as CategoryId)),
+    }));
+  }
+}
+
+export function defaultRegistry(): ConnectorRegistry {
+  const implementedKinds = new Set(implemented.map((c) => c.card.kind));
+  return new ConnectorRegistry([...implemented, ...plannedConnectors.filter((c) => !implementedKinds.has(c.card.kind))]);
+}

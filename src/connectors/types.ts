@@ -1,0 +1,138 @@
+// The connector contract. A connector is the code for one external service kind: its
+// catalog card and Overview, the settings form it declares, a real `test()` of a
+// connection, and the capabilities it implements. The engine never names a service.
+import type { ExternalError, HttpClient } from "../http.js";
+import type { Logger } from "../log.js";
+
+export type Capability = "scanner" | "scm" | "tracker" | "notifier" | "registry";
+
+export type CategoryId = "scm" | "scanners" | "container-registries" | "package-registries" | "collaboration";
+
+export interface Category {
+  id: CategoryId;
+  title: string;
+  description: string;
+}
+
+/** The Integration Hub's groups, in the order the seed presents them. */
+export const CATEGORIES: Category[] = [
+  {
+    id: "scm",
+    title: "Source Control",
+    description: "Connect your code repositories so Patchbay knows your codebase and can follow remediation pull requests.",
+  },
+  {
+    id: "scanners",
+    title: "Security Scanners",
+    description: "Import vulnerabilities from the scanners you already run.",
+  },
+  {
+    id: "container-registries",
+    title: "Container Registries",
+    description: "Integrate container registries to scan images for vulnerabilities.",
+  },
+  {
+    id: "package-registries",
+    title: "Package Registries",
+    description: "Connect package registries to monitor dependencies.",
+  },
+  {
+    id: "collaboration",
+    title: "Collaboration & Ticketing",
+    description: "Link collaboration platforms for notifications and ticket management.",
+  },
+];
+
+export interface DocLink {
+  label: string;
+  url: string;
+}
+
+/** What the Overview tab shows. */
+export interface Overview {
+  description: string;
+  benefits: string[];
+  requirements: string[];
+  docs: DocLink[];
+}
+
+export interface Card {
+  kind: string;
+  name: string;
+  category: CategoryId;
+  /** One line on the card itself. */
+  summary: string;
+  overview: Overview;
+}
+
+export type FieldType = "text" | "url" | "email" | "secret" | "checkbox";
+
+export interface SettingField {
+  name: string;
+  label: string;
+  type: FieldType;
+  required?: boolean;
+  help?: string;
+  placeholder?: string;
+  /** Default for a checkbox. */
+  defaultChecked?: boolean;
+  maxLength?: number;
+  /** Returns an error message for a bad value (called only for non-empty values). */
+  validate?: (value: string) => string | undefined;
+  /** May be changed on a connected integration (rotated credentials, scan options). */
+  editableWhenConnected?: boolean;
+  /** Shown on the card as a key setting at a glance. */
+  glance?: boolean;
+}
+
+/** Parsed form values: strings for text fields, booleans for checkboxes. */
+export type SettingValues = Record<string, string | boolean>;
+export type SecretValues = Record<string, string>;
+
+export interface ConnectionSettings {
+  settings: SettingValues;
+  secrets: SecretValues;
+}
+
+export interface ConnectorContext {
+  /** An HTTP client for the named service, with the shared retry/timeout/redaction policy. */
+  http(service: string, options?: { errorMessage?: (body: string) => string | undefined }): HttpClient;
+  logger: Logger;
+}
+
+export interface TestResult {
+  message: string;
+  details?: string[];
+}
+
+/** Troubleshooting advice for a failure, shown beside the error in the dialog. */
+export interface Advice {
+  title: string;
+  steps: string[];
+}
+
+interface ConnectorBase {
+  card: Card;
+}
+
+/** A connector Patchbay implements: it can be connected, tested and saved. */
+export interface AvailableConnector extends ConnectorBase {
+  status: "available";
+  capabilities: Capability[];
+  /** True when the seed allows several connections of this kind (two GitLab servers). */
+  multiInstance: boolean;
+  fields: SettingField[];
+  /** Checks the settings against the real service; throws ExternalError on failure. */
+  test(connection: ConnectionSettings, ctx: ConnectorContext): Promise<TestResult>;
+  /** Connector-specific troubleshooting; the hub falls back to the generic advice. */
+  troubleshoot?(error: ExternalError): Advice | undefined;
+  /** A name for a new connection, from its settings ("Wiz us17"). */
+  defaultName(settings: SettingValues): string;
+}
+
+/** A connector on the roadmap: its card and Overview are shown, Connect is disabled. */
+export interface PlannedConnector extends ConnectorBase {
+  status: "planned";
+}
+
+export type Connector = AvailableConnector | PlannedConnector;

@@ -1,0 +1,89 @@
+// Opening the SQLite database (WAL), running migrations, and turning the ways this can
+// fail at start-up into messages that say what to do.
+import fs from "node:fs";
+import path from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, Migrator, SqliteDialect } from "kysely";
+import { migrations } from "../../migrations/index.js";
+import type { Database, Db } from "./schema.js";
+
+export class StartupError extends Error {}
+
+export interface OpenDatabase {
+  db: Db;
+  sqlite: SQLite.Database;
+  close(): Promise<void>;
+}
+
+/** Opens (creating if needed) the database file, checks it is writable, and migrates it. */
+export async function openDatabase(file: string): Promise<OpenDatabase> {
+  const sqlite = openSqlite(file);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.destroy();
+    throw explainSqliteError(err, file);
+  }
+  return { db, sqlite, close: () => db.destroy() };
+}
+
+function openSqlite(file: string): SQLite.Database {
+  if (file !== ":memory:") {
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+    } catch (err) {
+      throw new StartupError(
+        `Cannot create the data directory ${path.dirname(file)}: ${(err as Error).message}. ` +
+          `Create it and give the user running Patchbay write access, or set PATCHBAY_DATA_DIR.`,
+      );
+    }
+  }
+  let sqlite: SQLite.Database | undefined;
+  try {
+    sqlite = new SQLite(file, { timeout: 5000 });
+    sqlite.pragma("journal_mode = WAL");
+    sqlite.pragma("synchronous = NORMAL");
+    sqlite.pragma("foreign_keys = ON");
+    // Prove now, not at the first user action, that this process can write.
+    sqlite.exec("BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS _write_probe (x INTEGER); DROP TABLE _write_probe; COMMIT;");
+    return sqlite;
+  } catch (err) {
+    sqlite?.close();
+    throw explainSqliteError(err, file);
+  }
+}
+
+/** Translates SQLite's error codes into a start-up message naming the file and the fix. */
+export function explainSqliteError(err: unknown, file: string): Error {
+  if (err instanceof StartupError) return err;
+  const code = (err as { code?: string }).code ?? "";
+  const detail = (err as Error).message;
+  if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_PERM")) {
+    return new StartupError(
+      `The database ${file} cannot be written (${detail}). ` +
+        `Give the user running Patchbay write access to the file and to its directory (SQLite needs to create -wal and -shm files beside it).`,
+    );
+  }
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+    return new StartupError(
+      `The database ${file} is locked by another process (${detail}). ` +
+        `Stop the other Patchbay instance or tool holding it open, then start again.`,
+    );
+  }
+  if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT")) {
+    return new StartupError(
+      `The file ${file} is not a readable Patchbay database (${detail}). Restore it from a backup or move it away to start fresh.`,
+    );
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export async function migrate(db: Kysely<Database>): Promise<void> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === "Error");
+  if (error) {
+    throw failed ? Object.assign(error as Error, { message: `Migration ${failed.migrationName} failed: ${(error as Error).message}` }) : error;
+  }
+}

@@ -1,0 +1,283 @@
+// The one outbound HTTP helper every connector uses: per-request timeout, retries with
+// exponential backoff and jitter on 429/502/503/504 and network failures (honouring
+// Retry-After), redacted logging, and typed errors the UI knows how to explain.
+import type { Logger } from "./log.js";
+
+export type ErrorKind = "auth" | "permission" | "unreachable" | "not_found" | "rate_limited" | "remote" | "invalid_input";
+
+/** A failure talking to an external service, classified so the UI can say what to do. */
+export class ExternalError extends Error {
+  readonly kind: ErrorKind;
+  readonly service: string;
+  readonly status: number | undefined;
+  /** The service's own explanation, when it gave one. */
+  readonly remoteMessage: string | undefined;
+
+  constructor(kind: ErrorKind, service: string, message: string, opts: { status?: number; remoteMessage?: string } = {}) {
+    super(message);
+    this.name = "ExternalError";
+    this.kind = kind;
+    this.service = service;
+    this.status = opts.status;
+    this.remoteMessage = opts.remoteMessage;
+  }
+}
+
+export class RateLimitedError extends ExternalError {
+  readonly retryAfterSeconds: number | undefined;
+  constructor(service: string, message: string, retryAfterSeconds: number | undefined, remoteMessage?: string) {
+    super("rate_limited", service, message, { status: 429, remoteMessage });
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+export interface HttpRequest {
+  method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD";
+  url: string;
+  headers?: Record<string, string>;
+  body?: string | URLSearchParams;
+  timeoutMs?: number;
+  /** Safe to send twice. Defaults to true for every method but POST and PATCH. */
+  idempotent?: boolean;
+  /** This URL is the API's root: a 404 means the endpoint is wrong, not a missing record. */
+  apiRoot?: boolean;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  json<T = unknown>(): T;
+}
+
+export interface HttpClientOptions {
+  /** Human name of the service, used in messages: "Wiz", "Jira Cloud". */
+  service: string;
+  logger: Logger;
+  originMap?: Map<string, string>;
+  maxAttempts?: number;
+  /** Longest Retry-After we wait in-line; longer ones surface as RateLimitedError. */
+  maxRetryAfterSeconds?: number;
+  baseDelayMs?: number;
+  timeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  fetch?: typeof fetch;
+  /** Pulls the service's error text out of an error body. */
+  errorMessage?: (body: string) => string | undefined;
+}
+
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+/** Network failures where the request surely never reached the server. */
+const NEVER_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+const MAX_DELAY_MS = 30_000;
+
+export class HttpClient {
+  readonly service: string;
+  readonly #o: Required<Omit<HttpClientOptions, "originMap" | "errorMessage">> & Pick<HttpClientOptions, "originMap" | "errorMessage">;
+
+  constructor(options: HttpClientOptions) {
+    this.service = options.service;
+    this.#o = {
+      maxAttempts: 4,
+      maxRetryAfterSeconds: 60,
+      baseDelayMs: 500,
+      timeoutMs: 15_000,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      random: Math.random,
+      fetch: globalThis.fetch,
+      ...options,
+    };
+  }
+
+  /** Sends the request; resolves with a 2xx/3xx response, throws ExternalError otherwise. */
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const method = req.method ?? "GET";
+    const idempotent = req.idempotent ?? !(method === "POST" || method === "PATCH");
+    const url = this.#route(req.url);
+    for (let attempt = 1; ; attempt++) {
+      const started = Date.now();
+      let outcome: { error: ExternalError; retryable: boolean; waitMs?: number };
+      try {
+        const response = await this.#send(method, url, req);
+        this.#o.logger.debug("http request", { service: this.service, method, url: redactUrl(url), status: response.status, ms: Date.now() - started, attempt });
+        if (response.status < 400) return response;
+        outcome = this.#classifyStatus(response, req, idempotent);
+      } catch (err) {
+        outcome = this.#classifyNetwork(err, req, idempotent);
+        this.#o.logger.debug("http request failed", { service: this.service, method, url: redactUrl(url), error: outcome.error.message, ms: Date.now() - started, attempt });
+      }
+      const { error } = outcome;
+      if (!outcome.retryable || attempt >= this.#o.maxAttempts) throw error;
+      if (error instanceof RateLimitedError && (error.retryAfterSeconds ?? 0) > this.#o.maxRetryAfterSeconds) throw error;
+      const delay = outcome.waitMs ?? this.#backoff(attempt);
+      this.#o.logger.info("http retry", { service: this.service, method, url: redactUrl(url), reason: error.message, delayMs: delay, attempt });
+      await this.#o.sleep(delay);
+    }
+  }
+
+  /** Sends the request and parses a JSON body; a body that is not JSON is a remote error. */
+  async json<T>(req: HttpRequest): Promise<{ data: T; response: HttpResponse }> {
+    const response = await this.request(req);
+    return { data: response.json<T>(), response };
+  }
+
+  async #send(method: string, url: string, req: HttpRequest): Promise<HttpResponse> {
+    const controller = new AbortController();
+    const timeoutMs = req.timeoutMs ?? this.#o.timeoutMs;
+    // One timer covers connecting, headers and the whole body, so a slow drip cannot hang a job.
+    const timer = setTimeout(() => controller.abort(new TimeoutError(timeoutMs)), timeoutMs);
+    try {
+      const res = await this.#o.fetch(url, { method, headers: req.headers, body: req.body, signal: controller.signal, redirect: "manual" });
+      const text = await res.text();
+      const service = this.service;
+      return {
+        status: res.status,
+        headers: res.headers,
+        text,
+        json<T>() {
+          try {
+            return JSON.parse(text) as T;
+          } catch {
+            throw new ExternalError("remote", service, `${service} answered with a malformed response (not valid JSON).`, { status: res.status });
+          }
+        },
+      };
+    } catch (err) {
+      if (controller.signal.aborted && controller.signal.reason instanceof TimeoutError) throw controller.signal.reason;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #classifyStatus(response: HttpResponse, req: HttpRequest, idempotent: boolean): { error: ExternalError; retryable: boolean; waitMs?: number } {
+    const s = this.service;
+    const status = response.status;
+    const remoteMessage = this.#remoteMessage(response.text);
+    const suffix = remoteMessage ? ` ${s} said: "${truncate(remoteMessage, 300)}"` : "";
+    if (status === 401) return { error: new ExternalError("auth", s, `${s} rejected the credentials (HTTP 401).${suffix}`, { status, remoteMessage }), retryable: false };
+    if (status === 403) return { error: new ExternalError("permission", s, `${s} refused access: the account lacks a permission or scope this needs (HTTP 403).${suffix}`, { status, remoteMessage }), retryable: false };
+    if (status === 404) {
+      const kind = req.apiRoot ? "unreachable" : "not_found";
+      const message = req.apiRoot
+        ? `${s} has no API at this address (HTTP 404). Check the endpoint URL.`
+        : `${s} could not find what was asked for (HTTP 404).${suffix}`;
+      return { error: new ExternalError(kind, s, message, { status, remoteMessage }), retryable: false };
+    }
+    if (status === 429) {
+      const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
+      const error = new RateLimitedError(s, `${s} is rate-limiting requests (HTTP 429)${retryAfter !== undefined ? `; it asks to wait ${retryAfter} s` : ""}.`, retryAfter, remoteMessage);
+      return { error, retryable: true, waitMs: retryAfter !== undefined ? retryAfter * 1000 : undefined };
+    }
+    if (status >= 500) {
+      const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
+      return {
+        error: new ExternalError("remote", s, `${s} had a server error (HTTP ${status}).${suffix}`, { status, remoteMessage }),
+        // A 503 means the request was not processed; other 5xx on a non-idempotent call might have been.
+        retryable: RETRYABLE_STATUS.has(status) && (idempotent || status === 503),
+        waitMs: retryAfter !== undefined ? retryAfter * 1000 : undefined,
+      };
+    }
+    return { error: new ExternalError("remote", s, `${s} rejected the request (HTTP ${status}).${suffix}`, { status, remoteMessage }), retryable: false };
+  }
+
+  #classifyNetwork(err: unknown, req: HttpRequest, idempotent: boolean): { error: ExternalError; retryable: boolean } {
+    const s = this.service;
+    const host = safeHost(req.url);
+    if (err instanceof TimeoutError) {
+      return { error: new ExternalError("unreachable", s, `${s} at ${host} did not answer within ${err.ms / 1000} s.`), retryable: idempotent };
+    }
+    const code = networkCode(err);
+    const reason =
+      code === "ENOTFOUND" || code === "EAI_AGAIN"
+        ? `the host name ${host} could not be resolved (DNS)`
+        : code === "ECONNREFUSED"
+          ? `${host} refused the connection`
+          : code?.startsWith("ERR_TLS") || code?.includes("CERT")
+            ? `the TLS certificate of ${host} was not accepted (${code})`
+            : `the connection to ${host} failed${code ? ` (${code})` : ""}`;
+    return {
+      error: new ExternalError("unreachable", s, `${s} could not be reached: ${reason}.`),
+      retryable: code !== undefined && (NEVER_SENT.has(code) || idempotent) && !code.includes("CERT"),
+    };
+  }
+
+  #remoteMessage(body: string): string | undefined {
+    if (!body) return undefined;
+    if (this.#o.errorMessage) return this.#o.errorMessage(body);
+    try {
+      const parsed = JSON.parse(body) as Record<string, unknown>;
+      for (const key of ["message", "error_description", "error"]) {
+        if (typeof parsed[key] === "string") return parsed[key] as string;
+      }
+    } catch {
+      // Not JSON: fall through to the raw text when it is short enough to be a message.
+    }
+    return body.length <= 200 && !body.trimStart().startsWith("<") ? body.trim() : undefined;
+  }
+
+  #backoff(attempt: number): number {
+    const ceiling = Math.min(MAX_DELAY_MS, this.#o.baseDelayMs * 2 ** (attempt - 1));
+    return Math.round(ceiling / 2 + (this.#o.random() * ceiling) / 2);
+  }
+
+  #route(url: string): string {
+    if (!this.#o.originMap?.size) return url;
+    const parsed = new URL(url);
+    const target = this.#o.originMap.get(parsed.origin);
+    return target ? target + parsed.pathname + parsed.search : url;
+  }
+}
+
+class TimeoutError extends Error {
+  constructor(readonly ms: number) {
+    super(`timed out after ${ms} ms`);
+  }
+}
+
+/** Retry-After as seconds: either delta-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+const SECRET_PARAM = /token|secret|password|key|signature|code|sig/i;
+
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = "";
+    parsed.password = "";
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (SECRET_PARAM.test(key)) parsed.searchParams.set(key, "[redacted]");
+    }
+    return parsed.toString();
+  } catch {
+    return "[unparseable url]";
+  }
+}
+
+function networkCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; current && depth < 4; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? text.slice(0, max - 1) + "…" : text;
+}

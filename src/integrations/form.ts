@@ -1,0 +1,82 @@
+// Parsing a connector's settings form: the one place submitted values are checked against
+// the fields a connector declares. Secrets are write-only: an empty secret field on an
+// existing integration keeps the stored value.
+import type { AvailableConnector, SecretValues, SettingField, SettingValues } from "../connectors/types.js";
+
+export const DEFAULT_MAX_LENGTH = 500;
+
+export type FormInput = Record<string, string | undefined>;
+
+export type ParsedForm =
+  | { ok: true; settings: SettingValues; secrets: SecretValues }
+  | { ok: false; errors: Record<string, string>; values: SettingValues };
+
+export interface Existing {
+  settings: SettingValues;
+  secrets: SecretValues;
+}
+
+export function parseSettingsForm(connector: AvailableConnector, input: FormInput, existing?: Existing): ParsedForm {
+  const settings: SettingValues = {};
+  const secrets: SecretValues = {};
+  const errors: Record<string, string> = {};
+
+  for (const field of connector.fields) {
+    if (existing && !field.editableWhenConnected) {
+      // Fixed once connected: the stored value stands whatever was posted.
+      if (field.type === "secret") {
+        if (existing.secrets[field.name] !== undefined) secrets[field.name] = existing.secrets[field.name]!;
+      } else if (existing.settings[field.name] !== undefined) {
+        settings[field.name] = existing.settings[field.name]!;
+      }
+      continue;
+    }
+    if (field.type === "checkbox") {
+      settings[field.name] = input[field.name] !== undefined && input[field.name] !== "" && input[field.name] !== "false";
+      continue;
+    }
+    const raw = input[field.name] ?? "";
+    const value = field.type === "secret" ? raw : raw.trim();
+    const error = checkValue(field, value);
+    if (field.type === "secret") {
+      if (value === "" && existing?.secrets[field.name]) {
+        secrets[field.name] = existing.secrets[field.name]!;
+        continue;
+      }
+      if (error) errors[field.name] = error;
+      else if (value !== "") secrets[field.name] = value;
+      continue;
+    }
+    if (error) errors[field.name] = error;
+    settings[field.name] = value;
+  }
+
+  if (Object.keys(errors).length > 0) return { ok: false, errors, values: settings };
+  return { ok: true, settings, secrets };
+}
+
+function checkValue(field: SettingField, value: string): string | undefined {
+  if (value === "") return field.required ? `Enter the ${field.label}.` : undefined;
+  const max = field.maxLength ?? DEFAULT_MAX_LENGTH;
+  if (value.length > max) return `${field.label} is too long: at most ${max} characters.`;
+  if (field.type === "url") {
+    try {
+      const url = new URL(value);
+      if (url.protocol !== "https:" && url.protocol !== "http:") return `${field.label} must start with https://.`;
+    } catch {
+      return `${field.label} must be a full URL starting with https://.`;
+    }
+  }
+  if (field.type === "email" && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value)) {
+    return `${field.label} must be an e-mail address such as name@example.com.`;
+  }
+  return field.validate?.(value);
+}
+
+/** The value a form field shows: stored or submitted settings, a checkbox default, never a secret. */
+export function displayValue(field: SettingField, values: SettingValues | undefined): string | boolean {
+  if (field.type === "secret") return "";
+  const value = values?.[field.name];
+  if (field.type === "checkbox") return typeof value === "boolean" ? value : (field.defaultChecked ?? false);
+  return typeof value === "string" ? value : "";
+}

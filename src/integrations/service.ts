@@ -1,0 +1,105 @@
+// What the Integration Hub does with a connector: test a connection, explain a failure,
+// and the background check that keeps each card's status honest.
+import type { AvailableConnector, Advice, ConnectionSettings, ConnectorContext, TestResult } from "../connectors/types.js";
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { Db } from "../db/schema.js";
+import { ExternalError, HttpClient, type HttpClientOptions } from "../http.js";
+import type { JobHandler } from "../jobs/worker.js";
+import { type Logger, redactText } from "../log.js";
+import type { Vault } from "../vault.js";
+import { findIntegration, integrationSettings, setIntegrationStatus } from "./store.js";
+
+export type TestOutcome = { ok: true; result: TestResult } | { ok: false; message: string; advice: Advice };
+
+export interface ConnectorEnvironment {
+  logger: Logger;
+  originMap: Map<string, string>;
+  /** Overrides for tests: fast sleeps, fewer attempts. */
+  http?: Partial<HttpClientOptions>;
+}
+
+export function connectorContext(env: ConnectorEnvironment): ConnectorContext {
+  return {
+    logger: env.logger,
+    http: (service, options) => new HttpClient({ service, logger: env.logger, originMap: env.originMap, ...env.http, ...options }),
+  };
+}
+
+export async function testConnection(connector: AvailableConnector, connection: ConnectionSettings, ctx: ConnectorContext): Promise<TestOutcome> {
+  try {
+    return { ok: true, result: await connector.test(connection, ctx) };
+  } catch (err) {
+    const error = err instanceof ExternalError ? err : new ExternalError("remote", connector.card.name, `Unexpected error: ${(err as Error).message}`);
+    if (!(err instanceof ExternalError)) ctx.logger.error("connection test crashed", { kind: connector.card.kind, error: err });
+    return { ok: false, message: redactText(error.message), advice: adviceFor(connector, error) };
+  }
+}
+
+/** The connector's own troubleshooting where it has some, else the Integration Hub's. */
+export function adviceFor(connector: AvailableConnector, error: ExternalError): Advice {
+  const specific = connector.troubleshoot?.(error);
+  if (specific) return specific;
+  switch (error.kind) {
+    case "auth":
+      return {
+        title: "Connection Failed — credentials rejected",
+        steps: ["Verify your credentials are correct.", "Review the error message for specific guidance."],
+      };
+    case "permission":
+      return {
+        title: "Connection Failed — missing permission",
+        steps: [
+          "Ensure you have the necessary permissions in the external service.",
+          "Give the token or account the scopes listed under Requirements on the Overview tab.",
+        ],
+      };
+    case "unreachable":
+    case "not_found":
+      return {
+        title: "Connection Failed — service unreachable",
+        steps: [
+          "Check that the service is accessible from your network (from the machine running Patchbay).",
+          "Check the URL for typing mistakes.",
+        ],
+      };
+    case "rate_limited":
+      return { title: "Connection Failed — rate limited", steps: ["The service is limiting requests; wait a minute and try again."] };
+    default:
+      return {
+        title: "Connection Failed",
+        steps: [
+          "Verify your credentials are correct.",
+          "Check that the service is accessible from your network.",
+          "Ensure you have the necessary permissions in the external service.",
+          "Review the error message for specific guidance.",
+        ],
+      };
+  }
+}
+
+export interface CheckDeps {
+  db: Db;
+  vault: Vault;
+  registry: ConnectorRegistry;
+  env: ConnectorEnvironment;
+  now: () => Date;
+}
+
+/** Job `integration.check`: re-tests a stored connection and records Connected or Error. */
+export function integrationCheckHandler(deps: CheckDeps): JobHandler {
+  return async ({ payload, logger }) => {
+    const { integrationId } = payload as { integrationId: number };
+    const integration = await findIntegration(deps.db, integrationId);
+    if (!integration) return; // Disconnected since the job was queued: nothing to check.
+    const connector = deps.registry.available(integration.kind);
+    if (!connector) throw new Error(`Integration ${integrationId} is of kind "${integration.kind}", which this version of Patchbay does not implement.`);
+    const connection = { settings: integrationSettings(integration), secrets: deps.vault.openSecrets(integration.secrets) };
+    const outcome = await testConnection(connector, connection, connectorContext({ ...deps.env, logger }));
+    if (outcome.ok) {
+      await setIntegrationStatus(deps.db, integrationId, "connected", null, deps.now());
+    } else {
+      await setIntegrationStatus(deps.db, integrationId, "error", outcome.message, deps.now());
+      logger.warn("integration check failed", { integrationId, kind: integration.kind, error: outcome.message });
+    }
+  };
+}

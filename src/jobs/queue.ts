@@ -1,0 +1,221 @@
+// The durable job queue: every background action is a row in `jobs`. A worker claims a
+// job by taking a lease; if the process dies, the lease runs out and another claim picks
+// the job up again. Queries stay in the Kysely builder (on PostgreSQL the claim would add
+// FOR UPDATE SKIP LOCKED; the conditional update below is what makes it safe either way).
+import type { Db, Job, JobStatus } from "../db/schema.js";
+
+export interface EnqueueOptions {
+  runAt?: Date;
+  maxAttempts?: number;
+  /** At most one queued or running job holds this key; enqueueing again returns that job. */
+  dedupeKey?: string;
+}
+
+export interface JobProgress {
+  done: number;
+  total: number;
+  message?: string;
+}
+
+export const DEFAULT_MAX_ATTEMPTS = 5;
+
+export async function enqueueJob(db: Db, type: string, payload: unknown, now: Date, opts: EnqueueOptions = {}): Promise<number> {
+  const stamp = now.toISOString();
+  const findActive = async (key: string) =>
+    (await db.selectFrom("jobs").select("id").where("dedupe_key", "=", key).where("status", "in", ["queued", "running"]).executeTakeFirst())?.id;
+  if (opts.dedupeKey) {
+    const existing = await findActive(opts.dedupeKey);
+    if (existing !== undefined) return existing;
+  }
+  const insert = db
+    .insertInto("jobs")
+    .values({
+      type,
+      payload: JSON.stringify(payload ?? null),
+      status: "queued",
+      run_at: (opts.runAt ?? now).toISOString(),
+      max_attempts: opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      dedupe_key: opts.dedupeKey ?? null,
+      created_at: stamp,
+      updated_at: stamp,
+    })
+    .returning("id");
+  try {
+    return (await insert.executeTakeFirstOrThrow()).id;
+  } catch (err) {
+    // Lost a race with another enqueue of the same key: the unique index kept one job.
+    const existing = opts.dedupeKey ? await findActive(opts.dedupeKey) : undefined;
+    if (existing === undefined) throw err;
+    return existing;
+  }
+}
+
+/**
+ * Claims the next due job: a queued job whose time has come, or a running job whose
+ * lease expired (its worker crashed). Returns undefined when nothing is due.
+ */
+export async function claimJob(db: Db, workerId: string, leaseMs: number, now: Date): Promise<Job | undefined> {
+  const stamp = now.toISOString();
+  const leaseUntil = new Date(now.getTime() + leaseMs).toISOString();
+  for (let tries = 0; tries < 10; tries++) {
+    const candidate = await db
+      .selectFrom("jobs")
+      .selectAll()
+      .where((eb) =>
+        eb.or([
+          eb.and([eb("status", "=", "queued"), eb("run_at", "<=", stamp)]),
+          eb.and([eb("status", "=", "running"), eb("lease_until", "<", stamp)]),
+        ]),
+      )
+      .orderBy("run_at")
+      .orderBy("id")
+      .limit(1)
+      .executeTakeFirst();
+    if (!candidate) return undefined;
+
+    if (candidate.status === "running" && candidate.attempts >= candidate.max_attempts) {
+      await finish(db, candidate, "failed", stamp, {
+        last_error: `The process stopped while running this job on each of its ${candidate.attempts} attempts; it will not be tried again.`,
+      });
+      continue;
+    }
+    const claimed = await db
+      .updateTable("jobs")
+      .set({ status: "running", attempts: candidate.attempts + 1, lease_until: leaseUntil, locked_by: workerId, updated_at: stamp })
+      .where("id", "=", candidate.id)
+      .where("status", "=", candidate.status)
+      .where("attempts", "=", candidate.attempts)
+      .returningAll()
+      .executeTakeFirst();
+    if (claimed) return claimed;
+  }
+  return undefined;
+}
+
+export async function extendLease(db: Db, job: Job, workerId: string, leaseMs: number, now: Date): Promise<boolean> {
+  const result = await db
+    .updateTable("jobs")
+    .set({ lease_until: new Date(now.getTime() + leaseMs).toISOString() })
+    .where("id", "=", job.id)
+    .where("locked_by", "=", workerId)
+    .where("status", "=", "running")
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function completeJob(db: Db, job: Job, workerId: string, now: Date): Promise<void> {
+  await finish(db, job, "succeeded", now.toISOString(), { last_error: null }, workerId);
+}
+
+/** Records a failed attempt: retried later with backoff, or failed for good after the last attempt. */
+export async function failJob(
+  db: Db,
+  job: Job,
+  workerId: string,
+  error: string,
+  now: Date,
+  retryAfterMs?: number,
+): Promise<"retrying" | "failed"> {
+  const stamp = now.toISOString();
+  if (job.attempts >= job.max_attempts) {
+    await finish(db, job, "failed", stamp, { last_error: error }, workerId);
+    return "failed";
+  }
+  const delay = Math.max(retryAfterMs ?? 0, retryDelayMs(job.attempts));
+  await db
+    .updateTable("jobs")
+    .set({
+      status: "queued",
+      run_at: new Date(now.getTime() + delay).toISOString(),
+      last_error: error,
+      lease_until: null,
+      locked_by: null,
+      updated_at: stamp,
+    })
+    .where("id", "=", job.id)
+    .where("locked_by", "=", workerId)
+    .execute();
+  return "retrying";
+}
+
+/** 30 s, 2 min, 8 min, 32 min, then hourly. */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(60 * 60 * 1000, 30_000 * 4 ** Math.max(0, attempts - 1));
+}
+
+async function finish(
+  db: Db,
+  job: Job,
+  status: JobStatus,
+  stamp: string,
+  set: { last_error: string | null },
+  workerId?: string,
+): Promise<void> {
+  let query = db
+    .updateTable("jobs")
+    .set({ status, ...set, lease_until: null, locked_by: null, dedupe_key: null, finished_at: stamp, updated_at: stamp })
+    .where("id", "=", job.id);
+  if (workerId) query = query.where("locked_by", "=", workerId);
+  await query.execute();
+}
+
+export async function setJobProgress(db: Db, jobId: number, progress: JobProgress, now: Date): Promise<void> {
+  await db
+    .updateTable("jobs")
+    .set({ progress: JSON.stringify(progress), updated_at: now.toISOString() })
+    .where("id", "=", jobId)
+    .execute();
+}
+
+export interface JobListFilter {
+  status?: JobStatus;
+  limit?: number;
+}
+
+export function listJobs(db: Db, filter: JobListFilter = {}): Promise<Job[]> {
+  let query = db.selectFrom("jobs").selectAll().orderBy("id", "desc").limit(filter.limit ?? 100);
+  if (filter.status) query = query.where("status", "=", filter.status);
+  return query.execute();
+}
+
+export function findJob(db: Db, id: number): Promise<Job | undefined> {
+  return db.selectFrom("jobs").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+export async function countJobsByStatus(db: Db): Promise<Record<JobStatus, number>> {
+  const rows = await db
+    .selectFrom("jobs")
+    .select(["status", (eb) => eb.fn.countAll<number>().as("n")])
+    .groupBy("status")
+    .execute();
+  const counts: Record<JobStatus, number> = { queued: 0, running: 0, succeeded: 0, failed: 0 };
+  for (const row of rows) counts[row.status] = Number(row.n);
+  return counts;
+}
+
+/** Deletes finished jobs: succeeded ones after a week, failed ones after thirty days. */
+export async function pruneJobs(db: Db, now: Date): Promise<number> {
+  const day = 24 * 60 * 60 * 1000;
+  const result = await db
+    .deleteFrom("jobs")
+    .where((eb) =>
+      eb.or([
+        eb.and([eb("status", "=", "succeeded"), eb("finished_at", "<", new Date(now.getTime() - 7 * day).toISOString())]),
+        eb.and([eb("status", "=", "failed"), eb("finished_at", "<", new Date(now.getTime() - 30 * day).toISOString())]),
+      ]),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** Puts a failed job back in the queue with a fresh set of attempts. */
+export async function retryFailedJob(db: Db, id: number, now: Date): Promise<boolean> {
+  const stamp = now.toISOString();
+  const result = await db
+    .updateTable("jobs")
+    .set({ status: "queued", attempts: 0, run_at: stamp, finished_at: null, updated_at: stamp })
+    .where("id", "=", id)
+    .where("status", "=", "failed")
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}

@@ -1,0 +1,128 @@
+// The worker loop: claims due jobs, runs their handlers with a heartbeat that keeps the
+// lease alive, and records success, a retry with backoff, or final failure. Handlers are
+// registered by type; a job of an unknown type fails with a message rather than vanishing.
+import crypto from "node:crypto";
+import type { Db, Job } from "../db/schema.js";
+import { RateLimitedError } from "../http.js";
+import { type Logger, redactText } from "../log.js";
+import { claimJob, completeJob, extendLease, failJob, type JobProgress, setJobProgress } from "./queue.js";
+
+export interface JobContext {
+  job: Job;
+  payload: unknown;
+  logger: Logger;
+  progress(progress: JobProgress): Promise<void>;
+}
+
+export type JobHandler = (ctx: JobContext) => Promise<void>;
+
+export interface WorkerOptions {
+  db: Db;
+  handlers: Map<string, JobHandler>;
+  logger: Logger;
+  now: () => Date;
+  leaseMs: number;
+  concurrency?: number;
+  pollMs?: number;
+}
+
+export class Worker {
+  readonly id = `worker-${crypto.randomUUID()}`;
+  readonly #o: Required<WorkerOptions>;
+  readonly #running = new Set<Promise<void>>();
+  #stopped = true;
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(options: WorkerOptions) {
+    this.#o = { concurrency: 4, pollMs: 1000, ...options };
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#loop = this.#run();
+  }
+
+  /** Stops claiming, and waits for the jobs in hand to finish. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    await this.#loop;
+    await Promise.all(this.#running);
+  }
+
+  /** Tells an idle worker that a job was just enqueued. */
+  notify(): void {
+    this.#wake?.();
+  }
+
+  /** Claims and runs one job; false if none was due. For tests and the loop alike. */
+  async runOnce(): Promise<boolean> {
+    const job = await claimJob(this.#o.db, this.id, this.#o.leaseMs, this.#o.now());
+    if (!job) return false;
+    await this.#execute(job);
+    return true;
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopped) {
+      let claimed = false;
+      if (this.#running.size < this.#o.concurrency) {
+        try {
+          const job = await claimJob(this.#o.db, this.id, this.#o.leaseMs, this.#o.now());
+          if (job) {
+            claimed = true;
+            const task = this.#execute(job).finally(() => {
+              this.#running.delete(task);
+              this.#wake?.();
+            });
+            this.#running.add(task);
+          }
+        } catch (err) {
+          this.#o.logger.error("job claim failed", { error: err });
+        }
+      }
+      if (!claimed && !this.#stopped) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.#o.pollMs);
+          this.#wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.#wake = undefined;
+      }
+    }
+  }
+
+  async #execute(job: Job): Promise<void> {
+    const { db, logger, now, leaseMs } = this.#o;
+    const log = logger.child({ jobId: job.id, jobType: job.type, attempt: job.attempts });
+    const handler = this.#o.handlers.get(job.type);
+    const heartbeat = setInterval(() => {
+      extendLease(db, job, this.id, leaseMs, now()).catch((err) => log.warn("job lease renewal failed", { error: err }));
+    }, Math.max(50, Math.floor(leaseMs / 3)));
+    try {
+      if (!handler) throw new Error(`No handler is registered for jobs of type "${job.type}".`);
+      await handler({
+        job,
+        payload: JSON.parse(job.payload),
+        logger: log,
+        progress: (p) => setJobProgress(db, job.id, p, now()),
+      });
+      await completeJob(db, job, this.id, now());
+      log.info("job succeeded");
+    } catch (err) {
+      const message = redactText(err instanceof Error ? err.message : String(err));
+      const retryAfterMs =
+        err instanceof RateLimitedError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
+      const outcome = handler
+        ? await failJob(db, job, this.id, message, now(), retryAfterMs)
+        : await failJob(db, { ...job, attempts: job.max_attempts }, this.id, message, now());
+      log.warn(outcome === "failed" ? "job failed" : "job will be retried", { error: message });
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+}

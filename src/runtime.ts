@@ -1,0 +1,88 @@
+// Assembles a running Patchbay from its configuration: database, vault, connectors,
+// web app, job worker and schedules. Used by the server, the demo and the tests.
+import { Eta } from "eta";
+import type { Hono } from "hono";
+import { ACCOUNT_RULE, AttemptLimiter, IP_RULE } from "./auth/rate-limit.js";
+import { createApp } from "./app.js";
+import type { Config } from "./config.js";
+import { type ConnectorRegistry, defaultRegistry } from "./connectors/registry.js";
+import { openDatabase, type OpenDatabase } from "./db/database.js";
+import type { HttpClientOptions } from "./http.js";
+import { integrationCheckHandler } from "./integrations/service.js";
+import { maintenanceHandler, startSchedules } from "./jobs/schedules.js";
+import { type JobHandler, Worker } from "./jobs/worker.js";
+import type { Logger } from "./log.js";
+import { VIEWS_DIR } from "./paths.js";
+import type { AppEnv } from "./web/context.js";
+import { openVault, type Vault } from "./vault.js";
+
+export interface RuntimeOptions {
+  now?: () => Date;
+  registry?: ConnectorRegistry;
+  http?: Partial<HttpClientOptions>;
+  /** Start the job worker and cron schedules (off in tests that drive jobs by hand). */
+  background?: boolean;
+}
+
+export interface Runtime {
+  app: Hono<AppEnv>;
+  database: OpenDatabase;
+  vault: Vault;
+  worker: Worker;
+  close(): Promise<void>;
+}
+
+export async function openRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
+  const now = options.now ?? (() => new Date());
+  const database = await openDatabase(config.databasePath);
+  let vault: Vault;
+  try {
+    vault = await openVault(database.db, config);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  const registry = options.registry ?? defaultRegistry();
+  const connectorEnv = { logger, originMap: config.originMap, http: options.http };
+  const db = database.db;
+
+  const handlers = new Map<string, JobHandler>([
+    ["maintenance.prune", maintenanceHandler(db, now)],
+    ["integration.check", integrationCheckHandler({ db, vault, registry, env: connectorEnv, now })],
+  ]);
+  const worker = new Worker({ db, handlers, logger: logger.child({ component: "worker" }), now, leaseMs: config.jobLeaseSeconds * 1000 });
+
+  const views = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true, autoTrim: false });
+  const clock = () => now().getTime();
+  const app = createApp({
+    db,
+    vault,
+    registry,
+    logger,
+    views,
+    baseUrl: config.baseUrl,
+    trustProxy: config.trustProxy,
+    connectorEnv,
+    now,
+    notifyWorker: () => worker.notify(),
+    limiters: { ip: new AttemptLimiter(IP_RULE, clock), account: new AttemptLimiter(ACCOUNT_RULE, clock) },
+  });
+
+  let schedules: { stop(): void } | undefined;
+  if (options.background !== false) {
+    worker.start();
+    schedules = startSchedules(db, logger, now, () => worker.notify());
+  }
+
+  return {
+    app,
+    database,
+    vault,
+    worker,
+    async close() {
+      schedules?.stop();
+      await worker.stop();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+// Entry point. `node dist/server.js` serves Patchbay; `... backup [file]` writes an online
+// backup of the database; `... config` prints the effective configuration.
+import fs from "node:fs";
+import path from "node:path";
+import { serve } from "@hono/node-server";
+import SQLite from "better-sqlite3";
+import { ConfigError, type Config, describeConfig, loadConfig } from "./config.js";
+import { StartupError } from "./db/database.js";
+import { createLogger, type Logger } from "./log.js";
+import { openRuntime } from "./runtime.js";
+
+async function main(argv: string[]): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  const command = argv[0] ?? "serve";
+  if (command === "config") {
+    process.stdout.write(describeConfig(config) + "\n");
+    return;
+  }
+  if (command === "backup") return backup(config, argv[1]);
+  if (command !== "serve") fail(`Unknown command "${command}". Use: serve (default), backup [file], config.`);
+  await start(config, createLogger(config.logLevel));
+}
+
+async function start(config: Config, logger: Logger): Promise<void> {
+  const started = performance.now();
+  let runtime;
+  try {
+    runtime = await openRuntime(config, logger);
+  } catch (err) {
+    if (err instanceof StartupError) fail(err.message, logger);
+    throw err;
+  }
+  const server = serve({ fetch: runtime.app.fetch, port: config.port, hostname: config.host }, (info) => {
+    logger.info("Patchbay is listening", {
+      url: config.baseUrl,
+      port: info.port,
+      dataDir: config.dataDir,
+      startupMs: Math.round(performance.now() - started),
+    });
+  });
+  server.on("error", (err: NodeJS.ErrnoException) => {
+    fail(err.code === "EADDRINUSE" ? `Port ${config.port} is already in use. Stop the other program or set PORT.` : err.message, logger);
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("shutting down", { signal });
+    server.close();
+    runtime.close().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error("shutdown failed", { error: err });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+/** SQLite's online backup: consistent while Patchbay keeps running. */
+async function backup(config: Config, target: string | undefined): Promise<void> {
+  if (!fs.existsSync(config.databasePath)) fail(`There is no database at ${config.databasePath} to back up. Check PATCHBAY_DATA_DIR.`);
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const file = path.resolve(target ?? path.join(config.dataDir, "backups", `patchbay-${stamp}.db`));
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const db = new SQLite(config.databasePath, { readonly: true, timeout: 5000 });
+  try {
+    await db.backup(file);
+  } finally {
+    db.close();
+  }
+  fs.chmodSync(file, 0o600);
+  process.stdout.write(
+    `Backup written to ${file}\n` +
+      `Keep it with the secret key (PATCHBAY_SECRET_KEY or ${config.secretKeyFile}): without the key, stored credentials cannot be decrypted.\n`,
+  );
+}
+
+function fail(message: string, logger?: Logger): never {
+  logger?.error("Patchbay cannot start", { error: message });
+  process.stderr.write(`patchbay: ${message}\n`);
+  process.exit(1);
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  process.stderr.write(`patchbay: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,30 @@
+// The signed-in user's own account: change password.
+import { Hono } from "hono";
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hashPassword, verifyPassword } from "../auth/password.js";
+import { invalidateUserSessions } from "../auth/sessions.js";
+import { updatePassword } from "../auth/users.js";
+import type { AppDeps, AppEnv } from "./context.js";
+import { newPasswordErrors, readForm } from "./forms.js";
+import { render } from "./render.js";
+
+export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.get("/account", (c) => render(c, deps, "./account", { errors: {} }));
+
+  app.post("/account/password", async (c) => {
+    const user = c.get("user")!;
+    const form = await readForm(c);
+    const errors = newPasswordErrors(form.password ?? "", form.confirm ?? "", MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH);
+    if (!(await verifyPassword(user.password_hash, (form.current ?? "").slice(0, MAX_PASSWORD_LENGTH)))) {
+      errors.current = "This is not your current password.";
+    }
+    if (Object.keys(errors).length) return render(c, deps, "./account", { errors }, 422);
+    await updatePassword(deps.db, user.id, await hashPassword(form.password!), deps.now());
+    await invalidateUserSessions(deps.db, user.id, c.get("sessionId"));
+    deps.logger.info("password changed", { user: user.username });
+    return render(c, deps, "./account", { errors: {}, notice: "Your password was changed. Your other sessions were signed out." });
+  });
+
+  return app;
+}

@@ -1,0 +1,32 @@
+// What every route module is given, and the Hono environment they share.
+import type { Eta } from "eta";
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { Db, User } from "../db/schema.js";
+import type { ConnectorEnvironment } from "../integrations/service.js";
+import type { Logger } from "../log.js";
+import type { Vault } from "../vault.js";
+import type { AttemptLimiter } from "../auth/rate-limit.js";
+
+export interface AppDeps {
+  db: Db;
+  vault: Vault;
+  registry: ConnectorRegistry;
+  logger: Logger;
+  views: Eta;
+  baseUrl: string;
+  trustProxy: boolean;
+  connectorEnv: ConnectorEnvironment;
+  now: () => Date;
+  /** Wakes the job worker after an enqueue. */
+  notifyWorker: () => void;
+  limiters: { ip: AttemptLimiter; account: AttemptLimiter };
+}
+
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    user: User | undefined;
+    sessionId: string | undefined;
+    clientIp: string;
+  };
+}

@@ -1,0 +1,267 @@
+// The Integration Hub: cards grouped by category, the two-tab Integration Dialog, Test
+// Connection, Connect/Save, and Disconnect. Every page works as plain links and forms;
+// htmx upgrades them to a modal dialog and in-place swaps.
+import type { Context } from "hono";
+import { Hono } from "hono";
+import type { AvailableConnector, Connector, SettingValues } from "../connectors/types.js";
+import type { Integration } from "../db/schema.js";
+import { type Existing, displayValue, parseSettingsForm } from "../integrations/form.js";
+import { connectorContext, testConnection, type TestOutcome } from "../integrations/service.js";
+import {
+  deleteIntegration,
+  findIntegration,
+  insertIntegration,
+  integrationSettings,
+  listIntegrations,
+  updateIntegrationSettings,
+} from "../integrations/store.js";
+import type { AppDeps, AppEnv } from "./context.js";
+import { readForm } from "./forms.js";
+import { isHtmx, render } from "./render.js";
+import { requireAdmin } from "./users.js";
+
+type Tab = "overview" | "configuration";
+type Ctx = Context<AppEnv>;
+
+export const INTEGRATIONS_CHANGED = "integrations-changed";
+
+export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const admin = requireAdmin(deps);
+
+  app.get("/integrations", async (c) => {
+    const q = (c.req.query("q") ?? "").slice(0, 100);
+    return render(c, deps, "./integrations/hub", { q, groups: await hubGroups(deps, q) });
+  });
+
+  app.get("/integrations/cards", async (c) => {
+    const q = (c.req.query("q") ?? "").slice(0, 100);
+    return render(c, deps, "./integrations/grid", { q, groups: await hubGroups(deps, q) });
+  });
+
+  app.get("/integrations/:kind/new", (c) => {
+    const connector = deps.registry.get(c.req.param("kind")!);
+    if (!connector) return notFound(c, deps);
+    return dialog(c, deps, { connector, tab: parseTab(c.req.query("tab")) });
+  });
+
+  app.get("/integrations/:kind/:id", async (c) => {
+    const found = await loadIntegration(c, deps);
+    if (!found) return notFound(c, deps);
+    return dialog(c, deps, { connector: found.connector, integration: found.integration, tab: parseTab(c.req.query("tab"), "configuration"), saved: c.req.query("saved") === "1" });
+  });
+
+  app.post("/integrations/:kind/test", admin, async (c) => {
+    const connector = deps.registry.available(c.req.param("kind")!);
+    if (!connector) return notFound(c, deps);
+    const form = await readForm(c);
+    const integration = form.id ? await findIntegration(deps.db, Number(form.id)) : undefined;
+    if (integration && integration.kind !== connector.card.kind) return notFound(c, deps);
+    const existing = integration ? existingOf(deps, integration) : undefined;
+    const parsed = parseSettingsForm(connector, form, existing);
+    const outcome: TestOutcome | { ok: false; fieldErrors: Record<string, string> } = parsed.ok
+      ? await testConnection(connector, parsed, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }))
+      : { ok: false, fieldErrors: parsed.errors };
+    if (isHtmx(c)) return render(c, deps, "./integrations/test-result", { outcome, connector });
+    return dialog(c, deps, { connector, integration, tab: "configuration", values: parsed.ok ? parsed.settings : parsed.values, errors: parsed.ok ? {} : parsed.errors, outcome });
+  });
+
+  app.post("/integrations/:kind", admin, async (c) => {
+    const connector = deps.registry.available(c.req.param("kind")!);
+    if (!connector) return notFound(c, deps);
+    return save(c, deps, connector, undefined);
+  });
+
+  app.post("/integrations/:kind/:id", admin, async (c) => {
+    const found = await loadIntegration(c, deps);
+    if (!found || found.connector.status !== "available") return notFound(c, deps);
+    return save(c, deps, found.connector, found.integration);
+  });
+
+  app.get("/integrations/:kind/:id/disconnect", admin, async (c) => {
+    const found = await loadIntegration(c, deps);
+    if (!found) return notFound(c, deps);
+    return dialog(c, deps, { connector: found.connector, integration: found.integration, tab: "configuration", confirmDisconnect: true });
+  });
+
+  app.post("/integrations/:kind/:id/disconnect", admin, async (c) => {
+    const found = await loadIntegration(c, deps);
+    if (!found) return notFound(c, deps);
+    await deleteIntegration(deps.db, found.integration.id);
+    deps.logger.info("integration disconnected", { kind: found.integration.kind, integrationId: found.integration.id, by: c.get("user")!.username });
+    if (!isHtmx(c)) return c.redirect("/integrations", 303);
+    c.header("HX-Trigger", INTEGRATIONS_CHANGED);
+    return dialog(c, deps, { connector: found.connector, tab: "configuration", disconnected: found.integration.name });
+  });
+
+  return app;
+}
+
+async function save(c: Ctx, deps: AppDeps, connector: AvailableConnector, integration: Integration | undefined) {
+  const form = await readForm(c);
+  const existing = integration ? existingOf(deps, integration) : undefined;
+  const parsed = parseSettingsForm(connector, form, existing);
+  if (!parsed.ok) {
+    return dialog(c, deps, { connector, integration, tab: "configuration", values: parsed.values, errors: parsed.errors }, 422);
+  }
+  // Connect verifies the credentials first (the seed's "Click Connect to verify"); nothing is stored on failure.
+  const ctx = connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) });
+  const outcome = await testConnection(connector, parsed, ctx);
+  if (!outcome.ok) {
+    return dialog(c, deps, { connector, integration, tab: "configuration", values: parsed.settings, errors: {}, outcome }, 422);
+  }
+  const sealedSecrets = Object.keys(parsed.secrets).length ? deps.vault.sealSecrets(parsed.secrets) : null;
+  const now = deps.now();
+  let id: number;
+  if (integration) {
+    await updateIntegrationSettings(deps.db, integration.id, { settings: parsed.settings, sealedSecrets }, now);
+    id = integration.id;
+  } else {
+    id = (await insertIntegration(deps.db, { kind: connector.card.kind, name: connector.defaultName(parsed.settings), settings: parsed.settings, sealedSecrets }, now)).id;
+  }
+  deps.logger.info(integration ? "integration updated" : "integration connected", { kind: connector.card.kind, integrationId: id, by: c.get("user")!.username });
+  if (!isHtmx(c)) return c.redirect(`/integrations/${connector.card.kind}/${id}?tab=configuration&saved=1`, 303);
+  c.header("HX-Trigger", INTEGRATIONS_CHANGED);
+  const saved = (await findIntegration(deps.db, id))!;
+  return dialog(c, deps, { connector, integration: saved, tab: "configuration", saved: true });
+}
+
+interface DialogState {
+  connector: Connector;
+  integration?: Integration;
+  tab: Tab;
+  values?: SettingValues;
+  errors?: Record<string, string>;
+  outcome?: TestOutcome | { ok: false; fieldErrors: Record<string, string> };
+  saved?: boolean;
+  confirmDisconnect?: boolean;
+  disconnected?: string;
+}
+
+/**
+ * Renders the dialog for htmx (the <dialog> element into #dialog-root, or only its content
+ * on a tab switch) and as a full page for plain navigation.
+ */
+function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 422 = 200) {
+  const { connector, integration } = state;
+  const available = connector.status === "available" ? connector : undefined;
+  const values = state.values ?? (integration ? integrationSettings(integration) : undefined);
+  const storedSecrets = integration?.secrets ? Object.keys(deps.vault.openSecrets(integration.secrets)) : [];
+  const fields = (available?.fields ?? []).map((field) => ({
+    ...field,
+    value: displayValue(field, values),
+    error: state.errors?.[field.name],
+    locked: Boolean(integration) && !field.editableWhenConnected,
+    stored: field.type === "secret" && storedSecrets.includes(field.name),
+  }));
+  const base = `/integrations/${connector.card.kind}`;
+  const data = {
+    connector,
+    card: connector.card,
+    available: Boolean(available),
+    integration,
+    tab: state.tab,
+    fields,
+    editable: fields.some((f) => !f.locked),
+    isAdmin: c.get("user")?.role === "admin",
+    outcome: state.outcome,
+    saved: state.saved,
+    confirmDisconnect: state.confirmDisconnect,
+    disconnected: state.disconnected,
+    selfUrl: integration ? `${base}/${integration.id}` : `${base}/new`,
+    formAction: integration ? `${base}/${integration.id}` : base,
+    testAction: `${base}/test`,
+    disconnectUrl: integration ? `${base}/${integration.id}/disconnect` : undefined,
+  };
+  if (isHtmx(c)) {
+    const target = c.req.header("hx-target");
+    const template = target === "dialog-root" ? "./integrations/dialog" : "./integrations/dialog-content";
+    return render(c, deps, template, data, status);
+  }
+  return render(c, deps, "./integrations/page", data, status);
+}
+
+function parseTab(value: string | undefined, fallback: Tab = "overview"): Tab {
+  return value === "overview" || value === "configuration" ? value : fallback;
+}
+
+async function loadIntegration(c: Ctx, deps: AppDeps): Promise<{ connector: Connector; integration: Integration } | undefined> {
+  const id = Number(c.req.param("id"));
+  if (!Number.isSafeInteger(id)) return undefined;
+  const integration = await findIntegration(deps.db, id);
+  if (!integration || integration.kind !== c.req.param("kind")!) return undefined;
+  const connector = deps.registry.get(integration.kind);
+  return connector ? { connector, integration } : undefined;
+}
+
+function existingOf(deps: AppDeps, integration: Integration): Existing {
+  return { settings: integrationSettings(integration), secrets: deps.vault.openSecrets(integration.secrets) };
+}
+
+function notFound(c: Ctx, deps: AppDeps) {
+  return render(c, deps, "./error", { title: "Integration not found", message: "This integration does not exist; it may have been disconnected. Go back to the Integration Hub." }, 404);
+}
+
+export interface CardView {
+  kind: string;
+  name: string;
+  summary: string;
+  planned: boolean;
+  status: "planned" | "not_connected" | "connected" | "error";
+  multiInstance: boolean;
+  connections: {
+    id: number;
+    name: string;
+    status: "connected" | "error";
+    lastError: string | null;
+    lastSyncAt: string | null;
+    glance: { label: string; value: string }[];
+  }[];
+}
+
+async function hubGroups(deps: AppDeps, q: string) {
+  const integrations = await listIntegrations(deps.db);
+  const needle = q.trim().toLowerCase();
+  return deps.registry
+    .byCategory()
+    .map(({ category, connectors }) => ({
+      category,
+      cards: connectors
+        .filter((c) => !needle || `${c.card.name} ${c.card.summary} ${category.title}`.toLowerCase().includes(needle))
+        .map((connector) => cardView(connector, integrations.filter((i) => i.kind === connector.card.kind))),
+    }))
+    .filter((group) => group.cards.length > 0);
+}
+
+function cardView(connector: Connector, integrations: Integration[]): CardView {
+  const available = connector.status === "available" ? connector : undefined;
+  const connections = integrations.map((integration) => {
+    const settings = integrationSettings(integration);
+    return {
+      id: integration.id,
+      name: integration.name,
+      status: integration.status,
+      lastError: integration.last_error,
+      lastSyncAt: integration.last_sync_at,
+      glance: (available?.fields ?? [])
+        .filter((f) => f.glance)
+        .map((f) => ({ label: f.label, value: f.type === "checkbox" ? (settings[f.name] ? "On" : "Off") : String(settings[f.name] ?? "") })),
+    };
+  });
+  const status = !available
+    ? "planned"
+    : connections.length === 0
+      ? "not_connected"
+      : connections.some((c) => c.status === "error")
+        ? "error"
+        : "connected";
+  return {
+    kind: connector.card.kind,
+    name: connector.card.name,
+    summary: connector.card.summary,
+    planned: !available,
+    status,
+    multiInstance: available?.multiInstance ?? false,
+    connections,
+  };
+}

@@ -1,0 +1,23 @@
+// Rendering: Eta templates (escaping by default) with the data every page needs.
+import type { Context } from "hono";
+import type { AppDeps, AppEnv } from "./context.js";
+
+export function isHtmx(c: Context<AppEnv>): boolean {
+  return c.req.header("hx-request") === "true" && c.req.header("hx-history-restore-request") !== "true";
+}
+
+export function render(
+  c: Context<AppEnv>,
+  deps: AppDeps,
+  template: string,
+  data: Record<string, unknown> = {},
+  status: 200 | 400 | 403 | 404 | 413 | 422 | 429 | 500 | 503 = 200,
+) {
+  const html = deps.views.render(template, {
+    ...data,
+    user: c.get("user"),
+    path: c.req.path,
+    requestId: c.get("requestId"),
+  });
+  return c.html(html, status);
+}
