@@ -1,0 +1,116 @@
+// Test helpers: a real Patchbay runtime on a fresh SQLite file, driven through
+// app.request() with a cookie jar and a same-origin Origin header, like a browser.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { loadConfig, type Config } from "../src/config.js";
+import { silentLogger, type Logger } from "../src/log.js";
+import { openRuntime, type Runtime, type RuntimeOptions } from "../src/runtime.js";
+
+export const BASE = "http://localhost:8080";
+export const TEST_KEY = "a".repeat(64);
+export const ADMIN = { username: "admin", password: "correct horse battery" };
+
+export function tempDir(prefix = "patchbay-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export class TestClock {
+  constructor(public time = new Date("2026-11-01T12:00:00Z").getTime()) {}
+  now = () => new Date(this.time);
+  advance(ms: number): void {
+    this.time += ms;
+  }
+}
+
+export interface TestApp {
+  runtime: Runtime;
+  config: Config;
+  clock: TestClock;
+  client(): Browser;
+  close(): Promise<void>;
+}
+
+export async function testApp(
+  opts: { env?: Record<string, string>; logger?: Logger; runtime?: RuntimeOptions; clock?: TestClock } = {},
+): Promise<TestApp> {
+  const dir = tempDir();
+  const config = loadConfig({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_BASE_URL: BASE, ...opts.env });
+  const clock = opts.clock ?? new TestClock(Date.now());
+  const runtime = await openRuntime(config, opts.logger ?? silentLogger, {
+    background: false,
+    now: clock.now,
+    http: { sleep: async () => {}, timeoutMs: 2000 },
+    ...opts.runtime,
+  });
+  return {
+    runtime,
+    config,
+    clock,
+    client: () => new Browser(runtime),
+    close: async () => {
+      await runtime.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A minimal browser: keeps cookies, sends Origin on unsafe requests, never follows redirects. */
+export class Browser {
+  readonly cookies = new Map<string, string>();
+  origin: string | undefined = BASE;
+
+  constructor(private readonly runtime: Runtime) {}
+
+  async request(pathname: string, init: RequestInit & { htmx?: boolean; target?: string } = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size) headers.set("cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
+    const method = (init.method ?? "GET").toUpperCase();
+    if (method !== "GET" && this.origin && !headers.has("origin")) headers.set("origin", this.origin);
+    if (init.htmx) headers.set("hx-request", "true");
+    if (init.target) headers.set("hx-target", init.target);
+    const res = await this.runtime.app.request(BASE + pathname, { ...init, headers });
+    for (const cookie of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = cookie.split(";");
+      const [name, value] = pair!.split("=");
+      const expired = attrs.some((a) => /max-age=0/i.test(a) || /expires=Thu, 01 Jan 1970/i.test(a));
+      if (expired || !value) this.cookies.delete(name!.trim());
+      else this.cookies.set(name!.trim(), value);
+    }
+    return res;
+  }
+
+  get(pathname: string, init: { htmx?: boolean; target?: string } = {}): Promise<Response> {
+    return this.request(pathname, init);
+  }
+
+  post(pathname: string, form: Record<string, string>, init: { htmx?: boolean; target?: string; headers?: Record<string, string> } = {}): Promise<Response> {
+    return this.request(pathname, {
+      method: "POST",
+      body: new URLSearchParams(form),
+      headers: { "content-type": "application/x-www-form-urlencoded", ...init.headers },
+      htmx: init.htmx,
+      target: init.target,
+    });
+  }
+}
+
+/** Creates the admin through the setup page and returns a signed-in browser. */
+export async function setUpAdmin(app: TestApp): Promise<Browser> {
+  const browser = app.client();
+  const res = await browser.post("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+  if (res.status !== 303) throw new Error(`setup failed: ${res.status} ${await res.text()}`);
+  return browser;
+}
+
+export async function signIn(app: TestApp, username: string, password: string): Promise<Browser> {
+  const browser = app.client();
+  const res = await browser.post("/login", { username, password });
+  if (res.status !== 303) throw new Error(`sign-in failed: ${res.status}`);
+  return browser;
+}
+
+/** Visible text of an HTML fragment, for assertions about what a person reads. */
+export function text(html: string): string {
+  return html.replace(/<script[\s\S]*?<\/script>/g, "").replace(/<[^>]+>/g, " ").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/\s+/g, " ").trim();
+}

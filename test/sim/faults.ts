@@ -1,0 +1,62 @@
+// Fault knobs shared by every simulator: latency, error statuses with the service's own
+// error body, 429 with Retry-After, malformed JSON, and slow drip bodies. A fault applies
+// to requests whose path matches, for a number of times (or until cleared).
+import type { Context, MiddlewareHandler, Next } from "hono";
+import { stream } from "hono/streaming";
+
+export interface Fault {
+  /** Only requests whose path matches; all when absent. */
+  path?: RegExp;
+  /** How many matching requests it affects; Infinity when absent. */
+  times?: number;
+  latencyMs?: number;
+  status?: number;
+  /** Body for the error status; the simulator's default error body otherwise. */
+  body?: string;
+  headers?: Record<string, string>;
+  /** Answer 200 with a body that is not valid JSON. */
+  malformed?: boolean;
+  /** Send the body one byte every `dripMs`. */
+  dripMs?: number;
+}
+
+export class FaultKnobs {
+  #faults: Fault[] = [];
+  /** Requests seen, newest last: what tests assert about the connector's traffic. */
+  readonly requests: { method: string; path: string; headers: Record<string, string> }[] = [];
+
+  add(fault: Fault): void {
+    this.#faults.push({ ...fault });
+  }
+
+  /** Removes every fault and forgets the requests seen. */
+  clear(): void {
+    this.#faults = [];
+    this.requests.length = 0;
+  }
+
+  middleware(errorBody: (status: number) => string): MiddlewareHandler {
+    return async (c: Context, next: Next) => {
+      this.requests.push({ method: c.req.method, path: c.req.path, headers: Object.fromEntries(c.req.raw.headers) });
+      const fault = this.#faults.find((f) => (!f.path || f.path.test(c.req.path)) && (f.times === undefined || f.times > 0));
+      if (!fault) return next();
+      if (fault.times !== undefined) fault.times--;
+      if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));
+      if (fault.malformed) return c.body('{"data": {"vulnerabilityFindings": ', 200, { "content-type": "application/json" });
+      if (fault.dripMs) {
+        const dripMs = fault.dripMs;
+        c.header("content-type", "application/json");
+        return stream(c, async (s) => {
+          for (const ch of '{"data":{}}') {
+            await s.write(ch);
+            await s.sleep(dripMs);
+          }
+        });
+      }
+      if (fault.status) {
+        return c.body(fault.body ?? errorBody(fault.status), fault.status as 400, { "content-type": "application/json", ...fault.headers });
+      }
+      return next();
+    };
+  }
+}

@@ -1,0 +1,188 @@
+import net from "node:net";
+import { Hono } from "hono";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ExternalError, HttpClient, RateLimitedError, parseRetryAfter, redactUrl } from "../../src/http.js";
+import { createLogger, registerSecret } from "../../src/log.js";
+import { FaultKnobs } from "../sim/faults.js";
+import { startSim, type RunningSim } from "../sim/serve.js";
+
+const knobs = new FaultKnobs();
+let sim: RunningSim;
+let hits = 0;
+
+beforeAll(async () => {
+  const app = new Hono();
+  app.use("*", knobs.middleware((status) => JSON.stringify({ message: `simulated ${status}` })));
+  app.all("/ok", (c) => {
+    hits++;
+    return c.json({ ok: true });
+  });
+  sim = await startSim(app);
+});
+afterAll(() => sim.close());
+beforeEach(() => {
+  knobs.clear();
+  hits = 0;
+});
+
+function client(extra: Partial<ConstructorParameters<typeof HttpClient>[0]> = {}) {
+  const delays: number[] = [];
+  const http = new HttpClient({
+    service: "Sim",
+    logger: createLogger("error", () => {}),
+    sleep: async (ms) => {
+      delays.push(ms);
+    },
+    random: () => 0.5,
+    ...extra,
+  });
+  return { http, delays };
+}
+
+async function failure(p: Promise<unknown>): Promise<ExternalError> {
+  const err = await p.then(
+    () => undefined,
+    (e) => e,
+  );
+  expect(err).toBeInstanceOf(ExternalError);
+  return err as ExternalError;
+}
+
+describe("HttpClient", () => {
+  it("retries 503 and 502 with exponential backoff, then succeeds", async () => {
+    knobs.add({ path: /ok/, status: 503, times: 1 });
+    knobs.add({ path: /ok/, status: 502, times: 1 });
+    const { http, delays } = client();
+    const res = await http.json<{ ok: boolean }>({ url: `${sim.url}/ok` });
+    expect(res.data.ok).toBe(true);
+    expect(delays).toEqual([375, 750]);
+  });
+
+  it("waits as long as Retry-After asks on 429", async () => {
+    knobs.add({ path: /ok/, status: 429, times: 2, headers: { "retry-after": "7" } });
+    const { http, delays } = client();
+    await http.request({ url: `${sim.url}/ok` });
+    expect(delays).toEqual([7000, 7000]);
+  });
+
+  it("surfaces a Retry-After longer than it will wait as RateLimitedError", async () => {
+    knobs.add({ path: /ok/, status: 429, headers: { "retry-after": "3600" } });
+    const { http, delays } = client();
+    const err = await failure(http.request({ url: `${sim.url}/ok` }));
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect((err as RateLimitedError).retryAfterSeconds).toBe(3600);
+    expect(delays).toEqual([]);
+  });
+
+  it("gives up after the attempt cap with a remote error", async () => {
+    const { http } = client({ maxAttempts: 3 });
+    knobs.add({ path: /ok/, status: 504 });
+    const err = await failure(http.request({ url: `${sim.url}/ok` }));
+    expect(err.kind).toBe("remote");
+    expect(err.status).toBe(504);
+    expect(knobs.requests.filter((r) => r.path === "/ok")).toHaveLength(3);
+  });
+
+  it("does not retry a 500 (not in the retryable set)", async () => {
+    knobs.add({ path: /ok/, status: 500 });
+    const { http } = client();
+    const err = await failure(http.request({ url: `${sim.url}/ok` }));
+    expect(err.kind).toBe("remote");
+    expect(err.message).toContain("simulated 500");
+    expect(knobs.requests).toHaveLength(1);
+  });
+
+  it("does not resend a POST after a 502, which may have been processed", async () => {
+    knobs.add({ path: /ok/, status: 502 });
+    const { http } = client();
+    await failure(http.request({ method: "POST", url: `${sim.url}/ok`, body: "{}" }));
+    expect(knobs.requests).toHaveLength(1);
+  });
+
+  it("classifies 401, 403 and 404", async () => {
+    const { http } = client();
+    knobs.add({ path: /ok/, status: 401, times: 1 });
+    expect((await failure(http.request({ url: `${sim.url}/ok` }))).kind).toBe("auth");
+    knobs.add({ path: /ok/, status: 403, times: 1 });
+    expect((await failure(http.request({ url: `${sim.url}/ok` }))).kind).toBe("permission");
+    expect((await failure(http.request({ url: `${sim.url}/missing` }))).kind).toBe("not_found");
+    const root = await failure(http.request({ url: `${sim.url}/missing`, apiRoot: true }));
+    expect(root.kind).toBe("unreachable");
+    expect(root.message).toContain("Check the endpoint URL");
+  });
+
+  it("reports a refused connection as unreachable, after retrying it", async () => {
+    const port = await closedPort();
+    const { http, delays } = client();
+    const err = await failure(http.request({ url: `http://127.0.0.1:${port}/x` }));
+    expect(err.kind).toBe("unreachable");
+    expect(err.message).toContain("refused the connection");
+    expect(delays).toHaveLength(3);
+  });
+
+  it("reports a DNS failure as unreachable", async () => {
+    const { http } = client({ maxAttempts: 1 });
+    const err = await failure(http.request({ url: "http://no-such-host.invalid/x" }));
+    expect(err.kind).toBe("unreachable");
+    expect(err.message).toContain("could not be resolved");
+  });
+
+  it("times out a slow response, including a body that drips", async () => {
+    knobs.add({ path: /ok/, latencyMs: 1000, times: 1 });
+    const { http } = client({ maxAttempts: 1 });
+    const slow = await failure(http.request({ url: `${sim.url}/ok`, timeoutMs: 100 }));
+    expect(slow.kind).toBe("unreachable");
+    expect(slow.message).toContain("did not answer within 0.1 s");
+    knobs.add({ path: /ok/, dripMs: 100 });
+    const drip = await failure(http.request({ url: `${sim.url}/ok`, timeoutMs: 300 }));
+    expect(drip.kind).toBe("unreachable");
+  });
+
+  it("reports a malformed JSON body as a remote error", async () => {
+    knobs.add({ path: /ok/, malformed: true });
+    const { http } = client();
+    const err = await failure(http.json({ url: `${sim.url}/ok` }));
+    expect(err.kind).toBe("remote");
+    expect(err.message).toContain("malformed");
+  });
+
+  it("routes an origin through the origin map", async () => {
+    const { http } = client({ originMap: new Map([["https://api.example.com", sim.url]]) });
+    const res = await http.json<{ ok: boolean }>({ url: "https://api.example.com/ok" });
+    expect(res.data.ok).toBe(true);
+  });
+
+  it("never logs secrets: headers are not logged, query secrets and known values are redacted", async () => {
+    const lines: string[] = [];
+    registerSecret("sekrit-value-123");
+    const http = new HttpClient({ service: "Sim", logger: createLogger("debug", (l) => lines.push(l)), sleep: async () => {} });
+    knobs.add({ path: /ok/, status: 503, times: 1, body: JSON.stringify({ message: "bad token sekrit-value-123" }) });
+    await http.request({ url: `${sim.url}/ok?access_token=abc&page=2`, headers: { authorization: "Bearer sekrit-value-123" } });
+    const all = lines.join("\n");
+    expect(all).toContain("page=2");
+    expect(all).not.toContain("sekrit-value-123");
+    expect(all).not.toContain("access_token=abc");
+  });
+});
+
+describe("parseRetryAfter and redactUrl", () => {
+  it("reads seconds and HTTP dates", () => {
+    expect(parseRetryAfter("120")).toBe(120);
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    expect(parseRetryAfter("Thu, 01 Jan 2026 00:00:30 GMT", now)).toBe(30);
+    expect(parseRetryAfter("soon")).toBeUndefined();
+  });
+  it("strips credentials from URLs", () => {
+    expect(redactUrl("https://user:pw@x.test/a?client_secret=s&q=1")).toBe("https://x.test/a?client_secret=%5Bredacted%5D&q=1");
+  });
+});
+
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

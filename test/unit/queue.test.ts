@@ -1,0 +1,167 @@
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openDatabase, type OpenDatabase } from "../../src/db/database.js";
+import { RateLimitedError } from "../../src/http.js";
+import { claimJob, enqueueJob, findJob, listJobs, pruneJobs, retryDelayMs, retryFailedJob } from "../../src/jobs/queue.js";
+import { type JobHandler, Worker } from "../../src/jobs/worker.js";
+import { silentLogger } from "../../src/log.js";
+import { TestClock, tempDir } from "../helpers.js";
+
+let database: OpenDatabase;
+let clock: TestClock;
+beforeEach(async () => {
+  database = await openDatabase(path.join(tempDir(), "patchbay.db"));
+  clock = new TestClock();
+});
+afterEach(() => database.close());
+
+function worker(handlers: Record<string, JobHandler>, leaseMs = 60_000) {
+  return new Worker({ db: database.db, handlers: new Map(Object.entries(handlers)), logger: silentLogger, now: clock.now, leaseMs });
+}
+
+describe("job queue", () => {
+  it("runs a job once and records success", async () => {
+    const seen: unknown[] = [];
+    const w = worker({ greet: async ({ payload }) => void seen.push(payload) });
+    const id = await enqueueJob(database.db, "greet", { name: "ada" }, clock.now());
+    expect(await w.runOnce()).toBe(true);
+    expect(await w.runOnce()).toBe(false);
+    expect(seen).toEqual([{ name: "ada" }]);
+    expect((await findJob(database.db, id))!.status).toBe("succeeded");
+  });
+
+  it("does not run a job before its time", async () => {
+    const w = worker({ later: async () => {} });
+    await enqueueJob(database.db, "later", {}, clock.now(), { runAt: new Date(clock.time + 60_000) });
+    expect(await w.runOnce()).toBe(false);
+    clock.advance(60_000);
+    expect(await w.runOnce()).toBe(true);
+  });
+
+  it("retries a throwing handler with growing delays, then marks it failed with the error", async () => {
+    let calls = 0;
+    const w = worker({
+      flaky: async () => {
+        calls++;
+        throw new Error(`boom ${calls}`);
+      },
+    });
+    const id = await enqueueJob(database.db, "flaky", {}, clock.now(), { maxAttempts: 3 });
+    await w.runOnce();
+    let job = (await findJob(database.db, id))!;
+    expect(job.status).toBe("queued");
+    expect(job.last_error).toBe("boom 1");
+    expect(Date.parse(job.run_at) - clock.time).toBe(retryDelayMs(1));
+    expect(await w.runOnce()).toBe(false);
+    clock.advance(retryDelayMs(1));
+    await w.runOnce();
+    clock.advance(retryDelayMs(2));
+    await w.runOnce();
+    job = (await findJob(database.db, id))!;
+    expect(job.status).toBe("failed");
+    expect(job.attempts).toBe(3);
+    expect(job.last_error).toBe("boom 3");
+    expect(calls).toBe(3);
+    expect(await retryFailedJob(database.db, id, clock.now())).toBe(true);
+    expect((await findJob(database.db, id))!.status).toBe("queued");
+  });
+
+  it("waits at least as long as a rate limit asks before retrying", async () => {
+    const w = worker({ limited: async () => Promise.reject(new RateLimitedError("Jira", "slow down", 900)) });
+    const id = await enqueueJob(database.db, "limited", {}, clock.now());
+    await w.runOnce();
+    expect(Date.parse((await findJob(database.db, id))!.run_at) - clock.time).toBe(900_000);
+  });
+
+  it("fails a job of an unknown type at once, with a message", async () => {
+    const id = await enqueueJob(database.db, "nobody-handles-this", {}, clock.now());
+    await worker({}).runOnce();
+    const job = (await findJob(database.db, id))!;
+    expect(job.status).toBe("failed");
+    expect(job.last_error).toContain('No handler is registered for jobs of type "nobody-handles-this"');
+  });
+
+  it("takes over a running job whose lease expired (its worker died)", async () => {
+    const id = await enqueueJob(database.db, "work", {}, clock.now());
+    const crashed = await claimJob(database.db, "dead-worker", 30_000, clock.now());
+    expect(crashed!.id).toBe(id);
+    const ran: number[] = [];
+    const w = worker({ work: async ({ job }) => void ran.push(job.attempts) });
+    expect(await w.runOnce()).toBe(false);
+    clock.advance(30_001);
+    expect(await w.runOnce()).toBe(true);
+    expect(ran).toEqual([2]);
+    expect((await findJob(database.db, id))!.status).toBe("succeeded");
+  });
+
+  it("gives up on a job that kills its worker on every attempt", async () => {
+    const id = await enqueueJob(database.db, "poison", {}, clock.now(), { maxAttempts: 2 });
+    await claimJob(database.db, "w1", 1000, clock.now());
+    clock.advance(1001);
+    await claimJob(database.db, "w2", 1000, clock.now());
+    clock.advance(1001);
+    expect(await claimJob(database.db, "w3", 1000, clock.now())).toBeUndefined();
+    const job = (await findJob(database.db, id))!;
+    expect(job.status).toBe("failed");
+    expect(job.last_error).toMatch(/process stopped while running this job/);
+  });
+
+  it("keeps one queued job per dedupe key", async () => {
+    const a = await enqueueJob(database.db, "check", {}, clock.now(), { dedupeKey: "check:1" });
+    const b = await enqueueJob(database.db, "check", {}, clock.now(), { dedupeKey: "check:1" });
+    const [c, d] = await Promise.all([
+      enqueueJob(database.db, "check", {}, clock.now(), { dedupeKey: "check:2" }),
+      enqueueJob(database.db, "check", {}, clock.now(), { dedupeKey: "check:2" }),
+    ]);
+    expect(b).toBe(a);
+    expect(d).toBe(c);
+    expect(await listJobs(database.db)).toHaveLength(2);
+    await worker({ check: async () => {} }).runOnce();
+    expect(await enqueueJob(database.db, "check", {}, clock.now(), { dedupeKey: "check:1" })).not.toBe(a);
+  });
+
+  it("records progress for long work", async () => {
+    const w = worker({ long: async ({ progress }) => progress({ done: 40, total: 100, message: "page 2" }) });
+    const id = await enqueueJob(database.db, "long", {}, clock.now());
+    await w.runOnce();
+    expect(JSON.parse((await findJob(database.db, id))!.progress!)).toEqual({ done: 40, total: 100, message: "page 2" });
+  });
+
+  it("prunes old finished jobs but keeps recent ones", async () => {
+    const w = worker({ t: async () => {} });
+    await enqueueJob(database.db, "t", {}, clock.now());
+    await w.runOnce();
+    clock.advance(8 * 24 * 3600_000);
+    await enqueueJob(database.db, "t", {}, clock.now());
+    await w.runOnce();
+    expect(await pruneJobs(database.db, clock.now())).toBe(1);
+    expect(await listJobs(database.db)).toHaveLength(1);
+  });
+
+  it("the worker loop runs jobs concurrently and stops cleanly", async () => {
+    let active = 0;
+    let peak = 0;
+    const w = new Worker({
+      db: database.db,
+      handlers: new Map([
+        ["slow", async () => {
+          active++;
+          peak = Math.max(peak, active);
+          await new Promise((r) => setTimeout(r, 50));
+          active--;
+        }],
+      ]),
+      logger: silentLogger,
+      now: () => new Date(),
+      leaseMs: 60_000,
+      pollMs: 10,
+      concurrency: 3,
+    });
+    for (let i = 0; i < 6; i++) await enqueueJob(database.db, "slow", {}, new Date(Date.now() - 1000));
+    w.start();
+    for (let i = 0; i < 100 && (await listJobs(database.db, { status: "succeeded" })).length < 6; i++) await new Promise((r) => setTimeout(r, 20));
+    await w.stop();
+    expect(await listJobs(database.db, { status: "succeeded" })).toHaveLength(6);
+    expect(peak).toBe(3);
+  });
+});
