@@ -13,7 +13,7 @@ import { countUsers } from "./auth/users.js";
 import type { AppDeps, AppEnv } from "./web/context.js";
 import { render, isHtmx } from "./web/render.js";
 import { accountRoutes } from "./web/account.js";
-import { authRoutes, clearSessionCookie } from "./web/auth.js";
+import { authRoutes, clearSessionCookie, setSessionCookie } from "./web/auth.js";
 import { healthRoutes } from "./web/health.js";
 import { integrationRoutes } from "./web/integrations.js";
 import { jobRoutes } from "./web/jobs.js";
@@ -86,6 +86,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       if (lookup.status === "valid") {
         c.set("user", lookup.session.user);
         c.set("sessionId", lookup.session.id);
+        if (lookup.session.renewed) setSessionCookie(c, deps, token, lookup.session.expiresAt);
       } else {
         expired = lookup.status === "expired";
         clearSessionCookie(c, deps);

@@ -112,5 +112,8 @@ export async function signIn(app: TestApp, username: string, password: string): 
 
 /** Visible text of an HTML fragment, for assertions about what a person reads. */
 export function text(html: string): string {
-  return html.replace(/<script[\s\S]*?<\/script>/g, "").replace(/<[^>]+>/g, " ").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/\s+/g, " ").trim();
+  return html
+    .replace(/<script[\s\S]*?<\/script>/g, "")
+    .replace(/<\/?(strong|em|span|a|code|time|b|i)\b[^>]*>/g, "")
+    .replace(/<[^>]+>/g, " ").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/\s+/g, " ").trim();
 }

@@ -12,6 +12,8 @@ export interface SessionInfo {
   id: string;
   user: User;
   expiresAt: Date;
+  /** The expiry moved forward: the cookie must be sent again with the new date. */
+  renewed: boolean;
 }
 
 export type SessionLookup = { status: "valid"; session: SessionInfo } | { status: "expired" } | { status: "none" };
@@ -45,16 +47,18 @@ export async function validateSessionToken(db: Db, token: string, now: Date): Pr
     .executeTakeFirst();
   if (!row) return { status: "none" };
   let expiresAt = new Date(row.expires_at);
+  let renewed = false;
   if (expiresAt.getTime() <= now.getTime()) {
     await db.deleteFrom("sessions").where("id", "=", id).execute();
     return { status: "expired" };
   }
   if (expiresAt.getTime() - now.getTime() < SESSION_TTL_MS / 2) {
     expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
+    renewed = true;
     await db.updateTable("sessions").set({ expires_at: expiresAt.toISOString() }).where("id", "=", id).execute();
   }
   const { session_id: _sid, expires_at: _exp, ...user } = row;
-  return { status: "valid", session: { id, user, expiresAt } };
+  return { status: "valid", session: { id, user, expiresAt, renewed } };
 }
 
 export async function invalidateSession(db: Db, token: string): Promise<void> {

@@ -88,6 +88,10 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
 
 async function startSession(c: Context<AppEnv>, deps: AppDeps, userId: number): Promise<void> {
   const { token, expiresAt } = await createSession(deps.db, userId, deps.now());
+  setSessionCookie(c, deps, token, expiresAt);
+}
+
+export function setSessionCookie(c: Context<AppEnv>, deps: AppDeps, token: string, expiresAt: Date): void {
   setCookie(c, SESSION_COOKIE, token, {
     httpOnly: true,
     sameSite: "Lax",
