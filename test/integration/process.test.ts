@@ -1,0 +1,150 @@
+// The server as a real process: start-up failures exit non-zero with a clear message,
+// and a job interrupted by kill -9 is picked up again after a restart.
+import fs from "node:fs";
+import path from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, SqliteDialect } from "kysely";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Database } from "../../src/db/schema.js";
+import { enqueueJob } from "../../src/jobs/queue.js";
+import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
+import { HttpSession, type ServerProcess, startServer } from "../process.js";
+import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "../sim/wiz-fixture.js";
+
+const running: ServerProcess[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const server of running.splice(0)) await server.kill("SIGKILL");
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+async function run(env: Record<string, string>, opts?: { uid?: number; args?: string[] }) {
+  const server = await startServer(env, opts);
+  running.push(server);
+  return server;
+}
+
+function dataDir(): string {
+  const dir = tempDir();
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe("start-up", () => {
+  it("serves /healthz, creates the database in WAL mode and the key file with 0600", async () => {
+    const dir = dataDir();
+    const server = await run({ PATCHBAY_DATA_DIR: dir });
+    await server.ready();
+    const health = await (await fetch(`${server.url}/healthz`)).json();
+    expect(health).toEqual({ status: "ok", database: "ok", queue: { queued: 0, running: 0, failed: 0 } });
+    expect(fs.statSync(path.join(dir, "secret.key")).mode & 0o777).toBe(0o600);
+    const db = new SQLite(path.join(dir, "patchbay.db"), { readonly: true });
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    db.close();
+    expect(await server.kill("SIGTERM")).toBe(0);
+  });
+
+  it("refuses to start on a read-only database file, saying how to fix it", async () => {
+    const dir = dataDir();
+    const first = await run({ PATCHBAY_DATA_DIR: dir });
+    await first.ready();
+    await first.kill("SIGTERM");
+    for (const f of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, f), 0o444);
+    fs.chmodSync(dir, 0o555);
+    cleanups.unshift(() => fs.chmodSync(dir, 0o755));
+    // root ignores file modes, so run as an unprivileged user when the tests run as root.
+    const uid = process.getuid?.() === 0 ? 65534 : undefined;
+    const server = await run({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: fs.readFileSync(path.join(dir, "secret.key"), "utf8").trim() }, { uid });
+    expect(await server.exited).toBe(1);
+    expect(server.output()).toMatch(/patchbay: The database .*patchbay\.db cannot be written .*Give the user running Patchbay write access/);
+  });
+
+  it("refuses to start while another process holds the database locked", async () => {
+    const dir = dataDir();
+    const holder = new SQLite(path.join(dir, "patchbay.db"));
+    holder.pragma("locking_mode = EXCLUSIVE");
+    holder.exec("BEGIN EXCLUSIVE; CREATE TABLE held (x); ");
+    cleanups.push(() => holder.close());
+    const server = await run({ PATCHBAY_DATA_DIR: dir });
+    expect(await server.exited).toBe(1);
+    expect(server.output()).toMatch(/is locked by another process .*Stop the other Patchbay instance/);
+  });
+
+  it("refuses a malformed PATCHBAY_SECRET_KEY and a key that does not match the database", async () => {
+    const dir = dataDir();
+    const bad = await run({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: "12345" });
+    expect(await bad.exited).toBe(1);
+    expect(bad.output()).toContain("PATCHBAY_SECRET_KEY is not a valid key");
+
+    const good = await run({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY });
+    await good.ready();
+    await good.kill("SIGTERM");
+    const wrong = await run({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: "f".repeat(64) });
+    expect(await wrong.exited).toBe(1);
+    expect(wrong.output()).toContain("is not the key this database's credentials were encrypted with");
+  });
+
+  it("prints its configuration and writes an online backup", async () => {
+    const dir = dataDir();
+    const server = await run({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY });
+    await server.ready();
+    const config = await run({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY }, { args: ["config"] });
+    expect(await config.exited).toBe(0);
+    expect(config.output()).toContain(`PATCHBAY_DATA_DIR=${dir}`);
+    expect(config.output()).toContain("PATCHBAY_SECRET_KEY=(set)");
+    expect(config.output()).not.toContain(TEST_KEY);
+    const target = path.join(dir, "copy.db");
+    const backup = await run({ PATCHBAY_DATA_DIR: dir }, { args: ["backup", target] });
+    expect(await backup.exited).toBe(0);
+    expect(backup.output()).toContain(`Backup written to ${target}`);
+    const copy = new SQLite(target, { readonly: true });
+    expect(copy.pragma("integrity_check", { simple: true })).toBe("ok");
+    expect(copy.prepare("select count(*) as n from meta").get()).toEqual({ n: 1 });
+    copy.close();
+  });
+});
+
+describe("crash safety", () => {
+  it("picks up a job interrupted by kill -9 after a restart", async () => {
+    const wiz = await startWiz();
+    cleanups.push(() => wiz.close());
+    const dir = dataDir();
+    const env = { PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: wiz.originMap, PATCHBAY_JOB_LEASE_SECONDS: "1" };
+    const first = await run(env);
+    await first.ready();
+    const session = new HttpSession(first.url);
+    expect((await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password })).status).toBe(303);
+    const connect = await session.send("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+    expect(connect.status).toBe(303);
+
+    const sqlite = new SQLite(path.join(dir, "patchbay.db"), { timeout: 5000 });
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    cleanups.push(() => db.destroy());
+    wiz.sim.faults.clear();
+    wiz.sim.faults.add({ path: /graphql/, latencyMs: 60_000, times: 1 });
+    const jobId = await enqueueJob(db, "integration.check", { integrationId: 1 }, new Date());
+    const job = () => db.selectFrom("jobs").selectAll().where("id", "=", jobId).executeTakeFirstOrThrow();
+
+    await until(() => wiz.sim.faults.requests.some((r) => r.path === "/graphql"));
+    expect((await job()).status).toBe("running");
+    expect(await first.kill("SIGKILL")).toBe("SIGKILL");
+    expect((await job()).status).toBe("running");
+
+    const second = await run(env);
+    await second.ready();
+    await until(async () => (await job()).status === "succeeded");
+    const finished = await job();
+    expect(finished.attempts).toBe(2);
+    const integration = await db.selectFrom("integrations").selectAll().executeTakeFirstOrThrow();
+    expect(integration.status).toBe("connected");
+    expect(sqlite.pragma("integrity_check", { simple: true })).toBe("ok");
+  });
+});
+
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,93 @@
+// Runs the built bundle (dist/server.js) as a real process, as `npm start` does.
+import { type ChildProcess, spawn } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const BUNDLE = path.join(ROOT, "dist", "server.js");
+
+export interface ServerProcess {
+  proc: ChildProcess;
+  url: string;
+  port: number;
+  output(): string;
+  /** Resolves with the exit code (or the signal's name). */
+  exited: Promise<number | string>;
+  /** Resolves once /healthz answers 200. */
+  ready(timeoutMs?: number): Promise<void>;
+  kill(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startServer(env: Record<string, string>, opts: { uid?: number; args?: string[] } = {}): Promise<ServerProcess> {
+  const port = Number(env.PORT ?? (await freePort()));
+  const url = `http://127.0.0.1:${port}`;
+  const proc = spawn(process.execPath, [BUNDLE, ...(opts.args ?? [])], {
+    env: { PATH: process.env.PATH, HOST: "127.0.0.1", PATCHBAY_BASE_URL: url, PORT: String(port), PATCHBAY_LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    uid: opts.uid,
+    gid: opts.uid,
+  });
+  let out = "";
+  proc.stdout!.on("data", (d) => (out += d));
+  proc.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | string>((resolve) => proc.on("exit", (code, signal) => resolve(code ?? signal ?? -1)));
+  let done = false;
+  void exited.then(() => (done = true));
+  return {
+    proc,
+    url,
+    port,
+    output: () => out,
+    exited,
+    async ready(timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (done) throw new Error(`server exited before it was ready:\n${out}`);
+        try {
+          const res = await fetch(`${url}/healthz`);
+          if (res.ok) return;
+        } catch {
+          // not listening yet
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`server not ready after ${timeoutMs} ms:\n${out}`);
+    },
+    async kill(signal = "SIGTERM") {
+      if (!done) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** A cookie-keeping client for a running server, sending Origin like a browser. */
+export class HttpSession {
+  cookie = "";
+  constructor(readonly url: string) {}
+
+  async send(pathname: string, form?: Record<string, string>): Promise<Response> {
+    const res = await fetch(this.url + pathname, {
+      method: form ? "POST" : "GET",
+      redirect: "manual",
+      headers: {
+        ...(this.cookie ? { cookie: this.cookie } : {}),
+        ...(form ? { origin: this.url, "content-type": "application/x-www-form-urlencoded" } : {}),
+      },
+      body: form ? new URLSearchParams(form) : undefined,
+    });
+    const set = res.headers.get("set-cookie");
+    if (set) this.cookie = set.split(";")[0]!;
+    return res;
+  }
+}
