@@ -1,0 +1,123 @@
+// End to end in Debian's Chromium: first-run setup, sign-in, the Integration Hub, the
+// Wiz dialog's tabs (mouse and keyboard), a failing Test Connection, then Connect.
+import fs from "node:fs";
+import path from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
+import { ROOT, type ServerProcess, startServer } from "../process.js";
+import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const SCREENSHOT = path.join(ROOT, "test", "e2e", "hub.png");
+
+let wiz: WizFixture;
+let server: ServerProcess;
+let browser: Browser;
+let page: Page;
+const dataDir = tempDir();
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is needed for the browser tests: apt-get install -y chromium (looked for ${CHROMIUM}).`);
+  wiz = await startWiz();
+  server = await startServer({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: wiz.originMap });
+  await server.ready();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.setDefaultTimeout(5000);
+});
+
+/** Waits until htmx has no request, swap or settle in progress. */
+async function settled(): Promise<void> {
+  await page.waitForFunction(() => !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"));
+}
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.kill("SIGTERM");
+  await wiz?.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("in a real browser", () => {
+  it("sets up the admin account on first visit and lands on the Hub", async () => {
+    await page.goto(server.url + "/");
+    await expect.poll(() => page.url()).toBe(server.url + "/setup");
+    await page.getByLabel("Username").fill(ADMIN.username);
+    await page.getByLabel("Password", { exact: false }).first().fill(ADMIN.password);
+    await page.getByLabel("Repeat password").fill(ADMIN.password);
+    await page.getByRole("button", { name: "Create administrator" }).click();
+    await page.waitForURL(server.url + "/integrations");
+    await expect.poll(() => page.getByRole("heading", { name: "Integration Hub" }).isVisible()).toBe(true);
+  });
+
+  it("signs out and back in", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/login$/);
+    await page.getByLabel("Username").fill(ADMIN.username);
+    await page.getByLabel("Password").fill("not the password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent()).toContain("Wrong username or password.");
+    await page.getByLabel("Password").fill(ADMIN.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(server.url + "/integrations");
+  });
+
+  it("shows the Hub's categories, filters cards as you type, and takes the README screenshot", async () => {
+    for (const name of ["Source Control", "Security Scanners", "Container Registries", "Package Registries", "Collaboration & Ticketing"]) {
+      expect(await page.getByRole("heading", { name, exact: true }).isVisible()).toBe(true);
+    }
+    await page.screenshot({ path: path.join(dataDir, "hub.png"), fullPage: false });
+    if (process.env.PATCHBAY_UPDATE_SCREENSHOT) fs.copyFileSync(path.join(dataDir, "hub.png"), SCREENSHOT);
+    await page.getByLabel("Search integrations").fill("servicenow");
+    await expect.poll(() => page.locator("article.card").count()).toBe(1);
+    await page.getByLabel("Search integrations").fill("");
+    await expect.poll(() => page.locator("article.card").count()).toBeGreaterThan(10);
+    await settled();
+  });
+
+  it("opens the Wiz dialog, switches tabs, and shows a failing Test Connection's advice", async () => {
+    await page.getByRole("link", { name: "Connect Wiz" }).click();
+    const dialog = page.getByRole("dialog");
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    await settled();
+    expect(await dialog.getByRole("tab", { name: "Overview" }).getAttribute("aria-selected")).toBe("true");
+    expect(await dialog.getByText("Read vulnerabilities scope").isVisible()).toBe(true);
+
+    await dialog.getByRole("tab", { name: "Configuration" }).click();
+    await expect.poll(() => dialog.getByRole("tab", { name: "Configuration" }).getAttribute("aria-selected")).toBe("true");
+    await settled();
+    await page.keyboard.press("ArrowLeft");
+    await expect.poll(() => dialog.getByRole("tab", { name: "Overview" }).getAttribute("aria-selected")).toBe("true");
+    await settled();
+    await page.keyboard.press("ArrowRight");
+    await expect.poll(() => dialog.getByRole("tab", { name: "Configuration" }).getAttribute("aria-selected")).toBe("true");
+    await settled();
+
+    expect(await dialog.getByLabel("Scan SCA Vulnerabilities").isChecked()).toBe(true);
+    expect(await dialog.getByLabel("Scan Container Image Vulnerabilities").isChecked()).toBe(true);
+    await dialog.getByLabel("API Endpoint URL").fill(WIZ_ENDPOINT);
+    await dialog.getByLabel("Client ID").fill(WIZ_CLIENT.id);
+    await dialog.getByLabel("Client Secret").fill("a-wrong-secret");
+    await dialog.getByRole("button", { name: "Test Connection" }).click();
+    const result = dialog.locator("#test-result");
+    await expect.poll(() => result.textContent()).toContain("Connection Failed — Authentication Error");
+    expect(await result.textContent()).toContain("Verify your Client ID and Client Secret are correct.");
+    expect(await dialog.getByLabel("Client ID").inputValue()).toBe(WIZ_CLIENT.id);
+  });
+
+  it("connects with the right secret, and the card turns Connected without a reload", async () => {
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Client Secret").fill(WIZ_CLIENT.secret);
+    await dialog.getByRole("button", { name: "Connect", exact: true }).click();
+    await expect.poll(() => dialog.getByRole("status").first().textContent()).toContain("Connected. Wiz us1 is ready.");
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.getByRole("dialog").count()).toBe(0);
+    const card = page.locator('article[data-kind="wiz"]');
+    await expect.poll(() => card.locator(".status").textContent()).toBe("Connected");
+    expect(await card.textContent()).toContain("Last Sync");
+  });
+});
