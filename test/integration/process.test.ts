@@ -64,7 +64,7 @@ describe("start-up", () => {
     const holder = new SQLite(path.join(dir, "patchbay.db"));
     holder.pragma("locking_mode = EXCLUSIVE");
     holder.exec("BEGIN EXCLUSIVE; CREATE TABLE held (x); ");
-    cleanups.push(() => holder.close());
+    cleanups.push(() => void holder.close());
     const server = await run({ PATCHBAY_DATA_DIR: dir });
     expect(await server.exited).toBe(1);
     expect(server.output()).toMatch(/is locked by another process .*Stop the other Patchbay instance/);

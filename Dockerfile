@@ -1,0 +1,35 @@
+# Patchbay: one container, data in /data.
+#   docker build -t patchbay .
+#   docker run -p 8080:8080 -v patchbay-data:/data patchbay
+# The build stage compiles better-sqlite3 (python3, make, g++) and bundles src/ with
+# esbuild (build.mjs); the final stage has production dependencies only, no compilers.
+
+FROM node:20-bookworm-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY build.mjs tsconfig.json ./
+COPY src src
+COPY migrations migrations
+RUN node build.mjs && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    PATCHBAY_DATA_DIR=/data \
+    PORT=8080
+WORKDIR /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY views ./views
+COPY public ./public
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME ["/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/server.js"]

@@ -1,0 +1,70 @@
+// `npm run demo`: Patchbay with its simulators running and connected, so a newcomer sees
+// every page working without real accounts. Test code only: never in the production image.
+import fs from "node:fs";
+import path from "node:path";
+import { serve } from "@hono/node-server";
+import { loadConfig } from "../src/config.js";
+import { enqueueJob } from "../src/jobs/queue.js";
+import { createLogger } from "../src/log.js";
+import { openRuntime } from "../src/runtime.js";
+import { ROOT } from "./process.js";
+import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "./sim/wiz-fixture.js";
+
+const DEMO_USER = { username: "demo", password: "demo-password" };
+const port = Number(process.env.PORT ?? 8080);
+const dataDir = path.join(ROOT, "data-demo");
+fs.rmSync(dataDir, { recursive: true, force: true });
+
+const wiz = await startWiz();
+const config = loadConfig({
+  ...process.env,
+  PORT: String(port),
+  PATCHBAY_DATA_DIR: dataDir,
+  PATCHBAY_BASE_URL: `http://localhost:${port}`,
+  PATCHBAY_ORIGIN_MAP: wiz.originMap,
+});
+const runtime = await openRuntime(config, createLogger("warn"));
+
+// Seed through the real pages, as a person would: setup, a member, and a Wiz connection.
+const origin = config.baseUrl;
+let cookie = "";
+async function post(pathname: string, form: Record<string, string>): Promise<Response> {
+  const res = await runtime.app.request(origin + pathname, {
+    method: "POST",
+    headers: { origin, cookie, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(form),
+  });
+  cookie = res.headers.get("set-cookie")?.split(";")[0] ?? cookie;
+  if (res.status >= 400) throw new Error(`demo seeding failed at ${pathname}: HTTP ${res.status}`);
+  return res;
+}
+await post("/setup", { ...DEMO_USER, confirm: DEMO_USER.password });
+await post("/settings/users", { username: "developer", role: "member", password: "developer-password", confirm: "developer-password" });
+await post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on" });
+await enqueueJob(runtime.database.db, "integration.check", { integrationId: 1 }, new Date());
+await enqueueJob(runtime.database.db, "maintenance.prune", {}, new Date());
+runtime.worker.notify();
+
+const server = serve({ fetch: runtime.app.fetch, port, hostname: config.host }, () => {
+  process.stdout.write(
+    [
+      "",
+      `Patchbay demo: ${origin}`,
+      `  admin:  ${DEMO_USER.username} / ${DEMO_USER.password}`,
+      "  member: developer / developer-password",
+      `  Wiz simulator: token service ${wiz.auth.url}, GraphQL ${wiz.api.url} (connected as "Wiz us1")`,
+      `  Data: ${dataDir} (deleted and seeded afresh on every start)`,
+      "Press Ctrl+C to stop.",
+      "",
+    ].join("\n"),
+  );
+});
+
+const stop = async () => {
+  server.close();
+  await runtime.close();
+  await wiz.close();
+  process.exit(0);
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);

@@ -1,0 +1,31 @@
+// No Docker engine runs here, so check what can be checked: every file the Dockerfile
+// copies from the context exists, its CMD runs the bundle build.mjs writes, it ends as a
+// non-root user, and its health check probes /healthz.
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ROOT } from "../process.js";
+
+const dockerfile = fs.readFileSync(path.join(ROOT, "Dockerfile"), "utf8");
+const stages = dockerfile.split(/^FROM /m).slice(1);
+
+describe("Dockerfile", () => {
+  it("copies only paths that exist in the build context", () => {
+    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/).slice(0, -1));
+    expect(sources.length).toBeGreaterThan(4);
+    for (const source of sources) expect(fs.existsSync(path.join(ROOT, source)), source).toBe(true);
+    const ignored = fs.readFileSync(path.join(ROOT, ".dockerignore"), "utf8").split("\n").map((l) => l.trim());
+    for (const source of sources) expect(ignored, source).not.toContain(source);
+  });
+
+  it("runs the bundle build.mjs writes, as a non-root user, with a /healthz check and no compilers", () => {
+    expect(fs.readFileSync(path.join(ROOT, "build.mjs"), "utf8")).toContain('outfile: path.join(root, "dist/server.js")');
+    const final = stages.at(-1)!;
+    expect(final).toMatch(/^CMD \["node", "dist\/server.js"\]$/m);
+    expect(final).toMatch(/^USER node$/m);
+    expect(final).toMatch(/HEALTHCHECK[\s\S]*\/healthz/);
+    expect(final).toContain("PATCHBAY_DATA_DIR=/data");
+    expect(final).not.toMatch(/g\+\+|python3|npm ci/);
+    expect(stages[0]).toMatch(/npm prune --omit=dev/);
+  });
+});
