@@ -91,22 +91,27 @@ export class WizClient {
   }
 
   async graphql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-    const token = await this.token();
-    let data: { data?: T; errors?: GraphQLError[] };
+    const hadToken = this.#token !== undefined;
     try {
-      ({ data } = await this.#http.json<typeof data>({
-        method: "POST",
-        url: this.#endpoint.graphqlUrl,
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json" },
-        body: JSON.stringify({ query, variables }),
-        idempotent: true,
-        apiRoot: true,
-      }));
+      return await this.#graphqlOnce<T>(query, variables);
     } catch (err) {
-      // An expired token answers 401: forget it so the next call fetches a new one.
-      if (err instanceof ExternalError && err.kind === "auth") this.#token = undefined;
-      throw err;
+      // A cached token Wiz no longer accepts (expired early, revoked): fetch a new one once.
+      if (!(err instanceof ExternalError && err.kind === "auth" && hadToken)) throw err;
+      this.#token = undefined;
+      return this.#graphqlOnce<T>(query, variables);
     }
+  }
+
+  async #graphqlOnce<T>(query: string, variables: Record<string, unknown>): Promise<T> {
+    const token = await this.token();
+    const { data } = await this.#http.json<{ data?: T; errors?: GraphQLError[] }>({
+      method: "POST",
+      url: this.#endpoint.graphqlUrl,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ query, variables }),
+      idempotent: true,
+      apiRoot: true,
+    });
     if (data.errors?.length) throw graphqlError(data.errors);
     if (data.data === undefined) throw new ExternalError("remote", SERVICE, "Wiz answered without data or errors.");
     return data.data;
