@@ -76,7 +76,7 @@ describe("Wiz connector under faults", () => {
 
   it("reports a query Wiz rejects (HTTP 200 with errors[]) as a remote error with Wiz's words", async () => {
     const client = createWizClient(connection, ctx());
-    const err: ExternalError = await client.graphql("query { vulnerabilityFindings(first: 1) { nodes { id noSuchField } } }").catch((e) => e);
+    const err = (await client.graphql("query { vulnerabilityFindings(first: 1) { nodes { id noSuchField } } }").catch((e: unknown) => e)) as ExternalError;
     expect(err).toBeInstanceOf(ExternalError);
     expect(err.kind).toBe("remote");
     expect(err.message).toContain('Cannot query field "noSuchField"');
