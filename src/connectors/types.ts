@@ -73,7 +73,8 @@ export interface SettingField {
   type: FieldType;
   required?: boolean;
   help?: string;
-  placeholder?: string;
+  /** An example value, shown greyed in the empty field. */
+  example?: string;
   /** Default for a checkbox. */
   defaultChecked?: boolean;
   maxLength?: number;

@@ -61,7 +61,7 @@ export const wiz: AvailableConnector = {
       label: "API Endpoint URL",
       type: "url",
       required: true,
-      placeholder: "https://api.us1.app.wiz.io/",
+      example: "https://api.us1.app.wiz.io/",
       help: "Copy it from Wiz: User Profile → User Settings → Tenant.",
       maxLength: 200,
       glance: true,
