@@ -5,7 +5,7 @@ import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Db } from "../db/schema.js";
 import { ExternalError, HttpClient, type HttpClientOptions } from "../http.js";
 import type { JobHandler } from "../jobs/worker.js";
-import { type Logger, redactText } from "../log.js";
+import { type Logger, redactText, registerSecret } from "../log.js";
 import type { Vault } from "../vault.js";
 import { findIntegration, integrationSettings, setIntegrationStatus } from "./store.js";
 
@@ -26,6 +26,8 @@ export function connectorContext(env: ConnectorEnvironment): ConnectorContext {
 }
 
 export async function testConnection(connector: AvailableConnector, connection: ConnectionSettings, ctx: ConnectorContext): Promise<TestOutcome> {
+  // Typed-in secrets are not in the vault yet: make sure no log line or message can echo them.
+  for (const value of Object.values(connection.secrets)) registerSecret(value);
   try {
     return { ok: true, result: await connector.test(connection, ctx) };
   } catch (err) {

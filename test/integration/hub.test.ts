@@ -238,3 +238,12 @@ describe("jobs page and health", () => {
     expect(failedOnly).not.toContain("integration.check");
   });
 });
+
+describe("secrets in messages", () => {
+  it("scrubs a typed-in secret that a service echoes back in its error", async () => {
+    wiz.sim.faults.add({ path: /oauth/, status: 400, body: JSON.stringify({ error: "invalid_client", error_description: "unknown secret typed-secret-9876" }) });
+    const body = await (await admin.post("/integrations/wiz/test", wizForm({ clientSecret: "typed-secret-9876" }), { htmx: true })).text();
+    expect(text(body)).toContain("Connection Failed — Authentication Error");
+    expect(body).not.toContain("typed-secret-9876");
+  });
+});

@@ -122,7 +122,8 @@ export class WizClient {
 function tokenError(err: unknown): unknown {
   if (!(err instanceof ExternalError)) return err;
   if (err.kind === "auth" || (err.status === 400 && /invalid_client|invalid_grant|access_denied|unauthorized/i.test(err.remoteMessage ?? ""))) {
-    return new ExternalError("auth", SERVICE, "Wiz did not accept the Client ID and Client Secret.", {
+    const said = err.remoteMessage ? ` Wiz said: "${err.remoteMessage}".` : "";
+    return new ExternalError("auth", SERVICE, `Wiz did not accept the Client ID and Client Secret.${said}`, {
       status: err.status,
       remoteMessage: err.remoteMessage,
     });
