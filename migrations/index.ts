@@ -2,7 +2,9 @@
 // runtime readdir + import() cannot work inside an esbuild bundle. Append only.
 import type { Migration } from "kysely";
 import * as m0001 from "./0001_initial.js";
+import * as m0002 from "./0002_findings.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
+  "0002_findings": m0002,
 };

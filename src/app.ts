@@ -19,6 +19,7 @@ import { integrationRoutes } from "./web/integrations.js";
 import { jobRoutes } from "./web/jobs.js";
 import { staticRoutes } from "./web/static.js";
 import { userRoutes } from "./web/users.js";
+import { vulnerabilityRoutes } from "./web/vulnerabilities.js";
 
 export type { AppDeps } from "./web/context.js";
 
@@ -106,6 +107,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", userRoutes(deps));
   app.route("/", integrationRoutes(deps));
   app.route("/", jobRoutes(deps));
+  app.route("/", vulnerabilityRoutes(deps));
   app.get("/", (c) => c.redirect("/integrations"));
 
   app.notFound((c) => render(c, deps, "./error", { title: "Page not found", message: "There is nothing at this address. Use the menu to find your way." }, 404));

@@ -8,6 +8,7 @@ import type { Config } from "./config.js";
 import { type ConnectorRegistry, defaultRegistry } from "./connectors/registry.js";
 import { openDatabase, type OpenDatabase } from "./db/database.js";
 import type { HttpClientOptions } from "./http.js";
+import { SCAN_JOB, scannerSyncHandler } from "./findings/sync.js";
 import { integrationCheckHandler } from "./integrations/service.js";
 import { maintenanceHandler, startSchedules } from "./jobs/schedules.js";
 import { type JobHandler, Worker } from "./jobs/worker.js";
@@ -49,6 +50,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   const handlers = new Map<string, JobHandler>([
     ["maintenance.prune", maintenanceHandler(db, now)],
     ["integration.check", integrationCheckHandler({ db, vault, registry, env: connectorEnv, now })],
+    [SCAN_JOB, scannerSyncHandler({ db, vault, registry, env: connectorEnv, now })],
   ]);
   const worker = new Worker({ db, handlers, logger: logger.child({ component: "worker" }), now, leaseMs: config.jobLeaseSeconds * 1000 });
 
@@ -71,7 +73,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   let schedules: { stop(): void } | undefined;
   if (options.background !== false) {
     worker.start();
-    schedules = startSchedules(db, logger, now, () => worker.notify());
+    schedules = startSchedules(db, registry, logger, now, () => worker.notify());
   }
 
   return {

@@ -116,6 +116,65 @@ interface ConnectorBase {
   card: Card;
 }
 
+export type ScannerSeverity = "critical" | "high" | "medium" | "low" | "info";
+
+/** What a scanner says a finding is on. The engine matches repositories to source control. */
+export type AssetRef =
+  | { kind: "repository"; repositoryName: string; branch?: string; details: Record<string, unknown> }
+  | { kind: "container_image"; key: string; name: string; details: Record<string, unknown> };
+
+/** One scanner record, normalised by its connector. */
+export interface ScannedFinding {
+  cve: string;
+  title: string;
+  description: string | null;
+  severity: ScannerSeverity;
+  cvss: number | null;
+  ecosystem: string | null;
+  package: string;
+  installedVersion: string;
+  fixedVersion: string | null;
+  /** The scanner's original first detection, preserved as the finding's. */
+  firstDetectedAt: string;
+  lastSeenAt: string;
+  asset: AssetRef;
+  /** Link to the record in the scanner's own UI. */
+  url: string | null;
+}
+
+export type ScannerRecord =
+  | { externalId: string; raw: unknown; finding: ScannedFinding }
+  /** A record the import rules leave out, with the reason shown in the scan outcome. */
+  | { externalId: string; raw: unknown; skip: string };
+
+export interface ScanPage {
+  records: ScannerRecord[];
+  /** Cursor of the next page, or null after the last one. */
+  nextCursor: string | null;
+  /** Total records the scan will return, when the scanner says. */
+  total: number | null;
+}
+
+/** The scanner no longer accepts a saved cursor (it expired): the scan must start over. */
+export class ScanCursorInvalid extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ScanCursorInvalid";
+  }
+}
+
+/** One scan's connection to the scanner (it keeps its token across pages). */
+export interface ScanSession {
+  fetchPage(cursor: string | null): Promise<ScanPage>;
+}
+
+/** Scanner capability: fetch the open findings, one page at a time, from a cursor. */
+export interface Scanner {
+  /** Hours between scheduled scans. */
+  intervalHours: number;
+  session(connection: ConnectionSettings, ctx: ConnectorContext): ScanSession;
+}
+
 /** A connector Patchbay implements: it can be connected, tested and saved. */
 export interface AvailableConnector extends ConnectorBase {
   status: "available";
@@ -129,6 +188,8 @@ export interface AvailableConnector extends ConnectorBase {
   troubleshoot?(error: ExternalError): Advice | undefined;
   /** A name for a new connection, from its settings ("Wiz us17"). */
   defaultName(settings: SettingValues): string;
+  /** Present when the connector imports findings. */
+  scanner?: Scanner;
 }
 
 /** A connector on the roadmap: its card and Overview are shown, Connect is disabled. */

@@ -65,12 +65,129 @@ export interface JobTable {
   finished_at: string | null;
 }
 
+export interface RepositoryTable {
+  id: Generated<number>;
+  /** The SCM integration that makes the repository accessible (its rows go when it is disconnected). */
+  integration_id: number | null;
+  provider: string;
+  /** "owner/name" (GitLab: the full path, groups included). */
+  full_name: string;
+  url: string | null;
+  external_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export type AssetKind = "repository" | "container_image";
+
+export interface AssetTable {
+  id: Generated<number>;
+  kind: AssetKind;
+  /** Identity within its kind: "repository:<full name>", an image digest. */
+  asset_key: string;
+  name: string;
+  repository_id: number | null;
+  /** JSON: registry, image repository, tags, branches… as the scanner reported them. */
+  details: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export type Severity = "critical" | "high" | "medium" | "low" | "info";
+export type FindingStatus = "open" | "in_remediation" | "resolved" | "risk_accepted" | "false_positive";
+
+export interface FindingTable {
+  id: Generated<number>;
+  /** sha256(cve | package | installed version | asset key): one finding across scanners. */
+  fingerprint: string;
+  cve: string;
+  title: string;
+  description: string | null;
+  severity: Severity;
+  /** critical 5 … info 1, for sorting. */
+  severity_rank: number;
+  cvss: number | null;
+  ecosystem: string | null;
+  package: string;
+  package_lc: string;
+  installed_version: string;
+  fixed_version: string | null;
+  asset_id: number;
+  status: FindingStatus;
+  /** Why a person set the status (risk acceptance, false positive). */
+  status_reason: string | null;
+  /** When a risk acceptance ends and the finding opens again. */
+  status_expires_at: string | null;
+  first_detected_at: string;
+  last_seen_at: string;
+  resolved_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface FindingSourceTable {
+  id: Generated<number>;
+  finding_id: number;
+  integration_id: number;
+  external_id: string;
+  /** The scanner's own view: open or resolved. */
+  status: "open" | "resolved";
+  raw: string;
+  content_hash: string;
+  url: string | null;
+  first_seen_at: string;
+  updated_at: string;
+}
+
+export interface FindingEventTable {
+  id: Generated<number>;
+  finding_id: number;
+  at: string;
+  /** A username, or "scanner: <integration name>". */
+  actor: string;
+  from_status: FindingStatus | null;
+  to_status: FindingStatus;
+  note: string | null;
+}
+
+export type ScanRunStatus = "running" | "interrupted" | "succeeded" | "failed";
+
+export interface ScanRunTable {
+  id: Generated<number>;
+  integration_id: number;
+  job_id: number;
+  status: ScanRunStatus;
+  /** Where the next page starts; null before the first page. */
+  cursor: string | null;
+  pages: ColumnType<number, number | undefined, number>;
+  total: number | null;
+  /** JSON ScanCounts. */
+  counts: string;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+}
+
+export interface ScanPageTable {
+  run_id: number;
+  page: number;
+  /** JSON array of the external ids the page reported (resolve-on-disappear needs them all). */
+  external_ids: string;
+}
+
 export interface Database {
   meta: MetaTable;
   users: UserTable;
   sessions: SessionTable;
   integrations: IntegrationTable;
   jobs: JobTable;
+  repositories: RepositoryTable;
+  assets: AssetTable;
+  findings: FindingTable;
+  finding_sources: FindingSourceTable;
+  finding_events: FindingEventTable;
+  scan_runs: ScanRunTable;
+  scan_pages: ScanPageTable;
 }
 
 export type Db = Kysely<Database>;
@@ -79,3 +196,9 @@ export type NewUser = Insertable<UserTable>;
 export type Integration = Selectable<IntegrationTable>;
 export type IntegrationUpdate = Updateable<IntegrationTable>;
 export type Job = Selectable<JobTable>;
+export type Repository = Selectable<RepositoryTable>;
+export type Asset = Selectable<AssetTable>;
+export type Finding = Selectable<FindingTable>;
+export type FindingSource = Selectable<FindingSourceTable>;
+export type FindingEvent = Selectable<FindingEventTable>;
+export type ScanRun = Selectable<ScanRunTable>;

@@ -19,6 +19,8 @@ import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
 import { isHtmx, render } from "./render.js";
 import { requireAdmin } from "./users.js";
+import { SCAN_JOB, enqueueScan, latestRuns, scanCounts } from "../findings/sync.js";
+import type { ScanCounts } from "../findings/import.js";
 
 type Tab = "overview" | "configuration";
 type Ctx = Context<AppEnv>;
@@ -37,6 +39,23 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get("/integrations/cards", async (c) => {
     const q = (c.req.query("q") ?? "").slice(0, 100);
     return render(c, deps, "./integrations/grid", { q, groups: await hubGroups(deps, q) });
+  });
+
+  app.get("/integrations/card/:kind", async (c) => {
+    const group = (await hubGroups(deps, "")).flatMap((g) => g.cards).find((card) => card.kind === c.req.param("kind"));
+    if (!group) return notFound(c, deps);
+    return render(c, deps, "./integrations/card", { card: group });
+  });
+
+  app.post("/integrations/:kind/:id/sync", admin, async (c) => {
+    const found = await loadIntegration(c, deps);
+    if (!found || found.connector.status !== "available" || !found.connector.scanner) return notFound(c, deps);
+    await enqueueScan(deps.db, found.integration.id, deps.now());
+    deps.notifyWorker();
+    deps.logger.info("scan requested", { integrationId: found.integration.id, by: c.get("user")!.username });
+    if (!isHtmx(c)) return c.redirect("/integrations", 303);
+    const card = (await hubGroups(deps, "")).flatMap((g) => g.cards).find((x) => x.kind === found.integration.kind)!;
+    return render(c, deps, "./integrations/card", { card });
   });
 
   app.get("/integrations/:kind/new", (c) => {
@@ -118,6 +137,11 @@ async function save(c: Ctx, deps: AppDeps, connector: AvailableConnector, integr
     id = integration.id;
   } else {
     id = (await insertIntegration(deps.db, { kind: connector.card.kind, name: connector.defaultName(parsed.settings), settings: parsed.settings, sealedSecrets }, now)).id;
+  }
+  if (connector.scanner) {
+    // The first scan starts shortly after connecting (and again after new credentials).
+    await enqueueScan(deps.db, id, now, 5_000);
+    deps.notifyWorker();
   }
   deps.logger.info(integration ? "integration updated" : "integration connected", { kind: connector.card.kind, integrationId: id, by: c.get("user")!.username });
   if (!isHtmx(c)) return c.redirect(`/integrations/${connector.card.kind}/${id}?tab=configuration&saved=1`, 303);
@@ -216,11 +240,32 @@ export interface CardView {
     lastError: string | null;
     lastSyncAt: string | null;
     glance: { label: string; value: string }[];
+    scan: ScanView | undefined;
   }[];
+  /** A scan is queued or running: the card refreshes itself. */
+  scanning: boolean;
+}
+
+export interface ScanView {
+  active: "queued" | "running" | undefined;
+  last: { status: string; counts: ScanCounts; pages: number; total: number | null; error: string | null; startedAt: string; finishedAt: string | null } | undefined;
 }
 
 async function hubGroups(deps: AppDeps, q: string) {
   const integrations = await listIntegrations(deps.db);
+  const runs = new Map((await latestRuns(deps.db)).map((r) => [r.integration_id, r]));
+  const activeJobs = new Map(
+    (
+      await deps.db.selectFrom("jobs").select(["dedupe_key", "status"]).where("type", "=", SCAN_JOB).where("status", "in", ["queued", "running"]).execute()
+    ).map((j) => [j.dedupe_key, j.status as "queued" | "running"]),
+  );
+  const scanOf = (integration: Integration): ScanView => {
+    const run = runs.get(integration.id);
+    return {
+      active: activeJobs.get(`${SCAN_JOB}:${integration.id}`),
+      last: run && { status: run.status, counts: scanCounts(run), pages: run.pages, total: run.total, error: run.error, startedAt: run.started_at, finishedAt: run.finished_at },
+    };
+  };
   const needle = q.trim().toLowerCase();
   return deps.registry
     .byCategory()
@@ -228,12 +273,12 @@ async function hubGroups(deps: AppDeps, q: string) {
       category,
       cards: connectors
         .filter((c) => !needle || `${c.card.name} ${c.card.summary} ${category.title}`.toLowerCase().includes(needle))
-        .map((connector) => cardView(connector, integrations.filter((i) => i.kind === connector.card.kind))),
+        .map((connector) => cardView(connector, integrations.filter((i) => i.kind === connector.card.kind), scanOf)),
     }))
     .filter((group) => group.cards.length > 0);
 }
 
-function cardView(connector: Connector, integrations: Integration[]): CardView {
+function cardView(connector: Connector, integrations: Integration[], scanOf: (integration: Integration) => ScanView): CardView {
   const available = connector.status === "available" ? connector : undefined;
   const connections = integrations.map((integration) => {
     const settings = integrationSettings(integration);
@@ -246,6 +291,7 @@ function cardView(connector: Connector, integrations: Integration[]): CardView {
       glance: (available?.fields ?? [])
         .filter((f) => f.glance)
         .map((f) => ({ label: f.label, value: f.type === "checkbox" ? (settings[f.name] ? "On" : "Off") : String(settings[f.name] ?? "") })),
+      scan: available?.scanner ? scanOf(integration) : undefined,
     };
   });
   const status = !available
@@ -263,5 +309,6 @@ function cardView(connector: Connector, integrations: Integration[]): CardView {
     status,
     multiInstance: available?.multiInstance ?? false,
     connections,
+    scanning: connections.some((c) => c.scan?.active !== undefined),
   };
 }

@@ -9,30 +9,45 @@ import { FaultKnobs } from "./faults.js";
 
 const SDL = /* GraphQL */ `
   scalar DateTime
-  enum VulnerabilityFindingStatus { OPEN RESOLVED REJECTED }
-  enum Severity { NONE LOW MEDIUM HIGH CRITICAL }
+  scalar JSON
+  enum VulnerabilityFindingStatus { OPEN RESOLVED IN_PROGRESS REJECTED }
+  enum VulnerabilitySeverity { NONE INFORMATIONAL LOW MEDIUM HIGH CRITICAL }
+  enum VulnerableAssetType { VIRTUAL_MACHINE CONTAINER_IMAGE CONTAINER SERVERLESS REPOSITORY_BRANCH }
   input DateFilter { after: DateTime before: DateTime }
   input VulnerabilityFindingFilters {
     status: [VulnerabilityFindingStatus!]
+    severity: [VulnerabilitySeverity!]
+    assetType: [VulnerableAssetType!]
     updatedAt: DateFilter
   }
   type PageInfo { hasNextPage: Boolean! endCursor: String }
   type Project { id: ID! name: String! slug: String }
   type Registry { name: String externalId: String }
   type ImageRepository { name: String externalId: String }
-  type VulnerableAssetRepositoryBranch {
-    id: ID! type: String! name: String! repositoryId: String repositoryName: String
-    branchName: String cloudPlatform: String providerUniqueId: String
+  interface VulnerableAssetBase {
+    id: ID! type: VulnerableAssetType! name: String! region: String providerUniqueId: String
+    cloudPlatform: String status: String subscriptionName: String subscriptionExternalId: String tags: JSON
   }
-  type VulnerableAssetContainerImage {
-    id: ID! type: String! name: String! imageId: String
-    registry: Registry repository: ImageRepository cloudPlatform: String providerUniqueId: String
+  type VulnerableAssetRepositoryBranch implements VulnerableAssetBase {
+    id: ID! type: VulnerableAssetType! name: String! region: String providerUniqueId: String
+    cloudPlatform: String status: String subscriptionName: String subscriptionExternalId: String tags: JSON
+    repositoryId: String repositoryName: String
   }
-  type VulnerableAssetVirtualMachine { id: ID! type: String! name: String! operatingSystem: String }
+  type VulnerableAssetContainerImage implements VulnerableAssetBase {
+    id: ID! type: VulnerableAssetType! name: String! region: String providerUniqueId: String
+    cloudPlatform: String status: String subscriptionName: String subscriptionExternalId: String tags: JSON
+    imageId: String registry: Registry repository: ImageRepository
+  }
+  type VulnerableAssetVirtualMachine implements VulnerableAssetBase {
+    id: ID! type: VulnerableAssetType! name: String! region: String providerUniqueId: String
+    cloudPlatform: String status: String subscriptionName: String subscriptionExternalId: String tags: JSON
+    operatingSystem: String ipAddresses: [String!]
+  }
   union VulnerableAsset = VulnerableAssetRepositoryBranch | VulnerableAssetContainerImage | VulnerableAssetVirtualMachine
   type VulnerabilityFinding {
-    id: ID! portalUrl: String name: String! CVEDescription: String
-    severity: Severity vendorSeverity: Severity nvdSeverity: Severity CVSSSeverity: Severity score: Float
+    id: ID! portalUrl: String name: String! CVEDescription: String description: String
+    severity: VulnerabilitySeverity vendorSeverity: VulnerabilitySeverity nvdSeverity: VulnerabilitySeverity
+    CVSSSeverity: VulnerabilitySeverity score: Float
     hasExploit: Boolean hasCisaKevExploit: Boolean hasFix: Boolean epssProbability: Float
     status: VulnerabilityFindingStatus! firstDetectedAt: DateTime lastDetectedAt: DateTime
     resolvedAt: DateTime resolutionReason: String detailedName: String version: String
@@ -48,10 +63,28 @@ const SDL = /* GraphQL */ `
 export interface WizSimFinding {
   id: string;
   name: string;
-  status: "OPEN" | "RESOLVED" | "REJECTED";
+  status: "OPEN" | "RESOLVED" | "IN_PROGRESS" | "REJECTED";
+  /** Not a GraphQL field on the node here; what the updatedAt filter compares. */
   updatedAt: string;
-  vulnerableAsset: { __typename: string; [key: string]: unknown };
+  severity: string;
+  vulnerableAsset: { __typename: string; type: string; [key: string]: unknown };
   [field: string]: unknown;
+}
+
+/** Faults that happen on one page of vulnerabilityFindings (1 = the first page). */
+export interface PageFault {
+  page: number;
+  /** Answer this HTTP status (500, 429…) instead of the page. */
+  status?: number;
+  retryAfter?: number;
+  /** Every issued token stops working just before this page: the client must renew. */
+  expireToken?: boolean;
+  /** Answer the page this much later. */
+  latencyMs?: number;
+  /** Reject the page's cursor as Wiz does one it no longer accepts (HTTP 200, errors[]). */
+  invalidCursor?: boolean;
+  /** How many times it happens; once when absent. */
+  times?: number;
 }
 
 export interface WizSimClient {
@@ -67,6 +100,9 @@ export class WizSim {
   readonly clients = new Map<string, WizSimClient>();
   readonly findings: WizSimFinding[] = [];
   tokenTtlSeconds = 86_400;
+  readonly pageFaults: PageFault[] = [];
+  /** The arguments of each vulnerabilityFindings query, for assertions. */
+  readonly queries: { filterBy: unknown; after: string | null }[] = [];
   readonly #tokens = new Map<string, { clientId: string; expiresAt: number }>();
   readonly #schema: GraphQLSchema = buildSchema(SDL);
   now: () => number = Date.now;
@@ -127,6 +163,25 @@ export class WizSim {
       if (!client?.scopes.includes("read:vulnerabilities")) {
         return c.body(JSON.stringify({ data: null, errors: [{ message: "Client token scopes does not permit this action", extensions: { code: "UNAUTHORIZED" } }] }), 200, { "content-type": "application/json" });
       }
+      const page = pageOf(body.variables?.after);
+      const fault = this.pageFaults.find((f) => f.page === page && (f.times ?? 1) > 0);
+      if (fault) {
+        fault.times = (fault.times ?? 1) - 1;
+        if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));
+        if (fault.expireToken) {
+          this.expireTokens();
+          return c.body(gqlError("UNAUTHENTICATED", "Client token is either missing, invalid or expired"), 401, { "content-type": "application/json" });
+        }
+        if (fault.invalidCursor) {
+          return c.json({ data: null, errors: [{ message: "Invalid cursor", extensions: { code: "BAD_USER_INPUT" } }] });
+        }
+        if (fault.status) {
+          const headers: Record<string, string> = { "content-type": "application/json" };
+          if (fault.retryAfter !== undefined) headers["retry-after"] = String(fault.retryAfter);
+          const code = fault.status === 429 ? "RATE_LIMIT_EXCEEDED" : "INTERNAL";
+          return c.body(gqlError(code, fault.status === 429 ? "The client is being rate limited" : "An unexpected internal server error"), fault.status as 500, headers);
+        }
+      }
       const result = await graphql({
         schema: this.#schema,
         source: body.query ?? "",
@@ -140,21 +195,26 @@ export class WizSim {
   }
 
   #page(args: FindingArgs) {
+    this.queries.push({ filterBy: args.filterBy ?? null, after: args.after ?? null });
     const first = args.first ?? 50;
-    if (first > MAX_PAGE) throw Object.assign(new Error(`first must be at most ${MAX_PAGE}`), { extensions: { code: "BAD_USER_INPUT" } });
-    const statuses = args.filterBy?.status;
-    const after = args.filterBy?.updatedAt?.after;
-    const before = args.filterBy?.updatedAt?.before;
+    if (first > MAX_PAGE) throw badInput(`first must be at most ${MAX_PAGE}`);
+    const f = args.filterBy ?? {};
     const matching = this.findings.filter(
-      (f) => (!statuses || statuses.includes(f.status)) && (!after || f.updatedAt > after) && (!before || f.updatedAt < before),
+      (x) =>
+        (!f.status || f.status.includes(x.status)) &&
+        (!f.severity || f.severity.includes(x.severity)) &&
+        (!f.assetType || f.assetType.includes(x.vulnerableAsset.type)) &&
+        (!f.updatedAt?.after || x.updatedAt > f.updatedAt.after) &&
+        (!f.updatedAt?.before || x.updatedAt < f.updatedAt.before),
     );
-    const start = args.after ? Number(Buffer.from(args.after, "base64url").toString()) : 0;
+    const start = args.after ? decodeCursor(args.after) : 0;
+    if (start === undefined || start > matching.length) throw badInput("Invalid cursor");
     const nodes = matching.slice(start, start + first);
     const end = start + nodes.length;
     return {
       nodes,
       totalCount: matching.length,
-      pageInfo: { hasNextPage: end < matching.length, endCursor: nodes.length ? Buffer.from(String(end)).toString("base64url") : null },
+      pageInfo: { hasNextPage: end < matching.length, endCursor: nodes.length ? encodeCursor(end) : null },
     };
   }
 }
@@ -162,7 +222,31 @@ export class WizSim {
 interface FindingArgs {
   first?: number;
   after?: string;
-  filterBy?: { status?: string[]; updatedAt?: { after?: string; before?: string } };
+  filterBy?: { status?: string[]; severity?: string[]; assetType?: string[]; updatedAt?: { after?: string; before?: string } };
+}
+
+// Opaque to clients, like Wiz's: an offset inside a signed-looking envelope.
+function encodeCursor(offset: number): string {
+  return Buffer.from(JSON.stringify({ o: offset, v: 1 })).toString("base64url");
+}
+
+function decodeCursor(cursor: string): number | undefined {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString()) as { o?: unknown; v?: unknown };
+    return parsed.v === 1 && typeof parsed.o === "number" && Number.isInteger(parsed.o) && parsed.o >= 0 ? parsed.o : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function pageOf(after: unknown): number {
+  if (typeof after !== "string") return 1;
+  const offset = decodeCursor(after);
+  return offset === undefined ? 0 : Math.floor(offset / MAX_PAGE) + 1;
+}
+
+function badInput(message: string): Error {
+  return Object.assign(new Error(message), { extensions: { code: "BAD_USER_INPUT" } });
 }
 
 function gqlError(code: string, message: string): string {

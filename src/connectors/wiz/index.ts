@@ -3,6 +3,7 @@
 import { ExternalError } from "../../http.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext } from "../types.js";
 import { SERVICE, WizClient, parseEndpoint, wizErrorMessage } from "./client.js";
+import { wizScanner } from "./scanner.js";
 
 const CONNECTION_TEST_QUERY = `query PatchbayConnectionTest {
   vulnerabilityFindings(first: 1, filterBy: { status: [OPEN] }) {
@@ -140,4 +141,6 @@ export const wiz: AvailableConnector = {
     const endpoint = parseEndpoint(String(settings.apiEndpoint ?? ""));
     return endpoint ? `Wiz ${endpoint.dataCenter}` : "Wiz";
   },
+
+  scanner: wizScanner(createWizClient),
 };

@@ -1,0 +1,331 @@
+// Importing one page of scanner records into findings, in one transaction. Unchanged
+// records write nothing: a source whose raw record hashes the same and is still open is
+// left alone. New findings are inserted in bulk; changed ones are updated one by one.
+import type { AssetRef, ScannedFinding, ScannerRecord } from "../connectors/types.js";
+import type { Db, Finding, FindingStatus } from "../db/schema.js";
+import { SEVERITY_RANK, fingerprint, hashText } from "./normalize.js";
+import type { RepositoryIndex } from "./repositories.js";
+
+export interface ScanCounts {
+  fetched: number;
+  new: number;
+  updated: number;
+  unchanged: number;
+  resolved: number;
+  skipped: Record<string, number>;
+}
+
+export function emptyCounts(): ScanCounts {
+  return { fetched: 0, new: 0, updated: 0, unchanged: 0, resolved: 0, skipped: {} };
+}
+
+export interface ImportContext {
+  integrationId: number;
+  /** "scanner: Wiz us1", written into finding history. */
+  actor: string;
+  repositories: RepositoryIndex;
+  now: Date;
+}
+
+export const NOT_ACCESSIBLE = "repository not accessible through a connected source control integration";
+/** Bulk inserts stay well under SQLite's limit on bound parameters. */
+const CHUNK = 400;
+
+interface Accepted {
+  externalId: string;
+  raw: string;
+  hash: string;
+  finding: ScannedFinding;
+  assetKind: "repository" | "container_image";
+  assetKey: string;
+  assetName: string;
+  repositoryId: number | null;
+  assetDetails: Record<string, unknown>;
+  fingerprint: string;
+}
+
+/** Imports one page; returns the counts it adds. Call inside a transaction. */
+export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportContext): Promise<ScanCounts> {
+  const counts = emptyCounts();
+  counts.fetched = records.length;
+  const stamp = ctx.now.toISOString();
+  const accepted: Accepted[] = [];
+  for (const record of records) {
+    if ("skip" in record) {
+      bump(counts.skipped, record.skip);
+      continue;
+    }
+    const asset = resolveAsset(record.finding.asset, ctx.repositories);
+    if (!asset) {
+      bump(counts.skipped, NOT_ACCESSIBLE);
+      continue;
+    }
+    const raw = JSON.stringify(record.raw);
+    accepted.push({
+      externalId: record.externalId,
+      raw,
+      hash: hashText(raw),
+      finding: record.finding,
+      ...asset,
+      fingerprint: fingerprint(record.finding.cve, record.finding.package, record.finding.installedVersion, asset.assetKey),
+    });
+  }
+  if (accepted.length === 0) return counts;
+
+  const existingSources = new Map(
+    (
+      await inChunks(accepted.map((a) => a.externalId), (ids) =>
+        db
+          .selectFrom("finding_sources")
+          .select(["id", "external_id", "finding_id", "content_hash", "status"])
+          .where("integration_id", "=", ctx.integrationId)
+          .where("external_id", "in", ids)
+          .execute(),
+      )
+    ).map((s) => [s.external_id, s]),
+  );
+  const changed = accepted.filter((a) => {
+    const source = existingSources.get(a.externalId);
+    const same = source && source.content_hash === a.hash && source.status === "open";
+    if (same) counts.unchanged++;
+    return !same;
+  });
+  if (changed.length === 0) return counts;
+
+  const assetIds = await ensureAssets(db, changed, stamp);
+  const findings = new Map(
+    (
+      await inChunks([...new Set(changed.map((a) => a.fingerprint))], (fps) =>
+        db.selectFrom("findings").selectAll().where("fingerprint", "in", fps).execute(),
+      )
+    ).map((f) => [f.fingerprint, f]),
+  );
+
+  // New findings, one per fingerprint, inserted in bulk with their first history entry.
+  const fresh = new Map<string, Accepted>();
+  for (const a of changed) if (!findings.has(a.fingerprint) && !fresh.has(a.fingerprint)) fresh.set(a.fingerprint, a);
+  for (const chunk of chunks([...fresh.values()], CHUNK)) {
+    const inserted = await db
+      .insertInto("findings")
+      .values(chunk.map((a) => newFindingRow(a, assetIds.get(assetMapKey(a))!, stamp)))
+      .returningAll()
+      .execute();
+    for (const row of inserted) findings.set(row.fingerprint, row);
+    await db
+      .insertInto("finding_events")
+      .values(inserted.map((row) => ({ finding_id: row.id, at: stamp, actor: ctx.actor, from_status: null, to_status: "open" as const, note: "Imported" })))
+      .execute();
+  }
+  counts.new += fresh.size;
+
+  const newSources: Accepted[] = [];
+  const orphaned = new Set<number>();
+  for (const a of changed) {
+    const finding = findings.get(a.fingerprint)!;
+    if (fresh.get(a.fingerprint) !== a) {
+      // The scanner's record changed (or a second record joined the finding).
+      await updateFinding(db, finding, a.finding, ctx, stamp);
+      counts.updated++;
+    }
+    const source = existingSources.get(a.externalId);
+    if (!source) {
+      newSources.push(a);
+      continue;
+    }
+    if (source.finding_id !== finding.id) orphaned.add(source.finding_id);
+    await db
+      .updateTable("finding_sources")
+      .set({ finding_id: finding.id, status: "open", raw: a.raw, content_hash: a.hash, url: a.finding.url, updated_at: stamp })
+      .where("id", "=", source.id)
+      .execute();
+  }
+  for (const chunk of chunks(newSources, CHUNK)) {
+    await db
+      .insertInto("finding_sources")
+      .values(
+        chunk.map((a) => ({
+          finding_id: findings.get(a.fingerprint)!.id,
+          integration_id: ctx.integrationId,
+          external_id: a.externalId,
+          status: "open" as const,
+          raw: a.raw,
+          content_hash: a.hash,
+          url: a.finding.url,
+          first_seen_at: stamp,
+          updated_at: stamp,
+        })),
+      )
+      .execute();
+  }
+  // A record that moved to another finding (say, the package was upgraded) may leave its
+  // old finding with nothing reporting it.
+  counts.resolved += await resolveUnreported(db, [...orphaned], ctx.actor, stamp, "No scanner reports it any more");
+  return counts;
+}
+
+function resolveAsset(ref: AssetRef, repositories: RepositoryIndex) {
+  if (ref.kind === "repository") {
+    const repo = repositories.match(ref.repositoryName);
+    if (!repo) return undefined;
+    return {
+      assetKind: "repository" as const,
+      assetKey: `repository:${repo.full_name.toLowerCase()}`,
+      assetName: repo.full_name,
+      repositoryId: repo.id,
+      assetDetails: { ...ref.details, provider: repo.provider, url: repo.url },
+    };
+  }
+  return { assetKind: "container_image" as const, assetKey: `image:${ref.key}`, assetName: ref.name, repositoryId: null, assetDetails: ref.details };
+}
+
+const assetMapKey = (a: { assetKind: string; assetKey: string }) => `${a.assetKind}\u0000${a.assetKey}`;
+
+async function ensureAssets(db: Db, records: Accepted[], stamp: string): Promise<Map<string, number>> {
+  const wanted = new Map<string, Accepted>();
+  for (const a of records) wanted.set(assetMapKey(a), a);
+  const ids = new Map<string, number>();
+  const keys = [...new Set(records.map((a) => a.assetKey))];
+  const kinds = [...new Set(records.map((a) => a.assetKind))];
+  const existing = await inChunks(keys, (batch) =>
+    db.selectFrom("assets").select(["id", "kind", "asset_key"]).where("kind", "in", kinds).where("asset_key", "in", batch).execute(),
+  );
+  for (const row of existing) ids.set(assetMapKey({ assetKind: row.kind, assetKey: row.asset_key }), row.id);
+  const missing = [...wanted.entries()].filter(([key]) => !ids.has(key)).map(([, a]) => a);
+  for (const chunk of chunks(missing, CHUNK)) {
+    const inserted = await db
+      .insertInto("assets")
+      .values(
+        chunk.map((a) => ({
+          kind: a.assetKind,
+          asset_key: a.assetKey,
+          name: a.assetName,
+          repository_id: a.repositoryId,
+          details: JSON.stringify(a.assetDetails),
+          created_at: stamp,
+          updated_at: stamp,
+        })),
+      )
+      .returning(["id", "kind", "asset_key"])
+      .execute();
+    for (const row of inserted) ids.set(assetMapKey({ assetKind: row.kind, assetKey: row.asset_key }), row.id);
+  }
+  return ids;
+}
+
+function newFindingRow(a: Accepted, assetId: number, stamp: string) {
+  const f = a.finding;
+  return {
+    fingerprint: a.fingerprint,
+    cve: f.cve,
+    title: f.title,
+    description: f.description,
+    severity: f.severity,
+    severity_rank: SEVERITY_RANK[f.severity],
+    cvss: f.cvss,
+    ecosystem: f.ecosystem,
+    package: f.package,
+    package_lc: f.package.toLowerCase(),
+    installed_version: f.installedVersion,
+    fixed_version: f.fixedVersion,
+    asset_id: assetId,
+    status: "open" as const,
+    status_reason: null,
+    status_expires_at: null,
+    first_detected_at: f.firstDetectedAt,
+    last_seen_at: f.lastSeenAt,
+    resolved_at: null,
+    created_at: stamp,
+    updated_at: stamp,
+  };
+}
+
+/** Applies a scanner's newer view to a finding, reopening it if it was resolved. */
+async function updateFinding(db: Db, finding: Finding, f: ScannedFinding, ctx: ImportContext, stamp: string): Promise<void> {
+  const next = {
+    title: f.title,
+    description: f.description,
+    severity: f.severity,
+    severity_rank: SEVERITY_RANK[f.severity],
+    cvss: f.cvss,
+    ecosystem: f.ecosystem ?? finding.ecosystem,
+    fixed_version: f.fixedVersion,
+    first_detected_at: f.firstDetectedAt < finding.first_detected_at ? f.firstDetectedAt : finding.first_detected_at,
+    last_seen_at: f.lastSeenAt > finding.last_seen_at ? f.lastSeenAt : finding.last_seen_at,
+  };
+  const reopen = finding.status === "resolved";
+  const changes = Object.fromEntries(Object.entries(next).filter(([k, v]) => finding[k as keyof Finding] !== v));
+  if (!reopen && Object.keys(changes).length === 0) return;
+  await db
+    .updateTable("findings")
+    .set({ ...changes, ...(reopen ? { status: "open" as const, resolved_at: null } : {}), updated_at: stamp })
+    .where("id", "=", finding.id)
+    .execute();
+  Object.assign(finding, changes);
+  if (reopen) {
+    finding.status = "open";
+    await db
+      .insertInto("finding_events")
+      .values({ finding_id: finding.id, at: stamp, actor: ctx.actor, from_status: "resolved", to_status: "open", note: "Reported again by the scanner" })
+      .execute();
+  }
+}
+
+/**
+ * Resolves the given findings that no scanner reports open any more. Statuses a person set
+ * on purpose (false positive) stay; everything else becomes resolved, with a history entry.
+ */
+export async function resolveUnreported(db: Db, findingIds: number[], actor: string, stamp: string, note: string): Promise<number> {
+  let resolved = 0;
+  for (const ids of chunks(findingIds, CHUNK)) {
+    const stillReported = new Set(
+      (
+        await db.selectFrom("finding_sources").select("finding_id").where("finding_id", "in", ids).where("status", "=", "open").execute()
+      ).map((r) => r.finding_id),
+    );
+    const candidates = await db
+      .selectFrom("findings")
+      .select(["id", "status"])
+      .where("id", "in", ids.filter((id) => !stillReported.has(id)))
+      .where("status", "not in", ["resolved", "false_positive"])
+      .execute();
+    if (candidates.length === 0) continue;
+    await db
+      .updateTable("findings")
+      .set({ status: "resolved", resolved_at: stamp, status_expires_at: null, updated_at: stamp })
+      .where("id", "in", candidates.map((c) => c.id))
+      .execute();
+    await db
+      .insertInto("finding_events")
+      .values(candidates.map((c) => ({ finding_id: c.id, at: stamp, actor, from_status: c.status as FindingStatus, to_status: "resolved" as const, note })))
+      .execute();
+    resolved += candidates.length;
+  }
+  return resolved;
+}
+
+export function mergeCounts(into: ScanCounts, add: ScanCounts): ScanCounts {
+  into.fetched += add.fetched;
+  into.new += add.new;
+  into.updated += add.updated;
+  into.unchanged += add.unchanged;
+  into.resolved += add.resolved;
+  for (const [reason, n] of Object.entries(add.skipped)) into.skipped[reason] = (into.skipped[reason] ?? 0) + n;
+  return into;
+}
+
+function bump(map: Record<string, number>, key: string): void {
+  map[key] = (map[key] ?? 0) + 1;
+}
+
+export function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+async function inChunks<T, R>(items: T[], query: (batch: T[]) => Promise<R[]>): Promise<R[]> {
+  const out: R[] = [];
+  for (const batch of chunks(items, CHUNK)) out.push(...(await query(batch)));
+  return out;
+}
+

@@ -1,0 +1,30 @@
+// The finding's identity and ordering. The fingerprint is documented in the README:
+// sha256 of "CVE | package (lower case) | installed version | asset key", so the same
+// vulnerability reported by two scanners becomes one finding with two sources.
+import { sha256 } from "@oslojs/crypto/sha2";
+import { encodeHexLowerCase } from "@oslojs/encoding";
+import type { FindingStatus, Severity } from "../db/schema.js";
+
+export const SEVERITIES: Severity[] = ["critical", "high", "medium", "low", "info"];
+export const SEVERITY_RANK: Record<Severity, number> = { critical: 5, high: 4, medium: 3, low: 2, info: 1 };
+
+export const STATUSES: FindingStatus[] = ["open", "in_remediation", "resolved", "risk_accepted", "false_positive"];
+export const STATUS_LABEL: Record<FindingStatus, string> = {
+  open: "Open",
+  in_remediation: "In remediation",
+  resolved: "Resolved",
+  risk_accepted: "Risk accepted",
+  false_positive: "False positive",
+};
+/** Statuses a person sets; a re-import never overrides them. */
+export const USER_STATUSES: FindingStatus[] = ["risk_accepted", "false_positive"];
+
+const encoder = new TextEncoder();
+
+export function hashText(text: string): string {
+  return encodeHexLowerCase(sha256(encoder.encode(text)));
+}
+
+export function fingerprint(cve: string, pkg: string, installedVersion: string, assetKey: string): string {
+  return hashText(`${cve.toUpperCase()}|${pkg.toLowerCase()}|${installedVersion}|${assetKey}`);
+}

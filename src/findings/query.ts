@@ -1,0 +1,207 @@
+// Reading findings for the Vulnerabilities section: filters parsed once from the URL,
+// keyset pagination over an index for every sort order, and counts by severity.
+import type { Expression, ExpressionBuilder, SqlBool } from "kysely";
+import type { Database, Db, Finding, FindingStatus, Severity } from "../db/schema.js";
+import { SEVERITIES, STATUSES } from "./normalize.js";
+
+export type SortKey = "severity" | "first_detected" | "last_seen" | "cve" | "package";
+export const SORTS: Record<SortKey, { column: "severity_rank" | "first_detected_at" | "last_seen_at" | "cve" | "package_lc"; label: string; defaultDir: "asc" | "desc" }> = {
+  severity: { column: "severity_rank", label: "Severity", defaultDir: "desc" },
+  first_detected: { column: "first_detected_at", label: "First detected", defaultDir: "desc" },
+  last_seen: { column: "last_seen_at", label: "Last seen", defaultDir: "desc" },
+  cve: { column: "cve", label: "CVE", defaultDir: "asc" },
+  package: { column: "package_lc", label: "Package", defaultDir: "asc" },
+};
+
+export const PAGE_SIZE = 50;
+export const DEFAULT_STATUSES: FindingStatus[] = ["open", "in_remediation"];
+
+export interface FindingFilter {
+  severities: Severity[];
+  /** Empty means every status. */
+  statuses: FindingStatus[];
+  scanner: number | undefined;
+  asset: number | undefined;
+  q: string;
+  sort: SortKey;
+  dir: "asc" | "desc";
+  after: Cursor | undefined;
+  before: Cursor | undefined;
+}
+
+interface Cursor {
+  value: string | number;
+  id: number;
+}
+
+/** Parses the query string; anything unknown is ignored rather than an error. */
+export function parseFilter(params: URLSearchParams): FindingFilter {
+  const severities = params.getAll("severity").filter((s): s is Severity => (SEVERITIES as string[]).includes(s));
+  const statusParams = params.getAll("status");
+  const statuses = statusParams.includes("all") ? [] : statusParams.filter((s): s is FindingStatus => (STATUSES as string[]).includes(s));
+  const sort = (Object.keys(SORTS) as SortKey[]).find((k) => k === params.get("sort")) ?? "severity";
+  const dirParam = params.get("dir");
+  return {
+    severities,
+    statuses: statusParams.length === 0 ? DEFAULT_STATUSES : statuses,
+    scanner: positiveInt(params.get("scanner")),
+    asset: positiveInt(params.get("asset")),
+    q: (params.get("q") ?? "").trim().slice(0, 100),
+    sort,
+    dir: dirParam === "asc" || dirParam === "desc" ? dirParam : SORTS[sort].defaultDir,
+    after: decodeCursor(params.get("after")),
+    before: decodeCursor(params.get("before")),
+  };
+}
+
+/** The query string for a filter, changing some of its parts (pagination resets unless given). */
+export interface QueryChange {
+  after?: string;
+  before?: string;
+  sort?: string;
+  dir?: string;
+  /** An asset id to narrow to, or null to show every asset. */
+  asset?: number | null;
+}
+
+export function filterQuery(filter: FindingFilter, change: QueryChange = {}): string {
+  const params = new URLSearchParams();
+  for (const s of filter.severities) params.append("severity", s);
+  if (filter.statuses.length === 0) params.append("status", "all");
+  else if (filter.statuses.join() !== DEFAULT_STATUSES.join()) for (const s of filter.statuses) params.append("status", s);
+  if (filter.scanner) params.set("scanner", String(filter.scanner));
+  const asset = change.asset === undefined ? filter.asset : change.asset;
+  if (asset) params.set("asset", String(asset));
+  if (filter.q) params.set("q", filter.q);
+  const sort = change.sort ?? filter.sort;
+  if (sort !== "severity") params.set("sort", sort);
+  const dir = change.dir ?? (change.sort ? undefined : filter.dir);
+  if (dir && dir !== SORTS[sort as SortKey].defaultDir) params.set("dir", dir);
+  if (change.after) params.set("after", change.after);
+  if (change.before) params.set("before", change.before);
+  const text = params.toString();
+  return text ? `?${text}` : "";
+}
+
+export interface FindingRow extends Finding {
+  asset_name: string;
+  asset_kind: string;
+  sources: string;
+}
+
+export interface FindingPage {
+  rows: FindingRow[];
+  nextCursor: string | undefined;
+  prevCursor: string | undefined;
+}
+
+function where(filter: FindingFilter, options: { withSeverity: boolean }) {
+  return (eb: ExpressionBuilder<Database, "findings">): Expression<SqlBool> => {
+    const parts: Expression<SqlBool>[] = [];
+    if (filter.statuses.length) parts.push(eb("findings.status", "in", filter.statuses));
+    if (options.withSeverity && filter.severities.length) parts.push(eb("findings.severity", "in", filter.severities));
+    if (filter.asset) parts.push(eb("findings.asset_id", "=", filter.asset));
+    if (filter.scanner) {
+      parts.push(
+        eb.exists(
+          eb
+            .selectFrom("finding_sources")
+            .select("finding_sources.id")
+            .whereRef("finding_sources.finding_id", "=", "findings.id")
+            .where("finding_sources.integration_id", "=", filter.scanner),
+        ),
+      );
+    }
+    if (filter.q) {
+      const q = filter.q.toLowerCase();
+      // Prefix matches use the cve and package indexes; a CVE id is matched in any case.
+      parts.push(
+        /^cve-/i.test(q)
+          ? eb.and([eb("findings.cve", ">=", q.toUpperCase()), eb("findings.cve", "<", q.toUpperCase() + "\uffff")])
+          : eb.and([eb("findings.package_lc", ">=", q), eb("findings.package_lc", "<", q + "\uffff")]),
+      );
+    }
+    return eb.and(parts);
+  };
+}
+
+export async function listFindings(db: Db, filter: FindingFilter): Promise<FindingPage> {
+  const column = SORTS[filter.sort].column;
+  const backwards = filter.before !== undefined;
+  const cursor = filter.before ?? filter.after;
+  // Walking backwards reverses the order, then the page is flipped back.
+  const dir = backwards ? (filter.dir === "asc" ? "desc" : "asc") : filter.dir;
+  const cmp = dir === "desc" ? "<" : ">";
+  let query = db
+    .selectFrom("findings")
+    .innerJoin("assets", "assets.id", "findings.asset_id")
+    .selectAll("findings")
+    .select(["assets.name as asset_name", "assets.kind as asset_kind"])
+    .select((eb) =>
+      eb
+        .selectFrom("finding_sources")
+        .innerJoin("integrations", "integrations.id", "finding_sources.integration_id")
+        .select((e) => e.fn.agg<string>("group_concat", ["integrations.name"]).as("names"))
+        .whereRef("finding_sources.finding_id", "=", "findings.id")
+        .as("sources"),
+    )
+    .where(where(filter, { withSeverity: true }))
+    .orderBy(`findings.${column}`, dir)
+    .orderBy("findings.id", dir)
+    .limit(PAGE_SIZE + 1);
+  if (cursor) {
+    // A row-value comparison, so the (column, id) index serves the page directly.
+    query = query.where((eb) => eb(eb.refTuple(`findings.${column}`, "findings.id"), cmp, eb.tuple(cursor.value as never, cursor.id)));
+  }
+  const rows = (await query.execute()) as FindingRow[];
+  const more = rows.length > PAGE_SIZE;
+  if (more) rows.pop();
+  if (backwards) rows.reverse();
+  const first = rows[0];
+  const last = rows.at(-1);
+  const hasNext = backwards ? true : more;
+  const hasPrev = backwards ? more : filter.after !== undefined;
+  return {
+    rows,
+    nextCursor: hasNext && last ? encodeCursor({ value: last[column], id: last.id }) : undefined,
+    prevCursor: hasPrev && first ? encodeCursor({ value: first[column], id: first.id }) : undefined,
+  };
+}
+
+/** Findings by severity under the current filters (the severity filter itself aside). */
+export async function severityCounts(db: Db, filter: FindingFilter): Promise<Record<Severity, number>> {
+  const rows = await db
+    .selectFrom("findings")
+    .select(["findings.severity", (eb) => eb.fn.countAll<number>().as("n")])
+    .where(where(filter, { withSeverity: false }))
+    .groupBy("findings.severity")
+    .execute();
+  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+  for (const row of rows) counts[row.severity] = Number(row.n);
+  return counts;
+}
+
+export async function countAllFindings(db: Db): Promise<number> {
+  const row = await db.selectFrom("findings").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify([cursor.value, cursor.id])).toString("base64url");
+}
+
+function decodeCursor(text: string | null): Cursor | undefined {
+  if (!text) return undefined;
+  try {
+    const [value, id] = JSON.parse(Buffer.from(text, "base64url").toString()) as [unknown, unknown];
+    if ((typeof value === "string" || typeof value === "number") && typeof id === "number" && Number.isInteger(id)) return { value, id };
+  } catch {
+    // A mangled cursor shows the first page.
+  }
+  return undefined;
+}
+
+function positiveInt(value: string | null): number | undefined {
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}

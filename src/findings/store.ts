@@ -1,0 +1,42 @@
+// One finding with everything the detail page shows: its asset, every source with the
+// scanner's raw record, and its status history.
+import type { Asset, Db, Finding, FindingEvent, FindingSource } from "../db/schema.js";
+
+export interface FindingDetail {
+  finding: Finding;
+  asset: Asset;
+  sources: (FindingSource & { integration_name: string; integration_kind: string })[];
+  events: FindingEvent[];
+}
+
+export async function findingDetail(db: Db, id: number): Promise<FindingDetail | undefined> {
+  const finding = await db.selectFrom("findings").selectAll().where("id", "=", id).executeTakeFirst();
+  if (!finding) return undefined;
+  const [asset, sources, events] = await Promise.all([
+    db.selectFrom("assets").selectAll().where("id", "=", finding.asset_id).executeTakeFirstOrThrow(),
+    db
+      .selectFrom("finding_sources")
+      .innerJoin("integrations", "integrations.id", "finding_sources.integration_id")
+      .selectAll("finding_sources")
+      .select(["integrations.name as integration_name", "integrations.kind as integration_kind"])
+      .where("finding_sources.finding_id", "=", id)
+      .orderBy("finding_sources.id")
+      .execute(),
+    db.selectFrom("finding_events").selectAll().where("finding_id", "=", id).orderBy("id", "desc").execute(),
+  ]);
+  return { finding, asset, sources, events };
+}
+
+export function findFinding(db: Db, id: number): Promise<Finding | undefined> {
+  return db.selectFrom("findings").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+/** Scanner integrations that have reported findings, for the filter menu. */
+export function scannersWithFindings(db: Db): Promise<{ id: number; name: string }[]> {
+  return db
+    .selectFrom("integrations")
+    .select(["integrations.id", "integrations.name"])
+    .where((eb) => eb.exists(eb.selectFrom("finding_sources").select("finding_sources.id").whereRef("finding_sources.integration_id", "=", "integrations.id")))
+    .orderBy("integrations.name")
+    .execute();
+}

@@ -1,0 +1,205 @@
+// Job `scanner.sync`: one scan of one scanner integration. Each page is committed with a
+// checkpoint (cursor and the external ids it reported), so a scan that fails on page N
+// keeps pages 1..N-1 and its retry resumes at page N. Only a scan that has read every page
+// resolves what the scanner no longer reports. The job's dedupe key keeps two scans of one
+// integration from running at once.
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import { ScanCursorInvalid } from "../connectors/types.js";
+import type { Db, Integration, ScanRun } from "../db/schema.js";
+import { ExternalError } from "../http.js";
+import { connectorContext, type ConnectorEnvironment } from "../integrations/service.js";
+import { integrationSettings } from "../integrations/store.js";
+import { enqueueJob } from "../jobs/queue.js";
+import type { JobHandler } from "../jobs/worker.js";
+import { redactText } from "../log.js";
+import type { Vault } from "../vault.js";
+import { type ScanCounts, chunks, emptyCounts, importPage, mergeCounts, resolveUnreported } from "./import.js";
+import { loadRepositoryIndex } from "./repositories.js";
+
+export const SCAN_JOB = "scanner.sync";
+export const SCAN_MAX_ATTEMPTS = 3;
+
+export interface SyncDeps {
+  db: Db;
+  vault: Vault;
+  registry: ConnectorRegistry;
+  env: ConnectorEnvironment;
+  now: () => Date;
+}
+
+/** Queues a scan unless one is already queued or running; returns the job id. */
+export function enqueueScan(db: Db, integrationId: number, now: Date, delayMs = 0): Promise<number> {
+  return enqueueJob(db, SCAN_JOB, { integrationId }, now, {
+    dedupeKey: `${SCAN_JOB}:${integrationId}`,
+    maxAttempts: SCAN_MAX_ATTEMPTS,
+    runAt: new Date(now.getTime() + delayMs),
+  });
+}
+
+export function scanCounts(run: Pick<ScanRun, "counts">): ScanCounts {
+  return JSON.parse(run.counts) as ScanCounts;
+}
+
+export function scannerSyncHandler(deps: SyncDeps): JobHandler {
+  return async ({ job, payload, logger, progress }) => {
+    const { db, now } = deps;
+    const { integrationId } = payload as { integrationId: number };
+    const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
+    if (!integration) return; // disconnected since the scan was queued
+    const scanner = deps.registry.available(integration.kind)?.scanner;
+    if (!scanner) throw new Error(`Integration "${integration.name}" is not a scanner.`);
+
+    const run = await resumeOrStart(db, integration.id, job.id, now());
+    const connection = { settings: integrationSettings(integration), secrets: deps.vault.openSecrets(integration.secrets) };
+    const session = scanner.session(connection, connectorContext({ ...deps.env, logger }));
+    const repositories = await loadRepositoryIndex(db);
+    const actor = `scanner: ${integration.name}`;
+    const counts = scanCounts(run);
+    let cursor = run.cursor;
+    let pages = run.pages;
+    let total = run.total;
+    let restarts = 0;
+
+    try {
+      // A run with pages but no cursor read its last page before it was interrupted.
+      while (pages === 0 || cursor !== null) {
+        let page;
+        try {
+          page = await session.fetchPage(cursor);
+        } catch (err) {
+          if (!(err instanceof ScanCursorInvalid) || ++restarts > 2) throw err;
+          // The saved cursor expired: start this run over; the pages kept so far stay imported.
+          logger.warn("scan cursor rejected; restarting from the first page", { error: err.message });
+          await db.deleteFrom("scan_pages").where("run_id", "=", run.id).execute();
+          Object.assign(counts, emptyCounts());
+          cursor = null;
+          pages = 0;
+          continue;
+        }
+        pages++;
+        total = page.total ?? total;
+        const stamp = now();
+        await db.transaction().execute(async (trx) => {
+          const added = await importPage(trx, page.records, { integrationId: integration.id, actor, repositories, now: stamp });
+          mergeCounts(counts, added);
+          await trx.insertInto("scan_pages").values({ run_id: run.id, page: pages, external_ids: JSON.stringify(page.records.map((r) => r.externalId)) }).execute();
+          await trx
+            .updateTable("scan_runs")
+            .set({ cursor: page.nextCursor, pages, total, counts: JSON.stringify(counts), status: "running", error: null })
+            .where("id", "=", run.id)
+            .execute();
+        });
+        cursor = page.nextCursor;
+        await progress({ done: counts.fetched, total: total ?? counts.fetched, message: `page ${pages}` });
+      }
+      await finish(db, integration, run.id, counts, actor, now());
+      logger.info("scan finished", { integrationId, pages, ...counts, skipped: counts.skipped });
+    } catch (err) {
+      const message = redactText(err instanceof Error ? err.message : String(err));
+      const lastAttempt = job.attempts >= job.max_attempts;
+      const where = `Scan stopped on page ${pages + 1}`;
+      await db
+        .updateTable("scan_runs")
+        .set({ status: lastAttempt ? "failed" : "interrupted", error: message, finished_at: lastAttempt ? now().toISOString() : null })
+        .where("id", "=", run.id)
+        .execute();
+      await db
+        .updateTable("integrations")
+        .set({
+          status: "error",
+          last_error: `${where}: ${message}${lastAttempt ? "" : " It will be retried and resume where it stopped."}`,
+          updated_at: now().toISOString(),
+        })
+        .where("id", "=", integration.id)
+        .execute();
+      throw err instanceof ExternalError ? err : new Error(`${where}: ${message}`);
+    }
+  };
+}
+
+/** The run this job already started (a retry resumes it), or a new one. */
+async function resumeOrStart(db: Db, integrationId: number, jobId: number, now: Date): Promise<ScanRun> {
+  const existing = await db
+    .selectFrom("scan_runs")
+    .selectAll()
+    .where("job_id", "=", jobId)
+    .where("status", "in", ["running", "interrupted"])
+    .executeTakeFirst();
+  if (existing) return existing;
+  // Runs left behind by earlier jobs that gave up will never finish: close them.
+  await db
+    .updateTable("scan_runs")
+    .set({ status: "failed", finished_at: now.toISOString() })
+    .where("integration_id", "=", integrationId)
+    .where("status", "in", ["running", "interrupted"])
+    .execute();
+  return db
+    .insertInto("scan_runs")
+    .values({ integration_id: integrationId, job_id: jobId, status: "running", cursor: null, total: null, counts: JSON.stringify(emptyCounts()), error: null, started_at: now.toISOString(), finished_at: null })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** After the last page: resolve what the scanner no longer reports, and record success. */
+async function finish(db: Db, integration: Integration, runId: number, counts: ScanCounts, actor: string, now: Date): Promise<void> {
+  const stamp = now.toISOString();
+  await db.transaction().execute(async (trx) => {
+    const seen = new Set<string>();
+    for (const page of await trx.selectFrom("scan_pages").select("external_ids").where("run_id", "=", runId).execute()) {
+      for (const id of JSON.parse(page.external_ids) as string[]) seen.add(id);
+    }
+    const gone = (
+      await trx
+        .selectFrom("finding_sources")
+        .select(["id", "external_id", "finding_id"])
+        .where("integration_id", "=", integration.id)
+        .where("status", "=", "open")
+        .execute()
+    ).filter((s) => !seen.has(s.external_id));
+    for (const batch of chunks(gone, 400)) {
+      await trx
+        .updateTable("finding_sources")
+        .set({ status: "resolved", updated_at: stamp })
+        .where("id", "in", batch.map((s) => s.id))
+        .execute();
+    }
+    counts.resolved += await resolveUnreported(trx, [...new Set(gone.map((s) => s.finding_id))], actor, stamp, "No longer reported by the scanner");
+    await trx.deleteFrom("scan_pages").where("run_id", "=", runId).execute();
+    await trx.updateTable("scan_runs").set({ status: "succeeded", counts: JSON.stringify(counts), finished_at: stamp, error: null }).where("id", "=", runId).execute();
+    await trx
+      .updateTable("integrations")
+      .set({ status: "connected", last_error: null, last_sync_at: stamp, updated_at: stamp })
+      .where("id", "=", integration.id)
+      .execute();
+  });
+}
+
+/** Schedule: every few minutes, queue a scan for each scanner integration whose last one is older than its interval. */
+export async function enqueueDueScans(db: Db, registry: ConnectorRegistry, now: Date): Promise<number> {
+  let queued = 0;
+  for (const integration of await db.selectFrom("integrations").select(["id", "kind", "created_at"]).execute()) {
+    const scanner = registry.available(integration.kind)?.scanner;
+    if (!scanner) continue;
+    const last = await db
+      .selectFrom("scan_runs")
+      .select("started_at")
+      .where("integration_id", "=", integration.id)
+      .orderBy("id", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    const since = last?.started_at ?? integration.created_at;
+    if (!last || now.getTime() - Date.parse(since) >= scanner.intervalHours * 3600_000) {
+      await enqueueScan(db, integration.id, now);
+      queued++;
+    }
+  }
+  return queued;
+}
+
+export function latestRuns(db: Db): Promise<ScanRun[]> {
+  return db
+    .selectFrom("scan_runs")
+    .selectAll()
+    .where("id", "in", db.selectFrom("scan_runs").select((eb) => eb.fn.max("id").as("id")).groupBy("integration_id"))
+    .execute();
+}

@@ -1,0 +1,90 @@
+// The Vulnerabilities section: the findings table with filters, sorting and keyset
+// pagination (all in the URL), counts by severity, and each finding's detail page with
+// its sources, history and the status changes people make.
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { findingDetail, findFinding, scannersWithFindings } from "../findings/store.js";
+import { SEVERITIES, STATUSES, STATUS_LABEL } from "../findings/normalize.js";
+import { SORTS, type SortKey, countAllFindings, filterQuery, listFindings, parseFilter, severityCounts } from "../findings/query.js";
+import { changeFindingStatus, type StatusChange } from "../findings/status.js";
+import type { AppDeps, AppEnv } from "./context.js";
+import { readForm } from "./forms.js";
+import { isHtmx, render } from "./render.js";
+
+export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.get("/vulnerabilities", async (c) => {
+    const filter = parseFilter(new URL(c.req.url).searchParams);
+    const [page, counts, scanners, total] = await Promise.all([
+      listFindings(deps.db, filter),
+      severityCounts(deps.db, filter),
+      scannersWithFindings(deps.db),
+      countAllFindings(deps.db),
+    ]);
+    const data = {
+      filter,
+      page,
+      counts,
+      scanners,
+      empty: total === 0,
+      severities: SEVERITIES,
+      statuses: STATUSES,
+      statusLabel: STATUS_LABEL,
+      sorts: Object.entries(SORTS).map(([key, s]) => ({ key: key as SortKey, ...s })),
+      query: (change: Parameters<typeof filterQuery>[1]) => filterQuery(filter, change),
+    };
+    const partial = isHtmx(c) && c.req.header("hx-target") === "findings-results";
+    return render(c, deps, partial ? "./vulnerabilities/results" : "./vulnerabilities/index", data);
+  });
+
+  app.get("/vulnerabilities/:id", async (c) => {
+    const detail = await findingDetail(deps.db, Number(c.req.param("id")));
+    if (!detail) return notFound(c, deps);
+    return render(c, deps, "./vulnerabilities/detail", { ...detail, statusLabel: STATUS_LABEL, errors: {}, values: {} });
+  });
+
+  app.post("/vulnerabilities/:id/status", async (c) => {
+    const id = Number(c.req.param("id"));
+    const finding = await findFinding(deps.db, id);
+    if (!finding) return notFound(c, deps);
+    const form = await readForm(c);
+    const parsed = parseStatusChange(form, deps.now());
+    if ("errors" in parsed) {
+      const detail = (await findingDetail(deps.db, id))!;
+      return render(c, deps, "./vulnerabilities/detail", { ...detail, statusLabel: STATUS_LABEL, errors: parsed.errors, values: form }, 422);
+    }
+    await changeFindingStatus(deps.db, finding, parsed, c.get("user")!.username, deps.now());
+    deps.logger.info("finding status changed", { findingId: id, status: parsed.status, by: c.get("user")!.username });
+    return c.redirect(`/vulnerabilities/${id}`, 303);
+  });
+
+  return app;
+}
+
+function parseStatusChange(form: Record<string, string>, now: Date): StatusChange | { errors: Record<string, string> } {
+  const reason = (form.reason ?? "").trim();
+  const errors: Record<string, string> = {};
+  if (reason.length > 1000) errors.reason = "Keep the reason under 1,000 characters.";
+  switch (form.status) {
+    case "risk_accepted": {
+      if (!reason) errors.reason = "Say why the risk is accepted.";
+      const expires = /^\d{4}-\d{2}-\d{2}$/.test(form.expires ?? "") ? new Date(`${form.expires}T23:59:59Z`) : undefined;
+      if (!expires || Number.isNaN(expires.getTime())) errors.expires = "Choose the date the acceptance ends.";
+      else if (expires.getTime() <= now.getTime()) errors.expires = "The end date must be in the future.";
+      else if (expires.getTime() > now.getTime() + 366 * 24 * 3600_000) errors.expires = "Accept a risk for at most a year; review it again then.";
+      return Object.keys(errors).length ? { errors } : { status: "risk_accepted", reason, expiresAt: expires!.toISOString() };
+    }
+    case "false_positive":
+      if (!reason) errors.reason = "Say why this is a false positive.";
+      return Object.keys(errors).length ? { errors } : { status: "false_positive", reason };
+    case "open":
+      return Object.keys(errors).length ? { errors } : { status: "open", reason: reason || null };
+    default:
+      return { errors: { status: "Choose risk accepted, false positive or reopen." } };
+  }
+}
+
+function notFound(c: Context<AppEnv>, deps: AppDeps) {
+  return render(c, deps, "./error", { title: "Finding not found", message: "There is no finding with this number. Go back to Vulnerabilities." }, 404);
+}
