@@ -7,15 +7,19 @@ import { loadConfig } from "../src/config.js";
 import { enqueueJob } from "../src/jobs/queue.js";
 import { createLogger } from "../src/log.js";
 import { openRuntime } from "../src/runtime.js";
+import { addRepository } from "../src/findings/repositories.js";
 import { ROOT } from "./process.js";
+import { DEFAULT_REPOSITORIES, wizTenant } from "./sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "./sim/wiz-fixture.js";
 
 const DEMO_USER = { username: "demo", password: "demo-password" };
+const DEMO_REPOSITORIES = DEFAULT_REPOSITORIES.slice(0, 3);
 const port = Number(process.env.PORT ?? 8080);
 const dataDir = path.join(ROOT, "data-demo");
 fs.rmSync(dataDir, { recursive: true, force: true });
 
 const wiz = await startWiz();
+wiz.sim.findings.push(...wizTenant({ importable: 2500, noise: 20 }));
 const config = loadConfig({
   ...process.env,
   PORT: String(port),
@@ -38,6 +42,9 @@ async function post(pathname: string, form: Record<string, string>): Promise<Res
   if (res.status >= 400) throw new Error(`demo seeding failed at ${pathname}: HTTP ${res.status}`);
   return res;
 }
+// Until the source control connectors exist, the demo's repositories are seeded directly;
+// one of the tenant's four stays unreachable, so its SCA findings are skipped, as they should be.
+for (const name of DEMO_REPOSITORIES) await addRepository(runtime.database.db, { integrationId: null, provider: "github", fullName: name, url: `https://github.com/${name}` }, new Date());
 await post("/setup", { ...DEMO_USER, confirm: DEMO_USER.password });
 await post("/settings/users", { username: "developer", role: "member", password: "developer-password", confirm: "developer-password" });
 await post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on" });
@@ -52,7 +59,7 @@ const server = serve({ fetch: runtime.app.fetch, port, hostname: config.host }, 
       `Patchbay demo: ${origin}`,
       `  admin:  ${DEMO_USER.username} / ${DEMO_USER.password}`,
       "  member: developer / developer-password",
-      `  Wiz simulator: token service ${wiz.auth.url}, GraphQL ${wiz.api.url} (connected as "Wiz us1")`,
+      `  Wiz simulator: token service ${wiz.auth.url}, GraphQL ${wiz.api.url} (connected as "Wiz us1", ${wiz.sim.findings.length} findings; the first scan starts a few seconds after start-up)`,
       `  Data: ${dataDir} (deleted and seeded afresh on every start)`,
       "Press Ctrl+C to stop.",
       "",

@@ -16,7 +16,8 @@ export interface TenantOptions {
 
 export const DEFAULT_REPOSITORIES = ["acme/payments-api", "acme/web-frontend", "acme/inventory-service", "acme/mobile-bff"];
 
-const PACKAGES: [string, string, string][] = [
+/** Library packages, found in repositories: name, manifest, version. */
+const LIBRARIES: [string, string, string][] = [
   ["lodash", "package-lock.json", "4.17.15"],
   ["express", "package-lock.json", "4.17.1"],
   ["axios", "yarn.lock", "0.21.1"],
@@ -25,9 +26,15 @@ const PACKAGES: [string, string, string][] = [
   ["com.fasterxml.jackson.core:jackson-databind", "pom.xml", "2.9.10"],
   ["org.apache.logging.log4j:log4j-core", "pom.xml", "2.14.1"],
   ["golang.org/x/net", "go.sum", "0.0.0-20210226172049"],
-  ["openssl", "", "1.1.1k-1"],
-  ["glibc", "", "2.31-13"],
 ];
+/** Operating system packages, found in container images. */
+const OS_PACKAGES: [string, string][] = [
+  ["openssl", "1.1.1k-1"],
+  ["glibc", "2.31-13"],
+  ["zlib", "1.2.11.dfsg-2"],
+  ["curl", "7.74.0-1.3"],
+];
+const SCORE_RANGE: Record<string, [number, number]> = { CRITICAL: [9, 10], HIGH: [7, 8.9], MEDIUM: [4, 6.9], LOW: [0.1, 3.9], INFORMATIONAL: [0, 0] };
 const SEVERITIES = ["CRITICAL", "HIGH", "HIGH", "MEDIUM", "MEDIUM", "MEDIUM", "LOW", "INFORMATIONAL"];
 
 function rng(seed: number): () => number {
@@ -67,21 +74,25 @@ export function imageAsset(n: number) {
 }
 
 export function wizFinding(i: number, asset: WizSimFinding["vulnerableAsset"], overrides: Partial<WizSimFinding> = {}, random = rng(i)): WizSimFinding {
-  const [pkg, manifest, version] = PACKAGES[i % PACKAGES.length]!;
   const isImage = asset.type === "CONTAINER_IMAGE";
+  const [pkg, manifest, version] = isImage ? ["", "", ""] : LIBRARIES[i % LIBRARIES.length]!;
+  const [osPkg, osVersion] = OS_PACKAGES[i % OS_PACKAGES.length]!;
+  const name = isImage ? osPkg : pkg;
+  const baseVersion = isImage ? osVersion : version;
   const severity = SEVERITIES[Math.floor(random() * SEVERITIES.length)]!;
+  const [low, high] = SCORE_RANGE[severity]!;
   const cve = `CVE-${2019 + (i % 6)}-${String(10000 + i).padStart(5, "0")}`;
   const day = 1 + (i % 28);
   return {
     id: `wiz-finding-${i}`,
     portalUrl: `https://app.wiz.io/explorer/vulnerability-findings#~(entity~(~'wiz-finding-${i}))`,
     name: cve,
-    CVEDescription: `A flaw in ${pkg} before the fixed release allows an attacker to cause harm (${cve}).`,
+    CVEDescription: `A flaw in ${name} before the fixed release allows an attacker to cause harm (${cve}).`,
     severity,
     vendorSeverity: severity,
     nvdSeverity: severity,
     CVSSSeverity: severity,
-    score: Math.round((2 + random() * 8) * 10) / 10,
+    score: Math.round((low + random() * (high - low)) * 10) / 10,
     hasExploit: random() < 0.2,
     hasCisaKevExploit: random() < 0.05,
     hasFix: true,
@@ -90,10 +101,10 @@ export function wizFinding(i: number, asset: WizSimFinding["vulnerableAsset"], o
     firstDetectedAt: `2026-0${1 + (i % 9)}-${String(day).padStart(2, "0")}T08:00:00Z`,
     lastDetectedAt: "2026-11-20T06:00:00Z",
     resolvedAt: null,
-    detailedName: pkg,
-    version: `${version}${i >= PACKAGES.length ? `-p${i}` : ""}`,
-    fixedVersion: `${version}-fixed`,
-    locationPath: isImage ? "/usr/lib" : `${manifest || "package-lock.json"}`,
+    detailedName: name,
+    version: `${baseVersion}${i >= LIBRARIES.length ? `-p${i}` : ""}`,
+    fixedVersion: `${baseVersion}-fixed`,
+    locationPath: isImage ? "/var/lib/dpkg/status" : manifest,
     detectionMethod: isImage ? "PACKAGE" : "LIBRARY",
     updatedAt: "2026-11-20T06:00:00Z",
     vulnerableAsset: asset,

@@ -1,0 +1,168 @@
+// The Vulnerabilities section over findings imported from the Wiz simulator.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { addRepository } from "../../src/findings/repositories.js";
+import { enqueueJob } from "../../src/jobs/queue.js";
+import { type Browser, type TestApp, setUpAdmin, testApp, text } from "../helpers.js";
+import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
+import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+
+let wiz: WizFixture;
+let app: TestApp;
+let admin: Browser;
+
+beforeAll(async () => {
+  wiz = await startWiz();
+  wiz.sim.findings.push(...wizTenant({ importable: 130, noise: 2 }));
+});
+afterAll(() => wiz.close());
+beforeEach(async () => {
+  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: wiz.originMap } });
+  admin = await setUpAdmin(app);
+});
+afterEach(() => app.close());
+
+const db = () => app.runtime.database.db;
+
+async function importTenant(): Promise<void> {
+  const scm = await db()
+    .insertInto("integrations")
+    .values({ kind: "github", name: "GitHub acme", settings: "{}", secrets: null, status: "connected", last_error: null, last_sync_at: null, created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z" })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  for (const name of DEFAULT_REPOSITORIES) await addRepository(db(), { integrationId: scm.id, provider: "github", fullName: name }, app.clock.now());
+  const res = await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on" });
+  expect(res.status).toBe(303);
+  app.clock.advance(5_000);
+  while (await app.runtime.worker.runOnce());
+}
+
+function cves(html: string): string[] {
+  return [...html.matchAll(/<a href="\/vulnerabilities\/\d+">(CVE-[\d-]+)<\/a>/g)].map((m) => m[1]!);
+}
+
+function link(html: string, label: string): string {
+  const match = new RegExp(`<a href="(/vulnerabilities[^"]*)"[^>]*>${label}</a>`).exec(html);
+  return match![1]!.replace(/&amp;/g, "&");
+}
+
+describe("Vulnerabilities", () => {
+  it("points to the Integration Hub while there are no findings", async () => {
+    const html = await (await admin.get("/vulnerabilities")).text();
+    expect(text(html)).toContain("No vulnerabilities yet.");
+    expect(html).toContain('<a href="/integrations">Integration Hub</a>');
+  });
+
+  it("lists findings with counts by severity that match the store", async () => {
+    await importTenant();
+    const html = await (await admin.get("/vulnerabilities")).text();
+    const rows = await db().selectFrom("findings").select(["severity"]).execute();
+    for (const severity of ["critical", "high", "medium", "low", "info"]) {
+      const n = rows.filter((r) => r.severity === severity).length;
+      expect(text(html)).toContain(`${n} ${severity}`);
+    }
+    expect(cves(html)).toHaveLength(50);
+    expect(text(html)).toContain("Integrator Tickets");
+    expect(html).toMatch(/<th scope="col" aria-sort="descending"><a [^>]*>Severity ▼<\/a><\/th>/);
+  });
+
+  it("filters by severity, scanner, CVE and package, combined, and keeps them in the URL", async () => {
+    await importTenant();
+    const critical = await (await admin.get("/vulnerabilities?severity=critical")).text();
+    const ids = cves(critical);
+    expect(ids.length).toBeGreaterThan(0);
+    const stored = await db().selectFrom("findings").select("cve").where("severity", "=", "critical").execute();
+    expect(ids.sort()).toEqual(stored.map((r) => r.cve).sort().slice(0, 50));
+    expect(critical).toMatch(/name="severity" value="critical" checked/);
+
+    const lodash = cves(await (await admin.get("/vulnerabilities?q=LOD")).text());
+    const lodashStored = await db().selectFrom("findings").select("cve").where("package", "=", "lodash").execute();
+    expect(lodash.sort()).toEqual(lodashStored.map((r) => r.cve).sort());
+
+    const one = await db().selectFrom("findings").select(["cve", "severity"]).orderBy("id").executeTakeFirstOrThrow();
+    expect(cves(await (await admin.get(`/vulnerabilities?q=${one.cve.toLowerCase()}`)).text())).toEqual([one.cve]);
+    expect(cves(await (await admin.get(`/vulnerabilities?q=${one.cve}&severity=${one.severity === "low" ? "high" : "low"}`)).text())).toEqual([]);
+
+    const wizId = (await db().selectFrom("integrations").select("id").where("kind", "=", "wiz").executeTakeFirstOrThrow()).id;
+    expect(cves(await (await admin.get(`/vulnerabilities?scanner=${wizId}&q=lodash`)).text())).toHaveLength(lodash.length);
+    expect(cves(await (await admin.get(`/vulnerabilities?scanner=9999`)).text())).toEqual([]);
+  });
+
+  it("filters by asset and by status", async () => {
+    await importTenant();
+    const image = await db().selectFrom("assets").selectAll().where("kind", "=", "container_image").executeTakeFirstOrThrow();
+    const onImage = await db().selectFrom("findings").select("cve").where("asset_id", "=", image.id).execute();
+    const html = await (await admin.get(`/vulnerabilities?asset=${image.id}`)).text();
+    expect(cves(html).sort()).toEqual(onImage.map((r) => r.cve).sort());
+    expect(text(html)).toContain(`Showing one asset: ${image.name}`);
+
+    const target = await db().selectFrom("findings").select(["id", "cve"]).orderBy("id").executeTakeFirstOrThrow();
+    await admin.post(`/vulnerabilities/${target.id}/status`, { status: "false_positive", reason: "Test fixture" });
+    expect(cves(await (await admin.get(`/vulnerabilities?q=${target.cve}`)).text())).toEqual([]);
+    expect(cves(await (await admin.get(`/vulnerabilities?q=${target.cve}&status=false_positive`)).text())).toEqual([target.cve]);
+    expect(cves(await (await admin.get(`/vulnerabilities?q=${target.cve}&status=all`)).text())).toEqual([target.cve]);
+  });
+
+  it("sorts and pages with keyset cursors, forwards and back, without overlap", async () => {
+    await importTenant();
+    const all = (await db().selectFrom("findings").select("cve").orderBy("cve").orderBy("id").execute()).map((r) => r.cve);
+    const first = await (await admin.get("/vulnerabilities?sort=cve")).text();
+    expect(cves(first)).toEqual(all.slice(0, 50));
+    const second = await (await admin.get(link(first, "Next →"))).text();
+    expect(cves(second)).toEqual(all.slice(50, 100));
+    const third = await (await admin.get(link(second, "Next →"))).text();
+    expect(cves(third)).toEqual(all.slice(100));
+    expect(third).not.toContain("Next →");
+    const back = await (await admin.get(link(third, "← Previous"))).text();
+    expect(cves(back)).toEqual(all.slice(50, 100));
+    const desc = await (await admin.get("/vulnerabilities?sort=cve&dir=desc")).text();
+    expect(cves(desc)).toEqual([...all].reverse().slice(0, 50));
+  });
+
+  it("answers an htmx filter request with only the results", async () => {
+    await importTenant();
+    const html = await (await admin.get("/vulnerabilities?severity=high", { htmx: true, target: "findings-results" })).text();
+    expect(html).not.toContain("<!doctype html>");
+    expect(html).toContain('aria-label="Findings by severity"');
+  });
+});
+
+describe("finding detail", () => {
+  it("shows every field, each source with its raw record, and the history", async () => {
+    await importTenant();
+    const finding = await db().selectFrom("findings").selectAll().orderBy("id").executeTakeFirstOrThrow();
+    const html = await (await admin.get(`/vulnerabilities/${finding.id}`)).text();
+    const page = text(html);
+    for (const value of [finding.cve, finding.package, finding.installed_version, finding.fixed_version!, finding.fingerprint, "Wiz us1 — reports it open", "scanner: Wiz us1: Open — Imported"]) {
+      expect(page).toContain(value);
+    }
+    expect(html).toContain(`https://nvd.nist.gov/vuln/detail/${finding.cve}`);
+    expect(page).toContain(`&quot;id&quot;`.replace(/&quot;/g, '"'));
+    expect(page).toContain('"detailedName": "lodash"');
+  });
+
+  it("validates a status change beside its fields and changes nothing on error", async () => {
+    await importTenant();
+    const finding = await db().selectFrom("findings").selectAll().orderBy("id").executeTakeFirstOrThrow();
+    const res = await admin.post(`/vulnerabilities/${finding.id}/status`, { status: "risk_accepted", reason: "", expires: "2001-01-01" });
+    expect(res.status).toBe(422);
+    const page = text(await res.text());
+    expect(page).toContain("Say why the risk is accepted.");
+    expect(page).toContain("The end date must be in the future.");
+    const far = await admin.post(`/vulnerabilities/${finding.id}/status`, { status: "risk_accepted", reason: "x", expires: "2099-01-01" });
+    expect(text(await far.text())).toContain("Accept a risk for at most a year");
+    expect((await db().selectFrom("findings").select("status").where("id", "=", finding.id).executeTakeFirstOrThrow()).status).toBe("open");
+  });
+
+  it("reopens a risk acceptance when it expires", async () => {
+    await importTenant();
+    const finding = await db().selectFrom("findings").selectAll().orderBy("id").executeTakeFirstOrThrow();
+    const until = new Date(app.clock.time + 2 * 24 * 3600_000).toISOString().slice(0, 10);
+    await admin.post(`/vulnerabilities/${finding.id}/status`, { status: "risk_accepted", reason: "Compensating control in place", expires: until });
+    app.clock.advance(3 * 24 * 3600_000);
+    await enqueueJob(db(), "maintenance.prune", {}, app.clock.now());
+    await app.runtime.worker.runOnce();
+    const page = text(await (await admin.get(`/vulnerabilities/${finding.id}`)).text());
+    expect(page).toContain("Patchbay: Risk accepted → Open — Risk acceptance expired");
+    expect(page).toContain("admin: Open → Risk accepted — Compensating control in place");
+  });
+});
