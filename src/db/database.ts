@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, Migrator, SqliteDialect } from "kysely";
+import { Kysely, Migrator, SqliteDialect, sql } from "kysely";
 import { migrations } from "../../migrations/index.js";
 import type { Database, Db } from "./schema.js";
 
@@ -45,6 +45,9 @@ function openSqlite(file: string): SQLite.Database {
     sqlite.pragma("journal_mode = WAL");
     sqlite.pragma("synchronous = NORMAL");
     sqlite.pragma("foreign_keys = ON");
+    // A 64 MB page cache: imports touch indexes across 100,000s of findings.
+    sqlite.pragma("cache_size = -65536");
+    sqlite.pragma("temp_store = MEMORY");
     // Prove now, not at the first user action, that this process can write.
     sqlite.exec("BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS _write_probe (x INTEGER); DROP TABLE _write_probe; COMMIT;");
     return sqlite;
@@ -77,6 +80,15 @@ export function explainSqliteError(err: unknown, file: string): Error {
     );
   }
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * Refreshes the query planner's statistics (SQLite's ANALYZE; about 0.2 s at 100,000
+ * findings). Without them SQLite sorts every open finding for a page it could read straight
+ * off an index; sampled statistics (analysis_limit) mislead it the same way. Run after imports.
+ */
+export async function refreshPlannerStatistics(db: Kysely<Database>): Promise<void> {
+  await sql`ANALYZE`.execute(db);
 }
 
 export async function migrate(db: Kysely<Database>): Promise<void> {

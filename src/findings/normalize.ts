@@ -1,8 +1,7 @@
 // The finding's identity and ordering. The fingerprint is documented in the README:
 // sha256 of "CVE | package (lower case) | installed version | asset key", so the same
 // vulnerability reported by two scanners becomes one finding with two sources.
-import { sha256 } from "@oslojs/crypto/sha2";
-import { encodeHexLowerCase } from "@oslojs/encoding";
+import { createHash } from "node:crypto";
 import type { FindingStatus, Severity } from "../db/schema.js";
 
 export const SEVERITIES: Severity[] = ["critical", "high", "medium", "low", "info"];
@@ -19,10 +18,9 @@ export const STATUS_LABEL: Record<FindingStatus, string> = {
 /** Statuses a person sets; a re-import never overrides them. */
 export const USER_STATUSES: FindingStatus[] = ["risk_accepted", "false_positive"];
 
-const encoder = new TextEncoder();
-
+/** SHA-256 hex; node's native hash, since imports hash every record of every scan. */
 export function hashText(text: string): string {
-  return encodeHexLowerCase(sha256(encoder.encode(text)));
+  return createHash("sha256").update(text).digest("hex");
 }
 
 export function fingerprint(cve: string, pkg: string, installedVersion: string, assetKey: string): string {

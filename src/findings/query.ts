@@ -2,7 +2,7 @@
 // keyset pagination over an index for every sort order, and counts by severity.
 import type { Expression, ExpressionBuilder, SqlBool } from "kysely";
 import type { Database, Db, Finding, FindingStatus, Severity } from "../db/schema.js";
-import { SEVERITIES, STATUSES } from "./normalize.js";
+import { SEVERITIES, SEVERITY_RANK, STATUSES } from "./normalize.js";
 
 export type SortKey = "severity" | "first_detected" | "last_seen" | "cve" | "package";
 export const SORTS: Record<SortKey, { column: "severity_rank" | "first_detected_at" | "last_seen_at" | "cve" | "package_lc"; label: string; defaultDir: "asc" | "desc" }> = {
@@ -170,14 +170,18 @@ export async function listFindings(db: Db, filter: FindingFilter): Promise<Findi
 
 /** Findings by severity under the current filters (the severity filter itself aside). */
 export async function severityCounts(db: Db, filter: FindingFilter): Promise<Record<Severity, number>> {
+  // Grouped by rank, which the (status, severity_rank, id) index covers.
   const rows = await db
     .selectFrom("findings")
-    .select(["findings.severity", (eb) => eb.fn.countAll<number>().as("n")])
+    .select(["findings.severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
     .where(where(filter, { withSeverity: false }))
-    .groupBy("findings.severity")
+    .groupBy("findings.severity_rank")
     .execute();
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
-  for (const row of rows) counts[row.severity] = Number(row.n);
+  for (const row of rows) {
+    const severity = SEVERITIES.find((s) => SEVERITY_RANK[s] === row.severity_rank);
+    if (severity) counts[severity] = Number(row.n);
+  }
   return counts;
 }
 

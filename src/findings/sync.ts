@@ -4,7 +4,8 @@
 // resolves what the scanner no longer reports. The job's dedupe key keeps two scans of one
 // integration from running at once.
 import type { ConnectorRegistry } from "../connectors/registry.js";
-import { ScanCursorInvalid } from "../connectors/types.js";
+import { ScanCursorInvalid, type ScanPage } from "../connectors/types.js";
+import { refreshPlannerStatistics } from "../db/database.js";
 import type { Db, Integration, ScanRun } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { connectorContext, type ConnectorEnvironment } from "../integrations/service.js";
@@ -18,6 +19,10 @@ import { loadRepositoryIndex } from "./repositories.js";
 
 export const SCAN_JOB = "scanner.sync";
 export const SCAN_MAX_ATTEMPTS = 3;
+/** Records committed per transaction: fewer, larger commits write far less to the WAL. */
+const COMMIT_RECORDS = 2_000;
+/** How long a buffered page waits for the next one before it is committed on its own. */
+const COMMIT_WAIT_MS = 200;
 
 export interface SyncDeps {
   db: Db;
@@ -55,49 +60,72 @@ export function scannerSyncHandler(deps: SyncDeps): JobHandler {
     const repositories = await loadRepositoryIndex(db);
     const actor = `scanner: ${integration.name}`;
     const counts = scanCounts(run);
-    let cursor = run.cursor;
+    const cursor = run.cursor;
     let pages = run.pages;
     let total = run.total;
     let restarts = 0;
 
+    // Pages are fetched one ahead (the next request is in flight while this page is
+    // imported) and committed in batches of about COMMIT_RECORDS records; when the next page
+    // is slow to come, what is buffered is committed while waiting, so progress shows.
+    let buffer: ScanPage[] = [];
+    const commit = async () => {
+      if (buffer.length === 0) return;
+      const batch = buffer;
+      buffer = [];
+      const stamp = now();
+      await db.transaction().execute(async (trx) => {
+        for (const page of batch) {
+          const added = await importPage(trx, page.records, { integrationId: integration.id, actor, repositories, now: stamp });
+          mergeCounts(counts, added);
+          await trx.insertInto("scan_pages").values({ run_id: run.id, page: ++committedPages, external_ids: JSON.stringify(page.records.map((r) => r.externalId)) }).execute();
+        }
+        await trx
+          .updateTable("scan_runs")
+          .set({ cursor: batch.at(-1)!.nextCursor, pages: committedPages, total, counts: JSON.stringify(counts), status: "running", error: null })
+          .where("id", "=", run.id)
+          .execute();
+      });
+      await progress({ done: counts.fetched, total: total ?? counts.fetched, message: `page ${committedPages}` });
+    };
+    let committedPages = pages;
+    const fetchAhead = (from: string | null) => {
+      const promise = session.fetchPage(from);
+      promise.catch(() => {}); // awaited below; this only keeps an early rejection from being "unhandled"
+      return promise;
+    };
+
     try {
       // A run with pages but no cursor read its last page before it was interrupted.
-      while (pages === 0 || cursor !== null) {
-        let page;
+      let pending = pages === 0 || cursor !== null ? fetchAhead(cursor) : undefined;
+      while (pending) {
+        if (buffer.length > 0 && !(await arrivesWithin(pending, COMMIT_WAIT_MS))) await commit();
+        let page: ScanPage;
         try {
-          page = await session.fetchPage(cursor);
+          page = await pending;
         } catch (err) {
+          await commit();
           if (!(err instanceof ScanCursorInvalid) || ++restarts > 2) throw err;
           // The saved cursor expired: start this run over; the pages kept so far stay imported.
           logger.warn("scan cursor rejected; restarting from the first page", { error: err.message });
           await db.deleteFrom("scan_pages").where("run_id", "=", run.id).execute();
           Object.assign(counts, emptyCounts());
-          cursor = null;
-          pages = 0;
+          committedPages = pages = 0;
+          pending = fetchAhead(null);
           continue;
         }
         pages++;
         total = page.total ?? total;
-        const stamp = now();
-        await db.transaction().execute(async (trx) => {
-          const added = await importPage(trx, page.records, { integrationId: integration.id, actor, repositories, now: stamp });
-          mergeCounts(counts, added);
-          await trx.insertInto("scan_pages").values({ run_id: run.id, page: pages, external_ids: JSON.stringify(page.records.map((r) => r.externalId)) }).execute();
-          await trx
-            .updateTable("scan_runs")
-            .set({ cursor: page.nextCursor, pages, total, counts: JSON.stringify(counts), status: "running", error: null })
-            .where("id", "=", run.id)
-            .execute();
-        });
-        cursor = page.nextCursor;
-        await progress({ done: counts.fetched, total: total ?? counts.fetched, message: `page ${pages}` });
+        pending = page.nextCursor !== null ? fetchAhead(page.nextCursor) : undefined;
+        buffer.push(page);
+        if (!pending || buffer.reduce((n, p) => n + p.records.length, 0) >= COMMIT_RECORDS) await commit();
       }
       await finish(db, integration, run.id, counts, actor, now());
       logger.info("scan finished", { integrationId, pages, ...counts, skipped: counts.skipped });
     } catch (err) {
       const message = redactText(err instanceof Error ? err.message : String(err));
       const lastAttempt = job.attempts >= job.max_attempts;
-      const where = `Scan stopped on page ${pages + 1}`;
+      const where = `Scan stopped on page ${committedPages + 1}`;
       await db
         .updateTable("scan_runs")
         .set({ status: lastAttempt ? "failed" : "interrupted", error: message, finished_at: lastAttempt ? now().toISOString() : null })
@@ -115,6 +143,21 @@ export function scannerSyncHandler(deps: SyncDeps): JobHandler {
       throw err instanceof ExternalError ? err : new Error(`${where}: ${message}`);
     }
   };
+}
+
+/** True if the promise settles within `ms`. */
+async function arrivesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const settled = promise.then(
+    () => true as const,
+    () => true as const,
+  );
+  try {
+    return await Promise.race([settled, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The run this job already started (a retry resumes it), or a new one. */
@@ -172,6 +215,7 @@ async function finish(db: Db, integration: Integration, runId: number, counts: S
       .where("id", "=", integration.id)
       .execute();
   });
+  await refreshPlannerStatistics(db);
 }
 
 /** Schedule: every few minutes, queue a scan for each scanner integration whose last one is older than its interval. */

@@ -7,8 +7,12 @@
 //               beside /healthz (the floor: routing, middleware and one query)
 import fs from "node:fs";
 import path from "node:path";
+import SQLite from "better-sqlite3";
+import { openDatabase } from "../../src/db/database.js";
 import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
 import { BUNDLE, HttpSession, ROOT, startServer } from "../process.js";
+import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
+import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "../sim/wiz-fixture.js";
 
 interface Row {
   name: string;
@@ -38,9 +42,116 @@ async function coldStart(): Promise<number[]> {
   return times.sort((a, b) => a - b);
 }
 
-function rssMb(pid: number): number {
+function rssMb(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) / 1024;
+}
+
+const FINDINGS = 100_000;
+
+/**
+ * Import 100,000 Wiz findings (200 pages of 500) from the simulator over loopback, then the
+ * same data again, then /vulnerabilities at that size; and the floor: the same rows written
+ * straight through better-sqlite3 in one transaction.
+ */
+async function importBenchmarks(): Promise<void> {
+  const wiz = await startWiz();
+  wiz.sim.findings.push(...wizTenant({ importable: FINDINGS, repositories: DEFAULT_REPOSITORIES.slice(0, 3), images: 50 }));
+  const dir = tempDir("patchbay-bench-");
+  const server = await startServer({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_LOG_LEVEL: "warn", PATCHBAY_ORIGIN_MAP: wiz.originMap });
+  await server.ready();
+  const sqlite = new SQLite(path.join(dir, "patchbay.db"), { timeout: 10_000 });
+  const stamp = new Date().toISOString();
+  const insertRepo = sqlite.prepare("insert into repositories (integration_id, provider, full_name, created_at, updated_at) values (null, 'github', ?, ?, ?)");
+  for (const name of DEFAULT_REPOSITORIES.slice(0, 3)) insertRepo.run(name, stamp, stamp);
+
+  const session = new HttpSession(server.url);
+  await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+  const connect = await session.send("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on" });
+  if (connect.status !== 303) throw new Error(`connecting Wiz failed: ${connect.status}`);
+  const first = await waitForRun(sqlite, 1);
+  const peak = rssMb(server.proc.pid!, "VmHWM");
+  const findings = (sqlite.prepare("select count(*) as n from findings").get() as { n: number }).n;
+  if (findings !== FINDINGS) throw new Error(`expected ${FINDINGS} findings, found ${findings}`);
+  rows.push({ name: `import ${FINDINGS.toLocaleString("en")} findings`, value: first.seconds, unit: "s", target: 15, note: `${Math.round(FINDINGS / first.seconds).toLocaleString("en")} findings/s, 200 pages of 500` });
+  rows.push({ name: "import peak RSS", value: peak, unit: "MB", target: 300, note: "server process high-water mark (VmHWM)" });
+
+  const fingerprint = () => JSON.stringify(["findings", "finding_sources", "assets", "finding_events"].map((t) => sqlite.prepare(`select count(*) as n, max(updated_at_or_at) as m from (select ${t === "finding_events" ? "at" : "updated_at"} as updated_at_or_at from ${t})`).get()));
+  const before = fingerprint();
+  await session.send("/integrations/wiz/1/sync", {});
+  const second = await waitForRun(sqlite, 2);
+  const unchanged = before === fingerprint();
+  const counts = second.counts;
+  rows.push({
+    name: "re-import, unchanged data",
+    value: second.seconds,
+    unit: "s",
+    target: 10,
+    note: `${counts.new} new, ${counts.updated} updated, ${counts.unchanged.toLocaleString("en")} unchanged; finding rows written: ${unchanged ? "0 (row counts and newest timestamps unchanged)" : "SOME"}`,
+  });
+
+  await (await session.send("/vulnerabilities")).arrayBuffer();
+  const plain = await serverTimes(session, "/vulnerabilities", 300);
+  const filtered = await serverTimes(session, "/vulnerabilities?severity=critical&severity=high&q=lodash&sort=first_detected", 300);
+  const deep = await serverTimes(session, "/vulnerabilities?scanner=1&status=all&sort=cve", 300);
+  rows.push({ name: "/vulnerabilities p95, 100k", value: percentile(plain.server, 95), unit: "ms", target: 50, note: `unfiltered; p50 ${percentile(plain.server, 50).toFixed(1)} ms` });
+  rows.push({ name: "/vulnerabilities p95, filtered", value: percentile(filtered.server, 95), unit: "ms", target: 50, note: `severity + package + sort; p50 ${percentile(filtered.server, 50).toFixed(1)} ms` });
+  rows.push({ name: "/vulnerabilities p95, by scanner", value: percentile(deep.server, 95), unit: "ms", target: 50, note: `scanner + all statuses + CVE order; p50 ${percentile(deep.server, 50).toFixed(1)} ms` });
+  sqlite.close();
+  await server.kill("SIGTERM");
+  await wiz.close();
+
+  const floor = await rawInsertFloor(wiz.sim.findings.length);
+  rows.push({ name: "floor: raw better-sqlite3 insert", value: floor, unit: "s", target: first.seconds, note: `same ${FINDINGS.toLocaleString("en")} findings + sources + events, one transaction; import is ${(first.seconds / floor).toFixed(1)}× this` });
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+async function waitForRun(sqlite: SQLite.Database, n: number): Promise<{ seconds: number; counts: { new: number; updated: number; unchanged: number } }> {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const run = sqlite.prepare("select * from scan_runs order by id limit 1 offset ?").get(n - 1) as { status: string; started_at: string; finished_at: string | null; counts: string; error: string | null } | undefined;
+    if (run?.status === "succeeded") return { seconds: (Date.parse(run.finished_at!) - Date.parse(run.started_at)) / 1000, counts: JSON.parse(run.counts) };
+    if (run?.status === "failed" || run?.status === "interrupted") throw new Error(`scan ${n} failed: ${run.error}`);
+    if (Date.now() > deadline) throw new Error(`scan ${n} did not finish in time`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The same rows through better-sqlite3's prepared statements in one transaction. */
+async function rawInsertFloor(count: number): Promise<number> {
+  const dir = tempDir("patchbay-floor-");
+  const { close } = await openDatabase(path.join(dir, "floor.db"));
+  await close();
+  const sqlite = new SQLite(path.join(dir, "floor.db"));
+  sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("synchronous = NORMAL");
+  const stamp = new Date().toISOString();
+  sqlite.prepare("insert into integrations (kind, name, settings, status, created_at, updated_at) values ('wiz', 'Wiz', '{}', 'connected', ?, ?)").run(stamp, stamp);
+  const tenant = wizTenant({ importable: count, repositories: DEFAULT_REPOSITORIES.slice(0, 3), images: 50 });
+  const started = performance.now();
+  const asset = sqlite.prepare("insert into assets (kind, asset_key, name, details, created_at, updated_at) values (?, ?, ?, '{}', ?, ?) on conflict do nothing");
+  const assetId = sqlite.prepare("select id from assets where kind = ? and asset_key = ?").pluck();
+  const finding = sqlite.prepare(
+    "insert into findings (fingerprint, cve, title, description, severity, severity_rank, cvss, ecosystem, package, package_lc, installed_version, fixed_version, asset_id, status, first_detected_at, last_seen_at, created_at, updated_at) values (?, ?, ?, ?, 'high', 4, ?, 'npm', ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)",
+  );
+  const source = sqlite.prepare("insert into finding_sources (finding_id, integration_id, external_id, status, raw, content_hash, first_seen_at, updated_at) values (?, 1, ?, 'open', ?, ?, ?, ?)");
+  const event = sqlite.prepare("insert into finding_events (finding_id, at, actor, to_status) values (?, ?, 'floor', 'open')");
+  sqlite.transaction(() => {
+    for (const f of tenant) {
+      const kind = f.vulnerableAsset.type === "CONTAINER_IMAGE" ? "container_image" : "repository";
+      const key = String(f.vulnerableAsset.imageId ?? f.vulnerableAsset.repositoryName);
+      asset.run(kind, key, key, stamp, stamp);
+      const id = assetId.get(kind, key) as number;
+      const raw = JSON.stringify(f);
+      const row = finding.run(f.id, f.name, f.name, f.CVEDescription, f.score, f.detailedName, String(f.detailedName).toLowerCase(), f.version, f.fixedVersion, id, f.firstDetectedAt, f.lastDetectedAt, stamp, stamp);
+      source.run(row.lastInsertRowid, f.id, raw, raw.length.toString(16), stamp, stamp);
+      event.run(row.lastInsertRowid, stamp);
+    }
+  })();
+  const seconds = (performance.now() - started) / 1000;
+  sqlite.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return seconds;
 }
 
 async function serverTimes(session: HttpSession, pathname: string, n: number): Promise<{ server: number[]; client: number[] }> {
@@ -78,6 +189,8 @@ rows.push({ name: "Hub page round trip p95", value: percentile(hub.client, 95), 
 rows.push({ name: "idle RSS after 2,200 requests", value: rssMb(server.proc.pid!), unit: "MB", target: 200, note: "" });
 await server.kill("SIGTERM");
 fs.rmSync(dir, { recursive: true, force: true });
+
+await importBenchmarks();
 
 const bundleKb = fs.statSync(BUNDLE).size / 1024;
 rows.push({ name: "bundle dist/server.js", value: bundleKb, unit: "KB", target: 2048, note: "esbuild, not minified, native modules external" });
