@@ -204,8 +204,8 @@ const results = {
 fs.writeFileSync(path.join(ROOT, "bench-results.json"), JSON.stringify(results, null, 2) + "\n");
 
 const pad = (s: string, n: number) => s.padEnd(n);
-process.stdout.write(`\n${pad("benchmark", 32)}${pad("value", 14)}${pad("target", 12)}${pad("ratio", 8)}note\n`);
+process.stdout.write(`\n${pad("benchmark", 36)}${pad("value", 14)}${pad("target", 12)}${pad("ratio", 8)}note\n`);
 for (const r of results.results) {
-  process.stdout.write(`${pad(r.name, 32)}${pad(`${r.value} ${r.unit}`, 14)}${pad(`≤ ${r.target} ${r.unit}`, 12)}${pad(r.ratioToTarget.toFixed(2), 8)}${r.note}\n`);
+  process.stdout.write(`${pad(r.name, 36)}${pad(`${r.value} ${r.unit}`, 14)}${pad(`≤ ${r.target} ${r.unit}`, 12)}${pad(r.ratioToTarget.toFixed(2), 8)}${r.note}\n`);
 }
 process.stdout.write("\nWritten to bench-results.json\n");
