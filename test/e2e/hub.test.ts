@@ -6,6 +6,8 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
 import { ROOT, type ServerProcess, startServer } from "../process.js";
+import SQLite from "better-sqlite3";
+import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -20,8 +22,14 @@ const dataDir = tempDir();
 beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is needed for the browser tests: apt-get install -y chromium (looked for ${CHROMIUM}).`);
   wiz = await startWiz();
+  wiz.sim.findings.push(...wizTenant({ importable: 90, repositories: DEFAULT_REPOSITORIES.slice(0, 3) }));
   server = await startServer({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: wiz.originMap });
   await server.ready();
+  // Repositories that source control would list (the SCM connectors come later).
+  const sqlite = new SQLite(path.join(dataDir, "patchbay.db"), { timeout: 5000 });
+  const insert = sqlite.prepare("insert into repositories (integration_id, provider, full_name, created_at, updated_at) values (null, 'github', ?, ?, ?)");
+  for (const name of DEFAULT_REPOSITORIES.slice(0, 3)) insert.run(name, new Date().toISOString(), new Date().toISOString());
+  sqlite.close();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
@@ -119,5 +127,23 @@ describe("in a real browser", () => {
     const card = page.locator('article[data-kind="wiz"]');
     await expect.poll(() => card.locator(".status").textContent()).toBe("Connected");
     expect(await card.textContent()).toContain("Last Sync");
+  });
+
+  it("imports findings on the first scan and filters them in place", async () => {
+    const card = page.locator('article[data-kind="wiz"]');
+    // The first scan starts a few seconds after connecting; the card refreshes itself.
+    await expect.poll(() => card.textContent(), { timeout: 20_000 }).toContain("90 fetched, 90 new");
+    await page.getByRole("link", { name: "Vulnerabilities", exact: true }).click();
+    await page.waitForURL(server.url + "/vulnerabilities");
+    const rows = page.locator("table.findings tbody tr");
+    await expect.poll(() => rows.count()).toBe(50);
+    await page.getByRole("checkbox", { name: "critical" }).check();
+    await expect.poll(() => page.url()).toContain("severity=critical");
+    await settled();
+    const severities = await page.locator("table.findings tbody tr td:first-child .sev-badge").allTextContents();
+    expect(severities.length).toBeGreaterThan(0);
+    expect(new Set(severities)).toEqual(new Set(["critical"]));
+    await rows.first().locator("td:nth-child(2) a").first().click();
+    await expect.poll(() => page.getByRole("heading", { level: 2, name: "Sources" }).isVisible()).toBe(true);
   });
 });
