@@ -4,6 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { loadConfig, type Config } from "../src/config.js";
+import { addRepository } from "../src/findings/repositories.js";
 import { silentLogger, type Logger } from "../src/log.js";
 import { openRuntime, type Runtime, type RuntimeOptions } from "../src/runtime.js";
 
@@ -116,4 +117,21 @@ export function text(html: string): string {
     .replace(/<script[\s\S]*?<\/script>/g, "")
     .replace(/<\/?(strong|em|span|a|code|time|b|i)\b[^>]*>/g, "")
     .replace(/<[^>]+>/g, " ").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/\s+/g, " ").trim();
+}
+
+/**
+ * Repositories a source control integration gives access to. The SCM connectors come in a
+ * later release; until then an integration row of kind "github" stands for one.
+ */
+export async function seedRepositories(app: TestApp, names: string[]): Promise<void> {
+  const db = app.runtime.database.db;
+  const stamp = app.clock.now().toISOString();
+  const scm = await db
+    .insertInto("integrations")
+    .values({ kind: "github", name: "GitHub acme", settings: "{}", secrets: null, status: "connected", last_error: null, last_sync_at: null, created_at: stamp, updated_at: stamp })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  for (const name of names) {
+    await addRepository(db, { integrationId: scm.id, provider: "github", fullName: name, url: `https://github.com/${name}` }, app.clock.now());
+  }
 }

@@ -2,11 +2,10 @@
 // job queue, checked against the seed's import rules and the findings store's promises.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { defaultRegistry } from "../../src/connectors/registry.js";
-import { addRepository } from "../../src/findings/repositories.js";
 import { NOT_ACCESSIBLE } from "../../src/findings/import.js";
 import { SCAN_JOB, enqueueDueScans, enqueueScan } from "../../src/findings/sync.js";
 import { listJobs } from "../../src/jobs/queue.js";
-import { type Browser, type TestApp, setUpAdmin, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
@@ -28,15 +27,7 @@ beforeEach(async () => {
   });
   admin = await setUpAdmin(app);
   // Source control gives access to three of the four repositories the tenant scans.
-  const db = app.runtime.database.db;
-  const scm = await db
-    .insertInto("integrations")
-    .values({ kind: "github", name: "GitHub acme", settings: "{}", secrets: null, status: "connected", last_error: null, last_sync_at: null, created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z" })
-    .returning("id")
-    .executeTakeFirstOrThrow();
-  for (const name of DEFAULT_REPOSITORIES.slice(0, 3)) {
-    await addRepository(db, { integrationId: scm.id, provider: "github", fullName: name, url: `https://github.com/${name}` }, app.clock.now());
-  }
+  await seedRepositories(app, DEFAULT_REPOSITORIES.slice(0, 3));
 });
 afterEach(() => app.close());
 

@@ -1,8 +1,7 @@
 // The Vulnerabilities section over findings imported from the Wiz simulator.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { addRepository } from "../../src/findings/repositories.js";
 import { enqueueJob } from "../../src/jobs/queue.js";
-import { type Browser, type TestApp, setUpAdmin, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
@@ -24,12 +23,7 @@ afterEach(() => app.close());
 const db = () => app.runtime.database.db;
 
 async function importTenant(): Promise<void> {
-  const scm = await db()
-    .insertInto("integrations")
-    .values({ kind: "github", name: "GitHub acme", settings: "{}", secrets: null, status: "connected", last_error: null, last_sync_at: null, created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z" })
-    .returning("id")
-    .executeTakeFirstOrThrow();
-  for (const name of DEFAULT_REPOSITORIES) await addRepository(db(), { integrationId: scm.id, provider: "github", fullName: name }, app.clock.now());
+  await seedRepositories(app, DEFAULT_REPOSITORIES);
   const res = await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on" });
   expect(res.status).toBe(303);
   app.clock.advance(5_000);
