@@ -40,3 +40,26 @@ export function scannersWithFindings(db: Db): Promise<{ id: number; name: string
     .orderBy("integrations.name")
     .execute();
 }
+
+/** How many findings only this integration reports (what disconnecting it removes). */
+export async function countFindingsOnlyFrom(db: Db, integrationId: number): Promise<number> {
+  const row = await db
+    .selectFrom("findings")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where((eb) => eb.exists(eb.selectFrom("finding_sources").select("id").whereRef("finding_sources.finding_id", "=", "findings.id").where("integration_id", "=", integrationId)))
+    .where((eb) => eb.not(eb.exists(eb.selectFrom("finding_sources").select("id").whereRef("finding_sources.finding_id", "=", "findings.id").where("integration_id", "!=", integrationId))))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/**
+ * Removes the findings only this integration reports, before the integration itself goes
+ * (its sources go with it). Findings other scanners also report stay, with their sources.
+ */
+export async function deleteFindingsOnlyFrom(db: Db, integrationId: number): Promise<void> {
+  await db
+    .deleteFrom("findings")
+    .where((eb) => eb.exists(eb.selectFrom("finding_sources").select("id").whereRef("finding_sources.finding_id", "=", "findings.id").where("integration_id", "=", integrationId)))
+    .where((eb) => eb.not(eb.exists(eb.selectFrom("finding_sources").select("id").whereRef("finding_sources.finding_id", "=", "findings.id").where("integration_id", "!=", integrationId))))
+    .execute();
+}

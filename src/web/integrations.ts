@@ -16,6 +16,7 @@ import {
   updateIntegrationSettings,
 } from "../integrations/store.js";
 import type { AppDeps, AppEnv } from "./context.js";
+import { countFindingsOnlyFrom, deleteFindingsOnlyFrom } from "../findings/store.js";
 import { readForm } from "./forms.js";
 import { isHtmx, render } from "./render.js";
 import { requireAdmin } from "./users.js";
@@ -100,13 +101,17 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get("/integrations/:kind/:id/disconnect", admin, async (c) => {
     const found = await loadIntegration(c, deps);
     if (!found) return notFound(c, deps);
-    return dialog(c, deps, { connector: found.connector, integration: found.integration, tab: "configuration", confirmDisconnect: true });
+    const findingsOnly = await countFindingsOnlyFrom(deps.db, found.integration.id);
+    return dialog(c, deps, { connector: found.connector, integration: found.integration, tab: "configuration", confirmDisconnect: true, findingsOnly });
   });
 
   app.post("/integrations/:kind/:id/disconnect", admin, async (c) => {
     const found = await loadIntegration(c, deps);
     if (!found) return notFound(c, deps);
-    await deleteIntegration(deps.db, found.integration.id);
+    await deps.db.transaction().execute(async (trx) => {
+      await deleteFindingsOnlyFrom(trx, found.integration.id);
+      await deleteIntegration(trx, found.integration.id);
+    });
     deps.logger.info("integration disconnected", { kind: found.integration.kind, integrationId: found.integration.id, by: c.get("user")!.username });
     if (!isHtmx(c)) return c.redirect("/integrations", 303);
     c.header("HX-Trigger", INTEGRATIONS_CHANGED);
@@ -159,6 +164,8 @@ interface DialogState {
   outcome?: TestOutcome | { ok: false; fieldErrors: Record<string, string> };
   saved?: boolean;
   confirmDisconnect?: boolean;
+  /** Findings only this integration reports, which disconnecting removes. */
+  findingsOnly?: number;
   disconnected?: string;
 }
 
@@ -191,6 +198,7 @@ function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 422 = 2
     outcome: state.outcome,
     saved: state.saved,
     confirmDisconnect: state.confirmDisconnect,
+    findingsOnly: state.findingsOnly ?? 0,
     disconnected: state.disconnected,
     selfUrl: integration ? `${base}/${integration.id}` : `${base}/new`,
     formAction: integration ? `${base}/${integration.id}` : base,

@@ -169,6 +169,25 @@ describe("Wiz import", () => {
     expect(detail).toContain("Wiz eu1 — reports it open");
   });
 
+  it("on disconnect removes the findings only that scanner reports and keeps shared ones", async () => {
+    wiz.sim.findings.push(...wizTenant({ importable: 9 }));
+    const us = await connect();
+    app.clock.advance(5_000);
+    await drain();
+    wiz.sim.findings.push(...wizTenant({ importable: 12 }).slice(9));
+    const eu = await connect({ apiEndpoint: "https://api.eu1.app.wiz.io/" });
+    app.clock.advance(5_000);
+    await drain();
+    const before = (await db().selectFrom("findings").select("id").execute()).length;
+    const confirm = text(await (await admin.get(`/integrations/wiz/${eu}/disconnect`)).text());
+    const onlyEu = before - (await lastRun(us)).counts.new;
+    expect(confirm).toContain(`${onlyEu} findings that only Wiz eu1 reports will be removed with it`);
+    expect((await admin.post(`/integrations/wiz/${eu}/disconnect`, {})).status).toBe(303);
+    expect((await db().selectFrom("findings").select("id").execute()).length).toBe(before - onlyEu);
+    const sources = await db().selectFrom("finding_sources").select("integration_id").distinct().execute();
+    expect(sources).toEqual([{ integration_id: us }]);
+  });
+
   it("imports only container images when SCA scanning is off", async () => {
     wiz.sim.findings.push(...wizTenant({ importable: 30 }));
     const id = await connect({ scanSca: "" });
