@@ -120,7 +120,7 @@ export type ScannerSeverity = "critical" | "high" | "medium" | "low" | "info";
 
 /** What a scanner says a finding is on. The engine matches repositories to source control. */
 export type AssetRef =
-  | { kind: "repository"; repositoryName: string; branch?: string; details: Record<string, unknown> }
+  | { kind: "repository"; repositoryName: string; url?: string; branch?: string; details: Record<string, unknown> }
   | { kind: "container_image"; key: string; name: string; details: Record<string, unknown> };
 
 /** One scanner record, normalised by its connector. */

@@ -74,6 +74,14 @@ export interface RepositoryTable {
   full_name: string;
   url: string | null;
   external_id: string | null;
+  /** host/owner/name in lower case, from any form of the URL (see repositoryUrlKey). */
+  url_key: string | null;
+  default_branch: string | null;
+  visibility: string | null;
+  archived: ColumnType<number, number | undefined, number>;
+  /** 0 once the integration no longer lists it: its findings stay, new ones are not imported. */
+  accessible: ColumnType<number, number | undefined, number>;
+  last_seen_at: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -165,7 +165,7 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
 
 function resolveAsset(ref: AssetRef, repositories: RepositoryIndex) {
   if (ref.kind === "repository") {
-    const repo = repositories.match(ref.repositoryName);
+    const repo = repositories.match({ name: ref.repositoryName, url: ref.url });
     if (!repo) return undefined;
     return {
       assetKind: "repository" as const,

@@ -1,33 +1,69 @@
-// Repositories known through source control, and matching a scanner's repository name
-// to one of them (SCA findings are imported only for repositories Patchbay can reach).
+// Repositories known through source control, and matching a scanner's repository to one of
+// them (SCA findings are imported only for repositories an SCM integration can reach).
+//
+// Matching uses the repository URL in any of its forms, reduced to a key
+// "host/owner/name" in lower case:
+//   https://github.com/Acme/API.git, http://github.com/acme/api, git@github.com:acme/api.git,
+//   ssh://git@github.com:22/acme/api, github.com/acme/api, https://github.com/acme/api/tree/main
+// all give "github.com/acme/api". A scanner URL matches a repository by that key (or by full
+// name one recorded without a URL). Without a URL, the full name ("acme/api") is matched, and
+// a bare name ("api"), only when exactly one accessible repository carries it.
 import type { Db, Repository } from "../db/schema.js";
 
 export interface RepositoryIndex {
-  match(name: string): Repository | undefined;
+  match(ref: { name: string; url?: string | null }): Repository | undefined;
+}
+
+/** Suffixes a web URL may carry after owner/name (GitHub tree/blob, GitLab "/-/…", Bitbucket src). */
+const WEB_SUFFIX = /\/(?:-\/.*|tree\/.*|blob\/.*|src\/.*|browse\/.*|pulls?\/.*|merge_requests\/.*)$/i;
+
+export function repositoryUrlKey(url: string): string | undefined {
+  let text = url.trim();
+  if (!text) return undefined;
+  // scp-like ssh: git@host:owner/name.git
+  const scp = /^[\w.-]+@([^:/]+):(?!\d+\/)(.+)$/.exec(text);
+  if (scp) text = `ssh://${scp[1]}/${scp[2]}`;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) text = `https://${text}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    return undefined;
+  }
+  const path = decodeURIComponent(parsed.pathname)
+    .replace(WEB_SUFFIX, "")
+    .replace(/\.git\/?$/i, "")
+    .replace(/^\/+|\/+$/g, "");
+  if (!parsed.hostname || !path.includes("/")) return undefined;
+  return `${parsed.hostname.toLowerCase()}/${path.toLowerCase()}`;
 }
 
 export async function loadRepositoryIndex(db: Db): Promise<RepositoryIndex> {
-  // Every row is a repository an SCM integration gives access to: disconnecting one deletes its rows.
-  const rows = await db.selectFrom("repositories").selectAll().execute();
-  const byFullName = new Map<string, Repository>();
+  const rows = await db.selectFrom("repositories").selectAll().where("accessible", "=", 1).execute();
+  const byUrlKey = new Map<string, Repository>();
+  const byFullName = new Map<string, Repository[]>();
+  const withoutUrl = new Map<string, Repository[]>();
   const byName = new Map<string, Repository[]>();
+  const add = (map: Map<string, Repository[]>, key: string, repo: Repository) => map.set(key, [...(map.get(key) ?? []), repo]);
   for (const repo of rows) {
+    const key = repo.url_key ?? (repo.url ? repositoryUrlKey(repo.url) : undefined);
     const full = repo.full_name.toLowerCase();
-    byFullName.set(full, repo);
-    const short = full.slice(full.lastIndexOf("/") + 1);
-    byName.set(short, [...(byName.get(short) ?? []), repo]);
+    if (key) byUrlKey.set(key, repo);
+    else add(withoutUrl, full, repo);
+    add(byFullName, full, repo);
+    add(byName, full.slice(full.lastIndexOf("/") + 1), repo);
   }
+  const unique = (list: Repository[] | undefined) => (list?.length === 1 ? list[0] : undefined);
   return {
-    match(name) {
+    match({ name, url }) {
+      const fromUrl = url ? repositoryUrlKey(url) : undefined;
+      // A URL decides, except for repositories recorded without one, matched by full name.
+      if (fromUrl) return byUrlKey.get(fromUrl) ?? unique(withoutUrl.get(fromUrl.slice(fromUrl.indexOf("/") + 1)));
       const key = name.trim().toLowerCase().replace(/\.git$/, "");
-      const exact = byFullName.get(key);
-      if (exact) return exact;
-      // A bare name matches only when exactly one accessible repository carries it.
-      if (!key.includes("/")) {
-        const candidates = byName.get(key);
-        return candidates?.length === 1 ? candidates[0] : undefined;
-      }
-      return undefined;
+      const asUrl = key.includes(".") && key.split("/").length >= 3 ? repositoryUrlKey(key) : undefined;
+      if (asUrl) return byUrlKey.get(asUrl);
+      // Two servers may both hold "acme/api": a full name must name exactly one repository.
+      return key.includes("/") ? unique(byFullName.get(key)) : unique(byName.get(key));
     },
   };
 }
@@ -45,7 +81,11 @@ export async function addRepository(
       provider: input.provider,
       full_name: input.fullName,
       url: input.url ?? null,
+      url_key: input.url ? (repositoryUrlKey(input.url) ?? null) : null,
       external_id: input.externalId ?? null,
+      default_branch: null,
+      visibility: null,
+      last_seen_at: stamp,
       created_at: stamp,
       updated_at: stamp,
     })

@@ -146,6 +146,7 @@ export function mapNode(node: WizNode, assetTypes: string[]): ScannerRecord {
     ref = {
       kind: "repository",
       repositoryName: asset!.repositoryName,
+      url: /^(https?|ssh):\/\//i.test(asset!.providerUniqueId ?? "") ? asset!.providerUniqueId! : undefined,
       branch: asset!.name,
       details: { wizAssetId: asset!.id, repositoryId: asset!.repositoryId, cloudPlatform: asset!.cloudPlatform, providerUniqueId: asset!.providerUniqueId },
     };
