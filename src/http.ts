@@ -157,7 +157,15 @@ export class HttpClient {
     const remoteMessage = this.#remoteMessage(response.text);
     const suffix = remoteMessage ? ` ${s} said: "${truncate(remoteMessage, 300)}"` : "";
     if (status === 401) return { error: new ExternalError("auth", s, `${s} rejected the credentials (HTTP 401).${suffix}`, { status, remoteMessage }), retryable: false };
-    if (status === 403) return { error: new ExternalError("permission", s, `${s} refused access: the account lacks a permission or scope this needs (HTTP 403).${suffix}`, { status, remoteMessage }), retryable: false };
+    if (status === 403) {
+      // Some APIs (GitHub among them) answer rate limits with 403 and say so in headers.
+      const wait = rateLimitWait(response.headers);
+      if (wait !== undefined) {
+        const error = new RateLimitedError(s, `${s} is rate-limiting requests (HTTP 403); it asks to wait ${wait} s.`, wait, remoteMessage);
+        return { error, retryable: true, waitMs: wait * 1000 };
+      }
+      return { error: new ExternalError("permission", s, `${s} refused access: the account lacks a permission or scope this needs (HTTP 403).${suffix}`, { status, remoteMessage }), retryable: false };
+    }
     if (status === 404) {
       const kind = req.apiRoot ? "unreachable" : "not_found";
       const message = req.apiRoot
@@ -166,7 +174,7 @@ export class HttpClient {
       return { error: new ExternalError(kind, s, message, { status, remoteMessage }), retryable: false };
     }
     if (status === 429) {
-      const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
+      const retryAfter = rateLimitWait(response.headers);
       const error = new RateLimitedError(s, `${s} is rate-limiting requests (HTTP 429)${retryAfter !== undefined ? `; it asks to wait ${retryAfter} s` : ""}.`, retryAfter, remoteMessage);
       return { error, retryable: true, waitMs: retryAfter !== undefined ? retryAfter * 1000 : undefined };
     }
@@ -234,6 +242,20 @@ class TimeoutError extends Error {
   constructor(readonly ms: number) {
     super(`timed out after ${ms} ms`);
   }
+}
+
+/**
+ * Seconds to wait before retrying, from Retry-After, or from an exhausted quota
+ * (X-RateLimit-Remaining: 0 with X-RateLimit-Reset as epoch seconds); undefined when neither says.
+ */
+export function rateLimitWait(headers: Headers, now: number = Date.now()): number | undefined {
+  const retryAfter = parseRetryAfter(headers.get("retry-after"), now);
+  if (retryAfter !== undefined) return retryAfter;
+  if (headers.get("x-ratelimit-remaining") === "0") {
+    const reset = Number(headers.get("x-ratelimit-reset"));
+    if (Number.isFinite(reset) && reset > 0) return Math.max(1, Math.ceil(reset - now / 1000));
+  }
+  return undefined;
 }
 
 /** Retry-After as seconds: either delta-seconds or an HTTP date. */

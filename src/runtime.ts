@@ -9,6 +9,7 @@ import { type ConnectorRegistry, defaultRegistry } from "./connectors/registry.j
 import { openDatabase, type OpenDatabase } from "./db/database.js";
 import type { HttpClientOptions } from "./http.js";
 import { SCAN_JOB, scannerSyncHandler } from "./findings/sync.js";
+import { SCM_JOB, repositorySyncHandler } from "./scm/sync.js";
 import { integrationCheckHandler } from "./integrations/service.js";
 import { maintenanceHandler, startSchedules } from "./jobs/schedules.js";
 import { type JobHandler, Worker } from "./jobs/worker.js";
@@ -51,6 +52,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     ["maintenance.prune", maintenanceHandler(db, now)],
     ["integration.check", integrationCheckHandler({ db, vault, registry, env: connectorEnv, now })],
     [SCAN_JOB, scannerSyncHandler({ db, vault, registry, env: connectorEnv, now })],
+    [SCM_JOB, repositorySyncHandler({ db, vault, registry, env: connectorEnv, now })],
   ]);
   const worker = new Worker({ db, handlers, logger: logger.child({ component: "worker" }), now, leaseMs: config.jobLeaseSeconds * 1000 });
 

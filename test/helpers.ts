@@ -119,19 +119,9 @@ export function text(html: string): string {
     .replace(/<[^>]+>/g, " ").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/\s+/g, " ").trim();
 }
 
-/**
- * Repositories a source control integration gives access to. The SCM connectors come in a
- * later release; until then an integration row of kind "github" stands for one.
- */
+/** Accessible repositories, as a source control sync would have listed them. */
 export async function seedRepositories(app: TestApp, names: string[]): Promise<void> {
-  const db = app.runtime.database.db;
-  const stamp = app.clock.now().toISOString();
-  const scm = await db
-    .insertInto("integrations")
-    .values({ kind: "github", name: "GitHub acme", settings: "{}", secrets: null, status: "connected", last_error: null, last_sync_at: null, created_at: stamp, updated_at: stamp })
-    .returning("id")
-    .executeTakeFirstOrThrow();
   for (const name of names) {
-    await addRepository(db, { integrationId: scm.id, provider: "github", fullName: name, url: `https://github.com/${name}` }, app.clock.now());
+    await addRepository(app.runtime.database.db, { integrationId: null, provider: "github", fullName: name, url: `https://github.com/${name}` }, app.clock.now());
   }
 }

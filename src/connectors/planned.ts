@@ -6,22 +6,6 @@ const planned = (card: Card): PlannedConnector => ({ status: "planned", card });
 
 export const plannedConnectors: PlannedConnector[] = [
   planned({
-    kind: "github",
-    name: "GitHub",
-    category: "scm",
-    summary: "Repositories, pull request events and Dependabot alerts from GitHub or GitHub Enterprise Server.",
-    overview: {
-      description: "Connect GitHub so Patchbay knows your repositories, matches SCA findings to them and follows remediation pull requests.",
-      benefits: [
-        "List the repositories your team owns",
-        "Follow remediation pull requests as they open and merge",
-        "Add ticket references to pull request descriptions",
-      ],
-      requirements: ["A GitHub OAuth app, GitHub App or fine-grained token with access to your repositories", "Scopes: repo, read:org, security_events"],
-      docs: [{ label: "GitHub: Authorizing OAuth apps", url: "https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps" }],
-    },
-  }),
-  planned({
     kind: "gitlab",
     name: "GitLab",
     category: "scm",

@@ -2,9 +2,10 @@
 import { plannedConnectors } from "./planned.js";
 import type { AvailableConnector, CategoryId, Connector } from "./types.js";
 import { CATEGORIES } from "./types.js";
+import { github } from "./github/index.js";
 import { wiz } from "./wiz/index.js";
 
-const implemented: AvailableConnector[] = [wiz];
+const implemented: AvailableConnector[] = [github, wiz];
 
 export class ConnectorRegistry {
   readonly #byKind = new Map<string, Connector>();

@@ -175,6 +175,37 @@ export interface Scanner {
   session(connection: ConnectionSettings, ctx: ConnectorContext): ScanSession;
 }
 
+/** A repository as source control lists it. */
+export interface RepositoryInfo {
+  externalId: string;
+  /** "owner/name" (GitLab: the full path with groups). */
+  fullName: string;
+  /** The repository's web URL. */
+  url: string;
+  defaultBranch: string | null;
+  visibility: string | null;
+  archived: boolean;
+}
+
+export interface RepositoryPage {
+  repositories: RepositoryInfo[];
+  nextCursor: string | null;
+}
+
+/** One repository sync's connection to source control. */
+export interface ScmSession {
+  listRepositories(cursor: string | null): Promise<RepositoryPage>;
+}
+
+/** Source control capability: the repositories an integration can reach. */
+export interface SourceControl {
+  /** Stored on each repository: "github", "gitlab", "bitbucket". */
+  provider: string;
+  /** Hours between scheduled repository syncs. */
+  intervalHours: number;
+  session(connection: ConnectionSettings, ctx: ConnectorContext): ScmSession;
+}
+
 /** A connector Patchbay implements: it can be connected, tested and saved. */
 export interface AvailableConnector extends ConnectorBase {
   status: "available";
@@ -190,6 +221,8 @@ export interface AvailableConnector extends ConnectorBase {
   defaultName(settings: SettingValues): string;
   /** Present when the connector imports findings. */
   scanner?: Scanner;
+  /** Present when the connector is source control. */
+  scm?: SourceControl;
 }
 
 /** A connector on the roadmap: its card and Overview are shown, Connect is disabled. */

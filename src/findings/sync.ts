@@ -7,15 +7,15 @@ import type { ConnectorRegistry } from "../connectors/registry.js";
 import { ScanCursorInvalid, type ScanPage } from "../connectors/types.js";
 import { refreshPlannerStatistics } from "../db/database.js";
 import type { Db, Integration, ScanRun } from "../db/schema.js";
-import { ExternalError } from "../http.js";
 import { connectorContext, type ConnectorEnvironment } from "../integrations/service.js";
 import { integrationSettings } from "../integrations/store.js";
 import { enqueueJob } from "../jobs/queue.js";
+import { recordSyncFailure, recordSyncSuccess } from "../jobs/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
-import { redactText } from "../log.js";
 import type { Vault } from "../vault.js";
 import { type ScanCounts, chunks, emptyCounts, importPage, mergeCounts, resolveUnreported } from "./import.js";
 import { loadRepositoryIndex } from "./repositories.js";
+import { enqueueRepositorySync } from "../scm/sync.js";
 
 export const SCAN_JOB = "scanner.sync";
 export const SCAN_MAX_ATTEMPTS = 3;
@@ -123,24 +123,7 @@ export function scannerSyncHandler(deps: SyncDeps): JobHandler {
       await finish(db, integration, run.id, counts, actor, now());
       logger.info("scan finished", { integrationId, pages, ...counts, skipped: counts.skipped });
     } catch (err) {
-      const message = redactText(err instanceof Error ? err.message : String(err));
-      const lastAttempt = job.attempts >= job.max_attempts;
-      const where = `Scan stopped on page ${committedPages + 1}`;
-      await db
-        .updateTable("scan_runs")
-        .set({ status: lastAttempt ? "failed" : "interrupted", error: message, finished_at: lastAttempt ? now().toISOString() : null })
-        .where("id", "=", run.id)
-        .execute();
-      await db
-        .updateTable("integrations")
-        .set({
-          status: "error",
-          last_error: `${where}: ${message}${lastAttempt ? "" : " It will be retried and resume where it stopped."}`,
-          updated_at: now().toISOString(),
-        })
-        .where("id", "=", integration.id)
-        .execute();
-      throw err instanceof ExternalError ? err : new Error(`${where}: ${message}`);
+      throw await recordSyncFailure(db, integration, run.id, job, err, `Scan stopped on page ${committedPages + 1}`, now(), true);
     }
   };
 }
@@ -208,22 +191,21 @@ async function finish(db: Db, integration: Integration, runId: number, counts: S
     }
     counts.resolved += await resolveUnreported(trx, [...new Set(gone.map((s) => s.finding_id))], actor, stamp, "No longer reported by the scanner");
     await trx.deleteFrom("scan_pages").where("run_id", "=", runId).execute();
-    await trx.updateTable("scan_runs").set({ status: "succeeded", counts: JSON.stringify(counts), finished_at: stamp, error: null }).where("id", "=", runId).execute();
-    await trx
-      .updateTable("integrations")
-      .set({ status: "connected", last_error: null, last_sync_at: stamp, updated_at: stamp })
-      .where("id", "=", integration.id)
-      .execute();
+    await recordSyncSuccess(trx, integration.id, runId, counts, now);
   });
   await refreshPlannerStatistics(db);
 }
 
-/** Schedule: every few minutes, queue a scan for each scanner integration whose last one is older than its interval. */
-export async function enqueueDueScans(db: Db, registry: ConnectorRegistry, now: Date): Promise<number> {
+/**
+ * Schedule: every few minutes, queue a sync for each integration whose last one is older than
+ * its connector's interval (scanners: a scan; source control: a repository sync).
+ */
+export async function enqueueDueSyncs(db: Db, registry: ConnectorRegistry, now: Date): Promise<number> {
   let queued = 0;
   for (const integration of await db.selectFrom("integrations").select(["id", "kind", "created_at"]).execute()) {
-    const scanner = registry.available(integration.kind)?.scanner;
-    if (!scanner) continue;
+    const connector = registry.available(integration.kind);
+    const sync = connector?.scanner ? { hours: connector.scanner.intervalHours, enqueue: enqueueScan } : connector?.scm ? { hours: connector.scm.intervalHours, enqueue: enqueueRepositorySync } : undefined;
+    if (!sync) continue;
     const last = await db
       .selectFrom("scan_runs")
       .select("started_at")
@@ -231,9 +213,8 @@ export async function enqueueDueScans(db: Db, registry: ConnectorRegistry, now: 
       .orderBy("id", "desc")
       .limit(1)
       .executeTakeFirst();
-    const since = last?.started_at ?? integration.created_at;
-    if (!last || now.getTime() - Date.parse(since) >= scanner.intervalHours * 3600_000) {
-      await enqueueScan(db, integration.id, now);
+    if (!last || now.getTime() - Date.parse(last.started_at) >= sync.hours * 3600_000) {
+      await sync.enqueue(db, integration.id, now);
       queued++;
     }
   }

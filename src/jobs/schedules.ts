@@ -5,7 +5,7 @@ import { deleteExpiredSessions } from "../auth/sessions.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Db } from "../db/schema.js";
 import { expireRiskAcceptances } from "../findings/status.js";
-import { enqueueDueScans } from "../findings/sync.js";
+import { enqueueDueSyncs } from "../findings/sync.js";
 import type { Logger } from "../log.js";
 import { enqueueJob, pruneJobs } from "./queue.js";
 import type { JobHandler } from "./worker.js";
@@ -26,11 +26,11 @@ export const SCHEDULES: Schedule[] = [
     },
   },
   {
-    name: "scanner syncs",
-    // Each scanner has its own interval (Wiz: 6 hours); this only looks for the ones due.
+    name: "integration syncs",
+    // Each connector has its own interval (Wiz: 6 hours, GitHub: 1 hour); this finds the ones due.
     pattern: "*/5 * * * *",
     enqueue: async (db, registry, now) => {
-      await enqueueDueScans(db, registry, now);
+      await enqueueDueSyncs(db, registry, now);
     },
   },
   {

@@ -21,6 +21,7 @@ import { readForm } from "./forms.js";
 import { isHtmx, render } from "./render.js";
 import { requireAdmin } from "./users.js";
 import { SCAN_JOB, enqueueScan, latestRuns, scanCounts } from "../findings/sync.js";
+import { SCM_JOB, enqueueRepositorySync } from "../scm/sync.js";
 import type { ScanCounts } from "../findings/import.js";
 
 type Tab = "overview" | "configuration";
@@ -50,8 +51,9 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.post("/integrations/:kind/:id/sync", admin, async (c) => {
     const found = await loadIntegration(c, deps);
-    if (!found || found.connector.status !== "available" || !found.connector.scanner) return notFound(c, deps);
-    await enqueueScan(deps.db, found.integration.id, deps.now());
+    if (!found || found.connector.status !== "available" || !(found.connector.scanner || found.connector.scm)) return notFound(c, deps);
+    if (found.connector.scanner) await enqueueScan(deps.db, found.integration.id, deps.now());
+    else await enqueueRepositorySync(deps.db, found.integration.id, deps.now());
     deps.notifyWorker();
     deps.logger.info("scan requested", { integrationId: found.integration.id, by: c.get("user")!.username });
     if (!isHtmx(c)) return c.redirect("/integrations", 303);
@@ -146,6 +148,10 @@ async function save(c: Ctx, deps: AppDeps, connector: AvailableConnector, integr
   if (connector.scanner) {
     // The first scan starts shortly after connecting (and again after new credentials).
     await enqueueScan(deps.db, id, now, 5_000);
+    deps.notifyWorker();
+  }
+  if (connector.scm) {
+    await enqueueRepositorySync(deps.db, id, now);
     deps.notifyWorker();
   }
   deps.logger.info(integration ? "integration updated" : "integration connected", { kind: connector.card.kind, integrationId: id, by: c.get("user")!.username });
@@ -255,6 +261,8 @@ export interface CardView {
 }
 
 export interface ScanView {
+  /** What a sync does for this connector: a findings scan or a repository list. */
+  capability: "scanner" | "scm";
   active: "queued" | "running" | undefined;
   last: { status: string; counts: ScanCounts; pages: number; total: number | null; error: string | null; startedAt: string; finishedAt: string | null } | undefined;
 }
@@ -264,13 +272,14 @@ async function hubGroups(deps: AppDeps, q: string) {
   const runs = new Map((await latestRuns(deps.db)).map((r) => [r.integration_id, r]));
   const activeJobs = new Map(
     (
-      await deps.db.selectFrom("jobs").select(["dedupe_key", "status"]).where("type", "=", SCAN_JOB).where("status", "in", ["queued", "running"]).execute()
+      await deps.db.selectFrom("jobs").select(["dedupe_key", "status"]).where("type", "in", [SCAN_JOB, SCM_JOB]).where("status", "in", ["queued", "running"]).execute()
     ).map((j) => [j.dedupe_key, j.status as "queued" | "running"]),
   );
-  const scanOf = (integration: Integration): ScanView => {
+  const scanOf = (integration: Integration, capability: "scanner" | "scm"): ScanView => {
     const run = runs.get(integration.id);
     return {
-      active: activeJobs.get(`${SCAN_JOB}:${integration.id}`),
+      capability,
+      active: activeJobs.get(`${capability === "scanner" ? SCAN_JOB : SCM_JOB}:${integration.id}`),
       last: run && { status: run.status, counts: scanCounts(run), pages: run.pages, total: run.total, error: run.error, startedAt: run.started_at, finishedAt: run.finished_at },
     };
   };
@@ -286,7 +295,7 @@ async function hubGroups(deps: AppDeps, q: string) {
     .filter((group) => group.cards.length > 0);
 }
 
-function cardView(connector: Connector, integrations: Integration[], scanOf: (integration: Integration) => ScanView): CardView {
+function cardView(connector: Connector, integrations: Integration[], scanOf: (integration: Integration, capability: "scanner" | "scm") => ScanView): CardView {
   const available = connector.status === "available" ? connector : undefined;
   const connections = integrations.map((integration) => {
     const settings = integrationSettings(integration);
@@ -299,7 +308,7 @@ function cardView(connector: Connector, integrations: Integration[], scanOf: (in
       glance: (available?.fields ?? [])
         .filter((f) => f.glance)
         .map((f) => ({ label: f.label, value: f.type === "checkbox" ? (settings[f.name] ? "On" : "Off") : String(settings[f.name] ?? "") })),
-      scan: available?.scanner ? scanOf(integration) : undefined,
+      scan: available?.scanner ? scanOf(integration, "scanner") : available?.scm ? scanOf(integration, "scm") : undefined,
     };
   });
   const status = !available

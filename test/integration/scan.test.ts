@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { defaultRegistry } from "../../src/connectors/registry.js";
 import { NOT_ACCESSIBLE } from "../../src/findings/import.js";
-import { SCAN_JOB, enqueueDueScans, enqueueScan } from "../../src/findings/sync.js";
+import { SCAN_JOB, enqueueDueSyncs, enqueueScan } from "../../src/findings/sync.js";
 import { listJobs } from "../../src/jobs/queue.js";
 import { type Browser, type TestApp, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
@@ -312,9 +312,9 @@ describe("schedule", () => {
   it("queues a scan for a scanner never scanned, then again only after six hours", async () => {
     const id = await connect();
     await drain({ advanceMs: 5_000 });
-    expect(await enqueueDueScans(db(), defaultRegistry(), app.clock.now())).toBe(0);
+    expect(await enqueueDueSyncs(db(), defaultRegistry(), app.clock.now())).toBe(0);
     app.clock.advance(6 * 3600_000);
-    expect(await enqueueDueScans(db(), defaultRegistry(), app.clock.now())).toBe(1);
+    expect(await enqueueDueSyncs(db(), defaultRegistry(), app.clock.now())).toBe(1);
     const queued = await listJobs(db(), { status: "queued" });
     expect(queued.map((j) => [j.type, JSON.parse(j.payload).integrationId])).toEqual([[SCAN_JOB, id]]);
   });

@@ -186,3 +186,18 @@ function closedPort(): Promise<number> {
     });
   });
 }
+
+describe("rate limits answered with 403", () => {
+  it("treats a 403 with Retry-After or an exhausted quota as a rate limit, not a permission problem", async () => {
+    const reset = Math.floor(Date.now() / 1000) + 5;
+    knobs.add({ path: /ok/, status: 403, times: 1, headers: { "retry-after": "2" } });
+    knobs.add({ path: /ok/, status: 403, times: 1, headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) } });
+    const { http, delays } = client();
+    await http.request({ url: `${sim.url}/ok` });
+    expect(delays[0]).toBe(2000);
+    expect(delays[1]).toBeGreaterThanOrEqual(4000);
+    expect(delays[1]).toBeLessThanOrEqual(6000);
+    knobs.add({ path: /ok/, status: 403, times: 1 });
+    expect((await failure(http.request({ url: `${sim.url}/ok` }))).kind).toBe("permission");
+  });
+});

@@ -1,0 +1,70 @@
+// GitHub REST client: github.com or GitHub Enterprise Server (https://HOST/api/v3), bearer
+// token, the API version header, and Link-header pagination.
+import { ExternalError, type HttpClient, type HttpResponse } from "../../http.js";
+
+export const SERVICE = "GitHub";
+const API_VERSION = "2022-11-28";
+
+/** The REST API root for a GitHub web address: api.github.com, or /api/v3 on a GHES server. */
+export function apiBase(webUrl: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(webUrl.trim());
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return undefined;
+  if (url.search || url.hash || !/^\/?$/.test(url.pathname)) return undefined;
+  const host = url.hostname.toLowerCase();
+  if (host === "github.com" || host === "www.github.com") return "https://api.github.com";
+  return `${url.origin}/api/v3`;
+}
+
+/** The URL of rel="next" in a Link header, if any. */
+export function nextLink(link: string | null): string | null {
+  if (!link) return null;
+  for (const part of link.split(",")) {
+    const match = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);
+    if (match) return match[1]!;
+  }
+  return null;
+}
+
+export function githubErrorMessage(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { message?: unknown };
+    return typeof parsed.message === "string" ? parsed.message : undefined;
+  } catch {
+    return body.length < 200 ? body : undefined;
+  }
+}
+
+export class GitHubClient {
+  constructor(
+    private readonly http: HttpClient,
+    readonly base: string,
+    private readonly token: string,
+  ) {}
+
+  headers(): Record<string, string> {
+    return {
+      authorization: `Bearer ${this.token}`,
+      accept: "application/vnd.github+json",
+      "x-github-api-version": API_VERSION,
+      "user-agent": "Patchbay",
+    };
+  }
+
+  async get<T>(pathOrUrl: string, opts: { apiRoot?: boolean } = {}): Promise<{ data: T; response: HttpResponse }> {
+    return this.http.json<T>({ url: this.url(pathOrUrl), headers: this.headers(), apiRoot: opts.apiRoot });
+  }
+
+  /** Absolute URLs (from Link headers) must stay on this API's origin. */
+  url(pathOrUrl: string): string {
+    if (!/^https?:\/\//.test(pathOrUrl)) return this.base + pathOrUrl;
+    if (new URL(pathOrUrl).origin !== new URL(this.base).origin) {
+      throw new ExternalError("remote", SERVICE, `GitHub pointed to a page on another server (${new URL(pathOrUrl).origin}); it was not followed.`);
+    }
+    return pathOrUrl;
+  }
+}

@@ -1,0 +1,146 @@
+// GitHub as source control: github.com or GitHub Enterprise Server, connected with a
+// personal access token (fine-grained or classic). Lists the repositories the token reaches.
+import { ExternalError } from "../../http.js";
+import type { AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
+import { GitHubClient, SERVICE, apiBase, githubErrorMessage, nextLink } from "./client.js";
+
+interface GitHubRepo {
+  id: number;
+  full_name: string;
+  html_url: string;
+  default_branch?: string | null;
+  visibility?: string | null;
+  private?: boolean;
+  archived?: boolean;
+}
+
+const WANTED_SCOPES = ["repo", "read:org", "security_events"];
+
+export function createGitHubClient(connection: ConnectionSettings, ctx: ConnectorContext): GitHubClient {
+  const base = apiBase(String(connection.settings.githubUrl ?? "https://github.com"));
+  if (!base) throw new ExternalError("invalid_input", SERVICE, "The GitHub URL is not a valid address.");
+  return new GitHubClient(ctx.http(SERVICE, { errorMessage: githubErrorMessage }), base, connection.secrets.token ?? "");
+}
+
+function toRepository(repo: GitHubRepo): RepositoryInfo {
+  return {
+    externalId: String(repo.id),
+    fullName: repo.full_name,
+    url: repo.html_url,
+    defaultBranch: repo.default_branch ?? null,
+    visibility: repo.visibility ?? (repo.private ? "private" : "public"),
+    archived: Boolean(repo.archived),
+  };
+}
+
+export const github: AvailableConnector = {
+  status: "available",
+  capabilities: ["scm"],
+  multiInstance: true,
+  card: {
+    kind: "github",
+    name: "GitHub",
+    category: "scm",
+    summary: "Repositories from GitHub or GitHub Enterprise Server.",
+    overview: {
+      description:
+        "Connect GitHub so Patchbay knows your repositories: SCA findings are imported only for repositories source control makes accessible, and remediation pull requests are followed there.",
+      benefits: [
+        "List every repository the token can reach, kept up to date every hour",
+        "Match scanner findings to repositories by their URL",
+        "Works with github.com and GitHub Enterprise Server",
+      ],
+      requirements: [
+        "A fine-grained personal access token with read access to the repositories' metadata (and pull requests), or a classic token with the repo, read:org and security_events scopes",
+        "For GitHub Enterprise Server: the server's address, reachable from Patchbay",
+      ],
+      docs: [
+        { label: "GitHub: Managing personal access tokens", url: "https://docs.github.com/en/authentication/keeping-your-account-and-data-secure/managing-your-personal-access-tokens" },
+        { label: "GitHub: List repositories for the authenticated user", url: "https://docs.github.com/en/rest/repos/repos#list-repositories-for-the-authenticated-user" },
+      ],
+    },
+  },
+  fields: [
+    {
+      name: "githubUrl",
+      label: "GitHub URL",
+      type: "url",
+      required: true,
+      example: "https://github.com",
+      help: "https://github.com, or your GitHub Enterprise Server's address.",
+      maxLength: 200,
+      glance: true,
+      validate: (value) => (apiBase(value) ? undefined : "Enter https://github.com or your GitHub Enterprise Server's address, such as https://github.example.com."),
+    },
+    {
+      name: "token",
+      label: "Personal access token",
+      type: "secret",
+      required: true,
+      maxLength: 500,
+      editableWhenConnected: true,
+      help: "Fine-grained (repository metadata and pull requests) or classic (repo, read:org, security_events).",
+    },
+  ],
+
+  async test(connection, ctx) {
+    const client = createGitHubClient(connection, ctx);
+    const { data, response } = await client.get<{ login?: string }>("/user", { apiRoot: true });
+    if (!data.login) throw new ExternalError("remote", SERVICE, "GitHub answered /user without a login.");
+    const scopes = response.headers.get("x-oauth-scopes");
+    const details = [`Signed in as ${data.login}`];
+    if (scopes !== null) {
+      const granted = scopes.split(",").map((s) => s.trim()).filter(Boolean);
+      const missing = WANTED_SCOPES.filter((s) => !granted.includes(s));
+      details.push(missing.length ? `Classic token without ${missing.join(", ")}: some features will not work` : `Scopes: ${granted.join(", ")}`);
+    } else {
+      details.push("Fine-grained token: repository access as its owner granted it");
+    }
+    return { message: "Connected to GitHub: the token was accepted.", details };
+  },
+
+  troubleshoot(error) {
+    if (error.kind === "auth") {
+      return {
+        title: "Connection Failed — GitHub rejected the token",
+        steps: [
+          "Verify your credentials are correct: copy the whole token again.",
+          "Check that the token has not expired or been revoked (Settings → Developer settings → Personal access tokens).",
+          "For an organization with SSO, authorize the token for the organization.",
+        ],
+      };
+    }
+    if (error.kind === "unreachable") {
+      return {
+        title: "Connection Failed — GitHub unreachable",
+        steps: [
+          "Check that the service is accessible from your network (from the machine running Patchbay).",
+          "For GitHub Enterprise Server, check the address; Patchbay uses its /api/v3 API.",
+        ],
+      };
+    }
+    return undefined;
+  },
+
+  defaultName(settings) {
+    const base = apiBase(String(settings.githubUrl ?? ""));
+    return base === "https://api.github.com" || !base ? "GitHub" : `GitHub ${new URL(base).hostname}`;
+  },
+
+  scm: {
+    provider: "github",
+    intervalHours: 1,
+    session(connection, ctx) {
+      const client = createGitHubClient(connection, ctx);
+      return {
+        async listRepositories(cursor) {
+          const { data, response } = await client.get<GitHubRepo[]>(
+            cursor ?? "/user/repos?per_page=100&sort=full_name&affiliation=owner,collaborator,organization_member",
+          );
+          if (!Array.isArray(data)) throw new ExternalError("remote", SERVICE, "GitHub answered the repository list with something that is not a list.");
+          return { repositories: data.map(toRepository), nextCursor: nextLink(response.headers.get("link")) };
+        },
+      };
+    },
+  },
+};

@@ -1,0 +1,39 @@
+// Bookkeeping shared by every sync of an integration (scanner scans, repository syncs): the
+// run row the card reads, and what a failed attempt records on the run and the card.
+import type { Db, Integration, Job } from "../db/schema.js";
+import { ExternalError } from "../http.js";
+import { redactText } from "../log.js";
+
+/** Records a failed attempt and returns the error for the job to rethrow (and retry). */
+export async function recordSyncFailure(
+  db: Db,
+  integration: Integration,
+  runId: number,
+  job: Job,
+  err: unknown,
+  where: string,
+  now: Date,
+  resumable: boolean,
+): Promise<Error> {
+  const message = redactText(err instanceof Error ? err.message : String(err));
+  const lastAttempt = job.attempts >= job.max_attempts;
+  await db
+    .updateTable("scan_runs")
+    .set({ status: lastAttempt ? "failed" : "interrupted", error: message, finished_at: lastAttempt ? now.toISOString() : null })
+    .where("id", "=", runId)
+    .execute();
+  const retry = lastAttempt ? "" : resumable ? " It will be retried and resume where it stopped." : " It will be retried.";
+  await db
+    .updateTable("integrations")
+    .set({ status: "error", last_error: `${where}: ${message}${retry}`, updated_at: now.toISOString() })
+    .where("id", "=", integration.id)
+    .execute();
+  return err instanceof ExternalError ? err : new Error(`${where}: ${message}`);
+}
+
+/** Marks a run finished and the integration synced and healthy. */
+export async function recordSyncSuccess(db: Db, integrationId: number, runId: number, counts: unknown, now: Date): Promise<void> {
+  const stamp = now.toISOString();
+  await db.updateTable("scan_runs").set({ status: "succeeded", counts: JSON.stringify(counts), finished_at: stamp, error: null }).where("id", "=", runId).execute();
+  await db.updateTable("integrations").set({ status: "connected", last_error: null, last_sync_at: stamp, updated_at: stamp }).where("id", "=", integrationId).execute();
+}

@@ -1,0 +1,119 @@
+// Job `scm.sync`: lists every repository a source control integration can see (paginated to
+// the end) into `repositories`. A repository no longer listed is marked inaccessible, not
+// deleted: its findings stay, and the scanners' SCA import skips it from then on.
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { RepositoryInfo } from "../connectors/types.js";
+import type { Db } from "../db/schema.js";
+import { repositoryUrlKey } from "../findings/repositories.js";
+import { type ConnectorEnvironment, connectorContext } from "../integrations/service.js";
+import { integrationSettings } from "../integrations/store.js";
+import { enqueueJob } from "../jobs/queue.js";
+import { recordSyncFailure, recordSyncSuccess } from "../jobs/sync-runs.js";
+import type { JobHandler } from "../jobs/worker.js";
+import type { Vault } from "../vault.js";
+
+export const SCM_JOB = "scm.sync";
+
+export interface RepositorySyncCounts {
+  fetched: number;
+  new: number;
+  updated: number;
+  unchanged: number;
+  /** Repositories no longer listed, now marked inaccessible. */
+  resolved: number;
+  skipped: Record<string, number>;
+}
+
+export function enqueueRepositorySync(db: Db, integrationId: number, now: Date): Promise<number> {
+  return enqueueJob(db, SCM_JOB, { integrationId }, now, { dedupeKey: `${SCM_JOB}:${integrationId}`, maxAttempts: 3 });
+}
+
+export interface RepositorySyncDeps {
+  db: Db;
+  vault: Vault;
+  registry: ConnectorRegistry;
+  env: ConnectorEnvironment;
+  now: () => Date;
+}
+
+export function repositorySyncHandler(deps: RepositorySyncDeps): JobHandler {
+  return async ({ job, payload, logger, progress }) => {
+    const { db, now } = deps;
+    const { integrationId } = payload as { integrationId: number };
+    const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
+    if (!integration) return;
+    const scm = deps.registry.available(integration.kind)?.scm;
+    if (!scm) throw new Error(`Integration "${integration.name}" is not source control.`);
+    const counts: RepositorySyncCounts = { fetched: 0, new: 0, updated: 0, unchanged: 0, resolved: 0, skipped: {} };
+    const run = await db
+      .insertInto("scan_runs")
+      .values({ integration_id: integration.id, job_id: job.id, status: "running", cursor: null, total: null, counts: JSON.stringify(counts), error: null, started_at: now().toISOString(), finished_at: null })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    const session = scm.session({ settings: integrationSettings(integration), secrets: deps.vault.openSecrets(integration.secrets) }, connectorContext({ ...deps.env, logger }));
+    const seen = new Set<string>();
+    let cursor: string | null = null;
+    let pages = 0;
+    try {
+      do {
+        const page = await session.listRepositories(cursor);
+        pages++;
+        const stamp = now().toISOString();
+        await db.transaction().execute(async (trx) => {
+          for (const repo of page.repositories) {
+            seen.add(repo.externalId);
+            counts.fetched++;
+            counts[await upsertRepository(trx, integration.id, scm.provider, repo, stamp)]++;
+          }
+          await trx.updateTable("scan_runs").set({ pages, counts: JSON.stringify(counts) }).where("id", "=", run.id).execute();
+        });
+        await progress({ done: counts.fetched, total: counts.fetched, message: `page ${pages}` });
+        cursor = page.nextCursor;
+      } while (cursor);
+      await db.transaction().execute(async (trx) => {
+        const listed = await trx.selectFrom("repositories").select(["id", "external_id"]).where("integration_id", "=", integration.id).where("accessible", "=", 1).execute();
+        const gone = listed.filter((r) => r.external_id !== null && !seen.has(r.external_id)).map((r) => r.id);
+        if (gone.length) {
+          await trx.updateTable("repositories").set({ accessible: 0, updated_at: now().toISOString() }).where("id", "in", gone).execute();
+        }
+        counts.resolved = gone.length;
+        await recordSyncSuccess(trx, integration.id, run.id, counts, now());
+      });
+      logger.info("repositories synced", { integrationId, ...counts });
+    } catch (err) {
+      throw await recordSyncFailure(db, integration, run.id, job, err, `Repository sync stopped on page ${pages + 1}`, now(), false);
+    }
+  };
+}
+
+async function upsertRepository(db: Db, integrationId: number, provider: string, repo: RepositoryInfo, stamp: string): Promise<"new" | "updated" | "unchanged"> {
+  const values = {
+    full_name: repo.fullName,
+    url: repo.url,
+    url_key: repositoryUrlKey(repo.url) ?? null,
+    default_branch: repo.defaultBranch,
+    visibility: repo.visibility,
+    archived: repo.archived ? 1 : 0,
+    accessible: 1,
+  };
+  const existing = await db
+    .selectFrom("repositories")
+    .selectAll()
+    .where("integration_id", "=", integrationId)
+    .where("external_id", "=", repo.externalId)
+    .executeTakeFirst();
+  if (!existing) {
+    await db
+      .insertInto("repositories")
+      .values({ integration_id: integrationId, provider, external_id: repo.externalId, ...values, last_seen_at: stamp, created_at: stamp, updated_at: stamp })
+      .execute();
+    return "new";
+  }
+  const changed = (Object.keys(values) as (keyof typeof values)[]).some((k) => existing[k] !== values[k]);
+  await db
+    .updateTable("repositories")
+    .set({ ...values, last_seen_at: stamp, ...(changed ? { updated_at: stamp } : {}) })
+    .where("id", "=", existing.id)
+    .execute();
+  return changed ? "updated" : "unchanged";
+}
