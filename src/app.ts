@@ -20,6 +20,7 @@ import { jobRoutes } from "./web/jobs.js";
 import { staticRoutes } from "./web/static.js";
 import { userRoutes } from "./web/users.js";
 import { vulnerabilityRoutes } from "./web/vulnerabilities.js";
+import { repositoryRoutes } from "./web/repositories.js";
 
 export type { AppDeps } from "./web/context.js";
 
@@ -108,6 +109,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", integrationRoutes(deps));
   app.route("/", jobRoutes(deps));
   app.route("/", vulnerabilityRoutes(deps));
+  app.route("/", repositoryRoutes(deps));
   app.get("/", (c) => c.redirect("/integrations"));
 
   app.notFound((c) => render(c, deps, "./error", { title: "Page not found", message: "There is nothing at this address. Use the menu to find your way." }, 404));

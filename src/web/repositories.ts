@@ -1,0 +1,73 @@
+// Repositories: what source control lists, with search, a filter by integration, and each
+// repository's open findings by severity.
+import { Hono } from "hono";
+import { sql } from "kysely";
+import type { Severity } from "../db/schema.js";
+import { DEFAULT_STATUSES } from "../findings/query.js";
+import { SEVERITIES, SEVERITY_RANK } from "../findings/normalize.js";
+import type { AppDeps, AppEnv } from "./context.js";
+import { isHtmx, render } from "./render.js";
+
+const PAGE_SIZE = 100;
+
+export function repositoryRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.get("/repositories", async (c) => {
+    const q = (c.req.query("q") ?? "").trim().slice(0, 100);
+    const integrationId = Number(c.req.query("integration")) || undefined;
+    const after = c.req.query("after") ?? "";
+    const showGone = c.req.query("inaccessible") === "1";
+    let query = deps.db
+      .selectFrom("repositories")
+      .leftJoin("integrations", "integrations.id", "repositories.integration_id")
+      .selectAll("repositories")
+      .select("integrations.name as integration_name")
+      .orderBy("repositories.full_name")
+      .limit(PAGE_SIZE + 1);
+    if (q) query = query.where(sql<boolean>`repositories.full_name like ${`%${q.replace(/[%_\\]/g, (ch) => `\\${ch}`)}%`} escape '\\'`);
+    if (integrationId) query = query.where("repositories.integration_id", "=", integrationId);
+    if (!showGone) query = query.where("repositories.accessible", "=", 1);
+    if (after) query = query.where("repositories.full_name", ">", after);
+    const rows = await query.execute();
+    const more = rows.length > PAGE_SIZE;
+    if (more) rows.pop();
+
+    const counts = new Map<number, Record<Severity, number>>();
+    if (rows.length) {
+      const grouped = await deps.db
+        .selectFrom("findings")
+        .innerJoin("assets", "assets.id", "findings.asset_id")
+        .select(["assets.repository_id", "findings.severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
+        .where("assets.repository_id", "in", rows.map((r) => r.id))
+        .where("findings.status", "in", DEFAULT_STATUSES)
+        .groupBy(["assets.repository_id", "findings.severity_rank"])
+        .execute();
+      for (const row of grouped) {
+        const severity = SEVERITIES.find((s) => SEVERITY_RANK[s] === row.severity_rank)!;
+        const entry = counts.get(row.repository_id!) ?? (Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>);
+        entry[severity] = Number(row.n);
+        counts.set(row.repository_id!, entry);
+      }
+    }
+    const integrations = await deps.db
+      .selectFrom("integrations")
+      .select(["integrations.id", "integrations.name"])
+      .where((eb) => eb.exists(eb.selectFrom("repositories").select("repositories.id").whereRef("repositories.integration_id", "=", "integrations.id")))
+      .orderBy("integrations.name")
+      .execute();
+    const data = {
+      rows: rows.map((r) => ({ ...r, counts: counts.get(r.id) })),
+      severities: SEVERITIES,
+      integrations,
+      q,
+      integrationId,
+      showGone,
+      next: more ? rows.at(-1)!.full_name : undefined,
+      nextQuery: (name: string) => new URLSearchParams({ ...(q ? { q } : {}), ...(integrationId ? { integration: String(integrationId) } : {}), ...(showGone ? { inaccessible: "1" } : {}), after: name }).toString(),
+    };
+    return render(c, deps, isHtmx(c) && c.req.header("hx-target") === "repositories-results" ? "./repositories/results" : "./repositories/index", data);
+  });
+
+  return app;
+}
