@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getCookie } from "hono/cookie";
+import { except } from "hono/combine";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
@@ -21,11 +22,14 @@ import { staticRoutes } from "./web/static.js";
 import { userRoutes } from "./web/users.js";
 import { vulnerabilityRoutes } from "./web/vulnerabilities.js";
 import { repositoryRoutes } from "./web/repositories.js";
+import { webhookRoutes } from "./web/webhooks.js";
 
 export type { AppDeps } from "./web/context.js";
 
 /** Paths reachable without signing in. */
-const PUBLIC_PATHS = /^\/(healthz|login|setup|static\/.*|favicon\.ico)$/;
+const PUBLIC_PATHS = /^\/(healthz|login|setup|static\/.*|favicon\.ico|webhooks\/.*)$/;
+/** Webhooks authenticate by signature, not by browser origin, and carry larger bodies. */
+const WEBHOOK_PATH = /^\/webhooks\//;
 export const MAX_FORM_BYTES = 64 * 1024;
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -66,12 +70,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
     // Origin verification for every state-changing request from a browser. The request's
     // own origin is accepted too, so a box reached by IP before PATCHBAY_BASE_URL is set works.
-    csrf({ origin: (origin, c) => origin === allowedOrigin || origin === new URL(c.req.url).origin }),
-    bodyLimit({
-      maxSize: MAX_FORM_BYTES,
-      onError: (c) => render(c, deps, "./error", { title: "Request too large", message: `The form was larger than ${MAX_FORM_BYTES / 1024} KB. Shorten the values and try again.` }, 413),
-    }),
   );
+  const formCsrf = csrf({ origin: (origin, c) => origin === allowedOrigin || origin === new URL(c.req.url).origin });
+  const formLimit = bodyLimit({
+    maxSize: MAX_FORM_BYTES,
+    onError: (c) => render(c, deps, "./error", { title: "Request too large", message: `The form was larger than ${MAX_FORM_BYTES / 1024} KB. Shorten the values and try again.` }, 413),
+  });
+  app.use("*", except((c) => WEBHOOK_PATH.test(c.req.path), formCsrf, formLimit));
 
   app.use("*", async (c, next) => {
     c.set("user", undefined);
@@ -102,6 +107,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.route("/", healthRoutes(deps));
+  app.route("/", webhookRoutes(deps));
   app.route("/", staticRoutes());
   app.route("/", authRoutes(deps, () => (setupDone = true)));
   app.route("/", accountRoutes(deps));

@@ -10,6 +10,7 @@ import { openDatabase, type OpenDatabase } from "./db/database.js";
 import type { HttpClientOptions } from "./http.js";
 import { SCAN_JOB, scannerSyncHandler } from "./findings/sync.js";
 import { SCM_JOB, repositorySyncHandler } from "./scm/sync.js";
+import { WEBHOOK_JOB, webhookProcessHandler } from "./remediation/process.js";
 import { integrationCheckHandler } from "./integrations/service.js";
 import { maintenanceHandler, startSchedules } from "./jobs/schedules.js";
 import { type JobHandler, Worker } from "./jobs/worker.js";
@@ -53,6 +54,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     ["integration.check", integrationCheckHandler({ db, vault, registry, env: connectorEnv, now })],
     [SCAN_JOB, scannerSyncHandler({ db, vault, registry, env: connectorEnv, now })],
     [SCM_JOB, repositorySyncHandler({ db, vault, registry, env: connectorEnv, now })],
+    [WEBHOOK_JOB, webhookProcessHandler({ db, registry, now })],
   ]);
   const worker = new Worker({ db, handlers, logger: logger.child({ component: "worker" }), now, leaseMs: config.jobLeaseSeconds * 1000 });
 

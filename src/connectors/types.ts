@@ -197,13 +197,36 @@ export interface ScmSession {
   listRepositories(cursor: string | null): Promise<RepositoryPage>;
 }
 
-/** Source control capability: the repositories an integration can reach. */
+/** A pull/merge request event, as every source control connector reports it. */
+export interface PullRequestEvent {
+  /** opened (also reopened), updated (title, body or commits), merged, closed (without merging). */
+  action: "opened" | "updated" | "merged" | "closed";
+  repository: { externalId: string; fullName: string; url: string };
+  number: number;
+  title: string;
+  body: string;
+  url: string;
+  sourceBranch: string | null;
+  author: string | null;
+}
+
+export type WebhookCheck = { ok: true; deliveryId: string; event: string } | { ok: false; reason: string };
+
+/** Source control capability: the repositories an integration can reach, and its webhooks. */
 export interface SourceControl {
   /** Stored on each repository: "github", "gitlab", "bitbucket". */
   provider: string;
   /** Hours between scheduled repository syncs. */
   intervalHours: number;
   session(connection: ConnectionSettings, ctx: ConnectorContext): ScmSession;
+  webhook: {
+    /** What to configure on the service's side, shown in the dialog beside the webhook URL. */
+    instructions: string[];
+    /** Checks a delivery's signature (in constant time) and reads its id and event. */
+    verify(headers: Headers, rawBody: string, secret: string): WebhookCheck;
+    /** The pull request event in a verified delivery, or undefined for other events. */
+    parse(event: string, rawBody: string, contentType: string): PullRequestEvent | undefined;
+  };
 }
 
 /** A connector Patchbay implements: it can be connected, tested and saved. */

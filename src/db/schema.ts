@@ -183,6 +183,52 @@ export interface ScanPageTable {
   external_ids: string;
 }
 
+export interface WebhookDeliveryTable {
+  id: Generated<number>;
+  integration_id: number;
+  /** The service's delivery id (X-GitHub-Delivery, X-Gitlab-Event-UUID, X-Request-UUID). */
+  delivery_id: string;
+  event: string;
+  received_at: string;
+  /** accepted, ignored, processed, failed */
+  outcome: string;
+  detail: string | null;
+  payload: string | null;
+}
+
+export type RemediationState = "open" | "merged" | "closed";
+
+export interface RemediationTable {
+  id: Generated<number>;
+  integration_id: number;
+  repository_id: number;
+  number: number;
+  title: string;
+  url: string;
+  source_branch: string | null;
+  author: string | null;
+  state: RemediationState;
+  created_at: string;
+  updated_at: string;
+  merged_at: string | null;
+  closed_at: string | null;
+}
+
+export interface RemediationFindingTable {
+  remediation_id: number;
+  finding_id: number;
+  /** Why they are linked: "cve", "ticket" or "bump". */
+  reason: string;
+}
+
+/** The outbox: what happened, for the integrations that react to it (ticket updates). */
+export interface DomainEventTable {
+  id: Generated<number>;
+  type: string;
+  payload: string;
+  created_at: string;
+}
+
 export interface Database {
   meta: MetaTable;
   users: UserTable;
@@ -196,6 +242,10 @@ export interface Database {
   finding_events: FindingEventTable;
   scan_runs: ScanRunTable;
   scan_pages: ScanPageTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  remediations: RemediationTable;
+  remediation_findings: RemediationFindingTable;
+  domain_events: DomainEventTable;
 }
 
 export type Db = Kysely<Database>;
@@ -210,3 +260,4 @@ export type Finding = Selectable<FindingTable>;
 export type FindingSource = Selectable<FindingSourceTable>;
 export type FindingEvent = Selectable<FindingEventTable>;
 export type ScanRun = Selectable<ScanRunTable>;
+export type Remediation = Selectable<RemediationTable>;

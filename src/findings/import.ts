@@ -84,12 +84,18 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
       )
     ).map((s) => [s.external_id, s]),
   );
+  const unchangedFindings: number[] = [];
   const changed = accepted.filter((a) => {
     const source = existingSources.get(a.externalId);
     const same = source && source.content_hash === a.hash && source.status === "open";
-    if (same) counts.unchanged++;
+    if (same) {
+      counts.unchanged++;
+      unchangedFindings.push(source.finding_id);
+    }
     return !same;
   });
+  // A fix was merged (the finding resolved) but the scanner still reports it: open it again.
+  await reopenStillReported(db, unchangedFindings, ctx.actor, stamp);
   if (changed.length === 0) return counts;
 
   const assetIds = await ensureAssets(db, changed, stamp);
@@ -266,6 +272,18 @@ async function updateFinding(db: Db, finding: Finding, f: ScannedFinding, ctx: I
     await db
       .insertInto("finding_events")
       .values({ finding_id: finding.id, at: stamp, actor: ctx.actor, from_status: "resolved", to_status: "open", note: "Reported again by the scanner" })
+      .execute();
+  }
+}
+
+async function reopenStillReported(db: Db, findingIds: number[], actor: string, stamp: string): Promise<void> {
+  for (const ids of chunks(findingIds, CHUNK)) {
+    const resolved = await db.selectFrom("findings").select("id").where("id", "in", ids).where("status", "=", "resolved").execute();
+    if (resolved.length === 0) continue;
+    await db.updateTable("findings").set({ status: "open", resolved_at: null, updated_at: stamp }).where("id", "in", resolved.map((r) => r.id)).execute();
+    await db
+      .insertInto("finding_events")
+      .values(resolved.map((r) => ({ finding_id: r.id, at: stamp, actor, from_status: "resolved" as const, to_status: "open" as const, note: "Still reported by the scanner after it was marked resolved" })))
       .execute();
   }
 }

@@ -210,6 +210,10 @@ function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 422 = 2
     formAction: integration ? `${base}/${integration.id}` : base,
     testAction: `${base}/test`,
     disconnectUrl: integration ? `${base}/${integration.id}/disconnect` : undefined,
+    webhook:
+      integration && available?.scm
+        ? { url: `${deps.baseUrl}/webhooks/${connector.card.kind}/${integration.id}`, instructions: available.scm.webhook.instructions }
+        : undefined,
   };
   if (isHtmx(c)) {
     const target = c.req.header("hx-target");

@@ -1,6 +1,7 @@
 // GitHub simulator: the REST API as api.github.com serves it (and GitHub Enterprise Server
 // under /api/v3): bearer or token auth, the version and scope headers, repository listing
 // with Link pagination, GitHub's error body, primary and secondary rate limits, fault knobs.
+import crypto from "node:crypto";
 import { Hono } from "hono";
 import { FaultKnobs } from "./faults.js";
 
@@ -114,6 +115,53 @@ export class GitHubSim {
     // GitHub Enterprise Server serves the same API under /api/v3.
     root.route("/api/v3", api);
     return root;
+  }
+
+  /** A pull_request event payload as GitHub sends it (the fields Patchbay reads, and more). */
+  pullRequestPayload(input: { action: string; repo: GitHubSimRepo; number: number; title: string; body?: string; branch?: string; merged?: boolean }) {
+    return {
+      action: input.action,
+      number: input.number,
+      pull_request: {
+        url: `${this.apiOrigin}/repos/${input.repo.full_name}/pulls/${input.number}`,
+        html_url: `${this.webOrigin}/${input.repo.full_name}/pull/${input.number}`,
+        number: input.number,
+        state: input.action === "closed" ? "closed" : "open",
+        title: input.title,
+        body: input.body ?? null,
+        user: { login: "dependabot[bot]", type: "Bot" },
+        head: { ref: input.branch ?? `fix/${input.number}`, sha: "0".repeat(40) },
+        base: { ref: input.repo.default_branch },
+        merged: input.merged ?? false,
+        merged_at: input.merged ? new Date().toISOString() : null,
+      },
+      repository: { id: input.repo.id, full_name: input.repo.full_name, html_url: `${this.webOrigin}/${input.repo.full_name}`, private: input.repo.private },
+      sender: { login: "dependabot[bot]" },
+    };
+  }
+
+  /**
+   * Sends a webhook delivery the way GitHub does: X-GitHub-Event, X-GitHub-Delivery (a GUID),
+   * X-Hub-Signature-256 = "sha256=" + HMAC-SHA256(secret, raw body), JSON or form-encoded.
+   */
+  async deliver(
+    url: string,
+    event: string,
+    payload: unknown,
+    opts: { secret?: string; deliveryId?: string; form?: boolean; signature?: string | null } = {},
+  ): Promise<Response> {
+    const json = JSON.stringify(payload);
+    const body = opts.form ? new URLSearchParams({ payload: json }).toString() : json;
+    const headers: Record<string, string> = {
+      "content-type": opts.form ? "application/x-www-form-urlencoded" : "application/json",
+      "user-agent": "GitHub-Hookshot/abc123",
+      "x-github-event": event,
+      "x-github-delivery": opts.deliveryId ?? crypto.randomUUID(),
+      "x-github-hook-id": "123456",
+    };
+    const signature = opts.signature !== undefined ? opts.signature : opts.secret ? `sha256=${crypto.createHmac("sha256", opts.secret).update(body).digest("hex")}` : null;
+    if (signature !== null) headers["x-hub-signature-256"] = signature;
+    return fetch(url, { method: "POST", headers, body });
   }
 
   private tokenOf(header: string | undefined): GitHubSimToken {

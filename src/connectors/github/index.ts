@@ -3,6 +3,7 @@
 import { ExternalError } from "../../http.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
 import { GitHubClient, SERVICE, apiBase, githubErrorMessage, nextLink } from "./client.js";
+import { parseGitHubDelivery, verifyGitHubDelivery } from "./webhook.js";
 
 interface GitHubRepo {
   id: number;
@@ -81,6 +82,15 @@ export const github: AvailableConnector = {
       editableWhenConnected: true,
       help: "Fine-grained (repository metadata and pull requests) or classic (repo, read:org, security_events).",
     },
+    {
+      name: "webhookSecret",
+      label: "Webhook secret",
+      type: "secret",
+      maxLength: 200,
+      editableWhenConnected: true,
+      help: "The secret of the GitHub webhook that sends pull request events to Patchbay (its URL is shown once connected). Patchbay verifies every delivery with it.",
+      validate: (value) => (value.length < 16 ? "Use a webhook secret of at least 16 characters." : undefined),
+    },
   ],
 
   async test(connection, ctx) {
@@ -130,6 +140,16 @@ export const github: AvailableConnector = {
   scm: {
     provider: "github",
     intervalHours: 1,
+    webhook: {
+      instructions: [
+        "In GitHub, add a webhook to the organization (Settings → Webhooks) or to each repository.",
+        "Payload URL: the URL above. Content type: application/json.",
+        "Secret: the same Webhook secret entered here.",
+        "Events: choose “Let me select individual events” and tick Pull requests.",
+      ],
+      verify: verifyGitHubDelivery,
+      parse: parseGitHubDelivery,
+    },
     session(connection, ctx) {
       const client = createGitHubClient(connection, ctx);
       return {

@@ -1,0 +1,88 @@
+// Which findings a pull/merge request fixes. Three rules, each on findings of the PR's
+// repository that are open or in remediation:
+//   cve    the title, body or source branch names the finding's CVE (any case);
+//   bump   a dependency-bump title (Dependabot "Bump X from A to B", Renovate "Update
+//          dependency X to vB", and plain "bump X to B") raises the finding's package to at
+//          least its fixed version;
+//   ticket the PR names the key of a ticket Patchbay created for the finding (once trackers
+//          exist; see tickets).
+import type { PullRequestEvent } from "../connectors/types.js";
+import type { Db } from "../db/schema.js";
+
+export interface Link {
+  findingId: number;
+  reason: "cve" | "bump";
+}
+
+const CVE = /CVE-\d{4}-\d{4,}/gi;
+
+export function mentionedCves(text: string): string[] {
+  return [...new Set([...text.matchAll(CVE)].map((m) => m[0].toUpperCase()))];
+}
+
+export interface Bump {
+  package: string;
+  to: string;
+}
+
+const BUMP_PATTERNS = [
+  // Dependabot: "Bump lodash from 4.17.15 to 4.17.21", "build(deps): bump x from a to b in /app"
+  /\bbump (\S+) from \S+ to v?(\S+?)(?:\s|$)/i,
+  // Renovate: "Update dependency lodash to v4.17.21", "fix(deps): update module golang.org/x/net to v0.17.0"
+  /\bupdate (?:dependency |module |package )?(\S+) to v?(\S+?)(?:\s|$)/i,
+  // Plain: "bump lodash to 4.17.21"
+  /\bbump (\S+) to v?(\S+?)(?:\s|$)/i,
+];
+
+export function parseBump(title: string): Bump | undefined {
+  for (const pattern of BUMP_PATTERNS) {
+    const match = pattern.exec(title);
+    if (match && /\d/.test(match[2]!)) return { package: match[1]!.replace(/[`'"]/g, ""), to: match[2]!.replace(/[`'",;)]+$/, "") };
+  }
+  return undefined;
+}
+
+/** Compares versions part by part (numbers as numbers); a leading "v" is ignored. */
+export function compareVersions(a: string, b: string): number {
+  const parts = (v: string) => v.replace(/^v/i, "").split(/[.\-+_]/);
+  const pa = parts(a);
+  const pb = parts(b);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i];
+    const y = pb[i];
+    if (x === undefined) return /^\d+$/.test(y!) ? -1 : 1; // 1.0 < 1.0.1, but 1.0 > 1.0-rc1
+    if (y === undefined) return /^\d+$/.test(x) ? 1 : -1;
+    const nx = /^\d+$/.test(x) ? Number(x) : NaN;
+    const ny = /^\d+$/.test(y) ? Number(y) : NaN;
+    if (!Number.isNaN(nx) && !Number.isNaN(ny)) {
+      if (nx !== ny) return nx < ny ? -1 : 1;
+    } else if (x !== y) {
+      return x < y ? -1 : 1;
+    }
+  }
+  return 0;
+}
+
+export async function findLinks(db: Db, repositoryId: number, pr: Pick<PullRequestEvent, "title" | "body" | "sourceBranch">): Promise<Link[]> {
+  const links = new Map<number, Link>();
+  const candidates = db
+    .selectFrom("findings")
+    .innerJoin("assets", "assets.id", "findings.asset_id")
+    .select(["findings.id", "findings.package_lc", "findings.fixed_version"])
+    .where("assets.repository_id", "=", repositoryId)
+    .where("findings.status", "in", ["open", "in_remediation"]);
+
+  const cves = mentionedCves(`${pr.title}\n${pr.body}\n${pr.sourceBranch ?? ""}`);
+  if (cves.length) {
+    for (const row of await candidates.where("findings.cve", "in", cves).execute()) links.set(row.id, { findingId: row.id, reason: "cve" });
+  }
+  const bump = parseBump(pr.title);
+  if (bump) {
+    for (const row of await candidates.where("findings.package_lc", "=", bump.package.toLowerCase()).execute()) {
+      if (!links.has(row.id) && row.fixed_version && compareVersions(bump.to, row.fixed_version) >= 0) {
+        links.set(row.id, { findingId: row.id, reason: "bump" });
+      }
+    }
+  }
+  return [...links.values()];
+}

@@ -1,0 +1,110 @@
+// Job `webhook.process`: turns a recorded, verified delivery into remediation state.
+//   opened   → linked open findings become in remediation
+//   merged   → linked findings become resolved (pending confirmation by the next scan)
+//   closed   → findings this PR put in remediation go back to open, unless another open PR
+//              still covers them
+// Each transition is written with its domain event in one transaction.
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { PullRequestEvent } from "../connectors/types.js";
+import type { Db, FindingStatus, RemediationState } from "../db/schema.js";
+import type { JobHandler } from "../jobs/worker.js";
+import { publish } from "./events.js";
+import { findLinks } from "./linking.js";
+
+export const WEBHOOK_JOB = "webhook.process";
+
+export function webhookProcessHandler(deps: { db: Db; registry: ConnectorRegistry; now: () => Date }): JobHandler {
+  return async ({ payload, logger }) => {
+    const { deliveryId } = payload as { deliveryId: number };
+    const db = deps.db;
+    const delivery = await db.selectFrom("webhook_deliveries").selectAll().where("id", "=", deliveryId).executeTakeFirst();
+    if (!delivery || delivery.outcome !== "accepted") return;
+    const integration = await db.selectFrom("integrations").selectAll().where("id", "=", delivery.integration_id).executeTakeFirst();
+    const scm = integration && deps.registry.available(integration.kind)?.scm;
+    const settle = (outcome: string, detail: string) =>
+      db.updateTable("webhook_deliveries").set({ outcome, detail, payload: null }).where("id", "=", deliveryId).execute();
+    if (!integration || !scm) return void (await settle("ignored", "The integration is gone."));
+
+    const { contentType, body } = JSON.parse(delivery.payload ?? "{}") as { contentType: string; body: string };
+    const pr = scm.webhook.parse(delivery.event, body, contentType);
+    if (!pr) return void (await settle("ignored", `Event ${delivery.event} does not concern pull requests.`));
+    const repository = await db
+      .selectFrom("repositories")
+      .select(["id"])
+      .where("integration_id", "=", integration.id)
+      .where("external_id", "=", pr.repository.externalId)
+      .executeTakeFirst();
+    if (!repository) {
+      return void (await settle("ignored", `Repository ${pr.repository.fullName} is not among ${integration.name}'s repositories yet; it will be after the next repository sync.`));
+    }
+    const detail = await applyPullRequest(db, integration.id, repository.id, pr, deps.now());
+    await settle("processed", detail);
+    logger.info("pull request event processed", { integrationId: integration.id, pr: pr.number, action: pr.action, detail });
+  };
+}
+
+export async function applyPullRequest(db: Db, integrationId: number, repositoryId: number, pr: PullRequestEvent, now: Date): Promise<string> {
+  const stamp = now.toISOString();
+  const state: RemediationState = pr.action === "merged" ? "merged" : pr.action === "closed" ? "closed" : "open";
+  return db.transaction().execute(async (trx) => {
+    const existing = await trx.selectFrom("remediations").selectAll().where("repository_id", "=", repositoryId).where("number", "=", pr.number).executeTakeFirst();
+    const fields = { title: pr.title, url: pr.url, source_branch: pr.sourceBranch, author: pr.author, state, updated_at: stamp, merged_at: state === "merged" ? stamp : null, closed_at: state === "open" ? null : stamp };
+    const remediationId = existing
+      ? (await trx.updateTable("remediations").set(fields).where("id", "=", existing.id).execute(), existing.id)
+      : (await trx.insertInto("remediations").values({ integration_id: integrationId, repository_id: repositoryId, number: pr.number, created_at: stamp, ...fields }).returning("id").executeTakeFirstOrThrow()).id;
+
+    if (state === "open") {
+      for (const link of await findLinks(trx, repositoryId, pr)) {
+        await trx
+          .insertInto("remediation_findings")
+          .values({ remediation_id: remediationId, finding_id: link.findingId, reason: link.reason })
+          .onConflict((oc) => oc.columns(["remediation_id", "finding_id"]).doNothing())
+          .execute();
+      }
+    }
+    const linked = (await trx.selectFrom("remediation_findings").select("finding_id").where("remediation_id", "=", remediationId).execute()).map((r) => r.finding_id);
+    const label = `PR #${pr.number}`;
+    let moved: number[] = [];
+    if (state === "open") {
+      moved = await transition(trx, linked, ["open"], "in_remediation", `${label} opened: ${pr.url}`, stamp);
+      await publish(trx, { type: "remediation.opened", remediationId, findingIds: linked }, now);
+    } else if (state === "merged") {
+      moved = await transition(trx, linked, ["open", "in_remediation"], "resolved", `Fixed by ${label} (merged); the next scan confirms`, stamp);
+      await publish(trx, { type: "remediation.merged", remediationId, findingIds: linked }, now);
+    } else {
+      const stillCovered = new Set(
+        linked.length
+          ? (
+              await trx
+                .selectFrom("remediation_findings")
+                .innerJoin("remediations", "remediations.id", "remediation_findings.remediation_id")
+                .select("remediation_findings.finding_id")
+                .where("remediation_findings.finding_id", "in", linked)
+                .where("remediations.state", "=", "open")
+                .where("remediations.id", "!=", remediationId)
+                .execute()
+            ).map((r) => r.finding_id)
+          : [],
+      );
+      moved = await transition(trx, linked.filter((id) => !stillCovered.has(id)), ["in_remediation"], "open", `${label} closed without merging`, stamp);
+      await publish(trx, { type: "remediation.closed", remediationId, findingIds: linked }, now);
+    }
+    return `${label} ${pr.action}: ${linked.length} linked finding${linked.length === 1 ? "" : "s"}, ${moved.length} changed status.`;
+  });
+}
+
+async function transition(db: Db, findingIds: number[], from: FindingStatus[], to: FindingStatus, note: string, stamp: string): Promise<number[]> {
+  if (findingIds.length === 0) return [];
+  const rows = await db.selectFrom("findings").select(["id", "status"]).where("id", "in", findingIds).where("status", "in", from).execute();
+  if (rows.length === 0) return [];
+  await db
+    .updateTable("findings")
+    .set({ status: to, resolved_at: to === "resolved" ? stamp : null, updated_at: stamp })
+    .where("id", "in", rows.map((r) => r.id))
+    .execute();
+  await db
+    .insertInto("finding_events")
+    .values(rows.map((r) => ({ finding_id: r.id, at: stamp, actor: "remediation", from_status: r.status as FindingStatus, to_status: to, note })))
+    .execute();
+  return rows.map((r) => r.id);
+}

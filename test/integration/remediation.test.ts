@@ -1,0 +1,203 @@
+// Remediation pull requests through GitHub webhooks: signatures, replays, linking rules and
+// state transitions, against a Patchbay that listens on loopback like the real one.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { compareVersions, mentionedCves, parseBump } from "../../src/remediation/linking.js";
+import { type Browser, type TestApp, setUpAdmin, testApp, text } from "../helpers.js";
+import { GitHubSim, type GitHubSimRepo } from "../sim/github.js";
+import { type RunningSim, startSim } from "../sim/serve.js";
+import { wizFinding } from "../sim/wiz-data.js";
+import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+
+const TOKEN = "github_pat_remediation_0001";
+const SECRET = "webhook-secret-0123456789";
+let github: GitHubSim;
+let githubServer: RunningSim;
+let wiz: WizFixture;
+let app: TestApp;
+let patchbay: RunningSim;
+let admin: Browser;
+let hookUrl: string;
+let repo: GitHubSimRepo;
+
+beforeAll(async () => {
+  github = new GitHubSim();
+  github.addToken(TOKEN);
+  github.addRepos("acme", 3);
+  repo = github.repos[0]!;
+  githubServer = await startSim(github.app());
+  wiz = await startWiz();
+});
+afterAll(async () => {
+  await githubServer.close();
+  await wiz.close();
+});
+beforeEach(async () => {
+  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.github.com=${githubServer.url},${wiz.originMap}` } });
+  patchbay = await startSim(app.runtime.app);
+  admin = await setUpAdmin(app);
+  const res = await admin.post("/integrations/github", { githubUrl: "https://github.com", token: TOKEN, webhookSecret: SECRET });
+  expect(res.status).toBe(303);
+  hookUrl = `${patchbay.url}/webhooks/github/1`;
+  await drain();
+  // Wiz reports lodash and axios findings on the first repository.
+  wiz.sim.findings.length = 0;
+  const asset = { __typename: "VulnerableAssetRepositoryBranch", id: "a1", type: "REPOSITORY_BRANCH", name: "main", repositoryName: repo.full_name, providerUniqueId: `https://github.com/${repo.full_name}` };
+  wiz.sim.findings.push(
+    wizFinding(0, asset, { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.15", fixedVersion: "4.17.21", locationPath: "package-lock.json" }),
+    wizFinding(1, asset, { name: "CVE-2020-28500", detailedName: "lodash", version: "4.17.15", fixedVersion: "4.17.21", locationPath: "package-lock.json" }),
+    wizFinding(2, asset, { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", locationPath: "yarn.lock" }),
+  );
+  await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+  await drain(5_000);
+  expect(await db().selectFrom("findings").select("id").execute()).toHaveLength(3);
+});
+afterEach(async () => {
+  await patchbay.close();
+  await app.close();
+});
+
+const db = () => app.runtime.database.db;
+
+async function drain(advanceMs = 0): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    if (advanceMs) app.clock.advance(advanceMs);
+    if (!(await app.runtime.worker.runOnce())) return;
+  }
+}
+
+async function statuses(): Promise<Record<string, string>> {
+  const rows = await db().selectFrom("findings").select(["cve", "status"]).execute();
+  return Object.fromEntries(rows.map((r) => [r.cve, r.status]));
+}
+
+async function pr(action: string, fields: { number?: number; title: string; body?: string; branch?: string; merged?: boolean }, opts: { form?: boolean } = {}) {
+  const res = await github.deliver(hookUrl, "pull_request", github.pullRequestPayload({ action, repo, number: fields.number ?? 7, ...fields }), { secret: SECRET, ...opts });
+  expect(res.status).toBe(202);
+  await drain();
+}
+
+describe("webhook authentication", () => {
+  it("refuses unsigned, wrongly signed and replayed deliveries with 401 and records nothing for them", async () => {
+    const payload = github.pullRequestPayload({ action: "opened", repo, number: 1, title: "Fix CVE-2021-23337" });
+    expect((await github.deliver(hookUrl, "pull_request", payload)).status).toBe(401);
+    expect((await github.deliver(hookUrl, "pull_request", payload, { secret: "another-secret-value" })).status).toBe(401);
+    expect((await github.deliver(hookUrl, "pull_request", payload, { signature: "sha256=abc" })).status).toBe(401);
+    expect(await db().selectFrom("webhook_deliveries").select("id").execute()).toHaveLength(0);
+
+    const first = await github.deliver(hookUrl, "pull_request", payload, { secret: SECRET, deliveryId: "d-1" });
+    expect(first.status).toBe(202);
+    const replay = await github.deliver(hookUrl, "pull_request", payload, { secret: SECRET, deliveryId: "d-1" });
+    expect(replay.status).toBe(401);
+    expect((await replay.json()).error).toContain("already received");
+    expect(await db().selectFrom("webhook_deliveries").select("delivery_id").execute()).toEqual([{ delivery_id: "d-1" }]);
+    expect((await github.deliver(`${patchbay.url}/webhooks/github/999`, "ping", {}, { secret: SECRET })).status).toBe(404);
+  });
+
+  it("needs no session or Origin, and records other events as ignored", async () => {
+    const res = await github.deliver(hookUrl, "ping", { zen: "Keep it logically awesome." }, { secret: SECRET, deliveryId: "ping-1" });
+    expect(res.status).toBe(202);
+    await drain();
+    const row = await db().selectFrom("webhook_deliveries").selectAll().executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ event: "ping", outcome: "ignored", payload: null });
+  });
+});
+
+describe("remediation states", () => {
+  it("opened → in remediation, merged → resolved, with history and domain events", async () => {
+    await pr("opened", { title: "Fix CVE-2021-23337 in lodash", body: "Also addresses cve-2020-28500." });
+    expect(await statuses()).toEqual({ "CVE-2021-23337": "in_remediation", "CVE-2020-28500": "in_remediation", "CVE-2021-3749": "open" });
+    await pr("closed", { title: "Fix CVE-2021-23337 in lodash", merged: true });
+    expect(await statuses()).toEqual({ "CVE-2021-23337": "resolved", "CVE-2020-28500": "resolved", "CVE-2021-3749": "open" });
+    const events = await db().selectFrom("domain_events").select(["type", "payload"]).orderBy("id").execute();
+    expect(events.map((e) => e.type)).toEqual(["remediation.opened", "remediation.merged"]);
+    expect(JSON.parse(events[1]!.payload).findingIds).toHaveLength(2);
+    const finding = await db().selectFrom("findings").select("id").where("cve", "=", "CVE-2021-23337").executeTakeFirstOrThrow();
+    const page = text(await (await admin.get(`/vulnerabilities/${finding.id}`)).text());
+    expect(page).toContain("remediation: In remediation → Resolved — Fixed by PR #7 (merged); the next scan confirms");
+    expect(page).toContain(`remediation: Open → In remediation — PR #7 opened: https://github.com/${repo.full_name}/pull/7`);
+  });
+
+  it("closed without merging → back to open, unless another open PR still covers the finding", async () => {
+    await pr("opened", { number: 1, title: "Fix CVE-2021-23337" });
+    await pr("opened", { number: 2, title: "Fix CVE-2021-23337 and CVE-2021-3749" });
+    await pr("closed", { number: 1, title: "Fix CVE-2021-23337" });
+    expect(await statuses()).toMatchObject({ "CVE-2021-23337": "in_remediation", "CVE-2021-3749": "in_remediation" });
+    await pr("closed", { number: 2, title: "Fix CVE-2021-23337 and CVE-2021-3749" });
+    expect(await statuses()).toMatchObject({ "CVE-2021-23337": "open", "CVE-2021-3749": "open" });
+    expect((await db().selectFrom("remediations").select(["number", "state"]).orderBy("number").execute())).toEqual([
+      { number: 1, state: "closed" },
+      { number: 2, state: "closed" },
+    ]);
+  });
+
+  it("links a dependency bump that reaches the fixed version, and not one that falls short", async () => {
+    await pr("opened", { number: 3, title: "Bump axios from 0.21.1 to 0.21.0", branch: "dependabot/npm_and_yarn/axios-0.21.0" });
+    expect((await statuses())["CVE-2021-3749"]).toBe("open");
+    await pr("opened", { number: 4, title: "Bump lodash from 4.17.15 to 4.17.21", branch: "dependabot/npm_and_yarn/lodash-4.17.21" });
+    expect(await statuses()).toEqual({ "CVE-2021-23337": "in_remediation", "CVE-2020-28500": "in_remediation", "CVE-2021-3749": "open" });
+    await pr("opened", { number: 5, title: "fix(deps): update dependency axios to v0.21.4" }, { form: true });
+    expect((await statuses())["CVE-2021-3749"]).toBe("in_remediation");
+    const reasons = await db().selectFrom("remediation_findings").select("reason").distinct().execute();
+    expect(reasons).toEqual([{ reason: "bump" }]);
+  });
+
+  it("links a CVE named only in the branch, and picks up a CVE added by an edit", async () => {
+    await pr("opened", { number: 8, title: "Security fixes", branch: "fix/cve-2021-3749" });
+    expect((await statuses())["CVE-2021-3749"]).toBe("in_remediation");
+    await pr("edited", { number: 8, title: "Security fixes for CVE-2020-28500", branch: "fix/cve-2021-3749" });
+    expect((await statuses())["CVE-2020-28500"]).toBe("in_remediation");
+  });
+
+  it("opens a merged fix again when the next scan still reports it", async () => {
+    await pr("opened", { title: "Fix CVE-2021-3749" });
+    await pr("closed", { title: "Fix CVE-2021-3749", merged: true });
+    expect((await statuses())["CVE-2021-3749"]).toBe("resolved");
+    await admin.post("/integrations/wiz/2/sync", {});
+    await drain();
+    expect((await statuses())["CVE-2021-3749"]).toBe("open");
+    const finding = await db().selectFrom("findings").select("id").where("cve", "=", "CVE-2021-3749").executeTakeFirstOrThrow();
+    expect(text(await (await admin.get(`/vulnerabilities/${finding.id}`)).text())).toContain("Still reported by the scanner after it was marked resolved");
+  });
+
+  it("ignores a pull request in a repository Patchbay does not list yet", async () => {
+    const stranger = { ...repo, id: 999_999, full_name: "acme/unknown" };
+    const res = await github.deliver(hookUrl, "pull_request", github.pullRequestPayload({ action: "opened", repo: stranger, number: 1, title: "Fix CVE-2021-3749" }), { secret: SECRET });
+    expect(res.status).toBe(202);
+    await drain();
+    const row = await db().selectFrom("webhook_deliveries").selectAll().executeTakeFirstOrThrow();
+    expect(row.outcome).toBe("ignored");
+    expect(row.detail).toContain("acme/unknown is not among GitHub's repositories yet");
+    expect((await statuses())["CVE-2021-3749"]).toBe("open");
+  });
+
+  it("shows the webhook URL and what to configure in the GitHub dialog", async () => {
+    const dialog = text(await (await admin.get("/integrations/github/1?tab=configuration")).text());
+    expect(dialog).toContain("Webhook URL: http://localhost:8080/webhooks/github/1");
+    expect(dialog).toContain("tick Pull requests");
+    expect(dialog).not.toContain(SECRET);
+  });
+});
+
+describe("linking rules", () => {
+  it("finds CVE ids in any case, once each", () => {
+    expect(mentionedCves("fix CVE-2021-23337, cve-2021-23337 and CVE-2020-28500")).toEqual(["CVE-2021-23337", "CVE-2020-28500"]);
+  });
+
+  it("reads Dependabot, Renovate and plain bump titles", () => {
+    expect(parseBump("Bump lodash from 4.17.15 to 4.17.21")).toEqual({ package: "lodash", to: "4.17.21" });
+    expect(parseBump("build(deps): bump com.fasterxml.jackson.core:jackson-databind from 2.9.10 to 2.12.7.1 in /api")).toEqual({ package: "com.fasterxml.jackson.core:jackson-databind", to: "2.12.7.1" });
+    expect(parseBump("chore(deps): update dependency axios to v0.21.4")).toEqual({ package: "axios", to: "0.21.4" });
+    expect(parseBump("fix(deps): update module golang.org/x/net to v0.17.0")).toEqual({ package: "golang.org/x/net", to: "0.17.0" });
+    expect(parseBump("bump requests to 2.31.0")).toEqual({ package: "requests", to: "2.31.0" });
+    expect(parseBump("Update README")).toBeUndefined();
+    expect(parseBump("Bump the npm_and_yarn group across 1 directory with 2 updates")).toBeUndefined();
+  });
+
+  it("compares versions part by part", () => {
+    expect(compareVersions("4.17.21", "4.17.21")).toBe(0);
+    expect(compareVersions("4.17.21", "4.17.4")).toBe(1);
+    expect(compareVersions("v1.10.0", "1.9.9")).toBe(1);
+    expect(compareVersions("1.0", "1.0.1")).toBe(-1);
+    expect(compareVersions("2.0.0-rc1", "2.0.0")).toBe(-1);
+  });
+});
