@@ -23,6 +23,7 @@ import { userRoutes } from "./web/users.js";
 import { vulnerabilityRoutes } from "./web/vulnerabilities.js";
 import { repositoryRoutes } from "./web/repositories.js";
 import { webhookRoutes } from "./web/webhooks.js";
+import { remediationRoutes } from "./web/remediations.js";
 
 export type { AppDeps } from "./web/context.js";
 
@@ -116,6 +117,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", jobRoutes(deps));
   app.route("/", vulnerabilityRoutes(deps));
   app.route("/", repositoryRoutes(deps));
+  app.route("/", remediationRoutes(deps));
   app.get("/", (c) => c.redirect("/integrations"));
 
   app.notFound((c) => render(c, deps, "./error", { title: "Page not found", message: "There is nothing at this address. Use the menu to find your way." }, 404));

@@ -117,6 +117,16 @@ describe("remediation states", () => {
     expect(page).toContain(`remediation: Open → In remediation — PR #7 opened: https://github.com/${repo.full_name}/pull/7`);
   });
 
+  it("lists linked pull requests on the Remediations page", async () => {
+    expect(text(await (await admin.get("/remediations")).text())).toContain("No remediation pull requests yet.");
+    await pr("opened", { number: 11, title: "Bump lodash from 4.17.15 to 4.17.21", branch: "dependabot/npm_and_yarn/lodash-4.17.21" });
+    const page = text(await (await admin.get("/remediations")).text());
+    expect(page).toContain(`#11 Bump lodash from 4.17.15 to 4.17.21 dependabot/npm_and_yarn/lodash-4.17.21 ${repo.full_name} open`);
+    expect(page).toContain("CVE-2021-23337 lodash");
+    expect(page).toContain("by dependency bump");
+    expect(text(await (await admin.get("/remediations?state=merged")).text())).not.toContain("#11");
+  });
+
   it("closed without merging → back to open, unless another open PR still covers the finding", async () => {
     await pr("opened", { number: 1, title: "Fix CVE-2021-23337" });
     await pr("opened", { number: 2, title: "Fix CVE-2021-23337 and CVE-2021-3749" });
