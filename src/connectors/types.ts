@@ -219,6 +219,11 @@ export interface SourceControl {
   /** Hours between scheduled repository syncs. */
   intervalHours: number;
   session(connection: ConnectionSettings, ctx: ConnectorContext): ScmSession;
+  /**
+   * Writes `text` into the pull request's description inside a marked block: appended the
+   * first time, replaced in place afterwards, never duplicated.
+   */
+  annotatePullRequest(connection: ConnectionSettings, ctx: ConnectorContext, pr: { repository: string; number: number }, text: string): Promise<void>;
   webhook: {
     /** What to configure on the service's side, shown in the dialog beside the webhook URL. */
     instructions: string[];

@@ -1,7 +1,10 @@
 // GitHub as source control against the GitHub simulator: connect by token, repository
 // sync with Link pagination, inaccessible repositories, faults, and the Repositories page.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { github } from "../../src/connectors/github/index.js";
+import { connectorContext } from "../../src/integrations/service.js";
 import { listJobs } from "../../src/jobs/queue.js";
+import { silentLogger } from "../../src/log.js";
 import { type Browser, type TestApp, setUpAdmin, testApp, text } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
@@ -163,6 +166,22 @@ describe("repository sync", () => {
     sim.faults.add({ path: /user\/repos/, status: 502, times: 2 });
     await drain();
     expect(await db().selectFrom("repositories").select("id").execute()).toHaveLength(250);
+  });
+});
+
+describe("pull request annotation", () => {
+  it("appends Patchbay's block once and then updates it in place", async () => {
+    sim.pullBodies.set("acme/service-001#5", "Fixes the lodash advisory.\n\nCo-authored-by: someone");
+    const connector = github;
+    const ctx = connectorContext({ logger: silentLogger, originMap: new Map([["https://api.github.com", server.url]]) });
+    const connection = { settings: { githubUrl: "https://github.com" }, secrets: { token: TOKEN } };
+    await connector.scm!.annotatePullRequest(connection, ctx, { repository: "acme/service-001", number: 5 }, "Tickets: SEC-1");
+    await connector.scm!.annotatePullRequest(connection, ctx, { repository: "acme/service-001", number: 5 }, "Tickets: SEC-1, SEC-2");
+    const body = sim.pullBodies.get("acme/service-001#5")!;
+    expect(body).toBe("Fixes the lodash advisory.\n\nCo-authored-by: someone\n\n<!-- patchbay:start -->\nTickets: SEC-1, SEC-2\n<!-- patchbay:end -->");
+    const patches = sim.faults.requests.filter((r) => r.method === "PATCH");
+    await connector.scm!.annotatePullRequest(connection, ctx, { repository: "acme/service-001", number: 5 }, "Tickets: SEC-1, SEC-2");
+    expect(sim.faults.requests.filter((r) => r.method === "PATCH")).toHaveLength(patches.length);
   });
 });
 

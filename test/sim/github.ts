@@ -27,6 +27,8 @@ export class GitHubSim {
   readonly faults = new FaultKnobs();
   readonly tokens = new Map<string, GitHubSimToken>();
   readonly repos: GitHubSimRepo[] = [];
+  /** Pull request descriptions by "owner/name#number". */
+  readonly pullBodies = new Map<string, string | null>();
   /** Requests left in the primary rate limit window; at 0 GitHub answers 403. */
   rateLimitRemaining = 5000;
   /** The web origin the API belongs to (html_url and friends point there). */
@@ -110,6 +112,18 @@ export class GitHubSim {
           owner: { login: r.full_name.split("/")[0] },
         })),
       );
+    });
+    api.get("/repos/:owner/:repo/pulls/:number", (c) => {
+      const key = `${c.req.param("owner")}/${c.req.param("repo")}#${c.req.param("number")}`;
+      if (!this.pullBodies.has(key)) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
+      return c.json({ number: Number(c.req.param("number")), body: this.pullBodies.get(key), state: "open" });
+    });
+    api.patch("/repos/:owner/:repo/pulls/:number", async (c) => {
+      const key = `${c.req.param("owner")}/${c.req.param("repo")}#${c.req.param("number")}`;
+      if (!this.pullBodies.has(key)) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
+      const body = (await c.req.json()) as { body?: string };
+      if (typeof body.body === "string") this.pullBodies.set(key, body.body);
+      return c.json({ number: Number(c.req.param("number")), body: this.pullBodies.get(key), state: "open" });
     });
     root.route("/", api);
     // GitHub Enterprise Server serves the same API under /api/v3.

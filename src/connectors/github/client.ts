@@ -59,6 +59,18 @@ export class GitHubClient {
     return this.http.json<T>({ url: this.url(pathOrUrl), headers: this.headers(), apiRoot: opts.apiRoot });
   }
 
+  async patch<T>(path: string, body: unknown): Promise<T> {
+    const { data } = await this.http.json<T>({
+      method: "PATCH",
+      url: this.url(path),
+      headers: { ...this.headers(), "content-type": "application/json" },
+      body: JSON.stringify(body),
+      // Setting the same description twice is harmless.
+      idempotent: true,
+    });
+    return data;
+  }
+
   /** Absolute URLs (from Link headers) must stay on this API's origin. */
   url(pathOrUrl: string): string {
     if (!/^https?:\/\//.test(pathOrUrl)) return this.base + pathOrUrl;

@@ -4,6 +4,7 @@ import { ExternalError } from "../../http.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
 import { GitHubClient, SERVICE, apiBase, githubErrorMessage, nextLink } from "./client.js";
 import { parseGitHubDelivery, verifyGitHubDelivery } from "./webhook.js";
+import { withAnnotation } from "../../remediation/annotation.js";
 
 interface GitHubRepo {
   id: number;
@@ -140,6 +141,13 @@ export const github: AvailableConnector = {
   scm: {
     provider: "github",
     intervalHours: 1,
+    async annotatePullRequest(connection, ctx, pr, text) {
+      const client = createGitHubClient(connection, ctx);
+      const path = `/repos/${pr.repository.split("/").map(encodeURIComponent).join("/")}/pulls/${pr.number}`;
+      const { data } = await client.get<{ body?: string | null }>(path);
+      const body = withAnnotation(data.body ?? "", text);
+      if (body !== (data.body ?? "")) await client.patch(path, { body });
+    },
     webhook: {
       instructions: [
         "In GitHub, add a webhook to the organization (Settings → Webhooks) or to each repository.",
