@@ -7,8 +7,9 @@ import { loadConfig } from "../src/config.js";
 import { enqueueJob } from "../src/jobs/queue.js";
 import { createLogger } from "../src/log.js";
 import { openRuntime } from "../src/runtime.js";
-import { addRepository } from "../src/findings/repositories.js";
 import { ROOT } from "./process.js";
+import { GitHubSim } from "./sim/github.js";
+import { startSim } from "./sim/serve.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "./sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "./sim/wiz-fixture.js";
 
@@ -20,12 +21,21 @@ fs.rmSync(dataDir, { recursive: true, force: true });
 
 const wiz = await startWiz();
 wiz.sim.findings.push(...wizTenant({ importable: 2500, noise: 20 }));
+// GitHub lists three of the four repositories Wiz scans (and a few more), so the fourth's SCA
+// findings are skipped, as the import rules say.
+const github = new GitHubSim();
+const GITHUB_TOKEN = "github_pat_demo_0000000000";
+const WEBHOOK_SECRET = "demo-webhook-secret-0001";
+github.addToken(GITHUB_TOKEN, "demo-bot");
+DEMO_REPOSITORIES.forEach((name, i) => github.repos.push({ id: 500 + i, full_name: name, private: true, visibility: "private", archived: false, default_branch: "main" }));
+github.addRepos("acme", 12);
+const githubServer = await startSim(github.app());
 const config = loadConfig({
   ...process.env,
   PORT: String(port),
   PATCHBAY_DATA_DIR: dataDir,
   PATCHBAY_BASE_URL: `http://localhost:${port}`,
-  PATCHBAY_ORIGIN_MAP: wiz.originMap,
+  PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url}`,
 });
 const runtime = await openRuntime(config, createLogger("warn"));
 
@@ -42,23 +52,27 @@ async function post(pathname: string, form: Record<string, string>): Promise<Res
   if (res.status >= 400) throw new Error(`demo seeding failed at ${pathname}: HTTP ${res.status}`);
   return res;
 }
-// Until the source control connectors exist, the demo's repositories are seeded directly;
-// one of the tenant's four stays unreachable, so its SCA findings are skipped, as they should be.
-for (const name of DEMO_REPOSITORIES) await addRepository(runtime.database.db, { integrationId: null, provider: "github", fullName: name, url: `https://github.com/${name}` }, new Date());
 await post("/setup", { ...DEMO_USER, confirm: DEMO_USER.password });
 await post("/settings/users", { username: "developer", role: "member", password: "developer-password", confirm: "developer-password" });
+await post("/integrations/github", { githubUrl: "https://github.com", token: GITHUB_TOKEN, webhookSecret: WEBHOOK_SECRET });
 await post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on" });
 await enqueueJob(runtime.database.db, "integration.check", { integrationId: 1 }, new Date());
 await enqueueJob(runtime.database.db, "maintenance.prune", {}, new Date());
 runtime.worker.notify();
 
 const server = serve({ fetch: runtime.app.fetch, port, hostname: config.host }, () => {
+  // Once the first scan has imported findings, Dependabot opens a pull request that fixes some.
+  setTimeout(() => {
+    const payload = github.pullRequestPayload({ action: "opened", repo: github.repos[0]!, number: 42, title: "Bump lodash from 4.17.15 to 4.17.16", branch: "dependabot/npm_and_yarn/lodash-4.17.16" });
+    github.deliver(`http://127.0.0.1:${port}/webhooks/github/1`, "pull_request", payload, { secret: WEBHOOK_SECRET }).catch(() => {});
+  }, 20_000);
   process.stdout.write(
     [
       "",
       `Patchbay demo: ${origin}`,
       `  admin:  ${DEMO_USER.username} / ${DEMO_USER.password}`,
       "  member: developer / developer-password",
+      `  GitHub simulator: ${githubServer.url} (connected as "GitHub", ${github.repos.length} repositories; a Dependabot pull request arrives after 20 s)`,
       `  Wiz simulator: token service ${wiz.auth.url}, GraphQL ${wiz.api.url} (connected as "Wiz us1", ${wiz.sim.findings.length} findings; the first scan starts a few seconds after start-up)`,
       `  Data: ${dataDir} (deleted and seeded afresh on every start)`,
       "Press Ctrl+C to stop.",
@@ -71,6 +85,7 @@ const stop = async () => {
   server.close();
   await runtime.close();
   await wiz.close();
+  await githubServer.close();
   process.exit(0);
 };
 process.on("SIGINT", stop);
