@@ -6,18 +6,6 @@ const planned = (card: Card): PlannedConnector => ({ status: "planned", card });
 
 export const plannedConnectors: PlannedConnector[] = [
   planned({
-    kind: "gitlab",
-    name: "GitLab",
-    category: "scm",
-    summary: "Projects and merge request events from GitLab.com or a self-managed GitLab.",
-    overview: {
-      description: "Connect GitLab so Patchbay knows your projects, matches SCA findings to them and follows remediation merge requests.",
-      benefits: ["List your groups' projects", "Follow remediation merge requests as they open and merge", "Works with self-managed GitLab servers"],
-      requirements: ["A GitLab OAuth application or an access token with the api scope"],
-      docs: [{ label: "GitLab: OAuth 2.0 identity provider API", url: "https://docs.gitlab.com/api/oauth2/" }],
-    },
-  }),
-  planned({
     kind: "bitbucket",
     name: "Bitbucket",
     category: "scm",

@@ -1,0 +1,145 @@
+// GitLab as source control: gitlab.com or self-managed, connected with a personal, group or
+// project access token. Lists the projects the token is a member of; follows merge requests.
+import { ExternalError } from "../../http.js";
+import { withAnnotation } from "../../remediation/annotation.js";
+import type { AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
+import { GitLabClient, SERVICE, apiBase, expectList, gitlabErrorMessage, nextPage } from "./client.js";
+import { parseGitLabDelivery, verifyGitLabDelivery } from "./webhook.js";
+
+interface GitLabProject {
+  id: number;
+  path_with_namespace: string;
+  web_url: string;
+  default_branch?: string | null;
+  visibility?: string | null;
+  archived?: boolean;
+}
+
+export function createGitLabClient(connection: ConnectionSettings, ctx: ConnectorContext): GitLabClient {
+  const base = apiBase(String(connection.settings.gitlabUrl ?? "https://gitlab.com"));
+  if (!base) throw new ExternalError("invalid_input", SERVICE, "The GitLab URL is not a valid address.");
+  return new GitLabClient(ctx.http(SERVICE, { errorMessage: gitlabErrorMessage }), base, connection.secrets.token ?? "");
+}
+
+function toRepository(project: GitLabProject): RepositoryInfo {
+  return {
+    externalId: String(project.id),
+    fullName: project.path_with_namespace,
+    url: project.web_url,
+    defaultBranch: project.default_branch ?? null,
+    visibility: project.visibility ?? null,
+    archived: Boolean(project.archived),
+  };
+}
+
+export const gitlab: AvailableConnector = {
+  status: "available",
+  capabilities: ["scm"],
+  multiInstance: true,
+  card: {
+    kind: "gitlab",
+    name: "GitLab",
+    category: "scm",
+    summary: "Projects and merge requests from GitLab.com or a self-managed GitLab.",
+    overview: {
+      description:
+        "Connect GitLab so Patchbay knows your projects: SCA findings are imported only for projects source control makes accessible, and remediation merge requests are followed there.",
+      benefits: ["List every project the token is a member of, kept up to date every hour", "Follow remediation merge requests as they open and merge", "Works with self-managed GitLab servers"],
+      requirements: [
+        "A personal, group or project access token with the api scope (read_api is enough to list projects; api lets Patchbay annotate merge requests)",
+        "For self-managed GitLab: the server's address, reachable from Patchbay",
+      ],
+      docs: [
+        { label: "GitLab: Personal access tokens", url: "https://docs.gitlab.com/user/profile/personal_access_tokens/" },
+        { label: "GitLab: Webhooks", url: "https://docs.gitlab.com/user/project/integrations/webhooks/" },
+      ],
+    },
+  },
+  fields: [
+    {
+      name: "gitlabUrl",
+      label: "GitLab URL",
+      type: "url",
+      required: true,
+      example: "https://gitlab.com",
+      help: "https://gitlab.com, or your self-managed GitLab's address.",
+      maxLength: 200,
+      glance: true,
+      validate: (value) => (apiBase(value) ? undefined : "Enter https://gitlab.com or your GitLab server's address, such as https://gitlab.example.com."),
+    },
+    { name: "token", label: "Access token", type: "secret", required: true, maxLength: 500, editableWhenConnected: true, help: "Personal, group or project access token with the api scope." },
+    {
+      name: "webhookSecret",
+      label: "Webhook secret token",
+      type: "secret",
+      maxLength: 200,
+      editableWhenConnected: true,
+      help: "The secret token of the GitLab webhook that sends merge request events to Patchbay (its URL is shown once connected).",
+      validate: (value) => (value.length < 16 ? "Use a webhook secret token of at least 16 characters." : undefined),
+    },
+  ],
+
+  async test(connection, ctx) {
+    const client = createGitLabClient(connection, ctx);
+    const { data } = await client.get<{ username?: string }>("/user", { apiRoot: true });
+    if (!data.username) throw new ExternalError("remote", SERVICE, "GitLab answered /user without a username.");
+    const details = [`Signed in as ${data.username}`];
+    try {
+      const { data: token } = await client.get<{ scopes?: string[]; expires_at?: string | null }>("/personal_access_tokens/self");
+      const scopes = token.scopes ?? [];
+      details.push(scopes.includes("api") ? `Scopes: ${scopes.join(", ")}` : `Token without the api scope (${scopes.join(", ") || "none"}): merge requests cannot be annotated`);
+      if (token.expires_at) details.push(`Token expires on ${token.expires_at}`);
+    } catch (err) {
+      if (!(err instanceof ExternalError) || err.kind === "auth") throw err;
+      details.push("Token scopes could not be read (older GitLab, or not a personal access token)");
+    }
+    return { message: "Connected to GitLab: the token was accepted.", details };
+  },
+
+  troubleshoot(error) {
+    if (error.kind === "auth") {
+      return {
+        title: "Connection Failed — GitLab rejected the token",
+        steps: ["Verify your credentials are correct: copy the whole token again.", "Check that the token has not expired or been revoked, and that it has the api scope."],
+      };
+    }
+    return undefined;
+  },
+
+  defaultName(settings) {
+    const base = apiBase(String(settings.gitlabUrl ?? ""));
+    const host = base ? new URL(base).hostname : "";
+    return !host || host === "gitlab.com" ? "GitLab" : `GitLab ${host}`;
+  },
+
+  scm: {
+    provider: "gitlab",
+    intervalHours: 1,
+    session(connection, ctx) {
+      const client = createGitLabClient(connection, ctx);
+      return {
+        async listRepositories(cursor) {
+          const page = cursor ?? "1";
+          const { data, response } = await client.get<unknown>(`/projects?membership=true&simple=true&order_by=id&sort=asc&per_page=100&page=${page}`);
+          return { repositories: expectList<GitLabProject>(data, "the project list").map(toRepository), nextCursor: nextPage(response) };
+        },
+      };
+    },
+    async annotatePullRequest(connection, ctx, pr, text) {
+      const client = createGitLabClient(connection, ctx);
+      const path = `/projects/${encodeURIComponent(pr.repository)}/merge_requests/${pr.number}`;
+      const { data } = await client.get<{ description?: string | null }>(path);
+      const description = withAnnotation(data.description ?? "", text);
+      if (description !== (data.description ?? "")) await client.put(path, { description });
+    },
+    webhook: {
+      instructions: [
+        "In GitLab, add a webhook to the group (Settings → Webhooks) or to each project.",
+        "URL: the URL above. Secret token: the same Webhook secret token entered here.",
+        "Trigger: Merge request events.",
+      ],
+      verify: verifyGitLabDelivery,
+      parse: (event, rawBody) => parseGitLabDelivery(event, rawBody),
+    },
+  },
+};

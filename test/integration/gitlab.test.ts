@@ -1,0 +1,118 @@
+// GitLab as source control against the GitLab simulator: token, projects across pages,
+// webhook secret tokens, merge request transitions, and annotation.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { gitlab } from "../../src/connectors/gitlab/index.js";
+import { connectorContext } from "../../src/integrations/service.js";
+import { silentLogger } from "../../src/log.js";
+import { type Browser, type TestApp, setUpAdmin, testApp, text } from "../helpers.js";
+import { GitLabSim } from "../sim/gitlab.js";
+import { type RunningSim, startSim } from "../sim/serve.js";
+import { wizFinding } from "../sim/wiz-data.js";
+import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+
+const TOKEN = "glpat-0123456789abcdefghij";
+const SECRET = "gitlab-hook-secret-0001";
+let sim: GitLabSim;
+let server: RunningSim;
+let wiz: WizFixture;
+let app: TestApp;
+let patchbay: RunningSim;
+let admin: Browser;
+
+beforeAll(async () => {
+  sim = new GitLabSim();
+  sim.webOrigin = "https://gitlab.example.com";
+  server = await startSim(sim.app());
+  wiz = await startWiz();
+});
+afterAll(async () => {
+  await server.close();
+  await wiz.close();
+});
+beforeEach(async () => {
+  sim.faults.clear();
+  sim.tokens.clear();
+  sim.projects.length = 0;
+  sim.addToken(TOKEN);
+  sim.addProjects("platform/backend", 130);
+  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://gitlab.example.com=${server.url},${wiz.originMap}` } });
+  patchbay = await startSim(app.runtime.app);
+  admin = await setUpAdmin(app);
+});
+afterEach(async () => {
+  await patchbay.close();
+  await app.close();
+});
+
+const db = () => app.runtime.database.db;
+
+async function drain(advanceMs = 0): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    if (advanceMs) app.clock.advance(advanceMs);
+    if (!(await app.runtime.worker.runOnce())) return;
+  }
+}
+
+async function connect(): Promise<void> {
+  const res = await admin.post("/integrations/gitlab", { gitlabUrl: "https://gitlab.example.com", token: TOKEN, webhookSecret: SECRET });
+  expect(res.status, await res.clone().text()).toBe(303);
+  await drain();
+}
+
+describe("GitLab", () => {
+  it("tests a token, naming its user, scopes and expiry", async () => {
+    const body = text(await (await admin.post("/integrations/gitlab/test", { gitlabUrl: "https://gitlab.example.com", token: TOKEN }, { htmx: true })).text());
+    expect(body).toContain("Connected to GitLab: the token was accepted.");
+    expect(body).toContain("Signed in as project_bot");
+    expect(body).toContain("Scopes: api");
+    expect(body).toContain("Token expires on 2027-06-30");
+    expect(sim.faults.requests.find((r) => r.path === "/api/v4/user")!.headers["private-token"]).toBe(TOKEN);
+    const bad = text(await (await admin.post("/integrations/gitlab/test", { gitlabUrl: "https://gitlab.example.com", token: "glpat-wrong" }, { htmx: true })).text());
+    expect(bad).toContain("Connection Failed — GitLab rejected the token");
+    expect(bad).toContain('GitLab said: "401 Unauthorized"');
+  });
+
+  it("lists every project across pages by X-Next-Page", async () => {
+    await connect();
+    const repos = await db().selectFrom("repositories").selectAll().orderBy("full_name").execute();
+    expect(repos).toHaveLength(130);
+    expect(repos[0]).toMatchObject({ provider: "gitlab", full_name: "platform/backend/project-001", url_key: "gitlab.example.com/platform/backend/project-001", external_id: "2001" });
+    expect(sim.faults.requests.filter((r) => r.path === "/api/v4/projects")).toHaveLength(2);
+  });
+
+  it("verifies the webhook secret token and moves findings through a merge request's life", async () => {
+    await connect();
+    const project = sim.projects[0]!;
+    wiz.sim.findings.length = 0;
+    const asset = { __typename: "VulnerableAssetRepositoryBranch", id: "g1", type: "REPOSITORY_BRANCH", name: "main", repositoryName: project.path_with_namespace, providerUniqueId: `https://gitlab.example.com/${project.path_with_namespace}` };
+    wiz.sim.findings.push(wizFinding(0, asset, { name: "CVE-2022-24999", detailedName: "qs", version: "6.5.2", fixedVersion: "6.5.3", locationPath: "package-lock.json" }));
+    await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+    await drain(5_000);
+    const status = async () => (await db().selectFrom("findings").select("status").executeTakeFirstOrThrow()).status;
+    expect(await status()).toBe("open");
+
+    const url = `${patchbay.url}/webhooks/gitlab/1`;
+    const opened = sim.mergeRequestPayload({ action: "open", project, iid: 3, title: "fix(deps): update dependency qs to v6.5.3" });
+    expect((await sim.deliver(url, "Merge Request Hook", opened)).status).toBe(401);
+    expect((await sim.deliver(url, "Merge Request Hook", opened, { token: "not-the-secret" })).status).toBe(401);
+    expect((await sim.deliver(url, "Merge Request Hook", opened, { token: SECRET, uuid: "u-1" })).status).toBe(202);
+    expect((await sim.deliver(url, "Merge Request Hook", opened, { token: SECRET, uuid: "u-1" })).status).toBe(401);
+    await drain();
+    expect(await status()).toBe("in_remediation");
+    const merged = sim.mergeRequestPayload({ action: "merge", project, iid: 3, title: "fix(deps): update dependency qs to v6.5.3" });
+    expect((await sim.deliver(url, "Merge Request Hook", merged, { token: SECRET })).status).toBe(202);
+    await drain();
+    expect(await status()).toBe("resolved");
+    const remediation = await db().selectFrom("remediations").selectAll().executeTakeFirstOrThrow();
+    expect(remediation).toMatchObject({ number: 3, state: "merged", url: `https://gitlab.example.com/${project.path_with_namespace}/-/merge_requests/3`, author: "renovate-bot" });
+  });
+
+  it("annotates a merge request description once, in place", async () => {
+    sim.mergeRequests.set("platform/backend/project-001!9", "Update qs.");
+    const ctx = connectorContext({ logger: silentLogger, originMap: new Map([["https://gitlab.example.com", server.url]]) });
+    const connection = { settings: { gitlabUrl: "https://gitlab.example.com" }, secrets: { token: TOKEN } };
+    await gitlab.scm!.annotatePullRequest(connection, ctx, { repository: "platform/backend/project-001", number: 9 }, "Tickets: SEC-4");
+    await gitlab.scm!.annotatePullRequest(connection, ctx, { repository: "platform/backend/project-001", number: 9 }, "Tickets: SEC-4, SEC-5");
+    expect(sim.mergeRequests.get("platform/backend/project-001!9")).toBe("Update qs.\n\n<!-- patchbay:start -->\nTickets: SEC-4, SEC-5\n<!-- patchbay:end -->");
+  });
+});

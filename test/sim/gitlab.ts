@@ -1,0 +1,133 @@
+// GitLab simulator: REST v4 under /api/v4 (gitlab.com or a self-managed path), PRIVATE-TOKEN
+// or Bearer auth, /user and /personal_access_tokens/self, projects with X-Next-Page,
+// X-Total-Pages and Link pagination, merge request read/update, GitLab's error bodies, and a
+// webhook sender that sends X-Gitlab-Token, X-Gitlab-Event and X-Gitlab-Event-UUID.
+import crypto from "node:crypto";
+import { Hono } from "hono";
+import { FaultKnobs } from "./faults.js";
+
+export interface GitLabSimProject {
+  id: number;
+  path_with_namespace: string;
+  default_branch: string;
+  visibility: "private" | "internal" | "public";
+  archived: boolean;
+}
+
+export class GitLabSim {
+  readonly faults = new FaultKnobs();
+  readonly tokens = new Map<string, { username: string; scopes: string[]; revoked?: boolean }>();
+  readonly projects: GitLabSimProject[] = [];
+  readonly mergeRequests = new Map<string, string | null>();
+  /** The server's public address: web_url and Link headers point there. */
+  webOrigin = "https://gitlab.com";
+
+  addToken(token: string, username = "project_bot", scopes = ["api"]): void {
+    this.tokens.set(token, { username, scopes });
+  }
+
+  addProjects(group: string, count: number): void {
+    for (let i = 1; i <= count; i++) {
+      this.projects.push({ id: 2000 + i, path_with_namespace: `${group}/project-${String(i).padStart(3, "0")}`, default_branch: "main", visibility: i % 3 === 0 ? "internal" : "private", archived: false });
+    }
+  }
+
+  app(): Hono {
+    const api = new Hono();
+    api.use("*", this.faults.middleware((status) => JSON.stringify({ message: `${status} ${status >= 500 ? "Internal Server Error" : "Error"}` })));
+    api.use("*", async (c, next) => {
+      const token = c.req.header("private-token") ?? /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
+      const entry = token ? this.tokens.get(token) : undefined;
+      if (!entry || entry.revoked) return c.json({ message: "401 Unauthorized" }, 401);
+      await next();
+    });
+    api.get("/user", (c) => c.json({ id: 1, username: this.entry(c).username, state: "active", bot: true }));
+    api.get("/personal_access_tokens/self", (c) => c.json({ id: 1, name: "patchbay", revoked: false, active: true, scopes: this.entry(c).scopes, expires_at: "2027-06-30" }));
+    api.get("/projects", (c) => {
+      const perPage = Math.min(100, Math.max(1, Number(c.req.query("per_page") ?? 20)));
+      const page = Math.max(1, Number(c.req.query("page") ?? 1));
+      const sorted = [...this.projects].sort((a, b) => a.id - b.id);
+      const totalPages = Math.max(1, Math.ceil(sorted.length / perPage));
+      const url = new URL(new URL(c.req.url).pathname + new URL(c.req.url).search, this.webOrigin);
+      const link = (p: number) => {
+        url.searchParams.set("page", String(p));
+        return url.toString();
+      };
+      c.header("x-page", String(page));
+      c.header("x-per-page", String(perPage));
+      c.header("x-total", String(sorted.length));
+      c.header("x-total-pages", String(totalPages));
+      c.header("x-next-page", page < totalPages ? String(page + 1) : "");
+      c.header("x-prev-page", page > 1 ? String(page - 1) : "");
+      const rels = [`<${link(1)}>; rel="first"`, `<${link(totalPages)}>; rel="last"`];
+      if (page < totalPages) rels.unshift(`<${link(page + 1)}>; rel="next"`);
+      c.header("link", rels.join(", "));
+      return c.json(
+        sorted.slice((page - 1) * perPage, page * perPage).map((p) => ({
+          id: p.id,
+          name: p.path_with_namespace.split("/").at(-1),
+          path_with_namespace: p.path_with_namespace,
+          default_branch: p.default_branch,
+          visibility: p.visibility,
+          archived: p.archived,
+          web_url: `${this.webOrigin}/${p.path_with_namespace}`,
+          http_url_to_repo: `${this.webOrigin}/${p.path_with_namespace}.git`,
+          ssh_url_to_repo: `git@${new URL(this.webOrigin).host}:${p.path_with_namespace}.git`,
+        })),
+      );
+    });
+    api.get("/projects/:project/merge_requests/:iid", (c) => {
+      const key = `${decodeURIComponent(c.req.param("project"))}!${c.req.param("iid")}`;
+      if (!this.mergeRequests.has(key)) return c.json({ message: "404 Not found" }, 404);
+      return c.json({ iid: Number(c.req.param("iid")), description: this.mergeRequests.get(key), state: "opened" });
+    });
+    api.put("/projects/:project/merge_requests/:iid", async (c) => {
+      const key = `${decodeURIComponent(c.req.param("project"))}!${c.req.param("iid")}`;
+      if (!this.mergeRequests.has(key)) return c.json({ message: "404 Not found" }, 404);
+      const body = (await c.req.json()) as { description?: string };
+      if (typeof body.description === "string") this.mergeRequests.set(key, body.description);
+      return c.json({ iid: Number(c.req.param("iid")), description: this.mergeRequests.get(key), state: "opened" });
+    });
+    const root = new Hono();
+    root.route("/api/v4", api);
+    return root;
+  }
+
+  /** A "Merge Request Hook" payload as GitLab sends it. */
+  mergeRequestPayload(input: { action: string; project: GitLabSimProject; iid: number; title: string; description?: string; branch?: string }) {
+    const state = input.action === "merge" ? "merged" : input.action === "close" ? "closed" : "opened";
+    return {
+      object_kind: "merge_request",
+      event_type: "merge_request",
+      user: { id: 1, name: "Renovate Bot", username: "renovate-bot" },
+      project: { id: input.project.id, name: input.project.path_with_namespace.split("/").at(-1), web_url: `${this.webOrigin}/${input.project.path_with_namespace}`, path_with_namespace: input.project.path_with_namespace, default_branch: input.project.default_branch },
+      object_attributes: {
+        iid: input.iid,
+        title: input.title,
+        description: input.description ?? "",
+        source_branch: input.branch ?? `renovate/${input.iid}`,
+        target_branch: input.project.default_branch,
+        state,
+        action: input.action,
+        url: `${this.webOrigin}/${input.project.path_with_namespace}/-/merge_requests/${input.iid}`,
+      },
+    };
+  }
+
+  deliver(url: string, event: string, payload: unknown, opts: { token?: string | null; uuid?: string } = {}): Promise<Response> {
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "user-agent": "GitLab/17.5.0",
+      "x-gitlab-event": event,
+      "x-gitlab-event-uuid": opts.uuid ?? crypto.randomUUID(),
+      "x-gitlab-instance": this.webOrigin,
+    };
+    if (opts.token) headers["x-gitlab-token"] = opts.token;
+    return fetch(url, { method: "POST", headers, body: JSON.stringify(payload) });
+  }
+
+  private entry(c: { req: { header(name: string): string | undefined } }) {
+    const token = c.req.header("private-token") ?? /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")![1]!;
+    return this.tokens.get(token)!;
+  }
+}
