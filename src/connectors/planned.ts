@@ -6,18 +6,6 @@ const planned = (card: Card): PlannedConnector => ({ status: "planned", card });
 
 export const plannedConnectors: PlannedConnector[] = [
   planned({
-    kind: "bitbucket",
-    name: "Bitbucket",
-    category: "scm",
-    summary: "Repositories and pull request events from Bitbucket Cloud.",
-    overview: {
-      description: "Connect Bitbucket Cloud so Patchbay knows your workspace's repositories and follows remediation pull requests.",
-      benefits: ["List your workspace's repositories", "Follow remediation pull requests as they open and merge"],
-      requirements: ["A Bitbucket Cloud OAuth consumer, app password or workspace access token"],
-      docs: [{ label: "Bitbucket Cloud: OAuth 2.0", url: "https://developer.atlassian.com/cloud/bitbucket/oauth-2/" }],
-    },
-  }),
-  planned({
     kind: "github-dependabot",
     name: "GitHub Dependabot",
     category: "scanners",

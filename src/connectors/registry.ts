@@ -2,11 +2,12 @@
 import { plannedConnectors } from "./planned.js";
 import type { AvailableConnector, CategoryId, Connector } from "./types.js";
 import { CATEGORIES } from "./types.js";
+import { bitbucket } from "./bitbucket/index.js";
 import { github } from "./github/index.js";
 import { gitlab } from "./gitlab/index.js";
 import { wiz } from "./wiz/index.js";
 
-const implemented: AvailableConnector[] = [github, gitlab, wiz];
+const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz];
 
 export class ConnectorRegistry {
   readonly #byKind = new Map<string, Connector>();

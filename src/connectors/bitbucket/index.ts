@@ -1,0 +1,148 @@
+// Bitbucket Cloud as source control: one workspace, connected with an access token (Bearer)
+// or an API token / app password with its username (Basic). Lists the workspace's
+// repositories; follows pull requests.
+import { ExternalError } from "../../http.js";
+import { withAnnotation } from "../../remediation/annotation.js";
+import type { AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
+import { BitbucketClient, type Paged, SERVICE, authorization, bitbucketErrorMessage } from "./client.js";
+import { parseBitbucketDelivery, verifyBitbucketDelivery } from "./webhook.js";
+
+interface BitbucketRepo {
+  uuid: string;
+  full_name: string;
+  is_private?: boolean;
+  mainbranch?: { name?: string } | null;
+  links?: { html?: { href?: string } };
+}
+
+const WORKSPACE = /^[a-z0-9][a-z0-9_-]{0,61}$/i;
+
+export function createBitbucketClient(connection: ConnectionSettings, ctx: ConnectorContext): BitbucketClient {
+  return new BitbucketClient(ctx.http(SERVICE, { errorMessage: bitbucketErrorMessage }), authorization(String(connection.settings.username ?? ""), connection.secrets.token ?? ""));
+}
+
+function workspaceOf(connection: ConnectionSettings): string {
+  return encodeURIComponent(String(connection.settings.workspace ?? "").toLowerCase());
+}
+
+function toRepository(repo: BitbucketRepo): RepositoryInfo {
+  return {
+    externalId: repo.uuid,
+    fullName: repo.full_name,
+    url: repo.links?.html?.href ?? `https://bitbucket.org/${repo.full_name}`,
+    defaultBranch: repo.mainbranch?.name ?? null,
+    visibility: repo.is_private === undefined ? null : repo.is_private ? "private" : "public",
+    // Bitbucket Cloud has no archived repositories.
+    archived: false,
+  };
+}
+
+export const bitbucket: AvailableConnector = {
+  status: "available",
+  capabilities: ["scm"],
+  multiInstance: true,
+  card: {
+    kind: "bitbucket",
+    name: "Bitbucket",
+    category: "scm",
+    summary: "Repositories and pull requests from a Bitbucket Cloud workspace.",
+    overview: {
+      description: "Connect a Bitbucket Cloud workspace so Patchbay knows its repositories and follows remediation pull requests. Bitbucket Cloud only.",
+      benefits: ["List every repository of the workspace, kept up to date every hour", "Follow remediation pull requests as they open and merge"],
+      requirements: [
+        "A workspace access token with Repositories: Read and Pull requests: Write, or an API token (or app password) with the same permissions and its username",
+        "The workspace's ID (the part after bitbucket.org/ in its URL)",
+      ],
+      docs: [
+        { label: "Bitbucket: Workspace access tokens", url: "https://support.atlassian.com/bitbucket-cloud/docs/workspace-access-tokens/" },
+        { label: "Bitbucket: Manage webhooks", url: "https://support.atlassian.com/bitbucket-cloud/docs/manage-webhooks/" },
+      ],
+    },
+  },
+  fields: [
+    {
+      name: "workspace",
+      label: "Workspace ID",
+      type: "text",
+      required: true,
+      example: "acme",
+      maxLength: 62,
+      glance: true,
+      help: "The part after bitbucket.org/ in the workspace's URL.",
+      validate: (value) => (WORKSPACE.test(value) ? undefined : "Enter the workspace ID as it appears in its URL: letters, digits, - and _."),
+    },
+    { name: "username", label: "Username", type: "text", maxLength: 200, editableWhenConnected: true, help: "Only for an API token or app password; leave empty for an access token." },
+    { name: "token", label: "Token", type: "secret", required: true, maxLength: 500, editableWhenConnected: true, help: "Workspace access token, or API token / app password." },
+    {
+      name: "webhookSecret",
+      label: "Webhook secret",
+      type: "secret",
+      maxLength: 200,
+      editableWhenConnected: true,
+      help: "The secret of the Bitbucket webhook that sends pull request events to Patchbay (its URL is shown once connected).",
+      validate: (value) => (value.length < 16 ? "Use a webhook secret of at least 16 characters." : undefined),
+    },
+  ],
+
+  async test(connection, ctx) {
+    const client = createBitbucketClient(connection, ctx);
+    const workspace = await client.get<{ slug?: string; name?: string }>(`/workspaces/${workspaceOf(connection)}`, { apiRoot: false });
+    const repos = await client.get<Paged<BitbucketRepo> & { size?: number }>(`/repositories/${workspaceOf(connection)}?pagelen=1`);
+    return {
+      message: "Connected to Bitbucket: the token was accepted.",
+      details: [`Workspace: ${workspace.name ?? workspace.slug}`, `Repositories visible: ${repos.size ?? repos.values.length}`],
+    };
+  },
+
+  troubleshoot(error) {
+    if (error.kind === "auth") {
+      return {
+        title: "Connection Failed — Bitbucket rejected the token",
+        steps: [
+          "Verify your credentials are correct: an access token needs no username; an API token or app password needs its username.",
+          "Check that the token has not expired or been revoked.",
+        ],
+      };
+    }
+    if (error.kind === "not_found") {
+      return { title: "Connection Failed — workspace not found", steps: ["Check the Workspace ID: it is the part after bitbucket.org/ in the workspace's URL.", "Ensure the token belongs to that workspace."] };
+    }
+    return undefined;
+  },
+
+  defaultName(settings) {
+    return `Bitbucket ${String(settings.workspace ?? "")}`.trim();
+  },
+
+  scm: {
+    provider: "bitbucket",
+    intervalHours: 1,
+    session(connection, ctx) {
+      const client = createBitbucketClient(connection, ctx);
+      return {
+        async listRepositories(cursor) {
+          const page = await client.get<Paged<BitbucketRepo>>(cursor ?? `/repositories/${workspaceOf(connection)}?pagelen=100&sort=full_name`);
+          if (!Array.isArray(page.values)) throw new ExternalError("remote", SERVICE, "Bitbucket answered the repository list without values.");
+          return { repositories: page.values.map(toRepository), nextCursor: page.next ?? null };
+        },
+      };
+    },
+    async annotatePullRequest(connection, ctx, pr, text) {
+      const client = createBitbucketClient(connection, ctx);
+      const path = `/repositories/${pr.repository.split("/").map(encodeURIComponent).join("/")}/pullrequests/${pr.number}`;
+      const current = await client.get<{ title?: string; description?: string | null }>(path);
+      const description = withAnnotation(current.description ?? "", text);
+      // Bitbucket's update takes the title with the description.
+      if (description !== (current.description ?? "")) await client.put(path, { title: current.title, description });
+    },
+    webhook: {
+      instructions: [
+        "In Bitbucket, add a webhook to each repository (Repository settings → Webhooks).",
+        "URL: the URL above. Secret: the same Webhook secret entered here.",
+        "Triggers: Pull request Created, Updated, Merged and Declined.",
+      ],
+      verify: verifyBitbucketDelivery,
+      parse: (event, rawBody) => parseBitbucketDelivery(event, rawBody),
+    },
+  },
+};

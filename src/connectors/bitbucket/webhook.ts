@@ -1,0 +1,57 @@
+// Bitbucket Cloud webhook deliveries: X-Event-Key (pullrequest:created|updated|fulfilled|
+// rejected), X-Request-UUID (the delivery), X-Hub-Signature "sha256=<hex HMAC>" of the raw
+// body with the webhook's secret.
+import crypto from "node:crypto";
+import type { PullRequestEvent, WebhookCheck } from "../types.js";
+
+export function verifyBitbucketDelivery(headers: Headers, rawBody: string, secret: string): WebhookCheck {
+  const signature = headers.get("x-hub-signature");
+  const event = headers.get("x-event-key");
+  const deliveryId = headers.get("x-request-uuid") ?? headers.get("x-hook-uuid");
+  if (!signature) return { ok: false, reason: "The delivery is not signed (no X-Hub-Signature header): set the webhook's secret in Bitbucket." };
+  if (!event || !deliveryId) return { ok: false, reason: "The delivery has no X-Event-Key or X-Request-UUID header." };
+  const expected = Buffer.from(`sha256=${crypto.createHmac("sha256", secret).update(rawBody, "utf8").digest("hex")}`);
+  const given = Buffer.from(signature);
+  if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) {
+    return { ok: false, reason: "The signature does not match: the webhook's secret differs from the one entered in Patchbay." };
+  }
+  return { ok: true, deliveryId, event };
+}
+
+interface PullRequestHook {
+  pullrequest?: {
+    id?: number;
+    title?: string;
+    description?: string | null;
+    links?: { html?: { href?: string } };
+    source?: { branch?: { name?: string } };
+    author?: { nickname?: string; display_name?: string };
+  };
+  repository?: { uuid?: string; full_name?: string; links?: { html?: { href?: string } } };
+}
+
+const EVENTS: Record<string, PullRequestEvent["action"]> = {
+  "pullrequest:created": "opened",
+  "pullrequest:updated": "updated",
+  "pullrequest:fulfilled": "merged",
+  "pullrequest:rejected": "closed",
+};
+
+export function parseBitbucketDelivery(event: string, rawBody: string): PullRequestEvent | undefined {
+  const action = EVENTS[event];
+  if (!action) return undefined;
+  const hook = JSON.parse(rawBody) as PullRequestHook;
+  const pr = hook.pullrequest;
+  const repo = hook.repository;
+  if (!pr?.id || !repo?.uuid || !repo.full_name) return undefined;
+  return {
+    action,
+    repository: { externalId: repo.uuid, fullName: repo.full_name, url: repo.links?.html?.href ?? "" },
+    number: pr.id,
+    title: pr.title ?? "",
+    body: pr.description ?? "",
+    url: pr.links?.html?.href ?? "",
+    sourceBranch: pr.source?.branch?.name ?? null,
+    author: pr.author?.nickname ?? pr.author?.display_name ?? null,
+  };
+}

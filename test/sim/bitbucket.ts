@@ -1,0 +1,123 @@
+// Bitbucket Cloud simulator: REST 2.0 at api.bitbucket.org, Bearer access tokens or Basic
+// username:token, workspaces, repositories with body pagination (values, pagelen, page,
+// size, next), pull request read/update, Bitbucket's error bodies, and a webhook sender with
+// X-Event-Key, X-Request-UUID and X-Hub-Signature (sha256 HMAC).
+import crypto from "node:crypto";
+import { Hono } from "hono";
+import { FaultKnobs } from "./faults.js";
+
+export interface BitbucketSimRepo {
+  uuid: string;
+  full_name: string;
+  is_private: boolean;
+  mainbranch: string;
+}
+
+export class BitbucketSim {
+  readonly faults = new FaultKnobs();
+  /** Accepted Authorization header values. */
+  readonly credentials = new Set<string>();
+  readonly workspaces = new Map<string, BitbucketSimRepo[]>();
+  readonly pullRequests = new Map<string, { title: string; description: string }>();
+  apiOrigin = "https://api.bitbucket.org";
+
+  addAccessToken(token: string): void {
+    this.credentials.add(`Bearer ${token}`);
+  }
+
+  addUserToken(username: string, token: string): void {
+    this.credentials.add(`Basic ${Buffer.from(`${username}:${token}`).toString("base64")}`);
+  }
+
+  addRepos(workspace: string, count: number): void {
+    const repos = this.workspaces.get(workspace) ?? [];
+    for (let i = 1; i <= count; i++) repos.push({ uuid: `{${crypto.randomUUID()}}`, full_name: `${workspace}/repo-${String(i).padStart(3, "0")}`, is_private: true, mainbranch: "main" });
+    this.workspaces.set(workspace, repos);
+  }
+
+  app(): Hono {
+    const api = new Hono();
+    const error = (message: string) => ({ type: "error", error: { message } });
+    api.use("*", this.faults.middleware((status) => JSON.stringify(error(status >= 500 ? "Something went wrong" : "Error"))));
+    api.use("*", async (c, next) => {
+      if (!this.credentials.has(c.req.header("authorization") ?? "")) return c.json(error("Token is invalid, expired, or not supported for this endpoint."), 401);
+      await next();
+    });
+    api.get("/workspaces/:workspace", (c) => {
+      const ws = c.req.param("workspace");
+      if (!this.workspaces.has(ws)) return c.json(error(`No workspace with identifier '${ws}'.`), 404);
+      return c.json({ type: "workspace", slug: ws, name: ws.toUpperCase(), uuid: `{ws-${ws}}` });
+    });
+    api.get("/repositories/:workspace", (c) => {
+      const ws = c.req.param("workspace");
+      const repos = this.workspaces.get(ws);
+      if (!repos) return c.json(error(`No workspace with identifier '${ws}'.`), 404);
+      const pagelen = Math.min(100, Math.max(1, Number(c.req.query("pagelen") ?? 10)));
+      const page = Math.max(1, Number(c.req.query("page") ?? 1));
+      const sorted = [...repos].sort((a, b) => a.full_name.localeCompare(b.full_name));
+      const next = new URL(`/2.0/repositories/${ws}`, this.apiOrigin);
+      next.searchParams.set("pagelen", String(pagelen));
+      next.searchParams.set("page", String(page + 1));
+      return c.json({
+        pagelen,
+        page,
+        size: sorted.length,
+        values: sorted.slice((page - 1) * pagelen, page * pagelen).map((r) => ({
+          type: "repository",
+          uuid: r.uuid,
+          full_name: r.full_name,
+          is_private: r.is_private,
+          mainbranch: { type: "branch", name: r.mainbranch },
+          links: { html: { href: `https://bitbucket.org/${r.full_name}` }, clone: [{ name: "https", href: `https://bitbucket.org/${r.full_name}.git` }, { name: "ssh", href: `git@bitbucket.org:${r.full_name}.git` }] },
+        })),
+        ...(page * pagelen < sorted.length ? { next: next.toString() } : {}),
+      });
+    });
+    api.get("/repositories/:workspace/:repo/pullrequests/:id", (c) => {
+      const pr = this.pullRequests.get(`${c.req.param("workspace")}/${c.req.param("repo")}#${c.req.param("id")}`);
+      return pr ? c.json({ id: Number(c.req.param("id")), ...pr, state: "OPEN" }) : c.json(error("Pull request not found"), 404);
+    });
+    api.put("/repositories/:workspace/:repo/pullrequests/:id", async (c) => {
+      const key = `${c.req.param("workspace")}/${c.req.param("repo")}#${c.req.param("id")}`;
+      const pr = this.pullRequests.get(key);
+      if (!pr) return c.json(error("Pull request not found"), 404);
+      const body = (await c.req.json()) as { title?: string; description?: string };
+      if (!body.title) return c.json(error("title: This field is required."), 400);
+      this.pullRequests.set(key, { title: body.title, description: body.description ?? pr.description });
+      return c.json({ id: Number(c.req.param("id")), ...this.pullRequests.get(key), state: "OPEN" });
+    });
+    const root = new Hono();
+    root.route("/2.0", api);
+    return root;
+  }
+
+  pullRequestPayload(input: { repo: BitbucketSimRepo; id: number; title: string; description?: string; branch?: string }) {
+    return {
+      actor: { display_name: "Renovate Bot", nickname: "renovate" },
+      pullrequest: {
+        type: "pullrequest",
+        id: input.id,
+        title: input.title,
+        description: input.description ?? "",
+        links: { html: { href: `https://bitbucket.org/${input.repo.full_name}/pull-requests/${input.id}` } },
+        source: { branch: { name: input.branch ?? `renovate/${input.id}` } },
+        destination: { branch: { name: input.repo.mainbranch } },
+        author: { display_name: "Renovate Bot", nickname: "renovate" },
+      },
+      repository: { type: "repository", uuid: input.repo.uuid, full_name: input.repo.full_name, links: { html: { href: `https://bitbucket.org/${input.repo.full_name}` } } },
+    };
+  }
+
+  deliver(url: string, eventKey: string, payload: unknown, opts: { secret?: string; uuid?: string } = {}): Promise<Response> {
+    const body = JSON.stringify(payload);
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "user-agent": "Bitbucket-Webhooks/2.0",
+      "x-event-key": eventKey,
+      "x-request-uuid": opts.uuid ?? crypto.randomUUID(),
+      "x-hook-uuid": crypto.randomUUID(),
+    };
+    if (opts.secret) headers["x-hub-signature"] = `sha256=${crypto.createHmac("sha256", opts.secret).update(body).digest("hex")}`;
+    return fetch(url, { method: "POST", headers, body });
+  }
+}
