@@ -6,14 +6,19 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
 import { ROOT, type ServerProcess, startServer } from "../process.js";
-import SQLite from "better-sqlite3";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
+import { GitHubSim } from "../sim/github.js";
+import { type RunningSim, startSim } from "../sim/serve.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SCREENSHOT = path.join(ROOT, "test", "e2e", "hub.png");
 
 let wiz: WizFixture;
+let github: GitHubSim;
+let githubServer: RunningSim;
+const GITHUB_TOKEN = "github_pat_e2e_000000000000";
+const WEBHOOK_SECRET = "e2e-webhook-secret-000001";
 let server: ServerProcess;
 let browser: Browser;
 let page: Page;
@@ -23,13 +28,12 @@ beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is needed for the browser tests: apt-get install -y chromium (looked for ${CHROMIUM}).`);
   wiz = await startWiz();
   wiz.sim.findings.push(...wizTenant({ importable: 90, repositories: DEFAULT_REPOSITORIES.slice(0, 3) }));
-  server = await startServer({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: wiz.originMap });
+  github = new GitHubSim();
+  github.addToken(GITHUB_TOKEN);
+  DEFAULT_REPOSITORIES.slice(0, 3).forEach((name, i) => github.repos.push({ id: 700 + i, full_name: name, private: true, visibility: "private", archived: false, default_branch: "main" }));
+  githubServer = await startSim(github.app());
+  server = await startServer({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url}` });
   await server.ready();
-  // Repositories that source control would list (the SCM connectors come later).
-  const sqlite = new SQLite(path.join(dataDir, "patchbay.db"), { timeout: 5000 });
-  const insert = sqlite.prepare("insert into repositories (integration_id, provider, full_name, created_at, updated_at) values (null, 'github', ?, ?, ?)");
-  for (const name of DEFAULT_REPOSITORIES.slice(0, 3)) insert.run(name, new Date().toISOString(), new Date().toISOString());
-  sqlite.close();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
@@ -47,6 +51,7 @@ afterAll(async () => {
   await browser?.close();
   await server?.kill("SIGTERM");
   await wiz?.close();
+  await githubServer?.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -85,6 +90,25 @@ describe("in a real browser", () => {
     await page.getByLabel("Search integrations").fill("");
     await expect.poll(() => page.locator("article.card").count()).toBeGreaterThan(10);
     await settled();
+  });
+
+  it("connects GitHub by token and lists its repositories", async () => {
+    await page.goto(server.url + "/integrations");
+    await settled();
+    await page.getByRole("link", { name: "Connect GitHub" }).click();
+    const dialog = page.getByRole("dialog");
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    await settled();
+    await dialog.getByRole("tab", { name: "Configuration" }).click();
+    await settled();
+    await dialog.getByLabel("GitHub URL").fill("https://github.com");
+    await dialog.getByLabel("Personal access token").fill(GITHUB_TOKEN);
+    await dialog.getByLabel("Webhook secret").fill(WEBHOOK_SECRET);
+    await dialog.getByRole("button", { name: "Connect", exact: true }).click();
+    await expect.poll(() => dialog.getByRole("status").first().textContent()).toContain("Connected. GitHub is ready.");
+    expect(await dialog.textContent()).toContain(`${server.url}/webhooks/github/1`);
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.locator('article[data-kind="github"]').textContent(), { timeout: 10_000 }).toContain("3 repositories, 3 new");
   });
 
   it("opens the Wiz dialog, switches tabs, and shows a failing Test Connection's advice", async () => {
@@ -145,5 +169,20 @@ describe("in a real browser", () => {
     expect(new Set(severities)).toEqual(new Set(["critical"]));
     await rows.first().locator("td:nth-child(2) a").first().click();
     await expect.poll(() => page.getByRole("heading", { level: 2, name: "Sources" }).isVisible()).toBe(true);
+  });
+
+  it("follows a pull request from open to merged", async () => {
+    // A pull request naming the CVE of an imported finding moves it along.    // GitHub was connected); a pull request naming one of their CVEs moves it along.
+    const cve = wiz.sim.findings[0]!.name;
+    const repo = github.repos[0]!;
+    const send = (action: string, merged = false) =>
+      github.deliver(`${server.url}/webhooks/github/1`, "pull_request", github.pullRequestPayload({ action, repo, number: 5, title: `Fix ${cve}`, merged }), { secret: WEBHOOK_SECRET });
+    expect((await send("opened")).status).toBe(202);
+    await page.goto(`${server.url}/remediations`);
+    await expect.poll(async () => (await page.reload(), await page.locator("table").textContent()), { timeout: 10_000 }).toContain("in remediation");
+    expect((await send("closed", true)).status).toBe(202);
+    await expect.poll(async () => (await page.reload(), await page.locator("table").textContent()), { timeout: 10_000 }).toContain("merged");
+    await page.getByRole("link", { name: cve, exact: true }).first().click();
+    await expect.poll(() => page.locator(".facts").textContent()).toContain("Resolved");
   });
 });
