@@ -179,7 +179,7 @@ interface DialogState {
  * Renders the dialog for htmx (the <dialog> element into #dialog-root, or only its content
  * on a tab switch) and as a full page for plain navigation.
  */
-function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 422 = 200) {
+async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 422 = 200) {
   const { connector, integration } = state;
   const available = connector.status === "available" ? connector : undefined;
   const values = state.values ?? (integration ? integrationSettings(integration) : undefined);
@@ -212,7 +212,17 @@ function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 422 = 2
     disconnectUrl: integration ? `${base}/${integration.id}/disconnect` : undefined,
     webhook:
       integration && available?.scm
-        ? { url: `${deps.baseUrl}/webhooks/${connector.card.kind}/${integration.id}`, instructions: available.scm.webhook.instructions }
+        ? {
+            url: `${deps.baseUrl}/webhooks/${connector.card.kind}/${integration.id}`,
+            instructions: available.scm.webhook.instructions,
+            deliveries: await deps.db
+              .selectFrom("webhook_deliveries")
+              .select(["delivery_id", "event", "received_at", "outcome", "detail"])
+              .where("integration_id", "=", integration.id)
+              .orderBy("id", "desc")
+              .limit(10)
+              .execute(),
+          }
         : undefined,
   };
   if (isHtmx(c)) {

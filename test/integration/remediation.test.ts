@@ -184,6 +184,10 @@ describe("remediation states", () => {
     const dialog = text(await (await admin.get("/integrations/github/1?tab=configuration")).text());
     expect(dialog).toContain("Webhook URL: http://localhost:8080/webhooks/github/1");
     expect(dialog).toContain("tick Pull requests");
+    expect(dialog).toContain("No delivery received yet.");
+    await pr("opened", { number: 21, title: "Fix CVE-2021-3749" });
+    const after = text(await (await admin.get("/integrations/github/1?tab=configuration")).text());
+    expect(after).toMatch(/Recent deliveries .* pull_request [0-9a-f-]{36} processed — PR #21 opened: 1 linked finding, 1 changed status\./);
     expect(dialog).not.toContain(SECRET);
   });
 });
