@@ -125,3 +125,11 @@ export async function seedRepositories(app: TestApp, names: string[]): Promise<v
     await addRepository(app.runtime.database.db, { integrationId: null, provider: "github", fullName: name, url: `https://github.com/${name}` }, app.clock.now());
   }
 }
+
+/** Runs due jobs until none is left, advancing the clock by `advanceMs` before each (past retry delays). */
+export async function runJobs(app: TestApp, advanceMs = 0): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    if (advanceMs) app.clock.advance(advanceMs);
+    if (!(await app.runtime.worker.runOnce())) return;
+  }
+}

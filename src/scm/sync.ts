@@ -4,6 +4,7 @@
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { RepositoryInfo } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
+import { type ScanCounts, emptyCounts } from "../findings/import.js";
 import { repositoryUrlKey } from "../findings/repositories.js";
 import { type ConnectorEnvironment, connectorContext } from "../integrations/service.js";
 import { integrationSettings } from "../integrations/store.js";
@@ -14,15 +15,8 @@ import type { Vault } from "../vault.js";
 
 export const SCM_JOB = "scm.sync";
 
-export interface RepositorySyncCounts {
-  fetched: number;
-  new: number;
-  updated: number;
-  unchanged: number;
-  /** Repositories no longer listed, now marked inaccessible. */
-  resolved: number;
-  skipped: Record<string, number>;
-}
+/** The scan counts' shape, so one card template reads both; "resolved" = no longer accessible. */
+export type RepositorySyncCounts = ScanCounts;
 
 export function enqueueRepositorySync(db: Db, integrationId: number, now: Date): Promise<number> {
   return enqueueJob(db, SCM_JOB, { integrationId }, now, { dedupeKey: `${SCM_JOB}:${integrationId}`, maxAttempts: 3 });
@@ -44,7 +38,7 @@ export function repositorySyncHandler(deps: RepositorySyncDeps): JobHandler {
     if (!integration) return;
     const scm = deps.registry.available(integration.kind)?.scm;
     if (!scm) throw new Error(`Integration "${integration.name}" is not source control.`);
-    const counts: RepositorySyncCounts = { fetched: 0, new: 0, updated: 0, unchanged: 0, resolved: 0, skipped: {} };
+    const counts: RepositorySyncCounts = emptyCounts();
     const run = await db
       .insertInto("scan_runs")
       .values({ integration_id: integration.id, job_id: job.id, status: "running", cursor: null, total: null, counts: JSON.stringify(counts), error: null, started_at: now().toISOString(), finished_at: null })

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { bitbucket } from "../../src/connectors/bitbucket/index.js";
 import { connectorContext } from "../../src/integrations/service.js";
 import { silentLogger } from "../../src/log.js";
-import { type Browser, type TestApp, setUpAdmin, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, setUpAdmin, testApp, text, runJobs } from "../helpers.js";
 import { BitbucketSim } from "../sim/bitbucket.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { wizFinding } from "../sim/wiz-data.js";
@@ -42,12 +42,7 @@ afterEach(async () => {
 });
 
 const db = () => app.runtime.database.db;
-async function drain(advanceMs = 0): Promise<void> {
-  for (let i = 0; i < 20; i++) {
-    if (advanceMs) app.clock.advance(advanceMs);
-    if (!(await app.runtime.worker.runOnce())) return;
-  }
-}
+const drain = (advanceMs = 0) => runJobs(app, advanceMs);
 
 describe("Bitbucket", () => {
   it("tests an access token and an API token with its username, and explains failures", async () => {

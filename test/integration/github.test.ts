@@ -5,7 +5,7 @@ import { github } from "../../src/connectors/github/index.js";
 import { connectorContext } from "../../src/integrations/service.js";
 import { listJobs } from "../../src/jobs/queue.js";
 import { silentLogger } from "../../src/log.js";
-import { type Browser, type TestApp, setUpAdmin, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, setUpAdmin, testApp, text, runJobs } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { wizFinding } from "../sim/wiz-data.js";
@@ -47,12 +47,7 @@ async function connect(form: Record<string, string> = {}): Promise<number> {
   return Number(/\/integrations\/github\/(\d+)/.exec(res.headers.get("location")!)![1]);
 }
 
-async function drain(advanceMs = 0): Promise<void> {
-  for (let i = 0; i < 20; i++) {
-    if (advanceMs) app.clock.advance(advanceMs);
-    if (!(await app.runtime.worker.runOnce())) return;
-  }
-}
+const drain = (advanceMs = 0) => runJobs(app, advanceMs);
 
 describe("GitHub connection", () => {
   it("tests a token and reports who it signs in as and its scopes", async () => {

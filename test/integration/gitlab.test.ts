@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { gitlab } from "../../src/connectors/gitlab/index.js";
 import { connectorContext } from "../../src/integrations/service.js";
 import { silentLogger } from "../../src/log.js";
-import { type Browser, type TestApp, setUpAdmin, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, setUpAdmin, testApp, text, runJobs } from "../helpers.js";
 import { GitLabSim } from "../sim/gitlab.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { wizFinding } from "../sim/wiz-data.js";
@@ -46,12 +46,7 @@ afterEach(async () => {
 
 const db = () => app.runtime.database.db;
 
-async function drain(advanceMs = 0): Promise<void> {
-  for (let i = 0; i < 20; i++) {
-    if (advanceMs) app.clock.advance(advanceMs);
-    if (!(await app.runtime.worker.runOnce())) return;
-  }
-}
+const drain = (advanceMs = 0) => runJobs(app, advanceMs);
 
 async function connect(): Promise<void> {
   const res = await admin.post("/integrations/gitlab", { gitlabUrl: "https://gitlab.example.com", token: TOKEN, webhookSecret: SECRET });

@@ -2,7 +2,7 @@
 // state transitions, against a Patchbay that listens on loopback like the real one.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { compareVersions, mentionedCves, parseBump } from "../../src/remediation/linking.js";
-import { type Browser, type TestApp, setUpAdmin, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, setUpAdmin, testApp, text, runJobs } from "../helpers.js";
 import { GitHubSim, type GitHubSimRepo } from "../sim/github.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { wizFinding } from "../sim/wiz-data.js";
@@ -58,12 +58,7 @@ afterEach(async () => {
 
 const db = () => app.runtime.database.db;
 
-async function drain(advanceMs = 0): Promise<void> {
-  for (let i = 0; i < 20; i++) {
-    if (advanceMs) app.clock.advance(advanceMs);
-    if (!(await app.runtime.worker.runOnce())) return;
-  }
-}
+const drain = (advanceMs = 0) => runJobs(app, advanceMs);
 
 async function statuses(): Promise<Record<string, string>> {
   const rows = await db().selectFrom("findings").select(["cve", "status"]).execute();

@@ -5,7 +5,7 @@ import { defaultRegistry } from "../../src/connectors/registry.js";
 import { NOT_ACCESSIBLE } from "../../src/findings/import.js";
 import { SCAN_JOB, enqueueDueSyncs, enqueueScan } from "../../src/findings/sync.js";
 import { listJobs } from "../../src/jobs/queue.js";
-import { type Browser, type TestApp, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, seedRepositories, setUpAdmin, testApp, text, runJobs } from "../helpers.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
@@ -39,13 +39,7 @@ async function connect(form: Record<string, string> = {}): Promise<number> {
   return Number(/\/integrations\/wiz\/(\d+)/.exec(res.headers.get("location")!)![1]);
 }
 
-/** Runs due jobs until none is left (advancing the clock past retry delays when asked). */
-async function drain(opts: { advanceMs?: number } = {}): Promise<void> {
-  for (let i = 0; i < 20; i++) {
-    if (opts.advanceMs) app.clock.advance(opts.advanceMs);
-    if (!(await app.runtime.worker.runOnce())) return;
-  }
-}
+const drain = (opts: { advanceMs?: number } = {}) => runJobs(app, opts.advanceMs);
 
 async function scan(integrationId: number): Promise<void> {
   await enqueueScan(db(), integrationId, app.clock.now());

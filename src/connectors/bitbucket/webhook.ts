@@ -1,7 +1,7 @@
 // Bitbucket Cloud webhook deliveries: X-Event-Key (pullrequest:created|updated|fulfilled|
 // rejected), X-Request-UUID (the delivery), X-Hub-Signature "sha256=<hex HMAC>" of the raw
 // body with the webhook's secret.
-import crypto from "node:crypto";
+import { sha256SignatureMatches } from "../signatures.js";
 import type { PullRequestEvent, WebhookCheck } from "../types.js";
 
 export function verifyBitbucketDelivery(headers: Headers, rawBody: string, secret: string): WebhookCheck {
@@ -10,9 +10,7 @@ export function verifyBitbucketDelivery(headers: Headers, rawBody: string, secre
   const deliveryId = headers.get("x-request-uuid") ?? headers.get("x-hook-uuid");
   if (!signature) return { ok: false, reason: "The delivery is not signed (no X-Hub-Signature header): set the webhook's secret in Bitbucket." };
   if (!event || !deliveryId) return { ok: false, reason: "The delivery has no X-Event-Key or X-Request-UUID header." };
-  const expected = Buffer.from(`sha256=${crypto.createHmac("sha256", secret).update(rawBody, "utf8").digest("hex")}`);
-  const given = Buffer.from(signature);
-  if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) {
+  if (!sha256SignatureMatches(signature, rawBody, secret)) {
     return { ok: false, reason: "The signature does not match: the webhook's secret differs from the one entered in Patchbay." };
   }
   return { ok: true, deliveryId, event };

@@ -1,6 +1,6 @@
 // GitHub webhook deliveries: X-Hub-Signature-256 (HMAC-SHA256 of the raw body with the
 // webhook secret), X-GitHub-Event, X-GitHub-Delivery; JSON or form-encoded (payload=…).
-import crypto from "node:crypto";
+import { sha256SignatureMatches } from "../signatures.js";
 import type { PullRequestEvent, WebhookCheck } from "../types.js";
 
 export function verifyGitHubDelivery(headers: Headers, rawBody: string, secret: string): WebhookCheck {
@@ -9,9 +9,7 @@ export function verifyGitHubDelivery(headers: Headers, rawBody: string, secret: 
   const event = headers.get("x-github-event");
   if (!signature) return { ok: false, reason: "The delivery is not signed (no X-Hub-Signature-256 header)." };
   if (!deliveryId || !event) return { ok: false, reason: "The delivery has no X-GitHub-Delivery or X-GitHub-Event header." };
-  const expected = Buffer.from(`sha256=${crypto.createHmac("sha256", secret).update(rawBody, "utf8").digest("hex")}`);
-  const given = Buffer.from(signature);
-  if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) {
+  if (!sha256SignatureMatches(signature, rawBody, secret)) {
     return { ok: false, reason: "The signature does not match: the webhook's secret differs from the one entered in Patchbay." };
   }
   return { ok: true, deliveryId, event };
