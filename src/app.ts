@@ -12,7 +12,7 @@ import { getConnInfo } from "@hono/node-server/conninfo";
 import { SESSION_COOKIE, validateSessionToken } from "./auth/sessions.js";
 import { countUsers } from "./auth/users.js";
 import type { AppDeps, AppEnv } from "./web/context.js";
-import { render, isHtmx } from "./web/render.js";
+import { isHtmx, redirect, render } from "./web/render.js";
 import { accountRoutes } from "./web/account.js";
 import { authRoutes, clearSessionCookie, setSessionCookie } from "./web/auth.js";
 import { healthRoutes } from "./web/health.js";
@@ -140,15 +140,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return render(c, deps, "./error", { title: "Something went wrong", message: `Patchbay could not complete this request. The logs have the details under request id ${c.get("requestId")}.` }, 500);
   });
   return app;
-}
-
-/** A redirect that also works for htmx requests, which would otherwise swap the target page in place. */
-export function redirect(c: Parameters<typeof isHtmx>[0], location: string) {
-  if (isHtmx(c)) {
-    c.header("HX-Redirect", location);
-    return c.body(null, 204);
-  }
-  return c.redirect(location, 303);
 }
 
 function clientIp(c: Parameters<typeof isHtmx>[0], trustProxy: boolean): string {

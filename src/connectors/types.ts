@@ -234,6 +234,22 @@ export interface SourceControl {
   };
 }
 
+/** OAuth 2.0 authorization code flow with the team's own OAuth application. */
+export interface OAuthProvider {
+  /** The provider's authorization and token endpoints, for these settings (self-managed servers). */
+  endpoints(settings: SettingValues): { authorize: string; token: string };
+  scopes: string[];
+  /** Send a PKCE S256 code challenge. */
+  pkce: boolean;
+  /** How the client authenticates at the token endpoint. */
+  clientAuth: "body" | "basic";
+  /** Settings that name the OAuth application's client id and secret. */
+  clientIdField: string;
+  clientSecretField: string;
+  /** The secret the access token is stored under, as the token alternative stores it. */
+  tokenSecret: string;
+}
+
 /** A connector Patchbay implements: it can be connected, tested and saved. */
 export interface AvailableConnector extends ConnectorBase {
   status: "available";
@@ -251,6 +267,8 @@ export interface AvailableConnector extends ConnectorBase {
   scanner?: Scanner;
   /** Present when the connector is source control. */
   scm?: SourceControl;
+  /** Present when the connector can connect by OAuth (the seed's default for source control). */
+  oauth?: OAuthProvider;
 }
 
 /** A connector on the roadmap: its card and Overview are shown, Connect is disabled. */

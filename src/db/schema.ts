@@ -229,6 +229,19 @@ export interface DomainEventTable {
   created_at: string;
 }
 
+export interface OAuthStateTable {
+  /** Random, sent to the provider and checked on the way back. */
+  state: string;
+  kind: string;
+  /** Set when reconnecting an existing integration. */
+  integration_id: number | null;
+  user_id: number;
+  /** Vault-sealed JSON: settings, secrets (client secret), PKCE verifier. */
+  sealed: string;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   meta: MetaTable;
   users: UserTable;
@@ -246,6 +259,7 @@ export interface Database {
   remediations: RemediationTable;
   remediation_findings: RemediationFindingTable;
   domain_events: DomainEventTable;
+  oauth_states: OAuthStateTable;
 }
 
 export type Db = Kysely<Database>;

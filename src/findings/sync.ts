@@ -8,7 +8,7 @@ import { ScanCursorInvalid, type ScanPage } from "../connectors/types.js";
 import { refreshPlannerStatistics } from "../db/database.js";
 import type { Db, Integration, ScanRun } from "../db/schema.js";
 import { connectorContext, type ConnectorEnvironment } from "../integrations/service.js";
-import { integrationSettings } from "../integrations/store.js";
+import { connectionFor } from "../integrations/oauth.js";
 import { enqueueJob } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess } from "../jobs/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
@@ -55,7 +55,7 @@ export function scannerSyncHandler(deps: SyncDeps): JobHandler {
     if (!scanner) throw new Error(`Integration "${integration.name}" is not a scanner.`);
 
     const run = await resumeOrStart(db, integration.id, job.id, now());
-    const connection = { settings: integrationSettings(integration), secrets: deps.vault.openSecrets(integration.secrets) };
+    const connection = await connectionFor(deps, deps.registry.available(integration.kind)!, integration);
     const session = scanner.session(connection, connectorContext({ ...deps.env, logger }));
     const repositories = await loadRepositoryIndex(db);
     const actor = `scanner: ${integration.name}`;

@@ -7,7 +7,8 @@ import { ExternalError, HttpClient, type HttpClientOptions } from "../http.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { type Logger, redactText, registerSecret } from "../log.js";
 import type { Vault } from "../vault.js";
-import { findIntegration, integrationSettings, setIntegrationStatus } from "./store.js";
+import { connectionFor } from "./oauth.js";
+import { findIntegration, setIntegrationStatus } from "./store.js";
 
 export type TestOutcome = { ok: true; result: TestResult } | { ok: false; message: string; advice: Advice };
 
@@ -95,8 +96,15 @@ export function integrationCheckHandler(deps: CheckDeps): JobHandler {
     if (!integration) return; // Disconnected since the job was queued: nothing to check.
     const connector = deps.registry.available(integration.kind);
     if (!connector) throw new Error(`Integration ${integrationId} is of kind "${integration.kind}", which this version of Patchbay does not implement.`);
-    const connection = { settings: integrationSettings(integration), secrets: deps.vault.openSecrets(integration.secrets) };
-    const outcome = await testConnection(connector, connection, connectorContext({ ...deps.env, logger }));
+    let outcome: TestOutcome;
+    try {
+      const connection = await connectionFor(deps, connector, integration);
+      outcome = await testConnection(connector, connection, connectorContext({ ...deps.env, logger }));
+    } catch (err) {
+      // A refresh the provider refused: the authorization was revoked.
+      const error = err instanceof ExternalError ? err : new ExternalError("remote", connector.card.name, String(err));
+      outcome = { ok: false, message: redactText(error.message), advice: adviceFor(connector, error) };
+    }
     if (outcome.ok) {
       await setIntegrationStatus(deps.db, integrationId, "connected", null, deps.now());
     } else {

@@ -7,7 +7,7 @@ import type { Db } from "../db/schema.js";
 import { type ScanCounts, emptyCounts } from "../findings/import.js";
 import { repositoryUrlKey } from "../findings/repositories.js";
 import { type ConnectorEnvironment, connectorContext } from "../integrations/service.js";
-import { integrationSettings } from "../integrations/store.js";
+import { connectionFor } from "../integrations/oauth.js";
 import { enqueueJob } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess } from "../jobs/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
@@ -44,7 +44,12 @@ export function repositorySyncHandler(deps: RepositorySyncDeps): JobHandler {
       .values({ integration_id: integration.id, job_id: job.id, status: "running", cursor: null, total: null, counts: JSON.stringify(counts), error: null, started_at: now().toISOString(), finished_at: null })
       .returning("id")
       .executeTakeFirstOrThrow();
-    const session = scm.session({ settings: integrationSettings(integration), secrets: deps.vault.openSecrets(integration.secrets) }, connectorContext({ ...deps.env, logger }));
+    let session;
+    try {
+      session = scm.session(await connectionFor(deps, deps.registry.available(integration.kind)!, integration), connectorContext({ ...deps.env, logger }));
+    } catch (err) {
+      throw await recordSyncFailure(db, integration, run.id, job, err, "Repository sync could not start", now(), false);
+    }
     const seen = new Set<string>();
     let cursor: string | null = null;
     let pages = 0;

@@ -18,8 +18,9 @@ import {
 import type { AppDeps, AppEnv } from "./context.js";
 import { countFindingsOnlyFrom, deleteFindingsOnlyFrom } from "../findings/store.js";
 import { readForm } from "./forms.js";
-import { isHtmx, render } from "./render.js";
+import { isHtmx, redirect, render } from "./render.js";
 import { requireAdmin } from "./users.js";
+import { callbackUrl, completeAuthorization, startAuthorization } from "../integrations/oauth.js";
 import { SCAN_JOB, enqueueScan, latestRuns, scanCounts } from "../findings/sync.js";
 import { SCM_JOB, enqueueRepositorySync } from "../scm/sync.js";
 import type { ScanCounts } from "../findings/import.js";
@@ -41,6 +42,40 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get("/integrations/cards", async (c) => {
     const q = (c.req.query("q") ?? "").slice(0, 100);
     return render(c, deps, "./integrations/grid", { q, groups: await hubGroups(deps, q) });
+  });
+
+  app.get("/integrations/oauth/callback", async (c) => {
+    const outcome = await completeAuthorization(oauthDeps(deps), deps.registry, c.req.query(), c.get("user")!.id);
+    const connector = outcome.kind ? deps.registry.available(outcome.kind) : undefined;
+    if (!connector) {
+      return render(c, deps, "./error", { title: "Authorization failed", message: outcome.ok ? "Unknown integration." : outcome.message }, 400);
+    }
+    const existing = outcome.integrationId ? await findIntegration(deps.db, outcome.integrationId) : undefined;
+    if (!outcome.ok) return dialog(c, deps, { connector, integration: existing, tab: "configuration", oauthError: outcome.message }, 422);
+    const connection = { settings: outcome.settings, secrets: outcome.secrets };
+    const tested = await testConnection(connector, connection, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }));
+    if (!tested.ok) return dialog(c, deps, { connector, integration: existing, tab: "configuration", values: outcome.settings, outcome: tested }, 422);
+    const id = await store(deps, connector, existing, connection, c.get("user")!.username);
+    return c.redirect(`/integrations/${connector.card.kind}/${id}?tab=configuration&saved=1`, 303);
+  });
+
+  app.post("/integrations/:kind/oauth/start", admin, async (c) => {
+    const connector = deps.registry.available(c.req.param("kind")!);
+    if (!connector?.oauth) return notFound(c, deps);
+    const form = await readForm(c);
+    const integration = form.id ? await findIntegration(deps.db, Number(form.id)) : undefined;
+    if (integration && integration.kind !== connector.card.kind) return notFound(c, deps);
+    const parsed = parseSettingsForm(connector, form, integration ? existingOf(deps, integration) : undefined);
+    const oauth = connector.oauth;
+    const errors = parsed.ok ? {} : { ...parsed.errors };
+    delete errors[oauth.tokenSecret];
+    const settings = parsed.ok ? parsed.settings : parsed.values;
+    const secrets = parsed.ok ? parsed.secrets : {};
+    if (!settings[oauth.clientIdField]) errors[oauth.clientIdField] = `Enter your OAuth application's client ID to connect with ${connector.card.name}.`;
+    if (parsed.ok && !secrets[oauth.clientSecretField]) errors[oauth.clientSecretField] = `Enter your OAuth application's client secret to connect with ${connector.card.name}.`;
+    if (Object.keys(errors).length) return dialog(c, deps, { connector, integration, tab: "configuration", values: settings, errors }, 422);
+    const location = await startAuthorization(oauthDeps(deps), { ...connector, oauth }, { settings, secrets }, c.get("user")!.id, integration?.id ?? null);
+    return redirect(c, location);
   });
 
   app.get("/integrations/card/:kind", async (c) => {
@@ -127,6 +162,11 @@ async function save(c: Ctx, deps: AppDeps, connector: AvailableConnector, integr
   const form = await readForm(c);
   const existing = integration ? existingOf(deps, integration) : undefined;
   const parsed = parseSettingsForm(connector, form, existing);
+  if (parsed.ok && connector.oauth && !parsed.secrets[connector.oauth.tokenSecret]) {
+    const field = connector.fields.find((f) => f.name === connector.oauth!.tokenSecret)!;
+    const errors = { [field.name]: `Enter the ${field.label}, or use Connect with ${connector.card.name} to authorize by OAuth.` };
+    return dialog(c, deps, { connector, integration, tab: "configuration", values: parsed.settings, errors }, 422);
+  }
   if (!parsed.ok) {
     return dialog(c, deps, { connector, integration, tab: "configuration", values: parsed.values, errors: parsed.errors }, 422);
   }
@@ -136,14 +176,23 @@ async function save(c: Ctx, deps: AppDeps, connector: AvailableConnector, integr
   if (!outcome.ok) {
     return dialog(c, deps, { connector, integration, tab: "configuration", values: parsed.settings, errors: {}, outcome }, 422);
   }
-  const sealedSecrets = Object.keys(parsed.secrets).length ? deps.vault.sealSecrets(parsed.secrets) : null;
+  const id = await store(deps, connector, integration, parsed, c.get("user")!.username);
+  if (!isHtmx(c)) return c.redirect(`/integrations/${connector.card.kind}/${id}?tab=configuration&saved=1`, 303);
+  c.header("HX-Trigger", INTEGRATIONS_CHANGED);
+  const saved = (await findIntegration(deps.db, id))!;
+  return dialog(c, deps, { connector, integration: saved, tab: "configuration", saved: true });
+}
+
+/** Stores a tested connection (new or updated) and starts its first sync. */
+async function store(deps: AppDeps, connector: AvailableConnector, integration: Integration | undefined, connection: { settings: SettingValues; secrets: Record<string, string> }, by: string): Promise<number> {
+  const sealedSecrets = Object.keys(connection.secrets).length ? deps.vault.sealSecrets(connection.secrets) : null;
   const now = deps.now();
   let id: number;
   if (integration) {
-    await updateIntegrationSettings(deps.db, integration.id, { settings: parsed.settings, sealedSecrets }, now);
+    await updateIntegrationSettings(deps.db, integration.id, { settings: connection.settings, sealedSecrets }, now);
     id = integration.id;
   } else {
-    id = (await insertIntegration(deps.db, { kind: connector.card.kind, name: connector.defaultName(parsed.settings), settings: parsed.settings, sealedSecrets }, now)).id;
+    id = (await insertIntegration(deps.db, { kind: connector.card.kind, name: connector.defaultName(connection.settings), settings: connection.settings, sealedSecrets }, now)).id;
   }
   if (connector.scanner) {
     // The first scan starts shortly after connecting (and again after new credentials).
@@ -154,11 +203,12 @@ async function save(c: Ctx, deps: AppDeps, connector: AvailableConnector, integr
     await enqueueRepositorySync(deps.db, id, now);
     deps.notifyWorker();
   }
-  deps.logger.info(integration ? "integration updated" : "integration connected", { kind: connector.card.kind, integrationId: id, by: c.get("user")!.username });
-  if (!isHtmx(c)) return c.redirect(`/integrations/${connector.card.kind}/${id}?tab=configuration&saved=1`, 303);
-  c.header("HX-Trigger", INTEGRATIONS_CHANGED);
-  const saved = (await findIntegration(deps.db, id))!;
-  return dialog(c, deps, { connector, integration: saved, tab: "configuration", saved: true });
+  deps.logger.info(integration ? "integration updated" : "integration connected", { kind: connector.card.kind, integrationId: id, by });
+  return id;
+}
+
+function oauthDeps(deps: AppDeps) {
+  return { db: deps.db, vault: deps.vault, baseUrl: deps.baseUrl, env: deps.connectorEnv, now: deps.now };
 }
 
 interface DialogState {
@@ -170,6 +220,8 @@ interface DialogState {
   outcome?: TestOutcome | { ok: false; fieldErrors: Record<string, string> };
   saved?: boolean;
   confirmDisconnect?: boolean;
+  /** Why an OAuth authorization did not connect. */
+  oauthError?: string;
   /** Findings only this integration reports, which disconnecting removes. */
   findingsOnly?: number;
   disconnected?: string;
@@ -205,6 +257,10 @@ async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 4
     saved: state.saved,
     confirmDisconnect: state.confirmDisconnect,
     findingsOnly: state.findingsOnly ?? 0,
+    oauthError: state.oauthError,
+    oauth: available?.oauth
+      ? { startUrl: `${base}/oauth/start`, callbackUrl: callbackUrl(deps.baseUrl), provider: connector.card.name }
+      : undefined,
     disconnected: state.disconnected,
     selfUrl: integration ? `${base}/${integration.id}` : `${base}/new`,
     formAction: integration ? `${base}/${integration.id}` : base,

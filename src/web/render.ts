@@ -21,3 +21,12 @@ export function render(
   });
   return c.html(html, status);
 }
+
+/** A redirect that also works for htmx requests, which would otherwise swap the target page in place. */
+export function redirect(c: Context<AppEnv>, location: string) {
+  if (isHtmx(c)) {
+    c.header("HX-Redirect", location);
+    return c.body(null, 204);
+  }
+  return c.redirect(location, 303);
+}

@@ -27,6 +27,12 @@ export class GitHubSim {
   readonly faults = new FaultKnobs();
   readonly tokens = new Map<string, GitHubSimToken>();
   readonly repos: GitHubSimRepo[] = [];
+  /** OAuth Apps registered on this server: client id → secret and callback URL. */
+  readonly oauthApps = new Map<string, { secret: string; callback: string }>();
+  /** Authorization codes issued and not yet exchanged. */
+  readonly #codes = new Map<string, { clientId: string; redirectUri: string; challenge: string | null; expiresAt: number; login: string }>();
+  /** Who is "signed in" on the simulated github.com when a browser reaches the consent page. */
+  signedInAs = "octocat";
   /** Pull request descriptions by "owner/name#number". */
   readonly pullBodies = new Map<string, string | null>();
   /** Requests left in the primary rate limit window; at 0 GitHub answers 403. */
@@ -125,10 +131,59 @@ export class GitHubSim {
       if (typeof body.body === "string") this.pullBodies.set(key, body.body);
       return c.json({ number: Number(c.req.param("number")), body: this.pullBodies.get(key), state: "open" });
     });
+    this.#oauthRoutes(root);
     root.route("/", api);
     // GitHub Enterprise Server serves the same API under /api/v3.
     root.route("/api/v3", api);
     return root;
+  }
+
+  #oauthRoutes(root: Hono): void {
+    // The consent page a person sees on github.com: Authorize or Cancel.
+    root.get("/login/oauth/authorize", (c) => {
+      const clientId = c.req.query("client_id") ?? "";
+      const app = this.oauthApps.get(clientId);
+      const redirectUri = c.req.query("redirect_uri") ?? "";
+      const state = c.req.query("state") ?? "";
+      if (!app) return c.html("<h1>404</h1><p>The OAuth application could not be found.</p>", 404);
+      if (redirectUri !== app.callback) return c.html("<h1>The redirect_uri MUST match the registered callback URL for this application.</h1>", 400);
+      const code = crypto.randomBytes(10).toString("hex");
+      this.#codes.set(code, { clientId, redirectUri, challenge: c.req.query("code_challenge") ?? null, expiresAt: Date.now() + 10 * 60_000, login: this.signedInAs });
+      const allow = new URL(redirectUri);
+      allow.searchParams.set("code", code);
+      allow.searchParams.set("state", state);
+      const deny = new URL(redirectUri);
+      deny.searchParams.set("error", "access_denied");
+      deny.searchParams.set("error_description", "The user has denied your application access.");
+      deny.searchParams.set("state", state);
+      return c.html(
+        `<!doctype html><title>Authorize application</title><h1>Authorize ${clientId}</h1><p>Scopes: ${c.req.query("scope") ?? ""}</p>` +
+          `<a id="authorize" href="${allow.toString().replace(/&/g, "&amp;")}">Authorize</a> <a id="cancel" href="${deny.toString().replace(/&/g, "&amp;")}">Cancel</a>`,
+      );
+    });
+    root.post("/login/oauth/access_token", async (c) => {
+      const form = new URLSearchParams(await c.req.text());
+      const app = this.oauthApps.get(form.get("client_id") ?? "");
+      if (!app || app.secret !== form.get("client_secret")) {
+        return c.json({ error: "incorrect_client_credentials", error_description: "The client_id and/or client_secret passed are incorrect." });
+      }
+      const grant = this.#codes.get(form.get("code") ?? "");
+      this.#codes.delete(form.get("code") ?? "");
+      const verifier = form.get("code_verifier");
+      const challengeOk = !grant?.challenge || (verifier !== null && crypto.createHash("sha256").update(verifier).digest("base64url") === grant.challenge);
+      if (!grant || grant.expiresAt < Date.now() || grant.redirectUri !== form.get("redirect_uri") || !challengeOk) {
+        // GitHub answers a bad code with HTTP 200 and an error field.
+        return c.json({ error: "bad_verification_code", error_description: "The code passed is incorrect or expired." });
+      }
+      const token = `gho_${crypto.randomBytes(18).toString("hex")}`;
+      this.addToken(token, grant.login);
+      return c.json({ access_token: token, token_type: "bearer", scope: "repo,read:org,security_events" });
+    });
+  }
+
+  /** Makes the codes issued so far expire, as if the user took too long. */
+  expireCodes(): void {
+    for (const grant of this.#codes.values()) grant.expiresAt = 0;
   }
 
   /** A pull_request event payload as GitHub sends it (the fields Patchbay reads, and more). */

@@ -19,6 +19,11 @@ export class GitLabSim {
   readonly tokens = new Map<string, { username: string; scopes: string[]; revoked?: boolean }>();
   readonly projects: GitLabSimProject[] = [];
   readonly mergeRequests = new Map<string, string | null>();
+  readonly oauthApps = new Map<string, { secret: string; callback: string }>();
+  readonly #codes = new Map<string, { clientId: string; redirectUri: string; challenge: string | null }>();
+  readonly #refreshTokens = new Map<string, string>();
+  /** Seconds an OAuth access token lives (GitLab: 7200). */
+  accessTokenTtl = 7200;
   /** The server's public address: web_url and Link headers point there. */
   webOrigin = "https://gitlab.com";
 
@@ -89,11 +94,54 @@ export class GitLabSim {
       return c.json({ iid: Number(c.req.param("iid")), description: this.mergeRequests.get(key), state: "opened" });
     });
     const root = new Hono();
+    root.get("/oauth/authorize", (c) => {
+      const app = this.oauthApps.get(c.req.query("client_id") ?? "");
+      const redirectUri = c.req.query("redirect_uri") ?? "";
+      if (!app || redirectUri !== app.callback) return c.html("<h1>The redirect URI included is not valid.</h1>", 400);
+      const code = crypto.randomBytes(16).toString("hex");
+      this.#codes.set(code, { clientId: c.req.query("client_id")!, redirectUri, challenge: c.req.query("code_challenge") ?? null });
+      const back = new URL(redirectUri);
+      back.searchParams.set("code", code);
+      back.searchParams.set("state", c.req.query("state") ?? "");
+      return c.html(`<!doctype html><h1>Authorize</h1><a id="authorize" href="${back.toString().replace(/&/g, "&amp;")}">Authorize</a>`);
+    });
+    root.post("/oauth/token", async (c) => {
+      const form = new URLSearchParams(await c.req.text());
+      const app = this.oauthApps.get(form.get("client_id") ?? "");
+      if (!app || app.secret !== form.get("client_secret")) return c.json({ error: "invalid_client", error_description: "Client authentication failed due to unknown client." }, 401);
+      let username: string;
+      if (form.get("grant_type") === "authorization_code") {
+        const grant = this.#codes.get(form.get("code") ?? "");
+        this.#codes.delete(form.get("code") ?? "");
+        const verifier = form.get("code_verifier");
+        if (!grant || grant.redirectUri !== form.get("redirect_uri") || (grant.challenge && crypto.createHash("sha256").update(verifier ?? "").digest("base64url") !== grant.challenge)) {
+          return c.json({ error: "invalid_grant", error_description: "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client." }, 400);
+        }
+        username = "oauth-user";
+      } else if (form.get("grant_type") === "refresh_token") {
+        const owner = this.#refreshTokens.get(form.get("refresh_token") ?? "");
+        if (!owner) return c.json({ error: "invalid_grant", error_description: "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client." }, 400);
+        this.#refreshTokens.delete(form.get("refresh_token")!);
+        username = owner;
+      } else {
+        return c.json({ error: "unsupported_grant_type" }, 400);
+      }
+      const access = crypto.randomBytes(24).toString("hex");
+      const refresh = crypto.randomBytes(24).toString("hex");
+      this.addToken(access, username);
+      this.#refreshTokens.set(refresh, username);
+      return c.json({ access_token: access, token_type: "Bearer", expires_in: this.accessTokenTtl, refresh_token: refresh, scope: "api", created_at: Math.floor(Date.now() / 1000) });
+    });
     root.route("/api/v4", api);
     return root;
   }
 
   /** A "Merge Request Hook" payload as GitLab sends it. */
+  /** Refresh tokens issued so far stop working (the authorization was revoked). */
+  revokeRefreshTokens(): void {
+    this.#refreshTokens.clear();
+  }
+
   mergeRequestPayload(input: { action: string; project: GitLabSimProject; iid: number; title: string; description?: string; branch?: string }) {
     const state = input.action === "merge" ? "merged" : input.action === "close" ? "closed" : "opened";
     return {

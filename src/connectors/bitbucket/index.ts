@@ -50,7 +50,8 @@ export const bitbucket: AvailableConnector = {
       description: "Connect a Bitbucket Cloud workspace so Patchbay knows its repositories and follows remediation pull requests. Bitbucket Cloud only.",
       benefits: ["List every repository of the workspace, kept up to date every hour", "Follow remediation pull requests as they open and merge"],
       requirements: [
-        "A workspace access token with Repositories: Read and Pull requests: Write, or an API token (or app password) with the same permissions and its username",
+        "To connect by OAuth: an OAuth consumer in the workspace (Workspace settings → OAuth consumers) with Repositories: Read and Pull requests: Write, and the callback URL shown in the Configuration tab",
+        "Or a workspace access token with Repositories: Read and Pull requests: Write, or an API token (or app password) with the same permissions and its username",
         "The workspace's ID (the part after bitbucket.org/ in its URL)",
       ],
       docs: [
@@ -71,8 +72,10 @@ export const bitbucket: AvailableConnector = {
       help: "The part after bitbucket.org/ in the workspace's URL.",
       validate: (value) => (WORKSPACE.test(value) ? undefined : "Enter the workspace ID as it appears in its URL: letters, digits, - and _."),
     },
+    { name: "clientId", label: "OAuth consumer key", type: "text", maxLength: 100, help: "For Connect with Bitbucket: the key of the workspace's OAuth consumer." },
+    { name: "clientSecret", label: "OAuth consumer secret", type: "secret", maxLength: 200, editableWhenConnected: true, help: "For Connect with Bitbucket: the consumer's secret." },
     { name: "username", label: "Username", type: "text", maxLength: 200, editableWhenConnected: true, help: "Only for an API token or app password; leave empty for an access token." },
-    { name: "token", label: "Token", type: "secret", required: true, maxLength: 500, editableWhenConnected: true, help: "Workspace access token, or API token / app password." },
+    { name: "token", label: "Token", type: "secret", maxLength: 500, editableWhenConnected: true, help: "Workspace access token, or API token / app password." },
     {
       name: "webhookSecret",
       label: "Webhook secret",
@@ -112,6 +115,17 @@ export const bitbucket: AvailableConnector = {
 
   defaultName(settings) {
     return `Bitbucket ${String(settings.workspace ?? "")}`.trim();
+  },
+
+  oauth: {
+    endpoints: () => ({ authorize: "https://bitbucket.org/site/oauth2/authorize", token: "https://bitbucket.org/site/oauth2/access_token" }),
+    // Bitbucket takes the scopes from the consumer's own settings.
+    scopes: [],
+    pkce: false,
+    clientAuth: "basic",
+    clientIdField: "clientId",
+    clientSecretField: "clientSecret",
+    tokenSecret: "token",
   },
 
   scm: {

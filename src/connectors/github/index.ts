@@ -53,7 +53,8 @@ export const github: AvailableConnector = {
         "Works with github.com and GitHub Enterprise Server",
       ],
       requirements: [
-        "A fine-grained personal access token with read access to the repositories' metadata (and pull requests), or a classic token with the repo, read:org and security_events scopes",
+        "To connect by OAuth: a GitHub OAuth App of your organization, with the callback URL shown in the Configuration tab",
+        "Or a fine-grained personal access token with read access to the repositories' metadata (and pull requests), or a classic token with the repo, read:org and security_events scopes",
         "For GitHub Enterprise Server: the server's address, reachable from Patchbay",
       ],
       docs: [
@@ -75,10 +76,24 @@ export const github: AvailableConnector = {
       validate: (value) => (apiBase(value) ? undefined : "Enter https://github.com or your GitHub Enterprise Server's address, such as https://github.example.com."),
     },
     {
+      name: "clientId",
+      label: "OAuth App client ID",
+      type: "text",
+      maxLength: 100,
+      help: "For Connect with GitHub: the client ID of your organization's GitHub OAuth App.",
+    },
+    {
+      name: "clientSecret",
+      label: "OAuth App client secret",
+      type: "secret",
+      maxLength: 200,
+      editableWhenConnected: true,
+      help: "For Connect with GitHub: the OAuth App's client secret.",
+    },
+    {
       name: "token",
       label: "Personal access token",
       type: "secret",
-      required: true,
       maxLength: 500,
       editableWhenConnected: true,
       help: "Fine-grained (repository metadata and pull requests) or classic (repo, read:org, security_events).",
@@ -136,6 +151,19 @@ export const github: AvailableConnector = {
   defaultName(settings) {
     const base = apiBase(String(settings.githubUrl ?? ""));
     return base === "https://api.github.com" || !base ? "GitHub" : `GitHub ${new URL(base).hostname}`;
+  },
+
+  oauth: {
+    endpoints(settings) {
+      const web = new URL(String(settings.githubUrl ?? "https://github.com")).origin;
+      return { authorize: `${web}/login/oauth/authorize`, token: `${web}/login/oauth/access_token` };
+    },
+    scopes: WANTED_SCOPES,
+    pkce: true,
+    clientAuth: "body",
+    clientIdField: "clientId",
+    clientSecretField: "clientSecret",
+    tokenSecret: "token",
   },
 
   scm: {

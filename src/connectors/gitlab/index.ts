@@ -46,7 +46,8 @@ export const gitlab: AvailableConnector = {
         "Connect GitLab so Patchbay knows your projects: SCA findings are imported only for projects source control makes accessible, and remediation merge requests are followed there.",
       benefits: ["List every project the token is a member of, kept up to date every hour", "Follow remediation merge requests as they open and merge", "Works with self-managed GitLab servers"],
       requirements: [
-        "A personal, group or project access token with the api scope (read_api is enough to list projects; api lets Patchbay annotate merge requests)",
+        "To connect by OAuth: a GitLab OAuth application (User or Group settings → Applications) with the api scope and the callback URL shown in the Configuration tab",
+        "Or a personal, group or project access token with the api scope (read_api is enough to list projects; api lets Patchbay annotate merge requests)",
         "For self-managed GitLab: the server's address, reachable from Patchbay",
       ],
       docs: [
@@ -67,7 +68,9 @@ export const gitlab: AvailableConnector = {
       glance: true,
       validate: (value) => (apiBase(value) ? undefined : "Enter https://gitlab.com or your GitLab server's address, such as https://gitlab.example.com."),
     },
-    { name: "token", label: "Access token", type: "secret", required: true, maxLength: 500, editableWhenConnected: true, help: "Personal, group or project access token with the api scope." },
+    { name: "clientId", label: "OAuth application ID", type: "text", maxLength: 100, help: "For Connect with GitLab: the Application ID of a GitLab OAuth application with the api scope." },
+    { name: "clientSecret", label: "OAuth application secret", type: "secret", maxLength: 200, editableWhenConnected: true, help: "For Connect with GitLab: the application's secret." },
+    { name: "token", label: "Access token", type: "secret", maxLength: 500, editableWhenConnected: true, help: "Or a personal, group or project access token with the api scope." },
     {
       name: "webhookSecret",
       label: "Webhook secret token",
@@ -110,6 +113,19 @@ export const gitlab: AvailableConnector = {
     const base = apiBase(String(settings.gitlabUrl ?? ""));
     const host = base ? new URL(base).hostname : "";
     return !host || host === "gitlab.com" ? "GitLab" : `GitLab ${host}`;
+  },
+
+  oauth: {
+    endpoints(settings) {
+      const web = apiBase(String(settings.gitlabUrl ?? "https://gitlab.com"))!.replace(/\/api\/v4$/, "");
+      return { authorize: `${web}/oauth/authorize`, token: `${web}/oauth/token` };
+    },
+    scopes: ["api"],
+    pkce: true,
+    clientAuth: "body",
+    clientIdField: "clientId",
+    clientSecretField: "clientSecret",
+    tokenSecret: "token",
   },
 
   scm: {
