@@ -32,8 +32,11 @@ beforeAll(async () => {
   github.addToken(GITHUB_TOKEN);
   DEFAULT_REPOSITORIES.slice(0, 3).forEach((name, i) => github.repos.push({ id: 700 + i, full_name: name, private: true, visibility: "private", archived: false, default_branch: "main" }));
   githubServer = await startSim(github.app());
+  // The simulator doubles as a GitHub Enterprise Server the browser can reach for OAuth.
+  github.oauthApps.set("Iv1.e2e", { secret: "e2e-oauth-secret", callback: "" });
   server = await startServer({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url}` });
   await server.ready();
+  github.oauthApps.get("Iv1.e2e")!.callback = `${server.url}/integrations/oauth/callback`;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
@@ -184,5 +187,24 @@ describe("in a real browser", () => {
     await expect.poll(async () => (await page.reload(), await page.locator("table").textContent()), { timeout: 10_000 }).toContain("merged");
     await page.getByRole("link", { name: cve, exact: true }).first().click();
     await expect.poll(() => page.locator(".facts").textContent()).toContain("Resolved");
+  });
+
+  it("connects GitHub Enterprise Server by OAuth: Connect → the provider's consent page → back connected", async () => {
+    await page.goto(server.url + "/integrations");
+    await settled();
+    await page.getByRole("link", { name: "Add another GitHub connection" }).click();
+    const dialog = page.getByRole("dialog");
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    await settled();
+    expect(await dialog.textContent()).toContain(`${server.url}/integrations/oauth/callback`);
+    await dialog.getByLabel("GitHub URL").fill(githubServer.url);
+    await dialog.getByLabel("OAuth App client ID").fill("Iv1.e2e");
+    await dialog.getByLabel("OAuth App client secret").fill("e2e-oauth-secret");
+    await dialog.getByRole("button", { name: "Connect with GitHub" }).click();
+    await page.waitForURL((url) => url.pathname === "/login/oauth/authorize");
+    expect(await page.getByRole("heading").textContent()).toContain("Authorize Iv1.e2e");
+    await page.getByRole("link", { name: "Authorize" }).click();
+    await page.waitForURL((url) => url.pathname.startsWith("/integrations/github/"));
+    expect(await page.getByRole("status").first().textContent()).toContain("Connected. GitHub 127.0.0.1 is ready.");
   });
 });
