@@ -23,6 +23,7 @@ beforeAll(async () => {
   sim.addAccessToken(TOKEN);
   sim.addUserToken("alice", "ATBB-app-password");
   sim.addRepos("acme", 120);
+  sim.consumers.set("bb-key", { secret: "bb-secret", callback: "http://localhost:8080/integrations/oauth/callback" });
   server = await startSim(sim.app());
   wiz = await startWiz();
 });
@@ -32,7 +33,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   sim.faults.clear();
-  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.bitbucket.org=${server.url},${wiz.originMap}` } });
+  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.bitbucket.org=${server.url},https://bitbucket.org=${server.url},${wiz.originMap}` } });
   patchbay = await startSim(app.runtime.app);
   admin = await setUpAdmin(app);
 });
@@ -92,5 +93,21 @@ describe("Bitbucket", () => {
     await bitbucket.scm!.annotatePullRequest(connection, ctx, { repository: repo.full_name, number: 4 }, "Tickets: SEC-9");
     await bitbucket.scm!.annotatePullRequest(connection, ctx, { repository: repo.full_name, number: 4 }, "Tickets: SEC-9");
     expect(sim.pullRequests.get(`${repo.full_name}#4`)).toEqual({ title: "Bump tough-cookie", description: "<!-- patchbay:start -->\nTickets: SEC-9\n<!-- patchbay:end -->" });
+  });
+
+  it("connects by OAuth with the consumer's key and secret sent as HTTP Basic", async () => {
+    const start = await admin.post("/integrations/bitbucket/oauth/start", { workspace: "acme", clientId: "bb-key", clientSecret: "bb-secret" });
+    const location = new URL(start.headers.get("location")!);
+    expect(location.origin + location.pathname).toBe("https://bitbucket.org/site/oauth2/authorize");
+    expect(location.searchParams.has("code_challenge")).toBe(false);
+    const consentPage = await (await fetch(server.url + location.pathname + location.search)).text();
+    const back = new URL(/href="([^"]+)"/.exec(consentPage)![1]!.replace(/&amp;/g, "&"));
+    const res = await admin.get(back.pathname + back.search);
+    expect(res.status).toBe(303);
+    const row = await db().selectFrom("integrations").selectAll().executeTakeFirstOrThrow();
+    expect(row.name).toBe("Bitbucket acme");
+    expect(JSON.parse(row.settings)).toMatchObject({ authMethod: "oauth", workspace: "acme" });
+    await runJobs(app);
+    expect(await db().selectFrom("repositories").select("id").execute()).toHaveLength(120);
   });
 });

@@ -20,6 +20,10 @@ export class BitbucketSim {
   readonly workspaces = new Map<string, BitbucketSimRepo[]>();
   readonly pullRequests = new Map<string, { title: string; description: string }>();
   apiOrigin = "https://api.bitbucket.org";
+  /** OAuth consumers: key → secret and callback URL. */
+  readonly consumers = new Map<string, { secret: string; callback: string }>();
+  readonly #codes = new Map<string, string>();
+  readonly #refreshTokens = new Set<string>();
 
   addAccessToken(token: string): void {
     this.credentials.add(`Bearer ${token}`);
@@ -88,6 +92,30 @@ export class BitbucketSim {
     });
     const root = new Hono();
     root.route("/2.0", api);
+    // bitbucket.org's OAuth endpoints (the consumer authenticates with HTTP Basic key:secret).
+    root.get("/site/oauth2/authorize", (c) => {
+      const consumer = this.consumers.get(c.req.query("client_id") ?? "");
+      if (!consumer) return c.html("<h1>Invalid client_id</h1>", 400);
+      const code = crypto.randomBytes(12).toString("hex");
+      this.#codes.set(code, c.req.query("client_id")!);
+      const back = new URL(consumer.callback);
+      back.searchParams.set("code", code);
+      back.searchParams.set("state", c.req.query("state") ?? "");
+      return c.html(`<!doctype html><h1>Grant access</h1><a id="authorize" href="${back.toString().replace(/&/g, "&amp;")}">Grant access</a>`);
+    });
+    root.post("/site/oauth2/access_token", async (c) => {
+      const [key, secret] = Buffer.from((c.req.header("authorization") ?? "").replace(/^Basic /, ""), "base64").toString().split(":");
+      const consumer = this.consumers.get(key ?? "");
+      if (!consumer || consumer.secret !== secret) return c.json({ error: "invalid_client", error_description: "Invalid OAuth client credentials" }, 400);
+      const form = new URLSearchParams(await c.req.text());
+      const ok = form.get("grant_type") === "authorization_code" ? this.#codes.delete(form.get("code") ?? "") : form.get("grant_type") === "refresh_token" && this.#refreshTokens.delete(form.get("refresh_token") ?? "");
+      if (!ok) return c.json({ error: "invalid_grant", error_description: "The provided authorization grant is invalid" }, 400);
+      const access = crypto.randomBytes(20).toString("hex");
+      const refresh = crypto.randomBytes(20).toString("hex");
+      this.addAccessToken(access);
+      this.#refreshTokens.add(refresh);
+      return c.json({ access_token: access, token_type: "bearer", expires_in: 7200, refresh_token: refresh, scopes: "repository pullrequest:write" });
+    });
     return root;
   }
 
