@@ -12,8 +12,24 @@ export const BASE = "http://localhost:8080";
 export const TEST_KEY = "a".repeat(64);
 export const ADMIN = { username: "admin", password: "correct horse battery" };
 
+const tempDirs: string[] = [];
+
+/** A fresh temporary directory, removed after the test file (see test/setup.ts). */
 export function tempDir(prefix = "patchbay-test-"): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) {
+    try {
+      fs.chmodSync(dir, 0o755);
+    } catch {
+      // already gone
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export class TestClock {
