@@ -20,7 +20,7 @@ import { enqueueRepositorySync } from "../scm/sync.js";
 export const SCAN_JOB = "scanner.sync";
 export const SCAN_MAX_ATTEMPTS = 3;
 /** Records committed per transaction: fewer, larger commits write far less to the WAL. */
-const COMMIT_RECORDS = 2_000;
+const COMMIT_RECORDS = 5_000;
 /** How long a buffered page waits for the next one before it is committed on its own. */
 const COMMIT_WAIT_MS = 200;
 

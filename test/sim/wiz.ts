@@ -194,19 +194,14 @@ export class WizSim {
     return app;
   }
 
+  /** The last filtered list, reused by the next pages of the same scan for a moment. */
+  #matching: { key: string; at: number; rows: WizSimFinding[] } | undefined;
+
   #page(args: FindingArgs) {
     this.queries.push({ filterBy: args.filterBy ?? null, after: args.after ?? null });
     const first = args.first ?? 50;
     if (first > MAX_PAGE) throw badInput(`first must be at most ${MAX_PAGE}`);
-    const f = args.filterBy ?? {};
-    const matching = this.findings.filter(
-      (x) =>
-        (!f.status || f.status.includes(x.status)) &&
-        (!f.severity || f.severity.includes(x.severity)) &&
-        (!f.assetType || f.assetType.includes(x.vulnerableAsset.type)) &&
-        (!f.updatedAt?.after || x.updatedAt > f.updatedAt.after) &&
-        (!f.updatedAt?.before || x.updatedAt < f.updatedAt.before),
-    );
+    const matching = this.#filtered(args.filterBy ?? {});
     const start = args.after ? decodeCursor(args.after) : 0;
     if (start === undefined || start > matching.length) throw badInput("Invalid cursor");
     const nodes = matching.slice(start, start + first);
@@ -216,6 +211,22 @@ export class WizSim {
       totalCount: matching.length,
       pageInfo: { hasNextPage: end < matching.length, endCursor: nodes.length ? encodeCursor(end) : null },
     };
+  }
+
+  /** Findings matching a filter; recomputed when the filter or the number of findings changes, or after a second. */
+  #filtered(f: NonNullable<FindingArgs["filterBy"]>): WizSimFinding[] {
+    const key = `${JSON.stringify(f)}|${this.findings.length}`;
+    if (this.#matching && this.#matching.key === key && Date.now() - this.#matching.at < 1000) return this.#matching.rows;
+    const rows = this.findings.filter(
+      (x) =>
+        (!f.status || f.status.includes(x.status)) &&
+        (!f.severity || f.severity.includes(x.severity)) &&
+        (!f.assetType || f.assetType.includes(x.vulnerableAsset.type)) &&
+        (!f.updatedAt?.after || x.updatedAt > f.updatedAt.after) &&
+        (!f.updatedAt?.before || x.updatedAt < f.updatedAt.before),
+    );
+    this.#matching = { key, at: Date.now(), rows };
+    return rows;
   }
 }
 
