@@ -225,6 +225,8 @@ export interface SourceControl {
    */
   annotatePullRequest(connection: ConnectionSettings, ctx: ConnectorContext, pr: { repository: string; number: number }, text: string): Promise<void>;
   webhook: {
+    /** The secret setting deliveries are verified with. */
+    secretField: string;
     /** What to configure on the service's side, shown in the dialog beside the webhook URL. */
     instructions: string[];
     /** Checks a delivery's signature (in constant time) and reads its id and event. */

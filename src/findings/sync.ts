@@ -15,7 +15,6 @@ import type { JobHandler } from "../jobs/worker.js";
 import type { Vault } from "../vault.js";
 import { type ScanCounts, chunks, emptyCounts, importPage, mergeCounts, resolveUnreported } from "./import.js";
 import { loadRepositoryIndex } from "./repositories.js";
-import { enqueueRepositorySync } from "../scm/sync.js";
 
 export const SCAN_JOB = "scanner.sync";
 export const SCAN_MAX_ATTEMPTS = 3;
@@ -194,31 +193,6 @@ async function finish(db: Db, integration: Integration, runId: number, counts: S
     await recordSyncSuccess(trx, integration.id, runId, counts, now);
   });
   await refreshPlannerStatistics(db);
-}
-
-/**
- * Schedule: every few minutes, queue a sync for each integration whose last one is older than
- * its connector's interval (scanners: a scan; source control: a repository sync).
- */
-export async function enqueueDueSyncs(db: Db, registry: ConnectorRegistry, now: Date): Promise<number> {
-  let queued = 0;
-  for (const integration of await db.selectFrom("integrations").select(["id", "kind", "created_at"]).execute()) {
-    const connector = registry.available(integration.kind);
-    const sync = connector?.scanner ? { hours: connector.scanner.intervalHours, enqueue: enqueueScan } : connector?.scm ? { hours: connector.scm.intervalHours, enqueue: enqueueRepositorySync } : undefined;
-    if (!sync) continue;
-    const last = await db
-      .selectFrom("scan_runs")
-      .select("started_at")
-      .where("integration_id", "=", integration.id)
-      .orderBy("id", "desc")
-      .limit(1)
-      .executeTakeFirst();
-    if (!last || now.getTime() - Date.parse(last.started_at) >= sync.hours * 3600_000) {
-      await sync.enqueue(db, integration.id, now);
-      queued++;
-    }
-  }
-  return queued;
 }
 
 export function latestRuns(db: Db): Promise<ScanRun[]> {

@@ -5,7 +5,8 @@ import { deleteExpiredSessions } from "../auth/sessions.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Db } from "../db/schema.js";
 import { expireRiskAcceptances } from "../findings/status.js";
-import { enqueueDueSyncs } from "../findings/sync.js";
+import { enqueueScan } from "../findings/sync.js";
+import { enqueueRepositorySync } from "../scm/sync.js";
 import type { Logger } from "../log.js";
 import { enqueueJob, pruneJobs } from "./queue.js";
 import type { JobHandler } from "./worker.js";
@@ -63,4 +64,29 @@ export function maintenanceHandler(db: Db, now: () => Date): JobHandler {
     const reopened = await expireRiskAcceptances(db, now());
     logger.info("maintenance done", { expiredSessionsDeleted: sessions, finishedJobsDeleted: jobs, riskAcceptancesExpired: reopened });
   };
+}
+
+/**
+ * Schedule: every few minutes, queue a sync for each integration whose last one is older than
+ * its connector's interval (scanners: a scan; source control: a repository sync).
+ */
+export async function enqueueDueSyncs(db: Db, registry: ConnectorRegistry, now: Date): Promise<number> {
+  let queued = 0;
+  for (const integration of await db.selectFrom("integrations").select(["id", "kind", "created_at"]).execute()) {
+    const connector = registry.available(integration.kind);
+    const sync = connector?.scanner ? { hours: connector.scanner.intervalHours, enqueue: enqueueScan } : connector?.scm ? { hours: connector.scm.intervalHours, enqueue: enqueueRepositorySync } : undefined;
+    if (!sync) continue;
+    const last = await db
+      .selectFrom("scan_runs")
+      .select("started_at")
+      .where("integration_id", "=", integration.id)
+      .orderBy("id", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    if (!last || now.getTime() - Date.parse(last.started_at) >= sync.hours * 3600_000) {
+      await sync.enqueue(db, integration.id, now);
+      queued++;
+    }
+  }
+  return queued;
 }

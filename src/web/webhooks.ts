@@ -26,7 +26,7 @@ export function webhookRoutes(deps: AppDeps): Hono<AppEnv> {
         : undefined;
       const scm = integration && deps.registry.available(integration.kind)?.scm;
       if (!integration || !scm) return refuse(404, "No source control integration at this address.");
-      const secret = deps.vault.openSecrets(integration.secrets).webhookSecret;
+      const secret = deps.vault.openSecrets(integration.secrets)[scm.webhook.secretField];
       if (!secret) return refuse(401, "This integration has no webhook secret; enter one in its Configuration tab.");
       const raw = await c.req.text();
       const check = scm.webhook.verify(c.req.raw.headers, raw, secret);

@@ -3,7 +3,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { defaultRegistry } from "../../src/connectors/registry.js";
 import { NOT_ACCESSIBLE } from "../../src/findings/import.js";
-import { SCAN_JOB, enqueueDueSyncs, enqueueScan } from "../../src/findings/sync.js";
+import { SCAN_JOB, enqueueScan } from "../../src/findings/sync.js";
+import { enqueueDueSyncs } from "../../src/jobs/schedules.js";
 import { listJobs } from "../../src/jobs/queue.js";
 import { type Browser, type TestApp, seedRepositories, setUpAdmin, testApp, text, runJobs } from "../helpers.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";

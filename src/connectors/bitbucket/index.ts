@@ -150,6 +150,7 @@ export const bitbucket: AvailableConnector = {
       if (description !== (current.description ?? "")) await client.put(path, { title: current.title, description });
     },
     webhook: {
+      secretField: "webhookSecret",
       instructions: [
         "In Bitbucket, add a webhook to each repository (Repository settings → Webhooks).",
         "URL: the URL above. Secret: the same Webhook secret entered here.",

@@ -177,6 +177,7 @@ export const github: AvailableConnector = {
       if (body !== (data.body ?? "")) await client.patch(path, { body });
     },
     webhook: {
+      secretField: "webhookSecret",
       instructions: [
         "In GitHub, add a webhook to the organization (Settings → Webhooks) or to each repository.",
         "Payload URL: the URL above. Content type: application/json.",

@@ -149,6 +149,7 @@ export const gitlab: AvailableConnector = {
       if (description !== (data.description ?? "")) await client.put(path, { description });
     },
     webhook: {
+      secretField: "webhookSecret",
       instructions: [
         "In GitLab, add a webhook to the group (Settings → Webhooks) or to each project.",
         "URL: the URL above. Secret token: the same Webhook secret token entered here.",
