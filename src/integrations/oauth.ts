@@ -119,11 +119,29 @@ export async function completeAuthorization(
   }
 }
 
+/** Refreshes in progress, by integration: providers that rotate refresh tokens (GitLab) reject the second of two concurrent refreshes. */
+const refreshing = new Map<number, Promise<{ settings: SettingValues; secrets: SecretValues }>>();
+
 /**
  * The integration's connection, with its OAuth token refreshed first when it is about to
- * expire (the new tokens are stored). Jobs load connections through this.
+ * expire (the new tokens are stored). Jobs load connections through this; concurrent callers
+ * for one integration share one refresh.
  */
 export async function connectionFor(deps: Omit<OAuthDeps, "baseUrl">, connector: AvailableConnector, integration: Integration): Promise<{ settings: SettingValues; secrets: SecretValues }> {
+  const inFlight = refreshing.get(integration.id);
+  if (inFlight) return inFlight;
+  const work = loadOrRefresh(deps, connector, integration);
+  refreshing.set(integration.id, work);
+  try {
+    return await work;
+  } finally {
+    refreshing.delete(integration.id);
+  }
+}
+
+async function loadOrRefresh(deps: Omit<OAuthDeps, "baseUrl">, connector: AvailableConnector, stale: Integration): Promise<{ settings: SettingValues; secrets: SecretValues }> {
+  // Read the row again: another job may have refreshed the token since this one loaded it.
+  const integration = (await deps.db.selectFrom("integrations").selectAll().where("id", "=", stale.id).executeTakeFirst()) ?? stale;
   const settings = integrationSettings(integration);
   const secrets = deps.vault.openSecrets(integration.secrets);
   const expiresAt = typeof settings.tokenExpiresAt === "string" ? Date.parse(settings.tokenExpiresAt) : NaN;

@@ -128,7 +128,14 @@ describe("OAuth with GitLab", () => {
     expect(JSON.parse(before.settings).tokenExpiresAt).toBe(new Date(app.clock.time + 7200_000).toISOString());
 
     app.clock.advance(7000_000);
+    // Two jobs wanting the token at once share one refresh (GitLab rotates refresh tokens).
     await enqueueJob(db(), "scm.sync", { integrationId: before.id }, app.clock.now());
+    await enqueueJob(db(), "integration.check", { integrationId: before.id }, app.clock.now());
+    gitlab.tokenRequests.length = 0;
+    gitlab.tokenLatencyMs = 300;
+    await Promise.all([app.runtime.worker.runOnce(), app.runtime.worker.runOnce()]);
+    gitlab.tokenLatencyMs = 0;
+    expect(gitlab.tokenRequests).toEqual(["refresh_token"]);
     await runJobs(app);
     const after = await db().selectFrom("integrations").selectAll().executeTakeFirstOrThrow();
     expect(app.runtime.vault.openSecrets(after.secrets).token).not.toBe(firstToken);

@@ -24,6 +24,9 @@ export class GitLabSim {
   readonly #refreshTokens = new Map<string, string>();
   /** Seconds an OAuth access token lives (GitLab: 7200). */
   accessTokenTtl = 7200;
+  /** Token endpoint calls by grant type, and a delay to widen races in tests. */
+  readonly tokenRequests: string[] = [];
+  tokenLatencyMs = 0;
   /** The server's public address: web_url and Link headers point there. */
   webOrigin = "https://gitlab.com";
 
@@ -107,6 +110,8 @@ export class GitLabSim {
     });
     root.post("/oauth/token", async (c) => {
       const form = new URLSearchParams(await c.req.text());
+      this.tokenRequests.push(form.get("grant_type") ?? "");
+      if (this.tokenLatencyMs) await new Promise((r) => setTimeout(r, this.tokenLatencyMs));
       const app = this.oauthApps.get(form.get("client_id") ?? "");
       if (!app || app.secret !== form.get("client_secret")) return c.json({ error: "invalid_client", error_description: "Client authentication failed due to unknown client." }, 401);
       let username: string;
