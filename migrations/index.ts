@@ -6,6 +6,7 @@ import * as m0002 from "./0002_findings.js";
 import * as m0003 from "./0003_repositories_from_scm.js";
 import * as m0004 from "./0004_remediation.js";
 import * as m0005 from "./0005_oauth_states.js";
+import * as m0006 from "./0006_repository_webhooks.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   "0003_repositories_from_scm": m0003,
   "0004_remediation": m0004,
   "0005_oauth_states": m0005,
+  "0006_repository_webhooks": m0006,
 };

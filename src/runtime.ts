@@ -53,7 +53,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     ["maintenance.prune", maintenanceHandler(db, now)],
     ["integration.check", integrationCheckHandler({ db, vault, registry, env: connectorEnv, now })],
     [SCAN_JOB, scannerSyncHandler({ db, vault, registry, env: connectorEnv, now })],
-    [SCM_JOB, repositorySyncHandler({ db, vault, registry, env: connectorEnv, now })],
+    [SCM_JOB, repositorySyncHandler({ db, vault, registry, env: connectorEnv, now, baseUrl: config.baseUrl })],
     [WEBHOOK_JOB, webhookProcessHandler({ db, registry, now })],
   ]);
   const worker = new Worker({ db, handlers, logger: logger.child({ component: "worker" }), now, leaseMs: config.jobLeaseSeconds * 1000 });

@@ -233,6 +233,11 @@ export interface SourceControl {
     verify(headers: Headers, rawBody: string, secret: string): WebhookCheck;
     /** The pull request event in a verified delivery, or undefined for other events. */
     parse(event: string, rawBody: string, contentType: string): PullRequestEvent | undefined;
+    /**
+     * Adds (or corrects) Patchbay's webhook on one repository, where the token may. Throws
+     * ExternalError "permission" or "not_found" when it may not.
+     */
+    register?(connection: ConnectionSettings, ctx: ConnectorContext, repository: string, hook: { url: string; secret: string }): Promise<"created" | "updated">;
   };
 }
 

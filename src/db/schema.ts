@@ -82,6 +82,8 @@ export interface RepositoryTable {
   /** 0 once the integration no longer lists it: its findings stay, new ones are not imported. */
   accessible: ColumnType<number, number | undefined, number>;
   last_seen_at: string | null;
+  /** When Patchbay added its webhook to this repository itself (automatic webhooks). */
+  webhook_registered_at: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }

@@ -8,6 +8,7 @@ import { type ScanCounts, emptyCounts } from "../findings/import.js";
 import { repositoryUrlKey } from "../findings/repositories.js";
 import { type ConnectorEnvironment, connectorContext } from "../integrations/service.js";
 import { connectionFor } from "../integrations/oauth.js";
+import { registerWebhooks } from "./webhooks.js";
 import { enqueueJob } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess } from "../jobs/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
@@ -23,6 +24,8 @@ export function enqueueRepositorySync(db: Db, integrationId: number, now: Date):
 }
 
 export interface RepositorySyncDeps {
+  /** PATCHBAY_BASE_URL: where automatic webhooks point. */
+  baseUrl: string;
   db: Db;
   vault: Vault;
   registry: ConnectorRegistry;
@@ -44,9 +47,13 @@ export function repositorySyncHandler(deps: RepositorySyncDeps): JobHandler {
       .values({ integration_id: integration.id, job_id: job.id, status: "running", cursor: null, total: null, counts: JSON.stringify(counts), error: null, started_at: now().toISOString(), finished_at: null })
       .returning("id")
       .executeTakeFirstOrThrow();
+    const connector = deps.registry.available(integration.kind)!;
+    const ctx = connectorContext({ ...deps.env, logger });
     let session;
+    let connection;
     try {
-      session = scm.session(await connectionFor(deps, deps.registry.available(integration.kind)!, integration), connectorContext({ ...deps.env, logger }));
+      connection = await connectionFor(deps, connector, integration);
+      session = scm.session(connection, ctx);
     } catch (err) {
       throw await recordSyncFailure(db, integration, run.id, job, err, "Repository sync could not start", now(), false);
     }
@@ -79,6 +86,12 @@ export function repositorySyncHandler(deps: RepositorySyncDeps): JobHandler {
         await recordSyncSuccess(trx, integration.id, run.id, counts, now());
       });
       logger.info("repositories synced", { integrationId, ...counts });
+      const note = await registerWebhooks(db, connector, integration, connection, { ...ctx, logger }, deps.baseUrl, now());
+      const fresh = await db.selectFrom("integrations").select("settings").where("id", "=", integration.id).executeTakeFirstOrThrow();
+      const settings = JSON.parse(fresh.settings) as Record<string, unknown>;
+      if ((settings.webhookNote ?? null) !== note) {
+        await db.updateTable("integrations").set({ settings: JSON.stringify({ ...settings, webhookNote: note }) }).where("id", "=", integration.id).execute();
+      }
     } catch (err) {
       throw await recordSyncFailure(db, integration, run.id, job, err, `Repository sync stopped on page ${pages + 1}`, now(), false);
     }

@@ -21,6 +21,7 @@ import { readForm } from "./forms.js";
 import { isHtmx, redirect, render } from "./render.js";
 import { requireAdmin } from "./users.js";
 import { callbackUrl, completeAuthorization, startAuthorization } from "../integrations/oauth.js";
+import { generateWebhookSecret } from "../scm/webhooks.js";
 import { SCAN_JOB, enqueueScan, latestRuns, scanCounts } from "../findings/sync.js";
 import { SCM_JOB, enqueueRepositorySync } from "../scm/sync.js";
 import type { ScanCounts } from "../findings/import.js";
@@ -185,6 +186,32 @@ async function save(c: Ctx, deps: AppDeps, connector: AvailableConnector, integr
 
 /** Stores a tested connection (new or updated) and starts its first sync. */
 async function store(deps: AppDeps, connector: AvailableConnector, integration: Integration | undefined, connection: { settings: SettingValues; secrets: Record<string, string> }, by: string): Promise<number> {
+  if (integration) {
+    // Keep what the form does not show (OAuth refresh data, webhook state), unless the
+    // token was replaced by hand, which ends the OAuth grant's refresh.
+    const oldSettings = integrationSettings(integration);
+    const oldSecrets = deps.vault.openSecrets(integration.secrets);
+    const settings: SettingValues = { ...oldSettings, ...connection.settings };
+    const secrets = { ...oldSecrets, ...connection.secrets };
+    const tokenField = connector.oauth?.tokenSecret;
+    if (tokenField && connection.settings.authMethod !== "oauth" && secrets[tokenField] !== oldSecrets[tokenField]) {
+      delete secrets.refreshToken;
+      delete settings.tokenExpiresAt;
+      settings.authMethod = "token";
+    }
+    connection = { settings, secrets };
+  }
+  const webhook = connector.scm?.webhook;
+  if (webhook?.register) {
+    // No secret of the user's own: Patchbay makes one and adds the webhooks itself.
+    const previous = integration ? deps.vault.openSecrets(integration.secrets)[webhook.secretField] : undefined;
+    const secret = connection.secrets[webhook.secretField];
+    const automatic = !secret || (connection.settings.webhookAutomatic === true && secret === previous);
+    connection = {
+      settings: { ...connection.settings, webhookAutomatic: automatic },
+      secrets: automatic && !connection.secrets[webhook.secretField] ? { ...connection.secrets, [webhook.secretField]: generateWebhookSecret() } : connection.secrets,
+    };
+  }
   const sealedSecrets = Object.keys(connection.secrets).length ? deps.vault.sealSecrets(connection.secrets) : null;
   const now = deps.now();
   let id: number;
@@ -271,6 +298,16 @@ async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 4
         ? {
             url: `${deps.baseUrl}/webhooks/${connector.card.kind}/${integration.id}`,
             instructions: available.scm.webhook.instructions,
+            automatic: values?.webhookAutomatic === true,
+            note: typeof values?.webhookNote === "string" ? values.webhookNote : undefined,
+            registered: (
+              await deps.db
+                .selectFrom("repositories")
+                .select([(eb) => eb.fn.countAll<number>().as("all"), (eb) => eb.fn.count<number>("webhook_registered_at").as("done")])
+                .where("integration_id", "=", integration.id)
+                .where("accessible", "=", 1)
+                .executeTakeFirstOrThrow()
+            ),
             deliveries: await deps.db
               .selectFrom("webhook_deliveries")
               .select(["delivery_id", "event", "received_at", "outcome", "detail"])

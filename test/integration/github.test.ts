@@ -164,6 +164,69 @@ describe("repository sync", () => {
   });
 });
 
+describe("automatic webhooks", () => {
+  it("adds Patchbay's webhook to every repository when no secret of the user's own is given, once", async () => {
+    await app.close();
+    app = await testApp({ env: { PATCHBAY_BASE_URL: "https://patchbay.example.com", PATCHBAY_ORIGIN_MAP: `https://api.github.com=${server.url}` } });
+    admin = await setUpAdmin(app);
+    sim.hooks.clear();
+    sim.hooksForbidden = false;
+    const res = await admin.post("/integrations/github", { githubUrl: "https://github.com", token: TOKEN });
+    expect(res.status).toBe(303);
+    await drain();
+    expect(sim.hooks.size).toBe(250);
+    const hook = sim.hooks.get("acme/service-001")![0]!;
+    expect(hook).toMatchObject({ events: ["pull_request"], config: { url: "https://patchbay.example.com/webhooks/github/1", content_type: "json" } });
+    const row = await db().selectFrom("integrations").selectAll().executeTakeFirstOrThrow();
+    expect(app.runtime.vault.openSecrets(row.secrets).webhookSecret).toBe(hook.config.secret);
+    const dialog = text(await (await admin.get("/integrations/github/1?tab=configuration")).text());
+    expect(dialog).toContain("Patchbay adds this webhook to each repository itself, with a secret it generated: 250 of 250 repositories so far.");
+    expect(dialog).not.toContain(hook.config.secret!);
+
+    // The next sync adds nothing twice; a new repository gets its webhook.
+    sim.addRepos("acme", 1, 900);
+    await admin.post("/integrations/github/1/sync", {});
+    await drain();
+    expect([...sim.hooks.values()].every((hooks) => hooks.length === 1)).toBe(true);
+    expect(sim.hooks.size).toBe(251);
+    sim.repos.pop();
+  });
+
+  it("says so when the token may not add webhooks, and never adds them for an unreachable base URL", async () => {
+    sim.hooks.clear();
+    sim.hooksForbidden = true;
+    await app.close();
+    app = await testApp({ env: { PATCHBAY_BASE_URL: "https://patchbay.example.com", PATCHBAY_ORIGIN_MAP: `https://api.github.com=${server.url}` } });
+    admin = await setUpAdmin(app);
+    await admin.post("/integrations/github", { githubUrl: "https://github.com", token: TOKEN });
+    await drain();
+    const dialog = text(await (await admin.get("/integrations/github/1?tab=configuration")).text());
+    expect(dialog).toContain("GitHub did not let the token add webhooks");
+    expect(dialog).toContain("0 of 250 repositories so far");
+    sim.hooksForbidden = false;
+
+    // The default test app's base URL is http://localhost:8080: nothing is registered.
+    await app.close();
+    app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.github.com=${server.url}` } });
+    admin = await setUpAdmin(app);
+    await admin.post("/integrations/github", { githubUrl: "https://github.com", token: TOKEN });
+    await drain();
+    expect(sim.hooks.size).toBe(0);
+    expect(text(await (await admin.get("/integrations/github/1?tab=configuration")).text())).toContain("Webhooks were not added automatically: PATCHBAY_BASE_URL is not https");
+  });
+
+  it("uses the user's own secret and adds nothing when one is given", async () => {
+    sim.hooks.clear();
+    await app.close();
+    app = await testApp({ env: { PATCHBAY_BASE_URL: "https://patchbay.example.com", PATCHBAY_ORIGIN_MAP: `https://api.github.com=${server.url}` } });
+    admin = await setUpAdmin(app);
+    await admin.post("/integrations/github", { githubUrl: "https://github.com", token: TOKEN, webhookSecret: "a-secret-of-my-own-123" });
+    await drain();
+    expect(sim.hooks.size).toBe(0);
+    expect(text(await (await admin.get("/integrations/github/1?tab=configuration")).text())).toContain("tick Pull requests");
+  });
+});
+
 describe("pull request annotation", () => {
   it("appends Patchbay's block once and then updates it in place", async () => {
     sim.pullBodies.set("acme/service-001#5", "Fixes the lodash advisory.\n\nCo-authored-by: someone");

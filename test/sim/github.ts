@@ -33,6 +33,11 @@ export class GitHubSim {
   readonly #codes = new Map<string, { clientId: string; redirectUri: string; challenge: string | null; expiresAt: number; login: string }>();
   /** Who is "signed in" on the simulated github.com when a browser reaches the consent page. */
   signedInAs = "octocat";
+  /** Repository webhooks by "owner/name". */
+  readonly hooks = new Map<string, { id: number; events: string[]; config: { url: string; secret?: string; content_type?: string } }[]>();
+  /** The token may not manage webhooks: GitHub answers 404 then. */
+  hooksForbidden = false;
+  #hookIds = 1;
   /** Pull request descriptions by "owner/name#number". */
   readonly pullBodies = new Map<string, string | null>();
   /** Requests left in the primary rate limit window; at 0 GitHub answers 403. */
@@ -118,6 +123,33 @@ export class GitHubSim {
           owner: { login: r.full_name.split("/")[0] },
         })),
       );
+    });
+    const hookGuard = (c: { req: { param(name: string): string } }) => {
+      const name = `${c.req.param("owner")}/${c.req.param("repo")}`;
+      return this.hooksForbidden || !this.repos.some((r) => r.full_name === name) ? undefined : name;
+    };
+    api.get("/repos/:owner/:repo/hooks", (c) => {
+      const name = hookGuard(c);
+      if (!name) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
+      return c.json((this.hooks.get(name) ?? []).map((h) => ({ id: h.id, name: "web", active: true, events: h.events, config: { url: h.config.url, content_type: h.config.content_type, insecure_ssl: "0", secret: h.config.secret ? "********" : undefined } })));
+    });
+    api.post("/repos/:owner/:repo/hooks", async (c) => {
+      const name = hookGuard(c);
+      if (!name) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
+      const body = (await c.req.json()) as { events?: string[]; config?: { url?: string; secret?: string; content_type?: string } };
+      if (!body.config?.url) return c.json({ message: "Validation Failed", errors: [{ resource: "Hook", code: "custom", message: "url is missing" }], documentation_url: DOCS, status: "422" }, 422);
+      const hook = { id: this.#hookIds++, events: body.events ?? ["push"], config: { url: body.config.url, secret: body.config.secret, content_type: body.config.content_type } };
+      this.hooks.set(name, [...(this.hooks.get(name) ?? []), hook]);
+      return c.json({ id: hook.id, name: "web", active: true, events: hook.events, config: { url: hook.config.url } }, 201);
+    });
+    api.patch("/repos/:owner/:repo/hooks/:id", async (c) => {
+      const name = hookGuard(c);
+      const hook = name ? this.hooks.get(name)?.find((h) => h.id === Number(c.req.param("id"))) : undefined;
+      if (!hook) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
+      const body = (await c.req.json()) as { events?: string[]; config?: { url?: string; secret?: string; content_type?: string } };
+      if (body.events) hook.events = body.events;
+      if (body.config) hook.config = { ...hook.config, ...body.config } as typeof hook.config;
+      return c.json({ id: hook.id, name: "web", active: true, events: hook.events, config: { url: hook.config.url } });
     });
     api.get("/repos/:owner/:repo/pulls/:number", (c) => {
       const key = `${c.req.param("owner")}/${c.req.param("repo")}#${c.req.param("number")}`;

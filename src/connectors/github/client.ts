@@ -59,14 +59,18 @@ export class GitHubClient {
     return this.http.json<T>({ url: this.url(pathOrUrl), headers: this.headers(), apiRoot: opts.apiRoot });
   }
 
-  async patch<T>(path: string, body: unknown): Promise<T> {
+  patch<T>(path: string, body: unknown): Promise<T> {
+    return this.send<T>("PATCH", path, body);
+  }
+
+  async send<T>(method: "POST" | "PATCH", path: string, body: unknown): Promise<T> {
     const { data } = await this.http.json<T>({
-      method: "PATCH",
+      method,
       url: this.url(path),
       headers: { ...this.headers(), "content-type": "application/json" },
       body: JSON.stringify(body),
-      // Setting the same description twice is harmless.
-      idempotent: true,
+      // Setting the same description twice is harmless; creating a hook twice is not.
+      idempotent: method === "PATCH",
     });
     return data;
   }

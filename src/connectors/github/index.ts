@@ -104,7 +104,7 @@ export const github: AvailableConnector = {
       type: "secret",
       maxLength: 200,
       editableWhenConnected: true,
-      help: "The secret of the GitHub webhook that sends pull request events to Patchbay (its URL is shown once connected). Patchbay verifies every delivery with it.",
+      help: "Leave empty to let Patchbay add its webhook to every repository itself (the token needs admin:repo_hook, or Webhooks: write). Or enter the secret of a webhook you add by hand.",
       validate: (value) => (value.length < 16 ? "Use a webhook secret of at least 16 characters." : undefined),
     },
   ],
@@ -186,6 +186,19 @@ export const github: AvailableConnector = {
       ],
       verify: verifyGitHubDelivery,
       parse: parseGitHubDelivery,
+      async register(connection, ctx, repository, hook) {
+        const client = createGitHubClient(connection, ctx);
+        const path = `/repos/${repository.split("/").map(encodeURIComponent).join("/")}/hooks`;
+        const { data: hooks } = await client.get<{ id: number; config?: { url?: string } }[]>(`${path}?per_page=100`);
+        const config = { url: hook.url, content_type: "json", secret: hook.secret, insecure_ssl: "0" };
+        const existing = Array.isArray(hooks) ? hooks.find((h) => h.config?.url === hook.url) : undefined;
+        if (existing) {
+          await client.send("PATCH", `${path}/${existing.id}`, { active: true, events: ["pull_request"], config });
+          return "updated";
+        }
+        await client.send("POST", path, { name: "web", active: true, events: ["pull_request"], config });
+        return "created";
+      },
     },
     session(connection, ctx) {
       const client = createGitHubClient(connection, ctx);
