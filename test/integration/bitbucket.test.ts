@@ -110,4 +110,22 @@ describe("Bitbucket", () => {
     await runJobs(app);
     expect(await db().selectFrom("repositories").select("id").execute()).toHaveLength(120);
   });
+
+  it("adds its pull request webhook to every repository itself when no secret is given", async () => {
+    await patchbay.close();
+    await app.close();
+    app = await testApp({ env: { PATCHBAY_BASE_URL: "https://patchbay.example.com", PATCHBAY_ORIGIN_MAP: `https://api.bitbucket.org=${server.url}` } });
+    patchbay = await startSim(app.runtime.app);
+    admin = await setUpAdmin(app);
+    sim.hooks.clear();
+    expect((await admin.post("/integrations/bitbucket", { workspace: "acme", token: TOKEN })).status).toBe(303);
+    await runJobs(app);
+    expect(sim.hooks.size).toBe(120);
+    const repo = sim.workspaces.get("acme")![0]!;
+    const hook = sim.hooks.get(repo.full_name)![0]!;
+    expect(hook.url).toBe("https://patchbay.example.com/webhooks/bitbucket/1");
+    expect(hook.events).toContain("pullrequest:fulfilled");
+    const payload = sim.pullRequestPayload({ repo, id: 3, title: "Update" });
+    expect((await sim.deliver(`${patchbay.url}/webhooks/bitbucket/1`, "pullrequest:created", payload, { secret: hook.secret! })).status).toBe(202);
+  });
 });

@@ -110,4 +110,25 @@ describe("GitLab", () => {
     await gitlab.scm!.annotatePullRequest(connection, ctx, { repository: "platform/backend/project-001", number: 9 }, "Tickets: SEC-4, SEC-5");
     expect(sim.mergeRequests.get("platform/backend/project-001!9")).toBe("Update qs.\n\n<!-- patchbay:start -->\nTickets: SEC-4, SEC-5\n<!-- patchbay:end -->");
   });
+
+  it("adds its merge request webhook to every project itself when no secret token is given", async () => {
+    await patchbay.close();
+    await app.close();
+    app = await testApp({ env: { PATCHBAY_BASE_URL: "https://patchbay.example.com", PATCHBAY_ORIGIN_MAP: `https://gitlab.example.com=${server.url}` } });
+    patchbay = await startSim(app.runtime.app);
+    admin = await setUpAdmin(app);
+    sim.hooks.clear();
+    const res = await admin.post("/integrations/gitlab", { gitlabUrl: "https://gitlab.example.com", token: TOKEN });
+    expect(res.status).toBe(303);
+    await drain();
+    expect(sim.hooks.size).toBe(130);
+    const hook = sim.hooks.get("platform/backend/project-001")![0]!;
+    expect(hook).toMatchObject({ url: "https://patchbay.example.com/webhooks/gitlab/1", merge_requests_events: true });
+    const secret = app.runtime.vault.openSecrets((await db().selectFrom("integrations").select("secrets").executeTakeFirstOrThrow()).secrets).webhookSecret;
+    expect(hook.token).toBe(secret);
+    // A delivery signed with that token is accepted.
+    const project = sim.projects[0]!;
+    const payload = sim.mergeRequestPayload({ action: "open", project, iid: 1, title: "Update" });
+    expect((await sim.deliver(`${patchbay.url}/webhooks/gitlab/1`, "Merge Request Hook", payload, { token: secret })).status).toBe(202);
+  });
 });

@@ -19,6 +19,8 @@ export class BitbucketSim {
   readonly credentials = new Set<string>();
   readonly workspaces = new Map<string, BitbucketSimRepo[]>();
   readonly pullRequests = new Map<string, { title: string; description: string }>();
+  /** Repository webhooks by full name. */
+  readonly hooks = new Map<string, { uuid: string; url: string; secret?: string; events: string[] }[]>();
   apiOrigin = "https://api.bitbucket.org";
   /** OAuth consumers: key → secret and callback URL. */
   readonly consumers = new Map<string, { secret: string; callback: string }>();
@@ -76,6 +78,32 @@ export class BitbucketSim {
         })),
         ...(page * pagelen < sorted.length ? { next: next.toString() } : {}),
       });
+    });
+    const repoName = (c: { req: { param(name: string): string } }) => {
+      const name = `${c.req.param("workspace")}/${c.req.param("repo")}`;
+      return [...this.workspaces.values()].flat().some((r) => r.full_name === name) ? name : undefined;
+    };
+    api.get("/repositories/:workspace/:repo/hooks", (c) => {
+      const name = repoName(c);
+      if (!name) return c.json(error("Repository not found"), 404);
+      return c.json({ pagelen: 100, values: (this.hooks.get(name) ?? []).map((h) => ({ uuid: h.uuid, url: h.url, events: h.events, active: true })) });
+    });
+    api.post("/repositories/:workspace/:repo/hooks", async (c) => {
+      const name = repoName(c);
+      if (!name) return c.json(error("Repository not found"), 404);
+      const body = (await c.req.json()) as { url?: string; secret?: string; events?: string[] };
+      if (!body.url || !body.events?.length) return c.json(error("url and events are required"), 400);
+      const hook = { uuid: `{${crypto.randomUUID()}}`, url: body.url, secret: body.secret, events: body.events };
+      this.hooks.set(name, [...(this.hooks.get(name) ?? []), hook]);
+      return c.json({ uuid: hook.uuid, url: hook.url, events: hook.events, active: true }, 201);
+    });
+    api.put("/repositories/:workspace/:repo/hooks/:uid", async (c) => {
+      const name = repoName(c);
+      const hook = name ? this.hooks.get(name)?.find((h) => h.uuid === c.req.param("uid")) : undefined;
+      if (!hook) return c.json(error("Webhook not found"), 404);
+      const body = (await c.req.json()) as { url?: string; secret?: string; events?: string[] };
+      Object.assign(hook, { url: body.url ?? hook.url, secret: body.secret ?? hook.secret, events: body.events ?? hook.events });
+      return c.json({ uuid: hook.uuid, url: hook.url, events: hook.events, active: true });
     });
     api.get("/repositories/:workspace/:repo/pullrequests/:id", (c) => {
       const pr = this.pullRequests.get(`${c.req.param("workspace")}/${c.req.param("repo")}#${c.req.param("id")}`);

@@ -19,6 +19,11 @@ export class GitLabSim {
   readonly tokens = new Map<string, { username: string; scopes: string[]; revoked?: boolean }>();
   readonly projects: GitLabSimProject[] = [];
   readonly mergeRequests = new Map<string, string | null>();
+  /** Project webhooks by path. */
+  readonly hooks = new Map<string, { id: number; url: string; token?: string; merge_requests_events: boolean }[]>();
+  /** The token lacks Maintainer access: GitLab answers 403. */
+  hooksForbidden = false;
+  #hookIds = 1;
   readonly oauthApps = new Map<string, { secret: string; callback: string }>();
   readonly #codes = new Map<string, { clientId: string; redirectUri: string; challenge: string | null }>();
   readonly #refreshTokens = new Map<string, string>();
@@ -83,6 +88,34 @@ export class GitLabSim {
           ssh_url_to_repo: `git@${new URL(this.webOrigin).host}:${p.path_with_namespace}.git`,
         })),
       );
+    });
+    const hookProject = (c: { req: { param(name: string): string } }) => {
+      const path = decodeURIComponent(c.req.param("project"));
+      return this.projects.some((p) => p.path_with_namespace === path) ? path : undefined;
+    };
+    api.get("/projects/:project/hooks", (c) => {
+      const path = hookProject(c);
+      if (!path) return c.json({ message: "404 Project Not Found" }, 404);
+      if (this.hooksForbidden) return c.json({ message: "403 Forbidden" }, 403);
+      return c.json((this.hooks.get(path) ?? []).map((h) => ({ id: h.id, url: h.url, merge_requests_events: h.merge_requests_events })));
+    });
+    api.post("/projects/:project/hooks", async (c) => {
+      const path = hookProject(c);
+      if (!path) return c.json({ message: "404 Project Not Found" }, 404);
+      if (this.hooksForbidden) return c.json({ message: "403 Forbidden" }, 403);
+      const body = (await c.req.json()) as { url?: string; token?: string; merge_requests_events?: boolean };
+      if (!body.url) return c.json({ error: "url is missing" }, 400);
+      const hook = { id: this.#hookIds++, url: body.url, token: body.token, merge_requests_events: Boolean(body.merge_requests_events) };
+      this.hooks.set(path, [...(this.hooks.get(path) ?? []), hook]);
+      return c.json({ id: hook.id, url: hook.url, merge_requests_events: hook.merge_requests_events }, 201);
+    });
+    api.put("/projects/:project/hooks/:id", async (c) => {
+      const path = hookProject(c);
+      const hook = path ? this.hooks.get(path)?.find((h) => h.id === Number(c.req.param("id"))) : undefined;
+      if (!hook) return c.json({ message: "404 Not found" }, 404);
+      const body = (await c.req.json()) as { url?: string; token?: string; merge_requests_events?: boolean };
+      Object.assign(hook, { url: body.url ?? hook.url, token: body.token ?? hook.token, merge_requests_events: body.merge_requests_events ?? hook.merge_requests_events });
+      return c.json({ id: hook.id, url: hook.url, merge_requests_events: hook.merge_requests_events });
     });
     api.get("/projects/:project/merge_requests/:iid", (c) => {
       const key = `${decodeURIComponent(c.req.param("project"))}!${c.req.param("iid")}`;

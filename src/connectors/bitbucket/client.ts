@@ -36,8 +36,12 @@ export class BitbucketClient {
     return data;
   }
 
-  async put<T>(path: string, body: unknown): Promise<T> {
-    const { data } = await this.http.json<T>({ method: "PUT", url: this.url(path), headers: { ...this.headers(), "content-type": "application/json" }, body: JSON.stringify(body) });
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.send<T>("PUT", path, body);
+  }
+
+  async send<T>(method: "POST" | "PUT", path: string, body: unknown): Promise<T> {
+    const { data } = await this.http.json<T>({ method, url: this.url(path), headers: { ...this.headers(), "content-type": "application/json" }, body: JSON.stringify(body) });
     return data;
   }
 

@@ -82,7 +82,7 @@ export const bitbucket: AvailableConnector = {
       type: "secret",
       maxLength: 200,
       editableWhenConnected: true,
-      help: "The secret of the Bitbucket webhook that sends pull request events to Patchbay (its URL is shown once connected).",
+      help: "Leave empty to let Patchbay add its webhook to every repository itself (the token needs Webhooks: Read and write). Or enter the secret of a webhook you add by hand.",
       validate: (value) => (value.length < 16 ? "Use a webhook secret of at least 16 characters." : undefined),
     },
   ],
@@ -158,6 +158,19 @@ export const bitbucket: AvailableConnector = {
       ],
       verify: verifyBitbucketDelivery,
       parse: (event, rawBody) => parseBitbucketDelivery(event, rawBody),
+      async register(connection, ctx, repository, hook) {
+        const client = createBitbucketClient(connection, ctx);
+        const path = `/repositories/${repository.split("/").map(encodeURIComponent).join("/")}/hooks`;
+        const page = await client.get<Paged<{ uuid: string; url?: string }>>(`${path}?pagelen=100`);
+        const existing = (page.values ?? []).find((h) => h.url === hook.url);
+        const body = { description: "Patchbay", url: hook.url, active: true, secret: hook.secret, events: ["pullrequest:created", "pullrequest:updated", "pullrequest:fulfilled", "pullrequest:rejected"] };
+        if (existing) {
+          await client.send("PUT", `${path}/${encodeURIComponent(existing.uuid)}`, body);
+          return "updated";
+        }
+        await client.send("POST", path, body);
+        return "created";
+      },
     },
   },
 };

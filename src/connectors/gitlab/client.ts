@@ -43,9 +43,13 @@ export class GitLabClient {
     return this.http.json<T>({ url: this.base + path, headers: this.headers(), apiRoot: opts.apiRoot });
   }
 
-  async put<T>(path: string, body: unknown): Promise<T> {
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.send<T>("PUT", path, body);
+  }
+
+  async send<T>(method: "POST" | "PUT", path: string, body: unknown): Promise<T> {
     const { data } = await this.http.json<T>({
-      method: "PUT",
+      method,
       url: this.base + path,
       headers: { ...this.headers(), "content-type": "application/json" },
       body: JSON.stringify(body),

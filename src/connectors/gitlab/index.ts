@@ -77,7 +77,7 @@ export const gitlab: AvailableConnector = {
       type: "secret",
       maxLength: 200,
       editableWhenConnected: true,
-      help: "The secret token of the GitLab webhook that sends merge request events to Patchbay (its URL is shown once connected).",
+      help: "Leave empty to let Patchbay add its webhook to every project itself (the token needs Maintainer access). Or enter the secret token of a webhook you add by hand.",
       validate: (value) => (value.length < 16 ? "Use a webhook secret token of at least 16 characters." : undefined),
     },
   ],
@@ -157,6 +157,19 @@ export const gitlab: AvailableConnector = {
       ],
       verify: verifyGitLabDelivery,
       parse: (event, rawBody) => parseGitLabDelivery(event, rawBody),
+      async register(connection, ctx, repository, hook) {
+        const client = createGitLabClient(connection, ctx);
+        const path = `/projects/${encodeURIComponent(repository)}/hooks`;
+        const { data } = await client.get<unknown>(`${path}?per_page=100`);
+        const existing = expectList<{ id: number; url?: string }>(data, "the webhook list").find((h) => h.url === hook.url);
+        const body = { url: hook.url, token: hook.secret, merge_requests_events: true, push_events: false, enable_ssl_verification: true };
+        if (existing) {
+          await client.send("PUT", `${path}/${existing.id}`, body);
+          return "updated";
+        }
+        await client.send("POST", path, body);
+        return "created";
+      },
     },
   },
 };
