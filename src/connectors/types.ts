@@ -84,6 +84,8 @@ export interface SettingField {
   editableWhenConnected?: boolean;
   /** Shown on the card as a key setting at a glance. */
   glance?: boolean;
+  /** A multi-line value (a PEM private key): a textarea. */
+  multiline?: boolean;
 }
 
 /** Parsed form values: strings for text fields, booleans for checkboxes. */
@@ -255,6 +257,8 @@ export interface OAuthProvider {
   clientSecretField: string;
   /** The secret the access token is stored under, as the token alternative stores it. */
   tokenSecret: string;
+  /** Other secrets that connect without a token (a GitHub App's private key). */
+  tokenAlternatives?: string[];
 }
 
 /** A connector Patchbay implements: it can be connected, tested and saved. */

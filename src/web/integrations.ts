@@ -163,7 +163,9 @@ async function save(c: Ctx, deps: AppDeps, connector: AvailableConnector, integr
   const form = await readForm(c);
   const existing = integration ? existingOf(deps, integration) : undefined;
   const parsed = parseSettingsForm(connector, form, existing);
-  if (parsed.ok && connector.oauth && !parsed.secrets[connector.oauth.tokenSecret]) {
+  const hasCredential = (secrets: Record<string, string>) =>
+    [connector.oauth!.tokenSecret, ...(connector.oauth!.tokenAlternatives ?? [])].some((name) => secrets[name]);
+  if (parsed.ok && connector.oauth && !hasCredential(parsed.secrets)) {
     const field = connector.fields.find((f) => f.name === connector.oauth!.tokenSecret)!;
     const errors = { [field.name]: `Enter the ${field.label}, or use Connect with ${connector.card.name} to authorize by OAuth.` };
     return dialog(c, deps, { connector, integration, tab: "configuration", values: parsed.settings, errors }, 422);

@@ -1,5 +1,6 @@
 // GitHub as source control against the GitHub simulator: connect by token, repository
 // sync with Link pagination, inaccessible repositories, faults, and the Repositories page.
+import crypto from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { github } from "../../src/connectors/github/index.js";
 import { connectorContext } from "../../src/integrations/service.js";
@@ -161,6 +162,31 @@ describe("repository sync", () => {
     sim.faults.add({ path: /user\/repos/, status: 502, times: 2 });
     await drain();
     expect(await db().selectFrom("repositories").select("id").execute()).toHaveLength(250);
+  });
+});
+
+describe("GitHub App installation", () => {
+  it("connects with an App's private key and lists the repositories granted to the installation", async () => {
+    const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    sim.apps.set("123456", publicKey.export({ type: "spki", format: "pem" }).toString());
+    sim.installations.set(42, { appId: "123456", repositories: sim.repos.slice(0, 120).map((r) => r.full_name) });
+
+    const badKey = await admin.post("/integrations/github", { githubUrl: "https://github.com", appId: "123456", installationId: "42", appPrivateKey: "not a key" }, { htmx: true, target: "integration-dialog-content" });
+    expect(badKey.status).toBe(422);
+    expect(text(await badKey.text())).toContain("Paste the whole private key file GitHub gave you");
+
+    const test = text(await (await admin.post("/integrations/github/test", { githubUrl: "https://github.com", appId: "123456", installationId: "42", appPrivateKey: pem }, { htmx: true })).text());
+    expect(test).toContain("Connected to GitHub as an App installation");
+    expect(test).toContain("Repositories granted to the installation: 120");
+    expect(test).not.toContain("PRIVATE KEY");
+
+    const res = await admin.post("/integrations/github", { githubUrl: "https://github.com", appId: "123456", installationId: "42", appPrivateKey: pem, webhookSecret: "app-webhook-secret-0001" });
+    expect(res.status).toBe(303);
+    await drain();
+    expect(await db().selectFrom("repositories").select("id").execute()).toHaveLength(120);
+    const wrongApp = text(await (await admin.post("/integrations/github/test", { githubUrl: "https://github.com", appId: "999", installationId: "42", appPrivateKey: pem }, { htmx: true })).text());
+    expect(wrongApp).toContain("Connection Failed — GitHub rejected the token");
   });
 });
 

@@ -19,6 +19,8 @@ export interface GitHubSimToken {
   /** Classic tokens report their scopes; fine-grained ones do not (null). */
   scopes: string[] | null;
   revoked?: boolean;
+  /** Installation access tokens belong to one installation of a GitHub App. */
+  installation?: number;
 }
 
 const DOCS = "https://docs.github.com/rest";
@@ -33,6 +35,10 @@ export class GitHubSim {
   readonly #codes = new Map<string, { clientId: string; redirectUri: string; challenge: string | null; expiresAt: number; login: string }>();
   /** Who is "signed in" on the simulated github.com when a browser reaches the consent page. */
   signedInAs = "octocat";
+  /** GitHub Apps: app id → public key (PEM) to verify their JWTs. */
+  readonly apps = new Map<string, string>();
+  /** App installations: installation id → app id and the repositories granted. */
+  readonly installations = new Map<number, { appId: string; repositories: string[] }>();
   /** Repository webhooks by "owner/name". */
   readonly hooks = new Map<string, { id: number; events: string[]; config: { url: string; secret?: string; content_type?: string } }[]>();
   /** The token may not manage webhooks: GitHub answers 404 then. */
@@ -88,6 +94,24 @@ export class GitHubSim {
     api.get("/user", (c) => {
       const entry = this.tokenOf(c.req.header("authorization"));
       return c.json({ login: entry.login, id: 1, type: "User", html_url: `${this.webOrigin}/${entry.login}` });
+    });
+    api.get("/installation/repositories", (c) => {
+      const entry = this.tokenOf(c.req.header("authorization"));
+      const installation = entry.installation !== undefined ? this.installations.get(entry.installation) : undefined;
+      if (!installation) return c.json({ message: "You must authenticate with an installation access token in order to list repositories for an installation.", documentation_url: DOCS, status: "403" }, 403);
+      const perPage = Math.min(100, Math.max(1, Number(c.req.query("per_page") ?? 30)));
+      const page = Math.max(1, Number(c.req.query("page") ?? 1));
+      const granted = this.repos.filter((r) => installation.repositories.includes(r.full_name));
+      if (page * perPage < granted.length) {
+        const served = new URL(c.req.url);
+        const next = new URL(served.pathname + served.search, served.pathname.startsWith("/api/v3/") ? this.enterpriseOrigin : this.apiOrigin);
+        next.searchParams.set("page", String(page + 1));
+        c.header("link", `<${next}>; rel="next"`);
+      }
+      return c.json({
+        total_count: granted.length,
+        repositories: granted.slice((page - 1) * perPage, page * perPage).map((r) => ({ id: r.id, full_name: r.full_name, private: r.private, visibility: r.visibility, archived: r.archived, default_branch: r.default_branch, html_url: `${this.webOrigin}/${r.full_name}` })),
+      });
     });
     api.get("/user/repos", (c) => {
       const perPage = Math.min(100, Math.max(1, Number(c.req.query("per_page") ?? 30)));
@@ -164,10 +188,42 @@ export class GitHubSim {
       return c.json({ number: Number(c.req.param("number")), body: this.pullBodies.get(key), state: "open" });
     });
     this.#oauthRoutes(root);
+    const apps = this.#appRoutes();
+    root.route("/", apps);
+    root.route("/api/v3", apps);
     root.route("/", api);
     // GitHub Enterprise Server serves the same API under /api/v3.
     root.route("/api/v3", api);
     return root;
+  }
+
+  /** App endpoints authenticate with the app's JWT (RS256), not a token. */
+  #appRoutes(): Hono {
+    const apps = new Hono();
+    apps.post("/app/installations/:id/access_tokens", (c) => {
+      const jwt = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+      const [header, payload, signature] = jwt.split(".");
+      let claims: { iss?: string; exp?: number; iat?: number } = {};
+      try {
+        claims = JSON.parse(Buffer.from(payload ?? "", "base64url").toString());
+      } catch {
+        // falls through to the 401 below
+      }
+      const key = this.apps.get(String(claims.iss ?? ""));
+      const now = Math.floor(Date.now() / 1000);
+      const valid =
+        key !== undefined &&
+        crypto.verify("RSA-SHA256", Buffer.from(`${header}.${payload}`), key, Buffer.from(signature ?? "", "base64url")) &&
+        (claims.exp ?? 0) > now &&
+        (claims.exp ?? 0) - (claims.iat ?? 0) <= 600;
+      if (!valid) return c.json({ message: "A JSON web token could not be decoded", documentation_url: DOCS, status: "401" }, 401);
+      const installation = this.installations.get(Number(c.req.param("id")));
+      if (!installation || installation.appId !== String(claims.iss)) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
+      const token = `ghs_${crypto.randomBytes(18).toString("hex")}`;
+      this.tokens.set(token, { login: `app-${installation.appId}[bot]`, scopes: null, installation: Number(c.req.param("id")) });
+      return c.json({ token, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: { metadata: "read", pull_requests: "write" }, repository_selection: "selected" }, 201);
+    });
+    return apps;
   }
 
   #oauthRoutes(root: Hono): void {

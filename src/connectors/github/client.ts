@@ -43,12 +43,19 @@ export class GitHubClient {
   constructor(
     private readonly http: HttpClient,
     readonly base: string,
-    private readonly token: string,
+    /** A personal or OAuth token, or a provider of installation tokens (GitHub App). */
+    private readonly token: string | (() => Promise<string>),
   ) {}
 
-  headers(): Record<string, string> {
+  /** True when authenticated as a GitHub App installation. */
+  get installation(): boolean {
+    return typeof this.token === "function";
+  }
+
+  async headers(): Promise<Record<string, string>> {
+    const token = typeof this.token === "function" ? await this.token() : this.token;
     return {
-      authorization: `Bearer ${this.token}`,
+      authorization: `Bearer ${token}`,
       accept: "application/vnd.github+json",
       "x-github-api-version": API_VERSION,
       "user-agent": "Patchbay",
@@ -56,7 +63,7 @@ export class GitHubClient {
   }
 
   async get<T>(pathOrUrl: string, opts: { apiRoot?: boolean } = {}): Promise<{ data: T; response: HttpResponse }> {
-    return this.http.json<T>({ url: this.url(pathOrUrl), headers: this.headers(), apiRoot: opts.apiRoot });
+    return this.http.json<T>({ url: this.url(pathOrUrl), headers: await this.headers(), apiRoot: opts.apiRoot });
   }
 
   patch<T>(path: string, body: unknown): Promise<T> {
@@ -67,7 +74,7 @@ export class GitHubClient {
     const { data } = await this.http.json<T>({
       method,
       url: this.url(path),
-      headers: { ...this.headers(), "content-type": "application/json" },
+      headers: { ...(await this.headers()), "content-type": "application/json" },
       body: JSON.stringify(body),
       // Setting the same description twice is harmless; creating a hook twice is not.
       idempotent: method === "PATCH",

@@ -2,6 +2,7 @@
 // personal access token (fine-grained or classic). Lists the repositories the token reaches.
 import { ExternalError } from "../../http.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
+import { type AppCredentials, installationToken, privateKeyError } from "./app.js";
 import { GitHubClient, SERVICE, apiBase, githubErrorMessage, nextLink } from "./client.js";
 import { parseGitHubDelivery, verifyGitHubDelivery } from "./webhook.js";
 import { withAnnotation } from "../../remediation/annotation.js";
@@ -21,7 +22,17 @@ const WANTED_SCOPES = ["repo", "read:org", "security_events"];
 export function createGitHubClient(connection: ConnectionSettings, ctx: ConnectorContext): GitHubClient {
   const base = apiBase(String(connection.settings.githubUrl ?? "https://github.com"));
   if (!base) throw new ExternalError("invalid_input", SERVICE, "The GitHub URL is not a valid address.");
-  return new GitHubClient(ctx.http(SERVICE, { errorMessage: githubErrorMessage }), base, connection.secrets.token ?? "");
+  const http = ctx.http(SERVICE, { errorMessage: githubErrorMessage });
+  const app = appCredentials(connection);
+  return new GitHubClient(http, base, app ? () => installationToken(http, base, app) : (connection.secrets.token ?? ""));
+}
+
+/** GitHub App installation credentials, when all three are set (they take precedence over a token). */
+function appCredentials(connection: ConnectionSettings): AppCredentials | undefined {
+  const appId = String(connection.settings.appId ?? "").trim();
+  const installationId = String(connection.settings.installationId ?? "").trim();
+  const privateKey = connection.secrets.appPrivateKey;
+  return appId && installationId && privateKey ? { appId, installationId, privateKey } : undefined;
 }
 
 function toRepository(repo: GitHubRepo): RepositoryInfo {
@@ -54,6 +65,7 @@ export const github: AvailableConnector = {
       ],
       requirements: [
         "To connect by OAuth: a GitHub OAuth App of your organization, with the callback URL shown in the Configuration tab",
+        "Or a GitHub App installed on your organization (App ID, installation ID and private key), with Metadata: read, Pull requests: read and write, Webhooks: read and write",
         "Or a fine-grained personal access token with read access to the repositories' metadata (and pull requests), or a classic token with the repo, read:org and security_events scopes",
         "For GitHub Enterprise Server: the server's address, reachable from Patchbay",
       ],
@@ -98,6 +110,9 @@ export const github: AvailableConnector = {
       editableWhenConnected: true,
       help: "Fine-grained (repository metadata and pull requests) or classic (repo, read:org, security_events).",
     },
+    { name: "appId", label: "GitHub App ID", type: "text", maxLength: 20, help: "Or connect as a GitHub App installation: the App ID (App settings → General).", validate: (v) => (/^\d+$/.test(v) ? undefined : "The App ID is a number.") },
+    { name: "installationId", label: "Installation ID", type: "text", maxLength: 20, help: "The number at the end of the installation's settings URL.", validate: (v) => (/^\d+$/.test(v) ? undefined : "The installation ID is a number.") },
+    { name: "appPrivateKey", label: "GitHub App private key", type: "secret", multiline: true, maxLength: 8000, editableWhenConnected: true, help: "The .pem file generated in the App's settings.", validate: privateKeyError },
     {
       name: "webhookSecret",
       label: "Webhook secret",
@@ -111,6 +126,13 @@ export const github: AvailableConnector = {
 
   async test(connection, ctx) {
     const client = createGitHubClient(connection, ctx);
+    if (client.installation) {
+      const { data } = await client.get<{ total_count?: number }>("/installation/repositories?per_page=1", { apiRoot: true });
+      return {
+        message: "Connected to GitHub as an App installation: the private key and installation were accepted.",
+        details: [`App ${connection.settings.appId}, installation ${connection.settings.installationId}`, `Repositories granted to the installation: ${data.total_count ?? 0}`],
+      };
+    }
     const { data, response } = await client.get<{ login?: string }>("/user", { apiRoot: true });
     if (!data.login) throw new ExternalError("remote", SERVICE, "GitHub answered /user without a login.");
     const scopes = response.headers.get("x-oauth-scopes");
@@ -164,6 +186,7 @@ export const github: AvailableConnector = {
     clientIdField: "clientId",
     clientSecretField: "clientSecret",
     tokenSecret: "token",
+    tokenAlternatives: ["appPrivateKey"],
   },
 
   scm: {
@@ -204,6 +227,12 @@ export const github: AvailableConnector = {
       const client = createGitHubClient(connection, ctx);
       return {
         async listRepositories(cursor) {
+          if (client.installation) {
+            // An installation lists what it was granted: {total_count, repositories}.
+            const { data, response } = await client.get<{ repositories?: GitHubRepo[] }>(cursor ?? "/installation/repositories?per_page=100");
+            if (!Array.isArray(data.repositories)) throw new ExternalError("remote", SERVICE, "GitHub answered the installation's repository list without repositories.");
+            return { repositories: data.repositories.map(toRepository), nextCursor: nextLink(response.headers.get("link")) };
+          }
           const { data, response } = await client.get<GitHubRepo[]>(
             cursor ?? "/user/repos?per_page=100&sort=full_name&affiliation=owner,collaborator,organization_member",
           );

@@ -1,0 +1,54 @@
+// GitHub App installation authentication: a short-lived JWT (RS256, signed with the app's
+// private key) buys an installation access token, valid for an hour; Patchbay caches it and
+// buys a new one a few minutes before it expires.
+import crypto from "node:crypto";
+import { encodeBase64urlNoPadding } from "@oslojs/encoding";
+import { ExternalError, type HttpClient } from "../../http.js";
+import { SERVICE } from "./client.js";
+
+export interface AppCredentials {
+  appId: string;
+  installationId: string;
+  privateKey: string;
+}
+
+export function appJwt(appId: string, privateKey: string, now: number = Date.now()): string {
+  const encode = (value: object) => encodeBase64urlNoPadding(new TextEncoder().encode(JSON.stringify(value)));
+  const seconds = Math.floor(now / 1000);
+  // iat a minute early for clock drift; GitHub allows at most ten minutes.
+  const unsigned = `${encode({ alg: "RS256", typ: "JWT" })}.${encode({ iat: seconds - 60, exp: seconds + 540, iss: appId })}`;
+  const signature = crypto.sign("RSA-SHA256", Buffer.from(unsigned), privateKey);
+  return `${unsigned}.${encodeBase64urlNoPadding(signature)}`;
+}
+
+export function privateKeyError(pem: string): string | undefined {
+  try {
+    const key = crypto.createPrivateKey(pem);
+    return key.asymmetricKeyType === "rsa" ? undefined : "GitHub App private keys are RSA keys.";
+  } catch {
+    return "Paste the whole private key file GitHub gave you, from -----BEGIN to END-----.";
+  }
+}
+
+const cache = new Map<string, { token: string; expiresAt: number }>();
+
+/** An installation access token, from the cache while it has more than five minutes left. */
+export async function installationToken(http: HttpClient, base: string, credentials: AppCredentials): Promise<string> {
+  const key = `${base}|${credentials.appId}|${credentials.installationId}`;
+  const cached = cache.get(key);
+  if (cached && cached.expiresAt - Date.now() > 5 * 60_000) return cached.token;
+  const { data } = await http.json<{ token?: string; expires_at?: string }>({
+    method: "POST",
+    url: `${base}/app/installations/${encodeURIComponent(credentials.installationId)}/access_tokens`,
+    headers: {
+      authorization: `Bearer ${appJwt(credentials.appId, credentials.privateKey)}`,
+      accept: "application/vnd.github+json",
+      "x-github-api-version": "2022-11-28",
+      "user-agent": "Patchbay",
+    },
+    idempotent: true,
+  });
+  if (!data.token) throw new ExternalError("remote", SERVICE, "GitHub answered without an installation token.");
+  cache.set(key, { token: data.token, expiresAt: data.expires_at ? Date.parse(data.expires_at) : Date.now() + 3_600_000 });
+  return data.token;
+}
