@@ -8,6 +8,7 @@ import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
 import { ROOT, type ServerProcess, startServer } from "../process.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { GitHubSim } from "../sim/github.js";
+import { GitLabSim } from "../sim/gitlab.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
@@ -17,6 +18,8 @@ const SCREENSHOT = path.join(ROOT, "test", "e2e", "hub.png");
 let wiz: WizFixture;
 let github: GitHubSim;
 let githubServer: RunningSim;
+let gitlab: GitLabSim;
+let gitlabServer: RunningSim;
 const GITHUB_TOKEN = "github_pat_e2e_000000000000";
 const WEBHOOK_SECRET = "e2e-webhook-secret-000001";
 let server: ServerProcess;
@@ -32,11 +35,16 @@ beforeAll(async () => {
   github.addToken(GITHUB_TOKEN);
   DEFAULT_REPOSITORIES.slice(0, 3).forEach((name, i) => github.repos.push({ id: 700 + i, full_name: name, private: true, visibility: "private", archived: false, default_branch: "main" }));
   githubServer = await startSim(github.app());
+  gitlab = new GitLabSim();
+  gitlab.addProjects("platform", 4);
+  gitlabServer = await startSim(gitlab.app());
+  gitlab.webOrigin = gitlabServer.url;
   // The simulator doubles as a GitHub Enterprise Server the browser can reach for OAuth.
   github.oauthApps.set("Iv1.e2e", { secret: "e2e-oauth-secret", callback: "" });
   server = await startServer({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url}` });
   await server.ready();
   github.oauthApps.get("Iv1.e2e")!.callback = `${server.url}/integrations/oauth/callback`;
+  gitlab.oauthApps.set("gl-e2e", { secret: "gl-e2e-secret", callback: `${server.url}/integrations/oauth/callback` });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
@@ -55,6 +63,7 @@ afterAll(async () => {
   await server?.kill("SIGTERM");
   await wiz?.close();
   await githubServer?.close();
+  await gitlabServer?.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -206,5 +215,28 @@ describe("in a real browser", () => {
     await page.getByRole("link", { name: "Authorize" }).click();
     await page.waitForURL((url) => url.pathname.startsWith("/integrations/github/"));
     expect(await page.getByRole("status").first().textContent()).toContain("Connected. GitHub 127.0.0.1 is ready.");
+  });
+
+  it("connects a self-managed GitLab by OAuth with PKCE in the browser", async () => {
+    await page.goto(server.url + "/integrations");
+    await settled();
+    await page.getByRole("link", { name: "Connect GitLab" }).click();
+    const dialog = page.getByRole("dialog");
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    await settled();
+    await dialog.getByRole("tab", { name: "Configuration" }).click();
+    await settled();
+    await dialog.getByLabel("GitLab URL").fill(gitlabServer.url);
+    await dialog.getByLabel("OAuth application ID").fill("gl-e2e");
+    await dialog.getByLabel("OAuth application secret").fill("gl-e2e-secret");
+    await dialog.getByRole("button", { name: "Connect with GitLab" }).click();
+    await page.waitForURL((url) => url.pathname === "/oauth/authorize");
+    expect(new URL(page.url()).searchParams.get("code_challenge_method")).toBe("S256");
+    await page.getByRole("link", { name: "Authorize" }).click();
+    await page.waitForURL((url) => url.pathname.startsWith("/integrations/gitlab/"));
+    expect(await page.getByRole("status").first().textContent()).toContain("is ready.");
+    await page.goto(server.url + "/repositories?q=platform");
+    await expect.poll(async () => (await page.reload(), await page.locator("table").count()), { timeout: 10_000 }).toBe(1);
+    expect(await page.locator("table").textContent()).toContain("platform/project-001");
   });
 });
