@@ -9,6 +9,7 @@ import { ROOT, type ServerProcess, startServer } from "../process.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { GitHubSim } from "../sim/github.js";
 import { GitLabSim } from "../sim/gitlab.js";
+import { BitbucketSim } from "../sim/bitbucket.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
@@ -20,6 +21,8 @@ let github: GitHubSim;
 let githubServer: RunningSim;
 let gitlab: GitLabSim;
 let gitlabServer: RunningSim;
+let bitbucket: BitbucketSim;
+let bitbucketServer: RunningSim;
 const GITHUB_TOKEN = "github_pat_e2e_000000000000";
 const WEBHOOK_SECRET = "e2e-webhook-secret-000001";
 let server: ServerProcess;
@@ -39,12 +42,16 @@ beforeAll(async () => {
   gitlab.addProjects("platform", 4);
   gitlabServer = await startSim(gitlab.app());
   gitlab.webOrigin = gitlabServer.url;
+  bitbucket = new BitbucketSim();
+  bitbucket.addRepos("acme-bb", 3);
+  bitbucketServer = await startSim(bitbucket.app());
   // The simulator doubles as a GitHub Enterprise Server the browser can reach for OAuth.
   github.oauthApps.set("Iv1.e2e", { secret: "e2e-oauth-secret", callback: "" });
-  server = await startServer({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url}` });
+  server = await startServer({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url},https://bitbucket.org=${bitbucketServer.url},https://api.bitbucket.org=${bitbucketServer.url}` });
   await server.ready();
   github.oauthApps.get("Iv1.e2e")!.callback = `${server.url}/integrations/oauth/callback`;
   gitlab.oauthApps.set("gl-e2e", { secret: "gl-e2e-secret", callback: `${server.url}/integrations/oauth/callback` });
+  bitbucket.consumers.set("bb-e2e", { secret: "bb-e2e-secret", callback: `${server.url}/integrations/oauth/callback` });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
@@ -64,6 +71,7 @@ afterAll(async () => {
   await wiz?.close();
   await githubServer?.close();
   await gitlabServer?.close();
+  await bitbucketServer?.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -238,5 +246,30 @@ describe("in a real browser", () => {
     await page.goto(server.url + "/repositories?q=platform");
     await expect.poll(async () => (await page.reload(), await page.locator("table").count()), { timeout: 10_000 }).toBe(1);
     expect(await page.locator("table").textContent()).toContain("platform/project-001");
+  });
+
+  it("connects a Bitbucket workspace by OAuth in the browser", async () => {
+    // bitbucket.org is fixed: the browser's requests to it are served by the simulator.
+    await page.route("https://bitbucket.org/site/oauth2/**", async (route) => {
+      const url = new URL(route.request().url());
+      const res = await fetch(bitbucketServer.url + url.pathname + url.search);
+      await route.fulfill({ status: res.status, contentType: res.headers.get("content-type") ?? "text/html", body: await res.text() });
+    });
+    await page.goto(server.url + "/integrations");
+    await settled();
+    await page.getByRole("link", { name: "Connect Bitbucket" }).click();
+    const dialog = page.getByRole("dialog");
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    await settled();
+    await dialog.getByRole("tab", { name: "Configuration" }).click();
+    await settled();
+    await dialog.getByLabel("Workspace ID").fill("acme-bb");
+    await dialog.getByLabel("OAuth consumer key").fill("bb-e2e");
+    await dialog.getByLabel("OAuth consumer secret").fill("bb-e2e-secret");
+    await dialog.getByRole("button", { name: "Connect with Bitbucket" }).click();
+    await page.waitForURL((url) => url.hostname === "bitbucket.org");
+    await page.getByRole("link", { name: "Grant access" }).click();
+    await page.waitForURL((url) => url.pathname.startsWith("/integrations/bitbucket/"));
+    expect(await page.getByRole("status").first().textContent()).toContain("Connected. Bitbucket acme-bb is ready.");
   });
 });
