@@ -10,10 +10,8 @@ import { connectorContext, testConnection, type TestOutcome } from "../integrati
 import {
   deleteIntegration,
   findIntegration,
-  insertIntegration,
   integrationSettings,
   listIntegrations,
-  updateIntegrationSettings,
 } from "../integrations/store.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { countFindingsOnlyFrom, deleteFindingsOnlyFrom } from "../findings/store.js";
@@ -21,7 +19,7 @@ import { readForm } from "./forms.js";
 import { isHtmx, redirect, render } from "./render.js";
 import { requireAdmin } from "./users.js";
 import { callbackUrl, completeAuthorization, startAuthorization } from "../integrations/oauth.js";
-import { generateWebhookSecret } from "../scm/webhooks.js";
+import { saveConnection } from "../integrations/connect.js";
 import { SCAN_JOB, enqueueScan, latestRuns, scanCounts } from "../findings/sync.js";
 import { SCM_JOB, enqueueRepositorySync } from "../scm/sync.js";
 import type { ScanCounts } from "../findings/import.js";
@@ -56,7 +54,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
     const connection = { settings: outcome.settings, secrets: outcome.secrets };
     const tested = await testConnection(connector, connection, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }));
     if (!tested.ok) return dialog(c, deps, { connector, integration: existing, tab: "configuration", values: outcome.settings, outcome: tested }, 422);
-    const id = await store(deps, connector, existing, connection, c.get("user")!.username);
+    const id = await saveConnection(connectDeps(deps), connector, existing, connection, c.get("user")!.username);
     return c.redirect(`/integrations/${connector.card.kind}/${id}?tab=configuration&saved=1`, 303);
   });
 
@@ -179,61 +177,15 @@ async function save(c: Ctx, deps: AppDeps, connector: AvailableConnector, integr
   if (!outcome.ok) {
     return dialog(c, deps, { connector, integration, tab: "configuration", values: parsed.settings, errors: {}, outcome }, 422);
   }
-  const id = await store(deps, connector, integration, parsed, c.get("user")!.username);
+  const id = await saveConnection(connectDeps(deps), connector, integration, parsed, c.get("user")!.username);
   if (!isHtmx(c)) return c.redirect(`/integrations/${connector.card.kind}/${id}?tab=configuration&saved=1`, 303);
   c.header("HX-Trigger", INTEGRATIONS_CHANGED);
   const saved = (await findIntegration(deps.db, id))!;
   return dialog(c, deps, { connector, integration: saved, tab: "configuration", saved: true });
 }
 
-/** Stores a tested connection (new or updated) and starts its first sync. */
-async function store(deps: AppDeps, connector: AvailableConnector, integration: Integration | undefined, connection: { settings: SettingValues; secrets: Record<string, string> }, by: string): Promise<number> {
-  if (integration) {
-    // Keep what the form does not show (OAuth refresh data, webhook state), unless the
-    // token was replaced by hand, which ends the OAuth grant's refresh.
-    const oldSettings = integrationSettings(integration);
-    const oldSecrets = deps.vault.openSecrets(integration.secrets);
-    const settings: SettingValues = { ...oldSettings, ...connection.settings };
-    const secrets = { ...oldSecrets, ...connection.secrets };
-    const tokenField = connector.oauth?.tokenSecret;
-    if (tokenField && connection.settings.authMethod !== "oauth" && secrets[tokenField] !== oldSecrets[tokenField]) {
-      delete secrets.refreshToken;
-      delete settings.tokenExpiresAt;
-      settings.authMethod = "token";
-    }
-    connection = { settings, secrets };
-  }
-  const webhook = connector.scm?.webhook;
-  if (webhook?.register) {
-    // No secret of the user's own: Patchbay makes one and adds the webhooks itself.
-    const previous = integration ? deps.vault.openSecrets(integration.secrets)[webhook.secretField] : undefined;
-    const secret = connection.secrets[webhook.secretField];
-    const automatic = !secret || (connection.settings.webhookAutomatic === true && secret === previous);
-    connection = {
-      settings: { ...connection.settings, webhookAutomatic: automatic },
-      secrets: automatic && !connection.secrets[webhook.secretField] ? { ...connection.secrets, [webhook.secretField]: generateWebhookSecret() } : connection.secrets,
-    };
-  }
-  const sealedSecrets = Object.keys(connection.secrets).length ? deps.vault.sealSecrets(connection.secrets) : null;
-  const now = deps.now();
-  let id: number;
-  if (integration) {
-    await updateIntegrationSettings(deps.db, integration.id, { settings: connection.settings, sealedSecrets }, now);
-    id = integration.id;
-  } else {
-    id = (await insertIntegration(deps.db, { kind: connector.card.kind, name: connector.defaultName(connection.settings), settings: connection.settings, sealedSecrets }, now)).id;
-  }
-  if (connector.scanner) {
-    // The first scan starts shortly after connecting (and again after new credentials).
-    await enqueueScan(deps.db, id, now, 5_000);
-    deps.notifyWorker();
-  }
-  if (connector.scm) {
-    await enqueueRepositorySync(deps.db, id, now);
-    deps.notifyWorker();
-  }
-  deps.logger.info(integration ? "integration updated" : "integration connected", { kind: connector.card.kind, integrationId: id, by });
-  return id;
+function connectDeps(deps: AppDeps) {
+  return { db: deps.db, vault: deps.vault, logger: deps.logger, now: deps.now, notifyWorker: deps.notifyWorker };
 }
 
 function oauthDeps(deps: AppDeps) {
