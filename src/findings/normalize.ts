@@ -15,8 +15,6 @@ export const STATUS_LABEL: Record<FindingStatus, string> = {
   risk_accepted: "Risk accepted",
   false_positive: "False positive",
 };
-/** Statuses a person sets; a re-import never overrides them. */
-export const USER_STATUSES: FindingStatus[] = ["risk_accepted", "false_positive"];
 
 /** SHA-256 hex; node's native hash, since imports hash every record of every scan. */
 export function hashText(text: string): string {

@@ -1,6 +1,7 @@
 // One finding with everything the detail page shows: its asset, every source with the
 // scanner's raw record, and its status history.
-import type { Asset, Db, Finding, FindingEvent, FindingSource } from "../db/schema.js";
+import type { ExpressionBuilder } from "kysely";
+import type { Asset, Database, Db, Finding, FindingEvent, FindingSource } from "../db/schema.js";
 
 export interface FindingDetail {
   finding: Finding;
@@ -41,14 +42,16 @@ export function scannersWithFindings(db: Db): Promise<{ id: number; name: string
     .execute();
 }
 
+/** Findings some source of this integration reports and no other integration's source does. */
+function onlyFrom(integrationId: number) {
+  const source = (eb: ExpressionBuilder<Database, "findings">) => eb.selectFrom("finding_sources").select("finding_sources.id").whereRef("finding_sources.finding_id", "=", "findings.id");
+  return (eb: ExpressionBuilder<Database, "findings">) =>
+    eb.and([eb.exists(source(eb).where("integration_id", "=", integrationId)), eb.not(eb.exists(source(eb).where("integration_id", "!=", integrationId)))]);
+}
+
 /** How many findings only this integration reports (what disconnecting it removes). */
 export async function countFindingsOnlyFrom(db: Db, integrationId: number): Promise<number> {
-  const row = await db
-    .selectFrom("findings")
-    .select((eb) => eb.fn.countAll<number>().as("n"))
-    .where((eb) => eb.exists(eb.selectFrom("finding_sources").select("id").whereRef("finding_sources.finding_id", "=", "findings.id").where("integration_id", "=", integrationId)))
-    .where((eb) => eb.not(eb.exists(eb.selectFrom("finding_sources").select("id").whereRef("finding_sources.finding_id", "=", "findings.id").where("integration_id", "!=", integrationId))))
-    .executeTakeFirstOrThrow();
+  const row = await db.selectFrom("findings").select((eb) => eb.fn.countAll<number>().as("n")).where(onlyFrom(integrationId)).executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -57,9 +60,5 @@ export async function countFindingsOnlyFrom(db: Db, integrationId: number): Prom
  * (its sources go with it). Findings other scanners also report stay, with their sources.
  */
 export async function deleteFindingsOnlyFrom(db: Db, integrationId: number): Promise<void> {
-  await db
-    .deleteFrom("findings")
-    .where((eb) => eb.exists(eb.selectFrom("finding_sources").select("id").whereRef("finding_sources.finding_id", "=", "findings.id").where("integration_id", "=", integrationId)))
-    .where((eb) => eb.not(eb.exists(eb.selectFrom("finding_sources").select("id").whereRef("finding_sources.finding_id", "=", "findings.id").where("integration_id", "!=", integrationId))))
-    .execute();
+  await db.deleteFrom("findings").where(onlyFrom(integrationId)).execute();
 }

@@ -7,7 +7,7 @@ import type { ConnectorRegistry } from "../connectors/registry.js";
 import { ScanCursorInvalid, type ScanPage } from "../connectors/types.js";
 import { refreshPlannerStatistics } from "../db/database.js";
 import type { Db, Integration, ScanRun } from "../db/schema.js";
-import { connectorContext, type ConnectorEnvironment } from "../integrations/service.js";
+import { connectorContext, type ConnectorEnvironment } from "../connectors/context.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { enqueueJob } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess } from "../jobs/sync-runs.js";

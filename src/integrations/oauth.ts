@@ -11,7 +11,7 @@ import type { AvailableConnector, OAuthProvider, SecretValues, SettingValues } f
 import type { Db, Integration } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import type { Vault } from "../vault.js";
-import { type ConnectorEnvironment, connectorContext } from "./service.js";
+import { type ConnectorEnvironment, connectorContext } from "../connectors/context.js";
 import { integrationSettings } from "./store.js";
 
 export const CALLBACK_PATH = "/integrations/oauth/callback";

@@ -3,28 +3,15 @@
 import type { AvailableConnector, Advice, ConnectionSettings, ConnectorContext, TestResult } from "../connectors/types.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Db } from "../db/schema.js";
-import { ExternalError, HttpClient, type HttpClientOptions } from "../http.js";
+import { ExternalError } from "../http.js";
+import { type ConnectorEnvironment, connectorContext } from "../connectors/context.js";
 import type { JobHandler } from "../jobs/worker.js";
-import { type Logger, redactText, registerSecret } from "../log.js";
+import { redactText, registerSecret } from "../log.js";
 import type { Vault } from "../vault.js";
 import { connectionFor } from "./oauth.js";
 import { findIntegration, setIntegrationStatus } from "./store.js";
 
 export type TestOutcome = { ok: true; result: TestResult } | { ok: false; message: string; advice: Advice };
-
-export interface ConnectorEnvironment {
-  logger: Logger;
-  originMap: Map<string, string>;
-  /** Overrides for tests: fast sleeps, fewer attempts. */
-  http?: Partial<HttpClientOptions>;
-}
-
-export function connectorContext(env: ConnectorEnvironment): ConnectorContext {
-  return {
-    logger: env.logger,
-    http: (service, options) => new HttpClient({ service, logger: env.logger, originMap: env.originMap, ...env.http, ...options }),
-  };
-}
 
 export async function testConnection(connector: AvailableConnector, connection: ConnectionSettings, ctx: ConnectorContext): Promise<TestOutcome> {
   // Typed-in secrets are not in the vault yet: make sure no log line or message can echo them.

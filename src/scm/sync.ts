@@ -6,7 +6,7 @@ import type { RepositoryInfo } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
 import { type ScanCounts, emptyCounts } from "../findings/import.js";
 import { repositoryUrlKey } from "../findings/repositories.js";
-import { type ConnectorEnvironment, connectorContext } from "../integrations/service.js";
+import { type ConnectorEnvironment, connectorContext } from "../connectors/context.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { registerWebhooks } from "./webhooks.js";
 import { enqueueJob } from "../jobs/queue.js";
@@ -16,8 +16,6 @@ import type { Vault } from "../vault.js";
 
 export const SCM_JOB = "scm.sync";
 
-/** The scan counts' shape, so one card template reads both; "resolved" = no longer accessible. */
-export type RepositorySyncCounts = ScanCounts;
 
 export function enqueueRepositorySync(db: Db, integrationId: number, now: Date): Promise<number> {
   return enqueueJob(db, SCM_JOB, { integrationId }, now, { dedupeKey: `${SCM_JOB}:${integrationId}`, maxAttempts: 3 });
@@ -41,7 +39,8 @@ export function repositorySyncHandler(deps: RepositorySyncDeps): JobHandler {
     if (!integration) return;
     const scm = deps.registry.available(integration.kind)?.scm;
     if (!scm) throw new Error(`Integration "${integration.name}" is not source control.`);
-    const counts: RepositorySyncCounts = emptyCounts();
+    // The scan counts' shape, so one card template reads both; "resolved" = no longer accessible.
+    const counts: ScanCounts = emptyCounts();
     const run = await db
       .insertInto("scan_runs")
       .values({ integration_id: integration.id, job_id: job.id, status: "running", cursor: null, total: null, counts: JSON.stringify(counts), error: null, started_at: now().toISOString(), finished_at: null })

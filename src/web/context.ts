@@ -2,7 +2,7 @@
 import type { Eta } from "eta";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Db, User } from "../db/schema.js";
-import type { ConnectorEnvironment } from "../integrations/service.js";
+import type { ConnectorEnvironment } from "../connectors/context.js";
 import type { Logger } from "../log.js";
 import type { Vault } from "../vault.js";
 import type { AttemptLimiter } from "../auth/rate-limit.js";

@@ -6,7 +6,8 @@ import { Hono } from "hono";
 import type { AvailableConnector, Connector, SettingValues } from "../connectors/types.js";
 import type { Integration } from "../db/schema.js";
 import { type Existing, displayValue, parseSettingsForm } from "../integrations/form.js";
-import { connectorContext, testConnection, type TestOutcome } from "../integrations/service.js";
+import { testConnection, type TestOutcome } from "../integrations/service.js";
+import { connectorContext } from "../connectors/context.js";
 import {
   deleteIntegration,
   findIntegration,
@@ -20,6 +21,7 @@ import { isHtmx, redirect, render } from "./render.js";
 import { requireAdmin } from "./users.js";
 import { callbackUrl, completeAuthorization, startAuthorization } from "../integrations/oauth.js";
 import { saveConnection } from "../integrations/connect.js";
+import { webhookUrl } from "../scm/webhooks.js";
 import { SCAN_JOB, enqueueScan, latestRuns, scanCounts } from "../findings/sync.js";
 import { SCM_JOB, enqueueRepositorySync } from "../scm/sync.js";
 import type { ScanCounts } from "../findings/import.js";
@@ -250,7 +252,7 @@ async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 4
     webhook:
       integration && available?.scm
         ? {
-            url: `${deps.baseUrl}/webhooks/${connector.card.kind}/${integration.id}`,
+            url: webhookUrl(deps.baseUrl, integration),
             instructions: available.scm.webhook.instructions,
             automatic: values?.webhookAutomatic === true,
             note: typeof values?.webhookNote === "string" ? values.webhookNote : undefined,

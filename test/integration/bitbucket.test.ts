@@ -1,7 +1,7 @@
 // Bitbucket Cloud as source control against the Bitbucket simulator.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { bitbucket } from "../../src/connectors/bitbucket/index.js";
-import { connectorContext } from "../../src/integrations/service.js";
+import { connectorContext } from "../../src/connectors/context.js";
 import { silentLogger } from "../../src/log.js";
 import { type Browser, type TestApp, setUpAdmin, testApp, text, runJobs } from "../helpers.js";
 import { BitbucketSim } from "../sim/bitbucket.js";

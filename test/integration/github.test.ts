@@ -3,7 +3,7 @@
 import crypto from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { github } from "../../src/connectors/github/index.js";
-import { connectorContext } from "../../src/integrations/service.js";
+import { connectorContext } from "../../src/connectors/context.js";
 import { listJobs } from "../../src/jobs/queue.js";
 import { silentLogger } from "../../src/log.js";
 import { type Browser, type TestApp, setUpAdmin, testApp, text, runJobs } from "../helpers.js";

@@ -2,7 +2,7 @@
 // webhook secret tokens, merge request transitions, and annotation.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { gitlab } from "../../src/connectors/gitlab/index.js";
-import { connectorContext } from "../../src/integrations/service.js";
+import { connectorContext } from "../../src/connectors/context.js";
 import { silentLogger } from "../../src/log.js";
 import { type Browser, type TestApp, setUpAdmin, testApp, text, runJobs } from "../helpers.js";
 import { GitLabSim } from "../sim/gitlab.js";

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createWizClient, wiz as wizConnector } from "../../src/connectors/wiz/index.js";
 import { ExternalError } from "../../src/http.js";
-import { connectorContext } from "../../src/integrations/service.js";
+import { connectorContext } from "../../src/connectors/context.js";
 import { silentLogger } from "../../src/log.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
