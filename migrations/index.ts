@@ -7,6 +7,7 @@ import * as m0003 from "./0003_repositories_from_scm.js";
 import * as m0004 from "./0004_remediation.js";
 import * as m0005 from "./0005_oauth_states.js";
 import * as m0006 from "./0006_repository_webhooks.js";
+import * as m0007 from "./0007_tickets.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -15,4 +16,5 @@ export const migrations: Record<string, Migration> = {
   "0004_remediation": m0004,
   "0005_oauth_states": m0005,
   "0006_repository_webhooks": m0006,
+  "0007_tickets": m0007,
 };

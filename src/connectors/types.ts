@@ -106,6 +106,8 @@ export interface ConnectorContext {
 export interface TestResult {
   message: string;
   details?: string[];
+  /** Settings the test learned from the service (a site's address), stored with the connection. */
+  discovered?: SettingValues;
 }
 
 /** Troubleshooting advice for a failure, shown beside the error in the dialog. */
@@ -243,6 +245,92 @@ export interface SourceControl {
   };
 }
 
+/** A choice the tracker offers: a project, a ticket type, a status, an allowed field value. */
+export interface TrackerChoice {
+  id: string;
+  name: string;
+}
+
+/** Where tickets go inside a tracker: a project (repository, table…) and a ticket type. */
+export interface TicketTarget {
+  project: TrackerChoice & { key?: string };
+  ticketType: TrackerChoice;
+}
+
+/** How a tracker field takes values; the connector turns values into the tracker's own shapes. */
+export type TrackerFieldKind = "text" | "document" | "number" | "date" | "choice" | "choices" | "labels" | "user" | "unsupported";
+
+/** One field of the tracker's create form for a target (Jira's create metadata). */
+export interface TrackerField {
+  id: string;
+  name: string;
+  required: boolean;
+  kind: TrackerFieldKind;
+  allowedValues?: TrackerChoice[];
+  /** The tracker fills the field itself when it is left out. */
+  hasDefault: boolean;
+  /** Fields such as Priority and Severity must take a Patchbay field (the seed's special fields). */
+  special?: boolean;
+}
+
+/** A piece of text, optionally a link or code. */
+export interface Span {
+  text: string;
+  href?: string;
+  code?: boolean;
+}
+
+/** Rich ticket text in a neutral form each connector renders (ADF, Markdown, HTML). */
+export type Block =
+  | { type: "heading"; text: string }
+  | { type: "paragraph"; spans: Span[] }
+  | { type: "facts"; rows: { label: string; value: Span[] }[] }
+  | { type: "list"; items: Span[][] };
+
+export type FieldValue =
+  | { kind: "text"; text: string }
+  | { kind: "document"; blocks: Block[] }
+  | { kind: "number"; value: number }
+  | { kind: "date"; date: string }
+  | { kind: "choice"; id: string }
+  | { kind: "list"; items: string[] };
+
+export interface TicketContent {
+  /** Values by tracker field id. */
+  fields: Record<string, FieldValue>;
+  /** The stable key that identifies the ticket (stored as a label or marker). */
+  marker: string;
+}
+
+export interface TicketRef {
+  id: string;
+  /** What people call it: "SEC-12", "#45". */
+  key: string;
+  url: string;
+}
+
+/** One push's connection to a tracker. Errors are ExternalError; a 400 is "invalid_input". */
+export interface TrackerSession {
+  projects(): Promise<(TrackerChoice & { key?: string })[]>;
+  ticketTypes(project: TrackerChoice): Promise<TrackerChoice[]>;
+  fields(target: TicketTarget): Promise<TrackerField[]>;
+  statuses(target: TicketTarget): Promise<TrackerChoice[]>;
+  /** The ticket carrying this marker, if one exists (a retry after a crash looks here first). */
+  find(target: TicketTarget, marker: string): Promise<TicketRef | undefined>;
+  create(target: TicketTarget, content: TicketContent): Promise<TicketRef>;
+  update(target: TicketTarget, ticket: TicketRef, content: TicketContent): Promise<void>;
+  /** Moves the ticket to a status; "already" when it is there. Throws when no transition leads there. */
+  transition(target: TicketTarget, ticket: TicketRef, statusId: string): Promise<"moved" | "already">;
+  comment(target: TicketTarget, ticket: TicketRef, blocks: Block[]): Promise<void>;
+}
+
+/** Tracker capability: tickets in the team's tracker. */
+export interface Tracker {
+  /** Words for the tracker's things: { project: "project", ticketType: "issue type", ticket: "issue" }. */
+  nouns: { project: string; ticketType: string; ticket: string };
+  session(connection: ConnectionSettings, ctx: ConnectorContext): TrackerSession;
+}
+
 /** OAuth 2.0 authorization code flow with the team's own OAuth application. */
 export interface OAuthProvider {
   /** The provider's authorization and token endpoints, for these settings (self-managed servers). */
@@ -278,6 +366,8 @@ export interface AvailableConnector extends ConnectorBase {
   scanner?: Scanner;
   /** Present when the connector is source control. */
   scm?: SourceControl;
+  /** Present when the connector pushes tickets. */
+  tracker?: Tracker;
   /** Present when the connector can connect by OAuth (the seed's default for source control). */
   oauth?: OAuthProvider;
 }

@@ -244,6 +244,107 @@ export interface OAuthStateTable {
   expires_at: string;
 }
 
+export type GroupBy = "finding" | "package" | "cve" | "asset";
+export type PushMode = "explicit" | "link_new" | "update_existing" | "link_and_update";
+
+export interface TrackerMappingTable {
+  id: Generated<number>;
+  /** The tracker integration (the instance). */
+  integration_id: number;
+  name: string;
+  /** JSON TicketTarget: the project and ticket type inside the tracker. */
+  target: string;
+  /** JSON FieldMapping[]: each tracker field and where its value comes from. */
+  fields: string;
+  /** JSON: Patchbay ticket state (open, in_progress, done, accepted) → tracker status id. */
+  status_map: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TrackerAssignmentTable {
+  id: Generated<number>;
+  mapping_id: number;
+  /** JSON array of repository ids, or null for all repositories. */
+  repository_ids: string | null;
+  min_severity: Severity;
+  group_by: GroupBy;
+  push_mode: PushMode;
+  /** Findings with ids above this are new to the assignment (automatic linking looks at them). */
+  linked_through: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TicketTable {
+  id: Generated<number>;
+  mapping_id: number;
+  /** "finding:<id>", or a group: "package:<ecosystem>:<name>", "cve:<id>", "asset:<id>". */
+  subject_key: string;
+  /** The stable key written on the ticket (a label) so a retry can find it after a crash. */
+  marker: string;
+  external_id: string | null;
+  external_key: string | null;
+  url: string | null;
+  /** The Patchbay ticket state last pushed: open, in_progress, done, accepted. */
+  state: string | null;
+  /** Hash of the content last sent: an update goes out only when it changes. */
+  content_hash: string | null;
+  /** JSON: each field's value as last sent, shortened, for the changelog's "what changed". */
+  content: string | null;
+  /** A push holds the ticket until then, so two pushes never create or comment twice. */
+  lock_until: string | null;
+  /** JSON array of the comment keys already posted (remediation events). */
+  notes: ColumnType<string, string | undefined, string>;
+  /** Null while the ticket is being created (a retry searches the tracker first). */
+  linked_at: string | null;
+  /** When the last successful push read the findings. */
+  synced_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TicketFindingTable {
+  ticket_id: number;
+  finding_id: number;
+}
+
+export interface TicketChangeTable {
+  id: Generated<number>;
+  ticket_id: number;
+  at: string;
+  /** linked, updated, transitioned, commented */
+  action: string;
+  detail: string;
+}
+
+export interface PushErrorTable {
+  id: Generated<number>;
+  mapping_id: number;
+  subject_key: string;
+  subject_label: string;
+  finding_id: number | null;
+  at: string;
+  reason: string;
+  http_status: number | null;
+  tracker_message: string | null;
+  /** Set when a later push of the same subject succeeded, or the row was retried. */
+  resolved_at: string | null;
+}
+
+export interface PushBatchTable {
+  id: Generated<number>;
+  requested_by: string;
+  description: string;
+  /** JSON: the Vulnerabilities filter the batch was started from. */
+  filter: string;
+  total: number | null;
+  done: ColumnType<number, number | undefined, number>;
+  failed: ColumnType<number, number | undefined, number>;
+  created_at: string;
+  finished_at: string | null;
+}
+
 export interface Database {
   meta: MetaTable;
   users: UserTable;
@@ -262,6 +363,13 @@ export interface Database {
   remediation_findings: RemediationFindingTable;
   domain_events: DomainEventTable;
   oauth_states: OAuthStateTable;
+  tracker_mappings: TrackerMappingTable;
+  tracker_assignments: TrackerAssignmentTable;
+  tickets: TicketTable;
+  ticket_findings: TicketFindingTable;
+  ticket_changes: TicketChangeTable;
+  push_errors: PushErrorTable;
+  push_batches: PushBatchTable;
 }
 
 export type Db = Kysely<Database>;
@@ -277,3 +385,8 @@ export type FindingSource = Selectable<FindingSourceTable>;
 export type FindingEvent = Selectable<FindingEventTable>;
 export type ScanRun = Selectable<ScanRunTable>;
 export type Remediation = Selectable<RemediationTable>;
+export type TrackerMapping = Selectable<TrackerMappingTable>;
+export type TrackerAssignment = Selectable<TrackerAssignmentTable>;
+export type Ticket = Selectable<TicketTable>;
+export type PushError = Selectable<PushErrorTable>;
+export type PushBatch = Selectable<PushBatchTable>;

@@ -209,3 +209,8 @@ function positiveInt(value: string | null): number | undefined {
   const n = Number(value);
   return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
+
+/** The filter as a predicate on findings (severity included), for work over a whole selection. */
+export function filterWhere(filter: FindingFilter) {
+  return where(filter, { withSeverity: true });
+}

@@ -219,3 +219,11 @@ export async function retryFailedJob(db: Db, id: number, now: Date): Promise<boo
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
+
+/**
+ * Lets a running job's key be taken again: a request that arrives while it runs queues one
+ * more run instead of being folded into this one (which may have read the data already).
+ */
+export async function releaseDedupeKey(db: Db, jobId: number): Promise<void> {
+  await db.updateTable("jobs").set({ dedupe_key: null }).where("id", "=", jobId).execute();
+}

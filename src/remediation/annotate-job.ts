@@ -1,0 +1,43 @@
+// Job `remediation.annotate`: writes the tickets that track a pull request's findings into
+// the pull request's description (a marked block, replaced in place), through the source
+// control integration the pull request came from.
+import type { ConnectorEnvironment } from "../connectors/context.js";
+import { connectorContext } from "../connectors/context.js";
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { Db } from "../db/schema.js";
+import { connectionFor } from "../integrations/oauth.js";
+import type { JobHandler } from "../jobs/worker.js";
+import type { Vault } from "../vault.js";
+
+export function annotateHandler(deps: { db: Db; vault: Vault; registry: ConnectorRegistry; env: ConnectorEnvironment; now: () => Date }): JobHandler {
+  return async ({ payload, logger }) => {
+    const { remediationId } = payload as { remediationId: number };
+    const remediation = await deps.db
+      .selectFrom("remediations")
+      .innerJoin("repositories", "repositories.id", "remediations.repository_id")
+      .select(["remediations.id", "remediations.number", "remediations.integration_id", "remediations.state", "repositories.full_name"])
+      .where("remediations.id", "=", remediationId)
+      .executeTakeFirst();
+    if (!remediation || remediation.state !== "open") return;
+    const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", remediation.integration_id).executeTakeFirst();
+    const connector = integration ? deps.registry.available(integration.kind) : undefined;
+    if (!integration || !connector?.scm) return;
+    const tickets = await deps.db
+      .selectFrom("remediation_findings")
+      .innerJoin("ticket_findings", "ticket_findings.finding_id", "remediation_findings.finding_id")
+      .innerJoin("tickets", "tickets.id", "ticket_findings.ticket_id")
+      .innerJoin("tracker_mappings", "tracker_mappings.id", "tickets.mapping_id")
+      .innerJoin("integrations", "integrations.id", "tracker_mappings.integration_id")
+      .select(["tickets.external_key", "tickets.url", "integrations.name"])
+      .where("remediation_findings.remediation_id", "=", remediationId)
+      .where("tickets.linked_at", "is not", null)
+      .groupBy("tickets.id")
+      .orderBy("tickets.id")
+      .execute();
+    if (tickets.length === 0) return;
+    const text = `Tracked by Patchbay in ${tickets.map((t) => `[${t.external_key}](${t.url}) (${t.name})`).join(", ")}.`;
+    const connection = await connectionFor({ db: deps.db, vault: deps.vault, env: deps.env, now: deps.now }, connector, integration);
+    await connector.scm.annotatePullRequest(connection, connectorContext({ ...deps.env, logger }), { repository: remediation.full_name, number: remediation.number }, text);
+    logger.info("pull request annotated", { remediationId, tickets: tickets.length });
+  };
+}

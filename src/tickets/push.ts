@@ -1,0 +1,324 @@
+// Pushing one subject (a finding or a finding group) to one tracker mapping: render the
+// content, create the ticket or update it only when the content changed, move it to the
+// mapped status, comment on remediation events, and record every change in the changelog.
+//
+// No duplicate tickets, whatever crashes when: the ticket row (with the marker written on
+// the ticket) is committed before the tracker is asked to create anything, and a push that
+// finds a row still waiting for its ticket searches the tracker for the marker first. A
+// lease on the row keeps two pushes of one subject from running at once.
+import { createHash } from "node:crypto";
+import type { ConnectorEnvironment } from "../connectors/context.js";
+import { connectorContext } from "../connectors/context.js";
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { AvailableConnector, FieldValue, TicketContent, TicketRef, Tracker, TrackerField, TrackerSession } from "../connectors/types.js";
+import type { Db, Integration, Ticket, TrackerMapping } from "../db/schema.js";
+import { ExternalError } from "../http.js";
+import { connectionFor } from "../integrations/oauth.js";
+import { enqueueJob } from "../jobs/queue.js";
+import type { JobHandler } from "../jobs/worker.js";
+import type { Logger } from "../log.js";
+import { redactText } from "../log.js";
+import { publish } from "../remediation/events.js";
+import type { Vault } from "../vault.js";
+import { displayFieldValue, type FieldMapping, resolveFields, validateMapping } from "./fields.js";
+import { loadSubject, type SubjectView, type TicketState } from "./render.js";
+import { findMapping, mappingData, type MappingData, recordChange, ticketFor } from "./store.js";
+import { subjectFindingIds } from "./subjects.js";
+
+export const PUSH_JOB = "ticket.push";
+export const ANNOTATE_JOB = "remediation.annotate";
+const PUSH_MAX_ATTEMPTS = 6;
+const LOCK_MS = 120_000;
+const METADATA_TTL_MS = 60_000;
+
+export interface PushDeps {
+  db: Db;
+  vault: Vault;
+  registry: ConnectorRegistry;
+  env: ConnectorEnvironment;
+  now: () => Date;
+  baseUrl: string;
+}
+
+export type PushAction = "created" | "relinked" | "updated" | "unchanged" | "skipped" | "busy";
+
+/** A push that cannot succeed as things stand: recorded in the mapping's error table. */
+export class PushFailure extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly trackerMessage?: string,
+  ) {
+    super(message);
+    this.name = "PushFailure";
+  }
+}
+
+export function enqueuePush(db: Db, mappingId: number, subjectKey: string, now: Date, manual = false): Promise<number> {
+  return enqueueJob(db, PUSH_JOB, { mappingId, subjectKey, manual }, now, { dedupeKey: `${PUSH_JOB}:${mappingId}:${subjectKey}`, maxAttempts: PUSH_MAX_ATTEMPTS });
+}
+
+/** The connection to a mapping's tracker, opened once and shared by the pushes of one job. */
+export interface TrackerHandle {
+  mapping: TrackerMapping;
+  data: MappingData;
+  integration: Integration;
+  tracker: Tracker;
+  session: TrackerSession;
+}
+
+export async function openTracker(deps: PushDeps, mappingId: number, logger: Logger): Promise<TrackerHandle | undefined> {
+  const mapping = await findMapping(deps.db, mappingId);
+  if (!mapping) return undefined;
+  const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", mapping.integration_id).executeTakeFirst();
+  const connector = integration ? deps.registry.available(integration.kind) : undefined;
+  if (!integration || !connector?.tracker) return undefined;
+  const connection = await connectionFor({ db: deps.db, vault: deps.vault, env: deps.env, now: deps.now }, connector as AvailableConnector, integration);
+  const session = connector.tracker.session(connection, connectorContext({ ...deps.env, logger }));
+  return { mapping, data: mappingData(mapping), integration, tracker: connector.tracker, session };
+}
+
+// The tracker's field list per mapping, reused for a minute: every push is checked against
+// it without asking the tracker for its metadata before each ticket.
+const metadataCache = new Map<number, { version: string; at: number; fields: TrackerField[] }>();
+
+export async function checkMapping(handle: TrackerHandle, now: Date, fresh = false): Promise<void> {
+  const version = handle.mapping.updated_at;
+  const cached = metadataCache.get(handle.mapping.id);
+  let fields = !fresh && cached && cached.version === version && now.getTime() - cached.at < METADATA_TTL_MS ? cached.fields : undefined;
+  if (!fields) {
+    fields = await handle.session.fields(handle.data.target);
+    metadataCache.set(handle.mapping.id, { version, at: now.getTime(), fields });
+  }
+  const problems = validateMapping(handle.data.fields, fields);
+  const messages = Object.values(problems);
+  if (messages.length) {
+    throw new PushFailure(`The mapping "${handle.mapping.name}" no longer matches the tracker's fields: ${messages.join(" ")}`);
+  }
+}
+
+export function markerFor(mappingId: number, subjectKey: string): string {
+  return `patchbay-${createHash("sha256").update(`${mappingId}|${subjectKey}`).digest("hex").slice(0, 16)}`;
+}
+
+/** Pushes one subject; throws PushFailure or ExternalError when the tracker refuses. */
+export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subjectKey: string, opts: { manual: boolean }): Promise<PushAction> {
+  const { db } = deps;
+  const started = deps.now();
+  const existing = await ticketFor(db, handle.mapping.id, subjectKey);
+  const findingIds = await subjectFindingIds(db, handle.mapping.id, subjectKey, existing?.id);
+  const view = await loadSubject(db, subjectKey, findingIds, deps.baseUrl);
+  if (!view) return "skipped";
+  // Automatic pushes do not open tickets for work that is already over.
+  if (!existing?.linked_at && !opts.manual && (view.state === "done" || view.state === "accepted")) return "skipped";
+
+  await checkMapping(handle, started);
+  const marker = existing?.marker ?? markerFor(handle.mapping.id, subjectKey);
+  const content: TicketContent = { fields: resolveFields(handle.data.fields, view), marker };
+  const hash = createHash("sha256").update(JSON.stringify(content)).digest("hex");
+
+  const lock = await acquire(db, handle.mapping.id, subjectKey, marker, started);
+  if (!lock) return "busy";
+  try {
+    let ticket = lock.ticket;
+    let action: PushAction = "unchanged";
+    let ref: TicketRef | undefined = ticket.linked_at ? { id: ticket.external_id!, key: ticket.external_key!, url: ticket.url! } : undefined;
+    if (!ref) {
+      // A row left by an earlier attempt may have a ticket the tracker made before the crash.
+      const found = lock.inserted ? undefined : await handle.session.find(handle.data.target, marker);
+      ref = found ?? (await handle.session.create(handle.data.target, content));
+      action = found ? "relinked" : "created";
+      if (found) await handle.session.update(handle.data.target, found, content);
+      const stamp = deps.now().toISOString();
+      await db
+        .updateTable("tickets")
+        .set({ external_id: ref.id, external_key: ref.key, url: ref.url, linked_at: stamp, state: "open", content_hash: hash, content: summary(handle.data.fields, content), notes: JSON.stringify(noteKeys(view)), updated_at: stamp })
+        .where("id", "=", ticket.id)
+        .execute();
+      await recordChange(db, ticket.id, "linked", found ? `Linked to ${ref.key}, found in the tracker by its marker after an interrupted push` : `Created ${ref.key} in ${handle.data.target.project.name}`, deps.now());
+      ticket = { ...ticket, state: "open", content_hash: hash, notes: JSON.stringify(noteKeys(view)) };
+    } else if (ticket.content_hash !== hash) {
+      await handle.session.update(handle.data.target, ref, content);
+      const changed = diff(ticket.content, summary(handle.data.fields, content));
+      await db.updateTable("tickets").set({ content_hash: hash, content: summary(handle.data.fields, content), updated_at: deps.now().toISOString() }).where("id", "=", ticket.id).execute();
+      await recordChange(db, ticket.id, "updated", changed.length ? `Updated ${changed.join("; ")}` : "Updated the content", deps.now());
+      action = "updated";
+    }
+
+    const statusId = handle.data.statusMap[view.state];
+    if (ticket.state !== view.state) {
+      if (statusId) {
+        const moved = await handle.session.transition(handle.data.target, ref, statusId);
+        const name = handle.data.statusNames[statusId] ?? statusId;
+        if (moved === "moved") await recordChange(db, ticket.id, "transitioned", `Status → ${name} (${stateReason(view.state)})`, deps.now());
+        if (action === "unchanged") action = "updated";
+      }
+      await db.updateTable("tickets").set({ state: view.state }).where("id", "=", ticket.id).execute();
+    }
+
+    const posted = new Set(JSON.parse(ticket.notes) as string[]);
+    const openedNow: number[] = [];
+    for (const r of view.remediations) {
+      const key = `pr:${r.id}:${r.state}`;
+      if (posted.has(key)) continue;
+      const verb = r.state === "open" ? "opened" : r.state === "merged" ? "merged" : "closed without merging";
+      const tail = r.state === "merged" ? " The fix is recorded; the next scan confirms it." : r.state === "open" ? "" : " The finding stays open.";
+      await handle.session.comment(handle.data.target, ref, [
+        { type: "paragraph", spans: [{ text: `Remediation pull request ${verb}: ` }, { text: `${r.repository}#${r.number} ${r.title}`, href: r.url }, { text: `.${tail}` }] },
+      ]);
+      posted.add(key);
+      if (r.state === "open") openedNow.push(r.id);
+      await db.updateTable("tickets").set({ notes: JSON.stringify([...posted]) }).where("id", "=", ticket.id).execute();
+      await recordChange(db, ticket.id, "commented", `Commented: pull request ${r.repository}#${r.number} ${verb}`, deps.now());
+      if (action === "unchanged") action = "updated";
+    }
+
+    await settle(db, ticket, view, started, deps.now());
+    // The pull requests that fix these findings name the ticket in their descriptions.
+    const annotate = action === "created" || action === "relinked" ? view.remediations.filter((r) => r.state === "open").map((r) => r.id) : openedNow;
+    for (const remediationId of annotate) {
+      await enqueueJob(db, ANNOTATE_JOB, { remediationId }, deps.now(), { dedupeKey: `${ANNOTATE_JOB}:${remediationId}` });
+    }
+    return action;
+  } finally {
+    await db.updateTable("tickets").set({ lock_until: null }).where("mapping_id", "=", handle.mapping.id).where("subject_key", "=", subjectKey).execute();
+  }
+}
+
+/** Takes the subject's ticket row for this push, creating it (with its marker) if needed. */
+async function acquire(db: Db, mappingId: number, subjectKey: string, marker: string, now: Date): Promise<{ ticket: Ticket; inserted: boolean } | undefined> {
+  const stamp = now.toISOString();
+  const until = new Date(now.getTime() + LOCK_MS).toISOString();
+  const inserted = await db
+    .insertInto("tickets")
+    .values({ mapping_id: mappingId, subject_key: subjectKey, marker, lock_until: until, created_at: stamp, updated_at: stamp, external_id: null, external_key: null, url: null, state: null, content_hash: null, content: null, linked_at: null, synced_at: null })
+    .onConflict((oc) => oc.columns(["mapping_id", "subject_key"]).doNothing())
+    .executeTakeFirst();
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { ticket: (await ticketFor(db, mappingId, subjectKey))!, inserted: true };
+  const taken = await db
+    .updateTable("tickets")
+    .set({ lock_until: until })
+    .where("mapping_id", "=", mappingId)
+    .where("subject_key", "=", subjectKey)
+    .where((eb) => eb.or([eb("lock_until", "is", null), eb("lock_until", "<", stamp)]))
+    .executeTakeFirst();
+  if (Number(taken.numUpdatedRows) !== 1) return undefined;
+  return { ticket: (await ticketFor(db, mappingId, subjectKey))!, inserted: false };
+}
+
+/** After a successful push: the findings the ticket covers, and its errors marked resolved. */
+async function settle(db: Db, ticket: Ticket, view: SubjectView, started: Date, now: Date): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom("ticket_findings").where("ticket_id", "=", ticket.id).execute();
+    const rows = view.findings.map((f) => ({ ticket_id: ticket.id, finding_id: f.id }));
+    for (let i = 0; i < rows.length; i += 500) await trx.insertInto("ticket_findings").values(rows.slice(i, i + 500)).execute();
+    await trx.updateTable("tickets").set({ synced_at: started.toISOString(), updated_at: now.toISOString() }).where("id", "=", ticket.id).execute();
+    await trx
+      .updateTable("push_errors")
+      .set({ resolved_at: now.toISOString() })
+      .where("mapping_id", "=", ticket.mapping_id)
+      .where("subject_key", "=", ticket.subject_key)
+      .where("resolved_at", "is", null)
+      .execute();
+  });
+}
+
+function noteKeys(view: SubjectView): string[] {
+  // A new ticket's description already lists its pull requests: no comment for those.
+  return view.remediations.map((r) => `pr:${r.id}:${r.state}`);
+}
+
+function summary(fields: FieldMapping[], content: TicketContent): string {
+  const out: Record<string, string> = {};
+  for (const m of fields) {
+    const value: FieldValue | undefined = content.fields[m.fieldId];
+    if (!value) continue;
+    out[m.name] = value.kind === "document" ? createHash("sha256").update(JSON.stringify(value.blocks)).digest("hex").slice(0, 12) : displayFieldValue(value, m.choiceNames);
+  }
+  return JSON.stringify(out);
+}
+
+function diff(before: string | null, after: string): string[] {
+  const a = before ? (JSON.parse(before) as Record<string, string>) : {};
+  const b = JSON.parse(after) as Record<string, string>;
+  const names = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  return names
+    .filter((n) => a[n] !== b[n])
+    .map((n) => (/^[0-9a-f]{12}$/.test(b[n] ?? "") || /^[0-9a-f]{12}$/.test(a[n] ?? "") ? n : `${n}: ${a[n] ?? "(empty)"} → ${b[n] ?? "(empty)"}`));
+}
+
+function stateReason(state: TicketState): string {
+  return { open: "findings open again", in_progress: "remediation pull request open", done: "findings resolved", accepted: "risk accepted" }[state];
+}
+
+/** Records a push that failed for good: an error row, and a notification event. */
+export async function recordPushError(db: Db, mappingId: number, subjectKey: string, err: unknown, now: Date): Promise<void> {
+  const subjectFinding = /^finding:(\d+)$/.exec(subjectKey);
+  const ticket = await ticketFor(db, mappingId, subjectKey);
+  const ids = await subjectFindingIds(db, mappingId, subjectKey, ticket?.id);
+  const view = await loadSubject(db, subjectKey, ids, "");
+  const label = view?.label ?? subjectKey;
+  const reason = redactText(err instanceof Error ? err.message : String(err));
+  const status = err instanceof ExternalError ? err.status : err instanceof PushFailure ? err.status : undefined;
+  const trackerMessage = err instanceof ExternalError ? err.remoteMessage : err instanceof PushFailure ? err.trackerMessage : undefined;
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto("push_errors")
+      .values({
+        mapping_id: mappingId,
+        subject_key: subjectKey,
+        subject_label: label,
+        finding_id: subjectFinding ? Number(subjectFinding[1]) : (ids[0] ?? null),
+        at: now.toISOString(),
+        reason,
+        http_status: status ?? null,
+        tracker_message: trackerMessage ? redactText(trackerMessage) : null,
+        resolved_at: null,
+      })
+      .execute();
+    await publish(trx, { type: "ticket.push_failed", mappingId, subjectKey, subjectLabel: label, reason }, now);
+  });
+}
+
+/** Errors a retry cannot fix by waiting: recorded at once rather than retried. */
+export function isPermanent(err: unknown): boolean {
+  if (err instanceof PushFailure) return true;
+  if (err instanceof ExternalError) return !(err.kind === "rate_limited" || err.kind === "unreachable" || (err.kind === "remote" && (err.status ?? 500) >= 500));
+  return false;
+}
+
+export function pushHandler(deps: PushDeps): JobHandler {
+  return async ({ job, payload, logger }) => {
+    const { mappingId, subjectKey, manual } = payload as { mappingId: number; subjectKey: string; manual?: boolean };
+    try {
+      const handle = await openTracker(deps, mappingId, logger);
+      if (!handle) return;
+      const action = await pushSubject(deps, handle, subjectKey, { manual: manual === true });
+      if (action === "busy") throw new Error("Another push of this subject is running; this one will run after it.");
+      logger.info("ticket pushed", { mappingId, subjectKey, action });
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith("Another push")) throw err;
+      if (isPermanent(err) || job.attempts >= job.max_attempts) {
+        await recordPushError(deps.db, mappingId, subjectKey, err, deps.now());
+        logger.warn("ticket push failed", { mappingId, subjectKey, error: err });
+        if (err instanceof ExternalError && err.kind === "auth") await markIntegrationFailed(deps.db, mappingId, err, deps.now());
+        return;
+      }
+      throw err;
+    }
+  };
+}
+
+/** The tracker rejected the credentials: its card shows Error until they are fixed. */
+export async function markIntegrationFailed(db: Db, mappingId: number, err: ExternalError, now: Date): Promise<void> {
+  const mapping = await findMapping(db, mappingId);
+  if (!mapping) return;
+  const integration = await db.selectFrom("integrations").select(["id", "kind", "status"]).where("id", "=", mapping.integration_id).executeTakeFirst();
+  if (!integration) return;
+  await db
+    .updateTable("integrations")
+    .set({ status: "error", last_error: `Pushing tickets failed: ${redactText(err.message)} Update the credentials in the integration's Configuration tab.`, updated_at: now.toISOString() })
+    .where("id", "=", integration.id)
+    .execute();
+  if (integration.status !== "error") await publish(db, { type: "integration.failed", integrationId: integration.id, kind: integration.kind, reason: redactText(err.message) }, now);
+}

@@ -1,0 +1,194 @@
+// Tracker mappings, assignments, tickets, their changelog and push errors: plain queries
+// the routes and jobs share.
+import type { TicketTarget } from "../connectors/types.js";
+import type { Db, GroupBy, PushMode, Severity, Ticket, TrackerAssignment, TrackerMapping } from "../db/schema.js";
+import type { FieldMapping } from "./fields.js";
+import type { TicketState } from "./render.js";
+
+export const PUSH_MODES: Record<PushMode, { label: string; help: string }> = {
+  explicit: { label: "Explicitly Publish Changes", help: "No automatic pushes: findings go to the tracker only with Push to Integrators." },
+  link_new: { label: "Automatically Link New Findings", help: "New findings (or groups) are pushed when they are created; later changes wait for a manual push." },
+  update_existing: { label: "Automatically Update Existing Link", help: "Tickets already linked are updated when their findings change; nothing new is created automatically." },
+  link_and_update: { label: "Automatically Link New and Update Existing Link", help: "New findings are pushed, and linked tickets are updated as their findings change." },
+};
+
+export const GROUP_BY: Record<GroupBy, string> = {
+  finding: "One ticket per finding",
+  package: "Finding groups by package",
+  cve: "Finding groups by CVE",
+  asset: "Finding groups by asset",
+};
+
+export const linksNew = (mode: PushMode) => mode === "link_new" || mode === "link_and_update";
+export const updatesLinks = (mode: PushMode) => mode === "update_existing" || mode === "link_and_update";
+
+export type StatusMap = Partial<Record<TicketState, string>>;
+
+export interface MappingData {
+  name: string;
+  target: TicketTarget;
+  fields: FieldMapping[];
+  statusMap: StatusMap;
+  /** Names of the tracker statuses in the map, for display. */
+  statusNames: Record<string, string>;
+}
+
+export function mappingData(row: TrackerMapping): MappingData {
+  const status = JSON.parse(row.status_map) as { map: StatusMap; names: Record<string, string> };
+  return { name: row.name, target: JSON.parse(row.target) as TicketTarget, fields: JSON.parse(row.fields) as FieldMapping[], statusMap: status.map, statusNames: status.names };
+}
+
+export function findMapping(db: Db, id: number): Promise<TrackerMapping | undefined> {
+  return db.selectFrom("tracker_mappings").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+export async function saveMapping(db: Db, integrationId: number, id: number | undefined, data: MappingData, now: Date): Promise<number> {
+  const stamp = now.toISOString();
+  const values = {
+    name: data.name,
+    target: JSON.stringify(data.target),
+    fields: JSON.stringify(data.fields),
+    status_map: JSON.stringify({ map: data.statusMap, names: data.statusNames }),
+    updated_at: stamp,
+  };
+  if (id !== undefined) {
+    await db.updateTable("tracker_mappings").set(values).where("id", "=", id).execute();
+    return id;
+  }
+  const row = await db
+    .insertInto("tracker_mappings")
+    .values({ integration_id: integrationId, created_at: stamp, ...values })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+export interface MappingSummary extends TrackerMapping {
+  integration_name: string;
+  integration_kind: string;
+  assignments: number;
+  tickets: number;
+  errors: number;
+}
+
+/** Every mapping with its counts: the Issue Tracker Mappings & Assignments page. */
+export async function listMappings(db: Db, integrationId?: number): Promise<MappingSummary[]> {
+  let query = db
+    .selectFrom("tracker_mappings")
+    .innerJoin("integrations", "integrations.id", "tracker_mappings.integration_id")
+    .selectAll("tracker_mappings")
+    .select(["integrations.name as integration_name", "integrations.kind as integration_kind"])
+    .select((eb) => [
+      eb.selectFrom("tracker_assignments").select(eb.fn.countAll<number>().as("n")).whereRef("tracker_assignments.mapping_id", "=", "tracker_mappings.id").as("assignments"),
+      eb.selectFrom("tickets").select(eb.fn.countAll<number>().as("n")).whereRef("tickets.mapping_id", "=", "tracker_mappings.id").where("tickets.linked_at", "is not", null).as("tickets"),
+      eb
+        .selectFrom("push_errors")
+        .select(eb.fn.countAll<number>().as("n"))
+        .whereRef("push_errors.mapping_id", "=", "tracker_mappings.id")
+        .where("push_errors.resolved_at", "is", null)
+        .as("errors"),
+    ])
+    .orderBy("integrations.name")
+    .orderBy("tracker_mappings.name");
+  if (integrationId !== undefined) query = query.where("tracker_mappings.integration_id", "=", integrationId);
+  return (await query.execute()).map((r) => ({ ...r, assignments: Number(r.assignments ?? 0), tickets: Number(r.tickets ?? 0), errors: Number(r.errors ?? 0) }));
+}
+
+export function listAssignments(db: Db, mappingId: number): Promise<TrackerAssignment[]> {
+  return db.selectFrom("tracker_assignments").selectAll().where("mapping_id", "=", mappingId).orderBy("id").execute();
+}
+
+export interface AssignmentData {
+  repositoryIds: number[] | null;
+  minSeverity: Severity;
+  groupBy: GroupBy;
+  pushMode: PushMode;
+}
+
+export async function saveAssignment(db: Db, mappingId: number, id: number | undefined, data: AssignmentData, now: Date): Promise<number> {
+  const stamp = now.toISOString();
+  const values = {
+    repository_ids: data.repositoryIds ? JSON.stringify(data.repositoryIds) : null,
+    min_severity: data.minSeverity,
+    group_by: data.groupBy,
+    push_mode: data.pushMode,
+    updated_at: stamp,
+  };
+  if (id !== undefined) {
+    await db.updateTable("tracker_assignments").set(values).where("id", "=", id).where("mapping_id", "=", mappingId).execute();
+    return id;
+  }
+  // Findings that exist now are not "new" to this assignment: automatic linking starts after them.
+  const max = await db.selectFrom("findings").select((eb) => eb.fn.max<number>("id").as("id")).executeTakeFirst();
+  const row = await db
+    .insertInto("tracker_assignments")
+    .values({ mapping_id: mappingId, linked_through: Number(max?.id ?? 0), created_at: stamp, ...values })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+export function ticketFor(db: Db, mappingId: number, subjectKey: string): Promise<Ticket | undefined> {
+  return db.selectFrom("tickets").selectAll().where("mapping_id", "=", mappingId).where("subject_key", "=", subjectKey).executeTakeFirst();
+}
+
+export async function recordChange(db: Db, ticketId: number, action: string, detail: string, now: Date): Promise<void> {
+  await db.insertInto("ticket_changes").values({ ticket_id: ticketId, at: now.toISOString(), action, detail }).execute();
+}
+
+export interface TicketView {
+  id: number;
+  findingId: number;
+  kind: string;
+  integrationName: string;
+  mappingName: string;
+  key: string;
+  url: string;
+  linkedAt: string;
+  changes: { at: string; action: string; detail: string }[];
+}
+
+/** The tickets of these findings with their changelogs: the Integrator Tickets column. */
+export async function ticketsForFindings(db: Db, findingIds: number[]): Promise<Map<number, TicketView[]>> {
+  const out = new Map<number, TicketView[]>();
+  if (findingIds.length === 0) return out;
+  const rows = await db
+    .selectFrom("ticket_findings")
+    .innerJoin("tickets", "tickets.id", "ticket_findings.ticket_id")
+    .innerJoin("tracker_mappings", "tracker_mappings.id", "tickets.mapping_id")
+    .innerJoin("integrations", "integrations.id", "tracker_mappings.integration_id")
+    .select([
+      "ticket_findings.finding_id",
+      "tickets.id",
+      "tickets.external_key",
+      "tickets.url",
+      "tickets.linked_at",
+      "integrations.kind",
+      "integrations.name as integration_name",
+      "tracker_mappings.name as mapping_name",
+    ])
+    .where("ticket_findings.finding_id", "in", findingIds)
+    .where("tickets.linked_at", "is not", null)
+    .orderBy("tickets.id")
+    .execute();
+  const ticketIds = [...new Set(rows.map((r) => r.id))];
+  const changes = ticketIds.length
+    ? await db.selectFrom("ticket_changes").select(["ticket_id", "at", "action", "detail"]).where("ticket_id", "in", ticketIds).orderBy("id").execute()
+    : [];
+  for (const row of rows) {
+    const list = out.get(row.finding_id) ?? [];
+    list.push({
+      id: row.id,
+      findingId: row.finding_id,
+      kind: row.kind,
+      integrationName: row.integration_name,
+      mappingName: row.mapping_name,
+      key: row.external_key ?? "",
+      url: row.url ?? "",
+      linkedAt: row.linked_at!,
+      changes: changes.filter((c) => c.ticket_id === row.id),
+    });
+    out.set(row.finding_id, list);
+  }
+  return out;
+}
