@@ -24,6 +24,7 @@ import { vulnerabilityRoutes } from "./web/vulnerabilities.js";
 import { repositoryRoutes } from "./web/repositories.js";
 import { webhookRoutes } from "./web/webhooks.js";
 import { remediationRoutes } from "./web/remediations.js";
+import { trackerRoutes } from "./web/trackers.js";
 
 export type { AppDeps } from "./web/context.js";
 
@@ -115,6 +116,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", userRoutes(deps));
   app.route("/", integrationRoutes(deps));
   app.route("/", jobRoutes(deps));
+  app.route("/", trackerRoutes(deps));
   app.route("/", vulnerabilityRoutes(deps));
   app.route("/", repositoryRoutes(deps));
   app.route("/", remediationRoutes(deps));

@@ -18,6 +18,10 @@ import type { Logger } from "./log.js";
 import { VIEWS_DIR } from "./paths.js";
 import type { AppEnv } from "./web/context.js";
 import { openVault, type Vault } from "./vault.js";
+import { ANNOTATE_JOB, PUSH_JOB, pushHandler } from "./tickets/push.js";
+import { BATCH_JOB, batchHandler } from "./tickets/batch.js";
+import { SWEEP_JOB, sweepHandler } from "./tickets/sweep.js";
+import { annotateHandler } from "./remediation/annotate-job.js";
 
 export interface RuntimeOptions {
   now?: () => Date;
@@ -49,12 +53,17 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   const connectorEnv = { logger, originMap: config.originMap, http: options.http };
   const db = database.db;
 
+  const pushDeps = { db, vault, registry, env: connectorEnv, now, baseUrl: config.baseUrl };
   const handlers = new Map<string, JobHandler>([
     ["maintenance.prune", maintenanceHandler(db, now)],
     ["integration.check", integrationCheckHandler({ db, vault, registry, env: connectorEnv, now })],
     [SCAN_JOB, scannerSyncHandler({ db, vault, registry, env: connectorEnv, now })],
     [SCM_JOB, repositorySyncHandler({ db, vault, registry, env: connectorEnv, now, baseUrl: config.baseUrl })],
     [WEBHOOK_JOB, webhookProcessHandler({ db, registry, now })],
+    [PUSH_JOB, pushHandler(pushDeps)],
+    [BATCH_JOB, batchHandler(pushDeps)],
+    [SWEEP_JOB, sweepHandler({ db, now, notifyWorker: () => worker.notify() })],
+    [ANNOTATE_JOB, annotateHandler({ db, vault, registry, env: connectorEnv, now })],
   ]);
   const worker = new Worker({ db, handlers, logger: logger.child({ component: "worker" }), now, leaseMs: config.jobLeaseSeconds * 1000 });
 

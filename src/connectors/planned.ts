@@ -82,31 +82,6 @@ export const plannedConnectors: PlannedConnector[] = [
     }),
   ),
   planned({
-    kind: "jira",
-    name: "Jira",
-    category: "collaboration",
-    summary: "Create and update Jira Cloud issues from findings and remediations.",
-    overview: {
-      description: "Link your Jira projects to automatically create and update issues based on Patchbay findings and remediations.",
-      benefits: [
-        "Automatically create and update Jira issues for vulnerabilities",
-        "Update tickets when pull requests are opened for remediation",
-        "Update tickets when pull requests are merged and remediation is resolved",
-        "Add Jira ticket references to associated pull request descriptions",
-        "Track remediation work in your team's existing workflow",
-      ],
-      requirements: [
-        "A Jira Cloud instance (Patchbay supports Jira Cloud only)",
-        "A service account in your Jira Cloud domain and an API token for it",
-        "Your Atlassian Cloud ID",
-      ],
-      docs: [
-        { label: "Atlassian: Manage API tokens", url: "https://id.atlassian.com/manage-profile/security/api-tokens" },
-        { label: "Atlassian: Retrieve your Cloud ID", url: "https://support.atlassian.com/jira/kb/retrieve-my-atlassian-sites-cloud-id/" },
-      ],
-    },
-  }),
-  planned({
     kind: "slack",
     name: "Slack",
     category: "collaboration",

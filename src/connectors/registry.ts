@@ -5,9 +5,10 @@ import { CATEGORIES } from "./types.js";
 import { bitbucket } from "./bitbucket/index.js";
 import { github } from "./github/index.js";
 import { gitlab } from "./gitlab/index.js";
+import { jira } from "./jira/index.js";
 import { wiz } from "./wiz/index.js";
 
-const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz];
+const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira];
 
 export class ConnectorRegistry {
   readonly #byKind = new Map<string, Connector>();

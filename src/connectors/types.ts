@@ -293,6 +293,9 @@ export type FieldValue =
   | { kind: "number"; value: number }
   | { kind: "date"; date: string }
   | { kind: "choice"; id: string }
+  /** Several of the tracker's allowed values. */
+  | { kind: "choices"; ids: string[] }
+  /** Free-form labels or tags. */
   | { kind: "list"; items: string[] };
 
 export interface TicketContent {

@@ -1,6 +1,7 @@
 // Status changes people make: risk accepted (with reason and expiry), false positive, and
 // reopening. Each is recorded in the finding's history; re-imports never override them.
 import type { Db, Finding, FindingStatus } from "../db/schema.js";
+import { requestTicketSweep } from "../tickets/sweep.js";
 
 export type StatusChange =
   | { status: "risk_accepted"; reason: string; expiresAt: string }
@@ -27,6 +28,7 @@ export async function changeFindingStatus(db: Db, finding: Finding, change: Stat
       .insertInto("finding_events")
       .values({ finding_id: finding.id, at: stamp, actor, from_status: finding.status, to_status: change.status, note })
       .execute();
+    await requestTicketSweep(trx, now);
   });
 }
 
@@ -51,6 +53,7 @@ export async function expireRiskAcceptances(db: Db, now: Date): Promise<number> 
       .insertInto("finding_events")
       .values(due.map((f) => ({ finding_id: f.id, at: stamp, actor: "Patchbay", from_status: f.status as FindingStatus, to_status: "open" as const, note: "Risk acceptance expired" })))
       .execute();
+    await requestTicketSweep(trx, now);
   });
   return due.length;
 }

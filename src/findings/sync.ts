@@ -11,6 +11,7 @@ import { connectorContext, type ConnectorEnvironment } from "../connectors/conte
 import { connectionFor } from "../integrations/oauth.js";
 import { enqueueJob } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess } from "../jobs/sync-runs.js";
+import { requestTicketSweep } from "../tickets/sweep.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { Vault } from "../vault.js";
 import { type ScanCounts, chunks, emptyCounts, importPage, mergeCounts, resolveUnreported } from "./import.js";
@@ -191,6 +192,7 @@ async function finish(db: Db, integration: Integration, runId: number, counts: S
     counts.resolved += await resolveUnreported(trx, [...new Set(gone.map((s) => s.finding_id))], actor, stamp, "No longer reported by the scanner");
     await trx.deleteFrom("scan_pages").where("run_id", "=", runId).execute();
     await recordSyncSuccess(trx, integration.id, runId, counts, now);
+    await requestTicketSweep(trx, now);
   });
   await refreshPlannerStatistics(db);
 }

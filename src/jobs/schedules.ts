@@ -7,6 +7,7 @@ import type { Db } from "../db/schema.js";
 import { expireRiskAcceptances } from "../findings/status.js";
 import { enqueueScan } from "../findings/sync.js";
 import { enqueueRepositorySync } from "../scm/sync.js";
+import { requestTicketSweep } from "../tickets/sweep.js";
 import type { Logger } from "../log.js";
 import { enqueueJob, pruneJobs } from "./queue.js";
 import type { JobHandler } from "./worker.js";
@@ -32,6 +33,14 @@ export const SCHEDULES: Schedule[] = [
     pattern: "*/5 * * * *",
     enqueue: async (db, registry, now) => {
       await enqueueDueSyncs(db, registry, now);
+    },
+  },
+  {
+    name: "ticket pushes",
+    // Events start a sweep at once; this catches anything that arrived while one was running.
+    pattern: "*/5 * * * *",
+    enqueue: async (db, _registry, now) => {
+      await requestTicketSweep(db, now);
     },
   },
   {

@@ -3,6 +3,7 @@
 import type { Db, Integration, Job } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { redactText } from "../log.js";
+import { publish } from "../remediation/events.js";
 
 /** Records a failed attempt and returns the error for the job to rethrow (and retry). */
 export async function recordSyncFailure(
@@ -28,6 +29,10 @@ export async function recordSyncFailure(
     .set({ status: "error", last_error: `${where}: ${message}${retry}`, updated_at: now.toISOString() })
     .where("id", "=", integration.id)
     .execute();
+  // Credentials that stopped working (a revoked token) are worth a notification, once.
+  if (err instanceof ExternalError && (err.kind === "auth" || err.kind === "permission") && integration.status !== "error") {
+    await publish(db, { type: "integration.failed", integrationId: integration.id, kind: integration.kind, reason: message }, now);
+  }
   return err instanceof ExternalError ? err : new Error(`${where}: ${message}`);
 }
 

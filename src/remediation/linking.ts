@@ -4,20 +4,27 @@
 //   bump   a dependency-bump title (Dependabot "Bump X from A to B", Renovate "Update
 //          dependency X to vB", and plain "bump X to B") raises the finding's package to at
 //          least its fixed version;
-//   ticket the PR names the key of a ticket Patchbay created for the finding (once trackers
-//          exist; see tickets).
+//   ticket the title, body or source branch names the key of a ticket Patchbay created for
+//          the finding (a Jira key like SEC-12, or owner/repo#12).
 import type { PullRequestEvent } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
 
 export interface Link {
   findingId: number;
-  reason: "cve" | "bump";
+  reason: "cve" | "bump" | "ticket";
 }
 
 const CVE = /CVE-\d{4}-\d{4,}/gi;
 
 export function mentionedCves(text: string): string[] {
   return [...new Set([...text.matchAll(CVE)].map((m) => m[0].toUpperCase()))];
+}
+
+const TICKET_KEY = /\b[A-Z][A-Z0-9_]+-\d+\b|[\w.-]+\/[\w.-]+#\d+/g;
+
+/** Strings in the text that may be tracker keys: "SEC-12", "acme/api#12". */
+export function mentionedTicketKeys(text: string): string[] {
+  return [...new Set([...text.matchAll(TICKET_KEY)].map((m) => m[0]))].filter((k) => !/^CVE-/i.test(k));
 }
 
 export interface Bump {
@@ -75,6 +82,15 @@ export async function findLinks(db: Db, repositoryId: number, pr: Pick<PullReque
   const cves = mentionedCves(`${pr.title}\n${pr.body}\n${pr.sourceBranch ?? ""}`);
   if (cves.length) {
     for (const row of await candidates.where("findings.cve", "in", cves).execute()) links.set(row.id, { findingId: row.id, reason: "cve" });
+  }
+  const keys = mentionedTicketKeys(`${pr.title}\n${pr.body}\n${pr.sourceBranch ?? ""}`);
+  if (keys.length) {
+    const rows = await candidates
+      .innerJoin("ticket_findings", "ticket_findings.finding_id", "findings.id")
+      .innerJoin("tickets", "tickets.id", "ticket_findings.ticket_id")
+      .where("tickets.external_key", "in", keys.slice(0, 200))
+      .execute();
+    for (const row of rows) if (!links.has(row.id)) links.set(row.id, { findingId: row.id, reason: "ticket" });
   }
   const bump = parseBump(pr.title);
   if (bump) {

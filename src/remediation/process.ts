@@ -9,6 +9,7 @@ import type { PullRequestEvent } from "../connectors/types.js";
 import type { Db, FindingStatus, RemediationState } from "../db/schema.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { publish } from "./events.js";
+import { requestTicketSweep } from "../tickets/sweep.js";
 import { findLinks } from "./linking.js";
 
 export const WEBHOOK_JOB = "webhook.process";
@@ -89,6 +90,7 @@ export async function applyPullRequest(db: Db, integrationId: number, repository
       moved = await transition(trx, linked.filter((id) => !stillCovered.has(id)), ["in_remediation"], "open", `${label} closed without merging`, stamp);
       await publish(trx, { type: "remediation.closed", remediationId, findingIds: linked }, now);
     }
+    if (linked.length) await requestTicketSweep(trx, now);
     return `${label} ${pr.action}: ${linked.length} linked finding${linked.length === 1 ? "" : "s"}, ${moved.length} changed status.`;
   });
 }

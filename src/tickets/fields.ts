@@ -76,7 +76,6 @@ export function patchbayFieldsFor(kind: TrackerFieldKind): PatchbayField[] {
     case "choice":
       return ["severity"];
     case "labels":
-    case "choices":
       return ["labels"];
     default:
       return [];
@@ -196,7 +195,7 @@ function resolveOne(m: FieldMapping, subject: SubjectView): FieldValue | undefin
     case "none":
       return undefined;
     case "tracker":
-      return m.kind === "choices" ? { kind: "list", items: [m.value] } : { kind: "choice", id: m.value };
+      return m.kind === "choices" ? { kind: "choices", ids: [m.value] } : { kind: "choice", id: m.value };
     case "manual":
       if (m.kind === "number") return { kind: "number", value: Number(m.value) };
       if (m.kind === "date") return { kind: "date", date: m.value };
@@ -244,7 +243,9 @@ export function displayFieldValue(value: FieldValue | undefined, names: Record<s
       return value.date;
     case "choice":
       return names[value.id] ?? value.id;
+    case "choices":
+      return value.ids.map((id) => names[id] ?? id).join(", ");
     case "list":
-      return value.items.map((item) => names[item] ?? item).join(", ");
+      return value.items.join(", ");
   }
 }

@@ -25,6 +25,7 @@ import { webhookUrl } from "../scm/webhooks.js";
 import { SCAN_JOB, enqueueScan, latestRuns, scanCounts } from "../findings/sync.js";
 import { SCM_JOB, enqueueRepositorySync } from "../scm/sync.js";
 import type { ScanCounts } from "../findings/import.js";
+import { listMappings } from "../tickets/store.js";
 
 type Tab = "overview" | "configuration";
 type Ctx = Context<AppEnv>;
@@ -56,7 +57,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
     const connection = { settings: outcome.settings, secrets: outcome.secrets };
     const tested = await testConnection(connector, connection, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }));
     if (!tested.ok) return dialog(c, deps, { connector, integration: existing, tab: "configuration", values: outcome.settings, outcome: tested }, 422);
-    const id = await saveConnection(connectDeps(deps), connector, existing, connection, c.get("user")!.username);
+    const id = await saveConnection(connectDeps(deps), connector, existing, { settings: { ...connection.settings, ...tested.result.discovered }, secrets: connection.secrets }, c.get("user")!.username);
     return c.redirect(`/integrations/${connector.card.kind}/${id}?tab=configuration&saved=1`, 303);
   });
 
@@ -179,7 +180,7 @@ async function save(c: Ctx, deps: AppDeps, connector: AvailableConnector, integr
   if (!outcome.ok) {
     return dialog(c, deps, { connector, integration, tab: "configuration", values: parsed.settings, errors: {}, outcome }, 422);
   }
-  const id = await saveConnection(connectDeps(deps), connector, integration, parsed, c.get("user")!.username);
+  const id = await saveConnection(connectDeps(deps), connector, integration, { settings: { ...parsed.settings, ...outcome.result.discovered }, secrets: parsed.secrets }, c.get("user")!.username);
   if (!isHtmx(c)) return c.redirect(`/integrations/${connector.card.kind}/${id}?tab=configuration&saved=1`, 303);
   c.header("HX-Trigger", INTEGRATIONS_CHANGED);
   const saved = (await findIntegration(deps.db, id))!;
@@ -245,6 +246,10 @@ async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 4
       ? { startUrl: `${base}/oauth/start`, callbackUrl: callbackUrl(deps.baseUrl), provider: connector.card.name }
       : undefined,
     disconnected: state.disconnected,
+    projects:
+      integration && available?.tracker
+        ? Object.assign(await listMappings(deps.db, integration.id), { nouns: available.tracker.nouns })
+        : undefined,
     selfUrl: integration ? `${base}/${integration.id}` : `${base}/new`,
     formAction: integration ? `${base}/${integration.id}` : base,
     testAction: `${base}/test`,
@@ -310,6 +315,8 @@ export interface CardView {
   planned: boolean;
   status: "planned" | "not_connected" | "connected" | "error";
   multiInstance: boolean;
+  /** The connector pushes tickets: its menu has Manage Project. */
+  tracker: boolean;
   connections: {
     id: number;
     name: string;
@@ -388,6 +395,7 @@ function cardView(connector: Connector, integrations: Integration[], scanOf: (in
     planned: !available,
     status,
     multiInstance: available?.multiInstance ?? false,
+    tracker: Boolean(available?.tracker),
     connections,
     scanning: connections.some((c) => c.scan?.active !== undefined),
   };

@@ -3,6 +3,7 @@
 // its sources, history and the status changes people make.
 import { Hono } from "hono";
 import type { Context } from "hono";
+import type { Finding } from "../db/schema.js";
 import { findingDetail, findFinding, scannersWithFindings } from "../findings/store.js";
 import { SEVERITIES, STATUSES, STATUS_LABEL } from "../findings/normalize.js";
 import { SORTS, type SortKey, countAllFindings, filterQuery, listFindings, parseFilter, severityCounts } from "../findings/query.js";
@@ -10,6 +11,10 @@ import { changeFindingStatus, type StatusChange } from "../findings/status.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
 import { isHtmx, render } from "./render.js";
+import { ticketsForFindings } from "../tickets/store.js";
+import { coveringMappings } from "../tickets/coverage.js";
+import { enqueuePush } from "../tickets/push.js";
+import { startBatch } from "../tickets/batch.js";
 
 export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -22,9 +27,13 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
       scannersWithFindings(deps.db),
       countAllFindings(deps.db),
     ]);
+    const tickets = Object.fromEntries(await ticketsForFindings(deps.db, page.rows.map((r) => r.id)));
+    const canPush = Boolean(await deps.db.selectFrom("tracker_assignments").select("id").limit(1).executeTakeFirst());
     const data = {
       filter,
       page,
+      tickets,
+      canPush,
       counts,
       scanners,
       empty: total === 0,
@@ -38,10 +47,32 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     return render(c, deps, partial ? "./vulnerabilities/results" : "./vulnerabilities/index", data);
   });
 
-  app.get("/vulnerabilities/:id", async (c) => {
+  app.post("/vulnerabilities/push", async (c) => {
+    const form = await readForm(c);
+    const query = (form.query ?? "").replace(/^\?/, "");
+    const filter = parseFilter(new URLSearchParams(query));
+    const description = `Findings matching ${query ? decodeURIComponent(query.replace(/\+/g, " ")).replace(/&/g, ", ") : "the default filters (open and in remediation)"}, requested by ${c.get("user")!.username}.`;
+    const id = await startBatch(deps.db, filter, description, c.get("user")!.username, deps.now());
+    deps.notifyWorker();
+    deps.logger.info("bulk push requested", { batchId: id, by: c.get("user")!.username });
+    return c.redirect(`/trackers/batches/${id}`, 303);
+  });
+
+  app.get("/vulnerabilities/:id{[0-9]+}", async (c) => {
     const detail = await findingDetail(deps.db, Number(c.req.param("id")));
     if (!detail) return notFound(c, deps);
-    return render(c, deps, "./vulnerabilities/detail", { ...detail, statusLabel: STATUS_LABEL, errors: {}, values: {} });
+    const pushed = c.req.query("pushed");
+    return render(c, deps, "./vulnerabilities/detail", { ...(await detailExtras(deps, detail.finding)), ...detail, statusLabel: STATUS_LABEL, errors: {}, values: {}, pushed: pushed === undefined ? undefined : Number(pushed) });
+  });
+
+  app.post("/vulnerabilities/:id{[0-9]+}/push", async (c) => {
+    const finding = await findFinding(deps.db, Number(c.req.param("id")));
+    if (!finding) return notFound(c, deps);
+    const coverage = await coveringMappings(deps.db, finding);
+    for (const target of coverage) await enqueuePush(deps.db, target.mappingId, target.subjectKey, deps.now(), true);
+    deps.notifyWorker();
+    deps.logger.info("push requested", { findingId: finding.id, mappings: coverage.length, by: c.get("user")!.username });
+    return c.redirect(`/vulnerabilities/${finding.id}?pushed=${coverage.length}`, 303);
   });
 
   app.post("/vulnerabilities/:id/status", async (c) => {
@@ -52,7 +83,7 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     const parsed = parseStatusChange(form, deps.now());
     if ("errors" in parsed) {
       const detail = (await findingDetail(deps.db, id))!;
-      return render(c, deps, "./vulnerabilities/detail", { ...detail, statusLabel: STATUS_LABEL, errors: parsed.errors, values: form }, 422);
+      return render(c, deps, "./vulnerabilities/detail", { ...(await detailExtras(deps, detail.finding)), ...detail, statusLabel: STATUS_LABEL, errors: parsed.errors, values: form }, 422);
     }
     await changeFindingStatus(deps.db, finding, parsed, c.get("user")!.username, deps.now());
     deps.logger.info("finding status changed", { findingId: id, status: parsed.status, by: c.get("user")!.username });
@@ -60,6 +91,11 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   return app;
+}
+
+async function detailExtras(deps: AppDeps, finding: Finding) {
+  const [tickets, coverage] = await Promise.all([ticketsForFindings(deps.db, [finding.id]), coveringMappings(deps.db, finding)]);
+  return { tickets: tickets.get(finding.id) ?? [], coverage };
 }
 
 function parseStatusChange(form: Record<string, string>, now: Date): StatusChange | { errors: Record<string, string> } {

@@ -2,6 +2,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { enqueueJob } from "../../src/jobs/queue.js";
 import { type Browser, type TestApp, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
+import { runJobs } from "../helpers.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
@@ -154,7 +155,7 @@ describe("finding detail", () => {
     await admin.post(`/vulnerabilities/${finding.id}/status`, { status: "risk_accepted", reason: "Compensating control in place", expires: until });
     app.clock.advance(3 * 24 * 3600_000);
     await enqueueJob(db(), "maintenance.prune", {}, app.clock.now());
-    await app.runtime.worker.runOnce();
+    await runJobs(app);
     const page = text(await (await admin.get(`/vulnerabilities/${finding.id}`)).text());
     expect(page).toContain("Patchbay: Risk accepted → Open — Risk acceptance expired");
     expect(page).toContain("admin: Open → Risk accepted — Compensating control in place");

@@ -1,0 +1,389 @@
+// Jira Cloud: the catalog card, the connection (API token of a service account, Cloud ID,
+// email; classic tokens on the site, scoped tokens through the gateway), and the tracker
+// capability: projects, issue types, create metadata, issues with a Patchbay label, ADF
+// descriptions, comments and workflow transitions.
+import { ExternalError } from "../../http.js";
+import type { AvailableConnector, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession } from "../types.js";
+import { toAdf } from "./adf.js";
+import { GATEWAY, gatewayBase, JiraClient, jiraErrorMessage, SCOPES, SERVICE } from "./client.js";
+
+const CLOUD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SUMMARY_MAX = 255;
+const PAGE = 50;
+const MAX_PAGES = 40;
+
+/** The site's address: https and a host, nothing after it. */
+function siteOrigin(value: string): string | undefined {
+  try {
+    const url = new URL(value.trim());
+    if (url.protocol !== "https:" || (url.pathname !== "/" && url.pathname !== "") || url.search || url.hash) return undefined;
+    return url.origin;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Conn {
+  client: JiraClient;
+  /** Where people open issues (the site), for links. */
+  site: string | undefined;
+}
+
+function open(connection: ConnectionSettings, ctx: ConnectorContext, mode?: "site" | "gateway"): Conn {
+  const s = connection.settings;
+  const site = typeof s.siteUrl === "string" && s.siteUrl ? siteOrigin(s.siteUrl) : undefined;
+  const chosen = mode ?? (s.apiMode === "site" && site ? "site" : s.apiMode === "gateway" || !site ? "gateway" : "site");
+  const base = chosen === "site" && site ? site : gatewayBase(String(s.cloudId));
+  const http = ctx.http(SERVICE, { errorMessage: jiraErrorMessage });
+  return { client: new JiraClient(http, base, String(s.email), connection.secrets.apiToken ?? ""), site };
+}
+
+interface Myself {
+  accountId: string;
+  displayName?: string;
+  emailAddress?: string;
+}
+
+async function verify(connection: ConnectionSettings, ctx: ConnectorContext): Promise<{ conn: Conn; mode: "site" | "gateway"; me: Myself }> {
+  const cloudId = String(connection.settings.cloudId ?? "");
+  const first = open(connection, ctx, connection.settings.siteUrl ? "site" : "gateway");
+  if (first.site) {
+    // The Cloud ID must be this site's: Atlassian publishes it, unauthenticated, at /_edge/tenant_info.
+    const http = ctx.http(SERVICE, { errorMessage: jiraErrorMessage });
+    const { data } = await http.json<{ cloudId?: string }>({ url: `${first.site}/_edge/tenant_info`, headers: { accept: "application/json" }, apiRoot: true });
+    if (data.cloudId && data.cloudId.toLowerCase() !== cloudId.toLowerCase()) {
+      throw new ExternalError("invalid_input", SERVICE, `The Cloud ID ${cloudId} is not the Cloud ID of ${first.site} (which is ${data.cloudId}). Enter the site's Cloud ID, or correct the Site URL.`);
+    }
+    try {
+      return { conn: first, mode: "site", me: await first.client.get<Myself>("account", "/rest/api/3/myself", { apiRoot: true }) };
+    } catch (err) {
+      // A scoped token is refused on the site; it works only through the gateway.
+      if (!(err instanceof ExternalError && err.kind === "auth")) throw err;
+    }
+  }
+  const gateway = open(connection, ctx, "gateway");
+  return { conn: gateway, mode: "gateway", me: await gateway.client.get<Myself>("account", "/rest/api/3/myself", { apiRoot: true }) };
+}
+
+async function test(connection: ConnectionSettings, ctx: ConnectorContext) {
+  const { conn, mode, me } = await verify(connection, ctx);
+  const info = await conn.client.get<{ baseUrl?: string; deploymentType?: string }>("account", "/rest/api/3/serverInfo");
+  if (info.deploymentType && info.deploymentType !== "Cloud") {
+    throw new ExternalError("invalid_input", SERVICE, `This is Jira ${info.deploymentType}; Patchbay supports Jira Cloud only.`);
+  }
+  const projects = await conn.client.get<{ total?: number; values?: unknown[] }>("projects", `/rest/api/3/project/search?maxResults=${PAGE}`);
+  const count = projects.total ?? projects.values?.length ?? 0;
+  if (count === 0) {
+    throw new ExternalError("permission", SERVICE, "The service account can see no Jira projects. Give it the Browse Projects, Create Issues, Edit Issues, Transition Issues and Add Comments permissions in the projects Patchbay should use.");
+  }
+  const site = conn.site ?? (info.baseUrl ? siteOrigin(info.baseUrl) : undefined);
+  return {
+    message: `Connected to ${site ?? "Jira Cloud"} as ${me.displayName ?? me.emailAddress ?? me.accountId}.`,
+    details: [
+      mode === "site" ? "Classic API token, used on the site." : `Scoped API token, used through ${GATEWAY}.`,
+      `${count} project${count === 1 ? "" : "s"} visible to the service account.`,
+    ],
+    discovered: { apiMode: mode, ...(site ? { siteUrl: site } : {}), account: me.displayName ?? me.emailAddress ?? me.accountId },
+  };
+}
+
+interface CreateMetaField {
+  fieldId?: string;
+  key?: string;
+  name: string;
+  required: boolean;
+  hasDefaultValue?: boolean;
+  schema?: { type?: string; items?: string; system?: string; custom?: string };
+  allowedValues?: { id?: string; name?: string; value?: string }[];
+}
+
+const MANAGED = new Set(["project", "issuetype"]);
+
+function fieldKind(f: CreateMetaField): TrackerFieldKind {
+  const schema = f.schema ?? {};
+  const custom = schema.custom ?? "";
+  if (schema.system === "description" || schema.system === "environment" || custom.endsWith(":textarea")) return "document";
+  switch (schema.type) {
+    case "string":
+      return f.allowedValues ? "choice" : "text";
+    case "number":
+      return "number";
+    case "date":
+    case "datetime":
+      return "date";
+    case "priority":
+    case "option":
+    case "resolution":
+    case "securitylevel":
+    case "version":
+    case "component":
+      return f.allowedValues ? "choice" : "unsupported";
+    case "user":
+      return "user";
+    case "array":
+      if (schema.items === "string" && !f.allowedValues) return "labels";
+      return f.allowedValues ? "choices" : "unsupported";
+    default:
+      return "unsupported";
+  }
+}
+
+function toField(f: CreateMetaField): TrackerField | undefined {
+  const id = f.fieldId ?? f.key;
+  if (!id || MANAGED.has(id)) return undefined;
+  const kind = fieldKind(f);
+  return {
+    id,
+    name: f.name,
+    required: f.required,
+    kind,
+    hasDefault: f.hasDefaultValue === true,
+    special: id === "priority" || /severity/i.test(f.name),
+    ...(f.allowedValues ? { allowedValues: f.allowedValues.filter((v) => v.id).map((v) => ({ id: String(v.id), name: v.name ?? v.value ?? String(v.id) })) } : {}),
+  };
+}
+
+function serialize(fieldId: string, value: FieldValue): unknown {
+  switch (value.kind) {
+    case "text":
+      return fieldId === "summary" ? value.text.replace(/\s+/g, " ").slice(0, SUMMARY_MAX) : value.text;
+    case "document":
+      return toAdf(value.blocks);
+    case "number":
+      return value.value;
+    case "date":
+      return value.date;
+    case "choice":
+      return { id: value.id };
+    case "choices":
+      return value.ids.map((id) => ({ id }));
+    case "list":
+      // Jira labels cannot contain spaces.
+      return value.items.map((item) => item.replace(/\s+/g, "-"));
+  }
+}
+
+function createFields(target: TicketTarget, content: TicketContent): Record<string, unknown> {
+  const fields: Record<string, unknown> = { project: { id: target.project.id }, issuetype: { id: target.ticketType.id } };
+  for (const [id, value] of Object.entries(content.fields)) fields[id] = serialize(id, value);
+  const labels = Array.isArray(fields.labels) ? (fields.labels as string[]) : [];
+  fields.labels = [...new Set([...labels, content.marker])];
+  return fields;
+}
+
+class JiraSession implements TrackerSession {
+  constructor(private readonly conn: Conn) {}
+
+  private browse(key: string, self?: string): string {
+    const site = this.conn.site ?? (self ? new URL(self).origin : undefined);
+    return site && site !== GATEWAY ? `${site}/browse/${key}` : `${this.conn.client.base}/browse/${key}`;
+  }
+
+  async projects() {
+    const out: (TrackerChoice & { key: string })[] = [];
+    for (let page = 0, startAt = 0; page < MAX_PAGES; page++) {
+      const data = await this.conn.client.get<{ values: { id: string; key: string; name: string }[]; isLast?: boolean }>(
+        "projects",
+        `/rest/api/3/project/search?startAt=${startAt}&maxResults=${PAGE}&orderBy=name`,
+      );
+      out.push(...data.values.map((p) => ({ id: String(p.id), key: p.key, name: `${p.name} (${p.key})` })));
+      if (data.isLast !== false || data.values.length === 0) break;
+      startAt += data.values.length;
+    }
+    return out;
+  }
+
+  async ticketTypes(project: TrackerChoice & { key?: string }) {
+    const out: TrackerChoice[] = [];
+    for (let page = 0, startAt = 0; page < MAX_PAGES; page++) {
+      const data = await this.conn.client.get<{ issueTypes?: RawType[]; values?: RawType[]; total?: number }>(
+        "metadata",
+        `/rest/api/3/issue/createmeta/${encodeURIComponent(project.key ?? project.id)}/issuetypes?startAt=${startAt}&maxResults=${PAGE}`,
+      );
+      const types = data.issueTypes ?? data.values ?? [];
+      out.push(...types.filter((t) => !t.subtask).map((t) => ({ id: String(t.id), name: t.name })));
+      startAt += types.length;
+      if (types.length === 0 || data.total === undefined || startAt >= data.total) break;
+    }
+    return out;
+  }
+
+  async fields(target: TicketTarget) {
+    const out: TrackerField[] = [];
+    for (let page = 0, startAt = 0; page < MAX_PAGES; page++) {
+      const data = await this.conn.client.get<{ fields?: CreateMetaField[]; values?: CreateMetaField[]; results?: CreateMetaField[]; total?: number }>(
+        "metadata",
+        `/rest/api/3/issue/createmeta/${encodeURIComponent(target.project.key ?? target.project.id)}/issuetypes/${encodeURIComponent(target.ticketType.id)}?startAt=${startAt}&maxResults=${PAGE}`,
+      );
+      const fields = data.fields ?? data.values ?? data.results ?? [];
+      for (const f of fields) {
+        const field = toField(f);
+        if (field) out.push(field);
+      }
+      startAt += fields.length;
+      if (fields.length === 0 || data.total === undefined || startAt >= data.total) break;
+    }
+    return out;
+  }
+
+  async statuses(target: TicketTarget) {
+    const data = await this.conn.client.get<{ id: string; name: string; statuses: { id: string; name: string }[] }[]>(
+      "statuses",
+      `/rest/api/3/project/${encodeURIComponent(target.project.key ?? target.project.id)}/statuses`,
+    );
+    const type = data.find((t) => String(t.id) === target.ticketType.id);
+    return (type?.statuses ?? []).map((s) => ({ id: String(s.id), name: s.name }));
+  }
+
+  async find(target: TicketTarget, marker: string) {
+    const jql = `project = ${JSON.stringify(target.project.key ?? target.project.id)} AND labels = ${JSON.stringify(marker)} ORDER BY created ASC`;
+    const data = await this.conn.client.send<{ issues: { id: string; key: string; self?: string }[] }>(
+      "search",
+      "POST",
+      "/rest/api/3/search/jql",
+      { jql, fields: ["summary"], maxResults: 1 },
+      { idempotent: true },
+    );
+    const issue = data?.issues?.[0];
+    return issue ? { id: String(issue.id), key: issue.key, url: this.browse(issue.key, issue.self) } : undefined;
+  }
+
+  async create(target: TicketTarget, content: TicketContent) {
+    const created = await this.conn.client.send<{ id: string; key: string; self?: string }>("write", "POST", "/rest/api/3/issue", { fields: createFields(target, content) });
+    if (!created?.key) throw new ExternalError("remote", SERVICE, "Jira Cloud created the issue but did not return its key.");
+    return { id: String(created.id), key: created.key, url: this.browse(created.key, created.self) };
+  }
+
+  async update(target: TicketTarget, ticket: TicketRef, content: TicketContent) {
+    const fields = createFields(target, content);
+    delete fields.project;
+    delete fields.issuetype;
+    // Labels are added, never replaced: people's own labels on the issue stay.
+    const labels = fields.labels as string[];
+    delete fields.labels;
+    await this.conn.client.send("write", "PUT", `/rest/api/3/issue/${encodeURIComponent(ticket.key)}?notifyUsers=false`, {
+      fields,
+      update: { labels: labels.map((label) => ({ add: label })) },
+    });
+  }
+
+  async transition(_target: TicketTarget, ticket: TicketRef, statusId: string) {
+    const key = encodeURIComponent(ticket.key);
+    const issue = await this.conn.client.get<{ fields: { status?: { id: string; name: string } } }>("transition", `/rest/api/3/issue/${key}?fields=status`);
+    if (issue.fields.status && String(issue.fields.status.id) === statusId) return "already" as const;
+    // Transition ids differ between workflows: take the one that leads to the mapped status.
+    const { transitions } = await this.conn.client.get<{ transitions: { id: string; name: string; to: { id: string; name: string }; isAvailable?: boolean }[] }>(
+      "transition",
+      `/rest/api/3/issue/${key}/transitions`,
+    );
+    const transition = transitions.find((t) => String(t.to.id) === statusId && t.isAvailable !== false);
+    if (!transition) {
+      throw new ExternalError(
+        "invalid_input",
+        SERVICE,
+        `No transition in ${ticket.key}'s workflow leads from "${issue.fields.status?.name ?? "its status"}" to the mapped status (id ${statusId}). Allow that transition in the Jira workflow, or map another status.`,
+      );
+    }
+    await this.conn.client.send("transition", "POST", `/rest/api/3/issue/${key}/transitions`, { transition: { id: transition.id } });
+    return "moved" as const;
+  }
+
+  async comment(_target: TicketTarget, ticket: TicketRef, blocks: Parameters<typeof toAdf>[0]) {
+    await this.conn.client.send("comment", "POST", `/rest/api/3/issue/${encodeURIComponent(ticket.key)}/comment`, { body: toAdf(blocks) });
+  }
+}
+
+interface RawType {
+  id: string;
+  name: string;
+  subtask?: boolean;
+}
+
+export const jira: AvailableConnector = {
+  status: "available",
+  capabilities: ["tracker"],
+  multiInstance: true,
+  card: {
+    kind: "jira",
+    name: "Jira",
+    category: "collaboration",
+    summary: "Create and update Jira Cloud issues from findings and remediations.",
+    overview: {
+      description: "Link your Jira projects to automatically create and update issues based on Patchbay findings and remediations.",
+      benefits: [
+        "Automatically create and update Jira issues for vulnerabilities",
+        "Update tickets when pull requests are opened for remediation",
+        "Update tickets when pull requests are merged and remediation is resolved",
+        "Add Jira ticket references to associated pull request descriptions",
+        "Track remediation work in your team's existing workflow",
+      ],
+      requirements: [
+        "A Jira Cloud instance (Patchbay supports Jira Cloud only)",
+        "A dedicated service account in your Jira Cloud domain, and the ability to generate API tokens for it",
+        "Your Atlassian Cloud ID",
+        `API token scopes — classic: ${[...new Set([...SCOPES.projects.classic, ...SCOPES.account.classic, ...SCOPES.write.classic])].join(", ")}; or granular: read:avatar:jira, read:board-scope:jira-software, read:comment:jira, read:comment.property:jira, read:custom-field-contextual-configuration:jira, read:field.default-value:jira, read:group:jira, read:issue:jira, read:issue-details:jira, read:issue-field-values:jira, read:issue-type:jira, read:issue-type.property:jira, read:issue-type-screen-scheme:jira, read:label:jira, read:project:jira, read:project-role:jira, read:project.component:jira-platform, read:screen-scheme:jira, read:screen-tab:jira, read:screenable-field:jira, read:sprint:jira-software, read:status:jira, read:user:jira, write:comment:jira, write:issue:jira`,
+      ],
+      docs: [
+        { label: "Atlassian: Manage API tokens", url: "https://id.atlassian.com/manage-profile/security/api-tokens" },
+        { label: "Atlassian: Retrieve your Cloud ID", url: "https://support.atlassian.com/jira/kb/retrieve-my-atlassian-sites-cloud-id/" },
+        { label: "Jira Cloud REST API v3", url: "https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/" },
+      ],
+    },
+  },
+  fields: [
+    { name: "apiToken", label: "API Token", type: "secret", required: true, editableWhenConnected: true, help: "The token generated for the service account (classic or granular scopes, see the Overview)." },
+    {
+      name: "cloudId",
+      label: "Cloud ID",
+      type: "text",
+      required: true,
+      glance: true,
+      example: "a436116f-02ce-4520-8fbb-7301462a1674",
+      help: "Your Atlassian Cloud ID: open https://<your-site>.atlassian.net/_edge/tenant_info, or see Atlassian's article in the Overview.",
+      validate: (v) => (CLOUD_ID.test(v.trim()) ? undefined : "A Cloud ID looks like a436116f-02ce-4520-8fbb-7301462a1674 (36 characters)."),
+    },
+    { name: "email", label: "Email Address", type: "email", required: true, editableWhenConnected: true, help: "The email address of the service account used to generate the token." },
+    {
+      name: "siteUrl",
+      label: "Site URL",
+      type: "url",
+      glance: true,
+      example: "https://your-domain.atlassian.net",
+      help: "Needed for a classic token; optional with a scoped token (Patchbay then finds the site itself).",
+      validate: (v) => (siteOrigin(v) ? undefined : "Enter the site's https address only, like https://your-domain.atlassian.net."),
+    },
+  ],
+  defaultName: (settings) => {
+    const site = typeof settings.siteUrl === "string" ? siteOrigin(settings.siteUrl) : undefined;
+    return site ? `Jira ${new URL(site).hostname.replace(/\.atlassian\.net$/, "")}` : "Jira";
+  },
+  test,
+  troubleshoot(error) {
+    if (error.kind === "auth") {
+      return {
+        title: "Connection Failed — Jira rejected the API token",
+        steps: [
+          "Check the Email Address: it must be the service account's, the one that generated the token.",
+          "Copy the API token again in full; tokens expire, so generate a new one if it is old.",
+          "A scoped (granular) token works only through Atlassian's gateway: check the Cloud ID.",
+          "A classic token also needs the Site URL of your Jira Cloud site.",
+        ],
+      };
+    }
+    if (error.kind === "permission") {
+      return {
+        title: "Connection Failed — missing scope or permission",
+        steps: [
+          "Create a new API token with the scopes listed in the Jira card's Overview (classic or granular).",
+          "Give the service account Browse Projects, Create Issues, Edit Issues, Transition Issues and Add Comments in the projects Patchbay uses.",
+        ],
+      };
+    }
+    if (error.kind === "invalid_input") return { title: "Connection Failed — check the settings", steps: [error.message] };
+    return undefined;
+  },
+  tracker: {
+    nouns: { project: "project", ticketType: "issue type", ticket: "issue" },
+    session: (connection, ctx) => new JiraSession(open(connection, ctx)),
+  },
+};

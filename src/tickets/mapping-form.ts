@@ -1,0 +1,91 @@
+// The tracker mapping form, parsed at the edge: a name, the target, each field's source and
+// value, and the status map — checked against the tracker's live fields before it is saved.
+import type { TicketTarget, TrackerChoice, TrackerField } from "../connectors/types.js";
+import type { GroupBy, PushMode, Severity } from "../db/schema.js";
+import { SEVERITIES } from "../findings/normalize.js";
+import { type FieldMapping, type FieldSource, suggestMapping, validateMapping } from "./fields.js";
+import { TICKET_STATES } from "./render.js";
+import { type AssignmentData, GROUP_BY, type MappingData, PUSH_MODES, type StatusMap } from "./store.js";
+
+type Form = Record<string, string | undefined>;
+const SOURCES: FieldSource[] = ["tracker", "patchbay", "manual", "none"];
+
+export function parseMappingForm(
+  form: Form,
+  target: TicketTarget,
+  fields: TrackerField[],
+  statuses: TrackerChoice[],
+): { ok: true; data: MappingData } | { ok: false; data: MappingData; errors: Record<string, string> } {
+  const errors: Record<string, string> = {};
+  const name = (form.name ?? "").trim().slice(0, 120) || `${target.project.name} · ${target.ticketType.name}`;
+  const mapping: FieldMapping[] = fields
+    .filter((f) => f.kind !== "unsupported")
+    .map((field) => {
+      const source = (SOURCES as string[]).includes(form[`source.${field.id}`] ?? "") ? (form[`source.${field.id}`] as FieldSource) : "none";
+      const value = (form[`value.${field.id}.${source}`] ?? "").trim().slice(0, 2000);
+      const m: FieldMapping = { fieldId: field.id, name: field.name, kind: field.kind, required: field.required, source, value };
+      if (field.allowedValues) m.choiceNames = Object.fromEntries(field.allowedValues.map((v) => [v.id, v.name]));
+      if (source === "patchbay" && value === "severity" && field.allowedValues) {
+        m.severityMap = Object.fromEntries(SEVERITIES.map((s) => [s, form[`severity.${field.id}.${s}`] ?? ""]).filter(([, v]) => v)) as Partial<Record<Severity, string>>;
+      }
+      return m;
+    });
+  Object.assign(errors, validateMapping(mapping, fields));
+  const statusMap: StatusMap = {};
+  const statusNames: Record<string, string> = {};
+  for (const state of TICKET_STATES) {
+    const id = form[`status.${state}`] ?? "";
+    if (!id) continue;
+    const status = statuses.find((s) => s.id === id);
+    if (!status) errors[`status.${state}`] = "Choose one of the workflow's statuses.";
+    else {
+      statusMap[state] = id;
+      statusNames[id] = status.name;
+    }
+  }
+  if (!statusMap.done) errors["status.done"] ??= "Choose the status a ticket moves to when its findings are resolved.";
+  const data = { name, target, fields: mapping, statusMap, statusNames };
+  return Object.keys(errors).length ? { ok: false, data, errors } : { ok: true, data };
+}
+
+/** A new mapping's starting point: the obvious field sources and status names. */
+export function suggestedMapping(target: TicketTarget, fields: TrackerField[], statuses: TrackerChoice[]): MappingData {
+  const find = (re: RegExp) => statuses.find((s) => re.test(s.name))?.id;
+  const statusMap: StatusMap = {
+    open: find(/^(to ?do|open|new|backlog)$/i),
+    in_progress: find(/progress|doing|active/i),
+    done: find(/^(done|closed|resolved|fixed)$/i),
+    accepted: find(/won.?t|declined|rejected|risk/i) ?? find(/^(done|closed)$/i),
+  };
+  return {
+    name: `${target.project.name} · ${target.ticketType.name}`,
+    target,
+    fields: suggestMapping(fields),
+    statusMap,
+    statusNames: Object.fromEntries(statuses.map((s) => [s.id, s.name])),
+  };
+}
+
+
+export function parseAssignmentForm(form: Record<string, string | string[] | undefined>, repositoryIds: Set<number>):
+  | { ok: true; data: AssignmentData }
+  | { ok: false; errors: Record<string, string> } {
+  const one = (k: string) => {
+    const v = form[k];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const errors: Record<string, string> = {};
+  const minSeverity = one("minSeverity") as Severity;
+  if (!SEVERITIES.includes(minSeverity)) errors.minSeverity = "Choose a minimum severity.";
+  const groupBy = one("groupBy") as GroupBy;
+  if (!(groupBy in GROUP_BY)) errors.groupBy = "Choose how findings become tickets.";
+  const pushMode = one("pushMode") as PushMode;
+  if (!(pushMode in PUSH_MODES)) errors.pushMode = "Choose a push mode.";
+  let ids: number[] | null = null;
+  if (one("scope") === "some") {
+    const raw = form.repositories;
+    ids = (Array.isArray(raw) ? raw : raw ? [raw] : []).map(Number).filter((n) => repositoryIds.has(n));
+    if (ids.length === 0) errors.repositories = "Choose at least one repository, or all repositories.";
+  }
+  return Object.keys(errors).length ? { ok: false, errors } : { ok: true, data: { repositoryIds: ids, minSeverity, groupBy, pushMode } };
+}

@@ -1,0 +1,315 @@
+// Issue trackers: the Issue Tracker Mappings & Assignments page, Manage Project for one
+// tracker integration (list, Add Project, Edit, Delete), the mapping form loaded from the
+// tracker's own projects, ticket types, fields and statuses, assignments with their push
+// mode, the error table with Retry, and bulk push progress.
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { connectorContext } from "../connectors/context.js";
+import type { AvailableConnector, TicketTarget, TrackerChoice, TrackerField, TrackerSession } from "../connectors/types.js";
+import type { Integration } from "../db/schema.js";
+import { ExternalError } from "../http.js";
+import { connectionFor } from "../integrations/oauth.js";
+import { SEVERITIES } from "../findings/normalize.js";
+import { redactText } from "../log.js";
+import { PATCHBAY_FIELDS, patchbayFieldsFor, SLA_DAYS } from "../tickets/fields.js";
+import { parseAssignmentForm, parseMappingForm, suggestedMapping } from "../tickets/mapping-form.js";
+import { enqueuePush } from "../tickets/push.js";
+import { TICKET_STATE_LABEL, TICKET_STATES } from "../tickets/render.js";
+import { findBatch } from "../tickets/batch.js";
+import { requestTicketSweep } from "../tickets/sweep.js";
+import { findMapping, GROUP_BY, listAssignments, listMappings, type MappingData, mappingData, PUSH_MODES, saveAssignment, saveMapping } from "../tickets/store.js";
+import { repositoryIds } from "../tickets/subjects.js";
+import type { AppDeps, AppEnv } from "./context.js";
+import { readForm } from "./forms.js";
+import { isHtmx, redirect, render } from "./render.js";
+import { requireAdmin } from "./users.js";
+
+type Ctx = Context<AppEnv>;
+
+export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const admin = requireAdmin(deps);
+
+  app.get("/trackers", async (c) => {
+    const mappings = await listMappings(deps.db);
+    const trackers = (await deps.db.selectFrom("integrations").selectAll().orderBy("name").execute()).filter((i) => deps.registry.available(i.kind)?.tracker);
+    return render(c, deps, "./trackers/index", { mappings, trackers });
+  });
+
+  app.get("/trackers/batches/:id", async (c) => {
+    const batch = await findBatch(deps.db, Number(c.req.param("id")));
+    if (!batch) return notFound(c, deps, "This push is not known; it may have been removed.");
+    const partial = isHtmx(c) && c.req.header("hx-target") === "batch-progress";
+    return render(c, deps, partial ? "./trackers/batch-progress" : "./trackers/batch", { batch });
+  });
+
+  app.get("/trackers/:integrationId{[0-9]+}", async (c) => {
+    const found = await loadTracker(c, deps);
+    if (!found) return notFound(c, deps);
+    return render(c, deps, "./trackers/projects", { integration: found.integration, connector: found.connector, mappings: await listMappings(deps.db, found.integration.id) });
+  });
+
+  app.get("/trackers/:integrationId{[0-9]+}/mappings/new", admin, async (c) => {
+    const found = await loadTracker(c, deps);
+    if (!found) return notFound(c, deps);
+    return mappingForm(c, deps, found, undefined, { project: c.req.query("project"), ticketType: c.req.query("ticketType") });
+  });
+
+  app.post("/trackers/:integrationId{[0-9]+}/mappings", admin, async (c) => {
+    const found = await loadTracker(c, deps);
+    if (!found) return notFound(c, deps);
+    return saveMappingForm(c, deps, found, undefined);
+  });
+
+  app.get("/trackers/mappings/:id{[0-9]+}", async (c) => {
+    const loaded = await loadMapping(c, deps);
+    if (!loaded) return notFound(c, deps);
+    return mappingPage(c, deps, loaded, {});
+  });
+
+  app.get("/trackers/mappings/:id{[0-9]+}/edit", admin, async (c) => {
+    const loaded = await loadMapping(c, deps);
+    if (!loaded) return notFound(c, deps);
+    const data = mappingData(loaded.mapping);
+    return mappingForm(c, deps, loaded, loaded.mapping.id, { project: data.target.project.id, ticketType: c.req.query("ticketType") ?? data.target.ticketType.id }, data);
+  });
+
+  app.post("/trackers/mappings/:id{[0-9]+}", admin, async (c) => {
+    const loaded = await loadMapping(c, deps);
+    if (!loaded) return notFound(c, deps);
+    return saveMappingForm(c, deps, loaded, loaded.mapping.id);
+  });
+
+  app.get("/trackers/mappings/:id{[0-9]+}/delete", admin, async (c) => {
+    const loaded = await loadMapping(c, deps);
+    if (!loaded) return notFound(c, deps);
+    const tickets = await deps.db.selectFrom("tickets").select((eb) => eb.fn.countAll<number>().as("n")).where("mapping_id", "=", loaded.mapping.id).executeTakeFirstOrThrow();
+    return render(c, deps, "./trackers/delete", { mapping: loaded.mapping, integration: loaded.integration, tickets: Number(tickets.n) });
+  });
+
+  app.post("/trackers/mappings/:id{[0-9]+}/delete", admin, async (c) => {
+    const loaded = await loadMapping(c, deps);
+    if (!loaded) return notFound(c, deps);
+    await deps.db.deleteFrom("tracker_mappings").where("id", "=", loaded.mapping.id).execute();
+    deps.logger.info("tracker mapping deleted", { mappingId: loaded.mapping.id, by: c.get("user")!.username });
+    return c.redirect(`/trackers/${loaded.integration.id}`, 303);
+  });
+
+  app.post("/trackers/mappings/:id{[0-9]+}/assignments", admin, async (c) => {
+    const loaded = await loadMapping(c, deps);
+    if (!loaded) return notFound(c, deps);
+    return saveAssignmentForm(c, deps, loaded, undefined);
+  });
+
+  app.post("/trackers/mappings/:id{[0-9]+}/assignments/:assignmentId{[0-9]+}", admin, async (c) => {
+    const loaded = await loadMapping(c, deps);
+    if (!loaded) return notFound(c, deps);
+    const assignmentId = Number(c.req.param("assignmentId"));
+    if (!(await listAssignments(deps.db, loaded.mapping.id)).some((a) => a.id === assignmentId)) return notFound(c, deps);
+    return saveAssignmentForm(c, deps, loaded, assignmentId);
+  });
+
+  app.post("/trackers/mappings/:id{[0-9]+}/assignments/:assignmentId{[0-9]+}/delete", admin, async (c) => {
+    const loaded = await loadMapping(c, deps);
+    if (!loaded) return notFound(c, deps);
+    await deps.db.deleteFrom("tracker_assignments").where("id", "=", Number(c.req.param("assignmentId"))).where("mapping_id", "=", loaded.mapping.id).execute();
+    return c.redirect(`/trackers/mappings/${loaded.mapping.id}`, 303);
+  });
+
+  app.get("/trackers/mappings/:id{[0-9]+}/errors", async (c) => {
+    const loaded = await loadMapping(c, deps);
+    if (!loaded) return notFound(c, deps);
+    const showResolved = c.req.query("resolved") === "1";
+    let query = deps.db.selectFrom("push_errors").selectAll().where("mapping_id", "=", loaded.mapping.id).orderBy("id", "desc").limit(500);
+    if (!showResolved) query = query.where("resolved_at", "is", null);
+    return render(c, deps, "./trackers/errors", { mapping: loaded.mapping, integration: loaded.integration, errors: await query.execute(), showResolved, retried: c.req.query("retried") });
+  });
+
+  app.post("/trackers/mappings/:id{[0-9]+}/errors/retry", admin, async (c) => {
+    const loaded = await loadMapping(c, deps);
+    if (!loaded) return notFound(c, deps);
+    const form = await readForm(c);
+    let query = deps.db.selectFrom("push_errors").select(["id", "subject_key"]).where("mapping_id", "=", loaded.mapping.id).where("resolved_at", "is", null);
+    if (form.error) query = query.where("id", "=", Number(form.error));
+    const rows = await query.execute();
+    const subjects = [...new Set(rows.map((r) => r.subject_key))];
+    const now = deps.now();
+    await deps.db.transaction().execute(async (trx) => {
+      for (const subject of subjects) await enqueuePush(trx, loaded.mapping.id, subject, now, true);
+      // Retried rows leave the table; a push that fails again records a new row.
+      if (rows.length) await trx.updateTable("push_errors").set({ resolved_at: now.toISOString() }).where("id", "in", rows.map((r) => r.id)).execute();
+    });
+    deps.notifyWorker();
+    deps.logger.info("push errors retried", { mappingId: loaded.mapping.id, subjects: subjects.length, by: c.get("user")!.username });
+    return redirect(c, `/trackers/mappings/${loaded.mapping.id}/errors?retried=${subjects.length}`);
+  });
+
+  return app;
+}
+
+interface TrackerFound {
+  integration: Integration;
+  connector: AvailableConnector;
+}
+
+async function loadTracker(c: Ctx, deps: AppDeps): Promise<TrackerFound | undefined> {
+  const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", Number(c.req.param("integrationId"))).executeTakeFirst();
+  const connector = integration ? deps.registry.available(integration.kind) : undefined;
+  return integration && connector?.tracker ? { integration, connector } : undefined;
+}
+
+async function loadMapping(c: Ctx, deps: AppDeps) {
+  const mapping = await findMapping(deps.db, Number(c.req.param("id")));
+  if (!mapping) return undefined;
+  const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", mapping.integration_id).executeTakeFirst();
+  const connector = integration ? deps.registry.available(integration.kind) : undefined;
+  return integration && connector?.tracker ? { mapping, integration, connector } : undefined;
+}
+
+async function session(c: Ctx, deps: AppDeps, found: TrackerFound): Promise<TrackerSession> {
+  const connection = await connectionFor({ db: deps.db, vault: deps.vault, env: deps.connectorEnv, now: deps.now }, found.connector, found.integration);
+  return found.connector.tracker!.session(connection, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }));
+}
+
+interface Loaded {
+  projects: (TrackerChoice & { key?: string })[];
+  ticketTypes: TrackerChoice[];
+  target: TicketTarget | undefined;
+  fields: TrackerField[];
+  statuses: TrackerChoice[];
+}
+
+/** Asks the tracker for what the form offers at this step; a failure is shown in the form. */
+async function loadChoices(s: TrackerSession, projectId: string | undefined, typeId: string | undefined): Promise<Loaded> {
+  const projects = await s.projects();
+  const project = projects.find((p) => p.id === projectId);
+  const ticketTypes = project ? await s.ticketTypes(project) : [];
+  const type = ticketTypes.find((t) => t.id === typeId);
+  const target = project && type ? { project, ticketType: type } : undefined;
+  const [fields, statuses] = target ? await Promise.all([s.fields(target), s.statuses(target)]) : [[], []];
+  return { projects, ticketTypes, target, fields, statuses };
+}
+
+async function mappingForm(
+  c: Ctx,
+  deps: AppDeps,
+  found: TrackerFound,
+  mappingId: number | undefined,
+  choice: { project?: string; ticketType?: string },
+  current?: MappingData,
+  errors: Record<string, string> = {},
+  status: 200 | 422 = 200,
+) {
+  let loaded: Loaded | undefined;
+  let loadError: string | undefined;
+  try {
+    loaded = await loadChoices(await session(c, deps, found), choice.project, choice.ticketType);
+  } catch (err) {
+    loadError = err instanceof ExternalError ? redactText(err.message) : "The tracker could not be read.";
+    if (!(err instanceof ExternalError)) deps.logger.error("tracker form load failed", { error: err });
+  }
+  const sameTarget = current && loaded?.target && current.target.project.id === loaded.target.project.id && current.target.ticketType.id === loaded.target.ticketType.id;
+  const data = loaded?.target ? (sameTarget ? current! : suggestedMapping(loaded.target, loaded.fields, loaded.statuses)) : undefined;
+  const view = {
+    integration: found.integration,
+    connector: found.connector,
+    nouns: found.connector.tracker!.nouns,
+    mappingId,
+    action: mappingId ? `/trackers/mappings/${mappingId}` : `/trackers/${found.integration.id}/mappings`,
+    formUrl: mappingId ? `/trackers/mappings/${mappingId}/edit` : `/trackers/${found.integration.id}/mappings/new`,
+    loaded,
+    loadError,
+    choice,
+    data,
+    rows: loaded && data ? formRows(loaded.fields, data) : [],
+    patchbayFields: PATCHBAY_FIELDS,
+    severities: SEVERITIES,
+    slaDays: SLA_DAYS,
+    states: TICKET_STATES.map((s) => ({ id: s, label: TICKET_STATE_LABEL[s] })),
+    errors,
+  };
+  const partial = isHtmx(c) && c.req.header("hx-target") === "mapping-form";
+  return render(c, deps, partial ? "./trackers/mapping-form" : "./trackers/mapping", view, status);
+}
+
+function formRows(fields: TrackerField[], data: MappingData) {
+  return fields.map((field) => {
+    const m = data.fields.find((x) => x.fieldId === field.id);
+    return {
+      field,
+      source: m?.source ?? "none",
+      value: m?.value ?? "",
+      severityMap: m?.severityMap ?? {},
+      patchbayOptions: patchbayFieldsFor(field.kind),
+    };
+  });
+}
+
+async function saveMappingForm(c: Ctx, deps: AppDeps, found: TrackerFound, mappingId: number | undefined) {
+  const form = await readForm(c);
+  let loaded: Loaded;
+  try {
+    loaded = await loadChoices(await session(c, deps, found), form.project, form.ticketType);
+  } catch (err) {
+    const message = err instanceof ExternalError ? redactText(err.message) : "The tracker could not be read.";
+    return mappingForm(c, deps, found, mappingId, { project: form.project, ticketType: form.ticketType }, undefined, { "": `The mapping was not saved: ${message}` }, 422);
+  }
+  if (!loaded.target) {
+    return mappingForm(c, deps, found, mappingId, { project: form.project, ticketType: form.ticketType }, undefined, { ticketType: "Choose a project and an issue type from the tracker's lists." }, 422);
+  }
+  // Checked against the tracker's live fields: what it requires now, what it allows now.
+  const parsed = parseMappingForm(form, loaded.target, loaded.fields, loaded.statuses);
+  if (!parsed.ok) return mappingForm(c, deps, found, mappingId, { project: form.project, ticketType: form.ticketType }, parsed.data, parsed.errors, 422);
+  const id = await saveMapping(deps.db, found.integration.id, mappingId, parsed.data, deps.now());
+  deps.logger.info(mappingId ? "tracker mapping updated" : "tracker mapping added", { mappingId: id, by: c.get("user")!.username });
+  return redirect(c, `/trackers/mappings/${id}?saved=1`);
+}
+
+async function mappingPage(c: Ctx, deps: AppDeps, loaded: NonNullable<Awaited<ReturnType<typeof loadMapping>>>, errors: Record<string, string>, values: Record<string, unknown> = {}, status: 200 | 422 = 200) {
+  const assignments = await listAssignments(deps.db, loaded.mapping.id);
+  const repositories = await deps.db.selectFrom("repositories").select(["id", "full_name"]).where("accessible", "=", 1).orderBy("full_name").limit(2000).execute();
+  const names = new Map(repositories.map((r) => [r.id, r.full_name]));
+  const summary = (await listMappings(deps.db, loaded.integration.id)).find((m) => m.id === loaded.mapping.id)!;
+  return render(
+    c,
+    deps,
+    "./trackers/mapping-page",
+    {
+      mapping: loaded.mapping,
+      summary,
+      data: mappingData(loaded.mapping),
+      integration: loaded.integration,
+      nouns: loaded.connector.tracker!.nouns,
+      assignments: assignments.map((a) => {
+        const ids = repositoryIds(a);
+        return { ...a, repositories: ids ? ids.map((id) => names.get(id) ?? `#${id}`) : null, repositoryIds: ids };
+      }),
+      repositories,
+      pushModes: PUSH_MODES,
+      groupBy: GROUP_BY,
+      severities: SEVERITIES,
+      patchbayFields: PATCHBAY_FIELDS,
+      states: TICKET_STATES.map((s) => ({ id: s, label: TICKET_STATE_LABEL[s] })),
+      saved: c.req.query("saved") === "1",
+      errors,
+      values,
+    },
+    status,
+  );
+}
+
+async function saveAssignmentForm(c: Ctx, deps: AppDeps, loaded: NonNullable<Awaited<ReturnType<typeof loadMapping>>>, assignmentId: number | undefined) {
+  const body = (await c.req.parseBody({ all: true })) as Record<string, string | string[]>;
+  const repos = new Set((await deps.db.selectFrom("repositories").select("id").execute()).map((r) => r.id));
+  const parsed = parseAssignmentForm(body, repos);
+  if (!parsed.ok) return mappingPage(c, deps, loaded, parsed.errors, { ...body, assignmentId }, 422);
+  await saveAssignment(deps.db, loaded.mapping.id, assignmentId, parsed.data, deps.now());
+  await requestTicketSweep(deps.db, deps.now());
+  deps.notifyWorker();
+  deps.logger.info(assignmentId ? "assignment updated" : "assignment added", { mappingId: loaded.mapping.id, by: c.get("user")!.username });
+  return redirect(c, `/trackers/mappings/${loaded.mapping.id}?saved=1`);
+}
+
+function notFound(c: Ctx, deps: AppDeps, message = "This tracker mapping does not exist; it may have been deleted. Go back to Issue Trackers.") {
+  return render(c, deps, "./error", { title: "Not found", message }, 404);
+}

@@ -1,0 +1,406 @@
+// Jira Cloud simulator, REST v3, written from Atlassian's documentation:
+//   site      https://<site>.atlassian.net/rest/api/3/…   unscoped (classic) API tokens only
+//   gateway   https://api.atlassian.com/ex/jira/<cloudId>/rest/api/3/…   scoped tokens only;
+//             a call outside the token's scopes answers 401 "Unauthorized; scope does not match"
+//   /_edge/tenant_info (unauthenticated) → {cloudId}
+// Basic auth (email:token), /myself, /serverInfo, /project/search (paged, isLast),
+// createmeta issue types and fields (paged), /project/{key}/statuses, create/edit/get issue
+// with field validation against the create metadata, comments, transitions (ids differ from
+// status ids), POST /search/jql, error bodies {errorMessages, errors}, and a token-bucket
+// rate limit answering 429 with Retry-After and X-RateLimit-* headers.
+import { Hono, type Context } from "hono";
+import { FaultKnobs } from "./faults.js";
+
+export interface SimField {
+  fieldId: string;
+  name: string;
+  required: boolean;
+  hasDefaultValue?: boolean;
+  schema: { type: string; items?: string; system?: string; custom?: string; customId?: number };
+  allowedValues?: { id: string; name?: string; value?: string }[];
+}
+
+export interface SimIssue {
+  id: string;
+  key: string;
+  projectKey: string;
+  issueTypeId: string;
+  fields: Record<string, unknown>;
+  statusId: string;
+  comments: unknown[];
+  created: number;
+}
+
+interface Token {
+  email: string;
+  kind: "unscoped" | "scoped";
+  scopes: string[];
+  revoked?: boolean;
+}
+
+export const STATUSES = [
+  { id: "10000", name: "To Do" },
+  { id: "10001", name: "In Progress" },
+  { id: "10002", name: "Done" },
+  { id: "10003", name: "Won't Do" },
+];
+
+/** Which scopes a route needs: any one of these sets (classic or granular). */
+const NEEDS: Record<string, string[][]> = {
+  account: [["read:jira-user"], ["read:user:jira"]],
+  projects: [["read:jira-work"], ["read:project:jira"]],
+  metadata: [["read:jira-work"], ["read:issue-type:jira", "read:project:jira"]],
+  statuses: [["read:jira-work"], ["read:status:jira"]],
+  read: [["read:jira-work"], ["read:issue-details:jira"]],
+  write: [["write:jira-work"], ["write:issue:jira"]],
+  comment: [["write:jira-work"], ["write:comment:jira"]],
+};
+
+export const CLASSIC_SCOPES = ["read:jira-work", "read:jira-user", "write:jira-work"];
+
+export class JiraSim {
+  readonly faults = new FaultKnobs();
+  readonly tokens = new Map<string, Token>();
+  readonly projects: { id: string; key: string; name: string }[] = [];
+  /** Create metadata per project key → issue type id → fields. */
+  readonly issueTypes = new Map<string, { id: string; name: string; subtask: boolean; fields: SimField[] }[]>();
+  readonly issues: SimIssue[] = [];
+  /** Status ids an issue may move to, per current status id (all by default). */
+  blockedTransitions = new Set<string>();
+  cloudId = "a436116f-02ce-4520-8fbb-7301462a1674";
+  siteOrigin = "https://acme.atlassian.net";
+  /** Requests per second allowed before 429 (0: no limit). */
+  rateLimitPerSecond = 0;
+  readonly rateLimited: number[] = [];
+  #bucket = { tokens: 0, at: 0 };
+  /** Called when an issue is created, before the response goes out (a test can crash Patchbay here). */
+  onCreate: ((issue: SimIssue) => Promise<void> | void) | undefined;
+  #nextId = 10000;
+
+  addToken(token: string, email: string, kind: Token["kind"] = "unscoped", scopes: string[] = []): void {
+    this.tokens.set(token, { email, kind, scopes });
+  }
+
+  revoke(token: string): void {
+    const t = this.tokens.get(token);
+    if (t) t.revoked = true;
+  }
+
+  /** A project with a Bug issue type (the usual fields) and a Task with fewer. */
+  addProject(key: string, name: string, extraFields: SimField[] = []): void {
+    const id = String(10000 + this.projects.length);
+    this.projects.push({ id, key, name });
+    this.issueTypes.set(key, [
+      { id: "10004", name: "Bug", subtask: false, fields: [...standardFields(), ...extraFields] },
+      { id: "10002", name: "Task", subtask: false, fields: standardFields().filter((f) => f.fieldId !== "duedate") },
+      { id: "10003", name: "Sub-task", subtask: true, fields: standardFields() },
+    ]);
+  }
+
+  issueByKey(key: string): SimIssue | undefined {
+    return this.issues.find((i) => i.key === key);
+  }
+
+  app(): Hono {
+    const root = new Hono();
+    root.use("*", this.faults.middleware((status) => JSON.stringify({ errorMessages: [`Simulated error ${status}`], errors: {} })));
+    root.use("*", async (c, next) => {
+      if (!this.rateLimitPerSecond) return next();
+      const now = Date.now();
+      const rate = this.rateLimitPerSecond;
+      const b = this.#bucket;
+      b.tokens = Math.min(rate, b.tokens + ((now - b.at) / 1000) * rate);
+      b.at = now;
+      c.header("x-ratelimit-limit", String(rate));
+      if (b.tokens < 1) {
+        const wait = Math.max(1, Math.ceil((1 - b.tokens) / rate));
+        this.rateLimited.push(now);
+        return c.json({ errorMessages: ["Rate limit exceeded."] }, 429, {
+          "retry-after": String(wait),
+          "x-ratelimit-remaining": "0",
+          "x-ratelimit-reset": new Date(now + wait * 1000).toISOString(),
+          "ratelimit-reason": "jira-quota-global-based",
+        });
+      }
+      b.tokens -= 1;
+      c.header("x-ratelimit-remaining", String(Math.floor(b.tokens)));
+      return next();
+    });
+    root.get("/_edge/tenant_info", (c) => c.json({ cloudId: this.cloudId }));
+    root.route("/rest/api/3", this.api("site"));
+    root.route("/ex/jira/:cloudId/rest/api/3", this.api("gateway"));
+    return root;
+  }
+
+  private api(via: "site" | "gateway"): Hono {
+    const api = new Hono();
+    api.use("*", async (c, next) => {
+      if (via === "gateway" && c.req.param("cloudId") !== this.cloudId) return c.json({ errorMessages: ["Site temporarily unavailable"] }, 404);
+      const auth = /^Basic (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
+      const [email, token] = auth ? Buffer.from(auth, "base64").toString().split(/:(.*)/s) : [];
+      const entry = token ? this.tokens.get(token) : undefined;
+      // Jira answers an unauthenticated or wrong-credential call with 401 and a plain message.
+      if (!entry || entry.revoked || entry.email !== email) return c.text("Client must be authenticated to access this resource.", 401);
+      if (via === "site" && entry.kind === "scoped") return c.text("Client must be authenticated to access this resource.", 401);
+      if (via === "gateway" && entry.kind === "unscoped") return c.json({ code: 401, message: "Unauthorized; scope does not match" }, 401);
+      c.set("token" as never, entry as never);
+      await next();
+    });
+    const need = (c: Context, what: keyof typeof NEEDS) => {
+      const entry = c.get("token" as never) as Token;
+      if (entry.kind === "unscoped") return undefined;
+      const ok = NEEDS[what]!.some((set) => set.every((s) => entry.scopes.includes(s)));
+      return ok ? undefined : c.json({ code: 401, message: "Unauthorized; scope does not match" }, 401);
+    };
+    const site = () => this.siteOrigin;
+
+    api.get("/myself", (c) => need(c, "account") ?? c.json({ accountId: "5b10ac8d82e05b22cc7d4ef5", accountType: "atlassian", emailAddress: (c.get("token" as never) as Token).email, displayName: "Patchbay Service", active: true }));
+    api.get("/serverInfo", (c) => c.json({ baseUrl: site(), version: "1001.0.0-SNAPSHOT", deploymentType: "Cloud", serverTitle: "Jira" }));
+    api.get("/project/search", (c) => {
+      const denied = need(c, "projects");
+      if (denied) return denied;
+      const startAt = Number(c.req.query("startAt") ?? 0);
+      const maxResults = Math.min(50, Number(c.req.query("maxResults") ?? 50));
+      const all = [...this.projects].sort((a, b) => a.name.localeCompare(b.name));
+      const values = all.slice(startAt, startAt + maxResults).map((p) => ({ id: p.id, key: p.key, name: p.name, self: `${site()}/rest/api/3/project/${p.id}` }));
+      return c.json({ self: c.req.url, maxResults, startAt, total: all.length, isLast: startAt + maxResults >= all.length, values });
+    });
+    const project = (c: Context) => {
+      const idOrKey = c.req.param("project");
+      return this.projects.find((p) => p.key === idOrKey || p.id === idOrKey);
+    };
+    const notFound = (c: Context, what: string) => c.json({ errorMessages: [what], errors: {} }, 404);
+    api.get("/issue/createmeta/:project/issuetypes", (c) => {
+      const denied = need(c, "metadata");
+      if (denied) return denied;
+      const p = project(c);
+      if (!p) return notFound(c, "No project could be found with key or id.");
+      const types = this.issueTypes.get(p.key) ?? [];
+      const startAt = Number(c.req.query("startAt") ?? 0);
+      const maxResults = Math.min(200, Number(c.req.query("maxResults") ?? 50));
+      return c.json({
+        maxResults,
+        startAt,
+        total: types.length,
+        issueTypes: types.slice(startAt, startAt + maxResults).map((t) => ({ id: t.id, name: t.name, subtask: t.subtask, self: `${site()}/rest/api/3/issuetype/${t.id}` })),
+      });
+    });
+    api.get("/issue/createmeta/:project/issuetypes/:type", (c) => {
+      const denied = need(c, "metadata");
+      if (denied) return denied;
+      const p = project(c);
+      const type = p ? this.issueTypes.get(p.key)?.find((t) => t.id === c.req.param("type")) : undefined;
+      if (!p || !type) return notFound(c, "Issue type with id '" + c.req.param("type") + "' does not exist or is not valid for this project.");
+      const startAt = Number(c.req.query("startAt") ?? 0);
+      const maxResults = Math.min(200, Number(c.req.query("maxResults") ?? 50));
+      const all: SimField[] = [
+        { fieldId: "project", name: "Project", required: true, schema: { type: "project", system: "project" } },
+        { fieldId: "issuetype", name: "Issue Type", required: true, schema: { type: "issuetype", system: "issuetype" } },
+        ...type.fields,
+      ];
+      return c.json({
+        maxResults,
+        startAt,
+        total: all.length,
+        fields: all.slice(startAt, startAt + maxResults).map((f) => ({ ...f, key: f.fieldId, operations: ["set"], hasDefaultValue: f.hasDefaultValue ?? false })),
+      });
+    });
+    api.get("/project/:project/statuses", (c) => {
+      const denied = need(c, "statuses");
+      if (denied) return denied;
+      const p = project(c);
+      if (!p) return notFound(c, "No project could be found with key or id.");
+      return c.json((this.issueTypes.get(p.key) ?? []).map((t) => ({ id: t.id, name: t.name, subtask: t.subtask, statuses: STATUSES.map((s) => ({ ...s, self: `${site()}/rest/api/3/status/${s.id}` })) })));
+    });
+    api.post("/issue", async (c) => {
+      const denied = need(c, "write");
+      if (denied) return denied;
+      const body = (await c.req.json().catch(() => undefined)) as { fields?: Record<string, unknown> } | undefined;
+      if (!body?.fields) return c.json({ errorMessages: ["Can not deserialize: no fields."], errors: {} }, 400);
+      const f = body.fields;
+      const p = this.projects.find((x) => x.id === (f.project as { id?: string })?.id || x.key === (f.project as { key?: string })?.key);
+      if (!p) return c.json({ errorMessages: [], errors: { project: "valid project is required" } }, 400);
+      const type = this.issueTypes.get(p.key)?.find((t) => t.id === (f.issuetype as { id?: string })?.id);
+      if (!type) return c.json({ errorMessages: [], errors: { issuetype: "valid issue type is required" } }, 400);
+      const errors = validate(type.fields, f, true);
+      if (Object.keys(errors).length) return c.json({ errorMessages: [], errors }, 400);
+      const id = String(this.#nextId++);
+      const issue: SimIssue = { id, key: `${p.key}-${this.issues.filter((i) => i.projectKey === p.key).length + 1}`, projectKey: p.key, issueTypeId: type.id, fields: { ...f }, statusId: "10000", comments: [], created: Date.now() };
+      this.issues.push(issue);
+      await this.onCreate?.(issue);
+      return c.json({ id, key: issue.key, self: `${site()}/rest/api/3/issue/${id}` }, 201);
+    });
+    const issue = (c: Context) => {
+      const k = c.req.param("key");
+      return this.issues.find((i) => i.key === k || i.id === k);
+    };
+    api.get("/issue/:key", (c) => {
+      const denied = need(c, "read");
+      if (denied) return denied;
+      const i = issue(c);
+      if (!i) return notFound(c, "Issue does not exist or you do not have permission to see it.");
+      const status = STATUSES.find((s) => s.id === i.statusId)!;
+      return c.json({ id: i.id, key: i.key, self: `${site()}/rest/api/3/issue/${i.id}`, fields: { ...i.fields, status: { id: status.id, name: status.name } } });
+    });
+    api.put("/issue/:key", async (c) => {
+      const denied = need(c, "write");
+      if (denied) return denied;
+      const i = issue(c);
+      if (!i) return notFound(c, "Issue does not exist or you do not have permission to see it.");
+      const body = (await c.req.json().catch(() => undefined)) as { fields?: Record<string, unknown>; update?: Record<string, { add?: unknown; set?: unknown; remove?: unknown }[]> } | undefined;
+      if (!body) return c.json({ errorMessages: ["Can not deserialize the body."], errors: {} }, 400);
+      const fields = body.fields ?? {};
+      for (const name of Object.keys(body.update ?? {})) {
+        if (name in fields) return c.json({ errorMessages: [], errors: { [name]: `Field '${name}' cannot be set. It is not on the appropriate screen, or unknown.` } }, 400);
+      }
+      const type = this.issueTypes.get(i.projectKey)!.find((t) => t.id === i.issueTypeId)!;
+      const errors = validate(type.fields, fields, false);
+      if (Object.keys(errors).length) return c.json({ errorMessages: [], errors }, 400);
+      Object.assign(i.fields, fields);
+      for (const [name, ops] of Object.entries(body.update ?? {})) {
+        let current = Array.isArray(i.fields[name]) ? [...(i.fields[name] as unknown[])] : [];
+        for (const op of ops) {
+          if (op.add !== undefined && !current.includes(op.add)) current.push(op.add);
+          if (op.remove !== undefined) current = current.filter((x) => x !== op.remove);
+          if (op.set !== undefined) current = op.set as unknown[];
+        }
+        i.fields[name] = current;
+      }
+      return c.body(null, 204);
+    });
+    api.post("/issue/:key/comment", async (c) => {
+      const denied = need(c, "comment");
+      if (denied) return denied;
+      const i = issue(c);
+      if (!i) return notFound(c, "Issue does not exist or you do not have permission to see it.");
+      const body = (await c.req.json().catch(() => undefined)) as { body?: { type?: string } } | undefined;
+      if (body?.body?.type !== "doc") return c.json({ errorMessages: [], errors: { comment: "Comment body is not valid Atlassian Document Format." } }, 400);
+      i.comments.push(body.body);
+      return c.json({ id: String(i.comments.length), body: body.body, created: new Date().toISOString() }, 201);
+    });
+    api.get("/issue/:key/transitions", (c) => {
+      const denied = need(c, "read");
+      if (denied) return denied;
+      const i = issue(c);
+      if (!i) return notFound(c, "Issue does not exist or you do not have permission to see it.");
+      // Transition ids are the workflow's own (here 11, 21, 31, 41), not the status ids.
+      const transitions = STATUSES.filter((s) => s.id !== i.statusId && !this.blockedTransitions.has(s.id)).map((s, n) => ({
+        id: String(11 + Number(s.id.slice(-1)) * 10),
+        name: n >= 0 ? `Move to ${s.name}` : "",
+        to: { id: s.id, name: s.name, statusCategory: { key: s.id === "10002" || s.id === "10003" ? "done" : s.id === "10001" ? "indeterminate" : "new" } },
+        hasScreen: false,
+        isAvailable: true,
+      }));
+      return c.json({ expand: "transitions", transitions });
+    });
+    api.post("/issue/:key/transitions", async (c) => {
+      const denied = need(c, "write");
+      if (denied) return denied;
+      const i = issue(c);
+      if (!i) return notFound(c, "Issue does not exist or you do not have permission to see it.");
+      const body = (await c.req.json().catch(() => undefined)) as { transition?: { id?: string } } | undefined;
+      const target = STATUSES.find((s) => String(11 + Number(s.id.slice(-1)) * 10) === body?.transition?.id);
+      if (!target || target.id === i.statusId || this.blockedTransitions.has(target.id)) {
+        return c.json({ errorMessages: [`Transition id '${body?.transition?.id}' is not valid for this issue.`], errors: {} }, 400);
+      }
+      i.statusId = target.id;
+      return c.body(null, 204);
+    });
+    api.post("/search/jql", async (c) => {
+      const denied = need(c, "read");
+      if (denied) return denied;
+      const body = (await c.req.json().catch(() => undefined)) as { jql?: string; maxResults?: number } | undefined;
+      const jql = body?.jql ?? "";
+      const clauses = [...jql.matchAll(/(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!] as const);
+      if (!clauses.length) return c.json({ errorMessages: [`Error in the JQL Query: '${jql}'`], errors: {} }, 400);
+      const matches = this.issues.filter((i) =>
+        clauses.every(([field, value]) => (field === "project" ? i.projectKey === value : field === "labels" ? ((i.fields.labels as string[]) ?? []).includes(value) : false)),
+      );
+      const max = Math.min(5000, body?.maxResults ?? 50);
+      return c.json({ issues: matches.slice(0, max).map((i) => ({ id: i.id, key: i.key, self: `${site()}/rest/api/3/issue/${i.id}`, fields: { summary: i.fields.summary } })), isLast: matches.length <= max });
+    });
+    return api;
+  }
+}
+
+function standardFields(): SimField[] {
+  return [
+    { fieldId: "summary", name: "Summary", required: true, schema: { type: "string", system: "summary" } },
+    { fieldId: "description", name: "Description", required: false, schema: { type: "string", system: "description" } },
+    {
+      fieldId: "priority",
+      name: "Priority",
+      required: false,
+      hasDefaultValue: true,
+      schema: { type: "priority", system: "priority" },
+      allowedValues: [
+        { id: "1", name: "Highest" },
+        { id: "2", name: "High" },
+        { id: "3", name: "Medium" },
+        { id: "4", name: "Low" },
+        { id: "5", name: "Lowest" },
+      ],
+    },
+    { fieldId: "labels", name: "Labels", required: false, schema: { type: "array", items: "string", system: "labels" } },
+    { fieldId: "duedate", name: "Due date", required: false, schema: { type: "date", system: "duedate" } },
+    { fieldId: "reporter", name: "Reporter", required: true, hasDefaultValue: true, schema: { type: "user", system: "reporter" } },
+  ];
+}
+
+/** Checks fields the way Jira does: known fields only, required ones present, allowed values, shapes. */
+function validate(defs: SimField[], fields: Record<string, unknown>, creating: boolean): Record<string, string> {
+  const errors: Record<string, string> = {};
+  const byId = new Map(defs.map((d) => [d.fieldId, d]));
+  for (const [id, value] of Object.entries(fields)) {
+    if (id === "project" || id === "issuetype") continue;
+    const def = byId.get(id);
+    if (!def) {
+      errors[id] = `Field '${id}' cannot be set. It is not on the appropriate screen, or unknown.`;
+      continue;
+    }
+    const problem = shapeProblem(def, value);
+    if (problem) errors[id] = problem;
+  }
+  if (creating) {
+    for (const def of defs) {
+      if (def.required && !def.hasDefaultValue && (fields[def.fieldId] === undefined || fields[def.fieldId] === "")) errors[def.fieldId] = `${def.name} is required.`;
+    }
+  }
+  return errors;
+}
+
+function shapeProblem(def: SimField, value: unknown): string | undefined {
+  const t = def.schema;
+  if (def.fieldId === "summary") {
+    if (typeof value !== "string" || !value.trim()) return "You must specify a summary of the issue.";
+    if (value.length > 255) return "Summary must be less than 255 characters.";
+    if (/[\r\n]/.test(value)) return "The summary is invalid because it contains newline characters.";
+    return undefined;
+  }
+  if (t.system === "description" || t.custom?.endsWith(":textarea")) {
+    const doc = value as { type?: string; version?: number; content?: unknown[] };
+    if (!doc || doc.type !== "doc" || doc.version !== 1 || !Array.isArray(doc.content)) return "Operation value must be an Atlassian Document (see the Atlassian Document Format).";
+    if (JSON.stringify(doc).length > 32_767) return "The entered text is too long. It exceeds the allowed limit of 32,767 characters.";
+    return emptyTextNode(doc) ? "Text nodes must not be empty." : undefined;
+  }
+  if (t.type === "array" && t.items === "string") {
+    if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) return "Labels must be an array of strings.";
+    return value.some((v: string) => /\s/.test(v)) ? "The label can't contain spaces." : undefined;
+  }
+  if (def.allowedValues) {
+    const ids = (Array.isArray(value) ? value : [value]).map((v) => (v as { id?: string })?.id);
+    const bad = ids.find((id) => !def.allowedValues!.some((a) => a.id === id));
+    return bad === undefined ? undefined : `Specify a valid value for ${def.name}`;
+  }
+  if (t.type === "date") return typeof value === "string" && /^\d{4}-\d{2}-\d{2}$/.test(value) ? undefined : `Error parsing date string: ${String(value)}`;
+  if (t.type === "number") return typeof value === "number" ? undefined : `Operation value must be a number`;
+  if (t.type === "string") return typeof value === "string" ? undefined : `Operation value must be a string`;
+  return undefined;
+}
+
+function emptyTextNode(node: unknown): boolean {
+  if (!node || typeof node !== "object") return false;
+  const n = node as { type?: string; text?: string; content?: unknown[] };
+  if (n.type === "text" && !n.text) return true;
+  return (n.content ?? []).some(emptyTextNode);
+}
