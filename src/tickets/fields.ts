@@ -149,17 +149,17 @@ export function validateMapping(mapping: FieldMapping[], fields: TrackerField[])
       continue;
     }
     if (m.source === "tracker") {
-      if (!field.allowedValues?.some((v) => v.id === m.value)) errors[m.fieldId] = `Choose one of the values the tracker allows for ${field.name}.`;
+      if (!field.allowedValues?.some((v) => v.id === m.value)) errors[m.fieldId] ??= `Choose one of the values the tracker allows for ${field.name}.`;
     } else if (m.source === "patchbay") {
       if (!(patchbayFieldsFor(field.kind) as string[]).includes(m.value)) {
         errors[m.fieldId] ??= `${field.name} cannot take the Patchbay field "${m.value}".`;
       } else if (m.value === "severity" && field.allowedValues) {
         const missing = SEVERITIES.filter((s) => !field.allowedValues!.some((v) => v.id === m.severityMap?.[s]));
-        if (missing.length) errors[m.fieldId] = `Choose the ${field.name} value for each severity (missing: ${missing.join(", ")}).`;
+        if (missing.length) errors[m.fieldId] ??= `Choose the ${field.name} value for each severity (missing: ${missing.join(", ")}).`;
       }
     } else if (m.source === "manual") {
       const problem = manualProblem(field, m.value);
-      if (problem) errors[m.fieldId] = problem;
+      if (problem) errors[m.fieldId] ??= problem;
     }
   }
   for (const field of fields) {

@@ -3,7 +3,8 @@
 //   link new          findings newer than the assignment's watermark, whose subject has no
 //                     ticket yet, are pushed (tickets are created);
 //   update existing   linked tickets whose findings or pull requests changed since their
-//                     last push are pushed again (an update goes out only if content changed).
+//                     last push (at or after it: a change in the same millisecond is not
+//                     missed) are pushed again; an update goes out only if content changed.
 // The sweep only enqueues durable push jobs; it reads set-wise, so it stays cheap at 100k findings.
 import type { Db, TrackerAssignment } from "../db/schema.js";
 import { enqueueJob, releaseDedupeKey } from "../jobs/queue.js";
@@ -82,7 +83,7 @@ async function sweepChanged(db: Db, assignment: TrackerAssignment, now: () => Da
             .innerJoin("findings", "findings.id", "ticket_findings.finding_id")
             .select("findings.id")
             .whereRef("ticket_findings.ticket_id", "=", "tickets.id")
-            .whereRef("findings.updated_at", ">", "tickets.synced_at")
+            .whereRef("findings.updated_at", ">=", "tickets.synced_at")
             .where(assignmentScope(assignment)),
         ),
         eb.exists(
@@ -92,7 +93,7 @@ async function sweepChanged(db: Db, assignment: TrackerAssignment, now: () => Da
             .innerJoin("remediations", "remediations.id", "remediation_findings.remediation_id")
             .select("remediations.id")
             .whereRef("ticket_findings.ticket_id", "=", "tickets.id")
-            .whereRef("remediations.updated_at", ">", "tickets.synced_at"),
+            .whereRef("remediations.updated_at", ">=", "tickets.synced_at"),
         ),
       ]),
     )

@@ -1,8 +1,7 @@
 // The Vulnerabilities section over findings imported from the Wiz simulator.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { enqueueJob } from "../../src/jobs/queue.js";
-import { type Browser, type TestApp, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
-import { runJobs } from "../helpers.js";
+import { type Browser, type TestApp, seedRepositories, runJobs, setUpAdmin, testApp, text } from "../helpers.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 

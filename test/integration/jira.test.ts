@@ -1,0 +1,522 @@
+// Jira Cloud through the ticket push engine: connecting (classic and scoped tokens), the
+// mapping form against live create metadata, the four push modes, finding groups, crash
+// safety, push errors with Retry, and pull request events end to end with GitHub.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type Browser, type TestApp, runJobs, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
+import { GitHubSim } from "../sim/github.js";
+import { CLASSIC_SCOPES, JiraSim, type SimField } from "../sim/jira.js";
+import { type RunningSim, startSim } from "../sim/serve.js";
+import { repoAsset, wizFinding } from "../sim/wiz-data.js";
+import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+
+const SITE = "https://acme.atlassian.net";
+const EMAIL = "patchbay-svc@acme.example";
+const CLASSIC = "ATATT-classic-token-0001";
+const SCOPED = "ATATT-scoped-token-0002";
+const NARROW = "ATATT-scoped-narrow-0003";
+const GH_TOKEN = "github_pat_jira_0001";
+const GH_SECRET = "webhook-secret-jira-0001";
+const REPO = "acme/payments-api";
+const OTHER = "acme/web-frontend";
+
+const SEVERITY_FIELD: SimField = {
+  fieldId: "customfield_10050",
+  name: "Severity",
+  required: false,
+  schema: { type: "option", custom: "com.atlassian.jira.plugin.system.customfieldtypes:select", customId: 10050 },
+  allowedValues: [
+    { id: "20001", value: "Critical" },
+    { id: "20002", value: "High" },
+    { id: "20003", value: "Medium" },
+    { id: "20004", value: "Low" },
+    { id: "20005", value: "Info" },
+  ],
+};
+const TEAM_FIELD: SimField = {
+  fieldId: "customfield_10060",
+  name: "Team",
+  required: true,
+  schema: { type: "option", custom: "com.atlassian.jira.plugin.system.customfieldtypes:select", customId: 10060 },
+  allowedValues: [
+    { id: "30001", value: "Payments" },
+    { id: "30002", value: "Platform" },
+  ],
+};
+
+let jira: JiraSim;
+let jiraServer: RunningSim;
+let github: GitHubSim;
+let githubServer: RunningSim;
+let wiz: WizFixture;
+let app: TestApp;
+let admin: Browser;
+
+beforeAll(async () => {
+  wiz = await startWiz();
+  github = new GitHubSim();
+  github.addToken(GH_TOKEN);
+  githubServer = await startSim(github.app());
+});
+afterAll(async () => {
+  await wiz.close();
+  await githubServer.close();
+});
+beforeEach(async () => {
+  jira = new JiraSim();
+  jira.addToken(CLASSIC, EMAIL);
+  jira.addToken(SCOPED, EMAIL, "scoped", [...CLASSIC_SCOPES]);
+  jira.addToken(NARROW, EMAIL, "scoped", ["read:jira-user", "read:jira-work"]);
+  jira.addProject("SEC", "Security", [SEVERITY_FIELD]);
+  jira.addProject("OPS", "Operations", [TEAM_FIELD]);
+  jiraServer = await startSim(jira.app());
+  app = await testApp({
+    env: { PATCHBAY_ORIGIN_MAP: `${SITE}=${jiraServer.url},https://api.atlassian.com=${jiraServer.url},https://api.github.com=${githubServer.url},${wiz.originMap}` },
+  });
+  admin = await setUpAdmin(app);
+  wiz.sim.findings.length = 0;
+  const main = repoAsset(REPO);
+  wiz.sim.findings.push(
+    wizFinding(0, main, { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.15", fixedVersion: "4.17.21", severity: "HIGH", locationPath: "package-lock.json" }),
+    wizFinding(1, main, { name: "CVE-2020-28500", detailedName: "lodash", version: "4.17.15", fixedVersion: "4.17.21", severity: "MEDIUM", locationPath: "package-lock.json" }),
+    wizFinding(2, main, { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "CRITICAL", locationPath: "yarn.lock" }),
+    wizFinding(3, repoAsset(OTHER), { name: "CVE-2022-24999", detailedName: "qs", version: "6.5.2", fixedVersion: "6.5.3", severity: "HIGH", locationPath: "package-lock.json" }),
+  );
+});
+afterEach(async () => {
+  await app.close();
+  await jiraServer.close();
+});
+
+const db = () => app.runtime.database.db;
+const drain = (advanceMs = 0) => runJobs(app, advanceMs);
+
+async function importFindings(): Promise<void> {
+  await seedRepositories(app, [REPO, OTHER]);
+  const res = await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+  expect(res.status).toBe(303);
+  wizId = Number(/\/integrations\/wiz\/(\d+)/.exec(res.headers.get("location")!)![1]);
+  await drain(5_000);
+}
+
+async function connectJira(form: Record<string, string> = {}): Promise<Response> {
+  return admin.post("/integrations/jira", { apiToken: CLASSIC, cloudId: jira.cloudId, email: EMAIL, siteUrl: SITE, ...form });
+}
+
+/** Fields of the SEC Bug mapping the way a person fills the form. */
+function secBugForm(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    project: "10000",
+    ticketType: "10004",
+    name: "Security bugs",
+    "source.summary": "patchbay",
+    "value.summary.patchbay": "title",
+    "source.description": "patchbay",
+    "value.description.patchbay": "description",
+    "source.priority": "patchbay",
+    "value.priority.patchbay": "severity",
+    "severity.priority.critical": "1",
+    "severity.priority.high": "2",
+    "severity.priority.medium": "3",
+    "severity.priority.low": "4",
+    "severity.priority.info": "5",
+    "source.labels": "patchbay",
+    "value.labels.patchbay": "labels",
+    "source.duedate": "patchbay",
+    "value.duedate.patchbay": "due_date",
+    "source.customfield_10050": "patchbay",
+    "value.customfield_10050.patchbay": "severity",
+    "severity.customfield_10050.critical": "20001",
+    "severity.customfield_10050.high": "20002",
+    "severity.customfield_10050.medium": "20003",
+    "severity.customfield_10050.low": "20004",
+    "severity.customfield_10050.info": "20005",
+    "status.open": "10000",
+    "status.in_progress": "10001",
+    "status.done": "10002",
+    "status.accepted": "10003",
+    ...extra,
+  };
+}
+
+let jiraId = 0;
+let wizId = 0;
+
+async function setUpMapping(assignment: Record<string, string>): Promise<number> {
+  const connected = await connectJira();
+  expect(connected.status).toBe(303);
+  jiraId = Number(/\/integrations\/jira\/(\d+)/.exec(connected.headers.get("location")!)![1]);
+  const res = await admin.post(`/trackers/${jiraId}/mappings`, secBugForm());
+  expect(res.status).toBe(303);
+  const mappingId = Number(/\/trackers\/mappings\/(\d+)/.exec(res.headers.get("location")!)![1]);
+  const added = await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit", ...assignment });
+  expect(added.status).toBe(303);
+  await drain();
+  return mappingId;
+}
+
+async function findingId(cve: string): Promise<number> {
+  return (await db().selectFrom("findings").select("id").where("cve", "=", cve).executeTakeFirstOrThrow()).id;
+}
+
+describe("connecting Jira Cloud", () => {
+  it("verifies a classic token on the site, then moves to the Configuration tab with Add Project", async () => {
+    const res = await connectJira();
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/integrations/jira/1?tab=configuration&saved=1");
+    const row = await db().selectFrom("integrations").selectAll().executeTakeFirstOrThrow();
+    expect(JSON.parse(row.settings)).toMatchObject({ apiMode: "site", siteUrl: SITE, account: "Patchbay Service" });
+    expect(row.secrets).not.toContain(CLASSIC);
+    const dialog = await (await admin.get(res.headers.get("location")!)).text();
+    expect(text(dialog)).toContain("Next, configure which projects Patchbay should use");
+    expect(dialog).toContain('href="/trackers/1/mappings/new"');
+    expect(dialog).not.toContain(CLASSIC);
+    const hub = await (await admin.get("/integrations")).text();
+    expect(hub).toContain('<a href="/trackers/1">Manage Project</a>');
+  });
+
+  it("uses a scoped token through the gateway and finds the site itself", async () => {
+    const res = await connectJira({ apiToken: SCOPED, siteUrl: "" });
+    expect(res.status).toBe(303);
+    const row = await db().selectFrom("integrations").selectAll().executeTakeFirstOrThrow();
+    expect(JSON.parse(row.settings)).toMatchObject({ apiMode: "gateway", siteUrl: SITE });
+    expect(jira.faults.requests.some((r) => r.path === `/ex/jira/${jira.cloudId}/rest/api/3/myself`)).toBe(true);
+  });
+
+  it("says which scopes are missing, rejects a Cloud ID of another site, and stores nothing on failure", async () => {
+    jira.tokens.get(NARROW)!.scopes = ["read:jira-work"];
+    const scope = text(await (await connectJira({ apiToken: NARROW, siteUrl: "" })).text());
+    expect(scope).toContain("Jira Cloud refused to read the service account (HTTP 401): the API token lacks a scope");
+    expect(scope).toContain("Needed: read:jira-user (classic scopes) or read:user:jira (granular scopes)");
+    const other = text(await (await connectJira({ cloudId: "11111111-2222-3333-4444-555555555555" })).text());
+    expect(other).toContain(`is not the Cloud ID of ${SITE} (which is ${jira.cloudId})`);
+    const wrongEmail = text(await (await connectJira({ email: "someone@acme.example" })).text());
+    expect(wrongEmail).toContain("Jira rejected the API token");
+    expect(wrongEmail).toContain("it must be the service account's");
+    const bad = await connectJira({ cloudId: "not-a-cloud-id" });
+    expect(bad.status).toBe(422);
+    expect(text(await bad.text())).toContain("A Cloud ID looks like");
+    expect(await db().selectFrom("integrations").select("id").execute()).toHaveLength(0);
+  });
+});
+
+describe("configuring projects", () => {
+  it("loads projects, issue types and fields from Jira and refuses what Jira would refuse", async () => {
+    await connectJira();
+    const start = text(await (await admin.get("/trackers/1/mappings/new")).text());
+    expect(start).toContain("Operations (OPS)");
+    expect(start).toContain("Security (SEC)");
+    const types = text(await (await admin.get("/trackers/1/mappings/new?project=10001", { htmx: true, target: "mapping-form" })).text());
+    expect(types).toContain("Bug");
+    expect(types).not.toContain("Sub-task");
+    const fields = await (await admin.get("/trackers/1/mappings/new?project=10001&ticketType=10004")).text();
+    expect(text(fields)).toContain("Team mandatory");
+    expect(text(fields)).toContain("Priority special");
+    expect(fields).toContain('name="value.customfield_10060.tracker"');
+
+    const refused = await admin.post("/trackers/1/mappings", {
+      ...secBugForm({ project: "10001", "source.customfield_10050": "none" }),
+      "source.priority": "none",
+      "source.customfield_10060": "none",
+    });
+    expect(refused.status).toBe(422);
+    const page = text(await refused.text());
+    expect(page).toContain("Team is mandatory in the tracker: map it.");
+    expect(await db().selectFrom("tracker_mappings").select("id").execute()).toHaveLength(0);
+
+    const saved = await admin.post("/trackers/1/mappings", {
+      ...secBugForm({ project: "10001", "source.customfield_10050": "none" }),
+      "source.customfield_10060": "tracker",
+      "value.customfield_10060.tracker": "30001",
+    });
+    expect(saved.status).toBe(303);
+    const mapping = text(await (await admin.get(saved.headers.get("location")!)).text());
+    expect(mapping).toContain("Team Tracker value: Payments");
+    expect(mapping).toContain("Priority Patchbay: Severity (critical → Highest, high → High");
+  });
+
+  it("requires Severity and Priority to be mapped to Patchbay fields", async () => {
+    await connectJira();
+    const res = await admin.post("/trackers/1/mappings", secBugForm({ "source.priority": "manual", "value.priority.manual": "High" }));
+    expect(res.status).toBe(422);
+    expect(text(await res.text())).toContain("Priority must be mapped to a Patchbay field.");
+    const missing = await admin.post("/trackers/1/mappings", secBugForm({ "severity.customfield_10050.info": "" }));
+    expect(text(await missing.text())).toContain("Choose the Severity value for each severity (missing: info)");
+  });
+
+  it("lists connected projects under Manage Project, edits and deletes them", async () => {
+    const mappingId = await setUpMapping({});
+    const list = text(await (await admin.get("/trackers/1")).text());
+    expect(list).toContain("Security bugs");
+    const edit = await admin.post(`/trackers/mappings/${mappingId}`, secBugForm({ name: "Security findings", ticketType: "10002", "source.duedate": "none" }));
+    expect(edit.status).toBe(303);
+    const row = await db().selectFrom("tracker_mappings").selectAll().executeTakeFirstOrThrow();
+    expect(row.name).toBe("Security findings");
+    expect(JSON.parse(row.target).ticketType).toEqual({ id: "10002", name: "Task" });
+    expect(text(await (await admin.get(`/trackers/mappings/${mappingId}/delete`)).text())).toContain("Delete Security findings?");
+    expect((await admin.post(`/trackers/mappings/${mappingId}/delete`, {})).status).toBe(303);
+    expect(await db().selectFrom("tracker_assignments").select("id").execute()).toHaveLength(0);
+  });
+});
+
+describe("push modes", () => {
+  it("Explicitly Publish Changes: nothing automatic; Push to Integrators creates the issue", async () => {
+    await importFindings();
+    await setUpMapping({ pushMode: "explicit" });
+    wiz.sim.findings.push(wizFinding(9, repoAsset(REPO), { name: "CVE-2023-0001", detailedName: "minimist", version: "1.2.5", fixedVersion: "1.2.6", severity: "HIGH" }));
+    await admin.post(`/integrations/wiz/${wizId}/sync`, {});
+    await drain(5_000);
+    expect(jira.issues).toHaveLength(0);
+
+    const id = await findingId("CVE-2021-3749");
+    const pushed = await admin.post(`/vulnerabilities/${id}/push`, {});
+    expect(pushed.headers.get("location")).toBe(`/vulnerabilities/${id}?pushed=1`);
+    await drain();
+    expect(jira.issues).toHaveLength(1);
+    const issue = jira.issues[0]!;
+    expect(issue.fields.summary).toBe(`CVE-2021-3749 in axios 0.21.1 (${REPO})`);
+    expect(issue.fields.priority).toEqual({ id: "1" });
+    expect(issue.fields.customfield_10050).toEqual({ id: "20001" });
+    expect((issue.fields.labels as string[]).find((l) => l.startsWith("patchbay-"))).toMatch(/^patchbay-[0-9a-f]{16}$/);
+    expect(JSON.stringify(issue.fields.description)).toContain(`https://localhost:8080/vulnerabilities/${id}`.replace("https", "http"));
+    const detail = await (await admin.get(`/vulnerabilities/${id}`)).text();
+    expect(detail).toContain(`href="${SITE}/browse/SEC-1"`);
+    expect(text(detail)).toContain("Created SEC-1 in Security (SEC)");
+    const list = await (await admin.get("/vulnerabilities")).text();
+    expect(list).toContain(`href="${SITE}/browse/SEC-1"`);
+
+    // Pushing again with nothing changed sends nothing.
+    const before = jira.faults.requests.length;
+    await admin.post(`/vulnerabilities/${id}/push`, {});
+    await drain();
+    expect(jira.faults.requests.slice(before).filter((r) => r.method !== "GET")).toHaveLength(0);
+  });
+
+  it("Automatically Link New Findings: new findings get issues, existing ones and later changes do not", async () => {
+    await importFindings();
+    await setUpMapping({ pushMode: "link_new" });
+    expect(jira.issues).toHaveLength(0);
+    wiz.sim.findings.push(wizFinding(9, repoAsset(REPO), { name: "CVE-2023-0001", detailedName: "minimist", version: "1.2.5", fixedVersion: "1.2.6", severity: "HIGH" }));
+    await admin.post(`/integrations/wiz/${wizId}/sync`, {});
+    await drain(5_000);
+    expect(jira.issues.map((i) => i.fields.summary)).toEqual([`CVE-2023-0001 in minimist 1.2.5 (${REPO})`]);
+    // A later change is not pushed in this mode.
+    const id = await findingId("CVE-2023-0001");
+    await admin.post(`/vulnerabilities/${id}/status`, { status: "false_positive", reason: "Test fixture only" });
+    await drain();
+    expect(jira.issues[0]!.statusId).toBe("10000");
+  });
+
+  it("Automatically Update Existing Link: linked issues follow their findings; nothing new is created", async () => {
+    await importFindings();
+    await setUpMapping({ pushMode: "update_existing" });
+    const id = await findingId("CVE-2021-23337");
+    await admin.post(`/vulnerabilities/${id}/push`, {});
+    await drain();
+    expect(jira.issues).toHaveLength(1);
+    await admin.post(`/vulnerabilities/${id}/status`, { status: "false_positive", reason: "Not reachable" });
+    await drain();
+    expect(jira.issues[0]!.statusId).toBe("10003");
+    const detail = text(await (await admin.get(`/vulnerabilities/${id}`)).text());
+    expect(detail).toContain("Status → Won't Do (risk accepted)");
+    wiz.sim.findings.push(wizFinding(9, repoAsset(REPO), { name: "CVE-2023-0001", detailedName: "minimist", version: "1.2.5", fixedVersion: "1.2.6", severity: "HIGH" }));
+    await admin.post(`/integrations/wiz/${wizId}/sync`, {});
+    await drain(5_000);
+    expect(jira.issues).toHaveLength(1);
+  });
+
+  it("Automatically Link New and Update Existing Link, with the assignment's repositories and minimum severity", async () => {
+    await importFindings();
+    const repoId = (await db().selectFrom("repositories").select("id").where("full_name", "=", REPO).executeTakeFirstOrThrow()).id;
+    await setUpMapping({ pushMode: "link_and_update", scope: "some", repositories: String(repoId), minSeverity: "high" });
+    wiz.sim.findings.push(
+      wizFinding(9, repoAsset(REPO), { name: "CVE-2023-0001", detailedName: "minimist", version: "1.2.5", fixedVersion: "1.2.6", severity: "HIGH" }),
+      wizFinding(10, repoAsset(REPO), { name: "CVE-2023-0002", detailedName: "ms", version: "2.0.0", fixedVersion: "2.0.1", severity: "LOW" }),
+      wizFinding(11, repoAsset(OTHER), { name: "CVE-2023-0003", detailedName: "debug", version: "2.6.8", fixedVersion: "2.6.9", severity: "CRITICAL" }),
+    );
+    await admin.post(`/integrations/wiz/${wizId}/sync`, {});
+    await drain(5_000);
+    expect(jira.issues.map((i) => i.fields.summary)).toEqual([`CVE-2023-0001 in minimist 1.2.5 (${REPO})`]);
+    // The scanner stops reporting it: the issue moves to Done.
+    wiz.sim.findings.splice(wiz.sim.findings.findIndex((f) => f.name === "CVE-2023-0001"), 1);
+    await admin.post(`/integrations/wiz/${wizId}/sync`, {});
+    await drain(5_000);
+    expect(jira.issues[0]!.statusId).toBe("10002");
+  });
+});
+
+describe("finding groups", () => {
+  it("pushes one issue per package, listing its findings, and closes it when all are resolved", async () => {
+    await importFindings();
+    await setUpMapping({ pushMode: "link_and_update", groupBy: "package" });
+    const id = await findingId("CVE-2021-23337");
+    await admin.post(`/vulnerabilities/${id}/push`, {});
+    await drain();
+    expect(jira.issues).toHaveLength(1);
+    const issue = jira.issues[0]!;
+    expect(issue.fields.summary).toBe("lodash: 2 vulnerabilities (1 high, 1 medium)");
+    expect(JSON.stringify(issue.fields.description)).toContain("CVE-2020-28500");
+    expect(issue.fields.priority).toEqual({ id: "2" });
+    const other = text(await (await admin.get(`/vulnerabilities/${await findingId("CVE-2020-28500")}`)).text());
+    expect(other).toContain("SEC-1");
+
+    wiz.sim.findings.splice(0, 2);
+    await admin.post(`/integrations/wiz/${wizId}/sync`, {});
+    await drain(5_000);
+    expect(jira.issues).toHaveLength(1);
+    expect(issue.statusId).toBe("10002");
+    expect(JSON.stringify(issue.fields.description)).toContain("Resolved");
+  });
+});
+
+describe("no duplicates, and errors people can act on", () => {
+  it("finds the issue by its label when Jira created it but the answer was lost", async () => {
+    await importFindings();
+    await setUpMapping({});
+    jira.onCreate = () => {
+      jira.onCreate = undefined;
+      throw new Error("connection dropped after the issue was created");
+    };
+    const id = await findingId("CVE-2021-3749");
+    await admin.post(`/vulnerabilities/${id}/push`, {});
+    await drain();
+    expect(jira.issues).toHaveLength(1);
+    const pending = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
+    expect(pending.linked_at).toBeNull();
+    await drain(60_000);
+    expect(jira.issues).toHaveLength(1);
+    const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
+    expect(ticket.external_key).toBe("SEC-1");
+    expect(text(await (await admin.get(`/vulnerabilities/${id}`)).text())).toContain("Linked to SEC-1, found in the tracker by its marker after an interrupted push");
+  });
+
+  it("records a field removed in Jira as a push error with Retry, and clears it once the push succeeds", async () => {
+    await importFindings();
+    const mappingId = await setUpMapping({});
+    const bug = jira.issueTypes.get("SEC")!.find((t) => t.id === "10004")!;
+    const severity = bug.fields.splice(bug.fields.findIndex((f) => f.fieldId === "customfield_10050"), 1)[0]!;
+    app.clock.advance(120_000);
+    const id = await findingId("CVE-2021-3749");
+    await admin.post(`/vulnerabilities/${id}/push`, {});
+    await drain();
+    expect(jira.issues).toHaveLength(0);
+    const table = text(await (await admin.get("/trackers")).text());
+    expect(table).toContain("Security bugs 1 0 1 errors for Security bugs");
+    const errors = text(await (await admin.get(`/trackers/mappings/${mappingId}/errors`)).text());
+    expect(errors).toContain(`CVE-2021-3749 in axios 0.21.1 on ${REPO}`);
+    expect(errors).toContain('The field "Severity" no longer exists for this target in the tracker.');
+    const events = await db().selectFrom("domain_events").select("type").where("type", "=", "ticket.push_failed").execute();
+    expect(events).toHaveLength(1);
+
+    bug.fields.push(severity);
+    app.clock.advance(120_000);
+    const errorId = (await db().selectFrom("push_errors").select("id").executeTakeFirstOrThrow()).id;
+    const retried = await admin.post(`/trackers/mappings/${mappingId}/errors/retry`, { error: String(errorId) });
+    expect(retried.headers.get("location")).toBe(`/trackers/mappings/${mappingId}/errors?retried=1`);
+    await drain();
+    expect(jira.issues).toHaveLength(1);
+    expect(text(await (await admin.get(`/trackers/mappings/${mappingId}/errors`)).text())).toContain("No errors.");
+  });
+
+  it("records Jira's own refusal with its HTTP status and message", async () => {
+    await importFindings();
+    const mappingId = await setUpMapping({});
+    jira.faults.add({ path: /\/rest\/api\/3\/issue$/, status: 400, times: 1, body: JSON.stringify({ errorMessages: [], errors: { duedate: "Due date is in the past." } }) });
+    await admin.post(`/vulnerabilities/${await findingId("CVE-2021-3749")}/push`, {});
+    await drain();
+    const row = await db().selectFrom("push_errors").selectAll().executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ mapping_id: mappingId, http_status: 400, tracker_message: "duedate: Due date is in the past." });
+  });
+
+  it("waits out a 429 and pushes once", async () => {
+    await importFindings();
+    await setUpMapping({});
+    jira.faults.add({ path: /\/rest\/api\/3\/issue$/, status: 429, times: 2, headers: { "retry-after": "1" }, body: JSON.stringify({ errorMessages: ["Rate limit exceeded."] }) });
+    await admin.post(`/vulnerabilities/${await findingId("CVE-2021-3749")}/push`, {});
+    await drain();
+    expect(jira.issues).toHaveLength(1);
+    expect(await db().selectFrom("push_errors").select("id").execute()).toHaveLength(0);
+  });
+
+  it("flips the card to Error when Jira revokes the token", async () => {
+    await importFindings();
+    await setUpMapping({});
+    jira.revoke(CLASSIC);
+    await admin.post(`/vulnerabilities/${await findingId("CVE-2021-3749")}/push`, {});
+    await drain();
+    const hub = text(await (await admin.get("/integrations")).text());
+    expect(hub).toContain("Pushing tickets failed: Jira Cloud rejected the credentials (HTTP 401).");
+    expect((await db().selectFrom("domain_events").select("type").where("type", "=", "integration.failed").execute())).toHaveLength(1);
+  });
+});
+
+describe("bulk push", () => {
+  it("pushes every finding of a filtered selection as one job with progress", async () => {
+    await importFindings();
+    const mappingId = await setUpMapping({});
+    const res = await admin.post("/vulnerabilities/push", { query: "?severity=high&severity=critical" });
+    const location = res.headers.get("location")!;
+    expect(location).toMatch(/^\/trackers\/batches\/\d+$/);
+    expect(text(await (await admin.get(location)).text())).toContain("Preparing");
+    await drain();
+    expect(jira.issues.map((i) => i.fields.summary).sort()).toEqual([`CVE-2021-23337 in lodash 4.17.15 (${REPO})`, `CVE-2021-3749 in axios 0.21.1 (${REPO})`, `CVE-2022-24999 in qs 6.5.2 (${OTHER})`]);
+    expect(text(await (await admin.get(location)).text())).toContain("3 of 3 tickets pushed. Finished.");
+    expect((await db().selectFrom("tickets").select("id").where("mapping_id", "=", mappingId).execute())).toHaveLength(3);
+  });
+});
+
+describe("remediation pull requests", () => {
+  it("comments and moves the issue when a PR opens and merges, and names the issue in the PR", async () => {
+    github.repos.length = 0;
+    github.addRepos("acme", 1);
+    const repo = github.repos[0]!;
+    const patchbay = await startSim(app.runtime.app);
+    try {
+      expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: GH_TOKEN, webhookSecret: GH_SECRET })).status).toBe(303);
+      await drain();
+      wiz.sim.findings.length = 0;
+      wiz.sim.findings.push(wizFinding(0, repoAsset(repo.full_name), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.15", fixedVersion: "4.17.21", severity: "HIGH" }));
+      await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+      await drain(5_000);
+      expect((await connectJira()).status).toBe(303);
+      const mapping = await admin.post("/trackers/3/mappings", secBugForm());
+      const mappingId = Number(/(\d+)/.exec(mapping.headers.get("location")!.split("/").at(-1)!)![1]);
+      await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "link_and_update" });
+      await admin.post(`/vulnerabilities/${await findingId("CVE-2021-23337")}/push`, {});
+      await drain();
+      expect(jira.issues).toHaveLength(1);
+
+      const hook = `${patchbay.url}/webhooks/github/1`;
+      github.pullBodies.set(`${repo.full_name}#7`, "Upgrades lodash.");
+      const send = async (action: string, merged = false) => {
+        const payload = github.pullRequestPayload({ action, repo, number: 7, title: "Bump lodash from 4.17.15 to 4.17.21", body: "Upgrades lodash.", merged });
+        expect((await github.deliver(hook, "pull_request", payload, { secret: GH_SECRET })).status).toBe(202);
+        await drain();
+      };
+      await send("opened");
+      const issue = jira.issues[0]!;
+      expect(issue.statusId).toBe("10001");
+      expect(JSON.stringify(issue.comments)).toContain("Remediation pull request opened");
+      expect(github.pullBodies.get(`${repo.full_name}#7`)).toContain(`[SEC-1](${SITE}/browse/SEC-1)`);
+
+      await send("closed", true);
+      expect(issue.statusId).toBe("10002");
+      expect(JSON.stringify(issue.comments)).toContain("Remediation pull request merged");
+      const changelog = text(await (await admin.get(`/vulnerabilities/${await findingId("CVE-2021-23337")}`)).text());
+      expect(changelog).toContain("Status → In Progress (remediation pull request open)");
+      expect(changelog).toContain("Status → Done (findings resolved)");
+    } finally {
+      await patchbay.close();
+    }
+  });
+
+  it("links a pull request that names only the Jira key", async () => {
+    const { findLinks } = await import("../../src/remediation/linking.js");
+    await importFindings();
+    await setUpMapping({});
+    await admin.post(`/vulnerabilities/${await findingId("CVE-2021-3749")}/push`, {});
+    await drain();
+    const repoId = (await db().selectFrom("repositories").select("id").where("full_name", "=", REPO).executeTakeFirstOrThrow()).id;
+    const links = await findLinks(db(), repoId, { title: "Fix SEC-1", body: "", sourceBranch: "fix/SEC-1" });
+    expect(links).toEqual([{ findingId: await findingId("CVE-2021-3749"), reason: "ticket" }]);
+  });
+});
