@@ -43,6 +43,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("content_hash", "text")
     .addColumn("content", "text")
     .addColumn("lock_until", "text")
+    .addColumn("lock_by", "text")
     .addColumn("notes", "text", (c) => c.notNull().defaultTo("[]"))
     .addColumn("linked_at", "text")
     .addColumn("synced_at", "text")

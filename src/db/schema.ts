@@ -294,6 +294,8 @@ export interface TicketTable {
   content: string | null;
   /** A push holds the ticket until then, so two pushes never create or comment twice. */
   lock_until: string | null;
+  /** Which job holds it: a later attempt of the same job takes over from a crashed one. */
+  lock_by: string | null;
   /** JSON array of the comment keys already posted (remediation events). */
   notes: ColumnType<string, string | undefined, string>;
   /** Null while the ticket is being created (a retry searches the tracker first). */

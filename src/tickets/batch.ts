@@ -72,7 +72,7 @@ export function batchHandler(deps: PushDeps): JobHandler {
       try {
         if (!handles.has(mappingId)) handles.set(mappingId, (await openTracker(deps, mappingId, logger)) ?? null);
         const handle = handles.get(mappingId);
-        if (handle) await pushSubject(deps, handle, subjectKey, { manual: true });
+        if (handle) await pushSubject(deps, handle, subjectKey, { manual: true, holder: `batch:${batchId}` });
       } catch (err) {
         failed++;
         await recordPushError(deps.db, mappingId, subjectKey, err, deps.now());

@@ -5,7 +5,8 @@
 // No duplicate tickets, whatever crashes when: the ticket row (with the marker written on
 // the ticket) is committed before the tracker is asked to create anything, and a push that
 // finds a row still waiting for its ticket searches the tracker for the marker first. A
-// lease on the row keeps two pushes of one subject from running at once.
+// lease on the row keeps two pushes of one subject from running at once; a later attempt of
+// the job that crashed holding it takes it over at once.
 import { createHash } from "node:crypto";
 import type { ConnectorEnvironment } from "../connectors/context.js";
 import { connectorContext } from "../connectors/context.js";
@@ -102,7 +103,7 @@ export function markerFor(mappingId: number, subjectKey: string): string {
 }
 
 /** Pushes one subject; throws PushFailure or ExternalError when the tracker refuses. */
-export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subjectKey: string, opts: { manual: boolean }): Promise<PushAction> {
+export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subjectKey: string, opts: { manual: boolean; holder: string }): Promise<PushAction> {
   const { db } = deps;
   const started = deps.now();
   const existing = await ticketFor(db, handle.mapping.id, subjectKey);
@@ -117,7 +118,7 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
   const content: TicketContent = { fields: resolveFields(handle.data.fields, view), marker };
   const hash = createHash("sha256").update(JSON.stringify(content)).digest("hex");
 
-  const lock = await acquire(db, handle.mapping.id, subjectKey, marker, started);
+  const lock = await acquire(db, handle.mapping.id, subjectKey, marker, opts.holder, started);
   if (!lock) return "busy";
   try {
     let ticket = lock.ticket;
@@ -181,26 +182,26 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
     }
     return action;
   } finally {
-    await db.updateTable("tickets").set({ lock_until: null }).where("mapping_id", "=", handle.mapping.id).where("subject_key", "=", subjectKey).execute();
+    await db.updateTable("tickets").set({ lock_until: null, lock_by: null }).where("mapping_id", "=", handle.mapping.id).where("subject_key", "=", subjectKey).execute();
   }
 }
 
 /** Takes the subject's ticket row for this push, creating it (with its marker) if needed. */
-async function acquire(db: Db, mappingId: number, subjectKey: string, marker: string, now: Date): Promise<{ ticket: Ticket; inserted: boolean } | undefined> {
+async function acquire(db: Db, mappingId: number, subjectKey: string, marker: string, holder: string, now: Date): Promise<{ ticket: Ticket; inserted: boolean } | undefined> {
   const stamp = now.toISOString();
   const until = new Date(now.getTime() + LOCK_MS).toISOString();
   const inserted = await db
     .insertInto("tickets")
-    .values({ mapping_id: mappingId, subject_key: subjectKey, marker, lock_until: until, created_at: stamp, updated_at: stamp, external_id: null, external_key: null, url: null, state: null, content_hash: null, content: null, linked_at: null, synced_at: null })
+    .values({ mapping_id: mappingId, subject_key: subjectKey, marker, lock_until: until, lock_by: holder, created_at: stamp, updated_at: stamp, external_id: null, external_key: null, url: null, state: null, content_hash: null, content: null, linked_at: null, synced_at: null })
     .onConflict((oc) => oc.columns(["mapping_id", "subject_key"]).doNothing())
     .executeTakeFirst();
   if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { ticket: (await ticketFor(db, mappingId, subjectKey))!, inserted: true };
   const taken = await db
     .updateTable("tickets")
-    .set({ lock_until: until })
+    .set({ lock_until: until, lock_by: holder })
     .where("mapping_id", "=", mappingId)
     .where("subject_key", "=", subjectKey)
-    .where((eb) => eb.or([eb("lock_until", "is", null), eb("lock_until", "<", stamp)]))
+    .where((eb) => eb.or([eb("lock_until", "is", null), eb("lock_until", "<", stamp), eb("lock_by", "=", holder)]))
     .executeTakeFirst();
   if (Number(taken.numUpdatedRows) !== 1) return undefined;
   return { ticket: (await ticketFor(db, mappingId, subjectKey))!, inserted: false };
@@ -293,7 +294,7 @@ export function pushHandler(deps: PushDeps): JobHandler {
     try {
       const handle = await openTracker(deps, mappingId, logger);
       if (!handle) return;
-      const action = await pushSubject(deps, handle, subjectKey, { manual: manual === true });
+      const action = await pushSubject(deps, handle, subjectKey, { manual: manual === true, holder: `job:${job.id}` });
       if (action === "busy") throw new Error("Another push of this subject is running; this one will run after it.");
       logger.info("ticket pushed", { mappingId, subjectKey, action });
     } catch (err) {
