@@ -66,7 +66,6 @@ it("creates no duplicate issue when the process dies between Jira's create and P
   };
   server = await startServer(env);
   cleanups.push(() => server!.kill());
-  await server.ready();
   expect(await server.exited).toBe("SIGKILL");
   expect(jira.issues).toHaveLength(1);
   const ticketRow = () => {
