@@ -5,6 +5,9 @@
 //   bundle      size of dist/server.js
 //   Hub page    server time (Server-Timing) for GET /integrations over 1,000 requests,
 //               beside /healthz (the floor: routing, middleware and one query)
+//   Jira push   1,000 new findings pushed (Push to Integrators on the whole table) to the
+//               Jira simulator limited to 10 requests/s (429 + Retry-After beyond it):
+//               time against the rate limit's minimum, duplicates, lost pushes
 import fs from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
@@ -13,6 +16,8 @@ import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
 import { BUNDLE, HttpSession, ROOT, startServer } from "../process.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "../sim/wiz-fixture.js";
+import { JiraSim } from "../sim/jira.js";
+import { startSim } from "../sim/serve.js";
 
 interface Row {
   name: string;
@@ -191,6 +196,88 @@ await server.kill("SIGTERM");
 fs.rmSync(dir, { recursive: true, force: true });
 
 await importBenchmarks();
+await pushBenchmark();
+
+/**
+ * Push 1,000 new findings to Jira through a 10 requests/s limit: the time, beside the least
+ * the limit allows for the requests the push needs (one create per finding, plus the create
+ * metadata the mapping is checked against), and the count of duplicate and missing issues.
+ */
+async function pushBenchmark(): Promise<void> {
+  const COUNT = 1000;
+  const RATE = 10;
+  const site = "https://acme.atlassian.net";
+  const jira = new JiraSim();
+  jira.addToken("ATATT-bench", "svc@acme.example");
+  jira.addProject("SEC", "Security");
+  const jiraServer = await startSim(jira.app());
+  const wiz = await startWiz();
+  wiz.sim.findings.push(...wizTenant({ importable: COUNT, repositories: DEFAULT_REPOSITORIES.slice(0, 1), images: 10 }));
+  const dir = tempDir("patchbay-bench-");
+  const server = await startServer({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_LOG_LEVEL: "warn", PATCHBAY_ORIGIN_MAP: `${site}=${jiraServer.url},${wiz.originMap}` });
+  await server.ready();
+  const sqlite = new SQLite(path.join(dir, "patchbay.db"), { timeout: 10_000 });
+  const stamp = new Date().toISOString();
+  sqlite.prepare("insert into repositories (integration_id, provider, full_name, created_at, updated_at) values (null, 'github', ?, ?, ?)").run(DEFAULT_REPOSITORIES[0], stamp, stamp);
+  const session = new HttpSession(server.url);
+  await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+  await session.send("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on" });
+  await waitForRun(sqlite, 1);
+  const open = (sqlite.prepare("select count(*) as n from findings where status = 'open'").get() as { n: number }).n;
+  if (open !== COUNT) throw new Error(`expected ${COUNT} open findings, found ${open}`);
+  const connected = await session.send("/integrations/jira", { apiToken: "ATATT-bench", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: site });
+  if (connected.status !== 303) throw new Error(`connecting Jira failed: ${connected.status}`);
+  const mapping = await session.send("/trackers/2/mappings", {
+    project: "10000",
+    ticketType: "10004",
+    "source.summary": "patchbay",
+    "value.summary.patchbay": "title",
+    "source.description": "patchbay",
+    "value.description.patchbay": "description",
+    "source.priority": "patchbay",
+    "value.priority.patchbay": "severity",
+    ...Object.fromEntries(["critical", "high", "medium", "low", "info"].map((sev, i) => [`severity.priority.${sev}`, String(i + 1)])),
+    "status.done": "10002",
+  });
+  if (mapping.status !== 303) throw new Error(`saving the mapping failed: ${mapping.status}`);
+  await session.send("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "info", groupBy: "finding", pushMode: "explicit" });
+  jira.rateLimitPerSecond = RATE;
+  const before = jira.faults.requests.length;
+  const started = performance.now();
+  await session.send("/vulnerabilities/push", { query: "" });
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    const batch = sqlite.prepare("select finished_at from push_batches where id = 1").get() as { finished_at: string | null } | undefined;
+    if (batch?.finished_at) break;
+    if (Date.now() > deadline) throw new Error("the push did not finish in time");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const traffic = jira.faults.requests.slice(before);
+  const limited = jira.rateLimited.length;
+  const served = traffic.length - limited;
+  const minimum = (served - RATE) / RATE; // the bucket starts full: the first RATE go at once
+  const markers = new Set(jira.issues.map((i) => (i.fields.labels as string[]).find((l) => l.startsWith("patchbay-"))));
+  const duplicates = jira.issues.length - markers.size;
+  const linked = (sqlite.prepare("select count(*) as n from tickets where linked_at is not null").get() as { n: number }).n;
+  const errors = (sqlite.prepare("select count(*) as n from push_errors").get() as { n: number }).n;
+  if (duplicates !== 0 || linked !== COUNT || jira.issues.length !== COUNT || errors !== 0) {
+    throw new Error(`push lost or duplicated tickets: ${jira.issues.length} issues, ${duplicates} duplicates, ${linked} linked, ${errors} errors`);
+  }
+  rows.push({
+    name: "push 1,000 findings to Jira",
+    value: seconds,
+    unit: "s",
+    target: Number((minimum * 1.2).toFixed(1)),
+    note: `${(seconds / minimum).toFixed(2)}× the rate limit's minimum (${minimum.toFixed(1)} s for ${served} requests at 10/s); ${limited} answered 429`,
+  });
+  rows.push({ name: "push: duplicates + lost", value: duplicates + (COUNT - linked), unit: "", target: 1, note: `${jira.issues.length} issues, ${linked} linked tickets, ${errors} push errors` });
+  sqlite.close();
+  await server.kill("SIGTERM");
+  await jiraServer.close();
+  await wiz.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
 
 const bundleKb = fs.statSync(BUNDLE).size / 1024;
 rows.push({ name: "bundle dist/server.js", value: bundleKb, unit: "KB", target: 2048, note: "esbuild, not minified, native modules external" });
