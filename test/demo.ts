@@ -9,6 +9,7 @@ import { createLogger } from "../src/log.js";
 import { openRuntime } from "../src/runtime.js";
 import { ROOT } from "./process.js";
 import { GitHubSim } from "./sim/github.js";
+import { JiraSim } from "./sim/jira.js";
 import { startSim } from "./sim/serve.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "./sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "./sim/wiz-fixture.js";
@@ -30,12 +31,18 @@ github.addToken(GITHUB_TOKEN, "demo-bot");
 DEMO_REPOSITORIES.forEach((name, i) => github.repos.push({ id: 500 + i, full_name: name, private: true, visibility: "private", archived: false, default_branch: "main" }));
 github.addRepos("acme", 12);
 const githubServer = await startSim(github.app());
+const jira = new JiraSim();
+const JIRA_TOKEN = "ATATT-demo-token-0000";
+jira.addToken(JIRA_TOKEN, "patchbay-svc@acme.example");
+jira.addProject("SEC", "Security");
+jira.addProject("PLAT", "Platform");
+const jiraServer = await startSim(jira.app());
 const config = loadConfig({
   ...process.env,
   PORT: String(port),
   PATCHBAY_DATA_DIR: dataDir,
   PATCHBAY_BASE_URL: `http://localhost:${port}`,
-  PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url}`,
+  PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url},${jira.siteOrigin}=${jiraServer.url},https://api.atlassian.com=${jiraServer.url}`,
 });
 const runtime = await openRuntime(config, createLogger("warn"));
 
@@ -56,6 +63,29 @@ await post("/setup", { ...DEMO_USER, confirm: DEMO_USER.password });
 await post("/settings/users", { username: "developer", role: "member", password: "developer-password", confirm: "developer-password" });
 await post("/integrations/github", { githubUrl: "https://github.com", token: GITHUB_TOKEN, webhookSecret: WEBHOOK_SECRET });
 await post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on" });
+// Jira with the Security project mapped; critical and high findings of new scans become issues.
+await post("/integrations/jira", { apiToken: JIRA_TOKEN, cloudId: jira.cloudId, email: "patchbay-svc@acme.example", siteUrl: jira.siteOrigin });
+await post("/trackers/3/mappings", {
+  project: "10000",
+  ticketType: "10004",
+  name: "Security bugs",
+  "source.summary": "patchbay",
+  "value.summary.patchbay": "title",
+  "source.description": "patchbay",
+  "value.description.patchbay": "description",
+  "source.priority": "patchbay",
+  "value.priority.patchbay": "severity",
+  ...Object.fromEntries(["critical", "high", "medium", "low", "info"].map((s, i) => [`severity.priority.${s}`, String(i + 1)])),
+  "source.labels": "patchbay",
+  "value.labels.patchbay": "labels",
+  "source.duedate": "patchbay",
+  "value.duedate.patchbay": "due_date",
+  "status.open": "10000",
+  "status.in_progress": "10001",
+  "status.done": "10002",
+  "status.accepted": "10003",
+});
+await post("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "critical", groupBy: "package", pushMode: "link_and_update" });
 await enqueueJob(runtime.database.db, "integration.check", { integrationId: 1 }, new Date());
 await enqueueJob(runtime.database.db, "maintenance.prune", {}, new Date());
 runtime.worker.notify();
@@ -63,6 +93,7 @@ runtime.worker.notify();
 const server = serve({ fetch: runtime.app.fetch, port, hostname: config.host }, () => {
   // Once the first scan has imported findings, Dependabot opens a pull request that fixes some.
   setTimeout(() => {
+    github.pullBodies.set(`${github.repos[0]!.full_name}#42`, "Bumps lodash from 4.17.15 to 4.17.16.");
     const payload = github.pullRequestPayload({ action: "opened", repo: github.repos[0]!, number: 42, title: "Bump lodash from 4.17.15 to 4.17.16", branch: "dependabot/npm_and_yarn/lodash-4.17.16" });
     github.deliver(`http://127.0.0.1:${port}/webhooks/github/1`, "pull_request", payload, { secret: WEBHOOK_SECRET }).catch(() => {});
   }, 20_000);
@@ -74,6 +105,7 @@ const server = serve({ fetch: runtime.app.fetch, port, hostname: config.host }, 
       "  member: developer / developer-password",
       `  GitHub simulator: ${githubServer.url} (connected as "GitHub", ${github.repos.length} repositories; a Dependabot pull request arrives after 20 s)`,
       `  Wiz simulator: token service ${wiz.auth.url}, GraphQL ${wiz.api.url} (connected as "Wiz us1", ${wiz.sim.findings.length} findings; the first scan starts a few seconds after start-up)`,
+      `  Jira simulator: ${jiraServer.url} (connected as "Jira acme"; critical findings become issues in SEC, one per package)`,
       `  Data: ${dataDir} (deleted and seeded afresh on every start)`,
       "Press Ctrl+C to stop.",
       "",
@@ -86,6 +118,7 @@ const stop = async () => {
   await runtime.close();
   await wiz.close();
   await githubServer.close();
+  await jiraServer.close();
   process.exit(0);
 };
 process.on("SIGINT", stop);

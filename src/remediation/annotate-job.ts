@@ -5,6 +5,7 @@ import type { ConnectorEnvironment } from "../connectors/context.js";
 import { connectorContext } from "../connectors/context.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Db } from "../db/schema.js";
+import { ExternalError } from "../http.js";
 import { connectionFor } from "../integrations/oauth.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { Vault } from "../vault.js";
@@ -37,7 +38,16 @@ export function annotateHandler(deps: { db: Db; vault: Vault; registry: Connecto
     if (tickets.length === 0) return;
     const text = `Tracked by Patchbay in ${tickets.map((t) => `[${t.external_key}](${t.url}) (${t.name})`).join(", ")}.`;
     const connection = await connectionFor({ db: deps.db, vault: deps.vault, env: deps.env, now: deps.now }, connector, integration);
-    await connector.scm.annotatePullRequest(connection, connectorContext({ ...deps.env, logger }), { repository: remediation.full_name, number: remediation.number }, text);
+    try {
+      await connector.scm.annotatePullRequest(connection, connectorContext({ ...deps.env, logger }), { repository: remediation.full_name, number: remediation.number }, text);
+    } catch (err) {
+      // A pull request that is gone, or a token that may not edit it, will not change by retrying.
+      if (err instanceof ExternalError && (err.kind === "not_found" || err.kind === "permission")) {
+        logger.warn("pull request not annotated", { remediationId, error: err.message });
+        return;
+      }
+      throw err;
+    }
     logger.info("pull request annotated", { remediationId, tickets: tickets.length });
   };
 }
