@@ -1,0 +1,115 @@
+// End to end in Chromium: connect Jira from the Hub dialog, add a project through the
+// mapping form (htmx loads issue types and fields from the tracker as choices are made),
+// add an assignment, push a finding, and follow the ticket link and changelog.
+import fs from "node:fs";
+import { type Browser, chromium, type Page } from "playwright-core";
+import SQLite from "better-sqlite3";
+import path from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
+import { HttpSession, type ServerProcess, startServer } from "../process.js";
+import { JiraSim } from "../sim/jira.js";
+import { type RunningSim, startSim } from "../sim/serve.js";
+import { repoAsset, wizFinding } from "../sim/wiz-data.js";
+import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const SITE = "https://acme.atlassian.net";
+const EMAIL = "patchbay-svc@acme.example";
+const TOKEN = "ATATT-e2e-token-0001";
+let wiz: WizFixture;
+let jira: JiraSim;
+let jiraServer: RunningSim;
+let server: ServerProcess;
+let browser: Browser;
+let page: Page;
+const dataDir = tempDir();
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is needed for the browser tests: apt-get install -y chromium (looked for ${CHROMIUM}).`);
+  wiz = await startWiz();
+  wiz.sim.findings.push(wizFinding(0, repoAsset("acme/payments-api"), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "CRITICAL" }));
+  jira = new JiraSim();
+  jira.addToken(TOKEN, EMAIL);
+  jira.addProject("SEC", "Security");
+  jiraServer = await startSim(jira.app());
+  server = await startServer({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: `${wiz.originMap},${SITE}=${jiraServer.url}` });
+  await server.ready();
+  // Findings first, through the pages: the admin, a repository, and a Wiz scan.
+  const session = new HttpSession(server.url);
+  await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+  const sqlite = new SQLite(path.join(dataDir, "patchbay.db"), { timeout: 10_000 });
+  const stamp = new Date().toISOString();
+  sqlite.prepare("insert into repositories (integration_id, provider, full_name, created_at, updated_at) values (null, 'github', 'acme/payments-api', ?, ?)").run(stamp, stamp);
+  await session.send("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+  await session.send("/integrations/wiz/1/sync", {});
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline && !(sqlite.prepare("select count(*) as n from findings").get() as { n: number }).n) await new Promise((r) => setTimeout(r, 100));
+  sqlite.close();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.setDefaultTimeout(5000);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.kill("SIGTERM");
+  await wiz?.close();
+  await jiraServer?.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function settled(): Promise<void> {
+  await page.waitForFunction(() => !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"));
+}
+
+it("connects Jira, adds a project with its field mapping, and pushes a finding to it", async () => {
+  await page.goto(server.url + "/login");
+  await page.getByLabel("Username").fill(ADMIN.username);
+  await page.getByLabel("Password").fill(ADMIN.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect.poll(() => page.getByRole("heading", { name: "Integration Hub" }).isVisible()).toBe(true);
+
+  await page.getByRole("link", { name: "Connect Jira" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByRole("tab", { name: "Configuration" }).click();
+  await settled();
+  await dialog.getByLabel("API Token").fill(TOKEN);
+  await dialog.getByLabel("Cloud ID").fill(jira.cloudId);
+  await dialog.getByLabel("Email Address").fill(EMAIL);
+  await dialog.getByLabel("Site URL").fill(SITE);
+  await dialog.getByRole("button", { name: "Connect", exact: true }).click();
+  await expect.poll(() => dialog.getByRole("status").first().textContent()).toContain("Connected.");
+  await dialog.getByRole("link", { name: "Add Project" }).click();
+
+  await expect.poll(() => page.getByRole("heading", { name: "Add Project" }).isVisible()).toBe(true);
+  await page.getByLabel("1. Project").selectOption({ label: "Security (SEC)" });
+  await settled();
+  await page.getByLabel("2. Issue type").selectOption({ label: "Bug" });
+  await settled();
+  await expect.poll(() => page.getByRole("heading", { name: "3. Map fields" }).isVisible()).toBe(true);
+  // Suggested from the field names: Summary ← Title, Priority ← Severity with the priority per severity.
+  expect(await page.getByLabel("Source for Summary").inputValue()).toBe("patchbay");
+  expect(await page.getByLabel("critical", { exact: true }).first().inputValue()).toBe("1");
+  await page.getByLabel("Source for Due date").selectOption("patchbay");
+  await page.getByRole("button", { name: "Save Configuration" }).click();
+  await expect.poll(() => page.getByRole("heading", { name: "Security (SEC) · Bug" }).isVisible()).toBe(true);
+
+  await page.getByRole("button", { name: "Add assignment" }).click();
+  await expect.poll(() => page.getByText("Explicitly Publish Changes —").first().isVisible()).toBe(true);
+
+  await page.goto(server.url + "/vulnerabilities");
+  await page.getByRole("link", { name: "CVE-2021-3749", exact: true }).click();
+  await page.getByRole("button", { name: "Push to Integrators" }).click();
+  await expect.poll(async () => {
+    await page.reload();
+    return page.getByRole("link", { name: /SEC-1/ }).count();
+  }, { timeout: 15_000 }).toBe(1);
+  expect(await page.getByRole("link", { name: /SEC-1/ }).getAttribute("href")).toBe(`${SITE}/browse/SEC-1`);
+  await page.locator("details.changelog summary", { hasText: "Changelog of SEC-1" }).click();
+  expect(await page.getByText("Created SEC-1 in Security (SEC)").isVisible()).toBe(true);
+  expect(jira.issues[0]!.fields.duedate).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+});
