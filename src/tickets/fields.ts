@@ -109,19 +109,27 @@ function guessPatchbayField(field: TrackerField): PatchbayField | undefined {
   return undefined;
 }
 
+// Names a tracker may use for each severity, most exact first ("High" must not take "Highest").
 const SEVERITY_WORDS: Record<Severity, RegExp[]> = {
-  critical: [/highest|critical|blocker|urgent|^1\b/i],
-  high: [/^high|major|^2\b/i],
-  medium: [/medium|normal|moderate|^3\b/i],
-  low: [/^low|minor|^4\b/i],
-  info: [/lowest|trivial|info|^5\b/i],
+  critical: [/^(highest|critical)$/i, /critical|blocker|urgent|highest/i, /^p?1\b/i],
+  high: [/^high$/i, /major|^high/i, /^p?2\b/i],
+  medium: [/^(medium|moderate)$/i, /medium|normal|moderate/i, /^p?3\b/i],
+  low: [/^low$/i, /minor|^low/i, /^p?4\b/i],
+  info: [/^(lowest|info|informational)$/i, /lowest|trivial|info/i, /^p?5\b/i],
 };
 
 export function suggestSeverityMap(values: { id: string; name: string }[]): Partial<Record<Severity, string>> {
   const map: Partial<Record<Severity, string>> = {};
-  for (const severity of SEVERITIES) {
-    const match = values.find((v) => SEVERITY_WORDS[severity].some((re) => re.test(v.name)));
-    if (match) map[severity] = match.id;
+  const taken = new Set<string>();
+  for (let pass = 0; pass < 3; pass++) {
+    for (const severity of SEVERITIES) {
+      if (map[severity]) continue;
+      const match = values.find((v) => !taken.has(v.id) && SEVERITY_WORDS[severity][pass]!.test(v.name));
+      if (match) {
+        map[severity] = match.id;
+        taken.add(match.id);
+      }
+    }
   }
   return map;
 }

@@ -1,0 +1,138 @@
+// Pure parts of the ticket engine and the Jira connector: field mapping rules, ticket
+// state, subject keys, ADF rendering within Jira's limit, and Jira's error bodies.
+import { describe, expect, it } from "vitest";
+import type { TrackerField } from "../../src/connectors/types.js";
+import { MAX_DOCUMENT_CHARS, toAdf } from "../../src/connectors/jira/adf.js";
+import { jiraErrorMessage } from "../../src/connectors/jira/client.js";
+import { mentionedTicketKeys } from "../../src/remediation/linking.js";
+import { resolveFields, suggestMapping, suggestSeverityMap, validateMapping } from "../../src/tickets/fields.js";
+import { buildView, ticketState } from "../../src/tickets/render.js";
+import { parseSubjectKey, subjectKeyOf } from "../../src/tickets/subjects.js";
+
+const PRIORITY: TrackerField = {
+  id: "priority",
+  name: "Priority",
+  required: false,
+  kind: "choice",
+  hasDefault: true,
+  special: true,
+  allowedValues: ["Highest", "High", "Medium", "Low", "Lowest"].map((name, i) => ({ id: String(i + 1), name })),
+};
+const SUMMARY: TrackerField = { id: "summary", name: "Summary", required: true, kind: "text", hasDefault: false };
+const TEAM: TrackerField = { id: "customfield_1", name: "Team", required: true, kind: "choice", hasDefault: false, allowedValues: [{ id: "9", name: "Payments" }] };
+
+describe("field mapping", () => {
+  it("suggests Summary ← title and Priority ← severity with a value per severity", () => {
+    const mapping = suggestMapping([SUMMARY, PRIORITY, TEAM]);
+    expect(mapping.find((m) => m.fieldId === "summary")).toMatchObject({ source: "patchbay", value: "title" });
+    expect(mapping.find((m) => m.fieldId === "priority")).toMatchObject({ source: "patchbay", value: "severity", severityMap: { critical: "1", high: "2", medium: "3", low: "4", info: "5" } });
+    expect(mapping.find((m) => m.fieldId === "customfield_1")).toMatchObject({ source: "none" });
+    expect(suggestSeverityMap([{ id: "a", name: "P1 - Blocker" }, { id: "b", name: "Minor" }])).toEqual({ critical: "a", low: "b" });
+  });
+
+  it("refuses special fields not mapped to Patchbay, unmapped mandatory fields, and values the tracker does not allow", () => {
+    const mapping = suggestMapping([SUMMARY, PRIORITY, TEAM]);
+    const errors = validateMapping(
+      mapping.map((m) => (m.fieldId === "priority" ? { ...m, source: "manual" as const, value: "High" } : m)),
+      [SUMMARY, PRIORITY, TEAM],
+    );
+    expect(errors).toEqual({ priority: "Priority must be mapped to a Patchbay field.", customfield_1: "Team is mandatory in the tracker: map it." });
+    const wrong = validateMapping(
+      mapping.map((m) => (m.fieldId === "customfield_1" ? { ...m, source: "tracker" as const, value: "10" } : m)),
+      [SUMMARY, PRIORITY, TEAM],
+    );
+    expect(wrong.customfield_1).toBe("Choose one of the values the tracker allows for Team.");
+    const removed = validateMapping(mapping, [PRIORITY, TEAM]);
+    expect(removed.summary).toContain('The field "Summary" no longer exists');
+  });
+
+  it("resolves values by the field's kind", () => {
+    const view = buildView(
+      "finding:7",
+      [
+        {
+          id: 7,
+          cve: "CVE-2021-3749",
+          title: "axios ReDoS",
+          description: "Inefficient regular expression.",
+          severity: "critical",
+          cvss: 9.1,
+          status: "open",
+          package: "axios",
+          ecosystem: "npm",
+          installedVersion: "0.21.1",
+          fixedVersion: "0.21.2",
+          firstDetectedAt: "2026-11-01T10:00:00Z",
+          assetName: "acme/api",
+          repository: { fullName: "acme/api", url: "https://github.com/acme/api" },
+          scannerUrl: null,
+        },
+      ],
+      [],
+      "https://patchbay.example",
+    );
+    const values = resolveFields(suggestMapping([SUMMARY, PRIORITY]), view);
+    expect(values).toEqual({ summary: { kind: "text", text: "CVE-2021-3749 in axios 0.21.1 (acme/api)" }, priority: { kind: "choice", id: "1" } });
+    expect(view.dueDate).toBe("2026-11-08");
+    expect(view.text.finding_link).toBe("https://patchbay.example/vulnerabilities/7");
+  });
+});
+
+describe("ticket state", () => {
+  it("is in progress while a pull request is open, done once all are resolved, accepted when risk was accepted", () => {
+    expect(ticketState(["open", "in_remediation"])).toBe("in_progress");
+    expect(ticketState(["open", "resolved"])).toBe("open");
+    expect(ticketState(["resolved", "resolved"])).toBe("done");
+    expect(ticketState(["resolved", "false_positive"])).toBe("accepted");
+  });
+});
+
+describe("subjects", () => {
+  it("round-trips group keys", () => {
+    const finding = { id: 3, ecosystem: "npm", package_lc: "@scope/pkg:x", cve: "CVE-2020-1", asset_id: 4 };
+    expect(parseSubjectKey(subjectKeyOf("package", finding))).toEqual({ groupBy: "package", ecosystem: "npm", packageLc: "@scope/pkg:x" });
+    expect(parseSubjectKey(subjectKeyOf("finding", finding))).toEqual({ groupBy: "finding", findingId: 3 });
+    expect(parseSubjectKey(subjectKeyOf("asset", finding))).toEqual({ groupBy: "asset", assetId: 4 });
+    expect(parseSubjectKey("nonsense")).toBeUndefined();
+  });
+
+  it("finds ticket keys in pull request text, but not CVE ids", () => {
+    expect(mentionedTicketKeys("Fixes SEC-12 and acme/api#4; see CVE-2021-3749")).toEqual(["SEC-12", "acme/api#4"]);
+  });
+});
+
+describe("Atlassian Document Format", () => {
+  it("renders links and code marks, and never an empty text node", () => {
+    const doc = toAdf([{ type: "paragraph", spans: [{ text: "" }, { text: "see ", href: undefined }, { text: "here", href: "https://x.example" }, { text: "1.2.3", code: true }] }]);
+    expect(doc).toEqual({
+      type: "doc",
+      version: 1,
+      content: [
+        {
+          type: "paragraph",
+          content: [
+            { type: "text", text: "see " },
+            { type: "text", text: "here", marks: [{ type: "link", attrs: { href: "https://x.example" } }] },
+            { type: "text", text: "1.2.3", marks: [{ type: "code" }] },
+          ],
+        },
+      ],
+    });
+  });
+
+  it("drops list items to stay within Jira's 32,767 characters", () => {
+    const items = Array.from({ length: 2000 }, (_, i) => [{ text: `CVE-2020-${10000 + i} in some-package 1.0.0 on acme/api — Open` }]);
+    const doc = toAdf([{ type: "list", items }]);
+    const json = JSON.stringify(doc);
+    expect(json.length).toBeLessThanOrEqual(MAX_DOCUMENT_CHARS);
+    expect(json).toContain("… more in Patchbay.");
+  });
+});
+
+describe("Jira error bodies", () => {
+  it("joins errorMessages and field errors, and reads the gateway's message", () => {
+    expect(jiraErrorMessage(JSON.stringify({ errorMessages: ["Issue does not exist"], errors: { priority: "Specify a valid value" } }))).toBe("Issue does not exist; priority: Specify a valid value");
+    expect(jiraErrorMessage(JSON.stringify({ code: 401, message: "Unauthorized; scope does not match" }))).toBe("Unauthorized; scope does not match");
+    expect(jiraErrorMessage("Client must be authenticated to access this resource.")).toBe("Client must be authenticated to access this resource.");
+  });
+});
