@@ -9,7 +9,7 @@ import { createLogger } from "../src/log.js";
 import { openRuntime } from "../src/runtime.js";
 import { ROOT } from "./process.js";
 import { GitHubSim } from "./sim/github.js";
-import { JiraSim } from "./sim/jira.js";
+import { JiraSim, securityBugMapping } from "./sim/jira.js";
 import { startSim } from "./sim/serve.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "./sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "./sim/wiz-fixture.js";
@@ -65,26 +65,7 @@ await post("/integrations/github", { githubUrl: "https://github.com", token: GIT
 await post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on" });
 // Jira with the Security project mapped; critical and high findings of new scans become issues.
 await post("/integrations/jira", { apiToken: JIRA_TOKEN, cloudId: jira.cloudId, email: "patchbay-svc@acme.example", siteUrl: jira.siteOrigin });
-await post("/trackers/3/mappings", {
-  project: "10000",
-  ticketType: "10004",
-  name: "Security bugs",
-  "source.summary": "patchbay",
-  "value.summary.patchbay": "title",
-  "source.description": "patchbay",
-  "value.description.patchbay": "description",
-  "source.priority": "patchbay",
-  "value.priority.patchbay": "severity",
-  ...Object.fromEntries(["critical", "high", "medium", "low", "info"].map((s, i) => [`severity.priority.${s}`, String(i + 1)])),
-  "source.labels": "patchbay",
-  "value.labels.patchbay": "labels",
-  "source.duedate": "patchbay",
-  "value.duedate.patchbay": "due_date",
-  "status.open": "10000",
-  "status.in_progress": "10001",
-  "status.done": "10002",
-  "status.accepted": "10003",
-});
+await post("/trackers/3/mappings", securityBugMapping());
 await post("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "critical", groupBy: "package", pushMode: "link_and_update" });
 await enqueueJob(runtime.database.db, "integration.check", { integrationId: 1 }, new Date());
 await enqueueJob(runtime.database.db, "maintenance.prune", {}, new Date());

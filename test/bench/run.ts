@@ -16,7 +16,7 @@ import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
 import { BUNDLE, HttpSession, ROOT, startServer } from "../process.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "../sim/wiz-fixture.js";
-import { JiraSim } from "../sim/jira.js";
+import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { startSim } from "../sim/serve.js";
 
 interface Row {
@@ -227,18 +227,7 @@ async function pushBenchmark(): Promise<void> {
   if (open !== COUNT) throw new Error(`expected ${COUNT} open findings, found ${open}`);
   const connected = await session.send("/integrations/jira", { apiToken: "ATATT-bench", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: site });
   if (connected.status !== 303) throw new Error(`connecting Jira failed: ${connected.status}`);
-  const mapping = await session.send("/trackers/2/mappings", {
-    project: "10000",
-    ticketType: "10004",
-    "source.summary": "patchbay",
-    "value.summary.patchbay": "title",
-    "source.description": "patchbay",
-    "value.description.patchbay": "description",
-    "source.priority": "patchbay",
-    "value.priority.patchbay": "severity",
-    ...Object.fromEntries(["critical", "high", "medium", "low", "info"].map((sev, i) => [`severity.priority.${sev}`, String(i + 1)])),
-    "status.done": "10002",
-  });
+  const mapping = await session.send("/trackers/2/mappings", securityBugMapping());
   if (mapping.status !== 303) throw new Error(`saving the mapping failed: ${mapping.status}`);
   await session.send("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "info", groupBy: "finding", pushMode: "explicit" });
   jira.rateLimitPerSecond = RATE;

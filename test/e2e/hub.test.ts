@@ -2,7 +2,8 @@
 // Wiz dialog's tabs (mouse and keyboard), a failing Test Connection, then Connect.
 import fs from "node:fs";
 import path from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium, settled } from "./browser.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
 import { ROOT, type ServerProcess, startServer } from "../process.js";
@@ -13,7 +14,6 @@ import { BitbucketSim } from "../sim/bitbucket.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SCREENSHOT = path.join(ROOT, "test", "e2e", "hub.png");
 
 let wiz: WizFixture;
@@ -31,7 +31,6 @@ let page: Page;
 const dataDir = tempDir();
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is needed for the browser tests: apt-get install -y chromium (looked for ${CHROMIUM}).`);
   wiz = await startWiz();
   wiz.sim.findings.push(...wizTenant({ importable: 90, repositories: DEFAULT_REPOSITORIES.slice(0, 3) }));
   github = new GitHubSim();
@@ -52,18 +51,10 @@ beforeAll(async () => {
   github.oauthApps.get("Iv1.e2e")!.callback = `${server.url}/integrations/oauth/callback`;
   gitlab.oauthApps.set("gl-e2e", { secret: "gl-e2e-secret", callback: `${server.url}/integrations/oauth/callback` });
   bitbucket.consumers.set("bb-e2e", { secret: "bb-e2e-secret", callback: `${server.url}/integrations/oauth/callback` });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.setDefaultTimeout(5000);
 });
-
-/** Waits until htmx has no request, swap or settle in progress. */
-async function settled(): Promise<void> {
-  await page.waitForFunction(() => !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"));
-}
 
 afterAll(async () => {
   await browser?.close();
@@ -109,18 +100,18 @@ describe("in a real browser", () => {
     await expect.poll(() => page.locator("article.card").count()).toBe(1);
     await page.getByLabel("Search integrations").fill("");
     await expect.poll(() => page.locator("article.card").count()).toBeGreaterThan(10);
-    await settled();
+    await settled(page);
   });
 
   it("connects GitHub by token and lists its repositories", async () => {
     await page.goto(server.url + "/integrations");
-    await settled();
+    await settled(page);
     await page.getByRole("link", { name: "Connect GitHub" }).click();
     const dialog = page.getByRole("dialog");
     await expect.poll(() => dialog.isVisible()).toBe(true);
-    await settled();
+    await settled(page);
     await dialog.getByRole("tab", { name: "Configuration" }).click();
-    await settled();
+    await settled(page);
     await dialog.getByLabel("GitHub URL").fill("https://github.com");
     await dialog.getByLabel("Personal access token").fill(GITHUB_TOKEN);
     await dialog.getByLabel("Webhook secret").fill(WEBHOOK_SECRET);
@@ -135,19 +126,19 @@ describe("in a real browser", () => {
     await page.getByRole("link", { name: "Connect Wiz" }).click();
     const dialog = page.getByRole("dialog");
     await expect.poll(() => dialog.isVisible()).toBe(true);
-    await settled();
+    await settled(page);
     expect(await dialog.getByRole("tab", { name: "Overview" }).getAttribute("aria-selected")).toBe("true");
     expect(await dialog.getByText("Read vulnerabilities scope").isVisible()).toBe(true);
 
     await dialog.getByRole("tab", { name: "Configuration" }).click();
     await expect.poll(() => dialog.getByRole("tab", { name: "Configuration" }).getAttribute("aria-selected")).toBe("true");
-    await settled();
+    await settled(page);
     await page.keyboard.press("ArrowLeft");
     await expect.poll(() => dialog.getByRole("tab", { name: "Overview" }).getAttribute("aria-selected")).toBe("true");
-    await settled();
+    await settled(page);
     await page.keyboard.press("ArrowRight");
     await expect.poll(() => dialog.getByRole("tab", { name: "Configuration" }).getAttribute("aria-selected")).toBe("true");
-    await settled();
+    await settled(page);
 
     expect(await dialog.getByLabel("Scan SCA Vulnerabilities").isChecked()).toBe(true);
     expect(await dialog.getByLabel("Scan Container Image Vulnerabilities").isChecked()).toBe(true);
@@ -183,7 +174,7 @@ describe("in a real browser", () => {
     await expect.poll(() => rows.count()).toBe(50);
     await page.getByRole("checkbox", { name: "critical" }).check();
     await expect.poll(() => page.url()).toContain("severity=critical");
-    await settled();
+    await settled(page);
     const severities = await page.locator("table.findings tbody tr td:first-child .sev-badge").allTextContents();
     expect(severities.length).toBeGreaterThan(0);
     expect(new Set(severities)).toEqual(new Set(["critical"]));
@@ -208,11 +199,11 @@ describe("in a real browser", () => {
 
   it("connects GitHub Enterprise Server by OAuth: Connect → the provider's consent page → back connected", async () => {
     await page.goto(server.url + "/integrations");
-    await settled();
+    await settled(page);
     await page.getByRole("link", { name: "Add another GitHub connection" }).click();
     const dialog = page.getByRole("dialog");
     await expect.poll(() => dialog.isVisible()).toBe(true);
-    await settled();
+    await settled(page);
     expect(await dialog.textContent()).toContain(`${server.url}/integrations/oauth/callback`);
     await dialog.getByLabel("GitHub URL").fill(githubServer.url);
     await dialog.getByLabel("OAuth App client ID").fill("Iv1.e2e");
@@ -227,13 +218,13 @@ describe("in a real browser", () => {
 
   it("connects a self-managed GitLab by OAuth with PKCE in the browser", async () => {
     await page.goto(server.url + "/integrations");
-    await settled();
+    await settled(page);
     await page.getByRole("link", { name: "Connect GitLab" }).click();
     const dialog = page.getByRole("dialog");
     await expect.poll(() => dialog.isVisible()).toBe(true);
-    await settled();
+    await settled(page);
     await dialog.getByRole("tab", { name: "Configuration" }).click();
-    await settled();
+    await settled(page);
     await dialog.getByLabel("GitLab URL").fill(gitlabServer.url);
     await dialog.getByLabel("OAuth application ID").fill("gl-e2e");
     await dialog.getByLabel("OAuth application secret").fill("gl-e2e-secret");
@@ -256,13 +247,13 @@ describe("in a real browser", () => {
       await route.fulfill({ status: res.status, contentType: res.headers.get("content-type") ?? "text/html", body: await res.text() });
     });
     await page.goto(server.url + "/integrations");
-    await settled();
+    await settled(page);
     await page.getByRole("link", { name: "Connect Bitbucket" }).click();
     const dialog = page.getByRole("dialog");
     await expect.poll(() => dialog.isVisible()).toBe(true);
-    await settled();
+    await settled(page);
     await dialog.getByRole("tab", { name: "Configuration" }).click();
-    await settled();
+    await settled(page);
     await dialog.getByLabel("Workspace ID").fill("acme-bb");
     await dialog.getByLabel("OAuth consumer key").fill("bb-e2e");
     await dialog.getByLabel("OAuth consumer secret").fill("bb-e2e-secret");

@@ -2,7 +2,8 @@
 // mapping form (htmx loads issue types and fields from the tracker as choices are made),
 // add an assignment, push a finding, and follow the ticket link and changelog.
 import fs from "node:fs";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium, settled } from "./browser.js";
 import SQLite from "better-sqlite3";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -13,7 +14,6 @@ import { type RunningSim, startSim } from "../sim/serve.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SITE = "https://acme.atlassian.net";
 const EMAIL = "patchbay-svc@acme.example";
 const TOKEN = "ATATT-e2e-token-0001";
@@ -26,7 +26,6 @@ let page: Page;
 const dataDir = tempDir();
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is needed for the browser tests: apt-get install -y chromium (looked for ${CHROMIUM}).`);
   wiz = await startWiz();
   wiz.sim.findings.push(wizFinding(0, repoAsset("acme/payments-api"), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "CRITICAL" }));
   jira = new JiraSim();
@@ -46,10 +45,7 @@ beforeAll(async () => {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline && !(sqlite.prepare("select count(*) as n from findings").get() as { n: number }).n) await new Promise((r) => setTimeout(r, 100));
   sqlite.close();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.setDefaultTimeout(5000);
 });
@@ -62,10 +58,6 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function settled(): Promise<void> {
-  await page.waitForFunction(() => !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"));
-}
-
 it("connects Jira, adds a project with its field mapping, and pushes a finding to it", async () => {
   await page.goto(server.url + "/login");
   await page.getByLabel("Username").fill(ADMIN.username);
@@ -76,7 +68,7 @@ it("connects Jira, adds a project with its field mapping, and pushes a finding t
   await page.getByRole("link", { name: "Connect Jira" }).click();
   const dialog = page.getByRole("dialog");
   await dialog.getByRole("tab", { name: "Configuration" }).click();
-  await settled();
+  await settled(page);
   await dialog.getByLabel("API Token").fill(TOKEN);
   await dialog.getByLabel("Cloud ID").fill(jira.cloudId);
   await dialog.getByLabel("Email Address").fill(EMAIL);
@@ -87,9 +79,9 @@ it("connects Jira, adds a project with its field mapping, and pushes a finding t
 
   await expect.poll(() => page.getByRole("heading", { name: "Add Project" }).isVisible()).toBe(true);
   await page.getByLabel("1. Project").selectOption({ label: "Security (SEC)" });
-  await settled();
+  await settled(page);
   await page.getByLabel("2. Issue type").selectOption({ label: "Bug" });
-  await settled();
+  await settled(page);
   await expect.poll(() => page.getByRole("heading", { name: "3. Map fields" }).isVisible()).toBe(true);
   // Suggested from the field names: Summary ← Title, Priority ← Severity with the priority per severity.
   expect(await page.getByLabel("Source for Summary").inputValue()).toBe("patchbay");

@@ -7,7 +7,7 @@ import { afterEach, expect, it } from "vitest";
 import Database from "better-sqlite3";
 import { type TestApp, TEST_KEY, runJobs, seedRepositories, setUpAdmin, tempDir, testApp } from "../helpers.js";
 import { type ServerProcess, startServer } from "../process.js";
-import { JiraSim } from "../sim/jira.js";
+import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "../sim/wiz-fixture.js";
@@ -39,16 +39,7 @@ it("creates no duplicate issue when the process dies between Jira's create and P
   await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
   await runJobs(app, 5_000);
   expect((await admin.post("/integrations/jira", { apiToken: TOKEN, cloudId: jira.cloudId, email: EMAIL, siteUrl: SITE })).status).toBe(303);
-  const mapping = await admin.post("/trackers/2/mappings", {
-    project: "10000",
-    ticketType: "10004",
-    "source.summary": "patchbay",
-    "value.summary.patchbay": "title",
-    "source.priority": "patchbay",
-    "value.priority.patchbay": "severity",
-    ...Object.fromEntries(["critical", "high", "medium", "low", "info"].map((s, i) => [`severity.priority.${s}`, String(i + 1)])),
-    "status.done": "10002",
-  });
+  const mapping = await admin.post("/trackers/2/mappings", securityBugMapping());
   expect(mapping.status).toBe(303);
   await admin.post("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit" });
   await runJobs(app);

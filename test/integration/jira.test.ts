@@ -4,7 +4,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Browser, type TestApp, runJobs, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
-import { CLASSIC_SCOPES, JiraSim, type SimField } from "../sim/jira.js";
+import { CLASSIC_SCOPES, JiraSim, type SimField, securityBugMapping } from "../sim/jira.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
@@ -102,40 +102,14 @@ async function connectJira(form: Record<string, string> = {}): Promise<Response>
   return admin.post("/integrations/jira", { apiToken: CLASSIC, cloudId: jira.cloudId, email: EMAIL, siteUrl: SITE, ...form });
 }
 
-/** Fields of the SEC Bug mapping the way a person fills the form. */
+/** The SEC Bug mapping as a person fills the form, with the Severity custom field too. */
 function secBugForm(extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    project: "10000",
-    ticketType: "10004",
-    name: "Security bugs",
-    "source.summary": "patchbay",
-    "value.summary.patchbay": "title",
-    "source.description": "patchbay",
-    "value.description.patchbay": "description",
-    "source.priority": "patchbay",
-    "value.priority.patchbay": "severity",
-    "severity.priority.critical": "1",
-    "severity.priority.high": "2",
-    "severity.priority.medium": "3",
-    "severity.priority.low": "4",
-    "severity.priority.info": "5",
-    "source.labels": "patchbay",
-    "value.labels.patchbay": "labels",
-    "source.duedate": "patchbay",
-    "value.duedate.patchbay": "due_date",
+  return securityBugMapping({
     "source.customfield_10050": "patchbay",
     "value.customfield_10050.patchbay": "severity",
-    "severity.customfield_10050.critical": "20001",
-    "severity.customfield_10050.high": "20002",
-    "severity.customfield_10050.medium": "20003",
-    "severity.customfield_10050.low": "20004",
-    "severity.customfield_10050.info": "20005",
-    "status.open": "10000",
-    "status.in_progress": "10001",
-    "status.done": "10002",
-    "status.accepted": "10003",
+    ...Object.fromEntries(["critical", "high", "medium", "low", "info"].map((s, i) => [`severity.customfield_10050.${s}`, String(20001 + i)])),
     ...extra,
-  };
+  });
 }
 
 let jiraId = 0;
@@ -425,6 +399,14 @@ describe("no duplicates, and errors people can act on", () => {
     await drain();
     const row = await db().selectFrom("push_errors").selectAll().executeTakeFirstOrThrow();
     expect(row).toMatchObject({ mapping_id: mappingId, http_status: 400, tracker_message: "duedate: Due date is in the past." });
+
+    jira.faults.add({ path: /\/rest\/api\/3\/issue$/, status: 403, times: 1, body: JSON.stringify({ errorMessages: ["You do not have permission to create issues in this project."], errors: {} }) });
+    await admin.post(`/vulnerabilities/${await findingId("CVE-2022-24999")}/push`, {});
+    await drain();
+    const errors = text(await (await admin.get(`/trackers/mappings/${mappingId}/errors`)).text());
+    expect(errors).toContain("Jira Cloud refused to create and edit issues (HTTP 403)");
+    expect(errors).toContain("Needed: write:jira-work (classic scopes) or write:issue:jira (granular scopes)");
+    expect(errors).toContain("You do not have permission to create issues in this project.");
   });
 
   it("waits out a 429 and pushes once", async () => {

@@ -404,3 +404,28 @@ function emptyTextNode(node: unknown): boolean {
   if (n.type === "text" && !n.text) return true;
   return (n.content ?? []).some(emptyTextNode);
 }
+
+/**
+ * The mapping form for the Security project's Bug, filled the way a person would: title,
+ * description, severity as priority, labels, due date, and the full status map.
+ */
+export function securityBugMapping(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    project: "10000",
+    ticketType: "10004",
+    name: "Security bugs",
+    "source.summary": "patchbay",
+    "value.summary.patchbay": "title",
+    "source.description": "patchbay",
+    "value.description.patchbay": "description",
+    "source.priority": "patchbay",
+    "value.priority.patchbay": "severity",
+    ...Object.fromEntries(["critical", "high", "medium", "low", "info"].map((s, i) => [`severity.priority.${s}`, String(i + 1)])),
+    "source.labels": "patchbay",
+    "value.labels.patchbay": "labels",
+    "source.duedate": "patchbay",
+    "value.duedate.patchbay": "due_date",
+    ...Object.fromEntries(STATUSES.map((s, i) => [`status.${["open", "in_progress", "done", "accepted"][i]}`, s.id])),
+    ...extra,
+  };
+}

@@ -261,7 +261,7 @@ class JiraSession implements TrackerSession {
     // Labels are added, never replaced: people's own labels on the issue stay.
     const labels = fields.labels as string[];
     delete fields.labels;
-    await this.conn.client.send("write", "PUT", `/rest/api/3/issue/${encodeURIComponent(ticket.key)}?notifyUsers=false`, {
+    await this.conn.client.send("write", "PUT", `/rest/api/3/issue/${encodeURIComponent(ticket.key)}`, {
       fields,
       update: { labels: labels.map((label) => ({ add: label })) },
     });
