@@ -7,6 +7,7 @@ import { ExternalError } from "../http.js";
 import { type ConnectorEnvironment, connectorContext } from "../connectors/context.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText, registerSecret } from "../log.js";
+import { publish } from "../remediation/events.js";
 import type { Vault } from "../vault.js";
 import { connectionFor } from "./oauth.js";
 import { findIntegration, setIntegrationStatus } from "./store.js";
@@ -96,6 +97,8 @@ export function integrationCheckHandler(deps: CheckDeps): JobHandler {
       await setIntegrationStatus(deps.db, integrationId, "connected", null, deps.now());
     } else {
       await setIntegrationStatus(deps.db, integrationId, "error", outcome.message, deps.now());
+      // Once per failure, not on every check while it lasts: the notification says it broke.
+      if (integration.status !== "error") await publish(deps.db, { type: "integration.failed", integrationId, kind: integration.kind, reason: outcome.message }, deps.now());
       logger.warn("integration check failed", { integrationId, kind: integration.kind, error: outcome.message });
     }
   };

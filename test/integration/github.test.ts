@@ -143,6 +143,10 @@ describe("repository sync", () => {
     const card = text(await (await admin.get("/integrations/card/github", { htmx: true })).text());
     expect(card).toMatch(/GitHub Error/);
     expect(card).toContain('Repository sync stopped on page 1: GitHub rejected the credentials (HTTP 401). GitHub said: "Bad credentials"');
+    // One notification event for the failure, not one per retry.
+    const events = await app.runtime.database.db.selectFrom("domain_events").select(["type", "payload"]).where("type", "=", "integration.failed").execute();
+    expect(events).toHaveLength(1);
+    expect(JSON.parse(events[0]!.payload)).toMatchObject({ integrationId: 1, kind: "github" });
   });
 
   it("waits for GitHub's rate limit to reset instead of failing", async () => {

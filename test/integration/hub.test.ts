@@ -207,6 +207,10 @@ describe("Integration Hub", () => {
     const hub = text(await (await admin.get("/integrations")).text());
     expect(hub).toMatch(/Wiz Error/);
     expect(hub).toContain("Wiz did not accept the Client ID and Client Secret.");
+    await enqueueJob(app.runtime.database.db, "integration.check", { integrationId: id }, app.clock.now());
+    await app.runtime.worker.runOnce();
+    const events = await app.runtime.database.db.selectFrom("domain_events").select("type").where("type", "=", "integration.failed").execute();
+    expect(events).toHaveLength(1);
     wiz.sim.clients.get(WIZ_CLIENT.id)!.disabled = false;
     await enqueueJob(app.runtime.database.db, "integration.check", { integrationId: id }, app.clock.now());
     await app.runtime.worker.runOnce();
