@@ -94,30 +94,6 @@ export const plannedConnectors: PlannedConnector[] = [
     },
   }),
   planned({
-    kind: "github-issues",
-    name: "GitHub Issues",
-    category: "collaboration",
-    summary: "Push findings as GitHub issues.",
-    overview: {
-      description: "Push findings and finding groups as issues in a GitHub repository, closed and reopened as remediation progresses.",
-      benefits: ["Severity labels", "Close as completed or not planned", "Works with a connected GitHub integration"],
-      requirements: ["A connected GitHub integration or a token with the repo scope"],
-      docs: [{ label: "GitHub: Issues API", url: "https://docs.github.com/en/rest/issues/issues" }],
-    },
-  }),
-  planned({
-    kind: "gitlab-issues",
-    name: "GitLab Issues",
-    category: "collaboration",
-    summary: "Push findings as GitLab issues on your boards.",
-    overview: {
-      description: "Push findings and finding groups as GitLab issues, with scoped labels for severity and status so they sit in the right board column.",
-      benefits: ["Scoped labels drive board columns", "Confidential issues for sensitive findings"],
-      requirements: ["A connected GitLab integration or a token with the api scope"],
-      docs: [{ label: "GitLab: Issues API", url: "https://docs.gitlab.com/api/issues/" }],
-    },
-  }),
-  planned({
     kind: "azure-devops",
     name: "Azure DevOps Boards",
     category: "collaboration",

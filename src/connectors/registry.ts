@@ -5,10 +5,12 @@ import { CATEGORIES } from "./types.js";
 import { bitbucket } from "./bitbucket/index.js";
 import { github } from "./github/index.js";
 import { gitlab } from "./gitlab/index.js";
+import { githubIssues } from "./github-issues/index.js";
+import { gitlabIssues } from "./gitlab-issues/index.js";
 import { jira } from "./jira/index.js";
 import { wiz } from "./wiz/index.js";
 
-const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira];
+const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira, githubIssues, gitlabIssues];
 
 export class ConnectorRegistry {
   readonly #byKind = new Map<string, Connector>();

@@ -65,7 +65,8 @@ export interface Card {
   overview: Overview;
 }
 
-export type FieldType = "text" | "url" | "email" | "secret" | "checkbox";
+/** "integration": one of the connected integrations of `integrationKind`, whose connection this one reuses. */
+export type FieldType = "text" | "url" | "email" | "secret" | "checkbox" | "integration";
 
 export interface SettingField {
   name: string;
@@ -86,6 +87,8 @@ export interface SettingField {
   glance?: boolean;
   /** A multi-line value (a PEM private key): a textarea. */
   multiline?: boolean;
+  /** For an "integration" field: the kind of integration it names. */
+  integrationKind?: string;
 }
 
 /** Parsed form values: strings for text fields, booleans for checkboxes. */
@@ -95,6 +98,8 @@ export type SecretValues = Record<string, string>;
 export interface ConnectionSettings {
   settings: SettingValues;
   secrets: SecretValues;
+  /** The connection of the integration an "integration" field names (a tracker reusing source control). */
+  linked?: { settings: SettingValues; secrets: SecretValues };
 }
 
 export interface ConnectorContext {

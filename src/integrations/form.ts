@@ -57,6 +57,7 @@ export function parseSettingsForm(connector: AvailableConnector, input: FormInpu
 
 function checkValue(field: SettingField, value: string): string | undefined {
   if (value === "") return field.required ? `Enter the ${field.label}.` : undefined;
+  if (field.type === "integration") return /^\d{1,9}$/.test(value) ? undefined : `Choose one of the connected integrations for ${field.label}.`;
   const max = field.maxLength ?? DEFAULT_MAX_LENGTH;
   if (value.length > max) return `${field.label} is too long: at most ${max} characters.`;
   if (field.type === "url") {

@@ -9,16 +9,17 @@ import type { JobHandler } from "../jobs/worker.js";
 import { redactText, registerSecret } from "../log.js";
 import { publish } from "../remediation/events.js";
 import type { Vault } from "../vault.js";
+import { type LinkDeps, withLinked } from "./linked.js";
 import { connectionFor } from "./oauth.js";
 import { findIntegration, setIntegrationStatus } from "./store.js";
 
 export type TestOutcome = { ok: true; result: TestResult } | { ok: false; message: string; advice: Advice };
 
-export async function testConnection(connector: AvailableConnector, connection: ConnectionSettings, ctx: ConnectorContext): Promise<TestOutcome> {
+export async function testConnection(connector: AvailableConnector, connection: ConnectionSettings, ctx: ConnectorContext, link: LinkDeps): Promise<TestOutcome> {
   // Typed-in secrets are not in the vault yet: make sure no log line or message can echo them.
   for (const value of Object.values(connection.secrets)) registerSecret(value);
   try {
-    return { ok: true, result: await connector.test(connection, ctx) };
+    return { ok: true, result: await connector.test(await withLinked(link, connector, connection), ctx) };
   } catch (err) {
     const error = err instanceof ExternalError ? err : new ExternalError("remote", connector.card.name, `Unexpected error: ${(err as Error).message}`);
     if (!(err instanceof ExternalError)) ctx.logger.error("connection test crashed", { kind: connector.card.kind, error: err });
@@ -87,7 +88,7 @@ export function integrationCheckHandler(deps: CheckDeps): JobHandler {
     let outcome: TestOutcome;
     try {
       const connection = await connectionFor(deps, connector, integration);
-      outcome = await testConnection(connector, connection, connectorContext({ ...deps.env, logger }));
+      outcome = await testConnection(connector, connection, connectorContext({ ...deps.env, logger }), deps);
     } catch (err) {
       // A refresh the provider refused: the authorization was revoked.
       const error = err instanceof ExternalError ? err : new ExternalError("remote", connector.card.name, String(err));

@@ -20,9 +20,9 @@ export function mentionedCves(text: string): string[] {
   return [...new Set([...text.matchAll(CVE)].map((m) => m[0].toUpperCase()))];
 }
 
-const TICKET_KEY = /\b[A-Z][A-Z0-9_]+-\d+\b|[\w.-]+\/[\w.-]+#\d+/g;
+const TICKET_KEY = /\b[A-Z][A-Z0-9_]+-\d+\b|[\w.-]+(?:\/[\w.-]+)+#\d+/g;
 
-/** Strings in the text that may be tracker keys: "SEC-12", "acme/api#12". */
+/** Strings in the text that may be tracker keys: "SEC-12", "acme/api#12", "group/sub/project#3". */
 export function mentionedTicketKeys(text: string): string[] {
   return [...new Set([...text.matchAll(TICKET_KEY)].map((m) => m[0]))].filter((k) => !/^CVE-/i.test(k));
 }

@@ -54,8 +54,8 @@ export function suggestedMapping(target: TicketTarget, fields: TrackerField[], s
   const statusMap: StatusMap = {
     open: find(/^(to ?do|open|new|backlog)$/i),
     in_progress: find(/progress|doing|active/i),
-    done: find(/^(done|closed|resolved|fixed)$/i),
-    accepted: find(/won.?t|declined|rejected|risk/i) ?? find(/^(done|closed)$/i),
+    done: find(/^(done|closed|resolved|fixed)$/i) ?? find(/completed|^closed|^resolved/i),
+    accepted: find(/won.?t|declined|rejected|risk|not planned/i) ?? find(/^(done|closed)$/i),
   };
   return {
     name: `${target.project.name} · ${target.ticketType.name}`,

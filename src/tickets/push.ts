@@ -14,6 +14,7 @@ import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { AvailableConnector, FieldValue, TicketContent, TicketRef, Tracker, TrackerField, TrackerSession } from "../connectors/types.js";
 import type { Db, Integration, Ticket, TrackerMapping } from "../db/schema.js";
 import { ExternalError } from "../http.js";
+import { withLinked } from "../integrations/linked.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { enqueueJob } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
@@ -74,7 +75,7 @@ export async function openTracker(deps: PushDeps, mappingId: number, logger: Log
   const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", mapping.integration_id).executeTakeFirst();
   const connector = integration ? deps.registry.available(integration.kind) : undefined;
   if (!integration || !connector?.tracker) return undefined;
-  const connection = await connectionFor({ db: deps.db, vault: deps.vault, env: deps.env, now: deps.now }, connector as AvailableConnector, integration);
+  const connection = await withLinked(deps, connector, await connectionFor(deps, connector, integration));
   const session = connector.tracker.session(connection, connectorContext({ ...deps.env, logger }));
   return { mapping, data: mappingData(mapping), integration, tracker: connector.tracker, session };
 }

@@ -55,7 +55,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
     const existing = outcome.integrationId ? await findIntegration(deps.db, outcome.integrationId) : undefined;
     if (!outcome.ok) return dialog(c, deps, { connector, integration: existing, tab: "configuration", oauthError: outcome.message }, 422);
     const connection = { settings: outcome.settings, secrets: outcome.secrets };
-    const tested = await testConnection(connector, connection, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }));
+    const tested = await testConnection(connector, connection, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }), linkDeps(deps));
     if (!tested.ok) return dialog(c, deps, { connector, integration: existing, tab: "configuration", values: outcome.settings, outcome: tested }, 422);
     const id = await saveConnection(connectDeps(deps), connector, existing, { settings: { ...connection.settings, ...tested.result.discovered }, secrets: connection.secrets }, c.get("user")!.username);
     return c.redirect(`/integrations/${connector.card.kind}/${id}?tab=configuration&saved=1`, 303);
@@ -119,7 +119,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
     const existing = integration ? existingOf(deps, integration) : undefined;
     const parsed = parseSettingsForm(connector, form, existing);
     const outcome: TestOutcome | { ok: false; fieldErrors: Record<string, string> } = parsed.ok
-      ? await testConnection(connector, parsed, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }))
+      ? await testConnection(connector, parsed, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }), linkDeps(deps))
       : { ok: false, fieldErrors: parsed.errors };
     if (isHtmx(c)) return render(c, deps, "./integrations/test-result", { outcome, connector });
     return dialog(c, deps, { connector, integration, tab: "configuration", values: parsed.ok ? parsed.settings : parsed.values, errors: parsed.ok ? {} : parsed.errors, outcome });
@@ -176,7 +176,7 @@ async function save(c: Ctx, deps: AppDeps, connector: AvailableConnector, integr
   }
   // Connect verifies the credentials first (the seed's "Click Connect to verify"); nothing is stored on failure.
   const ctx = connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) });
-  const outcome = await testConnection(connector, parsed, ctx);
+  const outcome = await testConnection(connector, parsed, ctx, linkDeps(deps));
   if (!outcome.ok) {
     return dialog(c, deps, { connector, integration, tab: "configuration", values: parsed.settings, errors: {}, outcome }, 422);
   }
@@ -189,6 +189,10 @@ async function save(c: Ctx, deps: AppDeps, connector: AvailableConnector, integr
 
 function connectDeps(deps: AppDeps) {
   return { db: deps.db, vault: deps.vault, logger: deps.logger, now: deps.now, notifyWorker: deps.notifyWorker };
+}
+
+function linkDeps(deps: AppDeps) {
+  return { db: deps.db, vault: deps.vault, registry: deps.registry, env: deps.connectorEnv, now: deps.now };
 }
 
 function oauthDeps(deps: AppDeps) {
@@ -220,8 +224,10 @@ async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 4
   const available = connector.status === "available" ? connector : undefined;
   const values = state.values ?? (integration ? integrationSettings(integration) : undefined);
   const storedSecrets = integration?.secrets ? Object.keys(deps.vault.openSecrets(integration.secrets)) : [];
+  const linkable = await listIntegrations(deps.db);
   const fields = (available?.fields ?? []).map((field) => ({
     ...field,
+    options: field.type === "integration" ? linkable.filter((i) => i.kind === field.integrationKind).map((i) => ({ id: String(i.id), name: i.name })) : [],
     value: displayValue(field, values),
     error: state.errors?.[field.name],
     locked: Boolean(integration) && !field.editableWhenConnected,

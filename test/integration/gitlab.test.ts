@@ -61,7 +61,7 @@ describe("GitLab", () => {
     expect(body).toContain("Signed in as project_bot");
     expect(body).toContain("Scopes: api");
     expect(body).toContain("Token expires on 2027-06-30");
-    expect(sim.faults.requests.find((r) => r.path === "/api/v4/user")!.headers["private-token"]).toBe(TOKEN);
+    expect(sim.faults.requests.find((r) => r.path === "/api/v4/user")!.headers.authorization).toBe(`Bearer ${TOKEN}`);
     const bad = text(await (await admin.post("/integrations/gitlab/test", { gitlabUrl: "https://gitlab.example.com", token: "glpat-wrong" }, { htmx: true })).text());
     expect(bad).toContain("Connection Failed — GitLab rejected the token");
     expect(bad).toContain('GitLab said: "401 Unauthorized"');

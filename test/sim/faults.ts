@@ -18,6 +18,10 @@ export interface Fault {
   malformed?: boolean;
   /** Send the body one byte every `dripMs`. */
   dripMs?: number;
+  /** Let the request do its work first, then answer with `status`: a lost answer. */
+  afterHandler?: boolean;
+  /** Only requests with this method. */
+  method?: string;
 }
 
 export class FaultKnobs {
@@ -38,9 +42,14 @@ export class FaultKnobs {
   middleware(errorBody: (status: number) => string): MiddlewareHandler {
     return async (c: Context, next: Next) => {
       this.requests.push({ method: c.req.method, path: c.req.path, headers: Object.fromEntries(c.req.raw.headers) });
-      const fault = this.#faults.find((f) => (!f.path || f.path.test(c.req.path)) && (f.times === undefined || f.times > 0));
+      const fault = this.#faults.find((f) => (!f.path || f.path.test(c.req.path)) && (!f.method || f.method === c.req.method) && (f.times === undefined || f.times > 0));
       if (!fault) return next();
       if (fault.times !== undefined) fault.times--;
+      if (fault.afterHandler) {
+        await next();
+        c.res = new Response(fault.body ?? errorBody(fault.status ?? 502), { status: fault.status ?? 502, headers: { "content-type": "application/json" } });
+        return;
+      }
       if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));
       if (fault.malformed) return c.body('{"data": {"vulnerabilityFindings": ', 200, { "content-type": "application/json" });
       if (fault.dripMs) {

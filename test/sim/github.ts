@@ -25,6 +25,19 @@ export interface GitHubSimToken {
 
 const DOCS = "https://docs.github.com/rest";
 
+export interface GitHubSimIssue {
+  repo: string;
+  number: number;
+  title: string;
+  body: string | null;
+  labels: string[];
+  assignees: string[];
+  milestone: number | null;
+  state: "open" | "closed";
+  state_reason: "completed" | "not_planned" | "reopened" | null;
+  comments: string[];
+}
+
 export class GitHubSim {
   readonly faults = new FaultKnobs();
   readonly tokens = new Map<string, GitHubSimToken>();
@@ -53,6 +66,13 @@ export class GitHubSim {
   /** Public origins the API is reached at: Link headers point there, as GitHub's do. */
   apiOrigin = "https://api.github.com";
   enterpriseOrigin = "https://github.example.com";
+  /** Issues by repository, numbered per repository as GitHub does. */
+  readonly issues: GitHubSimIssue[] = [];
+  /** Labels defined per repository ("owner/name" → names). */
+  readonly labels = new Map<string, string[]>();
+  readonly milestones = new Map<string, { number: number; title: string }[]>();
+  /** Users who may be assigned issues (collaborators with push access). */
+  readonly assignable = new Set(["octocat", "alice", "bob"]);
 
   addToken(token: string, login = "octocat", scopes: string[] | null = ["repo", "read:org", "security_events"]): void {
     this.tokens.set(token, { login, scopes });
@@ -187,6 +207,7 @@ export class GitHubSim {
       if (typeof body.body === "string") this.pullBodies.set(key, body.body);
       return c.json({ number: Number(c.req.param("number")), body: this.pullBodies.get(key), state: "open" });
     });
+    this.#issueRoutes(api);
     this.#oauthRoutes(root);
     const apps = this.#appRoutes();
     root.route("/", apps);
@@ -195,6 +216,123 @@ export class GitHubSim {
     // GitHub Enterprise Server serves the same API under /api/v3.
     root.route("/api/v3", api);
     return root;
+  }
+
+  /** Issues, labels, milestones and comments (REST "Issues" API). */
+  #issueRoutes(api: Hono): void {
+    const notFound = (c: { json: (b: unknown, s: 404) => Response }) => c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
+    const repoOf = (c: { req: { param(n: string): string } }) => {
+      const name = `${c.req.param("owner")}/${c.req.param("repo")}`;
+      return this.repos.some((r) => r.full_name === name) ? name : undefined;
+    };
+    const view = (i: GitHubSimIssue) => ({
+      id: 900000 + this.issues.indexOf(i),
+      number: i.number,
+      title: i.title,
+      body: i.body,
+      state: i.state,
+      state_reason: i.state_reason,
+      labels: i.labels.map((name) => ({ name })),
+      assignees: i.assignees.map((login) => ({ login })),
+      milestone: i.milestone === null ? null : { number: i.milestone },
+      html_url: `${this.webOrigin}/${i.repo}/issues/${i.number}`,
+      url: `${this.apiOrigin}/repos/${i.repo}/issues/${i.number}`,
+    });
+    const invalid = (c: { json: (b: unknown, s: 422) => Response }, field: string, code: string, message: string) =>
+      c.json({ message: "Validation Failed", errors: [{ resource: "Issue", field, code, message }], documentation_url: DOCS, status: "422" }, 422);
+    const findIssue = (repo: string, n: string) => this.issues.find((i) => i.repo === repo && i.number === Number(n));
+    const checkFields = (repo: string, body: { milestone?: unknown; assignees?: unknown }) => {
+      if (body.milestone !== undefined && body.milestone !== null && !(this.milestones.get(repo) ?? []).some((m) => m.number === body.milestone)) return "milestone";
+      if (Array.isArray(body.assignees) && body.assignees.some((a) => typeof a !== "string" || !this.assignable.has(a))) return "assignees";
+      return undefined;
+    };
+    api.get("/repos/:owner/:repo/labels", (c) => {
+      const repo = repoOf(c);
+      if (!repo) return notFound(c);
+      return c.json((this.labels.get(repo) ?? []).map((name, i) => ({ id: 7000 + i, name, color: "ededed" })));
+    });
+    api.get("/repos/:owner/:repo/milestones", (c) => {
+      const repo = repoOf(c);
+      if (!repo) return notFound(c);
+      return c.json((this.milestones.get(repo) ?? []).map((m) => ({ ...m, state: "open" })));
+    });
+    api.get("/repos/:owner/:repo/issues", (c) => {
+      const repo = repoOf(c);
+      if (!repo) return notFound(c);
+      const labels = (c.req.query("labels") ?? "").split(",").filter(Boolean);
+      const state = c.req.query("state") ?? "open";
+      const found = this.issues.filter((i) => i.repo === repo && (state === "all" || i.state === state) && labels.every((l) => i.labels.includes(l)));
+      return c.json(found.map(view));
+    });
+    api.post("/repos/:owner/:repo/issues", async (c) => {
+      const repo = repoOf(c);
+      if (!repo) return notFound(c);
+      const body = (await c.req.json().catch(() => ({}))) as { title?: unknown; body?: unknown; labels?: unknown; assignees?: unknown; milestone?: unknown };
+      if (typeof body.title !== "string" || !body.title) return invalid(c, "title", "missing_field", "title is missing");
+      if (body.title.length > 256) return invalid(c, "title", "invalid", "title is too long (maximum is 256 characters)");
+      const bad = checkFields(repo, body);
+      if (bad) return invalid(c, bad, "invalid", `${bad} is invalid`);
+      const labels = Array.isArray(body.labels) ? (body.labels as string[]) : [];
+      // Labels that do not exist yet are created with the issue.
+      this.labels.set(repo, [...new Set([...(this.labels.get(repo) ?? []), ...labels])]);
+      const issue: GitHubSimIssue = {
+        repo,
+        number: this.issues.filter((i) => i.repo === repo).length + 1,
+        title: body.title,
+        body: typeof body.body === "string" ? body.body : null,
+        labels: [...new Set(labels)],
+        assignees: Array.isArray(body.assignees) ? (body.assignees as string[]) : [],
+        milestone: typeof body.milestone === "number" ? body.milestone : null,
+        state: "open",
+        state_reason: null,
+        comments: [],
+      };
+      this.issues.push(issue);
+      return c.json(view(issue), 201);
+    });
+    api.get("/repos/:owner/:repo/issues/:number", (c) => {
+      const repo = repoOf(c);
+      const issue = repo && findIssue(repo, c.req.param("number"));
+      return issue ? c.json(view(issue)) : notFound(c);
+    });
+    api.patch("/repos/:owner/:repo/issues/:number", async (c) => {
+      const repo = repoOf(c);
+      const issue = repo && findIssue(repo, c.req.param("number"));
+      if (!repo || !issue) return notFound(c);
+      const body = (await c.req.json().catch(() => ({}))) as { title?: string; body?: string; state?: string; state_reason?: string; labels?: string[]; assignees?: string[]; milestone?: number | null };
+      const bad = checkFields(repo, body);
+      if (bad) return invalid(c, bad, "invalid", `${bad} is invalid`);
+      if (body.state !== undefined && body.state !== "open" && body.state !== "closed") return invalid(c, "state", "invalid", "state is not included in the list");
+      if (body.state_reason !== undefined && !["completed", "not_planned", "reopened"].includes(body.state_reason)) return invalid(c, "state_reason", "invalid", "state_reason is not included in the list");
+      if (body.title !== undefined) issue.title = body.title;
+      if (body.body !== undefined) issue.body = body.body;
+      if (body.labels !== undefined) issue.labels = [...new Set(body.labels)];
+      if (body.assignees !== undefined) issue.assignees = body.assignees;
+      if (body.milestone !== undefined) issue.milestone = body.milestone;
+      if (body.state) {
+        issue.state = body.state as "open" | "closed";
+        issue.state_reason = body.state === "closed" ? ((body.state_reason as "completed" | "not_planned") ?? "completed") : "reopened";
+      }
+      return c.json(view(issue));
+    });
+    api.post("/repos/:owner/:repo/issues/:number/labels", async (c) => {
+      const repo = repoOf(c);
+      const issue = repo && findIssue(repo, c.req.param("number"));
+      if (!repo || !issue) return notFound(c);
+      const body = (await c.req.json().catch(() => ({}))) as { labels?: string[] };
+      issue.labels = [...new Set([...issue.labels, ...(body.labels ?? [])])];
+      this.labels.set(repo, [...new Set([...(this.labels.get(repo) ?? []), ...(body.labels ?? [])])]);
+      return c.json(issue.labels.map((name) => ({ name })));
+    });
+    api.post("/repos/:owner/:repo/issues/:number/comments", async (c) => {
+      const repo = repoOf(c);
+      const issue = repo && findIssue(repo, c.req.param("number"));
+      if (!repo || !issue) return notFound(c);
+      const body = (await c.req.json().catch(() => ({}))) as { body?: string };
+      if (!body.body) return invalid(c, "body", "missing_field", "body is missing");
+      issue.comments.push(body.body);
+      return c.json({ id: issue.comments.length, body: body.body, html_url: `${this.webOrigin}/${repo}/issues/${issue.number}#issuecomment-${issue.comments.length}` }, 201);
+    });
   }
 
   /** App endpoints authenticate with the app's JWT (RS256), not a token. */

@@ -14,6 +14,19 @@ export interface GitLabSimProject {
   archived: boolean;
 }
 
+export interface GitLabSimIssue {
+  projectId: number;
+  iid: number;
+  title: string;
+  description: string | null;
+  labels: string[];
+  assigneeIds: number[];
+  confidential: boolean;
+  dueDate: string | null;
+  state: "opened" | "closed";
+  notes: string[];
+}
+
 export class GitLabSim {
   readonly faults = new FaultKnobs();
   readonly tokens = new Map<string, { username: string; scopes: string[]; revoked?: boolean }>();
@@ -32,6 +45,13 @@ export class GitLabSim {
   /** Token endpoint calls by grant type, and a delay to widen races in tests. */
   readonly tokenRequests: string[] = [];
   tokenLatencyMs = 0;
+  readonly issues: GitLabSimIssue[] = [];
+  /** Labels per project id; names with "::" are scoped labels. */
+  readonly labels = new Map<number, string[]>();
+  readonly members = [
+    { id: 11, username: "alice", name: "Alice" },
+    { id: 12, username: "bob", name: "Bob" },
+  ];
   /** The server's public address: web_url and Link headers point there. */
   webOrigin = "https://gitlab.com";
 
@@ -129,6 +149,7 @@ export class GitLabSim {
       if (typeof body.description === "string") this.mergeRequests.set(key, body.description);
       return c.json({ iid: Number(c.req.param("iid")), description: this.mergeRequests.get(key), state: "opened" });
     });
+    this.#issueRoutes(api);
     const root = new Hono();
     root.get("/oauth/authorize", (c) => {
       const app = this.oauthApps.get(c.req.query("client_id") ?? "");
@@ -210,6 +231,127 @@ export class GitLabSim {
     };
     if (opts.token) headers["x-gitlab-token"] = opts.token;
     return fetch(url, { method: "POST", headers, body: JSON.stringify(payload) });
+  }
+
+  /** Issues, labels, members and notes (REST v4), with scoped labels replacing their scope's others. */
+  #issueRoutes(api: Hono): void {
+    const project = (c: { req: { param(n: string): string } }) => {
+      const key = decodeURIComponent(c.req.param("project"));
+      return this.projects.find((p) => String(p.id) === key || p.path_with_namespace === key);
+    };
+    const notFound = (c: { json: (b: unknown, s: 404) => Response }, what = "Project") => c.json({ message: `404 ${what} Not Found` }, 404);
+    const view = (i: GitLabSimIssue) => {
+      const p = this.projects.find((x) => x.id === i.projectId)!;
+      return {
+        id: 50000 + this.issues.indexOf(i),
+        iid: i.iid,
+        project_id: i.projectId,
+        title: i.title,
+        description: i.description,
+        state: i.state,
+        labels: i.labels,
+        confidential: i.confidential,
+        due_date: i.dueDate,
+        assignees: i.assigneeIds.map((id) => this.members.find((m) => m.id === id)),
+        web_url: `${this.webOrigin}/${p.path_with_namespace}/-/issues/${i.iid}`,
+      };
+    };
+    /** Adds labels; a scoped label (scope::value) removes the others of its scope. */
+    const addLabels = (current: string[], added: string[]) => {
+      let out = [...current];
+      for (const label of added) {
+        const scope = label.includes("::") ? label.slice(0, label.lastIndexOf("::")) : undefined;
+        if (scope) out = out.filter((l) => !(l.includes("::") && l.slice(0, l.lastIndexOf("::")) === scope));
+        if (!out.includes(label)) out.push(label);
+      }
+      return out;
+    };
+    const splitLabels = (v: unknown) => (typeof v === "string" ? v.split(",").map((x) => x.trim()).filter(Boolean) : Array.isArray(v) ? (v as string[]) : []);
+    const checked = (body: { assignee_ids?: unknown; due_date?: unknown }) => {
+      if (Array.isArray(body.assignee_ids) && body.assignee_ids.some((id) => !this.members.some((m) => m.id === id))) return "assignee_ids";
+      if (body.due_date !== undefined && body.due_date !== null && !/^\d{4}-\d{2}-\d{2}$/.test(String(body.due_date))) return "due_date";
+      return undefined;
+    };
+    api.get("/projects/:project/labels", (c) => {
+      const p = project(c);
+      if (!p) return notFound(c);
+      return c.json((this.labels.get(p.id) ?? []).map((name, i) => ({ id: 800 + i, name, color: "#428BCA" })));
+    });
+    api.get("/projects/:project/members/all", (c) => {
+      const p = project(c);
+      if (!p) return notFound(c);
+      return c.json(this.members.map((m) => ({ ...m, state: "active", access_level: 30 })));
+    });
+    api.get("/projects/:project/issues", (c) => {
+      const p = project(c);
+      if (!p) return notFound(c);
+      const labels = splitLabels(c.req.query("labels"));
+      const state = c.req.query("state");
+      const found = this.issues.filter((i) => i.projectId === p.id && (!state || state === "all" || i.state === state) && labels.every((l) => i.labels.includes(l)));
+      c.header("x-next-page", "");
+      return c.json(found.map(view));
+    });
+    api.post("/projects/:project/issues", async (c) => {
+      const p = project(c);
+      if (!p) return notFound(c);
+      const body = (await c.req.json().catch(() => ({}))) as Record<string, unknown>;
+      if (typeof body.title !== "string" || !body.title.trim()) return c.json({ message: { title: ["can't be blank"] } }, 400);
+      if (body.title.length > 255) return c.json({ message: { title: ["is too long (maximum is 255 characters)"] } }, 400);
+      const bad = checked(body);
+      if (bad) return c.json({ message: { [bad]: ["is invalid"] } }, 400);
+      const labels = addLabels([], splitLabels(body.labels));
+      this.labels.set(p.id, [...new Set([...(this.labels.get(p.id) ?? []), ...labels])]);
+      const issue: GitLabSimIssue = {
+        projectId: p.id,
+        iid: this.issues.filter((i) => i.projectId === p.id).length + 1,
+        title: body.title,
+        description: typeof body.description === "string" ? body.description : null,
+        labels,
+        assigneeIds: Array.isArray(body.assignee_ids) ? (body.assignee_ids as number[]) : [],
+        confidential: body.confidential === true,
+        dueDate: typeof body.due_date === "string" ? body.due_date : null,
+        state: "opened",
+        notes: [],
+      };
+      this.issues.push(issue);
+      return c.json(view(issue), 201);
+    });
+    const issueOf = (c: { req: { param(n: string): string } }) => {
+      const p = project(c);
+      return p ? this.issues.find((i) => i.projectId === p.id && i.iid === Number(c.req.param("iid"))) : undefined;
+    };
+    api.get("/projects/:project/issues/:iid", (c) => {
+      const issue = issueOf(c);
+      return issue ? c.json(view(issue)) : notFound(c, "Issue");
+    });
+    api.put("/projects/:project/issues/:iid", async (c) => {
+      const issue = issueOf(c);
+      if (!issue) return notFound(c, "Issue");
+      const body = (await c.req.json().catch(() => ({}))) as Record<string, unknown>;
+      const bad = checked(body);
+      if (bad) return c.json({ message: { [bad]: ["is invalid"] } }, 400);
+      if (typeof body.title === "string") issue.title = body.title;
+      if (typeof body.description === "string") issue.description = body.description;
+      if (typeof body.confidential === "boolean") issue.confidential = body.confidential;
+      if (body.due_date !== undefined) issue.dueDate = (body.due_date as string | null) ?? null;
+      if (Array.isArray(body.assignee_ids)) issue.assigneeIds = body.assignee_ids as number[];
+      if (body.labels !== undefined) issue.labels = addLabels([], splitLabels(body.labels));
+      if (body.add_labels !== undefined) issue.labels = addLabels(issue.labels, splitLabels(body.add_labels));
+      if (body.state_event === "close") issue.state = "closed";
+      else if (body.state_event === "reopen") issue.state = "opened";
+      else if (body.state_event !== undefined) return c.json({ error: "state_event does not have a valid value" }, 400);
+      const p = issue.projectId;
+      this.labels.set(p, [...new Set([...(this.labels.get(p) ?? []), ...issue.labels])]);
+      return c.json(view(issue));
+    });
+    api.post("/projects/:project/issues/:iid/notes", async (c) => {
+      const issue = issueOf(c);
+      if (!issue) return notFound(c, "Issue");
+      const body = (await c.req.json().catch(() => ({}))) as { body?: string };
+      if (!body.body) return c.json({ message: { note: ["can't be blank"] } }, 400);
+      issue.notes.push(body.body);
+      return c.json({ id: issue.notes.length, body: body.body, system: false }, 201);
+    });
   }
 
   private entry(c: { req: { header(name: string): string | undefined } }) {

@@ -1,5 +1,5 @@
-// GitLab REST v4 client: gitlab.com or a self-managed server, PRIVATE-TOKEN auth (personal,
-// group or project access tokens), and offset pagination by the X-Next-Page header.
+// GitLab REST v4 client: gitlab.com or a self-managed server, bearer auth (OAuth tokens and
+// personal, group or project access tokens), and offset pagination by the X-Next-Page header.
 import { ExternalError, type HttpClient, type HttpResponse } from "../../http.js";
 
 export const SERVICE = "GitLab";
@@ -36,7 +36,8 @@ export class GitLabClient {
   ) {}
 
   private headers(): Record<string, string> {
-    return { "private-token": this.token, accept: "application/json", "user-agent": "Patchbay" };
+    // Bearer works for OAuth tokens and for personal, group and project access tokens alike.
+    return { authorization: `Bearer ${this.token}`, accept: "application/json", "user-agent": "Patchbay" };
   }
 
   get<T>(path: string, opts: { apiRoot?: boolean } = {}): Promise<{ data: T; response: HttpResponse }> {

@@ -1,0 +1,189 @@
+// GitHub Issues as a tracker: a connected GitHub integration's credentials (or a token of its
+// own), one repository per mapping, labels (Patchbay's severity labels and the repository's
+// own), assignees, milestone; closed as completed or not planned, reopened; comments. Each
+// issue carries a Patchbay marker label, which GitHub's issue list filters on at once (the
+// search API's index lags), so a retry finds an issue made before a crash.
+import { ExternalError } from "../../http.js";
+import { createGitHubClient } from "../github/index.js";
+import { type GitHubClient, SERVICE, nextLink } from "../github/client.js";
+import { toMarkdown } from "../markdown.js";
+import type { AvailableConnector, Block, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerSession } from "../types.js";
+
+const MAX_PAGES = 20;
+const TITLE_MAX = 256;
+
+export const STATUSES: TrackerChoice[] = [
+  { id: "open", name: "Open" },
+  { id: "closed:completed", name: "Closed as completed" },
+  { id: "closed:not_planned", name: "Closed as not planned" },
+];
+
+interface Issue {
+  number: number;
+  html_url: string;
+  state: "open" | "closed";
+  state_reason: string | null;
+}
+
+function client(connection: ConnectionSettings, ctx: ConnectorContext): GitHubClient {
+  const own = connection.secrets.token;
+  if (!connection.linked && !own) {
+    throw new ExternalError("invalid_input", SERVICE, "Choose a connected GitHub integration, or enter a personal access token.");
+  }
+  return createGitHubClient(connection.linked ?? connection, ctx);
+}
+
+const repoPath = (target: TicketTarget) => `/repos/${target.project.id.split("/").map(encodeURIComponent).join("/")}`;
+
+class GitHubIssuesSession implements TrackerSession {
+  constructor(private readonly gh: GitHubClient) {}
+
+  async projects() {
+    const out: TrackerChoice[] = [];
+    let url: string | null = this.gh.installation ? "/installation/repositories?per_page=100" : "/user/repos?per_page=100&sort=full_name";
+    for (let page = 0; url && page < MAX_PAGES; page++) {
+      const { data, response } = await this.gh.get<{ full_name: string; archived?: boolean; has_issues?: boolean }[] | { repositories: { full_name: string; archived?: boolean; has_issues?: boolean }[] }>(url);
+      const repos = Array.isArray(data) ? data : data.repositories;
+      out.push(...repos.filter((r) => !r.archived && r.has_issues !== false).map((r) => ({ id: r.full_name, name: r.full_name })));
+      url = nextLink(response.headers.get("link"));
+    }
+    return out;
+  }
+
+  async ticketTypes() {
+    return [{ id: "issue", name: "Issue" }];
+  }
+
+  async fields(target: TicketTarget): Promise<TrackerField[]> {
+    const [labels, milestones] = await Promise.all([
+      this.gh.get<{ name: string }[]>(`${repoPath(target)}/labels?per_page=100`),
+      this.gh.get<{ number: number; title: string }[]>(`${repoPath(target)}/milestones?state=open&per_page=100`),
+    ]);
+    const labelChoices = labels.data.map((l) => ({ id: l.name, name: l.name }));
+    return [
+      { id: "title", name: "Title", required: true, kind: "text", hasDefault: false },
+      { id: "body", name: "Body", required: false, kind: "document", hasDefault: false },
+      { id: "labels", name: "Labels", required: false, kind: "labels", hasDefault: false },
+      { id: "severityLabel", name: "Severity label", required: false, kind: "choice", hasDefault: false, special: true, allowedValues: labelChoices },
+      { id: "teamLabel", name: "Label from the repository", required: false, kind: "choice", hasDefault: false, allowedValues: labelChoices },
+      { id: "assignees", name: "Assignees (logins)", required: false, kind: "labels", hasDefault: false },
+      { id: "milestone", name: "Milestone", required: false, kind: "choice", hasDefault: false, allowedValues: milestones.data.map((m) => ({ id: String(m.number), name: m.title })) },
+    ];
+  }
+
+  async statuses() {
+    return STATUSES;
+  }
+
+  async find(target: TicketTarget, marker: string) {
+    const { data } = await this.gh.get<Issue[]>(`${repoPath(target)}/issues?labels=${encodeURIComponent(marker)}&state=all&per_page=1`);
+    const issue = data[0];
+    return issue ? ref(target, issue) : undefined;
+  }
+
+  async create(target: TicketTarget, content: TicketContent) {
+    const issue = await this.gh.send<Issue>("POST", `${repoPath(target)}/issues`, { ...payload(content), labels: labels(content) });
+    return ref(target, issue);
+  }
+
+  async update(target: TicketTarget, ticket: TicketRef, content: TicketContent) {
+    await this.gh.patch(`${repoPath(target)}/issues/${ticket.id}`, payload(content));
+    // Labels are added, never replaced: people's own labels on the issue stay.
+    await this.gh.send("POST", `${repoPath(target)}/issues/${ticket.id}/labels`, { labels: labels(content) });
+  }
+
+  async transition(target: TicketTarget, ticket: TicketRef, statusId: string) {
+    const { data } = await this.gh.get<Issue>(`${repoPath(target)}/issues/${ticket.id}`);
+    const [state, reason] = statusId.split(":") as ["open" | "closed", string | undefined];
+    if (data.state === state && (state === "open" || data.state_reason === reason)) return "already" as const;
+    await this.gh.patch(`${repoPath(target)}/issues/${ticket.id}`, state === "open" ? { state: "open", state_reason: "reopened" } : { state: "closed", state_reason: reason ?? "completed" });
+    return "moved" as const;
+  }
+
+  async comment(target: TicketTarget, ticket: TicketRef, blocks: Block[]) {
+    await this.gh.send("POST", `${repoPath(target)}/issues/${ticket.id}/comments`, { body: toMarkdown(blocks) });
+  }
+}
+
+function ref(target: TicketTarget, issue: Issue): TicketRef {
+  return { id: String(issue.number), key: `${target.project.id}#${issue.number}`, url: issue.html_url };
+}
+
+function text(value: FieldValue | undefined): string | undefined {
+  if (!value) return undefined;
+  if (value.kind === "text") return value.text;
+  if (value.kind === "document") return toMarkdown(value.blocks);
+  return undefined;
+}
+
+function payload(content: TicketContent): Record<string, unknown> {
+  const f = content.fields;
+  const out: Record<string, unknown> = {};
+  const title = text(f.title);
+  if (title) out.title = title.replace(/\s+/g, " ").slice(0, TITLE_MAX);
+  const body = text(f.body);
+  out.body = `${body ?? ""}\n\n<!-- ${content.marker} -->`.trimStart();
+  if (f.assignees?.kind === "list") out.assignees = f.assignees.items;
+  if (f.milestone?.kind === "choice") out.milestone = Number(f.milestone.id);
+  return out;
+}
+
+function labels(content: TicketContent): string[] {
+  const f = content.fields;
+  const out = f.labels?.kind === "list" ? [...f.labels.items] : [];
+  for (const key of ["severityLabel", "teamLabel"]) {
+    const v = f[key];
+    if (v?.kind === "choice") out.push(v.id);
+  }
+  return [...new Set([...out, content.marker])];
+}
+
+export const githubIssues: AvailableConnector = {
+  status: "available",
+  capabilities: ["tracker"],
+  multiInstance: true,
+  card: {
+    kind: "github-issues",
+    name: "GitHub Issues",
+    category: "collaboration",
+    summary: "Push findings as GitHub issues.",
+    overview: {
+      description: "Push findings and finding groups as issues in a GitHub repository, closed and reopened as remediation progresses.",
+      benefits: ["Severity labels, and labels, assignees and a milestone of your own", "Closed as completed when fixed, as not planned when the risk is accepted", "Works through a connected GitHub integration"],
+      requirements: [
+        "A connected GitHub integration, or a token: fine-grained with Issues (read and write) on the repositories, or classic with the repo scope",
+      ],
+      docs: [{ label: "GitHub: Issues API", url: "https://docs.github.com/en/rest/issues/issues" }],
+    },
+  },
+  fields: [
+    { name: "source", label: "GitHub integration", type: "integration", integrationKind: "github", editableWhenConnected: true, help: "Reuse the credentials of a connected GitHub integration; or choose None and enter a token below." },
+    { name: "githubUrl", label: "GitHub URL", type: "url", example: "https://github.com", help: "With a token of its own: github.com, or your GitHub Enterprise Server address." },
+    { name: "token", label: "Personal access token", type: "secret", editableWhenConnected: true, help: "Fine-grained: Issues (read and write) on the repositories Patchbay pushes to. Classic: the repo scope." },
+  ],
+  defaultName: () => "GitHub Issues",
+  async test(connection, ctx) {
+    const gh = client(connection, ctx);
+    const repos = await new GitHubIssuesSession(gh).projects();
+    if (repos.length === 0) {
+      throw new ExternalError("permission", SERVICE, "The credentials reach no repository with issues enabled. Grant the token (or the GitHub App) access to the repositories Patchbay should push to.");
+    }
+    return {
+      message: `Connected to GitHub${connection.linked ? " through the chosen GitHub integration" : ""}.`,
+      details: [`${repos.length} repositor${repos.length === 1 ? "y" : "ies"} with issues: ${repos.slice(0, 3).map((r) => r.name).join(", ")}${repos.length > 3 ? ", …" : ""}`],
+    };
+  },
+  troubleshoot(error) {
+    if (error.kind === "auth") {
+      return { title: "Connection Failed — GitHub rejected the token", steps: ["Copy the whole token again, or reconnect the GitHub integration it comes from.", "Check that the token has not expired or been revoked."] };
+    }
+    if (error.kind === "permission") {
+      return { title: "Connection Failed — missing access", steps: ["Give the token Issues (read and write) on the repositories, or the repo scope for a classic token.", "For an organization with SSO, authorize the token for the organization."] };
+    }
+    return undefined;
+  },
+  tracker: {
+    nouns: { project: "repository", ticketType: "issue type", ticket: "issue" },
+    session: (connection, ctx) => new GitHubIssuesSession(client(connection, ctx)),
+  },
+};

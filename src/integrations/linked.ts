@@ -1,0 +1,31 @@
+// An integration that reuses another's connection (GitHub Issues through a connected GitHub):
+// its "integration" field names the other, whose settings and secrets (with OAuth tokens
+// refreshed) are handed to the connector as `linked`.
+import type { ConnectorEnvironment } from "../connectors/context.js";
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { AvailableConnector, ConnectionSettings } from "../connectors/types.js";
+import type { Db } from "../db/schema.js";
+import { ExternalError } from "../http.js";
+import type { Vault } from "../vault.js";
+import { connectionFor } from "./oauth.js";
+
+export interface LinkDeps {
+  db: Db;
+  vault: Vault;
+  registry: ConnectorRegistry;
+  env: ConnectorEnvironment;
+  now: () => Date;
+}
+
+export async function withLinked(deps: LinkDeps, connector: AvailableConnector, connection: ConnectionSettings): Promise<ConnectionSettings> {
+  const field = connector.fields.find((f) => f.type === "integration" && connection.settings[f.name]);
+  if (!field) return connection;
+  const id = Number(connection.settings[field.name]);
+  const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", id).executeTakeFirst();
+  const other = integration ? deps.registry.available(integration.kind) : undefined;
+  if (!integration || !other || integration.kind !== field.integrationKind) {
+    throw new ExternalError("invalid_input", connector.card.name, `The ${field.label} chosen is no longer connected. Choose another, or enter credentials of its own.`);
+  }
+  const linked = await connectionFor(deps, other, integration);
+  return { ...connection, linked: { settings: linked.settings, secrets: linked.secrets } };
+}

@@ -1,0 +1,267 @@
+// The tracker contract: every tracker connector, run through the same push engine against its
+// simulator, must create a ticket, send nothing when nothing changed, update when content
+// changes, move the ticket through the status map, comment on remediation events, find its
+// ticket by the stable marker after a lost answer, load field metadata for the mapping form,
+// and classify errors (the tracker's own message in the error table; revoked credentials
+// turn the card to Error). The engine names no tracker: only these adapters do.
+import { afterEach, beforeAll, afterAll, beforeEach, describe, expect, it } from "vitest";
+import type { FaultKnobs } from "../sim/faults.js";
+import { type Browser, type TestApp, runJobs, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
+import { GitHubSim } from "../sim/github.js";
+import { GitLabSim } from "../sim/gitlab.js";
+import { JiraSim, securityBugMapping } from "../sim/jira.js";
+import { type RunningSim, startSim } from "../sim/serve.js";
+import { repoAsset, wizFinding } from "../sim/wiz-data.js";
+import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+
+const REPO = "acme/payments-api";
+
+interface Ticket {
+  title: string;
+  /** The tracker's status, as the status map names it. */
+  status: string;
+  comments: number;
+}
+
+interface TrackerCase {
+  kind: string;
+  /** The simulator, started; returns the origin map entries that point the connector at it. */
+  start(): Promise<string>;
+  stop(): Promise<void>;
+  faults(): FaultKnobs;
+  connectForm(): Record<string, string>;
+  /** Project and ticket type as the form's ids, the field mapping and the full status map. */
+  mappingForm(): Record<string, string>;
+  /** The field every ticket type requires, as the mapping form shows it. */
+  requiredField: string;
+  tickets(): Ticket[];
+  /** Status names the mapping moves tickets to. */
+  states: { open: string; accepted: string; done: string };
+  /** Where the create request goes, and a validation failure in the tracker's own words. */
+  createPath: RegExp;
+  invalid: { status: number; body: string; message: string };
+  revoke(): void;
+}
+
+let jira: JiraSim;
+let jiraServer: RunningSim;
+let github: GitHubSim;
+let githubServer: RunningSim;
+let gitlab: GitLabSim;
+let gitlabServer: RunningSim;
+
+const cases: TrackerCase[] = [
+  {
+    kind: "jira",
+    async start() {
+      jira = new JiraSim();
+      jira.addToken("ATATT-contract", "svc@acme.example");
+      jira.addProject("SEC", "Security");
+      jiraServer = await startSim(jira.app());
+      return `https://acme.atlassian.net=${jiraServer.url}`;
+    },
+    stop: () => jiraServer.close(),
+    faults: () => jira.faults,
+    connectForm: () => ({ apiToken: "ATATT-contract", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" }),
+    mappingForm: () => securityBugMapping(),
+    requiredField: "Summary",
+    tickets: () => jira.issues.map((i) => ({ title: String(i.fields.summary), status: ["To Do", "In Progress", "Done", "Won't Do"][Number(i.statusId) - 10000]!, comments: i.comments.length })),
+    states: { open: "To Do", accepted: "Won't Do", done: "Done" },
+    createPath: /\/rest\/api\/3\/issue$/,
+    invalid: { status: 400, body: JSON.stringify({ errorMessages: [], errors: { summary: "Summary is required." } }), message: "summary: Summary is required." },
+    revoke: () => jira.revoke("ATATT-contract"),
+  },
+  {
+    kind: "github-issues",
+    async start() {
+      github = new GitHubSim();
+      github.addToken("github_pat_contract");
+      github.repos.push({ id: 4001, full_name: "acme/security", private: true, visibility: "private", archived: false, default_branch: "main" });
+      github.labels.set("acme/security", ["bug", "security", "sev: critical", "sev: high", "sev: medium", "sev: low", "sev: info"]);
+      githubServer = await startSim(github.app());
+      return `https://api.github.com=${githubServer.url}`;
+    },
+    stop: () => githubServer.close(),
+    faults: () => github.faults,
+    connectForm: () => ({ githubUrl: "https://github.com", token: "github_pat_contract" }),
+    mappingForm: () => ({
+      project: "acme/security",
+      ticketType: "issue",
+      "source.title": "patchbay",
+      "value.title.patchbay": "title",
+      "source.body": "patchbay",
+      "value.body.patchbay": "description",
+      "source.labels": "patchbay",
+      "value.labels.patchbay": "labels",
+      "source.severityLabel": "patchbay",
+      "value.severityLabel.patchbay": "severity",
+      ...Object.fromEntries(["critical", "high", "medium", "low", "info"].map((s) => [`severity.severityLabel.${s}`, `sev: ${s}`])),
+      "source.teamLabel": "tracker",
+      "value.teamLabel.tracker": "security",
+      "status.open": "open",
+      "status.in_progress": "open",
+      "status.done": "closed:completed",
+      "status.accepted": "closed:not_planned",
+    }),
+    requiredField: "Title",
+    tickets: () => github.issues.map((i) => ({ title: i.title, status: i.state === "open" ? "Open" : i.state_reason === "not_planned" ? "Closed as not planned" : "Closed as completed", comments: i.comments.length })),
+    states: { open: "Open", accepted: "Closed as not planned", done: "Closed as completed" },
+    createPath: /\/repos\/acme\/security\/issues$/,
+    invalid: { status: 422, body: JSON.stringify({ message: "Validation Failed", errors: [{ resource: "Issue", field: "title", code: "missing_field" }], documentation_url: "https://docs.github.com/rest" }), message: "Validation Failed" },
+    revoke: () => (github.tokens.get("github_pat_contract")!.revoked = true),
+  },
+  {
+    kind: "gitlab-issues",
+    async start() {
+      gitlab = new GitLabSim();
+      gitlab.addToken("glpat-contract");
+      gitlab.addProjects("platform", 2);
+      gitlab.labels.set(2001, ["severity::critical", "severity::high", "severity::medium", "severity::low", "severity::info", "status::doing", "security"]);
+      gitlabServer = await startSim(gitlab.app());
+      return `https://gitlab.com=${gitlabServer.url}`;
+    },
+    stop: () => gitlabServer.close(),
+    faults: () => gitlab.faults,
+    connectForm: () => ({ gitlabUrl: "https://gitlab.com", token: "glpat-contract" }),
+    mappingForm: () => ({
+      project: "2001",
+      ticketType: "issue",
+      "source.title": "patchbay",
+      "value.title.patchbay": "title",
+      "source.description": "patchbay",
+      "value.description.patchbay": "description",
+      "source.labels": "patchbay",
+      "value.labels.patchbay": "labels",
+      "source.severityLabel": "patchbay",
+      "value.severityLabel.patchbay": "severity",
+      ...Object.fromEntries(["critical", "high", "medium", "low", "info"].map((s) => [`severity.severityLabel.${s}`, `severity::${s}`])),
+      "source.confidential": "tracker",
+      "value.confidential.tracker": "true",
+      "source.due_date": "patchbay",
+      "value.due_date.patchbay": "due_date",
+      "status.open": "opened",
+      "status.in_progress": "label:status::doing",
+      "status.done": "closed",
+      "status.accepted": "closed",
+    }),
+    requiredField: "Title",
+    tickets: () => gitlab.issues.map((i) => ({ title: i.title, status: i.state === "closed" ? "Closed" : i.labels.includes("status::doing") ? "Doing" : "Open", comments: i.notes.length })),
+    states: { open: "Open", accepted: "Closed", done: "Closed" },
+    createPath: /\/api\/v4\/projects\/2001\/issues$/,
+    invalid: { status: 400, body: JSON.stringify({ message: { title: ["can't be blank"] } }), message: '{"title":["can\'t be blank"]}' },
+    revoke: () => (gitlab.tokens.get("glpat-contract")!.revoked = true),
+  },
+];
+
+let wiz: WizFixture;
+beforeAll(async () => {
+  wiz = await startWiz();
+});
+afterAll(() => wiz.close());
+
+describe.each(cases)("tracker contract: $kind", (tracker) => {
+  let app: TestApp;
+  let admin: Browser;
+  let mappingId: number;
+  let integrationId: number;
+
+  beforeEach(async () => {
+    const originMap = await tracker.start();
+    app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `${originMap},${wiz.originMap}` } });
+    admin = await setUpAdmin(app);
+    wiz.sim.findings.length = 0;
+    wiz.sim.findings.push(wizFinding(0, repoAsset(REPO), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "CRITICAL" }));
+    await seedRepositories(app, [REPO]);
+    await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+    await runJobs(app, 5_000);
+    const connected = await admin.post(`/integrations/${tracker.kind}`, tracker.connectForm());
+    expect(connected.status, text(await connected.clone().text())).toBe(303);
+    integrationId = Number(new RegExp(`/integrations/${tracker.kind}/(\\d+)`).exec(connected.headers.get("location")!)![1]);
+    const saved = await admin.post(`/trackers/${integrationId}/mappings`, tracker.mappingForm());
+    expect(saved.status, text(await saved.clone().text())).toBe(303);
+    mappingId = Number(/\/trackers\/mappings\/(\d+)/.exec(saved.headers.get("location")!)![1]);
+    await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "link_and_update" });
+    await runJobs(app);
+  });
+  afterEach(async () => {
+    await app.close();
+    await tracker.stop();
+  });
+
+  const db = () => app.runtime.database.db;
+  const findingId = async () => (await db().selectFrom("findings").select("id").executeTakeFirstOrThrow()).id;
+  const push = async () => {
+    await admin.post(`/vulnerabilities/${await findingId()}/push`, {});
+    await runJobs(app, 60_000);
+  };
+  const writes = () => tracker.faults().requests.filter((r) => r.method !== "GET").length;
+
+  it("loads the ticket type's fields for the mapping form", async () => {
+    const form = tracker.mappingForm();
+    const page = text(await (await admin.get(`/trackers/${integrationId}/mappings/new?project=${encodeURIComponent(form.project!)}&ticketType=${form.ticketType}`)).text());
+    expect(page).toContain(`${tracker.requiredField} mandatory`);
+    expect(page).toContain("4. Status map");
+  });
+
+  it("creates a ticket, shows it on the finding, and sends nothing when nothing changed", async () => {
+    await push();
+    expect(tracker.tickets()).toEqual([{ title: `CVE-2021-3749 in axios 0.21.1 (${REPO})`, status: tracker.states.open, comments: 0 }]);
+    const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
+    const detail = await (await admin.get(`/vulnerabilities/${await findingId()}`)).text();
+    expect(detail).toContain(`href="${ticket.url}"`);
+    expect(text(detail)).toContain(`Created ${ticket.external_key}`);
+    const before = writes();
+    await push();
+    expect(writes()).toBe(before);
+  });
+
+  it("updates on change, moves through the status map, and comments on remediation events", async () => {
+    await push();
+    await admin.post(`/vulnerabilities/${await findingId()}/status`, { status: "false_positive", reason: "Not reachable from our code" });
+    await runJobs(app);
+    expect(tracker.tickets()[0]!.status).toBe(tracker.states.accepted);
+    const changes = (await db().selectFrom("ticket_changes").select(["action", "detail"]).orderBy("id").execute()).map((c) => c.action);
+    expect(changes).toEqual(["linked", "updated", "transitioned"]);
+
+    // A merged remediation pull request: a comment, and the ticket moves to done.
+    await admin.post(`/vulnerabilities/${await findingId()}/status`, { status: "open", reason: "" });
+    await runJobs(app);
+    expect(tracker.tickets()[0]!.status).toBe(tracker.states.open);
+    const now = app.clock.now().toISOString();
+    const repo = await db().selectFrom("repositories").select("id").executeTakeFirstOrThrow();
+    const scm = await db().insertInto("integrations").values({ kind: "github", name: "GitHub", settings: "{}", secrets: null, status: "connected", last_error: null, last_sync_at: null, created_at: now, updated_at: now }).returning("id").executeTakeFirstOrThrow();
+    const remediation = await db()
+      .insertInto("remediations")
+      .values({ integration_id: scm.id, repository_id: repo.id, number: 9, title: "Bump axios to 0.21.2", url: `https://github.com/${REPO}/pull/9`, source_branch: null, author: null, state: "merged", created_at: now, updated_at: now, merged_at: now, closed_at: now })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    await db().insertInto("remediation_findings").values({ remediation_id: remediation.id, finding_id: await findingId(), reason: "bump" }).execute();
+    await db().updateTable("findings").set({ status: "resolved", updated_at: now }).execute();
+    await push();
+    expect(tracker.tickets()[0]).toMatchObject({ status: tracker.states.done, comments: 1 });
+  });
+
+  it("finds its ticket by the marker when the tracker's answer to the create was lost", async () => {
+    tracker.faults().add({ path: tracker.createPath, method: "POST", status: 502, times: 1, afterHandler: true });
+    await push();
+    expect(tracker.tickets()).toHaveLength(1);
+    const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
+    expect(ticket.linked_at).not.toBeNull();
+    expect(text(await (await admin.get(`/vulnerabilities/${await findingId()}`)).text())).toContain("found in the tracker by its marker after an interrupted push");
+  });
+
+  it("records the tracker's refusal in the error table, and revoked credentials on the card", async () => {
+    tracker.faults().add({ path: tracker.createPath, method: "POST", status: tracker.invalid.status, times: 1, body: tracker.invalid.body });
+    await push();
+    const error = await db().selectFrom("push_errors").selectAll().executeTakeFirstOrThrow();
+    expect(error).toMatchObject({ http_status: tracker.invalid.status, tracker_message: tracker.invalid.message });
+    expect(text(await (await admin.get(`/trackers/mappings/${mappingId}/errors`)).text())).toContain(tracker.invalid.message);
+
+    tracker.revoke();
+    await admin.post(`/trackers/mappings/${mappingId}/errors/retry`, {});
+    await runJobs(app);
+    const card = text(await (await admin.get(`/integrations/card/${tracker.kind}`, { htmx: true })).text());
+    expect(card).toContain("Error");
+    expect(card).toContain("rejected the credentials (HTTP 401)");
+  });
+});
