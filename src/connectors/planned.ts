@@ -94,18 +94,6 @@ export const plannedConnectors: PlannedConnector[] = [
     },
   }),
   planned({
-    kind: "azure-devops",
-    name: "Azure DevOps Boards",
-    category: "collaboration",
-    summary: "Push findings as Azure DevOps work items.",
-    overview: {
-      description: "Push findings and finding groups as work items (Bug, Issue, Task, User Story) with area and iteration paths and mapped fields.",
-      benefits: ["Field mapping from the work item type's own fields", "Severity and state mapped to your process"],
-      requirements: ["An organization URL and a personal access token with Work Items (Read & write)"],
-      docs: [{ label: "Azure DevOps: Work Items REST API", url: "https://learn.microsoft.com/en-us/rest/api/azure/devops/wit/work-items" }],
-    },
-  }),
-  planned({
     kind: "servicenow",
     name: "ServiceNow",
     category: "collaboration",

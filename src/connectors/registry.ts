@@ -7,10 +7,11 @@ import { github } from "./github/index.js";
 import { gitlab } from "./gitlab/index.js";
 import { githubIssues } from "./github-issues/index.js";
 import { gitlabIssues } from "./gitlab-issues/index.js";
+import { azureDevOps } from "./azure-devops/index.js";
 import { jira } from "./jira/index.js";
 import { wiz } from "./wiz/index.js";
 
-const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira, githubIssues, gitlabIssues];
+const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira, githubIssues, gitlabIssues, azureDevOps];
 
 export class ConnectorRegistry {
   readonly #byKind = new Map<string, Connector>();

@@ -131,6 +131,10 @@ export function suggestSeverityMap(values: { id: string; name: string }[]): Part
       }
     }
   }
+  // Scales with four levels (Azure DevOps' Severity) share the end values.
+  map.info ??= map.low;
+  map.critical ??= map.high;
+  for (const s of SEVERITIES) if (map[s] === undefined) delete map[s];
   return map;
 }
 

@@ -9,6 +9,7 @@ import type { FaultKnobs } from "../sim/faults.js";
 import { type Browser, type TestApp, runJobs, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { GitLabSim } from "../sim/gitlab.js";
+import { AzureDevOpsSim } from "../sim/azure-devops.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
@@ -49,6 +50,8 @@ let github: GitHubSim;
 let githubServer: RunningSim;
 let gitlab: GitLabSim;
 let gitlabServer: RunningSim;
+let ado: AzureDevOpsSim;
+let adoServer: RunningSim;
 
 const cases: TrackerCase[] = [
   {
@@ -150,6 +153,56 @@ const cases: TrackerCase[] = [
     createPath: /\/api\/v4\/projects\/2001\/issues$/,
     invalid: { status: 400, body: JSON.stringify({ message: { title: ["can't be blank"] } }), message: '{"title":["can\'t be blank"]}' },
     revoke: () => (gitlab.tokens.get("glpat-contract")!.revoked = true),
+  },
+  {
+    kind: "azure-devops",
+    async start() {
+      ado = new AzureDevOpsSim();
+      ado.tokens.add("ado-pat-contract");
+      ado.addProject("Fabrikam Fiber");
+      adoServer = await startSim(ado.app());
+      return `https://dev.azure.com=${adoServer.url}`;
+    },
+    stop: () => adoServer.close(),
+    faults: () => ado.faults,
+    connectForm: () => ({ organizationUrl: "https://dev.azure.com/fabrikam", token: "ado-pat-contract" }),
+    mappingForm: () => ({
+      project: "Fabrikam Fiber",
+      ticketType: "Bug",
+      "source.System.Title": "patchbay",
+      "value.System.Title.patchbay": "title",
+      "source.Microsoft.VSTS.TCM.ReproSteps": "patchbay",
+      "value.Microsoft.VSTS.TCM.ReproSteps.patchbay": "description",
+      "source.System.AreaPath": "tracker",
+      "value.System.AreaPath.tracker": "Fabrikam Fiber\\Payments",
+      "source.System.IterationPath": "tracker",
+      "value.System.IterationPath.tracker": "Fabrikam Fiber\\Sprint 1",
+      "source.System.Tags": "patchbay",
+      "value.System.Tags.patchbay": "labels",
+      "source.Microsoft.VSTS.Common.Severity": "patchbay",
+      "value.Microsoft.VSTS.Common.Severity.patchbay": "severity",
+      "severity.Microsoft.VSTS.Common.Severity.critical": "1 - Critical",
+      "severity.Microsoft.VSTS.Common.Severity.high": "2 - High",
+      "severity.Microsoft.VSTS.Common.Severity.medium": "3 - Medium",
+      "severity.Microsoft.VSTS.Common.Severity.low": "4 - Low",
+      "severity.Microsoft.VSTS.Common.Severity.info": "4 - Low",
+      "source.Custom.Team": "tracker",
+      "value.Custom.Team.tracker": "Payments",
+      "status.open": "New",
+      "status.in_progress": "Active",
+      "status.done": "Closed",
+      "status.accepted": "Removed",
+    }),
+    requiredField: "Title",
+    tickets: () => ado.workItems.map((w) => ({ title: String(w.fields["System.Title"]), status: String(w.fields["System.State"]), comments: w.comments.length })),
+    states: { open: "New", accepted: "Removed", done: "Closed" },
+    createPath: /\/_apis\/wit\/workitems\/\$Bug$/,
+    invalid: {
+      status: 400,
+      body: JSON.stringify({ $id: "1", innerException: null, message: "TF401320: Rule Error for field Team. Error code: Required, InvalidEmpty.", typeKey: "RuleValidationException", errorCode: 0, eventId: 3200 }),
+      message: "TF401320: Rule Error for field Team. Error code: Required, InvalidEmpty.",
+    },
+    revoke: () => ado.tokens.clear(),
   },
 ];
 
@@ -262,6 +315,7 @@ describe.each(cases)("tracker contract: $kind", (tracker) => {
     await runJobs(app);
     const card = text(await (await admin.get(`/integrations/card/${tracker.kind}`, { htmx: true })).text());
     expect(card).toContain("Error");
-    expect(card).toContain("rejected the credentials (HTTP 401)");
+    expect(card).toContain("Pushing tickets failed:");
+    expect(card).toContain("Update the credentials in the integration's Configuration tab.");
   });
 });

@@ -1,0 +1,282 @@
+// Azure DevOps Boards as a tracker: an organization URL and a personal access token; a
+// mapping is a project and a work item type (Bug, Issue, Task, User Story…) whose fields —
+// area and iteration path, Severity and Priority where the process has them, any custom
+// field — come from the work item type's fields API; states from the type's states. Work
+// items are created and updated with JSON Patch, carry a Patchbay tag, and are found again
+// by that tag through WIQL.
+import { ExternalError, type HttpResponse } from "../../http.js";
+import { toHtml } from "../html.js";
+import type { AvailableConnector, Block, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession } from "../types.js";
+import { AzureDevOpsClient, type PatchOperation, SERVICE, adoErrorMessage, organizationUrl } from "./client.js";
+
+const MAX_PAGES = 20;
+const TITLE_MAX = 255;
+/** System fields people set; the other System.* fields are the work item's own bookkeeping. */
+const SETTABLE_SYSTEM = new Set(["System.Title", "System.Description", "System.AreaPath", "System.IterationPath", "System.Tags", "System.AssignedTo", "System.History"]);
+/** Set by Azure DevOps as the work item moves (dates and people of state changes). */
+const READ_ONLY = /^Microsoft\.VSTS\.Common\.(StateChangeDate|ActivatedDate|ActivatedBy|ResolvedDate|ResolvedBy|ResolvedReason|ClosedDate|ClosedBy|StackRank|BacklogPriority)$/;
+
+interface TypeField {
+  referenceName: string;
+  name: string;
+  alwaysRequired: boolean;
+  allowedValues?: unknown[];
+  defaultValue?: unknown;
+}
+
+interface FieldDefinition {
+  referenceName: string;
+  type: string;
+  readOnly?: boolean;
+}
+
+interface ClassificationNode {
+  name: string;
+  structureType: "area" | "iteration";
+  hasChildren?: boolean;
+  children?: ClassificationNode[];
+}
+
+interface WorkItem {
+  id: number;
+  fields: Record<string, unknown>;
+  _links?: { html?: { href?: string } };
+}
+
+function client(connection: ConnectionSettings, ctx: ConnectorContext): AzureDevOpsClient {
+  const base = organizationUrl(String(connection.settings.organizationUrl ?? ""));
+  if (!base) throw new ExternalError("invalid_input", SERVICE, "The organization URL is not valid: use https://dev.azure.com/<organization>.");
+  return new AzureDevOpsClient(ctx.http(SERVICE, { errorMessage: adoErrorMessage }), base, connection.secrets.token ?? "");
+}
+
+const seg = (s: string) => encodeURIComponent(s);
+
+/** Paths as System.AreaPath and System.IterationPath take them: "Project\\Team\\Sprint 1". */
+function paths(node: ClassificationNode, prefix: string): string[] {
+  const here = prefix ? `${prefix}\\${node.name}` : node.name;
+  return [here, ...(node.children ?? []).flatMap((c) => paths(c, here))];
+}
+
+function kindOf(type: string, hasAllowed: boolean): TrackerFieldKind {
+  if (hasAllowed) return "choice";
+  switch (type) {
+    case "string":
+    case "plainText":
+    case "identity":
+      return "text";
+    case "html":
+      return "document";
+    case "integer":
+    case "double":
+      return "number";
+    case "dateTime":
+      return "date";
+    default:
+      return "unsupported";
+  }
+}
+
+class AzureDevOpsSession implements TrackerSession {
+  constructor(private readonly ado: AzureDevOpsClient) {}
+
+  async projects() {
+    const out: TrackerChoice[] = [];
+    let token: string | null = "";
+    for (let page = 0; token !== null && page < MAX_PAGES; page++) {
+      const { data, response }: { data: { value: { id: string; name: string; state?: string }[] }; response: HttpResponse } = await this.ado.get(
+        `/_apis/projects?$top=100${token ? `&continuationToken=${encodeURIComponent(token)}` : ""}`,
+        { apiRoot: page === 0 },
+      );
+      out.push(...data.value.filter((p) => !p.state || p.state === "wellFormed").map((p) => ({ id: p.name, name: p.name })));
+      token = response.headers.get("x-ms-continuationtoken");
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async ticketTypes(project: TrackerChoice) {
+    const { data } = await this.ado.get<{ value: { name: string; isDisabled?: boolean }[] }>(`/${seg(project.id)}/_apis/wit/workitemtypes`);
+    return data.value.filter((t) => !t.isDisabled).map((t) => ({ id: t.name, name: t.name }));
+  }
+
+  async fields(target: TicketTarget): Promise<TrackerField[]> {
+    const project = seg(target.project.id);
+    const [typeFields, definitions, nodes] = await Promise.all([
+      this.ado.get<{ value: TypeField[] }>(`/${project}/_apis/wit/workitemtypes/${seg(target.ticketType.id)}/fields?$expand=allowedValues`),
+      this.ado.get<{ value: FieldDefinition[] }>(`/${project}/_apis/wit/fields`),
+      this.ado.get<{ value: ClassificationNode[] }>(`/${project}/_apis/wit/classificationnodes?$depth=10`),
+    ]);
+    const types = new Map(definitions.data.value.map((d) => [d.referenceName, d]));
+    const treePaths = (structure: "area" | "iteration") => {
+      const root = nodes.data.value.find((n) => n.structureType === structure);
+      return root ? paths(root, "").map((p) => ({ id: p, name: p })) : [];
+    };
+    const out: TrackerField[] = [];
+    for (const f of typeFields.data.value) {
+      const def = types.get(f.referenceName);
+      if (!def || def.readOnly || READ_ONLY.test(f.referenceName)) continue;
+      if (f.referenceName.startsWith("System.") && !SETTABLE_SYSTEM.has(f.referenceName)) continue;
+      if (f.referenceName === "System.History") continue;
+      let allowed = (f.allowedValues ?? []).map((v) => ({ id: String(v), name: String(v) }));
+      if (def.type === "treePath") allowed = treePaths(f.referenceName === "System.IterationPath" ? "iteration" : "area");
+      const kind: TrackerFieldKind = f.referenceName === "System.Tags" ? "labels" : kindOf(def.type, allowed.length > 0);
+      out.push({
+        id: f.referenceName,
+        name: f.name,
+        required: f.alwaysRequired,
+        kind,
+        hasDefault: f.defaultValue !== undefined && f.defaultValue !== null && f.defaultValue !== "",
+        special: /^Microsoft\.VSTS\.Common\.(Severity|Priority)$/.test(f.referenceName),
+        ...(allowed.length ? { allowedValues: allowed } : {}),
+      });
+    }
+    return out;
+  }
+
+  async statuses(target: TicketTarget) {
+    const { data } = await this.ado.get<{ value: { name: string; category?: string }[] }>(`/${seg(target.project.id)}/_apis/wit/workitemtypes/${seg(target.ticketType.id)}/states`);
+    return data.value.map((s) => ({ id: s.name, name: s.name }));
+  }
+
+  async find(target: TicketTarget, marker: string) {
+    const query = `SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project AND [System.Tags] CONTAINS '${marker}' ORDER BY [System.Id]`;
+    const data = await this.ado.send<{ workItems: { id: number }[] }>("POST", `/${seg(target.project.id)}/_apis/wit/wiql?$top=1`, { query }, { idempotent: true });
+    const hit = data.workItems[0];
+    if (!hit) return undefined;
+    return this.ref(target, hit.id);
+  }
+
+  async create(target: TicketTarget, content: TicketContent) {
+    const ops = operations(content, [content.marker]);
+    const item = await this.ado.send<WorkItem>("POST", `/${seg(target.project.id)}/_apis/wit/workitems/$${seg(target.ticketType.id)}`, ops, { contentType: "application/json-patch+json" });
+    return this.toRef(target, item);
+  }
+
+  async update(target: TicketTarget, ticket: TicketRef, content: TicketContent) {
+    // Tags are one field: keep the work item's own tags beside Patchbay's.
+    const { data } = await this.ado.get<WorkItem>(`/${seg(target.project.id)}/_apis/wit/workitems/${ticket.id}?fields=System.Tags`);
+    const existing = String(data.fields["System.Tags"] ?? "").split(";").map((t) => t.trim()).filter(Boolean);
+    await this.ado.send("PATCH", `/${seg(target.project.id)}/_apis/wit/workitems/${ticket.id}`, operations(content, existing), { contentType: "application/json-patch+json", idempotent: true });
+  }
+
+  async transition(target: TicketTarget, ticket: TicketRef, statusId: string) {
+    const { data } = await this.ado.get<WorkItem>(`/${seg(target.project.id)}/_apis/wit/workitems/${ticket.id}?fields=System.State`);
+    if (data.fields["System.State"] === statusId) return "already" as const;
+    await this.ado.send("PATCH", `/${seg(target.project.id)}/_apis/wit/workitems/${ticket.id}`, [{ op: "add", path: "/fields/System.State", value: statusId }], {
+      contentType: "application/json-patch+json",
+      idempotent: true,
+    });
+    return "moved" as const;
+  }
+
+  async comment(target: TicketTarget, ticket: TicketRef, blocks: Block[]) {
+    await this.ado.send("POST", `/${seg(target.project.id)}/_apis/wit/workItems/${ticket.id}/comments`, { text: toHtml(blocks) }, { apiVersion: "7.1-preview.4" });
+  }
+
+  private async ref(target: TicketTarget, id: number): Promise<TicketRef> {
+    const { data } = await this.ado.get<WorkItem>(`/${seg(target.project.id)}/_apis/wit/workitems/${id}?$expand=links`);
+    return this.toRef(target, data);
+  }
+
+  private toRef(target: TicketTarget, item: WorkItem): TicketRef {
+    const url = item._links?.html?.href ?? `${this.ado.base}/${seg(target.project.id)}/_workitems/edit/${item.id}`;
+    return { id: String(item.id), key: `#${item.id}`, url };
+  }
+}
+
+function operations(content: TicketContent, keepTags: string[]): PatchOperation[] {
+  const ops: PatchOperation[] = [];
+  let tags = [...keepTags];
+  for (const [ref, value] of Object.entries(content.fields)) {
+    if (ref === "System.Tags") {
+      if (value.kind === "list") tags.push(...value.items);
+      continue;
+    }
+    ops.push({ op: "add", path: `/fields/${ref}`, value: serialize(ref, value) });
+  }
+  tags = [...new Set([...tags, content.marker].map((t) => t.replace(/;/g, " ")))];
+  ops.push({ op: "add", path: "/fields/System.Tags", value: tags.join("; ") });
+  return ops;
+}
+
+function serialize(ref: string, value: FieldValue): unknown {
+  switch (value.kind) {
+    case "text":
+      return ref === "System.Title" ? value.text.replace(/\s+/g, " ").slice(0, TITLE_MAX) : value.text;
+    case "document":
+      return toHtml(value.blocks);
+    case "number":
+      return value.value;
+    case "date":
+      return `${value.date}T00:00:00Z`;
+    case "choice":
+      // Allowed values of integer fields (Priority) are numbers.
+      return /^\d+$/.test(value.id) && /Priority$/.test(ref) ? Number(value.id) : value.id;
+    case "choices":
+      return value.ids.join("; ");
+    case "list":
+      return value.items.join("; ");
+  }
+}
+
+export const azureDevOps: AvailableConnector = {
+  status: "available",
+  capabilities: ["tracker"],
+  multiInstance: true,
+  card: {
+    kind: "azure-devops",
+    name: "Azure DevOps Boards",
+    category: "collaboration",
+    summary: "Push findings as Azure DevOps work items.",
+    overview: {
+      description: "Push findings and finding groups as work items (Bug, Issue, Task, User Story…) with area and iteration paths, your process's Severity and Priority, and any field mapped.",
+      benefits: ["Field mapping from the work item type's own fields", "Severity and state mapped to your process", "Work items found again by their Patchbay tag, never created twice"],
+      requirements: ["An organization URL (https://dev.azure.com/<organization>)", "A personal access token with the Work Items (Read & write) scope, from a user who is a member of the projects"],
+      docs: [
+        { label: "Azure DevOps: Work Items REST API", url: "https://learn.microsoft.com/en-us/rest/api/azure/devops/wit/work-items" },
+        { label: "Azure DevOps: Use personal access tokens", url: "https://learn.microsoft.com/en-us/azure/devops/organizations/accounts/use-personal-access-tokens-to-authenticate" },
+      ],
+    },
+  },
+  fields: [
+    {
+      name: "organizationUrl",
+      label: "Organization URL",
+      type: "url",
+      required: true,
+      glance: true,
+      example: "https://dev.azure.com/fabrikam",
+      help: "https://dev.azure.com/<organization>, or https://<organization>.visualstudio.com.",
+      validate: (v) => (organizationUrl(v) ? undefined : "Enter the organization's address, like https://dev.azure.com/fabrikam."),
+    },
+    { name: "token", label: "Personal access token", type: "secret", required: true, editableWhenConnected: true, help: "Scope: Work Items (Read & write). Tokens expire: Patchbay's card turns to Error when it does." },
+  ],
+  defaultName: (settings) => {
+    const base = organizationUrl(String(settings.organizationUrl ?? ""));
+    const org = base ? (new URL(base).hostname === "dev.azure.com" ? new URL(base).pathname.slice(1) : new URL(base).hostname.split(".")[0]) : "";
+    return org ? `Azure DevOps ${org}` : "Azure DevOps";
+  },
+  async test(connection, ctx) {
+    const projects = await new AzureDevOpsSession(client(connection, ctx)).projects();
+    if (projects.length === 0) {
+      throw new ExternalError("permission", SERVICE, "The token's user is a member of no project in this organization. Add the user to the projects Patchbay should push to.");
+    }
+    return {
+      message: "Connected to Azure DevOps: the personal access token was accepted.",
+      details: [`${projects.length} project${projects.length === 1 ? "" : "s"}: ${projects.slice(0, 3).map((p) => p.name).join(", ")}${projects.length > 3 ? ", …" : ""}`],
+    };
+  },
+  troubleshoot(error) {
+    if (error.kind === "auth") {
+      return {
+        title: "Connection Failed — Azure DevOps did not accept the token",
+        steps: ["Create a new personal access token with Work Items (Read & write) for this organization (User settings → Personal access tokens).", "Check that the token has not expired and is for this organization (or all accessible organizations)."],
+      };
+    }
+    if (error.kind === "unreachable") return { title: "Connection Failed — organization not found", steps: ["Check the organization URL: https://dev.azure.com/<organization>."] };
+    return undefined;
+  },
+  tracker: {
+    nouns: { project: "project", ticketType: "work item type", ticket: "work item" },
+    session: (connection, ctx) => new AzureDevOpsSession(client(connection, ctx)),
+  },
+};
