@@ -94,18 +94,6 @@ export const plannedConnectors: PlannedConnector[] = [
     },
   }),
   planned({
-    kind: "servicenow",
-    name: "ServiceNow",
-    category: "collaboration",
-    summary: "Push findings as ServiceNow incidents.",
-    overview: {
-      description: "Push findings and finding groups as records in a ServiceNow table through the Table API.",
-      benefits: ["Incidents created once, kept up to date", "Correlation IDs prevent duplicates"],
-      requirements: ["A ServiceNow instance and an account with access to the target table"],
-      docs: [{ label: "ServiceNow: Table API", url: "https://www.servicenow.com/docs/bundle/zurich-api-reference/page/integrate/inbound-rest/concept/c_TableAPI.html" }],
-    },
-  }),
-  planned({
     kind: "microsoft-teams",
     name: "Microsoft Teams",
     category: "collaboration",

@@ -8,10 +8,11 @@ import { gitlab } from "./gitlab/index.js";
 import { githubIssues } from "./github-issues/index.js";
 import { gitlabIssues } from "./gitlab-issues/index.js";
 import { azureDevOps } from "./azure-devops/index.js";
+import { serviceNow } from "./servicenow/index.js";
 import { jira } from "./jira/index.js";
 import { wiz } from "./wiz/index.js";
 
-const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira, githubIssues, gitlabIssues, azureDevOps];
+const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira, githubIssues, gitlabIssues, azureDevOps, serviceNow];
 
 export class ConnectorRegistry {
   readonly #byKind = new Map<string, Connector>();

@@ -10,6 +10,7 @@ import { type Browser, type TestApp, runJobs, seedRepositories, setUpAdmin, test
 import { GitHubSim } from "../sim/github.js";
 import { GitLabSim } from "../sim/gitlab.js";
 import { AzureDevOpsSim } from "../sim/azure-devops.js";
+import { ServiceNowSim } from "../sim/servicenow.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
@@ -52,6 +53,9 @@ let gitlab: GitLabSim;
 let gitlabServer: RunningSim;
 let ado: AzureDevOpsSim;
 let adoServer: RunningSim;
+let snow: ServiceNowSim;
+let snowServer: RunningSim;
+const SNOW_STATES: Record<string, string> = { "1": "New", "2": "In Progress", "3": "On Hold", "6": "Resolved", "7": "Closed", "8": "Canceled" };
 
 const cases: TrackerCase[] = [
   {
@@ -203,6 +207,53 @@ const cases: TrackerCase[] = [
       message: "TF401320: Rule Error for field Team. Error code: Required, InvalidEmpty.",
     },
     revoke: () => ado.tokens.clear(),
+  },
+  {
+    kind: "servicenow",
+    async start() {
+      snow = new ServiceNowSim();
+      snow.users.set("patchbay.integration", { password: "sn-password-0001", roles: ["itil", "personalize_dictionary"] });
+      snowServer = await startSim(snow.app());
+      return `https://acme.service-now.com=${snowServer.url}`;
+    },
+    stop: () => snowServer.close(),
+    faults: () => snow.faults,
+    connectForm: () => ({ instanceUrl: "https://acme.service-now.com", username: "patchbay.integration", password: "sn-password-0001" }),
+    mappingForm: () => ({
+      project: "incident",
+      ticketType: "record",
+      "source.short_description": "patchbay",
+      "value.short_description.patchbay": "title",
+      "source.description": "patchbay",
+      "value.description.patchbay": "description",
+      ...Object.fromEntries(
+        ["impact", "urgency"].flatMap((f) => [
+          [`source.${f}`, "patchbay"],
+          [`value.${f}.patchbay`, "severity"],
+          ...["critical", "high", "medium", "low", "info"].map((sev, i) => [`severity.${f}.${sev}`, String([1, 1, 2, 3, 3][i])]),
+        ]),
+      ),
+      "source.assignment_group": "tracker",
+      "value.assignment_group.tracker": "8a5055c9c61122780043563ef53438e3",
+      "source.category": "tracker",
+      "value.category.tracker": "security",
+      "source.due_date": "patchbay",
+      "value.due_date.patchbay": "due_date",
+      "status.open": "1",
+      "status.in_progress": "2",
+      "status.done": "6",
+      "status.accepted": "8",
+    }),
+    requiredField: "Short description",
+    tickets: () => snow.records().map((r) => ({ title: r.short_description!, status: SNOW_STATES[r.state!]!, comments: snow.workNotes.get(r.sys_id)?.length ?? 0 })),
+    states: { open: "New", accepted: "Canceled", done: "Resolved" },
+    createPath: /\/api\/now\/table\/incident$/,
+    invalid: {
+      status: 403,
+      body: JSON.stringify({ error: { message: "Operation Failed", detail: "ACL Exception Insert Failed due to security constraints" }, status: "failure" }),
+      message: "Operation Failed: ACL Exception Insert Failed due to security constraints",
+    },
+    revoke: () => snow.users.clear(),
   },
 ];
 

@@ -1,0 +1,82 @@
+// ServiceNow Table API client: an instance URL, Basic auth (user and password) or an OAuth
+// access token from the instance's /oauth_token.do (client credentials), sysparm paging,
+// and ServiceNow's error body {error: {message, detail}, status: "failure"}.
+import { ExternalError, type HttpClient } from "../../http.js";
+
+export const SERVICE = "ServiceNow";
+
+export function instanceUrl(value: string): string | undefined {
+  try {
+    const url = new URL(value.trim());
+    if (url.protocol !== "https:" || (url.pathname !== "/" && url.pathname !== "") || url.search || url.hash) return undefined;
+    return url.origin;
+  } catch {
+    return undefined;
+  }
+}
+
+export function serviceNowErrorMessage(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { error?: { message?: unknown; detail?: unknown }; error_description?: unknown };
+    const message = parsed.error?.message;
+    const detail = parsed.error?.detail;
+    if (typeof message === "string") return typeof detail === "string" && detail ? `${message}: ${detail}` : message;
+    if (typeof parsed.error_description === "string") return parsed.error_description;
+  } catch {
+    return body.length <= 200 && !body.trimStart().startsWith("<") ? body.trim() : undefined;
+  }
+  return undefined;
+}
+
+export type Credentials = { kind: "basic"; user: string; password: string } | { kind: "oauth"; clientId: string; clientSecret: string };
+
+// Tokens by instance and client, reused until shortly before they expire.
+const tokens = new Map<string, { token: string; expiresAt: number }>();
+
+export class ServiceNowClient {
+  constructor(
+    private readonly http: HttpClient,
+    readonly base: string,
+    private readonly credentials: Credentials,
+  ) {}
+
+  private async authorization(): Promise<string> {
+    const c = this.credentials;
+    if (c.kind === "basic") return `Basic ${Buffer.from(`${c.user}:${c.password}`).toString("base64")}`;
+    const key = `${this.base}|${c.clientId}`;
+    const cached = tokens.get(key);
+    if (cached && cached.expiresAt - Date.now() > 60_000) return `Bearer ${cached.token}`;
+    const { data } = await this.http.json<{ access_token?: string; expires_in?: number }>({
+      method: "POST",
+      url: `${this.base}/oauth_token.do`,
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+      body: new URLSearchParams({ grant_type: "client_credentials", client_id: c.clientId, client_secret: c.clientSecret }),
+      idempotent: true,
+    });
+    if (!data.access_token) throw new ExternalError("auth", SERVICE, "ServiceNow's token endpoint gave no access token for the OAuth client.");
+    tokens.set(key, { token: data.access_token, expiresAt: Date.now() + (data.expires_in ?? 1800) * 1000 });
+    return `Bearer ${data.access_token}`;
+  }
+
+  async list<T>(table: string, query: Record<string, string>, opts: { apiRoot?: boolean } = {}): Promise<T[]> {
+    const params = new URLSearchParams(query);
+    const { data } = await this.http.json<{ result: T[] }>({
+      url: `${this.base}/api/now/table/${encodeURIComponent(table)}?${params}`,
+      headers: { authorization: await this.authorization(), accept: "application/json", "user-agent": "Patchbay" },
+      apiRoot: opts.apiRoot,
+    });
+    if (!Array.isArray(data.result)) throw new ExternalError("remote", SERVICE, `ServiceNow answered the ${table} query without a result list.`);
+    return data.result;
+  }
+
+  async write<T>(method: "POST" | "PATCH", path: string, body: unknown): Promise<T> {
+    const { data } = await this.http.json<{ result: T }>({
+      method,
+      url: `${this.base}/api/now/table/${path}`,
+      headers: { authorization: await this.authorization(), accept: "application/json", "content-type": "application/json", "user-agent": "Patchbay" },
+      body: JSON.stringify(body),
+      idempotent: method === "PATCH",
+    });
+    return data.result;
+  }
+}
