@@ -1,0 +1,190 @@
+// What each tracker does beyond the shared contract: reusing a connected source control
+// integration, GitLab's scoped labels as board columns, Azure DevOps keeping people's tags
+// and its sign-in page for a bad token, ServiceNow's OAuth client credentials.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Browser, type TestApp, runJobs, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
+import { AzureDevOpsSim } from "../sim/azure-devops.js";
+import { GitHubSim } from "../sim/github.js";
+import { GitLabSim } from "../sim/gitlab.js";
+import { type RunningSim, startSim } from "../sim/serve.js";
+import { ServiceNowSim } from "../sim/servicenow.js";
+import { repoAsset, wizFinding } from "../sim/wiz-data.js";
+import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+
+let app: TestApp;
+let admin: Browser;
+let wiz: WizFixture;
+const servers: RunningSim[] = [];
+
+async function start(origins: string): Promise<void> {
+  wiz = await startWiz();
+  wiz.sim.findings.push(wizFinding(0, repoAsset("acme/payments-api"), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "HIGH" }));
+  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `${origins},${wiz.originMap}` } });
+  admin = await setUpAdmin(app);
+  await seedRepositories(app, ["acme/payments-api"]);
+  await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+  await runJobs(app, 5_000);
+}
+
+async function serve(app: { app(): import("hono").Hono }): Promise<RunningSim> {
+  const server = await startSim(app.app());
+  servers.push(server);
+  return server;
+}
+
+beforeEach(() => {
+  servers.length = 0;
+});
+afterEach(async () => {
+  await app?.close();
+  await wiz?.close();
+  for (const s of servers) await s.close();
+});
+
+const db = () => app.runtime.database.db;
+const idFrom = (res: Response, re: RegExp) => Number(re.exec(res.headers.get("location")!)![1]);
+
+async function mapAndPush(integrationId: number, form: Record<string, string>): Promise<number> {
+  const saved = await admin.post(`/trackers/${integrationId}/mappings`, form);
+  expect(saved.status, text(await saved.clone().text())).toBe(303);
+  const mappingId = idFrom(saved, /\/trackers\/mappings\/(\d+)/);
+  await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "link_and_update" });
+  const finding = await db().selectFrom("findings").select("id").executeTakeFirstOrThrow();
+  await admin.post(`/vulnerabilities/${finding.id}/push`, {});
+  await runJobs(app);
+  return mappingId;
+}
+
+describe("GitHub Issues", () => {
+  it("reuses a connected GitHub integration's token, and says when that integration is gone", async () => {
+    const github = new GitHubSim();
+    github.addToken("github_pat_shared");
+    github.repos.push({ id: 9, full_name: "acme/security", private: true, visibility: "private", archived: false, default_branch: "main" });
+    const server = await serve(github);
+    await start(`https://api.github.com=${server.url}`);
+    const scm = await admin.post("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_shared", webhookSecret: "webhook-secret-000000001" });
+    const scmId = idFrom(scm, /\/integrations\/github\/(\d+)/);
+    const dialog = await (await admin.get("/integrations/github-issues/new?tab=configuration")).text();
+    expect(dialog).toContain(`<option value="${scmId}" >GitHub</option>`);
+    const connected = await admin.post("/integrations/github-issues", { source: String(scmId) });
+    expect(connected.status, text(await connected.clone().text())).toBe(303);
+    const trackerId = idFrom(connected, /\/integrations\/github-issues\/(\d+)/);
+    const row = await db().selectFrom("integrations").selectAll().where("id", "=", trackerId).executeTakeFirstOrThrow();
+    expect(row.secrets).toBeNull();
+    await mapAndPush(trackerId, { project: "acme/security", ticketType: "issue", "source.title": "patchbay", "value.title.patchbay": "title", "status.done": "closed:completed" });
+    expect(github.issues.map((i) => i.title)).toEqual(["CVE-2021-3749 in axios 0.21.1 (acme/payments-api)"]);
+    expect(github.issues[0]!.body).toMatch(/<!-- patchbay-[0-9a-f]{16} -->$/);
+
+    const none = await admin.post("/integrations/github-issues", {});
+    expect(text(await none.text())).toContain("Choose a connected GitHub integration, or enter a personal access token.");
+
+    await admin.post(`/integrations/github/${scmId}/disconnect`, {});
+    const tested = text(await (await admin.post("/integrations/github-issues/test", { id: String(trackerId), source: String(scmId) })).text());
+    expect(tested).toContain("The GitHub integration chosen is no longer connected. Choose another, or enter credentials of its own.");
+  });
+});
+
+describe("GitLab Issues", () => {
+  it("moves issues between board columns with scoped status labels, keeping people's labels", async () => {
+    const gitlab = new GitLabSim();
+    gitlab.addToken("glpat-boards");
+    gitlab.addProjects("platform", 1);
+    gitlab.labels.set(2001, ["status::triage", "status::doing", "team::payments"]);
+    const server = await serve(gitlab);
+    await start(`https://gitlab.com=${server.url}`);
+    const connected = await admin.post("/integrations/gitlab-issues", { gitlabUrl: "https://gitlab.com", token: "glpat-boards" });
+    const id = idFrom(connected, /\/integrations\/gitlab-issues\/(\d+)/);
+    const form = await (await admin.get(`/trackers/${id}/mappings/new?project=2001&ticketType=issue`)).text();
+    expect(text(form)).toContain("Open, in the board column status::doing");
+    await mapAndPush(id, {
+      project: "2001",
+      ticketType: "issue",
+      "source.title": "patchbay",
+      "value.title.patchbay": "title",
+      "source.teamLabel": "tracker",
+      "value.teamLabel.tracker": "team::payments",
+      "status.open": "label:status::triage",
+      "status.in_progress": "label:status::doing",
+      "status.done": "closed",
+    });
+    const issue = gitlab.issues[0]!;
+    gitlab.issues[0]!.labels.push("needs-review");
+    const finding = await db().selectFrom("findings").select("id").executeTakeFirstOrThrow();
+    await db().updateTable("findings").set({ status: "in_remediation", updated_at: app.clock.now().toISOString() }).where("id", "=", finding.id).execute();
+    await admin.post(`/vulnerabilities/${finding.id}/push`, {});
+    await runJobs(app);
+    expect(issue.labels).toContain("status::doing");
+    expect(issue.labels).not.toContain("status::triage");
+    expect(issue.labels).toEqual(expect.arrayContaining(["team::payments", "needs-review"]));
+  });
+});
+
+describe("Azure DevOps Boards", () => {
+  it("explains a bad token, offers area and iteration paths, and keeps people's tags", async () => {
+    const ado = new AzureDevOpsSim();
+    ado.tokens.add("ado-pat-good");
+    ado.addProject("Fabrikam Fiber");
+    const server = await serve(ado);
+    await start(`https://dev.azure.com=${server.url}`);
+    const bad = text(await (await admin.post("/integrations/azure-devops", { organizationUrl: "https://dev.azure.com/fabrikam", token: "expired" })).text());
+    expect(bad).toContain("Azure DevOps answered with its sign-in page: the personal access token was not accepted");
+    const connected = await admin.post("/integrations/azure-devops", { organizationUrl: "https://dev.azure.com/fabrikam", token: "ado-pat-good" });
+    const id = idFrom(connected, /\/integrations\/azure-devops\/(\d+)/);
+    const form = text(await (await admin.get(`/trackers/${id}/mappings/new?project=Fabrikam%20Fiber&ticketType=Task`)).text());
+    expect(form).toContain("Fabrikam Fiber\\Sprint 2");
+    await mapAndPush(id, {
+      project: "Fabrikam Fiber",
+      ticketType: "Task",
+      "source.System.Title": "patchbay",
+      "value.System.Title.patchbay": "title",
+      "source.System.AreaPath": "tracker",
+      "value.System.AreaPath.tracker": "Fabrikam Fiber\\Platform",
+      "source.System.IterationPath": "tracker",
+      "value.System.IterationPath.tracker": "Fabrikam Fiber\\Sprint 2",
+      "source.System.Tags": "manual",
+      "value.System.Tags.manual": "security",
+      "source.Microsoft.VSTS.Scheduling.DueDate": "patchbay",
+      "value.Microsoft.VSTS.Scheduling.DueDate.patchbay": "due_date",
+      "status.done": "Done",
+    });
+    const item = ado.workItems[0]!;
+    expect(item.fields["System.AreaPath"]).toBe("Fabrikam Fiber\\Platform");
+    expect(String(item.fields["Microsoft.VSTS.Scheduling.DueDate"])).toMatch(/T00:00:00Z$/);
+    item.fields["System.Tags"] = `${item.fields["System.Tags"]}; triaged`;
+    const finding = await db().selectFrom("findings").select("id").executeTakeFirstOrThrow();
+    await admin.post(`/vulnerabilities/${finding.id}/status`, { status: "false_positive", reason: "Test fixture" });
+    await runJobs(app);
+    expect(String(item.fields["System.Tags"]).split("; ")).toEqual(expect.arrayContaining(["security", "triaged"]));
+  });
+});
+
+describe("ServiceNow", () => {
+  it("connects with an OAuth client, computes priority from impact and urgency", async () => {
+    const snow = new ServiceNowSim();
+    snow.users.set("svc.patchbay", { password: "unused", roles: ["itil", "personalize_dictionary"] });
+    snow.oauthClients.set("5f1b2c3d", { secret: "oauth-secret-0001", user: "svc.patchbay" });
+    const server = await serve(snow);
+    await start(`https://acme.service-now.com=${server.url}`);
+    const wrong = text(await (await admin.post("/integrations/servicenow", { instanceUrl: "https://acme.service-now.com", clientId: "5f1b2c3d", clientSecret: "wrong" })).text());
+    expect(wrong).toContain("ServiceNow did not accept the credentials");
+    const connected = await admin.post("/integrations/servicenow", { instanceUrl: "https://acme.service-now.com", clientId: "5f1b2c3d", clientSecret: "oauth-secret-0001" });
+    expect(connected.status).toBe(303);
+    const id = idFrom(connected, /\/integrations\/servicenow\/(\d+)/);
+    const form = text(await (await admin.get(`/trackers/${id}/mappings/new?project=incident&ticketType=record`)).text());
+    expect(form).toContain("Impact special");
+    expect(form).toContain("Security Operations");
+    await mapAndPush(id, {
+      project: "incident",
+      ticketType: "record",
+      "source.short_description": "patchbay",
+      "value.short_description.patchbay": "title",
+      ...Object.fromEntries(["impact", "urgency"].flatMap((f) => [[`source.${f}`, "patchbay"], [`value.${f}.patchbay`, "severity"], ...["critical", "high", "medium", "low", "info"].map((s, i) => [`severity.${f}.${s}`, String([1, 1, 2, 3, 3][i])])])),
+      "status.done": "6",
+    });
+    const record = snow.records()[0]!;
+    expect(record).toMatchObject({ impact: "1", urgency: "1", priority: "1", correlation_display: "Patchbay" });
+    expect(record.correlation_id).toMatch(/^patchbay-[0-9a-f]{16}$/);
+    const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
+    expect(ticket).toMatchObject({ external_key: record.number, url: `https://acme.service-now.com/incident.do?sys_id=${record.sys_id}` });
+  });
+});
