@@ -317,7 +317,29 @@ export interface TicketRef {
   url: string;
 }
 
-/** One push's connection to a tracker. Errors are ExternalError; a 400 is "invalid_input". */
+/**
+ * One push's connection to a tracker: what a tracker connector implements. The engine
+ * (src/tickets/) calls only these, and the contract suite (test/integration/
+ * tracker-contract.test.ts) runs every tracker through them against its simulator.
+ *
+ * - projects → ticketTypes → fields/statuses feed the mapping form, in that order; ids are
+ *   the tracker's own and are stored in the mapping.
+ * - fields lists what the create form of the target takes, with its kind, whether it is
+ *   mandatory, its allowed values, and `special` for fields that must take Patchbay's
+ *   severity (Priority, Severity, impact, urgency). Fields the connector sets itself (project,
+ *   type, state, the marker) are left out.
+ * - create must write `content.marker` on the ticket where `find` can search it at once (a
+ *   label, a tag, a correlation id); `find` is called before any create that follows an
+ *   interrupted one, so a crash never makes a second ticket.
+ * - update sends the content again; it must keep what people added (labels, tags) and is
+ *   called only when the rendered content changed.
+ * - transition moves to a status id from `statuses`, or answers "already"; it throws
+ *   ExternalError "invalid_input" when the workflow has no way there.
+ * - comment adds a note (remediation events).
+ * - Errors are ExternalError with the tracker's own message (`remoteMessage`): "auth" turns
+ *   the card to Error; "invalid_input", "permission", "not_found" and other 4xx go to the
+ *   mapping's error table at once; "rate_limited", "unreachable" and 5xx are retried.
+ */
 export interface TrackerSession {
   projects(): Promise<(TrackerChoice & { key?: string })[]>;
   ticketTypes(project: TrackerChoice): Promise<TrackerChoice[]>;
