@@ -89,7 +89,8 @@ export function suggestMapping(fields: TrackerField[]): FieldMapping[] {
     .map((field) => {
       const base = { fieldId: field.id, name: field.name, kind: field.kind, required: field.required };
       const guess = guessPatchbayField(field);
-      if (guess) {
+      // A severity onto allowed values needs some values to choose from.
+      if (guess && !(guess === "severity" && field.allowedValues?.length === 0)) {
         const severityMap = guess === "severity" && field.allowedValues ? suggestSeverityMap(field.allowedValues) : undefined;
         return { ...base, source: "patchbay" as const, value: guess, ...(severityMap ? { severityMap } : {}) };
       }
@@ -102,9 +103,9 @@ function guessPatchbayField(field: TrackerField): PatchbayField | undefined {
   const allowed = patchbayFieldsFor(field.kind);
   const pick = (f: PatchbayField) => (allowed.includes(f) ? f : undefined);
   if (field.special || /priority|severity/.test(name)) return pick("severity");
-  if (/^(summary|title)$/.test(name)) return pick("title");
-  if (/^(description|body)$/.test(name)) return pick("description");
-  if (/^labels?$/.test(name)) return pick("labels");
+  if (/^(summary|title|short description)$/.test(name)) return pick("title");
+  if (/^(description|body|repro steps)$/.test(name)) return pick("description");
+  if (/^(labels?|tags)$/.test(name)) return pick("labels");
   if (/due/.test(name)) return pick("due_date");
   return undefined;
 }
@@ -124,7 +125,8 @@ export function suggestSeverityMap(values: { id: string; name: string }[]): Part
   for (let pass = 0; pass < 3; pass++) {
     for (const severity of SEVERITIES) {
       if (map[severity]) continue;
-      const match = values.find((v) => !taken.has(v.id) && SEVERITY_WORDS[severity][pass]!.test(v.name));
+      // "1 - High" is High: the words passes look past a leading rank number.
+      const match = values.find((v) => !taken.has(v.id) && SEVERITY_WORDS[severity][pass]!.test(pass < 2 ? v.name.replace(/^\d+\s*[-–:.]\s*/, "") : v.name));
       if (match) {
         map[severity] = match.id;
         taken.add(match.id);
@@ -165,7 +167,7 @@ export function validateMapping(mapping: FieldMapping[], fields: TrackerField[])
     } else if (m.source === "patchbay") {
       if (!(patchbayFieldsFor(field.kind) as string[]).includes(m.value)) {
         errors[m.fieldId] ??= `${field.name} cannot take the Patchbay field "${m.value}".`;
-      } else if (m.value === "severity" && field.allowedValues) {
+      } else if (m.value === "severity" && field.allowedValues?.length) {
         const missing = SEVERITIES.filter((s) => !field.allowedValues!.some((v) => v.id === m.severityMap?.[s]));
         if (missing.length) errors[m.fieldId] ??= `Choose the ${field.name} value for each severity (missing: ${missing.join(", ")}).`;
       }

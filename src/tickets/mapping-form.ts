@@ -25,7 +25,7 @@ export function parseMappingForm(
       const value = (form[`value.${field.id}.${source}`] ?? "").trim().slice(0, 2000);
       const m: FieldMapping = { fieldId: field.id, name: field.name, kind: field.kind, required: field.required, source, value };
       if (field.allowedValues) m.choiceNames = Object.fromEntries(field.allowedValues.map((v) => [v.id, v.name]));
-      if (source === "patchbay" && value === "severity" && field.allowedValues) {
+      if (source === "patchbay" && value === "severity" && field.allowedValues?.length) {
         m.severityMap = Object.fromEntries(SEVERITIES.map((s) => [s, form[`severity.${field.id}.${s}`] ?? ""]).filter(([, v]) => v)) as Partial<Record<Severity, string>>;
       }
       return m;
@@ -55,7 +55,7 @@ export function suggestedMapping(target: TicketTarget, fields: TrackerField[], s
     open: find(/^(to ?do|open|new|backlog)$/i),
     in_progress: find(/progress|doing|active/i),
     done: find(/^(done|closed|resolved|fixed)$/i) ?? find(/completed|^closed|^resolved/i),
-    accepted: find(/won.?t|declined|rejected|risk|not planned/i) ?? find(/^(done|closed)$/i),
+    accepted: find(/won.?t|declined|rejected|risk|not planned|cancel/i) ?? find(/^(done|closed)$/i),
   };
   return {
     name: `${target.project.name} · ${target.ticketType.name}`,

@@ -106,7 +106,7 @@ describe("in a real browser", () => {
   it("connects GitHub by token and lists its repositories", async () => {
     await page.goto(server.url + "/integrations");
     await settled(page);
-    await page.getByRole("link", { name: "Connect GitHub" }).click();
+    await page.getByRole("link", { name: "Connect GitHub", exact: true }).click();
     const dialog = page.getByRole("dialog");
     await expect.poll(() => dialog.isVisible()).toBe(true);
     await settled(page);
@@ -219,7 +219,7 @@ describe("in a real browser", () => {
   it("connects a self-managed GitLab by OAuth with PKCE in the browser", async () => {
     await page.goto(server.url + "/integrations");
     await settled(page);
-    await page.getByRole("link", { name: "Connect GitLab" }).click();
+    await page.getByRole("link", { name: "Connect GitLab", exact: true }).click();
     const dialog = page.getByRole("dialog");
     await expect.poll(() => dialog.isVisible()).toBe(true);
     await settled(page);

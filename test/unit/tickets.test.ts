@@ -27,7 +27,8 @@ describe("field mapping", () => {
     expect(mapping.find((m) => m.fieldId === "summary")).toMatchObject({ source: "patchbay", value: "title" });
     expect(mapping.find((m) => m.fieldId === "priority")).toMatchObject({ source: "patchbay", value: "severity", severityMap: { critical: "1", high: "2", medium: "3", low: "4", info: "5" } });
     expect(mapping.find((m) => m.fieldId === "customfield_1")).toMatchObject({ source: "none" });
-    expect(suggestSeverityMap([{ id: "a", name: "P1 - Blocker" }, { id: "b", name: "Minor" }])).toEqual({ critical: "a", low: "b" });
+    expect(suggestSeverityMap([{ id: "a", name: "P1 - Blocker" }, { id: "b", name: "Minor" }])).toEqual({ critical: "a", low: "b", info: "b" });
+    expect(suggestSeverityMap(["1 - High", "2 - Medium", "3 - Low"].map((name, i) => ({ id: String(i + 1), name })))).toEqual({ critical: "1", high: "1", medium: "2", low: "3", info: "3" });
   });
 
   it("refuses special fields not mapped to Patchbay, unmapped mandatory fields, and values the tracker does not allow", () => {
