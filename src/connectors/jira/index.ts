@@ -4,6 +4,7 @@
 // descriptions, comments and workflow transitions.
 import { ExternalError } from "../../http.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession } from "../types.js";
+import { httpsOrigin } from "../origin.js";
 import { toAdf } from "./adf.js";
 import { GATEWAY, gatewayBase, JiraClient, jiraErrorMessage, SCOPES, SERVICE } from "./client.js";
 
@@ -12,16 +13,7 @@ const SUMMARY_MAX = 255;
 const PAGE = 50;
 const MAX_PAGES = 40;
 
-/** The site's address: https and a host, nothing after it. */
-function siteOrigin(value: string): string | undefined {
-  try {
-    const url = new URL(value.trim());
-    if (url.protocol !== "https:" || (url.pathname !== "/" && url.pathname !== "") || url.search || url.hash) return undefined;
-    return url.origin;
-  } catch {
-    return undefined;
-  }
-}
+const siteOrigin = httpsOrigin;
 
 interface Conn {
   client: JiraClient;

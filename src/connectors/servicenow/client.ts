@@ -2,18 +2,12 @@
 // access token from the instance's /oauth_token.do (client credentials), sysparm paging,
 // and ServiceNow's error body {error: {message, detail}, status: "failure"}.
 import { ExternalError, type HttpClient } from "../../http.js";
+import { httpsOrigin } from "../origin.js";
 
 export const SERVICE = "ServiceNow";
 
-export function instanceUrl(value: string): string | undefined {
-  try {
-    const url = new URL(value.trim());
-    if (url.protocol !== "https:" || (url.pathname !== "/" && url.pathname !== "") || url.search || url.hash) return undefined;
-    return url.origin;
-  } catch {
-    return undefined;
-  }
-}
+/** The instance address, https://<instance>.service-now.com. */
+export const instanceUrl = httpsOrigin;
 
 export function serviceNowErrorMessage(body: string): string | undefined {
   try {
