@@ -252,6 +252,11 @@ async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 4
       ? { startUrl: `${base}/oauth/start`, callbackUrl: callbackUrl(deps.baseUrl), provider: connector.card.name }
       : undefined,
     disconnected: state.disconnected,
+    dependents: integration
+      ? linkable
+          .filter((other) => deps.registry.available(other.kind)?.fields.some((f) => f.type === "integration" && integrationSettings(other)[f.name] === String(integration.id)))
+          .map((other) => other.name)
+      : [],
     projects:
       integration && available?.tracker
         ? Object.assign(await listMappings(deps.db, integration.id), { nouns: available.tracker.nouns })

@@ -221,6 +221,8 @@ describe("configuring projects", () => {
     const mappingId = await setUpMapping({});
     const list = text(await (await admin.get("/trackers/1")).text());
     expect(list).toContain("Security bugs");
+    const confirm = text(await (await admin.get("/integrations/jira/1/disconnect")).text());
+    expect(confirm).toContain("Its 1 project (mappings and assignments), the links to 0 tickets and their changelogs, and its error rows are removed too.");
     const edit = await admin.post(`/trackers/mappings/${mappingId}`, secBugForm({ name: "Security findings", ticketType: "10002", "source.duedate": "none" }));
     expect(edit.status).toBe(303);
     const row = await db().selectFrom("tracker_mappings").selectAll().executeTakeFirstOrThrow();

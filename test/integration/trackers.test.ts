@@ -78,6 +78,8 @@ describe("GitHub Issues", () => {
     const none = await admin.post("/integrations/github-issues", {});
     expect(text(await none.text())).toContain("Choose a connected GitHub integration, or enter a personal access token.");
 
+    const confirm = text(await (await admin.get(`/integrations/github/${scmId}/disconnect`)).text());
+    expect(confirm).toContain("GitHub Issues reuses this integration's credentials and will stop working");
     await admin.post(`/integrations/github/${scmId}/disconnect`, {});
     const tested = text(await (await admin.post("/integrations/github-issues/test", { id: String(trackerId), source: String(scmId) })).text());
     expect(tested).toContain("The GitHub integration chosen is no longer connected. Choose another, or enter credentials of its own.");
