@@ -62,6 +62,8 @@ export interface Card {
   category: CategoryId;
   /** One line on the card itself. */
   summary: string;
+  /** Two letters that stand for the service where space is short (a ticket's type icon). */
+  badge?: string;
   overview: Overview;
 }
 

@@ -11,7 +11,7 @@ import { changeFindingStatus, type StatusChange } from "../findings/status.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
 import { isHtmx, render } from "./render.js";
-import { ticketsForFindings } from "../tickets/store.js";
+import { type TicketView, ticketsForFindings } from "../tickets/store.js";
 import { coveringMappings } from "../tickets/coverage.js";
 import { enqueuePush } from "../tickets/push.js";
 import { startBatch } from "../tickets/batch.js";
@@ -27,7 +27,7 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
       scannersWithFindings(deps.db),
       countAllFindings(deps.db),
     ]);
-    const tickets = Object.fromEntries(await ticketsForFindings(deps.db, page.rows.map((r) => r.id)));
+    const tickets = Object.fromEntries(withTrackerNames(deps, await ticketsForFindings(deps.db, page.rows.map((r) => r.id))));
     const canPush = Boolean(await deps.db.selectFrom("tracker_assignments").select("id").limit(1).executeTakeFirst());
     const data = {
       filter,
@@ -93,9 +93,18 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
   return app;
 }
 
+/** Each ticket with its tracker's name and badge, for the type icon. */
+function withTrackerNames(deps: AppDeps, tickets: Map<number, TicketView[]>): Map<number, (TicketView & { trackerName: string; badge: string })[]> {
+  const named = (t: TicketView) => {
+    const card = deps.registry.get(t.kind)?.card;
+    return { ...t, trackerName: card?.name ?? t.kind, badge: card?.badge ?? t.kind.slice(0, 2).toUpperCase() };
+  };
+  return new Map([...tickets].map(([id, list]) => [id, list.map(named)]));
+}
+
 async function detailExtras(deps: AppDeps, finding: Finding) {
   const [tickets, coverage] = await Promise.all([ticketsForFindings(deps.db, [finding.id]), coveringMappings(deps.db, finding)]);
-  return { tickets: tickets.get(finding.id) ?? [], coverage };
+  return { tickets: withTrackerNames(deps, tickets).get(finding.id) ?? [], coverage };
 }
 
 function parseStatusChange(form: Record<string, string>, now: Date): StatusChange | { errors: Record<string, string> } {

@@ -1,6 +1,7 @@
 // End to end in Chromium for the other trackers: GitHub Issues through a connected GitHub
 // integration (the dialog's integration choice), Azure DevOps (tree paths chosen in the
-// mapping form) and ServiceNow (a table, impact and urgency from severity): connect, add a
+// mapping form), ServiceNow (a table, impact and urgency from severity) and GitLab Issues
+// (a confidential flag from the tracker's values): connect, add a
 // project, add an assignment that links new findings, and watch the next scan's finding
 // arrive in the tracker on its own.
 import fs from "node:fs";
@@ -12,6 +13,7 @@ import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
 import { HttpSession, type ServerProcess, startServer } from "../process.js";
 import { AzureDevOpsSim } from "../sim/azure-devops.js";
 import { GitHubSim } from "../sim/github.js";
+import { GitLabSim } from "../sim/gitlab.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { ServiceNowSim } from "../sim/servicenow.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
@@ -22,6 +24,7 @@ let wiz: WizFixture;
 let github: GitHubSim;
 let ado: AzureDevOpsSim;
 let snow: ServiceNowSim;
+let gitlab: GitLabSim;
 const sims: RunningSim[] = [];
 let server: ServerProcess;
 let session: HttpSession;
@@ -41,12 +44,15 @@ beforeAll(async () => {
   ado.addProject("Fabrikam Fiber");
   snow = new ServiceNowSim();
   snow.users.set("svc.patchbay", { password: "sn-e2e-password", roles: ["itil", "personalize_dictionary"] });
-  for (const sim of [github, ado, snow]) sims.push(await startSim(sim.app()));
-  const [gh, az, sn] = sims;
+  gitlab = new GitLabSim();
+  gitlab.addToken("glpat-e2e-trackers");
+  gitlab.addProjects("platform", 1);
+  for (const sim of [github, ado, snow, gitlab]) sims.push(await startSim(sim.app()));
+  const [gh, az, sn, gl] = sims;
   server = await startServer({
     PATCHBAY_DATA_DIR: dataDir,
     PATCHBAY_SECRET_KEY: TEST_KEY,
-    PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${gh!.url},https://dev.azure.com=${az!.url},https://acme.service-now.com=${sn!.url}`,
+    PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${gh!.url},https://dev.azure.com=${az!.url},https://acme.service-now.com=${sn!.url},https://gitlab.com=${gl!.url}`,
   });
   await server.ready();
   session = new HttpSession(server.url);
@@ -113,7 +119,7 @@ async function chooseTrackerValue(field: string, value: string): Promise<void> {
   await page.locator(`[id="tv-${field}"]`).selectOption({ label: value });
 }
 
-it("pushes a new finding automatically to GitHub Issues, Azure DevOps and ServiceNow, each set up in the browser", async () => {
+it("pushes a new finding automatically to GitHub Issues, Azure DevOps, ServiceNow and GitLab Issues, each set up in the browser", async () => {
   await connectAndMap(
     "GitHub Issues",
     async (dialog) => {
@@ -146,10 +152,23 @@ it("pushes a new finding automatically to GitHub Issues, Azure DevOps and Servic
     },
   );
 
-  // The next scan brings a new finding: all three link it on their own.
+  await connectAndMap(
+    "GitLab Issues",
+    async (dialog) => {
+      await dialog.getByLabel("GitLab URL").fill("https://gitlab.com");
+      await dialog.getByLabel("Access token").fill("glpat-e2e-trackers");
+    },
+    { step1: "1. Project", project: "platform/project-001", step2: "2. Issue type", type: "Issue" },
+    async () => {
+      await chooseTrackerValue("confidential", "Confidential");
+    },
+  );
+
+  // The next scan brings a new finding: all four link it on their own.
   wiz.sim.findings.push(wizFinding(1, repoAsset("acme/payments-api"), { name: "CVE-2022-24999", detailedName: "qs", version: "6.5.2", fixedVersion: "6.5.3", severity: "CRITICAL" }));
   await session.send("/integrations/wiz/2/sync", {});
-  await until(() => github.issues.length === 1 && ado.workItems.length === 1 && snow.records().length === 1, 20_000);
+  await until(() => github.issues.length === 1 && ado.workItems.length === 1 && snow.records().length === 1 && gitlab.issues.length === 1, 20_000);
+  expect(gitlab.issues[0]).toMatchObject({ title: "CVE-2022-24999 in qs 6.5.2 (acme/payments-api)", confidential: true });
   expect(github.issues[0]!.title).toBe("CVE-2022-24999 in qs 6.5.2 (acme/payments-api)");
   expect(ado.workItems[0]!.fields["System.AreaPath"]).toBe("Fabrikam Fiber\\Platform");
   expect(snow.records()[0]).toMatchObject({ impact: "1", assignment_group: "8a5055c9c61122780043563ef53438e3" });
@@ -159,4 +178,6 @@ it("pushes a new finding automatically to GitHub Issues, Azure DevOps and Servic
   expect(await page.getByRole("link", { name: /acme\/security#1/ }).count()).toBe(1);
   expect(await page.getByRole("link", { name: /^#101/ }).count()).toBe(1);
   expect(await page.getByRole("link", { name: new RegExp(snow.records()[0]!.number) }).count()).toBe(1);
+  expect(await page.getByRole("link", { name: /platform\/project-001#1/ }).count()).toBe(1);
+  expect(await page.getByRole("img", { name: "ServiceNow ticket" }).count()).toBe(1);
 });

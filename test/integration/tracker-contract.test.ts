@@ -313,6 +313,7 @@ describe.each(cases)("tracker contract: $kind", (tracker) => {
     const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
     const detail = await (await admin.get(`/vulnerabilities/${await findingId()}`)).text();
     expect(detail).toContain(`href="${ticket.url}"`);
+    expect(detail).toContain(`class="tracker-icon tracker-${tracker.kind}"`);
     expect(text(detail)).toContain(`Created ${ticket.external_key}`);
     const before = writes();
     await push();

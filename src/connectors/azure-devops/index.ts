@@ -224,6 +224,7 @@ export const azureDevOps: AvailableConnector = {
   multiInstance: true,
   card: {
     kind: "azure-devops",
+    badge: "AZ",
     name: "Azure DevOps Boards",
     category: "collaboration",
     summary: "Push findings as Azure DevOps work items.",

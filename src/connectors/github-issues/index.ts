@@ -144,6 +144,7 @@ export const githubIssues: AvailableConnector = {
   multiInstance: true,
   card: {
     kind: "github-issues",
+    badge: "GH",
     name: "GitHub Issues",
     category: "collaboration",
     summary: "Push findings as GitHub issues.",

@@ -145,6 +145,7 @@ export const gitlabIssues: AvailableConnector = {
   multiInstance: true,
   card: {
     kind: "gitlab-issues",
+    badge: "GL",
     name: "GitLab Issues",
     category: "collaboration",
     summary: "Push findings as GitLab issues on your boards.",

@@ -297,6 +297,7 @@ export const jira: AvailableConnector = {
   multiInstance: true,
   card: {
     kind: "jira",
+    badge: "J",
     name: "Jira",
     category: "collaboration",
     summary: "Create and update Jira Cloud issues from findings and remediations.",

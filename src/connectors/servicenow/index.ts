@@ -210,6 +210,7 @@ export const serviceNow: AvailableConnector = {
   multiInstance: true,
   card: {
     kind: "servicenow",
+    badge: "SN",
     name: "ServiceNow",
     category: "collaboration",
     summary: "Push findings as ServiceNow incidents.",
