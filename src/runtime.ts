@@ -22,6 +22,8 @@ import { ANNOTATE_JOB, PUSH_JOB, pushHandler } from "./tickets/push.js";
 import { BATCH_JOB, batchHandler } from "./tickets/batch.js";
 import { SWEEP_JOB, sweepHandler } from "./tickets/sweep.js";
 import { annotateHandler } from "./remediation/annotate-job.js";
+import { DISPATCH_JOB } from "./remediation/events.js";
+import { SEND_JOB, dispatchHandler, sendHandler } from "./notifications/dispatch.js";
 
 export interface RuntimeOptions {
   now?: () => Date;
@@ -64,6 +66,8 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     [BATCH_JOB, batchHandler(pushDeps)],
     [SWEEP_JOB, sweepHandler({ db, now, notifyWorker: () => worker.notify() })],
     [ANNOTATE_JOB, annotateHandler({ db, vault, registry, env: connectorEnv, now })],
+    [DISPATCH_JOB, dispatchHandler({ ...pushDeps, notifyWorker: () => worker.notify() })],
+    [SEND_JOB, sendHandler(pushDeps)],
   ]);
   const worker = new Worker({ db, handlers, logger: logger.child({ component: "worker" }), now, leaseMs: config.jobLeaseSeconds * 1000 });
 

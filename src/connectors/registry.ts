@@ -9,10 +9,14 @@ import { githubIssues } from "./github-issues/index.js";
 import { gitlabIssues } from "./gitlab-issues/index.js";
 import { azureDevOps } from "./azure-devops/index.js";
 import { serviceNow } from "./servicenow/index.js";
+import { slack } from "./slack/index.js";
+import { teams } from "./teams/index.js";
+import { email } from "./email/index.js";
+import { webhook } from "./webhook/index.js";
 import { jira } from "./jira/index.js";
 import { wiz } from "./wiz/index.js";
 
-const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira, githubIssues, gitlabIssues, azureDevOps, serviceNow];
+const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook];
 
 export class ConnectorRegistry {
   readonly #byKind = new Map<string, Connector>();

@@ -67,8 +67,12 @@ export interface Card {
   overview: Overview;
 }
 
-/** "integration": one of the connected integrations of `integrationKind`, whose connection this one reuses. */
-export type FieldType = "text" | "url" | "email" | "secret" | "checkbox" | "integration";
+/**
+ * "integration": one of the connected integrations of `integrationKind`, whose connection this
+ * one reuses. "select": one of `options`. "integrations": any of the connected integrations
+ * (stored as comma-separated ids; none chosen means all).
+ */
+export type FieldType = "text" | "url" | "email" | "secret" | "checkbox" | "integration" | "select" | "integrations";
 
 export interface SettingField {
   name: string;
@@ -91,6 +95,8 @@ export interface SettingField {
   multiline?: boolean;
   /** For an "integration" field: the kind of integration it names. */
   integrationKind?: string;
+  /** For a "select" field: its choices, the first being the default. */
+  options?: { value: string; label: string }[];
 }
 
 /** Parsed form values: strings for text fields, booleans for checkboxes. */
@@ -363,6 +369,28 @@ export interface Tracker {
   session(connection: ConnectionSettings, ctx: ConnectorContext): TrackerSession;
 }
 
+/** A message about something that happened, in a neutral form each notifier renders. */
+export interface Notification {
+  /** The event it reports: "ticket.push_failed", "scan.failed", "test"… */
+  event: string;
+  level: "error" | "warning" | "info";
+  /** A few words: "Pushing a ticket to Security bugs failed". */
+  title: string;
+  /** A sentence or two. */
+  text: string;
+  facts: { label: string; value: string }[];
+  /** The Patchbay page concerned (PATCHBAY_BASE_URL), or the external page. */
+  link?: { label: string; url: string };
+  /** Further events of the same rule collapsed into this message. */
+  more: number;
+  at: string;
+}
+
+/** Notifier capability: send a message; throws ExternalError when the service refuses. */
+export interface Notifier {
+  send(connection: ConnectionSettings, ctx: ConnectorContext, notification: Notification): Promise<void>;
+}
+
 /** OAuth 2.0 authorization code flow with the team's own OAuth application. */
 export interface OAuthProvider {
   /** The provider's authorization and token endpoints, for these settings (self-managed servers). */
@@ -400,6 +428,8 @@ export interface AvailableConnector extends ConnectorBase {
   scm?: SourceControl;
   /** Present when the connector pushes tickets. */
   tracker?: Tracker;
+  /** Present when the connector sends notifications. */
+  notifier?: Notifier;
   /** Present when the connector can connect by OAuth (the seed's default for source control). */
   oauth?: OAuthProvider;
 }

@@ -6,7 +6,9 @@
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import { ScanCursorInvalid, type ScanPage } from "../connectors/types.js";
 import { refreshPlannerStatistics } from "../db/database.js";
-import type { Db, Integration, ScanRun } from "../db/schema.js";
+import type { Db, Integration, ScanRun, Severity } from "../db/schema.js";
+import { publish } from "../remediation/events.js";
+import { SEVERITIES } from "./normalize.js";
 import { connectorContext, type ConnectorEnvironment } from "../connectors/context.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { enqueueJob } from "../jobs/queue.js";
@@ -193,8 +195,25 @@ async function finish(db: Db, integration: Integration, runId: number, counts: S
     await trx.deleteFrom("scan_pages").where("run_id", "=", runId).execute();
     await recordSyncSuccess(trx, integration.id, runId, counts, now);
     await requestTicketSweep(trx, now);
+    await publishNewFindings(trx, integration.id, runId, now);
   });
   await refreshPlannerStatistics(db);
+}
+
+/** One event per scan with the findings it brought that Patchbay had not seen, by severity. */
+async function publishNewFindings(db: Db, integrationId: number, runId: number, now: Date): Promise<void> {
+  const run = await db.selectFrom("scan_runs").select("started_at").where("id", "=", runId).executeTakeFirstOrThrow();
+  const rows = await db
+    .selectFrom("findings")
+    .innerJoin("finding_sources", "finding_sources.finding_id", "findings.id")
+    .select(["findings.severity", (eb) => eb.fn.countAll<number>().as("n")])
+    .where("finding_sources.integration_id", "=", integrationId)
+    .where("findings.created_at", ">=", run.started_at)
+    .groupBy("findings.severity")
+    .execute();
+  if (rows.length === 0) return;
+  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, Number(rows.find((r) => r.severity === s)?.n ?? 0)])) as Record<Severity, number>;
+  await publish(db, { type: "findings.new", integrationId, counts }, now);
 }
 
 export function latestRuns(db: Db): Promise<ScanRun[]> {

@@ -58,6 +58,8 @@ export function parseSettingsForm(connector: AvailableConnector, input: FormInpu
 function checkValue(field: SettingField, value: string): string | undefined {
   if (value === "") return field.required ? `Enter the ${field.label}.` : undefined;
   if (field.type === "integration") return /^\d{1,9}$/.test(value) ? undefined : `Choose one of the connected integrations for ${field.label}.`;
+  if (field.type === "integrations") return /^\d{1,9}(,\d{1,9})*$/.test(value) ? undefined : `Choose integrations from the list for ${field.label}.`;
+  if (field.type === "select") return field.options?.some((o) => o.value === value) ? undefined : `Choose one of the options for ${field.label}.`;
   const max = field.maxLength ?? DEFAULT_MAX_LENGTH;
   if (value.length > max) return `${field.label} is too long: at most ${max} characters.`;
   if (field.type === "url") {
@@ -79,5 +81,6 @@ export function displayValue(field: SettingField, values: SettingValues | undefi
   if (field.type === "secret") return "";
   const value = values?.[field.name];
   if (field.type === "checkbox") return typeof value === "boolean" ? value : (field.defaultChecked ?? false);
+  if (field.type === "select" && typeof value !== "string") return field.options?.[0]?.value ?? "";
   return typeof value === "string" ? value : "";
 }

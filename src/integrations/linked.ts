@@ -4,7 +4,7 @@
 import type { ConnectorEnvironment } from "../connectors/context.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { AvailableConnector, ConnectionSettings } from "../connectors/types.js";
-import type { Db } from "../db/schema.js";
+import type { Db, Integration } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import type { Vault } from "../vault.js";
 import { connectionFor } from "./oauth.js";
@@ -28,4 +28,9 @@ export async function withLinked(deps: LinkDeps, connector: AvailableConnector, 
   }
   const linked = await connectionFor(deps, other, integration);
   return { ...connection, linked: { settings: linked.settings, secrets: linked.secrets } };
+}
+
+/** A background job's connection: stored settings and secrets, OAuth refreshed, and the reused one. */
+export async function linkedOrOwn(deps: LinkDeps, connector: AvailableConnector, integration: Integration): Promise<ConnectionSettings> {
+  return withLinked(deps, connector, await connectionFor(deps, connector, integration));
 }

@@ -8,6 +8,7 @@ import { expireRiskAcceptances } from "../findings/status.js";
 import { enqueueScan } from "../findings/sync.js";
 import { enqueueRepositorySync } from "../scm/sync.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
+import { DISPATCH_JOB } from "../remediation/events.js";
 import type { Logger } from "../log.js";
 import { enqueueJob, pruneJobs } from "./queue.js";
 import type { JobHandler } from "./worker.js";
@@ -44,10 +45,19 @@ export const SCHEDULES: Schedule[] = [
     },
   },
   {
+    name: "notifications",
+    // Publishing an event starts the dispatcher at once; this is the safety net.
+    pattern: "* * * * *",
+    enqueue: async (db, _registry, now) => {
+      await enqueueJob(db, DISPATCH_JOB, null, now, { dedupeKey: DISPATCH_JOB });
+    },
+  },
+  {
     name: "integration checks",
     pattern: "*/30 * * * *",
-    enqueue: async (db, _registry, now) => {
-      const rows = await db.selectFrom("integrations").select("id").execute();
+    enqueue: async (db, registry, now) => {
+      // A notifier's check would send a message every half hour: its deliveries tell instead.
+      const rows = (await db.selectFrom("integrations").select(["id", "kind"]).execute()).filter((i) => !registry.available(i.kind)?.notifier);
       for (const { id } of rows) {
         await enqueueJob(db, "integration.check", { integrationId: id }, now, { dedupeKey: `integration.check:${id}`, maxAttempts: 1 });
       }

@@ -29,6 +29,7 @@ export async function recordSyncFailure(
     .set({ status: "error", last_error: `${where}: ${message}${retry}`, updated_at: now.toISOString() })
     .where("id", "=", integration.id)
     .execute();
+  if (lastAttempt) await publish(db, { type: "scan.failed", integrationId: integration.id, reason: `${where}: ${message}` }, now);
   // Credentials that stopped working (a revoked token) are worth a notification, once.
   if (err instanceof ExternalError && (err.kind === "auth" || err.kind === "permission") && integration.status !== "error") {
     await publish(db, { type: "integration.failed", integrationId: integration.id, kind: integration.kind, reason: message }, now);

@@ -1,15 +1,22 @@
 // Domain events: an outbox table written in the same transaction as the change it
-// describes. Notifications read it; nothing here calls them directly.
-import type { Db } from "../db/schema.js";
+// describes. Publishing also queues the notifications dispatcher, which reads the outbox;
+// nothing here calls a notifier directly.
+import type { Db, Severity } from "../db/schema.js";
+import { enqueueJob } from "../jobs/queue.js";
+
+export const DISPATCH_JOB = "notifications.dispatch";
 
 export type DomainEvent =
   | { type: "remediation.opened"; remediationId: number; findingIds: number[] }
   | { type: "remediation.merged"; remediationId: number; findingIds: number[] }
   | { type: "remediation.closed"; remediationId: number; findingIds: number[] }
-  | { type: "ticket.push_failed"; mappingId: number; subjectKey: string; subjectLabel: string; reason: string }
-  | { type: "integration.failed"; integrationId: number; kind: string; reason: string };
+  | { type: "ticket.push_failed"; mappingId: number; integrationId: number; subjectKey: string; subjectLabel: string; reason: string; httpStatus: number | null; trackerMessage: string | null }
+  | { type: "integration.failed"; integrationId: number; kind: string; reason: string }
+  | { type: "scan.failed"; integrationId: number; reason: string }
+  | { type: "findings.new"; integrationId: number; counts: Record<Severity, number> };
 
 export async function publish(db: Db, event: DomainEvent, now: Date): Promise<void> {
   const { type, ...payload } = event;
   await db.insertInto("domain_events").values({ type, payload: JSON.stringify(payload), created_at: now.toISOString() }).execute();
+  await enqueueJob(db, DISPATCH_JOB, null, now, { dedupeKey: DISPATCH_JOB });
 }

@@ -14,8 +14,7 @@ import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { AvailableConnector, FieldValue, TicketContent, TicketRef, Tracker, TrackerField, TrackerSession } from "../connectors/types.js";
 import type { Db, Integration, Ticket, TrackerMapping } from "../db/schema.js";
 import { ExternalError } from "../http.js";
-import { withLinked } from "../integrations/linked.js";
-import { connectionFor } from "../integrations/oauth.js";
+import { linkedOrOwn } from "../integrations/linked.js";
 import { enqueueJob } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { Logger } from "../log.js";
@@ -75,7 +74,7 @@ export async function openTracker(deps: PushDeps, mappingId: number, logger: Log
   const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", mapping.integration_id).executeTakeFirst();
   const connector = integration ? deps.registry.available(integration.kind) : undefined;
   if (!integration || !connector?.tracker) return undefined;
-  const connection = await withLinked(deps, connector, await connectionFor(deps, connector, integration));
+  const connection = await linkedOrOwn(deps, connector, integration);
   const session = connector.tracker.session(connection, connectorContext({ ...deps.env, logger }));
   return { mapping, data: mappingData(mapping), integration, tracker: connector.tracker, session };
 }
@@ -278,7 +277,12 @@ export async function recordPushError(db: Db, mappingId: number, subjectKey: str
         resolved_at: null,
       })
       .execute();
-    await publish(trx, { type: "ticket.push_failed", mappingId, subjectKey, subjectLabel: label, reason }, now);
+    const mapping = await trx.selectFrom("tracker_mappings").select("integration_id").where("id", "=", mappingId).executeTakeFirst();
+    await publish(
+      trx,
+      { type: "ticket.push_failed", mappingId, integrationId: mapping?.integration_id ?? 0, subjectKey, subjectLabel: label, reason, httpStatus: status ?? null, trackerMessage: trackerMessage ? redactText(trackerMessage) : null },
+      now,
+    );
   });
 }
 

@@ -3,10 +3,12 @@
 import type { Context } from "hono";
 
 export async function readForm(c: Context): Promise<Record<string, string>> {
-  const body = await c.req.parseBody();
+  const body = await c.req.parseBody({ all: true });
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(body)) {
+    // A multiple choice (a <select multiple>) arrives as repeated keys: kept comma-separated.
     if (typeof value === "string") out[key] = value;
+    else if (Array.isArray(value)) out[key] = value.filter((v): v is string => typeof v === "string").join(",");
   }
   return out;
 }

@@ -227,7 +227,12 @@ async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 4
   const linkable = await listIntegrations(deps.db);
   const fields = (available?.fields ?? []).map((field) => ({
     ...field,
-    options: field.type === "integration" ? linkable.filter((i) => i.kind === field.integrationKind).map((i) => ({ id: String(i.id), name: i.name })) : [],
+    choices:
+      field.type === "integration"
+        ? linkable.filter((i) => i.kind === field.integrationKind).map((i) => ({ id: String(i.id), name: i.name }))
+        : field.type === "integrations"
+          ? linkable.filter((i) => i.id !== integration?.id).map((i) => ({ id: String(i.id), name: i.name }))
+          : (field.options ?? []).map((o) => ({ id: o.value, name: o.label })),
     value: displayValue(field, values),
     error: state.errors?.[field.name],
     locked: Boolean(integration) && !field.editableWhenConnected,

@@ -8,8 +8,7 @@ import { connectorContext } from "../connectors/context.js";
 import type { AvailableConnector, TicketTarget, TrackerChoice, TrackerField, TrackerSession } from "../connectors/types.js";
 import type { Integration } from "../db/schema.js";
 import { ExternalError } from "../http.js";
-import { withLinked } from "../integrations/linked.js";
-import { connectionFor } from "../integrations/oauth.js";
+import { linkedOrOwn } from "../integrations/linked.js";
 import { SEVERITIES } from "../findings/normalize.js";
 import { redactText } from "../log.js";
 import { PATCHBAY_FIELDS, patchbayFieldsFor, SLA_DAYS } from "../tickets/fields.js";
@@ -169,7 +168,7 @@ async function loadMapping(c: Ctx, deps: AppDeps) {
 
 async function session(c: Ctx, deps: AppDeps, found: TrackerFound): Promise<TrackerSession> {
   const link = { db: deps.db, vault: deps.vault, registry: deps.registry, env: deps.connectorEnv, now: deps.now };
-  const connection = await withLinked(link, found.connector, await connectionFor(link, found.connector, found.integration));
+  const connection = await linkedOrOwn(link, found.connector, found.integration);
   return found.connector.tracker!.session(connection, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }));
 }
 

@@ -62,13 +62,13 @@ describe("Integration Hub", () => {
 
   it("shows a planned connector's Overview, says it is coming, and offers no form", async () => {
     const card = await (await admin.get("/integrations")).text();
-    expect(card).toMatch(/data-kind="slack"[\s\S]*?<button type="button" disabled aria-describedby="card-slack-coming">Connect<\/button>/);
-    const overview = text(await (await admin.get("/integrations/slack/new", { htmx: true, target: "dialog-root" })).text());
-    expect(overview).toContain("Slack is coming in a later release of Patchbay.");
-    expect(overview).toContain("Failures reported where your team already looks");
-    const config = await (await admin.get("/integrations/slack/new?tab=configuration", { htmx: true, target: "integration-dialog-content" })).text();
+    expect(card).toMatch(/data-kind="github-dependabot"[\s\S]*?<button type="button" disabled aria-describedby="card-github-dependabot-coming">Connect<\/button>/);
+    const overview = text(await (await admin.get("/integrations/github-dependabot/new", { htmx: true, target: "dialog-root" })).text());
+    expect(overview).toContain("GitHub Dependabot is coming in a later release of Patchbay.");
+    expect(overview).toContain("Dependency vulnerabilities with their advisories and fixed versions");
+    const config = await (await admin.get("/integrations/github-dependabot/new?tab=configuration", { htmx: true, target: "integration-dialog-content" })).text();
     expect(config).not.toContain("<form method=\"post\"");
-    expect((await admin.post("/integrations/slack", { webhookUrl: "x" })).status).toBe(404);
+    expect((await admin.post("/integrations/github-dependabot", { token: "x" })).status).toBe(404);
   });
 
   it("opens the dialog with Overview and Configuration tabs", async () => {

@@ -85,6 +85,7 @@ describe("connector registry", () => {
     expect(registry.byCategory().map((g) => g.category.title)).toEqual(CATEGORIES.map((c) => c.title));
     expect(registry.available("wiz")).toBeDefined();
     expect(registry.available("jira")?.tracker).toBeDefined();
-    expect(registry.available("slack")).toBeUndefined();
+    expect(registry.available("slack")?.notifier).toBeDefined();
+    expect(registry.available("github-dependabot")).toBeUndefined();
   });
 });

@@ -1,0 +1,135 @@
+// Notification delivery. The dispatcher reads the outbox past its cursor and, for each notifier
+// whose rules take an event, queues a send job per (notifier, rule). A burst collapses: while a
+// send of the rule is queued, new events join it, and a rule sends at most once a minute, so
+// one message says "and N more". A failing notifier shows Error on its card and is retried;
+// the work that raised the event is never held up by it.
+import type { ConnectorEnvironment } from "../connectors/context.js";
+import { connectorContext } from "../connectors/context.js";
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { Db } from "../db/schema.js";
+import { linkedOrOwn } from "../integrations/linked.js";
+import { integrationSettings, setIntegrationStatus } from "../integrations/store.js";
+import { enqueueJob, releaseDedupeKey } from "../jobs/queue.js";
+import type { JobHandler } from "../jobs/worker.js";
+import { redactText } from "../log.js";
+import { publish } from "../remediation/events.js";
+import type { Vault } from "../vault.js";
+import { describe } from "./render.js";
+import { type OutboxEvent, type Rule, ruleFor } from "./rules.js";
+
+export const SEND_JOB = "notification.send";
+const CURSOR = "notifications.cursor";
+const BATCH = 200;
+const WINDOW_MS = 60_000;
+/** Event ids a collapsed message keeps; beyond, only the count grows. */
+const KEEP = 20;
+
+export interface NotifyDeps {
+  db: Db;
+  vault: Vault;
+  registry: ConnectorRegistry;
+  env: ConnectorEnvironment;
+  now: () => Date;
+  baseUrl: string;
+  notifyWorker?: () => void;
+}
+
+export function dispatchHandler(deps: NotifyDeps): JobHandler {
+  return async ({ job, logger }) => {
+    await releaseDedupeKey(deps.db, job.id);
+    let queued = 0;
+    for (;;) {
+      const cursor = Number((await deps.db.selectFrom("meta").select("value").where("key", "=", CURSOR).executeTakeFirst())?.value ?? 0);
+      const rows = await deps.db.selectFrom("domain_events").selectAll().where("id", ">", cursor).orderBy("id").limit(BATCH).execute();
+      if (rows.length === 0) break;
+      const notifiers = (await deps.db.selectFrom("integrations").selectAll().execute()).filter((i) => deps.registry.available(i.kind)?.notifier);
+      await deps.db.transaction().execute(async (trx) => {
+        for (const row of rows) {
+          const event: OutboxEvent = { id: row.id, type: row.type, payload: JSON.parse(row.payload) as Record<string, unknown> };
+          const source = await sourceIntegration(trx, event);
+          for (const notifier of notifiers) {
+            // A notifier's own failures are shown on its card, not sent through it.
+            if (notifier.id === source) continue;
+            const rule = ruleFor(integrationSettings(notifier), event, source);
+            if (!rule) continue;
+            await enqueueNotification(trx, notifier.id, rule, event.id, deps.now());
+            queued++;
+          }
+        }
+        const last = String(rows.at(-1)!.id);
+        await trx.insertInto("meta").values({ key: CURSOR, value: last }).onConflict((oc) => oc.column("key").doUpdateSet({ value: last })).execute();
+      });
+    }
+    if (queued) deps.notifyWorker?.();
+    logger.debug("notifications dispatched", { queued });
+  };
+}
+
+async function sourceIntegration(db: Db, event: OutboxEvent): Promise<number | undefined> {
+  if (typeof event.payload.integrationId === "number") return event.payload.integrationId;
+  if (typeof event.payload.remediationId === "number") {
+    return (await db.selectFrom("remediations").select("integration_id").where("id", "=", event.payload.remediationId).executeTakeFirst())?.integration_id;
+  }
+  return undefined;
+}
+
+interface SendPayload {
+  integrationId: number;
+  rule: Rule;
+  events: number[];
+  /** Events collapsed beyond those kept in `events`. */
+  extra: number;
+}
+
+/** Queues an event for a notifier's rule, joining a send that is still waiting. */
+export async function enqueueNotification(db: Db, integrationId: number, rule: Rule, eventId: number, now: Date): Promise<void> {
+  const key = `notify:${integrationId}:${rule}`;
+  const waiting = await db.selectFrom("jobs").select(["id", "payload"]).where("dedupe_key", "=", key).where("status", "=", "queued").executeTakeFirst();
+  if (waiting) {
+    const payload = JSON.parse(waiting.payload) as SendPayload;
+    if (payload.events.length < KEEP) payload.events.push(eventId);
+    else payload.extra++;
+    await db.updateTable("jobs").set({ payload: JSON.stringify(payload) }).where("id", "=", waiting.id).where("status", "=", "queued").execute();
+    return;
+  }
+  const last = (await db.selectFrom("meta").select("value").where("key", "=", `notify.last:${integrationId}:${rule}`).executeTakeFirst())?.value;
+  const earliest = last ? Date.parse(last) + WINDOW_MS : 0;
+  const runAt = new Date(Math.max(now.getTime(), earliest));
+  await enqueueJob(db, SEND_JOB, { integrationId, rule, events: [eventId], extra: 0 } satisfies SendPayload, now, { runAt, dedupeKey: key, maxAttempts: 5 });
+}
+
+export function sendHandler(deps: NotifyDeps): JobHandler {
+  return async ({ job, payload, logger }) => {
+    // Events arriving while this one sends wait for the next message.
+    await releaseDedupeKey(deps.db, job.id);
+    const { integrationId, rule, events, extra } = payload as SendPayload;
+    const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
+    const connector = integration ? deps.registry.available(integration.kind) : undefined;
+    if (!integration || !connector?.notifier) return;
+    const rows = await deps.db.selectFrom("domain_events").selectAll().where("id", "in", events).orderBy("id").execute();
+    const settings = integrationSettings(integration);
+    const now = deps.now();
+    let notification;
+    for (const row of rows) {
+      notification = await describe(deps.db, deps.baseUrl, { id: row.id, type: row.type, payload: JSON.parse(row.payload) }, settings, now);
+      if (notification) break;
+    }
+    if (!notification) return;
+    notification.more = rows.length - 1 + extra;
+    try {
+      const connection = await linkedOrOwn(deps, connector, integration);
+      await connector.notifier.send(connection, connectorContext({ ...deps.env, logger }), notification);
+    } catch (err) {
+      const message = redactText(err instanceof Error ? err.message : String(err));
+      await setIntegrationStatus(deps.db, integrationId, "error", `Sending a notification failed: ${message}`, deps.now());
+      // The other notifiers say this one is failing (never itself: see the dispatcher).
+      if (integration.status !== "error") await publish(deps.db, { type: "integration.failed", integrationId, kind: integration.kind, reason: `Sending a notification failed: ${message}` }, deps.now());
+      throw err;
+    }
+    const stamp = deps.now().toISOString();
+    const key = `notify.last:${integrationId}:${rule}`;
+    await deps.db.insertInto("meta").values({ key, value: stamp }).onConflict((oc) => oc.column("key").doUpdateSet({ value: stamp })).execute();
+    if (integration.status === "error") await setIntegrationStatus(deps.db, integrationId, "connected", null, deps.now());
+    logger.info("notification sent", { integrationId, rule, events: rows.length + extra });
+  };
+}
