@@ -1,6 +1,6 @@
 // End to end in Chromium: Slack, Teams, e-mail and an outgoing webhook connected from the
-// Hub's dialogs (each Connect sends a real test message), then a push error and a lost
-// credential, both started from the browser, reach all four.
+// Hub's dialogs (each Connect sends a real test message), then a scan failure, a push error
+// and a lost credential, each started from the browser, reach all four.
 import fs from "node:fs";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -102,7 +102,7 @@ async function until(check: () => boolean, ms = 20_000): Promise<void> {
   }
 }
 
-it("connects four notifiers in the browser; a push error and a lost credential reach each of them", async () => {
+it("connects four notifiers in the browser; a scan failure, a push error and a lost credential reach each of them", async () => {
   await connect("Slack", (d) => d.getByLabel("Incoming webhook URL").fill(SLACK_HOOK));
   await connect("Microsoft Teams", (d) => d.getByLabel("Webhook URL").fill(TEAMS_HOOK));
   await connect("E-mail", async (d) => {
@@ -119,6 +119,12 @@ it("connects four notifiers in the browser; a push error and a lost credential r
   expect(slack.messages.map((m) => m.text.split(":")[0])).toEqual(["Patchbay test message"]);
   expect(smtp.messages).toHaveLength(1);
 
+  // A scan failure, from Sync now: Wiz fails every attempt; the last (after 30 s and 2 min
+  // of backoff) gives up, and that is what is reported. The other two run meanwhile.
+  wiz.sim.faults.add({ status: 500 });
+  await page.goto(server.url + "/integrations");
+  await page.getByRole("button", { name: "Sync now Wiz us1" }).click();
+
   // A push error, from Push to Integrators.
   jira.faults.add({ path: /\/rest\/api\/3\/issue$/, method: "POST", status: 400, times: 1, body: JSON.stringify({ errorMessages: [], errors: { summary: "Summary is required." } }) });
   await page.goto(server.url + "/vulnerabilities/1");
@@ -134,4 +140,7 @@ it("connects four notifiers in the browser; a push error and a lost credential r
   await until(() => slack.messages.some((m) => m.text.startsWith(lost)) && teams.cards.some((c) => JSON.stringify(c.card).includes(lost)) && smtp.messages.some((m) => m.raw.includes(lost)) && receiver.received.some((r) => r.event === "integration.failed"), 90_000);
   await page.goto(server.url + "/integrations");
   expect(await page.locator('article[data-kind="jira"]').textContent()).toContain("Error");
-}, 120_000);
+
+  const scan = "A sync of Wiz us1 failed";
+  await until(() => slack.messages.some((m) => m.text.startsWith(scan)) && teams.cards.some((c) => JSON.stringify(c.card).includes(scan)) && smtp.messages.some((m) => m.raw.includes(scan)) && receiver.received.some((r) => r.event === "scan.failed"), 240_000);
+}, 300_000);
