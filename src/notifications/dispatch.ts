@@ -3,17 +3,15 @@
 // send of the rule is queued, new events join it, and a rule sends at most once a minute, so
 // one message says "and N more". A failing notifier shows Error on its card and is retried;
 // the work that raised the event is never held up by it.
-import type { ConnectorEnvironment } from "../connectors/context.js";
 import { connectorContext } from "../connectors/context.js";
-import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Db } from "../db/schema.js";
+import type { PushDeps } from "../tickets/push.js";
 import { linkedOrOwn } from "../integrations/linked.js";
 import { integrationSettings, setIntegrationStatus } from "../integrations/store.js";
 import { enqueueJob, releaseDedupeKey } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText } from "../log.js";
 import { publish } from "../remediation/events.js";
-import type { Vault } from "../vault.js";
 import { describe } from "./render.js";
 import { type OutboxEvent, type Rule, ruleFor } from "./rules.js";
 
@@ -24,13 +22,7 @@ const WINDOW_MS = 60_000;
 /** Event ids a collapsed message keeps; beyond, only the count grows. */
 const KEEP = 20;
 
-export interface NotifyDeps {
-  db: Db;
-  vault: Vault;
-  registry: ConnectorRegistry;
-  env: ConnectorEnvironment;
-  now: () => Date;
-  baseUrl: string;
+export interface NotifyDeps extends PushDeps {
   notifyWorker?: () => void;
 }
 

@@ -3,16 +3,14 @@
 // add an assignment, push a finding, and follow the ticket link and changelog.
 import fs from "node:fs";
 import type { Browser, Page } from "playwright-core";
-import { launchChromium, settled } from "./browser.js";
-import SQLite from "better-sqlite3";
-import path from "node:path";
+import { importFindings, launchChromium, settled, signedInPage } from "./browser.js";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
 import { HttpSession, type ServerProcess, startServer } from "../process.js";
 import { JiraSim } from "../sim/jira.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
-import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+import { type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
 const SITE = "https://acme.atlassian.net";
 const EMAIL = "patchbay-svc@acme.example";
@@ -37,17 +35,9 @@ beforeAll(async () => {
   // Findings first, through the pages: the admin, a repository, and a Wiz scan.
   const session = new HttpSession(server.url);
   await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
-  const sqlite = new SQLite(path.join(dataDir, "patchbay.db"), { timeout: 10_000 });
-  const stamp = new Date().toISOString();
-  sqlite.prepare("insert into repositories (integration_id, provider, full_name, created_at, updated_at) values (null, 'github', 'acme/payments-api', ?, ?)").run(stamp, stamp);
-  await session.send("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
-  await session.send("/integrations/wiz/1/sync", {});
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline && !(sqlite.prepare("select count(*) as n from findings").get() as { n: number }).n) await new Promise((r) => setTimeout(r, 100));
-  sqlite.close();
+  await importFindings(session, dataDir, "acme/payments-api");
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(5000);
+  page = await signedInPage(browser, server.url);
 });
 
 afterAll(async () => {
@@ -59,11 +49,7 @@ afterAll(async () => {
 });
 
 it("connects Jira, adds a project with its field mapping, and pushes a finding to it", async () => {
-  await page.goto(server.url + "/login");
-  await page.getByLabel("Username").fill(ADMIN.username);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect.poll(() => page.getByRole("heading", { name: "Integration Hub" }).isVisible()).toBe(true);
+  await page.goto(server.url + "/integrations");
 
   await page.getByRole("link", { name: "Connect Jira" }).click();
   const dialog = page.getByRole("dialog");

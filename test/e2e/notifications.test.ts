@@ -2,9 +2,7 @@
 // Hub's dialogs (each Connect sends a real test message), then a scan failure, a push error
 // and a lost credential, each started from the browser, reach all four.
 import fs from "node:fs";
-import path from "node:path";
 import type { Browser, Page } from "playwright-core";
-import SQLite from "better-sqlite3";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
 import { HttpSession, type ServerProcess, startServer } from "../process.js";
@@ -15,8 +13,8 @@ import { SlackSim } from "../sim/slack.js";
 import { type SmtpSink, startSmtpSink } from "../sim/smtp.js";
 import { TeamsSim } from "../sim/teams.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
-import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
-import { launchChromium, settled } from "./browser.js";
+import { type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+import { importFindings, launchChromium, settled, signedInPage } from "./browser.js";
 
 const SLACK_HOOK = "https://hooks.slack.com/services/T0E2E/B0E2E/e2esecretpath";
 const TEAMS_HOOK = "https://prod-07.westeurope.logic.azure.com/workflows/wf-e2e/triggers/manual/paths/invoke?api-version=2016-06-01&sig=e2esig";
@@ -51,25 +49,12 @@ beforeAll(async () => {
   // Findings and a Jira project first, through the pages.
   const session = new HttpSession(server.url);
   await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
-  const sqlite = new SQLite(path.join(dataDir, "patchbay.db"), { timeout: 10_000 });
-  const stamp = new Date().toISOString();
-  sqlite.prepare("insert into repositories (integration_id, provider, full_name, created_at, updated_at) values (null, 'github', 'acme/payments-api', ?, ?)").run(stamp, stamp);
-  await session.send("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
-  await session.send("/integrations/wiz/1/sync", {});
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline && !(sqlite.prepare("select count(*) as n from findings").get() as { n: number }).n) await new Promise((r) => setTimeout(r, 100));
-  sqlite.close();
+  await importFindings(session, dataDir, "acme/payments-api");
   await session.send("/integrations/jira", { apiToken: "ATATT-e2e-notify", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" });
   await session.send("/trackers/2/mappings", securityBugMapping());
   await session.send("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit" });
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(5000);
-  await page.goto(server.url + "/login");
-  await page.getByLabel("Username").fill(ADMIN.username);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Integration Hub" }).waitFor();
+  page = await signedInPage(browser, server.url);
 });
 
 afterAll(async () => {

@@ -17,8 +17,8 @@ import { GitLabSim } from "../sim/gitlab.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { ServiceNowSim } from "../sim/servicenow.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
-import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
-import { launchChromium, settled } from "./browser.js";
+import { type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+import { importFindings, launchChromium, settled, signedInPage } from "./browser.js";
 
 let wiz: WizFixture;
 let github: GitHubSim;
@@ -57,21 +57,11 @@ beforeAll(async () => {
   await server.ready();
   session = new HttpSession(server.url);
   await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
-  sqlite = new SQLite(path.join(dataDir, "patchbay.db"), { timeout: 10_000 });
-  const stamp = new Date().toISOString();
-  sqlite.prepare("insert into repositories (integration_id, provider, full_name, created_at, updated_at) values (null, 'github', 'acme/payments-api', ?, ?)").run(stamp, stamp);
   await session.send("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_e2e_trackers", webhookSecret: "e2e-trackers-webhook-01" });
-  await session.send("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
-  await session.send("/integrations/wiz/2/sync", {});
-  await until(() => (sqlite.prepare("select count(*) as n from findings").get() as { n: number }).n === 1);
+  await importFindings(session, dataDir, "acme/payments-api");
+  sqlite = new SQLite(path.join(dataDir, "patchbay.db"), { timeout: 10_000 });
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(5000);
-  await page.goto(server.url + "/login");
-  await page.getByLabel("Username").fill(ADMIN.username);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Integration Hub" }).waitFor();
+  page = await signedInPage(browser, server.url);
 });
 
 afterAll(async () => {
