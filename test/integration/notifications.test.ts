@@ -140,6 +140,11 @@ describe("Test Connection", () => {
     slack.tokens.set("xoxb-0001", { scopes: ["chat:write"] });
     slack.channels.set("security", { id: "C0SEC", member: false });
     expect(text(await (await admin.post("/integrations/slack/test", { botToken: "xoxb-0001", channel: "#security" }, { htmx: true })).text())).toContain("invite it with /invite @your-app");
+    slack.channels.get("security")!.member = true;
+    expect(text(await (await admin.post("/integrations/slack/test", { botToken: "xoxb-0001", channel: "#security" }, { htmx: true })).text())).toContain("Slack accepted the test message");
+    expect(slack.messages.at(-1)).toMatchObject({ via: "api", channel: "C0SEC" });
+    slack.tokens.get("xoxb-0001")!.revoked = true;
+    expect(text(await (await admin.post("/integrations/slack/test", { botToken: "xoxb-0001", channel: "#security" }, { htmx: true })).text())).toContain("The bot token was revoked (token_revoked)");
     expect(text(await (await admin.post("/integrations/email/test", { ...forms.email(), password: "wrong" }, { htmx: true })).text())).toContain("The SMTP server did not accept the user name and password.");
     expect(text(await (await admin.post("/integrations/email/test", { ...forms.email(), to: "nobody@acme.example" }, { htmx: true })).text())).toContain("The SMTP server refused the sender or a recipient.");
     expect(text(await (await admin.post("/integrations/webhook/test", { ...forms.webhook(), secret: "another-secret-value-00" }, { htmx: true })).text())).toContain("HTTP 401");
