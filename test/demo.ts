@@ -10,6 +10,7 @@ import { openRuntime } from "../src/runtime.js";
 import { ROOT } from "./process.js";
 import { GitHubSim } from "./sim/github.js";
 import { JiraSim, securityBugMapping } from "./sim/jira.js";
+import { SlackSim } from "./sim/slack.js";
 import { startSim } from "./sim/serve.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "./sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "./sim/wiz-fixture.js";
@@ -37,12 +38,19 @@ jira.addToken(JIRA_TOKEN, "patchbay-svc@acme.example");
 jira.addProject("SEC", "Security");
 jira.addProject("PLAT", "Platform");
 const jiraServer = await startSim(jira.app());
+// Slack receives the notifications; its messages are printed here, as a channel would show them.
+const slack = new SlackSim();
+slack.webhooks.set("TDEMO/BDEMO/demo", { channel: "#security" });
+const slackServer = await startSim(slack.app());
+const printed = setInterval(() => {
+  for (const m of slack.messages.splice(0)) process.stdout.write(`[Slack ${m.channel}] ${m.text}\n`);
+}, 1000);
 const config = loadConfig({
   ...process.env,
   PORT: String(port),
   PATCHBAY_DATA_DIR: dataDir,
   PATCHBAY_BASE_URL: `http://localhost:${port}`,
-  PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url},${jira.siteOrigin}=${jiraServer.url},https://api.atlassian.com=${jiraServer.url}`,
+  PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url},${jira.siteOrigin}=${jiraServer.url},https://api.atlassian.com=${jiraServer.url},https://hooks.slack.com=${slackServer.url}`,
 });
 const runtime = await openRuntime(config, createLogger("warn"));
 
@@ -67,6 +75,8 @@ await post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIEN
 await post("/integrations/jira", { apiToken: JIRA_TOKEN, cloudId: jira.cloudId, email: "patchbay-svc@acme.example", siteUrl: jira.siteOrigin });
 await post("/trackers/3/mappings", securityBugMapping());
 await post("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "critical", groupBy: "package", pushMode: "link_and_update" });
+// Slack with the default rules and the new-findings digest.
+await post("/integrations/slack", { webhookUrl: "https://hooks.slack.com/services/TDEMO/BDEMO/demo", notifyIntegrationFailed: "on", notifyScanFailed: "on", notifyPushFailed: "on", notifyNewFindings: "on", minSeverity: "high", notifyRemediationMerged: "on" });
 await enqueueJob(runtime.database.db, "integration.check", { integrationId: 1 }, new Date());
 await enqueueJob(runtime.database.db, "maintenance.prune", {}, new Date());
 runtime.worker.notify();
@@ -87,6 +97,7 @@ const server = serve({ fetch: runtime.app.fetch, port, hostname: config.host }, 
       `  GitHub simulator: ${githubServer.url} (connected as "GitHub", ${github.repos.length} repositories; a Dependabot pull request arrives after 20 s)`,
       `  Wiz simulator: token service ${wiz.auth.url}, GraphQL ${wiz.api.url} (connected as "Wiz us1", ${wiz.sim.findings.length} findings; the first scan starts a few seconds after start-up)`,
       `  Jira simulator: ${jiraServer.url} (connected as "Jira acme"; critical findings become issues in SEC, one per package)`,
+      `  Slack simulator: ${slackServer.url} (connected as "Slack"; its messages are printed below)`,
       `  Data: ${dataDir} (deleted and seeded afresh on every start)`,
       "Press Ctrl+C to stop.",
       "",
@@ -100,6 +111,8 @@ const stop = async () => {
   await wiz.close();
   await githubServer.close();
   await jiraServer.close();
+  clearInterval(printed);
+  await slackServer.close();
   process.exit(0);
 };
 process.on("SIGINT", stop);
