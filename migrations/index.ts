@@ -8,6 +8,7 @@ import * as m0004 from "./0004_remediation.js";
 import * as m0005 from "./0005_oauth_states.js";
 import * as m0006 from "./0006_repository_webhooks.js";
 import * as m0007 from "./0007_tickets.js";
+import * as m0008 from "./0008_registry_images.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -17,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   "0005_oauth_states": m0005,
   "0006_repository_webhooks": m0006,
   "0007_tickets": m0007,
+  "0008_registry_images": m0008,
 };

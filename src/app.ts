@@ -25,6 +25,7 @@ import { repositoryRoutes } from "./web/repositories.js";
 import { webhookRoutes } from "./web/webhooks.js";
 import { remediationRoutes } from "./web/remediations.js";
 import { trackerRoutes } from "./web/trackers.js";
+import { imageRoutes } from "./web/images.js";
 
 export type { AppDeps } from "./web/context.js";
 
@@ -117,6 +118,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", integrationRoutes(deps));
   app.route("/", jobRoutes(deps));
   app.route("/", trackerRoutes(deps));
+  app.route("/", imageRoutes(deps));
   app.route("/", vulnerabilityRoutes(deps));
   app.route("/", repositoryRoutes(deps));
   app.route("/", remediationRoutes(deps));

@@ -12,14 +12,17 @@ export class ExternalError extends Error {
   readonly status: number | undefined;
   /** The service's own explanation, when it gave one. */
   readonly remoteMessage: string | undefined;
+  /** The response's headers, for a 401 (an authentication challenge to answer). */
+  readonly headers: Headers | undefined;
 
-  constructor(kind: ErrorKind, service: string, message: string, opts: { status?: number; remoteMessage?: string } = {}) {
+  constructor(kind: ErrorKind, service: string, message: string, opts: { status?: number; remoteMessage?: string; headers?: Headers } = {}) {
     super(message);
     this.name = "ExternalError";
     this.kind = kind;
     this.service = service;
     this.status = opts.status;
     this.remoteMessage = opts.remoteMessage;
+    this.headers = opts.headers;
   }
 }
 
@@ -156,7 +159,7 @@ export class HttpClient {
     const status = response.status;
     const remoteMessage = this.#remoteMessage(response.text);
     const suffix = remoteMessage ? ` ${s} said: "${truncate(remoteMessage, 300)}"` : "";
-    if (status === 401) return { error: new ExternalError("auth", s, `${s} rejected the credentials (HTTP 401).${suffix}`, { status, remoteMessage }), retryable: false };
+    if (status === 401) return { error: new ExternalError("auth", s, `${s} rejected the credentials (HTTP 401).${suffix}`, { status, remoteMessage, headers: response.headers }), retryable: false };
     if (status === 403) {
       // Some APIs (GitHub among them) answer rate limits with 403 and say so in headers.
       const wait = rateLimitWait(response.headers);

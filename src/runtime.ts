@@ -24,6 +24,7 @@ import { SWEEP_JOB, sweepHandler } from "./tickets/sweep.js";
 import { annotateHandler } from "./remediation/annotate-job.js";
 import { DISPATCH_JOB } from "./remediation/events.js";
 import { SEND_JOB, dispatchHandler, sendHandler } from "./notifications/dispatch.js";
+import { REGISTRY_JOB, registrySyncHandler } from "./registries/sync.js";
 
 export interface RuntimeOptions {
   now?: () => Date;
@@ -68,6 +69,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     [ANNOTATE_JOB, annotateHandler({ db, vault, registry, env: connectorEnv, now })],
     [DISPATCH_JOB, dispatchHandler({ ...pushDeps, notifyWorker: () => worker.notify() })],
     [SEND_JOB, sendHandler(pushDeps)],
+    [REGISTRY_JOB, registrySyncHandler({ db, vault, registry, env: connectorEnv, now })],
   ]);
   const worker = new Worker({ db, handlers, logger: logger.child({ component: "worker" }), now, leaseMs: config.jobLeaseSeconds * 1000 });
 

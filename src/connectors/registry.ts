@@ -13,10 +13,11 @@ import { slack } from "./slack/index.js";
 import { teams } from "./teams/index.js";
 import { email } from "./email/index.js";
 import { webhook } from "./webhook/index.js";
+import { ociRegistry } from "./oci-registry/index.js";
 import { jira } from "./jira/index.js";
 import { wiz } from "./wiz/index.js";
 
-const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook];
+const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook, ociRegistry];
 
 export class ConnectorRegistry {
   readonly #byKind = new Map<string, Connector>();

@@ -258,6 +258,34 @@ export interface SourceControl {
   };
 }
 
+/** One image as a registry serves it: a repository's tag resolved to its manifest digest. */
+export interface RegistryImage {
+  repository: string;
+  tag: string;
+  /** The digest of the manifest (or index) the tag points to: "sha256:…". */
+  digest: string;
+  /** The image config's labels (org.opencontainers.image.source links the source repository). */
+  labels: Record<string, string>;
+  created: string | null;
+}
+
+/** One inventory sync's connection to a registry. */
+export interface RegistrySession {
+  /** Repositories: the catalog where the registry allows it, else those configured. */
+  repositories(): Promise<string[]>;
+  tags(repository: string): Promise<string[]>;
+  image(repository: string, tag: string): Promise<RegistryImage>;
+}
+
+/** Container registry capability: the images an integration can list. */
+export interface ContainerRegistry {
+  /** The registry's host as image references name it ("ghcr.io", "registry.example.com:5000"). */
+  host(settings: SettingValues): string;
+  /** Hours between scheduled inventory syncs. */
+  intervalHours: number;
+  session(connection: ConnectionSettings, ctx: ConnectorContext): RegistrySession;
+}
+
 /** A choice the tracker offers: a project, a ticket type, a status, an allowed field value. */
 export interface TrackerChoice {
   id: string;
@@ -430,6 +458,8 @@ export interface AvailableConnector extends ConnectorBase {
   tracker?: Tracker;
   /** Present when the connector sends notifications. */
   notifier?: Notifier;
+  /** Present when the connector lists container images. */
+  registry?: ContainerRegistry;
   /** Present when the connector can connect by OAuth (the seed's default for source control). */
   oauth?: OAuthProvider;
 }

@@ -99,6 +99,10 @@ export interface AssetTable {
   repository_id: number | null;
   /** JSON: registry, image repository, tags, branches… as the scanner reported them. */
   details: string;
+  /** The registry integration that lists this image (its inventory sync owns the row). */
+  integration_id: ColumnType<number | null, number | null | undefined, number | null>;
+  /** When the registry stopped listing the image. */
+  gone_at: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }

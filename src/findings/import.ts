@@ -258,7 +258,8 @@ async function updateFinding(db: Db, finding: Finding, f: ScannedFinding, ctx: I
     first_detected_at: f.firstDetectedAt < finding.first_detected_at ? f.firstDetectedAt : finding.first_detected_at,
     last_seen_at: f.lastSeenAt > finding.last_seen_at ? f.lastSeenAt : finding.last_seen_at,
   };
-  const reopen = finding.status === "resolved";
+  // An image its registry no longer has stays resolved, whatever a scanner still says of it.
+  const reopen = finding.status === "resolved" && !(await onGoneAsset(db, finding.asset_id));
   const changes = Object.fromEntries(Object.entries(next).filter(([k, v]) => finding[k as keyof Finding] !== v));
   if (!reopen && Object.keys(changes).length === 0) return;
   await db
@@ -276,9 +277,19 @@ async function updateFinding(db: Db, finding: Finding, f: ScannedFinding, ctx: I
   }
 }
 
+async function onGoneAsset(db: Db, assetId: number): Promise<boolean> {
+  return Boolean(await db.selectFrom("assets").select("id").where("id", "=", assetId).where("gone_at", "is not", null).executeTakeFirst());
+}
+
 async function reopenStillReported(db: Db, findingIds: number[], actor: string, stamp: string): Promise<void> {
   for (const ids of chunks(findingIds, CHUNK)) {
-    const resolved = await db.selectFrom("findings").select("id").where("id", "in", ids).where("status", "=", "resolved").execute();
+    const resolved = await db
+      .selectFrom("findings")
+      .select("id")
+      .where("id", "in", ids)
+      .where("status", "=", "resolved")
+      .where((eb) => eb.not(eb.exists(eb.selectFrom("assets").select("assets.id").whereRef("assets.id", "=", "findings.asset_id").where("assets.gone_at", "is not", null))))
+      .execute();
     if (resolved.length === 0) continue;
     await db.updateTable("findings").set({ status: "open", resolved_at: null, updated_at: stamp }).where("id", "in", resolved.map((r) => r.id)).execute();
     await db

@@ -5,6 +5,7 @@ import type { Db, Integration } from "../db/schema.js";
 import { enqueueScan } from "../findings/sync.js";
 import type { Logger } from "../log.js";
 import { enqueueRepositorySync } from "../scm/sync.js";
+import { enqueueRegistrySync } from "../registries/sync.js";
 import { generateWebhookSecret } from "../scm/webhooks.js";
 import type { Vault } from "../vault.js";
 import { insertIntegration, integrationSettings, updateIntegrationSettings } from "./store.js";
@@ -67,6 +68,10 @@ export async function saveConnection(
   }
   if (connector.scm) {
     await enqueueRepositorySync(deps.db, id, now);
+    deps.notifyWorker();
+  }
+  if (connector.registry) {
+    await enqueueRegistrySync(deps.db, id, now);
     deps.notifyWorker();
   }
   deps.logger.info(integration ? "integration updated" : "integration connected", { kind: connector.card.kind, integrationId: id, by });

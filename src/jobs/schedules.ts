@@ -8,6 +8,7 @@ import { expireRiskAcceptances } from "../findings/status.js";
 import { enqueueScan } from "../findings/sync.js";
 import { enqueueRepositorySync } from "../scm/sync.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
+import { enqueueRegistrySync } from "../registries/sync.js";
 import { DISPATCH_JOB } from "../remediation/events.js";
 import type { Logger } from "../log.js";
 import { enqueueJob, pruneJobs } from "./queue.js";
@@ -93,7 +94,13 @@ export async function enqueueDueSyncs(db: Db, registry: ConnectorRegistry, now: 
   let queued = 0;
   for (const integration of await db.selectFrom("integrations").select(["id", "kind", "created_at"]).execute()) {
     const connector = registry.available(integration.kind);
-    const sync = connector?.scanner ? { hours: connector.scanner.intervalHours, enqueue: enqueueScan } : connector?.scm ? { hours: connector.scm.intervalHours, enqueue: enqueueRepositorySync } : undefined;
+    const sync = connector?.scanner
+      ? { hours: connector.scanner.intervalHours, enqueue: enqueueScan }
+      : connector?.scm
+        ? { hours: connector.scm.intervalHours, enqueue: enqueueRepositorySync }
+        : connector?.registry
+          ? { hours: connector.registry.intervalHours, enqueue: enqueueRegistrySync }
+          : undefined;
     if (!sync) continue;
     const last = await db
       .selectFrom("scan_runs")

@@ -24,6 +24,7 @@ import { saveConnection } from "../integrations/connect.js";
 import { webhookUrl } from "../scm/webhooks.js";
 import { SCAN_JOB, enqueueScan, latestRuns, scanCounts } from "../findings/sync.js";
 import { SCM_JOB, enqueueRepositorySync } from "../scm/sync.js";
+import { REGISTRY_JOB, enqueueRegistrySync } from "../registries/sync.js";
 import type { ScanCounts } from "../findings/import.js";
 import { listMappings } from "../tickets/store.js";
 
@@ -88,8 +89,9 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.post("/integrations/:kind/:id/sync", admin, async (c) => {
     const found = await loadIntegration(c, deps);
-    if (!found || found.connector.status !== "available" || !(found.connector.scanner || found.connector.scm)) return notFound(c, deps);
+    if (!found || found.connector.status !== "available" || !(found.connector.scanner || found.connector.scm || found.connector.registry)) return notFound(c, deps);
     if (found.connector.scanner) await enqueueScan(deps.db, found.integration.id, deps.now());
+    else if (found.connector.registry) await enqueueRegistrySync(deps.db, found.integration.id, deps.now());
     else await enqueueRepositorySync(deps.db, found.integration.id, deps.now());
     deps.notifyWorker();
     deps.logger.info("scan requested", { integrationId: found.integration.id, by: c.get("user")!.username });
@@ -347,8 +349,8 @@ export interface CardView {
 }
 
 export interface ScanView {
-  /** What a sync does for this connector: a findings scan or a repository list. */
-  capability: "scanner" | "scm";
+  /** What a sync does for this connector: a findings scan, a repository list, an image inventory. */
+  capability: "scanner" | "scm" | "registry";
   active: "queued" | "running" | undefined;
   last: { status: string; counts: ScanCounts; pages: number; total: number | null; error: string | null; startedAt: string; finishedAt: string | null } | undefined;
 }
@@ -358,14 +360,15 @@ async function hubGroups(deps: AppDeps, q: string) {
   const runs = new Map((await latestRuns(deps.db)).map((r) => [r.integration_id, r]));
   const activeJobs = new Map(
     (
-      await deps.db.selectFrom("jobs").select(["dedupe_key", "status"]).where("type", "in", [SCAN_JOB, SCM_JOB]).where("status", "in", ["queued", "running"]).execute()
+      await deps.db.selectFrom("jobs").select(["dedupe_key", "status"]).where("type", "in", [SCAN_JOB, SCM_JOB, REGISTRY_JOB]).where("status", "in", ["queued", "running"]).execute()
     ).map((j) => [j.dedupe_key, j.status as "queued" | "running"]),
   );
-  const scanOf = (integration: Integration, capability: "scanner" | "scm"): ScanView => {
+  const scanOf = (integration: Integration, capability: ScanView["capability"]): ScanView => {
     const run = runs.get(integration.id);
+    const job = { scanner: SCAN_JOB, scm: SCM_JOB, registry: REGISTRY_JOB }[capability];
     return {
       capability,
-      active: activeJobs.get(`${capability === "scanner" ? SCAN_JOB : SCM_JOB}:${integration.id}`),
+      active: activeJobs.get(`${job}:${integration.id}`),
       last: run && { status: run.status, counts: scanCounts(run), pages: run.pages, total: run.total, error: run.error, startedAt: run.started_at, finishedAt: run.finished_at },
     };
   };
@@ -381,7 +384,7 @@ async function hubGroups(deps: AppDeps, q: string) {
     .filter((group) => group.cards.length > 0);
 }
 
-function cardView(connector: Connector, integrations: Integration[], scanOf: (integration: Integration, capability: "scanner" | "scm") => ScanView): CardView {
+function cardView(connector: Connector, integrations: Integration[], scanOf: (integration: Integration, capability: ScanView["capability"]) => ScanView): CardView {
   const available = connector.status === "available" ? connector : undefined;
   const connections = integrations.map((integration) => {
     const settings = integrationSettings(integration);
@@ -394,7 +397,7 @@ function cardView(connector: Connector, integrations: Integration[], scanOf: (in
       glance: (available?.fields ?? [])
         .filter((f) => f.glance)
         .map((f) => ({ label: f.label, value: f.type === "checkbox" ? (settings[f.name] ? "On" : "Off") : String(settings[f.name] ?? "") })),
-      scan: available?.scanner ? scanOf(integration, "scanner") : available?.scm ? scanOf(integration, "scm") : undefined,
+      scan: available?.scanner ? scanOf(integration, "scanner") : available?.scm ? scanOf(integration, "scm") : available?.registry ? scanOf(integration, "registry") : undefined,
     };
   });
   const status = !available

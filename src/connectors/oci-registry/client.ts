@@ -1,0 +1,119 @@
+// OCI Distribution client: /v2/ with the registry's own authentication as the distribution
+// spec's token flow describes it — anonymous, Basic, or a Bearer token fetched from the realm
+// the 401 challenge names (with the credentials, per scope) — catalog and tag lists paginated
+// by Link headers, manifests (indexes and images) and config blobs, following the redirects
+// registries use for blobs without sending them the credentials.
+import { createHash } from "node:crypto";
+import { ExternalError, type HttpClient, type HttpResponse } from "../../http.js";
+
+export const SERVICE = "Container registry";
+
+export const MANIFEST_TYPES = [
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ");
+
+interface Challenge {
+  scheme: "bearer" | "basic";
+  realm?: string;
+  service?: string;
+}
+
+/** Parses WWW-Authenticate: Bearer realm="…",service="…",scope="…" (or Basic realm="…"). */
+export function parseChallenge(header: string | null): Challenge | undefined {
+  if (!header) return undefined;
+  const scheme = /^\s*(\w+)/.exec(header)?.[1]?.toLowerCase();
+  if (scheme !== "bearer" && scheme !== "basic") return undefined;
+  const params = Object.fromEntries([...header.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!]));
+  return { scheme, realm: params.realm, service: params.service };
+}
+
+/** The next page from a Link header, relative to the registry: </v2/_catalog?last=x&n=100>; rel="next". */
+export function nextLink(base: string, link: string | null): string | null {
+  const target = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1] : undefined;
+  if (!target) return null;
+  const url = new URL(target, base);
+  if (url.origin !== new URL(base).origin) throw new ExternalError("remote", SERVICE, `The registry pointed its next page to another server (${url.origin}); it was not followed.`);
+  return url.pathname + url.search;
+}
+
+export class RegistryClient {
+  #challenge: Challenge | null | undefined;
+  readonly #tokens = new Map<string, { token: string; until: number }>();
+
+  constructor(
+    private readonly http: HttpClient,
+    readonly base: string,
+    private readonly credentials: { username: string; password: string } | undefined,
+  ) {}
+
+  private basic(): string | undefined {
+    return this.credentials ? `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString("base64")}` : undefined;
+  }
+
+  /** GET /v2/: what authentication the registry asks for (null: none). */
+  async probe(): Promise<void> {
+    try {
+      await this.http.request({ url: `${this.base}/v2/`, headers: { accept: "application/json" }, apiRoot: true });
+      this.#challenge = null;
+    } catch (err) {
+      const challenge = err instanceof ExternalError && err.status === 401 ? parseChallenge(err.headers?.get("www-authenticate") ?? null) : undefined;
+      if (!challenge) throw err;
+      this.#challenge = challenge;
+      // With credentials, prove them now: the token service or /v2/ itself must accept them.
+      await this.get("/v2/", "registry:catalog:*");
+    }
+  }
+
+  private async authorization(scope: string): Promise<string | undefined> {
+    if (this.#challenge === undefined) await this.probe();
+    const c = this.#challenge;
+    if (!c) return undefined;
+    if (c.scheme === "basic") return this.basic();
+    const cached = this.#tokens.get(scope);
+    if (cached && cached.until > Date.now()) return `Bearer ${cached.token}`;
+    if (!c.realm) throw new ExternalError("remote", SERVICE, "The registry asked for a bearer token without saying where to get one (no realm).");
+    const url = new URL(c.realm);
+    if (c.service) url.searchParams.set("service", c.service);
+    url.searchParams.set("scope", scope);
+    const basic = this.basic();
+    const { data } = await this.http.json<{ token?: string; access_token?: string; expires_in?: number }>({ url: url.toString(), headers: { accept: "application/json", ...(basic ? { authorization: basic } : {}) } });
+    const token = data.token ?? data.access_token;
+    if (!token) throw new ExternalError("auth", SERVICE, "The registry's token service gave no token for these credentials.");
+    this.#tokens.set(scope, { token, until: Date.now() + Math.max(30, (data.expires_in ?? 60) - 10) * 1000 });
+    return `Bearer ${token}`;
+  }
+
+  /** GET with the scope's authorization; a 401 on a cached token fetches a fresh one once. */
+  async get(path: string, scope: string, accept = "application/json"): Promise<HttpResponse> {
+    for (let attempt = 0; ; attempt++) {
+      const authorization = await this.authorization(scope);
+      try {
+        const response = await this.http.request({ url: this.base + path, headers: { accept, ...(authorization ? { authorization } : {}) } });
+        if (response.status >= 300 && response.status < 400) return this.follow(response);
+        return response;
+      } catch (err) {
+        if (attempt === 0 && err instanceof ExternalError && err.status === 401 && this.#tokens.has(scope)) {
+          this.#tokens.delete(scope);
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** Blob redirects go to storage (S3, a CDN) with a signed URL: no credentials sent there. */
+  private async follow(response: HttpResponse): Promise<HttpResponse> {
+    const location = response.headers.get("location");
+    if (!location) throw new ExternalError("remote", SERVICE, `The registry answered HTTP ${response.status} without a Location.`);
+    const next = await this.http.request({ url: new URL(location, this.base).toString() });
+    if (next.status >= 300 && next.status < 400) throw new ExternalError("remote", SERVICE, "The registry's blob storage redirected more than once.");
+    return next;
+  }
+}
+
+export function digestOf(response: HttpResponse): string {
+  return response.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(response.text).digest("hex")}`;
+}

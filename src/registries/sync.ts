@@ -1,0 +1,124 @@
+// Job `registry.sync`: the images a container registry lists — each repository's tags resolved
+// to manifest digests — as container image assets keyed by digest ("image:sha256:…", the key
+// scanners' container findings use), named <host>/<repository>:<tag>, linked to their source
+// repository by the org.opencontainers.image.source label. Images the registry no longer lists
+// are marked gone and their open findings resolved.
+import type { ConnectorEnvironment } from "../connectors/context.js";
+import { connectorContext } from "../connectors/context.js";
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { RegistryImage } from "../connectors/types.js";
+import type { Db } from "../db/schema.js";
+import { type ScanCounts, emptyCounts } from "../findings/import.js";
+import { loadRepositoryIndex } from "../findings/repositories.js";
+import { linkedOrOwn } from "../integrations/linked.js";
+import { enqueueJob } from "../jobs/queue.js";
+import { recordSyncFailure, recordSyncSuccess } from "../jobs/sync-runs.js";
+import type { JobHandler } from "../jobs/worker.js";
+import { requestTicketSweep } from "../tickets/sweep.js";
+import type { Vault } from "../vault.js";
+
+export const REGISTRY_JOB = "registry.sync";
+export const SOURCE_LABEL = "org.opencontainers.image.source";
+
+export function enqueueRegistrySync(db: Db, integrationId: number, now: Date): Promise<number> {
+  return enqueueJob(db, REGISTRY_JOB, { integrationId }, now, { dedupeKey: `${REGISTRY_JOB}:${integrationId}`, maxAttempts: 3 });
+}
+
+export interface RegistrySyncDeps {
+  db: Db;
+  vault: Vault;
+  registry: ConnectorRegistry;
+  env: ConnectorEnvironment;
+  now: () => Date;
+}
+
+export function registrySyncHandler(deps: RegistrySyncDeps): JobHandler {
+  return async ({ job, payload, logger, progress }) => {
+    const { db, now } = deps;
+    const { integrationId } = payload as { integrationId: number };
+    const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
+    const connector = integration ? deps.registry.available(integration.kind) : undefined;
+    if (!integration || !connector?.registry) return;
+    // The scan counts' shape, so the card reads it like a scan: "resolved" = images gone.
+    const counts: ScanCounts = emptyCounts();
+    const run = await db
+      .insertInto("scan_runs")
+      .values({ integration_id: integration.id, job_id: job.id, status: "running", cursor: null, total: null, counts: JSON.stringify(counts), error: null, started_at: now().toISOString(), finished_at: null })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    let where = "Image sync could not start";
+    try {
+      const connection = await linkedOrOwn(deps, connector, integration);
+      const host = connector.registry.host(connection.settings);
+      const session = connector.registry.session(connection, connectorContext({ ...deps.env, logger }));
+      const repositories = await session.repositories();
+      const repoIndex = await loadRepositoryIndex(db);
+      const seen = new Map<string, { image: RegistryImage; tags: string[] }>();
+      for (const [n, repository] of repositories.entries()) {
+        where = `Image sync stopped at ${repository}`;
+        for (const tag of await session.tags(repository)) {
+          const image = await session.image(repository, tag);
+          const key = `image:${image.digest}`;
+          const entry = seen.get(key);
+          if (entry) entry.tags.push(`${repository}:${tag}`);
+          else seen.set(key, { image, tags: [`${repository}:${tag}`] });
+          counts.fetched++;
+        }
+        await progress({ done: n + 1, total: repositories.length, message: `${counts.fetched} images` });
+      }
+      where = "Image sync could not save the inventory";
+      const stamp = now().toISOString();
+      await db.transaction().execute(async (trx) => {
+        for (const [key, { image, tags }] of seen) {
+          const source = image.labels[SOURCE_LABEL];
+          const repo = source ? repoIndex.match({ name: source, url: source }) : undefined;
+          const values = {
+            name: `${host}/${image.repository}:${tags[0]!.split(":").slice(1).join(":")}`,
+            repository_id: repo?.id ?? null,
+            integration_id: integration.id,
+            gone_at: null,
+            details: JSON.stringify({ registry: host, repository: image.repository, digest: image.digest, tags, labels: image.labels, created: image.created, source: source ?? null }),
+            updated_at: stamp,
+          };
+          const existing = await trx.selectFrom("assets").select(["id", "details", "repository_id", "gone_at"]).where("kind", "=", "container_image").where("asset_key", "=", key).executeTakeFirst();
+          if (!existing) {
+            await trx.insertInto("assets").values({ kind: "container_image", asset_key: key, created_at: stamp, ...values }).execute();
+            counts.new++;
+          } else if (existing.details !== values.details || existing.repository_id !== values.repository_id || existing.gone_at !== null) {
+            await trx.updateTable("assets").set(values).where("id", "=", existing.id).execute();
+            counts.updated++;
+          } else {
+            counts.unchanged++;
+          }
+        }
+        // Listed before, not now: gone, and their open findings resolved.
+        const listed = await trx.selectFrom("assets").select(["id", "asset_key"]).where("integration_id", "=", integration.id).where("gone_at", "is", null).execute();
+        const gone = listed.filter((a) => !seen.has(a.asset_key)).map((a) => a.id);
+        if (gone.length) {
+          await trx.updateTable("assets").set({ gone_at: stamp, updated_at: stamp }).where("id", "in", gone).execute();
+          counts.resolved += await resolveOnGoneImages(trx, gone, `registry: ${integration.name}`, stamp);
+          if (counts.resolved) await requestTicketSweep(trx, now());
+        }
+        await recordSyncSuccess(trx, integration.id, run.id, counts, now());
+      });
+      logger.info("registry synced", { integrationId, ...counts });
+    } catch (err) {
+      throw await recordSyncFailure(db, integration, run.id, job, err, where, now(), false);
+    }
+  };
+}
+
+/** The image is gone: its open findings are resolved, whatever a scanner last said of them. */
+async function resolveOnGoneImages(db: Db, assetIds: number[], actor: string, stamp: string): Promise<number> {
+  const open = await db.selectFrom("findings").select(["id", "status"]).where("asset_id", "in", assetIds).where("status", "in", ["open", "in_remediation"]).execute();
+  if (open.length === 0) return 0;
+  for (let i = 0; i < open.length; i += 500) {
+    const batch = open.slice(i, i + 500);
+    await db.updateTable("findings").set({ status: "resolved", resolved_at: stamp, updated_at: stamp }).where("id", "in", batch.map((f) => f.id)).execute();
+    await db
+      .insertInto("finding_events")
+      .values(batch.map((f) => ({ finding_id: f.id, at: stamp, actor, from_status: f.status, to_status: "resolved" as const, note: "The image is no longer in the registry" })))
+      .execute();
+  }
+  return open.length;
+}
