@@ -107,3 +107,75 @@ describe("OCI registry", () => {
     expect(text(await (await admin.get("/images?q=acme/api&gone=1")).text())).toContain("gone");
   });
 });
+
+describe("Docker Hub and GitHub Container Registry", () => {
+  it("lists a Docker Hub organization's repositories through Hub's API and pulls through Docker's token service", async () => {
+    const { DockerHubSim } = await import("../sim/docker-hub.js");
+    const hub = new DockerHubSim();
+    hub.accounts.set("acmebot", "dckr_pat_0001");
+    hub.repositories.set("acme", [
+      { name: "api", private: true },
+      { name: "web", private: false },
+    ]);
+    const registry = new OciRegistrySim();
+    registry.origin = "https://registry-1.docker.io";
+    registry.realm = "https://auth.docker.io/token";
+    registry.service = "registry.docker.io";
+    registry.users.set("acmebot", { password: "dckr_pat_0001", catalog: false, repositories: ["acme/api", "acme/web"] });
+    registry.addImage("acme/api", "3.2", { "org.opencontainers.image.source": "https://github.com/acme/payments-api" });
+    registry.addImage("acme/web", "1.0", {});
+    const hubServer = await startSim(hub.app());
+    const registryServer = await startSim(registry.app());
+    const local = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://hub.docker.com=${hubServer.url},https://registry-1.docker.io=${registryServer.url},https://auth.docker.io=${registryServer.url}` } });
+    try {
+      const browser = await setUpAdmin(local);
+      await seedRepositories(local, ["acme/payments-api"]);
+      const wrong = text(await (await browser.post("/integrations/docker-hub", { namespace: "acme", username: "acmebot", token: "wrong" })).text());
+      expect(wrong).toContain("the registry refused the credentials");
+      const res = await browser.post("/integrations/docker-hub", { namespace: "acme", username: "acmebot", token: "dckr_pat_0001" });
+      expect(res.status, text(await res.clone().text())).toBe(303);
+      await runJobs(local);
+      const names = (await local.runtime.database.db.selectFrom("assets").select("name").where("kind", "=", "container_image").orderBy("name").execute()).map((a) => a.name);
+      expect(names).toEqual(["docker.io/acme/api:3.2", "docker.io/acme/web:1.0"]);
+    } finally {
+      await local.close();
+      await hubServer.close();
+      await registryServer.close();
+    }
+  });
+
+  it("lists an organization's container packages on ghcr.io through a connected GitHub integration", async () => {
+    const { GitHubSim } = await import("../sim/github.js");
+    const github = new GitHubSim();
+    github.addToken("ghp_packages_0001", "octocat", ["repo", "read:packages"]);
+    github.addToken("ghp_nopackages_01", "octocat", ["repo"]);
+    github.packages.set("acme", [{ name: "api", kind: "org" }]);
+    const registry = new OciRegistrySim();
+    registry.origin = "https://ghcr.io";
+    registry.service = "ghcr.io";
+    registry.users.set("acme", { password: "ghp_packages_0001", catalog: false, repositories: ["acme/api"] });
+    registry.addImage("acme/api", "sha-1234", { "org.opencontainers.image.source": "https://github.com/acme/payments-api" });
+    const githubServer = await startSim(github.app());
+    const registryServer = await startSim(registry.app());
+    const local = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.github.com=${githubServer.url},https://ghcr.io=${registryServer.url}` } });
+    try {
+      const browser = await setUpAdmin(local);
+      await seedRepositories(local, ["acme/payments-api"]);
+      const noScope = text(await (await browser.post("/integrations/ghcr", { owner: "acme", token: "ghp_nopackages_01" })).text());
+      // Without read:packages, ghcr.io's token service refuses the token before any listing.
+      expect(noScope).toContain("the registry refused the credentials");
+      const scm = await browser.post("/integrations/github", { githubUrl: "https://github.com", token: "ghp_packages_0001", webhookSecret: "webhook-secret-ghcr-0001" });
+      const scmId = /\/integrations\/github\/(\d+)/.exec(scm.headers.get("location")!)![1]!;
+      const res = await browser.post("/integrations/ghcr", { owner: "acme", source: scmId });
+      expect(res.status, text(await res.clone().text())).toBe(303);
+      await runJobs(local);
+      const image = await local.runtime.database.db.selectFrom("assets").select(["name", "repository_id"]).where("kind", "=", "container_image").executeTakeFirstOrThrow();
+      expect(image.name).toBe("ghcr.io/acme/api:sha-1234");
+      expect(image.repository_id).not.toBeNull();
+    } finally {
+      await local.close();
+      await githubServer.close();
+      await registryServer.close();
+    }
+  });
+});

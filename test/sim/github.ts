@@ -71,6 +71,8 @@ export class GitHubSim {
   /** Labels defined per repository ("owner/name" → names). */
   readonly labels = new Map<string, string[]>();
   readonly milestones = new Map<string, { number: number; title: string }[]>();
+  /** Container packages by owner (organization or user): ghcr.io/<owner>/<name>. */
+  readonly packages = new Map<string, { name: string; kind: "org" | "user" }[]>();
   /** Users who may be assigned issues (collaborators with push access). */
   readonly assignable = new Set(["octocat", "alice", "bob"]);
 
@@ -208,6 +210,18 @@ export class GitHubSim {
       return c.json({ number: Number(c.req.param("number")), body: this.pullBodies.get(key), state: "open" });
     });
     this.#issueRoutes(api);
+    for (const scope of ["orgs", "users"] as const) {
+      api.get(`/${scope}/:owner/packages`, (c) => {
+        const entry = this.tokenOf(c.req.header("authorization"));
+        if (entry.scopes && !entry.scopes.includes("read:packages")) {
+          return c.json({ message: "You need at least read:packages scope to list packages.", documentation_url: DOCS, status: "403" }, 403);
+        }
+        const owned = this.packages.get(c.req.param("owner")) ?? [];
+        if (!owned.length || owned[0]!.kind !== (scope === "orgs" ? "org" : "user")) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
+        if (c.req.query("package_type") !== "container") return c.json([]);
+        return c.json(owned.map((p, i) => ({ id: 3000 + i, name: p.name, package_type: "container", visibility: "private", url: `${this.apiOrigin}/${scope}/${c.req.param("owner")}/packages/container/${encodeURIComponent(p.name)}` })));
+      });
+    }
     this.#oauthRoutes(root);
     const apps = this.#appRoutes();
     root.route("/", apps);

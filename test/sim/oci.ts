@@ -25,8 +25,11 @@ export class OciRegistrySim {
   readonly #tokens = new Map<string, { user: string; scopes: string[]; until: number }>();
   /** Requests to storage that carried an Authorization header (they are refused). */
   storageWithCredentials = 0;
-  /** The registry's public address (the realm and storage URLs point there). */
+  /** The registry's public address (storage URLs point there, and the realm by default). */
   origin = "https://registry.example.com";
+  /** The token service's address, when it is elsewhere (Docker Hub: https://auth.docker.io/token). */
+  realm: string | undefined;
+  service = "registry.example.com";
 
   addImage(repository: string, tag: string, labels: Record<string, string>, opts: { multiPlatform?: boolean; seed?: string } = {}): string {
     const config = JSON.stringify({ architecture: "amd64", os: "linux", created: "2026-11-01T10:00:00Z", config: { Labels: labels }, rootfs: { type: "layers", diff_ids: [] } });
@@ -67,7 +70,7 @@ export class OciRegistrySim {
     const app = new Hono();
     app.use("*", this.faults.middleware((status) => JSON.stringify({ errors: [{ code: "UNAVAILABLE", message: `simulated ${status}` }] })));
     const error = (c: Context, status: 401 | 403 | 404, code: string, message: string, scope?: string) => {
-      if (status === 401) c.header("www-authenticate", `Bearer realm="${this.origin}/token",service="registry.example.com"${scope ? `,scope="${scope}"` : ""}`);
+      if (status === 401) c.header("www-authenticate", `Bearer realm="${this.realm ?? `${this.origin}/token`}",service="${this.service}"${scope ? `,scope="${scope}"` : ""}`);
       return c.json({ errors: [{ code, message, detail: scope ? [{ Type: "repository", Action: "pull" }] : null }] }, status);
     };
     app.get("/token", (c) => {

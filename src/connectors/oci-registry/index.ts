@@ -3,7 +3,7 @@
 // list where the registry does not allow the catalog. Images are resolved to their manifest
 // digest, and their config labels read (org.opencontainers.image.source names the source).
 import { ExternalError } from "../../http.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, RegistryImage, RegistrySession } from "../types.js";
+import type { AvailableConnector, ConnectionSettings, ConnectorContext, RegistryImage, RegistrySession, SettingField } from "../types.js";
 import { MANIFEST_TYPES, RegistryClient, SERVICE, digestOf, nextLink } from "./client.js";
 import { httpsOrigin } from "../origin.js";
 
@@ -21,17 +21,25 @@ function registryUrl(value: string): string | undefined {
   return httpsOrigin(trimmed);
 }
 
-export function createRegistryClient(connection: ConnectionSettings, ctx: ConnectorContext, base: string): RegistryClient {
-  const username = String(connection.settings.username ?? "");
-  const password = connection.secrets.password ?? "";
-  return new RegistryClient(ctx.http(SERVICE), base, username || password ? { username, password } : undefined);
+export function createRegistryClient(ctx: ConnectorContext, base: string, credentials: { username: string; password: string } | undefined): RegistryClient {
+  return new RegistryClient(ctx.http(SERVICE), base, credentials);
 }
 
-/** A registry session over a client: catalog or configured repositories, tags, images. */
-export function registrySession(client: RegistryClient, configured: string[]): RegistrySession {
+function ownCredentials(connection: ConnectionSettings): { username: string; password: string } | undefined {
+  const username = String(connection.settings.username ?? "");
+  const password = connection.secrets.password ?? "";
+  return username || password ? { username, password } : undefined;
+}
+
+/**
+ * A registry session over a client: configured repositories, else the service's own listing
+ * (`list`), else the catalog; tags; images.
+ */
+export function registrySession(client: RegistryClient, configured: string[], list?: () => Promise<string[]>): RegistrySession {
   return {
     async repositories() {
       if (configured.length) return configured;
+      if (list) return list();
       const out: string[] = [];
       let path: string | null = "/v2/_catalog?n=100";
       for (let page = 0; path && page < MAX_PAGES; page++) {
@@ -77,7 +85,17 @@ export function registrySession(client: RegistryClient, configured: string[]): R
   };
 }
 
-function configuredRepositories(connection: ConnectionSettings): string[] {
+/** Test Connection for any registry: /v2/ answers and accepts the credentials, and repositories list. */
+export async function testRegistry(client: RegistryClient, session: RegistrySession) {
+  await client.probe();
+  const repositories = await session.repositories();
+  return {
+    message: `Connected to ${new URL(client.base).host}: the registry answered /v2/ and accepted the credentials.`,
+    details: [`${repositories.length} repositor${repositories.length === 1 ? "y" : "ies"}${repositories.length ? `: ${repositories.slice(0, 3).join(", ")}${repositories.length > 3 ? ", …" : ""}` : ""}`],
+  };
+}
+
+export function configuredRepositories(connection: ConnectionSettings): string[] {
   return String(connection.settings.repositories ?? "").split(/[\s,]+/).map((r) => r.trim()).filter(Boolean);
 }
 
@@ -85,6 +103,23 @@ function base(connection: ConnectionSettings): string {
   const url = registryUrl(String(connection.settings.registryUrl ?? ""));
   if (!url) throw new ExternalError("invalid_input", SERVICE, "The registry URL is not valid: use https://registry.example.com.");
   return url;
+}
+
+/** The repositories to list where the registry's own listing is not used. */
+export const REPOSITORIES_FIELD: SettingField = {
+  name: "repositories",
+  label: "Repositories",
+  type: "text",
+  editableWhenConnected: true,
+  maxLength: 4000,
+  example: "team/api, team/web",
+};
+
+export function registryTroubleshoot(error: ExternalError) {
+  if (error.kind === "auth") return { title: "Connection Failed — the registry refused the credentials", steps: ["Check the user name and password or token; many registries want a token with pull (read) scope.", "For Harbor robot accounts, the user name includes the robot$ prefix."] };
+  if (error.kind === "unreachable") return { title: "Connection Failed — registry unreachable", steps: ["Check the address: Patchbay calls <registry>/v2/.", "Check that the registry's TLS certificate is trusted by this machine."] };
+  if (error.kind === "permission") return { title: "Connection Failed — missing access", steps: [error.message] };
+  return undefined;
 }
 
 export const ociRegistry: AvailableConnector = {
@@ -115,41 +150,23 @@ export const ociRegistry: AvailableConnector = {
     },
     { name: "username", label: "User name", type: "text", editableWhenConnected: true, help: "Leave empty for a registry that allows anonymous pulls." },
     { name: "password", label: "Password or token", type: "secret", editableWhenConnected: true },
-    {
-      name: "repositories",
-      label: "Repositories",
-      type: "text",
-      editableWhenConnected: true,
-      maxLength: 4000,
-      example: "team/api, team/web",
-      help: "The repositories to list, separated by commas. Leave empty to list the registry's whole catalog (/v2/_catalog).",
-    },
+    { ...REPOSITORIES_FIELD, help: "The repositories to list, separated by commas. Leave empty to list the registry's whole catalog (/v2/_catalog)." },
   ],
   defaultName: (settings) => {
     const url = registryUrl(String(settings.registryUrl ?? ""));
     return url ? `Registry ${new URL(url).host}` : "OCI registry";
   },
   async test(connection, ctx) {
-    const client = createRegistryClient(connection, ctx, base(connection));
-    await client.probe();
-    const repositories = await registrySession(client, configuredRepositories(connection)).repositories();
-    return {
-      message: `Connected to ${new URL(client.base).host}: the registry answered /v2/ and accepted the credentials.`,
-      details: [`${repositories.length} repositor${repositories.length === 1 ? "y" : "ies"}${repositories.length ? `: ${repositories.slice(0, 3).join(", ")}${repositories.length > 3 ? ", …" : ""}` : ""}`],
-    };
+    const client = createRegistryClient(ctx, base(connection), ownCredentials(connection));
+    return testRegistry(client, registrySession(client, configuredRepositories(connection)));
   },
-  troubleshoot(error) {
-    if (error.kind === "auth") return { title: "Connection Failed — the registry refused the credentials", steps: ["Check the user name and password or token; many registries want a token with pull (read) scope.", "For Harbor robot accounts, the user name includes the robot$ prefix."] };
-    if (error.kind === "unreachable") return { title: "Connection Failed — registry unreachable", steps: ["Check the address: Patchbay calls <registry>/v2/.", "Check that the registry's TLS certificate is trusted by this machine."] };
-    if (error.kind === "permission") return { title: "Connection Failed — catalog not allowed", steps: [error.message] };
-    return undefined;
-  },
+  troubleshoot: registryTroubleshoot,
   registry: {
     host: (settings) => {
       const url = registryUrl(String(settings.registryUrl ?? ""));
       return url ? new URL(url).host : "";
     },
     intervalHours: 6,
-    session: (connection, ctx) => registrySession(createRegistryClient(connection, ctx, base(connection)), configuredRepositories(connection)),
+    session: (connection, ctx) => registrySession(createRegistryClient(ctx, base(connection), ownCredentials(connection)), configuredRepositories(connection)),
   },
 };
