@@ -178,4 +178,27 @@ describe("Docker Hub and GitHub Container Registry", () => {
       await registryServer.close();
     }
   });
+
+  it("connects Azure Container Registry with a service principal and lists its catalog", async () => {
+    const registry = new OciRegistrySim();
+    registry.origin = "https://acmeregistry.azurecr.io";
+    registry.service = "acmeregistry.azurecr.io";
+    registry.users.set("0b9c2d1e-aaaa-4bbb-8ccc-1234567890ab", { password: "sp-secret-0001", catalog: true, repositories: "*" });
+    registry.addImage("payments/api", "2026.11.1", { "org.opencontainers.image.source": "https://github.com/acme/payments-api" });
+    const registryServer = await startSim(registry.app());
+    const local = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://acmeregistry.azurecr.io=${registryServer.url}` } });
+    try {
+      const browser = await setUpAdmin(local);
+      const bad = await browser.post("/integrations/acr", { registryName: "Acme-Registry!", username: "x", password: "y" });
+      expect(text(await bad.text())).toContain("Enter the registry's name (5 to 50 letters and digits)");
+      const res = await browser.post("/integrations/acr", { registryName: "acmeregistry.azurecr.io", username: "0b9c2d1e-aaaa-4bbb-8ccc-1234567890ab", password: "sp-secret-0001" });
+      expect(res.status, text(await res.clone().text())).toBe(303);
+      await runJobs(local);
+      const image = await local.runtime.database.db.selectFrom("assets").select("name").where("kind", "=", "container_image").executeTakeFirstOrThrow();
+      expect(image.name).toBe("acmeregistry.azurecr.io/payments/api:2026.11.1");
+    } finally {
+      await local.close();
+      await registryServer.close();
+    }
+  });
 });
