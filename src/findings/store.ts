@@ -1,7 +1,9 @@
 // One finding with everything the detail page shows: its asset, every source with the
 // scanner's raw record, and its status history.
 import type { ExpressionBuilder } from "kysely";
-import type { Asset, Database, Db, Finding, FindingEvent, FindingSource } from "../db/schema.js";
+import type { Asset, Database, Db, Finding, FindingEvent, FindingSource, Severity } from "../db/schema.js";
+import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
+import { DEFAULT_STATUSES } from "./query.js";
 
 export interface FindingDetail {
   finding: Finding;
@@ -61,4 +63,26 @@ export async function countFindingsOnlyFrom(db: Db, integrationId: number): Prom
  */
 export async function deleteFindingsOnlyFrom(db: Db, integrationId: number): Promise<void> {
   await db.deleteFrom("findings").where(onlyFrom(integrationId)).execute();
+}
+
+/** Open findings by severity for each of these assets, or each of these repositories' assets. */
+export async function openFindingCounts(db: Db, by: "asset" | "repository", ids: number[]): Promise<Map<number, Record<Severity, number>>> {
+  const counts = new Map<number, Record<Severity, number>>();
+  if (ids.length === 0) return counts;
+  const column = by === "asset" ? "findings.asset_id" : "assets.repository_id";
+  const grouped = await db
+    .selectFrom("findings")
+    .innerJoin("assets", "assets.id", "findings.asset_id")
+    .select([`${column} as owner`, "findings.severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
+    .where(column, "in", ids)
+    .where("findings.status", "in", DEFAULT_STATUSES)
+    .groupBy([column, "findings.severity_rank"])
+    .execute();
+  for (const row of grouped) {
+    const severity = SEVERITIES.find((s) => SEVERITY_RANK[s] === row.severity_rank)!;
+    const entry = counts.get(Number(row.owner)) ?? (Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>);
+    entry[severity] = Number(row.n);
+    counts.set(Number(row.owner), entry);
+  }
+  return counts;
 }

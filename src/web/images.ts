@@ -2,9 +2,8 @@
 // registry, tags, source repository and open findings by severity.
 import { Hono } from "hono";
 import { sql } from "kysely";
-import type { Severity } from "../db/schema.js";
-import { DEFAULT_STATUSES } from "../findings/query.js";
-import { SEVERITIES, SEVERITY_RANK } from "../findings/normalize.js";
+import { SEVERITIES } from "../findings/normalize.js";
+import { openFindingCounts } from "../findings/store.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { render } from "./render.js";
 
@@ -31,22 +30,7 @@ export function imageRoutes(deps: AppDeps): Hono<AppEnv> {
     const rows = await query.execute();
     const more = rows.length > PAGE_SIZE;
     if (more) rows.pop();
-    const counts = new Map<number, Record<Severity, number>>();
-    if (rows.length) {
-      const grouped = await deps.db
-        .selectFrom("findings")
-        .select(["findings.asset_id", "findings.severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
-        .where("findings.asset_id", "in", rows.map((r) => r.id))
-        .where("findings.status", "in", DEFAULT_STATUSES)
-        .groupBy(["findings.asset_id", "findings.severity_rank"])
-        .execute();
-      for (const row of grouped) {
-        const severity = SEVERITIES.find((s) => SEVERITY_RANK[s] === row.severity_rank)!;
-        const entry = counts.get(row.asset_id) ?? (Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>);
-        entry[severity] = Number(row.n);
-        counts.set(row.asset_id, entry);
-      }
-    }
+    const counts = await openFindingCounts(deps.db, "asset", rows.map((r) => r.id));
     const images = rows.map((r) => {
       const details = JSON.parse(r.details) as { tags?: string[]; digest?: string; registry?: string; imageId?: string };
       return { ...r, tags: details.tags ?? [], digest: details.digest ?? details.imageId ?? "", counts: counts.get(r.id) };

@@ -2,9 +2,8 @@
 // repository's open findings by severity.
 import { Hono } from "hono";
 import { sql } from "kysely";
-import type { Severity } from "../db/schema.js";
-import { DEFAULT_STATUSES } from "../findings/query.js";
-import { SEVERITIES, SEVERITY_RANK } from "../findings/normalize.js";
+import { SEVERITIES } from "../findings/normalize.js";
+import { openFindingCounts } from "../findings/store.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { isHtmx, render } from "./render.js";
 
@@ -33,23 +32,7 @@ export function repositoryRoutes(deps: AppDeps): Hono<AppEnv> {
     const more = rows.length > PAGE_SIZE;
     if (more) rows.pop();
 
-    const counts = new Map<number, Record<Severity, number>>();
-    if (rows.length) {
-      const grouped = await deps.db
-        .selectFrom("findings")
-        .innerJoin("assets", "assets.id", "findings.asset_id")
-        .select(["assets.repository_id", "findings.severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
-        .where("assets.repository_id", "in", rows.map((r) => r.id))
-        .where("findings.status", "in", DEFAULT_STATUSES)
-        .groupBy(["assets.repository_id", "findings.severity_rank"])
-        .execute();
-      for (const row of grouped) {
-        const severity = SEVERITIES.find((s) => SEVERITY_RANK[s] === row.severity_rank)!;
-        const entry = counts.get(row.repository_id!) ?? (Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>);
-        entry[severity] = Number(row.n);
-        counts.set(row.repository_id!, entry);
-      }
-    }
+    const counts = await openFindingCounts(deps.db, "repository", rows.map((r) => r.id));
     const integrations = await deps.db
       .selectFrom("integrations")
       .select(["integrations.id", "integrations.name"])
