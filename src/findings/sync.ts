@@ -12,7 +12,7 @@ import { SEVERITIES } from "./normalize.js";
 import { connectorContext, type ConnectorEnvironment } from "../connectors/context.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { enqueueJob } from "../jobs/queue.js";
-import { recordSyncFailure, recordSyncSuccess } from "../jobs/sync-runs.js";
+import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { Vault } from "../vault.js";
@@ -161,11 +161,7 @@ async function resumeOrStart(db: Db, integrationId: number, jobId: number, now: 
     .where("integration_id", "=", integrationId)
     .where("status", "in", ["running", "interrupted"])
     .execute();
-  return db
-    .insertInto("scan_runs")
-    .values({ integration_id: integrationId, job_id: jobId, status: "running", cursor: null, total: null, counts: JSON.stringify(emptyCounts()), error: null, started_at: now.toISOString(), finished_at: null })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  return startRun(db, integrationId, jobId, now);
 }
 
 /** After the last page: resolve what the scanner no longer reports, and record success. */

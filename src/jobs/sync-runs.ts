@@ -1,9 +1,19 @@
 // Bookkeeping shared by every sync of an integration (scanner scans, repository syncs): the
 // run row the card reads, and what a failed attempt records on the run and the card.
-import type { Db, Integration, Job } from "../db/schema.js";
+import type { Db, Integration, Job, ScanRun } from "../db/schema.js";
+import { emptyCounts } from "../findings/import.js";
 import { ExternalError } from "../http.js";
 import { redactText } from "../log.js";
 import { publish } from "../remediation/events.js";
+
+/** A new run for the card to read: running, empty counts (a scan's, a repository or image sync's). */
+export function startRun(db: Db, integrationId: number, jobId: number, now: Date): Promise<ScanRun> {
+  return db
+    .insertInto("scan_runs")
+    .values({ integration_id: integrationId, job_id: jobId, status: "running", cursor: null, total: null, counts: JSON.stringify(emptyCounts()), error: null, started_at: now.toISOString(), finished_at: null })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
 
 /** Records a failed attempt and returns the error for the job to rethrow (and retry). */
 export async function recordSyncFailure(

@@ -12,7 +12,7 @@ import { type ScanCounts, emptyCounts } from "../findings/import.js";
 import { loadRepositoryIndex } from "../findings/repositories.js";
 import { linkedOrOwn } from "../integrations/linked.js";
 import { enqueueJob } from "../jobs/queue.js";
-import { recordSyncFailure, recordSyncSuccess } from "../jobs/sync-runs.js";
+import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import type { Vault } from "../vault.js";
@@ -41,11 +41,7 @@ export function registrySyncHandler(deps: RegistrySyncDeps): JobHandler {
     if (!integration || !connector?.registry) return;
     // The scan counts' shape, so the card reads it like a scan: "resolved" = images gone.
     const counts: ScanCounts = emptyCounts();
-    const run = await db
-      .insertInto("scan_runs")
-      .values({ integration_id: integration.id, job_id: job.id, status: "running", cursor: null, total: null, counts: JSON.stringify(counts), error: null, started_at: now().toISOString(), finished_at: null })
-      .returning("id")
-      .executeTakeFirstOrThrow();
+    const run = await startRun(db, integration.id, job.id, now());
     let where = "Image sync could not start";
     try {
       const connection = await linkedOrOwn(deps, connector, integration);

@@ -10,7 +10,7 @@ import { type ConnectorEnvironment, connectorContext } from "../connectors/conte
 import { connectionFor } from "../integrations/oauth.js";
 import { registerWebhooks } from "./webhooks.js";
 import { enqueueJob } from "../jobs/queue.js";
-import { recordSyncFailure, recordSyncSuccess } from "../jobs/sync-runs.js";
+import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { Vault } from "../vault.js";
 
@@ -41,11 +41,7 @@ export function repositorySyncHandler(deps: RepositorySyncDeps): JobHandler {
     if (!scm) throw new Error(`Integration "${integration.name}" is not source control.`);
     // The scan counts' shape, so one card template reads both; "resolved" = no longer accessible.
     const counts: ScanCounts = emptyCounts();
-    const run = await db
-      .insertInto("scan_runs")
-      .values({ integration_id: integration.id, job_id: job.id, status: "running", cursor: null, total: null, counts: JSON.stringify(counts), error: null, started_at: now().toISOString(), finished_at: null })
-      .returning("id")
-      .executeTakeFirstOrThrow();
+    const run = await startRun(db, integration.id, job.id, now());
     const connector = deps.registry.available(integration.kind)!;
     const ctx = connectorContext({ ...deps.env, logger });
     let session;
