@@ -214,6 +214,23 @@ export interface ScmSession {
   listRepositories(cursor: string | null): Promise<RepositoryPage>;
 }
 
+/** A file on a repository's default branch. */
+export interface RepositoryFile {
+  /** Relative to the repository root, with forward slashes. */
+  path: string;
+  /** The service's content hash (git blob id) where the listing gives it: unchanged files are not read again. */
+  sha: string | null;
+  size: number | null;
+}
+
+/** Read access to one repository's default branch. */
+export interface RepositoryFiles {
+  /** Every file on the branch (directories left out); an empty repository has none. */
+  list(): Promise<RepositoryFile[]>;
+  /** The file's content as text. */
+  read(path: string): Promise<string>;
+}
+
 /** A pull/merge request event, as every source control connector reports it. */
 export interface PullRequestEvent {
   /** opened (also reopened), updated (title, body or commits), merged, closed (without merging). */
@@ -236,6 +253,8 @@ export interface SourceControl {
   /** Hours between scheduled repository syncs. */
   intervalHours: number;
   session(connection: ConnectionSettings, ctx: ConnectorContext): ScmSession;
+  /** The files of a repository's default branch (manifests and lockfiles are read through it). */
+  files(connection: ConnectionSettings, ctx: ConnectorContext, repository: { fullName: string; defaultBranch: string | null }): RepositoryFiles;
   /**
    * Writes `text` into the pull request's description inside a marked block: appended the
    * first time, replaced in place afterwards, never duplicated.

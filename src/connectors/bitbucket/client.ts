@@ -36,6 +36,11 @@ export class BitbucketClient {
     return data;
   }
 
+  /** A response's body as text (the src endpoint serves a file's raw bytes). */
+  async raw(path: string): Promise<string> {
+    return (await this.http.request({ url: this.url(path), headers: { ...this.headers(), accept: "*/*" }, timeoutMs: 60_000 })).text;
+  }
+
   put<T>(path: string, body: unknown): Promise<T> {
     return this.send<T>("PUT", path, body);
   }

@@ -3,7 +3,7 @@
 // repositories; follows pull requests.
 import { ExternalError } from "../../http.js";
 import { withAnnotation } from "../../remediation/annotation.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
+import type { RepositoryFile, AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
 import { BitbucketClient, type Paged, SERVICE, authorization, bitbucketErrorMessage } from "./client.js";
 import { parseBitbucketDelivery, verifyBitbucketDelivery } from "./webhook.js";
 
@@ -15,6 +15,9 @@ interface BitbucketRepo {
   links?: { html?: { href?: string } };
 }
 
+/** Directory depth and pages of the recursive file listing read for manifests and lockfiles. */
+const MAX_TREE_DEPTH = 12;
+const MAX_TREE_PAGES = 500;
 const WORKSPACE = /^[a-z0-9][a-z0-9_-]{0,61}$/i;
 
 export function createBitbucketClient(connection: ConnectionSettings, ctx: ConnectorContext): BitbucketClient {
@@ -131,6 +134,32 @@ export const bitbucket: AvailableConnector = {
   scm: {
     provider: "bitbucket",
     intervalHours: 1,
+    files(connection, ctx, repository) {
+      const client = createBitbucketClient(connection, ctx);
+      const src = `/repositories/${repository.fullName.split("/").map(encodeURIComponent).join("/")}/src/${encodeURIComponent(repository.defaultBranch ?? "HEAD")}`;
+      return {
+        async list() {
+          const out: RepositoryFile[] = [];
+          // max_depth makes the directory listing recursive (breadth first), paged by `next`.
+          let url: string | null = `${src}/?max_depth=${MAX_TREE_DEPTH}&pagelen=100`;
+          for (let n = 0; url && n < MAX_TREE_PAGES; n++) {
+            let page: Paged<{ path: string; type: string; size?: number }>;
+            try {
+              page = await client.get<typeof page>(url);
+            } catch (err) {
+              // An empty repository has no branch to list.
+              if (err instanceof ExternalError && err.status === 404 && out.length === 0) return [];
+              throw err;
+            }
+            if (!Array.isArray(page.values)) throw new ExternalError("remote", SERVICE, `Bitbucket answered the file list of ${repository.fullName} without values.`);
+            for (const e of page.values) if (e.type === "commit_file") out.push({ path: e.path, sha: null, size: e.size ?? null });
+            url = page.next ?? null;
+          }
+          return out;
+        },
+        read: (path) => client.raw(`${src}/${path.split("/").map(encodeURIComponent).join("/")}`),
+      };
+    },
     session(connection, ctx) {
       const client = createBitbucketClient(connection, ctx);
       return {

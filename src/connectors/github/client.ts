@@ -66,6 +66,12 @@ export class GitHubClient {
     return this.http.json<T>({ url: this.url(pathOrUrl), headers: await this.headers(), apiRoot: opts.apiRoot });
   }
 
+  /** A file's bytes as text (the contents API's raw media type). */
+  async raw(path: string): Promise<string> {
+    const response = await this.http.request({ url: this.url(path), headers: { ...(await this.headers()), accept: "application/vnd.github.raw+json" }, timeoutMs: 60_000 });
+    return response.text;
+  }
+
   patch<T>(path: string, body: unknown): Promise<T> {
     return this.send<T>("PATCH", path, body);
   }

@@ -223,6 +223,27 @@ export const github: AvailableConnector = {
         return "created";
       },
     },
+    files(connection, ctx, repository) {
+      const client = createGitHubClient(connection, ctx);
+      const repo = `/repos/${repository.fullName.split("/").map(encodeURIComponent).join("/")}`;
+      const ref = repository.defaultBranch ?? "HEAD";
+      return {
+        async list() {
+          let data: { tree?: { path: string; type: string; sha: string; size?: number }[]; truncated?: boolean };
+          try {
+            ({ data } = await client.get<typeof data>(`${repo}/git/trees/${encodeURIComponent(ref)}?recursive=1`));
+          } catch (err) {
+            // 409 "Git Repository is empty"; 404 for a branch that does not exist yet.
+            if (err instanceof ExternalError && (err.status === 409 || err.status === 404)) return [];
+            throw err;
+          }
+          if (!Array.isArray(data.tree)) throw new ExternalError("remote", SERVICE, `GitHub answered the file tree of ${repository.fullName} without a tree.`);
+          if (data.truncated) ctx.logger.warn("GitHub truncated the file tree (over 100,000 entries); files beyond it are not read", { repository: repository.fullName });
+          return data.tree.filter((e) => e.type === "blob").map((e) => ({ path: e.path, sha: e.sha, size: e.size ?? null }));
+        },
+        read: (path) => client.raw(`${repo}/contents/${path.split("/").map(encodeURIComponent).join("/")}?ref=${encodeURIComponent(ref)}`),
+      };
+    },
     session(connection, ctx) {
       const client = createGitHubClient(connection, ctx);
       return {

@@ -44,6 +44,11 @@ export class GitLabClient {
     return this.http.json<T>({ url: this.base + path, headers: this.headers(), apiRoot: opts.apiRoot });
   }
 
+  /** A response's body as text (raw file endpoints). */
+  async raw(path: string): Promise<string> {
+    return (await this.http.request({ url: this.base + path, headers: { ...this.headers(), accept: "*/*" }, timeoutMs: 60_000 })).text;
+  }
+
   put<T>(path: string, body: unknown): Promise<T> {
     return this.send<T>("PUT", path, body);
   }

@@ -2,9 +2,12 @@
 // project access token. Lists the projects the token is a member of; follows merge requests.
 import { ExternalError } from "../../http.js";
 import { withAnnotation } from "../../remediation/annotation.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
+import type { RepositoryFile, AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
 import { GitLabClient, SERVICE, apiBase, expectList, gitlabErrorMessage, nextPage } from "./client.js";
 import { parseGitLabDelivery, verifyGitLabDelivery } from "./webhook.js";
+
+/** 500 pages of 100 entries: a repository tree beyond 50,000 entries is read in part. */
+const MAX_TREE_PAGES = 500;
 
 interface GitLabProject {
   id: number;
@@ -131,6 +134,33 @@ export const gitlab: AvailableConnector = {
   scm: {
     provider: "gitlab",
     intervalHours: 1,
+    files(connection, ctx, repository) {
+      const client = createGitLabClient(connection, ctx);
+      const project = `/projects/${encodeURIComponent(repository.fullName)}`;
+      const ref = repository.defaultBranch ? `&ref=${encodeURIComponent(repository.defaultBranch)}` : "";
+      return {
+        async list() {
+          const out: RepositoryFile[] = [];
+          let page: string | null = "1";
+          for (let n = 0; page && n < MAX_TREE_PAGES; n++) {
+            let result;
+            try {
+              result = await client.get<unknown>(`${project}/repository/tree?recursive=true&per_page=100&page=${page}${ref}`);
+            } catch (err) {
+              // An empty project has no tree: 404 "Tree Not Found".
+              if (err instanceof ExternalError && err.status === 404 && out.length === 0) return [];
+              throw err;
+            }
+            for (const e of expectList<{ id: string; type: string; path: string }>(result.data, "the file tree")) {
+              if (e.type === "blob") out.push({ path: e.path, sha: e.id, size: null });
+            }
+            page = nextPage(result.response);
+          }
+          return out;
+        },
+        read: (path) => client.raw(`${project}/repository/files/${encodeURIComponent(path)}/raw?${ref.slice(1) || "ref=HEAD"}`),
+      };
+    },
     session(connection, ctx) {
       const client = createGitLabClient(connection, ctx);
       return {
