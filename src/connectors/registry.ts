@@ -17,10 +17,11 @@ import { ociRegistry } from "./oci-registry/index.js";
 import { ghcr } from "./ghcr/index.js";
 import { dockerHub } from "./docker-hub/index.js";
 import { acr } from "./acr/index.js";
+import { dependencyMonitor } from "./osv/index.js";
 import { jira } from "./jira/index.js";
 import { wiz } from "./wiz/index.js";
 
-const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook, ociRegistry, dockerHub, ghcr, acr];
+const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook, ociRegistry, dockerHub, ghcr, acr, dependencyMonitor];
 
 export class ConnectorRegistry {
   readonly #byKind = new Map<string, Connector>();

@@ -95,6 +95,8 @@ export interface SettingField {
   multiline?: boolean;
   /** For an "integration" field: the kind of integration it names. */
   integrationKind?: string;
+  /** For an "integrations" field: only integrations with this capability are offered. */
+  integrationCapability?: Capability;
   /** For a "select" field: its choices, the first being the default. */
   options?: { value: string; label: string }[];
 }
@@ -114,6 +116,37 @@ export interface ConnectorContext {
   /** An HTTP client for the named service, with the shared retry/timeout/redaction policy. */
   http(service: string, options?: { errorMessage?: (body: string) => string | undefined }): HttpClient;
   logger: Logger;
+  /** What Patchbay itself knows, for a scanner that works from it (given to scans only). */
+  workspace?: Workspace;
+}
+
+/** A repository Patchbay knows, readable through the source control integration that lists it. */
+export interface WorkspaceRepository {
+  id: number;
+  /** The source control integration it is read through. */
+  integrationId: number;
+  fullName: string;
+  url: string;
+  files: RepositoryFiles;
+}
+
+/** A pinned package version a repository's manifest or lockfile names. */
+export interface ResolvedDependency {
+  /** OSV's ecosystem name: npm, PyPI, Maven, Go, RubyGems, crates.io. */
+  ecosystem: string;
+  name: string;
+  version: string;
+}
+
+export interface Workspace {
+  /** The repositories of connected source control (archived and inaccessible ones left out), in a stable order. */
+  repositories(): Promise<WorkspaceRepository[]>;
+  /** Packages the organisation publishes (package-registry integrations): "ecosystem:name" → the integration's name. */
+  ownPackages(): Promise<Map<string, string>>;
+  /** Records what a repository's manifests resolve (replacing what was recorded before). */
+  recordDependencies(repositoryId: number, byPath: Map<string, ResolvedDependency[]>): Promise<void>;
+  /** A store that outlives the scan: parsed manifests by content hash, advisory records by id. */
+  cache: { get(key: string): Promise<string | undefined>; set(key: string, value: string): Promise<void> };
 }
 
 export interface TestResult {
@@ -189,6 +222,8 @@ export interface ScanSession {
 export interface Scanner {
   /** Hours between scheduled scans. */
   intervalHours: number;
+  /** Also scan after every repository sync (a scanner that reads the repositories themselves). */
+  afterRepositorySync?: boolean;
   session(connection: ConnectionSettings, ctx: ConnectorContext): ScanSession;
 }
 

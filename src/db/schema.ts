@@ -351,6 +351,36 @@ export interface PushBatchTable {
   finished_at: string | null;
 }
 
+/** One pinned dependency a repository's manifest or lockfile names. */
+export interface RepositoryDependencyTable {
+  id: Generated<number>;
+  repository_id: number;
+  path: string;
+  /** OSV's ecosystem name: npm, PyPI, Maven, Go, RubyGems, crates.io. */
+  ecosystem: string;
+  name: string;
+  version: string;
+  updated_at: string;
+}
+
+/** A package the organisation publishes, as a package-registry integration lists it. */
+export interface PackageTable {
+  id: Generated<number>;
+  integration_id: number;
+  ecosystem: string;
+  name: string;
+  latest: string | null;
+  /** JSON array of published versions, newest last. */
+  versions: ColumnType<string, string | undefined, string>;
+  updated_at: string;
+}
+
+export interface DependencyCacheTable {
+  key: string;
+  value: string;
+  updated_at: ColumnType<string, string | undefined, string>;
+}
+
 export interface Database {
   meta: MetaTable;
   users: UserTable;
@@ -376,6 +406,9 @@ export interface Database {
   ticket_changes: TicketChangeTable;
   push_errors: PushErrorTable;
   push_batches: PushBatchTable;
+  repository_dependencies: RepositoryDependencyTable;
+  packages: PackageTable;
+  dependency_cache: DependencyCacheTable;
 }
 
 export type Db = Kysely<Database>;

@@ -16,9 +16,9 @@ export interface Dependency {
 export class ManifestError extends Error {
   constructor(
     readonly path: string,
-    message: string,
+    readonly reason: string,
   ) {
-    super(`${path}: ${message}`);
+    super(`${path}: ${reason}`);
     this.name = "ManifestError";
   }
 }

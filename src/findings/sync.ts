@@ -18,6 +18,7 @@ import type { JobHandler } from "../jobs/worker.js";
 import type { Vault } from "../vault.js";
 import { type ScanCounts, chunks, emptyCounts, importPage, mergeCounts, resolveUnreported } from "./import.js";
 import { loadRepositoryIndex } from "./repositories.js";
+import { createWorkspace } from "../dependencies/workspace.js";
 
 export const SCAN_JOB = "scanner.sync";
 export const SCAN_MAX_ATTEMPTS = 3;
@@ -58,7 +59,7 @@ export function scannerSyncHandler(deps: SyncDeps): JobHandler {
 
     const run = await resumeOrStart(db, integration.id, job.id, now());
     const connection = await connectionFor(deps, deps.registry.available(integration.kind)!, integration);
-    const session = scanner.session(connection, connectorContext({ ...deps.env, logger }));
+    const session = scanner.session(connection, { ...connectorContext({ ...deps.env, logger }), workspace: createWorkspace({ ...deps, env: { ...deps.env, logger } }) });
     const repositories = await loadRepositoryIndex(db);
     const actor = `scanner: ${integration.name}`;
     const counts = scanCounts(run);

@@ -7,6 +7,7 @@ import type { Db } from "../db/schema.js";
 import { type ScanCounts, emptyCounts } from "../findings/import.js";
 import { repositoryUrlKey } from "../findings/repositories.js";
 import { type ConnectorEnvironment, connectorContext } from "../connectors/context.js";
+import { enqueueScan } from "../findings/sync.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { registerWebhooks } from "./webhooks.js";
 import { enqueueJob } from "../jobs/queue.js";
@@ -79,6 +80,10 @@ export function repositorySyncHandler(deps: RepositorySyncDeps): JobHandler {
         }
         counts.resolved = gone.length;
         await recordSyncSuccess(trx, integration.id, run.id, counts, now());
+        // Scanners that read the repositories themselves follow every repository sync.
+        for (const other of await trx.selectFrom("integrations").select(["id", "kind"]).execute()) {
+          if (deps.registry.available(other.kind)?.scanner?.afterRepositorySync) await enqueueScan(trx, other.id, now());
+        }
       });
       logger.info("repositories synced", { integrationId, ...counts });
       const note = await registerWebhooks(db, connector, integration, connection, { ...ctx, logger }, deps.baseUrl, now());

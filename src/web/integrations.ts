@@ -233,7 +233,7 @@ async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 4
       field.type === "integration"
         ? linkable.filter((i) => i.kind === field.integrationKind).map((i) => ({ id: String(i.id), name: i.name }))
         : field.type === "integrations"
-          ? linkable.filter((i) => i.id !== integration?.id).map((i) => ({ id: String(i.id), name: i.name }))
+          ? linkable.filter((i) => i.id !== integration?.id && (!field.integrationCapability || deps.registry.available(i.kind)?.capabilities.includes(field.integrationCapability))).map((i) => ({ id: String(i.id), name: i.name }))
           : (field.options ?? []).map((o) => ({ id: o.value, name: o.label })),
     value: displayValue(field, values),
     error: state.errors?.[field.name],

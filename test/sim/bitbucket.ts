@@ -5,6 +5,7 @@
 import crypto from "node:crypto";
 import { Hono } from "hono";
 import { FaultKnobs } from "./faults.js";
+import { type RepoFiles, directoriesOf } from "./files.js";
 
 export interface BitbucketSimRepo {
   uuid: string;
@@ -18,6 +19,8 @@ export class BitbucketSim {
   /** Accepted Authorization header values. */
   readonly credentials = new Set<string>();
   readonly workspaces = new Map<string, BitbucketSimRepo[]>();
+  /** Files on each repository's main branch, by full name. */
+  readonly files = new Map<string, RepoFiles>();
   readonly pullRequests = new Map<string, { title: string; description: string }>();
   /** Repository webhooks by full name. */
   readonly hooks = new Map<string, { uuid: string; url: string; secret?: string; events: string[] }[]>();
@@ -83,6 +86,27 @@ export class BitbucketSim {
       const name = `${c.req.param("workspace")}/${c.req.param("repo")}`;
       return [...this.workspaces.values()].flat().some((r) => r.full_name === name) ? name : undefined;
     };
+    // src: a directory listing (recursive to max_depth, paged by `next`) or a file's raw bytes.
+    api.get("/repositories/:workspace/:repo/src/:commit/*", (c) => {
+      const name = `${c.req.param("workspace")}/${c.req.param("repo")}`;
+      const repo = (this.workspaces.get(c.req.param("workspace")) ?? []).find((r) => r.full_name === name);
+      const files = this.files.get(name) ?? {};
+      const commit = c.req.param("commit");
+      if (!repo || (commit !== repo.mainbranch && commit !== "HEAD") || Object.keys(files).length === 0) return c.json(error(`Commit not found`), 404);
+      const path = decodeURIComponent(c.req.path.replace(/^.*?\/src\/[^/]+\/?/, "")).replace(/\/$/, "");
+      if (path && files[path] !== undefined) return c.body(files[path]!, 200, { "content-type": "text/plain" });
+      if (path && !directoriesOf(files).includes(path)) return c.json(error(`No such file or directory: ${path}`), 404);
+      const depth = Math.max(1, Number(c.req.query("max_depth") ?? 1));
+      const within = (p: string) => (path ? p.startsWith(`${path}/`) : true) && p.split("/").length - (path ? path.split("/").length : 0) <= depth;
+      const values = [
+        ...directoriesOf(files).filter(within).map((p) => ({ type: "commit_directory", path: p, commit: { hash: "5f0c1e2" } })),
+        ...Object.entries(files).filter(([p]) => within(p)).map(([p, content]) => ({ type: "commit_file", path: p, size: Buffer.byteLength(content), commit: { hash: "5f0c1e2" } })),
+      ].sort((a, b) => a.path.split("/").length - b.path.split("/").length || a.path.localeCompare(b.path));
+      const pagelen = Math.min(100, Math.max(1, Number(c.req.query("pagelen") ?? 10)));
+      const page = Math.max(1, Number(c.req.query("page") ?? 1));
+      const next = page * pagelen < values.length ? `${this.apiOrigin}/2.0/repositories/${name}/src/${commit}/${path ? `${path}/` : ""}?max_depth=${depth}&pagelen=${pagelen}&page=${page + 1}` : undefined;
+      return c.json({ pagelen, page, values: values.slice((page - 1) * pagelen, page * pagelen), ...(next ? { next } : {}) });
+    });
     api.get("/repositories/:workspace/:repo/hooks", (c) => {
       const name = repoName(c);
       if (!name) return c.json(error("Repository not found"), 404);

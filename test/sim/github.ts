@@ -4,6 +4,7 @@
 import crypto from "node:crypto";
 import { Hono } from "hono";
 import { FaultKnobs } from "./faults.js";
+import { type RepoFiles, directoriesOf, gitBlobSha } from "./files.js";
 
 export interface GitHubSimRepo {
   id: number;
@@ -72,6 +73,8 @@ export class GitHubSim {
   readonly labels = new Map<string, string[]>();
   readonly milestones = new Map<string, { number: number; title: string }[]>();
   /** Container packages by owner (organization or user): ghcr.io/<owner>/<name>. */
+  /** Files on each repository's default branch, by "owner/name". */
+  readonly files = new Map<string, RepoFiles>();
   readonly packages = new Map<string, { name: string; kind: "org" | "user" }[]>();
   /** Users who may be assigned issues (collaborators with push access). */
   readonly assignable = new Set(["octocat", "alice", "bob"]);
@@ -209,6 +212,7 @@ export class GitHubSim {
       if (typeof body.body === "string") this.pullBodies.set(key, body.body);
       return c.json({ number: Number(c.req.param("number")), body: this.pullBodies.get(key), state: "open" });
     });
+    this.#contentRoutes(api);
     this.#issueRoutes(api);
     for (const scope of ["orgs", "users"] as const) {
       api.get(`/${scope}/:owner/packages`, (c) => {
@@ -231,6 +235,43 @@ export class GitHubSim {
     root.route("/api/v3", api);
     return root;
   }
+
+  /** Git trees (recursive) and file contents, raw or base64 JSON (REST "Git database" and "Repository contents"). */
+  #contentRoutes(api: Hono): void {
+    const repoOf = (c: { req: { param(name: string): string } }) => this.repos.find((r) => r.full_name === `${c.req.param("owner")}/${c.req.param("repo")}`);
+    const notFound = { message: "Not Found", documentation_url: DOCS, status: "404" };
+    api.get("/repos/:owner/:repo/git/trees/:ref", (c) => {
+      const repo = repoOf(c);
+      if (!repo) return c.json(notFound, 404);
+      const files = this.files.get(repo.full_name);
+      if (!files || Object.keys(files).length === 0) return c.json({ message: "Git Repository is empty.", documentation_url: DOCS, status: "409" }, 409);
+      const ref = c.req.param("ref");
+      if (ref !== repo.default_branch && ref !== "HEAD") return c.json(notFound, 404);
+      const recursive = c.req.query("recursive") !== undefined;
+      const entries = [
+        ...directoriesOf(files).filter((d) => recursive || !d.includes("/")).map((path) => ({ path, mode: "040000", type: "tree", sha: gitBlobSha(`tree:${path}`), url: `${this.apiOrigin}/repos/${repo.full_name}/git/trees/${gitBlobSha(`tree:${path}`)}` })),
+        ...Object.entries(files)
+          .filter(([path]) => recursive || !path.includes("/"))
+          .map(([path, content]) => ({ path, mode: "100644", type: "blob", sha: gitBlobSha(content), size: Buffer.byteLength(content), url: `${this.apiOrigin}/repos/${repo.full_name}/git/blobs/${gitBlobSha(content)}` })),
+      ].sort((a, b) => a.path.localeCompare(b.path));
+      return c.json({ sha: gitBlobSha(JSON.stringify(files)), url: `${this.apiOrigin}/repos/${repo.full_name}/git/trees/${ref}`, tree: entries, truncated: false });
+    });
+    api.get("/repos/:owner/:repo/contents/*", (c) => {
+      const repo = repoOf(c);
+      const path = decodeURIComponent(c.req.path.replace(/^.*?\/contents\//, ""));
+      const content = repo ? this.files.get(repo.full_name)?.[path] : undefined;
+      const ref = c.req.query("ref");
+      if (!repo || content === undefined || (ref && ref !== repo.default_branch && ref !== "HEAD")) return c.json(notFound, 404);
+      this.contentReads.push(`${repo.full_name}:${path}`);
+      if ((c.req.header("accept") ?? "").includes("application/vnd.github.raw")) {
+        return c.body(content, 200, { "content-type": "application/vnd.github.raw+json; charset=utf-8" });
+      }
+      return c.json({ type: "file", encoding: "base64", size: Buffer.byteLength(content), name: path.split("/").at(-1), path, content: Buffer.from(content).toString("base64"), sha: gitBlobSha(content) });
+    });
+  }
+
+  /** Files read through the contents API, "owner/name:path". */
+  readonly contentReads: string[] = [];
 
   /** Issues, labels, milestones and comments (REST "Issues" API). */
   #issueRoutes(api: Hono): void {

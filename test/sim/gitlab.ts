@@ -5,6 +5,7 @@
 import crypto from "node:crypto";
 import { Hono } from "hono";
 import { FaultKnobs } from "./faults.js";
+import { type RepoFiles, directoriesOf, gitBlobSha } from "./files.js";
 
 export interface GitLabSimProject {
   id: number;
@@ -32,6 +33,8 @@ export class GitLabSim {
   readonly tokens = new Map<string, { username: string; scopes: string[]; revoked?: boolean }>();
   readonly projects: GitLabSimProject[] = [];
   readonly mergeRequests = new Map<string, string | null>();
+  /** Files on each project's default branch, by path with namespace. */
+  readonly files = new Map<string, RepoFiles>();
   /** Project webhooks by path. */
   readonly hooks = new Map<string, { id: number; url: string; token?: string; merge_requests_events: boolean }[]>();
   /** The token lacks Maintainer access: GitLab answers 403. */
@@ -113,6 +116,38 @@ export class GitLabSim {
       const path = decodeURIComponent(c.req.param("project"));
       return this.projects.some((p) => p.path_with_namespace === path) ? path : undefined;
     };
+    api.get("/projects/:project/repository/tree", (c) => {
+      const project = this.projects.find((p) => p.path_with_namespace === decodeURIComponent(c.req.param("project")));
+      if (!project) return c.json({ message: "404 Project Not Found" }, 404);
+      const files = this.files.get(project.path_with_namespace);
+      const ref = c.req.query("ref");
+      if (!files || Object.keys(files).length === 0 || (ref && ref !== project.default_branch)) return c.json({ message: "404 Tree Not Found" }, 404);
+      const recursive = c.req.query("recursive") === "true";
+      const entries = [
+        ...directoriesOf(files).map((path) => ({ id: gitBlobSha(`tree:${path}`), name: path.split("/").at(-1), type: "tree", path, mode: "040000" })),
+        ...Object.entries(files).map(([path, content]) => ({ id: gitBlobSha(content), name: path.split("/").at(-1), type: "blob", path, mode: "100644" })),
+      ]
+        .filter((e) => recursive || !e.path.includes("/"))
+        .sort((a, b) => a.path.localeCompare(b.path));
+      const perPage = Math.min(100, Math.max(1, Number(c.req.query("per_page") ?? 20)));
+      const page = Math.max(1, Number(c.req.query("page") ?? 1));
+      const pages = Math.max(1, Math.ceil(entries.length / perPage));
+      c.header("x-page", String(page));
+      c.header("x-per-page", String(perPage));
+      c.header("x-total", String(entries.length));
+      c.header("x-total-pages", String(pages));
+      c.header("x-next-page", page < pages ? String(page + 1) : "");
+      return c.json(entries.slice((page - 1) * perPage, page * perPage));
+    });
+    api.get("/projects/:project/repository/files/:path/raw", (c) => {
+      const project = this.projects.find((p) => p.path_with_namespace === decodeURIComponent(c.req.param("project")));
+      if (!project) return c.json({ message: "404 Project Not Found" }, 404);
+      const ref = c.req.query("ref");
+      if (!ref) return c.json({ error: "ref is missing" }, 400);
+      const content = this.files.get(project.path_with_namespace)?.[decodeURIComponent(c.req.param("path"))];
+      if (content === undefined || (ref !== project.default_branch && ref !== "HEAD")) return c.json({ message: "404 File Not Found" }, 404);
+      return c.body(content, 200, { "content-type": "text/plain; charset=utf-8" });
+    });
     api.get("/projects/:project/hooks", (c) => {
       const path = hookProject(c);
       if (!path) return c.json({ message: "404 Project Not Found" }, 404);

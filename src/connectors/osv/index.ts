@@ -1,0 +1,321 @@
+// Patchbay dependency monitor: reads the manifests and lockfiles of every repository Patchbay
+// knows (through the source control integrations), and looks the pinned package versions up
+// in the OSV database. One scan page is one repository. Packages the organisation publishes
+// itself (listed by package-registry integrations) are never sent to OSV.
+import { manifestFormat, parseManifest, ManifestError, type Dependency } from "../../dependencies/manifests.js";
+import { cvssBaseScore, severityOfScore } from "../../findings/cvss.js";
+import { ExternalError } from "../../http.js";
+import type { AvailableConnector, ConnectionSettings, ConnectorContext, ScanSession, ScannerRecord, ScannerSeverity, Workspace, WorkspaceRepository } from "../types.js";
+import { DEFAULT_OSV_URL, OsvClient, type OsvQuery, type OsvVulnerability, SERVICE, osvErrorMessage } from "./client.js";
+
+/** Manifests larger than this are not read (a lockfile of 20 MB is already very large). */
+const MAX_MANIFEST_BYTES = 20 * 1024 * 1024;
+/** A repository with more manifests than this is read in part (a monorepo of vendored trees). */
+const MAX_MANIFESTS = 200;
+const DESCRIPTION_LIMIT = 4000;
+
+/** An API address: http(s), a host, perhaps a path (a mirror behind a prefix); no query. */
+function apiUrl(value: string): string | undefined {
+  try {
+    const url = new URL(value.trim());
+    if ((url.protocol !== "https:" && url.protocol !== "http:") || url.search || url.hash || url.username) return undefined;
+    return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function osvBase(connection: ConnectionSettings): string {
+  const url = apiUrl(String(connection.settings.osvUrl ?? "").trim() || DEFAULT_OSV_URL);
+  if (!url) throw new ExternalError("invalid_input", SERVICE, "The OSV API URL is not valid: use https://api.osv.dev or your mirror's address.");
+  return url;
+}
+
+function client(connection: ConnectionSettings, ctx: ConnectorContext): OsvClient {
+  return new OsvClient(ctx.http(SERVICE, { errorMessage: osvErrorMessage }), osvBase(connection));
+}
+
+const GHSA_SEVERITY: Record<string, ScannerSeverity> = { CRITICAL: "critical", HIGH: "high", MODERATE: "medium", MEDIUM: "medium", LOW: "low" };
+
+/** The advisory's severity: the database's own rating, else the CVSS vector's score; null when it gives neither. */
+export function advisorySeverity(vuln: OsvVulnerability): { severity: ScannerSeverity; cvss: number | null } | null {
+  let cvss: number | null = null;
+  for (const type of ["CVSS_V3", "CVSS_V2"]) {
+    const vector = vuln.severity?.find((s) => s.type === type)?.score;
+    const score = vector ? cvssBaseScore(vector) : null;
+    if (score !== null) {
+      cvss = score;
+      break;
+    }
+  }
+  const rated = GHSA_SEVERITY[String(vuln.database_specific?.severity ?? "").toUpperCase()];
+  if (rated) return { severity: rated, cvss };
+  if (cvss !== null) return { severity: severityOfScore(cvss), cvss };
+  return null;
+}
+
+/** Compares versions segment by segment (numbers as numbers): enough to order one package's fixes. */
+export function compareVersions(a: string, b: string): number {
+  const split = (v: string) => v.replace(/^v/, "").split(/[.+_-]/);
+  const x = split(a);
+  const y = split(b);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const p = x[i];
+    const q = y[i];
+    if (p === undefined) return /^\d/.test(q!) ? -1 : 1; // 1.0 < 1.0.1, but 1.0 > 1.0-rc1
+    if (q === undefined) return /^\d/.test(p) ? 1 : -1;
+    const diff = /^\d+$/.test(p) && /^\d+$/.test(q) ? Number(p) - Number(q) : p.localeCompare(q);
+    if (diff !== 0) return diff;
+  }
+  return 0;
+}
+
+/** The lowest fixed version above the installed one, from the advisory's ranges for this package. */
+export function fixedVersion(vuln: OsvVulnerability, dep: Dependency): string | null {
+  const installed = queryVersion(dep);
+  const fixes = (vuln.affected ?? [])
+    .filter((a) => a.package?.ecosystem === dep.ecosystem && a.package.name?.toLowerCase() === dep.name.toLowerCase())
+    .flatMap((a) => a.ranges ?? [])
+    .filter((r) => r.type !== "GIT")
+    .flatMap((r) => (r.events ?? []).map((e) => e.fixed).filter((f): f is string => Boolean(f)))
+    .filter((f) => compareVersions(f, installed) > 0)
+    .sort(compareVersions);
+  const fix = fixes[0];
+  if (!fix) return null;
+  return dep.ecosystem === "Go" && dep.version.startsWith("v") ? `v${fix}` : fix;
+}
+
+/** OSV's Go records are versioned without the "v" Go writes. */
+function queryVersion(dep: Dependency): string {
+  return dep.ecosystem === "Go" ? dep.version.replace(/^v/, "").replace(/\+incompatible$/, "") : dep.version;
+}
+
+const depKey = (d: { ecosystem: string; name: string; version: string }) => `${d.ecosystem}\u0000${d.name}\u0000${d.version}`;
+
+class DependencyScan implements ScanSession {
+  readonly #osv: OsvClient;
+  readonly #workspace: Workspace;
+  readonly #scm: number[];
+  readonly #ctx: ConnectorContext;
+  #repositories: Promise<WorkspaceRepository[]> | undefined;
+  #own: Promise<Map<string, string>> | undefined;
+  /** Advisories per package version, and advisory records, for this scan. */
+  readonly #matches = new Map<string, { id: string; modified: string }[]>();
+  readonly #vulns = new Map<string, OsvVulnerability>();
+
+  constructor(connection: ConnectionSettings, ctx: ConnectorContext) {
+    if (!ctx.workspace) throw new Error("The dependency monitor scans only as a background job.");
+    this.#osv = client(connection, ctx);
+    this.#workspace = ctx.workspace;
+    this.#ctx = ctx;
+    this.#scm = String(connection.settings.sourceControl ?? "").split(",").filter(Boolean).map(Number);
+  }
+
+  async fetchPage(cursor: string | null) {
+    this.#repositories ??= this.#workspace.repositories().then((all) => (this.#scm.length ? all.filter((r) => this.#scm.includes(r.integrationId)) : all));
+    this.#own ??= this.#workspace.ownPackages();
+    const repositories = await this.#repositories;
+    const index = cursor ? Number(cursor) : 0;
+    const repository = repositories[index];
+    const nextCursor = index + 1 < repositories.length ? String(index + 1) : null;
+    if (!repository) return { records: [], nextCursor: null, total: repositories.length };
+    return { records: await this.#scanRepository(repository), nextCursor, total: repositories.length };
+  }
+
+  async #scanRepository(repository: WorkspaceRepository): Promise<ScannerRecord[]> {
+    const records: ScannerRecord[] = [];
+    let listed;
+    try {
+      listed = await repository.files.list();
+    } catch (err) {
+      // Deleted or renamed since the last repository sync: its findings go with it.
+      if (err instanceof ExternalError && err.kind === "not_found") {
+        return [{ externalId: `${repository.id}:unread`, raw: { repository: repository.fullName }, skip: "repository no longer found by its source control" }];
+      }
+      throw err;
+    }
+    const files = listed.filter((f) => manifestFormat(f.path));
+    if (files.length > MAX_MANIFESTS) this.#ctx.logger.warn("repository has more manifests than are read", { repository: repository.fullName, manifests: files.length, read: MAX_MANIFESTS });
+    const byPath = new Map<string, Dependency[]>();
+    for (const file of files.slice(0, MAX_MANIFESTS)) {
+      if (file.size !== null && file.size > MAX_MANIFEST_BYTES) {
+        records.push({ externalId: `${repository.id}:${file.path}:unread`, raw: { repository: repository.fullName, path: file.path }, skip: `manifest larger than 20 MB, not read (${repository.fullName}: ${file.path})` });
+        continue;
+      }
+      try {
+        byPath.set(file.path, await this.#dependencies(repository, file));
+      } catch (err) {
+        if (!(err instanceof ManifestError)) throw err;
+        records.push({ externalId: `${repository.id}:${file.path}:unread`, raw: { repository: repository.fullName, path: file.path }, skip: `could not be read: ${repository.fullName}: ${err.message}` });
+      }
+    }
+    await this.#workspace.recordDependencies(repository.id, byPath);
+
+    const own = await this.#own!;
+    const wanted: Dependency[] = [];
+    for (const deps of byPath.values()) for (const d of deps) if (!own.has(`${d.ecosystem}:${d.name}`) && !this.#matches.has(depKey(d))) wanted.push(d);
+    const unique = [...new Map(wanted.map((d) => [depKey(d), d])).values()];
+    if (unique.length) {
+      const answers = await this.#osv.queryBatch(unique.map((d): OsvQuery => ({ ecosystem: d.ecosystem, name: d.name, version: queryVersion(d) })));
+      unique.forEach((d, i) => this.#matches.set(depKey(d), answers[i]!));
+    }
+
+    for (const [path, deps] of byPath) {
+      for (const dep of deps) {
+        const publisher = own.get(`${dep.ecosystem}:${dep.name}`);
+        if (publisher) {
+          records.push({ externalId: `${repository.id}:${path}:${depKey(dep)}:own`, raw: { ...dep, path }, skip: `your own package (listed by ${publisher}): not looked up in OSV` });
+          continue;
+        }
+        for (const match of this.#matches.get(depKey(dep)) ?? []) {
+          const vuln = await this.#vulnerability(match.id, match.modified);
+          if (vuln.withdrawn) continue;
+          records.push(this.#record(repository, path, dep, vuln));
+        }
+      }
+    }
+    return records;
+  }
+
+  /** A manifest's dependencies (or why it cannot be read), parsed once per content hash. */
+  async #dependencies(repository: WorkspaceRepository, file: { path: string; sha: string | null }): Promise<Dependency[]> {
+    const key = file.sha ? `manifest:${file.sha}:${file.path}` : undefined;
+    const cached = key ? await this.#workspace.cache.get(key) : undefined;
+    if (cached) {
+      const parsed = JSON.parse(cached) as Dependency[] | { error: string };
+      if ("error" in parsed) throw new ManifestError(file.path, parsed.error);
+      return parsed;
+    }
+    let deps: Dependency[];
+    try {
+      deps = parseManifest(file.path, await repository.files.read(file.path));
+    } catch (err) {
+      if (err instanceof ManifestError && key) await this.#workspace.cache.set(key, JSON.stringify({ error: err.reason }));
+      throw err;
+    }
+    if (key) await this.#workspace.cache.set(key, JSON.stringify(deps));
+    return deps;
+  }
+
+  /** An advisory, from this scan's memory, the cache when unmodified, else OSV. */
+  async #vulnerability(id: string, modified: string): Promise<OsvVulnerability> {
+    const known = this.#vulns.get(id);
+    if (known) return known;
+    const cached = await this.#workspace.cache.get(`osv:${id}`);
+    let vuln = cached ? (JSON.parse(cached) as OsvVulnerability) : undefined;
+    if (!vuln || (modified && vuln.modified !== modified)) {
+      vuln = await this.#osv.vulnerability(id);
+      await this.#workspace.cache.set(`osv:${id}`, JSON.stringify(vuln));
+    }
+    this.#vulns.set(id, vuln);
+    return vuln;
+  }
+
+  #record(repository: WorkspaceRepository, path: string, dep: Dependency, vuln: OsvVulnerability): ScannerRecord {
+    const cve = vuln.id.startsWith("CVE-") ? vuln.id : (vuln.aliases ?? []).filter((a) => a.startsWith("CVE-")).sort()[0];
+    const rated = advisorySeverity(vuln);
+    const fixed = fixedVersion(vuln, dep);
+    const now = new Date().toISOString();
+    const raw = {
+      repository: repository.fullName,
+      path,
+      ecosystem: dep.ecosystem,
+      package: dep.name,
+      version: dep.version,
+      advisory: vuln.id,
+      aliases: vuln.aliases ?? [],
+      modified: vuln.modified,
+      severity: rated?.severity ?? null,
+      fixed,
+    };
+    const description = [vuln.details, rated ? null : "The advisory gives no severity; Patchbay rates it medium until one is published."]
+      .filter(Boolean)
+      .join("\n\n")
+      .slice(0, DESCRIPTION_LIMIT);
+    return {
+      externalId: `${repository.id}:${path}:${depKey(dep)}:${vuln.id}`,
+      raw,
+      finding: {
+        cve: cve ?? vuln.id,
+        title: vuln.summary?.trim() || `${cve ?? vuln.id} in ${dep.name}`,
+        description: description || null,
+        severity: rated?.severity ?? "medium",
+        cvss: rated?.cvss ?? null,
+        ecosystem: dep.ecosystem,
+        package: dep.name,
+        installedVersion: dep.version,
+        fixedVersion: fixed,
+        firstDetectedAt: now,
+        lastSeenAt: now,
+        asset: { kind: "repository", repositoryName: repository.fullName, url: repository.url, details: { manifest: path, advisory: vuln.id, aliases: vuln.aliases ?? [] } },
+        url: `https://osv.dev/vulnerability/${encodeURIComponent(vuln.id)}`,
+      },
+    };
+  }
+}
+
+export const dependencyMonitor: AvailableConnector = {
+  status: "available",
+  capabilities: ["scanner"],
+  multiInstance: false,
+  card: {
+    kind: "dependency-monitor",
+    name: "Patchbay dependency monitor",
+    category: "package-registries",
+    summary: "Your repositories' manifests and lockfiles, checked against the OSV vulnerability database.",
+    overview: {
+      description:
+        "Patchbay reads the manifests and lockfiles of every repository it knows through your source control (package-lock.json, yarn.lock, pnpm-lock.yaml, requirements*.txt, poetry.lock, Pipfile.lock, go.sum, pom.xml, Gemfile.lock, Cargo.lock) and looks the pinned versions up in the OSV database. Findings are deduplicated with your scanners' by the same fingerprint. It runs after each repository sync and daily.",
+      benefits: [
+        "Dependency findings for every repository, without installing a scanner",
+        "One finding per vulnerability, whichever tool reports it",
+        "Packages you publish yourself (from your package registries) never leave Patchbay",
+      ],
+      requirements: ["A connected source control integration (GitHub, GitLab or Bitbucket)", "Access to api.osv.dev, or the address of an OSV mirror"],
+      docs: [
+        { label: "OSV API", url: "https://google.github.io/osv.dev/api/" },
+        { label: "OSV schema", url: "https://ossf.github.io/osv-schema/" },
+      ],
+    },
+  },
+  fields: [
+    {
+      name: "osvUrl",
+      label: "OSV API URL",
+      type: "text",
+      editableWhenConnected: true,
+      glance: true,
+      example: DEFAULT_OSV_URL,
+      help: "Leave empty for api.osv.dev; enter your mirror's address to keep lookups inside your network.",
+      validate: (v) => (apiUrl(v) ? undefined : "Enter an address like https://api.osv.dev (http is allowed for a mirror inside your network)."),
+    },
+    {
+      name: "sourceControl",
+      label: "Source control",
+      type: "integrations",
+      integrationCapability: "scm",
+      editableWhenConnected: true,
+      help: "The source control integrations whose repositories are read. None chosen: all of them.",
+    },
+  ],
+  defaultName: () => "Patchbay dependency monitor",
+  async test(connection, ctx) {
+    const osv = client(connection, ctx);
+    // A query for a version known to be affected proves the API answers as OSV does.
+    const [matches] = await osv.queryBatch([{ ecosystem: "npm", name: "lodash", version: "4.17.20" }]);
+    return {
+      message: `Connected to OSV at ${new URL(osv.base).host}: the API answered a test query.`,
+      details: [`lodash 4.17.20 (npm): ${matches!.length} advisor${matches!.length === 1 ? "y" : "ies"}`, "Repositories are read through your connected source control on each scan."],
+    };
+  },
+  troubleshoot(error) {
+    if (error.status === 404) return { title: "Connection Failed — not an OSV API", steps: ["The address answered, but not with OSV's /v1/querybatch. Check the OSV API URL (no /v1 at the end)."] };
+    if (error.kind === "unreachable") return { title: "Connection Failed — OSV unreachable", steps: ["Check that this machine can reach the OSV API URL (api.osv.dev, or your mirror).", "Behind a proxy without internet access, run an OSV mirror and enter its address."] };
+    return undefined;
+  },
+  scanner: {
+    intervalHours: 24,
+    afterRepositorySync: true,
+    session: (connection, ctx) => new DependencyScan(connection, ctx),
+  },
+};
