@@ -26,6 +26,7 @@ import { webhookRoutes } from "./web/webhooks.js";
 import { remediationRoutes } from "./web/remediations.js";
 import { trackerRoutes } from "./web/trackers.js";
 import { imageRoutes } from "./web/images.js";
+import { packageRoutes } from "./web/packages.js";
 
 export type { AppDeps } from "./web/context.js";
 
@@ -119,6 +120,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", jobRoutes(deps));
   app.route("/", trackerRoutes(deps));
   app.route("/", imageRoutes(deps));
+  app.route("/", packageRoutes(deps));
   app.route("/", vulnerabilityRoutes(deps));
   app.route("/", repositoryRoutes(deps));
   app.route("/", remediationRoutes(deps));

@@ -8,3 +8,17 @@ export function httpsOrigin(value: string): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * An API or repository address: http(s), a host, perhaps a path (a private registry or mirror
+ * behind a prefix); no query, fragment or credentials. Returned without a trailing slash.
+ */
+export function serviceUrl(value: string): string | undefined {
+  try {
+    const url = new URL(value.trim());
+    if ((url.protocol !== "https:" && url.protocol !== "http:") || url.search || url.hash || url.username || url.password) return undefined;
+    return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+  } catch {
+    return undefined;
+  }
+}

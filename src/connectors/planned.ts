@@ -62,23 +62,4 @@ export const plannedConnectors: PlannedConnector[] = [
       },
     }),
   ),
-  ...[
-    ["npm-registry", "npm", "Your organisation's packages on npm or a private npm registry."],
-    ["pypi", "PyPI", "Your packages on PyPI or a PyPI-compatible private index."],
-    ["maven", "Maven", "Your artifacts in Maven Central, Nexus or Artifactory."],
-    ["go-proxy", "Go modules", "Your Go modules through a Go module proxy."],
-  ].map(([kind, name, summary]) =>
-    planned({
-      kind: kind!,
-      name: name!,
-      category: "package-registries",
-      summary: summary!,
-      overview: {
-        description: `${summary} Patchbay lists the packages and versions you publish and monitors them for new advisories.`,
-        benefits: ["An inventory of the packages you publish", "New advisories against your packages as findings"],
-        requirements: ["The registry URL, and credentials for a private registry"],
-        docs: [{ label: "OSV: Open Source Vulnerabilities", url: "https://osv.dev/" }],
-      },
-    }),
-  ),
 ];

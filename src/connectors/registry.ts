@@ -18,10 +18,14 @@ import { ghcr } from "./ghcr/index.js";
 import { dockerHub } from "./docker-hub/index.js";
 import { acr } from "./acr/index.js";
 import { dependencyMonitor } from "./osv/index.js";
+import { npmRegistry } from "./npm-registry/index.js";
+import { pypi } from "./pypi/index.js";
+import { maven } from "./maven/index.js";
+import { goProxy } from "./go-proxy/index.js";
 import { jira } from "./jira/index.js";
 import { wiz } from "./wiz/index.js";
 
-const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook, ociRegistry, dockerHub, ghcr, acr, dependencyMonitor];
+const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook, ociRegistry, dockerHub, ghcr, acr, dependencyMonitor, npmRegistry, pypi, maven, goProxy];
 
 export class ConnectorRegistry {
   readonly #byKind = new Map<string, Connector>();

@@ -4,7 +4,7 @@
 import type { ExternalError, HttpClient } from "../http.js";
 import type { Logger } from "../log.js";
 
-export type Capability = "scanner" | "scm" | "tracker" | "notifier" | "registry";
+export type Capability = "scanner" | "scm" | "tracker" | "notifier" | "registry" | "packages";
 
 export type CategoryId = "scm" | "scanners" | "container-registries" | "package-registries" | "collaboration";
 
@@ -340,6 +340,25 @@ export interface ContainerRegistry {
   session(connection: ConnectionSettings, ctx: ConnectorContext): RegistrySession;
 }
 
+/** A package the organisation publishes, with its versions. */
+export interface PublishedPackage {
+  /** As its ecosystem names it: "@acme/ui", "acme-tools" (PyPI normalised), "com.acme:billing-api", a Go module path. */
+  name: string;
+  /** Published versions, oldest first. */
+  versions: string[];
+  /** The version the registry calls latest (or the highest). */
+  latest: string | null;
+}
+
+/** Package registry capability: the packages (and versions) the organisation publishes. */
+export interface PackageRegistry {
+  /** OSV's ecosystem name: npm, PyPI, Maven, Go. */
+  ecosystem: string;
+  /** Hours between scheduled listings. */
+  intervalHours: number;
+  list(connection: ConnectionSettings, ctx: ConnectorContext): Promise<PublishedPackage[]>;
+}
+
 /** A choice the tracker offers: a project, a ticket type, a status, an allowed field value. */
 export interface TrackerChoice {
   id: string;
@@ -514,6 +533,7 @@ export interface AvailableConnector extends ConnectorBase {
   notifier?: Notifier;
   /** Present when the connector lists container images. */
   registry?: ContainerRegistry;
+  packages?: PackageRegistry;
   /** Present when the connector can connect by OAuth (the seed's default for source control). */
   oauth?: OAuthProvider;
 }

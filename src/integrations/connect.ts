@@ -2,10 +2,8 @@
 // keeping what the form does not show, automatic webhook secrets, and the first sync.
 import type { AvailableConnector, SecretValues, SettingValues } from "../connectors/types.js";
 import type { Db, Integration } from "../db/schema.js";
-import { enqueueScan } from "../findings/sync.js";
 import type { Logger } from "../log.js";
-import { enqueueRepositorySync } from "../scm/sync.js";
-import { enqueueRegistrySync } from "../registries/sync.js";
+import { syncKind } from "../jobs/sync-kinds.js";
 import { generateWebhookSecret } from "../scm/webhooks.js";
 import type { Vault } from "../vault.js";
 import { insertIntegration, integrationSettings, updateIntegrationSettings } from "./store.js";
@@ -61,17 +59,10 @@ export async function saveConnection(
   } else {
     id = (await insertIntegration(deps.db, { kind: connector.card.kind, name: connector.defaultName(connection.settings), settings: connection.settings, sealedSecrets }, now)).id;
   }
-  if (connector.scanner) {
-    // The first scan starts shortly after connecting (and again after new credentials).
-    await enqueueScan(deps.db, id, now, 5_000);
-    deps.notifyWorker();
-  }
-  if (connector.scm) {
-    await enqueueRepositorySync(deps.db, id, now);
-    deps.notifyWorker();
-  }
-  if (connector.registry) {
-    await enqueueRegistrySync(deps.db, id, now);
+  // The first sync starts on connecting (and again after new credentials).
+  const sync = syncKind(connector);
+  if (sync) {
+    await sync.enqueueOnConnect(deps.db, id, now);
     deps.notifyWorker();
   }
   deps.logger.info(integration ? "integration updated" : "integration connected", { kind: connector.card.kind, integrationId: id, by });

@@ -5,14 +5,12 @@ import { deleteExpiredSessions } from "../auth/sessions.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Db } from "../db/schema.js";
 import { expireRiskAcceptances } from "../findings/status.js";
-import { enqueueScan } from "../findings/sync.js";
-import { enqueueRepositorySync } from "../scm/sync.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
-import { enqueueRegistrySync } from "../registries/sync.js";
 import { DISPATCH_JOB } from "../remediation/events.js";
 import type { Logger } from "../log.js";
 import { enqueueJob, pruneJobs } from "./queue.js";
 import type { JobHandler } from "./worker.js";
+import { syncKind } from "./sync-kinds.js";
 
 export interface Schedule {
   name: string;
@@ -93,14 +91,7 @@ export function maintenanceHandler(db: Db, now: () => Date): JobHandler {
 export async function enqueueDueSyncs(db: Db, registry: ConnectorRegistry, now: Date): Promise<number> {
   let queued = 0;
   for (const integration of await db.selectFrom("integrations").select(["id", "kind", "created_at"]).execute()) {
-    const connector = registry.available(integration.kind);
-    const sync = connector?.scanner
-      ? { hours: connector.scanner.intervalHours, enqueue: enqueueScan }
-      : connector?.scm
-        ? { hours: connector.scm.intervalHours, enqueue: enqueueRepositorySync }
-        : connector?.registry
-          ? { hours: connector.registry.intervalHours, enqueue: enqueueRegistrySync }
-          : undefined;
+    const sync = syncKind(registry.available(integration.kind));
     if (!sync) continue;
     const last = await db
       .selectFrom("scan_runs")
@@ -109,7 +100,7 @@ export async function enqueueDueSyncs(db: Db, registry: ConnectorRegistry, now: 
       .orderBy("id", "desc")
       .limit(1)
       .executeTakeFirst();
-    if (!last || now.getTime() - Date.parse(last.started_at) >= sync.hours * 3600_000) {
+    if (!last || now.getTime() - Date.parse(last.started_at) >= sync.intervalHours * 3600_000) {
       await sync.enqueue(db, integration.id, now);
       queued++;
     }

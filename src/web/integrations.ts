@@ -22,9 +22,8 @@ import { requireAdmin } from "./users.js";
 import { callbackUrl, completeAuthorization, startAuthorization } from "../integrations/oauth.js";
 import { saveConnection } from "../integrations/connect.js";
 import { webhookUrl } from "../scm/webhooks.js";
-import { SCAN_JOB, enqueueScan, latestRuns, scanCounts } from "../findings/sync.js";
-import { SCM_JOB, enqueueRepositorySync } from "../scm/sync.js";
-import { REGISTRY_JOB, enqueueRegistrySync } from "../registries/sync.js";
+import { latestRuns, scanCounts } from "../findings/sync.js";
+import { SYNC_JOB_TYPES, type SyncCapability, type SyncKind, type SyncWords, syncKind } from "../jobs/sync-kinds.js";
 import type { ScanCounts } from "../findings/import.js";
 import { listMappings } from "../tickets/store.js";
 
@@ -89,10 +88,9 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.post("/integrations/:kind/:id/sync", admin, async (c) => {
     const found = await loadIntegration(c, deps);
-    if (!found || found.connector.status !== "available" || !(found.connector.scanner || found.connector.scm || found.connector.registry)) return notFound(c, deps);
-    if (found.connector.scanner) await enqueueScan(deps.db, found.integration.id, deps.now());
-    else if (found.connector.registry) await enqueueRegistrySync(deps.db, found.integration.id, deps.now());
-    else await enqueueRepositorySync(deps.db, found.integration.id, deps.now());
+    const sync = syncKind(found?.connector);
+    if (!found || !sync) return notFound(c, deps);
+    await sync.enqueue(deps.db, found.integration.id, deps.now());
     deps.notifyWorker();
     deps.logger.info("scan requested", { integrationId: found.integration.id, by: c.get("user")!.username });
     if (!isHtmx(c)) return c.redirect("/integrations", 303);
@@ -350,7 +348,8 @@ export interface CardView {
 
 export interface ScanView {
   /** What a sync does for this connector: a findings scan, a repository list, an image inventory. */
-  capability: "scanner" | "scm" | "registry";
+  capability: SyncCapability;
+  words: SyncWords;
   active: "queued" | "running" | undefined;
   last: { status: string; counts: ScanCounts; pages: number; total: number | null; error: string | null; startedAt: string; finishedAt: string | null } | undefined;
 }
@@ -360,15 +359,15 @@ async function hubGroups(deps: AppDeps, q: string) {
   const runs = new Map((await latestRuns(deps.db)).map((r) => [r.integration_id, r]));
   const activeJobs = new Map(
     (
-      await deps.db.selectFrom("jobs").select(["dedupe_key", "status"]).where("type", "in", [SCAN_JOB, SCM_JOB, REGISTRY_JOB]).where("status", "in", ["queued", "running"]).execute()
+      await deps.db.selectFrom("jobs").select(["dedupe_key", "status"]).where("type", "in", SYNC_JOB_TYPES).where("status", "in", ["queued", "running"]).execute()
     ).map((j) => [j.dedupe_key, j.status as "queued" | "running"]),
   );
-  const scanOf = (integration: Integration, capability: ScanView["capability"]): ScanView => {
+  const scanOf = (integration: Integration, sync: SyncKind): ScanView => {
     const run = runs.get(integration.id);
-    const job = { scanner: SCAN_JOB, scm: SCM_JOB, registry: REGISTRY_JOB }[capability];
     return {
-      capability,
-      active: activeJobs.get(`${job}:${integration.id}`),
+      capability: sync.capability,
+      words: sync.words,
+      active: activeJobs.get(`${sync.jobType}:${integration.id}`),
       last: run && { status: run.status, counts: scanCounts(run), pages: run.pages, total: run.total, error: run.error, startedAt: run.started_at, finishedAt: run.finished_at },
     };
   };
@@ -384,7 +383,8 @@ async function hubGroups(deps: AppDeps, q: string) {
     .filter((group) => group.cards.length > 0);
 }
 
-function cardView(connector: Connector, integrations: Integration[], scanOf: (integration: Integration, capability: ScanView["capability"]) => ScanView): CardView {
+function cardView(connector: Connector, integrations: Integration[], scanOf: (integration: Integration, sync: SyncKind) => ScanView): CardView {
+  const sync = syncKind(connector);
   const available = connector.status === "available" ? connector : undefined;
   const connections = integrations.map((integration) => {
     const settings = integrationSettings(integration);
@@ -397,7 +397,7 @@ function cardView(connector: Connector, integrations: Integration[], scanOf: (in
       glance: (available?.fields ?? [])
         .filter((f) => f.glance)
         .map((f) => ({ label: f.label, value: f.type === "checkbox" ? (settings[f.name] ? "On" : "Off") : String(settings[f.name] ?? "") })),
-      scan: available?.scanner ? scanOf(integration, "scanner") : available?.scm ? scanOf(integration, "scm") : available?.registry ? scanOf(integration, "registry") : undefined,
+      scan: sync ? scanOf(integration, sync) : undefined,
     };
   });
   const status = !available

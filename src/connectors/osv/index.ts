@@ -4,8 +4,10 @@
 // itself (listed by package-registry integrations) are never sent to OSV.
 import { manifestFormat, parseManifest, ManifestError, type Dependency } from "../../dependencies/manifests.js";
 import { cvssBaseScore, severityOfScore } from "../../findings/cvss.js";
+import { compareVersions } from "../../dependencies/versions.js";
 import { ExternalError } from "../../http.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, ScanSession, ScannerRecord, ScannerSeverity, Workspace, WorkspaceRepository } from "../types.js";
+import { serviceUrl } from "../origin.js";
 import { DEFAULT_OSV_URL, OsvClient, type OsvQuery, type OsvVulnerability, SERVICE, osvErrorMessage } from "./client.js";
 
 /** Manifests larger than this are not read (a lockfile of 20 MB is already very large). */
@@ -14,19 +16,8 @@ const MAX_MANIFEST_BYTES = 20 * 1024 * 1024;
 const MAX_MANIFESTS = 200;
 const DESCRIPTION_LIMIT = 4000;
 
-/** An API address: http(s), a host, perhaps a path (a mirror behind a prefix); no query. */
-function apiUrl(value: string): string | undefined {
-  try {
-    const url = new URL(value.trim());
-    if ((url.protocol !== "https:" && url.protocol !== "http:") || url.search || url.hash || url.username) return undefined;
-    return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
-  } catch {
-    return undefined;
-  }
-}
-
 function osvBase(connection: ConnectionSettings): string {
-  const url = apiUrl(String(connection.settings.osvUrl ?? "").trim() || DEFAULT_OSV_URL);
+  const url = serviceUrl(String(connection.settings.osvUrl ?? "").trim() || DEFAULT_OSV_URL);
   if (!url) throw new ExternalError("invalid_input", SERVICE, "The OSV API URL is not valid: use https://api.osv.dev or your mirror's address.");
   return url;
 }
@@ -52,22 +43,6 @@ export function advisorySeverity(vuln: OsvVulnerability): { severity: ScannerSev
   if (rated) return { severity: rated, cvss };
   if (cvss !== null) return { severity: severityOfScore(cvss), cvss };
   return null;
-}
-
-/** Compares versions segment by segment (numbers as numbers): enough to order one package's fixes. */
-export function compareVersions(a: string, b: string): number {
-  const split = (v: string) => v.replace(/^v/, "").split(/[.+_-]/);
-  const x = split(a);
-  const y = split(b);
-  for (let i = 0; i < Math.max(x.length, y.length); i++) {
-    const p = x[i];
-    const q = y[i];
-    if (p === undefined) return /^\d/.test(q!) ? -1 : 1; // 1.0 < 1.0.1, but 1.0 > 1.0-rc1
-    if (q === undefined) return /^\d/.test(p) ? 1 : -1;
-    const diff = /^\d+$/.test(p) && /^\d+$/.test(q) ? Number(p) - Number(q) : p.localeCompare(q);
-    if (diff !== 0) return diff;
-  }
-  return 0;
 }
 
 /** The lowest fixed version above the installed one, from the advisory's ranges for this package. */
@@ -287,7 +262,7 @@ export const dependencyMonitor: AvailableConnector = {
       glance: true,
       example: DEFAULT_OSV_URL,
       help: "Leave empty for api.osv.dev; enter your mirror's address to keep lookups inside your network.",
-      validate: (v) => (apiUrl(v) ? undefined : "Enter an address like https://api.osv.dev (http is allowed for a mirror inside your network)."),
+      validate: (v) => (serviceUrl(v) ? undefined : "Enter an address like https://api.osv.dev (http is allowed for a mirror inside your network)."),
     },
     {
       name: "sourceControl",
