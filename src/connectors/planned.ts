@@ -41,25 +41,4 @@ export const plannedConnectors: PlannedConnector[] = [
       docs: [{ label: "SARIF 2.1.0", url: "https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html" }],
     },
   }),
-  ...[
-    ["oci-registry", "OCI registry", "Any registry that speaks the OCI Distribution API: Harbor, Zot, GitLab's or Gitea's registry."],
-    ["docker-hub", "Docker Hub", "Images in your Docker Hub organisation."],
-    ["ghcr", "GitHub Container Registry", "Images published to ghcr.io."],
-    ["ecr", "Amazon ECR", "Images in Amazon Elastic Container Registry."],
-    ["gar", "Google Artifact Registry", "Images in Google Artifact Registry."],
-    ["acr", "Azure Container Registry", "Images in Azure Container Registry."],
-  ].map(([kind, name, summary]) =>
-    planned({
-      kind: kind!,
-      name: name!,
-      category: "container-registries",
-      summary: summary!,
-      overview: {
-        description: `${summary} Patchbay lists repositories and tags, resolves digests, and links each image to its source repository through the org.opencontainers.image.source label, so container findings land on the right image and team.`,
-        benefits: ["An inventory of your images and tags", "Container findings attached to the right image", "Images no longer present marked gone"],
-        requirements: ["Credentials that can list the registry's repositories and pull manifests"],
-        docs: [{ label: "OCI Distribution Specification", url: "https://github.com/opencontainers/distribution-spec/blob/main/spec.md" }],
-      },
-    }),
-  ),
 ];

@@ -17,6 +17,8 @@ import { ociRegistry } from "./oci-registry/index.js";
 import { ghcr } from "./ghcr/index.js";
 import { dockerHub } from "./docker-hub/index.js";
 import { acr } from "./acr/index.js";
+import { ecr } from "./ecr/index.js";
+import { gar } from "./gar/index.js";
 import { dependencyMonitor } from "./osv/index.js";
 import { npmRegistry } from "./npm-registry/index.js";
 import { pypi } from "./pypi/index.js";
@@ -25,7 +27,7 @@ import { goProxy } from "./go-proxy/index.js";
 import { jira } from "./jira/index.js";
 import { wiz } from "./wiz/index.js";
 
-const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook, ociRegistry, dockerHub, ghcr, acr, dependencyMonitor, npmRegistry, pypi, maven, goProxy];
+const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, jira, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook, ociRegistry, dockerHub, ghcr, ecr, gar, acr, dependencyMonitor, npmRegistry, pypi, maven, goProxy];
 
 export class ConnectorRegistry {
   readonly #byKind = new Map<string, Connector>();

@@ -30,6 +30,10 @@ export class OciRegistrySim {
   /** The token service's address, when it is elsewhere (Docker Hub: https://auth.docker.io/token). */
   realm: string | undefined;
   service = "registry.example.com";
+  /** Credentials checked elsewhere (Google's access tokens for "oauth2accesstoken"). */
+  externalUsers: ((name: string, password: string) => { catalog: boolean; repositories: string[] | "*" } | undefined) | undefined;
+  /** Basic credentials on every request instead of a token service (Amazon ECR's /v2/). */
+  basicAuth = false;
 
   addImage(repository: string, tag: string, labels: Record<string, string>, opts: { multiPlatform?: boolean; seed?: string } = {}): string {
     const config = JSON.stringify({ architecture: "amd64", os: "linux", created: "2026-11-01T10:00:00Z", config: { Labels: labels }, rootfs: { type: "layers", diff_ids: [] } });
@@ -70,13 +74,15 @@ export class OciRegistrySim {
     const app = new Hono();
     app.use("*", this.faults.middleware((status) => JSON.stringify({ errors: [{ code: "UNAVAILABLE", message: `simulated ${status}` }] })));
     const error = (c: Context, status: 401 | 403 | 404, code: string, message: string, scope?: string) => {
-      if (status === 401) c.header("www-authenticate", `Bearer realm="${this.realm ?? `${this.origin}/token`}",service="${this.service}"${scope ? `,scope="${scope}"` : ""}`);
+      if (status === 401 && this.basicAuth) c.header("www-authenticate", `Basic realm="${this.origin}/",service="${this.service}"`);
+      else if (status === 401) c.header("www-authenticate", `Bearer realm="${this.realm ?? `${this.origin}/token`}",service="${this.service}"${scope ? `,scope="${scope}"` : ""}`);
       return c.json({ errors: [{ code, message, detail: scope ? [{ Type: "repository", Action: "pull" }] : null }] }, status);
     };
     app.get("/token", (c) => {
       const auth = /^Basic (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
       const [name, ...rest] = auth ? Buffer.from(auth, "base64").toString().split(":") : [];
-      const user = name ? this.users.get(name) : undefined;
+      const external = name ? this.externalUsers?.(name, rest.join(":")) : undefined;
+      const user = external ? { password: rest.join(":"), ...external } : name ? this.users.get(name) : undefined;
       if (auth && (!user || user.password !== rest.join(":"))) return c.json({ details: "incorrect username or password" }, 401);
       const requested = c.req.queries("scope") ?? [];
       const granted = requested.filter((scope) => {
@@ -97,12 +103,24 @@ export class OciRegistrySim {
       const blob = this.blobs.get(c.req.param("digest"));
       return blob ? c.body(blob, 200, { "content-type": "application/octet-stream" }) : c.text("<Error><Code>NoSuchKey</Code></Error>", 404);
     });
+    const basicUser = (c: Context) => {
+      const auth = /^Basic (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
+      const [name, ...rest] = auth ? Buffer.from(auth, "base64").toString().split(":") : [];
+      const user = name ? this.users.get(name) : undefined;
+      return user && user.password === rest.join(":") ? user : undefined;
+    };
     const allowed = (c: Context, scope: string) => {
+      if (this.basicAuth) {
+        const user = basicUser(c);
+        const repo = /^repository:(.+):pull$/.exec(scope)?.[1];
+        return Boolean(user && (scope === "registry:catalog:*" ? user.catalog : repo && (user.repositories === "*" || user.repositories.includes(repo))));
+      }
       const token = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
       const entry = token ? this.#tokens.get(token) : undefined;
       return Boolean(entry && entry.until > Date.now() && entry.scopes.includes(scope));
     };
     app.get("/v2/", (c) => {
+      if (this.basicAuth) return basicUser(c) ? c.json({}) : error(c, 401, "UNAUTHORIZED", "authentication required");
       const token = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
       if (!token || !this.#tokens.has(token)) return error(c, 401, "UNAUTHORIZED", "authentication required");
       return c.json({});

@@ -2,7 +2,7 @@
 // private key) buys an installation access token, valid for an hour; Patchbay caches it and
 // buys a new one a few minutes before it expires.
 import crypto from "node:crypto";
-import { encodeBase64urlNoPadding } from "@oslojs/encoding";
+import { signRs256 } from "../jwt.js";
 import { ExternalError, type HttpClient } from "../../http.js";
 import { SERVICE } from "./client.js";
 
@@ -13,12 +13,9 @@ export interface AppCredentials {
 }
 
 export function appJwt(appId: string, privateKey: string, now: number = Date.now()): string {
-  const encode = (value: object) => encodeBase64urlNoPadding(new TextEncoder().encode(JSON.stringify(value)));
   const seconds = Math.floor(now / 1000);
   // iat a minute early for clock drift; GitHub allows at most ten minutes.
-  const unsigned = `${encode({ alg: "RS256", typ: "JWT" })}.${encode({ iat: seconds - 60, exp: seconds + 540, iss: appId })}`;
-  const signature = crypto.sign("RSA-SHA256", Buffer.from(unsigned), privateKey);
-  return `${unsigned}.${encodeBase64urlNoPadding(signature)}`;
+  return signRs256({ iat: seconds - 60, exp: seconds + 540, iss: appId }, privateKey);
 }
 
 export function privateKeyError(pem: string): string | undefined {
