@@ -11,6 +11,9 @@ import { ROOT } from "./process.js";
 import { GitHubSim } from "./sim/github.js";
 import { JiraSim, securityBugMapping } from "./sim/jira.js";
 import { SlackSim } from "./sim/slack.js";
+import { OciRegistrySim } from "./sim/oci.js";
+import { OsvSim, realAdvisories } from "./sim/osv.js";
+import { NpmRegistrySim } from "./sim/packages.js";
 import { startSim } from "./sim/serve.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "./sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "./sim/wiz-fixture.js";
@@ -31,7 +34,25 @@ const WEBHOOK_SECRET = "demo-webhook-secret-0001";
 github.addToken(GITHUB_TOKEN, "demo-bot");
 DEMO_REPOSITORIES.forEach((name, i) => github.repos.push({ id: 500 + i, full_name: name, private: true, visibility: "private", archived: false, default_branch: "main" }));
 github.addRepos("acme", 12);
+// Lockfiles for the dependency monitor, which looks their versions up in the OSV simulator.
+github.files.set(DEMO_REPOSITORIES[0]!, {
+  "package-lock.json": JSON.stringify({ name: "payments", lockfileVersion: 3, packages: { "": { name: "payments" }, "node_modules/lodash": { version: "4.17.20" }, "node_modules/qs": { version: "6.7.0" }, "node_modules/@acme/ui": { version: "1.1.0" } } }, null, 2),
+});
+github.files.set(DEMO_REPOSITORIES[1]!, { "requirements.txt": "Django==3.2.4\nrequests==2.31.0\n" });
 const githubServer = await startSim(github.app());
+const osv = new OsvSim();
+for (const advisory of realAdvisories()) osv.add(advisory);
+const osvServer = await startSim(osv.app());
+// A registry whose images name the demo repositories as their source.
+const registry = new OciRegistrySim();
+registry.users.set("demo-reader", { password: "registry-demo-token", catalog: true, repositories: "*" });
+DEMO_REPOSITORIES.forEach((name, i) => registry.addImage(name.replace(/^acme\//, "acme/"), "1.0", { "org.opencontainers.image.source": `https://github.com/${name}` }, { seed: String(i), multiPlatform: i === 0 }));
+const registryServer = await startSim(registry.app());
+const npm = new NpmRegistrySim();
+npm.tokens.add("npm_demo_token_000000");
+npm.packages.set("@acme/ui", { versions: ["1.0.0", "1.1.0", "1.2.0"], latest: "1.2.0", private: true });
+npm.packages.set("@acme/config", { versions: ["0.4.0"], latest: "0.4.0", private: true });
+const npmServer = await startSim(npm.app());
 const jira = new JiraSim();
 const JIRA_TOKEN = "ATATT-demo-token-0000";
 jira.addToken(JIRA_TOKEN, "patchbay-svc@acme.example");
@@ -50,7 +71,7 @@ const config = loadConfig({
   PORT: String(port),
   PATCHBAY_DATA_DIR: dataDir,
   PATCHBAY_BASE_URL: `http://localhost:${port}`,
-  PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url},${jira.siteOrigin}=${jiraServer.url},https://api.atlassian.com=${jiraServer.url},https://hooks.slack.com=${slackServer.url}`,
+  PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url},${jira.siteOrigin}=${jiraServer.url},https://api.atlassian.com=${jiraServer.url},https://hooks.slack.com=${slackServer.url},https://api.osv.dev=${osvServer.url},https://registry.example.com=${registryServer.url},https://registry.npmjs.org=${npmServer.url}`,
 });
 const runtime = await openRuntime(config, createLogger("warn"));
 
@@ -77,6 +98,10 @@ await post("/trackers/3/mappings", securityBugMapping());
 await post("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "critical", groupBy: "package", pushMode: "link_and_update" });
 // Slack with the default rules and the new-findings digest.
 await post("/integrations/slack", { webhookUrl: "https://hooks.slack.com/services/TDEMO/BDEMO/demo", notifyIntegrationFailed: "on", notifyScanFailed: "on", notifyPushFailed: "on", notifyNewFindings: "on", minSeverity: "high", notifyRemediationMerged: "on" });
+// A container registry, the packages the team publishes on npm, and the dependency monitor.
+await post("/integrations/oci-registry", { registryUrl: "https://registry.example.com", username: "demo-reader", password: "registry-demo-token" });
+await post("/integrations/npm-registry", { scope: "@acme", token: "npm_demo_token_000000" });
+await post("/integrations/dependency-monitor", {});
 await enqueueJob(runtime.database.db, "integration.check", { integrationId: 1 }, new Date());
 await enqueueJob(runtime.database.db, "maintenance.prune", {}, new Date());
 runtime.worker.notify();
@@ -98,6 +123,8 @@ const server = serve({ fetch: runtime.app.fetch, port, hostname: config.host }, 
       `  Wiz simulator: token service ${wiz.auth.url}, GraphQL ${wiz.api.url} (connected as "Wiz us1", ${wiz.sim.findings.length} findings; the first scan starts a few seconds after start-up)`,
       `  Jira simulator: ${jiraServer.url} (connected as "Jira acme"; critical findings become issues in SEC, one per package)`,
       `  Slack simulator: ${slackServer.url} (connected as "Slack"; its messages are printed below)`,
+      `  OCI registry simulator: ${registryServer.url} (connected as "Registry registry.example.com"; ${registry.tags.size} images on the Images page)`,
+      `  npm registry simulator: ${npmServer.url} (connected as "npm @acme"), OSV simulator: ${osvServer.url} (the dependency monitor's findings appear after the repository sync)`,
       `  Data: ${dataDir} (deleted and seeded afresh on every start)`,
       "Press Ctrl+C to stop.",
       "",
@@ -113,6 +140,7 @@ const stop = async () => {
   await jiraServer.close();
   clearInterval(printed);
   await slackServer.close();
+  for (const sim of [osvServer, registryServer, npmServer]) await sim.close();
   process.exit(0);
 };
 process.on("SIGINT", stop);

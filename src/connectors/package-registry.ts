@@ -12,6 +12,7 @@ export function addressField(name: string, label: string, example: string, help:
     type: "text",
     glance: true,
     example,
+    defaultValue: example,
     help,
     validate: (v) => (serviceUrl(v) ? undefined : `Enter an address like ${example} (http is allowed inside your network).`),
   };

@@ -91,6 +91,8 @@ export interface SettingField {
   editableWhenConnected?: boolean;
   /** Shown on the card as a key setting at a glance. */
   glance?: boolean;
+  /** What an empty value means (the public service's address), shown on the card. */
+  defaultValue?: string;
   /** A multi-line value (a PEM private key): a textarea. */
   multiline?: boolean;
   /** For an "integration" field: the kind of integration it names. */

@@ -396,7 +396,7 @@ function cardView(connector: Connector, integrations: Integration[], scanOf: (in
       lastSyncAt: integration.last_sync_at,
       glance: (available?.fields ?? [])
         .filter((f) => f.glance)
-        .map((f) => ({ label: f.label, value: f.type === "checkbox" ? (settings[f.name] ? "On" : "Off") : String(settings[f.name] ?? "") })),
+        .map((f) => ({ label: f.label, value: f.type === "checkbox" ? (settings[f.name] ? "On" : "Off") : String(settings[f.name] || f.defaultValue || "") })),
       scan: sync ? scanOf(integration, sync) : undefined,
     };
   });

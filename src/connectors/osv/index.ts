@@ -261,6 +261,7 @@ export const dependencyMonitor: AvailableConnector = {
       editableWhenConnected: true,
       glance: true,
       example: DEFAULT_OSV_URL,
+      defaultValue: DEFAULT_OSV_URL,
       help: "Leave empty for api.osv.dev; enter your mirror's address to keep lookups inside your network.",
       validate: (v) => (serviceUrl(v) ? undefined : "Enter an address like https://api.osv.dev (http is allowed for a mirror inside your network)."),
     },
