@@ -10,6 +10,7 @@ import * as m0006 from "./0006_repository_webhooks.js";
 import * as m0007 from "./0007_tickets.js";
 import * as m0008 from "./0008_registry_images.js";
 import * as m0009 from "./0009_dependencies.js";
+import * as m0010 from "./0010_uploads.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -21,4 +22,5 @@ export const migrations: Record<string, Migration> = {
   "0007_tickets": m0007,
   "0008_registry_images": m0008,
   "0009_dependencies": m0009,
+  "0010_uploads": m0010,
 };

@@ -4,7 +4,7 @@
 import type { ExternalError, HttpClient } from "../http.js";
 import type { Logger } from "../log.js";
 
-export type Capability = "scanner" | "scm" | "tracker" | "notifier" | "registry" | "packages";
+export type Capability = "scanner" | "scm" | "tracker" | "notifier" | "registry" | "packages" | "advisories";
 
 export type CategoryId = "scm" | "scanners" | "container-registries" | "package-registries" | "collaboration";
 
@@ -361,6 +361,29 @@ export interface PackageRegistry {
   list(connection: ConnectionSettings, ctx: ConnectorContext): Promise<PublishedPackage[]>;
 }
 
+/** What an advisory says of one package version. */
+export interface AdvisoryMatch {
+  /** The CVE first where there is one, then the advisory's own id and aliases. */
+  ids: string[];
+  title: string;
+  description: string | null;
+  severity: ScannerSeverity | null;
+  cvss: number | null;
+  fixedVersion: string | null;
+  url: string;
+  /** The advisory's own id and last modification. */
+  advisory: string;
+  modified: string;
+}
+
+/** Advisory database capability: vulnerabilities by package version, and advisory aliases. */
+export interface AdvisoryDatabase {
+  /** For each package version, in order, the advisories affecting it. */
+  lookup(connection: ConnectionSettings, ctx: ConnectorContext, packages: ResolvedDependency[]): Promise<AdvisoryMatch[][]>;
+  /** The other identifiers of an advisory (GHSA-… → CVE-…); none when it is unknown. */
+  aliases(connection: ConnectionSettings, ctx: ConnectorContext, id: string): Promise<string[]>;
+}
+
 /** A choice the tracker offers: a project, a ticket type, a status, an allowed field value. */
 export interface TrackerChoice {
   id: string;
@@ -536,6 +559,8 @@ export interface AvailableConnector extends ConnectorBase {
   /** Present when the connector lists container images. */
   registry?: ContainerRegistry;
   packages?: PackageRegistry;
+  /** Present when the connector answers which advisories affect a package version. */
+  advisories?: AdvisoryDatabase;
   /** Present when the connector can connect by OAuth (the seed's default for source control). */
   oauth?: OAuthProvider;
 }

@@ -381,6 +381,40 @@ export interface DependencyCacheTable {
   updated_at: ColumnType<string, string | undefined, string>;
 }
 
+/** A token for the API (uploads from CI): only its SHA-256 is stored. */
+export interface ApiTokenTable {
+  id: Generated<number>;
+  name: string;
+  token_hash: string;
+  /** The token's first characters, shown to tell tokens apart. */
+  prefix: string;
+  /** Comma-separated: "upload". */
+  scopes: string;
+  created_by: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+/** One scan report uploaded, and what its import did. */
+export interface UploadTable {
+  id: Generated<number>;
+  integration_id: number;
+  /** "token: ci-main" or "user: alice" */
+  by: string;
+  format: string | null;
+  tool: string | null;
+  asset: string | null;
+  full_result: ColumnType<number, number | undefined, number>;
+  bytes: ColumnType<number, number | undefined, number>;
+  /** running, succeeded, rejected, failed */
+  status: string;
+  counts: ColumnType<string, string | undefined, string>;
+  error: string | null;
+  created_at: ColumnType<string, string | undefined, string>;
+  finished_at: string | null;
+}
+
 export interface Database {
   meta: MetaTable;
   users: UserTable;
@@ -409,6 +443,8 @@ export interface Database {
   repository_dependencies: RepositoryDependencyTable;
   packages: PackageTable;
   dependency_cache: DependencyCacheTable;
+  api_tokens: ApiTokenTable;
+  uploads: UploadTable;
 }
 
 export type Db = Kysely<Database>;

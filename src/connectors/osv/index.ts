@@ -6,7 +6,7 @@ import { manifestFormat, parseManifest, ManifestError, type Dependency } from ".
 import { cvssBaseScore, severityOfScore } from "../../findings/cvss.js";
 import { compareVersions } from "../../dependencies/versions.js";
 import { ExternalError } from "../../http.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, ScanSession, ScannerRecord, ScannerSeverity, Workspace, WorkspaceRepository } from "../types.js";
+import type { AdvisoryMatch, AvailableConnector, ConnectionSettings, ResolvedDependency, ConnectorContext, ScanSession, ScannerRecord, ScannerSeverity, Workspace, WorkspaceRepository } from "../types.js";
 import { serviceUrl } from "../origin.js";
 import { DEFAULT_OSV_URL, OsvClient, type OsvQuery, type OsvVulnerability, SERVICE, osvErrorMessage } from "./client.js";
 
@@ -46,7 +46,7 @@ export function advisorySeverity(vuln: OsvVulnerability): { severity: ScannerSev
 }
 
 /** The lowest fixed version above the installed one, from the advisory's ranges for this package. */
-export function fixedVersion(vuln: OsvVulnerability, dep: Dependency): string | null {
+export function fixedVersion(vuln: OsvVulnerability, dep: ResolvedDependency): string | null {
   const installed = queryVersion(dep);
   const fixes = (vuln.affected ?? [])
     .filter((a) => a.package?.ecosystem === dep.ecosystem && a.package.name?.toLowerCase() === dep.name.toLowerCase())
@@ -61,26 +61,86 @@ export function fixedVersion(vuln: OsvVulnerability, dep: Dependency): string | 
 }
 
 /** OSV's Go records are versioned without the "v" Go writes. */
-function queryVersion(dep: Dependency): string {
+function queryVersion(dep: ResolvedDependency): string {
   return dep.ecosystem === "Go" ? dep.version.replace(/^v/, "").replace(/\+incompatible$/, "") : dep.version;
 }
 
 const depKey = (d: { ecosystem: string; name: string; version: string }) => `${d.ecosystem}\u0000${d.name}\u0000${d.version}`;
 
-class DependencyScan implements ScanSession {
+/** Advisories by package version through OSV, remembered for the session and cached across them. */
+class AdvisoryLookup {
   readonly #osv: OsvClient;
+  readonly #cache: Workspace["cache"] | undefined;
+  readonly #matches = new Map<string, { id: string; modified: string }[]>();
+  readonly #vulns = new Map<string, OsvVulnerability>();
+
+  constructor(connection: ConnectionSettings, ctx: ConnectorContext) {
+    this.#osv = client(connection, ctx);
+    this.#cache = ctx.workspace?.cache;
+  }
+
+  /** Asks OSV about the versions not asked about yet (in batches of up to 1,000). */
+  async prepare(deps: ResolvedDependency[]): Promise<void> {
+    const unique = [...new Map(deps.filter((d) => !this.#matches.has(depKey(d))).map((d) => [depKey(d), d])).values()];
+    if (!unique.length) return;
+    const answers = await this.#osv.queryBatch(unique.map((d): OsvQuery => ({ ecosystem: d.ecosystem, name: d.name, version: queryVersion(d) })));
+    unique.forEach((d, i) => this.#matches.set(depKey(d), answers[i]!));
+  }
+
+  /** The advisories (not withdrawn) affecting a version prepared before. */
+  async advisories(dep: ResolvedDependency): Promise<OsvVulnerability[]> {
+    const out: OsvVulnerability[] = [];
+    for (const match of this.#matches.get(depKey(dep)) ?? []) {
+      const vuln = await this.vulnerability(match.id, match.modified);
+      if (!vuln.withdrawn) out.push(vuln);
+    }
+    return out;
+  }
+
+  /** An advisory, from this session's memory, the cache when unmodified, else OSV. */
+  async vulnerability(id: string, modified: string): Promise<OsvVulnerability> {
+    const known = this.#vulns.get(id);
+    if (known) return known;
+    const cached = await this.#cache?.get(`osv:${id}`);
+    let vuln = cached ? (JSON.parse(cached) as OsvVulnerability) : undefined;
+    if (!vuln || (modified && vuln.modified !== modified)) {
+      vuln = await this.#osv.vulnerability(id);
+      await this.#cache?.set(`osv:${id}`, JSON.stringify(vuln));
+    }
+    this.#vulns.set(id, vuln);
+    return vuln;
+  }
+}
+
+/** What an advisory says of one package version, in the fields a finding takes. */
+export function advisoryMatch(vuln: OsvVulnerability, dep: ResolvedDependency): AdvisoryMatch {
+  const cves = (vuln.aliases ?? []).filter((a) => a.startsWith("CVE-")).sort();
+  const ids = [...new Set([...(vuln.id.startsWith("CVE-") ? [vuln.id] : []), ...cves, vuln.id, ...(vuln.aliases ?? [])])];
+  const rated = advisorySeverity(vuln);
+  return {
+    ids,
+    title: vuln.summary?.trim() || `${ids[0]} in ${dep.name}`,
+    description: vuln.details?.slice(0, DESCRIPTION_LIMIT) ?? null,
+    severity: rated?.severity ?? null,
+    cvss: rated?.cvss ?? null,
+    fixedVersion: fixedVersion(vuln, dep),
+    url: `https://osv.dev/vulnerability/${encodeURIComponent(vuln.id)}`,
+    advisory: vuln.id,
+    modified: vuln.modified,
+  };
+}
+
+class DependencyScan implements ScanSession {
+  readonly #lookup: AdvisoryLookup;
   readonly #workspace: Workspace;
   readonly #scm: number[];
   readonly #ctx: ConnectorContext;
   #repositories: Promise<WorkspaceRepository[]> | undefined;
   #own: Promise<Map<string, string>> | undefined;
-  /** Advisories per package version, and advisory records, for this scan. */
-  readonly #matches = new Map<string, { id: string; modified: string }[]>();
-  readonly #vulns = new Map<string, OsvVulnerability>();
 
   constructor(connection: ConnectionSettings, ctx: ConnectorContext) {
     if (!ctx.workspace) throw new Error("The dependency monitor scans only as a background job.");
-    this.#osv = client(connection, ctx);
+    this.#lookup = new AdvisoryLookup(connection, ctx);
     this.#workspace = ctx.workspace;
     this.#ctx = ctx;
     this.#scm = String(connection.settings.sourceControl ?? "").split(",").filter(Boolean).map(Number);
@@ -127,13 +187,7 @@ class DependencyScan implements ScanSession {
     await this.#workspace.recordDependencies(repository.id, byPath);
 
     const own = await this.#own!;
-    const wanted: Dependency[] = [];
-    for (const deps of byPath.values()) for (const d of deps) if (!own.has(`${d.ecosystem}:${d.name}`) && !this.#matches.has(depKey(d))) wanted.push(d);
-    const unique = [...new Map(wanted.map((d) => [depKey(d), d])).values()];
-    if (unique.length) {
-      const answers = await this.#osv.queryBatch(unique.map((d): OsvQuery => ({ ecosystem: d.ecosystem, name: d.name, version: queryVersion(d) })));
-      unique.forEach((d, i) => this.#matches.set(depKey(d), answers[i]!));
-    }
+    await this.#lookup.prepare([...byPath.values()].flat().filter((d) => !own.has(`${d.ecosystem}:${d.name}`)));
 
     for (const [path, deps] of byPath) {
       for (const dep of deps) {
@@ -142,11 +196,7 @@ class DependencyScan implements ScanSession {
           records.push({ externalId: `${repository.id}:${path}:${depKey(dep)}:own`, raw: { ...dep, path }, skip: `your own package (listed by ${publisher}): not looked up in OSV` });
           continue;
         }
-        for (const match of this.#matches.get(depKey(dep)) ?? []) {
-          const vuln = await this.#vulnerability(match.id, match.modified);
-          if (vuln.withdrawn) continue;
-          records.push(this.#record(repository, path, dep, vuln));
-        }
+        for (const vuln of await this.#lookup.advisories(dep)) records.push(this.#record(repository, path, dep, advisoryMatch(vuln, dep)));
       }
     }
     return records;
@@ -172,24 +222,7 @@ class DependencyScan implements ScanSession {
     return deps;
   }
 
-  /** An advisory, from this scan's memory, the cache when unmodified, else OSV. */
-  async #vulnerability(id: string, modified: string): Promise<OsvVulnerability> {
-    const known = this.#vulns.get(id);
-    if (known) return known;
-    const cached = await this.#workspace.cache.get(`osv:${id}`);
-    let vuln = cached ? (JSON.parse(cached) as OsvVulnerability) : undefined;
-    if (!vuln || (modified && vuln.modified !== modified)) {
-      vuln = await this.#osv.vulnerability(id);
-      await this.#workspace.cache.set(`osv:${id}`, JSON.stringify(vuln));
-    }
-    this.#vulns.set(id, vuln);
-    return vuln;
-  }
-
-  #record(repository: WorkspaceRepository, path: string, dep: Dependency, vuln: OsvVulnerability): ScannerRecord {
-    const cve = vuln.id.startsWith("CVE-") ? vuln.id : (vuln.aliases ?? []).filter((a) => a.startsWith("CVE-")).sort()[0];
-    const rated = advisorySeverity(vuln);
-    const fixed = fixedVersion(vuln, dep);
+  #record(repository: WorkspaceRepository, path: string, dep: Dependency, match: AdvisoryMatch): ScannerRecord {
     const now = new Date().toISOString();
     const raw = {
       repository: repository.fullName,
@@ -197,33 +230,30 @@ class DependencyScan implements ScanSession {
       ecosystem: dep.ecosystem,
       package: dep.name,
       version: dep.version,
-      advisory: vuln.id,
-      aliases: vuln.aliases ?? [],
-      modified: vuln.modified,
-      severity: rated?.severity ?? null,
-      fixed,
+      advisory: match.advisory,
+      aliases: match.ids.filter((id) => id !== match.advisory),
+      modified: match.modified,
+      severity: match.severity,
+      fixed: match.fixedVersion,
     };
-    const description = [vuln.details, rated ? null : "The advisory gives no severity; Patchbay rates it medium until one is published."]
-      .filter(Boolean)
-      .join("\n\n")
-      .slice(0, DESCRIPTION_LIMIT);
+    const description = [match.description, match.severity ? null : "The advisory gives no severity; Patchbay rates it medium until one is published."].filter(Boolean).join("\n\n");
     return {
-      externalId: `${repository.id}:${path}:${depKey(dep)}:${vuln.id}`,
+      externalId: `${repository.id}:${path}:${depKey(dep)}:${match.advisory}`,
       raw,
       finding: {
-        cve: cve ?? vuln.id,
-        title: vuln.summary?.trim() || `${cve ?? vuln.id} in ${dep.name}`,
+        cve: match.ids[0]!,
+        title: match.title,
         description: description || null,
-        severity: rated?.severity ?? "medium",
-        cvss: rated?.cvss ?? null,
+        severity: match.severity ?? "medium",
+        cvss: match.cvss,
         ecosystem: dep.ecosystem,
         package: dep.name,
         installedVersion: dep.version,
-        fixedVersion: fixed,
+        fixedVersion: match.fixedVersion,
         firstDetectedAt: now,
         lastSeenAt: now,
-        asset: { kind: "repository", repositoryName: repository.fullName, url: repository.url, details: { manifest: path, advisory: vuln.id, aliases: vuln.aliases ?? [] } },
-        url: `https://osv.dev/vulnerability/${encodeURIComponent(vuln.id)}`,
+        asset: { kind: "repository", repositoryName: repository.fullName, url: repository.url, details: { manifest: path, advisory: match.advisory, aliases: raw.aliases } },
+        url: match.url,
       },
     };
   }
@@ -231,7 +261,7 @@ class DependencyScan implements ScanSession {
 
 export const dependencyMonitor: AvailableConnector = {
   status: "available",
-  capabilities: ["scanner"],
+  capabilities: ["scanner", "advisories"],
   multiInstance: false,
   card: {
     kind: "dependency-monitor",
@@ -288,6 +318,24 @@ export const dependencyMonitor: AvailableConnector = {
     if (error.status === 404) return { title: "Connection Failed — not an OSV API", steps: ["The address answered, but not with OSV's /v1/querybatch. Check the OSV API URL (no /v1 at the end)."] };
     if (error.kind === "unreachable") return { title: "Connection Failed — OSV unreachable", steps: ["Check that this machine can reach the OSV API URL (api.osv.dev, or your mirror).", "Behind a proxy without internet access, run an OSV mirror and enter its address."] };
     return undefined;
+  },
+  advisories: {
+    async lookup(connection, ctx, packages) {
+      const lookup = new AdvisoryLookup(connection, ctx);
+      await lookup.prepare(packages);
+      const out: AdvisoryMatch[][] = [];
+      for (const dep of packages) out.push((await lookup.advisories(dep)).map((v) => advisoryMatch(v, dep)));
+      return out;
+    },
+    async aliases(connection, ctx, id) {
+      try {
+        const vuln = await new AdvisoryLookup(connection, ctx).vulnerability(id, "");
+        return vuln.aliases ?? [];
+      } catch (err) {
+        if (err instanceof ExternalError && err.kind === "not_found") return [];
+        throw err;
+      }
+    },
   },
   scanner: {
     intervalHours: 24,

@@ -1,0 +1,587 @@
+// Scan report formats uploaded from CI, each read as a stream of selected values: SARIF 2.1.0,
+// CycloneDX JSON with vulnerabilities (VEX), SPDX 2.3 JSON (an SBOM: its packages are looked
+// up in OSV afterwards), Trivy JSON, Grype JSON, OSV-Scanner JSON and npm audit JSON (v1 and
+// v2). Each turns its records into UploadItems; what the format cannot say (npm audit v2's
+// installed versions, an SBOM's vulnerabilities) is left for the import to complete.
+import type { ScannerSeverity } from "../connectors/types.js";
+import { cvssBaseScore } from "../findings/cvss.js";
+import type { JsonPath, Selector } from "./json-stream.js";
+import { osvPackage, parsePurl } from "./purl.js";
+
+export type FormatId = "sarif" | "cyclonedx" | "cyclonedx-xml" | "spdx" | "trivy" | "grype" | "osv-scanner" | "npm-audit";
+
+export const FORMAT_LABELS: Record<FormatId, string> = {
+  sarif: "SARIF 2.1.0",
+  cyclonedx: "CycloneDX JSON",
+  "cyclonedx-xml": "CycloneDX XML",
+  spdx: "SPDX 2.3 JSON",
+  trivy: "Trivy JSON",
+  grype: "Grype JSON",
+  "osv-scanner": "OSV-Scanner JSON",
+  "npm-audit": "npm audit JSON",
+};
+
+/** One vulnerability in one package, as a report states it. */
+export interface UploadItem {
+  /** Every identifier the report gives (CVE-…, GHSA-…, PYSEC-…), the primary first. */
+  ids: string[];
+  package: string;
+  ecosystem: string | null;
+  /** Empty when the report does not say (npm audit v2): the import looks it up. */
+  installedVersion: string;
+  fixedVersion: string | null;
+  severity: ScannerSeverity | null;
+  cvss: number | null;
+  title: string | null;
+  description: string | null;
+  url: string | null;
+  /** Where in the asset: a lockfile, an image layer's target, a SARIF location. */
+  location: string | null;
+  /** A VEX or dismissal statement: not affected → false positive; resolved → not imported. */
+  analysis?: { state: "false_positive" | "resolved"; detail: string };
+}
+
+/** A package an SBOM lists, to look up in OSV. */
+export interface SbomPackage {
+  ecosystem: string;
+  name: string;
+  version: string;
+  location: string | null;
+}
+
+export interface ReportSummary {
+  tool: string;
+  /** What the report says it scanned: an image reference and digest, or a repository. */
+  image?: string;
+  digest?: string;
+  repository?: string;
+}
+
+export interface FormatReader {
+  selectors: Selector[];
+  onValue(path: JsonPath, value: unknown): void;
+  /** After the last value: what the report said about itself. */
+  finish(): ReportSummary;
+}
+
+export interface Sink {
+  item(item: UploadItem): void;
+  sbom(pkg: SbomPackage): void;
+  /** A record left out, with the reason (counted in the response). */
+  skip(reason: string): void;
+}
+
+export class FormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FormatError";
+  }
+}
+
+const obj = (v: unknown): Record<string, any> => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, any>) : {});
+const str = (v: unknown): string | null => (typeof v === "string" && v.trim() ? v.trim() : null);
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+const SEVERITY_WORDS: Record<string, ScannerSeverity> = {
+  critical: "critical",
+  high: "high",
+  important: "high",
+  medium: "medium",
+  moderate: "medium",
+  low: "low",
+  negligible: "info",
+  info: "info",
+  informational: "info",
+  none: "info",
+};
+
+export function severityWord(value: unknown): ScannerSeverity | null {
+  return SEVERITY_WORDS[String(value ?? "").trim().toLowerCase()] ?? null;
+}
+
+/** The best CVSS score among vectors (v3 preferred) and stated scores; v4 vectors need a stated score. */
+function bestScore(entries: { vector?: string | null; score?: number | null }[]): number | null {
+  let best: number | null = null;
+  for (const e of entries) {
+    const computed = e.vector ? cvssBaseScore(e.vector) : null;
+    const score = computed ?? (typeof e.score === "number" && e.score >= 0 && e.score <= 10 ? e.score : null);
+    if (score !== null && (best === null || score > best)) best = score;
+  }
+  return best;
+}
+
+/** Identifiers with CVEs first (the finding's identity), then the others, without repeats. */
+function orderIds(ids: (string | null | undefined)[]): string[] {
+  const clean = [...new Set(ids.filter((i): i is string => Boolean(i && i.trim())).map((i) => i.trim()))];
+  return [...clean.filter((i) => /^CVE-\d{4}-\d+$/i.test(i)).map((i) => i.toUpperCase()), ...clean.filter((i) => !/^CVE-\d{4}-\d+$/i.test(i))];
+}
+
+// --- Trivy ---------------------------------------------------------------------------------
+
+/** Trivy's result types, as OSV ecosystems (OS package types are kept as they are). */
+const TRIVY_ECOSYSTEMS: Record<string, string> = {
+  npm: "npm", yarn: "npm", pnpm: "npm", "node-pkg": "npm", bun: "npm",
+  pip: "PyPI", pipenv: "PyPI", poetry: "PyPI", "python-pkg": "PyPI", uv: "PyPI",
+  gomod: "Go", gobinary: "Go",
+  jar: "Maven", pom: "Maven", gradle: "Maven", sbt: "Maven",
+  bundler: "RubyGems", gemspec: "RubyGems",
+  cargo: "crates.io", rustbinary: "crates.io",
+  nuget: "NuGet", "dotnet-core": "NuGet", "packages-props": "NuGet",
+  composer: "Packagist", "composer-vendor": "Packagist",
+};
+
+function trivy(sink: Sink): FormatReader {
+  const summary: ReportSummary = { tool: "Trivy" };
+  let target: string | null = null;
+  let type: string | null = null;
+  let artifactType: string | null = null;
+  return {
+    selectors: [["ArtifactName"], ["ArtifactType"], ["Metadata", "RepoDigests"], ["Metadata", "RepoURL"], ["Results", "*", "Target"], ["Results", "*", "Type"], ["Results", "*", "Vulnerabilities", "*"]],
+    onValue(path, value) {
+      const key = path[0];
+      if (key === "ArtifactName") summary.image = str(value) ?? undefined;
+      else if (key === "ArtifactType") artifactType = str(value);
+      else if (key === "Metadata" && path[1] === "RepoDigests") summary.digest = arr(value).map((d) => /@(sha256:[0-9a-f]{64})$/.exec(String(d))?.[1]).find(Boolean);
+      else if (key === "Metadata" && path[1] === "RepoURL") summary.repository = str(value) ?? undefined;
+      else if (path[2] === "Target") {
+        target = str(value);
+        type = null;
+      } else if (path[2] === "Type") type = str(value);
+      else {
+        const v = obj(value);
+        const cvss = Object.values(obj(v.CVSS)).map(obj);
+        sink.item({
+          ids: orderIds([v.VulnerabilityID]),
+          package: str(v.PkgName) ?? str(v.PkgID) ?? "",
+          ecosystem: type ? (TRIVY_ECOSYSTEMS[type] ?? type) : null,
+          installedVersion: str(v.InstalledVersion) ?? "",
+          fixedVersion: str(v.FixedVersion)?.split(/,\s*/)[0] ?? null,
+          severity: severityWord(v.Severity),
+          cvss: bestScore(cvss.flatMap((c) => [{ vector: c.V3Vector, score: c.V3Score }, { vector: c.V40Vector, score: c.V40Score }, { vector: c.V2Vector, score: c.V2Score }])),
+          title: str(v.Title),
+          description: str(v.Description),
+          url: str(v.PrimaryURL),
+          location: target,
+        });
+      }
+    },
+    finish() {
+      if (artifactType && artifactType !== "container_image") {
+        // A repository or filesystem scan names no image.
+        if (artifactType === "repository") summary.repository ??= summary.image;
+        delete summary.image;
+      }
+      return summary;
+    },
+  };
+}
+
+// --- Grype -----------------------------------------------------------------------------------
+
+const GRYPE_ECOSYSTEMS: Record<string, string> = { npm: "npm", python: "PyPI", "go-module": "Go", "java-archive": "Maven", gem: "RubyGems", "rust-crate": "crates.io", dotnet: "NuGet", "php-composer": "Packagist" };
+
+function grype(sink: Sink): FormatReader {
+  const summary: ReportSummary = { tool: "Grype" };
+  return {
+    selectors: [["matches", "*"], ["source"]],
+    onValue(path, value) {
+      if (path[0] === "source") {
+        const target = obj(obj(value).target);
+        if (obj(value).type === "image") {
+          summary.image = str(target.userInput) ?? undefined;
+          summary.digest = str(target.manifestDigest) ?? arr(target.repoDigests).map((d) => /@(sha256:[0-9a-f]{64})$/.exec(String(d))?.[1]).find(Boolean);
+        }
+        return;
+      }
+      const m = obj(value);
+      const v = obj(m.vulnerability);
+      const a = obj(m.artifact);
+      const related = arr(m.relatedVulnerabilities).map(obj);
+      const fix = obj(v.fix);
+      const purl = str(a.purl) ? parsePurl(a.purl) : undefined;
+      const pkg = purl ? osvPackage(purl) : undefined;
+      sink.item({
+        ids: orderIds([v.id, ...related.map((r) => r.id)]),
+        package: pkg?.name ?? str(a.name) ?? "",
+        ecosystem: pkg?.ecosystem ?? GRYPE_ECOSYSTEMS[String(a.type)] ?? str(a.type),
+        installedVersion: str(a.version) ?? "",
+        fixedVersion: fix.state === "fixed" ? (str(arr(fix.versions)[0]) ?? null) : null,
+        severity: severityWord(v.severity) ?? related.map((r) => severityWord(r.severity)).find(Boolean) ?? null,
+        cvss: bestScore([...arr(v.cvss), ...related.flatMap((r) => arr(r.cvss))].map(obj).map((c) => ({ vector: c.vector, score: obj(c.metrics).baseScore }))),
+        title: null,
+        description: str(v.description) ?? related.map((r) => str(r.description)).find(Boolean) ?? null,
+        url: str(v.dataSource) ?? str(arr(v.urls)[0]),
+        location: str(obj(arr(a.locations)[0]).path),
+      });
+    },
+    finish: () => summary,
+  };
+}
+
+// --- OSV-Scanner -----------------------------------------------------------------------------
+
+function osvScanner(sink: Sink): FormatReader {
+  let source: string | null = null;
+  return {
+    selectors: [["results", "*", "source"], ["results", "*", "packages", "*"]],
+    onValue(path, value) {
+      if (path[2] === "source") {
+        source = str(obj(value).path);
+        return;
+      }
+      const p = obj(value);
+      const pkg = obj(p.package);
+      const groups = arr(p.groups).map(obj);
+      const vulns = new Map(arr(p.vulnerabilities).map(obj).map((v) => [String(v.id), v]));
+      // One item per group: the ids OSV-Scanner grouped as one vulnerability.
+      const sets = groups.length ? groups.map((g) => arr(g.ids).map(String)) : [...vulns.keys()].map((id) => [id]);
+      for (const [i, ids] of sets.entries()) {
+        const records = ids.map((id) => vulns.get(id)).filter((v): v is Record<string, any> => Boolean(v));
+        const aliases = records.flatMap((r) => arr(r.aliases).map(String));
+        const maxSeverity = Number(groups[i]?.max_severity);
+        const fixes = records.flatMap((r) => arr(r.affected).map(obj).filter((a) => obj(a.package).name === pkg.name).flatMap((a) => arr(a.ranges).map(obj).flatMap((rg) => arr(rg.events).map(obj).map((e) => str(e.fixed)))));
+        sink.item({
+          ids: orderIds([...ids, ...aliases, ...arr(groups[i]?.aliases).map(String)]),
+          package: str(pkg.name) ?? "",
+          ecosystem: str(pkg.ecosystem),
+          installedVersion: str(pkg.version) ?? "",
+          fixedVersion: fixes.find(Boolean) ?? null,
+          severity: records.map((r) => severityWord(obj(r.database_specific).severity)).find(Boolean) ?? null,
+          cvss: Number.isFinite(maxSeverity) && maxSeverity > 0 ? maxSeverity : bestScore(records.flatMap((r) => arr(r.severity).map(obj).map((s) => ({ vector: s.score })))),
+          title: records.map((r) => str(r.summary)).find(Boolean) ?? null,
+          description: records.map((r) => str(r.details)).find(Boolean) ?? null,
+          url: ids[0] ? `https://osv.dev/vulnerability/${ids[0]}` : null,
+          location: source,
+        });
+      }
+    },
+    finish: () => ({ tool: "OSV-Scanner" }),
+  };
+}
+
+// --- npm audit -------------------------------------------------------------------------------
+
+function npmAudit(sink: Sink): FormatReader {
+  return {
+    // v2 (npm 7+): vulnerabilities by package; v1 (npm 6): advisories with the versions found.
+    selectors: [["vulnerabilities", "*"], ["advisories", "*"]],
+    onValue(path, value) {
+      const v = obj(value);
+      if (path[0] === "advisories") {
+        const versions = [...new Set(arr(v.findings).map((f) => str(obj(f).version)).filter((x): x is string => Boolean(x)))];
+        const ghsa = str(v.github_advisory_id) ?? /GHSA-[\w-]+/.exec(String(v.url ?? ""))?.[0];
+        for (const version of versions) {
+          sink.item({
+            ids: orderIds([...arr(v.cves).map(String), ghsa]),
+            package: str(v.module_name) ?? "",
+            ecosystem: "npm",
+            installedVersion: version,
+            fixedVersion: /^>=\s*([\w.-]+)$/.exec(String(v.patched_versions ?? ""))?.[1] ?? null,
+            severity: severityWord(v.severity),
+            cvss: bestScore([{ vector: obj(v.cvss).vectorString, score: obj(v.cvss).score }]),
+            title: str(v.title),
+            description: str(v.overview),
+            url: str(v.url),
+            location: null,
+          });
+        }
+        return;
+      }
+      // v2: only the advisories on this package itself ("via" objects); names are transitive.
+      for (const via of arr(v.via)) {
+        if (typeof via !== "object" || via === null) continue;
+        const a = obj(via);
+        if (a.name !== v.name) continue;
+        sink.item({
+          ids: orderIds([/GHSA-[\w-]+/.exec(String(a.url ?? ""))?.[0]]),
+          package: str(v.name) ?? "",
+          ecosystem: "npm",
+          installedVersion: "",
+          fixedVersion: null,
+          severity: severityWord(a.severity),
+          cvss: bestScore([{ vector: obj(a.cvss).vectorString, score: obj(a.cvss).score }]),
+          title: str(a.title),
+          description: str(a.range) ? `Vulnerable versions: ${a.range}` : null,
+          url: str(a.url),
+          location: arr(v.nodes).map(String)[0] ?? null,
+        });
+      }
+    },
+    finish: () => ({ tool: "npm audit" }),
+  };
+}
+
+// --- SARIF -----------------------------------------------------------------------------------
+
+/** What SARIF producers put in a result's message: "Package: x\nInstalled Version: y" (Trivy), "npm package: x, version y" (Grype). */
+function packageFromMessage(text: string): { name?: string; version?: string; fixed?: string } {
+  const trivyName = /Package:\s*(\S+)/.exec(text)?.[1];
+  const trivyVersion = /Installed Version:\s*(\S+)/.exec(text)?.[1];
+  const fixed = /Fixed Version:\s*(\S+)/.exec(text)?.[1];
+  if (trivyName) return { name: trivyName, version: trivyVersion, fixed };
+  const grype = /package:\s*([^,\s]+),\s*version\s+([^\s,]+)/i.exec(text);
+  return grype ? { name: grype[1], version: grype[2] } : {};
+}
+
+function sarif(sink: Sink): FormatReader {
+  const rules = new Map<string, Record<string, any>>();
+  let tool = "SARIF";
+  let version: string | null = null;
+  return {
+    selectors: [["version"], ["runs", "*", "tool", "driver", "name"], ["runs", "*", "tool", "driver", "rules", "*"], ["runs", "*", "results", "*"]],
+    onValue(path, value) {
+      if (path[0] === "version") {
+        version = str(value);
+        if (version !== "2.1.0") throw new FormatError(`SARIF version ${String(value)} is not supported: upload SARIF 2.1.0.`);
+        return;
+      }
+      if (path[4] === "name") {
+        tool = str(value) ?? tool;
+        rules.clear();
+        return;
+      }
+      if (path[4] === "rules") {
+        const r = obj(value);
+        if (str(r.id)) rules.set(r.id, r);
+        return;
+      }
+      const result = obj(value);
+      const rule = rules.get(String(result.ruleId ?? "")) ?? obj(arr([...rules.values()])[Number(result.ruleIndex)]);
+      const props = { ...obj(rule.properties), ...obj(result.properties) };
+      const message = String(obj(result.message).text ?? "");
+      const tags = arr(props.tags).map(String);
+      const ids = orderIds([...`${result.ruleId ?? ""} ${tags.join(" ")} ${message}`.matchAll(/\b(CVE-\d{4}-\d{4,}|GHSA(?:-[23456789cfghjmpqrvwx]{4}){3})\b/gi)].map((m) => m[1]!));
+      if (!ids.length) {
+        sink.skip("no CVE or advisory identifier (code scanning rules are not imported)");
+        return;
+      }
+      const pkg = packageFromMessage(message);
+      const purl = str(props.purl) ? parsePurl(props.purl) : undefined;
+      const location = str(obj(obj(obj(arr(result.locations)[0]).physicalLocation).artifactLocation).uri);
+      const score = Number(props["security-severity"]);
+      sink.item({
+        ids,
+        package: purl?.name ?? str(props.packageName) ?? pkg.name ?? location ?? "",
+        ecosystem: purl ? (osvPackage(purl)?.ecosystem ?? purl.type) : null,
+        installedVersion: purl?.version ?? str(props.installedVersion) ?? pkg.version ?? "",
+        fixedVersion: str(props.fixedVersion) ?? pkg.fixed ?? null,
+        severity: severityWord(props.severity) ?? (Number.isFinite(score) && score > 0 ? null : result.level === "error" ? "high" : result.level === "warning" ? "medium" : result.level === "note" ? "low" : null),
+        cvss: Number.isFinite(score) && score > 0 ? score : null,
+        title: str(obj(rule.shortDescription).text) ?? str(rule.name),
+        description: str(obj(rule.fullDescription).text) ?? (message || null),
+        url: str(rule.helpUri),
+        location,
+      });
+    },
+    finish: () => {
+      if (!version) throw new FormatError('The SARIF file has no "version": upload SARIF 2.1.0.');
+      return { tool };
+    },
+  };
+}
+
+// --- CycloneDX (JSON; the XML reader shares the record handling) ------------------------------
+
+export interface CdxComponent {
+  ref: string | null;
+  name: string;
+  group: string | null;
+  version: string | null;
+  purl: string | null;
+}
+
+export interface CdxVulnerability {
+  id: string;
+  references: string[];
+  ratings: { severity?: string | null; score?: number | null; vector?: string | null }[];
+  description: string | null;
+  detail: string | null;
+  affects: string[];
+  url: string | null;
+  analysis: { state: string | null; justification: string | null; detail: string | null };
+  recommendation: string | null;
+}
+
+/** Turns a CycloneDX document's components and vulnerabilities into items (or SBOM packages). */
+export class CycloneDxCollector {
+  readonly components = new Map<string, CdxComponent>();
+  readonly all: CdxComponent[] = [];
+  readonly vulnerabilities: CdxVulnerability[] = [];
+  tool = "CycloneDX";
+  subject: CdxComponent | null = null;
+
+  component(c: CdxComponent): void {
+    this.all.push(c);
+    if (c.ref) this.components.set(c.ref, c);
+  }
+
+  flush(sink: Sink): ReportSummary {
+    const pkg = (c: CdxComponent) => {
+      const purl = c.purl ? parsePurl(c.purl) : undefined;
+      const osv = purl ? osvPackage(purl) : undefined;
+      return { name: osv?.name ?? (c.group ? `${c.group}:${c.name}` : c.name), ecosystem: osv?.ecosystem ?? purl?.type ?? null, version: c.version ?? purl?.version ?? "" };
+    };
+    if (this.vulnerabilities.length === 0) {
+      // An SBOM without vulnerabilities: its packages are looked up like the dependency monitor's.
+      for (const c of this.all) {
+        const p = pkg(c);
+        if (p.ecosystem && p.version && c.purl && osvPackage(parsePurl(c.purl)!)) sink.sbom({ ecosystem: p.ecosystem, name: p.name, version: p.version, location: null });
+      }
+    }
+    for (const v of this.vulnerabilities) {
+      const state = v.analysis.state;
+      for (const ref of v.affects) {
+        const component = this.components.get(ref) ?? (ref.startsWith("pkg:") ? { ref, name: parsePurl(ref)?.name ?? ref, group: null, version: parsePurl(ref)?.version ?? null, purl: ref } : undefined);
+        if (!component) {
+          sink.skip("affects a component the document does not list");
+          continue;
+        }
+        const p = pkg(component);
+        const severity = v.ratings.map((r) => severityWord(r.severity)).find(Boolean) ?? null;
+        sink.item({
+          ids: orderIds([v.id, ...v.references]),
+          package: p.name,
+          ecosystem: p.ecosystem,
+          installedVersion: p.version,
+          fixedVersion: /(?:upgrade|update)\s+to\s+(?:version\s+)?v?([\w.+-]+\d)/i.exec(v.recommendation ?? "")?.[1] ?? null,
+          severity: severity === "info" && v.ratings.some((r) => r.severity === "unknown") ? null : severity,
+          cvss: bestScore(v.ratings),
+          title: v.description ? v.description.split("\n")[0]!.slice(0, 200) : null,
+          description: [v.description, v.detail].filter(Boolean).join("\n\n") || null,
+          url: v.url,
+          location: null,
+          ...(state === "not_affected" || state === "false_positive"
+            ? { analysis: { state: "false_positive" as const, detail: `VEX: ${state}${v.analysis.justification ? ` (${v.analysis.justification})` : ""}${v.analysis.detail ? `: ${v.analysis.detail}` : ""}` } }
+            : state === "resolved" || state === "resolved_with_pedigree"
+              ? { analysis: { state: "resolved" as const, detail: `VEX: ${state}` } }
+              : {}),
+        });
+      }
+    }
+    const subject = this.subject?.purl ? parsePurl(this.subject.purl) : undefined;
+    return { tool: this.tool, ...(subject?.type === "oci" || subject?.type === "docker" ? { image: this.subject!.name, digest: subject.version && /^sha256:/.test(subject.version) ? subject.version : undefined } : {}) };
+  }
+}
+
+function cycloneDxComponent(value: unknown, out: CdxComponent[]): void {
+  const c = obj(value);
+  if (str(c.name)) out.push({ ref: str(c["bom-ref"]), name: c.name.trim(), group: str(c.group), version: str(c.version), purl: str(c.purl) });
+  for (const nested of arr(c.components)) cycloneDxComponent(nested, out);
+}
+
+function cycloneDx(sink: Sink): FormatReader {
+  const collector = new CycloneDxCollector();
+  let isCycloneDx = false;
+  return {
+    selectors: [["bomFormat"], ["metadata", "component"], ["metadata", "tools"], ["components", "*"], ["vulnerabilities", "*"]],
+    onValue(path, value) {
+      if (path[0] === "bomFormat") {
+        isCycloneDx = value === "CycloneDX";
+        return;
+      }
+      if (path[0] === "metadata" && path[1] === "component") {
+        const out: CdxComponent[] = [];
+        cycloneDxComponent(value, out);
+        collector.subject = out[0] ?? null;
+        return;
+      }
+      if (path[0] === "metadata") {
+        // tools: an array (1.4) or {components: [...]} (1.5+).
+        const tools = Array.isArray(value) ? value : arr(obj(value).components);
+        collector.tool = str(obj(tools[0]).name) ?? collector.tool;
+        return;
+      }
+      if (path[0] === "components") {
+        const out: CdxComponent[] = [];
+        cycloneDxComponent(value, out);
+        for (const c of out) collector.component(c);
+        return;
+      }
+      const v = obj(value);
+      collector.vulnerabilities.push({
+        id: str(v.id) ?? "",
+        references: arr(v.references).map((r) => String(obj(r).id ?? "")),
+        ratings: arr(v.ratings).map(obj).map((r) => ({ severity: str(r.severity), score: typeof r.score === "number" ? r.score : null, vector: str(r.vector) })),
+        description: str(v.description),
+        detail: str(v.detail),
+        affects: arr(v.affects).map((a) => String(obj(a).ref ?? "")).filter(Boolean),
+        url: str(obj(v.source).url),
+        analysis: { state: str(obj(v.analysis).state), justification: str(obj(v.analysis).justification), detail: str(obj(v.analysis).detail) },
+        recommendation: str(v.recommendation),
+      });
+    },
+    finish() {
+      if (!isCycloneDx) throw new FormatError('The document has no "bomFormat": "CycloneDX"; is it a CycloneDX BOM?');
+      return collector.flush(sink);
+    },
+  };
+}
+
+// --- SPDX ------------------------------------------------------------------------------------
+
+function spdx(sink: Sink): FormatReader {
+  let version: string | null = null;
+  return {
+    selectors: [["spdxVersion"], ["packages", "*"]],
+    onValue(path, value) {
+      if (path[0] === "spdxVersion") {
+        version = str(value);
+        if (version && !/^SPDX-2\.[23]$/.test(version)) throw new FormatError(`${version} is not supported: upload an SPDX 2.3 (or 2.2) JSON document.`);
+        return;
+      }
+      const p = obj(value);
+      const locator = arr(p.externalRefs).map(obj).find((r) => r.referenceType === "purl")?.referenceLocator;
+      const purl = typeof locator === "string" ? parsePurl(locator) : undefined;
+      const pkg = purl ? osvPackage(purl) : undefined;
+      const pinned = purl?.version ?? str(p.versionInfo);
+      if (!pkg || !pinned) {
+        sink.skip("SBOM package without a package URL (purl) of a known ecosystem, or without a version");
+        return;
+      }
+      sink.sbom({ ecosystem: pkg.ecosystem, name: pkg.name, version: pinned, location: null });
+    },
+    finish() {
+      if (!version) throw new FormatError('The document has no "spdxVersion"; is it an SPDX JSON document?');
+      return { tool: "SPDX SBOM" };
+    },
+  };
+}
+
+export function formatReader(format: Exclude<FormatId, "cyclonedx-xml">, sink: Sink): FormatReader {
+  switch (format) {
+    case "trivy":
+      return trivy(sink);
+    case "grype":
+      return grype(sink);
+    case "osv-scanner":
+      return osvScanner(sink);
+    case "npm-audit":
+      return npmAudit(sink);
+    case "sarif":
+      return sarif(sink);
+    case "cyclonedx":
+      return cycloneDx(sink);
+    case "spdx":
+      return spdx(sink);
+  }
+}
+
+/**
+ * The format of a report from its first bytes: XML with a <bom> is CycloneDX XML; JSON is told
+ * by the top-level keys it opens with (Grype's "matches", Trivy's "SchemaVersion", …).
+ */
+export function detectFormat(head: string): FormatId | undefined {
+  const text = head.replace(/^\uFEFF/, "").trimStart();
+  if (text.startsWith("<")) return /<bom[\s>]/.test(text) ? "cyclonedx-xml" : undefined;
+  if (!text.startsWith("{")) return undefined;
+  const has = (key: string) => new RegExp(`"${key}"\\s*:`).test(text);
+  if (has("bomFormat")) return "cyclonedx";
+  if (has("spdxVersion") || has("SPDXID")) return "spdx";
+  if (has("SchemaVersion") && (has("ArtifactName") || has("Results"))) return "trivy";
+  if (has("runs") && (has("\\$schema") || has("version"))) return "sarif";
+  if (has("auditReportVersion") || (has("advisories") && (has("muted") || has("actions")))) return "npm-audit";
+  if (has("matches") && (has("vulnerability") || has("descriptor") || /"matches"\s*:\s*\[\s*\]/.test(text))) return "grype";
+  if (has("results") && (has("packages") || has("source"))) return "osv-scanner";
+  if (has("SchemaVersion")) return "trivy";
+  return undefined;
+}
