@@ -16,6 +16,15 @@
     }
   });
 
+  // A long upload shows how much has been sent.
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    const bar = event.target.querySelector && event.target.querySelector("progress[data-upload-progress]");
+    if (!bar || !event.detail.lengthComputable) return;
+    bar.hidden = false;
+    bar.max = event.detail.total;
+    bar.value = event.detail.loaded;
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
     const target = event.detail.target;
     if (target && target.id === "dialog-root") {

@@ -27,13 +27,16 @@ import { remediationRoutes } from "./web/remediations.js";
 import { trackerRoutes } from "./web/trackers.js";
 import { imageRoutes } from "./web/images.js";
 import { packageRoutes } from "./web/packages.js";
+import { uploadRoutes } from "./web/uploads.js";
 
 export type { AppDeps } from "./web/context.js";
 
 /** Paths reachable without signing in. */
-const PUBLIC_PATHS = /^\/(healthz|login|setup|static\/.*|favicon\.ico|webhooks\/.*)$/;
-/** Webhooks authenticate by signature, not by browser origin, and carry larger bodies. */
-const WEBHOOK_PATH = /^\/webhooks\//;
+const PUBLIC_PATHS = /^\/(healthz|login|setup|static\/.*|favicon\.ico|webhooks\/.*|api\/v1\/.*)$/;
+/** Webhooks authenticate by signature and the API by token, not by browser origin; both carry larger bodies. */
+const MACHINE_PATH = /^\/(webhooks|api\/v1)\//;
+/** Report uploads from the Uploads page stream past the form size limit (the import limits them). */
+const UPLOAD_FORM = "/uploads";
 export const MAX_FORM_BYTES = 64 * 1024;
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -80,7 +83,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     maxSize: MAX_FORM_BYTES,
     onError: (c) => render(c, deps, "./error", { title: "Request too large", message: `The form was larger than ${MAX_FORM_BYTES / 1024} KB. Shorten the values and try again.` }, 413),
   });
-  app.use("*", except((c) => WEBHOOK_PATH.test(c.req.path), formCsrf, formLimit));
+  app.use("*", except((c) => MACHINE_PATH.test(c.req.path), formCsrf));
+  app.use("*", except((c) => MACHINE_PATH.test(c.req.path) || (c.req.path === UPLOAD_FORM && c.req.method === "POST"), formLimit));
 
   app.use("*", async (c, next) => {
     c.set("user", undefined);
@@ -121,6 +125,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", trackerRoutes(deps));
   app.route("/", imageRoutes(deps));
   app.route("/", packageRoutes(deps));
+  app.route("/", uploadRoutes(deps));
   app.route("/", vulnerabilityRoutes(deps));
   app.route("/", repositoryRoutes(deps));
   app.route("/", remediationRoutes(deps));

@@ -29,16 +29,4 @@ export const plannedConnectors: PlannedConnector[] = [
       docs: [{ label: "GitLab: Vulnerability findings API", url: "https://docs.gitlab.com/api/vulnerability_findings/" }],
     },
   }),
-  planned({
-    kind: "ci-upload",
-    name: "CI uploads",
-    category: "scanners",
-    summary: "Upload SARIF, CycloneDX, SPDX, Trivy, Grype, OSV-Scanner and npm audit reports from CI.",
-    overview: {
-      description: "Send scanner reports from your CI pipelines to Patchbay with an upload token, or upload them by hand.",
-      benefits: ["Any scanner that writes a standard report format", "Re-import semantics: findings no longer reported are resolved"],
-      requirements: ["An upload token created in Patchbay"],
-      docs: [{ label: "SARIF 2.1.0", url: "https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html" }],
-    },
-  }),
 ];

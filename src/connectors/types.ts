@@ -4,7 +4,7 @@
 import type { ExternalError, HttpClient } from "../http.js";
 import type { Logger } from "../log.js";
 
-export type Capability = "scanner" | "scm" | "tracker" | "notifier" | "registry" | "packages" | "advisories";
+export type Capability = "scanner" | "scm" | "tracker" | "notifier" | "registry" | "packages" | "advisories" | "upload";
 
 export type CategoryId = "scm" | "scanners" | "container-registries" | "package-registries" | "collaboration";
 

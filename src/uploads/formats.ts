@@ -104,7 +104,8 @@ function bestScore(entries: { vector?: string | null; score?: number | null }[])
   let best: number | null = null;
   for (const e of entries) {
     const computed = e.vector ? cvssBaseScore(e.vector) : null;
-    const score = computed ?? (typeof e.score === "number" && e.score >= 0 && e.score <= 10 ? e.score : null);
+    // A stated 0 without a vector is how some tools write "no score" (npm audit).
+    const score = computed ?? (typeof e.score === "number" && e.score > 0 && e.score <= 10 ? e.score : null);
     if (score !== null && (best === null || score > best)) best = score;
   }
   return best;
@@ -112,8 +113,9 @@ function bestScore(entries: { vector?: string | null; score?: number | null }[])
 
 /** Identifiers with CVEs first (the finding's identity), then the others, without repeats. */
 function orderIds(ids: (string | null | undefined)[]): string[] {
-  const clean = [...new Set(ids.filter((i): i is string => Boolean(i && i.trim())).map((i) => i.trim()))];
-  return [...clean.filter((i) => /^CVE-\d{4}-\d+$/i.test(i)).map((i) => i.toUpperCase()), ...clean.filter((i) => !/^CVE-\d{4}-\d+$/i.test(i))];
+  const canonical = (id: string) => (/^CVE-/i.test(id) ? id.toUpperCase() : /^GHSA-/i.test(id) ? `GHSA-${id.slice(5).toLowerCase()}` : id);
+  const clean = [...new Set(ids.filter((i): i is string => Boolean(i && i.trim())).map((i) => canonical(i.trim())))];
+  return [...clean.filter((i) => /^CVE-\d{4}-\d+$/.test(i)), ...clean.filter((i) => !/^CVE-\d{4}-\d+$/.test(i))];
 }
 
 // --- Trivy ---------------------------------------------------------------------------------
@@ -317,7 +319,7 @@ function npmAudit(sink: Sink): FormatReader {
 function packageFromMessage(text: string): { name?: string; version?: string; fixed?: string } {
   const trivyName = /Package:\s*(\S+)/.exec(text)?.[1];
   const trivyVersion = /Installed Version:\s*(\S+)/.exec(text)?.[1];
-  const fixed = /Fixed Version:\s*(\S+)/.exec(text)?.[1];
+  const fixed = /Fixed Version:\s*([^\s,]+)/.exec(text)?.[1];
   if (trivyName) return { name: trivyName, version: trivyVersion, fixed };
   const grype = /package:\s*([^,\s]+),\s*version\s+([^\s,]+)/i.exec(text);
   return grype ? { name: grype[1], version: grype[2] } : {};

@@ -1,0 +1,398 @@
+// Importing an uploaded scan report. The bytes stream through the format's reader (never held
+// whole); the records it yields are spooled to a temporary file. Only a report read to its end
+// without error is imported — a bad file changes nothing. Then the asset is resolved (a known
+// repository, or an image by digest), what the format left open is completed (installed
+// versions from the dependency monitor's inventory, CVE aliases and SBOM packages' advisories
+// from the advisory database), and the records are imported like a scanner's, in batches. A
+// "full result" upload resolves that tool's findings on that asset that it no longer reports.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { connectorContext, type ConnectorEnvironment } from "../connectors/context.js";
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { AssetRef, ConnectionSettings, ConnectorContext, ScannerRecord, ScannerSeverity } from "../connectors/types.js";
+import type { Db, Integration } from "../db/schema.js";
+import { createWorkspace } from "../dependencies/workspace.js";
+import { severityOfScore } from "../findings/cvss.js";
+import { type ScanCounts, chunks, emptyCounts, importPage, mergeCounts, resolveUnreported } from "../findings/import.js";
+import { fingerprint } from "../findings/normalize.js";
+import { loadRepositoryIndex } from "../findings/repositories.js";
+import { changeFindingStatus } from "../findings/status.js";
+import { ExternalError } from "../http.js";
+import { connectionFor } from "../integrations/oauth.js";
+import { requestTicketSweep } from "../tickets/sweep.js";
+import type { Vault } from "../vault.js";
+import { CycloneDxXmlReader } from "./cyclonedx-xml.js";
+import { FORMAT_LABELS, type FormatId, FormatError, type ReportSummary, type SbomPackage, type Sink, type UploadItem, detectFormat, formatReader } from "./formats.js";
+import { JsonSelector, JsonStreamError } from "./json-stream.js";
+
+export const MAX_UPLOAD_BYTES = 200 * 1024 * 1024;
+const DETECT_BYTES = 8192;
+const SPOOL_LINES = 2000;
+const IMPORT_BATCH = 2000;
+
+export interface UploadDeps {
+  db: Db;
+  vault: Vault;
+  registry: ConnectorRegistry;
+  env: ConnectorEnvironment;
+  now: () => Date;
+}
+
+export interface UploadInput {
+  /** "token ci-main" or "user alice", for the upload's record and the findings' history. */
+  by: string;
+  format: FormatId | null;
+  /** A repository URL or name, or an image reference; else what the report names. */
+  asset: string | null;
+  /** The report is the full result for the asset: what it no longer reports is resolved. */
+  full: boolean;
+  body: AsyncIterable<Uint8Array>;
+}
+
+export interface UploadResult {
+  upload: number;
+  format: FormatId;
+  tool: string;
+  asset: { kind: "repository" | "container_image"; name: string };
+  created: number;
+  updated: number;
+  unchanged: number;
+  resolved: number;
+  skipped: number;
+  reasons: Record<string, number>;
+}
+
+/** A report refused: the status to answer with and a message saying what to fix. */
+export class UploadRejected extends Error {
+  constructor(
+    readonly status: 400 | 404 | 409 | 413,
+    message: string,
+  ) {
+    super(message);
+    this.name = "UploadRejected";
+  }
+}
+
+type Asset = { kind: "repository"; key: string; name: string; url: string | null; repositoryId: number } | { kind: "container_image"; key: string; name: string; digest: string };
+
+interface Parsed {
+  format: FormatId;
+  summary: ReportSummary;
+  spool: string;
+  items: number;
+  sbom: SbomPackage[];
+  skipped: Record<string, number>;
+  bytes: number;
+}
+
+const bump = (into: Record<string, number>, reason: string, n = 1) => (into[reason] = (into[reason] ?? 0) + n);
+
+/** Streams the body through the format's reader; the items go to a spool file. */
+async function parse(input: UploadInput, dir: string): Promise<Parsed> {
+  const spool = path.join(dir, "items.ndjson");
+  const pending: string[] = [];
+  const flush = () => {
+    if (pending.length) fs.appendFileSync(spool, pending.join("\n") + "\n");
+    pending.length = 0;
+  };
+  const sbom: SbomPackage[] = [];
+  const skipped: Record<string, number> = {};
+  let items = 0;
+  const sink: Sink = {
+    item(item) {
+      pending.push(JSON.stringify(item));
+      items++;
+      if (pending.length >= SPOOL_LINES) flush();
+    },
+    sbom: (pkg) => sbom.push(pkg),
+    skip: (reason) => bump(skipped, reason),
+  };
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  let head = "";
+  let bytes = 0;
+  let format: FormatId | null = input.format;
+  let write: ((text: string) => void) | undefined;
+  let end: (() => ReportSummary) | undefined;
+  const start = (text: string) => {
+    format ??= detectFormat(text) ?? null;
+    if (!format) {
+      throw new UploadRejected(400, `The file's format was not recognised. Upload ${Object.values(FORMAT_LABELS).join(", ")}, or name the format (format=trivy, …).`);
+    }
+    if (format === "cyclonedx-xml") {
+      const reader = new CycloneDxXmlReader(sink);
+      write = (t) => reader.write(t);
+      end = () => reader.end();
+    } else {
+      const reader = formatReader(format, sink);
+      const json = new JsonSelector(reader.selectors, (p, v) => reader.onValue(p, v));
+      write = (t) => json.write(t);
+      end = () => {
+        json.end();
+        return reader.finish();
+      };
+    }
+    write(text);
+  };
+  try {
+    for await (const chunk of input.body) {
+      bytes += chunk.byteLength;
+      if (bytes > MAX_UPLOAD_BYTES) throw new UploadRejected(413, `The file is larger than ${MAX_UPLOAD_BYTES / 1024 / 1024} MB. Split the report (one per image or repository) and upload each.`);
+      const text = decoder.decode(chunk, { stream: true });
+      if (write) write(text);
+      else {
+        head += text;
+        if (head.length >= DETECT_BYTES) {
+          start(head);
+          head = "";
+        }
+      }
+    }
+    const rest = decoder.decode();
+    if (!write) start(head + rest);
+    else if (rest) write(rest);
+    const summary = end!();
+    flush();
+    return { format: format!, summary, spool, items, sbom, skipped, bytes };
+  } catch (err) {
+    if (err instanceof UploadRejected) throw err;
+    const what = format ? FORMAT_LABELS[format] : "report";
+    if (err instanceof JsonStreamError) throw new UploadRejected(400, `The ${what} is not valid JSON at ${err.message}. Nothing was imported.`);
+    if (err instanceof FormatError) throw new UploadRejected(400, `${err.message} Nothing was imported.`);
+    if (err instanceof TypeError && /encoded data was not valid|invalid/i.test(err.message)) throw new UploadRejected(400, "The file is not UTF-8 text. Upload the report as the scanner wrote it (JSON or XML). Nothing was imported.");
+    throw err;
+  }
+}
+
+/** "registry.example.com/acme/api:1.0@sha256:…" → its name and digest. */
+function imageRef(ref: string): { name: string; digest: string | null } | undefined {
+  const m = /^([a-z0-9.-]+(?::\d+)?\/)?([a-z0-9._/-]+)(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$/.exec(ref.trim());
+  if (!m) return undefined;
+  return { name: `${m[1] ?? ""}${m[2]}${m[3] ?? ""}`, digest: m[4] ? m[4].slice(1) : null };
+}
+
+async function resolveAsset(db: Db, named: string | null, summary: ReportSummary): Promise<Asset> {
+  const repositories = await loadRepositoryIndex(db);
+  const repositoryRef = named ?? summary.repository ?? null;
+  if (repositoryRef && !(named && !summary.repository && imageRef(named)?.digest)) {
+    const repo = repositories.match({ name: repositoryRef, url: /[/:.]/.test(repositoryRef) ? repositoryRef : null });
+    if (repo) return { kind: "repository", key: `repository:${repo.full_name.toLowerCase()}`, name: repo.full_name, url: repo.url, repositoryId: repo.id };
+  }
+  const ref = named ?? summary.image ?? null;
+  const image = ref ? imageRef(ref) : undefined;
+  if (image) {
+    const digest = image.digest ?? (!named || named === summary.image ? summary.digest : undefined) ?? (await knownDigest(db, image.name));
+    if (digest) return { kind: "container_image", key: `image:${digest}`, name: image.name, digest };
+    if (!named || /[@:]/.test(named) || named.split("/")[0]!.includes(".")) {
+      throw new UploadRejected(400, `The image ${image.name} is not known to Patchbay and the report gives no digest: name it by digest (asset=${image.name}@sha256:…).`);
+    }
+  }
+  if (named) throw new UploadRejected(404, `No repository "${named}" is known to Patchbay: connect the source control integration that has it (its repositories are listed on the Repositories page), or check the URL.`);
+  throw new UploadRejected(400, "The report does not say which repository or image it scanned: name it with asset=<repository URL or image@sha256:digest>.");
+}
+
+/** The digest of an image the registries (or scanners) already list under this name. */
+async function knownDigest(db: Db, name: string): Promise<string | undefined> {
+  const withTag = /:[\w][\w.-]*$/.test(name.split("/").at(-1)!) ? name : `${name}:latest`;
+  const row = await db.selectFrom("assets").select("asset_key").where("kind", "=", "container_image").where("name", "=", withTag).where("gone_at", "is", null).executeTakeFirst();
+  return row?.asset_key.replace(/^image:/, "");
+}
+
+/** The connected advisory database (the dependency monitor), if any. */
+async function advisoryDatabase(deps: UploadDeps, ctx: ConnectorContext) {
+  for (const integration of await deps.db.selectFrom("integrations").selectAll().execute()) {
+    const connector = deps.registry.available(integration.kind);
+    if (connector?.advisories) {
+      const connection: ConnectionSettings = await connectionFor(deps, connector, integration);
+      return { name: integration.name, lookup: connector.advisories.lookup.bind(null, connection, ctx), aliases: connector.advisories.aliases.bind(null, connection, ctx) };
+    }
+  }
+  return undefined;
+}
+
+export async function importUpload(deps: UploadDeps, integration: Integration, input: UploadInput): Promise<UploadResult> {
+  const { db } = deps;
+  const started = deps.now();
+  const upload = await db
+    .insertInto("uploads")
+    .values({ integration_id: integration.id, by: input.by, format: input.format, asset: input.asset, full_result: input.full ? 1 : 0, status: "running", created_at: started.toISOString() })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "patchbay-upload-"));
+  try {
+    const parsed = await parse(input, dir);
+    const asset = await resolveAsset(db, input.asset, parsed.summary);
+    const result = await importParsed(deps, integration, input, parsed, asset, upload.id);
+    await db
+      .updateTable("uploads")
+      .set({ status: "succeeded", format: parsed.format, tool: parsed.summary.tool, asset: asset.name, bytes: parsed.bytes, counts: JSON.stringify(result), finished_at: deps.now().toISOString() })
+      .where("id", "=", upload.id)
+      .execute();
+    return result;
+  } catch (err) {
+    const rejected = err instanceof UploadRejected;
+    await db
+      .updateTable("uploads")
+      .set({ status: rejected ? "rejected" : "failed", error: err instanceof Error ? err.message : String(err), finished_at: deps.now().toISOString() })
+      .where("id", "=", upload.id)
+      .execute();
+    throw err;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function importParsed(deps: UploadDeps, integration: Integration, input: UploadInput, parsed: Parsed, asset: Asset, uploadId: number): Promise<UploadResult> {
+  const { db } = deps;
+  const ctx: ConnectorContext = { ...connectorContext(deps.env), workspace: createWorkspace(deps) };
+  const tool = parsed.summary.tool;
+  const actor = `upload: ${tool} by ${input.by}`;
+  const reasons: Record<string, number> = { ...parsed.skipped };
+  const advisories = await advisoryDatabase(deps, ctx);
+  if (parsed.sbom.length && !advisories) {
+    throw new UploadRejected(409, "An SBOM lists packages without their vulnerabilities: connect the Patchbay dependency monitor (Integration Hub → Package Registries) so Patchbay can look them up in OSV, then upload again.");
+  }
+
+  // Installed versions the report does not give, from the repository's recorded lockfiles.
+  const installed = new Map<string, string[]>();
+  const versionsOf = async (name: string, ecosystem: string | null): Promise<string[]> => {
+    if (asset.kind !== "repository") return [];
+    const key = `${ecosystem}:${name}`;
+    if (!installed.has(key)) {
+      const rows = await db.selectFrom("repository_dependencies").select("version").distinct().where("repository_id", "=", asset.repositoryId).where("name", "=", name).where("ecosystem", "=", ecosystem ?? "npm").execute();
+      installed.set(key, rows.map((r) => r.version));
+    }
+    return installed.get(key)!;
+  };
+  const aliasMemo = new Map<string, string[]>();
+  const withCve = async (ids: string[]): Promise<string[]> => {
+    if (!ids[0] || /^CVE-/.test(ids[0]) || !advisories) return ids;
+    if (!aliasMemo.has(ids[0])) {
+      try {
+        aliasMemo.set(ids[0], await advisories.aliases(ids[0]));
+      } catch (err) {
+        // The advisory database being away costs the alias, not the upload.
+        if (!(err instanceof ExternalError)) throw err;
+        aliasMemo.set(ids[0], []);
+      }
+    }
+    const cves = aliasMemo.get(ids[0])!.filter((a) => /^CVE-/.test(a)).sort();
+    return [...new Set([...cves, ...ids])];
+  };
+
+  const seen = new Set<string>();
+  const falsePositives = new Map<string, string>();
+  const counts: ScanCounts = emptyCounts();
+  let batch: ScannerRecord[] = [];
+  const commit = async () => {
+    if (!batch.length) return;
+    const records = batch;
+    batch = [];
+    const repositories = await loadRepositoryIndex(db);
+    await db.transaction().execute(async (trx) => {
+      mergeCounts(counts, await importPage(trx, records, { integrationId: integration.id, actor, repositories, now: deps.now() }));
+    });
+  };
+  const add = async (item: UploadItem) => {
+    if (!item.ids.length) return bump(reasons, "no vulnerability identifier");
+    if (!item.package) return bump(reasons, "no package named");
+    if (item.analysis?.state === "resolved") return bump(reasons, "resolved according to the report's VEX analysis");
+    let versions = item.installedVersion ? [item.installedVersion] : await versionsOf(item.package, item.ecosystem);
+    if (!versions.length) return bump(reasons, "installed version not given by the report, and not in the repository's lockfiles read by the dependency monitor");
+    const ids = await withCve(item.ids);
+    for (const version of versions) {
+      const record = toRecord({ ...item, ids, installedVersion: version }, tool, parsed.format, asset);
+      if (seen.has(record.externalId)) continue;
+      seen.add(record.externalId);
+      if (item.analysis?.state === "false_positive") falsePositives.set(fingerprint(ids[0]!, item.package, version, asset.key), item.analysis.detail);
+      batch.push(record);
+      if (batch.length >= IMPORT_BATCH) await commit();
+    }
+    versions = [];
+  };
+
+  if (parsed.items) {
+    const lines = readline.createInterface({ input: fs.createReadStream(parsed.spool, "utf8"), crlfDelay: Infinity });
+    for await (const line of lines) if (line) await add(JSON.parse(line) as UploadItem);
+  }
+  for (const sbomBatch of chunks(parsed.sbom, 1000)) {
+    const matches = await advisories!.lookup(sbomBatch);
+    for (const [i, pkg] of sbomBatch.entries()) {
+      for (const m of matches[i]!) {
+        await add({ ids: m.ids, package: pkg.name, ecosystem: pkg.ecosystem, installedVersion: pkg.version, fixedVersion: m.fixedVersion, severity: m.severity, cvss: m.cvss, title: m.title, description: m.description, url: m.url, location: pkg.location });
+      }
+    }
+  }
+  await commit();
+
+  // People's decisions stand; the report's "not affected" marks findings still open.
+  const stamp = deps.now();
+  for (const [fp, detail] of falsePositives) {
+    const finding = await db.selectFrom("findings").selectAll().where("fingerprint", "=", fp).executeTakeFirst();
+    if (finding && (finding.status === "open" || finding.status === "in_remediation")) await changeFindingStatus(db, finding, { status: "false_positive", reason: detail }, actor, stamp);
+  }
+
+  if (input.full) {
+    const prefix = `${tool}:${asset.key}:`;
+    await db.transaction().execute(async (trx) => {
+      const open = await trx
+        .selectFrom("finding_sources")
+        .select(["id", "external_id", "finding_id"])
+        .where("integration_id", "=", integration.id)
+        .where("status", "=", "open")
+        .where("external_id", ">=", prefix)
+        .where("external_id", "<", `${prefix}\uffff`)
+        .execute();
+      const gone = open.filter((s) => !seen.has(s.external_id));
+      for (const part of chunks(gone, 400)) {
+        await trx.updateTable("finding_sources").set({ status: "resolved", updated_at: stamp.toISOString() }).where("id", "in", part.map((s) => s.id)).execute();
+      }
+      counts.resolved += await resolveUnreported(trx, [...new Set(gone.map((s) => s.finding_id))], actor, stamp.toISOString(), `No longer reported by ${tool} (full result uploaded)`);
+    });
+  }
+  await db.transaction().execute((trx) => requestTicketSweep(trx, deps.now()));
+  for (const [reason, n] of Object.entries(counts.skipped)) bump(reasons, reason, n);
+  return {
+    upload: uploadId,
+    format: parsed.format,
+    tool,
+    asset: { kind: asset.kind, name: asset.name },
+    created: counts.new,
+    updated: counts.updated,
+    unchanged: counts.unchanged,
+    resolved: counts.resolved,
+    skipped: Object.values(reasons).reduce((a, b) => a + b, 0),
+    reasons,
+  };
+}
+
+function toRecord(item: UploadItem, tool: string, format: FormatId, asset: Asset): ScannerRecord {
+  const id = item.ids[0]!;
+  const severity: ScannerSeverity = item.severity ?? (item.cvss !== null ? severityOfScore(item.cvss) : "medium");
+  const ref: AssetRef =
+    asset.kind === "repository"
+      ? { kind: "repository", repositoryName: asset.name, url: asset.url ?? undefined, details: { location: item.location } }
+      : { kind: "container_image", key: asset.digest, name: asset.name, details: { digest: asset.digest, location: item.location } };
+  const now = new Date().toISOString();
+  const description = [item.description, item.severity || item.cvss !== null ? null : `${tool} gave no severity; Patchbay rates it medium.`].filter(Boolean).join("\n\n").slice(0, 4000);
+  return {
+    externalId: `${tool}:${asset.key}:${id}:${item.package}@${item.installedVersion}`,
+    raw: { tool, format, ...item },
+    finding: {
+      cve: id,
+      title: item.title ?? `${id} in ${item.package} ${item.installedVersion}`,
+      description: description || null,
+      severity,
+      cvss: item.cvss,
+      ecosystem: item.ecosystem,
+      package: item.package,
+      installedVersion: item.installedVersion,
+      fixedVersion: item.fixedVersion,
+      firstDetectedAt: now,
+      lastSeenAt: now,
+      asset: ref,
+      url: item.url,
+    },
+  };
+}

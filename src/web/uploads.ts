@@ -1,0 +1,155 @@
+// Uploads: POST /api/v1/scans for CI (an API token with the upload scope; the report as the
+// raw body or a multipart "file" part; format, asset and full in the query string), the
+// Uploads page for people (the same import, from a form, with recent uploads listed), and
+// Settings → API tokens (create, shown once; revoke).
+import { Readable } from "node:stream";
+import busboy from "busboy";
+import { Hono, type Context } from "hono";
+import { TOKEN_SCOPES, type TokenScope, authenticateApiToken, createApiToken, listApiTokens, revokeApiToken } from "../auth/api-tokens.js";
+import type { Integration } from "../db/schema.js";
+import { FORMAT_LABELS, type FormatId } from "../uploads/formats.js";
+import { MAX_UPLOAD_BYTES, type UploadInput, UploadRejected, type UploadResult, importUpload } from "../uploads/import.js";
+import type { AppDeps, AppEnv } from "./context.js";
+import { readForm } from "./forms.js";
+import { isHtmx, render } from "./render.js";
+import { requireAdmin } from "./users.js";
+
+const FORMATS = Object.keys(FORMAT_LABELS) as FormatId[];
+
+interface Options {
+  format: FormatId | null;
+  asset: string | null;
+  full: boolean | null;
+}
+
+function readOptions(get: (name: string) => string | undefined): Options | string {
+  const format = (get("format") ?? "").trim().toLowerCase();
+  if (format && format !== "auto" && !FORMATS.includes(format as FormatId)) return `Unknown format "${format}": use one of ${FORMATS.join(", ")} (or leave it out to detect it).`;
+  const full = (get("full") ?? "").trim().toLowerCase();
+  if (full && !["true", "false", "1", "0", "on", "yes", "no"].includes(full)) return `full is true or false, not "${full}".`;
+  const asset = (get("asset") ?? "").trim();
+  if (asset.length > 500) return "asset is at most 500 characters.";
+  return { format: format && format !== "auto" ? (format as FormatId) : null, asset: asset || null, full: full ? ["true", "1", "on", "yes"].includes(full) : null };
+}
+
+/** The report's bytes: a multipart body's "file" part (with its fields), or the raw body. */
+async function reportBody(request: Request): Promise<{ fields: Record<string, string>; body: AsyncIterable<Uint8Array>; drain: () => void } | string> {
+  if (!request.body) return "The request has no body: send the report as the body, or as a multipart part named file.";
+  const type = request.headers.get("content-type") ?? "";
+  if (!type.toLowerCase().startsWith("multipart/form-data")) {
+    const stream = Readable.fromWeb(request.body as import("node:stream/web").ReadableStream<Uint8Array>);
+    return { fields: {}, body: stream, drain: () => stream.resume() };
+  }
+  return new Promise((resolve) => {
+    const fields: Record<string, string> = {};
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: { "content-type": type }, limits: { files: 1, fields: 20, fieldSize: 4096, fileSize: MAX_UPLOAD_BYTES + 1 } });
+    } catch {
+      resolve("The multipart body has no boundary; let the client set the Content-Type header.");
+      return;
+    }
+    parser.on("field", (name, value) => (fields[name] = value));
+    parser.on("file", (name, stream) => {
+      if (name !== "file") {
+        stream.resume();
+        return;
+      }
+      resolve({ fields, body: stream, drain: () => stream.resume() });
+    });
+    parser.on("close", () => resolve("The multipart body has no part named file."));
+    parser.on("error", (err: Error) => resolve(`The multipart body could not be read: ${err.message}.`));
+    Readable.fromWeb(request.body as import("node:stream/web").ReadableStream<Uint8Array>).pipe(parser);
+  });
+}
+
+async function uploadIntegration(deps: AppDeps): Promise<Integration | undefined> {
+  return deps.db.selectFrom("integrations").selectAll().where("kind", "=", "ci-upload").executeTakeFirst();
+}
+
+/** Reads options and the body, and imports: the result, or the refusal with its status. */
+async function runUpload(c: Context<AppEnv>, deps: AppDeps, by: string, query: (name: string) => string | undefined): Promise<{ result: UploadResult } | { status: 400 | 404 | 409 | 413; error: string }> {
+  const integration = await uploadIntegration(deps);
+  if (!integration) return { status: 409, error: "Uploads are off: connect CI uploads in the Integration Hub (Security Scanners) first." };
+  const body = await reportBody(c.req.raw);
+  if (typeof body === "string") return { status: 400, error: body };
+  const options = readOptions((name) => query(name) ?? body.fields[name]);
+  if (typeof options === "string") {
+    body.drain();
+    return { status: 400, error: options };
+  }
+  const settings = JSON.parse(integration.settings) as { fullByDefault?: boolean };
+  const input: UploadInput = { by, format: options.format, asset: options.asset, full: options.full ?? settings.fullByDefault === true, body: body.body };
+  try {
+    return { result: await importUpload({ ...deps, env: deps.connectorEnv }, integration, input) };
+  } catch (err) {
+    body.drain();
+    if (err instanceof UploadRejected) return { status: err.status, error: err.message };
+    throw err;
+  }
+}
+
+export function uploadRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  // --- the API ---------------------------------------------------------------------------
+  app.post("/api/v1/scans", async (c) => {
+    const token = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+    const row = token ? await authenticateApiToken(deps.db, token, "upload", deps.now()) : undefined;
+    if (!row) {
+      c.header("WWW-Authenticate", `Bearer realm="Patchbay", error="invalid_token"`);
+      return c.json({ error: token ? "The API token is not valid, was revoked, or lacks the upload scope." : "Send an API token: Authorization: Bearer pbt_…  (Settings → API tokens)." }, 401);
+    }
+    const outcome = await runUpload(c, deps, `token ${row.name}`, (name) => c.req.query(name));
+    if ("error" in outcome) return c.json({ error: outcome.error }, outcome.status);
+    deps.logger.info("scan report uploaded", { token: row.name, upload: outcome.result.upload, format: outcome.result.format, created: outcome.result.created });
+    return c.json(outcome.result, 201);
+  });
+
+  // --- the Uploads page ------------------------------------------------------------------
+  const page = async (c: Context<AppEnv>, extra: Record<string, unknown> = {}, status: 200 | 400 | 404 | 409 | 413 = 200) => {
+    const integration = await uploadIntegration(deps);
+    const uploads = integration ? await deps.db.selectFrom("uploads").selectAll().where("integration_id", "=", integration.id).orderBy("id", "desc").limit(50).execute() : [];
+    return render(c, deps, "./uploads/index", { connected: Boolean(integration), uploads: uploads.map((u) => ({ ...u, counts: JSON.parse(u.counts) as Partial<UploadResult> })), formats: FORMAT_LABELS, apiUrl: `${deps.baseUrl}/api/v1/scans`, ...extra }, status);
+  };
+
+  app.get("/uploads", (c) => page(c));
+
+  app.post("/uploads", async (c) => {
+    const outcome = await runUpload(c, deps, `user ${c.get("user")!.username}`, () => undefined);
+    const data = "error" in outcome ? { failure: outcome.error } : { result: outcome.result };
+    if (isHtmx(c)) return render(c, deps, "./uploads/result", data, "error" in outcome ? outcome.status : 200);
+    return page(c, data, "error" in outcome ? outcome.status : 200);
+  });
+
+  // --- Settings → API tokens -------------------------------------------------------------
+  app.use("/settings/tokens", requireAdmin(deps));
+  app.use("/settings/tokens/*", requireAdmin(deps));
+  const tokensPage = async (c: Context<AppEnv>, extra: Record<string, unknown> = {}, status: 200 | 404 | 422 = 200) =>
+    render(c, deps, "./uploads/tokens", { tokens: await listApiTokens(deps.db), scopes: TOKEN_SCOPES, values: {}, errors: {}, ...extra }, status);
+
+  app.get("/settings/tokens", (c) => tokensPage(c));
+
+  app.post("/settings/tokens", async (c) => {
+    const form = await readForm(c);
+    const name = (form.name ?? "").trim();
+    const errors: Record<string, string> = {};
+    if (!name) errors.name = "Name the token after where it is used, like github-actions-api.";
+    else if (name.length > 100) errors.name = "The name is at most 100 characters.";
+    const scopes = (form.scopes ?? "upload").split(",").filter((s): s is TokenScope => (TOKEN_SCOPES as readonly string[]).includes(s));
+    if (!scopes.length) errors.scopes = "Choose a scope.";
+    if (Object.keys(errors).length) return tokensPage(c, { values: { name }, errors }, 422);
+    const { token } = await createApiToken(deps.db, name, scopes, c.get("user")!.username, deps.now());
+    deps.logger.info("API token created", { name, by: c.get("user")!.username });
+    return tokensPage(c, { created: { name, token } });
+  });
+
+  app.post("/settings/tokens/:id{[0-9]+}/revoke", async (c) => {
+    const revoked = await revokeApiToken(deps.db, Number(c.req.param("id")), deps.now());
+    if (!revoked) return tokensPage(c, { failure: "This token does not exist or was already revoked." }, 404);
+    deps.logger.info("API token revoked", { id: Number(c.req.param("id")), by: c.get("user")!.username });
+    return tokensPage(c, { notice: "Token revoked: uploads with it are refused from now on." });
+  });
+
+  return app;
+}
