@@ -1,0 +1,179 @@
+// Uploads from CI: API tokens, every format through POST /api/v1/scans, the asset named or read
+// from the report, installed versions and CVE aliases completed, SBOMs looked up in OSV, VEX
+// statements applied, full-result re-imports resolving what is gone, and bad files refused with
+// nothing changed.
+import { readFileSync } from "node:fs";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Browser, type TestApp, BASE, runJobs, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
+import { GitHubSim } from "../sim/github.js";
+import { OsvSim, realAdvisories } from "../sim/osv.js";
+import { type RunningSim, startSim } from "../sim/serve.js";
+
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/reports/${name}`, import.meta.url), "utf8");
+let app: TestApp;
+let admin: Browser;
+let osv: OsvSim;
+let github: GitHubSim;
+let servers: RunningSim[];
+let token: string;
+
+beforeEach(async () => {
+  osv = new OsvSim();
+  for (const advisory of realAdvisories()) osv.add(advisory);
+  osv.add({ id: "GHSA-35jh-r3h4-6jhm", modified: "2024-03-05T11:00:00Z", aliases: ["CVE-2021-23337"], summary: "Command Injection in lodash", affected: [{ package: { ecosystem: "npm", name: "lodash" }, ranges: [{ type: "SEMVER", events: [{ introduced: "0" }, { fixed: "4.17.21" }] }] }] });
+  github = new GitHubSim();
+  github.addToken("github_pat_uploads_0001");
+  github.repos.push({ id: 801, full_name: "acme/api", private: true, visibility: "private", archived: false, default_branch: "main" });
+  github.files.set("acme/api", { "package-lock.json": JSON.stringify({ name: "api", lockfileVersion: 3, packages: { "": {}, "node_modules/lodash": { version: "4.17.20" }, "node_modules/qs": { version: "6.7.0" } } }) });
+  servers = [await startSim(osv.app()), await startSim(github.app())];
+  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.osv.dev=${servers[0]!.url},https://api.github.com=${servers[1]!.url}` } });
+  admin = await setUpAdmin(app);
+  await seedRepositories(app, ["acme/web"]);
+  expect((await admin.post("/integrations/ci-upload", {})).status).toBe(303);
+  const created = text(await (await admin.post("/settings/tokens", { name: "github-actions", scopes: "upload" })).text());
+  token = /pbt_[a-z2-7]{32}/.exec(created)![0];
+});
+afterEach(async () => {
+  await app.close();
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+const db = () => app.runtime.database.db;
+
+async function upload(body: string | FormData, query: Record<string, string> = {}, auth = `Bearer ${token}`, contentType = "application/json"): Promise<Response> {
+  const qs = new URLSearchParams(query).toString();
+  return app.runtime.app.request(`${BASE}/api/v1/scans${qs ? `?${qs}` : ""}`, { method: "POST", headers: { authorization: auth, ...(typeof body === "string" ? { "content-type": contentType } : {}) }, body });
+}
+
+async function findings() {
+  return db()
+    .selectFrom("findings")
+    .innerJoin("assets", "assets.id", "findings.asset_id")
+    .select(["findings.id", "findings.cve", "findings.package", "findings.installed_version", "findings.status", "findings.severity", "assets.name as asset", "assets.kind"])
+    .orderBy("findings.cve")
+    .execute();
+}
+
+describe("uploads from CI", () => {
+  it("refuses missing, wrong and revoked tokens, and uploads while CI uploads is not connected", async () => {
+    expect((await upload("{}", {}, "")).status).toBe(401);
+    const wrong = await upload("{}", {}, "Bearer pbt_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get("www-authenticate")).toContain("invalid_token");
+    const id = (await db().selectFrom("api_tokens").select("id").executeTakeFirstOrThrow()).id;
+    await admin.post(`/settings/tokens/${id}/revoke`, {});
+    expect(((await (await upload(fixture("trivy-image.json"))).json()) as { error: string }).error).toContain("revoked");
+    const page = text(await (await admin.get("/settings/tokens")).text());
+    expect(page).toContain("github-actions");
+    expect(page).toContain("revoked");
+    expect(page).not.toContain(token);
+    // The token is stored only as its hash.
+    const row = await db().selectFrom("api_tokens").selectAll().executeTakeFirstOrThrow();
+    expect(JSON.stringify(row)).not.toContain(token.slice(4));
+  });
+
+  it("imports a Trivy image report onto the image by the report's digest, and re-imports as a full result", async () => {
+    const res = await upload(fixture("trivy-image.json"));
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ format: "trivy", tool: "Trivy", asset: { kind: "container_image", name: "registry.example.com/acme/api:1.0" }, created: 4, updated: 0, resolved: 0, skipped: 0 });
+    const rows = await findings();
+    expect(rows.map((f) => `${f.cve} ${f.package} ${f.severity}`)).toEqual(["CVE-2011-3374 apt low", "CVE-2021-23337 lodash high", "CVE-2023-4911 libc6 high", "CVE-2024-99999 left-pad high"]);
+    const asset = await db().selectFrom("assets").select("asset_key").where("kind", "=", "container_image").executeTakeFirstOrThrow();
+    expect(asset.asset_key).toBe("image:sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+
+    // The same report again changes nothing; without libc6's finding, as a full result, resolves it.
+    expect(await (await upload(fixture("trivy-image.json"), { full: "true" })).json()).toMatchObject({ created: 0, updated: 0, unchanged: 4, resolved: 0 });
+    const report = JSON.parse(fixture("trivy-image.json"));
+    report.Results[0].Vulnerabilities.shift();
+    expect(await (await upload(JSON.stringify(report), { full: "true" })).json()).toMatchObject({ created: 0, unchanged: 3, resolved: 1 });
+    expect((await findings()).find((f) => f.package === "libc6")!.status).toBe("resolved");
+    // A partial upload (full=false) resolves nothing.
+    report.Results[0].Vulnerabilities.shift();
+    expect(await (await upload(JSON.stringify(report))).json()).toMatchObject({ resolved: 0 });
+  });
+
+  it("deduplicates with other sources by fingerprint: Grype's GHSA becomes its CVE on the image named by digest", async () => {
+    const res = await upload(fixture("grype.json"));
+    expect(await res.json()).toMatchObject({ format: "grype", tool: "Grype", created: 2 });
+    const sarif = await upload(fixture("trivy.sarif"), { asset: "https://github.com/acme/web" });
+    expect(await sarif.json()).toMatchObject({ format: "sarif", tool: "Trivy", asset: { kind: "repository", name: "acme/web" }, created: 1, skipped: 1, reasons: { "no CVE or advisory identifier (code scanning rules are not imported)": 1 } });
+    const cdx = await upload(fixture("cyclonedx.xml"), { asset: "registry.example.com/acme/billing:3.2@sha256:3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d" }, undefined, "application/xml");
+    // Log4Shell on the same image, package and version as Grype's: one finding, two sources.
+    expect(await cdx.json()).toMatchObject({ format: "cyclonedx-xml", tool: "Dependency-Check", created: 1, updated: 1 });
+    const log4j = (await findings()).filter((f) => f.cve === "CVE-2021-44228");
+    expect(log4j).toHaveLength(1);
+    const sources = await db().selectFrom("finding_sources").select("raw").where("finding_id", "=", log4j[0]!.id).execute();
+    expect(sources.map((s) => JSON.parse(s.raw).tool).sort()).toEqual(["Dependency-Check", "Grype"]);
+  });
+
+  it("completes what reports leave out: npm audit versions from the lockfile, GHSA aliases from OSV, SBOM packages looked up", async () => {
+    await admin.post("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_uploads_0001" });
+    await admin.post("/integrations/dependency-monitor", {});
+    await runJobs(app, 5_000);
+    const before = (await findings()).length;
+    const audit = await upload(fixture("npm-audit-v2.json"), { asset: "acme/api" });
+    const body = (await audit.json()) as Record<string, any>;
+    expect(body).toMatchObject({ format: "npm-audit", tool: "npm audit", asset: { name: "acme/api" } });
+    expect(body.reasons["installed version not given by the report, and not in the repository's lockfiles read by the dependency monitor"]).toBe(1);
+    const rows = await findings();
+    // lodash 4.17.20 from the lockfile, its GHSA resolved to CVE-2021-23337: the dependency monitor's finding, now with a second source.
+    expect(rows.filter((f) => f.package === "lodash" && f.asset === "acme/api").map((f) => `${f.cve} ${f.installed_version}`)).toEqual(["CVE-2021-23337 4.17.20"]);
+    expect(rows.length).toBe(before);
+
+    const sbom = await upload(fixture("spdx.json"), { asset: "https://github.com/acme/web" });
+    expect(await sbom.json()).toMatchObject({ format: "spdx", tool: "SPDX SBOM", created: 2, skipped: 1 });
+    expect((await findings()).filter((f) => f.asset === "acme/web").map((f) => `${f.cve} ${f.package}@${f.installed_version}`)).toEqual(["CVE-2021-23337 lodash@4.17.20", "CVE-2021-33203 django@3.2.4"]);
+  });
+
+  it("applies VEX: not affected becomes a false positive, resolved is not imported", async () => {
+    const res = await upload(fixture("cyclonedx-vex.json"), { asset: "acme/web" });
+    expect(await res.json()).toMatchObject({ format: "cyclonedx", created: 2, skipped: 1, reasons: { "resolved according to the report's VEX analysis": 1 } });
+    const jackson = (await findings()).find((f) => f.package === "com.fasterxml.jackson.core:jackson-databind")!;
+    expect(jackson.status).toBe("false_positive");
+    const finding = await db().selectFrom("findings").select("status_reason").where("id", "=", jackson.id).executeTakeFirstOrThrow();
+    expect(finding.status_reason).toContain("code_not_reachable");
+  });
+
+  it("refuses bad files with what is wrong, and changes nothing", async () => {
+    const trivy = fixture("trivy-image.json");
+    const truncated = await upload(trivy.slice(0, trivy.length - 200));
+    expect(truncated.status).toBe(400);
+    expect(((await truncated.json()) as { error: string }).error).toMatch(/^The Trivy JSON is not valid JSON at line \d+, column \d+: the document ends early .*Nothing was imported\.$/);
+    const broken = await upload(trivy.replace('"Severity": "LOW"', '"Severity": LOW'));
+    expect(((await broken.json()) as { error: string }).error).toMatch(/at line 53, column 23: unexpected "L" where a value was expected/);
+    expect(((await (await upload('{"hello": 1}')).json()) as { error: string }).error).toContain("The file's format was not recognised");
+    expect(((await (await upload(trivy, { format: "docx" })).json()) as { error: string }).error).toContain('Unknown format "docx"');
+    const unknownRepo = await upload(fixture("osv-scanner.json"), { asset: "https://github.com/acme/nowhere" });
+    expect(unknownRepo.status).toBe(404);
+    expect(((await unknownRepo.json()) as { error: string }).error).toContain('No repository "https://github.com/acme/nowhere" is known to Patchbay');
+    const noAsset = await upload(fixture("osv-scanner.json"));
+    expect(((await noAsset.json()) as { error: string }).error).toContain("name it with asset=");
+    const sbomWithoutMonitor = await upload(fixture("spdx.json"), { asset: "acme/web" });
+    expect(sbomWithoutMonitor.status).toBe(409);
+    expect(await db().selectFrom("findings").select("id").execute()).toEqual([]);
+    const history = text(await (await admin.get("/uploads")).text());
+    expect(history).toContain("rejected");
+  });
+
+  it("accepts multipart bodies from the API and the Uploads page (with its CSRF check)", async () => {
+    const form = new FormData();
+    form.set("asset", "acme/web");
+    form.set("file", new Blob([fixture("osv-scanner.json")], { type: "application/json" }), "osv.json");
+    expect(await (await upload(form)).json()).toMatchObject({ format: "osv-scanner", created: 2 });
+
+    const page = new FormData();
+    page.set("format", "auto");
+    page.set("asset", "acme/web");
+    page.set("full", "true");
+    page.set("file", new Blob([fixture("trivy.sarif")]), "trivy.sarif");
+    const res = await admin.request("/uploads", { method: "POST", body: page, htmx: true });
+    expect(res.status).toBe(200);
+    expect(text(await res.text())).toContain("Trivy report imported for acme/web: 1 new");
+    const foreign = await admin.request("/uploads", { method: "POST", body: page, headers: { origin: "https://evil.example" } });
+    expect(foreign.status).toBe(403);
+    const listing = text(await (await admin.get("/uploads")).text());
+    expect(listing).toContain("user admin");
+    expect(listing).toContain("token github-actions");
+  });
+});
