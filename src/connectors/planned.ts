@@ -6,18 +6,6 @@ const planned = (card: Card): PlannedConnector => ({ status: "planned", card });
 
 export const plannedConnectors: PlannedConnector[] = [
   planned({
-    kind: "github-dependabot",
-    name: "GitHub Dependabot",
-    category: "scanners",
-    summary: "Import Dependabot alerts through a connected GitHub integration.",
-    overview: {
-      description: "Import Dependabot and code scanning alerts from the repositories of a connected GitHub integration.",
-      benefits: ["Dependency vulnerabilities with their advisories and fixed versions", "Dismissed and fixed alerts followed automatically"],
-      requirements: ["A connected GitHub integration with the security_events scope"],
-      docs: [{ label: "GitHub: Dependabot alerts API", url: "https://docs.github.com/en/rest/dependabot/alerts" }],
-    },
-  }),
-  planned({
     kind: "gitlab-vulnerabilities",
     name: "GitLab Vulnerabilities",
     category: "scanners",

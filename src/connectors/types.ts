@@ -192,6 +192,11 @@ export interface ScannedFinding {
   asset: AssetRef;
   /** Link to the record in the scanner's own UI. */
   url: string | null;
+  /**
+   * The scanner says the finding was dismissed there (Dependabot "inaccurate", a VEX "not
+   * affected"): an open finding takes this status; decisions people made in Patchbay stand.
+   */
+  dismissed?: { status: "false_positive" | "risk_accepted"; reason: string };
 }
 
 export type ScannerRecord =

@@ -41,6 +41,7 @@ const FORMATS: Format[] = [
   { name: /^poetry\.lock$/, label: "poetry.lock", parse: parsePoetryLock },
   { name: /^Pipfile\.lock$/, label: "Pipfile.lock", parse: parsePipfileLock },
   { name: /^go\.sum$/, label: "go.sum", parse: parseGoSum },
+  { name: /^go\.mod$/, label: "go.mod", parse: parseGoMod },
   { name: /^pom\.xml$/, label: "pom.xml", parse: parsePom },
   { name: /^Gemfile\.lock$/, label: "Gemfile.lock", parse: parseGemfileLock },
   { name: /^Cargo\.lock$/, label: "Cargo.lock", parse: parseCargoLock },
@@ -289,6 +290,31 @@ function parseGoSum(text: string, path: string): Dependency[] {
     if (!current || compareGoVersions(version, current) > 0) highest.set(parts[0]!, version);
   }
   return [...highest].map(([name, version]) => ({ ecosystem: "Go" as const, name, version }));
+}
+
+/**
+ * go.mod: the require directives (a block or single lines). Since Go 1.17 a module's go.mod
+ * lists every module its build uses, at the selected version; replaced modules are left out.
+ */
+function parseGoMod(text: string, path: string): Dependency[] {
+  if (!/^\s*module\s+\S+/m.test(text)) throw new ManifestError(path, 'no "module" directive; is this a go.mod file?');
+  const replaced = new Set([...text.matchAll(/^\s*(?:replace\s+)?(\S+)(?:\s+v\S+)?\s+=>/gm)].map((m) => m[1]!));
+  const out: Dependency[] = [];
+  let inBlock = false;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(/\/\/.*$/, "").trim();
+    if (/^require\s*\($/.test(line)) {
+      inBlock = true;
+      continue;
+    }
+    if (inBlock && line === ")") {
+      inBlock = false;
+      continue;
+    }
+    const m = (inBlock ? /^(\S+)\s+(v\S+)$/ : /^require\s+(\S+)\s+(v\S+)$/).exec(line);
+    if (m && !replaced.has(m[1]!)) out.push({ ecosystem: "Go", name: m[1]!, version: m[2]! });
+  }
+  return out;
 }
 
 // --- Maven -------------------------------------------------------------------------------

@@ -163,6 +163,7 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
       )
       .execute();
   }
+  await applyDismissals(db, changed, findings, ctx.actor, stamp);
   // A record that moved to another finding (say, the package was upgraded) may leave its
   // old finding with nothing reporting it.
   counts.resolved += await resolveUnreported(db, [...orphaned], ctx.actor, stamp, "No scanner reports it any more");
@@ -274,6 +275,22 @@ async function updateFinding(db: Db, finding: Finding, f: ScannedFinding, ctx: I
       .insertInto("finding_events")
       .values({ finding_id: finding.id, at: stamp, actor: ctx.actor, from_status: "resolved", to_status: "open", note: "Reported again by the scanner" })
       .execute();
+  }
+}
+
+/** The scanner's dismissals, on findings still open (people's decisions are not overridden). */
+async function applyDismissals(db: Db, records: Accepted[], findings: Map<string, Finding>, actor: string, stamp: string): Promise<void> {
+  for (const a of records) {
+    const dismissed = a.finding.dismissed;
+    const finding = findings.get(a.fingerprint);
+    if (!dismissed || !finding || (finding.status !== "open" && finding.status !== "in_remediation")) continue;
+    await db
+      .updateTable("findings")
+      .set({ status: dismissed.status, status_reason: dismissed.reason, status_expires_at: null, resolved_at: null, updated_at: stamp })
+      .where("id", "=", finding.id)
+      .execute();
+    await db.insertInto("finding_events").values({ finding_id: finding.id, at: stamp, actor, from_status: finding.status, to_status: dismissed.status, note: dismissed.reason }).execute();
+    finding.status = dismissed.status;
   }
 }
 

@@ -10,7 +10,7 @@ import type { Db, Integration, ScanRun, Severity } from "../db/schema.js";
 import { publish } from "../remediation/events.js";
 import { SEVERITIES } from "./normalize.js";
 import { connectorContext, type ConnectorEnvironment } from "../connectors/context.js";
-import { connectionFor } from "../integrations/oauth.js";
+import { linkedOrOwn } from "../integrations/linked.js";
 import { enqueueJob } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
@@ -58,7 +58,7 @@ export function scannerSyncHandler(deps: SyncDeps): JobHandler {
     if (!scanner) throw new Error(`Integration "${integration.name}" is not a scanner.`);
 
     const run = await resumeOrStart(db, integration.id, job.id, now());
-    const connection = await connectionFor(deps, deps.registry.available(integration.kind)!, integration);
+    const connection = await linkedOrOwn(deps, deps.registry.available(integration.kind)!, integration);
     const session = scanner.session(connection, { ...connectorContext({ ...deps.env, logger }), workspace: createWorkspace({ ...deps, env: { ...deps.env, logger } }) });
     const repositories = await loadRepositoryIndex(db);
     const actor = `scanner: ${integration.name}`;

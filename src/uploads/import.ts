@@ -16,9 +16,7 @@ import type { Db, Integration } from "../db/schema.js";
 import { createWorkspace } from "../dependencies/workspace.js";
 import { severityOfScore } from "../findings/cvss.js";
 import { type ScanCounts, chunks, emptyCounts, importPage, mergeCounts, resolveUnreported } from "../findings/import.js";
-import { fingerprint } from "../findings/normalize.js";
 import { loadRepositoryIndex } from "../findings/repositories.js";
-import { changeFindingStatus } from "../findings/status.js";
 import { ExternalError } from "../http.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
@@ -282,7 +280,6 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
   };
 
   const seen = new Set<string>();
-  const falsePositives = new Map<string, string>();
   const counts: ScanCounts = emptyCounts();
   let batch: ScannerRecord[] = [];
   const commit = async () => {
@@ -305,7 +302,6 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
       const record = toRecord({ ...item, ids, installedVersion: version }, tool, parsed.format, asset);
       if (seen.has(record.externalId)) continue;
       seen.add(record.externalId);
-      if (item.analysis?.state === "false_positive") falsePositives.set(fingerprint(ids[0]!, item.package, version, asset.key), item.analysis.detail);
       batch.push(record);
       if (batch.length >= IMPORT_BATCH) await commit();
     }
@@ -326,12 +322,7 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
   }
   await commit();
 
-  // People's decisions stand; the report's "not affected" marks findings still open.
   const stamp = deps.now();
-  for (const [fp, detail] of falsePositives) {
-    const finding = await db.selectFrom("findings").selectAll().where("fingerprint", "=", fp).executeTakeFirst();
-    if (finding && (finding.status === "open" || finding.status === "in_remediation")) await changeFindingStatus(db, finding, { status: "false_positive", reason: detail }, actor, stamp);
-  }
 
   if (input.full) {
     const prefix = `${tool}:${asset.key}:`;
@@ -393,6 +384,7 @@ function toRecord(item: UploadItem, tool: string, format: FormatId, asset: Asset
       lastSeenAt: now,
       asset: ref,
       url: item.url,
+      ...(item.analysis?.state === "false_positive" ? { dismissed: { status: "false_positive" as const, reason: item.analysis.detail } } : {}),
     },
   };
 }

@@ -2,7 +2,7 @@
 // under /api/v3): bearer or token auth, the version and scope headers, repository listing
 // with Link pagination, GitHub's error body, primary and secondary rate limits, fault knobs.
 import crypto from "node:crypto";
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { FaultKnobs } from "./faults.js";
 import { type RepoFiles, directoriesOf, gitBlobSha } from "./files.js";
 
@@ -213,6 +213,7 @@ export class GitHubSim {
       return c.json({ number: Number(c.req.param("number")), body: this.pullBodies.get(key), state: "open" });
     });
     this.#contentRoutes(api);
+    this.#alertRoutes(api);
     this.#issueRoutes(api);
     for (const scope of ["orgs", "users"] as const) {
       api.get(`/${scope}/:owner/packages`, (c) => {
@@ -267,6 +268,44 @@ export class GitHubSim {
         return c.body(content, 200, { "content-type": "application/vnd.github.raw+json; charset=utf-8" });
       }
       return c.json({ type: "file", encoding: "base64", size: Buffer.byteLength(content), name: path.split("/").at(-1), path, content: Buffer.from(content).toString("base64"), sha: gitBlobSha(content) });
+    });
+  }
+
+  /** Dependabot alerts by "owner/name" (the API's alert objects); repositories with them disabled. */
+  readonly dependabotAlerts = new Map<string, Record<string, unknown>[]>();
+  readonly dependabotDisabled = new Set<string>();
+  /** Code scanning alerts by "owner/name"; repositories without code scanning answer 404. */
+  readonly codeScanningAlerts = new Map<string, Record<string, unknown>[]>();
+
+  /** Security alerts with GitHub's cursor pagination (per_page, after; Link rel="next"). */
+  #alertRoutes(api: Hono): void {
+    const page = (c: Context, all: Record<string, unknown>[], base: string) => {
+      const states = (c.req.query("state") ?? "").split(",").filter(Boolean);
+      const matching = states.length ? all.filter((a) => states.includes(String(a.state))) : all;
+      const perPage = Math.min(100, Number(c.req.query("per_page") ?? 30));
+      const after = c.req.query("after") ? Number(Buffer.from(c.req.query("after")!, "base64url").toString()) : 0;
+      const slice = matching.slice(after, after + perPage);
+      if (after + perPage < matching.length) {
+        const url = new URL(`${this.apiOrigin}${base}`);
+        for (const [k, v] of Object.entries(c.req.query())) if (k !== "after") url.searchParams.set(k, v);
+        url.searchParams.set("after", Buffer.from(String(after + perPage)).toString("base64url"));
+        c.header("link", `<${url}>; rel="next"`);
+      }
+      return c.json(slice);
+    };
+    api.get("/repos/:owner/:repo/dependabot/alerts", (c) => {
+      const name = `${c.req.param("owner")}/${c.req.param("repo")}`;
+      const entry = this.tokenOf(c.req.header("authorization"));
+      if (entry.scopes && !entry.scopes.includes("security_events") && !entry.scopes.includes("repo")) return c.json({ message: "Resource not accessible by personal access token", documentation_url: DOCS, status: "403" }, 403);
+      if (!this.repos.some((r) => r.full_name === name)) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
+      if (this.dependabotDisabled.has(name)) return c.json({ message: "Dependabot alerts are disabled for this repository.", documentation_url: DOCS, status: "403" }, 403);
+      return page(c, this.dependabotAlerts.get(name) ?? [], `/repos/${name}/dependabot/alerts`);
+    });
+    api.get("/repos/:owner/:repo/code-scanning/alerts", (c) => {
+      const name = `${c.req.param("owner")}/${c.req.param("repo")}`;
+      const alerts = this.codeScanningAlerts.get(name);
+      if (!alerts) return c.json({ message: "no analysis found", documentation_url: DOCS, status: "404" }, 404);
+      return page(c, alerts, `/repos/${name}/code-scanning/alerts`);
     });
   }
 
@@ -517,4 +556,40 @@ export class GitHubSim {
   private tokenOf(header: string | undefined): GitHubSimToken {
     return this.tokens.get(/^(?:Bearer|token) (.+)$/.exec(header ?? "")![1]!)!;
   }
+}
+
+/** A Dependabot alert as GET /repos/{owner}/{repo}/dependabot/alerts returns it. */
+export function dependabotAlert(repo: string, a: { number: number; state?: "open" | "dismissed" | "fixed" | "auto_dismissed"; ghsa: string; cve?: string | null; ecosystem: string; name: string; manifest: string; severity: string; patched?: string | null; range?: string; dismissedReason?: string; dismissedComment?: string; summary?: string }): Record<string, unknown> {
+  const advisory = {
+    ghsa_id: a.ghsa,
+    cve_id: a.cve ?? null,
+    summary: a.summary ?? `Vulnerability in ${a.name}`,
+    description: `A vulnerability was found in ${a.name}.`,
+    severity: a.severity,
+    identifiers: [{ type: "GHSA", value: a.ghsa }, ...(a.cve ? [{ type: "CVE", value: a.cve }] : [])],
+    references: [{ url: `https://github.com/advisories/${a.ghsa}` }],
+    published_at: "2021-02-15T11:00:00Z",
+    updated_at: "2024-03-05T11:00:00Z",
+    withdrawn_at: null,
+    vulnerabilities: [{ package: { ecosystem: a.ecosystem, name: a.name }, severity: a.severity, vulnerable_version_range: a.range ?? "< 99", first_patched_version: a.patched ? { identifier: a.patched } : null }],
+    cvss: { vector_string: "CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H", score: 7.2 },
+    cwes: [{ cwe_id: "CWE-94", name: "Improper Control of Generation of Code" }],
+  };
+  return {
+    number: a.number,
+    state: a.state ?? "open",
+    dependency: { package: { ecosystem: a.ecosystem, name: a.name }, manifest_path: a.manifest, scope: "runtime", relationship: "direct" },
+    security_advisory: advisory,
+    security_vulnerability: advisory.vulnerabilities[0],
+    url: `https://api.github.com/repos/${repo}/dependabot/alerts/${a.number}`,
+    html_url: `https://github.com/${repo}/security/dependabot/${a.number}`,
+    created_at: "2026-10-01T12:00:00Z",
+    updated_at: "2026-11-01T12:00:00Z",
+    dismissed_at: a.state === "dismissed" ? "2026-11-02T09:00:00Z" : null,
+    dismissed_by: a.state === "dismissed" ? { login: "octocat", id: 1, type: "User" } : null,
+    dismissed_reason: a.state === "dismissed" ? (a.dismissedReason ?? "tolerable_risk") : null,
+    dismissed_comment: a.state === "dismissed" ? (a.dismissedComment ?? null) : null,
+    fixed_at: a.state === "fixed" ? "2026-11-03T09:00:00Z" : null,
+    auto_dismissed_at: null,
+  };
 }

@@ -61,6 +61,10 @@ describe("manifests and lockfiles", () => {
     expect(pins("go.sum", "go.sum")).toEqual(["Go:github.com/gin-gonic/gin@v1.6.3", "Go:golang.org/x/net@v0.7.0", "Go:golang.org/x/text@v0.3.5", "Go:gopkg.in/yaml.v2@v2.2.8"]);
   });
 
+  it("go.mod: required modules in blocks and single lines, replaced ones left out", () => {
+    expect(pins("go.mod", "go.mod")).toEqual(["Go:github.com/gin-gonic/gin@v1.6.3", "Go:golang.org/x/net@v0.7.0", "Go:gopkg.in/yaml.v2@v2.2.8"]);
+  });
+
   it("pom.xml: properties, project.version and dependencyManagement resolved; ranges and plugin dependencies left out", () => {
     expect(pins("pom.xml", "pom.xml")).toEqual([
       "Maven:com.acme:billing-api@1.8.0-SNAPSHOT",

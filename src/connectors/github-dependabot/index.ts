@@ -1,0 +1,254 @@
+// GitHub Dependabot alerts (and code scanning alerts that name a CVE or GHSA — Trivy's and
+// Grype's SARIF uploaded to GitHub), for the repositories of a connected GitHub integration.
+// Open alerts are findings; dismissed ones carry their dismissal (inaccurate / not used →
+// false positive, tolerable risk / no bandwidth → risk accepted); fixed ones are no longer
+// reported, so the scan resolves them. Dependabot does not say which version is installed:
+// it is read from the manifest the alert names.
+import { type Dependency, ManifestError, parseManifest } from "../../dependencies/manifests.js";
+import { ExternalError } from "../../http.js";
+import { createGitHubClient } from "../github/index.js";
+import { type GitHubClient, nextLink } from "../github/client.js";
+import type { AvailableConnector, ConnectionSettings, ConnectorContext, ScanSession, ScannedFinding, ScannerRecord, ScannerSeverity, WorkspaceRepository } from "../types.js";
+
+const SERVICE = "GitHub Dependabot";
+const MAX_PAGES = 100;
+
+/** Dependabot's ecosystem names, as OSV's. */
+const ECOSYSTEMS: Record<string, string> = { npm: "npm", pip: "PyPI", maven: "Maven", go: "Go", rubygems: "RubyGems", rust: "crates.io", nuget: "NuGet", composer: "Packagist", pub: "Pub", erlang: "Hex", actions: "GitHub Actions", swift: "SwiftURL" };
+
+const DISMISSALS: Record<string, "false_positive" | "risk_accepted" | undefined> = {
+  inaccurate: "false_positive",
+  not_used: "false_positive",
+  tolerable_risk: "risk_accepted",
+  no_bandwidth: "risk_accepted",
+  // fix_started: the alert stays open until the fix merges.
+};
+
+interface DependabotAlert {
+  number: number;
+  state: "open" | "dismissed" | "fixed" | "auto_dismissed";
+  html_url: string;
+  created_at: string;
+  dismissed_reason?: string | null;
+  dismissed_comment?: string | null;
+  dismissed_by?: { login?: string } | null;
+  dependency?: { package?: { ecosystem?: string; name?: string }; manifest_path?: string; scope?: string };
+  security_advisory?: {
+    ghsa_id?: string;
+    cve_id?: string | null;
+    summary?: string;
+    description?: string;
+    severity?: string;
+    identifiers?: { type: string; value: string }[];
+    cvss?: { score?: number | null; vector_string?: string | null };
+  };
+  security_vulnerability?: { first_patched_version?: { identifier?: string } | null; vulnerable_version_range?: string };
+}
+
+interface CodeScanningAlert {
+  number: number;
+  state: string;
+  html_url: string;
+  created_at: string;
+  rule?: { id?: string; severity?: string; security_severity_level?: string | null; description?: string; tags?: string[] };
+  tool?: { name?: string };
+  most_recent_instance?: { location?: { path?: string }; message?: { text?: string } };
+}
+
+const severityOf = (value: string | null | undefined): ScannerSeverity => ({ critical: "critical", high: "high", medium: "medium", moderate: "medium", low: "low" })[String(value ?? "").toLowerCase()] as ScannerSeverity ?? "medium";
+
+class DependabotScan implements ScanSession {
+  readonly #client: GitHubClient;
+  readonly #ctx: ConnectorContext;
+  readonly #codeScanning: boolean;
+  readonly #githubIntegration: number;
+  #repositories: Promise<WorkspaceRepository[]> | undefined;
+
+  constructor(connection: ConnectionSettings, ctx: ConnectorContext) {
+    if (!ctx.workspace) throw new Error("Dependabot alerts are read only by a background scan.");
+    if (!connection.linked) throw new ExternalError("invalid_input", SERVICE, "Choose the connected GitHub integration whose repositories' alerts to import.");
+    this.#client = createGitHubClient(connection.linked, ctx);
+    this.#ctx = ctx;
+    this.#codeScanning = connection.settings.codeScanning === true;
+    this.#githubIntegration = Number(connection.settings.integration);
+  }
+
+  async fetchPage(cursor: string | null) {
+    this.#repositories ??= this.#ctx.workspace!.repositories().then((all) => all.filter((r) => r.integrationId === this.#githubIntegration));
+    const repositories = await this.#repositories;
+    const index = cursor ? Number(cursor) : 0;
+    const repository = repositories[index];
+    if (!repository) return { records: [], nextCursor: null, total: repositories.length };
+    const records = [...(await this.#dependabot(repository)), ...(this.#codeScanning ? await this.#codeScanningAlerts(repository) : [])];
+    return { records, nextCursor: index + 1 < repositories.length ? String(index + 1) : null, total: repositories.length };
+  }
+
+  /** Every page of a list, or nothing when the repository has the feature off (403/404). */
+  async #list<T>(first: string, feature: string, repository: WorkspaceRepository): Promise<T[] | string> {
+    const out: T[] = [];
+    let url: string | null = first;
+    for (let page = 0; url && page < MAX_PAGES; page++) {
+      try {
+        const { data, response }: { data: T[]; response: { headers: Headers } } = await this.#client.get<T[]>(url);
+        if (!Array.isArray(data)) throw new ExternalError("remote", SERVICE, `GitHub answered the ${feature} of ${repository.fullName} with something that is not a list.`);
+        out.push(...data);
+        url = nextLink(response.headers.get("link"));
+      } catch (err) {
+        // Off for this repository ("Dependabot alerts are disabled", "no analysis found", "Advanced Security must be enabled").
+        if (err instanceof ExternalError && (err.status === 403 || err.status === 404) && err.kind !== "auth" && !/scope|permission|Resource not accessible/i.test(err.remoteMessage ?? "")) {
+          return `${feature} not enabled for the repository (${err.remoteMessage ?? `HTTP ${err.status}`})`;
+        }
+        if (err instanceof ExternalError && err.status === 403) {
+          throw new ExternalError("permission", SERVICE, `GitHub refused to list the ${feature} of ${repository.fullName} (${err.remoteMessage ?? "HTTP 403"}): the token needs the security_events scope (or "Dependabot alerts: read" / "Code scanning alerts: read" for fine-grained tokens and GitHub Apps).`, { status: 403, remoteMessage: err.remoteMessage });
+        }
+        throw err;
+      }
+    }
+    return out;
+  }
+
+  async #dependabot(repository: WorkspaceRepository): Promise<ScannerRecord[]> {
+    const path = `/repos/${repository.fullName.split("/").map(encodeURIComponent).join("/")}/dependabot/alerts?state=open,dismissed&per_page=100`;
+    const alerts = await this.#list<DependabotAlert>(path, "Dependabot alerts", repository);
+    if (typeof alerts === "string") return [{ externalId: `${repository.id}:dependabot`, raw: { repository: repository.fullName }, skip: alerts }];
+    const manifests = new Map<string, Promise<Dependency[] | string>>();
+    const records: ScannerRecord[] = [];
+    for (const alert of alerts) {
+      const advisory = alert.security_advisory ?? {};
+      const pkg = alert.dependency?.package ?? {};
+      const ecosystem = ECOSYSTEMS[String(pkg.ecosystem)] ?? String(pkg.ecosystem ?? "");
+      const name = String(pkg.name ?? "");
+      const manifest = alert.dependency?.manifest_path ?? "";
+      const dismissedAs = alert.state === "dismissed" ? DISMISSALS[String(alert.dismissed_reason)] : undefined;
+      if (alert.state === "dismissed" && !dismissedAs && alert.dismissed_reason !== "fix_started") continue;
+      if (!manifests.has(manifest)) manifests.set(manifest, this.#manifest(repository, manifest));
+      const resolved = await manifests.get(manifest)!;
+      if (typeof resolved === "string") {
+        records.push({ externalId: `${repository.id}:${alert.number}`, raw: alert, skip: resolved });
+        continue;
+      }
+      const versions = [...new Set(resolved.filter((d) => d.ecosystem === ecosystem && d.name.toLowerCase() === name.toLowerCase()).map((d) => d.version))];
+      if (!versions.length) {
+        records.push({ externalId: `${repository.id}:${alert.number}`, raw: alert, skip: "the package is not pinned in the manifest the alert names (its installed version is unknown)" });
+        continue;
+      }
+      const cves = [advisory.cve_id, ...(advisory.identifiers ?? []).filter((i) => i.type === "CVE").map((i) => i.value)].filter((v): v is string => Boolean(v));
+      for (const version of versions) {
+        const finding: ScannedFinding = {
+          cve: cves[0] ?? advisory.ghsa_id ?? `dependabot-${alert.number}`,
+          title: advisory.summary ?? `${cves[0] ?? advisory.ghsa_id} in ${name}`,
+          description: advisory.description?.slice(0, 4000) ?? null,
+          severity: severityOf(advisory.severity),
+          cvss: typeof advisory.cvss?.score === "number" && advisory.cvss.score > 0 ? advisory.cvss.score : null,
+          ecosystem,
+          package: name,
+          installedVersion: version,
+          fixedVersion: alert.security_vulnerability?.first_patched_version?.identifier ?? null,
+          firstDetectedAt: alert.created_at,
+          lastSeenAt: new Date().toISOString(),
+          asset: { kind: "repository", repositoryName: repository.fullName, url: repository.url, details: { manifest, ghsa: advisory.ghsa_id ?? null } },
+          url: alert.html_url,
+          ...(dismissedAs
+            ? { dismissed: { status: dismissedAs, reason: `Dismissed in GitHub${alert.dismissed_by?.login ? ` by ${alert.dismissed_by.login}` : ""}: ${String(alert.dismissed_reason).replace(/_/g, " ")}${alert.dismissed_comment ? ` — ${alert.dismissed_comment}` : ""}` } }
+            : {}),
+        };
+        // The raw record without volatile fields, so an unchanged alert writes nothing.
+        const { lastSeenAt: _seen, ...stable } = finding;
+        records.push({ externalId: `${repository.id}:${alert.number}:${version}`, raw: { state: alert.state, dismissed_reason: alert.dismissed_reason ?? null, ...stable }, finding });
+      }
+    }
+    return records;
+  }
+
+  /** The dependencies the alert's manifest pins, or why they cannot be known. */
+  async #manifest(repository: WorkspaceRepository, manifest: string): Promise<Dependency[] | string> {
+    try {
+      return parseManifest(manifest, await repository.files.read(manifest));
+    } catch (err) {
+      if (err instanceof ManifestError) return `the manifest ${manifest} cannot be read for installed versions (${err.reason})`;
+      if (err instanceof ExternalError && err.kind === "not_found") return `the manifest ${manifest} is no longer on the default branch`;
+      throw err;
+    }
+  }
+
+  async #codeScanningAlerts(repository: WorkspaceRepository): Promise<ScannerRecord[]> {
+    const path = `/repos/${repository.fullName.split("/").map(encodeURIComponent).join("/")}/code-scanning/alerts?state=open&per_page=100`;
+    const alerts = await this.#list<CodeScanningAlert>(path, "code scanning alerts", repository);
+    if (typeof alerts === "string") return [{ externalId: `${repository.id}:code-scanning`, raw: { repository: repository.fullName }, skip: alerts }];
+    const records: ScannerRecord[] = [];
+    for (const alert of alerts) {
+      const text = `${alert.rule?.id ?? ""} ${(alert.rule?.tags ?? []).join(" ")} ${alert.most_recent_instance?.message?.text ?? ""}`;
+      const id = /\b(CVE-\d{4}-\d{4,}|GHSA(?:-[23456789cfghjmpqrvwx]{4}){3})\b/i.exec(text)?.[1];
+      const message = alert.most_recent_instance?.message?.text ?? "";
+      const pkg = /Package:\s*(\S+)/.exec(message)?.[1] ?? /package:\s*([^,\s]+),/i.exec(message)?.[1];
+      const version = /Installed Version:\s*(\S+)/.exec(message)?.[1] ?? /version\s+([^\s,]+)/i.exec(message)?.[1];
+      if (!id || !pkg || !version) {
+        records.push({ externalId: `${repository.id}:cs:${alert.number}`, raw: { number: alert.number, rule: alert.rule?.id }, skip: "code scanning alert without a CVE and package (code rules are not imported)" });
+        continue;
+      }
+      const finding: ScannedFinding = {
+        cve: /^CVE-/i.test(id) ? id.toUpperCase() : id,
+        title: alert.rule?.description ?? `${id} in ${pkg}`,
+        description: message.slice(0, 4000) || null,
+        severity: severityOf(alert.rule?.security_severity_level ?? alert.rule?.severity),
+        cvss: null,
+        ecosystem: null,
+        package: pkg,
+        installedVersion: version,
+        fixedVersion: /Fixed Version:\s*([^\s,]+)/.exec(message)?.[1] ?? null,
+        firstDetectedAt: alert.created_at,
+        lastSeenAt: new Date().toISOString(),
+        asset: { kind: "repository", repositoryName: repository.fullName, url: repository.url, details: { location: alert.most_recent_instance?.location?.path ?? null, tool: alert.tool?.name ?? null } },
+        url: alert.html_url,
+      };
+      const { lastSeenAt: _seen, ...stable } = finding;
+      records.push({ externalId: `${repository.id}:cs:${alert.number}`, raw: stable, finding });
+    }
+    return records;
+  }
+}
+
+export const githubDependabot: AvailableConnector = {
+  status: "available",
+  capabilities: ["scanner"],
+  multiInstance: true,
+  card: {
+    kind: "github-dependabot",
+    name: "GitHub Dependabot",
+    category: "scanners",
+    summary: "Import Dependabot alerts through a connected GitHub integration.",
+    overview: {
+      description:
+        "Import the Dependabot alerts (and, if you choose, code scanning alerts that name a CVE, as Trivy's or Grype's SARIF uploads do) of the repositories a connected GitHub integration reaches. Open alerts become findings; alerts dismissed as inaccurate or not used become false positives, as a tolerable risk or for lack of time risk accepted; fixed alerts are resolved. The installed version is read from the manifest each alert names.",
+      benefits: ["Dependency vulnerabilities with their advisories and fixed versions", "Dismissed and fixed alerts followed automatically", "One finding per vulnerability, whichever tool reports it"],
+      requirements: ["A connected GitHub integration whose token has the security_events scope (fine-grained or App: Dependabot alerts and Contents read; Code scanning alerts read for those)"],
+      docs: [
+        { label: "GitHub: Dependabot alerts API", url: "https://docs.github.com/en/rest/dependabot/alerts" },
+        { label: "GitHub: Code scanning alerts API", url: "https://docs.github.com/en/rest/code-scanning/code-scanning" },
+      ],
+    },
+  },
+  fields: [
+    { name: "integration", label: "GitHub integration", type: "integration", integrationKind: "github", required: true, glance: true, help: "Alerts are read for the repositories this integration lists." },
+    { name: "codeScanning", label: "Also import code scanning alerts that name a CVE", type: "checkbox", editableWhenConnected: true, glance: true },
+  ],
+  defaultName: () => "GitHub Dependabot",
+  async test(connection, ctx) {
+    if (!connection.linked) throw new ExternalError("invalid_input", SERVICE, "Choose the connected GitHub integration whose repositories' alerts to import.");
+    const client = createGitHubClient(connection.linked, ctx);
+    const { data } = await client.get<{ login?: string }>("/user").catch(async (err) => {
+      // GitHub App installations have no user; their repositories answer instead.
+      if (err instanceof ExternalError && err.status === 403) return client.get<{ login?: string }>("/installation/repositories?per_page=1");
+      throw err;
+    });
+    return { message: `Connected through GitHub${data.login ? ` as ${data.login}` : ""}: alerts are read for its repositories on each scan.`, details: ["Scans every 6 hours and on Sync now; repositories without Dependabot alerts are skipped and counted."] };
+  },
+  troubleshoot(error) {
+    if (error.kind === "permission") return { title: "Missing access to security alerts", steps: [error.message] };
+    return undefined;
+  },
+  scanner: {
+    intervalHours: 6,
+    session: (connection, ctx) => new DependabotScan(connection, ctx),
+  },
+};
