@@ -22,6 +22,7 @@ import { gar } from "./gar/index.js";
 import { dependencyMonitor } from "./osv/index.js";
 import { ciUpload } from "./ci-upload/index.js";
 import { githubDependabot } from "./github-dependabot/index.js";
+import { gitlabVulnerabilities } from "./gitlab-vulnerabilities/index.js";
 import { npmRegistry } from "./npm-registry/index.js";
 import { pypi } from "./pypi/index.js";
 import { maven } from "./maven/index.js";
@@ -29,7 +30,7 @@ import { goProxy } from "./go-proxy/index.js";
 import { jira } from "./jira/index.js";
 import { wiz } from "./wiz/index.js";
 
-const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, githubDependabot, ciUpload, jira, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook, ociRegistry, dockerHub, ghcr, ecr, gar, acr, dependencyMonitor, npmRegistry, pypi, maven, goProxy];
+const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, githubDependabot, gitlabVulnerabilities, ciUpload, jira, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook, ociRegistry, dockerHub, ghcr, ecr, gar, acr, dependencyMonitor, npmRegistry, pypi, maven, goProxy];
 
 export class ConnectorRegistry {
   readonly #byKind = new Map<string, Connector>();

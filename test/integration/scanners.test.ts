@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Browser, type TestApp, runJobs, setUpAdmin, testApp, text } from "../helpers.js";
 import { GitHubSim, dependabotAlert } from "../sim/github.js";
+import { GitLabSim, gitlabFinding } from "../sim/gitlab.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 
 const TOKEN = "github_pat_dependabot_0001";
@@ -97,5 +98,47 @@ describe("GitHub Dependabot", () => {
     for (let i = 0; i < 3; i++) await runJobs(app, 300_000);
     const card = text(await (await admin.get("/integrations/card/github-dependabot", { htmx: true })).text());
     expect(card).toContain("the token needs the security_events scope");
+  });
+});
+
+describe("GitLab vulnerability findings", () => {
+  it("imports dependency scanning findings with GitLab's states, and skips projects without Ultimate", async () => {
+    const gitlab = new GitLabSim();
+    gitlab.addToken("glpat-vulns-0001");
+    const api = { id: 7101, path_with_namespace: "platform/api", default_branch: "main", visibility: "private" as const, archived: false };
+    const free = { id: 7102, path_with_namespace: "platform/free-tier", default_branch: "main", visibility: "private" as const, archived: false };
+    gitlab.projects.push(api, free);
+    const list = [
+      gitlabFinding(api, { id: 1, cve: "CVE-2021-23337", name: "lodash", version: "4.17.20", file: "package-lock.json", severity: "high", solution: "Upgrade to version 4.17.21 or above." }),
+      gitlabFinding(api, { id: 2, cve: "CVE-2021-33203", name: "Django", version: "3.2.4", file: "requirements.txt", severity: "medium", state: "dismissed", dismissalReason: "used_in_tests" }),
+      gitlabFinding(api, { id: 3, cve: "CVE-2020-7598", name: "minimist", version: "1.2.0", file: "package-lock.json", severity: "low", state: "dismissed", dismissalReason: "acceptable_risk" }),
+      gitlabFinding(api, { id: 4, cve: "CVE-2020-1111", name: "old", version: "1.0.0", file: "package-lock.json", severity: "low", state: "resolved" }),
+      gitlabFinding(api, { id: 5, cve: "CVE-2023-4911", name: "libc6", version: "2.36-9", file: "", severity: "high", reportType: "container_scanning", image: "registry.gitlab.com/platform/api:latest" }),
+    ];
+    for (let n = 10; n < 130; n++) list.push(gitlabFinding(api, { id: n, cve: `CVE-2026-${20000 + n}`, name: "axios", version: "0.21.1", file: "package-lock.json", severity: "low" }));
+    gitlab.vulnerabilityFindings.set("platform/api", list);
+    const server = await startSim(gitlab.app());
+    servers.push(server);
+    await app.close();
+    app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://gitlab.example.com=${server.url}` } });
+    admin = await setUpAdmin(app);
+    expect((await admin.post("/integrations/gitlab", { gitlabUrl: "https://gitlab.example.com", token: "glpat-vulns-0001" })).status).toBe(303);
+    await runJobs(app);
+    const gl = await db().selectFrom("integrations").select("id").where("kind", "=", "gitlab").executeTakeFirstOrThrow();
+    const res = await admin.post("/integrations/gitlab-vulnerabilities", { integration: String(gl.id) });
+    expect(res.status, text(await res.clone().text())).toBe(303);
+    await runJobs(app, 5_000);
+    const rows = await findings();
+    expect(rows.filter((f) => !f.cve.startsWith("CVE-2026-")).map((f) => `${f.cve} ${f.package}@${f.installed_version}→${f.fixed_version ?? "none"} ${f.severity} ${f.status}`)).toEqual([
+      "CVE-2020-7598 minimist@1.2.0→none low risk_accepted",
+      "CVE-2021-23337 lodash@4.17.20→4.17.21 high open",
+      "CVE-2021-33203 Django@3.2.4→none medium false_positive",
+    ]);
+    expect(rows.filter((f) => f.cve.startsWith("CVE-2026-"))).toHaveLength(120);
+    const run = await db().selectFrom("scan_runs").innerJoin("integrations", "integrations.id", "scan_runs.integration_id").select("counts").where("integrations.kind", "=", "gitlab-vulnerabilities").executeTakeFirstOrThrow();
+    expect(JSON.parse(run.counts).skipped).toEqual({
+      "container scanning findings name images by tag, not digest (upload the scanner's report with the image digest instead)": 1,
+      "vulnerability findings not available for the project (403 Forbidden; GitLab Ultimate and the Developer role are needed)": 1,
+    });
   });
 });

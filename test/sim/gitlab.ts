@@ -33,6 +33,8 @@ export class GitLabSim {
   readonly tokens = new Map<string, { username: string; scopes: string[]; revoked?: boolean }>();
   readonly projects: GitLabSimProject[] = [];
   readonly mergeRequests = new Map<string, string | null>();
+  /** Vulnerability findings by project path (GitLab Ultimate); projects without them answer 403. */
+  readonly vulnerabilityFindings = new Map<string, Record<string, unknown>[]>();
   /** Files on each project's default branch, by path with namespace. */
   readonly files = new Map<string, RepoFiles>();
   /** Project webhooks by path. */
@@ -116,6 +118,24 @@ export class GitLabSim {
       const path = decodeURIComponent(c.req.param("project"));
       return this.projects.some((p) => p.path_with_namespace === path) ? path : undefined;
     };
+    api.get("/projects/:project/vulnerability_findings", (c) => {
+      const path = decodeURIComponent(c.req.param("project"));
+      if (!this.projects.some((p) => p.path_with_namespace === path)) return c.json({ message: "404 Project Not Found" }, 404);
+      const all = this.vulnerabilityFindings.get(path);
+      if (!all) return c.json({ message: "403 Forbidden" }, 403);
+      const types = (c.req.query("report_type") ?? "").split(",").filter(Boolean);
+      const scope = c.req.query("scope") ?? "dismissed";
+      const matching = all.filter((f) => (!types.length || types.includes(String(f.report_type))) && (scope === "all" || f.state !== "dismissed"));
+      const perPage = Math.min(100, Math.max(1, Number(c.req.query("per_page") ?? 20)));
+      const page = Math.max(1, Number(c.req.query("page") ?? 1));
+      const pages = Math.max(1, Math.ceil(matching.length / perPage));
+      c.header("x-page", String(page));
+      c.header("x-per-page", String(perPage));
+      c.header("x-total", String(matching.length));
+      c.header("x-total-pages", String(pages));
+      c.header("x-next-page", page < pages ? String(page + 1) : "");
+      return c.json(matching.slice((page - 1) * perPage, page * perPage));
+    });
     api.get("/projects/:project/repository/tree", (c) => {
       const project = this.projects.find((p) => p.path_with_namespace === decodeURIComponent(c.req.param("project")));
       if (!project) return c.json({ message: "404 Project Not Found" }, 404);
@@ -393,4 +413,32 @@ export class GitLabSim {
     const token = c.req.header("private-token") ?? /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")![1]!;
     return this.tokens.get(token)!;
   }
+}
+
+/** A dependency scanning finding as GET /projects/:id/vulnerability_findings returns it. */
+export function gitlabFinding(project: { id: number; path_with_namespace: string }, f: { id: number; cve: string; name: string; version: string; file: string; severity: string; state?: string; dismissalReason?: string; reportType?: string; image?: string; solution?: string }): Record<string, unknown> {
+  return {
+    id: f.id,
+    uuid: `5f2b${String(f.id).padStart(4, "0")}-1c2d-5e6f-8a9b-0c1d2e3f4a5b`,
+    report_type: f.reportType ?? "dependency_scanning",
+    name: `${f.cve} in ${f.name}`,
+    severity: f.severity,
+    confidence: "unknown",
+    scanner: { external_id: "gemnasium", name: "Gemnasium", vendor: "GitLab" },
+    identifiers: [
+      { external_type: "gemnasium", external_id: `gemnasium-${f.id}`, name: `Gemnasium-${f.id}`, url: "https://gitlab.com/gitlab-org/security-products/gemnasium-db" },
+      { external_type: "cve", external_id: f.cve, name: f.cve, url: `https://cve.mitre.org/cgi-bin/cvename.cgi?name=${f.cve}` },
+    ],
+    project_fingerprint: `pf${f.id}`,
+    create_vulnerability_feedback_issue_path: `/${project.path_with_namespace}/-/vulnerability_feedback`,
+    project: { id: project.id, name: project.path_with_namespace.split("/").at(-1), full_path: `/${project.path_with_namespace}` },
+    description: `A vulnerability in ${f.name} ${f.version}.`,
+    solution: f.solution ?? null,
+    location: f.image ? { image: f.image, operating_system: "debian:12", dependency: { package: { name: f.name }, version: f.version } } : { file: f.file, dependency: { package: { name: f.name }, version: f.version } },
+    links: [{ url: `https://nvd.nist.gov/vuln/detail/${f.cve}` }],
+    state: f.state ?? "detected",
+    dismissal_reason: f.dismissalReason ?? null,
+    created_at: "2026-10-05T08:00:00Z",
+    blob_path: `/${project.path_with_namespace}/-/blob/main/${f.file}`,
+  };
 }

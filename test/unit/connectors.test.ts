@@ -86,6 +86,7 @@ describe("connector registry", () => {
     expect(registry.available("wiz")).toBeDefined();
     expect(registry.available("jira")?.tracker).toBeDefined();
     expect(registry.available("slack")?.notifier).toBeDefined();
-    expect(registry.available("github-dependabot")).toBeUndefined();
+    expect(registry.available("github-dependabot")?.scanner).toBeDefined();
+    expect(registry.all().filter((c) => c.status === "planned")).toEqual([]);
   });
 });
