@@ -111,3 +111,16 @@ it("shows a registry's image with its scanner finding, and the dependency monito
   await page.getByRole("button", { name: "Find" }).click();
   await expect.poll(() => page.getByRole("row", { name: /lodash/ }).textContent()).toContain("4.17.20");
 });
+
+it("uploads a scan report on the Uploads page and shows what it did", async () => {
+  await connect("CI uploads", async () => {});
+  await page.goto(server.url + "/uploads");
+  await page.getByLabel("Asset", { exact: true }).fill("https://github.com/acme/shop");
+  await page.getByLabel("Report file (up to 200 MB)").setInputFiles({ name: "osv-scanner.json", mimeType: "application/json", buffer: fs.readFileSync(new URL("../fixtures/reports/osv-scanner.json", import.meta.url)) });
+  await page.getByRole("button", { name: "Upload" }).click();
+  await expect.poll(() => page.getByRole("status").first().textContent()).toContain("OSV-Scanner report imported for acme/shop: 2 new");
+  await page.getByRole("link", { name: "See the findings" }).click();
+  await expect.poll(() => page.locator("main").textContent()).toContain("CVE-2020-28493");
+  await page.goto(server.url + "/uploads");
+  expect(await page.getByRole("row", { name: /user admin/ }).textContent()).toContain("2 new");
+});
