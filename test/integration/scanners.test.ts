@@ -90,6 +90,19 @@ describe("GitHub Dependabot", () => {
     expect((await findings()).find((f) => f.cve === "CVE-2021-23337")!.status).toBe("resolved");
   });
 
+  it("reads an organization's alerts in one listing when the organization is named", async () => {
+    await admin.post("/integrations/github", { githubUrl: "https://github.com", token: TOKEN });
+    await runJobs(app);
+    const gh = await db().selectFrom("integrations").select("id").where("kind", "=", "github").executeTakeFirstOrThrow();
+    await admin.post("/integrations/github-dependabot", { integration: String(gh.id), organization: "acme" });
+    await runJobs(app, 5_000);
+    expect(github.orgAlertReads).toBe(2); // 115 alerts in pages of 100
+    expect(github.faults.requests.filter((r) => /\/repos\/[^/]+\/[^/]+\/dependabot/.test(r.path))).toEqual([]);
+    const rows = await findings();
+    expect(rows.filter((f) => f.cve.startsWith("CVE-2026-"))).toHaveLength(110);
+    expect(rows.find((f) => f.package === "qs")!.status).toBe("false_positive");
+  });
+
   it("says which scope is missing when the token cannot read security alerts", async () => {
     await admin.post("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_no_security" });
     await runJobs(app);

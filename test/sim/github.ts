@@ -274,6 +274,8 @@ export class GitHubSim {
   /** Dependabot alerts by "owner/name" (the API's alert objects); repositories with them disabled. */
   readonly dependabotAlerts = new Map<string, Record<string, unknown>[]>();
   readonly dependabotDisabled = new Set<string>();
+  /** Pages of the organization-level Dependabot alert listing served. */
+  orgAlertReads = 0;
   /** Code scanning alerts by "owner/name"; repositories without code scanning answer 404. */
   readonly codeScanningAlerts = new Map<string, Record<string, unknown>[]>();
 
@@ -300,6 +302,14 @@ export class GitHubSim {
       if (!this.repos.some((r) => r.full_name === name)) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
       if (this.dependabotDisabled.has(name)) return c.json({ message: "Dependabot alerts are disabled for this repository.", documentation_url: DOCS, status: "403" }, 403);
       return page(c, this.dependabotAlerts.get(name) ?? [], `/repos/${name}/dependabot/alerts`);
+    });
+    api.get("/orgs/:org/dependabot/alerts", (c) => {
+      const org = c.req.param("org");
+      this.orgAlertReads++;
+      const repos = this.repos.filter((r) => r.full_name.split("/")[0] === org);
+      if (!repos.length) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
+      const all = repos.flatMap((r) => (this.dependabotDisabled.has(r.full_name) ? [] : (this.dependabotAlerts.get(r.full_name) ?? []).map((a) => ({ ...a, repository: { id: r.id, name: r.full_name.split("/")[1], full_name: r.full_name, private: r.private } }))));
+      return page(c, all, `/orgs/${org}/dependabot/alerts`);
     });
     api.get("/repos/:owner/:repo/code-scanning/alerts", (c) => {
       const name = `${c.req.param("owner")}/${c.req.param("repo")}`;

@@ -62,7 +62,10 @@ class DependabotScan implements ScanSession {
   readonly #ctx: ConnectorContext;
   readonly #codeScanning: boolean;
   readonly #githubIntegration: number;
+  readonly #organization: string;
   #repositories: Promise<WorkspaceRepository[]> | undefined;
+  /** With an organization: every alert of it, read once (fewer requests than per repository). */
+  #orgAlerts: Promise<Map<string, DependabotAlert[]>> | undefined;
 
   constructor(connection: ConnectionSettings, ctx: ConnectorContext) {
     if (!ctx.workspace) throw new Error("Dependabot alerts are read only by a background scan.");
@@ -71,6 +74,33 @@ class DependabotScan implements ScanSession {
     this.#ctx = ctx;
     this.#codeScanning = connection.settings.codeScanning === true;
     this.#githubIntegration = Number(connection.settings.integration);
+    this.#organization = String(connection.settings.organization ?? "").trim();
+  }
+
+  /** GET /orgs/{org}/dependabot/alerts, every page, by repository. */
+  async #organizationAlerts(): Promise<Map<string, DependabotAlert[]>> {
+    const byRepository = new Map<string, DependabotAlert[]>();
+    let url: string | null = `/orgs/${encodeURIComponent(this.#organization)}/dependabot/alerts?state=open,dismissed&per_page=100`;
+    for (let page = 0; url && page < MAX_PAGES * 10; page++) {
+      let result: { data: (DependabotAlert & { repository?: { full_name?: string } })[]; response: { headers: Headers } };
+      try {
+        result = await this.#client.get(url);
+      } catch (err) {
+        if (err instanceof ExternalError && (err.status === 403 || err.status === 404)) {
+          throw new ExternalError(err.status === 404 ? "not_found" : "permission", SERVICE, `GitHub refused the organization's Dependabot alerts for ${this.#organization} (${err.remoteMessage ?? `HTTP ${err.status}`}): check the organization's name, and that the token belongs to an owner or security manager with the security_events scope (or "Dependabot alerts: read" on the organization).`, { status: err.status, remoteMessage: err.remoteMessage });
+        }
+        throw err;
+      }
+      if (!Array.isArray(result.data)) throw new ExternalError("remote", SERVICE, "GitHub answered the organization's Dependabot alerts with something that is not a list.");
+      for (const alert of result.data) {
+        const name = alert.repository?.full_name?.toLowerCase();
+        if (!name) continue;
+        if (!byRepository.has(name)) byRepository.set(name, []);
+        byRepository.get(name)!.push(alert);
+      }
+      url = nextLink(result.response.headers.get("link"));
+    }
+    return byRepository;
   }
 
   async fetchPage(cursor: string | null) {
@@ -109,7 +139,8 @@ class DependabotScan implements ScanSession {
 
   async #dependabot(repository: WorkspaceRepository): Promise<ScannerRecord[]> {
     const path = `/repos/${repository.fullName.split("/").map(encodeURIComponent).join("/")}/dependabot/alerts?state=open,dismissed&per_page=100`;
-    const alerts = await this.#list<DependabotAlert>(path, "Dependabot alerts", repository);
+    const owner = repository.fullName.split("/")[0]!.toLowerCase();
+    const alerts = this.#organization && owner === this.#organization.toLowerCase() ? ((await (this.#orgAlerts ??= this.#organizationAlerts())).get(repository.fullName.toLowerCase()) ?? []) : await this.#list<DependabotAlert>(path, "Dependabot alerts", repository);
     if (typeof alerts === "string") return [{ externalId: `${repository.id}:dependabot`, raw: { repository: repository.fullName }, skip: alerts }];
     const manifests = new Map<string, Promise<Dependency[] | string>>();
     const records: ScannerRecord[] = [];
@@ -230,6 +261,7 @@ export const githubDependabot: AvailableConnector = {
   },
   fields: [
     { name: "integration", label: "GitHub integration", type: "integration", integrationKind: "github", required: true, glance: true, help: "Alerts are read for the repositories this integration lists." },
+    { name: "organization", label: "Organization", type: "text", editableWhenConnected: true, glance: true, example: "acme", help: "Read the organization's alerts in one listing (/orgs/{org}/dependabot/alerts; needs an owner or security manager). Leave empty to read each repository's." },
     { name: "codeScanning", label: "Also import code scanning alerts that name a CVE", type: "checkbox", editableWhenConnected: true, glance: true },
   ],
   defaultName: () => "GitHub Dependabot",
