@@ -76,17 +76,18 @@ describe("uploads from CI", () => {
     const res = await upload(fixture("trivy-image.json"));
     expect(res.status).toBe(201);
     const body = (await res.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ format: "trivy", tool: "Trivy", asset: { kind: "container_image", name: "registry.example.com/acme/api:1.0" }, created: 4, updated: 0, resolved: 0, skipped: 0 });
+    expect(body).toMatchObject({ format: "trivy", tool: "Trivy", asset: { kind: "container_image", name: "registry.example.com/acme/api:1.0" }, created: 5, updated: 0, resolved: 0, skipped: 0 });
     const rows = await findings();
-    expect(rows.map((f) => `${f.cve} ${f.package} ${f.severity}`)).toEqual(["CVE-2011-3374 apt low", "CVE-2021-23337 lodash high", "CVE-2023-4911 libc6 high", "CVE-2024-99999 left-pad high"]);
+    // Severity from the report, else from the CVSS score (a v4 vector alone is scored too).
+    expect(rows.map((f) => `${f.cve} ${f.package} ${f.severity}`)).toEqual(["CVE-2011-3374 apt low", "CVE-2021-23337 lodash high", "CVE-2023-4911 libc6 high", "CVE-2024-88888 tiny-parser medium", "CVE-2024-99999 left-pad high"]);
     const asset = await db().selectFrom("assets").select("asset_key").where("kind", "=", "container_image").executeTakeFirstOrThrow();
     expect(asset.asset_key).toBe("image:sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
 
     // The same report again changes nothing; without libc6's finding, as a full result, resolves it.
-    expect(await (await upload(fixture("trivy-image.json"), { full: "true" })).json()).toMatchObject({ created: 0, updated: 0, unchanged: 4, resolved: 0 });
+    expect(await (await upload(fixture("trivy-image.json"), { full: "true" })).json()).toMatchObject({ created: 0, updated: 0, unchanged: 5, resolved: 0 });
     const report = JSON.parse(fixture("trivy-image.json"));
     report.Results[0].Vulnerabilities.shift();
-    expect(await (await upload(JSON.stringify(report), { full: "true" })).json()).toMatchObject({ created: 0, unchanged: 3, resolved: 1 });
+    expect(await (await upload(JSON.stringify(report), { full: "true" })).json()).toMatchObject({ created: 0, unchanged: 4, resolved: 1 });
     expect((await findings()).find((f) => f.package === "libc6")!.status).toBe("resolved");
     // A partial upload (full=false) resolves nothing.
     report.Results[0].Vulnerabilities.shift();

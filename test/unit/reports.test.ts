@@ -56,6 +56,7 @@ describe("scan report formats", () => {
       "CVE-2011-3374 debian:apt@2.6.1→none low 4.3",
       "CVE-2021-23337 npm:lodash@4.17.20→4.17.21 high 7.2",
       "CVE-2024-99999 npm:left-pad@1.3.0→none ? 8.7",
+      "CVE-2024-88888 npm:tiny-parser@0.3.1→0.3.2 ? 5.3",
     ]);
     expect(items[0]!.location).toBe("registry.example.com/acme/api:1.0 (debian 12.2)");
     expect(summary).toEqual({ tool: "Trivy", image: "registry.example.com/acme/api:1.0", digest: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" });
