@@ -108,12 +108,12 @@ export class HttpClient {
       let outcome: { error: ExternalError; retryable: boolean; waitMs?: number };
       try {
         const response = await this.#send(method, url, req);
-        this.#o.logger.debug("http request", { service: this.service, method, url: redactUrl(url), status: response.status, ms: Date.now() - started, attempt });
+        this.#o.logger.debug("http request", { service: this.service, method, url: redactUrl(req.url), status: response.status, ms: Date.now() - started, attempt });
         if (response.status < 400) return response;
         outcome = this.#classifyStatus(response, req, idempotent);
       } catch (err) {
         outcome = this.#classifyNetwork(err, req, idempotent);
-        this.#o.logger.debug("http request failed", { service: this.service, method, url: redactUrl(url), error: outcome.error.message, ms: Date.now() - started, attempt });
+        this.#o.logger.debug("http request failed", { service: this.service, method, url: redactUrl(req.url), error: outcome.error.message, ms: Date.now() - started, attempt });
       }
       const { error } = outcome;
       if (!outcome.retryable || attempt >= this.#o.maxAttempts) throw error;
