@@ -119,7 +119,7 @@ export class HttpClient {
       if (!outcome.retryable || attempt >= this.#o.maxAttempts) throw error;
       if (error instanceof RateLimitedError && (error.retryAfterSeconds ?? 0) > this.#o.maxRetryAfterSeconds) throw error;
       const delay = outcome.waitMs ?? this.#backoff(attempt);
-      this.#o.logger.info("http retry", { service: this.service, method, url: redactUrl(url), reason: error.message, delayMs: delay, attempt });
+      this.#o.logger.info("http retry", { service: this.service, method, url: redactUrl(req.url), reason: error.message, delayMs: delay, attempt });
       await this.#o.sleep(delay);
     }
   }
