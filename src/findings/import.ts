@@ -141,7 +141,7 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
     if (source.finding_id !== finding.id) orphaned.add(source.finding_id);
     await db
       .updateTable("finding_sources")
-      .set({ finding_id: finding.id, status: "open", raw: a.raw, content_hash: a.hash, url: a.finding.url, updated_at: stamp })
+      .set({ finding_id: finding.id, status: "open", raw: a.raw, content_hash: a.hash, url: webUrl(a.finding.url), updated_at: stamp })
       .where("id", "=", source.id)
       .execute();
   }
@@ -156,7 +156,7 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
           status: "open" as const,
           raw: a.raw,
           content_hash: a.hash,
-          url: a.finding.url,
+          url: webUrl(a.finding.url),
           first_seen_at: stamp,
           updated_at: stamp,
         })),
@@ -168,6 +168,17 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
   // old finding with nothing reporting it.
   counts.resolved += await resolveUnreported(db, [...orphaned], ctx.actor, stamp, "No scanner reports it any more");
   return counts;
+}
+
+/** A scanner's link, kept only when it is an http(s) address (a report may carry "javascript:" links). */
+function webUrl(url: string | null): string | null {
+  if (!url) return null;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.toString() : null;
+  } catch {
+    return null;
+  }
 }
 
 function resolveAsset(ref: AssetRef, repositories: RepositoryIndex) {

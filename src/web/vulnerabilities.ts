@@ -49,9 +49,10 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.post("/vulnerabilities/push", async (c) => {
     const form = await readForm(c);
-    const query = (form.query ?? "").replace(/^\?/, "");
-    const filter = parseFilter(new URLSearchParams(query));
-    const description = `Findings matching ${query ? decodeURIComponent(query.replace(/\+/g, " ")).replace(/&/g, ", ") : "the default filters (open and in remediation)"}, requested by ${c.get("user")!.username}.`;
+    const params = new URLSearchParams((form.query ?? "").replace(/^\?/, ""));
+    const filter = parseFilter(params);
+    const shown = [...params].map(([k, v]) => `${k}=${v}`).join(", ");
+    const description = `Findings matching ${shown || "the default filters (open and in remediation)"}, requested by ${c.get("user")!.username}.`;
     const id = await startBatch(deps.db, filter, description, c.get("user")!.username, deps.now());
     deps.notifyWorker();
     deps.logger.info("bulk push requested", { batchId: id, by: c.get("user")!.username });

@@ -1,0 +1,98 @@
+// Hostile input against every form, the webhook endpoints and the upload API: malformed,
+// oversized and script-bearing values never cause a 500, are never echoed unescaped, and a
+// refused request writes nothing.
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Browser, type TestApp, BASE, setUpAdmin, testApp } from "../helpers.js";
+import { JiraSim, securityBugMapping } from "../sim/jira.js";
+import { type RunningSim, startSim } from "../sim/serve.js";
+
+const SCRIPT = `<script>alert("pwned")</script>`;
+const HOSTILE = [
+  SCRIPT,
+  `"><img src=x onerror=alert(1)>`,
+  `javascript:alert(1)`,
+  `' OR 1=1 --`,
+  `<%= it.user.password %>`,
+  `../../../../etc/passwd`,
+  "\u0000\u0007\u202e\u200b",
+  "x".repeat(70_000),
+  `{"__proto__": {"admin": true}}`,
+  "-1",
+  "99999999999999999999999",
+];
+const FIELDS = ["name", "username", "password", "confirm", "current", "role", "query", "status", "reason", "expires", "scopes", "project", "ticketType", "next", "q", "token", "clientSecret", "apiEndpoint", "githubUrl", "webhookUrl", "registryUrl", "scope", "minSeverity", "pushMode", "groupBy"];
+
+let app: TestApp;
+let admin: Browser;
+let jira: JiraSim;
+let jiraServer: RunningSim;
+let routes: { method: string; path: string }[];
+
+beforeAll(async () => {
+  jira = new JiraSim();
+  jira.addToken("ATATT-hostile-0001", "svc@acme.example");
+  jira.addProject("SEC", "Security");
+  jiraServer = await startSim(jira.app());
+  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `${jira.siteOrigin}=${jiraServer.url},https://api.atlassian.com=${jiraServer.url}` } });
+  admin = await setUpAdmin(app);
+  // Something to act on: a tracker with a mapping, a finding, a user, a token.
+  await admin.post("/integrations/jira", { apiToken: "ATATT-hostile-0001", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: jira.siteOrigin });
+  await admin.post("/trackers/1/mappings", securityBugMapping());
+  await admin.post("/settings/users", { username: "dev", role: "member", password: "member password 1", confirm: "member password 1" });
+  const seen = new Set<string>();
+  routes = app.runtime.app.routes.filter((r) => r.method === "POST" && !seen.has(r.path) && seen.add(r.path)).map((r) => ({ method: r.method, path: r.path }));
+});
+afterAll(async () => {
+  await app.close();
+  await jiraServer.close();
+});
+
+/** A digest of every table but sessions (signing in renews them), to tell whether anything was written. */
+async function snapshot(): Promise<string> {
+  const db = app.runtime.database.db;
+  const tables = (await db.selectFrom("sqlite_master" as never).select("name" as never).where("type" as never, "=", "table" as never).execute()) as unknown as { name: string }[];
+  const hash = createHash("sha256");
+  for (const { name } of tables.filter((t) => t.name !== "sessions")) hash.update(name + JSON.stringify(await db.selectFrom(name as never).selectAll().execute()));
+  return hash.digest("hex");
+}
+
+const concrete = (path: string) => path.replace(/:kind\b(\{[^}]*\})?/g, "jira").replace(/:\w+(\{[^}]*\})?/g, "1");
+
+describe("hostile input", () => {
+  it("never answers 500, never echoes a script, and writes nothing when it refuses", async () => {
+    const failures: string[] = [];
+    for (const route of routes.filter((r) => !/^\/(webhooks|api\/v1|logout|setup|login)/.test(r.path))) {
+      for (const value of HOSTILE) {
+        const before = await snapshot();
+        const form = Object.fromEntries(FIELDS.map((f) => [f, value]));
+        const res = await admin.post(concrete(route.path), form);
+        const body = await res.text();
+        const label = `${route.path} with ${JSON.stringify(value.slice(0, 30))}`;
+        if (res.status >= 500) failures.push(`${label} → ${res.status}`);
+        if (body.includes(SCRIPT) || /<img src=x onerror/i.test(body)) failures.push(`${label} echoed the script unescaped`);
+        if (res.status >= 400 && (await snapshot()) !== before) failures.push(`${label} → ${res.status} but wrote to the database`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it("refuses oversized forms with a page that says so", async () => {
+    const res = await admin.post("/settings/tokens", { name: "y".repeat(200_000) });
+    expect(res.status).toBe(413);
+    expect(await res.text()).toContain("The form was larger than 64 KB");
+  });
+
+  it("answers malformed webhook deliveries and uploads without a 500", async () => {
+    const bodies = ["", "{", "null", "[]", `{"action": ${"[".repeat(5000)}}`, SCRIPT, "\u0000".repeat(100), "x".repeat(2_000_000)];
+    for (const body of bodies) {
+      for (const kind of ["github", "gitlab", "bitbucket", "jira", "wiz"]) {
+        const res = await app.runtime.app.request(`${BASE}/webhooks/${kind}/1`, { method: "POST", headers: { "content-type": "application/json", "x-github-event": "pull_request", "x-hub-signature-256": "sha256=00", "x-gitlab-token": "x", "x-event-key": "pullrequest:created" }, body });
+        expect(res.status, `${kind} ${body.slice(0, 20)}`).toBeLessThan(500);
+        expect(await res.text()).not.toContain(SCRIPT);
+      }
+      const upload = await app.runtime.app.request(`${BASE}/api/v1/scans?asset=${encodeURIComponent(SCRIPT)}&format=${encodeURIComponent(SCRIPT)}`, { method: "POST", headers: { authorization: "Bearer pbt_" + "a".repeat(32), "content-type": "multipart/form-data; boundary=" }, body });
+      expect(upload.status).toBe(401);
+    }
+  });
+});
