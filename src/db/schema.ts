@@ -60,6 +60,8 @@ export interface JobTable {
   dedupe_key: string | null;
   /** JSON {done,total,message} for long work, shown on the jobs page. */
   progress: string | null;
+  /** The progress when the job was last claimed (to tell a crash after progress from a crash loop). */
+  claimed_progress: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
   finished_at: string | null;

@@ -73,7 +73,11 @@ export async function claimJob(db: Db, workerId: string, leaseMs: number, now: D
       .executeTakeFirst();
     if (!candidate) return undefined;
 
-    if (candidate.status === "running" && candidate.attempts >= candidate.max_attempts) {
+    // A job whose process stopped after it made progress (a scan that committed pages) resumes
+    // without using up an attempt; one that keeps stopping the process without progress is failed.
+    const crashed = candidate.status === "running";
+    const progressed = crashed && (candidate.progress ?? "") !== (candidate.claimed_progress ?? "");
+    if (crashed && !progressed && candidate.attempts >= candidate.max_attempts) {
       await finish(db, candidate, "failed", stamp, {
         last_error: `The process stopped while running this job on each of its ${candidate.attempts} attempts; it will not be tried again.`,
       });
@@ -81,10 +85,12 @@ export async function claimJob(db: Db, workerId: string, leaseMs: number, now: D
     }
     const claimed = await db
       .updateTable("jobs")
-      .set({ status: "running", attempts: candidate.attempts + 1, lease_until: leaseUntil, locked_by: workerId, updated_at: stamp })
+      .set({ status: "running", attempts: progressed ? candidate.attempts : candidate.attempts + 1, lease_until: leaseUntil, locked_by: workerId, claimed_progress: candidate.progress, updated_at: stamp })
       .where("id", "=", candidate.id)
       .where("status", "=", candidate.status)
       .where("attempts", "=", candidate.attempts)
+      // Two workers taking over the same crashed job: only the first one's update matches.
+      .where("lease_until", candidate.lease_until === null ? "is" : "=", candidate.lease_until)
       .returningAll()
       .executeTakeFirst();
     if (claimed) return claimed;

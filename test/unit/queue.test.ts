@@ -2,7 +2,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDatabase, type OpenDatabase } from "../../src/db/database.js";
 import { RateLimitedError } from "../../src/http.js";
-import { claimJob, enqueueJob, findJob, listJobs, pruneJobs, retryDelayMs, retryFailedJob } from "../../src/jobs/queue.js";
+import { claimJob, enqueueJob, findJob, listJobs, pruneJobs, retryDelayMs, retryFailedJob, setJobProgress } from "../../src/jobs/queue.js";
 import { type JobHandler, Worker } from "../../src/jobs/worker.js";
 import { silentLogger } from "../../src/log.js";
 import { TestClock, tempDir } from "../helpers.js";
@@ -104,6 +104,26 @@ describe("job queue", () => {
     const job = (await findJob(database.db, id))!;
     expect(job.status).toBe("failed");
     expect(job.last_error).toMatch(/process stopped while running this job/);
+  });
+
+  it("resumes a job whose process stopped after it made progress, without using up an attempt", async () => {
+    const id = await enqueueJob(database.db, "scan", {}, clock.now(), { maxAttempts: 2 });
+    for (let crash = 1; crash <= 5; crash++) {
+      const job = await claimJob(database.db, `w${crash}`, 1000, clock.now());
+      expect(job!.id).toBe(id);
+      expect(job!.attempts).toBe(1); // progress each time: the same attempt goes on
+      await setJobProgress(database.db, id, { done: crash * 100, total: 1000 }, clock.now());
+      clock.advance(1001);
+    }
+    // Two workers after the same crashed job: one gets it.
+    const [a, b] = await Promise.all([claimJob(database.db, "x", 1000, clock.now()), claimJob(database.db, "y", 1000, clock.now())]);
+    expect([a, b].filter(Boolean)).toHaveLength(1);
+    // Without progress the crashes count: it is failed once its attempts are spent.
+    clock.advance(1001);
+    expect((await claimJob(database.db, "z", 1000, clock.now()))!.attempts).toBe(2);
+    clock.advance(1001);
+    expect(await claimJob(database.db, "last", 1000, clock.now())).toBeUndefined();
+    expect((await findJob(database.db, id))!.status).toBe("failed");
   });
 
   it("keeps one queued job per dedupe key", async () => {
