@@ -121,7 +121,8 @@ export function scannerSyncHandler(deps: SyncDeps): JobHandler {
         total = page.total ?? total;
         pending = page.nextCursor !== null ? fetchAhead(page.nextCursor) : undefined;
         buffer.push(page);
-        if (!pending || buffer.reduce((n, p) => n + p.records.length, 0) >= COMMIT_RECORDS) await commit();
+        // The first page is committed at once: the scan shows progress, and a restart resumes after it.
+        if (!pending || committedPages === 0 || buffer.reduce((n, p) => n + p.records.length, 0) >= COMMIT_RECORDS) await commit();
       }
       await finish(db, integration, run.id, counts, actor, now());
       logger.info("scan finished", { integrationId, pages, ...counts, skipped: counts.skipped });

@@ -51,6 +51,13 @@ export async function enqueueJob(db: Db, type: string, payload: unknown, now: Da
 }
 
 /**
+ * Process deaths a job may be caught in without making progress before it is taken for the
+ * cause (a job that crashes the process each time); a restart loop of the whole machine can
+ * catch an innocent job a few times in a row.
+ */
+const CRASH_LIMIT = 5;
+
+/**
  * Claims the next due job: a queued job whose time has come, or a running job whose
  * lease expired (its worker crashed). Returns undefined when nothing is due.
  */
@@ -77,7 +84,7 @@ export async function claimJob(db: Db, workerId: string, leaseMs: number, now: D
     // without using up an attempt; one that keeps stopping the process without progress is failed.
     const crashed = candidate.status === "running";
     const progressed = crashed && (candidate.progress ?? "") !== (candidate.claimed_progress ?? "");
-    if (crashed && !progressed && candidate.attempts >= candidate.max_attempts) {
+    if (crashed && !progressed && candidate.attempts >= Math.max(candidate.max_attempts, CRASH_LIMIT)) {
       await finish(db, candidate, "failed", stamp, {
         last_error: `The process stopped while running this job on each of its ${candidate.attempts} attempts; it will not be tried again.`,
       });
