@@ -57,6 +57,8 @@ export function scannerSyncHandler(deps: SyncDeps): JobHandler {
     const scanner = deps.registry.available(integration.kind)?.scanner;
     if (!scanner) throw new Error(`Integration "${integration.name}" is not a scanner.`);
 
+    // Killed after the scan finished but before the job was marked done: nothing is left to do.
+    if (await db.selectFrom("scan_runs").select("id").where("job_id", "=", job.id).where("status", "=", "succeeded").executeTakeFirst()) return;
     const run = await resumeOrStart(db, integration.id, job.id, now());
     const connection = await linkedOrOwn(deps, deps.registry.available(integration.kind)!, integration);
     const session = scanner.session(connection, { ...connectorContext({ ...deps.env, logger }), workspace: createWorkspace({ ...deps, env: { ...deps.env, logger } }) });

@@ -55,7 +55,7 @@ export async function enqueueJob(db: Db, type: string, payload: unknown, now: Da
  * cause (a job that crashes the process each time); a restart loop of the whole machine can
  * catch an innocent job a few times in a row.
  */
-const CRASH_LIMIT = 5;
+const CRASH_LIMIT = 10;
 
 /**
  * Claims the next due job: a queued job whose time has come, or a running job whose

@@ -94,13 +94,13 @@ describe("job queue", () => {
     expect((await findJob(database.db, id))!.status).toBe("succeeded");
   });
 
-  it("gives up on a job that kills its worker every time, after five deaths", async () => {
+  it("gives up on a job that kills its worker every time, after ten deaths", async () => {
     const id = await enqueueJob(database.db, "poison", {}, clock.now(), { maxAttempts: 2 });
-    for (let death = 1; death <= 5; death++) {
+    for (let death = 1; death <= 10; death++) {
       expect((await claimJob(database.db, `w${death}`, 1000, clock.now()))!.attempts).toBe(death);
       clock.advance(1001);
     }
-    expect(await claimJob(database.db, "w6", 1000, clock.now())).toBeUndefined();
+    expect(await claimJob(database.db, "w11", 1000, clock.now())).toBeUndefined();
     const job = (await findJob(database.db, id))!;
     expect(job.status).toBe("failed");
     expect(job.last_error).toMatch(/process stopped while running this job/);
@@ -118,8 +118,8 @@ describe("job queue", () => {
     // Two workers after the same crashed job: one gets it.
     const [a, b] = await Promise.all([claimJob(database.db, "x", 1000, clock.now()), claimJob(database.db, "y", 1000, clock.now())]);
     expect([a, b].filter(Boolean)).toHaveLength(1);
-    // Without progress the deaths count: it is failed after five.
-    for (let death = 2; death <= 5; death++) {
+    // Without progress the deaths count: it is failed after ten.
+    for (let death = 2; death <= 10; death++) {
       clock.advance(1001);
       expect((await claimJob(database.db, `z${death}`, 1000, clock.now()))!.attempts).toBe(death);
     }
