@@ -12,6 +12,7 @@ import * as m0008 from "./0008_registry_images.js";
 import * as m0009 from "./0009_dependencies.js";
 import * as m0010 from "./0010_uploads.js";
 import * as m0011 from "./0011_job_progress_claims.js";
+import * as m0012 from "./0012_findings_asset_counts.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -25,4 +26,5 @@ export const migrations: Record<string, Migration> = {
   "0009_dependencies": m0009,
   "0010_uploads": m0010,
   "0011_job_progress_claims": m0011,
+  "0012_findings_asset_counts": m0012,
 };

@@ -45,7 +45,8 @@ export interface Runtime {
 
 export async function openRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
   const now = options.now ?? (() => new Date());
-  const database = await openDatabase(config.databasePath);
+  // Slow queries are logged: a page or job that blocks the process shows in the logs.
+  const database = await openDatabase(config.databasePath, (sqlText, ms) => logger.warn("slow query", { ms, sql: sqlText.slice(0, 500) }));
   let vault: Vault;
   try {
     vault = await openVault(database.db, config);

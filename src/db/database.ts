@@ -16,9 +16,19 @@ export interface OpenDatabase {
 }
 
 /** Opens (creating if needed) the database file, checks it is writable, and migrates it. */
-export async function openDatabase(file: string): Promise<OpenDatabase> {
+/** Queries slower than this are logged (their SQL text only: parameters may hold secrets). */
+const SLOW_QUERY_MS = 100;
+
+export async function openDatabase(file: string, onSlowQuery?: (sqlText: string, ms: number) => void): Promise<OpenDatabase> {
   const sqlite = openSqlite(file);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: sqlite }),
+    log: onSlowQuery
+      ? (event) => {
+          if (event.queryDurationMillis >= SLOW_QUERY_MS) onSlowQuery(event.query.sql, Math.round(event.queryDurationMillis));
+        }
+      : undefined,
+  });
   try {
     await migrate(db);
   } catch (err) {

@@ -1,5 +1,6 @@
 // Reading findings for the Vulnerabilities section: filters parsed once from the URL,
 // keyset pagination over an index for every sort order, and counts by severity.
+import { sql } from "kysely";
 import type { Expression, ExpressionBuilder, SqlBool } from "kysely";
 import type { Database, Db, Finding, FindingStatus, Severity } from "../db/schema.js";
 import { SEVERITIES, SEVERITY_RANK, STATUSES } from "./normalize.js";
@@ -168,8 +169,40 @@ export async function listFindings(db: Db, filter: FindingFilter): Promise<Findi
   };
 }
 
+/**
+ * Counts over the whole table cost tens of milliseconds at 100,000 findings; many people
+ * looking at the same view between two writes share one answer. An answer is reused only
+ * while the database is unchanged: no change through this connection (total_changes) and
+ * none through another (data_version).
+ */
+const countCaches = new WeakMap<Db, Map<string, { generation: string; value: unknown }>>();
+const COUNT_CACHE_SIZE = 200;
+
+async function generation(db: Db): Promise<string> {
+  const { rows } = await sql<{ t: number; v: number }>`select total_changes() as t, (select data_version from pragma_data_version) as v`.execute(db);
+  return `${rows[0]!.t}:${rows[0]!.v}`;
+}
+
+export async function cachedCount<T>(db: Db, key: string, compute: () => Promise<T>): Promise<T> {
+  const current = await generation(db);
+  let countCache = countCaches.get(db);
+  if (!countCache) countCaches.set(db, (countCache = new Map()));
+  const hit = countCache.get(key);
+  if (hit && hit.generation === current) return hit.value as T;
+  const value = await compute();
+  countCache.delete(key);
+  countCache.set(key, { generation: current, value });
+  if (countCache.size > COUNT_CACHE_SIZE) countCache.delete(countCache.keys().next().value!);
+  return value;
+}
+
 /** Findings by severity under the current filters (the severity filter itself aside). */
 export async function severityCounts(db: Db, filter: FindingFilter): Promise<Record<Severity, number>> {
+  const key = JSON.stringify(["severity", filter.statuses, filter.asset, filter.scanner, filter.q]);
+  return cachedCount(db, key, () => computeSeverityCounts(db, filter));
+}
+
+async function computeSeverityCounts(db: Db, filter: FindingFilter): Promise<Record<Severity, number>> {
   // Grouped by rank, which the (status, severity_rank, id) index covers.
   const rows = await db
     .selectFrom("findings")
@@ -186,8 +219,10 @@ export async function severityCounts(db: Db, filter: FindingFilter): Promise<Rec
 }
 
 export async function countAllFindings(db: Db): Promise<number> {
-  const row = await db.selectFrom("findings").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
-  return Number(row.n);
+  return cachedCount(db, "all", async () => {
+    const row = await db.selectFrom("findings").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+    return Number(row.n);
+  });
 }
 
 function encodeCursor(cursor: Cursor): string {

@@ -3,7 +3,7 @@
 import type { ExpressionBuilder } from "kysely";
 import type { Asset, Database, Db, Finding, FindingEvent, FindingSource, Severity } from "../db/schema.js";
 import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
-import { DEFAULT_STATUSES } from "./query.js";
+import { DEFAULT_STATUSES, cachedCount } from "./query.js";
 
 export interface FindingDetail {
   finding: Finding;
@@ -67,8 +67,13 @@ export async function deleteFindingsOnlyFrom(db: Db, integrationId: number): Pro
 
 /** Open findings by severity for each of these assets, or each of these repositories' assets. */
 export async function openFindingCounts(db: Db, by: "asset" | "repository", ids: number[]): Promise<Map<number, Record<Severity, number>>> {
+  if (ids.length === 0) return new Map();
+  // Shared by everyone viewing the same page until the next write.
+  return cachedCount(db, JSON.stringify(["open", by, ids]), () => computeOpenFindingCounts(db, by, ids));
+}
+
+async function computeOpenFindingCounts(db: Db, by: "asset" | "repository", ids: number[]): Promise<Map<number, Record<Severity, number>>> {
   const counts = new Map<number, Record<Severity, number>>();
-  if (ids.length === 0) return counts;
   const column = by === "asset" ? "findings.asset_id" : "assets.repository_id";
   const grouped = await db
     .selectFrom("findings")

@@ -1,0 +1,54 @@
+// A load generator run as its own process (so its work does not share Patchbay's event loop):
+// CONCURRENCY signed-in users, each with its own session, browsing and filtering for
+// DURATION_MS; prints one JSON line with the latency percentiles and every non-2xx answer.
+// Usage: node load-client.mjs <base url> <duration ms> <concurrency> <username> <password>
+const [base, durationArg, concurrencyArg, username, password] = process.argv.slice(2);
+const duration = Number(durationArg);
+const concurrency = Number(concurrencyArg);
+
+const PATHS = [
+  "/vulnerabilities",
+  "/vulnerabilities?severity=critical&severity=high",
+  "/vulnerabilities?q=lodash&sort=cvss&dir=desc",
+  "/vulnerabilities?status=all&sort=first_detected_at",
+  "/vulnerabilities?scanner=1&status=all",
+  "/integrations",
+  "/repositories",
+  "/jobs",
+  "/trackers",
+  "/images",
+];
+
+async function signIn() {
+  const res = await fetch(`${base}/login`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded", origin: base }, body: new URLSearchParams({ username, password }) });
+  const cookie = (res.headers.getSetCookie?.() ?? []).map((c) => c.split(";")[0]).join("; ");
+  if (res.status !== 303 || !cookie) throw new Error(`sign-in failed: ${res.status}`);
+  return cookie;
+}
+
+const latencies = [];
+const failures = {};
+let requests = 0;
+const deadline = Date.now() + duration;
+async function user(n) {
+  const cookie = await signIn();
+  let i = n;
+  while (Date.now() < deadline) {
+    const path = PATHS[i++ % PATHS.length];
+    const started = performance.now();
+    try {
+      const res = await fetch(base + path, { headers: { cookie }, redirect: "manual" });
+      await res.arrayBuffer();
+      latencies.push(performance.now() - started);
+      requests++;
+      if (res.status >= 400 || (res.status >= 300 && !path.startsWith("/vulnerabilities/"))) failures[`${res.status} ${path}`] = (failures[`${res.status} ${path}`] ?? 0) + 1;
+    } catch (err) {
+      failures[`${err.cause?.code ?? err.message} ${path}`] = (failures[`${err.cause?.code ?? err.message} ${path}`] ?? 0) + 1;
+    }
+  }
+}
+// Sign-ins are spread out a little: Argon2id is deliberately slow.
+await Promise.all(Array.from({ length: concurrency }, (_, n) => new Promise((r) => setTimeout(r, n * 40)).then(() => user(n))));
+latencies.sort((a, b) => a - b);
+const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
+process.stdout.write(JSON.stringify({ requests, seconds: duration / 1000, p50: pct(50), p95: pct(95), p99: pct(99), max: latencies.at(-1) ?? 0, failures }) + "\n");
