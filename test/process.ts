@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
+import SQLite from "better-sqlite3";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -89,5 +90,17 @@ export class HttpSession {
     const set = res.headers.get("set-cookie");
     if (set) this.cookie = set.split(";")[0]!;
     return res;
+  }
+}
+
+/** Repositories written straight into a running Patchbay's database, as a source control sync would list them. */
+export function seedRepositoriesIn(dataDir: string, names: string[]): void {
+  const db = new SQLite(path.join(dataDir, "patchbay.db"), { timeout: 10_000 });
+  try {
+    const stamp = new Date().toISOString();
+    const insert = db.prepare("insert into repositories (integration_id, provider, full_name, url, url_key, created_at, updated_at) values (null, 'github', ?, ?, ?, ?, ?)");
+    for (const name of names) insert.run(name, `https://github.com/${name}`, `github.com/${name.toLowerCase()}`, stamp, stamp);
+  } finally {
+    db.close();
   }
 }

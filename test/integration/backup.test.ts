@@ -6,7 +6,7 @@ import path from "node:path";
 import SQLite from "better-sqlite3";
 import { afterAll, expect, it } from "vitest";
 import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
-import { HttpSession, type ServerProcess, startServer } from "../process.js";
+import { HttpSession, seedRepositoriesIn, type ServerProcess, startServer } from "../process.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
@@ -54,10 +54,7 @@ it("takes a consistent backup during an import, and a restore finishes that impo
   const session = new HttpSession(server.url);
   await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
   const live = new SQLite(path.join(dir, "patchbay.db"), { readonly: true, timeout: 10_000 });
-  const stamp = new Date().toISOString();
-  const writer = new SQLite(path.join(dir, "patchbay.db"), { timeout: 10_000 });
-  for (const name of DEFAULT_REPOSITORIES.slice(0, 2)) writer.prepare("insert into repositories (integration_id, provider, full_name, url, url_key, created_at, updated_at) values (null, 'github', ?, ?, ?, ?, ?)").run(name, `https://github.com/${name}`, `github.com/${name}`, stamp, stamp);
-  writer.close();
+  seedRepositoriesIn(dir, DEFAULT_REPOSITORIES.slice(0, 2));
   await session.send("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on" });
   await until(() => (live.prepare("select count(*) as n from findings").get() as { n: number }).n > FINDINGS / 5);
 

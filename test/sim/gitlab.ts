@@ -3,7 +3,7 @@
 // X-Total-Pages and Link pagination, merge request read/update, GitLab's error bodies, and a
 // webhook sender that sends X-Gitlab-Token, X-Gitlab-Event and X-Gitlab-Event-UUID.
 import crypto from "node:crypto";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { FaultKnobs } from "./faults.js";
 import { type RepoFiles, directoriesOf, gitBlobSha } from "./files.js";
 
@@ -126,15 +126,7 @@ export class GitLabSim {
       const types = (c.req.query("report_type") ?? "").split(",").filter(Boolean);
       const scope = c.req.query("scope") ?? "dismissed";
       const matching = all.filter((f) => (!types.length || types.includes(String(f.report_type))) && (scope === "all" || f.state !== "dismissed"));
-      const perPage = Math.min(100, Math.max(1, Number(c.req.query("per_page") ?? 20)));
-      const page = Math.max(1, Number(c.req.query("page") ?? 1));
-      const pages = Math.max(1, Math.ceil(matching.length / perPage));
-      c.header("x-page", String(page));
-      c.header("x-per-page", String(perPage));
-      c.header("x-total", String(matching.length));
-      c.header("x-total-pages", String(pages));
-      c.header("x-next-page", page < pages ? String(page + 1) : "");
-      return c.json(matching.slice((page - 1) * perPage, page * perPage));
+      return offsetPage(c, matching);
     });
     api.get("/projects/:project/repository/tree", (c) => {
       const project = this.projects.find((p) => p.path_with_namespace === decodeURIComponent(c.req.param("project")));
@@ -149,15 +141,7 @@ export class GitLabSim {
       ]
         .filter((e) => recursive || !e.path.includes("/"))
         .sort((a, b) => a.path.localeCompare(b.path));
-      const perPage = Math.min(100, Math.max(1, Number(c.req.query("per_page") ?? 20)));
-      const page = Math.max(1, Number(c.req.query("page") ?? 1));
-      const pages = Math.max(1, Math.ceil(entries.length / perPage));
-      c.header("x-page", String(page));
-      c.header("x-per-page", String(perPage));
-      c.header("x-total", String(entries.length));
-      c.header("x-total-pages", String(pages));
-      c.header("x-next-page", page < pages ? String(page + 1) : "");
-      return c.json(entries.slice((page - 1) * perPage, page * perPage));
+      return offsetPage(c, entries);
     });
     api.get("/projects/:project/repository/files/:path/raw", (c) => {
       const project = this.projects.find((p) => p.path_with_namespace === decodeURIComponent(c.req.param("project")));
@@ -413,6 +397,19 @@ export class GitLabSim {
     const token = c.req.header("private-token") ?? /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")![1]!;
     return this.tokens.get(token)!;
   }
+}
+
+/** GitLab's offset pagination: page and per_page in, X-Page/X-Per-Page/X-Total/X-Total-Pages/X-Next-Page out. */
+function offsetPage(c: Context, items: unknown[]) {
+  const perPage = Math.min(100, Math.max(1, Number(c.req.query("per_page") ?? 20)));
+  const page = Math.max(1, Number(c.req.query("page") ?? 1));
+  const pages = Math.max(1, Math.ceil(items.length / perPage));
+  c.header("x-page", String(page));
+  c.header("x-per-page", String(perPage));
+  c.header("x-total", String(items.length));
+  c.header("x-total-pages", String(pages));
+  c.header("x-next-page", page < pages ? String(page + 1) : "");
+  return c.json(items.slice((page - 1) * perPage, page * perPage));
 }
 
 /** A dependency scanning finding as GET /projects/:id/vulnerability_findings returns it. */

@@ -7,7 +7,7 @@ import path from "node:path";
 import SQLite from "better-sqlite3";
 import { afterAll, expect, it } from "vitest";
 import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
-import { HttpSession, ROOT, type ServerProcess, startServer } from "../process.js";
+import { HttpSession, seedRepositoriesIn, ROOT, type ServerProcess, startServer } from "../process.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
@@ -49,10 +49,7 @@ it(`serves ${USERS} users without a failed request while a ${FINDINGS.toLocaleSt
   await server.ready();
   const session = new HttpSession(server.url);
   await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
-  const seed = new SQLite(path.join(dir, "patchbay.db"), { timeout: 10_000 });
-  const stamp = new Date().toISOString();
-  for (const name of DEFAULT_REPOSITORIES.slice(0, 3)) seed.prepare("insert into repositories (integration_id, provider, full_name, url, url_key, created_at, updated_at) values (null, 'github', ?, ?, ?, ?, ?)").run(name, `https://github.com/${name}`, `github.com/${name}`, stamp, stamp);
-  seed.close();
+  seedRepositoriesIn(dir, DEFAULT_REPOSITORIES.slice(0, 3));
   const db = new SQLite(path.join(dir, "patchbay.db"), { readonly: true, timeout: 10_000 });
   const value = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
 
