@@ -295,7 +295,7 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
     if (!item.ids.length) return bump(reasons, "no vulnerability identifier");
     if (!item.package) return bump(reasons, "no package named");
     if (item.analysis?.state === "resolved") return bump(reasons, "resolved according to the report's VEX analysis");
-    let versions = item.installedVersion ? [item.installedVersion] : await versionsOf(item.package, item.ecosystem);
+    const versions = item.installedVersion ? [item.installedVersion] : await versionsOf(item.package, item.ecosystem);
     if (!versions.length) return bump(reasons, "installed version not given by the report, and not in the repository's lockfiles read by the dependency monitor");
     const ids = await withCve(item.ids);
     for (const version of versions) {
@@ -305,7 +305,6 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
       batch.push(record);
       if (batch.length >= IMPORT_BATCH) await commit();
     }
-    versions = [];
   };
 
   if (parsed.items) {
