@@ -97,12 +97,23 @@ async function importBenchmarks(): Promise<void> {
   });
 
   await (await session.send("/vulnerabilities")).arrayBuffer();
-  const plain = await serverTimes(session, "/vulnerabilities", 300);
-  const filtered = await serverTimes(session, "/vulnerabilities?severity=critical&severity=high&q=lodash&sort=first_detected", 300);
-  const deep = await serverTimes(session, "/vulnerabilities?scanner=1&status=all&sort=cve", 300);
-  rows.push({ name: "/vulnerabilities p95, 100k", value: percentile(plain.server, 95), unit: "ms", target: 50, note: `unfiltered; p50 ${percentile(plain.server, 50).toFixed(1)} ms` });
-  rows.push({ name: "/vulnerabilities p95, filtered", value: percentile(filtered.server, 95), unit: "ms", target: 50, note: `severity + package + sort; p50 ${percentile(filtered.server, 50).toFixed(1)} ms` });
-  rows.push({ name: "/vulnerabilities p95, by scanner", value: percentile(deep.server, 95), unit: "ms", target: 50, note: `scanner + all statuses + CVE order; p50 ${percentile(deep.server, 50).toFixed(1)} ms` });
+  // Counts are shared until the database changes: each request here follows a write (through
+  // another connection), so every figure is the uncached cost; the repeat view is in the note.
+  const writer = new SQLite(path.join(dir, "patchbay.db"), { timeout: 10_000 });
+  let writes = 0;
+  // A real change (an unchanged value would not count as one).
+  const write = () => void writer.prepare("insert into meta (key, value) values ('bench', ?) on conflict(key) do update set value = excluded.value").run(String(++writes));
+  const views: [string, string, string][] = [
+    ["/vulnerabilities p95, 100k", "/vulnerabilities", "unfiltered"],
+    ["/vulnerabilities p95, filtered", "/vulnerabilities?severity=critical&severity=high&q=lodash&sort=first_detected", "severity + package + sort"],
+    ["/vulnerabilities p95, by scanner", "/vulnerabilities?scanner=1&status=all&sort=cve", "scanner + all statuses + CVE order"],
+  ];
+  for (const [name, url, what] of views) {
+    const cold = await serverTimes(session, url, 300, write);
+    const warm = await serverTimes(session, url, 300);
+    rows.push({ name, value: percentile(cold.server, 95), unit: "ms", target: 50, note: `${what}, after a write each time; p50 ${percentile(cold.server, 50).toFixed(1)} ms; repeat views p95 ${percentile(warm.server, 95).toFixed(1)} ms` });
+  }
+  writer.close();
   sqlite.close();
   await server.kill("SIGTERM");
   await wiz.close();
@@ -160,10 +171,11 @@ async function rawInsertFloor(count: number): Promise<number> {
   return seconds;
 }
 
-async function serverTimes(session: HttpSession, pathname: string, n: number): Promise<{ server: number[]; client: number[] }> {
+async function serverTimes(session: HttpSession, pathname: string, n: number, before?: () => void): Promise<{ server: number[]; client: number[] }> {
   const server: number[] = [];
   const client: number[] = [];
   for (let i = 0; i < n; i++) {
+    before?.();
     const t = performance.now();
     const res = await session.send(pathname);
     await res.arrayBuffer();
