@@ -315,8 +315,13 @@ function npmAudit(sink: Sink): FormatReader {
 
 // --- SARIF -----------------------------------------------------------------------------------
 
+/** CVE and GHSA identifiers named in free text (SARIF rule ids, tags, messages), canonical, CVEs first. */
+export function advisoryIds(text: string): string[] {
+  return orderIds([...text.matchAll(/\b(CVE-\d{4}-\d{4,}|GHSA(?:-[23456789cfghjmpqrvwx]{4}){3})\b/gi)].map((m) => m[1]!));
+}
+
 /** What SARIF producers put in a result's message: "Package: x\nInstalled Version: y" (Trivy), "npm package: x, version y" (Grype). */
-function packageFromMessage(text: string): { name?: string; version?: string; fixed?: string } {
+export function packageFromMessage(text: string): { name?: string; version?: string; fixed?: string } {
   const trivyName = /Package:\s*(\S+)/.exec(text)?.[1];
   const trivyVersion = /Installed Version:\s*(\S+)/.exec(text)?.[1];
   const fixed = /Fixed Version:\s*([^\s,]+)/.exec(text)?.[1];
@@ -352,7 +357,7 @@ function sarif(sink: Sink): FormatReader {
       const props = { ...obj(rule.properties), ...obj(result.properties) };
       const message = String(obj(result.message).text ?? "");
       const tags = arr(props.tags).map(String);
-      const ids = orderIds([...`${result.ruleId ?? ""} ${tags.join(" ")} ${message}`.matchAll(/\b(CVE-\d{4}-\d{4,}|GHSA(?:-[23456789cfghjmpqrvwx]{4}){3})\b/gi)].map((m) => m[1]!));
+      const ids = advisoryIds(`${result.ruleId ?? ""} ${tags.join(" ")} ${message}`);
       if (!ids.length) {
         sink.skip("no CVE or advisory identifier (code scanning rules are not imported)");
         return;

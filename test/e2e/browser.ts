@@ -4,6 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { expect } from "vitest";
 import { ADMIN } from "../helpers.js";
 import type { HttpSession } from "../process.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT } from "../sim/wiz-fixture.js";
@@ -55,4 +56,18 @@ export async function importFindings(session: HttpSession, dataDir: string, repo
   } finally {
     sqlite.close();
   }
+}
+
+export type Dialog = ReturnType<Page["getByRole"]>;
+
+/** Connects an integration from the Integration Hub's dialog: Configuration filled by `fill`, then Connect. */
+export async function connectInHub(page: Page, baseUrl: string, card: string, fill: (dialog: Dialog) => Promise<void>): Promise<void> {
+  await page.goto(baseUrl + "/integrations");
+  await page.getByRole("link", { name: `Connect ${card}`, exact: true }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByRole("tab", { name: "Configuration" }).click();
+  await settled(page);
+  await fill(dialog);
+  await dialog.getByRole("button", { name: "Connect", exact: true }).click();
+  await expect.poll(() => dialog.getByRole("status").first().textContent()).toContain("Connected.");
 }

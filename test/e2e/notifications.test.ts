@@ -14,7 +14,7 @@ import { type SmtpSink, startSmtpSink } from "../sim/smtp.js";
 import { TeamsSim } from "../sim/teams.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
 import { type WizFixture, startWiz } from "../sim/wiz-fixture.js";
-import { importFindings, launchChromium, settled, signedInPage } from "./browser.js";
+import { type Dialog, connectInHub, importFindings, launchChromium, signedInPage } from "./browser.js";
 
 const SLACK_HOOK = "https://hooks.slack.com/services/T0E2E/B0E2E/e2esecretpath";
 const TEAMS_HOOK = "https://prod-07.westeurope.logic.azure.com/workflows/wf-e2e/triggers/manual/paths/invoke?api-version=2016-06-01&sig=e2esig";
@@ -66,18 +66,13 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function connect(card: string, fill: (dialog: ReturnType<Page["getByRole"]>) => Promise<void>): Promise<void> {
-  await page.goto(server.url + "/integrations");
-  await page.getByRole("link", { name: `Connect ${card}`, exact: true }).click();
-  const dialog = page.getByRole("dialog");
-  await dialog.getByRole("tab", { name: "Configuration" }).click();
-  await settled(page);
-  expect(await dialog.getByLabel("Pushing a ticket failed").isChecked()).toBe(true);
-  expect(await dialog.getByLabel("New findings after a scan (one digest per scan)").isChecked()).toBe(false);
-  await fill(dialog);
-  await dialog.getByRole("button", { name: "Connect", exact: true }).click();
-  await expect.poll(() => dialog.getByRole("status").first().textContent()).toContain("Connected.");
-}
+/** Connects a notifier; its dialog first shows the default rules. */
+const connect = (card: string, fill: (dialog: Dialog) => Promise<void>) =>
+  connectInHub(page, server.url, card, async (dialog) => {
+    expect(await dialog.getByLabel("Pushing a ticket failed").isChecked()).toBe(true);
+    expect(await dialog.getByLabel("New findings after a scan (one digest per scan)").isChecked()).toBe(false);
+    await fill(dialog);
+  });
 
 async function until(check: () => boolean, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;

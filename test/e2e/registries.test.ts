@@ -13,7 +13,7 @@ import { OsvSim, realAdvisories } from "../sim/osv.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { imageAsset, wizFinding } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
-import { launchChromium, settled, signedInPage } from "./browser.js";
+import { type Dialog, connectInHub, launchChromium, signedInPage } from "./browser.js";
 
 let wiz: WizFixture;
 let oci: OciRegistrySim;
@@ -66,16 +66,7 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function connect(card: string, fill: (dialog: ReturnType<Page["getByRole"]>) => Promise<void>): Promise<void> {
-  await page.goto(server.url + "/integrations");
-  await page.getByRole("link", { name: `Connect ${card}`, exact: true }).click();
-  const dialog = page.getByRole("dialog");
-  await dialog.getByRole("tab", { name: "Configuration" }).click();
-  await settled(page);
-  await fill(dialog);
-  await dialog.getByRole("button", { name: "Connect", exact: true }).click();
-  await expect.poll(() => dialog.getByRole("status").first().textContent()).toContain("Connected.");
-}
+const connect = (card: string, fill: (dialog: Dialog) => Promise<void>) => connectInHub(page, server.url, card, fill);
 
 it("shows a registry's image with its scanner finding, and the dependency monitor's findings, after connecting both in the browser", async () => {
   await connect("OCI registry", async (dialog) => {

@@ -6,8 +6,10 @@
 // it is read from the manifest the alert names.
 import { type Dependency, ManifestError, parseManifest } from "../../dependencies/manifests.js";
 import { ExternalError } from "../../http.js";
+import { advisoryIds, packageFromMessage } from "../../uploads/formats.js";
 import { createGitHubClient } from "../github/index.js";
 import { type GitHubClient, nextLink } from "../github/client.js";
+import { repositoryPages } from "../repository-scan.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, ScanSession, ScannedFinding, ScannerRecord, ScannerSeverity, WorkspaceRepository } from "../types.js";
 
 const SERVICE = "GitHub Dependabot";
@@ -63,7 +65,6 @@ class DependabotScan implements ScanSession {
   readonly #codeScanning: boolean;
   readonly #githubIntegration: number;
   readonly #organization: string;
-  #repositories: Promise<WorkspaceRepository[]> | undefined;
   /** With an organization: every alert of it, read once (fewer requests than per repository). */
   #orgAlerts: Promise<Map<string, DependabotAlert[]>> | undefined;
 
@@ -75,7 +76,14 @@ class DependabotScan implements ScanSession {
     this.#codeScanning = connection.settings.codeScanning === true;
     this.#githubIntegration = Number(connection.settings.integration);
     this.#organization = String(connection.settings.organization ?? "").trim();
+    this.fetchPage = repositoryPages(
+      ctx.workspace,
+      (r) => r.integrationId === this.#githubIntegration,
+      async (r) => [...(await this.#dependabot(r)), ...(this.#codeScanning ? await this.#codeScanningAlerts(r) : [])],
+    );
   }
+
+  readonly fetchPage: ScanSession["fetchPage"];
 
   /** GET /orgs/{org}/dependabot/alerts, every page, by repository. */
   async #organizationAlerts(): Promise<Map<string, DependabotAlert[]>> {
@@ -101,16 +109,6 @@ class DependabotScan implements ScanSession {
       url = nextLink(result.response.headers.get("link"));
     }
     return byRepository;
-  }
-
-  async fetchPage(cursor: string | null) {
-    this.#repositories ??= this.#ctx.workspace!.repositories().then((all) => all.filter((r) => r.integrationId === this.#githubIntegration));
-    const repositories = await this.#repositories;
-    const index = cursor ? Number(cursor) : 0;
-    const repository = repositories[index];
-    if (!repository) return { records: [], nextCursor: null, total: repositories.length };
-    const records = [...(await this.#dependabot(repository)), ...(this.#codeScanning ? await this.#codeScanningAlerts(repository) : [])];
-    return { records, nextCursor: index + 1 < repositories.length ? String(index + 1) : null, total: repositories.length };
   }
 
   /** Every page of a list, or nothing when the repository has the feature off (403/404). */
@@ -208,17 +206,16 @@ class DependabotScan implements ScanSession {
     if (typeof alerts === "string") return [{ externalId: `${repository.id}:code-scanning`, raw: { repository: repository.fullName }, skip: alerts }];
     const records: ScannerRecord[] = [];
     for (const alert of alerts) {
-      const text = `${alert.rule?.id ?? ""} ${(alert.rule?.tags ?? []).join(" ")} ${alert.most_recent_instance?.message?.text ?? ""}`;
-      const id = /\b(CVE-\d{4}-\d{4,}|GHSA(?:-[23456789cfghjmpqrvwx]{4}){3})\b/i.exec(text)?.[1];
+      // The same message conventions as a SARIF upload's (Trivy's, Grype's).
       const message = alert.most_recent_instance?.message?.text ?? "";
-      const pkg = /Package:\s*(\S+)/.exec(message)?.[1] ?? /package:\s*([^,\s]+),/i.exec(message)?.[1];
-      const version = /Installed Version:\s*(\S+)/.exec(message)?.[1] ?? /version\s+([^\s,]+)/i.exec(message)?.[1];
+      const id = advisoryIds(`${alert.rule?.id ?? ""} ${(alert.rule?.tags ?? []).join(" ")} ${message}`)[0];
+      const { name: pkg, version, fixed } = packageFromMessage(message);
       if (!id || !pkg || !version) {
         records.push({ externalId: `${repository.id}:cs:${alert.number}`, raw: { number: alert.number, rule: alert.rule?.id }, skip: "code scanning alert without a CVE and package (code rules are not imported)" });
         continue;
       }
       const finding: ScannedFinding = {
-        cve: /^CVE-/i.test(id) ? id.toUpperCase() : id,
+        cve: id,
         title: alert.rule?.description ?? `${id} in ${pkg}`,
         description: message.slice(0, 4000) || null,
         severity: severityOf(alert.rule?.security_severity_level ?? alert.rule?.severity),
@@ -226,7 +223,7 @@ class DependabotScan implements ScanSession {
         ecosystem: null,
         package: pkg,
         installedVersion: version,
-        fixedVersion: /Fixed Version:\s*([^\s,]+)/.exec(message)?.[1] ?? null,
+        fixedVersion: fixed ?? null,
         firstDetectedAt: alert.created_at,
         lastSeenAt: new Date().toISOString(),
         asset: { kind: "repository", repositoryName: repository.fullName, url: repository.url, details: { location: alert.most_recent_instance?.location?.path ?? null, tool: alert.tool?.name ?? null } },

@@ -6,6 +6,7 @@
 import { ExternalError } from "../../http.js";
 import { createGitLabClient } from "../gitlab/index.js";
 import { expectList, nextPage } from "../gitlab/client.js";
+import { repositoryPages } from "../repository-scan.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, ScanSession, ScannedFinding, ScannerRecord, ScannerSeverity, WorkspaceRepository } from "../types.js";
 
 const SERVICE = "GitLab Vulnerabilities";
@@ -56,7 +57,6 @@ class GitLabVulnerabilityScan implements ScanSession {
   readonly #connection: ConnectionSettings;
   readonly #ctx: ConnectorContext;
   readonly #gitlabIntegration: number;
-  #projects: Promise<WorkspaceRepository[]> | undefined;
 
   constructor(connection: ConnectionSettings, ctx: ConnectorContext) {
     if (!ctx.workspace) throw new Error("GitLab vulnerability findings are read only by a background scan.");
@@ -64,16 +64,10 @@ class GitLabVulnerabilityScan implements ScanSession {
     this.#connection = connection.linked as ConnectionSettings;
     this.#ctx = ctx;
     this.#gitlabIntegration = Number(connection.settings.integration);
+    this.fetchPage = repositoryPages(ctx.workspace, (r) => r.integrationId === this.#gitlabIntegration, (r) => this.#project(r));
   }
 
-  async fetchPage(cursor: string | null) {
-    this.#projects ??= this.#ctx.workspace!.repositories().then((all) => all.filter((r) => r.integrationId === this.#gitlabIntegration));
-    const projects = await this.#projects;
-    const index = cursor ? Number(cursor) : 0;
-    const project = projects[index];
-    if (!project) return { records: [], nextCursor: null, total: projects.length };
-    return { records: await this.#project(project), nextCursor: index + 1 < projects.length ? String(index + 1) : null, total: projects.length };
-  }
+  readonly fetchPage: ScanSession["fetchPage"];
 
   async #project(project: WorkspaceRepository): Promise<ScannerRecord[]> {
     const client = createGitLabClient(this.#connection, this.#ctx);

@@ -8,6 +8,7 @@ import { compareVersions } from "../../dependencies/versions.js";
 import { ExternalError } from "../../http.js";
 import type { AdvisoryMatch, AvailableConnector, ConnectionSettings, ResolvedDependency, ConnectorContext, ScanSession, ScannerRecord, ScannerSeverity, Workspace, WorkspaceRepository } from "../types.js";
 import { serviceUrl } from "../origin.js";
+import { repositoryPages } from "../repository-scan.js";
 import { DEFAULT_OSV_URL, OsvClient, type OsvQuery, type OsvVulnerability, SERVICE, osvErrorMessage } from "./client.js";
 
 /** Manifests larger than this are not read (a lockfile of 20 MB is already very large). */
@@ -135,7 +136,6 @@ class DependencyScan implements ScanSession {
   readonly #workspace: Workspace;
   readonly #scm: number[];
   readonly #ctx: ConnectorContext;
-  #repositories: Promise<WorkspaceRepository[]> | undefined;
   #own: Promise<Map<string, string>> | undefined;
 
   constructor(connection: ConnectionSettings, ctx: ConnectorContext) {
@@ -144,18 +144,10 @@ class DependencyScan implements ScanSession {
     this.#workspace = ctx.workspace;
     this.#ctx = ctx;
     this.#scm = String(connection.settings.sourceControl ?? "").split(",").filter(Boolean).map(Number);
+    this.fetchPage = repositoryPages(ctx.workspace, (r) => !this.#scm.length || this.#scm.includes(r.integrationId), (r) => this.#scanRepository(r));
   }
 
-  async fetchPage(cursor: string | null) {
-    this.#repositories ??= this.#workspace.repositories().then((all) => (this.#scm.length ? all.filter((r) => this.#scm.includes(r.integrationId)) : all));
-    this.#own ??= this.#workspace.ownPackages();
-    const repositories = await this.#repositories;
-    const index = cursor ? Number(cursor) : 0;
-    const repository = repositories[index];
-    const nextCursor = index + 1 < repositories.length ? String(index + 1) : null;
-    if (!repository) return { records: [], nextCursor: null, total: repositories.length };
-    return { records: await this.#scanRepository(repository), nextCursor, total: repositories.length };
-  }
+  readonly fetchPage: ScanSession["fetchPage"];
 
   async #scanRepository(repository: WorkspaceRepository): Promise<ScannerRecord[]> {
     const records: ScannerRecord[] = [];
@@ -186,7 +178,7 @@ class DependencyScan implements ScanSession {
     }
     await this.#workspace.recordDependencies(repository.id, byPath);
 
-    const own = await this.#own!;
+    const own = await (this.#own ??= this.#workspace.ownPackages());
     await this.#lookup.prepare([...byPath.values()].flat().filter((d) => !own.has(`${d.ecosystem}:${d.name}`)));
 
     for (const [path, deps] of byPath) {
