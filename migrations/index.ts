@@ -13,6 +13,7 @@ import * as m0009 from "./0009_dependencies.js";
 import * as m0010 from "./0010_uploads.js";
 import * as m0011 from "./0011_job_progress_claims.js";
 import * as m0012 from "./0012_findings_asset_counts.js";
+import * as m0013 from "./0013_job_lanes.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -27,4 +28,5 @@ export const migrations: Record<string, Migration> = {
   "0010_uploads": m0010,
   "0011_job_progress_claims": m0011,
   "0012_findings_asset_counts": m0012,
+  "0013_job_lanes": m0013,
 };

@@ -1,5 +1,5 @@
 // The one outbound HTTP helper every connector uses: per-request timeout, retries with
-// exponential backoff and jitter on 429/502/503/504 and network failures (honouring
+// exponential backoff and jitter on 429 and 5xx (reads only, but for 503) and network failures (honouring
 // Retry-After), redacted logging, and typed errors the UI knows how to explain.
 import type { Logger } from "./log.js";
 
@@ -40,6 +40,8 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   body?: string | URLSearchParams;
   timeoutMs?: number;
+  /** A large read (a file, an index, a batch): allowed four times the client's timeout. */
+  large?: boolean;
   /** Safe to send twice. Defaults to true for every method but POST and PATCH. */
   idempotent?: boolean;
   /** This URL is the API's root: a 404 means the endpoint is wrong, not a missing record. */
@@ -70,10 +72,11 @@ export interface HttpClientOptions {
   errorMessage?: (body: string) => string | undefined;
 }
 
-const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 /** Network failures where the request surely never reached the server. */
 const NEVER_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 const MAX_DELAY_MS = 30_000;
+const LARGE_READ_FACTOR = 4;
 
 export class HttpClient {
   readonly service: string;
@@ -132,7 +135,7 @@ export class HttpClient {
 
   async #send(method: string, url: string, req: HttpRequest): Promise<HttpResponse> {
     const controller = new AbortController();
-    const timeoutMs = req.timeoutMs ?? this.#o.timeoutMs;
+    const timeoutMs = req.timeoutMs ?? (req.large ? LARGE_READ_FACTOR : 1) * this.#o.timeoutMs;
     // One timer covers connecting, headers and the whole body, so a slow drip cannot hang a job.
     const timer = setTimeout(() => controller.abort(new TimeoutError(timeoutMs)), timeoutMs);
     try {

@@ -1,4 +1,5 @@
 // The catalog of every connector kind. Adding a service: one folder, one line here.
+import { guardConnector } from "./guard.js";
 import { plannedConnectors } from "./planned.js";
 import type { AvailableConnector, CategoryId, Connector } from "./types.js";
 import { CATEGORIES } from "./types.js";
@@ -38,7 +39,7 @@ export class ConnectorRegistry {
   constructor(connectors: Connector[]) {
     for (const connector of connectors) {
       if (this.#byKind.has(connector.card.kind)) throw new Error(`Duplicate connector kind "${connector.card.kind}".`);
-      this.#byKind.set(connector.card.kind, connector);
+      this.#byKind.set(connector.card.kind, connector.status === "available" ? guardConnector(connector) : connector);
     }
   }
 

@@ -62,6 +62,8 @@ export interface JobTable {
   progress: string | null;
   /** The progress when the job was last claimed (to tell a crash after progress from a crash loop). */
   claimed_progress: ColumnType<string | null, string | null | undefined, string | null>;
+  /** "integration:<id>" for jobs that talk to one integration: at most a few of a lane run at once. */
+  lane: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
   finished_at: string | null;

@@ -11,7 +11,7 @@ import { publish } from "../remediation/events.js";
 import { SEVERITIES } from "./normalize.js";
 import { connectorContext, type ConnectorEnvironment } from "../connectors/context.js";
 import { linkedOrOwn } from "../integrations/linked.js";
-import { enqueueJob } from "../jobs/queue.js";
+import { enqueueJob, integrationLane } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import type { JobHandler } from "../jobs/worker.js";
@@ -41,6 +41,7 @@ export function enqueueScan(db: Db, integrationId: number, now: Date, delayMs = 
     dedupeKey: `${SCAN_JOB}:${integrationId}`,
     maxAttempts: SCAN_MAX_ATTEMPTS,
     runAt: new Date(now.getTime() + delayMs),
+    lane: integrationLane(integrationId),
   });
 }
 

@@ -9,6 +9,13 @@ export interface EnqueueOptions {
   maxAttempts?: number;
   /** At most one queued or running job holds this key; enqueueing again returns that job. */
   dedupeKey?: string;
+  /** The integration the job talks to: see integrationLane. */
+  lane?: string;
+}
+
+/** The lane of jobs that talk to one integration. */
+export function integrationLane(integrationId: number): string {
+  return `integration:${integrationId}`;
 }
 
 export interface JobProgress {
@@ -36,6 +43,7 @@ export async function enqueueJob(db: Db, type: string, payload: unknown, now: Da
       run_at: (opts.runAt ?? now).toISOString(),
       max_attempts: opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       dedupe_key: opts.dedupeKey ?? null,
+      lane: opts.lane ?? null,
       created_at: stamp,
       updated_at: stamp,
     })
@@ -59,9 +67,11 @@ const CRASH_LIMIT = 10;
 
 /**
  * Claims the next due job: a queued job whose time has come, or a running job whose
- * lease expired (its worker crashed). Returns undefined when nothing is due.
+ * lease expired (its worker crashed). Returns undefined when nothing is due. With a lane
+ * limit, a job whose lane already has that many jobs running (with live leases) waits, so
+ * one slow or rate-limited integration cannot hold every slot.
  */
-export async function claimJob(db: Db, workerId: string, leaseMs: number, now: Date): Promise<Job | undefined> {
+export async function claimJob(db: Db, workerId: string, leaseMs: number, now: Date, laneLimit = Infinity): Promise<Job | undefined> {
   const stamp = now.toISOString();
   const leaseUntil = new Date(now.getTime() + leaseMs).toISOString();
   for (let tries = 0; tries < 10; tries++) {
@@ -73,6 +83,25 @@ export async function claimJob(db: Db, workerId: string, leaseMs: number, now: D
           eb.and([eb("status", "=", "queued"), eb("run_at", "<=", stamp)]),
           eb.and([eb("status", "=", "running"), eb("lease_until", "<", stamp)]),
         ]),
+      )
+      .$if(Number.isFinite(laneLimit), (q) =>
+        q.where((eb) =>
+          eb.or([
+            eb("lane", "is", null),
+            eb(
+              "lane",
+              "not in",
+              eb
+                .selectFrom("jobs as busy")
+                .select("busy.lane")
+                .where("busy.status", "=", "running")
+                .where("busy.lane", "is not", null)
+                .where("busy.lease_until", ">=", stamp)
+                .groupBy("busy.lane")
+                .having((h) => h.fn.countAll(), ">=", laneLimit),
+            ),
+          ]),
+        ),
       )
       .orderBy("run_at")
       .orderBy("id")

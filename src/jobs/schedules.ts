@@ -8,7 +8,7 @@ import { expireRiskAcceptances } from "../findings/status.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import { DISPATCH_JOB } from "../remediation/events.js";
 import type { Logger } from "../log.js";
-import { enqueueJob, pruneJobs } from "./queue.js";
+import { enqueueJob, pruneJobs, integrationLane } from "./queue.js";
 import type { JobHandler } from "./worker.js";
 import { syncKind } from "./sync-kinds.js";
 
@@ -58,7 +58,7 @@ export const SCHEDULES: Schedule[] = [
       // A notifier's check would send a message every half hour: its deliveries tell instead.
       const rows = (await db.selectFrom("integrations").select(["id", "kind"]).execute()).filter((i) => !registry.available(i.kind)?.notifier);
       for (const { id } of rows) {
-        await enqueueJob(db, "integration.check", { integrationId: id }, now, { dedupeKey: `integration.check:${id}`, maxAttempts: 1 });
+        await enqueueJob(db, "integration.check", { integrationId: id }, now, { dedupeKey: `integration.check:${id}`, maxAttempts: 1, lane: integrationLane(id) });
       }
     },
   },

@@ -23,6 +23,8 @@ export interface WorkerOptions {
   now: () => Date;
   leaseMs: number;
   concurrency?: number;
+  /** Jobs of one lane (one integration) running at once; half the slots by default. */
+  laneLimit?: number;
   pollMs?: number;
 }
 
@@ -35,7 +37,8 @@ export class Worker {
   #loop: Promise<void> | undefined;
 
   constructor(options: WorkerOptions) {
-    this.#o = { concurrency: 4, pollMs: 1000, ...options };
+    const concurrency = options.concurrency ?? 4;
+    this.#o = { concurrency, laneLimit: Math.max(1, Math.floor(concurrency / 2)), pollMs: 1000, ...options };
   }
 
   start(): void {
@@ -70,7 +73,7 @@ export class Worker {
       let claimed = false;
       if (this.#running.size < this.#o.concurrency) {
         try {
-          const job = await claimJob(this.#o.db, this.id, this.#o.leaseMs, this.#o.now());
+          const job = await claimJob(this.#o.db, this.id, this.#o.leaseMs, this.#o.now(), this.#o.laneLimit);
           if (job) {
             claimed = true;
             const task = this.#execute(job).finally(() => {

@@ -8,7 +8,7 @@ import type { Db } from "../db/schema.js";
 import type { PushDeps } from "../tickets/push.js";
 import { linkedOrOwn } from "../integrations/linked.js";
 import { integrationSettings, setIntegrationStatus } from "../integrations/store.js";
-import { enqueueJob, releaseDedupeKey } from "../jobs/queue.js";
+import { enqueueJob, releaseDedupeKey, integrationLane } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText } from "../log.js";
 import { publish } from "../remediation/events.js";
@@ -87,7 +87,7 @@ export async function enqueueNotification(db: Db, integrationId: number, rule: R
   const last = (await db.selectFrom("meta").select("value").where("key", "=", `notify.last:${integrationId}:${rule}`).executeTakeFirst())?.value;
   const earliest = last ? Date.parse(last) + WINDOW_MS : 0;
   const runAt = new Date(Math.max(now.getTime(), earliest));
-  await enqueueJob(db, SEND_JOB, { integrationId, rule, events: [eventId], extra: 0 } satisfies SendPayload, now, { runAt, dedupeKey: key, maxAttempts: 5 });
+  await enqueueJob(db, SEND_JOB, { integrationId, rule, events: [eventId], extra: 0 } satisfies SendPayload, now, { runAt, dedupeKey: key, maxAttempts: 5, lane: integrationLane(integrationId) });
 }
 
 export function sendHandler(deps: NotifyDeps): JobHandler {

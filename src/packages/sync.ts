@@ -7,7 +7,7 @@ import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Db } from "../db/schema.js";
 import { type ScanCounts, emptyCounts } from "../findings/import.js";
 import { linkedOrOwn } from "../integrations/linked.js";
-import { enqueueJob } from "../jobs/queue.js";
+import { enqueueJob, integrationLane } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { Vault } from "../vault.js";
@@ -15,7 +15,7 @@ import type { Vault } from "../vault.js";
 export const PACKAGES_JOB = "packages.sync";
 
 export function enqueuePackageSync(db: Db, integrationId: number, now: Date): Promise<number> {
-  return enqueueJob(db, PACKAGES_JOB, { integrationId }, now, { dedupeKey: `${PACKAGES_JOB}:${integrationId}`, maxAttempts: 3 });
+  return enqueueJob(db, PACKAGES_JOB, { integrationId }, now, { dedupeKey: `${PACKAGES_JOB}:${integrationId}`, maxAttempts: 3, lane: integrationLane(integrationId) });
 }
 
 export interface PackageSyncDeps {

@@ -11,7 +11,7 @@ import type { Db } from "../db/schema.js";
 import { type ScanCounts, emptyCounts } from "../findings/import.js";
 import { loadRepositoryIndex } from "../findings/repositories.js";
 import { linkedOrOwn } from "../integrations/linked.js";
-import { enqueueJob } from "../jobs/queue.js";
+import { enqueueJob, integrationLane } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
@@ -21,7 +21,7 @@ export const REGISTRY_JOB = "registry.sync";
 export const SOURCE_LABEL = "org.opencontainers.image.source";
 
 export function enqueueRegistrySync(db: Db, integrationId: number, now: Date): Promise<number> {
-  return enqueueJob(db, REGISTRY_JOB, { integrationId }, now, { dedupeKey: `${REGISTRY_JOB}:${integrationId}`, maxAttempts: 3 });
+  return enqueueJob(db, REGISTRY_JOB, { integrationId }, now, { dedupeKey: `${REGISTRY_JOB}:${integrationId}`, maxAttempts: 3, lane: integrationLane(integrationId) });
 }
 
 export interface RegistrySyncDeps {

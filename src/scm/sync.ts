@@ -10,7 +10,7 @@ import { type ConnectorEnvironment, connectorContext } from "../connectors/conte
 import { enqueueScan } from "../findings/sync.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { registerWebhooks } from "./webhooks.js";
-import { enqueueJob } from "../jobs/queue.js";
+import { enqueueJob, integrationLane } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { Vault } from "../vault.js";
@@ -19,7 +19,7 @@ export const SCM_JOB = "scm.sync";
 
 
 export function enqueueRepositorySync(db: Db, integrationId: number, now: Date): Promise<number> {
-  return enqueueJob(db, SCM_JOB, { integrationId }, now, { dedupeKey: `${SCM_JOB}:${integrationId}`, maxAttempts: 3 });
+  return enqueueJob(db, SCM_JOB, { integrationId }, now, { dedupeKey: `${SCM_JOB}:${integrationId}`, maxAttempts: 3, lane: integrationLane(integrationId) });
 }
 
 export interface RepositorySyncDeps {

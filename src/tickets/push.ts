@@ -15,7 +15,7 @@ import type { AvailableConnector, FieldValue, TicketContent, TicketRef, Tracker,
 import type { Db, Integration, Ticket, TrackerMapping } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { linkedOrOwn } from "../integrations/linked.js";
-import { enqueueJob } from "../jobs/queue.js";
+import { enqueueJob, integrationLane } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { Logger } from "../log.js";
 import { redactText } from "../log.js";
@@ -55,8 +55,11 @@ export class PushFailure extends Error {
   }
 }
 
-export function enqueuePush(db: Db, mappingId: number, subjectKey: string, now: Date, manual = false): Promise<number> {
-  return enqueueJob(db, PUSH_JOB, { mappingId, subjectKey, manual }, now, { dedupeKey: `${PUSH_JOB}:${mappingId}:${subjectKey}`, maxAttempts: PUSH_MAX_ATTEMPTS });
+export async function enqueuePush(db: Db, mappingId: number, subjectKey: string, now: Date, manual = false): Promise<number> {
+  // Pushes share their tracker's lane: a tracker that hangs holds a few slots, never all.
+  const mapping = await db.selectFrom("tracker_mappings").select("integration_id").where("id", "=", mappingId).executeTakeFirst();
+  const lane = mapping ? integrationLane(mapping.integration_id) : undefined;
+  return enqueueJob(db, PUSH_JOB, { mappingId, subjectKey, manual }, now, { dedupeKey: `${PUSH_JOB}:${mappingId}:${subjectKey}`, maxAttempts: PUSH_MAX_ATTEMPTS, lane });
 }
 
 /** The connection to a mapping's tracker, opened once and shared by the pushes of one job. */

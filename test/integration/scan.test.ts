@@ -198,7 +198,8 @@ describe("Wiz import", () => {
 describe("scan faults", () => {
   it("keeps what it committed when page 2 fails, shows the error, and resumes at page 2", async () => {
     wiz.sim.findings.push(...wizTenant({ importable: 1200, repositories: DEFAULT_REPOSITORIES.slice(0, 3) }));
-    wiz.sim.pageFaults.push({ page: 2, status: 500 });
+    // A server error that outlasts the client's in-line retries.
+    wiz.sim.pageFaults.push({ page: 2, status: 500, times: 4 });
     const id = await connect();
     app.clock.advance(5_000);
     await app.runtime.worker.runOnce();
@@ -245,7 +246,7 @@ describe("scan faults", () => {
 
   it("starts over when Wiz no longer accepts the saved cursor", async () => {
     wiz.sim.findings.push(...wizTenant({ importable: 1200, repositories: DEFAULT_REPOSITORIES.slice(0, 3) }));
-    wiz.sim.pageFaults.push({ page: 3, status: 500 });
+    wiz.sim.pageFaults.push({ page: 3, status: 500, times: 4 });
     const id = await connect();
     app.clock.advance(5_000);
     await app.runtime.worker.runOnce();

@@ -58,11 +58,12 @@ describe("Wiz connector under faults", () => {
     expect(wizConnector.troubleshoot!(err)!.title).toBe("Connection Failed — API Endpoint Error");
   });
 
-  it("reports a 500 from the token service as a remote error, without retrying it", async () => {
+  it("retries a 500 from the token service (asking for a token twice is harmless), then reports a remote error", async () => {
     fixture.sim.faults.add({ path: /oauth/, status: 500 });
     const err = await failure();
     expect(err.kind).toBe("remote");
-    expect(fixture.sim.faults.requests.filter((r) => r.path === "/oauth/token")).toHaveLength(1);
+    expect(err.message).toContain("server error (HTTP 500)");
+    expect(fixture.sim.faults.requests.filter((r) => r.path === "/oauth/token")).toHaveLength(4);
   });
 
   it("reports malformed JSON and a timeout precisely", async () => {

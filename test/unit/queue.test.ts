@@ -128,6 +128,30 @@ describe("job queue", () => {
     expect((await findJob(database.db, id))!.status).toBe("failed");
   });
 
+  it("claims past a lane that has as many jobs running as its limit; a dead worker's jobs do not count", async () => {
+    const db = database.db;
+    for (let i = 0; i < 3; i++) await enqueueJob(db, "push", { i }, clock.now(), { lane: "integration:1" });
+    const other = await enqueueJob(db, "scan", {}, clock.now(), { lane: "integration:2" });
+    const unlaned = await enqueueJob(db, "prune", {}, clock.now());
+    const first = await claimJob(db, "w", 60_000, clock.now(), 2);
+    const second = await claimJob(db, "w", 60_000, clock.now(), 2);
+    expect([first!.lane, second!.lane]).toEqual(["integration:1", "integration:1"]);
+    // Lane 1 is full: the next claims go to the other lane and to the job without one.
+    expect((await claimJob(db, "w", 60_000, clock.now(), 2))!.id).toBe(other);
+    expect((await claimJob(db, "w", 60_000, clock.now(), 2))!.id).toBe(unlaned);
+    expect(await claimJob(db, "w", 60_000, clock.now(), 2)).toBeUndefined();
+    // Without a limit (runOnce, tests) the lane does not matter.
+    expect((await claimJob(db, "w", 60_000, clock.now()))!.lane).toBe("integration:1");
+    await db.updateTable("jobs").set({ status: "queued", lease_until: null }).where("id", "in", [first!.id, second!.id]).execute();
+    await db.deleteFrom("jobs").where("status", "=", "running").where("lane", "=", "integration:1").execute();
+    // A lane whose running jobs' leases ran out (their worker died) is free again.
+    const a = (await claimJob(db, "w", 1_000, clock.now(), 1))!;
+    expect(a.lane).toBe("integration:1");
+    expect(await claimJob(db, "w", 1_000, clock.now(), 1)).toBeUndefined();
+    clock.advance(2_000);
+    expect((await claimJob(db, "w", 1_000, clock.now(), 1))!.lane).toBe("integration:1");
+  });
+
   it("keeps one queued job per dedupe key", async () => {
     const a = await enqueueJob(database.db, "check", {}, clock.now(), { dedupeKey: "check:1" });
     const b = await enqueueJob(database.db, "check", {}, clock.now(), { dedupeKey: "check:1" });

@@ -38,7 +38,7 @@ export class BitbucketClient {
 
   /** A response's body as text (the src endpoint serves a file's raw bytes). */
   async raw(path: string): Promise<string> {
-    return (await this.http.request({ url: this.url(path), headers: { ...this.headers(), accept: "*/*" }, timeoutMs: 60_000 })).text;
+    return (await this.http.request({ url: this.url(path), headers: { ...this.headers(), accept: "*/*" }, large: true })).text;
   }
 
   put<T>(path: string, body: unknown): Promise<T> {

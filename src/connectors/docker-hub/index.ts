@@ -33,7 +33,7 @@ async function repositories(connection: ConnectionSettings, ctx: ConnectorContex
       body: JSON.stringify({ username: creds.username, password: creds.password }),
       idempotent: true,
     });
-    if (!data.token) throw new ExternalError("auth", SERVICE, "Docker Hub did not accept the user name and access token.");
+    if (!data.token) throw new ExternalError("remote", SERVICE, "Docker Hub answered the sign-in without a token.");
     authorization = { authorization: `Bearer ${data.token}` };
   }
   const ns = namespace(connection);

@@ -68,7 +68,7 @@ export class GitHubClient {
 
   /** A file's bytes as text (the contents API's raw media type). */
   async raw(path: string): Promise<string> {
-    const response = await this.http.request({ url: this.url(path), headers: { ...(await this.headers()), accept: "application/vnd.github.raw+json" }, timeoutMs: 60_000 });
+    const response = await this.http.request({ url: this.url(path), headers: { ...(await this.headers()), accept: "application/vnd.github.raw+json" }, large: true });
     return response.text;
   }
 

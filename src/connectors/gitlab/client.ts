@@ -46,7 +46,7 @@ export class GitLabClient {
 
   /** A response's body as text (raw file endpoints). */
   async raw(path: string): Promise<string> {
-    return (await this.http.request({ url: this.base + path, headers: { ...this.headers(), accept: "*/*" }, timeoutMs: 60_000 })).text;
+    return (await this.http.request({ url: this.base + path, headers: { ...this.headers(), accept: "*/*" }, large: true })).text;
   }
 
   put<T>(path: string, body: unknown): Promise<T> {

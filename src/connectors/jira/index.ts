@@ -64,7 +64,8 @@ async function test(connection: ConnectionSettings, ctx: ConnectorContext) {
     throw new ExternalError("invalid_input", SERVICE, `This is Jira ${info.deploymentType}; Patchbay supports Jira Cloud only.`);
   }
   const projects = await conn.client.get<{ total?: number; values?: unknown[] }>("projects", `/rest/api/3/project/search?maxResults=${PAGE}`);
-  const count = projects.total ?? projects.values?.length ?? 0;
+  if (!Array.isArray(projects.values)) throw new ExternalError("remote", SERVICE, "Jira answered the project search without a list of projects; check that the Site URL is the Jira Cloud site itself.");
+  const count = projects.total ?? projects.values.length;
   if (count === 0) {
     throw new ExternalError("permission", SERVICE, "The service account can see no Jira projects. Give it the Browse Projects, Create Issues, Edit Issues, Transition Issues and Add Comments permissions in the projects Patchbay should use.");
   }

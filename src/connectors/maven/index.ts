@@ -50,7 +50,7 @@ class MavenRepository {
   }
 
   async #text(path: string, accept: string): Promise<string> {
-    return (await this.#http.request({ url: `${this.base}/${path}`, headers: { ...this.#headers, accept }, timeoutMs: 60_000 })).text;
+    return (await this.#http.request({ url: `${this.base}/${path}`, headers: { ...this.#headers, accept }, large: true })).text;
   }
 
   /** A group's artifacts, from the repository's directory listing of the group's path. */

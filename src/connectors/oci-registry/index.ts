@@ -52,7 +52,9 @@ export function registrySession(client: RegistryClient, configured: string[], li
           }
           throw err;
         }
-        out.push(...((response.json<{ repositories?: string[] }>().repositories ?? [])));
+        const listed = response.json<{ repositories?: unknown }>().repositories;
+        if (!Array.isArray(listed)) throw new ExternalError("remote", SERVICE, "The registry answered /v2/_catalog without a list of repositories; check that the address is the registry's own.");
+        out.push(...listed.filter((r): r is string => typeof r === "string"));
         path = nextLink(client.base, response.headers.get("link"));
       }
       return out;

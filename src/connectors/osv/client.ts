@@ -76,7 +76,7 @@ export class OsvClient {
           headers: { "content-type": "application/json", accept: "application/json", "user-agent": "Patchbay" },
           body: JSON.stringify(body),
           idempotent: true,
-          timeoutMs: 60_000,
+          large: true,
           apiRoot: true,
         });
         if (!Array.isArray(data.results) || data.results.length !== pending.length) {

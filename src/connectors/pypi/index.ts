@@ -44,7 +44,7 @@ class SimpleIndex {
   }
 
   async #get(path: string, apiRoot = false) {
-    const response = await this.#http.request({ url: `${this.base}${path}`, headers: this.#headers, apiRoot, timeoutMs: 60_000 });
+    const response = await this.#http.request({ url: `${this.base}${path}`, headers: this.#headers, apiRoot, large: true });
     const json = (response.headers.get("content-type") ?? "").includes("application/vnd.pypi.simple.v1+json");
     return { json, text: response.text, parse: <T>() => response.json<T>() };
   }
