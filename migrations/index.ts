@@ -14,6 +14,7 @@ import * as m0010 from "./0010_uploads.js";
 import * as m0011 from "./0011_job_progress_claims.js";
 import * as m0012 from "./0012_findings_asset_counts.js";
 import * as m0013 from "./0013_job_lanes.js";
+import * as m0014 from "./0014_finding_counts.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -29,4 +30,5 @@ export const migrations: Record<string, Migration> = {
   "0011_job_progress_claims": m0011,
   "0012_findings_asset_counts": m0012,
   "0013_job_lanes": m0013,
+  "0014_finding_counts": m0014,
 };

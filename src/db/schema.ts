@@ -143,6 +143,13 @@ export interface FindingTable {
   updated_at: string;
 }
 
+/** Findings by status and severity rank, kept by triggers on findings (migration 0014). */
+export interface FindingCountTable {
+  status: FindingStatus;
+  severity_rank: number;
+  n: number;
+}
+
 export interface FindingSourceTable {
   id: Generated<number>;
   finding_id: number;
@@ -425,6 +432,7 @@ export interface Database {
   sessions: SessionTable;
   integrations: IntegrationTable;
   jobs: JobTable;
+  finding_counts: FindingCountTable;
   repositories: RepositoryTable;
   assets: AssetTable;
   findings: FindingTable;

@@ -133,28 +133,40 @@ export async function listFindings(db: Db, filter: FindingFilter): Promise<Findi
   // Walking backwards reverses the order, then the page is flipped back.
   const dir = backwards ? (filter.dir === "asc" ? "desc" : "asc") : filter.dir;
   const cmp = dir === "desc" ? "<" : ">";
-  let query = db
+  // The page's ids first, from an index alone where one serves; the rows' details (asset,
+  // scanners) only for those. Computed per candidate row, the scanners' names cost seconds
+  // at a million findings when the order needs a sort.
+  let ids = db
     .selectFrom("findings")
-    .innerJoin("assets", "assets.id", "findings.asset_id")
-    .selectAll("findings")
-    .select(["assets.name as asset_name", "assets.kind as asset_kind"])
-    .select((eb) =>
-      eb
-        .selectFrom("finding_sources")
-        .innerJoin("integrations", "integrations.id", "finding_sources.integration_id")
-        .select((e) => e.fn.agg<string>("group_concat", ["integrations.name"]).as("names"))
-        .whereRef("finding_sources.finding_id", "=", "findings.id")
-        .as("sources"),
-    )
+    .select(["findings.id"])
     .where(where(filter, { withSeverity: true }))
     .orderBy(`findings.${column}`, dir)
     .orderBy("findings.id", dir)
     .limit(PAGE_SIZE + 1);
   if (cursor) {
     // A row-value comparison, so the (column, id) index serves the page directly.
-    query = query.where((eb) => eb(eb.refTuple(`findings.${column}`, "findings.id"), cmp, eb.tuple(cursor.value as never, cursor.id)));
+    ids = ids.where((eb) => eb(eb.refTuple(`findings.${column}`, "findings.id"), cmp, eb.tuple(cursor.value as never, cursor.id)));
   }
-  const rows = (await query.execute()) as FindingRow[];
+  const order = (await ids.execute()).map((r) => r.id);
+  const details = order.length
+    ? ((await db
+        .selectFrom("findings")
+        .innerJoin("assets", "assets.id", "findings.asset_id")
+        .selectAll("findings")
+        .select(["assets.name as asset_name", "assets.kind as asset_kind"])
+        .select((eb) =>
+          eb
+            .selectFrom("finding_sources")
+            .innerJoin("integrations", "integrations.id", "finding_sources.integration_id")
+            .select((e) => e.fn.agg<string>("group_concat", ["integrations.name"]).as("names"))
+            .whereRef("finding_sources.finding_id", "=", "findings.id")
+            .as("sources"),
+        )
+        .where("findings.id", "in", order)
+        .execute()) as FindingRow[])
+    : [];
+  const byId = new Map(details.map((r) => [r.id, r]));
+  const rows = order.map((id) => byId.get(id)).filter((r): r is FindingRow => r !== undefined);
   const more = rows.length > PAGE_SIZE;
   if (more) rows.pop();
   if (backwards) rows.reverse();
@@ -203,13 +215,22 @@ export async function severityCounts(db: Db, filter: FindingFilter): Promise<Rec
 }
 
 async function computeSeverityCounts(db: Db, filter: FindingFilter): Promise<Record<Severity, number>> {
-  // Grouped by rank, which the (status, severity_rank, id) index covers.
-  const rows = await db
-    .selectFrom("findings")
-    .select(["findings.severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
-    .where(where(filter, { withSeverity: false }))
-    .groupBy("findings.severity_rank")
-    .execute();
+  // Filtered by status alone (the default view): the trigger-kept totals. Otherwise grouped
+  // by rank, which the (status, severity_rank, id) index covers.
+  const byStatusOnly = !filter.asset && !filter.scanner && !filter.q;
+  const rows = byStatusOnly
+    ? await db
+        .selectFrom("finding_counts")
+        .select(["severity_rank", (eb) => eb.fn.sum<number>("n").as("n")])
+        .$if(filter.statuses.length > 0, (q) => q.where("status", "in", filter.statuses))
+        .groupBy("severity_rank")
+        .execute()
+    : await db
+        .selectFrom("findings")
+        .select(["findings.severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
+        .where(where(filter, { withSeverity: false }))
+        .groupBy("findings.severity_rank")
+        .execute();
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
   for (const row of rows) {
     const severity = SEVERITIES.find((s) => SEVERITY_RANK[s] === row.severity_rank);
@@ -219,10 +240,8 @@ async function computeSeverityCounts(db: Db, filter: FindingFilter): Promise<Rec
 }
 
 export async function countAllFindings(db: Db): Promise<number> {
-  return cachedCount(db, "all", async () => {
-    const row = await db.selectFrom("findings").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
-    return Number(row.n);
-  });
+  const row = await db.selectFrom("finding_counts").select((eb) => eb.fn.sum<number>("n").as("n")).executeTakeFirstOrThrow();
+  return Number(row.n ?? 0);
 }
 
 function encodeCursor(cursor: Cursor): string {

@@ -59,6 +59,23 @@ describe("Vulnerabilities", () => {
     expect(html).toMatch(/<th scope="col" aria-sort="descending"><a [^>]*>Severity ▼<\/a><\/th>/);
   });
 
+  it("keeps the counts by status and severity in step with findings through imports, status changes and removal", async () => {
+    const counted = async () =>
+      (await db().selectFrom("finding_counts").select(["status", "severity_rank", "n"]).where("n", ">", 0).orderBy("status").orderBy("severity_rank").execute()).map((r) => `${r.status}/${r.severity_rank}=${r.n}`);
+    const actual = async () =>
+      (await db().selectFrom("findings").select(["status", "severity_rank", (eb) => eb.fn.countAll<number>().as("n")]).groupBy(["status", "severity_rank"]).orderBy("status").orderBy("severity_rank").execute()).map((r) => `${r.status}/${r.severity_rank}=${r.n}`);
+    await importTenant();
+    expect(await counted()).toEqual(await actual());
+    const [a, b] = await db().selectFrom("findings").select("id").orderBy("id").limit(2).execute();
+    expect((await admin.post(`/vulnerabilities/${a!.id}/status`, { status: "false_positive", reason: "Not reachable" })).status).toBe(303);
+    expect((await admin.post(`/vulnerabilities/${b!.id}/status`, { status: "risk_accepted", reason: "Retiring", expires: new Date(app.clock.time + 30 * 86_400_000).toISOString().slice(0, 10) })).status).toBe(303);
+    expect(await counted()).toEqual(await actual());
+    const integration = await db().selectFrom("integrations").select("id").executeTakeFirstOrThrow();
+    expect((await admin.post(`/integrations/wiz/${integration.id}/disconnect`, {})).status).toBe(303);
+    await runJobs(app);
+    expect(await counted()).toEqual(await actual());
+  });
+
   it("filters by severity, scanner, CVE and package, combined, and keeps them in the URL", async () => {
     await importTenant();
     const critical = await (await admin.get("/vulnerabilities?severity=critical")).text();

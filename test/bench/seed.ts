@@ -1,0 +1,102 @@
+// A large Patchbay database written straight through better-sqlite3, for page timings at sizes
+// an import would take too long to reach in a benchmark: repositories and images, findings
+// spread over them with a realistic mix of severities, statuses, packages and CVEs, and the
+// scanner rows (two scanners, some findings reported by both) the scanner filter reads.
+import crypto from "node:crypto";
+import SQLite from "better-sqlite3";
+
+export interface SeedShape {
+  findings: number;
+  repositories: number;
+  images: number;
+}
+
+const SEVERITIES = [
+  ["critical", 5],
+  ["high", 4],
+  ["high", 4],
+  ["medium", 3],
+  ["medium", 3],
+  ["medium", 3],
+  ["low", 2],
+  ["low", 2],
+  ["info", 1],
+  ["medium", 3],
+] as const;
+/** 17 in 20 open, the rest spread over the other statuses. */
+const STATUSES = ["open", "open", "open", "open", "open", "open", "open", "open", "open", "open", "open", "open", "open", "open", "open", "open", "open", "resolved", "risk_accepted", "in_remediation"] as const;
+const REAL_PACKAGES = ["lodash", "axios", "minimist", "qs", "openssl", "log4j-core", "jackson-databind", "urllib3", "requests", "golang.org/x/net"];
+
+export function seedLargeDatabase(file: string, shape: SeedShape): { seconds: number } {
+  const db = new SQLite(file);
+  // A bulk load: no journal and a large cache while writing, WAL again (as Patchbay runs) after.
+  db.pragma("journal_mode = OFF");
+  db.pragma("synchronous = OFF");
+  db.pragma("cache_size = -262144");
+  const started = performance.now();
+  const stamp = new Date().toISOString();
+  const integration = db.prepare("insert into integrations (kind, name, settings, status, created_at, updated_at) values ('ci-upload', ?, '{}', 'connected', ?, ?)");
+  const scanners = [Number(integration.run("Trivy in CI", stamp, stamp).lastInsertRowid), Number(integration.run("Grype in CI", stamp, stamp).lastInsertRowid)];
+  const repo = db.prepare("insert into repositories (integration_id, provider, full_name, url, url_key, created_at, updated_at) values (null, 'github', ?, ?, ?, ?, ?)");
+  const asset = db.prepare("insert into assets (kind, asset_key, name, repository_id, details, created_at, updated_at) values (?, ?, ?, ?, '{}', ?, ?)");
+  const finding = db.prepare(
+    `insert into findings (fingerprint, cve, title, description, severity, severity_rank, cvss, ecosystem, package, package_lc, installed_version, fixed_version,
+       asset_id, status, status_reason, first_detected_at, last_seen_at, resolved_at, created_at, updated_at)
+     values (?, ?, ?, ?, ?, ?, ?, 'npm', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const source = db.prepare("insert into finding_sources (finding_id, integration_id, external_id, status, raw, content_hash, url, first_seen_at, updated_at) values (?, ?, ?, ?, '{}', ?, null, ?, ?)");
+  db.transaction(() => {
+    const assets: number[] = [];
+    for (let r = 0; r < shape.repositories; r++) {
+      const name = `acme/service-${String(r).padStart(4, "0")}`;
+      const repoId = Number(repo.run(name, `https://github.com/${name}`, `github.com/${name}`, stamp, stamp).lastInsertRowid);
+      assets.push(Number(asset.run("repository", `repository:${name}`, name, repoId, stamp, stamp).lastInsertRowid));
+    }
+    for (let i = 0; i < shape.images; i++) {
+      const digest = `sha256:${crypto.createHash("sha256").update(`image-${i}`).digest("hex")}`;
+      assets.push(Number(asset.run("container_image", digest, `registry.example.com/acme/app-${i}:1.${i % 10}`, null, stamp, stamp).lastInsertRowid));
+    }
+    const year = 365 * 24 * 3600 * 1000;
+    const now = Date.now();
+    for (let i = 0; i < shape.findings; i++) {
+      const [severity, rank] = SEVERITIES[i % SEVERITIES.length]!;
+      const status = STATUSES[(i * 7) % STATUSES.length]!;
+      const pkg = i % 10 === 0 ? REAL_PACKAGES[(i / 10) % REAL_PACKAGES.length]! : `pkg-${(i * 31) % 3000}`;
+      const cve = `CVE-${2015 + (i % 11)}-${10000 + ((i * 7919) % 40000)}`;
+      const version = `1.${i % 13}.${i % 7}`;
+      const detected = new Date(now - ((i * 104729) % year)).toISOString();
+      const resolved = status === "resolved" ? stamp : null;
+      const id = Number(
+        finding.run(
+          crypto.createHash("sha256").update(`finding-${i}`).digest("hex"),
+          cve,
+          `${cve} in ${pkg}`,
+          `A flaw in ${pkg} ${version} lets crafted input exhaust memory or run code; upgrade to a fixed release.`,
+          severity,
+          rank,
+          rank * 2 - 0.5,
+          pkg,
+          pkg.toLowerCase(),
+          version,
+          i % 4 === 0 ? null : `1.${i % 13}.${(i % 7) + 1}`,
+          assets[i % assets.length]!,
+          status,
+          status === "risk_accepted" ? "Accepted until the service is retired." : null,
+          detected,
+          stamp,
+          resolved,
+          detected,
+          stamp,
+        ).lastInsertRowid,
+      );
+      const sourceStatus = status === "resolved" ? "resolved" : "open";
+      source.run(id, scanners[i % 3 === 0 ? 1 : 0], `f-${i}`, sourceStatus, String(i), detected, stamp);
+      if (i % 10 === 0) source.run(id, scanners[i % 3 === 0 ? 0 : 1], `g-${i}`, sourceStatus, String(i), detected, stamp);
+    }
+  })();
+  db.pragma("journal_mode = WAL");
+  // Full statistics, as Patchbay leaves them after an import.
+  db.exec("ANALYZE");
+  db.close();
+  return { seconds: (performance.now() - started) / 1000 };
+}
