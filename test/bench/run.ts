@@ -374,6 +374,17 @@ async function pushBenchmark(): Promise<void> {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
+// The load test runs under npm run test:soak (about two minutes of 50 users); its last figures join these.
+const loadFile = path.join(ROOT, "test-results", "load.json");
+if (fs.existsSync(loadFile)) {
+  const load = JSON.parse(fs.readFileSync(loadFile, "utf8")) as { users: number; duringImport: { requests: number; p95: number; p99: number; failures: Record<string, number> }; duringPush: { requests: number; p95: number; p99: number; failures: Record<string, number> } };
+  const when = fs.statSync(loadFile).mtime.toISOString().slice(0, 16).replace("T", " ");
+  for (const [name, phase] of [["during a 100k import", load.duringImport], ["during a 1,000-ticket push", load.duringPush]] as const) {
+    const failed = Object.values(phase.failures).reduce((a, b) => a + b, 0);
+    rows.push({ name: `load: ${load.users} users ${name}, p95`, value: phase.p95, unit: "ms", target: 1000, note: `${phase.requests.toLocaleString("en")} requests, p99 ${phase.p99.toFixed(0)} ms, ${failed} failed; npm run test:soak, ${when} UTC` });
+  }
+}
+
 const bundleKb = fs.statSync(BUNDLE).size / 1024;
 rows.push({ name: "bundle dist/server.js", value: bundleKb, unit: "KB", target: 2048, note: "esbuild, not minified, native modules external" });
 
