@@ -64,7 +64,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     ["integration.check", integrationCheckHandler({ db, vault, registry, env: connectorEnv, now })],
     [SCAN_JOB, scannerSyncHandler({ db, vault, registry, env: connectorEnv, now })],
     [SCM_JOB, repositorySyncHandler({ db, vault, registry, env: connectorEnv, now, baseUrl: config.baseUrl })],
-    [WEBHOOK_JOB, webhookProcessHandler({ db, registry, now })],
+    [WEBHOOK_JOB, webhookProcessHandler({ db, vault, registry, env: connectorEnv, now })],
     [PUSH_JOB, pushHandler(pushDeps)],
     [BATCH_JOB, batchHandler(pushDeps)],
     [SWEEP_JOB, sweepHandler({ db, now, notifyWorker: () => worker.notify() })],

@@ -491,6 +491,38 @@ export interface TrackerSession {
   /** Moves the ticket to a status; "already" when it is there. Throws when no transition leads there. */
   transition(target: TicketTarget, ticket: TicketRef, statusId: string): Promise<"moved" | "already">;
   comment(target: TicketTarget, ticket: TicketRef, blocks: Block[]): Promise<void>;
+  /** The account Patchbay acts as, as the tracker's events name it (its own changes are ignored). */
+  whoami?(): Promise<string>;
+}
+
+/** A change a person (or Patchbay itself) made to a ticket, as the tracker's event reports it. */
+export interface TicketEvent {
+  /** The ticket as the tracker names it: its id and key, either of which finds it. */
+  ticket: { id?: string; key?: string };
+  /** When the tracker made the change: deliveries arrive out of order, and older ones are ignored. */
+  at: string;
+  /** Who made it, as the tracker identifies accounts (Patchbay's own account is ignored). */
+  actor: { id: string; name: string };
+  /** The ticket's status after the change, when the change touched it. */
+  status?: { id: string; name: string };
+  /** A comment written with the change, or the comment the event is about. */
+  comment?: { id: string; text: string };
+}
+
+/** Events from the tracker: how they are authenticated and read. */
+export interface TrackerInbound {
+  /** The setting holding the secret deliveries are verified with. */
+  secretField: string;
+  /** Checks a delivery (signature or secret header, compared in constant time) and reads its id and event. */
+  verify(headers: Headers, rawBody: string, secret: string): WebhookCheck;
+  /** The ticket change in a verified delivery, or undefined for events that do not concern tickets. */
+  parse(event: string, rawBody: string): TicketEvent | undefined;
+  /** What to configure on the tracker's side, for a person who sets it up by hand. */
+  instructions(hook: { url: string; filter: string }): string[];
+  /** Creates (or corrects) the tracker's webhook where the account may; throws ExternalError "permission" when it may not. */
+  register?(connection: ConnectionSettings, ctx: ConnectorContext, hook: { url: string; secret: string; filter: string }): Promise<"created" | "updated">;
+  /** The filter that limits events to Patchbay's tickets (a JQL query), shown beside the URL. */
+  filter: string;
 }
 
 /** Tracker capability: tickets in the team's tracker. */
@@ -498,6 +530,8 @@ export interface Tracker {
   /** Words for the tracker's things: { project: "project", ticketType: "issue type", ticket: "issue" }. */
   nouns: { project: string; ticketType: string; ticket: string };
   session(connection: ConnectionSettings, ctx: ConnectorContext): TrackerSession;
+  /** Present when the tracker sends events about its tickets (two-way sync). */
+  inbound?: TrackerInbound;
 }
 
 /** A message about something that happened, in a neutral form each notifier renders. */

@@ -139,6 +139,8 @@ export interface FindingTable {
   first_detected_at: string;
   last_seen_at: string;
   resolved_at: string | null;
+  /** When a ticket covering it was closed in the tracker: flagged if a scan still reports it. */
+  tracker_closed_at: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }
@@ -273,6 +275,8 @@ export interface TrackerMappingTable {
   fields: string;
   /** JSON: Patchbay ticket state (open, in_progress, done, accepted) → tracker status id. */
   status_map: string;
+  /** JSON InboundSettings: what a tracker status means for the findings (two-way sync). */
+  inbound: ColumnType<string, string | undefined, string>;
   created_at: string;
   updated_at: string;
 }
@@ -317,6 +321,12 @@ export interface TicketTable {
   linked_at: string | null;
   /** When the last successful push read the findings. */
   synced_at: string | null;
+  /** The tracker status id last seen on the ticket (an event or reconciliation). */
+  remote_status: ColumnType<string | null, string | null | undefined, string | null>;
+  /** When the tracker made the last change Patchbay applied: older deliveries are ignored. */
+  remote_seen_at: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The last comment a person wrote on the ticket (a reason for a won't-fix close). */
+  remote_comment: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }

@@ -257,6 +257,9 @@ function newFindingRow(a: Accepted, assetId: number, stamp: string) {
   };
 }
 
+/** The history note of a finding closed in a tracker that a scan still reports (it stays flagged). */
+export const STILL_DETECTED_NOTE = "Closed in tracker, still detected: the scanner still reports it";
+
 /** Applies a scanner's newer view to a finding, reopening it if it was resolved. */
 async function updateFinding(db: Db, finding: Finding, f: ScannedFinding, ctx: ImportContext, stamp: string): Promise<void> {
   const next = {
@@ -284,7 +287,7 @@ async function updateFinding(db: Db, finding: Finding, f: ScannedFinding, ctx: I
     finding.status = "open";
     await db
       .insertInto("finding_events")
-      .values({ finding_id: finding.id, at: stamp, actor: ctx.actor, from_status: "resolved", to_status: "open", note: "Reported again by the scanner" })
+      .values({ finding_id: finding.id, at: stamp, actor: ctx.actor, from_status: "resolved", to_status: "open", note: finding.tracker_closed_at ? STILL_DETECTED_NOTE : "Reported again by the scanner" })
       .execute();
   }
 }
@@ -313,7 +316,7 @@ async function reopenStillReported(db: Db, findingIds: number[], actor: string, 
   for (const ids of chunks(findingIds, CHUNK)) {
     const resolved = await db
       .selectFrom("findings")
-      .select("id")
+      .select(["id", "tracker_closed_at"])
       .where("id", "in", ids)
       .where("status", "=", "resolved")
       .where((eb) => eb.not(eb.exists(eb.selectFrom("assets").select("assets.id").whereRef("assets.id", "=", "findings.asset_id").where("assets.gone_at", "is not", null))))
@@ -322,7 +325,7 @@ async function reopenStillReported(db: Db, findingIds: number[], actor: string, 
     await db.updateTable("findings").set({ status: "open", resolved_at: null, updated_at: stamp }).where("id", "in", resolved.map((r) => r.id)).execute();
     await db
       .insertInto("finding_events")
-      .values(resolved.map((r) => ({ finding_id: r.id, at: stamp, actor, from_status: "resolved" as const, to_status: "open" as const, note: "Still reported by the scanner after it was marked resolved" })))
+      .values(resolved.map((r) => ({ finding_id: r.id, at: stamp, actor, from_status: "resolved" as const, to_status: "open" as const, note: r.tracker_closed_at ? STILL_DETECTED_NOTE : "Still reported by the scanner after it was marked resolved" })))
       .execute();
   }
 }

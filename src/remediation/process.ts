@@ -4,17 +4,18 @@
 //   closed   → findings this PR put in remediation go back to open, unless another open PR
 //              still covers them
 // Each transition is written with its domain event in one transaction.
-import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { PullRequestEvent } from "../connectors/types.js";
 import type { Db, FindingStatus, RemediationState } from "../db/schema.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { publish } from "./events.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import { findLinks } from "./linking.js";
+import type { LinkDeps } from "../integrations/linked.js";
+import { applyTicketEvent, ticketDelivery } from "../tickets/inbound.js";
 
 export const WEBHOOK_JOB = "webhook.process";
 
-export function webhookProcessHandler(deps: { db: Db; registry: ConnectorRegistry; now: () => Date }): JobHandler {
+export function webhookProcessHandler(deps: LinkDeps): JobHandler {
   return async ({ payload, logger }) => {
     const { deliveryId } = payload as { deliveryId: number };
     const db = deps.db;
@@ -24,11 +25,19 @@ export function webhookProcessHandler(deps: { db: Db; registry: ConnectorRegistr
     const scm = integration && deps.registry.available(integration.kind)?.scm;
     const settle = (outcome: string, detail: string) =>
       db.updateTable("webhook_deliveries").set({ outcome, detail, payload: null }).where("id", "=", deliveryId).execute();
-    if (!integration || !scm) return void (await settle("ignored", "The integration is gone."));
-
     const { contentType, body } = JSON.parse(delivery.payload ?? "{}") as { contentType: string; body: string };
+    // A tracker's own delivery (Jira), or a ticket event through source control's webhook (GitHub Issues).
+    const ticketEvent = integration ? await ticketDelivery(deps, integration, delivery.event, body) : undefined;
+    if (ticketEvent) {
+      const result = await applyTicketEvent(db, ticketEvent.tracker, ticketEvent.event, deps.now());
+      await settle(result.outcome, result.detail);
+      logger.info("ticket event processed", { integrationId: ticketEvent.tracker.integrationId, outcome: result.outcome, detail: result.detail });
+      return;
+    }
+    if (!integration || !scm) return void (await settle("ignored", integration ? `Event ${delivery.event} does not concern Patchbay's tickets.` : "The integration is gone."));
+
     const pr = scm.webhook.parse(delivery.event, body, contentType);
-    if (!pr) return void (await settle("ignored", `Event ${delivery.event} does not concern pull requests.`));
+    if (!pr) return void (await settle("ignored", `Event ${delivery.event} does not concern pull requests or Patchbay's tickets.`));
     const repository = await db
       .selectFrom("repositories")
       .select(["id"])

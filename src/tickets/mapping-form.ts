@@ -4,6 +4,7 @@ import type { TicketTarget, TrackerChoice, TrackerField } from "../connectors/ty
 import type { GroupBy, PushMode, Severity } from "../db/schema.js";
 import { SEVERITIES } from "../findings/normalize.js";
 import { type FieldMapping, type FieldSource, suggestMapping, validateMapping } from "./fields.js";
+import { parseInboundForm, suggestedInbound } from "./inbound.js";
 import { TICKET_STATES } from "./render.js";
 import { type AssignmentData, GROUP_BY, type MappingData, PUSH_MODES, type StatusMap } from "./store.js";
 
@@ -44,7 +45,7 @@ export function parseMappingForm(
     }
   }
   if (!statusMap.done) errors["status.done"] ??= "Choose the status a ticket moves to when its findings are resolved.";
-  const data = { name, target, fields: mapping, statusMap, statusNames };
+  const data = { name, target, fields: mapping, statusMap, statusNames, inbound: parseInboundForm(form, statuses) };
   return Object.keys(errors).length ? { ok: false, data, errors } : { ok: true, data };
 }
 
@@ -63,6 +64,7 @@ export function suggestedMapping(target: TicketTarget, fields: TrackerField[], s
     fields: suggestMapping(fields),
     statusMap,
     statusNames: Object.fromEntries(statuses.map((s) => [s.id, s.name])),
+    inbound: suggestedInbound(statuses, statusMap),
   };
 }
 

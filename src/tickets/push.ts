@@ -150,12 +150,23 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
     }
 
     const statusId = handle.data.statusMap[view.state];
-    if (ticket.state !== view.state) {
+    // Closed in the tracker, yet a scan still reports it: reopen with a comment, or (as the
+    // mapping says) leave the ticket closed and only flag the finding in Patchbay.
+    const stillDetected = ticket.state === "done" && view.state === "open" ? view.findings.filter((f) => f.stillDetected) : [];
+    const keepClosed = stillDetected.length > 0 && handle.data.inbound.stillDetected === "flag";
+    if (ticket.state !== view.state && !keepClosed) {
       if (statusId) {
         const moved = await handle.session.transition(handle.data.target, ref, statusId);
         const name = handle.data.statusNames[statusId] ?? statusId;
         if (moved === "moved") await recordChange(db, ticket.id, "transitioned", `Status → ${name} (${stateReason(view.state)})`, deps.now());
         if (action === "unchanged") action = "updated";
+      }
+      if (stillDetected.length) {
+        const list = stillDetected.map((f) => `${f.cve} in ${f.package} ${f.installedVersion} (${f.assetName})`).join(", ");
+        await handle.session.comment(handle.data.target, ref, [
+          { type: "paragraph", spans: [{ text: `Reopened by Patchbay: this ticket was closed, but the latest scan still detects ${list}.` }] },
+        ]);
+        await recordChange(db, ticket.id, "commented", `Commented: reopened, still detected (${stillDetected.length})`, deps.now());
       }
       await db.updateTable("tickets").set({ state: view.state }).where("id", "=", ticket.id).execute();
     }

@@ -32,6 +32,8 @@ export interface SubjectFinding {
   assetName: string;
   repository: { fullName: string; url: string | null } | null;
   scannerUrl: string | null;
+  /** Closed in a tracker, and open again because a scan still reports it. */
+  stillDetected: boolean;
 }
 
 export interface SubjectRemediation {
@@ -82,6 +84,7 @@ export async function loadSubject(db: Db, subjectKey: string, findingIds: number
       "findings.installed_version",
       "findings.fixed_version",
       "findings.first_detected_at",
+      "findings.tracker_closed_at",
       "assets.name as asset_name",
       "repositories.full_name as repo_name",
       "repositories.url as repo_url",
@@ -116,6 +119,7 @@ export async function loadSubject(db: Db, subjectKey: string, findingIds: number
     assetName: r.asset_name,
     repository: r.repo_name ? { fullName: r.repo_name, url: r.repo_url } : null,
     scannerUrl: r.scanner_url ?? null,
+    stillDetected: r.tracker_closed_at !== null && (r.status === "open" || r.status === "in_remediation"),
   }));
   const remediations = (
     await db

@@ -3,6 +3,7 @@
 import type { TicketTarget } from "../connectors/types.js";
 import type { Db, GroupBy, PushMode, Severity, Ticket, TrackerAssignment, TrackerMapping } from "../db/schema.js";
 import type { FieldMapping } from "./fields.js";
+import { type InboundSettings, inboundSettings } from "./inbound.js";
 import type { TicketState } from "./render.js";
 
 export const PUSH_MODES: Record<PushMode, { label: string; help: string }> = {
@@ -31,11 +32,13 @@ export interface MappingData {
   statusMap: StatusMap;
   /** Names of the tracker statuses in the map, for display. */
   statusNames: Record<string, string>;
+  /** Two-way sync: what a tracker status means for the findings. */
+  inbound: InboundSettings;
 }
 
 export function mappingData(row: TrackerMapping): MappingData {
   const status = JSON.parse(row.status_map) as { map: StatusMap; names: Record<string, string> };
-  return { name: row.name, target: JSON.parse(row.target) as TicketTarget, fields: JSON.parse(row.fields) as FieldMapping[], statusMap: status.map, statusNames: status.names };
+  return { name: row.name, target: JSON.parse(row.target) as TicketTarget, fields: JSON.parse(row.fields) as FieldMapping[], statusMap: status.map, statusNames: status.names, inbound: inboundSettings(row) };
 }
 
 export function findMapping(db: Db, id: number): Promise<TrackerMapping | undefined> {
@@ -49,6 +52,7 @@ export async function saveMapping(db: Db, integrationId: number, id: number | un
     target: JSON.stringify(data.target),
     fields: JSON.stringify(data.fields),
     status_map: JSON.stringify({ map: data.statusMap, names: data.statusNames }),
+    inbound: JSON.stringify(data.inbound),
     updated_at: stamp,
   };
   if (id !== undefined) {

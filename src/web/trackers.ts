@@ -10,9 +10,11 @@ import type { Integration } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { linkedOrOwn } from "../integrations/linked.js";
 import { SEVERITIES } from "../findings/normalize.js";
-import { redactText } from "../log.js";
+import { randomBytes } from "node:crypto";
+import { redactText, registerSecret } from "../log.js";
 import { PATCHBAY_FIELDS, patchbayFieldsFor, SLA_DAYS } from "../tickets/fields.js";
 import { parseAssignmentForm, parseMappingForm, suggestedMapping } from "../tickets/mapping-form.js";
+import { INBOUND_ACTIONS, STILL_DETECTED, suggestedInbound } from "../tickets/inbound.js";
 import { enqueuePush } from "../tickets/push.js";
 import { TICKET_STATE_LABEL, TICKET_STATES } from "../tickets/render.js";
 import { findBatch } from "../tickets/batch.js";
@@ -46,7 +48,37 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get("/trackers/:integrationId{[0-9]+}", async (c) => {
     const found = await loadTracker(c, deps);
     if (!found) return notFound(c, deps);
-    return render(c, deps, "./trackers/projects", { integration: found.integration, connector: found.connector, mappings: await listMappings(deps.db, found.integration.id) });
+    return render(c, deps, "./trackers/projects", { integration: found.integration, connector: found.connector, mappings: await listMappings(deps.db, found.integration.id), sync: await twoWaySync(deps, found) });
+  });
+
+  // Sets up the tracker's webhook for two-way sync: a secret (made here if there is none),
+  // then the tracker's API where the account may; otherwise the steps to do it by hand.
+  app.post("/trackers/:integrationId{[0-9]+}/webhook", admin, async (c) => {
+    const found = await loadTracker(c, deps);
+    const inbound = found?.connector.tracker?.inbound;
+    if (!found || !inbound) return notFound(c, deps);
+    const secrets = deps.vault.openSecrets(found.integration.secrets);
+    if (!secrets[inbound.secretField]) {
+      secrets[inbound.secretField] = randomBytes(24).toString("base64url");
+      await deps.db.updateTable("integrations").set({ secrets: deps.vault.sealSecrets(secrets), updated_at: deps.now().toISOString() }).where("id", "=", found.integration.id).execute();
+      registerSecret(secrets[inbound.secretField]!);
+    }
+    const sync = await twoWaySync(deps, { ...found, integration: { ...found.integration, secrets: deps.vault.sealSecrets(secrets) } });
+    let outcome: { ok: boolean; message: string };
+    if (!inbound.register) outcome = { ok: false, message: "This tracker's webhooks are set up by hand: follow the steps below." };
+    else {
+      try {
+        const link = { db: deps.db, vault: deps.vault, registry: deps.registry, env: deps.connectorEnv, now: deps.now };
+        const connection = await linkedOrOwn(link, found.connector, (await deps.db.selectFrom("integrations").selectAll().where("id", "=", found.integration.id).executeTakeFirstOrThrow()));
+        const done = await inbound.register(connection, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }), { url: sync!.url, secret: secrets[inbound.secretField]!, filter: inbound.filter });
+        outcome = { ok: true, message: done === "created" ? "The webhook was created in the tracker; changes to Patchbay's tickets now come back." : "The tracker's webhook was brought up to date." };
+      } catch (err) {
+        if (!(err instanceof ExternalError)) throw err;
+        outcome = { ok: false, message: `${redactText(err.message)} The steps below do it by hand.` };
+      }
+    }
+    deps.logger.info("tracker webhook set up", { integrationId: found.integration.id, ok: outcome.ok });
+    return render(c, deps, "./trackers/projects", { integration: found.integration, connector: found.connector, mappings: await listMappings(deps.db, found.integration.id), sync, outcome });
   });
 
   app.get("/trackers/:integrationId{[0-9]+}/mappings/new", admin, async (c) => {
@@ -158,6 +190,28 @@ async function loadTracker(c: Ctx, deps: AppDeps): Promise<TrackerFound | undefi
   return integration && connector?.tracker ? { integration, connector } : undefined;
 }
 
+/** The two-way sync panel: where the tracker sends events, whether a secret is set, the last deliveries. */
+async function twoWaySync(deps: AppDeps, found: TrackerFound) {
+  const inbound = found.connector.tracker?.inbound;
+  if (!inbound) return undefined;
+  const url = `${deps.baseUrl}/webhooks/${found.integration.kind}/${found.integration.id}`;
+  const deliveries = await deps.db
+    .selectFrom("webhook_deliveries")
+    .select(["received_at", "event", "outcome", "detail"])
+    .where("integration_id", "=", found.integration.id)
+    .orderBy("id", "desc")
+    .limit(10)
+    .execute();
+  return {
+    url,
+    filter: inbound.filter,
+    hasSecret: Boolean(deps.vault.openSecrets(found.integration.secrets)[inbound.secretField]),
+    canRegister: Boolean(inbound.register),
+    steps: inbound.instructions({ url, filter: inbound.filter }),
+    deliveries,
+  };
+}
+
 async function loadMapping(c: Ctx, deps: AppDeps) {
   const mapping = await findMapping(deps.db, Number(c.req.param("id")));
   if (!mapping) return undefined;
@@ -210,7 +264,9 @@ async function mappingForm(
     if (!(err instanceof ExternalError)) deps.logger.error("tracker form load failed", { error: err });
   }
   const sameTarget = current && loaded?.target && current.target.project.id === loaded.target.project.id && current.target.ticketType.id === loaded.target.ticketType.id;
-  const data = loaded?.target ? (sameTarget ? current! : suggestedMapping(loaded.target, loaded.fields, loaded.statuses)) : undefined;
+  let data = loaded?.target ? (sameTarget ? current! : suggestedMapping(loaded.target, loaded.fields, loaded.statuses)) : undefined;
+  // A mapping saved before two-way sync existed starts from the suggested reading of its statuses.
+  if (data && loaded && Object.keys(data.inbound.map).length === 0) data = { ...data, inbound: suggestedInbound(loaded.statuses, data.statusMap) };
   const view = {
     integration: found.integration,
     connector: found.connector,
@@ -227,6 +283,9 @@ async function mappingForm(
     severities: SEVERITIES,
     slaDays: SLA_DAYS,
     states: TICKET_STATES.map((s) => ({ id: s, label: TICKET_STATE_LABEL[s] })),
+    inboundActions: INBOUND_ACTIONS,
+    stillDetected: STILL_DETECTED,
+    inbound: Boolean(found.connector.tracker!.inbound),
     errors,
   };
   const partial = isHtmx(c) && c.req.header("hx-target") === "mapping-form";

@@ -1,4 +1,4 @@
-// Incoming webhooks from source control: POST /webhooks/<kind>/<integration id>. No session:
+// Incoming webhooks from source control and trackers: POST /webhooks/<kind>/<integration id>. No session:
 // a delivery is authenticated by its signature (checked in constant time by the connector)
 // with the integration's webhook secret. Unsigned, wrongly signed and replayed deliveries get
 // 401 and change nothing; an accepted one is recorded and processed as a durable job.
@@ -24,12 +24,14 @@ export function webhookRoutes(deps: AppDeps): Hono<AppEnv> {
       const integration = Number.isSafeInteger(id)
         ? await deps.db.selectFrom("integrations").selectAll().where("id", "=", id).where("kind", "=", c.req.param("kind")).executeTakeFirst()
         : undefined;
-      const scm = integration && deps.registry.available(integration.kind)?.scm;
-      if (!integration || !scm) return refuse(404, "No source control integration at this address.");
-      const secret = deps.vault.openSecrets(integration.secrets)[scm.webhook.secretField];
+      const connector = integration && deps.registry.available(integration.kind);
+      // Source control signs its deliveries; so do trackers that send their tickets' changes.
+      const receiver = connector?.scm?.webhook ?? connector?.tracker?.inbound;
+      if (!integration || !receiver) return refuse(404, "No integration that sends webhooks at this address.");
+      const secret = deps.vault.openSecrets(integration.secrets)[receiver.secretField];
       if (!secret) return refuse(401, "This integration has no webhook secret; enter one in its Configuration tab.");
       const raw = await c.req.text();
-      const check = scm.webhook.verify(c.req.raw.headers, raw, secret);
+      const check = receiver.verify(c.req.raw.headers, raw, secret);
       if (!check.ok) return refuse(401, check.reason);
 
       const now = deps.now();

@@ -8,8 +8,27 @@
 // with field validation against the create metadata, comments, transitions (ids differ from
 // status ids), POST /search/jql, error bodies {errorMessages, errors}, and a token-bucket
 // rate limit answering 429 with Retry-After and X-RateLimit-* headers.
+import crypto from "node:crypto";
 import { Hono, type Context } from "hono";
 import { FaultKnobs } from "./faults.js";
+
+/** An account as Jira's payloads name it. */
+export interface SimUser {
+  accountId: string;
+  displayName: string;
+}
+
+/** The service account every API token here belongs to (GET /myself). */
+export const SERVICE_ACCOUNT: SimUser = { accountId: "5b10ac8d82e05b22cc7d4ef5", displayName: "Patchbay Service" };
+
+interface SimWebhook {
+  id: number;
+  name: string;
+  url: string;
+  events: string[];
+  jql: string;
+  secret: string | undefined;
+}
 
 export interface SimField {
   fieldId: string;
@@ -73,6 +92,15 @@ export class JiraSim {
   rateLimitPerSecond = 0;
   readonly rateLimited: number[] = [];
   #bucket = { tokens: 0, at: 0 };
+  /** Admin webhooks (System → WebHooks, /rest/webhooks/1.0/webhook). */
+  readonly webhooks: SimWebhook[] = [];
+  /** Emails of the accounts that are Jira administrators (only they may manage webhooks). */
+  readonly admins = new Set<string>();
+  /** Where a delivery to a URL really goes (the test serves Patchbay on a port of its own). */
+  deliverTo: (url: string) => string = (url) => url;
+  /** Deliveries sent, with Patchbay's answers. */
+  readonly deliveries: { url: string; event: string; id: string; status: number }[] = [];
+  #pending: Promise<unknown>[] = [];
   /** Called when an issue is created, before the response goes out (a test can crash Patchbay here). */
   onCreate: ((issue: SimIssue) => Promise<void> | void) | undefined;
   #nextId = 10000;
@@ -101,6 +129,78 @@ export class JiraSim {
     return this.issues.find((i) => i.key === key);
   }
 
+  /** A person moves an issue to a status in Jira's UI (with an optional comment on the transition screen). */
+  humanTransition(key: string, statusName: string, by: SimUser, comment?: string): void {
+    const i = this.issueByKey(key)!;
+    const from = STATUSES.find((s) => s.id === i.statusId)!;
+    const to = STATUSES.find((s) => s.name === statusName)!;
+    i.statusId = to.id;
+    if (comment) i.comments.push(comment);
+    this.#issueUpdated(i, by, from, to, comment === undefined ? undefined : { id: String(i.comments.length), text: comment, by });
+  }
+
+  /** A person comments on an issue in Jira's UI. */
+  humanComment(key: string, text: string, by: SimUser): void {
+    const i = this.issueByKey(key)!;
+    i.comments.push(text);
+    this.#emit("comment_created", i, { timestamp: Date.now(), webhookEvent: "comment_created", comment: this.#comment(String(i.comments.length), text, by), issue: this.#issuePayload(i) });
+  }
+
+  /** Waits for every delivery sent so far to be answered. */
+  async settled(): Promise<void> {
+    while (this.#pending.length) await Promise.all(this.#pending.splice(0));
+  }
+
+  #issuePayload(i: SimIssue) {
+    const status = STATUSES.find((s) => s.id === i.statusId)!;
+    return {
+      id: i.id,
+      key: i.key,
+      self: `${this.siteOrigin}/rest/api/2/${i.id}`,
+      fields: { summary: i.fields.summary, labels: i.fields.labels ?? [], status: { self: `${this.siteOrigin}/rest/api/2/status/${status.id}`, id: status.id, name: status.name }, updated: new Date().toISOString().replace("Z", "+0000") },
+    };
+  }
+
+  #comment(id: string, text: string, by: SimUser) {
+    const stamp = new Date().toISOString().replace("Z", "+0000");
+    const author = { self: `${this.siteOrigin}/rest/api/2/user?accountId=${by.accountId}`, accountId: by.accountId, displayName: by.displayName, active: true, accountType: "atlassian" };
+    return { self: `${this.siteOrigin}/rest/api/2/issue/${id}/comment/${id}`, id, author, body: text, updateAuthor: author, created: stamp, updated: stamp, jsdPublic: true };
+  }
+
+  #issueUpdated(i: SimIssue, by: SimUser, from: { id: string; name: string }, to: { id: string; name: string }, comment?: { id: string; text: string; by: SimUser }): void {
+    this.#emit("jira:issue_updated", i, {
+      timestamp: Date.now(),
+      webhookEvent: "jira:issue_updated",
+      issue_event_type_name: "issue_generic",
+      user: { self: `${this.siteOrigin}/rest/api/2/user?accountId=${by.accountId}`, accountId: by.accountId, displayName: by.displayName, active: true, accountType: "atlassian" },
+      issue: this.#issuePayload(i),
+      changelog: { id: String(Date.now()), items: [{ field: "status", fieldtype: "jira", fieldId: "status", from: from.id, fromString: from.name, to: to.id, toString: to.name }] },
+      ...(comment ? { comment: this.#comment(comment.id, comment.text, comment.by) } : {}),
+    });
+  }
+
+  /** Sends an event to every webhook that wants it and whose JQL filter (labels = x) matches the issue. */
+  #emit(event: string, i: SimIssue, payload: Record<string, unknown>): void {
+    for (const hook of this.webhooks) {
+      if (!hook.events.includes(event)) continue;
+      const label = /labels\s*=\s*"?([\w-]+)"?/.exec(hook.jql)?.[1];
+      if (label && !((i.fields.labels as string[] | undefined) ?? []).includes(label)) continue;
+      const body = JSON.stringify(payload);
+      const id = crypto.randomUUID();
+      const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8", "user-agent": "Atlassian Webhook HTTP Client", "x-atlassian-webhook-identifier": id };
+      if (hook.secret) headers["x-hub-signature"] = `sha256=${crypto.createHmac("sha256", hook.secret).update(body).digest("hex")}`;
+      this.sent.push({ url: hook.url, headers, body });
+      this.#pending.push(
+        fetch(this.deliverTo(hook.url), { method: "POST", headers, body })
+          .then((res) => this.deliveries.push({ url: hook.url, event, id, status: res.status }))
+          .catch(() => this.deliveries.push({ url: hook.url, event, id, status: 0 })),
+      );
+    }
+  }
+
+  /** Every delivery sent (URL, headers, body): a test replays one as Jira retries. */
+  readonly sent: { url: string; headers: Record<string, string>; body: string }[] = [];
+
   app(): Hono {
     const root = new Hono();
     root.use("*", this.faults.middleware((status) => JSON.stringify({ errorMessages: [`Simulated error ${status}`], errors: {} })));
@@ -127,9 +227,46 @@ export class JiraSim {
       return next();
     });
     root.get("/_edge/tenant_info", (c) => c.json({ cloudId: this.cloudId }));
+    root.route("/rest/webhooks/1.0", this.webhookApi());
     root.route("/rest/api/3", this.api("site"));
     root.route("/ex/jira/:cloudId/rest/api/3", this.api("gateway"));
     return root;
+  }
+
+  /** Admin webhooks: a Jira administrator's classic token on the site. */
+  private webhookApi(): Hono {
+    const api = new Hono();
+    api.use("*", async (c, next) => {
+      const auth = /^Basic (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
+      const [email, token] = auth ? Buffer.from(auth, "base64").toString().split(/:(.*)/s) : [];
+      const entry = token ? this.tokens.get(token) : undefined;
+      if (!entry || entry.revoked || entry.email !== email || entry.kind !== "unscoped") return c.text("Client must be authenticated to access this resource.", 401);
+      if (!this.admins.has(entry.email)) return c.json({ errorMessages: ["You do not have the permission to manage webhooks."], errors: {} }, 403);
+      await next();
+    });
+    const view = (h: SimWebhook) => ({ self: `${this.siteOrigin}/rest/webhooks/1.0/webhook/${h.id}`, name: h.name, url: h.url, events: h.events, filters: { "issue-related-events-section": h.jql }, excludeBody: false, enabled: true });
+    const read = async (c: Context) => {
+      const body = (await c.req.json().catch(() => undefined)) as { name?: string; url?: string; events?: string[]; filters?: Record<string, string>; secret?: string } | undefined;
+      if (!body?.name || !body.url || !Array.isArray(body.events)) return undefined;
+      return { name: body.name, url: body.url, events: body.events, jql: body.filters?.["issue-related-events-section"] ?? "", secret: body.secret };
+    };
+    api.get("/webhook", (c) => c.json(this.webhooks.map(view)));
+    api.post("/webhook", async (c) => {
+      const hook = await read(c);
+      if (!hook) return c.json({ errorMessages: ["name, url and events are required."], errors: {} }, 400);
+      const created = { id: this.webhooks.length + 1, ...hook };
+      this.webhooks.push(created);
+      return c.json(view(created), 201);
+    });
+    api.put("/webhook/:id", async (c) => {
+      const existing = this.webhooks.find((h) => h.id === Number(c.req.param("id")));
+      const hook = await read(c);
+      if (!existing) return c.json({ errorMessages: ["Webhook not found."], errors: {} }, 404);
+      if (!hook) return c.json({ errorMessages: ["name, url and events are required."], errors: {} }, 400);
+      Object.assign(existing, hook);
+      return c.json(view(existing));
+    });
+    return api;
   }
 
   private api(via: "site" | "gateway"): Hono {
@@ -154,7 +291,7 @@ export class JiraSim {
     };
     const site = () => this.siteOrigin;
 
-    api.get("/myself", (c) => need(c, "account") ?? c.json({ accountId: "5b10ac8d82e05b22cc7d4ef5", accountType: "atlassian", emailAddress: (c.get("token" as never) as Token).email, displayName: "Patchbay Service", active: true }));
+    api.get("/myself", (c) => need(c, "account") ?? c.json({ accountId: SERVICE_ACCOUNT.accountId, accountType: "atlassian", emailAddress: (c.get("token" as never) as Token).email, displayName: "Patchbay Service", active: true }));
     api.get("/serverInfo", (c) => c.json({ baseUrl: site(), version: "1001.0.0-SNAPSHOT", deploymentType: "Cloud", serverTitle: "Jira" }));
     api.get("/project/search", (c) => {
       const denied = need(c, "projects");
@@ -276,6 +413,7 @@ export class JiraSim {
       const body = (await c.req.json().catch(() => undefined)) as { body?: { type?: string } } | undefined;
       if (body?.body?.type !== "doc") return c.json({ errorMessages: [], errors: { comment: "Comment body is not valid Atlassian Document Format." } }, 400);
       i.comments.push(body.body);
+      this.#emit("comment_created", i, { timestamp: Date.now(), webhookEvent: "comment_created", comment: this.#comment(String(i.comments.length), adfText(body.body), SERVICE_ACCOUNT), issue: this.#issuePayload(i) });
       return c.json({ id: String(i.comments.length), body: body.body, created: new Date().toISOString() }, 201);
     });
     api.get("/issue/:key/transitions", (c) => {
@@ -303,7 +441,9 @@ export class JiraSim {
       if (!target || target.id === i.statusId || this.blockedTransitions.has(target.id)) {
         return c.json({ errorMessages: [`Transition id '${body?.transition?.id}' is not valid for this issue.`], errors: {} }, 400);
       }
+      const from = STATUSES.find((s) => s.id === i.statusId)!;
       i.statusId = target.id;
+      this.#issueUpdated(i, SERVICE_ACCOUNT, from, target);
       return c.body(null, 204);
     });
     api.post("/search/jql", async (c) => {
@@ -321,6 +461,13 @@ export class JiraSim {
     });
     return api;
   }
+}
+
+/** The text of an Atlassian Document Format document (how webhooks render a v3 comment's body). */
+function adfText(node: unknown): string {
+  if (!node || typeof node !== "object") return "";
+  const n = node as { text?: string; content?: unknown[] };
+  return (typeof n.text === "string" ? n.text : "") + (n.content ?? []).map(adfText).join("");
 }
 
 function standardFields(): SimField[] {

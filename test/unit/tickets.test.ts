@@ -67,6 +67,7 @@ describe("field mapping", () => {
           assetName: "acme/api",
           repository: { fullName: "acme/api", url: "https://github.com/acme/api" },
           scannerUrl: null,
+    stillDetected: false,
         },
       ],
       [],

@@ -7,6 +7,7 @@ import type { AvailableConnector, ConnectionSettings, ConnectorContext, FieldVal
 import { httpsOrigin } from "../origin.js";
 import { toAdf } from "./adf.js";
 import { GATEWAY, gatewayBase, JiraClient, jiraErrorMessage, SCOPES, SERVICE } from "./client.js";
+import { jiraInbound, PATCHBAY_LABEL } from "./inbound.js";
 
 const CLOUD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SUMMARY_MAX = 255;
@@ -160,12 +161,16 @@ function createFields(target: TicketTarget, content: TicketContent): Record<stri
   const fields: Record<string, unknown> = { project: { id: target.project.id }, issuetype: { id: target.ticketType.id } };
   for (const [id, value] of Object.entries(content.fields)) fields[id] = serialize(id, value);
   const labels = Array.isArray(fields.labels) ? (fields.labels as string[]) : [];
-  fields.labels = [...new Set([...labels, content.marker])];
+  fields.labels = [...new Set([...labels, PATCHBAY_LABEL, content.marker])];
   return fields;
 }
 
 class JiraSession implements TrackerSession {
   constructor(private readonly conn: Conn) {}
+
+  async whoami() {
+    return (await this.conn.client.get<Myself>("account", "/rest/api/3/myself")).accountId;
+  }
 
   private browse(key: string, self?: string): string {
     const site = this.conn.site ?? (self ? new URL(self).origin : undefined);
@@ -346,6 +351,13 @@ export const jira: AvailableConnector = {
       help: "Needed for a classic token; optional with a scoped token (Patchbay then finds the site itself).",
       validate: (v) => (siteOrigin(v) ? undefined : "Enter the site's https address only, like https://your-domain.atlassian.net."),
     },
+    {
+      name: "webhookSecret",
+      label: "Webhook Secret",
+      type: "secret",
+      editableWhenConnected: true,
+      help: "For two-way sync: the secret of the Jira webhook that sends issue changes back. Leave empty and Patchbay makes one when you set up the webhook on the Trackers page.",
+    },
   ],
   defaultName: (settings) => {
     const site = typeof settings.siteUrl === "string" ? siteOrigin(settings.siteUrl) : undefined;
@@ -379,5 +391,6 @@ export const jira: AvailableConnector = {
   tracker: {
     nouns: { project: "project", ticketType: "issue type", ticket: "issue" },
     session: (connection, ctx) => new JiraSession(open(connection, ctx)),
+    inbound: jiraInbound,
   },
 };

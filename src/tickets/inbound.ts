@@ -1,0 +1,214 @@
+// Two-way sync, inbound: a change a person makes to a ticket in the tracker comes back to its
+// findings. Each mapping says what a tracker status means (done → resolved pending the next
+// scan's confirmation; won't fix → risk accepted with who and why; false positive; reopened →
+// open). Comments go into the findings' history.
+//
+// No loops and no echoes: changes made by Patchbay's own account are ignored, as is a status
+// that is the one Patchbay last set; a delivery older than the last change applied is ignored
+// (trackers deliver out of order); the ticket's Patchbay state is set to match, so the push
+// engine has nothing to send back.
+import { connectorContext } from "../connectors/context.js";
+import type { TicketEvent, TrackerChoice } from "../connectors/types.js";
+import type { Db, Finding, FindingStatus, Integration, Ticket, TrackerMapping } from "../db/schema.js";
+import { type LinkDeps, linkedOrOwn } from "../integrations/linked.js";
+import { requestTicketSweep } from "./sweep.js";
+import type { TicketState } from "./render.js";
+import { recordChange, type StatusMap } from "./store.js";
+
+export type InboundAction = "none" | "open" | "resolved" | "risk_accepted" | "false_positive";
+
+export const INBOUND_ACTIONS: Record<InboundAction, string> = {
+  none: "Leave the findings as they are",
+  open: "Open (reopened)",
+  resolved: "Resolved, pending the next scan's confirmation",
+  risk_accepted: "Risk accepted (who and why from the tracker)",
+  false_positive: "False positive",
+};
+
+export type StillDetected = "reopen" | "flag";
+export const STILL_DETECTED: Record<StillDetected, string> = {
+  reopen: "Reopen the ticket with a comment",
+  flag: "Only flag the finding; leave the ticket closed",
+};
+
+export interface InboundSettings {
+  /** Tracker status id → what the ticket's findings become when a person moves it there. */
+  map: Record<string, InboundAction>;
+  /** A ticket closed in the tracker whose finding a scan still reports. */
+  stillDetected: StillDetected;
+}
+
+/** A risk accepted in the tracker lasts as long as Patchbay allows one to: a year, then it is reviewed. */
+const ACCEPTANCE_DAYS = 365;
+
+export function inboundSettings(mapping: Pick<TrackerMapping, "inbound">): InboundSettings {
+  const parsed = JSON.parse(mapping.inbound || "{}") as Partial<InboundSettings>;
+  return { map: parsed.map ?? {}, stillDetected: parsed.stillDetected === "flag" ? "flag" : "reopen" };
+}
+
+/** The obvious reading of a workflow: the statuses the outbound map uses, read back; "not planned" and "won't" as risk accepted. */
+export function suggestedInbound(statuses: TrackerChoice[], statusMap: StatusMap): InboundSettings {
+  const map: Record<string, InboundAction> = {};
+  for (const s of statuses) {
+    if (s.id === statusMap.done) map[s.id] = "resolved";
+    else if (s.id === statusMap.accepted || /won.?t|not planned|declined|risk/i.test(s.name)) map[s.id] = "risk_accepted";
+    else if (/false.?positive|not a bug|invalid/i.test(s.name)) map[s.id] = "false_positive";
+    else if (s.id === statusMap.open || /reopen/i.test(s.name)) map[s.id] = "open";
+    else map[s.id] = "none";
+  }
+  return { map, stillDetected: "reopen" };
+}
+
+/** The inbound part of the mapping form: one choice per tracker status, and the still-detected rule. */
+export function parseInboundForm(form: Record<string, string | undefined>, statuses: TrackerChoice[]): InboundSettings {
+  const map: Record<string, InboundAction> = {};
+  for (const s of statuses) {
+    const value = form[`inbound.${s.id}`] ?? "none";
+    map[s.id] = value in INBOUND_ACTIONS ? (value as InboundAction) : "none";
+  }
+  return { map, stillDetected: form.stillDetected === "flag" ? "flag" : "reopen" };
+}
+
+const STATE_OF: Record<Exclude<InboundAction, "none">, TicketState> = { open: "open", resolved: "done", risk_accepted: "accepted", false_positive: "accepted" };
+
+export interface InboundTracker {
+  integrationId: number;
+  /** The tracker's name for people: "Jira Cloud (acme)". */
+  name: string;
+  /** Patchbay's own account in the tracker, when known. */
+  self: string | undefined;
+}
+
+/**
+ * The ticket event in a delivery: to a tracker's own webhook (Jira), or to a source control
+ * webhook a tracker reuses (GitHub Issues on its GitHub integration). Undefined when the
+ * delivery is not about tickets.
+ */
+export async function ticketDelivery(deps: LinkDeps, integration: Integration, event: string, body: string): Promise<{ tracker: InboundTracker; event: TicketEvent } | undefined> {
+  const own = deps.registry.available(integration.kind)?.tracker ? [integration] : [];
+  // Trackers that name this integration as their source ("integration" fields).
+  const linked = (await deps.db.selectFrom("integrations").selectAll().where("id", "!=", integration.id).execute()).filter(
+    (i) => deps.registry.available(i.kind)?.tracker?.inbound && Object.values(JSON.parse(i.settings) as Record<string, unknown>).some((v) => String(v) === String(integration.id)),
+  );
+  for (const candidate of [...own, ...linked]) {
+    const connector = deps.registry.available(candidate.kind)!;
+    const parsed = connector.tracker?.inbound?.parse(event, body);
+    if (!parsed) continue;
+    return { tracker: { integrationId: candidate.id, name: candidate.name, self: await selfOf(deps, candidate) }, event: parsed };
+  }
+  return undefined;
+}
+
+// Patchbay's own account per tracker integration, asked once in a while.
+const selves = new Map<number, { id: string | undefined; at: number; version: string }>();
+const SELF_TTL_MS = 10 * 60_000;
+
+async function selfOf(deps: LinkDeps, integration: Integration): Promise<string | undefined> {
+  const cached = selves.get(integration.id);
+  const now = deps.now().getTime();
+  if (cached && cached.version === integration.updated_at && now - cached.at < SELF_TTL_MS) return cached.id;
+  const connector = deps.registry.available(integration.kind)!;
+  let id: string | undefined;
+  try {
+    const session = connector.tracker!.session(await linkedOrOwn(deps, connector, integration), connectorContext(deps.env));
+    id = await session.whoami?.();
+  } catch (err) {
+    // Without it, Patchbay's own changes are still recognised by the status it set.
+    deps.env.logger.warn("tracker account lookup failed", { integrationId: integration.id, error: err });
+  }
+  selves.set(integration.id, { id, at: now, version: integration.updated_at });
+  return id;
+}
+
+/** Applies one ticket event; returns what it did, for the delivery's record. */
+export async function applyTicketEvent(db: Db, tracker: InboundTracker, event: TicketEvent, now: Date): Promise<{ outcome: "processed" | "ignored"; detail: string }> {
+  const ignored = (detail: string) => ({ outcome: "ignored" as const, detail });
+  const found = await findTicket(db, tracker.integrationId, event.ticket);
+  if (!found) return ignored(`${event.ticket.key ?? event.ticket.id} is not a ticket Patchbay created or linked.`);
+  const { ticket, mapping } = found;
+  const label = ticket.external_key ?? event.ticket.key ?? event.ticket.id ?? "the ticket";
+  if (tracker.self && event.actor.id === tracker.self) return ignored(`The change to ${label} was made by Patchbay itself.`);
+  if (ticket.remote_seen_at && event.at < ticket.remote_seen_at) return ignored(`The change to ${label} at ${event.at} is older than the last one applied (${ticket.remote_seen_at}).`);
+
+  const stamp = now.toISOString();
+  const actor = `${tracker.name}: ${event.actor.name}`;
+  return db.transaction().execute(async (trx) => {
+    const findings = await trx
+      .selectFrom("findings")
+      .innerJoin("ticket_findings", "ticket_findings.finding_id", "findings.id")
+      .selectAll("findings")
+      .where("ticket_findings.ticket_id", "=", ticket.id)
+      .execute();
+    const done: string[] = [];
+    let comment = ticket.remote_comment;
+    if (event.comment?.text.trim()) {
+      comment = event.comment.text.trim().slice(0, 1000);
+      if (findings.length) {
+        await trx
+          .insertInto("finding_events")
+          .values(findings.map((f) => ({ finding_id: f.id, at: stamp, actor, from_status: f.status, to_status: f.status, note: `Comment on ${label}: ${comment}` })))
+          .execute();
+      }
+      done.push("comment recorded");
+    }
+    const update: Partial<Record<"remote_status" | "remote_seen_at" | "remote_comment" | "state", string | null>> = { remote_seen_at: event.at, remote_comment: comment };
+    if (event.status) {
+      update.remote_status = event.status.id;
+      const settings = inboundSettings(mapping);
+      const action = settings.map[event.status.id] ?? "none";
+      const statusMap = (JSON.parse(mapping.status_map) as { map: StatusMap }).map;
+      const ownStatus = ticket.state ? statusMap[ticket.state as TicketState] : undefined;
+      if (action === "none") done.push(`status ${event.status.name} leaves the findings as they are`);
+      else if (ownStatus === event.status.id && STATE_OF[action] === ticket.state) done.push(`status ${event.status.name} is the one Patchbay set`);
+      else {
+        const reason = `${event.actor.name} moved ${label} to ${event.status.name} in ${tracker.name}${comment ? `: ${comment}` : ""}`;
+        const changed = await applyAction(trx, findings, action, reason, actor, now);
+        update.state = STATE_OF[action];
+        done.push(`${changed} finding${changed === 1 ? "" : "s"} ${INBOUND_ACTIONS[action].split(/[ ,(]/)[0]!.toLowerCase()}`);
+      }
+    }
+    await trx.updateTable("tickets").set({ ...update, updated_at: stamp }).where("id", "=", ticket.id).execute();
+    await recordChange(trx, ticket.id, "inbound", `From ${tracker.name}, by ${event.actor.name}: ${done.join("; ") || "nothing to apply"}`, now);
+    // Other trackers covering the same findings follow.
+    await requestTicketSweep(trx, now);
+    return { outcome: "processed" as const, detail: `${label}: ${done.join("; ") || "nothing to apply"}` };
+  });
+}
+
+async function findTicket(db: Db, integrationId: number, ref: TicketEvent["ticket"]): Promise<{ ticket: Ticket; mapping: TrackerMapping } | undefined> {
+  if (!ref.id && !ref.key) return undefined;
+  const row = await db
+    .selectFrom("tickets")
+    .innerJoin("tracker_mappings", "tracker_mappings.id", "tickets.mapping_id")
+    .selectAll("tickets")
+    .select(["tracker_mappings.inbound", "tracker_mappings.status_map", "tracker_mappings.integration_id", "tracker_mappings.name as mapping_name"])
+    .where("tracker_mappings.integration_id", "=", integrationId)
+    .where((eb) => eb.or([...(ref.id ? [eb("tickets.external_id", "=", ref.id)] : []), ...(ref.key ? [eb("tickets.external_key", "=", ref.key)] : [])]))
+    .where("tickets.linked_at", "is not", null)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { inbound, status_map, integration_id, mapping_name, ...ticket } = row;
+  return { ticket: ticket as Ticket, mapping: { inbound, status_map, integration_id, name: mapping_name } as TrackerMapping };
+}
+
+/** Moves the findings as the action says; returns how many changed. */
+async function applyAction(trx: Db, findings: Finding[], action: Exclude<InboundAction, "none">, reason: string, actor: string, now: Date): Promise<number> {
+  const stamp = now.toISOString();
+  const from: FindingStatus[] = action === "open" ? ["resolved", "risk_accepted", "false_positive"] : action === "resolved" ? ["open", "in_remediation"] : ["open", "in_remediation", "resolved"];
+  const moving = findings.filter((f) => from.includes(f.status));
+  if (!moving.length) return 0;
+  const expires = new Date(now.getTime() + ACCEPTANCE_DAYS * 86_400_000).toISOString();
+  const set =
+    action === "resolved"
+      ? { status: "resolved" as const, resolved_at: stamp, status_reason: reason, status_expires_at: null, tracker_closed_at: stamp }
+      : action === "open"
+        ? { status: "open" as const, resolved_at: null, status_reason: reason, status_expires_at: null, tracker_closed_at: null }
+        : { status: action, resolved_at: null, status_reason: reason, status_expires_at: action === "risk_accepted" ? expires : null, tracker_closed_at: null };
+  await trx.updateTable("findings").set({ ...set, updated_at: stamp }).where("id", "in", moving.map((f) => f.id)).execute();
+  const note = action === "resolved" ? `${reason}; the next scan confirms the fix` : action === "risk_accepted" ? `${reason} (until ${expires.slice(0, 10)})` : reason;
+  await trx
+    .insertInto("finding_events")
+    .values(moving.map((f) => ({ finding_id: f.id, at: stamp, actor, from_status: f.status, to_status: set.status, note: note.slice(0, 2000) })))
+    .execute();
+  return moving.length;
+}

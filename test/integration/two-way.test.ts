@@ -1,0 +1,243 @@
+// Two-way sync with Jira Cloud: Patchbay sets up Jira's admin webhook (secret, JQL on its
+// label), then what people do to its issues in Jira comes back — Done resolves the finding
+// pending the next scan, Won't Do accepts the risk with who and why, To Do reopens it,
+// comments land in the history — while Patchbay's own changes, replays, unsigned deliveries
+// and out-of-order ones change nothing. A finding the scanner still detects after its issue
+// was closed is flagged, and the issue reopened with a comment (or left closed, as set).
+import { afterEach, beforeAll, afterAll, beforeEach, describe, expect, it } from "vitest";
+import { STILL_DETECTED_NOTE } from "../../src/findings/import.js";
+import { BASE, type Browser, type TestApp, runJobs, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
+import { JiraSim, SERVICE_ACCOUNT, type SimUser, securityBugMapping } from "../sim/jira.js";
+import { type RunningSim, startSim } from "../sim/serve.js";
+import { repoAsset, wizFinding } from "../sim/wiz-data.js";
+import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+
+const ADA: SimUser = { accountId: "712020:ada-lovelace", displayName: "Ada Lovelace" };
+const TOKEN = "ATATT-two-way-admin";
+const SITE = "https://acme.atlassian.net";
+
+let wiz: WizFixture;
+let jira: JiraSim;
+let jiraServer: RunningSim;
+let app: TestApp;
+let patchbay: RunningSim;
+let admin: Browser;
+let jiraId = 0;
+let mappingId = 0;
+
+beforeAll(async () => {
+  wiz = await startWiz();
+});
+afterAll(() => wiz.close());
+
+beforeEach(async () => {
+  wiz.sim.findings.length = 0;
+  wiz.sim.findings.push(
+    wizFinding(1, repoAsset("acme/api"), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.20", fixedVersion: "4.17.21", severity: "HIGH" }),
+    wizFinding(2, repoAsset("acme/api"), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "CRITICAL" }),
+  );
+  jira = new JiraSim();
+  jira.addToken(TOKEN, "admin@acme.example");
+  jira.addToken("ATATT-not-admin", "svc@acme.example");
+  jira.admins.add("admin@acme.example");
+  jira.addProject("SEC", "Security");
+  jiraServer = await startSim(jira.app());
+  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `${SITE}=${jiraServer.url},https://api.atlassian.com=${jiraServer.url},${wiz.originMap}` } });
+  patchbay = await startSim(app.runtime.app);
+  jira.deliverTo = (url) => url.replace(BASE, patchbay.url);
+  admin = await setUpAdmin(app);
+  await seedRepositories(app, ["acme/api"]);
+  expect((await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" })).status).toBe(303);
+  await runJobs(app, 5_000);
+});
+afterEach(async () => {
+  await patchbay.close();
+  await app.close();
+  await jiraServer.close();
+});
+
+const db = () => app.runtime.database.db;
+
+async function connect(token = TOKEN, stillDetected = "reopen"): Promise<void> {
+  const res = await admin.post("/integrations/jira", { apiToken: token, cloudId: jira.cloudId, email: token === TOKEN ? "admin@acme.example" : "svc@acme.example", siteUrl: SITE });
+  expect(res.status, text(await res.clone().text())).toBe(303);
+  jiraId = Number(/\/integrations\/jira\/(\d+)/.exec(res.headers.get("location")!)![1]);
+  const form = securityBugMapping({ "inbound.10000": "open", "inbound.10001": "none", "inbound.10002": "resolved", "inbound.10003": "risk_accepted", stillDetected });
+  const mapping = await admin.post(`/trackers/${jiraId}/mappings`, form);
+  expect(mapping.status, text(await mapping.clone().text())).toBe(303);
+  mappingId = Number(/\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]);
+  await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "update_existing" });
+  await runJobs(app);
+}
+
+/** Pushes the lodash finding by hand: SEC-1. */
+async function pushLodash(): Promise<number> {
+  const finding = await db().selectFrom("findings").select("id").where("cve", "=", "CVE-2021-23337").executeTakeFirstOrThrow();
+  await admin.post(`/vulnerabilities/${finding.id}/push`, {});
+  await runJobs(app);
+  expect(jira.issues.map((i) => i.key)).toEqual(["SEC-1"]);
+  expect(jira.issues[0]!.fields.labels).toContain("patchbay");
+  return finding.id;
+}
+
+/** Lets Jira's deliveries arrive, then runs the jobs they queued. */
+async function deliveries(): Promise<void> {
+  await jira.settled();
+  await runJobs(app);
+}
+
+const finding = (id: number) => db().selectFrom("findings").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+const outcomes = () => db().selectFrom("webhook_deliveries").select(["event", "outcome", "detail"]).orderBy("id").execute();
+
+describe("setting up Jira's webhook", () => {
+  it("creates the admin webhook with a secret made here, limited to Patchbay's labelled issues", async () => {
+    await connect();
+    const page = text(await (await admin.get(`/trackers/${jiraId}`)).text());
+    expect(page).toContain(`${BASE}/webhooks/jira/${jiraId}`);
+    expect(page).toContain("Not set: setting up the webhook makes one");
+    const done = text(await (await admin.post(`/trackers/${jiraId}/webhook`, {})).text());
+    expect(done).toContain("The webhook was created in the tracker");
+    expect(jira.webhooks).toHaveLength(1);
+    expect(jira.webhooks[0]).toMatchObject({ url: `${BASE}/webhooks/jira/${jiraId}`, events: ["jira:issue_updated", "comment_created"], jql: "labels = patchbay" });
+    expect(jira.webhooks[0]!.secret).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    // The secret is stored, never shown.
+    expect(await (await admin.get(`/trackers/${jiraId}`)).text()).not.toContain(jira.webhooks[0]!.secret!);
+    expect(text(await (await admin.post(`/trackers/${jiraId}/webhook`, {})).text())).toContain("brought up to date");
+    expect(jira.webhooks).toHaveLength(1);
+  });
+
+  it("shows the steps to do it by hand when the account is not a Jira administrator", async () => {
+    await connect("ATATT-not-admin");
+    const page = text(await (await admin.post(`/trackers/${jiraId}/webhook`, {})).text());
+    expect(page).toContain("Only a Jira administrator may create webhooks");
+    expect(page).toContain("System → WebHooks");
+    expect(page).toContain("JQL filter: labels = patchbay");
+    expect(jira.webhooks).toHaveLength(0);
+  });
+});
+
+describe("changes made in Jira", () => {
+  beforeEach(async () => {
+    await connect();
+    await admin.post(`/trackers/${jiraId}/webhook`, {});
+  });
+
+  it("Done resolves the finding pending the next scan, with who and why; Patchbay sends nothing back", async () => {
+    const id = await pushLodash();
+    const before = jira.faults.requests.length;
+    jira.humanTransition("SEC-1", "Done", ADA, "Upgraded lodash to 4.17.21 in #42.");
+    await deliveries();
+    const f = await finding(id);
+    expect(f.status).toBe("resolved");
+    expect(f.tracker_closed_at).not.toBeNull();
+    expect(f.status_reason).toBe("Ada Lovelace moved SEC-1 to Done in Jira acme: Upgraded lodash to 4.17.21 in #42.");
+    const detail = text(await (await admin.get(`/vulnerabilities/${id}`)).text());
+    expect(detail).toContain("Jira acme: Ada Lovelace: Open → Resolved — Ada Lovelace moved SEC-1 to Done");
+    expect(detail).toContain("the next scan confirms the fix");
+    expect(await outcomes()).toEqual([expect.objectContaining({ event: "jira:issue_updated", outcome: "processed" })]);
+    // No transition or comment went back to Jira (the description's status line may be updated).
+    expect(jira.faults.requests.slice(before).filter((r) => r.method === "POST").map((r) => r.path)).toEqual([]);
+    expect(jira.issueByKey("SEC-1")!.statusId).toBe("10002");
+  });
+
+  it("Won't Do accepts the risk with the person and their comment; To Do reopens; comments join the history", async () => {
+    const id = await pushLodash();
+    jira.humanComment("SEC-1", "Only reachable from the admin network.", ADA);
+    jira.humanTransition("SEC-1", "Won't Do", ADA);
+    await deliveries();
+    let f = await finding(id);
+    expect(f.status).toBe("risk_accepted");
+    expect(f.status_reason).toBe("Ada Lovelace moved SEC-1 to Won't Do in Jira acme: Only reachable from the admin network.");
+    expect(Date.parse(f.status_expires_at!) - app.clock.time).toBeGreaterThan(360 * 86_400_000);
+    const history = text(await (await admin.get(`/vulnerabilities/${id}`)).text());
+    expect(history).toContain("Jira acme: Ada Lovelace: Comment on SEC-1: Only reachable from the admin network.");
+
+    jira.humanTransition("SEC-1", "To Do", ADA);
+    await deliveries();
+    f = await finding(id);
+    expect(f.status).toBe("open");
+    expect((await outcomes()).map((o) => o.outcome)).toEqual(["processed", "processed", "processed"]);
+  });
+
+  it("ignores Patchbay's own changes: its transitions and comments come back and change nothing", async () => {
+    const id = await pushLodash();
+    // Accepting the risk in Patchbay moves SEC-1 to Won't Do; Jira tells Patchbay about it.
+    expect((await admin.post(`/vulnerabilities/${id}/status`, { status: "false_positive", reason: "Test fixture only" })).status).toBe(303);
+    await runJobs(app);
+    expect(jira.issueByKey("SEC-1")!.statusId).toBe("10003");
+    await deliveries();
+    const f = await finding(id);
+    expect(f.status).toBe("false_positive");
+    expect(f.status_reason).toBe("Test fixture only");
+    const echo = (await outcomes()).at(-1)!;
+    expect(echo).toMatchObject({ event: "jira:issue_updated", outcome: "ignored" });
+    expect(echo.detail).toContain("made by Patchbay itself");
+    expect(jira.deliveries.every((d) => d.status === 202)).toBe(true);
+    expect(JSON.parse(jira.sent.at(-1)!.body).user.accountId).toBe(SERVICE_ACCOUNT.accountId);
+  });
+
+  it("refuses unsigned, wrongly signed and replayed deliveries, and ignores one older than the last applied", async () => {
+    const id = await pushLodash();
+    jira.humanTransition("SEC-1", "Done", ADA);
+    await deliveries();
+    const [first] = jira.sent;
+    const url = `${patchbay.url}/webhooks/jira/${jiraId}`;
+    const replay = await fetch(url, { method: "POST", headers: first!.headers, body: first!.body });
+    expect(replay.status).toBe(401);
+    expect(((await replay.json()) as { error: string }).error).toContain("already received");
+    const { "x-hub-signature": _signature, ...unsigned } = first!.headers;
+    const fresh = { ...unsigned, "x-atlassian-webhook-identifier": "f2c1-unsigned" };
+    expect((await fetch(url, { method: "POST", headers: fresh, body: first!.body })).status).toBe(401);
+    expect((await fetch(url, { method: "POST", headers: { ...fresh, "x-hub-signature": `sha256=${"0".repeat(64)}` }, body: first!.body })).status).toBe(401);
+
+    // A delivery Jira retried late: the issue moved to To Do before it, then Done arrives again.
+    jira.humanTransition("SEC-1", "To Do", ADA);
+    await deliveries();
+    expect((await finding(id)).status).toBe("open");
+    const stale: Record<string, string> = { ...first!.headers, "x-atlassian-webhook-identifier": "late-retry-of-done" };
+    const { createHmac } = await import("node:crypto");
+    stale["x-hub-signature"] = `sha256=${createHmac("sha256", jira.webhooks[0]!.secret!).update(first!.body).digest("hex")}`;
+    expect((await fetch(url, { method: "POST", headers: stale, body: first!.body })).status).toBe(202);
+    await runJobs(app);
+    expect((await finding(id)).status).toBe("open");
+    expect((await outcomes()).at(-1)!.detail).toContain("older than the last one applied");
+  });
+});
+
+describe("closed in the tracker, still detected", () => {
+  it("flags the finding and reopens the issue with a comment when the next scan still reports it", async () => {
+    await connect();
+    await admin.post(`/trackers/${jiraId}/webhook`, {});
+    const id = await pushLodash();
+    jira.humanTransition("SEC-1", "Done", ADA);
+    await deliveries();
+    expect((await finding(id)).status).toBe("resolved");
+
+    await admin.post(`/integrations/wiz/1/sync`, {});
+    await runJobs(app, 5_000);
+    const f = await finding(id);
+    expect(f.status).toBe("open");
+    const detail = text(await (await admin.get(`/vulnerabilities/${id}`)).text());
+    expect(detail).toContain("Closed in tracker, still detected");
+    expect(detail).toContain(STILL_DETECTED_NOTE);
+    const issue = jira.issueByKey("SEC-1")!;
+    expect(issue.statusId).toBe("10000");
+    expect(JSON.stringify(issue.comments.at(-1))).toContain("this ticket was closed, but the latest scan still detects CVE-2021-23337 in lodash 4.17.20");
+    // Patchbay's reopening comes back as an event from its own account: ignored.
+    await deliveries();
+    expect((await finding(id)).status).toBe("open");
+  });
+
+  it("leaves the issue closed and only flags the finding when the mapping says so", async () => {
+    await connect(TOKEN, "flag");
+    await admin.post(`/trackers/${jiraId}/webhook`, {});
+    const id = await pushLodash();
+    jira.humanTransition("SEC-1", "Done", ADA);
+    await deliveries();
+    await admin.post(`/integrations/wiz/1/sync`, {});
+    await runJobs(app, 5_000);
+    expect((await finding(id)).status).toBe("open");
+    expect(text(await (await admin.get(`/vulnerabilities/${id}`)).text())).toContain("Closed in tracker, still detected");
+    expect(jira.issueByKey("SEC-1")!.statusId).toBe("10002");
+  });
+});
