@@ -516,7 +516,7 @@ export interface TrackerInbound {
   /** Checks a delivery (signature or secret header, compared in constant time) and reads its id and event. */
   verify(headers: Headers, rawBody: string, secret: string): WebhookCheck;
   /** The ticket change in a verified delivery, or undefined for events that do not concern tickets. */
-  parse(event: string, rawBody: string): TicketEvent | undefined;
+  parse(event: string, rawBody: string, contentType: string): TicketEvent | undefined;
   /** What to configure on the tracker's side, for a person who sets it up by hand. */
   instructions(hook: { url: string; filter: string }): string[];
   /** Creates (or corrects) the tracker's webhook where the account may; throws ExternalError "permission" when it may not. */

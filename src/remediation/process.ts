@@ -27,7 +27,7 @@ export function webhookProcessHandler(deps: LinkDeps): JobHandler {
       db.updateTable("webhook_deliveries").set({ outcome, detail, payload: null }).where("id", "=", deliveryId).execute();
     const { contentType, body } = JSON.parse(delivery.payload ?? "{}") as { contentType: string; body: string };
     // A tracker's own delivery (Jira), or a ticket event through source control's webhook (GitHub Issues).
-    const ticketEvent = integration ? await ticketDelivery(deps, integration, delivery.event, body) : undefined;
+    const ticketEvent = integration ? await ticketDelivery(deps, integration, delivery.event, body, contentType) : undefined;
     if (ticketEvent) {
       const result = await applyTicketEvent(db, ticketEvent.tracker, ticketEvent.event, deps.now());
       await settle(result.outcome, result.detail);

@@ -84,7 +84,7 @@ export interface InboundTracker {
  * webhook a tracker reuses (GitHub Issues on its GitHub integration). Undefined when the
  * delivery is not about tickets.
  */
-export async function ticketDelivery(deps: LinkDeps, integration: Integration, event: string, body: string): Promise<{ tracker: InboundTracker; event: TicketEvent } | undefined> {
+export async function ticketDelivery(deps: LinkDeps, integration: Integration, event: string, body: string, contentType: string): Promise<{ tracker: InboundTracker; event: TicketEvent } | undefined> {
   const own = deps.registry.available(integration.kind)?.tracker ? [integration] : [];
   // Trackers that name this integration as their source ("integration" fields).
   const linked = (await deps.db.selectFrom("integrations").selectAll().where("id", "!=", integration.id).execute()).filter(
@@ -92,7 +92,7 @@ export async function ticketDelivery(deps: LinkDeps, integration: Integration, e
   );
   for (const candidate of [...own, ...linked]) {
     const connector = deps.registry.available(candidate.kind)!;
-    const parsed = connector.tracker?.inbound?.parse(event, body);
+    const parsed = connector.tracker?.inbound?.parse(event, body, contentType);
     if (!parsed) continue;
     return { tracker: { integrationId: candidate.id, name: candidate.name, self: await selfOf(deps, candidate) }, event: parsed };
   }

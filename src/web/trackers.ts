@@ -57,6 +57,10 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
     const found = await loadTracker(c, deps);
     const inbound = found?.connector.tracker?.inbound;
     if (!found || !inbound) return notFound(c, deps);
+    const current = await twoWaySync(deps, found);
+    if (current?.via) {
+      return render(c, deps, "./trackers/projects", { integration: found.integration, connector: found.connector, mappings: await listMappings(deps.db, found.integration.id), sync: current, outcome: { ok: false, message: `Events arrive through ${current.via.name}'s webhook: set it up there.` } }, 422);
+    }
     const secrets = deps.vault.openSecrets(found.integration.secrets);
     if (!secrets[inbound.secretField]) {
       secrets[inbound.secretField] = randomBytes(24).toString("base64url");
@@ -194,19 +198,27 @@ async function loadTracker(c: Ctx, deps: AppDeps): Promise<TrackerFound | undefi
 async function twoWaySync(deps: AppDeps, found: TrackerFound) {
   const inbound = found.connector.tracker?.inbound;
   if (!inbound) return undefined;
-  const url = `${deps.baseUrl}/webhooks/${found.integration.kind}/${found.integration.id}`;
+  // A tracker that reuses another integration's credentials receives through that one's webhook.
+  const settings = JSON.parse(found.integration.settings) as Record<string, unknown>;
+  const linkField = found.connector.fields.find((f) => f.type === "integration" && settings[f.name]);
+  const via = linkField ? await deps.db.selectFrom("integrations").selectAll().where("id", "=", Number(settings[linkField.name])).executeTakeFirst() : undefined;
+  const receiver = via ?? found.integration;
+  const receiverConnector = deps.registry.available(receiver.kind);
+  const secretField = (via ? receiverConnector?.scm?.webhook.secretField : undefined) ?? inbound.secretField;
+  const url = `${deps.baseUrl}/webhooks/${receiver.kind}/${receiver.id}`;
   const deliveries = await deps.db
     .selectFrom("webhook_deliveries")
     .select(["received_at", "event", "outcome", "detail"])
-    .where("integration_id", "=", found.integration.id)
+    .where("integration_id", "=", receiver.id)
     .orderBy("id", "desc")
     .limit(10)
     .execute();
   return {
     url,
+    via: via ? { name: via.name, href: `/integrations/${via.kind}/${via.id}` } : undefined,
     filter: inbound.filter,
-    hasSecret: Boolean(deps.vault.openSecrets(found.integration.secrets)[inbound.secretField]),
-    canRegister: Boolean(inbound.register),
+    hasSecret: Boolean(deps.vault.openSecrets(receiver.secrets)[secretField]),
+    canRegister: Boolean(inbound.register) && !via,
     steps: inbound.instructions({ url, filter: inbound.filter }),
     deliveries,
   };

@@ -206,7 +206,7 @@ describe("automatic webhooks", () => {
     await drain();
     expect(sim.hooks.size).toBe(250);
     const hook = sim.hooks.get("acme/service-001")![0]!;
-    expect(hook).toMatchObject({ events: ["pull_request"], config: { url: "https://patchbay.example.com/webhooks/github/1", content_type: "json" } });
+    expect(hook).toMatchObject({ events: ["pull_request", "issues", "issue_comment"], config: { url: "https://patchbay.example.com/webhooks/github/1", content_type: "json" } });
     const row = await db().selectFrom("integrations").selectAll().executeTakeFirstOrThrow();
     expect(app.runtime.vault.openSecrets(row.secrets).webhookSecret).toBe(hook.config.secret);
     const dialog = text(await (await admin.get("/integrations/github/1?tab=configuration")).text());

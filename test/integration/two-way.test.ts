@@ -241,3 +241,75 @@ describe("closed in the tracker, still detected", () => {
     expect(jira.issueByKey("SEC-1")!.statusId).toBe("10002");
   });
 });
+
+describe("two-way sync with GitHub Issues", () => {
+  it("reads issue events through the GitHub integration's webhook: closed as not planned, reopened, comments; its own changes ignored", async () => {
+    const { GitHubSim } = await import("../sim/github.js");
+    const github = new GitHubSim();
+    github.addToken("github_pat_two_way", "patchbay-bot");
+    github.repos.push({ id: 4001, full_name: "acme/security", private: true, visibility: "private", archived: false, default_branch: "main" });
+    const githubServer = await startSim(github.app());
+    const local = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.github.com=${githubServer.url},${wiz.originMap}` } });
+    const served = await startSim(local.runtime.app);
+    try {
+      const browser = await setUpAdmin(local);
+      await seedRepositories(local, ["acme/api"]);
+      await browser.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+      await runJobs(local, 5_000);
+      const scm = await browser.post("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_two_way", webhookSecret: "github-webhook-secret-two-way" });
+      const scmId = /\/integrations\/github\/(\d+)/.exec(scm.headers.get("location")!)![1]!;
+      const issues = await browser.post("/integrations/github-issues", { source: scmId });
+      const trackerId = /\/integrations\/github-issues\/(\d+)/.exec(issues.headers.get("location")!)![1]!;
+      const mapping = await browser.post(`/trackers/${trackerId}/mappings`, {
+        project: "acme/security",
+        ticketType: "issue",
+        "source.title": "patchbay",
+        "value.title.patchbay": "title",
+        "status.open": "open",
+        "status.done": "closed:completed",
+        "status.accepted": "closed:not_planned",
+        "inbound.open": "open",
+        "inbound.closed:completed": "resolved",
+        "inbound.closed:not_planned": "risk_accepted",
+      });
+      expect(mapping.status, text(await mapping.clone().text())).toBe(303);
+      const mappingId = /\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]!;
+      await browser.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "update_existing" });
+      const f = await local.runtime.database.db.selectFrom("findings").select("id").where("cve", "=", "CVE-2021-23337").executeTakeFirstOrThrow();
+      await browser.post(`/vulnerabilities/${f.id}/push`, {});
+      await runJobs(local);
+      const issue = github.issues.find((i) => i.repo === "acme/security")!;
+      expect(issue.number).toBe(1);
+
+      const page = text(await (await browser.get(`/trackers/${trackerId}`)).text());
+      expect(page).toContain(`${BASE}/webhooks/github/${scmId}`);
+      expect(page).toContain("its events arrive through that integration's webhook");
+
+      const url = `${served.url}/webhooks/github/${scmId}`;
+      const send = async (e: { event: string; payload: Record<string, unknown> }) => {
+        expect((await github.deliver(url, e.event, e.payload, { secret: "github-webhook-secret-two-way" })).status).toBe(202);
+        await runJobs(local);
+      };
+      const status = async () => (await local.runtime.database.db.selectFrom("findings").select(["status", "status_reason"]).where("id", "=", f.id).executeTakeFirstOrThrow());
+
+      await send(github.issueEvent(issue, { action: "commented", text: "Not exploitable: we never parse untrusted templates.", by: "ada" }));
+      await send(github.issueEvent(issue, { action: "closed", reason: "not_planned", by: "ada" }));
+      expect(await status()).toEqual({ status: "risk_accepted", status_reason: "ada moved acme/security#1 to Closed as not planned in GitHub Issues: Not exploitable: we never parse untrusted templates." });
+
+      await send(github.issueEvent(issue, { action: "reopened", by: "ada" }));
+      expect((await status()).status).toBe("open");
+      // Patchbay's own account closing the issue (its push) comes back and is ignored.
+      await send(github.issueEvent(issue, { action: "closed", reason: "completed", by: "patchbay-bot" }));
+      expect((await status()).status).toBe("open");
+      const last = await local.runtime.database.db.selectFrom("webhook_deliveries").select(["outcome", "detail"]).orderBy("id", "desc").executeTakeFirstOrThrow();
+      expect(last).toMatchObject({ outcome: "ignored" });
+      expect(last.detail).toContain("made by Patchbay itself");
+      const history = text(await (await browser.get(`/vulnerabilities/${f.id}`)).text());
+      expect(history).toContain("GitHub Issues: ada: Comment on acme/security#1: Not exploitable");
+    } finally {
+      await served.close();
+      await local.close();
+      await githubServer.close();
+    }
+  });
+});

@@ -540,6 +540,42 @@ export class GitHubSim {
   }
 
   /**
+   * A person closes, reopens or comments on an issue: the "issues" or "issue_comment" event's
+   * payload as GitHub sends it (the issue after the change, the repository, the sender).
+   */
+  issueEvent(issue: GitHubSimIssue, change: { action: "closed" | "reopened"; reason?: "completed" | "not_planned"; by: string } | { action: "commented"; text: string; by: string }): { event: string; payload: Record<string, unknown> } {
+    const repo = this.repos.find((r) => r.full_name === issue.repo);
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+    if (change.action === "commented") issue.comments.push(change.text);
+    else {
+      issue.state = change.action === "closed" ? "closed" : "open";
+      issue.state_reason = change.action === "closed" ? (change.reason ?? "completed") : "reopened";
+    }
+    const sender = { login: change.by, id: 1000 + change.by.length, type: "User" };
+    const issuePayload = {
+      url: `https://api.github.com/repos/${issue.repo}/issues/${issue.number}`,
+      html_url: `${this.webOrigin}/${issue.repo}/issues/${issue.number}`,
+      id: 9000 + issue.number,
+      number: issue.number,
+      title: issue.title,
+      user: { login: "octocat", id: 1, type: "User" },
+      labels: issue.labels.map((name) => ({ name })),
+      state: issue.state,
+      state_reason: issue.state_reason,
+      comments: issue.comments.length,
+      updated_at: now,
+      closed_at: issue.state === "closed" ? now : null,
+      body: issue.body,
+    };
+    const repository = { id: repo?.id ?? 1, full_name: issue.repo, private: repo?.private ?? true, html_url: `${this.webOrigin}/${issue.repo}` };
+    if (change.action === "commented") {
+      const comment = { id: 77000 + issue.comments.length, html_url: `${issuePayload.html_url}#issuecomment-${77000 + issue.comments.length}`, user: sender, created_at: now, updated_at: now, body: change.text };
+      return { event: "issue_comment", payload: { action: "created", issue: issuePayload, comment, repository, sender } };
+    }
+    return { event: "issues", payload: { action: change.action, issue: issuePayload, repository, sender } };
+  }
+
+  /**
    * Sends a webhook delivery the way GitHub does: X-GitHub-Event, X-GitHub-Delivery (a GUID),
    * X-Hub-Signature-256 = "sha256=" + HMAC-SHA256(secret, raw body), JSON or form-encoded.
    */

@@ -7,6 +7,7 @@ import { ExternalError } from "../../http.js";
 import { createGitHubClient } from "../github/index.js";
 import { type GitHubClient, SERVICE, nextLink } from "../github/client.js";
 import { toMarkdown } from "../markdown.js";
+import { parseGitHubIssueDelivery, verifyGitHubDelivery } from "../github/webhook.js";
 import type { AvailableConnector, Block, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerSession } from "../types.js";
 
 const MAX_PAGES = 20;
@@ -37,6 +38,10 @@ const repoPath = (target: TicketTarget) => `/repos/${target.project.id.split("/"
 
 class GitHubIssuesSession implements TrackerSession {
   constructor(private readonly gh: GitHubClient) {}
+
+  async whoami() {
+    return (await this.gh.get<{ login: string }>("/user")).data.login;
+  }
 
   async projects() {
     const out: TrackerChoice[] = [];
@@ -161,6 +166,7 @@ export const githubIssues: AvailableConnector = {
     { name: "source", label: "GitHub integration", type: "integration", integrationKind: "github", editableWhenConnected: true, help: "Reuse the credentials of a connected GitHub integration; or choose None and enter a token below." },
     { name: "githubUrl", label: "GitHub URL", type: "url", example: "https://github.com", help: "With a token of its own: github.com, or your GitHub Enterprise Server address." },
     { name: "token", label: "Personal access token", type: "secret", editableWhenConnected: true, help: "Fine-grained: Issues (read and write) on the repositories Patchbay pushes to. Classic: the repo scope." },
+    { name: "webhookSecret", label: "Webhook Secret", type: "secret", editableWhenConnected: true, help: "With a token of its own, for two-way sync: the secret of the repository webhook that sends issue events. With a GitHub integration, its webhook is used." },
   ],
   defaultName: () => "GitHub Issues",
   async test(connection, ctx) {
@@ -186,5 +192,19 @@ export const githubIssues: AvailableConnector = {
   tracker: {
     nouns: { project: "repository", ticketType: "issue type", ticket: "issue" },
     session: (connection, ctx) => new GitHubIssuesSession(client(connection, ctx)),
+    // Issue events arrive through the GitHub integration's webhook (Issues and Issue comments
+    // events), or through this integration's own when it has a token of its own.
+    inbound: {
+      secretField: "webhookSecret",
+      filter: "issues and issue comments in the mapped repositories",
+      verify: verifyGitHubDelivery,
+      parse: parseGitHubIssueDelivery,
+      instructions: (hook) => [
+        "In GitHub, open the GitHub integration's webhook (organization or repository Settings → Webhooks) — or add one with this address:",
+        hook.url,
+        "Tick the Issues and Issue comments events beside Pull requests; Patchbay's repository sync adds them where its token may.",
+        "The secret is the webhook secret of the integration the webhook belongs to.",
+      ],
+    },
   },
 };

@@ -18,6 +18,8 @@ interface GitHubRepo {
 }
 
 const WANTED_SCOPES = ["repo", "read:org", "security_events"];
+/** Pull requests for remediation; issues and their comments for GitHub Issues' two-way sync. */
+const HOOK_EVENTS = ["pull_request", "issues", "issue_comment"];
 
 export function createGitHubClient(connection: ConnectionSettings, ctx: ConnectorContext): GitHubClient {
   const base = apiBase(String(connection.settings.githubUrl ?? "https://github.com"));
@@ -205,7 +207,7 @@ export const github: AvailableConnector = {
         "In GitHub, add a webhook to the organization (Settings → Webhooks) or to each repository.",
         "Payload URL: the URL above. Content type: application/json.",
         "Secret: the same Webhook secret entered here.",
-        "Events: choose “Let me select individual events” and tick Pull requests.",
+        "Events: choose “Let me select individual events” and tick Pull requests (and Issues and Issue comments, for GitHub Issues' two-way sync).",
       ],
       verify: verifyGitHubDelivery,
       parse: parseGitHubDelivery,
@@ -216,10 +218,10 @@ export const github: AvailableConnector = {
         const config = { url: hook.url, content_type: "json", secret: hook.secret, insecure_ssl: "0" };
         const existing = Array.isArray(hooks) ? hooks.find((h) => h.config?.url === hook.url) : undefined;
         if (existing) {
-          await client.send("PATCH", `${path}/${existing.id}`, { active: true, events: ["pull_request"], config });
+          await client.send("PATCH", `${path}/${existing.id}`, { active: true, events: HOOK_EVENTS, config });
           return "updated";
         }
-        await client.send("POST", path, { name: "web", active: true, events: ["pull_request"], config });
+        await client.send("POST", path, { name: "web", active: true, events: HOOK_EVENTS, config });
         return "created";
       },
     },

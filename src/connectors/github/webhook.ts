@@ -1,7 +1,7 @@
 // GitHub webhook deliveries: X-Hub-Signature-256 (HMAC-SHA256 of the raw body with the
 // webhook secret), X-GitHub-Event, X-GitHub-Delivery; JSON or form-encoded (payload=…).
 import { sha256SignatureMatches } from "../signatures.js";
-import type { PullRequestEvent, WebhookCheck } from "../types.js";
+import type { PullRequestEvent, TicketEvent, WebhookCheck } from "../types.js";
 
 export function verifyGitHubDelivery(headers: Headers, rawBody: string, secret: string): WebhookCheck {
   const signature = headers.get("x-hub-signature-256");
@@ -30,9 +30,43 @@ interface GitHubPullRequestPayload {
   };
 }
 
+function payloadJson(rawBody: string, contentType: string): string {
+  return contentType.startsWith("application/x-www-form-urlencoded") ? (new URLSearchParams(rawBody).get("payload") ?? "") : rawBody;
+}
+
+interface GitHubIssuePayload {
+  action?: string;
+  issue?: { number?: number; state?: string; state_reason?: string | null; updated_at?: string; pull_request?: unknown };
+  comment?: { id?: number; body?: string; created_at?: string; updated_at?: string };
+  repository?: { full_name?: string };
+  sender?: { login?: string };
+}
+
+/**
+ * An issue closed, reopened or commented on (events "issues" and "issue_comment"), as a ticket
+ * event: its status is "open", "closed:completed" or "closed:not_planned" (GitHub Issues'
+ * statuses); the ticket is named by its key, owner/repo#number (numbers repeat across repositories).
+ */
+export function parseGitHubIssueDelivery(event: string, rawBody: string, contentType: string): TicketEvent | undefined {
+  if (event !== "issues" && event !== "issue_comment") return undefined;
+  const p = JSON.parse(payloadJson(rawBody, contentType)) as GitHubIssuePayload;
+  const issue = p.issue;
+  if (!issue?.number || !p.repository?.full_name || issue.pull_request) return undefined;
+  const ticket = { key: `${p.repository.full_name}#${issue.number}` };
+  const actor = { id: p.sender?.login ?? "", name: p.sender?.login ?? "someone" };
+  if (event === "issue_comment") {
+    if (p.action !== "created" || !p.comment?.body) return undefined;
+    return { ticket, at: p.comment.updated_at ?? p.comment.created_at ?? issue.updated_at ?? new Date().toISOString(), actor, comment: { id: String(p.comment.id ?? ""), text: p.comment.body } };
+  }
+  if (p.action !== "closed" && p.action !== "reopened") return undefined;
+  const id = issue.state === "closed" ? `closed:${issue.state_reason === "not_planned" ? "not_planned" : "completed"}` : "open";
+  const name = id === "open" ? "Open" : id === "closed:not_planned" ? "Closed as not planned" : "Closed as completed";
+  return { ticket, at: issue.updated_at ?? new Date().toISOString(), actor, status: { id, name } };
+}
+
 export function parseGitHubDelivery(event: string, rawBody: string, contentType: string): PullRequestEvent | undefined {
   if (event !== "pull_request") return undefined;
-  const json = contentType.startsWith("application/x-www-form-urlencoded") ? (new URLSearchParams(rawBody).get("payload") ?? "") : rawBody;
+  const json = payloadJson(rawBody, contentType);
   const payload = JSON.parse(json) as GitHubPullRequestPayload;
   const pr = payload.pull_request;
   const repo = payload.repository;
