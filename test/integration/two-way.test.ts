@@ -313,3 +313,65 @@ describe("two-way sync with GitHub Issues", () => {
     }
   });
 });
+
+describe("two-way sync with GitLab Issues", () => {
+  it("reads Issue Hook and Note Hook deliveries through the GitLab integration's webhook; its own account's changes are ignored", async () => {
+    const { GitLabSim } = await import("../sim/gitlab.js");
+    const gitlab = new GitLabSim();
+    gitlab.addToken("glpat-two-way", "patchbay_bot");
+    gitlab.addProjects("platform", 1);
+    const gitlabServer = await startSim(gitlab.app());
+    const local = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://gitlab.example.com=${gitlabServer.url},${wiz.originMap}` } });
+    const served = await startSim(local.runtime.app);
+    try {
+      const browser = await setUpAdmin(local);
+      await seedRepositories(local, ["acme/api"]);
+      await browser.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+      await runJobs(local, 5_000);
+      const scm = await browser.post("/integrations/gitlab", { gitlabUrl: "https://gitlab.example.com", token: "glpat-two-way", webhookSecret: "gitlab-webhook-secret-two-way" });
+      const scmId = /\/integrations\/gitlab\/(\d+)/.exec(scm.headers.get("location")!)![1]!;
+      const issues = await browser.post("/integrations/gitlab-issues", { source: scmId });
+      const trackerId = /\/integrations\/gitlab-issues\/(\d+)/.exec(issues.headers.get("location")!)![1]!;
+      const mapping = await browser.post(`/trackers/${trackerId}/mappings`, {
+        project: "2001",
+        ticketType: "issue",
+        "source.title": "patchbay",
+        "value.title.patchbay": "title",
+        "status.open": "opened",
+        "status.done": "closed",
+        "inbound.opened": "open",
+        "inbound.closed": "resolved",
+      });
+      expect(mapping.status, text(await mapping.clone().text())).toBe(303);
+      const mappingId = /\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]!;
+      await browser.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "update_existing" });
+      const f = await local.runtime.database.db.selectFrom("findings").select("id").where("cve", "=", "CVE-2021-23337").executeTakeFirstOrThrow();
+      await browser.post(`/vulnerabilities/${f.id}/push`, {});
+      await runJobs(local);
+      const issue = gitlab.issues[0]!;
+      const url = `${served.url}/webhooks/gitlab/${scmId}`;
+      const send = async (e: { event: string; payload: Record<string, unknown> }) => {
+        expect((await gitlab.deliver(url, e.event, e.payload, { token: "gitlab-webhook-secret-two-way" })).status).toBe(202);
+        await runJobs(local);
+      };
+      const status = async () => (await local.runtime.database.db.selectFrom("findings").select("status").where("id", "=", f.id).executeTakeFirstOrThrow()).status;
+      const grace = { username: "grace", name: "Grace Hopper" };
+
+      expect((await gitlab.deliver(url, "Issue Hook", gitlab.issueEvent(issue, { action: "close", by: grace }).payload, { token: "wrong" })).status).toBe(401);
+      await send(gitlab.issueEvent(issue, { action: "comment", text: "Fixed by bumping lodash in !12.", by: grace }));
+      await send(gitlab.issueEvent(issue, { action: "close", by: grace }));
+      expect(await status()).toBe("resolved");
+      await send(gitlab.issueEvent(issue, { action: "reopen", by: { username: "patchbay_bot", name: "Patchbay" } }));
+      expect(await status()).toBe("resolved");
+      await send(gitlab.issueEvent(issue, { action: "reopen", by: grace }));
+      expect(await status()).toBe("open");
+      const history = text(await (await browser.get(`/vulnerabilities/${f.id}`)).text());
+      expect(history).toContain("GitLab Issues: Grace Hopper: Comment on platform/project-001#1: Fixed by bumping lodash in !12.");
+      expect(history).toContain("Grace Hopper moved platform/project-001#1 to Closed in GitLab Issues: Fixed by bumping lodash in !12.");
+    } finally {
+      await served.close();
+      await local.close();
+      await gitlabServer.close();
+    }
+  });
+});

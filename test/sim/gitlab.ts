@@ -260,6 +260,29 @@ export class GitLabSim {
     };
   }
 
+  /**
+   * A person closes, reopens or comments on an issue: the "Issue Hook" or "Note Hook" payload
+   * as GitLab sends it (timestamps in GitLab's "YYYY-MM-DD hh:mm:ss UTC" form).
+   */
+  issueEvent(issue: GitLabSimIssue, change: { action: "close" | "reopen"; by: { username: string; name: string } } | { action: "comment"; text: string; by: { username: string; name: string } }): { event: string; payload: Record<string, unknown> } {
+    const project = this.projects.find((p) => p.id === issue.projectId)!;
+    const stamp = new Date().toISOString().replace("T", " ").replace(/\.\d{3}Z$/, " UTC");
+    const user = { id: 500 + change.by.username.length, name: change.by.name, username: change.by.username };
+    const projectPayload = { id: project.id, name: project.path_with_namespace.split("/").pop(), path_with_namespace: project.path_with_namespace, web_url: `${this.webOrigin}/${project.path_with_namespace}` };
+    if (change.action === "comment") {
+      issue.notes.push(change.text);
+      return {
+        event: "Note Hook",
+        payload: { object_kind: "note", event_type: "note", user, project_id: project.id, project: projectPayload, object_attributes: { id: 9100 + issue.notes.length, note: change.text, noteable_type: "Issue", author_id: user.id, created_at: stamp, updated_at: stamp, project_id: project.id, noteable_id: 8000 + issue.iid }, issue: { id: 8000 + issue.iid, iid: issue.iid, title: issue.title, state: issue.state, updated_at: stamp } },
+      };
+    }
+    issue.state = change.action === "close" ? "closed" : "opened";
+    return {
+      event: "Issue Hook",
+      payload: { object_kind: "issue", event_type: "issue", user, project: projectPayload, object_attributes: { id: 8000 + issue.iid, iid: issue.iid, title: issue.title, state: issue.state, action: change.action, updated_at: stamp, url: `${this.webOrigin}/${project.path_with_namespace}/-/issues/${issue.iid}` }, labels: issue.labels.map((title) => ({ title })) },
+    };
+  }
+
   deliver(url: string, event: string, payload: unknown, opts: { token?: string | null; uuid?: string } = {}): Promise<Response> {
     const headers: Record<string, string> = {
       "content-type": "application/json",

@@ -7,6 +7,7 @@ import { ExternalError } from "../../http.js";
 import { createGitLabClient } from "../gitlab/index.js";
 import { type GitLabClient, SERVICE, apiBase, expectList, nextPage } from "../gitlab/client.js";
 import { toMarkdown } from "../markdown.js";
+import { parseGitLabIssueDelivery, verifyGitLabDelivery } from "../gitlab/webhook.js";
 import type { AvailableConnector, Block, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerSession } from "../types.js";
 
 const MAX_PAGES = 20;
@@ -32,6 +33,10 @@ const STATUS_SCOPE = /^status::/i;
 
 class GitLabIssuesSession implements TrackerSession {
   constructor(private readonly gl: GitLabClient) {}
+
+  async whoami() {
+    return (await this.gl.get<{ username: string }>("/user")).data.username;
+  }
 
   async projects() {
     const out: TrackerChoice[] = [];
@@ -167,6 +172,7 @@ export const gitlabIssues: AvailableConnector = {
       validate: (value) => (apiBase(value) ? undefined : "Enter https://gitlab.com or your GitLab server's address."),
     },
     { name: "token", label: "Access token", type: "secret", editableWhenConnected: true, help: "A personal, group or project access token with the api scope." },
+    { name: "webhookSecret", label: "Webhook Secret", type: "secret", editableWhenConnected: true, help: "With a token of its own, for two-way sync: the secret token of the project webhook that sends issue events. With a GitLab integration, its webhook is used." },
   ],
   defaultName: () => "GitLab Issues",
   async test(connection, ctx) {
@@ -188,5 +194,19 @@ export const gitlabIssues: AvailableConnector = {
   tracker: {
     nouns: { project: "project", ticketType: "issue type", ticket: "issue" },
     session: (connection, ctx) => new GitLabIssuesSession(client(connection, ctx)),
+    // Issue and comment events arrive through the GitLab integration's webhook (Issues and
+    // Comments events), or through this integration's own when it has a token of its own.
+    inbound: {
+      secretField: "webhookSecret",
+      filter: "issue and comment events of the mapped projects",
+      verify: verifyGitLabDelivery,
+      parse: (event, rawBody) => parseGitLabIssueDelivery(event, rawBody),
+      instructions: (hook) => [
+        "In GitLab, open the project's (or group's) Settings → Webhooks — the GitLab integration's webhook, or a new one with this address:",
+        hook.url,
+        "Secret token: the webhook secret of the integration the webhook belongs to.",
+        "Triggers: Issues events and Comments, beside Merge request events; Patchbay's repository sync adds them where its token may.",
+      ],
+    },
   },
 };

@@ -192,7 +192,7 @@ export const gitlab: AvailableConnector = {
         const path = `/projects/${encodeURIComponent(repository)}/hooks`;
         const { data } = await client.get<unknown>(`${path}?per_page=100`);
         const existing = expectList<{ id: number; url?: string }>(data, "the webhook list").find((h) => h.url === hook.url);
-        const body = { url: hook.url, token: hook.secret, merge_requests_events: true, push_events: false, enable_ssl_verification: true };
+        const body = { url: hook.url, token: hook.secret, merge_requests_events: true, issues_events: true, note_events: true, push_events: false, enable_ssl_verification: true };
         if (existing) {
           await client.send("PUT", `${path}/${existing.id}`, body);
           return "updated";

@@ -1,7 +1,7 @@
 // GitLab webhook deliveries: X-Gitlab-Token carries the secret itself (compared in constant
 // time), X-Gitlab-Event names the hook, X-Gitlab-Event-UUID identifies the delivery.
 import crypto from "node:crypto";
-import type { PullRequestEvent, WebhookCheck } from "../types.js";
+import type { PullRequestEvent, TicketEvent, WebhookCheck } from "../types.js";
 
 export function verifyGitLabDelivery(headers: Headers, _rawBody: string, secret: string): WebhookCheck {
   const token = headers.get("x-gitlab-token");
@@ -43,4 +43,39 @@ export function parseGitLabDelivery(event: string, rawBody: string): PullRequest
     sourceBranch: mr.source_branch ?? null,
     author: hook.user?.username ?? null,
   };
+}
+
+interface IssueHook {
+  object_kind?: string;
+  user?: { id?: number; username?: string; name?: string };
+  project?: { path_with_namespace?: string };
+  object_attributes?: { id?: number; iid?: number; action?: string; state?: string; note?: string; noteable_type?: string; updated_at?: string; created_at?: string };
+  issue?: { iid?: number; updated_at?: string };
+}
+
+/** GitLab's "2026-11-23 08:00:00 UTC" (hooks) or ISO 8601, as ISO 8601. */
+function isoTime(value: string | undefined): string {
+  if (!value) return new Date().toISOString();
+  const parsed = Date.parse(value.replace(/^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) UTC$/, "$1T$2Z"));
+  return Number.isNaN(parsed) ? new Date().toISOString() : new Date(parsed).toISOString();
+}
+
+/**
+ * An issue closed or reopened ("Issue Hook"), or a comment on one ("Note Hook"), as a ticket
+ * event: statuses "opened" and "closed" (GitLab Issues' own); the ticket named group/project#iid.
+ */
+export function parseGitLabIssueDelivery(event: string, rawBody: string): TicketEvent | undefined {
+  if (event !== "Issue Hook" && event !== "Note Hook") return undefined;
+  const p = JSON.parse(rawBody) as IssueHook;
+  const a = p.object_attributes;
+  const project = p.project?.path_with_namespace;
+  if (!a || !project) return undefined;
+  const actor = { id: p.user?.username ?? "", name: p.user?.name ?? p.user?.username ?? "someone" };
+  if (event === "Note Hook") {
+    if (a.noteable_type !== "Issue" || !p.issue?.iid || !a.note) return undefined;
+    return { ticket: { key: `${project}#${p.issue.iid}` }, at: isoTime(a.updated_at ?? a.created_at), actor, comment: { id: String(a.id ?? ""), text: a.note } };
+  }
+  if (!a.iid || (a.action !== "close" && a.action !== "reopen")) return undefined;
+  const closed = a.action === "close";
+  return { ticket: { key: `${project}#${a.iid}` }, at: isoTime(a.updated_at), actor, status: { id: closed ? "closed" : "opened", name: closed ? "Closed" : "Open" } };
 }
