@@ -16,6 +16,7 @@ import * as m0012 from "./0012_findings_asset_counts.js";
 import * as m0013 from "./0013_job_lanes.js";
 import * as m0014 from "./0014_finding_counts.js";
 import * as m0015 from "./0015_two_way_sync.js";
+import * as m0016 from "./0016_reconcile_runs.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -33,4 +34,5 @@ export const migrations: Record<string, Migration> = {
   "0013_job_lanes": m0013,
   "0014_finding_counts": m0014,
   "0015_two_way_sync": m0015,
+  "0016_reconcile_runs": m0016,
 };

@@ -11,6 +11,7 @@ import type { HttpClientOptions } from "./http.js";
 import { SCAN_JOB, scannerSyncHandler } from "./findings/sync.js";
 import { SCM_JOB, repositorySyncHandler } from "./scm/sync.js";
 import { WEBHOOK_JOB, webhookProcessHandler } from "./remediation/process.js";
+import { RECONCILE_JOB, reconcileHandler } from "./tickets/reconcile.js";
 import { integrationCheckHandler } from "./integrations/service.js";
 import { maintenanceHandler, startSchedules } from "./jobs/schedules.js";
 import { type JobHandler, Worker } from "./jobs/worker.js";
@@ -66,6 +67,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     [SCM_JOB, repositorySyncHandler({ db, vault, registry, env: connectorEnv, now, baseUrl: config.baseUrl })],
     [WEBHOOK_JOB, webhookProcessHandler({ db, vault, registry, env: connectorEnv, now })],
     [PUSH_JOB, pushHandler(pushDeps)],
+    [RECONCILE_JOB, reconcileHandler(pushDeps)],
     [BATCH_JOB, batchHandler(pushDeps)],
     [SWEEP_JOB, sweepHandler({ db, now, notifyWorker: () => worker.notify() })],
     [ANNOTATE_JOB, annotateHandler({ db, vault, registry, env: connectorEnv, now })],

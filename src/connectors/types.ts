@@ -493,6 +493,11 @@ export interface TrackerSession {
   comment(target: TicketTarget, ticket: TicketRef, blocks: Block[]): Promise<void>;
   /** The account Patchbay acts as, as the tracker's events name it (its own changes are ignored). */
   whoami?(): Promise<string>;
+  /**
+   * The live status of each ticket (reconciliation), by ticket id; a ticket the tracker no
+   * longer has is missing from the map. Called with at most 50 tickets.
+   */
+  states(target: TicketTarget, tickets: TicketRef[]): Promise<Map<string, TrackerChoice>>;
 }
 
 /** A change a person (or Patchbay itself) made to a ticket, as the tracker's event reports it. */

@@ -145,6 +145,29 @@ export interface FindingTable {
   updated_at: string;
 }
 
+export type ReconcileDirection = "report" | "patchbay" | "tracker";
+
+/** A reconciliation of one mapping's tickets with the tracker (migration 0016). */
+export interface ReconcileRunTable {
+  id: Generated<number>;
+  mapping_id: number;
+  direction: ReconcileDirection;
+  status: "running" | "succeeded" | "failed";
+  /** A username, or "schedule". */
+  requested_by: string;
+  checked: ColumnType<number, number | undefined, number>;
+  total: number | null;
+  differences: ColumnType<number, number | undefined, number>;
+  repaired: ColumnType<number, number | undefined, number>;
+  /** The last ticket id compared: a run interrupted by a crash resumes after it. */
+  after_ticket: ColumnType<number, number | undefined, number>;
+  /** JSON ReconcileEntry[]: each difference and what was done about it. */
+  report: ColumnType<string, string | undefined, string>;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+}
+
 /** Findings by status and severity rank, kept by triggers on findings (migration 0014). */
 export interface FindingCountTable {
   status: FindingStatus;
@@ -443,6 +466,7 @@ export interface Database {
   integrations: IntegrationTable;
   jobs: JobTable;
   finding_counts: FindingCountTable;
+  reconcile_runs: ReconcileRunTable;
   repositories: RepositoryTable;
   assets: AssetTable;
   findings: FindingTable;
@@ -485,5 +509,6 @@ export type Remediation = Selectable<RemediationTable>;
 export type TrackerMapping = Selectable<TrackerMappingTable>;
 export type TrackerAssignment = Selectable<TrackerAssignmentTable>;
 export type Ticket = Selectable<TicketTable>;
+export type ReconcileRun = Selectable<ReconcileRunTable>;
 export type PushError = Selectable<PushErrorTable>;
 export type PushBatch = Selectable<PushBatchTable>;

@@ -6,6 +6,7 @@ import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Db } from "../db/schema.js";
 import { expireRiskAcceptances } from "../findings/status.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
+import { startReconcile } from "../tickets/reconcile.js";
 import { DISPATCH_JOB } from "../remediation/events.js";
 import type { Logger } from "../log.js";
 import { enqueueJob, pruneJobs, integrationLane } from "./queue.js";
@@ -49,6 +50,14 @@ export const SCHEDULES: Schedule[] = [
     pattern: "* * * * *",
     enqueue: async (db, _registry, now) => {
       await enqueueJob(db, DISPATCH_JOB, null, now, { dedupeKey: DISPATCH_JOB });
+    },
+  },
+  {
+    name: "ticket reconciliation",
+    // Daily, at night: every mapping's linked tickets compared with the tracker.
+    pattern: "40 3 * * *",
+    enqueue: async (db, _registry, now) => {
+      for (const { id } of await db.selectFrom("tracker_mappings").select("id").execute()) await startReconcile(db, id, "schedule", now);
     },
   },
   {

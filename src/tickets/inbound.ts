@@ -9,7 +9,7 @@
 // engine has nothing to send back.
 import { connectorContext } from "../connectors/context.js";
 import type { TicketEvent, TrackerChoice } from "../connectors/types.js";
-import type { Db, Finding, FindingStatus, Integration, Ticket, TrackerMapping } from "../db/schema.js";
+import type { Db, Finding, FindingStatus, Integration, ReconcileDirection, Ticket, TrackerMapping } from "../db/schema.js";
 import { type LinkDeps, linkedOrOwn } from "../integrations/linked.js";
 import { requestTicketSweep } from "./sweep.js";
 import type { TicketState } from "./render.js";
@@ -36,14 +36,18 @@ export interface InboundSettings {
   map: Record<string, InboundAction>;
   /** A ticket closed in the tracker whose finding a scan still reports. */
   stillDetected: StillDetected;
+  /** Reconciliation: which side wins when a ticket's live status differs from Patchbay's. */
+  reconcile: ReconcileDirection;
 }
+
+const DIRECTIONS: ReconcileDirection[] = ["report", "patchbay", "tracker"];
 
 /** A risk accepted in the tracker lasts as long as Patchbay allows one to: a year, then it is reviewed. */
 const ACCEPTANCE_DAYS = 365;
 
 export function inboundSettings(mapping: Pick<TrackerMapping, "inbound">): InboundSettings {
   const parsed = JSON.parse(mapping.inbound || "{}") as Partial<InboundSettings>;
-  return { map: parsed.map ?? {}, stillDetected: parsed.stillDetected === "flag" ? "flag" : "reopen" };
+  return { map: parsed.map ?? {}, stillDetected: parsed.stillDetected === "flag" ? "flag" : "reopen", reconcile: DIRECTIONS.includes(parsed.reconcile as ReconcileDirection) ? (parsed.reconcile as ReconcileDirection) : "report" };
 }
 
 /** The obvious reading of a workflow: the statuses the outbound map uses, read back; "not planned" and "won't" as risk accepted. */
@@ -56,7 +60,7 @@ export function suggestedInbound(statuses: TrackerChoice[], statusMap: StatusMap
     else if (s.id === statusMap.open || /reopen/i.test(s.name)) map[s.id] = "open";
     else map[s.id] = "none";
   }
-  return { map, stillDetected: "reopen" };
+  return { map, stillDetected: "reopen", reconcile: "report" };
 }
 
 /** The inbound part of the mapping form: one choice per tracker status, and the still-detected rule. */
@@ -66,7 +70,7 @@ export function parseInboundForm(form: Record<string, string | undefined>, statu
     const value = form[`inbound.${s.id}`] ?? "none";
     map[s.id] = value in INBOUND_ACTIONS ? (value as InboundAction) : "none";
   }
-  return { map, stillDetected: form.stillDetected === "flag" ? "flag" : "reopen" };
+  return { map, stillDetected: form.stillDetected === "flag" ? "flag" : "reopen", reconcile: DIRECTIONS.includes(form.reconcile as ReconcileDirection) ? (form.reconcile as ReconcileDirection) : "report" };
 }
 
 const STATE_OF: Record<Exclude<InboundAction, "none">, TicketState> = { open: "open", resolved: "done", risk_accepted: "accepted", false_positive: "accepted" };

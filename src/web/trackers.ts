@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { connectorContext } from "../connectors/context.js";
 import type { AvailableConnector, TicketTarget, TrackerChoice, TrackerField, TrackerSession } from "../connectors/types.js";
-import type { Integration } from "../db/schema.js";
+import type { Integration, TrackerMapping } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { linkedOrOwn } from "../integrations/linked.js";
 import { SEVERITIES } from "../findings/normalize.js";
@@ -14,7 +14,8 @@ import { randomBytes } from "node:crypto";
 import { redactText, registerSecret } from "../log.js";
 import { PATCHBAY_FIELDS, patchbayFieldsFor, SLA_DAYS } from "../tickets/fields.js";
 import { parseAssignmentForm, parseMappingForm, suggestedMapping } from "../tickets/mapping-form.js";
-import { INBOUND_ACTIONS, STILL_DETECTED, suggestedInbound } from "../tickets/inbound.js";
+import { INBOUND_ACTIONS, inboundSettings, STILL_DETECTED, suggestedInbound } from "../tickets/inbound.js";
+import { latestReconcile, RECONCILE_DIRECTIONS, startReconcile } from "../tickets/reconcile.js";
 import { enqueuePush } from "../tickets/push.js";
 import { TICKET_STATE_LABEL, TICKET_STATES } from "../tickets/render.js";
 import { findBatch } from "../tickets/batch.js";
@@ -161,6 +162,23 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
     return render(c, deps, "./trackers/errors", { mapping: loaded.mapping, integration: loaded.integration, errors: await query.execute(), showResolved, retried: c.req.query("retried") });
   });
 
+  // Reconciliation: start a run, and the panel that follows it (htmx polls it while it runs).
+  app.post("/trackers/mappings/:id{[0-9]+}/reconcile", admin, async (c) => {
+    const loaded = await loadMapping(c, deps);
+    if (!loaded) return notFound(c, deps);
+    await startReconcile(deps.db, loaded.mapping.id, c.get("user")!.username, deps.now());
+    deps.notifyWorker();
+    deps.logger.info("reconciliation requested", { mappingId: loaded.mapping.id, by: c.get("user")!.username });
+    if (!isHtmx(c)) return redirect(c, `/trackers/mappings/${loaded.mapping.id}#reconcile-heading`);
+    return render(c, deps, "./trackers/reconcile", { mapping: loaded.mapping, nouns: loaded.connector.tracker!.nouns, ...(await reconcileView(deps, loaded.mapping)) });
+  });
+
+  app.get("/trackers/mappings/:id{[0-9]+}/reconcile", async (c) => {
+    const loaded = await loadMapping(c, deps);
+    if (!loaded) return notFound(c, deps);
+    return render(c, deps, "./trackers/reconcile", { mapping: loaded.mapping, nouns: loaded.connector.tracker!.nouns, ...(await reconcileView(deps, loaded.mapping)) });
+  });
+
   app.post("/trackers/mappings/:id{[0-9]+}/errors/retry", admin, async (c) => {
     const loaded = await loadMapping(c, deps);
     if (!loaded) return notFound(c, deps);
@@ -297,6 +315,7 @@ async function mappingForm(
     states: TICKET_STATES.map((s) => ({ id: s, label: TICKET_STATE_LABEL[s] })),
     inboundActions: INBOUND_ACTIONS,
     stillDetected: STILL_DETECTED,
+    reconcileDirections: RECONCILE_DIRECTIONS,
     inbound: Boolean(found.connector.tracker!.inbound),
     errors,
   };
@@ -365,9 +384,14 @@ async function mappingPage(c: Ctx, deps: AppDeps, loaded: NonNullable<Awaited<Re
       saved: c.req.query("saved") === "1",
       errors,
       values,
+      ...(await reconcileView(deps, loaded.mapping)),
     },
     status,
   );
+}
+
+async function reconcileView(deps: AppDeps, mapping: TrackerMapping) {
+  return { reconcile: await latestReconcile(deps.db, mapping.id), directions: RECONCILE_DIRECTIONS, direction: inboundSettings(mapping).reconcile };
 }
 
 async function saveAssignmentForm(c: Ctx, deps: AppDeps, loaded: NonNullable<Awaited<ReturnType<typeof loadMapping>>>, assignmentId: number | undefined) {

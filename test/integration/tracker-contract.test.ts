@@ -6,7 +6,10 @@
 // turn the card to Error). The engine names no tracker: only these adapters do.
 import { afterEach, beforeAll, afterAll, beforeEach, describe, expect, it } from "vitest";
 import type { FaultKnobs } from "../sim/faults.js";
-import { type Browser, type TestApp, runJobs, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
+import { defaultRegistry } from "../../src/connectors/registry.js";
+import { silentLogger } from "../../src/log.js";
+import { openTracker } from "../../src/tickets/push.js";
+import { BASE, type Browser, type TestApp, runJobs, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { GitLabSim } from "../sim/gitlab.js";
 import { AzureDevOpsSim } from "../sim/azure-devops.js";
@@ -344,6 +347,23 @@ describe.each(cases)("tracker contract: $kind", (tracker) => {
     await db().updateTable("findings").set({ status: "resolved", updated_at: now }).execute();
     await push();
     expect(tracker.tickets()[0]).toMatchObject({ status: tracker.states.done, comments: 1 });
+  });
+
+  it("reads its tickets' live statuses for reconciliation, and sees a status changed behind Patchbay's back", async () => {
+    await push();
+    await admin.post(`/trackers/mappings/${mappingId}/reconcile`, {});
+    await runJobs(app);
+    expect(text(await (await admin.get(`/trackers/mappings/${mappingId}`)).text())).toContain("succeeded: 1 checked, 0 differences, 0 repaired");
+    // The ticket moves to done in the tracker (through Patchbay's session, as a person would in the UI).
+    const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
+    const opened = await openTracker({ db: db(), vault: app.runtime.vault, registry: defaultRegistry(), env: { logger: silentLogger, originMap: app.config.originMap }, now: app.clock.now, baseUrl: BASE }, mappingId, silentLogger);
+    await opened!.session.transition(opened!.data.target, { id: ticket.external_id!, key: ticket.external_key!, url: ticket.url! }, opened!.data.statusMap.done!);
+    expect(tracker.tickets()[0]!.status).toBe(tracker.states.done);
+    await admin.post(`/trackers/mappings/${mappingId}/reconcile`, {});
+    await runJobs(app);
+    const page = text(await (await admin.get(`/trackers/mappings/${mappingId}`)).text());
+    expect(page).toContain("1 checked, 1 difference, 0 repaired");
+    expect(page).toContain(`${ticket.external_key} ${tracker.states.open} ${tracker.states.done} Reported.`);
   });
 
   it("finds its ticket by the marker when the tracker's answer to the create was lost", async () => {

@@ -58,11 +58,11 @@ afterEach(async () => {
 
 const db = () => app.runtime.database.db;
 
-async function connect(token = TOKEN, stillDetected = "reopen"): Promise<void> {
+async function connect(token = TOKEN, stillDetected = "reopen", reconcile = "report"): Promise<void> {
   const res = await admin.post("/integrations/jira", { apiToken: token, cloudId: jira.cloudId, email: token === TOKEN ? "admin@acme.example" : "svc@acme.example", siteUrl: SITE });
   expect(res.status, text(await res.clone().text())).toBe(303);
   jiraId = Number(/\/integrations\/jira\/(\d+)/.exec(res.headers.get("location")!)![1]);
-  const form = securityBugMapping({ "inbound.10000": "open", "inbound.10001": "none", "inbound.10002": "resolved", "inbound.10003": "risk_accepted", stillDetected });
+  const form = securityBugMapping({ "inbound.10000": "open", "inbound.10001": "none", "inbound.10002": "resolved", "inbound.10003": "risk_accepted", stillDetected, reconcile });
   const mapping = await admin.post(`/trackers/${jiraId}/mappings`, form);
   expect(mapping.status, text(await mapping.clone().text())).toBe(303);
   mappingId = Number(/\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]);
@@ -239,6 +239,55 @@ describe("closed in the tracker, still detected", () => {
     expect((await finding(id)).status).toBe("open");
     expect(text(await (await admin.get(`/vulnerabilities/${id}`)).text())).toContain("Closed in tracker, still detected");
     expect(jira.issueByKey("SEC-1")!.statusId).toBe("10002");
+  });
+});
+
+describe("reconciliation", () => {
+  /** SEC-1 pushed, then moved to Done in Jira while no webhook was set up (an event Patchbay never got). */
+  async function drifted(reconcile: string): Promise<number> {
+    await connect(TOKEN, "reopen", reconcile);
+    const id = await pushLodash();
+    jira.humanTransition("SEC-1", "Done", ADA);
+    await jira.settled();
+    expect(jira.deliveries).toEqual([]);
+    return id;
+  }
+
+  async function reconcile(): Promise<string> {
+    const started = await admin.post(`/trackers/mappings/${mappingId}/reconcile`, {});
+    expect(started.status).toBe(303);
+    await runJobs(app);
+    return text(await (await admin.get(`/trackers/mappings/${mappingId}`)).text());
+  }
+
+  it("reports a difference and changes nothing when set to report only", async () => {
+    const id = await drifted("report");
+    const page = await reconcile();
+    expect(page).toContain("succeeded: 1 checked, 1 difference, 0 repaired");
+    expect(page).toContain("SEC-1 To Do Done Reported.");
+    expect((await finding(id)).status).toBe("open");
+    expect(jira.issueByKey("SEC-1")!.statusId).toBe("10002");
+  });
+
+  it("applies the tracker's status to the findings when the tracker wins", async () => {
+    const id = await drifted("tracker");
+    const page = await reconcile();
+    expect(page).toContain("1 difference, 1 repaired");
+    const f = await finding(id);
+    expect(f.status).toBe("resolved");
+    expect(f.status_reason).toBe("reconciliation moved SEC-1 to Done in Jira acme");
+    // A second run finds nothing left to repair.
+    expect(await reconcile()).toContain("1 checked, 0 differences, 0 repaired");
+  });
+
+  it("moves the ticket back when Patchbay wins, and reports a ticket deleted in the tracker", async () => {
+    const id = await drifted("patchbay");
+    const page = await reconcile();
+    expect(page).toContain("Moved back to To Do.");
+    expect(jira.issueByKey("SEC-1")!.statusId).toBe("10000");
+    expect((await finding(id)).status).toBe("open");
+    jira.issues.splice(0);
+    expect(await reconcile()).toContain("SEC-1 To Do missing Reported: the tracker no longer has this ticket");
   });
 });
 

@@ -449,15 +449,22 @@ export class JiraSim {
     api.post("/search/jql", async (c) => {
       const denied = need(c, "read");
       if (denied) return denied;
-      const body = (await c.req.json().catch(() => undefined)) as { jql?: string; maxResults?: number } | undefined;
+      const body = (await c.req.json().catch(() => undefined)) as { jql?: string; maxResults?: number; fields?: string[] } | undefined;
       const jql = body?.jql ?? "";
       const clauses = [...jql.matchAll(/(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!] as const);
-      if (!clauses.length) return c.json({ errorMessages: [`Error in the JQL Query: '${jql}'`], errors: {} }, 400);
+      // key in ("SEC-1", "SEC-2"): what reconciliation asks for.
+      const keys = /^key in \((.*)\)$/i.exec(jql.trim())?.[1];
+      if (!clauses.length && keys === undefined) return c.json({ errorMessages: [`Error in the JQL Query: '${jql}'`], errors: {} }, 400);
+      const wanted = keys === undefined ? undefined : new Set([...keys.matchAll(/"([^"]+)"/g)].map((m) => m[1]!));
       const matches = this.issues.filter((i) =>
-        clauses.every(([field, value]) => (field === "project" ? i.projectKey === value : field === "labels" ? ((i.fields.labels as string[]) ?? []).includes(value) : false)),
+        wanted ? wanted.has(i.key) : clauses.every(([field, value]) => (field === "project" ? i.projectKey === value : field === "labels" ? ((i.fields.labels as string[]) ?? []).includes(value) : false)),
       );
       const max = Math.min(5000, body?.maxResults ?? 50);
-      return c.json({ issues: matches.slice(0, max).map((i) => ({ id: i.id, key: i.key, self: `${site()}/rest/api/3/issue/${i.id}`, fields: { summary: i.fields.summary } })), isLast: matches.length <= max });
+      const fieldsOf = (i: SimIssue) => {
+        const status = STATUSES.find((s) => s.id === i.statusId)!;
+        return Object.fromEntries((body?.fields ?? ["summary"]).map((f) => [f, f === "status" ? { id: status.id, name: status.name } : i.fields[f]]));
+      };
+      return c.json({ issues: matches.slice(0, max).map((i) => ({ id: i.id, key: i.key, self: `${site()}/rest/api/3/issue/${i.id}`, fields: fieldsOf(i) })), isLast: matches.length <= max });
     });
     return api;
   }

@@ -158,6 +158,20 @@ class AzureDevOpsSession implements TrackerSession {
     await this.ado.send("PATCH", `/${seg(target.project.id)}/_apis/wit/workitems/${ticket.id}`, operations(content, existing), { contentType: "application/json-patch+json", idempotent: true });
   }
 
+  async states(target: TicketTarget, tickets: TicketRef[]) {
+    const out = new Map<string, TrackerChoice>();
+    for (const ticket of tickets) {
+      try {
+        const { data } = await this.ado.get<WorkItem>(`/${seg(target.project.id)}/_apis/wit/workitems/${ticket.id}?fields=System.State`);
+        const state = String(data.fields["System.State"]);
+        out.set(ticket.id, { id: state, name: state });
+      } catch (err) {
+        if (!(err instanceof ExternalError && err.status === 404)) throw err;
+      }
+    }
+    return out;
+  }
+
   async transition(target: TicketTarget, ticket: TicketRef, statusId: string) {
     const { data } = await this.ado.get<WorkItem>(`/${seg(target.project.id)}/_apis/wit/workitems/${ticket.id}?fields=System.State`);
     if (data.fields["System.State"] === statusId) return "already" as const;

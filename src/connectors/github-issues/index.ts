@@ -43,6 +43,20 @@ class GitHubIssuesSession implements TrackerSession {
     return (await this.gh.get<{ login: string }>("/user")).data.login;
   }
 
+  async states(target: TicketTarget, tickets: TicketRef[]) {
+    const out = new Map<string, TrackerChoice>();
+    for (const ticket of tickets) {
+      try {
+        const { data } = await this.gh.get<Issue>(`${repoPath(target)}/issues/${ticket.id}`);
+        out.set(ticket.id, STATUSES.find((s) => s.id === (data.state === "open" ? "open" : `closed:${data.state_reason === "not_planned" ? "not_planned" : "completed"}`))!);
+      } catch (err) {
+        // Deleted (404) or transferred away (410): not among the live tickets.
+        if (!(err instanceof ExternalError && (err.status === 404 || err.status === 410))) throw err;
+      }
+    }
+    return out;
+  }
+
   async projects() {
     const out: TrackerChoice[] = [];
     let url: string | null = this.gh.installation ? "/installation/repositories?per_page=100" : "/user/repos?per_page=100&sort=full_name";

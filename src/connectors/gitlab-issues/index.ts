@@ -38,6 +38,20 @@ class GitLabIssuesSession implements TrackerSession {
     return (await this.gl.get<{ username: string }>("/user")).data.username;
   }
 
+  async states(target: TicketTarget, tickets: TicketRef[]) {
+    const out = new Map<string, TrackerChoice>();
+    for (const ticket of tickets) {
+      try {
+        const { data } = await this.gl.get<Issue>(`${projectPath(target)}/issues/${ticket.id}`);
+        const column = data.state === "opened" ? data.labels.find((l) => STATUS_SCOPE.test(l)) : undefined;
+        out.set(ticket.id, data.state === "closed" ? { id: "closed", name: "Closed" } : column ? { id: `label:${column}`, name: `Open, in the board column ${column}` } : { id: "opened", name: "Open" });
+      } catch (err) {
+        if (!(err instanceof ExternalError && err.status === 404)) throw err;
+      }
+    }
+    return out;
+  }
+
   async projects() {
     const out: TrackerChoice[] = [];
     let page: string | null = "1";

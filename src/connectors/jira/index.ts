@@ -233,6 +233,25 @@ class JiraSession implements TrackerSession {
     return (type?.statuses ?? []).map((s) => ({ id: String(s.id), name: s.name }));
   }
 
+  async states(_target: TicketTarget, tickets: TicketRef[]) {
+    const out = new Map<string, TrackerChoice>();
+    if (!tickets.length) return out;
+    // One search for the page: issues that were deleted or moved away are simply not found.
+    const jql = `key in (${tickets.map((t) => JSON.stringify(t.key)).join(", ")})`;
+    const data = await this.conn.client.send<{ issues?: { id: string; key: string; fields?: { status?: { id: string; name: string } } }[] }>(
+      "search",
+      "POST",
+      "/rest/api/3/search/jql",
+      { jql, fields: ["status"], maxResults: tickets.length },
+      { idempotent: true },
+    );
+    if (!Array.isArray(data?.issues)) throw new ExternalError("remote", SERVICE, "Jira answered the search without a list of issues.");
+    for (const issue of data.issues) {
+      if (issue.fields?.status) out.set(String(issue.id), { id: String(issue.fields.status.id), name: issue.fields.status.name });
+    }
+    return out;
+  }
+
   async find(target: TicketTarget, marker: string) {
     const jql = `project = ${JSON.stringify(target.project.key ?? target.project.id)} AND labels = ${JSON.stringify(marker)} ORDER BY created ASC`;
     const data = await this.conn.client.send<{ issues: { id: string; key: string; self?: string }[] }>(

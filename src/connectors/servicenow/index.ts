@@ -152,6 +152,15 @@ class ServiceNowSession implements TrackerSession {
     await this.sn.write("PATCH", `${encodeURIComponent(target.project.id)}/${ticket.id}`, body(content));
   }
 
+  async states(target: TicketTarget, tickets: TicketRef[]) {
+    const out = new Map<string, TrackerChoice>();
+    if (!tickets.length) return out;
+    const names = new Map((await this.statuses(target)).map((s) => [s.id, s.name]));
+    const records = await this.sn.list<RecordRef>(target.project.id, { sysparm_query: `sys_idIN${tickets.map((t) => t.id).join(",")}`, sysparm_fields: "sys_id,state", sysparm_limit: String(tickets.length) });
+    for (const r of records) if (r.state !== undefined) out.set(r.sys_id, { id: String(r.state), name: names.get(String(r.state)) ?? String(r.state) });
+    return out;
+  }
+
   async transition(target: TicketTarget, ticket: TicketRef, statusId: string) {
     const [current] = await this.sn.list<RecordRef>(target.project.id, { sysparm_query: `sys_id=${ticket.id}`, sysparm_fields: "sys_id,state", sysparm_limit: "1" });
     if (!current) throw new ExternalError("not_found", SERVICE, `ServiceNow has no ${target.project.id} record ${ticket.key} any more.`);

@@ -1,0 +1,134 @@
+// Reconciliation: when events were missed (a webhook down, a delivery lost, a tracker that
+// sends none), a mapping's linked tickets are compared with their live status in the tracker,
+// 50 at a time, and each difference is repaired in the mapping's direction — Patchbay wins
+// (the ticket moves back to the status its findings call for), the tracker wins (the status
+// is applied to the findings as if a person had just set it), or report only — and written
+// into the run's report. Daily, and from the mapping page. A run resumes after the last
+// ticket it compared if the process stops.
+import type { Db, ReconcileDirection, ReconcileRun, Ticket } from "../db/schema.js";
+import { enqueueJob, integrationLane } from "../jobs/queue.js";
+import type { JobHandler } from "../jobs/worker.js";
+import { redactText } from "../log.js";
+import { applyTicketEvent } from "./inbound.js";
+import { enqueuePush, openTracker, type PushDeps } from "./push.js";
+import type { TicketState } from "./render.js";
+
+export const RECONCILE_JOB = "tickets.reconcile";
+const PAGE = 50;
+const REPORT_MAX = 500;
+
+export const RECONCILE_DIRECTIONS: Record<ReconcileDirection, string> = {
+  report: "Report only: list the differences, change nothing",
+  patchbay: "Patchbay wins: move each ticket back to the status its findings call for",
+  tracker: "The tracker wins: apply each ticket's status to its findings",
+};
+
+export interface ReconcileEntry {
+  ticket: string;
+  url: string | null;
+  /** The status Patchbay expects the ticket in. */
+  expected: string;
+  /** The status the tracker has it in, or "missing". */
+  actual: string;
+  action: string;
+}
+
+/** Starts a run for a mapping (one at a time); returns its id. */
+export async function startReconcile(db: Db, mappingId: number, by: string, now: Date): Promise<number> {
+  const running = await db.selectFrom("reconcile_runs").select("id").where("mapping_id", "=", mappingId).where("status", "=", "running").executeTakeFirst();
+  if (running) return running.id;
+  const mapping = await db.selectFrom("tracker_mappings").select(["integration_id", "inbound"]).where("id", "=", mappingId).executeTakeFirstOrThrow();
+  const direction = (JSON.parse(mapping.inbound || "{}") as { reconcile?: ReconcileDirection }).reconcile ?? "report";
+  const run = await db
+    .insertInto("reconcile_runs")
+    .values({ mapping_id: mappingId, direction, status: "running", requested_by: by, started_at: now.toISOString(), finished_at: null, error: null, total: null })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  await enqueueJob(db, RECONCILE_JOB, { runId: run.id }, now, { dedupeKey: `${RECONCILE_JOB}:${mappingId}`, maxAttempts: 5, lane: integrationLane(mapping.integration_id) });
+  return run.id;
+}
+
+export function latestReconcile(db: Db, mappingId: number): Promise<ReconcileRun | undefined> {
+  return db.selectFrom("reconcile_runs").selectAll().where("mapping_id", "=", mappingId).orderBy("id", "desc").limit(1).executeTakeFirst();
+}
+
+export function reconcileHandler(deps: PushDeps): JobHandler {
+  return async ({ job, payload, logger, progress }) => {
+    const { db } = deps;
+    const { runId } = payload as { runId: number };
+    const run = await db.selectFrom("reconcile_runs").selectAll().where("id", "=", runId).executeTakeFirst();
+    if (!run || run.status !== "running") return;
+    const fail = (message: string) => db.updateTable("reconcile_runs").set({ status: "failed", error: message, finished_at: deps.now().toISOString() }).where("id", "=", runId).execute();
+    const handle = await openTracker(deps, run.mapping_id, logger);
+    if (!handle) return void (await fail("The mapping or its tracker integration is gone."));
+    const total = Number(
+      (await db.selectFrom("tickets").select((eb) => eb.fn.countAll<number>().as("n")).where("mapping_id", "=", run.mapping_id).where("linked_at", "is not", null).executeTakeFirstOrThrow()).n,
+    );
+    await db.updateTable("reconcile_runs").set({ total, error: null }).where("id", "=", runId).execute();
+    const tracker = { integrationId: handle.integration.id, name: handle.integration.name, self: undefined };
+    let { after_ticket: after, checked, differences, repaired } = run;
+    const report = JSON.parse(run.report) as ReconcileEntry[];
+    try {
+      for (;;) {
+        const tickets = await db
+          .selectFrom("tickets")
+          .selectAll()
+          .where("mapping_id", "=", run.mapping_id)
+          .where("linked_at", "is not", null)
+          .where("id", ">", after)
+          .orderBy("id")
+          .limit(PAGE)
+          .execute();
+        if (!tickets.length) break;
+        const live = await handle.session.states(handle.data.target, tickets.map((t) => ({ id: t.external_id!, key: t.external_key!, url: t.url! })));
+        for (const ticket of tickets) {
+          const entry = await compare(deps, handle, tracker, run.direction, ticket, live.get(ticket.external_id!));
+          if (entry) {
+            differences++;
+            if (entry.repaired) repaired++;
+            if (report.length < REPORT_MAX) report.push(entry.entry);
+          }
+        }
+        checked += tickets.length;
+        after = tickets.at(-1)!.id;
+        await db.updateTable("reconcile_runs").set({ checked, differences, repaired, after_ticket: after, report: JSON.stringify(report) }).where("id", "=", runId).execute();
+        await progress({ done: checked, total, message: `${differences} difference${differences === 1 ? "" : "s"}` });
+      }
+    } catch (err) {
+      const message = redactText(err instanceof Error ? err.message : String(err));
+      if (job.attempts >= job.max_attempts) await fail(message);
+      else await db.updateTable("reconcile_runs").set({ error: `${message} It will be retried and resume where it stopped.` }).where("id", "=", runId).execute();
+      throw err;
+    }
+    await db.updateTable("reconcile_runs").set({ status: "succeeded", finished_at: deps.now().toISOString() }).where("id", "=", runId).execute();
+    logger.info("reconciliation finished", { mappingId: run.mapping_id, checked, differences, repaired, direction: run.direction });
+  };
+}
+
+async function compare(
+  deps: PushDeps,
+  handle: NonNullable<Awaited<ReturnType<typeof openTracker>>>,
+  tracker: { integrationId: number; name: string; self: undefined },
+  direction: ReconcileDirection,
+  ticket: Ticket,
+  live: { id: string; name: string } | undefined,
+): Promise<{ entry: ReconcileEntry; repaired: boolean } | undefined> {
+  const { db } = deps;
+  const name = (id: string | undefined) => (id ? (handle.data.statusNames[id] ?? id) : "any status");
+  const expectedId = ticket.state ? handle.data.statusMap[ticket.state as TicketState] : undefined;
+  const base = { ticket: ticket.external_key ?? ticket.external_id ?? String(ticket.id), url: ticket.url, expected: name(expectedId) };
+  if (!live) return { entry: { ...base, actual: "missing", action: "Reported: the tracker no longer has this ticket (deleted or moved away)." }, repaired: false };
+  await db.updateTable("tickets").set({ remote_status: live.id }).where("id", "=", ticket.id).execute();
+  if (!expectedId || live.id === expectedId) return undefined;
+  const entry = { ...base, actual: live.name };
+  if (direction === "report") return { entry: { ...entry, action: "Reported." }, repaired: false };
+  if (direction === "patchbay") {
+    // The push engine moves a ticket when its recorded state differs from its findings'.
+    await db.updateTable("tickets").set({ state: null }).where("id", "=", ticket.id).execute();
+    await enqueuePush(db, ticket.mapping_id, ticket.subject_key, deps.now());
+    return { entry: { ...entry, action: `Moved back to ${name(expectedId)}.` }, repaired: true };
+  }
+  const result = await applyTicketEvent(db, tracker, { ticket: { id: ticket.external_id ?? undefined, key: ticket.external_key ?? undefined }, at: deps.now().toISOString(), actor: { id: "", name: "reconciliation" }, status: live }, deps.now());
+  const changed = result.outcome === "processed" && !/leaves the findings as they are|is the one Patchbay set/.test(result.detail);
+  return { entry: { ...entry, action: changed ? `Applied to the findings: ${result.detail}.` : `Nothing applied: ${result.detail}.` }, repaired: changed };
+}
