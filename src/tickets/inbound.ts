@@ -38,6 +38,8 @@ export interface InboundSettings {
   stillDetected: StillDetected;
   /** Reconciliation: which side wins when a ticket's live status differs from Patchbay's. */
   reconcile: ReconcileDirection;
+  /** Every status's name, for messages (some trackers' events carry only ids). */
+  names: Record<string, string>;
 }
 
 const DIRECTIONS: ReconcileDirection[] = ["report", "patchbay", "tracker"];
@@ -47,7 +49,7 @@ const ACCEPTANCE_DAYS = 365;
 
 export function inboundSettings(mapping: Pick<TrackerMapping, "inbound">): InboundSettings {
   const parsed = JSON.parse(mapping.inbound || "{}") as Partial<InboundSettings>;
-  return { map: parsed.map ?? {}, stillDetected: parsed.stillDetected === "flag" ? "flag" : "reopen", reconcile: DIRECTIONS.includes(parsed.reconcile as ReconcileDirection) ? (parsed.reconcile as ReconcileDirection) : "report" };
+  return { map: parsed.map ?? {}, stillDetected: parsed.stillDetected === "flag" ? "flag" : "reopen", reconcile: DIRECTIONS.includes(parsed.reconcile as ReconcileDirection) ? (parsed.reconcile as ReconcileDirection) : "report", names: parsed.names ?? {} };
 }
 
 /** The obvious reading of a workflow: the statuses the outbound map uses, read back; "not planned" and "won't" as risk accepted. */
@@ -60,7 +62,7 @@ export function suggestedInbound(statuses: TrackerChoice[], statusMap: StatusMap
     else if (s.id === statusMap.open || /reopen/i.test(s.name)) map[s.id] = "open";
     else map[s.id] = "none";
   }
-  return { map, stillDetected: "reopen", reconcile: "report" };
+  return { map, stillDetected: "reopen", reconcile: "report", names: Object.fromEntries(statuses.map((s) => [s.id, s.name])) };
 }
 
 /** The inbound part of the mapping form: one choice per tracker status, and the still-detected rule. */
@@ -70,7 +72,7 @@ export function parseInboundForm(form: Record<string, string | undefined>, statu
     const value = form[`inbound.${s.id}`] ?? "none";
     map[s.id] = value in INBOUND_ACTIONS ? (value as InboundAction) : "none";
   }
-  return { map, stillDetected: form.stillDetected === "flag" ? "flag" : "reopen", reconcile: DIRECTIONS.includes(form.reconcile as ReconcileDirection) ? (form.reconcile as ReconcileDirection) : "report" };
+  return { map, stillDetected: form.stillDetected === "flag" ? "flag" : "reopen", reconcile: DIRECTIONS.includes(form.reconcile as ReconcileDirection) ? (form.reconcile as ReconcileDirection) : "report", names: Object.fromEntries(statuses.map((s) => [s.id, s.name])) };
 }
 
 const STATE_OF: Record<Exclude<InboundAction, "none">, TicketState> = { open: "open", resolved: "done", risk_accepted: "accepted", false_positive: "accepted" };
@@ -160,12 +162,13 @@ export async function applyTicketEvent(db: Db, tracker: InboundTracker, event: T
       update.remote_status = event.status.id;
       const settings = inboundSettings(mapping);
       const action = settings.map[event.status.id] ?? "none";
+      const statusName = settings.names[event.status.id] ?? event.status.name;
       const statusMap = (JSON.parse(mapping.status_map) as { map: StatusMap }).map;
       const ownStatus = ticket.state ? statusMap[ticket.state as TicketState] : undefined;
-      if (action === "none") done.push(`status ${event.status.name} leaves the findings as they are`);
-      else if (ownStatus === event.status.id && STATE_OF[action] === ticket.state) done.push(`status ${event.status.name} is the one Patchbay set`);
+      if (action === "none") done.push(`status ${statusName} leaves the findings as they are`);
+      else if (ownStatus === event.status.id && STATE_OF[action] === ticket.state) done.push(`status ${statusName} is the one Patchbay set`);
       else {
-        const reason = `${event.actor.name} moved ${label} to ${event.status.name} in ${tracker.name}${comment ? `: ${comment}` : ""}`;
+        const reason = `${event.actor.name} moved ${label} to ${statusName} in ${tracker.name}${comment ? `: ${comment}` : ""}`;
         const changed = await applyAction(trx, findings, action, reason, actor, now);
         update.state = STATE_OF[action];
         done.push(`${changed} finding${changed === 1 ? "" : "s"} ${INBOUND_ACTIONS[action].split(/[ ,(]/)[0]!.toLowerCase()}`);

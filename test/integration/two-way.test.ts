@@ -424,3 +424,132 @@ describe("two-way sync with GitLab Issues", () => {
     }
   });
 });
+
+describe("two-way sync with Azure DevOps and ServiceNow (a secret in a header)", () => {
+  async function localApp(origin: string) {
+    const local = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `${origin},${wiz.originMap}` } });
+    const served = await startSim(local.runtime.app);
+    const browser = await setUpAdmin(local);
+    await seedRepositories(local, ["acme/api"]);
+    await browser.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+    await runJobs(local, 5_000);
+    return { local, served, browser };
+  }
+
+  async function mapAndPush(local: TestApp, browser: Browser, trackerId: string, form: Record<string, string>): Promise<number> {
+    const mapping = await browser.post(`/trackers/${trackerId}/mappings`, form);
+    expect(mapping.status, text(await mapping.clone().text())).toBe(303);
+    const mappingId = /\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]!;
+    await browser.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "update_existing" });
+    const f = await local.runtime.database.db.selectFrom("findings").select("id").where("cve", "=", "CVE-2021-23337").executeTakeFirstOrThrow();
+    await browser.post(`/vulnerabilities/${f.id}/push`, {});
+    await runJobs(local);
+    return f.id;
+  }
+
+  /** The secret Patchbay made on the tracker page (stored in the vault; the test reads it as the person copying it would). */
+  async function madeSecret(local: TestApp, browser: Browser, trackerId: string): Promise<string> {
+    expect(text(await (await browser.post(`/trackers/${trackerId}/webhook`, {})).text())).toContain("set up by hand");
+    const row = await local.runtime.database.db.selectFrom("integrations").select("secrets").where("id", "=", Number(trackerId)).executeTakeFirstOrThrow();
+    return local.runtime.vault.openSecrets(row.secrets).webhookSecret!;
+  }
+
+  it("Azure DevOps: a service hook with the secret in X-Patchbay-Token (or Basic) moves the findings; its own revisions are ignored", async () => {
+    const { AzureDevOpsSim, ADO_SERVICE_IDENTITY } = await import("../sim/azure-devops.js");
+    const ado = new AzureDevOpsSim();
+    ado.tokens.add("ado-pat-two-way");
+    ado.addProject("Fabrikam Fiber");
+    const adoServer = await startSim(ado.app());
+    const { local, served, browser } = await localApp(`https://dev.azure.com=${adoServer.url}`);
+    try {
+      const connected = await browser.post("/integrations/azure-devops", { organizationUrl: "https://dev.azure.com/fabrikam", token: "ado-pat-two-way" });
+      const trackerId = /\/integrations\/azure-devops\/(\d+)/.exec(connected.headers.get("location")!)![1]!;
+      const id = await mapAndPush(local, browser, trackerId, {
+        project: "Fabrikam Fiber",
+        ticketType: "Task",
+        "source.System.Title": "patchbay",
+        "value.System.Title.patchbay": "title",
+        "source.System.AreaPath": "tracker",
+        "value.System.AreaPath.tracker": "Fabrikam Fiber",
+        "source.System.IterationPath": "tracker",
+        "value.System.IterationPath.tracker": "Fabrikam Fiber",
+        "status.open": "To Do",
+        "status.done": "Done",
+        "inbound.To Do": "open",
+        "inbound.Doing": "none",
+        "inbound.Done": "resolved",
+      });
+      const secret = await madeSecret(local, browser, trackerId);
+      const page = text(await (await browser.get(`/trackers/${trackerId}`)).text());
+      expect(page).toContain("x-patchbay-token:<the webhook secret");
+      expect(page).not.toContain(secret);
+      const item = ado.workItems[0]!;
+      const url = `${served.url}/webhooks/azure-devops/${trackerId}`;
+      const grace = { id: "0f6a2c1e-1111-4222-8333-444455556666", displayName: "Grace Hopper", uniqueName: "grace@fabrikam.example" };
+      const status = async () => (await local.runtime.database.db.selectFrom("findings").select(["status", "status_reason"]).where("id", "=", id).executeTakeFirstOrThrow());
+
+      expect((await ado.deliver(url, ado.serviceHookEvent(item, { state: "Done", by: grace }))).status).toBe(401);
+      expect((await ado.deliver(url, ado.serviceHookEvent(item, { state: "Done", by: grace }), { "x-patchbay-token": "not-the-secret" })).status).toBe(401);
+      expect((await ado.deliver(url, ado.serviceHookEvent(item, { state: "Done", comment: "Patched in <b>release 12</b>", by: grace }), { "x-patchbay-token": secret })).status).toBe(202);
+      await runJobs(local);
+      expect(await status()).toEqual({ status: "resolved", status_reason: `Grace Hopper moved #${item.id} to Done in Azure DevOps fabrikam: Patched in release 12` });
+      const basic = `Basic ${Buffer.from(`patchbay:${secret}`).toString("base64")}`;
+      expect((await ado.deliver(url, ado.serviceHookEvent(item, { state: "To Do", by: ADO_SERVICE_IDENTITY }), { authorization: basic })).status).toBe(202);
+      await runJobs(local);
+      expect((await status()).status).toBe("resolved");
+      expect((await ado.deliver(url, ado.serviceHookEvent(item, { state: "To Do", by: grace }), { authorization: basic })).status).toBe(202);
+      await runJobs(local);
+      expect((await status()).status).toBe("open");
+    } finally {
+      await served.close();
+      await local.close();
+      await adoServer.close();
+    }
+  });
+
+  it("ServiceNow: the business rule's post, with the secret header, moves the findings; the rule's script is on the tracker page", async () => {
+    const { ServiceNowSim } = await import("../sim/servicenow.js");
+    const snow = new ServiceNowSim();
+    snow.users.set("svc.patchbay", { password: "sn-password-two-way", roles: ["itil", "personalize_dictionary"] });
+    const snowServer = await startSim(snow.app());
+    const { local, served, browser } = await localApp(`https://acme.service-now.com=${snowServer.url}`);
+    try {
+      const connected = await browser.post("/integrations/servicenow", { instanceUrl: "https://acme.service-now.com", username: "svc.patchbay", password: "sn-password-two-way" });
+      expect(connected.status, text(await connected.clone().text())).toBe(303);
+      const trackerId = /\/integrations\/servicenow\/(\d+)/.exec(connected.headers.get("location")!)![1]!;
+      const id = await mapAndPush(local, browser, trackerId, {
+        project: "incident",
+        ticketType: "record",
+        "source.short_description": "patchbay",
+        "value.short_description.patchbay": "title",
+        "status.open": "1",
+        "status.done": "6",
+        "inbound.1": "open",
+        "inbound.6": "resolved",
+        "inbound.8": "risk_accepted",
+      });
+      const secret = await madeSecret(local, browser, trackerId);
+      const page = text(await (await browser.get(`/trackers/${trackerId}`)).text());
+      expect(page).toContain("new sn_ws.RESTMessageV2()");
+      expect(page).toContain(`r.setEndpoint('${BASE}/webhooks/servicenow/${trackerId}')`);
+      const record = snow.records()[0]!;
+      const url = `${served.url}/webhooks/servicenow/${trackerId}`;
+      const post = (body: Record<string, unknown>, token = secret) => fetch(url, { method: "POST", headers: { "content-type": "application/json", "x-patchbay-token": token }, body: JSON.stringify(body) });
+      const rule = (state: string, by: string, mod: number, comment = "") => ({ event: "record.updated", delivery: `${record.sys_id}:${mod}`, table: "incident", sys_id: record.sys_id, number: record.number, state, state_changed: true, updated_by: by, updated_on: `2026-11-23 0${mod}:00:00`, comment });
+      const status = async () => (await local.runtime.database.db.selectFrom("findings").select(["status", "status_reason"]).where("id", "=", id).executeTakeFirstOrThrow());
+
+      expect((await post(rule("8", "beth.anglin", 1), "wrong")).status).toBe(401);
+      expect((await post(rule("8", "beth.anglin", 1, "2026-11-23 01:00:00 - Beth Anglin (Additional comments)\nAccepted: legacy host, decommissioned in Q1."))).status).toBe(202);
+      await runJobs(local);
+      expect(await status()).toEqual({ status: "risk_accepted", status_reason: `beth.anglin moved ${record.number} to Canceled in ServiceNow acme: Accepted: legacy host, decommissioned in Q1.` });
+      expect((await post(rule("8", "beth.anglin", 1))).status).toBe(401);
+      expect((await post(rule("1", "svc.patchbay", 2))).status).toBe(202);
+      await runJobs(local);
+      expect((await status()).status).toBe("risk_accepted");
+    } finally {
+      await served.close();
+      await local.close();
+      await snowServer.close();
+    }
+  });
+});

@@ -5,8 +5,12 @@
 // work items created and patched with application/json-patch+json (rules enforced: required
 // fields, allowed values, tree paths, states), WIQL by tag, comments (7.1-preview.4), and
 // Azure DevOps' error body {$id, innerException, message, typeName, typeKey, errorCode}.
+import crypto from "node:crypto";
 import { Hono, type Context } from "hono";
 import { FaultKnobs } from "./faults.js";
+
+/** The identity every personal access token here belongs to (connectionData, revisedBy). */
+export const ADO_SERVICE_IDENTITY = { id: "d6245f20-2af8-44f4-9451-8107cb2767db", displayName: "Patchbay Service", uniqueName: "patchbay@fabrikam.example" };
 
 interface SimType {
   name: string;
@@ -87,6 +91,51 @@ export class AzureDevOpsSim {
   readonly workItems: AdoSimWorkItem[] = [];
   #nextId = 101;
 
+  /**
+   * A person changes a work item's state or adds a discussion comment: the "workitem.updated"
+   * service hook event as Azure DevOps posts it (resource: the revision's changed fields).
+   */
+  serviceHookEvent(item: AdoSimWorkItem, change: { state?: string; comment?: string; by: { id: string; displayName: string; uniqueName: string } }): Record<string, unknown> {
+    const fields: Record<string, { oldValue?: unknown; newValue: unknown }> = {};
+    const revisedDate = new Date().toISOString();
+    item.rev++;
+    if (change.state !== undefined) {
+      fields["System.State"] = { oldValue: item.fields["System.State"], newValue: change.state };
+      item.fields["System.State"] = change.state;
+    }
+    if (change.comment !== undefined) {
+      fields["System.History"] = { newValue: `<div>${change.comment}</div>` };
+      item.comments.push(change.comment);
+    }
+    fields["System.Rev"] = { oldValue: item.rev - 1, newValue: item.rev };
+    return {
+      subscriptionId: "00ca946b-2fe9-4f2a-ae2f-40d5c48001bc",
+      notificationId: item.rev,
+      id: crypto.randomUUID(),
+      eventType: "workitem.updated",
+      publisherId: "tfs",
+      message: { text: `${item.type} #${item.id} updated by ${change.by.displayName}` },
+      resource: {
+        id: item.rev,
+        workItemId: item.id,
+        rev: item.rev,
+        revisedBy: { ...change.by, descriptor: `aad.${change.by.id}` },
+        revisedDate,
+        fields,
+        revision: { id: item.id, rev: item.rev, fields: { "System.State": item.fields["System.State"], "System.Title": item.fields["System.Title"] } },
+        url: `https://dev.azure.com/fabrikam/_apis/wit/workItems/${item.id}/updates/${item.rev}`,
+      },
+      resourceVersion: "1.0",
+      resourceContainers: { project: { id: this.projects.find((p) => p.name === item.project)?.id } },
+      createdDate: revisedDate,
+    };
+  }
+
+  /** Posts a service hook event with the subscription's HTTP headers. */
+  deliver(url: string, payload: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Response> {
+    return fetch(url, { method: "POST", headers: { "content-type": "application/json; charset=utf-8", ...headers }, body: JSON.stringify(payload) });
+  }
+
   addProject(name: string): void {
     this.projects.push({ id: `6ce954b1-ce1f-45d1-b94d-e6bf2464ba2${this.projects.length}`, name, areas: [name, `${name}\\Payments`, `${name}\\Platform`], iterations: [name, `${name}\\Sprint 1`, `${name}\\Sprint 2`] });
   }
@@ -107,6 +156,7 @@ export class AzureDevOpsSim {
     const type = (c: Context) => this.types.find((t) => t.name.toLowerCase() === decodeURIComponent(c.req.param("type") ?? "").replace(/^\$/, "").toLowerCase());
     const notFound = (c: Context, message: string, key: string) => c.json(JSON.parse(errorBody(message, key)), 404);
 
+    org.get("/_apis/connectionData", (c) => c.json({ authenticatedUser: { id: ADO_SERVICE_IDENTITY.id, descriptor: `aad.${ADO_SERVICE_IDENTITY.id}`, providerDisplayName: ADO_SERVICE_IDENTITY.displayName }, instanceId: "3b4c5d6e-0000-4000-8000-000000000001" }));
     org.get("/_apis/projects", (c) => {
       const top = Number(c.req.query("$top") ?? 100);
       const skip = Number(c.req.query("continuationToken") ?? 0);

@@ -8,6 +8,7 @@ import { ExternalError, type HttpResponse } from "../../http.js";
 import { toHtml } from "../html.js";
 import type { AvailableConnector, Block, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession } from "../types.js";
 import { AzureDevOpsClient, type PatchOperation, SERVICE, adoErrorMessage, organizationUrl } from "./client.js";
+import { azureDevOpsInbound } from "./inbound.js";
 
 const MAX_PAGES = 20;
 const TITLE_MAX = 255;
@@ -78,6 +79,11 @@ function kindOf(type: string, hasAllowed: boolean): TrackerFieldKind {
 
 class AzureDevOpsSession implements TrackerSession {
   constructor(private readonly ado: AzureDevOpsClient) {}
+
+  async whoami() {
+    // The identity a service hook names in revisedBy.id.
+    return (await this.ado.get<{ authenticatedUser?: { id?: string } }>("/_apis/connectionData", { apiVersion: "7.1-preview.1" })).data.authenticatedUser?.id ?? "";
+  }
 
   async projects() {
     const out: TrackerChoice[] = [];
@@ -264,6 +270,7 @@ export const azureDevOps: AvailableConnector = {
       validate: (v) => (organizationUrl(v) ? undefined : "Enter the organization's address, like https://dev.azure.com/fabrikam."),
     },
     { name: "token", label: "Personal access token", type: "secret", required: true, editableWhenConnected: true, help: "Scope: Work Items (Read & write). Tokens expire: Patchbay's card turns to Error when it does." },
+    { name: "webhookSecret", label: "Webhook Secret", type: "secret", editableWhenConnected: true, help: "For two-way sync: the secret the service hook sends in its X-Patchbay-Token header. Leave empty and Patchbay makes one on the Trackers page." },
   ],
   defaultName: (settings) => {
     const base = organizationUrl(String(settings.organizationUrl ?? ""));
@@ -293,5 +300,6 @@ export const azureDevOps: AvailableConnector = {
   tracker: {
     nouns: { project: "project", ticketType: "work item type", ticket: "work item" },
     session: (connection, ctx) => new AzureDevOpsSession(client(connection, ctx)),
+    inbound: azureDevOpsInbound,
   },
 };

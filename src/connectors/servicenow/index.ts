@@ -5,6 +5,7 @@
 // from the table's state choices. Records carry correlation_id = Patchbay's marker, by which a
 // retry finds them; remediation events become work notes.
 import { ExternalError } from "../../http.js";
+import { serviceNowInbound } from "./inbound.js";
 import type { AvailableConnector, Block, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession } from "../types.js";
 import { type Credentials, SERVICE, ServiceNowClient, instanceUrl, serviceNowErrorMessage } from "./client.js";
 
@@ -77,7 +78,15 @@ function kindOf(type: string, hasChoices: boolean): TrackerFieldKind {
 }
 
 class ServiceNowSession implements TrackerSession {
-  constructor(private readonly sn: ServiceNowClient) {}
+  constructor(
+    private readonly sn: ServiceNowClient,
+    /** The user name Patchbay writes as (basic authentication); with OAuth, the rule's updated_by is not known in advance. */
+    private readonly user?: string,
+  ) {}
+
+  async whoami() {
+    return this.user ?? "";
+  }
 
   async projects() {
     // Tables that extend Task (incident, problem, change, security incident…), incident first.
@@ -247,6 +256,7 @@ export const serviceNow: AvailableConnector = {
     { name: "password", label: "Password", type: "secret", editableWhenConnected: true },
     { name: "clientId", label: "OAuth client ID", type: "text", editableWhenConnected: true, help: "Or an OAuth application registry entry with the client credentials grant enabled." },
     { name: "clientSecret", label: "OAuth client secret", type: "secret", editableWhenConnected: true },
+    { name: "webhookSecret", label: "Webhook Secret", type: "secret", editableWhenConnected: true, help: "For two-way sync: the secret the business rule sends in its X-Patchbay-Token header. Leave empty and Patchbay makes one on the Trackers page." },
   ],
   defaultName: (settings) => {
     const base = instanceUrl(String(settings.instanceUrl ?? ""));
@@ -272,6 +282,7 @@ export const serviceNow: AvailableConnector = {
   },
   tracker: {
     nouns: { project: "table", ticketType: "record type", ticket: "record" },
-    session: (connection, ctx) => new ServiceNowSession(client(connection, ctx)),
+    session: (connection, ctx) => new ServiceNowSession(client(connection, ctx), String(connection.settings.clientId ?? "") ? undefined : String(connection.settings.username ?? "") || undefined),
+    inbound: serviceNowInbound,
   },
 };
