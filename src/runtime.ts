@@ -12,6 +12,7 @@ import { SCAN_JOB, scannerSyncHandler } from "./findings/sync.js";
 import { SCM_JOB, repositorySyncHandler } from "./scm/sync.js";
 import { WEBHOOK_JOB, webhookProcessHandler } from "./remediation/process.js";
 import { RECONCILE_JOB, reconcileHandler } from "./tickets/reconcile.js";
+import { LINK_JOB, linkByCveHandler } from "./tickets/link.js";
 import { integrationCheckHandler } from "./integrations/service.js";
 import { maintenanceHandler, startSchedules } from "./jobs/schedules.js";
 import { type JobHandler, Worker } from "./jobs/worker.js";
@@ -68,6 +69,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     [WEBHOOK_JOB, webhookProcessHandler({ db, vault, registry, env: connectorEnv, now })],
     [PUSH_JOB, pushHandler(pushDeps)],
     [RECONCILE_JOB, reconcileHandler(pushDeps)],
+    [LINK_JOB, linkByCveHandler(pushDeps)],
     [BATCH_JOB, batchHandler(pushDeps)],
     [SWEEP_JOB, sweepHandler({ db, now, notifyWorker: () => worker.notify() })],
     [ANNOTATE_JOB, annotateHandler({ db, vault, registry, env: connectorEnv, now })],

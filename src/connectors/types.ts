@@ -498,6 +498,20 @@ export interface TrackerSession {
    * longer has is missing from the map. Called with at most 50 tickets.
    */
   states(target: TicketTarget, tickets: TicketRef[]): Promise<Map<string, TrackerChoice>>;
+  /** The ticket a person names by key or address, when it exists in this project; undefined otherwise. */
+  lookup(target: TicketTarget, reference: string): Promise<ExistingTicket | undefined>;
+  /** The project's tickets whose titles name a CVE, oldest first, at most `limit` (to link instead of duplicating). */
+  withCves(target: TicketTarget, limit: number): Promise<ExistingTicket[]>;
+}
+
+/** A ticket that exists in the tracker, with its title. */
+export interface ExistingTicket extends TicketRef {
+  title: string;
+}
+
+/** CVE identifiers in a text (a ticket's title). */
+export function cvesIn(text: string): string[] {
+  return [...new Set([...text.matchAll(/CVE-\d{4}-\d{4,}/gi)].map((m) => m[0].toUpperCase()))];
 }
 
 /** A change a person (or Patchbay itself) made to a ticket, as the tracker's event reports it. */

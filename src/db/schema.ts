@@ -151,7 +151,8 @@ export type ReconcileDirection = "report" | "patchbay" | "tracker";
 export interface ReconcileRunTable {
   id: Generated<number>;
   mapping_id: number;
-  direction: ReconcileDirection;
+  /** A reconciliation's direction, or "link": linking the project's existing tickets by CVE. */
+  direction: ReconcileDirection | "link";
   status: "running" | "succeeded" | "failed";
   /** A username, or "schedule". */
   requested_by: string;

@@ -35,7 +35,7 @@ export interface ReconcileEntry {
 
 /** Starts a run for a mapping (one at a time); returns its id. */
 export async function startReconcile(db: Db, mappingId: number, by: string, now: Date): Promise<number> {
-  const running = await db.selectFrom("reconcile_runs").select("id").where("mapping_id", "=", mappingId).where("status", "=", "running").executeTakeFirst();
+  const running = await db.selectFrom("reconcile_runs").select("id").where("mapping_id", "=", mappingId).where("status", "=", "running").where("direction", "!=", "link").executeTakeFirst();
   if (running) return running.id;
   const mapping = await db.selectFrom("tracker_mappings").select(["integration_id", "inbound"]).where("id", "=", mappingId).executeTakeFirstOrThrow();
   const direction = (JSON.parse(mapping.inbound || "{}") as { reconcile?: ReconcileDirection }).reconcile ?? "report";
@@ -48,8 +48,16 @@ export async function startReconcile(db: Db, mappingId: number, by: string, now:
   return run.id;
 }
 
-export function latestReconcile(db: Db, mappingId: number): Promise<ReconcileRun | undefined> {
-  return db.selectFrom("reconcile_runs").selectAll().where("mapping_id", "=", mappingId).orderBy("id", "desc").limit(1).executeTakeFirst();
+/** The mapping's last reconciliation, or (with `link`) its last linking of existing tickets. */
+export function latestReconcile(db: Db, mappingId: number, link = false): Promise<ReconcileRun | undefined> {
+  return db
+    .selectFrom("reconcile_runs")
+    .selectAll()
+    .where("mapping_id", "=", mappingId)
+    .where("direction", link ? "=" : "!=", "link")
+    .orderBy("id", "desc")
+    .limit(1)
+    .executeTakeFirst();
 }
 
 export function reconcileHandler(deps: PushDeps): JobHandler {
@@ -57,7 +65,8 @@ export function reconcileHandler(deps: PushDeps): JobHandler {
     const { db } = deps;
     const { runId } = payload as { runId: number };
     const run = await db.selectFrom("reconcile_runs").selectAll().where("id", "=", runId).executeTakeFirst();
-    if (!run || run.status !== "running") return;
+    if (!run || run.status !== "running" || run.direction === "link") return;
+    const direction = run.direction;
     const fail = (message: string) => db.updateTable("reconcile_runs").set({ status: "failed", error: message, finished_at: deps.now().toISOString() }).where("id", "=", runId).execute();
     const handle = await openTracker(deps, run.mapping_id, logger);
     if (!handle) return void (await fail("The mapping or its tracker integration is gone."));
@@ -82,7 +91,7 @@ export function reconcileHandler(deps: PushDeps): JobHandler {
         if (!tickets.length) break;
         const live = await handle.session.states(handle.data.target, tickets.map((t) => ({ id: t.external_id!, key: t.external_key!, url: t.url! })));
         for (const ticket of tickets) {
-          const entry = await compare(deps, handle, tracker, run.direction, ticket, live.get(ticket.external_id!));
+          const entry = await compare(deps, handle, tracker, direction, ticket, live.get(ticket.external_id!));
           if (entry) {
             differences++;
             if (entry.repaired) repaired++;

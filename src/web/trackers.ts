@@ -16,6 +16,7 @@ import { PATCHBAY_FIELDS, patchbayFieldsFor, SLA_DAYS } from "../tickets/fields.
 import { parseAssignmentForm, parseMappingForm, suggestedMapping } from "../tickets/mapping-form.js";
 import { INBOUND_ACTIONS, inboundSettings, STILL_DETECTED, suggestedInbound } from "../tickets/inbound.js";
 import { latestReconcile, RECONCILE_DIRECTIONS, startReconcile } from "../tickets/reconcile.js";
+import { startLinkByCve } from "../tickets/link.js";
 import { enqueuePush } from "../tickets/push.js";
 import { TICKET_STATE_LABEL, TICKET_STATES } from "../tickets/render.js";
 import { findBatch } from "../tickets/batch.js";
@@ -171,6 +172,15 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
     deps.logger.info("reconciliation requested", { mappingId: loaded.mapping.id, by: c.get("user")!.username });
     if (!isHtmx(c)) return redirect(c, `/trackers/mappings/${loaded.mapping.id}#reconcile-heading`);
     return render(c, deps, "./trackers/reconcile", { mapping: loaded.mapping, nouns: loaded.connector.tracker!.nouns, ...(await reconcileView(deps, loaded.mapping)) });
+  });
+
+  // Links the project's existing tickets whose titles name a CVE to the findings of that CVE.
+  app.post("/trackers/mappings/:id{[0-9]+}/link-existing", admin, async (c) => {
+    const loaded = await loadMapping(c, deps);
+    if (!loaded) return notFound(c, deps);
+    await startLinkByCve(deps.db, loaded.mapping.id, c.get("user")!.username, deps.now());
+    deps.notifyWorker();
+    return redirect(c, `/trackers/mappings/${loaded.mapping.id}#existing-heading`);
   });
 
   app.get("/trackers/mappings/:id{[0-9]+}/reconcile", async (c) => {
@@ -391,7 +401,7 @@ async function mappingPage(c: Ctx, deps: AppDeps, loaded: NonNullable<Awaited<Re
 }
 
 async function reconcileView(deps: AppDeps, mapping: TrackerMapping) {
-  return { reconcile: await latestReconcile(deps.db, mapping.id), directions: RECONCILE_DIRECTIONS, direction: inboundSettings(mapping).reconcile };
+  return { reconcile: await latestReconcile(deps.db, mapping.id), linking: await latestReconcile(deps.db, mapping.id, true), directions: RECONCILE_DIRECTIONS, direction: inboundSettings(mapping).reconcile };
 }
 
 async function saveAssignmentForm(c: Ctx, deps: AppDeps, loaded: NonNullable<Awaited<ReturnType<typeof loadMapping>>>, assignmentId: number | undefined) {

@@ -15,6 +15,9 @@ import { type TicketView, ticketsForFindings } from "../tickets/store.js";
 import { coveringMappings } from "../tickets/coverage.js";
 import { enqueuePush } from "../tickets/push.js";
 import { startBatch } from "../tickets/batch.js";
+import { linkByHand } from "../tickets/link.js";
+import { ExternalError } from "../http.js";
+import { redactText } from "../log.js";
 
 export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -74,6 +77,27 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     deps.notifyWorker();
     deps.logger.info("push requested", { findingId: finding.id, mappings: coverage.length, by: c.get("user")!.username });
     return c.redirect(`/vulnerabilities/${finding.id}?pushed=${coverage.length}`, 303);
+  });
+
+  app.post("/vulnerabilities/:id{[0-9]+}/link", async (c) => {
+    const finding = await findFinding(deps.db, Number(c.req.param("id")));
+    if (!finding) return notFound(c, deps);
+    const form = await readForm(c);
+    const by = c.get("user")!.username;
+    const pushDeps = { db: deps.db, vault: deps.vault, registry: deps.registry, env: deps.connectorEnv, now: deps.now, baseUrl: deps.baseUrl };
+    let result: Awaited<ReturnType<typeof linkByHand>>;
+    try {
+      result = await linkByHand(pushDeps, finding, Number(form.mapping), form.reference ?? "", by, deps.logger.child({ reqId: c.get("requestId") }));
+    } catch (err) {
+      if (!(err instanceof ExternalError)) throw err;
+      result = { ok: false, message: redactText(err.message) };
+    }
+    if (!result.ok) {
+      const detail = (await findingDetail(deps.db, finding.id))!;
+      return render(c, deps, "./vulnerabilities/detail", { ...(await detailExtras(deps, finding)), ...detail, statusLabel: STATUS_LABEL, errors: {}, values: { mapping: form.mapping, reference: (form.reference ?? "").slice(0, 500) }, linkError: result.message }, 422);
+    }
+    deps.logger.info("ticket linked by hand", { findingId: finding.id, ticket: result.ticket.key, by });
+    return c.redirect(`/vulnerabilities/${finding.id}`, 303);
   });
 
   app.post("/vulnerabilities/:id/status", async (c) => {

@@ -366,6 +366,35 @@ describe.each(cases)("tracker contract: $kind", (tracker) => {
     expect(page).toContain(`${ticket.external_key} ${tracker.states.open} ${tracker.states.done} Reported.`);
   });
 
+  it("links a ticket that already exists, by CVE in its title or by hand, instead of creating a duplicate", async () => {
+    await push();
+    const before = tracker.tickets().length;
+    const original = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
+    // Patchbay forgets the ticket: as if a person had opened it in the tracker before Patchbay existed.
+    await db().deleteFrom("tickets").execute();
+    await admin.post(`/trackers/mappings/${mappingId}/link-existing`, {});
+    await runJobs(app);
+    const page = text(await (await admin.get(`/trackers/mappings/${mappingId}`)).text());
+    expect(page).toContain("1 ticket naming a CVE, 1 linked");
+    const linked = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
+    expect({ id: linked.external_id, key: linked.external_key }).toEqual({ id: original.external_id, key: original.external_key });
+    await push();
+    expect(tracker.tickets()).toHaveLength(before);
+
+    await db().deleteFrom("tickets").execute();
+    const f = await findingId();
+    const wrong = await admin.post(`/vulnerabilities/${f}/link`, { mapping: String(mappingId), reference: "999999" });
+    expect(wrong.status).toBe(422);
+    expect(text(await wrong.text())).toContain("has no ticket");
+    const ok = await admin.post(`/vulnerabilities/${f}/link`, { mapping: String(mappingId), reference: original.url! });
+    expect(ok.status, text(await ok.clone().text())).toBe(303);
+    expect(text(await (await admin.get(`/vulnerabilities/${f}`)).text())).toContain(`Linked by admin to ${original.external_key}, which existed in the tracker`);
+    const again = await admin.post(`/vulnerabilities/${f}/link`, { mapping: String(mappingId), reference: original.url! });
+    expect(text(await again.text())).toContain("is already linked");
+    await push();
+    expect(tracker.tickets()).toHaveLength(before);
+  });
+
   it("finds its ticket by the marker when the tracker's answer to the create was lost", async () => {
     tracker.faults().add({ path: tracker.createPath, method: "POST", status: 502, times: 1, afterHandler: true });
     await push();

@@ -249,7 +249,10 @@ export class AzureDevOpsSim {
       const tag = /\[System\.Tags\]\s+CONTAINS\s+'([^']*)'/i.exec(body.query ?? "")?.[1];
       if (!body.query || !/^\s*select/i.test(body.query)) return c.json(JSON.parse(errorBody("TF51005: The query references a field that does not exist.", "WorkItemTrackingQueryException")), 400);
       const top = Number(c.req.query("$top") ?? 20000);
-      const hits = this.workItems.filter((w) => w.project === p.name && (!tag || String(w.fields["System.Tags"] ?? "").split(";").map((x) => x.trim()).includes(tag))).slice(0, top);
+      const title = /\[System\.Title\]\s+CONTAINS\s+'([^']*)'/i.exec(body.query ?? "")?.[1];
+      const hits = this.workItems
+        .filter((w) => w.project === p.name && (!tag || String(w.fields["System.Tags"] ?? "").split(";").map((x) => x.trim()).includes(tag)) && (!title || String(w.fields["System.Title"] ?? "").toLowerCase().includes(title.toLowerCase())))
+        .slice(0, top);
       return c.json({ queryType: "flat", asOf: new Date().toISOString(), columns: [{ referenceName: "System.Id", name: "ID" }], workItems: hits.map((w) => ({ id: w.id, url: `https://dev.azure.com/${this.organization}/_apis/wit/workItems/${w.id}` })) });
     });
     org.post("/:project/_apis/wit/workItems/:id/comments", async (c) => {

@@ -451,13 +451,18 @@ export class JiraSim {
       if (denied) return denied;
       const body = (await c.req.json().catch(() => undefined)) as { jql?: string; maxResults?: number; fields?: string[] } | undefined;
       const jql = body?.jql ?? "";
-      const clauses = [...jql.matchAll(/(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!] as const);
+      // field = "value", and summary ~ "text" (contains, ignoring case).
+      const clauses = [...jql.matchAll(/(\w+)\s*(=|~)\s*"((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!.toLowerCase() + (m[2] === "~" ? "~" : ""), m[3]!] as const);
       // key in ("SEC-1", "SEC-2"): what reconciliation asks for.
       const keys = /^key in \((.*)\)$/i.exec(jql.trim())?.[1];
       if (!clauses.length && keys === undefined) return c.json({ errorMessages: [`Error in the JQL Query: '${jql}'`], errors: {} }, 400);
       const wanted = keys === undefined ? undefined : new Set([...keys.matchAll(/"([^"]+)"/g)].map((m) => m[1]!));
       const matches = this.issues.filter((i) =>
-        wanted ? wanted.has(i.key) : clauses.every(([field, value]) => (field === "project" ? i.projectKey === value : field === "labels" ? ((i.fields.labels as string[]) ?? []).includes(value) : false)),
+        wanted
+          ? wanted.has(i.key)
+          : clauses.every(([field, value]) =>
+              field === "project" ? i.projectKey === value : field === "labels" ? ((i.fields.labels as string[]) ?? []).includes(value) : field === "summary~" ? String(i.fields.summary ?? "").toLowerCase().includes(value.toLowerCase()) : false,
+            ),
       );
       const max = Math.min(5000, body?.maxResults ?? 50);
       const fieldsOf = (i: SimIssue) => {

@@ -208,7 +208,7 @@ const CHOICES: Row[] = [
   choice("incident", "category", "security", "Security"),
 ];
 
-/** Encoded queries: conditions joined by ^ (and) and ^OR (or), with =, !=, IN, ISNOTEMPTY, ORDERBY. */
+/** Encoded queries: conditions joined by ^ (and) and ^OR (or), with =, !=, IN, LIKE, ISNOTEMPTY, ORDERBY. */
 function query(rows: Row[], encoded: string): Row[] {
   if (!encoded) return rows;
   const parts = encoded.split("^").filter((p) => !/^ORDERBY/.test(p));
@@ -220,6 +220,8 @@ function query(rows: Row[], encoded: string): Row[] {
   const test = (row: Row, cond: string): boolean => {
     let m = /^([\w.]+)ISNOTEMPTY$/.exec(cond);
     if (m) return Boolean(row[m[1]!]);
+    m = /^([\w.]+)LIKE(.*)$/.exec(cond);
+    if (m) return (row[m[1]!] ?? "").toLowerCase().includes(m[2]!.toLowerCase());
     m = /^([\w.]+)IN(.*)$/.exec(cond);
     if (m) return m[2]!.split(",").includes(row[m[1]!] ?? "");
     m = /^([\w.]+)!=(.*)$/.exec(cond);

@@ -6,7 +6,7 @@
 // by that tag through WIQL.
 import { ExternalError, type HttpResponse } from "../../http.js";
 import { toHtml } from "../html.js";
-import type { AvailableConnector, Block, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession } from "../types.js";
+import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerFieldKind, type TrackerSession } from "../types.js";
 import { AzureDevOpsClient, type PatchOperation, SERVICE, adoErrorMessage, organizationUrl } from "./client.js";
 import { azureDevOpsInbound } from "./inbound.js";
 
@@ -162,6 +162,32 @@ class AzureDevOpsSession implements TrackerSession {
     const { data } = await this.ado.get<WorkItem>(`/${seg(target.project.id)}/_apis/wit/workitems/${ticket.id}?fields=System.Tags`);
     const existing = String(data.fields["System.Tags"] ?? "").split(";").map((t) => t.trim()).filter(Boolean);
     await this.ado.send("PATCH", `/${seg(target.project.id)}/_apis/wit/workitems/${ticket.id}`, operations(content, existing), { contentType: "application/json-patch+json", idempotent: true });
+  }
+
+  async lookup(target: TicketTarget, reference: string) {
+    const id = /(?:^#?|\/_workitems\/edit\/|workItems\/)(\d+)\/?$/i.exec(reference.trim())?.[1];
+    if (!id) return undefined;
+    try {
+      const { data } = await this.ado.get<WorkItem>(`/${seg(target.project.id)}/_apis/wit/workitems/${id}?$expand=links`);
+      if (data.fields["System.TeamProject"] !== undefined && String(data.fields["System.TeamProject"]).toLowerCase() !== target.project.name.toLowerCase()) return undefined;
+      return { ...this.toRef(target, data), title: String(data.fields["System.Title"] ?? "") };
+    } catch (err) {
+      if (err instanceof ExternalError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async withCves(target: TicketTarget, limit: number) {
+    const query = `SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project AND [System.WorkItemType] = '${target.ticketType.id.replace(/'/g, "''")}' AND [System.Title] CONTAINS 'CVE-' ORDER BY [System.Id]`;
+    const data = await this.ado.send<{ workItems?: { id: number }[] }>("POST", `/${seg(target.project.id)}/_apis/wit/wiql?$top=${Math.min(limit, 1000)}`, { query }, { idempotent: true });
+    if (!Array.isArray(data.workItems)) throw new ExternalError("remote", SERVICE, "Azure DevOps answered the query without a list of work items.");
+    const out: ExistingTicket[] = [];
+    for (const { id } of data.workItems.slice(0, limit)) {
+      const { data: item } = await this.ado.get<WorkItem>(`/${seg(target.project.id)}/_apis/wit/workitems/${id}?$expand=links`);
+      const title = String(item.fields["System.Title"] ?? "");
+      if (cvesIn(title).length) out.push({ ...this.toRef(target, item), title });
+    }
+    return out;
   }
 
   async states(target: TicketTarget, tickets: TicketRef[]) {

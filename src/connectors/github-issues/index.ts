@@ -8,7 +8,7 @@ import { createGitHubClient } from "../github/index.js";
 import { type GitHubClient, SERVICE, nextLink } from "../github/client.js";
 import { toMarkdown } from "../markdown.js";
 import { parseGitHubIssueDelivery, verifyGitHubDelivery } from "../github/webhook.js";
-import type { AvailableConnector, Block, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerSession } from "../types.js";
+import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerSession } from "../types.js";
 
 const MAX_PAGES = 20;
 const TITLE_MAX = 256;
@@ -41,6 +41,32 @@ class GitHubIssuesSession implements TrackerSession {
 
   async whoami() {
     return (await this.gh.get<{ login: string }>("/user")).data.login;
+  }
+
+  async lookup(target: TicketTarget, reference: string) {
+    const r = reference.trim();
+    const m = /^(?:https?:\/\/[^/]+\/)?(?:([\w.-]+\/[\w.-]+)(?:\/issues\/|#))?#?(\d+)\/?$/.exec(r);
+    if (!m || (m[1] && m[1].toLowerCase() !== target.project.id.toLowerCase())) return undefined;
+    try {
+      const { data } = await this.gh.get<Issue & { title: string; pull_request?: unknown }>(`${repoPath(target)}/issues/${m[2]}`);
+      if (data.pull_request) return undefined;
+      return { ...ref(target, data), title: data.title };
+    } catch (err) {
+      if (err instanceof ExternalError && (err.status === 404 || err.status === 410)) return undefined;
+      throw err;
+    }
+  }
+
+  async withCves(target: TicketTarget, limit: number) {
+    const out: ExistingTicket[] = [];
+    let url: string | null = `${repoPath(target)}/issues?state=all&direction=asc&per_page=100`;
+    for (let page = 0; url && page < MAX_PAGES && out.length < limit; page++) {
+      const { data, response }: { data: (Issue & { title: string; pull_request?: unknown })[]; response: { headers: Headers } } = await this.gh.get(url);
+      if (!Array.isArray(data)) throw new ExternalError("remote", SERVICE, "GitHub answered the issue list with something that is not a list.");
+      for (const issue of data) if (!issue.pull_request && cvesIn(issue.title).length) out.push({ ...ref(target, issue), title: issue.title });
+      url = nextLink(response.headers.get("link"));
+    }
+    return out.slice(0, limit);
   }
 
   async states(target: TicketTarget, tickets: TicketRef[]) {

@@ -8,7 +8,7 @@ import { createGitLabClient } from "../gitlab/index.js";
 import { type GitLabClient, SERVICE, apiBase, expectList, nextPage } from "../gitlab/client.js";
 import { toMarkdown } from "../markdown.js";
 import { parseGitLabIssueDelivery, verifyGitLabDelivery } from "../gitlab/webhook.js";
-import type { AvailableConnector, Block, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerSession } from "../types.js";
+import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerSession } from "../types.js";
 
 const MAX_PAGES = 20;
 
@@ -36,6 +36,30 @@ class GitLabIssuesSession implements TrackerSession {
 
   async whoami() {
     return (await this.gl.get<{ username: string }>("/user")).data.username;
+  }
+
+  async lookup(target: TicketTarget, reference: string) {
+    const r = reference.trim();
+    const m = /^(?:https?:\/\/[^/]+\/)?(?:([\w./-]+?)(?:\/-\/issues\/|#))?#?(\d+)\/?$/.exec(r);
+    if (!m || (m[1] && m[1].toLowerCase() !== target.project.name.toLowerCase())) return undefined;
+    try {
+      const { data } = await this.gl.get<Issue & { title: string }>(`${projectPath(target)}/issues/${m[2]}`);
+      return { ...ref(target, data), title: data.title };
+    } catch (err) {
+      if (err instanceof ExternalError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async withCves(target: TicketTarget, limit: number) {
+    const out: ExistingTicket[] = [];
+    let page: string | null = "1";
+    for (let n = 0; page && n < 20 && out.length < limit; n++) {
+      const { data, response } = await this.gl.get<unknown>(`${projectPath(target)}/issues?state=all&search=CVE&in=title&order_by=created_at&sort=asc&per_page=100&page=${page}`);
+      for (const issue of expectList<Issue & { title: string }>(data, "the issue list")) if (cvesIn(issue.title).length) out.push({ ...ref(target, issue), title: issue.title });
+      page = nextPage(response);
+    }
+    return out.slice(0, limit);
   }
 
   async states(target: TicketTarget, tickets: TicketRef[]) {

@@ -3,6 +3,7 @@
 // capability: projects, issue types, create metadata, issues with a Patchbay label, ADF
 // descriptions, comments and workflow transitions.
 import { ExternalError } from "../../http.js";
+import { cvesIn, type ExistingTicket } from "../types.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession } from "../types.js";
 import { httpsOrigin } from "../origin.js";
 import { toAdf } from "./adf.js";
@@ -250,6 +251,40 @@ class JiraSession implements TrackerSession {
       if (issue.fields?.status) out.set(String(issue.id), { id: String(issue.fields.status.id), name: issue.fields.status.name });
     }
     return out;
+  }
+
+  async lookup(target: TicketTarget, reference: string) {
+    const key = /\b([A-Z][A-Z0-9_]+-\d+)\b/.exec(reference.trim().toUpperCase())?.[1];
+    if (!key) return undefined;
+    try {
+      const issue = await this.conn.client.get<{ id: string; key: string; self?: string; fields?: { summary?: string; project?: { id?: string; key?: string } } }>("search", `/rest/api/3/issue/${encodeURIComponent(key)}?fields=summary,project`);
+      const project = issue.fields?.project;
+      if (project && project.key !== target.project.key && String(project.id) !== target.project.id) return undefined;
+      return { id: String(issue.id), key: issue.key, url: this.browse(issue.key, issue.self), title: issue.fields?.summary ?? "" };
+    } catch (err) {
+      if (err instanceof ExternalError && err.kind === "not_found") return undefined;
+      throw err;
+    }
+  }
+
+  async withCves(target: TicketTarget, limit: number) {
+    const out: ExistingTicket[] = [];
+    let nextPageToken: string | undefined;
+    for (let page = 0; page < MAX_PAGES && out.length < limit; page++) {
+      const jql = `project = ${JSON.stringify(target.project.key ?? target.project.id)} AND summary ~ "CVE" ORDER BY created ASC`;
+      const data = await this.conn.client.send<{ issues?: { id: string; key: string; self?: string; fields?: { summary?: string } }[]; nextPageToken?: string }>(
+        "search",
+        "POST",
+        "/rest/api/3/search/jql",
+        { jql, fields: ["summary"], maxResults: 100, ...(nextPageToken ? { nextPageToken } : {}) },
+        { idempotent: true },
+      );
+      if (!Array.isArray(data?.issues)) throw new ExternalError("remote", SERVICE, "Jira answered the search without a list of issues.");
+      for (const i of data.issues) if (cvesIn(i.fields?.summary ?? "").length) out.push({ id: String(i.id), key: i.key, url: this.browse(i.key, i.self), title: i.fields?.summary ?? "" });
+      nextPageToken = data.nextPageToken;
+      if (!nextPageToken) break;
+    }
+    return out.slice(0, limit);
   }
 
   async find(target: TicketTarget, marker: string) {

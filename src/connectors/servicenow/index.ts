@@ -7,6 +7,7 @@
 import { ExternalError } from "../../http.js";
 import { serviceNowInbound } from "./inbound.js";
 import type { AvailableConnector, Block, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession } from "../types.js";
+import { cvesIn } from "../types.js";
 import { type Credentials, SERVICE, ServiceNowClient, instanceUrl, serviceNowErrorMessage } from "./client.js";
 
 /** Fields the record keeps for itself, or Patchbay sets on its own (state, correlation). */
@@ -159,6 +160,20 @@ class ServiceNowSession implements TrackerSession {
 
   async update(target: TicketTarget, ticket: TicketRef, content: TicketContent) {
     await this.sn.write("PATCH", `${encodeURIComponent(target.project.id)}/${ticket.id}`, body(content));
+  }
+
+  async lookup(target: TicketTarget, reference: string) {
+    const r = reference.trim();
+    const sysId = /sys_id(?:=|%3D)([0-9a-f]{32})/i.exec(r)?.[1] ?? (/^[0-9a-f]{32}$/i.test(r) ? r : undefined);
+    const number = sysId ? undefined : /^[A-Z]{2,8}\d{5,}$/i.exec(r)?.[0];
+    if (!sysId && !number) return undefined;
+    const [record] = await this.sn.list<RecordRef & { short_description?: string }>(target.project.id, { sysparm_query: sysId ? `sys_id=${sysId}` : `number=${number!.toUpperCase()}`, sysparm_fields: "sys_id,number,short_description", sysparm_limit: "1" });
+    return record ? { ...this.ref(target, record), title: record.short_description ?? "" } : undefined;
+  }
+
+  async withCves(target: TicketTarget, limit: number) {
+    const records = await this.sn.list<RecordRef & { short_description?: string }>(target.project.id, { sysparm_query: "short_descriptionLIKECVE-^ORDERBYsys_created_on", sysparm_fields: "sys_id,number,short_description", sysparm_limit: String(Math.min(limit, 1000)) });
+    return records.filter((r) => cvesIn(r.short_description ?? "").length).map((r) => ({ ...this.ref(target, r), title: r.short_description ?? "" }));
   }
 
   async states(target: TicketTarget, tickets: TicketRef[]) {

@@ -1,0 +1,124 @@
+// Linking tickets that already exist in the tracker instead of creating duplicates: a person
+// links a finding to a ticket by its key or address, or a mapping links the tickets whose titles
+// name a CVE to the findings of that CVE it covers. A linked ticket is then kept in step like
+// one Patchbay created (its marker label is added on the next push, statuses and comments come
+// back through two-way sync).
+import type { ExistingTicket } from "../connectors/types.js";
+import { cvesIn } from "../connectors/types.js";
+import type { Db, Finding } from "../db/schema.js";
+import { enqueueJob, integrationLane } from "../jobs/queue.js";
+import type { JobHandler } from "../jobs/worker.js";
+import { redactText } from "../log.js";
+import { coveringMappings } from "./coverage.js";
+import { markerFor, openTracker, type PushDeps, type TrackerHandle } from "./push.js";
+import type { ReconcileEntry } from "./reconcile.js";
+import { recordChange } from "./store.js";
+
+export const LINK_JOB = "tickets.link-existing";
+/** Tickets read from the tracker by one import. */
+const IMPORT_LIMIT = 2000;
+
+/** Records the link: the ticket row as if Patchbay had created it, and the finding it covers. */
+async function link(db: Db, handle: TrackerHandle, finding: Pick<Finding, "id">, subjectKey: string, ticket: ExistingTicket, detail: string, now: Date): Promise<string | undefined> {
+  const taken = await db.selectFrom("tickets").select(["subject_key"]).where("mapping_id", "=", handle.mapping.id).where("external_id", "=", ticket.id).executeTakeFirst();
+  if (taken) return `${ticket.key} is already linked (to ${taken.subject_key.replace(":", " ")}).`;
+  const existing = await db.selectFrom("tickets").select(["external_key", "linked_at"]).where("mapping_id", "=", handle.mapping.id).where("subject_key", "=", subjectKey).executeTakeFirst();
+  if (existing) return existing.linked_at ? `This finding already has a ticket in ${handle.mapping.name}: ${existing.external_key}.` : "A push of this finding is creating its ticket right now; try again in a minute.";
+  const stamp = now.toISOString();
+  const row = await db
+    .insertInto("tickets")
+    .values({
+      mapping_id: handle.mapping.id,
+      subject_key: subjectKey,
+      marker: markerFor(handle.mapping.id, subjectKey),
+      external_id: ticket.id,
+      external_key: ticket.key,
+      url: ticket.url,
+      // No state and no content yet: the next push moves and updates it like any other.
+      state: null,
+      content_hash: null,
+      content: null,
+      lock_until: null,
+      lock_by: null,
+      linked_at: stamp,
+      synced_at: null,
+      created_at: stamp,
+      updated_at: stamp,
+    })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  await db.insertInto("ticket_findings").values({ ticket_id: row.id, finding_id: finding.id }).execute();
+  await recordChange(db, row.id, "linked", detail, now);
+  return undefined;
+}
+
+/** Links a finding to an existing ticket a person names; returns an error message, or the ticket linked. */
+export async function linkByHand(deps: PushDeps, finding: Finding, mappingId: number, reference: string, by: string, logger: Parameters<typeof openTracker>[2]): Promise<{ ok: true; ticket: ExistingTicket } | { ok: false; message: string }> {
+  const coverage = (await coveringMappings(deps.db, finding)).find((c) => c.mappingId === mappingId);
+  if (!coverage) return { ok: false, message: "No assignment of this tracker project covers the finding: add one on the project's page first." };
+  if (!reference.trim()) return { ok: false, message: "Enter the ticket's key or address." };
+  const handle = await openTracker(deps, mappingId, logger);
+  if (!handle) return { ok: false, message: "The tracker project is gone." };
+  const ticket = await handle.session.lookup(handle.data.target, reference.trim().slice(0, 500));
+  if (!ticket) return { ok: false, message: `${handle.data.target.project.name} has no ticket "${reference.trim().slice(0, 100)}". Enter its key (or paste its address) as the tracker shows it.` };
+  const refused = await link(deps.db, handle, finding, coverage.subjectKey, ticket, `Linked by ${by} to ${ticket.key}, which existed in the tracker`, deps.now());
+  return refused ? { ok: false, message: refused } : { ok: true, ticket };
+}
+
+/** Starts a run that links the project's tickets naming a CVE to the findings of that CVE. */
+export async function startLinkByCve(db: Db, mappingId: number, by: string, now: Date): Promise<number> {
+  const mapping = await db.selectFrom("tracker_mappings").select("integration_id").where("id", "=", mappingId).executeTakeFirstOrThrow();
+  const run = await db
+    .insertInto("reconcile_runs")
+    .values({ mapping_id: mappingId, direction: "link", status: "running", requested_by: by, started_at: now.toISOString(), finished_at: null, error: null, total: null })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  await enqueueJob(db, LINK_JOB, { runId: run.id }, now, { dedupeKey: `${LINK_JOB}:${mappingId}`, maxAttempts: 3, lane: integrationLane(mapping.integration_id) });
+  return run.id;
+}
+
+export function linkByCveHandler(deps: PushDeps): JobHandler {
+  return async ({ job, payload, logger, progress }) => {
+    const { db } = deps;
+    const { runId } = payload as { runId: number };
+    const run = await db.selectFrom("reconcile_runs").selectAll().where("id", "=", runId).executeTakeFirst();
+    if (!run || run.status !== "running") return;
+    const handle = await openTracker(deps, run.mapping_id, logger);
+    const finish = (set: { status: "succeeded" | "failed"; error?: string }) =>
+      db.updateTable("reconcile_runs").set({ ...set, finished_at: deps.now().toISOString() }).where("id", "=", runId).execute();
+    if (!handle) return void (await finish({ status: "failed", error: "The mapping or its tracker integration is gone." }));
+    let tickets: ExistingTicket[];
+    try {
+      tickets = await handle.session.withCves(handle.data.target, IMPORT_LIMIT);
+    } catch (err) {
+      const message = redactText(err instanceof Error ? err.message : String(err));
+      if (job.attempts >= job.max_attempts) await finish({ status: "failed", error: message });
+      throw err;
+    }
+    const report: ReconcileEntry[] = [];
+    let linked = 0;
+    let checked = 0;
+    for (const ticket of tickets) {
+      checked++;
+      const cves = cvesIn(ticket.title);
+      const findings = await db.selectFrom("findings").selectAll().where("cve", "in", cves).where("status", "in", ["open", "in_remediation"]).orderBy("id").limit(200).execute();
+      const done: string[] = [];
+      for (const finding of findings) {
+        const coverage = (await coveringMappings(db, finding)).find((c) => c.mappingId === run.mapping_id);
+        if (!coverage) continue;
+        const refused = await link(db, handle, finding, coverage.subjectKey, ticket, `Linked to ${ticket.key}, an existing ticket naming ${cves.join(", ")}`, deps.now());
+        if (!refused) {
+          done.push(`finding #${finding.id}`);
+          linked++;
+        }
+        // One ticket stands for one subject: once linked, the ticket is taken.
+        if (!refused) break;
+      }
+      report.push({ ticket: ticket.key, url: ticket.url, expected: cves.join(", "), actual: ticket.title.slice(0, 200), action: done.length ? `Linked to ${done.join(", ")}.` : findings.length ? "Not linked: its findings already have tickets here, or no assignment covers them." : "No open finding with this CVE." });
+      if (checked % 50 === 0) await progress({ done: checked, total: tickets.length });
+    }
+    await db.updateTable("reconcile_runs").set({ checked, total: tickets.length, differences: tickets.length, repaired: linked, report: JSON.stringify(report.slice(0, 500)) }).where("id", "=", runId).execute();
+    await finish({ status: "succeeded" });
+    logger.info("existing tickets linked", { mappingId: run.mapping_id, tickets: tickets.length, linked });
+  };
+}
