@@ -11,7 +11,7 @@ import type { HttpClientOptions } from "./http.js";
 import { SCAN_JOB, scannerSyncHandler } from "./findings/sync.js";
 import { SCM_JOB, repositorySyncHandler } from "./scm/sync.js";
 import { WEBHOOK_JOB, webhookProcessHandler } from "./remediation/process.js";
-import { RECONCILE_JOB, reconcileHandler } from "./tickets/reconcile.js";
+import { POLL_DUE_JOB, POLL_JOB, pollDueHandler, pollHandler, RECONCILE_JOB, reconcileHandler } from "./tickets/reconcile.js";
 import { LINK_JOB, linkByCveHandler } from "./tickets/link.js";
 import { integrationCheckHandler } from "./integrations/service.js";
 import { maintenanceHandler, startSchedules } from "./jobs/schedules.js";
@@ -69,6 +69,8 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     [WEBHOOK_JOB, webhookProcessHandler({ db, vault, registry, env: connectorEnv, now })],
     [PUSH_JOB, pushHandler(pushDeps)],
     [RECONCILE_JOB, reconcileHandler(pushDeps)],
+    [POLL_JOB, pollHandler(pushDeps)],
+    [POLL_DUE_JOB, pollDueHandler(pushDeps)],
     [LINK_JOB, linkByCveHandler(pushDeps)],
     [BATCH_JOB, batchHandler(pushDeps)],
     [SWEEP_JOB, sweepHandler({ db, now, notifyWorker: () => worker.notify() })],

@@ -6,7 +6,7 @@ import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Db } from "../db/schema.js";
 import { expireRiskAcceptances } from "../findings/status.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
-import { startReconcile } from "../tickets/reconcile.js";
+import { POLL_DUE_JOB, startReconcile } from "../tickets/reconcile.js";
 import { DISPATCH_JOB } from "../remediation/events.js";
 import type { Logger } from "../log.js";
 import { enqueueJob, pruneJobs, integrationLane } from "./queue.js";
@@ -58,6 +58,14 @@ export const SCHEDULES: Schedule[] = [
     pattern: "40 3 * * *",
     enqueue: async (db, _registry, now) => {
       for (const { id } of await db.selectFrom("tracker_mappings").select("id").execute()) await startReconcile(db, id, "schedule", now);
+    },
+  },
+  {
+    name: "ticket polling",
+    // Trackers whose events cannot arrive (no webhook secret) are read for people's changes.
+    pattern: "25 * * * *",
+    enqueue: async (db, _registry, now) => {
+      await enqueueJob(db, POLL_DUE_JOB, null, now, { dedupeKey: POLL_DUE_JOB });
     },
   },
   {

@@ -8,6 +8,7 @@
 // (trackers deliver out of order); the ticket's Patchbay state is set to match, so the push
 // engine has nothing to send back.
 import { connectorContext } from "../connectors/context.js";
+import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { TicketEvent, TrackerChoice } from "../connectors/types.js";
 import type { Db, Finding, FindingStatus, Integration, ReconcileDirection, Ticket, TrackerMapping } from "../db/schema.js";
 import { type LinkDeps, linkedOrOwn } from "../integrations/linked.js";
@@ -103,6 +104,20 @@ export async function ticketDelivery(deps: LinkDeps, integration: Integration, e
     return { tracker: { integrationId: candidate.id, name: candidate.name, self: await selfOf(deps, candidate) }, event: parsed };
   }
   return undefined;
+}
+
+/**
+ * Where a tracker integration's events arrive: its own webhook, or (for a tracker that reuses
+ * another integration's credentials, like GitHub Issues on a GitHub integration) that one's.
+ */
+export async function eventReceiver(db: Db, registry: ConnectorRegistry, integration: Integration): Promise<{ receiver: Integration; via: Integration | undefined; secretField: string | undefined }> {
+  const connector = registry.available(integration.kind);
+  const settings = JSON.parse(integration.settings) as Record<string, unknown>;
+  const linkField = connector?.fields.find((f) => f.type === "integration" && settings[f.name]);
+  const via = linkField ? await db.selectFrom("integrations").selectAll().where("id", "=", Number(settings[linkField.name])).executeTakeFirst() : undefined;
+  const receiver = via ?? integration;
+  const secretField = via ? registry.available(receiver.kind)?.scm?.webhook.secretField : connector?.tracker?.inbound?.secretField;
+  return { receiver, via, secretField };
 }
 
 // Patchbay's own account per tracker integration, asked once in a while.

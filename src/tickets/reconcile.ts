@@ -9,11 +9,16 @@ import type { Db, ReconcileDirection, ReconcileRun, Ticket } from "../db/schema.
 import { enqueueJob, integrationLane } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText } from "../log.js";
-import { applyTicketEvent } from "./inbound.js";
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { Vault } from "../vault.js";
+import { applyTicketEvent, eventReceiver } from "./inbound.js";
 import { enqueuePush, openTracker, type PushDeps } from "./push.js";
 import type { TicketState } from "./render.js";
 
 export const RECONCILE_JOB = "tickets.reconcile";
+export const POLL_JOB = "tickets.poll";
+/** Hourly: finds the mappings whose tracker cannot send events, and polls each. */
+export const POLL_DUE_JOB = "tickets.poll-due";
 const PAGE = 50;
 const REPORT_MAX = 500;
 
@@ -140,4 +145,60 @@ async function compare(
   const result = await applyTicketEvent(db, tracker, { ticket: { id: ticket.external_id ?? undefined, key: ticket.external_key ?? undefined }, at: deps.now().toISOString(), actor: { id: "", name: "reconciliation" }, status: live }, deps.now());
   const changed = result.outcome === "processed" && !/leaves the findings as they are|is the one Patchbay set/.test(result.detail);
   return { entry: { ...entry, action: changed ? `Applied to the findings: ${result.detail}.` : `Nothing applied: ${result.detail}.` }, repaired: changed };
+}
+
+/**
+ * Polling, where a tracker's events cannot arrive (no webhook secret set up): each linked
+ * ticket's live status is compared with the one last seen, and a change is applied as the
+ * event would have been. Hourly. A ticket seen for the first time is only recorded.
+ */
+export async function enqueuePolls(deps: { db: Db; registry: ConnectorRegistry; vault: Vault }, now: Date): Promise<number> {
+  let queued = 0;
+  const mappings = await deps.db.selectFrom("tracker_mappings").innerJoin("integrations", "integrations.id", "tracker_mappings.integration_id").selectAll("integrations").select("tracker_mappings.id as mapping_id").execute();
+  for (const { mapping_id, ...integration } of mappings) {
+    const { receiver, secretField } = await eventReceiver(deps.db, deps.registry, integration);
+    if (secretField && deps.vault.openSecrets(receiver.secrets)[secretField]) continue;
+    await enqueueJob(deps.db, POLL_JOB, { mappingId: mapping_id }, now, { dedupeKey: `${POLL_JOB}:${mapping_id}`, maxAttempts: 2, lane: integrationLane(integration.id) });
+    queued++;
+  }
+  return queued;
+}
+
+export function pollHandler(deps: PushDeps): JobHandler {
+  return async ({ payload, logger, progress }) => {
+    const { db } = deps;
+    const { mappingId } = payload as { mappingId: number };
+    const handle = await openTracker(deps, mappingId, logger);
+    if (!handle) return;
+    const tracker = { integrationId: handle.integration.id, name: handle.integration.name, self: undefined };
+    let after = 0;
+    let applied = 0;
+    let checked = 0;
+    for (;;) {
+      const tickets = await db.selectFrom("tickets").selectAll().where("mapping_id", "=", mappingId).where("linked_at", "is not", null).where("id", ">", after).orderBy("id").limit(PAGE).execute();
+      if (!tickets.length) break;
+      const live = await handle.session.states(handle.data.target, tickets.map((t) => ({ id: t.external_id!, key: t.external_key!, url: t.url! })));
+      for (const ticket of tickets) {
+        const status = live.get(ticket.external_id!);
+        if (!status || status.id === ticket.remote_status) continue;
+        if (ticket.remote_status === null) {
+          await db.updateTable("tickets").set({ remote_status: status.id }).where("id", "=", ticket.id).execute();
+          continue;
+        }
+        const result = await applyTicketEvent(db, tracker, { ticket: { id: ticket.external_id ?? undefined, key: ticket.external_key ?? undefined }, at: deps.now().toISOString(), actor: { id: "", name: "someone (seen by polling)" }, status }, deps.now());
+        if (result.outcome === "processed") applied++;
+      }
+      checked += tickets.length;
+      after = tickets.at(-1)!.id;
+      await progress({ done: checked, total: checked, message: `${applied} change${applied === 1 ? "" : "s"} applied` });
+    }
+    logger.info("tracker polled", { mappingId, checked, applied });
+  };
+}
+
+export function pollDueHandler(deps: PushDeps): JobHandler {
+  return async ({ logger }) => {
+    const queued = await enqueuePolls(deps, deps.now());
+    if (queued) logger.info("tracker polls queued", { queued });
+  };
 }

@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { redactText, registerSecret } from "../log.js";
 import { PATCHBAY_FIELDS, patchbayFieldsFor, SLA_DAYS } from "../tickets/fields.js";
 import { parseAssignmentForm, parseMappingForm, suggestedMapping } from "../tickets/mapping-form.js";
-import { INBOUND_ACTIONS, inboundSettings, STILL_DETECTED, suggestedInbound } from "../tickets/inbound.js";
+import { eventReceiver, INBOUND_ACTIONS, inboundSettings, STILL_DETECTED, suggestedInbound } from "../tickets/inbound.js";
 import { latestReconcile, RECONCILE_DIRECTIONS, startReconcile } from "../tickets/reconcile.js";
 import { startLinkByCve } from "../tickets/link.js";
 import { enqueuePush } from "../tickets/push.js";
@@ -226,13 +226,7 @@ async function loadTracker(c: Ctx, deps: AppDeps): Promise<TrackerFound | undefi
 async function twoWaySync(deps: AppDeps, found: TrackerFound) {
   const inbound = found.connector.tracker?.inbound;
   if (!inbound) return undefined;
-  // A tracker that reuses another integration's credentials receives through that one's webhook.
-  const settings = JSON.parse(found.integration.settings) as Record<string, unknown>;
-  const linkField = found.connector.fields.find((f) => f.type === "integration" && settings[f.name]);
-  const via = linkField ? await deps.db.selectFrom("integrations").selectAll().where("id", "=", Number(settings[linkField.name])).executeTakeFirst() : undefined;
-  const receiver = via ?? found.integration;
-  const receiverConnector = deps.registry.available(receiver.kind);
-  const secretField = (via ? receiverConnector?.scm?.webhook.secretField : undefined) ?? inbound.secretField;
+  const { receiver, via, secretField } = await eventReceiver(deps.db, deps.registry, found.integration);
   const url = `${deps.baseUrl}/webhooks/${receiver.kind}/${receiver.id}`;
   const deliveries = await deps.db
     .selectFrom("webhook_deliveries")
@@ -245,7 +239,7 @@ async function twoWaySync(deps: AppDeps, found: TrackerFound) {
     url,
     via: via ? { name: via.name, href: `/integrations/${via.kind}/${via.id}` } : undefined,
     filter: inbound.filter,
-    hasSecret: Boolean(deps.vault.openSecrets(receiver.secrets)[secretField]),
+    hasSecret: Boolean(secretField && deps.vault.openSecrets(receiver.secrets)[secretField]),
     canRegister: Boolean(inbound.register) && !via,
     steps: inbound.instructions({ url, filter: inbound.filter }),
     deliveries,

@@ -159,6 +159,18 @@ describe("changes made in Jira", () => {
     expect((await outcomes()).map((o) => o.outcome)).toEqual(["processed", "processed", "processed"]);
   });
 
+  it("a status read as false positive marks the findings so, with who and why", async () => {
+    // This team's workflow uses a status for "not a real problem": the mapping says so.
+    const edited = await admin.post(`/trackers/mappings/${mappingId}`, securityBugMapping({ "inbound.10000": "open", "inbound.10001": "false_positive", "inbound.10002": "resolved", "inbound.10003": "risk_accepted" }));
+    expect(edited.status).toBe(303);
+    const id = await pushLodash();
+    jira.humanTransition("SEC-1", "In Progress", ADA, "lodash is only a dev dependency of the docs site.");
+    await deliveries();
+    const f = await finding(id);
+    expect(f.status).toBe("false_positive");
+    expect(f.status_reason).toBe("Ada Lovelace moved SEC-1 to In Progress in Jira acme: lodash is only a dev dependency of the docs site.");
+  });
+
   it("ignores Patchbay's own changes: its transitions and comments come back and change nothing", async () => {
     const id = await pushLodash();
     // Accepting the risk in Patchbay moves SEC-1 to Won't Do; Jira tells Patchbay about it.
@@ -504,6 +516,41 @@ describe("two-way sync with Azure DevOps and ServiceNow (a secret in a header)",
       await served.close();
       await local.close();
       await adoServer.close();
+    }
+  });
+
+  it("ServiceNow without a business rule: hourly polling applies the changes people made, until a webhook secret is set", async () => {
+    const { ServiceNowSim } = await import("../sim/servicenow.js");
+    const { enqueueJob } = await import("../../src/jobs/queue.js");
+    const { POLL_DUE_JOB } = await import("../../src/tickets/reconcile.js");
+    const snow = new ServiceNowSim();
+    snow.users.set("svc.patchbay", { password: "sn-password-poll", roles: ["itil", "personalize_dictionary"] });
+    const snowServer = await startSim(snow.app());
+    const { local, served, browser } = await localApp(`https://acme.service-now.com=${snowServer.url}`);
+    try {
+      const connected = await browser.post("/integrations/servicenow", { instanceUrl: "https://acme.service-now.com", username: "svc.patchbay", password: "sn-password-poll" });
+      const trackerId = /\/integrations\/servicenow\/(\d+)/.exec(connected.headers.get("location")!)![1]!;
+      const id = await mapAndPush(local, browser, trackerId, { project: "incident", ticketType: "record", "source.short_description": "patchbay", "value.short_description.patchbay": "title", "status.open": "1", "status.done": "6", "inbound.1": "open", "inbound.6": "resolved" });
+      const poll = async () => {
+        await enqueueJob(local.runtime.database.db, POLL_DUE_JOB, null, local.clock.now(), { dedupeKey: POLL_DUE_JOB });
+        await runJobs(local);
+      };
+      const status = async () => (await local.runtime.database.db.selectFrom("findings").select(["status", "status_reason"]).where("id", "=", id).executeTakeFirstOrThrow());
+      await poll();
+      expect((await status()).status).toBe("open");
+      const record = snow.records()[0]!;
+      record.state = "6";
+      await poll();
+      expect(await status()).toEqual({ status: "resolved", status_reason: `someone (seen by polling) moved ${record.number} to Resolved in ServiceNow acme` });
+      // With a webhook secret the business rule tells Patchbay; polling stops.
+      await browser.post(`/trackers/${trackerId}/webhook`, {});
+      record.state = "1";
+      await poll();
+      expect((await status()).status).toBe("resolved");
+    } finally {
+      await served.close();
+      await local.close();
+      await snowServer.close();
     }
   });
 
