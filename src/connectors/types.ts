@@ -493,6 +493,8 @@ export interface TrackerSession {
   comment(target: TicketTarget, ticket: TicketRef, blocks: Block[]): Promise<void>;
   /** The account Patchbay acts as, as the tracker's events name it (its own changes are ignored). */
   whoami?(): Promise<string>;
+  /** Resolutions a ticket can be closed with, where the tracker has them (Jira). */
+  resolutions?(): Promise<TrackerChoice[]>;
   /**
    * The live status of each ticket (reconciliation), by ticket id; a ticket the tracker no
    * longer has is missing from the map. Called with at most 50 tickets.
@@ -524,6 +526,8 @@ export interface TicketEvent {
   actor: { id: string; name: string };
   /** The ticket's status after the change, when the change touched it. */
   status?: { id: string; name: string };
+  /** Its resolution then (Jira: Done, Won't Do, Duplicate…), where the tracker has them. */
+  resolution?: { id: string; name: string };
   /** A comment written with the change, or the comment the event is about. */
   comment?: { id: string; text: string };
 }

@@ -59,7 +59,7 @@ export function suggestedInbound(statuses: TrackerChoice[], statusMap: StatusMap
   for (const s of statuses) {
     if (s.id === statusMap.done) map[s.id] = "resolved";
     else if (s.id === statusMap.accepted || /won.?t|not planned|declined|risk/i.test(s.name)) map[s.id] = "risk_accepted";
-    else if (/false.?positive|not a bug|invalid/i.test(s.name)) map[s.id] = "false_positive";
+    else if (/false.?positive|not a bug|invalid|cannot reproduce/i.test(s.name)) map[s.id] = "false_positive";
     else if (s.id === statusMap.open || /reopen/i.test(s.name)) map[s.id] = "open";
     else map[s.id] = "none";
   }
@@ -75,6 +75,8 @@ export function parseInboundForm(form: Record<string, string | undefined>, statu
   }
   return { map, stillDetected: form.stillDetected === "flag" ? "flag" : "reopen", reconcile: DIRECTIONS.includes(form.reconcile as ReconcileDirection) ? (form.reconcile as ReconcileDirection) : "report", names: Object.fromEntries(statuses.map((s) => [s.id, s.name])) };
 }
+
+const DONE_WORDS: Record<Exclude<InboundAction, "none">, string> = { open: "reopened", resolved: "resolved", risk_accepted: "accepted as a risk", false_positive: "marked false positive" };
 
 const STATE_OF: Record<Exclude<InboundAction, "none">, TicketState> = { open: "open", resolved: "done", risk_accepted: "accepted", false_positive: "accepted" };
 
@@ -176,17 +178,19 @@ export async function applyTicketEvent(db: Db, tracker: InboundTracker, event: T
     if (event.status) {
       update.remote_status = event.status.id;
       const settings = inboundSettings(mapping);
-      const action = settings.map[event.status.id] ?? "none";
-      const statusName = settings.names[event.status.id] ?? event.status.name;
+      // A resolution the mapping reads (Jira's Won't Do, Duplicate…) says more than the status.
+      const byResolution = event.resolution ? settings.map[`resolution:${event.resolution.id}`] : undefined;
+      const action = byResolution && byResolution !== "none" ? byResolution : (settings.map[event.status.id] ?? "none");
+      const statusName = `${settings.names[event.status.id] ?? event.status.name}${byResolution && byResolution !== "none" ? ` (${event.resolution!.name})` : ""}`;
       const statusMap = (JSON.parse(mapping.status_map) as { map: StatusMap }).map;
       const ownStatus = ticket.state ? statusMap[ticket.state as TicketState] : undefined;
       if (action === "none") done.push(`status ${statusName} leaves the findings as they are`);
-      else if (ownStatus === event.status.id && STATE_OF[action] === ticket.state) done.push(`status ${statusName} is the one Patchbay set`);
+      else if (ownStatus === event.status.id && STATE_OF[action] === ticket.state && !(byResolution && byResolution !== "none")) done.push(`status ${statusName} is the one Patchbay set`);
       else {
         const reason = `${event.actor.name} moved ${label} to ${statusName} in ${tracker.name}${comment ? `: ${comment}` : ""}`;
         const changed = await applyAction(trx, findings, action, reason, actor, now);
         update.state = STATE_OF[action];
-        done.push(`${changed} finding${changed === 1 ? "" : "s"} ${INBOUND_ACTIONS[action].split(/[ ,(]/)[0]!.toLowerCase()}`);
+        done.push(`${changed} finding${changed === 1 ? "" : "s"} ${DONE_WORDS[action]}`);
       }
     }
     await trx.updateTable("tickets").set({ ...update, updated_at: stamp }).where("id", "=", ticket.id).execute();

@@ -16,6 +16,7 @@ export function parseMappingForm(
   target: TicketTarget,
   fields: TrackerField[],
   statuses: TrackerChoice[],
+  inboundChoices: TrackerChoice[] = statuses,
 ): { ok: true; data: MappingData } | { ok: false; data: MappingData; errors: Record<string, string> } {
   const errors: Record<string, string> = {};
   const name = (form.name ?? "").trim().slice(0, 120) || `${target.project.name} · ${target.ticketType.name}`;
@@ -45,12 +46,12 @@ export function parseMappingForm(
     }
   }
   if (!statusMap.done) errors["status.done"] ??= "Choose the status a ticket moves to when its findings are resolved.";
-  const data = { name, target, fields: mapping, statusMap, statusNames, inbound: parseInboundForm(form, statuses) };
+  const data = { name, target, fields: mapping, statusMap, statusNames, inbound: parseInboundForm(form, inboundChoices) };
   return Object.keys(errors).length ? { ok: false, data, errors } : { ok: true, data };
 }
 
 /** A new mapping's starting point: the obvious field sources and status names. */
-export function suggestedMapping(target: TicketTarget, fields: TrackerField[], statuses: TrackerChoice[]): MappingData {
+export function suggestedMapping(target: TicketTarget, fields: TrackerField[], statuses: TrackerChoice[], inboundChoices: TrackerChoice[] = statuses): MappingData {
   const find = (re: RegExp) => statuses.find((s) => re.test(s.name))?.id;
   const statusMap: StatusMap = {
     open: find(/^(to ?do|open|new|backlog)$/i),
@@ -64,7 +65,7 @@ export function suggestedMapping(target: TicketTarget, fields: TrackerField[], s
     fields: suggestMapping(fields),
     statusMap,
     statusNames: Object.fromEntries(statuses.map((s) => [s.id, s.name])),
-    inbound: suggestedInbound(statuses, statusMap),
+    inbound: suggestedInbound(inboundChoices, statusMap),
   };
 }
 

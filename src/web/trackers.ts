@@ -266,6 +266,8 @@ interface Loaded {
   target: TicketTarget | undefined;
   fields: TrackerField[];
   statuses: TrackerChoice[];
+  /** Statuses, and resolutions where the tracker has them: what the inbound map reads. */
+  inboundChoices: TrackerChoice[];
 }
 
 /** Asks the tracker for what the form offers at this step; a failure is shown in the form. */
@@ -275,8 +277,8 @@ async function loadChoices(s: TrackerSession, projectId: string | undefined, typ
   const ticketTypes = project ? await s.ticketTypes(project) : [];
   const type = ticketTypes.find((t) => t.id === typeId);
   const target = project && type ? { project, ticketType: type } : undefined;
-  const [fields, statuses] = target ? await Promise.all([s.fields(target), s.statuses(target)]) : [[], []];
-  return { projects, ticketTypes, target, fields, statuses };
+  const [fields, statuses, resolutions] = target ? await Promise.all([s.fields(target), s.statuses(target), s.resolutions?.() ?? []]) : [[], [], []];
+  return { projects, ticketTypes, target, fields, statuses, inboundChoices: [...statuses, ...resolutions.map((r) => ({ id: `resolution:${r.id}`, name: `Resolution: ${r.name}` }))] };
 }
 
 async function mappingForm(
@@ -298,9 +300,9 @@ async function mappingForm(
     if (!(err instanceof ExternalError)) deps.logger.error("tracker form load failed", { error: err });
   }
   const sameTarget = current && loaded?.target && current.target.project.id === loaded.target.project.id && current.target.ticketType.id === loaded.target.ticketType.id;
-  let data = loaded?.target ? (sameTarget ? current! : suggestedMapping(loaded.target, loaded.fields, loaded.statuses)) : undefined;
+  let data = loaded?.target ? (sameTarget ? current! : suggestedMapping(loaded.target, loaded.fields, loaded.statuses, loaded.inboundChoices)) : undefined;
   // A mapping saved before two-way sync existed starts from the suggested reading of its statuses.
-  if (data && loaded && Object.keys(data.inbound.map).length === 0) data = { ...data, inbound: suggestedInbound(loaded.statuses, data.statusMap) };
+  if (data && loaded && Object.keys(data.inbound.map).length === 0) data = { ...data, inbound: suggestedInbound(loaded.inboundChoices, data.statusMap) };
   const view = {
     integration: found.integration,
     connector: found.connector,
@@ -353,7 +355,7 @@ async function saveMappingForm(c: Ctx, deps: AppDeps, found: TrackerFound, mappi
     return mappingForm(c, deps, found, mappingId, { project: form.project, ticketType: form.ticketType }, undefined, { ticketType: "Choose a project and an issue type from the tracker's lists." }, 422);
   }
   // Checked against the tracker's live fields: what it requires now, what it allows now.
-  const parsed = parseMappingForm(form, loaded.target, loaded.fields, loaded.statuses);
+  const parsed = parseMappingForm(form, loaded.target, loaded.fields, loaded.statuses, loaded.inboundChoices);
   if (!parsed.ok) return mappingForm(c, deps, found, mappingId, { project: form.project, ticketType: form.ticketType }, parsed.data, parsed.errors, 422);
   const id = await saveMapping(deps.db, found.integration.id, mappingId, parsed.data, deps.now());
   deps.logger.info(mappingId ? "tracker mapping updated" : "tracker mapping added", { mappingId: id, by: c.get("user")!.username });

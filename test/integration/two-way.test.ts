@@ -171,6 +171,22 @@ describe("changes made in Jira", () => {
     expect(f.status_reason).toBe("Ada Lovelace moved SEC-1 to In Progress in Jira acme: lodash is only a dev dependency of the docs site.");
   });
 
+  it("reads Jira's resolution: Done with Won't Do accepts the risk, Done with Cannot Reproduce is a false positive", async () => {
+    const form = text(await (await admin.get(`/trackers/mappings/${mappingId}/edit`)).text());
+    expect(form).toContain("Resolution: Won't Do");
+    const edited = await admin.post(`/trackers/mappings/${mappingId}`, securityBugMapping({ "inbound.10000": "open", "inbound.10002": "resolved", "inbound.10003": "risk_accepted", "inbound.resolution:10001": "risk_accepted", "inbound.resolution:10003": "false_positive" }));
+    expect(edited.status).toBe(303);
+    const id = await pushLodash();
+    jira.humanTransition("SEC-1", "Done", ADA, "Only used by the build.", "Won't Do");
+    await deliveries();
+    expect(await finding(id)).toMatchObject({ status: "risk_accepted", status_reason: "Ada Lovelace moved SEC-1 to Done (Won't Do) in Jira acme: Only used by the build." });
+    jira.humanTransition("SEC-1", "To Do", ADA);
+    await deliveries();
+    jira.humanTransition("SEC-1", "Done", ADA, undefined, "Cannot Reproduce");
+    await deliveries();
+    expect((await finding(id)).status).toBe("false_positive");
+  });
+
   it("ignores Patchbay's own changes: its transitions and comments come back and change nothing", async () => {
     const id = await pushLodash();
     // Accepting the risk in Patchbay moves SEC-1 to Won't Do; Jira tells Patchbay about it.

@@ -57,6 +57,14 @@ interface Token {
   revoked?: boolean;
 }
 
+/** The site's resolutions (GET /resolution/search). */
+export const RESOLUTIONS = [
+  { id: "10000", name: "Done" },
+  { id: "10001", name: "Won't Do" },
+  { id: "10002", name: "Duplicate" },
+  { id: "10003", name: "Cannot Reproduce" },
+];
+
 export const STATUSES = [
   { id: "10000", name: "To Do" },
   { id: "10001", name: "In Progress" },
@@ -130,13 +138,17 @@ export class JiraSim {
   }
 
   /** A person moves an issue to a status in Jira's UI (with an optional comment on the transition screen). */
-  humanTransition(key: string, statusName: string, by: SimUser, comment?: string): void {
+  humanTransition(key: string, statusName: string, by: SimUser, comment?: string, resolutionName?: string): void {
     const i = this.issueByKey(key)!;
     const from = STATUSES.find((s) => s.id === i.statusId)!;
     const to = STATUSES.find((s) => s.name === statusName)!;
     i.statusId = to.id;
+    const resolution = resolutionName ? RESOLUTIONS.find((r) => r.name === resolutionName)! : undefined;
+    // As Jira's workflows do: a resolution set on the way to done, cleared on the way back.
+    if (resolution) i.fields.resolution = { id: resolution.id, name: resolution.name };
+    else if (to.id === "10000" || to.id === "10001") i.fields.resolution = null;
     if (comment) i.comments.push(comment);
-    this.#issueUpdated(i, by, from, to, comment === undefined ? undefined : { id: String(i.comments.length), text: comment, by });
+    this.#issueUpdated(i, by, from, to, comment === undefined ? undefined : { id: String(i.comments.length), text: comment, by }, resolution);
   }
 
   /** A person comments on an issue in Jira's UI. */
@@ -157,7 +169,7 @@ export class JiraSim {
       id: i.id,
       key: i.key,
       self: `${this.siteOrigin}/rest/api/2/${i.id}`,
-      fields: { summary: i.fields.summary, labels: i.fields.labels ?? [], status: { self: `${this.siteOrigin}/rest/api/2/status/${status.id}`, id: status.id, name: status.name }, updated: new Date().toISOString().replace("Z", "+0000") },
+      fields: { summary: i.fields.summary, labels: i.fields.labels ?? [], resolution: i.fields.resolution ?? null, status: { self: `${this.siteOrigin}/rest/api/2/status/${status.id}`, id: status.id, name: status.name }, updated: new Date().toISOString().replace("Z", "+0000") },
     };
   }
 
@@ -167,14 +179,20 @@ export class JiraSim {
     return { self: `${this.siteOrigin}/rest/api/2/issue/${id}/comment/${id}`, id, author, body: text, updateAuthor: author, created: stamp, updated: stamp, jsdPublic: true };
   }
 
-  #issueUpdated(i: SimIssue, by: SimUser, from: { id: string; name: string }, to: { id: string; name: string }, comment?: { id: string; text: string; by: SimUser }): void {
+  #issueUpdated(i: SimIssue, by: SimUser, from: { id: string; name: string }, to: { id: string; name: string }, comment?: { id: string; text: string; by: SimUser }, resolution?: { id: string; name: string }): void {
     this.#emit("jira:issue_updated", i, {
       timestamp: Date.now(),
       webhookEvent: "jira:issue_updated",
       issue_event_type_name: "issue_generic",
       user: { self: `${this.siteOrigin}/rest/api/2/user?accountId=${by.accountId}`, accountId: by.accountId, displayName: by.displayName, active: true, accountType: "atlassian" },
       issue: this.#issuePayload(i),
-      changelog: { id: String(Date.now()), items: [{ field: "status", fieldtype: "jira", fieldId: "status", from: from.id, fromString: from.name, to: to.id, toString: to.name }] },
+      changelog: {
+        id: String(Date.now()),
+        items: [
+          ...(resolution ? [{ field: "resolution", fieldtype: "jira", fieldId: "resolution", from: null, fromString: null, to: resolution.id, toString: resolution.name }] : []),
+          { field: "status", fieldtype: "jira", fieldId: "status", from: from.id, fromString: from.name, to: to.id, toString: to.name },
+        ],
+      },
       ...(comment ? { comment: this.#comment(comment.id, comment.text, comment.by) } : {}),
     });
   }
@@ -292,6 +310,13 @@ export class JiraSim {
     const site = () => this.siteOrigin;
 
     api.get("/myself", (c) => need(c, "account") ?? c.json({ accountId: SERVICE_ACCOUNT.accountId, accountType: "atlassian", emailAddress: (c.get("token" as never) as Token).email, displayName: "Patchbay Service", active: true }));
+    api.get("/resolution/search", (c) => {
+      const denied = need(c, "statuses");
+      if (denied) return denied;
+      const startAt = Number(c.req.query("startAt") ?? 0);
+      const maxResults = Math.min(50, Number(c.req.query("maxResults") ?? 50));
+      return c.json({ self: c.req.url, maxResults, startAt, total: RESOLUTIONS.length, isLast: startAt + maxResults >= RESOLUTIONS.length, values: RESOLUTIONS.slice(startAt, startAt + maxResults).map((r) => ({ ...r, description: "", self: `${site()}/rest/api/3/resolution/${r.id}` })) });
+    });
     api.get("/serverInfo", (c) => c.json({ baseUrl: site(), version: "1001.0.0-SNAPSHOT", deploymentType: "Cloud", serverTitle: "Jira" }));
     api.get("/project/search", (c) => {
       const denied = need(c, "projects");

@@ -24,7 +24,7 @@ interface IssuePayload {
   webhookEvent?: string;
   timestamp?: number;
   user?: Account;
-  issue?: { id?: string | number; key?: string; fields?: { status?: { id?: string | number; name?: string }; updated?: string } };
+  issue?: { id?: string | number; key?: string; fields?: { status?: { id?: string | number; name?: string }; resolution?: { id?: string | number; name?: string } | null; updated?: string } };
   changelog?: { items?: { field?: string; fieldId?: string; to?: string | null; toString?: string | null }[] };
   comment?: { id?: string | number; body?: unknown; author?: Account; updateAuthor?: Account; created?: string; updated?: string };
 }
@@ -73,14 +73,16 @@ function parse(event: string, rawBody: string): TicketEvent | undefined {
     return { ticket, at, actor: { id: String(author.accountId ?? ""), name: author.displayName ?? "someone" }, comment };
   }
   // An update: only its status change (and the comment written with it) matters here.
-  const moved = (p.changelog?.items ?? []).some((i) => (i.fieldId ?? i.field) === "status");
+  const moved = (p.changelog?.items ?? []).some((i) => ["status", "resolution"].includes(String(i.fieldId ?? i.field)));
   const status = issue.fields?.status;
+  const resolution = issue.fields?.resolution;
   if (!moved && !comment) return undefined;
   return {
     ticket,
     at,
     actor: { id: String(p.user?.accountId ?? ""), name: p.user?.displayName ?? "someone" },
     ...(moved && status?.id !== undefined ? { status: { id: String(status.id), name: status.name ?? String(status.id) } } : {}),
+    ...(moved && resolution?.id !== undefined ? { resolution: { id: String(resolution.id), name: resolution.name ?? String(resolution.id) } } : {}),
     ...(comment ? { comment } : {}),
   };
 }

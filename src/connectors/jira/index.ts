@@ -173,6 +173,18 @@ class JiraSession implements TrackerSession {
     return (await this.conn.client.get<Myself>("account", "/rest/api/3/myself")).accountId;
   }
 
+  async resolutions() {
+    const out: TrackerChoice[] = [];
+    for (let startAt = 0, page = 0; page < MAX_PAGES; page++) {
+      const data = await this.conn.client.get<{ values?: { id: string; name: string }[]; isLast?: boolean }>("statuses", `/rest/api/3/resolution/search?startAt=${startAt}&maxResults=${PAGE}`);
+      if (!Array.isArray(data.values)) throw new ExternalError("remote", SERVICE, "Jira answered the resolution list without a list.");
+      out.push(...data.values.map((r) => ({ id: String(r.id), name: r.name })));
+      if (data.isLast !== false || data.values.length === 0) break;
+      startAt += data.values.length;
+    }
+    return out;
+  }
+
   private browse(key: string, self?: string): string {
     const site = this.conn.site ?? (self ? new URL(self).origin : undefined);
     return site && site !== GATEWAY ? `${site}/browse/${key}` : `${this.conn.client.base}/browse/${key}`;
