@@ -20,6 +20,7 @@ import { integrationRoutes } from "./web/integrations.js";
 import { jobRoutes } from "./web/jobs.js";
 import { staticRoutes } from "./web/static.js";
 import { userRoutes } from "./web/users.js";
+import { slaRoutes } from "./web/sla.js";
 import { vulnerabilityRoutes } from "./web/vulnerabilities.js";
 import { repositoryRoutes } from "./web/repositories.js";
 import { webhookRoutes } from "./web/webhooks.js";
@@ -120,6 +121,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", authRoutes(deps, () => (setupDone = true)));
   app.route("/", accountRoutes(deps));
   app.route("/", userRoutes(deps));
+  app.route("/", slaRoutes(deps));
   app.route("/", integrationRoutes(deps));
   app.route("/", jobRoutes(deps));
   app.route("/", trackerRoutes(deps));

@@ -141,6 +141,8 @@ export interface FindingTable {
   resolved_at: string | null;
   /** When a ticket covering it was closed in the tracker: flagged if a scan still reports it. */
   tracker_closed_at: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The remediation deadline (SLA) from the policy when it was created or its severity changed; null: none. */
+  due_at: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }

@@ -3,6 +3,7 @@
 // left alone. New findings are inserted in bulk; changed ones are updated one by one.
 import type { AssetRef, ScannedFinding, ScannerRecord } from "../connectors/types.js";
 import type { Db, Finding, FindingStatus } from "../db/schema.js";
+import { DEFAULT_SLA, dueAt, loadSla } from "./sla.js";
 import { SEVERITY_RANK, fingerprint, hashText } from "./normalize.js";
 import type { RepositoryIndex } from "./repositories.js";
 
@@ -110,10 +111,11 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
   // New findings, one per fingerprint, inserted in bulk with their first history entry.
   const fresh = new Map<string, Accepted>();
   for (const a of changed) if (!findings.has(a.fingerprint) && !fresh.has(a.fingerprint)) fresh.set(a.fingerprint, a);
+  const sla = fresh.size ? await loadSla(db) : DEFAULT_SLA;
   for (const chunk of chunks([...fresh.values()], CHUNK)) {
     const inserted = await db
       .insertInto("findings")
-      .values(chunk.map((a) => newFindingRow(a, assetIds.get(assetMapKey(a))!, stamp)))
+      .values(chunk.map((a) => ({ ...newFindingRow(a, assetIds.get(assetMapKey(a))!, stamp), due_at: dueAt(a.finding.firstDetectedAt, a.finding.severity, sla) })))
       .returningAll()
       .execute();
     for (const row of inserted) findings.set(row.fingerprint, row);
@@ -275,7 +277,9 @@ async function updateFinding(db: Db, finding: Finding, f: ScannedFinding, ctx: I
   };
   // An image its registry no longer has stays resolved, whatever a scanner still says of it.
   const reopen = finding.status === "resolved" && !(await onGoneAsset(db, finding.asset_id));
-  const changes = Object.fromEntries(Object.entries(next).filter(([k, v]) => finding[k as keyof Finding] !== v));
+  const changes: Record<string, unknown> = Object.fromEntries(Object.entries(next).filter(([k, v]) => finding[k as keyof Finding] !== v));
+  // A new severity (or an earlier first detection) moves the deadline, under today's policy.
+  if ("severity" in changes || "first_detected_at" in changes) changes.due_at = dueAt(next.first_detected_at, next.severity, await loadSla(db));
   if (!reopen && Object.keys(changes).length === 0) return;
   await db
     .updateTable("findings")

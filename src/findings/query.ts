@@ -24,6 +24,8 @@ export interface FindingFilter {
   scanner: number | undefined;
   asset: number | undefined;
   q: string;
+  /** Deadline (SLA): overdue, or due within a week; relative to `now`. */
+  due: { kind: "overdue" | "soon"; now: string } | undefined;
   sort: SortKey;
   dir: "asc" | "desc";
   after: Cursor | undefined;
@@ -36,7 +38,10 @@ interface Cursor {
 }
 
 /** Parses the query string; anything unknown is ignored rather than an error. */
-export function parseFilter(params: URLSearchParams): FindingFilter {
+/** "Due soon": a deadline within this many days. */
+export const DUE_SOON_DAYS = 7;
+
+export function parseFilter(params: URLSearchParams, now: Date = new Date()): FindingFilter {
   const severities = params.getAll("severity").filter((s): s is Severity => (SEVERITIES as string[]).includes(s));
   const statusParams = params.getAll("status");
   const statuses = statusParams.includes("all") ? [] : statusParams.filter((s): s is FindingStatus => (STATUSES as string[]).includes(s));
@@ -48,6 +53,7 @@ export function parseFilter(params: URLSearchParams): FindingFilter {
     scanner: positiveInt(params.get("scanner")),
     asset: positiveInt(params.get("asset")),
     q: (params.get("q") ?? "").trim().slice(0, 100),
+    due: params.get("due") === "overdue" || params.get("due") === "soon" ? { kind: params.get("due") as "overdue" | "soon", now: now.toISOString() } : undefined,
     sort,
     dir: dirParam === "asc" || dirParam === "desc" ? dirParam : SORTS[sort].defaultDir,
     after: decodeCursor(params.get("after")),
@@ -74,6 +80,7 @@ export function filterQuery(filter: FindingFilter, change: QueryChange = {}): st
   const asset = change.asset === undefined ? filter.asset : change.asset;
   if (asset) params.set("asset", String(asset));
   if (filter.q) params.set("q", filter.q);
+  if (filter.due) params.set("due", filter.due.kind);
   const sort = change.sort ?? filter.sort;
   if (sort !== "severity") params.set("sort", sort);
   const dir = change.dir ?? (change.sort ? undefined : filter.dir);
@@ -112,6 +119,11 @@ function where(filter: FindingFilter, options: { withSeverity: boolean }) {
             .where("finding_sources.integration_id", "=", filter.scanner),
         ),
       );
+    }
+    if (filter.due) {
+      const { kind, now } = filter.due;
+      const soon = new Date(Date.parse(now) + DUE_SOON_DAYS * 86_400_000).toISOString();
+      parts.push(kind === "overdue" ? eb("findings.due_at", "<", now) : eb.and([eb("findings.due_at", ">=", now), eb("findings.due_at", "<", soon)]));
     }
     if (filter.q) {
       const q = filter.q.toLowerCase();
@@ -210,14 +222,14 @@ export async function cachedCount<T>(db: Db, key: string, compute: () => Promise
 
 /** Findings by severity under the current filters (the severity filter itself aside). */
 export async function severityCounts(db: Db, filter: FindingFilter): Promise<Record<Severity, number>> {
-  const key = JSON.stringify(["severity", filter.statuses, filter.asset, filter.scanner, filter.q]);
+  const key = JSON.stringify(["severity", filter.statuses, filter.asset, filter.scanner, filter.q, filter.due]);
   return cachedCount(db, key, () => computeSeverityCounts(db, filter));
 }
 
 async function computeSeverityCounts(db: Db, filter: FindingFilter): Promise<Record<Severity, number>> {
   // Filtered by status alone (the default view): the trigger-kept totals. Otherwise grouped
   // by rank, which the (status, severity_rank, id) index covers.
-  const byStatusOnly = !filter.asset && !filter.scanner && !filter.q;
+  const byStatusOnly = !filter.asset && !filter.scanner && !filter.q && !filter.due;
   const rows = byStatusOnly
     ? await db
         .selectFrom("finding_counts")

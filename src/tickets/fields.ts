@@ -54,13 +54,12 @@ export const PATCHBAY_FIELDS: Record<PatchbayField, string> = {
   repository: "Repository",
   finding_link: "Link to the finding in Patchbay",
   scanner_link: "Link to the finding in the scanner",
-  due_date: "Due date (from the severity SLA)",
+  due_date: "Due date (the earliest SLA deadline)",
   first_detected: "First detected",
   labels: "Labels (security, severity, CVE)",
 };
 
 /** Days to fix by severity, counted from first detection: the due date Patchbay fields carry. */
-export const SLA_DAYS: Record<Severity, number> = { critical: 7, high: 30, medium: 90, low: 180, info: 365 };
 
 /** Patchbay fields a tracker field of this kind can take. */
 export function patchbayFieldsFor(kind: TrackerFieldKind): PatchbayField[] {
@@ -234,6 +233,7 @@ function patchbayValue(m: FieldMapping, s: SubjectView): FieldValue | undefined 
   }
   if (field === "due_date" || field === "first_detected") {
     const date = field === "due_date" ? s.dueDate : s.firstDetected.slice(0, 10);
+    if (!date) return undefined;
     return m.kind === "date" ? { kind: "date", date } : { kind: "text", text: date };
   }
   if (field === "labels") return { kind: "list", items: s.labels };

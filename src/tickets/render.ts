@@ -4,7 +4,7 @@
 import type { Block, Span } from "../connectors/types.js";
 import type { Db, FindingStatus, RemediationState, Severity } from "../db/schema.js";
 import { SEVERITIES, SEVERITY_RANK, STATUS_LABEL } from "../findings/normalize.js";
-import { SLA_DAYS, type PatchbayField } from "./fields.js";
+import type { PatchbayField } from "./fields.js";
 import { parseSubjectKey } from "./subjects.js";
 
 export type TicketState = "open" | "in_progress" | "done" | "accepted";
@@ -34,6 +34,8 @@ export interface SubjectFinding {
   scannerUrl: string | null;
   /** Closed in a tracker, and open again because a scan still reports it. */
   stillDetected: boolean;
+  /** Its remediation deadline (SLA), or null when its severity has none. */
+  dueAt: string | null;
 }
 
 export interface SubjectRemediation {
@@ -85,6 +87,7 @@ export async function loadSubject(db: Db, subjectKey: string, findingIds: number
       "findings.fixed_version",
       "findings.first_detected_at",
       "findings.tracker_closed_at",
+      "findings.due_at",
       "assets.name as asset_name",
       "repositories.full_name as repo_name",
       "repositories.url as repo_url",
@@ -120,6 +123,7 @@ export async function loadSubject(db: Db, subjectKey: string, findingIds: number
     repository: r.repo_name ? { fullName: r.repo_name, url: r.repo_url } : null,
     scannerUrl: r.scanner_url ?? null,
     stillDetected: r.tracker_closed_at !== null && (r.status === "open" || r.status === "in_remediation"),
+    dueAt: r.due_at,
   }));
   const remediations = (
     await db
@@ -142,7 +146,8 @@ export function buildView(key: string, findings: SubjectFinding[], remediations:
   const severity = considered.reduce((max, f) => (SEVERITY_RANK[f.severity] > SEVERITY_RANK[max] ? f.severity : max), "info" as Severity);
   const cvssValues = considered.map((f) => f.cvss).filter((c): c is number => c !== null);
   const firstDetected = considered.map((f) => f.firstDetectedAt).sort()[0]!;
-  const dueDate = considered.map((f) => addDays(f.firstDetectedAt, SLA_DAYS[f.severity])).sort()[0]!;
+  // The earliest deadline among them (the SLA policy set each finding's); "" when none has one.
+  const dueDate = considered.map((f) => f.dueAt).filter((d): d is string => Boolean(d)).sort()[0]?.slice(0, 10) ?? "";
   const state = ticketState(findings.map((f) => f.status));
   const one = findings[0]!;
   const single = subject?.groupBy === "finding";
@@ -180,7 +185,7 @@ export function buildView(key: string, findings: SubjectFinding[], remediations:
         { label: "Asset", value: [{ text: one.assetName }] },
         ...(one.repository ? [{ label: "Repository", value: [repoSpan(one.repository)] }] : []),
         { label: "First detected", value: [{ text: one.firstDetectedAt.slice(0, 10) }] },
-        { label: "Due date", value: [{ text: dueDate }] },
+        { label: "Due date", value: [{ text: dueDate || "none (no SLA for this severity)" }] },
         { label: "Status", value: [{ text: STATUS_LABEL[one.status] }] },
       ],
     });
@@ -190,7 +195,7 @@ export function buildView(key: string, findings: SubjectFinding[], remediations:
       rows: [
         { label: "Highest severity", value: [{ text: capitalize(severity) }] },
         { label: "Findings", value: [{ text: `${considered.length} open of ${findings.length}` }] },
-        { label: "Due date", value: [{ text: dueDate }] },
+        { label: "Due date", value: [{ text: dueDate || "none (no SLA for this severity)" }] },
       ],
     });
     blocks.push({ type: "heading", text: "Findings" });
@@ -303,12 +308,6 @@ function plain(blocks: Block[]): string {
       }
     })
     .join("\n\n");
-}
-
-function addDays(iso: string, days: number): string {
-  const date = new Date(iso);
-  date.setUTCDate(date.getUTCDate() + days);
-  return date.toISOString().slice(0, 10);
 }
 
 function countText(n: number, one: string, many: string): string {

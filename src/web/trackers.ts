@@ -12,7 +12,8 @@ import { linkedOrOwn } from "../integrations/linked.js";
 import { SEVERITIES } from "../findings/normalize.js";
 import { randomBytes } from "node:crypto";
 import { redactText, registerSecret } from "../log.js";
-import { PATCHBAY_FIELDS, patchbayFieldsFor, SLA_DAYS } from "../tickets/fields.js";
+import { PATCHBAY_FIELDS, patchbayFieldsFor } from "../tickets/fields.js";
+import { loadSla } from "../findings/sla.js";
 import { parseAssignmentForm, parseMappingForm, suggestedMapping } from "../tickets/mapping-form.js";
 import { eventReceiver, INBOUND_ACTIONS, inboundSettings, STILL_DETECTED, suggestedInbound } from "../tickets/inbound.js";
 import { latestReconcile, RECONCILE_DIRECTIONS, startReconcile } from "../tickets/reconcile.js";
@@ -317,7 +318,7 @@ async function mappingForm(
     rows: loaded && data ? formRows(loaded.fields, data) : [],
     patchbayFields: PATCHBAY_FIELDS,
     severities: SEVERITIES,
-    slaDays: SLA_DAYS,
+    slaDays: await loadSla(deps.db),
     states: TICKET_STATES.map((s) => ({ id: s, label: TICKET_STATE_LABEL[s] })),
     inboundActions: INBOUND_ACTIONS,
     stillDetected: STILL_DETECTED,

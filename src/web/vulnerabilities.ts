@@ -23,7 +23,7 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.get("/vulnerabilities", async (c) => {
-    const filter = parseFilter(new URL(c.req.url).searchParams);
+    const filter = parseFilter(new URL(c.req.url).searchParams, deps.now());
     const [page, counts, scanners, total] = await Promise.all([
       listFindings(deps.db, filter),
       severityCounts(deps.db, filter),
@@ -45,6 +45,7 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
       statusLabel: STATUS_LABEL,
       sorts: Object.entries(SORTS).map(([key, s]) => ({ key: key as SortKey, ...s })),
       query: (change: Parameters<typeof filterQuery>[1]) => filterQuery(filter, change),
+      now: deps.now().toISOString(),
     };
     const partial = isHtmx(c) && c.req.header("hx-target") === "findings-results";
     return render(c, deps, partial ? "./vulnerabilities/results" : "./vulnerabilities/index", data);
@@ -53,7 +54,7 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/vulnerabilities/push", async (c) => {
     const form = await readForm(c);
     const params = new URLSearchParams((form.query ?? "").replace(/^\?/, ""));
-    const filter = parseFilter(params);
+    const filter = parseFilter(params, deps.now());
     const shown = [...params].map(([k, v]) => `${k}=${v}`).join(", ");
     const description = `Findings matching ${shown || "the default filters (open and in remediation)"}, requested by ${c.get("user")!.username}.`;
     const id = await startBatch(deps.db, filter, description, c.get("user")!.username, deps.now());
@@ -129,7 +130,7 @@ function withTrackerNames(deps: AppDeps, tickets: Map<number, TicketView[]>): Ma
 
 async function detailExtras(deps: AppDeps, finding: Finding) {
   const [tickets, coverage] = await Promise.all([ticketsForFindings(deps.db, [finding.id]), coveringMappings(deps.db, finding)]);
-  return { tickets: withTrackerNames(deps, tickets).get(finding.id) ?? [], coverage };
+  return { tickets: withTrackerNames(deps, tickets).get(finding.id) ?? [], coverage, now: deps.now().toISOString() };
 }
 
 function parseStatusChange(form: Record<string, string>, now: Date): StatusChange | { errors: Record<string, string> } {

@@ -367,6 +367,24 @@ async function pushBenchmark(): Promise<void> {
     note: `${(seconds / minimum).toFixed(2)}× the rate limit's minimum (${minimum.toFixed(1)} s for ${served} requests at 10/s); ${limited} answered 429`,
   });
   rows.push({ name: "push: duplicates + lost", value: duplicates + (COUNT - linked), unit: "", target: 1, note: `${jira.issues.length} issues, ${linked} linked tickets, ${errors} push errors` });
+
+  // Reconciliation of those 1,000 tickets (report only), with 50 drifted in Jira behind Patchbay's back.
+  for (const issue of jira.issues.slice(0, 50)) issue.statusId = "10002";
+  const searchesBefore = jira.faults.requests.filter((r) => r.path.endsWith("/search/jql")).length;
+  const reconcileStarted = performance.now();
+  await session.send("/trackers/mappings/1/reconcile", {});
+  for (const deadline = Date.now() + 300_000; ; ) {
+    const run = sqlite.prepare("select status, checked, differences from reconcile_runs where direction != 'link' order by id desc limit 1").get() as { status: string; checked: number; differences: number } | undefined;
+    if (run && run.status !== "running") {
+      if (run.status !== "succeeded" || run.checked !== COUNT || run.differences !== 50) throw new Error(`reconciliation ended ${run.status}: ${run.checked} checked, ${run.differences} differences`);
+      break;
+    }
+    if (Date.now() > deadline) throw new Error("the reconciliation did not finish in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const reconcileSeconds = (performance.now() - reconcileStarted) / 1000;
+  const searches = jira.faults.requests.filter((r) => r.path.endsWith("/search/jql")).length - searchesBefore;
+  rows.push({ name: "reconcile 1,000 Jira tickets", value: reconcileSeconds, unit: "s", target: 30, note: `report only, 50 drifted found; ${searches} searches of 50 issues at 10 requests/s` });
   sqlite.close();
   await server.kill("SIGTERM");
   await jiraServer.close();

@@ -68,6 +68,7 @@ describe("field mapping", () => {
           repository: { fullName: "acme/api", url: "https://github.com/acme/api" },
           scannerUrl: null,
     stillDetected: false,
+    dueAt: "2026-11-04T10:00:00.000Z",
         },
       ],
       [],
@@ -75,7 +76,7 @@ describe("field mapping", () => {
     );
     const values = resolveFields(suggestMapping([SUMMARY, PRIORITY]), view);
     expect(values).toEqual({ summary: { kind: "text", text: "CVE-2021-3749 in axios 0.21.1 (acme/api)" }, priority: { kind: "choice", id: "1" } });
-    expect(view.dueDate).toBe("2026-11-08");
+    expect(view.dueDate).toBe("2026-11-04");
     expect(view.text.finding_link).toBe("https://patchbay.example/vulnerabilities/7");
   });
 });

@@ -1,0 +1,69 @@
+// Remediation deadlines (SLAs): days from a finding's first detection, per severity. The
+// policy is the team's (Settings → SLAs); a finding's due date is set when it is created (or
+// its severity changes) from the policy of that moment, so a changed policy applies to new
+// findings unless someone asks to recompute the existing ones.
+import { sql } from "kysely";
+import type { Db, Severity } from "../db/schema.js";
+import { SEVERITIES } from "./normalize.js";
+
+export type SlaPolicy = Record<Severity, number | null>;
+
+export const DEFAULT_SLA: SlaPolicy = { critical: 3, high: 14, medium: 30, low: 90, info: null };
+const KEY = "sla.policy";
+export const MAX_SLA_DAYS = 3650;
+
+export async function loadSla(db: Db): Promise<SlaPolicy> {
+  const row = await db.selectFrom("meta").select("value").where("key", "=", KEY).executeTakeFirst();
+  if (!row) return { ...DEFAULT_SLA };
+  const stored = JSON.parse(row.value) as Partial<SlaPolicy>;
+  return Object.fromEntries(SEVERITIES.map((s) => [s, stored[s] === undefined ? DEFAULT_SLA[s] : stored[s]])) as SlaPolicy;
+}
+
+export async function saveSla(db: Db, policy: SlaPolicy): Promise<void> {
+  const value = JSON.stringify(policy);
+  await db.insertInto("meta").values({ key: KEY, value }).onConflict((oc) => oc.column("key").doUpdateSet({ value })).execute();
+}
+
+/** The due date of a finding first detected then, at that severity, or null for no deadline. */
+export function dueAt(firstDetectedAt: string, severity: Severity, policy: SlaPolicy): string | null {
+  const days = policy[severity];
+  if (days === null) return null;
+  const start = Date.parse(firstDetectedAt);
+  return Number.isNaN(start) ? null : new Date(start + days * 86_400_000).toISOString();
+}
+
+/** Parses the SLA form: a whole number of days per severity, empty for no deadline. */
+export function parseSlaForm(form: Record<string, string | undefined>): { ok: true; policy: SlaPolicy } | { ok: false; errors: Record<string, string>; values: Record<string, string> } {
+  const errors: Record<string, string> = {};
+  const values: Record<string, string> = {};
+  const policy = {} as SlaPolicy;
+  for (const s of SEVERITIES) {
+    const raw = (form[s] ?? "").trim();
+    values[s] = raw.slice(0, 10);
+    if (!raw) {
+      policy[s] = null;
+      continue;
+    }
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < 1 || n > MAX_SLA_DAYS) errors[s] = `Enter a whole number of days from 1 to ${MAX_SLA_DAYS.toLocaleString("en")}, or leave it empty for no deadline.`;
+    else policy[s] = n;
+  }
+  return Object.keys(errors).length ? { ok: false, errors, values } : { ok: true, policy };
+}
+
+/** Sets every existing finding's due date from the policy; returns how many changed. */
+export async function recomputeDueDates(db: Db, policy: SlaPolicy): Promise<number> {
+  let changed = 0;
+  for (const s of SEVERITIES) {
+    const days = policy[s];
+    const due = days === null ? sql<string | null>`NULL` : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', first_detected_at, ${`+${days} days`})`;
+    const result = await db
+      .updateTable("findings")
+      .set({ due_at: due })
+      .where("severity", "=", s)
+      .where((eb) => (days === null ? eb("due_at", "is not", null) : eb.or([eb("due_at", "is", null), eb("due_at", "!=", due)])))
+      .executeTakeFirst();
+    changed += Number(result.numUpdatedRows);
+  }
+  return changed;
+}

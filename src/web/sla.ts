@@ -1,0 +1,53 @@
+// Settings → SLAs (admins only): the remediation deadline per severity, and recomputing the
+// existing findings' due dates after a change (a durable job; new findings use the new policy).
+import { type Context, Hono } from "hono";
+import { SEVERITIES } from "../findings/normalize.js";
+import { loadSla, MAX_SLA_DAYS, parseSlaForm, recomputeDueDates, saveSla } from "../findings/sla.js";
+import { enqueueJob } from "../jobs/queue.js";
+import type { JobHandler } from "../jobs/worker.js";
+import type { Db } from "../db/schema.js";
+import type { AppDeps, AppEnv } from "./context.js";
+import { readForm } from "./forms.js";
+import { redirect, render } from "./render.js";
+import { requireAdmin } from "./users.js";
+
+export const RECOMPUTE_DUE_JOB = "findings.recompute-due";
+
+export function recomputeDueHandler(deps: { db: Db }): JobHandler {
+  return async ({ logger, progress }) => {
+    const changed = await recomputeDueDates(deps.db, await loadSla(deps.db));
+    await progress({ done: changed, total: changed, message: `${changed.toLocaleString("en")} due dates changed` });
+    logger.info("due dates recomputed", { changed });
+  };
+}
+
+export function slaRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use("/settings/sla", requireAdmin(deps));
+  app.use("/settings/sla/*", requireAdmin(deps));
+
+  const page = async (c: Context<AppEnv>, extra: Record<string, unknown> = {}, status: 200 | 422 = 200) => {
+    const policy = await loadSla(deps.db);
+    const values = Object.fromEntries(SEVERITIES.map((s) => [s, policy[s] === null ? "" : String(policy[s])]));
+    const running = await deps.db.selectFrom("jobs").select("id").where("type", "=", RECOMPUTE_DUE_JOB).where("status", "in", ["queued", "running"]).executeTakeFirst();
+    return render(c, deps, "./sla", { severities: SEVERITIES, values, errors: {}, max: MAX_SLA_DAYS, saved: c.req.query("saved") === "1", recomputing: Boolean(running) || c.req.query("recompute") === "1", ...extra }, status);
+  };
+
+  app.get("/settings/sla", (c) => page(c));
+
+  app.post("/settings/sla", async (c) => {
+    const parsed = parseSlaForm(await readForm(c));
+    if (!parsed.ok) return page(c, { values: parsed.values, errors: parsed.errors }, 422);
+    await saveSla(deps.db, parsed.policy);
+    deps.logger.info("sla policy saved", { by: c.get("user")!.username, policy: parsed.policy });
+    return redirect(c, "/settings/sla?saved=1");
+  });
+
+  app.post("/settings/sla/recompute", async (c) => {
+    await enqueueJob(deps.db, RECOMPUTE_DUE_JOB, null, deps.now(), { dedupeKey: RECOMPUTE_DUE_JOB });
+    deps.notifyWorker();
+    deps.logger.info("due dates recompute requested", { by: c.get("user")!.username });
+    return redirect(c, "/settings/sla?recompute=1");
+  });
+  return app;
+}

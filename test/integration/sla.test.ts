@@ -1,0 +1,87 @@
+// SLAs: the deadline per severity (3 / 14 / 30 / 90 days by default, none for info), set on
+// each finding when it is found; a changed policy applies to new findings until the existing
+// ones are recomputed; the overdue and due-soon filters; the tracker's due date field.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type Browser, type TestApp, runJobs, seedRepositories, setUpAdmin, signIn, testApp, text } from "../helpers.js";
+import { repoAsset, wizFinding } from "../sim/wiz-data.js";
+import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+
+let wiz: WizFixture;
+let app: TestApp;
+let admin: Browser;
+const DAY = 86_400_000;
+
+beforeAll(async () => {
+  wiz = await startWiz();
+});
+afterAll(() => wiz.close());
+beforeEach(async () => {
+  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: wiz.originMap } });
+  admin = await setUpAdmin(app);
+  await seedRepositories(app, ["acme/api"]);
+  const now = app.clock.time;
+  wiz.sim.findings.length = 0;
+  wiz.sim.findings.push(
+    wizFinding(1, repoAsset("acme/api"), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", severity: "CRITICAL", firstDetectedAt: new Date(now - 5 * DAY).toISOString() }),
+    wizFinding(2, repoAsset("acme/api"), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.20", severity: "HIGH", firstDetectedAt: new Date(now - 10 * DAY).toISOString() }),
+    wizFinding(3, repoAsset("acme/api"), { name: "CVE-2022-24999", detailedName: "qs", version: "6.5.2", severity: "LOW", firstDetectedAt: new Date(now - 1 * DAY).toISOString() }),
+    wizFinding(4, repoAsset("acme/api"), { name: "CVE-2020-8203", detailedName: "lodash.merge", version: "4.6.1", severity: "INFORMATIONAL", firstDetectedAt: new Date(now - 400 * DAY).toISOString() }),
+  );
+});
+afterEach(() => app.close());
+
+const db = () => app.runtime.database.db;
+const due = async (cve: string) => (await db().selectFrom("findings").select("due_at").where("cve", "=", cve).executeTakeFirstOrThrow()).due_at;
+const days = (iso: string | null, cve: string) => (iso ? Math.round((Date.parse(iso) - Date.parse(wiz.sim.findings.find((f) => f.name === cve)!.firstDetectedAt as string)) / DAY) : null);
+
+async function importAll(): Promise<void> {
+  await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+  await runJobs(app, 5_000);
+}
+
+describe("SLAs", () => {
+  it("gives each finding its deadline from the default policy, and filters overdue and due-soon findings", async () => {
+    await importAll();
+    expect(days(await due("CVE-2021-3749"), "CVE-2021-3749")).toBe(3);
+    expect(days(await due("CVE-2021-23337"), "CVE-2021-23337")).toBe(14);
+    expect(days(await due("CVE-2022-24999"), "CVE-2022-24999")).toBe(90);
+    expect(await due("CVE-2020-8203")).toBeNull();
+    const overdue = text(await (await admin.get("/vulnerabilities?due=overdue")).text());
+    expect(overdue).toContain("CVE-2021-3749");
+    expect(overdue).not.toContain("CVE-2021-23337");
+    expect(overdue).toContain("overdue");
+    const soon = text(await (await admin.get("/vulnerabilities?due=soon")).text());
+    expect(soon).toContain("CVE-2021-23337");
+    expect(soon).not.toContain("CVE-2021-3749");
+    const id = (await db().selectFrom("findings").select("id").where("cve", "=", "CVE-2020-8203").executeTakeFirstOrThrow()).id;
+    expect(text(await (await admin.get(`/vulnerabilities/${id}`)).text())).toContain("No deadline for this severity");
+  });
+
+  it("applies a changed policy to new findings, and to existing ones only when recomputed", async () => {
+    const refused = await admin.post("/settings/sla", { critical: "0", high: "7", medium: "30", low: "abc", info: "" });
+    expect(refused.status).toBe(422);
+    const page = text(await refused.text());
+    expect(page).toContain("Enter a whole number of days from 1 to 3,650");
+    expect((await admin.post("/settings/sla", { critical: "2", high: "7", medium: "30", low: "60", info: "365" })).status).toBe(303);
+    await importAll();
+    expect(days(await due("CVE-2021-23337"), "CVE-2021-23337")).toBe(7);
+    expect(days(await due("CVE-2020-8203"), "CVE-2020-8203")).toBe(365);
+
+    expect((await admin.post("/settings/sla", { critical: "5", high: "21", medium: "30", low: "60", info: "" })).status).toBe(303);
+    expect(days(await due("CVE-2021-23337"), "CVE-2021-23337")).toBe(7);
+    const recompute = await admin.post("/settings/sla/recompute", {});
+    expect(recompute.status).toBe(303);
+    expect(text(await (await admin.get(recompute.headers.get("location")!)).text())).toContain("Recomputing the due dates of existing findings");
+    await runJobs(app);
+    expect(days(await due("CVE-2021-23337"), "CVE-2021-23337")).toBe(21);
+    expect(days(await due("CVE-2021-3749"), "CVE-2021-3749")).toBe(5);
+    expect(await due("CVE-2020-8203")).toBeNull();
+  });
+
+  it("is for administrators only", async () => {
+    await admin.post("/settings/users", { username: "dev", role: "member", password: "member password 1", confirm: "member password 1" });
+    const member = await signIn(app, "dev", "member password 1");
+    expect((await member.get("/settings/sla")).status).toBe(403);
+    expect((await member.post("/settings/sla", { critical: "1" })).status).toBe(403);
+  });
+});
