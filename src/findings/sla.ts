@@ -4,6 +4,8 @@
 // findings unless someone asks to recompute the existing ones.
 import { sql } from "kysely";
 import type { Db, Severity } from "../db/schema.js";
+import type { JobHandler } from "../jobs/worker.js";
+import { publish } from "../remediation/events.js";
 import { SEVERITIES } from "./normalize.js";
 
 export type SlaPolicy = Record<Severity, number | null>;
@@ -67,3 +69,50 @@ export async function recomputeDueDates(db: Db, policy: SlaPolicy): Promise<numb
   }
   return changed;
 }
+
+/** How far ahead the daily reminder looks. */
+export const APPROACHING_DAYS = 3;
+
+/** Open findings whose deadline falls within the next days, by severity, and those already overdue. */
+export async function approachingDeadlines(db: Db, now: Date): Promise<{ counts: Record<Severity, number>; overdue: number; soonest: string | null }> {
+  const from = now.toISOString();
+  const until = new Date(now.getTime() + APPROACHING_DAYS * 86_400_000).toISOString();
+  const open = ["open", "in_remediation"] as const;
+  const rows = await db
+    .selectFrom("findings")
+    .select(["severity", (eb) => eb.fn.countAll<number>().as("n"), (eb) => eb.fn.min<string>("due_at").as("soonest")])
+    .where("status", "in", [...open])
+    .where("due_at", ">=", from)
+    .where("due_at", "<", until)
+    .groupBy("severity")
+    .execute();
+  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+  for (const r of rows) counts[r.severity] = Number(r.n);
+  const overdue = Number((await db.selectFrom("findings").select((eb) => eb.fn.countAll<number>().as("n")).where("status", "in", [...open]).where("due_at", "<", from).executeTakeFirstOrThrow()).n);
+  const soonest = rows.map((r) => r.soonest).sort()[0] ?? null;
+  return { counts, overdue, soonest };
+}
+
+export const RECOMPUTE_DUE_JOB = "findings.recompute-due";
+/** Daily: a reminder of the deadlines coming up, for the notifiers that take it. */
+export const SLA_REMINDER_JOB = "findings.sla-reminder";
+
+export function slaReminderHandler(deps: { db: Db; now: () => Date }): JobHandler {
+  return async ({ logger }) => {
+    const now = deps.now();
+    const found = await approachingDeadlines(deps.db, now);
+    const total = Object.values(found.counts).reduce((a, b) => a + b, 0);
+    if (total === 0) return;
+    await publish(deps.db, { type: "sla.approaching", ...found, days: APPROACHING_DAYS }, now);
+    logger.info("sla reminder published", { total, overdue: found.overdue });
+  };
+}
+
+export function recomputeDueHandler(deps: { db: Db }): JobHandler {
+  return async ({ logger, progress }) => {
+    const changed = await recomputeDueDates(deps.db, await loadSla(deps.db));
+    await progress({ done: changed, total: changed, message: `${changed.toLocaleString("en")} due dates changed` });
+    logger.info("due dates recomputed", { changed });
+  };
+}
+

@@ -5,6 +5,7 @@ import { deleteExpiredSessions } from "../auth/sessions.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Db } from "../db/schema.js";
 import { expireRiskAcceptances } from "../findings/status.js";
+import { SLA_REMINDER_JOB } from "../findings/sla.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import { POLL_DUE_JOB, startReconcile } from "../tickets/reconcile.js";
 import { DISPATCH_JOB } from "../remediation/events.js";
@@ -58,6 +59,13 @@ export const SCHEDULES: Schedule[] = [
     pattern: "40 3 * * *",
     enqueue: async (db, _registry, now) => {
       for (const { id } of await db.selectFrom("tracker_mappings").select("id").execute()) await startReconcile(db, id, "schedule", now);
+    },
+  },
+  {
+    name: "SLA reminders",
+    pattern: "5 7 * * *",
+    enqueue: async (db, _registry, now) => {
+      await enqueueJob(db, SLA_REMINDER_JOB, null, now, { dedupeKey: SLA_REMINDER_JOB });
     },
   },
   {

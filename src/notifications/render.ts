@@ -89,6 +89,20 @@ export async function describe(db: Db, baseUrl: string, event: OutboxEvent, sett
         link: { label: "Open the pull request", url: r.url },
       };
     }
+    case "sla.approaching": {
+      const counts = p.counts as Record<Severity, number>;
+      const shown = SEVERITIES.filter((s) => counts[s] > 0);
+      const total = shown.reduce((n, s) => n + counts[s], 0);
+      const overdue = Number(p.overdue ?? 0);
+      return {
+        ...common,
+        level: counts.critical > 0 || overdue > 0 ? "warning" : "info",
+        title: `${total} finding${total === 1 ? " reaches its" : "s reach their"} SLA deadline within ${Number(p.days)} days`,
+        text: `${total === 1 ? "It is" : "They are"} still open${p.soonest ? `; the first deadline is ${String(p.soonest).slice(0, 10)}` : ""}.${overdue ? ` ${overdue} other finding${overdue === 1 ? " is" : "s are"} already overdue.` : ""}`,
+        facts: [...shown.map((s) => ({ label: s.charAt(0).toUpperCase() + s.slice(1), value: String(counts[s]) })), ...(overdue ? [{ label: "Overdue", value: String(overdue) }] : [])],
+        link: { label: "Open the findings due soon", url: `${base}/vulnerabilities?due=soon` },
+      };
+    }
     default:
       return undefined;
   }

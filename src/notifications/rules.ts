@@ -5,7 +5,7 @@ import type { SettingField, SettingValues } from "../connectors/types.js";
 import type { Severity } from "../db/schema.js";
 import { SEVERITIES, SEVERITY_RANK } from "../findings/normalize.js";
 
-export type Rule = "integration" | "scan" | "push" | "findings" | "merged";
+export type Rule = "integration" | "scan" | "push" | "findings" | "merged" | "sla";
 
 export const RULE_FIELDS: SettingField[] = [
   { name: "notifyIntegrationFailed", label: "An integration's connection failed or its credentials expired", type: "checkbox", defaultChecked: true, editableWhenConnected: true },
@@ -26,6 +26,7 @@ export const RULE_FIELDS: SettingField[] = [
     ],
   },
   { name: "notifyRemediationMerged", label: "A remediation pull request was merged", type: "checkbox", defaultChecked: false, editableWhenConnected: true },
+  { name: "notifySlaApproaching", label: "Findings reach their SLA deadline within three days (a daily reminder)", type: "checkbox", defaultChecked: true, editableWhenConnected: true },
   { name: "onlyIntegrations", label: "Only events from these integrations", type: "integrations", editableWhenConnected: true, help: "Choose none for events from every integration." },
 ];
 
@@ -35,6 +36,7 @@ const RULE_SETTING: Record<Rule, string> = {
   push: "notifyPushFailed",
   findings: "notifyNewFindings",
   merged: "notifyRemediationMerged",
+  sla: "notifySlaApproaching",
 };
 
 const RULE_OF: Record<string, Rule> = {
@@ -43,6 +45,7 @@ const RULE_OF: Record<string, Rule> = {
   "ticket.push_failed": "push",
   "findings.new": "findings",
   "remediation.merged": "merged",
+  "sla.approaching": "sla",
 };
 
 export interface OutboxEvent {

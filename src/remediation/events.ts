@@ -13,7 +13,8 @@ export type DomainEvent =
   | { type: "ticket.push_failed"; mappingId: number; integrationId: number; subjectKey: string; subjectLabel: string; reason: string; httpStatus: number | null; trackerMessage: string | null }
   | { type: "integration.failed"; integrationId: number; kind: string; reason: string }
   | { type: "scan.failed"; integrationId: number; reason: string }
-  | { type: "findings.new"; integrationId: number; counts: Record<Severity, number> };
+  | { type: "findings.new"; integrationId: number; counts: Record<Severity, number> }
+  | { type: "sla.approaching"; counts: Record<Severity, number>; overdue: number; soonest: string | null; days: number };
 
 export async function publish(db: Db, event: DomainEvent, now: Date): Promise<void> {
   const { type, ...payload } = event;

@@ -2,24 +2,12 @@
 // existing findings' due dates after a change (a durable job; new findings use the new policy).
 import { type Context, Hono } from "hono";
 import { SEVERITIES } from "../findings/normalize.js";
-import { loadSla, MAX_SLA_DAYS, parseSlaForm, recomputeDueDates, saveSla } from "../findings/sla.js";
+import { loadSla, MAX_SLA_DAYS, parseSlaForm, RECOMPUTE_DUE_JOB, saveSla } from "../findings/sla.js";
 import { enqueueJob } from "../jobs/queue.js";
-import type { JobHandler } from "../jobs/worker.js";
-import type { Db } from "../db/schema.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
 import { redirect, render } from "./render.js";
 import { requireAdmin } from "./users.js";
-
-export const RECOMPUTE_DUE_JOB = "findings.recompute-due";
-
-export function recomputeDueHandler(deps: { db: Db }): JobHandler {
-  return async ({ logger, progress }) => {
-    const changed = await recomputeDueDates(deps.db, await loadSla(deps.db));
-    await progress({ done: changed, total: changed, message: `${changed.toLocaleString("en")} due dates changed` });
-    logger.info("due dates recomputed", { changed });
-  };
-}
 
 export function slaRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

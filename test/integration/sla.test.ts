@@ -78,6 +78,41 @@ describe("SLAs", () => {
     expect(await due("CVE-2020-8203")).toBeNull();
   });
 
+  it("sends a daily reminder of the deadlines within three days to the notifiers that take it", async () => {
+    const { SlackSim } = await import("../sim/slack.js");
+    const { startSim } = await import("../sim/serve.js");
+    const { enqueueJob } = await import("../../src/jobs/queue.js");
+    const { SLA_REMINDER_JOB } = await import("../../src/findings/sla.js");
+    const slack = new SlackSim();
+    slack.webhooks.set("T0001/B0001/slareminders", { channel: "C0SECURITY" });
+    const slackServer = await startSim(slack.app());
+    await app.close();
+    app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://hooks.slack.com=${slackServer.url}` } });
+    try {
+      admin = await setUpAdmin(app);
+      await seedRepositories(app, ["acme/api"]);
+      await importAll();
+      const hook = await admin.post("/integrations/slack", { webhookUrl: "https://hooks.slack.com/services/T0001/B0001/slareminders", notifySlaApproaching: "on" });
+      expect(hook.status, text(await hook.clone().text())).toBe(303);
+      await runJobs(app);
+      slack.messages.length = 0;
+      await enqueueJob(db(), SLA_REMINDER_JOB, null, app.clock.now(), { dedupeKey: SLA_REMINDER_JOB });
+      await runJobs(app, 61_000);
+      // lodash (high, 14 days from 10 days ago) is due in 4 days: not yet; axios (critical) is overdue.
+      expect(slack.messages).toHaveLength(0);
+      app.clock.advance(2 * DAY);
+      await enqueueJob(db(), SLA_REMINDER_JOB, null, app.clock.now(), { dedupeKey: SLA_REMINDER_JOB });
+      await runJobs(app, 61_000);
+      expect(slack.messages).toHaveLength(1);
+      const message = slack.messages[0]!;
+      expect(message.text).toContain("1 finding reaches its SLA deadline within 3 days");
+      expect(JSON.stringify(message.blocks)).toContain("Overdue");
+      expect(JSON.stringify(message.blocks)).toContain("/vulnerabilities?due=soon");
+    } finally {
+      await slackServer.close();
+    }
+  });
+
   it("is for administrators only", async () => {
     await admin.post("/settings/users", { username: "dev", role: "member", password: "member password 1", confirm: "member password 1" });
     const member = await signIn(app, "dev", "member password 1");
