@@ -18,6 +18,7 @@ import * as m0014 from "./0014_finding_counts.js";
 import * as m0015 from "./0015_two_way_sync.js";
 import * as m0016 from "./0016_reconcile_runs.js";
 import * as m0017 from "./0017_finding_due_dates.js";
+import * as m0018 from "./0018_finding_snapshots.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -37,4 +38,5 @@ export const migrations: Record<string, Migration> = {
   "0015_two_way_sync": m0015,
   "0016_reconcile_runs": m0016,
   "0017_finding_due_dates": m0017,
+  "0018_finding_snapshots": m0018,
 };

@@ -14,6 +14,7 @@ import { WEBHOOK_JOB, webhookProcessHandler } from "./remediation/process.js";
 import { POLL_DUE_JOB, POLL_JOB, pollDueHandler, pollHandler, RECONCILE_JOB, reconcileHandler } from "./tickets/reconcile.js";
 import { LINK_JOB, linkByCveHandler } from "./tickets/link.js";
 import { RECOMPUTE_DUE_JOB, recomputeDueHandler, SLA_REMINDER_JOB, slaReminderHandler } from "./findings/sla.js";
+import { SNAPSHOT_JOB, snapshotHandler } from "./findings/trends.js";
 import { integrationCheckHandler } from "./integrations/service.js";
 import { maintenanceHandler, startSchedules } from "./jobs/schedules.js";
 import { type JobHandler, Worker } from "./jobs/worker.js";
@@ -74,6 +75,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     [POLL_DUE_JOB, pollDueHandler(pushDeps)],
     [RECOMPUTE_DUE_JOB, recomputeDueHandler({ db })],
     [SLA_REMINDER_JOB, slaReminderHandler({ db, now })],
+    [SNAPSHOT_JOB, snapshotHandler({ db, now })],
     [LINK_JOB, linkByCveHandler(pushDeps)],
     [BATCH_JOB, batchHandler(pushDeps)],
     [SWEEP_JOB, sweepHandler({ db, now, notifyWorker: () => worker.notify() })],

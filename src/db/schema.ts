@@ -147,6 +147,14 @@ export interface FindingTable {
   updated_at: string;
 }
 
+/** Open findings of a severity at the end of a day (UTC), for the trend chart (migration 0018). */
+export interface FindingSnapshotTable {
+  /** YYYY-MM-DD */
+  day: string;
+  severity: Severity;
+  open: number;
+}
+
 export type ReconcileDirection = "report" | "patchbay" | "tracker";
 
 /** A reconciliation of one mapping's tickets with the tracker (migration 0016). */
@@ -470,6 +478,7 @@ export interface Database {
   jobs: JobTable;
   finding_counts: FindingCountTable;
   reconcile_runs: ReconcileRunTable;
+  finding_snapshots: FindingSnapshotTable;
   repositories: RepositoryTable;
   assets: AssetTable;
   findings: FindingTable;

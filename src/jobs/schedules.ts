@@ -6,6 +6,7 @@ import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Db } from "../db/schema.js";
 import { expireRiskAcceptances } from "../findings/status.js";
 import { SLA_REMINDER_JOB } from "../findings/sla.js";
+import { SNAPSHOT_JOB } from "../findings/trends.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import { POLL_DUE_JOB, startReconcile } from "../tickets/reconcile.js";
 import { DISPATCH_JOB } from "../remediation/events.js";
@@ -59,6 +60,14 @@ export const SCHEDULES: Schedule[] = [
     pattern: "40 3 * * *",
     enqueue: async (db, _registry, now) => {
       for (const { id } of await db.selectFrom("tracker_mappings").select("id").execute()) await startReconcile(db, id, "schedule", now);
+    },
+  },
+  {
+    name: "finding snapshots",
+    // Just before midnight UTC: the day's open findings by severity, for the trend chart.
+    pattern: "55 23 * * *",
+    enqueue: async (db, _registry, now) => {
+      await enqueueJob(db, SNAPSHOT_JOB, null, now, { dedupeKey: SNAPSHOT_JOB });
     },
   },
   {

@@ -113,6 +113,29 @@ describe("SLAs", () => {
     }
   });
 
+  it("draws the open findings by severity over 90 days, and the time to remediate against the SLA", async () => {
+    await importAll();
+    const computing = text(await (await admin.get("/trends")).text());
+    expect(computing).toContain("Computing the last 90 days");
+    await runJobs(app);
+    // lodash is fixed: the next scan no longer reports it (10 days after its detection, within its 14).
+    wiz.sim.findings.splice(wiz.sim.findings.findIndex((f) => f.name === "CVE-2021-23337"), 1);
+    await admin.post("/integrations/wiz/1/sync", {});
+    await runJobs(app, 5_000);
+    const html = await (await admin.get("/trends")).text();
+    expect(html).toContain('<svg viewBox="0 0 720 274"');
+    expect(html).toMatch(/<title id="trend-title">Open findings by severity, \d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}<\/title>/);
+    const page = text(html);
+    // Today: axios (critical) and qs (low) open; ten days ago only lodash's detection had passed… and 400 days ago info's.
+    expect(page).toMatch(/On \d{4}-\d{2}-\d{2}: 1 critical, 0 high, 0 medium, 1 low, 1 info\./);
+    expect(page).toContain("high 1 10.0 days 100% (1 of 1)");
+    const table = [...html.matchAll(/<tr><th scope="row">(\d{4}-\d{2}-\d{2})<\/th><td>(\d+)<\/td><td>(\d+)<\/td>/g)].map((m) => [m[1], Number(m[2]), Number(m[3])]);
+    expect(table).toHaveLength(90);
+    const sevenDaysAgo = new Date(app.clock.time - 7 * DAY).toISOString().slice(0, 10);
+    // A week ago lodash (high, detected 10 days ago) was open; axios (detected 5 days ago) was not yet found.
+    expect(table.find((r) => r[0] === sevenDaysAgo)!.slice(1)).toEqual([0, 1]);
+  });
+
   it("is for administrators only", async () => {
     await admin.post("/settings/users", { username: "dev", role: "member", password: "member password 1", confirm: "member password 1" });
     const member = await signIn(app, "dev", "member password 1");
