@@ -19,6 +19,7 @@ import * as m0015 from "./0015_two_way_sync.js";
 import * as m0016 from "./0016_reconcile_runs.js";
 import * as m0017 from "./0017_finding_due_dates.js";
 import * as m0018 from "./0018_finding_snapshots.js";
+import * as m0019 from "./0019_ticket_templates.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -39,4 +40,5 @@ export const migrations: Record<string, Migration> = {
   "0016_reconcile_runs": m0016,
   "0017_finding_due_dates": m0017,
   "0018_finding_snapshots": m0018,
+  "0019_ticket_templates": m0019,
 };

@@ -552,6 +552,8 @@ export interface TrackerInbound {
 export interface Tracker {
   /** Words for the tracker's things: { project: "project", ticketType: "issue type", ticket: "issue" }. */
   nouns: { project: string; ticketType: string; ticket: string };
+  /** How descriptions reach it: "Atlassian Document Format", "Markdown", "HTML", "plain text". */
+  descriptionFormat: string;
   session(connection: ConnectionSettings, ctx: ConnectorContext): TrackerSession;
   /** Present when the tracker sends events about its tickets (two-way sync). */
   inbound?: TrackerInbound;

@@ -311,6 +311,8 @@ export interface TrackerMappingTable {
   status_map: string;
   /** JSON InboundSettings: what a tracker status means for the findings (two-way sync). */
   inbound: ColumnType<string, string | undefined, string>;
+  /** JSON Templates: the mapping's title and description templates (empty: Patchbay's own). */
+  templates: ColumnType<string, string | undefined, string>;
   created_at: string;
   updated_at: string;
 }

@@ -5,6 +5,7 @@ import type { GroupBy, PushMode, Severity } from "../db/schema.js";
 import { SEVERITIES } from "../findings/normalize.js";
 import { type FieldMapping, type FieldSource, suggestMapping, validateMapping } from "./fields.js";
 import { parseInboundForm, suggestedInbound } from "./inbound.js";
+import { compileTemplate, TemplateError } from "./templates.js";
 import { TICKET_STATES } from "./render.js";
 import { type AssignmentData, GROUP_BY, type MappingData, PUSH_MODES, type StatusMap } from "./store.js";
 
@@ -46,7 +47,16 @@ export function parseMappingForm(
     }
   }
   if (!statusMap.done) errors["status.done"] ??= "Choose the status a ticket moves to when its findings are resolved.";
-  const data = { name, target, fields: mapping, statusMap, statusNames, inbound: parseInboundForm(form, inboundChoices) };
+  const templates = { title: (form.titleTemplate ?? "").trim().slice(0, 2000), description: (form.descriptionTemplate ?? "").trim().slice(0, 20000) };
+  for (const [key, source] of [["titleTemplate", templates.title], ["descriptionTemplate", templates.description]] as const) {
+    try {
+      compileTemplate(source);
+    } catch (err) {
+      if (!(err instanceof TemplateError)) throw err;
+      errors[key] = err.message;
+    }
+  }
+  const data = { name, target, fields: mapping, statusMap, statusNames, inbound: parseInboundForm(form, inboundChoices), templates };
   return Object.keys(errors).length ? { ok: false, data, errors } : { ok: true, data };
 }
 
@@ -66,6 +76,7 @@ export function suggestedMapping(target: TicketTarget, fields: TrackerField[], s
     statusMap,
     statusNames: Object.fromEntries(statuses.map((s) => [s.id, s.name])),
     inbound: suggestedInbound(inboundChoices, statusMap),
+    templates: { title: "", description: "" },
   };
 }
 

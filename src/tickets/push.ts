@@ -22,7 +22,8 @@ import { redactText } from "../log.js";
 import { publish } from "../remediation/events.js";
 import type { Vault } from "../vault.js";
 import { displayFieldValue, type FieldMapping, resolveFields, validateMapping } from "./fields.js";
-import { loadSubject, type SubjectView, type TicketState } from "./render.js";
+import { loadSubject, plain, type SubjectView, type TicketState } from "./render.js";
+import { applyTemplates } from "./templates.js";
 import { findMapping, mappingData, type MappingData, recordChange, ticketFor } from "./store.js";
 import { subjectFindingIds } from "./subjects.js";
 
@@ -111,8 +112,10 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
   const started = deps.now();
   const existing = await ticketFor(db, handle.mapping.id, subjectKey);
   const findingIds = await subjectFindingIds(db, handle.mapping.id, subjectKey, existing?.id);
-  const view = await loadSubject(db, subjectKey, findingIds, deps.baseUrl);
-  if (!view) return "skipped";
+  const loaded = await loadSubject(db, subjectKey, findingIds, deps.baseUrl);
+  if (!loaded) return "skipped";
+  // The mapping's own title and description, where it has templates (checked when saved).
+  const view = applyTemplates(loaded, handle.data.templates, deps.baseUrl, plain);
   // Automatic pushes do not open tickets for work that is already over.
   if (!existing?.linked_at && !opts.manual && (view.state === "done" || view.state === "accepted")) return "skipped";
 

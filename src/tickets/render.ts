@@ -292,7 +292,7 @@ function severityCounts(findings: SubjectFinding[]): string {
     .join(", ");
 }
 
-function plain(blocks: Block[]): string {
+export function plain(blocks: Block[]): string {
   const spans = (s: Span[]) => s.map((x) => (x.href && x.href !== x.text ? `${x.text} (${x.href})` : x.text)).join("");
   return blocks
     .map((b) => {

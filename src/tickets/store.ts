@@ -4,6 +4,7 @@ import type { TicketTarget } from "../connectors/types.js";
 import type { Db, GroupBy, PushMode, Severity, Ticket, TrackerAssignment, TrackerMapping } from "../db/schema.js";
 import type { FieldMapping } from "./fields.js";
 import { type InboundSettings, inboundSettings } from "./inbound.js";
+import type { Templates } from "./templates.js";
 import type { TicketState } from "./render.js";
 
 export const PUSH_MODES: Record<PushMode, { label: string; help: string }> = {
@@ -34,11 +35,13 @@ export interface MappingData {
   statusNames: Record<string, string>;
   /** Two-way sync: what a tracker status means for the findings. */
   inbound: InboundSettings;
+  /** The mapping's own title and description templates. */
+  templates: Templates;
 }
 
 export function mappingData(row: TrackerMapping): MappingData {
   const status = JSON.parse(row.status_map) as { map: StatusMap; names: Record<string, string> };
-  return { name: row.name, target: JSON.parse(row.target) as TicketTarget, fields: JSON.parse(row.fields) as FieldMapping[], statusMap: status.map, statusNames: status.names, inbound: inboundSettings(row) };
+  return { name: row.name, target: JSON.parse(row.target) as TicketTarget, fields: JSON.parse(row.fields) as FieldMapping[], statusMap: status.map, statusNames: status.names, inbound: inboundSettings(row), templates: { title: "", description: "", ...(JSON.parse(row.templates || "{}") as Partial<Templates>) } };
 }
 
 export function findMapping(db: Db, id: number): Promise<TrackerMapping | undefined> {
@@ -53,6 +56,7 @@ export async function saveMapping(db: Db, integrationId: number, id: number | un
     fields: JSON.stringify(data.fields),
     status_map: JSON.stringify({ map: data.statusMap, names: data.statusNames }),
     inbound: JSON.stringify(data.inbound),
+    templates: JSON.stringify(data.templates),
     updated_at: stamp,
   };
   if (id !== undefined) {

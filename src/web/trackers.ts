@@ -18,6 +18,9 @@ import { parseAssignmentForm, parseMappingForm, suggestedMapping } from "../tick
 import { eventReceiver, INBOUND_ACTIONS, inboundSettings, STILL_DETECTED, suggestedInbound } from "../tickets/inbound.js";
 import { latestReconcile, RECONCILE_DIRECTIONS, startReconcile } from "../tickets/reconcile.js";
 import { startLinkByCve } from "../tickets/link.js";
+import { applyTemplates, compileTemplate, FINDING_TEMPLATE_FIELDS, TEMPLATE_FIELDS, TemplateError } from "../tickets/templates.js";
+import { loadSubject, plain } from "../tickets/render.js";
+import { toHtml } from "../connectors/html.js";
 import { enqueuePush } from "../tickets/push.js";
 import { TICKET_STATE_LABEL, TICKET_STATES } from "../tickets/render.js";
 import { findBatch } from "../tickets/batch.js";
@@ -175,6 +178,36 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
     return render(c, deps, "./trackers/reconcile", { mapping: loaded.mapping, nouns: loaded.connector.tracker!.nouns, ...(await reconcileView(deps, loaded.mapping)) });
   });
 
+  // Test render: the templates as typed, against a finding (the newest open one by default).
+  app.post("/trackers/:integrationId{[0-9]+}/templates/preview", admin, async (c) => {
+    const found = await loadTracker(c, deps);
+    if (!found) return notFound(c, deps);
+    const form = await readForm(c);
+    const templates = { title: (form.titleTemplate ?? "").slice(0, 2000), description: (form.descriptionTemplate ?? "").slice(0, 20000) };
+    const view = { format: found.connector.tracker!.descriptionFormat, error: undefined as string | undefined, title: "", html: "", findingId: 0 };
+    try {
+      for (const t of [templates.title, templates.description]) compileTemplate(t);
+      const wanted = Number(form.previewFinding);
+      const finding = await deps.db
+        .selectFrom("findings")
+        .select("id")
+        .$if(Number.isSafeInteger(wanted) && wanted > 0, (q) => q.where("id", "=", wanted))
+        .$if(!(Number.isSafeInteger(wanted) && wanted > 0), (q) => q.where("status", "in", ["open", "in_remediation"]).orderBy("id", "desc"))
+        .limit(1)
+        .executeTakeFirst();
+      if (!finding) view.error = wanted > 0 ? `There is no finding #${wanted}.` : "There is no open finding to render yet.";
+      else {
+        const subject = await loadSubject(deps.db, `finding:${finding.id}`, [finding.id], deps.baseUrl);
+        const rendered = applyTemplates(subject!, templates, deps.baseUrl, plain);
+        Object.assign(view, { title: rendered.text.title ?? "", html: toHtml(rendered.blocks), findingId: finding.id });
+      }
+    } catch (err) {
+      if (!(err instanceof TemplateError)) throw err;
+      view.error = err.message;
+    }
+    return render(c, deps, "./trackers/template-preview", view);
+  });
+
   // Links the project's existing tickets whose titles name a CVE to the findings of that CVE.
   app.post("/trackers/mappings/:id{[0-9]+}/link-existing", admin, async (c) => {
     const loaded = await loadMapping(c, deps);
@@ -323,6 +356,9 @@ async function mappingForm(
     inboundActions: INBOUND_ACTIONS,
     stillDetected: STILL_DETECTED,
     reconcileDirections: RECONCILE_DIRECTIONS,
+    templateFields: TEMPLATE_FIELDS,
+    findingFields: FINDING_TEMPLATE_FIELDS,
+    descriptionFormat: found.connector.tracker!.descriptionFormat,
     inbound: Boolean(found.connector.tracker!.inbound),
     errors,
   };

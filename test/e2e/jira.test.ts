@@ -73,6 +73,10 @@ it("connects Jira, adds a project with its field mapping, and pushes a finding t
   expect(await page.getByLabel("Source for Summary").inputValue()).toBe("patchbay");
   expect(await page.getByLabel("critical", { exact: true }).first().inputValue()).toBe("1");
   await page.getByLabel("Source for Due date").selectOption("patchbay");
+  // A title template, tried on a finding before saving.
+  await page.getByLabel("Title template").fill("[<%= it.severity %>] <%= it.cve %> (<%= it.package %>)");
+  await page.getByRole("button", { name: "Test render" }).click();
+  await expect.poll(() => page.getByRole("region", { name: "Rendered ticket" }).textContent()).toMatch(/\[critical\] CVE-2021-3749 \(axios\)/);
   await page.getByRole("button", { name: "Save Configuration" }).click();
   await expect.poll(() => page.getByRole("heading", { name: "Security (SEC) · Bug" }).isVisible()).toBe(true);
 
@@ -90,4 +94,5 @@ it("connects Jira, adds a project with its field mapping, and pushes a finding t
   await page.locator("details.changelog summary", { hasText: "Changelog of SEC-1" }).click();
   expect(await page.getByText("Created SEC-1 in Security (SEC)").isVisible()).toBe(true);
   expect(jira.issues[0]!.fields.duedate).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+  expect(jira.issues[0]!.fields.summary).toBe("[critical] CVE-2021-3749 (axios)");
 });

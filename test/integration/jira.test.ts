@@ -504,3 +504,37 @@ describe("remediation pull requests", () => {
     expect(links).toEqual([{ findingId: await findingId("CVE-2021-3749"), reason: "ticket" }]);
   });
 });
+
+describe("ticket templates", () => {
+  it("checks templates when the mapping is saved, renders a test, and pushes the mapping's own title and description", async () => {
+    await importFindings();
+    const connected = await connectJira();
+    jiraId = Number(/\/integrations\/jira\/(\d+)/.exec(connected.headers.get("location")!)![1]);
+    const bad = await admin.post(`/trackers/${jiraId}/mappings`, secBugForm({ titleTemplate: "[<%= it.sevrity %>] <%= it.cve %>" }));
+    expect(bad.status).toBe(422);
+    expect(text(await bad.text())).toContain('Unknown variable "it.sevrity" (line 1)');
+    expect(jira.issues).toHaveLength(0);
+
+    const title = "[<%= it.severity %>] <%= it.cve %> in <%= it.package %>";
+    const description = "## What to do\nUpgrade `<%= it.package %>` to <% if (it.fixedVersion) { %><%= it.fixedVersion %><% } else { %>a fixed release<% } %>.\n\n<% for (const f of it.findings) { %>- [<%= f.cve %>](<%= f.url %>) on <%= f.asset %>\n<% } %>";
+    const preview = text(await (await admin.post(`/trackers/${jiraId}/templates/preview`, { titleTemplate: title, descriptionTemplate: description }, { htmx: true })).text());
+    expect(preview).toMatch(/\[(critical|high|medium|low)\] CVE-\d{4}-\d+ in \S+/);
+    expect(preview).toContain("What to do");
+    expect(preview).toContain("as Atlassian Document Format");
+
+    const saved = await admin.post(`/trackers/${jiraId}/mappings`, secBugForm({ titleTemplate: title, descriptionTemplate: description }));
+    expect(saved.status, text(await saved.clone().text())).toBe(303);
+    const mappingId = Number(/\/trackers\/mappings\/(\d+)/.exec(saved.headers.get("location")!)![1]);
+    await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit" });
+    await admin.post(`/vulnerabilities/${await findingId("CVE-2021-23337")}/push`, {});
+    await drain();
+    const issue = jira.issues[0]!;
+    expect(issue.fields.summary).toBe("[high] CVE-2021-23337 in lodash");
+    const adf = JSON.stringify(issue.fields.description);
+    expect(adf).toContain('"type":"heading"');
+    expect(adf).toContain("Upgrade ");
+    expect(adf).toContain('"marks":[{"type":"code"}]');
+    expect(adf).toContain('"type":"bulletList"');
+    expect(adf).toContain('"href":"http://localhost:8080/vulnerabilities/');
+  });
+});

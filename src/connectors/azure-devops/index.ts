@@ -325,6 +325,7 @@ export const azureDevOps: AvailableConnector = {
   },
   tracker: {
     nouns: { project: "project", ticketType: "work item type", ticket: "work item" },
+    descriptionFormat: "HTML",
     session: (connection, ctx) => new AzureDevOpsSession(client(connection, ctx)),
     inbound: azureDevOpsInbound,
   },

@@ -231,6 +231,7 @@ export const githubIssues: AvailableConnector = {
   },
   tracker: {
     nouns: { project: "repository", ticketType: "issue type", ticket: "issue" },
+    descriptionFormat: "Markdown",
     session: (connection, ctx) => new GitHubIssuesSession(client(connection, ctx)),
     // Issue events arrive through the GitHub integration's webhook (Issues and Issue comments
     // events), or through this integration's own when it has a token of its own.

@@ -231,6 +231,7 @@ export const gitlabIssues: AvailableConnector = {
   },
   tracker: {
     nouns: { project: "project", ticketType: "issue type", ticket: "issue" },
+    descriptionFormat: "Markdown",
     session: (connection, ctx) => new GitLabIssuesSession(client(connection, ctx)),
     // Issue and comment events arrive through the GitLab integration's webhook (Issues and
     // Comments events), or through this integration's own when it has a token of its own.

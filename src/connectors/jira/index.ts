@@ -456,6 +456,7 @@ export const jira: AvailableConnector = {
   },
   tracker: {
     nouns: { project: "project", ticketType: "issue type", ticket: "issue" },
+    descriptionFormat: "Atlassian Document Format",
     session: (connection, ctx) => new JiraSession(open(connection, ctx)),
     inbound: jiraInbound,
   },

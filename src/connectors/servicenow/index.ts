@@ -297,6 +297,7 @@ export const serviceNow: AvailableConnector = {
   },
   tracker: {
     nouns: { project: "table", ticketType: "record type", ticket: "record" },
+    descriptionFormat: "plain text",
     session: (connection, ctx) => new ServiceNowSession(client(connection, ctx), String(connection.settings.clientId ?? "") ? undefined : String(connection.settings.username ?? "") || undefined),
     inbound: serviceNowInbound,
   },

@@ -1,0 +1,217 @@
+// Ticket templates: a mapping's own title and description, written in Eta's syntax with the
+// finding (or group) as `it`. Only what a template needs is accepted — `<%= it.path %>`,
+// `<% for (const f of it.findings) { %>`, `<% if (it.path) { %>` / `<% } else { %>` / `<% } %>` —
+// and every name is checked against the data when the mapping is saved, so a misspelt variable
+// is an error on the form, never an empty string in a ticket. Templates are interpreted, never
+// run as code. The description is light Markdown (## headings, - lists, [links](url), `code`),
+// turned into blocks that each tracker renders in its own format (ADF, Markdown, HTML, text).
+import type { Block, Span } from "../connectors/types.js";
+import { STATUS_LABEL } from "../findings/normalize.js";
+import type { SubjectFinding, SubjectView } from "./render.js";
+
+export interface Templates {
+  /** Empty: Patchbay's own title. */
+  title: string;
+  /** Empty: Patchbay's own description. */
+  description: string;
+}
+
+export const FINDING_TEMPLATE_FIELDS = ["cve", "title", "severity", "cvss", "package", "ecosystem", "installedVersion", "fixedVersion", "asset", "repository", "status", "firstDetected", "dueDate", "url", "description"] as const;
+const REMEDIATION_FIELDS = ["title", "url", "state", "repository", "number"] as const;
+/** What `it` offers: the subject's summary, its findings and its remediation pull requests. */
+export const TEMPLATE_FIELDS = ["title", "cve", "cves", "severity", "cvss", "package", "installedVersion", "fixedVersion", "asset", "repository", "firstDetected", "dueDate", "status", "description", "url", "scannerUrl", "count", "findings", "remediations"] as const;
+const LISTS: Record<string, readonly string[]> = { findings: FINDING_TEMPLATE_FIELDS, remediations: REMEDIATION_FIELDS };
+
+type Node = { kind: "text"; text: string } | { kind: "value"; path: string[] } | { kind: "for"; name: string; list: string; body: Node[] } | { kind: "if"; negate: boolean; path: string[]; then: Node[]; otherwise: Node[] };
+
+export class TemplateError extends Error {}
+
+const TAG = /<%(=?)([\s\S]*?)%>/g;
+
+/** Parses and checks a template; throws TemplateError with what is wrong and where. */
+export function compileTemplate(source: string): Node[] {
+  const root: Node[] = [];
+  const stack: { nodes: Node[]; block?: Extract<Node, { kind: "for" | "if" }>; inElse?: boolean; scope: Map<string, string> }[] = [{ nodes: root, scope: new Map() }];
+  let last = 0;
+  const line = (index: number) => source.slice(0, index).split("\n").length;
+  for (const m of source.matchAll(TAG)) {
+    const top = stack.at(-1)!;
+    if (m.index! > last) top.nodes.push({ kind: "text", text: source.slice(last, m.index) });
+    last = m.index! + m[0].length;
+    const code = m[2]!.trim();
+    const where = ` (line ${line(m.index!)})`;
+    const path = (expr: string): string[] => {
+      const parts = expr.split(".");
+      if (!parts.every((p) => /^[A-Za-z_]\w*$/.test(p))) throw new TemplateError(`"${expr}" is not a variable${where}: write it.cve, or f.package inside a loop.`);
+      if (parts[0] === "it") {
+        if (parts.length !== 2 || !(TEMPLATE_FIELDS as readonly string[]).includes(parts[1]!)) throw new TemplateError(`Unknown variable "${expr}"${where}. Known: ${TEMPLATE_FIELDS.map((f) => `it.${f}`).join(", ")}.`);
+        return parts;
+      }
+      const list = stack.map((s) => s.scope.get(parts[0]!)).filter(Boolean).at(-1);
+      if (!list) throw new TemplateError(`Unknown variable "${expr}"${where}: only it.… and the variable of an enclosing loop can be used.`);
+      if (parts.length !== 2 || !LISTS[list]!.includes(parts[1]!)) throw new TemplateError(`Unknown variable "${expr}"${where}. Known: ${LISTS[list]!.map((f) => `${parts[0]}.${f}`).join(", ")}.`);
+      return parts;
+    };
+    if (m[1] === "=") {
+      const p = path(code);
+      if (p[0] === "it" && LISTS[p[1]!]) throw new TemplateError(`it.${p[1]} is a list${where}: loop over it with <% for (const f of it.${p[1]}) { %>.`);
+      top.nodes.push({ kind: "value", path: p });
+      continue;
+    }
+    let f: RegExpExecArray | null;
+    if ((f = /^for\s*\(\s*const\s+([A-Za-z_]\w*)\s+of\s+it\.(\w+)\s*\)\s*\{$/.exec(code))) {
+      if (!LISTS[f[2]!]) throw new TemplateError(`it.${f[2]} cannot be looped over${where}: use it.findings or it.remediations.`);
+      const node: Extract<Node, { kind: "for" }> = { kind: "for", name: f[1]!, list: f[2]!, body: [] };
+      top.nodes.push(node);
+      stack.push({ nodes: node.body, block: node, scope: new Map([[f[1]!, f[2]!]]) });
+    } else if ((f = /^if\s*\(\s*(!?)\s*([\w.]+)\s*\)\s*\{$/.exec(code))) {
+      const node: Extract<Node, { kind: "if" }> = { kind: "if", negate: f[1] === "!", path: path(f[2]!), then: [], otherwise: [] };
+      top.nodes.push(node);
+      stack.push({ nodes: node.then, block: node, scope: new Map() });
+    } else if (/^\}\s*else\s*\{$/.test(code)) {
+      if (top.block?.kind !== "if" || top.inElse) throw new TemplateError(`"} else {" without an open if${where}.`);
+      top.nodes = top.block.otherwise;
+      top.inElse = true;
+    } else if (code === "}") {
+      if (stack.length === 1) throw new TemplateError(`"}" closes nothing${where}.`);
+      stack.pop();
+    } else {
+      throw new TemplateError(`"<% ${code} %>" is not something a template can do${where}: use <%= it.… %>, for … of, if, else and }.`);
+    }
+  }
+  if (stack.length > 1) throw new TemplateError(`A ${stack.at(-1)!.block!.kind} is not closed with <% } %>.`);
+  if (last < source.length) root.push({ kind: "text", text: source.slice(last) });
+  return root;
+}
+
+type Data = Record<string, unknown>;
+
+function renderNodes(nodes: Node[], scopes: Data[]): string {
+  const lookup = (p: string[]): unknown => {
+    const base = p[0] === "it" ? scopes[0] : scopes.filter((s) => p[0]! in s).at(-1)?.[p[0]!];
+    return (base as Data | undefined)?.[p[1]!];
+  };
+  let out = "";
+  for (const n of nodes) {
+    if (n.kind === "text") out += n.text;
+    else if (n.kind === "value") {
+      const v = lookup(n.path);
+      out += v === null || v === undefined ? "" : Array.isArray(v) ? v.join(", ") : String(v);
+    } else if (n.kind === "for") {
+      for (const item of (scopes[0]![n.list] as Data[]) ?? []) out += renderNodes(n.body, [...scopes, { [n.name]: item }]);
+    } else {
+      const v = lookup(n.path);
+      const truthy = Array.isArray(v) ? v.length > 0 : Boolean(v);
+      out += renderNodes(truthy !== n.negate ? n.then : n.otherwise, scopes);
+    }
+  }
+  return out;
+}
+
+/** The data a template sees, from what a push renders. */
+export function templateData(view: SubjectView, baseUrl: string): Data {
+  const findingData = (f: SubjectFinding) => ({
+    cve: f.cve,
+    title: f.title,
+    severity: f.severity,
+    cvss: f.cvss,
+    package: f.package,
+    ecosystem: f.ecosystem,
+    installedVersion: f.installedVersion,
+    fixedVersion: f.fixedVersion ?? "",
+    asset: f.assetName,
+    repository: f.repository?.fullName ?? "",
+    status: STATUS_LABEL[f.status],
+    firstDetected: f.firstDetectedAt.slice(0, 10),
+    dueDate: f.dueAt?.slice(0, 10) ?? "",
+    url: `${baseUrl.replace(/\/+$/, "")}/vulnerabilities/${f.id}`,
+    description: f.description ?? "",
+  });
+  const one = view.findings[0]!;
+  return {
+    title: view.text.title ?? "",
+    cve: view.text.cve ?? "",
+    cves: [...new Set(view.findings.map((f) => f.cve))],
+    severity: view.severity,
+    cvss: view.cvss,
+    package: view.text.package ?? "",
+    installedVersion: view.text.installed_version ?? "",
+    fixedVersion: view.text.fixed_version ?? "",
+    asset: view.text.asset ?? "",
+    repository: view.text.repository ?? "",
+    firstDetected: view.firstDetected.slice(0, 10),
+    dueDate: view.dueDate,
+    status: STATUS_LABEL[one.status],
+    description: view.findings.length === 1 ? (one.description ?? "") : "",
+    url: view.text.finding_link ?? "",
+    scannerUrl: view.text.scanner_link ?? "",
+    count: view.findings.length,
+    findings: view.findings.map(findingData),
+    remediations: view.remediations.map((r) => ({ title: r.title, url: r.url, state: r.state, repository: r.repository, number: r.number })),
+  };
+}
+
+export function renderTemplate(source: string, data: Data): string {
+  return renderNodes(compileTemplate(source), [data]);
+}
+
+/** Light Markdown as blocks: "## " headings, "- " list items, paragraphs; [text](url) and `code` inline. */
+export function markdownBlocks(text: string): Block[] {
+  const blocks: Block[] = [];
+  let list: Span[][] | undefined;
+  let paragraph: string[] = [];
+  const flush = () => {
+    if (paragraph.length) blocks.push({ type: "paragraph", spans: inline(paragraph.join("\n")) });
+    paragraph = [];
+    if (list) blocks.push({ type: "list", items: list });
+    list = undefined;
+  };
+  for (const raw of text.replace(/\r\n/g, "\n").split("\n")) {
+    const line = raw.trimEnd();
+    if (!line.trim()) {
+      flush();
+      continue;
+    }
+    const heading = /^#{1,6}\s+(.*)$/.exec(line);
+    const item = /^\s*[-*]\s+(.*)$/.exec(line);
+    if (heading) {
+      flush();
+      blocks.push({ type: "heading", text: heading[1]! });
+    } else if (item) {
+      if (paragraph.length) {
+        blocks.push({ type: "paragraph", spans: inline(paragraph.join("\n")) });
+        paragraph = [];
+      }
+      (list ??= []).push(inline(item[1]!));
+    } else {
+      if (list) {
+        blocks.push({ type: "list", items: list });
+        list = undefined;
+      }
+      paragraph.push(line);
+    }
+  }
+  flush();
+  return blocks;
+}
+
+function inline(text: string): Span[] {
+  const spans: Span[] = [];
+  let last = 0;
+  for (const m of text.matchAll(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)|`([^`]+)`/g)) {
+    if (m.index! > last) spans.push({ text: text.slice(last, m.index) });
+    spans.push(m[3] !== undefined ? { text: m[3], code: true } : { text: m[1]!, href: m[2]! });
+    last = m.index! + m[0].length;
+  }
+  if (last < text.length) spans.push({ text: text.slice(last) });
+  return spans.length ? spans : [{ text: "" }];
+}
+
+/** The subject as a mapping's templates render it (Patchbay's own title and description where a template is empty). */
+export function applyTemplates(view: SubjectView, templates: Templates, baseUrl: string, plain: (blocks: Block[]) => string): SubjectView {
+  if (!templates.title && !templates.description) return view;
+  const data = templateData(view, baseUrl);
+  const title = templates.title ? renderTemplate(templates.title, data).replace(/\s+/g, " ").trim().slice(0, 255) : view.text.title;
+  const blocks = templates.description ? markdownBlocks(renderTemplate(templates.description, data)) : view.blocks;
+  return { ...view, text: { ...view.text, title }, blocks, plainText: templates.description ? plain(blocks) : view.plainText };
+}
