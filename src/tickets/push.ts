@@ -246,7 +246,7 @@ function noteKeys(view: SubjectView): string[] {
   return view.remediations.map((r) => `pr:${r.id}:${r.state}`);
 }
 
-function summary(fields: FieldMapping[], content: TicketContent): string {
+export function summary(fields: FieldMapping[], content: TicketContent): string {
   const out: Record<string, string> = {};
   for (const m of fields) {
     const value: FieldValue | undefined = content.fields[m.fieldId];
@@ -256,7 +256,7 @@ function summary(fields: FieldMapping[], content: TicketContent): string {
   return JSON.stringify(out);
 }
 
-function diff(before: string | null, after: string): string[] {
+export function diff(before: string | null, after: string): string[] {
   const a = before ? (JSON.parse(before) as Record<string, string>) : {};
   const b = JSON.parse(after) as Record<string, string>;
   const names = [...new Set([...Object.keys(a), ...Object.keys(b)])];

@@ -18,6 +18,7 @@ import { parseAssignmentForm, parseMappingForm, suggestedMapping } from "../tick
 import { eventReceiver, INBOUND_ACTIONS, inboundSettings, STILL_DETECTED, suggestedInbound } from "../tickets/inbound.js";
 import { latestReconcile, RECONCILE_DIRECTIONS, startReconcile } from "../tickets/reconcile.js";
 import { startLinkByCve } from "../tickets/link.js";
+import { planAssignment, planMappingChange } from "../tickets/dry-run.js";
 import { applyTemplates, compileTemplate, FINDING_TEMPLATE_FIELDS, TEMPLATE_FIELDS, TemplateError } from "../tickets/templates.js";
 import { loadSubject, plain } from "../tickets/render.js";
 import { toHtml } from "../connectors/html.js";
@@ -176,6 +177,48 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
     deps.logger.info("reconciliation requested", { mappingId: loaded.mapping.id, by: c.get("user")!.username });
     if (!isHtmx(c)) return redirect(c, `/trackers/mappings/${loaded.mapping.id}#reconcile-heading`);
     return render(c, deps, "./trackers/reconcile", { mapping: loaded.mapping, nouns: loaded.connector.tracker!.nouns, ...(await reconcileView(deps, loaded.mapping)) });
+  });
+
+  // Dry runs: what switching an assignment to an automatic mode, or saving a changed mapping,
+  // would send — decided as a push decides it, with nothing sent.
+  app.post("/trackers/mappings/:id{[0-9]+}/preview", admin, async (c) => {
+    const loaded = await loadMapping(c, deps);
+    if (!loaded) return notFound(c, deps);
+    const body = (await c.req.parseBody({ all: true })) as Record<string, string | string[]>;
+    const repos = new Set((await deps.db.selectFrom("repositories").select("id").execute()).map((r) => r.id));
+    const parsed = parseAssignmentForm(body, repos);
+    if (!parsed.ok) return render(c, deps, "./trackers/dry-run", { error: Object.values(parsed.errors).join(" "), nouns: loaded.connector.tracker!.nouns });
+    if (parsed.data.pushMode === "explicit") return render(c, deps, "./trackers/dry-run", { error: "Explicitly Publish Changes pushes nothing by itself: findings go out only with Push to Integrators.", nouns: loaded.connector.tracker!.nouns });
+    const existing = Number(Array.isArray(body.assignmentId) ? body.assignmentId[0] : body.assignmentId);
+    const current = existing ? await deps.db.selectFrom("tracker_assignments").select("linked_through").where("id", "=", existing).where("mapping_id", "=", loaded.mapping.id).executeTakeFirst() : undefined;
+    const newest = Number((await deps.db.selectFrom("findings").select((eb) => eb.fn.max("id").as("id")).executeTakeFirst())?.id ?? 0);
+    const result = await planAssignment(deps.db, loaded.mapping.id, mappingData(loaded.mapping), {
+      repository_ids: parsed.data.repositoryIds ? JSON.stringify(parsed.data.repositoryIds) : null,
+      min_severity: parsed.data.minSeverity,
+      group_by: parsed.data.groupBy,
+      push_mode: parsed.data.pushMode,
+      linked_through: current?.linked_through ?? newest,
+    }, deps.baseUrl);
+    return render(c, deps, "./trackers/dry-run", { ...result, what: `switching to ${PUSH_MODES[parsed.data.pushMode].label}`, nouns: loaded.connector.tracker!.nouns });
+  });
+
+  app.post("/trackers/mappings/:id{[0-9]+}/preview-mapping", admin, async (c) => {
+    const loaded = await loadMapping(c, deps);
+    if (!loaded) return notFound(c, deps);
+    const form = await readForm(c);
+    const nouns = loaded.connector.tracker!.nouns;
+    let choices: Loaded;
+    try {
+      choices = await loadChoices(await session(c, deps, loaded), form.project, form.ticketType);
+    } catch (err) {
+      if (!(err instanceof ExternalError)) throw err;
+      return render(c, deps, "./trackers/dry-run", { error: redactText(err.message), nouns });
+    }
+    if (!choices.target) return render(c, deps, "./trackers/dry-run", { error: "Choose a project and an issue type from the tracker's lists.", nouns });
+    const parsed = parseMappingForm(form, choices.target, choices.fields, choices.statuses, choices.inboundChoices);
+    if (!parsed.ok) return render(c, deps, "./trackers/dry-run", { error: `Fix the form first: ${Object.values(parsed.errors).join(" ")}`, nouns });
+    const result = await planMappingChange(deps.db, loaded.mapping.id, parsed.data, deps.baseUrl);
+    return render(c, deps, "./trackers/dry-run", { ...result, what: "saving these changes", nouns });
   });
 
   // Test render: the templates as typed, against a finding (the newest open one by default).

@@ -95,4 +95,12 @@ it("connects Jira, adds a project with its field mapping, and pushes a finding t
   expect(await page.getByText("Created SEC-1 in Security (SEC)").isVisible()).toBe(true);
   expect(jira.issues[0]!.fields.duedate).toMatch(/^\d{4}-\d{2}-\d{2}$/);
   expect(jira.issues[0]!.fields.summary).toBe("[critical] CVE-2021-3749 (axios)");
+
+  // A dry run before switching the assignment to automatic: SEC-1 is up to date, nothing would go.
+  await page.goto(server.url + "/trackers/mappings/1");
+  await page.getByText("Edit assignment").click();
+  await page.locator("details[open]").getByLabel(/Automatically Link New and Update Existing Link/).check();
+  await page.locator("details[open]").getByRole("button", { name: "Preview what it would push" }).click();
+  await expect.poll(() => page.getByRole("region", { name: "Dry run" }).textContent()).toContain("Nothing would be sent");
+  expect(jira.issues).toHaveLength(1);
 });

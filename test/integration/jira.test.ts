@@ -538,3 +538,37 @@ describe("ticket templates", () => {
     expect(adf).toContain('"href":"http://localhost:8080/vulnerabilities/');
   });
 });
+
+describe("dry run", () => {
+  it("lists what switching an assignment to automatic, or changing the mapping, would send — and sends nothing", async () => {
+    await importFindings();
+    const mappingId = await setUpMapping({});
+    const assignment = await db().selectFrom("tracker_assignments").select("id").executeTakeFirstOrThrow();
+    const lodash = await findingId("CVE-2021-23337");
+    await admin.post(`/vulnerabilities/${lodash}/push`, {});
+    await drain();
+    expect(jira.issues.map((i) => i.key)).toEqual(["SEC-1"]);
+    // Since then: lodash is accepted as a risk, and the scanner finds something new.
+    await admin.post(`/vulnerabilities/${lodash}/status`, { status: "false_positive", reason: "Test fixture" });
+    wiz.sim.findings.push(wizFinding(9, repoAsset(REPO), { name: "CVE-2022-25883", detailedName: "semver", version: "5.7.1", fixedVersion: "5.7.2", severity: "HIGH", locationPath: "package-lock.json" }));
+    await admin.post(`/integrations/wiz/${wizId}/sync`, {});
+    await drain(5_000);
+    const writes = () => jira.faults.requests.filter((r) => r.method !== "GET").length;
+    const before = writes();
+
+    const explicit = text(await (await admin.post(`/trackers/mappings/${mappingId}/preview`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit", assignmentId: String(assignment.id) }, { htmx: true })).text());
+    expect(explicit).toContain("pushes nothing by itself");
+    const preview = text(await (await admin.post(`/trackers/mappings/${mappingId}/preview`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "link_and_update", assignmentId: String(assignment.id) }, { htmx: true })).text());
+    expect(preview).toContain("Dry run of switching to Automatically Link New and Update Existing Link: 2 issues would change. Nothing has been sent.");
+    expect(preview).toMatch(/Close CVE-2021-23337 in lodash 4\.17\.15 on acme\/payments-api SEC-1 .*Move to Won't Do/);
+    expect(preview).toMatch(/Create CVE-2022-25883 in semver 5\.7\.1 on acme\/payments-api new Create/);
+    expect(preview).toContain("CVE-2022-25883 in semver 5.7.1 (acme/payments-api)");
+
+    const edit = await admin.post(`/trackers/mappings/${mappingId}/preview-mapping`, secBugForm({ titleTemplate: "Fix <%= it.cve %> now" }), { htmx: true });
+    const changed = text(await edit.text());
+    expect(changed).toContain("Dry run of saving these changes: 1 issue would change");
+    expect(changed).toContain("Update Summary: CVE-2021-23337 in lodash 4.17.15 (acme/payments-api) → Fix CVE-2021-23337 now");
+    expect(writes()).toBe(before);
+    expect(jira.issues).toHaveLength(1);
+  });
+});
