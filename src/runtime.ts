@@ -15,6 +15,7 @@ import { POLL_DUE_JOB, POLL_JOB, pollDueHandler, pollHandler, RECONCILE_JOB, rec
 import { LINK_JOB, linkByCveHandler } from "./tickets/link.js";
 import { RECOMPUTE_DUE_JOB, recomputeDueHandler, SLA_REMINDER_JOB, slaReminderHandler } from "./findings/sla.js";
 import { SNAPSHOT_JOB, snapshotHandler } from "./findings/trends.js";
+import { HEALTH_JOB, healthHandler } from "./integrations/health.js";
 import { integrationCheckHandler } from "./integrations/service.js";
 import { maintenanceHandler, startSchedules } from "./jobs/schedules.js";
 import { type JobHandler, Worker } from "./jobs/worker.js";
@@ -76,6 +77,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     [RECOMPUTE_DUE_JOB, recomputeDueHandler({ db })],
     [SLA_REMINDER_JOB, slaReminderHandler({ db, now })],
     [SNAPSHOT_JOB, snapshotHandler({ db, now })],
+    [HEALTH_JOB, healthHandler(pushDeps)],
     [LINK_JOB, linkByCveHandler(pushDeps)],
     [BATCH_JOB, batchHandler(pushDeps)],
     [SWEEP_JOB, sweepHandler({ db, now, notifyWorker: () => worker.notify() })],

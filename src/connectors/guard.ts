@@ -10,6 +10,7 @@ const CAPABILITIES = ["scanner", "scm", "tracker", "notifier", "registry", "pack
 export function guardConnector(connector: AvailableConnector): AvailableConnector {
   const service = connector.card.name;
   const guarded: AvailableConnector = { ...connector, test: guardFunction(connector.test, service, undefined) };
+  if (connector.health) guarded.health = guardFunction(connector.health, service, undefined);
   for (const key of CAPABILITIES) {
     const capability = connector[key];
     if (capability) (guarded as unknown as Record<string, unknown>)[key] = guardObject(capability, service, undefined);

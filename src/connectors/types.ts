@@ -608,6 +608,11 @@ export interface AvailableConnector extends ConnectorBase {
   fields: SettingField[];
   /** Checks the settings against the real service; throws ExternalError on failure. */
   test(connection: ConnectionSettings, ctx: ConnectorContext): Promise<TestResult>;
+  /**
+   * What will break before it does: a token's expiry where the service tells it, scopes it
+   * lacks. Run daily; the notes show on the card and new warnings are sent as notifications.
+   */
+  health?(connection: ConnectionSettings, ctx: ConnectorContext, now: Date): Promise<HealthNote[]>;
   /** Connector-specific troubleshooting; the hub falls back to the generic advice. */
   troubleshoot?(error: ExternalError): Advice | undefined;
   /** A name for a new connection, from its settings ("Wiz us17"). */
@@ -627,6 +632,24 @@ export interface AvailableConnector extends ConnectorBase {
   advisories?: AdvisoryDatabase;
   /** Present when the connector can connect by OAuth (the seed's default for source control). */
   oauth?: OAuthProvider;
+}
+
+/** One finding of a health check. */
+export interface HealthNote {
+  level: "warning" | "error";
+  message: string;
+}
+
+/** Days before a token's expiry from which health checks warn. */
+export const EXPIRY_WARNING_DAYS = 14;
+
+/** A note about an expiry date, if it is near or past. */
+export function expiryNote(what: string, expiresAt: number, now: Date): HealthNote | undefined {
+  const days = Math.floor((expiresAt - now.getTime()) / 86_400_000);
+  const date = new Date(expiresAt).toISOString().slice(0, 10);
+  if (days < 0) return { level: "error", message: `${what} expired on ${date}: create a new one and enter it in the Configuration tab.` };
+  if (days <= EXPIRY_WARNING_DAYS) return { level: "warning", message: `${what} expires on ${date} (in ${days} day${days === 1 ? "" : "s"}): create a new one and enter it in the Configuration tab before then.` };
+  return undefined;
 }
 
 /** A connector on the roadmap: its card and Overview are shown, Connect is disabled. */

@@ -38,6 +38,8 @@ export interface IntegrationTable {
   secrets: string | null;
   status: IntegrationStatus;
   last_error: string | null;
+  /** JSON {checkedAt, notes: [{level, message}]}: the last daily health check. */
+  health: ColumnType<string | null, string | null | undefined, string | null>;
   last_sync_at: string | null;
   created_at: string;
   updated_at: string;

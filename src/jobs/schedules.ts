@@ -7,6 +7,7 @@ import type { Db } from "../db/schema.js";
 import { expireRiskAcceptances } from "../findings/status.js";
 import { SLA_REMINDER_JOB } from "../findings/sla.js";
 import { SNAPSHOT_JOB } from "../findings/trends.js";
+import { enqueueHealthChecks } from "../integrations/health.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import { POLL_DUE_JOB, startReconcile } from "../tickets/reconcile.js";
 import { DISPATCH_JOB } from "../remediation/events.js";
@@ -68,6 +69,13 @@ export const SCHEDULES: Schedule[] = [
     pattern: "55 23 * * *",
     enqueue: async (db, _registry, now) => {
       await enqueueJob(db, SNAPSHOT_JOB, null, now, { dedupeKey: SNAPSHOT_JOB });
+    },
+  },
+  {
+    name: "integration health",
+    pattern: "40 6 * * *",
+    enqueue: async (db, _registry, now) => {
+      await enqueueHealthChecks(db, now);
     },
   },
   {

@@ -23,6 +23,18 @@ export async function describe(db: Db, baseUrl: string, event: OutboxEvent, sett
         link: { label: "Open the Integration Hub", url: `${base}/integrations` },
       };
     }
+    case "integration.warning": {
+      const name = await integrationName(p.integrationId);
+      const notes = (p.notes as { level: string; message: string }[]) ?? [];
+      return {
+        ...common,
+        level: notes.some((n) => n.level === "error") ? "error" : "warning",
+        title: `${name}: ${notes.length} problem${notes.length === 1 ? "" : "s"} found by the daily health check`,
+        text: notes.map((n) => n.message).join(" "),
+        facts: [{ label: "Integration", value: name }],
+        link: { label: "Open the Integration Hub", url: `${base}/integrations` },
+      };
+    }
     case "scan.failed": {
       const name = await integrationName(p.integrationId);
       return {

@@ -8,7 +8,7 @@ import { SEVERITIES, SEVERITY_RANK } from "../findings/normalize.js";
 export type Rule = "integration" | "scan" | "push" | "findings" | "merged" | "sla";
 
 export const RULE_FIELDS: SettingField[] = [
-  { name: "notifyIntegrationFailed", label: "An integration's connection failed or its credentials expired", type: "checkbox", defaultChecked: true, editableWhenConnected: true },
+  { name: "notifyIntegrationFailed", label: "An integration's connection failed, or its daily health check found a problem ahead (a token about to expire, a missing scope, a mapped status gone)", type: "checkbox", defaultChecked: true, editableWhenConnected: true },
   { name: "notifyScanFailed", label: "A scan or repository sync failed", type: "checkbox", defaultChecked: true, editableWhenConnected: true },
   { name: "notifyPushFailed", label: "Pushing a ticket failed", type: "checkbox", defaultChecked: true, editableWhenConnected: true },
   { name: "notifyNewFindings", label: "New findings after a scan (one digest per scan)", type: "checkbox", defaultChecked: false, editableWhenConnected: true },
@@ -41,6 +41,7 @@ const RULE_SETTING: Record<Rule, string> = {
 
 const RULE_OF: Record<string, Rule> = {
   "integration.failed": "integration",
+  "integration.warning": "integration",
   "scan.failed": "scan",
   "ticket.push_failed": "push",
   "findings.new": "findings",

@@ -12,6 +12,7 @@ export type DomainEvent =
   | { type: "remediation.closed"; remediationId: number; findingIds: number[] }
   | { type: "ticket.push_failed"; mappingId: number; integrationId: number; subjectKey: string; subjectLabel: string; reason: string; httpStatus: number | null; trackerMessage: string | null }
   | { type: "integration.failed"; integrationId: number; kind: string; reason: string }
+  | { type: "integration.warning"; integrationId: number; notes: { level: "warning" | "error"; message: string }[] }
   | { type: "scan.failed"; integrationId: number; reason: string }
   | { type: "findings.new"; integrationId: number; counts: Record<Severity, number> }
   | { type: "sla.approaching"; counts: Record<Severity, number>; overdue: number; soonest: string | null; days: number };

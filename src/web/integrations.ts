@@ -3,6 +3,7 @@
 // htmx upgrades them to a modal dialog and in-place swaps.
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { type Health, readHealth } from "../integrations/health.js";
 import type { AvailableConnector, Connector, SettingValues } from "../connectors/types.js";
 import type { Integration } from "../db/schema.js";
 import { type Existing, displayValue, parseSettingsForm } from "../integrations/form.js";
@@ -338,6 +339,8 @@ export interface CardView {
     name: string;
     status: "connected" | "error";
     lastError: string | null;
+    /** The last daily health check's notes. */
+    health: Health | undefined;
     lastSyncAt: string | null;
     glance: { label: string; value: string }[];
     scan: ScanView | undefined;
@@ -393,6 +396,7 @@ function cardView(connector: Connector, integrations: Integration[], scanOf: (in
       name: integration.name,
       status: integration.status,
       lastError: integration.last_error,
+      health: readHealth(integration.health),
       lastSyncAt: integration.last_sync_at,
       glance: (available?.fields ?? [])
         .filter((f) => f.glance)

@@ -19,6 +19,8 @@ export interface GitHubSimToken {
   login: string;
   /** Classic tokens report their scopes; fine-grained ones do not (null). */
   scopes: string[] | null;
+  /** When the token expires (sent on every answer as GitHub-Authentication-Token-Expiration). */
+  expires?: Date;
   revoked?: boolean;
   /** Installation access tokens belong to one installation of a GitHub App. */
   installation?: number;
@@ -115,6 +117,7 @@ export class GitHubSim {
       c.header("x-ratelimit-reset", String(reset));
       c.header("x-github-api-version-selected", "2022-11-28");
       if (entry.scopes) c.header("x-oauth-scopes", entry.scopes.join(", "));
+      if (entry.expires) c.header("github-authentication-token-expiration", entry.expires.toISOString().replace("T", " ").replace(/\.\d{3}Z$/, " UTC"));
     });
     api.get("/user", (c) => {
       const entry = this.tokenOf(c.req.header("authorization"));

@@ -94,6 +94,8 @@ export class JiraSim {
   readonly issues: SimIssue[] = [];
   /** Status ids an issue may move to, per current status id (all by default). */
   blockedTransitions = new Set<string>();
+  /** Statuses an administrator removed from the workflow. */
+  readonly removedStatuses = new Set<string>();
   cloudId = "a436116f-02ce-4520-8fbb-7301462a1674";
   siteOrigin = "https://acme.atlassian.net";
   /** Requests per second allowed before 429 (0: no limit). */
@@ -372,7 +374,7 @@ export class JiraSim {
       if (denied) return denied;
       const p = project(c);
       if (!p) return notFound(c, "No project could be found with key or id.");
-      return c.json((this.issueTypes.get(p.key) ?? []).map((t) => ({ id: t.id, name: t.name, subtask: t.subtask, statuses: STATUSES.map((s) => ({ ...s, self: `${site()}/rest/api/3/status/${s.id}` })) })));
+      return c.json((this.issueTypes.get(p.key) ?? []).map((t) => ({ id: t.id, name: t.name, subtask: t.subtask, statuses: STATUSES.filter((s) => !this.removedStatuses.has(s.id)).map((s) => ({ ...s, self: `${site()}/rest/api/3/status/${s.id}` })) })));
     });
     api.post("/issue", async (c) => {
       const denied = need(c, "write");

@@ -1,6 +1,7 @@
 // GitHub as source control: github.com or GitHub Enterprise Server, connected with a
 // personal access token (fine-grained or classic). Lists the repositories the token reaches.
 import { ExternalError } from "../../http.js";
+import { expiryNote, type HealthNote } from "../types.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
 import { type AppCredentials, installationToken, privateKeyError } from "./app.js";
 import { GitHubClient, SERVICE, apiBase, githubErrorMessage, nextLink } from "./client.js";
@@ -147,6 +148,26 @@ export const github: AvailableConnector = {
       details.push("Fine-grained token: repository access as its owner granted it");
     }
     return { message: "Connected to GitHub: the token was accepted.", details };
+  },
+
+  async health(connection, ctx, now) {
+    const client = createGitHubClient(connection, ctx);
+    // App installation tokens are renewed by Patchbay; OAuth tokens by their refresh token.
+    if (client.installation || connection.secrets.refreshToken) return [];
+    const { response } = await client.get<{ login?: string }>("/user", { apiRoot: true });
+    const notes: HealthNote[] = [];
+    // "2026-12-01 10:00:00 UTC" on tokens that expire.
+    const expires = response.headers.get("github-authentication-token-expiration");
+    const at = expires ? Date.parse(expires.replace(/^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) UTC$/, "$1T$2Z")) : NaN;
+    const expiry = Number.isNaN(at) ? undefined : expiryNote("The GitHub token", at, now);
+    if (expiry) notes.push(expiry);
+    const scopes = response.headers.get("x-oauth-scopes");
+    if (scopes !== null) {
+      const granted = scopes.split(",").map((s) => s.trim()).filter(Boolean);
+      const missing = WANTED_SCOPES.filter((s) => !granted.includes(s));
+      if (missing.length) notes.push({ level: "warning", message: `The classic GitHub token lacks ${missing.join(", ")}: ${missing.includes("security_events") ? "Dependabot and code scanning alerts cannot be read; " : ""}${missing.includes("repo") ? "private repositories and pull requests are out of reach; " : ""}add the scopes or use a token that has them.`.replace(/; add/, ". Add") });
+    }
+    return notes;
   },
 
   troubleshoot(error) {

@@ -2,6 +2,7 @@
 // project access token. Lists the projects the token is a member of; follows merge requests.
 import { ExternalError } from "../../http.js";
 import { withAnnotation } from "../../remediation/annotation.js";
+import { expiryNote, type HealthNote } from "../types.js";
 import type { RepositoryFile, AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
 import { GitLabClient, SERVICE, apiBase, expectList, gitlabErrorMessage, nextPage } from "./client.js";
 import { parseGitLabDelivery, verifyGitLabDelivery } from "./webhook.js";
@@ -100,6 +101,24 @@ export const gitlab: AvailableConnector = {
       details.push("Token scopes could not be read (older GitLab, or not a personal access token)");
     }
     return { message: "Connected to GitLab: the token was accepted.", details };
+  },
+
+  async health(connection, ctx, now) {
+    const client = createGitLabClient(connection, ctx);
+    // OAuth-connected integrations refresh their tokens: nothing expires that Patchbay cannot renew.
+    if (!connection.secrets.token || connection.secrets.refreshToken) return [];
+    let token: { scopes?: string[]; expires_at?: string | null };
+    try {
+      ({ data: token } = await client.get<typeof token>("/personal_access_tokens/self"));
+    } catch (err) {
+      if (err instanceof ExternalError && err.kind !== "auth" && err.kind !== "unreachable") return [];
+      throw err;
+    }
+    const notes: HealthNote[] = [];
+    const expiry = token.expires_at ? expiryNote("The GitLab access token", Date.parse(`${token.expires_at}T00:00:00Z`), now) : undefined;
+    if (expiry) notes.push(expiry);
+    if (!(token.scopes ?? []).includes("api")) notes.push({ level: "warning", message: `The GitLab token lacks the api scope (it has ${(token.scopes ?? []).join(", ") || "none"}): merge requests cannot be annotated, webhooks not added, issues not pushed.` });
+    return notes;
   },
 
   troubleshoot(error) {

@@ -1,0 +1,77 @@
+// Credential and permission health, daily: what the connector can tell (a token's expiry,
+// scopes it lacks) and, for a tracker, whether its mappings still fit the tracker (the mapped
+// statuses still in the workflow, the mapped fields still on the screen). The notes show on the
+// card; a new warning is sent as a notification, before pushes start failing.
+import { connectorContext } from "../connectors/context.js";
+import type { HealthNote } from "../connectors/types.js";
+import type { Db } from "../db/schema.js";
+import { ExternalError } from "../http.js";
+import { enqueueJob, integrationLane } from "../jobs/queue.js";
+import type { JobHandler } from "../jobs/worker.js";
+import { redactText } from "../log.js";
+import { publish } from "../remediation/events.js";
+import { validateMapping } from "../tickets/fields.js";
+import { openTracker, type PushDeps } from "../tickets/push.js";
+import { TICKET_STATE_LABEL, type TicketState } from "../tickets/render.js";
+import { mappingData } from "../tickets/store.js";
+import { linkedOrOwn } from "./linked.js";
+
+export const HEALTH_JOB = "integration.health";
+
+export interface Health {
+  checkedAt: string;
+  notes: HealthNote[];
+}
+
+export function readHealth(value: string | null): Health | undefined {
+  return value ? (JSON.parse(value) as Health) : undefined;
+}
+
+export async function enqueueHealthChecks(db: Db, now: Date): Promise<void> {
+  for (const { id } of await db.selectFrom("integrations").select("id").execute()) {
+    await enqueueJob(db, HEALTH_JOB, { integrationId: id }, now, { dedupeKey: `${HEALTH_JOB}:${id}`, maxAttempts: 2, lane: integrationLane(id) });
+  }
+}
+
+export function healthHandler(deps: PushDeps): JobHandler {
+  return async ({ payload, logger }) => {
+    const { integrationId } = payload as { integrationId: number };
+    const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
+    const connector = integration && deps.registry.available(integration.kind);
+    if (!integration || !connector) return;
+    const notes: HealthNote[] = [];
+    const problem = (err: unknown) => {
+      if (!(err instanceof ExternalError)) throw err;
+      notes.push({ level: "error", message: redactText(err.message) });
+    };
+    if (connector.health) {
+      try {
+        notes.push(...(await connector.health(await linkedOrOwn(deps, connector, integration), connectorContext({ ...deps.env, logger }), deps.now())));
+      } catch (err) {
+        problem(err);
+      }
+    }
+    if (connector.tracker) {
+      for (const mapping of await deps.db.selectFrom("tracker_mappings").select(["id", "name"]).where("integration_id", "=", integration.id).execute()) {
+        try {
+          const handle = (await openTracker(deps, mapping.id, logger))!;
+          const data = mappingData(handle.mapping);
+          const [statuses, fields] = await Promise.all([handle.session.statuses(data.target), handle.session.fields(data.target)]);
+          const present = new Set(statuses.map((s) => s.id));
+          for (const [state, id] of Object.entries(data.statusMap) as [TicketState, string][]) {
+            if (!present.has(id)) notes.push({ level: "error", message: `${mapping.name}: the workflow no longer has the status "${data.statusNames[id] ?? id}" that tickets move to when ${TICKET_STATE_LABEL[state].toLowerCase()}. Edit the mapping's status map.` });
+          }
+          for (const message of Object.values(validateMapping(data.fields, fields))) notes.push({ level: "error", message: `${mapping.name}: ${message}` });
+        } catch (err) {
+          problem(err);
+        }
+      }
+    }
+    const previous = readHealth(integration.health);
+    const known = new Set((previous?.notes ?? []).map((n) => n.message));
+    const fresh = notes.filter((n) => !known.has(n.message));
+    await deps.db.updateTable("integrations").set({ health: JSON.stringify({ checkedAt: deps.now().toISOString(), notes } satisfies Health) }).where("id", "=", integration.id).execute();
+    if (fresh.length) await publish(deps.db, { type: "integration.warning", integrationId: integration.id, notes: fresh }, deps.now());
+    logger.info("integration health checked", { integrationId, notes: notes.length, new: fresh.length });
+  };
+}
