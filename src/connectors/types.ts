@@ -316,6 +316,8 @@ export interface SourceControl {
      * ExternalError "permission" or "not_found" when it may not.
      */
     register?(connection: ConnectionSettings, ctx: ConnectorContext, repository: string, hook: { url: string; secret: string }): Promise<"created" | "updated">;
+    /** Whether Patchbay's webhook (by its URL) is still on the repository (the daily health check). */
+    registered?(connection: ConnectionSettings, ctx: ConnectorContext, repository: string, url: string): Promise<boolean>;
   };
 }
 
@@ -544,6 +546,8 @@ export interface TrackerInbound {
   instructions(hook: { url: string; filter: string }): string[];
   /** Creates (or corrects) the tracker's webhook where the account may; throws ExternalError "permission" when it may not. */
   register?(connection: ConnectionSettings, ctx: ConnectorContext, hook: { url: string; secret: string; filter: string }): Promise<"created" | "updated">;
+  /** Whether the tracker still has Patchbay's webhook; undefined when the account may not tell. */
+  registered?(connection: ConnectionSettings, ctx: ConnectorContext, url: string): Promise<boolean | undefined>;
   /** The filter that limits events to Patchbay's tickets (a JQL query), shown beside the URL. */
   filter: string;
 }

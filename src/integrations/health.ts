@@ -2,6 +2,7 @@
 // scopes it lacks) and, for a tracker, whether its mappings still fit the tracker (the mapped
 // statuses still in the workflow, the mapped fields still on the screen). The notes show on the
 // card; a new warning is sent as a notification, before pushes start failing.
+import { sql } from "kysely";
 import { connectorContext } from "../connectors/context.js";
 import type { HealthNote } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
@@ -17,6 +18,8 @@ import { mappingData } from "../tickets/store.js";
 import { linkedOrOwn } from "./linked.js";
 
 export const HEALTH_JOB = "integration.health";
+/** Repositories whose webhook is looked for each day. */
+const WEBHOOK_SAMPLE = 5;
 
 export interface Health {
   checkedAt: string;
@@ -47,6 +50,33 @@ export function healthHandler(deps: PushDeps): JobHandler {
     if (connector.health) {
       try {
         notes.push(...(await connector.health(await linkedOrOwn(deps, connector, integration), connectorContext({ ...deps.env, logger }), deps.now())));
+      } catch (err) {
+        problem(err);
+      }
+    }
+    // Webhooks Patchbay added: still there? (A few repositories a day; a missing one is added back by the next sync.)
+    const webhook = connector.scm?.webhook;
+    if (webhook?.registered) {
+      const url = `${deps.baseUrl.replace(/\/+$/, "")}/webhooks/${integration.kind}/${integration.id}`;
+      const sample = await deps.db.selectFrom("repositories").select(["id", "full_name"]).where("integration_id", "=", integration.id).where("accessible", "=", 1).where("webhook_registered_at", "is not", null).orderBy(sql`random()`).limit(WEBHOOK_SAMPLE).execute();
+      for (const repo of sample) {
+        try {
+          if (await webhook.registered(await linkedOrOwn(deps, connector, integration), connectorContext({ ...deps.env, logger }), repo.full_name, url)) continue;
+          notes.push({ level: "warning", message: `Patchbay's webhook is gone from ${repo.full_name}: pull request events stop arriving. The next repository sync adds it back.` });
+          await deps.db.updateTable("repositories").set({ webhook_registered_at: null }).where("id", "=", repo.id).execute();
+        } catch (err) {
+          problem(err);
+          break;
+        }
+      }
+    }
+    const inbound = connector.tracker?.inbound;
+    if (inbound?.registered && deps.vault.openSecrets(integration.secrets)[inbound.secretField]) {
+      const url = `${deps.baseUrl.replace(/\/+$/, "")}/webhooks/${integration.kind}/${integration.id}`;
+      try {
+        if ((await inbound.registered(await linkedOrOwn(deps, connector, integration), connectorContext({ ...deps.env, logger }), url)) === false) {
+          notes.push({ level: "warning", message: `The tracker no longer has Patchbay's webhook (${url}): changes made there stop coming back. Set it up again on the Trackers page.` });
+        }
       } catch (err) {
         problem(err);
       }

@@ -56,6 +56,34 @@ describe("integration health", () => {
     expect(slack.messages).toHaveLength(1);
   });
 
+  it("notices Patchbay's webhook removed from a repository, and the next sync adds it back", async () => {
+    await app.close();
+    app = await testApp({ env: { PATCHBAY_BASE_URL: "https://patchbay.example.com", PATCHBAY_ORIGIN_MAP: `https://api.github.com=${servers[0]!.url}` } });
+    admin = await setUpAdmin(app);
+    github.addToken("ghp_hooks_0001", "octocat", ["repo", "read:org", "security_events", "admin:repo_hook"]);
+    github.addRepos("acme", 2);
+    expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: "ghp_hooks_0001" })).status).toBe(303);
+    await runJobs(app);
+    expect(github.hooks.get("acme/service-001")).toHaveLength(1);
+    expect(await check()).not.toContain("Health check");
+    github.hooks.set("acme/service-001", []);
+    expect(await check()).toContain("Patchbay's webhook is gone from acme/service-001: pull request events stop arriving. The next repository sync adds it back.");
+    await admin.post(`/integrations/github/1/sync`, {});
+    await runJobs(app);
+    expect(github.hooks.get("acme/service-001")).toHaveLength(1);
+    expect(await check()).not.toContain("webhook is gone");
+  });
+
+  it("notices Jira's webhook deleted by an administrator", async () => {
+    jira.admins.add("svc@acme.example");
+    const connected = await admin.post("/integrations/jira", { apiToken: "ATATT-health", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" });
+    const jiraId = /\/integrations\/jira\/(\d+)/.exec(connected.headers.get("location")!)![1]!;
+    expect(text(await (await admin.post(`/trackers/${jiraId}/webhook`, {})).text())).toContain("The webhook was created");
+    expect(await check()).not.toContain("Health check");
+    jira.webhooks.splice(0);
+    expect(await check()).toContain("The tracker no longer has Patchbay's webhook");
+  });
+
   it("finds a Jira mapping whose status left the workflow and whose field left the screen", async () => {
     const connected = await admin.post("/integrations/jira", { apiToken: "ATATT-health", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" });
     const jiraId = /\/integrations\/jira\/(\d+)/.exec(connected.headers.get("location")!)![1]!;

@@ -187,6 +187,11 @@ export const bitbucket: AvailableConnector = {
       ],
       verify: verifyBitbucketDelivery,
       parse: (event, rawBody) => parseBitbucketDelivery(event, rawBody),
+      async registered(connection, ctx, repository, url) {
+        const client = createBitbucketClient(connection, ctx);
+        const page = await client.get<Paged<{ url?: string }>>(`/repositories/${repository.split("/").map(encodeURIComponent).join("/")}/hooks?pagelen=100`);
+        return (page.values ?? []).some((h) => h.url === url);
+      },
       async register(connection, ctx, repository, hook) {
         const client = createBitbucketClient(connection, ctx);
         const path = `/repositories/${repository.split("/").map(encodeURIComponent).join("/")}/hooks`;

@@ -232,6 +232,11 @@ export const github: AvailableConnector = {
       ],
       verify: verifyGitHubDelivery,
       parse: parseGitHubDelivery,
+      async registered(connection, ctx, repository, url) {
+        const client = createGitHubClient(connection, ctx);
+        const { data: hooks } = await client.get<{ config?: { url?: string } }[]>(`/repos/${repository.split("/").map(encodeURIComponent).join("/")}/hooks?per_page=100`);
+        return Array.isArray(hooks) && hooks.some((h) => h.config?.url === url);
+      },
       async register(connection, ctx, repository, hook) {
         const client = createGitHubClient(connection, ctx);
         const path = `/repos/${repository.split("/").map(encodeURIComponent).join("/")}/hooks`;

@@ -206,6 +206,11 @@ export const gitlab: AvailableConnector = {
       ],
       verify: verifyGitLabDelivery,
       parse: (event, rawBody) => parseGitLabDelivery(event, rawBody),
+      async registered(connection, ctx, repository, url) {
+        const client = createGitLabClient(connection, ctx);
+        const { data } = await client.get<unknown>(`/projects/${encodeURIComponent(repository)}/hooks?per_page=100`);
+        return expectList<{ url?: string }>(data, "the webhook list").some((h) => h.url === url);
+      },
       async register(connection, ctx, repository, hook) {
         const client = createGitLabClient(connection, ctx);
         const path = `/projects/${encodeURIComponent(repository)}/hooks`;

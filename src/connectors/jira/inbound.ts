@@ -111,12 +111,27 @@ async function register(connection: ConnectionSettings, ctx: ConnectorContext, h
   }
 }
 
+/** Whether the site still has a webhook to this address; undefined when the account is not an administrator (or uses the gateway). */
+async function registered(connection: ConnectionSettings, ctx: ConnectorContext, url: string): Promise<boolean | undefined> {
+  const site = typeof connection.settings.siteUrl === "string" ? httpsOrigin(connection.settings.siteUrl) : undefined;
+  if (!site) return undefined;
+  const client = new JiraClient(ctx.http(SERVICE, { errorMessage: jiraErrorMessage }), site, String(connection.settings.email), connection.secrets.apiToken ?? "");
+  try {
+    const hooks = await client.get<{ url?: string; enabled?: boolean }[]>("account", "/rest/webhooks/1.0/webhook");
+    return Array.isArray(hooks) && hooks.some((h) => h.url === url && h.enabled !== false);
+  } catch (err) {
+    if (err instanceof ExternalError && (err.status === 401 || err.status === 403)) return undefined;
+    throw err;
+  }
+}
+
 export const jiraInbound: TrackerInbound = {
   secretField: "webhookSecret",
   filter: `labels = ${PATCHBAY_LABEL}`,
   verify,
   parse,
   register,
+  registered,
   instructions: (hook) => [
     "In Jira, open Settings → System → WebHooks and choose Create a WebHook (a Jira administrator can).",
     `URL: ${hook.url}`,
