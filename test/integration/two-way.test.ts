@@ -319,6 +319,29 @@ describe("reconciliation", () => {
   });
 });
 
+/** A Patchbay of the test's own, served so simulators can deliver to it, with the Wiz findings imported. */
+async function localApp(origin: string) {
+  const local = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `${origin},${wiz.originMap}` } });
+  const served = await startSim(local.runtime.app);
+  const browser = await setUpAdmin(local);
+  await seedRepositories(local, ["acme/api"]);
+  await browser.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+  await runJobs(local, 5_000);
+  return { local, served, browser };
+}
+
+/** Saves a mapping (update existing links automatically) and pushes the lodash finding by hand; returns its id. */
+async function mapAndPush(local: TestApp, browser: Browser, trackerId: string, form: Record<string, string>): Promise<number> {
+  const mapping = await browser.post(`/trackers/${trackerId}/mappings`, form);
+  expect(mapping.status, text(await mapping.clone().text())).toBe(303);
+  const mappingId = /\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]!;
+  await browser.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "update_existing" });
+  const f = await local.runtime.database.db.selectFrom("findings").select("id").where("cve", "=", "CVE-2021-23337").executeTakeFirstOrThrow();
+  await browser.post(`/vulnerabilities/${f.id}/push`, {});
+  await runJobs(local);
+  return f.id;
+}
+
 describe("two-way sync with GitHub Issues", () => {
   it("reads issue events through the GitHub integration's webhook: closed as not planned, reopened, comments; its own changes ignored", async () => {
     const { GitHubSim } = await import("../sim/github.js");
@@ -326,18 +349,13 @@ describe("two-way sync with GitHub Issues", () => {
     github.addToken("github_pat_two_way", "patchbay-bot");
     github.repos.push({ id: 4001, full_name: "acme/security", private: true, visibility: "private", archived: false, default_branch: "main" });
     const githubServer = await startSim(github.app());
-    const local = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.github.com=${githubServer.url},${wiz.originMap}` } });
-    const served = await startSim(local.runtime.app);
+    const { local, served, browser } = await localApp(`https://api.github.com=${githubServer.url}`);
     try {
-      const browser = await setUpAdmin(local);
-      await seedRepositories(local, ["acme/api"]);
-      await browser.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
-      await runJobs(local, 5_000);
       const scm = await browser.post("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_two_way", webhookSecret: "github-webhook-secret-two-way" });
       const scmId = /\/integrations\/github\/(\d+)/.exec(scm.headers.get("location")!)![1]!;
       const issues = await browser.post("/integrations/github-issues", { source: scmId });
       const trackerId = /\/integrations\/github-issues\/(\d+)/.exec(issues.headers.get("location")!)![1]!;
-      const mapping = await browser.post(`/trackers/${trackerId}/mappings`, {
+      const id = await mapAndPush(local, browser, trackerId, {
         project: "acme/security",
         ticketType: "issue",
         "source.title": "patchbay",
@@ -349,12 +367,7 @@ describe("two-way sync with GitHub Issues", () => {
         "inbound.closed:completed": "resolved",
         "inbound.closed:not_planned": "risk_accepted",
       });
-      expect(mapping.status, text(await mapping.clone().text())).toBe(303);
-      const mappingId = /\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]!;
-      await browser.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "update_existing" });
-      const f = await local.runtime.database.db.selectFrom("findings").select("id").where("cve", "=", "CVE-2021-23337").executeTakeFirstOrThrow();
-      await browser.post(`/vulnerabilities/${f.id}/push`, {});
-      await runJobs(local);
+      const f = { id };
       const issue = github.issues.find((i) => i.repo === "acme/security")!;
       expect(issue.number).toBe(1);
 
@@ -398,18 +411,13 @@ describe("two-way sync with GitLab Issues", () => {
     gitlab.addToken("glpat-two-way", "patchbay_bot");
     gitlab.addProjects("platform", 1);
     const gitlabServer = await startSim(gitlab.app());
-    const local = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://gitlab.example.com=${gitlabServer.url},${wiz.originMap}` } });
-    const served = await startSim(local.runtime.app);
+    const { local, served, browser } = await localApp(`https://gitlab.example.com=${gitlabServer.url}`);
     try {
-      const browser = await setUpAdmin(local);
-      await seedRepositories(local, ["acme/api"]);
-      await browser.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
-      await runJobs(local, 5_000);
       const scm = await browser.post("/integrations/gitlab", { gitlabUrl: "https://gitlab.example.com", token: "glpat-two-way", webhookSecret: "gitlab-webhook-secret-two-way" });
       const scmId = /\/integrations\/gitlab\/(\d+)/.exec(scm.headers.get("location")!)![1]!;
       const issues = await browser.post("/integrations/gitlab-issues", { source: scmId });
       const trackerId = /\/integrations\/gitlab-issues\/(\d+)/.exec(issues.headers.get("location")!)![1]!;
-      const mapping = await browser.post(`/trackers/${trackerId}/mappings`, {
+      const id = await mapAndPush(local, browser, trackerId, {
         project: "2001",
         ticketType: "issue",
         "source.title": "patchbay",
@@ -419,12 +427,7 @@ describe("two-way sync with GitLab Issues", () => {
         "inbound.opened": "open",
         "inbound.closed": "resolved",
       });
-      expect(mapping.status, text(await mapping.clone().text())).toBe(303);
-      const mappingId = /\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]!;
-      await browser.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "update_existing" });
-      const f = await local.runtime.database.db.selectFrom("findings").select("id").where("cve", "=", "CVE-2021-23337").executeTakeFirstOrThrow();
-      await browser.post(`/vulnerabilities/${f.id}/push`, {});
-      await runJobs(local);
+      const f = { id };
       const issue = gitlab.issues[0]!;
       const url = `${served.url}/webhooks/gitlab/${scmId}`;
       const send = async (e: { event: string; payload: Record<string, unknown> }) => {
@@ -454,27 +457,6 @@ describe("two-way sync with GitLab Issues", () => {
 });
 
 describe("two-way sync with Azure DevOps and ServiceNow (a secret in a header)", () => {
-  async function localApp(origin: string) {
-    const local = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `${origin},${wiz.originMap}` } });
-    const served = await startSim(local.runtime.app);
-    const browser = await setUpAdmin(local);
-    await seedRepositories(local, ["acme/api"]);
-    await browser.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
-    await runJobs(local, 5_000);
-    return { local, served, browser };
-  }
-
-  async function mapAndPush(local: TestApp, browser: Browser, trackerId: string, form: Record<string, string>): Promise<number> {
-    const mapping = await browser.post(`/trackers/${trackerId}/mappings`, form);
-    expect(mapping.status, text(await mapping.clone().text())).toBe(303);
-    const mappingId = /\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]!;
-    await browser.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "update_existing" });
-    const f = await local.runtime.database.db.selectFrom("findings").select("id").where("cve", "=", "CVE-2021-23337").executeTakeFirstOrThrow();
-    await browser.post(`/vulnerabilities/${f.id}/push`, {});
-    await runJobs(local);
-    return f.id;
-  }
-
   /** The secret Patchbay made on the tracker page (stored in the vault; the test reads it as the person copying it would). */
   async function madeSecret(local: TestApp, browser: Browser, trackerId: string): Promise<string> {
     expect(text(await (await browser.post(`/trackers/${trackerId}/webhook`, {})).text())).toContain("set up by hand");
