@@ -21,6 +21,7 @@ import * as m0017 from "./0017_finding_due_dates.js";
 import * as m0018 from "./0018_finding_snapshots.js";
 import * as m0019 from "./0019_ticket_templates.js";
 import * as m0020 from "./0020_integration_health.js";
+import * as m0021 from "./0021_ownership_routing.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -43,4 +44,5 @@ export const migrations: Record<string, Migration> = {
   "0018_finding_snapshots": m0018,
   "0019_ticket_templates": m0019,
   "0020_integration_health": m0020,
+  "0021_ownership_routing": m0021,
 };

@@ -21,6 +21,7 @@ import { jobRoutes } from "./web/jobs.js";
 import { staticRoutes } from "./web/static.js";
 import { userRoutes } from "./web/users.js";
 import { slaRoutes } from "./web/sla.js";
+import { ownershipRoutes } from "./web/ownership.js";
 import { trendRoutes } from "./web/trends.js";
 import { vulnerabilityRoutes } from "./web/vulnerabilities.js";
 import { repositoryRoutes } from "./web/repositories.js";
@@ -123,6 +124,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", accountRoutes(deps));
   app.route("/", userRoutes(deps));
   app.route("/", slaRoutes(deps));
+  app.route("/", ownershipRoutes(deps));
   app.route("/", trendRoutes(deps));
   app.route("/", integrationRoutes(deps));
   app.route("/", jobRoutes(deps));

@@ -31,6 +31,7 @@ import { DISPATCH_JOB } from "./remediation/events.js";
 import { SEND_JOB, dispatchHandler, sendHandler } from "./notifications/dispatch.js";
 import { REGISTRY_JOB, registrySyncHandler } from "./registries/sync.js";
 import { PACKAGES_JOB, packageSyncHandler } from "./packages/sync.js";
+import { OWNERSHIP_JOB, ownershipSyncHandler } from "./routing/sync.js";
 
 export interface RuntimeOptions {
   now?: () => Date;
@@ -86,6 +87,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     [SEND_JOB, sendHandler(pushDeps)],
     [REGISTRY_JOB, registrySyncHandler({ db, vault, registry, env: connectorEnv, now })],
     [PACKAGES_JOB, packageSyncHandler({ db, vault, registry, env: connectorEnv, now })],
+    [OWNERSHIP_JOB, ownershipSyncHandler({ db, vault, registry, env: connectorEnv, now })],
   ]);
   const worker = new Worker({ db, handlers, logger: logger.child({ component: "worker" }), now, leaseMs: config.jobLeaseSeconds * 1000 });
 

@@ -244,6 +244,8 @@ export interface RepositoryInfo {
   defaultBranch: string | null;
   visibility: string | null;
   archived: boolean;
+  /** The repository's topics (GitHub topics, GitLab topics); none where the service has none. */
+  topics?: string[];
 }
 
 export interface RepositoryPage {
@@ -442,7 +444,9 @@ export type FieldValue =
   /** Several of the tracker's allowed values. */
   | { kind: "choices"; ids: string[] }
   /** Free-form labels or tags. */
-  | { kind: "list"; items: string[] };
+  | { kind: "list"; items: string[] }
+  /** A person in the tracker: a Jira account ID (a username on Data Center). */
+  | { kind: "user"; id: string };
 
 export interface TicketContent {
   /** Values by tracker field id. */
@@ -577,6 +581,8 @@ export interface Notification {
   link?: { label: string; url: string };
   /** Further events of the same rule collapsed into this message. */
   more: number;
+  /** The channel ownership routing chose for what the event concerns (Slack with a bot token posts there). */
+  channel?: string;
   at: string;
 }
 

@@ -90,6 +90,12 @@ export interface RepositoryTable {
   last_seen_at: string | null;
   /** When Patchbay added its webhook to this repository itself (automatic webhooks). */
   webhook_registered_at: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON array of the repository's topics as source control lists them. */
+  topics: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON: the CODEOWNERS file read (path, blob id, rules, problems), or null when none was found. */
+  codeowners: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON: the team's override of the routed assignee, component, labels and channel. */
+  routing: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }

@@ -13,6 +13,8 @@ import type { JobHandler } from "../jobs/worker.js";
 import { redactText } from "../log.js";
 import { publish } from "../remediation/events.js";
 import { describe } from "./render.js";
+import { type Route, routeForFindings, routeForRepository } from "../routing/ownership.js";
+import { parseSubjectKey } from "../tickets/subjects.js";
 import { type OutboxEvent, type Rule, ruleFor } from "./rules.js";
 
 export const SEND_JOB = "notification.send";
@@ -39,12 +41,13 @@ export function dispatchHandler(deps: NotifyDeps): JobHandler {
         for (const row of rows) {
           const event: OutboxEvent = { id: row.id, type: row.type, payload: JSON.parse(row.payload) as Record<string, unknown> };
           const source = await sourceIntegration(trx, event);
+          const channel = (await eventRoute(trx, event))?.channel ?? undefined;
           for (const notifier of notifiers) {
             // A notifier's own failures are shown on its card, not sent through it.
             if (notifier.id === source) continue;
             const rule = ruleFor(integrationSettings(notifier), event, source);
             if (!rule) continue;
-            await enqueueNotification(trx, notifier.id, rule, event.id, deps.now());
+            await enqueueNotification(trx, notifier.id, rule, event.id, deps.now(), channel);
             queued++;
           }
         }
@@ -65,17 +68,36 @@ async function sourceIntegration(db: Db, event: OutboxEvent): Promise<number | u
   return undefined;
 }
 
+/** The ownership route of what an event is about, where it concerns one repository. */
+async function eventRoute(db: Db, event: OutboxEvent): Promise<Route | undefined> {
+  if (typeof event.payload.remediationId === "number") {
+    const row = await db.selectFrom("remediations").select("repository_id").where("id", "=", event.payload.remediationId).executeTakeFirst();
+    return row ? routeForRepository(db, row.repository_id) : undefined;
+  }
+  if (event.type === "ticket.push_failed" && typeof event.payload.subjectKey === "string") {
+    const subject = parseSubjectKey(event.payload.subjectKey);
+    if (subject?.groupBy === "finding") return routeForFindings(db, [subject.findingId]);
+    if (subject?.groupBy === "asset") {
+      const asset = await db.selectFrom("assets").select("repository_id").where("id", "=", subject.assetId).executeTakeFirst();
+      return asset?.repository_id ? routeForRepository(db, asset.repository_id) : undefined;
+    }
+  }
+  return undefined;
+}
+
 interface SendPayload {
   integrationId: number;
   rule: Rule;
+  /** The routed channel (ownership routing) for notifiers that can post to one. */
+  channel?: string;
   events: number[];
   /** Events collapsed beyond those kept in `events`. */
   extra: number;
 }
 
 /** Queues an event for a notifier's rule, joining a send that is still waiting. */
-export async function enqueueNotification(db: Db, integrationId: number, rule: Rule, eventId: number, now: Date): Promise<void> {
-  const key = `notify:${integrationId}:${rule}`;
+export async function enqueueNotification(db: Db, integrationId: number, rule: Rule, eventId: number, now: Date, channel?: string): Promise<void> {
+  const key = `notify:${integrationId}:${rule}${channel ? `:${channel}` : ""}`;
   const waiting = await db.selectFrom("jobs").select(["id", "payload"]).where("dedupe_key", "=", key).where("status", "=", "queued").executeTakeFirst();
   if (waiting) {
     const payload = JSON.parse(waiting.payload) as SendPayload;
@@ -87,14 +109,14 @@ export async function enqueueNotification(db: Db, integrationId: number, rule: R
   const last = (await db.selectFrom("meta").select("value").where("key", "=", `notify.last:${integrationId}:${rule}`).executeTakeFirst())?.value;
   const earliest = last ? Date.parse(last) + WINDOW_MS : 0;
   const runAt = new Date(Math.max(now.getTime(), earliest));
-  await enqueueJob(db, SEND_JOB, { integrationId, rule, events: [eventId], extra: 0 } satisfies SendPayload, now, { runAt, dedupeKey: key, maxAttempts: 5, lane: integrationLane(integrationId) });
+  await enqueueJob(db, SEND_JOB, { integrationId, rule, events: [eventId], extra: 0, ...(channel ? { channel } : {}) } satisfies SendPayload, now, { runAt, dedupeKey: key, maxAttempts: 5, lane: integrationLane(integrationId) });
 }
 
 export function sendHandler(deps: NotifyDeps): JobHandler {
   return async ({ job, payload, logger }) => {
     // Events arriving while this one sends wait for the next message.
     await releaseDedupeKey(deps.db, job.id);
-    const { integrationId, rule, events, extra } = payload as SendPayload;
+    const { integrationId, rule, events, extra, channel } = payload as SendPayload;
     const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
     const connector = integration ? deps.registry.available(integration.kind) : undefined;
     if (!integration || !connector?.notifier) return;
@@ -108,6 +130,7 @@ export function sendHandler(deps: NotifyDeps): JobHandler {
     }
     if (!notification) return;
     notification.more = rows.length - 1 + extra;
+    if (channel) notification.channel = channel;
     try {
       const connection = await linkedOrOwn(deps, connector, integration);
       await connector.notifier.send(connection, connectorContext({ ...deps.env, logger }), notification);

@@ -10,6 +10,7 @@ import { type ConnectorEnvironment, connectorContext } from "../connectors/conte
 import { enqueueScan } from "../findings/sync.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { registerWebhooks } from "./webhooks.js";
+import { enqueueOwnershipSync } from "../routing/sync.js";
 import { enqueueJob, integrationLane } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
@@ -80,6 +81,8 @@ export function repositorySyncHandler(deps: RepositorySyncDeps): JobHandler {
         }
         counts.resolved = gone.length;
         await recordSyncSuccess(trx, integration.id, run.id, counts, now());
+        // CODEOWNERS are read after every repository sync (unchanged files are not read again).
+        await enqueueOwnershipSync(trx, integration.id, now());
         // Scanners that read the repositories themselves follow every repository sync.
         for (const other of await trx.selectFrom("integrations").select(["id", "kind"]).execute()) {
           if (deps.registry.available(other.kind)?.scanner?.afterRepositorySync) await enqueueScan(trx, other.id, now());
@@ -107,6 +110,7 @@ async function upsertRepository(db: Db, integrationId: number, provider: string,
     visibility: repo.visibility,
     archived: repo.archived ? 1 : 0,
     accessible: 1,
+    topics: repo.topics?.length ? JSON.stringify([...new Set(repo.topics.map((t) => t.toLowerCase()))].sort()) : null,
   };
   const existing = await db
     .selectFrom("repositories")

@@ -39,7 +39,9 @@ export type PatchbayField =
   | "scanner_link"
   | "due_date"
   | "first_detected"
-  | "labels";
+  | "labels"
+  | "assignee"
+  | "component";
 
 export const PATCHBAY_FIELDS: Record<PatchbayField, string> = {
   title: "Title",
@@ -56,7 +58,9 @@ export const PATCHBAY_FIELDS: Record<PatchbayField, string> = {
   scanner_link: "Link to the finding in the scanner",
   due_date: "Due date (the earliest SLA deadline)",
   first_detected: "First detected",
-  labels: "Labels (security, severity, CVE)",
+  labels: "Labels (security, severity, CVE, and the routed labels)",
+  assignee: "Assignee (from ownership routing)",
+  component: "Component (from ownership routing)",
 };
 
 /** Days to fix by severity, counted from first detection: the due date Patchbay fields carry. */
@@ -65,7 +69,7 @@ export const PATCHBAY_FIELDS: Record<PatchbayField, string> = {
 export function patchbayFieldsFor(kind: TrackerFieldKind): PatchbayField[] {
   switch (kind) {
     case "text":
-      return ["title", "description", "severity", "cvss", "cve", "package", "installed_version", "fixed_version", "asset", "repository", "finding_link", "scanner_link", "due_date", "first_detected"];
+      return ["title", "description", "severity", "cvss", "cve", "package", "installed_version", "fixed_version", "asset", "repository", "finding_link", "scanner_link", "due_date", "first_detected", "assignee", "component"];
     case "document":
       return ["description", "title"];
     case "number":
@@ -73,9 +77,13 @@ export function patchbayFieldsFor(kind: TrackerFieldKind): PatchbayField[] {
     case "date":
       return ["due_date", "first_detected"];
     case "choice":
-      return ["severity"];
+      return ["severity", "assignee", "component"];
+    case "choices":
+      return ["component"];
     case "labels":
-      return ["labels"];
+      return ["labels", "assignee"];
+    case "user":
+      return ["assignee"];
     default:
       return [];
   }
@@ -106,6 +114,8 @@ function guessPatchbayField(field: TrackerField): PatchbayField | undefined {
   if (/^(description|body|repro steps)$/.test(name)) return pick("description");
   if (/^(labels?|tags)$/.test(name)) return pick("labels");
   if (/due/.test(name)) return pick("due_date");
+  if (/^(assignee|assignees.*|assigned to)$/.test(name)) return pick("assignee");
+  if (/^(components?|area path)$/.test(name)) return pick("component");
   return undefined;
 }
 
@@ -237,10 +247,46 @@ function patchbayValue(m: FieldMapping, s: SubjectView): FieldValue | undefined 
     return m.kind === "date" ? { kind: "date", date } : { kind: "text", text: date };
   }
   if (field === "labels") return { kind: "list", items: s.labels };
+  if (field === "assignee" || field === "component") return routedValue(m, s.route[field]);
   const text = s.text[field];
   if (text === undefined || text === "") return undefined;
   if (m.kind === "document") return { kind: "document", blocks: [{ type: "paragraph", spans: [{ text }] }] };
   return { kind: "text", text };
+}
+
+/**
+ * A routed assignee or component onto a field: a user field takes it as the tracker's user
+ * ID, a list field as one item, a field of allowed values by ID or by name (the GitLab member
+ * "Ada (@ada)" is "ada" or "@ada"). A value the field does not allow leaves it empty.
+ */
+function routedValue(m: FieldMapping, value: string | null): FieldValue | undefined {
+  if (!value) return undefined;
+  switch (m.kind) {
+    case "user":
+      return { kind: "user", id: value };
+    case "labels":
+      return { kind: "list", items: [value.replace(/^@/, "")] };
+    case "choice":
+    case "choices": {
+      const id = choiceId(m.choiceNames ?? {}, value);
+      if (!id) return undefined;
+      return m.kind === "choice" ? { kind: "choice", id } : { kind: "choices", ids: [id] };
+    }
+    case "document":
+      return { kind: "document", blocks: [{ type: "paragraph", spans: [{ text: value }] }] };
+    default:
+      return { kind: "text", text: value };
+  }
+}
+
+function choiceId(names: Record<string, string>, value: string): string | undefined {
+  if (names[value] !== undefined) return value;
+  const want = value.toLowerCase().replace(/^@/, "");
+  for (const [id, name] of Object.entries(names)) {
+    const n = name.toLowerCase();
+    if (n === want || n === `@${want}` || n.endsWith(`(@${want})`) || n.split(/\s*[\\/]\s*/).at(-1) === want) return id;
+  }
+  return undefined;
 }
 
 /** A short display of a value, for the changelog's "what changed". */
@@ -261,5 +307,7 @@ export function displayFieldValue(value: FieldValue | undefined, names: Record<s
       return value.ids.map((id) => names[id] ?? id).join(", ");
     case "list":
       return value.items.join(", ");
+    case "user":
+      return value.id;
   }
 }

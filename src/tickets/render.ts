@@ -1,6 +1,7 @@
 // Ticket content, rendered from the findings a ticket covers: title, rich description
 // (neutral blocks each tracker renders its own way), severity, due date, labels, and the
 // ticket state the status map turns into a tracker status.
+import { EMPTY_ROUTE, type Route, routeForFindings } from "../routing/ownership.js";
 import type { Block, Span } from "../connectors/types.js";
 import type { Db, FindingStatus, RemediationState, Severity } from "../db/schema.js";
 import { SEVERITIES, SEVERITY_RANK, STATUS_LABEL } from "../findings/normalize.js";
@@ -62,6 +63,8 @@ export interface SubjectView {
   labels: string[];
   text: Partial<Record<PatchbayField, string>>;
   remediations: SubjectRemediation[];
+  /** Ownership routing: owners, assignee, component, labels and channel for these findings. */
+  route: Route;
 }
 
 const MAX_LISTED = 100;
@@ -136,10 +139,10 @@ export async function loadSubject(db: Db, subjectKey: string, findingIds: number
       .orderBy("remediations.id")
       .execute()
   ).map((r) => ({ id: r.id, number: r.number, title: r.title, url: r.url, state: r.state, repository: r.full_name }));
-  return buildView(subjectKey, findings, remediations, baseUrl);
+  return buildView(subjectKey, findings, remediations, baseUrl, await routeForFindings(db, findingIds));
 }
 
-export function buildView(key: string, findings: SubjectFinding[], remediations: SubjectRemediation[], baseUrl: string): SubjectView {
+export function buildView(key: string, findings: SubjectFinding[], remediations: SubjectRemediation[], baseUrl: string, route: Route = EMPTY_ROUTE): SubjectView {
   const subject = parseSubjectKey(key);
   const active = findings.filter((f) => f.status === "open" || f.status === "in_remediation");
   const considered = active.length ? active : findings;
@@ -187,6 +190,7 @@ export function buildView(key: string, findings: SubjectFinding[], remediations:
         { label: "First detected", value: [{ text: one.firstDetectedAt.slice(0, 10) }] },
         { label: "Due date", value: [{ text: dueDate || "none (no SLA for this severity)" }] },
         { label: "Status", value: [{ text: STATUS_LABEL[one.status] }] },
+        ...(route.owners.length ? [{ label: "Owners", value: [{ text: route.owners.join(", ") }] }] : []),
       ],
     });
   } else {
@@ -196,6 +200,7 @@ export function buildView(key: string, findings: SubjectFinding[], remediations:
         { label: "Highest severity", value: [{ text: capitalize(severity) }] },
         { label: "Findings", value: [{ text: `${considered.length} open of ${findings.length}` }] },
         { label: "Due date", value: [{ text: dueDate || "none (no SLA for this severity)" }] },
+        ...(route.owners.length ? [{ label: "Owners", value: [{ text: route.owners.join(", ") }] }] : []),
       ],
     });
     blocks.push({ type: "heading", text: "Findings" });
@@ -231,6 +236,8 @@ export function buildView(key: string, findings: SubjectFinding[], remediations:
     repository: repos.join(", "),
     finding_link: single ? findingUrl(one) : `${baseUrl.replace(/\/+$/, "")}/vulnerabilities?${groupQuery(subject)}`,
     scanner_link: single ? (one.scannerUrl ?? "") : "",
+    assignee: route.assignee ?? "",
+    component: route.component ?? "",
   };
   return {
     key,
@@ -243,9 +250,10 @@ export function buildView(key: string, findings: SubjectFinding[], remediations:
     state,
     blocks,
     plainText: plain(blocks),
-    labels: ["security", `severity-${severity}`, ...cves.slice(0, 10).map((c) => c.toLowerCase())],
+    labels: [...new Set(["security", `severity-${severity}`, ...cves.slice(0, 10).map((c) => c.toLowerCase()), ...route.labels])],
     text,
     remediations,
+    route,
   };
 }
 

@@ -19,7 +19,7 @@ export interface Templates {
 export const FINDING_TEMPLATE_FIELDS = ["cve", "title", "severity", "cvss", "package", "ecosystem", "installedVersion", "fixedVersion", "asset", "repository", "status", "firstDetected", "dueDate", "url", "description"] as const;
 const REMEDIATION_FIELDS = ["title", "url", "state", "repository", "number"] as const;
 /** What `it` offers: the subject's summary, its findings and its remediation pull requests. */
-export const TEMPLATE_FIELDS = ["title", "cve", "cves", "severity", "cvss", "package", "installedVersion", "fixedVersion", "asset", "repository", "firstDetected", "dueDate", "status", "description", "url", "scannerUrl", "count", "findings", "remediations"] as const;
+export const TEMPLATE_FIELDS = ["title", "cve", "cves", "severity", "cvss", "package", "installedVersion", "fixedVersion", "asset", "repository", "firstDetected", "dueDate", "status", "description", "url", "scannerUrl", "count", "findings", "remediations", "owners", "assignee", "component"] as const;
 const LISTS: Record<string, readonly string[]> = { findings: FINDING_TEMPLATE_FIELDS, remediations: REMEDIATION_FIELDS };
 
 type Node = { kind: "text"; text: string } | { kind: "value"; path: string[] } | { kind: "for"; name: string; list: string; body: Node[] } | { kind: "if"; negate: boolean; path: string[]; then: Node[]; otherwise: Node[] };
@@ -148,6 +148,9 @@ export function templateData(view: SubjectView, baseUrl: string): Data {
     count: view.findings.length,
     findings: view.findings.map(findingData),
     remediations: view.remediations.map((r) => ({ title: r.title, url: r.url, state: r.state, repository: r.repository, number: r.number })),
+    owners: view.route.owners,
+    assignee: view.route.assignee ?? "",
+    component: view.route.component ?? "",
   };
 }
 

@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import { sql } from "kysely";
 import { SEVERITIES } from "../findings/normalize.js";
 import { openFindingCounts } from "../findings/store.js";
+import { type Codeowners, ownersOf } from "../routing/codeowners.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { isHtmx, render } from "./render.js";
 
@@ -40,7 +41,12 @@ export function repositoryRoutes(deps: AppDeps): Hono<AppEnv> {
       .orderBy("integrations.name")
       .execute();
     const data = {
-      rows: rows.map((r) => ({ ...r, counts: counts.get(r.id) })),
+      rows: rows.map((r) => ({
+        ...r,
+        counts: counts.get(r.id),
+        owners: r.codeowners ? ownersOf(JSON.parse(r.codeowners) as Codeowners, null) : [],
+        topics: r.topics ? (JSON.parse(r.topics) as string[]) : [],
+      })),
       severities: SEVERITIES,
       integrations,
       q,

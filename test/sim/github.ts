@@ -13,6 +13,7 @@ export interface GitHubSimRepo {
   visibility: "public" | "private" | "internal";
   archived: boolean;
   default_branch: string;
+  topics?: string[];
 }
 
 export interface GitHubSimToken {
@@ -138,7 +139,7 @@ export class GitHubSim {
       }
       return c.json({
         total_count: granted.length,
-        repositories: granted.slice((page - 1) * perPage, page * perPage).map((r) => ({ id: r.id, full_name: r.full_name, private: r.private, visibility: r.visibility, archived: r.archived, default_branch: r.default_branch, html_url: `${this.webOrigin}/${r.full_name}` })),
+        repositories: granted.slice((page - 1) * perPage, page * perPage).map((r) => ({ id: r.id, full_name: r.full_name, private: r.private, visibility: r.visibility, archived: r.archived, default_branch: r.default_branch, topics: r.topics ?? [], html_url: `${this.webOrigin}/${r.full_name}` })),
       });
     });
     api.get("/user/repos", (c) => {
@@ -169,6 +170,7 @@ export class GitHubSim {
           visibility: r.visibility,
           archived: r.archived,
           default_branch: r.default_branch,
+          topics: r.topics ?? [],
           html_url: `${this.webOrigin}/${r.full_name}`,
           clone_url: `${this.webOrigin}/${r.full_name}.git`,
           ssh_url: `git@${new URL(this.webOrigin).host}:${r.full_name}.git`,

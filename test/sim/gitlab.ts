@@ -13,6 +13,7 @@ export interface GitLabSimProject {
   default_branch: string;
   visibility: "private" | "internal" | "public";
   archived: boolean;
+  topics?: string[];
 }
 
 export interface GitLabSimIssue {
@@ -108,6 +109,8 @@ export class GitLabSim {
           default_branch: p.default_branch,
           visibility: p.visibility,
           archived: p.archived,
+          topics: p.topics ?? [],
+          tag_list: p.topics ?? [],
           web_url: `${this.webOrigin}/${p.path_with_namespace}`,
           http_url_to_repo: `${this.webOrigin}/${p.path_with_namespace}.git`,
           ssh_url_to_repo: `git@${new URL(this.webOrigin).host}:${p.path_with_namespace}.git`,

@@ -530,6 +530,17 @@ function standardFields(): SimField[] {
     { fieldId: "labels", name: "Labels", required: false, schema: { type: "array", items: "string", system: "labels" } },
     { fieldId: "duedate", name: "Due date", required: false, schema: { type: "date", system: "duedate" } },
     { fieldId: "reporter", name: "Reporter", required: true, hasDefaultValue: true, schema: { type: "user", system: "reporter" } },
+    { fieldId: "assignee", name: "Assignee", required: false, schema: { type: "user", system: "assignee" } },
+    {
+      fieldId: "components",
+      name: "Components",
+      required: false,
+      schema: { type: "array", items: "component", system: "components" },
+      allowedValues: [
+        { id: "10100", name: "Payments" },
+        { id: "10101", name: "Platform" },
+      ],
+    },
   ];
 }
 
@@ -577,6 +588,13 @@ function shapeProblem(def: SimField, value: unknown): string | undefined {
     const ids = (Array.isArray(value) ? value : [value]).map((v) => (v as { id?: string })?.id);
     const bad = ids.find((id) => !def.allowedValues!.some((a) => a.id === id));
     return bad === undefined ? undefined : `Specify a valid value for ${def.name}`;
+  }
+  if (t.type === "user") {
+    // Cloud takes people by account ID only (GDPR); a username is refused.
+    const v = value as { accountId?: unknown; name?: unknown } | null;
+    if (!v || typeof v !== "object") return "Operation value must be an object.";
+    if (typeof v.accountId !== "string" || !v.accountId) return "Specify the user by accountId.";
+    return undefined;
   }
   if (t.type === "date") return typeof value === "string" && /^\d{4}-\d{2}-\d{2}$/.test(value) ? undefined : `Error parsing date string: ${String(value)}`;
   if (t.type === "number") return typeof value === "number" ? undefined : `Operation value must be a number`;

@@ -261,6 +261,9 @@ function serialize(ref: string, value: FieldValue): unknown {
       return value.ids.join("; ");
     case "list":
       return value.items.join("; ");
+    case "user":
+      // Identity fields (System.AssignedTo) take the person's e-mail or display name.
+      return value.id;
   }
 }
 

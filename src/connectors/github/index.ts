@@ -16,6 +16,7 @@ interface GitHubRepo {
   visibility?: string | null;
   private?: boolean;
   archived?: boolean;
+  topics?: string[];
 }
 
 const WANTED_SCOPES = ["repo", "read:org", "security_events"];
@@ -46,6 +47,7 @@ function toRepository(repo: GitHubRepo): RepositoryInfo {
     defaultBranch: repo.default_branch ?? null,
     visibility: repo.visibility ?? (repo.private ? "private" : "public"),
     archived: Boolean(repo.archived),
+    topics: Array.isArray(repo.topics) ? repo.topics.filter((t) => typeof t === "string") : [],
   };
 }
 

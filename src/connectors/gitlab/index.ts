@@ -17,6 +17,9 @@ interface GitLabProject {
   default_branch?: string | null;
   visibility?: string | null;
   archived?: boolean;
+  /** GitLab 14.5+; older servers call them tag_list. */
+  topics?: string[];
+  tag_list?: string[];
 }
 
 export function createGitLabClient(connection: ConnectionSettings, ctx: ConnectorContext): GitLabClient {
@@ -33,6 +36,7 @@ function toRepository(project: GitLabProject): RepositoryInfo {
     defaultBranch: project.default_branch ?? null,
     visibility: project.visibility ?? null,
     archived: Boolean(project.archived),
+    topics: (Array.isArray(project.topics) ? project.topics : Array.isArray(project.tag_list) ? project.tag_list : []).filter((t) => typeof t === "string"),
   };
 }
 

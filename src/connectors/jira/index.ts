@@ -155,6 +155,9 @@ function serialize(fieldId: string, value: FieldValue): unknown {
     case "list":
       // Jira labels cannot contain spaces.
       return value.items.map((item) => item.replace(/\s+/g, "-"));
+    case "user":
+      // Cloud names people by account ID (GDPR: usernames are gone from the API).
+      return { accountId: value.id };
   }
 }
 

@@ -230,6 +230,9 @@ function serialize(field: string, v: FieldValue): unknown {
       return v.ids.join(",");
     case "list":
       return v.items.join(", ");
+    case "user":
+      // Reference fields (assigned_to) take a sys_id or, with sysparm_input_display_value, a user name.
+      return v.id;
   }
 }
 

@@ -73,7 +73,7 @@ async function send(connection: ConnectionSettings, ctx: ConnectorContext, notif
     method: "POST",
     url: `${API}/chat.postMessage`,
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json; charset=utf-8" },
-    body: JSON.stringify({ channel, ...message, unfurl_links: false }),
+    body: JSON.stringify({ channel: notification.channel || channel, ...message, unfurl_links: false }),
   });
   if (!data.ok) {
     const known = API_ERRORS[data.error ?? ""];

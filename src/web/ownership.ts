@@ -1,0 +1,148 @@
+// Ownership routing pages: Settings → Ownership (the owner/topic table, admins only) and each
+// repository's Ownership page (what CODEOWNERS and topics say, the route that results, and the
+// repository's own override).
+import { type Context, Hono } from "hono";
+import { ownersOf } from "../routing/codeowners.js";
+import {
+  loadRouting,
+  MAX_RULES,
+  overrideIsEmpty,
+  parseLabels,
+  parseOverride,
+  type RouteOverride,
+  type RouteRule,
+  routeForRepository,
+  type RoutingSettings,
+  saveRouting,
+  validateRule,
+} from "../routing/ownership.js";
+import { enqueueOwnershipSync } from "../routing/sync.js";
+import type { AppDeps, AppEnv } from "./context.js";
+import { readForm } from "./forms.js";
+import { redirect, render } from "./render.js";
+import { requireAdmin } from "./users.js";
+
+/** Blank rows the table offers for new entries. */
+const NEW_ROWS = 3;
+
+export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use("/settings/ownership", requireAdmin(deps));
+  app.use("/settings/ownership/*", requireAdmin(deps));
+
+  const settingsPage = async (c: Context<AppEnv>, extra: { settings?: RoutingSettings; errors?: Record<number, string> } = {}, status: 200 | 422 = 200) => {
+    const settings = extra.settings ?? (await loadRouting(deps.db));
+    const stats = await deps.db
+      .selectFrom("repositories")
+      .select([(eb) => eb.fn.countAll<number>().as("all"), (eb) => eb.fn.count<number>("codeowners").as("codeowners"), (eb) => eb.fn.count<number>("topics").as("topics"), (eb) => eb.fn.count<number>("routing").as("overrides")])
+      .where("accessible", "=", 1)
+      .executeTakeFirstOrThrow();
+    const blank: RouteRule = { match: "", assignee: "", component: "", labels: [], channel: "" };
+    return render(
+      c,
+      deps,
+      "./ownership/settings",
+      { settings, rows: [...settings.rules, ...Array.from({ length: NEW_ROWS }, () => blank)], errors: extra.errors ?? {}, stats, saved: c.req.query("saved") === "1", refreshing: c.req.query("refresh") === "1" },
+      status,
+    );
+  };
+
+  app.get("/settings/ownership", (c) => settingsPage(c));
+
+  app.post("/settings/ownership", async (c) => {
+    const form = await readForm(c);
+    const count = Math.min(Number(form.rows) || 0, MAX_RULES + NEW_ROWS);
+    const rules: RouteRule[] = [];
+    const errors: Record<number, string> = {};
+    const seen = new Set<string>();
+    for (let i = 0; i < count; i++) {
+      const rule: RouteRule = {
+        match: (form[`match_${i}`] ?? "").trim(),
+        assignee: (form[`assignee_${i}`] ?? "").trim(),
+        component: (form[`component_${i}`] ?? "").trim(),
+        labels: parseLabels(form[`labels_${i}`] ?? ""),
+        channel: (form[`channel_${i}`] ?? "").trim(),
+      };
+      // A row left blank (or emptied to remove it) is not a rule.
+      if (!rule.match && !rule.assignee && !rule.component && !rule.channel && !rule.labels.length) continue;
+      if (form[`remove_${i}`]) continue;
+      const error = validateRule(rule) ?? (seen.has(rule.match.toLowerCase()) ? `${rule.match} has a row already: keep one.` : undefined);
+      if (error) errors[rules.length] = error;
+      seen.add(rule.match.toLowerCase());
+      rules.push(rule);
+    }
+    const settings: RoutingSettings = { useCodeowners: Boolean(form.useCodeowners), useTopics: Boolean(form.useTopics), rules };
+    if (rules.length > MAX_RULES) errors[MAX_RULES] = `At most ${MAX_RULES} rows.`;
+    if (Object.keys(errors).length) return settingsPage(c, { settings, errors }, 422);
+    await saveRouting(deps.db, settings);
+    deps.logger.info("ownership routing saved", { by: c.get("user")!.username, rules: rules.length });
+    return redirect(c, "/settings/ownership?saved=1");
+  });
+
+  app.post("/settings/ownership/refresh", async (c) => {
+    const scms = (await deps.db.selectFrom("integrations").select(["id", "kind"]).execute()).filter((i) => deps.registry.available(i.kind)?.scm);
+    for (const i of scms) await enqueueOwnershipSync(deps.db, i.id, deps.now());
+    deps.notifyWorker();
+    return redirect(c, "/settings/ownership?refresh=1");
+  });
+
+  const repositoryPage = async (c: Context<AppEnv>, extra: { override?: RouteOverride; errors?: Record<string, string> } = {}, status: 200 | 404 | 422 = 200) => {
+    const id = Number(c.req.param("id"));
+    const repo = Number.isSafeInteger(id)
+      ? await deps.db
+          .selectFrom("repositories")
+          .leftJoin("integrations", "integrations.id", "repositories.integration_id")
+          .selectAll("repositories")
+          .select("integrations.name as integration_name")
+          .where("repositories.id", "=", id)
+          .executeTakeFirst()
+      : undefined;
+    if (!repo) return render(c, deps, "./error", { title: "Repository not found", message: "This repository is not known to Patchbay. Go back to Repositories." }, 404);
+    const codeowners = repo.codeowners ? (JSON.parse(repo.codeowners) as import("../routing/codeowners.js").Codeowners) : null;
+    const route = await routeForRepository(deps.db, repo.id);
+    return render(
+      c,
+      deps,
+      "./ownership/repository",
+      {
+        repo,
+        topics: repo.topics ? (JSON.parse(repo.topics) as string[]) : [],
+        codeowners,
+        rootOwners: codeowners ? ownersOf(codeowners, null) : [],
+        route,
+        override: extra.override ?? parseOverride(repo.routing) ?? { assignee: "", component: "", labels: [], channel: "" },
+        errors: extra.errors ?? {},
+        isAdmin: c.get("user")?.role === "admin",
+        saved: c.req.query("saved") === "1",
+      },
+      status,
+    );
+  };
+
+  app.get("/repositories/:id/ownership", (c) => repositoryPage(c));
+
+  app.post("/repositories/:id/ownership", requireAdmin(deps), async (c) => {
+    const id = Number(c.req.param("id"));
+    const exists = Number.isSafeInteger(id) ? await deps.db.selectFrom("repositories").select("id").where("id", "=", id).executeTakeFirst() : undefined;
+    if (!exists) return repositoryPage(c, {}, 404);
+    const form = await readForm(c);
+    const override: RouteOverride = {
+      assignee: (form.assignee ?? "").trim(),
+      component: (form.component ?? "").trim(),
+      labels: parseLabels(form.labels ?? ""),
+      channel: (form.channel ?? "").trim(),
+    };
+    const cleared = Boolean(form.clear);
+    if (!cleared && !overrideIsEmpty(override)) {
+      // The same checks as a table row, under the repository's own name.
+      const error = validateRule({ match: "@override", ...override });
+      if (error) return repositoryPage(c, { override, errors: { form: error } }, 422);
+    }
+    const value = cleared || overrideIsEmpty(override) ? null : JSON.stringify(override);
+    await deps.db.updateTable("repositories").set({ routing: value }).where("id", "=", id).execute();
+    deps.logger.info("repository routing override saved", { by: c.get("user")!.username, repositoryId: id, cleared: value === null });
+    return redirect(c, `/repositories/${id}/ownership?saved=1`);
+  });
+
+  return app;
+}
