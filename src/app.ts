@@ -22,6 +22,7 @@ import { staticRoutes } from "./web/static.js";
 import { userRoutes } from "./web/users.js";
 import { slaRoutes } from "./web/sla.js";
 import { ownershipRoutes } from "./web/ownership.js";
+import { configurationRoutes } from "./web/configuration.js";
 import { trendRoutes } from "./web/trends.js";
 import { vulnerabilityRoutes } from "./web/vulnerabilities.js";
 import { repositoryRoutes } from "./web/repositories.js";
@@ -125,6 +126,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", userRoutes(deps));
   app.route("/", slaRoutes(deps));
   app.route("/", ownershipRoutes(deps));
+  app.route("/", configurationRoutes(deps));
   app.route("/", trendRoutes(deps));
   app.route("/", integrationRoutes(deps));
   app.route("/", jobRoutes(deps));

@@ -110,6 +110,14 @@ export class Browser {
       target: init.target,
     });
   }
+
+  /** A multipart/form-data POST, as a form with a file input sends it. */
+  postMultipart(pathname: string, fields: Record<string, string>, files: Record<string, { name: string; content: string }> = {}): Promise<Response> {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
+    for (const [k, f] of Object.entries(files)) form.append(k, new Blob([f.content]), f.name);
+    return this.request(pathname, { method: "POST", body: form });
+  }
 }
 
 /** Creates the admin through the setup page and returns a signed-in browser. */

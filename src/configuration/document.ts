@@ -1,0 +1,368 @@
+// Configuration as code: the whole setup — integrations (never their secrets), tracker
+// mappings with their assignments, SLAs, ownership routing — as one YAML document, and the
+// JSON Schema it is validated by. References are by name (an integration's kind and name, a
+// repository's full name) so a document written from one Patchbay restores into another.
+import { Ajv, type ErrorObject } from "ajv";
+import { parseDocument, stringify } from "yaml";
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { AvailableConnector, SettingField, SettingValues } from "../connectors/types.js";
+import type { Db, GroupBy, PushMode, Severity } from "../db/schema.js";
+import { SEVERITIES } from "../findings/normalize.js";
+import { loadSla, MAX_SLA_DAYS, type SlaPolicy } from "../findings/sla.js";
+import { integrationSettings, listIntegrations } from "../integrations/store.js";
+import { loadRouting, parseOverride, type RouteOverride, type RoutingSettings } from "../routing/ownership.js";
+import type { FieldMapping } from "../tickets/fields.js";
+import { INBOUND_ACTIONS } from "../tickets/inbound.js";
+import { GROUP_BY, listAssignments, mappingData, PUSH_MODES } from "../tickets/store.js";
+import { repositoryIds } from "../tickets/subjects.js";
+import type { Vault } from "../vault.js";
+
+export const CONFIG_VERSION = 1;
+export const SCHEMA_ID = "https://patchbay.dev/schemas/configuration-v1.json";
+
+export interface ConfigAssignment {
+  /** "all", or repositories by full name. */
+  repositories: "all" | string[];
+  minSeverity: Severity;
+  groupBy: GroupBy;
+  pushMode: PushMode;
+}
+
+export interface ConfigMapping {
+  name: string;
+  target: { project: { id: string; name: string; key?: string }; ticketType: { id: string; name: string } };
+  fields: FieldMapping[];
+  statuses: { map: Record<string, string>; names: Record<string, string> };
+  inbound: { map: Record<string, string>; stillDetected: string; reconcile: string; names: Record<string, string> };
+  templates: { title: string; description: string };
+  assignments: ConfigAssignment[];
+}
+
+export interface ConfigIntegration {
+  kind: string;
+  name: string;
+  /** Non-secret settings by field name; integration fields name other integrations. */
+  settings: Record<string, string | boolean | string[]>;
+  /** The secrets it was connected with, by field name: asked for on import, never exported. */
+  secrets: string[];
+  mappings?: ConfigMapping[];
+}
+
+export interface ConfigDocument {
+  version: number;
+  sla: SlaPolicy;
+  ownership: RoutingSettings & { repositories: (RouteOverride & { repository: string })[] };
+  integrations: ConfigIntegration[];
+}
+
+/** Settings a connector stores for itself (OAuth state, discovered values) are not configuration. */
+export function configurableFields(connector: AvailableConnector): SettingField[] {
+  return connector.fields.filter((f) => f.type !== "secret");
+}
+
+export async function exportConfiguration(deps: { db: Db; vault: Vault; registry: ConnectorRegistry }): Promise<ConfigDocument> {
+  const { db } = deps;
+  const integrations = await listIntegrations(db);
+  const nameOf = new Map(integrations.map((i) => [i.id, i.name]));
+  const repos = await db.selectFrom("repositories").select(["id", "full_name", "routing"]).execute();
+  const repoName = new Map(repos.map((r) => [r.id, r.full_name]));
+  const out: ConfigIntegration[] = [];
+  for (const integration of integrations) {
+    const connector = deps.registry.available(integration.kind);
+    if (!connector) continue;
+    const stored = integrationSettings(integration);
+    const settings: ConfigIntegration["settings"] = {};
+    for (const field of configurableFields(connector)) {
+      const value = stored[field.name];
+      if (value === undefined || value === "") continue;
+      if (field.type === "integration") settings[field.name] = nameOf.get(Number(value)) ?? "";
+      else if (field.type === "integrations") settings[field.name] = String(value).split(",").filter(Boolean).map((id) => nameOf.get(Number(id)) ?? "").filter(Boolean);
+      else settings[field.name] = value;
+    }
+    const secretNames = Object.keys(deps.vault.openSecrets(integration.secrets));
+    const webhookField = connector.scm?.webhook.secretField;
+    const secrets = connector.fields
+      .filter((f) => f.type === "secret" && secretNames.includes(f.name))
+      // A webhook secret Patchbay made itself is made again on restore.
+      .filter((f) => !(f.name === webhookField && stored.webhookAutomatic === true))
+      .map((f) => f.name);
+    const entry: ConfigIntegration = { kind: integration.kind, name: integration.name, settings, secrets };
+    if (connector.tracker) {
+      const mappings = await db.selectFrom("tracker_mappings").selectAll().where("integration_id", "=", integration.id).orderBy("name").execute();
+      entry.mappings = [];
+      for (const row of mappings) {
+        const data = mappingData(row);
+        entry.mappings.push({
+          name: data.name,
+          target: data.target,
+          fields: data.fields,
+          statuses: { map: data.statusMap as Record<string, string>, names: data.statusNames },
+          inbound: { map: data.inbound.map, stillDetected: data.inbound.stillDetected, reconcile: data.inbound.reconcile, names: data.inbound.names },
+          templates: data.templates,
+          assignments: (await listAssignments(db, row.id)).map((a) => {
+            const ids = repositoryIds(a);
+            return { repositories: ids ? ids.map((id) => repoName.get(id)).filter((n): n is string => Boolean(n)).sort() : ("all" as const), minSeverity: a.min_severity, groupBy: a.group_by, pushMode: a.push_mode };
+          })
+            // A stable order, so the same setup always exports the same document.
+            .sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y))),
+        });
+      }
+    }
+    out.push(entry);
+  }
+  const routing = await loadRouting(db);
+  return {
+    version: CONFIG_VERSION,
+    sla: await loadSla(db),
+    ownership: {
+      ...routing,
+      repositories: repos
+        .map((r) => ({ r, o: parseOverride(r.routing) }))
+        .filter((x) => x.o)
+        .map(({ r, o }) => ({ repository: r.full_name, ...o! }))
+        .sort((a, b) => a.repository.localeCompare(b.repository)),
+    },
+    integrations: out,
+  };
+}
+
+export function toYaml(doc: ConfigDocument, now: Date): string {
+  const header = [
+    `# Patchbay configuration, exported ${now.toISOString()}.`,
+    "# Secrets are not included: an import asks for them. Validated by the JSON Schema at",
+    "# Settings → Configuration (configuration.schema.json).",
+    `# yaml-language-server: $schema=${SCHEMA_ID}`,
+  ].join("\n");
+  return `${header}\n${stringify(doc, { lineWidth: 0 })}`;
+}
+
+export type ParseResult = { ok: true; doc: ConfigDocument } | { ok: false; errors: string[] };
+
+const MAX_DOCUMENT = 2 * 1024 * 1024;
+
+/** Reads a YAML (or JSON) document and checks it against the schema, with line numbers. */
+export function parseConfiguration(text: string, registry: ConnectorRegistry): ParseResult {
+  if (!text.trim()) return { ok: false, errors: ["The document is empty: paste or choose a Patchbay configuration file."] };
+  if (text.length > MAX_DOCUMENT) return { ok: false, errors: ["The document is larger than 2 MB; a Patchbay configuration is far smaller. Check that this is the right file."] };
+  const parsed = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (parsed.errors.length) {
+    return { ok: false, errors: parsed.errors.slice(0, 10).map((e) => `Line ${lineOf(text, e.pos[0])}: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`) };
+  }
+  const value = parsed.toJS({ maxAliasCount: 100 }) as unknown;
+  const validate = validator(registry);
+  if (!validate(value)) {
+    return { ok: false, errors: (validate.errors ?? []).slice(0, 20).map((e) => describeError(e, parsed, value)) };
+  }
+  return { ok: true, doc: value as ConfigDocument };
+}
+
+function describeError(e: ErrorObject, doc: ReturnType<typeof parseDocument>, value: unknown): string {
+  const path = e.instancePath.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+  const node = doc.getIn(path.map((p) => (/^\d+$/.test(p) ? Number(p) : p)), true) as { range?: [number, number] } | undefined;
+  const line = node?.range ? lineOf(String(doc.toString()), node.range[0]) : undefined;
+  const where = readablePath(path, value) || "the document";
+  let message = e.message ?? "is not valid";
+  if (e.keyword === "additionalProperties") message = `has "${(e.params as { additionalProperty: string }).additionalProperty}", which Patchbay does not know`;
+  if (e.keyword === "enum") message = `must be one of: ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).map(String).join(", ")}`;
+  if (e.keyword === "required") message = `needs "${(e.params as { missingProperty: string }).missingProperty}"`;
+  return `${line ? `Line ${line}: ` : ""}${where} ${message}.`;
+}
+
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+/** "integrations[2] (jira "Jira acme") settings.email" rather than "/integrations/2/settings/email". */
+function readablePath(path: string[], value: unknown): string {
+  let out = "";
+  let cursor: unknown = value;
+  for (const part of path) {
+    const next = cursor && typeof cursor === "object" ? (cursor as Record<string, unknown>)[part] : undefined;
+    if (/^\d+$/.test(part)) {
+      const named = next && typeof next === "object" ? (next as { name?: unknown; kind?: unknown }) : undefined;
+      out += `[${Number(part) + 1}]${named && typeof named.name === "string" ? ` ("${named.name}")` : ""}`;
+    } else out += `${out ? "." : ""}${part}`;
+    cursor = next;
+  }
+  return out;
+}
+
+let cached: { registry: ConnectorRegistry; validate: ReturnType<Ajv["compile"]> } | undefined;
+
+function validator(registry: ConnectorRegistry) {
+  if (cached?.registry !== registry) {
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+    cached = { registry, validate: ajv.compile(configurationSchema(registry)) };
+  }
+  return cached.validate;
+}
+
+const str = (maxLength = 500) => ({ type: "string", maxLength });
+const choice = { type: "object", additionalProperties: false, required: ["id", "name"], properties: { id: str(200), name: str(300), key: str(100) } };
+
+function settingSchema(field: SettingField): Record<string, unknown> {
+  const described = { description: field.label };
+  switch (field.type) {
+    case "checkbox":
+      return { ...described, type: "boolean" };
+    case "select":
+      return { ...described, enum: (field.options ?? []).map((o) => o.value) };
+    case "integration":
+      return { ...described, ...str(200), description: `${field.label}: the name of a ${field.integrationKind} integration` };
+    case "integrations":
+      return { ...described, type: "array", items: str(200), maxItems: 100, description: `${field.label}: integration names` };
+    default:
+      return { ...described, ...str(field.maxLength ?? 500) };
+  }
+}
+
+/** The published JSON Schema (draft-07), from the connectors this Patchbay has. */
+export function configurationSchema(registry: ConnectorRegistry): Record<string, unknown> {
+  const connectors = registry.all().filter((c): c is AvailableConnector => c.status === "available");
+  const kinds = connectors.map((c) => c.card.kind);
+  const severityDays = { anyOf: [{ type: "integer", minimum: 1, maximum: MAX_SLA_DAYS }, { type: "null" }] };
+  const fieldMapping = {
+    type: "object",
+    additionalProperties: false,
+    required: ["fieldId", "name", "kind", "required", "source", "value"],
+    properties: {
+      fieldId: str(200),
+      name: str(300),
+      kind: { enum: ["text", "document", "number", "date", "choice", "choices", "labels", "user", "unsupported"] },
+      required: { type: "boolean" },
+      source: { enum: ["tracker", "patchbay", "manual", "none"] },
+      value: str(5000),
+      severityMap: { type: "object", additionalProperties: false, properties: Object.fromEntries(SEVERITIES.map((s) => [s, str(200)])) },
+      choiceNames: { type: "object", additionalProperties: str(300), maxProperties: 5000 },
+    },
+  };
+  const mapping = {
+    type: "object",
+    additionalProperties: false,
+    required: ["name", "target", "fields", "statuses"],
+    properties: {
+      name: { type: "string", minLength: 1, maxLength: 200 },
+      target: { type: "object", additionalProperties: false, required: ["project", "ticketType"], properties: { project: choice, ticketType: choice } },
+      fields: { type: "array", items: fieldMapping, maxItems: 500 },
+      statuses: {
+        type: "object",
+        additionalProperties: false,
+        required: ["map"],
+        properties: {
+          map: { type: "object", additionalProperties: false, properties: Object.fromEntries(["open", "in_progress", "done", "accepted"].map((s) => [s, str(200)])) },
+          names: { type: "object", additionalProperties: str(300) },
+        },
+      },
+      inbound: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          map: { type: "object", additionalProperties: { enum: Object.keys(INBOUND_ACTIONS) } },
+          stillDetected: { enum: ["reopen", "flag"] },
+          reconcile: { enum: ["report", "patchbay", "tracker"] },
+          names: { type: "object", additionalProperties: str(300) },
+        },
+      },
+      templates: { type: "object", additionalProperties: false, properties: { title: str(1000), description: str(20_000) } },
+      assignments: {
+        type: "array",
+        maxItems: 200,
+        items: {
+          type: "object",
+          additionalProperties: false,
+          required: ["repositories", "minSeverity", "groupBy", "pushMode"],
+          properties: {
+            repositories: { anyOf: [{ const: "all" }, { type: "array", items: str(300), minItems: 1, maxItems: 5000 }] },
+            minSeverity: { enum: SEVERITIES },
+            groupBy: { enum: Object.keys(GROUP_BY) },
+            pushMode: { enum: Object.keys(PUSH_MODES) },
+          },
+        },
+      },
+    },
+  };
+  const routeValues = { assignee: str(200), component: str(200), labels: { type: "array", items: str(100), maxItems: 20 }, channel: str(100) };
+  return {
+    $schema: "http://json-schema.org/draft-07/schema#",
+    $id: SCHEMA_ID,
+    title: "Patchbay configuration",
+    description: "Integrations (without secrets), tracker mappings and assignments, SLAs and ownership routing, as exported from Settings → Configuration.",
+    type: "object",
+    additionalProperties: false,
+    required: ["version", "integrations"],
+    properties: {
+      version: { const: CONFIG_VERSION },
+      sla: { type: "object", additionalProperties: false, required: [...SEVERITIES], properties: Object.fromEntries(SEVERITIES.map((s) => [s, severityDays])) },
+      ownership: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          useCodeowners: { type: "boolean" },
+          useTopics: { type: "boolean" },
+          rules: { type: "array", maxItems: 500, items: { type: "object", additionalProperties: false, required: ["match"], properties: { match: str(200), ...routeValues } } },
+          repositories: { type: "array", maxItems: 5000, items: { type: "object", additionalProperties: false, required: ["repository"], properties: { repository: str(300), ...routeValues } } },
+        },
+      },
+      integrations: {
+        type: "array",
+        maxItems: 500,
+        items: {
+          type: "object",
+          required: ["kind", "name"],
+          properties: {
+            kind: { enum: kinds },
+            name: { type: "string", minLength: 1, maxLength: 200 },
+            settings: { type: "object" },
+            secrets: { type: "array", items: str(100), uniqueItems: true },
+            mappings: { type: "array", items: mapping, maxItems: 200 },
+          },
+          additionalProperties: false,
+          // Each kind's settings and secrets are its own connector's fields.
+          allOf: connectors.map((c) => ({
+            if: { properties: { kind: { const: c.card.kind } } },
+            then: {
+              properties: {
+                settings: { type: "object", additionalProperties: false, properties: Object.fromEntries(configurableFields(c).map((f) => [f.name, settingSchema(f)])) },
+                secrets: c.fields.some((f) => f.type === "secret") ? { type: "array", items: { enum: c.fields.filter((f) => f.type === "secret").map((f) => f.name) } } : { type: "array", maxItems: 0 },
+                ...(c.tracker ? {} : { mappings: { type: "array", maxItems: 0 } }),
+              },
+            },
+          })),
+        },
+      },
+    },
+  };
+}
+
+/** Settings as the connector's form would post them, with integration names turned into ids. */
+export function settingsAsForm(connector: AvailableConnector, settings: ConfigIntegration["settings"], idOf: (name: string) => number | undefined): { form: Record<string, string>; unknown: string[] } {
+  const form: Record<string, string> = {};
+  const unknown: string[] = [];
+  for (const field of configurableFields(connector)) {
+    const value = settings[field.name];
+    if (value === undefined) continue;
+    if (field.type === "checkbox") form[field.name] = value === true ? "on" : "";
+    else if (field.type === "integration" || field.type === "integrations") {
+      const names = Array.isArray(value) ? value : [String(value)].filter(Boolean);
+      const ids = names.map((n) => {
+        const id = idOf(n);
+        if (id === undefined) unknown.push(n);
+        return id;
+      });
+      form[field.name] = ids.filter((id): id is number => id !== undefined).join(",");
+    } else form[field.name] = String(value);
+  }
+  return { form, unknown };
+}
+
+export function sameSettings(a: SettingValues, b: SettingValues, fields: SettingField[]): string[] {
+  const changed: string[] = [];
+  for (const f of fields) {
+    const x = a[f.name] ?? (f.type === "checkbox" ? (f.defaultChecked ?? false) : "");
+    const y = b[f.name] ?? (f.type === "checkbox" ? (f.defaultChecked ?? false) : "");
+    if (String(x) !== String(y)) changed.push(f.name);
+  }
+  return changed;
+}

@@ -1,0 +1,384 @@
+// Importing a configuration document: first a plan (what would be created, changed or left,
+// and which secrets are needed), shown to the person importing; then, with the secrets they
+// typed, the same plan carried out. Integrations go through the same path as the Hub's
+// Connect (settings checked, connection tested, nothing stored on failure); mappings are
+// checked against the tracker's live fields before they are saved. Nothing is removed except
+// an imported mapping's assignments, which the document lists in full.
+import { connectorContext, type ConnectorEnvironment } from "../connectors/context.js";
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { AvailableConnector, SecretValues, TicketTarget } from "../connectors/types.js";
+import type { Db, Integration, TrackerAssignment } from "../db/schema.js";
+import { SEVERITIES } from "../findings/normalize.js";
+import { loadSla, saveSla, type SlaPolicy } from "../findings/sla.js";
+import { ExternalError } from "../http.js";
+import { saveConnection } from "../integrations/connect.js";
+import { parseSettingsForm } from "../integrations/form.js";
+import { withLinked } from "../integrations/linked.js";
+import { testConnection } from "../integrations/service.js";
+import { integrationSettings, listIntegrations } from "../integrations/store.js";
+import type { Logger } from "../log.js";
+import { redactText } from "../log.js";
+import { loadRouting, overrideIsEmpty, type RoutingSettings, saveRouting, validateRule } from "../routing/ownership.js";
+import { validateMapping } from "../tickets/fields.js";
+import { inboundSettings } from "../tickets/inbound.js";
+import type { TicketState } from "../tickets/render.js";
+import { type AssignmentData, listAssignments, type MappingData, mappingData, saveAssignment, saveMapping } from "../tickets/store.js";
+import { repositoryIds } from "../tickets/subjects.js";
+import { compileTemplate, TemplateError } from "../tickets/templates.js";
+import type { Vault } from "../vault.js";
+import { type ConfigAssignment, type ConfigDocument, type ConfigIntegration, type ConfigMapping, configurableFields, sameSettings, settingsAsForm } from "./document.js";
+
+export interface ImportDeps {
+  db: Db;
+  vault: Vault;
+  registry: ConnectorRegistry;
+  env: ConnectorEnvironment;
+  logger: Logger;
+  now: () => Date;
+  notifyWorker: () => void;
+}
+
+export type ChangeKind = "create" | "update" | "unchanged" | "remove" | "skip";
+
+export interface Change {
+  kind: ChangeKind;
+  /** "Integration Jira acme (Jira Cloud)", "Mapping Security bugs on Jira acme". */
+  what: string;
+  details: string[];
+}
+
+export interface SecretRequest {
+  /** Index of the integration in the document. */
+  index: number;
+  name: string;
+  kind: string;
+  /** New integrations must be given their secrets; existing ones keep theirs when left empty. */
+  creating: boolean;
+  fields: { name: string; label: string; listed: boolean }[];
+}
+
+export interface Plan {
+  changes: Change[];
+  secrets: SecretRequest[];
+  /** Problems that stop the import (nothing is applied while there are any). */
+  errors: string[];
+  /** Things that will be left out, with why. */
+  warnings: string[];
+}
+
+const key = (kind: string, name: string) => `${kind}\u0000${name}`;
+
+interface Context {
+  deps: ImportDeps;
+  existing: Map<string, Integration>;
+  repoIds: Map<string, number>;
+  repoNames: Map<number, string>;
+}
+
+async function context(deps: ImportDeps): Promise<Context> {
+  const integrations = await listIntegrations(deps.db);
+  const repos = await deps.db.selectFrom("repositories").select(["id", "full_name"]).execute();
+  return {
+    deps,
+    existing: new Map(integrations.map((i) => [key(i.kind, i.name), i])),
+    repoIds: new Map(repos.map((r) => [r.full_name.toLowerCase(), r.id])),
+    repoNames: new Map(repos.map((r) => [r.id, r.full_name])),
+  };
+}
+
+/** What importing the document would do. Reads only; sends nothing. */
+export async function planImport(deps: ImportDeps, doc: ConfigDocument): Promise<Plan> {
+  const ctx = await context(deps);
+  const plan: Plan = { changes: [], secrets: [], errors: [], warnings: [] };
+  const inDocument = new Map<string, ConfigIntegration>();
+  doc.integrations.forEach((entry) => {
+    const k = key(entry.kind, entry.name);
+    if (inDocument.has(k)) plan.errors.push(`Two integrations are named "${entry.name}" (${entry.kind}): keep one.`);
+    inDocument.set(k, entry);
+  });
+  // Names an integration field may refer to: those already here and those the document adds.
+  const names = new Set([...ctx.existing.values()].map((i) => i.name).concat(doc.integrations.map((i) => i.name)));
+
+  doc.integrations.forEach((entry, index) => {
+    const connector = deps.registry.available(entry.kind)!;
+    const label = `Integration ${entry.name} (${connector.card.name})`;
+    const existing = ctx.existing.get(key(entry.kind, entry.name));
+    // Names resolve to this Patchbay's ids; one the document adds has none yet (a stand-in).
+    const idByName = new Map([...ctx.existing.values()].map((i) => [i.name, i.id]));
+    const { form, unknown } = settingsAsForm(connector, entry.settings ?? {}, (n) => idByName.get(n) ?? (names.has(n) ? 999_999_999 : undefined));
+    for (const n of unknown) plan.errors.push(`${label} names the integration "${n}", which is neither connected nor in the document.`);
+    // The connector's own checks of the settings (the secrets are asked for, and checked, later).
+    const parsed = parseSettingsForm(connector, form, existing ? { settings: integrationSettings(existing), secrets: {} } : undefined);
+    const secretNames = new Set(connector.fields.filter((f) => f.type === "secret").map((f) => f.name));
+    if (!parsed.ok) for (const [field, message] of Object.entries(parsed.errors)) if (!secretNames.has(field)) plan.errors.push(`${label}: ${message}`);
+    const secretFields = connector.fields.filter((f) => f.type === "secret");
+    if (!existing) {
+      if (!connector.multiInstance && [...ctx.existing.values()].some((i) => i.kind === entry.kind)) {
+        plan.errors.push(`${label}: ${connector.card.name} is connected once only, and the one here is named differently. Rename it in the document to match, or disconnect the one here first.`);
+      }
+      plan.changes.push({ kind: "create", what: label, details: Object.entries(entry.settings ?? {}).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : String(v)}`) });
+      plan.secrets.push({ index, name: entry.name, kind: connector.card.name, creating: true, fields: secretFields.map((f) => ({ name: f.name, label: f.label, listed: (entry.secrets ?? []).includes(f.name) })) });
+    } else {
+      const current = integrationSettings(existing);
+      const wanted = parsed.ok ? parsed.settings : parsed.values;
+      const changed = sameSettings(current, { ...current, ...wanted }, configurableFields(connector));
+      const locked = changed.filter((n) => !connector.fields.find((f) => f.name === n)!.editableWhenConnected);
+      for (const n of locked) plan.warnings.push(`${label}: ${n} cannot change on a connected integration (disconnect it and connect again to change it); the current value stays.`);
+      const editable = changed.filter((n) => !locked.includes(n));
+      plan.changes.push(
+        editable.length
+          ? { kind: "update", what: label, details: editable.map((n) => `${n}: ${shown(current[n])} → ${shown(wanted[n])}`) }
+          : { kind: "unchanged", what: label, details: [] },
+      );
+      if (secretFields.length) plan.secrets.push({ index, name: entry.name, kind: connector.card.name, creating: false, fields: secretFields.map((f) => ({ name: f.name, label: f.label, listed: (entry.secrets ?? []).includes(f.name) })) });
+    }
+  });
+
+  for (const entry of doc.integrations) {
+    for (const mapping of entry.mappings ?? []) await planMapping(ctx, plan, entry, mapping);
+  }
+  planSla(plan, await loadSla(deps.db), doc.sla);
+  if (doc.ownership) await planOwnership(ctx, plan, doc.ownership);
+  return plan;
+}
+
+function shown(value: unknown): string {
+  if (value === undefined || value === "") return "(empty)";
+  return String(value);
+}
+
+async function planMapping(ctx: Context, plan: Plan, entry: ConfigIntegration, mapping: ConfigMapping): Promise<void> {
+  const what = `Mapping ${mapping.name} on ${entry.name}`;
+  for (const [which, source] of [["title", mapping.templates?.title ?? ""], ["description", mapping.templates?.description ?? ""]] as const) {
+    try {
+      compileTemplate(source);
+    } catch (err) {
+      if (err instanceof TemplateError) plan.errors.push(`${what}: the ${which} template ${err.message}`);
+      else throw err;
+    }
+  }
+  const integration = ctx.existing.get(key(entry.kind, entry.name));
+  const row = integration ? await ctx.deps.db.selectFrom("tracker_mappings").selectAll().where("integration_id", "=", integration.id).where("name", "=", mapping.name).executeTakeFirst() : undefined;
+  const wanted = toMappingData(mapping);
+  const assignments = resolveAssignments(ctx, plan, what, mapping.assignments ?? []);
+  if (!row) {
+    plan.changes.push({ kind: "create", what, details: [`${mapping.target.project.name} → ${mapping.target.ticketType.name}`, `${mapping.fields.length} fields`, ...assignments.map((a) => `assignment: ${describeAssignment(ctx, a)}`)] });
+    return;
+  }
+  const current = mappingData(row);
+  const details: string[] = [];
+  if (JSON.stringify(current.target) !== JSON.stringify(wanted.target)) details.push(`target: ${current.target.project.name} → ${current.target.ticketType.name} becomes ${wanted.target.project.name} → ${wanted.target.ticketType.name}`);
+  const fieldsChanged = wanted.fields.filter((f) => JSON.stringify(current.fields.find((c) => c.fieldId === f.fieldId)) !== JSON.stringify(f)).map((f) => f.name);
+  const fieldsGone = current.fields.filter((c) => !wanted.fields.some((f) => f.fieldId === c.fieldId)).map((f) => f.name);
+  if (fieldsChanged.length) details.push(`fields changed: ${fieldsChanged.join(", ")}`);
+  if (fieldsGone.length) details.push(`fields no longer mapped: ${fieldsGone.join(", ")}`);
+  if (JSON.stringify(current.statusMap) !== JSON.stringify(wanted.statusMap)) details.push("status map changed");
+  if (JSON.stringify({ ...current.inbound, names: {} }) !== JSON.stringify({ ...wanted.inbound, names: {} })) details.push("two-way sync settings changed");
+  if (current.templates.title !== wanted.templates.title || current.templates.description !== wanted.templates.description) details.push("templates changed");
+  const have = (await listAssignments(ctx.deps.db, row.id)).map((a) => assignmentKey(assignmentOf(a)));
+  const want = assignments.map(assignmentKey);
+  for (const a of assignments) if (!have.includes(assignmentKey(a))) details.push(`assignment added: ${describeAssignment(ctx, a)}`);
+  for (const a of await listAssignments(ctx.deps.db, row.id)) {
+    if (!want.includes(assignmentKey(assignmentOf(a)))) details.push(`assignment removed: ${describeAssignment(ctx, assignmentOf(a))}`);
+  }
+  plan.changes.push(details.length ? { kind: "update", what, details } : { kind: "unchanged", what, details: [] });
+}
+
+function toMappingData(m: ConfigMapping): MappingData {
+  return {
+    name: m.name,
+    target: m.target as TicketTarget,
+    fields: m.fields,
+    statusMap: m.statuses.map as Partial<Record<TicketState, string>>,
+    statusNames: m.statuses.names ?? {},
+    inbound: inboundSettings({ inbound: JSON.stringify(m.inbound ?? {}) }),
+    templates: { title: m.templates?.title ?? "", description: m.templates?.description ?? "" },
+  };
+}
+
+const assignmentOf = (a: TrackerAssignment): AssignmentData => ({ repositoryIds: repositoryIds(a), minSeverity: a.min_severity, groupBy: a.group_by, pushMode: a.push_mode });
+const assignmentKey = (a: AssignmentData) => JSON.stringify([a.repositoryIds ? [...a.repositoryIds].sort((x, y) => x - y) : null, a.minSeverity, a.groupBy, a.pushMode]);
+
+function describeAssignment(ctx: Context, a: AssignmentData): string {
+  const repos = a.repositoryIds ? a.repositoryIds.map((id) => ctx.repoNames.get(id) ?? `#${id}`).join(", ") : "all repositories";
+  return `${repos}, ${a.minSeverity} and above, by ${a.groupBy}, ${a.pushMode}`;
+}
+
+function resolveAssignments(ctx: Context, plan: Plan | undefined, what: string, list: ConfigAssignment[]): AssignmentData[] {
+  const out: AssignmentData[] = [];
+  for (const a of list) {
+    let ids: number[] | null = null;
+    if (a.repositories !== "all") {
+      const missing = a.repositories.filter((n) => !ctx.repoIds.has(n.toLowerCase()));
+      ids = a.repositories.map((n) => ctx.repoIds.get(n.toLowerCase())).filter((id): id is number => id !== undefined);
+      if (missing.length) {
+        plan?.warnings.push(`${what}: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} not known here yet${ids.length ? " and left out of the assignment" : "; the assignment is left out"}. Import again after the repository sync.`);
+      }
+      if (!ids.length) continue;
+    }
+    out.push({ repositoryIds: ids, minSeverity: a.minSeverity, groupBy: a.groupBy, pushMode: a.pushMode });
+  }
+  return out;
+}
+
+function planSla(plan: Plan, current: SlaPolicy, wanted: SlaPolicy | undefined): void {
+  if (!wanted) return;
+  const days = (n: number | null) => (n === null ? "no deadline" : `${n} days`);
+  const details = SEVERITIES.filter((s) => current[s] !== wanted[s]).map((s) => `${s}: ${days(current[s])} → ${days(wanted[s])}`);
+  plan.changes.push(details.length ? { kind: "update", what: "SLAs (new findings; recompute existing ones from Settings → SLAs)", details } : { kind: "unchanged", what: "SLAs", details: [] });
+}
+
+async function planOwnership(ctx: Context, plan: Plan, wanted: ConfigDocument["ownership"]): Promise<void> {
+  const current = await loadRouting(ctx.deps.db);
+  const rules = (wanted.rules ?? []).map((r) => ({ match: r.match, assignee: r.assignee ?? "", component: r.component ?? "", labels: r.labels ?? [], channel: r.channel ?? "" }));
+  for (const r of rules) {
+    const error = validateRule(r);
+    if (error) plan.errors.push(`Ownership routing: ${error}`);
+  }
+  const next: RoutingSettings = { useCodeowners: wanted.useCodeowners ?? true, useTopics: wanted.useTopics ?? true, rules };
+  const details: string[] = [];
+  if (next.useCodeowners !== current.useCodeowners) details.push(`CODEOWNERS ${next.useCodeowners ? "on" : "off"}`);
+  if (next.useTopics !== current.useTopics) details.push(`topics ${next.useTopics ? "on" : "off"}`);
+  for (const r of rules) {
+    const had = current.rules.find((c) => c.match.toLowerCase() === r.match.toLowerCase());
+    if (!had) details.push(`${r.match} added`);
+    else if (JSON.stringify(had) !== JSON.stringify(r)) details.push(`${r.match} changed`);
+  }
+  for (const c of current.rules) if (!rules.some((r) => r.match.toLowerCase() === c.match.toLowerCase())) details.push(`${c.match} removed`);
+  for (const o of wanted.repositories ?? []) {
+    if (!ctx.repoIds.has(o.repository.toLowerCase())) plan.warnings.push(`Ownership override for ${o.repository}: the repository is not known here yet and is left out. Import again after the repository sync.`);
+    else {
+      const error = validateRule({ match: "@override", assignee: o.assignee ?? "", component: o.component ?? "", labels: o.labels ?? [], channel: o.channel ?? "" });
+      if (error) plan.errors.push(`Ownership override for ${o.repository}: ${error}`);
+    }
+  }
+  plan.changes.push(details.length ? { kind: "update", what: "Ownership routing", details } : { kind: "unchanged", what: "Ownership routing", details: [] });
+}
+
+export interface ImportResult {
+  applied: Change[];
+  failed: { what: string; reason: string }[];
+  warnings: string[];
+}
+
+/**
+ * Carries the plan out. Each integration is tested and saved on its own; a failure leaves
+ * it (and its mappings) out and the rest goes on. Secrets: by document index and field name.
+ */
+export async function applyImport(deps: ImportDeps, doc: ConfigDocument, secrets: Map<number, SecretValues>, by: string): Promise<ImportResult> {
+  const result: ImportResult = { applied: [], failed: [], warnings: [] };
+  const ctx = await context(deps);
+  const ids = new Map([...ctx.existing.values()].map((i) => [i.name, i.id]));
+  // Integrations that name others go after them (GitHub before GitHub Issues through it).
+  const order = doc.integrations.map((entry, index) => ({ entry, index })).sort((a, b) => refers(deps, a.entry) - refers(deps, b.entry));
+  const saved = new Map<number, number>();
+  for (const { entry, index } of order) {
+    const connector = deps.registry.available(entry.kind)!;
+    const label = `Integration ${entry.name} (${connector.card.name})`;
+    const existing = ctx.existing.get(key(entry.kind, entry.name));
+    const given = Object.fromEntries(Object.entries(secrets.get(index) ?? {}).filter(([, v]) => v !== ""));
+    const { form, unknown } = settingsAsForm(connector, entry.settings ?? {}, (n) => ids.get(n));
+    if (unknown.length) {
+      result.failed.push({ what: label, reason: `It names ${unknown.map((n) => `"${n}"`).join(", ")}, which could not be connected.` });
+      continue;
+    }
+    const current = existing ? { settings: integrationSettings(existing), secrets: deps.vault.openSecrets(existing.secrets) } : undefined;
+    if (existing && !Object.keys(given).length) {
+      const changed = sameSettings(current!.settings, { ...current!.settings, ...parseSettingsFormSettings(connector, form, current) }, configurableFields(connector).filter((f) => f.editableWhenConnected));
+      if (!changed.length) {
+        saved.set(index, existing.id);
+        continue;
+      }
+    }
+    const parsed = parseSettingsForm(connector, { ...form, ...given }, current);
+    if (!parsed.ok) {
+      result.failed.push({ what: label, reason: Object.values(parsed.errors).join(" ") });
+      continue;
+    }
+    const env = connectorContext({ ...deps.env, logger: deps.logger });
+    const outcome = await testConnection(connector, parsed, env, deps);
+    if (!outcome.ok) {
+      result.failed.push({ what: label, reason: [outcome.message, outcome.advice?.steps[0]].filter(Boolean).join(" ") });
+      continue;
+    }
+    const id = await saveConnection(deps, connector, existing, { settings: { ...parsed.settings, ...outcome.result.discovered }, secrets: parsed.secrets }, by);
+    // Saved under the name in the document, which is how it will be found next time.
+    if (!existing) await deps.db.updateTable("integrations").set({ name: entry.name }).where("id", "=", id).execute();
+    ids.set(entry.name, id);
+    saved.set(index, id);
+    result.applied.push({ kind: existing ? "update" : "create", what: label, details: [] });
+  }
+
+  for (const [index, entry] of doc.integrations.entries()) {
+    const integrationId = saved.get(index);
+    for (const mapping of entry.mappings ?? []) {
+      const what = `Mapping ${mapping.name} on ${entry.name}`;
+      if (integrationId === undefined) {
+        result.failed.push({ what, reason: `${entry.name} was not connected.` });
+        continue;
+      }
+      try {
+        await applyMapping(deps, ctx, result, integrationId, mapping, what);
+      } catch (err) {
+        result.failed.push({ what, reason: err instanceof ExternalError ? redactText(err.message) : err instanceof Error ? err.message : String(err) });
+      }
+    }
+  }
+
+  if (doc.sla) {
+    const current = await loadSla(deps.db);
+    if (SEVERITIES.some((s) => current[s] !== doc.sla[s])) {
+      await saveSla(deps.db, doc.sla);
+      result.applied.push({ kind: "update", what: "SLAs", details: [] });
+    }
+  }
+  if (doc.ownership) {
+    const rules = (doc.ownership.rules ?? []).map((r) => ({ match: r.match, assignee: r.assignee ?? "", component: r.component ?? "", labels: r.labels ?? [], channel: r.channel ?? "" }));
+    await saveRouting(deps.db, { useCodeowners: doc.ownership.useCodeowners ?? true, useTopics: doc.ownership.useTopics ?? true, rules });
+    for (const o of doc.ownership.repositories ?? []) {
+      const id = ctx.repoIds.get(o.repository.toLowerCase());
+      if (id === undefined) continue;
+      const value = { assignee: o.assignee ?? "", component: o.component ?? "", labels: o.labels ?? [], channel: o.channel ?? "" };
+      await deps.db.updateTable("repositories").set({ routing: overrideIsEmpty(value) ? null : JSON.stringify(value) }).where("id", "=", id).execute();
+    }
+    result.applied.push({ kind: "update", what: "Ownership routing", details: [] });
+  }
+  deps.logger.info("configuration imported", { by, applied: result.applied.length, failed: result.failed.length });
+  return result;
+}
+
+function refers(deps: ImportDeps, entry: ConfigIntegration): number {
+  const connector = deps.registry.available(entry.kind)!;
+  return connector.fields.some((f) => (f.type === "integration" || f.type === "integrations") && entry.settings?.[f.name] && String(entry.settings[f.name]) !== "") ? 1 : 0;
+}
+
+function parseSettingsFormSettings(connector: AvailableConnector, form: Record<string, string>, current: { settings: Record<string, string | boolean>; secrets: SecretValues } | undefined) {
+  const parsed = parseSettingsForm(connector, form, current);
+  return parsed.ok ? parsed.settings : parsed.values;
+}
+
+async function applyMapping(deps: ImportDeps, ctx: Context, result: ImportResult, integrationId: number, mapping: ConfigMapping, what: string): Promise<void> {
+  const integration = (await deps.db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirstOrThrow()) as Integration;
+  const connector = deps.registry.available(integration.kind)!;
+  if (!connector.tracker) throw new Error(`${integration.name} is not an issue tracker.`);
+  const data = toMappingData(mapping);
+  // Checked against the tracker as it is now, like a mapping saved in the form.
+  const connection = await withLinked(deps, connector, { settings: integrationSettings(integration), secrets: deps.vault.openSecrets(integration.secrets) });
+  const session = connector.tracker.session(connection, connectorContext({ ...deps.env, logger: deps.logger }));
+  const problems = Object.values(validateMapping(data.fields, await session.fields(data.target)));
+  if (problems.length) throw new Error(`It does not match the tracker's fields: ${problems.join(" ")}`);
+  const row = await deps.db.selectFrom("tracker_mappings").select("id").where("integration_id", "=", integrationId).where("name", "=", mapping.name).executeTakeFirst();
+  const now = deps.now();
+  const id = await saveMapping(deps.db, integrationId, row?.id, data, now);
+  const wanted = resolveAssignments(ctx, undefined, what, mapping.assignments ?? []);
+  const have = await listAssignments(deps.db, id);
+  const keep = new Set<number>();
+  for (const a of wanted) {
+    const same = have.find((h) => !keep.has(h.id) && assignmentKey(assignmentOf(h)) === assignmentKey(a));
+    if (same) keep.add(same.id);
+    else keep.add(await saveAssignment(deps.db, id, undefined, a, now));
+  }
+  const gone = have.filter((h) => !keep.has(h.id)).map((h) => h.id);
+  if (gone.length) await deps.db.deleteFrom("tracker_assignments").where("id", "in", gone).execute();
+  result.applied.push({ kind: row ? "update" : "create", what, details: [] });
+}
