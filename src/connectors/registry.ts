@@ -28,10 +28,10 @@ import { npmRegistry } from "./npm-registry/index.js";
 import { pypi } from "./pypi/index.js";
 import { maven } from "./maven/index.js";
 import { goProxy } from "./go-proxy/index.js";
-import { jira } from "./jira/index.js";
+import { jira, jiraDataCenter } from "./jira/index.js";
 import { wiz } from "./wiz/index.js";
 
-const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, githubDependabot, gitlabVulnerabilities, ciUpload, jira, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook, ociRegistry, dockerHub, ghcr, ecr, gar, acr, dependencyMonitor, npmRegistry, pypi, maven, goProxy];
+const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, githubDependabot, gitlabVulnerabilities, ciUpload, jira, jiraDataCenter, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook, ociRegistry, dockerHub, ghcr, ecr, gar, acr, dependencyMonitor, npmRegistry, pypi, maven, goProxy];
 
 export class ConnectorRegistry {
   readonly #byKind = new Map<string, Connector>();

@@ -23,6 +23,7 @@ import { GitHubSim } from "../sim/github.js";
 import { GitLabSim, gitlabFinding } from "../sim/gitlab.js";
 import { GoogleSim, serviceAccountKey } from "../sim/google.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
+import { JiraDataCenterSim } from "../sim/jira-dc.js";
 import { OciRegistrySim } from "../sim/oci.js";
 import { OsvSim, realAdvisories } from "../sim/osv.js";
 import { GoProxySim, MavenRepoSim, NpmRegistrySim, PypiSim } from "../sim/packages.js";
@@ -105,6 +106,9 @@ function cases(): Case[] {
   const jira = new JiraSim();
   jira.addToken("ATATT-faults", "svc@acme.example");
   jira.addProject("SEC", "Security");
+  const jiraDc = new JiraDataCenterSim();
+  jiraDc.tokens.set("dc-pat-faults", { name: "svc-patchbay" });
+  jiraDc.addProject("SEC", "Security");
 
   const ado = new AzureDevOpsSim();
   ado.tokens.add("ado-pat-faults");
@@ -212,6 +216,12 @@ function cases(): Case[] {
       kind: "jira",
       sims: [{ knobs: jira.faults, app: jira.app(), origins: ["https://acme.atlassian.net", "https://api.atlassian.com"] }],
       connection: { settings: { cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" }, secrets: { apiToken: "ATATT-faults" } },
+      ops: { projects },
+    },
+    {
+      kind: "jira-data-center",
+      sims: [{ knobs: jiraDc.faults, app: jiraDc.app(), origins: ["https://jira.example.com"] }],
+      connection: { settings: { baseUrl: "https://jira.example.com/jira" }, secrets: { token: "dc-pat-faults" } },
       ops: { projects },
     },
     { kind: "github-issues", sims: [githubSim], connection: { settings: { source: "" }, secrets: {}, linked: githubLink }, ops: { projects } },

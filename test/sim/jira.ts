@@ -509,7 +509,7 @@ function adfText(node: unknown): string {
   return (typeof n.text === "string" ? n.text : "") + (n.content ?? []).map(adfText).join("");
 }
 
-function standardFields(): SimField[] {
+export function standardFields(): SimField[] {
   return [
     { fieldId: "summary", name: "Summary", required: true, schema: { type: "string", system: "summary" } },
     { fieldId: "description", name: "Description", required: false, schema: { type: "string", system: "description" } },
@@ -545,7 +545,7 @@ function standardFields(): SimField[] {
 }
 
 /** Checks fields the way Jira does: known fields only, required ones present, allowed values, shapes. */
-function validate(defs: SimField[], fields: Record<string, unknown>, creating: boolean): Record<string, string> {
+export function validate(defs: SimField[], fields: Record<string, unknown>, creating: boolean, flavor: "cloud" | "dc" = "cloud"): Record<string, string> {
   const errors: Record<string, string> = {};
   const byId = new Map(defs.map((d) => [d.fieldId, d]));
   for (const [id, value] of Object.entries(fields)) {
@@ -555,7 +555,7 @@ function validate(defs: SimField[], fields: Record<string, unknown>, creating: b
       errors[id] = `Field '${id}' cannot be set. It is not on the appropriate screen, or unknown.`;
       continue;
     }
-    const problem = shapeProblem(def, value);
+    const problem = shapeProblem(def, value, flavor);
     if (problem) errors[id] = problem;
   }
   if (creating) {
@@ -566,13 +566,18 @@ function validate(defs: SimField[], fields: Record<string, unknown>, creating: b
   return errors;
 }
 
-function shapeProblem(def: SimField, value: unknown): string | undefined {
+function shapeProblem(def: SimField, value: unknown, flavor: "cloud" | "dc"): string | undefined {
   const t = def.schema;
   if (def.fieldId === "summary") {
     if (typeof value !== "string" || !value.trim()) return "You must specify a summary of the issue.";
     if (value.length > 255) return "Summary must be less than 255 characters.";
     if (/[\r\n]/.test(value)) return "The summary is invalid because it contains newline characters.";
     return undefined;
+  }
+  if (flavor === "dc" && (t.system === "description" || t.custom?.endsWith(":textarea"))) {
+    // REST v2 takes wiki markup text.
+    if (typeof value !== "string") return "Operation value must be a string";
+    return value.length > 32_767 ? "The entered text is too long. It exceeds the allowed limit of 32,767 characters." : undefined;
   }
   if (t.system === "description" || t.custom?.endsWith(":textarea")) {
     const doc = value as { type?: string; version?: number; content?: unknown[] };
@@ -593,6 +598,7 @@ function shapeProblem(def: SimField, value: unknown): string | undefined {
     // Cloud takes people by account ID only (GDPR); a username is refused.
     const v = value as { accountId?: unknown; name?: unknown } | null;
     if (!v || typeof v !== "object") return "Operation value must be an object.";
+    if (flavor === "dc") return typeof v.name === "string" && v.name ? undefined : "Specify the user by name (username).";
     if (typeof v.accountId !== "string" || !v.accountId) return "Specify the user by accountId.";
     return undefined;
   }

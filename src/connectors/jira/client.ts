@@ -41,37 +41,57 @@ export const SCOPES = {
 
 export type Operation = keyof typeof SCOPES;
 
+export const DC_SERVICE = "Jira Data Center";
+
+/** Cloud: Basic with the account's email and API token. Data Center: a personal access token as Bearer. */
+export type JiraAuth = { kind: "basic"; email: string; token: string } | { kind: "bearer"; token: string };
+
 export class JiraClient {
+  private readonly authorization: string;
+  /** The product name errors use. */
+  readonly service: string;
+
   constructor(
     private readonly http: HttpClient,
     readonly base: string,
-    private readonly email: string,
-    private readonly token: string,
-  ) {}
+    auth: JiraAuth | string,
+    token?: string,
+    service: string = SERVICE,
+  ) {
+    const a: JiraAuth = typeof auth === "string" ? { kind: "basic", email: auth, token: token ?? "" } : auth;
+    this.authorization = a.kind === "basic" ? `Basic ${Buffer.from(`${a.email}:${a.token}`).toString("base64")}` : `Bearer ${a.token}`;
+    this.service = a.kind === "bearer" ? DC_SERVICE : service;
+  }
 
   private headers(json: boolean): Record<string, string> {
-    const auth = Buffer.from(`${this.email}:${this.token}`).toString("base64");
-    return { authorization: `Basic ${auth}`, accept: "application/json", "user-agent": "Patchbay", ...(json ? { "content-type": "application/json" } : {}) };
+    // X-Atlassian-Token: no-check keeps Data Center's XSRF check from refusing API writes.
+    return { authorization: this.authorization, accept: "application/json", "user-agent": "Patchbay", "x-atlassian-token": "no-check", ...(json ? { "content-type": "application/json" } : {}) };
   }
 
   async get<T>(op: Operation, path: string, opts: { apiRoot?: boolean } = {}): Promise<T> {
-    return scoped(op, async () => (await this.http.json<T>({ url: this.base + path, headers: this.headers(false), apiRoot: opts.apiRoot })).data);
+    return scoped(op, this.service, async () => (await this.http.json<T>({ url: this.base + path, headers: this.headers(false), apiRoot: opts.apiRoot })).data);
   }
 
   /** POST or PUT with a JSON body; resolves with the parsed body, or undefined for 204. */
   async send<T>(op: Operation, method: "POST" | "PUT", path: string, body: unknown, opts: { idempotent?: boolean } = {}): Promise<T | undefined> {
-    return scoped(op, async () => {
+    return scoped(op, this.service, async () => {
       const response: HttpResponse = await this.http.request({ method, url: this.base + path, headers: this.headers(true), body: JSON.stringify(body), idempotent: opts.idempotent });
       return response.status === 204 || !response.text ? undefined : response.json<T>();
     });
   }
 }
 
-async function scoped<T>(op: Operation, call: () => Promise<T>): Promise<T> {
+async function scoped<T>(op: Operation, service: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
     if (!(err instanceof ExternalError)) throw err;
+    if (service === DC_SERVICE) {
+      // Data Center tokens have no scopes: a 403 is the account's permission in Jira.
+      if (err.status !== 403) throw err;
+      const said = err.remoteMessage ? ` Jira said: "${err.remoteMessage}".` : "";
+      throw new ExternalError("permission", service, `Jira refused to ${SCOPES[op].what} (HTTP 403): give the token's user Browse Projects, Create Issues, Edit Issues, Transition Issues and Add Comments in the project.${said}`, { status: 403, remoteMessage: err.remoteMessage });
+    }
     // The gateway answers a token without the scope with 401 "scope does not match".
     const scopeProblem = err.status === 403 || (err.status === 401 && /scope/i.test(err.remoteMessage ?? ""));
     if (!scopeProblem) throw err;

@@ -7,7 +7,8 @@ import { cvesIn, type ExistingTicket } from "../types.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession } from "../types.js";
 import { httpsOrigin } from "../origin.js";
 import { toAdf } from "./adf.js";
-import { GATEWAY, gatewayBase, JiraClient, jiraErrorMessage, SCOPES, SERVICE } from "./client.js";
+import { toWiki } from "./wiki.js";
+import { DC_SERVICE, GATEWAY, gatewayBase, JiraClient, jiraErrorMessage, SCOPES, SERVICE } from "./client.js";
 import { jiraInbound, PATCHBAY_LABEL } from "./inbound.js";
 
 const CLOUD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -21,6 +22,10 @@ interface Conn {
   client: JiraClient;
   /** Where people open issues (the site), for links. */
   site: string | undefined;
+  /** "/rest/api/3" on Cloud; "/rest/api/2" on Data Center. */
+  api: string;
+  /** Jira Data Center / Server: wiki markup, people by username, startAt search, the older metadata. */
+  dc: boolean;
 }
 
 function open(connection: ConnectionSettings, ctx: ConnectorContext, mode?: "site" | "gateway"): Conn {
@@ -29,7 +34,7 @@ function open(connection: ConnectionSettings, ctx: ConnectorContext, mode?: "sit
   const chosen = mode ?? (s.apiMode === "site" && site ? "site" : s.apiMode === "gateway" || !site ? "gateway" : "site");
   const base = chosen === "site" && site ? site : gatewayBase(String(s.cloudId));
   const http = ctx.http(SERVICE, { errorMessage: jiraErrorMessage });
-  return { client: new JiraClient(http, base, String(s.email), connection.secrets.apiToken ?? ""), site };
+  return { client: new JiraClient(http, base, String(s.email), connection.secrets.apiToken ?? ""), site, api: "/rest/api/3", dc: false };
 }
 
 interface Myself {
@@ -138,12 +143,13 @@ function toField(f: CreateMetaField): TrackerField | undefined {
   };
 }
 
-function serialize(fieldId: string, value: FieldValue): unknown {
+function serialize(fieldId: string, value: FieldValue, dc: boolean): unknown {
   switch (value.kind) {
     case "text":
       return fieldId === "summary" ? value.text.replace(/\s+/g, " ").slice(0, SUMMARY_MAX) : value.text;
     case "document":
-      return toAdf(value.blocks);
+      // v3 takes ADF; v2 (Data Center) takes wiki markup text.
+      return dc ? toWiki(value.blocks) : toAdf(value.blocks);
     case "number":
       return value.value;
     case "date":
@@ -156,14 +162,14 @@ function serialize(fieldId: string, value: FieldValue): unknown {
       // Jira labels cannot contain spaces.
       return value.items.map((item) => item.replace(/\s+/g, "-"));
     case "user":
-      // Cloud names people by account ID (GDPR: usernames are gone from the API).
-      return { accountId: value.id };
+      // Cloud names people by account ID (GDPR: usernames are gone from its API); Data Center by username.
+      return dc ? { name: value.id } : { accountId: value.id };
   }
 }
 
-function createFields(target: TicketTarget, content: TicketContent): Record<string, unknown> {
+function createFields(target: TicketTarget, content: TicketContent, dc: boolean): Record<string, unknown> {
   const fields: Record<string, unknown> = { project: { id: target.project.id }, issuetype: { id: target.ticketType.id } };
-  for (const [id, value] of Object.entries(content.fields)) fields[id] = serialize(id, value);
+  for (const [id, value] of Object.entries(content.fields)) fields[id] = serialize(id, value, dc);
   const labels = Array.isArray(fields.labels) ? (fields.labels as string[]) : [];
   fields.labels = [...new Set([...labels, PATCHBAY_LABEL, content.marker])];
   return fields;
@@ -173,13 +179,19 @@ class JiraSession implements TrackerSession {
   constructor(private readonly conn: Conn) {}
 
   async whoami() {
-    return (await this.conn.client.get<Myself>("account", "/rest/api/3/myself")).accountId;
+    const me = await this.conn.client.get<Myself & { name?: string }>("account", `${this.conn.api}/myself`);
+    return me.accountId ?? me.name ?? "";
   }
 
   async resolutions() {
     const out: TrackerChoice[] = [];
+    if (this.conn.dc) {
+      const data = await this.conn.client.get<{ id: string; name: string }[]>("statuses", `${this.conn.api}/resolution`);
+      if (!Array.isArray(data)) throw new ExternalError("remote", this.conn.client.service, "Jira answered the resolution list without a list.");
+      return data.map((r) => ({ id: String(r.id), name: r.name }));
+    }
     for (let startAt = 0, page = 0; page < MAX_PAGES; page++) {
-      const data = await this.conn.client.get<{ values?: { id: string; name: string }[]; isLast?: boolean }>("statuses", `/rest/api/3/resolution/search?startAt=${startAt}&maxResults=${PAGE}`);
+      const data = await this.conn.client.get<{ values?: { id: string; name: string }[]; isLast?: boolean }>("statuses", `${this.conn.api}/resolution/search?startAt=${startAt}&maxResults=${PAGE}`);
       if (!Array.isArray(data.values)) throw new ExternalError("remote", SERVICE, "Jira answered the resolution list without a list.");
       out.push(...data.values.map((r) => ({ id: String(r.id), name: r.name })));
       if (data.isLast !== false || data.values.length === 0) break;
@@ -195,10 +207,16 @@ class JiraSession implements TrackerSession {
 
   async projects() {
     const out: (TrackerChoice & { key: string })[] = [];
+    if (this.conn.dc) {
+      // Data Center lists every project the user may browse in one answer.
+      const data = await this.conn.client.get<{ id: string; key: string; name: string }[]>("projects", `${this.conn.api}/project`);
+      if (!Array.isArray(data)) throw new ExternalError("remote", this.conn.client.service, "Jira answered the project list with something that is not a list.");
+      return data.map((p) => ({ id: String(p.id), key: p.key, name: `${p.name} (${p.key})` })).sort((a, b) => a.name.localeCompare(b.name));
+    }
     for (let page = 0, startAt = 0; page < MAX_PAGES; page++) {
       const data = await this.conn.client.get<{ values: { id: string; key: string; name: string }[]; isLast?: boolean }>(
         "projects",
-        `/rest/api/3/project/search?startAt=${startAt}&maxResults=${PAGE}&orderBy=name`,
+        `${this.conn.api}/project/search?startAt=${startAt}&maxResults=${PAGE}&orderBy=name`,
       );
       out.push(...data.values.map((p) => ({ id: String(p.id), key: p.key, name: `${p.name} (${p.key})` })));
       if (data.isLast !== false || data.values.length === 0) break;
@@ -208,11 +226,15 @@ class JiraSession implements TrackerSession {
   }
 
   async ticketTypes(project: TrackerChoice & { key?: string }) {
+    if (this.conn.dc) {
+      const old = await this.olderCreateMeta(project, undefined);
+      if (old) return old.issuetypes.filter((t) => !t.subtask).map((t) => ({ id: String(t.id), name: t.name }));
+    }
     const out: TrackerChoice[] = [];
     for (let page = 0, startAt = 0; page < MAX_PAGES; page++) {
       const data = await this.conn.client.get<{ issueTypes?: RawType[]; values?: RawType[]; total?: number }>(
         "metadata",
-        `/rest/api/3/issue/createmeta/${encodeURIComponent(project.key ?? project.id)}/issuetypes?startAt=${startAt}&maxResults=${PAGE}`,
+        `${this.conn.api}/issue/createmeta/${encodeURIComponent(project.key ?? project.id)}/issuetypes?startAt=${startAt}&maxResults=${PAGE}`,
       );
       const types = data.issueTypes ?? data.values ?? [];
       out.push(...types.filter((t) => !t.subtask).map((t) => ({ id: String(t.id), name: t.name })));
@@ -222,12 +244,47 @@ class JiraSession implements TrackerSession {
     return out;
   }
 
+  /**
+   * Jira Server / Data Center before 8.4 has only the older create metadata
+   * (/issue/createmeta?projectKeys=…&expand=projects.issuetypes.fields), and 9.0 removed it:
+   * the per-project endpoints are tried first, the older one when they are not there (404).
+   */
+  private olderMeta = new Map<string, boolean>();
+
+  private async olderCreateMeta(project: TrackerChoice & { key?: string }, typeId: string | undefined): Promise<{ issuetypes: (RawType & { fields?: Record<string, CreateMetaField> })[] } | undefined> {
+    const key = project.key ?? project.id;
+    if (this.olderMeta.get(key) !== true) {
+      try {
+        await this.conn.client.get("metadata", `${this.conn.api}/issue/createmeta/${encodeURIComponent(key)}/issuetypes?maxResults=1`);
+        this.olderMeta.set(key, false);
+        return undefined;
+      } catch (err) {
+        if (!(err instanceof ExternalError && err.kind === "not_found" && /issue\/createmeta\/|404/.test(`${err.message} ${err.status}`))) throw err;
+        this.olderMeta.set(key, true);
+      }
+    }
+    const query = new URLSearchParams({ projectKeys: key, expand: "projects.issuetypes.fields" });
+    if (typeId) query.set("issuetypeIds", typeId);
+    const data = await this.conn.client.get<{ projects?: { key: string; issuetypes?: (RawType & { fields?: Record<string, CreateMetaField> })[] }[] }>("metadata", `${this.conn.api}/issue/createmeta?${query}`);
+    const found = data.projects?.find((p) => p.key === key) ?? data.projects?.[0];
+    if (!found) throw new ExternalError("not_found", this.conn.client.service, `Jira has no project ${key} the token's user may create issues in.`);
+    return { issuetypes: found.issuetypes ?? [] };
+  }
+
   async fields(target: TicketTarget) {
+    if (this.conn.dc) {
+      const old = await this.olderCreateMeta(target.project, target.ticketType.id);
+      if (old) {
+        const type = old.issuetypes.find((t) => String(t.id) === target.ticketType.id);
+        if (!type) throw new ExternalError("not_found", this.conn.client.service, `The issue type ${target.ticketType.name} is no longer in the project ${target.project.name}.`);
+        return Object.entries(type.fields ?? {}).map(([id, f]) => toField({ ...f, fieldId: id })).filter((f): f is TrackerField => f !== undefined);
+      }
+    }
     const out: TrackerField[] = [];
     for (let page = 0, startAt = 0; page < MAX_PAGES; page++) {
       const data = await this.conn.client.get<{ fields?: CreateMetaField[]; values?: CreateMetaField[]; results?: CreateMetaField[]; total?: number }>(
         "metadata",
-        `/rest/api/3/issue/createmeta/${encodeURIComponent(target.project.key ?? target.project.id)}/issuetypes/${encodeURIComponent(target.ticketType.id)}?startAt=${startAt}&maxResults=${PAGE}`,
+        `${this.conn.api}/issue/createmeta/${encodeURIComponent(target.project.key ?? target.project.id)}/issuetypes/${encodeURIComponent(target.ticketType.id)}?startAt=${startAt}&maxResults=${PAGE}`,
       );
       const fields = data.fields ?? data.values ?? data.results ?? [];
       for (const f of fields) {
@@ -243,7 +300,7 @@ class JiraSession implements TrackerSession {
   async statuses(target: TicketTarget) {
     const data = await this.conn.client.get<{ id: string; name: string; statuses: { id: string; name: string }[] }[]>(
       "statuses",
-      `/rest/api/3/project/${encodeURIComponent(target.project.key ?? target.project.id)}/statuses`,
+      `${this.conn.api}/project/${encodeURIComponent(target.project.key ?? target.project.id)}/statuses`,
     );
     const type = data.find((t) => String(t.id) === target.ticketType.id);
     return (type?.statuses ?? []).map((s) => ({ id: String(s.id), name: s.name }));
@@ -254,13 +311,7 @@ class JiraSession implements TrackerSession {
     if (!tickets.length) return out;
     // One search for the page: issues that were deleted or moved away are simply not found.
     const jql = `key in (${tickets.map((t) => JSON.stringify(t.key)).join(", ")})`;
-    const data = await this.conn.client.send<{ issues?: { id: string; key: string; fields?: { status?: { id: string; name: string } } }[] }>(
-      "search",
-      "POST",
-      "/rest/api/3/search/jql",
-      { jql, fields: ["status"], maxResults: tickets.length },
-      { idempotent: true },
-    );
+    const data = await this.search<{ id: string; key: string; fields?: { status?: { id: string; name: string } } }>(jql, ["status"], tickets.length);
     if (!Array.isArray(data?.issues)) throw new ExternalError("remote", SERVICE, "Jira answered the search without a list of issues.");
     for (const issue of data.issues) {
       if (issue.fields?.status) out.set(String(issue.id), { id: String(issue.fields.status.id), name: issue.fields.status.name });
@@ -268,11 +319,27 @@ class JiraSession implements TrackerSession {
     return out;
   }
 
+  /**
+   * A JQL search. Cloud: POST /search/jql with nextPageToken (the old /search is gone there).
+   * Data Center: POST /search with startAt; the next page's token is its startAt.
+   */
+  private async search<I>(jql: string, fields: string[], maxResults: number, pageToken?: string): Promise<{ issues?: I[]; nextPageToken?: string }> {
+    if (this.conn.dc) {
+      const startAt = Number(pageToken ?? 0);
+      const data = await this.conn.client.send<{ issues?: I[]; total?: number; startAt?: number }>("search", "POST", `${this.conn.api}/search`, { jql, fields, maxResults, startAt }, { idempotent: true });
+      const got = data?.issues?.length ?? 0;
+      const more = data?.total !== undefined && startAt + got < data.total && got > 0;
+      return { ...(data?.issues ? { issues: data.issues } : {}), ...(more ? { nextPageToken: String(startAt + got) } : {}) };
+    }
+    const data = await this.conn.client.send<{ issues?: I[]; nextPageToken?: string }>("search", "POST", `${this.conn.api}/search/jql`, { jql, fields, maxResults, ...(pageToken ? { nextPageToken: pageToken } : {}) }, { idempotent: true });
+    return data ?? {};
+  }
+
   async lookup(target: TicketTarget, reference: string) {
     const key = /\b([A-Z][A-Z0-9_]+-\d+)\b/.exec(reference.trim().toUpperCase())?.[1];
     if (!key) return undefined;
     try {
-      const issue = await this.conn.client.get<{ id: string; key: string; self?: string; fields?: { summary?: string; project?: { id?: string; key?: string } } }>("search", `/rest/api/3/issue/${encodeURIComponent(key)}?fields=summary,project`);
+      const issue = await this.conn.client.get<{ id: string; key: string; self?: string; fields?: { summary?: string; project?: { id?: string; key?: string } } }>("search", `${this.conn.api}/issue/${encodeURIComponent(key)}?fields=summary,project`);
       const project = issue.fields?.project;
       if (project && project.key !== target.project.key && String(project.id) !== target.project.id) return undefined;
       return { id: String(issue.id), key: issue.key, url: this.browse(issue.key, issue.self), title: issue.fields?.summary ?? "" };
@@ -287,13 +354,7 @@ class JiraSession implements TrackerSession {
     let nextPageToken: string | undefined;
     for (let page = 0; page < MAX_PAGES && out.length < limit; page++) {
       const jql = `project = ${JSON.stringify(target.project.key ?? target.project.id)} AND summary ~ "CVE" ORDER BY created ASC`;
-      const data = await this.conn.client.send<{ issues?: { id: string; key: string; self?: string; fields?: { summary?: string } }[]; nextPageToken?: string }>(
-        "search",
-        "POST",
-        "/rest/api/3/search/jql",
-        { jql, fields: ["summary"], maxResults: 100, ...(nextPageToken ? { nextPageToken } : {}) },
-        { idempotent: true },
-      );
+      const data = await this.search<{ id: string; key: string; self?: string; fields?: { summary?: string } }>(jql, ["summary"], 100, nextPageToken ?? (page ? String(out.length) : undefined));
       if (!Array.isArray(data?.issues)) throw new ExternalError("remote", SERVICE, "Jira answered the search without a list of issues.");
       for (const i of data.issues) if (cvesIn(i.fields?.summary ?? "").length) out.push({ id: String(i.id), key: i.key, url: this.browse(i.key, i.self), title: i.fields?.summary ?? "" });
       nextPageToken = data.nextPageToken;
@@ -304,31 +365,25 @@ class JiraSession implements TrackerSession {
 
   async find(target: TicketTarget, marker: string) {
     const jql = `project = ${JSON.stringify(target.project.key ?? target.project.id)} AND labels = ${JSON.stringify(marker)} ORDER BY created ASC`;
-    const data = await this.conn.client.send<{ issues: { id: string; key: string; self?: string }[] }>(
-      "search",
-      "POST",
-      "/rest/api/3/search/jql",
-      { jql, fields: ["summary"], maxResults: 1 },
-      { idempotent: true },
-    );
+    const data = await this.search<{ id: string; key: string; self?: string }>(jql, ["summary"], 1);
     const issue = data?.issues?.[0];
     return issue ? { id: String(issue.id), key: issue.key, url: this.browse(issue.key, issue.self) } : undefined;
   }
 
   async create(target: TicketTarget, content: TicketContent) {
-    const created = await this.conn.client.send<{ id: string; key: string; self?: string }>("write", "POST", "/rest/api/3/issue", { fields: createFields(target, content) });
+    const created = await this.conn.client.send<{ id: string; key: string; self?: string }>("write", "POST", `${this.conn.api}/issue`, { fields: createFields(target, content, this.conn.dc) });
     if (!created?.key) throw new ExternalError("remote", SERVICE, "Jira Cloud created the issue but did not return its key.");
     return { id: String(created.id), key: created.key, url: this.browse(created.key, created.self) };
   }
 
   async update(target: TicketTarget, ticket: TicketRef, content: TicketContent) {
-    const fields = createFields(target, content);
+    const fields = createFields(target, content, this.conn.dc);
     delete fields.project;
     delete fields.issuetype;
     // Labels are added, never replaced: people's own labels on the issue stay.
     const labels = fields.labels as string[];
     delete fields.labels;
-    await this.conn.client.send("write", "PUT", `/rest/api/3/issue/${encodeURIComponent(ticket.key)}`, {
+    await this.conn.client.send("write", "PUT", `${this.conn.api}/issue/${encodeURIComponent(ticket.key)}`, {
       fields,
       update: { labels: labels.map((label) => ({ add: label })) },
     });
@@ -336,12 +391,12 @@ class JiraSession implements TrackerSession {
 
   async transition(_target: TicketTarget, ticket: TicketRef, statusId: string) {
     const key = encodeURIComponent(ticket.key);
-    const issue = await this.conn.client.get<{ fields: { status?: { id: string; name: string } } }>("transition", `/rest/api/3/issue/${key}?fields=status`);
+    const issue = await this.conn.client.get<{ fields: { status?: { id: string; name: string } } }>("transition", `${this.conn.api}/issue/${key}?fields=status`);
     if (issue.fields.status && String(issue.fields.status.id) === statusId) return "already" as const;
     // Transition ids differ between workflows: take the one that leads to the mapped status.
     const { transitions } = await this.conn.client.get<{ transitions: { id: string; name: string; to: { id: string; name: string }; isAvailable?: boolean }[] }>(
       "transition",
-      `/rest/api/3/issue/${key}/transitions`,
+      `${this.conn.api}/issue/${key}/transitions`,
     );
     const transition = transitions.find((t) => String(t.to.id) === statusId && t.isAvailable !== false);
     if (!transition) {
@@ -351,12 +406,12 @@ class JiraSession implements TrackerSession {
         `No transition in ${ticket.key}'s workflow leads from "${issue.fields.status?.name ?? "its status"}" to the mapped status (id ${statusId}). Allow that transition in the Jira workflow, or map another status.`,
       );
     }
-    await this.conn.client.send("transition", "POST", `/rest/api/3/issue/${key}/transitions`, { transition: { id: transition.id } });
+    await this.conn.client.send("transition", "POST", `${this.conn.api}/issue/${key}/transitions`, { transition: { id: transition.id } });
     return "moved" as const;
   }
 
   async comment(_target: TicketTarget, ticket: TicketRef, blocks: Parameters<typeof toAdf>[0]) {
-    await this.conn.client.send("comment", "POST", `/rest/api/3/issue/${encodeURIComponent(ticket.key)}/comment`, { body: toAdf(blocks) });
+    await this.conn.client.send("comment", "POST", `${this.conn.api}/issue/${encodeURIComponent(ticket.key)}/comment`, { body: this.conn.dc ? toWiki(blocks) : toAdf(blocks) });
   }
 }
 
@@ -462,5 +517,121 @@ export const jira: AvailableConnector = {
     descriptionFormat: "Atlassian Document Format",
     session: (connection, ctx) => new JiraSession(open(connection, ctx)),
     inbound: jiraInbound,
+  },
+};
+
+// Jira Data Center / Server: the same tracker over REST v2, with a personal access token (Jira
+// 8.14+) sent as Bearer, wiki markup for text, people by username, and the older create
+// metadata where the per-project one is missing (before 8.4).
+function openDataCenter(connection: ConnectionSettings, ctx: ConnectorContext): Conn {
+  const base = dataCenterBase(String(connection.settings.baseUrl ?? ""));
+  const http = ctx.http(DC_SERVICE, { errorMessage: jiraErrorMessage });
+  const username = String(connection.settings.username ?? "").trim();
+  // A personal access token as Bearer; on Jira before 8.14 (no tokens), a user name and password.
+  const auth = username ? { kind: "basic" as const, email: username, token: connection.secrets.token ?? "" } : { kind: "bearer" as const, token: connection.secrets.token ?? "" };
+  return { client: new JiraClient(http, base, auth, undefined, DC_SERVICE), site: base, api: "/rest/api/2", dc: true };
+}
+
+/** The base URL people use, with its context path (https://example.com/jira), without a trailing slash. */
+export function dataCenterBase(value: string): string {
+  const url = new URL(value.trim());
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+}
+
+async function testDataCenter(connection: ConnectionSettings, ctx: ConnectorContext) {
+  const conn = openDataCenter(connection, ctx);
+  const info = await conn.client.get<{ version?: string; versionNumbers?: number[]; deploymentType?: string; serverTitle?: string }>("account", "/rest/api/2/serverInfo");
+  if (info.deploymentType === "Cloud") throw new ExternalError("invalid_input", DC_SERVICE, "This is Jira Cloud: connect it with the Jira card (API token, Cloud ID and email) instead.");
+  const [major = 0, minor = 0] = info.versionNumbers ?? [];
+  if (!connection.settings.username && info.versionNumbers && (major < 8 || (major === 8 && minor < 14))) {
+    throw new ExternalError("invalid_input", DC_SERVICE, `This Jira is version ${info.version ?? `${major}.${minor}`}; personal access tokens need Jira 8.14 or later. Enter the Patchbay user's name under Username and its password as the token, or upgrade Jira.`);
+  }
+  const me = await conn.client.get<{ name?: string; key?: string; displayName?: string }>("account", "/rest/api/2/myself");
+  const projects = await conn.client.get<unknown>("projects", "/rest/api/2/project");
+  if (!Array.isArray(projects)) throw new ExternalError("remote", DC_SERVICE, "Jira answered the project list with something that is not a list; check that the Base URL is Jira's own address (with its context path, such as /jira).");
+  if (projects.length === 0) {
+    throw new ExternalError("permission", DC_SERVICE, "The token's user can see no Jira projects. Give it Browse Projects, Create Issues, Edit Issues, Transition Issues and Add Comments in the projects Patchbay should use.");
+  }
+  return {
+    message: `Connected to ${info.serverTitle ?? "Jira"} ${info.version ?? ""} (${info.deploymentType ?? "Server"}) as ${me.displayName ?? me.name ?? "the token's user"}.`.replace(/\s+\(/, " ("),
+    details: [`${projects.length} project${projects.length === 1 ? "" : "s"} visible to the token's user.`, "Two-way sync: Patchbay reads issue statuses hourly and on reconciliation (Data Center webhooks are not signed)."],
+  };
+}
+
+export const jiraDataCenter: AvailableConnector = {
+  status: "available",
+  capabilities: ["tracker"],
+  multiInstance: true,
+  card: {
+    kind: "jira-data-center",
+    badge: "J",
+    name: "Jira Data Center",
+    category: "collaboration",
+    summary: "Create and update issues in Jira Data Center or Jira Server.",
+    overview: {
+      description: "Link the projects of your own Jira Data Center or Server to create and update issues from Patchbay findings and remediations, with the same mappings as Jira Cloud.",
+      benefits: [
+        "Issues created and updated from findings, with your fields, priorities and workflow",
+        "Comments when remediation pull requests open and merge; transitions by target status",
+        "Works with instances that have only the older create metadata (before 8.4) and with 9.x",
+      ],
+      requirements: [
+        "Jira Data Center or Server, reachable from Patchbay",
+        "A personal access token of a dedicated user (Profile → Personal Access Tokens, Jira 8.14 and later), or that user's name and password on older Jira",
+        "That user needs Browse Projects, Create Issues, Edit Issues, Transition Issues and Add Comments in the projects Patchbay uses",
+      ],
+      docs: [
+        { label: "Atlassian: Using personal access tokens", url: "https://confluence.atlassian.com/enterprise/using-personal-access-tokens-1026032365.html" },
+        { label: "Jira Data Center REST API", url: "https://developer.atlassian.com/server/jira/platform/rest/" },
+      ],
+    },
+  },
+  fields: [
+    {
+      name: "baseUrl",
+      label: "Base URL",
+      type: "url",
+      required: true,
+      glance: true,
+      example: "https://jira.example.com",
+      help: "Jira's address as people open it, with its context path if it has one (https://example.com/jira).",
+    },
+    { name: "token", label: "Personal access token", type: "secret", required: true, editableWhenConnected: true, help: "Created by the Patchbay user in Jira under Profile → Personal Access Tokens. With a Username below: that user's password." },
+    {
+      name: "username",
+      label: "Username (Jira before 8.14 only)",
+      type: "text",
+      editableWhenConnected: true,
+      help: "Leave empty to use the personal access token. Jira older than 8.14 has no such tokens: enter the user's name here and its password above (sent with Basic authentication; use HTTPS).",
+    },
+  ],
+  defaultName: (settings) => {
+    try {
+      return `Jira ${new URL(String(settings.baseUrl)).hostname}`;
+    } catch {
+      return "Jira Data Center";
+    }
+  },
+  test: testDataCenter,
+  troubleshoot(error) {
+    if (error.kind === "auth") {
+      return {
+        title: "Connection Failed — Jira rejected the personal access token",
+        steps: [
+          "Copy the token again in full: Jira shows it once, when it is created.",
+          "Check that it has not expired or been revoked (Profile → Personal Access Tokens).",
+          "The token's user must be active and allowed to log in.",
+        ],
+      };
+    }
+    if (error.kind === "permission") return { title: "Connection Failed — missing permission", steps: [error.message] };
+    if (error.kind === "unreachable") return { title: "Connection Failed — Jira could not be reached", steps: ["Check the Base URL, and that Patchbay's host can reach Jira (proxy, firewall, DNS).", error.message] };
+    if (error.kind === "invalid_input") return { title: "Connection Failed — check the settings", steps: [error.message] };
+    return undefined;
+  },
+  tracker: {
+    nouns: { project: "project", ticketType: "issue type", ticket: "issue" },
+    descriptionFormat: "Jira wiki markup",
+    session: (connection, ctx) => new JiraSession(openDataCenter(connection, ctx)),
   },
 };
