@@ -51,7 +51,7 @@ afterAll(async () => {
 it("connects Jira, adds a project with its field mapping, and pushes a finding to it", async () => {
   await page.goto(server.url + "/integrations");
 
-  await page.getByRole("link", { name: "Connect Jira" }).click();
+  await page.getByRole("link", { name: "Connect Jira", exact: true }).click();
   const dialog = page.getByRole("dialog");
   await dialog.getByRole("tab", { name: "Configuration" }).click();
   await settled(page);
