@@ -6,7 +6,7 @@
 // an imported mapping's assignments, which the document lists in full.
 import { connectorContext, type ConnectorEnvironment } from "../connectors/context.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
-import type { AvailableConnector, SecretValues, TicketTarget } from "../connectors/types.js";
+import type { SecretValues, TicketTarget } from "../connectors/types.js";
 import type { Db, Integration, TrackerAssignment } from "../db/schema.js";
 import { SEVERITIES } from "../findings/normalize.js";
 import { loadSla, saveSla, type SlaPolicy } from "../findings/sla.js";
@@ -283,14 +283,12 @@ export async function applyImport(deps: ImportDeps, doc: ConfigDocument, secrets
       continue;
     }
     const current = existing ? { settings: integrationSettings(existing), secrets: deps.vault.openSecrets(existing.secrets) } : undefined;
-    if (existing && !Object.keys(given).length) {
-      const changed = sameSettings(current!.settings, { ...current!.settings, ...parseSettingsFormSettings(connector, form, current) }, configurableFields(connector).filter((f) => f.editableWhenConnected));
-      if (!changed.length) {
-        saved.set(index, existing.id);
-        continue;
-      }
-    }
     const parsed = parseSettingsForm(connector, { ...form, ...given }, current);
+    // Nothing new for a connected integration: no test, no save.
+    if (existing && parsed.ok && !Object.keys(given).length && !sameSettings(current!.settings, { ...current!.settings, ...parsed.settings }, configurableFields(connector)).length) {
+      saved.set(index, existing.id);
+      continue;
+    }
     if (!parsed.ok) {
       result.failed.push({ what: label, reason: Object.values(parsed.errors).join(" ") });
       continue;
@@ -350,11 +348,6 @@ export async function applyImport(deps: ImportDeps, doc: ConfigDocument, secrets
 function refers(deps: ImportDeps, entry: ConfigIntegration): number {
   const connector = deps.registry.available(entry.kind)!;
   return connector.fields.some((f) => (f.type === "integration" || f.type === "integrations") && entry.settings?.[f.name] && String(entry.settings[f.name]) !== "") ? 1 : 0;
-}
-
-function parseSettingsFormSettings(connector: AvailableConnector, form: Record<string, string>, current: { settings: Record<string, string | boolean>; secrets: SecretValues } | undefined) {
-  const parsed = parseSettingsForm(connector, form, current);
-  return parsed.ok ? parsed.settings : parsed.values;
 }
 
 async function applyMapping(deps: ImportDeps, ctx: Context, result: ImportResult, integrationId: number, mapping: ConfigMapping, what: string): Promise<void> {

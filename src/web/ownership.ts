@@ -2,7 +2,7 @@
 // repository's Ownership page (what CODEOWNERS and topics say, the route that results, and the
 // repository's own override).
 import { type Context, Hono } from "hono";
-import { ownersOf } from "../routing/codeowners.js";
+import { type Codeowners, ownersOf } from "../routing/codeowners.js";
 import {
   loadRouting,
   MAX_RULES,
@@ -98,7 +98,7 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
           .executeTakeFirst()
       : undefined;
     if (!repo) return render(c, deps, "./error", { title: "Repository not found", message: "This repository is not known to Patchbay. Go back to Repositories." }, 404);
-    const codeowners = repo.codeowners ? (JSON.parse(repo.codeowners) as import("../routing/codeowners.js").Codeowners) : null;
+    const codeowners = repo.codeowners ? (JSON.parse(repo.codeowners) as Codeowners) : null;
     const route = await routeForRepository(deps.db, repo.id);
     return render(
       c,

@@ -226,75 +226,75 @@ class JiraSession implements TrackerSession {
   }
 
   async ticketTypes(project: TrackerChoice & { key?: string }) {
-    if (this.conn.dc) {
-      const old = await this.olderCreateMeta(project, undefined);
-      if (old) return old.issuetypes.filter((t) => !t.subtask).map((t) => ({ id: String(t.id), name: t.name }));
-    }
-    const out: TrackerChoice[] = [];
-    for (let page = 0, startAt = 0; page < MAX_PAGES; page++) {
-      const data = await this.conn.client.get<{ issueTypes?: RawType[]; values?: RawType[]; total?: number }>(
-        "metadata",
-        `${this.conn.api}/issue/createmeta/${encodeURIComponent(project.key ?? project.id)}/issuetypes?startAt=${startAt}&maxResults=${PAGE}`,
-      );
-      const types = data.issueTypes ?? data.values ?? [];
-      out.push(...types.filter((t) => !t.subtask).map((t) => ({ id: String(t.id), name: t.name })));
-      startAt += types.length;
-      if (types.length === 0 || data.total === undefined || startAt >= data.total) break;
-    }
-    return out;
+    return this.newerOrOlder(
+      async () => {
+        const out: TrackerChoice[] = [];
+        for (let page = 0, startAt = 0; page < MAX_PAGES; page++) {
+          const data = await this.conn.client.get<{ issueTypes?: RawType[]; values?: RawType[]; total?: number }>(
+            "metadata",
+            `${this.conn.api}/issue/createmeta/${encodeURIComponent(project.key ?? project.id)}/issuetypes?startAt=${startAt}&maxResults=${PAGE}`,
+          );
+          const types = data.issueTypes ?? data.values ?? [];
+          out.push(...types.filter((t) => !t.subtask).map((t) => ({ id: String(t.id), name: t.name })));
+          startAt += types.length;
+          if (types.length === 0 || data.total === undefined || startAt >= data.total) break;
+        }
+        return out;
+      },
+      async () => (await this.olderCreateMeta(project, undefined)).filter((t) => !t.subtask).map((t) => ({ id: String(t.id), name: t.name })),
+    );
+  }
+
+  async fields(target: TicketTarget) {
+    return this.newerOrOlder(
+      async () => {
+        const out: TrackerField[] = [];
+        for (let page = 0, startAt = 0; page < MAX_PAGES; page++) {
+          const data = await this.conn.client.get<{ fields?: CreateMetaField[]; values?: CreateMetaField[]; results?: CreateMetaField[]; total?: number }>(
+            "metadata",
+            `${this.conn.api}/issue/createmeta/${encodeURIComponent(target.project.key ?? target.project.id)}/issuetypes/${encodeURIComponent(target.ticketType.id)}?startAt=${startAt}&maxResults=${PAGE}`,
+          );
+          const fields = data.fields ?? data.values ?? data.results ?? [];
+          for (const f of fields) {
+            const field = toField(f);
+            if (field) out.push(field);
+          }
+          startAt += fields.length;
+          if (fields.length === 0 || data.total === undefined || startAt >= data.total) break;
+        }
+        return out;
+      },
+      async () => {
+        const type = (await this.olderCreateMeta(target.project, target.ticketType.id)).find((t) => String(t.id) === target.ticketType.id);
+        if (!type) throw new ExternalError("not_found", this.conn.client.service, `The issue type ${target.ticketType.name} is no longer in the project ${target.project.name}.`);
+        return Object.entries(type.fields ?? {}).map(([id, f]) => toField({ ...f, fieldId: id })).filter((f): f is TrackerField => f !== undefined);
+      },
+    );
   }
 
   /**
-   * Jira Server / Data Center before 8.4 has only the older create metadata
-   * (/issue/createmeta?projectKeys=…&expand=projects.issuetypes.fields), and 9.0 removed it:
-   * the per-project endpoints are tried first, the older one when they are not there (404).
+   * Create metadata: the per-project endpoints (Cloud; Data Center 8.4+). Jira Server / Data
+   * Center before 8.4 answers them 404 and has only the older one (removed in 9.0).
    */
-  private olderMeta = new Map<string, boolean>();
-
-  private async olderCreateMeta(project: TrackerChoice & { key?: string }, typeId: string | undefined): Promise<{ issuetypes: (RawType & { fields?: Record<string, CreateMetaField> })[] } | undefined> {
-    const key = project.key ?? project.id;
-    if (this.olderMeta.get(key) !== true) {
-      try {
-        await this.conn.client.get("metadata", `${this.conn.api}/issue/createmeta/${encodeURIComponent(key)}/issuetypes?maxResults=1`);
-        this.olderMeta.set(key, false);
-        return undefined;
-      } catch (err) {
-        if (!(err instanceof ExternalError && err.kind === "not_found" && /issue\/createmeta\/|404/.test(`${err.message} ${err.status}`))) throw err;
-        this.olderMeta.set(key, true);
-      }
+  private async newerOrOlder<T>(newer: () => Promise<T>, older: () => Promise<T>): Promise<T> {
+    if (!this.conn.dc) return newer();
+    try {
+      return await newer();
+    } catch (err) {
+      if (err instanceof ExternalError && err.kind === "not_found") return older();
+      throw err;
     }
+  }
+
+  /** /issue/createmeta?projectKeys=…&expand=projects.issuetypes.fields: the project's issue types with their fields keyed by id. */
+  private async olderCreateMeta(project: TrackerChoice & { key?: string }, typeId: string | undefined): Promise<(RawType & { fields?: Record<string, CreateMetaField> })[]> {
+    const key = project.key ?? project.id;
     const query = new URLSearchParams({ projectKeys: key, expand: "projects.issuetypes.fields" });
     if (typeId) query.set("issuetypeIds", typeId);
     const data = await this.conn.client.get<{ projects?: { key: string; issuetypes?: (RawType & { fields?: Record<string, CreateMetaField> })[] }[] }>("metadata", `${this.conn.api}/issue/createmeta?${query}`);
     const found = data.projects?.find((p) => p.key === key) ?? data.projects?.[0];
     if (!found) throw new ExternalError("not_found", this.conn.client.service, `Jira has no project ${key} the token's user may create issues in.`);
-    return { issuetypes: found.issuetypes ?? [] };
-  }
-
-  async fields(target: TicketTarget) {
-    if (this.conn.dc) {
-      const old = await this.olderCreateMeta(target.project, target.ticketType.id);
-      if (old) {
-        const type = old.issuetypes.find((t) => String(t.id) === target.ticketType.id);
-        if (!type) throw new ExternalError("not_found", this.conn.client.service, `The issue type ${target.ticketType.name} is no longer in the project ${target.project.name}.`);
-        return Object.entries(type.fields ?? {}).map(([id, f]) => toField({ ...f, fieldId: id })).filter((f): f is TrackerField => f !== undefined);
-      }
-    }
-    const out: TrackerField[] = [];
-    for (let page = 0, startAt = 0; page < MAX_PAGES; page++) {
-      const data = await this.conn.client.get<{ fields?: CreateMetaField[]; values?: CreateMetaField[]; results?: CreateMetaField[]; total?: number }>(
-        "metadata",
-        `${this.conn.api}/issue/createmeta/${encodeURIComponent(target.project.key ?? target.project.id)}/issuetypes/${encodeURIComponent(target.ticketType.id)}?startAt=${startAt}&maxResults=${PAGE}`,
-      );
-      const fields = data.fields ?? data.values ?? data.results ?? [];
-      for (const f of fields) {
-        const field = toField(f);
-        if (field) out.push(field);
-      }
-      startAt += fields.length;
-      if (fields.length === 0 || data.total === undefined || startAt >= data.total) break;
-    }
-    return out;
+    return found.issuetypes ?? [];
   }
 
   async statuses(target: TicketTarget) {
