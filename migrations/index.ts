@@ -22,6 +22,8 @@ import * as m0018 from "./0018_finding_snapshots.js";
 import * as m0019 from "./0019_ticket_templates.js";
 import * as m0020 from "./0020_integration_health.js";
 import * as m0021 from "./0021_ownership_routing.js";
+import * as m0022 from "./0022_outside_pull_requests.js";
+import * as m0023 from "./0023_webhook_body_hash.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -45,4 +47,6 @@ export const migrations: Record<string, Migration> = {
   "0019_ticket_templates": m0019,
   "0020_integration_health": m0020,
   "0021_ownership_routing": m0021,
+  "0022_outside_pull_requests": m0022,
+  "0023_webhook_body_hash": m0023,
 };

@@ -2,6 +2,7 @@
 // exponential backoff and jitter on 429 and 5xx (reads only, but for 503) and network failures (honouring
 // Retry-After), redacted logging, and typed errors the UI knows how to explain.
 import type { Logger } from "./log.js";
+import { trimEnd, trimStart } from "./text.js";
 
 export type ErrorKind = "auth" | "permission" | "unreachable" | "not_found" | "rate_limited" | "remote" | "invalid_input";
 
@@ -34,6 +35,19 @@ export class RateLimitedError extends ExternalError {
   }
 }
 
+/** An answer larger than the request allows: not read past the limit, never retried. */
+export class TooLargeError extends ExternalError {
+  readonly maxBytes: number;
+  constructor(service: string, maxBytes: number) {
+    super("remote", service, `${service} answered with more than ${formatBytes(maxBytes)}; it was not read.`);
+    this.maxBytes = maxBytes;
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${Math.round((bytes / 1024 / 1024) * 10) / 10} MB` : `${Math.round(bytes / 1024)} KB`;
+}
+
 export interface HttpRequest {
   method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD";
   url: string;
@@ -42,6 +56,8 @@ export interface HttpRequest {
   timeoutMs?: number;
   /** A large read (a file, an index, a batch): allowed four times the client's timeout. */
   large?: boolean;
+  /** The largest answer read (bytes); a larger one throws TooLargeError. 64 MB unless set. */
+  maxBytes?: number;
   /** Safe to send twice. Defaults to true for every method but POST and PATCH. */
   idempotent?: boolean;
   /** This URL is the API's root: a 404 means the endpoint is wrong, not a missing record. */
@@ -77,6 +93,8 @@ const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 const NEVER_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 const MAX_DELAY_MS = 30_000;
 const LARGE_READ_FACTOR = 4;
+/** No service answer Patchbay reads is near this; a larger one is a fault, not data. */
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
 export class HttpClient {
   readonly service: string;
@@ -140,8 +158,8 @@ export class HttpClient {
     const timer = setTimeout(() => controller.abort(new TimeoutError(timeoutMs)), timeoutMs);
     try {
       const res = await this.#o.fetch(url, { method, headers: req.headers, body: req.body, signal: controller.signal, redirect: "manual" });
-      const text = await res.text();
       const service = this.service;
+      const text = await readBody(res, req.maxBytes ?? DEFAULT_MAX_BYTES, service);
       return {
         status: res.status,
         headers: res.headers,
@@ -156,6 +174,7 @@ export class HttpClient {
       };
     } catch (err) {
       if (controller.signal.aborted && controller.signal.reason instanceof TimeoutError) throw controller.signal.reason;
+      if (err instanceof TooLargeError) controller.abort(err);
       throw err;
     } finally {
       clearTimeout(timer);
@@ -204,6 +223,7 @@ export class HttpClient {
   #classifyNetwork(err: unknown, req: HttpRequest, idempotent: boolean): { error: ExternalError; retryable: boolean } {
     const s = this.service;
     const host = safeHost(req.url);
+    if (err instanceof TooLargeError) return { error: err, retryable: false };
     if (err instanceof TimeoutError) {
       return { error: new ExternalError("unreachable", s, `${s} at ${host} did not answer within ${err.ms / 1000} s.`), retryable: idempotent };
     }
@@ -313,4 +333,54 @@ function safeHost(url: string): string {
 
 function truncate(text: string, max: number): string {
   return text.length > max ? text.slice(0, max - 1) + "…" : text;
+}
+
+/**
+ * The target of the link with rel="next" in an RFC 8288 Link header (`<url>; rel="next"`,
+ * several links separated by commas, rel possibly a list such as "next last"), if any.
+ */
+export function linkHeaderNext(link: string | null): string | null {
+  if (!link) return null;
+  let at = 0;
+  while (at < link.length) {
+    const open = link.indexOf("<", at);
+    if (open < 0) return null;
+    const close = link.indexOf(">", open + 1);
+    if (close < 0) return null;
+    const next = link.indexOf("<", close + 1);
+    const params = link.slice(close + 1, next < 0 ? link.length : next);
+    for (const param of params.split(";")) {
+      const eq = param.indexOf("=");
+      if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== "rel") continue;
+      const value = trimEnd(trimStart(param.slice(eq + 1).trim(), '"'), '", ');
+      if (value.toLowerCase().split(" ").includes("next")) return link.slice(open + 1, close);
+    }
+    at = next < 0 ? link.length : next;
+  }
+  return null;
+}
+
+/** The body as text, read no further than maxBytes (the declared length is checked first). */
+async function readBody(res: Response, maxBytes: number, service: string): Promise<string> {
+  const declared = Number(res.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new TooLargeError(service, maxBytes);
+  }
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+    if (bytes > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new TooLargeError(service, maxBytes);
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+  return text + decoder.decode();
 }

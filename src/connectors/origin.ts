@@ -1,4 +1,5 @@
 // A service's address typed by a person: https and a host, nothing after it.
+import { withoutTrailingSlash } from "../text.js";
 export function httpsOrigin(value: string): string | undefined {
   try {
     const url = new URL(value.trim());
@@ -17,7 +18,7 @@ export function serviceUrl(value: string): string | undefined {
   try {
     const url = new URL(value.trim());
     if ((url.protocol !== "https:" && url.protocol !== "http:") || url.search || url.hash || url.username || url.password) return undefined;
-    return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+    return `${url.origin}${withoutTrailingSlash(url.pathname)}`;
   } catch {
     return undefined;
   }

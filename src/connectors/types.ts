@@ -271,8 +271,8 @@ export interface RepositoryFile {
 export interface RepositoryFiles {
   /** Every file on the branch (directories left out); an empty repository has none. */
   list(): Promise<RepositoryFile[]>;
-  /** The file's content as text. */
-  read(path: string): Promise<string>;
+  /** The file's content as text; a file over maxBytes is not read (TooLargeError). */
+  read(path: string, maxBytes: number): Promise<string>;
 }
 
 /** A pull/merge request event, as every source control connector reports it. */
@@ -286,6 +286,19 @@ export interface PullRequestEvent {
   url: string;
   sourceBranch: string | null;
   author: string | null;
+  /**
+   * Why the pull request comes from outside the repository (a fork, by someone without write
+   * access), or null when it is the repository's own: from one of its branches, or by an
+   * owner, member or collaborator. Outsiders' pull requests are not linked by default and
+   * are never written into.
+   */
+  outside: string | null;
+}
+
+/** A delivery as received: its bytes, which signatures cover, and the same bytes read as UTF-8. */
+export interface WebhookBody {
+  bytes: Uint8Array;
+  text: string;
 }
 
 export type WebhookCheck = { ok: true; deliveryId: string; event: string } | { ok: false; reason: string };
@@ -309,8 +322,8 @@ export interface SourceControl {
     secretField: string;
     /** What to configure on the service's side, shown in the dialog beside the webhook URL. */
     instructions: string[];
-    /** Checks a delivery's signature (in constant time) and reads its id and event. */
-    verify(headers: Headers, rawBody: string, secret: string): WebhookCheck;
+    /** Checks a delivery's signature (in constant time, over its bytes) and reads its id and event. */
+    verify(headers: Headers, body: WebhookBody, secret: string, now: Date): WebhookCheck;
     /** The pull request event in a verified delivery, or undefined for other events. */
     parse(event: string, rawBody: string, contentType: string): PullRequestEvent | undefined;
     /**
@@ -542,8 +555,8 @@ export interface TicketEvent {
 export interface TrackerInbound {
   /** The setting holding the secret deliveries are verified with. */
   secretField: string;
-  /** Checks a delivery (signature or secret header, compared in constant time) and reads its id and event. */
-  verify(headers: Headers, rawBody: string, secret: string): WebhookCheck;
+  /** Checks a delivery (signature over its bytes or secret header, compared in constant time) and reads its id and event. */
+  verify(headers: Headers, body: WebhookBody, secret: string, now: Date): WebhookCheck;
   /** The ticket change in a verified delivery, or undefined for events that do not concern tickets. */
   parse(event: string, rawBody: string, contentType: string): TicketEvent | undefined;
   /** What to configure on the tracker's side, for a person who sets it up by hand. */

@@ -249,6 +249,8 @@ export interface WebhookDeliveryTable {
   integration_id: number;
   /** The service's delivery id (X-GitHub-Delivery, X-Gitlab-Event-UUID, X-Request-UUID). */
   delivery_id: string;
+  /** SHA-256 (hex) of the delivery's body bytes: the same signed body is one delivery. */
+  body_hash: string | null;
   event: string;
   received_at: string;
   /** accepted, ignored, processed, failed */
@@ -268,6 +270,8 @@ export interface RemediationTable {
   url: string;
   source_branch: string | null;
   author: string | null;
+  /** Why the pull request comes from outside the repository; null for the repository's own. */
+  outside: string | null;
   state: RemediationState;
   created_at: string;
   updated_at: string;

@@ -1,7 +1,12 @@
 // Manifests and lockfiles: which package versions a repository resolves, per ecosystem, read
 // from the files themselves (no package manager runs). Each parser takes the file's text and
 // returns the pinned versions it names; a file it cannot read throws ManifestError with the
-// reason, which the dependency monitor reports instead of guessing.
+// reason, which the dependency monitor reports instead of guessing. Every parser runs in time
+// linear in the file's length (real TOML and XML parsers, no backtracking patterns): these
+// files come from any repository source control lists, so anyone who can push one can write them.
+import sax from "sax";
+import { parse as parseToml } from "smol-toml";
+import { isSpace, skipSpace, trimStart, words } from "../text.js";
 
 /** Ecosystem names as the OSV database spells them. */
 export type Ecosystem = "npm" | "PyPI" | "Maven" | "Go" | "RubyGems" | "crates.io";
@@ -12,6 +17,9 @@ export interface Dependency {
   name: string;
   version: string;
 }
+
+/** The largest manifest read from a repository (a monorepo's package-lock.json can near 20 MB). */
+export const MAX_MANIFEST_BYTES = 20 * 1024 * 1024;
 
 export class ManifestError extends Error {
   constructor(
@@ -65,6 +73,12 @@ export function parseManifest(path: string, text: string): Dependency[] {
     seen.set(`${dep.ecosystem}\u0000${dep.name}\u0000${dep.version}`, dep);
   }
   return [...seen.values()];
+}
+
+/** The text up to the first occurrence of `mark` ("a(b" → "a"), or all of it. */
+function cutAt(text: string, mark: string): string {
+  const at = text.indexOf(mark);
+  return at < 0 ? text : text.slice(0, at);
 }
 
 function json(text: string, path: string): unknown {
@@ -168,14 +182,14 @@ function parsePnpmLock(text: string, path: string): Dependency[] {
     if (!inPackages) continue;
     const key = /^ {2}(['"]?)(\S.*?)\1:\s*$/.exec(line);
     if (!key) continue;
-    const spec = key[2]!.replace(/^\//, "").replace(/\(.*$/, "");
+    const spec = cutAt(trimStart(key[2]!, "/"), "(");
     let name: string;
     let version: string;
     if (slashKeys) {
       // name/1.2.3_peer@1.0.0 (a scoped name has one more slash).
-      const slash = spec.replace(/_.*$/, "").lastIndexOf("/");
+      const slash = cutAt(spec, "_").lastIndexOf("/");
       name = spec.slice(0, slash);
-      version = spec.slice(slash + 1).replace(/_.*$/, "");
+      version = cutAt(spec.slice(slash + 1), "_");
     } else {
       const at = spec.indexOf("@", 1);
       name = spec.slice(0, at);
@@ -197,49 +211,80 @@ export function pypiName(name: string): string {
 function parseRequirements(text: string): Dependency[] {
   const out: Dependency[] = [];
   for (const raw of text.replace(/\\\r?\n/g, " ").split(/\r?\n/)) {
-    const line = raw.replace(/(^|\s)#.*$/, "").trim();
+    const line = withoutComment(raw).trim();
     if (!line || line.startsWith("-")) continue; // -r other.txt, -e ., --index-url …
-    const pin = /^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!-]*)\s*(?:;.*)?(?:\s--hash=.*)?$/.exec(line);
-    if (pin) out.push({ ecosystem: "PyPI", name: pypiName(pin[1]!), version: pin[2]! });
+    const pin = requirementPin(line);
+    if (pin) out.push({ ecosystem: "PyPI", name: pypiName(pin.name), version: pin.version });
   }
   return out;
+}
+
+/** A requirements line without its comment: "#" at the start or after white space. */
+function withoutComment(line: string): string {
+  for (let at = line.indexOf("#"); at >= 0; at = line.indexOf("#", at + 1)) {
+    if (at === 0 || isSpace(line[at - 1])) return line.slice(0, at);
+  }
+  return line;
 }
 
 /**
- * The `[[package]]` tables of a TOML lockfile (poetry.lock, Cargo.lock), as string fields;
- * a `[package.source]` sub-table's fields are prefixed "source.".
+ * An exact pin: `name[extras] == 1.2.3` or `===`, then an optional `; marker` and `--hash=…`
+ * options. Anything else (ranges, URLs, local paths) cannot be resolved from the file alone.
  */
-function tomlPackages(text: string): Record<string, string>[] {
-  const out: Record<string, string>[] = [];
-  let current: Record<string, string> | undefined;
-  let prefix = "";
-  for (const line of text.split(/\r?\n/)) {
-    const header = /^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*$/.exec(line);
-    if (header) {
-      const name = header[2]!;
-      if (header[1] === "[[" && name === "package") {
-        current = {};
-        prefix = "";
-        out.push(current);
-      } else if (header[1] === "[" && name.startsWith("package.") && out.length) {
-        current = out.at(-1);
-        prefix = `${name.slice("package.".length)}.`;
-      } else {
-        current = undefined;
-      }
-      continue;
-    }
-    const field = current && /^\s*([A-Za-z0-9_-]+)\s*=\s*"((?:[^"\\]|\\.)*)"\s*$/.exec(line);
-    if (field) current![prefix + field[1]!] = field[2]!;
+function requirementPin(line: string): { name: string; version: string } | undefined {
+  let i = 0;
+  while (i < line.length && /[A-Za-z0-9._-]/.test(line[i]!)) i++;
+  const name = line.slice(0, i);
+  if (!/^[A-Za-z0-9]/.test(name)) return undefined;
+  i = skipSpace(line, i);
+  if (line[i] === "[") {
+    const close = line.indexOf("]", i);
+    if (close < 0) return undefined;
+    i = skipSpace(line, close + 1);
   }
-  return out;
+  if (!line.startsWith("==", i)) return undefined;
+  i = skipSpace(line, line.startsWith("===", i) ? i + 3 : i + 2);
+  const start = i;
+  while (i < line.length && /[A-Za-z0-9.+!-]/.test(line[i]!)) i++;
+  const version = line.slice(start, i);
+  if (!/^[A-Za-z0-9]/.test(version)) return undefined;
+  const rest = line.slice(i).trim();
+  // What may follow: an environment marker, hash options, or nothing.
+  if (rest && !rest.startsWith(";") && !rest.startsWith("--hash=")) return undefined;
+  return { name, version };
+}
+
+/** The `[[package]]` tables of a TOML lockfile (poetry.lock, Cargo.lock), read by a TOML parser. */
+function tomlPackages(text: string, path: string): Record<string, unknown>[] {
+  let document: Record<string, unknown>;
+  try {
+    document = parseToml(text);
+  } catch (err) {
+    throw new ManifestError(path, `not valid TOML (${(err as Error).message.split("\n")[0]}).`);
+  }
+  const packages = document.package;
+  if (packages === undefined) return [];
+  if (!Array.isArray(packages)) throw new ManifestError(path, '"package" is not an array of tables.');
+  return packages.filter(isRecord);
+}
+
+function stringField(table: Record<string, unknown>, key: string): string | undefined {
+  const value = table[key];
+  return typeof value === "string" ? value : undefined;
 }
 
 function parsePoetryLock(text: string, path: string): Dependency[] {
-  const packages = tomlPackages(text);
-  if (packages.length === 0 && text.trim() && !/^\s*\[metadata\]/m.test(text)) throw new ManifestError(path, "no [[package]] tables found; is this a Poetry lockfile?");
-  // Packages from a local path, a URL or a git checkout are not on PyPI ("legacy" is a private index).
-  return packages.filter((p) => p.name && p.version && !["git", "directory", "file", "url"].includes(p["source.type"] ?? "")).map((p) => ({ ecosystem: "PyPI" as const, name: pypiName(p.name!), version: p.version! }));
+  const packages = tomlPackages(text, path);
+  if (packages.length === 0 && text.trim() && !text.includes("[metadata]")) throw new ManifestError(path, "no [[package]] tables found; is this a Poetry lockfile?");
+  const out: Dependency[] = [];
+  for (const p of packages) {
+    const name = stringField(p, "name");
+    const version = stringField(p, "version");
+    // Packages from a local path, a URL or a git checkout are not on PyPI ("legacy" is a private index).
+    const sourceType = isRecord(p.source) ? stringField(p.source, "type") : undefined;
+    if (name && version && !["git", "directory", "file", "url"].includes(sourceType ?? "")) out.push({ ecosystem: "PyPI", name: pypiName(name), version });
+  }
+  return out;
 }
 
 function parsePipfileLock(text: string, path: string): Dependency[] {
@@ -250,7 +295,8 @@ function parsePipfileLock(text: string, path: string): Dependency[] {
     const deps = lock[section];
     if (!isRecord(deps)) continue;
     for (const [name, entry] of Object.entries(deps)) {
-      const version = isRecord(entry) && typeof entry.version === "string" ? /^===?(.+)$/.exec(entry.version)?.[1] : undefined;
+      const pin = isRecord(entry) && typeof entry.version === "string" ? entry.version : "";
+    const version = pin.startsWith("===") ? pin.slice(3) : pin.startsWith("==") ? pin.slice(2) : undefined;
       if (version) out.push({ ecosystem: "PyPI", name: pypiName(name), version });
     }
   }
@@ -262,7 +308,9 @@ function parsePipfileLock(text: string, path: string): Dependency[] {
 /** Compares Go module versions (semver with a "v"): positive when a > b. */
 function compareGoVersions(a: string, b: string): number {
   const parse = (v: string) => {
-    const [core, pre] = v.replace(/^v/, "").replace(/\+incompatible$/, "").split(/-(.*)/s);
+    const plain = v.replace(/^v/, "").replace(/\+incompatible$/, "");
+    const dash = plain.indexOf("-");
+    const [core, pre] = dash < 0 ? [plain] : [plain.slice(0, dash), plain.slice(dash + 1)];
     return { parts: core!.split(".").map((n) => Number(n) || 0), pre: pre ?? "" };
   };
   const x = parse(a);
@@ -297,40 +345,91 @@ function parseGoSum(text: string, path: string): Dependency[] {
  * lists every module its build uses, at the selected version; replaced modules are left out.
  */
 function parseGoMod(text: string, path: string): Dependency[] {
-  if (!/^\s*module\s+\S+/m.test(text)) throw new ManifestError(path, 'no "module" directive; is this a go.mod file?');
-  const replaced = new Set([...text.matchAll(/^\s*(?:replace\s+)?(\S+)(?:\s+v\S+)?\s+=>/gm)].map((m) => m[1]!));
-  const out: Dependency[] = [];
-  let inBlock = false;
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.replace(/\/\/.*$/, "").trim();
-    if (/^require\s*\($/.test(line)) {
-      inBlock = true;
+  // Each line as its words, comments dropped: ["require", "(", …], ["golang.org/x/net", "v0.1.0"].
+  const lines = text.split(/\r?\n/).map((raw) => words(cutAt(raw, "//")));
+  if (!lines.some((w) => w[0] === "module" && w.length > 1)) throw new ManifestError(path, 'no "module" directive; is this a go.mod file?');
+  const requires: { name: string; version: string }[] = [];
+  const replaced = new Set<string>();
+  let block = "";
+  for (const w of lines) {
+    if (w.length === 0) continue;
+    if (w.length === 2 && w[1] === "(") {
+      block = w[0]!;
       continue;
     }
-    if (inBlock && line === ")") {
-      inBlock = false;
+    if (block && w.length === 1 && w[0] === ")") {
+      block = "";
       continue;
     }
-    const m = (inBlock ? /^(\S+)\s+(v\S+)$/ : /^require\s+(\S+)\s+(v\S+)$/).exec(line);
-    if (m && !replaced.has(m[1]!)) out.push({ ecosystem: "Go", name: m[1]!, version: m[2]! });
+    const [directive, args] = block ? [block, w] : [w[0]!, w.slice(1)];
+    // `old [v1.2.3] => new [v1.2.4]`: the old module is not what the build uses.
+    if (directive === "replace" && args.includes("=>")) replaced.add(args[0]!);
+    if (directive === "require" && args.length >= 2 && args[1]!.startsWith("v")) requires.push({ name: args[0]!, version: args[1]! });
   }
-  return out;
+  return requires.filter((r) => !replaced.has(r.name)).map((r) => ({ ecosystem: "Go" as const, ...r }));
 }
 
 // --- Maven -------------------------------------------------------------------------------
 
-function xmlText(block: string, tag: string): string | undefined {
-  const match = new RegExp(`<${tag}>\\s*([^<]*?)\\s*</${tag}>`).exec(block);
-  return match ? decodeXml(match[1]!) : undefined;
+interface XmlElement {
+  name: string;
+  text: string;
+  children: XmlElement[];
 }
 
-function decodeXml(text: string): string {
-  return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+/** Deeper than any real POM: a document nested further is refused rather than walked. */
+const MAX_XML_DEPTH = 64;
+
+/** The document's elements as a tree, read by a streaming XML parser (strict: a POM is well-formed XML). */
+function xmlTree(text: string, path: string): XmlElement {
+  const parser = sax.parser(true, { trim: false, xmlns: false });
+  const root: XmlElement = { name: "", text: "", children: [] };
+  const stack = [root];
+  let failure: string | undefined;
+  parser.onopentag = (tag) => {
+    if (stack.length > MAX_XML_DEPTH) throw new ManifestError(path, `elements nested deeper than ${MAX_XML_DEPTH} levels; this is not a Maven POM.`);
+    const element: XmlElement = { name: tag.name, text: "", children: [] };
+    stack.at(-1)!.children.push(element);
+    stack.push(element);
+  };
+  parser.onclosetag = () => void stack.pop();
+  parser.ontext = parser.oncdata = (t) => {
+    stack.at(-1)!.text += t;
+  };
+  parser.onerror = (err) => {
+    failure ??= err.message.split("\n")[0];
+  };
+  try {
+    parser.write(text).close();
+  } catch (err) {
+    if (err instanceof ManifestError) throw err;
+    failure ??= (err as Error).message.split("\n")[0];
+  }
+  if (failure) throw new ManifestError(path, `not well-formed XML (${failure}).`);
+  return root;
 }
 
-/** Removes every `<tag>…</tag>` block (non-nested tags: dependencies, plugins, profiles). */
-function without(xml: string, tag: string): string {
-  return xml.replace(new RegExp(`<${tag}(\\s[^>]*)?>[\\s\\S]*?</${tag}>`, "g"), "");
+function child(element: XmlElement | undefined, name: string): XmlElement | undefined {
+  return element?.children.find((c) => c.name === name);
+}
+
+function childText(element: XmlElement | undefined, name: string): string | undefined {
+  const text = child(element, name)?.text.trim();
+  return text || undefined;
+}
+
+/** Replaces each `${key}` the properties know; the text is read once from left to right. */
+function substitute(text: string, properties: Map<string, string>): string {
+  let out = "";
+  let at = 0;
+  for (let open = text.indexOf("${"); open >= 0; open = text.indexOf("${", at)) {
+    const close = text.indexOf("}", open + 2);
+    if (close < 0) break;
+    const value = properties.get(text.slice(open + 2, close));
+    out += text.slice(at, open) + (value ?? text.slice(open, close + 1));
+    at = close + 1;
+  }
+  return out + text.slice(at);
 }
 
 /**
@@ -339,41 +438,41 @@ function without(xml: string, tag: string): string {
  * Ranges ("[1.0,2.0)") and unresolved properties are left out: they are not pinned here.
  */
 function parsePom(text: string, path: string): Dependency[] {
-  const xml = text.replace(/<!--[\s\S]*?-->/g, "");
-  if (!/<project[\s>]/.test(xml)) throw new ManifestError(path, "no <project> element; is this a Maven POM?");
+  const project = child(xmlTree(text, path), "project");
+  if (!project) throw new ManifestError(path, "no <project> element; is this a Maven POM?");
   const properties = new Map<string, string>();
-  const propsBlock = /<properties>([\s\S]*?)<\/properties>/.exec(without(xml, "profiles"))?.[1] ?? "";
-  for (const m of propsBlock.matchAll(/<([A-Za-z0-9_.-]+)>\s*([^<]*?)\s*<\/\1>/g)) properties.set(m[1]!, decodeXml(m[2]!));
-  const parent = /<parent>([\s\S]*?)<\/parent>/.exec(xml)?.[1];
-  const own = ["parent", "dependencyManagement", "dependencies", "build", "profiles", "reporting", "properties", "distributionManagement", "licenses", "developers", "scm"].reduce(without, xml);
-  const projectVersion = xmlText(own, "version") ?? (parent ? xmlText(parent, "version") : undefined);
+  for (const p of child(project, "properties")?.children ?? []) properties.set(p.name, p.text.trim());
+  const parent = child(project, "parent");
+  const projectVersion = childText(project, "version") ?? childText(parent, "version");
   if (projectVersion) properties.set("project.version", projectVersion);
-  if (parent && xmlText(parent, "version")) properties.set("project.parent.version", xmlText(parent, "version")!);
-  const projectGroup = xmlText(own, "groupId") ?? (parent ? xmlText(parent, "groupId") : undefined);
+  if (childText(parent, "version")) properties.set("project.parent.version", childText(parent, "version")!);
+  const projectGroup = childText(project, "groupId") ?? childText(parent, "groupId");
   if (projectGroup) properties.set("project.groupId", projectGroup);
   const resolve = (value: string | undefined) => {
     let v = value;
-    for (let i = 0; v && v.includes("${") && i < 5; i++) v = v.replace(/\$\{([^}]+)\}/g, (whole, key: string) => properties.get(key) ?? whole);
+    // Properties may name properties; five rounds is deeper than real POMs go.
+    for (let i = 0; v && v.includes("${") && i < 5; i++) v = substitute(v, properties);
     return v && !v.includes("${") ? v : undefined;
   };
-  const dependencies = (block: string) =>
-    [...block.matchAll(/<dependency>([\s\S]*?)<\/dependency>/g)].map((m) => ({
-      group: resolve(xmlText(m[1]!, "groupId")),
-      artifact: resolve(xmlText(m[1]!, "artifactId")),
-      version: resolve(xmlText(m[1]!, "version")),
-      scope: xmlText(m[1]!, "scope"),
-    }));
+  const dependencies = (list: XmlElement | undefined) =>
+    (list?.children ?? [])
+      .filter((d) => d.name === "dependency")
+      .map((d) => ({
+        group: resolve(childText(d, "groupId")),
+        artifact: resolve(childText(d, "artifactId")),
+        version: resolve(childText(d, "version")),
+        scope: childText(d, "scope"),
+      }));
   const managed = new Map<string, string>();
-  for (const block of xml.matchAll(/<dependencyManagement>([\s\S]*?)<\/dependencyManagement>/g)) {
-    for (const d of dependencies(block[1]!)) if (d.group && d.artifact && d.version && d.scope !== "import") managed.set(`${d.group}:${d.artifact}`, d.version);
+  for (const d of dependencies(child(child(project, "dependencyManagement"), "dependencies"))) {
+    if (d.group && d.artifact && d.version && d.scope !== "import") managed.set(`${d.group}:${d.artifact}`, d.version);
   }
-  const declared = without(without(without(xml, "dependencyManagement"), "build"), "profiles");
   const out: Dependency[] = [];
-  for (const d of dependencies(declared)) {
+  for (const d of dependencies(child(project, "dependencies"))) {
     if (!d.group || !d.artifact) continue;
     const name = `${d.group}:${d.artifact}`;
     const version = d.version ?? managed.get(name);
-    if (version && !/^[[(]/.test(version)) out.push({ ecosystem: "Maven", name, version });
+    if (version && !version.startsWith("[") && !version.startsWith("(")) out.push({ ecosystem: "Maven", name, version });
   }
   return out;
 }
@@ -405,9 +504,13 @@ function parseGemfileLock(text: string, path: string): Dependency[] {
 
 /** Cargo.lock: packages from crates.io (workspace members and git sources left out). */
 function parseCargoLock(text: string, path: string): Dependency[] {
-  const packages = tomlPackages(text);
+  const packages = tomlPackages(text, path);
   if (packages.length === 0 && text.trim()) throw new ManifestError(path, "no [[package]] tables found; is this a Cargo lockfile?");
-  return packages
-    .filter((p) => p.name && p.version && p.source?.startsWith("registry+"))
-    .map((p) => ({ ecosystem: "crates.io" as const, name: p.name!, version: p.version! }));
+  const out: Dependency[] = [];
+  for (const p of packages) {
+    const name = stringField(p, "name");
+    const version = stringField(p, "version");
+    if (name && version && stringField(p, "source")?.startsWith("registry+")) out.push({ ecosystem: "crates.io", name, version });
+  }
+  return out;
 }

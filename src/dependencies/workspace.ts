@@ -47,7 +47,7 @@ export function createWorkspace(deps: WorkspaceDeps): Workspace {
           integrationId: row.integration_id!,
           fullName: row.full_name,
           url: row.url ?? "",
-          files: { list: async () => (await open()).list(), read: async (path) => (await open()).read(path) },
+          files: { list: async () => (await open()).list(), read: async (path, maxBytes) => (await open()).read(path, maxBytes) },
         });
       }
       return out;

@@ -9,13 +9,25 @@
 // name one recorded without a URL). Without a URL, the full name ("acme/api") is matched, and
 // a bare name ("api"), only when exactly one accessible repository carries it.
 import type { Db, Repository } from "../db/schema.js";
+import { trimEnd, trimStart } from "../text.js";
 
 export interface RepositoryIndex {
   match(ref: { name: string; url?: string | null }): Repository | undefined;
 }
 
-/** Suffixes a web URL may carry after owner/name (GitHub tree/blob, GitLab "/-/…", Bitbucket src). */
-const WEB_SUFFIX = /\/(?:-\/.*|tree\/.*|blob\/.*|src\/.*|browse\/.*|pulls?\/.*|merge_requests\/.*)$/i;
+/** Path segments that start a web URL's suffix after owner/name (GitHub tree/blob, GitLab "/-/…", Bitbucket src). */
+const WEB_SUFFIX_SEGMENTS = new Set(["-", "tree", "blob", "src", "browse", "pull", "pulls", "merge_requests"]);
+
+/** The repository part of a URL path: "/acme/api/tree/main/x" → "acme/api", "/g/p.git/" → "g/p". */
+function repositoryPath(pathname: string): string {
+  const segments = pathname.split("/");
+  // A suffix segment counts only when something (even "") follows it, and never first.
+  const cut = segments.findIndex((s, i) => i > 0 && i < segments.length - 1 && WEB_SUFFIX_SEGMENTS.has(s.toLowerCase()));
+  let path = (cut < 0 ? segments : segments.slice(0, cut)).join("/");
+  if (path.toLowerCase().endsWith(".git/")) path = path.slice(0, -5);
+  else if (path.toLowerCase().endsWith(".git")) path = path.slice(0, -4);
+  return trimEnd(trimStart(path, "/"), "/");
+}
 
 export function repositoryUrlKey(url: string): string | undefined {
   let text = url.trim();
@@ -30,10 +42,13 @@ export function repositoryUrlKey(url: string): string | undefined {
   } catch {
     return undefined;
   }
-  const path = decodeURIComponent(parsed.pathname)
-    .replace(WEB_SUFFIX, "")
-    .replace(/\.git\/?$/i, "")
-    .replace(/^\/+|\/+$/g, "");
+  let pathname: string;
+  try {
+    pathname = decodeURIComponent(parsed.pathname);
+  } catch {
+    return undefined;
+  }
+  const path = repositoryPath(pathname);
   if (!parsed.hostname || !path.includes("/")) return undefined;
   return `${parsed.hostname.toLowerCase()}/${path.toLowerCase()}`;
 }

@@ -2,6 +2,7 @@
 // the fields a connector declares. Secrets are write-only: an empty secret field on an
 // existing integration keeps the stored value.
 import type { AvailableConnector, SecretValues, SettingField, SettingValues } from "../connectors/types.js";
+import { isEmailAddress } from "../text.js";
 
 export const DEFAULT_MAX_LENGTH = 500;
 
@@ -70,7 +71,7 @@ function checkValue(field: SettingField, value: string): string | undefined {
       return `${field.label} must be a full URL starting with https://.`;
     }
   }
-  if (field.type === "email" && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value)) {
+  if (field.type === "email" && !isEmailAddress(value)) {
     return `${field.label} must be an e-mail address such as name@example.com.`;
   }
   return field.validate?.(value);

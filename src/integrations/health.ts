@@ -16,6 +16,7 @@ import { openTracker, type PushDeps } from "../tickets/push.js";
 import { TICKET_STATE_LABEL, type TicketState } from "../tickets/render.js";
 import { mappingData } from "../tickets/store.js";
 import { linkedOrOwn } from "./linked.js";
+import { withoutTrailingSlash } from "../text.js";
 
 export const HEALTH_JOB = "integration.health";
 /** Repositories whose webhook is looked for each day. */
@@ -57,7 +58,7 @@ export function healthHandler(deps: PushDeps): JobHandler {
     // Webhooks Patchbay added: still there? (A few repositories a day; a missing one is added back by the next sync.)
     const webhook = connector.scm?.webhook;
     if (webhook?.registered) {
-      const url = `${deps.baseUrl.replace(/\/+$/, "")}/webhooks/${integration.kind}/${integration.id}`;
+      const url = `${withoutTrailingSlash(deps.baseUrl)}/webhooks/${integration.kind}/${integration.id}`;
       const sample = await deps.db.selectFrom("repositories").select(["id", "full_name"]).where("integration_id", "=", integration.id).where("accessible", "=", 1).where("webhook_registered_at", "is not", null).orderBy(sql`random()`).limit(WEBHOOK_SAMPLE).execute();
       for (const repo of sample) {
         try {
@@ -72,7 +73,7 @@ export function healthHandler(deps: PushDeps): JobHandler {
     }
     const inbound = connector.tracker?.inbound;
     if (inbound?.registered && deps.vault.openSecrets(integration.secrets)[inbound.secretField]) {
-      const url = `${deps.baseUrl.replace(/\/+$/, "")}/webhooks/${integration.kind}/${integration.id}`;
+      const url = `${withoutTrailingSlash(deps.baseUrl)}/webhooks/${integration.kind}/${integration.id}`;
       try {
         if ((await inbound.registered(await linkedOrOwn(deps, connector, integration), connectorContext({ ...deps.env, logger }), url)) === false) {
           notes.push({ level: "warning", message: `The tracker no longer has Patchbay's webhook (${url}): changes made there stop coming back. Set it up again on the Trackers page.` });

@@ -4,9 +4,10 @@ import type { Notification, SettingValues } from "../connectors/types.js";
 import type { Db, Severity } from "../db/schema.js";
 import { SEVERITIES, SEVERITY_RANK } from "../findings/normalize.js";
 import { minSeverity, type OutboxEvent } from "./rules.js";
+import { withoutTrailingSlash } from "../text.js";
 
 export async function describe(db: Db, baseUrl: string, event: OutboxEvent, settings: SettingValues, at: Date): Promise<Notification | undefined> {
-  const base = baseUrl.replace(/\/+$/, "");
+  const base = withoutTrailingSlash(baseUrl);
   const p = event.payload;
   const integrationName = async (id: unknown) =>
     typeof id === "number" ? ((await db.selectFrom("integrations").select("name").where("id", "=", id).executeTakeFirst())?.name ?? `integration ${id}`) : "an integration";

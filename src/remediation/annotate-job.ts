@@ -1,6 +1,7 @@
 // Job `remediation.annotate`: writes the tickets that track a pull request's findings into
 // the pull request's description (a marked block, replaced in place), through the source
-// control integration the pull request came from.
+// control integration the pull request came from. Never into a pull request from outside the
+// repository.
 import type { ConnectorEnvironment } from "../connectors/context.js";
 import { connectorContext } from "../connectors/context.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
@@ -16,10 +17,11 @@ export function annotateHandler(deps: { db: Db; vault: Vault; registry: Connecto
     const remediation = await deps.db
       .selectFrom("remediations")
       .innerJoin("repositories", "repositories.id", "remediations.repository_id")
-      .select(["remediations.id", "remediations.number", "remediations.integration_id", "remediations.state", "repositories.full_name"])
+      .select(["remediations.id", "remediations.number", "remediations.integration_id", "remediations.state", "remediations.outside", "repositories.full_name"])
       .where("remediations.id", "=", remediationId)
       .executeTakeFirst();
-    if (!remediation || remediation.state !== "open") return;
+    // Never into an outsider's pull request: the ticket keys would tell the world what is tracked.
+    if (!remediation || remediation.state !== "open" || remediation.outside) return;
     const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", remediation.integration_id).executeTakeFirst();
     const connector = integration ? deps.registry.available(integration.kind) : undefined;
     if (!integration || !connector?.scm) return;

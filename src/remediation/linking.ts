@@ -8,6 +8,7 @@
 //          the finding (a Jira key like SEC-12, or owner/repo#12).
 import type { PullRequestEvent } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
+import { trimEnd } from "../text.js";
 
 export interface Link {
   findingId: number;
@@ -20,7 +21,8 @@ export function mentionedCves(text: string): string[] {
   return [...new Set([...text.matchAll(CVE)].map((m) => m[0].toUpperCase()))];
 }
 
-const TICKET_KEY = /\b[A-Z][A-Z0-9_]+-\d+\b|[\w.-]+(?:\/[\w.-]+)+#\d+/g;
+// The lookbehind starts a path only where a run of path characters starts (linear time).
+const TICKET_KEY = /\b[A-Z][A-Z0-9_]+-\d+\b|(?<![\w./-])[\w.-]+(?:\/[\w.-]+)+#\d+/g;
 
 /** Strings in the text that may be tracker keys: "SEC-12", "acme/api#12", "group/sub/project#3". */
 export function mentionedTicketKeys(text: string): string[] {
@@ -44,7 +46,7 @@ const BUMP_PATTERNS = [
 export function parseBump(title: string): Bump | undefined {
   for (const pattern of BUMP_PATTERNS) {
     const match = pattern.exec(title);
-    if (match && /\d/.test(match[2]!)) return { package: match[1]!.replace(/[`'"]/g, ""), to: match[2]!.replace(/[`'",;)]+$/, "") };
+    if (match && /\d/.test(match[2]!)) return { package: match[1]!.replace(/[`'"]/g, ""), to: trimEnd(match[2]!, "`'\",;)") };
   }
   return undefined;
 }

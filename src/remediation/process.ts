@@ -3,6 +3,8 @@
 //   merged   → linked findings become resolved (pending confirmation by the next scan)
 //   closed   → findings this PR put in remediation go back to open, unless another open PR
 //              still covers them
+// A pull request from outside the repository (a fork by someone without write access) is
+// ignored unless the integration is set to follow such pull requests.
 // Each transition is written with its domain event in one transaction.
 import type { PullRequestEvent } from "../connectors/types.js";
 import type { Db, FindingStatus, RemediationState } from "../db/schema.js";
@@ -12,6 +14,7 @@ import { requestTicketSweep } from "../tickets/sweep.js";
 import { findLinks } from "./linking.js";
 import type { LinkDeps } from "../integrations/linked.js";
 import { applyTicketEvent, ticketDelivery } from "../tickets/inbound.js";
+import { LINK_OUTSIDE_PULL_REQUESTS } from "../connectors/pull-requests.js";
 
 export const WEBHOOK_JOB = "webhook.process";
 
@@ -38,6 +41,10 @@ export function webhookProcessHandler(deps: LinkDeps): JobHandler {
 
     const pr = scm.webhook.parse(delivery.event, body, contentType);
     if (!pr) return void (await settle("ignored", `Event ${delivery.event} does not concern pull requests or Patchbay's tickets.`));
+    // Anyone can open a pull request on a public repository: an outsider's must not move triage.
+    if (pr.outside && (JSON.parse(integration.settings) as Record<string, unknown>)[LINK_OUTSIDE_PULL_REQUESTS] !== true) {
+      return void (await settle("ignored", `PR #${pr.number} comes ${pr.outside}: only the repository's own pull requests are followed (see the integration's setting for forks).`));
+    }
     const repository = await db
       .selectFrom("repositories")
       .select(["id"])
@@ -58,7 +65,7 @@ export async function applyPullRequest(db: Db, integrationId: number, repository
   const state: RemediationState = pr.action === "merged" ? "merged" : pr.action === "closed" ? "closed" : "open";
   return db.transaction().execute(async (trx) => {
     const existing = await trx.selectFrom("remediations").selectAll().where("repository_id", "=", repositoryId).where("number", "=", pr.number).executeTakeFirst();
-    const fields = { title: pr.title, url: pr.url, source_branch: pr.sourceBranch, author: pr.author, state, updated_at: stamp, merged_at: state === "merged" ? stamp : null, closed_at: state === "open" ? null : stamp };
+    const fields = { title: pr.title, url: pr.url, source_branch: pr.sourceBranch, author: pr.author, outside: pr.outside, state, updated_at: stamp, merged_at: state === "merged" ? stamp : null, closed_at: state === "open" ? null : stamp };
     const remediationId = existing
       ? (await trx.updateTable("remediations").set(fields).where("id", "=", existing.id).execute(), existing.id)
       : (await trx.insertInto("remediations").values({ integration_id: integrationId, repository_id: repositoryId, number: pr.number, created_at: stamp, ...fields }).returning("id").executeTakeFirstOrThrow()).id;

@@ -5,6 +5,8 @@
 // (or a slash inside) anchors at the root, "*" stays within a directory, "**" crosses
 // them, a trailing "/" means everything beneath, and a bare name matches at any depth.
 
+import { isEmailAddress, trimEnd, trimStart, words } from "../text.js";
+
 export interface CodeownersRule {
   pattern: string;
   owners: string[];
@@ -28,8 +30,14 @@ export const CODEOWNERS_PATHS: Record<string, string[]> = {
   bitbucket: [".bitbucket/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"],
 };
 
-const OWNER = /^(@[\w.-]+(\/[\w./-]+)?|[^\s@]+@[^\s@]+\.[^\s@]+)$/;
+/** An owner as CODEOWNERS writes them: @user, @org/team, @group/subgroup, or an e-mail address. */
+export function isOwner(text: string): boolean {
+  return /^@[\w.-]+(?:\/[\w./-]+)?$/.test(text) || isEmailAddress(text);
+}
+
 const MAX_RULES = 2_000;
+/** A pattern longer than any real path is not matched (and not compiled). */
+const MAX_PATTERN_LENGTH = 1_024;
 
 export function parseCodeowners(text: string, path: string, sha: string | null): Codeowners {
   const rules: CodeownersRule[] = [];
@@ -41,21 +49,33 @@ export function parseCodeowners(text: string, path: string, sha: string | null):
     const line = stripComment(lines[i]!).trim();
     if (!line) continue;
     // GitLab section headers: [Name], ^[Optional], [Name][2] @default-owners
-    const header = /^\^?\[([^\]]+)\](?:\[\d+\])?\s*(.*)$/.exec(line);
+    const header = sectionHeader(line);
     if (header) {
-      section = header[1]!.trim();
-      sectionOwners = header[2]!.split(/\s+/).filter((o) => OWNER.test(o));
+      section = header.name;
+      sectionOwners = header.owners.filter(isOwner);
       continue;
     }
     const tokens = splitPattern(line);
     const pattern = tokens[0]!;
     const owners = tokens.slice(1);
-    const bad = owners.filter((o) => !OWNER.test(o));
+    const bad = owners.filter((o) => !isOwner(o));
     if (bad.length) problems.push(`Line ${i + 1}: ${bad.map((b) => `"${b}"`).join(", ")} is not a user, team or e-mail address.`);
-    const good = owners.filter((o) => OWNER.test(o));
+    const good = owners.filter(isOwner);
     rules.push({ pattern, owners: good.length || owners.length ? good : sectionOwners, section, line: i + 1 });
   }
   return { path, sha, rules, problems };
+}
+
+/** GitLab's section headers: "[Name]", "^[Optional]", "[Name][2] @default-owners". */
+function sectionHeader(line: string): { name: string; owners: string[] } | undefined {
+  const open = line.startsWith("^[") ? 1 : line.startsWith("[") ? 0 : -1;
+  const close = open < 0 ? -1 : line.indexOf("]", open + 1);
+  if (close <= open + 1) return undefined;
+  let rest = line.slice(close + 1);
+  // An optional approvals count: "[2]".
+  const count = /^\[\d+\]/.exec(rest);
+  if (count) rest = rest.slice(count[0].length);
+  return { name: line.slice(open + 1, close).trim(), owners: words(rest) };
 }
 
 function stripComment(line: string): string {
@@ -84,47 +104,105 @@ function splitPattern(line: string): string[] {
   return out;
 }
 
-const compiled = new Map<string, RegExp>();
-
-export function patternMatches(pattern: string, path: string): boolean {
-  let re = compiled.get(pattern);
-  if (!re) {
-    re = toRegExp(pattern);
-    if (compiled.size > 10_000) compiled.clear();
-    compiled.set(pattern, re);
-  }
-  return re.test(path.replace(/^\/+/, ""));
+interface Glob {
+  /** Path segments to match, "**" for any number of whole segments. */
+  segments: string[];
+  /** Anchored at the root ("/docs", "docs/api") or matching at any depth ("*.js", "docs"). */
+  anchored: boolean;
+  /** "dir/": only what is beneath; "docs/*": only files directly inside; else the path or anything beneath it. */
+  end: "beneath" | "exact" | "self-or-beneath";
 }
 
-function toRegExp(pattern: string): RegExp {
-  let p = pattern;
-  const directory = p.endsWith("/");
-  if (directory) p = p.replace(/\/+$/, "");
-  const anchored = p.startsWith("/") || p.replace(/^\/+/, "").includes("/");
-  p = p.replace(/^\/+/, "");
-  let body = "";
-  for (let i = 0; i < p.length; i++) {
-    const ch = p[i]!;
-    if (ch === "*" && p[i + 1] === "*") {
-      // "**/" any leading directories, "/**" everything beneath, "**" alone anything.
-      if (p[i + 2] === "/") {
-        body += "(?:.*/)?";
-        i += 2;
-      } else {
-        body += ".*";
-        i += 1;
-      }
-    } else if (ch === "*") body += "[^/]*";
-    else if (ch === "?") body += "[^/]";
-    else body += ch.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+const compiled = new Map<string, Glob>();
+
+/**
+ * Whether a CODEOWNERS pattern matches a path, as gitignore matches. Matching works on path
+ * segments with the two-pointer wildcard algorithm (no regular expression is built from the
+ * pattern, so a pattern written to backtrack cannot stall Patchbay).
+ */
+export function patternMatches(pattern: string, path: string): boolean {
+  if (pattern.length > MAX_PATTERN_LENGTH) return false;
+  let glob = compiled.get(pattern);
+  if (!glob) {
+    glob = toGlob(pattern);
+    if (compiled.size > 10_000) compiled.clear();
+    compiled.set(pattern, glob);
   }
-  if (body === "" || body === ".*") return /^/;
-  const prefix = anchored ? "^" : "^(?:.*/)?";
-  // A pattern naming a directory owns everything beneath it; a file pattern also matches a
-  // directory of that name (gitignore), so "docs" owns "docs/a.md". "dir/" matches only below;
-  // "docs/*" only the files directly in docs/ (GitHub's documented exception).
-  const end = directory ? "/" : p.endsWith("/*") ? "$" : "(?:$|/)";
-  return new RegExp(`${prefix}${body}${end}`);
+  const target = trimStart(path, "/").split("/");
+  if (glob.segments.length === 0) return true;
+  const pattern_ = glob.anchored ? glob.segments : ["**", ...glob.segments];
+  if (glob.end === "exact") return segmentsMatch(pattern_, target);
+  // A directory pattern owns what is beneath it: it matches one of the path's leading parts.
+  for (let k = glob.end === "beneath" ? target.length - 1 : target.length; k >= 1; k--) {
+    if (segmentsMatch(pattern_, target.slice(0, k))) return true;
+  }
+  return false;
+}
+
+function toGlob(pattern: string): Glob {
+  const directory = pattern.endsWith("/");
+  const body = trimEnd(pattern, "/");
+  const inner = trimStart(body, "/");
+  const anchored = body.startsWith("/") || inner.includes("/");
+  // "**" is special only as a whole segment (gitignore); "a**b" is "a*b".
+  const segments = inner
+    .split("/")
+    .filter(Boolean)
+    .map((seg) => (seg === "**" ? seg : seg.replace(/\*\*+/g, "*")))
+    .filter((seg, i, all) => !(seg === "**" && all[i - 1] === "**"));
+  if (segments.length === 1 && segments[0] === "**") return { segments: [], anchored: true, end: "self-or-beneath" };
+  // "docs/**" is everything beneath docs.
+  if (segments.at(-1) === "**" && segments.length > 1) return { segments: segments.slice(0, -1), anchored: true, end: "beneath" };
+  const end = directory ? "beneath" : inner.endsWith("/*") ? "exact" : "self-or-beneath";
+  return { segments, anchored, end };
+}
+
+/**
+ * Greedy matching with backtracking to the last star only, for segments ("**" matches any run
+ * of segments) and within a segment ("*" any run of characters but "/", "?" one): at most
+ * pattern length × text length steps, whatever the input.
+ */
+function segmentsMatch(pattern: string[], path: string[]): boolean {
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < path.length) {
+    if (p < pattern.length && pattern[p] !== "**" && wildcardMatch(pattern[p]!, path[t]!)) {
+      p++;
+      t++;
+    } else if (p < pattern.length && pattern[p] === "**") {
+      star = p++;
+      resume = t;
+    } else if (star >= 0) {
+      p = star + 1;
+      t = ++resume;
+    } else return false;
+  }
+  while (p < pattern.length && pattern[p] === "**") p++;
+  return p === pattern.length;
+}
+
+function wildcardMatch(pattern: string, text: string): boolean {
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    const ch = pattern[p];
+    if (p < pattern.length && ch !== "*" && (ch === "?" || ch === text[t])) {
+      p++;
+      t++;
+    } else if (ch === "*") {
+      star = p++;
+      resume = t;
+    } else if (star >= 0) {
+      p = star + 1;
+      t = ++resume;
+    } else return false;
+  }
+  while (pattern[p] === "*") p++;
+  return p === pattern.length;
 }
 
 /**

@@ -4,7 +4,7 @@
 // or a topic ("topic:pci") → assignee, component, labels, notification channel. A
 // repository's own override (its Ownership page) wins over the table.
 import type { Db } from "../db/schema.js";
-import { type Codeowners, ownersOf } from "./codeowners.js";
+import { type Codeowners, isOwner, ownersOf } from "./codeowners.js";
 
 export interface RouteRule {
   /** "@org/team", "@user", "name@example.com", or "topic:<name>". */
@@ -74,7 +74,7 @@ export function parseLabels(text: string): string[] {
 export function validateRule(rule: RouteRule): string | undefined {
   const m = rule.match.trim();
   if (!m) return "Enter an owner (@org/team, @user, an e-mail) or topic:<name>.";
-  if (!/^(topic:[a-z0-9][a-z0-9-]{0,49}|@[\w.-]+(\/[\w./-]+)?|[^\s@]+@[^\s@]+\.[^\s@]+)$/i.test(m)) {
+  if (!/^topic:[a-z0-9][a-z0-9-]{0,49}$/i.test(m) && !isOwner(m)) {
     return `"${m.slice(0, 60)}" is not an owner as CODEOWNERS writes them (@org/team, @user, name@example.com) or a topic (topic:pci).`;
   }
   if (!rule.assignee && !rule.component && !rule.channel && rule.labels.length === 0) return `Give ${m} an assignee, a component, labels or a channel.`;

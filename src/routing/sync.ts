@@ -64,7 +64,7 @@ export function ownershipSyncHandler(deps: OwnershipSyncDeps): JobHandler {
           if (file.size !== null && file.size > MAX_BYTES) {
             value = JSON.stringify({ path, sha: file.sha, rules: [], problems: [`${path} is larger than 3 MB and was not read.`] } satisfies Codeowners);
           } else {
-            value = JSON.stringify(parseCodeowners(await files.read(path), path, file.sha));
+            value = JSON.stringify(parseCodeowners(await files.read(path, MAX_BYTES), path, file.sha));
           }
           counts.read++;
         } else counts.none++;

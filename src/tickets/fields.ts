@@ -284,7 +284,7 @@ function choiceId(names: Record<string, string>, value: string): string | undefi
   const want = value.toLowerCase().replace(/^@/, "");
   for (const [id, name] of Object.entries(names)) {
     const n = name.toLowerCase();
-    if (n === want || n === `@${want}` || n.endsWith(`(@${want})`) || n.split(/\s*[\\/]\s*/).at(-1) === want) return id;
+    if (n === want || n === `@${want}` || n.endsWith(`(@${want})`) || lastPathSegment(n) === want) return id;
   }
   return undefined;
 }
@@ -310,4 +310,10 @@ export function displayFieldValue(value: FieldValue | undefined, names: Record<s
     case "user":
       return value.id;
   }
+}
+
+/** "Team / Backend" → "Backend": a display name's last part after "/" or "\\". */
+function lastPathSegment(name: string): string {
+  const cut = Math.max(name.lastIndexOf("/"), name.lastIndexOf("\\"));
+  return cut < 0 ? name : name.slice(cut + 1).trimStart();
 }

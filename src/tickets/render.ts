@@ -7,6 +7,7 @@ import type { Db, FindingStatus, RemediationState, Severity } from "../db/schema
 import { SEVERITIES, SEVERITY_RANK, STATUS_LABEL } from "../findings/normalize.js";
 import type { PatchbayField } from "./fields.js";
 import { parseSubjectKey } from "./subjects.js";
+import { withoutTrailingSlash } from "../text.js";
 
 export type TicketState = "open" | "in_progress" | "done" | "accepted";
 export const TICKET_STATES: TicketState[] = ["open", "in_progress", "done", "accepted"];
@@ -154,7 +155,7 @@ export function buildView(key: string, findings: SubjectFinding[], remediations:
   const state = ticketState(findings.map((f) => f.status));
   const one = findings[0]!;
   const single = subject?.groupBy === "finding";
-  const findingUrl = (f: SubjectFinding) => `${baseUrl.replace(/\/+$/, "")}/vulnerabilities/${f.id}`;
+  const findingUrl = (f: SubjectFinding) => `${withoutTrailingSlash(baseUrl)}/vulnerabilities/${f.id}`;
   const cves = [...new Set(considered.map((f) => f.cve))];
   const assets = [...new Set(considered.map((f) => f.assetName))];
   const repos = [...new Set(considered.map((f) => f.repository?.fullName).filter((r): r is string => Boolean(r)))];
@@ -221,7 +222,7 @@ export function buildView(key: string, findings: SubjectFinding[], remediations:
       items: remediations.map((r) => [{ text: `${r.repository}#${r.number} ${r.title}`, href: r.url }, { text: ` — ${r.state}` }]),
     });
   }
-  const links: Span[] = [{ text: "View in Patchbay", href: single ? findingUrl(one) : `${baseUrl.replace(/\/+$/, "")}/vulnerabilities?${groupQuery(subject)}` }];
+  const links: Span[] = [{ text: "View in Patchbay", href: single ? findingUrl(one) : `${withoutTrailingSlash(baseUrl)}/vulnerabilities?${groupQuery(subject)}` }];
   if (single && one.scannerUrl) links.push({ text: " · " }, { text: "View in the scanner", href: one.scannerUrl });
   blocks.push({ type: "paragraph", spans: links });
 
@@ -234,7 +235,7 @@ export function buildView(key: string, findings: SubjectFinding[], remediations:
     fixed_version: [...new Set(considered.map((f) => f.fixedVersion).filter(Boolean))].join(", "),
     asset: assets.join(", "),
     repository: repos.join(", "),
-    finding_link: single ? findingUrl(one) : `${baseUrl.replace(/\/+$/, "")}/vulnerabilities?${groupQuery(subject)}`,
+    finding_link: single ? findingUrl(one) : `${withoutTrailingSlash(baseUrl)}/vulnerabilities?${groupQuery(subject)}`,
     scanner_link: single ? (one.scannerUrl ?? "") : "",
     assignee: route.assignee ?? "",
     component: route.component ?? "",

@@ -8,6 +8,7 @@
 import type { Block, Span } from "../connectors/types.js";
 import { STATUS_LABEL } from "../findings/normalize.js";
 import type { SubjectFinding, SubjectView } from "./render.js";
+import { isSpace, skipSpace, withoutTrailingSlash } from "../text.js";
 
 export interface Templates {
   /** Empty: Patchbay's own title. */
@@ -26,20 +27,29 @@ type Node = { kind: "text"; text: string } | { kind: "value"; path: string[] } |
 
 export class TemplateError extends Error {}
 
-const TAG = /<%(=?)([\s\S]*?)%>/g;
+/** The `<% … %>` tags of a template, in order (found with indexOf: linear in the template's length). */
+function* tags(source: string): Generator<{ index: number; length: number; echo: boolean; code: string }> {
+  for (let open = source.indexOf("<%"); open >= 0; ) {
+    const close = source.indexOf("%>", open + 2);
+    if (close < 0) return;
+    const echo = source[open + 2] === "=";
+    yield { index: open, length: close + 2 - open, echo, code: source.slice(open + (echo ? 3 : 2), close) };
+    open = source.indexOf("<%", close + 2);
+  }
+}
 
 /** Parses and checks a template; throws TemplateError with what is wrong and where. */
 export function compileTemplate(source: string): Node[] {
   const root: Node[] = [];
   const stack: { nodes: Node[]; block?: Extract<Node, { kind: "for" | "if" }>; inElse?: boolean; scope: Map<string, string> }[] = [{ nodes: root, scope: new Map() }];
   let last = 0;
-  const line = (index: number) => source.slice(0, index).split("\n").length;
-  for (const m of source.matchAll(TAG)) {
+  const line = lineNumbers(source);
+  for (const m of tags(source)) {
     const top = stack.at(-1)!;
-    if (m.index! > last) top.nodes.push({ kind: "text", text: source.slice(last, m.index) });
-    last = m.index! + m[0].length;
-    const code = m[2]!.trim();
-    const where = ` (line ${line(m.index!)})`;
+    if (m.index > last) top.nodes.push({ kind: "text", text: source.slice(last, m.index) });
+    last = m.index + m.length;
+    const code = m.code.trim();
+    const where = ` (line ${line(m.index)})`;
     const path = (expr: string): string[] => {
       const parts = expr.split(".");
       if (!parts.every((p) => /^[A-Za-z_]\w*$/.test(p))) throw new TemplateError(`"${expr}" is not a variable${where}: write it.cve, or f.package inside a loop.`);
@@ -52,7 +62,7 @@ export function compileTemplate(source: string): Node[] {
       if (parts.length !== 2 || !LISTS[list]!.includes(parts[1]!)) throw new TemplateError(`Unknown variable "${expr}"${where}. Known: ${LISTS[list]!.map((f) => `${parts[0]}.${f}`).join(", ")}.`);
       return parts;
     };
-    if (m[1] === "=") {
+    if (m.echo) {
       const p = path(code);
       if (p[0] === "it" && LISTS[p[1]!]) throw new TemplateError(`it.${p[1]} is a list${where}: loop over it with <% for (const f of it.${p[1]}) { %>.`);
       top.nodes.push({ kind: "value", path: p });
@@ -64,8 +74,8 @@ export function compileTemplate(source: string): Node[] {
       const node: Extract<Node, { kind: "for" }> = { kind: "for", name: f[1]!, list: f[2]!, body: [] };
       top.nodes.push(node);
       stack.push({ nodes: node.body, block: node, scope: new Map([[f[1]!, f[2]!]]) });
-    } else if ((f = /^if\s*\(\s*(!?)\s*([\w.]+)\s*\)\s*\{$/.exec(code))) {
-      const node: Extract<Node, { kind: "if" }> = { kind: "if", negate: f[1] === "!", path: path(f[2]!), then: [], otherwise: [] };
+    } else if ((f = /^if\s*\(\s*(!\s*)?([\w.]+)\s*\)\s*\{$/.exec(code))) {
+      const node: Extract<Node, { kind: "if" }> = { kind: "if", negate: f[1] !== undefined, path: path(f[2]!), then: [], otherwise: [] };
       top.nodes.push(node);
       stack.push({ nodes: node.then, block: node, scope: new Map() });
     } else if (/^\}\s*else\s*\{$/.test(code)) {
@@ -124,7 +134,7 @@ export function templateData(view: SubjectView, baseUrl: string): Data {
     status: STATUS_LABEL[f.status],
     firstDetected: f.firstDetectedAt.slice(0, 10),
     dueDate: f.dueAt?.slice(0, 10) ?? "",
-    url: `${baseUrl.replace(/\/+$/, "")}/vulnerabilities/${f.id}`,
+    url: `${withoutTrailingSlash(baseUrl)}/vulnerabilities/${f.id}`,
     description: f.description ?? "",
   });
   const one = view.findings[0]!;
@@ -175,17 +185,17 @@ export function markdownBlocks(text: string): Block[] {
       flush();
       continue;
     }
-    const heading = /^#{1,6}\s+(.*)$/.exec(line);
-    const item = /^\s*[-*]\s+(.*)$/.exec(line);
-    if (heading) {
+    const heading = headingText(line);
+    const item = listItemText(line);
+    if (heading !== undefined) {
       flush();
-      blocks.push({ type: "heading", text: heading[1]! });
-    } else if (item) {
+      blocks.push({ type: "heading", text: heading });
+    } else if (item !== undefined) {
       if (paragraph.length) {
         blocks.push({ type: "paragraph", spans: inline(paragraph.join("\n")) });
         paragraph = [];
       }
-      (list ??= []).push(inline(item[1]!));
+      (list ??= []).push(inline(item));
     } else {
       if (list) {
         blocks.push({ type: "list", items: list });
@@ -198,10 +208,40 @@ export function markdownBlocks(text: string): Block[] {
   return blocks;
 }
 
+/** "## Text" → "Text": one to six "#", white space, then the heading. */
+function headingText(line: string): string | undefined {
+  let hashes = 0;
+  while (line[hashes] === "#") hashes++;
+  return hashes >= 1 && hashes <= 6 && isSpace(line[hashes]) ? line.slice(hashes).trim() : undefined;
+}
+
+/** "  - item" or "* item" → "item". */
+function listItemText(line: string): string | undefined {
+  const start = skipSpace(line, 0);
+  return (line[start] === "-" || line[start] === "*") && isSpace(line[start + 1]) ? line.slice(start + 1).trim() : undefined;
+}
+
+/** The line number of an index in the text, by binary search over the line starts. */
+function lineNumbers(text: string): (index: number) => number {
+  const starts = [0];
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+  return (index) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  };
+}
+
 function inline(text: string): Span[] {
   const spans: Span[] = [];
   let last = 0;
-  for (const m of text.matchAll(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)|`([^`]+)`/g)) {
+  // No bracket or parenthesis inside a link's parts, so no search can rescan one (linear time).
+  for (const m of text.matchAll(/\[([^[\]]+)\]\((https?:\/\/[^\s()[\]]+)\)|`([^`]+)`/g)) {
     if (m.index! > last) spans.push({ text: text.slice(last, m.index) });
     spans.push(m[3] !== undefined ? { text: m[3], code: true } : { text: m[1]!, href: m[2]! });
     last = m.index! + m[0].length;

@@ -7,6 +7,7 @@ import type { ScannerSeverity } from "../connectors/types.js";
 import { cvssBaseScore } from "../findings/cvss.js";
 import type { JsonPath, Selector } from "./json-stream.js";
 import { osvPackage, parsePurl } from "./purl.js";
+import { isSpace, skipSpace, tokenEnd } from "../text.js";
 
 export type FormatId = "sarif" | "cyclonedx" | "cyclonedx-xml" | "spdx" | "trivy" | "grype" | "osv-scanner" | "npm-audit";
 
@@ -326,8 +327,25 @@ export function packageFromMessage(text: string): { name?: string; version?: str
   const trivyVersion = /Installed Version:\s*(\S+)/.exec(text)?.[1];
   const fixed = /Fixed Version:\s*([^\s,]+)/.exec(text)?.[1];
   if (trivyName) return { name: trivyName, version: trivyVersion, fixed };
-  const grype = /package:\s*([^,\s]+),\s*version\s+([^\s,]+)/i.exec(text);
-  return grype ? { name: grype[1], version: grype[2] } : {};
+  return grypePackage(text);
+}
+
+/** Grype's "npm package: lodash, version 4.17.20 …", read without backtracking. */
+function grypePackage(text: string): { name?: string; version?: string } {
+  const lower = text.toLowerCase();
+  for (let at = lower.indexOf("package:"); at >= 0; ) {
+    const nameStart = skipSpace(text, at + "package:".length);
+    const nameEnd = tokenEnd(text, nameStart, ",");
+    // A later "package:" inside this name would stop at the same place: go on after it.
+    at = lower.indexOf("package:", Math.max(at + 1, nameEnd));
+    if (nameEnd === nameStart || text[nameEnd] !== ",") continue;
+    const word = skipSpace(text, nameEnd + 1);
+    if (lower.slice(word, word + 7) !== "version" || !isSpace(text[word + 7])) continue;
+    const versionStart = skipSpace(text, word + 7);
+    const versionEnd = tokenEnd(text, versionStart, ",");
+    if (versionEnd > versionStart) return { name: text.slice(nameStart, nameEnd), version: text.slice(versionStart, versionEnd) };
+  }
+  return {};
 }
 
 function sarif(sink: Sink): FormatReader {
@@ -581,14 +599,23 @@ export function detectFormat(head: string): FormatId | undefined {
   const text = head.replace(/^\uFEFF/, "").trimStart();
   if (text.startsWith("<")) return /<bom[\s>]/.test(text) ? "cyclonedx-xml" : undefined;
   if (!text.startsWith("{")) return undefined;
-  const has = (key: string) => new RegExp(`"${key}"\\s*:`).test(text);
+  const has = (key: string) => hasJsonKey(text, key);
   if (has("bomFormat")) return "cyclonedx";
   if (has("spdxVersion") || has("SPDXID")) return "spdx";
   if (has("SchemaVersion") && (has("ArtifactName") || has("Results"))) return "trivy";
-  if (has("runs") && (has("\\$schema") || has("version"))) return "sarif";
+  if (has("runs") && (has("$schema") || has("version"))) return "sarif";
   if (has("auditReportVersion") || (has("advisories") && (has("muted") || has("actions")))) return "npm-audit";
   if (has("matches") && (has("vulnerability") || has("descriptor") || /"matches"\s*:\s*\[\s*\]/.test(text))) return "grype";
   if (has("results") && (has("packages") || has("source"))) return "osv-scanner";
   if (has("SchemaVersion")) return "trivy";
   return undefined;
+}
+
+/** Whether `"key"` followed by a colon (after white space) stands in the JSON text. */
+function hasJsonKey(text: string, key: string): boolean {
+  const quoted = `"${key}"`;
+  for (let at = text.indexOf(quoted); at >= 0; at = text.indexOf(quoted, at + 1)) {
+    if (text[skipSpace(text, at + quoted.length)] === ":") return true;
+  }
+  return false;
 }

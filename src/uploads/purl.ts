@@ -9,13 +9,54 @@ export interface Purl {
   qualifiers: Record<string, string>;
 }
 
+/** Reads a purl as the spec splits it: "#" subpath, "?" qualifiers, the rightmost "@" version. */
 export function parsePurl(text: string): Purl | undefined {
-  const m = /^pkg:([a-zA-Z][a-zA-Z0-9.+-]*)\/([^?#]+?)(?:@([^?#]+))?(?:\?([^#]*))?(?:#.*)?$/.exec(text.trim());
-  if (!m) return undefined;
-  const parts = m[2]!.split("/").map((p) => decodeURIComponent(p));
-  const name = parts.pop()!;
-  const qualifiers = Object.fromEntries(new URLSearchParams(m[4] ?? ""));
-  return { type: m[1]!.toLowerCase(), namespace: parts.length ? parts.join("/") : null, name, version: m[3] ? decodeURIComponent(m[3]) : null, qualifiers };
+  let rest = text.trim();
+  if (!rest.toLowerCase().startsWith("pkg:")) return undefined;
+  rest = rest.slice(4);
+  const hash = rest.indexOf("#");
+  if (hash >= 0) rest = rest.slice(0, hash);
+  const question = rest.indexOf("?");
+  const query = question >= 0 ? rest.slice(question + 1) : "";
+  if (question >= 0) rest = rest.slice(0, question);
+  const slash = rest.indexOf("/");
+  const type = rest.slice(0, slash);
+  if (slash < 0 || !/^[a-zA-Z][a-zA-Z0-9.+-]*$/.test(type)) return undefined;
+  rest = rest.slice(slash + 1);
+  const at = rest.lastIndexOf("@");
+  const version = at > 0 ? decoded(rest.slice(at + 1)) : null;
+  if (at > 0) rest = rest.slice(0, at);
+  const parts = rest.split("/").map(decoded);
+  const name = parts.pop();
+  if (!name || version === undefined || parts.includes(undefined)) return undefined;
+  const qualifiers = Object.fromEntries(new URLSearchParams(query));
+  return { type: type.toLowerCase(), namespace: parts.length ? parts.join("/") : null, name, version: version || null, qualifiers };
+}
+
+/** Percent-decoding that answers undefined for a malformed escape instead of throwing. */
+function decoded(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first "major.minor" number in a distro qualifier ("ubuntu-22.04" → "22.04"). */
+function majorMinor(text: string): string | undefined {
+  const isDigit = (ch: string | undefined) => ch !== undefined && ch >= "0" && ch <= "9";
+  for (let i = 0; i < text.length; i++) {
+    if (!isDigit(text[i])) continue;
+    let j = i;
+    while (isDigit(text[j])) j++;
+    if (text[j] === "." && isDigit(text[j + 1])) {
+      let k = j + 1;
+      while (isDigit(text[k])) k++;
+      return text.slice(i, k);
+    }
+    i = j;
+  }
+  return undefined;
 }
 
 /** OSV's ecosystem and name for a purl (language packages; OS packages with their distro). */
@@ -47,13 +88,13 @@ export function osvPackage(purl: Purl): { ecosystem: string; name: string } | un
       const release = /(\d+)/.exec(purl.qualifiers.distro ?? "")?.[1];
       if (ns === "debian") return release ? { ecosystem: `Debian:${release}`, name: purl.name } : undefined;
       if (ns === "ubuntu") {
-        const version = /(\d+\.\d+)/.exec(purl.qualifiers.distro ?? "")?.[1];
+        const version = majorMinor(purl.qualifiers.distro ?? "");
         return version ? { ecosystem: `Ubuntu:${version}`, name: purl.name } : undefined;
       }
       return undefined;
     }
     case "apk": {
-      const version = /(\d+\.\d+)/.exec(purl.qualifiers.distro ?? "")?.[1];
+      const version = majorMinor(purl.qualifiers.distro ?? "");
       return ns === "alpine" && version ? { ecosystem: `Alpine:v${version}`, name: purl.name } : undefined;
     }
     default:

@@ -8,6 +8,7 @@
 //   Jira push   1,000 new findings pushed (Push to Integrators on the whole table) to the
 //               Jira simulator limited to 10 requests/s (429 + Retry-After beyond it):
 //               time against the rate limit's minimum, duplicates, lost pushes
+//   hostile     each parser of untrusted text: adversarial ÷ benign input time, same size
 //   upload      a 50 MB Trivy report through POST /api/v1/scans: time, peak RSS, re-upload
 //   pages       the pages that read findings at 100,000 (imported) and 1,000,000 (seeded)
 //               findings, each after a write (uncached) with the repeat view beside it
@@ -20,6 +21,7 @@ import { BUNDLE, HttpSession, ROOT, startServer } from "../process.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "../sim/wiz-fixture.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
+import { hostileRatios } from "./hostile.js";
 import { seedLargeDatabase } from "./seed.js";
 import { startSim } from "../sim/serve.js";
 
@@ -238,6 +240,10 @@ rows.push({ name: "Hub page round trip p95", value: percentile(hub.client, 95), 
 rows.push({ name: "idle RSS after 2,200 requests", value: rssMb(server.proc.pid!), unit: "MB", target: 200, note: "" });
 await server.kill("SIGTERM");
 fs.rmSync(dir, { recursive: true, force: true });
+
+for (const r of hostileRatios()) {
+  rows.push({ name: `hostile ${r.parser}: ${r.name}`.slice(0, 45), value: r.ratio, unit: "×", target: 20, note: `adversarial ÷ benign at 256 KB: ${r.adversarialMs.toFixed(1)} ms ÷ ${r.benignMs.toFixed(1)} ms (linear parsers stay near 1)` });
+}
 
 await importBenchmarks();
 await millionFindings();

@@ -493,6 +493,62 @@ describe("remediation pull requests", () => {
     }
   });
 
+  it("an outsider's pull request from a fork moves nothing and is never written into, even when followed", async () => {
+    github.repos.length = 0;
+    github.addRepos("acme", 1);
+    const repo = github.repos[0]!;
+    const patchbay = await startSim(app.runtime.app);
+    try {
+      expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: GH_TOKEN, webhookSecret: GH_SECRET })).status).toBe(303);
+      await drain();
+      wiz.sim.findings.length = 0;
+      wiz.sim.findings.push(wizFinding(0, repoAsset(repo.full_name), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.15", fixedVersion: "4.17.21", severity: "HIGH" }));
+      await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+      await drain(5_000);
+      expect((await connectJira()).status).toBe(303);
+      const mapping = await admin.post("/trackers/3/mappings", secBugForm());
+      const mappingId = Number(/(\d+)/.exec(mapping.headers.get("location")!.split("/").at(-1)!)![1]);
+      await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "link_and_update" });
+      await admin.post(`/vulnerabilities/${await findingId("CVE-2021-23337")}/push`, {});
+      await drain();
+      const issue = jira.issues[0]!;
+      const statusBefore = issue.statusId;
+
+      const hook = `${patchbay.url}/webhooks/github/1`;
+      const send = async (number: number, fork: { owner: string; association?: string }) => {
+        github.pullBodies.set(`${repo.full_name}#${number}`, "Fixes it.");
+        const payload = github.pullRequestPayload({ action: "opened", repo, number, title: "Fix CVE-2021-23337 (SEC-1)", body: "Fixes it.", fork });
+        expect((await github.deliver(hook, "pull_request", payload, { secret: GH_SECRET })).status).toBe(202);
+        await drain();
+      };
+      // Anyone can fork a public repository and open a pull request naming a CVE or a key.
+      await send(40, { owner: "stranger" });
+      const delivery = await db().selectFrom("webhook_deliveries").select(["outcome", "detail"]).orderBy("id", "desc").executeTakeFirstOrThrow();
+      expect(delivery.outcome).toBe("ignored");
+      expect(delivery.detail).toContain("from the fork stranger/");
+      expect(await db().selectFrom("findings").select("status").executeTakeFirstOrThrow()).toEqual({ status: "open" });
+      expect(issue.statusId).toBe(statusBefore);
+      expect(JSON.stringify(issue.comments)).not.toContain("Remediation pull request");
+      expect(github.pullBodies.get(`${repo.full_name}#40`)).toBe("Fixes it.");
+      expect(await db().selectFrom("remediations").select("id").execute()).toHaveLength(0);
+
+      // A collaborator's fork is the team's own work.
+      await send(41, { owner: "teammate", association: "COLLABORATOR" });
+      expect(await db().selectFrom("findings").select("status").executeTakeFirstOrThrow()).toEqual({ status: "in_remediation" });
+      expect(github.pullBodies.get(`${repo.full_name}#41`)).toContain("[SEC-1]");
+
+      // Following outsiders' pull requests moves findings, but their text is never written to.
+      const edit = await admin.post("/integrations/github/1", { githubUrl: "https://github.com", linkOutsidePullRequests: "on" });
+      expect(edit.status, text(await edit.clone().text())).toBe(303);
+      await send(42, { owner: "stranger" });
+      const outside = await db().selectFrom("remediations").select(["number", "outside"]).where("number", "=", 42).executeTakeFirstOrThrow();
+      expect(outside.outside).toContain("stranger");
+      expect(github.pullBodies.get(`${repo.full_name}#42`)).toBe("Fixes it.");
+    } finally {
+      await patchbay.close();
+    }
+  });
+
   it("links a pull request that names only the Jira key", async () => {
     const { findLinks } = await import("../../src/remediation/linking.js");
     await importFindings();

@@ -1,5 +1,6 @@
 // Remediation pull requests through GitHub webhooks: signatures, replays, linking rules and
 // state transitions, against a Patchbay that listens on loopback like the real one.
+import crypto from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { compareVersions, mentionedCves, parseBump } from "../../src/remediation/linking.js";
 import { type Browser, type TestApp, setUpAdmin, testApp, text, runJobs } from "../helpers.js";
@@ -72,7 +73,7 @@ async function pr(action: string, fields: { number?: number; title: string; body
 }
 
 describe("webhook authentication", () => {
-  it("refuses unsigned, wrongly signed and replayed deliveries with 401 and records nothing for them", async () => {
+  it("refuses unsigned and wrongly signed deliveries with 401, and answers a replay 202 without processing it again", async () => {
     const payload = github.pullRequestPayload({ action: "opened", repo, number: 1, title: "Fix CVE-2021-23337" });
     expect((await github.deliver(hookUrl, "pull_request", payload)).status).toBe(401);
     expect((await github.deliver(hookUrl, "pull_request", payload, { secret: "another-secret-value" })).status).toBe(401);
@@ -81,11 +82,34 @@ describe("webhook authentication", () => {
 
     const first = await github.deliver(hookUrl, "pull_request", payload, { secret: SECRET, deliveryId: "d-1" });
     expect(first.status).toBe(202);
-    const replay = await github.deliver(hookUrl, "pull_request", payload, { secret: SECRET, deliveryId: "d-1" });
-    expect(replay.status).toBe(401);
-    expect((await replay.json()).error).toContain("already received");
+    // GitHub's redelivery (same id), and the same signed body under a fresh id (the id is an unsigned header).
+    for (const deliveryId of ["d-1", "d-2-forged"]) {
+      const replay = await github.deliver(hookUrl, "pull_request", payload, { secret: SECRET, deliveryId });
+      expect(replay.status).toBe(202);
+      expect(await replay.json()).toEqual({ status: "already processed", deliveryId });
+    }
     expect(await db().selectFrom("webhook_deliveries").select("delivery_id").execute()).toEqual([{ delivery_id: "d-1" }]);
+    expect(await db().selectFrom("jobs").select("id").where("type", "=", "webhook.process").execute()).toHaveLength(1);
     expect((await github.deliver(`${patchbay.url}/webhooks/github/999`, "ping", {}, { secret: SECRET })).status).toBe(404);
+  });
+
+  it("checks the signature over the body's bytes, and refuses bodies that are not UTF-8 or are nested without end", async () => {
+    const send = (body: Buffer | string, signed: Buffer | string = body) =>
+      fetch(hookUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-github-event": "ping", "x-github-delivery": crypto.randomUUID(), "x-hub-signature-256": `sha256=${crypto.createHmac("sha256", SECRET).update(signed).digest("hex")}` },
+        body: typeof body === "string" ? body : new Blob([new Uint8Array(body)]),
+      });
+    // Bytes that are not UTF-8: decoding them as text would change what was signed.
+    const latin1 = Buffer.from('{"zen":"caf\xe9"}', "latin1");
+    const notUtf8 = await send(latin1);
+    expect(notUtf8.status).toBe(400);
+    expect((await notUtf8.json()).error).toContain("not UTF-8");
+    expect((await send(Buffer.from('{"zen":"café"}'), Buffer.from('{"zen":"caf\uFFFD"}'))).status).toBe(401);
+    const deep = await send(`${"[".repeat(100_000)}${"]".repeat(100_000)}`);
+    expect(deep.status).toBe(400);
+    expect((await deep.json()).error).toContain("nested deeper");
+    expect(await db().selectFrom("webhook_deliveries").select("id").execute()).toHaveLength(0);
   });
 
   it("needs no session or Origin, and records other events as ignored", async () => {

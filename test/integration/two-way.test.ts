@@ -211,8 +211,8 @@ describe("changes made in Jira", () => {
     const [first] = jira.sent;
     const url = `${patchbay.url}/webhooks/jira/${jiraId}`;
     const replay = await fetch(url, { method: "POST", headers: first!.headers, body: first!.body });
-    expect(replay.status).toBe(401);
-    expect(((await replay.json()) as { error: string }).error).toContain("already received");
+    expect(replay.status).toBe(202);
+    expect(((await replay.json()) as { status: string }).status).toBe("already processed");
     const { "x-hub-signature": _signature, ...unsigned } = first!.headers;
     const fresh = { ...unsigned, "x-atlassian-webhook-identifier": "f2c1-unsigned" };
     expect((await fetch(url, { method: "POST", headers: fresh, body: first!.body })).status).toBe(401);
@@ -222,10 +222,16 @@ describe("changes made in Jira", () => {
     jira.humanTransition("SEC-1", "To Do", ADA);
     await deliveries();
     expect((await finding(id)).status).toBe("open");
-    const stale: Record<string, string> = { ...first!.headers, "x-atlassian-webhook-identifier": "late-retry-of-done" };
     const { createHmac } = await import("node:crypto");
-    stale["x-hub-signature"] = `sha256=${createHmac("sha256", jira.webhooks[0]!.secret!).update(first!.body).digest("hex")}`;
-    expect((await fetch(url, { method: "POST", headers: stale, body: first!.body })).status).toBe(202);
+    const sign = (body: string) => `sha256=${createHmac("sha256", jira.webhooks[0]!.secret!).update(body).digest("hex")}`;
+    // The same signed body under a new delivery id is the same delivery: not processed again.
+    const forged = await fetch(url, { method: "POST", headers: { ...first!.headers, "x-atlassian-webhook-identifier": "new-id-same-body" }, body: first!.body });
+    expect(((await forged.json()) as { status: string }).status).toBe("already processed");
+    expect(await app.runtime.worker.runOnce()).toBeFalsy();
+    // An event of the same moment that arrives late (other bytes, its own id) is read, and set aside.
+    const late = `${first!.body}\n`;
+    const stale: Record<string, string> = { ...first!.headers, "x-atlassian-webhook-identifier": "late-retry-of-done", "x-hub-signature": sign(late) };
+    expect((await fetch(url, { method: "POST", headers: stale, body: late })).status).toBe(202);
     await runJobs(app);
     expect((await finding(id)).status).toBe("open");
     expect((await outcomes()).at(-1)!.detail).toContain("older than the last one applied");
@@ -552,8 +558,8 @@ describe("two-way sync with Azure DevOps and ServiceNow (a secret in a header)",
     }
   });
 
-  it("ServiceNow: the business rule's post, with the secret header, moves the findings; the rule's script is on the tracker page", async () => {
-    const { ServiceNowSim } = await import("../sim/servicenow.js");
+  it("ServiceNow: the business rule's signed post moves the findings, a stale or repeated one does not; the rule's script is on the tracker page", async () => {
+    const { ServiceNowSim, businessRuleDelivery } = await import("../sim/servicenow.js");
     const snow = new ServiceNowSim();
     snow.users.set("svc.patchbay", { password: "sn-password-two-way", roles: ["itil", "personalize_dictionary"] });
     const snowServer = await startSim(snow.app());
@@ -576,18 +582,25 @@ describe("two-way sync with Azure DevOps and ServiceNow (a secret in a header)",
       const secret = await madeSecret(local, browser, trackerId);
       const page = text(await (await browser.get(`/trackers/${trackerId}`)).text());
       expect(page).toContain("new sn_ws.RESTMessageV2()");
+      expect(page).toContain("new GlideCertificateEncryption().generateMac(key, 'HmacSHA256', timestamp + '.' + body)");
       expect(page).toContain(`r.setEndpoint('${BASE}/webhooks/servicenow/${trackerId}')`);
       const record = snow.records()[0]!;
       const url = `${served.url}/webhooks/servicenow/${trackerId}`;
-      const post = (body: Record<string, unknown>, token = secret) => fetch(url, { method: "POST", headers: { "content-type": "application/json", "x-patchbay-token": token }, body: JSON.stringify(body) });
+      const post = (body: Record<string, unknown>, key = secret, at?: Date) => businessRuleDelivery(url, body, key, { at });
       const rule = (state: string, by: string, mod: number, comment = "") => ({ event: "record.updated", delivery: `${record.sys_id}:${mod}`, table: "incident", sys_id: record.sys_id, number: record.number, state, state_changed: true, updated_by: by, updated_on: `2026-11-23 0${mod}:00:00`, comment });
       const status = async () => (await local.runtime.database.db.selectFrom("findings").select(["status", "status_reason"]).where("id", "=", id).executeTakeFirstOrThrow());
 
       expect((await post(rule("8", "beth.anglin", 1), "wrong")).status).toBe(401);
+      // A delivery captured on the way is refused once it is older than five minutes.
+      const stale = await post(rule("8", "beth.anglin", 1), secret, new Date(Date.now() - 10 * 60_000));
+      expect(stale.status).toBe(401);
+      expect((await stale.json()).error).toContain("timestamp");
       expect((await post(rule("8", "beth.anglin", 1, "2026-11-23 01:00:00 - Beth Anglin (Additional comments)\nAccepted: legacy host, decommissioned in Q1."))).status).toBe(202);
       await runJobs(local);
       expect(await status()).toEqual({ status: "risk_accepted", status_reason: `beth.anglin moved ${record.number} to Canceled in ServiceNow acme: Accepted: legacy host, decommissioned in Q1.` });
-      expect((await post(rule("8", "beth.anglin", 1))).status).toBe(401);
+      const again = await post(rule("8", "beth.anglin", 1));
+      expect(again.status).toBe(202);
+      expect((await again.json()).status).toBe("already processed");
       expect((await post(rule("1", "svc.patchbay", 2))).status).toBe(202);
       await runJobs(local);
       expect((await status()).status).toBe("risk_accepted");

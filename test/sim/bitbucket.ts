@@ -171,7 +171,9 @@ export class BitbucketSim {
     return root;
   }
 
-  pullRequestPayload(input: { repo: BitbucketSimRepo; id: number; title: string; description?: string; branch?: string }) {
+  pullRequestPayload(input: { repo: BitbucketSimRepo; id: number; title: string; description?: string; branch?: string; fork?: { owner: string } }) {
+    const destination = { type: "repository", uuid: input.repo.uuid, full_name: input.repo.full_name };
+    const source = input.fork ? { type: "repository", uuid: `{${crypto.randomUUID()}}`, full_name: `${input.fork.owner}/${input.repo.full_name.split("/")[1]}` } : destination;
     return {
       actor: { display_name: "Renovate Bot", nickname: "renovate" },
       pullrequest: {
@@ -180,8 +182,8 @@ export class BitbucketSim {
         title: input.title,
         description: input.description ?? "",
         links: { html: { href: `https://bitbucket.org/${input.repo.full_name}/pull-requests/${input.id}` } },
-        source: { branch: { name: input.branch ?? `renovate/${input.id}` } },
-        destination: { branch: { name: input.repo.mainbranch } },
+        source: { branch: { name: input.branch ?? `renovate/${input.id}` }, repository: source },
+        destination: { branch: { name: input.repo.mainbranch }, repository: destination },
         author: { display_name: "Renovate Bot", nickname: "renovate" },
       },
       repository: { type: "repository", uuid: input.repo.uuid, full_name: input.repo.full_name, links: { html: { href: `https://bitbucket.org/${input.repo.full_name}` } } },

@@ -522,7 +522,11 @@ export class GitHubSim {
   }
 
   /** A pull_request event payload as GitHub sends it (the fields Patchbay reads, and more). */
-  pullRequestPayload(input: { action: string; repo: GitHubSimRepo; number: number; title: string; body?: string; branch?: string; merged?: boolean }) {
+  pullRequestPayload(input: { action: string; repo: GitHubSimRepo; number: number; title: string; body?: string; branch?: string; merged?: boolean; fork?: { owner: string; association?: string } }) {
+    const base = { id: input.repo.id, full_name: input.repo.full_name, fork: false };
+    // A fork's pull request: its head is another repository, its author usually has no role here.
+    const head = input.fork ? { id: input.repo.id + 900_000, full_name: `${input.fork.owner}/${input.repo.full_name.split("/")[1]}`, fork: true } : base;
+    const user = input.fork ? { login: input.fork.owner, type: "User" } : { login: "dependabot[bot]", type: "Bot" };
     return {
       action: input.action,
       number: input.number,
@@ -533,14 +537,16 @@ export class GitHubSim {
         state: input.action === "closed" ? "closed" : "open",
         title: input.title,
         body: input.body ?? null,
-        user: { login: "dependabot[bot]", type: "Bot" },
-        head: { ref: input.branch ?? `fix/${input.number}`, sha: "0".repeat(40) },
-        base: { ref: input.repo.default_branch },
+        user,
+        // GitHub's own value for its bot is "NONE": only the same-repository rule trusts it.
+        author_association: input.fork ? (input.fork.association ?? "FIRST_TIME_CONTRIBUTOR") : "NONE",
+        head: { ref: input.branch ?? `fix/${input.number}`, sha: "0".repeat(40), repo: head },
+        base: { ref: input.repo.default_branch, repo: base },
         merged: input.merged ?? false,
         merged_at: input.merged ? new Date().toISOString() : null,
       },
       repository: { id: input.repo.id, full_name: input.repo.full_name, html_url: `${this.webOrigin}/${input.repo.full_name}`, private: input.repo.private },
-      sender: { login: "dependabot[bot]" },
+      sender: { login: user.login },
     };
   }
 

@@ -243,18 +243,23 @@ export class GitLabSim {
     this.#refreshTokens.clear();
   }
 
-  mergeRequestPayload(input: { action: string; project: GitLabSimProject; iid: number; title: string; description?: string; branch?: string }) {
+  mergeRequestPayload(input: { action: string; project: GitLabSimProject; iid: number; title: string; description?: string; branch?: string; fork?: { owner: string } }) {
+    const sourceProjectId = input.fork ? input.project.id + 900_000 : input.project.id;
     const state = input.action === "merge" ? "merged" : input.action === "close" ? "closed" : "opened";
     return {
       object_kind: "merge_request",
       event_type: "merge_request",
-      user: { id: 1, name: "Renovate Bot", username: "renovate-bot" },
+      user: input.fork ? { id: 77, name: input.fork.owner, username: input.fork.owner } : { id: 1, name: "Renovate Bot", username: "renovate-bot" },
       project: { id: input.project.id, name: input.project.path_with_namespace.split("/").at(-1), web_url: `${this.webOrigin}/${input.project.path_with_namespace}`, path_with_namespace: input.project.path_with_namespace, default_branch: input.project.default_branch },
       object_attributes: {
         iid: input.iid,
         title: input.title,
         description: input.description ?? "",
         source_branch: input.branch ?? `renovate/${input.iid}`,
+        source_project_id: sourceProjectId,
+        target_project_id: input.project.id,
+        source: { id: sourceProjectId, path_with_namespace: input.fork ? `${input.fork.owner}/${input.project.path_with_namespace.split("/").at(-1)}` : input.project.path_with_namespace },
+        target: { id: input.project.id, path_with_namespace: input.project.path_with_namespace },
         target_branch: input.project.default_branch,
         state,
         action: input.action,

@@ -20,6 +20,22 @@ const sysId = () => crypto.randomBytes(16).toString("hex");
 /** Priority from impact × urgency, as the default Priority Lookup Rules have it. */
 const PRIORITY: Record<string, string> = { "1|1": "1", "1|2": "2", "2|1": "2", "1|3": "3", "2|2": "3", "3|1": "3", "2|3": "4", "3|2": "4", "3|3": "5" };
 
+/**
+ * What Patchbay's business rule script sends when a record changes: the JSON body, signed
+ * as GlideCertificateEncryption.generateMac(base64(secret), "HmacSHA256", timestamp + "." +
+ * body) computes it (a base64 MAC), with the timestamp in seconds from GlideDateTime.
+ */
+export function businessRuleDelivery(url: string, body: Record<string, unknown>, secret: string, opts: { at?: Date; signature?: string } = {}): Promise<Response> {
+  const text = JSON.stringify(body);
+  const timestamp = String(Math.floor((opts.at ?? new Date()).getTime() / 1000));
+  const mac = crypto.createHmac("sha256", Buffer.from(Buffer.from(secret, "utf8").toString("base64"), "base64")).update(`${timestamp}.${text}`, "utf8").digest("base64");
+  return fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-patchbay-timestamp": timestamp, "x-patchbay-signature": opts.signature ?? `sha256=${mac}` },
+    body: text,
+  });
+}
+
 export class ServiceNowSim {
   readonly faults = new FaultKnobs();
   readonly users = new Map<string, { password: string; roles: string[] }>();

@@ -90,3 +90,36 @@ describe("connector registry", () => {
     expect(registry.all().filter((c) => c.status === "planned")).toEqual([]);
   });
 });
+
+describe("pull requests from outside the repository", () => {
+  it("each source control tells a fork's pull request from the repository's own", async () => {
+    const { GitHubSim } = await import("../sim/github.js");
+    const { GitLabSim } = await import("../sim/gitlab.js");
+    const { BitbucketSim } = await import("../sim/bitbucket.js");
+    const { parseGitHubDelivery } = await import("../../src/connectors/github/webhook.js");
+    const { parseGitLabDelivery } = await import("../../src/connectors/gitlab/webhook.js");
+    const { parseBitbucketDelivery } = await import("../../src/connectors/bitbucket/webhook.js");
+    const github = new GitHubSim();
+    github.addRepos("acme", 1);
+    const repo = github.repos[0]!;
+    const gh = (fork?: { owner: string; association?: string }) => parseGitHubDelivery("pull_request", JSON.stringify(github.pullRequestPayload({ action: "opened", repo, number: 1, title: "t", fork })), "application/json")!.outside;
+    expect(gh()).toBeNull();
+    expect(gh({ owner: "stranger" })).toContain("from the fork stranger/");
+    expect(gh({ owner: "stranger", association: "CONTRIBUTOR" })).toContain("contributor");
+    for (const association of ["OWNER", "MEMBER", "COLLABORATOR"]) expect(gh({ owner: "teammate", association })).toBeNull();
+
+    const gitlab = new GitLabSim();
+    gitlab.addProjects("acme", 1);
+    const project = gitlab.projects[0]!;
+    const gl = (fork?: { owner: string }) => parseGitLabDelivery("Merge Request Hook", JSON.stringify(gitlab.mergeRequestPayload({ action: "open", project, iid: 1, title: "t", fork })))!.outside;
+    expect(gl()).toBeNull();
+    expect(gl({ owner: "stranger" })).toContain("from the fork stranger/");
+
+    const bitbucket = new BitbucketSim();
+    bitbucket.addRepos("acme", 1);
+    const bbRepo = bitbucket.workspaces.get("acme")![0]!;
+    const bb = (fork?: { owner: string }) => parseBitbucketDelivery("pullrequest:created", JSON.stringify(bitbucket.pullRequestPayload({ repo: bbRepo, id: 1, title: "t", fork })))!.outside;
+    expect(bb()).toBeNull();
+    expect(bb({ owner: "stranger" })).toContain("from the fork stranger/");
+  });
+});

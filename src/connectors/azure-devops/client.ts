@@ -2,6 +2,7 @@
 // older https://<org>.visualstudio.com), Basic auth with a personal access token, api-version
 // 7.1, JSON Patch bodies for work items, and Azure DevOps' error bodies ({message, typeKey}).
 import { ExternalError, type HttpClient, type HttpResponse } from "../../http.js";
+import { withoutTrailingSlash } from "../../text.js";
 
 export const SERVICE = "Azure DevOps";
 export const API_VERSION = "7.1";
@@ -15,7 +16,7 @@ export function organizationUrl(value: string): string | undefined {
     return undefined;
   }
   if (url.protocol !== "https:" || url.search || url.hash) return undefined;
-  const path = url.pathname.replace(/\/+$/, "");
+  const path = withoutTrailingSlash(url.pathname);
   if (url.hostname === "dev.azure.com") return /^\/[^/]+$/.test(path) ? `${url.origin}${path}` : undefined;
   if (url.hostname.endsWith(".visualstudio.com")) return path === "" ? url.origin : undefined;
   // Azure DevOps Server (on premises): https://host/tfs/<collection>.

@@ -4,7 +4,7 @@
 // the delivery (the same on Azure DevOps' retries). A state change (System.State) or a
 // discussion comment (System.History) in the update is read.
 import { SECRET_HEADER, secretHeaderMatches } from "../signatures.js";
-import type { TicketEvent, TrackerInbound, WebhookCheck } from "../types.js";
+import type { TicketEvent, TrackerInbound, WebhookBody, WebhookCheck } from "../types.js";
 
 interface ServiceHookPayload {
   id?: string;
@@ -18,12 +18,12 @@ interface ServiceHookPayload {
   };
 }
 
-function verify(headers: Headers, rawBody: string, secret: string): WebhookCheck {
+function verify(headers: Headers, body: WebhookBody, secret: string): WebhookCheck {
   if (!secretHeaderMatches(headers, secret)) {
     return { ok: false, reason: `The delivery does not carry the webhook secret: add the HTTP header ${SECRET_HEADER}: <secret> (or Basic authentication with it as the password) to the service hook.` };
   }
   try {
-    const p = JSON.parse(rawBody) as ServiceHookPayload;
+    const p = JSON.parse(body.text) as ServiceHookPayload;
     if (!p.id || !p.eventType) return { ok: false, reason: "The delivery is not an Azure DevOps service hook event (no id or eventType)." };
     return { ok: true, deliveryId: p.id, event: p.eventType };
   } catch {
@@ -35,7 +35,7 @@ function verify(headers: Headers, rawBody: string, secret: string): WebhookCheck
 function plain(html: string): string {
   return html
     .replace(/<br\s*\/?>|<\/p>|<\/div>/gi, "\n")
-    .replace(/<[^>]+>/g, "")
+    .replace(/<[^<>]*>/g, "")
     .replace(/&nbsp;/g, " ")
     .replace(/&lt;/g, "<")
     .replace(/&gt;/g, ">")

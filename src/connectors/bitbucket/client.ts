@@ -37,8 +37,8 @@ export class BitbucketClient {
   }
 
   /** A response's body as text (the src endpoint serves a file's raw bytes). */
-  async raw(path: string): Promise<string> {
-    return (await this.http.request({ url: this.url(path), headers: { ...this.headers(), accept: "*/*" }, large: true })).text;
+  async raw(path: string, maxBytes?: number): Promise<string> {
+    return (await this.http.request({ url: this.url(path), headers: { ...this.headers(), accept: "*/*" }, large: true, maxBytes })).text;
   }
 
   put<T>(path: string, body: unknown): Promise<T> {

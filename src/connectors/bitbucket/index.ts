@@ -6,6 +6,7 @@ import { withAnnotation } from "../../remediation/annotation.js";
 import type { RepositoryFile, AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
 import { BitbucketClient, type Paged, SERVICE, authorization, bitbucketErrorMessage } from "./client.js";
 import { parseBitbucketDelivery, verifyBitbucketDelivery } from "./webhook.js";
+import { linkOutsidePullRequestsField } from "../pull-requests.js";
 
 interface BitbucketRepo {
   uuid: string;
@@ -88,6 +89,7 @@ export const bitbucket: AvailableConnector = {
       help: "Leave empty to let Patchbay add its webhook to every repository itself (the token needs Webhooks: Read and write). Or enter the secret of a webhook you add by hand.",
       validate: (value) => (value.length < 16 ? "Use a webhook secret of at least 16 characters." : undefined),
     },
+    linkOutsidePullRequestsField,
   ],
 
   async test(connection, ctx) {
@@ -157,7 +159,7 @@ export const bitbucket: AvailableConnector = {
           }
           return out;
         },
-        read: (path) => client.raw(`${src}/${path.split("/").map(encodeURIComponent).join("/")}`),
+        read: (path, maxBytes) => client.raw(`${src}/${path.split("/").map(encodeURIComponent).join("/")}`, maxBytes),
       };
     },
     session(connection, ctx) {

@@ -7,9 +7,9 @@ import { escapeHtml } from "../html.js";
 import { RULE_FIELDS } from "../../notifications/rules.js";
 import { testNotification } from "../../notifications/render.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, Notification } from "../types.js";
+import { isEmailAddress } from "../../text.js";
 
 const SERVICE = "E-mail";
-const EMAIL = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;
 
 function recipients(value: string): string[] {
   return value.split(/[,;\s]+/).filter(Boolean);
@@ -122,7 +122,7 @@ export const email: AvailableConnector = {
       glance: true,
       editableWhenConnected: true,
       example: "security@example.com, oncall@example.com",
-      validate: (v) => (recipients(v).every((r) => EMAIL.test(r)) ? undefined : "Enter e-mail addresses separated by commas."),
+      validate: (v) => (recipients(v).every((r) => isEmailAddress(r)) ? undefined : "Enter e-mail addresses separated by commas."),
     },
     ...RULE_FIELDS,
   ],

@@ -4,8 +4,8 @@
 // false positive, tolerable risk / no bandwidth → risk accepted); fixed ones are no longer
 // reported, so the scan resolves them. Dependabot does not say which version is installed:
 // it is read from the manifest the alert names.
-import { type Dependency, ManifestError, parseManifest } from "../../dependencies/manifests.js";
-import { ExternalError } from "../../http.js";
+import { type Dependency, MAX_MANIFEST_BYTES, ManifestError, parseManifest } from "../../dependencies/manifests.js";
+import { ExternalError, TooLargeError, formatBytes } from "../../http.js";
 import { advisoryIds, packageFromMessage } from "../../uploads/formats.js";
 import { createGitHubClient } from "../github/index.js";
 import { type GitHubClient, nextLink } from "../github/client.js";
@@ -192,9 +192,10 @@ class DependabotScan implements ScanSession {
   /** The dependencies the alert's manifest pins, or why they cannot be known. */
   async #manifest(repository: WorkspaceRepository, manifest: string): Promise<Dependency[] | string> {
     try {
-      return parseManifest(manifest, await repository.files.read(manifest));
+      return parseManifest(manifest, await repository.files.read(manifest, MAX_MANIFEST_BYTES));
     } catch (err) {
       if (err instanceof ManifestError) return `the manifest ${manifest} cannot be read for installed versions (${err.reason})`;
+      if (err instanceof TooLargeError) return `the manifest ${manifest} is larger than ${formatBytes(MAX_MANIFEST_BYTES)} and was not read`;
       if (err instanceof ExternalError && err.kind === "not_found") return `the manifest ${manifest} is no longer on the default branch`;
       throw err;
     }

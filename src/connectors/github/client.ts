@@ -1,6 +1,6 @@
 // GitHub REST client: github.com or GitHub Enterprise Server (https://HOST/api/v3), bearer
 // token, the API version header, and Link-header pagination.
-import { ExternalError, type HttpClient, type HttpResponse } from "../../http.js";
+import { ExternalError, type HttpClient, type HttpResponse, linkHeaderNext } from "../../http.js";
 
 export const SERVICE = "GitHub";
 const API_VERSION = "2022-11-28";
@@ -22,12 +22,7 @@ export function apiBase(webUrl: string): string | undefined {
 
 /** The URL of rel="next" in a Link header, if any. */
 export function nextLink(link: string | null): string | null {
-  if (!link) return null;
-  for (const part of link.split(",")) {
-    const match = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);
-    if (match) return match[1]!;
-  }
-  return null;
+  return linkHeaderNext(link);
 }
 
 export function githubErrorMessage(body: string): string | undefined {
@@ -67,8 +62,8 @@ export class GitHubClient {
   }
 
   /** A file's bytes as text (the contents API's raw media type). */
-  async raw(path: string): Promise<string> {
-    const response = await this.http.request({ url: this.url(path), headers: { ...(await this.headers()), accept: "application/vnd.github.raw+json" }, large: true });
+  async raw(path: string, maxBytes?: number): Promise<string> {
+    const response = await this.http.request({ url: this.url(path), headers: { ...(await this.headers()), accept: "application/vnd.github.raw+json" }, large: true, maxBytes });
     return response.text;
   }
 

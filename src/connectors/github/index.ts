@@ -7,6 +7,7 @@ import { type AppCredentials, installationToken, privateKeyError } from "./app.j
 import { GitHubClient, SERVICE, apiBase, githubErrorMessage, nextLink } from "./client.js";
 import { parseGitHubDelivery, verifyGitHubDelivery } from "./webhook.js";
 import { withAnnotation } from "../../remediation/annotation.js";
+import { linkOutsidePullRequestsField } from "../pull-requests.js";
 
 interface GitHubRepo {
   id: number;
@@ -127,6 +128,7 @@ export const github: AvailableConnector = {
       help: "Leave empty to let Patchbay add its webhook to every repository itself (the token needs admin:repo_hook, or Webhooks: write). Or enter the secret of a webhook you add by hand.",
       validate: (value) => (value.length < 16 ? "Use a webhook secret of at least 16 characters." : undefined),
     },
+    linkOutsidePullRequestsField,
   ],
 
   async test(connection, ctx) {
@@ -271,7 +273,7 @@ export const github: AvailableConnector = {
           if (data.truncated) ctx.logger.warn("GitHub truncated the file tree (over 100,000 entries); files beyond it are not read", { repository: repository.fullName });
           return data.tree.filter((e) => e.type === "blob").map((e) => ({ path: e.path, sha: e.sha, size: e.size ?? null }));
         },
-        read: (path) => client.raw(`${repo}/contents/${path.split("/").map(encodeURIComponent).join("/")}?ref=${encodeURIComponent(ref)}`),
+        read: (path, maxBytes) => client.raw(`${repo}/contents/${path.split("/").map(encodeURIComponent).join("/")}?ref=${encodeURIComponent(ref)}`, maxBytes),
       };
     },
     session(connection, ctx) {

@@ -1,15 +1,15 @@
 // GitHub webhook deliveries: X-Hub-Signature-256 (HMAC-SHA256 of the raw body with the
 // webhook secret), X-GitHub-Event, X-GitHub-Delivery; JSON or form-encoded (payload=…).
 import { sha256SignatureMatches } from "../signatures.js";
-import type { PullRequestEvent, TicketEvent, WebhookCheck } from "../types.js";
+import type { PullRequestEvent, TicketEvent, WebhookBody, WebhookCheck } from "../types.js";
 
-export function verifyGitHubDelivery(headers: Headers, rawBody: string, secret: string): WebhookCheck {
+export function verifyGitHubDelivery(headers: Headers, body: WebhookBody, secret: string): WebhookCheck {
   const signature = headers.get("x-hub-signature-256");
   const deliveryId = headers.get("x-github-delivery");
   const event = headers.get("x-github-event");
   if (!signature) return { ok: false, reason: "The delivery is not signed (no X-Hub-Signature-256 header)." };
   if (!deliveryId || !event) return { ok: false, reason: "The delivery has no X-GitHub-Delivery or X-GitHub-Event header." };
-  if (!sha256SignatureMatches(signature, rawBody, secret)) {
+  if (!sha256SignatureMatches(signature, body.bytes, secret)) {
     return { ok: false, reason: "The signature does not match: the webhook's secret differs from the one entered in Patchbay." };
   }
   return { ok: true, deliveryId, event };
@@ -25,8 +25,10 @@ interface GitHubPullRequestPayload {
     body?: string | null;
     html_url?: string;
     merged?: boolean;
-    head?: { ref?: string };
+    head?: { ref?: string; repo?: { id?: number; full_name?: string } | null };
+    base?: { repo?: { id?: number; full_name?: string } };
     user?: { login?: string };
+    author_association?: string;
   };
 }
 
@@ -91,5 +93,17 @@ export function parseGitHubDelivery(event: string, rawBody: string, contentType:
     url: pr.html_url ?? "",
     sourceBranch: pr.head?.ref ?? null,
     author: pr.user?.login ?? null,
+    outside: outsideGitHubPullRequest(pr, repo.id),
   };
+}
+
+/** People GitHub says hold a role in the repository (author_association). */
+const INSIDERS = new Set(["OWNER", "MEMBER", "COLLABORATOR"]);
+
+function outsideGitHubPullRequest(pr: NonNullable<GitHubPullRequestPayload["pull_request"]>, repositoryId: number): string | null {
+  // A branch of the repository itself (Dependabot's and Renovate's among them) needs write access to push.
+  if (pr.head?.repo?.id !== undefined && pr.head.repo.id === (pr.base?.repo?.id ?? repositoryId)) return null;
+  if (INSIDERS.has(pr.author_association ?? "")) return null;
+  const from = pr.head?.repo?.full_name ? `the fork ${pr.head.repo.full_name}` : "a deleted fork";
+  return `from ${from} by ${pr.user?.login ?? "someone"} (${(pr.author_association ?? "NONE").toLowerCase().replace(/_/g, " ")}, without write access)`;
 }

@@ -1,6 +1,7 @@
 // GitLab REST v4 client: gitlab.com or a self-managed server, bearer auth (OAuth tokens and
 // personal, group or project access tokens), and offset pagination by the X-Next-Page header.
 import { ExternalError, type HttpClient, type HttpResponse } from "../../http.js";
+import { withoutTrailingSlash } from "../../text.js";
 
 export const SERVICE = "GitLab";
 
@@ -13,7 +14,7 @@ export function apiBase(webUrl: string): string | undefined {
     return undefined;
   }
   if ((url.protocol !== "https:" && url.protocol !== "http:") || url.search || url.hash) return undefined;
-  return `${url.origin}${url.pathname.replace(/\/+$/, "")}/api/v4`;
+  return `${url.origin}${withoutTrailingSlash(url.pathname)}/api/v4`;
 }
 
 export function gitlabErrorMessage(body: string): string | undefined {
@@ -45,8 +46,8 @@ export class GitLabClient {
   }
 
   /** A response's body as text (raw file endpoints). */
-  async raw(path: string): Promise<string> {
-    return (await this.http.request({ url: this.base + path, headers: { ...this.headers(), accept: "*/*" }, large: true })).text;
+  async raw(path: string, maxBytes?: number): Promise<string> {
+    return (await this.http.request({ url: this.base + path, headers: { ...this.headers(), accept: "*/*" }, large: true, maxBytes })).text;
   }
 
   put<T>(path: string, body: unknown): Promise<T> {

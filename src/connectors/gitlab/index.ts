@@ -6,6 +6,7 @@ import { expiryNote, type HealthNote } from "../types.js";
 import type { RepositoryFile, AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
 import { GitLabClient, SERVICE, apiBase, expectList, gitlabErrorMessage, nextPage } from "./client.js";
 import { parseGitLabDelivery, verifyGitLabDelivery } from "./webhook.js";
+import { linkOutsidePullRequestsField } from "../pull-requests.js";
 
 /** 500 pages of 100 entries: a repository tree beyond 50,000 entries is read in part. */
 const MAX_TREE_PAGES = 500;
@@ -88,6 +89,7 @@ export const gitlab: AvailableConnector = {
       help: "Leave empty to let Patchbay add its webhook to every project itself (the token needs Maintainer access). Or enter the secret token of a webhook you add by hand.",
       validate: (value) => (value.length < 16 ? "Use a webhook secret token of at least 16 characters." : undefined),
     },
+    linkOutsidePullRequestsField,
   ],
 
   async test(connection, ctx) {
@@ -181,7 +183,7 @@ export const gitlab: AvailableConnector = {
           }
           return out;
         },
-        read: (path) => client.raw(`${project}/repository/files/${encodeURIComponent(path)}/raw?${ref.slice(1) || "ref=HEAD"}`),
+        read: (path, maxBytes) => client.raw(`${project}/repository/files/${encodeURIComponent(path)}/raw?${ref.slice(1) || "ref=HEAD"}`, maxBytes),
       };
     },
     session(connection, ctx) {

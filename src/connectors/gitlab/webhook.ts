@@ -1,17 +1,15 @@
 // GitLab webhook deliveries: X-Gitlab-Token carries the secret itself (compared in constant
 // time), X-Gitlab-Event names the hook, X-Gitlab-Event-UUID identifies the delivery.
-import crypto from "node:crypto";
-import type { PullRequestEvent, TicketEvent, WebhookCheck } from "../types.js";
+import { constantTimeEqual } from "../signatures.js";
+import type { PullRequestEvent, TicketEvent, WebhookBody, WebhookCheck } from "../types.js";
 
-export function verifyGitLabDelivery(headers: Headers, _rawBody: string, secret: string): WebhookCheck {
+export function verifyGitLabDelivery(headers: Headers, _body: WebhookBody, secret: string): WebhookCheck {
   const token = headers.get("x-gitlab-token");
   const event = headers.get("x-gitlab-event");
   const deliveryId = headers.get("x-gitlab-event-uuid") ?? headers.get("idempotency-key");
   if (!token) return { ok: false, reason: "The delivery carries no X-Gitlab-Token: set the webhook's secret token in GitLab." };
   if (!event || !deliveryId) return { ok: false, reason: "The delivery has no X-Gitlab-Event or X-Gitlab-Event-UUID header." };
-  // Compare digests so that neither length nor content leaks through timing.
-  const digest = (value: string) => crypto.createHash("sha256").update(value, "utf8").digest();
-  if (!crypto.timingSafeEqual(digest(token), digest(secret))) {
+  if (!constantTimeEqual(token, secret)) {
     return { ok: false, reason: "The X-Gitlab-Token does not match the webhook secret entered in Patchbay." };
   }
   return { ok: true, deliveryId, event };
@@ -21,7 +19,7 @@ interface MergeRequestHook {
   object_kind?: string;
   user?: { username?: string };
   project?: { id?: number; path_with_namespace?: string; web_url?: string };
-  object_attributes?: { iid?: number; title?: string; description?: string | null; url?: string; source_branch?: string; action?: string; state?: string };
+  object_attributes?: { iid?: number; title?: string; description?: string | null; url?: string; source_branch?: string; action?: string; state?: string; source_project_id?: number; target_project_id?: number; source?: { path_with_namespace?: string } };
 }
 
 const ACTIONS: Record<string, PullRequestEvent["action"]> = { open: "opened", reopen: "opened", update: "updated", merge: "merged", close: "closed" };
@@ -42,6 +40,8 @@ export function parseGitLabDelivery(event: string, rawBody: string): PullRequest
     url: mr.url ?? "",
     sourceBranch: mr.source_branch ?? null,
     author: hook.user?.username ?? null,
+    // Pushing a branch to the project itself takes a Developer role; a fork's author may be anyone.
+    outside: mr.source_project_id !== undefined && mr.source_project_id === (mr.target_project_id ?? project.id) ? null : `from the fork ${mr.source?.path_with_namespace ?? "(unknown)"} by ${hook.user?.username ?? "someone"}`,
   };
 }
 

@@ -6,7 +6,7 @@
 // and comment_created.
 import { ExternalError } from "../../http.js";
 import { sha256SignatureMatches } from "../signatures.js";
-import type { ConnectionSettings, ConnectorContext, TicketEvent, TrackerInbound, WebhookCheck } from "../types.js";
+import type { ConnectionSettings, ConnectorContext, TicketEvent, TrackerInbound, WebhookBody, WebhookCheck } from "../types.js";
 import { JiraClient, jiraErrorMessage, SERVICE } from "./client.js";
 import { httpsOrigin } from "../origin.js";
 
@@ -29,15 +29,15 @@ interface IssuePayload {
   comment?: { id?: string | number; body?: unknown; author?: Account; updateAuthor?: Account; created?: string; updated?: string };
 }
 
-function verify(headers: Headers, rawBody: string, secret: string): WebhookCheck {
+function verify(headers: Headers, body: WebhookBody, secret: string): WebhookCheck {
   const signature = headers.get("x-hub-signature");
   if (!signature) return { ok: false, reason: "The delivery is not signed (no X-Hub-Signature): give the Jira webhook the secret set in Patchbay." };
-  if (!sha256SignatureMatches(signature, rawBody, secret)) return { ok: false, reason: "The signature does not match: the Jira webhook's secret differs from Patchbay's." };
+  if (!sha256SignatureMatches(signature, body.bytes, secret)) return { ok: false, reason: "The signature does not match: the Jira webhook's secret differs from Patchbay's." };
   const deliveryId = headers.get("x-atlassian-webhook-identifier");
   if (!deliveryId) return { ok: false, reason: "The delivery has no X-Atlassian-Webhook-Identifier." };
   let event = "";
   try {
-    event = String((JSON.parse(rawBody) as IssuePayload).webhookEvent ?? "");
+    event = String((JSON.parse(body.text) as IssuePayload).webhookEvent ?? "");
   } catch {
     return { ok: false, reason: "The delivery's body is not JSON." };
   }

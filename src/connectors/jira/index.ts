@@ -10,6 +10,7 @@ import { toAdf } from "./adf.js";
 import { toWiki } from "./wiki.js";
 import { DC_SERVICE, GATEWAY, gatewayBase, JiraClient, jiraErrorMessage, SCOPES, SERVICE } from "./client.js";
 import { jiraInbound, PATCHBAY_LABEL } from "./inbound.js";
+import { withoutTrailingSlash } from "../../text.js";
 
 const CLOUD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SUMMARY_MAX = 255;
@@ -535,7 +536,7 @@ function openDataCenter(connection: ConnectionSettings, ctx: ConnectorContext): 
 /** The base URL people use, with its context path (https://example.com/jira), without a trailing slash. */
 export function dataCenterBase(value: string): string {
   const url = new URL(value.trim());
-  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+  return `${url.origin}${withoutTrailingSlash(url.pathname)}`;
 }
 
 async function testDataCenter(connection: ConnectionSettings, ctx: ConnectorContext) {
@@ -553,7 +554,7 @@ async function testDataCenter(connection: ConnectionSettings, ctx: ConnectorCont
     throw new ExternalError("permission", DC_SERVICE, "The token's user can see no Jira projects. Give it Browse Projects, Create Issues, Edit Issues, Transition Issues and Add Comments in the projects Patchbay should use.");
   }
   return {
-    message: `Connected to ${info.serverTitle ?? "Jira"} ${info.version ?? ""} (${info.deploymentType ?? "Server"}) as ${me.displayName ?? me.name ?? "the token's user"}.`.replace(/\s+\(/, " ("),
+    message: `Connected to ${[info.serverTitle ?? "Jira", info.version].filter(Boolean).join(" ")} (${info.deploymentType ?? "Server"}) as ${me.displayName ?? me.name ?? "the token's user"}.`,
     details: [`${projects.length} project${projects.length === 1 ? "" : "s"} visible to the token's user.`, "Two-way sync: Patchbay reads issue statuses hourly and on reconciliation (Data Center webhooks are not signed)."],
   };
 }

@@ -16,22 +16,42 @@ function decodeXml(text: string): string {
   return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
 }
 
+/** The contents of each `<tag>…</tag>` in the text, in order (not nested; found with indexOf). */
+function elementTexts(xml: string, tag: string): string[] {
+  const out: string[] = [];
+  for (let open = xml.indexOf(`<${tag}>`); open >= 0; ) {
+    const close = xml.indexOf(`</${tag}>`, open);
+    if (close < 0) break;
+    out.push(xml.slice(open + tag.length + 2, close));
+    open = xml.indexOf(`<${tag}>`, close);
+  }
+  return out;
+}
+
 /** The versions and latest release in a maven-metadata.xml. */
 export function parseMavenMetadata(xml: string): { versions: string[]; release: string | null } {
-  const versioning = /<versioning>([\s\S]*?)<\/versioning>/.exec(xml)?.[1];
+  const versioning = elementTexts(xml, "versioning")[0];
   if (!versioning && !/<metadata[\s>]/.test(xml)) throw new ExternalError("remote", SERVICE, "The repository answered maven-metadata.xml with something that is not Maven metadata.");
-  const versions = [...(versioning ?? "").matchAll(/<version>\s*([^<]+?)\s*<\/version>/g)].map((m) => decodeXml(m[1]!));
-  const release = /<release>\s*([^<]+?)\s*<\/release>/.exec(versioning ?? "")?.[1] ?? null;
+  const versions = elementTexts(versioning ?? "", "version").map((v) => decodeXml(v.trim())).filter(Boolean);
+  const release = elementTexts(versioning ?? "", "release")[0]?.trim() || null;
   return { versions, release };
 }
 
 /** Subdirectory names in an HTML directory listing ("name/" links, parents and files left out). */
 export function listedDirectories(html: string): string[] {
   const out = new Set<string>();
-  for (const m of html.matchAll(/<a\s[^>]*href="([^"]+)"[^>]*>/gi)) {
-    const href = decodeXml(m[1]!);
+  for (const m of html.matchAll(/<a\s[^<>]*>/gi)) {
+    const at = m[0].toLowerCase().indexOf('href="');
+    const end = at < 0 ? -1 : m[0].indexOf('"', at + 6);
+    if (end < 0) continue;
+    const href = decodeXml(m[0].slice(at + 6, end));
     if (!href.endsWith("/") || href.startsWith("../") || href === "/" || href.includes("?")) continue;
-    const name = decodeURIComponent(href.replace(/\/$/, "").split("/").at(-1)!);
+    let name: string;
+    try {
+      name = decodeURIComponent(href.slice(0, -1).split("/").at(-1)!);
+    } catch {
+      continue;
+    }
     if (name && name !== ".." && /^[A-Za-z0-9_.-]+$/.test(name)) out.add(name);
   }
   return [...out];

@@ -4,7 +4,7 @@
 // by Link headers, manifests (indexes and images) and config blobs, following the redirects
 // registries use for blobs without sending them the credentials.
 import { createHash } from "node:crypto";
-import { ExternalError, type HttpClient, type HttpResponse } from "../../http.js";
+import { ExternalError, type HttpClient, type HttpResponse, linkHeaderNext } from "../../http.js";
 
 export const SERVICE = "Container registry";
 
@@ -24,15 +24,17 @@ interface Challenge {
 /** Parses WWW-Authenticate: Bearer realm="…",service="…",scope="…" (or Basic realm="…"). */
 export function parseChallenge(header: string | null): Challenge | undefined {
   if (!header) return undefined;
-  const scheme = /^\s*(\w+)/.exec(header)?.[1]?.toLowerCase();
+  const text = header.trim();
+  const space = text.search(/\s/);
+  const scheme = (space < 0 ? text : text.slice(0, space)).toLowerCase();
   if (scheme !== "bearer" && scheme !== "basic") return undefined;
-  const params = Object.fromEntries([...header.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!]));
+  const params = authParams(space < 0 ? "" : text.slice(space));
   return { scheme, realm: params.realm, service: params.service };
 }
 
 /** The next page from a Link header, relative to the registry: </v2/_catalog?last=x&n=100>; rel="next". */
 export function nextLink(base: string, link: string | null): string | null {
-  const target = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1] : undefined;
+  const target = linkHeaderNext(link);
   if (!target) return null;
   const url = new URL(target, base);
   if (url.origin !== new URL(base).origin) throw new ExternalError("remote", SERVICE, `The registry pointed its next page to another server (${url.origin}); it was not followed.`);
@@ -116,4 +118,28 @@ export class RegistryClient {
 
 export function digestOf(response: HttpResponse): string {
   return response.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(response.text).digest("hex")}`;
+}
+
+/** RFC 7235 auth-params: `realm="https://auth.docker.io/token",service="registry.docker.io"`. */
+function authParams(text: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  let i = 0;
+  while (i < text.length) {
+    while (i < text.length && (text[i] === "," || text[i] === " " || text[i] === "\t")) i++;
+    const eq = text.indexOf("=", i);
+    if (eq < 0) break;
+    const name = text.slice(i, eq).trim().toLowerCase();
+    let value = "";
+    i = eq + 1;
+    if (text[i] === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) value += text[i] === "\\" && i + 1 < text.length ? text[++i] : text[i];
+      i++;
+    } else {
+      const end = text.indexOf(",", i);
+      value = text.slice(i, end < 0 ? text.length : end).trim();
+      i = end < 0 ? text.length : end;
+    }
+    if (name) params[name] = value;
+  }
+  return params;
 }

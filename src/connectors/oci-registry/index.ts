@@ -6,6 +6,7 @@ import { ExternalError } from "../../http.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, RegistryImage, RegistrySession, SettingField } from "../types.js";
 import { MANIFEST_TYPES, RegistryClient, SERVICE, digestOf, nextLink } from "./client.js";
 import { httpsOrigin } from "../origin.js";
+import { withoutTrailingSlash } from "../../text.js";
 
 const MAX_PAGES = 50;
 const MAX_TAGS = 200;
@@ -17,7 +18,7 @@ interface Manifest {
 }
 
 function registryUrl(value: string): string | undefined {
-  const trimmed = value.trim().replace(/\/+$/, "");
+  const trimmed = withoutTrailingSlash(value.trim());
   return httpsOrigin(trimmed);
 }
 

@@ -2,17 +2,16 @@
 // knows (through the source control integrations), and looks the pinned package versions up
 // in the OSV database. One scan page is one repository. Packages the organisation publishes
 // itself (listed by package-registry integrations) are never sent to OSV.
-import { manifestFormat, parseManifest, ManifestError, type Dependency } from "../../dependencies/manifests.js";
+import { MAX_MANIFEST_BYTES, manifestFormat, parseManifest, ManifestError, type Dependency } from "../../dependencies/manifests.js";
 import { cvssBaseScore, severityOfScore } from "../../findings/cvss.js";
 import { compareVersions } from "../../dependencies/versions.js";
-import { ExternalError } from "../../http.js";
+import { ExternalError, TooLargeError, formatBytes } from "../../http.js";
 import type { AdvisoryMatch, AvailableConnector, ConnectionSettings, ResolvedDependency, ConnectorContext, ScanSession, ScannerRecord, ScannerSeverity, Workspace, WorkspaceRepository } from "../types.js";
 import { serviceUrl } from "../origin.js";
 import { repositoryPages } from "../repository-scan.js";
 import { DEFAULT_OSV_URL, OsvClient, type OsvQuery, type OsvVulnerability, SERVICE, osvErrorMessage } from "./client.js";
 
 /** Manifests larger than this are not read (a lockfile of 20 MB is already very large). */
-const MAX_MANIFEST_BYTES = 20 * 1024 * 1024;
 /** A repository with more manifests than this is read in part (a monorepo of vendored trees). */
 const MAX_MANIFESTS = 200;
 const DESCRIPTION_LIMIT = 4000;
@@ -166,7 +165,7 @@ class DependencyScan implements ScanSession {
     const byPath = new Map<string, Dependency[]>();
     for (const file of files.slice(0, MAX_MANIFESTS)) {
       if (file.size !== null && file.size > MAX_MANIFEST_BYTES) {
-        records.push({ externalId: `${repository.id}:${file.path}:unread`, raw: { repository: repository.fullName, path: file.path }, skip: `manifest larger than 20 MB, not read (${repository.fullName}: ${file.path})` });
+        records.push({ externalId: `${repository.id}:${file.path}:unread`, raw: { repository: repository.fullName, path: file.path }, skip: `manifest larger than ${formatBytes(MAX_MANIFEST_BYTES)}, not read (${repository.fullName}: ${file.path})` });
         continue;
       }
       try {
@@ -205,7 +204,7 @@ class DependencyScan implements ScanSession {
     }
     let deps: Dependency[];
     try {
-      deps = parseManifest(file.path, await repository.files.read(file.path));
+      deps = parseManifest(file.path, await readManifest(repository, file.path));
     } catch (err) {
       if (err instanceof ManifestError && key) await this.#workspace.cache.set(key, JSON.stringify({ error: err.reason }));
       throw err;
@@ -335,3 +334,13 @@ export const dependencyMonitor: AvailableConnector = {
     session: (connection, ctx) => new DependencyScan(connection, ctx),
   },
 };
+
+/** A manifest's text; one larger than the listing said (or than the limit) is refused as unreadable. */
+async function readManifest(repository: WorkspaceRepository, path: string): Promise<string> {
+  try {
+    return await repository.files.read(path, MAX_MANIFEST_BYTES);
+  } catch (err) {
+    if (err instanceof TooLargeError) throw new ManifestError(path, `larger than ${formatBytes(MAX_MANIFEST_BYTES)}; not read.`);
+    throw err;
+  }
+}

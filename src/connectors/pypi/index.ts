@@ -54,7 +54,7 @@ class SimpleIndex {
     const page = await this.#get("/", true);
     if (page.json) return (page.parse<{ projects?: { name?: string }[] }>().projects ?? []).map((p) => pypiName(p.name ?? "")).filter(Boolean);
     if (!/<a\s/i.test(page.text)) throw new ExternalError("remote", SERVICE, "The index answered /simple/ without project links; is this a PyPI simple index URL (ending in /simple)?");
-    return [...page.text.matchAll(/<a\s[^>]*>([^<]+)<\/a>/gi)].map((m) => pypiName(decodeHtml(m[1]!)));
+    return [...page.text.matchAll(/<a\s[^<>]*>([^<]+)<\/a>/gi)].map((m) => pypiName(decodeHtml(m[1]!)));
   }
 
   async project(name: string): Promise<PublishedPackage> {
@@ -72,7 +72,7 @@ class SimpleIndex {
       // PEP 700 lists versions; older servers list files only.
       versions = data.versions ?? (data.files ?? []).filter((f) => !f.yanked).map((f) => versionOfFile(project, f.filename ?? "")).filter((v): v is string => Boolean(v));
     } else {
-      versions = [...page.text.matchAll(/<a\s([^>]*)>([^<]+)<\/a>/gi)]
+      versions = [...page.text.matchAll(/<a\s([^<>]*)>([^<]+)<\/a>/gi)]
         .filter((m) => !/data-yanked/i.test(m[1]!))
         .map((m) => versionOfFile(project, decodeHtml(m[2]!).trim()))
         .filter((v): v is string => Boolean(v));

@@ -1,11 +1,15 @@
 // ServiceNow's side of two-way sync: ServiceNow sends nothing by itself, so a business rule on
 // the mapped table (after update, when the state changes or a comment is added) posts the
-// record's state to Patchbay with the integration's secret in X-Patchbay-Token. The rule's
-// script is shown on the tracker page; its body is this JSON: {event, delivery (sys_id and
-// sys_mod_count: the same on a retry), table, sys_id, number, state, state_changed,
-// updated_by, updated_on (UTC), comment}. Reconciliation reads the states when no rule is set.
-import { SECRET_HEADER, secretHeaderMatches } from "../signatures.js";
-import type { TicketEvent, TrackerInbound, WebhookCheck } from "../types.js";
+// record's state to Patchbay, signed: X-Patchbay-Timestamp (seconds) and X-Patchbay-Signature,
+// "sha256=" + base64 HMAC-SHA256 of "<timestamp>.<body>" with the integration's secret (what
+// GlideCertificateEncryption.generateMac computes), so a captured delivery cannot be replayed
+// after five minutes. The rule's script is shown on the tracker page; its body is this JSON:
+// {event, delivery (sys_id and sys_mod_count: the same on a retry), table, sys_id, number,
+// state, state_changed, updated_by, updated_on (UTC), comment}. Reconciliation reads the
+// states when no rule is set.
+import crypto from "node:crypto";
+import { constantTimeEqual, staleTimestamp } from "../signatures.js";
+import type { TicketEvent, TrackerInbound, WebhookBody, WebhookCheck } from "../types.js";
 
 interface RulePayload {
   event?: string;
@@ -19,10 +23,25 @@ interface RulePayload {
   comment?: string;
 }
 
-function verify(headers: Headers, rawBody: string, secret: string): WebhookCheck {
-  if (!secretHeaderMatches(headers, secret)) return { ok: false, reason: `The delivery does not carry the webhook secret in ${SECRET_HEADER}: copy the business rule again from Patchbay.` };
+export const TIMESTAMP_HEADER = "x-patchbay-timestamp";
+export const SIGNATURE_HEADER = "x-patchbay-signature";
+
+/** What the business rule signs: the timestamp, a dot, and the body's bytes. */
+export function ruleSignature(secret: string, timestamp: string, body: Uint8Array): string {
+  return `sha256=${crypto.createHmac("sha256", secret).update(`${timestamp}.`).update(body).digest("base64")}`;
+}
+
+function verify(headers: Headers, body: WebhookBody, secret: string, now: Date): WebhookCheck {
+  const signature = headers.get(SIGNATURE_HEADER);
+  const timestamp = headers.get(TIMESTAMP_HEADER);
+  if (!signature) return { ok: false, reason: `The delivery is not signed (no ${SIGNATURE_HEADER} header): copy the business rule again from Patchbay.` };
+  if (!constantTimeEqual(signature, ruleSignature(secret, timestamp ?? "", body.bytes))) {
+    return { ok: false, reason: "The signature does not match: the patchbay.webhook_secret property differs from the secret saved in Patchbay." };
+  }
+  const stale = staleTimestamp(timestamp, now);
+  if (stale) return { ok: false, reason: stale };
   try {
-    const p = JSON.parse(rawBody) as RulePayload;
+    const p = JSON.parse(body.text) as RulePayload;
     if (!p.delivery || !p.event) return { ok: false, reason: "The delivery has no delivery id or event: copy the business rule again from Patchbay." };
     return { ok: true, deliveryId: p.delivery, event: p.event };
   } catch {
@@ -61,11 +80,16 @@ function script(url: string): string {
     `  r.setEndpoint('${url}');`,
     "  r.setHttpMethod('post');",
     "  r.setRequestHeader('Content-Type', 'application/json');",
-    `  r.setRequestHeader('${SECRET_HEADER}', gs.getProperty('patchbay.webhook_secret'));`,
-    "  r.setRequestBody(JSON.stringify({ event: 'record.updated', delivery: current.getUniqueValue() + ':' + current.getValue('sys_mod_count'),",
+    "  var body = JSON.stringify({ event: 'record.updated', delivery: current.getUniqueValue() + ':' + current.getValue('sys_mod_count'),",
     "    table: current.getTableName(), sys_id: current.getUniqueValue(), number: current.getValue('number'), state: current.getValue('state'),",
     "    state_changed: current.state.changes(), updated_by: current.getValue('sys_updated_by'), updated_on: current.getValue('sys_updated_on'),",
-    "    comment: current.comments.getJournalEntry(1) }));",
+    "    comment: current.comments.getJournalEntry(1) });",
+    "  var timestamp = String(Math.floor(new GlideDateTime().getNumericValue() / 1000));",
+    "  var key = GlideStringUtil.base64Encode(gs.getProperty('patchbay.webhook_secret'));",
+    "  var mac = new GlideCertificateEncryption().generateMac(key, 'HmacSHA256', timestamp + '.' + body);",
+    `  r.setRequestHeader('${TIMESTAMP_HEADER}', timestamp);`,
+    `  r.setRequestHeader('${SIGNATURE_HEADER}', 'sha256=' + mac);`,
+    "  r.setRequestBody(body);",
     "  r.executeAsync();",
     "})(current, previous);",
   ].join("\n");
