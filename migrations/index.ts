@@ -24,6 +24,7 @@ import * as m0020 from "./0020_integration_health.js";
 import * as m0021 from "./0021_ownership_routing.js";
 import * as m0022 from "./0022_outside_pull_requests.js";
 import * as m0023 from "./0023_webhook_body_hash.js";
+import * as m0024 from "./0024_sign_in_attempts.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -49,4 +50,5 @@ export const migrations: Record<string, Migration> = {
   "0021_ownership_routing": m0021,
   "0022_outside_pull_requests": m0022,
   "0023_webhook_body_hash": m0023,
+  "0024_sign_in_attempts": m0024,
 };

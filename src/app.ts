@@ -9,6 +9,8 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { getConnInfo } from "@hono/node-server/conninfo";
+import { isIP } from "node:net";
+import { type TrustedProxies, clientAddress } from "./client-address.js";
 import { SESSION_COOKIE, validateSessionToken } from "./auth/sessions.js";
 import { countUsers } from "./auth/users.js";
 import type { AppDeps, AppEnv } from "./web/context.js";
@@ -53,7 +55,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     requestId({ limitLength: 64, headerName: "X-Request-Id" }),
     async (c, next) => {
       const started = performance.now();
-      c.set("clientIp", clientIp(c, deps.trustProxy));
+      c.set("clientIp", clientIp(c, deps.trustedProxies));
       await next();
       const ms = performance.now() - started;
       c.header("Server-Timing", `app;dur=${ms.toFixed(2)}`);
@@ -80,8 +82,29 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       referrerPolicy: "same-origin",
     }),
     // Origin verification for every state-changing request from a browser. The request's
-    // own origin is accepted too, so a box reached by IP before PATCHBAY_BASE_URL is set works.
+    // own origin is accepted too, so a box reached by IP before PATCHBAY_BASE_URL is set works
+    // (its Host was checked first: see hostRefusal).
   );
+  app.use("*", async (c, next) => {
+    if (MACHINE_PATH.test(c.req.path) || c.req.path === "/healthz") return next();
+    // The node server builds the request's URL from its Host header.
+    const refused = hostRefusal(new URL(c.req.url).host, deps);
+    if (refused === undefined) return next();
+    deps.logger.warn("request for another host refused", { host: refused.slice(0, 200), path: c.req.path });
+    const scheme = new URL(deps.baseUrl).protocol;
+    return render(
+      c,
+      deps,
+      "./error",
+      {
+        title: "Set PATCHBAY_BASE_URL",
+        message: deps.baseUrlSet
+          ? `Patchbay answers at ${deps.baseUrl}, not at ${refused}. Use that address, or set PATCHBAY_BASE_URL to ${scheme}//${refused} and restart Patchbay.`
+          : `Patchbay was reached by the name ${refused}. To use that name, set PATCHBAY_BASE_URL to ${scheme}//${refused} and restart Patchbay (until then it answers only on localhost and IP addresses, so that no other site's name can be pointed at it).`,
+      },
+      421,
+    );
+  });
   const formCsrf = csrf({ origin: (origin, c) => origin === allowedOrigin || origin === new URL(c.req.url).origin });
   const formLimit = bodyLimit({
     maxSize: MAX_FORM_BYTES,
@@ -161,14 +184,32 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   return app;
 }
 
-function clientIp(c: Parameters<typeof isHtmx>[0], trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
-    if (forwarded) return forwarded;
-  }
+function clientIp(c: Parameters<typeof isHtmx>[0], proxies: TrustedProxies): string {
+  let peer: string | undefined;
   try {
-    return getConnInfo(c).remote.address ?? "unknown";
+    peer = getConnInfo(c).remote.address;
   } catch {
-    return "unknown";
+    peer = undefined;
   }
+  return clientAddress(peer, c.req.header("x-forwarded-for"), proxies);
+}
+
+/**
+ * DNS rebinding: an attacker's domain that resolves to this box must not get a browser to use
+ * Patchbay's pages (or claim first-run setup) as same-origin. With PATCHBAY_BASE_URL set, only
+ * its host is served; without it, loopback names and IP literals (one `docker run` reached by
+ * address), and any other name gets a page saying what to set.
+ */
+function hostRefusal(host: string | undefined, deps: Pick<AppDeps, "baseUrl" | "baseUrlSet">): string | undefined {
+  const given = (host ?? "").toLowerCase();
+  if (deps.baseUrlSet) return given === new URL(deps.baseUrl).host.toLowerCase() ? undefined : given;
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${given}`).hostname;
+  } catch {
+    return given;
+  }
+  const bare = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
+  if (hostname === "localhost" || hostname.endsWith(".localhost") || isIP(bare)) return undefined;
+  return given;
 }

@@ -1,6 +1,7 @@
 // Configuration: every environment variable Patchbay reads, parsed in one place.
 // `node dist/server.js config` prints the effective values (secrets masked).
 import path from "node:path";
+import { type TrustedProxies, parseTrustedProxies } from "./client-address.js";
 
 export interface Config {
   port: number;
@@ -8,10 +9,13 @@ export interface Config {
   dataDir: string;
   databasePath: string;
   baseUrl: string;
+  /** PATCHBAY_BASE_URL was given: only its host is accepted for pages (DNS rebinding). */
+  baseUrlSet: boolean;
   secretKey: string | undefined;
   secretKeyFile: string;
   logLevel: LogLevel;
-  trustProxy: boolean;
+  trustedProxies: TrustedProxies;
+  trustedProxiesText: string;
   jobLeaseSeconds: number;
   originMap: Map<string, string>;
 }
@@ -47,9 +51,10 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   },
   { name: "PATCHBAY_LOG_LEVEL", default: "info", description: "debug, info, warn or error. Logs are JSON lines on stdout." },
   {
-    name: "PATCHBAY_TRUST_PROXY",
-    default: "false",
-    description: "Set to true behind a reverse proxy so the client address for sign-in rate limits comes from X-Forwarded-For.",
+    name: "PATCHBAY_TRUSTED_PROXIES",
+    default: "(empty)",
+    description:
+      "Behind reverse proxies: their addresses and CIDR ranges, comma-separated (10.0.0.5, 10.1.0.0/16). The client address for sign-in limits is then the first X-Forwarded-For entry from the right that is not one of them. Replaces PATCHBAY_TRUST_PROXY.",
   },
   {
     name: "PATCHBAY_JOB_LEASE_SECONDS",
@@ -71,6 +76,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(env.PATCHBAY_DATA_DIR || "./data");
   const baseUrl = parseBaseUrl(env.PATCHBAY_BASE_URL || `http://localhost:${port}`);
   const logLevel = (env.PATCHBAY_LOG_LEVEL || "info").toLowerCase();
+  if (env.PATCHBAY_TRUST_PROXY !== undefined && env.PATCHBAY_TRUST_PROXY !== "") {
+    throw new ConfigError("PATCHBAY_TRUST_PROXY was replaced by PATCHBAY_TRUSTED_PROXIES: list your reverse proxies' addresses or CIDR ranges there (a client could otherwise choose its own address).");
+  }
+  let trustedProxies: TrustedProxies;
+  try {
+    trustedProxies = parseTrustedProxies(env.PATCHBAY_TRUSTED_PROXIES);
+  } catch (err) {
+    throw new ConfigError(`PATCHBAY_TRUSTED_PROXIES: ${(err as Error).message}`);
+  }
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new ConfigError(`PATCHBAY_LOG_LEVEL must be debug, info, warn or error (got "${logLevel}").`);
   }
@@ -80,10 +94,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     databasePath: path.join(dataDir, "patchbay.db"),
     baseUrl,
+    baseUrlSet: Boolean(env.PATCHBAY_BASE_URL),
     secretKey: env.PATCHBAY_SECRET_KEY || undefined,
     secretKeyFile: path.join(dataDir, "secret.key"),
     logLevel: logLevel as LogLevel,
-    trustProxy: parseBoolean(env.PATCHBAY_TRUST_PROXY, "PATCHBAY_TRUST_PROXY"),
+    trustedProxies,
+    trustedProxiesText: env.PATCHBAY_TRUSTED_PROXIES?.trim() ?? "",
     jobLeaseSeconds: parseInteger(env.PATCHBAY_JOB_LEASE_SECONDS, 60, "PATCHBAY_JOB_LEASE_SECONDS", 1, 86400),
     originMap: parseOriginMap(env.PATCHBAY_ORIGIN_MAP),
   };
@@ -98,7 +114,7 @@ export function describeConfig(config: Config): string {
     ["PATCHBAY_BASE_URL", config.baseUrl],
     ["PATCHBAY_SECRET_KEY", config.secretKey ? "(set)" : `(unset: ${config.secretKeyFile})`],
     ["PATCHBAY_LOG_LEVEL", config.logLevel],
-    ["PATCHBAY_TRUST_PROXY", String(config.trustProxy)],
+    ["PATCHBAY_TRUSTED_PROXIES", config.trustedProxiesText || "(empty)"],
     ["PATCHBAY_JOB_LEASE_SECONDS", String(config.jobLeaseSeconds)],
     ["PATCHBAY_ORIGIN_MAP", [...config.originMap].map(([a, b]) => `${a}=${b}`).join(",") || "(empty)"],
   ];

@@ -2,7 +2,6 @@
 // web app, job worker and schedules. Used by the server, the demo and the tests.
 import { Eta } from "eta";
 import type { Hono } from "hono";
-import { ACCOUNT_RULE, AttemptLimiter, IP_RULE } from "./auth/rate-limit.js";
 import { createApp } from "./app.js";
 import type { Config } from "./config.js";
 import { type ConnectorRegistry, defaultRegistry } from "./connectors/registry.js";
@@ -92,7 +91,6 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   const worker = new Worker({ db, handlers, logger: logger.child({ component: "worker" }), now, leaseMs: config.jobLeaseSeconds * 1000 });
 
   const views = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true, autoTrim: false });
-  const clock = () => now().getTime();
   const app = createApp({
     db,
     vault,
@@ -100,11 +98,11 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     logger,
     views,
     baseUrl: config.baseUrl,
-    trustProxy: config.trustProxy,
+    baseUrlSet: config.baseUrlSet,
+    trustedProxies: config.trustedProxies,
     connectorEnv,
     now,
     notifyWorker: () => worker.notify(),
-    limiters: { ip: new AttemptLimiter(IP_RULE, clock), account: new AttemptLimiter(ACCOUNT_RULE, clock) },
   });
 
   let schedules: { stop(): void } | undefined;

@@ -41,6 +41,12 @@ export class Vault {
     return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString("utf8");
   }
 
+  /** HMAC-SHA256 of the data under a key derived from the vault key for one purpose (base64url). */
+  mac(purpose: string, data: string): string {
+    const key = Buffer.from(crypto.hkdfSync("sha256", this.#key, Buffer.alloc(0), `patchbay:${purpose}`, 32));
+    return crypto.createHmac("sha256", key).update(data, "utf8").digest("base64url");
+  }
+
   sealSecrets(values: SecretValues): string {
     return this.encrypt(JSON.stringify(values));
   }

@@ -1,12 +1,14 @@
 // Server-side sessions. The cookie carries a random token; the table stores only its
 // SHA-256, so a leaked database does not yield usable sessions. Sessions slide: a
-// request in the second half of a session's life extends it.
+// request in the second half of a session's life extends it, but never past an absolute
+// lifetime counted from sign-in (30 days), after which the user signs in again.
 import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
 import type { Db, User } from "../db/schema.js";
 
 export const SESSION_COOKIE = "patchbay_session";
 export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+export const SESSION_ABSOLUTE_MS = 30 * 24 * 60 * 60 * 1000;
 
 export interface SessionInfo {
   id: string;
@@ -41,23 +43,24 @@ export async function validateSessionToken(db: Db, token: string, now: Date): Pr
   const row = await db
     .selectFrom("sessions")
     .innerJoin("users", "users.id", "sessions.user_id")
-    .select(["sessions.id as session_id", "sessions.expires_at"])
+    .select(["sessions.id as session_id", "sessions.expires_at", "sessions.created_at as session_created_at"])
     .selectAll("users")
     .where("sessions.id", "=", id)
     .executeTakeFirst();
   if (!row) return { status: "none" };
   let expiresAt = new Date(row.expires_at);
   let renewed = false;
-  if (expiresAt.getTime() <= now.getTime()) {
+  const endOfLife = Date.parse(row.session_created_at) + SESSION_ABSOLUTE_MS;
+  if (expiresAt.getTime() <= now.getTime() || endOfLife <= now.getTime()) {
     await db.deleteFrom("sessions").where("id", "=", id).execute();
     return { status: "expired" };
   }
-  if (expiresAt.getTime() - now.getTime() < SESSION_TTL_MS / 2) {
-    expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
+  if (expiresAt.getTime() - now.getTime() < SESSION_TTL_MS / 2 && expiresAt.getTime() < endOfLife) {
+    expiresAt = new Date(Math.min(now.getTime() + SESSION_TTL_MS, endOfLife));
     renewed = true;
     await db.updateTable("sessions").set({ expires_at: expiresAt.toISOString() }).where("id", "=", id).execute();
   }
-  const { session_id: _sid, expires_at: _exp, ...user } = row;
+  const { session_id: _sid, expires_at: _exp, session_created_at: _created, ...user } = row;
   return { status: "valid", session: { id, user, expiresAt, renewed } };
 }
 

@@ -244,6 +244,13 @@ export interface ScanPageTable {
   external_ids: string;
 }
 
+export interface AuthAttemptTable {
+  /** "ip:<address>", "account:<username>", "password:<user id>". */
+  key: string;
+  count: number;
+  window_start: string;
+}
+
 export interface WebhookDeliveryTable {
   id: Generated<number>;
   integration_id: number;
@@ -501,6 +508,7 @@ export interface Database {
   scan_runs: ScanRunTable;
   scan_pages: ScanPageTable;
   webhook_deliveries: WebhookDeliveryTable;
+  auth_attempts: AuthAttemptTable;
   remediations: RemediationTable;
   remediation_findings: RemediationFindingTable;
   domain_events: DomainEventTable;

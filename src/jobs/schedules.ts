@@ -2,6 +2,7 @@
 // run is durable, retried, and visible on the jobs page like any other job.
 import { Cron } from "croner";
 import { deleteExpiredSessions } from "../auth/sessions.js";
+import { deleteOldAttempts } from "../auth/rate-limit.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Db } from "../db/schema.js";
 import { expireRiskAcceptances } from "../findings/status.js";
@@ -120,6 +121,7 @@ export function startSchedules(db: Db, registry: ConnectorRegistry, logger: Logg
 export function maintenanceHandler(db: Db, now: () => Date): JobHandler {
   return async ({ logger }) => {
     const sessions = await deleteExpiredSessions(db, now());
+    await deleteOldAttempts(db, now());
     const jobs = await pruneJobs(db, now());
     const reopened = await expireRiskAcceptances(db, now());
     logger.info("maintenance done", { expiredSessionsDeleted: sessions, finishedJobsDeleted: jobs, riskAcceptancesExpired: reopened });

@@ -1,10 +1,12 @@
 // The signed-in user's own account: change password.
 import { Hono } from "hono";
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hashPassword, verifyPassword } from "../auth/password.js";
+import { MAX_PASSWORD_LENGTH, hashPassword, verifyPassword } from "../auth/password.js";
+import { clearAttempts, releaseAttempt } from "../auth/rate-limit.js";
 import { invalidateUserSessions } from "../auth/sessions.js";
 import { updatePassword } from "../auth/users.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { newPasswordErrors, readForm } from "./forms.js";
+import { reserveSignIn, tooMany, tooManyMessage } from "./auth.js";
 import { render } from "./render.js";
 
 export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -15,9 +17,17 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/account/password", async (c) => {
     const user = c.get("user")!;
     const form = await readForm(c);
-    const errors = newPasswordErrors(form.password ?? "", form.confirm ?? "", MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH);
+    // Knowing the current password is what protects the account from a stolen session: guessing it here is throttled like sign-in.
+    const ipKey = `ip:${c.get("clientIp")}`;
+    const accountKey = `password:${user.id}`;
+    const waitMs = await reserveSignIn(deps, ipKey, accountKey);
+    if (waitMs > 0) return tooMany(c, waitMs, () => render(c, deps, "./account", { errors: { current: tooManyMessage(waitMs, "password checks") } }, 429));
+    const errors = newPasswordErrors(form.password ?? "", form.confirm ?? "", user.username);
     if (!(await verifyPassword(user.password_hash, (form.current ?? "").slice(0, MAX_PASSWORD_LENGTH)))) {
       errors.current = "This is not your current password.";
+    } else {
+      await releaseAttempt(deps.db, ipKey);
+      await clearAttempts(deps.db, accountKey);
     }
     if (Object.keys(errors).length) return render(c, deps, "./account", { errors }, 422);
     await updatePassword(deps.db, user.id, await hashPassword(form.password!), deps.now());

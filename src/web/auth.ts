@@ -1,9 +1,13 @@
-// First-run setup, sign-in and sign-out.
+// First-run setup, sign-in and sign-out. Sign-in attempts are reserved before the password is
+// checked: per client address always, and per account for browsers without a device cookie
+// from an earlier sign-in to that account (so nobody can lock the admin out from elsewhere).
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { getCookie } from "hono/cookie";
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, decoyHash, hashPassword, verifyPassword } from "../auth/password.js";
+import { DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE_S, deviceCookieFor, isDeviceCookieFor } from "../auth/device.js";
+import { MAX_PASSWORD_LENGTH, decoyHash, hashPassword, verifyPassword } from "../auth/password.js";
+import { ACCOUNT_RULE, IP_RULE, clearAttempts, releaseAttempt, reserveAttempt } from "../auth/rate-limit.js";
 import { SESSION_COOKIE, createSession, invalidateSession } from "../auth/sessions.js";
 import { countUsers, createUser, findUserByUsername } from "../auth/users.js";
 import type { AppDeps, AppEnv } from "./context.js";
@@ -22,7 +26,7 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
     const form = await readForm(c);
     const username = (form.username ?? "").trim().toLowerCase();
     const password = form.password ?? "";
-    const errors: Record<string, string> = { ...newPasswordErrors(password, form.confirm ?? "", MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH) };
+    const errors: Record<string, string> = { ...newPasswordErrors(password, form.confirm ?? "", username) };
     const nameError = usernameError(username);
     if (nameError) errors.username = nameError;
     if (Object.keys(errors).length) return render(c, deps, "./setup", { values: { username }, errors }, 422);
@@ -35,6 +39,7 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
     if (!user) return c.redirect("/login", 303);
     onSetupDone();
     deps.logger.info("admin account created", { user: username });
+    rememberDevice(c, deps, username);
     await startSession(c, deps, user.id);
     return c.redirect("/integrations", 303);
   });
@@ -43,7 +48,7 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
     if (c.get("user")) return c.redirect("/integrations", 303);
     return render(c, deps, "./login", {
       values: {},
-      next: safeNext(c.req.query("next")),
+      next: safeNext(c.req.query("next"), deps.baseUrl),
       notice: c.req.query("expired") ? "Your session has expired. Sign in again to continue." : undefined,
     });
   });
@@ -52,25 +57,29 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
     const form = await readForm(c);
     const username = (form.username ?? "").trim().toLowerCase().slice(0, 64);
     const password = (form.password ?? "").slice(0, MAX_PASSWORD_LENGTH);
-    const next = safeNext(form.next);
+    const next = safeNext(form.next, deps.baseUrl);
     const ipKey = `ip:${c.get("clientIp")}`;
     const accountKey = `account:${username}`;
-    const waitMs = Math.max(deps.limiters.ip.blockedFor(ipKey), deps.limiters.account.blockedFor(accountKey));
+    const knownDevice = isDeviceCookieFor(deps.vault, getCookie(c, DEVICE_COOKIE), username);
+    const waitMs = await reserveSignIn(deps, ipKey, knownDevice ? undefined : accountKey);
     if (waitMs > 0) {
-      const minutes = Math.ceil(waitMs / 60_000);
       deps.logger.warn("sign-in throttled", { user: username, ip: c.get("clientIp") });
-      c.header("Retry-After", String(Math.ceil(waitMs / 1000)));
-      return render(c, deps, "./login", { values: { username }, next, error: `Too many failed sign-in attempts. Wait ${minutes} minute${minutes === 1 ? "" : "s"} and try again.` }, 429);
+      return tooMany(c, waitMs, () => render(c, deps, "./login", { values: { username }, next, error: tooManyMessage(waitMs, "sign-in attempts") }, 429));
     }
     const user = username ? await findUserByUsername(deps.db, username) : undefined;
     const valid = user ? await verifyPassword(user.password_hash, password) : (await verifyPassword(await decoyHash(), password), false);
     if (!user || !valid) {
-      deps.limiters.ip.recordFailure(ipKey);
-      deps.limiters.account.recordFailure(accountKey);
       deps.logger.warn("sign-in failed", { user: username, ip: c.get("clientIp") });
       return render(c, deps, "./login", { values: { username }, next, error: "Wrong username or password." }, 400);
     }
-    deps.limiters.account.reset(accountKey);
+    await releaseAttempt(deps.db, ipKey);
+    // Only an attempt the account limit counted resets it: the admin's own browser signing in
+    // does not hand an attacker elsewhere five fresh guesses.
+    if (!knownDevice) await clearAttempts(deps.db, accountKey);
+    rememberDevice(c, deps, username);
+    // Signing in again ends the session this browser had.
+    const previous = getCookie(c, SESSION_COOKIE);
+    if (previous) await invalidateSession(deps.db, previous);
     await startSession(c, deps, user.id);
     deps.logger.info("signed in", { user: username });
     return c.redirect(next, 303);
@@ -84,6 +93,11 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
   });
 
   return app;
+}
+
+/** This browser has signed in to the account: its later attempts are limited per address only. */
+function rememberDevice(c: Context<AppEnv>, deps: AppDeps, username: string): void {
+  setCookie(c, DEVICE_COOKIE, deviceCookieFor(deps.vault, username), { httpOnly: true, sameSite: "Lax", secure: deps.baseUrl.startsWith("https:"), path: "/login", maxAge: DEVICE_COOKIE_MAX_AGE_S });
 }
 
 async function startSession(c: Context<AppEnv>, deps: AppDeps, userId: number): Promise<void> {
@@ -105,7 +119,37 @@ export function clearSessionCookie(c: Context<AppEnv>, deps: AppDeps): void {
   deleteCookie(c, SESSION_COOKIE, { path: "/", secure: deps.baseUrl.startsWith("https:") });
 }
 
-/** Only same-site paths: never an absolute or protocol-relative URL (no open redirect). */
-function safeNext(next: string | undefined): string {
-  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/integrations";
+/** Reserves one attempt per address and, where given, per account; the wait when either is used up. */
+export async function reserveSignIn(deps: Pick<AppDeps, "db" | "now">, ipKey: string, accountKey: string | undefined): Promise<number> {
+  const now = deps.now();
+  const ipWait = await reserveAttempt(deps.db, ipKey, IP_RULE, now);
+  const accountWait = accountKey ? await reserveAttempt(deps.db, accountKey, ACCOUNT_RULE, now) : 0;
+  return Math.max(ipWait, accountWait);
+}
+
+export function tooManyMessage(waitMs: number, what: string): string {
+  const minutes = Math.ceil(waitMs / 60_000);
+  return `Too many failed ${what}. Wait ${minutes} minute${minutes === 1 ? "" : "s"} and try again.`;
+}
+
+export function tooMany<T>(c: Context<AppEnv>, waitMs: number, page: () => T): T {
+  c.header("Retry-After", String(Math.ceil(waitMs / 1000)));
+  return page();
+}
+
+/**
+ * Where to go after signing in: a path resolved against the base URL that stays on its origin.
+ * Control characters (a tab or a line break browsers drop or servers split on) are refused.
+ */
+export function safeNext(next: string | undefined, baseUrl: string): string {
+  const fallback = "/integrations";
+  if (!next || !next.startsWith("/") || /[\u0000-\u001f\u007f\\]/.test(next)) return fallback;
+  let target: URL;
+  try {
+    target = new URL(next, baseUrl);
+  } catch {
+    return fallback;
+  }
+  const base = new URL(baseUrl);
+  return target.origin === base.origin ? target.pathname + target.search + target.hash : fallback;
 }

@@ -5,7 +5,7 @@ import type { Db, User } from "../db/schema.js";
 import type { ConnectorEnvironment } from "../connectors/context.js";
 import type { Logger } from "../log.js";
 import type { Vault } from "../vault.js";
-import type { AttemptLimiter } from "../auth/rate-limit.js";
+import type { TrustedProxies } from "../client-address.js";
 
 export interface AppDeps {
   db: Db;
@@ -14,12 +14,13 @@ export interface AppDeps {
   logger: Logger;
   views: Eta;
   baseUrl: string;
-  trustProxy: boolean;
+  /** PATCHBAY_BASE_URL was set: pages answer only on its host. */
+  baseUrlSet: boolean;
+  trustedProxies: TrustedProxies;
   connectorEnv: ConnectorEnvironment;
   now: () => Date;
   /** Wakes the job worker after an enqueue. */
   notifyWorker: () => void;
-  limiters: { ip: AttemptLimiter; account: AttemptLimiter };
 }
 
 export interface AppEnv {

@@ -1,6 +1,8 @@
 // Reading urlencoded/multipart forms into plain strings: the edge where untrusted input
 // becomes typed values. Files are not accepted by these forms.
 import type { Context } from "hono";
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../auth/password.js";
+import { weakPasswordReason } from "../auth/weak-passwords.js";
 
 export async function readForm(c: Context): Promise<Record<string, string>> {
   const body = await c.req.parseBody({ all: true });
@@ -21,10 +23,12 @@ export function usernameError(username: string): string | undefined {
   return undefined;
 }
 
-export function newPasswordErrors(password: string, confirm: string, min: number, max: number): Record<string, string> {
+export function newPasswordErrors(password: string, confirm: string, username: string): Record<string, string> {
   const errors: Record<string, string> = {};
-  if (password.length < min) errors.password = `Use at least ${min} characters.`;
-  else if (password.length > max) errors.password = `Use at most ${max} characters.`;
+  const weak = weakPasswordReason(password, username);
+  if (password.length < MIN_PASSWORD_LENGTH) errors.password = `Use at least ${MIN_PASSWORD_LENGTH} characters.`;
+  else if (password.length > MAX_PASSWORD_LENGTH) errors.password = `Use at most ${MAX_PASSWORD_LENGTH} characters.`;
+  else if (weak) errors.password = weak;
   else if (password !== confirm) errors.confirm = "The two passwords do not match.";
   return errors;
 }

@@ -11,7 +11,7 @@ export function render(
   deps: AppDeps,
   template: string,
   data: Record<string, unknown> = {},
-  status: 200 | 400 | 403 | 404 | 409 | 413 | 422 | 429 | 500 | 503 = 200,
+  status: 200 | 400 | 403 | 404 | 409 | 413 | 421 | 422 | 429 | 500 | 503 = 200,
 ) {
   const html = deps.views.render(template, {
     ...data,

@@ -36,7 +36,7 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
     const form = await readForm(c);
     const username = (form.username ?? "").trim().toLowerCase();
     const role = parseRole(form.role);
-    const errors = newPasswordErrors(form.password ?? "", form.confirm ?? "", MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH);
+    const errors = newPasswordErrors(form.password ?? "", form.confirm ?? "", username);
     const nameError = usernameError(username) ?? ((await findUserByUsername(deps.db, username)) ? "A user with this name already exists." : undefined);
     if (nameError) errors.username = nameError;
     if (!role) errors.role = "Choose admin or member.";

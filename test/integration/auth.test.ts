@@ -82,8 +82,45 @@ describe("sign-in and sessions", () => {
     const blocked = await app.client().post("/login", { username: ADMIN.username, password: ADMIN.password });
     expect(blocked.status).toBe(429);
     expect(text(await blocked.text())).toMatch(/Too many failed sign-in attempts. Wait 15 minutes/);
+    expect(blocked.headers.get("retry-after")).toBe("900");
     app.clock.advance(15 * 60_000);
     expect((await app.client().post("/login", { username: ADMIN.username, password: ADMIN.password })).status).toBe(303);
+  });
+
+  it("counts an attempt before checking the password: sixty guesses at once meet the limit of five", async () => {
+    app = await testApp();
+    await setUpAdmin(app);
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => app.client().post("/login", { username: ADMIN.username, password: `guess number ${i}` })));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 400)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(55);
+    // Kept in the database, which several replicas share.
+    expect(await app.runtime.database.db.selectFrom("auth_attempts").select(["key", "count"]).where("key", "like", "account:%").execute()).toEqual([{ key: `account:${ADMIN.username}`, count: 60 }]);
+  });
+
+  it("cannot lock the admin out: a browser that signed in before is limited per address only", async () => {
+    app = await testApp();
+    const admin = await setUpAdmin(app);
+    expect(admin.cookies.has("patchbay_device")).toBe(true);
+    for (let i = 0; i < 6; i++) await app.client().post("/login", { username: ADMIN.username, password: "attacker guess!" });
+    expect((await app.client().post("/login", { username: ADMIN.username, password: ADMIN.password })).status).toBe(429);
+    await admin.post("/logout", {});
+    expect((await admin.post("/login", { username: ADMIN.username, password: ADMIN.password })).status).toBe(303);
+    // A forged or another account's device cookie does not count.
+    const forger = app.client();
+    forger.cookies.set("patchbay_device", admin.cookies.get("patchbay_device")!.replace(/.$/, (ch) => (ch === "A" ? "B" : "A")));
+    expect((await forger.post("/login", { username: ADMIN.username, password: ADMIN.password })).status).toBe(429);
+  });
+
+  it("signing in again ends the browser's previous session", async () => {
+    app = await testApp();
+    const browser = await setUpAdmin(app);
+    const before = browser.cookies.get("patchbay_session")!;
+    expect((await browser.post("/login", { username: ADMIN.username, password: ADMIN.password })).status).toBe(303);
+    expect(browser.cookies.get("patchbay_session")).not.toBe(before);
+    const stolen = app.client();
+    stolen.cookies.set("patchbay_session", before);
+    expect((await stolen.get("/jobs")).status).toBe(303);
   });
 
   it("throttles one address trying many accounts", async () => {
@@ -108,7 +145,8 @@ describe("sign-in and sessions", () => {
   it("extends an active session instead of expiring it", async () => {
     app = await testApp({ clock: new TestClock() });
     const browser = await setUpAdmin(app);
-    for (let day = 0; day < 10; day++) {
+    // Up to the absolute lifetime (30 days from sign-in), which a later test covers.
+    for (let day = 0; day < 5; day++) {
       app.clock.advance(4 * 24 * 3600_000);
       const res = await browser.get("/jobs");
       expect(res.status).toBe(200);
@@ -116,6 +154,31 @@ describe("sign-in and sessions", () => {
       const expires = /Expires=([^;]+)/.exec(res.headers.get("set-cookie") ?? "")?.[1];
       expect(Date.parse(expires!)).toBe(app.clock.time + SESSION_TTL_MS - (app.clock.time % 1000));
     }
+  });
+
+  it("ends a session 30 days after sign-in, however active", async () => {
+    app = await testApp({ clock: new TestClock() });
+    const browser = await setUpAdmin(app);
+    for (let day = 4; day < 30; day += 4) {
+      app.clock.advance(4 * 24 * 3600_000);
+      expect((await browser.get("/jobs")).status).toBe(200);
+    }
+    app.clock.advance(3 * 24 * 3600_000);
+    const res = await browser.get("/jobs");
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toContain("expired=1");
+  });
+
+  it("goes after sign-in only to a path on Patchbay's own origin; tabs and line breaks are refused", async () => {
+    app = await testApp();
+    await setUpAdmin(app);
+    for (const next of ["//evil.example/x", "/\tevil.example", "/\t/evil.example", "/\\evil.example", "/jobs\r\nSet-Cookie: x=1", "https://evil.example/", "/\u0000"]) {
+      const res = await app.client().post("/login", { username: ADMIN.username, password: ADMIN.password, next });
+      expect(res.status, next).toBe(303);
+      expect(res.headers.get("location"), next).toBe("/integrations");
+    }
+    const res = await app.client().post("/login", { username: ADMIN.username, password: ADMIN.password, next: "/vulnerabilities?severity=high#top" });
+    expect(res.headers.get("location")).toBe("/vulnerabilities?severity=high#top");
   });
 
   it("asks htmx requests to redirect the whole page to sign-in", async () => {
@@ -190,6 +253,36 @@ describe("accounts and roles", () => {
     await signIn(app, ADMIN.username, "brand-new-password");
   });
 
+  it("throttles guesses of the current password like sign-in", async () => {
+    app = await testApp();
+    const browser = await setUpAdmin(app);
+    for (let i = 0; i < 5; i++) expect((await browser.post("/account/password", { current: `guess ${i} of it`, password: "brand-new-password", confirm: "brand-new-password" })).status).toBe(422);
+    const blocked = await browser.post("/account/password", { current: ADMIN.password, password: "brand-new-password", confirm: "brand-new-password" });
+    expect(blocked.status).toBe(429);
+    expect(text(await blocked.text())).toContain("Too many failed password checks");
+  });
+
+  it("refuses common and trivial passwords, without composition rules", async () => {
+    app = await testApp();
+    const cases: [string, string][] = [
+      ["          ", "only blanks"],
+      ["aaaaaaaaaaaa", "repeats"],
+      ["abcabcabcabc", "repeats"],
+      ["abcdefghijk", "sequence"],
+      ["1234567890", "most common"],
+      ["qwertyuiop", "most common"],
+      ["P@ssw0rd2024!", "most common"],
+      ["Welcome123!", "most common"],
+      [`${ADMIN.username}-is-here`, "username"],
+    ];
+    for (const [password, why] of cases) {
+      const res = await app.client().post("/setup", { username: ADMIN.username, password, confirm: password });
+      expect(res.status, password).toBe(422);
+      expect(text(await res.text()), password).toContain(why);
+    }
+    expect((await app.client().post("/setup", { username: ADMIN.username, password: "plum tree by the river", confirm: "plum tree by the river" })).status).toBe(303);
+  });
+
   it("lets a member view the hub but not integration settings or users", async () => {
     app = await testApp();
     const admin = await setUpAdmin(app);
@@ -211,5 +304,28 @@ describe("accounts and roles", () => {
     expect(text(await res.text())).toContain("is the only administrator");
     const del = await admin.post("/settings/users/1/delete", {});
     expect(text(await del.text())).toContain("You cannot remove your own account.");
+  });
+});
+
+describe("the address Patchbay answers on (DNS rebinding)", () => {
+  it("with PATCHBAY_BASE_URL set, pages and setup answer only on its host; webhooks and health anywhere", async () => {
+    app = await testApp({ env: { PATCHBAY_BASE_URL: "https://patchbay.acme.example" } });
+    const setup = await app.runtime.app.request("http://rebind.attacker.example/setup", { method: "POST", headers: { origin: "http://rebind.attacker.example", "content-type": "application/x-www-form-urlencoded" }, body: "username=evil&password=plum+tree+by+the+river&confirm=plum+tree+by+the+river" });
+    expect(setup.status).toBe(421);
+    expect(text(await setup.text())).toContain("Patchbay answers at https://patchbay.acme.example");
+    expect(await countUsers(app.runtime.database.db)).toBe(0);
+    expect((await app.runtime.app.request("https://patchbay.acme.example/setup")).status).toBe(200);
+    expect((await app.runtime.app.request("http://rebind.attacker.example/healthz")).status).toBe(200);
+    expect((await app.runtime.app.request("http://rebind.attacker.example/webhooks/github/1", { method: "POST" })).status).toBe(404);
+  });
+
+  it("without it, loopback names and IP addresses work and any other name is told what to set", async () => {
+    app = await testApp({ env: { PATCHBAY_BASE_URL: "" } });
+    for (const host of ["localhost:8080", "127.0.0.1:8080", "10.1.2.3:8080", "[::1]:8080"]) {
+      expect((await app.runtime.app.request(`http://${host}/setup`)).status, host).toBe(200);
+    }
+    const res = await app.runtime.app.request("http://rebind.attacker.example:8080/setup");
+    expect(res.status).toBe(421);
+    expect(text(await res.text())).toContain("set PATCHBAY_BASE_URL to http://rebind.attacker.example:8080");
   });
 });

@@ -205,3 +205,22 @@ describe("rate limits answered with 403", () => {
     expect((await failure(http.request({ url: `${sim.url}/ok` }))).kind).toBe("permission");
   });
 });
+
+describe("the client address behind proxies", () => {
+  it("reads X-Forwarded-For from the right, past trusted proxies only, and never the client's own claim", async () => {
+    const { clientAddress, parseTrustedProxies } = await import("../../src/client-address.js");
+    const proxies = parseTrustedProxies("10.0.0.5, 10.1.0.0/16, fd00::/8");
+    // No trusted peer: the header is the client's own words.
+    expect(clientAddress("203.0.113.9", "1.2.3.4", proxies)).toBe("203.0.113.9");
+    // A trusted proxy appended the address it saw; what the client wrote further left is not believed.
+    expect(clientAddress("10.0.0.5", "1.2.3.4, 198.51.100.7", proxies)).toBe("198.51.100.7");
+    expect(clientAddress("10.0.0.5", "1.2.3.4, 198.51.100.7, 10.1.2.3", proxies)).toBe("198.51.100.7");
+    expect(clientAddress("::ffff:10.0.0.5", "198.51.100.7", proxies)).toBe("198.51.100.7");
+    expect(clientAddress("fd00::1", "2001:db8::7", proxies)).toBe("2001:db8::7");
+    expect(clientAddress("10.0.0.5", "not-an-address, 198.51.100.7", proxies)).toBe("198.51.100.7");
+    expect(clientAddress("10.0.0.5", "198.51.100.7, garbage", proxies)).toBe("10.0.0.5");
+    expect(() => parseTrustedProxies("10.0.0.0/8, proxy.internal")).toThrow(/"proxy.internal" is not an IP address or CIDR range/);
+    const { loadConfig } = await import("../../src/config.js");
+    expect(() => loadConfig({ PATCHBAY_TRUST_PROXY: "true" })).toThrow(/replaced by PATCHBAY_TRUSTED_PROXIES/);
+  });
+});
