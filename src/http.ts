@@ -242,18 +242,23 @@ export class HttpClient {
     };
   }
 
+  /**
+   * The service's own explanation, read only from its error shape (the connector's parser, or
+   * a JSON object's message/error_description/error): never a page's raw text, so that Test
+   * pointed at another server cannot be used to read what that server answers.
+   */
   #remoteMessage(body: string): string | undefined {
     if (!body) return undefined;
     if (this.#o.errorMessage) return this.#o.errorMessage(body);
     try {
       const parsed = JSON.parse(body) as Record<string, unknown>;
       for (const key of ["message", "error_description", "error"]) {
-        if (typeof parsed[key] === "string") return parsed[key] as string;
+        if (typeof parsed?.[key] === "string") return parsed[key] as string;
       }
     } catch {
-      // Not JSON: fall through to the raw text when it is short enough to be a message.
+      // Not JSON: not an error shape Patchbay reads.
     }
-    return body.length <= 200 && !body.trimStart().startsWith("<") ? body.trim() : undefined;
+    return undefined;
   }
 
   #backoff(attempt: number): number {

@@ -71,7 +71,7 @@ async function backup(config: Config, target: string | undefined): Promise<void>
   if (!fs.existsSync(config.databasePath)) fail(`There is no database at ${config.databasePath} to back up. Check PATCHBAY_DATA_DIR.`);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const file = path.resolve(target ?? path.join(config.dataDir, "backups", `patchbay-${stamp}.db`));
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const db = new SQLite(config.databasePath, { readonly: true, timeout: 5000 });
   try {
     await db.backup(file);

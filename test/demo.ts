@@ -89,7 +89,7 @@ async function post(pathname: string, form: Record<string, string>): Promise<Res
   return res;
 }
 await post("/setup", { ...DEMO_USER, confirm: DEMO_USER.password });
-await post("/settings/users", { username: "developer", role: "member", password: "developer-password", confirm: "developer-password" });
+await post("/settings/users", { username: "developer", role: "member", password: "orchard-lantern-key", confirm: "orchard-lantern-key" });
 await post("/integrations/github", { githubUrl: "https://github.com", token: GITHUB_TOKEN, webhookSecret: WEBHOOK_SECRET });
 await post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on" });
 // Jira with the Security project mapped; critical and high findings of new scans become issues.
@@ -118,7 +118,7 @@ const server = serve({ fetch: runtime.app.fetch, port, hostname: config.host }, 
       "",
       `Patchbay demo: ${origin}`,
       `  admin:  ${DEMO_USER.username} / ${DEMO_USER.password}`,
-      "  member: developer / developer-password",
+      "  member: developer / orchard-lantern-key",
       `  GitHub simulator: ${githubServer.url} (connected as "GitHub", ${github.repos.length} repositories; a Dependabot pull request arrives after 20 s)`,
       `  Wiz simulator: token service ${wiz.auth.url}, GraphQL ${wiz.api.url} (connected as "Wiz us1", ${wiz.sim.findings.length} findings; the first scan starts a few seconds after start-up)`,
       `  Jira simulator: ${jiraServer.url} (connected as "Jira acme"; critical findings become issues in SEC, one per package)`,

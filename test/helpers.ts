@@ -64,7 +64,7 @@ export async function testApp(
     runtime,
     config,
     clock,
-    client: () => new Browser(runtime),
+    client: () => new Browser(runtime, config.baseUrl),
     close: async () => {
       await runtime.close();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -75,9 +75,15 @@ export async function testApp(
 /** A minimal browser: keeps cookies, sends Origin on unsafe requests, never follows redirects. */
 export class Browser {
   readonly cookies = new Map<string, string>();
-  origin: string | undefined = BASE;
+  origin: string | undefined;
 
-  constructor(private readonly runtime: Runtime) {}
+  /** Browses Patchbay at its base URL, as people reach it. */
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly baseUrl: string = BASE,
+  ) {
+    this.origin = new URL(baseUrl).origin;
+  }
 
   async request(pathname: string, init: RequestInit & { htmx?: boolean; target?: string } = {}): Promise<Response> {
     const headers = new Headers(init.headers);
@@ -86,7 +92,7 @@ export class Browser {
     if (method !== "GET" && this.origin && !headers.has("origin")) headers.set("origin", this.origin);
     if (init.htmx) headers.set("hx-request", "true");
     if (init.target) headers.set("hx-target", init.target);
-    const res = await this.runtime.app.request(BASE + pathname, { ...init, headers });
+    const res = await this.runtime.app.request(new URL(this.baseUrl).origin + pathname, { ...init, headers });
     for (const cookie of res.headers.getSetCookie()) {
       const [pair, ...attrs] = cookie.split(";");
       const [name, value] = pair!.split("=");

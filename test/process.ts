@@ -74,8 +74,13 @@ export async function startServer(env: Record<string, string>, opts: { uid?: num
 
 /** A cookie-keeping client for a running server, sending Origin like a browser. */
 export class HttpSession {
-  cookie = "";
+  readonly cookies = new Map<string, string>();
   constructor(readonly url: string) {}
+
+  /** The Cookie header this session sends. */
+  get cookie(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  }
 
   async send(pathname: string, form?: Record<string, string>): Promise<Response> {
     const res = await fetch(this.url + pathname, {
@@ -87,8 +92,11 @@ export class HttpSession {
       },
       body: form ? new URLSearchParams(form) : undefined,
     });
-    const set = res.headers.get("set-cookie");
-    if (set) this.cookie = set.split(";")[0]!;
+    for (const set of res.headers.getSetCookie()) {
+      const [name, value] = set.split(";")[0]!.split("=");
+      if (value) this.cookies.set(name!.trim(), value);
+      else this.cookies.delete(name!.trim());
+    }
     return res;
   }
 }

@@ -89,6 +89,11 @@ export interface SettingField {
   validate?: (value: string) => string | undefined;
   /** May be changed on a connected integration (rotated credentials, scan options). */
   editableWhenConnected?: boolean;
+  /**
+   * Says where the stored secrets are sent (URL fields always do; a mail host, a region):
+   * changing it on a connected integration requires entering the secrets again.
+   */
+  destination?: boolean;
   /** Shown on the card as a key setting at a glance. */
   glance?: boolean;
   /** What an empty value means (the public service's address), shown on the card. */

@@ -41,7 +41,8 @@ export async function openDatabase(file: string, onSlowQuery?: (sqlText: string,
 function openSqlite(file: string): SQLite.Database {
   if (file !== ":memory:") {
     try {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
+      // Only the user running Patchbay reads the data directory: it holds credentials' ciphertext and the key file.
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     } catch (err) {
       throw new StartupError(
         `Cannot create the data directory ${path.dirname(file)}: ${(err as Error).message}. ` +
@@ -60,10 +61,22 @@ function openSqlite(file: string): SQLite.Database {
     sqlite.pragma("temp_store = MEMORY");
     // Prove now, not at the first user action, that this process can write.
     sqlite.exec("BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS _write_probe (x INTEGER); DROP TABLE _write_probe; COMMIT;");
+    if (file !== ":memory:") ownerOnly(file);
     return sqlite;
   } catch (err) {
     sqlite?.close();
     throw explainSqliteError(err, file);
+  }
+}
+
+/** The database and its WAL files readable by their owner only (SQLite creates them by the umask). */
+function ownerOnly(file: string): void {
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      fs.chmodSync(f, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
   }
 }
 

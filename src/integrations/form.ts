@@ -1,6 +1,8 @@
 // Parsing a connector's settings form: the one place submitted values are checked against
 // the fields a connector declares. Secrets are write-only: an empty secret field on an
-// existing integration keeps the stored value.
+// existing integration keeps the stored value — unless the form changes where secrets are
+// sent (a URL, a mail host), which needs them entered again: a stored secret never goes to a
+// destination other than the one it was entered for.
 import type { AvailableConnector, SecretValues, SettingField, SettingValues } from "../connectors/types.js";
 import { isEmailAddress } from "../text.js";
 
@@ -21,6 +23,7 @@ export function parseSettingsForm(connector: AvailableConnector, input: FormInpu
   const settings: SettingValues = {};
   const secrets: SecretValues = {};
   const errors: Record<string, string> = {};
+  const moved = existing ? changedDestination(connector, input, existing) : undefined;
 
   for (const field of connector.fields) {
     if (existing && !field.editableWhenConnected) {
@@ -41,7 +44,8 @@ export function parseSettingsForm(connector: AvailableConnector, input: FormInpu
     const error = checkValue(field, value);
     if (field.type === "secret") {
       if (value === "" && existing?.secrets[field.name]) {
-        secrets[field.name] = existing.secrets[field.name]!;
+        if (moved) errors[field.name] = `You changed ${moved.label}: enter the ${field.label} again. A stored secret is only sent where it was entered for.`;
+        else secrets[field.name] = existing.secrets[field.name]!;
         continue;
       }
       if (error) errors[field.name] = error;
@@ -54,6 +58,15 @@ export function parseSettingsForm(connector: AvailableConnector, input: FormInpu
 
   if (Object.keys(errors).length > 0) return { ok: false, errors, values: settings };
   return { ok: true, settings, secrets };
+}
+
+/** The first editable field saying where secrets go whose submitted value differs from the stored one. */
+function changedDestination(connector: AvailableConnector, input: FormInput, existing: Existing): SettingField | undefined {
+  return connector.fields.find((field) => {
+    if (!field.editableWhenConnected || !(field.type === "url" || field.destination)) return false;
+    const stored = existing.settings[field.name];
+    return (input[field.name] ?? "").trim() !== (typeof stored === "string" ? stored : "");
+  });
 }
 
 function checkValue(field: SettingField, value: string): string | undefined {

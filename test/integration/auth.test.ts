@@ -196,7 +196,7 @@ describe("CSRF origin verification", () => {
     const browser = await setUpAdmin(app);
     for (const origin of [undefined, "https://evil.example"]) {
       browser.origin = origin;
-      const res = await browser.post("/settings/users", { username: "intruder", role: "admin", password: "intruder-password", confirm: "intruder-password" });
+      const res = await browser.post("/settings/users", { username: "intruder", role: "admin", password: "orchard-lantern-two", confirm: "orchard-lantern-two" });
       expect(res.status).toBe(403);
       expect(text(await res.text())).toContain("did not come from a Patchbay page");
     }

@@ -96,3 +96,20 @@ it("takes a consistent backup during an import, and a restore finishes that impo
   await again.kill("SIGTERM");
   expect(fingerprints(path.join(restored, "patchbay.db"))).toEqual(fingerprints(path.join(dir, "patchbay.db")));
 });
+
+it("keeps the data directory, the database and backups to the user running Patchbay", async () => {
+  const root = tempDir("patchbay-modes-");
+  dirs.push(root);
+  const dir = path.join(root, "data");
+  const server = await startServer({ PATCHBAY_DATA_DIR: dir });
+  servers.push(server);
+  await server.ready();
+  const mode = (f: string) => (fs.statSync(f).mode & 0o777).toString(8);
+  expect(mode(dir)).toBe("700");
+  for (const f of ["patchbay.db", "patchbay.db-wal", "patchbay.db-shm", "secret.key"]) expect(mode(path.join(dir, f)), f).toBe("600");
+  const backup = await startServer({ PATCHBAY_DATA_DIR: dir }, { args: ["backup"] });
+  expect(await backup.exited, backup.output()).toBe(0);
+  const folder = path.join(dir, "backups");
+  expect(mode(folder)).toBe("700");
+  expect(fs.readdirSync(folder).map((f) => mode(path.join(folder, f)))).toEqual(["600"]);
+});

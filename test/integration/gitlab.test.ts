@@ -91,7 +91,10 @@ describe("GitLab", () => {
     expect((await sim.deliver(url, "Merge Request Hook", opened)).status).toBe(401);
     expect((await sim.deliver(url, "Merge Request Hook", opened, { token: "not-the-secret" })).status).toBe(401);
     expect((await sim.deliver(url, "Merge Request Hook", opened, { token: SECRET, uuid: "u-1" })).status).toBe(202);
-    expect((await sim.deliver(url, "Merge Request Hook", opened, { token: SECRET, uuid: "u-1" })).status).toBe(401);
+    // GitLab retrying the same delivery: acknowledged, not processed again.
+    const again = await sim.deliver(url, "Merge Request Hook", opened, { token: SECRET, uuid: "u-1" });
+    expect(again.status).toBe(202);
+    expect((await again.json()).status).toBe("already processed");
     await drain();
     expect(await status()).toBe("in_remediation");
     const merged = sim.mergeRequestPayload({ action: "merge", project, iid: 3, title: "fix(deps): update dependency qs to v6.5.3" });

@@ -152,6 +152,31 @@ describe("Test Connection", () => {
   });
 });
 
+describe("stored secrets stay with their destination", () => {
+  it("a changed SMTP host or port, or webhook URL, needs the secret entered again, for Test and for Save", async () => {
+    const connected = await admin.post("/integrations/email", forms.email());
+    expect(connected.status).toBe(303);
+    const id = /\/integrations\/email\/(\d+)/.exec(connected.headers.get("location")!)![1]!;
+    const elsewhere = await startSmtpSink({ user: "anyone", password: "anything" });
+    try {
+      // An admin points Test at a server of their own, leaving the stored password blank.
+      const probe = await admin.post("/integrations/email/test", { ...forms.email(), id, port: String(elsewhere.port), password: "" }, { htmx: true });
+      expect(text(await probe.text())).toContain("You changed Port: enter the Password again");
+      const saved = await admin.post(`/integrations/email/${id}`, { ...forms.email(), port: String(elsewhere.port), password: "" });
+      expect(saved.status).toBe(422);
+      expect(elsewhere.logins).toEqual([]);
+      // Unchanged destination: the stored password is used as before.
+      expect(text(await (await admin.post("/integrations/email/test", { ...forms.email(), id, password: "" }, { htmx: true })).text())).toMatch(/accepted/);
+    } finally {
+      await elsewhere.close();
+    }
+    const hook = await admin.post("/integrations/webhook", forms.webhook());
+    const hookId = /\/integrations\/webhook\/(\d+)/.exec(hook.headers.get("location")!)![1]!;
+    const moved = await admin.post("/integrations/webhook/test", { ...forms.webhook(), id: hookId, url: "https://elsewhere.example/hook", secret: "" }, { htmx: true });
+    expect(text(await moved.text())).toContain("You changed URL: enter the");
+  });
+});
+
 describe("events reach every notifier", () => {
   it("a push error, a scan failure and a lost credential each reach Slack, Teams, e-mail and the webhook", async () => {
     const wizId = await importFindings();

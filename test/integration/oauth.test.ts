@@ -96,9 +96,9 @@ describe("OAuth with GitHub", () => {
 
   it("refuses a callback from a different signed-in user than the one who started", async () => {
     const start = new URL((await admin.post("/integrations/github/oauth/start", { githubUrl: "https://github.com", clientId: "Iv1.patchbay", clientSecret: "gh-oauth-secret" })).headers.get("location")!);
-    await admin.post("/settings/users", { username: "other", role: "admin", password: "other-password-1", confirm: "other-password-1" });
+    await admin.post("/settings/users", { username: "other", role: "admin", password: "orchard-lantern-three", confirm: "orchard-lantern-three" });
     const other = app.client();
-    await other.post("/login", { username: "other", password: "other-password-1" });
+    await other.post("/login", { username: "other", password: "orchard-lantern-three" });
     const res = text(await (await other.get(await consent(start.toString(), githubServer.url))).text());
     expect(res).toContain("state mismatch");
   });

@@ -56,6 +56,24 @@ describe("OCI registry", () => {
     expect(named.status).toBe(303);
   });
 
+  it("sends the credentials to a token service on another host only once the user confirmed that host", async () => {
+    await app.close();
+    app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `${REGISTRY}=${ociServer.url},https://gitlab.example=${ociServer.url},${wiz.originMap}` } });
+    admin = await setUpAdmin(app);
+    oci.realm = "https://gitlab.example/token";
+    const before = oci.faults.requests.length;
+    const refused = await connect();
+    expect(refused.status).toBe(422);
+    expect(text(await refused.text())).toContain("The registry sends sign-in to https://gitlab.example, another host than its own");
+    const tokenCalls = oci.faults.requests.slice(before).filter((r) => r.path === "/token");
+    expect(tokenCalls).toEqual([]);
+    expect((await connect({ tokenService: "https://gitlab.example" })).status).toBe(303);
+    expect(oci.faults.requests.slice(before).filter((r) => r.path === "/token" && r.headers.authorization?.startsWith("Basic "))).not.toHaveLength(0);
+    // Never over plain http to another host, confirmed or not.
+    oci.realm = "http://gitlab.example/token";
+    expect(text(await (await admin.post("/integrations/oci-registry/test", { registryUrl: REGISTRY, username: "ci-reader", password: "registry-token-0001", tokenService: "https://gitlab.example" }, { htmx: true })).text())).toContain("sends sign-in to http://gitlab.example");
+  });
+
   it("lists every image by digest, merges tags, links sources, and follows blob redirects without credentials", async () => {
     const res = await connect();
     expect(res.status).toBe(303);

@@ -6,6 +6,7 @@ import crypto from "node:crypto";
 import { Hono } from "hono";
 import { FaultKnobs } from "./faults.js";
 import { type RepoFiles, directoriesOf } from "./files.js";
+import { eventStamp } from "./stamps.js";
 
 export interface BitbucketSimRepo {
   uuid: string;
@@ -182,6 +183,8 @@ export class BitbucketSim {
         title: input.title,
         description: input.description ?? "",
         links: { html: { href: `https://bitbucket.org/${input.repo.full_name}/pull-requests/${input.id}` } },
+        state: "OPEN",
+        updated_on: eventStamp().toISOString(),
         source: { branch: { name: input.branch ?? `renovate/${input.id}` }, repository: source },
         destination: { branch: { name: input.repo.mainbranch }, repository: destination },
         author: { display_name: "Renovate Bot", nickname: "renovate" },
@@ -191,7 +194,10 @@ export class BitbucketSim {
   }
 
   deliver(url: string, eventKey: string, payload: unknown, opts: { secret?: string; uuid?: string } = {}): Promise<Response> {
-    const body = JSON.stringify(payload);
+    // The pull request as the event left it: merged or declined (a retry sends the same bytes).
+    const state = { "pullrequest:fulfilled": "MERGED", "pullrequest:rejected": "DECLINED" }[eventKey];
+    const p = payload as { pullrequest?: { state?: string } };
+    const body = JSON.stringify(state && p.pullrequest ? { ...p, pullrequest: { ...p.pullrequest, state } } : payload);
     const headers: Record<string, string> = {
       "content-type": "application/json",
       "user-agent": "Bitbucket-Webhooks/2.0",

@@ -5,6 +5,7 @@ import crypto from "node:crypto";
 import { Hono, type Context } from "hono";
 import { FaultKnobs } from "./faults.js";
 import { type RepoFiles, directoriesOf, gitBlobSha } from "./files.js";
+import { eventStamp } from "./stamps.js";
 
 export interface GitHubSimRepo {
   id: number;
@@ -544,6 +545,7 @@ export class GitHubSim {
         base: { ref: input.repo.default_branch, repo: base },
         merged: input.merged ?? false,
         merged_at: input.merged ? new Date().toISOString() : null,
+        updated_at: eventStamp().toISOString().replace(/\.\d{3}Z$/, "Z"),
       },
       repository: { id: input.repo.id, full_name: input.repo.full_name, html_url: `${this.webOrigin}/${input.repo.full_name}`, private: input.repo.private },
       sender: { login: user.login },

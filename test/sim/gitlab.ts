@@ -6,6 +6,7 @@ import crypto from "node:crypto";
 import { type Context, Hono } from "hono";
 import { FaultKnobs } from "./faults.js";
 import { type RepoFiles, directoriesOf, gitBlobSha } from "./files.js";
+import { eventStamp } from "./stamps.js";
 
 export interface GitLabSimProject {
   id: number;
@@ -263,6 +264,8 @@ export class GitLabSim {
         target_branch: input.project.default_branch,
         state,
         action: input.action,
+        // GitLab's own format in hooks: "2026-11-23 08:00:00 UTC".
+        updated_at: `${eventStamp().toISOString().slice(0, 19).replace("T", " ")} UTC`,
         url: `${this.webOrigin}/${input.project.path_with_namespace}/-/merge_requests/${input.iid}`,
       },
     };

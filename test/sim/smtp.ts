@@ -12,11 +12,14 @@ export interface SinkMessage {
 export interface SmtpSink {
   port: number;
   messages: SinkMessage[];
+  /** Every sign-in the server was offered, right or wrong: what a client sent it. */
+  logins: { username: string; password: string }[];
   close(): Promise<void>;
 }
 
 export async function startSmtpSink(opts: { user?: string; password?: string; rejectRecipient?: RegExp } = {}): Promise<SmtpSink> {
   const messages: SinkMessage[] = [];
+  const logins: { username: string; password: string }[] = [];
   const server = new SMTPServer({
     secure: false,
     disabledCommands: ["STARTTLS"],
@@ -25,6 +28,7 @@ export async function startSmtpSink(opts: { user?: string; password?: string; re
     allowInsecureAuth: true,
     logger: false,
     onAuth(auth, _session, callback) {
+      logins.push({ username: auth.username ?? "", password: auth.password ?? "" });
       if (auth.username === opts.user && auth.password === opts.password) return callback(null, { user: auth.username });
       return callback(Object.assign(new Error("Invalid username or password"), { responseCode: 535 }));
     },
@@ -43,5 +47,5 @@ export async function startSmtpSink(opts: { user?: string; password?: string; re
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   const port = (server.server.address() as AddressInfo).port;
-  return { port, messages, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { port, messages, logins, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

@@ -224,3 +224,26 @@ describe("the client address behind proxies", () => {
     expect(() => loadConfig({ PATCHBAY_TRUST_PROXY: "true" })).toThrow(/replaced by PATCHBAY_TRUSTED_PROXIES/);
   });
 });
+
+describe("what an answer may show", () => {
+  it("quotes a service's error only from an error shape, never another server's page, and reads no further than the limit", async () => {
+    const other = new Hono();
+    other.get("/plain", (c) => c.text("redis_version:7.0.15 role:master", 401));
+    other.get("/json", (c) => c.json({ message: "Bad credentials" }, 401));
+    other.get("/big", (c) => c.body("x".repeat(300_000)));
+    const server = await startSim(other);
+    try {
+      const { http } = client();
+      const plain = await http.request({ url: `${server.url}/plain` }).catch((e: ExternalError) => e);
+      expect((plain as ExternalError).message).not.toContain("redis_version");
+      const json = await http.request({ url: `${server.url}/json` }).catch((e: ExternalError) => e);
+      expect((json as ExternalError).message).toContain('Sim said: "Bad credentials"');
+      const { TooLargeError } = await import("../../src/http.js");
+      const big = await http.request({ url: `${server.url}/big`, maxBytes: 100_000 }).catch((e: Error) => e);
+      expect(big).toBeInstanceOf(TooLargeError);
+      expect((big as Error).message).toBe("Sim answered with more than 98 KB; it was not read.");
+    } finally {
+      await server.close();
+    }
+  });
+});

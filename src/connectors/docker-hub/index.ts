@@ -7,6 +7,8 @@ import type { AvailableConnector, ConnectionSettings, ConnectorContext } from ".
 
 const SERVICE = "Docker Hub";
 const REGISTRY = "https://registry-1.docker.io";
+/** Docker Hub signs registry clients in here (its WWW-Authenticate realm). */
+const DOCKER_HUB_TOKEN_SERVICE = "https://auth.docker.io";
 const HUB = "https://hub.docker.com";
 const MAX_PAGES = 20;
 
@@ -53,7 +55,7 @@ interface HubPage {
 }
 
 function session(connection: ConnectionSettings, ctx: ConnectorContext) {
-  const client = createRegistryClient(ctx, REGISTRY, credentials(connection));
+  const client = createRegistryClient(ctx, REGISTRY, credentials(connection), [DOCKER_HUB_TOKEN_SERVICE]);
   return { client, session: registrySession(client, configuredRepositories(connection), () => repositories(connection, ctx)) };
 }
 

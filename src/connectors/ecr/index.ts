@@ -138,7 +138,7 @@ export const ecr: AvailableConnector = {
   },
   fields: [
     { name: "accountId", label: "AWS account ID", type: "text", required: true, glance: true, example: "123456789012", validate: (v) => (ACCOUNT.test(v.trim()) ? undefined : "Enter the 12-digit AWS account ID.") },
-    { name: "region", label: "Region", type: "text", required: true, glance: true, example: "us-east-1", validate: (v) => (REGION.test(v.trim()) ? undefined : "Enter the region, like us-east-1.") },
+    { name: "region", label: "Region", type: "text", required: true, glance: true, destination: true, example: "us-east-1", validate: (v) => (REGION.test(v.trim()) ? undefined : "Enter the region, like us-east-1.") },
     { name: "accessKeyId", label: "Access key ID", type: "text", required: true, editableWhenConnected: true, example: "AKIAIOSFODNN7EXAMPLE" },
     { name: "secretAccessKey", label: "Secret access key", type: "secret", required: true, editableWhenConnected: true },
     { name: "sessionToken", label: "Session token", type: "secret", editableWhenConnected: true, help: "Only for temporary credentials (they expire; prefer an IAM user's access key for a long-running connection)." },

@@ -98,8 +98,8 @@ export const email: AvailableConnector = {
     },
   },
   fields: [
-    { name: "host", label: "SMTP host", type: "text", required: true, glance: true, editableWhenConnected: true, example: "smtp.example.com", validate: (v) => (/^[\w.-]+$/.test(v) ? undefined : "Enter a host name or address, without a scheme or port.") },
-    { name: "port", label: "Port", type: "text", editableWhenConnected: true, example: "587", validate: (v) => (/^\d{1,5}$/.test(v) && Number(v) > 0 && Number(v) < 65536 ? undefined : "A port is a number from 1 to 65535.") },
+    { name: "host", label: "SMTP host", type: "text", required: true, glance: true, editableWhenConnected: true, destination: true, example: "smtp.example.com", validate: (v) => (/^[\w.-]+$/.test(v) ? undefined : "Enter a host name or address, without a scheme or port.") },
+    { name: "port", label: "Port", type: "text", editableWhenConnected: true, destination: true, example: "587", validate: (v) => (/^\d{1,5}$/.test(v) && Number(v) > 0 && Number(v) < 65536 ? undefined : "A port is a number from 1 to 65535.") },
     {
       name: "tls",
       label: "TLS",

@@ -173,7 +173,7 @@ export const gar: AvailableConnector = {
   },
   fields: [
     { name: "projectId", label: "Project ID", type: "text", required: true, glance: true, example: "acme-prod", validate: (v) => (PROJECT.test(v.trim()) ? undefined : "Enter the project ID, like acme-prod.") },
-    { name: "location", label: "Location", type: "text", required: true, glance: true, example: "us", validate: (v) => (LOCATION.test(v.trim()) ? undefined : "Enter the location, like us, europe or us-central1.") },
+    { name: "location", label: "Location", type: "text", required: true, glance: true, destination: true, example: "us", validate: (v) => (LOCATION.test(v.trim()) ? undefined : "Enter the location, like us, europe or us-central1.") },
     { name: "garRepository", label: "Artifact Registry repository", type: "text", editableWhenConnected: true, example: "containers", help: "Leave empty to list every Docker repository in the location." },
     { name: "serviceAccountKey", label: "Service account key (JSON)", type: "secret", required: true, multiline: true, maxLength: 8000, editableWhenConnected: true, validate: serviceAccountKeyError },
     { ...REPOSITORIES_FIELD, help: "Image paths to list instead of asking the API (project/repository/image), separated by commas." },

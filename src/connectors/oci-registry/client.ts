@@ -41,15 +41,40 @@ export function nextLink(base: string, link: string | null): string | null {
   return url.pathname + url.search;
 }
 
+/**
+ * Thrown when a registry's challenge names a token service on another host that nobody
+ * confirmed: the credentials are not sent there. `realm` is the origin to show for confirmation.
+ */
+export class UnconfirmedRealmError extends ExternalError {
+  constructor(readonly realm: string) {
+    super(
+      "invalid_input",
+      SERVICE,
+      `The registry sends sign-in to ${realm}, another host than its own. If that is the registry's token service (GitLab's registry uses gitlab.com, for example), enter ${realm} as Token service and connect again; Patchbay sends the credentials only there.`,
+    );
+  }
+}
+
 export class RegistryClient {
   #challenge: Challenge | null | undefined;
   readonly #tokens = new Map<string, { token: string; until: number }>();
 
+  /**
+   * `tokenServices`: the https origins besides the registry's own that may receive the
+   * credentials in the token flow (the service's known one, or one the user confirmed).
+   */
   constructor(
     private readonly http: HttpClient,
     readonly base: string,
     private readonly credentials: { username: string; password: string } | undefined,
+    private readonly tokenServices: string[] = [],
   ) {}
+
+  /** Whether the credentials may go to this realm: the registry itself, or a confirmed https token service. */
+  private mayReceiveCredentials(realm: URL): boolean {
+    if (realm.origin === new URL(this.base).origin) return true;
+    return realm.protocol === "https:" && this.tokenServices.includes(realm.origin);
+  }
 
   private basic(): string | undefined {
     return this.credentials ? `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString("base64")}` : undefined;
@@ -77,7 +102,14 @@ export class RegistryClient {
     const cached = this.#tokens.get(scope);
     if (cached && cached.until > Date.now()) return `Bearer ${cached.token}`;
     if (!c.realm) throw new ExternalError("remote", SERVICE, "The registry asked for a bearer token without saying where to get one (no realm).");
-    const url = new URL(c.realm);
+    let url: URL;
+    try {
+      url = new URL(c.realm);
+    } catch {
+      throw new ExternalError("remote", SERVICE, "The registry's challenge names a token service that is not a URL.");
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new ExternalError("remote", SERVICE, "The registry's challenge names a token service that is not an http(s) URL.");
+    if (this.credentials && !this.mayReceiveCredentials(url)) throw new UnconfirmedRealmError(url.origin);
     if (c.service) url.searchParams.set("service", c.service);
     url.searchParams.set("scope", scope);
     const basic = this.basic();

@@ -22,8 +22,15 @@ function registryUrl(value: string): string | undefined {
   return httpsOrigin(trimmed);
 }
 
-export function createRegistryClient(ctx: ConnectorContext, base: string, credentials: { username: string; password: string } | undefined): RegistryClient {
-  return new RegistryClient(ctx.http(SERVICE), base, credentials);
+/** `tokenServices`: https origins other than the registry's that may receive the credentials. */
+export function createRegistryClient(ctx: ConnectorContext, base: string, credentials: { username: string; password: string } | undefined, tokenServices: string[] = []): RegistryClient {
+  return new RegistryClient(ctx.http(SERVICE), base, credentials, tokenServices);
+}
+
+/** The token service the user confirmed for this registry, if any. */
+function confirmedTokenService(connection: ConnectionSettings): string[] {
+  const value = httpsOrigin(String(connection.settings.tokenService ?? "").trim());
+  return value ? [value] : [];
 }
 
 function ownCredentials(connection: ConnectionSettings): { username: string; password: string } | undefined {
@@ -153,6 +160,15 @@ export const ociRegistry: AvailableConnector = {
     },
     { name: "username", label: "User name", type: "text", editableWhenConnected: true, help: "Leave empty for a registry that allows anonymous pulls." },
     { name: "password", label: "Password or token", type: "secret", editableWhenConnected: true },
+    {
+      name: "tokenService",
+      label: "Token service",
+      type: "url",
+      editableWhenConnected: true,
+      example: "https://gitlab.com",
+      help: "Only where the registry signs in through another host: its https address, as Test names it. The credentials are sent to the registry and this host only.",
+      validate: (v) => (httpsOrigin(v.trim()) ? undefined : "Enter the token service's https address, without a path."),
+    },
     { ...REPOSITORIES_FIELD, help: "The repositories to list, separated by commas. Leave empty to list the registry's whole catalog (/v2/_catalog)." },
   ],
   defaultName: (settings) => {
@@ -160,7 +176,7 @@ export const ociRegistry: AvailableConnector = {
     return url ? `Registry ${new URL(url).host}` : "OCI registry";
   },
   async test(connection, ctx) {
-    const client = createRegistryClient(ctx, base(connection), ownCredentials(connection));
+    const client = createRegistryClient(ctx, base(connection), ownCredentials(connection), confirmedTokenService(connection));
     return testRegistry(client, registrySession(client, configuredRepositories(connection)));
   },
   troubleshoot: registryTroubleshoot,
@@ -170,6 +186,6 @@ export const ociRegistry: AvailableConnector = {
       return url ? new URL(url).host : "";
     },
     intervalHours: 6,
-    session: (connection, ctx) => registrySession(createRegistryClient(ctx, base(connection), ownCredentials(connection)), configuredRepositories(connection)),
+    session: (connection, ctx) => registrySession(createRegistryClient(ctx, base(connection), ownCredentials(connection), confirmedTokenService(connection)), configuredRepositories(connection)),
   },
 };
