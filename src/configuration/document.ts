@@ -148,7 +148,13 @@ export function parseConfiguration(text: string, registry: ConnectorRegistry): P
   if (parsed.errors.length) {
     return { ok: false, errors: parsed.errors.slice(0, 10).map((e) => `Line ${lineOf(text, e.pos[0])}: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`) };
   }
-  const value = parsed.toJS({ maxAliasCount: 100 }) as unknown;
+  let value: unknown;
+  try {
+    // A "billion laughs" document: aliases of aliases that expand without end.
+    value = parsed.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    return { ok: false, errors: [`The document repeats YAML aliases (*name) more than a configuration needs (${(err as Error).message.split("\n")[0]}). Write the values out instead.`] };
+  }
   const validate = validator(registry);
   if (!validate(value)) {
     return { ok: false, errors: (validate.errors ?? []).slice(0, 20).map((e) => describeError(e, parsed, value)) };

@@ -262,6 +262,20 @@ export async function retryFailedJob(db: Db, id: number, now: Date): Promise<boo
   return Number(result.numUpdatedRows) === 1;
 }
 
+/** A job waiting out its backoff after a failed attempt runs now (its attempts still count). */
+export async function retryWaitingJobNow(db: Db, id: number, now: Date): Promise<boolean> {
+  const stamp = now.toISOString();
+  const result = await db
+    .updateTable("jobs")
+    .set({ run_at: stamp, updated_at: stamp })
+    .where("id", "=", id)
+    .where("status", "=", "queued")
+    .where("attempts", ">", 0)
+    .where("run_at", ">", stamp)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
 /**
  * Lets a running job's key be taken again: a request that arrives while it runs queues one
  * more run instead of being folded into this one (which may have read the data already).

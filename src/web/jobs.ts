@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { JobStatus } from "../db/schema.js";
-import { countJobsByStatus, listJobs, retryFailedJob } from "../jobs/queue.js";
+import { countJobsByStatus, listJobs, retryFailedJob, retryWaitingJobNow } from "../jobs/queue.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { isHtmx, render } from "./render.js";
 import { requireAdmin } from "./users.js";
@@ -26,9 +26,11 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get("/jobs", (c) => page(c));
 
   app.post("/jobs/:id/retry", requireAdmin(deps), async (c) => {
-    const ok = await retryFailedJob(deps.db, Number(c.req.param("id")), deps.now());
-    if (ok) deps.notifyWorker();
-    return page(c, ok ? `Job ${c.req.param("id")} was queued again.` : "Only a failed job can be retried.");
+    const id = Number(c.req.param("id"));
+    const failed = await retryFailedJob(deps.db, id, deps.now());
+    const waiting = !failed && (await retryWaitingJobNow(deps.db, id, deps.now()));
+    if (failed || waiting) deps.notifyWorker();
+    return page(c, failed ? `Job ${id} was queued again.` : waiting ? `Job ${id} is retried now instead of waiting.` : "Only a failed job, or one waiting to be retried, can be retried.");
   });
 
   return app;

@@ -176,6 +176,7 @@ describe("configuration as code", () => {
       [yaml.replace("<%= it.severity %>", "<%= it.urgency %>"), /title template/],
       [yaml.replace(/onlyIntegrations:\n\s+- .*\n/, "onlyIntegrations:\n      - Jira that never was\n"), /names the integration "Jira that never was"/],
       ["", /The document is empty/],
+      [["a: &a [x, x, x, x, x, x, x, x, x, x]", ..."bcdefghi".split("").map((k, i) => `${k}: &${k} [${Array(10).fill(`*${"abcdefghi"[i]}`).join(", ")}]`), "version: 1"].join("\n"), /repeats YAML aliases/],
     ];
     for (const [doc, message] of cases) {
       const res = await admin.postMultipart("/settings/configuration/preview", { document: doc });
