@@ -25,6 +25,7 @@ import * as m0021 from "./0021_ownership_routing.js";
 import * as m0022 from "./0022_outside_pull_requests.js";
 import * as m0023 from "./0023_webhook_body_hash.js";
 import * as m0024 from "./0024_sign_in_attempts.js";
+import * as m0025 from "./0025_ticket_origin.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -51,4 +52,5 @@ export const migrations: Record<string, Migration> = {
   "0022_outside_pull_requests": m0022,
   "0023_webhook_body_hash": m0023,
   "0024_sign_in_attempts": m0024,
+  "0025_ticket_origin": m0025,
 };

@@ -33,7 +33,7 @@ export interface ConfigMapping {
   target: { project: { id: string; name: string; key?: string }; ticketType: { id: string; name: string } };
   fields: FieldMapping[];
   statuses: { map: Record<string, string>; names: Record<string, string> };
-  inbound: { map: Record<string, string>; stillDetected: string; reconcile: string; names: Record<string, string> };
+  inbound: { map: Record<string, string>; stillDetected: string; reconcile: string; names: Record<string, string>; linkedTickets?: string };
   templates: { title: string; description: string };
   assignments: ConfigAssignment[];
 }
@@ -97,7 +97,7 @@ export async function exportConfiguration(deps: { db: Db; vault: Vault; registry
           target: data.target,
           fields: data.fields,
           statuses: { map: data.statusMap as Record<string, string>, names: data.statusNames },
-          inbound: { map: data.inbound.map, stillDetected: data.inbound.stillDetected, reconcile: data.inbound.reconcile, names: data.inbound.names },
+          inbound: { map: data.inbound.map, stillDetected: data.inbound.stillDetected, reconcile: data.inbound.reconcile, names: data.inbound.names, linkedTickets: data.inbound.linkedTickets },
           templates: data.templates,
           assignments: (await listAssignments(db, row.id)).map((a) => {
             const ids = repositoryIds(a);
@@ -269,6 +269,7 @@ export function configurationSchema(registry: ConnectorRegistry): Record<string,
           stillDetected: { enum: ["reopen", "flag"] },
           reconcile: { enum: ["report", "patchbay", "tracker"] },
           names: { type: "object", additionalProperties: str(300) },
+          linkedTickets: { enum: ["comment", "comment_and_move"] },
         },
       },
       templates: { type: "object", additionalProperties: false, properties: { title: str(1000), description: str(20_000) } },

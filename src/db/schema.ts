@@ -171,7 +171,8 @@ export interface ReconcileRunTable {
   mapping_id: number;
   /** A reconciliation's direction, or "link": linking the project's existing tickets by CVE. */
   direction: ReconcileDirection | "link";
-  status: "running" | "succeeded" | "failed";
+  /** "proposed": a link-by-CVE run waiting for an admin to approve its links. */
+  status: "running" | "proposed" | "approving" | "succeeded" | "failed";
   /** A username, or "schedule". */
   requested_by: string;
   checked: ColumnType<number, number | undefined, number>;
@@ -374,6 +375,8 @@ export interface TicketTable {
   notes: ColumnType<string, string | undefined, string>;
   /** Null while the ticket is being created (a retry searches the tracker first). */
   linked_at: string | null;
+  /** "created" by Patchbay, or "linked": it existed in the tracker and is never rewritten. */
+  origin: ColumnType<"created" | "linked", "created" | "linked" | undefined, "created" | "linked">;
   /** When the last successful push read the findings. */
   synced_at: string | null;
   /** The tracker status id last seen on the ticket (an event or reconciliation). */

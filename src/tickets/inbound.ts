@@ -32,6 +32,18 @@ export const STILL_DETECTED: Record<StillDetected, string> = {
   flag: "Only flag the finding; leave the ticket closed",
 };
 
+/** What Patchbay may do to a ticket it did not create but was linked to: never rewrite it. */
+export type LinkedTickets = "comment" | "comment_and_move";
+
+export const LINKED_TICKETS: Record<LinkedTickets, string> = {
+  comment: "Only comment on it (remediation pull requests, still detected)",
+  comment_and_move: "Comment on it and move its status with its findings",
+};
+
+function linkedTickets(value: unknown): LinkedTickets {
+  return value === "comment_and_move" ? "comment_and_move" : "comment";
+}
+
 export interface InboundSettings {
   /** Tracker status id → what the ticket's findings become when a person moves it there. */
   map: Record<string, InboundAction>;
@@ -41,6 +53,8 @@ export interface InboundSettings {
   reconcile: ReconcileDirection;
   /** Every status's name, for messages (some trackers' events carry only ids). */
   names: Record<string, string>;
+  /** Tickets linked by hand or by CVE: their title, description and fields are never replaced. */
+  linkedTickets: LinkedTickets;
 }
 
 const DIRECTIONS: ReconcileDirection[] = ["report", "patchbay", "tracker"];
@@ -50,7 +64,7 @@ const ACCEPTANCE_DAYS = 365;
 
 export function inboundSettings(mapping: Pick<TrackerMapping, "inbound">): InboundSettings {
   const parsed = JSON.parse(mapping.inbound || "{}") as Partial<InboundSettings>;
-  return { map: parsed.map ?? {}, stillDetected: parsed.stillDetected === "flag" ? "flag" : "reopen", reconcile: DIRECTIONS.includes(parsed.reconcile as ReconcileDirection) ? (parsed.reconcile as ReconcileDirection) : "report", names: parsed.names ?? {} };
+  return { map: parsed.map ?? {}, stillDetected: parsed.stillDetected === "flag" ? "flag" : "reopen", reconcile: DIRECTIONS.includes(parsed.reconcile as ReconcileDirection) ? (parsed.reconcile as ReconcileDirection) : "report", names: parsed.names ?? {}, linkedTickets: linkedTickets(parsed.linkedTickets) };
 }
 
 /** The obvious reading of a workflow: the statuses the outbound map uses, read back; "not planned" and "won't" as risk accepted. */
@@ -63,7 +77,7 @@ export function suggestedInbound(statuses: TrackerChoice[], statusMap: StatusMap
     else if (s.id === statusMap.open || /reopen/i.test(s.name)) map[s.id] = "open";
     else map[s.id] = "none";
   }
-  return { map, stillDetected: "reopen", reconcile: "report", names: Object.fromEntries(statuses.map((s) => [s.id, s.name])) };
+  return { map, stillDetected: "reopen", reconcile: "report", names: Object.fromEntries(statuses.map((s) => [s.id, s.name])), linkedTickets: "comment" };
 }
 
 /** The inbound part of the mapping form: one choice per tracker status, and the still-detected rule. */
@@ -73,7 +87,13 @@ export function parseInboundForm(form: Record<string, string | undefined>, statu
     const value = form[`inbound.${s.id}`] ?? "none";
     map[s.id] = value in INBOUND_ACTIONS ? (value as InboundAction) : "none";
   }
-  return { map, stillDetected: form.stillDetected === "flag" ? "flag" : "reopen", reconcile: DIRECTIONS.includes(form.reconcile as ReconcileDirection) ? (form.reconcile as ReconcileDirection) : "report", names: Object.fromEntries(statuses.map((s) => [s.id, s.name])) };
+  return {
+    map,
+    stillDetected: form.stillDetected === "flag" ? "flag" : "reopen",
+    reconcile: DIRECTIONS.includes(form.reconcile as ReconcileDirection) ? (form.reconcile as ReconcileDirection) : "report",
+    names: Object.fromEntries(statuses.map((s) => [s.id, s.name])),
+    linkedTickets: linkedTickets(form.linkedTickets),
+  };
 }
 
 const DONE_WORDS: Record<Exclude<InboundAction, "none">, string> = { open: "reopened", resolved: "resolved", risk_accepted: "accepted as a risk", false_positive: "marked false positive" };

@@ -1,8 +1,8 @@
 // Linking tickets that already exist in the tracker instead of creating duplicates: a person
 // links a finding to a ticket by its key or address, or a mapping links the tickets whose titles
-// name a CVE to the findings of that CVE it covers. A linked ticket is then kept in step like
-// one Patchbay created (its marker label is added on the next push, statuses and comments come
-// back through two-way sync).
+// name a CVE to the findings of that CVE it covers. A linked ticket is someone else's: Patchbay
+// never replaces its title, description or fields; it comments on it, and moves its status
+// only where the mapping says so. Statuses and comments come back through two-way sync.
 import type { ExistingTicket } from "../connectors/types.js";
 import { cvesIn } from "../connectors/types.js";
 import type { Db, Finding } from "../db/schema.js";
@@ -10,7 +10,7 @@ import { enqueueJob, integrationLane } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText } from "../log.js";
 import { coveringMappings } from "./coverage.js";
-import { markerFor, openTracker, type PushDeps, type TrackerHandle } from "./push.js";
+import { markerFor, openTracker, type PushDeps } from "./push.js";
 import type { ReconcileEntry } from "./reconcile.js";
 import { recordChange } from "./store.js";
 
@@ -18,19 +18,19 @@ export const LINK_JOB = "tickets.link-existing";
 /** Tickets read from the tracker by one import. */
 const IMPORT_LIMIT = 2000;
 
-/** Records the link: the ticket row as if Patchbay had created it, and the finding it covers. */
-async function link(db: Db, handle: TrackerHandle, finding: Pick<Finding, "id">, subjectKey: string, ticket: ExistingTicket, detail: string, now: Date): Promise<string | undefined> {
-  const taken = await db.selectFrom("tickets").select(["subject_key"]).where("mapping_id", "=", handle.mapping.id).where("external_id", "=", ticket.id).executeTakeFirst();
+/** Records the link: a ticket row of origin "linked", and the finding it covers. */
+async function link(db: Db, mapping: { id: number; name: string }, finding: Pick<Finding, "id">, subjectKey: string, ticket: Pick<ExistingTicket, "id" | "key" | "url">, detail: string, now: Date): Promise<string | undefined> {
+  const taken = await db.selectFrom("tickets").select(["subject_key"]).where("mapping_id", "=", mapping.id).where("external_id", "=", ticket.id).executeTakeFirst();
   if (taken) return `${ticket.key} is already linked (to ${taken.subject_key.replace(":", " ")}).`;
-  const existing = await db.selectFrom("tickets").select(["external_key", "linked_at"]).where("mapping_id", "=", handle.mapping.id).where("subject_key", "=", subjectKey).executeTakeFirst();
-  if (existing) return existing.linked_at ? `This finding already has a ticket in ${handle.mapping.name}: ${existing.external_key}.` : "A push of this finding is creating its ticket right now; try again in a minute.";
+  const existing = await db.selectFrom("tickets").select(["external_key", "linked_at"]).where("mapping_id", "=", mapping.id).where("subject_key", "=", subjectKey).executeTakeFirst();
+  if (existing) return existing.linked_at ? `This finding already has a ticket in ${mapping.name}: ${existing.external_key}.` : "A push of this finding is creating its ticket right now; try again in a minute.";
   const stamp = now.toISOString();
   const row = await db
     .insertInto("tickets")
     .values({
-      mapping_id: handle.mapping.id,
+      mapping_id: mapping.id,
       subject_key: subjectKey,
-      marker: markerFor(handle.mapping.id, subjectKey),
+      marker: markerFor(mapping.id, subjectKey),
       external_id: ticket.id,
       external_key: ticket.key,
       url: ticket.url,
@@ -41,6 +41,7 @@ async function link(db: Db, handle: TrackerHandle, finding: Pick<Finding, "id">,
       lock_until: null,
       lock_by: null,
       linked_at: stamp,
+      origin: "linked",
       synced_at: null,
       created_at: stamp,
       updated_at: stamp,
@@ -61,11 +62,14 @@ export async function linkByHand(deps: PushDeps, finding: Finding, mappingId: nu
   if (!handle) return { ok: false, message: "The tracker project is gone." };
   const ticket = await handle.session.lookup(handle.data.target, reference.trim().slice(0, 500));
   if (!ticket) return { ok: false, message: `${handle.data.target.project.name} has no ticket "${reference.trim().slice(0, 100)}". Enter its key (or paste its address) as the tracker shows it.` };
-  const refused = await link(deps.db, handle, finding, coverage.subjectKey, ticket, `Linked by ${by} to ${ticket.key}, which existed in the tracker`, deps.now());
+  const refused = await link(deps.db, handle.mapping, finding, coverage.subjectKey, ticket, `Linked by ${by} to ${ticket.key}, which existed in the tracker`, deps.now());
   return refused ? { ok: false, message: refused } : { ok: true, ticket };
 }
 
-/** Starts a run that links the project's tickets naming a CVE to the findings of that CVE. */
+/**
+ * Starts a run that finds the project's tickets naming a CVE and proposes linking each to a
+ * finding of that CVE; nothing is linked until an admin approves the run as a whole.
+ */
 export async function startLinkByCve(db: Db, mappingId: number, by: string, now: Date): Promise<number> {
   const mapping = await db.selectFrom("tracker_mappings").select("integration_id").where("id", "=", mappingId).executeTakeFirstOrThrow();
   const run = await db
@@ -84,7 +88,7 @@ export function linkByCveHandler(deps: PushDeps): JobHandler {
     const run = await db.selectFrom("reconcile_runs").selectAll().where("id", "=", runId).executeTakeFirst();
     if (!run || run.status !== "running") return;
     const handle = await openTracker(deps, run.mapping_id, logger);
-    const finish = (set: { status: "succeeded" | "failed"; error?: string }) =>
+    const finish = (set: { status: "proposed" | "failed"; error?: string }) =>
       db.updateTable("reconcile_runs").set({ ...set, finished_at: deps.now().toISOString() }).where("id", "=", runId).execute();
     if (!handle) return void (await finish({ status: "failed", error: "The mapping or its tracker integration is gone." }));
     let tickets: ExistingTicket[];
@@ -96,29 +100,51 @@ export function linkByCveHandler(deps: PushDeps): JobHandler {
       throw err;
     }
     const report: ReconcileEntry[] = [];
-    let linked = 0;
+    const proposedSubjects = new Set<string>();
+    let proposed = 0;
     let checked = 0;
     for (const ticket of tickets) {
       checked++;
       const cves = cvesIn(ticket.title);
-      const findings = await db.selectFrom("findings").selectAll().where("cve", "in", cves).where("status", "in", ["open", "in_remediation"]).orderBy("id").limit(200).execute();
-      const done: string[] = [];
+      const entry: ReconcileEntry = { ticket: ticket.key, url: ticket.url, expected: cves.join(", "), actual: ticket.title.slice(0, 200), action: "No open finding with this CVE." };
+      const linked = await db.selectFrom("tickets").select("id").where("mapping_id", "=", run.mapping_id).where("external_id", "=", ticket.id).executeTakeFirst();
+      if (linked) entry.action = "Already linked.";
+      const findings = linked ? [] : await db.selectFrom("findings").selectAll().where("cve", "in", cves).where("status", "in", ["open", "in_remediation"]).orderBy("id").limit(200).execute();
       for (const finding of findings) {
+        // One ticket stands for one subject, and a subject gets one ticket.
         const coverage = (await coveringMappings(db, finding)).find((c) => c.mappingId === run.mapping_id);
-        if (!coverage) continue;
-        const refused = await link(db, handle, finding, coverage.subjectKey, ticket, `Linked to ${ticket.key}, an existing ticket naming ${cves.join(", ")}`, deps.now());
-        if (!refused) {
-          done.push(`finding #${finding.id}`);
-          linked++;
-        }
-        // One ticket stands for one subject: once linked, the ticket is taken.
-        if (!refused) break;
+        if (!coverage || proposedSubjects.has(coverage.subjectKey)) continue;
+        if (await db.selectFrom("tickets").select("id").where("mapping_id", "=", run.mapping_id).where("subject_key", "=", coverage.subjectKey).executeTakeFirst()) continue;
+        proposedSubjects.add(coverage.subjectKey);
+        entry.action = `To link to finding #${finding.id} (${finding.cve} in ${finding.package ?? "?"} ${finding.installed_version ?? ""}).`;
+        entry.proposal = { ticketId: ticket.id, findingId: finding.id, subjectKey: coverage.subjectKey };
+        proposed++;
+        break;
       }
-      report.push({ ticket: ticket.key, url: ticket.url, expected: cves.join(", "), actual: ticket.title.slice(0, 200), action: done.length ? `Linked to ${done.join(", ")}.` : findings.length ? "Not linked: its findings already have tickets here, or no assignment covers them." : "No open finding with this CVE." });
+      if (findings.length && !entry.proposal) entry.action = "Not proposed: its findings already have tickets here, or no assignment covers them.";
+      report.push(entry);
       if (checked % 50 === 0) await progress({ done: checked, total: tickets.length });
     }
-    await db.updateTable("reconcile_runs").set({ checked, total: tickets.length, differences: tickets.length, repaired: linked, report: JSON.stringify(report.slice(0, 500)) }).where("id", "=", runId).execute();
-    await finish({ status: "succeeded" });
-    logger.info("existing tickets linked", { mappingId: run.mapping_id, tickets: tickets.length, linked });
+    await db.updateTable("reconcile_runs").set({ checked, total: tickets.length, differences: proposed, repaired: 0, report: JSON.stringify(report.slice(0, 500)) }).where("id", "=", runId).execute();
+    await finish({ status: "proposed" });
+    logger.info("existing tickets proposed for linking", { mappingId: run.mapping_id, tickets: tickets.length, proposed });
   };
+}
+
+/** An admin approves a proposed run: each proposed link is made (checked again: things moved since). */
+export async function approveLinkByCve(db: Db, mappingId: number, runId: number, by: string, now: Date): Promise<string> {
+  const claimed = await db.updateTable("reconcile_runs").set({ status: "approving" }).where("id", "=", runId).where("mapping_id", "=", mappingId).where("direction", "=", "link").where("status", "=", "proposed").executeTakeFirst();
+  if (Number(claimed.numUpdatedRows) !== 1) return "These links were already approved, or the run is not waiting for approval.";
+  const run = await db.selectFrom("reconcile_runs").selectAll().where("id", "=", runId).executeTakeFirstOrThrow();
+  const mapping = await db.selectFrom("tracker_mappings").select(["id", "name"]).where("id", "=", mappingId).executeTakeFirstOrThrow();
+  const report = JSON.parse(run.report) as ReconcileEntry[];
+  let linked = 0;
+  for (const entry of report) {
+    if (!entry.proposal) continue;
+    const refused = await link(db, mapping, { id: entry.proposal.findingId }, entry.proposal.subjectKey, { id: entry.proposal.ticketId, key: entry.ticket, url: entry.url ?? "" }, `Linked to ${entry.ticket}, an existing ticket naming ${entry.expected} (approved by ${by})`, now);
+    entry.action = refused ? `Not linked: ${refused}` : `Linked to finding #${entry.proposal.findingId}.`;
+    if (!refused) linked++;
+  }
+  await db.updateTable("reconcile_runs").set({ status: "succeeded", repaired: linked, report: JSON.stringify(report), finished_at: now.toISOString() }).where("id", "=", runId).execute();
+  return `${linked} ticket${linked === 1 ? "" : "s"} linked.`;
 }

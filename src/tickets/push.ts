@@ -144,7 +144,7 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
         .execute();
       await recordChange(db, ticket.id, "linked", found ? `Linked to ${ref.key}, found in the tracker by its marker after an interrupted push` : `Created ${ref.key} in ${handle.data.target.project.name}`, deps.now());
       ticket = { ...ticket, state: "open", content_hash: hash, notes: JSON.stringify(noteKeys(view)) };
-    } else if (ticket.content_hash !== hash) {
+    } else if (ticket.content_hash !== hash && ticket.origin === "created") {
       await handle.session.update(handle.data.target, ref, content);
       const changed = diff(ticket.content, summary(handle.data.fields, content));
       await db.updateTable("tickets").set({ content_hash: hash, content: summary(handle.data.fields, content), updated_at: deps.now().toISOString() }).where("id", "=", ticket.id).execute();
@@ -157,7 +157,9 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
     // mapping says) leave the ticket closed and only flag the finding in Patchbay.
     const stillDetected = ticket.state === "done" && view.state === "open" ? view.findings.filter((f) => f.stillDetected) : [];
     const keepClosed = stillDetected.length > 0 && handle.data.inbound.stillDetected === "flag";
-    if (ticket.state !== view.state && !keepClosed) {
+    // A linked ticket moves with its findings only where the mapping allows it.
+    const mayMove = ticket.origin === "created" || handle.data.inbound.linkedTickets === "comment_and_move";
+    if (ticket.state !== view.state && !keepClosed && mayMove) {
       if (statusId) {
         const moved = await handle.session.transition(handle.data.target, ref, statusId);
         const name = handle.data.statusNames[statusId] ?? statusId;

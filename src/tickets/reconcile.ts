@@ -36,6 +36,8 @@ export interface ReconcileEntry {
   /** The status the tracker has it in, or "missing". */
   actual: string;
   action: string;
+  /** A link-by-CVE run's proposed link, applied when an admin approves the run. */
+  proposal?: { ticketId: string; findingId: number; subjectKey: string };
 }
 
 /** Starts a run for a mapping (one at a time); returns its id. */

@@ -15,9 +15,9 @@ import { redactText, registerSecret } from "../log.js";
 import { PATCHBAY_FIELDS, patchbayFieldsFor } from "../tickets/fields.js";
 import { loadSla } from "../findings/sla.js";
 import { parseAssignmentForm, parseMappingForm, suggestedMapping } from "../tickets/mapping-form.js";
-import { eventReceiver, INBOUND_ACTIONS, inboundSettings, STILL_DETECTED, suggestedInbound } from "../tickets/inbound.js";
+import { eventReceiver, INBOUND_ACTIONS, inboundSettings, LINKED_TICKETS, STILL_DETECTED, suggestedInbound } from "../tickets/inbound.js";
 import { latestReconcile, RECONCILE_DIRECTIONS, startReconcile } from "../tickets/reconcile.js";
-import { startLinkByCve } from "../tickets/link.js";
+import { approveLinkByCve, startLinkByCve } from "../tickets/link.js";
 import { planAssignment, planMappingChange } from "../tickets/dry-run.js";
 import { applyTemplates, compileTemplate, FINDING_TEMPLATE_FIELDS, TEMPLATE_FIELDS, TemplateError } from "../tickets/templates.js";
 import { loadSubject, plain } from "../tickets/render.js";
@@ -260,6 +260,15 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
     return redirect(c, `/trackers/mappings/${loaded.mapping.id}#existing-heading`);
   });
 
+  // Approves a link-by-CVE run's proposed links, all of them at once.
+  app.post("/trackers/mappings/:id{[0-9]+}/link-existing/:runId{[0-9]+}/approve", admin, async (c) => {
+    const loaded = await loadMapping(c, deps);
+    if (!loaded) return notFound(c, deps);
+    const outcome = await approveLinkByCve(deps.db, loaded.mapping.id, Number(c.req.param("runId")), c.get("user")!.username, deps.now());
+    deps.logger.info("existing tickets linked", { mappingId: loaded.mapping.id, outcome, by: c.get("user")!.username });
+    return redirect(c, `/trackers/mappings/${loaded.mapping.id}#existing-heading`);
+  });
+
   app.get("/trackers/mappings/:id{[0-9]+}/reconcile", async (c) => {
     const loaded = await loadMapping(c, deps);
     if (!loaded) return notFound(c, deps);
@@ -398,6 +407,7 @@ async function mappingForm(
     states: TICKET_STATES.map((s) => ({ id: s, label: TICKET_STATE_LABEL[s] })),
     inboundActions: INBOUND_ACTIONS,
     stillDetected: STILL_DETECTED,
+    linkedTickets: LINKED_TICKETS,
     reconcileDirections: RECONCILE_DIRECTIONS,
     templateFields: TEMPLATE_FIELDS,
     findingFields: FINDING_TEMPLATE_FIELDS,

@@ -16,6 +16,7 @@ import { coveringMappings } from "../tickets/coverage.js";
 import { enqueuePush } from "../tickets/push.js";
 import { startBatch } from "../tickets/batch.js";
 import { linkByHand } from "../tickets/link.js";
+import { requireAdmin } from "./users.js";
 import { ExternalError } from "../http.js";
 import { redactText } from "../log.js";
 
@@ -80,7 +81,8 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.redirect(`/vulnerabilities/${finding.id}?pushed=${coverage.length}`, 303);
   });
 
-  app.post("/vulnerabilities/:id{[0-9]+}/link", async (c) => {
+  // Linking names an unrelated ticket as this finding's: an admin's decision, not a member's.
+  app.post("/vulnerabilities/:id{[0-9]+}/link", requireAdmin(deps), async (c) => {
     const finding = await findFinding(deps.db, Number(c.req.param("id")));
     if (!finding) return notFound(c, deps);
     const form = await readForm(c);

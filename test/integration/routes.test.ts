@@ -23,7 +23,6 @@ const MEMBER_ALLOWED: Record<string, string> = {
   "POST /vulnerabilities/:id/status": "triage: risk accepted, false positive, reopen",
   "POST /vulnerabilities/:id{[0-9]+}/push": "Push to Integrators on a finding",
   "POST /vulnerabilities/push": "Push to Integrators on the table",
-  "POST /vulnerabilities/:id{[0-9]+}/link": "linking a finding to a ticket that already exists, as pushing it would",
   "POST /uploads": "uploading a scan report by hand",
 };
 

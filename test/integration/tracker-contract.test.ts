@@ -366,20 +366,30 @@ describe.each(cases)("tracker contract: $kind", (tracker) => {
     expect(page).toContain(`${ticket.external_key} ${tracker.states.open} ${tracker.states.done} Reported.`);
   });
 
-  it("links a ticket that already exists, by CVE in its title or by hand, instead of creating a duplicate", async () => {
+  it("links a ticket that already exists, by CVE in its title (approved by an admin) or by hand, and never rewrites it", async () => {
     await push();
     const before = tracker.tickets().length;
+    const title = tracker.tickets()[0]!.title;
     const original = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
     // Patchbay forgets the ticket: as if a person had opened it in the tracker before Patchbay existed.
     await db().deleteFrom("tickets").execute();
     await admin.post(`/trackers/mappings/${mappingId}/link-existing`, {});
     await runJobs(app);
+    const proposed = text(await (await admin.get(`/trackers/mappings/${mappingId}`)).text());
+    expect(proposed).toContain("1 ticket naming a CVE, 1 link proposed, waiting for approval");
+    expect(await db().selectFrom("tickets").select("id").execute()).toEqual([]);
+    const run = await db().selectFrom("reconcile_runs").select("id").where("direction", "=", "link").executeTakeFirstOrThrow();
+    expect((await admin.post(`/trackers/mappings/${mappingId}/link-existing/${run.id}/approve`, {})).status).toBe(303);
     const page = text(await (await admin.get(`/trackers/mappings/${mappingId}`)).text());
     expect(page).toContain("1 ticket naming a CVE, 1 linked");
     const linked = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
-    expect({ id: linked.external_id, key: linked.external_key }).toEqual({ id: original.external_id, key: original.external_key });
+    expect({ id: linked.external_id, key: linked.external_key, origin: linked.origin }).toEqual({ id: original.external_id, key: original.external_key, origin: "linked" });
+    // What Patchbay would write now differs (a renamed package), yet the linked ticket keeps its own.
+    await db().updateTable("findings").set({ package: "axios-renamed" }).execute();
     await push();
     expect(tracker.tickets()).toHaveLength(before);
+    expect(tracker.tickets()[0]!.title).toBe(title);
+    await db().updateTable("findings").set({ package: "axios" }).execute();
 
     await db().deleteFrom("tickets").execute();
     const f = await findingId();
