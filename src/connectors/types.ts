@@ -417,9 +417,12 @@ export interface TrackerChoice {
   name: string;
 }
 
+/** A project tickets can go to; `public`: anyone on the internet can read what is in it. */
+export type TrackerProject = TrackerChoice & { key?: string; public?: boolean };
+
 /** Where tickets go inside a tracker: a project (repository, table…) and a ticket type. */
 export interface TicketTarget {
-  project: TrackerChoice & { key?: string };
+  project: TrackerProject;
   ticketType: TrackerChoice;
 }
 
@@ -504,7 +507,13 @@ export interface TicketRef {
  *   mapping's error table at once; "rate_limited", "unreachable" and 5xx are retried.
  */
 export interface TrackerSession {
-  projects(): Promise<(TrackerChoice & { key?: string })[]>;
+  projects(): Promise<TrackerProject[]>;
+  /**
+   * Why the tickets this mapping opens would be readable by anyone (a public repository, a
+   * public project's non-confidential issues), or undefined. Saving such a mapping needs an
+   * explicit confirmation: a ticket names an open vulnerability and where it is.
+   */
+  exposure?(target: TicketTarget, fields: { fieldId: string; source: string; value: string }[]): string | undefined;
   ticketTypes(project: TrackerChoice): Promise<TrackerChoice[]>;
   fields(target: TicketTarget): Promise<TrackerField[]>;
   statuses(target: TicketTarget): Promise<TrackerChoice[]>;

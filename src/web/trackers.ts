@@ -379,8 +379,10 @@ async function mappingForm(
 ) {
   let loaded: Loaded | undefined;
   let loadError: string | undefined;
+  let tracker: TrackerSession | undefined;
   try {
-    loaded = await loadChoices(await session(c, deps, found), choice.project, choice.ticketType);
+    tracker = await session(c, deps, found);
+    loaded = await loadChoices(tracker, choice.project, choice.ticketType);
   } catch (err) {
     loadError = err instanceof ExternalError ? redactText(err.message) : "The tracker could not be read.";
     if (!(err instanceof ExternalError)) deps.logger.error("tracker form load failed", { error: err });
@@ -413,6 +415,7 @@ async function mappingForm(
     findingFields: FINDING_TEMPLATE_FIELDS,
     descriptionFormat: found.connector.tracker!.descriptionFormat,
     inbound: Boolean(found.connector.tracker!.inbound),
+    exposure: loaded?.target && data ? tracker?.exposure?.(loaded.target, data.fields) : undefined,
     errors,
   };
   const partial = isHtmx(c) && c.req.header("hx-target") === "mapping-form";
@@ -435,8 +438,10 @@ function formRows(fields: TrackerField[], data: MappingData) {
 async function saveMappingForm(c: Ctx, deps: AppDeps, found: TrackerFound, mappingId: number | undefined) {
   const form = await readForm(c);
   let loaded: Loaded;
+  let tracker: TrackerSession;
   try {
-    loaded = await loadChoices(await session(c, deps, found), form.project, form.ticketType);
+    tracker = await session(c, deps, found);
+    loaded = await loadChoices(tracker, form.project, form.ticketType);
   } catch (err) {
     const message = err instanceof ExternalError ? redactText(err.message) : "The tracker could not be read.";
     return mappingForm(c, deps, found, mappingId, { project: form.project, ticketType: form.ticketType }, undefined, { "": `The mapping was not saved: ${message}` }, 422);
@@ -447,6 +452,11 @@ async function saveMappingForm(c: Ctx, deps: AppDeps, found: TrackerFound, mappi
   // Checked against the tracker's live fields: what it requires now, what it allows now.
   const parsed = parseMappingForm(form, loaded.target, loaded.fields, loaded.statuses, loaded.inboundChoices);
   if (!parsed.ok) return mappingForm(c, deps, found, mappingId, { project: form.project, ticketType: form.ticketType }, parsed.data, parsed.errors, 422);
+  // Tickets anyone can read publish the vulnerability: only on purpose.
+  const exposed = tracker.exposure?.(loaded.target, parsed.data.fields);
+  if (exposed && form.confirmPublic !== "on") {
+    return mappingForm(c, deps, found, mappingId, { project: form.project, ticketType: form.ticketType }, parsed.data, { confirmPublic: `${exposed} Choose a private one, or tick the box to open public tickets anyway.` }, 422);
+  }
   const id = await saveMapping(deps.db, found.integration.id, mappingId, parsed.data, deps.now());
   deps.logger.info(mappingId ? "tracker mapping updated" : "tracker mapping added", { mappingId: id, by: c.get("user")!.username });
   return redirect(c, `/trackers/mappings/${id}?saved=1`);

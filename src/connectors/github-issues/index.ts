@@ -8,7 +8,7 @@ import { createGitHubClient } from "../github/index.js";
 import { type GitHubClient, SERVICE, nextLink } from "../github/client.js";
 import { toMarkdown } from "../markdown.js";
 import { parseGitHubIssueDelivery, verifyGitHubDelivery } from "../github/webhook.js";
-import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerSession } from "../types.js";
+import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession } from "../types.js";
 
 const MAX_PAGES = 20;
 const TITLE_MAX = 256;
@@ -84,15 +84,20 @@ class GitHubIssuesSession implements TrackerSession {
   }
 
   async projects() {
-    const out: TrackerChoice[] = [];
+    const out: TrackerProject[] = [];
     let url: string | null = this.gh.installation ? "/installation/repositories?per_page=100" : "/user/repos?per_page=100&sort=full_name";
     for (let page = 0; url && page < MAX_PAGES; page++) {
-      const { data, response } = await this.gh.get<{ full_name: string; archived?: boolean; has_issues?: boolean }[] | { repositories: { full_name: string; archived?: boolean; has_issues?: boolean }[] }>(url);
+      type Repo = { full_name: string; archived?: boolean; has_issues?: boolean; private?: boolean; visibility?: string };
+      const { data, response } = await this.gh.get<Repo[] | { repositories: Repo[] }>(url);
       const repos = Array.isArray(data) ? data : data.repositories;
-      out.push(...repos.filter((r) => !r.archived && r.has_issues !== false).map((r) => ({ id: r.full_name, name: r.full_name })));
+      out.push(...repos.filter((r) => !r.archived && r.has_issues !== false).map((r) => ({ id: r.full_name, name: r.full_name, public: r.visibility ? r.visibility === "public" : r.private === false })));
       url = nextLink(response.headers.get("link"));
     }
     return out;
+  }
+
+  exposure(target: TicketTarget): string | undefined {
+    return target.project.public ? `${target.project.name} is a public repository: anyone can read its issues, so each ticket would tell the world which vulnerability is open and where.` : undefined;
   }
 
   async ticketTypes() {

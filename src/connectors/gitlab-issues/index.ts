@@ -8,7 +8,7 @@ import { createGitLabClient } from "../gitlab/index.js";
 import { type GitLabClient, SERVICE, apiBase, expectList, nextPage } from "../gitlab/client.js";
 import { toMarkdown } from "../markdown.js";
 import { parseGitLabIssueDelivery, verifyGitLabDelivery } from "../gitlab/webhook.js";
-import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerSession } from "../types.js";
+import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession } from "../types.js";
 
 const MAX_PAGES = 20;
 
@@ -77,14 +77,21 @@ class GitLabIssuesSession implements TrackerSession {
   }
 
   async projects() {
-    const out: TrackerChoice[] = [];
+    const out: TrackerProject[] = [];
     let page: string | null = "1";
     for (let n = 0; page && n < MAX_PAGES; n++) {
       const { data, response } = await this.gl.get<unknown>(`/projects?membership=true&min_access_level=20&archived=false&order_by=path&sort=asc&per_page=100&page=${page}`);
-      out.push(...expectList<{ id: number; path_with_namespace: string }>(data, "the project list").map((p) => ({ id: String(p.id), name: p.path_with_namespace })));
+      out.push(...expectList<{ id: number; path_with_namespace: string; visibility?: string }>(data, "the project list").map((p) => ({ id: String(p.id), name: p.path_with_namespace, public: p.visibility === "public" })));
       page = nextPage(response);
     }
     return out;
+  }
+
+  /** Issues are confidential unless the mapping says otherwise; a public project's others are public. */
+  exposure(target: TicketTarget, fields: { fieldId: string; source: string; value: string }[]): string | undefined {
+    const confidential = fields.find((f) => f.fieldId === "confidential");
+    const open = confidential?.source === "manual" && confidential.value === "false";
+    return target.project.public && open ? `${target.project.name} is a public project and this mapping makes issues not confidential: anyone can read them, so each would tell the world which vulnerability is open and where.` : undefined;
   }
 
   async ticketTypes() {
@@ -167,7 +174,8 @@ function payload(content: TicketContent): Record<string, unknown> {
   if (title) out.title = title.replace(/\s+/g, " ").slice(0, 255);
   out.description = `${text(f.description) ?? ""}\n\n<!-- ${content.marker} -->`.trimStart();
   if (f.assignee?.kind === "choice") out.assignee_ids = [Number(f.assignee.id)];
-  if (f.confidential?.kind === "choice") out.confidential = f.confidential.id === "true";
+  // Confidential unless the mapping chose otherwise: an issue names an open vulnerability.
+  out.confidential = f.confidential?.kind === "choice" ? f.confidential.id === "true" : true;
   if (f.due_date?.kind === "date") out.due_date = f.due_date.date;
   return out;
 }
