@@ -26,6 +26,7 @@ import * as m0022 from "./0022_outside_pull_requests.js";
 import * as m0023 from "./0023_webhook_body_hash.js";
 import * as m0024 from "./0024_sign_in_attempts.js";
 import * as m0025 from "./0025_ticket_origin.js";
+import * as m0026 from "./0026_bulk_push_lanes.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -53,4 +54,5 @@ export const migrations: Record<string, Migration> = {
   "0023_webhook_body_hash": m0023,
   "0024_sign_in_attempts": m0024,
   "0025_ticket_origin": m0025,
+  "0026_bulk_push_lanes": m0026,
 };

@@ -66,6 +66,8 @@ export interface JobTable {
   claimed_progress: ColumnType<string | null, string | null | undefined, string | null>;
   /** "integration:<id>" for jobs that talk to one integration: at most a few of a lane run at once. */
   lane: ColumnType<string | null, string | null | undefined, string | null>;
+  /** "bulk:<username>": one person's bulk pushes, of which at most GROUP_LIMIT run at once. */
+  group_key: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
   finished_at: string | null;
@@ -417,6 +419,16 @@ export interface PushErrorTable {
   resolved_at: string | null;
 }
 
+/** One tracker integration's share of a bulk push: its own job, lane and progress. */
+export interface PushBatchPartTable {
+  batch_id: number;
+  integration_id: number;
+  total: number | null;
+  done: ColumnType<number, number | undefined, number>;
+  failed: ColumnType<number, number | undefined, number>;
+  finished_at: string | null;
+}
+
 export interface PushBatchTable {
   id: Generated<number>;
   requested_by: string;
@@ -523,6 +535,7 @@ export interface Database {
   ticket_changes: TicketChangeTable;
   push_errors: PushErrorTable;
   push_batches: PushBatchTable;
+  push_batch_parts: PushBatchPartTable;
   repository_dependencies: RepositoryDependencyTable;
   packages: PackageTable;
   dependency_cache: DependencyCacheTable;

@@ -11,6 +11,21 @@ export interface EnqueueOptions {
   dedupeKey?: string;
   /** The integration the job talks to: see integrationLane. */
   lane?: string;
+  /** Jobs that share a budget besides their lane (one person's bulk pushes): see GROUP_LIMIT. */
+  group?: string;
+}
+
+/** Jobs of one group running at once (a person's bulk pushes); more wait their turn. */
+export const GROUP_LIMIT = 2;
+
+/** What a claim must leave alone. */
+export interface ClaimLimits {
+  /** Jobs of one lane running at once. */
+  laneLimit?: number;
+  /** Jobs of one group running at once. */
+  groupLimit?: number;
+  /** Lanes this worker already runs: its last free slot is kept for other integrations' work. */
+  avoidLanes?: string[];
 }
 
 /** The lane of jobs that talk to one integration. */
@@ -44,6 +59,7 @@ export async function enqueueJob(db: Db, type: string, payload: unknown, now: Da
       max_attempts: opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       dedupe_key: opts.dedupeKey ?? null,
       lane: opts.lane ?? null,
+      group_key: opts.group ?? null,
       created_at: stamp,
       updated_at: stamp,
     })
@@ -71,7 +87,8 @@ const CRASH_LIMIT = 10;
  * limit, a job whose lane already has that many jobs running (with live leases) waits, so
  * one slow or rate-limited integration cannot hold every slot.
  */
-export async function claimJob(db: Db, workerId: string, leaseMs: number, now: Date, laneLimit = Infinity): Promise<Job | undefined> {
+export async function claimJob(db: Db, workerId: string, leaseMs: number, now: Date, limits: ClaimLimits = {}): Promise<Job | undefined> {
+  const { laneLimit = Infinity, groupLimit = GROUP_LIMIT, avoidLanes = [] } = limits;
   const stamp = now.toISOString();
   const leaseUntil = new Date(now.getTime() + leaseMs).toISOString();
   for (let tries = 0; tries < 10; tries++) {
@@ -103,6 +120,24 @@ export async function claimJob(db: Db, workerId: string, leaseMs: number, now: D
           ]),
         ),
       )
+      .where((eb) =>
+        eb.or([
+          eb("group_key", "is", null),
+          eb(
+            "group_key",
+            "not in",
+            eb
+              .selectFrom("jobs as grouped")
+              .select("grouped.group_key")
+              .where("grouped.status", "=", "running")
+              .where("grouped.group_key", "is not", null)
+              .where("grouped.lease_until", ">=", stamp)
+              .groupBy("grouped.group_key")
+              .having((h) => h.fn.countAll(), ">=", groupLimit),
+          ),
+        ]),
+      )
+      .$if(avoidLanes.length > 0, (q) => q.where((eb) => eb.or([eb("lane", "is", null), eb("lane", "not in", avoidLanes)])))
       .orderBy("run_at")
       .orderBy("id")
       .limit(1)

@@ -31,7 +31,8 @@ export interface WorkerOptions {
 export class Worker {
   readonly id = `worker-${crypto.randomUUID()}`;
   readonly #o: Required<WorkerOptions>;
-  readonly #running = new Set<Promise<void>>();
+  /** Jobs running in this worker, with the lane each holds. */
+  readonly #running = new Set<{ task: Promise<void>; lane: string | null }>();
   #stopped = true;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
@@ -52,7 +53,7 @@ export class Worker {
     this.#stopped = true;
     this.#wake?.();
     await this.#loop;
-    await Promise.all(this.#running);
+    await Promise.all([...this.#running].map((r) => r.task));
   }
 
   /** Tells an idle worker that a job was just enqueued. */
@@ -73,14 +74,17 @@ export class Worker {
       let claimed = false;
       if (this.#running.size < this.#o.concurrency) {
         try {
-          const job = await claimJob(this.#o.db, this.id, this.#o.leaseMs, this.#o.now(), this.#o.laneLimit);
+          // The last free slot never goes to a lane this worker already runs: another integration's work always has room.
+          const lastSlot = this.#running.size === this.#o.concurrency - 1 && this.#o.concurrency > 1;
+          const job = await claimJob(this.#o.db, this.id, this.#o.leaseMs, this.#o.now(), { laneLimit: this.#o.laneLimit, avoidLanes: lastSlot ? [...this.#running.values()].map((r) => r.lane).filter((l): l is string => l !== null) : [] });
           if (job) {
             claimed = true;
             const task = this.#execute(job).finally(() => {
-              this.#running.delete(task);
+              this.#running.delete(entry);
               this.#wake?.();
             });
-            this.#running.add(task);
+            const entry = { task, lane: job.lane };
+            this.#running.add(entry);
           }
         } catch (err) {
           this.#o.logger.error("job claim failed", { error: err });

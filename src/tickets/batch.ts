@@ -1,8 +1,11 @@
-// Push to Integrators on a filtered selection of the Vulnerabilities table: one durable job
-// walks the selection, pushes each subject to every mapping whose assignments cover it, and
-// keeps a progress count the page polls. A crash re-runs it; pushes already made are unchanged.
+// Push to Integrators on a filtered selection of the Vulnerabilities table: one durable job per
+// tracker integration (a part) walks the selection, pushes each subject to that integration's
+// mappings whose assignments cover it, and keeps a progress count the page polls. Each part
+// runs in its integration's lane (a tracker that hangs holds its own slots, not the queue),
+// and in its requester's group: one person's bulk pushes run at most two at a time. A crash
+// re-runs a part; pushes already made are unchanged.
 import type { Db, PushBatch } from "../db/schema.js";
-import { enqueueJob } from "../jobs/queue.js";
+import { enqueueJob, integrationLane } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { FindingFilter } from "../findings/query.js";
 import { filterWhere } from "../findings/query.js";
@@ -13,22 +16,49 @@ export const BATCH_JOB = "tickets.batch";
 
 export async function startBatch(db: Db, filter: FindingFilter, description: string, by: string, now: Date): Promise<number> {
   const { after: _a, before: _b, ...stored } = filter;
-  const batch = await db
-    .insertInto("push_batches")
-    .values({ requested_by: by, description, filter: JSON.stringify(stored), total: null, created_at: now.toISOString(), finished_at: null })
-    .returning("id")
-    .executeTakeFirstOrThrow();
-  await enqueueJob(db, BATCH_JOB, { batchId: batch.id }, now, { maxAttempts: 3 });
-  return batch.id;
+  const integrations = (
+    await db.selectFrom("tracker_assignments").innerJoin("tracker_mappings", "tracker_mappings.id", "tracker_assignments.mapping_id").select("tracker_mappings.integration_id").distinct().execute()
+  ).map((r) => r.integration_id);
+  return db.transaction().execute(async (trx) => {
+    const batch = await trx
+      .insertInto("push_batches")
+      .values({ requested_by: by, description, filter: JSON.stringify(stored), total: integrations.length ? null : 0, created_at: now.toISOString(), finished_at: integrations.length ? null : now.toISOString() })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    for (const integrationId of integrations) {
+      await trx.insertInto("push_batch_parts").values({ batch_id: batch.id, integration_id: integrationId, total: null, finished_at: null }).execute();
+      await enqueueJob(trx, BATCH_JOB, { batchId: batch.id, integrationId }, now, { maxAttempts: 3, lane: integrationLane(integrationId), group: `bulk:${by}` });
+    }
+    return batch.id;
+  });
 }
 
-export function findBatch(db: Db, id: number): Promise<PushBatch | undefined> {
-  return db.selectFrom("push_batches").selectAll().where("id", "=", id).executeTakeFirst();
+/** The batch with its parts' progress added up: finished when every part is. */
+export async function findBatch(db: Db, id: number): Promise<PushBatch | undefined> {
+  const batch = await db.selectFrom("push_batches").selectAll().where("id", "=", id).executeTakeFirst();
+  if (!batch) return undefined;
+  const parts = await db.selectFrom("push_batch_parts").selectAll().where("batch_id", "=", id).execute();
+  if (parts.length === 0) return batch;
+  const finished = parts.every((p) => p.finished_at);
+  return {
+    ...batch,
+    total: parts.every((p) => p.total !== null) ? parts.reduce((n, p) => n + p.total!, 0) : null,
+    done: parts.reduce((n, p) => n + p.done, 0),
+    failed: parts.reduce((n, p) => n + p.failed, 0),
+    finished_at: finished ? parts.map((p) => p.finished_at!).sort().at(-1)! : null,
+  };
 }
 
-/** The subjects a selection sends: per mapping, the subject of each covered finding. */
-export async function batchSubjects(db: Db, filter: FindingFilter): Promise<{ mappingId: number; subjectKey: string }[]> {
-  const assignments = await db.selectFrom("tracker_assignments").selectAll().orderBy("mapping_id").orderBy("id").execute();
+/** The subjects a selection sends: per mapping (of one tracker integration), the subject of each covered finding. */
+export async function batchSubjects(db: Db, filter: FindingFilter, integrationId?: number): Promise<{ mappingId: number; subjectKey: string }[]> {
+  const assignments = await db
+    .selectFrom("tracker_assignments")
+    .innerJoin("tracker_mappings", "tracker_mappings.id", "tracker_assignments.mapping_id")
+    .selectAll("tracker_assignments")
+    .$if(integrationId !== undefined, (q) => q.where("tracker_mappings.integration_id", "=", integrationId!))
+    .orderBy("tracker_assignments.mapping_id")
+    .orderBy("tracker_assignments.id")
+    .execute();
   const seen = new Set<string>();
   const out: { mappingId: number; subjectKey: string }[] = [];
   for (const assignment of assignments) {
@@ -59,12 +89,13 @@ export async function batchSubjects(db: Db, filter: FindingFilter): Promise<{ ma
 
 export function batchHandler(deps: PushDeps): JobHandler {
   return async ({ payload, logger, progress }) => {
-    const { batchId } = payload as { batchId: number };
-    const batch = await findBatch(deps.db, batchId);
-    if (!batch || batch.finished_at) return;
+    const { batchId, integrationId } = payload as { batchId: number; integrationId: number };
+    const batch = await deps.db.selectFrom("push_batches").selectAll().where("id", "=", batchId).executeTakeFirst();
+    const part = await deps.db.selectFrom("push_batch_parts").selectAll().where("batch_id", "=", batchId).where("integration_id", "=", integrationId).executeTakeFirst();
+    if (!batch || !part || part.finished_at) return;
     const filter = JSON.parse(batch.filter) as FindingFilter;
-    const subjects = await batchSubjects(deps.db, filter);
-    await deps.db.updateTable("push_batches").set({ total: subjects.length, done: 0, failed: 0 }).where("id", "=", batchId).execute();
+    const subjects = await batchSubjects(deps.db, filter, integrationId);
+    await deps.db.updateTable("push_batch_parts").set({ total: subjects.length, done: 0, failed: 0 }).where("batch_id", "=", batchId).where("integration_id", "=", integrationId).execute();
     const handles = new Map<number, TrackerHandle | null>();
     let done = 0;
     let failed = 0;
@@ -78,10 +109,10 @@ export function batchHandler(deps: PushDeps): JobHandler {
         await recordPushError(deps.db, mappingId, subjectKey, err, deps.now());
       }
       done++;
-      await deps.db.updateTable("push_batches").set({ done, failed }).where("id", "=", batchId).execute();
+      await deps.db.updateTable("push_batch_parts").set({ done, failed }).where("batch_id", "=", batchId).where("integration_id", "=", integrationId).execute();
       if (done % 25 === 0 || done === subjects.length) await progress({ done, total: subjects.length, message: `${failed} failed` });
     }
-    await deps.db.updateTable("push_batches").set({ finished_at: deps.now().toISOString() }).where("id", "=", batchId).execute();
-    logger.info("push batch finished", { batchId, total: subjects.length, failed });
+    await deps.db.updateTable("push_batch_parts").set({ finished_at: deps.now().toISOString() }).where("batch_id", "=", batchId).where("integration_id", "=", integrationId).execute();
+    logger.info("push batch part finished", { batchId, integrationId, total: subjects.length, failed });
   };
 }

@@ -196,8 +196,12 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
     await settle(db, ticket, view, started, deps.now());
     // The pull requests that fix these findings name the ticket in their descriptions.
     const annotate = action === "created" || action === "relinked" ? view.remediations.filter((r) => r.state === "open").map((r) => r.id) : openedNow;
-    for (const remediationId of annotate) {
-      await enqueueJob(db, ANNOTATE_JOB, { remediationId }, deps.now(), { dedupeKey: `${ANNOTATE_JOB}:${remediationId}` });
+    if (annotate.length) {
+      // In the source control integration's lane: a hung GitHub holds its own slots only.
+      const owners = await db.selectFrom("remediations").select(["id", "integration_id"]).where("id", "in", annotate).execute();
+      for (const { id, integration_id } of owners) {
+        await enqueueJob(db, ANNOTATE_JOB, { remediationId: id }, deps.now(), { dedupeKey: `${ANNOTATE_JOB}:${id}`, lane: integrationLane(integration_id) });
+      }
     }
     return action;
   } finally {

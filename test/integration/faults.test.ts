@@ -13,7 +13,7 @@ import { ExternalError, type ErrorKind, RateLimitedError } from "../../src/http.
 import { silentLogger } from "../../src/log.js";
 import { createWorkspace } from "../../src/dependencies/workspace.js";
 import type { Workspace } from "../../src/connectors/types.js";
-import { type TestApp, runJobs, seedRepositories, setUpAdmin, testApp } from "../helpers.js";
+import { ADMIN, type TestApp, runJobs, seedRepositories, setUpAdmin, testApp } from "../helpers.js";
 import { AzureDevOpsSim } from "../sim/azure-devops.js";
 import { BitbucketSim } from "../sim/bitbucket.js";
 import { DockerHubSim } from "../sim/docker-hub.js";
@@ -653,6 +653,59 @@ describe("one failing integration never holds the job queue", () => {
       expect(atScanEnd.filter((j) => j.attempts === 0).length).toBeGreaterThan(0);
       expect(mostRunning).toBeLessThanOrEqual(2);
     } finally {
+      await app.close();
+      for (const s of started) await s.close();
+    }
+  });
+
+  it("four bulk pushes to a tracker that never answers run two at a time, in its lane, and another integration's sync still runs at once", async () => {
+    const jira = new JiraSim();
+    jira.addToken("ATATT-bulk", "svc@acme.example");
+    jira.addProject("SEC", "Security");
+    const wiz = new WizSim();
+    wiz.addClient("patchbay-sa", "wiz-secret-bulk");
+    for (let i = 0; i < 4; i++) wiz.findings.push(wizFinding(i, repoAsset("acme/api"), { name: `CVE-2026-${2000 + i}`, detailedName: "lodash", version: "4.17.20", severity: "HIGH" }));
+    const started = await Promise.all([startSim(jira.app()), startSim(wiz.authApp()), startSim(wiz.apiApp())]);
+    const [jiraServer, wizAuth, wizApi] = started as [RunningSim, RunningSim, RunningSim];
+    const app = await testApp({
+      env: { PATCHBAY_ORIGIN_MAP: `https://acme.atlassian.net=${jiraServer.url},https://api.atlassian.com=${jiraServer.url},https://auth.app.wiz.io=${wizAuth.url},https://api.us1.app.wiz.io=${wizApi.url}` },
+      runtime: { http: { sleep: async () => {}, timeoutMs: 5_000, maxAttempts: 1 } },
+    });
+    try {
+      const admin = await setUpAdmin(app);
+      const db = app.runtime.database.db;
+      await seedRepositories(app, ["acme/api"]);
+      const wizRes = await admin.post("/integrations/wiz", { apiEndpoint: "https://api.us1.app.wiz.io/", clientId: "patchbay-sa", clientSecret: "wiz-secret-bulk", scanSca: "on" });
+      await runJobs(app, 5_000);
+      const jiraRes = await admin.post("/integrations/jira", { apiToken: "ATATT-bulk", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" });
+      const jiraId = /\/integrations\/jira\/(\d+)/.exec(jiraRes.headers.get("location")!)![1]!;
+      const mapping = await admin.post(`/trackers/${jiraId}/mappings`, securityBugMapping());
+      const mappingId = /\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]!;
+      await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit" });
+      await runJobs(app);
+
+      // Jira stops answering at all; one person starts four bulk pushes, then a scan is asked for.
+      jira.faults.add({ latencyMs: 600_000 });
+      for (let i = 0; i < 4; i++) expect((await admin.post("/vulnerabilities/push", { query: "?severity=high" })).status).toBe(303);
+      expect((await admin.post(`/integrations/wiz/${/\/integrations\/wiz\/(\d+)/.exec(wizRes.headers.get("location")!)![1]}/sync`, {})).status).toBe(303);
+      const batches = () => db.selectFrom("jobs").select(["status", "lane", "group_key"]).where("type", "=", "tickets.batch").execute();
+      expect((await batches()).map((b) => [b.lane, b.group_key])).toEqual(Array(4).fill([`integration:${jiraId}`, `bulk:${ADMIN.username}`]));
+
+      const began = Date.now();
+      app.runtime.worker.start();
+      let mostRunning = 0;
+      let scan: { status: string } | undefined;
+      while (scan?.status !== "succeeded" && Date.now() - began < 10_000) {
+        mostRunning = Math.max(mostRunning, (await batches()).filter((j) => j.status === "running").length);
+        scan = await db.selectFrom("jobs").select("status").where("type", "=", "scanner.sync").orderBy("id", "desc").executeTakeFirst();
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(scan?.status).toBe("succeeded");
+      expect(mostRunning).toBeLessThanOrEqual(2);
+      expect((await batches()).filter((j) => j.status === "queued")).toHaveLength(2);
+    } finally {
+      // Jira answers again, so the pushes still running end before the app closes.
+      jira.faults.clear();
       await app.close();
       for (const s of started) await s.close();
     }

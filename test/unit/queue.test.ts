@@ -133,23 +133,38 @@ describe("job queue", () => {
     for (let i = 0; i < 3; i++) await enqueueJob(db, "push", { i }, clock.now(), { lane: "integration:1" });
     const other = await enqueueJob(db, "scan", {}, clock.now(), { lane: "integration:2" });
     const unlaned = await enqueueJob(db, "prune", {}, clock.now());
-    const first = await claimJob(db, "w", 60_000, clock.now(), 2);
-    const second = await claimJob(db, "w", 60_000, clock.now(), 2);
+    const first = await claimJob(db, "w", 60_000, clock.now(), { laneLimit: 2 });
+    const second = await claimJob(db, "w", 60_000, clock.now(), { laneLimit: 2 });
     expect([first!.lane, second!.lane]).toEqual(["integration:1", "integration:1"]);
     // Lane 1 is full: the next claims go to the other lane and to the job without one.
-    expect((await claimJob(db, "w", 60_000, clock.now(), 2))!.id).toBe(other);
-    expect((await claimJob(db, "w", 60_000, clock.now(), 2))!.id).toBe(unlaned);
-    expect(await claimJob(db, "w", 60_000, clock.now(), 2)).toBeUndefined();
+    expect((await claimJob(db, "w", 60_000, clock.now(), { laneLimit: 2 }))!.id).toBe(other);
+    expect((await claimJob(db, "w", 60_000, clock.now(), { laneLimit: 2 }))!.id).toBe(unlaned);
+    expect(await claimJob(db, "w", 60_000, clock.now(), { laneLimit: 2 })).toBeUndefined();
     // Without a limit (runOnce, tests) the lane does not matter.
     expect((await claimJob(db, "w", 60_000, clock.now()))!.lane).toBe("integration:1");
     await db.updateTable("jobs").set({ status: "queued", lease_until: null }).where("id", "in", [first!.id, second!.id]).execute();
     await db.deleteFrom("jobs").where("status", "=", "running").where("lane", "=", "integration:1").execute();
     // A lane whose running jobs' leases ran out (their worker died) is free again.
-    const a = (await claimJob(db, "w", 1_000, clock.now(), 1))!;
+    const a = (await claimJob(db, "w", 1_000, clock.now(), { laneLimit: 1 }))!;
     expect(a.lane).toBe("integration:1");
-    expect(await claimJob(db, "w", 1_000, clock.now(), 1)).toBeUndefined();
+    expect(await claimJob(db, "w", 1_000, clock.now(), { laneLimit: 1 })).toBeUndefined();
     clock.advance(2_000);
-    expect((await claimJob(db, "w", 1_000, clock.now(), 1))!.lane).toBe("integration:1");
+    expect((await claimJob(db, "w", 1_000, clock.now(), { laneLimit: 1 }))!.lane).toBe("integration:1");
+  });
+
+  it("runs at most two of one person's bulk pushes at once, and keeps a worker's last slot for other lanes", async () => {
+    const db = database.db;
+    for (let i = 1; i <= 3; i++) await enqueueJob(db, "batch", { i }, clock.now(), { lane: `integration:${i}`, group: "bulk:ada" });
+    const bob = await enqueueJob(db, "batch", {}, clock.now(), { lane: "integration:9", group: "bulk:bob" });
+    const claimed = [];
+    for (let i = 0; i < 4; i++) claimed.push((await claimJob(db, "w", 60_000, clock.now(), { laneLimit: 2 }))?.id);
+    expect(claimed.slice(0, 3)).toEqual([1, 2, bob]);
+    expect(claimed[3]).toBeUndefined();
+    // A worker's last free slot does not go to a lane it already runs.
+    const lane1 = await enqueueJob(db, "push", {}, clock.now(), { lane: "integration:1" });
+    const free = await enqueueJob(db, "scan", {}, clock.now(), { lane: "integration:5" });
+    expect((await claimJob(db, "w", 60_000, clock.now(), { laneLimit: 2, avoidLanes: ["integration:1"] }))!.id).toBe(free);
+    expect((await claimJob(db, "w", 60_000, clock.now(), { laneLimit: 2 }))!.id).toBe(lane1);
   });
 
   it("keeps one queued job per dedupe key", async () => {
