@@ -13,6 +13,8 @@ export interface Config {
   baseUrlSet: boolean;
   secretKey: string | undefined;
   secretKeyFile: string;
+  /** Where uploaded reports are spooled while they are read and imported. */
+  spoolDir: string;
   logLevel: LogLevel;
   trustedProxies: TrustedProxies;
   trustedProxiesText: string;
@@ -50,6 +52,11 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
       "32-byte key for AES-256-GCM encryption of stored credentials, as 64 hex characters or base64. If unset, a key file is generated once in the data directory with 0600 permissions.",
   },
   { name: "PATCHBAY_LOG_LEVEL", default: "info", description: "debug, info, warn or error. Logs are JSON lines on stdout." },
+  {
+    name: "PATCHBAY_SPOOL_DIR",
+    default: "$PATCHBAY_DATA_DIR/spool",
+    description: "Where uploaded reports are spooled while they are read and imported (up to 200 MB each): a report completely spooled when Patchbay stopped is imported at its next start.",
+  },
   {
     name: "PATCHBAY_TRUSTED_PROXIES",
     default: "(empty)",
@@ -97,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     baseUrlSet: Boolean(env.PATCHBAY_BASE_URL),
     secretKey: env.PATCHBAY_SECRET_KEY || undefined,
     secretKeyFile: path.join(dataDir, "secret.key"),
+    spoolDir: path.resolve(env.PATCHBAY_SPOOL_DIR || path.join(dataDir, "spool")),
     logLevel: logLevel as LogLevel,
     trustedProxies,
     trustedProxiesText: env.PATCHBAY_TRUSTED_PROXIES?.trim() ?? "",
@@ -113,6 +121,7 @@ export function describeConfig(config: Config): string {
     ["PATCHBAY_DATA_DIR", config.dataDir],
     ["PATCHBAY_BASE_URL", config.baseUrl],
     ["PATCHBAY_SECRET_KEY", config.secretKey ? "(set)" : `(unset: ${config.secretKeyFile})`],
+    ["PATCHBAY_SPOOL_DIR", config.spoolDir],
     ["PATCHBAY_LOG_LEVEL", config.logLevel],
     ["PATCHBAY_TRUSTED_PROXIES", config.trustedProxiesText || "(empty)"],
     ["PATCHBAY_JOB_LEASE_SECONDS", String(config.jobLeaseSeconds)],

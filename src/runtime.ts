@@ -31,6 +31,7 @@ import { SEND_JOB, dispatchHandler, sendHandler } from "./notifications/dispatch
 import { REGISTRY_JOB, registrySyncHandler } from "./registries/sync.js";
 import { PACKAGES_JOB, packageSyncHandler } from "./packages/sync.js";
 import { OWNERSHIP_JOB, ownershipSyncHandler } from "./routing/sync.js";
+import { UPLOAD_RESUME_JOB, recoverUploads, uploadResumeHandler } from "./uploads/import.js";
 
 export interface RuntimeOptions {
   now?: () => Date;
@@ -87,7 +88,11 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     [REGISTRY_JOB, registrySyncHandler({ db, vault, registry, env: connectorEnv, now })],
     [PACKAGES_JOB, packageSyncHandler({ db, vault, registry, env: connectorEnv, now })],
     [OWNERSHIP_JOB, ownershipSyncHandler({ db, vault, registry, env: connectorEnv, now })],
+    [UPLOAD_RESUME_JOB, uploadResumeHandler({ db, vault, registry, env: connectorEnv, now, spoolDir: config.spoolDir })],
   ]);
+  // Uploads a stopped process left behind: resumed from a complete spool, or marked interrupted.
+  const recovered = await recoverUploads({ db, vault, registry, env: connectorEnv, now, spoolDir: config.spoolDir });
+  if (recovered.resumed || recovered.interrupted) logger.info("uploads recovered", recovered);
   const worker = new Worker({ db, handlers, logger: logger.child({ component: "worker" }), now, leaseMs: config.jobLeaseSeconds * 1000 });
 
   const views = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true, autoTrim: false });
@@ -100,6 +105,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     baseUrl: config.baseUrl,
     baseUrlSet: config.baseUrlSet,
     trustedProxies: config.trustedProxies,
+    spoolDir: config.spoolDir,
     connectorEnv,
     now,
     notifyWorker: () => worker.notify(),

@@ -3,6 +3,9 @@
 import sax from "sax";
 import { type CdxComponent, type CdxVulnerability, CycloneDxCollector, FormatError, type ReportSummary, type Sink } from "./formats.js";
 
+/** No field Patchbay reads is longer; a longer text node is cut, never held whole. */
+const MAX_TEXT = 64 * 1024;
+
 export class CycloneDxXmlReader {
   readonly #parser: sax.SAXParser;
   readonly #collector = new CycloneDxCollector();
@@ -21,8 +24,11 @@ export class CycloneDxXmlReader {
     };
     this.#parser.onopentag = (node) => this.#open(node.name.replace(/^.*:/, ""), node.attributes as Record<string, string>);
     this.#parser.onclosetag = (name) => this.#close(name.replace(/^.*:/, ""));
-    this.#parser.ontext = (t) => (this.#text += t);
-    this.#parser.oncdata = (t) => (this.#text += t);
+    const append = (t: string) => {
+      if (this.#text.length < MAX_TEXT) this.#text += t.slice(0, MAX_TEXT - this.#text.length);
+    };
+    this.#parser.ontext = append;
+    this.#parser.oncdata = append;
   }
 
   #parent(n = 1): string | undefined {

@@ -5,8 +5,10 @@
 // versions from the dependency monitor's inventory, CVE aliases and SBOM packages' advisories
 // from the advisory database), and the records are imported like a scanner's, in batches. A
 // "full result" upload resolves that tool's findings on that asset that it no longer reports.
+// The spool lives in the spool folder (PATCHBAY_SPOOL_DIR) until the import ends: a process
+// that dies after the report was completely spooled resumes the import as a durable job at its
+// next start; one that died before is marked interrupted (nothing was imported). Never half-done.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { connectorContext, type ConnectorEnvironment } from "../connectors/context.js";
@@ -21,6 +23,8 @@ import { ExternalError } from "../http.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import type { Vault } from "../vault.js";
+import { enqueueJob } from "../jobs/queue.js";
+import type { JobHandler } from "../jobs/worker.js";
 import { CycloneDxXmlReader } from "./cyclonedx-xml.js";
 import { FORMAT_LABELS, type FormatId, FormatError, type ReportSummary, type SbomPackage, type Sink, type UploadItem, detectFormat, formatReader } from "./formats.js";
 import { JsonSelector, JsonStreamError } from "./json-stream.js";
@@ -36,6 +40,19 @@ export interface UploadDeps {
   registry: ConnectorRegistry;
   env: ConnectorEnvironment;
   now: () => Date;
+  /** Where reports are spooled while they are read and imported. */
+  spoolDir: string;
+}
+
+export const UPLOAD_RESUME_JOB = "upload.resume";
+/** Written once the report was read to its end: from then on the upload can be resumed. */
+const SPOOLED = "spooled.json";
+
+/** What an upload asked for, kept with its spool. */
+type UploadRequest = Pick<UploadInput, "by" | "format" | "asset" | "full">;
+
+function uploadDir(spoolDir: string, uploadId: number): string {
+  return path.join(spoolDir, `upload-${uploadId}`);
 }
 
 export interface UploadInput {
@@ -80,7 +97,9 @@ interface Parsed {
   summary: ReportSummary;
   spool: string;
   items: number;
-  sbom: SbomPackage[];
+  /** SBOM packages to look up, spooled beside the items (an SBOM can list 100,000s). */
+  sbomSpool: string;
+  sbomCount: number;
   skipped: Record<string, number>;
   bytes: number;
 }
@@ -95,16 +114,26 @@ async function parse(input: UploadInput, dir: string): Promise<Parsed> {
     if (pending.length) fs.appendFileSync(spool, pending.join("\n") + "\n");
     pending.length = 0;
   };
-  const sbom: SbomPackage[] = [];
+  const sbomSpool = path.join(dir, "sbom.ndjson");
+  const pendingSbom: string[] = [];
+  const flushSbom = () => {
+    if (pendingSbom.length) fs.appendFileSync(sbomSpool, pendingSbom.join("\n") + "\n");
+    pendingSbom.length = 0;
+  };
   const skipped: Record<string, number> = {};
   let items = 0;
+  let sbomCount = 0;
   const sink: Sink = {
     item(item) {
       pending.push(JSON.stringify(item));
       items++;
       if (pending.length >= SPOOL_LINES) flush();
     },
-    sbom: (pkg) => sbom.push(pkg),
+    sbom(pkg) {
+      pendingSbom.push(JSON.stringify(pkg));
+      sbomCount++;
+      if (pendingSbom.length >= SPOOL_LINES) flushSbom();
+    },
     skip: (reason) => bump(skipped, reason),
   };
   const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -152,7 +181,8 @@ async function parse(input: UploadInput, dir: string): Promise<Parsed> {
     else if (rest) write(rest);
     const summary = end!();
     flush();
-    return { format: format!, summary, spool, items, sbom, skipped, bytes };
+    flushSbom();
+    return { format: format!, summary, spool, items, sbomSpool, sbomCount, skipped, bytes };
   } catch (err) {
     if (err instanceof UploadRejected) throw err;
     const what = format ? FORMAT_LABELS[format] : "report";
@@ -217,38 +247,112 @@ export async function importUpload(deps: UploadDeps, integration: Integration, i
     .values({ integration_id: integration.id, by: input.by, format: input.format, asset: input.asset, full_result: input.full ? 1 : 0, status: "running", created_at: started.toISOString() })
     .returning("id")
     .executeTakeFirstOrThrow();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "patchbay-upload-"));
+  const dir = uploadDir(deps.spoolDir, upload.id);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const request: UploadRequest = { by: input.by, format: input.format, asset: input.asset, full: input.full };
   try {
     const parsed = await parse(input, dir);
-    const asset = await resolveAsset(db, input.asset, parsed.summary);
-    const result = await importParsed(deps, integration, input, parsed, asset, upload.id);
-    await db
-      .updateTable("uploads")
-      .set({ status: "succeeded", format: parsed.format, tool: parsed.summary.tool, asset: asset.name, bytes: parsed.bytes, counts: JSON.stringify(result), finished_at: deps.now().toISOString() })
-      .where("id", "=", upload.id)
-      .execute();
-    return result;
+    // The report is completely spooled: a crash from here on resumes the import.
+    const { spool: _spool, sbomSpool: _sbomSpool, ...kept } = parsed;
+    fs.writeFileSync(path.join(dir, `${SPOOLED}.tmp`), JSON.stringify({ request, parsed: kept }), { mode: 0o600 });
+    fs.renameSync(path.join(dir, `${SPOOLED}.tmp`), path.join(dir, SPOOLED));
+    return await finishUpload(deps, integration, upload.id, request, parsed);
   } catch (err) {
-    const rejected = err instanceof UploadRejected;
-    await db
-      .updateTable("uploads")
-      .set({ status: rejected ? "rejected" : "failed", error: err instanceof Error ? err.message : String(err), finished_at: deps.now().toISOString() })
-      .where("id", "=", upload.id)
-      .execute();
+    await settleFailure(deps, upload.id, err);
     throw err;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function importParsed(deps: UploadDeps, integration: Integration, input: UploadInput, parsed: Parsed, asset: Asset, uploadId: number): Promise<UploadResult> {
+async function settleFailure(deps: UploadDeps, uploadId: number, err: unknown): Promise<void> {
+  const rejected = err instanceof UploadRejected;
+  await deps.db
+    .updateTable("uploads")
+    .set({ status: rejected ? "rejected" : "failed", error: err instanceof Error ? err.message : String(err), finished_at: deps.now().toISOString() })
+    .where("id", "=", uploadId)
+    .execute();
+}
+
+/** From a complete spool: the asset, the import, the upload's record. */
+async function finishUpload(deps: UploadDeps, integration: Integration, uploadId: number, request: UploadRequest, parsed: Parsed): Promise<UploadResult> {
+  const asset = await resolveAsset(deps.db, request.asset, parsed.summary);
+  const result = await importParsed(deps, integration, request, parsed, asset, uploadId);
+  await deps.db
+    .updateTable("uploads")
+    .set({ status: "succeeded", format: parsed.format, tool: parsed.summary.tool, asset: asset.name, bytes: parsed.bytes, counts: JSON.stringify(result), finished_at: deps.now().toISOString() })
+    .where("id", "=", uploadId)
+    .execute();
+  return result;
+}
+
+/**
+ * At start: uploads a stopped process left running. One whose report was completely spooled
+ * is resumed by a durable job; one that was still being received is marked interrupted. Spool
+ * folders of uploads that are over are removed.
+ */
+export async function recoverUploads(deps: UploadDeps): Promise<{ resumed: number; interrupted: number }> {
+  const { db } = deps;
+  const now = deps.now();
+  let resumed = 0;
+  let interrupted = 0;
+  const keep = new Set<string>();
+  for (const { id } of await db.selectFrom("uploads").select("id").where("status", "=", "running").execute()) {
+    const dir = uploadDir(deps.spoolDir, id);
+    if (fs.existsSync(path.join(dir, SPOOLED))) {
+      await enqueueJob(db, UPLOAD_RESUME_JOB, { uploadId: id }, now, { dedupeKey: `${UPLOAD_RESUME_JOB}:${id}`, maxAttempts: 3 });
+      keep.add(path.basename(dir));
+      resumed++;
+    } else {
+      await db
+        .updateTable("uploads")
+        .set({ status: "interrupted", error: "Patchbay stopped before the report was completely received. Nothing was imported: upload it again.", finished_at: now.toISOString() })
+        .where("id", "=", id)
+        .execute();
+      interrupted++;
+    }
+  }
+  if (fs.existsSync(deps.spoolDir)) {
+    for (const entry of fs.readdirSync(deps.spoolDir)) {
+      if (!keep.has(entry)) fs.rmSync(path.join(deps.spoolDir, entry), { recursive: true, force: true });
+    }
+  }
+  return { resumed, interrupted };
+}
+
+/** Job `upload.resume`: imports a completely spooled upload whose process stopped. */
+export function uploadResumeHandler(deps: UploadDeps): JobHandler {
+  return async ({ payload, logger, job }) => {
+    const { uploadId } = payload as { uploadId: number };
+    const upload = await deps.db.selectFrom("uploads").selectAll().where("id", "=", uploadId).executeTakeFirst();
+    const dir = uploadDir(deps.spoolDir, uploadId);
+    const integration = upload && (await deps.db.selectFrom("integrations").selectAll().where("id", "=", upload.integration_id).executeTakeFirst());
+    if (!upload || upload.status !== "running" || !integration || !fs.existsSync(path.join(dir, SPOOLED))) {
+      if (upload?.status === "running") await settleFailure(deps, uploadId, new Error("The upload's spool or its integration is gone; upload the report again."));
+      fs.rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    const { request, parsed } = JSON.parse(fs.readFileSync(path.join(dir, SPOOLED), "utf8")) as { request: UploadRequest; parsed: Omit<Parsed, "spool" | "sbomSpool"> };
+    try {
+      const result = await finishUpload(deps, integration, uploadId, request, { ...parsed, spool: path.join(dir, "items.ndjson"), sbomSpool: path.join(dir, "sbom.ndjson") });
+      logger.info("upload resumed and imported", { uploadId, created: result.created, updated: result.updated });
+    } catch (err) {
+      // A rejection is final; anything else is retried, and reported on the last attempt.
+      if (err instanceof UploadRejected || job.attempts >= job.max_attempts) await settleFailure(deps, uploadId, err);
+      else throw err;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+async function importParsed(deps: UploadDeps, integration: Integration, input: UploadRequest, parsed: Parsed, asset: Asset, uploadId: number): Promise<UploadResult> {
   const { db } = deps;
   const ctx: ConnectorContext = { ...connectorContext(deps.env), workspace: createWorkspace(deps) };
   const tool = parsed.summary.tool;
   const actor = `upload: ${tool} by ${input.by}`;
   const reasons: Record<string, number> = { ...parsed.skipped };
   const advisories = await advisoryDatabase(deps, ctx);
-  if (parsed.sbom.length && !advisories) {
+  if (parsed.sbomCount && !advisories) {
     throw new UploadRejected(409, "An SBOM lists packages without their vulnerabilities: connect the Patchbay dependency monitor (Integration Hub → Package Registries) so Patchbay can look them up in OSV, then upload again.");
   }
 
@@ -311,13 +415,26 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
     const lines = readline.createInterface({ input: fs.createReadStream(parsed.spool, "utf8"), crlfDelay: Infinity });
     for await (const line of lines) if (line) await add(JSON.parse(line) as UploadItem);
   }
-  for (const sbomBatch of chunks(parsed.sbom, 1000)) {
+  const lookUp = async (sbomBatch: SbomPackage[]) => {
     const matches = await advisories!.lookup(sbomBatch);
     for (const [i, pkg] of sbomBatch.entries()) {
       for (const m of matches[i]!) {
         await add({ ids: m.ids, package: pkg.name, ecosystem: pkg.ecosystem, installedVersion: pkg.version, fixedVersion: m.fixedVersion, severity: m.severity, cvss: m.cvss, title: m.title, description: m.description, url: m.url, location: pkg.location });
       }
     }
+  };
+  if (parsed.sbomCount) {
+    let sbomBatch: SbomPackage[] = [];
+    const lines = readline.createInterface({ input: fs.createReadStream(parsed.sbomSpool, "utf8"), crlfDelay: Infinity });
+    for await (const line of lines) {
+      if (!line) continue;
+      sbomBatch.push(JSON.parse(line) as SbomPackage);
+      if (sbomBatch.length >= 1000) {
+        await lookUp(sbomBatch);
+        sbomBatch = [];
+      }
+    }
+    if (sbomBatch.length) await lookUp(sbomBatch);
   }
   await commit();
 

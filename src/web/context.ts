@@ -17,6 +17,8 @@ export interface AppDeps {
   /** PATCHBAY_BASE_URL was set: pages answer only on its host. */
   baseUrlSet: boolean;
   trustedProxies: TrustedProxies;
+  /** Where uploads are spooled (PATCHBAY_SPOOL_DIR). */
+  spoolDir: string;
   connectorEnv: ConnectorEnvironment;
   now: () => Date;
   /** Wakes the job worker after an enqueue. */

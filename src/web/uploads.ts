@@ -67,8 +67,40 @@ async function uploadIntegration(deps: AppDeps): Promise<Integration | undefined
   return deps.db.selectFrom("integrations").selectAll().where("kind", "=", "ci-upload").executeTakeFirst();
 }
 
+/** Uploads read at once, and waiting their turn, in this process; past both, a 429. */
+export const UPLOADS_AT_ONCE = 2;
+export const UPLOADS_WAITING = 4;
+export const UPLOAD_RETRY_AFTER_S = 30;
+let uploadsRunning = 0;
+const uploadQueue: (() => void)[] = [];
+
+/** Runs the upload when a slot is free; undefined when too many are already running and waiting. */
+async function inUploadSlot<T>(run: () => Promise<T>): Promise<T | undefined> {
+  if (uploadsRunning >= UPLOADS_AT_ONCE) {
+    if (uploadQueue.length >= UPLOADS_WAITING) return undefined;
+    await new Promise<void>((resolve) => uploadQueue.push(resolve));
+  }
+  uploadsRunning++;
+  try {
+    return await run();
+  } finally {
+    uploadsRunning--;
+    uploadQueue.shift()?.();
+  }
+}
+
+type UploadOutcome = { result: UploadResult } | { status: 400 | 404 | 409 | 413 | 429; error: string };
+
 /** Reads options and the body, and imports: the result, or the refusal with its status. */
-async function runUpload(c: Context<AppEnv>, deps: AppDeps, by: string, query: (name: string) => string | undefined): Promise<{ result: UploadResult } | { status: 400 | 404 | 409 | 413; error: string }> {
+async function runUpload(c: Context<AppEnv>, deps: AppDeps, by: string, query: (name: string) => string | undefined): Promise<UploadOutcome> {
+  const outcome = await inUploadSlot(() => readAndImport(c, deps, by, query));
+  if (outcome) return outcome;
+  await c.req.raw.body?.cancel().catch(() => undefined);
+  c.header("Retry-After", String(UPLOAD_RETRY_AFTER_S));
+  return { status: 429, error: `Patchbay is reading ${UPLOADS_AT_ONCE} reports and has ${UPLOADS_WAITING} more waiting. Send this one again in ${UPLOAD_RETRY_AFTER_S} seconds (Retry-After).` };
+}
+
+async function readAndImport(c: Context<AppEnv>, deps: AppDeps, by: string, query: (name: string) => string | undefined): Promise<UploadOutcome> {
   const integration = await uploadIntegration(deps);
   if (!integration) return { status: 409, error: "Uploads are off: connect CI uploads in the Integration Hub (Security Scanners) first." };
   const body = await reportBody(c.req.raw);
@@ -107,7 +139,7 @@ export function uploadRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   // --- the Uploads page ------------------------------------------------------------------
-  const page = async (c: Context<AppEnv>, extra: Record<string, unknown> = {}, status: 200 | 400 | 404 | 409 | 413 = 200) => {
+  const page = async (c: Context<AppEnv>, extra: Record<string, unknown> = {}, status: 200 | 400 | 404 | 409 | 413 | 429 = 200) => {
     const integration = await uploadIntegration(deps);
     const uploads = integration ? await deps.db.selectFrom("uploads").selectAll().where("integration_id", "=", integration.id).orderBy("id", "desc").limit(50).execute() : [];
     return render(c, deps, "./uploads/index", { connected: Boolean(integration), uploads: uploads.map((u) => ({ ...u, counts: JSON.parse(u.counts) as Partial<UploadResult> })), formats: FORMAT_LABELS, apiUrl: `${deps.baseUrl}/api/v1/scans`, ...extra }, status);

@@ -10,6 +10,7 @@ import { enqueueJob } from "../../src/jobs/queue.js";
 import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
 import { HttpSession, type ServerProcess, startServer } from "../process.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "../sim/wiz-fixture.js";
+import { trivyReport } from "../bench/reports.js";
 
 const running: ServerProcess[] = [];
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -138,6 +139,53 @@ describe("crash safety", () => {
     const integration = await db.selectFrom("integrations").selectAll().executeTakeFirstOrThrow();
     expect(integration.status).toBe("connected");
     expect(sqlite.pragma("integrity_check", { simple: true })).toBe("ok");
+  });
+});
+
+describe("uploads cut off by kill -9", () => {
+  it("a report still being received is marked interrupted; one completely spooled is imported after the restart", { timeout: 120_000 }, async () => {
+    const dir = dataDir();
+    const env = { PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY };
+    const first = await run(env);
+    await first.ready();
+    const session = new HttpSession(first.url);
+    await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+    await session.send("/integrations/ci-upload", {});
+    const token = /pbt_[a-z2-7]{32}/.exec(await (await session.send("/settings/tokens", { name: "ci", scopes: "upload" })).text())![0];
+    const sqlite = new SQLite(path.join(dir, "patchbay.db"), { readonly: true, timeout: 5000 });
+    cleanups.push(() => void sqlite.close());
+    const uploads = () => sqlite.prepare("select id, status, error from uploads order by id").all() as { id: number; status: string; error: string | null }[];
+    const spool = path.join(dir, "spool");
+    const report = trivyReport(20);
+
+    // 1. Half a report sent, the rest never comes: Patchbay dies while receiving it.
+    const half = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(report.slice(0, report.length / 2)));
+      },
+    });
+    void fetch(`${first.url}/api/v1/scans`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: half, duplex: "half" } as RequestInit).catch(() => undefined);
+    await until(() => uploads().length === 1 && fs.existsSync(path.join(spool, `upload-${uploads()[0]!.id}`, "items.ndjson")));
+    await first.kill("SIGKILL");
+
+    // 2. After a restart: interrupted, its spool removed, nothing imported.
+    const second = await run(env);
+    await second.ready();
+    expect(uploads()).toEqual([{ id: 1, status: "interrupted", error: "Patchbay stopped before the report was completely received. Nothing was imported: upload it again." }]);
+    expect(fs.readdirSync(spool)).toEqual([]);
+    expect((sqlite.prepare("select count(*) as n from findings").get() as { n: number }).n).toBe(0);
+
+    // 3. A whole report spooled, then Patchbay dies while importing it: the restart finishes the import.
+    void fetch(`${second.url}/api/v1/scans`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: report }).catch(() => undefined);
+    await until(() => fs.existsSync(path.join(spool, "upload-2", "spooled.json")), 60_000);
+    await second.kill("SIGKILL");
+    expect(uploads()[1]!.status).toBe("running");
+    const third = await run(env);
+    await third.ready();
+    await until(() => uploads()[1]!.status === "succeeded", 60_000);
+    const expected = report.split('"VulnerabilityID"').length - 1;
+    expect((sqlite.prepare("select count(*) as n from findings").get() as { n: number }).n).toBe(expected);
+    expect(fs.readdirSync(spool)).toEqual([]);
   });
 });
 

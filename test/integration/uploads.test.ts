@@ -157,6 +157,35 @@ describe("uploads from CI", () => {
     expect(history).toContain("rejected");
   });
 
+  it("reads two reports at once, queues four more, and answers 429 with Retry-After beyond that", async () => {
+    const controllers: ReadableStreamDefaultController<Uint8Array>[] = [];
+    const slow = () =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controllers.push(controller);
+          controller.enqueue(new TextEncoder().encode('{"SchemaVersion": 2, "ArtifactName": "acme/web", "Results": ['));
+        },
+      });
+    const send = (body: ReadableStream<Uint8Array> | string) =>
+      app.runtime.app.request(`${BASE}/api/v1/scans?asset=acme/web`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body, duplex: "half" } as RequestInit);
+    const pending = Array.from({ length: 6 }, () => send(slow()));
+    await new Promise((r) => setTimeout(r, 200));
+    const refused = await send('{"SchemaVersion": 2, "ArtifactName": "acme/web", "Results": []}');
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("30");
+    expect((await refused.json()).error).toContain("Send this one again in 30 seconds");
+    // The reports being read end; the waiting ones are read in turn.
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      for (const c of controllers.splice(0)) {
+        c.enqueue(new TextEncoder().encode("]}"));
+        c.close();
+      }
+    }
+    const statuses = (await Promise.all(pending)).map((r) => r.status);
+    expect(statuses).toEqual(Array(6).fill(201));
+  });
+
   it("accepts multipart bodies from the API and the Uploads page (with its CSRF check)", async () => {
     const form = new FormData();
     form.set("asset", "acme/web");
