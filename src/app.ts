@@ -13,6 +13,7 @@ import { isIP } from "node:net";
 import { type TrustedProxies, clientAddress } from "./client-address.js";
 import { SESSION_COOKIE, validateSessionToken } from "./auth/sessions.js";
 import { countUsers } from "./auth/users.js";
+import { STORAGE_FULL_MESSAGE, isStorageFull } from "./db/storage.js";
 import type { AppDeps, AppEnv } from "./web/context.js";
 import { isHtmx, redirect, render } from "./web/render.js";
 import { accountRoutes } from "./web/account.js";
@@ -178,8 +179,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       );
     }
     if (err instanceof HTTPException) return err.getResponse();
-    deps.logger.error("request failed", { reqId: c.get("requestId"), path: c.req.path, error: err, stack: err.stack });
-    return render(c, deps, "./error", { title: "Something went wrong", message: `Patchbay could not complete this request. The logs have the details under request id ${c.get("requestId")}.` }, 500);
+    const full = isStorageFull(err);
+    deps.logger.error(full ? "request failed: storage full" : "request failed", { reqId: c.get("requestId"), path: c.req.path, error: err, stack: err.stack });
+    const message = full ? STORAGE_FULL_MESSAGE : `Patchbay could not complete this request. The logs have the details under request id ${c.get("requestId")}.`;
+    // Machines (CI uploads, webhooks) read JSON, never a page.
+    if (MACHINE_PATH.test(c.req.path)) return c.json({ error: message, requestId: c.get("requestId") }, full ? 503 : 500);
+    return render(c, deps, "./error", { title: full ? "Storage full" : "Something went wrong", message }, full ? 503 : 500);
   });
   return app;
 }

@@ -32,6 +32,7 @@ import { REGISTRY_JOB, registrySyncHandler } from "./registries/sync.js";
 import { PACKAGES_JOB, packageSyncHandler } from "./packages/sync.js";
 import { OWNERSHIP_JOB, ownershipSyncHandler } from "./routing/sync.js";
 import { UPLOAD_RESUME_JOB, recoverUploads, uploadResumeHandler } from "./uploads/import.js";
+import { storageProblem } from "./db/storage.js";
 
 export interface RuntimeOptions {
   now?: () => Date;
@@ -106,6 +107,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     baseUrlSet: config.baseUrlSet,
     trustedProxies: config.trustedProxies,
     spoolDir: config.spoolDir,
+    storageProblem: () => storageProblem(database.sqlite, config.dataDir),
     connectorEnv,
     now,
     notifyWorker: () => worker.notify(),

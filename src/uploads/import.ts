@@ -24,6 +24,7 @@ import { connectionFor } from "../integrations/oauth.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import type { Vault } from "../vault.js";
 import { enqueueJob } from "../jobs/queue.js";
+import { isStorageFull } from "../db/storage.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { CycloneDxXmlReader } from "./cyclonedx-xml.js";
 import { FORMAT_LABELS, type FormatId, FormatError, type ReportSummary, type SbomPackage, type Sink, type UploadItem, detectFormat, formatReader } from "./formats.js";
@@ -267,22 +268,33 @@ export async function importUpload(deps: UploadDeps, integration: Integration, i
 
 async function settleFailure(deps: UploadDeps, uploadId: number, err: unknown): Promise<void> {
   const rejected = err instanceof UploadRejected;
-  await deps.db
-    .updateTable("uploads")
-    .set({ status: rejected ? "rejected" : "failed", error: err instanceof Error ? err.message : String(err), finished_at: deps.now().toISOString() })
-    .where("id", "=", uploadId)
-    .execute();
+  try {
+    await deps.db
+      .updateTable("uploads")
+      .set({ status: rejected ? "rejected" : "failed", error: err instanceof Error ? err.message : String(err), finished_at: deps.now().toISOString() })
+      .where("id", "=", uploadId)
+      .execute();
+  } catch (settling) {
+    // A full disk fails this write too: the next start marks the upload interrupted.
+    if (!isStorageFull(settling)) throw settling;
+  }
 }
 
 /** From a complete spool: the asset, the import, the upload's record. */
 async function finishUpload(deps: UploadDeps, integration: Integration, uploadId: number, request: UploadRequest, parsed: Parsed): Promise<UploadResult> {
   const asset = await resolveAsset(deps.db, request.asset, parsed.summary);
   const result = await importParsed(deps, integration, request, parsed, asset, uploadId);
-  await deps.db
-    .updateTable("uploads")
-    .set({ status: "succeeded", format: parsed.format, tool: parsed.summary.tool, asset: asset.name, bytes: parsed.bytes, counts: JSON.stringify(result), finished_at: deps.now().toISOString() })
-    .where("id", "=", uploadId)
-    .execute();
+  try {
+    await deps.db
+      .updateTable("uploads")
+      .set({ status: "succeeded", format: parsed.format, tool: parsed.summary.tool, asset: asset.name, bytes: parsed.bytes, counts: JSON.stringify(result), finished_at: deps.now().toISOString() })
+      .where("id", "=", uploadId)
+      .execute();
+  } catch (err) {
+    // The findings are committed: the answer says so even if the upload's own record could not be.
+    if (!isStorageFull(err)) throw err;
+    deps.env.logger.error("upload imported, but its record could not be updated: storage full", { uploadId });
+  }
   return result;
 }
 

@@ -19,6 +19,8 @@ export interface AppDeps {
   trustedProxies: TrustedProxies;
   /** Where uploads are spooled (PATCHBAY_SPOOL_DIR). */
   spoolDir: string;
+  /** Why the database cannot be written now (a full disk), or undefined. */
+  storageProblem: () => string | undefined;
   connectorEnv: ConnectorEnvironment;
   now: () => Date;
   /** Wakes the job worker after an enqueue. */

@@ -1,4 +1,6 @@
-// GET /healthz: unauthenticated liveness for Docker's HEALTHCHECK and load balancers.
+// GET /healthz: unauthenticated liveness for Docker's HEALTHCHECK and load balancers. A
+// database that cannot be written (a full disk) is said in the body; the status stays 200,
+// for the process is alive (readiness is another question).
 import { sql } from "kysely";
 import { Hono } from "hono";
 import { countJobsByStatus } from "../jobs/queue.js";
@@ -10,7 +12,8 @@ export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
     try {
       await sql`select 1`.execute(deps.db);
       const jobs = await countJobsByStatus(deps.db);
-      return c.json({ status: "ok", database: "ok", queue: { queued: jobs.queued, running: jobs.running, failed: jobs.failed } });
+      const storage = deps.storageProblem();
+      return c.json({ status: "ok", database: storage ? `not writable: ${storage}` : "ok", queue: { queued: jobs.queued, running: jobs.running, failed: jobs.failed } });
     } catch (err) {
       deps.logger.error("health check failed", { error: err });
       return c.json({ status: "error", database: "unreachable", error: (err as Error).message }, 503);

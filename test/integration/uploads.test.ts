@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Browser, type TestApp, BASE, runJobs, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { OsvSim, realAdvisories } from "../sim/osv.js";
+import { trivyReport } from "../bench/reports.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/reports/${name}`, import.meta.url), "utf8");
@@ -184,6 +185,29 @@ describe("uploads from CI", () => {
     }
     const statuses = (await Promise.all(pending)).map((r) => r.status);
     expect(statuses).toEqual(Array(6).fill(201));
+  });
+
+  it("a full disk: the API answers JSON saying so, nothing half-imported, and /healthz tells while it stays up", async () => {
+    const sqlite = app.runtime.database.sqlite;
+    const report = trivyReport(2);
+    const before = await findings();
+    // The database may not grow by a single page from now on, as on a full disk.
+    sqlite.pragma(`max_page_count = ${Number(sqlite.pragma("page_count", { simple: true }))}`);
+    sqlite.exec("VACUUM");
+    sqlite.pragma(`max_page_count = ${Number(sqlite.pragma("page_count", { simple: true }))}`);
+    try {
+      const health = await app.runtime.app.request(`${BASE}/healthz`);
+      expect(health.status).toBe(200);
+      expect((await health.json()).database).toMatch(/^not writable: the database reached its size limit/);
+      const res = await upload(report);
+      expect(res.headers.get("content-type")).toContain("application/json");
+      expect(res.status).toBe(503);
+      expect((await res.json()).error).toContain("cannot take another write");
+      expect(await findings()).toEqual(before);
+    } finally {
+      sqlite.pragma("max_page_count = 1073741823");
+    }
+    expect((await (await app.runtime.app.request(`${BASE}/healthz`)).json()).database).toBe("ok");
   });
 
   it("accepts multipart bodies from the API and the Uploads page (with its CSRF check)", async () => {
