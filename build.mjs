@@ -1,12 +1,13 @@
 // Bundles src/ into dist/server.js with esbuild and copies htmx into dist/public.
-// Native modules stay external: they are installed as dependencies next to the bundle.
+// Native modules stay external: they are installed as dependencies next to the bundle, as is
+// undici, which only PATCHBAY_OUTBOUND_DENY_PRIVATE loads (it would double the bundle).
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = path.dirname(fileURLToPath(import.meta.url));
-const external = ["better-sqlite3", "@node-rs/argon2"];
+const external = ["better-sqlite3", "@node-rs/argon2", "undici"];
 
 await build({
   entryPoints: [path.join(root, "src/server.ts")],

@@ -18,6 +18,8 @@ export interface Config {
   logLevel: LogLevel;
   trustedProxies: TrustedProxies;
   trustedProxiesText: string;
+  /** Never connect to private, loopback or link-local addresses. */
+  outboundDenyPrivate: boolean;
   jobLeaseSeconds: number;
   originMap: Map<string, string>;
 }
@@ -56,6 +58,12 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: "PATCHBAY_SPOOL_DIR",
     default: "$PATCHBAY_DATA_DIR/spool",
     description: "Where uploaded reports are spooled while they are read and imported (up to 200 MB each): a report completely spooled when Patchbay stopped is imported at its next start.",
+  },
+  {
+    name: "PATCHBAY_OUTBOUND_DENY_PRIVATE",
+    default: "false",
+    description:
+      "true: Patchbay's HTTP calls never connect to private, loopback or link-local addresses (checked on the address actually connected). Leave false on an intranet, where the tools Patchbay connects to usually have private addresses.",
   },
   {
     name: "PATCHBAY_TRUSTED_PROXIES",
@@ -108,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: logLevel as LogLevel,
     trustedProxies,
     trustedProxiesText: env.PATCHBAY_TRUSTED_PROXIES?.trim() ?? "",
+    outboundDenyPrivate: parseBoolean(env.PATCHBAY_OUTBOUND_DENY_PRIVATE, "PATCHBAY_OUTBOUND_DENY_PRIVATE"),
     jobLeaseSeconds: parseInteger(env.PATCHBAY_JOB_LEASE_SECONDS, 60, "PATCHBAY_JOB_LEASE_SECONDS", 1, 86400),
     originMap: parseOriginMap(env.PATCHBAY_ORIGIN_MAP),
   };
@@ -124,6 +133,7 @@ export function describeConfig(config: Config): string {
     ["PATCHBAY_SPOOL_DIR", config.spoolDir],
     ["PATCHBAY_LOG_LEVEL", config.logLevel],
     ["PATCHBAY_TRUSTED_PROXIES", config.trustedProxiesText || "(empty)"],
+    ["PATCHBAY_OUTBOUND_DENY_PRIVATE", String(config.outboundDenyPrivate)],
     ["PATCHBAY_JOB_LEASE_SECONDS", String(config.jobLeaseSeconds)],
     ["PATCHBAY_ORIGIN_MAP", [...config.originMap].map(([a, b]) => `${a}=${b}`).join(",") || "(empty)"],
   ];

@@ -224,6 +224,8 @@ export class HttpClient {
     const s = this.service;
     const host = safeHost(req.url);
     if (err instanceof TooLargeError) return { error: err, retryable: false };
+    const refused = causeWithCode(err, "PATCHBAY_PRIVATE_ADDRESS");
+    if (refused) return { error: new ExternalError("invalid_input", s, `${s} was not contacted: ${refused.message}`), retryable: false };
     if (err instanceof TimeoutError) {
       return { error: new ExternalError("unreachable", s, `${s} at ${host} did not answer within ${err.ms / 1000} s.`), retryable: idempotent };
     }
@@ -316,6 +318,16 @@ export function redactUrl(url: string): string {
   } catch {
     return "[unparseable url]";
   }
+}
+
+/** The error, or one of its causes, that carries this code. */
+function causeWithCode(err: unknown, code: string): Error | undefined {
+  let current: unknown = err;
+  for (let depth = 0; current && depth < 4; depth++) {
+    if ((current as { code?: unknown }).code === code) return current as Error;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 function networkCode(err: unknown): string | undefined {

@@ -247,3 +247,21 @@ describe("what an answer may show", () => {
     }
   });
 });
+
+describe("PATCHBAY_OUTBOUND_DENY_PRIVATE", () => {
+  it("refuses private, loopback and link-local destinations on the address actually connected", async () => {
+    const { denyPrivateFetch, isPrivateAddress } = await import("../../src/outbound.js");
+    for (const a of ["10.1.2.3", "172.16.0.1", "192.168.1.1", "127.0.0.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1"]) expect(isPrivateAddress(a), a).toBe(true);
+    for (const a of ["8.8.8.8", "140.82.112.3", "2606:4700::1111"]) expect(isPrivateAddress(a), a).toBe(false);
+    const { http } = client({ fetch: denyPrivateFetch });
+    const port = new URL(sim.url).port;
+    // An IP literal is refused before connecting; a name, in the connection's own DNS lookup.
+    for (const url of [`${sim.url}/ok`, `http://localhost:${port}/ok`]) {
+      const err = (await http.request({ url }).catch((e: unknown) => e)) as ExternalError;
+      expect(err, url).toBeInstanceOf(ExternalError);
+      expect(err.kind).toBe("invalid_input");
+      expect(err.message).toContain("PATCHBAY_OUTBOUND_DENY_PRIVATE is set");
+    }
+    expect(hits).toBe(0);
+  });
+});

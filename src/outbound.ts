@@ -1,0 +1,57 @@
+// PATCHBAY_OUTBOUND_DENY_PRIVATE: Patchbay connects to no private, loopback or link-local
+// address (the cloud metadata service at 169.254.169.254 among them). Off by default: on an
+// intranet, Jira, GitLab and the registries usually are at private addresses. The check is
+// made on the address actually connected to — resolved names are checked in the connection's
+// own DNS lookup, so a name that resolves differently the second time (DNS rebinding) cannot
+// slip past a check made beforehand.
+import dns from "node:dns";
+import { isIP } from "node:net";
+import ipaddr from "ipaddr.js";
+import type { Agent } from "undici";
+
+/** Address ranges (ipaddr.js's names) that are not the public internet. */
+const DENIED = new Set(["private", "loopback", "linkLocal", "uniqueLocal", "unspecified", "carrierGradeNat", "reserved", "broadcast", "multicast"]);
+
+export class PrivateAddressError extends Error {
+  readonly code = "PATCHBAY_PRIVATE_ADDRESS";
+  constructor(readonly host: string, readonly address: string) {
+    super(`${host} is at ${address}, a private or local address, and PATCHBAY_OUTBOUND_DENY_PRIVATE is set: Patchbay does not connect there.`);
+  }
+}
+
+/** Whether an IP address is private, loopback, link-local or otherwise not public. */
+export function isPrivateAddress(address: string): boolean {
+  try {
+    let parsed = ipaddr.parse(address);
+    if (parsed.kind() === "ipv6" && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
+    return DENIED.has(parsed.range());
+  } catch {
+    return true;
+  }
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
+
+function guardedLookup(hostname: string, options: dns.LookupOptions, callback: LookupCallback): void {
+  dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
+    if (err) return callback(err, "");
+    const list = addresses as dns.LookupAddress[];
+    const denied = list.find((a) => isPrivateAddress(a.address));
+    if (denied) return callback(new PrivateAddressError(hostname, denied.address), "");
+    if (options.all) return callback(null, list);
+    callback(null, list[0]!.address, list[0]!.family);
+  });
+}
+
+let guarded: Promise<{ agent: Agent; fetch: typeof import("undici").fetch }> | undefined;
+
+/** fetch that refuses private destinations: IP literals before connecting, names in the connection's lookup. */
+export const denyPrivateFetch: typeof fetch = async (input, init) => {
+  const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  if (isIP(host) && isPrivateAddress(host)) throw new PrivateAddressError(host, host);
+  // Loaded only where the setting is on: undici's Agent lets the lookup see each connection.
+  guarded ??= import("undici").then((u) => ({ agent: new u.Agent({ connect: { lookup: guardedLookup as never } }), fetch: u.fetch }));
+  const { agent, fetch: undiciFetch } = await guarded;
+  return (await undiciFetch(input as never, { ...(init as object), dispatcher: agent } as never)) as unknown as Response;
+};
