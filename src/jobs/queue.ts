@@ -2,7 +2,8 @@
 // job by taking a lease; if the process dies, the lease runs out and another claim picks
 // the job up again. Queries stay in the Kysely builder (on PostgreSQL the claim would add
 // FOR UPDATE SKIP LOCKED; the conditional update below is what makes it safe either way).
-import type { Db, Job, JobStatus } from "../db/schema.js";
+import type { ExpressionBuilder } from "kysely";
+import type { Database, Db, Job, JobStatus } from "../db/schema.js";
 
 export interface EnqueueOptions {
   runAt?: Date;
@@ -90,6 +91,16 @@ const CRASH_LIMIT = 10;
 export async function claimJob(db: Db, workerId: string, leaseMs: number, now: Date, limits: ClaimLimits = {}): Promise<Job | undefined> {
   const { laneLimit = Infinity, groupLimit = GROUP_LIMIT, avoidLanes = [] } = limits;
   const stamp = now.toISOString();
+  /** The lanes (or groups) that already have `limit` jobs running with live leases. */
+  const full = (eb: ExpressionBuilder<Database, "jobs">, column: "lane" | "group_key", limit: number) =>
+    eb
+      .selectFrom("jobs as busy")
+      .select(`busy.${column}` as "busy.lane")
+      .where("busy.status", "=", "running")
+      .where(`busy.${column}`, "is not", null)
+      .where("busy.lease_until", ">=", stamp)
+      .groupBy(`busy.${column}`)
+      .having((h) => h.fn.countAll(), ">=", limit);
   const leaseUntil = new Date(now.getTime() + leaseMs).toISOString();
   for (let tries = 0; tries < 10; tries++) {
     const candidate = await db
@@ -101,42 +112,8 @@ export async function claimJob(db: Db, workerId: string, leaseMs: number, now: D
           eb.and([eb("status", "=", "running"), eb("lease_until", "<", stamp)]),
         ]),
       )
-      .$if(Number.isFinite(laneLimit), (q) =>
-        q.where((eb) =>
-          eb.or([
-            eb("lane", "is", null),
-            eb(
-              "lane",
-              "not in",
-              eb
-                .selectFrom("jobs as busy")
-                .select("busy.lane")
-                .where("busy.status", "=", "running")
-                .where("busy.lane", "is not", null)
-                .where("busy.lease_until", ">=", stamp)
-                .groupBy("busy.lane")
-                .having((h) => h.fn.countAll(), ">=", laneLimit),
-            ),
-          ]),
-        ),
-      )
-      .where((eb) =>
-        eb.or([
-          eb("group_key", "is", null),
-          eb(
-            "group_key",
-            "not in",
-            eb
-              .selectFrom("jobs as grouped")
-              .select("grouped.group_key")
-              .where("grouped.status", "=", "running")
-              .where("grouped.group_key", "is not", null)
-              .where("grouped.lease_until", ">=", stamp)
-              .groupBy("grouped.group_key")
-              .having((h) => h.fn.countAll(), ">=", groupLimit),
-          ),
-        ]),
-      )
+      .$if(Number.isFinite(laneLimit), (q) => q.where((eb) => eb.or([eb("lane", "is", null), eb("lane", "not in", full(eb, "lane", laneLimit))])))
+      .where((eb) => eb.or([eb("group_key", "is", null), eb("group_key", "not in", full(eb, "group_key", groupLimit))]))
       .$if(avoidLanes.length > 0, (q) => q.where((eb) => eb.or([eb("lane", "is", null), eb("lane", "not in", avoidLanes)])))
       .orderBy("run_at")
       .orderBy("id")

@@ -158,51 +158,34 @@ function toGlob(pattern: string): Glob {
 }
 
 /**
- * Greedy matching with backtracking to the last star only, for segments ("**" matches any run
- * of segments) and within a segment ("*" any run of characters but "/", "?" one): at most
- * pattern length × text length steps, whatever the input.
+ * Greedy matching with backtracking to the last star only: `star` units match any run of text
+ * units, other units one each (as `matchOne` says). At most pattern length × text length
+ * steps, whatever the input.
  */
-function segmentsMatch(pattern: string[], path: string[]): boolean {
+function starMatch<T>(pattern: ArrayLike<T>, text: ArrayLike<T>, star: T, matchOne: (p: T, t: T) => boolean): boolean {
   let p = 0;
   let t = 0;
-  let star = -1;
+  let lastStar = -1;
   let resume = 0;
-  while (t < path.length) {
-    if (p < pattern.length && pattern[p] !== "**" && wildcardMatch(pattern[p]!, path[t]!)) {
+  while (t < text.length) {
+    if (p < pattern.length && pattern[p] !== star && matchOne(pattern[p]!, text[t]!)) {
       p++;
       t++;
-    } else if (p < pattern.length && pattern[p] === "**") {
-      star = p++;
+    } else if (p < pattern.length && pattern[p] === star) {
+      lastStar = p++;
       resume = t;
-    } else if (star >= 0) {
-      p = star + 1;
+    } else if (lastStar >= 0) {
+      p = lastStar + 1;
       t = ++resume;
     } else return false;
   }
-  while (p < pattern.length && pattern[p] === "**") p++;
+  while (p < pattern.length && pattern[p] === star) p++;
   return p === pattern.length;
 }
 
-function wildcardMatch(pattern: string, text: string): boolean {
-  let p = 0;
-  let t = 0;
-  let star = -1;
-  let resume = 0;
-  while (t < text.length) {
-    const ch = pattern[p];
-    if (p < pattern.length && ch !== "*" && (ch === "?" || ch === text[t])) {
-      p++;
-      t++;
-    } else if (ch === "*") {
-      star = p++;
-      resume = t;
-    } else if (star >= 0) {
-      p = star + 1;
-      t = ++resume;
-    } else return false;
-  }
-  while (pattern[p] === "*") p++;
-  return p === pattern.length;
+/** Path segments: "**" matches any run of segments; a segment's own "*" any run of characters but "/", "?" one. */
+function segmentsMatch(pattern: string[], path: string[]): boolean {
+  return starMatch(pattern, path, "**", (p, t) => starMatch(p, t, "*", (a, b) => a === "?" || a === b));
 }
 
 /**

@@ -29,3 +29,34 @@ export function trivyReport(megabytes: number): string {
   for (let r = 0; r < 10; r++) results.push(`{"Target": "layer-${r}", "Class": "lang-pkgs", "Type": "npm", "Vulnerabilities": [${vulns.filter((_, i) => i % 10 === r).join(",\n")}]}`);
   return `{"SchemaVersion": 2, "ArtifactName": "registry.example.com/bench/app:1.0", "ArtifactType": "container_image", "Metadata": {"RepoDigests": ["registry.example.com/bench/app@sha256:${"ab".repeat(32)}"]}, "Results": [${results.join(",\n")}]}`;
 }
+
+/**
+ * A CycloneDX 1.5 JSON SBOM of about `megabytes` MB, without vulnerabilities: npm components
+ * with the hashes, licenses and properties real generators write (Syft, cdxgen).
+ */
+export function cycloneDxSbom(megabytes: number): string {
+  const components: string[] = [];
+  let size = 0;
+  for (let i = 0; size < megabytes * 1024 * 1024; i++) {
+    const name = `pkg-${i % 5000}`;
+    const version = `1.${i % 40}.0`;
+    const c = JSON.stringify({
+      "bom-ref": `pkg:npm/${name}@${version}?package-id=${i.toString(16)}`,
+      type: "library",
+      name,
+      version,
+      description: `The ${name} library: utilities for parsing, formatting and validating structured input in services and tools.`,
+      hashes: [{ alg: "SHA-512", content: "ab".repeat(64) }, { alg: "SHA-256", content: "cd".repeat(32) }],
+      licenses: [{ license: { id: "MIT" } }],
+      purl: `pkg:npm/${name}@${version}`,
+      externalReferences: [{ type: "distribution", url: `https://registry.npmjs.org/${name}/-/${name}-${version}.tgz` }],
+      properties: [
+        { name: "syft:package:foundBy", value: "javascript-lock-cataloger" },
+        { name: "syft:location:0:path", value: `/app/node_modules/${name}/package.json` },
+      ],
+    });
+    components.push(c);
+    size += c.length + 1;
+  }
+  return `{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "metadata": {"tools": {"components": [{"type": "application", "name": "syft", "version": "1.0.0"}]}, "component": {"type": "application", "name": "acme/web"}}, "components": [\n${components.join(",\n")}\n]}`;
+}

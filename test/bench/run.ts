@@ -17,12 +17,13 @@ import path from "node:path";
 import SQLite from "better-sqlite3";
 import { openDatabase } from "../../src/db/database.js";
 import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
-import { BUNDLE, HttpSession, ROOT, startServer } from "../process.js";
+import { BUNDLE, HttpSession, ROOT, seedRepositoriesIn, startServer } from "../process.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "../sim/wiz-fixture.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { hostileRatios } from "./hostile.js";
-import { trivyReport } from "./reports.js";
+import { cycloneDxSbom, trivyReport } from "./reports.js";
+import { OsvSim } from "../sim/osv.js";
 import { seedLargeDatabase } from "./seed.js";
 import { startSim } from "../sim/serve.js";
 
@@ -250,6 +251,52 @@ await importBenchmarks();
 await millionFindings();
 await pushBenchmark();
 await uploadBenchmark();
+await sbomBenchmark();
+
+/**
+ * Ten clients each upload a 190 MB CycloneDX SBOM at once, retrying on 429 as CI clients do:
+ * every upload completes, and the server's peak memory stays bounded (two are read at once,
+ * their packages spooled to disk and looked up in OSV in batches).
+ */
+async function sbomBenchmark(): Promise<void> {
+  const sbom = Buffer.from(cycloneDxSbom(190));
+  const osv = new OsvSim();
+  osv.add({ id: "GHSA-bench-0001", modified: "2024-01-01T00:00:00Z", aliases: ["CVE-2024-0001"], summary: "A flaw in pkg-1", affected: [{ package: { ecosystem: "npm", name: "pkg-1" }, ranges: [{ type: "SEMVER", events: [{ introduced: "0" }, { fixed: "9.0.0" }] }] }] });
+  const osvServer = await startSim(osv.app());
+  const dir = tempDir("patchbay-bench-");
+  const server = await startServer({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_LOG_LEVEL: "warn", PATCHBAY_ORIGIN_MAP: `https://api.osv.dev=${osvServer.url}` });
+  await server.ready();
+  const session = new HttpSession(server.url);
+  await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+  seedRepositoriesIn(dir, ["acme/web"]);
+  await session.send("/integrations/ci-upload", {});
+  await session.send("/integrations/dependency-monitor", {});
+  const token = /pbt_[a-z2-7]{32}/.exec(await (await session.send("/settings/tokens", { name: "bench", scopes: "upload" })).text())?.[0];
+  if (!token) throw new Error("creating the API token failed");
+  let refusals = 0;
+  const started = performance.now();
+  const client = async () => {
+    for (;;) {
+      const res = await fetch(`${server.url}/api/v1/scans?asset=acme/web`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: sbom });
+      if (res.status === 429) {
+        refusals++;
+        await res.arrayBuffer();
+        await new Promise((r) => setTimeout(r, Number(res.headers.get("retry-after") ?? "30") * 1000));
+        continue;
+      }
+      const body = (await res.json()) as { created?: number; unchanged?: number; error?: string };
+      if (res.status !== 201) throw new Error(`SBOM upload failed: ${res.status} ${body.error}`);
+      return body;
+    }
+  };
+  const results = await Promise.all(Array.from({ length: 10 }, client));
+  const seconds = (performance.now() - started) / 1000;
+  const peak = rssMb(server.proc.pid!, "VmHWM");
+  rows.push({ name: "10 × 190 MB SBOM uploads: peak RSS", value: peak, unit: "MB", target: 500, note: `all ${results.length} completed in ${seconds.toFixed(0)} s; ${refusals} answered 429 and retried; ${results[0]!.created ?? 0} findings from the first` });
+  await server.kill("SIGTERM");
+  await osvServer.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
 
 /** Upload a 50 MB Trivy report through POST /api/v1/scans: time to the answer, peak RSS, and the re-upload. */
 async function uploadBenchmark(): Promise<void> {

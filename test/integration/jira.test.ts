@@ -449,24 +449,30 @@ describe("bulk push", () => {
 });
 
 describe("remediation pull requests", () => {
-  it("comments and moves the issue when a PR opens and merges, and names the issue in the PR", async () => {
+  /** A GitHub repository with a lodash finding pushed to Jira as SEC-1, and Patchbay listening for its webhooks. */
+  async function githubRepositoryWithTicket() {
     github.repos.length = 0;
     github.addRepos("acme", 1);
     const repo = github.repos[0]!;
     const patchbay = await startSim(app.runtime.app);
+    expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: GH_TOKEN, webhookSecret: GH_SECRET })).status).toBe(303);
+    await drain();
+    wiz.sim.findings.length = 0;
+    wiz.sim.findings.push(wizFinding(0, repoAsset(repo.full_name), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.15", fixedVersion: "4.17.21", severity: "HIGH" }));
+    await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+    await drain(5_000);
+    expect((await connectJira()).status).toBe(303);
+    const mapping = await admin.post("/trackers/3/mappings", secBugForm());
+    const mappingId = Number(/(\d+)/.exec(mapping.headers.get("location")!.split("/").at(-1)!)![1]);
+    await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "link_and_update" });
+    await admin.post(`/vulnerabilities/${await findingId("CVE-2021-23337")}/push`, {});
+    await drain();
+    return { repo, patchbay };
+  }
+
+  it("comments and moves the issue when a PR opens and merges, and names the issue in the PR", async () => {
+    const { repo, patchbay } = await githubRepositoryWithTicket();
     try {
-      expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: GH_TOKEN, webhookSecret: GH_SECRET })).status).toBe(303);
-      await drain();
-      wiz.sim.findings.length = 0;
-      wiz.sim.findings.push(wizFinding(0, repoAsset(repo.full_name), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.15", fixedVersion: "4.17.21", severity: "HIGH" }));
-      await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
-      await drain(5_000);
-      expect((await connectJira()).status).toBe(303);
-      const mapping = await admin.post("/trackers/3/mappings", secBugForm());
-      const mappingId = Number(/(\d+)/.exec(mapping.headers.get("location")!.split("/").at(-1)!)![1]);
-      await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "link_and_update" });
-      await admin.post(`/vulnerabilities/${await findingId("CVE-2021-23337")}/push`, {});
-      await drain();
       expect(jira.issues).toHaveLength(1);
 
       const hook = `${patchbay.url}/webhooks/github/1`;
@@ -494,23 +500,8 @@ describe("remediation pull requests", () => {
   });
 
   it("an outsider's pull request from a fork moves nothing and is never written into, even when followed", async () => {
-    github.repos.length = 0;
-    github.addRepos("acme", 1);
-    const repo = github.repos[0]!;
-    const patchbay = await startSim(app.runtime.app);
+    const { repo, patchbay } = await githubRepositoryWithTicket();
     try {
-      expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: GH_TOKEN, webhookSecret: GH_SECRET })).status).toBe(303);
-      await drain();
-      wiz.sim.findings.length = 0;
-      wiz.sim.findings.push(wizFinding(0, repoAsset(repo.full_name), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.15", fixedVersion: "4.17.21", severity: "HIGH" }));
-      await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
-      await drain(5_000);
-      expect((await connectJira()).status).toBe(303);
-      const mapping = await admin.post("/trackers/3/mappings", secBugForm());
-      const mappingId = Number(/(\d+)/.exec(mapping.headers.get("location")!.split("/").at(-1)!)![1]);
-      await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "link_and_update" });
-      await admin.post(`/vulnerabilities/${await findingId("CVE-2021-23337")}/push`, {});
-      await drain();
       const issue = jira.issues[0]!;
       const statusBefore = issue.statusId;
 
