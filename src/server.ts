@@ -36,7 +36,9 @@ async function start(config: Config, logger: Logger): Promise<void> {
     if (err instanceof StartupError) fail(err.message, logger);
     throw err;
   }
-  const server = serve({ fetch: runtime.app.fetch, port: config.port, hostname: config.host }, (info) => {
+  // A 200 MB report from a slow CI runner, or one waiting its turn behind two others, takes
+  // longer than Node's default five minutes per request; headers must still come within 60 s.
+  const server = serve({ fetch: runtime.app.fetch, port: config.port, hostname: config.host, serverOptions: { requestTimeout: 30 * 60 * 1000, headersTimeout: 60 * 1000 } }, (info) => {
     logger.info("Patchbay is listening", {
       url: config.baseUrl,
       port: info.port,

@@ -95,9 +95,25 @@ type UploadOutcome = { result: UploadResult } | { status: 400 | 404 | 409 | 413 
 async function runUpload(c: Context<AppEnv>, deps: AppDeps, by: string, query: (name: string) => string | undefined): Promise<UploadOutcome> {
   const outcome = await inUploadSlot(() => readAndImport(c, deps, by, query));
   if (outcome) return outcome;
-  await c.req.raw.body?.cancel().catch(() => undefined);
+  // Read to the end and dropped (never parsed or kept): a client still sending its report reads
+  // the 429 instead of a broken connection.
+  await discard(c.req.raw.body);
   c.header("Retry-After", String(UPLOAD_RETRY_AFTER_S));
   return { status: 429, error: `Patchbay is reading ${UPLOADS_AT_ONCE} reports and has ${UPLOADS_WAITING} more waiting. Send this one again in ${UPLOAD_RETRY_AFTER_S} seconds (Retry-After).` };
+}
+
+async function discard(body: ReadableStream<Uint8Array> | null): Promise<void> {
+  if (!body) return;
+  const reader = body.getReader();
+  let bytes = 0;
+  try {
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      bytes += read.value.byteLength;
+      if (bytes > MAX_UPLOAD_BYTES) return void (await reader.cancel());
+    }
+  } catch {
+    // The client went away: nothing to answer.
+  }
 }
 
 async function readAndImport(c: Context<AppEnv>, deps: AppDeps, by: string, query: (name: string) => string | undefined): Promise<UploadOutcome> {
