@@ -158,20 +158,20 @@ function toGlob(pattern: string): Glob {
 }
 
 /**
- * Greedy matching with backtracking to the last star only: `star` units match any run of text
- * units, other units one each (as `matchOne` says). At most pattern length × text length
- * steps, whatever the input.
+ * Path segments: "**" matches any run of segments, other pattern segments one segment each.
+ * Greedy matching with backtracking to the last "**" only: at most pattern segments × path
+ * segments comparisons (both a few dozen at most).
  */
-function starMatch<T>(pattern: ArrayLike<T>, text: ArrayLike<T>, star: T, matchOne: (p: T, t: T) => boolean): boolean {
+function segmentsMatch(pattern: string[], path: string[]): boolean {
   let p = 0;
   let t = 0;
   let lastStar = -1;
   let resume = 0;
-  while (t < text.length) {
-    if (p < pattern.length && pattern[p] !== star && matchOne(pattern[p]!, text[t]!)) {
+  while (t < path.length) {
+    if (p < pattern.length && pattern[p] !== "**" && segmentMatches(pattern[p]!, path[t]!)) {
       p++;
       t++;
-    } else if (p < pattern.length && pattern[p] === star) {
+    } else if (p < pattern.length && pattern[p] === "**") {
       lastStar = p++;
       resume = t;
     } else if (lastStar >= 0) {
@@ -179,13 +179,47 @@ function starMatch<T>(pattern: ArrayLike<T>, text: ArrayLike<T>, star: T, matchO
       t = ++resume;
     } else return false;
   }
-  while (p < pattern.length && pattern[p] === star) p++;
+  while (p < pattern.length && pattern[p] === "**") p++;
   return p === pattern.length;
 }
 
-/** Path segments: "**" matches any run of segments; a segment's own "*" any run of characters but "/", "?" one. */
-function segmentsMatch(pattern: string[], path: string[]): boolean {
-  return starMatch(pattern, path, "**", (p, t) => starMatch(p, t, "*", (a, b) => a === "?" || a === b));
+/** Whether the text holds the chunk at `at` ("?" in the chunk stands for any character). */
+function chunkAt(text: string, chunk: string, at: number): boolean {
+  if (at < 0 || at + chunk.length > text.length) return false;
+  for (let i = 0; i < chunk.length; i++) if (chunk[i] !== "?" && chunk[i] !== text[at + i]) return false;
+  return true;
+}
+
+/** The first place at or after `from` where the chunk ends by `end`, or -1. */
+function findChunk(text: string, chunk: string, from: number, end: number): number {
+  if (!chunk.includes("?")) {
+    const at = text.indexOf(chunk, from);
+    return at >= 0 && at + chunk.length <= end ? at : -1;
+  }
+  for (let at = from; at + chunk.length <= end; at++) if (chunkAt(text, chunk, at)) return at;
+  return -1;
+}
+
+/**
+ * One segment against a pattern segment: "*" any run of characters, "?" one. The pattern is
+ * cut at its stars; the first piece must start the text, the last end it, and the ones between
+ * are found leftmost in order — which is enough for wildcards, and never backtracks.
+ */
+function segmentMatches(pattern: string, text: string): boolean {
+  const chunks = pattern.split("*");
+  if (chunks.length === 1) return pattern.length === text.length && chunkAt(text, pattern, 0);
+  const first = chunks[0]!;
+  const last = chunks.at(-1)!;
+  if (first.length + last.length > text.length || !chunkAt(text, first, 0) || !chunkAt(text, last, text.length - last.length)) return false;
+  let at = first.length;
+  const end = text.length - last.length;
+  for (const chunk of chunks.slice(1, -1)) {
+    if (!chunk) continue;
+    const found = findChunk(text, chunk, at, end);
+    if (found < 0) return false;
+    at = found + chunk.length;
+  }
+  return true;
 }
 
 /**

@@ -123,6 +123,12 @@ describe("hostile repository files and texts", () => {
     expect(patternMatches("/a/**/b.txt", "a/b.txt")).toBe(true);
     expect(patternMatches("/a/**/b.txt", "a/x/y/b.txt")).toBe(true);
     expect(patternMatches("*.lock", "deep/Cargo.lock")).toBe(true);
+    expect(patternMatches("*.min.js", "public/app.min.js")).toBe(true);
+    expect(patternMatches("a?c*", "abcdef")).toBe(true);
+    expect(patternMatches("*-?-*", "release-1-final")).toBe(true);
+    expect(patternMatches("*-?-*", "release-10-final")).toBe(false);
+    expect(patternMatches("a*a", "a")).toBe(false);
+    expect(patternMatches("ab*ba", "aba")).toBe(false);
     const owners = parseCodeowners(`${"*a".repeat(400)}b @evil\n* @acme/platform\n`, "CODEOWNERS", null);
     expect(ownersOf(owners, `src/${"a".repeat(2000)}`)).toEqual(["@acme/platform"]);
   });
