@@ -20,7 +20,7 @@ export class CycloneDxXmlReader {
   constructor(private readonly sink: Sink) {
     this.#parser = sax.parser(true, { trim: false, xmlns: false });
     this.#parser.onerror = (err) => {
-      this.#error ??= new FormatError(`XML ${err.message.split("\n").join(", ").replace(/,\s*$/, "")}`);
+      this.#error ??= new FormatError(`XML ${err.message.split("\n").join(", ").replace(/,\s*$/, "")}`, "syntax");
     };
     this.#parser.onopentag = (node) => this.#open(node.name.replace(/^.*:/, ""), node.attributes as Record<string, string>);
     this.#parser.onclosetag = (name) => this.#close(name.replace(/^.*:/, ""));
@@ -111,8 +111,8 @@ export class CycloneDxXmlReader {
     if (this.#error) throw this.#error;
     this.#parser.close();
     if (this.#error) throw this.#error;
-    if (!this.#sawBom) throw new FormatError("The file is empty or not XML.");
-    if (this.#stack.length) throw new FormatError(`The XML document ends inside <${this.#stack.at(-1)}> (is the file truncated?).`);
+    if (!this.#sawBom) throw new FormatError("The file is empty or not XML.", "syntax");
+    if (this.#stack.length) throw new FormatError(`The XML document ends inside <${this.#stack.at(-1)}> (is the file truncated?).`, "syntax");
     return this.#collector.flush(this.sink);
   }
 }

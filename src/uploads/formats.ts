@@ -72,12 +72,34 @@ export interface Sink {
   skip(reason: string): void;
 }
 
+/**
+ * A report Patchbay cannot read: "syntax" when its bytes are not well-formed (400), otherwise
+ * its structure is not what the format writes (422).
+ */
 export class FormatError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly kind: "syntax" | "structure" = "structure",
+  ) {
     super(message);
     this.name = "FormatError";
   }
 }
+
+/**
+ * What each JSON format's top level must hold for a document to be read as that format: a
+ * document without it would be read as an empty report ("201, created 0"), and a full=true
+ * upload would resolve every open finding of that tool on the asset.
+ */
+export const FORMAT_SHAPES: Record<Exclude<FormatId, "cyclonedx-xml">, { expects: string; test(keys: Set<string>): boolean }> = {
+  trivy: { expects: 'a Trivy JSON report (an object with "SchemaVersion" and "Results")', test: (k) => k.has("SchemaVersion") && (k.has("Results") || k.has("ArtifactName")) },
+  grype: { expects: 'a Grype JSON report (an object with "matches")', test: (k) => k.has("matches") },
+  "osv-scanner": { expects: 'an OSV-Scanner JSON report (an object with "results")', test: (k) => k.has("results") },
+  "npm-audit": { expects: 'an npm audit --json report (an object with "vulnerabilities" or "advisories")', test: (k) => k.has("vulnerabilities") || k.has("advisories") },
+  sarif: { expects: 'a SARIF 2.1.0 log (an object with "version" and "runs")', test: (k) => k.has("runs") },
+  cyclonedx: { expects: 'a CycloneDX JSON BOM (an object with "bomFormat")', test: (k) => k.has("bomFormat") },
+  spdx: { expects: 'an SPDX 2.3 JSON document (an object with "spdxVersion")', test: (k) => k.has("spdxVersion") },
+};
 
 const obj = (v: unknown): Record<string, any> => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, any>) : {});
 const str = (v: unknown): string | null => (typeof v === "string" && v.trim() ? v.trim() : null);

@@ -27,7 +27,7 @@ import { enqueueJob } from "../jobs/queue.js";
 import { isStorageFull } from "../db/storage.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { CycloneDxXmlReader } from "./cyclonedx-xml.js";
-import { FORMAT_LABELS, type FormatId, FormatError, type ReportSummary, type SbomPackage, type Sink, type UploadItem, detectFormat, formatReader } from "./formats.js";
+import { FORMAT_LABELS, FORMAT_SHAPES, type FormatId, FormatError, type ReportSummary, type SbomPackage, type Sink, type UploadItem, detectFormat, formatReader } from "./formats.js";
 import { JsonSelector, JsonStreamError } from "./json-stream.js";
 
 export const MAX_UPLOAD_BYTES = 200 * 1024 * 1024;
@@ -83,7 +83,7 @@ export interface UploadResult {
 /** A report refused: the status to answer with and a message saying what to fix. */
 export class UploadRejected extends Error {
   constructor(
-    readonly status: 400 | 404 | 409 | 413,
+    readonly status: 400 | 404 | 409 | 413 | 422,
     message: string,
   ) {
     super(message);
@@ -145,19 +145,27 @@ async function parse(input: UploadInput, dir: string): Promise<Parsed> {
   let end: (() => ReportSummary) | undefined;
   const start = (text: string) => {
     format ??= detectFormat(text) ?? null;
-    if (!format) {
-      throw new UploadRejected(400, `The file's format was not recognised. Upload ${Object.values(FORMAT_LABELS).join(", ")}, or name the format (format=trivy, …).`);
-    }
+    if (!format) throw new UploadRejected(422, `The file's format was not recognised: ${whatItIs(text)}. Upload ${Object.values(FORMAT_LABELS).join(", ")}, or name the format (format=trivy, …). Nothing was imported.`);
     if (format === "cyclonedx-xml") {
       const reader = new CycloneDxXmlReader(sink);
       write = (t) => reader.write(t);
       end = () => reader.end();
     } else {
+      const named = input.format !== null;
       const reader = formatReader(format, sink);
-      const json = new JsonSelector(reader.selectors, (p, v) => reader.onValue(p, v));
+      const shape = FORMAT_SHAPES[format];
+      const label = FORMAT_LABELS[format];
+      let toolError: unknown;
+      // A tool's own error document ({"error": …}) is read too, to be quoted.
+      const json = new JsonSelector([...reader.selectors, ["error"]], (p, v) => (p.length === 1 && p[0] === "error" ? (toolError = v) : reader.onValue(p, v)));
       write = (t) => json.write(t);
       end = () => {
         json.end();
+        if (!shape.test(json.topKeys)) {
+          if (toolError !== undefined) throw new UploadRejected(422, `${label.split(" JSON")[0]} wrote an error instead of a report: "${toolErrorText(toolError)}". Fix what it says and run the scan again. Nothing was imported.`);
+          const found = json.root === "array" ? "it is a JSON array" : `its top-level keys are ${quotedKeys(json.topKeys)}`;
+          throw new UploadRejected(422, `${named ? `format=${format} was named, but the` : "The"} file is not ${shape.expects}: ${found}. Nothing was imported.`);
+        }
         return reader.finish();
       };
     }
@@ -188,10 +196,39 @@ async function parse(input: UploadInput, dir: string): Promise<Parsed> {
     if (err instanceof UploadRejected) throw err;
     const what = format ? FORMAT_LABELS[format] : "report";
     if (err instanceof JsonStreamError) throw new UploadRejected(400, `The ${what} is not valid JSON at ${err.message}. Nothing was imported.`);
-    if (err instanceof FormatError) throw new UploadRejected(400, `${err.message} Nothing was imported.`);
+    if (err instanceof FormatError) throw new UploadRejected(err.kind === "syntax" ? 400 : 422, `${err.message} Nothing was imported.`);
     if (err instanceof TypeError && /encoded data was not valid|invalid/i.test(err.message)) throw new UploadRejected(400, "The file is not UTF-8 text. Upload the report as the scanner wrote it (JSON or XML). Nothing was imported.");
     throw err;
   }
+}
+
+function quotedKeys(keys: Set<string>): string {
+  const list = [...keys].slice(0, 12).map((k) => `"${k.slice(0, 60)}"`);
+  return list.length ? list.join(", ") + (keys.size > 12 ? ", …" : "") : "none";
+}
+
+/** What an unrecognised file's first bytes are: its top-level JSON keys, a JSON array, or neither. */
+function whatItIs(head: string): string {
+  const text = head.replace(/^\uFEFF/, "").trimStart();
+  if (text.startsWith("[")) return "it is a JSON array";
+  if (!text.startsWith("{")) return text.startsWith("<") ? "it is XML without a CycloneDX <bom>" : "it is neither JSON nor XML";
+  let toolError: unknown;
+  const probe = new JsonSelector([["error"]], (_path, value) => (toolError = value));
+  try {
+    probe.write(text);
+  } catch {
+    // The keys read before the error are what we can say.
+  }
+  if (toolError !== undefined) return `it is an error a tool wrote instead of a report: "${toolErrorText(toolError)}"`;
+  return `top-level keys: ${quotedKeys(probe.topKeys)}`;
+}
+
+/** A tool's error document in its own words: npm's {code, summary, detail}, or a message. */
+function toolErrorText(error: unknown): string {
+  if (typeof error === "string") return error.slice(0, 500);
+  const e = (typeof error === "object" && error !== null ? error : {}) as Record<string, unknown>;
+  const words = [e.code, e.summary ?? e.message, e.detail].filter((w): w is string => typeof w === "string" && w.trim() !== "");
+  return (words.length ? `${words[0]}${words.length > 1 ? `: ${words.slice(1).join(" ")}` : ""}` : JSON.stringify(error)).slice(0, 500);
 }
 
 /** "registry.example.com/acme/api:1.0@sha256:…" → its name and digest. */
@@ -452,7 +489,10 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
 
   const stamp = deps.now();
 
-  if (input.full) {
+  // A full result from which nothing could be read says nothing about what is gone.
+  const records = parsed.items + parsed.sbomCount + Object.values(parsed.skipped).reduce((a, b) => a + b, 0);
+  const unreadable = input.full && records > 0 && seen.size === 0;
+  if (input.full && !unreadable) {
     const prefix = `${tool}:${asset.key}:`;
     await db.transaction().execute(async (trx) => {
       const open = await trx
@@ -472,6 +512,8 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
   }
   await db.transaction().execute((trx) => requestTicketSweep(trx, deps.now()));
   for (const [reason, n] of Object.entries(counts.skipped)) bump(reasons, reason, n);
+  const skipped = Object.values(reasons).reduce((a, b) => a + b, 0);
+  if (unreadable) reasons["full=true ignored: every record of the report was skipped, so nothing was resolved"] = skipped;
   return {
     upload: uploadId,
     format: parsed.format,
@@ -481,7 +523,7 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
     updated: counts.updated,
     unchanged: counts.unchanged,
     resolved: counts.resolved,
-    skipped: Object.values(reasons).reduce((a, b) => a + b, 0),
+    skipped,
     reasons,
   };
 }

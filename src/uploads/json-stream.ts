@@ -70,6 +70,9 @@ export class JsonSelector {
   #captureStart = -1;
   #captureDepth = 0;
   #capturePath: JsonPath = [];
+  /** The document's top-level keys (the first 50), and whether it is an object or an array. */
+  readonly topKeys = new Set<string>();
+  root: "object" | "array" | "other" | undefined;
 
   constructor(selectors: Selector[], onValue: (path: JsonPath, value: unknown) => void) {
     this.#selectors = selectors;
@@ -146,6 +149,7 @@ export class JsonSelector {
             this.#keyParts.push(chunk.slice(this.#keyStart, i));
             const raw = this.#keyParts.join("");
             this.#frames.at(-1)!.key = raw.includes("\\") ? (JSON.parse(`"${raw}"`) as string) : raw;
+            if (this.#frames.length === 1 && this.topKeys.size < 50) this.topKeys.add(this.#frames[0]!.key);
             this.#state = State.Colon;
           } else {
             this.#endValue(chunk, i + 1);
@@ -186,9 +190,11 @@ export class JsonSelector {
           }
           this.#startValue(i);
           if (c === 0x7b) {
+            this.root ??= "object";
             this.#frames.push({ array: false, key: "", index: 0 });
             this.#state = State.KeyOrEnd;
           } else if (c === 0x5b) {
+            this.root ??= "array";
             this.#frames.push({ array: true, key: "", index: 0 });
             this.#state = State.ValueOrEnd;
           } else if (c === 0x22) {

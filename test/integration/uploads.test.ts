@@ -158,6 +158,42 @@ describe("uploads from CI", () => {
     expect(history).toContain("rejected");
   });
 
+  it("never answers success for a report it cannot fully read: unknown layouts, a wrong format name and tool errors get 422 saying what was found", async () => {
+    const trivy = fixture("trivy-image.json");
+    const refused = async (body: string, query: Record<string, string> = {}) => {
+      const res = await upload(body, { asset: "acme/web", full: "true", ...query });
+      expect(res.status, body.slice(0, 60)).toBe(422);
+      return ((await res.json()) as { error: string }).error;
+    };
+    // A layout Patchbay does not read (a Kubernetes scan, an old top-level array) is not "201 created 0".
+    expect(await refused('{"ClusterName": "prod", "Resources": [{"Namespace": "default", "Kind": "Deployment", "Name": "api", "Results": []}]}')).toMatch(/not recognised.*top-level keys: "ClusterName", "Resources"/);
+    expect(await refused('[{"Target": "package-lock.json", "Vulnerabilities": []}]')).toMatch(/not recognised.*a JSON array/);
+    expect(await refused('{"hello": 1}')).toContain('top-level keys: "hello"');
+    // A format named that the content does not match.
+    expect(await refused(trivy, { format: "grype" })).toMatch(/^format=grype was named, but the file is not a Grype JSON report \(an object with "matches"\): its top-level keys are "SchemaVersion", "CreatedAt", "ArtifactName"/);
+    // An error the tool wrote instead of a report, with the tool's own words.
+    const npmError = JSON.stringify({ error: { code: "ENOAUDIT", summary: "Your configured registry (https://registry.npmjs.org/) does not support audit requests.", detail: "" } });
+    expect(await refused(npmError, { format: "npm-audit" })).toContain('npm audit wrote an error instead of a report: "ENOAUDIT: Your configured registry (https://registry.npmjs.org/) does not support audit requests."');
+    expect(await refused(npmError)).toContain("ENOAUDIT");
+    expect(await db().selectFrom("findings").select("id").execute()).toEqual([]);
+  });
+
+  it("full=true resolves nothing when every record of the report was skipped, and says so", async () => {
+    const first = await upload(fixture("osv-scanner.json"), { asset: "acme/web", full: "true" });
+    expect(first.status).toBe(201);
+    const open = (await findings()).filter((f) => f.status === "open").length;
+    expect(open).toBeGreaterThan(0);
+    // The same tool's report, its every record without a package: nothing can be read from it.
+    const report = JSON.parse(fixture("osv-scanner.json")) as { results: { packages: { package: { name: string } }[] }[] };
+    for (const r of report.results) for (const p of r.packages) p.package.name = "";
+    const skipped = await upload(JSON.stringify(report), { asset: "acme/web", full: "true" });
+    expect(skipped.status).toBe(201);
+    const body = (await skipped.json()) as { resolved: number; reasons: Record<string, number> };
+    expect(body.resolved).toBe(0);
+    expect(Object.keys(body.reasons)).toContain("full=true ignored: every record of the report was skipped, so nothing was resolved");
+    expect((await findings()).filter((f) => f.status === "open").length).toBe(open);
+  });
+
   it("reads two reports at once, queues four more, and answers 429 with Retry-After beyond that", async () => {
     const controllers: ReadableStreamDefaultController<Uint8Array>[] = [];
     const slow = () =>
