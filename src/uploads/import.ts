@@ -11,6 +11,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
+import { Readable } from "node:stream";
+import zlib from "node:zlib";
 import { connectorContext, type ConnectorEnvironment } from "../connectors/context.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { AssetRef, ConnectionSettings, ConnectorContext, ScannerRecord, ScannerSeverity } from "../connectors/types.js";
@@ -65,6 +67,39 @@ export interface UploadInput {
   /** The report is the full result for the asset: what it no longer reports is resolved. */
   full: boolean;
   body: AsyncIterable<Uint8Array>;
+  /** The Content-Encoding the client declared ("gzip"), if any; gzip is also told by its magic bytes. */
+  encoding?: string | null;
+}
+
+/**
+ * The report's bytes, gunzipped where the client said gzip or the bytes start with gzip's magic
+ * number (CI tools compress large reports). The size limit is applied to what comes out, so a
+ * small gzip that inflates without end is refused like a large report.
+ */
+async function* decodedBody(body: AsyncIterable<Uint8Array>, encoding: string | null | undefined): AsyncIterable<Uint8Array> {
+  const it = body[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) return;
+  const head = first.value;
+  const all = async function* () {
+    yield head;
+    for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
+  };
+  const gzip = (encoding ?? "").trim().toLowerCase() === "gzip" || (head[0] === 0x1f && head[1] === 0x8b);
+  if (!gzip) return yield* all();
+  const gunzip = zlib.createGunzip();
+  const source = Readable.from(all());
+  source.on("error", (err) => gunzip.destroy(err));
+  source.pipe(gunzip);
+  try {
+    for await (const chunk of gunzip) yield chunk as Uint8Array;
+  } catch (err) {
+    if ((err as { code?: string }).code?.startsWith("Z_")) throw new UploadRejected(400, `The report is not valid gzip (${(err as Error).message}). Send it as it was compressed, or uncompressed. Nothing was imported.`);
+    throw err;
+  } finally {
+    source.destroy();
+    gunzip.destroy();
+  }
 }
 
 export interface UploadResult {
@@ -172,7 +207,7 @@ async function parse(input: UploadInput, dir: string): Promise<Parsed> {
     write(text);
   };
   try {
-    for await (const chunk of input.body) {
+    for await (const chunk of decodedBody(input.body, input.encoding)) {
       bytes += chunk.byteLength;
       if (bytes > MAX_UPLOAD_BYTES) throw new UploadRejected(413, `The file is larger than ${MAX_UPLOAD_BYTES / 1024 / 1024} MB. Split the report (one per image or repository) and upload each.`);
       const text = decoder.decode(chunk, { stream: true });

@@ -3,6 +3,7 @@
 // statements applied, full-result re-imports resolving what is gone, and bad files refused with
 // nothing changed.
 import { readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Browser, type TestApp, BASE, runJobs, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
@@ -176,6 +177,25 @@ describe("uploads from CI", () => {
     expect(await refused(npmError, { format: "npm-audit" })).toContain('npm audit wrote an error instead of a report: "ENOAUDIT: Your configured registry (https://registry.npmjs.org/) does not support audit requests."');
     expect(await refused(npmError)).toContain("ENOAUDIT");
     expect(await db().selectFrom("findings").select("id").execute()).toEqual([]);
+  });
+
+  it("reads gzip reports, by Content-Encoding or by their magic bytes, and refuses a gzip bomb by its inflated size", async () => {
+    const trivy = fixture("trivy-image.json");
+    const send = (body: Uint8Array, headers: Record<string, string> = {}) =>
+      app.runtime.app.request(`${BASE}/api/v1/scans`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers }, body: new Blob([new Uint8Array(body)]) });
+    const declared = await send(gzipSync(trivy), { "content-encoding": "gzip" });
+    expect(declared.status, await declared.clone().text()).toBe(201);
+    const created = ((await declared.json()) as { created: number }).created;
+    expect(created).toBeGreaterThan(0);
+    const byMagic = await send(gzipSync(trivy));
+    expect(byMagic.status).toBe(201);
+    expect(((await byMagic.json()) as { unchanged: number }).unchanged).toBe(created);
+    // A Trivy report padded with 300 MB of spaces compresses to a few hundred KB.
+    const bomb = await send(gzipSync(Buffer.concat([Buffer.from('{"SchemaVersion": 2, "Results": ['), Buffer.alloc(300 * 1024 * 1024, " "), Buffer.from("]}")])), { "content-encoding": "gzip" });
+    expect(bomb.status).toBe(413);
+    const corrupt = await send(Buffer.concat([gzipSync(trivy).subarray(0, 200), Buffer.from("not gzip at all")]));
+    expect(corrupt.status).toBe(400);
+    expect(((await corrupt.json()) as { error: string }).error).toContain("not valid gzip");
   });
 
   it("full=true resolves nothing when every record of the report was skipped, and says so", async () => {
