@@ -81,3 +81,22 @@ export function jsonNestingExceeds(text: string, max: number): boolean {
   }
   return false;
 }
+
+/**
+ * The text without control characters (NUL, escape sequences, DEL and the like): they carry no
+ * meaning in a version or a name, and break pages and terminals. Line breaks and tabs stay
+ * where `keepLines` (a description).
+ */
+export function withoutControlCharacters(text: string, keepLines = false): string {
+  let out = "";
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const control = c < 0x20 || (c >= 0x7f && c <= 0x9f);
+    if (control && !(keepLines && (c === 0x0a || c === 0x09 || c === 0x0d))) {
+      out += text.slice(start, i);
+      start = i + 1;
+    }
+  }
+  return start === 0 ? text : out + text.slice(start);
+}

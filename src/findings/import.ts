@@ -6,6 +6,7 @@ import type { Db, Finding, FindingStatus } from "../db/schema.js";
 import { DEFAULT_SLA, dueAt, loadSla } from "./sla.js";
 import { SEVERITY_RANK, fingerprint, hashText } from "./normalize.js";
 import type { RepositoryIndex } from "./repositories.js";
+import { withoutControlCharacters } from "../text.js";
 
 export interface ScanCounts {
   fetched: number;
@@ -46,6 +47,22 @@ interface Accepted {
 }
 
 /** Imports one page; returns the counts it adds. Call inside a transaction. */
+/** A scanner's finding with control characters removed from its text (a NUL in a Java version): never stored, never rendered. */
+function withoutControls(f: ScannedFinding): ScannedFinding {
+  const clean = (text: string) => withoutControlCharacters(text);
+  return {
+    ...f,
+    cve: clean(f.cve),
+    title: clean(f.title),
+    description: f.description === null ? null : withoutControlCharacters(f.description, true),
+    ecosystem: f.ecosystem === null ? null : clean(f.ecosystem),
+    package: clean(f.package),
+    installedVersion: clean(f.installedVersion),
+    fixedVersion: f.fixedVersion === null ? null : clean(f.fixedVersion),
+    url: f.url === null ? null : clean(f.url),
+  };
+}
+
 export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportContext): Promise<ScanCounts> {
   const counts = emptyCounts();
   counts.fetched = records.length;
@@ -62,13 +79,14 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
       continue;
     }
     const raw = JSON.stringify(record.raw);
+    const finding = withoutControls(record.finding);
     accepted.push({
       externalId: record.externalId,
       raw,
       hash: hashText(raw),
-      finding: record.finding,
+      finding,
       ...asset,
-      fingerprint: fingerprint(record.finding.cve, record.finding.package, record.finding.installedVersion, asset.assetKey),
+      fingerprint: fingerprint(finding.cve, finding.package, finding.installedVersion, asset.assetKey),
     });
   }
   if (accepted.length === 0) return counts;

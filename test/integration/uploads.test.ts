@@ -198,6 +198,20 @@ describe("uploads from CI", () => {
     expect(((await corrupt.json()) as { error: string }).error).toContain("not valid gzip");
   });
 
+  it("removes control characters from what a report says (a NUL in a Java version) before storing it", async () => {
+    const trivy = JSON.parse(fixture("trivy-image.json")) as { Results: { Vulnerabilities?: { InstalledVersion: string; PkgName: string; Title?: string }[] }[] };
+    const v = trivy.Results.flatMap((r) => r.Vulnerabilities ?? [])[0]!;
+    const version = v.InstalledVersion;
+    v.InstalledVersion = `${version}\u0000`;
+    v.PkgName = `\u001b[31m${v.PkgName}`;
+    v.Title = "line one\u0007 bell";
+    expect((await upload(JSON.stringify(trivy))).status).toBe(201);
+    const rows = await db().selectFrom("findings").select(["package", "installed_version", "title"]).execute();
+    for (const row of rows) expect(JSON.stringify(row)).not.toMatch(/\\u00(0|1)|\\u007f/);
+    expect(rows.some((r) => r.installed_version === version)).toBe(true);
+    expect(rows.some((r) => r.title === "line one bell")).toBe(true);
+  });
+
   it("full=true resolves nothing when every record of the report was skipped, and says so", async () => {
     const first = await upload(fixture("osv-scanner.json"), { asset: "acme/web", full: "true" });
     expect(first.status).toBe(201);
