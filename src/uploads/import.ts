@@ -486,12 +486,18 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
     const versions = item.installedVersion ? [item.installedVersion] : await versionsOf(item.package, item.ecosystem);
     if (!versions.length) return bump(reasons, "installed version not given by the report, and not in the repository's lockfiles read by the dependency monitor");
     const ids = await withCve(item.ids);
+    // One finding per CVE: an advisory (or a group) naming several CVEs is several findings,
+    // each deduplicated with other scanners' reports of its CVE.
+    const cves = ids.filter((id) => /^CVE-\d{4}-\d+$/.test(id));
+    const identities = cves.length > 1 ? cves.map((cve) => [cve, ...ids.filter((id) => id !== cve)]) : [ids];
     for (const version of versions) {
-      const record = toRecord({ ...item, ids, installedVersion: version }, tool, parsed.format, asset);
-      if (seen.has(record.externalId)) continue;
-      seen.add(record.externalId);
-      batch.push(record);
-      if (batch.length >= IMPORT_BATCH) await commit();
+      for (const identity of identities) {
+        const record = toRecord({ ...item, ids: identity, installedVersion: version }, tool, parsed.format, asset);
+        if (seen.has(record.externalId)) continue;
+        seen.add(record.externalId);
+        batch.push(record);
+        if (batch.length >= IMPORT_BATCH) await commit();
+      }
     }
   };
 

@@ -212,6 +212,28 @@ describe("uploads from CI", () => {
     expect(rows.some((r) => r.title === "line one bell")).toBe(true);
   });
 
+  it("makes one finding per CVE when an advisory names several", async () => {
+    const report = {
+      results: [
+        {
+          source: { path: "/src/package-lock.json", type: "lockfile" },
+          packages: [
+            {
+              package: { name: "tar", version: "4.4.10", ecosystem: "npm" },
+              vulnerabilities: [{ id: "GHSA-5955-9wpr-37jh", aliases: ["CVE-2021-37713", "CVE-2021-37701"], summary: "Arbitrary file creation in tar", database_specific: { severity: "HIGH" }, affected: [{ package: { ecosystem: "npm", name: "tar" }, ranges: [{ type: "SEMVER", events: [{ introduced: "0" }, { fixed: "4.4.18" }] }] }] }],
+              groups: [{ ids: ["GHSA-5955-9wpr-37jh", "CVE-2021-37713", "CVE-2021-37701"] }],
+            },
+          ],
+        },
+      ],
+    };
+    expect((await upload(JSON.stringify(report), { asset: "acme/web" })).status).toBe(201);
+    expect((await findings()).map((f) => [f.cve, f.package, f.installed_version])).toEqual([
+      ["CVE-2021-37701", "tar", "4.4.10"],
+      ["CVE-2021-37713", "tar", "4.4.10"],
+    ]);
+  });
+
   it("full=true resolves nothing when every record of the report was skipped, and says so", async () => {
     const first = await upload(fixture("osv-scanner.json"), { asset: "acme/web", full: "true" });
     expect(first.status).toBe(201);
