@@ -40,6 +40,8 @@ export interface UploadItem {
   location: string | null;
   /** A VEX or dismissal statement: not affected → false positive; resolved → not imported. */
   analysis?: { state: "false_positive" | "resolved"; detail: string };
+  /** The scanner's own word for the vulnerability's state (Trivy: fixed, will_not_fix, …), kept on the source. */
+  scannerStatus?: string;
 }
 
 /** A package an SBOM lists, to look up in OSV. */
@@ -187,6 +189,10 @@ function trivy(sink: Sink): FormatReader {
           description: str(v.Description),
           url: str(v.PrimaryURL),
           location: target,
+          ...(str(v.Status) ? { scannerStatus: str(v.Status)! } : {}),
+          // Trivy's Status: only not_affected (a VEX statement it applied) leaves the open set;
+          // fixed, affected, will_not_fix, fix_deferred, end_of_life, under_investigation stay open.
+          ...(str(v.Status) === "not_affected" ? { analysis: { state: "false_positive" as const, detail: "Trivy: not affected (a VEX statement Trivy applied)" } } : {}),
         });
       }
     },

@@ -212,6 +212,28 @@ describe("uploads from CI", () => {
     expect(rows.some((r) => r.title === "line one bell")).toBe(true);
   });
 
+  it("reads Trivy's per-vulnerability Status: only not_affected leaves the open set; the others stay open, kept on the source", async () => {
+    const statuses = ["fixed", "affected", "will_not_fix", "fix_deferred", "end_of_life", "not_affected", "under_investigation"];
+    const report = {
+      SchemaVersion: 2,
+      ArtifactName: "acme/web",
+      ArtifactType: "repository",
+      Results: [
+        {
+          Target: "package-lock.json",
+          Class: "lang-pkgs",
+          Type: "npm",
+          Vulnerabilities: statuses.map((status, i) => ({ VulnerabilityID: `CVE-2024-${1000 + i}`, PkgName: "lodash", InstalledVersion: "4.17.20", FixedVersion: status === "fixed" ? "4.17.21" : "", Status: status, Severity: "HIGH" })),
+        },
+      ],
+    };
+    expect((await upload(JSON.stringify(report), { asset: "acme/web" })).status).toBe(201);
+    const rows = await findings();
+    expect(rows.map((f) => [f.cve, f.status])).toEqual(statuses.map((s, i) => [`CVE-2024-${1000 + i}`, s === "not_affected" ? "false_positive" : "open"]));
+    const sources = await db().selectFrom("finding_sources").select("raw").execute();
+    expect(sources.map((s) => (JSON.parse(s.raw) as { scannerStatus: string }).scannerStatus).sort()).toEqual([...statuses].sort());
+  });
+
   it("makes one finding per CVE when an advisory names several", async () => {
     const report = {
       results: [
