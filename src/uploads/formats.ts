@@ -93,8 +93,9 @@ export class FormatError extends Error {
  * document without it would be read as an empty report ("201, created 0"), and a full=true
  * upload would resolve every open finding of that tool on the asset.
  */
-export const FORMAT_SHAPES: Record<Exclude<FormatId, "cyclonedx-xml">, { expects: string; test(keys: Set<string>): boolean }> = {
-  trivy: { expects: 'a Trivy JSON report (an object with "SchemaVersion" and "Results")', test: (k) => k.has("SchemaVersion") && (k.has("Results") || k.has("ArtifactName")) },
+export const FORMAT_SHAPES: Record<Exclude<FormatId, "cyclonedx-xml">, { expects: string; test(keys: Set<string>, root: "object" | "array" | "other" | undefined, values: number): boolean }> = {
+  // The older layout is an array of results: it counts when something in it was read.
+  trivy: { expects: 'a Trivy JSON report (an object with "SchemaVersion" and "Results", or an array of results)', test: (k, root, values) => (root === "array" ? values > 0 : k.has("SchemaVersion") && (k.has("Results") || k.has("ArtifactName"))) },
   grype: { expects: 'a Grype JSON report (an object with "matches")', test: (k) => k.has("matches") },
   "osv-scanner": { expects: 'an OSV-Scanner JSON report (an object with "results")', test: (k) => k.has("results") },
   "npm-audit": { expects: 'an npm audit --json report (an object with "vulnerabilities" or "advisories")', test: (k) => k.has("vulnerabilities") || k.has("advisories") },
@@ -163,17 +164,18 @@ function trivy(sink: Sink): FormatReader {
   let type: string | null = null;
   let artifactType: string | null = null;
   return {
-    selectors: [["ArtifactName"], ["ArtifactType"], ["Metadata", "RepoDigests"], ["Metadata", "RepoURL"], ["Results", "*", "Target"], ["Results", "*", "Type"], ["Results", "*", "Vulnerabilities", "*"]],
+    // The current layout (Results[]), and the older one: the results as the top-level array.
+    selectors: [["ArtifactName"], ["ArtifactType"], ["Metadata", "RepoDigests"], ["Metadata", "RepoURL"], ["Results", "*", "Target"], ["Results", "*", "Type"], ["Results", "*", "Vulnerabilities", "*"], ["*", "Target"], ["*", "Type"], ["*", "Vulnerabilities", "*"]],
     onValue(path, value) {
       const key = path[0];
       if (key === "ArtifactName") summary.image = str(value) ?? undefined;
       else if (key === "ArtifactType") artifactType = str(value);
       else if (key === "Metadata" && path[1] === "RepoDigests") summary.digest = arr(value).map((d) => /@(sha256:[0-9a-f]{64})$/.exec(String(d))?.[1]).find(Boolean);
       else if (key === "Metadata" && path[1] === "RepoURL") summary.repository = str(value) ?? undefined;
-      else if (path[2] === "Target") {
+      else if (path.at(-1) === "Target") {
         target = str(value);
         type = null;
-      } else if (path[2] === "Type") type = str(value);
+      } else if (path.at(-1) === "Type") type = str(value);
       else {
         const v = obj(value);
         const cvss = Object.values(obj(v.CVSS)).map(obj);
@@ -626,8 +628,10 @@ export function formatReader(format: Exclude<FormatId, "cyclonedx-xml">, sink: S
 export function detectFormat(head: string): FormatId | undefined {
   const text = head.replace(/^\uFEFF/, "").trimStart();
   if (text.startsWith("<")) return /<bom[\s>]/.test(text) ? "cyclonedx-xml" : undefined;
-  if (!text.startsWith("{")) return undefined;
   const has = (key: string) => hasJsonKey(text, key);
+  // Trivy before its SchemaVersion 2 (0.19): a top-level array of results.
+  if (text.startsWith("[")) return has("Target") && (has("Vulnerabilities") || has("Type")) ? "trivy" : undefined;
+  if (!text.startsWith("{")) return undefined;
   if (has("bomFormat")) return "cyclonedx";
   if (has("spdxVersion") || has("SPDXID")) return "spdx";
   if (has("SchemaVersion") && (has("ArtifactName") || has("Results"))) return "trivy";

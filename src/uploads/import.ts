@@ -191,12 +191,19 @@ async function parse(input: UploadInput, dir: string): Promise<Parsed> {
       const shape = FORMAT_SHAPES[format];
       const label = FORMAT_LABELS[format];
       let toolError: unknown;
+      let values = 0;
       // A tool's own error document ({"error": …}) is read too, to be quoted.
-      const json = new JsonSelector([...reader.selectors, ["error"]], (p, v) => (p.length === 1 && p[0] === "error" ? (toolError = v) : reader.onValue(p, v)));
+      const json = new JsonSelector([...reader.selectors, ["error"]], (p, v) => {
+        if (p.length === 1 && p[0] === "error") toolError = v;
+        else {
+          values++;
+          reader.onValue(p, v);
+        }
+      });
       write = (t) => json.write(t);
       end = () => {
         json.end();
-        if (!shape.test(json.topKeys)) {
+        if (!shape.test(json.topKeys, json.root, values)) {
           if (toolError !== undefined) throw new UploadRejected(422, `${label.split(" JSON")[0]} wrote an error instead of a report: "${toolErrorText(toolError)}". Fix what it says and run the scan again. Nothing was imported.`);
           const found = json.root === "array" ? "it is a JSON array" : `its top-level keys are ${quotedKeys(json.topKeys)}`;
           throw new UploadRejected(422, `${named ? `format=${format} was named, but the` : "The"} file is not ${shape.expects}: ${found}. Nothing was imported.`);

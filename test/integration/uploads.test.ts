@@ -168,7 +168,8 @@ describe("uploads from CI", () => {
     };
     // A layout Patchbay does not read (a Kubernetes scan, an old top-level array) is not "201 created 0".
     expect(await refused('{"ClusterName": "prod", "Resources": [{"Namespace": "default", "Kind": "Deployment", "Name": "api", "Results": []}]}')).toMatch(/not recognised.*top-level keys: "ClusterName", "Resources"/);
-    expect(await refused('[{"Target": "package-lock.json", "Vulnerabilities": []}]')).toMatch(/not recognised.*a JSON array/);
+    expect(await refused('[{"name": "left-pad", "version": "1.3.0"}]')).toMatch(/not recognised.*a JSON array/);
+    expect(await refused('[{"name": "left-pad"}]', { format: "trivy" })).toMatch(/not a Trivy JSON report .*: it is a JSON array/);
     expect(await refused('{"hello": 1}')).toContain('top-level keys: "hello"');
     // A format named that the content does not match.
     expect(await refused(trivy, { format: "grype" })).toMatch(/^format=grype was named, but the file is not a Grype JSON report \(an object with "matches"\): its top-level keys are "SchemaVersion", "CreatedAt", "ArtifactName"/);
@@ -210,6 +211,18 @@ describe("uploads from CI", () => {
     for (const row of rows) expect(JSON.stringify(row)).not.toMatch(/\\u00(0|1)|\\u007f/);
     expect(rows.some((r) => r.installed_version === version)).toBe(true);
     expect(rows.some((r) => r.title === "line one bell")).toBe(true);
+  });
+
+  it("reads Trivy's older layout: the results as a top-level array", async () => {
+    const report = [
+      { Target: "package-lock.json", Type: "npm", Vulnerabilities: [{ VulnerabilityID: "CVE-2021-23337", PkgName: "lodash", InstalledVersion: "4.17.20", FixedVersion: "4.17.21", Severity: "HIGH" }] },
+      { Target: "requirements.txt", Type: "pip", Vulnerabilities: [{ VulnerabilityID: "CVE-2021-33203", PkgName: "django", InstalledVersion: "3.2.4", FixedVersion: "3.2.5", Severity: "MEDIUM" }] },
+    ];
+    expect((await upload(JSON.stringify(report), { asset: "acme/web" })).status).toBe(201);
+    expect((await findings()).map((f) => [f.cve, f.package, f.installed_version, f.severity])).toEqual([
+      ["CVE-2021-23337", "lodash", "4.17.20", "high"],
+      ["CVE-2021-33203", "django", "3.2.4", "medium"],
+    ]);
   });
 
   it("reads Trivy's per-vulnerability Status: only not_affected leaves the open set; the others stay open, kept on the source", async () => {
