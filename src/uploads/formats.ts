@@ -7,7 +7,7 @@ import type { ScannerSeverity } from "../connectors/types.js";
 import { cvssBaseScore } from "../findings/cvss.js";
 import type { JsonPath, Selector } from "./json-stream.js";
 import { osvPackage, parsePurl } from "./purl.js";
-import { isSpace, skipSpace, tokenEnd } from "../text.js";
+import { isSpace, skipSpace, tokenEnd, words } from "../text.js";
 
 export type FormatId = "sarif" | "cyclonedx" | "cyclonedx-xml" | "spdx" | "trivy" | "grype" | "osv-scanner" | "npm-audit";
 
@@ -354,14 +354,36 @@ export function advisoryIds(text: string): string[] {
 /** What SARIF producers put in a result's message: "Package: x\nInstalled Version: y" (Trivy), "npm package: x, version y" (Grype). */
 export function packageFromMessage(text: string): { name?: string; version?: string; fixed?: string } {
   const trivyName = /Package:\s*(\S+)/.exec(text)?.[1];
-  const trivyVersion = /Installed Version:\s*(\S+)/.exec(text)?.[1];
+  const trivyVersion = /Installed Version:\s*(\S+)/.exec(text)?.[1] ?? labelledLine(text, "Version:");
   const fixed = /Fixed Version:\s*([^\s,]+)/.exec(text)?.[1];
   if (trivyName) return { name: trivyName, version: trivyVersion, fixed };
-  return grypePackage(text);
+  return grypePackage(text) ?? grypeReports(text) ?? {};
+}
+
+/** The first word after a line's label ("Version: 1.2.3" → "1.2.3"), lines read one by one. */
+function labelledLine(text: string, label: string): string | undefined {
+  for (const line of text.split("\n")) {
+    const trimmed = line.trim();
+    if (trimmed.startsWith(label)) return words(trimmed.slice(label.length))[0];
+  }
+  return undefined;
+}
+
+/** Grype's current wording: "The path /app/package-lock.json reports minimist at version 1.2.5 which would…". */
+function grypeReports(text: string): { name?: string; version?: string } | undefined {
+  for (let at = text.indexOf(" reports "); at >= 0; at = text.indexOf(" reports ", at + 1)) {
+    const nameStart = skipSpace(text, at + " reports ".length);
+    const nameEnd = tokenEnd(text, nameStart);
+    if (!text.startsWith(" at version ", nameEnd)) continue;
+    const versionStart = skipSpace(text, nameEnd + " at version ".length);
+    const versionEnd = tokenEnd(text, versionStart);
+    if (nameEnd > nameStart && versionEnd > versionStart) return { name: text.slice(nameStart, nameEnd), version: text.slice(versionStart, versionEnd) };
+  }
+  return undefined;
 }
 
 /** Grype's "npm package: lodash, version 4.17.20 …", read without backtracking. */
-function grypePackage(text: string): { name?: string; version?: string } {
+function grypePackage(text: string): { name?: string; version?: string } | undefined {
   const lower = text.toLowerCase();
   for (let at = lower.indexOf("package:"); at >= 0; ) {
     const nameStart = skipSpace(text, at + "package:".length);
@@ -375,7 +397,7 @@ function grypePackage(text: string): { name?: string; version?: string } {
     const versionEnd = tokenEnd(text, versionStart, ",");
     if (versionEnd > versionStart) return { name: text.slice(nameStart, nameEnd), version: text.slice(versionStart, versionEnd) };
   }
-  return {};
+  return undefined;
 }
 
 function sarif(sink: Sink): FormatReader {
@@ -410,16 +432,25 @@ function sarif(sink: Sink): FormatReader {
         sink.skip("no CVE or advisory identifier (code scanning rules are not imported)");
         return;
       }
-      const pkg = packageFromMessage(message);
+      // Where real tools put the package: a purl or properties (Black Duck's component and
+      // componentVersion), the message (Trivy's, Grype's two wordings), the rule's help text.
+      const fromMessage = packageFromMessage(message);
+      const help = obj(rule.help);
+      const fromHelp = packageFromMessage(`${str(help.text) ?? ""}\n${str(help.markdown) ?? ""}`);
       const purl = str(props.purl) ? parsePurl(props.purl) : undefined;
       const location = str(obj(obj(obj(arr(result.locations)[0]).physicalLocation).artifactLocation).uri);
       const score = Number(props["security-severity"]);
+      const name = purl?.name ?? str(props.packageName) ?? str(props.component) ?? fromMessage.name ?? fromHelp.name;
+      if (!name) {
+        sink.skip("no package named: the SARIF result's message, rule help text and properties name none");
+        return;
+      }
       sink.item({
         ids,
-        package: purl?.name ?? str(props.packageName) ?? pkg.name ?? location ?? "",
+        package: name,
         ecosystem: purl ? (osvPackage(purl)?.ecosystem ?? purl.type) : null,
-        installedVersion: purl?.version ?? str(props.installedVersion) ?? pkg.version ?? "",
-        fixedVersion: str(props.fixedVersion) ?? pkg.fixed ?? null,
+        installedVersion: purl?.version ?? str(props.installedVersion) ?? str(props.componentVersion) ?? fromMessage.version ?? fromHelp.version ?? "",
+        fixedVersion: str(props.fixedVersion) ?? fromMessage.fixed ?? fromHelp.fixed ?? null,
         severity: severityWord(props.severity) ?? (Number.isFinite(score) && score > 0 ? null : result.level === "error" ? "high" : result.level === "warning" ? "medium" : result.level === "note" ? "low" : null),
         cvss: Number.isFinite(score) && score > 0 ? score : null,
         title: str(obj(rule.shortDescription).text) ?? str(rule.name),

@@ -129,4 +129,14 @@ describe("scan report formats", () => {
     expect(osvPackage(parsePurl("pkg:apk/alpine/busybox@1.36.1-r2?distro=alpine-3.18.4")!)).toEqual({ ecosystem: "Alpine:v3.18", name: "busybox" });
     expect(parsePurl("not a purl")).toBeUndefined();
   });
+
+  it("SARIF: the package and version wherever real tools put them, and a skip that says what is missing", () => {
+    const { items, skipped } = read("sarif-variants.sarif");
+    expect(items.map(brief)).toEqual([
+      "CVE-2021-44906 null:minimist@1.2.5→none ? 9.8",
+      "CVE-2022-24999 null:qs@6.5.2→6.5.3 high -",
+      "CVE-2021-23337 null:lodash@4.17.20→none medium -",
+    ]);
+    expect(skipped).toEqual(["no package named: the SARIF result's message, rule help text and properties name none"]);
+  });
 });
