@@ -517,7 +517,9 @@ export class CycloneDxCollector {
     for (const v of this.vulnerabilities) {
       const state = v.analysis.state;
       for (const ref of v.affects) {
-        const component = this.components.get(ref) ?? (ref.startsWith("pkg:") ? { ref, name: parsePurl(ref)?.name ?? ref, group: null, version: parsePurl(ref)?.version ?? null, purl: ref } : undefined);
+        // The usual VEX case: the statement is about the document's own product (metadata.component).
+        const self = this.subject && this.subject.ref === ref ? this.subject : undefined;
+        const component = this.components.get(ref) ?? self ?? (ref.startsWith("pkg:") ? { ref, name: parsePurl(ref)?.name ?? ref, group: null, version: parsePurl(ref)?.version ?? null, purl: ref } : undefined);
         if (!component) {
           sink.skip("affects a component the document does not list");
           continue;

@@ -139,4 +139,13 @@ describe("scan report formats", () => {
     ]);
     expect(skipped).toEqual(["no package named: the SARIF result's message, rule help text and properties name none"]);
   });
+
+  it("CycloneDX VEX about the document's own product (affects its metadata.component) applies to that product", () => {
+    const { items, skipped } = read("cyclonedx-vex-product.json");
+    expect(skipped).toEqual([]);
+    expect(items.map((i) => [...i.ids.slice(0, 1), i.package, i.installedVersion, i.analysis?.state ?? "open"])).toEqual([
+      ["CVE-2023-44270", "acme-web", "2.4.0", "false_positive"],
+      ["CVE-2024-4068", "acme-web", "2.4.0", "open"],
+    ]);
+  });
 });
