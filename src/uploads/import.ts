@@ -118,8 +118,10 @@ export interface UploadResult {
 /** A report refused: the status to answer with and a message saying what to fix. */
 export class UploadRejected extends Error {
   constructor(
-    readonly status: 400 | 404 | 409 | 413 | 422,
+    readonly status: 400 | 404 | 409 | 413 | 422 | 503,
     message: string,
+    /** Seconds to wait before sending the report again (a 503). */
+    readonly retryAfter?: number,
   ) {
     super(message);
     this.name = "UploadRejected";
@@ -271,6 +273,32 @@ function toolErrorText(error: unknown): string {
   const e = (typeof error === "object" && error !== null ? error : {}) as Record<string, unknown>;
   const words = [e.code, e.summary ?? e.message, e.detail].filter((w): w is string => typeof w === "string" && w.trim() !== "");
   return (words.length ? `${words[0]}${words.length > 1 ? `: ${words.slice(1).join(" ")}` : ""}` : JSON.stringify(error)).slice(0, 500);
+}
+
+/** The advisory database has this long to answer everything an upload asks; then the upload is refused (503). */
+const LOOKUP_DEADLINE_MS = 25_000;
+const LOOKUP_RETRY_AFTER_S = 60;
+
+/** The answer, unless the deadline passes or the service fails first: then the upload is refused, nothing written. */
+async function withinDeadline<T>(question: Promise<T>, deadline: number, service: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UploadRejected(503, `${service} did not answer within ${LOOKUP_DEADLINE_MS / 1000} s while completing the report (CVE aliases, SBOM packages' advisories). Nothing was imported: send the report again in a minute.`, LOOKUP_RETRY_AFTER_S)), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([question, late]);
+  } catch (err) {
+    if (err instanceof ExternalError) throw new UploadRejected(503, `${service} could not complete the report: ${err.message} Nothing was imported: send the report again later.`, LOOKUP_RETRY_AFTER_S);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The records of a spool file, one JSON line each. */
+async function* spooled<T>(file: string): AsyncIterable<T> {
+  const lines = readline.createInterface({ input: fs.createReadStream(file, "utf8"), crlfDelay: Infinity });
+  for await (const line of lines) if (line) yield JSON.parse(line) as T;
 }
 
 /** "registry.example.com/acme/api:1.0@sha256:…" → its name and digest. */
@@ -458,19 +486,34 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
     }
     return installed.get(key)!;
   };
+  // First, all the advisory database must tell (CVE aliases, SBOM packages' advisories), within
+  // a deadline: if it cannot answer, the upload is refused before anything is written.
+  const deadline = Date.now() + LOOKUP_DEADLINE_MS;
+  const ask = <T>(question: Promise<T>) => withinDeadline(question, deadline, advisories?.name ?? "The advisory database");
   const aliasMemo = new Map<string, string[]>();
-  const withCve = async (ids: string[]): Promise<string[]> => {
-    if (!ids[0] || /^CVE-/.test(ids[0]) || !advisories) return ids;
-    if (!aliasMemo.has(ids[0])) {
-      try {
-        aliasMemo.set(ids[0], await advisories.aliases(ids[0]));
-      } catch (err) {
-        // The advisory database being away costs the alias, not the upload.
-        if (!(err instanceof ExternalError)) throw err;
-        aliasMemo.set(ids[0], []);
+  if (advisories && parsed.items) {
+    const wanted = new Set<string>();
+    for await (const item of spooled<UploadItem>(parsed.spool)) if (item.ids[0] && !/^CVE-/.test(item.ids[0])) wanted.add(item.ids[0]);
+    for (const id of wanted) aliasMemo.set(id, await ask(advisories.aliases(id)));
+  }
+  const sbomItems: UploadItem[] = [];
+  if (parsed.sbomCount) {
+    let sbomBatch: SbomPackage[] = [];
+    const lookUp = async () => {
+      const matches = await ask(advisories!.lookup(sbomBatch));
+      for (const [i, pkg] of sbomBatch.entries()) {
+        for (const m of matches[i]!) sbomItems.push({ ids: m.ids, package: pkg.name, ecosystem: pkg.ecosystem, installedVersion: pkg.version, fixedVersion: m.fixedVersion, severity: m.severity, cvss: m.cvss, title: m.title, description: m.description, url: m.url, location: pkg.location });
       }
+      sbomBatch = [];
+    };
+    for await (const pkg of spooled<SbomPackage>(parsed.sbomSpool)) {
+      sbomBatch.push(pkg);
+      if (sbomBatch.length >= 1000) await lookUp();
     }
-    const cves = aliasMemo.get(ids[0])!.filter((a) => /^CVE-/.test(a)).sort();
+    if (sbomBatch.length) await lookUp();
+  }
+  const withCve = (ids: string[]): string[] => {
+    const cves = (aliasMemo.get(ids[0] ?? "") ?? []).filter((a) => /^CVE-/.test(a)).sort();
     return [...new Set([...cves, ...ids])];
   };
 
@@ -492,7 +535,7 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
     if (item.analysis?.state === "resolved") return bump(reasons, "resolved according to the report's VEX analysis");
     const versions = item.installedVersion ? [item.installedVersion] : await versionsOf(item.package, item.ecosystem);
     if (!versions.length) return bump(reasons, "installed version not given by the report, and not in the repository's lockfiles read by the dependency monitor");
-    const ids = await withCve(item.ids);
+    const ids = withCve(item.ids);
     // One finding per CVE: an advisory (or a group) naming several CVEs is several findings,
     // each deduplicated with other scanners' reports of its CVE.
     const cves = ids.filter((id) => /^CVE-\d{4}-\d+$/.test(id));
@@ -508,31 +551,8 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
     }
   };
 
-  if (parsed.items) {
-    const lines = readline.createInterface({ input: fs.createReadStream(parsed.spool, "utf8"), crlfDelay: Infinity });
-    for await (const line of lines) if (line) await add(JSON.parse(line) as UploadItem);
-  }
-  const lookUp = async (sbomBatch: SbomPackage[]) => {
-    const matches = await advisories!.lookup(sbomBatch);
-    for (const [i, pkg] of sbomBatch.entries()) {
-      for (const m of matches[i]!) {
-        await add({ ids: m.ids, package: pkg.name, ecosystem: pkg.ecosystem, installedVersion: pkg.version, fixedVersion: m.fixedVersion, severity: m.severity, cvss: m.cvss, title: m.title, description: m.description, url: m.url, location: pkg.location });
-      }
-    }
-  };
-  if (parsed.sbomCount) {
-    let sbomBatch: SbomPackage[] = [];
-    const lines = readline.createInterface({ input: fs.createReadStream(parsed.sbomSpool, "utf8"), crlfDelay: Infinity });
-    for await (const line of lines) {
-      if (!line) continue;
-      sbomBatch.push(JSON.parse(line) as SbomPackage);
-      if (sbomBatch.length >= 1000) {
-        await lookUp(sbomBatch);
-        sbomBatch = [];
-      }
-    }
-    if (sbomBatch.length) await lookUp(sbomBatch);
-  }
+  if (parsed.items) for await (const item of spooled<UploadItem>(parsed.spool)) await add(item);
+  for (const item of sbomItems) await add(item);
   await commit();
 
   const stamp = deps.now();

@@ -89,7 +89,7 @@ async function inUploadSlot<T>(run: () => Promise<T>): Promise<T | undefined> {
   }
 }
 
-type UploadOutcome = { result: UploadResult } | { status: 400 | 404 | 409 | 413 | 422 | 429; error: string };
+type UploadOutcome = { result: UploadResult } | { status: 400 | 404 | 409 | 413 | 422 | 429 | 503; error: string };
 
 /** Reads options and the body, and imports: the result, or the refusal with its status. */
 async function runUpload(c: Context<AppEnv>, deps: AppDeps, by: string, query: (name: string) => string | undefined): Promise<UploadOutcome> {
@@ -132,7 +132,10 @@ async function readAndImport(c: Context<AppEnv>, deps: AppDeps, by: string, quer
     return { result: await importUpload({ ...deps, env: deps.connectorEnv }, integration, input) };
   } catch (err) {
     body.drain();
-    if (err instanceof UploadRejected) return { status: err.status, error: err.message };
+    if (err instanceof UploadRejected) {
+      if (err.retryAfter !== undefined) c.header("Retry-After", String(err.retryAfter));
+      return { status: err.status, error: err.message };
+    }
     throw err;
   }
 }
@@ -155,7 +158,7 @@ export function uploadRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   // --- the Uploads page ------------------------------------------------------------------
-  const page = async (c: Context<AppEnv>, extra: Record<string, unknown> = {}, status: 200 | 400 | 404 | 409 | 413 | 422 | 429 = 200) => {
+  const page = async (c: Context<AppEnv>, extra: Record<string, unknown> = {}, status: 200 | 400 | 404 | 409 | 413 | 422 | 429 | 503 = 200) => {
     const integration = await uploadIntegration(deps);
     const uploads = integration ? await deps.db.selectFrom("uploads").selectAll().where("integration_id", "=", integration.id).orderBy("id", "desc").limit(50).execute() : [];
     return render(c, deps, "./uploads/index", { connected: Boolean(integration), uploads: uploads.map((u) => ({ ...u, counts: JSON.parse(u.counts) as Partial<UploadResult> })), formats: FORMAT_LABELS, apiUrl: `${deps.baseUrl}/api/v1/scans`, ...extra }, status);

@@ -129,6 +129,22 @@ describe("uploads from CI", () => {
     expect((await findings()).filter((f) => f.asset === "acme/web").map((f) => `${f.cve} ${f.package}@${f.installed_version}`)).toEqual(["CVE-2021-23337 lodash@4.17.20", "CVE-2021-33203 django@3.2.4"]);
   });
 
+  it("refuses with 503 and Retry-After, writing nothing, when the advisory database cannot complete the report", async () => {
+    await admin.post("/integrations/dependency-monitor", {});
+    await runJobs(app, 5_000);
+    osv.faults.add({ status: 500 });
+    const before = await findings();
+    for (const [name, asset] of [["spdx.json", "https://github.com/acme/web"], ["npm-audit-v2.json", "acme/web"]] as const) {
+      const res = await upload(fixture(name), { asset, full: "true" });
+      expect(res.status, name).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("60");
+      expect(((await res.json()) as { error: string }).error).toContain("could not complete the report");
+    }
+    expect(await findings()).toEqual(before);
+    osv.faults.clear();
+    expect((await upload(fixture("spdx.json"), { asset: "https://github.com/acme/web" })).status).toBe(201);
+  });
+
   it("applies VEX: not affected becomes a false positive, resolved is not imported", async () => {
     const res = await upload(fixture("cyclonedx-vex.json"), { asset: "acme/web" });
     expect(await res.json()).toMatchObject({ format: "cyclonedx", created: 2, skipped: 1, reasons: { "resolved according to the report's VEX analysis": 1 } });
