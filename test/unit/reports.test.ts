@@ -148,4 +148,12 @@ describe("scan report formats", () => {
       ["CVE-2024-4068", "acme-web", "2.4.0", "open"],
     ]);
   });
+
+  it("CycloneDX XML with the 1.0 vulnerability extension (<v:vulnerabilities> inside components)", () => {
+    const { format, items, sbom, summary } = read("cyclonedx-1.2-vulnerability-extension.xml", 301);
+    expect(format).toBe("cyclonedx-xml");
+    expect(summary.tool).toBe("grype");
+    expect(sbom).toEqual([]);
+    expect(items.map(brief)).toEqual(["CVE-2018-7489 Maven:com.fasterxml.jackson.core:jackson-databind@2.9.4→2.9.5 critical 9.8"]);
+  });
 });
