@@ -133,6 +133,17 @@ function npmName(spec: string): string {
   return at < 0 ? spec : spec.slice(0, at);
 }
 
+/**
+ * The package an npm spec installs. "semver@npm:^7.5.1" (Berry's protocol) installs semver; an
+ * alias, "my-lodash@npm:lodash@^4", installs the package it names after "npm:".
+ */
+function realName(spec: string): string {
+  const range = spec.slice(npmName(spec).length + 1);
+  const target = range.startsWith("npm:") ? range.slice(4) : "";
+  const aliased = npmName(target);
+  return target && aliased !== target ? aliased : npmName(spec);
+}
+
 /** Ranges that point elsewhere than the registry (a patch entry repeats its registry entry). */
 const NOT_FROM_REGISTRY = /^(workspace:|link:|portal:|file:|exec:|patch:|git\+|git:|github:|https?:)/;
 
@@ -150,7 +161,7 @@ function parseYarnLock(text: string, path: string): Dependency[] {
         .slice(0, -1)
         .split(/,\s*/)
         .map((s) => s.trim().replace(/^"|"$/g, ""));
-      names = specs[0] === "__metadata" ? [] : specs.filter((s) => !NOT_FROM_REGISTRY.test(s.slice(npmName(s).length + 1))).map(npmName);
+      names = specs[0] === "__metadata" ? [] : specs.filter((s) => !NOT_FROM_REGISTRY.test(s.slice(npmName(s).length + 1))).map(realName);
       sawEntry = true;
       continue;
     }

@@ -109,6 +109,13 @@ describe("hostile repository files and texts", () => {
     expect(parseManifest("go.mod", mod).map((d) => `${d.name}@${d.version}`)).toEqual(["golang.org/x/net@v0.17.0", "github.com/pkg/errors@v0.9.1"]);
   });
 
+  it("yarn aliases are read as the package they install", () => {
+    const classic = ['# yarn lockfile v1', '', '"lodash-legacy@npm:lodash@^4.17.0":', '  version "4.17.20"', '  resolved "https://registry.yarnpkg.com/lodash/-/lodash-4.17.20.tgz"', '', 'qs@^6.5.2:', '  version "6.5.2"'].join("\n");
+    expect(parseManifest("yarn.lock", classic).map((d) => `${d.name}@${d.version}`)).toEqual(["lodash@4.17.20", "qs@6.5.2"]);
+    const berry = ['__metadata:', '  version: 6', '', '"lodash-legacy@npm:lodash@^4.17.0":', '  version: 4.17.20', '  resolution: "lodash@npm:4.17.20"'].join("\n");
+    expect(parseManifest("yarn.lock", berry).map((d) => `${d.name}@${d.version}`)).toEqual(["lodash@4.17.20"]);
+  });
+
   it("requirements.txt pins with extras, markers, hashes and comments", () => {
     const text = ["Django[argon2] == 4.2.1 ; python_version >= '3.8'  # web", "requests===2.31.0 --hash=sha256:abc", "flask>=2.0", "#commented==1.0", "urllib3==1.26.5#not-a-comment"].join("\n");
     expect(readOrRefuse("requirements.txt", text)).toBe("read 2");
