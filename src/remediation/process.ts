@@ -15,6 +15,7 @@ import { findLinks } from "./linking.js";
 import type { LinkDeps } from "../integrations/linked.js";
 import { applyTicketEvent, ticketDelivery } from "../tickets/inbound.js";
 import { LINK_OUTSIDE_PULL_REQUESTS } from "../connectors/pull-requests.js";
+import { integrationSettings } from "../integrations/store.js";
 
 export const WEBHOOK_JOB = "webhook.process";
 
@@ -42,7 +43,7 @@ export function webhookProcessHandler(deps: LinkDeps): JobHandler {
     const pr = scm.webhook.parse(delivery.event, body, contentType);
     if (!pr) return void (await settle("ignored", `Event ${delivery.event} does not concern pull requests or Patchbay's tickets.`));
     // Anyone can open a pull request on a public repository: an outsider's must not move triage.
-    if (pr.outside && (JSON.parse(integration.settings) as Record<string, unknown>)[LINK_OUTSIDE_PULL_REQUESTS] !== true) {
+    if (pr.outside && integrationSettings(integration)[LINK_OUTSIDE_PULL_REQUESTS] !== true) {
       return void (await settle("ignored", `PR #${pr.number} comes ${pr.outside}: only the repository's own pull requests are followed (see the integration's setting for forks).`));
     }
     const repository = await db

@@ -494,7 +494,12 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
   if (advisories && parsed.items) {
     const wanted = new Set<string>();
     for await (const item of spooled<UploadItem>(parsed.spool)) if (item.ids[0] && !/^CVE-/.test(item.ids[0])) wanted.add(item.ids[0]);
-    for (const id of wanted) aliasMemo.set(id, await ask(advisories.aliases(id)));
+    // A report can name hundreds of advisories: eight asked at a time keep within the deadline.
+    const queue = [...wanted];
+    const worker = async () => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) aliasMemo.set(id, await ask(advisories.aliases(id)));
+    };
+    await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
   }
   const sbomItems: UploadItem[] = [];
   if (parsed.sbomCount) {

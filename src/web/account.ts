@@ -6,7 +6,7 @@ import { invalidateUserSessions } from "../auth/sessions.js";
 import { updatePassword } from "../auth/users.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { newPasswordErrors, readForm } from "./forms.js";
-import { reserveSignIn, tooMany, tooManyMessage } from "./auth.js";
+import { reserveSignIn, tooManyMessage } from "./auth.js";
 import { render } from "./render.js";
 
 export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -21,7 +21,7 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
     const ipKey = `ip:${c.get("clientIp")}`;
     const accountKey = `password:${user.id}`;
     const waitMs = await reserveSignIn(deps, ipKey, accountKey);
-    if (waitMs > 0) return tooMany(c, waitMs, () => render(c, deps, "./account", { errors: { current: tooManyMessage(waitMs, "password checks") } }, 429));
+    if (waitMs > 0) return render(c, deps, "./account", { errors: { current: tooManyMessage(c, waitMs, "password checks") } }, 429);
     const errors = newPasswordErrors(form.password ?? "", form.confirm ?? "", user.username);
     if (!(await verifyPassword(user.password_hash, (form.current ?? "").slice(0, MAX_PASSWORD_LENGTH)))) {
       errors.current = "This is not your current password.";

@@ -64,7 +64,7 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
     const waitMs = await reserveSignIn(deps, ipKey, knownDevice ? undefined : accountKey);
     if (waitMs > 0) {
       deps.logger.warn("sign-in throttled", { user: username, ip: c.get("clientIp") });
-      return tooMany(c, waitMs, () => render(c, deps, "./login", { values: { username }, next, error: tooManyMessage(waitMs, "sign-in attempts") }, 429));
+      return render(c, deps, "./login", { values: { username }, next, error: tooManyMessage(c, waitMs, "sign-in attempts") }, 429);
     }
     const user = username ? await findUserByUsername(deps.db, username) : undefined;
     const valid = user ? await verifyPassword(user.password_hash, password) : (await verifyPassword(await decoyHash(), password), false);
@@ -127,14 +127,11 @@ export async function reserveSignIn(deps: Pick<AppDeps, "db" | "now">, ipKey: st
   return Math.max(ipWait, accountWait);
 }
 
-export function tooManyMessage(waitMs: number, what: string): string {
+/** Sets Retry-After for a throttled request and says how long to wait, for the page. */
+export function tooManyMessage(c: Context<AppEnv>, waitMs: number, what: string): string {
+  c.header("Retry-After", String(Math.ceil(waitMs / 1000)));
   const minutes = Math.ceil(waitMs / 60_000);
   return `Too many failed ${what}. Wait ${minutes} minute${minutes === 1 ? "" : "s"} and try again.`;
-}
-
-export function tooMany<T>(c: Context<AppEnv>, waitMs: number, page: () => T): T {
-  c.header("Retry-After", String(Math.ceil(waitMs / 1000)));
-  return page();
 }
 
 /**

@@ -67,33 +67,36 @@ async function uploadIntegration(deps: AppDeps): Promise<Integration | undefined
   return deps.db.selectFrom("integrations").selectAll().where("kind", "=", "ci-upload").executeTakeFirst();
 }
 
-/** Uploads read at once, and waiting their turn, in this process; past both, a 429. */
-export const UPLOADS_AT_ONCE = 2;
-export const UPLOADS_WAITING = 4;
-export const UPLOAD_RETRY_AFTER_S = 30;
-let uploadsRunning = 0;
-const uploadQueue: (() => void)[] = [];
+/** Uploads read at once, and waiting their turn, per Patchbay process; past both, a 429. */
+const UPLOADS_AT_ONCE = 2;
+const UPLOADS_WAITING = 4;
+const UPLOAD_RETRY_AFTER_S = 30;
 
-/** Runs the upload when a slot is free; undefined when too many are already running and waiting. */
-async function inUploadSlot<T>(run: () => Promise<T>): Promise<T | undefined> {
-  if (uploadsRunning >= UPLOADS_AT_ONCE) {
-    if (uploadQueue.length >= UPLOADS_WAITING) return undefined;
-    await new Promise<void>((resolve) => uploadQueue.push(resolve));
-  }
-  uploadsRunning++;
-  try {
-    return await run();
-  } finally {
-    uploadsRunning--;
-    uploadQueue.shift()?.();
+/** The upload slots: a finished upload hands its slot straight to the first one waiting. */
+class UploadSlots {
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  /** Runs the task in a slot; undefined when too many are already running and waiting. */
+  async run<T>(task: () => Promise<T>): Promise<T | undefined> {
+    if (this.#running < UPLOADS_AT_ONCE) this.#running++;
+    else if (this.#waiting.length < UPLOADS_WAITING) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else return undefined;
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#running--;
+    }
   }
 }
 
 type UploadOutcome = { result: UploadResult } | { status: 400 | 404 | 409 | 413 | 422 | 429 | 503; error: string };
 
 /** Reads options and the body, and imports: the result, or the refusal with its status. */
-async function runUpload(c: Context<AppEnv>, deps: AppDeps, by: string, query: (name: string) => string | undefined): Promise<UploadOutcome> {
-  const outcome = await inUploadSlot(() => readAndImport(c, deps, by, query));
+async function runUpload(slots: UploadSlots, c: Context<AppEnv>, deps: AppDeps, by: string, query: (name: string) => string | undefined): Promise<UploadOutcome> {
+  const outcome = await slots.run(() => readAndImport(c, deps, by, query));
   if (outcome) return outcome;
   // Read to the end and dropped (never parsed or kept): a client still sending its report reads
   // the 429 instead of a broken connection.
@@ -142,6 +145,7 @@ async function readAndImport(c: Context<AppEnv>, deps: AppDeps, by: string, quer
 
 export function uploadRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const slots = new UploadSlots();
 
   // --- the API ---------------------------------------------------------------------------
   app.post("/api/v1/scans", async (c) => {
@@ -151,7 +155,7 @@ export function uploadRoutes(deps: AppDeps): Hono<AppEnv> {
       c.header("WWW-Authenticate", `Bearer realm="Patchbay", error="invalid_token"`);
       return c.json({ error: token ? "The API token is not valid, was revoked, or lacks the upload scope." : "Send an API token: Authorization: Bearer pbt_…  (Settings → API tokens)." }, 401);
     }
-    const outcome = await runUpload(c, deps, `token ${row.name}`, (name) => c.req.query(name));
+    const outcome = await runUpload(slots, c, deps, `token ${row.name}`, (name) => c.req.query(name));
     if ("error" in outcome) return c.json({ error: outcome.error }, outcome.status);
     deps.logger.info("scan report uploaded", { token: row.name, upload: outcome.result.upload, format: outcome.result.format, created: outcome.result.created });
     return c.json(outcome.result, 201);
@@ -167,7 +171,7 @@ export function uploadRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get("/uploads", (c) => page(c));
 
   app.post("/uploads", async (c) => {
-    const outcome = await runUpload(c, deps, `user ${c.get("user")!.username}`, () => undefined);
+    const outcome = await runUpload(slots, c, deps, `user ${c.get("user")!.username}`, () => undefined);
     const data = "error" in outcome ? { failure: outcome.error } : { result: outcome.result };
     if (isHtmx(c)) return render(c, deps, "./uploads/result", data, "error" in outcome ? outcome.status : 200);
     return page(c, data, "error" in outcome ? outcome.status : 200);

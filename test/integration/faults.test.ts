@@ -603,111 +603,103 @@ it("covers every connector that talks to a service over HTTP", () => {
 });
 
 describe("one failing integration never holds the job queue", () => {
-  it("a hung tracker takes at most half the worker's slots: a scan queued behind its pushes runs at once", async () => {
+  /**
+   * A Patchbay with Wiz findings on acme/api (imported), a Jira mapping covering them, and
+   * the worker not yet started; `close` ends everything.
+   */
+  async function wizAndJira(findingCount: number, timeoutMs: number) {
     const jira = new JiraSim();
     jira.addToken("ATATT-lanes", "svc@acme.example");
     jira.addProject("SEC", "Security");
     const wiz = new WizSim();
     wiz.addClient("patchbay-sa", "wiz-secret-lanes");
-    for (let i = 0; i < 8; i++) wiz.findings.push(wizFinding(i, repoAsset("acme/api"), { name: `CVE-2026-${1000 + i}`, detailedName: "lodash", version: "4.17.20", severity: "HIGH" }));
+    for (let i = 0; i < findingCount; i++) wiz.findings.push(wizFinding(i, repoAsset("acme/api"), { name: `CVE-2026-${1000 + i}`, detailedName: "lodash", version: "4.17.20", severity: "HIGH" }));
     const started = await Promise.all([startSim(jira.app()), startSim(wiz.authApp()), startSim(wiz.apiApp())]);
     const [jiraServer, wizAuth, wizApi] = started as [RunningSim, RunningSim, RunningSim];
     const app = await testApp({
       env: { PATCHBAY_ORIGIN_MAP: `https://acme.atlassian.net=${jiraServer.url},https://api.atlassian.com=${jiraServer.url},https://auth.app.wiz.io=${wizAuth.url},https://api.us1.app.wiz.io=${wizApi.url}` },
-      runtime: { http: { sleep: async () => {}, timeoutMs: 1_500, maxAttempts: 1 } },
+      runtime: { http: { sleep: async () => {}, timeoutMs, maxAttempts: 1 } },
     });
+    const close = async () => {
+      // Jira answers again, so the pushes still running end before the app closes.
+      jira.faults.clear();
+      await app.close();
+      for (const s of started) await s.close();
+    };
     try {
       const admin = await setUpAdmin(app);
-      const db = app.runtime.database.db;
       await seedRepositories(app, ["acme/api"]);
       const wizRes = await admin.post("/integrations/wiz", { apiEndpoint: "https://api.us1.app.wiz.io/", clientId: "patchbay-sa", clientSecret: "wiz-secret-lanes", scanSca: "on" });
       expect(wizRes.status).toBe(303);
       await runJobs(app, 5_000);
-      const findings = await db.selectFrom("findings").select("id").execute();
-      expect(findings).toHaveLength(8);
       const jiraRes = await admin.post("/integrations/jira", { apiToken: "ATATT-lanes", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" });
       const jiraId = /\/integrations\/jira\/(\d+)/.exec(jiraRes.headers.get("location")!)![1]!;
       const mapping = await admin.post(`/trackers/${jiraId}/mappings`, securityBugMapping());
       const mappingId = /\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]!;
       await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit" });
       await runJobs(app);
+      const wizId = /\/integrations\/wiz\/(\d+)/.exec(wizRes.headers.get("location")!)![1]!;
+      return { app, admin, db: app.runtime.database.db, jira, jiraId, wizId, close };
+    } catch (err) {
+      await close();
+      throw err;
+    }
+  }
 
+  /** Starts the worker and waits (up to 10 s) for the newest scan to succeed; the most jobs of `type` seen running at once. */
+  async function untilScanSucceeds(setup: Awaited<ReturnType<typeof wizAndJira>>, type: string): Promise<{ scan: string | undefined; mostRunning: number }> {
+    const began = Date.now();
+    setup.app.runtime.worker.start();
+    let mostRunning = 0;
+    let scan: { status: string } | undefined;
+    while (scan?.status !== "succeeded" && Date.now() - began < 10_000) {
+      mostRunning = Math.max(mostRunning, (await setup.db.selectFrom("jobs").select("status").where("type", "=", type).where("status", "=", "running").execute()).length);
+      scan = await setup.db.selectFrom("jobs").select("status").where("type", "=", "scanner.sync").orderBy("id", "desc").executeTakeFirst();
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return { scan: scan?.status, mostRunning };
+  }
+
+  it("a hung tracker takes at most half the worker's slots: a scan queued behind its pushes runs at once", async () => {
+    const setup = await wizAndJira(8, 1_500);
+    const { admin, db, jira, wizId } = setup;
+    try {
+      const findings = await db.selectFrom("findings").select("id").execute();
+      expect(findings).toHaveLength(8);
       // Jira stops answering; eight pushes queue up ahead of a scan.
       jira.faults.add({ latencyMs: 4_000 });
       for (const f of findings) expect((await admin.post(`/vulnerabilities/${f.id}/push`, {})).status).toBe(303);
-      expect((await admin.post(`/integrations/wiz/${/\/integrations\/wiz\/(\d+)/.exec(wizRes.headers.get("location")!)![1]}/sync`, {})).status).toBe(303);
+      expect((await admin.post(`/integrations/wiz/${wizId}/sync`, {})).status).toBe(303);
       const pushes = () => db.selectFrom("jobs").select(["status", "attempts"]).where("type", "=", "ticket.push").execute();
       expect(await pushes()).toHaveLength(8);
 
-      app.runtime.worker.start();
-      let mostRunning = 0;
-      let scan: { status: string } | undefined;
-      for (let i = 0; i < 200 && scan?.status !== "succeeded"; i++) {
-        mostRunning = Math.max(mostRunning, (await pushes()).filter((j) => j.status === "running").length);
-        scan = await db.selectFrom("jobs").select("status").where("type", "=", "scanner.sync").orderBy("id", "desc").executeTakeFirst();
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      expect(scan?.status).toBe("succeeded");
-      const atScanEnd = await pushes();
+      const { scan, mostRunning } = await untilScanSucceeds(setup, "ticket.push");
+      expect(scan).toBe("succeeded");
       // Pushes queued before the scan were still waiting for Jira's slots when it finished.
-      expect(atScanEnd.filter((j) => j.attempts === 0).length).toBeGreaterThan(0);
+      expect((await pushes()).filter((j) => j.attempts === 0).length).toBeGreaterThan(0);
       expect(mostRunning).toBeLessThanOrEqual(2);
     } finally {
-      await app.close();
-      for (const s of started) await s.close();
+      await setup.close();
     }
   });
 
   it("four bulk pushes to a tracker that never answers run two at a time, in its lane, and another integration's sync still runs at once", async () => {
-    const jira = new JiraSim();
-    jira.addToken("ATATT-bulk", "svc@acme.example");
-    jira.addProject("SEC", "Security");
-    const wiz = new WizSim();
-    wiz.addClient("patchbay-sa", "wiz-secret-bulk");
-    for (let i = 0; i < 4; i++) wiz.findings.push(wizFinding(i, repoAsset("acme/api"), { name: `CVE-2026-${2000 + i}`, detailedName: "lodash", version: "4.17.20", severity: "HIGH" }));
-    const started = await Promise.all([startSim(jira.app()), startSim(wiz.authApp()), startSim(wiz.apiApp())]);
-    const [jiraServer, wizAuth, wizApi] = started as [RunningSim, RunningSim, RunningSim];
-    const app = await testApp({
-      env: { PATCHBAY_ORIGIN_MAP: `https://acme.atlassian.net=${jiraServer.url},https://api.atlassian.com=${jiraServer.url},https://auth.app.wiz.io=${wizAuth.url},https://api.us1.app.wiz.io=${wizApi.url}` },
-      runtime: { http: { sleep: async () => {}, timeoutMs: 5_000, maxAttempts: 1 } },
-    });
+    const setup = await wizAndJira(4, 5_000);
+    const { admin, db, jira, jiraId, wizId } = setup;
     try {
-      const admin = await setUpAdmin(app);
-      const db = app.runtime.database.db;
-      await seedRepositories(app, ["acme/api"]);
-      const wizRes = await admin.post("/integrations/wiz", { apiEndpoint: "https://api.us1.app.wiz.io/", clientId: "patchbay-sa", clientSecret: "wiz-secret-bulk", scanSca: "on" });
-      await runJobs(app, 5_000);
-      const jiraRes = await admin.post("/integrations/jira", { apiToken: "ATATT-bulk", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" });
-      const jiraId = /\/integrations\/jira\/(\d+)/.exec(jiraRes.headers.get("location")!)![1]!;
-      const mapping = await admin.post(`/trackers/${jiraId}/mappings`, securityBugMapping());
-      const mappingId = /\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]!;
-      await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit" });
-      await runJobs(app);
-
       // Jira stops answering at all; one person starts four bulk pushes, then a scan is asked for.
       jira.faults.add({ latencyMs: 600_000 });
       for (let i = 0; i < 4; i++) expect((await admin.post("/vulnerabilities/push", { query: "?severity=high" })).status).toBe(303);
-      expect((await admin.post(`/integrations/wiz/${/\/integrations\/wiz\/(\d+)/.exec(wizRes.headers.get("location")!)![1]}/sync`, {})).status).toBe(303);
+      expect((await admin.post(`/integrations/wiz/${wizId}/sync`, {})).status).toBe(303);
       const batches = () => db.selectFrom("jobs").select(["status", "lane", "group_key"]).where("type", "=", "tickets.batch").execute();
       expect((await batches()).map((b) => [b.lane, b.group_key])).toEqual(Array(4).fill([`integration:${jiraId}`, `bulk:${ADMIN.username}`]));
 
-      const began = Date.now();
-      app.runtime.worker.start();
-      let mostRunning = 0;
-      let scan: { status: string } | undefined;
-      while (scan?.status !== "succeeded" && Date.now() - began < 10_000) {
-        mostRunning = Math.max(mostRunning, (await batches()).filter((j) => j.status === "running").length);
-        scan = await db.selectFrom("jobs").select("status").where("type", "=", "scanner.sync").orderBy("id", "desc").executeTakeFirst();
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      expect(scan?.status).toBe("succeeded");
+      const { scan, mostRunning } = await untilScanSucceeds(setup, "tickets.batch");
+      expect(scan).toBe("succeeded");
       expect(mostRunning).toBeLessThanOrEqual(2);
       expect((await batches()).filter((j) => j.status === "queued")).toHaveLength(2);
     } finally {
-      // Jira answers again, so the pushes still running end before the app closes.
-      jira.faults.clear();
-      await app.close();
-      for (const s of started) await s.close();
+      await setup.close();
     }
   });
 });
