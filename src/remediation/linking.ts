@@ -9,10 +9,17 @@
 import type { PullRequestEvent } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
 import { trimEnd } from "../text.js";
+import { fixes } from "../vuln/versions/index.js";
 
 export interface Link {
   findingId: number;
   reason: "cve" | "bump" | "ticket";
+}
+
+/** A finding a bump names but that Patchbay cannot tell it fixes: its version rules cannot read a version. */
+export interface Unreadable {
+  findingId: number;
+  note: string;
 }
 
 const CVE = /CVE-\d{4}-\d{4,}/gi;
@@ -51,33 +58,13 @@ export function parseBump(title: string): Bump | undefined {
   return undefined;
 }
 
-/** Compares versions part by part (numbers as numbers); a leading "v" is ignored. */
-export function compareVersions(a: string, b: string): number {
-  const parts = (v: string) => v.replace(/^v/i, "").split(/[.\-+_]/);
-  const pa = parts(a);
-  const pb = parts(b);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i];
-    const y = pb[i];
-    if (x === undefined) return /^\d+$/.test(y!) ? -1 : 1; // 1.0 < 1.0.1, but 1.0 > 1.0-rc1
-    if (y === undefined) return /^\d+$/.test(x) ? 1 : -1;
-    const nx = /^\d+$/.test(x) ? Number(x) : NaN;
-    const ny = /^\d+$/.test(y) ? Number(y) : NaN;
-    if (!Number.isNaN(nx) && !Number.isNaN(ny)) {
-      if (nx !== ny) return nx < ny ? -1 : 1;
-    } else if (x !== y) {
-      return x < y ? -1 : 1;
-    }
-  }
-  return 0;
-}
-
-export async function findLinks(db: Db, repositoryId: number, pr: Pick<PullRequestEvent, "title" | "body" | "sourceBranch">): Promise<Link[]> {
+export async function findLinks(db: Db, repositoryId: number, pr: Pick<PullRequestEvent, "title" | "body" | "sourceBranch">): Promise<{ links: Link[]; unreadable: Unreadable[] }> {
   const links = new Map<number, Link>();
+  const unreadable: Unreadable[] = [];
   const candidates = db
     .selectFrom("findings")
     .innerJoin("assets", "assets.id", "findings.asset_id")
-    .select(["findings.id", "findings.package_lc", "findings.fixed_version"])
+    .select(["findings.id", "findings.ecosystem", "findings.package_lc", "findings.fixed_version"])
     .where("assets.repository_id", "=", repositoryId)
     .where("findings.status", "in", ["open", "in_remediation"]);
 
@@ -97,10 +84,13 @@ export async function findLinks(db: Db, repositoryId: number, pr: Pick<PullReque
   const bump = parseBump(pr.title);
   if (bump) {
     for (const row of await candidates.where("findings.package_lc", "=", bump.package.toLowerCase()).execute()) {
-      if (!links.has(row.id) && row.fixed_version && compareVersions(bump.to, row.fixed_version) >= 0) {
-        links.set(row.id, { findingId: row.id, reason: "bump" });
+      if (links.has(row.id) || !row.fixed_version) continue;
+      const verdict = fixes(row.ecosystem, bump.to, row.fixed_version);
+      if (verdict.fixed) links.set(row.id, { findingId: row.id, reason: "bump" });
+      else if (verdict.reason.includes("cannot order")) {
+        unreadable.push({ findingId: row.id, note: `Not linked to the bump of ${bump.package} to ${bump.to}: ${verdict.reason}` });
       }
     }
   }
-  return [...links.values()];
+  return { links: [...links.values()], unreadable };
 }

@@ -72,7 +72,10 @@ export async function applyPullRequest(db: Db, integrationId: number, repository
       : (await trx.insertInto("remediations").values({ integration_id: integrationId, repository_id: repositoryId, number: pr.number, created_at: stamp, ...fields }).returning("id").executeTakeFirstOrThrow()).id;
 
     if (state === "open") {
-      for (const link of await findLinks(trx, repositoryId, pr)) {
+      const { links, unreadable } = await findLinks(trx, repositoryId, pr);
+      // Said once, when the pull request is first seen, on the finding's history.
+      if (!existing && unreadable.length) await noteOnFindings(trx, unreadable.map((u) => ({ ...u, note: `PR #${pr.number}: ${u.note}` })), "remediation", stamp);
+      for (const link of links) {
         await trx
           .insertInto("remediation_findings")
           .values({ remediation_id: remediationId, finding_id: link.findingId, reason: link.reason })
@@ -126,4 +129,11 @@ async function transition(db: Db, findingIds: number[], from: FindingStatus[], t
     .values(rows.map((r) => ({ finding_id: r.id, at: stamp, actor: "remediation", from_status: r.status as FindingStatus, to_status: to, note })))
     .execute();
   return rows.map((r) => r.id);
+}
+
+/** A line on each finding's history that leaves its status as it is. */
+async function noteOnFindings(db: Db, notes: { findingId: number; note: string }[], actor: string, stamp: string): Promise<void> {
+  const statuses = new Map((await db.selectFrom("findings").select(["id", "status"]).where("id", "in", notes.map((n) => n.findingId)).execute()).map((r) => [r.id, r.status]));
+  const rows = notes.filter((n) => statuses.has(n.findingId)).map((n) => ({ finding_id: n.findingId, at: stamp, actor, from_status: statuses.get(n.findingId)!, to_status: statuses.get(n.findingId)!, note: n.note }));
+  if (rows.length) await db.insertInto("finding_events").values(rows).execute();
 }

@@ -3,7 +3,7 @@
 // the repositories' manifests resolve ("which repositories use log4j-core?").
 import { Hono } from "hono";
 import { sql } from "kysely";
-import { compareVersions } from "../dependencies/versions.js";
+import { compareVersions, versionProblem } from "../vuln/versions/index.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { render } from "./render.js";
 
@@ -35,7 +35,7 @@ export function packageRoutes(deps: AppDeps): Hono<AppEnv> {
     const packages = own.map((p) => {
       const uses = usage.filter((u) => u.ecosystem === p.ecosystem && u.name === p.name);
       const repositories = new Set(uses.map((u) => u.repository_id));
-      const behind = new Set(uses.filter((u) => p.latest && compareVersions(u.version, p.latest) < 0).map((u) => u.repository_id));
+      const behind = new Set(uses.filter((u) => p.latest && (compareVersions(p.ecosystem, u.version, p.latest) ?? 0) < 0).map((u) => u.repository_id));
       return { ...p, versionCount: (JSON.parse(p.versions) as string[]).length, repositories: repositories.size, behind: behind.size };
     });
     let results: { full_name: string; url: string | null; path: string; ecosystem: string; name: string; version: string }[] = [];
@@ -71,7 +71,12 @@ export function packageRoutes(deps: AppDeps): Hono<AppEnv> {
       .where("repository_dependencies.name", "=", pkg.name)
       .orderBy("repositories.full_name")
       .execute();
-    const rows = uses.map((u) => ({ ...u, behind: pkg.latest !== null && compareVersions(u.version, pkg.latest) < 0 }));
+    // A version the ecosystem's rules cannot read is shown with the reason, never counted as behind.
+    const rows = uses.map((u) => ({
+      ...u,
+      behind: pkg.latest !== null && (compareVersions(pkg.ecosystem, u.version, pkg.latest) ?? 0) < 0,
+      unreadable: versionProblem(pkg.ecosystem, u.version),
+    }));
     return render(c, deps, "./packages/detail", { pkg: { ...pkg, versions: (JSON.parse(pkg.versions) as string[]).slice().reverse() }, rows });
   });
 

@@ -547,7 +547,7 @@ describe("remediation pull requests", () => {
     await admin.post(`/vulnerabilities/${await findingId("CVE-2021-3749")}/push`, {});
     await drain();
     const repoId = (await db().selectFrom("repositories").select("id").where("full_name", "=", REPO).executeTakeFirstOrThrow()).id;
-    const links = await findLinks(db(), repoId, { title: "Fix SEC-1", body: "", sourceBranch: "fix/SEC-1" });
+    const { links } = await findLinks(db(), repoId, { title: "Fix SEC-1", body: "", sourceBranch: "fix/SEC-1" });
     expect(links).toEqual([{ findingId: await findingId("CVE-2021-3749"), reason: "ticket" }]);
   });
 });

@@ -2,7 +2,7 @@
 // state transitions, against a Patchbay that listens on loopback like the real one.
 import crypto from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { compareVersions, mentionedCves, parseBump } from "../../src/remediation/linking.js";
+import { mentionedCves, parseBump } from "../../src/remediation/linking.js";
 import { type Browser, type TestApp, setUpAdmin, testApp, text, runJobs } from "../helpers.js";
 import { GitHubSim, type GitHubSimRepo } from "../sim/github.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
@@ -170,6 +170,20 @@ describe("remediation states", () => {
     expect(reasons).toEqual([{ reason: "bump" }]);
   });
 
+  it("orders the bump by the package's ecosystem: a pre-release of the fix is not the fix, and a version npm cannot read is said on the finding", async () => {
+    await pr("opened", { number: 3, title: "Bump lodash from 4.17.15 to 4.17.21-beta.1" });
+    await pr("opened", { number: 4, title: "Bump axios from 0.21.1 to 0.22" });
+    expect(await statuses()).toEqual({ "CVE-2021-23337": "open", "CVE-2020-28500": "open", "CVE-2021-3749": "open" });
+    const notes = await db().selectFrom("finding_events").innerJoin("findings", "findings.id", "finding_events.finding_id").select(["findings.cve", "finding_events.note", "finding_events.to_status"]).where("finding_events.actor", "=", "remediation").execute();
+    expect(notes).toEqual([{ cve: "CVE-2021-3749", to_status: "open", note: 'PR #4: Not linked to the bump of axios to 0.22: "0.22" is not MAJOR.MINOR.PATCH with an optional -pre-release and +build, so SemVer (npm) cannot order it.' }]);
+    // An edit of the same pull request does not say it again.
+    await pr("edited", { number: 4, title: "Bump axios from 0.21.1 to 0.22" });
+    expect(await db().selectFrom("finding_events").select("id").where("actor", "=", "remediation").execute()).toHaveLength(1);
+    const axios = await db().selectFrom("findings").select("id").where("cve", "=", "CVE-2021-3749").executeTakeFirstOrThrow();
+    const page = text(await (await admin.get(`/vulnerabilities/${axios.id}`)).text());
+    expect(page).toContain("SemVer (npm) cannot order it");
+  });
+
   it("links a CVE named only in the branch, and picks up a CVE added by an edit", async () => {
     await pr("opened", { number: 8, title: "Security fixes", branch: "fix/cve-2021-3749" });
     expect((await statuses())["CVE-2021-3749"]).toBe("in_remediation");
@@ -226,11 +240,4 @@ describe("linking rules", () => {
     expect(parseBump("Bump the npm_and_yarn group across 1 directory with 2 updates")).toBeUndefined();
   });
 
-  it("compares versions part by part", () => {
-    expect(compareVersions("4.17.21", "4.17.21")).toBe(0);
-    expect(compareVersions("4.17.21", "4.17.4")).toBe(1);
-    expect(compareVersions("v1.10.0", "1.9.9")).toBe(1);
-    expect(compareVersions("1.0", "1.0.1")).toBe(-1);
-    expect(compareVersions("2.0.0-rc1", "2.0.0")).toBe(-1);
-  });
 });

@@ -3,7 +3,7 @@
 // <module>/@latest when there are none. The protocol cannot list modules, so they are named
 // (a module path, like github.com/acme/payments).
 import { ExternalError, type HttpClient } from "../../http.js";
-import { orderVersions } from "../../dependencies/versions.js";
+import { orderVersions } from "../../vuln/versions/index.js";
 import { USERNAME_FIELD, address, addressField, authorization, names, packageTroubleshoot } from "../package-registry.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, PublishedPackage } from "../types.js";
 
@@ -43,7 +43,7 @@ class ModuleProxy {
       throw err;
     }
     if (tagged.length) {
-      const ordered = orderVersions(tagged);
+      const ordered = orderVersions("Go", tagged);
       return { name: path, versions: ordered.versions, latest: ordered.latest };
     }
     // No tags: the latest pseudo-version is what `go get` would use.

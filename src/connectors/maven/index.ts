@@ -3,7 +3,7 @@
 // repository — maven-metadata.xml per artifact — with the artifacts of a group found in the
 // repository's directory listing (Nexus, Artifactory and Central all serve one) or named.
 import { ExternalError, type HttpClient } from "../../http.js";
-import { orderVersions } from "../../dependencies/versions.js";
+import { orderVersions } from "../../vuln/versions/index.js";
 import { USERNAME_FIELD, address, addressField, authorization, names, packageTroubleshoot } from "../package-registry.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, PublishedPackage } from "../types.js";
 
@@ -90,7 +90,7 @@ class MavenRepository {
       throw err;
     }
     const meta = parseMavenMetadata(xml);
-    const ordered = orderVersions(meta.versions);
+    const ordered = orderVersions("Maven", meta.versions);
     return { name: `${group}:${artifact}`, versions: ordered.versions, latest: meta.release ?? ordered.latest };
   }
 }

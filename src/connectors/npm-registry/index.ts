@@ -3,7 +3,7 @@
 // endpoint (/-/org/<scope>/package) where the registry has it, else from the search API
 // (/-/v1/search?text=scope:<scope>); versions from each package's abbreviated metadata.
 import { ExternalError, type HttpClient } from "../../http.js";
-import { orderVersions } from "../../dependencies/versions.js";
+import { orderVersions } from "../../vuln/versions/index.js";
 import { address, addressField, authorization, packageTroubleshoot } from "../package-registry.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, PublishedPackage } from "../types.js";
 
@@ -68,7 +68,7 @@ class NpmRegistry {
   async package(name: string): Promise<PublishedPackage> {
     // The abbreviated ("corgi") document: versions and dist-tags without the readme.
     const doc = await this.get<{ versions?: Record<string, unknown>; "dist-tags"?: Record<string, string> }>(`/${name.replace("/", "%2f")}`, "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8");
-    const ordered = orderVersions(Object.keys(doc.versions ?? {}));
+    const ordered = orderVersions("npm", Object.keys(doc.versions ?? {}));
     return { name, versions: ordered.versions, latest: doc["dist-tags"]?.latest ?? ordered.latest };
   }
 }

@@ -4,7 +4,7 @@
 // itself (listed by package-registry integrations) are never sent to OSV.
 import { MAX_MANIFEST_BYTES, manifestFormat, parseManifest, ManifestError, type Dependency } from "../../dependencies/manifests.js";
 import { cvssBaseScore, severityOfScore } from "../../findings/cvss.js";
-import { compareVersions } from "../../dependencies/versions.js";
+import { versionsAbove } from "../../vuln/versions/index.js";
 import { ExternalError, TooLargeError, formatBytes } from "../../http.js";
 import type { AdvisoryMatch, AvailableConnector, ConnectionSettings, ResolvedDependency, ConnectorContext, ScanSession, ScannerRecord, ScannerSeverity, Workspace, WorkspaceRepository } from "../types.js";
 import { serviceUrl } from "../origin.js";
@@ -52,10 +52,8 @@ export function fixedVersion(vuln: OsvVulnerability, dep: ResolvedDependency): s
     .filter((a) => a.package?.ecosystem === dep.ecosystem && a.package.name?.toLowerCase() === dep.name.toLowerCase())
     .flatMap((a) => a.ranges ?? [])
     .filter((r) => r.type !== "GIT")
-    .flatMap((r) => (r.events ?? []).map((e) => e.fixed).filter((f): f is string => Boolean(f)))
-    .filter((f) => compareVersions(f, installed) > 0)
-    .sort(compareVersions);
-  const fix = fixes[0];
+    .flatMap((r) => (r.events ?? []).map((e) => e.fixed).filter((f): f is string => Boolean(f)));
+  const fix = versionsAbove(dep.ecosystem, installed, fixes)[0];
   if (!fix) return null;
   return dep.ecosystem === "Go" && dep.version.startsWith("v") ? `v${fix}` : fix;
 }

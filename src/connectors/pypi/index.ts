@@ -4,7 +4,7 @@
 // whose index holds every project in the world, the projects are named one by one.
 import { ExternalError, type HttpClient } from "../../http.js";
 import { pypiName } from "../../dependencies/manifests.js";
-import { orderVersions } from "../../dependencies/versions.js";
+import { orderVersions } from "../../vuln/versions/index.js";
 import { USERNAME_FIELD, address, addressField, authorization, names, packageTroubleshoot } from "../package-registry.js";
 import { serviceUrl } from "../origin.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, PublishedPackage } from "../types.js";
@@ -77,7 +77,7 @@ class SimpleIndex {
         .map((m) => versionOfFile(project, decodeHtml(m[2]!).trim()))
         .filter((v): v is string => Boolean(v));
     }
-    const ordered = orderVersions(versions);
+    const ordered = orderVersions("PyPI", versions);
     return { name: project, versions: ordered.versions, latest: ordered.latest };
   }
 
