@@ -27,6 +27,7 @@ import * as m0023 from "./0023_webhook_body_hash.js";
 import * as m0024 from "./0024_sign_in_attempts.js";
 import * as m0025 from "./0025_ticket_origin.js";
 import * as m0026 from "./0026_bulk_push_lanes.js";
+import * as m0027 from "./0027_package_keys.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -55,4 +56,5 @@ export const migrations: Record<string, Migration> = {
   "0024_sign_in_attempts": m0024,
   "0025_ticket_origin": m0025,
   "0026_bulk_push_lanes": m0026,
+  "0027_package_keys": m0027,
 };

@@ -5,6 +5,7 @@ import type { AssetRef, ScannedFinding, ScannerRecord } from "../connectors/type
 import type { Db, Finding, FindingStatus } from "../db/schema.js";
 import { DEFAULT_SLA, dueAt, loadSla } from "./sla.js";
 import { SEVERITY_RANK, fingerprint, hashText } from "./normalize.js";
+import { packageKey } from "../vuln/packages.js";
 import type { RepositoryIndex } from "./repositories.js";
 import { withoutControlCharacters } from "../text.js";
 
@@ -86,7 +87,7 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
       hash: hashText(raw),
       finding,
       ...asset,
-      fingerprint: fingerprint(finding.cve, finding.package, finding.installedVersion, asset.assetKey),
+      fingerprint: fingerprint(finding.cve, packageKey(finding.ecosystem, finding.package), finding.installedVersion, asset.assetKey),
     });
   }
   if (accepted.length === 0) return counts;
@@ -262,7 +263,7 @@ function newFindingRow(a: Accepted, assetId: number, stamp: string) {
     cvss: f.cvss,
     ecosystem: f.ecosystem,
     package: f.package,
-    package_lc: f.package.toLowerCase(),
+    package_lc: packageKey(f.ecosystem, f.package),
     installed_version: f.installedVersion,
     fixed_version: f.fixedVersion,
     asset_id: assetId,

@@ -1,5 +1,6 @@
 // The finding's identity and ordering. The fingerprint is documented in the README:
-// sha256 of "CVE | package (lower case) | installed version | asset key", so the same
+// sha256 of "CVE | package key | installed version | asset key", the package key being the
+// name as its ecosystem compares it (vuln/packages.ts: PEP 503 for PyPI…), so the same
 // vulnerability reported by two scanners becomes one finding with two sources.
 import { createHash } from "node:crypto";
 import type { FindingStatus, Severity } from "../db/schema.js";
@@ -21,6 +22,7 @@ export function hashText(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
-export function fingerprint(cve: string, pkg: string, installedVersion: string, assetKey: string): string {
-  return hashText(`${cve.toUpperCase()}|${pkg.toLowerCase()}|${installedVersion}|${assetKey}`);
+/** The finding's identity; `packageKey` as vuln/packages.ts gives it (already lower case). */
+export function fingerprint(cve: string, packageKey: string, installedVersion: string, assetKey: string): string {
+  return hashText(`${cve.toUpperCase()}|${packageKey.toLowerCase()}|${installedVersion}|${assetKey}`);
 }

@@ -4,6 +4,7 @@ import { sql } from "kysely";
 import type { Expression, ExpressionBuilder, SqlBool } from "kysely";
 import type { Database, Db, Finding, FindingStatus, Severity } from "../db/schema.js";
 import { SEVERITIES, SEVERITY_RANK, STATUSES } from "./normalize.js";
+import { packageKeys } from "../vuln/packages.js";
 
 export type SortKey = "severity" | "first_detected" | "last_seen" | "cve" | "package";
 export const SORTS: Record<SortKey, { column: "severity_rank" | "first_detected_at" | "last_seen_at" | "cve" | "package_lc"; label: string; defaultDir: "asc" | "desc" }> = {
@@ -127,11 +128,12 @@ function where(filter: FindingFilter, options: { withSeverity: boolean }) {
     }
     if (filter.q) {
       const q = filter.q.toLowerCase();
-      // Prefix matches use the cve and package indexes; a CVE id is matched in any case.
+      // Prefix matches use the cve and package indexes; a CVE id is matched in any case, a
+      // package by each key its ecosystem may give the name ("zope.interface" finds zope-interface).
       parts.push(
         /^cve-/i.test(q)
           ? eb.and([eb("findings.cve", ">=", q.toUpperCase()), eb("findings.cve", "<", q.toUpperCase() + "\uffff")])
-          : eb.and([eb("findings.package_lc", ">=", q), eb("findings.package_lc", "<", q + "\uffff")]),
+          : eb.or(packageKeys(q).map((key) => eb.and([eb("findings.package_lc", ">=", key), eb("findings.package_lc", "<", key + "\uffff")]))),
       );
     }
     return eb.and(parts);

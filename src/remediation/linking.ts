@@ -9,6 +9,7 @@
 import type { PullRequestEvent } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
 import { trimEnd } from "../text.js";
+import { packageKey, packageKeys } from "../vuln/packages.js";
 import { fixes } from "../vuln/versions/index.js";
 
 export interface Link {
@@ -83,8 +84,8 @@ export async function findLinks(db: Db, repositoryId: number, pr: Pick<PullReque
   }
   const bump = parseBump(pr.title);
   if (bump) {
-    for (const row of await candidates.where("findings.package_lc", "=", bump.package.toLowerCase()).execute()) {
-      if (links.has(row.id) || !row.fixed_version) continue;
+    for (const row of await candidates.where("findings.package_lc", "in", packageKeys(bump.package)).execute()) {
+      if (links.has(row.id) || !row.fixed_version || packageKey(row.ecosystem, bump.package) !== row.package_lc) continue;
       const verdict = fixes(row.ecosystem, bump.to, row.fixed_version);
       if (verdict.fixed) links.set(row.id, { findingId: row.id, reason: "bump" });
       else if (verdict.reason.includes("cannot order")) {

@@ -31,6 +31,7 @@ import type { JobHandler } from "../jobs/worker.js";
 import { CycloneDxXmlReader } from "./cyclonedx-xml.js";
 import { FORMAT_LABELS, FORMAT_SHAPES, type FormatId, FormatError, type ReportSummary, type SbomPackage, type Sink, type UploadItem, detectFormat, formatReader } from "./formats.js";
 import { JsonSelector, JsonStreamError } from "./json-stream.js";
+import { packageKey } from "../vuln/packages.js";
 
 export const MAX_UPLOAD_BYTES = 200 * 1024 * 1024;
 const DETECT_BYTES = 8192;
@@ -601,6 +602,11 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
   };
 }
 
+/** An upload record's identity: the tool, the asset, the vulnerability and the package as its ecosystem compares names. */
+export function uploadRecordId(tool: string, assetKey: string, id: string, ecosystem: string | null, pkg: string, version: string): string {
+  return `${tool}:${assetKey}:${id}:${packageKey(ecosystem, pkg)}@${version}`;
+}
+
 function toRecord(item: UploadItem, tool: string, format: FormatId, asset: Asset): ScannerRecord {
   const id = item.ids[0]!;
   const severity: ScannerSeverity = item.severity ?? (item.cvss !== null ? severityOfScore(item.cvss) : "medium");
@@ -611,7 +617,7 @@ function toRecord(item: UploadItem, tool: string, format: FormatId, asset: Asset
   const now = new Date().toISOString();
   const description = [item.description, item.severity || item.cvss !== null ? null : `${tool} gave no severity; Patchbay rates it medium.`].filter(Boolean).join("\n\n").slice(0, 4000);
   return {
-    externalId: `${tool}:${asset.key}:${id}:${item.package}@${item.installedVersion}`,
+    externalId: uploadRecordId(tool, asset.key, id, item.ecosystem, item.package, item.installedVersion),
     raw: { tool, format, ...item },
     finding: {
       cve: id,

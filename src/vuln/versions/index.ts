@@ -2,6 +2,7 @@
 // and therefore whether a version fixes a finding. The one place Patchbay decides it: pull
 // request bumps, "N behind" on Packages, registries' latest versions and advisory lookups.
 // A version the ecosystem's rules cannot read is never taken as a fix; the answer says why.
+import { type Family, ecosystemFamily } from "../ecosystems.js";
 import { apkScheme } from "./apk.js";
 import { composerScheme } from "./composer.js";
 import { debianScheme } from "./debian.js";
@@ -19,34 +20,25 @@ export type { VersionScheme } from "./scheme.js";
 /** Longer strings are not versions (and are never handed to a parser). */
 export const MAX_VERSION_LENGTH = 128;
 
-// Ecosystem names as OSV writes them (the part before any ":release"), and as scanners
-// write package types (Trivy, Grype, Syft, purl types), lower case.
-const SCHEMES: Record<string, VersionScheme> = {};
-const names = (scheme: VersionScheme, ...keys: string[]) => keys.forEach((k) => (SCHEMES[k] = scheme));
-names(npmScheme, "npm", "yarn", "pnpm", "node-pkg", "bun", "node");
-names(cargoScheme, "crates.io", "cargo", "rustbinary", "rust-crate");
-names(semverScheme, "hex", "pub", "swifturl", "github actions", "conan", "cocoapods", "swift");
-names(goScheme, "go", "gomod", "gobinary", "golang", "go-module");
-names(pep440Scheme, "pypi", "pip", "pipenv", "poetry", "python", "python-pkg", "uv", "conda");
-names(mavenScheme, "maven", "jar", "pom", "gradle", "sbt", "java-archive");
-names(rubygemsScheme, "rubygems", "gem", "bundler", "gemspec");
-names(nugetScheme, "nuget", "dotnet", "dotnet-core", "packages-props");
-names(composerScheme, "packagist", "composer", "composer-vendor", "php-composer");
-names(debianScheme, "debian", "ubuntu", "deb", "linux mint", "echo", "kali", "raspbian");
-names(apkScheme, "alpine", "apk", "wolfi", "chainguard", "minimos", "alpaquita", "bellsoft-hardened-containers");
-names(
-  rpmScheme,
-  "rpm", "red hat", "redhat", "rhel", "centos", "rocky", "rocky linux", "alma", "almalinux", "amazon", "amazon linux",
-  "oracle", "oracle linux", "ol", "fedora", "photon", "photon os", "cbl-mariner", "mariner", "azurelinux", "azure linux",
-  "suse", "opensuse", "opensuse.leap", "opensuse.tumbleweed", "suse linux enterprise", "suse linux enterprise server", "sles",
-  "sle-micro", "mageia", "openeuler", "openmandriva",
-);
+const SCHEMES: Record<Family, VersionScheme> = {
+  npm: npmScheme,
+  cargo: cargoScheme,
+  semver: semverScheme,
+  go: goScheme,
+  pypi: pep440Scheme,
+  maven: mavenScheme,
+  rubygems: rubygemsScheme,
+  nuget: nugetScheme,
+  composer: composerScheme,
+  debian: debianScheme,
+  apk: apkScheme,
+  rpm: rpmScheme,
+};
 
 /** The ordering an ecosystem uses: an OSV name ("PyPI", "Debian:12", "Alpine:v3.19") or a scanner's package type ("pip", "deb", "apk"). */
 export function versionScheme(ecosystem: string | null | undefined): VersionScheme {
-  const key = (ecosystem ?? "").trim().toLowerCase();
-  const colon = key.indexOf(":");
-  return SCHEMES[colon === -1 ? key : key.slice(0, colon)] ?? genericScheme;
+  const family = ecosystemFamily(ecosystem);
+  return family ? SCHEMES[family] : genericScheme;
 }
 
 /** Null when the version can be ordered in this ecosystem; else a sentence saying why not. */
