@@ -8,6 +8,9 @@ import { cvssBaseScore } from "../findings/cvss.js";
 import type { JsonPath, Selector } from "./json-stream.js";
 import { osvPackage, parsePurl } from "./purl.js";
 import { isSpace, skipSpace, tokenEnd, words } from "../text.js";
+import { ecosystemOfFile, osvEcosystem } from "../vuln/ecosystems.js";
+import { packageKey } from "../vuln/packages.js";
+import { versionsAbove } from "../vuln/versions/index.js";
 
 export type FormatId = "sarif" | "cyclonedx" | "cyclonedx-xml" | "spdx" | "trivy" | "grype" | "osv-scanner" | "npm-audit";
 
@@ -42,6 +45,8 @@ export interface UploadItem {
   analysis?: { state: "false_positive" | "resolved"; detail: string };
   /** The scanner's own word for the vulnerability's state (Trivy: fixed, will_not_fix, …), kept on the source. */
   scannerStatus?: string;
+  /** In a report about many images (trivy k8s): the image this record is about, "name@sha256:…" or "name:tag". */
+  image?: string;
 }
 
 /** A package an SBOM lists, to look up in OSV. */
@@ -50,6 +55,8 @@ export interface SbomPackage {
   name: string;
   version: string;
   location: string | null;
+  /** Advisories the SBOM itself says affect the package (SPDX SECURITY references): checked against OSV's ranges. */
+  claims?: string[];
 }
 
 export interface ReportSummary {
@@ -58,6 +65,8 @@ export interface ReportSummary {
   image?: string;
   digest?: string;
   repository?: string;
+  /** A report about a Kubernetes cluster (trivy k8s): each record names its own image. */
+  cluster?: string;
 }
 
 export interface FormatReader {
@@ -95,7 +104,10 @@ export class FormatError extends Error {
  */
 export const FORMAT_SHAPES: Record<Exclude<FormatId, "cyclonedx-xml">, { expects: string; test(keys: Set<string>, root: "object" | "array" | "other" | undefined, values: number): boolean }> = {
   // The older layout is an array of results: it counts when something in it was read.
-  trivy: { expects: 'a Trivy JSON report (an object with "SchemaVersion" and "Results", or an array of results)', test: (k, root, values) => (root === "array" ? values > 0 : k.has("SchemaVersion") && (k.has("Results") || k.has("ArtifactName"))) },
+  trivy: {
+    expects: 'a Trivy JSON report (an object with "SchemaVersion" and "Results", an array of results, or a "trivy k8s" report with "ClusterName" and "Resources")',
+    test: (k, root, values) => (root === "array" ? values > 0 : (k.has("SchemaVersion") && (k.has("Results") || k.has("ArtifactName"))) || (k.has("ClusterName") && K8S_KEYS.some((key) => k.has(key)))),
+  },
   grype: { expects: 'a Grype JSON report (an object with "matches")', test: (k) => k.has("matches") },
   "osv-scanner": { expects: 'an OSV-Scanner JSON report (an object with "results")', test: (k) => k.has("results") },
   "npm-audit": { expects: 'an npm audit --json report (an object with "vulnerabilities" or "advisories")', test: (k) => k.has("vulnerabilities") || k.has("advisories") },
@@ -158,17 +170,96 @@ const TRIVY_ECOSYSTEMS: Record<string, string> = {
   composer: "Packagist", "composer-vendor": "Packagist",
 };
 
+/** Where "trivy k8s" puts its resources: Resources (0.50+), Findings (--report all, consolidated), Vulnerabilities (before 0.40). */
+const K8S_KEYS = ["Resources", "Findings", "Vulnerabilities"];
+
+/**
+ * The fix for the installed version among those a scanner lists ("2.12.7.1, 2.13.4.1" for
+ * 2.13.4 is 2.13.4.1): the lowest above it by the ecosystem's ordering, else the first listed.
+ */
+function lowestFix(ecosystem: string | null, installed: string, listed: unknown[]): string | null {
+  const fixes = listed.map((f) => String(f ?? "").trim()).filter(Boolean);
+  return versionsAbove(ecosystem, installed, fixes)[0] ?? fixes[0] ?? null;
+}
+
+/** One vulnerability of a Trivy result, as an item. */
+function trivyItem(value: unknown, type: string | null, location: string | null): UploadItem {
+  const v = obj(value);
+  const cvss = Object.values(obj(v.CVSS)).map(obj);
+  const status = str(v.Status);
+  return {
+    ids: orderIds([v.VulnerabilityID]),
+    package: str(v.PkgName) ?? str(v.PkgID) ?? "",
+    ecosystem: type ? (TRIVY_ECOSYSTEMS[type] ?? type) : null,
+    installedVersion: str(v.InstalledVersion) ?? "",
+    fixedVersion: lowestFix(type ? (TRIVY_ECOSYSTEMS[type] ?? type) : null, str(v.InstalledVersion) ?? "", (str(v.FixedVersion) ?? "").split(",")),
+    severity: severityWord(v.Severity),
+    cvss: bestScore(cvss.flatMap((c) => [{ vector: c.V3Vector, score: c.V3Score }, { vector: c.V40Vector, score: c.V40Score }, { vector: c.V2Vector, score: c.V2Score }])),
+    title: str(v.Title),
+    description: str(v.Description),
+    url: str(v.PrimaryURL),
+    location,
+    ...(status ? { scannerStatus: status } : {}),
+    // Trivy's Status: only not_affected (a VEX statement it applied) leaves the open set;
+    // fixed, affected, will_not_fix, fix_deferred, end_of_life, under_investigation stay open.
+    ...(status === "not_affected" ? { analysis: { state: "false_positive" as const, detail: "Trivy: not affected (a VEX statement Trivy applied)" } } : {}),
+  };
+}
+
+/** An image reference from Trivy's metadata: by digest where it gives one. */
+function trivyImage(metadata: Record<string, any>): string | undefined {
+  const digest = arr(metadata.RepoDigests).map(String).find((d) => /@sha256:[0-9a-f]{64}$/.test(d));
+  return digest ?? str(arr(metadata.RepoTags)[0]) ?? undefined;
+}
+
+/** "docker.io/library/nginx:1.25 (debian 12.4)" → the image; a file path target → undefined. */
+function imageOfTarget(target: string | null, type: string | null): string | undefined {
+  if (!target || !type || TRIVY_ECOSYSTEMS[type]) return undefined;
+  const paren = target.indexOf(" (");
+  return paren > 0 ? target.slice(0, paren) : undefined;
+}
+
 function trivy(sink: Sink): FormatReader {
   const summary: ReportSummary = { tool: "Trivy" };
   let target: string | null = null;
   let type: string | null = null;
   let artifactType: string | null = null;
+  // trivy k8s: the resource being read, its items held until its image is known.
+  let resource: { index: number; namespace: string; kind: string; name: string; image?: string; osImage?: string; items: UploadItem[] } | null = null;
+  const flushResource = () => {
+    if (!resource) return;
+    for (const item of resource.items) {
+      const image = resource.image ?? resource.osImage;
+      sink.item({ ...item, location: `${[resource.namespace, resource.kind, resource.name].filter(Boolean).join("/")}: ${item.location ?? ""}`, ...(image ? { image } : {}) });
+    }
+    resource = null;
+  };
+  const k8sSelectors = K8S_KEYS.flatMap((k): Selector[] => [[k, "*", "Namespace"], [k, "*", "Kind"], [k, "*", "Name"], [k, "*", "Metadata"], [k, "*", "Results", "*", "Target"], [k, "*", "Results", "*", "Type"], [k, "*", "Results", "*", "Vulnerabilities", "*"]]);
   return {
-    // The current layout (Results[]), and the older one: the results as the top-level array.
-    selectors: [["ArtifactName"], ["ArtifactType"], ["Metadata", "RepoDigests"], ["Metadata", "RepoURL"], ["Results", "*", "Target"], ["Results", "*", "Type"], ["Results", "*", "Vulnerabilities", "*"], ["*", "Target"], ["*", "Type"], ["*", "Vulnerabilities", "*"]],
+    // The current layout (Results[]), the older one (the results as the top-level array), and
+    // trivy k8s reports (a cluster's resources, each with its image's results).
+    selectors: [["ArtifactName"], ["ArtifactType"], ["Metadata", "RepoDigests"], ["Metadata", "RepoURL"], ["Results", "*", "Target"], ["Results", "*", "Type"], ["Results", "*", "Vulnerabilities", "*"], ["*", "Target"], ["*", "Type"], ["*", "Vulnerabilities", "*"], ["ClusterName"], ...k8sSelectors],
     onValue(path, value) {
       const key = path[0];
-      if (key === "ArtifactName") summary.image = str(value) ?? undefined;
+      if (key === "ClusterName") summary.cluster = str(value) ?? "unnamed cluster";
+      else if (typeof key === "string" && K8S_KEYS.includes(key) && typeof path[1] === "number" && path.length > 2) {
+        if (resource?.index !== path[1]) {
+          flushResource();
+          resource = { index: path[1], namespace: "", kind: "", name: "", items: [] };
+        }
+        const field = path[2];
+        if (field === "Namespace") resource.namespace = str(value) ?? "";
+        else if (field === "Kind") resource.kind = str(value) ?? "";
+        else if (field === "Name") resource.name = str(value) ?? "";
+        else if (field === "Metadata") resource.image = trivyImage(obj(arr(value)[0] ?? value));
+        else if (path.at(-1) === "Target") {
+          target = str(value);
+          type = null;
+        } else if (path.at(-1) === "Type") {
+          type = str(value);
+          resource.osImage ??= imageOfTarget(target, type);
+        } else resource.items.push(trivyItem(value, type, target));
+      } else if (key === "ArtifactName") summary.image = str(value) ?? undefined;
       else if (key === "ArtifactType") artifactType = str(value);
       else if (key === "Metadata" && path[1] === "RepoDigests") summary.digest = arr(value).map((d) => /@(sha256:[0-9a-f]{64})$/.exec(String(d))?.[1]).find(Boolean);
       else if (key === "Metadata" && path[1] === "RepoURL") summary.repository = str(value) ?? undefined;
@@ -176,29 +267,14 @@ function trivy(sink: Sink): FormatReader {
         target = str(value);
         type = null;
       } else if (path.at(-1) === "Type") type = str(value);
-      else {
-        const v = obj(value);
-        const cvss = Object.values(obj(v.CVSS)).map(obj);
-        sink.item({
-          ids: orderIds([v.VulnerabilityID]),
-          package: str(v.PkgName) ?? str(v.PkgID) ?? "",
-          ecosystem: type ? (TRIVY_ECOSYSTEMS[type] ?? type) : null,
-          installedVersion: str(v.InstalledVersion) ?? "",
-          fixedVersion: str(v.FixedVersion)?.split(/,\s*/)[0] ?? null,
-          severity: severityWord(v.Severity),
-          cvss: bestScore(cvss.flatMap((c) => [{ vector: c.V3Vector, score: c.V3Score }, { vector: c.V40Vector, score: c.V40Score }, { vector: c.V2Vector, score: c.V2Score }])),
-          title: str(v.Title),
-          description: str(v.Description),
-          url: str(v.PrimaryURL),
-          location: target,
-          ...(str(v.Status) ? { scannerStatus: str(v.Status)! } : {}),
-          // Trivy's Status: only not_affected (a VEX statement it applied) leaves the open set;
-          // fixed, affected, will_not_fix, fix_deferred, end_of_life, under_investigation stay open.
-          ...(str(v.Status) === "not_affected" ? { analysis: { state: "false_positive" as const, detail: "Trivy: not affected (a VEX statement Trivy applied)" } } : {}),
-        });
-      }
+      else sink.item(trivyItem(value, type, target));
     },
     finish() {
+      flushResource();
+      if (summary.cluster) {
+        delete summary.image;
+        delete summary.repository;
+      }
       if (artifactType && artifactType !== "container_image") {
         // A repository or filesystem scan names no image.
         if (artifactType === "repository") summary.repository ??= summary.image;
@@ -238,7 +314,7 @@ function grype(sink: Sink): FormatReader {
         package: pkg?.name ?? str(a.name) ?? "",
         ecosystem: pkg?.ecosystem ?? GRYPE_ECOSYSTEMS[String(a.type)] ?? str(a.type),
         installedVersion: str(a.version) ?? "",
-        fixedVersion: fix.state === "fixed" ? (str(arr(fix.versions)[0]) ?? null) : null,
+        fixedVersion: fix.state === "fixed" ? lowestFix(pkg?.ecosystem ?? str(a.type), str(a.version) ?? "", arr(fix.versions)) : null,
         severity: severityWord(v.severity) ?? related.map((r) => severityWord(r.severity)).find(Boolean) ?? null,
         cvss: bestScore([...arr(v.cvss), ...related.flatMap((r) => arr(r.cvss))].map(obj).map((c) => ({ vector: c.vector, score: obj(c.metrics).baseScore }))),
         title: null,
@@ -272,13 +348,14 @@ function osvScanner(sink: Sink): FormatReader {
         const records = ids.map((id) => vulns.get(id)).filter((v): v is Record<string, any> => Boolean(v));
         const aliases = records.flatMap((r) => arr(r.aliases).map(String));
         const maxSeverity = Number(groups[i]?.max_severity);
-        const fixes = records.flatMap((r) => arr(r.affected).map(obj).filter((a) => obj(a.package).name === pkg.name).flatMap((a) => arr(a.ranges).map(obj).flatMap((rg) => arr(rg.events).map(obj).map((e) => str(e.fixed)))));
+        const same = (name: unknown) => packageKey(str(pkg.ecosystem), String(name ?? "")) === packageKey(str(pkg.ecosystem), String(pkg.name ?? ""));
+        const fixes = records.flatMap((r) => arr(r.affected).map(obj).filter((a) => same(obj(a.package).name)).flatMap((a) => arr(a.ranges).map(obj).flatMap((rg) => arr(rg.events).map(obj).map((e) => str(e.fixed)))));
         sink.item({
           ids: orderIds([...ids, ...aliases, ...arr(groups[i]?.aliases).map(String)]),
           package: str(pkg.name) ?? "",
           ecosystem: str(pkg.ecosystem),
           installedVersion: str(pkg.version) ?? "",
-          fixedVersion: fixes.find(Boolean) ?? null,
+          fixedVersion: lowestFix(str(pkg.ecosystem), str(pkg.version) ?? "", fixes),
           severity: records.map((r) => severityWord(obj(r.database_specific).severity)).find(Boolean) ?? null,
           cvss: Number.isFinite(maxSeverity) && maxSeverity > 0 ? maxSeverity : bestScore(records.flatMap((r) => arr(r.severity).map(obj).map((s) => ({ vector: s.score })))),
           title: records.map((r) => str(r.summary)).find(Boolean) ?? null,
@@ -355,7 +432,8 @@ export function advisoryIds(text: string): string[] {
 export function packageFromMessage(text: string): { name?: string; version?: string; fixed?: string } {
   const trivyName = /Package:\s*(\S+)/.exec(text)?.[1];
   const trivyVersion = /Installed Version:\s*(\S+)/.exec(text)?.[1] ?? labelledLine(text, "Version:");
-  const fixed = /Fixed Version:\s*([^\s,]+)/.exec(text)?.[1];
+  // Trivy writes "Fixed Version:", Grype "Fix Version:".
+  const fixed = /Fix(?:ed)? Version:\s*([^\s,]+)/.exec(text)?.[1];
   if (trivyName) return { name: trivyName, version: trivyVersion, fixed };
   return grypePackage(text) ?? grypeReports(text) ?? {};
 }
@@ -436,7 +514,8 @@ function sarif(sink: Sink): FormatReader {
       // componentVersion), the message (Trivy's, Grype's two wordings), the rule's help text.
       const fromMessage = packageFromMessage(message);
       const help = obj(rule.help);
-      const fromHelp = packageFromMessage(`${str(help.text) ?? ""}\n${str(help.markdown) ?? ""}`);
+      const helpText = `${str(help.text) ?? ""}\n${str(help.markdown) ?? ""}`;
+      const fromHelp = packageFromMessage(helpText);
       const purl = str(props.purl) ? parsePurl(props.purl) : undefined;
       const location = str(obj(obj(obj(arr(result.locations)[0]).physicalLocation).artifactLocation).uri);
       const score = Number(props["security-severity"]);
@@ -448,7 +527,8 @@ function sarif(sink: Sink): FormatReader {
       sink.item({
         ids,
         package: name,
-        ecosystem: purl ? (osvPackage(purl)?.ecosystem ?? purl.type) : null,
+        // The purl's; else Grype's "Type:" help line, Black Duck's componentOrigin, the lockfile.
+        ecosystem: purl ? (osvPackage(purl)?.ecosystem ?? purl.type) : (osvEcosystem(GRYPE_ECOSYSTEMS[labelledLine(helpText, "Type:") ?? ""] ?? str(props.componentOrigin)) ?? (location ? ecosystemOfFile(location) : null)),
         installedVersion: purl?.version ?? str(props.installedVersion) ?? str(props.componentVersion) ?? fromMessage.version ?? fromHelp.version ?? "",
         fixedVersion: str(props.fixedVersion) ?? fromMessage.fixed ?? fromHelp.fixed ?? null,
         severity: severityWord(props.severity) ?? (Number.isFinite(score) && score > 0 ? null : result.level === "error" ? "high" : result.level === "warning" ? "medium" : result.level === "note" ? "low" : null),
@@ -531,7 +611,8 @@ export class CycloneDxCollector {
           package: p.name,
           ecosystem: p.ecosystem,
           installedVersion: p.version,
-          fixedVersion: /(?:upgrade|update)\s+to\s+(?:version\s+)?v?([\w.+-]+\d)/i.exec(v.recommendation ?? "")?.[1] ?? null,
+          // "Upgrade to 2.0", "Upgrade jsonwebtoken to version 9.0.0" (Trivy, Grype, Dependency-Track).
+          fixedVersion: /(?:upgrade|update)\s+(?:[^\s]+\s+)?to\s+(?:version\s+)?v?([\w.+-]+\d)/i.exec(v.recommendation ?? "")?.[1] ?? null,
           severity: severity === "info" && v.ratings.some((r) => r.severity === "unknown") ? null : severity,
           cvss: bestScore(v.ratings),
           title: v.description ? v.description.split("\n")[0]!.slice(0, 200) : null,
@@ -607,6 +688,13 @@ function cycloneDx(sink: Sink): FormatReader {
 
 // --- SPDX ------------------------------------------------------------------------------------
 
+/** The CVE or GHSA id in an advisory reference ("https://nvd.nist.gov/vuln/detail/CVE-2021-44228"). */
+function advisoryIdIn(locator: string): string | null {
+  const cve = /CVE-\d{4}-\d{4,}/i.exec(locator);
+  if (cve) return cve[0].toUpperCase();
+  return /GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}/i.exec(locator)?.[0] ?? null;
+}
+
 function spdx(sink: Sink): FormatReader {
   let version: string | null = null;
   return {
@@ -622,11 +710,19 @@ function spdx(sink: Sink): FormatReader {
       const purl = typeof locator === "string" ? parsePurl(locator) : undefined;
       const pkg = purl ? osvPackage(purl) : undefined;
       const pinned = purl?.version ?? str(p.versionInfo);
+      // SECURITY references (advisory, url) naming a CVE or GHSA: claims OSV's ranges must confirm.
+      const claims = orderIds(
+        arr(p.externalRefs)
+          .map(obj)
+          .filter((r) => String(r.referenceCategory).toUpperCase().replace("_", "-") === "SECURITY" && ["advisory", "url"].includes(String(r.referenceType)))
+          .map((r) => advisoryIdIn(String(r.referenceLocator ?? ""))),
+      );
       if (!pkg || !pinned) {
         sink.skip("SBOM package without a package URL (purl) of a known ecosystem, or without a version");
+        for (const _ of claims) sink.skip("SBOM security reference on a package without a package URL (purl) or version, so OSV cannot check it");
         return;
       }
-      sink.sbom({ ecosystem: pkg.ecosystem, name: pkg.name, version: pinned, location: null });
+      sink.sbom({ ecosystem: pkg.ecosystem, name: pkg.name, version: pinned, location: null, ...(claims.length ? { claims } : {}) });
     },
     finish() {
       if (!version) throw new FormatError('The document has no "spdxVersion"; is it an SPDX JSON document?');
@@ -668,6 +764,7 @@ export function detectFormat(head: string): FormatId | undefined {
   if (has("bomFormat")) return "cyclonedx";
   if (has("spdxVersion") || has("SPDXID")) return "spdx";
   if (has("SchemaVersion") && (has("ArtifactName") || has("Results"))) return "trivy";
+  if (has("ClusterName") && K8S_KEYS.some(has)) return "trivy";
   if (has("runs") && (has("$schema") || has("version"))) return "sarif";
   if (has("auditReportVersion") || (has("advisories") && (has("muted") || has("actions")))) return "npm-audit";
   if (has("matches") && (has("vulnerability") || has("descriptor") || /"matches"\s*:\s*\[\s*\]/.test(text))) return "grype";

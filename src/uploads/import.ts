@@ -107,7 +107,9 @@ export interface UploadResult {
   upload: number;
   format: FormatId;
   tool: string;
-  asset: { kind: "repository" | "container_image"; name: string };
+  asset: { kind: "repository" | "container_image" | "kubernetes_cluster"; name: string };
+  /** A Kubernetes report: the images its records were imported to. */
+  images?: number;
   created: number;
   updated: number;
   unchanged: number;
@@ -130,6 +132,8 @@ export class UploadRejected extends Error {
 }
 
 type Asset = { kind: "repository"; key: string; name: string; url: string | null; repositoryId: number } | { kind: "container_image"; key: string; name: string; digest: string };
+/** What an upload is about: one asset, or a Kubernetes cluster whose records each name their image. */
+type UploadTarget = Asset | { kind: "kubernetes_cluster"; key: string; name: string };
 
 interface Parsed {
   format: FormatId;
@@ -309,6 +313,20 @@ function imageRef(ref: string): { name: string; digest: string | null } | undefi
   return { name: `${m[1] ?? ""}${m[2]}${m[3] ?? ""}`, digest: m[4] ? m[4].slice(1) : null };
 }
 
+async function resolveTarget(db: Db, named: string | null, summary: ReportSummary): Promise<UploadTarget> {
+  if (summary.cluster === undefined) return resolveAsset(db, named, summary);
+  if (named) throw new UploadRejected(400, `This is a Kubernetes report (trivy k8s) about every image in cluster "${summary.cluster}": each image is its own asset, so asset= cannot name one. Upload it without asset=.`);
+  return { kind: "kubernetes_cluster", key: `cluster:${summary.cluster}`, name: `Kubernetes cluster ${summary.cluster}` };
+}
+
+/** An image a record names ("name@sha256:…", or "name:tag" Patchbay knows the digest of); else why it cannot be imported. */
+async function resolveImage(db: Db, ref: string): Promise<Asset | string> {
+  const image = imageRef(ref);
+  if (!image) return "image reference not readable";
+  const digest = image.digest ?? (await knownDigest(db, image.name));
+  return digest ? { kind: "container_image", key: `image:${digest}`, name: image.name, digest } : "image without a digest, and not known to Patchbay";
+}
+
 async function resolveAsset(db: Db, named: string | null, summary: ReportSummary): Promise<Asset> {
   const repositories = await loadRepositoryIndex(db);
   const repositoryRef = named ?? summary.repository ?? null;
@@ -390,7 +408,7 @@ async function settleFailure(deps: UploadDeps, uploadId: number, err: unknown): 
 
 /** From a complete spool: the asset, the import, the upload's record. */
 async function finishUpload(deps: UploadDeps, integration: Integration, uploadId: number, request: UploadRequest, parsed: Parsed): Promise<UploadResult> {
-  const asset = await resolveAsset(deps.db, request.asset, parsed.summary);
+  const asset = await resolveTarget(deps.db, request.asset, parsed.summary);
   const result = await importParsed(deps, integration, request, parsed, asset, uploadId);
   try {
     await deps.db
@@ -465,7 +483,7 @@ export function uploadResumeHandler(deps: UploadDeps): JobHandler {
   };
 }
 
-async function importParsed(deps: UploadDeps, integration: Integration, input: UploadRequest, parsed: Parsed, asset: Asset, uploadId: number): Promise<UploadResult> {
+async function importParsed(deps: UploadDeps, integration: Integration, input: UploadRequest, parsed: Parsed, target: UploadTarget, uploadId: number): Promise<UploadResult> {
   const { db } = deps;
   const ctx: ConnectorContext = { ...connectorContext(deps.env), workspace: createWorkspace(deps) };
   const tool = parsed.summary.tool;
@@ -478,7 +496,16 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
 
   // Installed versions the report does not give, from the repository's recorded lockfiles.
   const installed = new Map<string, string[]>();
-  const versionsOf = async (name: string, ecosystem: string | null): Promise<string[]> => {
+  // The asset of each record: the upload's, or in a Kubernetes report the image it names.
+  const images = new Map<string, Asset | string>();
+  const assetOf = async (item: UploadItem): Promise<Asset | string> => {
+    if (target.kind !== "kubernetes_cluster") return target;
+    if (!item.image) return "no image named for this Kubernetes resource";
+    if (!images.has(item.image)) images.set(item.image, await resolveImage(db, item.image));
+    return images.get(item.image)!;
+  };
+  const assetKeys = new Set<string>();
+  const versionsOf = async (asset: Asset, name: string, ecosystem: string | null): Promise<string[]> => {
     if (asset.kind !== "repository") return [];
     const key = `${ecosystem}:${name}`;
     if (!installed.has(key)) {
@@ -508,6 +535,9 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
     const lookUp = async () => {
       const matches = await ask(advisories!.lookup(sbomBatch));
       for (const [i, pkg] of sbomBatch.entries()) {
+        // What the SBOM claims and OSV's ranges do not confirm for this version is not a finding.
+        const confirmed = new Set(matches[i]!.flatMap((m) => m.ids.map((id) => id.toUpperCase())));
+        for (const claim of pkg.claims ?? []) if (!confirmed.has(claim.toUpperCase())) bump(reasons, "SBOM security reference whose advisory does not affect the package's version (by OSV's ranges)");
         for (const m of matches[i]!) sbomItems.push({ ids: m.ids, package: pkg.name, ecosystem: pkg.ecosystem, installedVersion: pkg.version, fixedVersion: m.fixedVersion, severity: m.severity, cvss: m.cvss, title: m.title, description: m.description, url: m.url, location: pkg.location });
       }
       sbomBatch = [];
@@ -539,7 +569,10 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
     if (!item.ids.length) return bump(reasons, "no vulnerability identifier");
     if (!item.package) return bump(reasons, "no package named");
     if (item.analysis?.state === "resolved") return bump(reasons, "resolved according to the report's VEX analysis");
-    const versions = item.installedVersion ? [item.installedVersion] : await versionsOf(item.package, item.ecosystem);
+    const asset = await assetOf(item);
+    if (typeof asset === "string") return bump(reasons, asset);
+    assetKeys.add(asset.key);
+    const versions = item.installedVersion ? [item.installedVersion] : await versionsOf(asset, item.package, item.ecosystem);
     if (!versions.length) return bump(reasons, "installed version not given by the report, and not in the repository's lockfiles read by the dependency monitor");
     const ids = withCve(item.ids);
     // One finding per CVE: an advisory (or a group) naming several CVEs is several findings,
@@ -566,8 +599,11 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
   // A full result from which nothing could be read says nothing about what is gone.
   const records = parsed.items + parsed.sbomCount + Object.values(parsed.skipped).reduce((a, b) => a + b, 0);
   const unreadable = input.full && records > 0 && seen.size === 0;
-  if (input.full && !unreadable) {
-    const prefix = `${tool}:${asset.key}:`;
+  // Each asset the report covered: its records the report no longer gives are resolved. (A
+  // clean report about one asset covers it; a Kubernetes report covers the images it names.)
+  if (target.kind !== "kubernetes_cluster") assetKeys.add(target.key);
+  for (const key of input.full && !unreadable ? assetKeys : []) {
+    const prefix = `${tool}:${key}:`;
     await db.transaction().execute(async (trx) => {
       const open = await trx
         .selectFrom("finding_sources")
@@ -592,7 +628,8 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
     upload: uploadId,
     format: parsed.format,
     tool,
-    asset: { kind: asset.kind, name: asset.name },
+    asset: { kind: target.kind, name: target.name },
+    ...(target.kind === "kubernetes_cluster" ? { images: [...images.values()].filter((a) => typeof a !== "string").length } : {}),
     created: counts.new,
     updated: counts.updated,
     unchanged: counts.unchanged,

@@ -31,3 +31,29 @@ export function ecosystemFamily(ecosystem: string | null | undefined): Family | 
   const colon = key.indexOf(":");
   return FAMILIES[colon === -1 ? key : key.slice(0, colon)] ?? null;
 }
+
+// Manifest and lockfile names, and the ecosystem (as OSV names it) whose packages they list.
+const FILES: [RegExp, string][] = [
+  [/^(?:package(?:-lock)?\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|bun\.lockb?)$/i, "npm"],
+  [/^(?:requirements[^/]*\.txt|poetry\.lock|pipfile(?:\.lock)?|pyproject\.toml|setup\.py|uv\.lock|pdm\.lock)$/i, "PyPI"],
+  [/^(?:pom\.xml|build\.gradle(?:\.kts)?|gradle\.lockfile|[^/]*\.jar)$/i, "Maven"],
+  [/^go\.(?:mod|sum)$/i, "Go"],
+  [/^(?:gemfile(?:\.lock)?|[^/]*\.gemspec)$/i, "RubyGems"],
+  [/^cargo\.(?:toml|lock)$/i, "crates.io"],
+  [/^composer\.(?:json|lock)$/i, "Packagist"],
+  [/^(?:packages\.lock\.json|packages\.config|[^/]*\.csproj|[^/]*\.deps\.json)$/i, "NuGet"],
+];
+
+/** The ecosystem of the packages a manifest or lockfile lists ("app/package-lock.json" → npm), or null. */
+export function ecosystemOfFile(path: string): string | null {
+  const base = path.slice(path.lastIndexOf("/") + 1);
+  return FILES.find(([pattern]) => pattern.test(base))?.[1] ?? null;
+}
+
+const OSV_NAMES: Partial<Record<Family, string>> = { npm: "npm", cargo: "crates.io", go: "Go", pypi: "PyPI", maven: "Maven", rubygems: "RubyGems", nuget: "NuGet", composer: "Packagist" };
+
+/** A language ecosystem under OSV's name ("pip" → PyPI, "maven" → Maven); null for others. */
+export function osvEcosystem(name: string | null | undefined): string | null {
+  const family = ecosystemFamily(name);
+  return family ? (OSV_NAMES[family] ?? null) : null;
+}

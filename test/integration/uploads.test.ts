@@ -182,8 +182,8 @@ describe("uploads from CI", () => {
       expect(res.status, body.slice(0, 60)).toBe(422);
       return ((await res.json()) as { error: string }).error;
     };
-    // A layout Patchbay does not read (a Kubernetes scan, an old top-level array) is not "201 created 0".
-    expect(await refused('{"ClusterName": "prod", "Resources": [{"Namespace": "default", "Kind": "Deployment", "Name": "api", "Results": []}]}')).toMatch(/not recognised.*top-level keys: "ClusterName", "Resources"/);
+    // A layout Patchbay does not read (Snyk's JSON, an array of something) is not "201 created 0".
+    expect(await refused('{"vulnerabilities": [{"id": "SNYK-JS-LODASH-1018905", "packageName": "lodash", "version": "4.17.20"}], "ok": false, "dependencyCount": 3, "packageManager": "npm"}')).toMatch(/not recognised.*top-level keys: "vulnerabilities", "ok", "dependencyCount", "packageManager"/);
     expect(await refused('[{"name": "left-pad", "version": "1.3.0"}]')).toMatch(/not recognised.*a JSON array/);
     expect(await refused('[{"name": "left-pad"}]', { format: "trivy" })).toMatch(/not a Trivy JSON report .*: it is a JSON array/);
     expect(await refused('{"hello": 1}')).toContain('top-level keys: "hello"');
@@ -227,6 +227,58 @@ describe("uploads from CI", () => {
     for (const row of rows) expect(JSON.stringify(row)).not.toMatch(/\\u00(0|1)|\\u007f/);
     expect(rows.some((r) => r.installed_version === version)).toBe(true);
     expect(rows.some((r) => r.title === "line one bell")).toBe(true);
+  });
+
+  it("reads a trivy k8s report: each resource's records go to its own image, a tagged image Patchbay cannot pin is skipped, and full=true resolves per image", async () => {
+    const named = await upload(fixture("trivy-k8s.json"), { asset: "registry.example.com/acme/api@sha256:" + "a".repeat(64) });
+    expect(named.status).toBe(400);
+    expect(((await named.json()) as { error: string }).error).toContain('Kubernetes report (trivy k8s) about every image in cluster "prod-eu-1"');
+    const res = await upload(fixture("trivy-k8s.json"), { full: "true" });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject({ format: "trivy", asset: { kind: "kubernetes_cluster", name: "Kubernetes cluster prod-eu-1" }, images: 2, created: 4, skipped: 1, reasons: { "image without a digest, and not known to Patchbay": 1 } });
+    const rows = await findings();
+    expect(rows.map((f) => `${f.cve} ${f.package}@${f.installed_version} on ${f.asset}`).sort()).toEqual([
+      "CVE-2023-52425 libexpat1@2.5.0-1 on docker.io/library/nginx",
+      "CVE-2024-2511 libssl3@3.1.4-r5 on ghcr.io/acme/api",
+      "CVE-2024-29041 express@4.18.2 on ghcr.io/acme/api",
+      "CVE-2024-2961 libc6@2.36-9+deb12u4 on docker.io/library/nginx",
+    ]);
+    const location = await db().selectFrom("finding_sources").select("raw").execute();
+    expect(location.map((s) => JSON.parse(s.raw).location)).toContain("payments/StatefulSet/api: app/node_modules/express/package.json");
+    // The next full report no longer lists nginx's libexpat1: only that is resolved.
+    const report = JSON.parse(fixture("trivy-k8s.json"));
+    report.Resources[0].Results[0].Vulnerabilities.shift();
+    expect(await (await upload(JSON.stringify(report), { full: "true" })).json()).toMatchObject({ created: 0, unchanged: 3, resolved: 1 });
+    expect((await findings()).filter((f) => f.status === "resolved").map((f) => f.cve)).toEqual(["CVE-2023-52425"]);
+  });
+
+  it("makes one finding of one package however scanners spell it: Trivy's zope.interface and Grype's zope-interface", async () => {
+    const image = "registry.example.com/acme/ml:2.0@sha256:" + "4d".repeat(32);
+    expect(await (await upload(fixture("grype-python.json"))).json()).toMatchObject({ created: 3 });
+    expect(await (await upload(fixture("trivy-fs-python.json"), { asset: image })).json()).toMatchObject({ created: 1, updated: 3 });
+    const zope = (await findings()).filter((f) => f.cve === "CVE-2023-99901");
+    expect(zope.map((f) => f.package)).toEqual(["zope-interface"]);
+    const sources = await db().selectFrom("finding_sources").select("raw").where("finding_id", "=", zope[0]!.id).execute();
+    expect(sources.map((s) => `${JSON.parse(s.raw).tool}: ${JSON.parse(s.raw).package}`).sort()).toEqual(["Grype: zope-interface", "Trivy: zope.interface"]);
+    // The package filter finds it by either spelling.
+    const page = await (await admin.get("/vulnerabilities?q=zope.interface")).text();
+    expect(page).toContain("CVE-2023-99901");
+  });
+
+  it("checks an SPDX SBOM's security references against OSV's ranges: one that holds is a finding, one that does not is skipped with why", async () => {
+    await admin.post("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_uploads_0001" });
+    await admin.post("/integrations/dependency-monitor", {});
+    await runJobs(app, 5_000);
+    osv.add({ id: "GHSA-xvch-5gv4-984h", modified: "2024-03-05T11:00:00Z", aliases: ["CVE-2021-44906"], summary: "Prototype Pollution in minimist", affected: [{ package: { ecosystem: "npm", name: "minimist" }, ranges: [{ type: "SEMVER", events: [{ introduced: "0" }, { fixed: "1.2.6" }] }] }] });
+    const res = await upload(fixture("spdx-security-refs.json"), { asset: "https://github.com/acme/web" });
+    const body = (await res.json()) as Record<string, any>;
+    expect(body).toMatchObject({ format: "spdx", created: 1 });
+    expect(body.reasons).toEqual({
+      "SBOM security reference whose advisory does not affect the package's version (by OSV's ranges)": 1,
+      "SBOM package without a package URL (purl) of a known ecosystem, or without a version": 1,
+      "SBOM security reference on a package without a package URL (purl) or version, so OSV cannot check it": 1,
+    });
+    expect((await findings()).filter((f) => f.asset === "acme/web").map((f) => `${f.cve} ${f.package}@${f.installed_version}`)).toEqual(["CVE-2021-23337 lodash@4.17.20"]);
   });
 
   it("reads Trivy's older layout: the results as a top-level array", async () => {

@@ -1,33 +1,7 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { CycloneDxXmlReader } from "../../src/uploads/cyclonedx-xml.js";
-import { type FormatId, type SbomPackage, type UploadItem, detectFormat, formatReader } from "../../src/uploads/formats.js";
-import { JsonSelector } from "../../src/uploads/json-stream.js";
+import { type FormatId, type UploadItem, detectFormat } from "../../src/uploads/formats.js";
 import { parsePurl, osvPackage } from "../../src/uploads/purl.js";
-
-const fixture = (name: string) => readFileSync(new URL(`../fixtures/reports/${name}`, import.meta.url), "utf8");
-
-function read(name: string, chunk = 977) {
-  const text = fixture(name);
-  const format = detectFormat(text.slice(0, 8192))!;
-  const items: UploadItem[] = [];
-  const sbom: SbomPackage[] = [];
-  const skipped: string[] = [];
-  const sink = { item: (i: UploadItem) => items.push(i), sbom: (p: SbomPackage) => sbom.push(p), skip: (r: string) => skipped.push(r) };
-  let summary;
-  if (format === "cyclonedx-xml") {
-    const reader = new CycloneDxXmlReader(sink);
-    for (let i = 0; i < text.length; i += chunk) reader.write(text.slice(i, i + chunk));
-    summary = reader.end();
-  } else {
-    const reader = formatReader(format, sink);
-    const json = new JsonSelector(reader.selectors, (p, v) => reader.onValue(p, v));
-    for (let i = 0; i < text.length; i += chunk) json.write(text.slice(i, i + chunk));
-    json.end();
-    summary = reader.finish();
-  }
-  return { format, items, sbom, skipped, summary };
-}
+import { fixture, read } from "../report-reader.js";
 
 const brief = (i: UploadItem) => `${i.ids.join("/")} ${i.ecosystem}:${i.package}@${i.installedVersion}→${i.fixedVersion ?? "none"} ${i.severity ?? "?"} ${i.cvss ?? "-"}`;
 
@@ -90,7 +64,7 @@ describe("scan report formats", () => {
 
   it("SARIF: vulnerability results with package and version from the message; code scanning rules skipped", () => {
     const { items, skipped, summary } = read("trivy.sarif");
-    expect(items.map(brief)).toEqual(["CVE-2022-24999 null:qs@6.7.0→6.7.3 ? 7.5"]);
+    expect(items.map(brief)).toEqual(["CVE-2022-24999 npm:qs@6.7.0→6.7.3 ? 7.5"]);
     expect(items[0]!.location).toBe("package-lock.json");
     expect(skipped).toEqual(["no CVE or advisory identifier (code scanning rules are not imported)"]);
     expect(summary.tool).toBe("Trivy");
@@ -133,7 +107,7 @@ describe("scan report formats", () => {
   it("SARIF: the package and version wherever real tools put them, and a skip that says what is missing", () => {
     const { items, skipped } = read("sarif-variants.sarif");
     expect(items.map(brief)).toEqual([
-      "CVE-2021-44906 null:minimist@1.2.5→none ? 9.8",
+      "CVE-2021-44906 npm:minimist@1.2.5→none ? 9.8",
       "CVE-2022-24999 null:qs@6.5.2→6.5.3 high -",
       "CVE-2021-23337 null:lodash@4.17.20→none medium -",
     ]);

@@ -8,6 +8,7 @@ import { createGitLabClient } from "../gitlab/index.js";
 import { expectList, nextPage } from "../gitlab/client.js";
 import { repositoryPages } from "../repository-scan.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, ScanSession, ScannedFinding, ScannerRecord, ScannerSeverity, WorkspaceRepository } from "../types.js";
+import { ecosystemOfFile } from "../../vuln/ecosystems.js";
 
 const SERVICE = "GitLab Vulnerabilities";
 const MAX_PAGES = 100;
@@ -38,20 +39,6 @@ interface GitLabFinding {
 }
 
 const severityOf = (value: string | undefined): ScannerSeverity | null => (({ critical: "critical", high: "high", medium: "medium", low: "low", info: "info" }) as Record<string, ScannerSeverity>)[String(value).toLowerCase()] ?? null;
-
-/** The package manager a dependency file belongs to, as OSV names its ecosystem. */
-function ecosystemOf(file: string): string | null {
-  const base = file.slice(file.lastIndexOf("/") + 1);
-  if (/^(package-lock\.json|yarn\.lock|pnpm-lock\.yaml|npm-shrinkwrap\.json)$/.test(base)) return "npm";
-  if (/^(requirements.*\.txt|Pipfile\.lock|poetry\.lock)$/.test(base)) return "PyPI";
-  if (/^(go\.sum|go\.mod)$/.test(base)) return "Go";
-  if (/^(pom\.xml|gradle\.lockfile|build\.gradle(\.kts)?)$/.test(base)) return "Maven";
-  if (base === "Gemfile.lock") return "RubyGems";
-  if (base === "Cargo.lock") return "crates.io";
-  if (base === "composer.lock") return "Packagist";
-  if (/\.(csproj|lock\.json)$/.test(base) || base === "packages.lock.json") return "NuGet";
-  return null;
-}
 
 class GitLabVulnerabilityScan implements ScanSession {
   readonly #connection: ConnectionSettings;
@@ -113,7 +100,7 @@ class GitLabVulnerabilityScan implements ScanSession {
         description: [f.description, f.solution].filter(Boolean).join("\n\n").slice(0, 4000) || null,
         severity: severityOf(f.severity) ?? "medium",
         cvss: null,
-        ecosystem: ecosystemOf(file),
+        ecosystem: ecosystemOfFile(file),
         package: name,
         installedVersion: version,
         fixedVersion: /(?:Upgrade|update) to (?:version )?v?([\w.+-]*\d)/i.exec(f.solution ?? "")?.[1] ?? null,

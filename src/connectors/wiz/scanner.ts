@@ -4,6 +4,7 @@
 import { ExternalError } from "../../http.js";
 import { type AssetRef, type ConnectionSettings, type ConnectorContext, ScanCursorInvalid, type ScanPage, type Scanner, type ScannerRecord, type ScannerSeverity } from "../types.js";
 import type { WizClient } from "./client.js";
+import { ecosystemOfFile } from "../../vuln/ecosystems.js";
 
 export const PAGE_SIZE = 500;
 
@@ -69,21 +70,9 @@ const SEVERITY: Record<string, ScannerSeverity> = {
   NONE: "info",
 };
 
-/** Manifest and lock file names that tell a package's ecosystem. */
-const ECOSYSTEM_FILES: [RegExp, string][] = [
-  [/(^|\/)(package(-lock)?\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml)$/i, "npm"],
-  [/(^|\/)(requirements[^/]*\.txt|poetry\.lock|Pipfile(\.lock)?|pyproject\.toml|setup\.py|uv\.lock)$/i, "pypi"],
-  [/(^|\/)(pom\.xml|build\.gradle(\.kts)?|gradle\.lockfile)$|\.jar$/i, "maven"],
-  [/(^|\/)go\.(mod|sum)$/i, "go"],
-  [/(^|\/)Gemfile(\.lock)?$/i, "rubygems"],
-  [/(^|\/)Cargo\.(toml|lock)$/i, "cargo"],
-  [/(^|\/)composer\.(json|lock)$/i, "packagist"],
-  [/(^|\/)(packages\.lock\.json|packages\.config)$|\.csproj$/i, "nuget"],
-];
-
 export function ecosystemOf(node: WizNode): string | null {
-  const path = node.locationPath ?? "";
-  for (const [pattern, ecosystem] of ECOSYSTEM_FILES) if (pattern.test(path)) return ecosystem;
+  const fromFile = ecosystemOfFile(node.locationPath ?? "");
+  if (fromFile) return fromFile;
   if (node.vulnerableAsset?.type === "CONTAINER_IMAGE" && /^(PACKAGE|OS)/i.test(node.detectionMethod ?? "")) return "os";
   return null;
 }
