@@ -28,6 +28,7 @@ import * as m0024 from "./0024_sign_in_attempts.js";
 import * as m0025 from "./0025_ticket_origin.js";
 import * as m0026 from "./0026_bulk_push_lanes.js";
 import * as m0027 from "./0027_package_keys.js";
+import * as m0028 from "./0028_dependency_chains.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -57,4 +58,5 @@ export const migrations: Record<string, Migration> = {
   "0025_ticket_origin": m0025,
   "0026_bulk_push_lanes": m0026,
   "0027_package_keys": m0027,
+  "0028_dependency_chains": m0028,
 };

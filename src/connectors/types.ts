@@ -139,10 +139,16 @@ export interface WorkspaceRepository {
 
 /** A pinned package version a repository's manifest or lockfile names. */
 export interface ResolvedDependency {
-  /** OSV's ecosystem name: npm, PyPI, Maven, Go, RubyGems, crates.io. */
+  /** OSV's ecosystem name: npm, PyPI, Maven, Go, RubyGems, crates.io, Packagist, NuGet. */
   ecosystem: string;
   name: string;
   version: string;
+  /** Declared by the repository (true) or pulled in (false); absent when the file does not say. */
+  direct?: boolean;
+  /** production, development, test or optional, where the file says. */
+  scope?: string;
+  /** A transitive dependency's direct parents. */
+  via?: string[];
 }
 
 export interface Workspace {

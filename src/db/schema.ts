@@ -451,6 +451,12 @@ export interface RepositoryDependencyTable {
   ecosystem: string;
   name: string;
   version: string;
+  /** 1: declared by the repository, 0: pulled in by another package; null when the file does not say. */
+  direct: ColumnType<number | null, number | null | undefined, number | null>;
+  /** production, development, test or optional; null when the file does not say. */
+  scope: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON array: the direct dependencies that pull a transitive one in. */
+  via: ColumnType<string | null, string | null | undefined, string | null>;
   updated_at: string;
 }
 

@@ -9,14 +9,65 @@ import { parse as parseToml } from "smol-toml";
 import { isSpace, skipSpace, trimStart, words } from "../text.js";
 
 /** Ecosystem names as the OSV database spells them. */
-export type Ecosystem = "npm" | "PyPI" | "Maven" | "Go" | "RubyGems" | "crates.io";
+export type Ecosystem = "npm" | "PyPI" | "Maven" | "Go" | "RubyGems" | "crates.io" | "Packagist" | "NuGet";
+
+/** Where a dependency is used, where the file says: shipped, for development, for tests, optional. */
+export type Scope = "production" | "development" | "test" | "optional";
 
 export interface Dependency {
   ecosystem: Ecosystem;
   /** npm "@scope/name", PyPI normalised, Maven "group:artifact", Go module path. */
   name: string;
   version: string;
+  /** Declared by the project itself (true) or pulled in by another package (false); absent when the file does not say. */
+  direct?: boolean;
+  scope?: Scope;
+  /** A transitive dependency's chain: the direct dependencies that pull it in (at most ten), where the file says. */
+  via?: string[];
 }
+
+/** The most direct parents a dependency lists (a package pulled in by everything says little more). */
+const MAX_VIA = 10;
+
+/**
+ * For each package reachable from the direct ones, the direct ones it is reached from, by
+ * walking the dependency edges once per direct dependency.
+ */
+export function viaDirect(direct: Iterable<string>, edges: Map<string, string[]>): Map<string, string[]> {
+  const via = new Map<string, string[]>();
+  for (const root of direct) {
+    const seen = new Set([root]);
+    const queue = [root];
+    for (let i = 0; i < queue.length; i++) {
+      for (const next of edges.get(queue[i]!) ?? []) {
+        if (seen.has(next)) continue;
+        seen.add(next);
+        queue.push(next);
+        const list = via.get(next) ?? [];
+        if (list.length < MAX_VIA) via.set(next, [...list, root]);
+      }
+    }
+  }
+  return via;
+}
+
+/** Marks each dependency direct or transitive by the declared names, with its chain to them. */
+function withChains(deps: Dependency[], declared: Map<string, Scope | undefined>, edges: Map<string, string[]>): Dependency[] {
+  const via = viaDirect(declared.keys(), edges);
+  return deps.map((d) => {
+    if (declared.has(d.name)) {
+      const scope = d.scope ?? declared.get(d.name);
+      return { ...d, direct: true, ...(scope ? { scope } : {}) };
+    }
+    const chain = via.get(d.name);
+    if (!chain) return { ...d, direct: false };
+    // Where the file does not say, a transitive dependency is used as the widest of its parents is.
+    const scope = d.scope ?? SCOPE_ORDER.find((s) => chain.some((parent) => declared.get(parent) === s));
+    return { ...d, direct: false, via: chain, ...(scope ? { scope } : {}) };
+  });
+}
+
+const SCOPE_ORDER: Scope[] = ["production", "optional", "development", "test"];
 
 /** The largest manifest read from a repository (a monorepo's package-lock.json can near 20 MB). */
 export const MAX_MANIFEST_BYTES = 20 * 1024 * 1024;
@@ -53,6 +104,11 @@ const FORMATS: Format[] = [
   { name: /^pom\.xml$/, label: "pom.xml", parse: parsePom },
   { name: /^Gemfile\.lock$/, label: "Gemfile.lock", parse: parseGemfileLock },
   { name: /^Cargo\.lock$/, label: "Cargo.lock", parse: parseCargoLock },
+  { name: /^uv\.lock$/, label: "uv.lock", parse: parseUvLock },
+  { name: /^composer\.lock$/, label: "composer.lock", parse: parseComposerLock },
+  { name: /^packages\.lock\.json$/, label: "packages.lock.json", parse: parseNuGetLock },
+  { name: /^gradle\.lockfile$|^buildscript-gradle\.lockfile$/, label: "gradle.lockfile", parse: parseGradleLockfile },
+  { name: /^bun\.lock$/, label: "bun.lock", parse: parseBunLock },
 ];
 
 /** The format of a file Patchbay reads for dependencies, or undefined. */
@@ -101,25 +157,51 @@ function parsePackageLock(text: string, path: string): Dependency[] {
   if (!isRecord(lock)) throw new ManifestError(path, "the lockfile is not a JSON object.");
   const out: Dependency[] = [];
   if (isRecord(lock.packages)) {
+    const root = isRecord(lock.packages[""]) ? lock.packages[""] : {};
+    const edges = new Map<string, string[]>();
     for (const [where, entry] of Object.entries(lock.packages)) {
       if (where === "" || !isRecord(entry) || entry.link === true || typeof entry.version !== "string") continue;
       const at = where.lastIndexOf("node_modules/");
       if (at < 0) continue; // a workspace member's own folder
       const name = typeof entry.name === "string" ? entry.name : where.slice(at + "node_modules/".length);
-      if (isRegistryVersion(entry.version)) out.push({ ecosystem: "npm", name, version: entry.version });
+      edges.set(name, [...new Set([...(edges.get(name) ?? []), ...npmRequires(entry)])]);
+      const scope: Scope = entry.dev === true || entry.devOptional === true ? "development" : entry.optional === true ? "optional" : "production";
+      if (isRegistryVersion(entry.version)) out.push({ ecosystem: "npm", name, version: entry.version, scope, ...(where === `node_modules/${name}` ? {} : { nested: true }) } as Dependency);
     }
-    return out;
+    // Only the copy at the top of node_modules is the one the project declared.
+    const declared = declaredNpm(root);
+    return withChains(out, declared, edges).map(({ nested, ...d }: Dependency & { nested?: boolean }) => (nested && d.direct ? { ...d, direct: false } : d));
   }
   if (!isRecord(lock.dependencies)) throw new ManifestError(path, 'neither "packages" (lockfile v2/v3) nor "dependencies" (v1) is present.');
   const walk = (deps: Record<string, unknown>) => {
     for (const [name, entry] of Object.entries(deps)) {
       if (!isRecord(entry)) continue;
-      if (typeof entry.version === "string" && isRegistryVersion(entry.version)) out.push({ ecosystem: "npm", name, version: entry.version });
+      const scope: Scope = entry.dev === true ? "development" : entry.optional === true ? "optional" : "production";
+      if (typeof entry.version === "string" && isRegistryVersion(entry.version)) out.push({ ecosystem: "npm", name, version: entry.version, scope });
       if (isRecord(entry.dependencies)) walk(entry.dependencies);
     }
   };
   walk(lock.dependencies);
   return out;
+}
+
+/** The packages a package.json-like object declares, with the scope each is declared for. */
+function declaredNpm(manifest: Record<string, unknown>): Map<string, Scope | undefined> {
+  const declared = new Map<string, Scope | undefined>();
+  const sections: [string, Scope][] = [["devDependencies", "development"], ["optionalDependencies", "optional"], ["peerDependencies", "production"], ["dependencies", "production"]];
+  for (const [key, scope] of sections) {
+    const list = manifest[key];
+    if (isRecord(list)) for (const name of Object.keys(list)) declared.set(name, scope);
+  }
+  return declared;
+}
+
+/** The names an npm lock entry depends on. */
+function npmRequires(entry: Record<string, unknown>): string[] {
+  return ["dependencies", "optionalDependencies", "peerDependencies", "requires"].flatMap((k) => {
+    const list = entry[k];
+    return isRecord(list) ? Object.keys(list) : [];
+  });
 }
 
 /** A version from the registry, not "file:", "git+…", "github:…" or a tarball URL. */
@@ -175,40 +257,73 @@ function parseYarnLock(text: string, path: string): Dependency[] {
   return out;
 }
 
+/** A YAML mapping key and its indentation ("    'react@18.2.0':" → 4, react@18.2.0), read without backtracking. */
+function yamlKey(line: string): { depth: number; name: string } | undefined {
+  const depth = skipSpace(line, 0);
+  const quote = line[depth];
+  if (quote === "'" || quote === '"') {
+    const close = line.indexOf(quote, depth + 1);
+    return close > depth + 1 && line[close + 1] === ":" ? { depth, name: line.slice(depth + 1, close) } : undefined;
+  }
+  // Unquoted: up to the first ":" that ends the line or is followed by a space.
+  for (let at = line.indexOf(":", depth); at > depth; at = line.indexOf(":", at + 1)) {
+    if (at === line.length - 1 || isSpace(line[at + 1])) return { depth, name: line.slice(depth, at) };
+  }
+  return undefined;
+}
+
 /**
  * pnpm-lock.yaml: the keys of "packages:" — v5 "/name/1.2.3", v6 "/name@1.2.3", v9
  * "name@1.2.3", each with an optional peer suffix ("(react@18.2.0)" or "_react@18.2.0").
+ * The project's own dependencies are the importers' (v6+; a workspace has several) or the
+ * top-level dependencies, devDependencies and optionalDependencies (v5); what each package
+ * depends on is listed under it in "packages" (v5, v6) or "snapshots" (v9).
  */
 function parsePnpmLock(text: string, path: string): Dependency[] {
   if (!/^lockfileVersion:/m.test(text)) throw new ManifestError(path, "lockfileVersion is missing; is this a pnpm lockfile?");
   // Before v6 keys are "/name/version" and peers follow an underscore.
   const slashKeys = /^lockfileVersion:\s*['"]?[1-5](\.|['"]?\s*$)/m.test(text);
-  const out: Dependency[] = [];
-  let inPackages = false;
-  for (const line of text.split(/\r?\n/)) {
-    if (/^\S/.test(line)) {
-      inPackages = /^packages:\s*$/.test(line);
-      continue;
-    }
-    if (!inPackages) continue;
-    const key = /^ {2}(['"]?)(\S.*?)\1:\s*$/.exec(line);
-    if (!key) continue;
-    const spec = cutAt(trimStart(key[2]!, "/"), "(");
-    let name: string;
-    let version: string;
+  const nameOf = (key: string): { name: string; version: string } => {
+    const spec = cutAt(trimStart(key, "/"), "(");
     if (slashKeys) {
       // name/1.2.3_peer@1.0.0 (a scoped name has one more slash).
       const slash = cutAt(spec, "_").lastIndexOf("/");
-      name = spec.slice(0, slash);
-      version = cutAt(spec.slice(slash + 1), "_");
-    } else {
-      const at = spec.indexOf("@", 1);
-      name = spec.slice(0, at);
-      version = spec.slice(at + 1);
+      return { name: spec.slice(0, slash), version: cutAt(spec.slice(slash + 1), "_") };
     }
-    if (name && isRegistryVersion(version)) out.push({ ecosystem: "npm", name, version });
+    const at = spec.indexOf("@", 1);
+    return { name: spec.slice(0, at), version: spec.slice(at + 1) };
+  };
+  const KINDS: Record<string, Scope> = { dependencies: "production", devDependencies: "development", optionalDependencies: "optional" };
+  const out: Dependency[] = [];
+  const declared = new Map<string, Scope | undefined>();
+  const edges = new Map<string, string[]>();
+  let section = "";
+  let owner = ""; // the package whose entry is being read
+  let kind = ""; // the dependency list being read
+  for (const line of text.split(/\r?\n/)) {
+    if (/^\S/.test(line)) {
+      section = cutAt(line, ":").trim();
+      kind = section;
+      continue;
+    }
+    const key = yamlKey(line);
+    if (!key) continue;
+    const { depth, name } = key;
+    if (section === "importers") {
+      if (depth === 4) kind = name;
+      else if (depth === 6 && KINDS[kind] && !declared.has(name)) declared.set(name, KINDS[kind]);
+    } else if (KINDS[section]) {
+      if (depth === 2 && !declared.has(name)) declared.set(name, KINDS[section]);
+    } else if (section === "packages" || section === "snapshots") {
+      if (depth === 2) {
+        const pkg = nameOf(name);
+        owner = pkg.name;
+        if (section === "packages" && pkg.name && isRegistryVersion(pkg.version)) out.push({ ecosystem: "npm", name: pkg.name, version: pkg.version });
+      } else if (depth === 4) kind = name;
+      else if (depth === 6 && (kind === "dependencies" || kind === "optionalDependencies") && owner) edges.set(owner, [...(edges.get(owner) ?? []), name]);
+    }
   }
-  return out;
+  return declared.size ? withChains(out, declared, edges) : out;
 }
 
 // --- Python ------------------------------------------------------------------------------
@@ -219,13 +334,16 @@ export function pypiName(name: string): string {
 }
 
 /** requirements.txt: exact pins ("name==1.2.3", "name[extra]===1.2.3"); ranges cannot be resolved from the file alone. */
-function parseRequirements(text: string): Dependency[] {
+function parseRequirements(text: string, path: string): Dependency[] {
   const out: Dependency[] = [];
+  // Every line is the project's own; requirements-dev.txt and requirements-test.txt say what for.
+  const base = path.slice(path.lastIndexOf("/") + 1).toLowerCase();
+  const scope: Scope = base.includes("test") ? "test" : base.includes("dev") ? "development" : "production";
   for (const raw of text.replace(/\\\r?\n/g, " ").split(/\r?\n/)) {
     const line = withoutComment(raw).trim();
     if (!line || line.startsWith("-")) continue; // -r other.txt, -e ., --index-url …
     const pin = requirementPin(line);
-    if (pin) out.push({ ecosystem: "PyPI", name: pypiName(pin.name), version: pin.version });
+    if (pin) out.push({ ecosystem: "PyPI", name: pypiName(pin.name), version: pin.version, direct: true, scope });
   }
   return out;
 }
@@ -284,6 +402,14 @@ function stringField(table: Record<string, unknown>, key: string): string | unde
   return typeof value === "string" ? value : undefined;
 }
 
+/** Poetry's category ("main", "dev"; before 1.5) or groups (["main"], ["dev"], ["test"]). */
+function poetryScope(p: Record<string, unknown>): { scope?: Scope } {
+  const groups = Array.isArray(p.groups) ? p.groups.map(String) : typeof p.category === "string" ? [p.category] : [];
+  if (!groups.length) return {};
+  if (groups.includes("main")) return { scope: p.optional === true ? "optional" : "production" };
+  return { scope: groups.some((g) => g.includes("test")) ? "test" : "development" };
+}
+
 function parsePoetryLock(text: string, path: string): Dependency[] {
   const packages = tomlPackages(text, path);
   if (packages.length === 0 && text.trim() && !text.includes("[metadata]")) throw new ManifestError(path, "no [[package]] tables found; is this a Poetry lockfile?");
@@ -293,7 +419,7 @@ function parsePoetryLock(text: string, path: string): Dependency[] {
     const version = stringField(p, "version");
     // Packages from a local path, a URL or a git checkout are not on PyPI ("legacy" is a private index).
     const sourceType = isRecord(p.source) ? stringField(p.source, "type") : undefined;
-    if (name && version && !["git", "directory", "file", "url"].includes(sourceType ?? "")) out.push({ ecosystem: "PyPI", name: pypiName(name), version });
+    if (name && version && !["git", "directory", "file", "url"].includes(sourceType ?? "")) out.push({ ecosystem: "PyPI", name: pypiName(name), version, ...poetryScope(p) });
   }
   return out;
 }
@@ -308,7 +434,7 @@ function parsePipfileLock(text: string, path: string): Dependency[] {
     for (const [name, entry] of Object.entries(deps)) {
       const pin = isRecord(entry) && typeof entry.version === "string" ? entry.version : "";
     const version = pin.startsWith("===") ? pin.slice(3) : pin.startsWith("==") ? pin.slice(2) : undefined;
-      if (version) out.push({ ecosystem: "PyPI", name: pypiName(name), version });
+      if (version) out.push({ ecosystem: "PyPI", name: pypiName(name), version, scope: section === "default" ? "production" : "development" });
     }
   }
   return out;
@@ -356,13 +482,16 @@ function parseGoSum(text: string, path: string): Dependency[] {
  * lists every module its build uses, at the selected version; replaced modules are left out.
  */
 function parseGoMod(text: string, path: string): Dependency[] {
-  // Each line as its words, comments dropped: ["require", "(", …], ["golang.org/x/net", "v0.1.0"].
-  const lines = text.split(/\r?\n/).map((raw) => words(cutAt(raw, "//")));
+  // Each line as its words, comments dropped: ["require", "(", …], ["golang.org/x/net", "v0.1.0"];
+  // "// indirect" marks a module the build needs that no package of this module imports.
+  const raw = text.split(/\r?\n/);
+  const lines = raw.map((line) => words(cutAt(line, "//")));
+  const indirect = raw.map((line) => words(line.slice(line.indexOf("//") + 2 || line.length)).includes("indirect"));
   if (!lines.some((w) => w[0] === "module" && w.length > 1)) throw new ManifestError(path, 'no "module" directive; is this a go.mod file?');
-  const requires: { name: string; version: string }[] = [];
+  const requires: { name: string; version: string; direct: boolean }[] = [];
   const replaced = new Set<string>();
   let block = "";
-  for (const w of lines) {
+  for (const [i, w] of lines.entries()) {
     if (w.length === 0) continue;
     if (w.length === 2 && w[1] === "(") {
       block = w[0]!;
@@ -375,7 +504,7 @@ function parseGoMod(text: string, path: string): Dependency[] {
     const [directive, args] = block ? [block, w] : [w[0]!, w.slice(1)];
     // `old [v1.2.3] => new [v1.2.4]`: the old module is not what the build uses.
     if (directive === "replace" && args.includes("=>")) replaced.add(args[0]!);
-    if (directive === "require" && args.length >= 2 && args[1]!.startsWith("v")) requires.push({ name: args[0]!, version: args[1]! });
+    if (directive === "require" && args.length >= 2 && args[1]!.startsWith("v")) requires.push({ name: args[0]!, version: args[1]!, direct: !indirect[i] });
   }
   return requires.filter((r) => !replaced.has(r.name)).map((r) => ({ ecosystem: "Go" as const, ...r }));
 }
@@ -473,6 +602,7 @@ function parsePom(text: string, path: string): Dependency[] {
         artifact: resolve(childText(d, "artifactId")),
         version: resolve(childText(d, "version")),
         scope: childText(d, "scope"),
+        optional: childText(d, "optional") === "true",
       }));
   const managed = new Map<string, string>();
   for (const d of dependencies(child(child(project, "dependencyManagement"), "dependencies"))) {
@@ -483,7 +613,9 @@ function parsePom(text: string, path: string): Dependency[] {
     if (!d.group || !d.artifact) continue;
     const name = `${d.group}:${d.artifact}`;
     const version = d.version ?? managed.get(name);
-    if (version && !version.startsWith("[") && !version.startsWith("(")) out.push({ ecosystem: "Maven", name, version });
+    // compile, runtime, provided and system ship with (or run beside) the project; test does not.
+    const scope: Scope = d.optional ? "optional" : d.scope === "test" ? "test" : "production";
+    if (version && !version.startsWith("[") && !version.startsWith("(")) out.push({ ecosystem: "Maven", name, version, direct: true, scope });
   }
   return out;
 }
@@ -494,23 +626,35 @@ function parsePom(text: string, path: string): Dependency[] {
 function parseGemfileLock(text: string, path: string): Dependency[] {
   if (!/^GEM$/m.test(text) && !/^DEPENDENCIES$/m.test(text)) throw new ManifestError(path, "no GEM section; is this a Gemfile.lock?");
   const out: Dependency[] = [];
+  const declared = new Map<string, Scope | undefined>();
+  const edges = new Map<string, string[]>();
   let section = "";
   let inSpecs = false;
+  let current = "";
   for (const line of text.split(/\r?\n/)) {
     if (/^\S/.test(line)) {
       section = line.trim();
       inSpecs = false;
       continue;
     }
+    // DEPENDENCIES: the Gemfile's own gems ("  rails (~> 7.0)", "  my_gem!").
+    const own = section === "DEPENDENCIES" && /^ {2}([A-Za-z0-9_.-]+)/.exec(line);
+    if (own) declared.set(own[1]!, undefined);
     if (section !== "GEM") continue;
     if (/^ {2}specs:\s*$/.test(line)) {
       inSpecs = true;
       continue;
     }
     const spec = inSpecs && /^ {4}([A-Za-z0-9_.-]+) \(([^)]+)\)\s*$/.exec(line);
-    if (spec) out.push({ ecosystem: "RubyGems", name: spec[1]!, version: spec[2]!.split("-")[0]! });
+    if (spec) {
+      current = spec[1]!;
+      out.push({ ecosystem: "RubyGems", name: current, version: spec[2]!.split("-")[0]! });
+      continue;
+    }
+    const needs = inSpecs && current && /^ {6}([A-Za-z0-9_.-]+)/.exec(line);
+    if (needs) edges.set(current, [...(edges.get(current) ?? []), needs[1]!]);
   }
-  return out;
+  return declared.size ? withChains(out, declared, edges) : out;
 }
 
 /** Cargo.lock: packages from crates.io (workspace members and git sources left out). */
@@ -518,10 +662,147 @@ function parseCargoLock(text: string, path: string): Dependency[] {
   const packages = tomlPackages(text, path);
   if (packages.length === 0 && text.trim()) throw new ManifestError(path, "no [[package]] tables found; is this a Cargo lockfile?");
   const out: Dependency[] = [];
+  const declared = new Map<string, Scope | undefined>();
+  const edges = new Map<string, string[]>();
+  // A dependency is "name", or "name version (source)" when several versions are locked.
+  const names = (p: Record<string, unknown>) => (Array.isArray(p.dependencies) ? p.dependencies.map((d) => words(String(d))[0] ?? "") : []);
   for (const p of packages) {
     const name = stringField(p, "name");
     const version = stringField(p, "version");
-    if (name && version && stringField(p, "source")?.startsWith("registry+")) out.push({ ecosystem: "crates.io", name, version });
+    if (!name) continue;
+    if (!stringField(p, "source")) for (const dep of names(p)) declared.set(dep, undefined); // a workspace member
+    edges.set(name, [...(edges.get(name) ?? []), ...names(p)]);
+    if (version && stringField(p, "source")?.startsWith("registry+")) out.push({ ecosystem: "crates.io", name, version });
+  }
+  return declared.size ? withChains(out, declared, edges) : out;
+}
+
+// --- PHP, .NET, Gradle, Bun, uv ------------------------------------------------------------
+
+/** uv.lock: the project's own package (an editable or virtual source) names the direct dependencies. */
+function parseUvLock(text: string, path: string): Dependency[] {
+  const packages = tomlPackages(text, path);
+  if (packages.length === 0 && text.trim() && !/^version\s*=/m.test(text)) throw new ManifestError(path, "no [[package]] tables found; is this a uv lockfile?");
+  const declared = new Map<string, Scope | undefined>();
+  const edges = new Map<string, string[]>();
+  const out: Dependency[] = [];
+  const listed = (value: unknown) => (Array.isArray(value) ? value.filter(isRecord).map((d) => pypiName(String(d.name ?? ""))) : []);
+  for (const p of packages) {
+    const name = pypiName(stringField(p, "name") ?? "");
+    const version = stringField(p, "version");
+    const source = isRecord(p.source) ? p.source : {};
+    edges.set(name, listed(p.dependencies));
+    if ("editable" in source || "virtual" in source) {
+      // The project itself: its dependencies, optional extras and development groups.
+      for (const d of listed(p.dependencies)) declared.set(d, "production");
+      for (const group of Object.values(isRecord(p["optional-dependencies"]) ? p["optional-dependencies"] : {})) for (const d of listed(group)) if (!declared.has(d)) declared.set(d, "optional");
+      for (const [group, list] of Object.entries(isRecord(p["dev-dependencies"]) ? p["dev-dependencies"] : {})) for (const d of listed(list)) if (!declared.has(d)) declared.set(d, group.includes("test") ? "test" : "development");
+      continue;
+    }
+    if (name && version && "registry" in source) out.push({ ecosystem: "PyPI", name, version });
+  }
+  return withChains(out, declared, edges);
+}
+
+/** composer.lock: "packages" ship, "packages-dev" do not; each names what it requires. */
+function parseComposerLock(text: string, path: string): Dependency[] {
+  const lock = json(text, path);
+  if (!isRecord(lock) || (!Array.isArray(lock.packages) && !Array.isArray(lock["packages-dev"]))) throw new ManifestError(path, 'neither "packages" nor "packages-dev" is present; is this a composer.lock?');
+  const out: Dependency[] = [];
+  for (const [key, scope] of [["packages", "production"], ["packages-dev", "development"]] as const) {
+    for (const p of Array.isArray(lock[key]) ? lock[key].filter(isRecord) : []) {
+      const name = typeof p.name === "string" ? p.name.toLowerCase() : "";
+      const version = typeof p.version === "string" ? (p.version.startsWith("v") ? p.version.slice(1) : p.version) : "";
+      // Branches ("dev-main") are not releases an advisory can name.
+      if (name && version && !version.startsWith("dev-") && !version.endsWith("-dev")) out.push({ ecosystem: "Packagist", name, version, scope });
+    }
   }
   return out;
+}
+
+/** NuGet packages.lock.json: per target framework, "Direct" and "Transitive" packages with what each depends on. */
+function parseNuGetLock(text: string, path: string): Dependency[] {
+  const lock = json(text, path);
+  if (!isRecord(lock) || !isRecord(lock.dependencies)) throw new ManifestError(path, 'no "dependencies" by target framework; is this a NuGet packages.lock.json?');
+  const found = new Map<string, Dependency>();
+  const declared = new Map<string, Scope | undefined>();
+  const edges = new Map<string, string[]>();
+  for (const framework of Object.values(lock.dependencies)) {
+    if (!isRecord(framework)) continue;
+    for (const [name, entry] of Object.entries(framework)) {
+      if (!isRecord(entry) || entry.type === "Project" || typeof entry.resolved !== "string") continue;
+      if (entry.type === "Direct") declared.set(name, "production");
+      edges.set(name, [...new Set([...(edges.get(name) ?? []), ...(isRecord(entry.dependencies) ? Object.keys(entry.dependencies) : [])])]);
+      found.set(`${name}@${entry.resolved}`, { ecosystem: "NuGet", name, version: entry.resolved });
+    }
+  }
+  return withChains([...found.values()], declared, edges);
+}
+
+/** gradle.lockfile: "group:artifact:version=configurations"; a test classpath alone is test scope. */
+function parseGradleLockfile(text: string, path: string): Dependency[] {
+  const out: Dependency[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#") || line.startsWith("empty=")) continue;
+    const eq = line.indexOf("=");
+    const coordinates = (eq < 0 ? line : line.slice(0, eq)).split(":");
+    if (coordinates.length !== 3) throw new ManifestError(path, `unexpected line "${line.slice(0, 80)}": gradle.lockfile lines are "group:artifact:version=configurations".`);
+    const configurations = eq < 0 ? [] : line.slice(eq + 1).split(",");
+    const test = configurations.length > 0 && configurations.every((c) => c.toLowerCase().startsWith("test"));
+    out.push({ ecosystem: "Maven", name: `${coordinates[0]}:${coordinates[1]}`, version: coordinates[2]!, ...(configurations.length ? { scope: test ? "test" : "production" } : {}) });
+  }
+  return out;
+}
+
+/**
+ * bun.lock (Bun 1.2+, text): JSON with trailing commas. "workspaces" holds each workspace's
+ * declared dependencies, "packages" each installed package as ["name@version", registry, {dependencies}, integrity].
+ */
+function parseBunLock(text: string, path: string): Dependency[] {
+  const lock = json(withoutTrailingCommas(text), path);
+  if (!isRecord(lock) || !isRecord(lock.packages)) throw new ManifestError(path, 'no "packages"; is this a bun.lock?');
+  const root = isRecord(lock.workspaces) && isRecord(lock.workspaces[""]) ? lock.workspaces[""] : {};
+  const edges = new Map<string, string[]>();
+  const out: Dependency[] = [];
+  for (const entry of Object.values(lock.packages)) {
+    if (!Array.isArray(entry) || typeof entry[0] !== "string") continue;
+    const spec = entry[0];
+    const at = spec.indexOf("@", 1);
+    const name = spec.slice(0, at);
+    const version = spec.slice(at + 1);
+    const info = entry.find((e, i) => i > 0 && isRecord(e)) as Record<string, unknown> | undefined;
+    edges.set(name, info ? npmRequires(info) : []);
+    if (at > 0 && isRegistryVersion(version)) out.push({ ecosystem: "npm", name, version });
+  }
+  return withChains(out, declaredNpm(root), edges);
+}
+
+/** JSON with trailing commas (",]" and ",}") made plain JSON; strings are left as they are. */
+export function withoutTrailingCommas(text: string): string {
+  let out = "";
+  let inString = false;
+  let pending = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      out += c;
+      if (c === "\\") out += text[++i] ?? "";
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === ",") {
+      out += pending;
+      pending = ",";
+      continue;
+    }
+    if (pending && !isSpace(c)) {
+      if (c !== "]" && c !== "}") out += pending;
+      pending = "";
+    }
+    if (pending) continue;
+    if (c === '"') inString = true;
+    out += c;
+  }
+  return out + pending;
 }

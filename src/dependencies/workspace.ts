@@ -64,7 +64,19 @@ export function createWorkspace(deps: WorkspaceDeps): Workspace {
 
     async recordDependencies(repositoryId: number, byPath: Map<string, ResolvedDependency[]>) {
       const stamp = deps.now().toISOString();
-      const rows = [...byPath].flatMap(([path, list]) => list.map((d) => ({ repository_id: repositoryId, path, ecosystem: d.ecosystem, name: d.name, version: d.version, updated_at: stamp })));
+      const rows = [...byPath].flatMap(([path, list]) =>
+        list.map((d) => ({
+          repository_id: repositoryId,
+          path,
+          ecosystem: d.ecosystem,
+          name: d.name,
+          version: d.version,
+          direct: d.direct === undefined ? null : d.direct ? 1 : 0,
+          scope: d.scope ?? null,
+          via: d.via?.length ? JSON.stringify(d.via) : null,
+          updated_at: stamp,
+        })),
+      );
       await db.transaction().execute(async (trx) => {
         await trx.deleteFrom("repository_dependencies").where("repository_id", "=", repositoryId).execute();
         for (const chunk of chunks(rows, 400)) await trx.insertInto("repository_dependencies").values(chunk).execute();

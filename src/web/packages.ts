@@ -38,12 +38,12 @@ export function packageRoutes(deps: AppDeps): Hono<AppEnv> {
       const behind = new Set(uses.filter((u) => p.latest && (compareVersions(p.ecosystem, u.version, p.latest) ?? 0) < 0).map((u) => u.repository_id));
       return { ...p, versionCount: (JSON.parse(p.versions) as string[]).length, repositories: repositories.size, behind: behind.size };
     });
-    let results: { full_name: string; url: string | null; path: string; ecosystem: string; name: string; version: string }[] = [];
+    let results: { full_name: string; url: string | null; path: string; ecosystem: string; name: string; version: string; direct: number | null; scope: string | null; via: string | null }[] = [];
     if (q) {
       results = await deps.db
         .selectFrom("repository_dependencies")
         .innerJoin("repositories", "repositories.id", "repository_dependencies.repository_id")
-        .select(["repositories.full_name", "repositories.url", "repository_dependencies.path", "repository_dependencies.ecosystem", "repository_dependencies.name", "repository_dependencies.version"])
+        .select(["repositories.full_name", "repositories.url", "repository_dependencies.path", "repository_dependencies.ecosystem", "repository_dependencies.name", "repository_dependencies.version", "repository_dependencies.direct", "repository_dependencies.scope", "repository_dependencies.via"])
         .where(sql<boolean>`repository_dependencies.name like ${like(q.toLowerCase())} escape '\\'`)
         .orderBy("repository_dependencies.name")
         .orderBy("repositories.full_name")
@@ -52,7 +52,8 @@ export function packageRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     const more = results.length > SEARCH_LIMIT;
     const dependencyCount = await deps.db.selectFrom("repository_dependencies").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
-    return render(c, deps, "./packages/index", { packages, q, results: results.slice(0, SEARCH_LIMIT), more, dependencyCount: Number(dependencyCount.n) });
+    const shown = results.slice(0, SEARCH_LIMIT).map((r) => ({ ...r, via: r.via ? (JSON.parse(r.via) as string[]) : [] }));
+    return render(c, deps, "./packages/index", { packages, q, results: shown, more, dependencyCount: Number(dependencyCount.n) });
   });
 
   app.get("/packages/:id{[0-9]+}", async (c) => {

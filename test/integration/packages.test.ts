@@ -52,7 +52,7 @@ beforeEach(async () => {
     "package-lock.json": JSON.stringify({
       name: "shop",
       lockfileVersion: 3,
-      packages: { "": { name: "shop" }, "node_modules/@acme/ui": { version: "1.1.0" }, "node_modules/lodash": { version: "4.17.20" } },
+      packages: { "": { name: "shop", dependencies: { "@acme/ui": "^1.1.0" } }, "node_modules/@acme/ui": { version: "1.1.0", dependencies: { lodash: "^4.17.0" } }, "node_modules/lodash": { version: "4.17.20" } },
     }),
     "pom.xml": `<project><groupId>com.acme</groupId><artifactId>shop</artifactId><version>1.0.0</version><dependencies><dependency><groupId>com.acme</groupId><artifactId>billing-api</artifactId><version>1.8.0</version></dependency></dependencies></project>`,
   });
@@ -162,7 +162,9 @@ describe("package registries", () => {
     const detail = text(await (await admin.get(`/packages/${ui.id}`)).text());
     expect(detail).toContain("acme/shop package-lock.json 1.1.0 behind 1.2.0");
     const search = text(await (await admin.get("/packages?q=LODASH")).text());
-    expect(search).toContain("lodash 4.17.20 npm acme/shop package-lock.json");
+    // Pulled in by @acme/ui, which the repository declares: the search says so.
+    expect(search).toContain("lodash 4.17.20 npm acme/shop package-lock.json transitive, through @acme/ui production");
+    expect(text(await (await admin.get("/packages?q=%40acme")).text())).toContain("@acme/ui 1.1.0 npm acme/shop package-lock.json direct production");
     expect(text(await (await admin.get("/packages?q=left-pad")).text())).toContain("No repository depends on a package matching “left-pad”.");
   });
 });

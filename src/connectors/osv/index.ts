@@ -193,7 +193,8 @@ class DependencyScan implements ScanSession {
 
   /** A manifest's dependencies (or why it cannot be read), parsed once per content hash. */
   async #dependencies(repository: WorkspaceRepository, file: { path: string; sha: string | null }): Promise<Dependency[]> {
-    const key = file.sha ? `manifest:${file.sha}:${file.path}` : undefined;
+    // v2: parses that carry direct, scope and via (older cached ones are read again).
+    const key = file.sha ? `manifest:v2:${file.sha}:${file.path}` : undefined;
     const cached = key ? await this.#workspace.cache.get(key) : undefined;
     if (cached) {
       const parsed = JSON.parse(cached) as Dependency[] | { error: string };
