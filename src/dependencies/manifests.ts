@@ -7,6 +7,7 @@
 import sax from "sax";
 import { parse as parseToml } from "smol-toml";
 import { isSpace, skipSpace, trimStart, words } from "../text.js";
+import { compareVersions } from "../vuln/versions/index.js";
 
 /** Ecosystem names as the OSV database spells them. */
 export type Ecosystem = "npm" | "PyPI" | "Maven" | "Go" | "RubyGems" | "crates.io" | "Packagist" | "NuGet";
@@ -30,23 +31,25 @@ export interface Dependency {
 const MAX_VIA = 10;
 
 /**
- * For each package reachable from the direct ones, the direct ones it is reached from, by
- * walking the dependency edges once per direct dependency.
+ * For each package reachable from the direct ones, the direct ones it is reached from (at most
+ * ten). Each package takes each root once and at most ten in all, so the walk costs at most
+ * ten times the edges, however the lockfile's author wired them.
  */
 export function viaDirect(direct: Iterable<string>, edges: Map<string, string[]>): Map<string, string[]> {
   const via = new Map<string, string[]>();
-  for (const root of direct) {
-    const seen = new Set([root]);
-    const queue = [root];
-    for (let i = 0; i < queue.length; i++) {
-      for (const next of edges.get(queue[i]!) ?? []) {
-        if (seen.has(next)) continue;
-        seen.add(next);
-        queue.push(next);
-        const list = via.get(next) ?? [];
-        if (list.length < MAX_VIA) via.set(next, [...list, root]);
-      }
-    }
+  const queue: [string, string][] = [];
+  const reach = (node: string, root: string) => {
+    if (node === root) return;
+    const list = via.get(node) ?? [];
+    if (list.length >= MAX_VIA || list.includes(root)) return;
+    list.push(root);
+    via.set(node, list);
+    queue.push([node, root]);
+  };
+  for (const root of direct) for (const child of edges.get(root) ?? []) reach(child, root);
+  for (let i = 0; i < queue.length; i++) {
+    const [node, root] = queue[i]!;
+    for (const child of edges.get(node) ?? []) reach(child, root);
   }
   return via;
 }
@@ -442,23 +445,6 @@ function parsePipfileLock(text: string, path: string): Dependency[] {
 
 // --- Go ----------------------------------------------------------------------------------
 
-/** Compares Go module versions (semver with a "v"): positive when a > b. */
-function compareGoVersions(a: string, b: string): number {
-  const parse = (v: string) => {
-    const plain = v.replace(/^v/, "").replace(/\+incompatible$/, "");
-    const dash = plain.indexOf("-");
-    const [core, pre] = dash < 0 ? [plain] : [plain.slice(0, dash), plain.slice(dash + 1)];
-    return { parts: core!.split(".").map((n) => Number(n) || 0), pre: pre ?? "" };
-  };
-  const x = parse(a);
-  const y = parse(b);
-  for (let i = 0; i < 3; i++) if ((x.parts[i] ?? 0) !== (y.parts[i] ?? 0)) return (x.parts[i] ?? 0) - (y.parts[i] ?? 0);
-  if (x.pre === y.pre) return 0;
-  if (!x.pre) return 1;
-  if (!y.pre) return -1;
-  return x.pre < y.pre ? -1 : 1;
-}
-
 /**
  * go.sum: "module version h1:hash" lines. A module can appear at several versions (older ones
  * only for their go.mod); the build uses the highest, as minimal version selection does.
@@ -472,7 +458,7 @@ function parseGoSum(text: string, path: string): Dependency[] {
     if (parts.length !== 3 || !parts[2]!.startsWith("h1:")) throw new ManifestError(path, `unexpected line "${line.slice(0, 80)}": go.sum lines are "module version h1:hash".`);
     const version = parts[1]!.replace(/\/go\.mod$/, "");
     const current = highest.get(parts[0]!);
-    if (!current || compareGoVersions(version, current) > 0) highest.set(parts[0]!, version);
+    if (!current || (compareVersions("Go", version, current) ?? 0) > 0) highest.set(parts[0]!, version);
   }
   return [...highest].map(([name, version]) => ({ ecosystem: "Go" as const, name, version }));
 }

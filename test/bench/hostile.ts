@@ -57,6 +57,16 @@ export function hostileInputs(size = 64 * 1024): HostileInput[] {
   };
   const pomDependency = '<dependency><groupId>org.acme</groupId><artifactId>lib</artifactId><version>1.0.0</version></dependency>\n';
   const pomOf = (inner: string) => `<project><modelVersion>4.0.0</modelVersion><dependencies>${inner}</dependencies></project>`;
+  // A package-lock.json whose every package is declared and depends on every other (the
+  // dependency chains' worst case), against one of the same size whose packages form a line.
+  const packageLock = (wired: (i: number, n: number) => number[]) => {
+    const entry = (i: number, n: number) => `"node_modules/p${i}": {"version": "1.0.0", "dependencies": {${wired(i, n).map((j) => `"p${j}": "1"`).join(", ")}}}`;
+    let n = 1;
+    const build = (count: number) => `{"lockfileVersion": 3, "packages": {"": {"dependencies": {${Array.from({ length: count }, (_, i) => `"p${i}": "1"`).join(", ")}}}, ${Array.from({ length: count }, (_, i) => entry(i, count)).join(", ")}}}`;
+    while (build(n * 2).length < size) n *= 2;
+    for (let step = n / 2; step >= 1; step /= 2) if (build(n + step).length < size) n += step;
+    return build(n);
+  };
   return [
     { parser: "Cargo.lock", name: "a table header that never closes", adversarial: `[[${"\t".repeat(half)}[${"\t".repeat(half)}`, benign: many(cargoPackage), run: manifest("Cargo.lock") },
     { parser: "poetry.lock", name: "blank lines before [metadata]", adversarial: `]${fill("\n\t", size)}d\n[metadata]`, benign: many(poetryPackage), run: manifest("poetry.lock") },
@@ -66,6 +76,13 @@ export function hostileInputs(size = 64 * 1024): HostileInput[] {
     { parser: "pom.xml", name: "white space inside a property", adversarial: `<project><properties><a>${"\t".repeat(size)}</project>`, benign: pomOf(pomDependency.repeat(Math.ceil(size / pomDependency.length))), run: manifest("pom.xml") },
     { parser: "pom.xml", name: "dependency blocks that never close", adversarial: pomOf(fill("<dependency>", size)), benign: pomOf(pomDependency.repeat(Math.ceil(size / pomDependency.length))), run: manifest("pom.xml") },
     { parser: "requirements.txt", name: "hash options after a marker", adversarial: `a ==0;${fill(".[\t--hash=", size)}_[]\n==a`, benign: fill("requests==2.31.0 --hash=sha256:0123456789abcdef\n", size), run: manifest("requirements.txt") },
+    {
+      parser: "package-lock.json",
+      name: "every package depends on every other",
+      adversarial: packageLock((i, n) => Array.from({ length: n }, (_, j) => j).filter((j) => j !== i)),
+      benign: packageLock((i, n) => (i + 1 < n ? [i + 1] : [])),
+      run: manifest("package-lock.json"),
+    },
     { parser: "go.mod", name: "empty lines before a module directive", adversarial: `${"\n".repeat(size)}=>`, benign: `module example.com/app\n\nrequire (\n${fill("\tgolang.org/x/net v0.17.0 // indirect\n", size)})\n`, run: manifest("go.mod") },
     {
       parser: "CODEOWNERS",
