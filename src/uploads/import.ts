@@ -8,6 +8,7 @@
 // The spool lives in the spool folder (PATCHBAY_SPOOL_DIR) until the import ends: a process
 // that dies after the report was completely spooled resumes the import as a durable job at its
 // next start; one that died before is marked interrupted (nothing was imported). Never half-done.
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
@@ -553,7 +554,10 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
     return [...new Set([...cves, ...ids])];
   };
 
+  // The records imported, by a 12-byte digest of their id: a 200 MB report has 150,000 of them,
+  // and their ids (tool, image digest, advisory, package) run to a hundred characters each.
   const seen = new Set<string>();
+  const digest = (id: string) => createHash("sha256").update(id).digest("base64").slice(0, 16);
   const counts: ScanCounts = emptyCounts();
   let batch: ScannerRecord[] = [];
   const commit = async () => {
@@ -582,8 +586,9 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
     for (const version of versions) {
       for (const identity of identities) {
         const record = toRecord({ ...item, ids: identity, installedVersion: version }, tool, parsed.format, asset);
-        if (seen.has(record.externalId)) continue;
-        seen.add(record.externalId);
+        const key = digest(record.externalId);
+        if (seen.has(key)) continue;
+        seen.add(key);
         batch.push(record);
         if (batch.length >= IMPORT_BATCH) await commit();
       }
@@ -605,15 +610,24 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
   for (const key of input.full && !unreadable ? assetKeys : []) {
     const prefix = `${tool}:${key}:`;
     await db.transaction().execute(async (trx) => {
-      const open = await trx
-        .selectFrom("finding_sources")
-        .select(["id", "external_id", "finding_id"])
-        .where("integration_id", "=", integration.id)
-        .where("status", "=", "open")
-        .where("external_id", ">=", prefix)
-        .where("external_id", "<", `${prefix}\uffff`)
-        .execute();
-      const gone = open.filter((s) => !seen.has(s.external_id));
+      // Read in pages along the (integration, external id) index: a re-uploaded 200 MB report
+      // has 150,000 open records to check.
+      const gone: { id: number; finding_id: number }[] = [];
+      for (let after = prefix; ; ) {
+        const page = await trx
+          .selectFrom("finding_sources")
+          .select(["id", "external_id", "finding_id"])
+          .where("integration_id", "=", integration.id)
+          .where("external_id", ">", after)
+          .where("external_id", "<", `${prefix}\uffff`)
+          .where("status", "=", "open")
+          .orderBy("external_id")
+          .limit(5000)
+          .execute();
+        if (!page.length) break;
+        after = page.at(-1)!.external_id;
+        for (const s of page) if (!seen.has(digest(s.external_id))) gone.push({ id: s.id, finding_id: s.finding_id });
+      }
       for (const part of chunks(gone, 400)) {
         await trx.updateTable("finding_sources").set({ status: "resolved", updated_at: stamp.toISOString() }).where("id", "in", part.map((s) => s.id)).execute();
       }

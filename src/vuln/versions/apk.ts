@@ -3,7 +3,7 @@
 // Suffixes _alpha < _beta < _pre < _rc sort below the plain version, _cvs < _svn < _git < _hg
 // < _p above it; a later number part sorts above none ("1.2.1" > "1.2"); -rN is the package
 // revision.
-import { type VersionScheme, compareDigits, isDigit, isLetter } from "./scheme.js";
+import { type VersionScheme, compareDigits, isDigit, isLetter, readNumbers } from "./scheme.js";
 
 const SUFFIXES = ["alpha", "beta", "pre", "rc", "", "cvs", "svn", "git", "hg", "p"];
 const NONE = SUFFIXES.indexOf("");
@@ -18,16 +18,10 @@ interface ApkVersion {
 
 function parse(version: string): ApkVersion | null {
   const v = version.trim();
-  let i = 0;
-  const numbers: string[] = [];
-  for (;;) {
-    const s = i;
-    while (isDigit(v[i])) i++;
-    if (i === s) return null;
-    numbers.push(v.slice(s, i));
-    if (v[i] === "." && isDigit(v[i + 1])) i++;
-    else break;
-  }
+  const read = readNumbers(v, 0);
+  if (!read) return null;
+  const { numbers } = read;
+  let i = read.end;
   let letter = "";
   if (v[i] !== undefined && v[i]! >= "a" && v[i]! <= "z") letter = v[i++]!;
   const suffixes: ApkVersion["suffixes"] = [];

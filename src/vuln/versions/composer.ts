@@ -1,7 +1,7 @@
 // Packagist (Composer): up to four numbers ("v" allowed), then an optional stability with a
 // number: dev < alpha (a) < beta (b) < RC < stable < patch (pl, p); "1.0.0-beta2" < "1.0.0".
 // Branch names ("dev-main") are not versions.
-import { type VersionScheme, compareDigits, isDigit, isLetter } from "./scheme.js";
+import { type VersionScheme, compareDigits, compareNumberLists, isDigit, isLetter, readNumbers } from "./scheme.js";
 
 const STABILITY: Record<string, number> = { dev: 0, alpha: 1, a: 1, beta: 2, b: 2, rc: 3, "": 4, stable: 4, patch: 5, pl: 5, p: 5 };
 
@@ -14,17 +14,10 @@ interface ComposerVersion {
 function parse(version: string): ComposerVersion | null {
   let v = version.trim().toLowerCase();
   if (v.startsWith("v")) v = v.slice(1);
-  let i = 0;
-  const numbers: string[] = [];
-  for (;;) {
-    const s = i;
-    while (isDigit(v[i])) i++;
-    if (i === s) return null;
-    numbers.push(v.slice(s, i));
-    if (v[i] === "." && isDigit(v[i + 1]) && numbers.length < 4) i++;
-    else break;
-  }
-  while (numbers.length < 4) numbers.push("0");
+  const read = readNumbers(v, 0, 4);
+  if (!read) return null;
+  const { numbers } = read;
+  let i = read.end;
   if (i === v.length) return { numbers, stability: STABILITY[""]!, number: "0" };
   if (v[i] === "-" || v[i] === "." || v[i] === "_") i++;
   const s = i;
@@ -43,11 +36,7 @@ export const composerScheme: VersionScheme = {
   compare(a, b) {
     const x = parse(a)!;
     const y = parse(b)!;
-    for (let i = 0; i < 4; i++) {
-      const d = compareDigits(x.numbers[i]!, y.numbers[i]!);
-      if (d) return d;
-    }
-    return x.stability - y.stability || compareDigits(x.number, y.number);
+    return compareNumberLists(x.numbers, y.numbers) || x.stability - y.stability || compareDigits(x.number, y.number);
   },
   prerelease: (v) => (parse(v)?.stability ?? STABILITY[""]!) < STABILITY[""]!,
 };

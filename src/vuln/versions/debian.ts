@@ -1,7 +1,7 @@
 // Debian (and Ubuntu): dpkg's ordering of [epoch:]upstream[-revision]. Letters sort before
 // every other character, "~" before anything, even the end ("1.0~rc1" < "1.0"); digit runs
 // compare as numbers.
-import { type VersionScheme, compareDigits, isDigit, isLetter } from "./scheme.js";
+import { type VersionScheme, compareDigits, isDigit, isLetter, splitEpochRelease } from "./scheme.js";
 
 interface DebianVersion {
   epoch: string;
@@ -13,16 +13,9 @@ const UPSTREAM = /^[0-9][A-Za-z0-9.+~:-]*$/;
 const REVISION = /^[A-Za-z0-9.+~]+$/;
 
 function parse(version: string): DebianVersion | null {
-  const text = version.trim();
-  const colon = text.indexOf(":");
-  const epoch = colon === -1 ? "0" : text.slice(0, colon);
-  if (!epoch || ![...epoch].every(isDigit)) return null;
-  const rest = text.slice(colon + 1);
-  const dash = rest.lastIndexOf("-");
-  const upstream = dash === -1 ? rest : rest.slice(0, dash);
-  const revision = dash === -1 ? "" : rest.slice(dash + 1);
-  if (!UPSTREAM.test(upstream) || (dash !== -1 && !REVISION.test(revision))) return null;
-  return { epoch, upstream, revision };
+  const parts = splitEpochRelease(version);
+  if (!parts || !UPSTREAM.test(parts.main) || (parts.release !== null && !REVISION.test(parts.release))) return null;
+  return { epoch: parts.epoch, upstream: parts.main, revision: parts.release ?? "" };
 }
 
 /** dpkg's character weight: "~" lowest, then the end, then letters, then everything else. */

@@ -1,7 +1,7 @@
 // NuGet: NuGetVersion. Up to four numbers (missing ones are 0: "1.0" = "1.0.0.0"), an optional
 // SemVer 2.0 pre-release ("-beta.2"; labels compared without regard to case; below the
 // release) and "+metadata", which is ignored.
-import { type VersionScheme, compareDigits, isDigit } from "./scheme.js";
+import { type VersionScheme, compareDigits, compareNumberLists, isDigit } from "./scheme.js";
 
 interface NuGetVersion {
   numbers: string[];
@@ -17,7 +17,6 @@ function parse(version: string): NuGetVersion | null {
   if (numbers.length > 4 || numbers.some((n) => n === "" || ![...n].every(isDigit))) return null;
   const release = dash === -1 ? [] : core.slice(dash + 1).split(".");
   if (release.some((label) => !/^[0-9A-Za-z-]+$/.test(label))) return null;
-  while (numbers.length < 4) numbers.push("0");
   return { numbers, release };
 }
 
@@ -50,11 +49,7 @@ export const nugetScheme: VersionScheme = {
   compare(a, b) {
     const x = parse(a)!;
     const y = parse(b)!;
-    for (let i = 0; i < 4; i++) {
-      const d = compareDigits(x.numbers[i]!, y.numbers[i]!);
-      if (d) return d;
-    }
-    return compareLabels(x.release, y.release);
+    return compareNumberLists(x.numbers, y.numbers) || compareLabels(x.release, y.release);
   },
   prerelease: (v) => (parse(v)?.release.length ?? 0) > 0,
 };

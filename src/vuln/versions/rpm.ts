@@ -2,7 +2,7 @@
 // [epoch:]version[-release], each compared with rpmvercmp: runs of digits (as numbers) and
 // of letters, a number above letters, other characters only separate; "~" sorts before
 // anything, even the end ("1.0~rc1" < "1.0"), "^" after the end but before anything else.
-import { type VersionScheme, compareDigits, isDigit, isLetter } from "./scheme.js";
+import { type VersionScheme, compareDigits, isDigit, isLetter, splitEpochRelease } from "./scheme.js";
 
 const alnum = (c: string | undefined) => isDigit(c) || isLetter(c);
 
@@ -55,16 +55,9 @@ interface Evr {
 const PART = /^[A-Za-z0-9._+~^]+$/;
 
 function parse(text: string): Evr | null {
-  const v = text.trim();
-  const colon = v.indexOf(":");
-  const epoch = colon === -1 ? "0" : v.slice(0, colon);
-  if (!epoch || ![...epoch].every(isDigit)) return null;
-  const rest = v.slice(colon + 1);
-  const dash = rest.lastIndexOf("-");
-  const version = dash === -1 ? rest : rest.slice(0, dash);
-  const release = dash === -1 ? null : rest.slice(dash + 1);
-  if (!PART.test(version) || !alnum(version[0]) || (release !== null && !PART.test(release))) return null;
-  return { epoch, version, release };
+  const parts = splitEpochRelease(text);
+  if (!parts || !PART.test(parts.main) || !alnum(parts.main[0]) || (parts.release !== null && !PART.test(parts.release))) return null;
+  return { epoch: parts.epoch, version: parts.main, release: parts.release };
 }
 
 export const rpmScheme: VersionScheme = {

@@ -28,3 +28,37 @@ export function compareDigits(a: string, b: string): number {
 
 export const isDigit = (c: string | undefined): boolean => c !== undefined && c >= "0" && c <= "9";
 export const isLetter = (c: string | undefined): boolean => c !== undefined && ((c >= "a" && c <= "z") || (c >= "A" && c <= "Z"));
+
+/** Numbers separated by dots from `start` ("1.2.3" → ["1", "2", "3"]), at most `max`; null when none starts there. */
+export function readNumbers(text: string, start: number, max = Infinity): { numbers: string[]; end: number } | null {
+  const numbers: string[] = [];
+  let i = start;
+  for (;;) {
+    const s = i;
+    while (isDigit(text[i])) i++;
+    if (i === s) return null;
+    numbers.push(text.slice(s, i));
+    if (text[i] === "." && isDigit(text[i + 1]) && numbers.length < max) i++;
+    else return { numbers, end: i };
+  }
+}
+
+/** Two lists of digit runs compared place by place, a missing place counting as 0. */
+export function compareNumberLists(a: string[], b: string[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = compareDigits(a[i] ?? "0", b[i] ?? "0");
+    if (d) return d;
+  }
+  return 0;
+}
+
+/** "[epoch:]rest" with a numeric epoch (0 when absent), and rest split at its last "-" (Debian, RPM). */
+export function splitEpochRelease(version: string): { epoch: string; main: string; release: string | null } | null {
+  const text = version.trim();
+  const colon = text.indexOf(":");
+  const epoch = colon === -1 ? "0" : text.slice(0, colon);
+  if (!epoch || ![...epoch].every(isDigit)) return null;
+  const rest = text.slice(colon + 1);
+  const dash = rest.lastIndexOf("-");
+  return { epoch, main: dash === -1 ? rest : rest.slice(0, dash), release: dash === -1 ? null : rest.slice(dash + 1) };
+}
