@@ -28,4 +28,13 @@ describe("Dockerfile", () => {
     expect(final).not.toMatch(/g\+\+|python3|npm ci/);
     expect(stages[0]).toMatch(/npm prune --omit=dev/);
   });
+
+  it("ships every module the bundle leaves outside it: each is a production dependency, kept by the prune and copied into the image", () => {
+    const build = fs.readFileSync(path.join(ROOT, "build.mjs"), "utf8");
+    const external = JSON.parse(/const external = (\[[^\]]*\]);/.exec(build)![1]!) as string[];
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    expect(external.length).toBeGreaterThan(3);
+    for (const name of external) expect(Object.keys(pkg.dependencies), name).toContain(name);
+    expect(stages.at(-1)!).toMatch(/^COPY --from=build \/app\/node_modules \.\/node_modules$/m);
+  });
 });
