@@ -1,6 +1,7 @@
 // The one outbound HTTP helper every connector uses: per-request timeout, retries with
 // exponential backoff and jitter on 429 and 5xx (reads only, but for 503) and network failures (honouring
-// Retry-After), redacted logging, and typed errors the UI knows how to explain.
+// Retry-After), redirects followed as browsers do without carrying credentials to another
+// origin, redacted logging, and typed errors the UI knows how to explain.
 import type { Logger } from "./log.js";
 import { trimEnd, trimStart } from "./text.js";
 
@@ -62,6 +63,11 @@ export interface HttpRequest {
   idempotent?: boolean;
   /** This URL is the API's root: a 404 means the endpoint is wrong, not a missing record. */
   apiRoot?: boolean;
+  /**
+   * Whether a redirect carries the request's credentials: to the same origin (the default), or
+   * never (a registry's blob redirect to signed storage, which refuses a second credential).
+   */
+  redirectCredentials?: "same-origin" | "never";
 }
 
 export interface HttpResponse {
@@ -69,6 +75,10 @@ export interface HttpResponse {
   headers: Headers;
   text: string;
   json<T = unknown>(): T;
+  /** The address that answered, after any redirects (as the connector addressed it, before test routing). */
+  url: string;
+  /** Whether the request was redirected on its way (a moved issue, a renamed repository). */
+  redirected: boolean;
 }
 
 export interface HttpClientOptions {
@@ -95,6 +105,12 @@ const MAX_DELAY_MS = 30_000;
 const LARGE_READ_FACTOR = 4;
 /** No service answer Patchbay reads is near this; a larger one is a fault, not data. */
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+/** The only headers a redirect to another origin carries: none of them is a credential. */
+const CROSS_ORIGIN_HEADERS = new Set(["accept", "accept-encoding", "accept-language", "content-type", "user-agent"]);
+/** GitHub's documented wait when a secondary rate limit names none. */
+const SECONDARY_LIMIT_WAIT_S = 60;
 
 export class HttpClient {
   readonly service: string;
@@ -114,8 +130,51 @@ export class HttpClient {
     };
   }
 
-  /** Sends the request; resolves with a 2xx/3xx response, throws ExternalError otherwise. */
+  /**
+   * Sends the request; resolves with a 2xx (or 304) response, throws ExternalError otherwise.
+   * Redirects are followed — GET and HEAD on 301, 302, 303, 307 and 308, other methods on 307
+   * and 308 with their body — at most five times; a redirect to another origin carries no
+   * credentials. A 3xx is never handed back as data.
+   */
   async request(req: HttpRequest): Promise<HttpResponse> {
+    let current = req;
+    for (let hop = 0; ; hop++) {
+      const response = await this.#attempts(current);
+      if (!REDIRECTS.has(response.status)) return { ...response, url: current.url, redirected: hop > 0 };
+      current = this.#redirect(current, response, hop);
+    }
+  }
+
+  /** The request a redirect asks for, or why it is not followed. */
+  #redirect(req: HttpRequest, response: Omit<HttpResponse, "url" | "redirected">, hop: number): HttpRequest {
+    const s = this.service;
+    const status = response.status;
+    const method = req.method ?? "GET";
+    const location = response.headers.get("location");
+    if (!location) throw new ExternalError("remote", s, `${s} answered with a redirect (HTTP ${status}) that names no address.`, { status });
+    let next: URL;
+    try {
+      next = new URL(location, req.url);
+    } catch {
+      throw new ExternalError("remote", s, `${s} answered with a redirect (HTTP ${status}) to an address that is not a URL.`, { status });
+    }
+    const from = new URL(req.url);
+    if (from.protocol === "http:" && next.protocol === "https:" && from.hostname === next.hostname) {
+      throw new ExternalError("invalid_input", s, `${s} at ${from.origin} redirects to https://: use ${next.origin} (https://) as the address.`, { status });
+    }
+    if (next.protocol !== "https:" && next.protocol !== "http:") throw new ExternalError("remote", s, `${s} redirected to a ${next.protocol} address, which Patchbay does not follow.`, { status });
+    if (hop >= MAX_REDIRECTS) throw new ExternalError("remote", s, `${s} redirected more than ${MAX_REDIRECTS} times (last to ${redactUrl(next.toString())}).`, { status });
+    if (method !== "GET" && method !== "HEAD" && status !== 307 && status !== 308) {
+      throw new ExternalError("remote", s, `${s} answered a ${method} with a redirect (HTTP ${status}) to ${redactUrl(next.toString())}; Patchbay re-sends a ${method} only for 307 and 308, so nothing was changed there.`, { status });
+    }
+    const sameOrigin = next.origin === from.origin && req.redirectCredentials !== "never";
+    const headers = sameOrigin ? req.headers : Object.fromEntries(Object.entries(req.headers ?? {}).filter(([name]) => CROSS_ORIGIN_HEADERS.has(name.toLowerCase())));
+    this.#o.logger.debug("http redirect", { service: s, status, from: redactUrl(req.url), to: redactUrl(next.toString()), credentials: sameOrigin ? "kept" : "dropped" });
+    return { ...req, url: next.toString(), headers, apiRoot: false };
+  }
+
+  /** One request with its retries: a response below 400 (a redirect included), or the error. */
+  async #attempts(req: HttpRequest): Promise<Omit<HttpResponse, "url" | "redirected">> {
     const method = req.method ?? "GET";
     const idempotent = req.idempotent ?? !(method === "POST" || method === "PATCH");
     const url = this.#route(req.url);
@@ -151,7 +210,7 @@ export class HttpClient {
     return { data: response.json<T>(), response };
   }
 
-  async #send(method: string, url: string, req: HttpRequest): Promise<HttpResponse> {
+  async #send(method: string, url: string, req: HttpRequest): Promise<Omit<HttpResponse, "url" | "redirected">> {
     const controller = new AbortController();
     const timeoutMs = req.timeoutMs ?? (req.large ? LARGE_READ_FACTOR : 1) * this.#o.timeoutMs;
     // One timer covers connecting, headers and the whole body, so a slow drip cannot hang a job.
@@ -181,12 +240,22 @@ export class HttpClient {
     }
   }
 
-  #classifyStatus(response: HttpResponse, req: HttpRequest, idempotent: boolean): { error: ExternalError; retryable: boolean; waitMs?: number } {
+  #classifyStatus(response: Omit<HttpResponse, "url" | "redirected">, req: HttpRequest, idempotent: boolean): { error: ExternalError; retryable: boolean; waitMs?: number } {
     const s = this.service;
     const status = response.status;
     const remoteMessage = this.#remoteMessage(response.text);
     const suffix = remoteMessage ? ` ${s} said: "${truncate(remoteMessage, 300)}"` : "";
+    // Jira says why it limits (RateLimit-Reason: jira-quota-tenant-based, …): worth a log line.
+    const reason = response.headers.get("ratelimit-reason");
+    if (reason) this.#o.logger.info("rate limit reason", { service: s, status, reason: truncate(reason, 200) });
     if (status === 401) return { error: new ExternalError("auth", s, `${s} rejected the credentials (HTTP 401).${suffix}`, { status, remoteMessage, headers: response.headers }), retryable: false };
+    // GitHub's secondary limits (403 or 429 whose message says so) are limits, never a missing
+    // permission; without Retry-After GitHub asks for at least a minute.
+    if ((status === 403 || status === 429) && isSecondaryLimit(`${remoteMessage ?? ""} ${response.text.slice(0, 2000)}`)) {
+      const wait = rateLimitWait(response.headers) ?? SECONDARY_LIMIT_WAIT_S;
+      const error = new RateLimitedError(s, `${s} is rate-limiting requests (a secondary rate limit, HTTP ${status}); it asks to wait ${wait} s.`, wait, remoteMessage);
+      return { error, retryable: true, waitMs: wait * 1000 };
+    }
     if (status === 403) {
       // Some APIs (GitHub among them) answer rate limits with 403 and say so in headers.
       const wait = rateLimitWait(response.headers);
@@ -290,10 +359,25 @@ export function rateLimitWait(headers: Headers, now: number = Date.now()): numbe
   const retryAfter = parseRetryAfter(headers.get("retry-after"), now);
   if (retryAfter !== undefined) return retryAfter;
   if (headers.get("x-ratelimit-remaining") === "0") {
-    const reset = Number(headers.get("x-ratelimit-reset"));
-    if (Number.isFinite(reset) && reset > 0) return Math.max(1, Math.ceil(reset - now / 1000));
+    const reset = parseReset(headers.get("x-ratelimit-reset"), now);
+    if (reset !== undefined) return reset;
   }
   return undefined;
+}
+
+/** X-RateLimit-Reset as epoch seconds (GitHub, GitLab) or an ISO 8601 date (Jira): seconds from now, at least 1. */
+export function parseReset(value: string | null, now: number = Date.now()): number | undefined {
+  const text = value?.trim();
+  if (!text) return undefined;
+  if (/^\d+$/.test(text)) return Math.max(1, Math.ceil(Number(text) - now / 1000));
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(1, Math.ceil((date - now) / 1000));
+}
+
+/** GitHub's wording for its secondary (abuse) limits, in the message or the body. */
+function isSecondaryLimit(text: string): boolean {
+  const lower = text.toLowerCase();
+  return lower.includes("secondary rate limit") || lower.includes("abuse detection");
 }
 
 /** Retry-After as seconds: either delta-seconds or an HTTP date. */

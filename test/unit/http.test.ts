@@ -265,3 +265,146 @@ describe("PATCHBAY_OUTBOUND_DENY_PRIVATE", () => {
     expect(hits).toBe(0);
   });
 });
+
+describe("redirects", () => {
+  // Two origins on loopback: the API, and "storage" on another port (another origin).
+  let storage: RunningSim;
+  let api: RunningSim;
+  const seen: { path: string; method: string; authorization: string | undefined; cookie: string | undefined; token: string | undefined; body: string }[] = [];
+  beforeAll(async () => {
+    const record = async (c: import("hono").Context) => {
+      seen.push({ path: new URL(c.req.url).pathname, method: c.req.method, authorization: c.req.header("authorization"), cookie: c.req.header("cookie"), token: c.req.header("private-token"), body: c.req.method === "GET" ? "" : await c.req.text() });
+    };
+    const store = new Hono();
+    store.all("*", async (c) => {
+      await record(c);
+      return c.json({ stored: true });
+    });
+    storage = await startSim(store);
+    const app = new Hono();
+    app.all("*", async (c) => {
+      await record(c);
+      const path = new URL(c.req.url).pathname;
+      if (path === "/repos/acme/old/issues/7") return c.json({ message: "Moved Permanently", url: `${api.url}/repos/acme/new/issues/7` }, 301, { location: `${api.url}/repos/acme/new/issues/7` });
+      if (path === "/blob") return c.body(null, 307, { location: `${storage.url}/signed?X-Amz-Signature=abc` });
+      if (path === "/post-302") return c.body(null, 302, { location: "/elsewhere" });
+      if (path === "/post-308") return c.body(null, 308, { location: "/moved-post" });
+      if (path.startsWith("/loop")) return c.body(null, 302, { location: `/loop${Number(path.slice(5) || 0) + 1}` });
+      if (path === "/no-location") return c.body(null, 302);
+      return c.json({ path, state: "open" });
+    });
+    api = await startSim(app);
+  });
+  afterAll(async () => {
+    await api.close();
+    await storage.close();
+  });
+  beforeEach(() => {
+    seen.length = 0;
+  });
+
+  it("follows a moved object (301) with its credentials on the same origin, and says where it ended", async () => {
+    const { http } = client();
+    const res = await http.request({ url: `${api.url}/repos/acme/old/issues/7`, headers: { authorization: "token ghp_secret" } });
+    expect(res.json()).toEqual({ path: "/repos/acme/new/issues/7", state: "open" });
+    expect(res).toMatchObject({ status: 200, redirected: true, url: `${api.url}/repos/acme/new/issues/7` });
+    expect(seen.map((s) => [s.path, s.authorization])).toEqual([["/repos/acme/old/issues/7", "token ghp_secret"], ["/repos/acme/new/issues/7", "token ghp_secret"]]);
+  });
+
+  it("sends no credentials to another origin: Authorization, cookies and API-key headers are dropped", async () => {
+    const { http } = client();
+    const res = await http.request({ url: `${api.url}/blob`, headers: { authorization: "Bearer registry-token", cookie: "session=1", "private-token": "glpat-secret", accept: "application/octet-stream" } });
+    expect(res.json()).toEqual({ stored: true });
+    expect(seen[1]).toMatchObject({ path: "/signed", authorization: undefined, cookie: undefined, token: undefined });
+  });
+
+  it("re-sends a POST with its body on 307/308 only; any other redirect of a write is an error, not data", async () => {
+    const { http } = client();
+    const moved = await http.request({ method: "POST", url: `${api.url}/post-308`, headers: { "content-type": "application/json" }, body: '{"title":"x"}' });
+    expect(moved.status).toBe(200);
+    expect(seen.map((s) => [s.method, s.path, s.body])).toEqual([["POST", "/post-308", '{"title":"x"}'], ["POST", "/moved-post", '{"title":"x"}']]);
+    const refused = await failure(http.request({ method: "POST", url: `${api.url}/post-302`, body: "{}" }));
+    expect(refused.message).toContain("re-sends a POST only for 307 and 308, so nothing was changed there");
+    expect(seen.filter((s) => s.path === "/elsewhere")).toEqual([]);
+  });
+
+  it("stops after five hops, and refuses a redirect without a Location", async () => {
+    const { http } = client();
+    expect((await failure(http.request({ url: `${api.url}/loop` }))).message).toMatch(/redirected more than 5 times/);
+    expect(seen).toHaveLength(6);
+    expect((await failure(http.request({ url: `${api.url}/no-location` }))).message).toContain("names no address");
+  });
+
+  it("says to use https:// when an http:// address redirects there", async () => {
+    const upgrade = new Hono();
+    upgrade.all("*", (c) => c.body(null, 301, { location: c.req.url.replace("http://", "https://") }));
+    const plain = await startSim(upgrade);
+    try {
+      const { http } = client();
+      const err = await failure(http.request({ url: `${plain.url}/rest/api/3/myself` }));
+      expect(err.kind).toBe("invalid_input");
+      expect(err.message).toContain("redirects to https://: use https://127.0.0.1");
+    } finally {
+      await plain.close();
+    }
+  });
+});
+
+describe("rate limits, every variant", () => {
+  let limiter: RunningSim;
+  let answer: { status: number; headers: Record<string, string>; body: unknown } = { status: 200, headers: {}, body: {} };
+  let calls = 0;
+  beforeAll(async () => {
+    const app = new Hono();
+    app.all("*", (c) => {
+      calls++;
+      if (calls > 1) return c.json({ ok: true });
+      return c.json(answer.body as object, answer.status as 403, answer.headers);
+    });
+    limiter = await startSim(app);
+  });
+  afterAll(() => limiter.close());
+  beforeEach(() => {
+    calls = 0;
+  });
+
+  const waitFor = async (status: number, headers: Record<string, string>, body: unknown = { message: "limited" }) => {
+    answer = { status, headers, body };
+    calls = 0;
+    const { http, delays } = client();
+    const res = await http.request({ url: `${limiter.url}/x` });
+    expect(res.status).toBe(200);
+    return delays[0];
+  };
+
+  it("reads Retry-After as seconds or as an HTTP date", async () => {
+    expect(await waitFor(429, { "retry-after": "7" })).toBe(7000);
+    const inTwelve = new Date(Date.now() + 12_000).toUTCString();
+    expect(await waitFor(429, { "retry-after": inTwelve })).toBeGreaterThanOrEqual(10_000);
+  });
+
+  it("reads X-RateLimit-Reset as epoch seconds (GitHub) or an ISO 8601 date (Jira)", async () => {
+    expect(await waitFor(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + 20) })).toBeGreaterThanOrEqual(19_000);
+    expect(await waitFor(429, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": new Date(Date.now() + 30_000).toISOString() })).toBeGreaterThanOrEqual(29_000);
+  });
+
+  it("takes GitHub's secondary rate limits for limits (403 or 429, with or without Retry-After), never for a missing permission", async () => {
+    const secondary = { message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits" };
+    expect(await waitFor(403, {}, secondary)).toBe(60_000);
+    expect(await waitFor(403, { "retry-after": "30" }, secondary)).toBe(30_000);
+    expect(await waitFor(429, {}, secondary)).toBe(60_000);
+    // A plain 403 is still a permission problem.
+    answer = { status: 403, headers: {}, body: { message: "Resource not accessible by integration" } };
+    calls = 0;
+    const { http } = client();
+    expect((await failure(http.request({ url: `${limiter.url}/x` }))).kind).toBe("permission");
+  });
+
+  it("logs Jira's RateLimit-Reason", async () => {
+    const lines: string[] = [];
+    answer = { status: 429, headers: { "retry-after": "1", "ratelimit-reason": "jira-quota-tenant-based" }, body: {} };
+    const { http } = client({ logger: createLogger("info", (line) => lines.push(line)) });
+    await http.request({ url: `${limiter.url}/x` });
+    expect(lines.join("\n")).toContain("jira-quota-tenant-based");
+  });
+});

@@ -125,9 +125,9 @@ export class RegistryClient {
     for (let attempt = 0; ; attempt++) {
       const authorization = await this.authorization(scope);
       try {
-        const response = await this.http.request({ url: this.base + path, headers: { accept, ...(authorization ? { authorization } : {}) } });
-        if (response.status >= 300 && response.status < 400) return this.follow(response);
-        return response;
+        // Blob redirects go to storage (S3, a CDN) with a signed URL, which refuses a second
+        // credential: the helper follows them without the registry's.
+        return await this.http.request({ url: this.base + path, headers: { accept, ...(authorization ? { authorization } : {}) }, redirectCredentials: "never" });
       } catch (err) {
         if (attempt === 0 && err instanceof ExternalError && err.status === 401 && this.#tokens.has(scope)) {
           this.#tokens.delete(scope);
@@ -136,15 +136,6 @@ export class RegistryClient {
         throw err;
       }
     }
-  }
-
-  /** Blob redirects go to storage (S3, a CDN) with a signed URL: no credentials sent there. */
-  private async follow(response: HttpResponse): Promise<HttpResponse> {
-    const location = response.headers.get("location");
-    if (!location) throw new ExternalError("remote", SERVICE, `The registry answered HTTP ${response.status} without a Location.`);
-    const next = await this.http.request({ url: new URL(location, this.base).toString() });
-    if (next.status >= 300 && next.status < 400) throw new ExternalError("remote", SERVICE, "The registry's blob storage redirected more than once.");
-    return next;
   }
 }
 
