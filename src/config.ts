@@ -1,5 +1,6 @@
 // Configuration: every environment variable Patchbay reads, parsed in one place.
 // `node dist/server.js config` prints the effective values (secrets masked).
+import fs from "node:fs";
 import path from "node:path";
 import { type TrustedProxies, parseTrustedProxies } from "./client-address.js";
 
@@ -22,6 +23,10 @@ export interface Config {
   outboundDenyPrivate: boolean;
   jobLeaseSeconds: number;
   originMap: Map<string, string>;
+  /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY (either case): every outbound call honours them. */
+  proxy: { httpsProxy?: string; httpProxy?: string; noProxy?: string };
+  /** NODE_EXTRA_CA_CERTS, which Node reads at start: a corporate CA bundle. */
+  extraCaCerts: string | undefined;
 }
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -119,7 +124,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outboundDenyPrivate: parseBoolean(env.PATCHBAY_OUTBOUND_DENY_PRIVATE, "PATCHBAY_OUTBOUND_DENY_PRIVATE"),
     jobLeaseSeconds: parseInteger(env.PATCHBAY_JOB_LEASE_SECONDS, 60, "PATCHBAY_JOB_LEASE_SECONDS", 1, 86400),
     originMap: parseOriginMap(env.PATCHBAY_ORIGIN_MAP),
+    proxy: {
+      httpsProxy: parseProxy(env.HTTPS_PROXY || env.https_proxy, "HTTPS_PROXY"),
+      httpProxy: parseProxy(env.HTTP_PROXY || env.http_proxy, "HTTP_PROXY"),
+      noProxy: (env.NO_PROXY || env.no_proxy || "").trim() || undefined,
+    },
+    extraCaCerts: env.NODE_EXTRA_CA_CERTS || undefined,
   };
+}
+
+/** A proxy's URL ("http://proxy.corp:3128", with credentials if it needs them). */
+function parseProxy(raw: string | undefined, name: string): string | undefined {
+  const text = raw?.trim();
+  if (!text) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text.includes("://") ? text : `http://${text}`);
+  } catch {
+    throw new ConfigError(`${name} must be the proxy's address, like http://proxy.example.com:3128 (got "${text.slice(0, 80)}").`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(`${name} must be an http:// or https:// proxy address (got ${url.protocol}).`);
+  return url.toString().replace(/\/$/, "");
+}
+
+/** A proxy address with its credentials masked, for display. */
+function shownProxy(proxy: string | undefined): string {
+  if (!proxy) return "(unset)";
+  const url = new URL(proxy);
+  if (url.username || url.password) {
+    url.username = "***";
+    url.password = "";
+  }
+  return url.toString().replace(/\/$/, "");
 }
 
 /** The effective configuration as printable lines, with the secret key masked. */
@@ -136,6 +172,10 @@ export function describeConfig(config: Config): string {
     ["PATCHBAY_OUTBOUND_DENY_PRIVATE", String(config.outboundDenyPrivate)],
     ["PATCHBAY_JOB_LEASE_SECONDS", String(config.jobLeaseSeconds)],
     ["PATCHBAY_ORIGIN_MAP", [...config.originMap].map(([a, b]) => `${a}=${b}`).join(",") || "(empty)"],
+    ["HTTPS_PROXY", shownProxy(config.proxy.httpsProxy)],
+    ["HTTP_PROXY", shownProxy(config.proxy.httpProxy)],
+    ["NO_PROXY", config.proxy.noProxy ?? "(unset)"],
+    ["NODE_EXTRA_CA_CERTS", config.extraCaCerts ? `${config.extraCaCerts}${fs.existsSync(config.extraCaCerts) ? "" : " (no such file: Node ignores it)"}` : "(unset)"],
   ];
   return rows.map(([k, v]) => `${k}=${v}`).join("\n");
 }

@@ -304,12 +304,12 @@ export class HttpClient {
         ? `the host name ${host} could not be resolved (DNS)`
         : code === "ECONNREFUSED"
           ? `${host} refused the connection`
-          : code?.startsWith("ERR_TLS") || code?.includes("CERT")
-            ? `the TLS certificate of ${host} was not accepted (${code})`
+          : isTlsFailure(code)
+            ? `the TLS certificate of ${host} was not accepted (${code}). If your organisation signs its servers' certificates with its own authority, give Patchbay its CA bundle with NODE_EXTRA_CA_CERTS`
             : `the connection to ${host} failed${code ? ` (${code})` : ""}`;
     return {
       error: new ExternalError("unreachable", s, `${s} could not be reached: ${reason}.`),
-      retryable: code !== undefined && (NEVER_SENT.has(code) || idempotent) && !code.includes("CERT"),
+      retryable: code !== undefined && (NEVER_SENT.has(code) || idempotent) && !isTlsFailure(code),
     };
   }
 
@@ -422,6 +422,11 @@ function networkCode(err: unknown): string | undefined {
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+/** OpenSSL's and Node's certificate verification failures (UNABLE_TO_VERIFY_LEAF_SIGNATURE, CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID, …). */
+function isTlsFailure(code: string | undefined): boolean {
+  return code !== undefined && (code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL") || code.includes("CERT") || code.includes("UNABLE_TO_") || code.includes("SIGNATURE") || code === "HOSTNAME_MISMATCH");
 }
 
 function safeHost(url: string): string {

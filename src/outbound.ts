@@ -55,3 +55,64 @@ export const denyPrivateFetch: typeof fetch = async (input, init) => {
   const { agent, fetch: undiciFetch } = await guarded;
   return (await undiciFetch(input as never, { ...(init as object), dispatcher: agent } as never)) as unknown as Response;
 };
+
+/** The outbound proxy settings, as HTTPS_PROXY, HTTP_PROXY and NO_PROXY give them. */
+export interface ProxySettings {
+  httpsProxy?: string;
+  httpProxy?: string;
+  noProxy?: string;
+}
+
+/**
+ * Whether NO_PROXY exempts a host: "*", a host name or domain (".example.com" and
+ * "example.com" both cover sub.example.com), an IP address, each optionally with ":port".
+ */
+export function bypassesProxy(noProxy: string | undefined, url: URL): boolean {
+  if (!noProxy) return false;
+  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const port = url.port || (url.protocol === "https:" ? "443" : url.protocol === "http:" ? "80" : "");
+  for (const raw of noProxy.split(/[,\s]+/)) {
+    const entry = raw.trim().toLowerCase();
+    if (!entry) continue;
+    if (entry === "*") return true;
+    const colon = entry.lastIndexOf(":");
+    const [name, entryPort] = colon > 0 && !entry.includes("]") && entry.indexOf(":") === colon ? [entry.slice(0, colon), entry.slice(colon + 1)] : [entry, ""];
+    if (entryPort && entryPort !== port) continue;
+    const domain = name.startsWith("*.") ? name.slice(1) : name;
+    if (host === domain.replace(/^\./, "") || (domain.startsWith(".") ? host.endsWith(domain) : host.endsWith(`.${domain}`))) return true;
+  }
+  return false;
+}
+
+/** The proxy a connection to `url` goes through, or undefined for a direct one. */
+export function proxyFor(settings: ProxySettings, url: string): string | undefined {
+  const parsed = new URL(url);
+  if (bypassesProxy(settings.noProxy, parsed)) return undefined;
+  return parsed.protocol === "http:" ? (settings.httpProxy ?? settings.httpsProxy) : (settings.httpsProxy ?? settings.httpProxy);
+}
+
+let proxied: Promise<{ agent: import("undici").Dispatcher; fetch: typeof import("undici").fetch }> | undefined;
+
+/**
+ * fetch through the outbound proxy (Node 20's fetch ignores HTTPS_PROXY): undici's proxy agent
+ * tunnels each connection with CONNECT, NO_PROXY hosts connect directly. With
+ * PATCHBAY_OUTBOUND_DENY_PRIVATE also set, addresses written as IPs are checked here; names
+ * are resolved by the proxy, which is where to restrict them.
+ */
+export function proxiedFetch(settings: ProxySettings, denyPrivate: boolean): typeof fetch {
+  return async (input, init) => {
+    const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    if (denyPrivate && isIP(host) && isPrivateAddress(host)) throw new PrivateAddressError(host, host);
+    if (!proxyFor(settings, url.toString())) return (denyPrivate ? denyPrivateFetch : globalThis.fetch)(input, init);
+    proxied ??= import("undici").then((u) => ({ agent: new u.EnvHttpProxyAgent({ httpProxy: settings.httpProxy, httpsProxy: settings.httpsProxy, noProxy: settings.noProxy ?? "" }), fetch: u.fetch }));
+    const { agent, fetch: undiciFetch } = await proxied;
+    return (await undiciFetch(input as never, { ...(init as object), dispatcher: agent } as never)) as unknown as Response;
+  };
+}
+
+/** The fetch Patchbay's HTTP calls use under this configuration, or undefined for Node's own. */
+export function outboundFetch(settings: ProxySettings, denyPrivate: boolean): typeof fetch | undefined {
+  if (settings.httpProxy || settings.httpsProxy) return proxiedFetch(settings, denyPrivate);
+  return denyPrivate ? denyPrivateFetch : undefined;
+}

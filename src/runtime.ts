@@ -33,7 +33,7 @@ import { PACKAGES_JOB, packageSyncHandler } from "./packages/sync.js";
 import { OWNERSHIP_JOB, ownershipSyncHandler } from "./routing/sync.js";
 import { UPLOAD_RESUME_JOB, recoverUploads, uploadResumeHandler } from "./uploads/import.js";
 import { storageProblem } from "./db/storage.js";
-import { denyPrivateFetch } from "./outbound.js";
+import { outboundFetch } from "./outbound.js";
 
 export interface RuntimeOptions {
   now?: () => Date;
@@ -63,7 +63,8 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     throw err;
   }
   const registry = options.registry ?? defaultRegistry();
-  const connectorEnv = { logger, originMap: config.originMap, http: { ...(config.outboundDenyPrivate ? { fetch: denyPrivateFetch } : {}), ...options.http } };
+  const outbound = outboundFetch(config.proxy, config.outboundDenyPrivate);
+  const connectorEnv = { logger, originMap: config.originMap, proxy: config.proxy, http: { ...(outbound ? { fetch: outbound } : {}), ...options.http } };
   const db = database.db;
 
   const pushDeps = { db, vault, registry, env: connectorEnv, now, baseUrl: config.baseUrl };

@@ -125,6 +125,8 @@ export interface ConnectorContext {
   logger: Logger;
   /** What Patchbay itself knows, for a scanner that works from it (given to scans only). */
   workspace?: Workspace;
+  /** The outbound proxy for a connection that is not HTTP (SMTP through CONNECT), or undefined for a direct one. */
+  proxyFor?(url: string): string | undefined;
 }
 
 /** A repository Patchbay knows, readable through the source control integration that lists it. */

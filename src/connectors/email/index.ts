@@ -29,13 +29,18 @@ export function emailBodies(n: Notification): { subject: string; text: string; h
   return { subject: `[Patchbay] ${n.title}`.slice(0, 200), text, html };
 }
 
-function transport(connection: ConnectionSettings) {
+function transport(connection: ConnectionSettings, ctx: ConnectorContext) {
   const s = connection.settings;
   const tls = String(s.tls || "starttls");
   const user = String(s.username ?? "");
+  const port = Number(s.port || (tls === "tls" ? 465 : 587));
+  // Through the outbound proxy where one is set and NO_PROXY does not exempt the host: an HTTP
+  // proxy that allows CONNECT to the SMTP port carries the session.
+  const proxy = ctx.proxyFor?.(`https://${String(s.host)}:${port}`);
   return nodemailer.createTransport({
     host: String(s.host),
-    port: Number(s.port || (tls === "tls" ? 465 : 587)),
+    port,
+    ...(proxy ? { proxy } : {}),
     secure: tls === "tls",
     requireTLS: tls === "starttls",
     ignoreTLS: tls === "none",
@@ -70,7 +75,7 @@ function classify(err: unknown, host: string): ExternalError {
 async function send(connection: ConnectionSettings, ctx: ConnectorContext, notification: Notification): Promise<void> {
   const mail = emailBodies(notification);
   const host = String(connection.settings.host ?? "");
-  const t = transport(connection);
+  const t = transport(connection, ctx);
   try {
     await t.sendMail({ from: String(connection.settings.from), to: recipients(String(connection.settings.to ?? "")), ...mail });
     ctx.logger.debug("e-mail sent", { host, event: notification.event });
