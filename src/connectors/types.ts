@@ -1,7 +1,7 @@
 // The connector contract. A connector is the code for one external service kind: its
 // catalog card and Overview, the settings form it declares, a real `test()` of a
 // connection, and the capabilities it implements. The engine never names a service.
-import type { ExternalError, HttpClient } from "../http.js";
+import { ExternalError, type HttpClient } from "../http.js";
 import type { Logger } from "../log.js";
 
 export type Capability = "scanner" | "scm" | "tracker" | "notifier" | "registry" | "packages" | "advisories" | "upload";
@@ -492,6 +492,23 @@ export interface TicketRef {
 }
 
 /**
+ * The ticket lives elsewhere now — an issue transferred to another repository, a Jira issue
+ * moved to another project: the engine records where, with a changelog line, and carries on
+ * there. Thrown by a tracker session's update, transition or comment.
+ */
+export class TicketMovedError extends ExternalError {
+  constructor(
+    service: string,
+    readonly to: TicketRef,
+    /** How it moved, in the tracker's words: "transferred to acme/other". */
+    readonly how: string,
+  ) {
+    super("remote", service, `${service}: the ticket is now ${to.key} (${how}).`);
+    this.name = "TicketMovedError";
+  }
+}
+
+/**
  * One push's connection to a tracker: what a tracker connector implements. The engine
  * (src/tickets/) calls only these, and the contract suite (test/integration/
  * tracker-contract.test.ts) runs every tracker through them against its simulator.
@@ -540,7 +557,7 @@ export interface TrackerSession {
    * The live status of each ticket (reconciliation), by ticket id; a ticket the tracker no
    * longer has is missing from the map. Called with at most 50 tickets.
    */
-  states(target: TicketTarget, tickets: TicketRef[]): Promise<Map<string, TrackerChoice>>;
+  states(target: TicketTarget, tickets: TicketRef[]): Promise<Map<string, TrackerChoice & { movedTo?: TicketRef }>>;
   /** The ticket a person names by key or address, when it exists in this project; undefined otherwise. */
   lookup(target: TicketTarget, reference: string): Promise<ExistingTicket | undefined>;
   /** The project's tickets whose titles name a CVE, oldest first, at most `limit` (to link instead of duplicating). */

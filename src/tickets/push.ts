@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import type { ConnectorEnvironment } from "../connectors/context.js";
 import { connectorContext } from "../connectors/context.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
-import type { AvailableConnector, FieldValue, TicketContent, TicketRef, Tracker, TrackerField, TrackerSession } from "../connectors/types.js";
+import { type AvailableConnector, type FieldValue, type TicketContent, TicketMovedError, type TicketRef, type Tracker, type TrackerField, type TrackerSession } from "../connectors/types.js";
 import type { Db, Integration, Ticket, TrackerMapping } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { linkedOrOwn } from "../integrations/linked.js";
@@ -130,6 +130,17 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
     let ticket = lock.ticket;
     let action: PushAction = "unchanged";
     let ref: TicketRef | undefined = ticket.linked_at ? { id: ticket.external_id!, key: ticket.external_key!, url: ticket.url! } : undefined;
+    // A ticket moved in the tracker (a transferred issue): recorded, then the change is made there.
+    const onTicket = async <T>(change: (r: TicketRef) => Promise<T>): Promise<T> => {
+      try {
+        return await change(ref!);
+      } catch (err) {
+        if (!(err instanceof TicketMovedError)) throw err;
+        await recordMove(db, ticket.id, ref!, err, deps.now());
+        ref = err.to;
+        return change(err.to);
+      }
+    };
     if (!ref) {
       // A row left by an earlier attempt may have a ticket the tracker made before the crash.
       const found = lock.inserted ? undefined : await handle.session.find(handle.data.target, marker);
@@ -145,7 +156,7 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
       await recordChange(db, ticket.id, "linked", found ? `Linked to ${ref.key}, found in the tracker by its marker after an interrupted push` : `Created ${ref.key} in ${handle.data.target.project.name}`, deps.now());
       ticket = { ...ticket, state: "open", content_hash: hash, notes: JSON.stringify(noteKeys(view)) };
     } else if (ticket.content_hash !== hash && ticket.origin === "created") {
-      await handle.session.update(handle.data.target, ref, content);
+      await onTicket((r) => handle.session.update(handle.data.target, r, content));
       const changed = diff(ticket.content, summary(handle.data.fields, content));
       await db.updateTable("tickets").set({ content_hash: hash, content: summary(handle.data.fields, content), updated_at: deps.now().toISOString() }).where("id", "=", ticket.id).execute();
       await recordChange(db, ticket.id, "updated", changed.length ? `Updated ${changed.join("; ")}` : "Updated the content", deps.now());
@@ -161,16 +172,16 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
     const mayMove = ticket.origin === "created" || handle.data.inbound.linkedTickets === "comment_and_move";
     if (ticket.state !== view.state && !keepClosed && mayMove) {
       if (statusId) {
-        const moved = await handle.session.transition(handle.data.target, ref, statusId);
+        const moved = await onTicket((r) => handle.session.transition(handle.data.target, r, statusId));
         const name = handle.data.statusNames[statusId] ?? statusId;
         if (moved === "moved") await recordChange(db, ticket.id, "transitioned", `Status → ${name} (${stateReason(view.state)})`, deps.now());
         if (action === "unchanged") action = "updated";
       }
       if (stillDetected.length) {
         const list = stillDetected.map((f) => `${f.cve} in ${f.package} ${f.installedVersion} (${f.assetName})`).join(", ");
-        await handle.session.comment(handle.data.target, ref, [
+        await onTicket((r) => handle.session.comment(handle.data.target, r, [
           { type: "paragraph", spans: [{ text: `Reopened by Patchbay: this ticket was closed, but the latest scan still detects ${list}.` }] },
-        ]);
+        ]));
         await recordChange(db, ticket.id, "commented", `Commented: reopened, still detected (${stillDetected.length})`, deps.now());
       }
       await db.updateTable("tickets").set({ state: view.state }).where("id", "=", ticket.id).execute();
@@ -183,9 +194,11 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
       if (posted.has(key)) continue;
       const verb = r.state === "open" ? "opened" : r.state === "merged" ? "merged" : "closed without merging";
       const tail = r.state === "merged" ? " The fix is recorded; the next scan confirms it." : r.state === "open" ? "" : " The finding stays open.";
-      await handle.session.comment(handle.data.target, ref, [
-        { type: "paragraph", spans: [{ text: `Remediation pull request ${verb}: ` }, { text: `${r.repository}#${r.number} ${r.title}`, href: r.url }, { text: `.${tail}` }] },
-      ]);
+      await onTicket((r2) =>
+        handle.session.comment(handle.data.target, r2, [
+          { type: "paragraph", spans: [{ text: `Remediation pull request ${verb}: ` }, { text: `${r.repository}#${r.number} ${r.title}`, href: r.url }, { text: `.${tail}` }] },
+        ]),
+      );
       posted.add(key);
       if (r.state === "open") openedNow.push(r.id);
       await db.updateTable("tickets").set({ notes: JSON.stringify([...posted]) }).where("id", "=", ticket.id).execute();
@@ -207,6 +220,12 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
   } finally {
     await db.updateTable("tickets").set({ lock_until: null, lock_by: null }).where("mapping_id", "=", handle.mapping.id).where("subject_key", "=", subjectKey).execute();
   }
+}
+
+/** Points the ticket at where the tracker moved it, with a changelog line saying so. */
+export async function recordMove(db: Db, ticketId: number, from: TicketRef, moved: { to: TicketRef; how: string }, now: Date): Promise<void> {
+  await db.updateTable("tickets").set({ external_id: moved.to.id, external_key: moved.to.key, url: moved.to.url, updated_at: now.toISOString() }).where("id", "=", ticketId).execute();
+  await recordChange(db, ticketId, "moved", `${from.key} is now ${moved.to.key} (${moved.how}); Patchbay follows it there`, now);
 }
 
 /** Takes the subject's ticket row for this push, creating it (with its marker) if needed. */

@@ -12,7 +12,8 @@ import { redactText } from "../log.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Vault } from "../vault.js";
 import { applyTicketEvent, eventReceiver } from "./inbound.js";
-import { enqueuePush, openTracker, type PushDeps } from "./push.js";
+import { enqueuePush, openTracker, type PushDeps, recordMove } from "./push.js";
+import type { TicketRef } from "../connectors/types.js";
 import type { TicketState } from "./render.js";
 
 export const RECONCILE_JOB = "tickets.reconcile";
@@ -98,6 +99,7 @@ export function reconcileHandler(deps: PushDeps): JobHandler {
         if (!tickets.length) break;
         const live = await handle.session.states(handle.data.target, tickets.map((t) => ({ id: t.external_id!, key: t.external_key!, url: t.url! })));
         for (const ticket of tickets) {
+          await followMove(deps, ticket, live.get(ticket.external_id!));
           const entry = await compare(deps, handle, tracker, direction, ticket, live.get(ticket.external_id!));
           if (entry) {
             differences++;
@@ -182,6 +184,7 @@ export function pollHandler(deps: PushDeps): JobHandler {
       const live = await handle.session.states(handle.data.target, tickets.map((t) => ({ id: t.external_id!, key: t.external_key!, url: t.url! })));
       for (const ticket of tickets) {
         const status = live.get(ticket.external_id!);
+        await followMove(deps, ticket, status);
         if (!status || status.id === ticket.remote_status) continue;
         if (ticket.remote_status === null) {
           await db.updateTable("tickets").set({ remote_status: status.id }).where("id", "=", ticket.id).execute();
@@ -203,4 +206,10 @@ export function pollDueHandler(deps: PushDeps): JobHandler {
     const queued = await enqueuePolls(deps, deps.now());
     if (queued) logger.info("tracker polls queued", { queued });
   };
+}
+
+/** A ticket the tracker moved (a transferred issue) is pointed at its new place, with a changelog line. */
+async function followMove(deps: { db: Db; now: () => Date }, ticket: Ticket, status: { movedTo?: TicketRef } | undefined): Promise<void> {
+  if (!status?.movedTo || status.movedTo.id === ticket.external_id) return;
+  await recordMove(deps.db, ticket.id, { id: ticket.external_id!, key: ticket.external_key!, url: ticket.url! }, { to: status.movedTo, how: "moved in the tracker" }, deps.now());
 }

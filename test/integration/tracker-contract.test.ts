@@ -46,6 +46,8 @@ interface TrackerCase {
   createPath: RegExp;
   invalid: { status: number; body: string; message: string };
   revoke(): void;
+  /** Moves the first ticket elsewhere in the tracker, as a person can (GitHub: transfer the issue); the key it then has. */
+  move?(to: string): string;
 }
 
 let jira: JiraSim;
@@ -119,6 +121,12 @@ const cases: TrackerCase[] = [
     createPath: /\/repos\/acme\/security\/issues$/,
     invalid: { status: 422, body: JSON.stringify({ message: "Validation Failed", errors: [{ resource: "Issue", field: "title", code: "missing_field" }], documentation_url: "https://docs.github.com/rest" }), message: "Validation Failed" },
     revoke: () => (github.tokens.get("github_pat_contract")!.revoked = true),
+    move(to) {
+      if (!github.repos.some((r) => r.full_name === to)) github.repos.push({ id: 4002 + github.repos.length, full_name: to, private: true, visibility: "private", archived: false, default_branch: "main" });
+      const issue = github.issues[0]!;
+      const moved = github.transferIssue(issue.repo, issue.number, to);
+      return `${moved.repo}#${moved.number}`;
+    },
   },
   {
     kind: "gitlab-issues",
@@ -364,6 +372,29 @@ describe.each(cases)("tracker contract: $kind", (tracker) => {
     const page = text(await (await admin.get(`/trackers/mappings/${mappingId}`)).text());
     expect(page).toContain("1 checked, 1 difference, 0 repaired");
     expect(page).toContain(`${ticket.external_key} ${tracker.states.open} ${tracker.states.done} Reported.`);
+  });
+
+  it.skipIf(!tracker.move)("follows a ticket moved in the tracker: reconciliation and the next push point it at its new place, with a changelog line", async () => {
+    await push();
+    const before = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
+    // Moved, then seen by reconciliation (a read follows the tracker's redirect).
+    const first = tracker.move!("acme/security-archive");
+    await admin.post(`/trackers/mappings/${mappingId}/reconcile`, {});
+    await runJobs(app);
+    expect(await db().selectFrom("tickets").select(["external_key", "url"]).executeTakeFirstOrThrow()).toEqual({ external_key: first, url: `https://github.com/${first.replace("#", "/issues/")}` });
+    // Moved again, then written to: the write is refused with a redirect, the ticket followed, the change made there.
+    const second = tracker.move!("acme/security-2027");
+    await admin.post(`/vulnerabilities/${await findingId()}/status`, { status: "false_positive", reason: "Not reachable from our code" });
+    await runJobs(app);
+    expect(tracker.tickets()[0]!.status).toBe(tracker.states.accepted);
+    expect((await db().selectFrom("tickets").select("external_key").executeTakeFirstOrThrow()).external_key).toBe(second);
+    const changes = await db().selectFrom("ticket_changes").select(["action", "detail"]).where("action", "=", "moved").orderBy("id").execute();
+    expect(changes.map((c) => c.detail)).toEqual([
+      `${before.external_key} is now ${first} (moved in the tracker); Patchbay follows it there`,
+      `${first} is now ${second} (transferred to acme/security-2027); Patchbay follows it there`,
+    ]);
+    const pushErrors = await db().selectFrom("push_errors").select("reason").execute();
+    expect(pushErrors).toEqual([]);
   });
 
   it("links a ticket that already exists, by CVE in its title (approved by an admin) or by hand, and never rewrites it", async () => {

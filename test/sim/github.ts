@@ -328,8 +328,40 @@ export class GitHubSim {
   /** Files read through the contents API, "owner/name:path". */
   readonly contentReads: string[] = [];
 
+  /** Issues transferred to another repository: "owner/repo#n" → where the issue is now. */
+  readonly transferred = new Map<string, { repo: string; number: number }>();
+
+  /**
+   * A person transfers an issue to another repository, as GitHub's "Transfer issue" does: it
+   * takes the next number there, and its old address answers 301 Moved Permanently with a
+   * Location of the form /repositories/<id>/issues/<number> — for reads and writes alike.
+   */
+  transferIssue(repo: string, number: number, toRepo: string): GitHubSimIssue {
+    const issue = this.issues.find((i) => i.repo === repo && i.number === number);
+    if (!issue) throw new Error(`no issue ${repo}#${number}`);
+    const newNumber = Math.max(0, ...this.issues.filter((i) => i.repo === toRepo).map((i) => i.number)) + 1;
+    this.transferred.set(`${repo}#${number}`, { repo: toRepo, number: newNumber });
+    issue.repo = toRepo;
+    issue.number = newNumber;
+    return issue;
+  }
+
   /** Issues, labels, milestones and comments (REST "Issues" API). */
   #issueRoutes(api: Hono): void {
+    // A transferred issue's old address, for any method: 301 to its new one.
+    const moved = async (c: Context, next: () => Promise<void>) => {
+      const to = this.transferred.get(`${c.req.param("owner")}/${c.req.param("repo")}#${c.req.param("number")}`);
+      if (!to) return next();
+      const id = this.repos.find((r) => r.full_name === to.repo)?.id;
+      const tail = new URL(c.req.url).pathname.split(`/issues/${c.req.param("number")}`)[1] ?? "";
+      const location = `${this.apiOrigin}/repositories/${id}/issues/${to.number}${tail}`;
+      return c.json({ message: "Moved Permanently", url: location, documentation_url: DOCS }, 301, { location });
+    };
+    api.use("/repos/:owner/:repo/issues/:number", moved);
+    api.use("/repos/:owner/:repo/issues/:number/*", moved);
+    // The new address by repository id: served as the repository's own issue routes.
+    api.all("/repositories/:id/issues/:number/*", (c) => this.#byRepositoryId(api, c));
+    api.all("/repositories/:id/issues/:number", (c) => this.#byRepositoryId(api, c));
     const notFound = (c: { json: (b: unknown, s: 404) => Response }) => c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
     const repoOf = (c: { req: { param(n: string): string } }) => {
       const name = `${c.req.param("owner")}/${c.req.param("repo")}`;
@@ -443,6 +475,16 @@ export class GitHubSim {
       issue.comments.push(body.body);
       return c.json({ id: issue.comments.length, body: body.body, html_url: `${this.webOrigin}/${repo}/issues/${issue.number}#issuecomment-${issue.comments.length}` }, 201);
     });
+  }
+
+  /** A request to /repositories/<id>/…, answered as /repos/<owner>/<repo>/… would be. */
+  async #byRepositoryId(api: Hono, c: Context): Promise<Response> {
+    const repo = this.repos.find((r) => r.id === Number(c.req.param("id")));
+    if (!repo) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
+    const url = new URL(c.req.url);
+    url.pathname = url.pathname.replace(/^\/repositories\/\d+/, `/repos/${repo.full_name}`);
+    const body = c.req.method === "GET" || c.req.method === "HEAD" ? undefined : await c.req.text();
+    return api.request(url.pathname + url.search, { method: c.req.method, headers: c.req.raw.headers, body });
   }
 
   /** App endpoints authenticate with the app's JWT (RS256), not a token. */

@@ -8,7 +8,7 @@ import { createGitHubClient } from "../github/index.js";
 import { type GitHubClient, SERVICE, nextLink } from "../github/client.js";
 import { toMarkdown } from "../markdown.js";
 import { parseGitHubIssueDelivery, verifyGitHubDelivery } from "../github/webhook.js";
-import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession } from "../types.js";
+import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession, TicketMovedError } from "../types.js";
 
 const MAX_PAGES = 20;
 const TITLE_MAX = 256;
@@ -35,6 +35,19 @@ function client(connection: ConnectionSettings, ctx: ConnectorContext): GitHubCl
 }
 
 const repoPath = (target: TicketTarget) => `/repos/${target.project.id.split("/").map(encodeURIComponent).join("/")}`;
+
+/** An issue's API path: in the mapping's repository, or ("owner/repo#12") where it was transferred to. */
+function issuePath(target: TicketTarget, ticket: TicketRef): string {
+  const hash = ticket.id.indexOf("#");
+  if (hash < 0) return `${repoPath(target)}/issues/${ticket.id}`;
+  return `/repos/${ticket.id.slice(0, hash).split("/").map(encodeURIComponent).join("/")}/issues/${ticket.id.slice(hash + 1)}`;
+}
+
+/** The repository "owner/repo" of an issue's page address. */
+function repositoryOf(htmlUrl: string): string | undefined {
+  const parts = new URL(htmlUrl).pathname.split("/");
+  return parts.length >= 5 && parts[3] === "issues" ? `${parts[1]}/${parts[2]}` : undefined;
+}
 
 class GitHubIssuesSession implements TrackerSession {
   constructor(private readonly gh: GitHubClient) {}
@@ -70,11 +83,13 @@ class GitHubIssuesSession implements TrackerSession {
   }
 
   async states(target: TicketTarget, tickets: TicketRef[]) {
-    const out = new Map<string, TrackerChoice>();
+    const out = new Map<string, TrackerChoice & { movedTo?: TicketRef }>();
     for (const ticket of tickets) {
       try {
-        const { data } = await this.gh.get<Issue>(`${repoPath(target)}/issues/${ticket.id}`);
-        out.set(ticket.id, STATUSES.find((s) => s.id === (data.state === "open" ? "open" : `closed:${data.state_reason === "not_planned" ? "not_planned" : "completed"}`))!);
+        const { data, response } = await this.gh.get<Issue>(issuePath(target, ticket));
+        const status = STATUSES.find((s) => s.id === (data.state === "open" ? "open" : `closed:${data.state_reason === "not_planned" ? "not_planned" : "completed"}`))!;
+        // Followed to where a transferred issue is now: the ticket is updated to point there.
+        out.set(ticket.id, response.redirected ? { ...status, movedTo: ref(target, data) } : status);
       } catch (err) {
         // Deleted (404) or transferred away (410): not among the live tickets.
         if (!(err instanceof ExternalError && (err.status === 404 || err.status === 410))) throw err;
@@ -137,26 +152,51 @@ class GitHubIssuesSession implements TrackerSession {
   }
 
   async update(target: TicketTarget, ticket: TicketRef, content: TicketContent) {
-    await this.gh.patch(`${repoPath(target)}/issues/${ticket.id}`, payload(content));
-    // Labels are added, never replaced: people's own labels on the issue stay.
-    await this.gh.send("POST", `${repoPath(target)}/issues/${ticket.id}/labels`, { labels: labels(content) });
+    await this.#write(target, ticket, async (path) => {
+      await this.gh.patch(path, payload(content));
+      // Labels are added, never replaced: people's own labels on the issue stay.
+      await this.gh.send("POST", `${path}/labels`, { labels: labels(content) });
+    });
   }
 
   async transition(target: TicketTarget, ticket: TicketRef, statusId: string) {
-    const { data } = await this.gh.get<Issue>(`${repoPath(target)}/issues/${ticket.id}`);
+    const { data, response } = await this.gh.get<Issue>(issuePath(target, ticket));
+    if (response.redirected) throw this.#moved(target, data);
     const [state, reason] = statusId.split(":") as ["open" | "closed", string | undefined];
     if (data.state === state && (state === "open" || data.state_reason === reason)) return "already" as const;
-    await this.gh.patch(`${repoPath(target)}/issues/${ticket.id}`, state === "open" ? { state: "open", state_reason: "reopened" } : { state: "closed", state_reason: reason ?? "completed" });
+    await this.#write(target, ticket, (path) => this.gh.patch(path, state === "open" ? { state: "open", state_reason: "reopened" } : { state: "closed", state_reason: reason ?? "completed" }));
     return "moved" as const;
   }
 
   async comment(target: TicketTarget, ticket: TicketRef, blocks: Block[]) {
-    await this.gh.send("POST", `${repoPath(target)}/issues/${ticket.id}/comments`, { body: toMarkdown(blocks) });
+    await this.#write(target, ticket, (path) => this.gh.send("POST", `${path}/comments`, { body: toMarkdown(blocks) }));
+  }
+
+  /**
+   * A write to the issue. GitHub answers a write to a transferred issue with 301 (which is not
+   * re-sent): the issue is read where it is now, and the engine told, to write there.
+   */
+  async #write(target: TicketTarget, ticket: TicketRef, write: (path: string) => Promise<unknown>): Promise<void> {
+    try {
+      await write(issuePath(target, ticket));
+    } catch (err) {
+      if (!(err instanceof ExternalError && err.status === 301)) throw err;
+      const { data } = await this.gh.get<Issue>(issuePath(target, ticket));
+      throw this.#moved(target, data);
+    }
+  }
+
+  #moved(target: TicketTarget, issue: Issue): TicketMovedError {
+    const to = ref(target, issue);
+    return new TicketMovedError(SERVICE, to, `transferred to ${repositoryOf(issue.html_url) ?? "another repository"}`);
   }
 }
 
+/** The issue's reference; one transferred out of the mapping's repository carries its repository in the id. */
 function ref(target: TicketTarget, issue: Issue): TicketRef {
-  return { id: String(issue.number), key: `${target.project.id}#${issue.number}`, url: issue.html_url };
+  const repo = repositoryOf(issue.html_url) ?? target.project.id;
+  const elsewhere = repo.toLowerCase() !== target.project.id.toLowerCase();
+  return { id: elsewhere ? `${repo}#${issue.number}` : String(issue.number), key: `${repo}#${issue.number}`, url: issue.html_url };
 }
 
 function text(value: FieldValue | undefined): string | undefined {
