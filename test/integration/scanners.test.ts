@@ -88,6 +88,13 @@ describe("GitHub Dependabot", () => {
     await admin.post(`/integrations/github-dependabot/${dependabot.id}/sync`, {});
     await runJobs(app);
     expect((await findings()).find((f) => f.cve === "CVE-2021-23337")!.status).toBe("resolved");
+
+    // Auto-dismissed by a Dependabot auto-triage rule: dismissed, never taken for fixed.
+    alerts.find((a) => a.number === 4)!.state = "auto_dismissed";
+    await admin.post(`/integrations/github-dependabot/${dependabot.id}/sync`, {});
+    await runJobs(app);
+    const auto = (await findings()).find((f) => f.cve === "CVE-2021-33203")!;
+    expect([auto.status, auto.status_reason]).toEqual(["risk_accepted", "Auto-dismissed in GitHub by a Dependabot auto-triage rule"]);
   });
 
   it("reads an organization's alerts in one listing when the organization is named", async () => {

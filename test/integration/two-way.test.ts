@@ -394,6 +394,12 @@ describe("two-way sync with GitHub Issues", () => {
 
       await send(github.issueEvent(issue, { action: "reopened", by: "ada" }));
       expect((await status()).status).toBe("open");
+      // Closed as a duplicate of another issue: its own status, not a fix (the mapping maps it to nothing).
+      await send(github.issueEvent(issue, { action: "closed", reason: "duplicate", by: "ada" }));
+      expect((await status()).status).toBe("open");
+      const duplicate = await local.runtime.database.db.selectFrom("webhook_deliveries").select(["outcome", "detail"]).orderBy("id", "desc").executeTakeFirstOrThrow();
+      expect(duplicate.detail).toContain("Closed as duplicate");
+      await send(github.issueEvent(issue, { action: "reopened", by: "ada" }));
       // Patchbay's own account closing the issue (its push) comes back and is ignored.
       await send(github.issueEvent(issue, { action: "closed", reason: "completed", by: "patchbay-bot" }));
       expect((await status()).status).toBe("open");

@@ -39,7 +39,7 @@ export interface GitHubSimIssue {
   assignees: string[];
   milestone: number | null;
   state: "open" | "closed";
-  state_reason: "completed" | "not_planned" | "reopened" | null;
+  state_reason: "completed" | "not_planned" | "duplicate" | "reopened" | null;
   comments: string[];
 }
 
@@ -301,13 +301,18 @@ export class GitHubSim {
       }
       return c.json(slice);
     };
+    // state: a comma-separated list (auto_dismissed, dismissed, fixed, open); all states when absent.
+    const byState = (c: Context, alerts: Record<string, unknown>[]) => {
+      const states = (c.req.query("state") ?? "").split(",").filter(Boolean);
+      return states.length ? alerts.filter((a) => states.includes(String(a.state))) : alerts;
+    };
     api.get("/repos/:owner/:repo/dependabot/alerts", (c) => {
       const name = `${c.req.param("owner")}/${c.req.param("repo")}`;
       const entry = this.tokenOf(c.req.header("authorization"));
       if (entry.scopes && !entry.scopes.includes("security_events") && !entry.scopes.includes("repo")) return c.json({ message: "Resource not accessible by personal access token", documentation_url: DOCS, status: "403" }, 403);
       if (!this.repos.some((r) => r.full_name === name)) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
       if (this.dependabotDisabled.has(name)) return c.json({ message: "Dependabot alerts are disabled for this repository.", documentation_url: DOCS, status: "403" }, 403);
-      return page(c, this.dependabotAlerts.get(name) ?? [], `/repos/${name}/dependabot/alerts`);
+      return page(c, byState(c, this.dependabotAlerts.get(name) ?? []), `/repos/${name}/dependabot/alerts`);
     });
     api.get("/orgs/:org/dependabot/alerts", (c) => {
       const org = c.req.param("org");
@@ -315,7 +320,7 @@ export class GitHubSim {
       const repos = this.repos.filter((r) => r.full_name.split("/")[0] === org);
       if (!repos.length) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
       const all = repos.flatMap((r) => (this.dependabotDisabled.has(r.full_name) ? [] : (this.dependabotAlerts.get(r.full_name) ?? []).map((a) => ({ ...a, repository: { id: r.id, name: r.full_name.split("/")[1], full_name: r.full_name, private: r.private } }))));
-      return page(c, all, `/orgs/${org}/dependabot/alerts`);
+      return page(c, byState(c, all), `/orgs/${org}/dependabot/alerts`);
     });
     api.get("/repos/:owner/:repo/code-scanning/alerts", (c) => {
       const name = `${c.req.param("owner")}/${c.req.param("repo")}`;
@@ -445,7 +450,7 @@ export class GitHubSim {
       const bad = checkFields(repo, body);
       if (bad) return invalid(c, bad, "invalid", `${bad} is invalid`);
       if (body.state !== undefined && body.state !== "open" && body.state !== "closed") return invalid(c, "state", "invalid", "state is not included in the list");
-      if (body.state_reason !== undefined && !["completed", "not_planned", "reopened"].includes(body.state_reason)) return invalid(c, "state_reason", "invalid", "state_reason is not included in the list");
+      if (body.state_reason !== undefined && !["completed", "not_planned", "duplicate", "reopened"].includes(body.state_reason)) return invalid(c, "state_reason", "invalid", "state_reason is not included in the list");
       if (body.title !== undefined) issue.title = body.title;
       if (body.body !== undefined) issue.body = body.body;
       if (body.labels !== undefined) issue.labels = [...new Set(body.labels)];
@@ -453,7 +458,7 @@ export class GitHubSim {
       if (body.milestone !== undefined) issue.milestone = body.milestone;
       if (body.state) {
         issue.state = body.state as "open" | "closed";
-        issue.state_reason = body.state === "closed" ? ((body.state_reason as "completed" | "not_planned") ?? "completed") : "reopened";
+        issue.state_reason = body.state === "closed" ? ((body.state_reason as "completed" | "not_planned" | "duplicate") ?? "completed") : "reopened";
       }
       return c.json(view(issue));
     });
@@ -598,7 +603,7 @@ export class GitHubSim {
    * A person closes, reopens or comments on an issue: the "issues" or "issue_comment" event's
    * payload as GitHub sends it (the issue after the change, the repository, the sender).
    */
-  issueEvent(issue: GitHubSimIssue, change: { action: "closed" | "reopened"; reason?: "completed" | "not_planned"; by: string } | { action: "commented"; text: string; by: string }): { event: string; payload: Record<string, unknown> } {
+  issueEvent(issue: GitHubSimIssue, change: { action: "closed" | "reopened"; reason?: "completed" | "not_planned" | "duplicate"; by: string } | { action: "commented"; text: string; by: string }): { event: string; payload: Record<string, unknown> } {
     const repo = this.repos.find((r) => r.full_name === issue.repo);
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
     if (change.action === "commented") issue.comments.push(change.text);

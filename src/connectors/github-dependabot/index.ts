@@ -7,6 +7,7 @@
 import { type Dependency, MAX_MANIFEST_BYTES, ManifestError, parseManifest } from "../../dependencies/manifests.js";
 import { ExternalError, TooLargeError, formatBytes } from "../../http.js";
 import { advisoryIds, packageFromMessage } from "../../uploads/formats.js";
+import { packageKey } from "../../vuln/packages.js";
 import { createGitHubClient } from "../github/index.js";
 import { type GitHubClient, nextLink } from "../github/client.js";
 import { repositoryPages } from "../repository-scan.js";
@@ -88,7 +89,7 @@ class DependabotScan implements ScanSession {
   /** GET /orgs/{org}/dependabot/alerts, every page, by repository. */
   async #organizationAlerts(): Promise<Map<string, DependabotAlert[]>> {
     const byRepository = new Map<string, DependabotAlert[]>();
-    let url: string | null = `/orgs/${encodeURIComponent(this.#organization)}/dependabot/alerts?state=open,dismissed&per_page=100`;
+    let url: string | null = `/orgs/${encodeURIComponent(this.#organization)}/dependabot/alerts?state=open,dismissed,auto_dismissed&per_page=100`;
     for (let page = 0; url && page < MAX_PAGES * 10; page++) {
       let result: { data: (DependabotAlert & { repository?: { full_name?: string } })[]; response: { headers: Headers } };
       try {
@@ -136,7 +137,7 @@ class DependabotScan implements ScanSession {
   }
 
   async #dependabot(repository: WorkspaceRepository): Promise<ScannerRecord[]> {
-    const path = `/repos/${repository.fullName.split("/").map(encodeURIComponent).join("/")}/dependabot/alerts?state=open,dismissed&per_page=100`;
+    const path = `/repos/${repository.fullName.split("/").map(encodeURIComponent).join("/")}/dependabot/alerts?state=open,dismissed,auto_dismissed&per_page=100`;
     const owner = repository.fullName.split("/")[0]!.toLowerCase();
     const alerts = this.#organization && owner === this.#organization.toLowerCase() ? ((await (this.#orgAlerts ??= this.#organizationAlerts())).get(repository.fullName.toLowerCase()) ?? []) : await this.#list<DependabotAlert>(path, "Dependabot alerts", repository);
     if (typeof alerts === "string") return [{ externalId: `${repository.id}:dependabot`, raw: { repository: repository.fullName }, skip: alerts }];
@@ -148,7 +149,8 @@ class DependabotScan implements ScanSession {
       const ecosystem = ECOSYSTEMS[String(pkg.ecosystem)] ?? String(pkg.ecosystem ?? "");
       const name = String(pkg.name ?? "");
       const manifest = alert.dependency?.manifest_path ?? "";
-      const dismissedAs = alert.state === "dismissed" ? DISMISSALS[String(alert.dismissed_reason)] : undefined;
+      // Auto-dismissed by a Dependabot auto-triage rule: dismissed (a risk the rule accepts), never fixed.
+      const dismissedAs = alert.state === "dismissed" ? DISMISSALS[String(alert.dismissed_reason)] : alert.state === "auto_dismissed" ? "risk_accepted" : undefined;
       if (alert.state === "dismissed" && !dismissedAs && alert.dismissed_reason !== "fix_started") continue;
       if (!manifests.has(manifest)) manifests.set(manifest, this.#manifest(repository, manifest));
       const resolved = await manifests.get(manifest)!;
@@ -156,7 +158,8 @@ class DependabotScan implements ScanSession {
         records.push({ externalId: `${repository.id}:${alert.number}`, raw: alert, skip: resolved });
         continue;
       }
-      const versions = [...new Set(resolved.filter((d) => d.ecosystem === ecosystem && d.name.toLowerCase() === name.toLowerCase()).map((d) => d.version))];
+      // Names compared as the ecosystem compares them (Dependabot's zope.interface is the lockfile's zope-interface).
+      const versions = [...new Set(resolved.filter((d) => d.ecosystem === ecosystem && packageKey(ecosystem, d.name) === packageKey(ecosystem, name)).map((d) => d.version))];
       if (!versions.length) {
         records.push({ externalId: `${repository.id}:${alert.number}`, raw: alert, skip: "the package is not pinned in the manifest the alert names (its installed version is unknown)" });
         continue;
@@ -178,7 +181,15 @@ class DependabotScan implements ScanSession {
           asset: { kind: "repository", repositoryName: repository.fullName, url: repository.url, details: { manifest, ghsa: advisory.ghsa_id ?? null } },
           url: alert.html_url,
           ...(dismissedAs
-            ? { dismissed: { status: dismissedAs, reason: `Dismissed in GitHub${alert.dismissed_by?.login ? ` by ${alert.dismissed_by.login}` : ""}: ${String(alert.dismissed_reason).replace(/_/g, " ")}${alert.dismissed_comment ? ` — ${alert.dismissed_comment}` : ""}` } }
+            ? {
+                dismissed: {
+                  status: dismissedAs,
+                  reason:
+                    alert.state === "auto_dismissed"
+                      ? "Auto-dismissed in GitHub by a Dependabot auto-triage rule"
+                      : `Dismissed in GitHub${alert.dismissed_by?.login ? ` by ${alert.dismissed_by.login}` : ""}: ${String(alert.dismissed_reason).replace(/_/g, " ")}${alert.dismissed_comment ? ` — ${alert.dismissed_comment}` : ""}`,
+                },
+              }
             : {}),
         };
         // The raw record without volatile fields, so an unchanged alert writes nothing.

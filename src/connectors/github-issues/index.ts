@@ -7,17 +7,13 @@ import { ExternalError } from "../../http.js";
 import { createGitHubClient } from "../github/index.js";
 import { type GitHubClient, SERVICE, nextLink } from "../github/client.js";
 import { toMarkdown } from "../markdown.js";
-import { parseGitHubIssueDelivery, verifyGitHubDelivery } from "../github/webhook.js";
+import { ISSUE_STATUSES, issueStatus, parseGitHubIssueDelivery, verifyGitHubDelivery } from "../github/webhook.js";
 import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession, TicketMovedError } from "../types.js";
 
 const MAX_PAGES = 20;
 const TITLE_MAX = 256;
 
-export const STATUSES: TrackerChoice[] = [
-  { id: "open", name: "Open" },
-  { id: "closed:completed", name: "Closed as completed" },
-  { id: "closed:not_planned", name: "Closed as not planned" },
-];
+export const STATUSES: TrackerChoice[] = ISSUE_STATUSES;
 
 interface Issue {
   number: number;
@@ -87,7 +83,7 @@ class GitHubIssuesSession implements TrackerSession {
     for (const ticket of tickets) {
       try {
         const { data, response } = await this.gh.get<Issue>(issuePath(target, ticket));
-        const status = STATUSES.find((s) => s.id === (data.state === "open" ? "open" : `closed:${data.state_reason === "not_planned" ? "not_planned" : "completed"}`))!;
+        const status = issueStatus(data.state, data.state_reason);
         // Followed to where a transferred issue is now: the ticket is updated to point there.
         out.set(ticket.id, response.redirected ? { ...status, movedTo: ref(target, data) } : status);
       } catch (err) {

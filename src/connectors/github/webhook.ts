@@ -44,10 +44,24 @@ interface GitHubIssuePayload {
   sender?: { login?: string };
 }
 
+/** GitHub Issues' statuses: open, and closed with each reason GitHub gives (a duplicate is its own: not a fix). */
+export const ISSUE_STATUSES = [
+  { id: "open", name: "Open" },
+  { id: "closed:completed", name: "Closed as completed" },
+  { id: "closed:not_planned", name: "Closed as not planned" },
+  { id: "closed:duplicate", name: "Closed as duplicate" },
+];
+
+/** An issue's status from its state and state_reason (a closed issue without a reason was completed). */
+export function issueStatus(state: string | undefined, reason: string | null | undefined): { id: string; name: string } {
+  if (state !== "closed") return ISSUE_STATUSES[0]!;
+  return ISSUE_STATUSES.find((s) => s.id === `closed:${reason}`) ?? ISSUE_STATUSES[1]!;
+}
+
 /**
  * An issue closed, reopened or commented on (events "issues" and "issue_comment"), as a ticket
- * event: its status is "open", "closed:completed" or "closed:not_planned" (GitHub Issues'
- * statuses); the ticket is named by its key, owner/repo#number (numbers repeat across repositories).
+ * event: its status is one of ISSUE_STATUSES; the ticket is named by its key, owner/repo#number
+ * (numbers repeat across repositories).
  */
 export function parseGitHubIssueDelivery(event: string, rawBody: string, contentType: string): TicketEvent | undefined {
   if (event !== "issues" && event !== "issue_comment") return undefined;
@@ -61,9 +75,7 @@ export function parseGitHubIssueDelivery(event: string, rawBody: string, content
     return { ticket, at: p.comment.updated_at ?? p.comment.created_at ?? issue.updated_at ?? new Date().toISOString(), actor, comment: { id: String(p.comment.id ?? ""), text: p.comment.body } };
   }
   if (p.action !== "closed" && p.action !== "reopened") return undefined;
-  const id = issue.state === "closed" ? `closed:${issue.state_reason === "not_planned" ? "not_planned" : "completed"}` : "open";
-  const name = id === "open" ? "Open" : id === "closed:not_planned" ? "Closed as not planned" : "Closed as completed";
-  return { ticket, at: issue.updated_at ?? new Date().toISOString(), actor, status: { id, name } };
+  return { ticket, at: issue.updated_at ?? new Date().toISOString(), actor, status: issueStatus(issue.state, issue.state_reason) };
 }
 
 export function parseGitHubDelivery(event: string, rawBody: string, contentType: string): PullRequestEvent | undefined {
