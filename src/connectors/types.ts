@@ -337,6 +337,10 @@ export interface SourceControl {
     instructions: string[];
     /** Checks a delivery's signature (in constant time, over its bytes) and reads its id and event. */
     verify(headers: Headers, body: WebhookBody, secret: string, now: Date): WebhookCheck;
+    /** Headers one of which every signed delivery carries: without one, the body is not read. */
+    signatureHeaders?: string[];
+    /** The largest delivery the service documents sending (bytes); 10 MB when unset. */
+    maxBodyBytes?: number;
     /** The pull request event in a verified delivery, or undefined for other events. */
     parse(event: string, rawBody: string, contentType: string): PullRequestEvent | undefined;
     /**
@@ -596,6 +600,10 @@ export interface TrackerInbound {
   secretField: string;
   /** Checks a delivery (signature over its bytes or secret header, compared in constant time) and reads its id and event. */
   verify(headers: Headers, body: WebhookBody, secret: string, now: Date): WebhookCheck;
+  /** Headers one of which every signed delivery carries: without one, the body is not read. */
+  signatureHeaders?: string[];
+  /** The largest delivery the service documents sending (bytes); 10 MB when unset. */
+  maxBodyBytes?: number;
   /** The ticket change in a verified delivery, or undefined for events that do not concern tickets. */
   parse(event: string, rawBody: string, contentType: string): TicketEvent | undefined;
   /** What to configure on the tracker's side, for a person who sets it up by hand. */

@@ -2,12 +2,13 @@
 // a delivery is authenticated by its signature (checked in constant time by the connector,
 // over the body's bytes) with the integration's webhook secret. Unsigned and wrongly signed
 // deliveries get 401 and change nothing; a body that is not UTF-8, or JSON nested deeper than
-// any service sends, gets 400. A delivery seen before — the same delivery id, or the same
+// any service sends, gets 400, as does a signed body that is empty or not JSON. Bodies are read as
+// a stream up to the service's documented maximum (GitHub: 25 MB; others 10 MB; larger: 413),
+// an unsigned one not at all, and at most two large ones at once per integration. A delivery seen before — the same delivery id, or the same
 // signed body under a new id — gets 202 "already processed" and is not processed again (a
 // service's redelivery expects a 2xx). An accepted one is recorded and processed as a durable job.
 import crypto from "node:crypto";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { enqueueJob } from "../jobs/queue.js";
 import { WEBHOOK_JOB } from "../remediation/process.js";
 import type { AppDeps, AppEnv } from "./context.js";
@@ -22,69 +23,124 @@ function jsonOf(text: string, contentType: string): string {
   return contentType.includes("application/x-www-form-urlencoded") ? (new URLSearchParams(text).get("payload") ?? "") : text;
 }
 
+/** A body above this is "large": an integration reads at most two of them at once. */
+const LARGE_BODY_BYTES = 1024 * 1024;
+const LARGE_IN_FLIGHT = 2;
+
+/** The body's bytes, read no further than `max`; undefined when it is larger. */
+async function readBody(request: Request, max: number): Promise<Uint8Array | undefined> {
+  if (!request.body) return new Uint8Array();
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
 export function webhookRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.post(
-    "/webhooks/:kind/:id",
-    bodyLimit({ maxSize: MAX_WEBHOOK_BYTES, onError: (c) => c.json({ error: "The delivery is larger than 10 MB." }, 413) }),
-    async (c) => {
-      const refuse = (status: 400 | 401 | 404, reason: string) => {
-        deps.logger.warn("webhook refused", { path: c.req.path, reason, ip: c.get("clientIp") });
-        return c.json({ error: reason }, status);
-      };
-      const id = Number(c.req.param("id"));
-      const integration = Number.isSafeInteger(id)
-        ? await deps.db.selectFrom("integrations").selectAll().where("id", "=", id).where("kind", "=", c.req.param("kind")).executeTakeFirst()
-        : undefined;
-      const connector = integration && deps.registry.available(integration.kind);
-      // Source control signs its deliveries; so do trackers that send their tickets' changes.
-      const receiver = connector?.scm?.webhook ?? connector?.tracker?.inbound;
-      if (!integration || !receiver) return refuse(404, "No integration that sends webhooks at this address.");
-      const secret = deps.vault.openSecrets(integration.secrets)[receiver.secretField];
-      if (!secret) return refuse(401, "This integration has no webhook secret; enter one in its Configuration tab.");
-      const bytes = new Uint8Array(await c.req.arrayBuffer());
-      let raw: string;
-      try {
-        raw = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-      } catch {
-        return refuse(400, "The delivery's body is not UTF-8 text.");
-      }
-      const now = deps.now();
-      const check = receiver.verify(c.req.raw.headers, { bytes, text: raw }, secret, now);
-      if (!check.ok) return refuse(401, check.reason);
-      const contentType = c.req.header("content-type") ?? "";
-      if (jsonNestingExceeds(jsonOf(raw, contentType), MAX_JSON_DEPTH)) return refuse(400, `The delivery's JSON is nested deeper than ${MAX_JSON_DEPTH} levels; no service sends that.`);
+  /** Large bodies being read, per integration. */
+  const large = new Map<number, number>();
+  app.post("/webhooks/:kind/:id", async (c) => {
+    const refuse = (status: 400 | 401 | 404, reason: string) => {
+      deps.logger.warn("webhook refused", { path: c.req.path, reason, ip: c.get("clientIp") });
+      return c.json({ error: reason }, status);
+    };
+    const id = Number(c.req.param("id"));
+    const integration = Number.isSafeInteger(id)
+      ? await deps.db.selectFrom("integrations").selectAll().where("id", "=", id).where("kind", "=", c.req.param("kind")).executeTakeFirst()
+      : undefined;
+    const connector = integration && deps.registry.available(integration.kind);
+    // Source control signs its deliveries; so do trackers that send their tickets' changes.
+    const receiver = connector?.scm?.webhook ?? connector?.tracker?.inbound;
+    if (!integration || !receiver) return refuse(404, "No integration that sends webhooks at this address.");
+    const secret = deps.vault.openSecrets(integration.secrets)[receiver.secretField];
+    if (!secret) return refuse(401, "This integration has no webhook secret; enter one in its Configuration tab.");
+    // Unsigned: refused before a byte of the body is read.
+    if (receiver.signatureHeaders && !receiver.signatureHeaders.some((h) => c.req.header(h))) {
+      return refuse(401, `The delivery is not signed (no ${receiver.signatureHeaders.join(" or ")} header); its body was not read.`);
+    }
+    const max = receiver.maxBodyBytes ?? MAX_WEBHOOK_BYTES;
+    const tooLarge = () => c.json({ error: `The delivery is larger than ${max / 1024 / 1024} MB, the most ${connector!.card.name} sends.` }, 413);
+    const declared = Number(c.req.header("content-length") ?? NaN);
+    if (declared > max) return tooLarge();
+    // Memory stays bounded whoever sends: two large bodies in flight per integration.
+    const isLarge = !(declared <= LARGE_BODY_BYTES);
+    if (isLarge && (large.get(integration.id) ?? 0) >= LARGE_IN_FLIGHT) {
+      return c.json({ error: "Two large deliveries for this integration are being read; send this one again in a few seconds." }, 503, { "retry-after": "5" });
+    }
+    if (isLarge) large.set(integration.id, (large.get(integration.id) ?? 0) + 1);
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await readBody(c.req.raw, max);
+    } finally {
+      if (isLarge) large.set(integration.id, (large.get(integration.id) ?? 1) - 1);
+    }
+    if (!bytes) return tooLarge();
+    let raw: string;
+    try {
+      raw = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      return refuse(400, "The delivery's body is not UTF-8 text.");
+    }
+    const now = deps.now();
+    const check = receiver.verify(c.req.raw.headers, { bytes, text: raw }, secret, now);
+    if (!check.ok) return refuse(401, check.reason);
+    const contentType = c.req.header("content-type") ?? "";
+    const json = jsonOf(raw, contentType);
+    if (jsonNestingExceeds(json, MAX_JSON_DEPTH)) return refuse(400, `The delivery's JSON is nested deeper than ${MAX_JSON_DEPTH} levels; no service sends that.`);
+    // Signed, but nothing Patchbay can read: said at once, and no job is queued.
+    if (!json.trim()) return refuse(400, "The delivery is signed, but its body is empty: there is no event to process.");
+    try {
+      JSON.parse(json);
+    } catch (err) {
+      return refuse(400, `The delivery is signed, but its body is not JSON (${(err as Error).message.slice(0, 120)}): there is no event to process.`);
+    }
 
-      const bodyHash = crypto.createHash("sha256").update(bytes).digest("hex");
-      const recorded = await deps.db.transaction().execute(async (trx) => {
-        // Both the delivery id and the body's hash are unique per integration: a second
-        // replica (or a replay under a new id) inserts nothing.
-        const row = await trx
-          .insertInto("webhook_deliveries")
-          .values({
-            integration_id: integration.id,
-            delivery_id: check.deliveryId,
-            body_hash: bodyHash,
-            event: check.event,
-            received_at: now.toISOString(),
-            outcome: "accepted",
-            detail: null,
-            payload: JSON.stringify({ contentType, body: raw }),
-          })
-          .onConflict((oc) => oc.doNothing())
-          .returning("id")
-          .executeTakeFirst();
-        if (!row) return undefined;
-        await enqueueJob(trx, WEBHOOK_JOB, { deliveryId: row.id }, now);
-        return row.id;
-      });
-      if (recorded === undefined) {
-        deps.logger.info("webhook duplicate", { path: c.req.path, deliveryId: check.deliveryId });
-        return c.json({ status: "already processed", deliveryId: check.deliveryId }, 202);
-      }
-      deps.notifyWorker();
-      return c.json({ accepted: check.deliveryId }, 202);
-    },
-  );
+    const bodyHash = crypto.createHash("sha256").update(bytes).digest("hex");
+    const recorded = await deps.db.transaction().execute(async (trx) => {
+      // Both the delivery id and the body's hash are unique per integration: a second
+      // replica (or a replay under a new id) inserts nothing.
+      const row = await trx
+        .insertInto("webhook_deliveries")
+        .values({
+          integration_id: integration.id,
+          delivery_id: check.deliveryId,
+          body_hash: bodyHash,
+          event: check.event,
+          received_at: now.toISOString(),
+          outcome: "accepted",
+          detail: null,
+          payload: JSON.stringify({ contentType, body: raw }),
+        })
+        .onConflict((oc) => oc.doNothing())
+        .returning("id")
+        .executeTakeFirst();
+      if (!row) return undefined;
+      await enqueueJob(trx, WEBHOOK_JOB, { deliveryId: row.id }, now);
+      return row.id;
+    });
+    if (recorded === undefined) {
+      deps.logger.info("webhook duplicate", { path: c.req.path, deliveryId: check.deliveryId });
+      return c.json({ status: "already processed", deliveryId: check.deliveryId }, 202);
+    }
+    deps.notifyWorker();
+    return c.json({ accepted: check.deliveryId }, 202);
+  });
   return app;
 }

@@ -112,6 +112,32 @@ describe("webhook authentication", () => {
     expect(await db().selectFrom("webhook_deliveries").select("id").execute()).toHaveLength(0);
   });
 
+  it("reads GitHub's documented maximum (25 MB) and no more, refuses a signed body that is empty or not JSON, and an unsigned one unread", async () => {
+    const send = (body: string, headers: Record<string, string> = {}) =>
+      fetch(hookUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-github-event": "pull_request", "x-github-delivery": crypto.randomUUID(), "x-hub-signature-256": `sha256=${crypto.createHmac("sha256", SECRET).update(body).digest("hex")}`, ...headers },
+        body,
+      });
+    // A pull request with a 12 MB description: above the 10 MB other services get, within GitHub's 25 MB.
+    const payload = github.pullRequestPayload({ action: "opened", repo, number: 31, title: "Fix CVE-2021-23337", body: "x".repeat(12 * 1024 * 1024) });
+    const big = await send(JSON.stringify(payload));
+    expect(big.status).toBe(202);
+    const tooBig = await send(JSON.stringify({ ...payload, padding: "y".repeat(26 * 1024 * 1024) }));
+    expect(tooBig.status).toBe(413);
+    expect((await tooBig.json()).error).toBe("The delivery is larger than 25 MB, the most GitHub sends.");
+    // Signed, but nothing to read: 400 with the reason, and no job.
+    const empty = await send("");
+    expect([empty.status, (await empty.json()).error]).toEqual([400, "The delivery is signed, but its body is empty: there is no event to process."]);
+    const notJson = await send("action=opened");
+    expect(notJson.status).toBe(400);
+    expect((await notJson.json()).error).toMatch(/^The delivery is signed, but its body is not JSON/);
+    const unsigned = await fetch(hookUrl, { method: "POST", headers: { "content-type": "application/json", "x-github-event": "ping", "x-github-delivery": "u-1" }, body: "{}" });
+    expect([unsigned.status, (await unsigned.json()).error]).toEqual([401, "The delivery is not signed (no x-hub-signature-256 header); its body was not read."]);
+    expect((await db().selectFrom("webhook_deliveries").select("event").execute()).map((d) => d.event)).toEqual(["pull_request"]);
+    expect(await db().selectFrom("jobs").select("id").where("type", "=", "webhook.process").execute()).toHaveLength(1);
+  });
+
   it("needs no session or Origin, and records other events as ignored", async () => {
     const res = await github.deliver(hookUrl, "ping", { zen: "Keep it logically awesome." }, { secret: SECRET, deliveryId: "ping-1" });
     expect(res.status).toBe(202);

@@ -7,7 +7,7 @@ import { ExternalError } from "../../http.js";
 import { createGitHubClient } from "../github/index.js";
 import { type GitHubClient, SERVICE, nextLink } from "../github/client.js";
 import { toMarkdown } from "../markdown.js";
-import { ISSUE_STATUSES, issueStatus, parseGitHubIssueDelivery, verifyGitHubDelivery } from "../github/webhook.js";
+import { GITHUB_MAX_DELIVERY_BYTES, GITHUB_SIGNATURE_HEADERS, ISSUE_STATUSES, issueStatus, parseGitHubIssueDelivery, verifyGitHubDelivery } from "../github/webhook.js";
 import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession, TicketMovedError } from "../types.js";
 
 const MAX_PAGES = 20;
@@ -280,6 +280,8 @@ export const githubIssues: AvailableConnector = {
       secretField: "webhookSecret",
       filter: "issues and issue comments in the mapped repositories",
       verify: verifyGitHubDelivery,
+      signatureHeaders: GITHUB_SIGNATURE_HEADERS,
+      maxBodyBytes: GITHUB_MAX_DELIVERY_BYTES,
       parse: parseGitHubIssueDelivery,
       instructions: (hook) => [
         "In GitHub, open the GitHub integration's webhook (organization or repository Settings → Webhooks) — or add one with this address:",

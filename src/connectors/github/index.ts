@@ -5,7 +5,7 @@ import { expiryNote, type HealthNote } from "../types.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
 import { type AppCredentials, installationToken, privateKeyError } from "./app.js";
 import { GitHubClient, SERVICE, apiBase, githubErrorMessage, nextLink } from "./client.js";
-import { parseGitHubDelivery, verifyGitHubDelivery } from "./webhook.js";
+import { GITHUB_MAX_DELIVERY_BYTES, GITHUB_SIGNATURE_HEADERS, parseGitHubDelivery, verifyGitHubDelivery } from "./webhook.js";
 import { withAnnotation } from "../../remediation/annotation.js";
 import { linkOutsidePullRequestsField } from "../pull-requests.js";
 
@@ -235,6 +235,8 @@ export const github: AvailableConnector = {
         "Events: choose “Let me select individual events” and tick Pull requests (and Issues and Issue comments, for GitHub Issues' two-way sync).",
       ],
       verify: verifyGitHubDelivery,
+      signatureHeaders: GITHUB_SIGNATURE_HEADERS,
+      maxBodyBytes: GITHUB_MAX_DELIVERY_BYTES,
       parse: parseGitHubDelivery,
       async registered(connection, ctx, repository, url) {
         const client = createGitHubClient(connection, ctx);

@@ -3,6 +3,11 @@
 import { sha256SignatureMatches } from "../signatures.js";
 import type { PullRequestEvent, TicketEvent, WebhookBody, WebhookCheck } from "../types.js";
 
+/** GitHub caps deliveries at 25 MB (larger events are not sent). */
+export const GITHUB_MAX_DELIVERY_BYTES = 25 * 1024 * 1024;
+/** Every signed GitHub delivery carries this header. */
+export const GITHUB_SIGNATURE_HEADERS = ["x-hub-signature-256"];
+
 export function verifyGitHubDelivery(headers: Headers, body: WebhookBody, secret: string): WebhookCheck {
   const signature = headers.get("x-hub-signature-256");
   const deliveryId = headers.get("x-github-delivery");
