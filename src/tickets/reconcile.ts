@@ -135,7 +135,7 @@ async function compare(
   const name = (id: string | undefined) => (id ? (handle.data.statusNames[id] ?? id) : "any status");
   const expectedId = ticket.state ? handle.data.statusMap[ticket.state as TicketState] : undefined;
   const base = { ticket: ticket.external_key ?? ticket.external_id ?? String(ticket.id), url: ticket.url, expected: name(expectedId) };
-  if (!live) return { entry: { ...base, actual: "missing", action: "Reported: the tracker no longer has this ticket (deleted or moved away)." }, repaired: false };
+  if (!live) return { entry: { ...base, actual: "deleted", action: `Reported: deleted in ${tracker.name}, or no longer readable by Patchbay's account. The other tickets were checked.` }, repaired: false };
   await db.updateTable("tickets").set({ remote_status: live.id }).where("id", "=", ticket.id).execute();
   if (!expectedId || live.id === expectedId) return undefined;
   const entry = { ...base, actual: live.name };
@@ -210,6 +210,6 @@ export function pollDueHandler(deps: PushDeps): JobHandler {
 
 /** A ticket the tracker moved (a transferred issue) is pointed at its new place, with a changelog line. */
 async function followMove(deps: { db: Db; now: () => Date }, ticket: Ticket, status: { movedTo?: TicketRef } | undefined): Promise<void> {
-  if (!status?.movedTo || status.movedTo.id === ticket.external_id) return;
+  if (!status?.movedTo || (status.movedTo.id === ticket.external_id && status.movedTo.key === ticket.external_key)) return;
   await recordMove(deps.db, ticket.id, { id: ticket.external_id!, key: ticket.external_key!, url: ticket.url! }, { to: status.movedTo, how: "moved in the tracker" }, deps.now());
 }

@@ -448,6 +448,32 @@ describe("bulk push", () => {
   });
 });
 
+describe("reconciliation past deleted and moved issues", () => {
+  it("reads every live status though one issue was deleted and one moved: the deleted one is reported, the moved one followed", async () => {
+    await importFindings();
+    jira.addProject("ARCH", "Archive");
+    const mappingId = await setUpMapping({});
+    await admin.post("/vulnerabilities/push", { query: "?severity=high&severity=critical" });
+    await drain();
+    const keys = jira.issues.map((i) => i.key).sort();
+    expect(keys).toEqual(["SEC-1", "SEC-2", "SEC-3"]);
+    jira.deleteIssue("SEC-1");
+    const moved = jira.moveIssue("SEC-2", "ARCH");
+    // Jira refuses a JQL naming a deleted issue's key: what the old search-based read did.
+    await admin.post(`/trackers/mappings/${mappingId}/reconcile`, {});
+    await drain();
+    const page = text(await (await admin.get(`/trackers/mappings/${mappingId}`)).text());
+    expect(page).toContain("succeeded: 3 checked, 1 difference, 0 repaired");
+    expect(page).toContain("SEC-1");
+    expect(page).toContain("Reported: deleted in Jira acme, or no longer readable by Patchbay's account.");
+    const tickets = await db().selectFrom("tickets").select(["external_key", "url"]).orderBy("id").execute();
+    expect(tickets.map((t) => t.external_key)).toEqual(["SEC-1", moved.key, "SEC-3"]);
+    expect(tickets[1]!.url).toBe(`${SITE}/browse/${moved.key}`);
+    const history = await db().selectFrom("ticket_changes").select("detail").where("action", "=", "moved").execute();
+    expect(history.map((h) => h.detail)).toEqual([`SEC-2 is now ${moved.key} (moved in the tracker); Patchbay follows it there`]);
+  });
+});
+
 describe("remediation pull requests", () => {
   /** A GitHub repository with a lodash finding pushed to Jira as SEC-1, and Patchbay listening for its webhooks. */
   async function githubRepositoryWithTicket() {

@@ -321,7 +321,7 @@ describe("reconciliation", () => {
     expect(jira.issueByKey("SEC-1")!.statusId).toBe("10000");
     expect((await finding(id)).status).toBe("open");
     jira.issues.splice(0);
-    expect(await reconcile()).toContain("SEC-1 To Do missing Reported: the tracker no longer has this ticket");
+    expect(await reconcile()).toContain("SEC-1 To Do deleted Reported: deleted in");
   });
 });
 

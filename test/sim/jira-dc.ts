@@ -10,7 +10,7 @@
 //   {issues, startAt, maxResults, total}; 429 with Retry-After when rate limited.
 import { Hono, type Context } from "hono";
 import { FaultKnobs } from "./faults.js";
-import { RESOLUTIONS, STATUSES, type SimField, type SimIssue, standardFields, validate } from "./jira.js";
+import { RESOLUTIONS, STATUSES, type SimField, type SimIssue, jqlKeys, resolveIssue, standardFields, validate } from "./jira.js";
 
 export class JiraDataCenterSim {
   readonly faults = new FaultKnobs();
@@ -21,9 +21,25 @@ export class JiraDataCenterSim {
   readonly projects: { id: string; key: string; name: string }[] = [];
   readonly issueTypes = new Map<string, { id: string; name: string; subtask: boolean; fields: SimField[] }[]>();
   readonly issues: SimIssue[] = [];
+  /** Keys issues had before a move: Jira still resolves them. */
+  readonly movedKeys = new Map<string, string>();
   /** Users without a permission in every project (403 on writes). */
   readonly readOnly = new Set<string>();
   #nextId = 20000;
+
+  /** A person deletes an issue. */
+  deleteIssue(key: string): void {
+    this.issues.splice(this.issues.findIndex((i) => i.key === key), 1);
+  }
+
+  /** A person moves an issue to another project: a new key there, the old one still resolves. */
+  moveIssue(key: string, toProject: string): SimIssue {
+    const issue = this.issues.find((i) => i.key === key)!;
+    this.movedKeys.set(key, issue.id);
+    issue.key = `${toProject}-${this.issues.filter((i) => i.projectKey === toProject).length + 1}`;
+    issue.projectKey = toProject;
+    return issue;
+  }
 
   /** "9.12.2" by default; "8.3.0" has only the older create metadata; "8.5.0" both. */
   constructor(
@@ -153,7 +169,7 @@ export class JiraDataCenterSim {
       this.issues.push(issue);
       return c.json({ id, key: issue.key, self: `${base()}/rest/api/2/issue/${id}` }, 201);
     });
-    const issue = (c: Context) => this.issues.find((i) => i.key === c.req.param("key") || i.id === c.req.param("key"));
+    const issue = (c: Context) => resolveIssue(this.issues, this.movedKeys, c.req.param("key") ?? "");
     api.get("/issue/:key", (c) => {
       const i = issue(c);
       if (!i) return notFound(c, "Issue Does Not Exist");
@@ -206,9 +222,11 @@ export class JiraDataCenterSim {
       const clauses = [...jql.matchAll(/(\w+)\s*(=|~)\s*"((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!.toLowerCase() + (m[2] === "~" ? "~" : ""), m[3]!] as const);
       const keys = /^key in \((.*)\)$/i.exec(jql.trim())?.[1];
       if (!clauses.length && keys === undefined) return c.json({ errorMessages: [`Error in the JQL Query: '${jql}'`], errors: {} }, 400);
-      const wanted = keys === undefined ? undefined : new Set([...keys.matchAll(/"([^"]+)"/g)].map((m) => m[1]!));
+      const named = keys === undefined ? undefined : jqlKeys(this.issues, this.movedKeys, keys);
+      if (named && "missing" in named) return c.json({ errorMessages: [`An issue with key '${named.missing}' does not exist for field 'key'.`], errors: {} }, 400);
+      const wanted = named ? new Set(named.ids) : undefined;
       const matches = this.issues.filter((i) =>
-        wanted ? wanted.has(i.key) : clauses.every(([f, v]) => (f === "project" ? i.projectKey === v : f === "labels" ? ((i.fields.labels as string[]) ?? []).includes(v) : f === "summary~" ? String(i.fields.summary ?? "").toLowerCase().includes(v.toLowerCase()) : false)),
+        wanted ? wanted.has(i.id) : clauses.every(([f, v]) => (f === "project" ? i.projectKey === v : f === "labels" ? ((i.fields.labels as string[]) ?? []).includes(v) : f === "summary~" ? String(i.fields.summary ?? "").toLowerCase().includes(v.toLowerCase()) : false)),
       );
       const startAt = body?.startAt ?? 0;
       const max = Math.min(1000, body?.maxResults ?? 50);

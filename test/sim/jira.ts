@@ -139,6 +139,23 @@ export class JiraSim {
     return this.issues.find((i) => i.key === key);
   }
 
+  /** Keys issues had before a move: Jira still resolves them to the issue (GET, JQL). */
+  readonly movedKeys = new Map<string, string>();
+
+  /** A person deletes an issue: its key and id are gone (JQL naming the key is an error). */
+  deleteIssue(key: string): void {
+    this.issues.splice(this.issues.findIndex((i) => i.key === key), 1);
+  }
+
+  /** A person moves an issue to another project: it takes a key there; the old one still finds it. */
+  moveIssue(key: string, toProject: string): SimIssue {
+    const issue = this.issueByKey(key)!;
+    this.movedKeys.set(key, issue.id);
+    issue.key = `${toProject}-${this.issues.filter((i) => i.projectKey === toProject).length + 1}`;
+    issue.projectKey = toProject;
+    return issue;
+  }
+
   /** A person moves an issue to a status in Jira's UI (with an optional comment on the transition screen). */
   humanTransition(key: string, statusName: string, by: SimUser, comment?: string, resolutionName?: string): void {
     const i = this.issueByKey(key)!;
@@ -394,10 +411,27 @@ export class JiraSim {
       await this.onCreate?.(issue);
       return c.json({ id, key: issue.key, self: `${site()}/rest/api/3/issue/${id}` }, 201);
     });
-    const issue = (c: Context) => {
-      const k = c.req.param("key");
-      return this.issues.find((i) => i.key === k || i.id === k);
-    };
+    const issue = (c: Context) => resolveIssue(this.issues, this.movedKeys, c.req.param("key") ?? "");
+    // Bulk fetch (Cloud): up to 100 ids or keys; the ones Jira cannot give are listed apart.
+    api.post("/issue/bulkfetch", async (c) => {
+      const denied = need(c, "read");
+      if (denied) return denied;
+      const body = (await c.req.json().catch(() => undefined)) as { issueIdsOrKeys?: string[]; fields?: string[] } | undefined;
+      const wanted = body?.issueIdsOrKeys ?? [];
+      if (!wanted.length || wanted.length > 100) return c.json({ errorMessages: ["issueIdsOrKeys must list between 1 and 100 issues."], errors: {} }, 400);
+      const issues: unknown[] = [];
+      const issueErrors: unknown[] = [];
+      for (const k of wanted) {
+        const i = resolveIssue(this.issues, this.movedKeys, k);
+        if (!i) {
+          issueErrors.push({ id: k, errorMessages: ["Issue does not exist or you do not have permission to see it."], status: 404 });
+          continue;
+        }
+        const status = STATUSES.find((s) => s.id === i.statusId)!;
+        issues.push({ id: i.id, key: i.key, self: `${site()}/rest/api/3/issue/${i.id}`, fields: Object.fromEntries((body?.fields ?? ["summary"]).map((f) => [f, f === "status" ? { id: status.id, name: status.name } : i.fields[f]])) });
+      }
+      return c.json({ expand: "schema,names", issues, issueErrors });
+    });
     api.get("/issue/:key", (c) => {
       const denied = need(c, "read");
       if (denied) return denied;
@@ -483,10 +517,13 @@ export class JiraSim {
       // key in ("SEC-1", "SEC-2"): what reconciliation asks for.
       const keys = /^key in \((.*)\)$/i.exec(jql.trim())?.[1];
       if (!clauses.length && keys === undefined) return c.json({ errorMessages: [`Error in the JQL Query: '${jql}'`], errors: {} }, 400);
-      const wanted = keys === undefined ? undefined : new Set([...keys.matchAll(/"([^"]+)"/g)].map((m) => m[1]!));
+      // As Jira: a key that names no issue (deleted) makes the whole query an error; a moved issue's old key finds it.
+      const named = keys === undefined ? undefined : jqlKeys(this.issues, this.movedKeys, keys);
+      if (named && "missing" in named) return c.json({ errorMessages: [`An issue with key '${named.missing}' does not exist for field 'key'.`], errors: {} }, 400);
+      const wanted = named ? new Set(named.ids) : undefined;
       const matches = this.issues.filter((i) =>
         wanted
-          ? wanted.has(i.key)
+          ? wanted.has(i.id)
           : clauses.every(([field, value]) =>
               field === "project" ? i.projectKey === value : field === "labels" ? ((i.fields.labels as string[]) ?? []).includes(value) : field === "summary~" ? String(i.fields.summary ?? "").toLowerCase().includes(value.toLowerCase()) : false,
             ),
@@ -500,6 +537,23 @@ export class JiraSim {
     });
     return api;
   }
+}
+
+/** An issue by id, key, or a key it had before it was moved. */
+export function resolveIssue(issues: SimIssue[], movedKeys: Map<string, string>, k: string): SimIssue | undefined {
+  const id = movedKeys.get(k);
+  return issues.find((i) => i.key === k || i.id === k || (id !== undefined && i.id === id));
+}
+
+/** The issue ids a JQL "key in (…)" names, or the first key that names none. */
+export function jqlKeys(issues: SimIssue[], movedKeys: Map<string, string>, list: string): { ids: string[] } | { missing: string } {
+  const ids: string[] = [];
+  for (const m of list.matchAll(/"([^"]+)"/g)) {
+    const issue = resolveIssue(issues, movedKeys, m[1]!);
+    if (!issue) return { missing: m[1]! };
+    ids.push(issue.id);
+  }
+  return { ids };
 }
 
 /** The text of an Atlassian Document Format document (how webhooks render a v3 comment's body). */

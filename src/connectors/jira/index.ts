@@ -307,16 +307,48 @@ class JiraSession implements TrackerSession {
     return (type?.statuses ?? []).map((s) => ({ id: String(s.id), name: s.name }));
   }
 
+  /**
+   * Live statuses, surviving deleted, moved and unreadable issues: one bad key must not fail
+   * the page (Jira answers a JQL "key in (…)" naming a deleted issue with 400). Cloud: the bulk
+   * fetch by id, which lists per-issue errors apart; Data Center: the search, in halves down to
+   * single keys when Jira refuses a batch. A moved issue is reported with its new key.
+   */
   async states(_target: TicketTarget, tickets: TicketRef[]) {
-    const out = new Map<string, TrackerChoice>();
-    if (!tickets.length) return out;
-    // One search for the page: issues that were deleted or moved away are simply not found.
-    const jql = `key in (${tickets.map((t) => JSON.stringify(t.key)).join(", ")})`;
-    const data = await this.search<{ id: string; key: string; fields?: { status?: { id: string; name: string } } }>(jql, ["status"], tickets.length);
-    if (!Array.isArray(data?.issues)) throw new ExternalError("remote", SERVICE, "Jira answered the search without a list of issues.");
-    for (const issue of data.issues) {
-      if (issue.fields?.status) out.set(String(issue.id), { id: String(issue.fields.status.id), name: issue.fields.status.name });
+    const out = new Map<string, TrackerChoice & { movedTo?: TicketRef }>();
+    type Found = { id: string; key: string; self?: string; fields?: { status?: { id: string; name: string } } };
+    const record = (issue: Found, asked: TicketRef | undefined) => {
+      const ticket = asked ?? tickets.find((t) => t.id === String(issue.id));
+      if (!ticket || !issue.fields?.status) return;
+      const status = { id: String(issue.fields.status.id), name: issue.fields.status.name };
+      out.set(ticket.id, issue.key !== ticket.key ? { ...status, movedTo: { id: String(issue.id), key: issue.key, url: this.browse(issue.key, issue.self) } } : status);
+    };
+    if (!this.conn.dc) {
+      for (let i = 0; i < tickets.length; i += 100) {
+        const batch = tickets.slice(i, i + 100);
+        const data = await this.conn.client.send<{ issues?: Found[] }>("search", "POST", `${this.conn.api}/issue/bulkfetch`, { issueIdsOrKeys: batch.map((t) => t.id), fields: ["status"] }, { idempotent: true });
+        if (!Array.isArray(data?.issues)) throw new ExternalError("remote", SERVICE, "Jira answered the bulk fetch without a list of issues.");
+        for (const issue of data.issues) record(issue, undefined);
+      }
+      return out;
     }
+    const searchKeys = async (batch: TicketRef[]): Promise<void> => {
+      const jql = `key in (${batch.map((t) => JSON.stringify(t.key)).join(", ")})`;
+      let data: { issues?: Found[] };
+      try {
+        data = await this.search<Found>(jql, ["status"], batch.length);
+      } catch (err) {
+        // A key Jira no longer knows fails the whole query: narrow down to it.
+        if (!(err instanceof ExternalError && err.status === 400)) throw err;
+        if (batch.length === 1) return;
+        const half = Math.ceil(batch.length / 2);
+        await searchKeys(batch.slice(0, half));
+        await searchKeys(batch.slice(half));
+        return;
+      }
+      if (!Array.isArray(data?.issues)) throw new ExternalError("remote", SERVICE, "Jira answered the search without a list of issues.");
+      for (const issue of data.issues) record(issue, batch.length === 1 ? batch[0] : undefined);
+    };
+    if (tickets.length) await searchKeys(tickets);
     return out;
   }
 
