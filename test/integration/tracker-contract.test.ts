@@ -203,6 +203,9 @@ const cases: TrackerCase[] = [
       "severity.Microsoft.VSTS.Common.Severity.info": "4 - Low",
       "source.Custom.Team": "tracker",
       "value.Custom.Team.tracker": "Payments",
+      // An identity picker: the person's unique name is what goes to Azure DevOps.
+      "source.System.AssignedTo": "tracker",
+      "value.System.AssignedTo.tracker": "jamal@fabrikam.example",
       "status.open": "New",
       "status.in_progress": "Active",
       "status.done": "Closed",

@@ -134,6 +134,11 @@ describe("Azure DevOps Boards", () => {
     const id = idFrom(connected, /\/integrations\/azure-devops\/(\d+)/);
     const form = text(await (await admin.get(`/trackers/${id}/mappings/new?project=Fabrikam%20Fiber&ticketType=Task`)).text());
     expect(form).toContain("Fabrikam Fiber\\Sprint 2");
+    // Identity fields list people as objects: offered by name, never "[object Object]".
+    const bug = await (await admin.get(`/trackers/${id}/mappings/new?project=Fabrikam%20Fiber&ticketType=Bug`)).text();
+    expect(bug).toContain("Jamal Hartnett (jamal@fabrikam.example)");
+    expect(bug).toContain('value="jamal@fabrikam.example"');
+    expect(bug).not.toContain("[object Object]");
     await mapAndPush(id, {
       project: "Fabrikam Fiber",
       ticketType: "Task",

@@ -15,7 +15,22 @@ export const ADO_SERVICE_IDENTITY = { id: "d6245f20-2af8-44f4-9451-8107cb2767db"
 interface SimType {
   name: string;
   states: string[];
-  fields: { referenceName: string; name: string; alwaysRequired: boolean; allowedValues?: (string | number)[]; defaultValue?: string | number | null }[];
+  fields: { referenceName: string; name: string; alwaysRequired: boolean; allowedValues?: AllowedValue[]; defaultValue?: string | number | null }[];
+}
+
+/** An identity as Azure DevOps lists it among an identity field's allowed values: an object, not a string. */
+export interface AdoIdentity {
+  displayName: string;
+  uniqueName: string;
+  id: string;
+  descriptor: string;
+}
+type AllowedValue = string | number | AdoIdentity;
+
+/** An identity field accepts its unique name, or "Display Name <unique name>", as Azure DevOps does. */
+function identityMatches(a: AllowedValue, value: unknown): boolean {
+  if (typeof a !== "object") return a === value;
+  return value === a.uniqueName || value === `${a.displayName} <${a.uniqueName}>`;
 }
 
 export interface AdoSimWorkItem {
@@ -64,7 +79,16 @@ export class AzureDevOpsSim {
         { referenceName: "System.AreaPath", name: "Area Path", alwaysRequired: true, defaultValue: null },
         { referenceName: "System.IterationPath", name: "Iteration Path", alwaysRequired: true, defaultValue: null },
         { referenceName: "System.Tags", name: "Tags", alwaysRequired: false },
-        { referenceName: "System.AssignedTo", name: "Assigned To", alwaysRequired: false },
+        // A process that limits who may be assigned: Azure DevOps lists those people as identity objects.
+        {
+          referenceName: "System.AssignedTo",
+          name: "Assigned To",
+          alwaysRequired: false,
+          allowedValues: [
+            { displayName: "Jamal Hartnett", uniqueName: "jamal@fabrikam.example", id: "6f7c4d1e-0a1b-4c2d-9e3f-111111111111", descriptor: "aad.MmY3YzRkMWUtMGExYi00YzJkLTllM2YtMTExMTExMTExMTEx" },
+            { displayName: "Chuck Reinhart", uniqueName: "chuck@fabrikam.example", id: "6f7c4d1e-0a1b-4c2d-9e3f-222222222222", descriptor: "aad.MmY3YzRkMWUtMGExYi00YzJkLTllM2YtMjIyMjIyMjIyMjIy" },
+          ],
+        },
         { referenceName: "System.CreatedDate", name: "Created Date", alwaysRequired: false },
         { referenceName: "System.History", name: "History", alwaysRequired: false },
         { referenceName: "Microsoft.VSTS.TCM.ReproSteps", name: "Repro Steps", alwaysRequired: false },
@@ -282,7 +306,7 @@ export class AzureDevOpsSim {
       const value = fields[def.referenceName];
       if (def.alwaysRequired && (value === undefined || value === null || value === "")) return `TF401320: Rule Error for field ${def.name}. Error code: Required, HasValues, LimitedToValues, AllowsOldValue, InvalidEmpty.`;
       if (value === undefined || value === null) continue;
-      if (def.allowedValues && !def.allowedValues.some((a) => a === value)) return `TF401320: Rule Error for field ${def.name}. Error code: Required, HasValues, LimitedToValues, AllowsOldValue, InvalidNotInList.`;
+      if (def.allowedValues && !def.allowedValues.some((a) => identityMatches(a, value))) return `TF401320: Rule Error for field ${def.name}. Error code: Required, HasValues, LimitedToValues, AllowsOldValue, InvalidNotInList.`;
       if (def.referenceName === "System.AreaPath" && !p.areas.includes(String(value))) return `TF401347: Invalid tree name given for work item -1, field 'System.AreaPath'.`;
       if (def.referenceName === "System.IterationPath" && !p.iterations.includes(String(value))) return `TF401347: Invalid tree name given for work item -1, field 'System.IterationPath'.`;
       if (def.referenceName === "System.State" && !t.states.includes(String(value))) return `TF401320: Rule Error for field State. Error code: Required, HasValues, LimitedToValues, AllowsOldValue, InvalidNotInList.`;

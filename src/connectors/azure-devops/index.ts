@@ -77,6 +77,20 @@ function kindOf(type: string, hasAllowed: boolean): TrackerFieldKind {
   }
 }
 
+/**
+ * One allowed value as a choice. An identity field (Assigned To, other identity pickers) lists
+ * people as objects: shown by display name, sent as the unique name Azure DevOps accepts.
+ */
+function allowedChoice(value: unknown): { id: string; name: string } {
+  if (value && typeof value === "object") {
+    const person = value as { displayName?: unknown; uniqueName?: unknown; id?: unknown };
+    const unique = typeof person.uniqueName === "string" ? person.uniqueName : typeof person.id === "string" ? person.id : "";
+    const display = typeof person.displayName === "string" ? person.displayName : unique;
+    return { id: unique, name: unique && display !== unique ? `${display} (${unique})` : display };
+  }
+  return { id: String(value), name: String(value) };
+}
+
 class AzureDevOpsSession implements TrackerSession {
   constructor(private readonly ado: AzureDevOpsClient) {}
 
@@ -122,7 +136,7 @@ class AzureDevOpsSession implements TrackerSession {
       if (!def || def.readOnly || READ_ONLY.test(f.referenceName)) continue;
       if (f.referenceName.startsWith("System.") && !SETTABLE_SYSTEM.has(f.referenceName)) continue;
       if (f.referenceName === "System.History") continue;
-      let allowed = (f.allowedValues ?? []).map((v) => ({ id: String(v), name: String(v) }));
+      let allowed = (f.allowedValues ?? []).map(allowedChoice);
       if (def.type === "treePath") allowed = treePaths(f.referenceName === "System.IterationPath" ? "iteration" : "area");
       const kind: TrackerFieldKind = f.referenceName === "System.Tags" ? "labels" : kindOf(def.type, allowed.length > 0);
       out.push({
