@@ -189,6 +189,14 @@ describe("GitHub App installation", () => {
     expect(res.status).toBe(303);
     await drain();
     expect(await db().selectFrom("repositories").select("id").execute()).toHaveLength(120);
+    // Nothing calls what an installation token cannot (GET /user answers it 403): the App's
+    // own identity, "<slug>[bot]", comes from GET /app — for Dependabot's test and the issues' "whoami".
+    const gh = await db().selectFrom("integrations").select("id").where("kind", "=", "github").executeTakeFirstOrThrow();
+    const dependabot = text(await (await admin.post("/integrations/github-dependabot/test", { integration: String(gh.id) }, { htmx: true })).text());
+    expect(dependabot).toContain("Connected through GitHub as app-123456[bot]");
+    const issues = await admin.post("/integrations/github-issues", { source: String(gh.id) });
+    expect(issues.status).toBe(303);
+    expect(sim.faults.requests.filter((r) => r.path === "/user")).toEqual([]);
     const wrongApp = text(await (await admin.post("/integrations/github/test", { githubUrl: "https://github.com", appId: "999", installationId: "42", appPrivateKey: pem }, { htmx: true })).text());
     expect(wrongApp).toContain("Connection Failed — GitHub rejected the token");
   });

@@ -123,6 +123,8 @@ export class GitHubSim {
     });
     api.get("/user", (c) => {
       const entry = this.tokenOf(c.req.header("authorization"));
+      // As GitHub: an installation token is not a user.
+      if (entry.installation !== undefined) return c.json({ message: "Resource not accessible by integration", documentation_url: DOCS, status: "403" }, 403);
       return c.json({ login: entry.login, id: 1, type: "User", html_url: `${this.webOrigin}/${entry.login}` });
     });
     api.get("/installation/repositories", (c) => {
@@ -495,6 +497,12 @@ export class GitHubSim {
   /** App endpoints authenticate with the app's JWT (RS256), not a token. */
   #appRoutes(): Hono {
     const apps = new Hono();
+    // GET /app: the authenticated App (by its JWT), whose slug names its bot user ("<slug>[bot]").
+    apps.get("/app", (c) => {
+      const appId = this.#appOfJwt(c.req.header("authorization"));
+      if (!appId) return c.json({ message: "A JSON web token could not be decoded", documentation_url: DOCS, status: "401" }, 401);
+      return c.json({ id: Number(appId), slug: `app-${appId}`, name: `App ${appId}`, owner: { login: "acme" } });
+    });
     apps.post("/app/installations/:id/access_tokens", (c) => {
       const jwt = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
       const [header, payload, signature] = jwt.split(".");
@@ -519,6 +527,22 @@ export class GitHubSim {
       return c.json({ token, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: { metadata: "read", pull_requests: "write" }, repository_selection: "selected" }, 201);
     });
     return apps;
+  }
+
+  /** The App a JWT authenticates, when its signature, expiry and lifetime are valid. */
+  #appOfJwt(authorization: string | undefined): string | undefined {
+    const jwt = /^Bearer (.+)$/.exec(authorization ?? "")?.[1] ?? "";
+    const [header, payload, signature] = jwt.split(".");
+    let claims: { iss?: string; exp?: number; iat?: number } = {};
+    try {
+      claims = JSON.parse(Buffer.from(payload ?? "", "base64url").toString());
+    } catch {
+      return undefined;
+    }
+    const key = this.apps.get(String(claims.iss ?? ""));
+    const now = Math.floor(Date.now() / 1000);
+    const valid = key !== undefined && crypto.verify("RSA-SHA256", Buffer.from(`${header}.${payload}`), key, Buffer.from(signature ?? "", "base64url")) && (claims.exp ?? 0) > now && (claims.exp ?? 0) - (claims.iat ?? 0) <= 600;
+    return valid ? String(claims.iss) : undefined;
   }
 
   #oauthRoutes(root: Hono): void {

@@ -277,12 +277,10 @@ export const githubDependabot: AvailableConnector = {
   async test(connection, ctx) {
     if (!connection.linked) throw new ExternalError("invalid_input", SERVICE, "Choose the connected GitHub integration whose repositories' alerts to import.");
     const client = createGitHubClient(connection.linked, ctx);
-    const { data } = await client.get<{ login?: string }>("/user").catch(async (err) => {
-      // GitHub App installations have no user; their repositories answer instead.
-      if (err instanceof ExternalError && err.status === 403) return client.get<{ login?: string }>("/installation/repositories?per_page=1");
-      throw err;
-    });
-    return { message: `Connected through GitHub${data.login ? ` as ${data.login}` : ""}: alerts are read for its repositories on each scan.`, details: ["Scans every 6 hours and on Sync now; repositories without Dependabot alerts are skipped and counted."] };
+    // An App installation is not a user (GET /user refuses its token): its repositories answer instead.
+    if (client.installation) await client.get("/installation/repositories?per_page=1");
+    const login = await client.whoami();
+    return { message: `Connected through GitHub as ${login}: alerts are read for its repositories on each scan.`, details: ["Scans every 6 hours and on Sync now; repositories without Dependabot alerts are skipped and counted."] };
   },
   troubleshoot(error) {
     if (error.kind === "permission") return { title: "Missing access to security alerts", steps: [error.message] };

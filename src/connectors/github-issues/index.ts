@@ -49,7 +49,7 @@ class GitHubIssuesSession implements TrackerSession {
   constructor(private readonly gh: GitHubClient) {}
 
   async whoami() {
-    return (await this.gh.get<{ login: string }>("/user")).data.login;
+    return this.gh.whoami();
   }
 
   async lookup(target: TicketTarget, reference: string) {

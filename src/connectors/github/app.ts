@@ -49,3 +49,19 @@ export async function installationToken(http: HttpClient, base: string, credenti
   cache.set(key, { token: data.token, expiresAt: data.expires_at ? Date.parse(data.expires_at) : Date.now() + 3_600_000 });
   return data.token;
 }
+
+const logins = new Map<string, string>();
+
+/** The App's bot user, "<slug>[bot]", as GitHub names the App's own actions in events (GET /app with the JWT). */
+export async function appLogin(http: HttpClient, base: string, credentials: AppCredentials): Promise<string> {
+  const key = `${base}|${credentials.appId}`;
+  const known = logins.get(key);
+  if (known) return known;
+  const { data } = await http.json<{ slug?: string }>({
+    url: `${base}/app`,
+    headers: { authorization: `Bearer ${appJwt(credentials.appId, credentials.privateKey)}`, accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28", "user-agent": "Patchbay" },
+  });
+  if (!data.slug) throw new ExternalError("remote", SERVICE, "GitHub answered GET /app without the App's slug.");
+  logins.set(key, `${data.slug}[bot]`);
+  return `${data.slug}[bot]`;
+}

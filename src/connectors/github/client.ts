@@ -40,7 +40,17 @@ export class GitHubClient {
     readonly base: string,
     /** A personal or OAuth token, or a provider of installation tokens (GitHub App). */
     private readonly token: string | (() => Promise<string>),
+    /** For an App installation: its bot user's login (an installation token cannot call GET /user). */
+    private readonly botLogin?: () => Promise<string>,
   ) {}
+
+  /** The login GitHub names this account by in events: the user's, or the App's "<slug>[bot]". */
+  async whoami(): Promise<string> {
+    if (this.botLogin) return this.botLogin();
+    const { data } = await this.get<{ login?: string }>("/user");
+    if (!data.login) throw new ExternalError("remote", SERVICE, "GitHub answered /user without a login.");
+    return data.login;
+  }
 
   /** True when authenticated as a GitHub App installation. */
   get installation(): boolean {

@@ -3,7 +3,7 @@
 import { ExternalError } from "../../http.js";
 import { expiryNote, type HealthNote } from "../types.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
-import { type AppCredentials, installationToken, privateKeyError } from "./app.js";
+import { type AppCredentials, appLogin, installationToken, privateKeyError } from "./app.js";
 import { GitHubClient, SERVICE, apiBase, githubErrorMessage, nextLink } from "./client.js";
 import { GITHUB_MAX_DELIVERY_BYTES, GITHUB_SIGNATURE_HEADERS, parseGitHubDelivery, verifyGitHubDelivery } from "./webhook.js";
 import { withAnnotation } from "../../remediation/annotation.js";
@@ -29,7 +29,7 @@ export function createGitHubClient(connection: ConnectionSettings, ctx: Connecto
   if (!base) throw new ExternalError("invalid_input", SERVICE, "The GitHub URL is not a valid address.");
   const http = ctx.http(SERVICE, { errorMessage: githubErrorMessage });
   const app = appCredentials(connection);
-  return new GitHubClient(http, base, app ? () => installationToken(http, base, app) : (connection.secrets.token ?? ""));
+  return app ? new GitHubClient(http, base, () => installationToken(http, base, app), () => appLogin(http, base, app)) : new GitHubClient(http, base, connection.secrets.token ?? "");
 }
 
 /** GitHub App installation credentials, when all three are set (they take precedence over a token). */
