@@ -10,7 +10,12 @@
 // rate limit answering 429 with Retry-After and X-RateLimit-* headers.
 import crypto from "node:crypto";
 import { Hono, type Context } from "hono";
+import adfSchema from "@atlaskit/adf-schema/dist/json-schema/v1/full.json" with { type: "json" };
+import Ajv04 from "ajv-draft-04";
 import { FaultKnobs } from "./faults.js";
+
+/** Jira checks rich text against the ADF schema Atlassian publishes (@atlaskit/adf-schema). */
+const validAdf = new Ajv04({ strict: false }).compile(adfSchema);
 
 /** An account as Jira's payloads name it. */
 export interface SimUser {
@@ -472,7 +477,7 @@ export class JiraSim {
       const i = issue(c);
       if (!i) return notFound(c, "Issue does not exist or you do not have permission to see it.");
       const body = (await c.req.json().catch(() => undefined)) as { body?: { type?: string } } | undefined;
-      if (body?.body?.type !== "doc") return c.json({ errorMessages: [], errors: { comment: "Comment body is not valid Atlassian Document Format." } }, 400);
+      if (body?.body?.type !== "doc" || !validAdf(body.body)) return c.json({ errorMessages: [], errors: { comment: "Comment body is not valid Atlassian Document Format." } }, 400);
       i.comments.push(body.body);
       this.#emit("comment_created", i, { timestamp: Date.now(), webhookEvent: "comment_created", comment: this.#comment(String(i.comments.length), adfText(body.body), SERVICE_ACCOUNT), issue: this.#issuePayload(i) });
       return c.json({ id: String(i.comments.length), body: body.body, created: new Date().toISOString() }, 201);
@@ -637,7 +642,8 @@ function shapeProblem(def: SimField, value: unknown, flavor: "cloud" | "dc"): st
     const doc = value as { type?: string; version?: number; content?: unknown[] };
     if (!doc || doc.type !== "doc" || doc.version !== 1 || !Array.isArray(doc.content)) return "Operation value must be an Atlassian Document (see the Atlassian Document Format).";
     if (JSON.stringify(doc).length > 32_767) return "The entered text is too long. It exceeds the allowed limit of 32,767 characters.";
-    return emptyTextNode(doc) ? "Text nodes must not be empty." : undefined;
+    if (emptyTextNode(doc)) return "Text nodes must not be empty.";
+    return validAdf(doc) ? undefined : "INVALID_INPUT: the document is not valid Atlassian Document Format.";
   }
   if (t.type === "array" && t.items === "string") {
     if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) return "Labels must be an array of strings.";

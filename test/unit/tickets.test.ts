@@ -3,6 +3,8 @@
 import { describe, expect, it } from "vitest";
 import type { TrackerField } from "../../src/connectors/types.js";
 import { MAX_DOCUMENT_CHARS, toAdf } from "../../src/connectors/jira/adf.js";
+import Ajv04 from "ajv-draft-04";
+import adfSchema from "@atlaskit/adf-schema/dist/json-schema/v1/full.json" with { type: "json" };
 import { jiraErrorMessage } from "../../src/connectors/jira/client.js";
 import { mentionedTicketKeys } from "../../src/remediation/linking.js";
 import { resolveFields, suggestMapping, suggestSeverityMap, validateMapping } from "../../src/tickets/fields.js";
@@ -104,6 +106,12 @@ describe("subjects", () => {
   });
 });
 
+/** Atlassian's published ADF schema (@atlaskit/adf-schema): the errors, none when valid. */
+const adfValidator = new Ajv04({ strict: false, allErrors: true }).compile(adfSchema);
+function validAdf(doc: unknown): unknown[] {
+  return adfValidator(doc) ? [] : (adfValidator.errors ?? []).slice(0, 5);
+}
+
 describe("Atlassian Document Format", () => {
   it("renders links and code marks, and never an empty text node", () => {
     const doc = toAdf([{ type: "paragraph", spans: [{ text: "" }, { text: "see ", href: undefined }, { text: "here", href: "https://x.example" }, { text: "1.2.3", code: true }] }]);
@@ -123,12 +131,32 @@ describe("Atlassian Document Format", () => {
     });
   });
 
-  it("drops list items to stay within Jira's 32,767 characters", () => {
+  it("drops list items to stay within Jira's 32,767 characters, and says how many", () => {
     const items = Array.from({ length: 2000 }, (_, i) => [{ text: `CVE-2020-${10000 + i} in some-package 1.0.0 on acme/api — Open` }]);
     const doc = toAdf([{ type: "list", items }]);
     const json = JSON.stringify(doc);
     expect(json.length).toBeLessThanOrEqual(MAX_DOCUMENT_CHARS);
-    expect(json).toContain("… more in Patchbay.");
+    const list = (doc.content as { content: unknown[] }[])[0]!.content;
+    const kept = list.length - 1;
+    expect(json).toContain(`… and ${2000 - kept} more, left out to stay within Jira's 32,767 characters: see them in Patchbay.`);
+    expect(validAdf(doc)).toEqual([]);
+  });
+
+  it("is valid against Atlassian's ADF schema, whatever the content: empty lists and facts, empty headings, a very long paragraph", () => {
+    const cases: Parameters<typeof toAdf>[0][] = [
+      [],
+      [{ type: "list", items: [] }],
+      [{ type: "facts", rows: [] }, { type: "heading", text: "" }],
+      [{ type: "heading", text: "CVE-2021-3749" }, { type: "facts", rows: [{ label: "Package", value: [{ text: "axios", code: true }] }] }, { type: "paragraph", spans: [{ text: "See " }, { text: "the advisory", href: "https://osv.dev/vulnerability/GHSA-cph5-m8f7-6c5x" }] }],
+      [{ type: "paragraph", spans: [{ text: "x".repeat(50_000) }] }],
+    ];
+    for (const blocks of cases) {
+      const doc = toAdf(blocks);
+      expect(validAdf(doc), JSON.stringify(blocks).slice(0, 80)).toEqual([]);
+      expect(JSON.stringify(doc).length).toBeLessThanOrEqual(MAX_DOCUMENT_CHARS);
+    }
+    // The schema is in force: an empty bullet list is refused by it.
+    expect(validAdf({ type: "doc", version: 1, content: [{ type: "bulletList", content: [] }] })).not.toEqual([]);
   });
 });
 
