@@ -171,7 +171,14 @@ export async function applyTicketEvent(db: Db, tracker: InboundTracker, event: T
   const { ticket, mapping } = found;
   const label = ticket.external_key ?? event.ticket.key ?? event.ticket.id ?? "the ticket";
   if (tracker.self && event.actor.id === tracker.self) return ignored(`The change to ${label} was made by Patchbay itself.`);
-  if (ticket.remote_seen_at && event.at < ticket.remote_seen_at) return ignored(`The change to ${label} at ${event.at} is older than the last one applied (${ticket.remote_seen_at}).`);
+  // Only status changes order status changes: a comment (delivered on its own, maybe before
+  // the transition it explains) never makes a status change look stale.
+  if (event.status && ticket.remote_seen_at && event.at < ticket.remote_seen_at) return ignored(`The change to ${label} at ${event.at} is older than the last one applied (${ticket.remote_seen_at}).`);
+  const memo = readMemo(ticket.remote_comment);
+  const commentKey = event.comment?.id ? `seen-comment:${event.comment.id}` : undefined;
+  const notes = JSON.parse(ticket.notes || "[]") as string[];
+  const repeated = commentKey !== undefined && notes.includes(commentKey);
+  if (repeated && !event.status) return ignored(`The comment on ${label} was recorded already.`);
 
   const stamp = now.toISOString();
   const actor = `${tracker.name}: ${event.actor.name}`;
@@ -183,9 +190,12 @@ export async function applyTicketEvent(db: Db, tracker: InboundTracker, event: T
       .where("ticket_findings.ticket_id", "=", ticket.id)
       .execute();
     const done: string[] = [];
-    let comment = ticket.remote_comment;
-    if (event.comment?.text.trim()) {
+    const author = event.actor.id || event.actor.name;
+    let comment: string | undefined;
+    const nextMemo: InboundMemo = { ...memo };
+    if (event.comment?.text.trim() && !repeated) {
       comment = event.comment.text.trim().slice(0, 1000);
+      nextMemo.comment = { text: comment, author, at: event.at };
       if (findings.length) {
         await trx
           .insertInto("finding_events")
@@ -193,9 +203,19 @@ export async function applyTicketEvent(db: Db, tracker: InboundTracker, event: T
           .execute();
       }
       done.push("comment recorded");
+      // Delivered after the transition it explains (same person, within a minute): the reason gets it.
+      if (!event.status && memo.status && memo.status.author === author && nearby(memo.status.at, event.at)) {
+        const explained = await explainTransition(trx, findings, memo.status.reason, comment);
+        if (explained) done.push(`the reason of ${memo.status.reason.split(" in ")[0]} now quotes it`);
+      }
+    } else if (event.status && memo.comment && memo.comment.author === author && nearby(memo.comment.at, event.at)) {
+      // A comment delivered on its own just before, by the same person: the transition's reason.
+      comment = memo.comment.text;
     }
-    const update: Partial<Record<"remote_status" | "remote_seen_at" | "remote_comment" | "state", string | null>> = { remote_seen_at: event.at, remote_comment: comment };
+    const update: Partial<Record<"remote_status" | "remote_seen_at" | "remote_comment" | "state", string | null>> & { notes?: string } = {};
+    if (commentKey && !repeated) update.notes = JSON.stringify([...notes, commentKey].slice(-200));
     if (event.status) {
+      update.remote_seen_at = event.at;
       update.remote_status = event.status.id;
       const settings = inboundSettings(mapping);
       // A resolution the mapping reads (Jira's Won't Do, Duplicate…) says more than the status.
@@ -207,18 +227,50 @@ export async function applyTicketEvent(db: Db, tracker: InboundTracker, event: T
       if (action === "none") done.push(`status ${statusName} leaves the findings as they are`);
       else if (ownStatus === event.status.id && STATE_OF[action] === ticket.state && !(byResolution && byResolution !== "none")) done.push(`status ${statusName} is the one Patchbay set`);
       else {
-        const reason = `${event.actor.name} moved ${label} to ${statusName} in ${tracker.name}${comment ? `: ${comment}` : ""}`;
+        const base = `${event.actor.name} moved ${label} to ${statusName} in ${tracker.name}`;
+        const reason = `${base}${comment ? `: ${comment}` : ""}`;
         const changed = await applyAction(trx, findings, action, reason, actor, now);
+        nextMemo.status = { author, at: event.at, reason: comment ? reason : base };
         update.state = STATE_OF[action];
         done.push(`${changed} finding${changed === 1 ? "" : "s"} ${DONE_WORDS[action]}`);
       }
     }
+    update.remote_comment = JSON.stringify(nextMemo);
     await trx.updateTable("tickets").set({ ...update, updated_at: stamp }).where("id", "=", ticket.id).execute();
     await recordChange(trx, ticket.id, "inbound", `From ${tracker.name}, by ${event.actor.name}: ${done.join("; ") || "nothing to apply"}`, now);
     // Other trackers covering the same findings follow.
     await requestTicketSweep(trx, now);
     return { outcome: "processed" as const, detail: `${label}: ${done.join("; ") || "nothing to apply"}` };
   });
+}
+
+/** What the last inbound comment and status change were, to pair a transition with the comment that explains it. */
+interface InboundMemo {
+  comment?: { text: string; author: string; at: string };
+  status?: { author: string; at: string; reason: string };
+}
+
+function readMemo(value: string | null): InboundMemo {
+  if (!value) return {};
+  try {
+    const parsed = JSON.parse(value) as InboundMemo;
+    return parsed && typeof parsed === "object" ? parsed : {};
+  } catch {
+    return {}; // an older plain-text comment: no author or time to pair it by
+  }
+}
+
+/** Within a minute of each other. */
+function nearby(a: string, b: string): boolean {
+  return Math.abs(Date.parse(a) - Date.parse(b)) <= 60_000;
+}
+
+/** Adds the comment to the reason a transition gave the findings (those it still explains); how many. */
+async function explainTransition(trx: Db, findings: Finding[], reason: string, comment: string): Promise<number> {
+  const ids = findings.filter((f) => f.status_reason === reason).map((f) => f.id);
+  if (!ids.length) return 0;
+  await trx.updateTable("findings").set({ status_reason: `${reason}: ${comment}` }).where("id", "in", ids).execute();
+  return ids.length;
 }
 
 async function findTicket(db: Db, integrationId: number, ref: TicketEvent["ticket"]): Promise<{ ticket: Ticket; mapping: TrackerMapping } | undefined> {

@@ -159,6 +159,43 @@ describe("changes made in Jira", () => {
     expect((await outcomes()).map((o) => o.outcome)).toEqual(["processed", "processed", "processed"]);
   });
 
+  it("applies a transition whose comment was delivered first (Jira's deliveries are not ordered), pairs them, and records a comment once", async () => {
+    const id = await pushLodash();
+    const url = `${patchbay.url}/webhooks/jira/${jiraId}`;
+    jira.deliverTo = () => "http://127.0.0.1:9/held"; // held, then delivered out of order
+    jira.humanTransition("SEC-1", "Won't Do", ADA);
+    await new Promise((r) => setTimeout(r, 20)); // the comment is written just after the transition
+    jira.humanComment("SEC-1", "Only reachable from the admin network.", ADA);
+    await jira.settled();
+    const [transition, comment] = jira.sent.slice(-2);
+    const deliver = async (d: { headers: Record<string, string>; body: string }) => {
+      expect((await fetch(url, { method: "POST", headers: d.headers, body: d.body })).status).toBe(202);
+      await runJobs(app);
+    };
+    await deliver(comment!);
+    await deliver(transition!);
+    const f = await finding(id);
+    expect(f.status).toBe("risk_accepted");
+    expect(f.status_reason).toBe("Ada Lovelace moved SEC-1 to Won't Do in Jira acme: Only reachable from the admin network.");
+    // The same comment again (Jira's retry under a new id): recorded once.
+    const { createHmac } = await import("node:crypto");
+    const again = `${comment!.body}\n`;
+    await deliver({ headers: { ...comment!.headers, "x-atlassian-webhook-identifier": "retry-of-comment", "x-hub-signature": `sha256=${createHmac("sha256", jira.webhooks[0]!.secret!).update(again).digest("hex")}` }, body: again });
+    expect((await outcomes()).at(-1)).toMatchObject({ outcome: "ignored", detail: "The comment on SEC-1 was recorded already." });
+    const comments = await db().selectFrom("finding_events").select("note").where("finding_id", "=", id).where("note", "like", "Comment on%").execute();
+    expect(comments).toHaveLength(1);
+  });
+
+  it("a comment delivered after the transition it explains joins the transition's reason", async () => {
+    const id = await pushLodash();
+    jira.humanTransition("SEC-1", "Won't Do", ADA);
+    await deliveries();
+    expect((await finding(id)).status_reason).toBe("Ada Lovelace moved SEC-1 to Won't Do in Jira acme");
+    jira.humanComment("SEC-1", "Only reachable from the admin network.", ADA);
+    await deliveries();
+    expect((await finding(id)).status_reason).toBe("Ada Lovelace moved SEC-1 to Won't Do in Jira acme: Only reachable from the admin network.");
+  });
+
   it("a status read as false positive marks the findings so, with who and why", async () => {
     // This team's workflow uses a status for "not a real problem": the mapping says so.
     const edited = await admin.post(`/trackers/mappings/${mappingId}`, securityBugMapping({ "inbound.10000": "open", "inbound.10001": "false_positive", "inbound.10002": "resolved", "inbound.10003": "risk_accepted" }));
