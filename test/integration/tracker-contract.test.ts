@@ -48,6 +48,8 @@ interface TrackerCase {
   revoke(): void;
   /** Moves the first ticket elsewhere in the tracker, as a person can (GitHub: transfer the issue); the key it then has. */
   move?(to: string): string;
+  /** Takes away the right to set labels on new tickets (GitHub: triage instead of push access; labels sent are dropped silently). */
+  restrict?(): void;
 }
 
 let jira: JiraSim;
@@ -121,6 +123,7 @@ const cases: TrackerCase[] = [
     createPath: /\/repos\/acme\/security\/issues$/,
     invalid: { status: 422, body: JSON.stringify({ message: "Validation Failed", errors: [{ resource: "Issue", field: "title", code: "missing_field" }], documentation_url: "https://docs.github.com/rest" }), message: "Validation Failed" },
     revoke: () => (github.tokens.get("github_pat_contract")!.revoked = true),
+    restrict: () => github.triageOnly.add(github.tokens.get("github_pat_contract")!.login),
     move(to) {
       if (!github.repos.some((r) => r.full_name === to)) github.repos.push({ id: 4002 + github.repos.length, full_name: to, private: true, visibility: "private", archived: false, default_branch: "main" });
       const issue = github.issues[0]!;
@@ -446,6 +449,19 @@ describe.each(cases)("tracker contract: $kind", (tracker) => {
     const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
     expect(ticket.linked_at).not.toBeNull();
     expect(text(await (await admin.get(`/vulnerabilities/${await findingId()}`)).text())).toContain("found in the tracker by its marker after an interrupted push");
+  });
+
+  it.skipIf(!tracker.restrict)("without push access, labels the ticket after creating it, and finds it after a lost answer by the marker in its body, not a label", async () => {
+    tracker.restrict!();
+    tracker.faults().add({ path: tracker.createPath, method: "POST", status: 502, times: 1, afterHandler: true });
+    await push();
+    expect(tracker.tickets()).toHaveLength(1);
+    const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
+    expect(ticket.linked_at).not.toBeNull();
+    const changes = await db().selectFrom("ticket_changes").select("detail").execute();
+    expect(changes.map((c) => c.detail)).toContain(`Linked to ${ticket.external_key}, found in the tracker by its marker after an interrupted push`);
+    // The next push labels it: the labels GitHub dropped are added through the labels endpoint.
+    expect(github.issues[0]!.labels).toContain(ticket.marker);
   });
 
   it("records the tracker's refusal in the error table, and revoked credentials on the card", async () => {

@@ -41,6 +41,8 @@ export interface GitHubSimIssue {
   state: "open" | "closed";
   state_reason: "completed" | "not_planned" | "duplicate" | "reopened" | null;
   comments: string[];
+  /** The login that created it (the issue list filters on it: creator=). */
+  creator?: string;
 }
 
 export class GitHubSim {
@@ -335,6 +337,9 @@ export class GitHubSim {
   /** Files read through the contents API, "owner/name:path". */
   readonly contentReads: string[] = [];
 
+  /** Logins with triage (not push) access: GitHub silently drops the labels, assignees and milestone they send with an issue. */
+  readonly triageOnly = new Set<string>();
+
   /** Issues transferred to another repository: "owner/repo#n" → where the issue is now. */
   readonly transferred = new Map<string, { repo: string; number: number }>();
 
@@ -395,6 +400,14 @@ export class GitHubSim {
       if (Array.isArray(body.assignees) && body.assignees.some((a) => typeof a !== "string" || !this.assignable.has(a))) return "assignees";
       return undefined;
     };
+    // The repository with the caller's permissions on it.
+    api.get("/repos/:owner/:repo", (c) => {
+      const repo = this.repos.find((r) => r.full_name === `${c.req.param("owner")}/${c.req.param("repo")}`);
+      if (!repo) return notFound(c);
+      const login = this.tokenOf(c.req.header("authorization")).login;
+      const push = !this.triageOnly.has(login);
+      return c.json({ id: repo.id, full_name: repo.full_name, private: repo.private, visibility: repo.visibility, archived: repo.archived, default_branch: repo.default_branch, has_issues: true, permissions: { admin: false, maintain: false, push, triage: true, pull: true } });
+    });
     api.get("/repos/:owner/:repo/labels", (c) => {
       const repo = repoOf(c);
       if (!repo) return notFound(c);
@@ -410,8 +423,10 @@ export class GitHubSim {
       if (!repo) return notFound(c);
       const labels = (c.req.query("labels") ?? "").split(",").filter(Boolean);
       const state = c.req.query("state") ?? "open";
-      const found = this.issues.filter((i) => i.repo === repo && (state === "all" || i.state === state) && labels.every((l) => i.labels.includes(l)));
-      return c.json(found.map(view));
+      const creator = c.req.query("creator");
+      const found = this.issues.filter((i) => i.repo === repo && (state === "all" || i.state === state) && labels.every((l) => i.labels.includes(l)) && (!creator || i.creator === creator));
+      if (c.req.query("direction") === "desc") found.reverse();
+      return c.json(found.slice(0, Number(c.req.query("per_page") ?? 30)).map(view));
     });
     api.post("/repos/:owner/:repo/issues", async (c) => {
       const repo = repoOf(c);
@@ -421,7 +436,10 @@ export class GitHubSim {
       if (body.title.length > 256) return invalid(c, "title", "invalid", "title is too long (maximum is 256 characters)");
       const bad = checkFields(repo, body);
       if (bad) return invalid(c, bad, "invalid", `${bad} is invalid`);
-      const labels = Array.isArray(body.labels) ? (body.labels as string[]) : [];
+      const login = this.tokenOf(c.req.header("authorization")).login;
+      // Without push access GitHub creates the issue and silently drops labels, assignees and milestone.
+      const triage = this.triageOnly.has(login);
+      const labels = triage ? [] : Array.isArray(body.labels) ? (body.labels as string[]) : [];
       // Labels that do not exist yet are created with the issue.
       this.labels.set(repo, [...new Set([...(this.labels.get(repo) ?? []), ...labels])]);
       const issue: GitHubSimIssue = {
@@ -430,11 +448,12 @@ export class GitHubSim {
         title: body.title,
         body: typeof body.body === "string" ? body.body : null,
         labels: [...new Set(labels)],
-        assignees: Array.isArray(body.assignees) ? (body.assignees as string[]) : [],
-        milestone: typeof body.milestone === "number" ? body.milestone : null,
+        assignees: !triage && Array.isArray(body.assignees) ? (body.assignees as string[]) : [],
+        milestone: !triage && typeof body.milestone === "number" ? body.milestone : null,
         state: "open",
         state_reason: null,
         comments: [],
+        creator: login,
       };
       this.issues.push(issue);
       return c.json(view(issue), 201);

@@ -20,6 +20,7 @@ interface Issue {
   html_url: string;
   state: "open" | "closed";
   state_reason: string | null;
+  body?: string | null;
 }
 
 function client(connection: ConnectionSettings, ctx: ConnectorContext): GitHubClient {
@@ -136,15 +137,43 @@ class GitHubIssuesSession implements TrackerSession {
     return STATUSES;
   }
 
+  /**
+   * The issue carrying the marker: by its label, or — since GitHub silently drops the labels an
+   * account without push access sends, and may not have had time to add them before a crash —
+   * among the account's own latest issues (the issue list, which does not lag as search does),
+   * by the marker in the body.
+   */
   async find(target: TicketTarget, marker: string) {
     const { data } = await this.gh.get<Issue[]>(`${repoPath(target)}/issues?labels=${encodeURIComponent(marker)}&state=all&per_page=1`);
-    const issue = data[0];
+    if (data[0]) return ref(target, data[0]);
+    const login = await this.gh.whoami();
+    const { data: own } = await this.gh.get<Issue[]>(`${repoPath(target)}/issues?creator=${encodeURIComponent(login)}&state=all&sort=created&direction=desc&per_page=100`);
+    const issue = own.find((i) => (i.body ?? "").includes(`<!-- ${marker} -->`));
     return issue ? ref(target, issue) : undefined;
   }
 
   async create(target: TicketTarget, content: TicketContent) {
-    const issue = await this.gh.send<Issue>("POST", `${repoPath(target)}/issues`, { ...payload(content), labels: labels(content) });
+    if (await this.#canPush(target)) {
+      const issue = await this.gh.send<Issue>("POST", `${repoPath(target)}/issues`, { ...payload(content), labels: labels(content) });
+      return ref(target, issue);
+    }
+    // Without push access GitHub would drop labels, assignees and milestone without a word:
+    // the issue is created without them, and its labels added after (triage may add labels).
+    const { assignees: _a, milestone: _m, ...plain } = payload(content);
+    const issue = await this.gh.send<Issue>("POST", `${repoPath(target)}/issues`, plain);
+    await this.gh.send("POST", `${repoPath(target)}/issues/${issue.number}/labels`, { labels: labels(content) });
     return ref(target, issue);
+  }
+
+  readonly #push = new Map<string, Promise<boolean>>();
+
+  /** Whether the account may set labels, assignees and milestone on a new issue (push access). */
+  #canPush(target: TicketTarget): Promise<boolean> {
+    const known = this.#push.get(target.project.id);
+    if (known) return known;
+    const asked = this.gh.get<{ permissions?: { push?: boolean } }>(repoPath(target)).then(({ data }) => data.permissions?.push !== false);
+    this.#push.set(target.project.id, asked);
+    return asked;
   }
 
   async update(target: TicketTarget, ticket: TicketRef, content: TicketContent) {
