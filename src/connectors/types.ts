@@ -548,6 +548,12 @@ export interface TrackerSession {
   statuses(target: TicketTarget): Promise<TrackerChoice[]>;
   /** The ticket carrying this marker, if one exists (a retry after a crash looks here first). */
   find(target: TicketTarget, marker: string): Promise<TicketRef | undefined>;
+  /**
+   * How long after a create `find` may still miss the ticket (a search index that lags its
+   * writes: Jira Cloud, up to a minute). After a create whose answer was lost, the engine waits
+   * this long before deciding, from `find`, to create again.
+   */
+  readonly searchLagMs?: number;
   create(target: TicketTarget, content: TicketContent): Promise<TicketRef>;
   update(target: TicketTarget, ticket: TicketRef, content: TicketContent): Promise<void>;
   /** Moves the ticket to a status; "already" when it is there. Throws when no transition leads there. */

@@ -13,7 +13,7 @@ import { connectorContext } from "../connectors/context.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import { type AvailableConnector, type FieldValue, type TicketContent, TicketMovedError, type TicketRef, type Tracker, type TrackerField, type TrackerSession } from "../connectors/types.js";
 import type { Db, Integration, Ticket, TrackerMapping } from "../db/schema.js";
-import { ExternalError } from "../http.js";
+import { ExternalError, RateLimitedError } from "../http.js";
 import { linkedOrOwn } from "../integrations/linked.js";
 import { enqueueJob, integrationLane } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
@@ -142,8 +142,16 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
       }
     };
     if (!ref) {
-      // A row left by an earlier attempt may have a ticket the tracker made before the crash.
+      // A row left by an earlier attempt may have a ticket the tracker made before the crash —
+      // one its search may not show yet: wait out the lag since that attempt before looking.
+      if (!lock.inserted) {
+        const wait = Date.parse(ticket.updated_at) + (handle.session.searchLagMs ?? 0) - deps.now().getTime();
+        if (wait > 0) {
+          throw new RateLimitedError(handle.integration.name, `An earlier attempt to create this ticket lost ${handle.integration.name}'s answer, and its search can take a while to show new tickets: Patchbay looks for it in ${Math.ceil(wait / 1000)} s before creating anything.`, Math.ceil(wait / 1000));
+        }
+      }
       const found = lock.inserted ? undefined : await handle.session.find(handle.data.target, marker);
+      if (!found) await db.updateTable("tickets").set({ updated_at: deps.now().toISOString() }).where("id", "=", ticket.id).execute();
       ref = found ?? (await handle.session.create(handle.data.target, content));
       action = found ? "relinked" : "created";
       if (found) await handle.session.update(handle.data.target, found, content);

@@ -365,6 +365,29 @@ describe("no duplicates, and errors people can act on", () => {
     expect(text(await (await admin.get(`/vulnerabilities/${id}`)).text())).toContain("Linked to SEC-1, found in the tracker by its marker after an interrupted push");
   });
 
+  it("waits out Jira Cloud's search lag before deciding, after a lost answer, that the issue was not created", async () => {
+    await importFindings();
+    await setUpMapping({});
+    // Jira's search shows a new issue only a minute after it is written.
+    jira.searchLagMs = 60_000;
+    jira.clock = () => app.clock.time;
+    jira.onCreate = () => {
+      jira.onCreate = undefined;
+      throw new Error("connection dropped after the issue was created");
+    };
+    const id = await findingId("CVE-2021-3749");
+    await admin.post(`/vulnerabilities/${id}/push`, {});
+    await drain();
+    // The retries come sooner than the index catches up: none of them may create a second issue.
+    for (let i = 0; i < 6; i++) await drain(60_000);
+    expect(jira.issues).toHaveLength(1);
+    const job = await db().selectFrom("jobs").select(["status", "last_error"]).where("type", "=", "ticket.push").orderBy("id", "desc").executeTakeFirstOrThrow();
+    expect(job.status).toBe("succeeded");
+    const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
+    expect(ticket.external_key).toBe("SEC-1");
+    expect(await db().selectFrom("push_errors").select("id").execute()).toEqual([]);
+  });
+
   it("records a field removed in Jira as a push error with Retry, and clears it once the push succeeds", async () => {
     await importFindings();
     const mappingId = await setUpMapping({});

@@ -144,6 +144,11 @@ export class JiraSim {
     return this.issues.find((i) => i.key === key);
   }
 
+  /** How long a new issue stays out of search results (Jira Cloud's index lags writes by up to a minute); 0 by default. */
+  searchLagMs = 0;
+  /** The sim's clock for that lag (a test's clock, to move time without waiting). */
+  clock: () => number = () => Date.now();
+
   /** Keys issues had before a move: Jira still resolves them to the issue (GET, JQL). */
   readonly movedKeys = new Map<string, string>();
 
@@ -411,7 +416,7 @@ export class JiraSim {
       const errors = validate(type.fields, f, true);
       if (Object.keys(errors).length) return c.json({ errorMessages: [], errors }, 400);
       const id = String(this.#nextId++);
-      const issue: SimIssue = { id, key: `${p.key}-${this.issues.filter((i) => i.projectKey === p.key).length + 1}`, projectKey: p.key, issueTypeId: type.id, fields: { ...f }, statusId: "10000", comments: [], created: Date.now() };
+      const issue: SimIssue = { id, key: `${p.key}-${this.issues.filter((i) => i.projectKey === p.key).length + 1}`, projectKey: p.key, issueTypeId: type.id, fields: { ...f }, statusId: "10000", comments: [], created: this.clock() };
       this.issues.push(issue);
       await this.onCreate?.(issue);
       return c.json({ id, key: issue.key, self: `${site()}/rest/api/3/issue/${id}` }, 201);
@@ -526,8 +531,10 @@ export class JiraSim {
       const named = keys === undefined ? undefined : jqlKeys(this.issues, this.movedKeys, keys);
       if (named && "missing" in named) return c.json({ errorMessages: [`An issue with key '${named.missing}' does not exist for field 'key'.`], errors: {} }, 400);
       const wanted = named ? new Set(named.ids) : undefined;
+      // Jira Cloud's index lags its writes: an issue created within searchLagMs is not found yet.
+      const indexed = (i: SimIssue) => this.clock() - i.created >= this.searchLagMs;
       const matches = this.issues.filter((i) =>
-        wanted
+        !indexed(i) ? false : wanted
           ? wanted.has(i.id)
           : clauses.every(([field, value]) =>
               field === "project" ? i.projectKey === value : field === "labels" ? ((i.fields.labels as string[]) ?? []).includes(value) : field === "summary~" ? String(i.fields.summary ?? "").toLowerCase().includes(value.toLowerCase()) : false,

@@ -176,8 +176,15 @@ function createFields(target: TicketTarget, content: TicketContent, dc: boolean)
   return fields;
 }
 
+/** Jira Cloud's search can lag its writes by up to a minute (Atlassian's eventual consistency note). */
+const CLOUD_SEARCH_LAG_MS = 60_000;
+
 class JiraSession implements TrackerSession {
-  constructor(private readonly conn: Conn) {}
+  readonly searchLagMs: number;
+
+  constructor(private readonly conn: Conn) {
+    this.searchLagMs = conn.dc ? 0 : CLOUD_SEARCH_LAG_MS;
+  }
 
   async whoami() {
     const me = await this.conn.client.get<Myself & { name?: string }>("account", `${this.conn.api}/myself`);
