@@ -15,6 +15,7 @@ import { GitLabSim } from "../sim/gitlab.js";
 import { AzureDevOpsSim } from "../sim/azure-devops.js";
 import { ServiceNowSim } from "../sim/servicenow.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
+import { JiraDataCenterSim } from "../sim/jira-dc.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
@@ -54,6 +55,8 @@ interface TrackerCase {
 
 let jira: JiraSim;
 let jiraServer: RunningSim;
+let jiraDc: JiraDataCenterSim;
+let jiraDcServer: RunningSim;
 let github: GitHubSim;
 let githubServer: RunningSim;
 let gitlab: GitLabSim;
@@ -84,6 +87,26 @@ const cases: TrackerCase[] = [
     createPath: /\/rest\/api\/3\/issue$/,
     invalid: { status: 400, body: JSON.stringify({ errorMessages: [], errors: { summary: "Summary is required." } }), message: "summary: Summary is required." },
     revoke: () => jira.revoke("ATATT-contract"),
+  },
+  {
+    kind: "jira-data-center",
+    async start() {
+      jiraDc = new JiraDataCenterSim();
+      jiraDc.tokens.set("NjE5OTU0MzQ0MjA2contract", { name: "svc-patchbay" });
+      jiraDc.addProject("SEC", "Security");
+      jiraDcServer = await startSim(jiraDc.app());
+      return `https://jira.example.com=${jiraDcServer.url}`;
+    },
+    stop: () => jiraDcServer.close(),
+    faults: () => jiraDc.faults,
+    connectForm: () => ({ baseUrl: "https://jira.example.com/jira", token: "NjE5OTU0MzQ0MjA2contract" }),
+    mappingForm: () => securityBugMapping({ ticketType: "1" }),
+    requiredField: "Summary",
+    tickets: () => jiraDc.issues.map((i) => ({ title: String(i.fields.summary), status: ["To Do", "In Progress", "Done", "Won't Do"][Number(i.statusId) - 10000]!, comments: i.comments.length })),
+    states: { open: "To Do", accepted: "Won't Do", done: "Done" },
+    createPath: /\/rest\/api\/2\/issue$/,
+    invalid: { status: 400, body: JSON.stringify({ errorMessages: [], errors: { summary: "You must specify a summary of the issue." } }), message: "summary: You must specify a summary of the issue." },
+    revoke: () => (jiraDc.tokens.get("NjE5OTU0MzQ0MjA2contract")!.revoked = true),
   },
   {
     kind: "github-issues",
