@@ -175,7 +175,8 @@ export async function failJob(
     await finish(db, job, "failed", stamp, { last_error: error }, workerId);
     return "failed";
   }
-  const delay = Math.max(retryAfterMs ?? 0, retryDelayMs(job.attempts));
+  // A service that says when to come back (Retry-After, a search that lags) is taken at its word.
+  const delay = retryAfterMs !== undefined ? retryAfterMs : retryDelayMs(job.attempts);
   await db
     .updateTable("jobs")
     .set({

@@ -28,6 +28,8 @@ import { findMapping, mappingData, type MappingData, recordChange, ticketFor } f
 import { subjectFindingIds } from "./subjects.js";
 
 export const PUSH_JOB = "ticket.push";
+/** Noted on a ticket row while a create's outcome is unknown (its answer may be lost). */
+const CREATE_PENDING = "create-pending";
 export const ANNOTATE_JOB = "remediation.annotate";
 const PUSH_MAX_ATTEMPTS = 6;
 const LOCK_MS = 120_000;
@@ -142,17 +144,27 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
       }
     };
     if (!ref) {
-      // A row left by an earlier attempt may have a ticket the tracker made before the crash —
-      // one its search may not show yet: wait out the lag since that attempt before looking.
-      if (!lock.inserted) {
+      // A row left by an earlier attempt whose create may have succeeded (its answer lost) may
+      // have a ticket the tracker's search does not show yet: wait out the lag before looking.
+      const notes = JSON.parse(ticket.notes || "[]") as string[];
+      if (!lock.inserted && notes.includes(CREATE_PENDING)) {
         const wait = Date.parse(ticket.updated_at) + (handle.session.searchLagMs ?? 0) - deps.now().getTime();
         if (wait > 0) {
           throw new RateLimitedError(handle.integration.name, `An earlier attempt to create this ticket lost ${handle.integration.name}'s answer, and its search can take a while to show new tickets: Patchbay looks for it in ${Math.ceil(wait / 1000)} s before creating anything.`, Math.ceil(wait / 1000));
         }
       }
       const found = lock.inserted ? undefined : await handle.session.find(handle.data.target, marker);
-      if (!found) await db.updateTable("tickets").set({ updated_at: deps.now().toISOString() }).where("id", "=", ticket.id).execute();
-      ref = found ?? (await handle.session.create(handle.data.target, content));
+      if (!found) {
+        const pending = JSON.stringify([...notes.filter((n) => n !== CREATE_PENDING), CREATE_PENDING]);
+        await db.updateTable("tickets").set({ notes: pending, updated_at: deps.now().toISOString() }).where("id", "=", ticket.id).execute();
+        try {
+          ref = await handle.session.create(handle.data.target, content);
+        } catch (err) {
+          // Refused outright: nothing was created, so the next attempt need not wait for the search.
+          if (isPermanent(err)) await db.updateTable("tickets").set({ notes: JSON.stringify(notes.filter((n) => n !== CREATE_PENDING)) }).where("id", "=", ticket.id).execute();
+          throw err;
+        }
+      } else ref = found;
       action = found ? "relinked" : "created";
       if (found) await handle.session.update(handle.data.target, found, content);
       const stamp = deps.now().toISOString();

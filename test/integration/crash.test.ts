@@ -1,6 +1,7 @@
 // A real crash: the Patchbay process is killed (SIGKILL) the moment Jira has created the
 // issue, before Patchbay could record it. Started again on the same data, the push job is
-// claimed again and finds the issue by its label: one issue, linked, no duplicate.
+// claimed again, waits out Jira Cloud's search lag (a minute, as the simulator lags too), and
+// finds the issue by its label: one issue, linked, no duplicate.
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, expect, it } from "vitest";
@@ -20,8 +21,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-it("creates no duplicate issue when the process dies between Jira's create and Patchbay's commit", async () => {
+it("creates no duplicate issue when the process dies between Jira's create and Patchbay's commit", { timeout: 180_000 }, async () => {
   const jira = new JiraSim();
+  // Jira Cloud's search shows a new issue only after up to a minute.
+  jira.searchLagMs = 60_000;
   jira.addToken(TOKEN, EMAIL);
   jira.addProject("SEC", "Security");
   const jiraServer: RunningSim = await startSim(jira.app());
@@ -71,7 +74,7 @@ it("creates no duplicate issue when the process dies between Jira's create and P
 
   server = await startServer(env);
   await server.ready();
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 120_000;
   while (Date.now() < deadline && !ticketRow()?.linked_at) await new Promise((r) => setTimeout(r, 200));
   expect(ticketRow()).toMatchObject({ external_key: "SEC-1" });
   expect(jira.issues).toHaveLength(1);
