@@ -91,11 +91,13 @@ export function proxyFor(settings: ProxySettings, url: string): string | undefin
   return parsed.protocol === "http:" ? (settings.httpProxy ?? settings.httpsProxy) : (settings.httpsProxy ?? settings.httpProxy);
 }
 
-let proxied: Promise<{ agent: import("undici").Dispatcher; fetch: typeof import("undici").fetch }> | undefined;
+/** One undici proxy agent per proxy address (undici's own NO_PROXY reading is still experimental; Patchbay reads it). */
+const agents = new Map<string, import("undici").Dispatcher>();
+let undici: Promise<typeof import("undici")> | undefined;
 
 /**
  * fetch through the outbound proxy (Node 20's fetch ignores HTTPS_PROXY): undici's proxy agent
- * tunnels each connection with CONNECT, NO_PROXY hosts connect directly. With
+ * tunnels each connection with CONNECT; NO_PROXY hosts (read by bypassesProxy) connect directly. With
  * PATCHBAY_OUTBOUND_DENY_PRIVATE also set, addresses written as IPs are checked here; names
  * are resolved by the proxy, which is where to restrict them.
  */
@@ -104,10 +106,12 @@ export function proxiedFetch(settings: ProxySettings, denyPrivate: boolean): typ
     const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
     const host = url.hostname.replace(/^\[|\]$/g, "");
     if (denyPrivate && isIP(host) && isPrivateAddress(host)) throw new PrivateAddressError(host, host);
-    if (!proxyFor(settings, url.toString())) return (denyPrivate ? denyPrivateFetch : globalThis.fetch)(input, init);
-    proxied ??= import("undici").then((u) => ({ agent: new u.EnvHttpProxyAgent({ httpProxy: settings.httpProxy, httpsProxy: settings.httpsProxy, noProxy: settings.noProxy ?? "" }), fetch: u.fetch }));
-    const { agent, fetch: undiciFetch } = await proxied;
-    return (await undiciFetch(input as never, { ...(init as object), dispatcher: agent } as never)) as unknown as Response;
+    const proxy = proxyFor(settings, url.toString());
+    if (!proxy) return (denyPrivate ? denyPrivateFetch : globalThis.fetch)(input, init);
+    const u = await (undici ??= import("undici"));
+    let agent = agents.get(proxy);
+    if (!agent) agents.set(proxy, (agent = new u.ProxyAgent(proxy)));
+    return (await u.fetch(input as never, { ...(init as object), dispatcher: agent } as never)) as unknown as Response;
   };
 }
 

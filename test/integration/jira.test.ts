@@ -345,13 +345,18 @@ describe("finding groups", () => {
 });
 
 describe("no duplicates, and errors people can act on", () => {
-  it("finds the issue by its label when Jira created it but the answer was lost", async () => {
+  /** Findings, a mapping, and a Jira that creates the next issue but whose answer is lost. */
+  async function loseNextCreateAnswer(): Promise<void> {
     await importFindings();
     await setUpMapping({});
     jira.onCreate = () => {
       jira.onCreate = undefined;
       throw new Error("connection dropped after the issue was created");
     };
+  }
+
+  it("finds the issue by its label when Jira created it but the answer was lost", async () => {
+    await loseNextCreateAnswer();
     const id = await findingId("CVE-2021-3749");
     await admin.post(`/vulnerabilities/${id}/push`, {});
     await drain();
@@ -366,15 +371,10 @@ describe("no duplicates, and errors people can act on", () => {
   });
 
   it("waits out Jira Cloud's search lag before deciding, after a lost answer, that the issue was not created", async () => {
-    await importFindings();
-    await setUpMapping({});
+    await loseNextCreateAnswer();
     // Jira's search shows a new issue only a minute after it is written.
     jira.searchLagMs = 60_000;
     jira.clock = () => app.clock.time;
-    jira.onCreate = () => {
-      jira.onCreate = undefined;
-      throw new Error("connection dropped after the issue was created");
-    };
     const id = await findingId("CVE-2021-3749");
     await admin.post(`/vulnerabilities/${id}/push`, {});
     await drain();
