@@ -138,6 +138,28 @@ describe("webhook authentication", () => {
     expect(await db().selectFrom("jobs").select("id").where("type", "=", "webhook.process").execute()).toHaveLength(1);
   });
 
+  it("reads at most two large bodies at once per integration: a third waits (503, Retry-After)", async () => {
+    const http = await import("node:http");
+    const url = new URL(hookUrl);
+    const headers = { "content-type": "application/json", "x-github-event": "pull_request", "x-github-delivery": "slow", "x-hub-signature-256": `sha256=${"0".repeat(64)}`, "content-length": String(3 * 1024 * 1024) };
+    // Two senders start a 3 MB body and stall half-way: their bodies are being read.
+    const slow = [0, 1].map(() => {
+      const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { ...headers, "x-github-delivery": crypto.randomUUID() } });
+      req.on("error", () => undefined);
+      req.write(Buffer.alloc(1024 * 1024, 0x20));
+      return req;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const third = await fetch(hookUrl, { method: "POST", headers: { ...headers, "x-github-delivery": "third" }, body: " ".repeat(3 * 1024 * 1024) });
+    expect(third.status).toBe(503);
+    expect(third.headers.get("retry-after")).toBe("5");
+    for (const req of slow) req.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    // Once they are gone, a large delivery is read again (and its bad signature refused).
+    const after = await fetch(hookUrl, { method: "POST", headers: { ...headers, "x-github-delivery": "after" }, body: " ".repeat(3 * 1024 * 1024) });
+    expect(after.status).toBe(401);
+  });
+
   it("needs no session or Origin, and records other events as ignored", async () => {
     const res = await github.deliver(hookUrl, "ping", { zen: "Keep it logically awesome." }, { secret: SECRET, deliveryId: "ping-1" });
     expect(res.status).toBe(202);
