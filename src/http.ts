@@ -473,20 +473,32 @@ async function readBody(res: Response, maxBytes: number, service: string): Promi
     await res.body?.cancel().catch(() => undefined);
     throw new TooLargeError(service, maxBytes);
   }
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  let bytes = 0;
+  const bytes = await readBytesUpTo(res.body, maxBytes);
+  if (!bytes) throw new TooLargeError(service, maxBytes);
+  return new TextDecoder().decode(bytes);
+}
+
+/** A stream's bytes, read no further than `max`; undefined (the stream cancelled) when it is longer. */
+export async function readBytesUpTo(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array | undefined> {
+  if (!body) return new Uint8Array();
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    bytes += value.byteLength;
-    if (bytes > maxBytes) {
+    size += value.byteLength;
+    if (size > max) {
       await reader.cancel().catch(() => undefined);
-      throw new TooLargeError(service, maxBytes);
+      return undefined;
     }
-    text += decoder.decode(value, { stream: true });
+    chunks.push(value);
   }
-  return text + decoder.decode();
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
 }

@@ -7,6 +7,7 @@
 import sax from "sax";
 import { parse as parseToml } from "smol-toml";
 import { isSpace, skipSpace, trimStart, words } from "../text.js";
+import { packageKey } from "../vuln/packages.js";
 import { compareVersions } from "../vuln/versions/index.js";
 
 /** Ecosystem names as the OSV database spells them. */
@@ -333,7 +334,7 @@ function parsePnpmLock(text: string, path: string): Dependency[] {
 
 /** PEP 503 normalised project name: what PyPI and OSV key on. */
 export function pypiName(name: string): string {
-  return name.trim().toLowerCase().replace(/[-_.]+/g, "-");
+  return packageKey("PyPI", name);
 }
 
 /** requirements.txt: exact pins ("name==1.2.3", "name[extra]===1.2.3"); ranges cannot be resolved from the file alone. */

@@ -187,12 +187,13 @@ function trivyItem(value: unknown, type: string | null, location: string | null)
   const v = obj(value);
   const cvss = Object.values(obj(v.CVSS)).map(obj);
   const status = str(v.Status);
+  const ecosystem = type ? (TRIVY_ECOSYSTEMS[type] ?? type) : null;
   return {
     ids: orderIds([v.VulnerabilityID]),
     package: str(v.PkgName) ?? str(v.PkgID) ?? "",
-    ecosystem: type ? (TRIVY_ECOSYSTEMS[type] ?? type) : null,
+    ecosystem,
     installedVersion: str(v.InstalledVersion) ?? "",
-    fixedVersion: lowestFix(type ? (TRIVY_ECOSYSTEMS[type] ?? type) : null, str(v.InstalledVersion) ?? "", (str(v.FixedVersion) ?? "").split(",")),
+    fixedVersion: lowestFix(ecosystem, str(v.InstalledVersion) ?? "", (str(v.FixedVersion) ?? "").split(",")),
     severity: severityWord(v.Severity),
     cvss: bestScore(cvss.flatMap((c) => [{ vector: c.V3Vector, score: c.V3Score }, { vector: c.V40Vector, score: c.V40Score }, { vector: c.V2Vector, score: c.V2Score }])),
     title: str(v.Title),
@@ -224,14 +225,16 @@ function trivy(sink: Sink): FormatReader {
   let target: string | null = null;
   let type: string | null = null;
   let artifactType: string | null = null;
-  // trivy k8s: the resource being read, its items held until its image is known.
-  let resource: { index: number; namespace: string; kind: string; name: string; image?: string; osImage?: string; items: UploadItem[] } | null = null;
+  // trivy k8s: the resource being read. Trivy writes its Metadata (the image) before its
+  // Results, so items go out as they are read; only a resource whose image is not known yet
+  // holds its items until it ends.
+  type Resource = { index: number; namespace: string; kind: string; name: string; image?: string; osImage?: string; items: UploadItem[] };
+  let resource: Resource | null = null;
+  const emit = (r: Resource, item: UploadItem, image: string | undefined) =>
+    sink.item({ ...item, location: `${[r.namespace, r.kind, r.name].filter(Boolean).join("/")}: ${item.location ?? ""}`, ...(image ? { image } : {}) });
   const flushResource = () => {
     if (!resource) return;
-    for (const item of resource.items) {
-      const image = resource.image ?? resource.osImage;
-      sink.item({ ...item, location: `${[resource.namespace, resource.kind, resource.name].filter(Boolean).join("/")}: ${item.location ?? ""}`, ...(image ? { image } : {}) });
-    }
+    for (const item of resource.items) emit(resource, item, resource.image ?? resource.osImage);
     resource = null;
   };
   const k8sSelectors = K8S_KEYS.flatMap((k): Selector[] => [[k, "*", "Namespace"], [k, "*", "Kind"], [k, "*", "Name"], [k, "*", "Metadata"], [k, "*", "Results", "*", "Target"], [k, "*", "Results", "*", "Type"], [k, "*", "Results", "*", "Vulnerabilities", "*"]]);
@@ -258,7 +261,8 @@ function trivy(sink: Sink): FormatReader {
         } else if (path.at(-1) === "Type") {
           type = str(value);
           resource.osImage ??= imageOfTarget(target, type);
-        } else resource.items.push(trivyItem(value, type, target));
+        } else if (resource.image) emit(resource, trivyItem(value, type, target), resource.image);
+        else resource.items.push(trivyItem(value, type, target));
       } else if (key === "ArtifactName") summary.image = str(value) ?? undefined;
       else if (key === "ArtifactType") artifactType = str(value);
       else if (key === "Metadata" && path[1] === "RepoDigests") summary.digest = arr(value).map((d) => /@(sha256:[0-9a-f]{64})$/.exec(String(d))?.[1]).find(Boolean);

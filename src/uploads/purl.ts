@@ -1,5 +1,6 @@
 // Package URLs (purl spec): pkg:type/namespace/name@version?qualifiers#subpath, and the OSV
 // ecosystem and package name each type corresponds to.
+import { packageKey } from "../vuln/packages.js";
 
 export interface Purl {
   type: string;
@@ -66,7 +67,7 @@ export function osvPackage(purl: Purl): { ecosystem: string; name: string } | un
     case "npm":
       return { ecosystem: "npm", name: ns ? `${ns}/${purl.name}` : purl.name };
     case "pypi":
-      return { ecosystem: "PyPI", name: purl.name.toLowerCase().replace(/[-_.]+/g, "-") };
+      return { ecosystem: "PyPI", name: packageKey("PyPI", purl.name) };
     case "maven":
       return ns ? { ecosystem: "Maven", name: `${ns}:${purl.name}` } : undefined;
     case "golang":

@@ -9,6 +9,7 @@
 // service's redelivery expects a 2xx). An accepted one is recorded and processed as a durable job.
 import crypto from "node:crypto";
 import { Hono } from "hono";
+import { readBytesUpTo } from "../http.js";
 import { enqueueJob } from "../jobs/queue.js";
 import { WEBHOOK_JOB } from "../remediation/process.js";
 import type { AppDeps, AppEnv } from "./context.js";
@@ -26,31 +27,6 @@ function jsonOf(text: string, contentType: string): string {
 /** A body above this is "large": an integration reads at most two of them at once. */
 const LARGE_BODY_BYTES = 1024 * 1024;
 const LARGE_IN_FLIGHT = 2;
-
-/** The body's bytes, read no further than `max`; undefined when it is larger. */
-async function readBody(request: Request, max: number): Promise<Uint8Array | undefined> {
-  if (!request.body) return new Uint8Array();
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
-}
 
 export function webhookRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -87,7 +63,7 @@ export function webhookRoutes(deps: AppDeps): Hono<AppEnv> {
     if (isLarge) large.set(integration.id, (large.get(integration.id) ?? 0) + 1);
     let bytes: Uint8Array | undefined;
     try {
-      bytes = await readBody(c.req.raw, max);
+      bytes = await readBytesUpTo(c.req.raw.body, max);
     } finally {
       if (isLarge) large.set(integration.id, (large.get(integration.id) ?? 1) - 1);
     }

@@ -426,7 +426,16 @@ export class GitHubSim {
       const creator = c.req.query("creator");
       const found = this.issues.filter((i) => i.repo === repo && (state === "all" || i.state === state) && labels.every((l) => i.labels.includes(l)) && (!creator || i.creator === creator));
       if (c.req.query("direction") === "desc") found.reverse();
-      return c.json(found.slice(0, Number(c.req.query("per_page") ?? 30)).map(view));
+      // Pages as GitHub gives them: per_page (30 by default, 100 at most), page, Link rel="next".
+      const perPage = Math.min(100, Number(c.req.query("per_page") ?? 30));
+      const pageNo = Math.max(1, Number(c.req.query("page") ?? 1));
+      if (pageNo * perPage < found.length) {
+        const next = new URL(`${this.apiOrigin}/repos/${repo}/issues`);
+        for (const [k, v] of Object.entries(c.req.query())) next.searchParams.set(k, v);
+        next.searchParams.set("page", String(pageNo + 1));
+        c.header("link", `<${next}>; rel="next"`);
+      }
+      return c.json(found.slice((pageNo - 1) * perPage, pageNo * perPage).map(view));
     });
     api.post("/repos/:owner/:repo/issues", async (c) => {
       const repo = repoOf(c);

@@ -173,6 +173,8 @@ class GitHubIssuesSession implements TrackerSession {
     if (known) return known;
     const asked = this.gh.get<{ permissions?: { push?: boolean } }>(repoPath(target)).then(({ data }) => data.permissions?.push !== false);
     this.#push.set(target.project.id, asked);
+    // A failed lookup is not remembered: the next create asks again.
+    asked.catch(() => this.#push.delete(target.project.id));
     return asked;
   }
 
