@@ -29,6 +29,7 @@ import * as m0025 from "./0025_ticket_origin.js";
 import * as m0026 from "./0026_bulk_push_lanes.js";
 import * as m0027 from "./0027_package_keys.js";
 import * as m0028 from "./0028_dependency_chains.js";
+import * as m0029 from "./0029_pace_buckets.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -59,4 +60,5 @@ export const migrations: Record<string, Migration> = {
   "0026_bulk_push_lanes": m0026,
   "0027_package_keys": m0027,
   "0028_dependency_chains": m0028,
+  "0029_pace_buckets": m0029,
 };

@@ -68,6 +68,20 @@ export interface HttpRequest {
    * never (a registry's blob redirect to signed storage, which refuses a second credential).
    */
   redirectCredentials?: "same-origin" | "never";
+  /** Counts toward the service's write pace (see Pacer). True for every method but GET and HEAD unless set (a read sent as POST). */
+  write?: boolean;
+}
+
+/**
+ * Keeps a client's requests under the service's documented limits before it has to refuse
+ * (src/integrations/pacing.ts): every attempt asks first, and a write takes a token.
+ */
+export interface Pacer {
+  /**
+   * Resolves when the request may be sent, with a function to call once it is answered.
+   * Throws RateLimitedError when the wait is longer than a job should hold its slot.
+   */
+  acquire(write: boolean): Promise<() => void>;
 }
 
 export interface HttpResponse {
@@ -96,6 +110,8 @@ export interface HttpClientOptions {
   fetch?: typeof fetch;
   /** Pulls the service's error text out of an error body. */
   errorMessage?: (body: string) => string | undefined;
+  /** Paces requests ahead of the service's limits (one credential's token bucket). */
+  pacer?: Pacer;
 }
 
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
@@ -114,7 +130,7 @@ const SECONDARY_LIMIT_WAIT_S = 60;
 
 export class HttpClient {
   readonly service: string;
-  readonly #o: Required<Omit<HttpClientOptions, "originMap" | "errorMessage">> & Pick<HttpClientOptions, "originMap" | "errorMessage">;
+  readonly #o: Required<Omit<HttpClientOptions, "originMap" | "errorMessage" | "pacer">> & Pick<HttpClientOptions, "originMap" | "errorMessage" | "pacer">;
 
   constructor(options: HttpClientOptions) {
     this.service = options.service;
@@ -183,11 +199,14 @@ export class HttpClient {
       // as a service behind a proxy does, so it can check what was signed for that host.
       req = { ...req, headers: { ...req.headers, "x-forwarded-host": new URL(req.url).host } };
     }
+    const write = req.write ?? !(method === "GET" || method === "HEAD");
     for (let attempt = 1; ; attempt++) {
+      // Every attempt is a request the service counts: each one waits for the pace.
+      const release = await this.#o.pacer?.acquire(write);
       const started = Date.now();
       let outcome: { error: ExternalError; retryable: boolean; waitMs?: number };
       try {
-        const response = await this.#send(method, url, req);
+        const response = await this.#send(method, url, req).finally(release);
         this.#o.logger.debug("http request", { service: this.service, method, url: redactUrl(req.url), status: response.status, ms: Date.now() - started, attempt });
         if (response.status < 400) return response;
         outcome = this.#classifyStatus(response, req, idempotent);

@@ -7,6 +7,7 @@ import type { Config } from "./config.js";
 import { type ConnectorRegistry, defaultRegistry } from "./connectors/registry.js";
 import { openDatabase, type OpenDatabase } from "./db/database.js";
 import type { HttpClientOptions } from "./http.js";
+import type { PaceClock } from "./connectors/context.js";
 import { SCAN_JOB, scannerSyncHandler } from "./findings/sync.js";
 import { SCM_JOB, repositorySyncHandler } from "./scm/sync.js";
 import { WEBHOOK_JOB, webhookProcessHandler } from "./remediation/process.js";
@@ -39,6 +40,8 @@ export interface RuntimeOptions {
   now?: () => Date;
   registry?: ConnectorRegistry;
   http?: Partial<HttpClientOptions>;
+  /** The clock outbound pacing waits by (tests pass theirs), or false for none. */
+  pace?: PaceClock | false;
   /** Start the job worker and cron schedules (off in tests that drive jobs by hand). */
   background?: boolean;
 }
@@ -64,7 +67,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   }
   const registry = options.registry ?? defaultRegistry();
   const outbound = outboundFetch(config.proxy, config.outboundDenyPrivate);
-  const connectorEnv = { logger, originMap: config.originMap, proxy: config.proxy, http: { ...(outbound ? { fetch: outbound } : {}), ...options.http } };
+  const connectorEnv = { logger, originMap: config.originMap, proxy: config.proxy, pace: options.pace, http: { ...(outbound ? { fetch: outbound } : {}), ...options.http } };
   const db = database.db;
 
   const pushDeps = { db, vault, registry, env: connectorEnv, now, baseUrl: config.baseUrl };

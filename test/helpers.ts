@@ -58,6 +58,8 @@ export async function testApp(
     background: false,
     now: clock.now,
     http: { sleep: async () => {}, timeoutMs: 2000 },
+    // Pacing waits on the test clock: a paced write moves time on instead of sleeping.
+    pace: { now: () => clock.time, sleep: async (ms) => clock.advance(ms) },
     ...opts.runtime,
   });
   return {

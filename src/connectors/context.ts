@@ -1,15 +1,24 @@
 // The context every connector call gets: a logger and HTTP clients that share one policy
 // (timeouts, retries, redaction, and the demo/test origin map).
-import { HttpClient, type HttpClientOptions } from "../http.js";
+import { HttpClient, type HttpClientOptions, type Pacer } from "../http.js";
 import type { Logger } from "../log.js";
 import { type ProxySettings, proxyFor } from "../outbound.js";
 import type { ConnectorContext } from "./types.js";
+
+export interface PaceClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
 
 export interface ConnectorEnvironment {
   logger: Logger;
   originMap: Map<string, string>;
   /** The outbound proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), for connections not made by HTTP (SMTP). */
   proxy?: ProxySettings;
+  /** Paces the connection's requests under the service's limits (one credential's bucket). */
+  pacer?: Pacer;
+  /** The clock pacing waits by (tests: the test clock), or false for no pacing at all. */
+  pace?: PaceClock | false;
   /** Overrides for tests: fast sleeps, fewer attempts. */
   http?: Partial<HttpClientOptions>;
 }
@@ -17,7 +26,7 @@ export interface ConnectorEnvironment {
 export function connectorContext(env: ConnectorEnvironment): ConnectorContext {
   return {
     logger: env.logger,
-    http: (service, options) => new HttpClient({ service, logger: env.logger, originMap: env.originMap, ...env.http, ...options }),
+    http: (service, options) => new HttpClient({ service, logger: env.logger, originMap: env.originMap, pacer: env.pacer, ...env.http, ...options }),
     proxyFor: (url) => (env.proxy ? proxyFor(env.proxy, url) : undefined),
   };
 }

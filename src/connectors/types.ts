@@ -708,6 +708,28 @@ export interface AvailableConnector extends ConnectorBase {
   advisories?: AdvisoryDatabase;
   /** Present when the connector can connect by OAuth (the seed's default for source control). */
   oauth?: OAuthProvider;
+  /** Present when the service documents how fast one credential may write: Patchbay keeps below it. */
+  pacing?: Pacing;
+}
+
+/**
+ * How fast Patchbay writes with one credential. A write is any request but GET and HEAD (the
+ * service's "content-creating" requests); every request counts toward `concurrent`.
+ */
+export interface PaceLimits {
+  perMinute?: number;
+  perHour?: number;
+  concurrent?: number;
+}
+
+/** A service's documented ceilings, which Patchbay keeps under before the service has to refuse. */
+export interface Pacing {
+  /** The documented ceilings: the defaults, which an integration's settings may change. */
+  defaults: PaceLimits;
+  /** Whose numbers they are, as estimates name them: "GitHub's limits". */
+  basis: string;
+  /** Writes a new ticket costs (the create, labels added after it…), for estimates. */
+  writesPerTicket: number;
 }
 
 /** One finding of a health check. */

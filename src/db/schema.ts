@@ -247,6 +247,16 @@ export interface ScanPageTable {
   external_ids: string;
 }
 
+/** One token bucket of the outbound pacing: a credential's writes in one window. */
+export interface PaceBucketTable {
+  /** "<credential>|<window seconds>": "integration:4|60". */
+  key: string;
+  tokens: number;
+  updated_ms: number;
+  /** Whether the last take was granted (1) or refused for want of tokens (0). */
+  granted: number;
+}
+
 export interface AuthAttemptTable {
   /** "ip:<address>", "account:<username>", "password:<user id>". */
   key: string;
@@ -530,6 +540,7 @@ export interface Database {
   scan_pages: ScanPageTable;
   webhook_deliveries: WebhookDeliveryTable;
   auth_attempts: AuthAttemptTable;
+  pace_buckets: PaceBucketTable;
   remediations: RemediationTable;
   remediation_findings: RemediationFindingTable;
   domain_events: DomainEventTable;

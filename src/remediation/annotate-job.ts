@@ -4,6 +4,7 @@
 // repository.
 import type { ConnectorEnvironment } from "../connectors/context.js";
 import { connectorContext } from "../connectors/context.js";
+import { pacerFor } from "../integrations/pacing.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Db } from "../db/schema.js";
 import { ExternalError } from "../http.js";
@@ -41,7 +42,7 @@ export function annotateHandler(deps: { db: Db; vault: Vault; registry: Connecto
     const text = `Tracked by Patchbay in ${tickets.map((t) => `[${t.external_key}](${t.url}) (${t.name})`).join(", ")}.`;
     const connection = await connectionFor({ db: deps.db, vault: deps.vault, env: deps.env, now: deps.now }, connector, integration);
     try {
-      await connector.scm.annotatePullRequest(connection, connectorContext({ ...deps.env, logger }), { repository: remediation.full_name, number: remediation.number }, text);
+      await connector.scm.annotatePullRequest(connection, connectorContext({ ...deps.env, logger, pacer: await pacerFor(deps.db, connector, integration, logger, deps.env.pace) }), { repository: remediation.full_name, number: remediation.number }, text);
     } catch (err) {
       // A pull request that is gone, or a token that may not edit it, will not change by retrying.
       if (err instanceof ExternalError && (err.kind === "not_found" || err.kind === "permission")) {

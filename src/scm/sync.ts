@@ -7,6 +7,7 @@ import type { Db } from "../db/schema.js";
 import { type ScanCounts, emptyCounts } from "../findings/import.js";
 import { repositoryUrlKey } from "../findings/repositories.js";
 import { type ConnectorEnvironment, connectorContext } from "../connectors/context.js";
+import { pacerFor } from "../integrations/pacing.js";
 import { enqueueScan } from "../findings/sync.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { registerWebhooks } from "./webhooks.js";
@@ -45,7 +46,7 @@ export function repositorySyncHandler(deps: RepositorySyncDeps): JobHandler {
     const counts: ScanCounts = emptyCounts();
     const run = await startRun(db, integration.id, job.id, now());
     const connector = deps.registry.available(integration.kind)!;
-    const ctx = connectorContext({ ...deps.env, logger });
+    const ctx = connectorContext({ ...deps.env, logger, pacer: await pacerFor(db, connector, integration, logger, deps.env.pace) });
     let session;
     let connection;
     try {

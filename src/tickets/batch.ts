@@ -8,11 +8,16 @@ import type { Db, PushBatch } from "../db/schema.js";
 import { enqueueJob, integrationLane } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { FindingFilter } from "../findings/query.js";
+import { RateLimitedError } from "../http.js";
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import { estimatePush, paceOf, type PushEstimate } from "../integrations/pacing.js";
 import { filterWhere } from "../findings/query.js";
 import { openTracker, pushSubject, type PushDeps, recordPushError, type TrackerHandle } from "./push.js";
 import { assignmentScope, subjectKeyOf } from "./subjects.js";
 
 export const BATCH_JOB = "tickets.batch";
+/** Rate-limit waits one subject may sit through before it is recorded as failed. */
+const MAX_RATE_LIMIT_WAITS = 30;
 
 export async function startBatch(db: Db, filter: FindingFilter, description: string, by: string, now: Date): Promise<number> {
   const { after: _a, before: _b, ...stored } = filter;
@@ -47,6 +52,33 @@ export async function findBatch(db: Db, id: number): Promise<PushBatch | undefin
     failed: parts.reduce((n, p) => n + p.failed, 0),
     finished_at: finished ? parts.map((p) => p.finished_at!).sort().at(-1)! : null,
   };
+}
+
+/** For each tracker still pushing, what is left and how long it takes at the tracker's pace (where its service documents limits). */
+export async function batchEstimates(db: Db, registry: ConnectorRegistry, id: number): Promise<{ integration: string; left: number; estimate: PushEstimate; grouped: boolean }[]> {
+  const parts = await db
+    .selectFrom("push_batch_parts")
+    .innerJoin("integrations", "integrations.id", "push_batch_parts.integration_id")
+    .select(["push_batch_parts.total", "push_batch_parts.done", "integrations.id", "integrations.kind", "integrations.name", "integrations.settings"])
+    .where("push_batch_parts.batch_id", "=", id)
+    .where("push_batch_parts.finished_at", "is", null)
+    .where("push_batch_parts.total", "is not", null)
+    .execute();
+  const out = [];
+  for (const part of parts) {
+    const connector = registry.available(part.kind);
+    const pace = connector ? await paceOf(db, connector, part) : undefined;
+    const left = part.total! - part.done;
+    if (!pace || left <= 0) continue;
+    const grouping = await db
+      .selectFrom("tracker_assignments")
+      .innerJoin("tracker_mappings", "tracker_mappings.id", "tracker_assignments.mapping_id")
+      .select("tracker_assignments.group_by")
+      .where("tracker_mappings.integration_id", "=", part.id)
+      .execute();
+    out.push({ integration: part.name, left, estimate: estimatePush(left, pace), grouped: grouping.every((g) => g.group_by !== "finding") });
+  }
+  return out;
 }
 
 /** The subjects a selection sends: per mapping (of one tracker integration), the subject of each covered finding. */
@@ -99,14 +131,26 @@ export function batchHandler(deps: PushDeps): JobHandler {
     const handles = new Map<number, TrackerHandle | null>();
     let done = 0;
     let failed = 0;
+    const sleep = deps.sleep ?? (deps.env.pace ? deps.env.pace.sleep : (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
     for (const { mappingId, subjectKey } of subjects) {
-      try {
-        if (!handles.has(mappingId)) handles.set(mappingId, (await openTracker(deps, mappingId, logger)) ?? null);
-        const handle = handles.get(mappingId);
-        if (handle) await pushSubject(deps, handle, subjectKey, { manual: true, holder: `batch:${batchId}` });
-      } catch (err) {
-        failed++;
-        await recordPushError(deps.db, mappingId, subjectKey, err, deps.now());
+      for (let waits = 0; ; waits++) {
+        try {
+          if (!handles.has(mappingId)) handles.set(mappingId, (await openTracker(deps, mappingId, logger)) ?? null);
+          const handle = handles.get(mappingId);
+          if (handle) await pushSubject(deps, handle, subjectKey, { manual: true, holder: `batch:${batchId}` });
+        } catch (err) {
+          // The tracker's limit (or Patchbay's pace ahead of it): wait, then push the same subject.
+          if (err instanceof RateLimitedError && waits < MAX_RATE_LIMIT_WAITS) {
+            const seconds = err.retryAfterSeconds ?? 60;
+            logger.info("push batch waiting for the tracker's rate limit", { batchId, integrationId, seconds });
+            await progress({ done, total: subjects.length, message: `waiting ${seconds} s: ${err.message}` });
+            await sleep(seconds * 1000);
+            continue;
+          }
+          failed++;
+          await recordPushError(deps.db, mappingId, subjectKey, err, deps.now());
+        }
+        break;
       }
       done++;
       await deps.db.updateTable("push_batch_parts").set({ done, failed }).where("batch_id", "=", batchId).where("integration_id", "=", integrationId).execute();

@@ -4,6 +4,7 @@
 // create, update, move or close) and before a mapping's changes are saved (the linked tickets
 // whose content or status would change).
 import { createHash } from "node:crypto";
+import { sql } from "kysely";
 import type { TicketContent } from "../connectors/types.js";
 import type { Db, PushMode, TrackerAssignment } from "../db/schema.js";
 import { displayFieldValue, resolveFields } from "./fields.js";
@@ -61,8 +62,17 @@ export async function planPush(db: Db, mappingId: number, data: MappingData, sub
   return { subject: view.label, ticket: existing?.external_key ?? null, action, changes: action === "create" ? ["Create", ...changes] : changes, title: view.text.title ?? "", fields, description: view.plainText };
 }
 
+/** A dry run: the first pushes, and how many tickets it would write in all (for the time estimate). */
+export interface DryRun {
+  plans: PlannedPush[];
+  considered: number;
+  more: boolean;
+  /** Tickets the push would create or change: exact when nothing is left out, otherwise at most this many. */
+  writes: number;
+}
+
 /** What the first sweep would push if the assignment had this push mode (automatic modes only). */
-export async function planAssignment(db: Db, mappingId: number, data: MappingData, assignment: Pick<TrackerAssignment, "repository_ids" | "min_severity" | "group_by" | "linked_through"> & { push_mode: PushMode }, baseUrl: string): Promise<{ plans: PlannedPush[]; considered: number; more: boolean }> {
+export async function planAssignment(db: Db, mappingId: number, data: MappingData, assignment: Pick<TrackerAssignment, "repository_ids" | "min_severity" | "group_by" | "linked_through"> & { push_mode: PushMode }, baseUrl: string): Promise<DryRun> {
   const subjects = new Set<string>();
   const links = assignment.push_mode === "link_new" || assignment.push_mode === "link_and_update";
   const updates = assignment.push_mode === "update_existing" || assignment.push_mode === "link_and_update";
@@ -82,23 +92,51 @@ export async function planAssignment(db: Db, mappingId: number, data: MappingDat
     const linked = await db.selectFrom("tickets").select("subject_key").where("mapping_id", "=", mappingId).where("linked_at", "is not", null).orderBy("id").limit(PREVIEW_LIMIT * 5).execute();
     for (const t of linked) subjects.add(t.subject_key);
   }
-  return planSubjects(db, mappingId, data, [...subjects], baseUrl);
+  const run = await planSubjects(db, mappingId, data, [...subjects], baseUrl);
+  if (!run.more) return run;
+  // Beyond the preview, the estimate counts every subject the sweep would look at.
+  const writes = (links ? await countNewSubjects(db, assignment) : 0) + (updates ? await countLinked(db, mappingId) : 0);
+  return { ...run, writes: Math.max(writes, run.plans.length) };
+}
+
+/** Subjects the assignment's new open findings make (one per finding, package, CVE or asset). */
+async function countNewSubjects(db: Db, assignment: Pick<TrackerAssignment, "repository_ids" | "min_severity" | "group_by" | "linked_through">): Promise<number> {
+  const subject = {
+    finding: sql`findings.id`,
+    package: sql`coalesce(findings.ecosystem, '') || ':' || findings.package_lc`,
+    cve: sql`findings.cve`,
+    asset: sql`findings.asset_id`,
+  }[assignment.group_by];
+  const row = await db
+    .selectFrom("findings")
+    .select(sql<number | string>`count(distinct ${subject})`.as("n"))
+    .where("id", ">", assignment.linked_through)
+    .where("status", "in", [...OPEN])
+    .where(assignmentScope(assignment as TrackerAssignment))
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+async function countLinked(db: Db, mappingId: number): Promise<number> {
+  const row = await db.selectFrom("tickets").select((eb) => eb.fn.countAll<number | string>().as("n")).where("mapping_id", "=", mappingId).where("linked_at", "is not", null).executeTakeFirst();
+  return Number(row?.n ?? 0);
 }
 
 /** The linked tickets a changed mapping would update or move on their next push. */
-export async function planMappingChange(db: Db, mappingId: number, data: MappingData, baseUrl: string): Promise<{ plans: PlannedPush[]; considered: number; more: boolean }> {
+export async function planMappingChange(db: Db, mappingId: number, data: MappingData, baseUrl: string): Promise<DryRun> {
   const linked = await db.selectFrom("tickets").select("subject_key").where("mapping_id", "=", mappingId).where("linked_at", "is not", null).orderBy("id").limit(PREVIEW_LIMIT * 5).execute();
-  return planSubjects(db, mappingId, data, linked.map((t) => t.subject_key), baseUrl);
+  const run = await planSubjects(db, mappingId, data, linked.map((t) => t.subject_key), baseUrl);
+  return run.more ? { ...run, writes: Math.max(run.plans.length, await countLinked(db, mappingId)) } : run;
 }
 
-async function planSubjects(db: Db, mappingId: number, data: MappingData, subjects: string[], baseUrl: string): Promise<{ plans: PlannedPush[]; considered: number; more: boolean }> {
+async function planSubjects(db: Db, mappingId: number, data: MappingData, subjects: string[], baseUrl: string): Promise<DryRun> {
   const plans: PlannedPush[] = [];
   let considered = 0;
   for (const subject of subjects) {
-    if (plans.length >= PREVIEW_LIMIT) return { plans, considered, more: true };
+    if (plans.length >= PREVIEW_LIMIT) return { plans, considered, more: true, writes: plans.length };
     considered++;
     const plan = await planPush(db, mappingId, data, subject, baseUrl, false);
     if (plan) plans.push(plan);
   }
-  return { plans, considered, more: false };
+  return { plans, considered, more: false, writes: plans.length };
 }

@@ -15,6 +15,7 @@ import { type AvailableConnector, type FieldValue, type TicketContent, TicketMov
 import type { Db, Integration, Ticket, TrackerMapping } from "../db/schema.js";
 import { ExternalError, RateLimitedError } from "../http.js";
 import { linkedOrOwn } from "../integrations/linked.js";
+import { pacerFor } from "../integrations/pacing.js";
 import { enqueueJob, integrationLane } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { Logger } from "../log.js";
@@ -42,6 +43,8 @@ export interface PushDeps {
   env: ConnectorEnvironment;
   now: () => Date;
   baseUrl: string;
+  /** How a bulk push waits out a rate limit (tests pass a fast one). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export type PushAction = "created" | "relinked" | "updated" | "unchanged" | "skipped" | "busy";
@@ -81,7 +84,8 @@ export async function openTracker(deps: PushDeps, mappingId: number, logger: Log
   const connector = integration ? deps.registry.available(integration.kind) : undefined;
   if (!integration || !connector?.tracker) return undefined;
   const connection = await linkedOrOwn(deps, connector, integration);
-  const session = connector.tracker.session(connection, connectorContext({ ...deps.env, logger }));
+  const pacer = await pacerFor(deps.db, connector, integration, logger, deps.env.pace);
+  const session = connector.tracker.session(connection, connectorContext({ ...deps.env, logger, pacer }));
   return { mapping, data: mappingData(mapping), integration, tracker: connector.tracker, session };
 }
 

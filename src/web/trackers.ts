@@ -19,12 +19,13 @@ import { eventReceiver, INBOUND_ACTIONS, inboundSettings, LINKED_TICKETS, STILL_
 import { latestReconcile, RECONCILE_DIRECTIONS, startReconcile } from "../tickets/reconcile.js";
 import { approveLinkByCve, startLinkByCve } from "../tickets/link.js";
 import { planAssignment, planMappingChange } from "../tickets/dry-run.js";
+import { estimatePush, paceOf, type PushEstimate } from "../integrations/pacing.js";
 import { applyTemplates, compileTemplate, FINDING_TEMPLATE_FIELDS, TEMPLATE_FIELDS, TemplateError } from "../tickets/templates.js";
 import { loadSubject, plain } from "../tickets/render.js";
 import { toHtml } from "../connectors/html.js";
 import { enqueuePush } from "../tickets/push.js";
 import { TICKET_STATE_LABEL, TICKET_STATES } from "../tickets/render.js";
-import { findBatch } from "../tickets/batch.js";
+import { batchEstimates, findBatch } from "../tickets/batch.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import { findMapping, GROUP_BY, listAssignments, listMappings, type MappingData, mappingData, PUSH_MODES, saveAssignment, saveMapping } from "../tickets/store.js";
 import { repositoryIds } from "../tickets/subjects.js";
@@ -49,7 +50,8 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
     const batch = await findBatch(deps.db, Number(c.req.param("id")));
     if (!batch) return notFound(c, deps, "This push is not known; it may have been removed.");
     const partial = isHtmx(c) && c.req.header("hx-target") === "batch-progress";
-    return render(c, deps, partial ? "./trackers/batch-progress" : "./trackers/batch", { batch });
+    const estimates = batch.finished_at ? [] : await batchEstimates(deps.db, deps.registry, batch.id);
+    return render(c, deps, partial ? "./trackers/batch-progress" : "./trackers/batch", { batch, estimates });
   });
 
   app.get("/trackers/:integrationId{[0-9]+}", async (c) => {
@@ -199,7 +201,8 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
       push_mode: parsed.data.pushMode,
       linked_through: current?.linked_through ?? newest,
     }, deps.baseUrl);
-    return render(c, deps, "./trackers/dry-run", { ...result, what: `switching to ${PUSH_MODES[parsed.data.pushMode].label}`, nouns: loaded.connector.tracker!.nouns });
+    const estimate = await pushEstimate(deps, loaded, result.writes);
+    return render(c, deps, "./trackers/dry-run", { ...result, estimate, grouped: parsed.data.groupBy !== "finding", what: `switching to ${PUSH_MODES[parsed.data.pushMode].label}`, nouns: loaded.connector.tracker!.nouns });
   });
 
   app.post("/trackers/mappings/:id{[0-9]+}/preview-mapping", admin, async (c) => {
@@ -218,7 +221,7 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
     const parsed = parseMappingForm(form, choices.target, choices.fields, choices.statuses, choices.inboundChoices);
     if (!parsed.ok) return render(c, deps, "./trackers/dry-run", { error: `Fix the form first: ${Object.values(parsed.errors).join(" ")}`, nouns });
     const result = await planMappingChange(deps.db, loaded.mapping.id, parsed.data, deps.baseUrl);
-    return render(c, deps, "./trackers/dry-run", { ...result, what: "saving these changes", nouns });
+    return render(c, deps, "./trackers/dry-run", { ...result, estimate: await pushEstimate(deps, loaded, result.writes), grouped: true, what: "saving these changes", nouns });
   });
 
   // Test render: the templates as typed, against a finding (the newest open one by default).
@@ -330,6 +333,12 @@ async function twoWaySync(deps: AppDeps, found: TrackerFound) {
     steps: inbound.instructions({ url, filter: inbound.filter }),
     deliveries,
   };
+}
+
+/** How long writing this many tickets takes at the tracker's pace, where its service documents limits. */
+async function pushEstimate(deps: AppDeps, found: TrackerFound, writes: number): Promise<PushEstimate | undefined> {
+  const pace = writes > 0 ? await paceOf(deps.db, found.connector, found.integration) : undefined;
+  return pace ? estimatePush(writes, pace) : undefined;
 }
 
 async function loadMapping(c: Ctx, deps: AppDeps) {

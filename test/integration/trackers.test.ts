@@ -16,9 +16,10 @@ let admin: Browser;
 let wiz: WizFixture;
 const servers: RunningSim[] = [];
 
-async function start(origins: string): Promise<void> {
+async function start(origins: string, more = 0): Promise<void> {
   wiz = await startWiz();
   wiz.sim.findings.push(wizFinding(0, repoAsset("acme/payments-api"), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "HIGH" }));
+  for (let i = 1; i <= more; i++) wiz.sim.findings.push(wizFinding(i, repoAsset("acme/payments-api"), { severity: "HIGH" }));
   app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `${origins},${wiz.originMap}` } });
   admin = await setUpAdmin(app);
   await seedRepositories(app, ["acme/payments-api"]);
@@ -83,6 +84,56 @@ describe("GitHub Issues", () => {
     await admin.post(`/integrations/github/${scmId}/disconnect`, {});
     const tested = text(await (await admin.post("/integrations/github-issues/test", { id: String(trackerId), source: String(scmId) })).text());
     expect(tested).toContain("The GitHub integration chosen is no longer connected. Choose another, or enter credentials of its own.");
+  });
+});
+
+describe("pacing ahead of GitHub's secondary limits", () => {
+  it("keeps a bulk push under the limits, says how long it takes, and suggests grouping", async () => {
+    const github = new GitHubSim();
+    github.addToken("github_pat_paced");
+    github.repos.push({ id: 9, full_name: "acme/security", private: true, visibility: "private", archived: false, default_branch: "main" });
+    // GitHub refuses past 20 writes a minute and 60 an hour (sliding windows, on the test clock).
+    github.secondaryLimits = { perMinute: 20, perHour: 60 };
+    const server = await serve(github);
+    await start(`https://api.github.com=${server.url}`, 99);
+    github.now = () => app.clock.time;
+    expect(await db().selectFrom("findings").select("id").execute()).toHaveLength(100);
+    const connected = await admin.post("/integrations/github-issues", { githubUrl: "https://github.com", token: "github_pat_paced", writesPerMinute: "20", writesPerHour: "60" });
+    expect(connected.status, text(await connected.clone().text())).toBe(303);
+    const trackerId = idFrom(connected, /\/integrations\/github-issues\/(\d+)/);
+    const saved = await admin.post(`/trackers/${trackerId}/mappings`, { project: "acme/security", ticketType: "issue", "source.title": "patchbay", "value.title.patchbay": "title", "status.done": "closed:completed" });
+    expect(saved.status, text(await saved.clone().text())).toBe(303);
+    const mappingId = idFrom(saved, /\/trackers\/mappings\/(\d+)/);
+    await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit" });
+
+    // The dry run of linking every new finding: 100 issues at 54 an hour (60, less the burst) take hours.
+    const newest = await db().selectFrom("findings").select("id").orderBy("id").executeTakeFirstOrThrow();
+    const assignment = await db().selectFrom("tracker_assignments").selectAll().where("mapping_id", "=", mappingId).executeTakeFirstOrThrow();
+    await db().updateTable("tracker_assignments").set({ linked_through: newest.id - 1 }).where("id", "=", assignment.id).execute();
+    const dry = text(await (await admin.post(`/trackers/mappings/${mappingId}/preview`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "link_new", assignmentId: String(assignment.id) }, { htmx: true })).text());
+    expect(dry).toContain("Writing 100 issues takes about 1 h 51 min at GitHub's pace (at most 20 a minute and 60 an hour).");
+    expect(dry).toContain("One issue per finding would take hours: group findings by package, CVE or asset in the assignment to open fewer issues.");
+    const grouped = text(await (await admin.post(`/trackers/mappings/${mappingId}/preview`, { scope: "all", minSeverity: "low", groupBy: "cve", pushMode: "link_new", assignmentId: String(assignment.id) }, { htmx: true })).text());
+    expect(grouped).not.toContain("One issue per finding");
+
+    // The bulk push: every issue is created, none refused, and the page says what is left meanwhile.
+    const started = app.clock.time;
+    const location = (await admin.post("/vulnerabilities/push", { query: "" })).headers.get("location")!;
+    const running = runJobs(app);
+    let seen = "";
+    for (let i = 0; i < 2000 && !seen; i++) {
+      const page = text(await (await admin.get(location)).text());
+      if (/GitHub Issues: [\d,]+ left: about/.test(page)) seen = page;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await running;
+    expect(seen).toMatch(/GitHub Issues: \d+ left: (about \d+ (h|min)|under a minute)[^.]* at GitHub's pace \(at most 20 a minute and 60 an hour\)\./);
+    expect(github.issues).toHaveLength(100);
+    expect(github.secondaryRefusals).toBe(0);
+    expect(text(await (await admin.get(location)).text())).toContain("100 of 100 tickets pushed. Finished.");
+    expect(await db().selectFrom("push_errors").select("reason").execute()).toEqual([]);
+    // Paced, not hurried: 100 writes at 54 an hour after a burst of 6 take over an hour and a half.
+    expect(app.clock.time - started).toBeGreaterThan(90 * 60_000);
   });
 });
 

@@ -68,6 +68,18 @@ export class GitHubSim {
   readonly pullBodies = new Map<string, string | null>();
   /** Requests left in the primary rate limit window; at 0 GitHub answers 403. */
   rateLimitRemaining = 5000;
+  /**
+   * GitHub's secondary limits on content-creating requests (any method but GET and HEAD) per
+   * account, over sliding windows: beyond them GitHub answers 403 "You have exceeded a secondary
+   * rate limit", with Retry-After for the per-minute one.
+   */
+  secondaryLimits = { perMinute: 80, perHour: 500 };
+  /** The sim's clock for its limits (a test sets its own). */
+  now: () => number = Date.now;
+  /** Content-creating requests per login, as times (ms). */
+  readonly writes = new Map<string, number[]>();
+  /** Requests refused for a secondary limit. */
+  secondaryRefusals = 0;
   /** The web origin the API belongs to (html_url and friends point there). */
   webOrigin = "https://github.com";
   /** Public origins the API is reached at: Link headers point there, as GitHub's do. */
@@ -115,6 +127,18 @@ export class GitHubSim {
         return c.json({ message: `API rate limit exceeded for user ID 1.`, documentation_url: `${DOCS}/overview/rate-limits-for-the-rest-api` }, 403);
       }
       this.rateLimitRemaining--;
+      if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+        const at = this.now();
+        const times = (this.writes.get(entry.login) ?? []).filter((t) => t > at - 3_600_000);
+        const lastMinute = times.filter((t) => t > at - 60_000).length;
+        if (lastMinute >= this.secondaryLimits.perMinute || times.length >= this.secondaryLimits.perHour) {
+          this.secondaryRefusals++;
+          if (lastMinute >= this.secondaryLimits.perMinute) c.header("retry-after", "60");
+          return c.json({ message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000.", documentation_url: `${DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits`, status: "403" }, 403);
+        }
+        times.push(at);
+        this.writes.set(entry.login, times);
+      }
       await next();
       c.header("x-ratelimit-limit", "5000");
       c.header("x-ratelimit-remaining", String(this.rateLimitRemaining));

@@ -5,7 +5,8 @@
 // search API's index lags), so a retry finds an issue made before a crash.
 import { ExternalError } from "../../http.js";
 import { createGitHubClient } from "../github/index.js";
-import { type GitHubClient, SERVICE, nextLink } from "../github/client.js";
+import { GITHUB_PACING, type GitHubClient, SERVICE, nextLink } from "../github/client.js";
+import { paceFields } from "../pace.js";
 import { toMarkdown } from "../markdown.js";
 import { GITHUB_MAX_DELIVERY_BYTES, GITHUB_SIGNATURE_HEADERS, ISSUE_STATUSES, issueStatus, parseGitHubIssueDelivery, verifyGitHubDelivery } from "../github/webhook.js";
 import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession, TicketMovedError } from "../types.js";
@@ -279,7 +280,9 @@ export const githubIssues: AvailableConnector = {
     { name: "githubUrl", label: "GitHub URL", type: "url", example: "https://github.com", help: "With a token of its own: github.com, or your GitHub Enterprise Server address." },
     { name: "token", label: "Personal access token", type: "secret", editableWhenConnected: true, help: "Fine-grained: Issues (read and write) on the repositories Patchbay pushes to. Classic: the repo scope." },
     { name: "webhookSecret", label: "Webhook Secret", type: "secret", editableWhenConnected: true, help: "With a token of its own, for two-way sync: the secret of the repository webhook that sends issue events. With a GitHub integration, its webhook is used." },
+    ...paceFields(GITHUB_PACING),
   ],
+  pacing: GITHUB_PACING,
   defaultName: () => "GitHub Issues",
   async test(connection, ctx) {
     const gh = client(connection, ctx);

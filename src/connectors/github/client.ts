@@ -1,8 +1,16 @@
 // GitHub REST client: github.com or GitHub Enterprise Server (https://HOST/api/v3), bearer
 // token, the API version header, and Link-header pagination.
 import { ExternalError, type HttpClient, type HttpResponse, linkHeaderNext } from "../../http.js";
+import type { Pacing } from "../types.js";
 
 export const SERVICE = "GitHub";
+
+/**
+ * GitHub's documented secondary limits: at most 80 content-creating requests a minute and 500
+ * an hour per account, and 100 concurrent requests. An issue is one POST (labels included
+ * where the token may set them).
+ */
+export const GITHUB_PACING: Pacing = { defaults: { perMinute: 80, perHour: 500, concurrent: 100 }, basis: "GitHub's limit", writesPerTicket: 1 };
 const API_VERSION = "2022-11-28";
 
 /** The REST API root for a GitHub web address: api.github.com, or /api/v3 on a GHES server. */

@@ -4,7 +4,8 @@ import { ExternalError } from "../../http.js";
 import { expiryNote, type HealthNote } from "../types.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
 import { type AppCredentials, appLogin, installationToken, privateKeyError } from "./app.js";
-import { GitHubClient, SERVICE, apiBase, githubErrorMessage, nextLink } from "./client.js";
+import { GITHUB_PACING, GitHubClient, SERVICE, apiBase, githubErrorMessage, nextLink } from "./client.js";
+import { paceFields } from "../pace.js";
 import { GITHUB_MAX_DELIVERY_BYTES, GITHUB_SIGNATURE_HEADERS, parseGitHubDelivery, verifyGitHubDelivery } from "./webhook.js";
 import { withAnnotation } from "../../remediation/annotation.js";
 import { linkOutsidePullRequestsField } from "../pull-requests.js";
@@ -129,7 +130,9 @@ export const github: AvailableConnector = {
       validate: (value) => (value.length < 16 ? "Use a webhook secret of at least 16 characters." : undefined),
     },
     linkOutsidePullRequestsField,
+    ...paceFields(GITHUB_PACING),
   ],
+  pacing: GITHUB_PACING,
 
   async test(connection, ctx) {
     const client = createGitHubClient(connection, ctx);
