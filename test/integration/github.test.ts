@@ -33,10 +33,13 @@ beforeEach(async () => {
   sim.tokens.clear();
   sim.repos.length = 0;
   sim.rateLimitRemaining = 5000;
+  sim.writes.clear();
   sim.addToken(TOKEN);
   sim.addRepos("acme", 250);
   app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.github.com=${server.url},https://github.example.com=${server.url},${wiz.originMap}` } });
   admin = await setUpAdmin(app);
+  // GitHub's secondary limits count on the app's clock, which Patchbay's pacing moves on.
+  sim.now = () => app.clock.time;
 });
 afterEach(() => app.close());
 
@@ -207,6 +210,7 @@ describe("automatic webhooks", () => {
     await app.close();
     app = await testApp({ env: { PATCHBAY_BASE_URL: "https://patchbay.example.com", PATCHBAY_ORIGIN_MAP: `https://api.github.com=${server.url}` } });
     admin = await setUpAdmin(app);
+    sim.now = () => app.clock.time;
     sim.hooks.clear();
     sim.hooksForbidden = false;
     const res = await admin.post("/integrations/github", { githubUrl: "https://github.com", token: TOKEN });

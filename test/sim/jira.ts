@@ -90,6 +90,16 @@ const NEEDS: Record<string, string[][]> = {
 
 export const CLASSIC_SCOPES = ["read:jira-work", "read:jira-user", "write:jira-work"];
 
+/** A field of a transition screen, as GET /issue/{key}/transitions?expand=transitions.fields gives it. */
+interface ScreenField {
+  required: boolean;
+  name: string;
+  key: string;
+  schema: { type: string; system?: string };
+  operations: string[];
+  allowedValues?: unknown[];
+}
+
 export class JiraSim {
   readonly faults = new FaultKnobs();
   readonly tokens = new Map<string, Token>();
@@ -99,6 +109,16 @@ export class JiraSim {
   readonly issues: SimIssue[] = [];
   /** Status ids an issue may move to, per current status id (all by default). */
   blockedTransitions = new Set<string>();
+  /**
+   * Transition screens, by the status the transition leads to: Resolution on the screen
+   * (required or not), and other fields the screen requires. Jira refuses a transition that
+   * leaves a required field empty, and any field that is not on its screen.
+   */
+  readonly transitionScreens = new Map<string, { resolution?: "required" | "optional"; required?: string[] }>();
+  /** Fields not on the edit screen (editmeta leaves them out; PUT refuses them). */
+  readonly notEditable = new Set<string>();
+  /** Statuses whose issues cannot be edited at all (jira.issue.editable = false): editmeta is empty. */
+  readonly lockedStatuses = new Set<string>();
   /** Statuses an administrator removed from the workflow. */
   readonly removedStatuses = new Set<string>();
   cloudId = "a436116f-02ce-4520-8fbb-7301462a1674";
@@ -206,6 +226,16 @@ export class JiraSim {
     const stamp = new Date().toISOString().replace("Z", "+0000");
     const author = { self: `${this.siteOrigin}/rest/api/2/user?accountId=${by.accountId}`, accountId: by.accountId, displayName: by.displayName, active: true, accountType: "atlassian" };
     return { self: `${this.siteOrigin}/rest/api/2/issue/${id}/comment/${id}`, id, author, body: text, updateAuthor: author, created: stamp, updated: stamp, jsdPublic: true };
+  }
+
+  /** The transition screen's fields (expand=transitions.fields), by the status it leads to. */
+  #screenFields(statusId: string): Record<string, ScreenField> {
+    const screen = this.transitionScreens.get(statusId);
+    if (!screen) return {};
+    const out: Record<string, ScreenField> = {};
+    if (screen.resolution) out.resolution = { required: screen.resolution === "required", name: "Resolution", key: "resolution", schema: { type: "resolution", system: "resolution" }, operations: ["set"], allowedValues: RESOLUTIONS.map((r) => ({ ...r, self: `${this.siteOrigin}/rest/api/3/resolution/${r.id}` })) };
+    for (const id of screen.required ?? []) out[id] = { required: true, name: id === "fixVersions" ? "Fix versions" : id, key: id, schema: { type: "string" }, operations: ["set"] };
+    return out;
   }
 
   #issueUpdated(i: SimIssue, by: SimUser, from: { id: string; name: string }, to: { id: string; name: string }, comment?: { id: string; text: string; by: SimUser }, resolution?: { id: string; name: string }): void {
@@ -461,6 +491,9 @@ export class JiraSim {
       for (const name of Object.keys(body.update ?? {})) {
         if (name in fields) return c.json({ errorMessages: [], errors: { [name]: `Field '${name}' cannot be set. It is not on the appropriate screen, or unknown.` } }, 400);
       }
+      const locked = this.lockedStatuses.has(i.statusId);
+      const offScreen = [...Object.keys(fields), ...Object.keys(body.update ?? {})].filter((name) => locked || this.notEditable.has(name));
+      if (offScreen.length) return c.json({ errorMessages: [], errors: Object.fromEntries(offScreen.map((name) => [name, `Field '${name}' cannot be set. It is not on the appropriate screen, or unknown.`])) }, 400);
       const type = this.issueTypes.get(i.projectKey)!.find((t) => t.id === i.issueTypeId)!;
       const errors = validate(type.fields, fields, false);
       if (Object.keys(errors).length) return c.json({ errorMessages: [], errors }, 400);
@@ -497,24 +530,50 @@ export class JiraSim {
         id: String(11 + Number(s.id.slice(-1)) * 10),
         name: n >= 0 ? `Move to ${s.name}` : "",
         to: { id: s.id, name: s.name, statusCategory: { key: s.id === "10002" || s.id === "10003" ? "done" : s.id === "10001" ? "indeterminate" : "new" } },
-        hasScreen: false,
+        hasScreen: this.transitionScreens.has(s.id),
         isAvailable: true,
+        // As Jira: the screen's fields only with expand=transitions.fields.
+        ...(/transitions\.fields/.test(c.req.query("expand") ?? "") ? { fields: this.#screenFields(s.id) } : {}),
       }));
       return c.json({ expand: "transitions", transitions });
+    });
+    api.get("/issue/:key/editmeta", (c) => {
+      const denied = need(c, "read");
+      if (denied) return denied;
+      const i = issue(c);
+      if (!i) return notFound(c, "Issue does not exist or you do not have permission to see it.");
+      if (this.lockedStatuses.has(i.statusId)) return c.json({ fields: {} });
+      const type = this.issueTypes.get(i.projectKey)!.find((t) => t.id === i.issueTypeId)!;
+      const fields = Object.fromEntries(
+        type.fields
+          .filter((f) => !this.notEditable.has(f.fieldId) && f.fieldId !== "project" && f.fieldId !== "issuetype" && f.fieldId !== "reporter")
+          .map((f) => [f.fieldId, { required: f.required, schema: f.schema, name: f.name, key: f.fieldId, operations: f.schema.type === "array" ? ["add", "set", "remove"] : ["set"], ...(f.allowedValues ? { allowedValues: f.allowedValues } : {}) }]),
+      );
+      return c.json({ fields });
     });
     api.post("/issue/:key/transitions", async (c) => {
       const denied = need(c, "write");
       if (denied) return denied;
       const i = issue(c);
       if (!i) return notFound(c, "Issue does not exist or you do not have permission to see it.");
-      const body = (await c.req.json().catch(() => undefined)) as { transition?: { id?: string } } | undefined;
+      const body = (await c.req.json().catch(() => undefined)) as { transition?: { id?: string }; fields?: Record<string, { id?: string; name?: string } | unknown> } | undefined;
       const target = STATUSES.find((s) => String(11 + Number(s.id.slice(-1)) * 10) === body?.transition?.id);
       if (!target || target.id === i.statusId || this.blockedTransitions.has(target.id)) {
         return c.json({ errorMessages: [`Transition id '${body?.transition?.id}' is not valid for this issue.`], errors: {} }, 400);
       }
+      const screen = this.#screenFields(target.id);
+      const sent = body?.fields ?? {};
+      const errors: Record<string, string> = {};
+      for (const name of Object.keys(sent)) if (!(name in screen)) errors[name] = `Field '${name}' cannot be set. It is not on the appropriate screen, or unknown.`;
+      for (const [name, field] of Object.entries(screen)) if (field.required && sent[name] === undefined) errors[name] = `${field.name} is required.`;
+      const chosen = sent.resolution as { id?: string; name?: string } | undefined;
+      const resolution = chosen ? RESOLUTIONS.find((r) => r.id === chosen.id || r.name === chosen.name) : undefined;
+      if (chosen && !resolution) errors.resolution = `Could not find a resolution matching '${chosen.id ?? chosen.name}'.`;
+      if (Object.keys(errors).length) return c.json({ errorMessages: [], errors }, 400);
       const from = STATUSES.find((s) => s.id === i.statusId)!;
       i.statusId = target.id;
-      this.#issueUpdated(i, SERVICE_ACCOUNT, from, target);
+      if (resolution) i.fields.resolution = { id: resolution.id, name: resolution.name };
+      this.#issueUpdated(i, SERVICE_ACCOUNT, from, target, undefined, resolution);
       return c.body(null, 204);
     });
     api.post("/search/jql", async (c) => {
