@@ -555,9 +555,17 @@ export interface TrackerSession {
    */
   readonly searchLagMs?: number;
   create(target: TicketTarget, content: TicketContent): Promise<TicketRef>;
-  update(target: TicketTarget, ticket: TicketRef, content: TicketContent): Promise<void>;
-  /** Moves the ticket to a status; "already" when it is there. Throws when no transition leads there. */
-  transition(target: TicketTarget, ticket: TicketRef, statusId: string): Promise<"moved" | "already">;
+  /**
+   * Sends the content again. Where the tracker takes only some fields now (Jira's edit screen,
+   * an issue locked in its status), it sends only those and names the rest in `ignored`.
+   */
+  update(target: TicketTarget, ticket: TicketRef, content: TicketContent): Promise<UpdateOutcome | void>;
+  /**
+   * Moves the ticket to a status; "already" when it is there. Throws when no transition leads
+   * there, or when its screen requires a field Patchbay cannot fill. A screen's Resolution is
+   * set from `options`.
+   */
+  transition(target: TicketTarget, ticket: TicketRef, statusId: string, options?: TransitionOptions): Promise<"moved" | "already">;
   comment(target: TicketTarget, ticket: TicketRef, blocks: Block[]): Promise<void>;
   /** The account Patchbay acts as, as the tracker's events name it (its own changes are ignored). */
   whoami?(): Promise<string>;
@@ -572,6 +580,21 @@ export interface TrackerSession {
   lookup(target: TicketTarget, reference: string): Promise<ExistingTicket | undefined>;
   /** The project's tickets whose titles name a CVE, oldest first, at most `limit` (to link instead of duplicating). */
   withCves(target: TicketTarget, limit: number): Promise<ExistingTicket[]>;
+}
+
+/** What an update did not change: tracker field ids the tracker would not take now. */
+export interface UpdateOutcome {
+  ignored: string[];
+  /** Why, in the tracker's words: "not on Jira's edit screen". */
+  reason?: string;
+}
+
+/** What a transition's screen is filled with. */
+export interface TransitionOptions {
+  /** The resolution the mapping gives this Patchbay status (a Jira resolution id). */
+  resolutionId?: string;
+  /** Why the ticket moves: a screen that requires a resolution gets a fitting one when the mapping names none. */
+  reason?: "resolved" | "accepted" | "reopened";
 }
 
 /** A ticket that exists in the tracker, with its title. */

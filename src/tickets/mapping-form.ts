@@ -47,6 +47,15 @@ export function parseMappingForm(
     }
   }
   if (!statusMap.done) errors["status.done"] ??= "Choose the status a ticket moves to when its findings are resolved.";
+  // The resolution a closing transition sets, where the tracker has resolutions (Jira).
+  const resolutions = resolutionChoices(inboundChoices);
+  const resolutionMap: StatusMap = {};
+  for (const state of RESOLVING_STATES) {
+    const id = form[`resolution.${state}`] ?? "";
+    if (!id) continue;
+    if (resolutions.some((r) => r.id === id)) resolutionMap[state] = id;
+    else errors[`resolution.${state}`] = "Choose one of the tracker's resolutions.";
+  }
   const templates = { title: (form.titleTemplate ?? "").trim().slice(0, 2000), description: (form.descriptionTemplate ?? "").trim().slice(0, 20000) };
   for (const [key, source] of [["titleTemplate", templates.title], ["descriptionTemplate", templates.description]] as const) {
     try {
@@ -56,8 +65,16 @@ export function parseMappingForm(
       errors[key] = err.message;
     }
   }
-  const data = { name, target, fields: mapping, statusMap, statusNames, inbound: parseInboundForm(form, inboundChoices), templates };
+  const data = { name, target, fields: mapping, statusMap, statusNames, resolutionMap, inbound: parseInboundForm(form, inboundChoices), templates };
   return Object.keys(errors).length ? { ok: false, data, errors } : { ok: true, data };
+}
+
+/** The Patchbay statuses whose transition may set a resolution. */
+export const RESOLVING_STATES = ["done", "accepted"] as const;
+
+/** The tracker's resolutions among the inbound choices ("resolution:<id>"), by their own ids. */
+export function resolutionChoices(inboundChoices: TrackerChoice[]): TrackerChoice[] {
+  return inboundChoices.filter((c) => c.id.startsWith("resolution:")).map((c) => ({ id: c.id.slice("resolution:".length), name: c.name.replace(/^Resolution: /, "") }));
 }
 
 /** A new mapping's starting point: the obvious field sources and status names. */
@@ -69,12 +86,15 @@ export function suggestedMapping(target: TicketTarget, fields: TrackerField[], s
     done: find(/^(done|closed|resolved|fixed)$/i) ?? find(/completed|^closed|^resolved/i),
     accepted: find(/won.?t|declined|rejected|risk|not planned|cancel/i) ?? find(/^(done|closed)$/i),
   };
+  const resolutions = resolutionChoices(inboundChoices);
+  const resolution = (re: RegExp) => resolutions.find((r) => re.test(r.name))?.id;
   return {
     name: `${target.project.name} · ${target.ticketType.name}`,
     target,
     fields: suggestMapping(fields),
     statusMap,
     statusNames: Object.fromEntries(statuses.map((s) => [s.id, s.name])),
+    resolutionMap: { done: resolution(/^(done|fixed)$/i), accepted: resolution(/won.?t (do|fix)/i) },
     inbound: suggestedInbound(inboundChoices, statusMap),
     templates: { title: "", description: "" },
   };

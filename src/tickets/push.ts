@@ -180,10 +180,15 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
       await recordChange(db, ticket.id, "linked", found ? `Linked to ${ref.key}, found in the tracker by its marker after an interrupted push` : `Created ${ref.key} in ${handle.data.target.project.name}`, deps.now());
       ticket = { ...ticket, state: "open", content_hash: hash, notes: JSON.stringify(noteKeys(view)) };
     } else if (ticket.content_hash !== hash && ticket.origin === "created") {
-      await onTicket((r) => handle.session.update(handle.data.target, r, content));
-      const changed = diff(ticket.content, summary(handle.data.fields, content));
-      await db.updateTable("tickets").set({ content_hash: hash, content: summary(handle.data.fields, content), updated_at: deps.now().toISOString() }).where("id", "=", ticket.id).execute();
-      await recordChange(db, ticket.id, "updated", changed.length ? `Updated ${changed.join("; ")}` : "Updated the content", deps.now());
+      const outcome = await onTicket((r) => handle.session.update(handle.data.target, r, content));
+      // The changelog says what the tracker took: fields it would not take keep their old values.
+      const applied = appliedSummary(handle.data.fields, content, ticket.content, outcome?.ignored ?? []);
+      const changed = diff(ticket.content, applied);
+      const skipped = (outcome?.ignored ?? []).map((id) => handle.data.fields.find((m) => m.fieldId === id)?.name ?? id);
+      await db.updateTable("tickets").set({ content_hash: hash, content: applied, updated_at: deps.now().toISOString() }).where("id", "=", ticket.id).execute();
+      const left = skipped.length ? `${skipped.join(", ")} left as ${skipped.length === 1 ? "it was" : "they were"} (${outcome!.reason ?? "the tracker would not take them"})` : "";
+      const detail = changed.length ? `Updated ${changed.join("; ")}${left ? `; ${left}` : ""}` : left ? `Not updated: ${left}` : "Updated the content";
+      await recordChange(db, ticket.id, "updated", detail, deps.now());
       action = "updated";
     }
 
@@ -196,7 +201,8 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
     const mayMove = ticket.origin === "created" || handle.data.inbound.linkedTickets === "comment_and_move";
     if (ticket.state !== view.state && !keepClosed && mayMove) {
       if (statusId) {
-        const moved = await onTicket((r) => handle.session.transition(handle.data.target, r, statusId));
+        const resolutionId = handle.data.resolutionMap?.[view.state];
+        const moved = await onTicket((r) => handle.session.transition(handle.data.target, r, statusId, { resolutionId, reason: view.state === "done" ? "resolved" : view.state === "accepted" ? "accepted" : "reopened" }));
         const name = handle.data.statusNames[statusId] ?? statusId;
         if (moved === "moved") await recordChange(db, ticket.id, "transitioned", `Status → ${name} (${stateReason(view.state)})`, deps.now());
         if (action === "unchanged") action = "updated";
@@ -303,6 +309,19 @@ export function summary(fields: FieldMapping[], content: TicketContent): string 
     out[m.name] = value.kind === "document" ? createHash("sha256").update(JSON.stringify(value.blocks)).digest("hex").slice(0, 12) : displayFieldValue(value, m.choiceNames);
   }
   return JSON.stringify(out);
+}
+
+/** The content summary as the tracker has it after an update that left some fields out. */
+function appliedSummary(fields: FieldMapping[], content: TicketContent, before: string | null, ignored: string[]): string {
+  const after = JSON.parse(summary(fields, content)) as Record<string, string>;
+  if (!ignored.length) return JSON.stringify(after);
+  const old = before ? (JSON.parse(before) as Record<string, string>) : {};
+  for (const m of fields) {
+    if (!ignored.includes(m.fieldId)) continue;
+    if (m.name in old) after[m.name] = old[m.name]!;
+    else delete after[m.name];
+  }
+  return JSON.stringify(after);
 }
 
 export function diff(before: string | null, after: string): string[] {

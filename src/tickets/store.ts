@@ -33,6 +33,8 @@ export interface MappingData {
   statusMap: StatusMap;
   /** Names of the tracker statuses in the map, for display. */
   statusNames: Record<string, string>;
+  /** The resolution a ticket is closed with, per Patchbay status (Jira), where the mapping names one. */
+  resolutionMap?: StatusMap;
   /** Two-way sync: what a tracker status means for the findings. */
   inbound: InboundSettings;
   /** The mapping's own title and description templates. */
@@ -40,8 +42,8 @@ export interface MappingData {
 }
 
 export function mappingData(row: TrackerMapping): MappingData {
-  const status = JSON.parse(row.status_map) as { map: StatusMap; names: Record<string, string> };
-  return { name: row.name, target: JSON.parse(row.target) as TicketTarget, fields: JSON.parse(row.fields) as FieldMapping[], statusMap: status.map, statusNames: status.names, inbound: inboundSettings(row), templates: { title: "", description: "", ...(JSON.parse(row.templates || "{}") as Partial<Templates>) } };
+  const status = JSON.parse(row.status_map) as { map: StatusMap; names: Record<string, string>; resolutions?: StatusMap };
+  return { name: row.name, target: JSON.parse(row.target) as TicketTarget, fields: JSON.parse(row.fields) as FieldMapping[], statusMap: status.map, statusNames: status.names, resolutionMap: status.resolutions ?? {}, inbound: inboundSettings(row), templates: { title: "", description: "", ...(JSON.parse(row.templates || "{}") as Partial<Templates>) } };
 }
 
 export function findMapping(db: Db, id: number): Promise<TrackerMapping | undefined> {
@@ -54,7 +56,7 @@ export async function saveMapping(db: Db, integrationId: number, id: number | un
     name: data.name,
     target: JSON.stringify(data.target),
     fields: JSON.stringify(data.fields),
-    status_map: JSON.stringify({ map: data.statusMap, names: data.statusNames }),
+    status_map: JSON.stringify({ map: data.statusMap, names: data.statusNames, resolutions: data.resolutionMap ?? {} }),
     inbound: JSON.stringify(data.inbound),
     templates: JSON.stringify(data.templates),
     updated_at: stamp,

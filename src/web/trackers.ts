@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { redactText, registerSecret } from "../log.js";
 import { PATCHBAY_FIELDS, patchbayFieldsFor } from "../tickets/fields.js";
 import { loadSla } from "../findings/sla.js";
-import { parseAssignmentForm, parseMappingForm, suggestedMapping } from "../tickets/mapping-form.js";
+import { parseAssignmentForm, parseMappingForm, suggestedMapping, resolutionChoices } from "../tickets/mapping-form.js";
 import { eventReceiver, INBOUND_ACTIONS, inboundSettings, LINKED_TICKETS, STILL_DETECTED, suggestedInbound } from "../tickets/inbound.js";
 import { latestReconcile, RECONCILE_DIRECTIONS, startReconcile } from "../tickets/reconcile.js";
 import { approveLinkByCve, startLinkByCve } from "../tickets/link.js";
@@ -412,6 +412,7 @@ async function mappingForm(
     choice,
     data,
     rows: loaded && data ? formRows(loaded.fields, data) : [],
+    resolutions: loaded ? resolutionChoices(loaded.inboundChoices) : [],
     patchbayFields: PATCHBAY_FIELDS,
     severities: SEVERITIES,
     slaDays: await loadSla(deps.db),

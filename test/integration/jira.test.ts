@@ -456,6 +456,75 @@ describe("no duplicates, and errors people can act on", () => {
   });
 });
 
+describe("transition screens and the edit screen", () => {
+  async function mapped(extra: Record<string, string>): Promise<number> {
+    await importFindings();
+    jiraId = Number(/\/integrations\/jira\/(\d+)/.exec((await connectJira()).headers.get("location")!)![1]);
+    const res = await admin.post(`/trackers/${jiraId}/mappings`, secBugForm(extra));
+    expect(res.status, text(await res.clone().text())).toBe(303);
+    const mappingId = Number(/\/trackers\/mappings\/(\d+)/.exec(res.headers.get("location")!)![1]);
+    await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "update_existing" });
+    return mappingId;
+  }
+
+  it("closes through a screen that requires Resolution with the mapping's, and names a required field it cannot fill", async () => {
+    // Won't Do goes through a screen that requires a Resolution; Done's screen offers one.
+    jira.transitionScreens.set("10003", { resolution: "required" });
+    jira.transitionScreens.set("10002", { resolution: "optional" });
+    const mappingId = await mapped({ "resolution.accepted": "10003" });
+    const form = await (await admin.get(`/trackers/mappings/${mappingId}/edit`)).text();
+    expect(form).toContain('<label for="res-accepted">Resolution when risk is accepted</label>');
+    const lodash = await findingId("CVE-2021-23337");
+    await admin.post(`/vulnerabilities/${lodash}/push`, {});
+    await drain();
+    await admin.post(`/vulnerabilities/${lodash}/status`, { status: "false_positive", reason: "Not reachable" });
+    await drain();
+    expect(jira.issues[0]!.statusId).toBe("10003");
+    expect(jira.issues[0]!.fields.resolution).toEqual({ id: "10003", name: "Cannot Reproduce" });
+    expect(text(await (await admin.get(`/vulnerabilities/${lodash}`)).text())).toContain("Status → Won't Do (risk accepted)");
+
+    // A screen that requires a field Patchbay has no value for: the push error says which and what to do.
+    jira.transitionScreens.set("10003", { resolution: "required", required: ["fixVersions"] });
+    const axios = await findingId("CVE-2021-3749");
+    await admin.post(`/vulnerabilities/${axios}/push`, {});
+    await drain();
+    await admin.post(`/vulnerabilities/${axios}/status`, { status: "false_positive", reason: "Vendored, unused" });
+    await drain();
+    expect(jira.issues[1]!.statusId).toBe("10000");
+    const errors = await db().selectFrom("push_errors").select("reason").where("mapping_id", "=", mappingId).execute();
+    expect(errors.map((e) => e.reason)).toEqual([expect.stringContaining(`The transition "Move to Won't Do" to "Won't Do" requires "Fix versions" on its screen, which Patchbay cannot fill. Make it optional on the transition screen in the Jira workflow, give it a default, or map another status.`)]);
+  });
+
+  it("edits only the fields on the issue's edit screen, and the changelog says what was left as it was", async () => {
+    await mapped({});
+    const lodash = await findingId("CVE-2021-23337");
+    await admin.post(`/vulnerabilities/${lodash}/push`, {});
+    await drain();
+    expect(jira.issues[0]!.fields.priority).toMatchObject({ id: "2" });
+    // Priority is not on the edit screen; the scanner raises the finding to critical.
+    jira.notEditable.add("priority");
+    wiz.sim.findings[0]!.severity = "CRITICAL";
+    await admin.post(`/integrations/wiz/${wizId}/sync`, {});
+    await drain(5_000);
+    expect(jira.issues[0]!.fields.priority).toMatchObject({ id: "2" });
+    expect(jira.issues[0]!.fields.customfield_10050).toMatchObject({ id: "20001" });
+    const history = await db().selectFrom("ticket_changes").select("detail").where("action", "=", "updated").execute();
+    expect(history.map((h) => h.detail)).toEqual([expect.stringMatching(/^Updated .*Severity: High → Critical.*; Priority left as it was \(not on Jira's edit screen\)$/)]);
+    expect(history[0]!.detail).not.toMatch(/Priority: High → Highest/);
+
+    // A closed issue Jira does not let anyone edit: nothing is sent, and the changelog says so.
+    jira.issues[0]!.statusId = "10002";
+    jira.lockedStatuses.add("10002");
+    wiz.sim.findings[0]!.severity = "LOW";
+    await admin.post(`/integrations/wiz/${wizId}/sync`, {});
+    const before = jira.issues[0]!.fields.customfield_10050;
+    await drain(5_000);
+    expect(jira.issues[0]!.fields.customfield_10050).toEqual(before);
+    const last = await db().selectFrom("ticket_changes").select("detail").where("action", "=", "updated").orderBy("id", "desc").executeTakeFirstOrThrow();
+    expect(last.detail).toMatch(/^Not updated: .*Severity.* left as they were \(Jira does not allow editing the issue in its status\)$/);
+  });
+});
+
 describe("bulk push", () => {
   it("pushes every finding of a filtered selection as one job with progress", async () => {
     await importFindings();

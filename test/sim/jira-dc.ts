@@ -10,10 +10,18 @@
 //   {issues, startAt, maxResults, total}; 429 with Retry-After when rate limited.
 import { Hono, type Context } from "hono";
 import { FaultKnobs } from "./faults.js";
-import { RESOLUTIONS, STATUSES, type SimField, type SimIssue, jqlKeys, resolveIssue, standardFields, validate } from "./jira.js";
+import { RESOLUTIONS, STATUSES, type SimField, type SimIssue, type TransitionScreen, jqlKeys, resolveIssue, screenErrors, screenFields, standardFields, validate } from "./jira.js";
 
 export class JiraDataCenterSim {
   readonly faults = new FaultKnobs();
+  /**
+   * Transition screens by the status they lead to. As the classic "Jira Workflow" does, the way
+   * to Done and to Won't Do goes through the Resolve Issue screen, which requires a Resolution.
+   */
+  readonly transitionScreens = new Map<string, TransitionScreen>([
+    ["10002", { resolution: "required" }],
+    ["10003", { resolution: "required" }],
+  ]);
   /** Personal access tokens → the user they belong to. */
   readonly tokens = new Map<string, { name: string; revoked?: boolean }>();
   /** Users who sign in with a password (Basic), as Jira before 8.14 requires. */
@@ -202,18 +210,30 @@ export class JiraDataCenterSim {
       i.comments.push(body.body);
       return c.json({ id: String(i.comments.length), body: body.body, created: new Date().toISOString() }, 201);
     });
+    api.get("/issue/:key/editmeta", (c) => {
+      const i = issue(c);
+      if (!i) return notFound(c, "Issue Does Not Exist");
+      const type = this.issueTypes.get(i.projectKey)!.find((t) => t.id === i.issueTypeId)!;
+      return c.json({ fields: Object.fromEntries(type.fields.filter((f) => !["project", "issuetype", "reporter"].includes(f.fieldId)).map((f) => [f.fieldId, { required: f.required, schema: f.schema, name: f.name, operations: f.schema.type === "array" ? ["add", "set", "remove"] : ["set"] }])) });
+    });
     api.get("/issue/:key/transitions", (c) => {
       const i = issue(c);
       if (!i) return notFound(c, "Issue Does Not Exist");
-      return c.json({ expand: "transitions", transitions: STATUSES.filter((s) => s.id !== i.statusId).map((s) => ({ id: String(11 + Number(s.id.slice(-1)) * 10), name: `Move to ${s.name}`, to: { id: s.id, name: s.name } })) });
+      const fields = /transitions\.fields/.test(c.req.query("expand") ?? "");
+      return c.json({ expand: "transitions", transitions: STATUSES.filter((s) => s.id !== i.statusId).map((s) => ({ id: String(11 + Number(s.id.slice(-1)) * 10), name: `Move to ${s.name}`, to: { id: s.id, name: s.name }, hasScreen: this.transitionScreens.has(s.id), ...(fields ? { fields: screenFields(this.transitionScreens.get(s.id), `${base()}/rest/api/2`) } : {}) })) });
     });
     api.post("/issue/:key/transitions", async (c) => {
       const i = issue(c);
       if (!i) return notFound(c, "Issue Does Not Exist");
-      const body = (await c.req.json().catch(() => undefined)) as { transition?: { id?: string } } | undefined;
+      const body = (await c.req.json().catch(() => undefined)) as { transition?: { id?: string }; fields?: Record<string, unknown> } | undefined;
       const target = STATUSES.find((s) => String(11 + Number(s.id.slice(-1)) * 10) === body?.transition?.id);
       if (!target || target.id === i.statusId) return c.json({ errorMessages: [`It seems that you have tried to perform a workflow operation (${body?.transition?.id}) that is not valid for the current state of this issue.`], errors: {} }, 400);
+      const errors = screenErrors(screenFields(this.transitionScreens.get(target.id), `${base()}/rest/api/2`), body?.fields ?? {});
+      if (Object.keys(errors).length) return c.json({ errorMessages: [], errors }, 400);
+      const chosen = body?.fields?.resolution as { id?: string; name?: string } | undefined;
+      const resolution = chosen ? RESOLUTIONS.find((r) => r.id === chosen.id || r.name === chosen.name) : undefined;
       i.statusId = target.id;
+      if (resolution) i.fields.resolution = { id: resolution.id, name: resolution.name };
       return c.body(null, 204);
     });
     api.post("/search", async (c) => {

@@ -100,6 +100,27 @@ interface ScreenField {
   allowedValues?: unknown[];
 }
 
+export type TransitionScreen = { resolution?: "required" | "optional"; required?: string[] };
+
+/** A transition screen's fields as Jira lists them. */
+export function screenFields(screen: TransitionScreen | undefined, api: string): Record<string, ScreenField> {
+  if (!screen) return {};
+  const out: Record<string, ScreenField> = {};
+  if (screen.resolution) out.resolution = { required: screen.resolution === "required", name: "Resolution", key: "resolution", schema: { type: "resolution", system: "resolution" }, operations: ["set"], allowedValues: RESOLUTIONS.map((r) => ({ ...r, self: `${api}/resolution/${r.id}` })) };
+  for (const id of screen.required ?? []) out[id] = { required: true, name: id === "fixVersions" ? "Fix versions" : id, key: id, schema: { type: "string" }, operations: ["set"] };
+  return out;
+}
+
+/** Checks a transition's fields against its screen: Jira's errors, by field. */
+export function screenErrors(screen: Record<string, ScreenField>, sent: Record<string, unknown>): Record<string, string> {
+  const errors: Record<string, string> = {};
+  for (const name of Object.keys(sent)) if (!(name in screen)) errors[name] = `Field '${name}' cannot be set. It is not on the appropriate screen, or unknown.`;
+  for (const [name, field] of Object.entries(screen)) if (field.required && sent[name] === undefined) errors[name] = `${field.name} is required.`;
+  const chosen = sent.resolution as { id?: string; name?: string } | undefined;
+  if (chosen && !RESOLUTIONS.some((r) => r.id === chosen.id || r.name === chosen.name)) errors.resolution = `Could not find a resolution matching '${chosen.id ?? chosen.name}'.`;
+  return errors;
+}
+
 export class JiraSim {
   readonly faults = new FaultKnobs();
   readonly tokens = new Map<string, Token>();
@@ -114,7 +135,7 @@ export class JiraSim {
    * (required or not), and other fields the screen requires. Jira refuses a transition that
    * leaves a required field empty, and any field that is not on its screen.
    */
-  readonly transitionScreens = new Map<string, { resolution?: "required" | "optional"; required?: string[] }>();
+  readonly transitionScreens = new Map<string, TransitionScreen>();
   /** Fields not on the edit screen (editmeta leaves them out; PUT refuses them). */
   readonly notEditable = new Set<string>();
   /** Statuses whose issues cannot be edited at all (jira.issue.editable = false): editmeta is empty. */
@@ -230,12 +251,7 @@ export class JiraSim {
 
   /** The transition screen's fields (expand=transitions.fields), by the status it leads to. */
   #screenFields(statusId: string): Record<string, ScreenField> {
-    const screen = this.transitionScreens.get(statusId);
-    if (!screen) return {};
-    const out: Record<string, ScreenField> = {};
-    if (screen.resolution) out.resolution = { required: screen.resolution === "required", name: "Resolution", key: "resolution", schema: { type: "resolution", system: "resolution" }, operations: ["set"], allowedValues: RESOLUTIONS.map((r) => ({ ...r, self: `${this.siteOrigin}/rest/api/3/resolution/${r.id}` })) };
-    for (const id of screen.required ?? []) out[id] = { required: true, name: id === "fixVersions" ? "Fix versions" : id, key: id, schema: { type: "string" }, operations: ["set"] };
-    return out;
+    return screenFields(this.transitionScreens.get(statusId), `${this.siteOrigin}/rest/api/3`);
   }
 
   #issueUpdated(i: SimIssue, by: SimUser, from: { id: string; name: string }, to: { id: string; name: string }, comment?: { id: string; text: string; by: SimUser }, resolution?: { id: string; name: string }): void {
@@ -561,15 +577,11 @@ export class JiraSim {
       if (!target || target.id === i.statusId || this.blockedTransitions.has(target.id)) {
         return c.json({ errorMessages: [`Transition id '${body?.transition?.id}' is not valid for this issue.`], errors: {} }, 400);
       }
-      const screen = this.#screenFields(target.id);
       const sent = body?.fields ?? {};
-      const errors: Record<string, string> = {};
-      for (const name of Object.keys(sent)) if (!(name in screen)) errors[name] = `Field '${name}' cannot be set. It is not on the appropriate screen, or unknown.`;
-      for (const [name, field] of Object.entries(screen)) if (field.required && sent[name] === undefined) errors[name] = `${field.name} is required.`;
+      const errors = screenErrors(this.#screenFields(target.id), sent);
+      if (Object.keys(errors).length) return c.json({ errorMessages: [], errors }, 400);
       const chosen = sent.resolution as { id?: string; name?: string } | undefined;
       const resolution = chosen ? RESOLUTIONS.find((r) => r.id === chosen.id || r.name === chosen.name) : undefined;
-      if (chosen && !resolution) errors.resolution = `Could not find a resolution matching '${chosen.id ?? chosen.name}'.`;
-      if (Object.keys(errors).length) return c.json({ errorMessages: [], errors }, 400);
       const from = STATUSES.find((s) => s.id === i.statusId)!;
       i.statusId = target.id;
       if (resolution) i.fields.resolution = { id: resolution.id, name: resolution.name };

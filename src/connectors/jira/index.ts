@@ -4,7 +4,7 @@
 // descriptions, comments and workflow transitions.
 import { ExternalError } from "../../http.js";
 import { cvesIn, type ExistingTicket } from "../types.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession } from "../types.js";
+import type { AvailableConnector, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession, TransitionOptions, UpdateOutcome } from "../types.js";
 import { httpsOrigin } from "../origin.js";
 import { toAdf } from "./adf.js";
 import { toWiki } from "./wiki.js";
@@ -416,28 +416,32 @@ class JiraSession implements TrackerSession {
     return { id: String(created.id), key: created.key, url: this.browse(created.key, created.self) };
   }
 
-  async update(target: TicketTarget, ticket: TicketRef, content: TicketContent) {
+  async update(target: TicketTarget, ticket: TicketRef, content: TicketContent): Promise<UpdateOutcome | void> {
     const fields = createFields(target, content, this.conn.dc);
     delete fields.project;
     delete fields.issuetype;
+    // Only what the issue's edit screen holds now: Jira refuses the whole edit for one field
+    // that is not on it, and an issue locked in its status (a closed one) has none.
+    const key = encodeURIComponent(ticket.key);
+    const meta = await this.conn.client.get<{ fields?: Record<string, unknown> }>("write", `${this.conn.api}/issue/${key}/editmeta`);
+    const editable = new Set(Object.keys(meta?.fields ?? {}));
+    const ignored = Object.keys(fields).filter((id) => !editable.has(id));
+    for (const id of ignored) delete fields[id];
     // Labels are added, never replaced: people's own labels on the issue stay.
-    const labels = fields.labels as string[];
+    const labels = (fields.labels as string[] | undefined) ?? [];
     delete fields.labels;
-    await this.conn.client.send("write", "PUT", `${this.conn.api}/issue/${encodeURIComponent(ticket.key)}`, {
-      fields,
-      update: { labels: labels.map((label) => ({ add: label })) },
-    });
+    const update = labels.length ? { labels: labels.map((label) => ({ add: label })) } : undefined;
+    if (Object.keys(fields).length || update) await this.conn.client.send("write", "PUT", `${this.conn.api}/issue/${key}`, { fields, ...(update ? { update } : {}) });
+    return ignored.length ? { ignored, reason: editable.size ? "not on Jira's edit screen" : "Jira does not allow editing the issue in its status" } : undefined;
   }
 
-  async transition(_target: TicketTarget, ticket: TicketRef, statusId: string) {
+  async transition(_target: TicketTarget, ticket: TicketRef, statusId: string, options: TransitionOptions = {}) {
     const key = encodeURIComponent(ticket.key);
     const issue = await this.conn.client.get<{ fields: { status?: { id: string; name: string } } }>("transition", `${this.conn.api}/issue/${key}?fields=status`);
     if (issue.fields.status && String(issue.fields.status.id) === statusId) return "already" as const;
-    // Transition ids differ between workflows: take the one that leads to the mapped status.
-    const { transitions } = await this.conn.client.get<{ transitions: { id: string; name: string; to: { id: string; name: string }; isAvailable?: boolean }[] }>(
-      "transition",
-      `${this.conn.api}/issue/${key}/transitions`,
-    );
+    // Transition ids differ between workflows: take the one that leads to the mapped status,
+    // with its screen's fields (a Resolution that must be set on the way to Done).
+    const { transitions } = await this.conn.client.get<{ transitions: JiraTransition[] }>("transition", `${this.conn.api}/issue/${key}/transitions?expand=transitions.fields`);
     const transition = transitions.find((t) => String(t.to.id) === statusId && t.isAvailable !== false);
     if (!transition) {
       throw new ExternalError(
@@ -446,13 +450,58 @@ class JiraSession implements TrackerSession {
         `No transition in ${ticket.key}'s workflow leads from "${issue.fields.status?.name ?? "its status"}" to the mapped status (id ${statusId}). Allow that transition in the Jira workflow, or map another status.`,
       );
     }
-    await this.conn.client.send("transition", "POST", `${this.conn.api}/issue/${key}/transitions`, { transition: { id: transition.id } });
+    const fields = transitionFields(ticket, transition, options);
+    await this.conn.client.send("transition", "POST", `${this.conn.api}/issue/${key}/transitions`, { transition: { id: transition.id }, ...(Object.keys(fields).length ? { fields } : {}) });
     return "moved" as const;
   }
 
   async comment(_target: TicketTarget, ticket: TicketRef, blocks: Parameters<typeof toAdf>[0]) {
     await this.conn.client.send("comment", "POST", `${this.conn.api}/issue/${encodeURIComponent(ticket.key)}/comment`, { body: this.conn.dc ? toWiki(blocks) : toAdf(blocks) });
   }
+}
+
+interface JiraTransition {
+  id: string;
+  name: string;
+  to: { id: string; name: string };
+  isAvailable?: boolean;
+  /** The transition screen's fields (expand=transitions.fields). */
+  fields?: Record<string, { required?: boolean; hasDefaultValue?: boolean; name?: string; allowedValues?: { id: string; name?: string }[] }>;
+}
+
+/** Resolutions that fit a reason, by name, when the mapping names none. */
+const FITTING_RESOLUTION: Record<NonNullable<TransitionOptions["reason"]>, RegExp> = {
+  resolved: /^(done|fixed|resolved|complete)/i,
+  accepted: /won.?t|not (a )?(bug|fix)|declined|accepted/i,
+  reopened: /^$/,
+};
+
+/**
+ * The fields a transition is sent with: its screen's Resolution (the mapping's, or one that fits
+ * the reason where the screen requires one). A screen that requires any other field without a
+ * default cannot be filled by Patchbay: that is said plainly rather than sent and refused.
+ */
+function transitionFields(ticket: TicketRef, transition: JiraTransition, options: TransitionOptions): Record<string, unknown> {
+  const screen = transition.fields ?? {};
+  const out: Record<string, unknown> = {};
+  const resolution = screen.resolution;
+  if (resolution) {
+    const allowed = resolution.allowedValues ?? [];
+    const chosen = allowed.find((r) => String(r.id) === options.resolutionId) ?? (resolution.required ? (options.reason ? allowed.find((r) => FITTING_RESOLUTION[options.reason!].test(r.name ?? "")) : undefined) ?? allowed[0] : undefined);
+    if (chosen) out.resolution = { id: String(chosen.id) };
+    else if (options.resolutionId && allowed.length) {
+      throw new ExternalError("invalid_input", SERVICE, `The resolution the mapping names (id ${options.resolutionId}) is not offered on the way to "${transition.to.name}" for ${ticket.key}. Choose another resolution in the mapping's status map.`);
+    }
+  }
+  const missing = Object.entries(screen).filter(([id, f]) => id !== "resolution" && f.required && !f.hasDefaultValue);
+  if (missing.length) {
+    throw new ExternalError(
+      "invalid_input",
+      SERVICE,
+      `The transition "${transition.name}" to "${transition.to.name}" requires ${missing.map(([id, f]) => `"${f.name ?? id}"`).join(", ")} on its screen, which Patchbay cannot fill. Make ${missing.length === 1 ? "it" : "them"} optional on the transition screen in the Jira workflow, give ${missing.length === 1 ? "it" : "them"} a default, or map another status.`,
+    );
+  }
+  return out;
 }
 
 interface RawType {
