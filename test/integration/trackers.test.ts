@@ -87,6 +87,32 @@ describe("GitHub Issues", () => {
   });
 });
 
+describe("GitHub Issues without push access", () => {
+  it("records in the changelog only what GitHub applied: a milestone it dropped silently is said to be left as it was", async () => {
+    const github = new GitHubSim();
+    github.addToken("github_pat_triage", "triager");
+    github.triageOnly.add("triager");
+    github.repos.push({ id: 9, full_name: "acme/security", private: true, visibility: "private", archived: false, default_branch: "main" });
+    github.milestones.set("acme/security", [{ number: 1, title: "Q1 fixes" }]);
+    const server = await serve(github);
+    await start(`https://api.github.com=${server.url}`);
+    const connected = await admin.post("/integrations/github-issues", { githubUrl: "https://github.com", token: "github_pat_triage" });
+    const trackerId = idFrom(connected, /\/integrations\/github-issues\/(\d+)/);
+    await mapAndPush(trackerId, { project: "acme/security", ticketType: "issue", "source.title": "patchbay", "value.title.patchbay": "title", "source.body": "patchbay", "value.body.patchbay": "description", "source.milestone": "tracker", "value.milestone.tracker": "1", "status.done": "closed:completed" });
+    expect(github.issues).toHaveLength(1);
+    expect(github.issues[0]!.milestone).toBeNull();
+    // The scanner raises the finding: the description changes, and the milestone is sent again.
+    wiz.sim.findings[0]!.severity = "CRITICAL";
+    const wizId = (await db().selectFrom("integrations").select("id").where("kind", "=", "wiz").executeTakeFirstOrThrow()).id;
+    await admin.post(`/integrations/wiz/${wizId}/sync`, {});
+    await runJobs(app, 5_000);
+    expect(github.issues[0]!.body).toContain("Critical");
+    expect(github.issues[0]!.milestone).toBeNull();
+    const updated = await db().selectFrom("ticket_changes").select("detail").where("action", "=", "updated").execute();
+    expect(updated.map((u) => u.detail)).toEqual([expect.stringMatching(/^Updated .*Body.*; Milestone left as it was \(GitHub did not apply them: the account lacks push access to the repository\)$/)]);
+  });
+});
+
 describe("pacing ahead of GitHub's secondary limits", () => {
   it("keeps a bulk push under the limits, says how long it takes, and suggests grouping", async () => {
     const github = new GitHubSim();

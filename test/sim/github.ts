@@ -507,9 +507,11 @@ export class GitHubSim {
       if (body.state_reason !== undefined && !["completed", "not_planned", "duplicate", "reopened"].includes(body.state_reason)) return invalid(c, "state_reason", "invalid", "state_reason is not included in the list");
       if (body.title !== undefined) issue.title = body.title;
       if (body.body !== undefined) issue.body = body.body;
-      if (body.labels !== undefined) issue.labels = [...new Set(body.labels)];
-      if (body.assignees !== undefined) issue.assignees = body.assignees;
-      if (body.milestone !== undefined) issue.milestone = body.milestone;
+      // As GitHub: without push access, changes to labels, assignees and milestone are silently dropped.
+      const push = !this.triageOnly.has(this.tokenOf(c.req.header("authorization")).login);
+      if (push && body.labels !== undefined) issue.labels = [...new Set(body.labels)];
+      if (push && body.assignees !== undefined) issue.assignees = body.assignees;
+      if (push && body.milestone !== undefined) issue.milestone = body.milestone;
       if (body.state) {
         issue.state = body.state as "open" | "closed";
         issue.state_reason = body.state === "closed" ? ((body.state_reason as "completed" | "not_planned" | "duplicate") ?? "completed") : "reopened";

@@ -9,7 +9,7 @@ import { GITHUB_PACING, type GitHubClient, SERVICE, nextLink } from "../github/c
 import { paceFields } from "../pace.js";
 import { toMarkdown } from "../markdown.js";
 import { GITHUB_MAX_DELIVERY_BYTES, GITHUB_SIGNATURE_HEADERS, ISSUE_STATUSES, issueStatus, parseGitHubIssueDelivery, verifyGitHubDelivery } from "../github/webhook.js";
-import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession, TicketMovedError } from "../types.js";
+import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession, TicketMovedError, type UpdateOutcome } from "../types.js";
 
 const MAX_PAGES = 20;
 const TITLE_MAX = 256;
@@ -179,12 +179,22 @@ class GitHubIssuesSession implements TrackerSession {
     return asked;
   }
 
-  async update(target: TicketTarget, ticket: TicketRef, content: TicketContent) {
+  async update(target: TicketTarget, ticket: TicketRef, content: TicketContent): Promise<UpdateOutcome | void> {
+    const ignored: string[] = [];
     await this.#write(target, ticket, async (path) => {
-      await this.gh.patch(path, payload(content));
+      const sent = payload(content);
+      // GitHub drops assignee and milestone changes it will not make without a word: its answer says what it did.
+      const issue = await this.gh.patch<Issue & { assignees?: { login: string }[]; milestone?: { number: number } | null }>(path, sent);
+      const assigned = new Set((issue?.assignees ?? []).map((a) => a.login.toLowerCase()));
+      if (Array.isArray(sent.assignees) && !(sent.assignees as string[]).every((login) => assigned.has(login.toLowerCase()))) ignored.push("assignees");
+      if (sent.milestone !== undefined && issue?.milestone?.number !== sent.milestone) ignored.push("milestone");
       // Labels are added, never replaced: people's own labels on the issue stay.
-      await this.gh.send("POST", `${path}/labels`, { labels: labels(content) });
+      const wanted = labels(content);
+      const now = await this.gh.send<{ name: string }[]>("POST", `${path}/labels`, { labels: wanted });
+      const has = new Set((Array.isArray(now) ? now : []).map((l) => l.name.toLowerCase()));
+      if (!wanted.every((l) => has.has(l.toLowerCase()))) ignored.push(...["labels", "severityLabel", "teamLabel"].filter((id) => content.fields[id]));
     });
+    return ignored.length ? { ignored, reason: "GitHub did not apply them: the account lacks push access to the repository" } : undefined;
   }
 
   async transition(target: TicketTarget, ticket: TicketRef, statusId: string) {
