@@ -239,6 +239,9 @@ describe("Azure DevOps Boards", () => {
     await admin.post(`/vulnerabilities/${finding.id}/status`, { status: "false_positive", reason: "Test fixture" });
     await runJobs(app);
     expect(String(item.fields["System.Tags"]).split("; ")).toEqual(expect.arrayContaining(["security", "triaged"]));
+    // "add" on tags appends there: each tag once, whichever way the service reads it.
+    const tags = String(item.fields["System.Tags"]).split("; ");
+    expect(new Set(tags.map((t) => t.toLowerCase())).size).toBe(tags.length);
   });
 });
 

@@ -186,6 +186,19 @@ describe("changes made in Jira", () => {
     expect(comments).toHaveLength(1);
   });
 
+  it("a transition whose update delivery leaves out the screen's comment gets it from the comment's own delivery", async () => {
+    const id = await pushLodash();
+    jira.commentsWithTransitions = false;
+    jira.humanTransition("SEC-1", "Done", ADA, "Upgraded lodash to 4.17.21 in #42.");
+    await deliveries();
+    const update = JSON.parse(jira.sent.find((d) => JSON.parse(d.body).webhookEvent === "jira:issue_updated")!.body) as { comment?: unknown };
+    expect(update.comment).toBeUndefined();
+    const f = await finding(id);
+    expect(f.status).toBe("resolved");
+    expect(f.status_reason).toBe("Ada Lovelace moved SEC-1 to Done in Jira acme: Upgraded lodash to 4.17.21 in #42.");
+    expect((await outcomes()).map((o) => o.event)).toEqual(["jira:issue_updated", "comment_created"]);
+  });
+
   it("a comment delivered after the transition it explains joins the transition's reason", async () => {
     const id = await pushLodash();
     jira.humanTransition("SEC-1", "Won't Do", ADA);

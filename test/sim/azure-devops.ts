@@ -65,6 +65,11 @@ const DEFINITIONS: Record<string, string> = {
 export class AzureDevOpsSim {
   readonly faults = new FaultKnobs();
   readonly tokens = new Set<string>();
+  /**
+   * As Azure DevOps does, "add" on System.Tags adds the tags sent to the work item's own (only
+   * "replace" sets the list); false makes "add" replace, as on any other field.
+   */
+  tagsAddAppends = true;
   organization = "fabrikam";
   readonly projects: { id: string; name: string; areas: string[]; iterations: string[] }[] = [];
   readonly types: SimType[] = [
@@ -300,7 +305,12 @@ export class AzureDevOpsSim {
       const def = t.fields.find((f) => f.referenceName === ref);
       if (!def) return `TF51535: Cannot find field ${ref}.`;
       if (op.op === "remove") delete fields[ref];
-      else fields[ref] = op.value;
+      else if (op.op === "add" && ref === "System.Tags" && this.tagsAddAppends) {
+        const tags = (v: unknown) => String(v ?? "").split(";").map((t) => t.trim()).filter(Boolean);
+        const merged = [...tags(fields[ref])];
+        for (const tag of tags(op.value)) if (!merged.some((m) => m.toLowerCase() === tag.toLowerCase())) merged.push(tag);
+        fields[ref] = merged.join("; ");
+      } else fields[ref] = op.value;
     }
     for (const def of t.fields) {
       const value = fields[def.referenceName];

@@ -207,6 +207,13 @@ export class JiraSim {
     return issue;
   }
 
+  /**
+   * Whether a comment written on a transition screen rides in the jira:issue_updated delivery.
+   * Jira does not always include it: then the update arrives without it, and the comment in its
+   * own comment_created delivery.
+   */
+  commentsWithTransitions = true;
+
   /** A person moves an issue to a status in Jira's UI (with an optional comment on the transition screen). */
   humanTransition(key: string, statusName: string, by: SimUser, comment?: string, resolutionName?: string): void {
     const i = this.issueByKey(key)!;
@@ -218,7 +225,11 @@ export class JiraSim {
     if (resolution) i.fields.resolution = { id: resolution.id, name: resolution.name };
     else if (to.id === "10000" || to.id === "10001") i.fields.resolution = null;
     if (comment) i.comments.push(comment);
-    this.#issueUpdated(i, by, from, to, comment === undefined ? undefined : { id: String(i.comments.length), text: comment, by }, resolution);
+    const written = comment === undefined ? undefined : { id: String(i.comments.length), text: comment, by };
+    this.#issueUpdated(i, by, from, to, this.commentsWithTransitions ? written : undefined, resolution);
+    if (written && !this.commentsWithTransitions) {
+      this.#emit("comment_created", i, { timestamp: Date.now(), webhookEvent: "comment_created", comment: this.#comment(written.id, written.text, by), issue: this.#issuePayload(i) });
+    }
   }
 
   /** A person comments on an issue in Jira's UI. */
