@@ -28,7 +28,7 @@ beforeEach(async () => {
     dependabotAlert("acme/shop", { number: 1, ghsa: "GHSA-35jh-r3h4-6jhm", cve: "CVE-2021-23337", ecosystem: "npm", name: "lodash", manifest: "package-lock.json", severity: "high", patched: "4.17.21" }),
     dependabotAlert("acme/shop", { number: 2, ghsa: "GHSA-hrpp-h998-j3pp", cve: "CVE-2022-24999", ecosystem: "npm", name: "qs", manifest: "package-lock.json", severity: "high", patched: "6.7.3", state: "dismissed", dismissedReason: "inaccurate", dismissedComment: "qs is only used in tests" }),
     dependabotAlert("acme/shop", { number: 3, ghsa: "GHSA-vh95-rmgr-6w4m", cve: "CVE-2020-7598", ecosystem: "npm", name: "minimist", manifest: "package-lock.json", severity: "medium", patched: "1.2.3", state: "dismissed", dismissedReason: "tolerable_risk" }),
-    dependabotAlert("acme/shop", { number: 4, ghsa: "GHSA-68w8-qjq3-2gfm", cve: "CVE-2021-33203", ecosystem: "pip", name: "django", manifest: "api/requirements.txt", severity: "moderate", patched: "3.2.5" }),
+    dependabotAlert("acme/shop", { number: 4, ghsa: "GHSA-68w8-qjq3-2gfm", cve: "CVE-2021-33203", ecosystem: "pip", name: "django", manifest: "api/requirements.txt", severity: "medium", patched: "3.2.5" }),
     dependabotAlert("acme/shop", { number: 5, ghsa: "GHSA-4w2v-q235-vp99", cve: null, ecosystem: "npm", name: "axios", manifest: "package-lock.json", severity: "low", patched: null, summary: "Axios cross-site request forgery" }),
     dependabotAlert("acme/shop", { number: 6, ghsa: "GHSA-xxxx-fixed-0001", cve: "CVE-2020-1111", ecosystem: "npm", name: "lodash", manifest: "package-lock.json", severity: "low", state: "fixed" }),
   ];

@@ -45,9 +45,11 @@ export class FaultKnobs {
       const fault = this.#faults.find((f) => (!f.path || f.path.test(c.req.path)) && (!f.method || f.method === c.req.method) && (f.times === undefined || f.times > 0));
       if (!fault) return next();
       if (fault.times !== undefined) fault.times--;
+      // Marked, so a contract check knows the answer is a test's fault, not the service's.
+      c.header("x-sim-fault", "injected");
       if (fault.afterHandler) {
         await next();
-        c.res = new Response(fault.body ?? errorBody(fault.status ?? 502), { status: fault.status ?? 502, headers: { "content-type": "application/json" } });
+        c.res = new Response(fault.body ?? errorBody(fault.status ?? 502), { status: fault.status ?? 502, headers: { "content-type": "application/json", "x-sim-fault": "injected" } });
         return;
       }
       if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));

@@ -2,8 +2,10 @@
 // under /api/v3): bearer or token auth, the version and scope headers, repository listing
 // with Link pagination, GitHub's error body, primary and secondary rate limits, fault knobs.
 import crypto from "node:crypto";
+import fs from "node:fs";
 import { Hono, type Context } from "hono";
 import { FaultKnobs } from "./faults.js";
+import { type GitHubContract, githubContract } from "./github-openapi.js";
 import { type RepoFiles, directoriesOf, gitBlobSha } from "./files.js";
 import { eventStamp } from "./stamps.js";
 
@@ -107,8 +109,43 @@ export class GitHubSim {
     }
   }
 
+  /**
+   * GitHub's published REST API description: a request it does not document is answered 422 (as
+   * GitHub answers a malformed one) and recorded; every successful answer is checked against it.
+   */
+  contract: GitHubContract | undefined = githubContract();
+  /** What broke the contract: Patchbay's requests, or the simulator's own answers. */
+  readonly contractProblems: string[] = [];
+
   app(): Hono {
     const root = new Hono();
+    root.use("*", async (c, next) => {
+      if (!this.contract || c.req.path.startsWith("/login/")) return next();
+      const path = c.req.path.replace(/^\/api\/v3(?=\/)/, "");
+      const body = c.req.method === "GET" || c.req.method === "HEAD" ? "" : await c.req.raw.clone().text();
+      const problems = this.contract.checkRequest(c.req.method, path, new URL(c.req.url).searchParams, body);
+      if (problems.length) {
+        this.contractProblems.push(...problems.map((p) => `request: ${p}`));
+        if (process.env.GITHUB_CONTRACT_LOG) fs.appendFileSync(process.env.GITHUB_CONTRACT_LOG, problems.map((p) => `request: ${p}\n`).join(""));
+        return c.json({ message: `Invalid request.\n\n${problems.join("\n")}`, documentation_url: DOCS, status: "422" }, 422);
+      }
+      await next();
+      if (c.res.status >= 300 || c.res.headers.get("x-sim-fault")) return;
+      let text = await c.res.clone().text();
+      const type = c.res.headers.get("content-type") ?? "";
+      if (/^application\/json/.test(type) && text) {
+        // What the simulator does not model is filled in with values of the documented type.
+        text = JSON.stringify(this.contract.complete(c.req.method, path, c.res.status, JSON.parse(text)));
+        c.res = new Response(text, { status: c.res.status, headers: c.res.headers });
+      }
+      const answer = this.contract.checkResponse(c.req.method, path, c.res.status, c.res.headers.get("content-type") ?? "", text);
+      if (answer.length) {
+        // The simulator's own answer breaks the contract: a loud failure, never data.
+        this.contractProblems.push(...answer.map((p) => `answer: ${p}`));
+        if (process.env.GITHUB_CONTRACT_LOG) fs.appendFileSync(process.env.GITHUB_CONTRACT_LOG, answer.map((p) => `answer: ${p}\n`).join(""));
+        c.res = new Response(JSON.stringify({ message: `The simulator's answer breaks GitHub's published contract: ${answer.join("; ")}` }), { status: 500, headers: { "content-type": "application/json" } });
+      }
+    });
     const api = new Hono();
     api.use("*", this.faults.middleware((status) => JSON.stringify({ message: status >= 500 ? "Server Error" : "Error", documentation_url: DOCS, status: String(status) })));
     api.use("*", async (c, next) => {
