@@ -621,6 +621,8 @@ export interface TicketEvent {
   resolution?: { id: string; name: string };
   /** A comment written with the change, or the comment the event is about. */
   comment?: { id: string; text: string };
+  /** The ticket now lives elsewhere (GitHub: transferred to another repository): where, and how it got there. */
+  movedTo?: { to: TicketRef; how: string };
 }
 
 /** Events from the tracker: how they are authenticated and read. */

@@ -14,7 +14,7 @@ import type { Db, Finding, FindingStatus, Integration, ReconcileDirection, Ticke
 import { type LinkDeps, linkedOrOwn } from "../integrations/linked.js";
 import { requestTicketSweep } from "./sweep.js";
 import type { TicketState } from "./render.js";
-import { recordChange, type StatusMap } from "./store.js";
+import { recordChange, recordMove, type StatusMap } from "./store.js";
 
 export type InboundAction = "none" | "open" | "resolved" | "risk_accepted" | "false_positive";
 
@@ -170,6 +170,12 @@ export async function applyTicketEvent(db: Db, tracker: InboundTracker, event: T
   if (!found) return ignored(`${event.ticket.key ?? event.ticket.id} is not a ticket Patchbay created or linked.`);
   const { ticket, mapping } = found;
   const label = ticket.external_key ?? event.ticket.key ?? event.ticket.id ?? "the ticket";
+  // Moved elsewhere in the tracker: followed there, and from now on matched by its new key only.
+  if (event.movedTo) {
+    if (event.movedTo.to.key === ticket.external_key) return ignored(`${label} is followed there already.`);
+    await recordMove(db, ticket.id, { id: ticket.external_id ?? "", key: label, url: ticket.url ?? "" }, event.movedTo, now);
+    return { outcome: "processed", detail: `${label} is now ${event.movedTo.to.key}; Patchbay follows it there.` };
+  }
   if (tracker.self && event.actor.id === tracker.self) return ignored(`The change to ${label} was made by Patchbay itself.`);
   // Only status changes order status changes: a comment (delivered on its own, maybe before
   // the transition it explains) never makes a status change look stale.

@@ -25,9 +25,10 @@ import type { Vault } from "../vault.js";
 import { displayFieldValue, type FieldMapping, resolveFields, validateMapping } from "./fields.js";
 import { loadSubject, plain, type SubjectView, type TicketState } from "./render.js";
 import { applyTemplates } from "./templates.js";
-import { findMapping, mappingData, type MappingData, recordChange, ticketFor } from "./store.js";
+import { findMapping, mappingData, type MappingData, recordChange, recordMove, ticketFor } from "./store.js";
 import { subjectFindingIds } from "./subjects.js";
 
+export { recordMove };
 export const PUSH_JOB = "ticket.push";
 /** Noted on a ticket row while a create's outcome is unknown (its answer may be lost). */
 const CREATE_PENDING = "create-pending";
@@ -252,11 +253,6 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
   }
 }
 
-/** Points the ticket at where the tracker moved it, with a changelog line saying so. */
-export async function recordMove(db: Db, ticketId: number, from: TicketRef, moved: { to: TicketRef; how: string }, now: Date): Promise<void> {
-  await db.updateTable("tickets").set({ external_id: moved.to.id, external_key: moved.to.key, url: moved.to.url, updated_at: now.toISOString() }).where("id", "=", ticketId).execute();
-  await recordChange(db, ticketId, "moved", `${from.key} is now ${moved.to.key} (${moved.how}); Patchbay follows it there`, now);
-}
 
 /** Takes the subject's ticket row for this push, creating it (with its marker) if needed. */
 async function acquire(db: Db, mappingId: number, subjectKey: string, marker: string, holder: string, now: Date): Promise<{ ticket: Ticket; inserted: boolean } | undefined> {

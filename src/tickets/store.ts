@@ -1,6 +1,6 @@
 // Tracker mappings, assignments, tickets, their changelog and push errors: plain queries
 // the routes and jobs share.
-import type { TicketTarget } from "../connectors/types.js";
+import type { TicketRef, TicketTarget } from "../connectors/types.js";
 import type { Db, GroupBy, PushMode, Severity, Ticket, TrackerAssignment, TrackerMapping } from "../db/schema.js";
 import type { FieldMapping } from "./fields.js";
 import { type InboundSettings, inboundSettings } from "./inbound.js";
@@ -201,4 +201,10 @@ export async function ticketsForFindings(db: Db, findingIds: number[]): Promise<
     out.set(row.finding_id, list);
   }
   return out;
+}
+
+/** A ticket that now lives elsewhere in the tracker (a transferred issue, a moved Jira issue): followed there, with a changelog line. */
+export async function recordMove(db: Db, ticketId: number, from: TicketRef, moved: { to: TicketRef; how: string }, now: Date): Promise<void> {
+  await db.updateTable("tickets").set({ external_id: moved.to.id, external_key: moved.to.key, url: moved.to.url, updated_at: now.toISOString() }).where("id", "=", ticketId).execute();
+  await recordChange(db, ticketId, "moved", `${from.key} is now ${moved.to.key} (${moved.how}); Patchbay follows it there`, now);
 }

@@ -466,6 +466,54 @@ describe("two-way sync with GitHub Issues", () => {
   });
 });
 
+describe("a GitHub issue transferred to another repository", () => {
+  it("is followed from its transfer delivery, and matched by its new key only from then on", async () => {
+    const { GitHubSim } = await import("../sim/github.js");
+    const github = new GitHubSim();
+    github.addToken("github_pat_two_way", "patchbay-bot");
+    github.repos.push({ id: 4001, full_name: "acme/security", private: true, visibility: "private", archived: false, default_branch: "main" });
+    github.repos.push({ id: 4002, full_name: "acme/archive", private: true, visibility: "private", archived: false, default_branch: "main" });
+    const githubServer = await startSim(github.app());
+    const { local, served, browser } = await localApp(`https://api.github.com=${githubServer.url}`);
+    try {
+      const scm = await browser.post("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_two_way", webhookSecret: "github-webhook-secret-two-way" });
+      const scmId = /\/integrations\/github\/(\d+)/.exec(scm.headers.get("location")!)![1]!;
+      const issues = await browser.post("/integrations/github-issues", { source: scmId });
+      const trackerId = /\/integrations\/github-issues\/(\d+)/.exec(issues.headers.get("location")!)![1]!;
+      const id = await mapAndPush(local, browser, trackerId, { project: "acme/security", ticketType: "issue", "source.title": "patchbay", "value.title.patchbay": "title", "status.open": "open", "status.done": "closed:completed", "status.accepted": "closed:not_planned", "inbound.open": "open", "inbound.closed:completed": "resolved", "inbound.closed:not_planned": "risk_accepted" });
+      const url = `${served.url}/webhooks/github/${scmId}`;
+      const db = local.runtime.database.db;
+      const send = async (e: { event: string; payload: Record<string, unknown> }) => {
+        expect((await github.deliver(url, e.event, e.payload, { secret: "github-webhook-secret-two-way" })).status).toBe(202);
+        await runJobs(local);
+        return db.selectFrom("webhook_deliveries").select(["outcome", "detail"]).orderBy("id", "desc").executeTakeFirstOrThrow();
+      };
+      // Someone moves the issue to acme/archive: the old repository's delivery says where it went.
+      const moved = github.transferWithEvent("acme/security", 1, "acme/archive", "ada");
+      expect(await send(moved)).toMatchObject({ outcome: "processed", detail: "acme/security#1 is now acme/archive#1; Patchbay follows it there." });
+      const ticket = await db.selectFrom("tickets").select(["external_id", "external_key", "url"]).executeTakeFirstOrThrow();
+      expect(ticket).toEqual({ external_id: "acme/archive#1", external_key: "acme/archive#1", url: "https://github.com/acme/archive/issues/1" });
+      const history = text(await (await browser.get(`/vulnerabilities/${id}`)).text());
+      expect(history).toContain("acme/security#1 is now acme/archive#1 (transferred to acme/archive by ada); Patchbay follows it there");
+      // Its events come from the new repository now, and are read as the ticket's.
+      expect(await send(github.issueEvent(moved.issue, { action: "closed", reason: "not_planned", by: "ada" }))).toMatchObject({ outcome: "processed" });
+      expect((await db.selectFrom("findings").select("status").where("id", "=", id).executeTakeFirstOrThrow()).status).toBe("risk_accepted");
+      // A delivery naming the old key is no longer this ticket's.
+      const stale = github.issueEvent({ ...moved.issue, repo: "acme/security", number: 1 }, { action: "reopened", by: "ada" });
+      expect(await send(stale)).toMatchObject({ outcome: "ignored", detail: "acme/security#1 is not a ticket Patchbay created or linked." });
+      expect((await db.selectFrom("findings").select("status").where("id", "=", id).executeTakeFirstOrThrow()).status).toBe("risk_accepted");
+      // The next push writes to the issue where it is, without a redirect.
+      await browser.post(`/vulnerabilities/${id}/push`, {});
+      await runJobs(local);
+      expect(github.faults.requests.filter((r) => r.path.startsWith("/repos/acme/security/issues/1"))).toEqual([]);
+    } finally {
+      await served.close();
+      await local.close();
+      await githubServer.close();
+    }
+  });
+});
+
 describe("two-way sync with GitLab Issues", () => {
   it("reads Issue Hook and Note Hook deliveries through the GitLab integration's webhook; its own account's changes are ignored", async () => {
     const { GitLabSim } = await import("../sim/gitlab.js");

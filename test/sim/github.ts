@@ -750,6 +750,25 @@ export class GitHubSim {
     return { event: "issues", payload: { action: change.action, issue: issuePayload, repository, sender } };
   }
 
+  /** Transfers an issue as a person does, and the "issues" delivery GitHub sends from the old repository ("transferred"). */
+  transferWithEvent(repo: string, number: number, toRepo: string, by: string): { issue: GitHubSimIssue; event: string; payload: Record<string, unknown> } {
+    const old = this.repos.find((r) => r.full_name === repo);
+    const issue = this.transferIssue(repo, number, toRepo);
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+    const sender = { login: by, id: 1000 + by.length, type: "User" };
+    const before = { url: `https://api.github.com/repos/${repo}/issues/${number}`, html_url: `${this.webOrigin}/${repo}/issues/${number}`, id: 9000 + number, number, title: issue.title, state: issue.state, state_reason: issue.state_reason, updated_at: now, body: issue.body };
+    const after = { url: `https://api.github.com/repos/${toRepo}/issues/${issue.number}`, html_url: `${this.webOrigin}/${toRepo}/issues/${issue.number}`, id: 9000 + number, number: issue.number, title: issue.title, state: issue.state };
+    const target = this.repos.find((r) => r.full_name === toRepo);
+    const payload = {
+      action: "transferred",
+      changes: { new_issue: after, new_repository: { id: target?.id ?? 2, full_name: toRepo, html_url: `${this.webOrigin}/${toRepo}` } },
+      issue: before,
+      repository: { id: old?.id ?? 1, full_name: repo, private: old?.private ?? true, html_url: `${this.webOrigin}/${repo}` },
+      sender,
+    };
+    return { issue, event: "issues", payload };
+  }
+
   /**
    * Sends a webhook delivery the way GitHub does: X-GitHub-Event, X-GitHub-Delivery (a GUID),
    * X-Hub-Signature-256 = "sha256=" + HMAC-SHA256(secret, raw body), JSON or form-encoded.

@@ -43,6 +43,8 @@ function payloadJson(rawBody: string, contentType: string): string {
 
 interface GitHubIssuePayload {
   action?: string;
+  /** "transferred": where the issue went. */
+  changes?: { new_issue?: { number?: number; html_url?: string }; new_repository?: { full_name?: string } };
   issue?: { number?: number; state?: string; state_reason?: string | null; updated_at?: string; pull_request?: unknown };
   comment?: { id?: number; body?: string; created_at?: string; updated_at?: string };
   repository?: { full_name?: string };
@@ -78,6 +80,15 @@ export function parseGitHubIssueDelivery(event: string, rawBody: string, content
   if (event === "issue_comment") {
     if (p.action !== "created" || !p.comment?.body) return undefined;
     return { ticket, at: p.comment.updated_at ?? p.comment.created_at ?? issue.updated_at ?? new Date().toISOString(), actor, comment: { id: String(p.comment.id ?? ""), text: p.comment.body } };
+  }
+  if (p.action === "transferred") {
+    // The old repository's delivery says where the issue went; its events come from there now.
+    const repo = p.changes?.new_repository?.full_name;
+    const number = p.changes?.new_issue?.number;
+    const url = p.changes?.new_issue?.html_url;
+    if (!repo || !number || !url) return undefined;
+    const key = `${repo}#${number}`;
+    return { ticket, at: issue.updated_at ?? new Date().toISOString(), actor, movedTo: { to: { id: key, key, url }, how: `transferred to ${repo} by ${actor.name}` } };
   }
   if (p.action !== "closed" && p.action !== "reopened") return undefined;
   return { ticket, at: issue.updated_at ?? new Date().toISOString(), actor, status: issueStatus(issue.state, issue.state_reason) };
