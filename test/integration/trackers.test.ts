@@ -196,6 +196,37 @@ describe("GitLab Issues", () => {
     expect(issue.labels).not.toContain("status::triage");
     expect(issue.labels).toEqual(expect.arrayContaining(["team::payments", "needs-review"]));
   });
+
+  it("records only what GitLab applied: a Guest's due date, dropped without an error, is said to be left as it was", async () => {
+    const gitlab = new GitLabSim();
+    gitlab.addToken("glpat-guest", "guest_bot");
+    gitlab.guests.add("guest_bot");
+    gitlab.addProjects("platform", 1);
+    const server = await serve(gitlab);
+    await start(`https://gitlab.com=${server.url}`);
+    const connected = await admin.post("/integrations/gitlab-issues", { gitlabUrl: "https://gitlab.com", token: "glpat-guest" });
+    const id = idFrom(connected, /\/integrations\/gitlab-issues\/(\d+)/);
+    await mapAndPush(id, { project: "2001", ticketType: "issue", "source.title": "patchbay", "value.title.patchbay": "title", "source.description": "patchbay", "value.description.patchbay": "description", "source.due_date": "patchbay", "value.due_date.patchbay": "due_date", "status.done": "closed" });
+    const issue = gitlab.issues[0]!;
+    const due = issue.dueDate;
+    // GitLab dropped the marker label too: after a lost answer, the issue is found by its description.
+    expect(issue.labels).toEqual([]);
+    await db().updateTable("tickets").set({ external_id: null, external_key: null, url: null, linked_at: null }).execute();
+    const finding = await db().selectFrom("findings").select("id").executeTakeFirstOrThrow();
+    await admin.post(`/vulnerabilities/${finding.id}/push`, {});
+    await runJobs(app);
+    expect(gitlab.issues).toHaveLength(1);
+    expect(await db().selectFrom("ticket_changes").select("detail").where("action", "=", "linked").orderBy("id", "desc").executeTakeFirstOrThrow()).toEqual({ detail: "Linked to platform/project-001#1, found in the tracker by its marker after an interrupted push" });
+    // The scanner raises the finding to critical: a new description and an earlier due date.
+    wiz.sim.findings[0]!.severity = "CRITICAL";
+    const wizId = (await db().selectFrom("integrations").select("id").where("kind", "=", "wiz").executeTakeFirstOrThrow()).id;
+    await admin.post(`/integrations/wiz/${wizId}/sync`, {});
+    await runJobs(app, 5_000);
+    expect(issue.description).toContain("Critical");
+    expect(issue.dueDate).toBe(due);
+    const updated = await db().selectFrom("ticket_changes").select("detail").where("action", "=", "updated").execute();
+    expect(updated.map((u) => u.detail)).toEqual([expect.stringMatching(/^Updated .*Description.*; Due date left as it was \(GitLab did not apply them: the account's role on the project may not set them\)$/)]);
+  });
 });
 
 describe("Azure DevOps Boards", () => {
@@ -273,5 +304,15 @@ describe("ServiceNow", () => {
     expect(record.correlation_id).toMatch(/^patchbay-[0-9a-f]{16}$/);
     const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
     expect(ticket).toMatchObject({ external_key: record.number, url: `https://acme.service-now.com/incident.do?sys_id=${record.sys_id}` });
+
+    // A UI policy keeps Impact as it is once the incident exists; ServiceNow still answers 200.
+    snow.lockedFields.add("impact");
+    wiz.sim.findings[0]!.severity = "LOW";
+    const wizId = (await db().selectFrom("integrations").select("id").where("kind", "=", "wiz").executeTakeFirstOrThrow()).id;
+    await admin.post(`/integrations/wiz/${wizId}/sync`, {});
+    await runJobs(app, 5_000);
+    expect(record).toMatchObject({ impact: "1", urgency: "3" });
+    const updated = await db().selectFrom("ticket_changes").select("detail").where("action", "=", "updated").execute();
+    expect(updated.map((u) => u.detail)).toEqual([expect.stringMatching(/^Updated (?!.*Impact:).*Urgency: 1 - High → 3 - Low.*; Impact left as it was \(ServiceNow kept them as they were: a write ACL or UI policy keeps the account from changing them\)$/)]);
   });
 });

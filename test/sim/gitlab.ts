@@ -33,6 +33,11 @@ export interface GitLabSimIssue {
 export class GitLabSim {
   readonly faults = new FaultKnobs();
   readonly tokens = new Map<string, { username: string; scopes: string[]; revoked?: boolean }>();
+  /**
+   * Users with the Guest role on the projects: as GitLab does, their writes to labels,
+   * assignees, milestone, due date and confidentiality are dropped without an error.
+   */
+  readonly guests = new Set<string>();
   readonly projects: GitLabSimProject[] = [];
   readonly mergeRequests = new Map<string, string | null>();
   /** Vulnerability findings by project path (GitLab Ultimate); projects without them answer 403. */
@@ -360,7 +365,11 @@ export class GitLabSim {
       if (!p) return notFound(c);
       const labels = splitLabels(c.req.query("labels"));
       const state = c.req.query("state");
-      const found = this.issues.filter((i) => i.projectId === p.id && (!state || state === "all" || i.state === state) && labels.every((l) => i.labels.includes(l)));
+      // search= looks in titles and descriptions (in= narrows it), case-insensitively.
+      const search = c.req.query("search")?.toLowerCase();
+      const within = (c.req.query("in") ?? "title,description").split(",");
+      const matches = (i: GitLabSimIssue) => !search || (within.includes("title") && i.title.toLowerCase().includes(search)) || (within.includes("description") && (i.description ?? "").toLowerCase().includes(search));
+      const found = this.issues.filter((i) => i.projectId === p.id && (!state || state === "all" || i.state === state) && labels.every((l) => i.labels.includes(l)) && matches(i));
       c.header("x-next-page", "");
       return c.json(found.map(view));
     });
@@ -372,6 +381,7 @@ export class GitLabSim {
       if (body.title.length > 255) return c.json({ message: { title: ["is too long (maximum is 255 characters)"] } }, 400);
       const bad = checked(body);
       if (bad) return c.json({ message: { [bad]: ["is invalid"] } }, 400);
+      if (this.guests.has(this.entry(c).username)) for (const k of ["labels", "assignee_ids", "milestone_id", "due_date", "confidential"]) delete body[k];
       const labels = addLabels([], splitLabels(body.labels));
       this.labels.set(p.id, [...new Set([...(this.labels.get(p.id) ?? []), ...labels])]);
       const issue: GitLabSimIssue = {
@@ -403,6 +413,7 @@ export class GitLabSim {
       const body = (await c.req.json().catch(() => ({}))) as Record<string, unknown>;
       const bad = checked(body);
       if (bad) return c.json({ message: { [bad]: ["is invalid"] } }, 400);
+      if (this.guests.has(this.entry(c).username)) for (const k of ["labels", "add_labels", "assignee_ids", "milestone_id", "due_date", "confidential"]) delete body[k];
       if (typeof body.title === "string") issue.title = body.title;
       if (typeof body.description === "string") issue.description = body.description;
       if (typeof body.confidential === "boolean") issue.confidential = body.confidential;

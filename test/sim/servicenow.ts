@@ -44,6 +44,11 @@ export class ServiceNowSim {
   readonly tables = new Map<string, SnSimRecord[]>();
   /** Work notes (a journal field) by record sys_id, oldest first. */
   readonly workNotes = new Map<string, string[]>();
+  /**
+   * Fields a write ACL or UI policy keeps the account from changing on existing records: as
+   * ServiceNow does, an update leaves them as they were and answers 200 all the same.
+   */
+  readonly lockedFields = new Set<string>();
   readonly groups = [
     { sys_id: "8a5055c9c61122780043563ef53438e3", name: "Security Operations" },
     { sys_id: "d625dccec0a8016700a222a0f7900d06", name: "Service Desk" },
@@ -135,7 +140,7 @@ export class ServiceNowSim {
       if (!body) return c.json({ error: { message: "Exception while reading request", detail: "The payload is not valid JSON." }, status: "failure" }, 400);
       for (const [k, v] of Object.entries(body)) {
         if (k === "work_notes") this.workNotes.set(record.sys_id, [...(this.workNotes.get(record.sys_id) ?? []), String(v)]);
-        else if (k !== "sys_id" && k !== "number") record[k] = String(v);
+        else if (k !== "sys_id" && k !== "number" && !this.lockedFields.has(k)) record[k] = String(v);
       }
       record.priority = PRIORITY[`${record.impact}|${record.urgency}`] ?? "5";
       return c.json({ result: record });

@@ -8,7 +8,7 @@ import { createGitLabClient } from "../gitlab/index.js";
 import { type GitLabClient, SERVICE, apiBase, expectList, nextPage } from "../gitlab/client.js";
 import { toMarkdown } from "../markdown.js";
 import { parseGitLabIssueDelivery, verifyGitLabDelivery } from "../gitlab/webhook.js";
-import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession } from "../types.js";
+import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession, type UpdateOutcome } from "../types.js";
 
 const MAX_PAGES = 20;
 
@@ -123,10 +123,17 @@ class GitLabIssuesSession implements TrackerSession {
     ];
   }
 
+  /**
+   * The issue carrying the marker: by its label, or — since GitLab drops the labels of an
+   * account whose role may not set them — by the marker in its description.
+   */
   async find(target: TicketTarget, marker: string) {
     const { data } = await this.gl.get<unknown>(`${projectPath(target)}/issues?labels=${encodeURIComponent(marker)}&state=all&per_page=1`);
     const issue = expectList<Issue>(data, "the issue list")[0];
-    return issue ? ref(target, issue) : undefined;
+    if (issue) return ref(target, issue);
+    const { data: found } = await this.gl.get<unknown>(`${projectPath(target)}/issues?search=${encodeURIComponent(marker)}&in=description&state=all&per_page=20`);
+    const described = expectList<Issue & { description?: string | null }>(found, "the issue list").find((i) => (i.description ?? "").includes(`<!-- ${marker} -->`));
+    return described ? ref(target, described) : undefined;
   }
 
   async create(target: TicketTarget, content: TicketContent) {
@@ -134,9 +141,20 @@ class GitLabIssuesSession implements TrackerSession {
     return ref(target, issue);
   }
 
-  async update(target: TicketTarget, ticket: TicketRef, content: TicketContent) {
+  async update(target: TicketTarget, ticket: TicketRef, content: TicketContent): Promise<UpdateOutcome | void> {
     // add_labels keeps people's own labels; a scoped one replaces its scope's previous value.
-    await this.gl.put(`${projectPath(target)}/issues/${ticket.id}`, { ...payload(content), add_labels: labels(content).join(",") });
+    const sent = payload(content);
+    const wanted = labels(content);
+    const issue = await this.gl.put<Issue & { assignees?: { id: number }[]; due_date?: string | null; confidential?: boolean }>(`${projectPath(target)}/issues/${ticket.id}`, { ...sent, add_labels: wanted.join(",") });
+    // GitLab drops what the account's role may not set (a Guest's labels, assignees, due date)
+    // without an error: its answer says what it applied.
+    const ignored: string[] = [];
+    if (Array.isArray(sent.assignee_ids) && !(sent.assignee_ids as number[]).every((id) => (issue?.assignees ?? []).some((a) => a.id === id))) ignored.push("assignee");
+    if (sent.due_date !== undefined && issue?.due_date !== sent.due_date) ignored.push("due_date");
+    if (content.fields.confidential && issue?.confidential !== sent.confidential) ignored.push("confidential");
+    const has = new Set((issue?.labels ?? []).map((l) => l.toLowerCase()));
+    if (!wanted.every((l) => has.has(l.toLowerCase()))) ignored.push(...["labels", "severityLabel", "teamLabel"].filter((id) => content.fields[id]));
+    return ignored.length ? { ignored, reason: "GitLab did not apply them: the account's role on the project may not set them" } : undefined;
   }
 
   async transition(target: TicketTarget, ticket: TicketRef, statusId: string) {

@@ -6,7 +6,7 @@
 // retry finds them; remediation events become work notes.
 import { ExternalError } from "../../http.js";
 import { serviceNowInbound } from "./inbound.js";
-import type { AvailableConnector, Block, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession } from "../types.js";
+import type { AvailableConnector, Block, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession, UpdateOutcome } from "../types.js";
 import { cvesIn } from "../types.js";
 import { type Credentials, SERVICE, ServiceNowClient, instanceUrl, serviceNowErrorMessage } from "./client.js";
 
@@ -158,8 +158,16 @@ class ServiceNowSession implements TrackerSession {
     return this.ref(target, record);
   }
 
-  async update(target: TicketTarget, ticket: TicketRef, content: TicketContent) {
-    await this.sn.write("PATCH", `${encodeURIComponent(target.project.id)}/${ticket.id}`, body(content));
+  async update(target: TicketTarget, ticket: TicketRef, content: TicketContent): Promise<UpdateOutcome | void> {
+    const sent = body(content);
+    const record = await this.sn.write<Record<string, unknown>>("PATCH", `${encodeURIComponent(target.project.id)}/${ticket.id}`, sent);
+    // A write ACL or UI policy makes ServiceNow keep a field as it was and answer 200 all the
+    // same: the record it returns says what it took. Long texts are left out of the comparison
+    // (ServiceNow may reformat them).
+    const ignored = Object.entries(content.fields)
+      .filter(([id, value]) => value.kind !== "document" && record && id in record && !sameValue(record[id], sent[id]))
+      .map(([id]) => id);
+    return ignored.length ? { ignored, reason: "ServiceNow kept them as they were: a write ACL or UI policy keeps the account from changing them" } : undefined;
   }
 
   async lookup(target: TicketTarget, reference: string) {
@@ -234,6 +242,12 @@ function serialize(field: string, v: FieldValue): unknown {
       // Reference fields (assigned_to) take a sys_id or, with sysparm_input_display_value, a user name.
       return v.id;
   }
+}
+
+/** A record's value (plain, or a reference's {link, value}) is the one sent. */
+function sameValue(stored: unknown, sent: unknown): boolean {
+  const value = stored && typeof stored === "object" && "value" in stored ? (stored as { value: unknown }).value : stored;
+  return String(value ?? "").trim() === String(sent ?? "").trim();
 }
 
 function body(content: TicketContent): Record<string, unknown> {
