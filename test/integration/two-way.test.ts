@@ -398,31 +398,42 @@ async function mapAndPush(local: TestApp, browser: Browser, trackerId: string, f
   return f.id;
 }
 
+/** A GitHub integration with its webhook and a GitHub Issues tracker through it, the lodash finding pushed to acme/security. */
+async function githubTwoWay(extraRepos: string[] = []) {
+  const { GitHubSim } = await import("../sim/github.js");
+  const github = new GitHubSim();
+  github.addToken("github_pat_two_way", "patchbay-bot");
+  for (const [i, name] of ["acme/security", ...extraRepos].entries()) github.repos.push({ id: 4001 + i, full_name: name, private: true, visibility: "private", archived: false, default_branch: "main" });
+  const githubServer = await startSim(github.app());
+  const { local, served, browser } = await localApp(`https://api.github.com=${githubServer.url}`);
+  const scm = await browser.post("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_two_way", webhookSecret: "github-webhook-secret-two-way" });
+  const scmId = /\/integrations\/github\/(\d+)/.exec(scm.headers.get("location")!)![1]!;
+  const issues = await browser.post("/integrations/github-issues", { source: scmId });
+  const trackerId = /\/integrations\/github-issues\/(\d+)/.exec(issues.headers.get("location")!)![1]!;
+  const id = await mapAndPush(local, browser, trackerId, {
+    project: "acme/security",
+    ticketType: "issue",
+    "source.title": "patchbay",
+    "value.title.patchbay": "title",
+    "status.open": "open",
+    "status.done": "closed:completed",
+    "status.accepted": "closed:not_planned",
+    "inbound.open": "open",
+    "inbound.closed:completed": "resolved",
+    "inbound.closed:not_planned": "risk_accepted",
+  });
+  const close = async () => {
+    await served.close();
+    await local.close();
+    await githubServer.close();
+  };
+  return { github, local, served, browser, scmId, trackerId, id, close };
+}
+
 describe("two-way sync with GitHub Issues", () => {
   it("reads issue events through the GitHub integration's webhook: closed as not planned, reopened, comments; its own changes ignored", async () => {
-    const { GitHubSim } = await import("../sim/github.js");
-    const github = new GitHubSim();
-    github.addToken("github_pat_two_way", "patchbay-bot");
-    github.repos.push({ id: 4001, full_name: "acme/security", private: true, visibility: "private", archived: false, default_branch: "main" });
-    const githubServer = await startSim(github.app());
-    const { local, served, browser } = await localApp(`https://api.github.com=${githubServer.url}`);
+    const { github, local, served, browser, scmId, trackerId, id, close } = await githubTwoWay();
     try {
-      const scm = await browser.post("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_two_way", webhookSecret: "github-webhook-secret-two-way" });
-      const scmId = /\/integrations\/github\/(\d+)/.exec(scm.headers.get("location")!)![1]!;
-      const issues = await browser.post("/integrations/github-issues", { source: scmId });
-      const trackerId = /\/integrations\/github-issues\/(\d+)/.exec(issues.headers.get("location")!)![1]!;
-      const id = await mapAndPush(local, browser, trackerId, {
-        project: "acme/security",
-        ticketType: "issue",
-        "source.title": "patchbay",
-        "value.title.patchbay": "title",
-        "status.open": "open",
-        "status.done": "closed:completed",
-        "status.accepted": "closed:not_planned",
-        "inbound.open": "open",
-        "inbound.closed:completed": "resolved",
-        "inbound.closed:not_planned": "risk_accepted",
-      });
       const f = { id };
       const issue = github.issues.find((i) => i.repo === "acme/security")!;
       expect(issue.number).toBe(1);
@@ -459,28 +470,15 @@ describe("two-way sync with GitHub Issues", () => {
       const history = text(await (await browser.get(`/vulnerabilities/${f.id}`)).text());
       expect(history).toContain("GitHub Issues: ada: Comment on acme/security#1: Not exploitable");
     } finally {
-      await served.close();
-      await local.close();
-      await githubServer.close();
+      await close();
     }
   });
 });
 
 describe("a GitHub issue transferred to another repository", () => {
   it("is followed from its transfer delivery, and matched by its new key only from then on", async () => {
-    const { GitHubSim } = await import("../sim/github.js");
-    const github = new GitHubSim();
-    github.addToken("github_pat_two_way", "patchbay-bot");
-    github.repos.push({ id: 4001, full_name: "acme/security", private: true, visibility: "private", archived: false, default_branch: "main" });
-    github.repos.push({ id: 4002, full_name: "acme/archive", private: true, visibility: "private", archived: false, default_branch: "main" });
-    const githubServer = await startSim(github.app());
-    const { local, served, browser } = await localApp(`https://api.github.com=${githubServer.url}`);
+    const { github, local, served, browser, scmId, id, close } = await githubTwoWay(["acme/archive"]);
     try {
-      const scm = await browser.post("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_two_way", webhookSecret: "github-webhook-secret-two-way" });
-      const scmId = /\/integrations\/github\/(\d+)/.exec(scm.headers.get("location")!)![1]!;
-      const issues = await browser.post("/integrations/github-issues", { source: scmId });
-      const trackerId = /\/integrations\/github-issues\/(\d+)/.exec(issues.headers.get("location")!)![1]!;
-      const id = await mapAndPush(local, browser, trackerId, { project: "acme/security", ticketType: "issue", "source.title": "patchbay", "value.title.patchbay": "title", "status.open": "open", "status.done": "closed:completed", "status.accepted": "closed:not_planned", "inbound.open": "open", "inbound.closed:completed": "resolved", "inbound.closed:not_planned": "risk_accepted" });
       const url = `${served.url}/webhooks/github/${scmId}`;
       const db = local.runtime.database.db;
       const send = async (e: { event: string; payload: Record<string, unknown> }) => {
@@ -507,9 +505,7 @@ describe("a GitHub issue transferred to another repository", () => {
       await runJobs(local);
       expect(github.faults.requests.filter((r) => r.path.startsWith("/repos/acme/security/issues/1"))).toEqual([]);
     } finally {
-      await served.close();
-      await local.close();
-      await githubServer.close();
+      await close();
     }
   });
 });
