@@ -96,9 +96,20 @@ export class GitHubContract {
     if (typeof data !== "object") return data;
     const out = { ...(data as Json) };
     const properties = (s.properties ?? {}) as Record<string, Json>;
-    for (const name of (s.required as string[] | undefined) ?? []) if (!(name in out) && properties[name]) out[name] = this.#synthesize(properties[name]!, depth + 1);
+    // What the simulator set is completed in turn; what is synthesized is complete already.
     for (const [name, value] of Object.entries(out)) if (properties[name]) out[name] = this.#fill(properties[name]!, value, depth + 1);
+    for (const name of (s.required as string[] | undefined) ?? []) if (!(name in out) && properties[name]) out[name] = this.#synthesized(properties[name]!, depth + 1);
     return out;
+  }
+
+  /** Synthesized values, once per schema (shared: they are only ever serialized). */
+  readonly #synthesizedCache = new Map<Json, unknown>();
+
+  #synthesized(schema: Json, depth: number): unknown {
+    if (this.#synthesizedCache.has(schema)) return this.#synthesizedCache.get(schema);
+    const value = this.#synthesize(schema, depth);
+    this.#synthesizedCache.set(schema, value);
+    return value;
   }
 
   #synthesize(schema: Json, depth: number): unknown {
@@ -233,14 +244,13 @@ function describe(validate: ValidateFunction): string {
   return e ? `at ${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}${e.params && "missingProperty" in e.params ? "" : ""}` : "is invalid";
 }
 
-let shared: GitHubContract | undefined;
-
-/** GitHub's description, read once per test worker. */
+/** GitHub's description, read once per test process (kept on the global object: test files reload modules). */
 export function githubContract(): GitHubContract {
-  if (!shared) {
+  const holder = globalThis as { __githubContract?: GitHubContract };
+  if (!holder.__githubContract) {
     const require = createRequire(import.meta.url);
     const file = require.resolve("@octokit/openapi/generated/api.github.com.json");
-    shared = new GitHubContract(JSON.parse(fs.readFileSync(file, "utf8")) as Json);
+    holder.__githubContract = new GitHubContract(JSON.parse(fs.readFileSync(file, "utf8")) as Json);
   }
-  return shared;
+  return holder.__githubContract;
 }
