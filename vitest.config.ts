@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Both cores: vitest's default leaves one idle on a two-core machine.
+    maxWorkers: 2,
   },
 });

@@ -50,7 +50,7 @@ function regexesOf(file: string): { literal: Found[]; dynamic: string[] } {
 }
 
 describe("regular expressions", () => {
-  it("run in linear time on any input, and none is built at run time", { timeout: 240_000 }, async () => {
+  it("run in linear time on any input, and none is built at run time", { timeout: 480_000 }, async () => {
     const files = sourceFiles(join(root, "src"));
     const found = files.map(regexesOf);
     const literal = found.flatMap((f) => f.literal);
@@ -62,7 +62,9 @@ describe("regular expressions", () => {
     const worker = async () => {
       for (let next = queue.shift(); next; next = queue.shift()) {
         const { source, flags } = next[0]!;
-        const result = await check(source, flags, { timeout: 20_000 });
+        // A check that runs out of time on a busy machine is asked again with more of it.
+        let result = await check(source, flags, { timeout: 20_000 });
+        if (result.status === "unknown") result = await check(source, flags, { timeout: 90_000 });
         if (result.status !== "safe") {
           const why = result.status === "vulnerable" ? `${result.complexity.type} backtracking, e.g. on ${JSON.stringify(result.attack.pattern)}` : `not proven safe (${result.status})`;
           for (const r of next) problems.push(`${r.where} /${source}/${flags}: ${why}`);
