@@ -1,6 +1,7 @@
 // The connector contract. A connector is the code for one external service kind: its
 // catalog card and Overview, the settings form it declares, a real `test()` of a
 // connection, and the capabilities it implements. The engine never names a service.
+import { cvesIn } from "../vuln/advisories.js";
 import { ExternalError, type HttpClient } from "../http.js";
 import type { Logger } from "../log.js";
 
@@ -603,9 +604,7 @@ export interface ExistingTicket extends TicketRef {
 }
 
 /** CVE identifiers in a text (a ticket's title). */
-export function cvesIn(text: string): string[] {
-  return [...new Set([...text.matchAll(/CVE-\d{4}-\d{4,}/gi)].map((m) => m[0].toUpperCase()))];
-}
+export { cvesIn };
 
 /** A change a person (or Patchbay itself) made to a ticket, as the tracker's event reports it. */
 export interface TicketEvent {

@@ -1,6 +1,7 @@
 // Table types for Kysely: the one description of what the database holds.
 // Timestamps are ISO-8601 UTC strings (lexical order is time order on every dialect).
 import type { ColumnType, Generated, Insertable, Kysely, Selectable, Updateable } from "kysely";
+import type { Severity } from "../vuln/severity.js";
 
 export interface MetaTable {
   key: string;
@@ -121,7 +122,7 @@ export interface AssetTable {
   updated_at: string;
 }
 
-export type Severity = "critical" | "high" | "medium" | "low" | "info";
+export type { Severity };
 export type FindingStatus = "open" | "in_remediation" | "resolved" | "risk_accepted" | "false_positive";
 
 export interface FindingTable {

@@ -3,10 +3,10 @@
 // name as its ecosystem compares it (vuln/packages.ts: PEP 503 for PyPI…), so the same
 // vulnerability reported by two scanners becomes one finding with two sources.
 import { createHash } from "node:crypto";
-import type { FindingStatus, Severity } from "../db/schema.js";
+import type { FindingStatus } from "../db/schema.js";
+import { SEVERITIES, SEVERITY_RANK } from "../vuln/severity.js";
 
-export const SEVERITIES: Severity[] = ["critical", "high", "medium", "low", "info"];
-export const SEVERITY_RANK: Record<Severity, number> = { critical: 5, high: 4, medium: 3, low: 2, info: 1 };
+export { SEVERITIES, SEVERITY_RANK };
 
 export const STATUSES: FindingStatus[] = ["open", "in_remediation", "resolved", "risk_accepted", "false_positive"];
 export const STATUS_LABEL: Record<FindingStatus, string> = {

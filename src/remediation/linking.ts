@@ -11,6 +11,7 @@ import type { Db } from "../db/schema.js";
 import { trimEnd } from "../text.js";
 import { packageKey, packageKeys } from "../vuln/packages.js";
 import { fixes } from "../vuln/versions/index.js";
+import { cvesIn } from "../vuln/advisories.js";
 
 export interface Link {
   findingId: number;
@@ -23,10 +24,8 @@ export interface Unreadable {
   note: string;
 }
 
-const CVE = /CVE-\d{4}-\d{4,}/gi;
-
 export function mentionedCves(text: string): string[] {
-  return [...new Set([...text.matchAll(CVE)].map((m) => m[0].toUpperCase()))];
+  return cvesIn(text);
 }
 
 // The lookbehind starts a path only where a run of path characters starts (linear time).

@@ -4,13 +4,14 @@
 // v2). Each turns its records into UploadItems; what the format cannot say (npm audit v2's
 // installed versions, an SBOM's vulnerabilities) is left for the import to complete.
 import type { ScannerSeverity } from "../connectors/types.js";
-import { cvssBaseScore } from "../findings/cvss.js";
+import { cvssBaseScore } from "../vuln/cvss.js";
 import type { JsonPath, Selector } from "./json-stream.js";
 import { osvPackage, parsePurl } from "./purl.js";
-import { isSpace, skipSpace, tokenEnd, words } from "../text.js";
+import { skipSpace } from "../text.js";
 import { ecosystemOfFile, osvEcosystem } from "../vuln/ecosystems.js";
 import { packageKey } from "../vuln/packages.js";
 import { versionsAbove } from "../vuln/versions/index.js";
+import { advisoryIdIn, advisoryIds, labelledLine, orderIds, packageFromMessage } from "../vuln/advisories.js";
 
 export type FormatId = "sarif" | "cyclonedx" | "cyclonedx-xml" | "spdx" | "trivy" | "grype" | "osv-scanner" | "npm-audit";
 
@@ -149,12 +150,6 @@ function bestScore(entries: { vector?: string | null; score?: number | null }[])
   return best;
 }
 
-/** Identifiers with CVEs first (the finding's identity), then the others, without repeats. */
-function orderIds(ids: (string | null | undefined)[]): string[] {
-  const canonical = (id: string) => (/^CVE-/i.test(id) ? id.toUpperCase() : /^GHSA-/i.test(id) ? `GHSA-${id.slice(5).toLowerCase()}` : id);
-  const clean = [...new Set(ids.filter((i): i is string => Boolean(i && i.trim())).map((i) => canonical(i.trim())))];
-  return [...clean.filter((i) => /^CVE-\d{4}-\d+$/.test(i)), ...clean.filter((i) => !/^CVE-\d{4}-\d+$/.test(i))];
-}
 
 // --- Trivy ---------------------------------------------------------------------------------
 
@@ -427,60 +422,10 @@ function npmAudit(sink: Sink): FormatReader {
 
 // --- SARIF -----------------------------------------------------------------------------------
 
-/** CVE and GHSA identifiers named in free text (SARIF rule ids, tags, messages), canonical, CVEs first. */
-export function advisoryIds(text: string): string[] {
-  return orderIds([...text.matchAll(/\b(CVE-\d{4}-\d{4,}|GHSA(?:-[23456789cfghjmpqrvwx]{4}){3})\b/gi)].map((m) => m[1]!));
-}
 
-/** What SARIF producers put in a result's message: "Package: x\nInstalled Version: y" (Trivy), "npm package: x, version y" (Grype). */
-export function packageFromMessage(text: string): { name?: string; version?: string; fixed?: string } {
-  const trivyName = /Package:\s*(\S+)/.exec(text)?.[1];
-  const trivyVersion = /Installed Version:\s*(\S+)/.exec(text)?.[1] ?? labelledLine(text, "Version:");
-  // Trivy writes "Fixed Version:", Grype "Fix Version:".
-  const fixed = /Fix(?:ed)? Version:\s*([^\s,]+)/.exec(text)?.[1];
-  if (trivyName) return { name: trivyName, version: trivyVersion, fixed };
-  return grypePackage(text) ?? grypeReports(text) ?? {};
-}
 
-/** The first word after a line's label ("Version: 1.2.3" → "1.2.3"), lines read one by one. */
-function labelledLine(text: string, label: string): string | undefined {
-  for (const line of text.split("\n")) {
-    const trimmed = line.trim();
-    if (trimmed.startsWith(label)) return words(trimmed.slice(label.length))[0];
-  }
-  return undefined;
-}
 
-/** Grype's current wording: "The path /app/package-lock.json reports minimist at version 1.2.5 which would…". */
-function grypeReports(text: string): { name?: string; version?: string } | undefined {
-  for (let at = text.indexOf(" reports "); at >= 0; at = text.indexOf(" reports ", at + 1)) {
-    const nameStart = skipSpace(text, at + " reports ".length);
-    const nameEnd = tokenEnd(text, nameStart);
-    if (!text.startsWith(" at version ", nameEnd)) continue;
-    const versionStart = skipSpace(text, nameEnd + " at version ".length);
-    const versionEnd = tokenEnd(text, versionStart);
-    if (nameEnd > nameStart && versionEnd > versionStart) return { name: text.slice(nameStart, nameEnd), version: text.slice(versionStart, versionEnd) };
-  }
-  return undefined;
-}
 
-/** Grype's "npm package: lodash, version 4.17.20 …", read without backtracking. */
-function grypePackage(text: string): { name?: string; version?: string } | undefined {
-  const lower = text.toLowerCase();
-  for (let at = lower.indexOf("package:"); at >= 0; ) {
-    const nameStart = skipSpace(text, at + "package:".length);
-    const nameEnd = tokenEnd(text, nameStart, ",");
-    // A later "package:" inside this name would stop at the same place: go on after it.
-    at = lower.indexOf("package:", Math.max(at + 1, nameEnd));
-    if (nameEnd === nameStart || text[nameEnd] !== ",") continue;
-    const word = skipSpace(text, nameEnd + 1);
-    if (lower.slice(word, word + 7) !== "version" || !isSpace(text[word + 7])) continue;
-    const versionStart = skipSpace(text, word + 7);
-    const versionEnd = tokenEnd(text, versionStart, ",");
-    if (versionEnd > versionStart) return { name: text.slice(nameStart, nameEnd), version: text.slice(versionStart, versionEnd) };
-  }
-  return undefined;
-}
 
 function sarif(sink: Sink): FormatReader {
   const rules = new Map<string, Record<string, any>>();
@@ -692,12 +637,6 @@ function cycloneDx(sink: Sink): FormatReader {
 
 // --- SPDX ------------------------------------------------------------------------------------
 
-/** The CVE or GHSA id in an advisory reference ("https://nvd.nist.gov/vuln/detail/CVE-2021-44228"). */
-function advisoryIdIn(locator: string): string | null {
-  const cve = /CVE-\d{4}-\d{4,}/i.exec(locator);
-  if (cve) return cve[0].toUpperCase();
-  return /GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}/i.exec(locator)?.[0] ?? null;
-}
 
 function spdx(sink: Sink): FormatReader {
   let version: string | null = null;

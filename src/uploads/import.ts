@@ -19,7 +19,7 @@ import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { AssetRef, ConnectionSettings, ConnectorContext, ScannerRecord, ScannerSeverity } from "../connectors/types.js";
 import type { Db, Integration } from "../db/schema.js";
 import { createWorkspace } from "../dependencies/workspace.js";
-import { severityOfScore } from "../findings/cvss.js";
+import { severityOfScore } from "../vuln/cvss.js";
 import { type ScanCounts, chunks, emptyCounts, importPage, mergeCounts, resolveUnreported } from "../findings/import.js";
 import { loadRepositoryIndex } from "../findings/repositories.js";
 import { ExternalError } from "../http.js";
@@ -33,6 +33,7 @@ import { CycloneDxXmlReader } from "./cyclonedx-xml.js";
 import { FORMAT_LABELS, FORMAT_SHAPES, type FormatId, FormatError, type ReportSummary, type SbomPackage, type Sink, type UploadItem, detectFormat, formatReader } from "./formats.js";
 import { JsonSelector, JsonStreamError } from "./json-stream.js";
 import { packageKey } from "../vuln/packages.js";
+import { isCveId } from "../vuln/advisories.js";
 
 export const MAX_UPLOAD_BYTES = 200 * 1024 * 1024;
 const DETECT_BYTES = 8192;
@@ -581,7 +582,7 @@ async function importParsed(deps: UploadDeps, integration: Integration, input: U
     const ids = withCve(item.ids);
     // One finding per CVE: an advisory (or a group) naming several CVEs is several findings,
     // each deduplicated with other scanners' reports of its CVE.
-    const cves = ids.filter((id) => /^CVE-\d{4}-\d+$/.test(id));
+    const cves = ids.filter(isCveId);
     const identities = cves.length > 1 ? cves.map((cve) => [cve, ...ids.filter((id) => id !== cve)]) : [ids];
     for (const version of versions) {
       for (const identity of identities) {

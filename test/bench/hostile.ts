@@ -3,12 +3,12 @@
 // and reports adversarial ÷ benign, which stays near 1 for a parser that runs in linear time.
 // The adversarial strings are the attacks a ReDoS checker found against the parsers Patchbay
 // had before: each made one of them backtrack for minutes.
-import { ManifestError, parseManifest } from "../../src/dependencies/manifests.js";
+import { ManifestError, parseManifest } from "../../src/vuln/manifests.js";
 import { repositoryUrlKey } from "../../src/findings/repositories.js";
 import { mentionedTicketKeys } from "../../src/remediation/linking.js";
 import { ownersOf, parseCodeowners } from "../../src/routing/codeowners.js";
 import { compileTemplate } from "../../src/tickets/templates.js";
-import { packageFromMessage } from "../../src/uploads/formats.js";
+import { packageFromMessage } from "../../src/vuln/advisories.js";
 import { parsePurl } from "../../src/uploads/purl.js";
 
 export interface HostileInput {

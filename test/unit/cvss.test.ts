@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cvssBaseScore, severityOfScore } from "../../src/findings/cvss.js";
+import { cvssBaseScore, severityOfScore } from "../../src/vuln/cvss.js";
 
 describe("CVSS base scores", () => {
   it("scores v3.1 and v3.0 vectors as NVD publishes them", () => {

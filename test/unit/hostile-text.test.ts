@@ -6,12 +6,13 @@
 // hanging the suite. Speed itself is measured by npm run bench (adversarial ÷ benign).
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
-import { ManifestError, parseManifest } from "../../src/dependencies/manifests.js";
+import { ManifestError, parseManifest } from "../../src/vuln/manifests.js";
 import { repositoryUrlKey } from "../../src/findings/repositories.js";
 import { mentionedTicketKeys } from "../../src/remediation/linking.js";
 import { ownersOf, parseCodeowners, patternMatches } from "../../src/routing/codeowners.js";
 import { compileTemplate } from "../../src/tickets/templates.js";
-import { detectFormat, packageFromMessage } from "../../src/uploads/formats.js";
+import { detectFormat } from "../../src/uploads/formats.js";
+import { packageFromMessage } from "../../src/vuln/advisories.js";
 import { parsePurl } from "../../src/uploads/purl.js";
 import { hostileInputs } from "../bench/hostile.js";
 

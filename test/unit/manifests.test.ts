@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ManifestError, manifestFormat, parseManifest, withoutTrailingCommas } from "../../src/dependencies/manifests.js";
+import { ManifestError, manifestFormat, parseManifest, withoutTrailingCommas } from "../../src/vuln/manifests.js";
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/lockfiles/${name}`, import.meta.url), "utf8");
 /** "name@version" per dependency, sorted, for one ecosystem check. */

@@ -7,7 +7,7 @@ import { Spec, Validation } from "@cyclonedx/cyclonedx-library";
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
 import { describe, expect, it } from "vitest";
-import { severityOfScore } from "../../src/findings/cvss.js";
+import { severityOfScore } from "../../src/vuln/cvss.js";
 import type { FormatId, ReportSummary, UploadItem } from "../../src/uploads/formats.js";
 import { detectFormat } from "../../src/uploads/formats.js";
 import { fixture, read } from "../report-reader.js";

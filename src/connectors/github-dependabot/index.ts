@@ -4,9 +4,9 @@
 // false positive, tolerable risk / no bandwidth → risk accepted); fixed ones are no longer
 // reported, so the scan resolves them. Dependabot does not say which version is installed:
 // it is read from the manifest the alert names.
-import { type Dependency, MAX_MANIFEST_BYTES, ManifestError, parseManifest } from "../../dependencies/manifests.js";
+import { type Dependency, MAX_MANIFEST_BYTES, ManifestError, parseManifest } from "../../vuln/manifests.js";
 import { ExternalError, TooLargeError, formatBytes } from "../../http.js";
-import { advisoryIds, packageFromMessage } from "../../uploads/formats.js";
+import { advisoryIds, packageFromMessage } from "../../vuln/advisories.js";
 import { packageKey } from "../../vuln/packages.js";
 import { createGitHubClient } from "../github/index.js";
 import { type GitHubClient, nextLink } from "../github/client.js";

@@ -2,8 +2,8 @@
 // knows (through the source control integrations), and looks the pinned package versions up
 // in the OSV database. One scan page is one repository. Packages the organisation publishes
 // itself (listed by package-registry integrations) are never sent to OSV.
-import { MAX_MANIFEST_BYTES, manifestFormat, parseManifest, ManifestError, type Dependency } from "../../dependencies/manifests.js";
-import { cvssBaseScore, severityOfScore } from "../../findings/cvss.js";
+import { MAX_MANIFEST_BYTES, manifestFormat, parseManifest, ManifestError, type Dependency } from "../../vuln/manifests.js";
+import { cvssBaseScore, severityOfScore } from "../../vuln/cvss.js";
 import { versionsAbove } from "../../vuln/versions/index.js";
 import { ExternalError, TooLargeError, formatBytes } from "../../http.js";
 import type { AdvisoryMatch, AvailableConnector, ConnectionSettings, ResolvedDependency, ConnectorContext, ScanSession, ScannerRecord, ScannerSeverity, Workspace, WorkspaceRepository } from "../types.js";

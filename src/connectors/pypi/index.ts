@@ -3,7 +3,7 @@
 // A private index lists its projects at /simple/ (filtered by a name prefix); on pypi.org,
 // whose index holds every project in the world, the projects are named one by one.
 import { ExternalError, type HttpClient } from "../../http.js";
-import { pypiName } from "../../dependencies/manifests.js";
+import { pypiName } from "../../vuln/manifests.js";
 import { orderVersions } from "../../vuln/versions/index.js";
 import { USERNAME_FIELD, address, addressField, authorization, names, packageTroubleshoot } from "../package-registry.js";
 import { serviceUrl } from "../origin.js";

@@ -2,6 +2,7 @@
 // Patchbay's normalised findings with the seed's import rules (CVE only, open only,
 // repositories and container images only, per the integration's scan options).
 import { ExternalError } from "../../http.js";
+import { isCveId } from "../../vuln/advisories.js";
 import { type AssetRef, type ConnectionSettings, type ConnectorContext, ScanCursorInvalid, type ScanPage, type Scanner, type ScannerRecord, type ScannerSeverity } from "../types.js";
 import type { WizClient } from "./client.js";
 import { ecosystemOfFile } from "../../vuln/ecosystems.js";
@@ -60,7 +61,6 @@ interface FindingsResponse {
   vulnerabilityFindings: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; nodes: WizNode[] };
 }
 
-const CVE = /^CVE-\d{4}-\d{4,}$/i;
 const SEVERITY: Record<string, ScannerSeverity> = {
   CRITICAL: "critical",
   HIGH: "high",
@@ -120,7 +120,7 @@ function enabledAssetTypes(connection: ConnectionSettings): string[] {
 
 export function mapNode(node: WizNode, assetTypes: string[]): ScannerRecord {
   const skip = (reason: string): ScannerRecord => ({ externalId: node.id, raw: node, skip: reason });
-  if (!CVE.test(node.name ?? "")) return skip("no CVE identifier");
+  if (!isCveId(node.name ?? "")) return skip("no CVE identifier");
   if (node.status !== "OPEN") return skip("not open in Wiz");
   const asset = node.vulnerableAsset;
   const type = asset?.type ?? "unknown";

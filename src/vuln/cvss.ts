@@ -1,6 +1,6 @@
 // CVSS base scores from vector strings (v3.0/v3.1 and v2), for scanners and advisories that
 // give a vector but no score or severity, and the qualitative rating of a score.
-import type { Severity } from "../db/schema.js";
+import type { Severity } from "./severity.js";
 
 function metrics(vector: string): Map<string, string> {
   const out = new Map<string, string>();

@@ -7,8 +7,8 @@
 import sax from "sax";
 import { parse as parseToml } from "smol-toml";
 import { isSpace, skipSpace, trimStart, words } from "../text.js";
-import { packageKey } from "../vuln/packages.js";
-import { compareVersions } from "../vuln/versions/index.js";
+import { packageKey } from "./packages.js";
+import { compareVersions } from "./versions/index.js";
 
 /** Ecosystem names as the OSV database spells them. */
 export type Ecosystem = "npm" | "PyPI" | "Maven" | "Go" | "RubyGems" | "crates.io" | "Packagist" | "NuGet";
