@@ -120,16 +120,3 @@ export async function describe(db: Db, baseUrl: string, event: OutboxEvent, sett
       return undefined;
   }
 }
-
-/** The message Test Connection sends. */
-export function testNotification(at: Date): Notification {
-  return {
-    event: "test",
-    level: "info",
-    title: "Patchbay test message",
-    text: "This is a test from Patchbay: notifications will arrive here.",
-    facts: [{ label: "Sent", value: at.toISOString().replace("T", " ").slice(0, 16) + " UTC" }],
-    more: 0,
-    at: at.toISOString(),
-  };
-}

@@ -1,34 +1,14 @@
 // Which events reach which notifier: the rule fields every notifier's form carries (event
 // kinds, a minimum severity for new findings, an optional list of integrations), and the
 // matching of an outbox event against them.
-import type { SettingField, SettingValues } from "../connectors/types.js";
+import { RULE_FIELDS } from "../connectors/notifier.js";
+import type { SettingValues } from "../connectors/types.js";
 import type { Severity } from "../db/schema.js";
 import { SEVERITIES, SEVERITY_RANK } from "../findings/normalize.js";
 
 export type Rule = "integration" | "scan" | "push" | "findings" | "merged" | "sla";
+export { RULE_FIELDS };
 
-export const RULE_FIELDS: SettingField[] = [
-  { name: "notifyIntegrationFailed", label: "An integration's connection failed, or its daily health check found a problem ahead (a token about to expire, a missing scope, a mapped status gone)", type: "checkbox", defaultChecked: true, editableWhenConnected: true },
-  { name: "notifyScanFailed", label: "A scan or repository sync failed", type: "checkbox", defaultChecked: true, editableWhenConnected: true },
-  { name: "notifyPushFailed", label: "Pushing a ticket failed", type: "checkbox", defaultChecked: true, editableWhenConnected: true },
-  { name: "notifyNewFindings", label: "New findings after a scan (one digest per scan)", type: "checkbox", defaultChecked: false, editableWhenConnected: true },
-  {
-    name: "minSeverity",
-    label: "Minimum severity of new findings",
-    type: "select",
-    editableWhenConnected: true,
-    options: [
-      { value: "high", label: "High and critical" },
-      { value: "critical", label: "Critical only" },
-      { value: "medium", label: "Medium and above" },
-      { value: "low", label: "Low and above" },
-      { value: "info", label: "All" },
-    ],
-  },
-  { name: "notifyRemediationMerged", label: "A remediation pull request was merged", type: "checkbox", defaultChecked: false, editableWhenConnected: true },
-  { name: "notifySlaApproaching", label: "Findings reach their SLA deadline within three days (a daily reminder)", type: "checkbox", defaultChecked: true, editableWhenConnected: true },
-  { name: "onlyIntegrations", label: "Only events from these integrations", type: "integrations", editableWhenConnected: true, help: "Choose none for events from every integration." },
-];
 
 const RULE_SETTING: Record<Rule, string> = {
   integration: "notifyIntegrationFailed",

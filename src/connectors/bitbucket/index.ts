@@ -2,7 +2,7 @@
 // or an API token / app password with its username (Basic). Lists the workspace's
 // repositories; follows pull requests.
 import { ExternalError } from "../../http.js";
-import { withAnnotation } from "../../remediation/annotation.js";
+import { withAnnotation } from "../annotation.js";
 import type { RepositoryFile, AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
 import { BitbucketClient, type Paged, SERVICE, authorization, bitbucketErrorMessage } from "./client.js";
 import { parseBitbucketDelivery, verifyBitbucketDelivery } from "./webhook.js";

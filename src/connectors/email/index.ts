@@ -4,8 +4,7 @@
 import nodemailer from "nodemailer";
 import { ExternalError } from "../../http.js";
 import { escapeHtml } from "../html.js";
-import { RULE_FIELDS } from "../../notifications/rules.js";
-import { testNotification } from "../../notifications/render.js";
+import { RULE_FIELDS, testNotification } from "../notifier.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, Notification } from "../types.js";
 import { isEmailAddress } from "../../text.js";
 

@@ -7,7 +7,7 @@ import { type AppCredentials, appLogin, installationToken, privateKeyError } fro
 import { GITHUB_PACING, GitHubClient, SERVICE, apiBase, githubErrorMessage, nextLink } from "./client.js";
 import { paceFields } from "../pace.js";
 import { GITHUB_MAX_DELIVERY_BYTES, GITHUB_SIGNATURE_HEADERS, parseGitHubDelivery, verifyGitHubDelivery } from "./webhook.js";
-import { withAnnotation } from "../../remediation/annotation.js";
+import { withAnnotation } from "../annotation.js";
 import { linkOutsidePullRequestsField } from "../pull-requests.js";
 
 interface GitHubRepo {

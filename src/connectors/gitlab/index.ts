@@ -1,7 +1,7 @@
 // GitLab as source control: gitlab.com or self-managed, connected with a personal, group or
 // project access token. Lists the projects the token is a member of; follows merge requests.
 import { ExternalError } from "../../http.js";
-import { withAnnotation } from "../../remediation/annotation.js";
+import { withAnnotation } from "../annotation.js";
 import { expiryNote, type HealthNote } from "../types.js";
 import type { RepositoryFile, AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
 import { GitLabClient, SERVICE, apiBase, expectList, gitlabErrorMessage, nextPage } from "./client.js";

@@ -3,8 +3,7 @@
 // Slack's answers differ by route: a webhook answers errors as plain strings with 4xx;
 // the Web API always answers HTTP 200 with {ok: false, error}.
 import { ExternalError } from "../../http.js";
-import { RULE_FIELDS } from "../../notifications/rules.js";
-import { testNotification } from "../../notifications/render.js";
+import { RULE_FIELDS, testNotification } from "../notifier.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, Notification } from "../types.js";
 
 const SERVICE = "Slack";

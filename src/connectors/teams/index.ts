@@ -1,7 +1,6 @@
 // Microsoft Teams notifications: a Workflows (Power Automate) webhook URL, or a classic
 // incoming webhook, posted an Adaptive Card in a message attachment.
-import { RULE_FIELDS } from "../../notifications/rules.js";
-import { testNotification } from "../../notifications/render.js";
+import { RULE_FIELDS, testNotification } from "../notifier.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, Notification } from "../types.js";
 
 const SERVICE = "Microsoft Teams";

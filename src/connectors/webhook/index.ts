@@ -5,8 +5,7 @@
 //   X-Patchbay-Timestamp  Unix seconds when it was sent
 //   X-Patchbay-Signature  sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
 import crypto from "node:crypto";
-import { RULE_FIELDS } from "../../notifications/rules.js";
-import { testNotification } from "../../notifications/render.js";
+import { RULE_FIELDS, testNotification } from "../notifier.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext, Notification } from "../types.js";
 
 const SERVICE = "Webhook";

@@ -1,0 +1,173 @@
+// The walls of "How Patchbay is built" (README), held by a test. Each rule is a function over
+// the source tree; each is also run on a small broken tree to show it catches what it forbids.
+// Where the codebase does not meet a rule yet (issue 22 is moving it there), the rule is a
+// ratchet: the places still breaking it are listed, the list may only shrink, and a place that
+// stops breaking it must leave the list.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+interface Source {
+  /** Path from the repository root, with forward slashes: "src/tickets/push.ts". */
+  file: string;
+  text: string;
+}
+
+interface Import {
+  from: string;
+  /** Resolved path of the imported file ("src/http.ts"), or the package name. */
+  target: string;
+  typeOnly: boolean;
+}
+
+function sources(dir = "src"): Source[] {
+  const out: Source[] = [];
+  const walk = (d: string) => {
+    for (const entry of fs.readdirSync(path.join(ROOT, d), { withFileTypes: true })) {
+      const rel = `${d}/${entry.name}`;
+      if (entry.isDirectory()) walk(rel);
+      else if (rel.endsWith(".ts")) out.push({ file: rel, text: fs.readFileSync(path.join(ROOT, rel), "utf8") });
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Import and re-export statements, with whether they bring types only. */
+export function importsOf(source: Source): Import[] {
+  const out: Import[] = [];
+  for (const m of source.text.matchAll(/^(?:import|export)\s+(type\s+)?([^;]*?)\s*from\s+["']([^"']+)["']/gm)) {
+    const clause = m[2] ?? "";
+    const braces = /\{([^}]*)\}/.exec(clause);
+    const named = braces ? braces[1]!.split(",").map((s) => s.trim()).filter(Boolean) : [];
+    const bare = clause.replace(/\{[^}]*\}/, "").replace(/[\s,]/g, "");
+    const typeOnly = Boolean(m[1]) || (!bare && named.length > 0 && named.every((n) => n.startsWith("type ")));
+    const spec = m[3]!;
+    const target = spec.startsWith(".") ? path.posix.normalize(path.posix.join(path.posix.dirname(source.file), spec.replace(/\.js$/, ".ts"))) : spec;
+    out.push({ from: source.file, target, typeOnly });
+  }
+  return out;
+}
+
+/** Where connectors may reach: their own folder, the pure vulnerability domain, and the platform floor. */
+const CONNECTOR_MAY_IMPORT = [/^src\/connectors\//, /^src\/vuln\//, /^src\/(http|log|text|outbound)\.ts$/];
+
+export function connectorViolations(tree: Source[]): string[] {
+  return tree
+    .filter((s) => s.file.startsWith("src/connectors/"))
+    .flatMap(importsOf)
+    // Packages (no "src/") are anyone's.
+    .filter((i) => i.target.startsWith("src/") && !CONNECTOR_MAY_IMPORT.some((re) => re.test(i.target)))
+    .map((i) => `${i.from} imports ${i.target}`);
+}
+
+/** The folder of a source file: "tickets", or the file itself for the top floor ("http"). */
+function folderOf(file: string): string {
+  const parts = file.replace(/^src\//, "").split("/");
+  return parts.length === 1 ? parts[0]!.replace(/\.ts$/, "") : parts[0]!;
+}
+
+/** Folders that reach one another through value imports, each group sorted, groups sorted. */
+export function folderCycles(tree: Source[]): string[][] {
+  const edges = new Map<string, Set<string>>();
+  for (const i of tree.flatMap(importsOf)) {
+    if (i.typeOnly || !i.target.startsWith("src/")) continue;
+    const a = folderOf(i.from);
+    const b = folderOf(i.target);
+    if (a === b) continue;
+    if (!edges.has(a)) edges.set(a, new Set());
+    edges.get(a)!.add(b);
+  }
+  // Tarjan's strongly connected components.
+  let counter = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const groups: string[][] = [];
+  const visit = (v: string) => {
+    index.set(v, counter);
+    low.set(v, counter++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of edges.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const group: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        onStack.delete(w);
+        group.push(w);
+      } while (w !== v);
+      if (group.length > 1) groups.push(group.sort());
+    }
+  };
+  for (const v of edges.keys()) if (!index.has(v)) visit(v);
+  return groups.sort((a, b) => a.join().localeCompare(b.join()));
+}
+
+/** Route files that build SQL themselves. */
+export function routeSqlFiles(tree: Source[]): string[] {
+  return tree.filter((s) => s.file.startsWith("src/web/") && /\.(selectFrom|insertInto|updateTable|deleteFrom)\(|\bsql`/.test(s.text)).map((s) => s.file).sort();
+}
+
+/**
+ * Issue 22's remaining work, as it stands: the folders still tied in one import knot, and the
+ * route files still building queries. Both lists may only shrink.
+ */
+const KNOT = ["dependencies", "findings", "integrations", "jobs", "packages", "registries", "remediation", "routing", "scm", "tickets"];
+const ROUTES_WITH_SQL = [
+  "src/web/health.ts",
+  "src/web/images.ts",
+  "src/web/integrations.ts",
+  "src/web/ownership.ts",
+  "src/web/packages.ts",
+  "src/web/remediations.ts",
+  "src/web/repositories.ts",
+  "src/web/sla.ts",
+  "src/web/trackers.ts",
+  "src/web/uploads.ts",
+  "src/web/vulnerabilities.ts",
+  "src/web/webhooks.ts",
+];
+
+describe("the layering", () => {
+  const tree = sources();
+
+  it("connectors import only the connector floor, the vulnerability domain, the HTTP helper, the logger and text helpers", () => {
+    expect(connectorViolations(tree)).toEqual([]);
+    // …and the rule catches a connector reaching up into an engine.
+    const broken = [{ file: "src/connectors/acme/index.ts", text: 'import { pushSubject } from "../../tickets/push.js";\nimport type { Db } from "../../db/schema.js";\n' }];
+    expect(connectorViolations(broken)).toEqual(["src/connectors/acme/index.ts imports src/tickets/push.ts", "src/connectors/acme/index.ts imports src/db/schema.ts"]);
+  });
+
+  it("no folder outside the remaining knot takes part in an import cycle, and the knot only shrinks", () => {
+    const cycles = folderCycles(tree);
+    const involved = [...new Set(cycles.flat())].sort();
+    expect(involved.filter((f) => !KNOT.includes(f))).toEqual([]);
+    // A folder that left the knot must leave the list too (so it cannot slip back in).
+    expect(KNOT.filter((f) => !involved.includes(f))).toEqual([]);
+    const broken = [
+      { file: "src/a/one.ts", text: 'import { two } from "../b/two.js";\n' },
+      { file: "src/b/two.ts", text: 'import { one } from "../a/one.js";\n' },
+      { file: "src/c/three.ts", text: 'import type { one } from "../a/one.js";\n' },
+      { file: "src/a/four.ts", text: 'import { type three } from "../c/three.js";\n' },
+    ];
+    expect(folderCycles(broken)).toEqual([["a", "b"]]);
+  });
+
+  it("route files that build SQL are only those still listed, and the list only shrinks", () => {
+    const building = routeSqlFiles(tree);
+    expect(building.filter((f) => !ROUTES_WITH_SQL.includes(f))).toEqual([]);
+    expect(ROUTES_WITH_SQL.filter((f) => !building.includes(f))).toEqual([]);
+    expect(routeSqlFiles([{ file: "src/web/new.ts", text: "await deps.db.selectFrom(\"findings\").selectAll().execute();" }])).toEqual(["src/web/new.ts"]);
+  });
+});
