@@ -11,7 +11,7 @@ import type { Db, Integration, TrackerAssignment } from "../db/schema.js";
 import { SEVERITIES } from "../findings/normalize.js";
 import { loadSla, saveSla, type SlaPolicy } from "../findings/sla.js";
 import { ExternalError } from "../http.js";
-import { saveConnection } from "../integrations/connect.js";
+import { type ConnectDeps, saveConnection } from "../integrations/connect.js";
 import { parseSettingsForm } from "../integrations/form.js";
 import { withLinked } from "../integrations/linked.js";
 import { testConnection } from "../integrations/service.js";
@@ -36,6 +36,7 @@ export interface ImportDeps {
   logger: Logger;
   now: () => Date;
   notifyWorker: () => void;
+  firstSync: ConnectDeps["firstSync"];
 }
 
 export type ChangeKind = "create" | "update" | "unchanged" | "remove" | "skip";

@@ -6,7 +6,7 @@ import { connectorContext, type ConnectorEnvironment } from "../connectors/conte
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { RepositoryFiles, ResolvedDependency, Workspace, WorkspaceRepository } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
-import { chunks } from "../findings/import.js";
+import { chunks } from "../db/chunks.js";
 import { connectionFor } from "../integrations/oauth.js";
 import type { Vault } from "../vault.js";
 

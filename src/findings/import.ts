@@ -8,19 +8,10 @@ import { SEVERITY_RANK, fingerprint, hashText } from "./normalize.js";
 import { packageKey } from "../vuln/packages.js";
 import type { RepositoryIndex } from "./repositories.js";
 import { withoutControlCharacters } from "../text.js";
+import { emptyCounts, type ScanCounts } from "../jobs/sync-runs.js";
+import { chunks } from "../db/chunks.js";
 
-export interface ScanCounts {
-  fetched: number;
-  new: number;
-  updated: number;
-  unchanged: number;
-  resolved: number;
-  skipped: Record<string, number>;
-}
-
-export function emptyCounts(): ScanCounts {
-  return { fetched: 0, new: 0, updated: 0, unchanged: 0, resolved: 0, skipped: {} };
-}
+export { emptyCounts, type ScanCounts };
 
 export interface ImportContext {
   integrationId: number;
@@ -400,11 +391,7 @@ function bump(map: Record<string, number>, key: string): void {
   map[key] = (map[key] ?? 0) + 1;
 }
 
-export function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
+export { chunks };
 
 async function inChunks<T, R>(items: T[], query: (batch: T[]) => Promise<R[]>): Promise<R[]> {
   const out: R[] = [];

@@ -5,7 +5,7 @@
 import { sql } from "kysely";
 import type { Db, Severity } from "../db/schema.js";
 import type { JobHandler } from "../jobs/worker.js";
-import { publish } from "../remediation/events.js";
+import { publish } from "../jobs/events.js";
 import { SEVERITIES } from "./normalize.js";
 
 export type SlaPolicy = Record<Severity, number | null>;

@@ -1,7 +1,7 @@
 // Status changes people make: risk accepted (with reason and expiry), false positive, and
 // reopening. Each is recorded in the finding's history; re-imports never override them.
 import type { Db, Finding, FindingStatus } from "../db/schema.js";
-import { requestTicketSweep } from "../tickets/sweep.js";
+import { requestTicketSweep } from "../jobs/events.js";
 
 export type StatusChange =
   | { status: "risk_accepted"; reason: string; expiresAt: string }

@@ -3,8 +3,7 @@
 import type { AvailableConnector, SecretValues, SettingValues } from "../connectors/types.js";
 import type { Db, Integration } from "../db/schema.js";
 import type { Logger } from "../log.js";
-import { syncKind } from "../jobs/sync-kinds.js";
-import { generateWebhookSecret } from "../scm/webhooks.js";
+import { generateWebhookSecret } from "./webhook-secret.js";
 import type { Vault } from "../vault.js";
 import { insertIntegration, integrationSettings, updateIntegrationSettings } from "./store.js";
 
@@ -14,6 +13,8 @@ export interface ConnectDeps {
   logger: Logger;
   now: () => Date;
   notifyWorker: () => void;
+  /** Queues the first sync of a connected integration, where its kind has one (the application's sync kinds). */
+  firstSync(db: Db, connector: AvailableConnector, integrationId: number, now: Date): Promise<boolean>;
 }
 
 /** Stores a tested connection (new or updated) and starts its first sync; returns its id. */
@@ -60,11 +61,7 @@ export async function saveConnection(
     id = (await insertIntegration(deps.db, { kind: connector.card.kind, name: connector.defaultName(connection.settings), settings: connection.settings, sealedSecrets }, now)).id;
   }
   // The first sync starts on connecting (and again after new credentials).
-  const sync = syncKind(connector);
-  if (sync) {
-    await sync.enqueueOnConnect(deps.db, id, now);
-    deps.notifyWorker();
-  }
+  if (await deps.firstSync(deps.db, connector, id, now)) deps.notifyWorker();
   deps.logger.info(integration ? "integration updated" : "integration connected", { kind: connector.card.kind, integrationId: id, by });
   return id;
 }

@@ -7,7 +7,7 @@ import { ExternalError } from "../http.js";
 import { type ConnectorEnvironment, connectorContext } from "../connectors/context.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText, registerSecret } from "../log.js";
-import { publish } from "../remediation/events.js";
+import { publish } from "../jobs/events.js";
 import type { Vault } from "../vault.js";
 import { type LinkDeps, withLinked } from "./linked.js";
 import { connectionFor } from "./oauth.js";

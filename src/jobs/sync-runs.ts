@@ -1,10 +1,23 @@
 // Bookkeeping shared by every sync of an integration (scanner scans, repository syncs): the
 // run row the card reads, and what a failed attempt records on the run and the card.
 import type { Db, Integration, Job, ScanRun } from "../db/schema.js";
-import { emptyCounts } from "../findings/import.js";
 import { ExternalError } from "../http.js";
 import { redactText } from "../log.js";
-import { publish } from "../remediation/events.js";
+import { publish } from "./events.js";
+
+/** What one sync run counted: read, new, updated, unchanged, resolved, and skipped by reason. */
+export interface ScanCounts {
+  fetched: number;
+  new: number;
+  updated: number;
+  unchanged: number;
+  resolved: number;
+  skipped: Record<string, number>;
+}
+
+export function emptyCounts(): ScanCounts {
+  return { fetched: 0, new: 0, updated: 0, unchanged: 0, resolved: 0, skipped: {} };
+}
 
 /** A new run for the card to read: running, empty counts (a scan's, a repository or image sync's). */
 export function startRun(db: Db, integrationId: number, jobId: number, now: Date): Promise<ScanRun> {

@@ -11,7 +11,7 @@ import { integrationSettings, setIntegrationStatus } from "../integrations/store
 import { enqueueJob, releaseDedupeKey, integrationLane } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText } from "../log.js";
-import { publish } from "../remediation/events.js";
+import { publish } from "../jobs/events.js";
 import { describe } from "./render.js";
 import { type Route, routeForFindings, routeForRepository } from "../routing/ownership.js";
 import { parseSubjectKey } from "../tickets/subjects.js";

@@ -9,7 +9,7 @@
 import type { PullRequestEvent } from "../connectors/types.js";
 import type { Db, FindingStatus, RemediationState } from "../db/schema.js";
 import type { JobHandler } from "../jobs/worker.js";
-import { publish } from "./events.js";
+import { publish } from "../jobs/events.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import { findLinks } from "./linking.js";
 import type { LinkDeps } from "../integrations/linked.js";

@@ -2,15 +2,13 @@
 // repository sync adds Patchbay's webhook to the repositories that lack it, where the token
 // may. Only for a PATCHBAY_BASE_URL the service can reach (https, not loopback), so that no
 // repository gets a webhook pointing at nowhere.
-import crypto from "node:crypto";
+import { generateWebhookSecret } from "../integrations/webhook-secret.js";
 import type { AvailableConnector, ConnectionSettings, ConnectorContext } from "../connectors/types.js";
 import type { Db, Integration } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import type { Logger } from "../log.js";
 
-export function generateWebhookSecret(): string {
-  return crypto.randomBytes(32).toString("base64url");
-}
+export { generateWebhookSecret };
 
 /** Why webhooks cannot be added automatically for this base URL, or undefined if they can. */
 export function unreachableBaseUrl(baseUrl: string): string | undefined {

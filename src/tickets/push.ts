@@ -20,7 +20,7 @@ import { enqueueJob, integrationLane } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { Logger } from "../log.js";
 import { redactText } from "../log.js";
-import { publish } from "../remediation/events.js";
+import { publish } from "../jobs/events.js";
 import type { Vault } from "../vault.js";
 import { displayFieldValue, type FieldMapping, resolveFields, validateMapping } from "./fields.js";
 import { loadSubject, plain, type SubjectView, type TicketState } from "./render.js";

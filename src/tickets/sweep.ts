@@ -6,19 +6,16 @@
 //                     last push (at or after it: a change in the same millisecond is not
 //                     missed) are pushed again; an update goes out only if content changed.
 // The sweep only enqueues durable push jobs; it reads set-wise, so it stays cheap at 100k findings.
+import { requestTicketSweep, SWEEP_JOB } from "../jobs/events.js";
 import type { Db, TrackerAssignment } from "../db/schema.js";
-import { enqueueJob, releaseDedupeKey } from "../jobs/queue.js";
+import { releaseDedupeKey } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { enqueuePush } from "./push.js";
 import { linksNew, updatesLinks } from "./store.js";
 import { assignmentScope, OPEN_STATUSES, subjectKeyOf } from "./subjects.js";
 
-export const SWEEP_JOB = "tickets.sweep";
+export { requestTicketSweep, SWEEP_JOB };
 const BATCH = 1000;
-
-export async function requestTicketSweep(db: Db, now: Date): Promise<void> {
-  await enqueueJob(db, SWEEP_JOB, null, now, { dedupeKey: SWEEP_JOB });
-}
 
 export function sweepHandler(deps: { db: Db; now: () => Date; notifyWorker: () => void }): JobHandler {
   return async ({ job, logger }) => {

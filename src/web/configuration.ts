@@ -8,6 +8,7 @@ import { applyImport, planImport } from "../configuration/import.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { render } from "./render.js";
 import { requireAdmin } from "./users.js";
+import { startFirstSync } from "../sync-kinds.js";
 
 const MAX_UPLOAD = 2 * 1024 * 1024;
 
@@ -15,7 +16,7 @@ export function configurationRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use("/settings/configuration", requireAdmin(deps));
   app.use("/settings/configuration/*", requireAdmin(deps));
-  const importDeps = { db: deps.db, vault: deps.vault, registry: deps.registry, env: deps.connectorEnv, logger: deps.logger, now: deps.now, notifyWorker: deps.notifyWorker };
+  const importDeps = { db: deps.db, vault: deps.vault, registry: deps.registry, env: deps.connectorEnv, logger: deps.logger, now: deps.now, notifyWorker: deps.notifyWorker, firstSync: startFirstSync };
 
   const page = (c: Context<AppEnv>, extra: Record<string, unknown> = {}, status: 200 | 422 = 200) =>
     render(c, deps, "./configuration/index", { document: "", errors: [], ...extra }, status);

@@ -3,7 +3,7 @@
 // htmx upgrades them to a modal dialog and in-place swaps.
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { type Health, readHealth } from "../integrations/health.js";
+import { type Health, readHealth } from "../health/integrations.js";
 import type { AvailableConnector, Connector, SettingValues } from "../connectors/types.js";
 import type { Integration } from "../db/schema.js";
 import { type Existing, displayValue, parseSettingsForm } from "../integrations/form.js";
@@ -24,7 +24,7 @@ import { callbackUrl, completeAuthorization, startAuthorization } from "../integ
 import { saveConnection } from "../integrations/connect.js";
 import { webhookUrl } from "../scm/webhooks.js";
 import { latestRuns, scanCounts } from "../findings/sync.js";
-import { SYNC_JOB_TYPES, type SyncCapability, type SyncKind, type SyncWords, syncKind } from "../jobs/sync-kinds.js";
+import { SYNC_JOB_TYPES, type SyncCapability, type SyncKind, type SyncWords, startFirstSync, syncKind } from "../sync-kinds.js";
 import type { ScanCounts } from "../findings/import.js";
 import { listMappings } from "../tickets/store.js";
 
@@ -189,7 +189,7 @@ async function save(c: Ctx, deps: AppDeps, connector: AvailableConnector, integr
 }
 
 function connectDeps(deps: AppDeps) {
-  return { db: deps.db, vault: deps.vault, logger: deps.logger, now: deps.now, notifyWorker: deps.notifyWorker };
+  return { db: deps.db, vault: deps.vault, logger: deps.logger, now: deps.now, notifyWorker: deps.notifyWorker, firstSync: startFirstSync };
 }
 
 function linkDeps(deps: AppDeps) {

@@ -2,7 +2,7 @@
 // scope it lacks, and a Jira mapping whose workflow status or field is gone; the notes show on
 // the cards and reach the notifiers once, before pushes start failing.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { enqueueHealthChecks } from "../../src/integrations/health.js";
+import { enqueueHealthChecks } from "../../src/health/integrations.js";
 import { type Browser, type TestApp, runJobs, setUpAdmin, testApp, text } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { defaultRegistry } from "../../src/connectors/registry.js";
 import { NOT_ACCESSIBLE } from "../../src/findings/import.js";
 import { SCAN_JOB, enqueueScan } from "../../src/findings/sync.js";
-import { enqueueDueSyncs } from "../../src/jobs/schedules.js";
+import { enqueueDueSyncs } from "../../src/schedules.js";
 import { listJobs } from "../../src/jobs/queue.js";
 import { type Browser, type TestApp, seedRepositories, setUpAdmin, testApp, text, runJobs } from "../helpers.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";

@@ -2,12 +2,12 @@
 // listing, a container registry's image inventory, a package registry's package listing — with
 // their job, schedule and the words the card uses. One table, so scheduling, "Sync now",
 // connecting and the card treat them alike.
-import type { AvailableConnector, Connector } from "../connectors/types.js";
-import type { Db } from "../db/schema.js";
-import { SCAN_JOB, enqueueScan } from "../findings/sync.js";
-import { PACKAGES_JOB, enqueuePackageSync } from "../packages/sync.js";
-import { REGISTRY_JOB, enqueueRegistrySync } from "../registries/sync.js";
-import { SCM_JOB, enqueueRepositorySync } from "../scm/sync.js";
+import type { AvailableConnector, Connector } from "./connectors/types.js";
+import type { Db } from "./db/schema.js";
+import { SCAN_JOB, enqueueScan } from "./findings/sync.js";
+import { PACKAGES_JOB, enqueuePackageSync } from "./packages/sync.js";
+import { REGISTRY_JOB, enqueueRegistrySync } from "./registries/sync.js";
+import { SCM_JOB, enqueueRepositorySync } from "./scm/sync.js";
 
 export type SyncCapability = "scanner" | "scm" | "registry" | "packages";
 
@@ -36,6 +36,14 @@ export interface SyncKind {
 }
 
 export const SYNC_JOB_TYPES = [SCAN_JOB, SCM_JOB, REGISTRY_JOB, PACKAGES_JOB];
+
+/** Queues an integration's first sync (on connecting, and after new credentials); false when its kind has none. */
+export async function startFirstSync(db: Db, connector: AvailableConnector, integrationId: number, now: Date): Promise<boolean> {
+  const sync = syncKind(connector);
+  if (!sync) return false;
+  await sync.enqueueOnConnect(db, integrationId, now);
+  return true;
+}
 
 export function syncKind(connector: Connector | undefined): SyncKind | undefined {
   if (connector?.status !== "available") return undefined;

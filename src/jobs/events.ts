@@ -2,7 +2,7 @@
 // describes. Publishing also queues the notifications dispatcher, which reads the outbox;
 // nothing here calls a notifier directly.
 import type { Db, Severity } from "../db/schema.js";
-import { enqueueJob } from "../jobs/queue.js";
+import { enqueueJob } from "./queue.js";
 
 export const DISPATCH_JOB = "notifications.dispatch";
 
@@ -16,6 +16,13 @@ export type DomainEvent =
   | { type: "scan.failed"; integrationId: number; reason: string }
   | { type: "findings.new"; integrationId: number; counts: Record<Severity, number> }
   | { type: "sla.approaching"; counts: Record<Severity, number>; overdue: number; soonest: string | null; days: number };
+
+/** The ticket sweep (automatic pushes), asked for after findings change; one queued at a time. */
+export const SWEEP_JOB = "tickets.sweep";
+
+export async function requestTicketSweep(db: Db, now: Date): Promise<void> {
+  await enqueueJob(db, SWEEP_JOB, null, now, { dedupeKey: SWEEP_JOB });
+}
 
 export async function publish(db: Db, event: DomainEvent, now: Date): Promise<void> {
   const { type, ...payload } = event;

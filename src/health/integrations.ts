@@ -10,12 +10,12 @@ import { ExternalError } from "../http.js";
 import { enqueueJob, integrationLane } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText } from "../log.js";
-import { publish } from "../remediation/events.js";
+import { publish } from "../jobs/events.js";
 import { validateMapping } from "../tickets/fields.js";
 import { openTracker, type PushDeps } from "../tickets/push.js";
 import { TICKET_STATE_LABEL, type TicketState } from "../tickets/render.js";
 import { mappingData } from "../tickets/store.js";
-import { linkedOrOwn } from "./linked.js";
+import { linkedOrOwn } from "../integrations/linked.js";
 import { withoutTrailingSlash } from "../text.js";
 
 export const HEALTH_JOB = "integration.health";

@@ -1,20 +1,20 @@
 // Recurring work. A cron callback only enqueues a job (deduplicated by key), so every
 // run is durable, retried, and visible on the jobs page like any other job.
 import { Cron } from "croner";
-import { deleteExpiredSessions } from "../auth/sessions.js";
-import { deleteOldAttempts } from "../auth/rate-limit.js";
-import type { ConnectorRegistry } from "../connectors/registry.js";
-import type { Db } from "../db/schema.js";
-import { expireRiskAcceptances } from "../findings/status.js";
-import { SLA_REMINDER_JOB } from "../findings/sla.js";
-import { SNAPSHOT_JOB } from "../findings/trends.js";
-import { enqueueHealthChecks } from "../integrations/health.js";
-import { requestTicketSweep } from "../tickets/sweep.js";
-import { POLL_DUE_JOB, startReconcile } from "../tickets/reconcile.js";
-import { DISPATCH_JOB } from "../remediation/events.js";
-import type { Logger } from "../log.js";
-import { enqueueJob, pruneJobs, integrationLane } from "./queue.js";
-import type { JobHandler } from "./worker.js";
+import { deleteExpiredSessions } from "./auth/sessions.js";
+import { deleteOldAttempts } from "./auth/rate-limit.js";
+import type { ConnectorRegistry } from "./connectors/registry.js";
+import type { Db } from "./db/schema.js";
+import { expireRiskAcceptances } from "./findings/status.js";
+import { SLA_REMINDER_JOB } from "./findings/sla.js";
+import { SNAPSHOT_JOB } from "./findings/trends.js";
+import { enqueueHealthChecks } from "./health/integrations.js";
+import { requestTicketSweep } from "./tickets/sweep.js";
+import { POLL_DUE_JOB, startReconcile } from "./tickets/reconcile.js";
+import { DISPATCH_JOB } from "./jobs/events.js";
+import type { Logger } from "./log.js";
+import { enqueueJob, pruneJobs, integrationLane } from "./jobs/queue.js";
+import type { JobHandler } from "./jobs/worker.js";
 import { syncKind } from "./sync-kinds.js";
 
 export interface Schedule {
