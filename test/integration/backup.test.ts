@@ -87,7 +87,7 @@ it("takes a consistent backup during an import, and a restore finishes that impo
   dirs.push(restored);
   fs.copyFileSync(target, path.join(restored, "patchbay.db"));
   wiz.sim.faults.clear();
-  const again = await startServer({ PATCHBAY_DATA_DIR: restored, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: wiz.originMap, PATCHBAY_JOB_LEASE_SECONDS: "1" });
+  const again = await startServer({ PATCHBAY_DATA_DIR: restored, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: wiz.originMap, PATCHBAY_JOB_LEASE_SECONDS: "3" });
   servers.push(again);
   await again.ready();
   const check = new SQLite(path.join(restored, "patchbay.db"), { readonly: true, timeout: 10_000 });
