@@ -122,3 +122,8 @@ export async function migrate(db: Kysely<Database>): Promise<void> {
     throw failed ? Object.assign(error as Error, { message: `Migration ${failed.migrationName} failed: ${(error as Error).message}` }) : error;
   }
 }
+
+/** Whether the database answers a query at all (liveness); throws what the driver threw. */
+export async function pingDatabase(db: Kysely<Database>): Promise<void> {
+  await sql`select 1`.execute(db);
+}

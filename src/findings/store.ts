@@ -1,6 +1,6 @@
 // One finding with everything the detail page shows: its asset, every source with the
 // scanner's raw record, and its status history.
-import type { ExpressionBuilder } from "kysely";
+import { type ExpressionBuilder, sql } from "kysely";
 import type { Asset, Database, Db, Finding, FindingEvent, FindingSource, Severity } from "../db/schema.js";
 import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
 import { DEFAULT_STATUSES, cachedCount } from "./query.js";
@@ -90,4 +90,20 @@ async function computeOpenFindingCounts(db: Db, by: "asset" | "repository", ids:
     counts.set(Number(row.owner), entry);
   }
   return counts;
+}
+
+/** Container images by name, a page after `after`: with their registry's name and their source repository. */
+export async function listImages(db: Db, opts: { q: string; showGone: boolean; after: string; limit: number }) {
+  let query = db
+    .selectFrom("assets")
+    .leftJoin("repositories", "repositories.id", "assets.repository_id")
+    .leftJoin("integrations", "integrations.id", "assets.integration_id")
+    .select(["assets.id", "assets.name", "assets.details", "assets.gone_at", "assets.updated_at", "repositories.full_name as repository", "repositories.url as repository_url", "integrations.name as integration_name"])
+    .where("assets.kind", "=", "container_image")
+    .orderBy("assets.name")
+    .limit(opts.limit);
+  if (opts.q) query = query.where(sql<boolean>`assets.name like ${`%${opts.q.replace(/[%_\\]/g, (ch) => `\\${ch}`)}%`} escape '\\'`);
+  if (!opts.showGone) query = query.where("assets.gone_at", "is", null);
+  if (opts.after) query = query.where("assets.name", ">", opts.after);
+  return query.execute();
 }

@@ -296,3 +296,9 @@ export async function retryWaitingJobNow(db: Db, id: number, now: Date): Promise
 export async function releaseDedupeKey(db: Db, jobId: number): Promise<void> {
   await db.updateTable("jobs").set({ dedupe_key: null }).where("id", "=", jobId).execute();
 }
+
+/** Whether a job of this type is queued or running now. */
+export async function jobActive(db: Db, type: string): Promise<boolean> {
+  const row = await db.selectFrom("jobs").select("id").where("type", "=", type).where("status", "in", ["queued", "running"]).executeTakeFirst();
+  return Boolean(row);
+}

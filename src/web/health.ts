@@ -1,8 +1,8 @@
 // GET /healthz: unauthenticated liveness for Docker's HEALTHCHECK and load balancers. A
 // database that cannot be written (a full disk) is said in the body; the status stays 200,
 // for the process is alive (readiness is another question).
-import { sql } from "kysely";
 import { Hono } from "hono";
+import { pingDatabase } from "../db/database.js";
 import { countJobsByStatus } from "../jobs/queue.js";
 import type { AppDeps, AppEnv } from "./context.js";
 
@@ -10,7 +10,7 @@ export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get("/healthz", async (c) => {
     try {
-      await sql`select 1`.execute(deps.db);
+      await pingDatabase(deps.db);
       const jobs = await countJobsByStatus(deps.db);
       const storage = deps.storageProblem();
       return c.json({ status: "ok", database: storage ? `not writable: ${storage}` : "ok", queue: { queued: jobs.queued, running: jobs.running, failed: jobs.failed } });

@@ -1,5 +1,6 @@
 // Settings → SLAs (admins only): the remediation deadline per severity, and recomputing the
 // existing findings' due dates after a change (a durable job; new findings use the new policy).
+import { jobActive } from "../jobs/queue.js";
 import { type Context, Hono } from "hono";
 import { SEVERITIES } from "../findings/normalize.js";
 import { loadSla, MAX_SLA_DAYS, parseSlaForm, RECOMPUTE_DUE_JOB, saveSla } from "../findings/sla.js";
@@ -17,8 +18,8 @@ export function slaRoutes(deps: AppDeps): Hono<AppEnv> {
   const page = async (c: Context<AppEnv>, extra: Record<string, unknown> = {}, status: 200 | 422 = 200) => {
     const policy = await loadSla(deps.db);
     const values = Object.fromEntries(SEVERITIES.map((s) => [s, policy[s] === null ? "" : String(policy[s])]));
-    const running = await deps.db.selectFrom("jobs").select("id").where("type", "=", RECOMPUTE_DUE_JOB).where("status", "in", ["queued", "running"]).executeTakeFirst();
-    return render(c, deps, "./sla", { severities: SEVERITIES, values, errors: {}, max: MAX_SLA_DAYS, saved: c.req.query("saved") === "1", recomputing: Boolean(running) || c.req.query("recompute") === "1", ...extra }, status);
+    const running = await jobActive(deps.db, RECOMPUTE_DUE_JOB);
+    return render(c, deps, "./sla", { severities: SEVERITIES, values, errors: {}, max: MAX_SLA_DAYS, saved: c.req.query("saved") === "1", recomputing: running || c.req.query("recompute") === "1", ...extra }, status);
   };
 
   app.get("/settings/sla", (c) => page(c));
