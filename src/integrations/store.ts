@@ -69,3 +69,8 @@ export async function deleteIntegration(db: Db, id: number): Promise<void> {
 export function integrationSettings(integration: Integration): SettingValues {
   return JSON.parse(integration.settings) as SettingValues;
 }
+
+/** The first integration of a kind (a kind that is connected once: the CI upload endpoint). */
+export async function integrationOfKind(db: Db, kind: string): Promise<Integration | undefined> {
+  return db.selectFrom("integrations").selectAll().where("kind", "=", kind).executeTakeFirst();
+}

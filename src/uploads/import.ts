@@ -689,3 +689,8 @@ function toRecord(item: UploadItem, tool: string, format: FormatId, asset: Asset
     },
   };
 }
+
+/** The latest uploads to an upload integration, newest first. */
+export async function recentUploads(db: Db, integrationId: number, limit = 50) {
+  return db.selectFrom("uploads").selectAll().where("integration_id", "=", integrationId).orderBy("id", "desc").limit(limit).execute();
+}

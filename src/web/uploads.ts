@@ -8,7 +8,8 @@ import { Hono, type Context } from "hono";
 import { TOKEN_SCOPES, type TokenScope, authenticateApiToken, createApiToken, listApiTokens, revokeApiToken } from "../auth/api-tokens.js";
 import type { Integration } from "../db/schema.js";
 import { FORMAT_LABELS, type FormatId } from "../uploads/formats.js";
-import { MAX_UPLOAD_BYTES, type UploadInput, UploadRejected, type UploadResult, importUpload } from "../uploads/import.js";
+import { MAX_UPLOAD_BYTES, type UploadInput, UploadRejected, type UploadResult, importUpload, recentUploads } from "../uploads/import.js";
+import { integrationOfKind } from "../integrations/store.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
 import { isHtmx, render } from "./render.js";
@@ -64,7 +65,7 @@ async function reportBody(request: Request): Promise<{ fields: Record<string, st
 }
 
 async function uploadIntegration(deps: AppDeps): Promise<Integration | undefined> {
-  return deps.db.selectFrom("integrations").selectAll().where("kind", "=", "ci-upload").executeTakeFirst();
+  return integrationOfKind(deps.db, "ci-upload");
 }
 
 /** Uploads read at once, and waiting their turn, per Patchbay process; past both, a 429. */
@@ -164,7 +165,7 @@ export function uploadRoutes(deps: AppDeps): Hono<AppEnv> {
   // --- the Uploads page ------------------------------------------------------------------
   const page = async (c: Context<AppEnv>, extra: Record<string, unknown> = {}, status: 200 | 400 | 404 | 409 | 413 | 422 | 429 | 503 = 200) => {
     const integration = await uploadIntegration(deps);
-    const uploads = integration ? await deps.db.selectFrom("uploads").selectAll().where("integration_id", "=", integration.id).orderBy("id", "desc").limit(50).execute() : [];
+    const uploads = integration ? await recentUploads(deps.db, integration.id) : [];
     return render(c, deps, "./uploads/index", { connected: Boolean(integration), uploads: uploads.map((u) => ({ ...u, counts: JSON.parse(u.counts) as Partial<UploadResult> })), formats: FORMAT_LABELS, apiUrl: `${deps.baseUrl}/api/v1/scans`, ...extra }, status);
   };
 

@@ -127,7 +127,6 @@ const ROUTES_WITH_SQL = [
   "src/web/remediations.ts",
   "src/web/repositories.ts",
   "src/web/trackers.ts",
-  "src/web/uploads.ts",
   "src/web/vulnerabilities.ts",
   "src/web/webhooks.ts",
 ];
