@@ -56,7 +56,9 @@ export async function takeToken(db: Db, credential: string, windows: PaceWindow[
         const rate = sql<number>`cast(${ratePerMs} as double precision)`;
         const cap = sql<number>`cast(${burst} as double precision)`;
         // The bucket as refilled until now (a clock behind the last writer's adds nothing).
-        const refilled = sql<number>`case when pace_buckets.tokens + (case when ${now} > pace_buckets.updated_ms then ${now} - pace_buckets.updated_ms else 0 end) * ${rate} > ${cap} then ${cap} else pace_buckets.tokens + (case when ${now} > pace_buckets.updated_ms then ${now} - pace_buckets.updated_ms else 0 end) * ${rate} end`;
+        const elapsed = sql<number>`(case when ${now} > pace_buckets.updated_ms then ${now} - pace_buckets.updated_ms else 0 end)`;
+        const grown = sql<number>`pace_buckets.tokens + ${elapsed} * ${rate}`;
+        const refilled = sql<number>`(case when ${grown} > ${cap} then ${cap} else ${grown} end)`;
         // One atomic upsert per window: every right-hand side reads the row as it was.
         const row = await trx
           .insertInto("pace_buckets")

@@ -78,8 +78,7 @@ export class GitHubContract {
    */
   complete(method: string, path: string, status: number, data: unknown): unknown {
     const found = this.operation(method, path);
-    const response = found ? (found.op.responses[String(status)] ?? found.op.responses.default) : undefined;
-    const schema = response ? (this.#deref(response).content as Record<string, { schema?: Json }> | undefined)?.["application/json"]?.schema : undefined;
+    const schema = found ? this.#jsonSchema(this.#response(found.op, status)) : undefined;
     return schema ? this.#fill(schema, data, 0) : data;
   }
 
@@ -148,7 +147,7 @@ export class GitHubContract {
     const problems: string[] = [];
     const declared = new Set([...route.parameters, ...(op.parameters ?? [])].map((p) => this.#deref(p)).filter((p) => p.in === "query").map((p) => String(p.name)));
     for (const name of new Set(query.keys())) if (!declared.has(name)) problems.push(`${op.operationId}: query parameter "${name}" is not one the operation takes`);
-    const schema = this.#jsonSchema(op.requestBody ? this.#deref(op.requestBody) : undefined);
+    const schema = this.#jsonSchema(op.requestBody);
     if (!body) return problems;
     if (!schema) return [...problems, `${op.operationId}: the operation takes no body`];
     let data: unknown;
@@ -157,7 +156,7 @@ export class GitHubContract {
     } catch {
       return [...problems, `${op.operationId}: the body is not JSON`];
     }
-    const validate = this.#validator(`${op.operationId} request`, schema.pointer);
+    const validate = this.#validator(`${op.operationId} request`, schema);
     if (!validate(data)) problems.push(`${op.operationId}: request body ${describe(validate)}`);
     return problems;
   }
@@ -167,11 +166,11 @@ export class GitHubContract {
     const found = this.operation(method, path);
     if (!found) return [];
     const { op } = found;
-    const response = op.responses[String(status)] ?? op.responses.default;
+    const response = this.#response(op, status);
     if (!response) return [`${op.operationId}: GitHub documents no ${status} answer`];
-    const schema = this.#jsonSchema(this.#deref(response), `responses/${status}`);
+    const schema = this.#jsonSchema(response);
     if (!schema || !/^application\/json/.test(contentType) || !body) return [];
-    const validate = this.#validator(`${op.operationId} ${status}`, schema.pointer);
+    const validate = this.#validator(`${op.operationId} ${status}`, schema);
     let data: unknown;
     try {
       data = JSON.parse(body);
@@ -181,15 +180,15 @@ export class GitHubContract {
     return validate(data) ? [] : [`${op.operationId}: ${status} answer ${describe(validate)}`];
   }
 
-  /**
-   * The JSON schema of a request body or response, as a pointer Ajv can compile: components are
-   * referred to in place; an inline schema is registered once under its own id.
-   */
-  #jsonSchema(holder: Json | undefined, _where = ""): { pointer: Json } | undefined {
-    const content = holder?.content as Record<string, { schema?: Json }> | undefined;
-    const schema = content?.["application/json"]?.schema ?? content?.["application/scim+json"]?.schema;
-    if (!schema) return undefined;
-    return { pointer: schema };
+  /** The JSON schema of a request body or a response (after its reference), if it has one. */
+  #jsonSchema(holder: Json | undefined): Json | undefined {
+    const content = (holder ? this.#deref(holder) : undefined)?.content as Record<string, { schema?: Json }> | undefined;
+    return content?.["application/json"]?.schema ?? content?.["application/scim+json"]?.schema;
+  }
+
+  /** The documented answer of an operation for a status (or its default). */
+  #response(op: Operation, status: number): Json | undefined {
+    return op.responses[String(status)] ?? op.responses.default;
   }
 
   #validator(key: string, schema: Json): ValidateFunction {
@@ -241,7 +240,7 @@ function openApiToJsonSchema(node: unknown): unknown {
 
 function describe(validate: ValidateFunction): string {
   const e = validate.errors?.[0];
-  return e ? `at ${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}${e.params && "missingProperty" in e.params ? "" : ""}` : "is invalid";
+  return e ? `at ${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}` : "is invalid";
 }
 
 /** GitHub's description, read once per test process (kept on the global object: test files reload modules). */
