@@ -233,7 +233,7 @@ async function planOwnership(ctx: Context, plan: Plan, wanted: ConfigDocument["o
   const current = await loadRouting(ctx.deps.db);
   const rules = (wanted.rules ?? []).map((r) => ({ match: r.match, assignee: r.assignee ?? "", component: r.component ?? "", labels: r.labels ?? [], channel: r.channel ?? "" }));
   for (const r of rules) {
-    const error = validateRule(r);
+    const error = validateRule(r, (ch) => ctx.deps.registry.channelProblem(ch));
     if (error) plan.errors.push(`Ownership routing: ${error}`);
   }
   const next: RoutingSettings = { useCodeowners: wanted.useCodeowners ?? true, useTopics: wanted.useTopics ?? true, rules };
@@ -249,7 +249,7 @@ async function planOwnership(ctx: Context, plan: Plan, wanted: ConfigDocument["o
   for (const o of wanted.repositories ?? []) {
     if (!ctx.repoIds.has(o.repository.toLowerCase())) plan.warnings.push(`Ownership override for ${o.repository}: the repository is not known here yet and is left out. Import again after the repository sync.`);
     else {
-      const error = validateRule({ match: "@override", assignee: o.assignee ?? "", component: o.component ?? "", labels: o.labels ?? [], channel: o.channel ?? "" });
+      const error = validateRule({ match: "@override", assignee: o.assignee ?? "", component: o.component ?? "", labels: o.labels ?? [], channel: o.channel ?? "" }, (ch) => ctx.deps.registry.channelProblem(ch));
       if (error) plan.errors.push(`Ownership override for ${o.repository}: ${error}`);
     }
   }

@@ -56,6 +56,16 @@ export class ConnectorRegistry {
     return [...this.#byKind.values()];
   }
 
+  /**
+   * Why a routed channel is no channel any notifier could post to, or undefined: a channel is
+   * fine when one notifier that names channels accepts it (or none names channels).
+   */
+  channelProblem(channel: string): string | undefined {
+    const checks = this.all().flatMap((c) => (c.status === "available" && c.notifier?.channelProblem ? [c.notifier.channelProblem] : []));
+    const problems = checks.map((check) => check(channel));
+    return problems.some((p) => p === undefined) ? undefined : problems[0];
+  }
+
   byCategory(): { category: (typeof CATEGORIES)[number]; connectors: Connector[] }[] {
     return CATEGORIES.map((category) => ({
       category,

@@ -321,6 +321,8 @@ export type WebhookCheck = { ok: true; deliveryId: string; event: string } | { o
 export interface SourceControl {
   /** Stored on each repository: "github", "gitlab", "bitbucket". */
   provider: string;
+  /** Where the service reads a CODEOWNERS file, in its own order of precedence. */
+  codeownersPaths: string[];
   /** Hours between scheduled repository syncs. */
   intervalHours: number;
   session(connection: ConnectionSettings, ctx: ConnectorContext): ScmSession;
@@ -679,6 +681,8 @@ export interface Notification {
 /** Notifier capability: send a message; throws ExternalError when the service refuses. */
 export interface Notifier {
   send(connection: ConnectionSettings, ctx: ConnectorContext, notification: Notification): Promise<void>;
+  /** For notifiers that post to a routed channel (ownership routing): why this is not a channel they can name, or undefined. */
+  channelProblem?(channel: string): string | undefined;
 }
 
 /** OAuth 2.0 authorization code flow with the team's own OAuth application. */

@@ -1,8 +1,9 @@
 // One finding with everything the detail page shows: its asset, every source with the
 // scanner's raw record, and its status history.
-import { type ExpressionBuilder, sql } from "kysely";
+import type { ExpressionBuilder } from "kysely";
 import type { Asset, Database, Db, Finding, FindingEvent, FindingSource, Severity } from "../db/schema.js";
 import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
+import { contains } from "../db/search.js";
 import { DEFAULT_STATUSES, cachedCount } from "./query.js";
 
 export interface FindingDetail {
@@ -102,7 +103,7 @@ export async function listImages(db: Db, opts: { q: string; showGone: boolean; a
     .where("assets.kind", "=", "container_image")
     .orderBy("assets.name")
     .limit(opts.limit);
-  if (opts.q) query = query.where(sql<boolean>`assets.name like ${`%${opts.q.replace(/[%_\\]/g, (ch) => `\\${ch}`)}%`} escape '\\'`);
+  if (opts.q) query = query.where(contains("assets.name", opts.q));
   if (!opts.showGone) query = query.where("assets.gone_at", "is", null);
   if (opts.after) query = query.where("assets.name", ">", opts.after);
   return query.execute();

@@ -23,13 +23,6 @@ export interface Codeowners {
   problems: string[];
 }
 
-/** Where each provider looks, in its own order of precedence. */
-export const CODEOWNERS_PATHS: Record<string, string[]> = {
-  github: [".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"],
-  gitlab: ["CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS"],
-  bitbucket: [".bitbucket/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"],
-};
-
 /** An owner as CODEOWNERS writes them: @user, @org/team, @group/subgroup, or an e-mail address. */
 export function isOwner(text: string): boolean {
   return /^@[\w.-]+(?:\/[\w./-]+)?$/.test(text) || isEmailAddress(text);

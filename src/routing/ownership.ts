@@ -71,7 +71,10 @@ export function parseLabels(text: string): string[] {
   return [...new Set(text.split(/[\s,]+/).map((l) => l.trim()).filter(Boolean))].slice(0, 20);
 }
 
-export function validateRule(rule: RouteRule): string | undefined {
+/** Says why a routed channel is not one the notifiers can post to (the connector catalogue knows). */
+export type ChannelCheck = (channel: string) => string | undefined;
+
+export function validateRule(rule: RouteRule, channelProblem: ChannelCheck): string | undefined {
   const m = rule.match.trim();
   if (!m) return "Enter an owner (@org/team, @user, an e-mail) or topic:<name>.";
   if (!/^topic:[a-z0-9][a-z0-9-]{0,49}$/i.test(m) && !isOwner(m)) {
@@ -82,8 +85,27 @@ export function validateRule(rule: RouteRule): string | undefined {
     if (value.length > 200) return `${name} is too long: at most 200 characters.`;
     if (/[\u0000-\u001f]/.test(value)) return `${name} contains control characters.`;
   }
-  if (rule.channel && !/^(#[\w.-]{1,80}|[CGD][A-Z0-9]{6,20})$/.test(rule.channel)) return `Channel "${rule.channel}" is not a Slack channel name (#security) or ID (C0123…).`;
-  return undefined;
+  return rule.channel ? channelProblem(rule.channel) : undefined;
+}
+
+/** How many reachable repositories carry CODEOWNERS, topics and an override: the settings page's summary. */
+export async function routingStats(db: Db): Promise<{ all: number; codeowners: number; topics: number; overrides: number }> {
+  const row = await db
+    .selectFrom("repositories")
+    .select([(eb) => eb.fn.countAll<number>().as("all"), (eb) => eb.fn.count<number>("codeowners").as("codeowners"), (eb) => eb.fn.count<number>("topics").as("topics"), (eb) => eb.fn.count<number>("routing").as("overrides")])
+    .where("accessible", "=", 1)
+    .executeTakeFirstOrThrow();
+  return { all: Number(row.all), codeowners: Number(row.codeowners), topics: Number(row.topics), overrides: Number(row.overrides) };
+}
+
+/** Sets (or, with null, clears) a repository's own route; false when there is no such repository. */
+export async function saveOverride(db: Db, repositoryId: number, override: RouteOverride | null): Promise<boolean> {
+  const result = await db
+    .updateTable("repositories")
+    .set({ routing: override && !overrideIsEmpty(override) ? JSON.stringify(override) : null })
+    .where("id", "=", repositoryId)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
 export interface RepositoryOwnership {

@@ -10,7 +10,7 @@ import { connectionFor } from "../integrations/oauth.js";
 import { enqueueJob, integrationLane } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { Vault } from "../vault.js";
-import { type Codeowners, CODEOWNERS_PATHS, parseCodeowners } from "./codeowners.js";
+import { type Codeowners, parseCodeowners } from "./codeowners.js";
 
 export const OWNERSHIP_JOB = "ownership.sync";
 /** Larger files are not CODEOWNERS anyone maintains by hand; GitHub's own limit is 3 MB. */
@@ -36,7 +36,7 @@ export function ownershipSyncHandler(deps: OwnershipSyncDeps): JobHandler {
     const connector = integration ? deps.registry.available(integration.kind) : undefined;
     const scm = connector?.scm;
     if (!integration || !connector || !scm) return;
-    const candidates = CODEOWNERS_PATHS[scm.provider] ?? CODEOWNERS_PATHS.github!;
+    const candidates = scm.codeownersPaths;
     const ctx = connectorContext({ ...deps.env, logger });
     const connection = await connectionFor(deps, connector, integration);
     const repos = await db

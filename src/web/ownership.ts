@@ -13,10 +13,14 @@ import {
   type RouteRule,
   routeForRepository,
   type RoutingSettings,
+  routingStats,
+  saveOverride,
   saveRouting,
   validateRule,
 } from "../routing/ownership.js";
 import { enqueueOwnershipSync } from "../routing/sync.js";
+import { listIntegrations } from "../integrations/store.js";
+import { findRepository } from "../scm/store.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
 import { redirect, render } from "./render.js";
@@ -27,16 +31,13 @@ const NEW_ROWS = 3;
 
 export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const channelProblem = (channel: string) => deps.registry.channelProblem(channel);
   app.use("/settings/ownership", requireAdmin(deps));
   app.use("/settings/ownership/*", requireAdmin(deps));
 
   const settingsPage = async (c: Context<AppEnv>, extra: { settings?: RoutingSettings; errors?: Record<number, string> } = {}, status: 200 | 422 = 200) => {
     const settings = extra.settings ?? (await loadRouting(deps.db));
-    const stats = await deps.db
-      .selectFrom("repositories")
-      .select([(eb) => eb.fn.countAll<number>().as("all"), (eb) => eb.fn.count<number>("codeowners").as("codeowners"), (eb) => eb.fn.count<number>("topics").as("topics"), (eb) => eb.fn.count<number>("routing").as("overrides")])
-      .where("accessible", "=", 1)
-      .executeTakeFirstOrThrow();
+    const stats = await routingStats(deps.db);
     const blank: RouteRule = { match: "", assignee: "", component: "", labels: [], channel: "" };
     return render(
       c,
@@ -66,7 +67,7 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
       // A row left blank (or emptied to remove it) is not a rule.
       if (!rule.match && !rule.assignee && !rule.component && !rule.channel && !rule.labels.length) continue;
       if (form[`remove_${i}`]) continue;
-      const error = validateRule(rule) ?? (seen.has(rule.match.toLowerCase()) ? `${rule.match} has a row already: keep one.` : undefined);
+      const error = validateRule(rule, channelProblem) ?? (seen.has(rule.match.toLowerCase()) ? `${rule.match} has a row already: keep one.` : undefined);
       if (error) errors[rules.length] = error;
       seen.add(rule.match.toLowerCase());
       rules.push(rule);
@@ -80,7 +81,7 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.post("/settings/ownership/refresh", async (c) => {
-    const scms = (await deps.db.selectFrom("integrations").select(["id", "kind"]).execute()).filter((i) => deps.registry.available(i.kind)?.scm);
+    const scms = (await listIntegrations(deps.db)).filter((i) => deps.registry.available(i.kind)?.scm);
     for (const i of scms) await enqueueOwnershipSync(deps.db, i.id, deps.now());
     deps.notifyWorker();
     return redirect(c, "/settings/ownership?refresh=1");
@@ -88,15 +89,7 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
 
   const repositoryPage = async (c: Context<AppEnv>, extra: { override?: RouteOverride; errors?: Record<string, string> } = {}, status: 200 | 404 | 422 = 200) => {
     const id = Number(c.req.param("id"));
-    const repo = Number.isSafeInteger(id)
-      ? await deps.db
-          .selectFrom("repositories")
-          .leftJoin("integrations", "integrations.id", "repositories.integration_id")
-          .selectAll("repositories")
-          .select("integrations.name as integration_name")
-          .where("repositories.id", "=", id)
-          .executeTakeFirst()
-      : undefined;
+    const repo = Number.isSafeInteger(id) ? await findRepository(deps.db, id) : undefined;
     if (!repo) return render(c, deps, "./error", { title: "Repository not found", message: "This repository is not known to Patchbay. Go back to Repositories." }, 404);
     const codeowners = repo.codeowners ? (JSON.parse(repo.codeowners) as Codeowners) : null;
     const route = await routeForRepository(deps.db, repo.id);
@@ -123,8 +116,7 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.post("/repositories/:id/ownership", requireAdmin(deps), async (c) => {
     const id = Number(c.req.param("id"));
-    const exists = Number.isSafeInteger(id) ? await deps.db.selectFrom("repositories").select("id").where("id", "=", id).executeTakeFirst() : undefined;
-    if (!exists) return repositoryPage(c, {}, 404);
+    if (!Number.isSafeInteger(id) || !(await findRepository(deps.db, id))) return repositoryPage(c, {}, 404);
     const form = await readForm(c);
     const override: RouteOverride = {
       assignee: (form.assignee ?? "").trim(),
@@ -135,12 +127,11 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
     const cleared = Boolean(form.clear);
     if (!cleared && !overrideIsEmpty(override)) {
       // The same checks as a table row, under the repository's own name.
-      const error = validateRule({ match: "@override", ...override });
+      const error = validateRule({ match: "@override", ...override }, channelProblem);
       if (error) return repositoryPage(c, { override, errors: { form: error } }, 422);
     }
-    const value = cleared || overrideIsEmpty(override) ? null : JSON.stringify(override);
-    await deps.db.updateTable("repositories").set({ routing: value }).where("id", "=", id).execute();
-    deps.logger.info("repository routing override saved", { by: c.get("user")!.username, repositoryId: id, cleared: value === null });
+    await saveOverride(deps.db, id, cleared ? null : override);
+    deps.logger.info("repository routing override saved", { by: c.get("user")!.username, repositoryId: id, cleared: cleared || overrideIsEmpty(override) });
     return redirect(c, `/repositories/${id}/ownership?saved=1`);
   });
 

@@ -10,8 +10,8 @@
 import crypto from "node:crypto";
 import { Hono } from "hono";
 import { readBytesUpTo } from "../http.js";
-import { enqueueJob } from "../jobs/queue.js";
-import { WEBHOOK_JOB } from "../remediation/process.js";
+import { findIntegration } from "../integrations/store.js";
+import { acceptDelivery } from "../remediation/process.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { jsonNestingExceeds } from "../text.js";
 
@@ -38,9 +38,8 @@ export function webhookRoutes(deps: AppDeps): Hono<AppEnv> {
       return c.json({ error: reason }, status);
     };
     const id = Number(c.req.param("id"));
-    const integration = Number.isSafeInteger(id)
-      ? await deps.db.selectFrom("integrations").selectAll().where("id", "=", id).where("kind", "=", c.req.param("kind")).executeTakeFirst()
-      : undefined;
+    const found = Number.isSafeInteger(id) ? await findIntegration(deps.db, id) : undefined;
+    const integration = found?.kind === c.req.param("kind") ? found : undefined;
     const connector = integration && deps.registry.available(integration.kind);
     // Source control signs its deliveries; so do trackers that send their tickets' changes.
     const receiver = connector?.scm?.webhook ?? connector?.tracker?.inbound;
@@ -89,28 +88,7 @@ export function webhookRoutes(deps: AppDeps): Hono<AppEnv> {
     }
 
     const bodyHash = crypto.createHash("sha256").update(bytes).digest("hex");
-    const recorded = await deps.db.transaction().execute(async (trx) => {
-      // Both the delivery id and the body's hash are unique per integration: a second
-      // replica (or a replay under a new id) inserts nothing.
-      const row = await trx
-        .insertInto("webhook_deliveries")
-        .values({
-          integration_id: integration.id,
-          delivery_id: check.deliveryId,
-          body_hash: bodyHash,
-          event: check.event,
-          received_at: now.toISOString(),
-          outcome: "accepted",
-          detail: null,
-          payload: JSON.stringify({ contentType, body: raw }),
-        })
-        .onConflict((oc) => oc.doNothing())
-        .returning("id")
-        .executeTakeFirst();
-      if (!row) return undefined;
-      await enqueueJob(trx, WEBHOOK_JOB, { deliveryId: row.id }, now);
-      return row.id;
-    });
+    const recorded = await acceptDelivery(deps.db, { integrationId: integration.id, deliveryId: check.deliveryId, bodyHash, event: check.event, contentType, body: raw }, now);
     if (recorded === undefined) {
       deps.logger.info("webhook duplicate", { path: c.req.path, deliveryId: check.deliveryId });
       return c.json({ status: "already processed", deliveryId: check.deliveryId }, 202);

@@ -2,7 +2,12 @@
 // escapes), and how a route is chosen from owners, topics and a repository's override.
 import { describe, expect, it } from "vitest";
 import { ownersOf, parseCodeowners, patternMatches } from "../../src/routing/codeowners.js";
-import { computeRoute, type RoutingSettings, validateRule } from "../../src/routing/ownership.js";
+import { defaultRegistry } from "../../src/connectors/registry.js";
+import { computeRoute, type RoutingSettings, validateRule as validateWith } from "../../src/routing/ownership.js";
+
+/** The rule check with the channel rules of the connectors Patchbay ships (Slack names channels). */
+const catalogue = defaultRegistry();
+const validateRule = (rule: Parameters<typeof validateWith>[0]) => validateWith(rule, (ch) => catalogue.channelProblem(ch));
 
 describe("CODEOWNERS patterns", () => {
   const cases: [string, string, boolean][] = [

@@ -135,6 +135,7 @@ export const bitbucket: AvailableConnector = {
 
   scm: {
     provider: "bitbucket",
+    codeownersPaths: [".bitbucket/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"],
     intervalHours: 1,
     files(connection, ctx, repository) {
       const client = createBitbucketClient(connection, ctx);

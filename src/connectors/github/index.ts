@@ -221,6 +221,7 @@ export const github: AvailableConnector = {
 
   scm: {
     provider: "github",
+    codeownersPaths: [".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"],
     intervalHours: 1,
     async annotatePullRequest(connection, ctx, pr, text) {
       const client = createGitHubClient(connection, ctx);

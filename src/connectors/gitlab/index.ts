@@ -158,6 +158,7 @@ export const gitlab: AvailableConnector = {
 
   scm: {
     provider: "gitlab",
+    codeownersPaths: ["CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS"],
     intervalHours: 1,
     files(connection, ctx, repository) {
       const client = createGitLabClient(connection, ctx);

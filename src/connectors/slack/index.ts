@@ -122,5 +122,8 @@ export const slack: AvailableConnector = {
     if (error.kind === "not_found" || error.kind === "permission" || error.kind === "invalid_input") return { title: "Connection Failed — Slack refused the message", steps: [error.message] };
     return undefined;
   },
-  notifier: { send },
+  notifier: {
+    send,
+    channelProblem: (channel) => (/^(#[\w.-]{1,80}|[CGD][A-Z0-9]{6,20})$/.test(channel) ? undefined : `Channel "${channel}" is not a Slack channel name (#security) or ID (C0123…).`),
+  },
 };

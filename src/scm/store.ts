@@ -1,0 +1,51 @@
+// The repositories table, as the Repositories page reads it.
+import type { Db } from "../db/schema.js";
+import { contains } from "../db/search.js";
+
+export interface RepositoryFilter {
+  /** Part of the full name. */
+  q: string;
+  integrationId?: number;
+  /** Include repositories the integration can no longer reach. */
+  showGone: boolean;
+  /** The page starts after this full name. */
+  after: string;
+  limit: number;
+}
+
+/** Repositories by full name, a page of them, with the name of the integration that lists each. */
+export function listRepositories(db: Db, filter: RepositoryFilter) {
+  let query = db
+    .selectFrom("repositories")
+    .leftJoin("integrations", "integrations.id", "repositories.integration_id")
+    .selectAll("repositories")
+    .select("integrations.name as integration_name")
+    .orderBy("repositories.full_name")
+    .limit(filter.limit);
+  if (filter.q) query = query.where(contains("repositories.full_name", filter.q));
+  if (filter.integrationId) query = query.where("repositories.integration_id", "=", filter.integrationId);
+  if (!filter.showGone) query = query.where("repositories.accessible", "=", 1);
+  if (filter.after) query = query.where("repositories.full_name", ">", filter.after);
+  return query.execute();
+}
+
+/** The integrations that list at least one repository, by name: the page's filter. */
+export function integrationsWithRepositories(db: Db): Promise<{ id: number; name: string }[]> {
+  return db
+    .selectFrom("integrations")
+    .select(["integrations.id", "integrations.name"])
+    .where((eb) => eb.exists(eb.selectFrom("repositories").select("repositories.id").whereRef("repositories.integration_id", "=", "integrations.id")))
+    .orderBy("integrations.name")
+    .execute();
+}
+
+/** One repository with the name of the integration that lists it. */
+export function findRepository(db: Db, id: number) {
+  return db
+    .selectFrom("repositories")
+    .leftJoin("integrations", "integrations.id", "repositories.integration_id")
+    .selectAll("repositories")
+    .select("integrations.name as integration_name")
+    .where("repositories.id", "=", id)
+    .executeTakeFirst();
+}
