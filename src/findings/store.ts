@@ -31,6 +31,24 @@ export async function findingDetail(db: Db, id: number): Promise<FindingDetail |
   return { finding, asset, sources, events };
 }
 
+/** The highest finding id so far (0 with none): findings after it are "new". */
+export async function newestFindingId(db: Db): Promise<number> {
+  const row = await db.selectFrom("findings").select((eb) => eb.fn.max<number>("id").as("id")).executeTakeFirst();
+  return Number(row?.id ?? 0);
+}
+
+/** The finding a template preview renders: this one when it exists, else the newest open one. */
+export async function previewFinding(db: Db, wanted: number | undefined): Promise<number | undefined> {
+  const row = await db
+    .selectFrom("findings")
+    .select("id")
+    .$if(wanted !== undefined, (q) => q.where("id", "=", wanted!))
+    .$if(wanted === undefined, (q) => q.where("status", "in", ["open", "in_remediation"]).orderBy("id", "desc"))
+    .limit(1)
+    .executeTakeFirst();
+  return row?.id;
+}
+
 export function findFinding(db: Db, id: number): Promise<Finding | undefined> {
   return db.selectFrom("findings").selectAll().where("id", "=", id).executeTakeFirst();
 }

@@ -1,7 +1,8 @@
 // Integrations table: one row per connected instance of a connector kind, with
 // non-secret settings as JSON and secrets sealed by the vault.
 import type { Db, Integration, IntegrationStatus } from "../db/schema.js";
-import type { SettingValues } from "../connectors/types.js";
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { AvailableConnector, SettingValues } from "../connectors/types.js";
 
 export function listIntegrations(db: Db): Promise<Integration[]> {
   return db.selectFrom("integrations").selectAll().orderBy("kind").orderBy("id").execute();
@@ -53,6 +54,11 @@ export async function updateIntegrationSettings(
     .execute();
 }
 
+/** Replaces an integration's sealed secrets (a webhook secret Patchbay made, say). */
+export async function setIntegrationSecrets(db: Db, id: number, sealedSecrets: string, now: Date): Promise<void> {
+  await db.updateTable("integrations").set({ secrets: sealedSecrets, updated_at: now.toISOString() }).where("id", "=", id).execute();
+}
+
 export async function setIntegrationStatus(db: Db, id: number, status: IntegrationStatus, lastError: string | null, now: Date): Promise<void> {
   await db
     .updateTable("integrations")
@@ -73,4 +79,38 @@ export function integrationSettings(integration: Integration): SettingValues {
 /** The first integration of a kind (a kind that is connected once: the CI upload endpoint). */
 export async function integrationOfKind(db: Db, kind: string): Promise<Integration | undefined> {
   return db.selectFrom("integrations").selectAll().where("kind", "=", kind).executeTakeFirst();
+}
+
+/** What a connector can do, as the contract names each capability's part. */
+export type Facet = "scanner" | "scm" | "tracker" | "notifier" | "registry" | "packages" | "advisories";
+
+/** A connector known to have these parts. */
+export type ConnectorWith<F extends Facet> = AvailableConnector & { [P in F]-?: NonNullable<AvailableConnector[P]> };
+
+/** A connected integration with the connector that serves it. */
+export interface Connected<F extends Facet = never> {
+  integration: Integration;
+  connector: ConnectorWith<F>;
+}
+
+function connected<F extends Facet>(registry: ConnectorRegistry, integration: Integration, facet: F | undefined): Connected<F> | undefined {
+  const connector = registry.available(integration.kind);
+  if (!connector || (facet && !connector[facet])) return undefined;
+  return { integration, connector: connector as ConnectorWith<F> };
+}
+
+/**
+ * One integration with its connector, when the catalogue still implements its kind and (with
+ * `facet`) the connector has that capability: a tracker's page asks for "tracker", a sync job
+ * for "scm". Undefined otherwise, as for an id that is not there.
+ */
+export async function loadConnected<F extends Facet = never>(db: Db, registry: ConnectorRegistry, id: number, facet?: F): Promise<Connected<F> | undefined> {
+  const integration = Number.isSafeInteger(id) ? await findIntegration(db, id) : undefined;
+  return integration && connected(registry, integration, facet);
+}
+
+/** Every integration whose connector has this capability, by name. */
+export async function listConnected<F extends Facet>(db: Db, registry: ConnectorRegistry, facet: F): Promise<Connected<F>[]> {
+  const rows = await db.selectFrom("integrations").selectAll().orderBy("name").orderBy("id").execute();
+  return rows.flatMap((row) => connected(registry, row, facet) ?? []);
 }

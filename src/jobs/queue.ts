@@ -298,6 +298,12 @@ export async function releaseDedupeKey(db: Db, jobId: number): Promise<void> {
 }
 
 /** Whether a job of this type is queued or running now. */
+/** Jobs of these types waiting or running, by dedupe key: which syncs are under way. */
+export async function activeJobs(db: Db, types: readonly string[]): Promise<Map<string | null, "queued" | "running">> {
+  const rows = await db.selectFrom("jobs").select(["dedupe_key", "status"]).where("type", "in", [...types]).where("status", "in", ["queued", "running"]).execute();
+  return new Map(rows.map((j) => [j.dedupe_key, j.status as "queued" | "running"]));
+}
+
 export async function jobActive(db: Db, type: string): Promise<boolean> {
   const row = await db.selectFrom("jobs").select("id").where("type", "=", type).where("status", "in", ["queued", "running"]).executeTakeFirst();
   return Boolean(row);

@@ -10,7 +10,6 @@ import type { PullRequestEvent } from "../connectors/types.js";
 import type { Db, FindingStatus, RemediationState } from "../db/schema.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { publish } from "../jobs/events.js";
-import { enqueueJob } from "../jobs/queue.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import { findLinks } from "./linking.js";
 import type { LinkDeps } from "../integrations/linked.js";
@@ -19,44 +18,6 @@ import { LINK_OUTSIDE_PULL_REQUESTS } from "../connectors/pull-requests.js";
 import { integrationSettings } from "../integrations/store.js";
 
 export const WEBHOOK_JOB = "webhook.process";
-
-export interface Delivery {
-  integrationId: number;
-  deliveryId: string;
-  /** SHA-256 of the body's bytes, hex. */
-  bodyHash: string;
-  event: string;
-  contentType: string;
-  body: string;
-}
-
-/**
- * Records a verified delivery and queues its processing, in one transaction. Both the delivery
- * id and the body's hash are unique per integration: a delivery seen before (on any replica,
- * or replayed under a new id) records nothing and gives undefined.
- */
-export function acceptDelivery(db: Db, delivery: Delivery, now: Date): Promise<number | undefined> {
-  return db.transaction().execute(async (trx) => {
-    const row = await trx
-      .insertInto("webhook_deliveries")
-      .values({
-        integration_id: delivery.integrationId,
-        delivery_id: delivery.deliveryId,
-        body_hash: delivery.bodyHash,
-        event: delivery.event,
-        received_at: now.toISOString(),
-        outcome: "accepted",
-        detail: null,
-        payload: JSON.stringify({ contentType: delivery.contentType, body: delivery.body }),
-      })
-      .onConflict((oc) => oc.doNothing())
-      .returning("id")
-      .executeTakeFirst();
-    if (!row) return undefined;
-    await enqueueJob(trx, WEBHOOK_JOB, { deliveryId: row.id }, now);
-    return row.id;
-  });
-}
 
 export function webhookProcessHandler(deps: LinkDeps): JobHandler {
   return async ({ payload, logger }) => {

@@ -49,3 +49,24 @@ export function findRepository(db: Db, id: number) {
     .where("repositories.id", "=", id)
     .executeTakeFirst();
 }
+
+/** How many of an integration's reachable repositories have Patchbay's webhook registered. */
+export async function webhookCoverage(db: Db, integrationId: number): Promise<{ all: number; done: number }> {
+  const row = await db
+    .selectFrom("repositories")
+    .select([(eb) => eb.fn.countAll<number>().as("all"), (eb) => eb.fn.count<number>("webhook_registered_at").as("done")])
+    .where("integration_id", "=", integrationId)
+    .where("accessible", "=", 1)
+    .executeTakeFirstOrThrow();
+  return { all: Number(row.all), done: Number(row.done) };
+}
+
+/** Every repository id: what an assignment's repository list is checked against. */
+export async function repositoryIdSet(db: Db): Promise<Set<number>> {
+  return new Set((await db.selectFrom("repositories").select("id").execute()).map((r) => r.id));
+}
+
+/** Reachable repositories by name, for pickers (at most `limit`). */
+export function reachableRepositories(db: Db, limit: number): Promise<{ id: number; full_name: string }[]> {
+  return db.selectFrom("repositories").select(["id", "full_name"]).where("accessible", "=", 1).orderBy("full_name").limit(limit).execute();
+}

@@ -62,6 +62,22 @@ export class PushFailure extends Error {
   }
 }
 
+/**
+ * Pushes again the subjects of a mapping's unresolved errors (one, or all): the retried rows
+ * leave the list, and a push that fails again records a new one. Gives how many subjects.
+ */
+export async function retryPushErrors(db: Db, mappingId: number, errorId: number | undefined, now: Date): Promise<number> {
+  let query = db.selectFrom("push_errors").select(["id", "subject_key"]).where("mapping_id", "=", mappingId).where("resolved_at", "is", null);
+  if (errorId !== undefined) query = query.where("id", "=", errorId);
+  const rows = await query.execute();
+  const subjects = [...new Set(rows.map((r) => r.subject_key))];
+  await db.transaction().execute(async (trx) => {
+    for (const subject of subjects) await enqueuePush(trx, mappingId, subject, now, true);
+    if (rows.length) await trx.updateTable("push_errors").set({ resolved_at: now.toISOString() }).where("id", "in", rows.map((r) => r.id)).execute();
+  });
+  return subjects.length;
+}
+
 export async function enqueuePush(db: Db, mappingId: number, subjectKey: string, now: Date, manual = false): Promise<number> {
   // Pushes share their tracker's lane: a tracker that hangs holds a few slots, never all.
   const mapping = await db.selectFrom("tracker_mappings").select("integration_id").where("id", "=", mappingId).executeTakeFirst();

@@ -1,7 +1,8 @@
 // Tracker mappings, assignments, tickets, their changelog and push errors: plain queries
 // the routes and jobs share.
+import { newestFindingId } from "../findings/store.js";
 import type { TicketRef, TicketTarget } from "../connectors/types.js";
-import type { Db, GroupBy, PushMode, Severity, Ticket, TrackerAssignment, TrackerMapping } from "../db/schema.js";
+import type { Db, GroupBy, PushError, PushMode, Severity, Ticket, TrackerAssignment, TrackerMapping } from "../db/schema.js";
 import type { FieldMapping } from "./fields.js";
 import { type InboundSettings, inboundSettings } from "./inbound.js";
 import type { Templates } from "./templates.js";
@@ -104,6 +105,11 @@ export async function listMappings(db: Db, integrationId?: number): Promise<Mapp
   return (await query.execute()).map((r) => ({ ...r, assignments: Number(r.assignments ?? 0), tickets: Number(r.tickets ?? 0), errors: Number(r.errors ?? 0) }));
 }
 
+/** Whether any tracker mapping has an assignment: findings can be pushed at all. */
+export async function anyAssignment(db: Db): Promise<boolean> {
+  return Boolean(await db.selectFrom("tracker_assignments").select("id").limit(1).executeTakeFirst());
+}
+
 export function listAssignments(db: Db, mappingId: number): Promise<TrackerAssignment[]> {
   return db.selectFrom("tracker_assignments").selectAll().where("mapping_id", "=", mappingId).orderBy("id").execute();
 }
@@ -129,13 +135,40 @@ export async function saveAssignment(db: Db, mappingId: number, id: number | und
     return id;
   }
   // Findings that exist now are not "new" to this assignment: automatic linking starts after them.
-  const max = await db.selectFrom("findings").select((eb) => eb.fn.max<number>("id").as("id")).executeTakeFirst();
   const row = await db
     .insertInto("tracker_assignments")
-    .values({ mapping_id: mappingId, linked_through: Number(max?.id ?? 0), created_at: stamp, ...values })
+    .values({ mapping_id: mappingId, linked_through: await newestFindingId(db), created_at: stamp, ...values })
     .returning("id")
     .executeTakeFirstOrThrow();
   return row.id;
+}
+
+/** The last finding an assignment has considered (automatic modes link only findings after it). */
+export async function assignmentLinkedThrough(db: Db, mappingId: number, id: number): Promise<number | undefined> {
+  const row = await db.selectFrom("tracker_assignments").select("linked_through").where("id", "=", id).where("mapping_id", "=", mappingId).executeTakeFirst();
+  return row?.linked_through;
+}
+
+export async function deleteAssignment(db: Db, mappingId: number, id: number): Promise<void> {
+  await db.deleteFrom("tracker_assignments").where("id", "=", id).where("mapping_id", "=", mappingId).execute();
+}
+
+/** Removes a mapping; its assignments, tickets' links and errors go with it (foreign keys). */
+export async function deleteMapping(db: Db, id: number): Promise<void> {
+  await db.deleteFrom("tracker_mappings").where("id", "=", id).execute();
+}
+
+/** How many tickets a mapping has created or linked. */
+export async function countTickets(db: Db, mappingId: number): Promise<number> {
+  const row = await db.selectFrom("tickets").select((eb) => eb.fn.countAll<number>().as("n")).where("mapping_id", "=", mappingId).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** A mapping's push errors, newest first: the unresolved ones, or all. */
+export function listPushErrors(db: Db, mappingId: number, opts: { resolvedToo: boolean; limit: number }): Promise<PushError[]> {
+  let query = db.selectFrom("push_errors").selectAll().where("mapping_id", "=", mappingId).orderBy("id", "desc").limit(opts.limit);
+  if (!opts.resolvedToo) query = query.where("resolved_at", "is", null);
+  return query.execute();
 }
 
 export function ticketFor(db: Db, mappingId: number, subjectKey: string): Promise<Ticket | undefined> {

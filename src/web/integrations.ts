@@ -23,6 +23,9 @@ import { requireAdmin } from "./users.js";
 import { callbackUrl, completeAuthorization, startAuthorization } from "../integrations/oauth.js";
 import { saveConnection } from "../integrations/connect.js";
 import { webhookUrl } from "../scm/webhooks.js";
+import { webhookCoverage } from "../scm/store.js";
+import { recentDeliveries } from "../remediation/deliveries.js";
+import { activeJobs } from "../jobs/queue.js";
 import { latestRuns, scanCounts } from "../findings/sync.js";
 import { SYNC_JOB_TYPES, type SyncCapability, type SyncKind, type SyncWords, startFirstSync, syncKind } from "../sync-kinds.js";
 import type { ScanCounts } from "../findings/import.js";
@@ -278,21 +281,8 @@ async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 4
             instructions: available.scm.webhook.instructions,
             automatic: values?.webhookAutomatic === true,
             note: typeof values?.webhookNote === "string" ? values.webhookNote : undefined,
-            registered: (
-              await deps.db
-                .selectFrom("repositories")
-                .select([(eb) => eb.fn.countAll<number>().as("all"), (eb) => eb.fn.count<number>("webhook_registered_at").as("done")])
-                .where("integration_id", "=", integration.id)
-                .where("accessible", "=", 1)
-                .executeTakeFirstOrThrow()
-            ),
-            deliveries: await deps.db
-              .selectFrom("webhook_deliveries")
-              .select(["delivery_id", "event", "received_at", "outcome", "detail"])
-              .where("integration_id", "=", integration.id)
-              .orderBy("id", "desc")
-              .limit(10)
-              .execute(),
+            registered: await webhookCoverage(deps.db, integration.id),
+            deliveries: await recentDeliveries(deps.db, integration.id),
           }
         : undefined,
   };
@@ -360,17 +350,13 @@ export interface ScanView {
 async function hubGroups(deps: AppDeps, q: string) {
   const integrations = await listIntegrations(deps.db);
   const runs = new Map((await latestRuns(deps.db)).map((r) => [r.integration_id, r]));
-  const activeJobs = new Map(
-    (
-      await deps.db.selectFrom("jobs").select(["dedupe_key", "status"]).where("type", "in", SYNC_JOB_TYPES).where("status", "in", ["queued", "running"]).execute()
-    ).map((j) => [j.dedupe_key, j.status as "queued" | "running"]),
-  );
+  const active = await activeJobs(deps.db, SYNC_JOB_TYPES);
   const scanOf = (integration: Integration, sync: SyncKind): ScanView => {
     const run = runs.get(integration.id);
     return {
       capability: sync.capability,
       words: sync.words,
-      active: activeJobs.get(`${sync.jobType}:${integration.id}`),
+      active: active.get(`${sync.jobType}:${integration.id}`),
       last: run && { status: run.status, counts: scanCounts(run), pages: run.pages, total: run.total, error: run.error, startedAt: run.started_at, finishedAt: run.finished_at },
     };
   };

@@ -2,12 +2,13 @@
 import type { Context } from "hono";
 import type { AppDeps, AppEnv } from "./context.js";
 
-export function isHtmx(c: Context<AppEnv>): boolean {
+export function isHtmx<E extends AppEnv>(c: Context<E>): boolean {
   return c.req.header("hx-request") === "true" && c.req.header("hx-history-restore-request") !== "true";
 }
 
-export function render(
-  c: Context<AppEnv>,
+/** Renders a page; `c` is any route's context (sub-apps add their own variables to AppEnv's). */
+export function render<E extends AppEnv>(
+  c: Context<E>,
   deps: AppDeps,
   template: string,
   data: Record<string, unknown> = {},
@@ -23,7 +24,7 @@ export function render(
 }
 
 /** A redirect that also works for htmx requests, which would otherwise swap the target page in place. */
-export function redirect(c: Context<AppEnv>, location: string) {
+export function redirect<E extends AppEnv>(c: Context<E>, location: string) {
   if (isHtmx(c)) {
     c.header("HX-Redirect", location);
     return c.body(null, 204);

@@ -4,13 +4,16 @@
 // mode, the error table with Retry, and bulk push progress.
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { randomBytes } from "node:crypto";
 import { connectorContext } from "../connectors/context.js";
 import type { AvailableConnector, TicketTarget, TrackerChoice, TrackerField, TrackerSession } from "../connectors/types.js";
-import type { Integration, TrackerMapping } from "../db/schema.js";
+import type { TrackerMapping } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { linkedOrOwn } from "../integrations/linked.js";
+import { type Connected, findIntegration, listConnected, loadConnected, setIntegrationSecrets } from "../integrations/store.js";
+import { newestFindingId, previewFinding } from "../findings/store.js";
+import { reachableRepositories, repositoryIdSet } from "../scm/store.js";
 import { SEVERITIES } from "../findings/normalize.js";
-import { randomBytes } from "node:crypto";
 import { redactText, registerSecret } from "../log.js";
 import { PATCHBAY_FIELDS, patchbayFieldsFor } from "../tickets/fields.js";
 import { loadSla } from "../findings/sla.js";
@@ -23,26 +26,39 @@ import { estimatePush, paceOf, type PushEstimate } from "../integrations/pacing.
 import { applyTemplates, compileTemplate, FINDING_TEMPLATE_FIELDS, TEMPLATE_FIELDS, TemplateError } from "../tickets/templates.js";
 import { loadSubject, plain } from "../tickets/render.js";
 import { toHtml } from "../connectors/html.js";
-import { enqueuePush } from "../tickets/push.js";
+import { retryPushErrors } from "../tickets/push.js";
 import { TICKET_STATE_LABEL, TICKET_STATES } from "../tickets/render.js";
 import { batchEstimates, findBatch } from "../tickets/batch.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
-import { findMapping, GROUP_BY, listAssignments, listMappings, type MappingData, mappingData, PUSH_MODES, saveAssignment, saveMapping } from "../tickets/store.js";
+import { assignmentLinkedThrough, countTickets, deleteAssignment, deleteMapping, findMapping, GROUP_BY, listAssignments, listMappings, listPushErrors, type MappingData, mappingData, PUSH_MODES, saveAssignment, saveMapping } from "../tickets/store.js";
 import { repositoryIds } from "../tickets/subjects.js";
+import { recentDeliveries } from "../remediation/deliveries.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
 import { isHtmx, redirect, render } from "./render.js";
 import { requireAdmin } from "./users.js";
 
-type Ctx = Context<AppEnv>;
+/** A tracker integration, loaded once for every route under its prefix. */
+type TrackerFound = Connected<"tracker">;
+/** A mapping with its tracker, loaded once for every route under the mapping's prefix. */
+type MappingFound = TrackerFound & { mapping: TrackerMapping };
 
+type TrackerEnv = { Variables: AppEnv["Variables"] & { found: TrackerFound } };
+type MappingEnv = { Variables: AppEnv["Variables"] & { found: MappingFound } };
+
+/**
+ * Issue Trackers: the list of trackers and their mappings (/trackers), one tracker's pages
+ * (/trackers/<integration id>/…: its projects, two-way sync, new mappings, template previews)
+ * and one mapping's pages (/trackers/mappings/<id>/…: assignments, errors, reconciliation,
+ * dry runs, linking existing tickets). Each prefix is a sub-app whose middleware loads its
+ * tracker or mapping once, or answers 404.
+ */
 export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const admin = requireAdmin(deps);
 
   app.get("/trackers", async (c) => {
     const mappings = await listMappings(deps.db);
-    const trackers = (await deps.db.selectFrom("integrations").selectAll().orderBy("name").execute()).filter((i) => deps.registry.available(i.kind)?.tracker);
+    const trackers = (await listConnected(deps.db, deps.registry, "tracker")).map((t) => t.integration);
     return render(c, deps, "./trackers/index", { mappings, trackers });
   });
 
@@ -54,26 +70,39 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
     return render(c, deps, partial ? "./trackers/batch-progress" : "./trackers/batch", { batch, estimates });
   });
 
-  app.get("/trackers/:integrationId{[0-9]+}", async (c) => {
-    const found = await loadTracker(c, deps);
+  app.route("/trackers/mappings/:id{[0-9]+}", mappingRoutes(deps));
+  app.route("/trackers/:integrationId{[0-9]+}", trackerPages(deps));
+  return app;
+}
+
+/** Routes under /trackers/<integration id>. */
+function trackerPages(deps: AppDeps): Hono<TrackerEnv> {
+  const app = new Hono<TrackerEnv>();
+  const admin = requireAdmin(deps);
+  app.use("*", async (c, next) => {
+    const found = await loadConnected(deps.db, deps.registry, Number(c.req.param("integrationId")), "tracker");
     if (!found) return notFound(c, deps);
-    return render(c, deps, "./trackers/projects", { integration: found.integration, connector: found.connector, mappings: await listMappings(deps.db, found.integration.id), sync: await twoWaySync(deps, found) });
+    c.set("found", found);
+    await next();
   });
+
+  const projectsPage = async (c: Context<TrackerEnv>, found: TrackerFound, extra: { sync?: Awaited<ReturnType<typeof twoWaySync>>; outcome?: { ok: boolean; message: string } } = {}, status: 200 | 422 = 200) =>
+    render(c, deps, "./trackers/projects", { integration: found.integration, connector: found.connector, mappings: await listMappings(deps.db, found.integration.id), sync: "sync" in extra ? extra.sync : await twoWaySync(deps, found), outcome: extra.outcome }, status);
+
+  app.get("/", (c) => projectsPage(c, c.get("found")));
 
   // Sets up the tracker's webhook for two-way sync: a secret (made here if there is none),
   // then the tracker's API where the account may; otherwise the steps to do it by hand.
-  app.post("/trackers/:integrationId{[0-9]+}/webhook", admin, async (c) => {
-    const found = await loadTracker(c, deps);
-    const inbound = found?.connector.tracker?.inbound;
-    if (!found || !inbound) return notFound(c, deps);
+  app.post("/webhook", admin, async (c) => {
+    const found = c.get("found");
+    const inbound = found.connector.tracker.inbound;
+    if (!inbound) return notFound(c, deps);
     const current = await twoWaySync(deps, found);
-    if (current?.via) {
-      return render(c, deps, "./trackers/projects", { integration: found.integration, connector: found.connector, mappings: await listMappings(deps.db, found.integration.id), sync: current, outcome: { ok: false, message: `Events arrive through ${current.via.name}'s webhook: set it up there.` } }, 422);
-    }
+    if (current?.via) return projectsPage(c, found, { sync: current, outcome: { ok: false, message: `Events arrive through ${current.via.name}'s webhook: set it up there.` } }, 422);
     const secrets = deps.vault.openSecrets(found.integration.secrets);
     if (!secrets[inbound.secretField]) {
       secrets[inbound.secretField] = randomBytes(24).toString("base64url");
-      await deps.db.updateTable("integrations").set({ secrets: deps.vault.sealSecrets(secrets), updated_at: deps.now().toISOString() }).where("id", "=", found.integration.id).execute();
+      await setIntegrationSecrets(deps.db, found.integration.id, deps.vault.sealSecrets(secrets), deps.now());
       registerSecret(secrets[inbound.secretField]!);
     }
     const sync = await twoWaySync(deps, { ...found, integration: { ...found.integration, secrets: deps.vault.sealSecrets(secrets) } });
@@ -82,7 +111,7 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
     else {
       try {
         const link = { db: deps.db, vault: deps.vault, registry: deps.registry, env: deps.connectorEnv, now: deps.now };
-        const connection = await linkedOrOwn(link, found.connector, (await deps.db.selectFrom("integrations").selectAll().where("id", "=", found.integration.id).executeTakeFirstOrThrow()));
+        const connection = await linkedOrOwn(link, found.connector, (await findIntegration(deps.db, found.integration.id))!);
         const done = await inbound.register(connection, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }), { url: sync!.url, secret: secrets[inbound.secretField]!, filter: inbound.filter });
         outcome = { ok: true, message: done === "created" ? "The webhook was created in the tracker; changes to Patchbay's tickets now come back." : "The tracker's webhook was brought up to date." };
       } catch (err) {
@@ -91,161 +120,29 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
       }
     }
     deps.logger.info("tracker webhook set up", { integrationId: found.integration.id, ok: outcome.ok });
-    return render(c, deps, "./trackers/projects", { integration: found.integration, connector: found.connector, mappings: await listMappings(deps.db, found.integration.id), sync, outcome });
+    return projectsPage(c, found, { sync, outcome });
   });
 
-  app.get("/trackers/:integrationId{[0-9]+}/mappings/new", admin, async (c) => {
-    const found = await loadTracker(c, deps);
-    if (!found) return notFound(c, deps);
-    return mappingForm(c, deps, found, undefined, { project: c.req.query("project"), ticketType: c.req.query("ticketType") });
-  });
+  app.get("/mappings/new", admin, (c) => mappingForm(c, deps, c.get("found"), undefined, { project: c.req.query("project"), ticketType: c.req.query("ticketType") }));
 
-  app.post("/trackers/:integrationId{[0-9]+}/mappings", admin, async (c) => {
-    const found = await loadTracker(c, deps);
-    if (!found) return notFound(c, deps);
-    return saveMappingForm(c, deps, found, undefined);
-  });
-
-  app.get("/trackers/mappings/:id{[0-9]+}", async (c) => {
-    const loaded = await loadMapping(c, deps);
-    if (!loaded) return notFound(c, deps);
-    return mappingPage(c, deps, loaded, {});
-  });
-
-  app.get("/trackers/mappings/:id{[0-9]+}/edit", admin, async (c) => {
-    const loaded = await loadMapping(c, deps);
-    if (!loaded) return notFound(c, deps);
-    const data = mappingData(loaded.mapping);
-    return mappingForm(c, deps, loaded, loaded.mapping.id, { project: data.target.project.id, ticketType: c.req.query("ticketType") ?? data.target.ticketType.id }, data);
-  });
-
-  app.post("/trackers/mappings/:id{[0-9]+}", admin, async (c) => {
-    const loaded = await loadMapping(c, deps);
-    if (!loaded) return notFound(c, deps);
-    return saveMappingForm(c, deps, loaded, loaded.mapping.id);
-  });
-
-  app.get("/trackers/mappings/:id{[0-9]+}/delete", admin, async (c) => {
-    const loaded = await loadMapping(c, deps);
-    if (!loaded) return notFound(c, deps);
-    const tickets = await deps.db.selectFrom("tickets").select((eb) => eb.fn.countAll<number>().as("n")).where("mapping_id", "=", loaded.mapping.id).executeTakeFirstOrThrow();
-    return render(c, deps, "./trackers/delete", { mapping: loaded.mapping, integration: loaded.integration, tickets: Number(tickets.n) });
-  });
-
-  app.post("/trackers/mappings/:id{[0-9]+}/delete", admin, async (c) => {
-    const loaded = await loadMapping(c, deps);
-    if (!loaded) return notFound(c, deps);
-    await deps.db.deleteFrom("tracker_mappings").where("id", "=", loaded.mapping.id).execute();
-    deps.logger.info("tracker mapping deleted", { mappingId: loaded.mapping.id, by: c.get("user")!.username });
-    return c.redirect(`/trackers/${loaded.integration.id}`, 303);
-  });
-
-  app.post("/trackers/mappings/:id{[0-9]+}/assignments", admin, async (c) => {
-    const loaded = await loadMapping(c, deps);
-    if (!loaded) return notFound(c, deps);
-    return saveAssignmentForm(c, deps, loaded, undefined);
-  });
-
-  app.post("/trackers/mappings/:id{[0-9]+}/assignments/:assignmentId{[0-9]+}", admin, async (c) => {
-    const loaded = await loadMapping(c, deps);
-    if (!loaded) return notFound(c, deps);
-    const assignmentId = Number(c.req.param("assignmentId"));
-    if (!(await listAssignments(deps.db, loaded.mapping.id)).some((a) => a.id === assignmentId)) return notFound(c, deps);
-    return saveAssignmentForm(c, deps, loaded, assignmentId);
-  });
-
-  app.post("/trackers/mappings/:id{[0-9]+}/assignments/:assignmentId{[0-9]+}/delete", admin, async (c) => {
-    const loaded = await loadMapping(c, deps);
-    if (!loaded) return notFound(c, deps);
-    await deps.db.deleteFrom("tracker_assignments").where("id", "=", Number(c.req.param("assignmentId"))).where("mapping_id", "=", loaded.mapping.id).execute();
-    return c.redirect(`/trackers/mappings/${loaded.mapping.id}`, 303);
-  });
-
-  app.get("/trackers/mappings/:id{[0-9]+}/errors", async (c) => {
-    const loaded = await loadMapping(c, deps);
-    if (!loaded) return notFound(c, deps);
-    const showResolved = c.req.query("resolved") === "1";
-    let query = deps.db.selectFrom("push_errors").selectAll().where("mapping_id", "=", loaded.mapping.id).orderBy("id", "desc").limit(500);
-    if (!showResolved) query = query.where("resolved_at", "is", null);
-    return render(c, deps, "./trackers/errors", { mapping: loaded.mapping, integration: loaded.integration, errors: await query.execute(), showResolved, retried: c.req.query("retried") });
-  });
-
-  // Reconciliation: start a run, and the panel that follows it (htmx polls it while it runs).
-  app.post("/trackers/mappings/:id{[0-9]+}/reconcile", admin, async (c) => {
-    const loaded = await loadMapping(c, deps);
-    if (!loaded) return notFound(c, deps);
-    await startReconcile(deps.db, loaded.mapping.id, c.get("user")!.username, deps.now());
-    deps.notifyWorker();
-    deps.logger.info("reconciliation requested", { mappingId: loaded.mapping.id, by: c.get("user")!.username });
-    if (!isHtmx(c)) return redirect(c, `/trackers/mappings/${loaded.mapping.id}#reconcile-heading`);
-    return render(c, deps, "./trackers/reconcile", { mapping: loaded.mapping, nouns: loaded.connector.tracker!.nouns, ...(await reconcileView(deps, loaded.mapping)) });
-  });
-
-  // Dry runs: what switching an assignment to an automatic mode, or saving a changed mapping,
-  // would send — decided as a push decides it, with nothing sent.
-  app.post("/trackers/mappings/:id{[0-9]+}/preview", admin, async (c) => {
-    const loaded = await loadMapping(c, deps);
-    if (!loaded) return notFound(c, deps);
-    const body = (await c.req.parseBody({ all: true })) as Record<string, string | string[]>;
-    const repos = new Set((await deps.db.selectFrom("repositories").select("id").execute()).map((r) => r.id));
-    const parsed = parseAssignmentForm(body, repos);
-    if (!parsed.ok) return render(c, deps, "./trackers/dry-run", { error: Object.values(parsed.errors).join(" "), nouns: loaded.connector.tracker!.nouns });
-    if (parsed.data.pushMode === "explicit") return render(c, deps, "./trackers/dry-run", { error: "Explicitly Publish Changes pushes nothing by itself: findings go out only with Push to Integrators.", nouns: loaded.connector.tracker!.nouns });
-    const existing = Number(Array.isArray(body.assignmentId) ? body.assignmentId[0] : body.assignmentId);
-    const current = existing ? await deps.db.selectFrom("tracker_assignments").select("linked_through").where("id", "=", existing).where("mapping_id", "=", loaded.mapping.id).executeTakeFirst() : undefined;
-    const newest = Number((await deps.db.selectFrom("findings").select((eb) => eb.fn.max("id").as("id")).executeTakeFirst())?.id ?? 0);
-    const result = await planAssignment(deps.db, loaded.mapping.id, mappingData(loaded.mapping), {
-      repository_ids: parsed.data.repositoryIds ? JSON.stringify(parsed.data.repositoryIds) : null,
-      min_severity: parsed.data.minSeverity,
-      group_by: parsed.data.groupBy,
-      push_mode: parsed.data.pushMode,
-      linked_through: current?.linked_through ?? newest,
-    }, deps.baseUrl);
-    const estimate = await pushEstimate(deps, loaded, result.writes);
-    return render(c, deps, "./trackers/dry-run", { ...result, estimate, grouped: parsed.data.groupBy !== "finding", what: `switching to ${PUSH_MODES[parsed.data.pushMode].label}`, nouns: loaded.connector.tracker!.nouns });
-  });
-
-  app.post("/trackers/mappings/:id{[0-9]+}/preview-mapping", admin, async (c) => {
-    const loaded = await loadMapping(c, deps);
-    if (!loaded) return notFound(c, deps);
-    const form = await readForm(c);
-    const nouns = loaded.connector.tracker!.nouns;
-    let choices: Loaded;
-    try {
-      choices = await loadChoices(await session(c, deps, loaded), form.project, form.ticketType);
-    } catch (err) {
-      if (!(err instanceof ExternalError)) throw err;
-      return render(c, deps, "./trackers/dry-run", { error: redactText(err.message), nouns });
-    }
-    if (!choices.target) return render(c, deps, "./trackers/dry-run", { error: "Choose a project and an issue type from the tracker's lists.", nouns });
-    const parsed = parseMappingForm(form, choices.target, choices.fields, choices.statuses, choices.inboundChoices);
-    if (!parsed.ok) return render(c, deps, "./trackers/dry-run", { error: `Fix the form first: ${Object.values(parsed.errors).join(" ")}`, nouns });
-    const result = await planMappingChange(deps.db, loaded.mapping.id, parsed.data, deps.baseUrl);
-    return render(c, deps, "./trackers/dry-run", { ...result, estimate: await pushEstimate(deps, loaded, result.writes), grouped: true, what: "saving these changes", nouns });
-  });
+  app.post("/mappings", admin, (c) => saveMappingForm(c, deps, c.get("found"), undefined));
 
   // Test render: the templates as typed, against a finding (the newest open one by default).
-  app.post("/trackers/:integrationId{[0-9]+}/templates/preview", admin, async (c) => {
-    const found = await loadTracker(c, deps);
-    if (!found) return notFound(c, deps);
+  app.post("/templates/preview", admin, async (c) => {
+    const found = c.get("found");
     const form = await readForm(c);
     const templates = { title: (form.titleTemplate ?? "").slice(0, 2000), description: (form.descriptionTemplate ?? "").slice(0, 20000) };
-    const view = { format: found.connector.tracker!.descriptionFormat, error: undefined as string | undefined, title: "", html: "", findingId: 0 };
+    const view = { format: found.connector.tracker.descriptionFormat, error: undefined as string | undefined, title: "", html: "", findingId: 0 };
     try {
       for (const t of [templates.title, templates.description]) compileTemplate(t);
       const wanted = Number(form.previewFinding);
-      const finding = await deps.db
-        .selectFrom("findings")
-        .select("id")
-        .$if(Number.isSafeInteger(wanted) && wanted > 0, (q) => q.where("id", "=", wanted))
-        .$if(!(Number.isSafeInteger(wanted) && wanted > 0), (q) => q.where("status", "in", ["open", "in_remediation"]).orderBy("id", "desc"))
-        .limit(1)
-        .executeTakeFirst();
-      if (!finding) view.error = wanted > 0 ? `There is no finding #${wanted}.` : "There is no open finding to render yet.";
+      const chosen = Number.isSafeInteger(wanted) && wanted > 0 ? wanted : undefined;
+      const findingId = await previewFinding(deps.db, chosen);
+      if (findingId === undefined) view.error = chosen ? `There is no finding #${chosen}.` : "There is no open finding to render yet.";
       else {
-        const subject = await loadSubject(deps.db, `finding:${finding.id}`, [finding.id], deps.baseUrl);
+        const subject = await loadSubject(deps.db, `finding:${findingId}`, [findingId], deps.baseUrl);
         const rendered = applyTemplates(subject!, templates, deps.baseUrl, plain);
-        Object.assign(view, { title: rendered.text.title ?? "", html: toHtml(rendered.blocks), findingId: finding.id });
+        Object.assign(view, { title: rendered.text.title ?? "", html: toHtml(rendered.blocks), findingId });
       }
     } catch (err) {
       if (!(err instanceof TemplateError)) throw err;
@@ -254,76 +151,154 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
     return render(c, deps, "./trackers/template-preview", view);
   });
 
-  // Links the project's existing tickets whose titles name a CVE to the findings of that CVE.
-  app.post("/trackers/mappings/:id{[0-9]+}/link-existing", admin, async (c) => {
-    const loaded = await loadMapping(c, deps);
-    if (!loaded) return notFound(c, deps);
-    await startLinkByCve(deps.db, loaded.mapping.id, c.get("user")!.username, deps.now());
+  return app;
+}
+
+/** Routes under /trackers/mappings/<id>. */
+function mappingRoutes(deps: AppDeps): Hono<MappingEnv> {
+  const app = new Hono<MappingEnv>();
+  const admin = requireAdmin(deps);
+  app.use("*", async (c, next) => {
+    const mapping = await findMapping(deps.db, Number(c.req.param("id")));
+    const found = mapping && (await loadConnected(deps.db, deps.registry, mapping.integration_id, "tracker"));
+    if (!found) return notFound(c, deps);
+    c.set("found", { ...found, mapping: mapping! });
+    await next();
+  });
+  const here = (c: Context<MappingEnv>) => `/trackers/mappings/${c.get("found").mapping.id}`;
+
+  app.get("/", (c) => mappingPage(c, deps, c.get("found"), {}));
+
+  app.get("/edit", admin, (c) => {
+    const found = c.get("found");
+    const data = mappingData(found.mapping);
+    return mappingForm(c, deps, found, found.mapping.id, { project: data.target.project.id, ticketType: c.req.query("ticketType") ?? data.target.ticketType.id }, data);
+  });
+
+  app.post("/", admin, (c) => saveMappingForm(c, deps, c.get("found"), c.get("found").mapping.id));
+
+  app.get("/delete", admin, async (c) => {
+    const { mapping, integration } = c.get("found");
+    return render(c, deps, "./trackers/delete", { mapping, integration, tickets: await countTickets(deps.db, mapping.id) });
+  });
+
+  app.post("/delete", admin, async (c) => {
+    const { mapping, integration } = c.get("found");
+    await deleteMapping(deps.db, mapping.id);
+    deps.logger.info("tracker mapping deleted", { mappingId: mapping.id, by: c.get("user")!.username });
+    return c.redirect(`/trackers/${integration.id}`, 303);
+  });
+
+  app.post("/assignments", admin, (c) => saveAssignmentForm(c, deps, c.get("found"), undefined));
+
+  app.post("/assignments/:assignmentId{[0-9]+}", admin, async (c) => {
+    const found = c.get("found");
+    const assignmentId = Number(c.req.param("assignmentId"));
+    if (!(await listAssignments(deps.db, found.mapping.id)).some((a) => a.id === assignmentId)) return notFound(c, deps);
+    return saveAssignmentForm(c, deps, found, assignmentId);
+  });
+
+  app.post("/assignments/:assignmentId{[0-9]+}/delete", admin, async (c) => {
+    await deleteAssignment(deps.db, c.get("found").mapping.id, Number(c.req.param("assignmentId")));
+    return c.redirect(here(c), 303);
+  });
+
+  app.get("/errors", async (c) => {
+    const { mapping, integration } = c.get("found");
+    const showResolved = c.req.query("resolved") === "1";
+    const errors = await listPushErrors(deps.db, mapping.id, { resolvedToo: showResolved, limit: 500 });
+    return render(c, deps, "./trackers/errors", { mapping, integration, errors, showResolved, retried: c.req.query("retried") });
+  });
+
+  app.post("/errors/retry", admin, async (c) => {
+    const { mapping } = c.get("found");
+    const form = await readForm(c);
+    const subjects = await retryPushErrors(deps.db, mapping.id, form.error ? Number(form.error) : undefined, deps.now());
     deps.notifyWorker();
-    return redirect(c, `/trackers/mappings/${loaded.mapping.id}#existing-heading`);
+    deps.logger.info("push errors retried", { mappingId: mapping.id, subjects, by: c.get("user")!.username });
+    return redirect(c, `${here(c)}/errors?retried=${subjects}`);
+  });
+
+  // Reconciliation: start a run, and the panel that follows it (htmx polls it while it runs).
+  app.post("/reconcile", admin, async (c) => {
+    const { mapping, connector } = c.get("found");
+    await startReconcile(deps.db, mapping.id, c.get("user")!.username, deps.now());
+    deps.notifyWorker();
+    deps.logger.info("reconciliation requested", { mappingId: mapping.id, by: c.get("user")!.username });
+    if (!isHtmx(c)) return redirect(c, `${here(c)}#reconcile-heading`);
+    return render(c, deps, "./trackers/reconcile", { mapping, nouns: connector.tracker.nouns, ...(await reconcileView(deps, mapping)) });
+  });
+
+  app.get("/reconcile", async (c) => {
+    const { mapping, connector } = c.get("found");
+    return render(c, deps, "./trackers/reconcile", { mapping, nouns: connector.tracker.nouns, ...(await reconcileView(deps, mapping)) });
+  });
+
+  // Dry runs: what switching an assignment to an automatic mode, or saving a changed mapping,
+  // would send — decided as a push decides it, with nothing sent.
+  app.post("/preview", admin, async (c) => {
+    const found = c.get("found");
+    const nouns = found.connector.tracker.nouns;
+    const body = (await c.req.parseBody({ all: true })) as Record<string, string | string[]>;
+    const parsed = parseAssignmentForm(body, await repositoryIdSet(deps.db));
+    if (!parsed.ok) return render(c, deps, "./trackers/dry-run", { error: Object.values(parsed.errors).join(" "), nouns });
+    if (parsed.data.pushMode === "explicit") return render(c, deps, "./trackers/dry-run", { error: "Explicitly Publish Changes pushes nothing by itself: findings go out only with Push to Integrators.", nouns });
+    const existing = Number(Array.isArray(body.assignmentId) ? body.assignmentId[0] : body.assignmentId);
+    const linkedThrough = (existing ? await assignmentLinkedThrough(deps.db, found.mapping.id, existing) : undefined) ?? (await newestFindingId(deps.db));
+    const result = await planAssignment(deps.db, found.mapping.id, mappingData(found.mapping), {
+      repository_ids: parsed.data.repositoryIds ? JSON.stringify(parsed.data.repositoryIds) : null,
+      min_severity: parsed.data.minSeverity,
+      group_by: parsed.data.groupBy,
+      push_mode: parsed.data.pushMode,
+      linked_through: linkedThrough,
+    }, deps.baseUrl);
+    const estimate = await pushEstimate(deps, found, result.writes);
+    return render(c, deps, "./trackers/dry-run", { ...result, estimate, grouped: parsed.data.groupBy !== "finding", what: `switching to ${PUSH_MODES[parsed.data.pushMode].label}`, nouns });
+  });
+
+  app.post("/preview-mapping", admin, async (c) => {
+    const found = c.get("found");
+    const form = await readForm(c);
+    const nouns = found.connector.tracker.nouns;
+    let choices: Loaded;
+    try {
+      choices = await loadChoices(await session(c, deps, found), form.project, form.ticketType);
+    } catch (err) {
+      if (!(err instanceof ExternalError)) throw err;
+      return render(c, deps, "./trackers/dry-run", { error: redactText(err.message), nouns });
+    }
+    if (!choices.target) return render(c, deps, "./trackers/dry-run", { error: "Choose a project and an issue type from the tracker's lists.", nouns });
+    const parsed = parseMappingForm(form, choices.target, choices.fields, choices.statuses, choices.inboundChoices);
+    if (!parsed.ok) return render(c, deps, "./trackers/dry-run", { error: `Fix the form first: ${Object.values(parsed.errors).join(" ")}`, nouns });
+    const result = await planMappingChange(deps.db, found.mapping.id, parsed.data, deps.baseUrl);
+    return render(c, deps, "./trackers/dry-run", { ...result, estimate: await pushEstimate(deps, found, result.writes), grouped: true, what: "saving these changes", nouns });
+  });
+
+  // Links the project's existing tickets whose titles name a CVE to the findings of that CVE.
+  app.post("/link-existing", admin, async (c) => {
+    await startLinkByCve(deps.db, c.get("found").mapping.id, c.get("user")!.username, deps.now());
+    deps.notifyWorker();
+    return redirect(c, `${here(c)}#existing-heading`);
   });
 
   // Approves a link-by-CVE run's proposed links, all of them at once.
-  app.post("/trackers/mappings/:id{[0-9]+}/link-existing/:runId{[0-9]+}/approve", admin, async (c) => {
-    const loaded = await loadMapping(c, deps);
-    if (!loaded) return notFound(c, deps);
-    const outcome = await approveLinkByCve(deps.db, loaded.mapping.id, Number(c.req.param("runId")), c.get("user")!.username, deps.now());
-    deps.logger.info("existing tickets linked", { mappingId: loaded.mapping.id, outcome, by: c.get("user")!.username });
-    return redirect(c, `/trackers/mappings/${loaded.mapping.id}#existing-heading`);
-  });
-
-  app.get("/trackers/mappings/:id{[0-9]+}/reconcile", async (c) => {
-    const loaded = await loadMapping(c, deps);
-    if (!loaded) return notFound(c, deps);
-    return render(c, deps, "./trackers/reconcile", { mapping: loaded.mapping, nouns: loaded.connector.tracker!.nouns, ...(await reconcileView(deps, loaded.mapping)) });
-  });
-
-  app.post("/trackers/mappings/:id{[0-9]+}/errors/retry", admin, async (c) => {
-    const loaded = await loadMapping(c, deps);
-    if (!loaded) return notFound(c, deps);
-    const form = await readForm(c);
-    let query = deps.db.selectFrom("push_errors").select(["id", "subject_key"]).where("mapping_id", "=", loaded.mapping.id).where("resolved_at", "is", null);
-    if (form.error) query = query.where("id", "=", Number(form.error));
-    const rows = await query.execute();
-    const subjects = [...new Set(rows.map((r) => r.subject_key))];
-    const now = deps.now();
-    await deps.db.transaction().execute(async (trx) => {
-      for (const subject of subjects) await enqueuePush(trx, loaded.mapping.id, subject, now, true);
-      // Retried rows leave the table; a push that fails again records a new row.
-      if (rows.length) await trx.updateTable("push_errors").set({ resolved_at: now.toISOString() }).where("id", "in", rows.map((r) => r.id)).execute();
-    });
-    deps.notifyWorker();
-    deps.logger.info("push errors retried", { mappingId: loaded.mapping.id, subjects: subjects.length, by: c.get("user")!.username });
-    return redirect(c, `/trackers/mappings/${loaded.mapping.id}/errors?retried=${subjects.length}`);
+  app.post("/link-existing/:runId{[0-9]+}/approve", admin, async (c) => {
+    const { mapping } = c.get("found");
+    const outcome = await approveLinkByCve(deps.db, mapping.id, Number(c.req.param("runId")), c.get("user")!.username, deps.now());
+    deps.logger.info("existing tickets linked", { mappingId: mapping.id, outcome, by: c.get("user")!.username });
+    return redirect(c, `${here(c)}#existing-heading`);
   });
 
   return app;
 }
 
-interface TrackerFound {
-  integration: Integration;
-  connector: AvailableConnector;
-}
-
-async function loadTracker(c: Ctx, deps: AppDeps): Promise<TrackerFound | undefined> {
-  const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", Number(c.req.param("integrationId"))).executeTakeFirst();
-  const connector = integration ? deps.registry.available(integration.kind) : undefined;
-  return integration && connector?.tracker ? { integration, connector } : undefined;
-}
-
 /** The two-way sync panel: where the tracker sends events, whether a secret is set, the last deliveries. */
 async function twoWaySync(deps: AppDeps, found: TrackerFound) {
-  const inbound = found.connector.tracker?.inbound;
+  const inbound = found.connector.tracker.inbound;
   if (!inbound) return undefined;
   const { receiver, via, secretField } = await eventReceiver(deps.db, deps.registry, found.integration);
   const url = `${deps.baseUrl}/webhooks/${receiver.kind}/${receiver.id}`;
-  const deliveries = await deps.db
-    .selectFrom("webhook_deliveries")
-    .select(["received_at", "event", "outcome", "detail"])
-    .where("integration_id", "=", receiver.id)
-    .orderBy("id", "desc")
-    .limit(10)
-    .execute();
+  const deliveries = await recentDeliveries(deps.db, receiver.id);
   return {
     url,
     via: via ? { name: via.name, href: `/integrations/${via.kind}/${via.id}` } : undefined,
@@ -341,18 +316,10 @@ async function pushEstimate(deps: AppDeps, found: TrackerFound, writes: number):
   return pace ? estimatePush(writes, pace) : undefined;
 }
 
-async function loadMapping(c: Ctx, deps: AppDeps) {
-  const mapping = await findMapping(deps.db, Number(c.req.param("id")));
-  if (!mapping) return undefined;
-  const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", mapping.integration_id).executeTakeFirst();
-  const connector = integration ? deps.registry.available(integration.kind) : undefined;
-  return integration && connector?.tracker ? { mapping, integration, connector } : undefined;
-}
-
-async function session(c: Ctx, deps: AppDeps, found: TrackerFound): Promise<TrackerSession> {
+async function session<E extends AppEnv>(c: Context<E>, deps: AppDeps, found: TrackerFound): Promise<TrackerSession> {
   const link = { db: deps.db, vault: deps.vault, registry: deps.registry, env: deps.connectorEnv, now: deps.now };
   const connection = await linkedOrOwn(link, found.connector, found.integration);
-  return found.connector.tracker!.session(connection, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }));
+  return found.connector.tracker.session(connection, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }));
 }
 
 interface Loaded {
@@ -376,8 +343,8 @@ async function loadChoices(s: TrackerSession, projectId: string | undefined, typ
   return { projects, ticketTypes, target, fields, statuses, inboundChoices: [...statuses, ...resolutions.map((r) => ({ id: `resolution:${r.id}`, name: `Resolution: ${r.name}` }))] };
 }
 
-async function mappingForm(
-  c: Ctx,
+async function mappingForm<E extends AppEnv>(
+  c: Context<E>,
   deps: AppDeps,
   found: TrackerFound,
   mappingId: number | undefined,
@@ -403,7 +370,7 @@ async function mappingForm(
   const view = {
     integration: found.integration,
     connector: found.connector,
-    nouns: found.connector.tracker!.nouns,
+    nouns: found.connector.tracker.nouns,
     mappingId,
     action: mappingId ? `/trackers/mappings/${mappingId}` : `/trackers/${found.integration.id}/mappings`,
     formUrl: mappingId ? `/trackers/mappings/${mappingId}/edit` : `/trackers/${found.integration.id}/mappings/new`,
@@ -423,8 +390,8 @@ async function mappingForm(
     reconcileDirections: RECONCILE_DIRECTIONS,
     templateFields: TEMPLATE_FIELDS,
     findingFields: FINDING_TEMPLATE_FIELDS,
-    descriptionFormat: found.connector.tracker!.descriptionFormat,
-    inbound: Boolean(found.connector.tracker!.inbound),
+    descriptionFormat: found.connector.tracker.descriptionFormat,
+    inbound: Boolean(found.connector.tracker.inbound),
     exposure: loaded?.target && data ? tracker?.exposure?.(loaded.target, data.fields) : undefined,
     errors,
   };
@@ -445,7 +412,7 @@ function formRows(fields: TrackerField[], data: MappingData) {
   });
 }
 
-async function saveMappingForm(c: Ctx, deps: AppDeps, found: TrackerFound, mappingId: number | undefined) {
+async function saveMappingForm<E extends AppEnv>(c: Context<E>, deps: AppDeps, found: TrackerFound, mappingId: number | undefined) {
   const form = await readForm(c);
   let loaded: Loaded;
   let tracker: TrackerSession;
@@ -472,9 +439,9 @@ async function saveMappingForm(c: Ctx, deps: AppDeps, found: TrackerFound, mappi
   return redirect(c, `/trackers/mappings/${id}?saved=1`);
 }
 
-async function mappingPage(c: Ctx, deps: AppDeps, loaded: NonNullable<Awaited<ReturnType<typeof loadMapping>>>, errors: Record<string, string>, values: Record<string, unknown> = {}, status: 200 | 422 = 200) {
+async function mappingPage<E extends AppEnv>(c: Context<E>, deps: AppDeps, loaded: MappingFound, errors: Record<string, string>, values: Record<string, unknown> = {}, status: 200 | 422 = 200) {
   const assignments = await listAssignments(deps.db, loaded.mapping.id);
-  const repositories = await deps.db.selectFrom("repositories").select(["id", "full_name"]).where("accessible", "=", 1).orderBy("full_name").limit(2000).execute();
+  const repositories = await reachableRepositories(deps.db, 2000);
   const names = new Map(repositories.map((r) => [r.id, r.full_name]));
   const summary = (await listMappings(deps.db, loaded.integration.id)).find((m) => m.id === loaded.mapping.id)!;
   return render(
@@ -486,7 +453,7 @@ async function mappingPage(c: Ctx, deps: AppDeps, loaded: NonNullable<Awaited<Re
       summary,
       data: mappingData(loaded.mapping),
       integration: loaded.integration,
-      nouns: loaded.connector.tracker!.nouns,
+      nouns: loaded.connector.tracker.nouns,
       assignments: assignments.map((a) => {
         const ids = repositoryIds(a);
         return { ...a, repositories: ids ? ids.map((id) => names.get(id) ?? `#${id}`) : null, repositoryIds: ids };
@@ -510,10 +477,9 @@ async function reconcileView(deps: AppDeps, mapping: TrackerMapping) {
   return { reconcile: await latestReconcile(deps.db, mapping.id), linking: await latestReconcile(deps.db, mapping.id, true), directions: RECONCILE_DIRECTIONS, direction: inboundSettings(mapping).reconcile };
 }
 
-async function saveAssignmentForm(c: Ctx, deps: AppDeps, loaded: NonNullable<Awaited<ReturnType<typeof loadMapping>>>, assignmentId: number | undefined) {
+async function saveAssignmentForm<E extends AppEnv>(c: Context<E>, deps: AppDeps, loaded: MappingFound, assignmentId: number | undefined) {
   const body = (await c.req.parseBody({ all: true })) as Record<string, string | string[]>;
-  const repos = new Set((await deps.db.selectFrom("repositories").select("id").execute()).map((r) => r.id));
-  const parsed = parseAssignmentForm(body, repos);
+  const parsed = parseAssignmentForm(body, await repositoryIdSet(deps.db));
   if (!parsed.ok) return mappingPage(c, deps, loaded, parsed.errors, { ...body, assignmentId }, 422);
   await saveAssignment(deps.db, loaded.mapping.id, assignmentId, parsed.data, deps.now());
   await requestTicketSweep(deps.db, deps.now());
@@ -522,6 +488,6 @@ async function saveAssignmentForm(c: Ctx, deps: AppDeps, loaded: NonNullable<Awa
   return redirect(c, `/trackers/mappings/${loaded.mapping.id}?saved=1`);
 }
 
-function notFound(c: Ctx, deps: AppDeps, message = "This tracker mapping does not exist; it may have been deleted. Go back to Issue Trackers.") {
+function notFound<E extends AppEnv>(c: Context<E>, deps: AppDeps, message = "This tracker mapping does not exist; it may have been deleted. Go back to Issue Trackers.") {
   return render(c, deps, "./error", { title: "Not found", message }, 404);
 }

@@ -11,7 +11,7 @@ import { changeFindingStatus, type StatusChange } from "../findings/status.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
 import { isHtmx, render } from "./render.js";
-import { type TicketView, ticketsForFindings } from "../tickets/store.js";
+import { anyAssignment, type TicketView, ticketsForFindings } from "../tickets/store.js";
 import { coveringMappings } from "../tickets/coverage.js";
 import { enqueuePush } from "../tickets/push.js";
 import { startBatch } from "../tickets/batch.js";
@@ -32,7 +32,7 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
       countAllFindings(deps.db),
     ]);
     const tickets = Object.fromEntries(withTrackerNames(deps, await ticketsForFindings(deps.db, page.rows.map((r) => r.id))));
-    const canPush = Boolean(await deps.db.selectFrom("tracker_assignments").select("id").limit(1).executeTakeFirst());
+    const canPush = await anyAssignment(deps.db);
     const data = {
       filter,
       page,

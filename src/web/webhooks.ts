@@ -11,7 +11,7 @@ import crypto from "node:crypto";
 import { Hono } from "hono";
 import { readBytesUpTo } from "../http.js";
 import { findIntegration } from "../integrations/store.js";
-import { acceptDelivery } from "../remediation/process.js";
+import { acceptDelivery } from "../remediation/deliveries.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { jsonNestingExceeds } from "../text.js";
 
