@@ -1,5 +1,7 @@
 // Assembles a running Patchbay from its configuration: database, vault, connectors,
 // web app, job worker and schedules. Used by the server, the demo and the tests.
+import type { Services } from "./services.js";
+import { startFirstSync } from "./sync-kinds.js";
 import { Eta } from "eta";
 import type { Hono } from "hono";
 import { createApp } from "./app.js";
@@ -16,9 +18,9 @@ import { LINK_JOB, linkByCveHandler } from "./tickets/link.js";
 import { RECOMPUTE_DUE_JOB, recomputeDueHandler, SLA_REMINDER_JOB, slaReminderHandler } from "./findings/sla.js";
 import { SNAPSHOT_JOB, snapshotHandler } from "./findings/trends.js";
 import { HEALTH_JOB, healthHandler } from "./health/integrations.js";
-import { integrationCheckHandler } from "./integrations/service.js";
-import { maintenanceHandler, startSchedules } from "./schedules.js";
-import { type JobHandler, Worker } from "./jobs/worker.js";
+import { CHECK_JOB, integrationCheckHandler } from "./integrations/service.js";
+import { MAINTENANCE_JOB, maintenanceHandler, startSchedules } from "./schedules.js";
+import { handles, type JobHandler, Worker } from "./jobs/worker.js";
 import type { Logger } from "./log.js";
 import { VIEWS_DIR } from "./paths.js";
 import type { AppEnv } from "./web/context.js";
@@ -48,6 +50,8 @@ export interface RuntimeOptions {
 
 export interface Runtime {
   app: Hono<AppEnv>;
+  /** What jobs and routes are given (tests call engines with it). */
+  services: Services;
   database: OpenDatabase;
   vault: Vault;
   worker: Worker;
@@ -70,62 +74,68 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   const connectorEnv = { logger, originMap: config.originMap, proxy: config.proxy, pace: options.pace, http: { ...(outbound ? { fetch: outbound } : {}), ...options.http } };
   const db = database.db;
 
-  const pushDeps = { db, vault, registry, env: connectorEnv, now, baseUrl: config.baseUrl };
-  const handlers = new Map<string, JobHandler>([
-    ["maintenance.prune", maintenanceHandler(db, now)],
-    ["integration.check", integrationCheckHandler({ db, vault, registry, env: connectorEnv, now })],
-    [SCAN_JOB, scannerSyncHandler({ db, vault, registry, env: connectorEnv, now })],
-    [SCM_JOB, repositorySyncHandler({ db, vault, registry, env: connectorEnv, now, baseUrl: config.baseUrl })],
-    [WEBHOOK_JOB, webhookProcessHandler({ db, vault, registry, env: connectorEnv, now })],
-    [PUSH_JOB, pushHandler(pushDeps)],
-    [RECONCILE_JOB, reconcileHandler(pushDeps)],
-    [POLL_JOB, pollHandler(pushDeps)],
-    [POLL_DUE_JOB, pollDueHandler(pushDeps)],
-    [RECOMPUTE_DUE_JOB, recomputeDueHandler({ db })],
-    [SLA_REMINDER_JOB, slaReminderHandler({ db, now })],
-    [SNAPSHOT_JOB, snapshotHandler({ db, now })],
-    [HEALTH_JOB, healthHandler(pushDeps)],
-    [LINK_JOB, linkByCveHandler(pushDeps)],
-    [BATCH_JOB, batchHandler(pushDeps)],
-    [SWEEP_JOB, sweepHandler({ db, now, notifyWorker: () => worker.notify() })],
-    [ANNOTATE_JOB, annotateHandler({ db, vault, registry, env: connectorEnv, now })],
-    [DISPATCH_JOB, dispatchHandler({ ...pushDeps, notifyWorker: () => worker.notify() })],
-    [SEND_JOB, sendHandler(pushDeps)],
-    [REGISTRY_JOB, registrySyncHandler({ db, vault, registry, env: connectorEnv, now })],
-    [PACKAGES_JOB, packageSyncHandler({ db, vault, registry, env: connectorEnv, now })],
-    [OWNERSHIP_JOB, ownershipSyncHandler({ db, vault, registry, env: connectorEnv, now })],
-    [UPLOAD_RESUME_JOB, uploadResumeHandler({ db, vault, registry, env: connectorEnv, now, spoolDir: config.spoolDir })],
-  ]);
-  // Uploads a stopped process left behind: resumed from a complete spool, or marked interrupted.
-  const recovered = await recoverUploads({ db, vault, registry, env: connectorEnv, now, spoolDir: config.spoolDir });
-  if (recovered.resumed || recovered.interrupted) logger.info("uploads recovered", recovered);
-  const worker = new Worker({ db, handlers, logger: logger.child({ component: "worker" }), now, leaseMs: config.jobLeaseSeconds * 1000 });
-
-  const views = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true, autoTrim: false });
-  const app = createApp({
+  // One set of services for every job and route; the worker is woken through it once it exists.
+  let worker: Worker | undefined;
+  const services: Services = {
     db,
     vault,
     registry,
+    env: connectorEnv,
     logger,
-    views,
+    now,
     baseUrl: config.baseUrl,
+    spoolDir: config.spoolDir,
+    notifyWorker: () => worker?.notify(),
+    firstSync: startFirstSync,
+  };
+  const handlers = new Map<string, JobHandler>([
+    handles(MAINTENANCE_JOB, maintenanceHandler(db, now)),
+    handles(CHECK_JOB, integrationCheckHandler(services)),
+    handles(SCAN_JOB, scannerSyncHandler(services)),
+    handles(SCM_JOB, repositorySyncHandler(services)),
+    handles(WEBHOOK_JOB, webhookProcessHandler(services)),
+    handles(PUSH_JOB, pushHandler(services)),
+    handles(RECONCILE_JOB, reconcileHandler(services)),
+    handles(POLL_JOB, pollHandler(services)),
+    handles(POLL_DUE_JOB, pollDueHandler(services)),
+    handles(RECOMPUTE_DUE_JOB, recomputeDueHandler(services)),
+    handles(SLA_REMINDER_JOB, slaReminderHandler(services)),
+    handles(SNAPSHOT_JOB, snapshotHandler(services)),
+    handles(HEALTH_JOB, healthHandler(services)),
+    handles(LINK_JOB, linkByCveHandler(services)),
+    handles(BATCH_JOB, batchHandler(services)),
+    handles(SWEEP_JOB, sweepHandler(services)),
+    handles(ANNOTATE_JOB, annotateHandler(services)),
+    handles(DISPATCH_JOB, dispatchHandler(services)),
+    handles(SEND_JOB, sendHandler(services)),
+    handles(REGISTRY_JOB, registrySyncHandler(services)),
+    handles(PACKAGES_JOB, packageSyncHandler(services)),
+    handles(OWNERSHIP_JOB, ownershipSyncHandler(services)),
+    handles(UPLOAD_RESUME_JOB, uploadResumeHandler(services)),
+  ]);
+  // Uploads a stopped process left behind: resumed from a complete spool, or marked interrupted.
+  const recovered = await recoverUploads(services);
+  if (recovered.resumed || recovered.interrupted) logger.info("uploads recovered", recovered);
+  worker = new Worker({ db, handlers, logger: logger.child({ component: "worker" }), now, leaseMs: config.jobLeaseSeconds * 1000 });
+
+  const views = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true, autoTrim: false });
+  const app = createApp({
+    ...services,
+    views,
     baseUrlSet: config.baseUrlSet,
     trustedProxies: config.trustedProxies,
-    spoolDir: config.spoolDir,
     storageProblem: () => storageProblem(database.sqlite, config.dataDir),
-    connectorEnv,
-    now,
-    notifyWorker: () => worker.notify(),
   });
 
   let schedules: { stop(): void } | undefined;
   if (options.background !== false) {
     worker.start();
-    schedules = startSchedules(db, registry, logger, now, () => worker.notify());
+    schedules = startSchedules(db, registry, logger, now, () => worker!.notify());
   }
 
   return {
     app,
+    services,
     database,
     vault,
     worker,

@@ -13,7 +13,8 @@ import { requestTicketSweep } from "./tickets/sweep.js";
 import { POLL_DUE_JOB, startReconcile } from "./tickets/reconcile.js";
 import { DISPATCH_JOB } from "./jobs/events.js";
 import type { Logger } from "./log.js";
-import { enqueueJob, pruneJobs, integrationLane } from "./jobs/queue.js";
+import { enqueue, jobKind, pruneJobs } from "./jobs/queue.js";
+import { CHECK_JOB } from "./integrations/service.js";
 import type { JobHandler } from "./jobs/worker.js";
 import { syncKind } from "./sync-kinds.js";
 
@@ -29,7 +30,7 @@ export const SCHEDULES: Schedule[] = [
     name: "maintenance",
     pattern: "17 * * * *",
     enqueue: async (db, _registry, now) => {
-      await enqueueJob(db, "maintenance.prune", {}, now, { dedupeKey: "maintenance.prune" });
+      await enqueue(db, MAINTENANCE_JOB, null, now);
     },
   },
   {
@@ -53,7 +54,7 @@ export const SCHEDULES: Schedule[] = [
     // Publishing an event starts the dispatcher at once; this is the safety net.
     pattern: "* * * * *",
     enqueue: async (db, _registry, now) => {
-      await enqueueJob(db, DISPATCH_JOB, null, now, { dedupeKey: DISPATCH_JOB });
+      await enqueue(db, DISPATCH_JOB, null, now);
     },
   },
   {
@@ -69,7 +70,7 @@ export const SCHEDULES: Schedule[] = [
     // Just before midnight UTC: the day's open findings by severity, for the trend chart.
     pattern: "55 23 * * *",
     enqueue: async (db, _registry, now) => {
-      await enqueueJob(db, SNAPSHOT_JOB, null, now, { dedupeKey: SNAPSHOT_JOB });
+      await enqueue(db, SNAPSHOT_JOB, null, now);
     },
   },
   {
@@ -83,7 +84,7 @@ export const SCHEDULES: Schedule[] = [
     name: "SLA reminders",
     pattern: "5 7 * * *",
     enqueue: async (db, _registry, now) => {
-      await enqueueJob(db, SLA_REMINDER_JOB, null, now, { dedupeKey: SLA_REMINDER_JOB });
+      await enqueue(db, SLA_REMINDER_JOB, null, now);
     },
   },
   {
@@ -91,7 +92,7 @@ export const SCHEDULES: Schedule[] = [
     // Trackers whose events cannot arrive (no webhook secret) are read for people's changes.
     pattern: "25 * * * *",
     enqueue: async (db, _registry, now) => {
-      await enqueueJob(db, POLL_DUE_JOB, null, now, { dedupeKey: POLL_DUE_JOB });
+      await enqueue(db, POLL_DUE_JOB, null, now);
     },
   },
   {
@@ -101,7 +102,7 @@ export const SCHEDULES: Schedule[] = [
       // A notifier's check would send a message every half hour: its deliveries tell instead.
       const rows = (await db.selectFrom("integrations").select(["id", "kind"]).execute()).filter((i) => !registry.available(i.kind)?.notifier);
       for (const { id } of rows) {
-        await enqueueJob(db, "integration.check", { integrationId: id }, now, { dedupeKey: `integration.check:${id}`, maxAttempts: 1, lane: integrationLane(id) });
+        await enqueue(db, CHECK_JOB, { integrationId: id }, now);
       }
     },
   },
@@ -118,7 +119,10 @@ export function startSchedules(db: Db, registry: ConnectorRegistry, logger: Logg
   return { stop: () => crons.forEach((c) => c.stop()) };
 }
 
-export function maintenanceHandler(db: Db, now: () => Date): JobHandler {
+/** Hourly upkeep: expired sessions and sign-in attempts, finished jobs, lapsed risk acceptances. */
+export const MAINTENANCE_JOB = jobKind("maintenance.prune", { dedupe: "one" });
+
+export function maintenanceHandler(db: Db, now: () => Date): JobHandler<null> {
   return async ({ logger }) => {
     const sessions = await deleteExpiredSessions(db, now());
     await deleteOldAttempts(db, now());

@@ -4,6 +4,7 @@
 // connecting and the card treat them alike.
 import type { AvailableConnector, Connector } from "./connectors/types.js";
 import type { Db } from "./db/schema.js";
+import type { JobKind } from "./jobs/queue.js";
 import { SCAN_JOB, enqueueScan } from "./findings/sync.js";
 import { PACKAGES_JOB, enqueuePackageSync } from "./packages/sync.js";
 import { REGISTRY_JOB, enqueueRegistrySync } from "./registries/sync.js";
@@ -26,7 +27,7 @@ export interface SyncWords {
 
 export interface SyncKind {
   capability: SyncCapability;
-  jobType: string;
+  job: JobKind<{ integrationId: number }>;
   intervalHours: number;
   /** Queues a sync (unless one is queued or running). */
   enqueue(db: Db, integrationId: number, now: Date): Promise<number>;
@@ -35,7 +36,7 @@ export interface SyncKind {
   words: SyncWords;
 }
 
-export const SYNC_JOB_TYPES = [SCAN_JOB, SCM_JOB, REGISTRY_JOB, PACKAGES_JOB];
+export const SYNC_JOB_TYPES = [SCAN_JOB, SCM_JOB, REGISTRY_JOB, PACKAGES_JOB].map((kind) => kind.type);
 
 /** Queues an integration's first sync (on connecting, and after new credentials); false when its kind has none. */
 export async function startFirstSync(db: Db, connector: AvailableConnector, integrationId: number, now: Date): Promise<boolean> {
@@ -51,7 +52,7 @@ export function syncKind(connector: Connector | undefined): SyncKind | undefined
   if (c.scanner) {
     return {
       capability: "scanner",
-      jobType: SCAN_JOB,
+      job: SCAN_JOB,
       intervalHours: c.scanner.intervalHours,
       enqueue: (db, id, now) => enqueueScan(db, id, now),
       enqueueOnConnect: (db, id, now) => enqueueScan(db, id, now, 5_000),
@@ -61,7 +62,7 @@ export function syncKind(connector: Connector | undefined): SyncKind | undefined
   if (c.scm) {
     return {
       capability: "scm",
-      jobType: SCM_JOB,
+      job: SCM_JOB,
       intervalHours: c.scm.intervalHours,
       enqueue: enqueueRepositorySync,
       enqueueOnConnect: enqueueRepositorySync,
@@ -71,7 +72,7 @@ export function syncKind(connector: Connector | undefined): SyncKind | undefined
   if (c.registry) {
     return {
       capability: "registry",
-      jobType: REGISTRY_JOB,
+      job: REGISTRY_JOB,
       intervalHours: c.registry.intervalHours,
       enqueue: enqueueRegistrySync,
       enqueueOnConnect: enqueueRegistrySync,
@@ -81,7 +82,7 @@ export function syncKind(connector: Connector | undefined): SyncKind | undefined
   if (c.packages) {
     return {
       capability: "packages",
-      jobType: PACKAGES_JOB,
+      job: PACKAGES_JOB,
       intervalHours: c.packages.intervalHours,
       enqueue: enqueuePackageSync,
       enqueueOnConnect: enqueuePackageSync,

@@ -2,11 +2,12 @@
 // mappings with their assignments, SLAs, ownership routing — as one YAML document, and the
 // JSON Schema it is validated by. References are by name (an integration's kind and name, a
 // repository's full name) so a document written from one Patchbay restores into another.
+import type { Services } from "../services.js";
 import { Ajv, type ErrorObject } from "ajv";
 import { parseDocument, stringify } from "yaml";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { AvailableConnector, SettingField, SettingValues } from "../connectors/types.js";
-import type { Db, GroupBy, PushMode, Severity } from "../db/schema.js";
+import type { GroupBy, PushMode, Severity } from "../db/schema.js";
 import { SEVERITIES } from "../findings/normalize.js";
 import { loadSla, MAX_SLA_DAYS, type SlaPolicy } from "../findings/sla.js";
 import { integrationSettings, listIntegrations } from "../integrations/store.js";
@@ -15,7 +16,6 @@ import type { FieldMapping } from "../tickets/fields.js";
 import { INBOUND_ACTIONS } from "../tickets/inbound.js";
 import { GROUP_BY, listAssignments, mappingData, PUSH_MODES } from "../tickets/store.js";
 import { repositoryIds } from "../tickets/subjects.js";
-import type { Vault } from "../vault.js";
 
 export const CONFIG_VERSION = 1;
 export const SCHEMA_ID = "https://patchbay.dev/schemas/configuration-v1.json";
@@ -60,7 +60,7 @@ export function configurableFields(connector: AvailableConnector): SettingField[
   return connector.fields.filter((f) => f.type !== "secret");
 }
 
-export async function exportConfiguration(deps: { db: Db; vault: Vault; registry: ConnectorRegistry }): Promise<ConfigDocument> {
+export async function exportConfiguration(deps: Pick<Services, "db" | "vault" | "registry">): Promise<ConfigDocument> {
   const { db } = deps;
   const integrations = await listIntegrations(db);
   const nameOf = new Map(integrations.map((i) => [i.id, i.name]));

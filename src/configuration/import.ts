@@ -4,19 +4,18 @@
 // Connect (settings checked, connection tested, nothing stored on failure); mappings are
 // checked against the tracker's live fields before they are saved. Nothing is removed except
 // an imported mapping's assignments, which the document lists in full.
-import { connectorContext, type ConnectorEnvironment } from "../connectors/context.js";
-import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { Services } from "../services.js";
+import { connectorContext } from "../connectors/context.js";
 import type { SecretValues, TicketTarget } from "../connectors/types.js";
-import type { Db, Integration, TrackerAssignment } from "../db/schema.js";
+import type { Integration, TrackerAssignment } from "../db/schema.js";
 import { SEVERITIES } from "../findings/normalize.js";
 import { loadSla, saveSla, type SlaPolicy } from "../findings/sla.js";
 import { ExternalError } from "../http.js";
-import { type ConnectDeps, saveConnection } from "../integrations/connect.js";
+import { saveConnection } from "../integrations/connect.js";
 import { parseSettingsForm } from "../integrations/form.js";
 import { withLinked } from "../integrations/linked.js";
 import { testConnection } from "../integrations/service.js";
 import { integrationSettings, listIntegrations } from "../integrations/store.js";
-import type { Logger } from "../log.js";
 import { redactText } from "../log.js";
 import { loadRouting, overrideIsEmpty, type RoutingSettings, saveRouting, validateRule } from "../routing/ownership.js";
 import { validateMapping } from "../tickets/fields.js";
@@ -25,19 +24,7 @@ import type { TicketState } from "../tickets/render.js";
 import { type AssignmentData, listAssignments, type MappingData, mappingData, saveAssignment, saveMapping } from "../tickets/store.js";
 import { repositoryIds } from "../tickets/subjects.js";
 import { compileTemplate, TemplateError } from "../tickets/templates.js";
-import type { Vault } from "../vault.js";
 import { type ConfigAssignment, type ConfigDocument, type ConfigIntegration, type ConfigMapping, configurableFields, sameSettings, settingsAsForm } from "./document.js";
-
-export interface ImportDeps {
-  db: Db;
-  vault: Vault;
-  registry: ConnectorRegistry;
-  env: ConnectorEnvironment;
-  logger: Logger;
-  now: () => Date;
-  notifyWorker: () => void;
-  firstSync: ConnectDeps["firstSync"];
-}
 
 export type ChangeKind = "create" | "update" | "unchanged" | "remove" | "skip";
 
@@ -70,13 +57,13 @@ export interface Plan {
 const key = (kind: string, name: string) => `${kind}\u0000${name}`;
 
 interface Context {
-  deps: ImportDeps;
+  deps: Services;
   existing: Map<string, Integration>;
   repoIds: Map<string, number>;
   repoNames: Map<number, string>;
 }
 
-async function context(deps: ImportDeps): Promise<Context> {
+async function context(deps: Services): Promise<Context> {
   const integrations = await listIntegrations(deps.db);
   const repos = await deps.db.selectFrom("repositories").select(["id", "full_name"]).execute();
   return {
@@ -88,7 +75,7 @@ async function context(deps: ImportDeps): Promise<Context> {
 }
 
 /** What importing the document would do. Reads only; sends nothing. */
-export async function planImport(deps: ImportDeps, doc: ConfigDocument): Promise<Plan> {
+export async function planImport(deps: Services, doc: ConfigDocument): Promise<Plan> {
   const ctx = await context(deps);
   const plan: Plan = { changes: [], secrets: [], errors: [], warnings: [] };
   const inDocument = new Map<string, ConfigIntegration>();
@@ -266,7 +253,7 @@ export interface ImportResult {
  * Carries the plan out. Each integration is tested and saved on its own; a failure leaves
  * it (and its mappings) out and the rest goes on. Secrets: by document index and field name.
  */
-export async function applyImport(deps: ImportDeps, doc: ConfigDocument, secrets: Map<number, SecretValues>, by: string): Promise<ImportResult> {
+export async function applyImport(deps: Services, doc: ConfigDocument, secrets: Map<number, SecretValues>, by: string): Promise<ImportResult> {
   const result: ImportResult = { applied: [], failed: [], warnings: [] };
   const ctx = await context(deps);
   const ids = new Map([...ctx.existing.values()].map((i) => [i.name, i.id]));
@@ -346,12 +333,12 @@ export async function applyImport(deps: ImportDeps, doc: ConfigDocument, secrets
   return result;
 }
 
-function refers(deps: ImportDeps, entry: ConfigIntegration): number {
+function refers(deps: Services, entry: ConfigIntegration): number {
   const connector = deps.registry.available(entry.kind)!;
   return connector.fields.some((f) => (f.type === "integration" || f.type === "integrations") && entry.settings?.[f.name] && String(entry.settings[f.name]) !== "") ? 1 : 0;
 }
 
-async function applyMapping(deps: ImportDeps, ctx: Context, result: ImportResult, integrationId: number, mapping: ConfigMapping, what: string): Promise<void> {
+async function applyMapping(deps: Services, ctx: Context, result: ImportResult, integrationId: number, mapping: ConfigMapping, what: string): Promise<void> {
   const integration = (await deps.db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirstOrThrow()) as Integration;
   const connector = deps.registry.available(integration.kind)!;
   if (!connector.tracker) throw new Error(`${integration.name} is not an issue tracker.`);

@@ -2,23 +2,13 @@
 // source control (their files through each one's integration, credentials refreshed per
 // repository so a long scan outlives short-lived tokens), the packages the organisation
 // publishes, what each repository's manifests resolve, and a cache that outlives the scan.
-import { connectorContext, type ConnectorEnvironment } from "../connectors/context.js";
-import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { Services } from "../services.js";
+import { connectorContext } from "../connectors/context.js";
 import type { RepositoryFiles, ResolvedDependency, Workspace, WorkspaceRepository } from "../connectors/types.js";
-import type { Db } from "../db/schema.js";
 import { chunks } from "../db/chunks.js";
 import { connectionFor } from "../integrations/oauth.js";
-import type { Vault } from "../vault.js";
 
-export interface WorkspaceDeps {
-  db: Db;
-  vault: Vault;
-  registry: ConnectorRegistry;
-  env: ConnectorEnvironment;
-  now: () => Date;
-}
-
-export function createWorkspace(deps: WorkspaceDeps): Workspace {
+export function createWorkspace(deps: Services): Workspace {
   const { db } = deps;
   const ctx = connectorContext(deps.env);
   return {

@@ -2,7 +2,7 @@
 // records write nothing: a source whose raw record hashes the same and is still open is
 // left alone. New findings are inserted in bulk; changed ones are updated one by one.
 import type { AssetRef, ScannedFinding, ScannerRecord } from "../connectors/types.js";
-import type { Db, Finding, FindingStatus } from "../db/schema.js";
+import type { Db, Finding } from "../db/schema.js";
 import { DEFAULT_SLA, dueAt, loadSla } from "./sla.js";
 import { SEVERITY_RANK, fingerprint, hashText } from "./normalize.js";
 import { packageKey } from "../vuln/packages.js";
@@ -10,6 +10,7 @@ import type { RepositoryIndex } from "./repositories.js";
 import { withoutControlCharacters } from "../text.js";
 import { emptyCounts, type ScanCounts } from "../jobs/sync-runs.js";
 import { chunks } from "../db/chunks.js";
+import { moveFindings, recordImported } from "./status.js";
 
 export { emptyCounts, type ScanCounts };
 
@@ -129,10 +130,7 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
       .returningAll()
       .execute();
     for (const row of inserted) findings.set(row.fingerprint, row);
-    await db
-      .insertInto("finding_events")
-      .values(inserted.map((row) => ({ finding_id: row.id, at: stamp, actor: ctx.actor, from_status: null, to_status: "open" as const, note: "Imported" })))
-      .execute();
+    await recordImported(db, inserted.map((row) => row.id), ctx.actor, stamp);
   }
   counts.new += fresh.size;
 
@@ -291,18 +289,11 @@ async function updateFinding(db: Db, finding: Finding, f: ScannedFinding, ctx: I
   // A new severity (or an earlier first detection) moves the deadline, under today's policy.
   if ("severity" in changes || "first_detected_at" in changes) changes.due_at = dueAt(next.first_detected_at, next.severity, await loadSla(db));
   if (!reopen && Object.keys(changes).length === 0) return;
-  await db
-    .updateTable("findings")
-    .set({ ...changes, ...(reopen ? { status: "open" as const, resolved_at: null } : {}), updated_at: stamp })
-    .where("id", "=", finding.id)
-    .execute();
+  if (Object.keys(changes).length) await db.updateTable("findings").set({ ...changes, updated_at: stamp }).where("id", "=", finding.id).execute();
   Object.assign(finding, changes);
   if (reopen) {
+    await moveFindings(db, [finding], { to: "open", actor: ctx.actor, note: finding.tracker_closed_at ? STILL_DETECTED_NOTE : "Reported again by the scanner" }, stamp);
     finding.status = "open";
-    await db
-      .insertInto("finding_events")
-      .values({ finding_id: finding.id, at: stamp, actor: ctx.actor, from_status: "resolved", to_status: "open", note: finding.tracker_closed_at ? STILL_DETECTED_NOTE : "Reported again by the scanner" })
-      .execute();
   }
 }
 
@@ -312,12 +303,7 @@ async function applyDismissals(db: Db, records: Accepted[], findings: Map<string
     const dismissed = a.finding.dismissed;
     const finding = findings.get(a.fingerprint);
     if (!dismissed || !finding || (finding.status !== "open" && finding.status !== "in_remediation")) continue;
-    await db
-      .updateTable("findings")
-      .set({ status: dismissed.status, status_reason: dismissed.reason, status_expires_at: null, resolved_at: null, updated_at: stamp })
-      .where("id", "=", finding.id)
-      .execute();
-    await db.insertInto("finding_events").values({ finding_id: finding.id, at: stamp, actor, from_status: finding.status, to_status: dismissed.status, note: dismissed.reason }).execute();
+    await moveFindings(db, [finding], { to: dismissed.status, actor, reason: dismissed.reason, note: dismissed.reason }, stamp);
     finding.status = dismissed.status;
   }
 }
@@ -330,17 +316,12 @@ async function reopenStillReported(db: Db, findingIds: number[], actor: string, 
   for (const ids of chunks(findingIds, CHUNK)) {
     const resolved = await db
       .selectFrom("findings")
-      .select(["id", "tracker_closed_at"])
+      .select(["id", "status", "tracker_closed_at"])
       .where("id", "in", ids)
       .where("status", "=", "resolved")
       .where((eb) => eb.not(eb.exists(eb.selectFrom("assets").select("assets.id").whereRef("assets.id", "=", "findings.asset_id").where("assets.gone_at", "is not", null))))
       .execute();
-    if (resolved.length === 0) continue;
-    await db.updateTable("findings").set({ status: "open", resolved_at: null, updated_at: stamp }).where("id", "in", resolved.map((r) => r.id)).execute();
-    await db
-      .insertInto("finding_events")
-      .values(resolved.map((r) => ({ finding_id: r.id, at: stamp, actor, from_status: "resolved" as const, to_status: "open" as const, note: r.tracker_closed_at ? STILL_DETECTED_NOTE : "Still reported by the scanner after it was marked resolved" })))
-      .execute();
+    await moveFindings(db, resolved, { to: "open", actor, note: (r) => (r.tracker_closed_at ? STILL_DETECTED_NOTE : "Still reported by the scanner after it was marked resolved") }, stamp);
   }
 }
 
@@ -362,17 +343,7 @@ export async function resolveUnreported(db: Db, findingIds: number[], actor: str
       .where("id", "in", ids.filter((id) => !stillReported.has(id)))
       .where("status", "not in", ["resolved", "false_positive"])
       .execute();
-    if (candidates.length === 0) continue;
-    await db
-      .updateTable("findings")
-      .set({ status: "resolved", resolved_at: stamp, status_expires_at: null, updated_at: stamp })
-      .where("id", "in", candidates.map((c) => c.id))
-      .execute();
-    await db
-      .insertInto("finding_events")
-      .values(candidates.map((c) => ({ finding_id: c.id, at: stamp, actor, from_status: c.status as FindingStatus, to_status: "resolved" as const, note })))
-      .execute();
-    resolved += candidates.length;
+    resolved += await moveFindings(db, candidates, { to: "resolved", actor, note }, stamp);
   }
   return resolved;
 }

@@ -2,8 +2,10 @@
 // policy is the team's (Settings → SLAs); a finding's due date is set when it is created (or
 // its severity changes) from the policy of that moment, so a changed policy applies to new
 // findings unless someone asks to recompute the existing ones.
+import type { Services } from "../services.js";
 import { sql } from "kysely";
 import type { Db, Severity } from "../db/schema.js";
+import { jobKind } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { publish } from "../jobs/events.js";
 import { SEVERITIES } from "./normalize.js";
@@ -93,11 +95,11 @@ export async function approachingDeadlines(db: Db, now: Date): Promise<{ counts:
   return { counts, overdue, soonest };
 }
 
-export const RECOMPUTE_DUE_JOB = "findings.recompute-due";
+export const RECOMPUTE_DUE_JOB = jobKind("findings.recompute-due", { dedupe: "one" });
 /** Daily: a reminder of the deadlines coming up, for the notifiers that take it. */
-export const SLA_REMINDER_JOB = "findings.sla-reminder";
+export const SLA_REMINDER_JOB = jobKind("findings.sla-reminder", { dedupe: "one" });
 
-export function slaReminderHandler(deps: { db: Db; now: () => Date }): JobHandler {
+export function slaReminderHandler(deps: Pick<Services, "db" | "now">): JobHandler {
   return async ({ logger }) => {
     const now = deps.now();
     const found = await approachingDeadlines(deps.db, now);
@@ -108,7 +110,7 @@ export function slaReminderHandler(deps: { db: Db; now: () => Date }): JobHandle
   };
 }
 
-export function recomputeDueHandler(deps: { db: Db }): JobHandler {
+export function recomputeDueHandler(deps: Pick<Services, "db">): JobHandler {
   return async ({ logger, progress }) => {
     const changed = await recomputeDueDates(deps.db, await loadSla(deps.db));
     await progress({ done: changed, total: changed, message: `${changed.toLocaleString("en")} due dates changed` });

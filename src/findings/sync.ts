@@ -3,56 +3,41 @@
 // keeps pages 1..N-1 and its retry resumes at page N. Only a scan that has read every page
 // resolves what the scanner no longer reports. The job's dedupe key keeps two scans of one
 // integration from running at once.
-import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { Services } from "../services.js";
 import { ScanCursorInvalid, type ScanPage } from "../connectors/types.js";
 import { refreshPlannerStatistics } from "../db/database.js";
 import type { Db, Integration, ScanRun, Severity } from "../db/schema.js";
 import { publish } from "../jobs/events.js";
 import { SEVERITIES } from "./normalize.js";
-import { connectorContext, type ConnectorEnvironment } from "../connectors/context.js";
+import { connectorContext } from "../connectors/context.js";
 import { linkedOrOwn } from "../integrations/linked.js";
-import { enqueueJob, integrationLane } from "../jobs/queue.js";
+import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import { requestTicketSweep } from "../jobs/events.js";
 import type { JobHandler } from "../jobs/worker.js";
-import type { Vault } from "../vault.js";
 import { type ScanCounts, chunks, emptyCounts, importPage, mergeCounts, resolveUnreported } from "./import.js";
 import { loadRepositoryIndex } from "./repositories.js";
 import { createWorkspace } from "../dependencies/workspace.js";
 
-export const SCAN_JOB = "scanner.sync";
-export const SCAN_MAX_ATTEMPTS = 3;
+export const SCAN_JOB = jobKind<{ integrationId: number }>("scanner.sync", { maxAttempts: 3, ...perIntegration("scanner.sync") });
 /** Records committed per transaction: fewer, larger commits write far less to the WAL. */
 const COMMIT_RECORDS = 5_000;
 /** How long a buffered page waits for the next one before it is committed on its own. */
 const COMMIT_WAIT_MS = 200;
 
-export interface SyncDeps {
-  db: Db;
-  vault: Vault;
-  registry: ConnectorRegistry;
-  env: ConnectorEnvironment;
-  now: () => Date;
-}
-
 /** Queues a scan unless one is already queued or running; returns the job id. */
 export function enqueueScan(db: Db, integrationId: number, now: Date, delayMs = 0): Promise<number> {
-  return enqueueJob(db, SCAN_JOB, { integrationId }, now, {
-    dedupeKey: `${SCAN_JOB}:${integrationId}`,
-    maxAttempts: SCAN_MAX_ATTEMPTS,
-    runAt: new Date(now.getTime() + delayMs),
-    lane: integrationLane(integrationId),
-  });
+  return enqueue(db, SCAN_JOB, { integrationId }, now, { runAt: new Date(now.getTime() + delayMs) });
 }
 
 export function scanCounts(run: Pick<ScanRun, "counts">): ScanCounts {
   return JSON.parse(run.counts) as ScanCounts;
 }
 
-export function scannerSyncHandler(deps: SyncDeps): JobHandler {
+export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: number }> {
   return async ({ job, payload, logger, progress }) => {
     const { db, now } = deps;
-    const { integrationId } = payload as { integrationId: number };
+    const { integrationId } = payload;
     const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
     if (!integration) return; // disconnected since the scan was queued
     const scanner = deps.registry.available(integration.kind)?.scanner;

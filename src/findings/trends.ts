@@ -3,13 +3,15 @@
 // by a nightly job; days before the first snapshot are reconstructed once from detection and
 // resolution dates (findings accepted or marked false positive since cannot be dated, and are
 // left out of those days). The chart is drawn server-side as SVG, with its numbers as a table.
+import type { Services } from "../services.js";
 import type { Db, Severity } from "../db/schema.js";
+import { jobKind } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
 import { cachedCount } from "./query.js";
 
 export const TREND_DAYS = 90;
-export const SNAPSHOT_JOB = "findings.snapshot";
+export const SNAPSHOT_JOB = jobKind("findings.snapshot", { dedupe: "one" });
 const DAY = 86_400_000;
 const OPEN = ["open", "in_remediation"] as const;
 
@@ -70,7 +72,7 @@ export async function writeSnapshots(db: Db, now: Date): Promise<{ reconstructed
   return { reconstructed: missing.length };
 }
 
-export function snapshotHandler(deps: { db: Db; now: () => Date }): JobHandler {
+export function snapshotHandler(deps: Pick<Services, "db" | "now">): JobHandler {
   return async ({ logger }) => {
     const { reconstructed } = await writeSnapshots(deps.db, deps.now());
     logger.info("finding snapshots written", { reconstructed });

@@ -2,23 +2,24 @@
 // scopes it lacks) and, for a tracker, whether its mappings still fit the tracker (the mapped
 // statuses still in the workflow, the mapped fields still on the screen). The notes show on the
 // card; a new warning is sent as a notification, before pushes start failing.
+import type { Services } from "../services.js";
 import { sql } from "kysely";
 import { connectorContext } from "../connectors/context.js";
 import type { HealthNote } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
 import { ExternalError } from "../http.js";
-import { enqueueJob, integrationLane } from "../jobs/queue.js";
+import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText } from "../log.js";
 import { publish } from "../jobs/events.js";
 import { validateMapping } from "../tickets/fields.js";
-import { openTracker, type PushDeps } from "../tickets/push.js";
+import { openTracker } from "../tickets/push.js";
 import { TICKET_STATE_LABEL, type TicketState } from "../tickets/render.js";
 import { mappingData } from "../tickets/store.js";
 import { linkedOrOwn } from "../integrations/linked.js";
 import { withoutTrailingSlash } from "../text.js";
 
-export const HEALTH_JOB = "integration.health";
+export const HEALTH_JOB = jobKind<{ integrationId: number }>("integration.health", { maxAttempts: 2, ...perIntegration("integration.health") });
 /** Repositories whose webhook is looked for each day. */
 const WEBHOOK_SAMPLE = 5;
 
@@ -33,13 +34,13 @@ export function readHealth(value: string | null): Health | undefined {
 
 export async function enqueueHealthChecks(db: Db, now: Date): Promise<void> {
   for (const { id } of await db.selectFrom("integrations").select("id").execute()) {
-    await enqueueJob(db, HEALTH_JOB, { integrationId: id }, now, { dedupeKey: `${HEALTH_JOB}:${id}`, maxAttempts: 2, lane: integrationLane(id) });
+    await enqueue(db, HEALTH_JOB, { integrationId: id }, now);
   }
 }
 
-export function healthHandler(deps: PushDeps): JobHandler {
+export function healthHandler(deps: Services): JobHandler<{ integrationId: number }> {
   return async ({ payload, logger }) => {
-    const { integrationId } = payload as { integrationId: number };
+    const { integrationId } = payload;
     const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
     const connector = integration && deps.registry.available(integration.kind);
     if (!integration || !connector) return;

@@ -1,25 +1,14 @@
 // Saving a connection that passed its test: a new integration or new settings for one,
 // keeping what the form does not show, automatic webhook secrets, and the first sync.
+import type { Services } from "../services.js";
 import type { AvailableConnector, SecretValues, SettingValues } from "../connectors/types.js";
-import type { Db, Integration } from "../db/schema.js";
-import type { Logger } from "../log.js";
+import type { Integration } from "../db/schema.js";
 import { generateWebhookSecret } from "./webhook-secret.js";
-import type { Vault } from "../vault.js";
 import { insertIntegration, integrationSettings, updateIntegrationSettings } from "./store.js";
-
-export interface ConnectDeps {
-  db: Db;
-  vault: Vault;
-  logger: Logger;
-  now: () => Date;
-  notifyWorker: () => void;
-  /** Queues the first sync of a connected integration, where its kind has one (the application's sync kinds). */
-  firstSync(db: Db, connector: AvailableConnector, integrationId: number, now: Date): Promise<boolean>;
-}
 
 /** Stores a tested connection (new or updated) and starts its first sync; returns its id. */
 export async function saveConnection(
-  deps: ConnectDeps,
+  deps: Services,
   connector: AvailableConnector,
   integration: Integration | undefined,
   connection: { settings: SettingValues; secrets: SecretValues },

@@ -1,23 +1,13 @@
 // An integration that reuses another's connection (GitHub Issues through a connected GitHub):
 // its "integration" field names the other, whose settings and secrets (with OAuth tokens
 // refreshed) are handed to the connector as `linked`.
-import type { ConnectorEnvironment } from "../connectors/context.js";
-import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { Services } from "../services.js";
 import type { AvailableConnector, ConnectionSettings } from "../connectors/types.js";
-import type { Db, Integration } from "../db/schema.js";
+import type { Integration } from "../db/schema.js";
 import { ExternalError } from "../http.js";
-import type { Vault } from "../vault.js";
 import { connectionFor } from "./oauth.js";
 
-export interface LinkDeps {
-  db: Db;
-  vault: Vault;
-  registry: ConnectorRegistry;
-  env: ConnectorEnvironment;
-  now: () => Date;
-}
-
-export async function withLinked(deps: LinkDeps, connector: AvailableConnector, connection: ConnectionSettings): Promise<ConnectionSettings> {
+export async function withLinked(deps: Services, connector: AvailableConnector, connection: ConnectionSettings): Promise<ConnectionSettings> {
   const field = connector.fields.find((f) => f.type === "integration" && connection.settings[f.name]);
   if (!field) return connection;
   const id = Number(connection.settings[field.name]);
@@ -31,6 +21,6 @@ export async function withLinked(deps: LinkDeps, connector: AvailableConnector, 
 }
 
 /** A background job's connection: stored settings and secrets, OAuth refreshed, and the reused one. */
-export async function linkedOrOwn(deps: LinkDeps, connector: AvailableConnector, integration: Integration): Promise<ConnectionSettings> {
+export async function linkedOrOwn(deps: Services, connector: AvailableConnector, integration: Integration): Promise<ConnectionSettings> {
   return withLinked(deps, connector, await connectionFor(deps, connector, integration));
 }

@@ -3,29 +3,21 @@
 // own OAuth application (client id and secret typed in the Configuration tab) is used, with a
 // random `state` and, where the provider supports it, PKCE (S256). Tokens that expire are
 // refreshed before use.
+import type { Services } from "../services.js";
 import crypto from "node:crypto";
 import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase64urlNoPadding } from "@oslojs/encoding";
 import { TokenRequestResult } from "@oslojs/oauth2";
 import type { AvailableConnector, OAuthProvider, SecretValues, SettingValues } from "../connectors/types.js";
-import type { Db, Integration } from "../db/schema.js";
+import type { Integration } from "../db/schema.js";
 import { ExternalError } from "../http.js";
-import type { Vault } from "../vault.js";
-import { type ConnectorEnvironment, connectorContext } from "../connectors/context.js";
+import { connectorContext } from "../connectors/context.js";
 import { integrationSettings } from "./store.js";
 
 export const CALLBACK_PATH = "/integrations/oauth/callback";
 const STATE_TTL_MS = 10 * 60 * 1000;
 /** Refresh a token this long before it expires. */
 const REFRESH_MARGIN_MS = 5 * 60 * 1000;
-
-export interface OAuthDeps {
-  db: Db;
-  vault: Vault;
-  baseUrl: string;
-  env: ConnectorEnvironment;
-  now: () => Date;
-}
 
 interface Pending {
   settings: SettingValues;
@@ -39,7 +31,7 @@ export function callbackUrl(baseUrl: string): string {
 
 /** Records the authorization about to start and returns the provider URL to send the browser to. */
 export async function startAuthorization(
-  deps: OAuthDeps,
+  deps: Services,
   connector: AvailableConnector & { oauth: OAuthProvider },
   connection: { settings: SettingValues; secrets: SecretValues },
   userId: number,
@@ -82,7 +74,7 @@ export type CallbackOutcome =
 
 /** Checks the state and exchanges the code for tokens. The caller stores the integration. */
 export async function completeAuthorization(
-  deps: OAuthDeps,
+  deps: Services,
   registry: { available(kind: string): AvailableConnector | undefined },
   query: { code?: string; state?: string; error?: string; error_description?: string },
   userId: number,
@@ -127,7 +119,7 @@ const refreshing = new Map<number, Promise<{ settings: SettingValues; secrets: S
  * expire (the new tokens are stored). Jobs load connections through this; concurrent callers
  * for one integration share one refresh.
  */
-export async function connectionFor(deps: Omit<OAuthDeps, "baseUrl">, connector: AvailableConnector, integration: Integration): Promise<{ settings: SettingValues; secrets: SecretValues }> {
+export async function connectionFor(deps: Services, connector: AvailableConnector, integration: Integration): Promise<{ settings: SettingValues; secrets: SecretValues }> {
   const inFlight = refreshing.get(integration.id);
   if (inFlight) return inFlight;
   const work = loadOrRefresh(deps, connector, integration);
@@ -139,7 +131,7 @@ export async function connectionFor(deps: Omit<OAuthDeps, "baseUrl">, connector:
   }
 }
 
-async function loadOrRefresh(deps: Omit<OAuthDeps, "baseUrl">, connector: AvailableConnector, stale: Integration): Promise<{ settings: SettingValues; secrets: SecretValues }> {
+async function loadOrRefresh(deps: Services, connector: AvailableConnector, stale: Integration): Promise<{ settings: SettingValues; secrets: SecretValues }> {
   // Read the row again: another job may have refreshed the token since this one loaded it.
   const integration = (await deps.db.selectFrom("integrations").selectAll().where("id", "=", stale.id).executeTakeFirst()) ?? stale;
   const settings = integrationSettings(integration);
@@ -162,7 +154,7 @@ async function loadOrRefresh(deps: Omit<OAuthDeps, "baseUrl">, connector: Availa
 }
 
 async function tokenRequest(
-  deps: Omit<OAuthDeps, "baseUrl">,
+  deps: Services,
   connector: AvailableConnector & { oauth: OAuthProvider },
   settings: SettingValues,
   secrets: SecretValues,

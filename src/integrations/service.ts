@@ -1,21 +1,20 @@
 // What the Integration Hub does with a connector: test a connection, explain a failure,
 // and the background check that keeps each card's status honest.
+import type { Services } from "../services.js";
 import type { AvailableConnector, Advice, ConnectionSettings, ConnectorContext, TestResult } from "../connectors/types.js";
-import type { ConnectorRegistry } from "../connectors/registry.js";
-import type { Db } from "../db/schema.js";
 import { ExternalError } from "../http.js";
-import { type ConnectorEnvironment, connectorContext } from "../connectors/context.js";
+import { connectorContext } from "../connectors/context.js";
+import { jobKind, perIntegration } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText, registerSecret } from "../log.js";
 import { publish } from "../jobs/events.js";
-import type { Vault } from "../vault.js";
-import { type LinkDeps, withLinked } from "./linked.js";
+import { withLinked } from "./linked.js";
 import { connectionFor } from "./oauth.js";
 import { findIntegration, setIntegrationStatus } from "./store.js";
 
 export type TestOutcome = { ok: true; result: TestResult } | { ok: false; message: string; advice: Advice };
 
-export async function testConnection(connector: AvailableConnector, connection: ConnectionSettings, ctx: ConnectorContext, link: LinkDeps): Promise<TestOutcome> {
+export async function testConnection(connector: AvailableConnector, connection: ConnectionSettings, ctx: ConnectorContext, link: Services): Promise<TestOutcome> {
   // Typed-in secrets are not in the vault yet: make sure no log line or message can echo them.
   for (const value of Object.values(connection.secrets)) registerSecret(value);
   try {
@@ -69,18 +68,13 @@ export function adviceFor(connector: AvailableConnector, error: ExternalError): 
   }
 }
 
-export interface CheckDeps {
-  db: Db;
-  vault: Vault;
-  registry: ConnectorRegistry;
-  env: ConnectorEnvironment;
-  now: () => Date;
-}
-
 /** Job `integration.check`: re-tests a stored connection and records Connected or Error. */
-export function integrationCheckHandler(deps: CheckDeps): JobHandler {
+/** The check after a failure, or one asked for: tests the connection again, once. */
+export const CHECK_JOB = jobKind<{ integrationId: number }>("integration.check", { maxAttempts: 1, ...perIntegration("integration.check") });
+
+export function integrationCheckHandler(deps: Services): JobHandler<{ integrationId: number }> {
   return async ({ payload, logger }) => {
-    const { integrationId } = payload as { integrationId: number };
+    const { integrationId } = payload;
     const integration = await findIntegration(deps.db, integrationId);
     if (!integration) return; // Disconnected since the job was queued: nothing to check.
     const connector = deps.registry.available(integration.kind);

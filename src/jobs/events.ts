@@ -2,9 +2,9 @@
 // describes. Publishing also queues the notifications dispatcher, which reads the outbox;
 // nothing here calls a notifier directly.
 import type { Db, Severity } from "../db/schema.js";
-import { enqueueJob } from "./queue.js";
+import { enqueue, jobKind } from "./queue.js";
 
-export const DISPATCH_JOB = "notifications.dispatch";
+export const DISPATCH_JOB = jobKind("notifications.dispatch", { dedupe: "one" });
 
 export type DomainEvent =
   | { type: "remediation.opened"; remediationId: number; findingIds: number[] }
@@ -18,14 +18,14 @@ export type DomainEvent =
   | { type: "sla.approaching"; counts: Record<Severity, number>; overdue: number; soonest: string | null; days: number };
 
 /** The ticket sweep (automatic pushes), asked for after findings change; one queued at a time. */
-export const SWEEP_JOB = "tickets.sweep";
+export const SWEEP_JOB = jobKind("tickets.sweep", { dedupe: "one" });
 
 export async function requestTicketSweep(db: Db, now: Date): Promise<void> {
-  await enqueueJob(db, SWEEP_JOB, null, now, { dedupeKey: SWEEP_JOB });
+  await enqueue(db, SWEEP_JOB, null, now);
 }
 
 export async function publish(db: Db, event: DomainEvent, now: Date): Promise<void> {
   const { type, ...payload } = event;
   await db.insertInto("domain_events").values({ type, payload: JSON.stringify(payload), created_at: now.toISOString() }).execute();
-  await enqueueJob(db, DISPATCH_JOB, null, now, { dedupeKey: DISPATCH_JOB });
+  await enqueue(db, DISPATCH_JOB, null, now);
 }

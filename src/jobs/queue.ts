@@ -42,6 +42,69 @@ export interface JobProgress {
 
 export const DEFAULT_MAX_ATTEMPTS = 5;
 
+/**
+ * A kind of job, declared once beside the engine that handles it: its name, its payload's
+ * type, how many attempts it gets, and how its dedupe key and lane follow from the payload.
+ * Work is queued with enqueue(kind, payload) — typed by the kind, never by a bare name — and
+ * handled by a JobHandler of the same payload (worker.ts: handles).
+ */
+export interface JobKind<P> {
+  readonly type: string;
+  readonly maxAttempts: number;
+  /** At most one queued or running job per key: the key this payload's job holds. */
+  readonly dedupeKey: ((payload: P) => string) | undefined;
+  /** The lane this payload's job runs in (the integration it talks to), when the payload tells. */
+  readonly lane: ((payload: P) => string) | undefined;
+  /** For the compiler only: the payload's type. */
+  readonly payloadType?: P;
+}
+
+export interface JobKindSpec<P> {
+  maxAttempts?: number;
+  /** "one": a single job of this kind at a time; or the key a payload's job holds. */
+  dedupe?: "one" | ((payload: P) => string);
+  lane?: (payload: P) => string;
+}
+
+export function jobKind<P = null>(type: string, spec: JobKindSpec<P> = {}): JobKind<P> {
+  const dedupe = spec.dedupe;
+  return {
+    type,
+    maxAttempts: spec.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    dedupeKey: dedupe === "one" ? () => type : dedupe,
+    lane: spec.lane,
+  };
+}
+
+/** The shape of every sync: one job per integration at a time (key "<type>:<id>"), in that integration's lane. */
+export function perIntegration<P extends { integrationId: number }>(type: string): Pick<JobKindSpec<P>, "dedupe" | "lane"> {
+  return { dedupe: (p) => `${type}:${p.integrationId}`, lane: (p) => integrationLane(p.integrationId) };
+}
+
+export interface EnqueueExtras {
+  runAt?: Date;
+  /** The lane, when the payload does not tell it (a push's tracker is its mapping's). */
+  lane?: string;
+  group?: string;
+}
+
+/** Queues a job of this kind; with a dedupe key, a job already queued or running under it is returned instead. */
+export function enqueue<P>(db: Db, kind: JobKind<P>, payload: P, now: Date, extras: EnqueueExtras = {}): Promise<number> {
+  return enqueueJob(db, kind.type, payload, now, {
+    maxAttempts: kind.maxAttempts,
+    dedupeKey: kind.dedupeKey?.(payload),
+    lane: extras.lane ?? kind.lane?.(payload),
+    runAt: extras.runAt,
+    group: extras.group,
+  });
+}
+
+/** The key a kind's job holds for this payload (to find it among active jobs). */
+export function dedupeKeyOf<P>(kind: JobKind<P>, payload: P): string | undefined {
+  return kind.dedupeKey?.(payload);
+}
+
+/** The queue's primitive: a job by name. Engines use enqueue with a JobKind; tests of the queue itself use this. */
 export async function enqueueJob(db: Db, type: string, payload: unknown, now: Date, opts: EnqueueOptions = {}): Promise<number> {
   const stamp = now.toISOString();
   const findActive = async (key: string) =>

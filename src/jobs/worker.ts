@@ -5,16 +5,22 @@ import crypto from "node:crypto";
 import type { Db, Job } from "../db/schema.js";
 import { RateLimitedError } from "../http.js";
 import { type Logger, redactText } from "../log.js";
-import { claimJob, completeJob, extendLease, failJob, type JobProgress, setJobProgress } from "./queue.js";
+import { claimJob, completeJob, extendLease, failJob, type JobKind, type JobProgress, setJobProgress } from "./queue.js";
 
-export interface JobContext {
+export interface JobContext<P = unknown> {
   job: Job;
-  payload: unknown;
+  /** The payload as the job's kind declares it. */
+  payload: P;
   logger: Logger;
   progress(progress: JobProgress): Promise<void>;
 }
 
-export type JobHandler = (ctx: JobContext) => Promise<void>;
+export type JobHandler<P = unknown> = (ctx: JobContext<P>) => Promise<void>;
+
+/** A kind's entry in the worker's table: its handler receives the payload typed as the kind declares it. */
+export function handles<P>(kind: JobKind<P>, handler: JobHandler<P>): [string, JobHandler] {
+  return [kind.type, handler as JobHandler];
+}
 
 export interface WorkerOptions {
   db: Db;

@@ -3,12 +3,12 @@
 // send of the rule is queued, new events join it, and a rule sends at most once a minute, so
 // one message says "and N more". A failing notifier shows Error on its card and is retried;
 // the work that raised the event is never held up by it.
+import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
 import type { Db } from "../db/schema.js";
-import type { PushDeps } from "../tickets/push.js";
 import { linkedOrOwn } from "../integrations/linked.js";
 import { integrationSettings, setIntegrationStatus } from "../integrations/store.js";
-import { enqueueJob, releaseDedupeKey, integrationLane } from "../jobs/queue.js";
+import { enqueue, integrationLane, jobKind, releaseDedupeKey } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText } from "../log.js";
 import { publish } from "../jobs/events.js";
@@ -17,18 +17,23 @@ import { type Route, routeForFindings, routeForRepository } from "../routing/own
 import { parseSubjectKey } from "../tickets/subjects.js";
 import { type OutboxEvent, type Rule, ruleFor } from "./rules.js";
 
-export const SEND_JOB = "notification.send";
+export const SEND_JOB = jobKind<SendPayload>("notification.send", {
+  maxAttempts: 5,
+  // A notifier's rule (and channel) waits as one job that gathers events until it is sent.
+  dedupe: (p) => sendKey(p.integrationId, p.rule, p.channel),
+  lane: (p) => integrationLane(p.integrationId),
+});
+
+function sendKey(integrationId: number, rule: Rule, channel: string | undefined): string {
+  return `notify:${integrationId}:${rule}${channel ? `:${channel}` : ""}`;
+}
 const CURSOR = "notifications.cursor";
 const BATCH = 200;
 const WINDOW_MS = 60_000;
 /** Event ids a collapsed message keeps; beyond, only the count grows. */
 const KEEP = 20;
 
-export interface NotifyDeps extends PushDeps {
-  notifyWorker?: () => void;
-}
-
-export function dispatchHandler(deps: NotifyDeps): JobHandler {
+export function dispatchHandler(deps: Services): JobHandler {
   return async ({ job, logger }) => {
     await releaseDedupeKey(deps.db, job.id);
     let queued = 0;
@@ -97,7 +102,7 @@ interface SendPayload {
 
 /** Queues an event for a notifier's rule, joining a send that is still waiting. */
 export async function enqueueNotification(db: Db, integrationId: number, rule: Rule, eventId: number, now: Date, channel?: string): Promise<void> {
-  const key = `notify:${integrationId}:${rule}${channel ? `:${channel}` : ""}`;
+  const key = sendKey(integrationId, rule, channel);
   const waiting = await db.selectFrom("jobs").select(["id", "payload"]).where("dedupe_key", "=", key).where("status", "=", "queued").executeTakeFirst();
   if (waiting) {
     const payload = JSON.parse(waiting.payload) as SendPayload;
@@ -109,14 +114,14 @@ export async function enqueueNotification(db: Db, integrationId: number, rule: R
   const last = (await db.selectFrom("meta").select("value").where("key", "=", `notify.last:${integrationId}:${rule}`).executeTakeFirst())?.value;
   const earliest = last ? Date.parse(last) + WINDOW_MS : 0;
   const runAt = new Date(Math.max(now.getTime(), earliest));
-  await enqueueJob(db, SEND_JOB, { integrationId, rule, events: [eventId], extra: 0, ...(channel ? { channel } : {}) } satisfies SendPayload, now, { runAt, dedupeKey: key, maxAttempts: 5, lane: integrationLane(integrationId) });
+  await enqueue(db, SEND_JOB, { integrationId, rule, events: [eventId], extra: 0, ...(channel ? { channel } : {}) }, now, { runAt });
 }
 
-export function sendHandler(deps: NotifyDeps): JobHandler {
+export function sendHandler(deps: Services): JobHandler<SendPayload> {
   return async ({ job, payload, logger }) => {
     // Events arriving while this one sends wait for the next message.
     await releaseDedupeKey(deps.db, job.id);
-    const { integrationId, rule, events, extra, channel } = payload as SendPayload;
+    const { integrationId, rule, events, extra, channel } = payload;
     const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
     const connector = integration ? deps.registry.available(integration.kind) : undefined;
     if (!integration || !connector?.notifier) return;

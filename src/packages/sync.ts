@@ -1,35 +1,25 @@
 // Job `packages.sync`: the packages a package registry lists for the organisation, with their
 // versions, kept in the packages table (what the Packages page shows, and what the dependency
 // monitor keeps to itself). Packages no longer listed are removed.
-import type { ConnectorEnvironment } from "../connectors/context.js";
+import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
-import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { Db } from "../db/schema.js";
 import { type ScanCounts, emptyCounts } from "../findings/import.js";
 import { linkedOrOwn } from "../integrations/linked.js";
-import { enqueueJob, integrationLane } from "../jobs/queue.js";
+import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
-import type { Vault } from "../vault.js";
 
-export const PACKAGES_JOB = "packages.sync";
+export const PACKAGES_JOB = jobKind<{ integrationId: number }>("packages.sync", { maxAttempts: 3, ...perIntegration("packages.sync") });
 
 export function enqueuePackageSync(db: Db, integrationId: number, now: Date): Promise<number> {
-  return enqueueJob(db, PACKAGES_JOB, { integrationId }, now, { dedupeKey: `${PACKAGES_JOB}:${integrationId}`, maxAttempts: 3, lane: integrationLane(integrationId) });
+  return enqueue(db, PACKAGES_JOB, { integrationId }, now);
 }
 
-export interface PackageSyncDeps {
-  db: Db;
-  vault: Vault;
-  registry: ConnectorRegistry;
-  env: ConnectorEnvironment;
-  now: () => Date;
-}
-
-export function packageSyncHandler(deps: PackageSyncDeps): JobHandler {
+export function packageSyncHandler(deps: Services): JobHandler<{ integrationId: number }> {
   return async ({ job, payload, logger }) => {
     const { db, now } = deps;
-    const { integrationId } = payload as { integrationId: number };
+    const { integrationId } = payload;
     const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
     const connector = integration ? deps.registry.available(integration.kind) : undefined;
     if (!integration || !connector?.packages) return;

@@ -3,39 +3,30 @@
 // scanners' container findings use), named <host>/<repository>:<tag>, linked to their source
 // repository by the org.opencontainers.image.source label. Images the registry no longer lists
 // are marked gone and their open findings resolved.
-import type { ConnectorEnvironment } from "../connectors/context.js";
+import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
-import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { RegistryImage } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
 import { type ScanCounts, emptyCounts } from "../findings/import.js";
 import { loadRepositoryIndex } from "../findings/repositories.js";
 import { linkedOrOwn } from "../integrations/linked.js";
-import { enqueueJob, integrationLane } from "../jobs/queue.js";
+import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
+import { moveFindings } from "../findings/status.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
-import type { Vault } from "../vault.js";
 
-export const REGISTRY_JOB = "registry.sync";
+export const REGISTRY_JOB = jobKind<{ integrationId: number }>("registry.sync", { maxAttempts: 3, ...perIntegration("registry.sync") });
 export const SOURCE_LABEL = "org.opencontainers.image.source";
 
 export function enqueueRegistrySync(db: Db, integrationId: number, now: Date): Promise<number> {
-  return enqueueJob(db, REGISTRY_JOB, { integrationId }, now, { dedupeKey: `${REGISTRY_JOB}:${integrationId}`, maxAttempts: 3, lane: integrationLane(integrationId) });
+  return enqueue(db, REGISTRY_JOB, { integrationId }, now);
 }
 
-export interface RegistrySyncDeps {
-  db: Db;
-  vault: Vault;
-  registry: ConnectorRegistry;
-  env: ConnectorEnvironment;
-  now: () => Date;
-}
-
-export function registrySyncHandler(deps: RegistrySyncDeps): JobHandler {
+export function registrySyncHandler(deps: Services): JobHandler<{ integrationId: number }> {
   return async ({ job, payload, logger, progress }) => {
     const { db, now } = deps;
-    const { integrationId } = payload as { integrationId: number };
+    const { integrationId } = payload;
     const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
     const connector = integration ? deps.registry.available(integration.kind) : undefined;
     if (!integration || !connector?.registry) return;
@@ -108,13 +99,6 @@ export function registrySyncHandler(deps: RegistrySyncDeps): JobHandler {
 async function resolveOnGoneImages(db: Db, assetIds: number[], actor: string, stamp: string): Promise<number> {
   const open = await db.selectFrom("findings").select(["id", "status"]).where("asset_id", "in", assetIds).where("status", "in", ["open", "in_remediation"]).execute();
   if (open.length === 0) return 0;
-  for (let i = 0; i < open.length; i += 500) {
-    const batch = open.slice(i, i + 500);
-    await db.updateTable("findings").set({ status: "resolved", resolved_at: stamp, updated_at: stamp }).where("id", "in", batch.map((f) => f.id)).execute();
-    await db
-      .insertInto("finding_events")
-      .values(batch.map((f) => ({ finding_id: f.id, at: stamp, actor, from_status: f.status, to_status: "resolved" as const, note: "The image is no longer in the registry" })))
-      .execute();
-  }
+  await moveFindings(db, open, { to: "resolved", actor, note: "The image is no longer in the registry" }, stamp);
   return open.length;
 }

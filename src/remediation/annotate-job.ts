@@ -2,19 +2,16 @@
 // the pull request's description (a marked block, replaced in place), through the source
 // control integration the pull request came from. Never into a pull request from outside the
 // repository.
-import type { ConnectorEnvironment } from "../connectors/context.js";
+import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
 import { pacerFor } from "../integrations/pacing.js";
-import type { ConnectorRegistry } from "../connectors/registry.js";
-import type { Db } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { connectionFor } from "../integrations/oauth.js";
 import type { JobHandler } from "../jobs/worker.js";
-import type { Vault } from "../vault.js";
 
-export function annotateHandler(deps: { db: Db; vault: Vault; registry: ConnectorRegistry; env: ConnectorEnvironment; now: () => Date }): JobHandler {
+export function annotateHandler(deps: Services): JobHandler<{ remediationId: number }> {
   return async ({ payload, logger }) => {
-    const { remediationId } = payload as { remediationId: number };
+    const { remediationId } = payload;
     const remediation = await deps.db
       .selectFrom("remediations")
       .innerJoin("repositories", "repositories.id", "remediations.repository_id")
@@ -40,7 +37,7 @@ export function annotateHandler(deps: { db: Db; vault: Vault; registry: Connecto
       .execute();
     if (tickets.length === 0) return;
     const text = `Tracked by Patchbay in ${tickets.map((t) => `[${t.external_key}](${t.url}) (${t.name})`).join(", ")}.`;
-    const connection = await connectionFor({ db: deps.db, vault: deps.vault, env: deps.env, now: deps.now }, connector, integration);
+    const connection = await connectionFor(deps, connector, integration);
     try {
       await connector.scm.annotatePullRequest(connection, connectorContext({ ...deps.env, logger, pacer: await pacerFor(deps.db, connector, integration, logger, deps.env.pace) }), { repository: remediation.full_name, number: remediation.number }, text);
     } catch (err) {

@@ -1,7 +1,7 @@
 // The webhook_deliveries table: each verified delivery, recorded once, and the latest ones
 // an integration's page lists.
 import type { Db } from "../db/schema.js";
-import { enqueueJob } from "../jobs/queue.js";
+import { enqueue } from "../jobs/queue.js";
 import { WEBHOOK_JOB } from "./process.js";
 
 export interface Delivery {
@@ -37,7 +37,7 @@ export function acceptDelivery(db: Db, delivery: Delivery, now: Date): Promise<n
       .returning("id")
       .executeTakeFirst();
     if (!row) return undefined;
-    await enqueueJob(trx, WEBHOOK_JOB, { deliveryId: row.id }, now);
+    await enqueue(trx, WEBHOOK_JOB, { deliveryId: row.id }, now);
     return row.id;
   });
 }

@@ -6,22 +6,24 @@
 // A pull request from outside the repository (a fork by someone without write access) is
 // ignored unless the integration is set to follow such pull requests.
 // Each transition is written with its domain event in one transaction.
+import type { Services } from "../services.js";
 import type { PullRequestEvent } from "../connectors/types.js";
 import type { Db, FindingStatus, RemediationState } from "../db/schema.js";
+import { jobKind } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { publish } from "../jobs/events.js";
+import { moveFindings, noteFindings } from "../findings/status.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import { findLinks } from "./linking.js";
-import type { LinkDeps } from "../integrations/linked.js";
 import { applyTicketEvent, ticketDelivery } from "../tickets/inbound.js";
 import { LINK_OUTSIDE_PULL_REQUESTS } from "../connectors/pull-requests.js";
 import { integrationSettings } from "../integrations/store.js";
 
-export const WEBHOOK_JOB = "webhook.process";
+export const WEBHOOK_JOB = jobKind<{ deliveryId: number }>("webhook.process");
 
-export function webhookProcessHandler(deps: LinkDeps): JobHandler {
+export function webhookProcessHandler(deps: Services): JobHandler<{ deliveryId: number }> {
   return async ({ payload, logger }) => {
-    const { deliveryId } = payload as { deliveryId: number };
+    const { deliveryId } = payload;
     const db = deps.db;
     const delivery = await db.selectFrom("webhook_deliveries").selectAll().where("id", "=", deliveryId).executeTakeFirst();
     if (!delivery || delivery.outcome !== "accepted") return;
@@ -118,22 +120,12 @@ export async function applyPullRequest(db: Db, integrationId: number, repository
 async function transition(db: Db, findingIds: number[], from: FindingStatus[], to: FindingStatus, note: string, stamp: string): Promise<number[]> {
   if (findingIds.length === 0) return [];
   const rows = await db.selectFrom("findings").select(["id", "status"]).where("id", "in", findingIds).where("status", "in", from).execute();
-  if (rows.length === 0) return [];
-  await db
-    .updateTable("findings")
-    .set({ status: to, resolved_at: to === "resolved" ? stamp : null, updated_at: stamp })
-    .where("id", "in", rows.map((r) => r.id))
-    .execute();
-  await db
-    .insertInto("finding_events")
-    .values(rows.map((r) => ({ finding_id: r.id, at: stamp, actor: "remediation", from_status: r.status as FindingStatus, to_status: to, note })))
-    .execute();
+  await moveFindings(db, rows, { to, actor: "remediation", note }, stamp);
   return rows.map((r) => r.id);
 }
 
 /** A line on each finding's history that leaves its status as it is. */
 async function noteOnFindings(db: Db, notes: { findingId: number; note: string }[], actor: string, stamp: string): Promise<void> {
-  const statuses = new Map((await db.selectFrom("findings").select(["id", "status"]).where("id", "in", notes.map((n) => n.findingId)).execute()).map((r) => [r.id, r.status]));
-  const rows = notes.filter((n) => statuses.has(n.findingId)).map((n) => ({ finding_id: n.findingId, at: stamp, actor, from_status: statuses.get(n.findingId)!, to_status: statuses.get(n.findingId)!, note: n.note }));
-  if (rows.length) await db.insertInto("finding_events").values(rows).execute();
+  const found = new Map((await db.selectFrom("findings").select(["id", "status"]).where("id", "in", notes.map((n) => n.findingId)).execute()).map((r) => [r.id, r]));
+  await noteFindings(db, notes.flatMap((n) => (found.has(n.findingId) ? [{ finding: found.get(n.findingId)!, note: n.note }] : [])), actor, stamp);
 }

@@ -2,36 +2,27 @@
 // through its source control (the file listing gives blob ids, so an unchanged file is not
 // read again). A repository that cannot be read keeps what was read before; lost
 // credentials fail the job like any sync.
-import { connectorContext, type ConnectorEnvironment } from "../connectors/context.js";
-import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { Services } from "../services.js";
+import { connectorContext } from "../connectors/context.js";
 import type { Db } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { connectionFor } from "../integrations/oauth.js";
-import { enqueueJob, integrationLane } from "../jobs/queue.js";
+import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
-import type { Vault } from "../vault.js";
 import { type Codeowners, parseCodeowners } from "./codeowners.js";
 
-export const OWNERSHIP_JOB = "ownership.sync";
+export const OWNERSHIP_JOB = jobKind<{ integrationId: number }>("ownership.sync", { maxAttempts: 3, ...perIntegration("ownership.sync") });
 /** Larger files are not CODEOWNERS anyone maintains by hand; GitHub's own limit is 3 MB. */
 const MAX_BYTES = 3 * 1024 * 1024;
 
 export function enqueueOwnershipSync(db: Db, integrationId: number, now: Date): Promise<number> {
-  return enqueueJob(db, OWNERSHIP_JOB, { integrationId }, now, { dedupeKey: `${OWNERSHIP_JOB}:${integrationId}`, maxAttempts: 3, lane: integrationLane(integrationId) });
+  return enqueue(db, OWNERSHIP_JOB, { integrationId }, now);
 }
 
-export interface OwnershipSyncDeps {
-  db: Db;
-  vault: Vault;
-  registry: ConnectorRegistry;
-  env: ConnectorEnvironment;
-  now: () => Date;
-}
-
-export function ownershipSyncHandler(deps: OwnershipSyncDeps): JobHandler {
+export function ownershipSyncHandler(deps: Services): JobHandler<{ integrationId: number }> {
   return async ({ payload, logger, progress }) => {
     const { db } = deps;
-    const { integrationId } = payload as { integrationId: number };
+    const { integrationId } = payload;
     const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
     const connector = integration ? deps.registry.available(integration.kind) : undefined;
     const scm = connector?.scm;

@@ -1,43 +1,32 @@
 // Job `scm.sync`: lists every repository a source control integration can see (paginated to
 // the end) into `repositories`. A repository no longer listed is marked inaccessible, not
 // deleted: its findings stay, and the scanners' SCA import skips it from then on.
-import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { Services } from "../services.js";
 import type { RepositoryInfo } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
 import { type ScanCounts, emptyCounts } from "../findings/import.js";
 import { repositoryUrlKey } from "../findings/repositories.js";
-import { type ConnectorEnvironment, connectorContext } from "../connectors/context.js";
+import { connectorContext } from "../connectors/context.js";
 import { pacerFor } from "../integrations/pacing.js";
 import { enqueueScan } from "../findings/sync.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { registerWebhooks } from "./webhooks.js";
 import { enqueueOwnershipSync } from "../routing/sync.js";
-import { enqueueJob, integrationLane } from "../jobs/queue.js";
+import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
-import type { Vault } from "../vault.js";
 
-export const SCM_JOB = "scm.sync";
+export const SCM_JOB = jobKind<{ integrationId: number }>("scm.sync", { maxAttempts: 3, ...perIntegration("scm.sync") });
 
 
 export function enqueueRepositorySync(db: Db, integrationId: number, now: Date): Promise<number> {
-  return enqueueJob(db, SCM_JOB, { integrationId }, now, { dedupeKey: `${SCM_JOB}:${integrationId}`, maxAttempts: 3, lane: integrationLane(integrationId) });
+  return enqueue(db, SCM_JOB, { integrationId }, now);
 }
 
-export interface RepositorySyncDeps {
-  /** PATCHBAY_BASE_URL: where automatic webhooks point. */
-  baseUrl: string;
-  db: Db;
-  vault: Vault;
-  registry: ConnectorRegistry;
-  env: ConnectorEnvironment;
-  now: () => Date;
-}
-
-export function repositorySyncHandler(deps: RepositorySyncDeps): JobHandler {
+export function repositorySyncHandler(deps: Services): JobHandler<{ integrationId: number }> {
   return async ({ job, payload, logger, progress }) => {
     const { db, now } = deps;
-    const { integrationId } = payload as { integrationId: number };
+    const { integrationId } = payload;
     const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
     if (!integration) return;
     const scm = deps.registry.available(integration.kind)?.scm;

@@ -4,18 +4,19 @@
 // runs in its integration's lane (a tracker that hangs holds its own slots, not the queue),
 // and in its requester's group: one person's bulk pushes run at most two at a time. A crash
 // re-runs a part; pushes already made are unchanged.
+import type { Services } from "../services.js";
 import type { Db, PushBatch } from "../db/schema.js";
-import { enqueueJob, integrationLane } from "../jobs/queue.js";
+import { enqueue, integrationLane, jobKind } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { FindingFilter } from "../findings/query.js";
 import { RateLimitedError } from "../http.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import { estimatePush, paceOf, type PushEstimate } from "../integrations/pacing.js";
 import { filterWhere } from "../findings/query.js";
-import { openTracker, pushSubject, type PushDeps, recordPushError, type TrackerHandle } from "./push.js";
+import { openTracker, pushSubject, recordPushError, type TrackerHandle } from "./push.js";
 import { assignmentScope, subjectKeyOf } from "./subjects.js";
 
-export const BATCH_JOB = "tickets.batch";
+export const BATCH_JOB = jobKind<{ batchId: number; integrationId: number }>("tickets.batch", { maxAttempts: 3, lane: (p) => integrationLane(p.integrationId) });
 /** Rate-limit waits one subject may sit through before it is recorded as failed. */
 const MAX_RATE_LIMIT_WAITS = 30;
 
@@ -32,7 +33,7 @@ export async function startBatch(db: Db, filter: FindingFilter, description: str
       .executeTakeFirstOrThrow();
     for (const integrationId of integrations) {
       await trx.insertInto("push_batch_parts").values({ batch_id: batch.id, integration_id: integrationId, total: null, finished_at: null }).execute();
-      await enqueueJob(trx, BATCH_JOB, { batchId: batch.id, integrationId }, now, { maxAttempts: 3, lane: integrationLane(integrationId), group: `bulk:${by}` });
+      await enqueue(trx, BATCH_JOB, { batchId: batch.id, integrationId }, now, { group: `bulk:${by}` });
     }
     return batch.id;
   });
@@ -119,9 +120,9 @@ export async function batchSubjects(db: Db, filter: FindingFilter, integrationId
   return out;
 }
 
-export function batchHandler(deps: PushDeps): JobHandler {
+export function batchHandler(deps: Services): JobHandler<{ batchId: number; integrationId: number }> {
   return async ({ payload, logger, progress }) => {
-    const { batchId, integrationId } = payload as { batchId: number; integrationId: number };
+    const { batchId, integrationId } = payload;
     const batch = await deps.db.selectFrom("push_batches").selectAll().where("id", "=", batchId).executeTakeFirst();
     const part = await deps.db.selectFrom("push_batch_parts").selectAll().where("batch_id", "=", batchId).where("integration_id", "=", integrationId).executeTakeFirst();
     if (!batch || !part || part.finished_at) return;
@@ -131,7 +132,7 @@ export function batchHandler(deps: PushDeps): JobHandler {
     const handles = new Map<number, TrackerHandle | null>();
     let done = 0;
     let failed = 0;
-    const sleep = deps.sleep ?? (deps.env.pace ? deps.env.pace.sleep : (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    const sleep = (deps.env.pace ? deps.env.pace.sleep : (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
     for (const { mappingId, subjectKey } of subjects) {
       for (let waits = 0; ; waits++) {
         try {

@@ -7,12 +7,14 @@
 // that is the one Patchbay last set; a delivery older than the last change applied is ignored
 // (trackers deliver out of order); the ticket's Patchbay state is set to match, so the push
 // engine has nothing to send back.
+import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import type { TicketEvent, TrackerChoice } from "../connectors/types.js";
 import type { Db, Finding, FindingStatus, Integration, ReconcileDirection, Ticket, TrackerMapping } from "../db/schema.js";
-import { type LinkDeps, linkedOrOwn } from "../integrations/linked.js";
+import { linkedOrOwn } from "../integrations/linked.js";
 import { requestTicketSweep } from "./sweep.js";
+import { moveFindings, noteFindings } from "../findings/status.js";
 import type { TicketState } from "./render.js";
 import { recordChange, recordMove, type StatusMap } from "./store.js";
 
@@ -113,7 +115,7 @@ export interface InboundTracker {
  * webhook a tracker reuses (GitHub Issues on its GitHub integration). Undefined when the
  * delivery is not about tickets.
  */
-export async function ticketDelivery(deps: LinkDeps, integration: Integration, event: string, body: string, contentType: string): Promise<{ tracker: InboundTracker; event: TicketEvent } | undefined> {
+export async function ticketDelivery(deps: Services, integration: Integration, event: string, body: string, contentType: string): Promise<{ tracker: InboundTracker; event: TicketEvent } | undefined> {
   const own = deps.registry.available(integration.kind)?.tracker ? [integration] : [];
   // Trackers that name this integration as their source ("integration" fields).
   const linked = (await deps.db.selectFrom("integrations").selectAll().where("id", "!=", integration.id).execute()).filter(
@@ -146,7 +148,7 @@ export async function eventReceiver(db: Db, registry: ConnectorRegistry, integra
 const selves = new Map<number, { id: string | undefined; at: number; version: string }>();
 const SELF_TTL_MS = 10 * 60_000;
 
-async function selfOf(deps: LinkDeps, integration: Integration): Promise<string | undefined> {
+async function selfOf(deps: Services, integration: Integration): Promise<string | undefined> {
   const cached = selves.get(integration.id);
   const now = deps.now().getTime();
   if (cached && cached.version === integration.updated_at && now - cached.at < SELF_TTL_MS) return cached.id;
@@ -202,12 +204,7 @@ export async function applyTicketEvent(db: Db, tracker: InboundTracker, event: T
     if (event.comment?.text.trim() && !repeated) {
       comment = event.comment.text.trim().slice(0, 1000);
       nextMemo.comment = { text: comment, author, at: event.at };
-      if (findings.length) {
-        await trx
-          .insertInto("finding_events")
-          .values(findings.map((f) => ({ finding_id: f.id, at: stamp, actor, from_status: f.status, to_status: f.status, note: `Comment on ${label}: ${comment}` })))
-          .execute();
-      }
+      await noteFindings(trx, findings.map((finding) => ({ finding, note: `Comment on ${label}: ${comment}` })), actor, stamp);
       done.push("comment recorded");
       // Delivered after the transition it explains (same person, within a minute): the reason gets it.
       if (!event.status && memo.status && memo.status.author === author && nearby(memo.status.at, event.at)) {
@@ -302,17 +299,7 @@ async function applyAction(trx: Db, findings: Finding[], action: Exclude<Inbound
   const moving = findings.filter((f) => from.includes(f.status));
   if (!moving.length) return 0;
   const expires = new Date(now.getTime() + ACCEPTANCE_DAYS * 86_400_000).toISOString();
-  const set =
-    action === "resolved"
-      ? { status: "resolved" as const, resolved_at: stamp, status_reason: reason, status_expires_at: null, tracker_closed_at: stamp }
-      : action === "open"
-        ? { status: "open" as const, resolved_at: null, status_reason: reason, status_expires_at: null, tracker_closed_at: null }
-        : { status: action, resolved_at: null, status_reason: reason, status_expires_at: action === "risk_accepted" ? expires : null, tracker_closed_at: null };
-  await trx.updateTable("findings").set({ ...set, updated_at: stamp }).where("id", "in", moving.map((f) => f.id)).execute();
   const note = action === "resolved" ? `${reason}; the next scan confirms the fix` : action === "risk_accepted" ? `${reason} (until ${expires.slice(0, 10)})` : reason;
-  await trx
-    .insertInto("finding_events")
-    .values(moving.map((f) => ({ finding_id: f.id, at: stamp, actor, from_status: f.status, to_status: set.status, note: note.slice(0, 2000) })))
-    .execute();
+  await moveFindings(trx, moving, { to: action, actor, reason, expiresAt: expires, trackerClosedAt: action === "resolved" ? stamp : null, note: note.slice(0, 2000) }, now);
   return moving.length;
 }

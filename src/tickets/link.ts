@@ -3,18 +3,20 @@
 // name a CVE to the findings of that CVE it covers. A linked ticket is someone else's: Patchbay
 // never replaces its title, description or fields; it comments on it, and moves its status
 // only where the mapping says so. Statuses and comments come back through two-way sync.
+import type { Services } from "../services.js";
 import type { ExistingTicket } from "../connectors/types.js";
 import { cvesIn } from "../connectors/types.js";
 import type { Db, Finding } from "../db/schema.js";
-import { enqueueJob, integrationLane } from "../jobs/queue.js";
+import { enqueue, integrationLane, jobKind } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText } from "../log.js";
 import { coveringMappings } from "./coverage.js";
-import { markerFor, openTracker, type PushDeps } from "./push.js";
+import { markerFor, openTracker } from "./push.js";
 import type { ReconcileEntry } from "./reconcile.js";
 import { recordChange } from "./store.js";
 
-export const LINK_JOB = "tickets.link-existing";
+/** One run at a time per mapping: the key is the mapping's, given at enqueue. */
+export const LINK_JOB = jobKind<{ runId: number; mappingId: number }>("tickets.link-existing", { maxAttempts: 3, dedupe: (p) => `tickets.link-existing:${p.mappingId}` });
 /** Tickets read from the tracker by one import. */
 const IMPORT_LIMIT = 2000;
 
@@ -54,7 +56,7 @@ async function link(db: Db, mapping: { id: number; name: string }, finding: Pick
 }
 
 /** Links a finding to an existing ticket a person names; returns an error message, or the ticket linked. */
-export async function linkByHand(deps: PushDeps, finding: Finding, mappingId: number, reference: string, by: string, logger: Parameters<typeof openTracker>[2]): Promise<{ ok: true; ticket: ExistingTicket } | { ok: false; message: string }> {
+export async function linkByHand(deps: Services, finding: Finding, mappingId: number, reference: string, by: string, logger: Parameters<typeof openTracker>[2]): Promise<{ ok: true; ticket: ExistingTicket } | { ok: false; message: string }> {
   const coverage = (await coveringMappings(deps.db, finding)).find((c) => c.mappingId === mappingId);
   if (!coverage) return { ok: false, message: "No assignment of this tracker project covers the finding: add one on the project's page first." };
   if (!reference.trim()) return { ok: false, message: "Enter the ticket's key or address." };
@@ -77,14 +79,14 @@ export async function startLinkByCve(db: Db, mappingId: number, by: string, now:
     .values({ mapping_id: mappingId, direction: "link", status: "running", requested_by: by, started_at: now.toISOString(), finished_at: null, error: null, total: null })
     .returning("id")
     .executeTakeFirstOrThrow();
-  await enqueueJob(db, LINK_JOB, { runId: run.id }, now, { dedupeKey: `${LINK_JOB}:${mappingId}`, maxAttempts: 3, lane: integrationLane(mapping.integration_id) });
+  await enqueue(db, LINK_JOB, { runId: run.id, mappingId }, now, { lane: integrationLane(mapping.integration_id) });
   return run.id;
 }
 
-export function linkByCveHandler(deps: PushDeps): JobHandler {
+export function linkByCveHandler(deps: Services): JobHandler<{ runId: number }> {
   return async ({ job, payload, logger, progress }) => {
     const { db } = deps;
-    const { runId } = payload as { runId: number };
+    const { runId } = payload;
     const run = await db.selectFrom("reconcile_runs").selectAll().where("id", "=", runId).executeTakeFirst();
     if (!run || run.status !== "running") return;
     const handle = await openTracker(deps, run.mapping_id, logger);

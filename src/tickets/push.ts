@@ -7,21 +7,19 @@
 // finds a row still waiting for its ticket searches the tracker for the marker first. A
 // lease on the row keeps two pushes of one subject from running at once; a later attempt of
 // the job that crashed holding it takes it over at once.
+import type { Services } from "../services.js";
 import { createHash } from "node:crypto";
-import type { ConnectorEnvironment } from "../connectors/context.js";
 import { connectorContext } from "../connectors/context.js";
-import type { ConnectorRegistry } from "../connectors/registry.js";
-import { type AvailableConnector, type FieldValue, type TicketContent, TicketMovedError, type TicketRef, type Tracker, type TrackerField, type TrackerSession } from "../connectors/types.js";
+import { type FieldValue, type TicketContent, TicketMovedError, type TicketRef, type Tracker, type TrackerField, type TrackerSession } from "../connectors/types.js";
 import type { Db, Integration, Ticket, TrackerMapping } from "../db/schema.js";
 import { ExternalError, RateLimitedError } from "../http.js";
 import { linkedOrOwn } from "../integrations/linked.js";
 import { pacerFor } from "../integrations/pacing.js";
-import { enqueueJob, integrationLane } from "../jobs/queue.js";
+import { enqueue, integrationLane, jobKind } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { Logger } from "../log.js";
 import { redactText } from "../log.js";
 import { publish } from "../jobs/events.js";
-import type { Vault } from "../vault.js";
 import { displayFieldValue, type FieldMapping, resolveFields, validateMapping } from "./fields.js";
 import { loadSubject, plain, type SubjectView, type TicketState } from "./render.js";
 import { applyTemplates } from "./templates.js";
@@ -29,24 +27,20 @@ import { findMapping, mappingData, type MappingData, recordChange, recordMove, t
 import { subjectFindingIds } from "./subjects.js";
 
 export { recordMove };
-export const PUSH_JOB = "ticket.push";
+const PUSH_MAX_ATTEMPTS = 6;
+
+export interface PushPayload {
+  mappingId: number;
+  subjectKey: string;
+  manual?: boolean;
+}
+
+export const PUSH_JOB = jobKind<PushPayload>("ticket.push", { maxAttempts: PUSH_MAX_ATTEMPTS, dedupe: (p) => `ticket.push:${p.mappingId}:${p.subjectKey}` });
 /** Noted on a ticket row while a create's outcome is unknown (its answer may be lost). */
 const CREATE_PENDING = "create-pending";
-export const ANNOTATE_JOB = "remediation.annotate";
-const PUSH_MAX_ATTEMPTS = 6;
+export const ANNOTATE_JOB = jobKind<{ remediationId: number }>("remediation.annotate", { dedupe: (p) => `remediation.annotate:${p.remediationId}` });
 const LOCK_MS = 120_000;
 const METADATA_TTL_MS = 60_000;
-
-export interface PushDeps {
-  db: Db;
-  vault: Vault;
-  registry: ConnectorRegistry;
-  env: ConnectorEnvironment;
-  now: () => Date;
-  baseUrl: string;
-  /** How a bulk push waits out a rate limit (tests pass a fast one). */
-  sleep?: (ms: number) => Promise<void>;
-}
 
 export type PushAction = "created" | "relinked" | "updated" | "unchanged" | "skipped" | "busy";
 
@@ -82,7 +76,7 @@ export async function enqueuePush(db: Db, mappingId: number, subjectKey: string,
   // Pushes share their tracker's lane: a tracker that hangs holds a few slots, never all.
   const mapping = await db.selectFrom("tracker_mappings").select("integration_id").where("id", "=", mappingId).executeTakeFirst();
   const lane = mapping ? integrationLane(mapping.integration_id) : undefined;
-  return enqueueJob(db, PUSH_JOB, { mappingId, subjectKey, manual }, now, { dedupeKey: `${PUSH_JOB}:${mappingId}:${subjectKey}`, maxAttempts: PUSH_MAX_ATTEMPTS, lane });
+  return enqueue(db, PUSH_JOB, { mappingId, subjectKey, manual }, now, { lane });
 }
 
 /** The connection to a mapping's tracker, opened once and shared by the pushes of one job. */
@@ -94,7 +88,7 @@ export interface TrackerHandle {
   session: TrackerSession;
 }
 
-export async function openTracker(deps: PushDeps, mappingId: number, logger: Logger): Promise<TrackerHandle | undefined> {
+export async function openTracker(deps: Services, mappingId: number, logger: Logger): Promise<TrackerHandle | undefined> {
   const mapping = await findMapping(deps.db, mappingId);
   if (!mapping) return undefined;
   const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", mapping.integration_id).executeTakeFirst();
@@ -130,7 +124,7 @@ export function markerFor(mappingId: number, subjectKey: string): string {
 }
 
 /** Pushes one subject; throws PushFailure or ExternalError when the tracker refuses. */
-export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subjectKey: string, opts: { manual: boolean; holder: string }): Promise<PushAction> {
+export async function pushSubject(deps: Services, handle: TrackerHandle, subjectKey: string, opts: { manual: boolean; holder: string }): Promise<PushAction> {
   const { db } = deps;
   const started = deps.now();
   const existing = await ticketFor(db, handle.mapping.id, subjectKey);
@@ -260,7 +254,7 @@ export async function pushSubject(deps: PushDeps, handle: TrackerHandle, subject
       // In the source control integration's lane: a hung GitHub holds its own slots only.
       const owners = await db.selectFrom("remediations").select(["id", "integration_id"]).where("id", "in", annotate).execute();
       for (const { id, integration_id } of owners) {
-        await enqueueJob(db, ANNOTATE_JOB, { remediationId: id }, deps.now(), { dedupeKey: `${ANNOTATE_JOB}:${id}`, lane: integrationLane(integration_id) });
+        await enqueue(db, ANNOTATE_JOB, { remediationId: id }, deps.now(), { lane: integrationLane(integration_id) });
       }
     }
     return action;
@@ -390,9 +384,9 @@ export function isPermanent(err: unknown): boolean {
   return false;
 }
 
-export function pushHandler(deps: PushDeps): JobHandler {
+export function pushHandler(deps: Services): JobHandler<PushPayload> {
   return async ({ job, payload, logger }) => {
-    const { mappingId, subjectKey, manual } = payload as { mappingId: number; subjectKey: string; manual?: boolean };
+    const { mappingId, subjectKey, manual } = payload;
     try {
       const handle = await openTracker(deps, mappingId, logger);
       if (!handle) return;

@@ -5,21 +5,20 @@
 // is applied to the findings as if a person had just set it), or report only — and written
 // into the run's report. Daily, and from the mapping page. A run resumes after the last
 // ticket it compared if the process stops.
+import type { Services } from "../services.js";
 import type { Db, ReconcileDirection, ReconcileRun, Ticket } from "../db/schema.js";
-import { enqueueJob, integrationLane } from "../jobs/queue.js";
+import { enqueue, integrationLane, jobKind } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText } from "../log.js";
-import type { ConnectorRegistry } from "../connectors/registry.js";
-import type { Vault } from "../vault.js";
 import { applyTicketEvent, eventReceiver } from "./inbound.js";
-import { enqueuePush, openTracker, type PushDeps, recordMove } from "./push.js";
+import { enqueuePush, openTracker, recordMove } from "./push.js";
 import type { TicketRef } from "../connectors/types.js";
 import type { TicketState } from "./render.js";
 
-export const RECONCILE_JOB = "tickets.reconcile";
-export const POLL_JOB = "tickets.poll";
+export const RECONCILE_JOB = jobKind<{ runId: number; mappingId: number }>("tickets.reconcile", { maxAttempts: 5, dedupe: (p) => `tickets.reconcile:${p.mappingId}` });
+export const POLL_JOB = jobKind<{ mappingId: number }>("tickets.poll", { maxAttempts: 2, dedupe: (p) => `tickets.poll:${p.mappingId}` });
 /** Hourly: finds the mappings whose tracker cannot send events, and polls each. */
-export const POLL_DUE_JOB = "tickets.poll-due";
+export const POLL_DUE_JOB = jobKind("tickets.poll-due", { dedupe: "one" });
 const PAGE = 50;
 const REPORT_MAX = 500;
 
@@ -52,7 +51,7 @@ export async function startReconcile(db: Db, mappingId: number, by: string, now:
     .values({ mapping_id: mappingId, direction, status: "running", requested_by: by, started_at: now.toISOString(), finished_at: null, error: null, total: null })
     .returning("id")
     .executeTakeFirstOrThrow();
-  await enqueueJob(db, RECONCILE_JOB, { runId: run.id }, now, { dedupeKey: `${RECONCILE_JOB}:${mappingId}`, maxAttempts: 5, lane: integrationLane(mapping.integration_id) });
+  await enqueue(db, RECONCILE_JOB, { runId: run.id, mappingId }, now, { lane: integrationLane(mapping.integration_id) });
   return run.id;
 }
 
@@ -68,10 +67,10 @@ export function latestReconcile(db: Db, mappingId: number, link = false): Promis
     .executeTakeFirst();
 }
 
-export function reconcileHandler(deps: PushDeps): JobHandler {
+export function reconcileHandler(deps: Services): JobHandler<{ runId: number }> {
   return async ({ job, payload, logger, progress }) => {
     const { db } = deps;
-    const { runId } = payload as { runId: number };
+    const { runId } = payload;
     const run = await db.selectFrom("reconcile_runs").selectAll().where("id", "=", runId).executeTakeFirst();
     if (!run || run.status !== "running" || run.direction === "link") return;
     const direction = run.direction;
@@ -124,7 +123,7 @@ export function reconcileHandler(deps: PushDeps): JobHandler {
 }
 
 async function compare(
-  deps: PushDeps,
+  deps: Services,
   handle: NonNullable<Awaited<ReturnType<typeof openTracker>>>,
   tracker: { integrationId: number; name: string; self: undefined },
   direction: ReconcileDirection,
@@ -156,22 +155,22 @@ async function compare(
  * ticket's live status is compared with the one last seen, and a change is applied as the
  * event would have been. Hourly. A ticket seen for the first time is only recorded.
  */
-export async function enqueuePolls(deps: { db: Db; registry: ConnectorRegistry; vault: Vault }, now: Date): Promise<number> {
+export async function enqueuePolls(deps: Pick<Services, "db" | "registry" | "vault">, now: Date): Promise<number> {
   let queued = 0;
   const mappings = await deps.db.selectFrom("tracker_mappings").innerJoin("integrations", "integrations.id", "tracker_mappings.integration_id").selectAll("integrations").select("tracker_mappings.id as mapping_id").execute();
   for (const { mapping_id, ...integration } of mappings) {
     const { receiver, secretField } = await eventReceiver(deps.db, deps.registry, integration);
     if (secretField && deps.vault.openSecrets(receiver.secrets)[secretField]) continue;
-    await enqueueJob(deps.db, POLL_JOB, { mappingId: mapping_id }, now, { dedupeKey: `${POLL_JOB}:${mapping_id}`, maxAttempts: 2, lane: integrationLane(integration.id) });
+    await enqueue(deps.db, POLL_JOB, { mappingId: mapping_id }, now, { lane: integrationLane(integration.id) });
     queued++;
   }
   return queued;
 }
 
-export function pollHandler(deps: PushDeps): JobHandler {
+export function pollHandler(deps: Services): JobHandler<{ mappingId: number }> {
   return async ({ payload, logger, progress }) => {
     const { db } = deps;
-    const { mappingId } = payload as { mappingId: number };
+    const { mappingId } = payload;
     const handle = await openTracker(deps, mappingId, logger);
     if (!handle) return;
     const tracker = { integrationId: handle.integration.id, name: handle.integration.name, self: undefined };
@@ -201,7 +200,7 @@ export function pollHandler(deps: PushDeps): JobHandler {
   };
 }
 
-export function pollDueHandler(deps: PushDeps): JobHandler {
+export function pollDueHandler(deps: Services): JobHandler {
   return async ({ logger }) => {
     const queued = await enqueuePolls(deps, deps.now());
     if (queued) logger.info("tracker polls queued", { queued });
@@ -209,7 +208,7 @@ export function pollDueHandler(deps: PushDeps): JobHandler {
 }
 
 /** A ticket the tracker moved (a transferred issue) is pointed at its new place, with a changelog line. */
-async function followMove(deps: { db: Db; now: () => Date }, ticket: Ticket, status: { movedTo?: TicketRef } | undefined): Promise<void> {
+async function followMove(deps: Pick<Services, "db" | "now">, ticket: Ticket, status: { movedTo?: TicketRef } | undefined): Promise<void> {
   if (!status?.movedTo || (status.movedTo.id === ticket.external_id && status.movedTo.key === ticket.external_key)) return;
   await recordMove(deps.db, ticket.id, { id: ticket.external_id!, key: ticket.external_key!, url: ticket.url! }, { to: status.movedTo, how: "moved in the tracker" }, deps.now());
 }

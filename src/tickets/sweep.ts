@@ -6,6 +6,7 @@
 //                     last push (at or after it: a change in the same millisecond is not
 //                     missed) are pushed again; an update goes out only if content changed.
 // The sweep only enqueues durable push jobs; it reads set-wise, so it stays cheap at 100k findings.
+import type { Services } from "../services.js";
 import { requestTicketSweep, SWEEP_JOB } from "../jobs/events.js";
 import type { Db, TrackerAssignment } from "../db/schema.js";
 import { releaseDedupeKey } from "../jobs/queue.js";
@@ -17,7 +18,7 @@ import { assignmentScope, OPEN_STATUSES, subjectKeyOf } from "./subjects.js";
 export { requestTicketSweep, SWEEP_JOB };
 const BATCH = 1000;
 
-export function sweepHandler(deps: { db: Db; now: () => Date; notifyWorker: () => void }): JobHandler {
+export function sweepHandler(deps: Pick<Services, "db" | "now" | "notifyWorker">): JobHandler {
   return async ({ job, logger }) => {
     await releaseDedupeKey(deps.db, job.id);
     const assignments = await deps.db.selectFrom("tracker_assignments").selectAll().where("push_mode", "!=", "explicit").orderBy("id").execute();

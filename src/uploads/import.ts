@@ -8,14 +8,14 @@
 // The spool lives in the spool folder (PATCHBAY_SPOOL_DIR) until the import ends: a process
 // that dies after the report was completely spooled resumes the import as a durable job at its
 // next start; one that died before is marked interrupted (nothing was imported). Never half-done.
+import type { Services } from "../services.js";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 import { Readable } from "node:stream";
 import zlib from "node:zlib";
-import { connectorContext, type ConnectorEnvironment } from "../connectors/context.js";
-import type { ConnectorRegistry } from "../connectors/registry.js";
+import { connectorContext } from "../connectors/context.js";
 import type { AssetRef, ConnectionSettings, ConnectorContext, ScannerRecord, ScannerSeverity } from "../connectors/types.js";
 import type { Db, Integration } from "../db/schema.js";
 import { createWorkspace } from "../dependencies/workspace.js";
@@ -25,8 +25,7 @@ import { loadRepositoryIndex } from "../findings/repositories.js";
 import { ExternalError } from "../http.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
-import type { Vault } from "../vault.js";
-import { enqueueJob } from "../jobs/queue.js";
+import { enqueue, jobKind } from "../jobs/queue.js";
 import { isStorageFull } from "../db/storage.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { CycloneDxXmlReader } from "./cyclonedx-xml.js";
@@ -40,17 +39,7 @@ const DETECT_BYTES = 8192;
 const SPOOL_LINES = 2000;
 const IMPORT_BATCH = 2000;
 
-export interface UploadDeps {
-  db: Db;
-  vault: Vault;
-  registry: ConnectorRegistry;
-  env: ConnectorEnvironment;
-  now: () => Date;
-  /** Where reports are spooled while they are read and imported. */
-  spoolDir: string;
-}
-
-export const UPLOAD_RESUME_JOB = "upload.resume";
+export const UPLOAD_RESUME_JOB = jobKind<{ uploadId: number }>("upload.resume", { maxAttempts: 3, dedupe: (p) => `upload.resume:${p.uploadId}` });
 /** Written once the report was read to its end: from then on the upload can be resumed. */
 const SPOOLED = "spooled.json";
 
@@ -357,7 +346,7 @@ async function knownDigest(db: Db, name: string): Promise<string | undefined> {
 }
 
 /** The connected advisory database (the dependency monitor), if any. */
-async function advisoryDatabase(deps: UploadDeps, ctx: ConnectorContext) {
+async function advisoryDatabase(deps: Services, ctx: ConnectorContext) {
   for (const integration of await deps.db.selectFrom("integrations").selectAll().execute()) {
     const connector = deps.registry.available(integration.kind);
     if (connector?.advisories) {
@@ -368,7 +357,7 @@ async function advisoryDatabase(deps: UploadDeps, ctx: ConnectorContext) {
   return undefined;
 }
 
-export async function importUpload(deps: UploadDeps, integration: Integration, input: UploadInput): Promise<UploadResult> {
+export async function importUpload(deps: Services, integration: Integration, input: UploadInput): Promise<UploadResult> {
   const { db } = deps;
   const started = deps.now();
   const upload = await db
@@ -394,7 +383,7 @@ export async function importUpload(deps: UploadDeps, integration: Integration, i
   }
 }
 
-async function settleFailure(deps: UploadDeps, uploadId: number, err: unknown): Promise<void> {
+async function settleFailure(deps: Services, uploadId: number, err: unknown): Promise<void> {
   const rejected = err instanceof UploadRejected;
   try {
     await deps.db
@@ -409,7 +398,7 @@ async function settleFailure(deps: UploadDeps, uploadId: number, err: unknown): 
 }
 
 /** From a complete spool: the asset, the import, the upload's record. */
-async function finishUpload(deps: UploadDeps, integration: Integration, uploadId: number, request: UploadRequest, parsed: Parsed): Promise<UploadResult> {
+async function finishUpload(deps: Services, integration: Integration, uploadId: number, request: UploadRequest, parsed: Parsed): Promise<UploadResult> {
   const asset = await resolveTarget(deps.db, request.asset, parsed.summary);
   const result = await importParsed(deps, integration, request, parsed, asset, uploadId);
   try {
@@ -431,7 +420,7 @@ async function finishUpload(deps: UploadDeps, integration: Integration, uploadId
  * is resumed by a durable job; one that was still being received is marked interrupted. Spool
  * folders of uploads that are over are removed.
  */
-export async function recoverUploads(deps: UploadDeps): Promise<{ resumed: number; interrupted: number }> {
+export async function recoverUploads(deps: Services): Promise<{ resumed: number; interrupted: number }> {
   const { db } = deps;
   const now = deps.now();
   let resumed = 0;
@@ -440,7 +429,7 @@ export async function recoverUploads(deps: UploadDeps): Promise<{ resumed: numbe
   for (const { id } of await db.selectFrom("uploads").select("id").where("status", "=", "running").execute()) {
     const dir = uploadDir(deps.spoolDir, id);
     if (fs.existsSync(path.join(dir, SPOOLED))) {
-      await enqueueJob(db, UPLOAD_RESUME_JOB, { uploadId: id }, now, { dedupeKey: `${UPLOAD_RESUME_JOB}:${id}`, maxAttempts: 3 });
+      await enqueue(db, UPLOAD_RESUME_JOB, { uploadId: id }, now);
       keep.add(path.basename(dir));
       resumed++;
     } else {
@@ -461,9 +450,9 @@ export async function recoverUploads(deps: UploadDeps): Promise<{ resumed: numbe
 }
 
 /** Job `upload.resume`: imports a completely spooled upload whose process stopped. */
-export function uploadResumeHandler(deps: UploadDeps): JobHandler {
+export function uploadResumeHandler(deps: Services): JobHandler<{ uploadId: number }> {
   return async ({ payload, logger, job }) => {
-    const { uploadId } = payload as { uploadId: number };
+    const { uploadId } = payload;
     const upload = await deps.db.selectFrom("uploads").selectAll().where("id", "=", uploadId).executeTakeFirst();
     const dir = uploadDir(deps.spoolDir, uploadId);
     const integration = upload && (await deps.db.selectFrom("integrations").selectAll().where("id", "=", upload.integration_id).executeTakeFirst());
@@ -485,7 +474,7 @@ export function uploadResumeHandler(deps: UploadDeps): JobHandler {
   };
 }
 
-async function importParsed(deps: UploadDeps, integration: Integration, input: UploadRequest, parsed: Parsed, target: UploadTarget, uploadId: number): Promise<UploadResult> {
+async function importParsed(deps: Services, integration: Integration, input: UploadRequest, parsed: Parsed, target: UploadTarget, uploadId: number): Promise<UploadResult> {
   const { db } = deps;
   const ctx: ConnectorContext = { ...connectorContext(deps.env), workspace: createWorkspace(deps) };
   const tool = parsed.summary.tool;

@@ -8,7 +8,6 @@ import { applyImport, planImport } from "../configuration/import.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { render } from "./render.js";
 import { requireAdmin } from "./users.js";
-import { startFirstSync } from "../sync-kinds.js";
 
 const MAX_UPLOAD = 2 * 1024 * 1024;
 
@@ -16,7 +15,6 @@ export function configurationRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use("/settings/configuration", requireAdmin(deps));
   app.use("/settings/configuration/*", requireAdmin(deps));
-  const importDeps = { db: deps.db, vault: deps.vault, registry: deps.registry, env: deps.connectorEnv, logger: deps.logger, now: deps.now, notifyWorker: deps.notifyWorker, firstSync: startFirstSync };
 
   const page = (c: Context<AppEnv>, extra: Record<string, unknown> = {}, status: 200 | 422 = 200) =>
     render(c, deps, "./configuration/index", { document: "", errors: [], ...extra }, status);
@@ -58,7 +56,7 @@ export function configurationRoutes(deps: AppDeps): Hono<AppEnv> {
     if (error) return page(c, { document: "", errors: [error] }, 422);
     const parsed = parseConfiguration(text, deps.registry);
     if (!parsed.ok) return page(c, { document: text, errors: parsed.errors }, 422);
-    const plan = await planImport(importDeps, parsed.doc);
+    const plan = await planImport(deps, parsed.doc);
     return render(c, deps, "./configuration/preview", { document: text, plan }, plan.errors.length ? 422 : 200);
   });
 
@@ -68,7 +66,7 @@ export function configurationRoutes(deps: AppDeps): Hono<AppEnv> {
     const parsed = parseConfiguration(text, deps.registry);
     if (!parsed.ok) return page(c, { document: text, errors: parsed.errors }, 422);
     // The plan again: the setup may have changed since the preview.
-    const plan = await planImport(importDeps, parsed.doc);
+    const plan = await planImport(deps, parsed.doc);
     if (plan.errors.length) return render(c, deps, "./configuration/preview", { document: text, plan }, 422);
     const missing = plan.secrets
       .filter((s) => s.creating)
@@ -76,7 +74,7 @@ export function configurationRoutes(deps: AppDeps): Hono<AppEnv> {
     if (missing.length) {
       return render(c, deps, "./configuration/preview", { document: text, plan: { ...plan, errors: [`Enter the secrets the new integrations need (${missing.join("; ")}).`] } }, 422);
     }
-    const result = await applyImport(importDeps, parsed.doc, secrets, c.get("user")!.username);
+    const result = await applyImport(deps, parsed.doc, secrets, c.get("user")!.username);
     return render(c, deps, "./configuration/result", { result }, result.failed.length ? 422 : 200);
   });
 

@@ -25,9 +25,9 @@ import { saveConnection } from "../integrations/connect.js";
 import { webhookUrl } from "../scm/webhooks.js";
 import { webhookCoverage } from "../scm/store.js";
 import { recentDeliveries } from "../remediation/deliveries.js";
-import { activeJobs } from "../jobs/queue.js";
+import { activeJobs, dedupeKeyOf } from "../jobs/queue.js";
 import { latestRuns, scanCounts } from "../findings/sync.js";
-import { SYNC_JOB_TYPES, type SyncCapability, type SyncKind, type SyncWords, startFirstSync, syncKind } from "../sync-kinds.js";
+import { SYNC_JOB_TYPES, type SyncCapability, type SyncKind, type SyncWords, syncKind } from "../sync-kinds.js";
 import type { ScanCounts } from "../findings/import.js";
 import { listMappings } from "../tickets/store.js";
 
@@ -51,7 +51,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.get("/integrations/oauth/callback", async (c) => {
-    const outcome = await completeAuthorization(oauthDeps(deps), deps.registry, c.req.query(), c.get("user")!.id);
+    const outcome = await completeAuthorization(deps, deps.registry, c.req.query(), c.get("user")!.id);
     const connector = outcome.kind ? deps.registry.available(outcome.kind) : undefined;
     if (!connector) {
       return render(c, deps, "./error", { title: "Authorization failed", message: outcome.ok ? "Unknown integration." : outcome.message }, 400);
@@ -59,9 +59,9 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
     const existing = outcome.integrationId ? await findIntegration(deps.db, outcome.integrationId) : undefined;
     if (!outcome.ok) return dialog(c, deps, { connector, integration: existing, tab: "configuration", oauthError: outcome.message }, 422);
     const connection = { settings: outcome.settings, secrets: outcome.secrets };
-    const tested = await testConnection(connector, connection, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }), linkDeps(deps));
+    const tested = await testConnection(connector, connection, connectorContext({ ...deps.env, logger: deps.logger.child({ reqId: c.get("requestId") }) }), deps);
     if (!tested.ok) return dialog(c, deps, { connector, integration: existing, tab: "configuration", values: outcome.settings, outcome: tested }, 422);
-    const id = await saveConnection(connectDeps(deps), connector, existing, { settings: { ...connection.settings, ...tested.result.discovered }, secrets: connection.secrets }, c.get("user")!.username);
+    const id = await saveConnection(deps, connector, existing, { settings: { ...connection.settings, ...tested.result.discovered }, secrets: connection.secrets }, c.get("user")!.username);
     return c.redirect(`/integrations/${connector.card.kind}/${id}?tab=configuration&saved=1`, 303);
   });
 
@@ -80,7 +80,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!settings[oauth.clientIdField]) errors[oauth.clientIdField] = `Enter your OAuth application's client ID to connect with ${connector.card.name}.`;
     if (parsed.ok && !secrets[oauth.clientSecretField]) errors[oauth.clientSecretField] = `Enter your OAuth application's client secret to connect with ${connector.card.name}.`;
     if (Object.keys(errors).length) return dialog(c, deps, { connector, integration, tab: "configuration", values: settings, errors }, 422);
-    const location = await startAuthorization(oauthDeps(deps), { ...connector, oauth }, { settings, secrets }, c.get("user")!.id, integration?.id ?? null);
+    const location = await startAuthorization(deps, { ...connector, oauth }, { settings, secrets }, c.get("user")!.id, integration?.id ?? null);
     return redirect(c, location);
   });
 
@@ -123,7 +123,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
     const existing = integration ? existingOf(deps, integration) : undefined;
     const parsed = parseSettingsForm(connector, form, existing);
     const outcome: TestOutcome | { ok: false; fieldErrors: Record<string, string> } = parsed.ok
-      ? await testConnection(connector, parsed, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }), linkDeps(deps))
+      ? await testConnection(connector, parsed, connectorContext({ ...deps.env, logger: deps.logger.child({ reqId: c.get("requestId") }) }), deps)
       : { ok: false, fieldErrors: parsed.errors };
     if (isHtmx(c)) return render(c, deps, "./integrations/test-result", { outcome, connector });
     return dialog(c, deps, { connector, integration, tab: "configuration", values: parsed.ok ? parsed.settings : parsed.values, errors: parsed.ok ? {} : parsed.errors, outcome });
@@ -179,28 +179,16 @@ async function save(c: Ctx, deps: AppDeps, connector: AvailableConnector, integr
     return dialog(c, deps, { connector, integration, tab: "configuration", values: parsed.values, errors: parsed.errors }, 422);
   }
   // Connect verifies the credentials first (the seed's "Click Connect to verify"); nothing is stored on failure.
-  const ctx = connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) });
-  const outcome = await testConnection(connector, parsed, ctx, linkDeps(deps));
+  const ctx = connectorContext({ ...deps.env, logger: deps.logger.child({ reqId: c.get("requestId") }) });
+  const outcome = await testConnection(connector, parsed, ctx, deps);
   if (!outcome.ok) {
     return dialog(c, deps, { connector, integration, tab: "configuration", values: parsed.settings, errors: {}, outcome }, 422);
   }
-  const id = await saveConnection(connectDeps(deps), connector, integration, { settings: { ...parsed.settings, ...outcome.result.discovered }, secrets: parsed.secrets }, c.get("user")!.username);
+  const id = await saveConnection(deps, connector, integration, { settings: { ...parsed.settings, ...outcome.result.discovered }, secrets: parsed.secrets }, c.get("user")!.username);
   if (!isHtmx(c)) return c.redirect(`/integrations/${connector.card.kind}/${id}?tab=configuration&saved=1`, 303);
   c.header("HX-Trigger", INTEGRATIONS_CHANGED);
   const saved = (await findIntegration(deps.db, id))!;
   return dialog(c, deps, { connector, integration: saved, tab: "configuration", saved: true });
-}
-
-function connectDeps(deps: AppDeps) {
-  return { db: deps.db, vault: deps.vault, logger: deps.logger, now: deps.now, notifyWorker: deps.notifyWorker, firstSync: startFirstSync };
-}
-
-function linkDeps(deps: AppDeps) {
-  return { db: deps.db, vault: deps.vault, registry: deps.registry, env: deps.connectorEnv, now: deps.now };
-}
-
-function oauthDeps(deps: AppDeps) {
-  return { db: deps.db, vault: deps.vault, baseUrl: deps.baseUrl, env: deps.connectorEnv, now: deps.now };
 }
 
 interface DialogState {
@@ -356,7 +344,7 @@ async function hubGroups(deps: AppDeps, q: string) {
     return {
       capability: sync.capability,
       words: sync.words,
-      active: active.get(`${sync.jobType}:${integration.id}`),
+      active: active.get(dedupeKeyOf(sync.job, { integrationId: integration.id }) ?? null),
       last: run && { status: run.status, counts: scanCounts(run), pages: run.pages, total: run.total, error: run.error, startedAt: run.started_at, finishedAt: run.finished_at },
     };
   };

@@ -1,10 +1,9 @@
 // Settings → SLAs (admins only): the remediation deadline per severity, and recomputing the
 // existing findings' due dates after a change (a durable job; new findings use the new policy).
-import { jobActive } from "../jobs/queue.js";
+import { enqueue, jobActive } from "../jobs/queue.js";
 import { type Context, Hono } from "hono";
 import { SEVERITIES } from "../findings/normalize.js";
 import { loadSla, MAX_SLA_DAYS, parseSlaForm, RECOMPUTE_DUE_JOB, saveSla } from "../findings/sla.js";
-import { enqueueJob } from "../jobs/queue.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
 import { redirect, render } from "./render.js";
@@ -18,7 +17,7 @@ export function slaRoutes(deps: AppDeps): Hono<AppEnv> {
   const page = async (c: Context<AppEnv>, extra: Record<string, unknown> = {}, status: 200 | 422 = 200) => {
     const policy = await loadSla(deps.db);
     const values = Object.fromEntries(SEVERITIES.map((s) => [s, policy[s] === null ? "" : String(policy[s])]));
-    const running = await jobActive(deps.db, RECOMPUTE_DUE_JOB);
+    const running = await jobActive(deps.db, RECOMPUTE_DUE_JOB.type);
     return render(c, deps, "./sla", { severities: SEVERITIES, values, errors: {}, max: MAX_SLA_DAYS, saved: c.req.query("saved") === "1", recomputing: running || c.req.query("recompute") === "1", ...extra }, status);
   };
 
@@ -33,7 +32,7 @@ export function slaRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.post("/settings/sla/recompute", async (c) => {
-    await enqueueJob(deps.db, RECOMPUTE_DUE_JOB, null, deps.now(), { dedupeKey: RECOMPUTE_DUE_JOB });
+    await enqueue(deps.db, RECOMPUTE_DUE_JOB, null, deps.now());
     deps.notifyWorker();
     deps.logger.info("due dates recompute requested", { by: c.get("user")!.username });
     return redirect(c, "/settings/sla?recompute=1");

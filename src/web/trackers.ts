@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { randomBytes } from "node:crypto";
 import { connectorContext } from "../connectors/context.js";
-import type { AvailableConnector, TicketTarget, TrackerChoice, TrackerField, TrackerSession } from "../connectors/types.js";
+import type { TicketTarget, TrackerChoice, TrackerField, TrackerSession } from "../connectors/types.js";
 import type { TrackerMapping } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { linkedOrOwn } from "../integrations/linked.js";
@@ -78,7 +78,11 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
 /** Routes under /trackers/<integration id>. */
 function trackerPages(deps: AppDeps): Hono<TrackerEnv> {
   const app = new Hono<TrackerEnv>();
+  // Admins' only, checked before anything is loaded (a member learns nothing of what exists):
+  // every change, and the new-mapping form.
   const admin = requireAdmin(deps);
+  app.use("*", (c, next) => (c.req.method === "GET" ? next() : admin(c, next)));
+  app.use("/mappings/new", admin);
   app.use("*", async (c, next) => {
     const found = await loadConnected(deps.db, deps.registry, Number(c.req.param("integrationId")), "tracker");
     if (!found) return notFound(c, deps);
@@ -93,7 +97,7 @@ function trackerPages(deps: AppDeps): Hono<TrackerEnv> {
 
   // Sets up the tracker's webhook for two-way sync: a secret (made here if there is none),
   // then the tracker's API where the account may; otherwise the steps to do it by hand.
-  app.post("/webhook", admin, async (c) => {
+  app.post("/webhook", async (c) => {
     const found = c.get("found");
     const inbound = found.connector.tracker.inbound;
     if (!inbound) return notFound(c, deps);
@@ -110,9 +114,8 @@ function trackerPages(deps: AppDeps): Hono<TrackerEnv> {
     if (!inbound.register) outcome = { ok: false, message: "This tracker's webhooks are set up by hand: follow the steps below." };
     else {
       try {
-        const link = { db: deps.db, vault: deps.vault, registry: deps.registry, env: deps.connectorEnv, now: deps.now };
-        const connection = await linkedOrOwn(link, found.connector, (await findIntegration(deps.db, found.integration.id))!);
-        const done = await inbound.register(connection, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }), { url: sync!.url, secret: secrets[inbound.secretField]!, filter: inbound.filter });
+        const connection = await linkedOrOwn(deps, found.connector, (await findIntegration(deps.db, found.integration.id))!);
+        const done = await inbound.register(connection, connectorContext({ ...deps.env, logger: deps.logger.child({ reqId: c.get("requestId") }) }), { url: sync!.url, secret: secrets[inbound.secretField]!, filter: inbound.filter });
         outcome = { ok: true, message: done === "created" ? "The webhook was created in the tracker; changes to Patchbay's tickets now come back." : "The tracker's webhook was brought up to date." };
       } catch (err) {
         if (!(err instanceof ExternalError)) throw err;
@@ -123,12 +126,12 @@ function trackerPages(deps: AppDeps): Hono<TrackerEnv> {
     return projectsPage(c, found, { sync, outcome });
   });
 
-  app.get("/mappings/new", admin, (c) => mappingForm(c, deps, c.get("found"), undefined, { project: c.req.query("project"), ticketType: c.req.query("ticketType") }));
+  app.get("/mappings/new", (c) => mappingForm(c, deps, c.get("found"), undefined, { project: c.req.query("project"), ticketType: c.req.query("ticketType") }));
 
-  app.post("/mappings", admin, (c) => saveMappingForm(c, deps, c.get("found"), undefined));
+  app.post("/mappings", (c) => saveMappingForm(c, deps, c.get("found"), undefined));
 
   // Test render: the templates as typed, against a finding (the newest open one by default).
-  app.post("/templates/preview", admin, async (c) => {
+  app.post("/templates/preview", async (c) => {
     const found = c.get("found");
     const form = await readForm(c);
     const templates = { title: (form.titleTemplate ?? "").slice(0, 2000), description: (form.descriptionTemplate ?? "").slice(0, 20000) };
@@ -157,7 +160,11 @@ function trackerPages(deps: AppDeps): Hono<TrackerEnv> {
 /** Routes under /trackers/mappings/<id>. */
 function mappingRoutes(deps: AppDeps): Hono<MappingEnv> {
   const app = new Hono<MappingEnv>();
+  // Admins' only, checked before the mapping is loaded: every change, and the edit and delete forms.
   const admin = requireAdmin(deps);
+  app.use("*", (c, next) => (c.req.method === "GET" ? next() : admin(c, next)));
+  app.use("/edit", admin);
+  app.use("/delete", admin);
   app.use("*", async (c, next) => {
     const mapping = await findMapping(deps.db, Number(c.req.param("id")));
     const found = mapping && (await loadConnected(deps.db, deps.registry, mapping.integration_id, "tracker"));
@@ -169,36 +176,36 @@ function mappingRoutes(deps: AppDeps): Hono<MappingEnv> {
 
   app.get("/", (c) => mappingPage(c, deps, c.get("found"), {}));
 
-  app.get("/edit", admin, (c) => {
+  app.get("/edit", (c) => {
     const found = c.get("found");
     const data = mappingData(found.mapping);
     return mappingForm(c, deps, found, found.mapping.id, { project: data.target.project.id, ticketType: c.req.query("ticketType") ?? data.target.ticketType.id }, data);
   });
 
-  app.post("/", admin, (c) => saveMappingForm(c, deps, c.get("found"), c.get("found").mapping.id));
+  app.post("/", (c) => saveMappingForm(c, deps, c.get("found"), c.get("found").mapping.id));
 
-  app.get("/delete", admin, async (c) => {
+  app.get("/delete", async (c) => {
     const { mapping, integration } = c.get("found");
     return render(c, deps, "./trackers/delete", { mapping, integration, tickets: await countTickets(deps.db, mapping.id) });
   });
 
-  app.post("/delete", admin, async (c) => {
+  app.post("/delete", async (c) => {
     const { mapping, integration } = c.get("found");
     await deleteMapping(deps.db, mapping.id);
     deps.logger.info("tracker mapping deleted", { mappingId: mapping.id, by: c.get("user")!.username });
     return c.redirect(`/trackers/${integration.id}`, 303);
   });
 
-  app.post("/assignments", admin, (c) => saveAssignmentForm(c, deps, c.get("found"), undefined));
+  app.post("/assignments", (c) => saveAssignmentForm(c, deps, c.get("found"), undefined));
 
-  app.post("/assignments/:assignmentId{[0-9]+}", admin, async (c) => {
+  app.post("/assignments/:assignmentId{[0-9]+}", async (c) => {
     const found = c.get("found");
     const assignmentId = Number(c.req.param("assignmentId"));
     if (!(await listAssignments(deps.db, found.mapping.id)).some((a) => a.id === assignmentId)) return notFound(c, deps);
     return saveAssignmentForm(c, deps, found, assignmentId);
   });
 
-  app.post("/assignments/:assignmentId{[0-9]+}/delete", admin, async (c) => {
+  app.post("/assignments/:assignmentId{[0-9]+}/delete", async (c) => {
     await deleteAssignment(deps.db, c.get("found").mapping.id, Number(c.req.param("assignmentId")));
     return c.redirect(here(c), 303);
   });
@@ -210,7 +217,7 @@ function mappingRoutes(deps: AppDeps): Hono<MappingEnv> {
     return render(c, deps, "./trackers/errors", { mapping, integration, errors, showResolved, retried: c.req.query("retried") });
   });
 
-  app.post("/errors/retry", admin, async (c) => {
+  app.post("/errors/retry", async (c) => {
     const { mapping } = c.get("found");
     const form = await readForm(c);
     const subjects = await retryPushErrors(deps.db, mapping.id, form.error ? Number(form.error) : undefined, deps.now());
@@ -220,7 +227,7 @@ function mappingRoutes(deps: AppDeps): Hono<MappingEnv> {
   });
 
   // Reconciliation: start a run, and the panel that follows it (htmx polls it while it runs).
-  app.post("/reconcile", admin, async (c) => {
+  app.post("/reconcile", async (c) => {
     const { mapping, connector } = c.get("found");
     await startReconcile(deps.db, mapping.id, c.get("user")!.username, deps.now());
     deps.notifyWorker();
@@ -236,7 +243,7 @@ function mappingRoutes(deps: AppDeps): Hono<MappingEnv> {
 
   // Dry runs: what switching an assignment to an automatic mode, or saving a changed mapping,
   // would send — decided as a push decides it, with nothing sent.
-  app.post("/preview", admin, async (c) => {
+  app.post("/preview", async (c) => {
     const found = c.get("found");
     const nouns = found.connector.tracker.nouns;
     const body = (await c.req.parseBody({ all: true })) as Record<string, string | string[]>;
@@ -256,7 +263,7 @@ function mappingRoutes(deps: AppDeps): Hono<MappingEnv> {
     return render(c, deps, "./trackers/dry-run", { ...result, estimate, grouped: parsed.data.groupBy !== "finding", what: `switching to ${PUSH_MODES[parsed.data.pushMode].label}`, nouns });
   });
 
-  app.post("/preview-mapping", admin, async (c) => {
+  app.post("/preview-mapping", async (c) => {
     const found = c.get("found");
     const form = await readForm(c);
     const nouns = found.connector.tracker.nouns;
@@ -275,14 +282,14 @@ function mappingRoutes(deps: AppDeps): Hono<MappingEnv> {
   });
 
   // Links the project's existing tickets whose titles name a CVE to the findings of that CVE.
-  app.post("/link-existing", admin, async (c) => {
+  app.post("/link-existing", async (c) => {
     await startLinkByCve(deps.db, c.get("found").mapping.id, c.get("user")!.username, deps.now());
     deps.notifyWorker();
     return redirect(c, `${here(c)}#existing-heading`);
   });
 
   // Approves a link-by-CVE run's proposed links, all of them at once.
-  app.post("/link-existing/:runId{[0-9]+}/approve", admin, async (c) => {
+  app.post("/link-existing/:runId{[0-9]+}/approve", async (c) => {
     const { mapping } = c.get("found");
     const outcome = await approveLinkByCve(deps.db, mapping.id, Number(c.req.param("runId")), c.get("user")!.username, deps.now());
     deps.logger.info("existing tickets linked", { mappingId: mapping.id, outcome, by: c.get("user")!.username });
@@ -317,9 +324,8 @@ async function pushEstimate(deps: AppDeps, found: TrackerFound, writes: number):
 }
 
 async function session<E extends AppEnv>(c: Context<E>, deps: AppDeps, found: TrackerFound): Promise<TrackerSession> {
-  const link = { db: deps.db, vault: deps.vault, registry: deps.registry, env: deps.connectorEnv, now: deps.now };
-  const connection = await linkedOrOwn(link, found.connector, found.integration);
-  return found.connector.tracker.session(connection, connectorContext({ ...deps.connectorEnv, logger: deps.logger.child({ reqId: c.get("requestId") }) }));
+  const connection = await linkedOrOwn(deps, found.connector, found.integration);
+  return found.connector.tracker.session(connection, connectorContext({ ...deps.env, logger: deps.logger.child({ reqId: c.get("requestId") }) }));
 }
 
 interface Loaded {

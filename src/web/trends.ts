@@ -3,7 +3,7 @@
 // polling until it is there).
 import { Hono } from "hono";
 import { loadTrend, SNAPSHOT_JOB, TREND_DAYS, trendSvg } from "../findings/trends.js";
-import { enqueueJob } from "../jobs/queue.js";
+import { enqueue } from "../jobs/queue.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { isHtmx, render } from "./render.js";
 
@@ -12,7 +12,7 @@ export function trendRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get("/trends", async (c) => {
     const trend = await loadTrend(deps.db, deps.now());
     if (!trend) {
-      await enqueueJob(deps.db, SNAPSHOT_JOB, null, deps.now(), { dedupeKey: SNAPSHOT_JOB });
+      await enqueue(deps.db, SNAPSHOT_JOB, null, deps.now());
       deps.notifyWorker();
     }
     const view = { trend, svg: trend ? trendSvg(trend) : "", days: TREND_DAYS };

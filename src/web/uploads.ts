@@ -133,7 +133,7 @@ async function readAndImport(c: Context<AppEnv>, deps: AppDeps, by: string, quer
   const settings = JSON.parse(integration.settings) as { fullByDefault?: boolean };
   const input: UploadInput = { by, format: options.format, asset: options.asset, full: options.full ?? settings.fullByDefault === true, body: body.body, encoding: c.req.header("content-encoding") ?? null };
   try {
-    return { result: await importUpload({ ...deps, env: deps.connectorEnv }, integration, input) };
+    return { result: await importUpload({ ...deps, env: deps.env }, integration, input) };
   } catch (err) {
     body.drain();
     if (err instanceof UploadRejected) {

@@ -1,7 +1,7 @@
 // Settings → Users (admins only): add people with a role, change roles, remove accounts.
 import { Hono } from "hono";
 import type { Context, Next } from "hono";
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hashPassword } from "../auth/password.js";
+import { hashPassword } from "../auth/password.js";
 import { invalidateUserSessions } from "../auth/sessions.js";
 import { countAdmins, createUser, deleteUser, findUserById, findUserByUsername, listUsers, updateRole } from "../auth/users.js";
 import type { Role } from "../db/schema.js";
@@ -10,7 +10,7 @@ import { newPasswordErrors, readForm, usernameError } from "./forms.js";
 import { render } from "./render.js";
 
 export function requireAdmin(deps: AppDeps) {
-  return async (c: Context<AppEnv>, next: Next) => {
+  return async <E extends AppEnv>(c: Context<E>, next: Next) => {
     if (c.get("user")?.role !== "admin") {
       return render(c, deps, "./error", { title: "Administrators only", message: "Only an administrator can do this. Ask an administrator of this Patchbay for help." }, 403);
     }

@@ -87,10 +87,9 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!finding) return notFound(c, deps);
     const form = await readForm(c);
     const by = c.get("user")!.username;
-    const pushDeps = { db: deps.db, vault: deps.vault, registry: deps.registry, env: deps.connectorEnv, now: deps.now, baseUrl: deps.baseUrl };
     let result: Awaited<ReturnType<typeof linkByHand>>;
     try {
-      result = await linkByHand(pushDeps, finding, Number(form.mapping), form.reference ?? "", by, deps.logger.child({ reqId: c.get("requestId") }));
+      result = await linkByHand(deps, finding, Number(form.mapping), form.reference ?? "", by, deps.logger.child({ reqId: c.get("requestId") }));
     } catch (err) {
       if (!(err instanceof ExternalError)) throw err;
       result = { ok: false, message: redactText(err.message) };

@@ -4,7 +4,7 @@
 // refused with their line numbers and change nothing.
 import { Ajv } from "ajv";
 import { parse } from "yaml";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Browser, type TestApp, runJobs, setUpAdmin, testApp, text } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";

@@ -555,7 +555,7 @@ async function run(c: Case, op: string, fault: Fault | "refused" | undefined, cl
       },
     },
   };
-  const workspace: Workspace = createWorkspace({ db: patchbay.runtime.database.db, vault: patchbay.runtime.vault, registry, env, now: () => new Date() });
+  const workspace: Workspace = createWorkspace({ ...patchbay.runtime.services, registry, env, now: () => new Date() });
   const ctx = { ...connectorContext(env), workspace };
   const target = connector(c.kind);
   let error: unknown;

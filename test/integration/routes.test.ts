@@ -4,7 +4,7 @@
 // and roles (a member may change only what a member is allowed to). A new route is covered the
 // day it is added: it must pass these checks or be listed here with the reason.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Browser, type TestApp, BASE, setUpAdmin, signIn, testApp } from "../helpers.js";
+import { type Browser, type TestApp, setUpAdmin, signIn, testApp } from "../helpers.js";
 
 /** Reachable without a session, and why (static files are served by a catch-all, checked below). */
 const PUBLIC: Record<string, string> = {

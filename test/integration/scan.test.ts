@@ -279,7 +279,7 @@ describe("scan faults", () => {
     const again = await enqueueScan(db(), id, app.clock.now());
     const sync = await admin.post(`/integrations/wiz/${id}/sync`, {});
     expect(sync.status).toBe(303);
-    const jobs = (await listJobs(db())).filter((j) => j.type === SCAN_JOB);
+    const jobs = (await listJobs(db())).filter((j) => j.type === SCAN_JOB.type);
     expect(jobs).toHaveLength(1);
     expect(jobs[0]!.id).toBe(again);
   });
@@ -312,6 +312,6 @@ describe("schedule", () => {
     app.clock.advance(6 * 3600_000);
     expect(await enqueueDueSyncs(db(), defaultRegistry(), app.clock.now())).toBe(1);
     const queued = await listJobs(db(), { status: "queued" });
-    expect(queued.map((j) => [j.type, JSON.parse(j.payload).integrationId])).toEqual([[SCAN_JOB, id]]);
+    expect(queued.map((j) => [j.type, JSON.parse(j.payload).integrationId])).toEqual([[SCAN_JOB.type, id]]);
   });
 });

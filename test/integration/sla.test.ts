@@ -81,7 +81,7 @@ describe("SLAs", () => {
   it("sends a daily reminder of the deadlines within three days to the notifiers that take it", async () => {
     const { SlackSim } = await import("../sim/slack.js");
     const { startSim } = await import("../sim/serve.js");
-    const { enqueueJob } = await import("../../src/jobs/queue.js");
+    const { enqueue } = await import("../../src/jobs/queue.js");
     const { SLA_REMINDER_JOB } = await import("../../src/findings/sla.js");
     const slack = new SlackSim();
     slack.webhooks.set("T0001/B0001/slareminders", { channel: "C0SECURITY" });
@@ -96,12 +96,12 @@ describe("SLAs", () => {
       expect(hook.status, text(await hook.clone().text())).toBe(303);
       await runJobs(app);
       slack.messages.length = 0;
-      await enqueueJob(db(), SLA_REMINDER_JOB, null, app.clock.now(), { dedupeKey: SLA_REMINDER_JOB });
+      await enqueue(db(), SLA_REMINDER_JOB, null, app.clock.now());
       await runJobs(app, 61_000);
       // lodash (high, 14 days from 10 days ago) is due in 4 days: not yet; axios (critical) is overdue.
       expect(slack.messages).toHaveLength(0);
       app.clock.advance(2 * DAY);
-      await enqueueJob(db(), SLA_REMINDER_JOB, null, app.clock.now(), { dedupeKey: SLA_REMINDER_JOB });
+      await enqueue(db(), SLA_REMINDER_JOB, null, app.clock.now());
       await runJobs(app, 61_000);
       expect(slack.messages).toHaveLength(1);
       const message = slack.messages[0]!;

@@ -625,7 +625,7 @@ describe("two-way sync with Azure DevOps and ServiceNow (a secret in a header)",
 
   it("ServiceNow without a business rule: hourly polling applies the changes people made, until a webhook secret is set", async () => {
     const { ServiceNowSim } = await import("../sim/servicenow.js");
-    const { enqueueJob } = await import("../../src/jobs/queue.js");
+    const { enqueue } = await import("../../src/jobs/queue.js");
     const { POLL_DUE_JOB } = await import("../../src/tickets/reconcile.js");
     const snow = new ServiceNowSim();
     snow.users.set("svc.patchbay", { password: "sn-password-poll", roles: ["itil", "personalize_dictionary"] });
@@ -636,7 +636,7 @@ describe("two-way sync with Azure DevOps and ServiceNow (a secret in a header)",
       const trackerId = /\/integrations\/servicenow\/(\d+)/.exec(connected.headers.get("location")!)![1]!;
       const id = await mapAndPush(local, browser, trackerId, { project: "incident", ticketType: "record", "source.short_description": "patchbay", "value.short_description.patchbay": "title", "status.open": "1", "status.done": "6", "inbound.1": "open", "inbound.6": "resolved" });
       const poll = async () => {
-        await enqueueJob(local.runtime.database.db, POLL_DUE_JOB, null, local.clock.now(), { dedupeKey: POLL_DUE_JOB });
+        await enqueue(local.runtime.database.db, POLL_DUE_JOB, null, local.clock.now());
         await runJobs(local);
       };
       const status = async () => (await local.runtime.database.db.selectFrom("findings").select(["status", "status_reason"]).where("id", "=", id).executeTakeFirstOrThrow());

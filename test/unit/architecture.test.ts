@@ -158,6 +158,23 @@ export function engineServiceNames(tree: Source[]): string[] {
     });
 }
 
+/** Files other than the status module that write a finding's status or its history. */
+export function statusWriters(tree: Source[]): string[] {
+  return tree
+    .filter((s) => s.file !== "src/findings/status.ts")
+    .filter((s) => /insertInto\(\s*"finding_events"/.test(s.text) || /updateTable\(\s*"findings"\s*\)\s*\.set\(\s*\{[^}]*\bstatus\s*:/.test(s.text))
+    .map((s) => s.file)
+    .sort();
+}
+
+/** Files that queue a job by a bare name instead of its declared kind (enqueue(db, KIND, payload)). */
+export function untypedEnqueues(tree: Source[]): string[] {
+  return tree
+    .filter((s) => s.file !== "src/jobs/queue.ts" && /\benqueueJob\(/.test(s.text))
+    .map((s) => s.file)
+    .sort();
+}
+
 /** Route files that build SQL themselves. */
 export function routeSqlFiles(tree: Source[]): string[] {
   return tree.filter((s) => s.file.startsWith("src/web/") && /\.(selectFrom|insertInto|updateTable|deleteFrom)\(|\bsql`/.test(s.text)).map((s) => s.file).sort();
@@ -192,6 +209,21 @@ describe("the layering", () => {
       { file: "src/a/four.ts", text: 'import { type three } from "../c/three.js";\n' },
     ];
     expect(folderCycles(broken)).toEqual([["a", "b"]]);
+  });
+
+  it("one module changes a finding's status and writes its history", () => {
+    expect(statusWriters(tree)).toEqual([]);
+    const broken = [
+      { file: "src/tickets/inbound.ts", text: 'await trx.updateTable("findings").set({ status: "resolved", updated_at: stamp }).where("id", "in", ids).execute();' },
+      { file: "src/remediation/process.ts", text: 'await db.insertInto("finding_events").values(rows).execute();' },
+      { file: "src/findings/sla.ts", text: 'await db.updateTable("findings").set({ due_at: due }).execute();' },
+    ];
+    expect(statusWriters(broken)).toEqual(["src/remediation/process.ts", "src/tickets/inbound.ts"]);
+  });
+
+  it("queues every job through its declared kind (payload typed, no bare job names)", () => {
+    expect(untypedEnqueues(tree)).toEqual([]);
+    expect(untypedEnqueues([{ file: "src/tickets/push.ts", text: 'await enqueueJob(db, "ticket.push", { mappingId }, now);' }, { file: "src/jobs/queue.ts", text: "export async function enqueueJob(" }])).toEqual(["src/tickets/push.ts"]);
   });
 
   it("route files build no SQL: they call stores and engines", () => {

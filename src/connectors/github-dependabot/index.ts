@@ -62,7 +62,6 @@ const severityOf = (value: string | null | undefined): ScannerSeverity => ({ cri
 
 class DependabotScan implements ScanSession {
   readonly #client: GitHubClient;
-  readonly #ctx: ConnectorContext;
   readonly #codeScanning: boolean;
   readonly #githubIntegration: number;
   readonly #organization: string;
@@ -73,7 +72,6 @@ class DependabotScan implements ScanSession {
     if (!ctx.workspace) throw new Error("Dependabot alerts are read only by a background scan.");
     if (!connection.linked) throw new ExternalError("invalid_input", SERVICE, "Choose the connected GitHub integration whose repositories' alerts to import.");
     this.#client = createGitHubClient(connection.linked, ctx);
-    this.#ctx = ctx;
     this.#codeScanning = connection.settings.codeScanning === true;
     this.#githubIntegration = Number(connection.settings.integration);
     this.#organization = String(connection.settings.organization ?? "").trim();
