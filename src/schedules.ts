@@ -100,7 +100,7 @@ export const SCHEDULES: Schedule[] = [
     pattern: "*/30 * * * *",
     enqueue: async (db, registry, now) => {
       // A notifier's check would send a message every half hour: its deliveries tell instead.
-      const rows = (await db.selectFrom("integrations").select(["id", "kind"]).execute()).filter((i) => !registry.available(i.kind)?.notifier);
+      const rows = (await db.selectFrom("integrations").select(["id", "kind"]).execute()).filter((i) => !registry.get(i.kind)?.notifier);
       for (const { id } of rows) {
         await enqueue(db, CHECK_JOB, { integrationId: id }, now);
       }
@@ -139,7 +139,7 @@ export function maintenanceHandler(db: Db, now: () => Date): JobHandler<null> {
 export async function enqueueDueSyncs(db: Db, registry: ConnectorRegistry, now: Date): Promise<number> {
   let queued = 0;
   for (const integration of await db.selectFrom("integrations").select(["id", "kind", "created_at"]).execute()) {
-    const sync = syncKind(registry.available(integration.kind));
+    const sync = syncKind(registry.get(integration.kind));
     if (!sync) continue;
     const last = await db
       .selectFrom("scan_runs")

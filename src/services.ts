@@ -3,7 +3,7 @@
 // vault, catalogue or clock; tests pass their own clock and HTTP options through here.
 import type { ConnectorEnvironment } from "./connectors/context.js";
 import type { ConnectorRegistry } from "./connectors/registry.js";
-import type { AvailableConnector } from "./connectors/types.js";
+import type { Connector } from "./connectors/types.js";
 import type { Db } from "./db/schema.js";
 import type { Logger } from "./log.js";
 import type { Vault } from "./vault.js";
@@ -25,5 +25,5 @@ export interface Services {
   /** Wakes the job worker after an enqueue. */
   notifyWorker: () => void;
   /** Queues the first sync of a connected integration, where its kind has one; true when it queued one. */
-  firstSync(db: Db, connector: AvailableConnector, integrationId: number, now: Date): Promise<boolean>;
+  firstSync(db: Db, connector: Connector, integrationId: number, now: Date): Promise<boolean>;
 }

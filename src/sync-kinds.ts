@@ -2,7 +2,7 @@
 // listing, a container registry's image inventory, a package registry's package listing — with
 // their job, schedule and the words the card uses. One table, so scheduling, "Sync now",
 // connecting and the card treat them alike.
-import type { AvailableConnector, Connector } from "./connectors/types.js";
+import type { Connector } from "./connectors/types.js";
 import type { Db } from "./db/schema.js";
 import type { JobKind } from "./jobs/queue.js";
 import { SCAN_JOB, enqueueScan } from "./findings/sync.js";
@@ -39,7 +39,7 @@ export interface SyncKind {
 export const SYNC_JOB_TYPES = [SCAN_JOB, SCM_JOB, REGISTRY_JOB, PACKAGES_JOB].map((kind) => kind.type);
 
 /** Queues an integration's first sync (on connecting, and after new credentials); false when its kind has none. */
-export async function startFirstSync(db: Db, connector: AvailableConnector, integrationId: number, now: Date): Promise<boolean> {
+export async function startFirstSync(db: Db, connector: Connector, integrationId: number, now: Date): Promise<boolean> {
   const sync = syncKind(connector);
   if (!sync) return false;
   await sync.enqueueOnConnect(db, integrationId, now);
@@ -47,8 +47,8 @@ export async function startFirstSync(db: Db, connector: AvailableConnector, inte
 }
 
 export function syncKind(connector: Connector | undefined): SyncKind | undefined {
-  if (connector?.status !== "available") return undefined;
-  const c: AvailableConnector = connector;
+  if (!connector) return undefined;
+  const c: Connector = connector;
   if (c.scanner) {
     return {
       capability: "scanner",

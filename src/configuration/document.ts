@@ -6,7 +6,7 @@ import type { Services } from "../services.js";
 import { Ajv, type ErrorObject } from "ajv";
 import { parseDocument, stringify } from "yaml";
 import type { ConnectorRegistry } from "../connectors/registry.js";
-import type { AvailableConnector, SettingField, SettingValues } from "../connectors/types.js";
+import type { Connector, SettingField, SettingValues } from "../connectors/types.js";
 import type { GroupBy, PushMode, Severity } from "../db/schema.js";
 import { SEVERITIES } from "../findings/normalize.js";
 import { loadSla, MAX_SLA_DAYS, type SlaPolicy } from "../findings/sla.js";
@@ -56,7 +56,7 @@ export interface ConfigDocument {
 }
 
 /** Settings a connector stores for itself (OAuth state, discovered values) are not configuration. */
-export function configurableFields(connector: AvailableConnector): SettingField[] {
+export function configurableFields(connector: Connector): SettingField[] {
   return connector.fields.filter((f) => f.type !== "secret");
 }
 
@@ -68,7 +68,7 @@ export async function exportConfiguration(deps: Pick<Services, "db" | "vault" | 
   const repoName = new Map(repos.map((r) => [r.id, r.full_name]));
   const out: ConfigIntegration[] = [];
   for (const integration of integrations) {
-    const connector = deps.registry.available(integration.kind);
+    const connector = deps.registry.get(integration.kind);
     if (!connector) continue;
     const stored = integrationSettings(integration);
     const settings: ConfigIntegration["settings"] = {};
@@ -226,7 +226,7 @@ function settingSchema(field: SettingField): Record<string, unknown> {
 
 /** The published JSON Schema (draft-07), from the connectors this Patchbay has. */
 export function configurationSchema(registry: ConnectorRegistry): Record<string, unknown> {
-  const connectors = registry.all().filter((c): c is AvailableConnector => c.status === "available");
+  const connectors = registry.all();
   const kinds = connectors.map((c) => c.card.kind);
   const severityDays = { anyOf: [{ type: "integer", minimum: 1, maximum: MAX_SLA_DAYS }, { type: "null" }] };
   const fieldMapping = {
@@ -344,7 +344,7 @@ export function configurationSchema(registry: ConnectorRegistry): Record<string,
 }
 
 /** Settings as the connector's form would post them, with integration names turned into ids. */
-export function settingsAsForm(connector: AvailableConnector, settings: ConfigIntegration["settings"], idOf: (name: string) => number | undefined): { form: Record<string, string>; unknown: string[] } {
+export function settingsAsForm(connector: Connector, settings: ConfigIntegration["settings"], idOf: (name: string) => number | undefined): { form: Record<string, string>; unknown: string[] } {
   const form: Record<string, string> = {};
   const unknown: string[] = [];
   for (const field of configurableFields(connector)) {

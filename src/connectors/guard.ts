@@ -3,13 +3,13 @@
 // an API that changed) becomes that service's remote error, saying what to check, instead of
 // "Cannot read properties of undefined" in an error table. The original is logged with its stack.
 import { ExternalError } from "../http.js";
-import type { AvailableConnector, ConnectorContext } from "./types.js";
+import type { Connector, ConnectorContext } from "./types.js";
 
 const CAPABILITIES = ["scanner", "scm", "tracker", "notifier", "registry", "packages", "advisories"] as const;
 
-export function guardConnector(connector: AvailableConnector): AvailableConnector {
+export function guardConnector(connector: Connector): Connector {
   const service = connector.card.name;
-  const guarded: AvailableConnector = { ...connector, test: guardFunction(connector.test, service, undefined) };
+  const guarded: Connector = { ...connector, test: guardFunction(connector.test, service, undefined) };
   if (connector.health) guarded.health = guardFunction(connector.health, service, undefined);
   for (const key of CAPABILITIES) {
     const capability = connector[key];

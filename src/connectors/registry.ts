@@ -1,7 +1,6 @@
 // The catalog of every connector kind. Adding a service: one folder, one line here.
 import { guardConnector } from "./guard.js";
-import { plannedConnectors } from "./planned.js";
-import type { AvailableConnector, CategoryId, Connector } from "./types.js";
+import type { Connector, CategoryId } from "./types.js";
 import { CATEGORIES } from "./types.js";
 import { bitbucket } from "./bitbucket/index.js";
 import { github } from "./github/index.js";
@@ -31,7 +30,7 @@ import { goProxy } from "./go-proxy/index.js";
 import { jira, jiraDataCenter } from "./jira/index.js";
 import { wiz } from "./wiz/index.js";
 
-const implemented: AvailableConnector[] = [github, gitlab, bitbucket, wiz, githubDependabot, gitlabVulnerabilities, ciUpload, jira, jiraDataCenter, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook, ociRegistry, dockerHub, ghcr, ecr, gar, acr, dependencyMonitor, npmRegistry, pypi, maven, goProxy];
+const implemented: Connector[] = [github, gitlab, bitbucket, wiz, githubDependabot, gitlabVulnerabilities, ciUpload, jira, jiraDataCenter, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook, ociRegistry, dockerHub, ghcr, ecr, gar, acr, dependencyMonitor, npmRegistry, pypi, maven, goProxy];
 
 export class ConnectorRegistry {
   readonly #byKind = new Map<string, Connector>();
@@ -39,17 +38,12 @@ export class ConnectorRegistry {
   constructor(connectors: Connector[]) {
     for (const connector of connectors) {
       if (this.#byKind.has(connector.card.kind)) throw new Error(`Duplicate connector kind "${connector.card.kind}".`);
-      this.#byKind.set(connector.card.kind, connector.status === "available" ? guardConnector(connector) : connector);
+      this.#byKind.set(connector.card.kind, guardConnector(connector));
     }
   }
 
   get(kind: string): Connector | undefined {
     return this.#byKind.get(kind);
-  }
-
-  available(kind: string): AvailableConnector | undefined {
-    const connector = this.#byKind.get(kind);
-    return connector?.status === "available" ? connector : undefined;
   }
 
   all(): Connector[] {
@@ -61,7 +55,7 @@ export class ConnectorRegistry {
    * fine when one notifier that names channels accepts it (or none names channels).
    */
   channelProblem(channel: string): string | undefined {
-    const checks = this.all().flatMap((c) => (c.status === "available" && c.notifier?.channelProblem ? [c.notifier.channelProblem] : []));
+    const checks = this.all().flatMap((c) => (c.notifier?.channelProblem ? [c.notifier.channelProblem] : []));
     const problems = checks.map((check) => check(channel));
     return problems.some((p) => p === undefined) ? undefined : problems[0];
   }
@@ -75,6 +69,5 @@ export class ConnectorRegistry {
 }
 
 export function defaultRegistry(): ConnectorRegistry {
-  const implementedKinds = new Set(implemented.map((c) => c.card.kind));
-  return new ConnectorRegistry([...implemented, ...plannedConnectors.filter((c) => !implementedKinds.has(c.card.kind))]);
+  return new ConnectorRegistry(implemented);
 }

@@ -5,7 +5,8 @@ import { cvesIn } from "../vuln/advisories.js";
 import { ExternalError, type HttpClient } from "../http.js";
 import type { Logger } from "../log.js";
 
-export type Capability = "scanner" | "scm" | "tracker" | "notifier" | "registry" | "packages" | "advisories" | "upload";
+/** What a connector can do: each is a part of the contract it implements (scanner, scm, …). */
+export type Capability = "scanner" | "scm" | "tracker" | "notifier" | "registry" | "packages" | "advisories";
 
 export type CategoryId = "scm" | "scanners" | "container-registries" | "package-registries" | "collaboration";
 
@@ -176,10 +177,6 @@ export interface TestResult {
 export interface Advice {
   title: string;
   steps: string[];
-}
-
-interface ConnectorBase {
-  card: Card;
 }
 
 export type ScannerSeverity = "critical" | "high" | "medium" | "low" | "info";
@@ -703,10 +700,9 @@ export interface OAuthProvider {
   tokenAlternatives?: string[];
 }
 
-/** A connector Patchbay implements: it can be connected, tested and saved. */
-export interface AvailableConnector extends ConnectorBase {
-  status: "available";
-  capabilities: Capability[];
+/** A connector: its card, its settings, and the parts of the contract it implements. */
+export interface Connector {
+  card: Card;
   /** True when the seed allows several connections of this kind (two GitLab servers). */
   multiInstance: boolean;
   fields: SettingField[];
@@ -778,9 +774,3 @@ export function expiryNote(what: string, expiresAt: number, now: Date): HealthNo
   return undefined;
 }
 
-/** A connector on the roadmap: its card and Overview are shown, Connect is disabled. */
-export interface PlannedConnector extends ConnectorBase {
-  status: "planned";
-}
-
-export type Connector = AvailableConnector | PlannedConnector;

@@ -1,7 +1,7 @@
 // Saving a connection that passed its test: a new integration or new settings for one,
 // keeping what the form does not show, automatic webhook secrets, and the first sync.
 import type { Services } from "../services.js";
-import type { AvailableConnector, SecretValues, SettingValues } from "../connectors/types.js";
+import type { Connector, SecretValues, SettingValues } from "../connectors/types.js";
 import type { Integration } from "../db/schema.js";
 import { generateWebhookSecret } from "./webhook-secret.js";
 import { insertIntegration, integrationSettings, updateIntegrationSettings } from "./store.js";
@@ -9,7 +9,7 @@ import { insertIntegration, integrationSettings, updateIntegrationSettings } fro
 /** Stores a tested connection (new or updated) and starts its first sync; returns its id. */
 export async function saveConnection(
   deps: Services,
-  connector: AvailableConnector,
+  connector: Connector,
   integration: Integration | undefined,
   connection: { settings: SettingValues; secrets: SecretValues },
   by: string,

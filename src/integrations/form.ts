@@ -3,7 +3,7 @@
 // existing integration keeps the stored value — unless the form changes where secrets are
 // sent (a URL, a mail host), which needs them entered again: a stored secret never goes to a
 // destination other than the one it was entered for.
-import type { AvailableConnector, SecretValues, SettingField, SettingValues } from "../connectors/types.js";
+import type { Connector, SecretValues, SettingField, SettingValues } from "../connectors/types.js";
 import { isEmailAddress } from "../text.js";
 
 export const DEFAULT_MAX_LENGTH = 500;
@@ -19,7 +19,7 @@ export interface Existing {
   secrets: SecretValues;
 }
 
-export function parseSettingsForm(connector: AvailableConnector, input: FormInput, existing?: Existing): ParsedForm {
+export function parseSettingsForm(connector: Connector, input: FormInput, existing?: Existing): ParsedForm {
   const settings: SettingValues = {};
   const secrets: SecretValues = {};
   const errors: Record<string, string> = {};
@@ -61,7 +61,7 @@ export function parseSettingsForm(connector: AvailableConnector, input: FormInpu
 }
 
 /** The first editable field saying where secrets go whose submitted value differs from the stored one. */
-function changedDestination(connector: AvailableConnector, input: FormInput, existing: Existing): SettingField | undefined {
+function changedDestination(connector: Connector, input: FormInput, existing: Existing): SettingField | undefined {
   return connector.fields.find((field) => {
     if (!field.editableWhenConnected || !(field.type === "url" || field.destination)) return false;
     const stored = existing.settings[field.name];

@@ -2,17 +2,17 @@
 // its "integration" field names the other, whose settings and secrets (with OAuth tokens
 // refreshed) are handed to the connector as `linked`.
 import type { Services } from "../services.js";
-import type { AvailableConnector, ConnectionSettings } from "../connectors/types.js";
+import type { Connector, ConnectionSettings } from "../connectors/types.js";
 import type { Integration } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { connectionFor } from "./oauth.js";
 
-export async function withLinked(deps: Services, connector: AvailableConnector, connection: ConnectionSettings): Promise<ConnectionSettings> {
+export async function withLinked(deps: Services, connector: Connector, connection: ConnectionSettings): Promise<ConnectionSettings> {
   const field = connector.fields.find((f) => f.type === "integration" && connection.settings[f.name]);
   if (!field) return connection;
   const id = Number(connection.settings[field.name]);
   const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", id).executeTakeFirst();
-  const other = integration ? deps.registry.available(integration.kind) : undefined;
+  const other = integration ? deps.registry.get(integration.kind) : undefined;
   if (!integration || !other || integration.kind !== field.integrationKind) {
     throw new ExternalError("invalid_input", connector.card.name, `The ${field.label} chosen is no longer connected. Choose another, or enter credentials of its own.`);
   }
@@ -21,6 +21,6 @@ export async function withLinked(deps: Services, connector: AvailableConnector, 
 }
 
 /** A background job's connection: stored settings and secrets, OAuth refreshed, and the reused one. */
-export async function linkedOrOwn(deps: Services, connector: AvailableConnector, integration: Integration): Promise<ConnectionSettings> {
+export async function linkedOrOwn(deps: Services, connector: Connector, integration: Integration): Promise<ConnectionSettings> {
   return withLinked(deps, connector, await connectionFor(deps, connector, integration));
 }

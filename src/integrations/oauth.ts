@@ -8,7 +8,7 @@ import crypto from "node:crypto";
 import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase64urlNoPadding } from "@oslojs/encoding";
 import { TokenRequestResult } from "@oslojs/oauth2";
-import type { AvailableConnector, OAuthProvider, SecretValues, SettingValues } from "../connectors/types.js";
+import type { Connector, OAuthProvider, SecretValues, SettingValues } from "../connectors/types.js";
 import type { Integration } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { connectorContext } from "../connectors/context.js";
@@ -32,7 +32,7 @@ export function callbackUrl(baseUrl: string): string {
 /** Records the authorization about to start and returns the provider URL to send the browser to. */
 export async function startAuthorization(
   deps: Services,
-  connector: AvailableConnector & { oauth: OAuthProvider },
+  connector: Connector & { oauth: OAuthProvider },
   connection: { settings: SettingValues; secrets: SecretValues },
   userId: number,
   integrationId: number | null,
@@ -75,7 +75,7 @@ export type CallbackOutcome =
 /** Checks the state and exchanges the code for tokens. The caller stores the integration. */
 export async function completeAuthorization(
   deps: Services,
-  registry: { available(kind: string): AvailableConnector | undefined },
+  registry: { get(kind: string): Connector | undefined },
   query: { code?: string; state?: string; error?: string; error_description?: string },
   userId: number,
 ): Promise<CallbackOutcome> {
@@ -95,11 +95,11 @@ export async function completeAuthorization(
     );
   }
   if (!query.code) return fail("The provider sent no authorization code back.");
-  const connector = registry.available(row.kind);
+  const connector = registry.get(row.kind);
   if (!connector?.oauth) return fail("This integration does not connect by OAuth.");
   const pending = JSON.parse(deps.vault.decrypt(row.sealed)) as Pending;
   try {
-    const tokens = await tokenRequest(deps, connector as AvailableConnector & { oauth: OAuthProvider }, pending.settings, pending.secrets, {
+    const tokens = await tokenRequest(deps, connector as Connector & { oauth: OAuthProvider }, pending.settings, pending.secrets, {
       grant_type: "authorization_code",
       code: query.code,
       redirect_uri: callbackUrl(deps.baseUrl),
@@ -119,7 +119,7 @@ const refreshing = new Map<number, Promise<{ settings: SettingValues; secrets: S
  * expire (the new tokens are stored). Jobs load connections through this; concurrent callers
  * for one integration share one refresh.
  */
-export async function connectionFor(deps: Services, connector: AvailableConnector, integration: Integration): Promise<{ settings: SettingValues; secrets: SecretValues }> {
+export async function connectionFor(deps: Services, connector: Connector, integration: Integration): Promise<{ settings: SettingValues; secrets: SecretValues }> {
   const inFlight = refreshing.get(integration.id);
   if (inFlight) return inFlight;
   const work = loadOrRefresh(deps, connector, integration);
@@ -131,7 +131,7 @@ export async function connectionFor(deps: Services, connector: AvailableConnecto
   }
 }
 
-async function loadOrRefresh(deps: Services, connector: AvailableConnector, stale: Integration): Promise<{ settings: SettingValues; secrets: SecretValues }> {
+async function loadOrRefresh(deps: Services, connector: Connector, stale: Integration): Promise<{ settings: SettingValues; secrets: SecretValues }> {
   // Read the row again: another job may have refreshed the token since this one loaded it.
   const integration = (await deps.db.selectFrom("integrations").selectAll().where("id", "=", stale.id).executeTakeFirst()) ?? stale;
   const settings = integrationSettings(integration);
@@ -140,7 +140,7 @@ async function loadOrRefresh(deps: Services, connector: AvailableConnector, stal
   if (!connector.oauth || !secrets.refreshToken || Number.isNaN(expiresAt) || expiresAt - deps.now().getTime() > REFRESH_MARGIN_MS) {
     return { settings, secrets };
   }
-  const tokens = await tokenRequest(deps, connector as AvailableConnector & { oauth: OAuthProvider }, settings, secrets, {
+  const tokens = await tokenRequest(deps, connector as Connector & { oauth: OAuthProvider }, settings, secrets, {
     grant_type: "refresh_token",
     refresh_token: secrets.refreshToken,
   });
@@ -155,7 +155,7 @@ async function loadOrRefresh(deps: Services, connector: AvailableConnector, stal
 
 async function tokenRequest(
   deps: Services,
-  connector: AvailableConnector & { oauth: OAuthProvider },
+  connector: Connector & { oauth: OAuthProvider },
   settings: SettingValues,
   secrets: SecretValues,
   grant: Record<string, string>,

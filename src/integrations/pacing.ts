@@ -10,7 +10,7 @@
 import { sql } from "kysely";
 import type { PaceClock } from "../connectors/context.js";
 import { paceLimits } from "../connectors/pace.js";
-import type { AvailableConnector, PaceLimits, Pacing } from "../connectors/types.js";
+import type { Connector, PaceLimits, Pacing } from "../connectors/types.js";
 import type { Db, Integration } from "../db/schema.js";
 import { type Pacer, RateLimitedError } from "../http.js";
 import type { Logger } from "../log.js";
@@ -166,7 +166,7 @@ function settingsOf(integration: Pick<Integration, "settings">): Record<string, 
  * An integration's pace: it writes with its own credential, or (where it reuses another
  * integration's connection) with that one's, and the two share one bucket.
  */
-export async function paceOf(db: Db, connector: AvailableConnector, integration: Pick<Integration, "id" | "settings">): Promise<PaceOf | undefined> {
+export async function paceOf(db: Db, connector: Connector, integration: Pick<Integration, "id" | "settings">): Promise<PaceOf | undefined> {
   if (!connector.pacing) return undefined;
   const own = settingsOf(integration);
   const field = connector.fields.find((f) => f.type === "integration" && own[f.name]);
@@ -181,7 +181,7 @@ export async function paceOf(db: Db, connector: AvailableConnector, integration:
 }
 
 /** The pacer for an integration's requests, or undefined where its service documents no limits. */
-export async function pacerFor(db: Db, connector: AvailableConnector, integration: Pick<Integration, "id" | "settings">, logger: Logger, clock?: PaceClock | false): Promise<Pacer | undefined> {
+export async function pacerFor(db: Db, connector: Connector, integration: Pick<Integration, "id" | "settings">, logger: Logger, clock?: PaceClock | false): Promise<Pacer | undefined> {
   if (clock === false) return undefined;
   const pace = await paceOf(db, connector, integration);
   if (!pace) return undefined;

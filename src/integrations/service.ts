@@ -1,7 +1,7 @@
 // What the Integration Hub does with a connector: test a connection, explain a failure,
 // and the background check that keeps each card's status honest.
 import type { Services } from "../services.js";
-import type { AvailableConnector, Advice, ConnectionSettings, ConnectorContext, TestResult } from "../connectors/types.js";
+import type { Connector, Advice, ConnectionSettings, ConnectorContext, TestResult } from "../connectors/types.js";
 import { ExternalError } from "../http.js";
 import { connectorContext } from "../connectors/context.js";
 import { jobKind, perIntegration } from "../jobs/queue.js";
@@ -14,7 +14,7 @@ import { findIntegration, setIntegrationStatus } from "./store.js";
 
 export type TestOutcome = { ok: true; result: TestResult } | { ok: false; message: string; advice: Advice };
 
-export async function testConnection(connector: AvailableConnector, connection: ConnectionSettings, ctx: ConnectorContext, link: Services): Promise<TestOutcome> {
+export async function testConnection(connector: Connector, connection: ConnectionSettings, ctx: ConnectorContext, link: Services): Promise<TestOutcome> {
   // Typed-in secrets are not in the vault yet: make sure no log line or message can echo them.
   for (const value of Object.values(connection.secrets)) registerSecret(value);
   try {
@@ -27,7 +27,7 @@ export async function testConnection(connector: AvailableConnector, connection: 
 }
 
 /** The connector's own troubleshooting where it has some, else the Integration Hub's. */
-export function adviceFor(connector: AvailableConnector, error: ExternalError): Advice {
+export function adviceFor(connector: Connector, error: ExternalError): Advice {
   const specific = connector.troubleshoot?.(error);
   if (specific) return specific;
   switch (error.kind) {
@@ -77,7 +77,7 @@ export function integrationCheckHandler(deps: Services): JobHandler<{ integratio
     const { integrationId } = payload;
     const integration = await findIntegration(deps.db, integrationId);
     if (!integration) return; // Disconnected since the job was queued: nothing to check.
-    const connector = deps.registry.available(integration.kind);
+    const connector = deps.registry.get(integration.kind);
     if (!connector) throw new Error(`Integration ${integrationId} is of kind "${integration.kind}", which this version of Patchbay does not implement.`);
     let outcome: TestOutcome;
     try {

@@ -2,7 +2,7 @@
 // non-secret settings as JSON and secrets sealed by the vault.
 import type { Db, Integration, IntegrationStatus } from "../db/schema.js";
 import type { ConnectorRegistry } from "../connectors/registry.js";
-import type { AvailableConnector, SettingValues } from "../connectors/types.js";
+import type { Capability, Connector, SettingValues } from "../connectors/types.js";
 
 export function listIntegrations(db: Db): Promise<Integration[]> {
   return db.selectFrom("integrations").selectAll().orderBy("kind").orderBy("id").execute();
@@ -81,20 +81,18 @@ export async function integrationOfKind(db: Db, kind: string): Promise<Integrati
   return db.selectFrom("integrations").selectAll().where("kind", "=", kind).executeTakeFirst();
 }
 
-/** What a connector can do, as the contract names each capability's part. */
-export type Facet = "scanner" | "scm" | "tracker" | "notifier" | "registry" | "packages" | "advisories";
 
 /** A connector known to have these parts. */
-export type ConnectorWith<F extends Facet> = AvailableConnector & { [P in F]-?: NonNullable<AvailableConnector[P]> };
+export type ConnectorWith<F extends Capability> = Connector & { [P in F]-?: NonNullable<Connector[P]> };
 
 /** A connected integration with the connector that serves it. */
-export interface Connected<F extends Facet = never> {
+export interface Connected<F extends Capability = never> {
   integration: Integration;
   connector: ConnectorWith<F>;
 }
 
-function connected<F extends Facet>(registry: ConnectorRegistry, integration: Integration, facet: F | undefined): Connected<F> | undefined {
-  const connector = registry.available(integration.kind);
+function connected<F extends Capability>(registry: ConnectorRegistry, integration: Integration, facet: F | undefined): Connected<F> | undefined {
+  const connector = registry.get(integration.kind);
   if (!connector || (facet && !connector[facet])) return undefined;
   return { integration, connector: connector as ConnectorWith<F> };
 }
@@ -104,13 +102,13 @@ function connected<F extends Facet>(registry: ConnectorRegistry, integration: In
  * `facet`) the connector has that capability: a tracker's page asks for "tracker", a sync job
  * for "scm". Undefined otherwise, as for an id that is not there.
  */
-export async function loadConnected<F extends Facet = never>(db: Db, registry: ConnectorRegistry, id: number, facet?: F): Promise<Connected<F> | undefined> {
+export async function loadConnected<F extends Capability = never>(db: Db, registry: ConnectorRegistry, id: number, facet?: F): Promise<Connected<F> | undefined> {
   const integration = Number.isSafeInteger(id) ? await findIntegration(db, id) : undefined;
   return integration && connected(registry, integration, facet);
 }
 
 /** Every integration whose connector has this capability, by name. */
-export async function listConnected<F extends Facet>(db: Db, registry: ConnectorRegistry, facet: F): Promise<Connected<F>[]> {
+export async function listConnected<F extends Capability>(db: Db, registry: ConnectorRegistry, facet: F): Promise<Connected<F>[]> {
   const rows = await db.selectFrom("integrations").selectAll().orderBy("name").orderBy("id").execute();
   return rows.flatMap((row) => connected(registry, row, facet) ?? []);
 }

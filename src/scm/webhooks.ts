@@ -3,7 +3,7 @@
 // may. Only for a PATCHBAY_BASE_URL the service can reach (https, not loopback), so that no
 // repository gets a webhook pointing at nowhere.
 import { generateWebhookSecret } from "../integrations/webhook-secret.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext } from "../connectors/types.js";
+import type { Connector, ConnectionSettings, ConnectorContext } from "../connectors/types.js";
 import type { Db, Integration } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import type { Logger } from "../log.js";
@@ -25,7 +25,7 @@ export function webhookUrl(baseUrl: string, integration: Pick<Integration, "id" 
 /** Adds missing webhooks; returns a note for the dialog when some could not be added. */
 export async function registerWebhooks(
   db: Db,
-  connector: AvailableConnector,
+  connector: Connector,
   integration: Integration,
   connection: ConnectionSettings,
   ctx: ConnectorContext & { logger: Logger },

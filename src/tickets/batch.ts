@@ -67,7 +67,7 @@ export async function batchEstimates(db: Db, registry: ConnectorRegistry, id: nu
     .execute();
   const out = [];
   for (const part of parts) {
-    const connector = registry.available(part.kind);
+    const connector = registry.get(part.kind);
     const pace = connector ? await paceOf(db, connector, part) : undefined;
     const left = part.total! - part.done;
     if (!pace || left <= 0) continue;

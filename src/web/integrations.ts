@@ -4,17 +4,12 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { type Health, readHealth } from "../health/integrations.js";
-import type { AvailableConnector, Connector, SettingValues } from "../connectors/types.js";
+import type { Connector, SettingValues } from "../connectors/types.js";
 import type { Integration } from "../db/schema.js";
 import { type Existing, displayValue, parseSettingsForm } from "../integrations/form.js";
 import { testConnection, type TestOutcome } from "../integrations/service.js";
 import { connectorContext } from "../connectors/context.js";
-import {
-  deleteIntegration,
-  findIntegration,
-  integrationSettings,
-  listIntegrations,
-} from "../integrations/store.js";
+import { deleteIntegration, findIntegration, integrationSettings, listIntegrations } from "../integrations/store.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { countFindingsOnlyFrom, deleteFindingsOnlyFrom } from "../findings/store.js";
 import { readForm } from "./forms.js";
@@ -52,7 +47,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/integrations/oauth/callback", async (c) => {
     const outcome = await completeAuthorization(deps, deps.registry, c.req.query(), c.get("user")!.id);
-    const connector = outcome.kind ? deps.registry.available(outcome.kind) : undefined;
+    const connector = outcome.kind ? deps.registry.get(outcome.kind) : undefined;
     if (!connector) {
       return render(c, deps, "./error", { title: "Authorization failed", message: outcome.ok ? "Unknown integration." : outcome.message }, 400);
     }
@@ -66,7 +61,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.post("/integrations/:kind/oauth/start", admin, async (c) => {
-    const connector = deps.registry.available(c.req.param("kind")!);
+    const connector = deps.registry.get(c.req.param("kind")!);
     if (!connector?.oauth) return notFound(c, deps);
     const form = await readForm(c);
     const integration = form.id ? await findIntegration(deps.db, Number(form.id)) : undefined;
@@ -115,7 +110,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.post("/integrations/:kind/test", admin, async (c) => {
-    const connector = deps.registry.available(c.req.param("kind")!);
+    const connector = deps.registry.get(c.req.param("kind")!);
     if (!connector) return notFound(c, deps);
     const form = await readForm(c);
     const integration = form.id ? await findIntegration(deps.db, Number(form.id)) : undefined;
@@ -130,14 +125,14 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.post("/integrations/:kind", admin, async (c) => {
-    const connector = deps.registry.available(c.req.param("kind")!);
+    const connector = deps.registry.get(c.req.param("kind")!);
     if (!connector) return notFound(c, deps);
     return save(c, deps, connector, undefined);
   });
 
   app.post("/integrations/:kind/:id", admin, async (c) => {
     const found = await loadIntegration(c, deps);
-    if (!found || found.connector.status !== "available") return notFound(c, deps);
+    if (!found) return notFound(c, deps);
     return save(c, deps, found.connector, found.integration);
   });
 
@@ -164,7 +159,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
   return app;
 }
 
-async function save(c: Ctx, deps: AppDeps, connector: AvailableConnector, integration: Integration | undefined) {
+async function save(c: Ctx, deps: AppDeps, connector: Connector, integration: Integration | undefined) {
   const form = await readForm(c);
   const existing = integration ? existingOf(deps, integration) : undefined;
   const parsed = parseSettingsForm(connector, form, existing);
@@ -213,17 +208,16 @@ interface DialogState {
  */
 async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 422 = 200) {
   const { connector, integration } = state;
-  const available = connector.status === "available" ? connector : undefined;
   const values = state.values ?? (integration ? integrationSettings(integration) : undefined);
   const storedSecrets = integration?.secrets ? Object.keys(deps.vault.openSecrets(integration.secrets)) : [];
   const linkable = await listIntegrations(deps.db);
-  const fields = (available?.fields ?? []).map((field) => ({
+  const fields = connector.fields.map((field) => ({
     ...field,
     choices:
       field.type === "integration"
         ? linkable.filter((i) => i.kind === field.integrationKind).map((i) => ({ id: String(i.id), name: i.name }))
         : field.type === "integrations"
-          ? linkable.filter((i) => i.id !== integration?.id && (!field.integrationCapability || deps.registry.available(i.kind)?.capabilities.includes(field.integrationCapability))).map((i) => ({ id: String(i.id), name: i.name }))
+          ? linkable.filter((i) => i.id !== integration?.id && (!field.integrationCapability || deps.registry.get(i.kind)?.[field.integrationCapability])).map((i) => ({ id: String(i.id), name: i.name }))
           : (field.options ?? []).map((o) => ({ id: o.value, name: o.label })),
     value: displayValue(field, values),
     error: state.errors?.[field.name],
@@ -234,7 +228,6 @@ async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 4
   const data = {
     connector,
     card: connector.card,
-    available: Boolean(available),
     integration,
     tab: state.tab,
     fields,
@@ -245,28 +238,28 @@ async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 4
     confirmDisconnect: state.confirmDisconnect,
     findingsOnly: state.findingsOnly ?? 0,
     oauthError: state.oauthError,
-    oauth: available?.oauth
+    oauth: connector.oauth
       ? { startUrl: `${base}/oauth/start`, callbackUrl: callbackUrl(deps.baseUrl), provider: connector.card.name }
       : undefined,
     disconnected: state.disconnected,
     dependents: integration
       ? linkable
-          .filter((other) => deps.registry.available(other.kind)?.fields.some((f) => f.type === "integration" && integrationSettings(other)[f.name] === String(integration.id)))
+          .filter((other) => deps.registry.get(other.kind)?.fields.some((f) => f.type === "integration" && integrationSettings(other)[f.name] === String(integration.id)))
           .map((other) => other.name)
       : [],
     projects:
-      integration && available?.tracker
-        ? Object.assign(await listMappings(deps.db, integration.id), { nouns: available.tracker.nouns })
+      integration && connector.tracker
+        ? Object.assign(await listMappings(deps.db, integration.id), { nouns: connector.tracker.nouns })
         : undefined,
     selfUrl: integration ? `${base}/${integration.id}` : `${base}/new`,
     formAction: integration ? `${base}/${integration.id}` : base,
     testAction: `${base}/test`,
     disconnectUrl: integration ? `${base}/${integration.id}/disconnect` : undefined,
     webhook:
-      integration && available?.scm
+      integration && connector.scm
         ? {
             url: webhookUrl(deps.baseUrl, integration),
-            instructions: available.scm.webhook.instructions,
+            instructions: connector.scm.webhook.instructions,
             automatic: values?.webhookAutomatic === true,
             note: typeof values?.webhookNote === "string" ? values.webhookNote : undefined,
             registered: await webhookCoverage(deps.db, integration.id),
@@ -307,8 +300,7 @@ export interface CardView {
   kind: string;
   name: string;
   summary: string;
-  planned: boolean;
-  status: "planned" | "not_connected" | "connected" | "error";
+  status: "not_connected" | "connected" | "error";
   multiInstance: boolean;
   /** The connector pushes tickets: its menu has Manage Project. */
   tracker: boolean;
@@ -362,7 +354,6 @@ async function hubGroups(deps: AppDeps, q: string) {
 
 function cardView(connector: Connector, integrations: Integration[], scanOf: (integration: Integration, sync: SyncKind) => ScanView): CardView {
   const sync = syncKind(connector);
-  const available = connector.status === "available" ? connector : undefined;
   const connections = integrations.map((integration) => {
     const settings = integrationSettings(integration);
     return {
@@ -372,27 +363,20 @@ function cardView(connector: Connector, integrations: Integration[], scanOf: (in
       lastError: integration.last_error,
       health: readHealth(integration.health),
       lastSyncAt: integration.last_sync_at,
-      glance: (available?.fields ?? [])
+      glance: connector.fields
         .filter((f) => f.glance)
         .map((f) => ({ label: f.label, value: f.type === "checkbox" ? (settings[f.name] ? "On" : "Off") : String(settings[f.name] || f.defaultValue || "") })),
       scan: sync ? scanOf(integration, sync) : undefined,
     };
   });
-  const status = !available
-    ? "planned"
-    : connections.length === 0
-      ? "not_connected"
-      : connections.some((c) => c.status === "error")
-        ? "error"
-        : "connected";
+  const status = connections.length === 0 ? "not_connected" : connections.some((c) => c.status === "error") ? "error" : "connected";
   return {
     kind: connector.card.kind,
     name: connector.card.name,
     summary: connector.card.summary,
-    planned: !available,
     status,
-    multiInstance: available?.multiInstance ?? false,
-    tracker: Boolean(available?.tracker),
+    multiInstance: connector.multiInstance,
+    tracker: Boolean(connector.tracker),
     connections,
     scanning: connections.some((c) => c.scan?.active !== undefined),
   };

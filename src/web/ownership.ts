@@ -3,21 +3,7 @@
 // repository's own override).
 import { type Context, Hono } from "hono";
 import { type Codeowners, ownersOf } from "../routing/codeowners.js";
-import {
-  loadRouting,
-  MAX_RULES,
-  overrideIsEmpty,
-  parseLabels,
-  parseOverride,
-  type RouteOverride,
-  type RouteRule,
-  routeForRepository,
-  type RoutingSettings,
-  routingStats,
-  saveOverride,
-  saveRouting,
-  validateRule,
-} from "../routing/ownership.js";
+import { loadRouting, MAX_RULES, overrideIsEmpty, parseLabels, parseOverride, type RouteOverride, type RouteRule, routeForRepository, type RoutingSettings, routingStats, saveOverride, saveRouting, validateRule } from "../routing/ownership.js";
 import { enqueueOwnershipSync } from "../routing/sync.js";
 import { listIntegrations } from "../integrations/store.js";
 import { findRepository } from "../scm/store.js";
@@ -81,7 +67,7 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.post("/settings/ownership/refresh", async (c) => {
-    const scms = (await listIntegrations(deps.db)).filter((i) => deps.registry.available(i.kind)?.scm);
+    const scms = (await listIntegrations(deps.db)).filter((i) => deps.registry.get(i.kind)?.scm);
     for (const i of scms) await enqueueOwnershipSync(deps.db, i.id, deps.now());
     deps.notifyWorker();
     return redirect(c, "/settings/ownership?refresh=1");

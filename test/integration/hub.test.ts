@@ -1,8 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { listIntegrations } from "../../src/integrations/store.js";
 import { enqueueJob } from "../../src/jobs/queue.js";
-import { ConnectorRegistry, defaultRegistry } from "../../src/connectors/registry.js";
-import type { PlannedConnector } from "../../src/connectors/types.js";
 import { type TestApp, setUpAdmin, testApp, text, type Browser } from "../helpers.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
@@ -18,26 +16,10 @@ beforeEach(async () => {
   wiz.sim.faults.clear();
   wiz.sim.clients.clear();
   wiz.sim.addClient(WIZ_CLIENT.id, WIZ_CLIENT.secret);
-  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: wiz.originMap }, runtime: { registry: new ConnectorRegistry([...defaultRegistry().all(), ROADMAP]) } });
+  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: wiz.originMap } });
   admin = await setUpAdmin(app);
 });
 
-/** A connector on the roadmap: every card the seed lists is built, so the test brings its own. */
-const ROADMAP: PlannedConnector = {
-  status: "planned",
-  card: {
-    kind: "harbor-scanner",
-    name: "Harbor vulnerability reports",
-    category: "scanners",
-    summary: "Import Harbor's own scan reports.",
-    overview: {
-      description: "Import the vulnerability reports Harbor's scanners attach to images.",
-      benefits: ["Image vulnerabilities where the images live"],
-      requirements: ["A Harbor robot account"],
-      docs: [{ label: "Harbor API", url: "https://goharbor.io/docs/" }],
-    },
-  },
-};
 afterEach(() => app.close());
 
 const wizForm = (overrides: Record<string, string> = {}) => ({
@@ -67,7 +49,6 @@ describe("Integration Hub", () => {
     }
     expect(html).toMatch(/<input id="integration-search" type="search"/);
     expect(page).toContain("Not Connected");
-    expect(page).toContain("Coming soon");
   });
 
   it("filters cards as you type", async () => {
@@ -77,17 +58,6 @@ describe("Integration Hub", () => {
     expect(html).not.toContain("Source Control");
     const none = text(await (await admin.get("/integrations/cards?q=zzzz", { htmx: true })).text());
     expect(none).toContain("No integration matches “zzzz”.");
-  });
-
-  it("shows a planned connector's Overview, says it is coming, and offers no form", async () => {
-    const card = await (await admin.get("/integrations")).text();
-    expect(card).toMatch(/data-kind="harbor-scanner"[\s\S]*?<button type="button" disabled aria-describedby="card-harbor-scanner-coming">Connect<\/button>/);
-    const overview = text(await (await admin.get("/integrations/harbor-scanner/new", { htmx: true, target: "dialog-root" })).text());
-    expect(overview).toContain("Harbor vulnerability reports is coming in a later release of Patchbay.");
-    expect(overview).toContain("Image vulnerabilities where the images live");
-    const config = await (await admin.get("/integrations/harbor-scanner/new?tab=configuration", { htmx: true, target: "integration-dialog-content" })).text();
-    expect(config).not.toContain("<form method=\"post\"");
-    expect((await admin.post("/integrations/harbor-scanner", { token: "x" })).status).toBe(404);
   });
 
   it("opens the dialog with Overview and Configuration tabs", async () => {

@@ -3,7 +3,7 @@
 // ACR's token service — and the catalog where the credentials may read it.
 import { ExternalError } from "../../http.js";
 import { REPOSITORIES_FIELD, configuredRepositories, createRegistryClient, registrySession, registryTroubleshoot, testRegistry } from "../oci-registry/index.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, SettingValues } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, SettingValues } from "../types.js";
 
 const NAME = /^[a-z0-9]{5,50}$/;
 
@@ -17,9 +17,7 @@ function client(connection: ConnectionSettings, ctx: ConnectorContext) {
   return createRegistryClient(ctx, `https://${loginServer(connection.settings)}`, { username: String(connection.settings.username ?? ""), password: connection.secrets.password ?? "" });
 }
 
-export const acr: AvailableConnector = {
-  status: "available",
-  capabilities: ["registry"],
+export const acr: Connector = {
   multiInstance: true,
   card: {
     kind: "acr",

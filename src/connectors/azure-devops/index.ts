@@ -6,7 +6,7 @@
 // by that tag through WIQL.
 import { ExternalError, type HttpResponse } from "../../http.js";
 import { toHtml } from "../html.js";
-import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerFieldKind, type TrackerSession } from "../types.js";
+import { cvesIn, type Connector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerFieldKind, type TrackerSession } from "../types.js";
 import { AzureDevOpsClient, type PatchOperation, SERVICE, adoErrorMessage, organizationUrl } from "./client.js";
 import { azureDevOpsInbound } from "./inbound.js";
 
@@ -281,9 +281,7 @@ function serialize(ref: string, value: FieldValue): unknown {
   }
 }
 
-export const azureDevOps: AvailableConnector = {
-  status: "available",
-  capabilities: ["tracker"],
+export const azureDevOps: Connector = {
   multiInstance: true,
   card: {
     kind: "azure-devops",

@@ -3,7 +3,7 @@
 // repositories; follows pull requests.
 import { ExternalError } from "../../http.js";
 import { withAnnotation } from "../annotation.js";
-import type { RepositoryFile, AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
+import type { RepositoryFile, Connector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
 import { BitbucketClient, type Paged, SERVICE, authorization, bitbucketErrorMessage } from "./client.js";
 import { parseBitbucketDelivery, verifyBitbucketDelivery } from "./webhook.js";
 import { linkOutsidePullRequestsField } from "../pull-requests.js";
@@ -41,9 +41,7 @@ function toRepository(repo: BitbucketRepo): RepositoryInfo {
   };
 }
 
-export const bitbucket: AvailableConnector = {
-  status: "available",
-  capabilities: ["scm"],
+export const bitbucket: Connector = {
   multiInstance: true,
   card: {
     kind: "bitbucket",

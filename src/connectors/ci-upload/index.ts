@@ -1,11 +1,9 @@
 // CI uploads: scanner reports sent to Patchbay (POST /api/v1/scans with an API token, or the
 // Uploads page). No outside service: connecting it turns uploads on and gives their findings
 // a source to belong to.
-import type { AvailableConnector } from "../types.js";
+import type { Connector } from "../types.js";
 
-export const ciUpload: AvailableConnector = {
-  status: "available",
-  capabilities: ["upload"],
+export const ciUpload: Connector = {
   multiInstance: false,
   card: {
     kind: "ci-upload",

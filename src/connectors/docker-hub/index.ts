@@ -3,7 +3,7 @@
 // organization access token through Docker's token service.
 import { ExternalError, type HttpClient } from "../../http.js";
 import { REPOSITORIES_FIELD, configuredRepositories, createRegistryClient, registrySession, registryTroubleshoot, testRegistry } from "../oci-registry/index.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext } from "../types.js";
 
 const SERVICE = "Docker Hub";
 const REGISTRY = "https://registry-1.docker.io";
@@ -59,9 +59,7 @@ function session(connection: ConnectionSettings, ctx: ConnectorContext) {
   return { client, session: registrySession(client, configuredRepositories(connection), () => repositories(connection, ctx)) };
 }
 
-export const dockerHub: AvailableConnector = {
-  status: "available",
-  capabilities: ["registry"],
+export const dockerHub: Connector = {
   multiInstance: true,
   card: {
     kind: "docker-hub",

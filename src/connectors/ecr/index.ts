@@ -4,7 +4,7 @@
 // credentials (user "AWS"), as `docker login` does.
 import { ExternalError, type HttpClient } from "../../http.js";
 import { REPOSITORIES_FIELD, configuredRepositories, createRegistryClient, registrySession, registryTroubleshoot, testRegistry } from "../oci-registry/index.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, SettingValues } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, SettingValues } from "../types.js";
 import { type AwsCredentials, signedHeaders } from "./sigv4.js";
 
 const SERVICE = "Amazon ECR";
@@ -116,9 +116,7 @@ async function session(connection: ConnectionSettings, ctx: ConnectorContext) {
   return { client, session: registrySession(client, configuredRepositories(connection), () => repositories(connection, ctx)) };
 }
 
-export const ecr: AvailableConnector = {
-  status: "available",
-  capabilities: ["registry"],
+export const ecr: Connector = {
   multiInstance: true,
   card: {
     kind: "ecr",

@@ -5,7 +5,7 @@ import nodemailer from "nodemailer";
 import { ExternalError } from "../../http.js";
 import { escapeHtml } from "../html.js";
 import { RULE_FIELDS, testNotification } from "../notifier.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, Notification } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, Notification } from "../types.js";
 import { isEmailAddress } from "../../text.js";
 
 const SERVICE = "E-mail";
@@ -85,9 +85,7 @@ async function send(connection: ConnectionSettings, ctx: ConnectorContext, notif
   }
 }
 
-export const email: AvailableConnector = {
-  status: "available",
-  capabilities: ["notifier"],
+export const email: Connector = {
   multiInstance: true,
   card: {
     kind: "email",

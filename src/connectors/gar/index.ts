@@ -7,7 +7,7 @@ import crypto from "node:crypto";
 import { ExternalError, type HttpClient } from "../../http.js";
 import { signRs256 } from "../jwt.js";
 import { REPOSITORIES_FIELD, configuredRepositories, createRegistryClient, registrySession, registryTroubleshoot, testRegistry } from "../oci-registry/index.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, SettingValues } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, SettingValues } from "../types.js";
 
 const SERVICE = "Google Artifact Registry";
 const API = "https://artifactregistry.googleapis.com/v1";
@@ -151,9 +151,7 @@ async function open(connection: ConnectionSettings, ctx: ConnectorContext) {
   return { client, session: registrySession(client, configuredRepositories(connection), () => images(http, token, connection)) };
 }
 
-export const gar: AvailableConnector = {
-  status: "available",
-  capabilities: ["registry"],
+export const gar: Connector = {
   multiInstance: true,
   card: {
     kind: "gar",

@@ -5,7 +5,7 @@ import { ExternalError } from "../../http.js";
 import { createGitHubClient } from "../github/index.js";
 import { nextLink as nextGitHubLink } from "../github/client.js";
 import { REPOSITORIES_FIELD, configuredRepositories, createRegistryClient, registrySession, registryTroubleshoot, testRegistry } from "../oci-registry/index.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext } from "../types.js";
 
 const BASE = "https://ghcr.io";
 const MAX_PAGES = 20;
@@ -54,9 +54,7 @@ function session(connection: ConnectionSettings, ctx: ConnectorContext) {
   return registrySession(client(connection, ctx), configuredRepositories(connection), () => packages(connection, ctx));
 }
 
-export const ghcr: AvailableConnector = {
-  status: "available",
-  capabilities: ["registry"],
+export const ghcr: Connector = {
   multiInstance: true,
   card: {
     kind: "ghcr",

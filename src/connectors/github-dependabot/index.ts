@@ -11,7 +11,7 @@ import { packageKey } from "../../vuln/packages.js";
 import { createGitHubClient } from "../github/index.js";
 import { type GitHubClient, nextLink } from "../github/client.js";
 import { repositoryPages } from "../repository-scan.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, ScanSession, ScannedFinding, ScannerRecord, ScannerSeverity, WorkspaceRepository } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, ScanSession, ScannedFinding, ScannerRecord, ScannerSeverity, WorkspaceRepository } from "../types.js";
 
 const SERVICE = "GitHub Dependabot";
 const MAX_PAGES = 100;
@@ -246,9 +246,7 @@ class DependabotScan implements ScanSession {
   }
 }
 
-export const githubDependabot: AvailableConnector = {
-  status: "available",
-  capabilities: ["scanner"],
+export const githubDependabot: Connector = {
   multiInstance: true,
   card: {
     kind: "github-dependabot",

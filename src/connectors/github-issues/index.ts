@@ -9,7 +9,7 @@ import { GITHUB_PACING, type GitHubClient, SERVICE, nextLink } from "../github/c
 import { paceFields } from "../pace.js";
 import { toMarkdown } from "../markdown.js";
 import { GITHUB_MAX_DELIVERY_BYTES, GITHUB_SIGNATURE_HEADERS, ISSUE_STATUSES, issueStatus, parseGitHubIssueDelivery, verifyGitHubDelivery } from "../github/webhook.js";
-import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession, TicketMovedError, type UpdateOutcome } from "../types.js";
+import { cvesIn, type Connector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession, TicketMovedError, type UpdateOutcome } from "../types.js";
 
 const MAX_PAGES = 20;
 const TITLE_MAX = 256;
@@ -266,9 +266,7 @@ function labels(content: TicketContent): string[] {
   return [...new Set([...out, content.marker])];
 }
 
-export const githubIssues: AvailableConnector = {
-  status: "available",
-  capabilities: ["tracker"],
+export const githubIssues: Connector = {
   multiInstance: true,
   card: {
     kind: "github-issues",

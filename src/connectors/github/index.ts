@@ -2,7 +2,7 @@
 // personal access token (fine-grained or classic). Lists the repositories the token reaches.
 import { ExternalError } from "../../http.js";
 import { expiryNote, type HealthNote } from "../types.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
 import { type AppCredentials, appLogin, installationToken, privateKeyError } from "./app.js";
 import { GITHUB_PACING, GitHubClient, SERVICE, apiBase, githubErrorMessage, nextLink } from "./client.js";
 import { paceFields } from "../pace.js";
@@ -53,9 +53,7 @@ function toRepository(repo: GitHubRepo): RepositoryInfo {
   };
 }
 
-export const github: AvailableConnector = {
-  status: "available",
-  capabilities: ["scm"],
+export const github: Connector = {
   multiInstance: true,
   card: {
     kind: "github",

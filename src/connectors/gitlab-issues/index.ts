@@ -8,7 +8,7 @@ import { createGitLabClient } from "../gitlab/index.js";
 import { type GitLabClient, SERVICE, apiBase, expectList, nextPage } from "../gitlab/client.js";
 import { toMarkdown } from "../markdown.js";
 import { parseGitLabIssueDelivery, verifyGitLabDelivery } from "../gitlab/webhook.js";
-import { cvesIn, type AvailableConnector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession, type UpdateOutcome } from "../types.js";
+import { cvesIn, type Connector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession, type UpdateOutcome } from "../types.js";
 
 const MAX_PAGES = 20;
 
@@ -208,9 +208,7 @@ function labels(content: TicketContent): string[] {
   return [...new Set([...out, content.marker])];
 }
 
-export const gitlabIssues: AvailableConnector = {
-  status: "available",
-  capabilities: ["tracker"],
+export const gitlabIssues: Connector = {
   multiInstance: true,
   card: {
     kind: "gitlab-issues",

@@ -7,7 +7,7 @@ import { ExternalError } from "../../http.js";
 import { createGitLabClient } from "../gitlab/index.js";
 import { expectList, nextPage } from "../gitlab/client.js";
 import { repositoryPages } from "../repository-scan.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, ScanSession, ScannedFinding, ScannerRecord, ScannerSeverity, WorkspaceRepository } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, ScanSession, ScannedFinding, ScannerRecord, ScannerSeverity, WorkspaceRepository } from "../types.js";
 import { ecosystemOfFile } from "../../vuln/ecosystems.js";
 
 const SERVICE = "GitLab Vulnerabilities";
@@ -117,9 +117,7 @@ class GitLabVulnerabilityScan implements ScanSession {
   }
 }
 
-export const gitlabVulnerabilities: AvailableConnector = {
-  status: "available",
-  capabilities: ["scanner"],
+export const gitlabVulnerabilities: Connector = {
   multiInstance: true,
   card: {
     kind: "gitlab-vulnerabilities",

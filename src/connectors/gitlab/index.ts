@@ -3,7 +3,7 @@
 import { ExternalError } from "../../http.js";
 import { withAnnotation } from "../annotation.js";
 import { expiryNote, type HealthNote } from "../types.js";
-import type { RepositoryFile, AvailableConnector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
+import type { RepositoryFile, Connector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
 import { GitLabClient, SERVICE, apiBase, expectList, gitlabErrorMessage, nextPage } from "./client.js";
 import { parseGitLabDelivery, verifyGitLabDelivery } from "./webhook.js";
 import { linkOutsidePullRequestsField } from "../pull-requests.js";
@@ -41,9 +41,7 @@ function toRepository(project: GitLabProject): RepositoryInfo {
   };
 }
 
-export const gitlab: AvailableConnector = {
-  status: "available",
-  capabilities: ["scm"],
+export const gitlab: Connector = {
   multiInstance: true,
   card: {
     kind: "gitlab",

@@ -5,7 +5,7 @@
 import { ExternalError, type HttpClient } from "../../http.js";
 import { orderVersions } from "../../vuln/versions/index.js";
 import { USERNAME_FIELD, address, addressField, authorization, names, packageTroubleshoot } from "../package-registry.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, PublishedPackage } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, PublishedPackage } from "../types.js";
 
 const SERVICE = "Go module proxy";
 const DEFAULT_URL = "https://proxy.golang.org";
@@ -63,9 +63,7 @@ function proxy(connection: ConnectionSettings, ctx: ConnectorContext) {
   return new ModuleProxy(address(connection, "proxyUrl", DEFAULT_URL, SERVICE), connection, ctx);
 }
 
-export const goProxy: AvailableConnector = {
-  status: "available",
-  capabilities: ["packages"],
+export const goProxy: Connector = {
   multiInstance: true,
   card: {
     kind: "go-proxy",

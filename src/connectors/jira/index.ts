@@ -4,7 +4,7 @@
 // descriptions, comments and workflow transitions.
 import { ExternalError } from "../../http.js";
 import { cvesIn, type ExistingTicket } from "../types.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession, TransitionOptions, UpdateOutcome } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession, TransitionOptions, UpdateOutcome } from "../types.js";
 import { httpsOrigin } from "../origin.js";
 import { toAdf } from "./adf.js";
 import { toWiki } from "./wiki.js";
@@ -510,9 +510,7 @@ interface RawType {
   subtask?: boolean;
 }
 
-export const jira: AvailableConnector = {
-  status: "available",
-  capabilities: ["tracker"],
+export const jira: Connector = {
   multiInstance: true,
   card: {
     kind: "jira",
@@ -647,9 +645,7 @@ async function testDataCenter(connection: ConnectionSettings, ctx: ConnectorCont
   };
 }
 
-export const jiraDataCenter: AvailableConnector = {
-  status: "available",
-  capabilities: ["tracker"],
+export const jiraDataCenter: Connector = {
   multiInstance: true,
   card: {
     kind: "jira-data-center",

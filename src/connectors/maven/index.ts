@@ -5,7 +5,7 @@
 import { ExternalError, type HttpClient } from "../../http.js";
 import { orderVersions } from "../../vuln/versions/index.js";
 import { USERNAME_FIELD, address, addressField, authorization, names, packageTroubleshoot } from "../package-registry.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, PublishedPackage } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, PublishedPackage } from "../types.js";
 
 const SERVICE = "Maven repository";
 const DEFAULT_URL = "https://repo.maven.apache.org/maven2";
@@ -130,9 +130,7 @@ async function list(connection: ConnectionSettings, ctx: ConnectorContext): Prom
   return out;
 }
 
-export const maven: AvailableConnector = {
-  status: "available",
-  capabilities: ["packages"],
+export const maven: Connector = {
   multiInstance: true,
   card: {
     kind: "maven",

@@ -5,7 +5,7 @@
 import { ExternalError, type HttpClient } from "../../http.js";
 import { orderVersions } from "../../vuln/versions/index.js";
 import { address, addressField, authorization, packageTroubleshoot } from "../package-registry.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, PublishedPackage } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, PublishedPackage } from "../types.js";
 
 const SERVICE = "npm registry";
 const DEFAULT_URL = "https://registry.npmjs.org";
@@ -77,9 +77,7 @@ function registry(connection: ConnectionSettings, ctx: ConnectorContext) {
   return new NpmRegistry(address(connection, "registryUrl", DEFAULT_URL, SERVICE), connection, ctx);
 }
 
-export const npmRegistry: AvailableConnector = {
-  status: "available",
-  capabilities: ["packages"],
+export const npmRegistry: Connector = {
   multiInstance: true,
   card: {
     kind: "npm-registry",

@@ -3,7 +3,7 @@
 // list where the registry does not allow the catalog. Images are resolved to their manifest
 // digest, and their config labels read (org.opencontainers.image.source names the source).
 import { ExternalError } from "../../http.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, RegistryImage, RegistrySession, SettingField } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, RegistryImage, RegistrySession, SettingField } from "../types.js";
 import { MANIFEST_TYPES, RegistryClient, SERVICE, digestOf, nextLink } from "./client.js";
 import { httpsOrigin } from "../origin.js";
 import { withoutTrailingSlash } from "../../text.js";
@@ -132,9 +132,7 @@ export function registryTroubleshoot(error: ExternalError) {
   return undefined;
 }
 
-export const ociRegistry: AvailableConnector = {
-  status: "available",
-  capabilities: ["registry"],
+export const ociRegistry: Connector = {
   multiInstance: true,
   card: {
     kind: "oci-registry",

@@ -6,7 +6,7 @@ import { MAX_MANIFEST_BYTES, manifestFormat, parseManifest, ManifestError, type 
 import { cvssBaseScore, severityOfScore } from "../../vuln/cvss.js";
 import { versionsAbove } from "../../vuln/versions/index.js";
 import { ExternalError, TooLargeError, formatBytes } from "../../http.js";
-import type { AdvisoryMatch, AvailableConnector, ConnectionSettings, ResolvedDependency, ConnectorContext, ScanSession, ScannerRecord, ScannerSeverity, Workspace, WorkspaceRepository } from "../types.js";
+import type { AdvisoryMatch, Connector, ConnectionSettings, ResolvedDependency, ConnectorContext, ScanSession, ScannerRecord, ScannerSeverity, Workspace, WorkspaceRepository } from "../types.js";
 import { serviceUrl } from "../origin.js";
 import { repositoryPages } from "../repository-scan.js";
 import { DEFAULT_OSV_URL, OsvClient, type OsvQuery, type OsvVulnerability, SERVICE, osvErrorMessage } from "./client.js";
@@ -249,9 +249,7 @@ class DependencyScan implements ScanSession {
   }
 }
 
-export const dependencyMonitor: AvailableConnector = {
-  status: "available",
-  capabilities: ["scanner", "advisories"],
+export const dependencyMonitor: Connector = {
   multiInstance: false,
   card: {
     kind: "dependency-monitor",

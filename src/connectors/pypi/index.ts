@@ -7,7 +7,7 @@ import { pypiName } from "../../vuln/manifests.js";
 import { orderVersions } from "../../vuln/versions/index.js";
 import { USERNAME_FIELD, address, addressField, authorization, names, packageTroubleshoot } from "../package-registry.js";
 import { serviceUrl } from "../origin.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, PublishedPackage } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, PublishedPackage } from "../types.js";
 
 const SERVICE = "PyPI";
 const DEFAULT_URL = "https://pypi.org/simple";
@@ -95,9 +95,7 @@ function index(connection: ConnectionSettings, ctx: ConnectorContext) {
   return new SimpleIndex(address(connection, "indexUrl", DEFAULT_URL, SERVICE), connection, ctx);
 }
 
-export const pypi: AvailableConnector = {
-  status: "available",
-  capabilities: ["packages"],
+export const pypi: Connector = {
   multiInstance: true,
   card: {
     kind: "pypi",

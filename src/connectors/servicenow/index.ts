@@ -6,7 +6,7 @@
 // retry finds them; remediation events become work notes.
 import { ExternalError } from "../../http.js";
 import { serviceNowInbound } from "./inbound.js";
-import type { AvailableConnector, Block, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession, UpdateOutcome } from "../types.js";
+import type { Connector, Block, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession, UpdateOutcome } from "../types.js";
 import { cvesIn } from "../types.js";
 import { type Credentials, SERVICE, ServiceNowClient, instanceUrl, serviceNowErrorMessage } from "./client.js";
 
@@ -254,9 +254,7 @@ function body(content: TicketContent): Record<string, unknown> {
   return Object.fromEntries(Object.entries(content.fields).map(([k, v]) => [k, serialize(k, v)]));
 }
 
-export const serviceNow: AvailableConnector = {
-  status: "available",
-  capabilities: ["tracker"],
+export const serviceNow: Connector = {
   multiInstance: true,
   card: {
     kind: "servicenow",

@@ -4,7 +4,7 @@
 // the Web API always answers HTTP 200 with {ok: false, error}.
 import { ExternalError } from "../../http.js";
 import { RULE_FIELDS, testNotification } from "../notifier.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, Notification } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, Notification } from "../types.js";
 
 const SERVICE = "Slack";
 const API = "https://slack.com/api";
@@ -80,9 +80,7 @@ async function send(connection: ConnectionSettings, ctx: ConnectorContext, notif
   }
 }
 
-export const slack: AvailableConnector = {
-  status: "available",
-  capabilities: ["notifier"],
+export const slack: Connector = {
   multiInstance: true,
   card: {
     kind: "slack",

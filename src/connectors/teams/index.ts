@@ -1,7 +1,7 @@
 // Microsoft Teams notifications: a Workflows (Power Automate) webhook URL, or a classic
 // incoming webhook, posted an Adaptive Card in a message attachment.
 import { RULE_FIELDS, testNotification } from "../notifier.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, Notification } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, Notification } from "../types.js";
 
 const SERVICE = "Microsoft Teams";
 const COLOR: Record<Notification["level"], string> = { error: "Attention", warning: "Warning", info: "Accent" };
@@ -37,9 +37,7 @@ async function send(connection: ConnectionSettings, ctx: ConnectorContext, notif
   await ctx.http(SERVICE).request({ method: "POST", url, headers: { "content-type": "application/json" }, body: JSON.stringify(adaptiveCard(notification)), idempotent: false });
 }
 
-export const teams: AvailableConnector = {
-  status: "available",
-  capabilities: ["notifier"],
+export const teams: Connector = {
   multiInstance: true,
   card: {
     kind: "microsoft-teams",

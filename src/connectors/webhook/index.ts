@@ -6,7 +6,7 @@
 //   X-Patchbay-Signature  sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
 import crypto from "node:crypto";
 import { RULE_FIELDS, testNotification } from "../notifier.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext, Notification } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, Notification } from "../types.js";
 
 const SERVICE = "Webhook";
 
@@ -42,9 +42,7 @@ async function send(connection: ConnectionSettings, ctx: ConnectorContext, notif
   });
 }
 
-export const webhook: AvailableConnector = {
-  status: "available",
-  capabilities: ["notifier"],
+export const webhook: Connector = {
   multiInstance: true,
   card: {
     kind: "webhook",

@@ -1,7 +1,7 @@
 // Wiz: the first scanner. This folder owns the connect form, the connection test and
 // the troubleshooting advice from the Wiz seed.
 import { ExternalError } from "../../http.js";
-import type { AvailableConnector, ConnectionSettings, ConnectorContext } from "../types.js";
+import type { Connector, ConnectionSettings, ConnectorContext } from "../types.js";
 import { SERVICE, WizClient, parseEndpoint, wizErrorMessage } from "./client.js";
 import { wizScanner } from "./scanner.js";
 
@@ -23,9 +23,7 @@ export function createWizClient(connection: ConnectionSettings, ctx: ConnectorCo
   );
 }
 
-export const wiz: AvailableConnector = {
-  status: "available",
-  capabilities: ["scanner"],
+export const wiz: Connector = {
   multiInstance: true,
   card: {
     kind: "wiz",
