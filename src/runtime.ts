@@ -6,7 +6,7 @@ import { Eta } from "eta";
 import type { Hono } from "hono";
 import { createApp } from "./app.js";
 import type { Config } from "./config.js";
-import { type ConnectorRegistry, defaultRegistry } from "./connectors/registry.js";
+import { type ConnectorCatalogue, defaultCatalogue } from "./connectors/catalogue.js";
 import { openDatabase, type OpenDatabase } from "./db/database.js";
 import type { HttpClientOptions } from "./http.js";
 import type { PaceClock } from "./connectors/context.js";
@@ -40,7 +40,7 @@ import { outboundFetch } from "./outbound.js";
 
 export interface RuntimeOptions {
   now?: () => Date;
-  registry?: ConnectorRegistry;
+  catalogue?: ConnectorCatalogue;
   http?: Partial<HttpClientOptions>;
   /** The clock outbound pacing waits by (tests pass theirs), or false for none. */
   pace?: PaceClock | false;
@@ -69,7 +69,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     await database.close();
     throw err;
   }
-  const registry = options.registry ?? defaultRegistry();
+  const catalogue = options.catalogue ?? defaultCatalogue();
   const outbound = outboundFetch(config.proxy, config.outboundDenyPrivate);
   const connectorEnv = { logger, originMap: config.originMap, proxy: config.proxy, pace: options.pace, http: { ...(outbound ? { fetch: outbound } : {}), ...options.http } };
   const db = database.db;
@@ -79,7 +79,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   const services: Services = {
     db,
     vault,
-    registry,
+    catalogue,
     env: connectorEnv,
     logger,
     now,
@@ -130,7 +130,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   let schedules: { stop(): void } | undefined;
   if (options.background !== false) {
     worker.start();
-    schedules = startSchedules(db, registry, logger, now, () => worker!.notify());
+    schedules = startSchedules(db, catalogue, logger, now, () => worker!.notify());
   }
 
   return {

@@ -3,7 +3,7 @@
 import { Cron } from "croner";
 import { deleteExpiredSessions } from "./auth/sessions.js";
 import { deleteOldAttempts } from "./auth/rate-limit.js";
-import type { ConnectorRegistry } from "./connectors/registry.js";
+import type { ConnectorCatalogue } from "./connectors/catalogue.js";
 import type { Db } from "./db/schema.js";
 import { expireRiskAcceptances } from "./findings/status.js";
 import { SLA_REMINDER_JOB } from "./findings/sla.js";
@@ -22,14 +22,14 @@ export interface Schedule {
   name: string;
   pattern: string;
   /** Enqueues the jobs this schedule stands for. */
-  enqueue(db: Db, registry: ConnectorRegistry, now: Date): Promise<void>;
+  enqueue(db: Db, catalogue: ConnectorCatalogue, now: Date): Promise<void>;
 }
 
 export const SCHEDULES: Schedule[] = [
   {
     name: "maintenance",
     pattern: "17 * * * *",
-    enqueue: async (db, _registry, now) => {
+    enqueue: async (db, _catalogue, now) => {
       await enqueue(db, MAINTENANCE_JOB, null, now);
     },
   },
@@ -37,15 +37,15 @@ export const SCHEDULES: Schedule[] = [
     name: "integration syncs",
     // Each connector has its own interval (Wiz: 6 hours, GitHub: 1 hour); this finds the ones due.
     pattern: "*/5 * * * *",
-    enqueue: async (db, registry, now) => {
-      await enqueueDueSyncs(db, registry, now);
+    enqueue: async (db, catalogue, now) => {
+      await enqueueDueSyncs(db, catalogue, now);
     },
   },
   {
     name: "ticket pushes",
     // Events start a sweep at once; this catches anything that arrived while one was running.
     pattern: "*/5 * * * *",
-    enqueue: async (db, _registry, now) => {
+    enqueue: async (db, _catalogue, now) => {
       await requestTicketSweep(db, now);
     },
   },
@@ -53,7 +53,7 @@ export const SCHEDULES: Schedule[] = [
     name: "notifications",
     // Publishing an event starts the dispatcher at once; this is the safety net.
     pattern: "* * * * *",
-    enqueue: async (db, _registry, now) => {
+    enqueue: async (db, _catalogue, now) => {
       await enqueue(db, DISPATCH_JOB, null, now);
     },
   },
@@ -61,7 +61,7 @@ export const SCHEDULES: Schedule[] = [
     name: "ticket reconciliation",
     // Daily, at night: every mapping's linked tickets compared with the tracker.
     pattern: "40 3 * * *",
-    enqueue: async (db, _registry, now) => {
+    enqueue: async (db, _catalogue, now) => {
       for (const { id } of await db.selectFrom("tracker_mappings").select("id").execute()) await startReconcile(db, id, "schedule", now);
     },
   },
@@ -69,21 +69,21 @@ export const SCHEDULES: Schedule[] = [
     name: "finding snapshots",
     // Just before midnight UTC: the day's open findings by severity, for the trend chart.
     pattern: "55 23 * * *",
-    enqueue: async (db, _registry, now) => {
+    enqueue: async (db, _catalogue, now) => {
       await enqueue(db, SNAPSHOT_JOB, null, now);
     },
   },
   {
     name: "integration health",
     pattern: "40 6 * * *",
-    enqueue: async (db, _registry, now) => {
+    enqueue: async (db, _catalogue, now) => {
       await enqueueHealthChecks(db, now);
     },
   },
   {
     name: "SLA reminders",
     pattern: "5 7 * * *",
-    enqueue: async (db, _registry, now) => {
+    enqueue: async (db, _catalogue, now) => {
       await enqueue(db, SLA_REMINDER_JOB, null, now);
     },
   },
@@ -91,16 +91,16 @@ export const SCHEDULES: Schedule[] = [
     name: "ticket polling",
     // Trackers whose events cannot arrive (no webhook secret) are read for people's changes.
     pattern: "25 * * * *",
-    enqueue: async (db, _registry, now) => {
+    enqueue: async (db, _catalogue, now) => {
       await enqueue(db, POLL_DUE_JOB, null, now);
     },
   },
   {
     name: "integration checks",
     pattern: "*/30 * * * *",
-    enqueue: async (db, registry, now) => {
+    enqueue: async (db, catalogue, now) => {
       // A notifier's check would send a message every half hour: its deliveries tell instead.
-      const rows = (await db.selectFrom("integrations").select(["id", "kind"]).execute()).filter((i) => !registry.get(i.kind)?.notifier);
+      const rows = (await db.selectFrom("integrations").select(["id", "kind"]).execute()).filter((i) => !catalogue.get(i.kind)?.notifier);
       for (const { id } of rows) {
         await enqueue(db, CHECK_JOB, { integrationId: id }, now);
       }
@@ -108,11 +108,11 @@ export const SCHEDULES: Schedule[] = [
   },
 ];
 
-export function startSchedules(db: Db, registry: ConnectorRegistry, logger: Logger, now: () => Date, onEnqueued: () => void): { stop(): void } {
+export function startSchedules(db: Db, catalogue: ConnectorCatalogue, logger: Logger, now: () => Date, onEnqueued: () => void): { stop(): void } {
   const crons = SCHEDULES.map(
     (schedule) =>
       new Cron(schedule.pattern, { name: schedule.name, protect: true, catch: (err) => logger.error("schedule failed", { schedule: schedule.name, error: err }) }, async () => {
-        await schedule.enqueue(db, registry, now());
+        await schedule.enqueue(db, catalogue, now());
         onEnqueued();
       }),
   );
@@ -136,10 +136,10 @@ export function maintenanceHandler(db: Db, now: () => Date): JobHandler<null> {
  * Schedule: every few minutes, queue a sync for each integration whose last one is older than
  * its connector's interval (scanners: a scan; source control: a repository sync).
  */
-export async function enqueueDueSyncs(db: Db, registry: ConnectorRegistry, now: Date): Promise<number> {
+export async function enqueueDueSyncs(db: Db, catalogue: ConnectorCatalogue, now: Date): Promise<number> {
   let queued = 0;
   for (const integration of await db.selectFrom("integrations").select(["id", "kind", "created_at"]).execute()) {
-    const sync = syncKind(registry.get(integration.kind));
+    const sync = syncKind(catalogue.get(integration.kind));
     if (!sync) continue;
     const last = await db
       .selectFrom("scan_runs")

@@ -2,7 +2,7 @@
 // root (src/runtime.ts) and passed down whole. Nothing below builds its own database handle,
 // vault, catalogue or clock; tests pass their own clock and HTTP options through here.
 import type { ConnectorEnvironment } from "./connectors/context.js";
-import type { ConnectorRegistry } from "./connectors/registry.js";
+import type { ConnectorCatalogue } from "./connectors/catalogue.js";
 import type { Connector } from "./connectors/types.js";
 import type { Db } from "./db/schema.js";
 import type { Logger } from "./log.js";
@@ -13,7 +13,7 @@ export interface Services {
   /** Seals and opens stored credentials. */
   vault: Vault;
   /** The connector catalogue. */
-  registry: ConnectorRegistry;
+  catalogue: ConnectorCatalogue;
   /** What connectors are given: the logger, proxy, origin map, pacing clock and HTTP options. */
   env: ConnectorEnvironment;
   logger: Logger;

@@ -5,7 +5,7 @@
 import type { Services } from "../services.js";
 import { Ajv, type ErrorObject } from "ajv";
 import { parseDocument, stringify } from "yaml";
-import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { ConnectorCatalogue } from "../connectors/catalogue.js";
 import type { Connector, SettingField, SettingValues } from "../connectors/types.js";
 import type { GroupBy, PushMode, Severity } from "../db/schema.js";
 import { SEVERITIES } from "../findings/normalize.js";
@@ -60,7 +60,7 @@ export function configurableFields(connector: Connector): SettingField[] {
   return connector.fields.filter((f) => f.type !== "secret");
 }
 
-export async function exportConfiguration(deps: Pick<Services, "db" | "vault" | "registry">): Promise<ConfigDocument> {
+export async function exportConfiguration(deps: Pick<Services, "db" | "vault" | "catalogue">): Promise<ConfigDocument> {
   const { db } = deps;
   const integrations = await listIntegrations(db);
   const nameOf = new Map(integrations.map((i) => [i.id, i.name]));
@@ -68,7 +68,7 @@ export async function exportConfiguration(deps: Pick<Services, "db" | "vault" | 
   const repoName = new Map(repos.map((r) => [r.id, r.full_name]));
   const out: ConfigIntegration[] = [];
   for (const integration of integrations) {
-    const connector = deps.registry.get(integration.kind);
+    const connector = deps.catalogue.get(integration.kind);
     if (!connector) continue;
     const stored = integrationSettings(integration);
     const settings: ConfigIntegration["settings"] = {};
@@ -141,7 +141,7 @@ export type ParseResult = { ok: true; doc: ConfigDocument } | { ok: false; error
 const MAX_DOCUMENT = 2 * 1024 * 1024;
 
 /** Reads a YAML (or JSON) document and checks it against the schema, with line numbers. */
-export function parseConfiguration(text: string, registry: ConnectorRegistry): ParseResult {
+export function parseConfiguration(text: string, catalogue: ConnectorCatalogue): ParseResult {
   if (!text.trim()) return { ok: false, errors: ["The document is empty: paste or choose a Patchbay configuration file."] };
   if (text.length > MAX_DOCUMENT) return { ok: false, errors: ["The document is larger than 2 MB; a Patchbay configuration is far smaller. Check that this is the right file."] };
   const parsed = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
@@ -155,7 +155,7 @@ export function parseConfiguration(text: string, registry: ConnectorRegistry): P
   } catch (err) {
     return { ok: false, errors: [`The document repeats YAML aliases (*name) more than a configuration needs (${(err as Error).message.split("\n")[0]}). Write the values out instead.`] };
   }
-  const validate = validator(registry);
+  const validate = validator(catalogue);
   if (!validate(value)) {
     return { ok: false, errors: (validate.errors ?? []).slice(0, 20).map((e) => describeError(e, parsed, value)) };
   }
@@ -195,12 +195,12 @@ function readablePath(path: string[], value: unknown): string {
   return out;
 }
 
-let cached: { registry: ConnectorRegistry; validate: ReturnType<Ajv["compile"]> } | undefined;
+let cached: { catalogue: ConnectorCatalogue; validate: ReturnType<Ajv["compile"]> } | undefined;
 
-function validator(registry: ConnectorRegistry) {
-  if (cached?.registry !== registry) {
+function validator(catalogue: ConnectorCatalogue) {
+  if (cached?.catalogue !== catalogue) {
     const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
-    cached = { registry, validate: ajv.compile(configurationSchema(registry)) };
+    cached = { catalogue, validate: ajv.compile(configurationSchema(catalogue)) };
   }
   return cached.validate;
 }
@@ -225,8 +225,8 @@ function settingSchema(field: SettingField): Record<string, unknown> {
 }
 
 /** The published JSON Schema (draft-07), from the connectors this Patchbay has. */
-export function configurationSchema(registry: ConnectorRegistry): Record<string, unknown> {
-  const connectors = registry.all();
+export function configurationSchema(catalogue: ConnectorCatalogue): Record<string, unknown> {
+  const connectors = catalogue.all();
   const kinds = connectors.map((c) => c.card.kind);
   const severityDays = { anyOf: [{ type: "integer", minimum: 1, maximum: MAX_SLA_DAYS }, { type: "null" }] };
   const fieldMapping = {

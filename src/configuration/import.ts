@@ -88,7 +88,7 @@ export async function planImport(deps: Services, doc: ConfigDocument): Promise<P
   const names = new Set([...ctx.existing.values()].map((i) => i.name).concat(doc.integrations.map((i) => i.name)));
 
   doc.integrations.forEach((entry, index) => {
-    const connector = deps.registry.get(entry.kind)!;
+    const connector = deps.catalogue.get(entry.kind)!;
     const label = `Integration ${entry.name} (${connector.card.name})`;
     const existing = ctx.existing.get(key(entry.kind, entry.name));
     // Names resolve to this Patchbay's ids; one the document adds has none yet (a stand-in).
@@ -220,7 +220,7 @@ async function planOwnership(ctx: Context, plan: Plan, wanted: ConfigDocument["o
   const current = await loadRouting(ctx.deps.db);
   const rules = (wanted.rules ?? []).map((r) => ({ match: r.match, assignee: r.assignee ?? "", component: r.component ?? "", labels: r.labels ?? [], channel: r.channel ?? "" }));
   for (const r of rules) {
-    const error = validateRule(r, (ch) => ctx.deps.registry.channelProblem(ch));
+    const error = validateRule(r, (ch) => ctx.deps.catalogue.channelProblem(ch));
     if (error) plan.errors.push(`Ownership routing: ${error}`);
   }
   const next: RoutingSettings = { useCodeowners: wanted.useCodeowners ?? true, useTopics: wanted.useTopics ?? true, rules };
@@ -236,7 +236,7 @@ async function planOwnership(ctx: Context, plan: Plan, wanted: ConfigDocument["o
   for (const o of wanted.repositories ?? []) {
     if (!ctx.repoIds.has(o.repository.toLowerCase())) plan.warnings.push(`Ownership override for ${o.repository}: the repository is not known here yet and is left out. Import again after the repository sync.`);
     else {
-      const error = validateRule({ match: "@override", assignee: o.assignee ?? "", component: o.component ?? "", labels: o.labels ?? [], channel: o.channel ?? "" }, (ch) => ctx.deps.registry.channelProblem(ch));
+      const error = validateRule({ match: "@override", assignee: o.assignee ?? "", component: o.component ?? "", labels: o.labels ?? [], channel: o.channel ?? "" }, (ch) => ctx.deps.catalogue.channelProblem(ch));
       if (error) plan.errors.push(`Ownership override for ${o.repository}: ${error}`);
     }
   }
@@ -261,7 +261,7 @@ export async function applyImport(deps: Services, doc: ConfigDocument, secrets: 
   const order = doc.integrations.map((entry, index) => ({ entry, index })).sort((a, b) => refers(deps, a.entry) - refers(deps, b.entry));
   const saved = new Map<number, number>();
   for (const { entry, index } of order) {
-    const connector = deps.registry.get(entry.kind)!;
+    const connector = deps.catalogue.get(entry.kind)!;
     const label = `Integration ${entry.name} (${connector.card.name})`;
     const existing = ctx.existing.get(key(entry.kind, entry.name));
     const given = Object.fromEntries(Object.entries(secrets.get(index) ?? {}).filter(([, v]) => v !== ""));
@@ -334,13 +334,13 @@ export async function applyImport(deps: Services, doc: ConfigDocument, secrets: 
 }
 
 function refers(deps: Services, entry: ConfigIntegration): number {
-  const connector = deps.registry.get(entry.kind)!;
+  const connector = deps.catalogue.get(entry.kind)!;
   return connector.fields.some((f) => (f.type === "integration" || f.type === "integrations") && entry.settings?.[f.name] && String(entry.settings[f.name]) !== "") ? 1 : 0;
 }
 
 async function applyMapping(deps: Services, ctx: Context, result: ImportResult, integrationId: number, mapping: ConfigMapping, what: string): Promise<void> {
   const integration = (await deps.db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirstOrThrow()) as Integration;
-  const connector = deps.registry.get(integration.kind)!;
+  const connector = deps.catalogue.get(integration.kind)!;
   if (!connector.tracker) throw new Error(`${integration.name} is not an issue tracker.`);
   const data = toMappingData(mapping);
   // Checked against the tracker as it is now, like a mapping saved in the form.

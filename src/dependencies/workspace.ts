@@ -23,7 +23,7 @@ export function createWorkspace(deps: Services): Workspace {
         .execute();
       const out: WorkspaceRepository[] = [];
       for (const row of rows) {
-        const connector = deps.registry.get(row.kind);
+        const connector = deps.catalogue.get(row.kind);
         const scm = connector?.scm;
         if (!connector || !scm) continue;
         let files: Promise<RepositoryFiles> | undefined;

@@ -40,13 +40,13 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
     const { integrationId } = payload;
     const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
     if (!integration) return; // disconnected since the scan was queued
-    const scanner = deps.registry.get(integration.kind)?.scanner;
+    const scanner = deps.catalogue.get(integration.kind)?.scanner;
     if (!scanner) throw new Error(`Integration "${integration.name}" is not a scanner.`);
 
     // Killed after the scan finished but before the job was marked done: nothing is left to do.
     if (await db.selectFrom("scan_runs").select("id").where("job_id", "=", job.id).where("status", "=", "succeeded").executeTakeFirst()) return;
     const run = await resumeOrStart(db, integration.id, job.id, now());
-    const connection = await linkedOrOwn(deps, deps.registry.get(integration.kind)!, integration);
+    const connection = await linkedOrOwn(deps, deps.catalogue.get(integration.kind)!, integration);
     const session = scanner.session(connection, { ...connectorContext({ ...deps.env, logger }), workspace: createWorkspace({ ...deps, env: { ...deps.env, logger } }) });
     const repositories = await loadRepositoryIndex(db);
     const actor = `scanner: ${integration.name}`;

@@ -42,7 +42,7 @@ export function healthHandler(deps: Services): JobHandler<{ integrationId: numbe
   return async ({ payload, logger }) => {
     const { integrationId } = payload;
     const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
-    const connector = integration && deps.registry.get(integration.kind);
+    const connector = integration && deps.catalogue.get(integration.kind);
     if (!integration || !connector) return;
     const notes: HealthNote[] = [];
     const problem = (err: unknown) => {

@@ -12,7 +12,7 @@ export async function withLinked(deps: Services, connector: Connector, connectio
   if (!field) return connection;
   const id = Number(connection.settings[field.name]);
   const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", id).executeTakeFirst();
-  const other = integration ? deps.registry.get(integration.kind) : undefined;
+  const other = integration ? deps.catalogue.get(integration.kind) : undefined;
   if (!integration || !other || integration.kind !== field.integrationKind) {
     throw new ExternalError("invalid_input", connector.card.name, `The ${field.label} chosen is no longer connected. Choose another, or enter credentials of its own.`);
   }

@@ -75,7 +75,6 @@ export type CallbackOutcome =
 /** Checks the state and exchanges the code for tokens. The caller stores the integration. */
 export async function completeAuthorization(
   deps: Services,
-  registry: { get(kind: string): Connector | undefined },
   query: { code?: string; state?: string; error?: string; error_description?: string },
   userId: number,
 ): Promise<CallbackOutcome> {
@@ -95,7 +94,7 @@ export async function completeAuthorization(
     );
   }
   if (!query.code) return fail("The provider sent no authorization code back.");
-  const connector = registry.get(row.kind);
+  const connector = deps.catalogue.get(row.kind);
   if (!connector?.oauth) return fail("This integration does not connect by OAuth.");
   const pending = JSON.parse(deps.vault.decrypt(row.sealed)) as Pending;
   try {

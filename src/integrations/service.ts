@@ -77,7 +77,7 @@ export function integrationCheckHandler(deps: Services): JobHandler<{ integratio
     const { integrationId } = payload;
     const integration = await findIntegration(deps.db, integrationId);
     if (!integration) return; // Disconnected since the job was queued: nothing to check.
-    const connector = deps.registry.get(integration.kind);
+    const connector = deps.catalogue.get(integration.kind);
     if (!connector) throw new Error(`Integration ${integrationId} is of kind "${integration.kind}", which this version of Patchbay does not implement.`);
     let outcome: TestOutcome;
     try {

@@ -1,7 +1,7 @@
 // Integrations table: one row per connected instance of a connector kind, with
 // non-secret settings as JSON and secrets sealed by the vault.
 import type { Db, Integration, IntegrationStatus } from "../db/schema.js";
-import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { ConnectorCatalogue } from "../connectors/catalogue.js";
 import type { Capability, Connector, SettingValues } from "../connectors/types.js";
 
 export function listIntegrations(db: Db): Promise<Integration[]> {
@@ -91,8 +91,8 @@ export interface Connected<F extends Capability = never> {
   connector: ConnectorWith<F>;
 }
 
-function connected<F extends Capability>(registry: ConnectorRegistry, integration: Integration, facet: F | undefined): Connected<F> | undefined {
-  const connector = registry.get(integration.kind);
+function connected<F extends Capability>(catalogue: ConnectorCatalogue, integration: Integration, facet: F | undefined): Connected<F> | undefined {
+  const connector = catalogue.get(integration.kind);
   if (!connector || (facet && !connector[facet])) return undefined;
   return { integration, connector: connector as ConnectorWith<F> };
 }
@@ -102,13 +102,13 @@ function connected<F extends Capability>(registry: ConnectorRegistry, integratio
  * `facet`) the connector has that capability: a tracker's page asks for "tracker", a sync job
  * for "scm". Undefined otherwise, as for an id that is not there.
  */
-export async function loadConnected<F extends Capability = never>(db: Db, registry: ConnectorRegistry, id: number, facet?: F): Promise<Connected<F> | undefined> {
+export async function loadConnected<F extends Capability = never>(db: Db, catalogue: ConnectorCatalogue, id: number, facet?: F): Promise<Connected<F> | undefined> {
   const integration = Number.isSafeInteger(id) ? await findIntegration(db, id) : undefined;
-  return integration && connected(registry, integration, facet);
+  return integration && connected(catalogue, integration, facet);
 }
 
 /** Every integration whose connector has this capability, by name. */
-export async function listConnected<F extends Capability>(db: Db, registry: ConnectorRegistry, facet: F): Promise<Connected<F>[]> {
+export async function listConnected<F extends Capability>(db: Db, catalogue: ConnectorCatalogue, facet: F): Promise<Connected<F>[]> {
   const rows = await db.selectFrom("integrations").selectAll().orderBy("name").orderBy("id").execute();
-  return rows.flatMap((row) => connected(registry, row, facet) ?? []);
+  return rows.flatMap((row) => connected(catalogue, row, facet) ?? []);
 }

@@ -41,7 +41,7 @@ export function dispatchHandler(deps: Services): JobHandler {
       const cursor = Number((await deps.db.selectFrom("meta").select("value").where("key", "=", CURSOR).executeTakeFirst())?.value ?? 0);
       const rows = await deps.db.selectFrom("domain_events").selectAll().where("id", ">", cursor).orderBy("id").limit(BATCH).execute();
       if (rows.length === 0) break;
-      const notifiers = (await deps.db.selectFrom("integrations").selectAll().execute()).filter((i) => deps.registry.get(i.kind)?.notifier);
+      const notifiers = (await deps.db.selectFrom("integrations").selectAll().execute()).filter((i) => deps.catalogue.get(i.kind)?.notifier);
       await deps.db.transaction().execute(async (trx) => {
         for (const row of rows) {
           const event: OutboxEvent = { id: row.id, type: row.type, payload: JSON.parse(row.payload) as Record<string, unknown> };
@@ -123,7 +123,7 @@ export function sendHandler(deps: Services): JobHandler<SendPayload> {
     await releaseDedupeKey(deps.db, job.id);
     const { integrationId, rule, events, extra, channel } = payload;
     const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
-    const connector = integration ? deps.registry.get(integration.kind) : undefined;
+    const connector = integration ? deps.catalogue.get(integration.kind) : undefined;
     if (!integration || !connector?.notifier) return;
     const rows = await deps.db.selectFrom("domain_events").selectAll().where("id", "in", events).orderBy("id").execute();
     const settings = integrationSettings(integration);

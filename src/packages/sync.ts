@@ -21,7 +21,7 @@ export function packageSyncHandler(deps: Services): JobHandler<{ integrationId: 
     const { db, now } = deps;
     const { integrationId } = payload;
     const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
-    const connector = integration ? deps.registry.get(integration.kind) : undefined;
+    const connector = integration ? deps.catalogue.get(integration.kind) : undefined;
     if (!integration || !connector?.packages) return;
     // The scan counts' shape, so the card reads it like a scan: "resolved" = packages no longer listed.
     const counts: ScanCounts = emptyCounts();

@@ -21,7 +21,7 @@ export function annotateHandler(deps: Services): JobHandler<{ remediationId: num
     // Never into an outsider's pull request: the ticket keys would tell the world what is tracked.
     if (!remediation || remediation.state !== "open" || remediation.outside) return;
     const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", remediation.integration_id).executeTakeFirst();
-    const connector = integration ? deps.registry.get(integration.kind) : undefined;
+    const connector = integration ? deps.catalogue.get(integration.kind) : undefined;
     if (!integration || !connector?.scm) return;
     const tickets = await deps.db
       .selectFrom("remediation_findings")

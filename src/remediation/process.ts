@@ -28,7 +28,7 @@ export function webhookProcessHandler(deps: Services): JobHandler<{ deliveryId: 
     const delivery = await db.selectFrom("webhook_deliveries").selectAll().where("id", "=", deliveryId).executeTakeFirst();
     if (!delivery || delivery.outcome !== "accepted") return;
     const integration = await db.selectFrom("integrations").selectAll().where("id", "=", delivery.integration_id).executeTakeFirst();
-    const scm = integration && deps.registry.get(integration.kind)?.scm;
+    const scm = integration && deps.catalogue.get(integration.kind)?.scm;
     const settle = (outcome: string, detail: string) =>
       db.updateTable("webhook_deliveries").set({ outcome, detail, payload: null }).where("id", "=", deliveryId).execute();
     const { contentType, body } = JSON.parse(delivery.payload ?? "{}") as { contentType: string; body: string };

@@ -24,7 +24,7 @@ export function ownershipSyncHandler(deps: Services): JobHandler<{ integrationId
     const { db } = deps;
     const { integrationId } = payload;
     const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
-    const connector = integration ? deps.registry.get(integration.kind) : undefined;
+    const connector = integration ? deps.catalogue.get(integration.kind) : undefined;
     const scm = connector?.scm;
     if (!integration || !connector || !scm) return;
     const candidates = scm.codeownersPaths;

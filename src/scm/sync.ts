@@ -29,12 +29,12 @@ export function repositorySyncHandler(deps: Services): JobHandler<{ integrationI
     const { integrationId } = payload;
     const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
     if (!integration) return;
-    const scm = deps.registry.get(integration.kind)?.scm;
+    const scm = deps.catalogue.get(integration.kind)?.scm;
     if (!scm) throw new Error(`Integration "${integration.name}" is not source control.`);
     // The scan counts' shape, so one card template reads both; "resolved" = no longer accessible.
     const counts: ScanCounts = emptyCounts();
     const run = await startRun(db, integration.id, job.id, now());
-    const connector = deps.registry.get(integration.kind)!;
+    const connector = deps.catalogue.get(integration.kind)!;
     const ctx = connectorContext({ ...deps.env, logger, pacer: await pacerFor(db, connector, integration, logger, deps.env.pace) });
     let session;
     let connection;
@@ -75,7 +75,7 @@ export function repositorySyncHandler(deps: Services): JobHandler<{ integrationI
         await enqueueOwnershipSync(trx, integration.id, now());
         // Scanners that read the repositories themselves follow every repository sync.
         for (const other of await trx.selectFrom("integrations").select(["id", "kind"]).execute()) {
-          if (deps.registry.get(other.kind)?.scanner?.afterRepositorySync) await enqueueScan(trx, other.id, now());
+          if (deps.catalogue.get(other.kind)?.scanner?.afterRepositorySync) await enqueueScan(trx, other.id, now());
         }
       });
       logger.info("repositories synced", { integrationId, ...counts });

@@ -10,7 +10,7 @@ import { enqueue, integrationLane, jobKind } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { FindingFilter } from "../findings/query.js";
 import { RateLimitedError } from "../http.js";
-import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { ConnectorCatalogue } from "../connectors/catalogue.js";
 import { estimatePush, paceOf, type PushEstimate } from "../integrations/pacing.js";
 import { filterWhere } from "../findings/query.js";
 import { openTracker, pushSubject, recordPushError, type TrackerHandle } from "./push.js";
@@ -56,7 +56,7 @@ export async function findBatch(db: Db, id: number): Promise<PushBatch | undefin
 }
 
 /** For each tracker still pushing, what is left and how long it takes at the tracker's pace (where its service documents limits). */
-export async function batchEstimates(db: Db, registry: ConnectorRegistry, id: number): Promise<{ integration: string; left: number; estimate: PushEstimate; grouped: boolean }[]> {
+export async function batchEstimates(db: Db, catalogue: ConnectorCatalogue, id: number): Promise<{ integration: string; left: number; estimate: PushEstimate; grouped: boolean }[]> {
   const parts = await db
     .selectFrom("push_batch_parts")
     .innerJoin("integrations", "integrations.id", "push_batch_parts.integration_id")
@@ -67,7 +67,7 @@ export async function batchEstimates(db: Db, registry: ConnectorRegistry, id: nu
     .execute();
   const out = [];
   for (const part of parts) {
-    const connector = registry.get(part.kind);
+    const connector = catalogue.get(part.kind);
     const pace = connector ? await paceOf(db, connector, part) : undefined;
     const left = part.total! - part.done;
     if (!pace || left <= 0) continue;

@@ -9,7 +9,7 @@
 // engine has nothing to send back.
 import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
-import type { ConnectorRegistry } from "../connectors/registry.js";
+import type { ConnectorCatalogue } from "../connectors/catalogue.js";
 import type { TicketEvent, TrackerChoice } from "../connectors/types.js";
 import type { Db, Finding, FindingStatus, Integration, ReconcileDirection, Ticket, TrackerMapping } from "../db/schema.js";
 import { linkedOrOwn } from "../integrations/linked.js";
@@ -116,13 +116,13 @@ export interface InboundTracker {
  * delivery is not about tickets.
  */
 export async function ticketDelivery(deps: Services, integration: Integration, event: string, body: string, contentType: string): Promise<{ tracker: InboundTracker; event: TicketEvent } | undefined> {
-  const own = deps.registry.get(integration.kind)?.tracker ? [integration] : [];
+  const own = deps.catalogue.get(integration.kind)?.tracker ? [integration] : [];
   // Trackers that name this integration as their source ("integration" fields).
   const linked = (await deps.db.selectFrom("integrations").selectAll().where("id", "!=", integration.id).execute()).filter(
-    (i) => deps.registry.get(i.kind)?.tracker?.inbound && Object.values(JSON.parse(i.settings) as Record<string, unknown>).some((v) => String(v) === String(integration.id)),
+    (i) => deps.catalogue.get(i.kind)?.tracker?.inbound && Object.values(JSON.parse(i.settings) as Record<string, unknown>).some((v) => String(v) === String(integration.id)),
   );
   for (const candidate of [...own, ...linked]) {
-    const connector = deps.registry.get(candidate.kind)!;
+    const connector = deps.catalogue.get(candidate.kind)!;
     const parsed = connector.tracker?.inbound?.parse(event, body, contentType);
     if (!parsed) continue;
     return { tracker: { integrationId: candidate.id, name: candidate.name, self: await selfOf(deps, candidate) }, event: parsed };
@@ -134,13 +134,13 @@ export async function ticketDelivery(deps: Services, integration: Integration, e
  * Where a tracker integration's events arrive: its own webhook, or (for a tracker that reuses
  * another integration's credentials, like GitHub Issues on a GitHub integration) that one's.
  */
-export async function eventReceiver(db: Db, registry: ConnectorRegistry, integration: Integration): Promise<{ receiver: Integration; via: Integration | undefined; secretField: string | undefined }> {
-  const connector = registry.get(integration.kind);
+export async function eventReceiver(db: Db, catalogue: ConnectorCatalogue, integration: Integration): Promise<{ receiver: Integration; via: Integration | undefined; secretField: string | undefined }> {
+  const connector = catalogue.get(integration.kind);
   const settings = JSON.parse(integration.settings) as Record<string, unknown>;
   const linkField = connector?.fields.find((f) => f.type === "integration" && settings[f.name]);
   const via = linkField ? await db.selectFrom("integrations").selectAll().where("id", "=", Number(settings[linkField.name])).executeTakeFirst() : undefined;
   const receiver = via ?? integration;
-  const secretField = via ? registry.get(receiver.kind)?.scm?.webhook.secretField : connector?.tracker?.inbound?.secretField;
+  const secretField = via ? catalogue.get(receiver.kind)?.scm?.webhook.secretField : connector?.tracker?.inbound?.secretField;
   return { receiver, via, secretField };
 }
 
@@ -152,7 +152,7 @@ async function selfOf(deps: Services, integration: Integration): Promise<string 
   const cached = selves.get(integration.id);
   const now = deps.now().getTime();
   if (cached && cached.version === integration.updated_at && now - cached.at < SELF_TTL_MS) return cached.id;
-  const connector = deps.registry.get(integration.kind)!;
+  const connector = deps.catalogue.get(integration.kind)!;
   let id: string | undefined;
   try {
     const session = connector.tracker!.session(await linkedOrOwn(deps, connector, integration), connectorContext(deps.env));

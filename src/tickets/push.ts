@@ -92,7 +92,7 @@ export async function openTracker(deps: Services, mappingId: number, logger: Log
   const mapping = await findMapping(deps.db, mappingId);
   if (!mapping) return undefined;
   const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", mapping.integration_id).executeTakeFirst();
-  const connector = integration ? deps.registry.get(integration.kind) : undefined;
+  const connector = integration ? deps.catalogue.get(integration.kind) : undefined;
   if (!integration || !connector?.tracker) return undefined;
   const connection = await linkedOrOwn(deps, connector, integration);
   const pacer = await pacerFor(deps.db, connector, integration, logger, deps.env.pace);

@@ -155,11 +155,11 @@ async function compare(
  * ticket's live status is compared with the one last seen, and a change is applied as the
  * event would have been. Hourly. A ticket seen for the first time is only recorded.
  */
-export async function enqueuePolls(deps: Pick<Services, "db" | "registry" | "vault">, now: Date): Promise<number> {
+export async function enqueuePolls(deps: Pick<Services, "db" | "catalogue" | "vault">, now: Date): Promise<number> {
   let queued = 0;
   const mappings = await deps.db.selectFrom("tracker_mappings").innerJoin("integrations", "integrations.id", "tracker_mappings.integration_id").selectAll("integrations").select("tracker_mappings.id as mapping_id").execute();
   for (const { mapping_id, ...integration } of mappings) {
-    const { receiver, secretField } = await eventReceiver(deps.db, deps.registry, integration);
+    const { receiver, secretField } = await eventReceiver(deps.db, deps.catalogue, integration);
     if (secretField && deps.vault.openSecrets(receiver.secrets)[secretField]) continue;
     await enqueue(deps.db, POLL_JOB, { mappingId: mapping_id }, now, { lane: integrationLane(integration.id) });
     queued++;

@@ -348,7 +348,7 @@ async function knownDigest(db: Db, name: string): Promise<string | undefined> {
 /** The connected advisory database (the dependency monitor), if any. */
 async function advisoryDatabase(deps: Services, ctx: ConnectorContext) {
   for (const integration of await deps.db.selectFrom("integrations").selectAll().execute()) {
-    const connector = deps.registry.get(integration.kind);
+    const connector = deps.catalogue.get(integration.kind);
     if (connector?.advisories) {
       const connection: ConnectionSettings = await connectionFor(deps, connector, integration);
       return { name: integration.name, lookup: connector.advisories.lookup.bind(null, connection, ctx), aliases: connector.advisories.aliases.bind(null, connection, ctx) };

@@ -33,7 +33,7 @@ export function configurationRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/settings/configuration/schema.json", (c) => {
     c.header("content-type", "application/schema+json; charset=utf-8");
-    return c.body(JSON.stringify(configurationSchema(deps.registry), null, 2));
+    return c.body(JSON.stringify(configurationSchema(deps.catalogue), null, 2));
   });
 
   const readDocument = async (c: Context<AppEnv>): Promise<{ text: string; secrets: Map<number, SecretValues>; error?: string }> => {
@@ -54,7 +54,7 @@ export function configurationRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/settings/configuration/preview", async (c) => {
     const { text, error } = await readDocument(c);
     if (error) return page(c, { document: "", errors: [error] }, 422);
-    const parsed = parseConfiguration(text, deps.registry);
+    const parsed = parseConfiguration(text, deps.catalogue);
     if (!parsed.ok) return page(c, { document: text, errors: parsed.errors }, 422);
     const plan = await planImport(deps, parsed.doc);
     return render(c, deps, "./configuration/preview", { document: text, plan }, plan.errors.length ? 422 : 200);
@@ -63,7 +63,7 @@ export function configurationRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/settings/configuration/apply", async (c) => {
     const { text, secrets, error } = await readDocument(c);
     if (error) return page(c, { document: "", errors: [error] }, 422);
-    const parsed = parseConfiguration(text, deps.registry);
+    const parsed = parseConfiguration(text, deps.catalogue);
     if (!parsed.ok) return page(c, { document: text, errors: parsed.errors }, 422);
     // The plan again: the setup may have changed since the preview.
     const plan = await planImport(deps, parsed.doc);

@@ -46,8 +46,8 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.get("/integrations/oauth/callback", async (c) => {
-    const outcome = await completeAuthorization(deps, deps.registry, c.req.query(), c.get("user")!.id);
-    const connector = outcome.kind ? deps.registry.get(outcome.kind) : undefined;
+    const outcome = await completeAuthorization(deps, c.req.query(), c.get("user")!.id);
+    const connector = outcome.kind ? deps.catalogue.get(outcome.kind) : undefined;
     if (!connector) {
       return render(c, deps, "./error", { title: "Authorization failed", message: outcome.ok ? "Unknown integration." : outcome.message }, 400);
     }
@@ -61,7 +61,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.post("/integrations/:kind/oauth/start", admin, async (c) => {
-    const connector = deps.registry.get(c.req.param("kind")!);
+    const connector = deps.catalogue.get(c.req.param("kind")!);
     if (!connector?.oauth) return notFound(c, deps);
     const form = await readForm(c);
     const integration = form.id ? await findIntegration(deps.db, Number(form.id)) : undefined;
@@ -98,7 +98,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.get("/integrations/:kind/new", (c) => {
-    const connector = deps.registry.get(c.req.param("kind")!);
+    const connector = deps.catalogue.get(c.req.param("kind")!);
     if (!connector) return notFound(c, deps);
     return dialog(c, deps, { connector, tab: parseTab(c.req.query("tab")) });
   });
@@ -110,7 +110,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.post("/integrations/:kind/test", admin, async (c) => {
-    const connector = deps.registry.get(c.req.param("kind")!);
+    const connector = deps.catalogue.get(c.req.param("kind")!);
     if (!connector) return notFound(c, deps);
     const form = await readForm(c);
     const integration = form.id ? await findIntegration(deps.db, Number(form.id)) : undefined;
@@ -125,7 +125,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.post("/integrations/:kind", admin, async (c) => {
-    const connector = deps.registry.get(c.req.param("kind")!);
+    const connector = deps.catalogue.get(c.req.param("kind")!);
     if (!connector) return notFound(c, deps);
     return save(c, deps, connector, undefined);
   });
@@ -217,7 +217,7 @@ async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 4
       field.type === "integration"
         ? linkable.filter((i) => i.kind === field.integrationKind).map((i) => ({ id: String(i.id), name: i.name }))
         : field.type === "integrations"
-          ? linkable.filter((i) => i.id !== integration?.id && (!field.integrationCapability || deps.registry.get(i.kind)?.[field.integrationCapability])).map((i) => ({ id: String(i.id), name: i.name }))
+          ? linkable.filter((i) => i.id !== integration?.id && (!field.integrationCapability || deps.catalogue.get(i.kind)?.[field.integrationCapability])).map((i) => ({ id: String(i.id), name: i.name }))
           : (field.options ?? []).map((o) => ({ id: o.value, name: o.label })),
     value: displayValue(field, values),
     error: state.errors?.[field.name],
@@ -244,7 +244,7 @@ async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 4
     disconnected: state.disconnected,
     dependents: integration
       ? linkable
-          .filter((other) => deps.registry.get(other.kind)?.fields.some((f) => f.type === "integration" && integrationSettings(other)[f.name] === String(integration.id)))
+          .filter((other) => deps.catalogue.get(other.kind)?.fields.some((f) => f.type === "integration" && integrationSettings(other)[f.name] === String(integration.id)))
           .map((other) => other.name)
       : [],
     projects:
@@ -284,7 +284,7 @@ async function loadIntegration(c: Ctx, deps: AppDeps): Promise<{ connector: Conn
   if (!Number.isSafeInteger(id)) return undefined;
   const integration = await findIntegration(deps.db, id);
   if (!integration || integration.kind !== c.req.param("kind")!) return undefined;
-  const connector = deps.registry.get(integration.kind);
+  const connector = deps.catalogue.get(integration.kind);
   return connector ? { connector, integration } : undefined;
 }
 
@@ -341,7 +341,7 @@ async function hubGroups(deps: AppDeps, q: string) {
     };
   };
   const needle = q.trim().toLowerCase();
-  return deps.registry
+  return deps.catalogue
     .byCategory()
     .map(({ category, connectors }) => ({
       category,

@@ -17,7 +17,7 @@ const NEW_ROWS = 3;
 
 export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const channelProblem = (channel: string) => deps.registry.channelProblem(channel);
+  const channelProblem = (channel: string) => deps.catalogue.channelProblem(channel);
   app.use("/settings/ownership", requireAdmin(deps));
   app.use("/settings/ownership/*", requireAdmin(deps));
 
@@ -67,7 +67,7 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.post("/settings/ownership/refresh", async (c) => {
-    const scms = (await listIntegrations(deps.db)).filter((i) => deps.registry.get(i.kind)?.scm);
+    const scms = (await listIntegrations(deps.db)).filter((i) => deps.catalogue.get(i.kind)?.scm);
     for (const i of scms) await enqueueOwnershipSync(deps.db, i.id, deps.now());
     deps.notifyWorker();
     return redirect(c, "/settings/ownership?refresh=1");

@@ -58,7 +58,7 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/trackers", async (c) => {
     const mappings = await listMappings(deps.db);
-    const trackers = (await listConnected(deps.db, deps.registry, "tracker")).map((t) => t.integration);
+    const trackers = (await listConnected(deps.db, deps.catalogue, "tracker")).map((t) => t.integration);
     return render(c, deps, "./trackers/index", { mappings, trackers });
   });
 
@@ -66,7 +66,7 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
     const batch = await findBatch(deps.db, Number(c.req.param("id")));
     if (!batch) return notFound(c, deps, "This push is not known; it may have been removed.");
     const partial = isHtmx(c) && c.req.header("hx-target") === "batch-progress";
-    const estimates = batch.finished_at ? [] : await batchEstimates(deps.db, deps.registry, batch.id);
+    const estimates = batch.finished_at ? [] : await batchEstimates(deps.db, deps.catalogue, batch.id);
     return render(c, deps, partial ? "./trackers/batch-progress" : "./trackers/batch", { batch, estimates });
   });
 
@@ -84,7 +84,7 @@ function trackerPages(deps: AppDeps): Hono<TrackerEnv> {
   app.use("*", (c, next) => (c.req.method === "GET" ? next() : admin(c, next)));
   app.use("/mappings/new", admin);
   app.use("*", async (c, next) => {
-    const found = await loadConnected(deps.db, deps.registry, Number(c.req.param("integrationId")), "tracker");
+    const found = await loadConnected(deps.db, deps.catalogue, Number(c.req.param("integrationId")), "tracker");
     if (!found) return notFound(c, deps);
     c.set("found", found);
     await next();
@@ -167,7 +167,7 @@ function mappingRoutes(deps: AppDeps): Hono<MappingEnv> {
   app.use("/delete", admin);
   app.use("*", async (c, next) => {
     const mapping = await findMapping(deps.db, Number(c.req.param("id")));
-    const found = mapping && (await loadConnected(deps.db, deps.registry, mapping.integration_id, "tracker"));
+    const found = mapping && (await loadConnected(deps.db, deps.catalogue, mapping.integration_id, "tracker"));
     if (!found) return notFound(c, deps);
     c.set("found", { ...found, mapping: mapping! });
     await next();
@@ -303,7 +303,7 @@ function mappingRoutes(deps: AppDeps): Hono<MappingEnv> {
 async function twoWaySync(deps: AppDeps, found: TrackerFound) {
   const inbound = found.connector.tracker.inbound;
   if (!inbound) return undefined;
-  const { receiver, via, secretField } = await eventReceiver(deps.db, deps.registry, found.integration);
+  const { receiver, via, secretField } = await eventReceiver(deps.db, deps.catalogue, found.integration);
   const url = `${deps.baseUrl}/webhooks/${receiver.kind}/${receiver.id}`;
   const deliveries = await recentDeliveries(deps.db, receiver.id);
   return {

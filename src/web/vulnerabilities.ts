@@ -123,7 +123,7 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
 /** Each ticket with its tracker's name and badge, for the type icon. */
 function withTrackerNames(deps: AppDeps, tickets: Map<number, TicketView[]>): Map<number, (TicketView & { trackerName: string; badge: string })[]> {
   const named = (t: TicketView) => {
-    const card = deps.registry.get(t.kind)?.card;
+    const card = deps.catalogue.get(t.kind)?.card;
     return { ...t, trackerName: card?.name ?? t.kind, badge: card?.badge ?? t.kind.slice(0, 2).toUpperCase() };
   };
   return new Map([...tickets].map(([id, list]) => [id, list.map(named)]));

@@ -40,7 +40,7 @@ export function webhookRoutes(deps: AppDeps): Hono<AppEnv> {
     const id = Number(c.req.param("id"));
     const found = Number.isSafeInteger(id) ? await findIntegration(deps.db, id) : undefined;
     const integration = found?.kind === c.req.param("kind") ? found : undefined;
-    const connector = integration && deps.registry.get(integration.kind);
+    const connector = integration && deps.catalogue.get(integration.kind);
     // Source control signs its deliveries; so do trackers that send their tickets' changes.
     const receiver = connector?.scm?.webhook ?? connector?.tracker?.inbound;
     if (!integration || !receiver) return refuse(404, "No integration that sends webhooks at this address.");

@@ -7,7 +7,7 @@
 // wait as long as the service asks.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectorContext } from "../../src/connectors/context.js";
-import { defaultRegistry } from "../../src/connectors/registry.js";
+import { defaultCatalogue } from "../../src/connectors/catalogue.js";
 import type { Connector, ConnectionSettings, ConnectorContext, Notification, ScanPage } from "../../src/connectors/types.js";
 import { ExternalError, type ErrorKind, RateLimitedError } from "../../src/http.js";
 import { silentLogger } from "../../src/log.js";
@@ -74,9 +74,9 @@ const NOTIFICATION: Notification = {
   at: "2026-11-23T10:00:00.000Z",
 };
 
-const registry = defaultRegistry();
+const catalogue = defaultCatalogue();
 function connector(kind: string): Connector {
-  const c = registry.get(kind);
+  const c = catalogue.get(kind);
   if (!c) throw new Error(`no connector ${kind}`);
   return c;
 }
@@ -555,7 +555,7 @@ async function run(c: Case, op: string, fault: Fault | "refused" | undefined, cl
       },
     },
   };
-  const workspace: Workspace = createWorkspace({ ...patchbay.runtime.services, registry, env, now: () => new Date() });
+  const workspace: Workspace = createWorkspace({ ...patchbay.runtime.services, catalogue, env, now: () => new Date() });
   const ctx = { ...connectorContext(env), workspace };
   const target = connector(c.kind);
   let error: unknown;
@@ -595,7 +595,7 @@ describe.each(all.map((c) => [c.kind, c] as const))("%s", (_kind, c) => {
 it("covers every connector that talks to a service over HTTP", () => {
     const covered = new Set(all.map((c) => c.kind));
     const offline = new Set(["ci-upload", "email"]);
-    const missing = registry
+    const missing = catalogue
       .all()
       .filter((c) => !covered.has(c.card.kind) && !offline.has(c.card.kind))
       .map((c) => c.card.kind);

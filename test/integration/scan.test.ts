@@ -1,7 +1,7 @@
 // Wiz import end to end: a real Patchbay runtime scanning the Wiz simulator through the
 // job queue, checked against the seed's import rules and the findings store's promises.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { defaultRegistry } from "../../src/connectors/registry.js";
+import { defaultCatalogue } from "../../src/connectors/catalogue.js";
 import { NOT_ACCESSIBLE } from "../../src/findings/import.js";
 import { SCAN_JOB, enqueueScan } from "../../src/findings/sync.js";
 import { enqueueDueSyncs } from "../../src/schedules.js";
@@ -308,9 +308,9 @@ describe("schedule", () => {
   it("queues a scan for a scanner never scanned, then again only after six hours", async () => {
     const id = await connect();
     await drain({ advanceMs: 5_000 });
-    expect(await enqueueDueSyncs(db(), defaultRegistry(), app.clock.now())).toBe(0);
+    expect(await enqueueDueSyncs(db(), defaultCatalogue(), app.clock.now())).toBe(0);
     app.clock.advance(6 * 3600_000);
-    expect(await enqueueDueSyncs(db(), defaultRegistry(), app.clock.now())).toBe(1);
+    expect(await enqueueDueSyncs(db(), defaultCatalogue(), app.clock.now())).toBe(1);
     const queued = await listJobs(db(), { status: "queued" });
     expect(queued.map((j) => [j.type, JSON.parse(j.payload).integrationId])).toEqual([[SCAN_JOB.type, id]]);
   });

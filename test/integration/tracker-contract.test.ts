@@ -6,7 +6,7 @@
 // turn the card to Error). The engine names no tracker: only these adapters do.
 import { afterEach, beforeAll, afterAll, beforeEach, describe, expect, it } from "vitest";
 import type { FaultKnobs } from "../sim/faults.js";
-import { defaultRegistry } from "../../src/connectors/registry.js";
+import { defaultCatalogue } from "../../src/connectors/catalogue.js";
 import { silentLogger } from "../../src/log.js";
 import { openTracker } from "../../src/tickets/push.js";
 import { BASE, type Browser, type TestApp, runJobs, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
@@ -393,7 +393,7 @@ describe.each(cases)("tracker contract: $kind", (tracker) => {
     expect(text(await (await admin.get(`/trackers/mappings/${mappingId}`)).text())).toContain("succeeded: 1 checked, 0 differences, 0 repaired");
     // The ticket moves to done in the tracker (through Patchbay's session, as a person would in the UI).
     const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
-    const opened = await openTracker({ ...app.runtime.services, registry: defaultRegistry(), env: { logger: silentLogger, originMap: app.config.originMap }, baseUrl: BASE }, mappingId, silentLogger);
+    const opened = await openTracker({ ...app.runtime.services, catalogue: defaultCatalogue(), env: { logger: silentLogger, originMap: app.config.originMap }, baseUrl: BASE }, mappingId, silentLogger);
     await opened!.session.transition(opened!.data.target, { id: ticket.external_id!, key: ticket.external_key!, url: ticket.url! }, opened!.data.statusMap.done!);
     expect(tracker.tickets()[0]!.status).toBe(tracker.states.done);
     await admin.post(`/trackers/mappings/${mappingId}/reconcile`, {});

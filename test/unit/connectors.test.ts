@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultRegistry } from "../../src/connectors/registry.js";
+import { defaultCatalogue } from "../../src/connectors/catalogue.js";
 import { parseEndpoint } from "../../src/connectors/wiz/client.js";
 import { wiz } from "../../src/connectors/wiz/index.js";
 import { CATEGORIES } from "../../src/connectors/types.js";
@@ -74,19 +74,19 @@ describe("settings form parsing", () => {
 
 describe("connector registry", () => {
   it("has every card of the Integration Hub in the seed's categories", () => {
-    const registry = defaultRegistry();
-    const kinds = registry.all().map((c) => c.card.kind);
+    const catalogue = defaultCatalogue();
+    const kinds = catalogue.all().map((c) => c.card.kind);
     for (const kind of ["github", "gitlab", "bitbucket", "wiz", "jira", "slack", "github-issues", "gitlab-issues", "azure-devops", "servicenow"]) {
       expect(kinds).toContain(kind);
     }
-    for (const group of registry.byCategory()) {
+    for (const group of catalogue.byCategory()) {
       expect(group.connectors.length, group.category.title).toBeGreaterThan(0);
     }
-    expect(registry.byCategory().map((g) => g.category.title)).toEqual(CATEGORIES.map((c) => c.title));
-    expect(registry.get("wiz")).toBeDefined();
-    expect(registry.get("jira")?.tracker).toBeDefined();
-    expect(registry.get("slack")?.notifier).toBeDefined();
-    expect(registry.get("github-dependabot")?.scanner).toBeDefined();
+    expect(catalogue.byCategory().map((g) => g.category.title)).toEqual(CATEGORIES.map((c) => c.title));
+    expect(catalogue.get("wiz")).toBeDefined();
+    expect(catalogue.get("jira")?.tracker).toBeDefined();
+    expect(catalogue.get("slack")?.notifier).toBeDefined();
+    expect(catalogue.get("github-dependabot")?.scanner).toBeDefined();
   });
 });
 

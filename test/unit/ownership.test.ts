@@ -2,11 +2,11 @@
 // escapes), and how a route is chosen from owners, topics and a repository's override.
 import { describe, expect, it } from "vitest";
 import { ownersOf, parseCodeowners, patternMatches } from "../../src/routing/codeowners.js";
-import { defaultRegistry } from "../../src/connectors/registry.js";
+import { defaultCatalogue } from "../../src/connectors/catalogue.js";
 import { computeRoute, type RoutingSettings, validateRule as validateWith } from "../../src/routing/ownership.js";
 
 /** The rule check with the channel rules of the connectors Patchbay ships (Slack names channels). */
-const catalogue = defaultRegistry();
+const catalogue = defaultCatalogue();
 const validateRule = (rule: Parameters<typeof validateWith>[0]) => validateWith(rule, (ch) => catalogue.channelProblem(ch));
 
 describe("CODEOWNERS patterns", () => {

@@ -1,4 +1,4 @@
-// The catalog of every connector kind. Adding a service: one folder, one line here.
+// The connector catalogue: every connector kind Patchbay has. Adding a service: one folder, one line here.
 import { guardConnector } from "./guard.js";
 import type { Connector, CategoryId } from "./types.js";
 import { CATEGORIES } from "./types.js";
@@ -32,7 +32,7 @@ import { wiz } from "./wiz/index.js";
 
 const implemented: Connector[] = [github, gitlab, bitbucket, wiz, githubDependabot, gitlabVulnerabilities, ciUpload, jira, jiraDataCenter, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook, ociRegistry, dockerHub, ghcr, ecr, gar, acr, dependencyMonitor, npmRegistry, pypi, maven, goProxy];
 
-export class ConnectorRegistry {
+export class ConnectorCatalogue {
   readonly #byKind = new Map<string, Connector>();
 
   constructor(connectors: Connector[]) {
@@ -68,6 +68,6 @@ export class ConnectorRegistry {
   }
 }
 
-export function defaultRegistry(): ConnectorRegistry {
-  return new ConnectorRegistry(implemented);
+export function defaultCatalogue(): ConnectorCatalogue {
+  return new ConnectorCatalogue(implemented);
 }
