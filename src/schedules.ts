@@ -142,7 +142,7 @@ export async function enqueueDueSyncs(db: Db, catalogue: ConnectorCatalogue, now
     const sync = syncKind(catalogue.get(integration.kind));
     if (!sync) continue;
     const last = await db
-      .selectFrom("scan_runs")
+      .selectFrom("sync_runs")
       .select("started_at")
       .where("integration_id", "=", integration.id)
       .orderBy("id", "desc")

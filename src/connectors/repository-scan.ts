@@ -1,13 +1,13 @@
 // Scans that read Patchbay's own repositories (the dependency monitor, Dependabot, GitLab
 // findings): one scan page per repository, the cursor being its position in a stable order,
 // so a scan interrupted on one repository resumes there.
-import type { ScanPage, ScannerRecord, Workspace, WorkspaceRepository } from "./types.js";
+import type { SyncPage, ScannerRecord, Workspace, WorkspaceRepository } from "./types.js";
 
 export function repositoryPages(
   workspace: Workspace,
   keep: (repository: WorkspaceRepository) => boolean,
   scan: (repository: WorkspaceRepository) => Promise<ScannerRecord[]>,
-): (cursor: string | null) => Promise<ScanPage> {
+): (cursor: string | null) => Promise<SyncPage> {
   let repositories: Promise<WorkspaceRepository[]> | undefined;
   return async (cursor) => {
     const list = await (repositories ??= workspace.repositories().then((all) => all.filter(keep)));

@@ -215,7 +215,7 @@ export type ScannerRecord =
   /** A record the import rules leave out, with the reason shown in the scan outcome. */
   | { externalId: string; raw: unknown; skip: string };
 
-export interface ScanPage {
+export interface SyncPage {
   records: ScannerRecord[];
   /** Cursor of the next page, or null after the last one. */
   nextCursor: string | null;
@@ -233,7 +233,7 @@ export class ScanCursorInvalid extends Error {
 
 /** One scan's connection to the scanner (it keeps its token across pages). */
 export interface ScanSession {
-  fetchPage(cursor: string | null): Promise<ScanPage>;
+  fetchPage(cursor: string | null): Promise<SyncPage>;
 }
 
 /** Scanner capability: fetch the open findings, one page at a time, from a cursor. */

@@ -223,25 +223,25 @@ export interface FindingEventTable {
   note: string | null;
 }
 
-export type ScanRunStatus = "running" | "interrupted" | "succeeded" | "failed";
+export type SyncRunStatus = "running" | "interrupted" | "succeeded" | "failed";
 
-export interface ScanRunTable {
+export interface SyncRunTable {
   id: Generated<number>;
   integration_id: number;
   job_id: number;
-  status: ScanRunStatus;
+  status: SyncRunStatus;
   /** Where the next page starts; null before the first page. */
   cursor: string | null;
   pages: ColumnType<number, number | undefined, number>;
   total: number | null;
-  /** JSON ScanCounts. */
+  /** JSON SyncCounts. */
   counts: string;
   error: string | null;
   started_at: string;
   finished_at: string | null;
 }
 
-export interface ScanPageTable {
+export interface SyncPageTable {
   run_id: number;
   page: number;
   /** JSON array of the external ids the page reported (resolve-on-disappear needs them all). */
@@ -537,8 +537,8 @@ export interface Database {
   findings: FindingTable;
   finding_sources: FindingSourceTable;
   finding_events: FindingEventTable;
-  scan_runs: ScanRunTable;
-  scan_pages: ScanPageTable;
+  sync_runs: SyncRunTable;
+  sync_pages: SyncPageTable;
   webhook_deliveries: WebhookDeliveryTable;
   auth_attempts: AuthAttemptTable;
   pace_buckets: PaceBucketTable;
@@ -572,7 +572,7 @@ export type Asset = Selectable<AssetTable>;
 export type Finding = Selectable<FindingTable>;
 export type FindingSource = Selectable<FindingSourceTable>;
 export type FindingEvent = Selectable<FindingEventTable>;
-export type ScanRun = Selectable<ScanRunTable>;
+export type SyncRun = Selectable<SyncRunTable>;
 export type Remediation = Selectable<RemediationTable>;
 export type TrackerMapping = Selectable<TrackerMappingTable>;
 export type TrackerAssignment = Selectable<TrackerAssignmentTable>;

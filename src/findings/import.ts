@@ -8,11 +8,11 @@ import { SEVERITY_RANK, fingerprint, hashText } from "./normalize.js";
 import { packageKey } from "../vuln/packages.js";
 import type { RepositoryIndex } from "./repositories.js";
 import { withoutControlCharacters } from "../text.js";
-import { emptyCounts, type ScanCounts } from "../jobs/sync-runs.js";
+import { emptyCounts, type SyncCounts } from "../jobs/sync-runs.js";
 import { chunks } from "../db/chunks.js";
 import { moveFindings, recordImported } from "./status.js";
 
-export { emptyCounts, type ScanCounts };
+export { emptyCounts, type SyncCounts };
 
 export interface ImportContext {
   integrationId: number;
@@ -56,7 +56,7 @@ function withoutControls(f: ScannedFinding): ScannedFinding {
   };
 }
 
-export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportContext): Promise<ScanCounts> {
+export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportContext): Promise<SyncCounts> {
   const counts = emptyCounts();
   counts.fetched = records.length;
   const stamp = ctx.now.toISOString();
@@ -348,7 +348,7 @@ export async function resolveUnreported(db: Db, findingIds: number[], actor: str
   return resolved;
 }
 
-export function mergeCounts(into: ScanCounts, add: ScanCounts): ScanCounts {
+export function mergeCounts(into: SyncCounts, add: SyncCounts): SyncCounts {
   into.fetched += add.fetched;
   into.new += add.new;
   into.updated += add.updated;

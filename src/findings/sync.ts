@@ -4,9 +4,9 @@
 // resolves what the scanner no longer reports. The job's dedupe key keeps two scans of one
 // integration from running at once.
 import type { Services } from "../services.js";
-import { ScanCursorInvalid, type ScanPage } from "../connectors/types.js";
+import { ScanCursorInvalid, type SyncPage } from "../connectors/types.js";
 import { refreshPlannerStatistics } from "../db/database.js";
-import type { Db, Integration, ScanRun, Severity } from "../db/schema.js";
+import type { Db, Integration, SyncRun, Severity } from "../db/schema.js";
 import { publish } from "../jobs/events.js";
 import { SEVERITIES } from "./normalize.js";
 import { connectorContext } from "../connectors/context.js";
@@ -15,7 +15,7 @@ import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import { requestTicketSweep } from "../jobs/events.js";
 import type { JobHandler } from "../jobs/worker.js";
-import { type ScanCounts, chunks, emptyCounts, importPage, mergeCounts, resolveUnreported } from "./import.js";
+import { type SyncCounts, chunks, emptyCounts, importPage, mergeCounts, resolveUnreported } from "./import.js";
 import { loadRepositoryIndex } from "./repositories.js";
 import { createWorkspace } from "../dependencies/workspace.js";
 
@@ -30,8 +30,8 @@ export function enqueueScan(db: Db, integrationId: number, now: Date, delayMs = 
   return enqueue(db, SCAN_JOB, { integrationId }, now, { runAt: new Date(now.getTime() + delayMs) });
 }
 
-export function scanCounts(run: Pick<ScanRun, "counts">): ScanCounts {
-  return JSON.parse(run.counts) as ScanCounts;
+export function syncCounts(run: Pick<SyncRun, "counts">): SyncCounts {
+  return JSON.parse(run.counts) as SyncCounts;
 }
 
 export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: number }> {
@@ -44,13 +44,13 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
     if (!scanner) throw new Error(`Integration "${integration.name}" is not a scanner.`);
 
     // Killed after the scan finished but before the job was marked done: nothing is left to do.
-    if (await db.selectFrom("scan_runs").select("id").where("job_id", "=", job.id).where("status", "=", "succeeded").executeTakeFirst()) return;
+    if (await db.selectFrom("sync_runs").select("id").where("job_id", "=", job.id).where("status", "=", "succeeded").executeTakeFirst()) return;
     const run = await resumeOrStart(db, integration.id, job.id, now());
     const connection = await linkedOrOwn(deps, deps.catalogue.get(integration.kind)!, integration);
     const session = scanner.session(connection, { ...connectorContext({ ...deps.env, logger }), workspace: createWorkspace({ ...deps, env: { ...deps.env, logger } }) });
     const repositories = await loadRepositoryIndex(db);
     const actor = `scanner: ${integration.name}`;
-    const counts = scanCounts(run);
+    const counts = syncCounts(run);
     const cursor = run.cursor;
     let pages = run.pages;
     let total = run.total;
@@ -59,7 +59,7 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
     // Pages are fetched one ahead (the next request is in flight while this page is
     // imported) and committed in batches of about COMMIT_RECORDS records; when the next page
     // is slow to come, what is buffered is committed while waiting, so progress shows.
-    let buffer: ScanPage[] = [];
+    let buffer: SyncPage[] = [];
     const commit = async () => {
       if (buffer.length === 0) return;
       const batch = buffer;
@@ -69,10 +69,10 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
         for (const page of batch) {
           const added = await importPage(trx, page.records, { integrationId: integration.id, actor, repositories, now: stamp });
           mergeCounts(counts, added);
-          await trx.insertInto("scan_pages").values({ run_id: run.id, page: ++committedPages, external_ids: JSON.stringify(page.records.map((r) => r.externalId)) }).execute();
+          await trx.insertInto("sync_pages").values({ run_id: run.id, page: ++committedPages, external_ids: JSON.stringify(page.records.map((r) => r.externalId)) }).execute();
         }
         await trx
-          .updateTable("scan_runs")
+          .updateTable("sync_runs")
           .set({ cursor: batch.at(-1)!.nextCursor, pages: committedPages, total, counts: JSON.stringify(counts), status: "running", error: null })
           .where("id", "=", run.id)
           .execute();
@@ -91,7 +91,7 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
       let pending = pages === 0 || cursor !== null ? fetchAhead(cursor) : undefined;
       while (pending) {
         if (buffer.length > 0 && !(await arrivesWithin(pending, COMMIT_WAIT_MS))) await commit();
-        let page: ScanPage;
+        let page: SyncPage;
         try {
           page = await pending;
         } catch (err) {
@@ -99,7 +99,7 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
           if (!(err instanceof ScanCursorInvalid) || ++restarts > 2) throw err;
           // The saved cursor expired: start this run over; the pages kept so far stay imported.
           logger.warn("scan cursor rejected; restarting from the first page", { error: err.message });
-          await db.deleteFrom("scan_pages").where("run_id", "=", run.id).execute();
+          await db.deleteFrom("sync_pages").where("run_id", "=", run.id).execute();
           Object.assign(counts, emptyCounts());
           committedPages = pages = 0;
           pending = fetchAhead(null);
@@ -136,9 +136,9 @@ async function arrivesWithin(promise: Promise<unknown>, ms: number): Promise<boo
 }
 
 /** The run this job already started (a retry resumes it), or a new one. */
-async function resumeOrStart(db: Db, integrationId: number, jobId: number, now: Date): Promise<ScanRun> {
+async function resumeOrStart(db: Db, integrationId: number, jobId: number, now: Date): Promise<SyncRun> {
   const existing = await db
-    .selectFrom("scan_runs")
+    .selectFrom("sync_runs")
     .selectAll()
     .where("job_id", "=", jobId)
     .where("status", "in", ["running", "interrupted"])
@@ -146,7 +146,7 @@ async function resumeOrStart(db: Db, integrationId: number, jobId: number, now: 
   if (existing) return existing;
   // Runs left behind by earlier jobs that gave up will never finish: close them.
   await db
-    .updateTable("scan_runs")
+    .updateTable("sync_runs")
     .set({ status: "failed", finished_at: now.toISOString() })
     .where("integration_id", "=", integrationId)
     .where("status", "in", ["running", "interrupted"])
@@ -155,11 +155,11 @@ async function resumeOrStart(db: Db, integrationId: number, jobId: number, now: 
 }
 
 /** After the last page: resolve what the scanner no longer reports, and record success. */
-async function finish(db: Db, integration: Integration, runId: number, counts: ScanCounts, actor: string, now: Date): Promise<void> {
+async function finish(db: Db, integration: Integration, runId: number, counts: SyncCounts, actor: string, now: Date): Promise<void> {
   const stamp = now.toISOString();
   await db.transaction().execute(async (trx) => {
     const seen = new Set<string>();
-    for (const page of await trx.selectFrom("scan_pages").select("external_ids").where("run_id", "=", runId).execute()) {
+    for (const page of await trx.selectFrom("sync_pages").select("external_ids").where("run_id", "=", runId).execute()) {
       for (const id of JSON.parse(page.external_ids) as string[]) seen.add(id);
     }
     const gone = (
@@ -178,7 +178,7 @@ async function finish(db: Db, integration: Integration, runId: number, counts: S
         .execute();
     }
     counts.resolved += await resolveUnreported(trx, [...new Set(gone.map((s) => s.finding_id))], actor, stamp, "No longer reported by the scanner");
-    await trx.deleteFrom("scan_pages").where("run_id", "=", runId).execute();
+    await trx.deleteFrom("sync_pages").where("run_id", "=", runId).execute();
     await recordSyncSuccess(trx, integration.id, runId, counts, now);
     await requestTicketSweep(trx, now);
     await publishNewFindings(trx, integration.id, runId, now);
@@ -188,7 +188,7 @@ async function finish(db: Db, integration: Integration, runId: number, counts: S
 
 /** One event per scan with the findings it brought that Patchbay had not seen, by severity. */
 async function publishNewFindings(db: Db, integrationId: number, runId: number, now: Date): Promise<void> {
-  const run = await db.selectFrom("scan_runs").select("started_at").where("id", "=", runId).executeTakeFirstOrThrow();
+  const run = await db.selectFrom("sync_runs").select("started_at").where("id", "=", runId).executeTakeFirstOrThrow();
   const rows = await db
     .selectFrom("findings")
     .innerJoin("finding_sources", "finding_sources.finding_id", "findings.id")
@@ -202,10 +202,10 @@ async function publishNewFindings(db: Db, integrationId: number, runId: number, 
   await publish(db, { type: "findings.new", integrationId, counts }, now);
 }
 
-export function latestRuns(db: Db): Promise<ScanRun[]> {
+export function latestRuns(db: Db): Promise<SyncRun[]> {
   return db
-    .selectFrom("scan_runs")
+    .selectFrom("sync_runs")
     .selectAll()
-    .where("id", "in", db.selectFrom("scan_runs").select((eb) => eb.fn.max("id").as("id")).groupBy("integration_id"))
+    .where("id", "in", db.selectFrom("sync_runs").select((eb) => eb.fn.max("id").as("id")).groupBy("integration_id"))
     .execute();
 }

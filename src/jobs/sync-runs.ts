@@ -1,12 +1,12 @@
 // Bookkeeping shared by every sync of an integration (scanner scans, repository syncs): the
 // run row the card reads, and what a failed attempt records on the run and the card.
-import type { Db, Integration, Job, ScanRun } from "../db/schema.js";
+import type { Db, Integration, Job, SyncRun } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { redactText } from "../log.js";
 import { publish } from "./events.js";
 
 /** What one sync run counted: read, new, updated, unchanged, resolved, and skipped by reason. */
-export interface ScanCounts {
+export interface SyncCounts {
   fetched: number;
   new: number;
   updated: number;
@@ -15,14 +15,14 @@ export interface ScanCounts {
   skipped: Record<string, number>;
 }
 
-export function emptyCounts(): ScanCounts {
+export function emptyCounts(): SyncCounts {
   return { fetched: 0, new: 0, updated: 0, unchanged: 0, resolved: 0, skipped: {} };
 }
 
 /** A new run for the card to read: running, empty counts (a scan's, a repository or image sync's). */
-export function startRun(db: Db, integrationId: number, jobId: number, now: Date): Promise<ScanRun> {
+export function startRun(db: Db, integrationId: number, jobId: number, now: Date): Promise<SyncRun> {
   return db
-    .insertInto("scan_runs")
+    .insertInto("sync_runs")
     .values({ integration_id: integrationId, job_id: jobId, status: "running", cursor: null, total: null, counts: JSON.stringify(emptyCounts()), error: null, started_at: now.toISOString(), finished_at: null })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -42,7 +42,7 @@ export async function recordSyncFailure(
   const message = redactText(err instanceof Error ? err.message : String(err));
   const lastAttempt = job.attempts >= job.max_attempts;
   await db
-    .updateTable("scan_runs")
+    .updateTable("sync_runs")
     .set({ status: lastAttempt ? "failed" : "interrupted", error: message, finished_at: lastAttempt ? now.toISOString() : null })
     .where("id", "=", runId)
     .execute();
@@ -63,6 +63,6 @@ export async function recordSyncFailure(
 /** Marks a run finished and the integration synced and healthy. */
 export async function recordSyncSuccess(db: Db, integrationId: number, runId: number, counts: unknown, now: Date): Promise<void> {
   const stamp = now.toISOString();
-  await db.updateTable("scan_runs").set({ status: "succeeded", counts: JSON.stringify(counts), finished_at: stamp, error: null }).where("id", "=", runId).execute();
+  await db.updateTable("sync_runs").set({ status: "succeeded", counts: JSON.stringify(counts), finished_at: stamp, error: null }).where("id", "=", runId).execute();
   await db.updateTable("integrations").set({ status: "connected", last_error: null, last_sync_at: stamp, updated_at: stamp }).where("id", "=", integrationId).execute();
 }

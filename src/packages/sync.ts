@@ -4,7 +4,7 @@
 import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
 import type { Db } from "../db/schema.js";
-import { type ScanCounts, emptyCounts } from "../findings/import.js";
+import { type SyncCounts, emptyCounts } from "../findings/import.js";
 import { linkedOrOwn } from "../integrations/linked.js";
 import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
@@ -24,7 +24,7 @@ export function packageSyncHandler(deps: Services): JobHandler<{ integrationId: 
     const connector = integration ? deps.catalogue.get(integration.kind) : undefined;
     if (!integration || !connector?.packages) return;
     // The scan counts' shape, so the card reads it like a scan: "resolved" = packages no longer listed.
-    const counts: ScanCounts = emptyCounts();
+    const counts: SyncCounts = emptyCounts();
     const run = await startRun(db, integration.id, job.id, now());
     try {
       const connection = await linkedOrOwn(deps, connector, integration);

@@ -7,7 +7,7 @@ import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
 import type { RegistryImage } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
-import { type ScanCounts, emptyCounts } from "../findings/import.js";
+import { type SyncCounts, emptyCounts } from "../findings/import.js";
 import { loadRepositoryIndex } from "../findings/repositories.js";
 import { linkedOrOwn } from "../integrations/linked.js";
 import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
@@ -31,7 +31,7 @@ export function registrySyncHandler(deps: Services): JobHandler<{ integrationId:
     const connector = integration ? deps.catalogue.get(integration.kind) : undefined;
     if (!integration || !connector?.registry) return;
     // The scan counts' shape, so the card reads it like a scan: "resolved" = images gone.
-    const counts: ScanCounts = emptyCounts();
+    const counts: SyncCounts = emptyCounts();
     const run = await startRun(db, integration.id, job.id, now());
     let where = "Image sync could not start";
     try {

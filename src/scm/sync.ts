@@ -4,7 +4,7 @@
 import type { Services } from "../services.js";
 import type { RepositoryInfo } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
-import { type ScanCounts, emptyCounts } from "../findings/import.js";
+import { type SyncCounts, emptyCounts } from "../findings/import.js";
 import { repositoryUrlKey } from "../findings/repositories.js";
 import { connectorContext } from "../connectors/context.js";
 import { pacerFor } from "../integrations/pacing.js";
@@ -32,7 +32,7 @@ export function repositorySyncHandler(deps: Services): JobHandler<{ integrationI
     const scm = deps.catalogue.get(integration.kind)?.scm;
     if (!scm) throw new Error(`Integration "${integration.name}" is not source control.`);
     // The scan counts' shape, so one card template reads both; "resolved" = no longer accessible.
-    const counts: ScanCounts = emptyCounts();
+    const counts: SyncCounts = emptyCounts();
     const run = await startRun(db, integration.id, job.id, now());
     const connector = deps.catalogue.get(integration.kind)!;
     const ctx = connectorContext({ ...deps.env, logger, pacer: await pacerFor(db, connector, integration, logger, deps.env.pace) });
@@ -58,7 +58,7 @@ export function repositorySyncHandler(deps: Services): JobHandler<{ integrationI
             counts.fetched++;
             counts[await upsertRepository(trx, integration.id, scm.provider, repo, stamp)]++;
           }
-          await trx.updateTable("scan_runs").set({ pages, counts: JSON.stringify(counts) }).where("id", "=", run.id).execute();
+          await trx.updateTable("sync_runs").set({ pages, counts: JSON.stringify(counts) }).where("id", "=", run.id).execute();
         });
         await progress({ done: counts.fetched, total: counts.fetched, message: `page ${pages}` });
         cursor = page.nextCursor;

@@ -20,7 +20,7 @@ import type { AssetRef, ConnectionSettings, ConnectorContext, ScannerRecord, Sca
 import type { Db, Integration } from "../db/schema.js";
 import { createWorkspace } from "../dependencies/workspace.js";
 import { severityOfScore } from "../vuln/cvss.js";
-import { type ScanCounts, chunks, emptyCounts, importPage, mergeCounts, resolveUnreported } from "../findings/import.js";
+import { type SyncCounts, chunks, emptyCounts, importPage, mergeCounts, resolveUnreported } from "../findings/import.js";
 import { loadRepositoryIndex } from "../findings/repositories.js";
 import { ExternalError } from "../http.js";
 import { connectionFor } from "../integrations/oauth.js";
@@ -548,7 +548,7 @@ async function importParsed(deps: Services, integration: Integration, input: Upl
   // and their ids (tool, image digest, advisory, package) run to a hundred characters each.
   const seen = new Set<string>();
   const digest = (id: string) => createHash("sha256").update(id).digest("base64").slice(0, 16);
-  const counts: ScanCounts = emptyCounts();
+  const counts: SyncCounts = emptyCounts();
   let batch: ScannerRecord[] = [];
   const commit = async () => {
     if (!batch.length) return;

@@ -21,9 +21,9 @@ import { webhookUrl } from "../scm/webhooks.js";
 import { webhookCoverage } from "../scm/store.js";
 import { recentDeliveries } from "../remediation/deliveries.js";
 import { activeJobs, dedupeKeyOf } from "../jobs/queue.js";
-import { latestRuns, scanCounts } from "../findings/sync.js";
+import { latestRuns, syncCounts } from "../findings/sync.js";
 import { SYNC_JOB_TYPES, type SyncCapability, type SyncKind, type SyncWords, syncKind } from "../sync-kinds.js";
-import type { ScanCounts } from "../findings/import.js";
+import type { SyncCounts } from "../findings/import.js";
 import { listMappings } from "../tickets/store.js";
 
 type Tab = "overview" | "configuration";
@@ -313,31 +313,31 @@ export interface CardView {
     health: Health | undefined;
     lastSyncAt: string | null;
     glance: { label: string; value: string }[];
-    scan: ScanView | undefined;
+    sync: SyncView | undefined;
   }[];
   /** A scan is queued or running: the card refreshes itself. */
-  scanning: boolean;
+  syncing: boolean;
 }
 
-export interface ScanView {
+export interface SyncView {
   /** What a sync does for this connector: a findings scan, a repository list, an image inventory. */
   capability: SyncCapability;
   words: SyncWords;
   active: "queued" | "running" | undefined;
-  last: { status: string; counts: ScanCounts; pages: number; total: number | null; error: string | null; startedAt: string; finishedAt: string | null } | undefined;
+  last: { status: string; counts: SyncCounts; pages: number; total: number | null; error: string | null; startedAt: string; finishedAt: string | null } | undefined;
 }
 
 async function hubGroups(deps: AppDeps, q: string) {
   const integrations = await listIntegrations(deps.db);
   const runs = new Map((await latestRuns(deps.db)).map((r) => [r.integration_id, r]));
   const active = await activeJobs(deps.db, SYNC_JOB_TYPES);
-  const scanOf = (integration: Integration, sync: SyncKind): ScanView => {
+  const syncOf = (integration: Integration, sync: SyncKind): SyncView => {
     const run = runs.get(integration.id);
     return {
       capability: sync.capability,
       words: sync.words,
       active: active.get(dedupeKeyOf(sync.job, { integrationId: integration.id }) ?? null),
-      last: run && { status: run.status, counts: scanCounts(run), pages: run.pages, total: run.total, error: run.error, startedAt: run.started_at, finishedAt: run.finished_at },
+      last: run && { status: run.status, counts: syncCounts(run), pages: run.pages, total: run.total, error: run.error, startedAt: run.started_at, finishedAt: run.finished_at },
     };
   };
   const needle = q.trim().toLowerCase();
@@ -347,12 +347,12 @@ async function hubGroups(deps: AppDeps, q: string) {
       category,
       cards: connectors
         .filter((c) => !needle || `${c.card.name} ${c.card.summary} ${category.title}`.toLowerCase().includes(needle))
-        .map((connector) => cardView(connector, integrations.filter((i) => i.kind === connector.card.kind), scanOf)),
+        .map((connector) => cardView(connector, integrations.filter((i) => i.kind === connector.card.kind), syncOf)),
     }))
     .filter((group) => group.cards.length > 0);
 }
 
-function cardView(connector: Connector, integrations: Integration[], scanOf: (integration: Integration, sync: SyncKind) => ScanView): CardView {
+function cardView(connector: Connector, integrations: Integration[], syncOf: (integration: Integration, sync: SyncKind) => SyncView): CardView {
   const sync = syncKind(connector);
   const connections = integrations.map((integration) => {
     const settings = integrationSettings(integration);
@@ -366,7 +366,7 @@ function cardView(connector: Connector, integrations: Integration[], scanOf: (in
       glance: connector.fields
         .filter((f) => f.glance)
         .map((f) => ({ label: f.label, value: f.type === "checkbox" ? (settings[f.name] ? "On" : "Off") : String(settings[f.name] || f.defaultValue || "") })),
-      scan: sync ? scanOf(integration, sync) : undefined,
+      sync: sync ? syncOf(integration, sync) : undefined,
     };
   });
   const status = connections.length === 0 ? "not_connected" : connections.some((c) => c.status === "error") ? "error" : "connected";
@@ -378,6 +378,6 @@ function cardView(connector: Connector, integrations: Integration[], scanOf: (in
     multiInstance: connector.multiInstance,
     tracker: Boolean(connector.tracker),
     connections,
-    scanning: connections.some((c) => c.scan?.active !== undefined),
+    syncing: connections.some((c) => c.sync?.active !== undefined),
   };
 }

@@ -162,7 +162,7 @@ async function millionFindings(): Promise<void> {
 async function waitForRun(sqlite: SQLite.Database, n: number): Promise<{ seconds: number; counts: { new: number; updated: number; unchanged: number } }> {
   const deadline = Date.now() + 300_000;
   for (;;) {
-    const run = sqlite.prepare("select * from scan_runs order by id limit 1 offset ?").get(n - 1) as { status: string; started_at: string; finished_at: string | null; counts: string; error: string | null } | undefined;
+    const run = sqlite.prepare("select * from sync_runs order by id limit 1 offset ?").get(n - 1) as { status: string; started_at: string; finished_at: string | null; counts: string; error: string | null } | undefined;
     if (run?.status === "succeeded") return { seconds: (Date.parse(run.finished_at!) - Date.parse(run.started_at)) / 1000, counts: JSON.parse(run.counts) };
     if (run?.status === "failed" || run?.status === "interrupted") throw new Error(`scan ${n} failed: ${run.error}`);
     if (Date.now() > deadline) throw new Error(`scan ${n} did not finish in time`);

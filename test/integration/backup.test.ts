@@ -74,11 +74,11 @@ it("takes a consistent backup during an import, and a restore finishes that impo
   // Committed together or not at all: every finding has its source and its first history entry.
   expect(count("select count(*) as n from findings f where not exists (select 1 from finding_sources s where s.finding_id = f.id)")).toBe(0);
   expect(count("select count(*) as n from findings f where not exists (select 1 from finding_events e where e.finding_id = f.id)")).toBe(0);
-  expect(count("select count(*) as n from scan_runs where status in ('running', 'interrupted')")).toBe(1);
+  expect(count("select count(*) as n from sync_runs where status in ('running', 'interrupted')")).toBe(1);
   copy.close();
 
   // The original finishes.
-  await until(() => (live.prepare("select count(*) as n from scan_runs where status = 'succeeded'").get() as { n: number }).n === 1, 120_000);
+  await until(() => (live.prepare("select count(*) as n from sync_runs where status = 'succeeded'").get() as { n: number }).n === 1, 120_000);
   live.close();
   await server.kill("SIGTERM");
 
@@ -91,7 +91,7 @@ it("takes a consistent backup during an import, and a restore finishes that impo
   servers.push(again);
   await again.ready();
   const check = new SQLite(path.join(restored, "patchbay.db"), { readonly: true, timeout: 10_000 });
-  await until(() => (check.prepare("select count(*) as n from scan_runs where status = 'succeeded'").get() as { n: number }).n === 1, 120_000);
+  await until(() => (check.prepare("select count(*) as n from sync_runs where status = 'succeeded'").get() as { n: number }).n === 1, 120_000);
   check.close();
   await again.kill("SIGTERM");
   expect(fingerprints(path.join(restored, "patchbay.db"))).toEqual(fingerprints(path.join(dir, "patchbay.db")));

@@ -201,12 +201,12 @@ describe("Patchbay dependency monitor", () => {
     await connectSourceControl();
     await admin.post("/integrations/dependency-monitor", {});
     await runJobs(app, 5_000);
-    const before = await db().selectFrom("scan_runs").innerJoin("integrations", "integrations.id", "scan_runs.integration_id").select("scan_runs.id").where("integrations.kind", "=", "dependency-monitor").execute();
+    const before = await db().selectFrom("sync_runs").innerJoin("integrations", "integrations.id", "sync_runs.integration_id").select("sync_runs.id").where("integrations.kind", "=", "dependency-monitor").execute();
     const githubIntegration = await db().selectFrom("integrations").select("id").where("kind", "=", "github").executeTakeFirstOrThrow();
     osv.faults.add({ path: /querybatch/, status: 400, body: JSON.stringify({ code: 3, message: "Invalid query." }) });
     await admin.post(`/integrations/github/${githubIntegration.id}/sync`, {});
     for (let i = 0; i < 3; i++) await runJobs(app, 300_000); // the scan's retries
-    const after = await db().selectFrom("scan_runs").innerJoin("integrations", "integrations.id", "scan_runs.integration_id").select(["scan_runs.id", "scan_runs.status", "scan_runs.error"]).where("integrations.kind", "=", "dependency-monitor").orderBy("scan_runs.id").execute();
+    const after = await db().selectFrom("sync_runs").innerJoin("integrations", "integrations.id", "sync_runs.integration_id").select(["sync_runs.id", "sync_runs.status", "sync_runs.error"]).where("integrations.kind", "=", "dependency-monitor").orderBy("sync_runs.id").execute();
     expect(after.length).toBeGreaterThan(before.length);
     expect(after.at(-1)!.status).toBe("failed");
     expect(after.at(-1)!.error).toContain("Invalid query.");

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectorContext } from "../../src/connectors/context.js";
 import { defaultCatalogue } from "../../src/connectors/catalogue.js";
-import type { Connector, ConnectionSettings, ConnectorContext, Notification, ScanPage } from "../../src/connectors/types.js";
+import type { Connector, ConnectionSettings, ConnectorContext, Notification, SyncPage } from "../../src/connectors/types.js";
 import { ExternalError, type ErrorKind, RateLimitedError } from "../../src/http.js";
 import { silentLogger } from "../../src/log.js";
 import { createWorkspace } from "../../src/dependencies/workspace.js";
@@ -393,7 +393,7 @@ function refusal(status: number, kind: ErrorKind, name: string): FaultCase {
     fault: { status },
     expect: (o, c, op) => {
       if (c.perRepository?.includes(op) && o.error === undefined) {
-        const records = (o.value as ScanPage).records;
+        const records = (o.value as SyncPage).records;
         for (const r of records) expect("skip" in r && r.skip, JSON.stringify(r)).toMatch(/\(|not|no /);
         return;
       }

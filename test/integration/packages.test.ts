@@ -152,7 +152,7 @@ describe("package registries", () => {
     await runJobs(app, 5_000);
     expect(osv.queried).toContain("npm:lodash@4.17.20");
     expect(osv.queried.filter((q) => q.includes("acme"))).toEqual([]);
-    const run = await db().selectFrom("scan_runs").innerJoin("integrations", "integrations.id", "scan_runs.integration_id").select("counts").where("integrations.kind", "=", "dependency-monitor").executeTakeFirstOrThrow();
+    const run = await db().selectFrom("sync_runs").innerJoin("integrations", "integrations.id", "sync_runs.integration_id").select("counts").where("integrations.kind", "=", "dependency-monitor").executeTakeFirstOrThrow();
     expect(JSON.parse(run.counts).skipped).toEqual({ "your own package (listed by npm @acme): not looked up in OSV": 1, "your own package (listed by Maven com.acme): not looked up in OSV": 1 });
 
     const page = text(await (await admin.get("/packages")).text());

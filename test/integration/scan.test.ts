@@ -48,7 +48,7 @@ async function scan(integrationId: number): Promise<void> {
 }
 
 async function lastRun(integrationId: number) {
-  const run = await db().selectFrom("scan_runs").selectAll().where("integration_id", "=", integrationId).orderBy("id", "desc").executeTakeFirstOrThrow();
+  const run = await db().selectFrom("sync_runs").selectAll().where("integration_id", "=", integrationId).orderBy("id", "desc").executeTakeFirstOrThrow();
   return { ...run, counts: JSON.parse(run.counts) };
 }
 

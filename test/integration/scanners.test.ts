@@ -73,7 +73,7 @@ describe("GitHub Dependabot", () => {
     ]);
     expect(rows.filter((f) => f.cve.startsWith("CVE-2026-"))).toHaveLength(110); // both pages
     expect(rows.find((f) => f.package === "qs")!.status_reason).toBe("Dismissed in GitHub by octocat: inaccurate — qs is only used in tests");
-    const run = await db().selectFrom("scan_runs").innerJoin("integrations", "integrations.id", "scan_runs.integration_id").select(["counts", "scan_runs.status"]).where("integrations.kind", "=", "github-dependabot").executeTakeFirstOrThrow();
+    const run = await db().selectFrom("sync_runs").innerJoin("integrations", "integrations.id", "sync_runs.integration_id").select(["counts", "sync_runs.status"]).where("integrations.kind", "=", "github-dependabot").executeTakeFirstOrThrow();
     expect(run.status).toBe("succeeded");
     expect(JSON.parse(run.counts).skipped).toEqual({
       "Dependabot alerts not enabled for the repository (Dependabot alerts are disabled for this repository.)": 1,
@@ -155,7 +155,7 @@ describe("GitLab vulnerability findings", () => {
       "CVE-2021-33203 Django@3.2.4→none medium false_positive",
     ]);
     expect(rows.filter((f) => f.cve.startsWith("CVE-2026-"))).toHaveLength(120);
-    const run = await db().selectFrom("scan_runs").innerJoin("integrations", "integrations.id", "scan_runs.integration_id").select("counts").where("integrations.kind", "=", "gitlab-vulnerabilities").executeTakeFirstOrThrow();
+    const run = await db().selectFrom("sync_runs").innerJoin("integrations", "integrations.id", "sync_runs.integration_id").select("counts").where("integrations.kind", "=", "gitlab-vulnerabilities").executeTakeFirstOrThrow();
     expect(JSON.parse(run.counts).skipped).toEqual({
       "container scanning findings name images by tag, not digest (upload the scanner's report with the image digest instead)": 1,
       "vulnerability findings not available for the project (403 Forbidden; GitLab Ultimate and the Developer role are needed)": 1,

@@ -112,7 +112,7 @@ it(`loses nothing and duplicates nothing across ${KILLS} kills during imports an
   expect(value("select count(*) as n from tickets")).toBe(expected);
   // No job lost: none failed, none left running.
   const failed = db.prepare("select id, type, last_error from jobs where status = 'failed'").all() as { id: number }[];
-  if (failed.length) console.log(JSON.stringify({ jobs: db.prepare("select id, type, status, attempts, progress, claimed_progress, created_at, finished_at from jobs where type = 'scanner.sync'").all(), runs: db.prepare("select id, job_id, status, pages, cursor, error from scan_runs").all() }, null, 1));
+  if (failed.length) console.log(JSON.stringify({ jobs: db.prepare("select id, type, status, attempts, progress, claimed_progress, created_at, finished_at from jobs where type = 'scanner.sync'").all(), runs: db.prepare("select id, job_id, status, pages, cursor, error from sync_runs").all() }, null, 1));
   expect(failed.map(({ id: _id, ...rest }) => rest)).toEqual([]);
   db.close();
   process.stdout.write(`\ncrash soak: ${KILLS} kills (${during.scan} during scans, ${during.push} during pushes, ${during.idle} between), ${expected} findings, ${jira.issues.length} Jira issues, 0 duplicates, 0 lost, 0 failed jobs\n`);

@@ -58,7 +58,7 @@ it(`serves ${USERS} users without a failed request while a ${FINDINGS.toLocaleSt
   const importing = load(server.url, 40_000);
   const during = await importing;
   const imported = value("select count(*) as n from findings");
-  for (let i = 0; i < 600 && value("select count(*) as n from scan_runs where status = 'succeeded'") === 0; i++) await new Promise((r) => setTimeout(r, 500));
+  for (let i = 0; i < 600 && value("select count(*) as n from sync_runs where status = 'succeeded'") === 0; i++) await new Promise((r) => setTimeout(r, 500));
   expect(value("select count(*) as n from findings")).toBe(FINDINGS);
 
   // Phase 2: browsing while 1,000 critical findings are pushed to Jira at its 10 requests/s.

@@ -3,7 +3,7 @@
 // repositories and container images only, per the integration's scan options).
 import { ExternalError } from "../../http.js";
 import { isCveId } from "../../vuln/advisories.js";
-import { type AssetRef, type ConnectionSettings, type ConnectorContext, ScanCursorInvalid, type ScanPage, type Scanner, type ScannerRecord, type ScannerSeverity } from "../types.js";
+import { type AssetRef, type ConnectionSettings, type ConnectorContext, ScanCursorInvalid, type SyncPage, type Scanner, type ScannerRecord, type ScannerSeverity } from "../types.js";
 import type { WizClient } from "./client.js";
 import { ecosystemOfFile } from "../../vuln/ecosystems.js";
 
@@ -84,7 +84,7 @@ export function wizScanner(createClient: (connection: ConnectionSettings, ctx: C
       const assetTypes = enabledAssetTypes(connection);
       const client = createClient(connection, ctx);
       return {
-        async fetchPage(cursor): Promise<ScanPage> {
+        async fetchPage(cursor): Promise<SyncPage> {
           if (assetTypes.length === 0) return { records: [], nextCursor: null, total: 0 };
           let data: FindingsResponse;
           try {
