@@ -4,7 +4,7 @@
 // findings unless someone asks to recompute the existing ones.
 import type { Services } from "../services.js";
 import { sql } from "kysely";
-import type { Db, Severity } from "../db/schema.js";
+import type { Db, FindingStatus, Severity } from "../db/schema.js";
 import { jobKind } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { publish } from "../jobs/events.js";
@@ -74,6 +74,11 @@ export async function recomputeDueDates(db: Db, policy: SlaPolicy): Promise<numb
 
 /** How far ahead the daily reminder looks. */
 export const APPROACHING_DAYS = 3;
+
+/** Whether a finding is past its deadline: still open (or in remediation) after its due date. */
+export function isOverdue(finding: { status: FindingStatus; due_at: string | null }, now: Date): boolean {
+  return (finding.status === "open" || finding.status === "in_remediation") && finding.due_at !== null && finding.due_at < now.toISOString();
+}
 
 /** Open findings whose deadline falls within the next days, by severity, and those already overdue. */
 export async function approachingDeadlines(db: Db, now: Date): Promise<{ counts: Record<Severity, number>; overdue: number; soonest: string | null }> {

@@ -55,9 +55,9 @@ export async function startReconcile(db: Db, mappingId: number, by: string, now:
   return run.id;
 }
 
-/** The mapping's last reconciliation, or (with `link`) its last linking of existing tickets. */
-export function latestReconcile(db: Db, mappingId: number, link = false): Promise<ReconcileRun | undefined> {
-  return db
+/** The mapping's last reconciliation, or (with `link`) its last linking of existing tickets, with its report read. */
+export async function latestReconcile(db: Db, mappingId: number, link = false): Promise<(ReconcileRun & { entries: ReconcileEntry[] }) | undefined> {
+  const run = await db
     .selectFrom("reconcile_runs")
     .selectAll()
     .where("mapping_id", "=", mappingId)
@@ -65,6 +65,7 @@ export function latestReconcile(db: Db, mappingId: number, link = false): Promis
     .orderBy("id", "desc")
     .limit(1)
     .executeTakeFirst();
+  return run && { ...run, entries: JSON.parse(run.report) as ReconcileEntry[] };
 }
 
 export function reconcileHandler(deps: Services): JobHandler<{ runId: number }> {

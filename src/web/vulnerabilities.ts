@@ -8,6 +8,7 @@ import { findingDetail, findFinding, scannersWithFindings } from "../findings/st
 import { SEVERITIES, STATUSES, STATUS_LABEL } from "../findings/normalize.js";
 import { SORTS, type SortKey, countAllFindings, filterQuery, listFindings, parseFilter, severityCounts } from "../findings/query.js";
 import { changeFindingStatus, type StatusChange } from "../findings/status.js";
+import { isOverdue } from "../findings/sla.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
 import { isHtmx, render } from "./render.js";
@@ -46,7 +47,7 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
       statusLabel: STATUS_LABEL,
       sorts: Object.entries(SORTS).map(([key, s]) => ({ key: key as SortKey, ...s })),
       query: (change: Parameters<typeof filterQuery>[1]) => filterQuery(filter, change),
-      now: deps.now().toISOString(),
+      overdue: (f: Parameters<typeof isOverdue>[0]) => isOverdue(f, deps.now()),
     };
     const partial = isHtmx(c) && c.req.header("hx-target") === "findings-results";
     return render(c, deps, partial ? "./vulnerabilities/results" : "./vulnerabilities/index", data);
@@ -131,7 +132,7 @@ function withTrackerNames(deps: AppDeps, tickets: Map<number, TicketView[]>): Ma
 
 async function detailExtras(deps: AppDeps, finding: Finding) {
   const [tickets, coverage] = await Promise.all([ticketsForFindings(deps.db, [finding.id]), coveringMappings(deps.db, finding)]);
-  return { tickets: withTrackerNames(deps, tickets).get(finding.id) ?? [], coverage, now: deps.now().toISOString() };
+  return { tickets: withTrackerNames(deps, tickets).get(finding.id) ?? [], coverage, overdue: isOverdue(finding, deps.now()) };
 }
 
 function parseStatusChange(form: Record<string, string>, now: Date): StatusChange | { errors: Record<string, string> } {

@@ -175,6 +175,29 @@ export function untypedEnqueues(tree: Source[]): string[] {
     .sort();
 }
 
+/** Templates that format by hand what the page helpers (src/web/format.ts) format, or parse JSON. */
+export function handFormatting(views: Source[]): string[] {
+  const rules: [RegExp, string][] = [
+    [/JSON\.parse/, "parses JSON"],
+    [/\.replace\("T", " "\)|_at\)?\.slice\(0, 1[069]\)/, "formats a date by hand (use moment or day)"],
+    [/toLocaleString/, "formats a number by hand (use count or plural)"],
+  ];
+  return views.flatMap((v) => rules.filter(([re]) => re.test(v.text)).map(([, what]) => `${v.file} ${what}`)).sort();
+}
+
+function templates(dir = "views"): Source[] {
+  const out: Source[] = [];
+  const walk = (d: string) => {
+    for (const entry of fs.readdirSync(path.join(ROOT, d), { withFileTypes: true })) {
+      const rel = `${d}/${entry.name}`;
+      if (entry.isDirectory()) walk(rel);
+      else if (rel.endsWith(".eta")) out.push({ file: rel, text: fs.readFileSync(path.join(ROOT, rel), "utf8") });
+    }
+  };
+  walk(dir);
+  return out;
+}
+
 /** Route files that build SQL themselves. */
 export function routeSqlFiles(tree: Source[]): string[] {
   return tree.filter((s) => s.file.startsWith("src/web/") && /\.(selectFrom|insertInto|updateTable|deleteFrom)\(|\bsql`/.test(s.text)).map((s) => s.file).sort();
@@ -224,6 +247,15 @@ describe("the layering", () => {
   it("queues every job through its declared kind (payload typed, no bare job names)", () => {
     expect(untypedEnqueues(tree)).toEqual([]);
     expect(untypedEnqueues([{ file: "src/tickets/push.ts", text: 'await enqueueJob(db, "ticket.push", { mappingId }, now);' }, { file: "src/jobs/queue.ts", text: "export async function enqueueJob(" }])).toEqual(["src/tickets/push.ts"]);
+  });
+
+  it("templates format dates and counts with the page helpers and parse no JSON", () => {
+    expect(handFormatting(templates())).toEqual([]);
+    const broken = [
+      { file: "views/a.eta", text: '<%= r.created_at.replace("T", " ").slice(0, 16) %> <%= n.toLocaleString("en") %>' },
+      { file: "views/b.eta", text: "<% const e = JSON.parse(r.report); %><%= moment(r.at) %> <%= i.digest.slice(0, 19) %>" },
+    ];
+    expect(handFormatting(broken)).toEqual(["views/a.eta formats a date by hand (use moment or day)", "views/a.eta formats a number by hand (use count or plural)", "views/b.eta parses JSON"]);
   });
 
   it("route files build no SQL: they call stores and engines", () => {
