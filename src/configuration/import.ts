@@ -13,7 +13,7 @@ import { loadSla, saveSla, type SlaPolicy } from "../findings/sla.js";
 import { ExternalError } from "../http.js";
 import { saveConnection } from "../integrations/connect.js";
 import { parseSettingsForm } from "../integrations/form.js";
-import { withLinked } from "../integrations/linked.js";
+import { withReused } from "../integrations/reused.js";
 import { testConnection } from "../integrations/service.js";
 import { integrationSettings, listIntegrations } from "../integrations/store.js";
 import { redactText } from "../log.js";
@@ -344,7 +344,7 @@ async function applyMapping(deps: Services, ctx: Context, result: ImportResult, 
   if (!connector.tracker) throw new Error(`${integration.name} is not an issue tracker.`);
   const data = toMappingData(mapping);
   // Checked against the tracker as it is now, like a mapping saved in the form.
-  const connection = await withLinked(deps, connector, { settings: integrationSettings(integration), secrets: deps.vault.openSecrets(integration.secrets) });
+  const connection = await withReused(deps, connector, { settings: integrationSettings(integration), secrets: deps.vault.openSecrets(integration.secrets) });
   const session = connector.tracker.session(connection, connectorContext({ ...deps.env, logger: deps.logger }));
   const problems = Object.values(validateMapping(data.fields, await session.fields(data.target)));
   if (problems.length) throw new Error(`It does not match the tracker's fields: ${problems.join(" ")}`);

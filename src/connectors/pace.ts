@@ -41,10 +41,10 @@ function setting(values: SettingValues | undefined, name: string): number | unde
 }
 
 /** The limits a connection writes under: its own settings, then the reused connection's, then the service's. */
-export function paceLimits(pacing: Pacing, own: SettingValues, linked?: SettingValues): PaceLimits {
+export function paceLimits(pacing: Pacing, own: SettingValues, reused?: SettingValues): PaceLimits {
   return {
-    perMinute: setting(own, "writesPerMinute") ?? setting(linked, "writesPerMinute") ?? pacing.defaults.perMinute,
-    perHour: setting(own, "writesPerHour") ?? setting(linked, "writesPerHour") ?? pacing.defaults.perHour,
+    perMinute: setting(own, "writesPerMinute") ?? setting(reused, "writesPerMinute") ?? pacing.defaults.perMinute,
+    perHour: setting(own, "writesPerHour") ?? setting(reused, "writesPerHour") ?? pacing.defaults.perHour,
     concurrent: pacing.defaults.concurrent,
   };
 }

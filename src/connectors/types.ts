@@ -118,7 +118,7 @@ export interface ConnectionSettings {
   settings: SettingValues;
   secrets: SecretValues;
   /** The connection of the integration an "integration" field names (a tracker reusing source control). */
-  linked?: { settings: SettingValues; secrets: SecretValues };
+  reused?: { settings: SettingValues; secrets: SecretValues };
 }
 
 export interface ConnectorContext {

@@ -10,7 +10,7 @@ import type { Db, Integration, SyncRun, Severity } from "../db/schema.js";
 import { publish } from "../jobs/events.js";
 import { SEVERITIES } from "./normalize.js";
 import { connectorContext } from "../connectors/context.js";
-import { linkedOrOwn } from "../integrations/linked.js";
+import { connectionOf } from "../integrations/reused.js";
 import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import { requestTicketSweep } from "../jobs/events.js";
@@ -46,7 +46,7 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
     // Killed after the scan finished but before the job was marked done: nothing is left to do.
     if (await db.selectFrom("sync_runs").select("id").where("job_id", "=", job.id).where("status", "=", "succeeded").executeTakeFirst()) return;
     const run = await resumeOrStart(db, integration.id, job.id, now());
-    const connection = await linkedOrOwn(deps, deps.catalogue.get(integration.kind)!, integration);
+    const connection = await connectionOf(deps, deps.catalogue.get(integration.kind)!, integration);
     const session = scanner.session(connection, { ...connectorContext({ ...deps.env, logger }), workspace: createWorkspace({ ...deps, env: { ...deps.env, logger } }) });
     const repositories = await loadRepositoryIndex(db);
     const actor = `scanner: ${integration.name}`;

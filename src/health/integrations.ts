@@ -16,7 +16,7 @@ import { validateMapping } from "../tickets/fields.js";
 import { openTracker } from "../tickets/push.js";
 import { TICKET_STATE_LABEL, type TicketState } from "../tickets/render.js";
 import { mappingData } from "../tickets/store.js";
-import { linkedOrOwn } from "../integrations/linked.js";
+import { connectionOf } from "../integrations/reused.js";
 import { withoutTrailingSlash } from "../text.js";
 
 export const HEALTH_JOB = jobKind<{ integrationId: number }>("integration.health", { maxAttempts: 2, ...perIntegration("integration.health") });
@@ -51,7 +51,7 @@ export function healthHandler(deps: Services): JobHandler<{ integrationId: numbe
     };
     if (connector.health) {
       try {
-        notes.push(...(await connector.health(await linkedOrOwn(deps, connector, integration), connectorContext({ ...deps.env, logger }), deps.now())));
+        notes.push(...(await connector.health(await connectionOf(deps, connector, integration), connectorContext({ ...deps.env, logger }), deps.now())));
       } catch (err) {
         problem(err);
       }
@@ -63,7 +63,7 @@ export function healthHandler(deps: Services): JobHandler<{ integrationId: numbe
       const sample = await deps.db.selectFrom("repositories").select(["id", "full_name"]).where("integration_id", "=", integration.id).where("accessible", "=", 1).where("webhook_registered_at", "is not", null).orderBy(sql`random()`).limit(WEBHOOK_SAMPLE).execute();
       for (const repo of sample) {
         try {
-          if (await webhook.registered(await linkedOrOwn(deps, connector, integration), connectorContext({ ...deps.env, logger }), repo.full_name, url)) continue;
+          if (await webhook.registered(await connectionOf(deps, connector, integration), connectorContext({ ...deps.env, logger }), repo.full_name, url)) continue;
           notes.push({ level: "warning", message: `Patchbay's webhook is gone from ${repo.full_name}: pull request events stop arriving. The next repository sync adds it back.` });
           await deps.db.updateTable("repositories").set({ webhook_registered_at: null }).where("id", "=", repo.id).execute();
         } catch (err) {
@@ -76,7 +76,7 @@ export function healthHandler(deps: Services): JobHandler<{ integrationId: numbe
     if (inbound?.registered && deps.vault.openSecrets(integration.secrets)[inbound.secretField]) {
       const url = `${withoutTrailingSlash(deps.baseUrl)}/webhooks/${integration.kind}/${integration.id}`;
       try {
-        if ((await inbound.registered(await linkedOrOwn(deps, connector, integration), connectorContext({ ...deps.env, logger }), url)) === false) {
+        if ((await inbound.registered(await connectionOf(deps, connector, integration), connectorContext({ ...deps.env, logger }), url)) === false) {
           notes.push({ level: "warning", message: `The tracker no longer has Patchbay's webhook (${url}): changes made there stop coming back. Set it up again on the Trackers page.` });
         }
       } catch (err) {

@@ -170,12 +170,12 @@ export async function paceOf(db: Db, connector: Connector, integration: Pick<Int
   if (!connector.pacing) return undefined;
   const own = settingsOf(integration);
   const field = connector.fields.find((f) => f.type === "integration" && own[f.name]);
-  const linkedId = field ? Number(own[field.name]) : undefined;
-  const linked = linkedId ? await db.selectFrom("integrations").select(["id", "settings"]).where("id", "=", linkedId).executeTakeFirst() : undefined;
+  const reusedId = field ? Number(own[field.name]) : undefined;
+  const reused = reusedId ? await db.selectFrom("integrations").select(["id", "settings"]).where("id", "=", reusedId).executeTakeFirst() : undefined;
   return {
     pacing: connector.pacing,
-    credential: `integration:${linked?.id ?? integration.id}`,
-    limits: paceLimits(connector.pacing, own, linked ? settingsOf(linked) : undefined),
+    credential: `integration:${reused?.id ?? integration.id}`,
+    limits: paceLimits(connector.pacing, own, reused ? settingsOf(reused) : undefined),
     service: connector.card.name.replace(/ Issues$/, ""),
   };
 }

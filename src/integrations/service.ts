@@ -8,7 +8,7 @@ import { jobKind, perIntegration } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText, registerSecret } from "../log.js";
 import { publish } from "../jobs/events.js";
-import { withLinked } from "./linked.js";
+import { withReused } from "./reused.js";
 import { connectionFor } from "./oauth.js";
 import { findIntegration, setIntegrationStatus } from "./store.js";
 
@@ -18,7 +18,7 @@ export async function testConnection(connector: Connector, connection: Connectio
   // Typed-in secrets are not in the vault yet: make sure no log line or message can echo them.
   for (const value of Object.values(connection.secrets)) registerSecret(value);
   try {
-    return { ok: true, result: await connector.test(await withLinked(link, connector, connection), ctx) };
+    return { ok: true, result: await connector.test(await withReused(link, connector, connection), ctx) };
   } catch (err) {
     const error = err instanceof ExternalError ? err : new ExternalError("remote", connector.card.name, `Unexpected error: ${(err as Error).message}`);
     if (!(err instanceof ExternalError)) ctx.logger.error("connection test crashed", { kind: connector.card.kind, error: err });

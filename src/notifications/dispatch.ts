@@ -6,7 +6,7 @@
 import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
 import type { Db } from "../db/schema.js";
-import { linkedOrOwn } from "../integrations/linked.js";
+import { connectionOf } from "../integrations/reused.js";
 import { integrationSettings, setIntegrationStatus } from "../integrations/store.js";
 import { enqueue, integrationLane, jobKind, releaseDedupeKey } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
@@ -137,7 +137,7 @@ export function sendHandler(deps: Services): JobHandler<SendPayload> {
     notification.more = rows.length - 1 + extra;
     if (channel) notification.channel = channel;
     try {
-      const connection = await linkedOrOwn(deps, connector, integration);
+      const connection = await connectionOf(deps, connector, integration);
       await connector.notifier.send(connection, connectorContext({ ...deps.env, logger }), notification);
     } catch (err) {
       const message = redactText(err instanceof Error ? err.message : String(err));

@@ -5,7 +5,7 @@ import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
 import type { Db } from "../db/schema.js";
 import { type SyncCounts, emptyCounts } from "../findings/import.js";
-import { linkedOrOwn } from "../integrations/linked.js";
+import { connectionOf } from "../integrations/reused.js";
 import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
@@ -27,7 +27,7 @@ export function packageSyncHandler(deps: Services): JobHandler<{ integrationId: 
     const counts: SyncCounts = emptyCounts();
     const run = await startRun(db, integration.id, job.id, now());
     try {
-      const connection = await linkedOrOwn(deps, connector, integration);
+      const connection = await connectionOf(deps, connector, integration);
       const listed = await connector.packages.list(connection, connectorContext({ ...deps.env, logger }));
       const ecosystem = connector.packages.ecosystem;
       const stamp = now().toISOString();

@@ -9,7 +9,7 @@ import type { RegistryImage } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
 import { type SyncCounts, emptyCounts } from "../findings/import.js";
 import { loadRepositoryIndex } from "../findings/repositories.js";
-import { linkedOrOwn } from "../integrations/linked.js";
+import { connectionOf } from "../integrations/reused.js";
 import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
@@ -35,7 +35,7 @@ export function registrySyncHandler(deps: Services): JobHandler<{ integrationId:
     const run = await startRun(db, integration.id, job.id, now());
     let where = "Image sync could not start";
     try {
-      const connection = await linkedOrOwn(deps, connector, integration);
+      const connection = await connectionOf(deps, connector, integration);
       const host = connector.registry.host(connection.settings);
       const session = connector.registry.session(connection, connectorContext({ ...deps.env, logger }));
       const repositories = await session.repositories();

@@ -1,6 +1,6 @@
 // Job `webhook.process`: turns a recorded, verified delivery into remediation state.
-//   opened   → linked open findings become in remediation
-//   merged   → linked findings become resolved (pending confirmation by the next scan)
+//   opened   → the open findings it fixes become in remediation
+//   merged   → the findings it fixes become resolved (pending confirmation by the next scan)
 //   closed   → findings this PR put in remediation go back to open, unless another open PR
 //              still covers them
 // A pull request from outside the repository (a fork by someone without write access) is
@@ -14,7 +14,7 @@ import type { JobHandler } from "../jobs/worker.js";
 import { publish } from "../jobs/events.js";
 import { moveFindings, noteFindings } from "../findings/status.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
-import { findLinks } from "./linking.js";
+import { findFixes } from "./fixes.js";
 import { applyTicketEvent, ticketDelivery } from "../tickets/inbound.js";
 import { LINK_OUTSIDE_PULL_REQUESTS } from "../connectors/pull-requests.js";
 import { integrationSettings } from "../integrations/store.js";
@@ -74,46 +74,46 @@ export async function applyPullRequest(db: Db, integrationId: number, repository
       : (await trx.insertInto("remediations").values({ integration_id: integrationId, repository_id: repositoryId, number: pr.number, created_at: stamp, ...fields }).returning("id").executeTakeFirstOrThrow()).id;
 
     if (state === "open") {
-      const { links, unreadable } = await findLinks(trx, repositoryId, pr);
+      const { fixes, unreadable } = await findFixes(trx, repositoryId, pr);
       // Said once, when the pull request is first seen, on the finding's history.
       if (!existing && unreadable.length) await noteOnFindings(trx, unreadable.map((u) => ({ ...u, note: `PR #${pr.number}: ${u.note}` })), "remediation", stamp);
-      for (const link of links) {
+      for (const fix of fixes) {
         await trx
           .insertInto("remediation_findings")
-          .values({ remediation_id: remediationId, finding_id: link.findingId, reason: link.reason })
+          .values({ remediation_id: remediationId, finding_id: fix.findingId, reason: fix.reason })
           .onConflict((oc) => oc.columns(["remediation_id", "finding_id"]).doNothing())
           .execute();
       }
     }
-    const linked = (await trx.selectFrom("remediation_findings").select("finding_id").where("remediation_id", "=", remediationId).execute()).map((r) => r.finding_id);
+    const fixing = (await trx.selectFrom("remediation_findings").select("finding_id").where("remediation_id", "=", remediationId).execute()).map((r) => r.finding_id);
     const label = `PR #${pr.number}`;
     let moved: number[] = [];
     if (state === "open") {
-      moved = await transition(trx, linked, ["open"], "in_remediation", `${label} opened: ${pr.url}`, stamp);
-      await publish(trx, { type: "remediation.opened", remediationId, findingIds: linked }, now);
+      moved = await transition(trx, fixing, ["open"], "in_remediation", `${label} opened: ${pr.url}`, stamp);
+      await publish(trx, { type: "remediation.opened", remediationId, findingIds: fixing }, now);
     } else if (state === "merged") {
-      moved = await transition(trx, linked, ["open", "in_remediation"], "resolved", `Fixed by ${label} (merged); the next scan confirms`, stamp);
-      await publish(trx, { type: "remediation.merged", remediationId, findingIds: linked }, now);
+      moved = await transition(trx, fixing, ["open", "in_remediation"], "resolved", `Fixed by ${label} (merged); the next scan confirms`, stamp);
+      await publish(trx, { type: "remediation.merged", remediationId, findingIds: fixing }, now);
     } else {
       const stillCovered = new Set(
-        linked.length
+        fixing.length
           ? (
               await trx
                 .selectFrom("remediation_findings")
                 .innerJoin("remediations", "remediations.id", "remediation_findings.remediation_id")
                 .select("remediation_findings.finding_id")
-                .where("remediation_findings.finding_id", "in", linked)
+                .where("remediation_findings.finding_id", "in", fixing)
                 .where("remediations.state", "=", "open")
                 .where("remediations.id", "!=", remediationId)
                 .execute()
             ).map((r) => r.finding_id)
           : [],
       );
-      moved = await transition(trx, linked.filter((id) => !stillCovered.has(id)), ["in_remediation"], "open", `${label} closed without merging`, stamp);
-      await publish(trx, { type: "remediation.closed", remediationId, findingIds: linked }, now);
+      moved = await transition(trx, fixing.filter((id) => !stillCovered.has(id)), ["in_remediation"], "open", `${label} closed without merging`, stamp);
+      await publish(trx, { type: "remediation.closed", remediationId, findingIds: fixing }, now);
     }
-    if (linked.length) await requestTicketSweep(trx, now);
-    return `${label} ${pr.action}: ${linked.length} linked finding${linked.length === 1 ? "" : "s"}, ${moved.length} changed status.`;
+    if (fixing.length) await requestTicketSweep(trx, now);
+    return `${label} ${pr.action}: ${fixing.length} linked finding${fixing.length === 1 ? "" : "s"}, ${moved.length} changed status.`;
   });
 }
 

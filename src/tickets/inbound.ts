@@ -12,7 +12,7 @@ import { connectorContext } from "../connectors/context.js";
 import type { ConnectorCatalogue } from "../connectors/catalogue.js";
 import type { TicketEvent, TrackerChoice } from "../connectors/types.js";
 import type { Db, Finding, FindingStatus, Integration, ReconcileDirection, Ticket, TrackerMapping } from "../db/schema.js";
-import { linkedOrOwn } from "../integrations/linked.js";
+import { connectionOf } from "../integrations/reused.js";
 import { requestTicketSweep } from "./sweep.js";
 import { moveFindings, noteFindings } from "../findings/status.js";
 import type { TicketState } from "./render.js";
@@ -155,7 +155,7 @@ async function selfOf(deps: Services, integration: Integration): Promise<string 
   const connector = deps.catalogue.get(integration.kind)!;
   let id: string | undefined;
   try {
-    const session = connector.tracker!.session(await linkedOrOwn(deps, connector, integration), connectorContext(deps.env));
+    const session = connector.tracker!.session(await connectionOf(deps, connector, integration), connectorContext(deps.env));
     id = await session.whoami?.();
   } catch (err) {
     // Without it, Patchbay's own changes are still recognised by the status it set.

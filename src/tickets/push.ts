@@ -13,7 +13,7 @@ import { connectorContext } from "../connectors/context.js";
 import { type FieldValue, type TicketContent, TicketMovedError, type TicketRef, type Tracker, type TrackerField, type TrackerSession } from "../connectors/types.js";
 import type { Db, Integration, Ticket, TrackerMapping } from "../db/schema.js";
 import { ExternalError, RateLimitedError } from "../http.js";
-import { linkedOrOwn } from "../integrations/linked.js";
+import { connectionOf } from "../integrations/reused.js";
 import { pacerFor } from "../integrations/pacing.js";
 import { enqueue, integrationLane, jobKind } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
@@ -94,7 +94,7 @@ export async function openTracker(deps: Services, mappingId: number, logger: Log
   const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", mapping.integration_id).executeTakeFirst();
   const connector = integration ? deps.catalogue.get(integration.kind) : undefined;
   if (!integration || !connector?.tracker) return undefined;
-  const connection = await linkedOrOwn(deps, connector, integration);
+  const connection = await connectionOf(deps, connector, integration);
   const pacer = await pacerFor(deps.db, connector, integration, logger, deps.env.pace);
   const session = connector.tracker.session(connection, connectorContext({ ...deps.env, logger, pacer }));
   return { mapping, data: mappingData(mapping), integration, tracker: connector.tracker, session };

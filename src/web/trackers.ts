@@ -9,7 +9,7 @@ import { connectorContext } from "../connectors/context.js";
 import type { TicketTarget, TrackerChoice, TrackerField, TrackerSession } from "../connectors/types.js";
 import type { TrackerMapping } from "../db/schema.js";
 import { ExternalError } from "../http.js";
-import { linkedOrOwn } from "../integrations/linked.js";
+import { connectionOf } from "../integrations/reused.js";
 import { type Connected, findIntegration, listConnected, loadConnected, setIntegrationSecrets } from "../integrations/store.js";
 import { newestFindingId, previewFinding } from "../findings/store.js";
 import { reachableRepositories, repositoryIdSet } from "../scm/store.js";
@@ -114,7 +114,7 @@ function trackerPages(deps: AppDeps): Hono<TrackerEnv> {
     if (!inbound.register) outcome = { ok: false, message: "This tracker's webhooks are set up by hand: follow the steps below." };
     else {
       try {
-        const connection = await linkedOrOwn(deps, found.connector, (await findIntegration(deps.db, found.integration.id))!);
+        const connection = await connectionOf(deps, found.connector, (await findIntegration(deps.db, found.integration.id))!);
         const done = await inbound.register(connection, connectorContext({ ...deps.env, logger: deps.logger.child({ reqId: c.get("requestId") }) }), { url: sync!.url, secret: secrets[inbound.secretField]!, filter: inbound.filter });
         outcome = { ok: true, message: done === "created" ? "The webhook was created in the tracker; changes to Patchbay's tickets now come back." : "The tracker's webhook was brought up to date." };
       } catch (err) {
@@ -324,7 +324,7 @@ async function pushEstimate(deps: AppDeps, found: TrackerFound, writes: number):
 }
 
 async function session<E extends AppEnv>(c: Context<E>, deps: AppDeps, found: TrackerFound): Promise<TrackerSession> {
-  const connection = await linkedOrOwn(deps, found.connector, found.integration);
+  const connection = await connectionOf(deps, found.connector, found.integration);
   return found.connector.tracker.session(connection, connectorContext({ ...deps.env, logger: deps.logger.child({ reqId: c.get("requestId") }) }));
 }
 

@@ -5,7 +5,7 @@
 // had before: each made one of them backtrack for minutes.
 import { ManifestError, parseManifest } from "../../src/vuln/manifests.js";
 import { repositoryUrlKey } from "../../src/findings/repositories.js";
-import { mentionedTicketKeys } from "../../src/remediation/linking.js";
+import { mentionedTicketKeys } from "../../src/remediation/fixes.js";
 import { ownersOf, parseCodeowners } from "../../src/routing/codeowners.js";
 import { compileTemplate } from "../../src/tickets/templates.js";
 import { packageFromMessage } from "../../src/vuln/advisories.js";

@@ -5,8 +5,8 @@ import path from "node:path";
 import SQLite from "better-sqlite3";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { expect } from "vitest";
-import { ADMIN } from "../helpers.js";
-import type { HttpSession } from "../process.js";
+import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
+import { HttpSession, type ServerProcess, startServer } from "../process.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT } from "../sim/wiz-fixture.js";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -17,6 +17,47 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
   });
+}
+
+/**
+ * What every browser test starts with and ends with: Patchbay (the built server, a process of
+ * its own) on a data folder of its own with the admin set up, then Chromium with a page; on
+ * close, everything it opened, and the folder.
+ */
+export class BrowserSuite {
+  readonly dataDir = tempDir();
+  server!: ServerProcess;
+  /** The admin's session over plain HTTP, for setting things up through the pages. */
+  session!: HttpSession;
+  browser!: Browser;
+  page!: Page;
+  readonly #closers: (() => unknown)[] = [];
+
+  /** Something to close with the suite (a simulator, a database handle), last opened first closed. */
+  onClose(close: () => unknown): void {
+    this.#closers.push(close);
+  }
+
+  /** Starts Patchbay with these settings besides its data folder and key, and sets up the admin (unless setUp is false: a first run). */
+  async start(env: Record<string, string> = {}, setUp = true): Promise<void> {
+    this.server = await startServer({ PATCHBAY_DATA_DIR: this.dataDir, PATCHBAY_SECRET_KEY: TEST_KEY, ...env });
+    await this.server.ready();
+    this.session = new HttpSession(this.server.url);
+    if (setUp) await this.session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+  }
+
+  /** Chromium, with a page signed in as the admin (or, with signIn false, a fresh page). */
+  async openBrowser(signIn = true): Promise<void> {
+    this.browser = await launchChromium();
+    this.page = signIn ? await signedInPage(this.browser, this.server.url) : await this.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  }
+
+  async close(): Promise<void> {
+    await this.browser?.close();
+    await this.server?.kill("SIGTERM");
+    for (const close of this.#closers.reverse()) await close();
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
 }
 
 /** Waits until htmx has no request, swap or settle in progress. */

@@ -1,25 +1,21 @@
 // Stored input rendered in a real browser: names, titles and descriptions that carry scripts
 // (from people, and from scanner reports) show as text on every page — no script runs, no
 // element is injected.
-import fs from "node:fs";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
-import { HttpSession, type ServerProcess, startServer } from "../process.js";
-import { launchChromium, signedInPage } from "./browser.js";
+import { HttpSession, type ServerProcess } from "../process.js";
+import { BrowserSuite } from "./browser.js";
 
 const PAYLOAD = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>`;
 let server: ServerProcess;
 let session: HttpSession;
-let browser: Browser;
 let page: Page;
-const dataDir = tempDir();
+const suite = new BrowserSuite();
 
 beforeAll(async () => {
-  server = await startServer({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_SECRET_KEY: TEST_KEY });
-  await server.ready();
-  session = new HttpSession(server.url);
-  await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+  await suite.start();
+  server = suite.server;
+  session = suite.session;
   await session.send("/integrations/ci-upload", {});
   const tokens = await (await session.send("/settings/tokens", { name: PAYLOAD, scopes: "upload" })).text();
   const token = /pbt_[a-z2-7]{32}/.exec(tokens)![0];
@@ -32,14 +28,12 @@ beforeAll(async () => {
   };
   const res = await fetch(`${server.url}/api/v1/scans`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(report) });
   expect(res.status).toBe(201);
-  browser = await launchChromium();
-  page = await signedInPage(browser, server.url);
+  await suite.openBrowser();
+  page = suite.page;
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.kill("SIGTERM");
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await suite.close();
 });
 
 it("shows script-bearing names, titles and links as text on every page", async () => {

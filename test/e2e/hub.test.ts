@@ -2,11 +2,11 @@
 // Wiz dialog's tabs (mouse and keyboard), a failing Test Connection, then Connect.
 import fs from "node:fs";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { launchChromium, settled } from "./browser.js";
+import type { Page } from "playwright-core";
+import { BrowserSuite, settled } from "./browser.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
-import { ROOT, type ServerProcess, startServer } from "../process.js";
+import { ADMIN } from "../helpers.js";
+import { ROOT, type ServerProcess } from "../process.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { GitHubSim } from "../sim/github.js";
 import { GitLabSim } from "../sim/gitlab.js";
@@ -26,9 +26,9 @@ let bitbucketServer: RunningSim;
 const GITHUB_TOKEN = "github_pat_e2e_000000000000";
 const WEBHOOK_SECRET = "e2e-webhook-secret-000001";
 let server: ServerProcess;
-let browser: Browser;
 let page: Page;
-const dataDir = tempDir();
+const suite = new BrowserSuite();
+const dataDir = suite.dataDir;
 
 beforeAll(async () => {
   wiz = await startWiz();
@@ -46,24 +46,22 @@ beforeAll(async () => {
   bitbucketServer = await startSim(bitbucket.app());
   // The simulator doubles as a GitHub Enterprise Server the browser can reach for OAuth.
   github.oauthApps.set("Iv1.e2e", { secret: "e2e-oauth-secret", callback: "" });
-  server = await startServer({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url},https://bitbucket.org=${bitbucketServer.url},https://api.bitbucket.org=${bitbucketServer.url}` });
-  await server.ready();
+  await suite.start({ PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url},https://bitbucket.org=${bitbucketServer.url},https://api.bitbucket.org=${bitbucketServer.url}` }, false);
+  server = suite.server;
   github.oauthApps.get("Iv1.e2e")!.callback = `${server.url}/integrations/oauth/callback`;
   gitlab.oauthApps.set("gl-e2e", { secret: "gl-e2e-secret", callback: `${server.url}/integrations/oauth/callback` });
   bitbucket.consumers.set("bb-e2e", { secret: "bb-e2e-secret", callback: `${server.url}/integrations/oauth/callback` });
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await suite.openBrowser(false);
+  page = suite.page;
   page.setDefaultTimeout(5000);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.kill("SIGTERM");
+  await suite.close();
   await wiz?.close();
   await githubServer?.close();
   await gitlabServer?.close();
   await bitbucketServer?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe("in a real browser", () => {

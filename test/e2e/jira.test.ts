@@ -1,12 +1,10 @@
 // End to end in Chromium: connect Jira from the Hub dialog, add a project through the
 // mapping form (htmx loads issue types and fields from the tracker as choices are made),
 // add an assignment, push a finding, and follow the ticket link and changelog.
-import fs from "node:fs";
-import type { Browser, Page } from "playwright-core";
-import { importFindings, launchChromium, settled, signedInPage } from "./browser.js";
+import type { Page } from "playwright-core";
+import { BrowserSuite, importFindings, settled } from "./browser.js";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
-import { HttpSession, type ServerProcess, startServer } from "../process.js";
+import type { ServerProcess } from "../process.js";
 import { JiraSim } from "../sim/jira.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
@@ -19,9 +17,9 @@ let wiz: WizFixture;
 let jira: JiraSim;
 let jiraServer: RunningSim;
 let server: ServerProcess;
-let browser: Browser;
 let page: Page;
-const dataDir = tempDir();
+const suite = new BrowserSuite();
+const dataDir = suite.dataDir;
 
 beforeAll(async () => {
   wiz = await startWiz();
@@ -30,22 +28,19 @@ beforeAll(async () => {
   jira.addToken(TOKEN, EMAIL);
   jira.addProject("SEC", "Security");
   jiraServer = await startSim(jira.app());
-  server = await startServer({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: `${wiz.originMap},${SITE}=${jiraServer.url}` });
-  await server.ready();
+  await suite.start({ PATCHBAY_ORIGIN_MAP: `${wiz.originMap},${SITE}=${jiraServer.url}` });
+  server = suite.server;
   // Findings first, through the pages: the admin, a repository, and a Wiz scan.
-  const session = new HttpSession(server.url);
-  await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+  const session = suite.session;
   await importFindings(session, dataDir, "acme/payments-api");
-  browser = await launchChromium();
-  page = await signedInPage(browser, server.url);
+  await suite.openBrowser();
+  page = suite.page;
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.kill("SIGTERM");
+  await suite.close();
   await wiz?.close();
   await jiraServer?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 it("connects Jira, adds a project with its field mapping, and pushes a finding to it", async () => {

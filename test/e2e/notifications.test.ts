@@ -1,11 +1,9 @@
 // End to end in Chromium: Slack, Teams, e-mail and an outgoing webhook connected from the
 // Hub's dialogs (each Connect sends a real test message), then a scan failure, a push error
 // and a lost credential, each started from the browser, reach all four.
-import fs from "node:fs";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
-import { HttpSession, type ServerProcess, startServer } from "../process.js";
+import type { ServerProcess } from "../process.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { WebhookReceiver } from "../sim/receiver.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
@@ -14,7 +12,7 @@ import { type SmtpSink, startSmtpSink } from "../sim/smtp.js";
 import { TeamsSim } from "../sim/teams.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
 import { type WizFixture, startWiz } from "../sim/wiz-fixture.js";
-import { type Dialog, connectInHub, importFindings, launchChromium, signedInPage } from "./browser.js";
+import { BrowserSuite, type Dialog, connectInHub, importFindings } from "./browser.js";
 
 const SLACK_HOOK = "https://hooks.slack.com/services/T0E2E/B0E2E/e2esecretpath";
 const TEAMS_HOOK = "https://prod-07.westeurope.logic.azure.com/workflows/wf-e2e/triggers/manual/paths/invoke?api-version=2016-06-01&sig=e2esig";
@@ -26,9 +24,9 @@ const jira = new JiraSim();
 let smtp: SmtpSink;
 const sims: RunningSim[] = [];
 let server: ServerProcess;
-let browser: Browser;
 let page: Page;
-const dataDir = tempDir();
+const suite = new BrowserSuite();
+const dataDir = suite.dataDir;
 
 beforeAll(async () => {
   wiz = await startWiz();
@@ -40,30 +38,23 @@ beforeAll(async () => {
   smtp = await startSmtpSink();
   for (const sim of [slack, teams, receiver, jira]) sims.push(await startSim(sim.app()));
   const [sl, tm, , jr] = sims;
-  server = await startServer({
-    PATCHBAY_DATA_DIR: dataDir,
-    PATCHBAY_SECRET_KEY: TEST_KEY,
-    PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://hooks.slack.com=${sl!.url},https://prod-07.westeurope.logic.azure.com=${tm!.url},https://acme.atlassian.net=${jr!.url}`,
-  });
-  await server.ready();
+  await suite.start({ PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://hooks.slack.com=${sl!.url},https://prod-07.westeurope.logic.azure.com=${tm!.url},https://acme.atlassian.net=${jr!.url}` });
+  server = suite.server;
   // Findings and a Jira project first, through the pages.
-  const session = new HttpSession(server.url);
-  await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+  const session = suite.session;
   await importFindings(session, dataDir, "acme/payments-api");
   await session.send("/integrations/jira", { apiToken: "ATATT-e2e-notify", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" });
   await session.send("/trackers/2/mappings", securityBugMapping());
   await session.send("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit" });
-  browser = await launchChromium();
-  page = await signedInPage(browser, server.url);
+  await suite.openBrowser();
+  page = suite.page;
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.kill("SIGTERM");
+  await suite.close();
   await wiz?.close();
   for (const s of sims) await s.close();
   await smtp?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 /** Connects a notifier; its dialog first shows the default rules. */

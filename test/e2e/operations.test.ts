@@ -3,37 +3,33 @@
 // the route, and Settings → Configuration downloads the setup (no secret in it), previews an
 // edited document's changes and applies them.
 import fs from "node:fs";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
-import { HttpSession, type ServerProcess, startServer } from "../process.js";
+import type { ServerProcess } from "../process.js";
 import { WIZ_CLIENT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
-import { importFindings, launchChromium, signedInPage } from "./browser.js";
+import { BrowserSuite, importFindings } from "./browser.js";
 
 let wiz: WizFixture;
 let server: ServerProcess;
-let browser: Browser;
 let page: Page;
-const dataDir = tempDir();
+const suite = new BrowserSuite();
+const dataDir = suite.dataDir;
 
 beforeAll(async () => {
   wiz = await startWiz();
   wiz.sim.findings.push(wizFinding(0, repoAsset("acme/payments-api"), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "CRITICAL" }));
-  server = await startServer({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: wiz.originMap });
-  await server.ready();
-  const session = new HttpSession(server.url);
-  await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+  await suite.start({ PATCHBAY_ORIGIN_MAP: wiz.originMap });
+  server = suite.server;
+  const session = suite.session;
   await importFindings(session, dataDir, "acme/payments-api");
-  browser = await launchChromium();
-  page = await signedInPage(browser, server.url);
+  await suite.openBrowser();
+  page = suite.page;
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.kill("SIGTERM");
+  await suite.close();
   await wiz?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 it("routes by owner and topic, with a repository override", async () => {

@@ -3,17 +3,16 @@
 // (linked to its source repository by label), and the dependency monitor's finding for a
 // repository's lockfile, on the Images, Vulnerabilities and Packages pages.
 import fs from "node:fs";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
-import { HttpSession, type ServerProcess, startServer } from "../process.js";
+import { HttpSession, type ServerProcess } from "../process.js";
 import { GitHubSim } from "../sim/github.js";
 import { OciRegistrySim } from "../sim/oci.js";
 import { OsvSim, realAdvisories } from "../sim/osv.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { imageAsset, wizFinding } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
-import { type Dialog, connectInHub, launchChromium, signedInPage } from "./browser.js";
+import { BrowserSuite, type Dialog, connectInHub } from "./browser.js";
 
 let wiz: WizFixture;
 let oci: OciRegistrySim;
@@ -22,9 +21,8 @@ let osv: OsvSim;
 const sims: RunningSim[] = [];
 let server: ServerProcess;
 let session: HttpSession;
-let browser: Browser;
 let page: Page;
-const dataDir = tempDir();
+const suite = new BrowserSuite();
 
 beforeAll(async () => {
   oci = new OciRegistrySim();
@@ -45,25 +43,18 @@ beforeAll(async () => {
   );
   for (const sim of [oci, github, osv]) sims.push(await startSim(sim.app()));
   const [o, gh, os] = sims;
-  server = await startServer({
-    PATCHBAY_DATA_DIR: dataDir,
-    PATCHBAY_SECRET_KEY: TEST_KEY,
-    PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://registry.example.com=${o!.url},https://api.github.com=${gh!.url},https://api.osv.dev=${os!.url}`,
-  });
-  await server.ready();
-  session = new HttpSession(server.url);
-  await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+  await suite.start({ PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://registry.example.com=${o!.url},https://api.github.com=${gh!.url},https://api.osv.dev=${os!.url}` });
+  server = suite.server;
+  session = suite.session;
   await session.send("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_e2e_registries" });
-  browser = await launchChromium();
-  page = await signedInPage(browser, server.url);
+  await suite.openBrowser();
+  page = suite.page;
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.kill("SIGTERM");
+  await suite.close();
   await wiz?.close();
   for (const s of sims) await s.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 const connect = (card: string, fill: (dialog: Dialog) => Promise<void>) => connectInHub(page, server.url, card, fill);

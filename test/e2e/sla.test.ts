@@ -1,23 +1,19 @@
 // SLAs and Trends in Chromium: the SLA form saves and explains a bad value beside its field,
 // the Vulnerabilities table shows each deadline and filters by it through htmx, and the Trends
 // page computes its history, then draws the chart as an accessible image with its numbers.
-import fs from "node:fs";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
-import { HttpSession, type ServerProcess, startServer } from "../process.js";
-import { launchChromium, signedInPage } from "./browser.js";
+import type { ServerProcess } from "../process.js";
+import { BrowserSuite } from "./browser.js";
 
 let server: ServerProcess;
-let browser: Browser;
 let page: Page;
-const dataDir = tempDir();
+const suite = new BrowserSuite();
 
 beforeAll(async () => {
-  server = await startServer({ PATCHBAY_DATA_DIR: dataDir, PATCHBAY_SECRET_KEY: TEST_KEY });
-  await server.ready();
-  const session = new HttpSession(server.url);
-  await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+  await suite.start();
+  server = suite.server;
+  const session = suite.session;
   await session.send("/integrations/ci-upload", {});
   const token = /pbt_[a-z2-7]{32}/.exec(await (await session.send("/settings/tokens", { name: "ci", scopes: "upload" })).text())![0];
   const report = {
@@ -28,14 +24,12 @@ beforeAll(async () => {
     Results: [{ Target: "app", Type: "npm", Vulnerabilities: [{ VulnerabilityID: "CVE-2021-23337", PkgName: "lodash", InstalledVersion: "4.17.20", FixedVersion: "4.17.21", Title: "Command injection in lodash", Severity: "HIGH" }] }],
   };
   expect((await fetch(`${server.url}/api/v1/scans`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(report) })).status).toBe(201);
-  browser = await launchChromium();
-  page = await signedInPage(browser, server.url);
+  await suite.openBrowser();
+  page = suite.page;
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.kill("SIGTERM");
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await suite.close();
 });
 
 it("edits the SLAs, shows deadlines on Vulnerabilities and filters by them, and draws the trend", async () => {

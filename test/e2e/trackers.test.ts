@@ -4,13 +4,11 @@
 // (a confidential flag from the tracker's values): connect, add a
 // project, add an assignment that links new findings, and watch the next scan's finding
 // arrive in the tracker on its own.
-import fs from "node:fs";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import SQLite from "better-sqlite3";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
-import { HttpSession, type ServerProcess, startServer } from "../process.js";
+import { HttpSession, type ServerProcess } from "../process.js";
 import { AzureDevOpsSim } from "../sim/azure-devops.js";
 import { GitHubSim } from "../sim/github.js";
 import { GitLabSim } from "../sim/gitlab.js";
@@ -18,7 +16,7 @@ import { type RunningSim, startSim } from "../sim/serve.js";
 import { ServiceNowSim } from "../sim/servicenow.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
 import { type WizFixture, startWiz } from "../sim/wiz-fixture.js";
-import { importFindings, launchChromium, settled, signedInPage } from "./browser.js";
+import { BrowserSuite, importFindings, settled } from "./browser.js";
 
 let wiz: WizFixture;
 let github: GitHubSim;
@@ -28,10 +26,10 @@ let gitlab: GitLabSim;
 const sims: RunningSim[] = [];
 let server: ServerProcess;
 let session: HttpSession;
-let browser: Browser;
 let page: Page;
 let sqlite: SQLite.Database;
-const dataDir = tempDir();
+const suite = new BrowserSuite();
+const dataDir = suite.dataDir;
 
 beforeAll(async () => {
   wiz = await startWiz();
@@ -49,28 +47,21 @@ beforeAll(async () => {
   gitlab.addProjects("platform", 1);
   for (const sim of [github, ado, snow, gitlab]) sims.push(await startSim(sim.app()));
   const [gh, az, sn, gl] = sims;
-  server = await startServer({
-    PATCHBAY_DATA_DIR: dataDir,
-    PATCHBAY_SECRET_KEY: TEST_KEY,
-    PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${gh!.url},https://dev.azure.com=${az!.url},https://acme.service-now.com=${sn!.url},https://gitlab.com=${gl!.url}`,
-  });
-  await server.ready();
-  session = new HttpSession(server.url);
-  await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+  await suite.start({ PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${gh!.url},https://dev.azure.com=${az!.url},https://acme.service-now.com=${sn!.url},https://gitlab.com=${gl!.url}` });
+  server = suite.server;
+  session = suite.session;
   await session.send("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_e2e_trackers", webhookSecret: "e2e-trackers-webhook-01" });
   await importFindings(session, dataDir, "acme/payments-api");
   sqlite = new SQLite(path.join(dataDir, "patchbay.db"), { timeout: 10_000 });
-  browser = await launchChromium();
-  page = await signedInPage(browser, server.url);
+  await suite.openBrowser();
+  page = suite.page;
 });
 
 afterAll(async () => {
   sqlite?.close();
-  await browser?.close();
-  await server?.kill("SIGTERM");
+  await suite.close();
   await wiz?.close();
   for (const s of sims) await s.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 async function until(check: () => boolean, ms = 15_000): Promise<void> {

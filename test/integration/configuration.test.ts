@@ -5,7 +5,7 @@
 import { Ajv } from "ajv";
 import { parse } from "yaml";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type Browser, type TestApp, runJobs, setUpAdmin, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, runJobs, setUpAdmin, signIn, testApp, text } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
@@ -185,7 +185,15 @@ describe("configuration as code", () => {
       expect((await admin.postMultipart("/settings/configuration/apply", { document: doc })).status).toBe(422);
     }
     expect(body(await exported(admin))).toBe(before);
-    // A member may not export or import.
-    expect(app).toBeDefined();
+    // A member may not export, preview or import: each answers 403 and the setup stays as it was.
+    await admin.post("/settings/users", { username: "dev", role: "member", password: "member password 1", confirm: "member password 1" });
+    const member = await signIn(app, "dev", "member password 1");
+    expect((await member.get("/settings/configuration")).status).toBe(403);
+    expect((await member.get("/settings/configuration/export.yaml")).status).toBe(403);
+    expect((await member.postMultipart("/settings/configuration/preview", { document: before })).status).toBe(403);
+    const applied = await member.postMultipart("/settings/configuration/apply", { document: yaml.replace(/name: Security bugs/, "name: Member's bugs") });
+    expect(applied.status).toBe(403);
+    expect(text(await applied.text())).toContain("Only an administrator can do this");
+    expect(body(await exported(admin))).toBe(before);
   });
 });

@@ -210,8 +210,8 @@ function cases(): Case[] {
       connection: { settings: { workspace: "acme" }, secrets: { token: "ATCTT3xFfGN0-faults" } },
       ops: { repositories },
     },
-    { kind: "github-dependabot", sims: [githubSim], connection: { settings: { integration: "" }, secrets: {}, linked: githubLink }, ops: { scan }, perRepository: ["scan"] },
-    { kind: "gitlab-vulnerabilities", sims: [gitlabSim], connection: { settings: { integration: "" }, secrets: {}, linked: gitlabLink }, ops: { scan }, perRepository: ["scan"] },
+    { kind: "github-dependabot", sims: [githubSim], connection: { settings: { integration: "" }, secrets: {}, reused: githubLink }, ops: { scan }, perRepository: ["scan"] },
+    { kind: "gitlab-vulnerabilities", sims: [gitlabSim], connection: { settings: { integration: "" }, secrets: {}, reused: gitlabLink }, ops: { scan }, perRepository: ["scan"] },
     {
       kind: "jira",
       sims: [{ knobs: jira.faults, app: jira.app(), origins: ["https://acme.atlassian.net", "https://api.atlassian.com"] }],
@@ -224,8 +224,8 @@ function cases(): Case[] {
       connection: { settings: { baseUrl: "https://jira.example.com/jira" }, secrets: { token: "dc-pat-faults" } },
       ops: { projects },
     },
-    { kind: "github-issues", sims: [githubSim], connection: { settings: { source: "" }, secrets: {}, linked: githubLink }, ops: { projects } },
-    { kind: "gitlab-issues", sims: [gitlabSim], connection: { settings: { source: "" }, secrets: {}, linked: gitlabLink }, ops: { projects } },
+    { kind: "github-issues", sims: [githubSim], connection: { settings: { source: "" }, secrets: {}, reused: githubLink }, ops: { projects } },
+    { kind: "gitlab-issues", sims: [gitlabSim], connection: { settings: { source: "" }, secrets: {}, reused: gitlabLink }, ops: { projects } },
     {
       kind: "azure-devops",
       sims: [{ knobs: ado.faults, app: ado.app(), origins: ["https://dev.azure.com"] }],
@@ -519,7 +519,7 @@ beforeAll(async () => {
     const res = await admin.post(`/integrations/${c.kind}`, { ...(c.connection.settings as Record<string, string>), ...c.connection.secrets });
     expect(res.status).toBe(303);
     const id = /\/integrations\/[a-z]+\/(\d+)/.exec(res.headers.get("location")!)![1]!;
-    for (const user of all.filter((u) => u.connection.linked === c.connection)) user.connection.settings["integration" in user.connection.settings ? "integration" : "source"] = id;
+    for (const user of all.filter((u) => u.connection.reused === c.connection)) user.connection.settings["integration" in user.connection.settings ? "integration" : "source"] = id;
   }
   await runJobs(patchbay);
 });

@@ -659,14 +659,14 @@ describe("remediation pull requests", () => {
   });
 
   it("links a pull request that names only the Jira key", async () => {
-    const { findLinks } = await import("../../src/remediation/linking.js");
+    const { findFixes } = await import("../../src/remediation/fixes.js");
     await importFindings();
     await setUpMapping({});
     await admin.post(`/vulnerabilities/${await findingId("CVE-2021-3749")}/push`, {});
     await drain();
     const repoId = (await db().selectFrom("repositories").select("id").where("full_name", "=", REPO).executeTakeFirstOrThrow()).id;
-    const { links } = await findLinks(db(), repoId, { title: "Fix SEC-1", body: "", sourceBranch: "fix/SEC-1" });
-    expect(links).toEqual([{ findingId: await findingId("CVE-2021-3749"), reason: "ticket" }]);
+    const { fixes } = await findFixes(db(), repoId, { title: "Fix SEC-1", body: "", sourceBranch: "fix/SEC-1" });
+    expect(fixes).toEqual([{ findingId: await findingId("CVE-2021-3749"), reason: "ticket" }]);
   });
 });
 

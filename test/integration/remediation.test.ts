@@ -2,7 +2,7 @@
 // state transitions, against a Patchbay that listens on loopback like the real one.
 import crypto from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { mentionedCves, parseBump } from "../../src/remediation/linking.js";
+import { mentionedCves, parseBump } from "../../src/remediation/fixes.js";
 import { type Browser, type TestApp, setUpAdmin, testApp, text, runJobs } from "../helpers.js";
 import { GitHubSim, type GitHubSimRepo } from "../sim/github.js";
 import { type RunningSim, startSim } from "../sim/serve.js";

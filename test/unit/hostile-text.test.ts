@@ -8,7 +8,7 @@ import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { ManifestError, parseManifest } from "../../src/vuln/manifests.js";
 import { repositoryUrlKey } from "../../src/findings/repositories.js";
-import { mentionedTicketKeys } from "../../src/remediation/linking.js";
+import { mentionedTicketKeys } from "../../src/remediation/fixes.js";
 import { ownersOf, parseCodeowners, patternMatches } from "../../src/routing/codeowners.js";
 import { compileTemplate } from "../../src/tickets/templates.js";
 import { detectFormat } from "../../src/uploads/formats.js";

@@ -6,7 +6,7 @@ import { MAX_DOCUMENT_CHARS, toAdf } from "../../src/connectors/jira/adf.js";
 import Ajv04 from "ajv-draft-04";
 import adfSchema from "@atlaskit/adf-schema/dist/json-schema/v1/full.json" with { type: "json" };
 import { jiraErrorMessage } from "../../src/connectors/jira/client.js";
-import { mentionedTicketKeys } from "../../src/remediation/linking.js";
+import { mentionedTicketKeys } from "../../src/remediation/fixes.js";
 import { resolveFields, suggestMapping, suggestSeverityMap, validateMapping } from "../../src/tickets/fields.js";
 import { buildView, ticketState } from "../../src/tickets/render.js";
 import { parseSubjectKey, subjectKeyOf } from "../../src/tickets/subjects.js";

@@ -11,7 +11,7 @@ const BASE = "https://ghcr.io";
 const MAX_PAGES = 20;
 
 function token(connection: ConnectionSettings): string {
-  const value = connection.linked?.secrets.token ?? connection.secrets.token;
+  const value = connection.reused?.secrets.token ?? connection.secrets.token;
   if (!value) throw new ExternalError("invalid_input", "GitHub Container Registry", "Choose a connected GitHub integration with a token, or enter a token with read:packages.");
   return value;
 }

@@ -70,8 +70,8 @@ class DependabotScan implements ScanSession {
 
   constructor(connection: ConnectionSettings, ctx: ConnectorContext) {
     if (!ctx.workspace) throw new Error("Dependabot alerts are read only by a background scan.");
-    if (!connection.linked) throw new ExternalError("invalid_input", SERVICE, "Choose the connected GitHub integration whose repositories' alerts to import.");
-    this.#client = createGitHubClient(connection.linked, ctx);
+    if (!connection.reused) throw new ExternalError("invalid_input", SERVICE, "Choose the connected GitHub integration whose repositories' alerts to import.");
+    this.#client = createGitHubClient(connection.reused, ctx);
     this.#codeScanning = connection.settings.codeScanning === true;
     this.#githubIntegration = Number(connection.settings.integration);
     this.#organization = String(connection.settings.organization ?? "").trim();
@@ -271,8 +271,8 @@ export const githubDependabot: Connector = {
   ],
   defaultName: () => "GitHub Dependabot",
   async test(connection, ctx) {
-    if (!connection.linked) throw new ExternalError("invalid_input", SERVICE, "Choose the connected GitHub integration whose repositories' alerts to import.");
-    const client = createGitHubClient(connection.linked, ctx);
+    if (!connection.reused) throw new ExternalError("invalid_input", SERVICE, "Choose the connected GitHub integration whose repositories' alerts to import.");
+    const client = createGitHubClient(connection.reused, ctx);
     // An App installation is not a user (GET /user refuses its token): its repositories answer instead.
     if (client.installation) await client.get("/installation/repositories?per_page=1");
     const login = await client.whoami();

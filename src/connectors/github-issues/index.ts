@@ -26,10 +26,10 @@ interface Issue {
 
 function client(connection: ConnectionSettings, ctx: ConnectorContext): GitHubClient {
   const own = connection.secrets.token;
-  if (!connection.linked && !own) {
+  if (!connection.reused && !own) {
     throw new ExternalError("invalid_input", SERVICE, "Choose a connected GitHub integration, or enter a personal access token.");
   }
-  return createGitHubClient(connection.linked ?? connection, ctx);
+  return createGitHubClient(connection.reused ?? connection, ctx);
 }
 
 const repoPath = (target: TicketTarget) => `/repos/${target.project.id.split("/").map(encodeURIComponent).join("/")}`;
@@ -299,7 +299,7 @@ export const githubIssues: Connector = {
       throw new ExternalError("permission", SERVICE, "The credentials reach no repository with issues enabled. Grant the token (or the GitHub App) access to the repositories Patchbay should push to.");
     }
     return {
-      message: `Connected to GitHub${connection.linked ? " through the chosen GitHub integration" : ""}.`,
+      message: `Connected to GitHub${connection.reused ? " through the chosen GitHub integration" : ""}.`,
       details: [`${repos.length} repositor${repos.length === 1 ? "y" : "ies"} with issues: ${repos.slice(0, 3).map((r) => r.name).join(", ")}${repos.length > 3 ? ", …" : ""}`],
     };
   },

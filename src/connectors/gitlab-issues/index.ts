@@ -20,10 +20,10 @@ interface Issue {
 }
 
 function client(connection: ConnectionSettings, ctx: ConnectorContext): GitLabClient {
-  if (!connection.linked && !connection.secrets.token) {
+  if (!connection.reused && !connection.secrets.token) {
     throw new ExternalError("invalid_input", SERVICE, "Choose a connected GitLab integration, or enter an access token and your GitLab URL.");
   }
-  return createGitLabClient(connection.linked ?? connection, ctx);
+  return createGitLabClient(connection.reused ?? connection, ctx);
 }
 
 const projectPath = (target: TicketTarget) => `/projects/${encodeURIComponent(target.project.id)}`;
@@ -243,7 +243,7 @@ export const gitlabIssues: Connector = {
       throw new ExternalError("permission", SERVICE, "The credentials reach no project where they may create issues. Give the token's user at least the Reporter role in the projects Patchbay should push to.");
     }
     return {
-      message: `Connected to GitLab${connection.linked ? " through the chosen GitLab integration" : ""}.`,
+      message: `Connected to GitLab${connection.reused ? " through the chosen GitLab integration" : ""}.`,
       details: [`${projects.length} project${projects.length === 1 ? "" : "s"}: ${projects.slice(0, 3).map((p) => p.name).join(", ")}${projects.length > 3 ? ", …" : ""}`],
     };
   },

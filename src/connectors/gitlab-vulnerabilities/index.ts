@@ -47,8 +47,8 @@ class GitLabVulnerabilityScan implements ScanSession {
 
   constructor(connection: ConnectionSettings, ctx: ConnectorContext) {
     if (!ctx.workspace) throw new Error("GitLab vulnerability findings are read only by a background scan.");
-    if (!connection.linked) throw new ExternalError("invalid_input", SERVICE, "Choose the connected GitLab integration whose projects' findings to import.");
-    this.#connection = connection.linked as ConnectionSettings;
+    if (!connection.reused) throw new ExternalError("invalid_input", SERVICE, "Choose the connected GitLab integration whose projects' findings to import.");
+    this.#connection = connection.reused as ConnectionSettings;
     this.#ctx = ctx;
     this.#gitlabIntegration = Number(connection.settings.integration);
     this.fetchPage = repositoryPages(ctx.workspace, (r) => r.integrationId === this.#gitlabIntegration, (r) => this.#project(r));
@@ -135,8 +135,8 @@ export const gitlabVulnerabilities: Connector = {
   fields: [{ name: "integration", label: "GitLab integration", type: "integration", integrationKind: "gitlab", required: true, glance: true, help: "Findings are read for the projects this integration lists." }],
   defaultName: () => "GitLab Vulnerabilities",
   async test(connection, ctx) {
-    if (!connection.linked) throw new ExternalError("invalid_input", SERVICE, "Choose the connected GitLab integration whose projects' findings to import.");
-    const { data } = await createGitLabClient(connection.linked as ConnectionSettings, ctx).get<{ username?: string }>("/user");
+    if (!connection.reused) throw new ExternalError("invalid_input", SERVICE, "Choose the connected GitLab integration whose projects' findings to import.");
+    const { data } = await createGitLabClient(connection.reused as ConnectionSettings, ctx).get<{ username?: string }>("/user");
     return { message: `Connected through GitLab as ${data.username ?? "the token's user"}: findings are read for its projects on each scan.`, details: ["Projects without GitLab Ultimate or dependency scanning are skipped and counted."] };
   },
   scanner: {

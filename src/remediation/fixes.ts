@@ -10,10 +10,10 @@ import type { PullRequestEvent } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
 import { trimEnd } from "../text.js";
 import { packageKey, packageKeys } from "../vuln/packages.js";
-import { fixes } from "../vuln/versions/index.js";
+import { fixes as versionFixes } from "../vuln/versions/index.js";
 import { cvesIn } from "../vuln/advisories.js";
 
-export interface Link {
+export interface Fix {
   findingId: number;
   reason: "cve" | "bump" | "ticket";
 }
@@ -58,8 +58,8 @@ export function parseBump(title: string): Bump | undefined {
   return undefined;
 }
 
-export async function findLinks(db: Db, repositoryId: number, pr: Pick<PullRequestEvent, "title" | "body" | "sourceBranch">): Promise<{ links: Link[]; unreadable: Unreadable[] }> {
-  const links = new Map<number, Link>();
+export async function findFixes(db: Db, repositoryId: number, pr: Pick<PullRequestEvent, "title" | "body" | "sourceBranch">): Promise<{ fixes: Fix[]; unreadable: Unreadable[] }> {
+  const fixes = new Map<number, Fix>();
   const unreadable: Unreadable[] = [];
   const candidates = db
     .selectFrom("findings")
@@ -70,7 +70,7 @@ export async function findLinks(db: Db, repositoryId: number, pr: Pick<PullReque
 
   const cves = mentionedCves(`${pr.title}\n${pr.body}\n${pr.sourceBranch ?? ""}`);
   if (cves.length) {
-    for (const row of await candidates.where("findings.cve", "in", cves).execute()) links.set(row.id, { findingId: row.id, reason: "cve" });
+    for (const row of await candidates.where("findings.cve", "in", cves).execute()) fixes.set(row.id, { findingId: row.id, reason: "cve" });
   }
   const keys = mentionedTicketKeys(`${pr.title}\n${pr.body}\n${pr.sourceBranch ?? ""}`);
   if (keys.length) {
@@ -79,18 +79,18 @@ export async function findLinks(db: Db, repositoryId: number, pr: Pick<PullReque
       .innerJoin("tickets", "tickets.id", "ticket_findings.ticket_id")
       .where("tickets.external_key", "in", keys.slice(0, 200))
       .execute();
-    for (const row of rows) if (!links.has(row.id)) links.set(row.id, { findingId: row.id, reason: "ticket" });
+    for (const row of rows) if (!fixes.has(row.id)) fixes.set(row.id, { findingId: row.id, reason: "ticket" });
   }
   const bump = parseBump(pr.title);
   if (bump) {
     for (const row of await candidates.where("findings.package_lc", "in", packageKeys(bump.package)).execute()) {
-      if (links.has(row.id) || !row.fixed_version || packageKey(row.ecosystem, bump.package) !== row.package_lc) continue;
-      const verdict = fixes(row.ecosystem, bump.to, row.fixed_version);
-      if (verdict.fixed) links.set(row.id, { findingId: row.id, reason: "bump" });
+      if (fixes.has(row.id) || !row.fixed_version || packageKey(row.ecosystem, bump.package) !== row.package_lc) continue;
+      const verdict = versionFixes(row.ecosystem, bump.to, row.fixed_version);
+      if (verdict.fixed) fixes.set(row.id, { findingId: row.id, reason: "bump" });
       else if (verdict.reason.includes("cannot order")) {
         unreadable.push({ findingId: row.id, note: `Not linked to the bump of ${bump.package} to ${bump.to}: ${verdict.reason}` });
       }
     }
   }
-  return { links: [...links.values()], unreadable };
+  return { fixes: [...fixes.values()], unreadable };
 }
