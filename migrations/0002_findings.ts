@@ -63,7 +63,12 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex("findings_cve").on("findings").columns(["cve", "id"]).execute();
   await db.schema.createIndex("findings_package").on("findings").columns(["package_lc", "id"]).execute();
   await db.schema.createIndex("findings_asset").on("findings").columns(["asset_id", "id"]).execute();
-  await db.schema.createIndex("findings_expiring").on("findings").column("status_expires_at").where(sql<boolean>`status_expires_at is not null`).execute();
+  await db.schema
+    .createIndex("findings_expiring")
+    .on("findings")
+    .column("status_expires_at")
+    .where(sql<boolean>`status_expires_at is not null`)
+    .execute();
 
   await db.schema
     .createTable("finding_sources")

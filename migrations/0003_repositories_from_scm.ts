@@ -7,8 +7,14 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable("repositories").addColumn("url_key", "text").execute();
   await db.schema.alterTable("repositories").addColumn("default_branch", "text").execute();
   await db.schema.alterTable("repositories").addColumn("visibility", "text").execute();
-  await db.schema.alterTable("repositories").addColumn("archived", "integer", (c) => c.notNull().defaultTo(0)).execute();
-  await db.schema.alterTable("repositories").addColumn("accessible", "integer", (c) => c.notNull().defaultTo(1)).execute();
+  await db.schema
+    .alterTable("repositories")
+    .addColumn("archived", "integer", (c) => c.notNull().defaultTo(0))
+    .execute();
+  await db.schema
+    .alterTable("repositories")
+    .addColumn("accessible", "integer", (c) => c.notNull().defaultTo(1))
+    .execute();
   await db.schema.alterTable("repositories").addColumn("last_seen_at", "text").execute();
   await db.schema
     .createIndex("repositories_integration_external")

@@ -4,8 +4,12 @@
 import { type Kysely, sql } from "kysely";
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await sql`CREATE TABLE finding_counts (status TEXT NOT NULL, severity_rank INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (status, severity_rank)) WITHOUT ROWID`.execute(db);
-  await sql`INSERT INTO finding_counts (status, severity_rank, n) SELECT status, severity_rank, count(*) FROM findings GROUP BY status, severity_rank`.execute(db);
+  await sql`CREATE TABLE finding_counts (status TEXT NOT NULL, severity_rank INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (status, severity_rank)) WITHOUT ROWID`.execute(
+    db,
+  );
+  await sql`INSERT INTO finding_counts (status, severity_rank, n) SELECT status, severity_rank, count(*) FROM findings GROUP BY status, severity_rank`.execute(
+    db,
+  );
   await sql`CREATE TRIGGER finding_counts_insert AFTER INSERT ON findings BEGIN
     INSERT INTO finding_counts (status, severity_rank, n) VALUES (new.status, new.severity_rank, 1)
       ON CONFLICT (status, severity_rank) DO UPDATE SET n = n + 1;

@@ -5,7 +5,10 @@
 import type { Kysely } from "kysely";
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable("tracker_mappings").addColumn("inbound", "text", (c) => c.notNull().defaultTo("{}")).execute();
+  await db.schema
+    .alterTable("tracker_mappings")
+    .addColumn("inbound", "text", (c) => c.notNull().defaultTo("{}"))
+    .execute();
   await db.schema.alterTable("tickets").addColumn("remote_status", "text").execute();
   await db.schema.alterTable("tickets").addColumn("remote_seen_at", "text").execute();
   await db.schema.alterTable("tickets").addColumn("remote_comment", "text").execute();

@@ -3,5 +3,8 @@
 import type { Kysely } from "kysely";
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable("tracker_mappings").addColumn("templates", "text", (c) => c.notNull().defaultTo("{}")).execute();
+  await db.schema
+    .alterTable("tracker_mappings")
+    .addColumn("templates", "text", (c) => c.notNull().defaultTo("{}"))
+    .execute();
 }

@@ -4,7 +4,10 @@
 import { type Kysely, sql } from "kysely";
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable("tickets").addColumn("origin", "text", (col) => col.notNull().defaultTo("created")).execute();
+  await db.schema
+    .alterTable("tickets")
+    .addColumn("origin", "text", (col) => col.notNull().defaultTo("created"))
+    .execute();
   await db
     .updateTable("tickets")
     .set({ origin: "linked" })

@@ -18,11 +18,19 @@ export async function up(db: Kysely<any>): Promise<void> {
   const now = new Date().toISOString();
   const changed: { id: number; key: string; fingerprint: string }[] = [];
   const groupKeys = new Map<string, string>(); // old "package:<ecosystem>:<key>" → new
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const rows = await db
       .selectFrom("findings")
       .innerJoin("assets", "assets.id", "findings.asset_id")
-      .select(["findings.id", "findings.ecosystem", "findings.package", "findings.package_lc", "findings.cve", "findings.installed_version", "assets.asset_key"])
+      .select([
+        "findings.id",
+        "findings.ecosystem",
+        "findings.package",
+        "findings.package_lc",
+        "findings.cve",
+        "findings.installed_version",
+        "assets.asset_key",
+      ])
       .where("findings.id", ">", after)
       .orderBy("findings.id")
       .limit(5000)
@@ -59,9 +67,22 @@ export async function up(db: Kysely<any>): Promise<void> {
 
 /** The status a merged finding takes: a person's triage first, then open, then resolved. */
 function mergedStatus(keep: Row, drop: Row): Row {
-  const pick = TRIAGED.includes(keep.status) ? keep : TRIAGED.includes(drop.status) ? drop : OPEN.includes(keep.status) ? keep : OPEN.includes(drop.status) ? drop : keep;
+  const pick = TRIAGED.includes(keep.status)
+    ? keep
+    : TRIAGED.includes(drop.status)
+      ? drop
+      : OPEN.includes(keep.status)
+        ? keep
+        : OPEN.includes(drop.status)
+          ? drop
+          : keep;
   const status = !TRIAGED.includes(pick.status) && [keep.status, drop.status].includes("in_remediation") ? "in_remediation" : pick.status;
-  return { status, status_reason: pick.status_reason, status_expires_at: pick.status_expires_at, resolved_at: status === "resolved" ? [keep.resolved_at, drop.resolved_at].filter(Boolean).sort().at(-1) ?? now() : null };
+  return {
+    status,
+    status_reason: pick.status_reason,
+    status_expires_at: pick.status_expires_at,
+    resolved_at: status === "resolved" ? ([keep.resolved_at, drop.resolved_at].filter(Boolean).sort().at(-1) ?? now()) : null,
+  };
 }
 
 const now = () => new Date().toISOString();
@@ -72,11 +93,18 @@ async function merge(db: Kysely<any>, keep: Row, drop: Row, key: string, fp: str
   for (const table of ["finding_sources", "finding_events", "push_errors"]) {
     await db.updateTable(table).set({ finding_id: keep.id }).where("finding_id", "=", drop.id).execute();
   }
-  for (const [table, other] of [["remediation_findings", "remediation_id"], ["ticket_findings", "ticket_id"]] as const) {
+  for (const [table, other] of [
+    ["remediation_findings", "remediation_id"],
+    ["ticket_findings", "ticket_id"],
+  ] as const) {
     const rows = await db.selectFrom(table).selectAll().where("finding_id", "=", drop.id).execute();
     for (const row of rows) {
       const taken = await db.selectFrom(table).select(other).where(other, "=", row[other]).where("finding_id", "=", keep.id).executeTakeFirst();
-      if (!taken) await db.insertInto(table).values({ ...row, finding_id: keep.id }).execute();
+      if (!taken)
+        await db
+          .insertInto(table)
+          .values({ ...row, finding_id: keep.id })
+          .execute();
     }
     await db.deleteFrom(table).where("finding_id", "=", drop.id).execute();
   }
@@ -110,14 +138,19 @@ async function merge(db: Kysely<any>, keep: Row, drop: Row, key: string, fp: str
       actor: "upgrade",
       from_status: keep.status,
       to_status: status.status,
-      note: `Merged with finding #${drop.id}: "${keep.package}" and "${drop.package}" are one package${keep.ecosystem ?? drop.ecosystem ? ` on ${keep.ecosystem ?? drop.ecosystem}` : ""}, so the two were one vulnerability.`,
+      note: `Merged with finding #${drop.id}: "${keep.package}" and "${drop.package}" are one package${(keep.ecosystem ?? drop.ecosystem) ? ` on ${keep.ecosystem ?? drop.ecosystem}` : ""}, so the two were one vulnerability.`,
     })
     .execute();
 }
 
 /** Gives a ticket a new subject; when its mapping already has a ticket for it, the older of the two keeps it and the other is retired into it. */
 async function moveTicket(db: Kysely<any>, ticket: { id: number; mapping_id: number }, subject: string, stamp: string): Promise<void> {
-  const holder = await db.selectFrom("tickets").select(["id", "mapping_id"]).where("mapping_id", "=", ticket.mapping_id).where("subject_key", "=", subject).executeTakeFirst();
+  const holder = await db
+    .selectFrom("tickets")
+    .select(["id", "mapping_id"])
+    .where("mapping_id", "=", ticket.mapping_id)
+    .where("subject_key", "=", subject)
+    .executeTakeFirst();
   if (holder && holder.id < ticket.id) return retire(db, ticket.id, holder.id, stamp);
   if (holder) await retire(db, holder.id, ticket.id, stamp);
   await db.updateTable("tickets").set({ subject_key: subject, updated_at: stamp }).where("id", "=", ticket.id).execute();
@@ -127,11 +160,20 @@ async function moveTicket(db: Kysely<any>, ticket: { id: number; mapping_id: num
 async function retire(db: Kysely<any>, ticketId: number, intoId: number, stamp: string): Promise<void> {
   const into = await db.selectFrom("tickets").select(["id", "external_key", "url"]).where("id", "=", intoId).executeTakeFirstOrThrow();
   for (const row of await db.selectFrom("ticket_findings").select("finding_id").where("ticket_id", "=", ticketId).execute()) {
-    const taken = await db.selectFrom("ticket_findings").select("ticket_id").where("ticket_id", "=", intoId).where("finding_id", "=", row.finding_id).executeTakeFirst();
+    const taken = await db
+      .selectFrom("ticket_findings")
+      .select("ticket_id")
+      .where("ticket_id", "=", intoId)
+      .where("finding_id", "=", row.finding_id)
+      .executeTakeFirst();
     if (!taken) await db.insertInto("ticket_findings").values({ ticket_id: intoId, finding_id: row.finding_id }).execute();
   }
   await db.deleteFrom("ticket_findings").where("ticket_id", "=", ticketId).execute();
-  await db.updateTable("tickets").set({ subject_key: `retired:${ticketId}`, updated_at: stamp }).where("id", "=", ticketId).execute();
+  await db
+    .updateTable("tickets")
+    .set({ subject_key: `retired:${ticketId}`, updated_at: stamp })
+    .where("id", "=", ticketId)
+    .execute();
   await db
     .insertInto("ticket_changes")
     .values({
@@ -149,7 +191,7 @@ async function retire(db: Kysely<any>, ticketId: number, intoId: number, stamp: 
  * records the new key makes one become the older one (open if either was).
  */
 async function renameUploadRecords(db: Kysely<any>): Promise<void> {
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const rows = await db
       .selectFrom("finding_sources")
       .innerJoin("integrations", "integrations.id", "finding_sources.integration_id")
@@ -172,14 +214,23 @@ async function renameUploadRecords(db: Kysely<any>): Promise<void> {
       if (typeof raw.package !== "string" || !row.external_id.endsWith(suffix)) continue;
       const renamed = `${row.external_id.slice(0, -suffix.length)}:${packageKey(raw.ecosystem ?? null, raw.package)}@${raw.installedVersion}`;
       if (renamed === row.external_id) continue;
-      const taken = await db.selectFrom("finding_sources").select(["id", "status"]).where("integration_id", "=", row.integration_id).where("external_id", "=", renamed).executeTakeFirst();
+      const taken = await db
+        .selectFrom("finding_sources")
+        .select(["id", "status"])
+        .where("integration_id", "=", row.integration_id)
+        .where("external_id", "=", renamed)
+        .executeTakeFirst();
       if (!taken) {
         await db.updateTable("finding_sources").set({ external_id: renamed }).where("id", "=", row.id).execute();
         continue;
       }
       const [keep, drop] = taken.id < row.id ? [taken, row] : [row, taken];
       await db.deleteFrom("finding_sources").where("id", "=", drop.id).execute();
-      await db.updateTable("finding_sources").set({ external_id: renamed, status: keep.status === "open" || drop.status === "open" ? "open" : keep.status }).where("id", "=", keep.id).execute();
+      await db
+        .updateTable("finding_sources")
+        .set({ external_id: renamed, status: keep.status === "open" || drop.status === "open" ? "open" : keep.status })
+        .where("id", "=", keep.id)
+        .execute();
     }
   }
 }

@@ -109,10 +109,23 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const formCsrf = csrf({ origin: (origin, c) => origin === allowedOrigin || origin === new URL(c.req.url).origin });
   const formLimit = bodyLimit({
     maxSize: MAX_FORM_BYTES,
-    onError: (c) => render(c, deps, "./error", { title: "Request too large", message: `The form was larger than ${MAX_FORM_BYTES / 1024} KB. Shorten the values and try again.` }, 413),
+    onError: (c) =>
+      render(
+        c,
+        deps,
+        "./error",
+        { title: "Request too large", message: `The form was larger than ${MAX_FORM_BYTES / 1024} KB. Shorten the values and try again.` },
+        413,
+      ),
   });
-  app.use("*", except((c) => MACHINE_PATH.test(c.req.path), formCsrf));
-  app.use("*", except((c) => MACHINE_PATH.test(c.req.path) || (c.req.path === UPLOAD_FORM && c.req.method === "POST"), formLimit));
+  app.use(
+    "*",
+    except((c) => MACHINE_PATH.test(c.req.path), formCsrf),
+  );
+  app.use(
+    "*",
+    except((c) => MACHINE_PATH.test(c.req.path) || (c.req.path === UPLOAD_FORM && c.req.method === "POST"), formLimit),
+  );
 
   app.use("*", async (c, next) => {
     c.set("user", undefined);
@@ -145,7 +158,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", healthRoutes(deps));
   app.route("/", webhookRoutes(deps));
   app.route("/", staticRoutes());
-  app.route("/", authRoutes(deps, () => (setupDone = true)));
+  app.route(
+    "/",
+    authRoutes(deps, () => (setupDone = true)),
+  );
   app.route("/", accountRoutes(deps));
   app.route("/", userRoutes(deps));
   app.route("/", slaRoutes(deps));
@@ -163,7 +179,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", remediationRoutes(deps));
   app.get("/", (c) => c.redirect("/integrations"));
 
-  app.notFound((c) => render(c, deps, "./error", { title: "Page not found", message: "There is nothing at this address. Use the menu to find your way." }, 404));
+  app.notFound((c) =>
+    render(c, deps, "./error", { title: "Page not found", message: "There is nothing at this address. Use the menu to find your way." }, 404),
+  );
   app.onError((err, c) => {
     if (err instanceof HTTPException && err.status === 403) {
       return render(

@@ -20,7 +20,10 @@ function parseAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
 /** Parses "10.0.0.1, 10.1.0.0/16, fd00::/8"; throws with the entry that is not an address or range. */
 export function parseTrustedProxies(text: string | undefined): TrustedProxies {
   const out: TrustedProxies = [];
-  for (const entry of (text ?? "").split(",").map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of (text ?? "")
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     try {
       if (entry.includes("/")) out.push(ipaddr.parseCIDR(entry));
       else {

@@ -62,7 +62,8 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   {
     name: "PATCHBAY_SPOOL_DIR",
     default: "$PATCHBAY_DATA_DIR/spool",
-    description: "Where uploaded reports are spooled while they are read and imported (up to 200 MB each): a report completely spooled when Patchbay stopped is imported at its next start.",
+    description:
+      "Where uploaded reports are spooled while they are read and imported (up to 200 MB each): a report completely spooled when Patchbay stopped is imported at its next start.",
   },
   {
     name: "PATCHBAY_OUTBOUND_DENY_PRIVATE",
@@ -97,7 +98,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const baseUrl = parseBaseUrl(env.PATCHBAY_BASE_URL || `http://localhost:${port}`);
   const logLevel = (env.PATCHBAY_LOG_LEVEL || "info").toLowerCase();
   if (env.PATCHBAY_TRUST_PROXY !== undefined && env.PATCHBAY_TRUST_PROXY !== "") {
-    throw new ConfigError("PATCHBAY_TRUST_PROXY was replaced by PATCHBAY_TRUSTED_PROXIES: list your reverse proxies' addresses or CIDR ranges there (a client could otherwise choose its own address).");
+    throw new ConfigError(
+      "PATCHBAY_TRUST_PROXY was replaced by PATCHBAY_TRUSTED_PROXIES: list your reverse proxies' addresses or CIDR ranges there (a client could otherwise choose its own address).",
+    );
   }
   let trustedProxies: TrustedProxies;
   try {
@@ -143,7 +146,8 @@ function parseProxy(raw: string | undefined, name: string): string | undefined {
   } catch {
     throw new ConfigError(`${name} must be the proxy's address, like http://proxy.example.com:3128 (got "${text.slice(0, 80)}").`);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(`${name} must be an http:// or https:// proxy address (got ${url.protocol}).`);
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new ConfigError(`${name} must be an http:// or https:// proxy address (got ${url.protocol}).`);
   return url.toString().replace(/\/$/, "");
 }
 
@@ -175,7 +179,10 @@ export function describeConfig(config: Config): string {
     ["HTTPS_PROXY", shownProxy(config.proxy.httpsProxy)],
     ["HTTP_PROXY", shownProxy(config.proxy.httpProxy)],
     ["NO_PROXY", config.proxy.noProxy ?? "(unset)"],
-    ["NODE_EXTRA_CA_CERTS", config.extraCaCerts ? `${config.extraCaCerts}${fs.existsSync(config.extraCaCerts) ? "" : " (no such file: Node ignores it)"}` : "(unset)"],
+    [
+      "NODE_EXTRA_CA_CERTS",
+      config.extraCaCerts ? `${config.extraCaCerts}${fs.existsSync(config.extraCaCerts) ? "" : " (no such file: Node ignores it)"}` : "(unset)",
+    ],
   ];
   return rows.map(([k, v]) => `${k}=${v}`).join("\n");
 }

@@ -178,14 +178,29 @@ export class HttpClient {
     if (from.protocol === "http:" && next.protocol === "https:" && from.hostname === next.hostname) {
       throw new ExternalError("invalid_input", s, `${s} at ${from.origin} redirects to https://: use ${next.origin} (https://) as the address.`, { status });
     }
-    if (next.protocol !== "https:" && next.protocol !== "http:") throw new ExternalError("remote", s, `${s} redirected to a ${next.protocol} address, which Patchbay does not follow.`, { status });
-    if (hop >= MAX_REDIRECTS) throw new ExternalError("remote", s, `${s} redirected more than ${MAX_REDIRECTS} times (last to ${redactUrl(next.toString())}).`, { status });
+    if (next.protocol !== "https:" && next.protocol !== "http:")
+      throw new ExternalError("remote", s, `${s} redirected to a ${next.protocol} address, which Patchbay does not follow.`, { status });
+    if (hop >= MAX_REDIRECTS)
+      throw new ExternalError("remote", s, `${s} redirected more than ${MAX_REDIRECTS} times (last to ${redactUrl(next.toString())}).`, { status });
     if (method !== "GET" && method !== "HEAD" && status !== 307 && status !== 308) {
-      throw new ExternalError("remote", s, `${s} answered a ${method} with a redirect (HTTP ${status}) to ${redactUrl(next.toString())}; Patchbay re-sends a ${method} only for 307 and 308, so nothing was changed there.`, { status });
+      throw new ExternalError(
+        "remote",
+        s,
+        `${s} answered a ${method} with a redirect (HTTP ${status}) to ${redactUrl(next.toString())}; Patchbay re-sends a ${method} only for 307 and 308, so nothing was changed there.`,
+        { status },
+      );
     }
     const sameOrigin = next.origin === from.origin && req.redirectCredentials !== "never";
-    const headers = sameOrigin ? req.headers : Object.fromEntries(Object.entries(req.headers ?? {}).filter(([name]) => CROSS_ORIGIN_HEADERS.has(name.toLowerCase())));
-    this.#o.logger.debug("http redirect", { service: s, status, from: redactUrl(req.url), to: redactUrl(next.toString()), credentials: sameOrigin ? "kept" : "dropped" });
+    const headers = sameOrigin
+      ? req.headers
+      : Object.fromEntries(Object.entries(req.headers ?? {}).filter(([name]) => CROSS_ORIGIN_HEADERS.has(name.toLowerCase())));
+    this.#o.logger.debug("http redirect", {
+      service: s,
+      status,
+      from: redactUrl(req.url),
+      to: redactUrl(next.toString()),
+      credentials: sameOrigin ? "kept" : "dropped",
+    });
     return { ...req, url: next.toString(), headers, apiRoot: false };
   }
 
@@ -207,12 +222,26 @@ export class HttpClient {
       let outcome: { error: ExternalError; retryable: boolean; waitMs?: number };
       try {
         const response = await this.#send(method, url, req).finally(release);
-        this.#o.logger.debug("http request", { service: this.service, method, url: redactUrl(req.url), status: response.status, ms: Date.now() - started, attempt });
+        this.#o.logger.debug("http request", {
+          service: this.service,
+          method,
+          url: redactUrl(req.url),
+          status: response.status,
+          ms: Date.now() - started,
+          attempt,
+        });
         if (response.status < 400) return response;
         outcome = this.#classifyStatus(response, req, idempotent);
       } catch (err) {
         outcome = this.#classifyNetwork(err, req, idempotent);
-        this.#o.logger.debug("http request failed", { service: this.service, method, url: redactUrl(req.url), error: outcome.error.message, ms: Date.now() - started, attempt });
+        this.#o.logger.debug("http request failed", {
+          service: this.service,
+          method,
+          url: redactUrl(req.url),
+          error: outcome.error.message,
+          ms: Date.now() - started,
+          attempt,
+        });
       }
       const { error } = outcome;
       if (!outcome.retryable || attempt >= this.#o.maxAttempts) throw error;
@@ -259,7 +288,11 @@ export class HttpClient {
     }
   }
 
-  #classifyStatus(response: Omit<HttpResponse, "url" | "redirected">, req: HttpRequest, idempotent: boolean): { error: ExternalError; retryable: boolean; waitMs?: number } {
+  #classifyStatus(
+    response: Omit<HttpResponse, "url" | "redirected">,
+    req: HttpRequest,
+    idempotent: boolean,
+  ): { error: ExternalError; retryable: boolean; waitMs?: number } {
     const s = this.service;
     const status = response.status;
     const remoteMessage = this.#remoteMessage(response.text);
@@ -267,12 +300,21 @@ export class HttpClient {
     // Jira says why it limits (RateLimit-Reason: jira-quota-tenant-based, …): worth a log line.
     const reason = response.headers.get("ratelimit-reason");
     if (reason) this.#o.logger.info("rate limit reason", { service: s, status, reason: truncate(reason, 200) });
-    if (status === 401) return { error: new ExternalError("auth", s, `${s} rejected the credentials (HTTP 401).${suffix}`, { status, remoteMessage, headers: response.headers }), retryable: false };
+    if (status === 401)
+      return {
+        error: new ExternalError("auth", s, `${s} rejected the credentials (HTTP 401).${suffix}`, { status, remoteMessage, headers: response.headers }),
+        retryable: false,
+      };
     // GitHub's secondary limits (403 or 429 whose message says so) are limits, never a missing
     // permission; without Retry-After GitHub asks for at least a minute.
     if ((status === 403 || status === 429) && isSecondaryLimit(`${remoteMessage ?? ""} ${response.text.slice(0, 2000)}`)) {
       const wait = rateLimitWait(response.headers) ?? SECONDARY_LIMIT_WAIT_S;
-      const error = new RateLimitedError(s, `${s} is rate-limiting requests (a secondary rate limit, HTTP ${status}); it asks to wait ${wait} s.`, wait, remoteMessage);
+      const error = new RateLimitedError(
+        s,
+        `${s} is rate-limiting requests (a secondary rate limit, HTTP ${status}); it asks to wait ${wait} s.`,
+        wait,
+        remoteMessage,
+      );
       return { error, retryable: true, waitMs: wait * 1000 };
     }
     if (status === 403) {
@@ -282,7 +324,13 @@ export class HttpClient {
         const error = new RateLimitedError(s, `${s} is rate-limiting requests (HTTP 403); it asks to wait ${wait} s.`, wait, remoteMessage);
         return { error, retryable: true, waitMs: wait * 1000 };
       }
-      return { error: new ExternalError("permission", s, `${s} refused access: the account lacks a permission or scope this needs (HTTP 403).${suffix}`, { status, remoteMessage }), retryable: false };
+      return {
+        error: new ExternalError("permission", s, `${s} refused access: the account lacks a permission or scope this needs (HTTP 403).${suffix}`, {
+          status,
+          remoteMessage,
+        }),
+        retryable: false,
+      };
     }
     if (status === 404) {
       const kind = req.apiRoot ? "unreachable" : "not_found";
@@ -293,7 +341,12 @@ export class HttpClient {
     }
     if (status === 429) {
       const retryAfter = rateLimitWait(response.headers);
-      const error = new RateLimitedError(s, `${s} is rate-limiting requests (HTTP 429)${retryAfter !== undefined ? `; it asks to wait ${retryAfter} s` : ""}.`, retryAfter, remoteMessage);
+      const error = new RateLimitedError(
+        s,
+        `${s} is rate-limiting requests (HTTP 429)${retryAfter !== undefined ? `; it asks to wait ${retryAfter} s` : ""}.`,
+        retryAfter,
+        remoteMessage,
+      );
       return { error, retryable: true, waitMs: retryAfter !== undefined ? retryAfter * 1000 : undefined };
     }
     if (status >= 500) {
@@ -445,7 +498,15 @@ function networkCode(err: unknown): string | undefined {
 
 /** OpenSSL's and Node's certificate verification failures (UNABLE_TO_VERIFY_LEAF_SIGNATURE, CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID, …). */
 function isTlsFailure(code: string | undefined): boolean {
-  return code !== undefined && (code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL") || code.includes("CERT") || code.includes("UNABLE_TO_") || code.includes("SIGNATURE") || code === "HOSTNAME_MISMATCH");
+  return (
+    code !== undefined &&
+    (code.startsWith("ERR_TLS") ||
+      code.startsWith("ERR_SSL") ||
+      code.includes("CERT") ||
+      code.includes("UNABLE_TO_") ||
+      code.includes("SIGNATURE") ||
+      code === "HOSTNAME_MISMATCH")
+  );
 }
 
 function safeHost(url: string): string {

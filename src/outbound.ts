@@ -14,7 +14,10 @@ const DENIED = new Set(["private", "loopback", "linkLocal", "uniqueLocal", "unsp
 
 export class PrivateAddressError extends Error {
   readonly code = "PATCHBAY_PRIVATE_ADDRESS";
-  constructor(readonly host: string, readonly address: string) {
+  constructor(
+    readonly host: string,
+    readonly address: string,
+  ) {
     super(`${host} is at ${address}, a private or local address, and PATCHBAY_OUTBOUND_DENY_PRIVATE is set: Patchbay does not connect there.`);
   }
 }

@@ -72,7 +72,13 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   }
   const catalogue = options.catalogue ?? defaultCatalogue();
   const outbound = outboundFetch(config.proxy, config.outboundDenyPrivate);
-  const connectorEnv = { logger, originMap: config.originMap, proxy: config.proxy, pace: options.pace, http: { ...(outbound ? { fetch: outbound } : {}), ...options.http } };
+  const connectorEnv = {
+    logger,
+    originMap: config.originMap,
+    proxy: config.proxy,
+    pace: options.pace,
+    http: { ...(outbound ? { fetch: outbound } : {}), ...options.http },
+  };
   const db = database.db;
 
   // One set of services for every job and route; the worker is woken through it once it exists.
@@ -120,7 +126,9 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   worker = new Worker({ db, handlers, logger: logger.child({ component: "worker" }), now, leaseMs: config.jobLeaseSeconds * 1000 });
 
   // Views escape by default and get the page helpers (dates, counts, plurals) by name.
-  const views = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true, autoTrim: false, functionHeader: HELPERS_HEADER, helpers } as ConstructorParameters<typeof Eta>[0]);
+  const views = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true, autoTrim: false, functionHeader: HELPERS_HEADER, helpers } as ConstructorParameters<
+    typeof Eta
+  >[0]);
   const app = createApp({
     ...services,
     views,

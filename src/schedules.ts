@@ -111,10 +111,14 @@ export const SCHEDULES: Schedule[] = [
 export function startSchedules(db: Db, catalogue: ConnectorCatalogue, logger: Logger, now: () => Date, onEnqueued: () => void): { stop(): void } {
   const crons = SCHEDULES.map(
     (schedule) =>
-      new Cron(schedule.pattern, { name: schedule.name, protect: true, catch: (err) => logger.error("schedule failed", { schedule: schedule.name, error: err }) }, async () => {
-        await schedule.enqueue(db, catalogue, now());
-        onEnqueued();
-      }),
+      new Cron(
+        schedule.pattern,
+        { name: schedule.name, protect: true, catch: (err) => logger.error("schedule failed", { schedule: schedule.name, error: err }) },
+        async () => {
+          await schedule.enqueue(db, catalogue, now());
+          onEnqueued();
+        },
+      ),
   );
   return { stop: () => crons.forEach((c) => c.stop()) };
 }

@@ -38,14 +38,17 @@ async function start(config: Config, logger: Logger): Promise<void> {
   }
   // A 200 MB report from a slow CI runner, or one waiting its turn behind two others, takes
   // longer than Node's default five minutes per request; headers must still come within 60 s.
-  const server = serve({ fetch: runtime.app.fetch, port: config.port, hostname: config.host, serverOptions: { requestTimeout: 30 * 60 * 1000, headersTimeout: 60 * 1000 } }, (info) => {
-    logger.info("Patchbay is listening", {
-      url: config.baseUrl,
-      port: info.port,
-      dataDir: config.dataDir,
-      startupMs: Math.round(performance.now() - started),
-    });
-  });
+  const server = serve(
+    { fetch: runtime.app.fetch, port: config.port, hostname: config.host, serverOptions: { requestTimeout: 30 * 60 * 1000, headersTimeout: 60 * 1000 } },
+    (info) => {
+      logger.info("Patchbay is listening", {
+        url: config.baseUrl,
+        port: info.port,
+        dataDir: config.dataDir,
+        startupMs: Math.round(performance.now() - started),
+      });
+    },
+  );
   server.on("error", (err: NodeJS.ErrnoException) => {
     fail(err.code === "EADDRINUSE" ? `Port ${config.port} is already in use. Stop the other program or set PORT.` : err.message, logger);
   });

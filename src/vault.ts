@@ -82,7 +82,10 @@ export async function openVault(db: Db, source: KeySource): Promise<Vault> {
   const check = await db.selectFrom("meta").select("value").where("key", "=", KEY_CHECK).executeTakeFirst();
   const vault = new Vault(loadKey(source, check !== undefined));
   if (!check) {
-    await db.insertInto("meta").values({ key: KEY_CHECK, value: vault.encrypt(KEY_CHECK_PLAINTEXT) }).execute();
+    await db
+      .insertInto("meta")
+      .values({ key: KEY_CHECK, value: vault.encrypt(KEY_CHECK_PLAINTEXT) })
+      .execute();
     return vault;
   }
   let matches = false;
@@ -115,9 +118,7 @@ function loadKey(source: KeySource, databaseHasSecrets: boolean): Uint8Array {
   if (fs.existsSync(source.secretKeyFile)) {
     const key = parseKey(fs.readFileSync(source.secretKeyFile, "utf8"));
     if (!key) {
-      throw new StartupError(
-        `The key file ${source.secretKeyFile} is corrupted (it must hold 64 hex characters). Restore it from your backup.`,
-      );
+      throw new StartupError(`The key file ${source.secretKeyFile} is corrupted (it must hold 64 hex characters). Restore it from your backup.`);
     }
     return key;
   }

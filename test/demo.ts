@@ -32,11 +32,26 @@ const github = new GitHubSim();
 const GITHUB_TOKEN = "github_pat_demo_0000000000";
 const WEBHOOK_SECRET = "demo-webhook-secret-0001";
 github.addToken(GITHUB_TOKEN, "demo-bot");
-DEMO_REPOSITORIES.forEach((name, i) => github.repos.push({ id: 500 + i, full_name: name, private: true, visibility: "private", archived: false, default_branch: "main" }));
+DEMO_REPOSITORIES.forEach((name, i) =>
+  github.repos.push({ id: 500 + i, full_name: name, private: true, visibility: "private", archived: false, default_branch: "main" }),
+);
 github.addRepos("acme", 12);
 // Lockfiles for the dependency monitor, which looks their versions up in the OSV simulator.
 github.files.set(DEMO_REPOSITORIES[0]!, {
-  "package-lock.json": JSON.stringify({ name: "payments", lockfileVersion: 3, packages: { "": { name: "payments" }, "node_modules/lodash": { version: "4.17.20" }, "node_modules/qs": { version: "6.7.0" }, "node_modules/@acme/ui": { version: "1.1.0" } } }, null, 2),
+  "package-lock.json": JSON.stringify(
+    {
+      name: "payments",
+      lockfileVersion: 3,
+      packages: {
+        "": { name: "payments" },
+        "node_modules/lodash": { version: "4.17.20" },
+        "node_modules/qs": { version: "6.7.0" },
+        "node_modules/@acme/ui": { version: "1.1.0" },
+      },
+    },
+    null,
+    2,
+  ),
 });
 github.files.set(DEMO_REPOSITORIES[1]!, { "requirements.txt": "Django==3.2.4\nrequests==2.31.0\n" });
 const githubServer = await startSim(github.app());
@@ -46,7 +61,14 @@ const osvServer = await startSim(osv.app());
 // A registry whose images name the demo repositories as their source.
 const registry = new OciRegistrySim();
 registry.users.set("demo-reader", { password: "registry-demo-token", catalog: true, repositories: "*" });
-DEMO_REPOSITORIES.forEach((name, i) => registry.addImage(name.replace(/^acme\//, "acme/"), "1.0", { "org.opencontainers.image.source": `https://github.com/${name}` }, { seed: String(i), multiPlatform: i === 0 }));
+DEMO_REPOSITORIES.forEach((name, i) =>
+  registry.addImage(
+    name.replace(/^acme\//, "acme/"),
+    "1.0",
+    { "org.opencontainers.image.source": `https://github.com/${name}` },
+    { seed: String(i), multiPlatform: i === 0 },
+  ),
+);
 const registryServer = await startSim(registry.app());
 const npm = new NpmRegistrySim();
 npm.tokens.add("npm_demo_token_000000");
@@ -91,13 +113,27 @@ async function post(pathname: string, form: Record<string, string>): Promise<Res
 await post("/setup", { ...DEMO_USER, confirm: DEMO_USER.password });
 await post("/settings/users", { username: "developer", role: "member", password: "orchard-lantern-key", confirm: "orchard-lantern-key" });
 await post("/integrations/github", { githubUrl: "https://github.com", token: GITHUB_TOKEN, webhookSecret: WEBHOOK_SECRET });
-await post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on" });
+await post("/integrations/wiz", {
+  apiEndpoint: WIZ_ENDPOINT,
+  clientId: WIZ_CLIENT.id,
+  clientSecret: WIZ_CLIENT.secret,
+  scanSca: "on",
+  scanContainerImages: "on",
+});
 // Jira with the Security project mapped; critical and high findings of new scans become issues.
 await post("/integrations/jira", { apiToken: JIRA_TOKEN, cloudId: jira.cloudId, email: "patchbay-svc@acme.example", siteUrl: jira.siteOrigin });
 await post("/trackers/3/mappings", securityBugMapping());
 await post("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "critical", groupBy: "package", pushMode: "link_and_update" });
 // Slack with the default rules and the new-findings digest.
-await post("/integrations/slack", { webhookUrl: "https://hooks.slack.com/services/TDEMO/BDEMO/demo", notifyIntegrationFailed: "on", notifyScanFailed: "on", notifyPushFailed: "on", notifyNewFindings: "on", minSeverity: "high", notifyRemediationMerged: "on" });
+await post("/integrations/slack", {
+  webhookUrl: "https://hooks.slack.com/services/TDEMO/BDEMO/demo",
+  notifyIntegrationFailed: "on",
+  notifyScanFailed: "on",
+  notifyPushFailed: "on",
+  notifyNewFindings: "on",
+  minSeverity: "high",
+  notifyRemediationMerged: "on",
+});
 // A container registry, the packages the team publishes on npm, and the dependency monitor.
 await post("/integrations/oci-registry", { registryUrl: "https://registry.example.com", username: "demo-reader", password: "registry-demo-token" });
 await post("/integrations/npm-registry", { scope: "@acme", token: "npm_demo_token_000000" });
@@ -110,7 +146,13 @@ const server = serve({ fetch: runtime.app.fetch, port, hostname: config.host }, 
   // Once the first scan has imported findings, Dependabot opens a pull request that fixes some.
   setTimeout(() => {
     github.pullBodies.set(`${github.repos[0]!.full_name}#42`, "Bumps lodash from 4.17.15 to 4.17.16.");
-    const payload = github.pullRequestPayload({ action: "opened", repo: github.repos[0]!, number: 42, title: "Bump lodash from 4.17.15 to 4.17.16", branch: "dependabot/npm_and_yarn/lodash-4.17.16" });
+    const payload = github.pullRequestPayload({
+      action: "opened",
+      repo: github.repos[0]!,
+      number: 42,
+      title: "Bump lodash from 4.17.15 to 4.17.16",
+      branch: "dependabot/npm_and_yarn/lodash-4.17.16",
+    });
     github.deliver(`http://127.0.0.1:${port}/webhooks/github/1`, "pull_request", payload, { secret: WEBHOOK_SECRET }).catch(() => {});
   }, 20_000);
   process.stdout.write(

@@ -48,9 +48,7 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function testApp(
-  opts: { env?: Record<string, string>; logger?: Logger; runtime?: RuntimeOptions; clock?: TestClock } = {},
-): Promise<TestApp> {
+export async function testApp(opts: { env?: Record<string, string>; logger?: Logger; runtime?: RuntimeOptions; clock?: TestClock } = {}): Promise<TestApp> {
   const dir = tempDir();
   const config = loadConfig({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_BASE_URL: BASE, ...opts.env });
   const clock = opts.clock ?? new TestClock(Date.now());
@@ -148,13 +146,24 @@ export function text(html: string): string {
   return html
     .replace(/<script[\s\S]*?<\/script>/g, "")
     .replace(/<\/?(strong|em|span|a|code|time|b|i)\b[^>]*>/g, "")
-    .replace(/<[^>]+>/g, " ").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/\s+/g, " ").trim();
+    .replace(/<[^>]+>/g, " ")
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, "&")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/\s+/g, " ")
+    .trim();
 }
 
 /** Accessible repositories, as a source control sync would have listed them. */
 export async function seedRepositories(app: TestApp, names: string[]): Promise<void> {
   for (const name of names) {
-    await addRepository(app.runtime.database.db, { integrationId: null, provider: "github", fullName: name, url: `https://github.com/${name}` }, app.clock.now());
+    await addRepository(
+      app.runtime.database.db,
+      { integrationId: null, provider: "github", fullName: name, url: `https://github.com/${name}` },
+      app.clock.now(),
+    );
   }
 }
 

@@ -106,7 +106,9 @@ export function seedRepositoriesIn(dataDir: string, names: string[]): void {
   const db = new SQLite(path.join(dataDir, "patchbay.db"), { timeout: 10_000 });
   try {
     const stamp = new Date().toISOString();
-    const insert = db.prepare("insert into repositories (integration_id, provider, full_name, url, url_key, created_at, updated_at) values (null, 'github', ?, ?, ?, ?, ?)");
+    const insert = db.prepare(
+      "insert into repositories (integration_id, provider, full_name, url, url_key, created_at, updated_at) values (null, 'github', ?, ?, ?, ?, ?)",
+    );
     for (const name of names) insert.run(name, `https://github.com/${name}`, `github.com/${name.toLowerCase()}`, stamp, stamp);
   } finally {
     db.close();

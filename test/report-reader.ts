@@ -27,4 +27,3 @@ export function read(name: string, chunk = 977) {
   }
   return { format, items, sbom, skipped, summary };
 }
-

@@ -30,10 +30,19 @@ export async function authenticateApiToken(db: Db, token: string, scope: TokenSc
 }
 
 export function listApiTokens(db: Db) {
-  return db.selectFrom("api_tokens").select(["id", "name", "prefix", "scopes", "created_by", "created_at", "last_used_at", "revoked_at"]).orderBy("id", "desc").execute();
+  return db
+    .selectFrom("api_tokens")
+    .select(["id", "name", "prefix", "scopes", "created_by", "created_at", "last_used_at", "revoked_at"])
+    .orderBy("id", "desc")
+    .execute();
 }
 
 export async function revokeApiToken(db: Db, id: number, now: Date): Promise<boolean> {
-  const result = await db.updateTable("api_tokens").set({ revoked_at: now.toISOString() }).where("id", "=", id).where("revoked_at", "is", null).executeTakeFirst();
+  const result = await db
+    .updateTable("api_tokens")
+    .set({ revoked_at: now.toISOString() })
+    .where("id", "=", id)
+    .where("revoked_at", "is", null)
+    .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
 }

@@ -50,5 +50,8 @@ export async function clearAttempts(db: Db, key: string): Promise<void> {
 }
 
 export async function deleteOldAttempts(db: Db, now: Date, rule: LimitRule = IP_RULE): Promise<void> {
-  await db.deleteFrom("auth_attempts").where("window_start", "<=", new Date(now.getTime() - rule.windowMs).toISOString()).execute();
+  await db
+    .deleteFrom("auth_attempts")
+    .where("window_start", "<=", new Date(now.getTime() - rule.windowMs).toISOString())
+    .execute();
 }

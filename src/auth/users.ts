@@ -2,7 +2,10 @@
 import type { Db, Role, User } from "../db/schema.js";
 
 export async function countUsers(db: Db): Promise<number> {
-  const row = await db.selectFrom("users").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom("users")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -42,11 +45,7 @@ export async function createUser(db: Db, input: { username: string; passwordHash
 }
 
 export async function updatePassword(db: Db, userId: number, passwordHash: string, now: Date): Promise<void> {
-  await db
-    .updateTable("users")
-    .set({ password_hash: passwordHash, password_changed_at: now.toISOString() })
-    .where("id", "=", userId)
-    .execute();
+  await db.updateTable("users").set({ password_hash: passwordHash, password_changed_at: now.toISOString() }).where("id", "=", userId).execute();
 }
 
 export async function updateRole(db: Db, userId: number, role: Role): Promise<void> {

@@ -5,15 +5,82 @@
 
 /** Words at the heart of the most common passwords (breach corpora's top entries). */
 const COMMON = new Set([
-  "password", "passwort", "motdepasse", "contraseña", "qwerty", "qwertz", "azerty", "qwertyuiop", "asdfghjkl", "zxcvbnm", "qazwsx", "qazwsxedc",
-  "letmein", "welcome", "admin", "administrator", "root", "toor", "iloveyou", "monkey", "dragon", "football", "baseball", "soccer",
-  "sunshine", "princess", "master", "shadow", "superman", "batman", "trustno", "changeme", "secret", "login", "hello", "freedom",
-  "whatever", "starwars", "pokemon", "computer", "michael", "jennifer", "jordan", "hunter", "ranger", "buster", "summer", "winter",
-  "spring", "autumn", "charlie", "killer", "cheese", "flower", "access", "default", "guest", "test", "tester", "testing", "user",
-  "patchbay", "security", "vulnerability", "company", "corporate", "temp", "temporary", "abc", "abcd", "abcde", "abcdef", "lovely",
+  "password",
+  "passwort",
+  "motdepasse",
+  "contraseña",
+  "qwerty",
+  "qwertz",
+  "azerty",
+  "qwertyuiop",
+  "asdfghjkl",
+  "zxcvbnm",
+  "qazwsx",
+  "qazwsxedc",
+  "letmein",
+  "welcome",
+  "admin",
+  "administrator",
+  "root",
+  "toor",
+  "iloveyou",
+  "monkey",
+  "dragon",
+  "football",
+  "baseball",
+  "soccer",
+  "sunshine",
+  "princess",
+  "master",
+  "shadow",
+  "superman",
+  "batman",
+  "trustno",
+  "changeme",
+  "secret",
+  "login",
+  "hello",
+  "freedom",
+  "whatever",
+  "starwars",
+  "pokemon",
+  "computer",
+  "michael",
+  "jennifer",
+  "jordan",
+  "hunter",
+  "ranger",
+  "buster",
+  "summer",
+  "winter",
+  "spring",
+  "autumn",
+  "charlie",
+  "killer",
+  "cheese",
+  "flower",
+  "access",
+  "default",
+  "guest",
+  "test",
+  "tester",
+  "testing",
+  "user",
+  "patchbay",
+  "security",
+  "vulnerability",
+  "company",
+  "corporate",
+  "temp",
+  "temporary",
+  "abc",
+  "abcd",
+  "abcde",
+  "abcdef",
+  "lovely",
 ]);
 
-const LOOK_ALIKES: Record<string, string> = { "@": "a", "4": "a", "0": "o", "1": "i", "!": "i", "3": "e", "$": "s", "5": "s", "7": "t" };
+const LOOK_ALIKES: Record<string, string> = { "@": "a", "4": "a", "0": "o", "1": "i", "!": "i", "3": "e", $: "s", "5": "s", "7": "t" };
 
 const isLetter = (ch: string | undefined) => ch !== undefined && ch >= "a" && ch <= "z";
 
@@ -64,6 +131,7 @@ export function weakPasswordReason(password: string, username: string): string |
   if (isRepetition(lower)) return "A password that repeats a character or a short run is too easy to guess.";
   if (isSequence(lower)) return "A sequence of letters or digits is too easy to guess.";
   if (username && lower.includes(username.toLowerCase())) return "The password must not contain the username.";
-  if (cores(password).some((heart) => heart === "" || COMMON.has(heart) || isSequence(heart) || isRepetition(heart))) return "This is one of the most common passwords (with digits or symbols added). Choose a phrase of your own.";
+  if (cores(password).some((heart) => heart === "" || COMMON.has(heart) || isSequence(heart) || isRepetition(heart)))
+    return "This is one of the most common passwords (with digits or symbols added). Choose a phrase of your own.";
   return undefined;
 }

@@ -76,7 +76,12 @@ export async function exportConfiguration(deps: Pick<Services, "db" | "vault" | 
       const value = stored[field.name];
       if (value === undefined || value === "") continue;
       if (field.type === "integration") settings[field.name] = nameOf.get(Number(value)) ?? "";
-      else if (field.type === "integrations") settings[field.name] = String(value).split(",").filter(Boolean).map((id) => nameOf.get(Number(id)) ?? "").filter(Boolean);
+      else if (field.type === "integrations")
+        settings[field.name] = String(value)
+          .split(",")
+          .filter(Boolean)
+          .map((id) => nameOf.get(Number(id)) ?? "")
+          .filter(Boolean);
       else settings[field.name] = value;
     }
     const secretNames = Object.keys(deps.vault.openSecrets(integration.secrets));
@@ -97,12 +102,29 @@ export async function exportConfiguration(deps: Pick<Services, "db" | "vault" | 
           target: data.target,
           fields: data.fields,
           statuses: { map: data.statusMap as Record<string, string>, names: data.statusNames },
-          inbound: { map: data.inbound.map, stillDetected: data.inbound.stillDetected, reconcile: data.inbound.reconcile, names: data.inbound.names, linkedTickets: data.inbound.linkedTickets },
+          inbound: {
+            map: data.inbound.map,
+            stillDetected: data.inbound.stillDetected,
+            reconcile: data.inbound.reconcile,
+            names: data.inbound.names,
+            linkedTickets: data.inbound.linkedTickets,
+          },
           templates: data.templates,
-          assignments: (await listAssignments(db, row.id)).map((a) => {
-            const ids = repositoryIds(a);
-            return { repositories: ids ? ids.map((id) => repoName.get(id)).filter((n): n is string => Boolean(n)).sort() : ("all" as const), minSeverity: a.min_severity, groupBy: a.group_by, pushMode: a.push_mode };
-          })
+          assignments: (await listAssignments(db, row.id))
+            .map((a) => {
+              const ids = repositoryIds(a);
+              return {
+                repositories: ids
+                  ? ids
+                      .map((id) => repoName.get(id))
+                      .filter((n): n is string => Boolean(n))
+                      .sort()
+                  : ("all" as const),
+                minSeverity: a.min_severity,
+                groupBy: a.group_by,
+                pushMode: a.push_mode,
+              };
+            })
             // A stable order, so the same setup always exports the same document.
             .sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y))),
         });
@@ -143,17 +165,26 @@ const MAX_DOCUMENT = 2 * 1024 * 1024;
 /** Reads a YAML (or JSON) document and checks it against the schema, with line numbers. */
 export function parseConfiguration(text: string, catalogue: ConnectorCatalogue): ParseResult {
   if (!text.trim()) return { ok: false, errors: ["The document is empty: paste or choose a Patchbay configuration file."] };
-  if (text.length > MAX_DOCUMENT) return { ok: false, errors: ["The document is larger than 2 MB; a Patchbay configuration is far smaller. Check that this is the right file."] };
+  if (text.length > MAX_DOCUMENT)
+    return { ok: false, errors: ["The document is larger than 2 MB; a Patchbay configuration is far smaller. Check that this is the right file."] };
   const parsed = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   if (parsed.errors.length) {
-    return { ok: false, errors: parsed.errors.slice(0, 10).map((e) => `Line ${lineOf(text, e.pos[0])}: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`) };
+    return {
+      ok: false,
+      errors: parsed.errors.slice(0, 10).map((e) => `Line ${lineOf(text, e.pos[0])}: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`),
+    };
   }
   let value: unknown;
   try {
     // A "billion laughs" document: aliases of aliases that expand without end.
     value = parsed.toJS({ maxAliasCount: 100 });
   } catch (err) {
-    return { ok: false, errors: [`The document repeats YAML aliases (*name) more than a configuration needs (${(err as Error).message.split("\n")[0]}). Write the values out instead.`] };
+    return {
+      ok: false,
+      errors: [
+        `The document repeats YAML aliases (*name) more than a configuration needs (${(err as Error).message.split("\n")[0]}). Write the values out instead.`,
+      ],
+    };
   }
   const validate = validator(catalogue);
   if (!validate(value)) {
@@ -163,8 +194,14 @@ export function parseConfiguration(text: string, catalogue: ConnectorCatalogue):
 }
 
 function describeError(e: ErrorObject, doc: ReturnType<typeof parseDocument>, value: unknown): string {
-  const path = e.instancePath.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
-  const node = doc.getIn(path.map((p) => (/^\d+$/.test(p) ? Number(p) : p)), true) as { range?: [number, number] } | undefined;
+  const path = e.instancePath
+    .split("/")
+    .slice(1)
+    .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+  const node = doc.getIn(
+    path.map((p) => (/^\d+$/.test(p) ? Number(p) : p)),
+    true,
+  ) as { range?: [number, number] } | undefined;
   const line = node?.range ? lineOf(String(doc.toString()), node.range[0]) : undefined;
   const where = readablePath(path, value) || "the document";
   let message = e.message ?? "is not valid";
@@ -257,7 +294,11 @@ export function configurationSchema(catalogue: ConnectorCatalogue): Record<strin
         additionalProperties: false,
         required: ["map"],
         properties: {
-          map: { type: "object", additionalProperties: false, properties: Object.fromEntries(["open", "in_progress", "done", "accepted"].map((s) => [s, str(200)])) },
+          map: {
+            type: "object",
+            additionalProperties: false,
+            properties: Object.fromEntries(["open", "in_progress", "done", "accepted"].map((s) => [s, str(200)])),
+          },
           names: { type: "object", additionalProperties: str(300) },
         },
       },
@@ -308,8 +349,16 @@ export function configurationSchema(catalogue: ConnectorCatalogue): Record<strin
         properties: {
           useCodeowners: { type: "boolean" },
           useTopics: { type: "boolean" },
-          rules: { type: "array", maxItems: 500, items: { type: "object", additionalProperties: false, required: ["match"], properties: { match: str(200), ...routeValues } } },
-          repositories: { type: "array", maxItems: 5000, items: { type: "object", additionalProperties: false, required: ["repository"], properties: { repository: str(300), ...routeValues } } },
+          rules: {
+            type: "array",
+            maxItems: 500,
+            items: { type: "object", additionalProperties: false, required: ["match"], properties: { match: str(200), ...routeValues } },
+          },
+          repositories: {
+            type: "array",
+            maxItems: 5000,
+            items: { type: "object", additionalProperties: false, required: ["repository"], properties: { repository: str(300), ...routeValues } },
+          },
         },
       },
       integrations: {
@@ -331,8 +380,14 @@ export function configurationSchema(catalogue: ConnectorCatalogue): Record<strin
             if: { properties: { kind: { const: c.card.kind } } },
             then: {
               properties: {
-                settings: { type: "object", additionalProperties: false, properties: Object.fromEntries(configurableFields(c).map((f) => [f.name, settingSchema(f)])) },
-                secrets: c.fields.some((f) => f.type === "secret") ? { type: "array", items: { enum: c.fields.filter((f) => f.type === "secret").map((f) => f.name) } } : { type: "array", maxItems: 0 },
+                settings: {
+                  type: "object",
+                  additionalProperties: false,
+                  properties: Object.fromEntries(configurableFields(c).map((f) => [f.name, settingSchema(f)])),
+                },
+                secrets: c.fields.some((f) => f.type === "secret")
+                  ? { type: "array", items: { enum: c.fields.filter((f) => f.type === "secret").map((f) => f.name) } }
+                  : { type: "array", maxItems: 0 },
                 ...(c.tracker ? {} : { mappings: { type: "array", maxItems: 0 } }),
               },
             },
@@ -344,7 +399,11 @@ export function configurationSchema(catalogue: ConnectorCatalogue): Record<strin
 }
 
 /** Settings as the connector's form would post them, with integration names turned into ids. */
-export function settingsAsForm(connector: Connector, settings: ConfigIntegration["settings"], idOf: (name: string) => number | undefined): { form: Record<string, string>; unknown: string[] } {
+export function settingsAsForm(
+  connector: Connector,
+  settings: ConfigIntegration["settings"],
+  idOf: (name: string) => number | undefined,
+): { form: Record<string, string>; unknown: string[] } {
   const form: Record<string, string> = {};
   const unknown: string[] = [];
   for (const field of configurableFields(connector)) {

@@ -24,7 +24,15 @@ import type { TicketState } from "../tickets/render.js";
 import { type AssignmentData, listAssignments, type MappingData, mappingData, saveAssignment, saveMapping } from "../tickets/store.js";
 import { repositoryIds } from "../tickets/subjects.js";
 import { compileTemplate, TemplateError } from "../tickets/templates.js";
-import { type ConfigAssignment, type ConfigDocument, type ConfigIntegration, type ConfigMapping, configurableFields, sameSettings, settingsAsForm } from "./document.js";
+import {
+  type ConfigAssignment,
+  type ConfigDocument,
+  type ConfigIntegration,
+  type ConfigMapping,
+  configurableFields,
+  sameSettings,
+  settingsAsForm,
+} from "./document.js";
 
 export type ChangeKind = "create" | "update" | "unchanged" | "remove" | "skip";
 
@@ -102,23 +110,43 @@ export async function planImport(deps: Services, doc: ConfigDocument): Promise<P
     const secretFields = connector.fields.filter((f) => f.type === "secret");
     if (!existing) {
       if (!connector.multiInstance && [...ctx.existing.values()].some((i) => i.kind === entry.kind)) {
-        plan.errors.push(`${label}: ${connector.card.name} is connected once only, and the one here is named differently. Rename it in the document to match, or disconnect the one here first.`);
+        plan.errors.push(
+          `${label}: ${connector.card.name} is connected once only, and the one here is named differently. Rename it in the document to match, or disconnect the one here first.`,
+        );
       }
-      plan.changes.push({ kind: "create", what: label, details: Object.entries(entry.settings ?? {}).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : String(v)}`) });
-      plan.secrets.push({ index, name: entry.name, kind: connector.card.name, creating: true, fields: secretFields.map((f) => ({ name: f.name, label: f.label, listed: (entry.secrets ?? []).includes(f.name) })) });
+      plan.changes.push({
+        kind: "create",
+        what: label,
+        details: Object.entries(entry.settings ?? {}).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : String(v)}`),
+      });
+      plan.secrets.push({
+        index,
+        name: entry.name,
+        kind: connector.card.name,
+        creating: true,
+        fields: secretFields.map((f) => ({ name: f.name, label: f.label, listed: (entry.secrets ?? []).includes(f.name) })),
+      });
     } else {
       const current = integrationSettings(existing);
       const wanted = parsed.ok ? parsed.settings : parsed.values;
       const changed = sameSettings(current, { ...current, ...wanted }, configurableFields(connector));
       const locked = changed.filter((n) => !connector.fields.find((f) => f.name === n)!.editableWhenConnected);
-      for (const n of locked) plan.warnings.push(`${label}: ${n} cannot change on a connected integration (disconnect it and connect again to change it); the current value stays.`);
+      for (const n of locked)
+        plan.warnings.push(`${label}: ${n} cannot change on a connected integration (disconnect it and connect again to change it); the current value stays.`);
       const editable = changed.filter((n) => !locked.includes(n));
       plan.changes.push(
         editable.length
           ? { kind: "update", what: label, details: editable.map((n) => `${n}: ${shown(current[n])} → ${shown(wanted[n])}`) }
           : { kind: "unchanged", what: label, details: [] },
       );
-      if (secretFields.length) plan.secrets.push({ index, name: entry.name, kind: connector.card.name, creating: false, fields: secretFields.map((f) => ({ name: f.name, label: f.label, listed: (entry.secrets ?? []).includes(f.name) })) });
+      if (secretFields.length)
+        plan.secrets.push({
+          index,
+          name: entry.name,
+          kind: connector.card.name,
+          creating: false,
+          fields: secretFields.map((f) => ({ name: f.name, label: f.label, listed: (entry.secrets ?? []).includes(f.name) })),
+        });
     }
   });
 
@@ -137,7 +165,10 @@ function shown(value: unknown): string {
 
 async function planMapping(ctx: Context, plan: Plan, entry: ConfigIntegration, mapping: ConfigMapping): Promise<void> {
   const what = `Mapping ${mapping.name} on ${entry.name}`;
-  for (const [which, source] of [["title", mapping.templates?.title ?? ""], ["description", mapping.templates?.description ?? ""]] as const) {
+  for (const [which, source] of [
+    ["title", mapping.templates?.title ?? ""],
+    ["description", mapping.templates?.description ?? ""],
+  ] as const) {
     try {
       compileTemplate(source);
     } catch (err) {
@@ -146,17 +177,37 @@ async function planMapping(ctx: Context, plan: Plan, entry: ConfigIntegration, m
     }
   }
   const integration = ctx.existing.get(key(entry.kind, entry.name));
-  const row = integration ? await ctx.deps.db.selectFrom("tracker_mappings").selectAll().where("integration_id", "=", integration.id).where("name", "=", mapping.name).executeTakeFirst() : undefined;
+  const row = integration
+    ? await ctx.deps.db
+        .selectFrom("tracker_mappings")
+        .selectAll()
+        .where("integration_id", "=", integration.id)
+        .where("name", "=", mapping.name)
+        .executeTakeFirst()
+    : undefined;
   const wanted = toMappingData(mapping);
   const assignments = resolveAssignments(ctx, plan, what, mapping.assignments ?? []);
   if (!row) {
-    plan.changes.push({ kind: "create", what, details: [`${mapping.target.project.name} → ${mapping.target.ticketType.name}`, `${mapping.fields.length} fields`, ...assignments.map((a) => `assignment: ${describeAssignment(ctx, a)}`)] });
+    plan.changes.push({
+      kind: "create",
+      what,
+      details: [
+        `${mapping.target.project.name} → ${mapping.target.ticketType.name}`,
+        `${mapping.fields.length} fields`,
+        ...assignments.map((a) => `assignment: ${describeAssignment(ctx, a)}`),
+      ],
+    });
     return;
   }
   const current = mappingData(row);
   const details: string[] = [];
-  if (JSON.stringify(current.target) !== JSON.stringify(wanted.target)) details.push(`target: ${current.target.project.name} → ${current.target.ticketType.name} becomes ${wanted.target.project.name} → ${wanted.target.ticketType.name}`);
-  const fieldsChanged = wanted.fields.filter((f) => JSON.stringify(current.fields.find((c) => c.fieldId === f.fieldId)) !== JSON.stringify(f)).map((f) => f.name);
+  if (JSON.stringify(current.target) !== JSON.stringify(wanted.target))
+    details.push(
+      `target: ${current.target.project.name} → ${current.target.ticketType.name} becomes ${wanted.target.project.name} → ${wanted.target.ticketType.name}`,
+    );
+  const fieldsChanged = wanted.fields
+    .filter((f) => JSON.stringify(current.fields.find((c) => c.fieldId === f.fieldId)) !== JSON.stringify(f))
+    .map((f) => f.name);
   const fieldsGone = current.fields.filter((c) => !wanted.fields.some((f) => f.fieldId === c.fieldId)).map((f) => f.name);
   if (fieldsChanged.length) details.push(`fields changed: ${fieldsChanged.join(", ")}`);
   if (fieldsGone.length) details.push(`fields no longer mapped: ${fieldsGone.join(", ")}`);
@@ -184,8 +235,14 @@ function toMappingData(m: ConfigMapping): MappingData {
   };
 }
 
-const assignmentOf = (a: TrackerAssignment): AssignmentData => ({ repositoryIds: repositoryIds(a), minSeverity: a.min_severity, groupBy: a.group_by, pushMode: a.push_mode });
-const assignmentKey = (a: AssignmentData) => JSON.stringify([a.repositoryIds ? [...a.repositoryIds].sort((x, y) => x - y) : null, a.minSeverity, a.groupBy, a.pushMode]);
+const assignmentOf = (a: TrackerAssignment): AssignmentData => ({
+  repositoryIds: repositoryIds(a),
+  minSeverity: a.min_severity,
+  groupBy: a.group_by,
+  pushMode: a.push_mode,
+});
+const assignmentKey = (a: AssignmentData) =>
+  JSON.stringify([a.repositoryIds ? [...a.repositoryIds].sort((x, y) => x - y) : null, a.minSeverity, a.groupBy, a.pushMode]);
 
 function describeAssignment(ctx: Context, a: AssignmentData): string {
   const repos = a.repositoryIds ? a.repositoryIds.map((id) => ctx.repoNames.get(id) ?? `#${id}`).join(", ") : "all repositories";
@@ -200,7 +257,9 @@ function resolveAssignments(ctx: Context, plan: Plan | undefined, what: string, 
       const missing = a.repositories.filter((n) => !ctx.repoIds.has(n.toLowerCase()));
       ids = a.repositories.map((n) => ctx.repoIds.get(n.toLowerCase())).filter((id): id is number => id !== undefined);
       if (missing.length) {
-        plan?.warnings.push(`${what}: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} not known here yet${ids.length ? " and left out of the assignment" : "; the assignment is left out"}. Import again after the repository sync.`);
+        plan?.warnings.push(
+          `${what}: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} not known here yet${ids.length ? " and left out of the assignment" : "; the assignment is left out"}. Import again after the repository sync.`,
+        );
       }
       if (!ids.length) continue;
     }
@@ -213,12 +272,22 @@ function planSla(plan: Plan, current: SlaPolicy, wanted: SlaPolicy | undefined):
   if (!wanted) return;
   const days = (n: number | null) => (n === null ? "no deadline" : `${n} days`);
   const details = SEVERITIES.filter((s) => current[s] !== wanted[s]).map((s) => `${s}: ${days(current[s])} → ${days(wanted[s])}`);
-  plan.changes.push(details.length ? { kind: "update", what: "SLAs (new findings; recompute existing ones from Settings → SLAs)", details } : { kind: "unchanged", what: "SLAs", details: [] });
+  plan.changes.push(
+    details.length
+      ? { kind: "update", what: "SLAs (new findings; recompute existing ones from Settings → SLAs)", details }
+      : { kind: "unchanged", what: "SLAs", details: [] },
+  );
 }
 
 async function planOwnership(ctx: Context, plan: Plan, wanted: ConfigDocument["ownership"]): Promise<void> {
   const current = await loadRouting(ctx.deps.db);
-  const rules = (wanted.rules ?? []).map((r) => ({ match: r.match, assignee: r.assignee ?? "", component: r.component ?? "", labels: r.labels ?? [], channel: r.channel ?? "" }));
+  const rules = (wanted.rules ?? []).map((r) => ({
+    match: r.match,
+    assignee: r.assignee ?? "",
+    component: r.component ?? "",
+    labels: r.labels ?? [],
+    channel: r.channel ?? "",
+  }));
   for (const r of rules) {
     const error = validateRule(r, (ch) => ctx.deps.catalogue.channelProblem(ch));
     if (error) plan.errors.push(`Ownership routing: ${error}`);
@@ -234,9 +303,15 @@ async function planOwnership(ctx: Context, plan: Plan, wanted: ConfigDocument["o
   }
   for (const c of current.rules) if (!rules.some((r) => r.match.toLowerCase() === c.match.toLowerCase())) details.push(`${c.match} removed`);
   for (const o of wanted.repositories ?? []) {
-    if (!ctx.repoIds.has(o.repository.toLowerCase())) plan.warnings.push(`Ownership override for ${o.repository}: the repository is not known here yet and is left out. Import again after the repository sync.`);
+    if (!ctx.repoIds.has(o.repository.toLowerCase()))
+      plan.warnings.push(
+        `Ownership override for ${o.repository}: the repository is not known here yet and is left out. Import again after the repository sync.`,
+      );
     else {
-      const error = validateRule({ match: "@override", assignee: o.assignee ?? "", component: o.component ?? "", labels: o.labels ?? [], channel: o.channel ?? "" }, (ch) => ctx.deps.catalogue.channelProblem(ch));
+      const error = validateRule(
+        { match: "@override", assignee: o.assignee ?? "", component: o.component ?? "", labels: o.labels ?? [], channel: o.channel ?? "" },
+        (ch) => ctx.deps.catalogue.channelProblem(ch),
+      );
       if (error) plan.errors.push(`Ownership override for ${o.repository}: ${error}`);
     }
   }
@@ -273,7 +348,12 @@ export async function applyImport(deps: Services, doc: ConfigDocument, secrets: 
     const current = existing ? { settings: integrationSettings(existing), secrets: deps.vault.openSecrets(existing.secrets) } : undefined;
     const parsed = parseSettingsForm(connector, { ...form, ...given }, current);
     // Nothing new for a connected integration: no test, no save.
-    if (existing && parsed.ok && !Object.keys(given).length && !sameSettings(current!.settings, { ...current!.settings, ...parsed.settings }, configurableFields(connector)).length) {
+    if (
+      existing &&
+      parsed.ok &&
+      !Object.keys(given).length &&
+      !sameSettings(current!.settings, { ...current!.settings, ...parsed.settings }, configurableFields(connector)).length
+    ) {
       saved.set(index, existing.id);
       continue;
     }
@@ -319,13 +399,23 @@ export async function applyImport(deps: Services, doc: ConfigDocument, secrets: 
     }
   }
   if (doc.ownership) {
-    const rules = (doc.ownership.rules ?? []).map((r) => ({ match: r.match, assignee: r.assignee ?? "", component: r.component ?? "", labels: r.labels ?? [], channel: r.channel ?? "" }));
+    const rules = (doc.ownership.rules ?? []).map((r) => ({
+      match: r.match,
+      assignee: r.assignee ?? "",
+      component: r.component ?? "",
+      labels: r.labels ?? [],
+      channel: r.channel ?? "",
+    }));
     await saveRouting(deps.db, { useCodeowners: doc.ownership.useCodeowners ?? true, useTopics: doc.ownership.useTopics ?? true, rules });
     for (const o of doc.ownership.repositories ?? []) {
       const id = ctx.repoIds.get(o.repository.toLowerCase());
       if (id === undefined) continue;
       const value = { assignee: o.assignee ?? "", component: o.component ?? "", labels: o.labels ?? [], channel: o.channel ?? "" };
-      await deps.db.updateTable("repositories").set({ routing: overrideIsEmpty(value) ? null : JSON.stringify(value) }).where("id", "=", id).execute();
+      await deps.db
+        .updateTable("repositories")
+        .set({ routing: overrideIsEmpty(value) ? null : JSON.stringify(value) })
+        .where("id", "=", id)
+        .execute();
     }
     result.applied.push({ kind: "update", what: "Ownership routing", details: [] });
   }
@@ -335,7 +425,11 @@ export async function applyImport(deps: Services, doc: ConfigDocument, secrets: 
 
 function refers(deps: Services, entry: ConfigIntegration): number {
   const connector = deps.catalogue.get(entry.kind)!;
-  return connector.fields.some((f) => (f.type === "integration" || f.type === "integrations") && entry.settings?.[f.name] && String(entry.settings[f.name]) !== "") ? 1 : 0;
+  return connector.fields.some(
+    (f) => (f.type === "integration" || f.type === "integrations") && entry.settings?.[f.name] && String(entry.settings[f.name]) !== "",
+  )
+    ? 1
+    : 0;
 }
 
 async function applyMapping(deps: Services, ctx: Context, result: ImportResult, integrationId: number, mapping: ConfigMapping, what: string): Promise<void> {
@@ -348,7 +442,12 @@ async function applyMapping(deps: Services, ctx: Context, result: ImportResult, 
   const session = connector.tracker.session(connection, connectorContext({ ...deps.env, logger: deps.logger }));
   const problems = Object.values(validateMapping(data.fields, await session.fields(data.target)));
   if (problems.length) throw new Error(`It does not match the tracker's fields: ${problems.join(" ")}`);
-  const row = await deps.db.selectFrom("tracker_mappings").select("id").where("integration_id", "=", integrationId).where("name", "=", mapping.name).executeTakeFirst();
+  const row = await deps.db
+    .selectFrom("tracker_mappings")
+    .select("id")
+    .where("integration_id", "=", integrationId)
+    .where("name", "=", mapping.name)
+    .executeTakeFirst();
   const now = deps.now();
   const id = await saveMapping(deps.db, integrationId, row?.id, data, now);
   const wanted = resolveAssignments(ctx, undefined, what, mapping.assignments ?? []);

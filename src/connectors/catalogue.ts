@@ -30,7 +30,36 @@ import { goProxy } from "./go-proxy/index.js";
 import { jira, jiraDataCenter } from "./jira/index.js";
 import { wiz } from "./wiz/index.js";
 
-const implemented: Connector[] = [github, gitlab, bitbucket, wiz, githubDependabot, gitlabVulnerabilities, ciUpload, jira, jiraDataCenter, githubIssues, gitlabIssues, azureDevOps, serviceNow, slack, teams, email, webhook, ociRegistry, dockerHub, ghcr, ecr, gar, acr, dependencyMonitor, npmRegistry, pypi, maven, goProxy];
+const implemented: Connector[] = [
+  github,
+  gitlab,
+  bitbucket,
+  wiz,
+  githubDependabot,
+  gitlabVulnerabilities,
+  ciUpload,
+  jira,
+  jiraDataCenter,
+  githubIssues,
+  gitlabIssues,
+  azureDevOps,
+  serviceNow,
+  slack,
+  teams,
+  email,
+  webhook,
+  ociRegistry,
+  dockerHub,
+  ghcr,
+  ecr,
+  gar,
+  acr,
+  dependencyMonitor,
+  npmRegistry,
+  pypi,
+  maven,
+  goProxy,
+];
 
 export class ConnectorCatalogue {
   readonly #byKind = new Map<string, Connector>();

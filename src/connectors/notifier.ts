@@ -4,7 +4,14 @@
 import type { Notification, SettingField } from "./types.js";
 
 export const RULE_FIELDS: SettingField[] = [
-  { name: "notifyIntegrationFailed", label: "An integration's connection failed, or its daily health check found a problem ahead (a token about to expire, a missing scope, a mapped status gone)", type: "checkbox", defaultChecked: true, editableWhenConnected: true },
+  {
+    name: "notifyIntegrationFailed",
+    label:
+      "An integration's connection failed, or its daily health check found a problem ahead (a token about to expire, a missing scope, a mapped status gone)",
+    type: "checkbox",
+    defaultChecked: true,
+    editableWhenConnected: true,
+  },
   { name: "notifyScanFailed", label: "A scan or repository sync failed", type: "checkbox", defaultChecked: true, editableWhenConnected: true },
   { name: "notifyPushFailed", label: "Pushing a ticket failed", type: "checkbox", defaultChecked: true, editableWhenConnected: true },
   { name: "notifyNewFindings", label: "New findings after a scan (one digest per scan)", type: "checkbox", defaultChecked: false, editableWhenConnected: true },
@@ -22,8 +29,20 @@ export const RULE_FIELDS: SettingField[] = [
     ],
   },
   { name: "notifyRemediationMerged", label: "A remediation pull request was merged", type: "checkbox", defaultChecked: false, editableWhenConnected: true },
-  { name: "notifySlaApproaching", label: "Findings reach their SLA deadline within three days (a daily reminder)", type: "checkbox", defaultChecked: true, editableWhenConnected: true },
-  { name: "onlyIntegrations", label: "Only events from these integrations", type: "integrations", editableWhenConnected: true, help: "Choose none for events from every integration." },
+  {
+    name: "notifySlaApproaching",
+    label: "Findings reach their SLA deadline within three days (a daily reminder)",
+    type: "checkbox",
+    defaultChecked: true,
+    editableWhenConnected: true,
+  },
+  {
+    name: "onlyIntegrations",
+    label: "Only events from these integrations",
+    type: "integrations",
+    editableWhenConnected: true,
+    help: "Choose none for events from every integration.",
+  },
 ];
 
 /** The message Test Connection sends. */

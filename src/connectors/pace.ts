@@ -6,7 +6,9 @@ const MAX_RATE = 100_000;
 
 function wholeNumber(value: string): string | undefined {
   const n = Number(value.trim());
-  return Number.isInteger(n) && n >= 1 && n <= MAX_RATE ? undefined : `Enter a whole number from 1 to ${MAX_RATE.toLocaleString("en")}, or leave it empty for the documented limit.`;
+  return Number.isInteger(n) && n >= 1 && n <= MAX_RATE
+    ? undefined
+    : `Enter a whole number from 1 to ${MAX_RATE.toLocaleString("en")}, or leave it empty for the documented limit.`;
 }
 
 /** "Writes a minute" and "Writes an hour", with the service's ceilings as the shown defaults. */

@@ -26,7 +26,14 @@ export function address(connection: ConnectionSettings, field: string, fallback:
 
 /** Names typed one per line or separated by commas. */
 export function names(connection: ConnectionSettings, field: string): string[] {
-  return [...new Set(String(connection.settings[field] ?? "").split(/[\s,]+/).map((n) => n.trim()).filter(Boolean))];
+  return [
+    ...new Set(
+      String(connection.settings[field] ?? "")
+        .split(/[\s,]+/)
+        .map((n) => n.trim())
+        .filter(Boolean),
+    ),
+  ];
 }
 
 /** Basic with a user name, Bearer without; nothing without a secret (public registries). */
@@ -39,11 +46,28 @@ export function authorization(connection: ConnectionSettings): Record<string, st
 
 export function packageTroubleshoot(registry: string) {
   return (error: ExternalError): Advice | undefined => {
-    if (error.kind === "auth") return { title: `Connection Failed — ${registry} refused the credentials`, steps: ["Check the token (or user name and password); it needs read access to the packages.", "Tokens that expired or were revoked must be replaced."] };
+    if (error.kind === "auth")
+      return {
+        title: `Connection Failed — ${registry} refused the credentials`,
+        steps: ["Check the token (or user name and password); it needs read access to the packages.", "Tokens that expired or were revoked must be replaced."],
+      };
     if (error.kind === "permission") return { title: `Connection Failed — missing access`, steps: [error.message] };
-    if (error.kind === "unreachable") return { title: `Connection Failed — ${registry} not found at this address`, steps: ["Check the address: it is the registry's root (or the repository's) URL, the one your package manager is configured with.", "Check that this machine can reach it and trusts its TLS certificate."] };
+    if (error.kind === "unreachable")
+      return {
+        title: `Connection Failed — ${registry} not found at this address`,
+        steps: [
+          "Check the address: it is the registry's root (or the repository's) URL, the one your package manager is configured with.",
+          "Check that this machine can reach it and trusts its TLS certificate.",
+        ],
+      };
     return undefined;
   };
 }
 
-export const USERNAME_FIELD: SettingField = { name: "username", label: "User name", type: "text", editableWhenConnected: true, help: "For registries that take a user name and password (Nexus, Artifactory). Leave empty with a token." };
+export const USERNAME_FIELD: SettingField = {
+  name: "username",
+  label: "User name",
+  type: "text",
+  editableWhenConnected: true,
+  help: "For registries that take a user name and password (Nexus, Artifactory). Leave empty with a token.",
+};

@@ -21,7 +21,9 @@ export const TIMESTAMP_TOLERANCE_SECONDS = 300;
 export function staleTimestamp(value: string | null, now: Date): string | undefined {
   if (!value || !/^\d{1,12}$/.test(value)) return "The delivery has no signed timestamp: copy the script again from Patchbay.";
   const skew = Math.abs(now.getTime() / 1000 - Number(value));
-  return skew > TIMESTAMP_TOLERANCE_SECONDS ? `The delivery's timestamp is ${Math.round(skew)} s away from Patchbay's clock (at most ${TIMESTAMP_TOLERANCE_SECONDS} s): a replayed or delayed delivery, or a clock to set right.` : undefined;
+  return skew > TIMESTAMP_TOLERANCE_SECONDS
+    ? `The delivery's timestamp is ${Math.round(skew)} s away from Patchbay's clock (at most ${TIMESTAMP_TOLERANCE_SECONDS} s): a replayed or delayed delivery, or a clock to set right.`
+    : undefined;
 }
 
 /** The header a service that cannot sign sends the integration's webhook secret in. */

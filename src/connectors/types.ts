@@ -770,7 +770,10 @@ export function expiryNote(what: string, expiresAt: number, now: Date): HealthNo
   const days = Math.floor((expiresAt - now.getTime()) / 86_400_000);
   const date = new Date(expiresAt).toISOString().slice(0, 10);
   if (days < 0) return { level: "error", message: `${what} expired on ${date}: create a new one and enter it in the Configuration tab.` };
-  if (days <= EXPIRY_WARNING_DAYS) return { level: "warning", message: `${what} expires on ${date} (in ${days} day${days === 1 ? "" : "s"}): create a new one and enter it in the Configuration tab before then.` };
+  if (days <= EXPIRY_WARNING_DAYS)
+    return {
+      level: "warning",
+      message: `${what} expires on ${date} (in ${days} day${days === 1 ? "" : "s"}): create a new one and enter it in the Configuration tab before then.`,
+    };
   return undefined;
 }
-

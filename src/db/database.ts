@@ -93,14 +93,11 @@ export function explainSqliteError(err: unknown, file: string): Error {
   }
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
     return new StartupError(
-      `The database ${file} is locked by another process (${detail}). ` +
-        `Stop the other Patchbay instance or tool holding it open, then start again.`,
+      `The database ${file} is locked by another process (${detail}). ` + `Stop the other Patchbay instance or tool holding it open, then start again.`,
     );
   }
   if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT")) {
-    return new StartupError(
-      `The file ${file} is not a readable Patchbay database (${detail}). Restore it from a backup or move it away to start fresh.`,
-    );
+    return new StartupError(`The file ${file} is not a readable Patchbay database (${detail}). Restore it from a backup or move it away to start fresh.`);
   }
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -13,7 +13,8 @@ export function isStorageFull(err: unknown): boolean {
   return e?.code === "SQLITE_FULL" || e?.code === "53100" || e?.code === "ENOSPC" || /database or disk is full/i.test(e?.message ?? "");
 }
 
-export const STORAGE_FULL_MESSAGE = "Patchbay's database cannot take another write: the disk (or the database's size limit) is full. Nothing of this request was saved. Free space on the data directory's disk, then try again.";
+export const STORAGE_FULL_MESSAGE =
+  "Patchbay's database cannot take another write: the disk (or the database's size limit) is full. Nothing of this request was saved. Free space on the data directory's disk, then try again.";
 
 /** Why the database cannot be written now, or undefined when it can. Reads only. */
 export function storageProblem(sqlite: SQLite.Database, dataDir: string): string | undefined {

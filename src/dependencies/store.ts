@@ -47,7 +47,17 @@ export function searchDependencies(db: Db, q: string, limit: number): Promise<De
   return db
     .selectFrom("repository_dependencies")
     .innerJoin("repositories", "repositories.id", "repository_dependencies.repository_id")
-    .select(["repositories.full_name", "repositories.url", "repository_dependencies.path", "repository_dependencies.ecosystem", "repository_dependencies.name", "repository_dependencies.version", "repository_dependencies.direct", "repository_dependencies.scope", "repository_dependencies.via"])
+    .select([
+      "repositories.full_name",
+      "repositories.url",
+      "repository_dependencies.path",
+      "repository_dependencies.ecosystem",
+      "repository_dependencies.name",
+      "repository_dependencies.version",
+      "repository_dependencies.direct",
+      "repository_dependencies.scope",
+      "repository_dependencies.via",
+    ])
     .where(contains("repository_dependencies.name", q.toLowerCase()))
     .orderBy("repository_dependencies.name")
     .orderBy("repositories.full_name")
@@ -56,6 +66,9 @@ export function searchDependencies(db: Db, q: string, limit: number): Promise<De
 }
 
 export async function countDependencies(db: Db): Promise<number> {
-  const row = await db.selectFrom("repository_dependencies").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom("repository_dependencies")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }

@@ -16,7 +16,14 @@ export function createWorkspace(deps: Services): Workspace {
       const rows = await db
         .selectFrom("repositories")
         .innerJoin("integrations", "integrations.id", "repositories.integration_id")
-        .select(["repositories.id", "repositories.integration_id", "repositories.full_name", "repositories.url", "repositories.default_branch", "integrations.kind"])
+        .select([
+          "repositories.id",
+          "repositories.integration_id",
+          "repositories.full_name",
+          "repositories.url",
+          "repositories.default_branch",
+          "integrations.kind",
+        ])
         .where("repositories.accessible", "=", 1)
         .where("repositories.archived", "=", 0)
         .orderBy("repositories.id")

@@ -86,13 +86,15 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
 
   const existingSources = new Map(
     (
-      await inChunks(accepted.map((a) => a.externalId), (ids) =>
-        db
-          .selectFrom("finding_sources")
-          .select(["id", "external_id", "finding_id", "content_hash", "status"])
-          .where("integration_id", "=", ctx.integrationId)
-          .where("external_id", "in", ids)
-          .execute(),
+      await inChunks(
+        accepted.map((a) => a.externalId),
+        (ids) =>
+          db
+            .selectFrom("finding_sources")
+            .select(["id", "external_id", "finding_id", "content_hash", "status"])
+            .where("integration_id", "=", ctx.integrationId)
+            .where("external_id", "in", ids)
+            .execute(),
       )
     ).map((s) => [s.external_id, s]),
   );
@@ -113,9 +115,7 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
   const assetIds = await ensureAssets(db, changed, stamp);
   const findings = new Map(
     (
-      await inChunks([...new Set(changed.map((a) => a.fingerprint))], (fps) =>
-        db.selectFrom("findings").selectAll().where("fingerprint", "in", fps).execute(),
-      )
+      await inChunks([...new Set(changed.map((a) => a.fingerprint))], (fps) => db.selectFrom("findings").selectAll().where("fingerprint", "in", fps).execute())
     ).map((f) => [f.fingerprint, f]),
   );
 
@@ -126,11 +126,18 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
   for (const chunk of chunks([...fresh.values()], CHUNK)) {
     const inserted = await db
       .insertInto("findings")
-      .values(chunk.map((a) => ({ ...newFindingRow(a, assetIds.get(assetMapKey(a))!, stamp), due_at: dueAt(a.finding.firstDetectedAt, a.finding.severity, sla) })))
+      .values(
+        chunk.map((a) => ({ ...newFindingRow(a, assetIds.get(assetMapKey(a))!, stamp), due_at: dueAt(a.finding.firstDetectedAt, a.finding.severity, sla) })),
+      )
       .returningAll()
       .execute();
     for (const row of inserted) findings.set(row.fingerprint, row);
-    await recordImported(db, inserted.map((row) => row.id), ctx.actor, stamp);
+    await recordImported(
+      db,
+      inserted.map((row) => row.id),
+      ctx.actor,
+      stamp,
+    );
   }
   counts.new += fresh.size;
 
@@ -289,10 +296,20 @@ async function updateFinding(db: Db, finding: Finding, f: ScannedFinding, ctx: I
   // A new severity (or an earlier first detection) moves the deadline, under today's policy.
   if ("severity" in changes || "first_detected_at" in changes) changes.due_at = dueAt(next.first_detected_at, next.severity, await loadSla(db));
   if (!reopen && Object.keys(changes).length === 0) return;
-  if (Object.keys(changes).length) await db.updateTable("findings").set({ ...changes, updated_at: stamp }).where("id", "=", finding.id).execute();
+  if (Object.keys(changes).length)
+    await db
+      .updateTable("findings")
+      .set({ ...changes, updated_at: stamp })
+      .where("id", "=", finding.id)
+      .execute();
   Object.assign(finding, changes);
   if (reopen) {
-    await moveFindings(db, [finding], { to: "open", actor: ctx.actor, note: finding.tracker_closed_at ? STILL_DETECTED_NOTE : "Reported again by the scanner" }, stamp);
+    await moveFindings(
+      db,
+      [finding],
+      { to: "open", actor: ctx.actor, note: finding.tracker_closed_at ? STILL_DETECTED_NOTE : "Reported again by the scanner" },
+      stamp,
+    );
     finding.status = "open";
   }
 }
@@ -319,9 +336,16 @@ async function reopenStillReported(db: Db, findingIds: number[], actor: string, 
       .select(["id", "status", "tracker_closed_at"])
       .where("id", "in", ids)
       .where("status", "=", "resolved")
-      .where((eb) => eb.not(eb.exists(eb.selectFrom("assets").select("assets.id").whereRef("assets.id", "=", "findings.asset_id").where("assets.gone_at", "is not", null))))
+      .where((eb) =>
+        eb.not(eb.exists(eb.selectFrom("assets").select("assets.id").whereRef("assets.id", "=", "findings.asset_id").where("assets.gone_at", "is not", null))),
+      )
       .execute();
-    await moveFindings(db, resolved, { to: "open", actor, note: (r) => (r.tracker_closed_at ? STILL_DETECTED_NOTE : "Still reported by the scanner after it was marked resolved") }, stamp);
+    await moveFindings(
+      db,
+      resolved,
+      { to: "open", actor, note: (r) => (r.tracker_closed_at ? STILL_DETECTED_NOTE : "Still reported by the scanner after it was marked resolved") },
+      stamp,
+    );
   }
 }
 
@@ -333,14 +357,18 @@ export async function resolveUnreported(db: Db, findingIds: number[], actor: str
   let resolved = 0;
   for (const ids of chunks(findingIds, CHUNK)) {
     const stillReported = new Set(
-      (
-        await db.selectFrom("finding_sources").select("finding_id").where("finding_id", "in", ids).where("status", "=", "open").execute()
-      ).map((r) => r.finding_id),
+      (await db.selectFrom("finding_sources").select("finding_id").where("finding_id", "in", ids).where("status", "=", "open").execute()).map(
+        (r) => r.finding_id,
+      ),
     );
     const candidates = await db
       .selectFrom("findings")
       .select(["id", "status"])
-      .where("id", "in", ids.filter((id) => !stillReported.has(id)))
+      .where(
+        "id",
+        "in",
+        ids.filter((id) => !stillReported.has(id)),
+      )
       .where("status", "not in", ["resolved", "false_positive"])
       .execute();
     resolved += await moveFindings(db, candidates, { to: "resolved", actor, note }, stamp);
@@ -369,4 +397,3 @@ async function inChunks<T, R>(items: T[], query: (batch: T[]) => Promise<R[]>): 
   for (const batch of chunks(items, CHUNK)) out.push(...(await query(batch)));
   return out;
 }
-

@@ -7,7 +7,10 @@ import { SEVERITIES, SEVERITY_RANK, STATUSES } from "./normalize.js";
 import { packageKeys } from "../vuln/packages.js";
 
 export type SortKey = "severity" | "first_detected" | "last_seen" | "cve" | "package";
-export const SORTS: Record<SortKey, { column: "severity_rank" | "first_detected_at" | "last_seen_at" | "cve" | "package_lc"; label: string; defaultDir: "asc" | "desc" }> = {
+export const SORTS: Record<
+  SortKey,
+  { column: "severity_rank" | "first_detected_at" | "last_seen_at" | "cve" | "package_lc"; label: string; defaultDir: "asc" | "desc" }
+> = {
   severity: { column: "severity_rank", label: "Severity", defaultDir: "desc" },
   first_detected: { column: "first_detected_at", label: "First detected", defaultDir: "desc" },
   last_seen: { column: "last_seen_at", label: "Last seen", defaultDir: "desc" },
@@ -54,7 +57,8 @@ export function parseFilter(params: URLSearchParams, now: Date = new Date()): Fi
     scanner: positiveInt(params.get("scanner")),
     asset: positiveInt(params.get("asset")),
     q: (params.get("q") ?? "").trim().slice(0, 100),
-    due: params.get("due") === "overdue" || params.get("due") === "soon" ? { kind: params.get("due") as "overdue" | "soon", now: now.toISOString() } : undefined,
+    due:
+      params.get("due") === "overdue" || params.get("due") === "soon" ? { kind: params.get("due") as "overdue" | "soon", now: now.toISOString() } : undefined,
     sort,
     dir: dirParam === "asc" || dirParam === "desc" ? dirParam : SORTS[sort].defaultDir,
     after: decodeCursor(params.get("after")),
@@ -254,7 +258,10 @@ async function computeSeverityCounts(db: Db, filter: FindingFilter): Promise<Rec
 }
 
 export async function countAllFindings(db: Db): Promise<number> {
-  const row = await db.selectFrom("finding_counts").select((eb) => eb.fn.sum<number>("n").as("n")).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom("finding_counts")
+    .select((eb) => eb.fn.sum<number>("n").as("n"))
+    .executeTakeFirstOrThrow();
   return Number(row.n ?? 0);
 }
 

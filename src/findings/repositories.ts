@@ -74,7 +74,10 @@ export async function loadRepositoryIndex(db: Db): Promise<RepositoryIndex> {
       const fromUrl = url ? repositoryUrlKey(url) : undefined;
       // A URL decides, except for repositories recorded without one, matched by full name.
       if (fromUrl) return byUrlKey.get(fromUrl) ?? unique(withoutUrl.get(fromUrl.slice(fromUrl.indexOf("/") + 1)));
-      const key = name.trim().toLowerCase().replace(/\.git$/, "");
+      const key = name
+        .trim()
+        .toLowerCase()
+        .replace(/\.git$/, "");
       const asUrl = key.includes(".") && key.split("/").length >= 3 ? repositoryUrlKey(key) : undefined;
       if (asUrl) return byUrlKey.get(asUrl);
       // Two servers may both hold "acme/api": a full name must name exactly one repository.

@@ -25,7 +25,11 @@ export async function loadSla(db: Db): Promise<SlaPolicy> {
 
 export async function saveSla(db: Db, policy: SlaPolicy): Promise<void> {
   const value = JSON.stringify(policy);
-  await db.insertInto("meta").values({ key: KEY, value }).onConflict((oc) => oc.column("key").doUpdateSet({ value })).execute();
+  await db
+    .insertInto("meta")
+    .values({ key: KEY, value })
+    .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
+    .execute();
 }
 
 /** The due date of a finding first detected then, at that severity, or null for no deadline. */
@@ -37,7 +41,9 @@ export function dueAt(firstDetectedAt: string, severity: Severity, policy: SlaPo
 }
 
 /** Parses the SLA form: a whole number of days per severity, empty for no deadline. */
-export function parseSlaForm(form: Record<string, string | undefined>): { ok: true; policy: SlaPolicy } | { ok: false; errors: Record<string, string>; values: Record<string, string> } {
+export function parseSlaForm(
+  form: Record<string, string | undefined>,
+): { ok: true; policy: SlaPolicy } | { ok: false; errors: Record<string, string>; values: Record<string, string> } {
   const errors: Record<string, string> = {};
   const values: Record<string, string> = {};
   const policy = {} as SlaPolicy;
@@ -49,7 +55,8 @@ export function parseSlaForm(form: Record<string, string | undefined>): { ok: tr
       continue;
     }
     const n = Number(raw);
-    if (!/^\d+$/.test(raw) || n < 1 || n > MAX_SLA_DAYS) errors[s] = `Enter a whole number of days from 1 to ${MAX_SLA_DAYS.toLocaleString("en")}, or leave it empty for no deadline.`;
+    if (!/^\d+$/.test(raw) || n < 1 || n > MAX_SLA_DAYS)
+      errors[s] = `Enter a whole number of days from 1 to ${MAX_SLA_DAYS.toLocaleString("en")}, or leave it empty for no deadline.`;
     else policy[s] = n;
   }
   return Object.keys(errors).length ? { ok: false, errors, values } : { ok: true, policy };
@@ -95,7 +102,16 @@ export async function approachingDeadlines(db: Db, now: Date): Promise<{ counts:
     .execute();
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
   for (const r of rows) counts[r.severity] = Number(r.n);
-  const overdue = Number((await db.selectFrom("findings").select((eb) => eb.fn.countAll<number>().as("n")).where("status", "in", [...open]).where("due_at", "<", from).executeTakeFirstOrThrow()).n);
+  const overdue = Number(
+    (
+      await db
+        .selectFrom("findings")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("status", "in", [...open])
+        .where("due_at", "<", from)
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
   const soonest = rows.map((r) => r.soonest).sort()[0] ?? null;
   return { counts, overdue, soonest };
 }
@@ -122,4 +138,3 @@ export function recomputeDueHandler(deps: Pick<Services, "db">): JobHandler {
     logger.info("due dates recomputed", { changed });
   };
 }
-

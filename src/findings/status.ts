@@ -46,10 +46,27 @@ export async function moveFindings<F extends Moving>(db: Db, findings: F[], move
     updated_at: stamp,
   };
   for (const batch of chunks(findings, CHUNK)) {
-    await db.updateTable("findings").set(set).where("id", "in", batch.map((f) => f.id)).execute();
+    await db
+      .updateTable("findings")
+      .set(set)
+      .where(
+        "id",
+        "in",
+        batch.map((f) => f.id),
+      )
+      .execute();
     await db
       .insertInto("finding_events")
-      .values(batch.map((f) => ({ finding_id: f.id, at: stamp, actor: move.actor, from_status: f.status, to_status: move.to, note: typeof move.note === "function" ? move.note(f) : move.note })))
+      .values(
+        batch.map((f) => ({
+          finding_id: f.id,
+          at: stamp,
+          actor: move.actor,
+          from_status: f.status,
+          to_status: move.to,
+          note: typeof move.note === "function" ? move.note(f) : move.note,
+        })),
+      )
       .execute();
   }
   return findings.length;
@@ -77,9 +94,7 @@ export async function noteFindings(db: Db, notes: { finding: Moving; note: strin
 }
 
 export type StatusChange =
-  | { status: "risk_accepted"; reason: string; expiresAt: string }
-  | { status: "false_positive"; reason: string }
-  | { status: "open"; reason: string | null };
+  { status: "risk_accepted"; reason: string; expiresAt: string } | { status: "false_positive"; reason: string } | { status: "open"; reason: string | null };
 
 export async function changeFindingStatus(db: Db, finding: Finding, change: StatusChange, actor: string, now: Date): Promise<void> {
   await db.transaction().execute(async (trx) => {

@@ -33,7 +33,10 @@ export async function findingDetail(db: Db, id: number): Promise<FindingDetail |
 
 /** The highest finding id so far (0 with none): findings after it are "new". */
 export async function newestFindingId(db: Db): Promise<number> {
-  const row = await db.selectFrom("findings").select((eb) => eb.fn.max<number>("id").as("id")).executeTakeFirst();
+  const row = await db
+    .selectFrom("findings")
+    .select((eb) => eb.fn.max<number>("id").as("id"))
+    .executeTakeFirst();
   return Number(row?.id ?? 0);
 }
 
@@ -65,14 +68,19 @@ export function scannersWithFindings(db: Db): Promise<{ id: number; name: string
 
 /** Findings some source of this integration reports and no other integration's source does. */
 function onlyFrom(integrationId: number) {
-  const source = (eb: ExpressionBuilder<Database, "findings">) => eb.selectFrom("finding_sources").select("finding_sources.id").whereRef("finding_sources.finding_id", "=", "findings.id");
+  const source = (eb: ExpressionBuilder<Database, "findings">) =>
+    eb.selectFrom("finding_sources").select("finding_sources.id").whereRef("finding_sources.finding_id", "=", "findings.id");
   return (eb: ExpressionBuilder<Database, "findings">) =>
     eb.and([eb.exists(source(eb).where("integration_id", "=", integrationId)), eb.not(eb.exists(source(eb).where("integration_id", "!=", integrationId)))]);
 }
 
 /** How many findings only this integration reports (what disconnecting it removes). */
 export async function countFindingsOnlyFrom(db: Db, integrationId: number): Promise<number> {
-  const row = await db.selectFrom("findings").select((eb) => eb.fn.countAll<number>().as("n")).where(onlyFrom(integrationId)).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom("findings")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where(onlyFrom(integrationId))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -117,7 +125,16 @@ export async function listImages(db: Db, opts: { q: string; showGone: boolean; a
     .selectFrom("assets")
     .leftJoin("repositories", "repositories.id", "assets.repository_id")
     .leftJoin("integrations", "integrations.id", "assets.integration_id")
-    .select(["assets.id", "assets.name", "assets.details", "assets.gone_at", "assets.updated_at", "repositories.full_name as repository", "repositories.url as repository_url", "integrations.name as integration_name"])
+    .select([
+      "assets.id",
+      "assets.name",
+      "assets.details",
+      "assets.gone_at",
+      "assets.updated_at",
+      "repositories.full_name as repository",
+      "repositories.url as repository_url",
+      "integrations.name as integration_name",
+    ])
     .where("assets.kind", "=", "container_image")
     .orderBy("assets.name")
     .limit(opts.limit);

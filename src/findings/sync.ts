@@ -47,7 +47,10 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
     if (await db.selectFrom("sync_runs").select("id").where("job_id", "=", job.id).where("status", "=", "succeeded").executeTakeFirst()) return;
     const run = await resumeOrStart(db, integration.id, job.id, now());
     const connection = await connectionOf(deps, deps.catalogue.get(integration.kind)!, integration);
-    const session = scanner.session(connection, { ...connectorContext({ ...deps.env, logger }), workspace: createWorkspace({ ...deps, env: { ...deps.env, logger } }) });
+    const session = scanner.session(connection, {
+      ...connectorContext({ ...deps.env, logger }),
+      workspace: createWorkspace({ ...deps, env: { ...deps.env, logger } }),
+    });
     const repositories = await loadRepositoryIndex(db);
     const actor = `scanner: ${integration.name}`;
     const counts = syncCounts(run);
@@ -69,7 +72,10 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
         for (const page of batch) {
           const added = await importPage(trx, page.records, { integrationId: integration.id, actor, repositories, now: stamp });
           mergeCounts(counts, added);
-          await trx.insertInto("sync_pages").values({ run_id: run.id, page: ++committedPages, external_ids: JSON.stringify(page.records.map((r) => r.externalId)) }).execute();
+          await trx
+            .insertInto("sync_pages")
+            .values({ run_id: run.id, page: ++committedPages, external_ids: JSON.stringify(page.records.map((r) => r.externalId)) })
+            .execute();
         }
         await trx
           .updateTable("sync_runs")
@@ -174,7 +180,11 @@ async function finish(db: Db, integration: Integration, runId: number, counts: S
       await trx
         .updateTable("finding_sources")
         .set({ status: "resolved", updated_at: stamp })
-        .where("id", "in", batch.map((s) => s.id))
+        .where(
+          "id",
+          "in",
+          batch.map((s) => s.id),
+        )
         .execute();
     }
     counts.resolved += await resolveUnreported(trx, [...new Set(gone.map((s) => s.finding_id))], actor, stamp, "No longer reported by the scanner");
@@ -206,6 +216,13 @@ export function latestRuns(db: Db): Promise<SyncRun[]> {
   return db
     .selectFrom("sync_runs")
     .selectAll()
-    .where("id", "in", db.selectFrom("sync_runs").select((eb) => eb.fn.max("id").as("id")).groupBy("integration_id"))
+    .where(
+      "id",
+      "in",
+      db
+        .selectFrom("sync_runs")
+        .select((eb) => eb.fn.max("id").as("id"))
+        .groupBy("integration_id"),
+    )
     .execute();
 }

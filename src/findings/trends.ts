@@ -19,7 +19,12 @@ const dayOf = (t: number) => new Date(t).toISOString().slice(0, 10);
 
 /** Open findings by severity right now (the trigger-kept counts). */
 async function openNow(db: Db): Promise<Record<Severity, number>> {
-  const rows = await db.selectFrom("finding_counts").select(["severity_rank", (eb) => eb.fn.sum<number>("n").as("n")]).where("status", "in", [...OPEN]).groupBy("severity_rank").execute();
+  const rows = await db
+    .selectFrom("finding_counts")
+    .select(["severity_rank", (eb) => eb.fn.sum<number>("n").as("n")])
+    .where("status", "in", [...OPEN])
+    .groupBy("severity_rank")
+    .execute();
   const out = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
   for (const r of rows) {
     const severity = SEVERITIES.find((s) => SEVERITY_RANK[s] === r.severity_rank);
@@ -56,9 +61,15 @@ export async function writeSnapshots(db: Db, now: Date): Promise<{ reconstructed
     ]);
     // Open at the end of day D: detected on or before D, not resolved on or before D.
     const openAt = (day: string, severity: Severity) =>
-      detected.filter((r) => r.severity === severity && r.day <= day).reduce((n, r) => n + Number(r.n), 0) - resolved.filter((r) => r.severity === severity && r.day <= day).reduce((n, r) => n + Number(r.n), 0);
+      detected.filter((r) => r.severity === severity && r.day <= day).reduce((n, r) => n + Number(r.n), 0) -
+      resolved.filter((r) => r.severity === severity && r.day <= day).reduce((n, r) => n + Number(r.n), 0);
     const rows = missing.flatMap((day) => SEVERITIES.map((severity) => ({ day, severity, open: Math.max(0, openAt(day, severity)) })));
-    for (let i = 0; i < rows.length; i += 300) await db.insertInto("finding_snapshots").values(rows.slice(i, i + 300)).onConflict((oc) => oc.doNothing()).execute();
+    for (let i = 0; i < rows.length; i += 300)
+      await db
+        .insertInto("finding_snapshots")
+        .values(rows.slice(i, i + 300))
+        .onConflict((oc) => oc.doNothing())
+        .execute();
   }
   const current = await openNow(db);
   for (const severity of SEVERITIES) {
@@ -68,7 +79,10 @@ export async function writeSnapshots(db: Db, now: Date): Promise<{ reconstructed
       .onConflict((oc) => oc.columns(["day", "severity"]).doUpdateSet({ open: current[severity] }))
       .execute();
   }
-  await db.deleteFrom("finding_snapshots").where("day", "<", dayOf(now.getTime() - 400 * DAY)).execute();
+  await db
+    .deleteFrom("finding_snapshots")
+    .where("day", "<", dayOf(now.getTime() - 400 * DAY))
+    .execute();
   return { reconstructed: missing.length };
 }
 
@@ -109,7 +123,17 @@ export async function loadTrend(db: Db, now: Date): Promise<Trend | undefined> {
         (eb) => eb.fn.countAll<number>().as("resolved"),
         (eb) => eb.fn.avg<number>(eb(eb.fn("julianday", ["resolved_at"]), "-", eb.fn("julianday", ["first_detected_at"]))).as("mean"),
         (eb) => eb.fn.sum<number>(eb.case().when("due_at", "is not", null).then(1).else(0).end()).as("withSla"),
-        (eb) => eb.fn.sum<number>(eb.case().when(eb.and([eb("due_at", "is not", null), eb("resolved_at", "<=", eb.ref("due_at"))])).then(1).else(0).end()).as("withinSla"),
+        (eb) =>
+          eb.fn
+            .sum<number>(
+              eb
+                .case()
+                .when(eb.and([eb("due_at", "is not", null), eb("resolved_at", "<=", eb.ref("due_at"))]))
+                .then(1)
+                .else(0)
+                .end(),
+            )
+            .as("withinSla"),
       ])
       .where("status", "=", "resolved")
       .where("resolved_at", ">=", since)
@@ -118,7 +142,13 @@ export async function loadTrend(db: Db, now: Date): Promise<Trend | undefined> {
   );
   const remediation = SEVERITIES.map((severity) => {
     const r = stats.find((x) => x.severity === severity);
-    return { severity, resolved: Number(r?.resolved ?? 0), meanDays: r?.mean === null || r?.mean === undefined ? null : Number(r.mean), withinSla: Number(r?.withinSla ?? 0), withSla: Number(r?.withSla ?? 0) };
+    return {
+      severity,
+      resolved: Number(r?.resolved ?? 0),
+      meanDays: r?.mean === null || r?.mean === undefined ? null : Number(r.mean),
+      withinSla: Number(r?.withinSla ?? 0),
+      withSla: Number(r?.withSla ?? 0),
+    };
   });
   return { days, series, remediation };
 }
@@ -142,12 +172,16 @@ export function trendSvg(trend: Trend): string {
     parts.push(`<text x="${pad.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" font-size="11" fill="#475467">${v.toLocaleString("en")}</text>`);
   }
   const labelEvery = Math.max(1, Math.ceil(n / 6));
-  for (let i = 0; i < n; i += labelEvery) parts.push(`<text x="${x(i).toFixed(1)}" y="${height - 12}" text-anchor="middle" font-size="11" fill="#475467">${trend.days[i]!.slice(5)}</text>`);
+  for (let i = 0; i < n; i += labelEvery)
+    parts.push(`<text x="${x(i).toFixed(1)}" y="${height - 12}" text-anchor="middle" font-size="11" fill="#475467">${trend.days[i]!.slice(5)}</text>`);
   for (const s of SEVERITIES) {
     const points = trend.series[s].map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
     parts.push(`<polyline fill="none" stroke="${COLORS[s]}" stroke-width="2" points="${points}"><title>${s}</title></polyline>`);
   }
-  const legend = SEVERITIES.map((s, i) => `<g transform="translate(${pad.left + i * 110},${height - 2})"><rect width="10" height="3" y="-4" fill="${COLORS[s]}"/><text x="14" font-size="11" fill="#344054">${s}</text></g>`).join("");
+  const legend = SEVERITIES.map(
+    (s, i) =>
+      `<g transform="translate(${pad.left + i * 110},${height - 2})"><rect width="10" height="3" y="-4" fill="${COLORS[s]}"/><text x="14" font-size="11" fill="#344054">${s}</text></g>`,
+  ).join("");
   const last = SEVERITIES.map((s) => `${trend.series[s][n - 1]} ${s}`).join(", ");
   return `<svg viewBox="0 0 ${width} ${height + 14}" width="100%" role="img" aria-labelledby="trend-title trend-desc" xmlns="http://www.w3.org/2000/svg"><title id="trend-title">Open findings by severity, ${trend.days[0]} to ${trend.days[n - 1]}</title><desc id="trend-desc">On ${trend.days[n - 1]}: ${last}.</desc>${parts.join("")}${legend}</svg>`;
 }

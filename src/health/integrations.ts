@@ -60,11 +60,23 @@ export function healthHandler(deps: Services): JobHandler<{ integrationId: numbe
     const webhook = connector.scm?.webhook;
     if (webhook?.registered) {
       const url = `${withoutTrailingSlash(deps.baseUrl)}/webhooks/${integration.kind}/${integration.id}`;
-      const sample = await deps.db.selectFrom("repositories").select(["id", "full_name"]).where("integration_id", "=", integration.id).where("accessible", "=", 1).where("webhook_registered_at", "is not", null).orderBy(sql`random()`).limit(WEBHOOK_SAMPLE).execute();
+      const sample = await deps.db
+        .selectFrom("repositories")
+        .select(["id", "full_name"])
+        .where("integration_id", "=", integration.id)
+        .where("accessible", "=", 1)
+        .where("webhook_registered_at", "is not", null)
+        .orderBy(sql`random()`)
+        .limit(WEBHOOK_SAMPLE)
+        .execute();
       for (const repo of sample) {
         try {
-          if (await webhook.registered(await connectionOf(deps, connector, integration), connectorContext({ ...deps.env, logger }), repo.full_name, url)) continue;
-          notes.push({ level: "warning", message: `Patchbay's webhook is gone from ${repo.full_name}: pull request events stop arriving. The next repository sync adds it back.` });
+          if (await webhook.registered(await connectionOf(deps, connector, integration), connectorContext({ ...deps.env, logger }), repo.full_name, url))
+            continue;
+          notes.push({
+            level: "warning",
+            message: `Patchbay's webhook is gone from ${repo.full_name}: pull request events stop arriving. The next repository sync adds it back.`,
+          });
           await deps.db.updateTable("repositories").set({ webhook_registered_at: null }).where("id", "=", repo.id).execute();
         } catch (err) {
           problem(err);
@@ -77,7 +89,10 @@ export function healthHandler(deps: Services): JobHandler<{ integrationId: numbe
       const url = `${withoutTrailingSlash(deps.baseUrl)}/webhooks/${integration.kind}/${integration.id}`;
       try {
         if ((await inbound.registered(await connectionOf(deps, connector, integration), connectorContext({ ...deps.env, logger }), url)) === false) {
-          notes.push({ level: "warning", message: `The tracker no longer has Patchbay's webhook (${url}): changes made there stop coming back. Set it up again on the Trackers page.` });
+          notes.push({
+            level: "warning",
+            message: `The tracker no longer has Patchbay's webhook (${url}): changes made there stop coming back. Set it up again on the Trackers page.`,
+          });
         }
       } catch (err) {
         problem(err);
@@ -91,7 +106,11 @@ export function healthHandler(deps: Services): JobHandler<{ integrationId: numbe
           const [statuses, fields] = await Promise.all([handle.session.statuses(data.target), handle.session.fields(data.target)]);
           const present = new Set(statuses.map((s) => s.id));
           for (const [state, id] of Object.entries(data.statusMap) as [TicketState, string][]) {
-            if (!present.has(id)) notes.push({ level: "error", message: `${mapping.name}: the workflow no longer has the status "${data.statusNames[id] ?? id}" that tickets move to when ${TICKET_STATE_LABEL[state].toLowerCase()}. Edit the mapping's status map.` });
+            if (!present.has(id))
+              notes.push({
+                level: "error",
+                message: `${mapping.name}: the workflow no longer has the status "${data.statusNames[id] ?? id}" that tickets move to when ${TICKET_STATE_LABEL[state].toLowerCase()}. Edit the mapping's status map.`,
+              });
           }
           for (const message of Object.values(validateMapping(data.fields, fields))) notes.push({ level: "error", message: `${mapping.name}: ${message}` });
         } catch (err) {
@@ -102,7 +121,11 @@ export function healthHandler(deps: Services): JobHandler<{ integrationId: numbe
     const previous = readHealth(integration.health);
     const known = new Set((previous?.notes ?? []).map((n) => n.message));
     const fresh = notes.filter((n) => !known.has(n.message));
-    await deps.db.updateTable("integrations").set({ health: JSON.stringify({ checkedAt: deps.now().toISOString(), notes } satisfies Health) }).where("id", "=", integration.id).execute();
+    await deps.db
+      .updateTable("integrations")
+      .set({ health: JSON.stringify({ checkedAt: deps.now().toISOString(), notes } satisfies Health) })
+      .where("id", "=", integration.id)
+      .execute();
     if (fresh.length) await publish(deps.db, { type: "integration.warning", integrationId: integration.id, notes: fresh }, deps.now());
     logger.info("integration health checked", { integrationId, notes: notes.length, new: fresh.length });
   };

@@ -37,7 +37,8 @@ export async function saveConnection(
     const automatic = !secret || (connection.settings.webhookAutomatic === true && secret === previous);
     connection = {
       settings: { ...connection.settings, webhookAutomatic: automatic },
-      secrets: automatic && !connection.secrets[webhook.secretField] ? { ...connection.secrets, [webhook.secretField]: generateWebhookSecret() } : connection.secrets,
+      secrets:
+        automatic && !connection.secrets[webhook.secretField] ? { ...connection.secrets, [webhook.secretField]: generateWebhookSecret() } : connection.secrets,
     };
   }
   const sealedSecrets = Object.keys(connection.secrets).length ? deps.vault.sealSecrets(connection.secrets) : null;
@@ -47,7 +48,13 @@ export async function saveConnection(
     await updateIntegrationSettings(deps.db, integration.id, { settings: connection.settings, sealedSecrets }, now);
     id = integration.id;
   } else {
-    id = (await insertIntegration(deps.db, { kind: connector.card.kind, name: connector.defaultName(connection.settings), settings: connection.settings, sealedSecrets }, now)).id;
+    id = (
+      await insertIntegration(
+        deps.db,
+        { kind: connector.card.kind, name: connector.defaultName(connection.settings), settings: connection.settings, sealedSecrets },
+        now,
+      )
+    ).id;
   }
   // The first sync starts on connecting (and again after new credentials).
   if (await deps.firstSync(deps.db, connector, id, now)) deps.notifyWorker();

@@ -10,9 +10,7 @@ export const DEFAULT_MAX_LENGTH = 500;
 
 export type FormInput = Record<string, string | undefined>;
 
-export type ParsedForm =
-  | { ok: true; settings: SettingValues; secrets: SecretValues }
-  | { ok: false; errors: Record<string, string>; values: SettingValues };
+export type ParsedForm = { ok: true; settings: SettingValues; secrets: SecretValues } | { ok: false; errors: Record<string, string>; values: SettingValues };
 
 export interface Existing {
   settings: SettingValues;

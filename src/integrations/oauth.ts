@@ -80,7 +80,12 @@ export async function completeAuthorization(
 ): Promise<CallbackOutcome> {
   const row = query.state ? await deps.db.selectFrom("oauth_states").selectAll().where("state", "=", query.state).executeTakeFirst() : undefined;
   if (!row || row.user_id !== userId) {
-    return { ok: false, kind: row?.kind, integrationId: null, message: "The authorization could not be matched to one started here (state mismatch). Start it again from the Configuration tab." };
+    return {
+      ok: false,
+      kind: row?.kind,
+      integrationId: null,
+      message: "The authorization could not be matched to one started here (state mismatch). Start it again from the Configuration tab.",
+    };
   }
   // A state is good for one return only.
   await deps.db.deleteFrom("oauth_states").where("state", "=", row.state).execute();
@@ -104,7 +109,13 @@ export async function completeAuthorization(
       redirect_uri: callbackUrl(deps.baseUrl),
       ...(pending.verifier ? { code_verifier: pending.verifier } : {}),
     });
-    return { ok: true, kind: row.kind, integrationId: row.integration_id, settings: { ...pending.settings, ...tokens.settings }, secrets: { ...pending.secrets, ...tokens.secrets } };
+    return {
+      ok: true,
+      kind: row.kind,
+      integrationId: row.integration_id,
+      settings: { ...pending.settings, ...tokens.settings },
+      secrets: { ...pending.secrets, ...tokens.secrets },
+    };
   } catch (err) {
     return fail(err instanceof Error ? err.message : String(err));
   }
@@ -118,7 +129,11 @@ const refreshing = new Map<number, Promise<{ settings: SettingValues; secrets: S
  * expire (the new tokens are stored). Jobs load connections through this; concurrent callers
  * for one integration share one refresh.
  */
-export async function connectionFor(deps: Services, connector: Connector, integration: Integration): Promise<{ settings: SettingValues; secrets: SecretValues }> {
+export async function connectionFor(
+  deps: Services,
+  connector: Connector,
+  integration: Integration,
+): Promise<{ settings: SettingValues; secrets: SecretValues }> {
   const inFlight = refreshing.get(integration.id);
   if (inFlight) return inFlight;
   const work = loadOrRefresh(deps, connector, integration);
@@ -175,14 +190,21 @@ async function tokenRequest(
     ({ data: raw } = await http.json<object>({ method: "POST", url: oauth.endpoints(settings).token, headers, body, idempotent: false }));
   } catch (err) {
     if (err instanceof ExternalError && (err.status === 400 || err.status === 401)) {
-      throw new ExternalError("auth", connector.card.name, explainTokenError(connector.card.name, err.remoteMessage ?? "", grant.grant_type!), { status: err.status, remoteMessage: err.remoteMessage });
+      throw new ExternalError("auth", connector.card.name, explainTokenError(connector.card.name, err.remoteMessage ?? "", grant.grant_type!), {
+        status: err.status,
+        remoteMessage: err.remoteMessage,
+      });
     }
     throw err;
   }
   const result = new TokenRequestResult(raw);
   // GitHub answers a bad or expired code with HTTP 200 and an error field.
   if (result.hasErrorCode()) {
-    throw new ExternalError("auth", connector.card.name, explainTokenError(connector.card.name, `${result.errorCode()}${result.hasErrorDescription() ? `: ${result.errorDescription()}` : ""}`, grant.grant_type!));
+    throw new ExternalError(
+      "auth",
+      connector.card.name,
+      explainTokenError(connector.card.name, `${result.errorCode()}${result.hasErrorDescription() ? `: ${result.errorDescription()}` : ""}`, grant.grant_type!),
+    );
   }
   const out = { settings: { authMethod: "oauth" } as SettingValues, secrets: { [oauth.tokenSecret]: result.accessToken() } as SecretValues };
   if (result.hasRefreshToken()) out.secrets.refreshToken = result.refreshToken();

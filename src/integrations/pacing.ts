@@ -97,7 +97,8 @@ async function enter(credential: string, limit: number | undefined): Promise<() 
     if (released) return;
     released = true;
     const next = s.waiting.shift();
-    if (next) next(); // the slot passes straight to the next in line
+    if (next)
+      next(); // the slot passes straight to the next in line
     else if (--s.active === 0) inFlight.delete(credential);
   };
 }
@@ -128,7 +129,11 @@ export function databasePacer(o: PacerOptions): Pacer {
           if (wait === 0) break;
           if (wait > maxWait) {
             const seconds = Math.ceil(wait / 1000);
-            throw new RateLimitedError(o.service, `Patchbay is pacing its writes to ${o.service} (${describeLimits(o.limits)}, ${o.basis} or the integration's setting): the next one may go in ${seconds} s, and the work resumes then.`, seconds);
+            throw new RateLimitedError(
+              o.service,
+              `Patchbay is pacing its writes to ${o.service} (${describeLimits(o.limits)}, ${o.basis} or the integration's setting): the next one may go in ${seconds} s, and the work resumes then.`,
+              seconds,
+            );
           }
           o.logger.debug("pacing writes", { service: o.service, credential: o.credential, waitMs: wait });
           await sleep(wait);
@@ -181,11 +186,26 @@ export async function paceOf(db: Db, connector: Connector, integration: Pick<Int
 }
 
 /** The pacer for an integration's requests, or undefined where its service documents no limits. */
-export async function pacerFor(db: Db, connector: Connector, integration: Pick<Integration, "id" | "settings">, logger: Logger, clock?: PaceClock | false): Promise<Pacer | undefined> {
+export async function pacerFor(
+  db: Db,
+  connector: Connector,
+  integration: Pick<Integration, "id" | "settings">,
+  logger: Logger,
+  clock?: PaceClock | false,
+): Promise<Pacer | undefined> {
   if (clock === false) return undefined;
   const pace = await paceOf(db, connector, integration);
   if (!pace) return undefined;
-  return databasePacer({ db, credential: pace.credential, limits: pace.limits, service: pace.service, basis: pace.pacing.basis, logger, now: clock?.now, sleep: clock?.sleep });
+  return databasePacer({
+    db,
+    credential: pace.credential,
+    limits: pace.limits,
+    service: pace.service,
+    basis: pace.pacing.basis,
+    logger,
+    now: clock?.now,
+    sleep: clock?.sleep,
+  });
 }
 
 /**

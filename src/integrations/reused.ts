@@ -14,7 +14,11 @@ export async function withReused(deps: Services, connector: Connector, connectio
   const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", id).executeTakeFirst();
   const other = integration ? deps.catalogue.get(integration.kind) : undefined;
   if (!integration || !other || integration.kind !== field.integrationKind) {
-    throw new ExternalError("invalid_input", connector.card.name, `The ${field.label} chosen is no longer connected. Choose another, or enter credentials of its own.`);
+    throw new ExternalError(
+      "invalid_input",
+      connector.card.name,
+      `The ${field.label} chosen is no longer connected. Choose another, or enter credentials of its own.`,
+    );
   }
   const reused = await connectionFor(deps, other, integration);
   return { ...connection, reused: { settings: reused.settings, secrets: reused.secrets } };

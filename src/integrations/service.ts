@@ -48,10 +48,7 @@ export function adviceFor(connector: Connector, error: ExternalError): Advice {
     case "not_found":
       return {
         title: "Connection Failed — service unreachable",
-        steps: [
-          "Check that the service is accessible from your network (from the machine running Patchbay).",
-          "Check the URL for typing mistakes.",
-        ],
+        steps: ["Check that the service is accessible from your network (from the machine running Patchbay).", "Check the URL for typing mistakes."],
       };
     case "rate_limited":
       return { title: "Connection Failed — rate limited", steps: ["The service is limiting requests; wait a minute and try again."] };
@@ -93,7 +90,8 @@ export function integrationCheckHandler(deps: Services): JobHandler<{ integratio
     } else {
       await setIntegrationStatus(deps.db, integrationId, "error", outcome.message, deps.now());
       // Once per failure, not on every check while it lasts: the notification says it broke.
-      if (integration.status !== "error") await publish(deps.db, { type: "integration.failed", integrationId, kind: integration.kind, reason: outcome.message }, deps.now());
+      if (integration.status !== "error")
+        await publish(deps.db, { type: "integration.failed", integrationId, kind: integration.kind, reason: outcome.message }, deps.now());
       logger.warn("integration check failed", { integrationId, kind: integration.kind, error: outcome.message });
     }
   };

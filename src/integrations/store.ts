@@ -60,11 +60,7 @@ export async function setIntegrationSecrets(db: Db, id: number, sealedSecrets: s
 }
 
 export async function setIntegrationStatus(db: Db, id: number, status: IntegrationStatus, lastError: string | null, now: Date): Promise<void> {
-  await db
-    .updateTable("integrations")
-    .set({ status, last_error: lastError, updated_at: now.toISOString() })
-    .where("id", "=", id)
-    .execute();
+  await db.updateTable("integrations").set({ status, last_error: lastError, updated_at: now.toISOString() }).where("id", "=", id).execute();
 }
 
 /** Removes the integration and, with its row, its stored credentials. */
@@ -80,7 +76,6 @@ export function integrationSettings(integration: Integration): SettingValues {
 export async function integrationOfKind(db: Db, kind: string): Promise<Integration | undefined> {
   return db.selectFrom("integrations").selectAll().where("kind", "=", kind).executeTakeFirst();
 }
-
 
 /** A connector known to have these parts. */
 export type ConnectorWith<F extends Capability> = Connector & { [P in F]-?: NonNullable<Connector[P]> };
@@ -102,7 +97,12 @@ function connected<F extends Capability>(catalogue: ConnectorCatalogue, integrat
  * `facet`) the connector has that capability: a tracker's page asks for "tracker", a sync job
  * for "scm". Undefined otherwise, as for an id that is not there.
  */
-export async function loadConnected<F extends Capability = never>(db: Db, catalogue: ConnectorCatalogue, id: number, facet?: F): Promise<Connected<F> | undefined> {
+export async function loadConnected<F extends Capability = never>(
+  db: Db,
+  catalogue: ConnectorCatalogue,
+  id: number,
+  facet?: F,
+): Promise<Connected<F> | undefined> {
   const integration = Number.isSafeInteger(id) ? await findIntegration(db, id) : undefined;
   return integration && connected(catalogue, integration, facet);
 }

@@ -10,7 +10,16 @@ export type DomainEvent =
   | { type: "remediation.opened"; remediationId: number; findingIds: number[] }
   | { type: "remediation.merged"; remediationId: number; findingIds: number[] }
   | { type: "remediation.closed"; remediationId: number; findingIds: number[] }
-  | { type: "ticket.push_failed"; mappingId: number; integrationId: number; subjectKey: string; subjectLabel: string; reason: string; httpStatus: number | null; trackerMessage: string | null }
+  | {
+      type: "ticket.push_failed";
+      mappingId: number;
+      integrationId: number;
+      subjectKey: string;
+      subjectLabel: string;
+      reason: string;
+      httpStatus: number | null;
+      trackerMessage: string | null;
+    }
   | { type: "integration.failed"; integrationId: number; kind: string; reason: string }
   | { type: "integration.warning"; integrationId: number; notes: { level: "warning" | "error"; message: string }[] }
   | { type: "scan.failed"; integrationId: number; reason: string }
@@ -26,6 +35,9 @@ export async function requestTicketSweep(db: Db, now: Date): Promise<void> {
 
 export async function publish(db: Db, event: DomainEvent, now: Date): Promise<void> {
   const { type, ...payload } = event;
-  await db.insertInto("domain_events").values({ type, payload: JSON.stringify(payload), created_at: now.toISOString() }).execute();
+  await db
+    .insertInto("domain_events")
+    .values({ type, payload: JSON.stringify(payload), created_at: now.toISOString() })
+    .execute();
   await enqueue(db, DISPATCH_JOB, null, now);
 }

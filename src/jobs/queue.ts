@@ -170,10 +170,7 @@ export async function claimJob(db: Db, workerId: string, leaseMs: number, now: D
       .selectFrom("jobs")
       .selectAll()
       .where((eb) =>
-        eb.or([
-          eb.and([eb("status", "=", "queued"), eb("run_at", "<=", stamp)]),
-          eb.and([eb("status", "=", "running"), eb("lease_until", "<", stamp)]),
-        ]),
+        eb.or([eb.and([eb("status", "=", "queued"), eb("run_at", "<=", stamp)]), eb.and([eb("status", "=", "running"), eb("lease_until", "<", stamp)])]),
       )
       .$if(Number.isFinite(laneLimit), (q) => q.where((eb) => eb.or([eb("lane", "is", null), eb("lane", "not in", full(eb, "lane", laneLimit))])))
       .where((eb) => eb.or([eb("group_key", "is", null), eb("group_key", "not in", full(eb, "group_key", groupLimit))]))
@@ -196,7 +193,14 @@ export async function claimJob(db: Db, workerId: string, leaseMs: number, now: D
     }
     const claimed = await db
       .updateTable("jobs")
-      .set({ status: "running", attempts: progressed ? candidate.attempts : candidate.attempts + 1, lease_until: leaseUntil, locked_by: workerId, claimed_progress: candidate.progress, updated_at: stamp })
+      .set({
+        status: "running",
+        attempts: progressed ? candidate.attempts : candidate.attempts + 1,
+        lease_until: leaseUntil,
+        locked_by: workerId,
+        claimed_progress: candidate.progress,
+        updated_at: stamp,
+      })
       .where("id", "=", candidate.id)
       .where("status", "=", candidate.status)
       .where("attempts", "=", candidate.attempts)
@@ -225,14 +229,7 @@ export async function completeJob(db: Db, job: Job, workerId: string, now: Date)
 }
 
 /** Records a failed attempt: retried later with backoff, or failed for good after the last attempt. */
-export async function failJob(
-  db: Db,
-  job: Job,
-  workerId: string,
-  error: string,
-  now: Date,
-  retryAfterMs?: number,
-): Promise<"retrying" | "failed"> {
+export async function failJob(db: Db, job: Job, workerId: string, error: string, now: Date, retryAfterMs?: number): Promise<"retrying" | "failed"> {
   const stamp = now.toISOString();
   if (job.attempts >= job.max_attempts) {
     await finish(db, job, "failed", stamp, { last_error: error }, workerId);
@@ -261,14 +258,7 @@ export function retryDelayMs(attempts: number): number {
   return Math.min(60 * 60 * 1000, 30_000 * 4 ** Math.max(0, attempts - 1));
 }
 
-async function finish(
-  db: Db,
-  job: Job,
-  status: JobStatus,
-  stamp: string,
-  set: { last_error: string | null },
-  workerId?: string,
-): Promise<void> {
+async function finish(db: Db, job: Job, status: JobStatus, stamp: string, set: { last_error: string | null }, workerId?: string): Promise<void> {
   let query = db
     .updateTable("jobs")
     .set({ status, ...set, lease_until: null, locked_by: null, dedupe_key: null, finished_at: stamp, updated_at: stamp })
@@ -291,7 +281,11 @@ export interface JobListFilter {
 }
 
 export function listJobs(db: Db, filter: JobListFilter = {}): Promise<Job[]> {
-  let query = db.selectFrom("jobs").selectAll().orderBy("id", "desc").limit(filter.limit ?? 100);
+  let query = db
+    .selectFrom("jobs")
+    .selectAll()
+    .orderBy("id", "desc")
+    .limit(filter.limit ?? 100);
   if (filter.status) query = query.where("status", "=", filter.status);
   return query.execute();
 }
@@ -363,7 +357,12 @@ export async function releaseDedupeKey(db: Db, jobId: number): Promise<void> {
 /** Whether a job of this type is queued or running now. */
 /** Jobs of these types waiting or running, by dedupe key: which syncs are under way. */
 export async function activeJobs(db: Db, types: readonly string[]): Promise<Map<string | null, "queued" | "running">> {
-  const rows = await db.selectFrom("jobs").select(["dedupe_key", "status"]).where("type", "in", [...types]).where("status", "in", ["queued", "running"]).execute();
+  const rows = await db
+    .selectFrom("jobs")
+    .select(["dedupe_key", "status"])
+    .where("type", "in", [...types])
+    .where("status", "in", ["queued", "running"])
+    .execute();
   return new Map(rows.map((j) => [j.dedupe_key, j.status as "queued" | "running"]));
 }
 

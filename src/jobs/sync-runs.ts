@@ -23,7 +23,17 @@ export function emptyCounts(): SyncCounts {
 export function startRun(db: Db, integrationId: number, jobId: number, now: Date): Promise<SyncRun> {
   return db
     .insertInto("sync_runs")
-    .values({ integration_id: integrationId, job_id: jobId, status: "running", cursor: null, total: null, counts: JSON.stringify(emptyCounts()), error: null, started_at: now.toISOString(), finished_at: null })
+    .values({
+      integration_id: integrationId,
+      job_id: jobId,
+      status: "running",
+      cursor: null,
+      total: null,
+      counts: JSON.stringify(emptyCounts()),
+      error: null,
+      started_at: now.toISOString(),
+      finished_at: null,
+    })
     .returningAll()
     .executeTakeFirstOrThrow();
 }
@@ -63,6 +73,14 @@ export async function recordSyncFailure(
 /** Marks a run finished and the integration synced and healthy. */
 export async function recordSyncSuccess(db: Db, integrationId: number, runId: number, counts: unknown, now: Date): Promise<void> {
   const stamp = now.toISOString();
-  await db.updateTable("sync_runs").set({ status: "succeeded", counts: JSON.stringify(counts), finished_at: stamp, error: null }).where("id", "=", runId).execute();
-  await db.updateTable("integrations").set({ status: "connected", last_error: null, last_sync_at: stamp, updated_at: stamp }).where("id", "=", integrationId).execute();
+  await db
+    .updateTable("sync_runs")
+    .set({ status: "succeeded", counts: JSON.stringify(counts), finished_at: stamp, error: null })
+    .where("id", "=", runId)
+    .execute();
+  await db
+    .updateTable("integrations")
+    .set({ status: "connected", last_error: null, last_sync_at: stamp, updated_at: stamp })
+    .where("id", "=", integrationId)
+    .execute();
 }

@@ -82,7 +82,10 @@ export class Worker {
         try {
           // The last free slot never goes to a lane this worker already runs: another integration's work always has room.
           const lastSlot = this.#running.size === this.#o.concurrency - 1 && this.#o.concurrency > 1;
-          const job = await claimJob(this.#o.db, this.id, this.#o.leaseMs, this.#o.now(), { laneLimit: this.#o.laneLimit, avoidLanes: lastSlot ? [...this.#running.values()].map((r) => r.lane).filter((l): l is string => l !== null) : [] });
+          const job = await claimJob(this.#o.db, this.id, this.#o.leaseMs, this.#o.now(), {
+            laneLimit: this.#o.laneLimit,
+            avoidLanes: lastSlot ? [...this.#running.values()].map((r) => r.lane).filter((l): l is string => l !== null) : [],
+          });
           if (job) {
             claimed = true;
             const task = this.#execute(job).finally(() => {
@@ -113,9 +116,12 @@ export class Worker {
     const { db, logger, now, leaseMs } = this.#o;
     const log = logger.child({ jobId: job.id, jobType: job.type, attempt: job.attempts });
     const handler = this.#o.handlers.get(job.type);
-    const heartbeat = setInterval(() => {
-      extendLease(db, job, this.id, leaseMs, now()).catch((err) => log.warn("job lease renewal failed", { error: err }));
-    }, Math.max(50, Math.floor(leaseMs / 3)));
+    const heartbeat = setInterval(
+      () => {
+        extendLease(db, job, this.id, leaseMs, now()).catch((err) => log.warn("job lease renewal failed", { error: err }));
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    );
     try {
       if (!handler) throw new Error(`No handler is registered for jobs of type "${job.type}".`);
       await handler({
@@ -128,8 +134,7 @@ export class Worker {
       log.info("job succeeded");
     } catch (err) {
       const message = redactText(err instanceof Error ? err.message : String(err));
-      const retryAfterMs =
-        err instanceof RateLimitedError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
+      const retryAfterMs = err instanceof RateLimitedError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
       const outcome = handler
         ? await failJob(db, job, this.id, message, now(), retryAfterMs)
         : await failJob(db, { ...job, attempts: job.max_attempts }, this.id, message, now());

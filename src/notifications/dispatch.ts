@@ -57,7 +57,11 @@ export function dispatchHandler(deps: Services): JobHandler {
           }
         }
         const last = String(rows.at(-1)!.id);
-        await trx.insertInto("meta").values({ key: CURSOR, value: last }).onConflict((oc) => oc.column("key").doUpdateSet({ value: last })).execute();
+        await trx
+          .insertInto("meta")
+          .values({ key: CURSOR, value: last })
+          .onConflict((oc) => oc.column("key").doUpdateSet({ value: last }))
+          .execute();
       });
     }
     if (queued) deps.notifyWorker?.();
@@ -108,7 +112,12 @@ export async function enqueueNotification(db: Db, integrationId: number, rule: R
     const payload = JSON.parse(waiting.payload) as SendPayload;
     if (payload.events.length < KEEP) payload.events.push(eventId);
     else payload.extra++;
-    await db.updateTable("jobs").set({ payload: JSON.stringify(payload) }).where("id", "=", waiting.id).where("status", "=", "queued").execute();
+    await db
+      .updateTable("jobs")
+      .set({ payload: JSON.stringify(payload) })
+      .where("id", "=", waiting.id)
+      .where("status", "=", "queued")
+      .execute();
     return;
   }
   const last = (await db.selectFrom("meta").select("value").where("key", "=", `notify.last:${integrationId}:${rule}`).executeTakeFirst())?.value;
@@ -143,12 +152,21 @@ export function sendHandler(deps: Services): JobHandler<SendPayload> {
       const message = redactText(err instanceof Error ? err.message : String(err));
       await setIntegrationStatus(deps.db, integrationId, "error", `Sending a notification failed: ${message}`, deps.now());
       // The other notifiers say this one is failing (never itself: see the dispatcher).
-      if (integration.status !== "error") await publish(deps.db, { type: "integration.failed", integrationId, kind: integration.kind, reason: `Sending a notification failed: ${message}` }, deps.now());
+      if (integration.status !== "error")
+        await publish(
+          deps.db,
+          { type: "integration.failed", integrationId, kind: integration.kind, reason: `Sending a notification failed: ${message}` },
+          deps.now(),
+        );
       throw err;
     }
     const stamp = deps.now().toISOString();
     const key = `notify.last:${integrationId}:${rule}`;
-    await deps.db.insertInto("meta").values({ key, value: stamp }).onConflict((oc) => oc.column("key").doUpdateSet({ value: stamp })).execute();
+    await deps.db
+      .insertInto("meta")
+      .values({ key, value: stamp })
+      .onConflict((oc) => oc.column("key").doUpdateSet({ value: stamp }))
+      .execute();
     if (integration.status === "error") await setIntegrationStatus(deps.db, integrationId, "connected", null, deps.now());
     logger.info("notification sent", { integrationId, rule, events: rows.length + extra });
   };

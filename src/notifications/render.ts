@@ -10,7 +10,9 @@ export async function describe(db: Db, baseUrl: string, event: OutboxEvent, sett
   const base = withoutTrailingSlash(baseUrl);
   const p = event.payload;
   const integrationName = async (id: unknown) =>
-    typeof id === "number" ? ((await db.selectFrom("integrations").select("name").where("id", "=", id).executeTakeFirst())?.name ?? `integration ${id}`) : "an integration";
+    typeof id === "number"
+      ? ((await db.selectFrom("integrations").select("name").where("id", "=", id).executeTakeFirst())?.name ?? `integration ${id}`)
+      : "an integration";
   const common = { event: event.type, more: 0, at: at.toISOString() };
   switch (event.type) {
     case "integration.failed": {
@@ -112,7 +114,10 @@ export async function describe(db: Db, baseUrl: string, event: OutboxEvent, sett
         level: counts.critical > 0 || overdue > 0 ? "warning" : "info",
         title: `${total} finding${total === 1 ? " reaches its" : "s reach their"} SLA deadline within ${Number(p.days)} days`,
         text: `${total === 1 ? "It is" : "They are"} still open${p.soonest ? `; the first deadline is ${String(p.soonest).slice(0, 10)}` : ""}.${overdue ? ` ${overdue} other finding${overdue === 1 ? " is" : "s are"} already overdue.` : ""}`,
-        facts: [...shown.map((s) => ({ label: s.charAt(0).toUpperCase() + s.slice(1), value: String(counts[s]) })), ...(overdue ? [{ label: "Overdue", value: String(overdue) }] : [])],
+        facts: [
+          ...shown.map((s) => ({ label: s.charAt(0).toUpperCase() + s.slice(1), value: String(counts[s]) })),
+          ...(overdue ? [{ label: "Overdue", value: String(overdue) }] : []),
+        ],
         link: { label: "Open the findings due soon", url: `${base}/vulnerabilities?due=soon` },
       };
     }

@@ -9,7 +9,6 @@ import { SEVERITIES, SEVERITY_RANK } from "../findings/normalize.js";
 export type Rule = "integration" | "scan" | "push" | "findings" | "merged" | "sla";
 export { RULE_FIELDS };
 
-
 const RULE_SETTING: Record<Rule, string> = {
   integration: "notifyIntegrationFailed",
   scan: "notifyScanFailed",
@@ -45,7 +44,10 @@ export function ruleFor(settings: SettingValues, event: OutboxEvent, sourceInteg
   const setting = settings[RULE_SETTING[rule]];
   const defaultOn = RULE_FIELDS.find((f) => f.name === RULE_SETTING[rule])!.defaultChecked === true;
   if (!(typeof setting === "boolean" ? setting : defaultOn)) return undefined;
-  const only = String(settings.onlyIntegrations ?? "").split(",").filter(Boolean).map(Number);
+  const only = String(settings.onlyIntegrations ?? "")
+    .split(",")
+    .filter(Boolean)
+    .map(Number);
   if (only.length && (sourceIntegration === undefined || !only.includes(sourceIntegration))) return undefined;
   if (rule === "findings") {
     const counts = event.payload.counts as Record<Severity, number>;

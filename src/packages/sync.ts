@@ -33,7 +33,10 @@ export function packageSyncHandler(deps: Services): JobHandler<{ integrationId: 
       const stamp = now().toISOString();
       await db.transaction().execute(async (trx) => {
         const existing = new Map(
-          (await trx.selectFrom("packages").select(["id", "name", "latest", "versions"]).where("integration_id", "=", integration.id).execute()).map((p) => [p.name, p]),
+          (await trx.selectFrom("packages").select(["id", "name", "latest", "versions"]).where("integration_id", "=", integration.id).execute()).map((p) => [
+            p.name,
+            p,
+          ]),
         );
         for (const pkg of listed) {
           counts.fetched++;
@@ -41,7 +44,10 @@ export function packageSyncHandler(deps: Services): JobHandler<{ integrationId: 
           const row = existing.get(pkg.name);
           existing.delete(pkg.name);
           if (!row) {
-            await trx.insertInto("packages").values({ integration_id: integration.id, ecosystem, name: pkg.name, latest: pkg.latest, versions, updated_at: stamp }).execute();
+            await trx
+              .insertInto("packages")
+              .values({ integration_id: integration.id, ecosystem, name: pkg.name, latest: pkg.latest, versions, updated_at: stamp })
+              .execute();
             counts.new++;
           } else if (row.latest !== pkg.latest || row.versions !== versions) {
             await trx.updateTable("packages").set({ latest: pkg.latest, versions, updated_at: stamp }).where("id", "=", row.id).execute();

@@ -64,12 +64,28 @@ export function registrySyncHandler(deps: Services): JobHandler<{ integrationId:
             repository_id: repo?.id ?? null,
             integration_id: integration.id,
             gone_at: null,
-            details: JSON.stringify({ registry: host, repository: image.repository, digest: image.digest, tags, labels: image.labels, created: image.created, source: source ?? null }),
+            details: JSON.stringify({
+              registry: host,
+              repository: image.repository,
+              digest: image.digest,
+              tags,
+              labels: image.labels,
+              created: image.created,
+              source: source ?? null,
+            }),
             updated_at: stamp,
           };
-          const existing = await trx.selectFrom("assets").select(["id", "details", "repository_id", "gone_at"]).where("kind", "=", "container_image").where("asset_key", "=", key).executeTakeFirst();
+          const existing = await trx
+            .selectFrom("assets")
+            .select(["id", "details", "repository_id", "gone_at"])
+            .where("kind", "=", "container_image")
+            .where("asset_key", "=", key)
+            .executeTakeFirst();
           if (!existing) {
-            await trx.insertInto("assets").values({ kind: "container_image", asset_key: key, created_at: stamp, ...values }).execute();
+            await trx
+              .insertInto("assets")
+              .values({ kind: "container_image", asset_key: key, created_at: stamp, ...values })
+              .execute();
             counts.new++;
           } else if (existing.details !== values.details || existing.repository_id !== values.repository_id || existing.gone_at !== null) {
             await trx.updateTable("assets").set(values).where("id", "=", existing.id).execute();
@@ -79,7 +95,12 @@ export function registrySyncHandler(deps: Services): JobHandler<{ integrationId:
           }
         }
         // Listed before, not now: gone, and their open findings resolved.
-        const listed = await trx.selectFrom("assets").select(["id", "asset_key"]).where("integration_id", "=", integration.id).where("gone_at", "is", null).execute();
+        const listed = await trx
+          .selectFrom("assets")
+          .select(["id", "asset_key"])
+          .where("integration_id", "=", integration.id)
+          .where("gone_at", "is", null)
+          .execute();
         const gone = listed.filter((a) => !seen.has(a.asset_key)).map((a) => a.id);
         if (gone.length) {
           await trx.updateTable("assets").set({ gone_at: stamp, updated_at: stamp }).where("id", "in", gone).execute();
@@ -97,7 +118,12 @@ export function registrySyncHandler(deps: Services): JobHandler<{ integrationId:
 
 /** The image is gone: its open findings are resolved, whatever a scanner last said of them. */
 async function resolveOnGoneImages(db: Db, assetIds: number[], actor: string, stamp: string): Promise<number> {
-  const open = await db.selectFrom("findings").select(["id", "status"]).where("asset_id", "in", assetIds).where("status", "in", ["open", "in_remediation"]).execute();
+  const open = await db
+    .selectFrom("findings")
+    .select(["id", "status"])
+    .where("asset_id", "in", assetIds)
+    .where("status", "in", ["open", "in_remediation"])
+    .execute();
   if (open.length === 0) return 0;
   await moveFindings(db, open, { to: "resolved", actor, note: "The image is no longer in the registry" }, stamp);
   return open.length;

@@ -39,7 +39,12 @@ export function annotateHandler(deps: Services): JobHandler<{ remediationId: num
     const text = `Tracked by Patchbay in ${tickets.map((t) => `[${t.external_key}](${t.url}) (${t.name})`).join(", ")}.`;
     const connection = await connectionFor(deps, connector, integration);
     try {
-      await connector.scm.annotatePullRequest(connection, connectorContext({ ...deps.env, logger, pacer: await pacerFor(deps.db, connector, integration, logger, deps.env.pace) }), { repository: remediation.full_name, number: remediation.number }, text);
+      await connector.scm.annotatePullRequest(
+        connection,
+        connectorContext({ ...deps.env, logger, pacer: await pacerFor(deps.db, connector, integration, logger, deps.env.pace) }),
+        { repository: remediation.full_name, number: remediation.number },
+        text,
+      );
     } catch (err) {
       // A pull request that is gone, or a token that may not edit it, will not change by retrying.
       if (err instanceof ExternalError && (err.kind === "not_found" || err.kind === "permission")) {

@@ -58,7 +58,11 @@ export function parseBump(title: string): Bump | undefined {
   return undefined;
 }
 
-export async function findFixes(db: Db, repositoryId: number, pr: Pick<PullRequestEvent, "title" | "body" | "sourceBranch">): Promise<{ fixes: Fix[]; unreadable: Unreadable[] }> {
+export async function findFixes(
+  db: Db,
+  repositoryId: number,
+  pr: Pick<PullRequestEvent, "title" | "body" | "sourceBranch">,
+): Promise<{ fixes: Fix[]; unreadable: Unreadable[] }> {
   const fixes = new Map<number, Fix>();
   const unreadable: Unreadable[] = [];
   const candidates = db

@@ -40,13 +40,17 @@ export function webhookProcessHandler(deps: Services): JobHandler<{ deliveryId: 
       logger.info("ticket event processed", { integrationId: ticketEvent.tracker.integrationId, outcome: result.outcome, detail: result.detail });
       return;
     }
-    if (!integration || !scm) return void (await settle("ignored", integration ? `Event ${delivery.event} does not concern Patchbay's tickets.` : "The integration is gone."));
+    if (!integration || !scm)
+      return void (await settle("ignored", integration ? `Event ${delivery.event} does not concern Patchbay's tickets.` : "The integration is gone."));
 
     const pr = scm.webhook.parse(delivery.event, body, contentType);
     if (!pr) return void (await settle("ignored", `Event ${delivery.event} does not concern pull requests or Patchbay's tickets.`));
     // Anyone can open a pull request on a public repository: an outsider's must not move triage.
     if (pr.outside && integrationSettings(integration)[LINK_OUTSIDE_PULL_REQUESTS] !== true) {
-      return void (await settle("ignored", `PR #${pr.number} comes ${pr.outside}: only the repository's own pull requests are followed (see the integration's setting for forks).`));
+      return void (await settle(
+        "ignored",
+        `PR #${pr.number} comes ${pr.outside}: only the repository's own pull requests are followed (see the integration's setting for forks).`,
+      ));
     }
     const repository = await db
       .selectFrom("repositories")
@@ -55,7 +59,10 @@ export function webhookProcessHandler(deps: Services): JobHandler<{ deliveryId: 
       .where("external_id", "=", pr.repository.externalId)
       .executeTakeFirst();
     if (!repository) {
-      return void (await settle("ignored", `Repository ${pr.repository.fullName} is not among ${integration.name}'s repositories yet; it will be after the next repository sync.`));
+      return void (await settle(
+        "ignored",
+        `Repository ${pr.repository.fullName} is not among ${integration.name}'s repositories yet; it will be after the next repository sync.`,
+      ));
     }
     const detail = await applyPullRequest(db, integration.id, repository.id, pr, deps.now());
     await settle("processed", detail);
@@ -67,16 +74,43 @@ export async function applyPullRequest(db: Db, integrationId: number, repository
   const stamp = now.toISOString();
   const state: RemediationState = pr.action === "merged" ? "merged" : pr.action === "closed" ? "closed" : "open";
   return db.transaction().execute(async (trx) => {
-    const existing = await trx.selectFrom("remediations").selectAll().where("repository_id", "=", repositoryId).where("number", "=", pr.number).executeTakeFirst();
-    const fields = { title: pr.title, url: pr.url, source_branch: pr.sourceBranch, author: pr.author, outside: pr.outside, state, updated_at: stamp, merged_at: state === "merged" ? stamp : null, closed_at: state === "open" ? null : stamp };
+    const existing = await trx
+      .selectFrom("remediations")
+      .selectAll()
+      .where("repository_id", "=", repositoryId)
+      .where("number", "=", pr.number)
+      .executeTakeFirst();
+    const fields = {
+      title: pr.title,
+      url: pr.url,
+      source_branch: pr.sourceBranch,
+      author: pr.author,
+      outside: pr.outside,
+      state,
+      updated_at: stamp,
+      merged_at: state === "merged" ? stamp : null,
+      closed_at: state === "open" ? null : stamp,
+    };
     const remediationId = existing
       ? (await trx.updateTable("remediations").set(fields).where("id", "=", existing.id).execute(), existing.id)
-      : (await trx.insertInto("remediations").values({ integration_id: integrationId, repository_id: repositoryId, number: pr.number, created_at: stamp, ...fields }).returning("id").executeTakeFirstOrThrow()).id;
+      : (
+          await trx
+            .insertInto("remediations")
+            .values({ integration_id: integrationId, repository_id: repositoryId, number: pr.number, created_at: stamp, ...fields })
+            .returning("id")
+            .executeTakeFirstOrThrow()
+        ).id;
 
     if (state === "open") {
       const { fixes, unreadable } = await findFixes(trx, repositoryId, pr);
       // Said once, when the pull request is first seen, on the finding's history.
-      if (!existing && unreadable.length) await noteOnFindings(trx, unreadable.map((u) => ({ ...u, note: `PR #${pr.number}: ${u.note}` })), "remediation", stamp);
+      if (!existing && unreadable.length)
+        await noteOnFindings(
+          trx,
+          unreadable.map((u) => ({ ...u, note: `PR #${pr.number}: ${u.note}` })),
+          "remediation",
+          stamp,
+        );
       for (const fix of fixes) {
         await trx
           .insertInto("remediation_findings")
@@ -85,7 +119,9 @@ export async function applyPullRequest(db: Db, integrationId: number, repository
           .execute();
       }
     }
-    const fixing = (await trx.selectFrom("remediation_findings").select("finding_id").where("remediation_id", "=", remediationId).execute()).map((r) => r.finding_id);
+    const fixing = (await trx.selectFrom("remediation_findings").select("finding_id").where("remediation_id", "=", remediationId).execute()).map(
+      (r) => r.finding_id,
+    );
     const label = `PR #${pr.number}`;
     let moved: number[] = [];
     if (state === "open") {
@@ -109,7 +145,14 @@ export async function applyPullRequest(db: Db, integrationId: number, repository
             ).map((r) => r.finding_id)
           : [],
       );
-      moved = await transition(trx, fixing.filter((id) => !stillCovered.has(id)), ["in_remediation"], "open", `${label} closed without merging`, stamp);
+      moved = await transition(
+        trx,
+        fixing.filter((id) => !stillCovered.has(id)),
+        ["in_remediation"],
+        "open",
+        `${label} closed without merging`,
+        stamp,
+      );
       await publish(trx, { type: "remediation.closed", remediationId, findingIds: fixing }, now);
     }
     if (fixing.length) await requestTicketSweep(trx, now);
@@ -126,6 +169,23 @@ async function transition(db: Db, findingIds: number[], from: FindingStatus[], t
 
 /** A line on each finding's history that leaves its status as it is. */
 async function noteOnFindings(db: Db, notes: { findingId: number; note: string }[], actor: string, stamp: string): Promise<void> {
-  const found = new Map((await db.selectFrom("findings").select(["id", "status"]).where("id", "in", notes.map((n) => n.findingId)).execute()).map((r) => [r.id, r]));
-  await noteFindings(db, notes.flatMap((n) => (found.has(n.findingId) ? [{ finding: found.get(n.findingId)!, note: n.note }] : [])), actor, stamp);
+  const found = new Map(
+    (
+      await db
+        .selectFrom("findings")
+        .select(["id", "status"])
+        .where(
+          "id",
+          "in",
+          notes.map((n) => n.findingId),
+        )
+        .execute()
+    ).map((r) => [r.id, r]),
+  );
+  await noteFindings(
+    db,
+    notes.flatMap((n) => (found.has(n.findingId) ? [{ finding: found.get(n.findingId)!, note: n.note }] : [])),
+    actor,
+    stamp,
+  );
 }

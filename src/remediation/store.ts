@@ -17,8 +17,20 @@ export async function listRemediations(db: Db, opts: { state?: RemediationState;
     ? await db
         .selectFrom("remediation_findings")
         .innerJoin("findings", "findings.id", "remediation_findings.finding_id")
-        .select(["remediation_findings.remediation_id", "remediation_findings.reason", "findings.id", "findings.cve", "findings.package", "findings.severity", "findings.status"])
-        .where("remediation_findings.remediation_id", "in", rows.map((r) => r.id))
+        .select([
+          "remediation_findings.remediation_id",
+          "remediation_findings.reason",
+          "findings.id",
+          "findings.cve",
+          "findings.package",
+          "findings.severity",
+          "findings.status",
+        ])
+        .where(
+          "remediation_findings.remediation_id",
+          "in",
+          rows.map((r) => r.id),
+        )
         .orderBy("findings.severity_rank", "desc")
         .execute()
     : [];

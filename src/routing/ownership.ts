@@ -55,7 +55,11 @@ export async function loadRouting(db: Db): Promise<RoutingSettings> {
 
 export async function saveRouting(db: Db, settings: RoutingSettings): Promise<void> {
   const value = JSON.stringify(settings);
-  await db.insertInto("meta").values({ key: KEY, value }).onConflict((oc) => oc.column("key").doUpdateSet({ value })).execute();
+  await db
+    .insertInto("meta")
+    .values({ key: KEY, value })
+    .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
+    .execute();
 }
 
 export function parseOverride(json: string | null): RouteOverride | null {
@@ -68,7 +72,14 @@ export const overrideIsEmpty = (o: RouteOverride | null) => !o || (!o.assignee &
 
 /** Labels as typed in a form: comma or space separated, trimmed, no duplicates, no spaces inside. */
 export function parseLabels(text: string): string[] {
-  return [...new Set(text.split(/[\s,]+/).map((l) => l.trim()).filter(Boolean))].slice(0, 20);
+  return [
+    ...new Set(
+      text
+        .split(/[\s,]+/)
+        .map((l) => l.trim())
+        .filter(Boolean),
+    ),
+  ].slice(0, 20);
 }
 
 /** Says why a routed channel is not one the notifiers can post to (the connector catalogue knows). */
@@ -81,7 +92,11 @@ export function validateRule(rule: RouteRule, channelProblem: ChannelCheck): str
     return `"${m.slice(0, 60)}" is not an owner as CODEOWNERS writes them (@org/team, @user, name@example.com) or a topic (topic:pci).`;
   }
   if (!rule.assignee && !rule.component && !rule.channel && rule.labels.length === 0) return `Give ${m} an assignee, a component, labels or a channel.`;
-  for (const [name, value] of [["Assignee", rule.assignee], ["Component", rule.component], ["Channel", rule.channel]] as const) {
+  for (const [name, value] of [
+    ["Assignee", rule.assignee],
+    ["Component", rule.component],
+    ["Channel", rule.channel],
+  ] as const) {
     if (value.length > 200) return `${name} is too long: at most 200 characters.`;
     if (/[\u0000-\u001f]/.test(value)) return `${name} contains control characters.`;
   }
@@ -92,7 +107,12 @@ export function validateRule(rule: RouteRule, channelProblem: ChannelCheck): str
 export async function routingStats(db: Db): Promise<{ all: number; codeowners: number; topics: number; overrides: number }> {
   const row = await db
     .selectFrom("repositories")
-    .select([(eb) => eb.fn.countAll<number>().as("all"), (eb) => eb.fn.count<number>("codeowners").as("codeowners"), (eb) => eb.fn.count<number>("topics").as("topics"), (eb) => eb.fn.count<number>("routing").as("overrides")])
+    .select([
+      (eb) => eb.fn.countAll<number>().as("all"),
+      (eb) => eb.fn.count<number>("codeowners").as("codeowners"),
+      (eb) => eb.fn.count<number>("topics").as("topics"),
+      (eb) => eb.fn.count<number>("routing").as("overrides"),
+    ])
     .where("accessible", "=", 1)
     .executeTakeFirstOrThrow();
   return { all: Number(row.all), codeowners: Number(row.codeowners), topics: Number(row.topics), overrides: Number(row.overrides) };
@@ -139,11 +159,11 @@ export function computeRoute(settings: RoutingSettings, repos: { fullName: strin
   const route: Route = { owners: [], topics: [], assignee: null, component: null, labels: [], channel: null, reasons: [] };
   const take = (rule: Pick<RouteRule, "assignee" | "component" | "channel" | "labels">, why: string) => {
     const took: string[] = [];
-    if (rule.assignee && route.assignee === null) (route.assignee = rule.assignee), took.push(`assignee ${rule.assignee}`);
-    if (rule.component && route.component === null) (route.component = rule.component), took.push(`component ${rule.component}`);
-    if (rule.channel && route.channel === null) (route.channel = rule.channel), took.push(`channel ${rule.channel}`);
+    if (rule.assignee && route.assignee === null) ((route.assignee = rule.assignee), took.push(`assignee ${rule.assignee}`));
+    if (rule.component && route.component === null) ((route.component = rule.component), took.push(`component ${rule.component}`));
+    if (rule.channel && route.channel === null) ((route.channel = rule.channel), took.push(`channel ${rule.channel}`));
     const added = rule.labels.filter((l) => !route.labels.includes(l));
-    if (added.length) route.labels.push(...added), took.push(`labels ${added.join(", ")}`);
+    if (added.length) (route.labels.push(...added), took.push(`labels ${added.join(", ")}`));
     if (took.length) route.reasons.push(`${why}: ${took.join("; ")}`);
   };
   // Overrides first: they win, and the values they leave empty still come from the table.

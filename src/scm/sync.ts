@@ -18,7 +18,6 @@ import type { JobHandler } from "../jobs/worker.js";
 
 export const SCM_JOB = jobKind<{ integrationId: number }>("scm.sync", { maxAttempts: 3, ...perIntegration("scm.sync") });
 
-
 export function enqueueRepositorySync(db: Db, integrationId: number, now: Date): Promise<number> {
   return enqueue(db, SCM_JOB, { integrationId }, now);
 }
@@ -58,13 +57,22 @@ export function repositorySyncHandler(deps: Services): JobHandler<{ integrationI
             counts.fetched++;
             counts[await upsertRepository(trx, integration.id, scm.provider, repo, stamp)]++;
           }
-          await trx.updateTable("sync_runs").set({ pages, counts: JSON.stringify(counts) }).where("id", "=", run.id).execute();
+          await trx
+            .updateTable("sync_runs")
+            .set({ pages, counts: JSON.stringify(counts) })
+            .where("id", "=", run.id)
+            .execute();
         });
         await progress({ done: counts.fetched, total: counts.fetched, message: `page ${pages}` });
         cursor = page.nextCursor;
       } while (cursor);
       await db.transaction().execute(async (trx) => {
-        const listed = await trx.selectFrom("repositories").select(["id", "external_id"]).where("integration_id", "=", integration.id).where("accessible", "=", 1).execute();
+        const listed = await trx
+          .selectFrom("repositories")
+          .select(["id", "external_id"])
+          .where("integration_id", "=", integration.id)
+          .where("accessible", "=", 1)
+          .execute();
         const gone = listed.filter((r) => r.external_id !== null && !seen.has(r.external_id)).map((r) => r.id);
         if (gone.length) {
           await trx.updateTable("repositories").set({ accessible: 0, updated_at: now().toISOString() }).where("id", "in", gone).execute();
@@ -83,7 +91,11 @@ export function repositorySyncHandler(deps: Services): JobHandler<{ integrationI
       const fresh = await db.selectFrom("integrations").select("settings").where("id", "=", integration.id).executeTakeFirstOrThrow();
       const settings = JSON.parse(fresh.settings) as Record<string, unknown>;
       if ((settings.webhookNote ?? null) !== note) {
-        await db.updateTable("integrations").set({ settings: JSON.stringify({ ...settings, webhookNote: note }) }).where("id", "=", integration.id).execute();
+        await db
+          .updateTable("integrations")
+          .set({ settings: JSON.stringify({ ...settings, webhookNote: note }) })
+          .where("id", "=", integration.id)
+          .execute();
       }
     } catch (err) {
       throw await recordSyncFailure(db, integration, run.id, job, err, `Repository sync stopped on page ${pages + 1}`, now(), false);
@@ -91,7 +103,13 @@ export function repositorySyncHandler(deps: Services): JobHandler<{ integrationI
   };
 }
 
-async function upsertRepository(db: Db, integrationId: number, provider: string, repo: RepositoryInfo, stamp: string): Promise<"new" | "updated" | "unchanged"> {
+async function upsertRepository(
+  db: Db,
+  integrationId: number,
+  provider: string,
+  repo: RepositoryInfo,
+  stamp: string,
+): Promise<"new" | "updated" | "unchanged"> {
   const values = {
     full_name: repo.fullName,
     url: repo.url,

@@ -36,7 +36,8 @@ export async function registerWebhooks(
   const secret = connection.secrets[webhook?.secretField ?? ""];
   if (!webhook?.register || !connection.settings.webhookAutomatic || !secret) return null;
   const blocked = unreachableBaseUrl(baseUrl);
-  if (blocked) return `Webhooks were not added automatically: ${blocked}. Set PATCHBAY_BASE_URL to the address ${connector.card.name} can reach, or add a webhook by hand with a secret of your own.`;
+  if (blocked)
+    return `Webhooks were not added automatically: ${blocked}. Set PATCHBAY_BASE_URL to the address ${connector.card.name} can reach, or add a webhook by hand with a secret of your own.`;
   const pending = await db
     .selectFrom("repositories")
     .select(["id", "full_name"])

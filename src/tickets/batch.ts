@@ -16,19 +16,34 @@ import { filterWhere } from "../findings/query.js";
 import { openTracker, pushSubject, recordPushError, type TrackerHandle } from "./push.js";
 import { assignmentScope, subjectKeyOf } from "./subjects.js";
 
-export const BATCH_JOB = jobKind<{ batchId: number; integrationId: number }>("tickets.batch", { maxAttempts: 3, lane: (p) => integrationLane(p.integrationId) });
+export const BATCH_JOB = jobKind<{ batchId: number; integrationId: number }>("tickets.batch", {
+  maxAttempts: 3,
+  lane: (p) => integrationLane(p.integrationId),
+});
 /** Rate-limit waits one subject may sit through before it is recorded as failed. */
 const MAX_RATE_LIMIT_WAITS = 30;
 
 export async function startBatch(db: Db, filter: FindingFilter, description: string, by: string, now: Date): Promise<number> {
   const { after: _a, before: _b, ...stored } = filter;
   const integrations = (
-    await db.selectFrom("tracker_assignments").innerJoin("tracker_mappings", "tracker_mappings.id", "tracker_assignments.mapping_id").select("tracker_mappings.integration_id").distinct().execute()
+    await db
+      .selectFrom("tracker_assignments")
+      .innerJoin("tracker_mappings", "tracker_mappings.id", "tracker_assignments.mapping_id")
+      .select("tracker_mappings.integration_id")
+      .distinct()
+      .execute()
   ).map((r) => r.integration_id);
   return db.transaction().execute(async (trx) => {
     const batch = await trx
       .insertInto("push_batches")
-      .values({ requested_by: by, description, filter: JSON.stringify(stored), total: integrations.length ? null : 0, created_at: now.toISOString(), finished_at: integrations.length ? null : now.toISOString() })
+      .values({
+        requested_by: by,
+        description,
+        filter: JSON.stringify(stored),
+        total: integrations.length ? null : 0,
+        created_at: now.toISOString(),
+        finished_at: integrations.length ? null : now.toISOString(),
+      })
       .returning("id")
       .executeTakeFirstOrThrow();
     for (const integrationId of integrations) {
@@ -51,12 +66,21 @@ export async function findBatch(db: Db, id: number): Promise<PushBatch | undefin
     total: parts.every((p) => p.total !== null) ? parts.reduce((n, p) => n + p.total!, 0) : null,
     done: parts.reduce((n, p) => n + p.done, 0),
     failed: parts.reduce((n, p) => n + p.failed, 0),
-    finished_at: finished ? parts.map((p) => p.finished_at!).sort().at(-1)! : null,
+    finished_at: finished
+      ? parts
+          .map((p) => p.finished_at!)
+          .sort()
+          .at(-1)!
+      : null,
   };
 }
 
 /** For each tracker still pushing, what is left and how long it takes at the tracker's pace (where its service documents limits). */
-export async function batchEstimates(db: Db, catalogue: ConnectorCatalogue, id: number): Promise<{ integration: string; left: number; estimate: PushEstimate; grouped: boolean }[]> {
+export async function batchEstimates(
+  db: Db,
+  catalogue: ConnectorCatalogue,
+  id: number,
+): Promise<{ integration: string; left: number; estimate: PushEstimate; grouped: boolean }[]> {
   const parts = await db
     .selectFrom("push_batch_parts")
     .innerJoin("integrations", "integrations.id", "push_batch_parts.integration_id")
@@ -124,15 +148,25 @@ export function batchHandler(deps: Services): JobHandler<{ batchId: number; inte
   return async ({ payload, logger, progress }) => {
     const { batchId, integrationId } = payload;
     const batch = await deps.db.selectFrom("push_batches").selectAll().where("id", "=", batchId).executeTakeFirst();
-    const part = await deps.db.selectFrom("push_batch_parts").selectAll().where("batch_id", "=", batchId).where("integration_id", "=", integrationId).executeTakeFirst();
+    const part = await deps.db
+      .selectFrom("push_batch_parts")
+      .selectAll()
+      .where("batch_id", "=", batchId)
+      .where("integration_id", "=", integrationId)
+      .executeTakeFirst();
     if (!batch || !part || part.finished_at) return;
     const filter = JSON.parse(batch.filter) as FindingFilter;
     const subjects = await batchSubjects(deps.db, filter, integrationId);
-    await deps.db.updateTable("push_batch_parts").set({ total: subjects.length, done: 0, failed: 0 }).where("batch_id", "=", batchId).where("integration_id", "=", integrationId).execute();
+    await deps.db
+      .updateTable("push_batch_parts")
+      .set({ total: subjects.length, done: 0, failed: 0 })
+      .where("batch_id", "=", batchId)
+      .where("integration_id", "=", integrationId)
+      .execute();
     const handles = new Map<number, TrackerHandle | null>();
     let done = 0;
     let failed = 0;
-    const sleep = (deps.env.pace ? deps.env.pace.sleep : (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    const sleep = deps.env.pace ? deps.env.pace.sleep : (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
     for (const { mappingId, subjectKey } of subjects) {
       for (let waits = 0; ; waits++) {
         try {
@@ -157,7 +191,12 @@ export function batchHandler(deps: Services): JobHandler<{ batchId: number; inte
       await deps.db.updateTable("push_batch_parts").set({ done, failed }).where("batch_id", "=", batchId).where("integration_id", "=", integrationId).execute();
       if (done % 25 === 0 || done === subjects.length) await progress({ done, total: subjects.length, message: `${failed} failed` });
     }
-    await deps.db.updateTable("push_batch_parts").set({ finished_at: deps.now().toISOString() }).where("batch_id", "=", batchId).where("integration_id", "=", integrationId).execute();
+    await deps.db
+      .updateTable("push_batch_parts")
+      .set({ finished_at: deps.now().toISOString() })
+      .where("batch_id", "=", batchId)
+      .where("integration_id", "=", integrationId)
+      .execute();
     logger.info("push batch part finished", { batchId, integrationId, total: subjects.length, failed });
   };
 }

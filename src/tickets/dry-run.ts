@@ -30,7 +30,14 @@ export interface PlannedPush {
 }
 
 /** The push of one subject as it would happen now; undefined when it would send nothing. */
-export async function planPush(db: Db, mappingId: number, data: MappingData, subjectKey: string, baseUrl: string, manual: boolean): Promise<PlannedPush | undefined> {
+export async function planPush(
+  db: Db,
+  mappingId: number,
+  data: MappingData,
+  subjectKey: string,
+  baseUrl: string,
+  manual: boolean,
+): Promise<PlannedPush | undefined> {
   const existing = await ticketFor(db, mappingId, subjectKey);
   const loaded = await loadSubject(db, subjectKey, await subjectFindingIds(db, mappingId, subjectKey, existing?.id), baseUrl);
   if (!loaded) return undefined;
@@ -59,7 +66,15 @@ export async function planPush(db: Db, mappingId: number, data: MappingData, sub
     .map((m) => ({ name: m.name, value: content.fields[m.fieldId] }))
     .filter((f): f is { name: string; value: NonNullable<typeof f.value> } => f.value !== undefined && f.value.kind !== "document")
     .map((f) => ({ name: f.name, value: displayFieldValue(f.value, data.fields.find((m) => m.name === f.name)?.choiceNames) }));
-  return { subject: view.label, ticket: existing?.external_key ?? null, action, changes: action === "create" ? ["Create", ...changes] : changes, title: view.text.title ?? "", fields, description: view.plainText };
+  return {
+    subject: view.label,
+    ticket: existing?.external_key ?? null,
+    action,
+    changes: action === "create" ? ["Create", ...changes] : changes,
+    title: view.text.title ?? "",
+    fields,
+    description: view.plainText,
+  };
 }
 
 /** A dry run: the first pushes, and how many tickets it would write in all (for the time estimate). */
@@ -72,7 +87,13 @@ export interface DryRun {
 }
 
 /** What the first sweep would push if the assignment had this push mode (automatic modes only). */
-export async function planAssignment(db: Db, mappingId: number, data: MappingData, assignment: Pick<TrackerAssignment, "repository_ids" | "min_severity" | "group_by" | "linked_through"> & { push_mode: PushMode }, baseUrl: string): Promise<DryRun> {
+export async function planAssignment(
+  db: Db,
+  mappingId: number,
+  data: MappingData,
+  assignment: Pick<TrackerAssignment, "repository_ids" | "min_severity" | "group_by" | "linked_through"> & { push_mode: PushMode },
+  baseUrl: string,
+): Promise<DryRun> {
   const subjects = new Set<string>();
   const links = assignment.push_mode === "link_new" || assignment.push_mode === "link_and_update";
   const updates = assignment.push_mode === "update_existing" || assignment.push_mode === "link_and_update";
@@ -89,7 +110,14 @@ export async function planAssignment(db: Db, mappingId: number, data: MappingDat
     for (const r of rows) subjects.add(subjectKeyOf(assignment.group_by, r));
   }
   if (updates) {
-    const linked = await db.selectFrom("tickets").select("subject_key").where("mapping_id", "=", mappingId).where("linked_at", "is not", null).orderBy("id").limit(PREVIEW_LIMIT * 5).execute();
+    const linked = await db
+      .selectFrom("tickets")
+      .select("subject_key")
+      .where("mapping_id", "=", mappingId)
+      .where("linked_at", "is not", null)
+      .orderBy("id")
+      .limit(PREVIEW_LIMIT * 5)
+      .execute();
     for (const t of linked) subjects.add(t.subject_key);
   }
   const run = await planSubjects(db, mappingId, data, [...subjects], baseUrl);
@@ -100,7 +128,10 @@ export async function planAssignment(db: Db, mappingId: number, data: MappingDat
 }
 
 /** Subjects the assignment's new open findings make (one per finding, package, CVE or asset). */
-async function countNewSubjects(db: Db, assignment: Pick<TrackerAssignment, "repository_ids" | "min_severity" | "group_by" | "linked_through">): Promise<number> {
+async function countNewSubjects(
+  db: Db,
+  assignment: Pick<TrackerAssignment, "repository_ids" | "min_severity" | "group_by" | "linked_through">,
+): Promise<number> {
   const subject = {
     finding: sql`findings.id`,
     package: sql`coalesce(findings.ecosystem, '') || ':' || findings.package_lc`,
@@ -118,14 +149,32 @@ async function countNewSubjects(db: Db, assignment: Pick<TrackerAssignment, "rep
 }
 
 async function countLinked(db: Db, mappingId: number): Promise<number> {
-  const row = await db.selectFrom("tickets").select((eb) => eb.fn.countAll<number | string>().as("n")).where("mapping_id", "=", mappingId).where("linked_at", "is not", null).executeTakeFirst();
+  const row = await db
+    .selectFrom("tickets")
+    .select((eb) => eb.fn.countAll<number | string>().as("n"))
+    .where("mapping_id", "=", mappingId)
+    .where("linked_at", "is not", null)
+    .executeTakeFirst();
   return Number(row?.n ?? 0);
 }
 
 /** The linked tickets a changed mapping would update or move on their next push. */
 export async function planMappingChange(db: Db, mappingId: number, data: MappingData, baseUrl: string): Promise<DryRun> {
-  const linked = await db.selectFrom("tickets").select("subject_key").where("mapping_id", "=", mappingId).where("linked_at", "is not", null).orderBy("id").limit(PREVIEW_LIMIT * 5).execute();
-  const run = await planSubjects(db, mappingId, data, linked.map((t) => t.subject_key), baseUrl);
+  const linked = await db
+    .selectFrom("tickets")
+    .select("subject_key")
+    .where("mapping_id", "=", mappingId)
+    .where("linked_at", "is not", null)
+    .orderBy("id")
+    .limit(PREVIEW_LIMIT * 5)
+    .execute();
+  const run = await planSubjects(
+    db,
+    mappingId,
+    data,
+    linked.map((t) => t.subject_key),
+    baseUrl,
+  );
   return run.more ? { ...run, writes: Math.max(run.plans.length, await countLinked(db, mappingId)) } : run;
 }
 

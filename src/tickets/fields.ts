@@ -69,7 +69,24 @@ export const PATCHBAY_FIELDS: Record<PatchbayField, string> = {
 export function patchbayFieldsFor(kind: TrackerFieldKind): PatchbayField[] {
   switch (kind) {
     case "text":
-      return ["title", "description", "severity", "cvss", "cve", "package", "installed_version", "fixed_version", "asset", "repository", "finding_link", "scanner_link", "due_date", "first_detected", "assignee", "component"];
+      return [
+        "title",
+        "description",
+        "severity",
+        "cvss",
+        "cve",
+        "package",
+        "installed_version",
+        "fixed_version",
+        "asset",
+        "repository",
+        "finding_link",
+        "scanner_link",
+        "due_date",
+        "first_detected",
+        "assignee",
+        "component",
+      ];
     case "document":
       return ["description", "title"];
     case "number":
@@ -187,9 +204,10 @@ export function validateMapping(mapping: FieldMapping[], fields: TrackerField[])
   }
   for (const field of fields) {
     if (field.required && !field.hasDefault && !mapping.some((m) => m.fieldId === field.id && m.source !== "none")) {
-      errors[field.id] ??= field.kind === "unsupported"
-        ? `${field.name} is mandatory in the tracker but Patchbay cannot fill a field of this type; make it optional or give it a default in the tracker.`
-        : `${field.name} is mandatory in the tracker: map it.`;
+      errors[field.id] ??=
+        field.kind === "unsupported"
+          ? `${field.name} is mandatory in the tracker but Patchbay cannot fill a field of this type; make it optional or give it a default in the tracker.`
+          : `${field.name} is mandatory in the tracker: map it.`;
     }
   }
   return errors;

@@ -66,7 +66,13 @@ const ACCEPTANCE_DAYS = 365;
 
 export function inboundSettings(mapping: Pick<TrackerMapping, "inbound">): InboundSettings {
   const parsed = JSON.parse(mapping.inbound || "{}") as Partial<InboundSettings>;
-  return { map: parsed.map ?? {}, stillDetected: parsed.stillDetected === "flag" ? "flag" : "reopen", reconcile: DIRECTIONS.includes(parsed.reconcile as ReconcileDirection) ? (parsed.reconcile as ReconcileDirection) : "report", names: parsed.names ?? {}, linkedTickets: linkedTickets(parsed.linkedTickets) };
+  return {
+    map: parsed.map ?? {},
+    stillDetected: parsed.stillDetected === "flag" ? "flag" : "reopen",
+    reconcile: DIRECTIONS.includes(parsed.reconcile as ReconcileDirection) ? (parsed.reconcile as ReconcileDirection) : "report",
+    names: parsed.names ?? {},
+    linkedTickets: linkedTickets(parsed.linkedTickets),
+  };
 }
 
 /** The obvious reading of a workflow: the statuses the outbound map uses, read back; "not planned" and "won't" as risk accepted. */
@@ -98,7 +104,12 @@ export function parseInboundForm(form: Record<string, string | undefined>, statu
   };
 }
 
-const DONE_WORDS: Record<Exclude<InboundAction, "none">, string> = { open: "reopened", resolved: "resolved", risk_accepted: "accepted as a risk", false_positive: "marked false positive" };
+const DONE_WORDS: Record<Exclude<InboundAction, "none">, string> = {
+  open: "reopened",
+  resolved: "resolved",
+  risk_accepted: "accepted as a risk",
+  false_positive: "marked false positive",
+};
 
 const STATE_OF: Record<Exclude<InboundAction, "none">, TicketState> = { open: "open", resolved: "done", risk_accepted: "accepted", false_positive: "accepted" };
 
@@ -115,11 +126,19 @@ export interface InboundTracker {
  * webhook a tracker reuses (GitHub Issues on its GitHub integration). Undefined when the
  * delivery is not about tickets.
  */
-export async function ticketDelivery(deps: Services, integration: Integration, event: string, body: string, contentType: string): Promise<{ tracker: InboundTracker; event: TicketEvent } | undefined> {
+export async function ticketDelivery(
+  deps: Services,
+  integration: Integration,
+  event: string,
+  body: string,
+  contentType: string,
+): Promise<{ tracker: InboundTracker; event: TicketEvent } | undefined> {
   const own = deps.catalogue.get(integration.kind)?.tracker ? [integration] : [];
   // Trackers that name this integration as their source ("integration" fields).
   const linked = (await deps.db.selectFrom("integrations").selectAll().where("id", "!=", integration.id).execute()).filter(
-    (i) => deps.catalogue.get(i.kind)?.tracker?.inbound && Object.values(JSON.parse(i.settings) as Record<string, unknown>).some((v) => String(v) === String(integration.id)),
+    (i) =>
+      deps.catalogue.get(i.kind)?.tracker?.inbound &&
+      Object.values(JSON.parse(i.settings) as Record<string, unknown>).some((v) => String(v) === String(integration.id)),
   );
   for (const candidate of [...own, ...linked]) {
     const connector = deps.catalogue.get(candidate.kind)!;
@@ -134,7 +153,11 @@ export async function ticketDelivery(deps: Services, integration: Integration, e
  * Where a tracker integration's events arrive: its own webhook, or (for a tracker that reuses
  * another integration's credentials, like GitHub Issues on a GitHub integration) that one's.
  */
-export async function eventReceiver(db: Db, catalogue: ConnectorCatalogue, integration: Integration): Promise<{ receiver: Integration; via: Integration | undefined; secretField: string | undefined }> {
+export async function eventReceiver(
+  db: Db,
+  catalogue: ConnectorCatalogue,
+  integration: Integration,
+): Promise<{ receiver: Integration; via: Integration | undefined; secretField: string | undefined }> {
   const connector = catalogue.get(integration.kind);
   const settings = JSON.parse(integration.settings) as Record<string, unknown>;
   const linkField = connector?.fields.find((f) => f.type === "integration" && settings[f.name]);
@@ -166,7 +189,12 @@ async function selfOf(deps: Services, integration: Integration): Promise<string 
 }
 
 /** Applies one ticket event; returns what it did, for the delivery's record. */
-export async function applyTicketEvent(db: Db, tracker: InboundTracker, event: TicketEvent, now: Date): Promise<{ outcome: "processed" | "ignored"; detail: string }> {
+export async function applyTicketEvent(
+  db: Db,
+  tracker: InboundTracker,
+  event: TicketEvent,
+  now: Date,
+): Promise<{ outcome: "processed" | "ignored"; detail: string }> {
   const ignored = (detail: string) => ({ outcome: "ignored" as const, detail });
   const found = await findTicket(db, tracker.integrationId, event.ticket);
   if (!found) return ignored(`${event.ticket.key ?? event.ticket.id} is not a ticket Patchbay created or linked.`);
@@ -181,7 +209,8 @@ export async function applyTicketEvent(db: Db, tracker: InboundTracker, event: T
   if (tracker.self && event.actor.id === tracker.self) return ignored(`The change to ${label} was made by Patchbay itself.`);
   // Only status changes order status changes: a comment (delivered on its own, maybe before
   // the transition it explains) never makes a status change look stale.
-  if (event.status && ticket.remote_seen_at && event.at < ticket.remote_seen_at) return ignored(`The change to ${label} at ${event.at} is older than the last one applied (${ticket.remote_seen_at}).`);
+  if (event.status && ticket.remote_seen_at && event.at < ticket.remote_seen_at)
+    return ignored(`The change to ${label} at ${event.at} is older than the last one applied (${ticket.remote_seen_at}).`);
   const memo = readMemo(ticket.remote_comment);
   const commentKey = event.comment?.id ? `seen-comment:${event.comment.id}` : undefined;
   const notes = JSON.parse(ticket.notes || "[]") as string[];
@@ -204,7 +233,12 @@ export async function applyTicketEvent(db: Db, tracker: InboundTracker, event: T
     if (event.comment?.text.trim() && !repeated) {
       comment = event.comment.text.trim().slice(0, 1000);
       nextMemo.comment = { text: comment, author, at: event.at };
-      await noteFindings(trx, findings.map((finding) => ({ finding, note: `Comment on ${label}: ${comment}` })), actor, stamp);
+      await noteFindings(
+        trx,
+        findings.map((finding) => ({ finding, note: `Comment on ${label}: ${comment}` })),
+        actor,
+        stamp,
+      );
       done.push("comment recorded");
       // Delivered after the transition it explains (same person, within a minute): the reason gets it.
       if (!event.status && memo.status && memo.status.author === author && nearby(memo.status.at, event.at)) {
@@ -228,7 +262,8 @@ export async function applyTicketEvent(db: Db, tracker: InboundTracker, event: T
       const statusMap = (JSON.parse(mapping.status_map) as { map: StatusMap }).map;
       const ownStatus = ticket.state ? statusMap[ticket.state as TicketState] : undefined;
       if (action === "none") done.push(`status ${statusName} leaves the findings as they are`);
-      else if (ownStatus === event.status.id && STATE_OF[action] === ticket.state && !(byResolution && byResolution !== "none")) done.push(`status ${statusName} is the one Patchbay set`);
+      else if (ownStatus === event.status.id && STATE_OF[action] === ticket.state && !(byResolution && byResolution !== "none"))
+        done.push(`status ${statusName} is the one Patchbay set`);
       else {
         const base = `${event.actor.name} moved ${label} to ${statusName} in ${tracker.name}`;
         const reason = `${base}${comment ? `: ${comment}` : ""}`;
@@ -239,7 +274,11 @@ export async function applyTicketEvent(db: Db, tracker: InboundTracker, event: T
       }
     }
     update.remote_comment = JSON.stringify(nextMemo);
-    await trx.updateTable("tickets").set({ ...update, updated_at: stamp }).where("id", "=", ticket.id).execute();
+    await trx
+      .updateTable("tickets")
+      .set({ ...update, updated_at: stamp })
+      .where("id", "=", ticket.id)
+      .execute();
     await recordChange(trx, ticket.id, "inbound", `From ${tracker.name}, by ${event.actor.name}: ${done.join("; ") || "nothing to apply"}`, now);
     // Other trackers covering the same findings follow.
     await requestTicketSweep(trx, now);
@@ -272,7 +311,11 @@ function nearby(a: string, b: string): boolean {
 async function explainTransition(trx: Db, findings: Finding[], reason: string, comment: string): Promise<number> {
   const ids = findings.filter((f) => f.status_reason === reason).map((f) => f.id);
   if (!ids.length) return 0;
-  await trx.updateTable("findings").set({ status_reason: `${reason}: ${comment}` }).where("id", "in", ids).execute();
+  await trx
+    .updateTable("findings")
+    .set({ status_reason: `${reason}: ${comment}` })
+    .where("id", "in", ids)
+    .execute();
   return ids.length;
 }
 
@@ -295,11 +338,22 @@ async function findTicket(db: Db, integrationId: number, ref: TicketEvent["ticke
 /** Moves the findings as the action says; returns how many changed. */
 async function applyAction(trx: Db, findings: Finding[], action: Exclude<InboundAction, "none">, reason: string, actor: string, now: Date): Promise<number> {
   const stamp = now.toISOString();
-  const from: FindingStatus[] = action === "open" ? ["resolved", "risk_accepted", "false_positive"] : action === "resolved" ? ["open", "in_remediation"] : ["open", "in_remediation", "resolved"];
+  const from: FindingStatus[] =
+    action === "open"
+      ? ["resolved", "risk_accepted", "false_positive"]
+      : action === "resolved"
+        ? ["open", "in_remediation"]
+        : ["open", "in_remediation", "resolved"];
   const moving = findings.filter((f) => from.includes(f.status));
   if (!moving.length) return 0;
   const expires = new Date(now.getTime() + ACCEPTANCE_DAYS * 86_400_000).toISOString();
-  const note = action === "resolved" ? `${reason}; the next scan confirms the fix` : action === "risk_accepted" ? `${reason} (until ${expires.slice(0, 10)})` : reason;
-  await moveFindings(trx, moving, { to: action, actor, reason, expiresAt: expires, trackerClosedAt: action === "resolved" ? stamp : null, note: note.slice(0, 2000) }, now);
+  const note =
+    action === "resolved" ? `${reason}; the next scan confirms the fix` : action === "risk_accepted" ? `${reason} (until ${expires.slice(0, 10)})` : reason;
+  await moveFindings(
+    trx,
+    moving,
+    { to: action, actor, reason, expiresAt: expires, trackerClosedAt: action === "resolved" ? stamp : null, note: note.slice(0, 2000) },
+    now,
+  );
   return moving.length;
 }

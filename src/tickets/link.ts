@@ -16,16 +16,40 @@ import type { ReconcileEntry } from "./reconcile.js";
 import { recordChange } from "./store.js";
 
 /** One run at a time per mapping: the key is the mapping's, given at enqueue. */
-export const LINK_JOB = jobKind<{ runId: number; mappingId: number }>("tickets.link-existing", { maxAttempts: 3, dedupe: (p) => `tickets.link-existing:${p.mappingId}` });
+export const LINK_JOB = jobKind<{ runId: number; mappingId: number }>("tickets.link-existing", {
+  maxAttempts: 3,
+  dedupe: (p) => `tickets.link-existing:${p.mappingId}`,
+});
 /** Tickets read from the tracker by one import. */
 const IMPORT_LIMIT = 2000;
 
 /** Records the link: a ticket row of origin "linked", and the finding it covers. */
-async function link(db: Db, mapping: { id: number; name: string }, finding: Pick<Finding, "id">, subjectKey: string, ticket: Pick<ExistingTicket, "id" | "key" | "url">, detail: string, now: Date): Promise<string | undefined> {
-  const taken = await db.selectFrom("tickets").select(["subject_key"]).where("mapping_id", "=", mapping.id).where("external_id", "=", ticket.id).executeTakeFirst();
+async function link(
+  db: Db,
+  mapping: { id: number; name: string },
+  finding: Pick<Finding, "id">,
+  subjectKey: string,
+  ticket: Pick<ExistingTicket, "id" | "key" | "url">,
+  detail: string,
+  now: Date,
+): Promise<string | undefined> {
+  const taken = await db
+    .selectFrom("tickets")
+    .select(["subject_key"])
+    .where("mapping_id", "=", mapping.id)
+    .where("external_id", "=", ticket.id)
+    .executeTakeFirst();
   if (taken) return `${ticket.key} is already linked (to ${taken.subject_key.replace(":", " ")}).`;
-  const existing = await db.selectFrom("tickets").select(["external_key", "linked_at"]).where("mapping_id", "=", mapping.id).where("subject_key", "=", subjectKey).executeTakeFirst();
-  if (existing) return existing.linked_at ? `This finding already has a ticket in ${mapping.name}: ${existing.external_key}.` : "A push of this finding is creating its ticket right now; try again in a minute.";
+  const existing = await db
+    .selectFrom("tickets")
+    .select(["external_key", "linked_at"])
+    .where("mapping_id", "=", mapping.id)
+    .where("subject_key", "=", subjectKey)
+    .executeTakeFirst();
+  if (existing)
+    return existing.linked_at
+      ? `This finding already has a ticket in ${mapping.name}: ${existing.external_key}.`
+      : "A push of this finding is creating its ticket right now; try again in a minute.";
   const stamp = now.toISOString();
   const row = await db
     .insertInto("tickets")
@@ -56,15 +80,34 @@ async function link(db: Db, mapping: { id: number; name: string }, finding: Pick
 }
 
 /** Links a finding to an existing ticket a person names; returns an error message, or the ticket linked. */
-export async function linkByHand(deps: Services, finding: Finding, mappingId: number, reference: string, by: string, logger: Parameters<typeof openTracker>[2]): Promise<{ ok: true; ticket: ExistingTicket } | { ok: false; message: string }> {
+export async function linkByHand(
+  deps: Services,
+  finding: Finding,
+  mappingId: number,
+  reference: string,
+  by: string,
+  logger: Parameters<typeof openTracker>[2],
+): Promise<{ ok: true; ticket: ExistingTicket } | { ok: false; message: string }> {
   const coverage = (await coveringMappings(deps.db, finding)).find((c) => c.mappingId === mappingId);
   if (!coverage) return { ok: false, message: "No assignment of this tracker project covers the finding: add one on the project's page first." };
   if (!reference.trim()) return { ok: false, message: "Enter the ticket's key or address." };
   const handle = await openTracker(deps, mappingId, logger);
   if (!handle) return { ok: false, message: "The tracker project is gone." };
   const ticket = await handle.session.lookup(handle.data.target, reference.trim().slice(0, 500));
-  if (!ticket) return { ok: false, message: `${handle.data.target.project.name} has no ticket "${reference.trim().slice(0, 100)}". Enter its key (or paste its address) as the tracker shows it.` };
-  const refused = await link(deps.db, handle.mapping, finding, coverage.subjectKey, ticket, `Linked by ${by} to ${ticket.key}, which existed in the tracker`, deps.now());
+  if (!ticket)
+    return {
+      ok: false,
+      message: `${handle.data.target.project.name} has no ticket "${reference.trim().slice(0, 100)}". Enter its key (or paste its address) as the tracker shows it.`,
+    };
+  const refused = await link(
+    deps.db,
+    handle.mapping,
+    finding,
+    coverage.subjectKey,
+    ticket,
+    `Linked by ${by} to ${ticket.key}, which existed in the tracker`,
+    deps.now(),
+  );
   return refused ? { ok: false, message: refused } : { ok: true, ticket };
 }
 
@@ -76,7 +119,16 @@ export async function startLinkByCve(db: Db, mappingId: number, by: string, now:
   const mapping = await db.selectFrom("tracker_mappings").select("integration_id").where("id", "=", mappingId).executeTakeFirstOrThrow();
   const run = await db
     .insertInto("reconcile_runs")
-    .values({ mapping_id: mappingId, direction: "link", status: "running", requested_by: by, started_at: now.toISOString(), finished_at: null, error: null, total: null })
+    .values({
+      mapping_id: mappingId,
+      direction: "link",
+      status: "running",
+      requested_by: by,
+      started_at: now.toISOString(),
+      finished_at: null,
+      error: null,
+      total: null,
+    })
     .returning("id")
     .executeTakeFirstOrThrow();
   await enqueue(db, LINK_JOB, { runId: run.id, mappingId }, now, { lane: integrationLane(mapping.integration_id) });
@@ -91,7 +143,11 @@ export function linkByCveHandler(deps: Services): JobHandler<{ runId: number }> 
     if (!run || run.status !== "running") return;
     const handle = await openTracker(deps, run.mapping_id, logger);
     const finish = (set: { status: "proposed" | "failed"; error?: string }) =>
-      db.updateTable("reconcile_runs").set({ ...set, finished_at: deps.now().toISOString() }).where("id", "=", runId).execute();
+      db
+        .updateTable("reconcile_runs")
+        .set({ ...set, finished_at: deps.now().toISOString() })
+        .where("id", "=", runId)
+        .execute();
     if (!handle) return void (await finish({ status: "failed", error: "The mapping or its tracker integration is gone." }));
     let tickets: ExistingTicket[];
     try {
@@ -108,15 +164,38 @@ export function linkByCveHandler(deps: Services): JobHandler<{ runId: number }> 
     for (const ticket of tickets) {
       checked++;
       const cves = cvesIn(ticket.title);
-      const entry: ReconcileEntry = { ticket: ticket.key, url: ticket.url, expected: cves.join(", "), actual: ticket.title.slice(0, 200), action: "No open finding with this CVE." };
-      const linked = await db.selectFrom("tickets").select("id").where("mapping_id", "=", run.mapping_id).where("external_id", "=", ticket.id).executeTakeFirst();
+      const entry: ReconcileEntry = {
+        ticket: ticket.key,
+        url: ticket.url,
+        expected: cves.join(", "),
+        actual: ticket.title.slice(0, 200),
+        action: "No open finding with this CVE.",
+      };
+      const linked = await db
+        .selectFrom("tickets")
+        .select("id")
+        .where("mapping_id", "=", run.mapping_id)
+        .where("external_id", "=", ticket.id)
+        .executeTakeFirst();
       if (linked) entry.action = "Already linked.";
-      const findings = linked ? [] : await db.selectFrom("findings").selectAll().where("cve", "in", cves).where("status", "in", ["open", "in_remediation"]).orderBy("id").limit(200).execute();
+      const findings = linked
+        ? []
+        : await db
+            .selectFrom("findings")
+            .selectAll()
+            .where("cve", "in", cves)
+            .where("status", "in", ["open", "in_remediation"])
+            .orderBy("id")
+            .limit(200)
+            .execute();
       for (const finding of findings) {
         // One ticket stands for one subject, and a subject gets one ticket.
         const coverage = (await coveringMappings(db, finding)).find((c) => c.mappingId === run.mapping_id);
         if (!coverage || proposedSubjects.has(coverage.subjectKey)) continue;
-        if (await db.selectFrom("tickets").select("id").where("mapping_id", "=", run.mapping_id).where("subject_key", "=", coverage.subjectKey).executeTakeFirst()) continue;
+        if (
+          await db.selectFrom("tickets").select("id").where("mapping_id", "=", run.mapping_id).where("subject_key", "=", coverage.subjectKey).executeTakeFirst()
+        )
+          continue;
         proposedSubjects.add(coverage.subjectKey);
         entry.action = `To link to finding #${finding.id} (${finding.cve} in ${finding.package ?? "?"} ${finding.installed_version ?? ""}).`;
         entry.proposal = { ticketId: ticket.id, findingId: finding.id, subjectKey: coverage.subjectKey };
@@ -127,7 +206,11 @@ export function linkByCveHandler(deps: Services): JobHandler<{ runId: number }> 
       report.push(entry);
       if (checked % 50 === 0) await progress({ done: checked, total: tickets.length });
     }
-    await db.updateTable("reconcile_runs").set({ checked, total: tickets.length, differences: proposed, repaired: 0, report: JSON.stringify(report.slice(0, 500)) }).where("id", "=", runId).execute();
+    await db
+      .updateTable("reconcile_runs")
+      .set({ checked, total: tickets.length, differences: proposed, repaired: 0, report: JSON.stringify(report.slice(0, 500)) })
+      .where("id", "=", runId)
+      .execute();
     await finish({ status: "proposed" });
     logger.info("existing tickets proposed for linking", { mappingId: run.mapping_id, tickets: tickets.length, proposed });
   };
@@ -135,7 +218,14 @@ export function linkByCveHandler(deps: Services): JobHandler<{ runId: number }> 
 
 /** An admin approves a proposed run: each proposed link is made (checked again: things moved since). */
 export async function approveLinkByCve(db: Db, mappingId: number, runId: number, by: string, now: Date): Promise<string> {
-  const claimed = await db.updateTable("reconcile_runs").set({ status: "approving" }).where("id", "=", runId).where("mapping_id", "=", mappingId).where("direction", "=", "link").where("status", "=", "proposed").executeTakeFirst();
+  const claimed = await db
+    .updateTable("reconcile_runs")
+    .set({ status: "approving" })
+    .where("id", "=", runId)
+    .where("mapping_id", "=", mappingId)
+    .where("direction", "=", "link")
+    .where("status", "=", "proposed")
+    .executeTakeFirst();
   if (Number(claimed.numUpdatedRows) !== 1) return "These links were already approved, or the run is not waiting for approval.";
   const run = await db.selectFrom("reconcile_runs").selectAll().where("id", "=", runId).executeTakeFirstOrThrow();
   const mapping = await db.selectFrom("tracker_mappings").select(["id", "name"]).where("id", "=", mappingId).executeTakeFirstOrThrow();
@@ -143,10 +233,22 @@ export async function approveLinkByCve(db: Db, mappingId: number, runId: number,
   let linked = 0;
   for (const entry of report) {
     if (!entry.proposal) continue;
-    const refused = await link(db, mapping, { id: entry.proposal.findingId }, entry.proposal.subjectKey, { id: entry.proposal.ticketId, key: entry.ticket, url: entry.url ?? "" }, `Linked to ${entry.ticket}, an existing ticket naming ${entry.expected} (approved by ${by})`, now);
+    const refused = await link(
+      db,
+      mapping,
+      { id: entry.proposal.findingId },
+      entry.proposal.subjectKey,
+      { id: entry.proposal.ticketId, key: entry.ticket, url: entry.url ?? "" },
+      `Linked to ${entry.ticket}, an existing ticket naming ${entry.expected} (approved by ${by})`,
+      now,
+    );
     entry.action = refused ? `Not linked: ${refused}` : `Linked to finding #${entry.proposal.findingId}.`;
     if (!refused) linked++;
   }
-  await db.updateTable("reconcile_runs").set({ status: "succeeded", repaired: linked, report: JSON.stringify(report), finished_at: now.toISOString() }).where("id", "=", runId).execute();
+  await db
+    .updateTable("reconcile_runs")
+    .set({ status: "succeeded", repaired: linked, report: JSON.stringify(report), finished_at: now.toISOString() })
+    .where("id", "=", runId)
+    .execute();
   return `${linked} ticket${linked === 1 ? "" : "s"} linked.`;
 }

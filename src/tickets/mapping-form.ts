@@ -29,7 +29,9 @@ export function parseMappingForm(
       const m: FieldMapping = { fieldId: field.id, name: field.name, kind: field.kind, required: field.required, source, value };
       if (field.allowedValues) m.choiceNames = Object.fromEntries(field.allowedValues.map((v) => [v.id, v.name]));
       if (source === "patchbay" && value === "severity" && field.allowedValues?.length) {
-        m.severityMap = Object.fromEntries(SEVERITIES.map((s) => [s, form[`severity.${field.id}.${s}`] ?? ""]).filter(([, v]) => v)) as Partial<Record<Severity, string>>;
+        m.severityMap = Object.fromEntries(SEVERITIES.map((s) => [s, form[`severity.${field.id}.${s}`] ?? ""]).filter(([, v]) => v)) as Partial<
+          Record<Severity, string>
+        >;
       }
       return m;
     });
@@ -57,7 +59,10 @@ export function parseMappingForm(
     else errors[`resolution.${state}`] = "Choose one of the tracker's resolutions.";
   }
   const templates = { title: (form.titleTemplate ?? "").trim().slice(0, 2000), description: (form.descriptionTemplate ?? "").trim().slice(0, 20000) };
-  for (const [key, source] of [["titleTemplate", templates.title], ["descriptionTemplate", templates.description]] as const) {
+  for (const [key, source] of [
+    ["titleTemplate", templates.title],
+    ["descriptionTemplate", templates.description],
+  ] as const) {
     try {
       compileTemplate(source);
     } catch (err) {
@@ -74,11 +79,18 @@ export const RESOLVING_STATES = ["done", "accepted"] as const;
 
 /** The tracker's resolutions among the inbound choices ("resolution:<id>"), by their own ids. */
 export function resolutionChoices(inboundChoices: TrackerChoice[]): TrackerChoice[] {
-  return inboundChoices.filter((c) => c.id.startsWith("resolution:")).map((c) => ({ id: c.id.slice("resolution:".length), name: c.name.replace(/^Resolution: /, "") }));
+  return inboundChoices
+    .filter((c) => c.id.startsWith("resolution:"))
+    .map((c) => ({ id: c.id.slice("resolution:".length), name: c.name.replace(/^Resolution: /, "") }));
 }
 
 /** A new mapping's starting point: the obvious field sources and status names. */
-export function suggestedMapping(target: TicketTarget, fields: TrackerField[], statuses: TrackerChoice[], inboundChoices: TrackerChoice[] = statuses): MappingData {
+export function suggestedMapping(
+  target: TicketTarget,
+  fields: TrackerField[],
+  statuses: TrackerChoice[],
+  inboundChoices: TrackerChoice[] = statuses,
+): MappingData {
   const find = (re: RegExp) => statuses.find((s) => re.test(s.name))?.id;
   const statusMap: StatusMap = {
     open: find(/^(to ?do|open|new|backlog)$/i),
@@ -100,10 +112,10 @@ export function suggestedMapping(target: TicketTarget, fields: TrackerField[], s
   };
 }
 
-
-export function parseAssignmentForm(form: Record<string, string | string[] | undefined>, repositoryIds: Set<number>):
-  | { ok: true; data: AssignmentData }
-  | { ok: false; errors: Record<string, string> } {
+export function parseAssignmentForm(
+  form: Record<string, string | string[] | undefined>,
+  repositoryIds: Set<number>,
+): { ok: true; data: AssignmentData } | { ok: false; errors: Record<string, string> } {
   const one = (k: string) => {
     const v = form[k];
     return Array.isArray(v) ? v[0] : v;

@@ -10,7 +10,15 @@
 import type { Services } from "../services.js";
 import { createHash } from "node:crypto";
 import { connectorContext } from "../connectors/context.js";
-import { type FieldValue, type TicketContent, TicketMovedError, type TicketRef, type Tracker, type TrackerField, type TrackerSession } from "../connectors/types.js";
+import {
+  type FieldValue,
+  type TicketContent,
+  TicketMovedError,
+  type TicketRef,
+  type Tracker,
+  type TrackerField,
+  type TrackerSession,
+} from "../connectors/types.js";
 import type { Db, Integration, Ticket, TrackerMapping } from "../db/schema.js";
 import { ExternalError, RateLimitedError } from "../http.js";
 import { connectionOf } from "../integrations/reused.js";
@@ -67,7 +75,16 @@ export async function retryPushErrors(db: Db, mappingId: number, errorId: number
   const subjects = [...new Set(rows.map((r) => r.subject_key))];
   await db.transaction().execute(async (trx) => {
     for (const subject of subjects) await enqueuePush(trx, mappingId, subject, now, true);
-    if (rows.length) await trx.updateTable("push_errors").set({ resolved_at: now.toISOString() }).where("id", "in", rows.map((r) => r.id)).execute();
+    if (rows.length)
+      await trx
+        .updateTable("push_errors")
+        .set({ resolved_at: now.toISOString() })
+        .where(
+          "id",
+          "in",
+          rows.map((r) => r.id),
+        )
+        .execute();
   });
   return subjects.length;
 }
@@ -165,7 +182,11 @@ export async function pushSubject(deps: Services, handle: TrackerHandle, subject
       if (!lock.inserted && notes.includes(CREATE_PENDING)) {
         const wait = Date.parse(ticket.updated_at) + (handle.session.searchLagMs ?? 0) - deps.now().getTime();
         if (wait > 0) {
-          throw new RateLimitedError(handle.integration.name, `An earlier attempt to create this ticket lost ${handle.integration.name}'s answer, and its search can take a while to show new tickets: Patchbay looks for it in ${Math.ceil(wait / 1000)} s before creating anything.`, Math.ceil(wait / 1000));
+          throw new RateLimitedError(
+            handle.integration.name,
+            `An earlier attempt to create this ticket lost ${handle.integration.name}'s answer, and its search can take a while to show new tickets: Patchbay looks for it in ${Math.ceil(wait / 1000)} s before creating anything.`,
+            Math.ceil(wait / 1000),
+          );
         }
       }
       const found = lock.inserted ? undefined : await handle.session.find(handle.data.target, marker);
@@ -176,7 +197,12 @@ export async function pushSubject(deps: Services, handle: TrackerHandle, subject
           ref = await handle.session.create(handle.data.target, content);
         } catch (err) {
           // Refused outright: nothing was created, so the next attempt need not wait for the search.
-          if (isPermanent(err)) await db.updateTable("tickets").set({ notes: JSON.stringify(notes.filter((n) => n !== CREATE_PENDING)) }).where("id", "=", ticket.id).execute();
+          if (isPermanent(err))
+            await db
+              .updateTable("tickets")
+              .set({ notes: JSON.stringify(notes.filter((n) => n !== CREATE_PENDING)) })
+              .where("id", "=", ticket.id)
+              .execute();
           throw err;
         }
       } else ref = found;
@@ -185,10 +211,28 @@ export async function pushSubject(deps: Services, handle: TrackerHandle, subject
       const stamp = deps.now().toISOString();
       await db
         .updateTable("tickets")
-        .set({ external_id: ref.id, external_key: ref.key, url: ref.url, linked_at: stamp, state: "open", content_hash: hash, content: summary(handle.data.fields, content), notes: JSON.stringify(noteKeys(view)), updated_at: stamp })
+        .set({
+          external_id: ref.id,
+          external_key: ref.key,
+          url: ref.url,
+          linked_at: stamp,
+          state: "open",
+          content_hash: hash,
+          content: summary(handle.data.fields, content),
+          notes: JSON.stringify(noteKeys(view)),
+          updated_at: stamp,
+        })
         .where("id", "=", ticket.id)
         .execute();
-      await recordChange(db, ticket.id, "linked", found ? `Linked to ${ref.key}, found in the tracker by its marker after an interrupted push` : `Created ${ref.key} in ${handle.data.target.project.name}`, deps.now());
+      await recordChange(
+        db,
+        ticket.id,
+        "linked",
+        found
+          ? `Linked to ${ref.key}, found in the tracker by its marker after an interrupted push`
+          : `Created ${ref.key} in ${handle.data.target.project.name}`,
+        deps.now(),
+      );
       ticket = { ...ticket, state: "open", content_hash: hash, notes: JSON.stringify(noteKeys(view)) };
     } else if (ticket.content_hash !== hash && ticket.origin === "created") {
       const outcome = await onTicket((r) => handle.session.update(handle.data.target, r, content));
@@ -197,7 +241,9 @@ export async function pushSubject(deps: Services, handle: TrackerHandle, subject
       const changed = diff(ticket.content, applied);
       const skipped = (outcome?.ignored ?? []).map((id) => handle.data.fields.find((m) => m.fieldId === id)?.name ?? id);
       await db.updateTable("tickets").set({ content_hash: hash, content: applied, updated_at: deps.now().toISOString() }).where("id", "=", ticket.id).execute();
-      const left = skipped.length ? `${skipped.join(", ")} left as ${skipped.length === 1 ? "it was" : "they were"} (${outcome!.reason ?? "the tracker would not take them"})` : "";
+      const left = skipped.length
+        ? `${skipped.join(", ")} left as ${skipped.length === 1 ? "it was" : "they were"} (${outcome!.reason ?? "the tracker would not take them"})`
+        : "";
       const detail = changed.length ? `Updated ${changed.join("; ")}${left ? `; ${left}` : ""}` : left ? `Not updated: ${left}` : "Updated the content";
       await recordChange(db, ticket.id, "updated", detail, deps.now());
       action = "updated";
@@ -213,16 +259,23 @@ export async function pushSubject(deps: Services, handle: TrackerHandle, subject
     if (ticket.state !== view.state && !keepClosed && mayMove) {
       if (statusId) {
         const resolutionId = handle.data.resolutionMap?.[view.state];
-        const moved = await onTicket((r) => handle.session.transition(handle.data.target, r, statusId, { resolutionId, reason: view.state === "done" ? "resolved" : view.state === "accepted" ? "accepted" : "reopened" }));
+        const moved = await onTicket((r) =>
+          handle.session.transition(handle.data.target, r, statusId, {
+            resolutionId,
+            reason: view.state === "done" ? "resolved" : view.state === "accepted" ? "accepted" : "reopened",
+          }),
+        );
         const name = handle.data.statusNames[statusId] ?? statusId;
         if (moved === "moved") await recordChange(db, ticket.id, "transitioned", `Status → ${name} (${stateReason(view.state)})`, deps.now());
         if (action === "unchanged") action = "updated";
       }
       if (stillDetected.length) {
         const list = stillDetected.map((f) => `${f.cve} in ${f.package} ${f.installedVersion} (${f.assetName})`).join(", ");
-        await onTicket((r) => handle.session.comment(handle.data.target, r, [
-          { type: "paragraph", spans: [{ text: `Reopened by Patchbay: this ticket was closed, but the latest scan still detects ${list}.` }] },
-        ]));
+        await onTicket((r) =>
+          handle.session.comment(handle.data.target, r, [
+            { type: "paragraph", spans: [{ text: `Reopened by Patchbay: this ticket was closed, but the latest scan still detects ${list}.` }] },
+          ]),
+        );
         await recordChange(db, ticket.id, "commented", `Commented: reopened, still detected (${stillDetected.length})`, deps.now());
       }
       await db.updateTable("tickets").set({ state: view.state }).where("id", "=", ticket.id).execute();
@@ -237,12 +290,19 @@ export async function pushSubject(deps: Services, handle: TrackerHandle, subject
       const tail = r.state === "merged" ? " The fix is recorded; the next scan confirms it." : r.state === "open" ? "" : " The finding stays open.";
       await onTicket((r2) =>
         handle.session.comment(handle.data.target, r2, [
-          { type: "paragraph", spans: [{ text: `Remediation pull request ${verb}: ` }, { text: `${r.repository}#${r.number} ${r.title}`, href: r.url }, { text: `.${tail}` }] },
+          {
+            type: "paragraph",
+            spans: [{ text: `Remediation pull request ${verb}: ` }, { text: `${r.repository}#${r.number} ${r.title}`, href: r.url }, { text: `.${tail}` }],
+          },
         ]),
       );
       posted.add(key);
       if (r.state === "open") openedNow.push(r.id);
-      await db.updateTable("tickets").set({ notes: JSON.stringify([...posted]) }).where("id", "=", ticket.id).execute();
+      await db
+        .updateTable("tickets")
+        .set({ notes: JSON.stringify([...posted]) })
+        .where("id", "=", ticket.id)
+        .execute();
       await recordChange(db, ticket.id, "commented", `Commented: pull request ${r.repository}#${r.number} ${verb}`, deps.now());
       if (action === "unchanged") action = "updated";
     }
@@ -259,18 +319,45 @@ export async function pushSubject(deps: Services, handle: TrackerHandle, subject
     }
     return action;
   } finally {
-    await db.updateTable("tickets").set({ lock_until: null, lock_by: null }).where("mapping_id", "=", handle.mapping.id).where("subject_key", "=", subjectKey).execute();
+    await db
+      .updateTable("tickets")
+      .set({ lock_until: null, lock_by: null })
+      .where("mapping_id", "=", handle.mapping.id)
+      .where("subject_key", "=", subjectKey)
+      .execute();
   }
 }
 
-
 /** Takes the subject's ticket row for this push, creating it (with its marker) if needed. */
-async function acquire(db: Db, mappingId: number, subjectKey: string, marker: string, holder: string, now: Date): Promise<{ ticket: Ticket; inserted: boolean } | undefined> {
+async function acquire(
+  db: Db,
+  mappingId: number,
+  subjectKey: string,
+  marker: string,
+  holder: string,
+  now: Date,
+): Promise<{ ticket: Ticket; inserted: boolean } | undefined> {
   const stamp = now.toISOString();
   const until = new Date(now.getTime() + LOCK_MS).toISOString();
   const inserted = await db
     .insertInto("tickets")
-    .values({ mapping_id: mappingId, subject_key: subjectKey, marker, lock_until: until, lock_by: holder, created_at: stamp, updated_at: stamp, external_id: null, external_key: null, url: null, state: null, content_hash: null, content: null, linked_at: null, synced_at: null })
+    .values({
+      mapping_id: mappingId,
+      subject_key: subjectKey,
+      marker,
+      lock_until: until,
+      lock_by: holder,
+      created_at: stamp,
+      updated_at: stamp,
+      external_id: null,
+      external_key: null,
+      url: null,
+      state: null,
+      content_hash: null,
+      content: null,
+      linked_at: null,
+      synced_at: null,
+    })
     .onConflict((oc) => oc.columns(["mapping_id", "subject_key"]).doNothing())
     .executeTakeFirst();
   if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { ticket: (await ticketFor(db, mappingId, subjectKey))!, inserted: true };
@@ -290,7 +377,11 @@ async function settle(db: Db, ticket: Ticket, view: SubjectView, started: Date, 
   await db.transaction().execute(async (trx) => {
     await trx.deleteFrom("ticket_findings").where("ticket_id", "=", ticket.id).execute();
     const rows = view.findings.map((f) => ({ ticket_id: ticket.id, finding_id: f.id }));
-    for (let i = 0; i < rows.length; i += 500) await trx.insertInto("ticket_findings").values(rows.slice(i, i + 500)).execute();
+    for (let i = 0; i < rows.length; i += 500)
+      await trx
+        .insertInto("ticket_findings")
+        .values(rows.slice(i, i + 500))
+        .execute();
     await trx.updateTable("tickets").set({ synced_at: started.toISOString(), updated_at: now.toISOString() }).where("id", "=", ticket.id).execute();
     await trx
       .updateTable("push_errors")
@@ -312,7 +403,10 @@ export function summary(fields: FieldMapping[], content: TicketContent): string 
   for (const m of fields) {
     const value: FieldValue | undefined = content.fields[m.fieldId];
     if (!value) continue;
-    out[m.name] = value.kind === "document" ? createHash("sha256").update(JSON.stringify(value.blocks)).digest("hex").slice(0, 12) : displayFieldValue(value, m.choiceNames);
+    out[m.name] =
+      value.kind === "document"
+        ? createHash("sha256").update(JSON.stringify(value.blocks)).digest("hex").slice(0, 12)
+        : displayFieldValue(value, m.choiceNames);
   }
   return JSON.stringify(out);
 }
@@ -371,7 +465,16 @@ export async function recordPushError(db: Db, mappingId: number, subjectKey: str
     const mapping = await trx.selectFrom("tracker_mappings").select("integration_id").where("id", "=", mappingId).executeTakeFirst();
     await publish(
       trx,
-      { type: "ticket.push_failed", mappingId, integrationId: mapping?.integration_id ?? 0, subjectKey, subjectLabel: label, reason, httpStatus: status ?? null, trackerMessage: trackerMessage ? redactText(trackerMessage) : null },
+      {
+        type: "ticket.push_failed",
+        mappingId,
+        integrationId: mapping?.integration_id ?? 0,
+        subjectKey,
+        subjectLabel: label,
+        reason,
+        httpStatus: status ?? null,
+        trackerMessage: trackerMessage ? redactText(trackerMessage) : null,
+      },
       now,
     );
   });
@@ -380,7 +483,8 @@ export async function recordPushError(db: Db, mappingId: number, subjectKey: str
 /** Errors a retry cannot fix by waiting: recorded at once rather than retried. */
 export function isPermanent(err: unknown): boolean {
   if (err instanceof PushFailure) return true;
-  if (err instanceof ExternalError) return !(err.kind === "rate_limited" || err.kind === "unreachable" || (err.kind === "remote" && (err.status ?? 500) >= 500));
+  if (err instanceof ExternalError)
+    return !(err.kind === "rate_limited" || err.kind === "unreachable" || (err.kind === "remote" && (err.status ?? 500) >= 500));
   return false;
 }
 
@@ -414,8 +518,13 @@ export async function markIntegrationFailed(db: Db, mappingId: number, err: Exte
   if (!integration) return;
   await db
     .updateTable("integrations")
-    .set({ status: "error", last_error: `Pushing tickets failed: ${redactText(err.message)} Update the credentials in the integration's Configuration tab.`, updated_at: now.toISOString() })
+    .set({
+      status: "error",
+      last_error: `Pushing tickets failed: ${redactText(err.message)} Update the credentials in the integration's Configuration tab.`,
+      updated_at: now.toISOString(),
+    })
     .where("id", "=", integration.id)
     .execute();
-  if (integration.status !== "error") await publish(db, { type: "integration.failed", integrationId: integration.id, kind: integration.kind, reason: redactText(err.message) }, now);
+  if (integration.status !== "error")
+    await publish(db, { type: "integration.failed", integrationId: integration.id, kind: integration.kind, reason: redactText(err.message) }, now);
 }

@@ -15,7 +15,10 @@ import { enqueuePush, openTracker, recordMove } from "./push.js";
 import type { TicketRef } from "../connectors/types.js";
 import type { TicketState } from "./render.js";
 
-export const RECONCILE_JOB = jobKind<{ runId: number; mappingId: number }>("tickets.reconcile", { maxAttempts: 5, dedupe: (p) => `tickets.reconcile:${p.mappingId}` });
+export const RECONCILE_JOB = jobKind<{ runId: number; mappingId: number }>("tickets.reconcile", {
+  maxAttempts: 5,
+  dedupe: (p) => `tickets.reconcile:${p.mappingId}`,
+});
 export const POLL_JOB = jobKind<{ mappingId: number }>("tickets.poll", { maxAttempts: 2, dedupe: (p) => `tickets.poll:${p.mappingId}` });
 /** Hourly: finds the mappings whose tracker cannot send events, and polls each. */
 export const POLL_DUE_JOB = jobKind("tickets.poll-due", { dedupe: "one" });
@@ -42,13 +45,28 @@ export interface ReconcileEntry {
 
 /** Starts a run for a mapping (one at a time); returns its id. */
 export async function startReconcile(db: Db, mappingId: number, by: string, now: Date): Promise<number> {
-  const running = await db.selectFrom("reconcile_runs").select("id").where("mapping_id", "=", mappingId).where("status", "=", "running").where("direction", "!=", "link").executeTakeFirst();
+  const running = await db
+    .selectFrom("reconcile_runs")
+    .select("id")
+    .where("mapping_id", "=", mappingId)
+    .where("status", "=", "running")
+    .where("direction", "!=", "link")
+    .executeTakeFirst();
   if (running) return running.id;
   const mapping = await db.selectFrom("tracker_mappings").select(["integration_id", "inbound"]).where("id", "=", mappingId).executeTakeFirstOrThrow();
   const direction = (JSON.parse(mapping.inbound || "{}") as { reconcile?: ReconcileDirection }).reconcile ?? "report";
   const run = await db
     .insertInto("reconcile_runs")
-    .values({ mapping_id: mappingId, direction, status: "running", requested_by: by, started_at: now.toISOString(), finished_at: null, error: null, total: null })
+    .values({
+      mapping_id: mappingId,
+      direction,
+      status: "running",
+      requested_by: by,
+      started_at: now.toISOString(),
+      finished_at: null,
+      error: null,
+      total: null,
+    })
     .returning("id")
     .executeTakeFirstOrThrow();
   await enqueue(db, RECONCILE_JOB, { runId: run.id, mappingId }, now, { lane: integrationLane(mapping.integration_id) });
@@ -75,11 +93,19 @@ export function reconcileHandler(deps: Services): JobHandler<{ runId: number }> 
     const run = await db.selectFrom("reconcile_runs").selectAll().where("id", "=", runId).executeTakeFirst();
     if (!run || run.status !== "running" || run.direction === "link") return;
     const direction = run.direction;
-    const fail = (message: string) => db.updateTable("reconcile_runs").set({ status: "failed", error: message, finished_at: deps.now().toISOString() }).where("id", "=", runId).execute();
+    const fail = (message: string) =>
+      db.updateTable("reconcile_runs").set({ status: "failed", error: message, finished_at: deps.now().toISOString() }).where("id", "=", runId).execute();
     const handle = await openTracker(deps, run.mapping_id, logger);
     if (!handle) return void (await fail("The mapping or its tracker integration is gone."));
     const total = Number(
-      (await db.selectFrom("tickets").select((eb) => eb.fn.countAll<number>().as("n")).where("mapping_id", "=", run.mapping_id).where("linked_at", "is not", null).executeTakeFirstOrThrow()).n,
+      (
+        await db
+          .selectFrom("tickets")
+          .select((eb) => eb.fn.countAll<number>().as("n"))
+          .where("mapping_id", "=", run.mapping_id)
+          .where("linked_at", "is not", null)
+          .executeTakeFirstOrThrow()
+      ).n,
     );
     await db.updateTable("reconcile_runs").set({ total, error: null }).where("id", "=", runId).execute();
     const tracker = { integrationId: handle.integration.id, name: handle.integration.name, self: undefined };
@@ -97,7 +123,10 @@ export function reconcileHandler(deps: Services): JobHandler<{ runId: number }> 
           .limit(PAGE)
           .execute();
         if (!tickets.length) break;
-        const live = await handle.session.states(handle.data.target, tickets.map((t) => ({ id: t.external_id!, key: t.external_key!, url: t.url! })));
+        const live = await handle.session.states(
+          handle.data.target,
+          tickets.map((t) => ({ id: t.external_id!, key: t.external_key!, url: t.url! })),
+        );
         for (const ticket of tickets) {
           await followMove(deps, ticket, live.get(ticket.external_id!));
           const entry = await compare(deps, handle, tracker, direction, ticket, live.get(ticket.external_id!));
@@ -109,13 +138,22 @@ export function reconcileHandler(deps: Services): JobHandler<{ runId: number }> 
         }
         checked += tickets.length;
         after = tickets.at(-1)!.id;
-        await db.updateTable("reconcile_runs").set({ checked, differences, repaired, after_ticket: after, report: JSON.stringify(report) }).where("id", "=", runId).execute();
+        await db
+          .updateTable("reconcile_runs")
+          .set({ checked, differences, repaired, after_ticket: after, report: JSON.stringify(report) })
+          .where("id", "=", runId)
+          .execute();
         await progress({ done: checked, total, message: `${differences} difference${differences === 1 ? "" : "s"}` });
       }
     } catch (err) {
       const message = redactText(err instanceof Error ? err.message : String(err));
       if (job.attempts >= job.max_attempts) await fail(message);
-      else await db.updateTable("reconcile_runs").set({ error: `${message} It will be retried and resume where it stopped.` }).where("id", "=", runId).execute();
+      else
+        await db
+          .updateTable("reconcile_runs")
+          .set({ error: `${message} It will be retried and resume where it stopped.` })
+          .where("id", "=", runId)
+          .execute();
       throw err;
     }
     await db.updateTable("reconcile_runs").set({ status: "succeeded", finished_at: deps.now().toISOString() }).where("id", "=", runId).execute();
@@ -135,7 +173,15 @@ async function compare(
   const name = (id: string | undefined) => (id ? (handle.data.statusNames[id] ?? id) : "any status");
   const expectedId = ticket.state ? handle.data.statusMap[ticket.state as TicketState] : undefined;
   const base = { ticket: ticket.external_key ?? ticket.external_id ?? String(ticket.id), url: ticket.url, expected: name(expectedId) };
-  if (!live) return { entry: { ...base, actual: "deleted", action: `Reported: deleted in ${tracker.name}, or no longer readable by Patchbay's account. The other tickets were checked.` }, repaired: false };
+  if (!live)
+    return {
+      entry: {
+        ...base,
+        actual: "deleted",
+        action: `Reported: deleted in ${tracker.name}, or no longer readable by Patchbay's account. The other tickets were checked.`,
+      },
+      repaired: false,
+    };
   await db.updateTable("tickets").set({ remote_status: live.id }).where("id", "=", ticket.id).execute();
   if (!expectedId || live.id === expectedId) return undefined;
   const entry = { ...base, actual: live.name };
@@ -146,7 +192,17 @@ async function compare(
     await enqueuePush(db, ticket.mapping_id, ticket.subject_key, deps.now());
     return { entry: { ...entry, action: `Moved back to ${name(expectedId)}.` }, repaired: true };
   }
-  const result = await applyTicketEvent(db, tracker, { ticket: { id: ticket.external_id ?? undefined, key: ticket.external_key ?? undefined }, at: deps.now().toISOString(), actor: { id: "", name: "reconciliation" }, status: live }, deps.now());
+  const result = await applyTicketEvent(
+    db,
+    tracker,
+    {
+      ticket: { id: ticket.external_id ?? undefined, key: ticket.external_key ?? undefined },
+      at: deps.now().toISOString(),
+      actor: { id: "", name: "reconciliation" },
+      status: live,
+    },
+    deps.now(),
+  );
   const changed = result.outcome === "processed" && !/leaves the findings as they are|is the one Patchbay set/.test(result.detail);
   return { entry: { ...entry, action: changed ? `Applied to the findings: ${result.detail}.` : `Nothing applied: ${result.detail}.` }, repaired: changed };
 }
@@ -158,7 +214,12 @@ async function compare(
  */
 export async function enqueuePolls(deps: Pick<Services, "db" | "catalogue" | "vault">, now: Date): Promise<number> {
   let queued = 0;
-  const mappings = await deps.db.selectFrom("tracker_mappings").innerJoin("integrations", "integrations.id", "tracker_mappings.integration_id").selectAll("integrations").select("tracker_mappings.id as mapping_id").execute();
+  const mappings = await deps.db
+    .selectFrom("tracker_mappings")
+    .innerJoin("integrations", "integrations.id", "tracker_mappings.integration_id")
+    .selectAll("integrations")
+    .select("tracker_mappings.id as mapping_id")
+    .execute();
   for (const { mapping_id, ...integration } of mappings) {
     const { receiver, secretField } = await eventReceiver(deps.db, deps.catalogue, integration);
     if (secretField && deps.vault.openSecrets(receiver.secrets)[secretField]) continue;
@@ -179,9 +240,20 @@ export function pollHandler(deps: Services): JobHandler<{ mappingId: number }> {
     let applied = 0;
     let checked = 0;
     for (;;) {
-      const tickets = await db.selectFrom("tickets").selectAll().where("mapping_id", "=", mappingId).where("linked_at", "is not", null).where("id", ">", after).orderBy("id").limit(PAGE).execute();
+      const tickets = await db
+        .selectFrom("tickets")
+        .selectAll()
+        .where("mapping_id", "=", mappingId)
+        .where("linked_at", "is not", null)
+        .where("id", ">", after)
+        .orderBy("id")
+        .limit(PAGE)
+        .execute();
       if (!tickets.length) break;
-      const live = await handle.session.states(handle.data.target, tickets.map((t) => ({ id: t.external_id!, key: t.external_key!, url: t.url! })));
+      const live = await handle.session.states(
+        handle.data.target,
+        tickets.map((t) => ({ id: t.external_id!, key: t.external_key!, url: t.url! })),
+      );
       for (const ticket of tickets) {
         const status = live.get(ticket.external_id!);
         await followMove(deps, ticket, status);
@@ -190,7 +262,17 @@ export function pollHandler(deps: Services): JobHandler<{ mappingId: number }> {
           await db.updateTable("tickets").set({ remote_status: status.id }).where("id", "=", ticket.id).execute();
           continue;
         }
-        const result = await applyTicketEvent(db, tracker, { ticket: { id: ticket.external_id ?? undefined, key: ticket.external_key ?? undefined }, at: deps.now().toISOString(), actor: { id: "", name: "someone (seen by polling)" }, status }, deps.now());
+        const result = await applyTicketEvent(
+          db,
+          tracker,
+          {
+            ticket: { id: ticket.external_id ?? undefined, key: ticket.external_key ?? undefined },
+            at: deps.now().toISOString(),
+            actor: { id: "", name: "someone (seen by polling)" },
+            status,
+          },
+          deps.now(),
+        );
         if (result.outcome === "processed") applied++;
       }
       checked += tickets.length;
@@ -211,5 +293,11 @@ export function pollDueHandler(deps: Services): JobHandler {
 /** A ticket the tracker moved (a transferred issue) is pointed at its new place, with a changelog line. */
 async function followMove(deps: Pick<Services, "db" | "now">, ticket: Ticket, status: { movedTo?: TicketRef } | undefined): Promise<void> {
   if (!status?.movedTo || (status.movedTo.id === ticket.external_id && status.movedTo.key === ticket.external_key)) return;
-  await recordMove(deps.db, ticket.id, { id: ticket.external_id!, key: ticket.external_key!, url: ticket.url! }, { to: status.movedTo, how: "moved in the tracker" }, deps.now());
+  await recordMove(
+    deps.db,
+    ticket.id,
+    { id: ticket.external_id!, key: ticket.external_key!, url: ticket.url! },
+    { to: status.movedTo, how: "moved in the tracker" },
+    deps.now(),
+  );
 }

@@ -143,7 +143,13 @@ export async function loadSubject(db: Db, subjectKey: string, findingIds: number
   return buildView(subjectKey, findings, remediations, baseUrl, await routeForFindings(db, findingIds));
 }
 
-export function buildView(key: string, findings: SubjectFinding[], remediations: SubjectRemediation[], baseUrl: string, route: Route = EMPTY_ROUTE): SubjectView {
+export function buildView(
+  key: string,
+  findings: SubjectFinding[],
+  remediations: SubjectRemediation[],
+  baseUrl: string,
+  route: Route = EMPTY_ROUTE,
+): SubjectView {
   const subject = parseSubjectKey(key);
   const active = findings.filter((f) => f.status === "open" || f.status === "in_remediation");
   const considered = active.length ? active : findings;
@@ -151,7 +157,12 @@ export function buildView(key: string, findings: SubjectFinding[], remediations:
   const cvssValues = considered.map((f) => f.cvss).filter((c): c is number => c !== null);
   const firstDetected = considered.map((f) => f.firstDetectedAt).sort()[0]!;
   // The earliest deadline among them (the SLA policy set each finding's); "" when none has one.
-  const dueDate = considered.map((f) => f.dueAt).filter((d): d is string => Boolean(d)).sort()[0]?.slice(0, 10) ?? "";
+  const dueDate =
+    considered
+      .map((f) => f.dueAt)
+      .filter((d): d is string => Boolean(d))
+      .sort()[0]
+      ?.slice(0, 10) ?? "";
   const state = ticketState(findings.map((f) => f.status));
   const one = findings[0]!;
   const single = subject?.groupBy === "finding";
@@ -205,13 +216,15 @@ export function buildView(key: string, findings: SubjectFinding[], remediations:
       ],
     });
     blocks.push({ type: "heading", text: "Findings" });
-    const items: Span[][] = findings.slice(0, MAX_LISTED).map((f) => [
-      { text: f.cve, href: findingUrl(f) },
-      { text: ` (${f.severity}) ` },
-      { text: `${f.package} ${f.installedVersion}`, code: true },
-      { text: f.fixedVersion ? ` → ${f.fixedVersion}` : " (no fix yet)" },
-      { text: ` on ${f.assetName} — ${STATUS_LABEL[f.status]}` },
-    ]);
+    const items: Span[][] = findings
+      .slice(0, MAX_LISTED)
+      .map((f) => [
+        { text: f.cve, href: findingUrl(f) },
+        { text: ` (${f.severity}) ` },
+        { text: `${f.package} ${f.installedVersion}`, code: true },
+        { text: f.fixedVersion ? ` → ${f.fixedVersion}` : " (no fix yet)" },
+        { text: ` on ${f.assetName} — ${STATUS_LABEL[f.status]}` },
+      ]);
     if (findings.length > MAX_LISTED) items.push([{ text: `… and ${findings.length - MAX_LISTED} more in Patchbay.` }]);
     blocks.push({ type: "list", items });
   }
@@ -222,7 +235,9 @@ export function buildView(key: string, findings: SubjectFinding[], remediations:
       items: remediations.map((r) => [{ text: `${r.repository}#${r.number} ${r.title}`, href: r.url }, { text: ` — ${r.state}` }]),
     });
   }
-  const links: Span[] = [{ text: "View in Patchbay", href: single ? findingUrl(one) : `${withoutTrailingSlash(baseUrl)}/vulnerabilities?${groupQuery(subject)}` }];
+  const links: Span[] = [
+    { text: "View in Patchbay", href: single ? findingUrl(one) : `${withoutTrailingSlash(baseUrl)}/vulnerabilities?${groupQuery(subject)}` },
+  ];
   if (single && one.scannerUrl) links.push({ text: " · " }, { text: "View in the scanner", href: one.scannerUrl });
   blocks.push({ type: "paragraph", spans: links });
 

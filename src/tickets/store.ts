@@ -10,9 +10,18 @@ import type { TicketState } from "./render.js";
 
 export const PUSH_MODES: Record<PushMode, { label: string; help: string }> = {
   explicit: { label: "Explicitly Publish Changes", help: "No automatic pushes: findings go to the tracker only with Push to Integrators." },
-  link_new: { label: "Automatically Link New Findings", help: "New findings (or groups) are pushed when they are created; later changes wait for a manual push." },
-  update_existing: { label: "Automatically Update Existing Link", help: "Tickets already linked are updated when their findings change; nothing new is created automatically." },
-  link_and_update: { label: "Automatically Link New and Update Existing Link", help: "New findings are pushed, and linked tickets are updated as their findings change." },
+  link_new: {
+    label: "Automatically Link New Findings",
+    help: "New findings (or groups) are pushed when they are created; later changes wait for a manual push.",
+  },
+  update_existing: {
+    label: "Automatically Update Existing Link",
+    help: "Tickets already linked are updated when their findings change; nothing new is created automatically.",
+  },
+  link_and_update: {
+    label: "Automatically Link New and Update Existing Link",
+    help: "New findings are pushed, and linked tickets are updated as their findings change.",
+  },
 };
 
 export const GROUP_BY: Record<GroupBy, string> = {
@@ -44,7 +53,16 @@ export interface MappingData {
 
 export function mappingData(row: TrackerMapping): MappingData {
   const status = JSON.parse(row.status_map) as { map: StatusMap; names: Record<string, string>; resolutions?: StatusMap };
-  return { name: row.name, target: JSON.parse(row.target) as TicketTarget, fields: JSON.parse(row.fields) as FieldMapping[], statusMap: status.map, statusNames: status.names, resolutionMap: status.resolutions ?? {}, inbound: inboundSettings(row), templates: { title: "", description: "", ...(JSON.parse(row.templates || "{}") as Partial<Templates>) } };
+  return {
+    name: row.name,
+    target: JSON.parse(row.target) as TicketTarget,
+    fields: JSON.parse(row.fields) as FieldMapping[],
+    statusMap: status.map,
+    statusNames: status.names,
+    resolutionMap: status.resolutions ?? {},
+    inbound: inboundSettings(row),
+    templates: { title: "", description: "", ...(JSON.parse(row.templates || "{}") as Partial<Templates>) },
+  };
 }
 
 export function findMapping(db: Db, id: number): Promise<TrackerMapping | undefined> {
@@ -90,8 +108,17 @@ export async function listMappings(db: Db, integrationId?: number): Promise<Mapp
     .selectAll("tracker_mappings")
     .select(["integrations.name as integration_name", "integrations.kind as integration_kind"])
     .select((eb) => [
-      eb.selectFrom("tracker_assignments").select(eb.fn.countAll<number>().as("n")).whereRef("tracker_assignments.mapping_id", "=", "tracker_mappings.id").as("assignments"),
-      eb.selectFrom("tickets").select(eb.fn.countAll<number>().as("n")).whereRef("tickets.mapping_id", "=", "tracker_mappings.id").where("tickets.linked_at", "is not", null).as("tickets"),
+      eb
+        .selectFrom("tracker_assignments")
+        .select(eb.fn.countAll<number>().as("n"))
+        .whereRef("tracker_assignments.mapping_id", "=", "tracker_mappings.id")
+        .as("assignments"),
+      eb
+        .selectFrom("tickets")
+        .select(eb.fn.countAll<number>().as("n"))
+        .whereRef("tickets.mapping_id", "=", "tracker_mappings.id")
+        .where("tickets.linked_at", "is not", null)
+        .as("tickets"),
       eb
         .selectFrom("push_errors")
         .select(eb.fn.countAll<number>().as("n"))
@@ -102,7 +129,12 @@ export async function listMappings(db: Db, integrationId?: number): Promise<Mapp
     .orderBy("integrations.name")
     .orderBy("tracker_mappings.name");
   if (integrationId !== undefined) query = query.where("tracker_mappings.integration_id", "=", integrationId);
-  return (await query.execute()).map((r) => ({ ...r, assignments: Number(r.assignments ?? 0), tickets: Number(r.tickets ?? 0), errors: Number(r.errors ?? 0) }));
+  return (await query.execute()).map((r) => ({
+    ...r,
+    assignments: Number(r.assignments ?? 0),
+    tickets: Number(r.tickets ?? 0),
+    errors: Number(r.errors ?? 0),
+  }));
 }
 
 /** Whether any tracker mapping has an assignment: findings can be pushed at all. */
@@ -160,7 +192,11 @@ export async function deleteMapping(db: Db, id: number): Promise<void> {
 
 /** How many tickets a mapping has created or linked. */
 export async function countTickets(db: Db, mappingId: number): Promise<number> {
-  const row = await db.selectFrom("tickets").select((eb) => eb.fn.countAll<number>().as("n")).where("mapping_id", "=", mappingId).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom("tickets")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("mapping_id", "=", mappingId)
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -238,6 +274,10 @@ export async function ticketsForFindings(db: Db, findingIds: number[]): Promise<
 
 /** A ticket that now lives elsewhere in the tracker (a transferred issue, a moved Jira issue): followed there, with a changelog line. */
 export async function recordMove(db: Db, ticketId: number, from: TicketRef, moved: { to: TicketRef; how: string }, now: Date): Promise<void> {
-  await db.updateTable("tickets").set({ external_id: moved.to.id, external_key: moved.to.key, url: moved.to.url, updated_at: now.toISOString() }).where("id", "=", ticketId).execute();
+  await db
+    .updateTable("tickets")
+    .set({ external_id: moved.to.id, external_key: moved.to.key, url: moved.to.url, updated_at: now.toISOString() })
+    .where("id", "=", ticketId)
+    .execute();
   await recordChange(db, ticketId, "moved", `${from.key} is now ${moved.to.key} (${moved.how}); Patchbay follows it there`, now);
 }

@@ -98,7 +98,12 @@ export async function subjectFindingIds(db: Db, mappingId: number, subjectKey: s
     const found = await db.selectFrom("findings").select("id").where("id", "=", subject.findingId).executeTakeFirst();
     return found ? [found.id] : [];
   }
-  const assignments = await db.selectFrom("tracker_assignments").selectAll().where("mapping_id", "=", mappingId).where("group_by", "=", subject.groupBy).execute();
+  const assignments = await db
+    .selectFrom("tracker_assignments")
+    .selectAll()
+    .where("mapping_id", "=", mappingId)
+    .where("group_by", "=", subject.groupBy)
+    .execute();
   const current = assignments.length
     ? await db
         .selectFrom("findings")

@@ -48,7 +48,9 @@ async function sweepNew(db: Db, assignment: TrackerAssignment, now: () => Date):
     const subjects = [...new Set(rows.filter((r) => (OPEN_STATUSES as readonly string[]).includes(r.status)).map((r) => subjectKeyOf(assignment.group_by, r)))];
     const linked = new Set(
       subjects.length
-        ? (await db.selectFrom("tickets").select("subject_key").where("mapping_id", "=", assignment.mapping_id).where("subject_key", "in", subjects).execute()).map((t) => t.subject_key)
+        ? (
+            await db.selectFrom("tickets").select("subject_key").where("mapping_id", "=", assignment.mapping_id).where("subject_key", "in", subjects).execute()
+          ).map((t) => t.subject_key)
         : [],
     );
     const next = rows.at(-1)!.id;

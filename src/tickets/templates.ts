@@ -17,19 +17,62 @@ export interface Templates {
   description: string;
 }
 
-export const FINDING_TEMPLATE_FIELDS = ["cve", "title", "severity", "cvss", "package", "ecosystem", "installedVersion", "fixedVersion", "asset", "repository", "status", "firstDetected", "dueDate", "url", "description"] as const;
+export const FINDING_TEMPLATE_FIELDS = [
+  "cve",
+  "title",
+  "severity",
+  "cvss",
+  "package",
+  "ecosystem",
+  "installedVersion",
+  "fixedVersion",
+  "asset",
+  "repository",
+  "status",
+  "firstDetected",
+  "dueDate",
+  "url",
+  "description",
+] as const;
 const REMEDIATION_FIELDS = ["title", "url", "state", "repository", "number"] as const;
 /** What `it` offers: the subject's summary, its findings and its remediation pull requests. */
-export const TEMPLATE_FIELDS = ["title", "cve", "cves", "severity", "cvss", "package", "installedVersion", "fixedVersion", "asset", "repository", "firstDetected", "dueDate", "status", "description", "url", "scannerUrl", "count", "findings", "remediations", "owners", "assignee", "component"] as const;
+export const TEMPLATE_FIELDS = [
+  "title",
+  "cve",
+  "cves",
+  "severity",
+  "cvss",
+  "package",
+  "installedVersion",
+  "fixedVersion",
+  "asset",
+  "repository",
+  "firstDetected",
+  "dueDate",
+  "status",
+  "description",
+  "url",
+  "scannerUrl",
+  "count",
+  "findings",
+  "remediations",
+  "owners",
+  "assignee",
+  "component",
+] as const;
 const LISTS: Record<string, readonly string[]> = { findings: FINDING_TEMPLATE_FIELDS, remediations: REMEDIATION_FIELDS };
 
-type Node = { kind: "text"; text: string } | { kind: "value"; path: string[] } | { kind: "for"; name: string; list: string; body: Node[] } | { kind: "if"; negate: boolean; path: string[]; then: Node[]; otherwise: Node[] };
+type Node =
+  | { kind: "text"; text: string }
+  | { kind: "value"; path: string[] }
+  | { kind: "for"; name: string; list: string; body: Node[] }
+  | { kind: "if"; negate: boolean; path: string[]; then: Node[]; otherwise: Node[] };
 
 export class TemplateError extends Error {}
 
 /** The `<% … %>` tags of a template, in order (found with indexOf: linear in the template's length). */
 function* tags(source: string): Generator<{ index: number; length: number; echo: boolean; code: string }> {
-  for (let open = source.indexOf("<%"); open >= 0; ) {
+  for (let open = source.indexOf("<%"); open >= 0;) {
     const close = source.indexOf("%>", open + 2);
     if (close < 0) return;
     const echo = source[open + 2] === "=";
@@ -41,7 +84,9 @@ function* tags(source: string): Generator<{ index: number; length: number; echo:
 /** Parses and checks a template; throws TemplateError with what is wrong and where. */
 export function compileTemplate(source: string): Node[] {
   const root: Node[] = [];
-  const stack: { nodes: Node[]; block?: Extract<Node, { kind: "for" | "if" }>; inElse?: boolean; scope: Map<string, string> }[] = [{ nodes: root, scope: new Map() }];
+  const stack: { nodes: Node[]; block?: Extract<Node, { kind: "for" | "if" }>; inElse?: boolean; scope: Map<string, string> }[] = [
+    { nodes: root, scope: new Map() },
+  ];
   let last = 0;
   const line = lineNumbers(source);
   for (const m of tags(source)) {
@@ -52,14 +97,20 @@ export function compileTemplate(source: string): Node[] {
     const where = ` (line ${line(m.index)})`;
     const path = (expr: string): string[] => {
       const parts = expr.split(".");
-      if (!parts.every((p) => /^[A-Za-z_]\w*$/.test(p))) throw new TemplateError(`"${expr}" is not a variable${where}: write it.cve, or f.package inside a loop.`);
+      if (!parts.every((p) => /^[A-Za-z_]\w*$/.test(p)))
+        throw new TemplateError(`"${expr}" is not a variable${where}: write it.cve, or f.package inside a loop.`);
       if (parts[0] === "it") {
-        if (parts.length !== 2 || !(TEMPLATE_FIELDS as readonly string[]).includes(parts[1]!)) throw new TemplateError(`Unknown variable "${expr}"${where}. Known: ${TEMPLATE_FIELDS.map((f) => `it.${f}`).join(", ")}.`);
+        if (parts.length !== 2 || !(TEMPLATE_FIELDS as readonly string[]).includes(parts[1]!))
+          throw new TemplateError(`Unknown variable "${expr}"${where}. Known: ${TEMPLATE_FIELDS.map((f) => `it.${f}`).join(", ")}.`);
         return parts;
       }
-      const list = stack.map((s) => s.scope.get(parts[0]!)).filter(Boolean).at(-1);
+      const list = stack
+        .map((s) => s.scope.get(parts[0]!))
+        .filter(Boolean)
+        .at(-1);
       if (!list) throw new TemplateError(`Unknown variable "${expr}"${where}: only it.… and the variable of an enclosing loop can be used.`);
-      if (parts.length !== 2 || !LISTS[list]!.includes(parts[1]!)) throw new TemplateError(`Unknown variable "${expr}"${where}. Known: ${LISTS[list]!.map((f) => `${parts[0]}.${f}`).join(", ")}.`);
+      if (parts.length !== 2 || !LISTS[list]!.includes(parts[1]!))
+        throw new TemplateError(`Unknown variable "${expr}"${where}. Known: ${LISTS[list]!.map((f) => `${parts[0]}.${f}`).join(", ")}.`);
       return parts;
     };
     if (m.echo) {

@@ -46,7 +46,17 @@ export class CycloneDxXmlReader {
     if (name === "vulnerability" && this.#parent() === "vulnerabilities") {
       // The 1.0 vulnerability extension (<v:vulnerabilities> inside a component, as Grype and
       // Dependency-Track write for CycloneDX 1.2/1.3) names the affected package in a ref attribute.
-      this.#vuln = { id: "", references: [], ratings: [], description: null, detail: null, affects: attrs.ref ? [attrs.ref] : [], url: null, analysis: { state: null, justification: null, detail: null }, recommendation: null };
+      this.#vuln = {
+        id: "",
+        references: [],
+        ratings: [],
+        description: null,
+        detail: null,
+        affects: attrs.ref ? [attrs.ref] : [],
+        url: null,
+        analysis: { state: null, justification: null, detail: null },
+        recommendation: null,
+      };
     }
     if (name === "rating" && this.#vuln) this.#rating = {};
   }
@@ -92,7 +102,8 @@ export class CycloneDxXmlReader {
       if (name === "severity") this.#rating.severity = text;
       else if (name === "score" && text) this.#rating.score = Number(text);
       else if (name === "vector") this.#rating.vector = text;
-    } else if (this.#rating && name === "base" && parent === "score") this.#rating.score = Number(text); else if (name === "description" && parent === "vulnerability") v.description = text || null;
+    } else if (this.#rating && name === "base" && parent === "score") this.#rating.score = Number(text);
+    else if (name === "description" && parent === "vulnerability") v.description = text || null;
     else if (name === "detail" && parent === "vulnerability") v.detail = text || null;
     else if (name === "recommendation" && (parent === "vulnerability" || parent === "recommendations")) v.recommendation ??= text || null;
     else if (name === "ref" && parent === "target") v.affects.push(text);

@@ -103,15 +103,25 @@ export class FormatError extends Error {
  * document without it would be read as an empty report ("201, created 0"), and a full=true
  * upload would resolve every open finding of that tool on the asset.
  */
-export const FORMAT_SHAPES: Record<Exclude<FormatId, "cyclonedx-xml">, { expects: string; test(keys: Set<string>, root: "object" | "array" | "other" | undefined, values: number): boolean }> = {
+export const FORMAT_SHAPES: Record<
+  Exclude<FormatId, "cyclonedx-xml">,
+  { expects: string; test(keys: Set<string>, root: "object" | "array" | "other" | undefined, values: number): boolean }
+> = {
   // The older layout is an array of results: it counts when something in it was read.
   trivy: {
-    expects: 'a Trivy JSON report (an object with "SchemaVersion" and "Results", an array of results, or a "trivy k8s" report with "ClusterName" and "Resources")',
-    test: (k, root, values) => (root === "array" ? values > 0 : (k.has("SchemaVersion") && (k.has("Results") || k.has("ArtifactName"))) || (k.has("ClusterName") && K8S_KEYS.some((key) => k.has(key)))),
+    expects:
+      'a Trivy JSON report (an object with "SchemaVersion" and "Results", an array of results, or a "trivy k8s" report with "ClusterName" and "Resources")',
+    test: (k, root, values) =>
+      root === "array"
+        ? values > 0
+        : (k.has("SchemaVersion") && (k.has("Results") || k.has("ArtifactName"))) || (k.has("ClusterName") && K8S_KEYS.some((key) => k.has(key))),
   },
   grype: { expects: 'a Grype JSON report (an object with "matches")', test: (k) => k.has("matches") },
   "osv-scanner": { expects: 'an OSV-Scanner JSON report (an object with "results")', test: (k) => k.has("results") },
-  "npm-audit": { expects: 'an npm audit --json report (an object with "vulnerabilities" or "advisories")', test: (k) => k.has("vulnerabilities") || k.has("advisories") },
+  "npm-audit": {
+    expects: 'an npm audit --json report (an object with "vulnerabilities" or "advisories")',
+    test: (k) => k.has("vulnerabilities") || k.has("advisories"),
+  },
   sarif: { expects: 'a SARIF 2.1.0 log (an object with "version" and "runs")', test: (k) => k.has("runs") },
   cyclonedx: { expects: 'a CycloneDX JSON BOM (an object with "bomFormat")', test: (k) => k.has("bomFormat") },
   spdx: { expects: 'an SPDX 2.3 JSON document (an object with "spdxVersion")', test: (k) => k.has("spdxVersion") },
@@ -135,7 +145,13 @@ const SEVERITY_WORDS: Record<string, ScannerSeverity> = {
 };
 
 export function severityWord(value: unknown): ScannerSeverity | null {
-  return SEVERITY_WORDS[String(value ?? "").trim().toLowerCase()] ?? null;
+  return (
+    SEVERITY_WORDS[
+      String(value ?? "")
+        .trim()
+        .toLowerCase()
+    ] ?? null
+  );
 }
 
 /** The best CVSS score among vectors (v3 preferred) and stated scores; v4 vectors need a stated score. */
@@ -150,19 +166,35 @@ function bestScore(entries: { vector?: string | null; score?: number | null }[])
   return best;
 }
 
-
 // --- Trivy ---------------------------------------------------------------------------------
 
 /** Trivy's result types, as OSV ecosystems (OS package types are kept as they are). */
 const TRIVY_ECOSYSTEMS: Record<string, string> = {
-  npm: "npm", yarn: "npm", pnpm: "npm", "node-pkg": "npm", bun: "npm",
-  pip: "PyPI", pipenv: "PyPI", poetry: "PyPI", "python-pkg": "PyPI", uv: "PyPI",
-  gomod: "Go", gobinary: "Go",
-  jar: "Maven", pom: "Maven", gradle: "Maven", sbt: "Maven",
-  bundler: "RubyGems", gemspec: "RubyGems",
-  cargo: "crates.io", rustbinary: "crates.io",
-  nuget: "NuGet", "dotnet-core": "NuGet", "packages-props": "NuGet",
-  composer: "Packagist", "composer-vendor": "Packagist",
+  npm: "npm",
+  yarn: "npm",
+  pnpm: "npm",
+  "node-pkg": "npm",
+  bun: "npm",
+  pip: "PyPI",
+  pipenv: "PyPI",
+  poetry: "PyPI",
+  "python-pkg": "PyPI",
+  uv: "PyPI",
+  gomod: "Go",
+  gobinary: "Go",
+  jar: "Maven",
+  pom: "Maven",
+  gradle: "Maven",
+  sbt: "Maven",
+  bundler: "RubyGems",
+  gemspec: "RubyGems",
+  cargo: "crates.io",
+  rustbinary: "crates.io",
+  nuget: "NuGet",
+  "dotnet-core": "NuGet",
+  "packages-props": "NuGet",
+  composer: "Packagist",
+  "composer-vendor": "Packagist",
 };
 
 /** Where "trivy k8s" puts its resources: Resources (0.50+), Findings (--report all, consolidated), Vulnerabilities (before 0.40). */
@@ -190,7 +222,13 @@ function trivyItem(value: unknown, type: string | null, location: string | null)
     installedVersion: str(v.InstalledVersion) ?? "",
     fixedVersion: lowestFix(ecosystem, str(v.InstalledVersion) ?? "", (str(v.FixedVersion) ?? "").split(",")),
     severity: severityWord(v.Severity),
-    cvss: bestScore(cvss.flatMap((c) => [{ vector: c.V3Vector, score: c.V3Score }, { vector: c.V40Vector, score: c.V40Score }, { vector: c.V2Vector, score: c.V2Score }])),
+    cvss: bestScore(
+      cvss.flatMap((c) => [
+        { vector: c.V3Vector, score: c.V3Score },
+        { vector: c.V40Vector, score: c.V40Score },
+        { vector: c.V2Vector, score: c.V2Score },
+      ]),
+    ),
     title: str(v.Title),
     description: str(v.Description),
     url: str(v.PrimaryURL),
@@ -204,7 +242,9 @@ function trivyItem(value: unknown, type: string | null, location: string | null)
 
 /** An image reference from Trivy's metadata: by digest where it gives one. */
 function trivyImage(metadata: Record<string, any>): string | undefined {
-  const digest = arr(metadata.RepoDigests).map(String).find((d) => /@sha256:[0-9a-f]{64}$/.test(d));
+  const digest = arr(metadata.RepoDigests)
+    .map(String)
+    .find((d) => /@sha256:[0-9a-f]{64}$/.test(d));
   return digest ?? str(arr(metadata.RepoTags)[0]) ?? undefined;
 }
 
@@ -232,11 +272,32 @@ function trivy(sink: Sink): FormatReader {
     for (const item of resource.items) emit(resource, item, resource.image ?? resource.osImage);
     resource = null;
   };
-  const k8sSelectors = K8S_KEYS.flatMap((k): Selector[] => [[k, "*", "Namespace"], [k, "*", "Kind"], [k, "*", "Name"], [k, "*", "Metadata"], [k, "*", "Results", "*", "Target"], [k, "*", "Results", "*", "Type"], [k, "*", "Results", "*", "Vulnerabilities", "*"]]);
+  const k8sSelectors = K8S_KEYS.flatMap((k): Selector[] => [
+    [k, "*", "Namespace"],
+    [k, "*", "Kind"],
+    [k, "*", "Name"],
+    [k, "*", "Metadata"],
+    [k, "*", "Results", "*", "Target"],
+    [k, "*", "Results", "*", "Type"],
+    [k, "*", "Results", "*", "Vulnerabilities", "*"],
+  ]);
   return {
     // The current layout (Results[]), the older one (the results as the top-level array), and
     // trivy k8s reports (a cluster's resources, each with its image's results).
-    selectors: [["ArtifactName"], ["ArtifactType"], ["Metadata", "RepoDigests"], ["Metadata", "RepoURL"], ["Results", "*", "Target"], ["Results", "*", "Type"], ["Results", "*", "Vulnerabilities", "*"], ["*", "Target"], ["*", "Type"], ["*", "Vulnerabilities", "*"], ["ClusterName"], ...k8sSelectors],
+    selectors: [
+      ["ArtifactName"],
+      ["ArtifactType"],
+      ["Metadata", "RepoDigests"],
+      ["Metadata", "RepoURL"],
+      ["Results", "*", "Target"],
+      ["Results", "*", "Type"],
+      ["Results", "*", "Vulnerabilities", "*"],
+      ["*", "Target"],
+      ["*", "Type"],
+      ["*", "Vulnerabilities", "*"],
+      ["ClusterName"],
+      ...k8sSelectors,
+    ],
     onValue(path, value) {
       const key = path[0];
       if (key === "ClusterName") summary.cluster = str(value) ?? "unnamed cluster";
@@ -260,7 +321,10 @@ function trivy(sink: Sink): FormatReader {
         else resource.items.push(trivyItem(value, type, target));
       } else if (key === "ArtifactName") summary.image = str(value) ?? undefined;
       else if (key === "ArtifactType") artifactType = str(value);
-      else if (key === "Metadata" && path[1] === "RepoDigests") summary.digest = arr(value).map((d) => /@(sha256:[0-9a-f]{64})$/.exec(String(d))?.[1]).find(Boolean);
+      else if (key === "Metadata" && path[1] === "RepoDigests")
+        summary.digest = arr(value)
+          .map((d) => /@(sha256:[0-9a-f]{64})$/.exec(String(d))?.[1])
+          .find(Boolean);
       else if (key === "Metadata" && path[1] === "RepoURL") summary.repository = str(value) ?? undefined;
       else if (path.at(-1) === "Target") {
         target = str(value);
@@ -286,7 +350,16 @@ function trivy(sink: Sink): FormatReader {
 
 // --- Grype -----------------------------------------------------------------------------------
 
-const GRYPE_ECOSYSTEMS: Record<string, string> = { npm: "npm", python: "PyPI", "go-module": "Go", "java-archive": "Maven", gem: "RubyGems", "rust-crate": "crates.io", dotnet: "NuGet", "php-composer": "Packagist" };
+const GRYPE_ECOSYSTEMS: Record<string, string> = {
+  npm: "npm",
+  python: "PyPI",
+  "go-module": "Go",
+  "java-archive": "Maven",
+  gem: "RubyGems",
+  "rust-crate": "crates.io",
+  dotnet: "NuGet",
+  "php-composer": "Packagist",
+};
 
 function grype(sink: Sink): FormatReader {
   const summary: ReportSummary = { tool: "Grype" };
@@ -297,7 +370,11 @@ function grype(sink: Sink): FormatReader {
         const target = obj(obj(value).target);
         if (obj(value).type === "image") {
           summary.image = str(target.userInput) ?? undefined;
-          summary.digest = str(target.manifestDigest) ?? arr(target.repoDigests).map((d) => /@(sha256:[0-9a-f]{64})$/.exec(String(d))?.[1]).find(Boolean);
+          summary.digest =
+            str(target.manifestDigest) ??
+            arr(target.repoDigests)
+              .map((d) => /@(sha256:[0-9a-f]{64})$/.exec(String(d))?.[1])
+              .find(Boolean);
         }
         return;
       }
@@ -331,7 +408,10 @@ function grype(sink: Sink): FormatReader {
 function osvScanner(sink: Sink): FormatReader {
   let source: string | null = null;
   return {
-    selectors: [["results", "*", "source"], ["results", "*", "packages", "*"]],
+    selectors: [
+      ["results", "*", "source"],
+      ["results", "*", "packages", "*"],
+    ],
     onValue(path, value) {
       if (path[2] === "source") {
         source = str(obj(value).path);
@@ -340,7 +420,11 @@ function osvScanner(sink: Sink): FormatReader {
       const p = obj(value);
       const pkg = obj(p.package);
       const groups = arr(p.groups).map(obj);
-      const vulns = new Map(arr(p.vulnerabilities).map(obj).map((v) => [String(v.id), v]));
+      const vulns = new Map(
+        arr(p.vulnerabilities)
+          .map(obj)
+          .map((v) => [String(v.id), v]),
+      );
       // One item per group: the ids OSV-Scanner grouped as one vulnerability.
       const sets = groups.length ? groups.map((g) => arr(g.ids).map(String)) : [...vulns.keys()].map((id) => [id]);
       for (const [i, ids] of sets.entries()) {
@@ -348,7 +432,20 @@ function osvScanner(sink: Sink): FormatReader {
         const aliases = records.flatMap((r) => arr(r.aliases).map(String));
         const maxSeverity = Number(groups[i]?.max_severity);
         const same = (name: unknown) => packageKey(str(pkg.ecosystem), String(name ?? "")) === packageKey(str(pkg.ecosystem), String(pkg.name ?? ""));
-        const fixes = records.flatMap((r) => arr(r.affected).map(obj).filter((a) => same(obj(a.package).name)).flatMap((a) => arr(a.ranges).map(obj).flatMap((rg) => arr(rg.events).map(obj).map((e) => str(e.fixed)))));
+        const fixes = records.flatMap((r) =>
+          arr(r.affected)
+            .map(obj)
+            .filter((a) => same(obj(a.package).name))
+            .flatMap((a) =>
+              arr(a.ranges)
+                .map(obj)
+                .flatMap((rg) =>
+                  arr(rg.events)
+                    .map(obj)
+                    .map((e) => str(e.fixed)),
+                ),
+            ),
+        );
         sink.item({
           ids: orderIds([...ids, ...aliases, ...arr(groups[i]?.aliases).map(String)]),
           package: str(pkg.name) ?? "",
@@ -356,7 +453,16 @@ function osvScanner(sink: Sink): FormatReader {
           installedVersion: str(pkg.version) ?? "",
           fixedVersion: lowestFix(str(pkg.ecosystem), str(pkg.version) ?? "", fixes),
           severity: records.map((r) => severityWord(obj(r.database_specific).severity)).find(Boolean) ?? null,
-          cvss: Number.isFinite(maxSeverity) && maxSeverity > 0 ? maxSeverity : bestScore(records.flatMap((r) => arr(r.severity).map(obj).map((s) => ({ vector: s.score })))),
+          cvss:
+            Number.isFinite(maxSeverity) && maxSeverity > 0
+              ? maxSeverity
+              : bestScore(
+                  records.flatMap((r) =>
+                    arr(r.severity)
+                      .map(obj)
+                      .map((s) => ({ vector: s.score })),
+                  ),
+                ),
           title: records.map((r) => str(r.summary)).find(Boolean) ?? null,
           description: records.map((r) => str(r.details)).find(Boolean) ?? null,
           url: ids[0] ? `https://osv.dev/vulnerability/${ids[0]}` : null,
@@ -373,11 +479,20 @@ function osvScanner(sink: Sink): FormatReader {
 function npmAudit(sink: Sink): FormatReader {
   return {
     // v2 (npm 7+): vulnerabilities by package; v1 (npm 6): advisories with the versions found.
-    selectors: [["vulnerabilities", "*"], ["advisories", "*"]],
+    selectors: [
+      ["vulnerabilities", "*"],
+      ["advisories", "*"],
+    ],
     onValue(path, value) {
       const v = obj(value);
       if (path[0] === "advisories") {
-        const versions = [...new Set(arr(v.findings).map((f) => str(obj(f).version)).filter((x): x is string => Boolean(x)))];
+        const versions = [
+          ...new Set(
+            arr(v.findings)
+              .map((f) => str(obj(f).version))
+              .filter((x): x is string => Boolean(x)),
+          ),
+        ];
         const ghsa = str(v.github_advisory_id) ?? /GHSA-[\w-]+/.exec(String(v.url ?? ""))?.[0];
         for (const version of versions) {
           sink.item({
@@ -421,11 +536,6 @@ function npmAudit(sink: Sink): FormatReader {
 }
 
 // --- SARIF -----------------------------------------------------------------------------------
-
-
-
-
-
 
 function sarif(sink: Sink): FormatReader {
   const rules = new Map<string, Record<string, any>>();
@@ -477,10 +587,23 @@ function sarif(sink: Sink): FormatReader {
         ids,
         package: name,
         // The purl's; else Grype's "Type:" help line, Black Duck's componentOrigin, the lockfile.
-        ecosystem: purl ? (osvPackage(purl)?.ecosystem ?? purl.type) : (osvEcosystem(GRYPE_ECOSYSTEMS[labelledLine(helpText, "Type:") ?? ""] ?? str(props.componentOrigin)) ?? (location ? ecosystemOfFile(location) : null)),
+        ecosystem: purl
+          ? (osvPackage(purl)?.ecosystem ?? purl.type)
+          : (osvEcosystem(GRYPE_ECOSYSTEMS[labelledLine(helpText, "Type:") ?? ""] ?? str(props.componentOrigin)) ??
+            (location ? ecosystemOfFile(location) : null)),
         installedVersion: purl?.version ?? str(props.installedVersion) ?? str(props.componentVersion) ?? fromMessage.version ?? fromHelp.version ?? "",
         fixedVersion: str(props.fixedVersion) ?? fromMessage.fixed ?? fromHelp.fixed ?? null,
-        severity: severityWord(props.severity) ?? (Number.isFinite(score) && score > 0 ? null : result.level === "error" ? "high" : result.level === "warning" ? "medium" : result.level === "note" ? "low" : null),
+        severity:
+          severityWord(props.severity) ??
+          (Number.isFinite(score) && score > 0
+            ? null
+            : result.level === "error"
+              ? "high"
+              : result.level === "warning"
+                ? "medium"
+                : result.level === "note"
+                  ? "low"
+                  : null),
         cvss: Number.isFinite(score) && score > 0 ? score : null,
         title: str(obj(rule.shortDescription).text) ?? str(rule.name),
         description: str(obj(rule.fullDescription).text) ?? (message || null),
@@ -534,13 +657,18 @@ export class CycloneDxCollector {
     const pkg = (c: CdxComponent) => {
       const purl = c.purl ? parsePurl(c.purl) : undefined;
       const osv = purl ? osvPackage(purl) : undefined;
-      return { name: osv?.name ?? (c.group ? `${c.group}:${c.name}` : c.name), ecosystem: osv?.ecosystem ?? purl?.type ?? null, version: c.version ?? purl?.version ?? "" };
+      return {
+        name: osv?.name ?? (c.group ? `${c.group}:${c.name}` : c.name),
+        ecosystem: osv?.ecosystem ?? purl?.type ?? null,
+        version: c.version ?? purl?.version ?? "",
+      };
     };
     if (this.vulnerabilities.length === 0) {
       // An SBOM without vulnerabilities: its packages are looked up like the dependency monitor's.
       for (const c of this.all) {
         const p = pkg(c);
-        if (p.ecosystem && p.version && c.purl && osvPackage(parsePurl(c.purl)!)) sink.sbom({ ecosystem: p.ecosystem, name: p.name, version: p.version, location: null });
+        if (p.ecosystem && p.version && c.purl && osvPackage(parsePurl(c.purl)!))
+          sink.sbom({ ecosystem: p.ecosystem, name: p.name, version: p.version, location: null });
       }
     }
     for (const v of this.vulnerabilities) {
@@ -548,7 +676,10 @@ export class CycloneDxCollector {
       for (const ref of v.affects) {
         // The usual VEX case: the statement is about the document's own product (metadata.component).
         const self = this.subject && this.subject.ref === ref ? this.subject : undefined;
-        const component = this.components.get(ref) ?? self ?? (ref.startsWith("pkg:") ? { ref, name: parsePurl(ref)?.name ?? ref, group: null, version: parsePurl(ref)?.version ?? null, purl: ref } : undefined);
+        const component =
+          this.components.get(ref) ??
+          self ??
+          (ref.startsWith("pkg:") ? { ref, name: parsePurl(ref)?.name ?? ref, group: null, version: parsePurl(ref)?.version ?? null, purl: ref } : undefined);
         if (!component) {
           sink.skip("affects a component the document does not list");
           continue;
@@ -569,7 +700,12 @@ export class CycloneDxCollector {
           url: v.url,
           location: null,
           ...(state === "not_affected" || state === "false_positive"
-            ? { analysis: { state: "false_positive" as const, detail: `VEX: ${state}${v.analysis.justification ? ` (${v.analysis.justification})` : ""}${v.analysis.detail ? `: ${v.analysis.detail}` : ""}` } }
+            ? {
+                analysis: {
+                  state: "false_positive" as const,
+                  detail: `VEX: ${state}${v.analysis.justification ? ` (${v.analysis.justification})` : ""}${v.analysis.detail ? `: ${v.analysis.detail}` : ""}`,
+                },
+              }
             : state === "resolved" || state === "resolved_with_pedigree"
               ? { analysis: { state: "resolved" as const, detail: `VEX: ${state}` } }
               : {}),
@@ -577,7 +713,12 @@ export class CycloneDxCollector {
       }
     }
     const subject = this.subject?.purl ? parsePurl(this.subject.purl) : undefined;
-    return { tool: this.tool, ...(subject?.type === "oci" || subject?.type === "docker" ? { image: this.subject!.name, digest: subject.version && /^sha256:/.test(subject.version) ? subject.version : undefined } : {}) };
+    return {
+      tool: this.tool,
+      ...(subject?.type === "oci" || subject?.type === "docker"
+        ? { image: this.subject!.name, digest: subject.version && /^sha256:/.test(subject.version) ? subject.version : undefined }
+        : {}),
+    };
   }
 }
 
@@ -619,10 +760,14 @@ function cycloneDx(sink: Sink): FormatReader {
       collector.vulnerabilities.push({
         id: str(v.id) ?? "",
         references: arr(v.references).map((r) => String(obj(r).id ?? "")),
-        ratings: arr(v.ratings).map(obj).map((r) => ({ severity: str(r.severity), score: typeof r.score === "number" ? r.score : null, vector: str(r.vector) })),
+        ratings: arr(v.ratings)
+          .map(obj)
+          .map((r) => ({ severity: str(r.severity), score: typeof r.score === "number" ? r.score : null, vector: str(r.vector) })),
         description: str(v.description),
         detail: str(v.detail),
-        affects: arr(v.affects).map((a) => String(obj(a).ref ?? "")).filter(Boolean),
+        affects: arr(v.affects)
+          .map((a) => String(obj(a).ref ?? ""))
+          .filter(Boolean),
         url: str(obj(v.source).url),
         analysis: { state: str(obj(v.analysis).state), justification: str(obj(v.analysis).justification), detail: str(obj(v.analysis).detail) },
         recommendation: str(v.recommendation),
@@ -637,7 +782,6 @@ function cycloneDx(sink: Sink): FormatReader {
 
 // --- SPDX ------------------------------------------------------------------------------------
 
-
 function spdx(sink: Sink): FormatReader {
   let version: string | null = null;
   return {
@@ -649,7 +793,9 @@ function spdx(sink: Sink): FormatReader {
         return;
       }
       const p = obj(value);
-      const locator = arr(p.externalRefs).map(obj).find((r) => r.referenceType === "purl")?.referenceLocator;
+      const locator = arr(p.externalRefs)
+        .map(obj)
+        .find((r) => r.referenceType === "purl")?.referenceLocator;
       const purl = typeof locator === "string" ? parsePurl(locator) : undefined;
       const pkg = purl ? osvPackage(purl) : undefined;
       const pinned = purl?.version ?? str(p.versionInfo);

@@ -29,7 +29,18 @@ import { enqueue, jobKind } from "../jobs/queue.js";
 import { isStorageFull } from "../db/storage.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { CycloneDxXmlReader } from "./cyclonedx-xml.js";
-import { FORMAT_LABELS, FORMAT_SHAPES, type FormatId, FormatError, type ReportSummary, type SbomPackage, type Sink, type UploadItem, detectFormat, formatReader } from "./formats.js";
+import {
+  FORMAT_LABELS,
+  FORMAT_SHAPES,
+  type FormatId,
+  FormatError,
+  type ReportSummary,
+  type SbomPackage,
+  type Sink,
+  type UploadItem,
+  detectFormat,
+  formatReader,
+} from "./formats.js";
 import { JsonSelector, JsonStreamError } from "./json-stream.js";
 import { packageKey } from "../vuln/packages.js";
 import { isCveId } from "../vuln/advisories.js";
@@ -86,7 +97,11 @@ async function* decodedBody(body: AsyncIterable<Uint8Array>, encoding: string | 
   try {
     for await (const chunk of gunzip) yield chunk as Uint8Array;
   } catch (err) {
-    if ((err as { code?: string }).code?.startsWith("Z_")) throw new UploadRejected(400, `The report is not valid gzip (${(err as Error).message}). Send it as it was compressed, or uncompressed. Nothing was imported.`);
+    if ((err as { code?: string }).code?.startsWith("Z_"))
+      throw new UploadRejected(
+        400,
+        `The report is not valid gzip (${(err as Error).message}). Send it as it was compressed, or uncompressed. Nothing was imported.`,
+      );
     throw err;
   } finally {
     source.destroy();
@@ -122,7 +137,9 @@ export class UploadRejected extends Error {
   }
 }
 
-type Asset = { kind: "repository"; key: string; name: string; url: string | null; repositoryId: number } | { kind: "container_image"; key: string; name: string; digest: string };
+type Asset =
+  | { kind: "repository"; key: string; name: string; url: string | null; repositoryId: number }
+  | { kind: "container_image"; key: string; name: string; digest: string };
 /** What an upload is about: one asset, or a Kubernetes cluster whose records each name their image. */
 type UploadTarget = Asset | { kind: "kubernetes_cluster"; key: string; name: string };
 
@@ -178,7 +195,11 @@ async function parse(input: UploadInput, dir: string): Promise<Parsed> {
   let end: (() => ReportSummary) | undefined;
   const start = (text: string) => {
     format ??= detectFormat(text) ?? null;
-    if (!format) throw new UploadRejected(422, `The file's format was not recognised: ${whatItIs(text)}. Upload ${Object.values(FORMAT_LABELS).join(", ")}, or name the format (format=trivy, …). Nothing was imported.`);
+    if (!format)
+      throw new UploadRejected(
+        422,
+        `The file's format was not recognised: ${whatItIs(text)}. Upload ${Object.values(FORMAT_LABELS).join(", ")}, or name the format (format=trivy, …). Nothing was imported.`,
+      );
     if (format === "cyclonedx-xml") {
       const reader = new CycloneDxXmlReader(sink);
       write = (t) => reader.write(t);
@@ -202,9 +223,16 @@ async function parse(input: UploadInput, dir: string): Promise<Parsed> {
       end = () => {
         json.end();
         if (!shape.test(json.topKeys, json.root, values)) {
-          if (toolError !== undefined) throw new UploadRejected(422, `${label.split(" JSON")[0]} wrote an error instead of a report: "${toolErrorText(toolError)}". Fix what it says and run the scan again. Nothing was imported.`);
+          if (toolError !== undefined)
+            throw new UploadRejected(
+              422,
+              `${label.split(" JSON")[0]} wrote an error instead of a report: "${toolErrorText(toolError)}". Fix what it says and run the scan again. Nothing was imported.`,
+            );
           const found = json.root === "array" ? "it is a JSON array" : `its top-level keys are ${quotedKeys(json.topKeys)}`;
-          throw new UploadRejected(422, `${named ? `format=${format} was named, but the` : "The"} file is not ${shape.expects}: ${found}. Nothing was imported.`);
+          throw new UploadRejected(
+            422,
+            `${named ? `format=${format} was named, but the` : "The"} file is not ${shape.expects}: ${found}. Nothing was imported.`,
+          );
         }
         return reader.finish();
       };
@@ -214,7 +242,11 @@ async function parse(input: UploadInput, dir: string): Promise<Parsed> {
   try {
     for await (const chunk of decodedBody(input.body, input.encoding)) {
       bytes += chunk.byteLength;
-      if (bytes > MAX_UPLOAD_BYTES) throw new UploadRejected(413, `The file is larger than ${MAX_UPLOAD_BYTES / 1024 / 1024} MB. Split the report (one per image or repository) and upload each.`);
+      if (bytes > MAX_UPLOAD_BYTES)
+        throw new UploadRejected(
+          413,
+          `The file is larger than ${MAX_UPLOAD_BYTES / 1024 / 1024} MB. Split the report (one per image or repository) and upload each.`,
+        );
       const text = decoder.decode(chunk, { stream: true });
       if (write) write(text);
       else {
@@ -237,7 +269,8 @@ async function parse(input: UploadInput, dir: string): Promise<Parsed> {
     const what = format ? FORMAT_LABELS[format] : "report";
     if (err instanceof JsonStreamError) throw new UploadRejected(400, `The ${what} is not valid JSON at ${err.message}. Nothing was imported.`);
     if (err instanceof FormatError) throw new UploadRejected(err.kind === "syntax" ? 400 : 422, `${err.message} Nothing was imported.`);
-    if (err instanceof TypeError && /encoded data was not valid|invalid/i.test(err.message)) throw new UploadRejected(400, "The file is not UTF-8 text. Upload the report as the scanner wrote it (JSON or XML). Nothing was imported.");
+    if (err instanceof TypeError && /encoded data was not valid|invalid/i.test(err.message))
+      throw new UploadRejected(400, "The file is not UTF-8 text. Upload the report as the scanner wrote it (JSON or XML). Nothing was imported.");
     throw err;
   }
 }
@@ -279,12 +312,27 @@ const LOOKUP_RETRY_AFTER_S = 60;
 async function withinDeadline<T>(question: Promise<T>, deadline: number, service: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UploadRejected(503, `${service} did not answer within ${LOOKUP_DEADLINE_MS / 1000} s while completing the report (CVE aliases, SBOM packages' advisories). Nothing was imported: send the report again in a minute.`, LOOKUP_RETRY_AFTER_S)), Math.max(0, deadline - Date.now()));
+    timer = setTimeout(
+      () =>
+        reject(
+          new UploadRejected(
+            503,
+            `${service} did not answer within ${LOOKUP_DEADLINE_MS / 1000} s while completing the report (CVE aliases, SBOM packages' advisories). Nothing was imported: send the report again in a minute.`,
+            LOOKUP_RETRY_AFTER_S,
+          ),
+        ),
+      Math.max(0, deadline - Date.now()),
+    );
   });
   try {
     return await Promise.race([question, late]);
   } catch (err) {
-    if (err instanceof ExternalError) throw new UploadRejected(503, `${service} could not complete the report: ${err.message} Nothing was imported: send the report again later.`, LOOKUP_RETRY_AFTER_S);
+    if (err instanceof ExternalError)
+      throw new UploadRejected(
+        503,
+        `${service} could not complete the report: ${err.message} Nothing was imported: send the report again later.`,
+        LOOKUP_RETRY_AFTER_S,
+      );
     throw err;
   } finally {
     clearTimeout(timer);
@@ -306,7 +354,11 @@ function imageRef(ref: string): { name: string; digest: string | null } | undefi
 
 async function resolveTarget(db: Db, named: string | null, summary: ReportSummary): Promise<UploadTarget> {
   if (summary.cluster === undefined) return resolveAsset(db, named, summary);
-  if (named) throw new UploadRejected(400, `This is a Kubernetes report (trivy k8s) about every image in cluster "${summary.cluster}": each image is its own asset, so asset= cannot name one. Upload it without asset=.`);
+  if (named)
+    throw new UploadRejected(
+      400,
+      `This is a Kubernetes report (trivy k8s) about every image in cluster "${summary.cluster}": each image is its own asset, so asset= cannot name one. Upload it without asset=.`,
+    );
   return { kind: "kubernetes_cluster", key: `cluster:${summary.cluster}`, name: `Kubernetes cluster ${summary.cluster}` };
 }
 
@@ -331,17 +383,30 @@ async function resolveAsset(db: Db, named: string | null, summary: ReportSummary
     const digest = image.digest ?? (!named || named === summary.image ? summary.digest : undefined) ?? (await knownDigest(db, image.name));
     if (digest) return { kind: "container_image", key: `image:${digest}`, name: image.name, digest };
     if (!named || /[@:]/.test(named) || named.split("/")[0]!.includes(".")) {
-      throw new UploadRejected(400, `The image ${image.name} is not known to Patchbay and the report gives no digest: name it by digest (asset=${image.name}@sha256:…).`);
+      throw new UploadRejected(
+        400,
+        `The image ${image.name} is not known to Patchbay and the report gives no digest: name it by digest (asset=${image.name}@sha256:…).`,
+      );
     }
   }
-  if (named) throw new UploadRejected(404, `No repository "${named}" is known to Patchbay: connect the source control integration that has it (its repositories are listed on the Repositories page), or check the URL.`);
+  if (named)
+    throw new UploadRejected(
+      404,
+      `No repository "${named}" is known to Patchbay: connect the source control integration that has it (its repositories are listed on the Repositories page), or check the URL.`,
+    );
   throw new UploadRejected(400, "The report does not say which repository or image it scanned: name it with asset=<repository URL or image@sha256:digest>.");
 }
 
 /** The digest of an image the registries (or scanners) already list under this name. */
 async function knownDigest(db: Db, name: string): Promise<string | undefined> {
   const withTag = /:[\w][\w.-]*$/.test(name.split("/").at(-1)!) ? name : `${name}:latest`;
-  const row = await db.selectFrom("assets").select("asset_key").where("kind", "=", "container_image").where("name", "=", withTag).where("gone_at", "is", null).executeTakeFirst();
+  const row = await db
+    .selectFrom("assets")
+    .select("asset_key")
+    .where("kind", "=", "container_image")
+    .where("name", "=", withTag)
+    .where("gone_at", "is", null)
+    .executeTakeFirst();
   return row?.asset_key.replace(/^image:/, "");
 }
 
@@ -351,7 +416,11 @@ async function advisoryDatabase(deps: Services, ctx: ConnectorContext) {
     const connector = deps.catalogue.get(integration.kind);
     if (connector?.advisories) {
       const connection: ConnectionSettings = await connectionFor(deps, connector, integration);
-      return { name: integration.name, lookup: connector.advisories.lookup.bind(null, connection, ctx), aliases: connector.advisories.aliases.bind(null, connection, ctx) };
+      return {
+        name: integration.name,
+        lookup: connector.advisories.lookup.bind(null, connection, ctx),
+        aliases: connector.advisories.aliases.bind(null, connection, ctx),
+      };
     }
   }
   return undefined;
@@ -362,7 +431,15 @@ export async function importUpload(deps: Services, integration: Integration, inp
   const started = deps.now();
   const upload = await db
     .insertInto("uploads")
-    .values({ integration_id: integration.id, by: input.by, format: input.format, asset: input.asset, full_result: input.full ? 1 : 0, status: "running", created_at: started.toISOString() })
+    .values({
+      integration_id: integration.id,
+      by: input.by,
+      format: input.format,
+      asset: input.asset,
+      full_result: input.full ? 1 : 0,
+      status: "running",
+      created_at: started.toISOString(),
+    })
     .returning("id")
     .executeTakeFirstOrThrow();
   const dir = uploadDir(deps.spoolDir, upload.id);
@@ -404,7 +481,15 @@ async function finishUpload(deps: Services, integration: Integration, uploadId: 
   try {
     await deps.db
       .updateTable("uploads")
-      .set({ status: "succeeded", format: parsed.format, tool: parsed.summary.tool, asset: asset.name, bytes: parsed.bytes, counts: JSON.stringify(result), finished_at: deps.now().toISOString() })
+      .set({
+        status: "succeeded",
+        format: parsed.format,
+        tool: parsed.summary.tool,
+        asset: asset.name,
+        bytes: parsed.bytes,
+        counts: JSON.stringify(result),
+        finished_at: deps.now().toISOString(),
+      })
       .where("id", "=", uploadId)
       .execute();
   } catch (err) {
@@ -435,7 +520,11 @@ export async function recoverUploads(deps: Services): Promise<{ resumed: number;
     } else {
       await db
         .updateTable("uploads")
-        .set({ status: "interrupted", error: "Patchbay stopped before the report was completely received. Nothing was imported: upload it again.", finished_at: now.toISOString() })
+        .set({
+          status: "interrupted",
+          error: "Patchbay stopped before the report was completely received. Nothing was imported: upload it again.",
+          finished_at: now.toISOString(),
+        })
         .where("id", "=", id)
         .execute();
       interrupted++;
@@ -457,13 +546,21 @@ export function uploadResumeHandler(deps: Services): JobHandler<{ uploadId: numb
     const dir = uploadDir(deps.spoolDir, uploadId);
     const integration = upload && (await deps.db.selectFrom("integrations").selectAll().where("id", "=", upload.integration_id).executeTakeFirst());
     if (!upload || upload.status !== "running" || !integration || !fs.existsSync(path.join(dir, SPOOLED))) {
-      if (upload?.status === "running") await settleFailure(deps, uploadId, new Error("The upload's spool or its integration is gone; upload the report again."));
+      if (upload?.status === "running")
+        await settleFailure(deps, uploadId, new Error("The upload's spool or its integration is gone; upload the report again."));
       fs.rmSync(dir, { recursive: true, force: true });
       return;
     }
-    const { request, parsed } = JSON.parse(fs.readFileSync(path.join(dir, SPOOLED), "utf8")) as { request: UploadRequest; parsed: Omit<Parsed, "spool" | "sbomSpool"> };
+    const { request, parsed } = JSON.parse(fs.readFileSync(path.join(dir, SPOOLED), "utf8")) as {
+      request: UploadRequest;
+      parsed: Omit<Parsed, "spool" | "sbomSpool">;
+    };
     try {
-      const result = await finishUpload(deps, integration, uploadId, request, { ...parsed, spool: path.join(dir, "items.ndjson"), sbomSpool: path.join(dir, "sbom.ndjson") });
+      const result = await finishUpload(deps, integration, uploadId, request, {
+        ...parsed,
+        spool: path.join(dir, "items.ndjson"),
+        sbomSpool: path.join(dir, "sbom.ndjson"),
+      });
       logger.info("upload resumed and imported", { uploadId, created: result.created, updated: result.updated });
     } catch (err) {
       // A rejection is final; anything else is retried, and reported on the last attempt.
@@ -474,7 +571,14 @@ export function uploadResumeHandler(deps: Services): JobHandler<{ uploadId: numb
   };
 }
 
-async function importParsed(deps: Services, integration: Integration, input: UploadRequest, parsed: Parsed, target: UploadTarget, uploadId: number): Promise<UploadResult> {
+async function importParsed(
+  deps: Services,
+  integration: Integration,
+  input: UploadRequest,
+  parsed: Parsed,
+  target: UploadTarget,
+  uploadId: number,
+): Promise<UploadResult> {
   const { db } = deps;
   const ctx: ConnectorContext = { ...connectorContext(deps.env), workspace: createWorkspace(deps) };
   const tool = parsed.summary.tool;
@@ -482,7 +586,10 @@ async function importParsed(deps: Services, integration: Integration, input: Upl
   const reasons: Record<string, number> = { ...parsed.skipped };
   const advisories = await advisoryDatabase(deps, ctx);
   if (parsed.sbomCount && !advisories) {
-    throw new UploadRejected(409, "An SBOM lists packages without their vulnerabilities: connect the Patchbay dependency monitor (Integration Hub → Package Registries) so Patchbay can look them up in OSV, then upload again.");
+    throw new UploadRejected(
+      409,
+      "An SBOM lists packages without their vulnerabilities: connect the Patchbay dependency monitor (Integration Hub → Package Registries) so Patchbay can look them up in OSV, then upload again.",
+    );
   }
 
   // Installed versions the report does not give, from the repository's recorded lockfiles.
@@ -500,8 +607,18 @@ async function importParsed(deps: Services, integration: Integration, input: Upl
     if (asset.kind !== "repository") return [];
     const key = `${ecosystem}:${name}`;
     if (!installed.has(key)) {
-      const rows = await db.selectFrom("repository_dependencies").select("version").distinct().where("repository_id", "=", asset.repositoryId).where("name", "=", name).where("ecosystem", "=", ecosystem ?? "npm").execute();
-      installed.set(key, rows.map((r) => r.version));
+      const rows = await db
+        .selectFrom("repository_dependencies")
+        .select("version")
+        .distinct()
+        .where("repository_id", "=", asset.repositoryId)
+        .where("name", "=", name)
+        .where("ecosystem", "=", ecosystem ?? "npm")
+        .execute();
+      installed.set(
+        key,
+        rows.map((r) => r.version),
+      );
     }
     return installed.get(key)!;
   };
@@ -528,8 +645,23 @@ async function importParsed(deps: Services, integration: Integration, input: Upl
       for (const [i, pkg] of sbomBatch.entries()) {
         // What the SBOM claims and OSV's ranges do not confirm for this version is not a finding.
         const confirmed = new Set(matches[i]!.flatMap((m) => m.ids.map((id) => id.toUpperCase())));
-        for (const claim of pkg.claims ?? []) if (!confirmed.has(claim.toUpperCase())) bump(reasons, "SBOM security reference whose advisory does not affect the package's version (by OSV's ranges)");
-        for (const m of matches[i]!) sbomItems.push({ ids: m.ids, package: pkg.name, ecosystem: pkg.ecosystem, installedVersion: pkg.version, fixedVersion: m.fixedVersion, severity: m.severity, cvss: m.cvss, title: m.title, description: m.description, url: m.url, location: pkg.location });
+        for (const claim of pkg.claims ?? [])
+          if (!confirmed.has(claim.toUpperCase()))
+            bump(reasons, "SBOM security reference whose advisory does not affect the package's version (by OSV's ranges)");
+        for (const m of matches[i]!)
+          sbomItems.push({
+            ids: m.ids,
+            package: pkg.name,
+            ecosystem: pkg.ecosystem,
+            installedVersion: pkg.version,
+            fixedVersion: m.fixedVersion,
+            severity: m.severity,
+            cvss: m.cvss,
+            title: m.title,
+            description: m.description,
+            url: m.url,
+            location: pkg.location,
+          });
       }
       sbomBatch = [];
     };
@@ -567,7 +699,8 @@ async function importParsed(deps: Services, integration: Integration, input: Upl
     if (typeof asset === "string") return bump(reasons, asset);
     assetKeys.add(asset.key);
     const versions = item.installedVersion ? [item.installedVersion] : await versionsOf(asset, item.package, item.ecosystem);
-    if (!versions.length) return bump(reasons, "installed version not given by the report, and not in the repository's lockfiles read by the dependency monitor");
+    if (!versions.length)
+      return bump(reasons, "installed version not given by the report, and not in the repository's lockfiles read by the dependency monitor");
     const ids = withCve(item.ids);
     // One finding per CVE: an advisory (or a group) naming several CVEs is several findings,
     // each deduplicated with other scanners' reports of its CVE.
@@ -603,7 +736,7 @@ async function importParsed(deps: Services, integration: Integration, input: Upl
       // Read in pages along the (integration, external id) index: a re-uploaded 200 MB report
       // has 150,000 open records to check.
       const gone: { id: number; finding_id: number }[] = [];
-      for (let after = prefix; ; ) {
+      for (let after = prefix; ;) {
         const page = await trx
           .selectFrom("finding_sources")
           .select(["id", "external_id", "finding_id"])
@@ -619,9 +752,23 @@ async function importParsed(deps: Services, integration: Integration, input: Upl
         for (const s of page) if (!seen.has(digest(s.external_id))) gone.push({ id: s.id, finding_id: s.finding_id });
       }
       for (const part of chunks(gone, 400)) {
-        await trx.updateTable("finding_sources").set({ status: "resolved", updated_at: stamp.toISOString() }).where("id", "in", part.map((s) => s.id)).execute();
+        await trx
+          .updateTable("finding_sources")
+          .set({ status: "resolved", updated_at: stamp.toISOString() })
+          .where(
+            "id",
+            "in",
+            part.map((s) => s.id),
+          )
+          .execute();
       }
-      counts.resolved += await resolveUnreported(trx, [...new Set(gone.map((s) => s.finding_id))], actor, stamp.toISOString(), `No longer reported by ${tool} (full result uploaded)`);
+      counts.resolved += await resolveUnreported(
+        trx,
+        [...new Set(gone.map((s) => s.finding_id))],
+        actor,
+        stamp.toISOString(),
+        `No longer reported by ${tool} (full result uploaded)`,
+      );
     });
   }
   await db.transaction().execute((trx) => requestTicketSweep(trx, deps.now()));
@@ -656,7 +803,10 @@ function toRecord(item: UploadItem, tool: string, format: FormatId, asset: Asset
       ? { kind: "repository", repositoryName: asset.name, url: asset.url ?? undefined, details: { location: item.location } }
       : { kind: "container_image", key: asset.digest, name: asset.name, details: { digest: asset.digest, location: item.location } };
   const now = new Date().toISOString();
-  const description = [item.description, item.severity || item.cvss !== null ? null : `${tool} gave no severity; Patchbay rates it medium.`].filter(Boolean).join("\n\n").slice(0, 4000);
+  const description = [item.description, item.severity || item.cvss !== null ? null : `${tool} gave no severity; Patchbay rates it medium.`]
+    .filter(Boolean)
+    .join("\n\n")
+    .slice(0, 4000);
   return {
     externalId: uploadRecordId(tool, asset.key, id, item.ecosystem, item.package, item.installedVersion),
     raw: { tool, format, ...item },

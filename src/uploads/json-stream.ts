@@ -168,7 +168,8 @@ export class JsonSelector {
         this.#literalParts.push(chunk.slice(this.#literalStart, i));
         const literal = this.#literalParts.join("");
         this.#inLiteral = false;
-        if (!/^(-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?|true|false|null)$/.test(literal)) this.#fail(i - literal.length, `"${literal.slice(0, 20)}" is not a JSON value`);
+        if (!/^(-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?|true|false|null)$/.test(literal))
+          this.#fail(i - literal.length, `"${literal.slice(0, 20)}" is not a JSON value`);
         this.#endValue(chunk, i);
         continue; // the delimiter is read again in the new state
       }
@@ -259,6 +260,10 @@ export class JsonSelector {
     if (this.#state === State.Done) return;
     if (this.#offset === 0 && this.#frames.length === 0) throw new JsonStreamError(1, 1, "the file is empty");
     const inside = this.#frames.at(-1);
-    throw new JsonStreamError(this.#line, this.#offset - this.#lineStart + 1, `the document ends early${inside ? ` inside ${inside.array ? "an array" : `the object at "${this.#path().join(".")}"`}` : ""} (is the file truncated?)`);
+    throw new JsonStreamError(
+      this.#line,
+      this.#offset - this.#lineStart + 1,
+      `the document ends early${inside ? ` inside ${inside.array ? "an array" : `the object at "${this.#path().join(".")}"`}` : ""} (is the file truncated?)`,
+    );
   }
 }

@@ -71,7 +71,7 @@ function grypeReports(text: string): { name?: string; version?: string } | undef
 /** Grype's "npm package: lodash, version 4.17.20 …", read without backtracking. */
 function grypePackage(text: string): { name?: string; version?: string } | undefined {
   const lower = text.toLowerCase();
-  for (let at = lower.indexOf("package:"); at >= 0; ) {
+  for (let at = lower.indexOf("package:"); at >= 0;) {
     const nameStart = skipSpace(text, at + "package:".length);
     const nameEnd = tokenEnd(text, nameStart, ",");
     // A later "package:" inside this name would stop at the same place: go on after it.

@@ -19,10 +19,38 @@ names("debian", "debian", "ubuntu", "deb", "linux mint", "echo", "kali", "raspbi
 names("apk", "alpine", "apk", "wolfi", "chainguard", "minimos", "alpaquita", "bellsoft-hardened-containers");
 names(
   "rpm",
-  "rpm", "red hat", "redhat", "rhel", "centos", "rocky", "rocky linux", "alma", "almalinux", "amazon", "amazon linux",
-  "oracle", "oracle linux", "ol", "fedora", "photon", "photon os", "cbl-mariner", "mariner", "azurelinux", "azure linux",
-  "suse", "opensuse", "opensuse.leap", "opensuse.tumbleweed", "suse linux enterprise", "suse linux enterprise server", "sles",
-  "sle-micro", "mageia", "openeuler", "openmandriva",
+  "rpm",
+  "red hat",
+  "redhat",
+  "rhel",
+  "centos",
+  "rocky",
+  "rocky linux",
+  "alma",
+  "almalinux",
+  "amazon",
+  "amazon linux",
+  "oracle",
+  "oracle linux",
+  "ol",
+  "fedora",
+  "photon",
+  "photon os",
+  "cbl-mariner",
+  "mariner",
+  "azurelinux",
+  "azure linux",
+  "suse",
+  "opensuse",
+  "opensuse.leap",
+  "opensuse.tumbleweed",
+  "suse linux enterprise",
+  "suse linux enterprise server",
+  "sles",
+  "sle-micro",
+  "mageia",
+  "openeuler",
+  "openmandriva",
 );
 
 /** The family of rules for an ecosystem, or null when Patchbay knows none. */
@@ -50,7 +78,16 @@ export function ecosystemOfFile(path: string): string | null {
   return FILES.find(([pattern]) => pattern.test(base))?.[1] ?? null;
 }
 
-const OSV_NAMES: Partial<Record<Family, string>> = { npm: "npm", cargo: "crates.io", go: "Go", pypi: "PyPI", maven: "Maven", rubygems: "RubyGems", nuget: "NuGet", composer: "Packagist" };
+const OSV_NAMES: Partial<Record<Family, string>> = {
+  npm: "npm",
+  cargo: "crates.io",
+  go: "Go",
+  pypi: "PyPI",
+  maven: "Maven",
+  rubygems: "RubyGems",
+  nuget: "NuGet",
+  composer: "Packagist",
+};
 
 /** A language ecosystem under OSV's name ("pip" → PyPI, "maven" → Maven); null for others. */
 export function osvEcosystem(name: string | null | undefined): string | null {

@@ -170,7 +170,8 @@ function parsePackageLock(text: string, path: string): Dependency[] {
       const name = typeof entry.name === "string" ? entry.name : where.slice(at + "node_modules/".length);
       edges.set(name, [...new Set([...(edges.get(name) ?? []), ...npmRequires(entry)])]);
       const scope: Scope = entry.dev === true || entry.devOptional === true ? "development" : entry.optional === true ? "optional" : "production";
-      if (isRegistryVersion(entry.version)) out.push({ ecosystem: "npm", name, version: entry.version, scope, ...(where === `node_modules/${name}` ? {} : { nested: true }) } as Dependency);
+      if (isRegistryVersion(entry.version))
+        out.push({ ecosystem: "npm", name, version: entry.version, scope, ...(where === `node_modules/${name}` ? {} : { nested: true }) } as Dependency);
     }
     // Only the copy at the top of node_modules is the one the project declared.
     const declared = declaredNpm(root);
@@ -192,7 +193,12 @@ function parsePackageLock(text: string, path: string): Dependency[] {
 /** The packages a package.json-like object declares, with the scope each is declared for. */
 function declaredNpm(manifest: Record<string, unknown>): Map<string, Scope | undefined> {
   const declared = new Map<string, Scope | undefined>();
-  const sections: [string, Scope][] = [["devDependencies", "development"], ["optionalDependencies", "optional"], ["peerDependencies", "production"], ["dependencies", "production"]];
+  const sections: [string, Scope][] = [
+    ["devDependencies", "development"],
+    ["optionalDependencies", "optional"],
+    ["peerDependencies", "production"],
+    ["dependencies", "production"],
+  ];
   for (const [key, scope] of sections) {
     const list = manifest[key];
     if (isRecord(list)) for (const name of Object.keys(list)) declared.set(name, scope);
@@ -416,14 +422,16 @@ function poetryScope(p: Record<string, unknown>): { scope?: Scope } {
 
 function parsePoetryLock(text: string, path: string): Dependency[] {
   const packages = tomlPackages(text, path);
-  if (packages.length === 0 && text.trim() && !text.includes("[metadata]")) throw new ManifestError(path, "no [[package]] tables found; is this a Poetry lockfile?");
+  if (packages.length === 0 && text.trim() && !text.includes("[metadata]"))
+    throw new ManifestError(path, "no [[package]] tables found; is this a Poetry lockfile?");
   const out: Dependency[] = [];
   for (const p of packages) {
     const name = stringField(p, "name");
     const version = stringField(p, "version");
     // Packages from a local path, a URL or a git checkout are not on PyPI ("legacy" is a private index).
     const sourceType = isRecord(p.source) ? stringField(p.source, "type") : undefined;
-    if (name && version && !["git", "directory", "file", "url"].includes(sourceType ?? "")) out.push({ ecosystem: "PyPI", name: pypiName(name), version, ...poetryScope(p) });
+    if (name && version && !["git", "directory", "file", "url"].includes(sourceType ?? ""))
+      out.push({ ecosystem: "PyPI", name: pypiName(name), version, ...poetryScope(p) });
   }
   return out;
 }
@@ -437,7 +445,7 @@ function parsePipfileLock(text: string, path: string): Dependency[] {
     if (!isRecord(deps)) continue;
     for (const [name, entry] of Object.entries(deps)) {
       const pin = isRecord(entry) && typeof entry.version === "string" ? entry.version : "";
-    const version = pin.startsWith("===") ? pin.slice(3) : pin.startsWith("==") ? pin.slice(2) : undefined;
+      const version = pin.startsWith("===") ? pin.slice(3) : pin.startsWith("==") ? pin.slice(2) : undefined;
       if (version) out.push({ ecosystem: "PyPI", name: pypiName(name), version, scope: section === "default" ? "production" : "development" });
     }
   }
@@ -456,7 +464,8 @@ function parseGoSum(text: string, path: string): Dependency[] {
     const line = raw.trim();
     if (!line) continue;
     const parts = line.split(/\s+/);
-    if (parts.length !== 3 || !parts[2]!.startsWith("h1:")) throw new ManifestError(path, `unexpected line "${line.slice(0, 80)}": go.sum lines are "module version h1:hash".`);
+    if (parts.length !== 3 || !parts[2]!.startsWith("h1:"))
+      throw new ManifestError(path, `unexpected line "${line.slice(0, 80)}": go.sum lines are "module version h1:hash".`);
     const version = parts[1]!.replace(/\/go\.mod$/, "");
     const current = highest.get(parts[0]!);
     if (!current || (compareVersions("Go", version, current) ?? 0) > 0) highest.set(parts[0]!, version);
@@ -682,8 +691,10 @@ function parseUvLock(text: string, path: string): Dependency[] {
     if ("editable" in source || "virtual" in source) {
       // The project itself: its dependencies, optional extras and development groups.
       for (const d of listed(p.dependencies)) declared.set(d, "production");
-      for (const group of Object.values(isRecord(p["optional-dependencies"]) ? p["optional-dependencies"] : {})) for (const d of listed(group)) if (!declared.has(d)) declared.set(d, "optional");
-      for (const [group, list] of Object.entries(isRecord(p["dev-dependencies"]) ? p["dev-dependencies"] : {})) for (const d of listed(list)) if (!declared.has(d)) declared.set(d, group.includes("test") ? "test" : "development");
+      for (const group of Object.values(isRecord(p["optional-dependencies"]) ? p["optional-dependencies"] : {}))
+        for (const d of listed(group)) if (!declared.has(d)) declared.set(d, "optional");
+      for (const [group, list] of Object.entries(isRecord(p["dev-dependencies"]) ? p["dev-dependencies"] : {}))
+        for (const d of listed(list)) if (!declared.has(d)) declared.set(d, group.includes("test") ? "test" : "development");
       continue;
     }
     if (name && version && "registry" in source) out.push({ ecosystem: "PyPI", name, version });
@@ -694,9 +705,13 @@ function parseUvLock(text: string, path: string): Dependency[] {
 /** composer.lock: "packages" ship, "packages-dev" do not; each names what it requires. */
 function parseComposerLock(text: string, path: string): Dependency[] {
   const lock = json(text, path);
-  if (!isRecord(lock) || (!Array.isArray(lock.packages) && !Array.isArray(lock["packages-dev"]))) throw new ManifestError(path, 'neither "packages" nor "packages-dev" is present; is this a composer.lock?');
+  if (!isRecord(lock) || (!Array.isArray(lock.packages) && !Array.isArray(lock["packages-dev"])))
+    throw new ManifestError(path, 'neither "packages" nor "packages-dev" is present; is this a composer.lock?');
   const out: Dependency[] = [];
-  for (const [key, scope] of [["packages", "production"], ["packages-dev", "development"]] as const) {
+  for (const [key, scope] of [
+    ["packages", "production"],
+    ["packages-dev", "development"],
+  ] as const) {
     for (const p of Array.isArray(lock[key]) ? lock[key].filter(isRecord) : []) {
       const name = typeof p.name === "string" ? p.name.toLowerCase() : "";
       const version = typeof p.version === "string" ? (p.version.startsWith("v") ? p.version.slice(1) : p.version) : "";
@@ -710,7 +725,8 @@ function parseComposerLock(text: string, path: string): Dependency[] {
 /** NuGet packages.lock.json: per target framework, "Direct" and "Transitive" packages with what each depends on. */
 function parseNuGetLock(text: string, path: string): Dependency[] {
   const lock = json(text, path);
-  if (!isRecord(lock) || !isRecord(lock.dependencies)) throw new ManifestError(path, 'no "dependencies" by target framework; is this a NuGet packages.lock.json?');
+  if (!isRecord(lock) || !isRecord(lock.dependencies))
+    throw new ManifestError(path, 'no "dependencies" by target framework; is this a NuGet packages.lock.json?');
   const found = new Map<string, Dependency>();
   const declared = new Map<string, Scope | undefined>();
   const edges = new Map<string, string[]>();
@@ -734,10 +750,16 @@ function parseGradleLockfile(text: string, path: string): Dependency[] {
     if (!line || line.startsWith("#") || line.startsWith("empty=")) continue;
     const eq = line.indexOf("=");
     const coordinates = (eq < 0 ? line : line.slice(0, eq)).split(":");
-    if (coordinates.length !== 3) throw new ManifestError(path, `unexpected line "${line.slice(0, 80)}": gradle.lockfile lines are "group:artifact:version=configurations".`);
+    if (coordinates.length !== 3)
+      throw new ManifestError(path, `unexpected line "${line.slice(0, 80)}": gradle.lockfile lines are "group:artifact:version=configurations".`);
     const configurations = eq < 0 ? [] : line.slice(eq + 1).split(",");
     const test = configurations.length > 0 && configurations.every((c) => c.toLowerCase().startsWith("test"));
-    out.push({ ecosystem: "Maven", name: `${coordinates[0]}:${coordinates[1]}`, version: coordinates[2]!, ...(configurations.length ? { scope: test ? "test" : "production" } : {}) });
+    out.push({
+      ecosystem: "Maven",
+      name: `${coordinates[0]}:${coordinates[1]}`,
+      version: coordinates[2]!,
+      ...(configurations.length ? { scope: test ? "test" : "production" } : {}),
+    });
   }
   return out;
 }

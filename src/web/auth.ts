@@ -97,7 +97,13 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
 
 /** This browser has signed in to the account: its later attempts are limited per address only. */
 function rememberDevice(c: Context<AppEnv>, deps: AppDeps, username: string): void {
-  setCookie(c, DEVICE_COOKIE, deviceCookieFor(deps.vault, username), { httpOnly: true, sameSite: "Lax", secure: deps.baseUrl.startsWith("https:"), path: "/login", maxAge: DEVICE_COOKIE_MAX_AGE_S });
+  setCookie(c, DEVICE_COOKIE, deviceCookieFor(deps.vault, username), {
+    httpOnly: true,
+    sameSite: "Lax",
+    secure: deps.baseUrl.startsWith("https:"),
+    path: "/login",
+    maxAge: DEVICE_COOKIE_MAX_AGE_S,
+  });
 }
 
 async function startSession(c: Context<AppEnv>, deps: AppDeps, userId: number): Promise<void> {

@@ -45,7 +45,8 @@ export function configurationRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     const file = body.file;
     if (file instanceof File && file.size > 0) {
-      if (file.size > MAX_UPLOAD) return { text: "", secrets, error: "The file is larger than 2 MB; a Patchbay configuration is far smaller. Check that this is the right file." };
+      if (file.size > MAX_UPLOAD)
+        return { text: "", secrets, error: "The file is larger than 2 MB; a Patchbay configuration is far smaller. Check that this is the right file." };
       return { text: await file.text(), secrets };
     }
     return { text: typeof body.document === "string" ? body.document : "", secrets };
@@ -72,7 +73,13 @@ export function configurationRoutes(deps: AppDeps): Hono<AppEnv> {
       .filter((s) => s.creating)
       .flatMap((s) => s.fields.filter((f) => f.listed && !secrets.get(s.index)?.[f.name]).map((f) => `${s.name}: ${f.label}`));
     if (missing.length) {
-      return render(c, deps, "./configuration/preview", { document: text, plan: { ...plan, errors: [`Enter the secrets the new integrations need (${missing.join("; ")}).`] } }, 422);
+      return render(
+        c,
+        deps,
+        "./configuration/preview",
+        { document: text, plan: { ...plan, errors: [`Enter the secrets the new integrations need (${missing.join("; ")}).`] } },
+        422,
+      );
     }
     const result = await applyImport(deps, parsed.doc, secrets, c.get("user")!.username);
     return render(c, deps, "./configuration/result", { result }, result.failed.length ? 422 : 200);

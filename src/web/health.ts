@@ -13,7 +13,11 @@ export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
       await pingDatabase(deps.db);
       const jobs = await countJobsByStatus(deps.db);
       const storage = deps.storageProblem();
-      return c.json({ status: "ok", database: storage ? `not writable: ${storage}` : "ok", queue: { queued: jobs.queued, running: jobs.running, failed: jobs.failed } });
+      return c.json({
+        status: "ok",
+        database: storage ? `not writable: ${storage}` : "ok",
+        queue: { queued: jobs.queued, running: jobs.running, failed: jobs.failed },
+      });
     } catch (err) {
       deps.logger.error("health check failed", { error: err });
       return c.json({ status: "error", database: "unreachable", error: (err as Error).message }, 503);

@@ -18,7 +18,11 @@ export function imageRoutes(deps: AppDeps): Hono<AppEnv> {
     const rows = await listImages(deps.db, { q, showGone, after, limit: PAGE_SIZE + 1 });
     const more = rows.length > PAGE_SIZE;
     if (more) rows.pop();
-    const counts = await openFindingCounts(deps.db, "asset", rows.map((r) => r.id));
+    const counts = await openFindingCounts(
+      deps.db,
+      "asset",
+      rows.map((r) => r.id),
+    );
     const images = rows.map((r) => {
       const details = JSON.parse(r.details) as { tags?: string[]; digest?: string; registry?: string; imageId?: string };
       return { ...r, tags: details.tags ?? [], digest: details.digest ?? details.imageId ?? "", counts: counts.get(r.id) };

@@ -54,9 +54,20 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
     const existing = outcome.integrationId ? await findIntegration(deps.db, outcome.integrationId) : undefined;
     if (!outcome.ok) return dialog(c, deps, { connector, integration: existing, tab: "configuration", oauthError: outcome.message }, 422);
     const connection = { settings: outcome.settings, secrets: outcome.secrets };
-    const tested = await testConnection(connector, connection, connectorContext({ ...deps.env, logger: deps.logger.child({ reqId: c.get("requestId") }) }), deps);
+    const tested = await testConnection(
+      connector,
+      connection,
+      connectorContext({ ...deps.env, logger: deps.logger.child({ reqId: c.get("requestId") }) }),
+      deps,
+    );
     if (!tested.ok) return dialog(c, deps, { connector, integration: existing, tab: "configuration", values: outcome.settings, outcome: tested }, 422);
-    const id = await saveConnection(deps, connector, existing, { settings: { ...connection.settings, ...tested.result.discovered }, secrets: connection.secrets }, c.get("user")!.username);
+    const id = await saveConnection(
+      deps,
+      connector,
+      existing,
+      { settings: { ...connection.settings, ...tested.result.discovered }, secrets: connection.secrets },
+      c.get("user")!.username,
+    );
     return c.redirect(`/integrations/${connector.card.kind}/${id}?tab=configuration&saved=1`, 303);
   });
 
@@ -73,7 +84,8 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
     const settings = parsed.ok ? parsed.settings : parsed.values;
     const secrets = parsed.ok ? parsed.secrets : {};
     if (!settings[oauth.clientIdField]) errors[oauth.clientIdField] = `Enter your OAuth application's client ID to connect with ${connector.card.name}.`;
-    if (parsed.ok && !secrets[oauth.clientSecretField]) errors[oauth.clientSecretField] = `Enter your OAuth application's client secret to connect with ${connector.card.name}.`;
+    if (parsed.ok && !secrets[oauth.clientSecretField])
+      errors[oauth.clientSecretField] = `Enter your OAuth application's client secret to connect with ${connector.card.name}.`;
     if (Object.keys(errors).length) return dialog(c, deps, { connector, integration, tab: "configuration", values: settings, errors }, 422);
     const location = await startAuthorization(deps, { ...connector, oauth }, { settings, secrets }, c.get("user")!.id, integration?.id ?? null);
     return redirect(c, location);
@@ -106,7 +118,12 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get("/integrations/:kind/:id", async (c) => {
     const found = await loadIntegration(c, deps);
     if (!found) return notFound(c, deps);
-    return dialog(c, deps, { connector: found.connector, integration: found.integration, tab: parseTab(c.req.query("tab"), "configuration"), saved: c.req.query("saved") === "1" });
+    return dialog(c, deps, {
+      connector: found.connector,
+      integration: found.integration,
+      tab: parseTab(c.req.query("tab"), "configuration"),
+      saved: c.req.query("saved") === "1",
+    });
   });
 
   app.post("/integrations/:kind/test", admin, async (c) => {
@@ -121,7 +138,14 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
       ? await testConnection(connector, parsed, connectorContext({ ...deps.env, logger: deps.logger.child({ reqId: c.get("requestId") }) }), deps)
       : { ok: false, fieldErrors: parsed.errors };
     if (isHtmx(c)) return render(c, deps, "./integrations/test-result", { outcome, connector });
-    return dialog(c, deps, { connector, integration, tab: "configuration", values: parsed.ok ? parsed.settings : parsed.values, errors: parsed.ok ? {} : parsed.errors, outcome });
+    return dialog(c, deps, {
+      connector,
+      integration,
+      tab: "configuration",
+      values: parsed.ok ? parsed.settings : parsed.values,
+      errors: parsed.ok ? {} : parsed.errors,
+      outcome,
+    });
   });
 
   app.post("/integrations/:kind", admin, async (c) => {
@@ -179,7 +203,13 @@ async function save(c: Ctx, deps: AppDeps, connector: Connector, integration: In
   if (!outcome.ok) {
     return dialog(c, deps, { connector, integration, tab: "configuration", values: parsed.settings, errors: {}, outcome }, 422);
   }
-  const id = await saveConnection(deps, connector, integration, { settings: { ...parsed.settings, ...outcome.result.discovered }, secrets: parsed.secrets }, c.get("user")!.username);
+  const id = await saveConnection(
+    deps,
+    connector,
+    integration,
+    { settings: { ...parsed.settings, ...outcome.result.discovered }, secrets: parsed.secrets },
+    c.get("user")!.username,
+  );
   if (!isHtmx(c)) return c.redirect(`/integrations/${connector.card.kind}/${id}?tab=configuration&saved=1`, 303);
   c.header("HX-Trigger", INTEGRATIONS_CHANGED);
   const saved = (await findIntegration(deps.db, id))!;
@@ -217,7 +247,9 @@ async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 4
       field.type === "integration"
         ? linkable.filter((i) => i.kind === field.integrationKind).map((i) => ({ id: String(i.id), name: i.name }))
         : field.type === "integrations"
-          ? linkable.filter((i) => i.id !== integration?.id && (!field.integrationCapability || deps.catalogue.get(i.kind)?.[field.integrationCapability])).map((i) => ({ id: String(i.id), name: i.name }))
+          ? linkable
+              .filter((i) => i.id !== integration?.id && (!field.integrationCapability || deps.catalogue.get(i.kind)?.[field.integrationCapability]))
+              .map((i) => ({ id: String(i.id), name: i.name }))
           : (field.options ?? []).map((o) => ({ id: o.value, name: o.label })),
     value: displayValue(field, values),
     error: state.errors?.[field.name],
@@ -238,19 +270,16 @@ async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 4
     confirmDisconnect: state.confirmDisconnect,
     findingsOnly: state.findingsOnly ?? 0,
     oauthError: state.oauthError,
-    oauth: connector.oauth
-      ? { startUrl: `${base}/oauth/start`, callbackUrl: callbackUrl(deps.baseUrl), provider: connector.card.name }
-      : undefined,
+    oauth: connector.oauth ? { startUrl: `${base}/oauth/start`, callbackUrl: callbackUrl(deps.baseUrl), provider: connector.card.name } : undefined,
     disconnected: state.disconnected,
     dependents: integration
       ? linkable
-          .filter((other) => deps.catalogue.get(other.kind)?.fields.some((f) => f.type === "integration" && integrationSettings(other)[f.name] === String(integration.id)))
+          .filter((other) =>
+            deps.catalogue.get(other.kind)?.fields.some((f) => f.type === "integration" && integrationSettings(other)[f.name] === String(integration.id)),
+          )
           .map((other) => other.name)
       : [],
-    projects:
-      integration && connector.tracker
-        ? Object.assign(await listMappings(deps.db, integration.id), { nouns: connector.tracker.nouns })
-        : undefined,
+    projects: integration && connector.tracker ? Object.assign(await listMappings(deps.db, integration.id), { nouns: connector.tracker.nouns }) : undefined,
     selfUrl: integration ? `${base}/${integration.id}` : `${base}/new`,
     formAction: integration ? `${base}/${integration.id}` : base,
     testAction: `${base}/test`,
@@ -293,7 +322,13 @@ function existingOf(deps: AppDeps, integration: Integration): Existing {
 }
 
 function notFound(c: Ctx, deps: AppDeps) {
-  return render(c, deps, "./error", { title: "Integration not found", message: "This integration does not exist; it may have been disconnected. Go back to the Integration Hub." }, 404);
+  return render(
+    c,
+    deps,
+    "./error",
+    { title: "Integration not found", message: "This integration does not exist; it may have been disconnected. Go back to the Integration Hub." },
+    404,
+  );
 }
 
 export interface CardView {
@@ -324,7 +359,8 @@ export interface SyncView {
   capability: SyncCapability;
   words: SyncWords;
   active: "queued" | "running" | undefined;
-  last: { status: string; counts: SyncCounts; pages: number; total: number | null; error: string | null; startedAt: string; finishedAt: string | null } | undefined;
+  last:
+    { status: string; counts: SyncCounts; pages: number; total: number | null; error: string | null; startedAt: string; finishedAt: string | null } | undefined;
 }
 
 async function hubGroups(deps: AppDeps, q: string) {
@@ -337,7 +373,15 @@ async function hubGroups(deps: AppDeps, q: string) {
       capability: sync.capability,
       words: sync.words,
       active: active.get(dedupeKeyOf(sync.job, { integrationId: integration.id }) ?? null),
-      last: run && { status: run.status, counts: syncCounts(run), pages: run.pages, total: run.total, error: run.error, startedAt: run.started_at, finishedAt: run.finished_at },
+      last: run && {
+        status: run.status,
+        counts: syncCounts(run),
+        pages: run.pages,
+        total: run.total,
+        error: run.error,
+        startedAt: run.started_at,
+        finishedAt: run.finished_at,
+      },
     };
   };
   const needle = q.trim().toLowerCase();
@@ -347,7 +391,13 @@ async function hubGroups(deps: AppDeps, q: string) {
       category,
       cards: connectors
         .filter((c) => !needle || `${c.card.name} ${c.card.summary} ${category.title}`.toLowerCase().includes(needle))
-        .map((connector) => cardView(connector, integrations.filter((i) => i.kind === connector.card.kind), syncOf)),
+        .map((connector) =>
+          cardView(
+            connector,
+            integrations.filter((i) => i.kind === connector.card.kind),
+            syncOf,
+          ),
+        ),
     }))
     .filter((group) => group.cards.length > 0);
 }

@@ -30,7 +30,14 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     const failed = await retryFailedJob(deps.db, id, deps.now());
     const waiting = !failed && (await retryWaitingJobNow(deps.db, id, deps.now()));
     if (failed || waiting) deps.notifyWorker();
-    return page(c, failed ? `Job ${id} was queued again.` : waiting ? `Job ${id} is retried now instead of waiting.` : "Only a failed job, or one waiting to be retried, can be retried.");
+    return page(
+      c,
+      failed
+        ? `Job ${id} was queued again.`
+        : waiting
+          ? `Job ${id} is retried now instead of waiting.`
+          : "Only a failed job, or one waiting to be retried, can be retried.",
+    );
   });
 
   return app;

@@ -3,7 +3,21 @@
 // repository's own override).
 import { type Context, Hono } from "hono";
 import { type Codeowners, ownersOf } from "../routing/codeowners.js";
-import { loadRouting, MAX_RULES, overrideIsEmpty, parseLabels, parseOverride, type RouteOverride, type RouteRule, routeForRepository, type RoutingSettings, routingStats, saveOverride, saveRouting, validateRule } from "../routing/ownership.js";
+import {
+  loadRouting,
+  MAX_RULES,
+  overrideIsEmpty,
+  parseLabels,
+  parseOverride,
+  type RouteOverride,
+  type RouteRule,
+  routeForRepository,
+  type RoutingSettings,
+  routingStats,
+  saveOverride,
+  saveRouting,
+  validateRule,
+} from "../routing/ownership.js";
 import { enqueueOwnershipSync } from "../routing/sync.js";
 import { listIntegrations } from "../integrations/store.js";
 import { findRepository } from "../scm/store.js";
@@ -29,7 +43,14 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
       c,
       deps,
       "./ownership/settings",
-      { settings, rows: [...settings.rules, ...Array.from({ length: NEW_ROWS }, () => blank)], errors: extra.errors ?? {}, stats, saved: c.req.query("saved") === "1", refreshing: c.req.query("refresh") === "1" },
+      {
+        settings,
+        rows: [...settings.rules, ...Array.from({ length: NEW_ROWS }, () => blank)],
+        errors: extra.errors ?? {},
+        stats,
+        saved: c.req.query("saved") === "1",
+        refreshing: c.req.query("refresh") === "1",
+      },
       status,
     );
   };
@@ -73,10 +94,15 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
     return redirect(c, "/settings/ownership?refresh=1");
   });
 
-  const repositoryPage = async (c: Context<AppEnv>, extra: { override?: RouteOverride; errors?: Record<string, string> } = {}, status: 200 | 404 | 422 = 200) => {
+  const repositoryPage = async (
+    c: Context<AppEnv>,
+    extra: { override?: RouteOverride; errors?: Record<string, string> } = {},
+    status: 200 | 404 | 422 = 200,
+  ) => {
     const id = Number(c.req.param("id"));
     const repo = Number.isSafeInteger(id) ? await findRepository(deps.db, id) : undefined;
-    if (!repo) return render(c, deps, "./error", { title: "Repository not found", message: "This repository is not known to Patchbay. Go back to Repositories." }, 404);
+    if (!repo)
+      return render(c, deps, "./error", { title: "Repository not found", message: "This repository is not known to Patchbay. Go back to Repositories." }, 404);
     const codeowners = repo.codeowners ? (JSON.parse(repo.codeowners) as Codeowners) : null;
     const route = await routeForRepository(deps.db, repo.id);
     return render(

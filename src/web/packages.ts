@@ -32,7 +32,8 @@ export function packageRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/packages/:id{[0-9]+}", async (c) => {
     const pkg = await findPackage(deps.db, Number(c.req.param("id")));
-    if (!pkg) return render(c, deps, "./error", { title: "Package not found", message: "This package is no longer listed by its registry. Go back to Packages." }, 404);
+    if (!pkg)
+      return render(c, deps, "./error", { title: "Package not found", message: "This package is no longer listed by its registry. Go back to Packages." }, 404);
     const uses = await usersOf(deps.db, pkg);
     // A version the ecosystem's rules cannot read is shown with the reason, never counted as behind.
     const rows = uses.map((u) => ({

@@ -22,7 +22,11 @@ export function repositoryRoutes(deps: AppDeps): Hono<AppEnv> {
     const more = rows.length > PAGE_SIZE;
     if (more) rows.pop();
 
-    const counts = await openFindingCounts(deps.db, "repository", rows.map((r) => r.id));
+    const counts = await openFindingCounts(
+      deps.db,
+      "repository",
+      rows.map((r) => r.id),
+    );
     const integrations = await integrationsWithRepositories(deps.db);
     const data = {
       rows: rows.map((r) => ({
@@ -37,7 +41,13 @@ export function repositoryRoutes(deps: AppDeps): Hono<AppEnv> {
       integrationId,
       showGone,
       next: more ? rows.at(-1)!.full_name : undefined,
-      nextQuery: (name: string) => new URLSearchParams({ ...(q ? { q } : {}), ...(integrationId ? { integration: String(integrationId) } : {}), ...(showGone ? { inaccessible: "1" } : {}), after: name }).toString(),
+      nextQuery: (name: string) =>
+        new URLSearchParams({
+          ...(q ? { q } : {}),
+          ...(integrationId ? { integration: String(integrationId) } : {}),
+          ...(showGone ? { inaccessible: "1" } : {}),
+          after: name,
+        }).toString(),
     };
     return render(c, deps, isHtmx(c) && c.req.header("hx-target") === "repositories-results" ? "./repositories/results" : "./repositories/index", data);
   });

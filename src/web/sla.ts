@@ -18,7 +18,21 @@ export function slaRoutes(deps: AppDeps): Hono<AppEnv> {
     const policy = await loadSla(deps.db);
     const values = Object.fromEntries(SEVERITIES.map((s) => [s, policy[s] === null ? "" : String(policy[s])]));
     const running = await jobActive(deps.db, RECOMPUTE_DUE_JOB.type);
-    return render(c, deps, "./sla", { severities: SEVERITIES, values, errors: {}, max: MAX_SLA_DAYS, saved: c.req.query("saved") === "1", recomputing: running || c.req.query("recompute") === "1", ...extra }, status);
+    return render(
+      c,
+      deps,
+      "./sla",
+      {
+        severities: SEVERITIES,
+        values,
+        errors: {},
+        max: MAX_SLA_DAYS,
+        saved: c.req.query("saved") === "1",
+        recomputing: running || c.req.query("recompute") === "1",
+        ...extra,
+      },
+      status,
+    );
   };
 
   app.get("/settings/sla", (c) => page(c));

@@ -30,7 +30,22 @@ import { retryPushErrors } from "../tickets/push.js";
 import { TICKET_STATE_LABEL, TICKET_STATES } from "../tickets/render.js";
 import { batchEstimates, findBatch } from "../tickets/batch.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
-import { assignmentLinkedThrough, countTickets, deleteAssignment, deleteMapping, findMapping, GROUP_BY, listAssignments, listMappings, listPushErrors, type MappingData, mappingData, PUSH_MODES, saveAssignment, saveMapping } from "../tickets/store.js";
+import {
+  assignmentLinkedThrough,
+  countTickets,
+  deleteAssignment,
+  deleteMapping,
+  findMapping,
+  GROUP_BY,
+  listAssignments,
+  listMappings,
+  listPushErrors,
+  type MappingData,
+  mappingData,
+  PUSH_MODES,
+  saveAssignment,
+  saveMapping,
+} from "../tickets/store.js";
 import { repositoryIds } from "../tickets/subjects.js";
 import { recentDeliveries } from "../remediation/deliveries.js";
 import type { AppDeps, AppEnv } from "./context.js";
@@ -90,8 +105,25 @@ function trackerPages(deps: AppDeps): Hono<TrackerEnv> {
     await next();
   });
 
-  const projectsPage = async (c: Context<TrackerEnv>, found: TrackerFound, extra: { sync?: Awaited<ReturnType<typeof twoWaySync>>; outcome?: { ok: boolean; message: string } } = {}, status: 200 | 422 = 200) =>
-    render(c, deps, "./trackers/projects", { integration: found.integration, connector: found.connector, mappings: await listMappings(deps.db, found.integration.id), sync: "sync" in extra ? extra.sync : await twoWaySync(deps, found), outcome: extra.outcome }, status);
+  const projectsPage = async (
+    c: Context<TrackerEnv>,
+    found: TrackerFound,
+    extra: { sync?: Awaited<ReturnType<typeof twoWaySync>>; outcome?: { ok: boolean; message: string } } = {},
+    status: 200 | 422 = 200,
+  ) =>
+    render(
+      c,
+      deps,
+      "./trackers/projects",
+      {
+        integration: found.integration,
+        connector: found.connector,
+        mappings: await listMappings(deps.db, found.integration.id),
+        sync: "sync" in extra ? extra.sync : await twoWaySync(deps, found),
+        outcome: extra.outcome,
+      },
+      status,
+    );
 
   app.get("/", (c) => projectsPage(c, c.get("found")));
 
@@ -102,7 +134,13 @@ function trackerPages(deps: AppDeps): Hono<TrackerEnv> {
     const inbound = found.connector.tracker.inbound;
     if (!inbound) return notFound(c, deps);
     const current = await twoWaySync(deps, found);
-    if (current?.via) return projectsPage(c, found, { sync: current, outcome: { ok: false, message: `Events arrive through ${current.via.name}'s webhook: set it up there.` } }, 422);
+    if (current?.via)
+      return projectsPage(
+        c,
+        found,
+        { sync: current, outcome: { ok: false, message: `Events arrive through ${current.via.name}'s webhook: set it up there.` } },
+        422,
+      );
     const secrets = deps.vault.openSecrets(found.integration.secrets);
     if (!secrets[inbound.secretField]) {
       secrets[inbound.secretField] = randomBytes(24).toString("base64url");
@@ -115,8 +153,18 @@ function trackerPages(deps: AppDeps): Hono<TrackerEnv> {
     else {
       try {
         const connection = await connectionOf(deps, found.connector, (await findIntegration(deps.db, found.integration.id))!);
-        const done = await inbound.register(connection, connectorContext({ ...deps.env, logger: deps.logger.child({ reqId: c.get("requestId") }) }), { url: sync!.url, secret: secrets[inbound.secretField]!, filter: inbound.filter });
-        outcome = { ok: true, message: done === "created" ? "The webhook was created in the tracker; changes to Patchbay's tickets now come back." : "The tracker's webhook was brought up to date." };
+        const done = await inbound.register(connection, connectorContext({ ...deps.env, logger: deps.logger.child({ reqId: c.get("requestId") }) }), {
+          url: sync!.url,
+          secret: secrets[inbound.secretField]!,
+          filter: inbound.filter,
+        });
+        outcome = {
+          ok: true,
+          message:
+            done === "created"
+              ? "The webhook was created in the tracker; changes to Patchbay's tickets now come back."
+              : "The tracker's webhook was brought up to date.",
+        };
       } catch (err) {
         if (!(err instanceof ExternalError)) throw err;
         outcome = { ok: false, message: `${redactText(err.message)} The steps below do it by hand.` };
@@ -179,7 +227,14 @@ function mappingRoutes(deps: AppDeps): Hono<MappingEnv> {
   app.get("/edit", (c) => {
     const found = c.get("found");
     const data = mappingData(found.mapping);
-    return mappingForm(c, deps, found, found.mapping.id, { project: data.target.project.id, ticketType: c.req.query("ticketType") ?? data.target.ticketType.id }, data);
+    return mappingForm(
+      c,
+      deps,
+      found,
+      found.mapping.id,
+      { project: data.target.project.id, ticketType: c.req.query("ticketType") ?? data.target.ticketType.id },
+      data,
+    );
   });
 
   app.post("/", (c) => saveMappingForm(c, deps, c.get("found"), c.get("found").mapping.id));
@@ -249,18 +304,34 @@ function mappingRoutes(deps: AppDeps): Hono<MappingEnv> {
     const body = (await c.req.parseBody({ all: true })) as Record<string, string | string[]>;
     const parsed = parseAssignmentForm(body, await repositoryIdSet(deps.db));
     if (!parsed.ok) return render(c, deps, "./trackers/dry-run", { error: Object.values(parsed.errors).join(" "), nouns });
-    if (parsed.data.pushMode === "explicit") return render(c, deps, "./trackers/dry-run", { error: "Explicitly Publish Changes pushes nothing by itself: findings go out only with Push to Integrators.", nouns });
+    if (parsed.data.pushMode === "explicit")
+      return render(c, deps, "./trackers/dry-run", {
+        error: "Explicitly Publish Changes pushes nothing by itself: findings go out only with Push to Integrators.",
+        nouns,
+      });
     const existing = Number(Array.isArray(body.assignmentId) ? body.assignmentId[0] : body.assignmentId);
     const linkedThrough = (existing ? await assignmentLinkedThrough(deps.db, found.mapping.id, existing) : undefined) ?? (await newestFindingId(deps.db));
-    const result = await planAssignment(deps.db, found.mapping.id, mappingData(found.mapping), {
-      repository_ids: parsed.data.repositoryIds ? JSON.stringify(parsed.data.repositoryIds) : null,
-      min_severity: parsed.data.minSeverity,
-      group_by: parsed.data.groupBy,
-      push_mode: parsed.data.pushMode,
-      linked_through: linkedThrough,
-    }, deps.baseUrl);
+    const result = await planAssignment(
+      deps.db,
+      found.mapping.id,
+      mappingData(found.mapping),
+      {
+        repository_ids: parsed.data.repositoryIds ? JSON.stringify(parsed.data.repositoryIds) : null,
+        min_severity: parsed.data.minSeverity,
+        group_by: parsed.data.groupBy,
+        push_mode: parsed.data.pushMode,
+        linked_through: linkedThrough,
+      },
+      deps.baseUrl,
+    );
     const estimate = await pushEstimate(deps, found, result.writes);
-    return render(c, deps, "./trackers/dry-run", { ...result, estimate, grouped: parsed.data.groupBy !== "finding", what: `switching to ${PUSH_MODES[parsed.data.pushMode].label}`, nouns });
+    return render(c, deps, "./trackers/dry-run", {
+      ...result,
+      estimate,
+      grouped: parsed.data.groupBy !== "finding",
+      what: `switching to ${PUSH_MODES[parsed.data.pushMode].label}`,
+      nouns,
+    });
   });
 
   app.post("/preview-mapping", async (c) => {
@@ -278,7 +349,13 @@ function mappingRoutes(deps: AppDeps): Hono<MappingEnv> {
     const parsed = parseMappingForm(form, choices.target, choices.fields, choices.statuses, choices.inboundChoices);
     if (!parsed.ok) return render(c, deps, "./trackers/dry-run", { error: `Fix the form first: ${Object.values(parsed.errors).join(" ")}`, nouns });
     const result = await planMappingChange(deps.db, found.mapping.id, parsed.data, deps.baseUrl);
-    return render(c, deps, "./trackers/dry-run", { ...result, estimate: await pushEstimate(deps, found, result.writes), grouped: true, what: "saving these changes", nouns });
+    return render(c, deps, "./trackers/dry-run", {
+      ...result,
+      estimate: await pushEstimate(deps, found, result.writes),
+      grouped: true,
+      what: "saving these changes",
+      nouns,
+    });
   });
 
   // Links the project's existing tickets whose titles name a CVE to the findings of that CVE.
@@ -346,7 +423,14 @@ async function loadChoices(s: TrackerSession, projectId: string | undefined, typ
   const type = ticketTypes.find((t) => t.id === typeId);
   const target = project && type ? { project, ticketType: type } : undefined;
   const [fields, statuses, resolutions] = target ? await Promise.all([s.fields(target), s.statuses(target), s.resolutions?.() ?? []]) : [[], [], []];
-  return { projects, ticketTypes, target, fields, statuses, inboundChoices: [...statuses, ...resolutions.map((r) => ({ id: `resolution:${r.id}`, name: `Resolution: ${r.name}` }))] };
+  return {
+    projects,
+    ticketTypes,
+    target,
+    fields,
+    statuses,
+    inboundChoices: [...statuses, ...resolutions.map((r) => ({ id: `resolution:${r.id}`, name: `Resolution: ${r.name}` }))],
+  };
 }
 
 async function mappingForm<E extends AppEnv>(
@@ -369,7 +453,8 @@ async function mappingForm<E extends AppEnv>(
     loadError = err instanceof ExternalError ? redactText(err.message) : "The tracker could not be read.";
     if (!(err instanceof ExternalError)) deps.logger.error("tracker form load failed", { error: err });
   }
-  const sameTarget = current && loaded?.target && current.target.project.id === loaded.target.project.id && current.target.ticketType.id === loaded.target.ticketType.id;
+  const sameTarget =
+    current && loaded?.target && current.target.project.id === loaded.target.project.id && current.target.ticketType.id === loaded.target.ticketType.id;
   let data = loaded?.target ? (sameTarget ? current! : suggestedMapping(loaded.target, loaded.fields, loaded.statuses, loaded.inboundChoices)) : undefined;
   // A mapping saved before two-way sync existed starts from the suggested reading of its statuses.
   if (data && loaded && Object.keys(data.inbound.map).length === 0) data = { ...data, inbound: suggestedInbound(loaded.inboundChoices, data.statusMap) };
@@ -427,10 +512,28 @@ async function saveMappingForm<E extends AppEnv>(c: Context<E>, deps: AppDeps, f
     loaded = await loadChoices(tracker, form.project, form.ticketType);
   } catch (err) {
     const message = err instanceof ExternalError ? redactText(err.message) : "The tracker could not be read.";
-    return mappingForm(c, deps, found, mappingId, { project: form.project, ticketType: form.ticketType }, undefined, { "": `The mapping was not saved: ${message}` }, 422);
+    return mappingForm(
+      c,
+      deps,
+      found,
+      mappingId,
+      { project: form.project, ticketType: form.ticketType },
+      undefined,
+      { "": `The mapping was not saved: ${message}` },
+      422,
+    );
   }
   if (!loaded.target) {
-    return mappingForm(c, deps, found, mappingId, { project: form.project, ticketType: form.ticketType }, undefined, { ticketType: "Choose a project and an issue type from the tracker's lists." }, 422);
+    return mappingForm(
+      c,
+      deps,
+      found,
+      mappingId,
+      { project: form.project, ticketType: form.ticketType },
+      undefined,
+      { ticketType: "Choose a project and an issue type from the tracker's lists." },
+      422,
+    );
   }
   // Checked against the tracker's live fields: what it requires now, what it allows now.
   const parsed = parseMappingForm(form, loaded.target, loaded.fields, loaded.statuses, loaded.inboundChoices);
@@ -438,14 +541,30 @@ async function saveMappingForm<E extends AppEnv>(c: Context<E>, deps: AppDeps, f
   // Tickets anyone can read publish the vulnerability: only on purpose.
   const exposed = tracker.exposure?.(loaded.target, parsed.data.fields);
   if (exposed && form.confirmPublic !== "on") {
-    return mappingForm(c, deps, found, mappingId, { project: form.project, ticketType: form.ticketType }, parsed.data, { confirmPublic: `${exposed} Choose a private one, or tick the box to open public tickets anyway.` }, 422);
+    return mappingForm(
+      c,
+      deps,
+      found,
+      mappingId,
+      { project: form.project, ticketType: form.ticketType },
+      parsed.data,
+      { confirmPublic: `${exposed} Choose a private one, or tick the box to open public tickets anyway.` },
+      422,
+    );
   }
   const id = await saveMapping(deps.db, found.integration.id, mappingId, parsed.data, deps.now());
   deps.logger.info(mappingId ? "tracker mapping updated" : "tracker mapping added", { mappingId: id, by: c.get("user")!.username });
   return redirect(c, `/trackers/mappings/${id}?saved=1`);
 }
 
-async function mappingPage<E extends AppEnv>(c: Context<E>, deps: AppDeps, loaded: MappingFound, errors: Record<string, string>, values: Record<string, unknown> = {}, status: 200 | 422 = 200) {
+async function mappingPage<E extends AppEnv>(
+  c: Context<E>,
+  deps: AppDeps,
+  loaded: MappingFound,
+  errors: Record<string, string>,
+  values: Record<string, unknown> = {},
+  status: 200 | 422 = 200,
+) {
   const assignments = await listAssignments(deps.db, loaded.mapping.id);
   const repositories = await reachableRepositories(deps.db, 2000);
   const names = new Map(repositories.map((r) => [r.id, r.full_name]));
@@ -480,7 +599,12 @@ async function mappingPage<E extends AppEnv>(c: Context<E>, deps: AppDeps, loade
 }
 
 async function reconcileView(deps: AppDeps, mapping: TrackerMapping) {
-  return { reconcile: await latestReconcile(deps.db, mapping.id), linking: await latestReconcile(deps.db, mapping.id, true), directions: RECONCILE_DIRECTIONS, direction: inboundSettings(mapping).reconcile };
+  return {
+    reconcile: await latestReconcile(deps.db, mapping.id),
+    linking: await latestReconcile(deps.db, mapping.id, true),
+    directions: RECONCILE_DIRECTIONS,
+    direction: inboundSettings(mapping).reconcile,
+  };
 }
 
 async function saveAssignmentForm<E extends AppEnv>(c: Context<E>, deps: AppDeps, loaded: MappingFound, assignmentId: number | undefined) {
@@ -494,6 +618,10 @@ async function saveAssignmentForm<E extends AppEnv>(c: Context<E>, deps: AppDeps
   return redirect(c, `/trackers/mappings/${loaded.mapping.id}?saved=1`);
 }
 
-function notFound<E extends AppEnv>(c: Context<E>, deps: AppDeps, message = "This tracker mapping does not exist; it may have been deleted. Go back to Issue Trackers.") {
+function notFound<E extends AppEnv>(
+  c: Context<E>,
+  deps: AppDeps,
+  message = "This tracker mapping does not exist; it may have been deleted. Go back to Issue Trackers.",
+) {
   return render(c, deps, "./error", { title: "Not found", message }, 404);
 }

@@ -25,12 +25,17 @@ interface Options {
 
 function readOptions(get: (name: string) => string | undefined): Options | string {
   const format = (get("format") ?? "").trim().toLowerCase();
-  if (format && format !== "auto" && !FORMATS.includes(format as FormatId)) return `Unknown format "${format}": use one of ${FORMATS.join(", ")} (or leave it out to detect it).`;
+  if (format && format !== "auto" && !FORMATS.includes(format as FormatId))
+    return `Unknown format "${format}": use one of ${FORMATS.join(", ")} (or leave it out to detect it).`;
   const full = (get("full") ?? "").trim().toLowerCase();
   if (full && !["true", "false", "1", "0", "on", "yes", "no"].includes(full)) return `full is true or false, not "${full}".`;
   const asset = (get("asset") ?? "").trim();
   if (asset.length > 500) return "asset is at most 500 characters.";
-  return { format: format && format !== "auto" ? (format as FormatId) : null, asset: asset || null, full: full ? ["true", "1", "on", "yes"].includes(full) : null };
+  return {
+    format: format && format !== "auto" ? (format as FormatId) : null,
+    asset: asset || null,
+    full: full ? ["true", "1", "on", "yes"].includes(full) : null,
+  };
 }
 
 /** The report's bytes: a multipart body's "file" part (with its fields), or the raw body. */
@@ -96,14 +101,23 @@ class UploadSlots {
 type UploadOutcome = { result: UploadResult } | { status: 400 | 404 | 409 | 413 | 422 | 429 | 503; error: string };
 
 /** Reads options and the body, and imports: the result, or the refusal with its status. */
-async function runUpload(slots: UploadSlots, c: Context<AppEnv>, deps: AppDeps, by: string, query: (name: string) => string | undefined): Promise<UploadOutcome> {
+async function runUpload(
+  slots: UploadSlots,
+  c: Context<AppEnv>,
+  deps: AppDeps,
+  by: string,
+  query: (name: string) => string | undefined,
+): Promise<UploadOutcome> {
   const outcome = await slots.run(() => readAndImport(c, deps, by, query));
   if (outcome) return outcome;
   // Read to the end and dropped (never parsed or kept): a client still sending its report reads
   // the 429 instead of a broken connection.
   await discard(c.req.raw.body);
   c.header("Retry-After", String(UPLOAD_RETRY_AFTER_S));
-  return { status: 429, error: `Patchbay is reading ${UPLOADS_AT_ONCE} reports and has ${UPLOADS_WAITING} more waiting. Send this one again in ${UPLOAD_RETRY_AFTER_S} seconds (Retry-After).` };
+  return {
+    status: 429,
+    error: `Patchbay is reading ${UPLOADS_AT_ONCE} reports and has ${UPLOADS_WAITING} more waiting. Send this one again in ${UPLOAD_RETRY_AFTER_S} seconds (Retry-After).`,
+  };
 }
 
 async function discard(body: ReadableStream<Uint8Array> | null): Promise<void> {
@@ -131,7 +145,14 @@ async function readAndImport(c: Context<AppEnv>, deps: AppDeps, by: string, quer
     return { status: 400, error: options };
   }
   const settings = JSON.parse(integration.settings) as { fullByDefault?: boolean };
-  const input: UploadInput = { by, format: options.format, asset: options.asset, full: options.full ?? settings.fullByDefault === true, body: body.body, encoding: c.req.header("content-encoding") ?? null };
+  const input: UploadInput = {
+    by,
+    format: options.format,
+    asset: options.asset,
+    full: options.full ?? settings.fullByDefault === true,
+    body: body.body,
+    encoding: c.req.header("content-encoding") ?? null,
+  };
   try {
     return { result: await importUpload({ ...deps, env: deps.env }, integration, input) };
   } catch (err) {
@@ -154,11 +175,23 @@ export function uploadRoutes(deps: AppDeps): Hono<AppEnv> {
     const row = token ? await authenticateApiToken(deps.db, token, "upload", deps.now()) : undefined;
     if (!row) {
       c.header("WWW-Authenticate", `Bearer realm="Patchbay", error="invalid_token"`);
-      return c.json({ error: token ? "The API token is not valid, was revoked, or lacks the upload scope." : "Send an API token: Authorization: Bearer pbt_…  (Settings → API tokens)." }, 401);
+      return c.json(
+        {
+          error: token
+            ? "The API token is not valid, was revoked, or lacks the upload scope."
+            : "Send an API token: Authorization: Bearer pbt_…  (Settings → API tokens).",
+        },
+        401,
+      );
     }
     const outcome = await runUpload(slots, c, deps, `token ${row.name}`, (name) => c.req.query(name));
     if ("error" in outcome) return c.json({ error: outcome.error }, outcome.status);
-    deps.logger.info("scan report uploaded", { token: row.name, upload: outcome.result.upload, format: outcome.result.format, created: outcome.result.created });
+    deps.logger.info("scan report uploaded", {
+      token: row.name,
+      upload: outcome.result.upload,
+      format: outcome.result.format,
+      created: outcome.result.created,
+    });
     return c.json(outcome.result, 201);
   });
 
@@ -166,7 +199,19 @@ export function uploadRoutes(deps: AppDeps): Hono<AppEnv> {
   const page = async (c: Context<AppEnv>, extra: Record<string, unknown> = {}, status: 200 | 400 | 404 | 409 | 413 | 422 | 429 | 503 = 200) => {
     const integration = await uploadIntegration(deps);
     const uploads = integration ? await recentUploads(deps.db, integration.id) : [];
-    return render(c, deps, "./uploads/index", { connected: Boolean(integration), uploads: uploads.map((u) => ({ ...u, counts: JSON.parse(u.counts) as Partial<UploadResult> })), formats: FORMAT_LABELS, apiUrl: `${deps.baseUrl}/api/v1/scans`, ...extra }, status);
+    return render(
+      c,
+      deps,
+      "./uploads/index",
+      {
+        connected: Boolean(integration),
+        uploads: uploads.map((u) => ({ ...u, counts: JSON.parse(u.counts) as Partial<UploadResult> })),
+        formats: FORMAT_LABELS,
+        apiUrl: `${deps.baseUrl}/api/v1/scans`,
+        ...extra,
+      },
+      status,
+    );
   };
 
   app.get("/uploads", (c) => page(c));

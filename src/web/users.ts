@@ -12,7 +12,13 @@ import { render } from "./render.js";
 export function requireAdmin(deps: AppDeps) {
   return async <E extends AppEnv>(c: Context<E>, next: Next) => {
     if (c.get("user")?.role !== "admin") {
-      return render(c, deps, "./error", { title: "Administrators only", message: "Only an administrator can do this. Ask an administrator of this Patchbay for help." }, 403);
+      return render(
+        c,
+        deps,
+        "./error",
+        { title: "Administrators only", message: "Only an administrator can do this. Ask an administrator of this Patchbay for help." },
+        403,
+      );
     }
     await next();
   };

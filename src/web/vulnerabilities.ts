@@ -32,7 +32,15 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
       scannersWithFindings(deps.db),
       countAllFindings(deps.db),
     ]);
-    const tickets = Object.fromEntries(withTrackerNames(deps, await ticketsForFindings(deps.db, page.rows.map((r) => r.id))));
+    const tickets = Object.fromEntries(
+      withTrackerNames(
+        deps,
+        await ticketsForFindings(
+          deps.db,
+          page.rows.map((r) => r.id),
+        ),
+      ),
+    );
     const canPush = await anyAssignment(deps.db);
     const data = {
       filter,
@@ -69,7 +77,14 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     const detail = await findingDetail(deps.db, Number(c.req.param("id")));
     if (!detail) return notFound(c, deps);
     const pushed = c.req.query("pushed");
-    return render(c, deps, "./vulnerabilities/detail", { ...(await detailExtras(deps, detail.finding)), ...detail, statusLabel: STATUS_LABEL, errors: {}, values: {}, pushed: pushed === undefined ? undefined : Number(pushed) });
+    return render(c, deps, "./vulnerabilities/detail", {
+      ...(await detailExtras(deps, detail.finding)),
+      ...detail,
+      statusLabel: STATUS_LABEL,
+      errors: {},
+      values: {},
+      pushed: pushed === undefined ? undefined : Number(pushed),
+    });
   });
 
   app.post("/vulnerabilities/:id{[0-9]+}/push", async (c) => {
@@ -97,7 +112,20 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     if (!result.ok) {
       const detail = (await findingDetail(deps.db, finding.id))!;
-      return render(c, deps, "./vulnerabilities/detail", { ...(await detailExtras(deps, finding)), ...detail, statusLabel: STATUS_LABEL, errors: {}, values: { mapping: form.mapping, reference: (form.reference ?? "").slice(0, 500) }, linkError: result.message }, 422);
+      return render(
+        c,
+        deps,
+        "./vulnerabilities/detail",
+        {
+          ...(await detailExtras(deps, finding)),
+          ...detail,
+          statusLabel: STATUS_LABEL,
+          errors: {},
+          values: { mapping: form.mapping, reference: (form.reference ?? "").slice(0, 500) },
+          linkError: result.message,
+        },
+        422,
+      );
     }
     deps.logger.info("ticket linked by hand", { findingId: finding.id, ticket: result.ticket.key, by });
     return c.redirect(`/vulnerabilities/${finding.id}`, 303);
@@ -111,7 +139,13 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     const parsed = parseStatusChange(form, deps.now());
     if ("errors" in parsed) {
       const detail = (await findingDetail(deps.db, id))!;
-      return render(c, deps, "./vulnerabilities/detail", { ...(await detailExtras(deps, detail.finding)), ...detail, statusLabel: STATUS_LABEL, errors: parsed.errors, values: form }, 422);
+      return render(
+        c,
+        deps,
+        "./vulnerabilities/detail",
+        { ...(await detailExtras(deps, detail.finding)), ...detail, statusLabel: STATUS_LABEL, errors: parsed.errors, values: form },
+        422,
+      );
     }
     await changeFindingStatus(deps.db, finding, parsed, c.get("user")!.username, deps.now());
     deps.logger.info("finding status changed", { findingId: id, status: parsed.status, by: c.get("user")!.username });

@@ -78,7 +78,8 @@ export function webhookRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!check.ok) return refuse(401, check.reason);
     const contentType = c.req.header("content-type") ?? "";
     const json = jsonOf(raw, contentType);
-    if (jsonNestingExceeds(json, MAX_JSON_DEPTH)) return refuse(400, `The delivery's JSON is nested deeper than ${MAX_JSON_DEPTH} levels; no service sends that.`);
+    if (jsonNestingExceeds(json, MAX_JSON_DEPTH))
+      return refuse(400, `The delivery's JSON is nested deeper than ${MAX_JSON_DEPTH} levels; no service sends that.`);
     // Signed, but nothing Patchbay can read: said at once, and no job is queued.
     if (!json.trim()) return refuse(400, "The delivery is signed, but its body is empty: there is no event to process.");
     try {
@@ -88,7 +89,11 @@ export function webhookRoutes(deps: AppDeps): Hono<AppEnv> {
     }
 
     const bodyHash = crypto.createHash("sha256").update(bytes).digest("hex");
-    const recorded = await acceptDelivery(deps.db, { integrationId: integration.id, deliveryId: check.deliveryId, bodyHash, event: check.event, contentType, body: raw }, now);
+    const recorded = await acceptDelivery(
+      deps.db,
+      { integrationId: integration.id, deliveryId: check.deliveryId, bodyHash, event: check.event, contentType, body: raw },
+      now,
+    );
     if (recorded === undefined) {
       deps.logger.info("webhook duplicate", { path: c.req.path, deliveryId: check.deliveryId });
       return c.json({ status: "already processed", deliveryId: check.deliveryId }, 202);

@@ -5,28 +5,33 @@ export function trivyReport(megabytes: number): string {
   const vulns: string[] = [];
   let size = 0;
   for (let i = 0; size < megabytes * 1024 * 1024; i++) {
-    const v = JSON.stringify({
-      VulnerabilityID: `CVE-${2015 + (i % 10)}-${10000 + i}`,
-      PkgID: `pkg-${i % 2000}@1.${i % 7}.0`,
-      PkgName: `pkg-${i % 2000}`,
-      InstalledVersion: `1.${i % 7}.0`,
-      FixedVersion: i % 3 === 0 ? "" : `1.${i % 7}.1`,
-      Status: i % 3 === 0 ? "affected" : "fixed",
-      SeveritySource: "nvd",
-      PrimaryURL: `https://avd.aquasec.com/nvd/cve-${2015 + (i % 10)}-${10000 + i}`,
-      Title: `pkg-${i % 2000}: a flaw in the parser allows crafted input to exhaust memory (${i})`,
-      Description: `A flaw was found in pkg-${i % 2000}. ${"An attacker who can supply input to the affected function can cause excessive resource consumption, leading to a denial of service. ".repeat(6)}`,
-      Severity: ["CRITICAL", "HIGH", "MEDIUM", "LOW"][i % 4],
-      CweIDs: ["CWE-400"],
-      CVSS: { nvd: { V3Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H", V3Score: 7.5 } },
-      PublishedDate: "2023-06-01T12:00:00Z",
-      LastModifiedDate: "2024-01-15T08:30:00Z",
-    }, null, 2);
+    const v = JSON.stringify(
+      {
+        VulnerabilityID: `CVE-${2015 + (i % 10)}-${10000 + i}`,
+        PkgID: `pkg-${i % 2000}@1.${i % 7}.0`,
+        PkgName: `pkg-${i % 2000}`,
+        InstalledVersion: `1.${i % 7}.0`,
+        FixedVersion: i % 3 === 0 ? "" : `1.${i % 7}.1`,
+        Status: i % 3 === 0 ? "affected" : "fixed",
+        SeveritySource: "nvd",
+        PrimaryURL: `https://avd.aquasec.com/nvd/cve-${2015 + (i % 10)}-${10000 + i}`,
+        Title: `pkg-${i % 2000}: a flaw in the parser allows crafted input to exhaust memory (${i})`,
+        Description: `A flaw was found in pkg-${i % 2000}. ${"An attacker who can supply input to the affected function can cause excessive resource consumption, leading to a denial of service. ".repeat(6)}`,
+        Severity: ["CRITICAL", "HIGH", "MEDIUM", "LOW"][i % 4],
+        CweIDs: ["CWE-400"],
+        CVSS: { nvd: { V3Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H", V3Score: 7.5 } },
+        PublishedDate: "2023-06-01T12:00:00Z",
+        LastModifiedDate: "2024-01-15T08:30:00Z",
+      },
+      null,
+      2,
+    );
     vulns.push(v);
     size += v.length + 2;
   }
   const results = [];
-  for (let r = 0; r < 10; r++) results.push(`{"Target": "layer-${r}", "Class": "lang-pkgs", "Type": "npm", "Vulnerabilities": [${vulns.filter((_, i) => i % 10 === r).join(",\n")}]}`);
+  for (let r = 0; r < 10; r++)
+    results.push(`{"Target": "layer-${r}", "Class": "lang-pkgs", "Type": "npm", "Vulnerabilities": [${vulns.filter((_, i) => i % 10 === r).join(",\n")}]}`);
   return `{"SchemaVersion": 2, "ArtifactName": "registry.example.com/bench/app:1.0", "ArtifactType": "container_image", "Metadata": {"RepoDigests": ["registry.example.com/bench/app@sha256:${"ab".repeat(32)}"]}, "Results": [${results.join(",\n")}]}`;
 }
 
@@ -46,7 +51,10 @@ export function cycloneDxSbom(megabytes: number): string {
       name,
       version,
       description: `The ${name} library: utilities for parsing, formatting and validating structured input in services and tools.`,
-      hashes: [{ alg: "SHA-512", content: "ab".repeat(64) }, { alg: "SHA-256", content: "cd".repeat(32) }],
+      hashes: [
+        { alg: "SHA-512", content: "ab".repeat(64) },
+        { alg: "SHA-256", content: "cd".repeat(32) },
+      ],
       licenses: [{ license: { id: "MIT" } }],
       purl: `pkg:npm/${name}@${version}`,
       externalReferences: [{ type: "distribution", url: `https://registry.npmjs.org/${name}/-/${name}-${version}.tgz` }],

@@ -24,7 +24,28 @@ const SEVERITIES = [
   ["medium", 3],
 ] as const;
 /** 17 in 20 open, the rest spread over the other statuses. */
-const STATUSES = ["open", "open", "open", "open", "open", "open", "open", "open", "open", "open", "open", "open", "open", "open", "open", "open", "open", "resolved", "risk_accepted", "in_remediation"] as const;
+const STATUSES = [
+  "open",
+  "open",
+  "open",
+  "open",
+  "open",
+  "open",
+  "open",
+  "open",
+  "open",
+  "open",
+  "open",
+  "open",
+  "open",
+  "open",
+  "open",
+  "open",
+  "open",
+  "resolved",
+  "risk_accepted",
+  "in_remediation",
+] as const;
 const REAL_PACKAGES = ["lodash", "axios", "minimist", "qs", "openssl", "log4j-core", "jackson-databind", "urllib3", "requests", "golang.org/x/net"];
 
 export function seedLargeDatabase(file: string, shape: SeedShape): { seconds: number } {
@@ -35,16 +56,22 @@ export function seedLargeDatabase(file: string, shape: SeedShape): { seconds: nu
   db.pragma("cache_size = -262144");
   const started = performance.now();
   const stamp = new Date().toISOString();
-  const integration = db.prepare("insert into integrations (kind, name, settings, status, created_at, updated_at) values ('ci-upload', ?, '{}', 'connected', ?, ?)");
+  const integration = db.prepare(
+    "insert into integrations (kind, name, settings, status, created_at, updated_at) values ('ci-upload', ?, '{}', 'connected', ?, ?)",
+  );
   const scanners = [Number(integration.run("Trivy in CI", stamp, stamp).lastInsertRowid), Number(integration.run("Grype in CI", stamp, stamp).lastInsertRowid)];
-  const repo = db.prepare("insert into repositories (integration_id, provider, full_name, url, url_key, created_at, updated_at) values (null, 'github', ?, ?, ?, ?, ?)");
+  const repo = db.prepare(
+    "insert into repositories (integration_id, provider, full_name, url, url_key, created_at, updated_at) values (null, 'github', ?, ?, ?, ?, ?)",
+  );
   const asset = db.prepare("insert into assets (kind, asset_key, name, repository_id, details, created_at, updated_at) values (?, ?, ?, ?, '{}', ?, ?)");
   const finding = db.prepare(
     `insert into findings (fingerprint, cve, title, description, severity, severity_rank, cvss, ecosystem, package, package_lc, installed_version, fixed_version,
        asset_id, status, status_reason, first_detected_at, last_seen_at, resolved_at, created_at, updated_at)
      values (?, ?, ?, ?, ?, ?, ?, 'npm', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const source = db.prepare("insert into finding_sources (finding_id, integration_id, external_id, status, raw, content_hash, url, first_seen_at, updated_at) values (?, ?, ?, ?, '{}', ?, null, ?, ?)");
+  const source = db.prepare(
+    "insert into finding_sources (finding_id, integration_id, external_id, status, raw, content_hash, url, first_seen_at, updated_at) values (?, ?, ?, ?, '{}', ?, null, ?, ?)",
+  );
   db.transaction(() => {
     const assets: number[] = [];
     for (let r = 0; r < shape.repositories; r++) {

@@ -85,7 +85,9 @@ export async function importFindings(session: HttpSession, dataDir: string, repo
   const sqlite = new SQLite(path.join(dataDir, "patchbay.db"), { timeout: 10_000 });
   try {
     const stamp = new Date().toISOString();
-    sqlite.prepare("insert into repositories (integration_id, provider, full_name, created_at, updated_at) values (null, 'github', ?, ?, ?)").run(repository, stamp, stamp);
+    sqlite
+      .prepare("insert into repositories (integration_id, provider, full_name, created_at, updated_at) values (null, 'github', ?, ?, ?)")
+      .run(repository, stamp, stamp);
     const res = await session.send("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
     const id = /\/integrations\/wiz\/(\d+)/.exec(res.headers.get("location") ?? "")?.[1];
     await session.send(`/integrations/wiz/${id}/sync`, {});

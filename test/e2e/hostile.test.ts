@@ -24,7 +24,24 @@ beforeAll(async () => {
     ArtifactName: "registry.example.com/acme/x:1",
     ArtifactType: "container_image",
     Metadata: { RepoDigests: [`registry.example.com/acme/x@sha256:${"c".repeat(64)}`] },
-    Results: [{ Target: PAYLOAD, Type: "npm", Vulnerabilities: [{ VulnerabilityID: "CVE-2024-12345", PkgName: PAYLOAD, InstalledVersion: "1.0.0", FixedVersion: PAYLOAD, Title: PAYLOAD, Description: PAYLOAD, PrimaryURL: "javascript:window.__pwned=3", Severity: "HIGH" }] }],
+    Results: [
+      {
+        Target: PAYLOAD,
+        Type: "npm",
+        Vulnerabilities: [
+          {
+            VulnerabilityID: "CVE-2024-12345",
+            PkgName: PAYLOAD,
+            InstalledVersion: "1.0.0",
+            FixedVersion: PAYLOAD,
+            Title: PAYLOAD,
+            Description: PAYLOAD,
+            PrimaryURL: "javascript:window.__pwned=3",
+            Severity: "HIGH",
+          },
+        ],
+      },
+    ],
   };
   const res = await fetch(`${server.url}/api/v1/scans`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(report) });
   expect(res.status).toBe(201);

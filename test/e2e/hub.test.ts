@@ -35,7 +35,9 @@ beforeAll(async () => {
   wiz.sim.findings.push(...wizTenant({ importable: 90, repositories: DEFAULT_REPOSITORIES.slice(0, 3) }));
   github = new GitHubSim();
   github.addToken(GITHUB_TOKEN);
-  DEFAULT_REPOSITORIES.slice(0, 3).forEach((name, i) => github.repos.push({ id: 700 + i, full_name: name, private: true, visibility: "private", archived: false, default_branch: "main" }));
+  DEFAULT_REPOSITORIES.slice(0, 3).forEach((name, i) =>
+    github.repos.push({ id: 700 + i, full_name: name, private: true, visibility: "private", archived: false, default_branch: "main" }),
+  );
   githubServer = await startSim(github.app());
   gitlab = new GitLabSim();
   gitlab.addProjects("platform", 4);
@@ -46,7 +48,12 @@ beforeAll(async () => {
   bitbucketServer = await startSim(bitbucket.app());
   // The simulator doubles as a GitHub Enterprise Server the browser can reach for OAuth.
   github.oauthApps.set("Iv1.e2e", { secret: "e2e-oauth-secret", callback: "" });
-  await suite.start({ PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url},https://bitbucket.org=${bitbucketServer.url},https://api.bitbucket.org=${bitbucketServer.url}` }, false);
+  await suite.start(
+    {
+      PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url},https://bitbucket.org=${bitbucketServer.url},https://api.bitbucket.org=${bitbucketServer.url}`,
+    },
+    false,
+  );
   server = suite.server;
   github.oauthApps.get("Iv1.e2e")!.callback = `${server.url}/integrations/oauth/callback`;
   gitlab.oauthApps.set("gl-e2e", { secret: "gl-e2e-secret", callback: `${server.url}/integrations/oauth/callback` });
@@ -185,7 +192,9 @@ describe("in a real browser", () => {
     const cve = wiz.sim.findings[0]!.name;
     const repo = github.repos[0]!;
     const send = (action: string, merged = false) =>
-      github.deliver(`${server.url}/webhooks/github/1`, "pull_request", github.pullRequestPayload({ action, repo, number: 5, title: `Fix ${cve}`, merged }), { secret: WEBHOOK_SECRET });
+      github.deliver(`${server.url}/webhooks/github/1`, "pull_request", github.pullRequestPayload({ action, repo, number: 5, title: `Fix ${cve}`, merged }), {
+        secret: WEBHOOK_SECRET,
+      });
     expect((await send("opened")).status).toBe(202);
     await page.goto(`${server.url}/remediations`);
     await expect.poll(async () => (await page.reload(), await page.locator("table").textContent()), { timeout: 10_000 }).toContain("in remediation");

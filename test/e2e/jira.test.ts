@@ -23,7 +23,15 @@ const dataDir = suite.dataDir;
 
 beforeAll(async () => {
   wiz = await startWiz();
-  wiz.sim.findings.push(wizFinding(0, repoAsset("acme/payments-api"), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "CRITICAL" }));
+  wiz.sim.findings.push(
+    wizFinding(0, repoAsset("acme/payments-api"), {
+      name: "CVE-2021-3749",
+      detailedName: "axios",
+      version: "0.21.1",
+      fixedVersion: "0.21.2",
+      severity: "CRITICAL",
+    }),
+  );
   jira = new JiraSim();
   jira.addToken(TOKEN, EMAIL);
   jira.addProject("SEC", "Security");
@@ -81,10 +89,15 @@ it("connects Jira, adds a project with its field mapping, and pushes a finding t
   await page.goto(server.url + "/vulnerabilities");
   await page.getByRole("link", { name: "CVE-2021-3749", exact: true }).click();
   await page.getByRole("button", { name: "Push to Integrators" }).click();
-  await expect.poll(async () => {
-    await page.reload();
-    return page.getByRole("link", { name: /SEC-1/ }).count();
-  }, { timeout: 15_000 }).toBe(1);
+  await expect
+    .poll(
+      async () => {
+        await page.reload();
+        return page.getByRole("link", { name: /SEC-1/ }).count();
+      },
+      { timeout: 15_000 },
+    )
+    .toBe(1);
   expect(await page.getByRole("link", { name: /SEC-1/ }).getAttribute("href")).toBe(`${SITE}/browse/SEC-1`);
   await page.locator("details.changelog summary", { hasText: "Changelog of SEC-1" }).click();
   expect(await page.getByText("Created SEC-1 in Security (SEC)").isVisible()).toBe(true);
@@ -94,7 +107,10 @@ it("connects Jira, adds a project with its field mapping, and pushes a finding t
   // A dry run before switching the assignment to automatic: SEC-1 is up to date, nothing would go.
   await page.goto(server.url + "/trackers/mappings/1");
   await page.getByText("Edit assignment").click();
-  await page.locator("details[open]").getByLabel(/Automatically Link New and Update Existing Link/).check();
+  await page
+    .locator("details[open]")
+    .getByLabel(/Automatically Link New and Update Existing Link/)
+    .check();
   await page.locator("details[open]").getByRole("button", { name: "Preview what it would push" }).click();
   await expect.poll(() => page.getByRole("region", { name: "Dry run" }).textContent()).toContain("Nothing would be sent");
   expect(jira.issues).toHaveLength(1);

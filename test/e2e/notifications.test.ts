@@ -30,7 +30,15 @@ const dataDir = suite.dataDir;
 
 beforeAll(async () => {
   wiz = await startWiz();
-  wiz.sim.findings.push(wizFinding(0, repoAsset("acme/payments-api"), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "HIGH" }));
+  wiz.sim.findings.push(
+    wizFinding(0, repoAsset("acme/payments-api"), {
+      name: "CVE-2021-3749",
+      detailedName: "axios",
+      version: "0.21.1",
+      fixedVersion: "0.21.2",
+      severity: "HIGH",
+    }),
+  );
   slack.webhooks.set("T0E2E/B0E2E/e2esecretpath", { channel: "C0E2E" });
   teams.workflows.add("wf-e2e");
   jira.addToken("ATATT-e2e-notify", "svc@acme.example");
@@ -38,12 +46,19 @@ beforeAll(async () => {
   smtp = await startSmtpSink();
   for (const sim of [slack, teams, receiver, jira]) sims.push(await startSim(sim.app()));
   const [sl, tm, , jr] = sims;
-  await suite.start({ PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://hooks.slack.com=${sl!.url},https://prod-07.westeurope.logic.azure.com=${tm!.url},https://acme.atlassian.net=${jr!.url}` });
+  await suite.start({
+    PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://hooks.slack.com=${sl!.url},https://prod-07.westeurope.logic.azure.com=${tm!.url},https://acme.atlassian.net=${jr!.url}`,
+  });
   server = suite.server;
   // Findings and a Jira project first, through the pages.
   const session = suite.session;
   await importFindings(session, dataDir, "acme/payments-api");
-  await session.send("/integrations/jira", { apiToken: "ATATT-e2e-notify", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" });
+  await session.send("/integrations/jira", {
+    apiToken: "ATATT-e2e-notify",
+    cloudId: jira.cloudId,
+    email: "svc@acme.example",
+    siteUrl: "https://acme.atlassian.net",
+  });
   await session.send("/trackers/2/mappings", securityBugMapping());
   await session.send("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit" });
   await suite.openBrowser();
@@ -97,31 +112,57 @@ it("connects four notifiers in the browser; a scan failure, a push error and a l
   await page.getByRole("button", { name: "Sync now Wiz us1" }).click();
 
   // A push error, from Push to Integrators.
-  jira.faults.add({ path: /\/rest\/api\/3\/issue$/, method: "POST", status: 400, times: 1, body: JSON.stringify({ errorMessages: [], errors: { summary: "Summary is required." } }) });
+  jira.faults.add({
+    path: /\/rest\/api\/3\/issue$/,
+    method: "POST",
+    status: 400,
+    times: 1,
+    body: JSON.stringify({ errorMessages: [], errors: { summary: "Summary is required." } }),
+  });
   await page.goto(server.url + "/vulnerabilities/1");
   await page.getByRole("button", { name: "Push to Integrators" }).click();
   const pushed = "Pushing a ticket to Security bugs failed";
-  await until(() => slack.messages.some((m) => m.text.startsWith(pushed)) && teams.cards.length === 2 && smtp.messages.length === 2 && receiver.received.some((r) => r.event === "ticket.push_failed"));
+  await until(
+    () =>
+      slack.messages.some((m) => m.text.startsWith(pushed)) &&
+      teams.cards.length === 2 &&
+      smtp.messages.length === 2 &&
+      receiver.received.some((r) => r.event === "ticket.push_failed"),
+  );
 
   // A lost credential: Jira revokes the token; the next push finds out.
   jira.revoke("ATATT-e2e-notify");
   await page.goto(server.url + "/vulnerabilities/1");
   await page.getByRole("button", { name: "Push to Integrators" }).click();
   const lost = "Jira acme needs attention";
-  await until(() => slack.messages.some((m) => m.text.startsWith(lost)) && teams.cards.some((c) => JSON.stringify(c.card).includes(lost)) && smtp.messages.some((m) => m.raw.includes(lost)) && receiver.received.some((r) => r.event === "integration.failed"), 90_000);
+  await until(
+    () =>
+      slack.messages.some((m) => m.text.startsWith(lost)) &&
+      teams.cards.some((c) => JSON.stringify(c.card).includes(lost)) &&
+      smtp.messages.some((m) => m.raw.includes(lost)) &&
+      receiver.received.some((r) => r.event === "integration.failed"),
+    90_000,
+  );
   await page.goto(server.url + "/integrations");
   expect(await page.locator('article[data-kind="jira"]').textContent()).toContain("Error");
 
   // The scan's later attempts wait out 30 s and 2 min of backoff: the admin retries each at once from the Jobs page.
   const scan = "A sync of Wiz us1 failed";
-  const reported = () => slack.messages.some((m) => m.text.startsWith(scan)) && teams.cards.some((c) => JSON.stringify(c.card).includes(scan)) && smtp.messages.some((m) => m.raw.includes(scan)) && receiver.received.some((r) => r.event === "scan.failed");
+  const reported = () =>
+    slack.messages.some((m) => m.text.startsWith(scan)) &&
+    teams.cards.some((c) => JSON.stringify(c.card).includes(scan)) &&
+    smtp.messages.some((m) => m.raw.includes(scan)) &&
+    receiver.received.some((r) => r.event === "scan.failed");
   const deadline = Date.now() + 60_000;
   while (!reported()) {
     if (Date.now() > deadline) throw new Error("the scan failure was not reported in time");
     await page.goto(server.url + "/jobs");
     const waiting = page.locator("tbody tr", { hasText: "retry at" }).filter({ hasText: "scanner.sync" });
     if (await waiting.count()) {
-      await waiting.first().getByRole("button", { name: /^Retry/ }).click();
+      await waiting
+        .first()
+        .getByRole("button", { name: /^Retry/ })
+        .click();
       await page.getByText("is retried now instead of waiting").waitFor();
     }
     await new Promise((r) => setTimeout(r, 300));

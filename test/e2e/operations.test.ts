@@ -18,7 +18,15 @@ const dataDir = suite.dataDir;
 
 beforeAll(async () => {
   wiz = await startWiz();
-  wiz.sim.findings.push(wizFinding(0, repoAsset("acme/payments-api"), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "CRITICAL" }));
+  wiz.sim.findings.push(
+    wizFinding(0, repoAsset("acme/payments-api"), {
+      name: "CVE-2021-3749",
+      detailedName: "axios",
+      version: "0.21.1",
+      fixedVersion: "0.21.2",
+      severity: "CRITICAL",
+    }),
+  );
   await suite.start({ PATCHBAY_ORIGIN_MAP: wiz.originMap });
   server = suite.server;
   const session = suite.session;

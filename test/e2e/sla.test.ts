@@ -21,9 +21,26 @@ beforeAll(async () => {
     ArtifactName: "registry.example.com/acme/api:1",
     ArtifactType: "container_image",
     Metadata: { RepoDigests: [`registry.example.com/acme/api@sha256:${"d".repeat(64)}`] },
-    Results: [{ Target: "app", Type: "npm", Vulnerabilities: [{ VulnerabilityID: "CVE-2021-23337", PkgName: "lodash", InstalledVersion: "4.17.20", FixedVersion: "4.17.21", Title: "Command injection in lodash", Severity: "HIGH" }] }],
+    Results: [
+      {
+        Target: "app",
+        Type: "npm",
+        Vulnerabilities: [
+          {
+            VulnerabilityID: "CVE-2021-23337",
+            PkgName: "lodash",
+            InstalledVersion: "4.17.20",
+            FixedVersion: "4.17.21",
+            Title: "Command injection in lodash",
+            Severity: "HIGH",
+          },
+        ],
+      },
+    ],
   };
-  expect((await fetch(`${server.url}/api/v1/scans`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(report) })).status).toBe(201);
+  expect(
+    (await fetch(`${server.url}/api/v1/scans`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(report) })).status,
+  ).toBe(201);
   await suite.openBrowser();
   page = suite.page;
 });

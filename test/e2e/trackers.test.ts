@@ -33,7 +33,15 @@ const dataDir = suite.dataDir;
 
 beforeAll(async () => {
   wiz = await startWiz();
-  wiz.sim.findings.push(wizFinding(0, repoAsset("acme/payments-api"), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "HIGH" }));
+  wiz.sim.findings.push(
+    wizFinding(0, repoAsset("acme/payments-api"), {
+      name: "CVE-2021-3749",
+      detailedName: "axios",
+      version: "0.21.1",
+      fixedVersion: "0.21.2",
+      severity: "HIGH",
+    }),
+  );
   github = new GitHubSim();
   github.addToken("github_pat_e2e_trackers");
   github.repos.push({ id: 77, full_name: "acme/security", private: true, visibility: "private", archived: false, default_branch: "main" });
@@ -47,7 +55,9 @@ beforeAll(async () => {
   gitlab.addProjects("platform", 1);
   for (const sim of [github, ado, snow, gitlab]) sims.push(await startSim(sim.app()));
   const [gh, az, sn, gl] = sims;
-  await suite.start({ PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${gh!.url},https://dev.azure.com=${az!.url},https://acme.service-now.com=${sn!.url},https://gitlab.com=${gl!.url}` });
+  await suite.start({
+    PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${gh!.url},https://dev.azure.com=${az!.url},https://acme.service-now.com=${sn!.url},https://gitlab.com=${gl!.url}`,
+  });
   server = suite.server;
   session = suite.session;
   await session.send("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_e2e_trackers", webhookSecret: "e2e-trackers-webhook-01" });
@@ -73,7 +83,12 @@ async function until(check: () => boolean, ms = 15_000): Promise<void> {
 }
 
 /** Connect from the Hub's dialog, then Add Project with the given choices, then an assignment. */
-async function connectAndMap(card: string, fill: (dialog: ReturnType<Page["getByRole"]>) => Promise<void>, project: { step1: string; project: string; step2: string; type: string }, adjust: () => Promise<void> = async () => {}): Promise<void> {
+async function connectAndMap(
+  card: string,
+  fill: (dialog: ReturnType<Page["getByRole"]>) => Promise<void>,
+  project: { step1: string; project: string; step2: string; type: string },
+  adjust: () => Promise<void> = async () => {},
+): Promise<void> {
   await page.goto(server.url + "/integrations");
   await page.getByRole("link", { name: `Connect ${card}`, exact: true }).click();
   const dialog = page.getByRole("dialog");
@@ -146,7 +161,15 @@ it("pushes a new finding automatically to GitHub Issues, Azure DevOps, ServiceNo
   );
 
   // The next scan brings a new finding: all four link it on their own.
-  wiz.sim.findings.push(wizFinding(1, repoAsset("acme/payments-api"), { name: "CVE-2022-24999", detailedName: "qs", version: "6.5.2", fixedVersion: "6.5.3", severity: "CRITICAL" }));
+  wiz.sim.findings.push(
+    wizFinding(1, repoAsset("acme/payments-api"), {
+      name: "CVE-2022-24999",
+      detailedName: "qs",
+      version: "6.5.2",
+      fixedVersion: "6.5.3",
+      severity: "CRITICAL",
+    }),
+  );
   await session.send("/integrations/wiz/2/sync", {});
   await until(() => github.issues.length === 1 && ado.workItems.length === 1 && snow.records().length === 1 && gitlab.issues.length === 1, 20_000);
   expect(gitlab.issues[0]).toMatchObject({ title: "CVE-2022-24999 in qs 6.5.2 (acme/payments-api)", confidential: true });

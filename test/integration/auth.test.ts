@@ -90,12 +90,16 @@ describe("sign-in and sessions", () => {
   it("counts an attempt before checking the password: sixty guesses at once meet the limit of five", async () => {
     app = await testApp();
     await setUpAdmin(app);
-    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => app.client().post("/login", { username: ADMIN.username, password: `guess number ${i}` })));
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => app.client().post("/login", { username: ADMIN.username, password: `guess number ${i}` })),
+    );
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 400)).toHaveLength(5);
     expect(statuses.filter((s) => s === 429)).toHaveLength(55);
     // Kept in the database, which several replicas share.
-    expect(await app.runtime.database.db.selectFrom("auth_attempts").select(["key", "count"]).where("key", "like", "account:%").execute()).toEqual([{ key: `account:${ADMIN.username}`, count: 60 }]);
+    expect(await app.runtime.database.db.selectFrom("auth_attempts").select(["key", "count"]).where("key", "like", "account:%").execute()).toEqual([
+      { key: `account:${ADMIN.username}`, count: 60 },
+    ]);
   });
 
   it("cannot lock the admin out: a browser that signed in before is limited per address only", async () => {
@@ -108,7 +112,10 @@ describe("sign-in and sessions", () => {
     expect((await admin.post("/login", { username: ADMIN.username, password: ADMIN.password })).status).toBe(303);
     // A forged or another account's device cookie does not count.
     const forger = app.client();
-    forger.cookies.set("patchbay_device", admin.cookies.get("patchbay_device")!.replace(/.$/, (ch) => (ch === "A" ? "B" : "A")));
+    forger.cookies.set(
+      "patchbay_device",
+      admin.cookies.get("patchbay_device")!.replace(/.$/, (ch) => (ch === "A" ? "B" : "A")),
+    );
     expect((await forger.post("/login", { username: ADMIN.username, password: ADMIN.password })).status).toBe(429);
   });
 
@@ -172,7 +179,15 @@ describe("sign-in and sessions", () => {
   it("goes after sign-in only to a path on Patchbay's own origin; tabs and line breaks are refused", async () => {
     app = await testApp();
     await setUpAdmin(app);
-    for (const next of ["//evil.example/x", "/\tevil.example", "/\t/evil.example", "/\\evil.example", "/jobs\r\nSet-Cookie: x=1", "https://evil.example/", "/\u0000"]) {
+    for (const next of [
+      "//evil.example/x",
+      "/\tevil.example",
+      "/\t/evil.example",
+      "/\\evil.example",
+      "/jobs\r\nSet-Cookie: x=1",
+      "https://evil.example/",
+      "/\u0000",
+    ]) {
       const res = await app.client().post("/login", { username: ADMIN.username, password: ADMIN.password, next });
       expect(res.status, next).toBe(303);
       expect(res.headers.get("location"), next).toBe("/integrations");
@@ -196,7 +211,12 @@ describe("CSRF origin verification", () => {
     const browser = await setUpAdmin(app);
     for (const origin of [undefined, "https://evil.example"]) {
       browser.origin = origin;
-      const res = await browser.post("/settings/users", { username: "intruder", role: "admin", password: "orchard-lantern-two", confirm: "orchard-lantern-two" });
+      const res = await browser.post("/settings/users", {
+        username: "intruder",
+        role: "admin",
+        password: "orchard-lantern-two",
+        confirm: "orchard-lantern-two",
+      });
       expect(res.status).toBe(403);
       expect(text(await res.text())).toContain("did not come from a Patchbay page");
     }
@@ -256,7 +276,10 @@ describe("accounts and roles", () => {
   it("throttles guesses of the current password like sign-in", async () => {
     app = await testApp();
     const browser = await setUpAdmin(app);
-    for (let i = 0; i < 5; i++) expect((await browser.post("/account/password", { current: `guess ${i} of it`, password: "brand-new-password", confirm: "brand-new-password" })).status).toBe(422);
+    for (let i = 0; i < 5; i++)
+      expect(
+        (await browser.post("/account/password", { current: `guess ${i} of it`, password: "brand-new-password", confirm: "brand-new-password" })).status,
+      ).toBe(422);
     const blocked = await browser.post("/account/password", { current: ADMIN.password, password: "brand-new-password", confirm: "brand-new-password" });
     expect(blocked.status).toBe(429);
     expect(text(await blocked.text())).toContain("Too many failed password checks");
@@ -280,7 +303,9 @@ describe("accounts and roles", () => {
       expect(res.status, password).toBe(422);
       expect(text(await res.text()), password).toContain(why);
     }
-    expect((await app.client().post("/setup", { username: ADMIN.username, password: "plum tree by the river", confirm: "plum tree by the river" })).status).toBe(303);
+    expect(
+      (await app.client().post("/setup", { username: ADMIN.username, password: "plum tree by the river", confirm: "plum tree by the river" })).status,
+    ).toBe(303);
   });
 
   it("lets a member view the hub but not integration settings or users", async () => {
@@ -310,7 +335,11 @@ describe("accounts and roles", () => {
 describe("the address Patchbay answers on (DNS rebinding)", () => {
   it("with PATCHBAY_BASE_URL set, pages and setup answer only on its host; webhooks and health anywhere", async () => {
     app = await testApp({ env: { PATCHBAY_BASE_URL: "https://patchbay.acme.example" } });
-    const setup = await app.runtime.app.request("http://rebind.attacker.example/setup", { method: "POST", headers: { origin: "http://rebind.attacker.example", "content-type": "application/x-www-form-urlencoded" }, body: "username=evil&password=plum+tree+by+the+river&confirm=plum+tree+by+the+river" });
+    const setup = await app.runtime.app.request("http://rebind.attacker.example/setup", {
+      method: "POST",
+      headers: { origin: "http://rebind.attacker.example", "content-type": "application/x-www-form-urlencoded" },
+      body: "username=evil&password=plum+tree+by+the+river&confirm=plum+tree+by+the+river",
+    });
     expect(setup.status).toBe(421);
     expect(text(await setup.text())).toContain("Patchbay answers at https://patchbay.acme.example");
     expect(await countUsers(app.runtime.database.db)).toBe(0);

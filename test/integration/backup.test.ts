@@ -33,7 +33,9 @@ async function until<T>(check: () => T | undefined | false, ms = 60_000): Promis
 const fingerprints = (file: string) => {
   const db = new SQLite(file, { readonly: true });
   try {
-    return (db.prepare("select fingerprint from findings where status = 'open' order by fingerprint").all() as { fingerprint: string }[]).map((r) => r.fingerprint);
+    return (db.prepare("select fingerprint from findings where status = 'open' order by fingerprint").all() as { fingerprint: string }[]).map(
+      (r) => r.fingerprint,
+    );
   } finally {
     db.close();
   }
@@ -55,7 +57,13 @@ it("takes a consistent backup during an import, and a restore finishes that impo
   await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
   const live = new SQLite(path.join(dir, "patchbay.db"), { readonly: true, timeout: 10_000 });
   seedRepositoriesIn(dir, DEFAULT_REPOSITORIES.slice(0, 2));
-  await session.send("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on" });
+  await session.send("/integrations/wiz", {
+    apiEndpoint: WIZ_ENDPOINT,
+    clientId: WIZ_CLIENT.id,
+    clientSecret: WIZ_CLIENT.secret,
+    scanSca: "on",
+    scanContainerImages: "on",
+  });
   await until(() => (live.prepare("select count(*) as n from findings").get() as { n: number }).n > FINDINGS / 5);
 
   const target = path.join(dir, "mid-import.db");
@@ -87,7 +95,12 @@ it("takes a consistent backup during an import, and a restore finishes that impo
   dirs.push(restored);
   fs.copyFileSync(target, path.join(restored, "patchbay.db"));
   wiz.sim.faults.clear();
-  const again = await startServer({ PATCHBAY_DATA_DIR: restored, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: wiz.originMap, PATCHBAY_JOB_LEASE_SECONDS: "3" });
+  const again = await startServer({
+    PATCHBAY_DATA_DIR: restored,
+    PATCHBAY_SECRET_KEY: TEST_KEY,
+    PATCHBAY_ORIGIN_MAP: wiz.originMap,
+    PATCHBAY_JOB_LEASE_SECONDS: "3",
+  });
   servers.push(again);
   await again.ready();
   const check = new SQLite(path.join(restored, "patchbay.db"), { readonly: true, timeout: 10_000 });

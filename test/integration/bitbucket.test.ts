@@ -50,7 +50,9 @@ describe("Bitbucket", () => {
     const bearer = text(await (await admin.post("/integrations/bitbucket/test", { workspace: "acme", token: TOKEN }, { htmx: true })).text());
     expect(bearer).toContain("Connected to Bitbucket: the token was accepted.");
     expect(bearer).toContain("Repositories visible: 120");
-    const basic = text(await (await admin.post("/integrations/bitbucket/test", { workspace: "acme", username: "alice", token: "ATBB-app-password" }, { htmx: true })).text());
+    const basic = text(
+      await (await admin.post("/integrations/bitbucket/test", { workspace: "acme", username: "alice", token: "ATBB-app-password" }, { htmx: true })).text(),
+    );
     expect(basic).toContain("Workspace: ACME");
     const wrong = text(await (await admin.post("/integrations/bitbucket/test", { workspace: "acme", token: "nope" }, { htmx: true })).text());
     expect(wrong).toContain("Connection Failed — Bitbucket rejected the token");
@@ -64,11 +66,33 @@ describe("Bitbucket", () => {
     const repos = await db().selectFrom("repositories").selectAll().orderBy("full_name").execute();
     expect(repos).toHaveLength(120);
     const repo = sim.workspaces.get("acme")![0]!;
-    expect(repos[0]).toMatchObject({ provider: "bitbucket", full_name: repo.full_name, external_id: repo.uuid, url_key: `bitbucket.org/${repo.full_name}`, default_branch: "main", visibility: "private" });
+    expect(repos[0]).toMatchObject({
+      provider: "bitbucket",
+      full_name: repo.full_name,
+      external_id: repo.uuid,
+      url_key: `bitbucket.org/${repo.full_name}`,
+      default_branch: "main",
+      visibility: "private",
+    });
 
     wiz.sim.findings.length = 0;
-    const asset = { __typename: "VulnerableAssetRepositoryBranch", id: "b1", type: "REPOSITORY_BRANCH", name: "main", repositoryName: repo.full_name, providerUniqueId: `https://bitbucket.org/${repo.full_name}` };
-    wiz.sim.findings.push(wizFinding(0, asset, { name: "CVE-2023-26136", detailedName: "tough-cookie", version: "4.1.2", fixedVersion: "4.1.3", locationPath: "package-lock.json" }));
+    const asset = {
+      __typename: "VulnerableAssetRepositoryBranch",
+      id: "b1",
+      type: "REPOSITORY_BRANCH",
+      name: "main",
+      repositoryName: repo.full_name,
+      providerUniqueId: `https://bitbucket.org/${repo.full_name}`,
+    };
+    wiz.sim.findings.push(
+      wizFinding(0, asset, {
+        name: "CVE-2023-26136",
+        detailedName: "tough-cookie",
+        version: "4.1.2",
+        fixedVersion: "4.1.3",
+        locationPath: "package-lock.json",
+      }),
+    );
     await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
     await drain(5_000);
     const status = async () => (await db().selectFrom("findings").select("status").executeTakeFirstOrThrow()).status;
@@ -92,7 +116,10 @@ describe("Bitbucket", () => {
     const connection = { settings: { workspace: "acme" }, secrets: { token: TOKEN } };
     await bitbucket.scm!.annotatePullRequest(connection, ctx, { repository: repo.full_name, number: 4 }, "Tickets: SEC-9");
     await bitbucket.scm!.annotatePullRequest(connection, ctx, { repository: repo.full_name, number: 4 }, "Tickets: SEC-9");
-    expect(sim.pullRequests.get(`${repo.full_name}#4`)).toEqual({ title: "Bump tough-cookie", description: "<!-- patchbay:start -->\nTickets: SEC-9\n<!-- patchbay:end -->" });
+    expect(sim.pullRequests.get(`${repo.full_name}#4`)).toEqual({
+      title: "Bump tough-cookie",
+      description: "<!-- patchbay:start -->\nTickets: SEC-9\n<!-- patchbay:end -->",
+    });
   });
 
   it("connects by OAuth with the consumer's key and secret sent as HTTP Basic", async () => {

@@ -42,7 +42,8 @@ beforeEach(async () => {
   garRegistry.origin = `https://${GAR_HOST}`;
   garRegistry.realm = `https://${GAR_HOST}/token`;
   garRegistry.service = GAR_HOST;
-  garRegistry.externalUsers = (name, password) => (name === "oauth2accesstoken" && google.isAccessToken(password) ? { catalog: false, repositories: "*" } : undefined);
+  garRegistry.externalUsers = (name, password) =>
+    name === "oauth2accesstoken" && google.isAccessToken(password) ? { catalog: false, repositories: "*" } : undefined;
   const api = garRegistry.addImage("acme-prod/containers/api", "1.4.0", {});
   garRegistry.addImage("acme-prod/containers/jobs", "2026-11-01", {}, { seed: "jobs" });
   google.repositories.set("projects/acme-prod/locations/europe/repositories/containers", {
@@ -69,7 +70,12 @@ afterEach(async () => {
 });
 
 const db = () => app.runtime.database.db;
-const ecrForm = { accountId: "123456789012", region: "eu-west-1", accessKeyId: "AKIAPATCHBAYTEST0001", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" };
+const ecrForm = {
+  accountId: "123456789012",
+  region: "eu-west-1",
+  accessKeyId: "AKIAPATCHBAYTEST0001",
+  secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+};
 const garForm = () => ({ projectId: "acme-prod", location: "europe", serviceAccountKey: sa.json });
 const images = () => db().selectFrom("assets").select("name").where("kind", "=", "container_image").orderBy("name").execute();
 
@@ -90,7 +96,11 @@ describe("Amazon ECR", () => {
     expect(wrongSecret).toContain("InvalidSignatureException");
     const unknown = text(await (await admin.post("/integrations/ecr/test", { ...ecrForm, accessKeyId: "AKIAUNKNOWN000000000" }, { htmx: true })).text());
     expect(unknown).toContain("UnrecognizedClientException");
-    const noPolicy = text(await (await admin.post("/integrations/ecr/test", { ...ecrForm, accessKeyId: "AKIAPATCHBAYNOPOLICY", secretAccessKey: "no-policy-secret" }, { htmx: true })).text());
+    const noPolicy = text(
+      await (
+        await admin.post("/integrations/ecr/test", { ...ecrForm, accessKeyId: "AKIAPATCHBAYNOPOLICY", secretAccessKey: "no-policy-secret" }, { htmx: true })
+      ).text(),
+    );
     expect(noPolicy).toContain("may not call ecr:GetAuthorizationToken");
     expect(noPolicy).toContain("AmazonEC2ContainerRegistryReadOnly");
   });

@@ -56,15 +56,35 @@ async function configured(): Promise<{ app: TestApp; admin: Browser }> {
   expect(res.status).toBe(303);
   const jiraId = Number(/\/integrations\/jira\/(\d+)/.exec(res.headers.get("location")!)![1]);
   await runJobs(app);
-  const mapping = await admin.post(`/trackers/${jiraId}/mappings`, securityBugMapping({ titleTemplate: "[<%= it.severity %>] <%= it.cve %> in <%= it.package %>" }));
+  const mapping = await admin.post(
+    `/trackers/${jiraId}/mappings`,
+    securityBugMapping({ titleTemplate: "[<%= it.severity %>] <%= it.cve %> in <%= it.package %>" }),
+  );
   expect(mapping.status, text(await mapping.clone().text())).toBe(303);
   const mappingId = Number(/\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]);
   const repo = await app.runtime.database.db.selectFrom("repositories").select("id").where("full_name", "=", "acme/service-002").executeTakeFirstOrThrow();
-  await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "some", repositories: String(repo.id), minSeverity: "high", groupBy: "package", pushMode: "link_new" });
+  await admin.post(`/trackers/mappings/${mappingId}/assignments`, {
+    scope: "some",
+    repositories: String(repo.id),
+    minSeverity: "high",
+    groupBy: "package",
+    pushMode: "link_new",
+  });
   await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "critical", groupBy: "finding", pushMode: "explicit" });
-  expect((await admin.post("/integrations/slack", { webhookUrl: SLACK_HOOK, notifyNewFindings: "on", minSeverity: "critical", onlyIntegrations: String(jiraId) })).status).toBe(303);
+  expect(
+    (await admin.post("/integrations/slack", { webhookUrl: SLACK_HOOK, notifyNewFindings: "on", minSeverity: "critical", onlyIntegrations: String(jiraId) }))
+      .status,
+  ).toBe(303);
   expect((await admin.post("/settings/sla", { critical: "2", high: "10", medium: "30", low: "", info: "" })).status).toBe(303);
-  await admin.post("/settings/ownership", { useCodeowners: "1", rows: "1", match_0: "@acme/platform", assignee_0: "712020:platform-lead", component_0: "Platform", labels_0: "team-platform", channel_0: "" });
+  await admin.post("/settings/ownership", {
+    useCodeowners: "1",
+    rows: "1",
+    match_0: "@acme/platform",
+    assignee_0: "712020:platform-lead",
+    component_0: "Platform",
+    labels_0: "team-platform",
+    channel_0: "",
+  });
   await admin.post(`/repositories/${repo.id}/ownership`, { assignee: "712020:on-call", component: "", labels: "pci", channel: "" });
   return { app, admin };
 }
@@ -126,7 +146,11 @@ describe("configuration as code", () => {
 
     const doc = parse(yaml);
     const index = (kind: string) => doc.integrations.findIndex((i: { kind: string }) => i.kind === kind);
-    const secrets = { [`secret.${index("github")}.token`]: GH_TOKEN, [`secret.${index("jira")}.apiToken`]: JIRA_TOKEN, [`secret.${index("slack")}.webhookUrl`]: SLACK_HOOK };
+    const secrets = {
+      [`secret.${index("github")}.token`]: GH_TOKEN,
+      [`secret.${index("jira")}.apiToken`]: JIRA_TOKEN,
+      [`secret.${index("slack")}.webhookUrl`]: SLACK_HOOK,
+    };
     const applied = await admin.postMultipart("/settings/configuration/apply", { document: yaml, ...secrets });
     expect(applied.status, text(await applied.clone().text())).toBe(200);
     expect(text(await applied.text())).toContain("The configuration was imported");
@@ -172,11 +196,21 @@ describe("configuration as code", () => {
       ["version: 1\nintegrations: [\n", /Line \d+:/],
       [yaml.replace("sla:\n", "slas:\n"), /has "slas", which Patchbay does not know/],
       [yaml.replace("kind: jira", "kind: jira-server-9"), /kind must be one of/],
-      [yaml.replace(/pushMode: link_new/, "pushMode: sometimes"), /Line \d+: integrations\[\d\] \("[^"]+"\)\.mappings\[1\] \("Security bugs"\)\.assignments\[2\]\.pushMode must be one of/],
+      [
+        yaml.replace(/pushMode: link_new/, "pushMode: sometimes"),
+        /Line \d+: integrations\[\d\] \("[^"]+"\)\.mappings\[1\] \("Security bugs"\)\.assignments\[2\]\.pushMode must be one of/,
+      ],
       [yaml.replace("<%= it.severity %>", "<%= it.urgency %>"), /title template/],
       [yaml.replace(/onlyIntegrations:\n\s+- .*\n/, "onlyIntegrations:\n      - Jira that never was\n"), /names the integration "Jira that never was"/],
       ["", /The document is empty/],
-      [["a: &a [x, x, x, x, x, x, x, x, x, x]", ..."bcdefghi".split("").map((k, i) => `${k}: &${k} [${Array(10).fill(`*${"abcdefghi"[i]}`).join(", ")}]`), "version: 1"].join("\n"), /repeats YAML aliases/],
+      [
+        [
+          "a: &a [x, x, x, x, x, x, x, x, x, x]",
+          ..."bcdefghi".split("").map((k, i) => `${k}: &${k} [${Array(10).fill(`*${"abcdefghi"[i]}`).join(", ")}]`),
+          "version: 1",
+        ].join("\n"),
+        /repeats YAML aliases/,
+      ],
     ];
     for (const [doc, message] of cases) {
       const res = await admin.postMultipart("/settings/configuration/preview", { document: doc });

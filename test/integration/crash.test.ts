@@ -31,7 +31,15 @@ it("creates no duplicate issue when the process dies between Jira's create and P
   cleanups.push(() => jiraServer.close());
   const wiz = await startWiz();
   cleanups.push(() => wiz.close());
-  wiz.sim.findings.push(wizFinding(0, repoAsset("acme/payments-api"), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "CRITICAL" }));
+  wiz.sim.findings.push(
+    wizFinding(0, repoAsset("acme/payments-api"), {
+      name: "CVE-2021-3749",
+      detailedName: "axios",
+      version: "0.21.1",
+      fixedVersion: "0.21.2",
+      severity: "CRITICAL",
+    }),
+  );
   const dataDir = tempDir();
   const originMap = `${SITE}=${jiraServer.url},${wiz.originMap}`;
 

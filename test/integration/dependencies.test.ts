@@ -60,7 +60,12 @@ beforeEach(async () => {
   bitbucket = new BitbucketSim();
   bitbucket.addAccessToken(BITBUCKET_TOKEN);
   bitbucket.workspaces.set("acme", [{ uuid: "{b1}", full_name: "acme/portal", is_private: true, mainbranch: "main" }]);
-  bitbucket.files.set("acme/portal", { ...docs, "Gemfile.lock": fixture("Gemfile.lock"), "frontend/yarn.lock": fixture("yarn.lock"), "frontend/pnpm-lock.yaml": fixture("pnpm-lock.yaml") });
+  bitbucket.files.set("acme/portal", {
+    ...docs,
+    "Gemfile.lock": fixture("Gemfile.lock"),
+    "frontend/yarn.lock": fixture("yarn.lock"),
+    "frontend/pnpm-lock.yaml": fixture("pnpm-lock.yaml"),
+  });
   osv = new OsvSim();
   for (const advisory of realAdvisories()) osv.add(advisory);
   servers = await Promise.all([startSim(github.app()), startSim(gitlab.app()), startSim(bitbucket.app()), startSim(osv.app())]);
@@ -89,7 +94,17 @@ async function findings() {
   return db()
     .selectFrom("findings")
     .innerJoin("assets", "assets.id", "findings.asset_id")
-    .select(["findings.id", "findings.cve", "findings.package", "findings.installed_version", "findings.fixed_version", "findings.severity", "findings.status", "findings.title", "assets.name as asset"])
+    .select([
+      "findings.id",
+      "findings.cve",
+      "findings.package",
+      "findings.installed_version",
+      "findings.fixed_version",
+      "findings.severity",
+      "findings.status",
+      "findings.title",
+      "assets.name as asset",
+    ])
     .orderBy("findings.id")
     .execute();
 }
@@ -135,14 +150,17 @@ describe("Patchbay dependency monitor", () => {
     expect(source.url).toBe("https://osv.dev/vulnerability/RUSTSEC-2021-0003");
 
     // What each repository resolves is recorded, across the three services.
-    const deps = await db().selectFrom("repository_dependencies").innerJoin("repositories", "repositories.id", "repository_dependencies.repository_id").select(["repositories.full_name", "path", "name", "version"]).execute();
-    expect(deps.filter((d) => d.full_name === "platform/ml/scoring").map((d) => `${d.path}:${d.name}`).sort()).toEqual([
-      "poetry.lock:certifi",
-      "poetry.lock:jinja2",
-      "zz/api/Pipfile.lock:cryptography",
-      "zz/api/Pipfile.lock:pillow",
-      "zz/api/Pipfile.lock:pytest",
-    ]);
+    const deps = await db()
+      .selectFrom("repository_dependencies")
+      .innerJoin("repositories", "repositories.id", "repository_dependencies.repository_id")
+      .select(["repositories.full_name", "path", "name", "version"])
+      .execute();
+    expect(
+      deps
+        .filter((d) => d.full_name === "platform/ml/scoring")
+        .map((d) => `${d.path}:${d.name}`)
+        .sort(),
+    ).toEqual(["poetry.lock:certifi", "poetry.lock:jinja2", "zz/api/Pipfile.lock:cryptography", "zz/api/Pipfile.lock:pillow", "zz/api/Pipfile.lock:pytest"]);
     expect(deps.filter((d) => d.full_name === "acme/portal").length).toBe(11);
 
     // The card names the unreadable lockfile; the scan counts what it skipped.
@@ -188,12 +206,25 @@ describe("Patchbay dependency monitor", () => {
     await admin.post("/integrations/dependency-monitor", {});
     await runJobs(app, 5_000);
     wiz.sim.findings.length = 0;
-    wiz.sim.findings.push(wizFinding(1, repoAsset("acme/storefront"), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.20", fixedVersion: "4.17.21", severity: "HIGH" }));
+    wiz.sim.findings.push(
+      wizFinding(1, repoAsset("acme/storefront"), {
+        name: "CVE-2021-23337",
+        detailedName: "lodash",
+        version: "4.17.20",
+        fixedVersion: "4.17.21",
+        severity: "HIGH",
+      }),
+    );
     await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
     await runJobs(app, 5_000);
     const lodash = (await findings()).filter((f) => f.package === "lodash");
     expect(lodash).toHaveLength(1);
-    const sources = await db().selectFrom("finding_sources").innerJoin("integrations", "integrations.id", "finding_sources.integration_id").select("integrations.kind").where("finding_id", "=", lodash[0]!.id).execute();
+    const sources = await db()
+      .selectFrom("finding_sources")
+      .innerJoin("integrations", "integrations.id", "finding_sources.integration_id")
+      .select("integrations.kind")
+      .where("finding_id", "=", lodash[0]!.id)
+      .execute();
     expect(sources.map((s) => s.kind).sort()).toEqual(["dependency-monitor", "wiz"]);
   });
 
@@ -201,12 +232,23 @@ describe("Patchbay dependency monitor", () => {
     await connectSourceControl();
     await admin.post("/integrations/dependency-monitor", {});
     await runJobs(app, 5_000);
-    const before = await db().selectFrom("sync_runs").innerJoin("integrations", "integrations.id", "sync_runs.integration_id").select("sync_runs.id").where("integrations.kind", "=", "dependency-monitor").execute();
+    const before = await db()
+      .selectFrom("sync_runs")
+      .innerJoin("integrations", "integrations.id", "sync_runs.integration_id")
+      .select("sync_runs.id")
+      .where("integrations.kind", "=", "dependency-monitor")
+      .execute();
     const githubIntegration = await db().selectFrom("integrations").select("id").where("kind", "=", "github").executeTakeFirstOrThrow();
     osv.faults.add({ path: /querybatch/, status: 400, body: JSON.stringify({ code: 3, message: "Invalid query." }) });
     await admin.post(`/integrations/github/${githubIntegration.id}/sync`, {});
     for (let i = 0; i < 3; i++) await runJobs(app, 300_000); // the scan's retries
-    const after = await db().selectFrom("sync_runs").innerJoin("integrations", "integrations.id", "sync_runs.integration_id").select(["sync_runs.id", "sync_runs.status", "sync_runs.error"]).where("integrations.kind", "=", "dependency-monitor").orderBy("sync_runs.id").execute();
+    const after = await db()
+      .selectFrom("sync_runs")
+      .innerJoin("integrations", "integrations.id", "sync_runs.integration_id")
+      .select(["sync_runs.id", "sync_runs.status", "sync_runs.error"])
+      .where("integrations.kind", "=", "dependency-monitor")
+      .orderBy("sync_runs.id")
+      .execute();
     expect(after.length).toBeGreaterThan(before.length);
     expect(after.at(-1)!.status).toBe("failed");
     expect(after.at(-1)!.error).toContain("Invalid query.");

@@ -84,19 +84,25 @@ function connector(kind: string): Connector {
 function cases(): Case[] {
   const wiz = new WizSim();
   wiz.addClient("patchbay-sa", "wiz-secret-0001");
-  wiz.findings.push(wizFinding(1, repoAsset("acme/api"), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.20", fixedVersion: "4.17.21", severity: "CRITICAL" }));
+  wiz.findings.push(
+    wizFinding(1, repoAsset("acme/api"), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.20", fixedVersion: "4.17.21", severity: "CRITICAL" }),
+  );
 
   const github = new GitHubSim();
   github.addToken("github_pat_faults_0001", "octocat", ["repo", "read:org", "security_events", "read:packages"]);
   github.repos.push({ id: 601, full_name: "acme/api", private: true, visibility: "private", archived: false, default_branch: "main" });
-  github.files.set("acme/api", { "package-lock.json": JSON.stringify({ name: "api", lockfileVersion: 3, packages: { "": { name: "api" }, "node_modules/lodash": { version: "4.17.20" } } }) });
+  github.files.set("acme/api", {
+    "package-lock.json": JSON.stringify({ name: "api", lockfileVersion: 3, packages: { "": { name: "api" }, "node_modules/lodash": { version: "4.17.20" } } }),
+  });
   const githubLink = { settings: { githubUrl: "https://github.com" }, secrets: { token: "github_pat_faults_0001" } };
 
   const gitlab = new GitLabSim();
   gitlab.addToken("glpat-faults-0001");
   gitlab.addProjects("acme", 3);
   const project = gitlab.projects[0]!;
-  gitlab.vulnerabilityFindings.set(String(project.id), [gitlabFinding(project, { id: 1, cve: "CVE-2021-23337", name: "lodash", version: "4.17.20", file: "package-lock.json", severity: "high" })]);
+  gitlab.vulnerabilityFindings.set(String(project.id), [
+    gitlabFinding(project, { id: 1, cve: "CVE-2021-23337", name: "lodash", version: "4.17.20", file: "package-lock.json", severity: "high" }),
+  ]);
   const gitlabLink = { settings: { gitlabUrl: "https://gitlab.example.com" }, secrets: { token: "glpat-faults-0001" } };
 
   const bitbucket = new BitbucketSim();
@@ -166,7 +172,8 @@ function cases(): Case[] {
   garRegistry.origin = "https://europe-docker.pkg.dev";
   garRegistry.realm = "https://europe-docker.pkg.dev/token";
   garRegistry.service = "europe-docker.pkg.dev";
-  garRegistry.externalUsers = (name, password) => (name === "oauth2accesstoken" && google.isAccessToken(password) ? { catalog: false, repositories: "*" } : undefined);
+  garRegistry.externalUsers = (name, password) =>
+    name === "oauth2accesstoken" && google.isAccessToken(password) ? { catalog: false, repositories: "*" } : undefined;
   const garDigest = garRegistry.addImage("acme-prod/containers/api", "1.4.0", {});
   google.repositories.set("projects/acme-prod/locations/europe/repositories/containers", {
     format: "DOCKER",
@@ -198,8 +205,14 @@ function cases(): Case[] {
   return [
     {
       kind: "wiz",
-      sims: [{ knobs: wiz.faults, app: wiz.authApp(), origins: ["https://auth.app.wiz.io"] }, { knobs: wiz.faults, app: wiz.apiApp(), origins: ["https://api.us1.app.wiz.io"] }],
-      connection: { settings: { apiEndpoint: "https://api.us1.app.wiz.io/", clientId: "patchbay-sa", scanSca: true }, secrets: { clientSecret: "wiz-secret-0001" } },
+      sims: [
+        { knobs: wiz.faults, app: wiz.authApp(), origins: ["https://auth.app.wiz.io"] },
+        { knobs: wiz.faults, app: wiz.apiApp(), origins: ["https://api.us1.app.wiz.io"] },
+      ],
+      connection: {
+        settings: { apiEndpoint: "https://api.us1.app.wiz.io/", clientId: "patchbay-sa", scanSca: true },
+        secrets: { clientSecret: "wiz-secret-0001" },
+      },
       ops: { scan },
     },
     { kind: "github", sims: [githubSim], connection: githubLink, ops: { repositories } },
@@ -210,12 +223,27 @@ function cases(): Case[] {
       connection: { settings: { workspace: "acme" }, secrets: { token: "ATCTT3xFfGN0-faults" } },
       ops: { repositories },
     },
-    { kind: "github-dependabot", sims: [githubSim], connection: { settings: { integration: "" }, secrets: {}, reused: githubLink }, ops: { scan }, perRepository: ["scan"] },
-    { kind: "gitlab-vulnerabilities", sims: [gitlabSim], connection: { settings: { integration: "" }, secrets: {}, reused: gitlabLink }, ops: { scan }, perRepository: ["scan"] },
+    {
+      kind: "github-dependabot",
+      sims: [githubSim],
+      connection: { settings: { integration: "" }, secrets: {}, reused: githubLink },
+      ops: { scan },
+      perRepository: ["scan"],
+    },
+    {
+      kind: "gitlab-vulnerabilities",
+      sims: [gitlabSim],
+      connection: { settings: { integration: "" }, secrets: {}, reused: gitlabLink },
+      ops: { scan },
+      perRepository: ["scan"],
+    },
     {
       kind: "jira",
       sims: [{ knobs: jira.faults, app: jira.app(), origins: ["https://acme.atlassian.net", "https://api.atlassian.com"] }],
-      connection: { settings: { cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" }, secrets: { apiToken: "ATATT-faults" } },
+      connection: {
+        settings: { cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" },
+        secrets: { apiToken: "ATATT-faults" },
+      },
       ops: { projects },
     },
     {
@@ -252,7 +280,12 @@ function cases(): Case[] {
     {
       kind: "microsoft-teams",
       sims: [{ knobs: teams.faults, app: teams.app(), origins: ["https://prod-42.westeurope.logic.azure.com"] }],
-      connection: { settings: {}, secrets: { webhookUrl: "https://prod-42.westeurope.logic.azure.com/workflows/wf-faults/triggers/manual/paths/invoke?api-version=2016-06-01&sig=s3cr3t" } },
+      connection: {
+        settings: {},
+        secrets: {
+          webhookUrl: "https://prod-42.westeurope.logic.azure.com/workflows/wf-faults/triggers/manual/paths/invoke?api-version=2016-06-01&sig=s3cr3t",
+        },
+      },
       ops: { send },
       sends: ["send"],
       lenient: ["test", "send"],
@@ -290,7 +323,10 @@ function cases(): Case[] {
     {
       kind: "acr",
       sims: [{ knobs: acrRegistry.faults, app: acrRegistry.app(), origins: ["https://acmeregistry.azurecr.io"] }],
-      connection: { settings: { registryName: "acmeregistry.azurecr.io", username: "0b9c2d1e-aaaa-4bbb-8ccc-1234567890ab" }, secrets: { password: "sp-secret-faults" } },
+      connection: {
+        settings: { registryName: "acmeregistry.azurecr.io", username: "0b9c2d1e-aaaa-4bbb-8ccc-1234567890ab" },
+        secrets: { password: "sp-secret-faults" },
+      },
       ops: { images },
       kinds: { images: CATALOG_REFUSED },
     },
@@ -300,7 +336,10 @@ function cases(): Case[] {
         { knobs: ecrApi.faults, app: ecrApi.app(), origins: ["https://api.ecr.eu-west-1.amazonaws.com"] },
         { knobs: ecrRegistry.faults, app: ecrRegistry.app(), origins: ["https://123456789012.dkr.ecr.eu-west-1.amazonaws.com"] },
       ],
-      connection: { settings: { accountId: "123456789012", region: "eu-west-1", accessKeyId: "AKIAPATCHBAYFAULTS01" }, secrets: { secretAccessKey: "ecr-secret-faults" } },
+      connection: {
+        settings: { accountId: "123456789012", region: "eu-west-1", accessKeyId: "AKIAPATCHBAYFAULTS01" },
+        secrets: { secretAccessKey: "ecr-secret-faults" },
+      },
       ops: { images },
     },
     {
@@ -519,7 +558,8 @@ beforeAll(async () => {
     const res = await admin.post(`/integrations/${c.kind}`, { ...(c.connection.settings as Record<string, string>), ...c.connection.secrets });
     expect(res.status).toBe(303);
     const id = /\/integrations\/[a-z]+\/(\d+)/.exec(res.headers.get("location")!)![1]!;
-    for (const user of all.filter((u) => u.connection.reused === c.connection)) user.connection.settings["integration" in user.connection.settings ? "integration" : "source"] = id;
+    for (const user of all.filter((u) => u.connection.reused === c.connection))
+      user.connection.settings["integration" in user.connection.settings ? "integration" : "source"] = id;
   }
   await runJobs(patchbay);
 });
@@ -534,7 +574,12 @@ function originMap(c: Case, refused: boolean): Map<string, string> {
   return map;
 }
 
-async function run(c: Case, op: string, fault: Fault | "refused" | undefined, client = { timeoutMs: PATIENT_TIMEOUT_MS, maxAttempts: MAX_ATTEMPTS }): Promise<Outcome> {
+async function run(
+  c: Case,
+  op: string,
+  fault: Fault | "refused" | undefined,
+  client = { timeoutMs: PATIENT_TIMEOUT_MS, maxAttempts: MAX_ATTEMPTS },
+): Promise<Outcome> {
   const knobs = [...new Set(c.sims.map((s) => s.knobs))];
   for (const k of knobs) k.clear();
   if (fault && fault !== "refused") for (const k of knobs) k.add(fault);
@@ -593,13 +638,13 @@ describe.each(all.map((c) => [c.kind, c] as const))("%s", (_kind, c) => {
 });
 
 it("covers every connector that talks to a service over HTTP", () => {
-    const covered = new Set(all.map((c) => c.kind));
-    const offline = new Set(["ci-upload", "email"]);
-    const missing = catalogue
-      .all()
-      .filter((c) => !covered.has(c.card.kind) && !offline.has(c.card.kind))
-      .map((c) => c.card.kind);
-    expect(missing).toEqual([]);
+  const covered = new Set(all.map((c) => c.kind));
+  const offline = new Set(["ci-upload", "email"]);
+  const missing = catalogue
+    .all()
+    .filter((c) => !covered.has(c.card.kind) && !offline.has(c.card.kind))
+    .map((c) => c.card.kind);
+  expect(missing).toEqual([]);
 });
 
 describe("one failing integration never holds the job queue", () => {
@@ -613,11 +658,14 @@ describe("one failing integration never holds the job queue", () => {
     jira.addProject("SEC", "Security");
     const wiz = new WizSim();
     wiz.addClient("patchbay-sa", "wiz-secret-lanes");
-    for (let i = 0; i < findingCount; i++) wiz.findings.push(wizFinding(i, repoAsset("acme/api"), { name: `CVE-2026-${1000 + i}`, detailedName: "lodash", version: "4.17.20", severity: "HIGH" }));
+    for (let i = 0; i < findingCount; i++)
+      wiz.findings.push(wizFinding(i, repoAsset("acme/api"), { name: `CVE-2026-${1000 + i}`, detailedName: "lodash", version: "4.17.20", severity: "HIGH" }));
     const started = await Promise.all([startSim(jira.app()), startSim(wiz.authApp()), startSim(wiz.apiApp())]);
     const [jiraServer, wizAuth, wizApi] = started as [RunningSim, RunningSim, RunningSim];
     const app = await testApp({
-      env: { PATCHBAY_ORIGIN_MAP: `https://acme.atlassian.net=${jiraServer.url},https://api.atlassian.com=${jiraServer.url},https://auth.app.wiz.io=${wizAuth.url},https://api.us1.app.wiz.io=${wizApi.url}` },
+      env: {
+        PATCHBAY_ORIGIN_MAP: `https://acme.atlassian.net=${jiraServer.url},https://api.atlassian.com=${jiraServer.url},https://auth.app.wiz.io=${wizAuth.url},https://api.us1.app.wiz.io=${wizApi.url}`,
+      },
       runtime: { http: { sleep: async () => {}, timeoutMs, maxAttempts: 1 } },
     });
     const close = async () => {
@@ -629,10 +677,20 @@ describe("one failing integration never holds the job queue", () => {
     try {
       const admin = await setUpAdmin(app);
       await seedRepositories(app, ["acme/api"]);
-      const wizRes = await admin.post("/integrations/wiz", { apiEndpoint: "https://api.us1.app.wiz.io/", clientId: "patchbay-sa", clientSecret: "wiz-secret-lanes", scanSca: "on" });
+      const wizRes = await admin.post("/integrations/wiz", {
+        apiEndpoint: "https://api.us1.app.wiz.io/",
+        clientId: "patchbay-sa",
+        clientSecret: "wiz-secret-lanes",
+        scanSca: "on",
+      });
       expect(wizRes.status).toBe(303);
       await runJobs(app, 5_000);
-      const jiraRes = await admin.post("/integrations/jira", { apiToken: "ATATT-lanes", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" });
+      const jiraRes = await admin.post("/integrations/jira", {
+        apiToken: "ATATT-lanes",
+        cloudId: jira.cloudId,
+        email: "svc@acme.example",
+        siteUrl: "https://acme.atlassian.net",
+      });
       const jiraId = /\/integrations\/jira\/(\d+)/.exec(jiraRes.headers.get("location")!)![1]!;
       const mapping = await admin.post(`/trackers/${jiraId}/mappings`, securityBugMapping());
       const mappingId = /\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]!;
@@ -653,7 +711,10 @@ describe("one failing integration never holds the job queue", () => {
     let mostRunning = 0;
     let scan: { status: string } | undefined;
     while (scan?.status !== "succeeded" && Date.now() - began < 10_000) {
-      mostRunning = Math.max(mostRunning, (await setup.db.selectFrom("jobs").select("status").where("type", "=", type).where("status", "=", "running").execute()).length);
+      mostRunning = Math.max(
+        mostRunning,
+        (await setup.db.selectFrom("jobs").select("status").where("type", "=", type).where("status", "=", "running").execute()).length,
+      );
       scan = await setup.db.selectFrom("jobs").select("status").where("type", "=", "scanner.sync").orderBy("id", "desc").executeTakeFirst();
       await new Promise((r) => setTimeout(r, 25));
     }

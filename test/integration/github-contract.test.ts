@@ -39,7 +39,11 @@ afterEach(() => app.close());
 describe("GitHub's REST API description", () => {
   it("refuses requests GitHub does not document, as GitHub refuses malformed ones", async () => {
     const headers = { authorization: `Bearer ${TOKEN}`, "user-agent": "test", "content-type": "application/json" };
-    const badBody = await fetch(`${server.url}/repos/acme/security/issues`, { method: "POST", headers, body: JSON.stringify({ title: "x", labels: "not-a-list" }) });
+    const badBody = await fetch(`${server.url}/repos/acme/security/issues`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ title: "x", labels: "not-a-list" }),
+    });
     expect(badBody.status).toBe(422);
     expect(((await badBody.json()) as { message: string }).message).toContain("issues/create: request body at /labels must be array");
     const badQuery = await fetch(`${server.url}/repos/acme/security/issues?state=all&labelz=x`, { headers });
@@ -54,11 +58,21 @@ describe("GitHub's REST API description", () => {
   it("holds every request of a tracker's life and every answer to it: create, find, update, labels, close, comment, states", async () => {
     const contract = sim.contract!;
     contract.seen.clear();
-    const session = githubIssues.tracker!.session({ settings: { githubUrl: "https://github.com" }, secrets: { token: TOKEN } }, connectorContext({ logger: silentLogger, originMap: new Map([["https://api.github.com", server.url]]), http: { sleep: async () => {} } }));
+    const session = githubIssues.tracker!.session(
+      { settings: { githubUrl: "https://github.com" }, secrets: { token: TOKEN } },
+      connectorContext({ logger: silentLogger, originMap: new Map([["https://api.github.com", server.url]]), http: { sleep: async () => {} } }),
+    );
     const target = { project: { id: "acme/security", name: "acme/security" }, ticketType: { id: "issue", name: "Issue" } };
     await session.projects();
     await session.fields(target);
-    const content = (title: string) => ({ marker: "patchbay-0123456789abcdef", fields: { title: { kind: "text" as const, text: title }, body: { kind: "document" as const, blocks: [{ type: "paragraph" as const, spans: [{ text: "lodash 4.17.15 is vulnerable." }] }] }, labels: { kind: "list" as const, items: ["security"] } } });
+    const content = (title: string) => ({
+      marker: "patchbay-0123456789abcdef",
+      fields: {
+        title: { kind: "text" as const, text: title },
+        body: { kind: "document" as const, blocks: [{ type: "paragraph" as const, spans: [{ text: "lodash 4.17.15 is vulnerable." }] }] },
+        labels: { kind: "list" as const, items: ["security"] },
+      },
+    });
     const ref = await session.create(target, content("CVE-2021-23337 in lodash"));
     expect(await session.find(target, "patchbay-0123456789abcdef")).toMatchObject({ key: ref.key });
     await session.update(target, ref, content("CVE-2021-23337 in lodash 4.17.15"));
@@ -66,7 +80,19 @@ describe("GitHub's REST API description", () => {
     await session.comment(target, ref, [{ type: "paragraph", spans: [{ text: "Risk accepted." }] }]);
     expect((await session.states(target, [ref])).get(ref.id)).toMatchObject({ id: "closed:not_planned" });
     expect(await session.lookup(target, ref.url)).toMatchObject({ key: ref.key });
-    expect([...contract.seen]).toEqual(expect.arrayContaining(["issues/create", "issues/list-for-repo", "issues/update", "issues/add-labels", "issues/get", "issues/create-comment", "repos/get", "issues/list-labels-for-repo", "issues/list-milestones"]));
+    expect([...contract.seen]).toEqual(
+      expect.arrayContaining([
+        "issues/create",
+        "issues/list-for-repo",
+        "issues/update",
+        "issues/add-labels",
+        "issues/get",
+        "issues/create-comment",
+        "repos/get",
+        "issues/list-labels-for-repo",
+        "issues/list-milestones",
+      ]),
+    );
     expect(sim.contractProblems).toEqual([]);
   });
 });
@@ -88,11 +114,19 @@ describe("GitHub's published webhook examples", () => {
         const signature = `sha256=${crypto.createHmac("sha256", SECRET).update(body).digest("hex")}`;
         const res = await app.runtime.app.request(`http://localhost:8080/webhooks/github/${githubId}`, {
           method: "POST",
-          headers: { "content-type": "application/json", "user-agent": "GitHub-Hookshot/044aadd", "x-github-event": event.name, "x-github-delivery": crypto.randomUUID(), "x-github-hook-id": "1", "x-hub-signature-256": signature },
+          headers: {
+            "content-type": "application/json",
+            "user-agent": "GitHub-Hookshot/044aadd",
+            "x-github-event": event.name,
+            "x-github-delivery": crypto.randomUUID(),
+            "x-github-hook-id": "1",
+            "x-hub-signature-256": signature,
+          },
           body,
         });
         sent++;
-        if (res.status < 200 || res.status >= 300) refused.push(`${event.name} #${i} (${String((example as { action?: string }).action ?? "")}): ${res.status} ${(await res.text()).slice(0, 200)}`);
+        if (res.status < 200 || res.status >= 300)
+          refused.push(`${event.name} #${i} (${String((example as { action?: string }).action ?? "")}): ${res.status} ${(await res.text()).slice(0, 200)}`);
       }
     }
     expect(sent).toBeGreaterThan(250);

@@ -67,14 +67,20 @@ describe("GitHub connection", () => {
   it("names missing scopes of a classic token, and accepts a fine-grained one", async () => {
     sim.addToken("ghp_classicMissing", "dev", ["repo"]);
     sim.addToken("github_pat_fine", "dev", null);
-    const classic = text(await (await admin.post("/integrations/github/test", { githubUrl: "https://github.com", token: "ghp_classicMissing" }, { htmx: true })).text());
+    const classic = text(
+      await (await admin.post("/integrations/github/test", { githubUrl: "https://github.com", token: "ghp_classicMissing" }, { htmx: true })).text(),
+    );
     expect(classic).toContain("Classic token without read:org, security_events");
-    const fine = text(await (await admin.post("/integrations/github/test", { githubUrl: "https://github.com", token: "github_pat_fine" }, { htmx: true })).text());
+    const fine = text(
+      await (await admin.post("/integrations/github/test", { githubUrl: "https://github.com", token: "github_pat_fine" }, { htmx: true })).text(),
+    );
     expect(fine).toContain("Fine-grained token");
   });
 
   it("explains a rejected token", async () => {
-    const body = text(await (await admin.post("/integrations/github/test", { githubUrl: "https://github.com", token: "nope-nope-nope" }, { htmx: true })).text());
+    const body = text(
+      await (await admin.post("/integrations/github/test", { githubUrl: "https://github.com", token: "nope-nope-nope" }, { htmx: true })).text(),
+    );
     expect(body).toContain("Connection Failed — GitHub rejected the token");
     expect(body).toContain('GitHub said: "Bad credentials"');
   });
@@ -86,7 +92,11 @@ describe("GitHub connection", () => {
   });
 
   it("rejects a GitHub URL with a path", async () => {
-    const res = await admin.post("/integrations/github", { githubUrl: "https://github.com/acme", token: TOKEN }, { htmx: true, target: "integration-dialog-content" });
+    const res = await admin.post(
+      "/integrations/github",
+      { githubUrl: "https://github.com/acme", token: TOKEN },
+      { htmx: true, target: "integration-dialog-content" },
+    );
     expect(res.status).toBe(422);
     expect(text(await res.text())).toContain("Enter https://github.com or your GitHub Enterprise Server's address");
   });
@@ -129,7 +139,14 @@ describe("repository sync", () => {
 
     // Wiz reports findings on both: only the accessible repository's is imported.
     wiz.sim.findings.length = 0;
-    const asset = (name: string) => ({ __typename: "VulnerableAssetRepositoryBranch", id: `a-${name}`, type: "REPOSITORY_BRANCH", name: "main", repositoryName: name, providerUniqueId: `https://github.com/${name}` });
+    const asset = (name: string) => ({
+      __typename: "VulnerableAssetRepositoryBranch",
+      id: `a-${name}`,
+      type: "REPOSITORY_BRANCH",
+      name: "main",
+      repositoryName: name,
+      providerUniqueId: `https://github.com/${name}`,
+    });
     wiz.sim.findings.push(wizFinding(1, asset(removed.full_name)), wizFinding(2, asset(sim.repos[1]!.full_name)));
     await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
     await drain(5_000);
@@ -179,16 +196,34 @@ describe("GitHub App installation", () => {
     sim.apps.set("123456", publicKey.export({ type: "spki", format: "pem" }).toString());
     sim.installations.set(42, { appId: "123456", repositories: sim.repos.slice(0, 120).map((r) => r.full_name) });
 
-    const badKey = await admin.post("/integrations/github", { githubUrl: "https://github.com", appId: "123456", installationId: "42", appPrivateKey: "not a key" }, { htmx: true, target: "integration-dialog-content" });
+    const badKey = await admin.post(
+      "/integrations/github",
+      { githubUrl: "https://github.com", appId: "123456", installationId: "42", appPrivateKey: "not a key" },
+      { htmx: true, target: "integration-dialog-content" },
+    );
     expect(badKey.status).toBe(422);
     expect(text(await badKey.text())).toContain("Paste the whole private key file GitHub gave you");
 
-    const test = text(await (await admin.post("/integrations/github/test", { githubUrl: "https://github.com", appId: "123456", installationId: "42", appPrivateKey: pem }, { htmx: true })).text());
+    const test = text(
+      await (
+        await admin.post(
+          "/integrations/github/test",
+          { githubUrl: "https://github.com", appId: "123456", installationId: "42", appPrivateKey: pem },
+          { htmx: true },
+        )
+      ).text(),
+    );
     expect(test).toContain("Connected to GitHub as an App installation");
     expect(test).toContain("Repositories granted to the installation: 120");
     expect(test).not.toContain("PRIVATE KEY");
 
-    const res = await admin.post("/integrations/github", { githubUrl: "https://github.com", appId: "123456", installationId: "42", appPrivateKey: pem, webhookSecret: "app-webhook-secret-0001" });
+    const res = await admin.post("/integrations/github", {
+      githubUrl: "https://github.com",
+      appId: "123456",
+      installationId: "42",
+      appPrivateKey: pem,
+      webhookSecret: "app-webhook-secret-0001",
+    });
     expect(res.status).toBe(303);
     await drain();
     expect(await db().selectFrom("repositories").select("id").execute()).toHaveLength(120);
@@ -200,7 +235,15 @@ describe("GitHub App installation", () => {
     const issues = await admin.post("/integrations/github-issues", { source: String(gh.id) });
     expect(issues.status).toBe(303);
     expect(sim.faults.requests.filter((r) => r.path === "/user")).toEqual([]);
-    const wrongApp = text(await (await admin.post("/integrations/github/test", { githubUrl: "https://github.com", appId: "999", installationId: "42", appPrivateKey: pem }, { htmx: true })).text());
+    const wrongApp = text(
+      await (
+        await admin.post(
+          "/integrations/github/test",
+          { githubUrl: "https://github.com", appId: "999", installationId: "42", appPrivateKey: pem },
+          { htmx: true },
+        )
+      ).text(),
+    );
     expect(wrongApp).toContain("Connection Failed — GitHub rejected the token");
   });
 });
@@ -218,7 +261,10 @@ describe("automatic webhooks", () => {
     await drain();
     expect(sim.hooks.size).toBe(250);
     const hook = sim.hooks.get("acme/service-001")![0]!;
-    expect(hook).toMatchObject({ events: ["pull_request", "issues", "issue_comment"], config: { url: "https://patchbay.example.com/webhooks/github/1", content_type: "json" } });
+    expect(hook).toMatchObject({
+      events: ["pull_request", "issues", "issue_comment"],
+      config: { url: "https://patchbay.example.com/webhooks/github/1", content_type: "json" },
+    });
     const row = await db().selectFrom("integrations").selectAll().executeTakeFirstOrThrow();
     expect(app.runtime.vault.openSecrets(row.secrets).webhookSecret).toBe(hook.config.secret);
     const dialog = text(await (await admin.get("/integrations/github/1?tab=configuration")).text());
@@ -254,7 +300,9 @@ describe("automatic webhooks", () => {
     await admin.post("/integrations/github", { githubUrl: "https://github.com", token: TOKEN });
     await drain();
     expect(sim.hooks.size).toBe(0);
-    expect(text(await (await admin.get("/integrations/github/1?tab=configuration")).text())).toContain("Webhooks were not added automatically: PATCHBAY_BASE_URL is not https");
+    expect(text(await (await admin.get("/integrations/github/1?tab=configuration")).text())).toContain(
+      "Webhooks were not added automatically: PATCHBAY_BASE_URL is not https",
+    );
   });
 
   it("uses the user's own secret and adds nothing when one is given", async () => {
@@ -294,12 +342,34 @@ describe("Repositories page", () => {
     expect(page).toContain("Next →");
     const search = await (await admin.get("/repositories?q=service-24", { htmx: true, target: "repositories-results" })).text();
     expect(search).not.toContain("<!doctype html>");
-    expect([...search.matchAll(/>(acme\/service-\d+)</g)].map((m) => m[1])).toEqual(["acme/service-240", "acme/service-241", "acme/service-242", "acme/service-243", "acme/service-244", "acme/service-245", "acme/service-246", "acme/service-247", "acme/service-248", "acme/service-249"]);
+    expect([...search.matchAll(/>(acme\/service-\d+)</g)].map((m) => m[1])).toEqual([
+      "acme/service-240",
+      "acme/service-241",
+      "acme/service-242",
+      "acme/service-243",
+      "acme/service-244",
+      "acme/service-245",
+      "acme/service-246",
+      "acme/service-247",
+      "acme/service-248",
+      "acme/service-249",
+    ]);
     expect(text(await (await admin.get("/repositories?q=%25")).text())).toContain("No repository matches these filters.");
 
     wiz.sim.findings.length = 0;
-    const asset = { __typename: "VulnerableAssetRepositoryBranch", id: "a", type: "REPOSITORY_BRANCH", name: "main", repositoryName: "acme/service-007", providerUniqueId: "https://github.com/acme/service-007" };
-    wiz.sim.findings.push(wizFinding(1, asset, { severity: "CRITICAL" }), wizFinding(2, asset, { severity: "CRITICAL" }), wizFinding(3, asset, { severity: "LOW" }));
+    const asset = {
+      __typename: "VulnerableAssetRepositoryBranch",
+      id: "a",
+      type: "REPOSITORY_BRANCH",
+      name: "main",
+      repositoryName: "acme/service-007",
+      providerUniqueId: "https://github.com/acme/service-007",
+    };
+    wiz.sim.findings.push(
+      wizFinding(1, asset, { severity: "CRITICAL" }),
+      wizFinding(2, asset, { severity: "CRITICAL" }),
+      wizFinding(3, asset, { severity: "LOW" }),
+    );
     await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
     await drain(5_000);
     const row = text(await (await admin.get("/repositories?q=service-007")).text());

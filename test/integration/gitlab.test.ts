@@ -62,7 +62,9 @@ describe("GitLab", () => {
     expect(body).toContain("Scopes: api");
     expect(body).toContain("Token expires on 2027-06-30");
     expect(sim.faults.requests.find((r) => r.path === "/api/v4/user")!.headers.authorization).toBe(`Bearer ${TOKEN}`);
-    const bad = text(await (await admin.post("/integrations/gitlab/test", { gitlabUrl: "https://gitlab.example.com", token: "glpat-wrong" }, { htmx: true })).text());
+    const bad = text(
+      await (await admin.post("/integrations/gitlab/test", { gitlabUrl: "https://gitlab.example.com", token: "glpat-wrong" }, { htmx: true })).text(),
+    );
     expect(bad).toContain("Connection Failed — GitLab rejected the token");
     expect(bad).toContain('GitLab said: "401 Unauthorized"');
   });
@@ -71,7 +73,12 @@ describe("GitLab", () => {
     await connect();
     const repos = await db().selectFrom("repositories").selectAll().orderBy("full_name").execute();
     expect(repos).toHaveLength(130);
-    expect(repos[0]).toMatchObject({ provider: "gitlab", full_name: "platform/backend/project-001", url_key: "gitlab.example.com/platform/backend/project-001", external_id: "2001" });
+    expect(repos[0]).toMatchObject({
+      provider: "gitlab",
+      full_name: "platform/backend/project-001",
+      url_key: "gitlab.example.com/platform/backend/project-001",
+      external_id: "2001",
+    });
     expect(sim.faults.requests.filter((r) => r.path === "/api/v4/projects")).toHaveLength(2);
   });
 
@@ -79,8 +86,17 @@ describe("GitLab", () => {
     await connect();
     const project = sim.projects[0]!;
     wiz.sim.findings.length = 0;
-    const asset = { __typename: "VulnerableAssetRepositoryBranch", id: "g1", type: "REPOSITORY_BRANCH", name: "main", repositoryName: project.path_with_namespace, providerUniqueId: `https://gitlab.example.com/${project.path_with_namespace}` };
-    wiz.sim.findings.push(wizFinding(0, asset, { name: "CVE-2022-24999", detailedName: "qs", version: "6.5.2", fixedVersion: "6.5.3", locationPath: "package-lock.json" }));
+    const asset = {
+      __typename: "VulnerableAssetRepositoryBranch",
+      id: "g1",
+      type: "REPOSITORY_BRANCH",
+      name: "main",
+      repositoryName: project.path_with_namespace,
+      providerUniqueId: `https://gitlab.example.com/${project.path_with_namespace}`,
+    };
+    wiz.sim.findings.push(
+      wizFinding(0, asset, { name: "CVE-2022-24999", detailedName: "qs", version: "6.5.2", fixedVersion: "6.5.3", locationPath: "package-lock.json" }),
+    );
     await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
     await drain(5_000);
     const status = async () => (await db().selectFrom("findings").select("status").executeTakeFirstOrThrow()).status;
@@ -102,7 +118,12 @@ describe("GitLab", () => {
     await drain();
     expect(await status()).toBe("resolved");
     const remediation = await db().selectFrom("remediations").selectAll().executeTakeFirstOrThrow();
-    expect(remediation).toMatchObject({ number: 3, state: "merged", url: `https://gitlab.example.com/${project.path_with_namespace}/-/merge_requests/3`, author: "renovate-bot" });
+    expect(remediation).toMatchObject({
+      number: 3,
+      state: "merged",
+      url: `https://gitlab.example.com/${project.path_with_namespace}/-/merge_requests/3`,
+      author: "renovate-bot",
+    });
   });
 
   it("annotates a merge request description once, in place", async () => {

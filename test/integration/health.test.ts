@@ -25,9 +25,16 @@ beforeEach(async () => {
   slack.webhooks.set("T0001/B0001/healthhealth", { channel: "C0SECURITY" });
   servers = await Promise.all([startSim(github.app()), startSim(jira.app()), startSim(slack.app())]);
   const [gh, ji, sl] = servers as [RunningSim, RunningSim, RunningSim];
-  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.github.com=${gh.url},https://acme.atlassian.net=${ji.url},https://api.atlassian.com=${ji.url},https://hooks.slack.com=${sl.url}` } });
+  app = await testApp({
+    env: {
+      PATCHBAY_ORIGIN_MAP: `https://api.github.com=${gh.url},https://acme.atlassian.net=${ji.url},https://api.atlassian.com=${ji.url},https://hooks.slack.com=${sl.url}`,
+    },
+  });
   admin = await setUpAdmin(app);
-  expect((await admin.post("/integrations/slack", { webhookUrl: "https://hooks.slack.com/services/T0001/B0001/healthhealth", notifyIntegrationFailed: "on" })).status).toBe(303);
+  expect(
+    (await admin.post("/integrations/slack", { webhookUrl: "https://hooks.slack.com/services/T0001/B0001/healthhealth", notifyIntegrationFailed: "on" }))
+      .status,
+  ).toBe(303);
 });
 afterEach(async () => {
   await app.close();
@@ -67,7 +74,9 @@ describe("integration health", () => {
     expect(github.hooks.get("acme/service-001")).toHaveLength(1);
     expect(await check()).not.toContain("Health check");
     github.hooks.set("acme/service-001", []);
-    expect(await check()).toContain("Patchbay's webhook is gone from acme/service-001: pull request events stop arriving. The next repository sync adds it back.");
+    expect(await check()).toContain(
+      "Patchbay's webhook is gone from acme/service-001: pull request events stop arriving. The next repository sync adds it back.",
+    );
     await admin.post(`/integrations/github/1/sync`, {});
     await runJobs(app);
     expect(github.hooks.get("acme/service-001")).toHaveLength(1);
@@ -76,7 +85,12 @@ describe("integration health", () => {
 
   it("notices Jira's webhook deleted by an administrator", async () => {
     jira.admins.add("svc@acme.example");
-    const connected = await admin.post("/integrations/jira", { apiToken: "ATATT-health", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" });
+    const connected = await admin.post("/integrations/jira", {
+      apiToken: "ATATT-health",
+      cloudId: jira.cloudId,
+      email: "svc@acme.example",
+      siteUrl: "https://acme.atlassian.net",
+    });
     const jiraId = /\/integrations\/jira\/(\d+)/.exec(connected.headers.get("location")!)![1]!;
     expect(text(await (await admin.post(`/trackers/${jiraId}/webhook`, {})).text())).toContain("The webhook was created");
     expect(await check()).not.toContain("Health check");
@@ -85,13 +99,21 @@ describe("integration health", () => {
   });
 
   it("finds a Jira mapping whose status left the workflow and whose field left the screen", async () => {
-    const connected = await admin.post("/integrations/jira", { apiToken: "ATATT-health", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" });
+    const connected = await admin.post("/integrations/jira", {
+      apiToken: "ATATT-health",
+      cloudId: jira.cloudId,
+      email: "svc@acme.example",
+      siteUrl: "https://acme.atlassian.net",
+    });
     const jiraId = /\/integrations\/jira\/(\d+)/.exec(connected.headers.get("location")!)![1]!;
     expect((await admin.post(`/trackers/${jiraId}/mappings`, securityBugMapping())).status).toBe(303);
     expect(await check()).not.toContain("Health check");
     jira.removedStatuses.add("10003");
     const bug = jira.issueTypes.get("SEC")!.find((t) => t.name === "Bug")!;
-    bug.fields.splice(bug.fields.findIndex((f) => f.fieldId === "labels"), 1);
+    bug.fields.splice(
+      bug.fields.findIndex((f) => f.fieldId === "labels"),
+      1,
+    );
     const hub = await check();
     expect(hub).toContain(`Security bugs: the workflow no longer has the status "Won't Do" that tickets move to when accepted`);
     expect(hub).toMatch(/Security bugs: .*Labels/);

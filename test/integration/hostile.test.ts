@@ -21,7 +21,33 @@ const HOSTILE = [
   "-1",
   "99999999999999999999999",
 ];
-const FIELDS = ["name", "username", "password", "confirm", "current", "role", "query", "status", "reason", "expires", "scopes", "project", "ticketType", "next", "q", "token", "clientSecret", "apiEndpoint", "githubUrl", "webhookUrl", "registryUrl", "scope", "minSeverity", "pushMode", "groupBy"];
+const FIELDS = [
+  "name",
+  "username",
+  "password",
+  "confirm",
+  "current",
+  "role",
+  "query",
+  "status",
+  "reason",
+  "expires",
+  "scopes",
+  "project",
+  "ticketType",
+  "next",
+  "q",
+  "token",
+  "clientSecret",
+  "apiEndpoint",
+  "githubUrl",
+  "webhookUrl",
+  "registryUrl",
+  "scope",
+  "minSeverity",
+  "pushMode",
+  "groupBy",
+];
 
 let app: TestApp;
 let admin: Browser;
@@ -54,9 +80,22 @@ afterAll(async () => {
  */
 async function snapshot(): Promise<string> {
   const db = app.runtime.database.db;
-  const tables = (await db.selectFrom("sqlite_master" as never).select("name" as never).where("type" as never, "=", "table" as never).execute()) as unknown as { name: string }[];
+  const tables = (await db
+    .selectFrom("sqlite_master" as never)
+    .select("name" as never)
+    .where("type" as never, "=", "table" as never)
+    .execute()) as unknown as { name: string }[];
   const hash = createHash("sha256");
-  for (const { name } of tables.filter((t) => t.name !== "sessions" && t.name !== "auth_attempts")) hash.update(name + JSON.stringify(await db.selectFrom(name as never).selectAll().execute()));
+  for (const { name } of tables.filter((t) => t.name !== "sessions" && t.name !== "auth_attempts"))
+    hash.update(
+      name +
+        JSON.stringify(
+          await db
+            .selectFrom(name as never)
+            .selectAll()
+            .execute(),
+        ),
+    );
   return hash.digest("hex");
 }
 
@@ -90,11 +129,25 @@ describe("hostile input", () => {
     const bodies = ["", "{", "null", "[]", `{"action": ${"[".repeat(5000)}}`, SCRIPT, "\u0000".repeat(100), "x".repeat(2_000_000)];
     for (const body of bodies) {
       for (const kind of ["github", "gitlab", "bitbucket", "jira", "wiz"]) {
-        const res = await app.runtime.app.request(`${BASE}/webhooks/${kind}/1`, { method: "POST", headers: { "content-type": "application/json", "x-github-event": "pull_request", "x-hub-signature-256": "sha256=00", "x-gitlab-token": "x", "x-event-key": "pullrequest:created" }, body });
+        const res = await app.runtime.app.request(`${BASE}/webhooks/${kind}/1`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "x-github-event": "pull_request",
+            "x-hub-signature-256": "sha256=00",
+            "x-gitlab-token": "x",
+            "x-event-key": "pullrequest:created",
+          },
+          body,
+        });
         expect(res.status, `${kind} ${body.slice(0, 20)}`).toBeLessThan(500);
         expect(await res.text()).not.toContain(SCRIPT);
       }
-      const upload = await app.runtime.app.request(`${BASE}/api/v1/scans?asset=${encodeURIComponent(SCRIPT)}&format=${encodeURIComponent(SCRIPT)}`, { method: "POST", headers: { authorization: "Bearer pbt_" + "a".repeat(32), "content-type": "multipart/form-data; boundary=" }, body });
+      const upload = await app.runtime.app.request(`${BASE}/api/v1/scans?asset=${encodeURIComponent(SCRIPT)}&format=${encodeURIComponent(SCRIPT)}`, {
+        method: "POST",
+        headers: { authorization: "Bearer pbt_" + "a".repeat(32), "content-type": "multipart/form-data; boundary=" },
+        body,
+      });
       expect(upload.status).toBe(401);
     }
   });

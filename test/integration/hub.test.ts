@@ -70,7 +70,16 @@ describe("Integration Hub", () => {
     const config = await (await admin.get("/integrations/wiz/new?tab=configuration", { htmx: true, target: "integration-dialog-content" })).text();
     expect(config).not.toContain("<dialog");
     expect(config).toMatch(/role="tab" id="tab-configuration"[^>]*aria-selected="true"/);
-    for (const label of ["API Endpoint URL", "Client ID", "Client Secret", "Scan SCA Vulnerabilities", "Scan Container Image Vulnerabilities", "Test Connection", "Connect", "Cancel"]) {
+    for (const label of [
+      "API Endpoint URL",
+      "Client ID",
+      "Client Secret",
+      "Scan SCA Vulnerabilities",
+      "Scan Container Image Vulnerabilities",
+      "Test Connection",
+      "Connect",
+      "Cancel",
+    ]) {
       expect(text(config)).toContain(label);
     }
     expect(config).toMatch(/name="scanSca" value="on" checked/);
@@ -122,7 +131,11 @@ describe("Integration Hub", () => {
   });
 
   it("validates every field beside it on Connect, stores nothing, and keeps what was typed", async () => {
-    const res = await admin.post("/integrations/wiz", { apiEndpoint: "https://wiz.example.com", clientId: "", clientSecret: "" }, { htmx: true, target: "integration-dialog-content" });
+    const res = await admin.post(
+      "/integrations/wiz",
+      { apiEndpoint: "https://wiz.example.com", clientId: "", clientSecret: "" },
+      { htmx: true, target: "integration-dialog-content" },
+    );
     expect(res.status).toBe(422);
     const html = await res.text();
     expect(html).toContain('value="https://wiz.example.com"');
@@ -167,7 +180,12 @@ describe("Integration Hub", () => {
     const dialog = await (await admin.get(`/integrations/wiz/${id}?tab=configuration`)).text();
     expect(dialog).toMatch(/name="apiEndpoint"[\s\S]*?readonly/);
     wiz.sim.addClient("rotated-id", "rotated-secret-0002");
-    const res = await admin.post(`/integrations/wiz/${id}`, { apiEndpoint: "https://api.eu1.app.wiz.io/", clientId: "rotated-id", clientSecret: "rotated-secret-0002", scanSca: "on" });
+    const res = await admin.post(`/integrations/wiz/${id}`, {
+      apiEndpoint: "https://api.eu1.app.wiz.io/",
+      clientId: "rotated-id",
+      clientSecret: "rotated-secret-0002",
+      scanSca: "on",
+    });
     expect(res.status).toBe(303);
     const keep = await admin.post(`/integrations/wiz/${id}`, { clientId: "rotated-id", clientSecret: "", scanSca: "on" });
     expect(keep.status).toBe(303);
@@ -207,7 +225,10 @@ describe("Integration Hub", () => {
   });
 
   it("escapes what users and services type", async () => {
-    const res = await admin.post("/integrations/wiz", wizForm({ apiEndpoint: '"><script>alert(1)</script>' }), { htmx: true, target: "integration-dialog-content" });
+    const res = await admin.post("/integrations/wiz", wizForm({ apiEndpoint: '"><script>alert(1)</script>' }), {
+      htmx: true,
+      target: "integration-dialog-content",
+    });
     const html = await res.text();
     expect(html).not.toContain("<script>alert(1)</script>");
     expect(html).toContain("&quot;&gt;&lt;script&gt;");
@@ -234,7 +255,11 @@ describe("jobs page and health", () => {
 
 describe("secrets in messages", () => {
   it("scrubs a typed-in secret that a service echoes back in its error", async () => {
-    wiz.sim.faults.add({ path: /oauth/, status: 400, body: JSON.stringify({ error: "invalid_client", error_description: "unknown secret typed-secret-9876" }) });
+    wiz.sim.faults.add({
+      path: /oauth/,
+      status: 400,
+      body: JSON.stringify({ error: "invalid_client", error_description: "unknown secret typed-secret-9876" }),
+    });
     const body = await (await admin.post("/integrations/wiz/test", wizForm({ clientSecret: "typed-secret-9876" }), { htmx: true })).text();
     expect(text(body)).toContain("Connection Failed — Authentication Error");
     expect(body).not.toContain("typed-secret-9876");

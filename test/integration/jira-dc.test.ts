@@ -20,7 +20,9 @@ let app: TestApp | undefined;
 beforeAll(async () => {
   wiz = await startWiz();
   wiz.sim.findings.length = 0;
-  wiz.sim.findings.push(wizFinding(1, repoAsset("acme/api"), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.20", fixedVersion: "4.17.21", severity: "HIGH" }));
+  wiz.sim.findings.push(
+    wizFinding(1, repoAsset("acme/api"), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.20", fixedVersion: "4.17.21", severity: "HIGH" }),
+  );
 });
 afterAll(() => wiz.close());
 afterEach(async () => {
@@ -33,8 +35,25 @@ async function start(sim: JiraDataCenterSim): Promise<Browser> {
   server = await startSim(sim.app());
   app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://jira.example.com=${server.url},${wiz.originMap}` } });
   const admin = await setUpAdmin(app);
-  await app.runtime.database.db.insertInto("repositories").values({ provider: "github", full_name: "acme/api", url: "https://github.com/acme/api", url_key: "github.com/acme/api", integration_id: null, external_id: null, default_branch: "main", visibility: "private", last_seen_at: null, created_at: "2026-11-01T00:00:00Z", updated_at: "2026-11-01T00:00:00Z" }).execute();
-  expect((await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" })).status).toBe(303);
+  await app.runtime.database.db
+    .insertInto("repositories")
+    .values({
+      provider: "github",
+      full_name: "acme/api",
+      url: "https://github.com/acme/api",
+      url_key: "github.com/acme/api",
+      integration_id: null,
+      external_id: null,
+      default_branch: "main",
+      visibility: "private",
+      last_seen_at: null,
+      created_at: "2026-11-01T00:00:00Z",
+      updated_at: "2026-11-01T00:00:00Z",
+    })
+    .execute();
+  expect(
+    (await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" })).status,
+  ).toBe(303);
   await runJobs(app, 5_000);
   return admin;
 }
@@ -115,7 +134,12 @@ describe("Jira Data Center", () => {
     expect((await admin.post("/integrations/jira-data-center", { baseUrl: BASE_URL, token: PAT })).status).toBe(303);
     const repo = await app!.runtime.database.db.selectFrom("repositories").select("id").executeTakeFirstOrThrow();
     await admin.post(`/repositories/${repo.id}/ownership`, { assignee: "ada.lovelace", component: "Payments", labels: "team-payments", channel: "" });
-    await mapAndPush(admin, { "source.assignee": "patchbay", "value.assignee.patchbay": "assignee", "source.components": "patchbay", "value.components.patchbay": "component" });
+    await mapAndPush(admin, {
+      "source.assignee": "patchbay",
+      "value.assignee.patchbay": "assignee",
+      "source.components": "patchbay",
+      "value.components.patchbay": "component",
+    });
     expect(sim.issues[0]!.fields.assignee).toEqual({ name: "ada.lovelace" });
     expect(sim.issues[0]!.fields.components).toEqual([{ id: "10100" }]);
     expect(sim.issues[0]!.fields.labels).toEqual(expect.arrayContaining(["team-payments"]));

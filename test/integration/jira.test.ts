@@ -70,16 +70,46 @@ beforeEach(async () => {
   jira.addProject("OPS", "Operations", [TEAM_FIELD]);
   jiraServer = await startSim(jira.app());
   app = await testApp({
-    env: { PATCHBAY_ORIGIN_MAP: `${SITE}=${jiraServer.url},https://api.atlassian.com=${jiraServer.url},https://api.github.com=${githubServer.url},${wiz.originMap}` },
+    env: {
+      PATCHBAY_ORIGIN_MAP: `${SITE}=${jiraServer.url},https://api.atlassian.com=${jiraServer.url},https://api.github.com=${githubServer.url},${wiz.originMap}`,
+    },
   });
   admin = await setUpAdmin(app);
   wiz.sim.findings.length = 0;
   const main = repoAsset(REPO);
   wiz.sim.findings.push(
-    wizFinding(0, main, { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.15", fixedVersion: "4.17.21", severity: "HIGH", locationPath: "package-lock.json" }),
-    wizFinding(1, main, { name: "CVE-2020-28500", detailedName: "lodash", version: "4.17.15", fixedVersion: "4.17.21", severity: "MEDIUM", locationPath: "package-lock.json" }),
-    wizFinding(2, main, { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "CRITICAL", locationPath: "yarn.lock" }),
-    wizFinding(3, repoAsset(OTHER), { name: "CVE-2022-24999", detailedName: "qs", version: "6.5.2", fixedVersion: "6.5.3", severity: "HIGH", locationPath: "package-lock.json" }),
+    wizFinding(0, main, {
+      name: "CVE-2021-23337",
+      detailedName: "lodash",
+      version: "4.17.15",
+      fixedVersion: "4.17.21",
+      severity: "HIGH",
+      locationPath: "package-lock.json",
+    }),
+    wizFinding(1, main, {
+      name: "CVE-2020-28500",
+      detailedName: "lodash",
+      version: "4.17.15",
+      fixedVersion: "4.17.21",
+      severity: "MEDIUM",
+      locationPath: "package-lock.json",
+    }),
+    wizFinding(2, main, {
+      name: "CVE-2021-3749",
+      detailedName: "axios",
+      version: "0.21.1",
+      fixedVersion: "0.21.2",
+      severity: "CRITICAL",
+      locationPath: "yarn.lock",
+    }),
+    wizFinding(3, repoAsset(OTHER), {
+      name: "CVE-2022-24999",
+      detailedName: "qs",
+      version: "6.5.2",
+      fixedVersion: "6.5.3",
+      severity: "HIGH",
+      locationPath: "package-lock.json",
+    }),
   );
 });
 afterEach(async () => {
@@ -122,7 +152,13 @@ async function setUpMapping(assignment: Record<string, string>): Promise<number>
   const res = await admin.post(`/trackers/${jiraId}/mappings`, secBugForm());
   expect(res.status).toBe(303);
   const mappingId = Number(/\/trackers\/mappings\/(\d+)/.exec(res.headers.get("location")!)![1]);
-  const added = await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit", ...assignment });
+  const added = await admin.post(`/trackers/mappings/${mappingId}/assignments`, {
+    scope: "all",
+    minSeverity: "low",
+    groupBy: "finding",
+    pushMode: "explicit",
+    ...assignment,
+  });
   expect(added.status).toBe(303);
   await drain();
   return mappingId;
@@ -238,7 +274,9 @@ describe("push modes", () => {
   it("Explicitly Publish Changes: nothing automatic; Push to Integrators creates the issue", async () => {
     await importFindings();
     await setUpMapping({ pushMode: "explicit" });
-    wiz.sim.findings.push(wizFinding(9, repoAsset(REPO), { name: "CVE-2023-0001", detailedName: "minimist", version: "1.2.5", fixedVersion: "1.2.6", severity: "HIGH" }));
+    wiz.sim.findings.push(
+      wizFinding(9, repoAsset(REPO), { name: "CVE-2023-0001", detailedName: "minimist", version: "1.2.5", fixedVersion: "1.2.6", severity: "HIGH" }),
+    );
     await admin.post(`/integrations/wiz/${wizId}/sync`, {});
     await drain(5_000);
     expect(jira.issues).toHaveLength(0);
@@ -271,7 +309,9 @@ describe("push modes", () => {
     await importFindings();
     await setUpMapping({ pushMode: "link_new" });
     expect(jira.issues).toHaveLength(0);
-    wiz.sim.findings.push(wizFinding(9, repoAsset(REPO), { name: "CVE-2023-0001", detailedName: "minimist", version: "1.2.5", fixedVersion: "1.2.6", severity: "HIGH" }));
+    wiz.sim.findings.push(
+      wizFinding(9, repoAsset(REPO), { name: "CVE-2023-0001", detailedName: "minimist", version: "1.2.5", fixedVersion: "1.2.6", severity: "HIGH" }),
+    );
     await admin.post(`/integrations/wiz/${wizId}/sync`, {});
     await drain(5_000);
     expect(jira.issues.map((i) => i.fields.summary)).toEqual([`CVE-2023-0001 in minimist 1.2.5 (${REPO})`]);
@@ -294,7 +334,9 @@ describe("push modes", () => {
     expect(jira.issues[0]!.statusId).toBe("10003");
     const detail = text(await (await admin.get(`/vulnerabilities/${id}`)).text());
     expect(detail).toContain("Status → Won't Do (risk accepted)");
-    wiz.sim.findings.push(wizFinding(9, repoAsset(REPO), { name: "CVE-2023-0001", detailedName: "minimist", version: "1.2.5", fixedVersion: "1.2.6", severity: "HIGH" }));
+    wiz.sim.findings.push(
+      wizFinding(9, repoAsset(REPO), { name: "CVE-2023-0001", detailedName: "minimist", version: "1.2.5", fixedVersion: "1.2.6", severity: "HIGH" }),
+    );
     await admin.post(`/integrations/wiz/${wizId}/sync`, {});
     await drain(5_000);
     expect(jira.issues).toHaveLength(1);
@@ -313,7 +355,10 @@ describe("push modes", () => {
     await drain(5_000);
     expect(jira.issues.map((i) => i.fields.summary)).toEqual([`CVE-2023-0001 in minimist 1.2.5 (${REPO})`]);
     // The scanner stops reporting it: the issue moves to Done.
-    wiz.sim.findings.splice(wiz.sim.findings.findIndex((f) => f.name === "CVE-2023-0001"), 1);
+    wiz.sim.findings.splice(
+      wiz.sim.findings.findIndex((f) => f.name === "CVE-2023-0001"),
+      1,
+    );
     await admin.post(`/integrations/wiz/${wizId}/sync`, {});
     await drain(5_000);
     expect(jira.issues[0]!.statusId).toBe("10002");
@@ -367,7 +412,9 @@ describe("no duplicates, and errors people can act on", () => {
     expect(jira.issues).toHaveLength(1);
     const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
     expect(ticket.external_key).toBe("SEC-1");
-    expect(text(await (await admin.get(`/vulnerabilities/${id}`)).text())).toContain("Linked to SEC-1, found in the tracker by its marker after an interrupted push");
+    expect(text(await (await admin.get(`/vulnerabilities/${id}`)).text())).toContain(
+      "Linked to SEC-1, found in the tracker by its marker after an interrupted push",
+    );
   });
 
   it("waits out Jira Cloud's search lag before deciding, after a lost answer, that the issue was not created", async () => {
@@ -381,7 +428,12 @@ describe("no duplicates, and errors people can act on", () => {
     // The retries come sooner than the index catches up: none of them may create a second issue.
     for (let i = 0; i < 6; i++) await drain(60_000);
     expect(jira.issues).toHaveLength(1);
-    const job = await db().selectFrom("jobs").select(["status", "last_error"]).where("type", "=", "ticket.push").orderBy("id", "desc").executeTakeFirstOrThrow();
+    const job = await db()
+      .selectFrom("jobs")
+      .select(["status", "last_error"])
+      .where("type", "=", "ticket.push")
+      .orderBy("id", "desc")
+      .executeTakeFirstOrThrow();
     expect(job.status).toBe("succeeded");
     const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
     expect(ticket.external_key).toBe("SEC-1");
@@ -392,7 +444,10 @@ describe("no duplicates, and errors people can act on", () => {
     await importFindings();
     const mappingId = await setUpMapping({});
     const bug = jira.issueTypes.get("SEC")!.find((t) => t.id === "10004")!;
-    const severity = bug.fields.splice(bug.fields.findIndex((f) => f.fieldId === "customfield_10050"), 1)[0]!;
+    const severity = bug.fields.splice(
+      bug.fields.findIndex((f) => f.fieldId === "customfield_10050"),
+      1,
+    )[0]!;
     app.clock.advance(120_000);
     const id = await findingId("CVE-2021-3749");
     await admin.post(`/vulnerabilities/${id}/push`, {});
@@ -419,13 +474,23 @@ describe("no duplicates, and errors people can act on", () => {
   it("records Jira's own refusal with its HTTP status and message", async () => {
     await importFindings();
     const mappingId = await setUpMapping({});
-    jira.faults.add({ path: /\/rest\/api\/3\/issue$/, status: 400, times: 1, body: JSON.stringify({ errorMessages: [], errors: { duedate: "Due date is in the past." } }) });
+    jira.faults.add({
+      path: /\/rest\/api\/3\/issue$/,
+      status: 400,
+      times: 1,
+      body: JSON.stringify({ errorMessages: [], errors: { duedate: "Due date is in the past." } }),
+    });
     await admin.post(`/vulnerabilities/${await findingId("CVE-2021-3749")}/push`, {});
     await drain();
     const row = await db().selectFrom("push_errors").selectAll().executeTakeFirstOrThrow();
     expect(row).toMatchObject({ mapping_id: mappingId, http_status: 400, tracker_message: "duedate: Due date is in the past." });
 
-    jira.faults.add({ path: /\/rest\/api\/3\/issue$/, status: 403, times: 1, body: JSON.stringify({ errorMessages: ["You do not have permission to create issues in this project."], errors: {} }) });
+    jira.faults.add({
+      path: /\/rest\/api\/3\/issue$/,
+      status: 403,
+      times: 1,
+      body: JSON.stringify({ errorMessages: ["You do not have permission to create issues in this project."], errors: {} }),
+    });
     await admin.post(`/vulnerabilities/${await findingId("CVE-2022-24999")}/push`, {});
     await drain();
     const errors = text(await (await admin.get(`/trackers/mappings/${mappingId}/errors`)).text());
@@ -437,7 +502,13 @@ describe("no duplicates, and errors people can act on", () => {
   it("waits out a 429 and pushes once", async () => {
     await importFindings();
     await setUpMapping({});
-    jira.faults.add({ path: /\/rest\/api\/3\/issue$/, status: 429, times: 2, headers: { "retry-after": "1" }, body: JSON.stringify({ errorMessages: ["Rate limit exceeded."] }) });
+    jira.faults.add({
+      path: /\/rest\/api\/3\/issue$/,
+      status: 429,
+      times: 2,
+      headers: { "retry-after": "1" },
+      body: JSON.stringify({ errorMessages: ["Rate limit exceeded."] }),
+    });
     await admin.post(`/vulnerabilities/${await findingId("CVE-2021-3749")}/push`, {});
     await drain();
     expect(jira.issues).toHaveLength(1);
@@ -452,7 +523,7 @@ describe("no duplicates, and errors people can act on", () => {
     await drain();
     const hub = text(await (await admin.get("/integrations")).text());
     expect(hub).toContain("Pushing tickets failed: Jira Cloud rejected the credentials (HTTP 401).");
-    expect((await db().selectFrom("domain_events").select("type").where("type", "=", "integration.failed").execute())).toHaveLength(1);
+    expect(await db().selectFrom("domain_events").select("type").where("type", "=", "integration.failed").execute()).toHaveLength(1);
   });
 });
 
@@ -492,7 +563,11 @@ describe("transition screens and the edit screen", () => {
     await drain();
     expect(jira.issues[1]!.statusId).toBe("10000");
     const errors = await db().selectFrom("push_errors").select("reason").where("mapping_id", "=", mappingId).execute();
-    expect(errors.map((e) => e.reason)).toEqual([expect.stringContaining(`The transition "Move to Won't Do" to "Won't Do" requires "Fix versions" on its screen, which Patchbay cannot fill. Make it optional on the transition screen in the Jira workflow, give it a default, or map another status.`)]);
+    expect(errors.map((e) => e.reason)).toEqual([
+      expect.stringContaining(
+        `The transition "Move to Won't Do" to "Won't Do" requires "Fix versions" on its screen, which Patchbay cannot fill. Make it optional on the transition screen in the Jira workflow, give it a default, or map another status.`,
+      ),
+    ]);
   });
 
   it("edits only the fields on the issue's edit screen, and the changelog says what was left as it was", async () => {
@@ -509,7 +584,9 @@ describe("transition screens and the edit screen", () => {
     expect(jira.issues[0]!.fields.priority).toMatchObject({ id: "2" });
     expect(jira.issues[0]!.fields.customfield_10050).toMatchObject({ id: "20001" });
     const history = await db().selectFrom("ticket_changes").select("detail").where("action", "=", "updated").execute();
-    expect(history.map((h) => h.detail)).toEqual([expect.stringMatching(/^Updated .*Severity: High → Critical.*; Priority left as it was \(not on Jira's edit screen\)$/)]);
+    expect(history.map((h) => h.detail)).toEqual([
+      expect.stringMatching(/^Updated .*Severity: High → Critical.*; Priority left as it was \(not on Jira's edit screen\)$/),
+    ]);
     expect(history[0]!.detail).not.toMatch(/Priority: High → Highest/);
 
     // A closed issue Jira does not let anyone edit: nothing is sent, and the changelog says so.
@@ -534,9 +611,13 @@ describe("bulk push", () => {
     expect(location).toMatch(/^\/trackers\/batches\/\d+$/);
     expect(text(await (await admin.get(location)).text())).toContain("Preparing");
     await drain();
-    expect(jira.issues.map((i) => i.fields.summary).sort()).toEqual([`CVE-2021-23337 in lodash 4.17.15 (${REPO})`, `CVE-2021-3749 in axios 0.21.1 (${REPO})`, `CVE-2022-24999 in qs 6.5.2 (${OTHER})`]);
+    expect(jira.issues.map((i) => i.fields.summary).sort()).toEqual([
+      `CVE-2021-23337 in lodash 4.17.15 (${REPO})`,
+      `CVE-2021-3749 in axios 0.21.1 (${REPO})`,
+      `CVE-2022-24999 in qs 6.5.2 (${OTHER})`,
+    ]);
     expect(text(await (await admin.get(location)).text())).toContain("3 of 3 tickets pushed. Finished.");
-    expect((await db().selectFrom("tickets").select("id").where("mapping_id", "=", mappingId).execute())).toHaveLength(3);
+    expect(await db().selectFrom("tickets").select("id").where("mapping_id", "=", mappingId).execute()).toHaveLength(3);
   });
 });
 
@@ -576,7 +657,15 @@ describe("remediation pull requests", () => {
     expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: GH_TOKEN, webhookSecret: GH_SECRET })).status).toBe(303);
     await drain();
     wiz.sim.findings.length = 0;
-    wiz.sim.findings.push(wizFinding(0, repoAsset(repo.full_name), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.15", fixedVersion: "4.17.21", severity: "HIGH" }));
+    wiz.sim.findings.push(
+      wizFinding(0, repoAsset(repo.full_name), {
+        name: "CVE-2021-23337",
+        detailedName: "lodash",
+        version: "4.17.15",
+        fixedVersion: "4.17.21",
+        severity: "HIGH",
+      }),
+    );
     await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
     await drain(5_000);
     expect((await connectJira()).status).toBe(303);
@@ -681,8 +770,11 @@ describe("ticket templates", () => {
     expect(jira.issues).toHaveLength(0);
 
     const title = "[<%= it.severity %>] <%= it.cve %> in <%= it.package %>";
-    const description = "## What to do\nUpgrade `<%= it.package %>` to <% if (it.fixedVersion) { %><%= it.fixedVersion %><% } else { %>a fixed release<% } %>.\n\n<% for (const f of it.findings) { %>- [<%= f.cve %>](<%= f.url %>) on <%= f.asset %>\n<% } %>";
-    const preview = text(await (await admin.post(`/trackers/${jiraId}/templates/preview`, { titleTemplate: title, descriptionTemplate: description }, { htmx: true })).text());
+    const description =
+      "## What to do\nUpgrade `<%= it.package %>` to <% if (it.fixedVersion) { %><%= it.fixedVersion %><% } else { %>a fixed release<% } %>.\n\n<% for (const f of it.findings) { %>- [<%= f.cve %>](<%= f.url %>) on <%= f.asset %>\n<% } %>";
+    const preview = text(
+      await (await admin.post(`/trackers/${jiraId}/templates/preview`, { titleTemplate: title, descriptionTemplate: description }, { htmx: true })).text(),
+    );
     expect(preview).toMatch(/\[(critical|high|medium|low)\] CVE-\d{4}-\d+ in \S+/);
     expect(preview).toContain("What to do");
     expect(preview).toContain("as Atlassian Document Format");
@@ -715,15 +807,40 @@ describe("dry run", () => {
     expect(jira.issues.map((i) => i.key)).toEqual(["SEC-1"]);
     // Since then: lodash is accepted as a risk, and the scanner finds something new.
     await admin.post(`/vulnerabilities/${lodash}/status`, { status: "false_positive", reason: "Test fixture" });
-    wiz.sim.findings.push(wizFinding(9, repoAsset(REPO), { name: "CVE-2022-25883", detailedName: "semver", version: "5.7.1", fixedVersion: "5.7.2", severity: "HIGH", locationPath: "package-lock.json" }));
+    wiz.sim.findings.push(
+      wizFinding(9, repoAsset(REPO), {
+        name: "CVE-2022-25883",
+        detailedName: "semver",
+        version: "5.7.1",
+        fixedVersion: "5.7.2",
+        severity: "HIGH",
+        locationPath: "package-lock.json",
+      }),
+    );
     await admin.post(`/integrations/wiz/${wizId}/sync`, {});
     await drain(5_000);
     const writes = () => jira.faults.requests.filter((r) => r.method !== "GET").length;
     const before = writes();
 
-    const explicit = text(await (await admin.post(`/trackers/mappings/${mappingId}/preview`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit", assignmentId: String(assignment.id) }, { htmx: true })).text());
+    const explicit = text(
+      await (
+        await admin.post(
+          `/trackers/mappings/${mappingId}/preview`,
+          { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit", assignmentId: String(assignment.id) },
+          { htmx: true },
+        )
+      ).text(),
+    );
     expect(explicit).toContain("pushes nothing by itself");
-    const preview = text(await (await admin.post(`/trackers/mappings/${mappingId}/preview`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "link_and_update", assignmentId: String(assignment.id) }, { htmx: true })).text());
+    const preview = text(
+      await (
+        await admin.post(
+          `/trackers/mappings/${mappingId}/preview`,
+          { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "link_and_update", assignmentId: String(assignment.id) },
+          { htmx: true },
+        )
+      ).text(),
+    );
     expect(preview).toContain("Dry run of switching to Automatically Link New and Update Existing Link: 2 issues would change. Nothing has been sent.");
     expect(preview).toMatch(/Close CVE-2021-23337 in lodash 4\.17\.15 on acme\/payments-api SEC-1 .*Move to Won't Do/);
     expect(preview).toMatch(/Create CVE-2022-25883 in semver 5\.7\.1 on acme\/payments-api new Create/);

@@ -13,7 +13,8 @@ import { repoAsset, wizFinding } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
 const SLACK_HOOK = "https://hooks.slack.com/services/T0001/B0001/abcdefghijklmnop";
-const TEAMS_HOOK = "https://prod-42.westeurope.logic.azure.com/workflows/wf-0001/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=s3cr3tsignature";
+const TEAMS_HOOK =
+  "https://prod-42.westeurope.logic.azure.com/workflows/wf-0001/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=s3cr3tsignature";
 const RECEIVER_SECRET = "receiver-shared-secret-0001";
 
 let wiz: WizFixture;
@@ -64,7 +65,15 @@ beforeEach(async () => {
   admin = await setUpAdmin(app);
   wiz.sim.faults.clear();
   wiz.sim.findings.length = 0;
-  wiz.sim.findings.push(wizFinding(0, repoAsset("acme/payments-api"), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "CRITICAL" }));
+  wiz.sim.findings.push(
+    wizFinding(0, repoAsset("acme/payments-api"), {
+      name: "CVE-2021-3749",
+      detailedName: "axios",
+      version: "0.21.1",
+      fixedVersion: "0.21.2",
+      severity: "CRITICAL",
+    }),
+  );
   await seedRepositories(app, ["acme/payments-api"]);
 });
 afterEach(async () => {
@@ -79,7 +88,15 @@ const idOf = (res: Response, kind: string) => Number(new RegExp(`/integrations/$
 const forms = {
   slack: () => ({ webhookUrl: SLACK_HOOK }),
   "microsoft-teams": () => ({ webhookUrl: TEAMS_HOOK }),
-  email: () => ({ host: "127.0.0.1", port: String(smtp.port), tls: "none", username: "patchbay", password: "smtp-password-0001", from: "patchbay@acme.example", to: "security@acme.example" }),
+  email: () => ({
+    host: "127.0.0.1",
+    port: String(smtp.port),
+    tls: "none",
+    username: "patchbay",
+    password: "smtp-password-0001",
+    from: "patchbay@acme.example",
+    to: "security@acme.example",
+  }),
   webhook: () => ({ url: `${receiverServer.url}/hooks/patchbay`, secret: RECEIVER_SECRET }),
 };
 
@@ -103,7 +120,12 @@ async function importFindings(): Promise<number> {
 }
 
 async function jiraWithMapping(): Promise<number> {
-  const connected = await admin.post("/integrations/jira", { apiToken: "ATATT-notify", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" });
+  const connected = await admin.post("/integrations/jira", {
+    apiToken: "ATATT-notify",
+    cloudId: jira.cloudId,
+    email: "svc@acme.example",
+    siteUrl: "https://acme.atlassian.net",
+  });
   const jiraId = idOf(connected, "jira");
   const saved = await admin.post(`/trackers/${jiraId}/mappings`, securityBugMapping());
   const mappingId = Number(/\/trackers\/mappings\/(\d+)/.exec(saved.headers.get("location")!)![1]);
@@ -113,7 +135,13 @@ async function jiraWithMapping(): Promise<number> {
 }
 
 async function pushFailing(times = 1): Promise<void> {
-  jira.faults.add({ path: /\/rest\/api\/3\/issue$/, method: "POST", status: 400, times, body: JSON.stringify({ errorMessages: [], errors: { labels: "The label 'x y' can't contain spaces." } }) });
+  jira.faults.add({
+    path: /\/rest\/api\/3\/issue$/,
+    method: "POST",
+    status: 400,
+    times,
+    body: JSON.stringify({ errorMessages: [], errors: { labels: "The label 'x y' can't contain spaces." } }),
+  });
   const finding = await db().selectFrom("findings").select("id").executeTakeFirstOrThrow();
   for (let i = 0; i < times; i++) {
     await admin.post(`/vulnerabilities/${finding.id}/push`, {});
@@ -136,19 +164,35 @@ describe("Test Connection", () => {
 
   it("explains what each service refuses", async () => {
     slack.webhooks.get("T0001/B0001/abcdefghijklmnop")!.state = "archived";
-    expect(text(await (await admin.post("/integrations/slack/test", forms.slack(), { htmx: true })).text())).toContain("The webhook's channel is archived (channel_is_archived)");
+    expect(text(await (await admin.post("/integrations/slack/test", forms.slack(), { htmx: true })).text())).toContain(
+      "The webhook's channel is archived (channel_is_archived)",
+    );
     slack.tokens.set("xoxb-0001", { scopes: ["chat:write"] });
     slack.channels.set("security", { id: "C0SEC", member: false });
-    expect(text(await (await admin.post("/integrations/slack/test", { botToken: "xoxb-0001", channel: "#security" }, { htmx: true })).text())).toContain("invite it with /invite @your-app");
+    expect(text(await (await admin.post("/integrations/slack/test", { botToken: "xoxb-0001", channel: "#security" }, { htmx: true })).text())).toContain(
+      "invite it with /invite @your-app",
+    );
     slack.channels.get("security")!.member = true;
-    expect(text(await (await admin.post("/integrations/slack/test", { botToken: "xoxb-0001", channel: "#security" }, { htmx: true })).text())).toContain("Slack accepted the test message");
+    expect(text(await (await admin.post("/integrations/slack/test", { botToken: "xoxb-0001", channel: "#security" }, { htmx: true })).text())).toContain(
+      "Slack accepted the test message",
+    );
     expect(slack.messages.at(-1)).toMatchObject({ via: "api", channel: "C0SEC" });
     slack.tokens.get("xoxb-0001")!.revoked = true;
-    expect(text(await (await admin.post("/integrations/slack/test", { botToken: "xoxb-0001", channel: "#security" }, { htmx: true })).text())).toContain("The bot token was revoked (token_revoked)");
-    expect(text(await (await admin.post("/integrations/email/test", { ...forms.email(), password: "wrong" }, { htmx: true })).text())).toContain("The SMTP server did not accept the user name and password.");
-    expect(text(await (await admin.post("/integrations/email/test", { ...forms.email(), to: "nobody@acme.example" }, { htmx: true })).text())).toContain("The SMTP server refused the sender or a recipient.");
-    expect(text(await (await admin.post("/integrations/webhook/test", { ...forms.webhook(), secret: "another-secret-value-00" }, { htmx: true })).text())).toContain("HTTP 401");
-    expect(text(await (await admin.post("/integrations/microsoft-teams/test", { webhookUrl: TEAMS_HOOK.replace("wf-0001", "wf-gone") }, { htmx: true })).text())).toContain("Teams refused the webhook");
+    expect(text(await (await admin.post("/integrations/slack/test", { botToken: "xoxb-0001", channel: "#security" }, { htmx: true })).text())).toContain(
+      "The bot token was revoked (token_revoked)",
+    );
+    expect(text(await (await admin.post("/integrations/email/test", { ...forms.email(), password: "wrong" }, { htmx: true })).text())).toContain(
+      "The SMTP server did not accept the user name and password.",
+    );
+    expect(text(await (await admin.post("/integrations/email/test", { ...forms.email(), to: "nobody@acme.example" }, { htmx: true })).text())).toContain(
+      "The SMTP server refused the sender or a recipient.",
+    );
+    expect(
+      text(await (await admin.post("/integrations/webhook/test", { ...forms.webhook(), secret: "another-secret-value-00" }, { htmx: true })).text()),
+    ).toContain("HTTP 401");
+    expect(
+      text(await (await admin.post("/integrations/microsoft-teams/test", { webhookUrl: TEAMS_HOOK.replace("wf-0001", "wf-gone") }, { htmx: true })).text()),
+    ).toContain("Teams refused the webhook");
   });
 });
 
@@ -172,7 +216,11 @@ describe("stored secrets stay with their destination", () => {
     }
     const hook = await admin.post("/integrations/webhook", forms.webhook());
     const hookId = /\/integrations\/webhook\/(\d+)/.exec(hook.headers.get("location")!)![1]!;
-    const moved = await admin.post("/integrations/webhook/test", { ...forms.webhook(), id: hookId, url: "https://elsewhere.example/hook", secret: "" }, { htmx: true });
+    const moved = await admin.post(
+      "/integrations/webhook/test",
+      { ...forms.webhook(), id: hookId, url: "https://elsewhere.example/hook", secret: "" },
+      { htmx: true },
+    );
     expect(text(await moved.text())).toContain("You changed URL: enter the");
   });
 });
@@ -192,7 +240,11 @@ describe("events reach every notifier", () => {
     expect(JSON.stringify(slackPush.blocks)).toContain("The label 'x y' can't contain spaces.");
     expect(teams.cards.some((c) => JSON.stringify(c.card).includes(push))).toBe(true);
     expect(smtp.messages.some((m) => m.raw.includes(`Subject: [Patchbay] ${push}`))).toBe(true);
-    expect(receiver.received.find((r) => r.event === "ticket.push_failed")!.body).toMatchObject({ title: push, level: "error", link: { url: `http://localhost:8080/trackers/mappings/${mappingId}/errors` } });
+    expect(receiver.received.find((r) => r.event === "ticket.push_failed")!.body).toMatchObject({
+      title: push,
+      level: "error",
+      link: { url: `http://localhost:8080/trackers/mappings/${mappingId}/errors` },
+    });
 
     wiz.sim.faults.add({ status: 500 });
     await admin.post(`/integrations/wiz/${wizId}/sync`, {});
@@ -230,7 +282,12 @@ describe("rules", () => {
     // Only the Jira integration's events: the Wiz scan failure is not sent.
     const jiraMapping = await jiraWithMapping();
     const jiraId = (await db().selectFrom("integrations").select("id").where("kind", "=", "jira").executeTakeFirstOrThrow()).id;
-    await admin.post(`/integrations/slack/${slackId}`, { id: String(slackId), onlyIntegrations: String(jiraId), notifyPushFailed: "on", notifyScanFailed: "on" });
+    await admin.post(`/integrations/slack/${slackId}`, {
+      id: String(slackId),
+      onlyIntegrations: String(jiraId),
+      notifyPushFailed: "on",
+      notifyScanFailed: "on",
+    });
     const before = slack.messages.length;
     wiz.sim.faults.add({ status: 500 });
     await admin.post("/integrations/wiz/1/sync", {});

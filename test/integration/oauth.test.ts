@@ -32,7 +32,9 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   app = await testApp({
-    env: { PATCHBAY_ORIGIN_MAP: `https://github.com=${githubServer.url},https://api.github.com=${githubServer.url},https://gitlab.example.com=${gitlabServer.url}` },
+    env: {
+      PATCHBAY_ORIGIN_MAP: `https://github.com=${githubServer.url},https://api.github.com=${githubServer.url},https://gitlab.example.com=${gitlabServer.url}`,
+    },
   });
   admin = await setUpAdmin(app);
 });
@@ -50,11 +52,21 @@ async function consent(authorizeUrl: string, simUrl: string, choice: "authorize"
 
 describe("OAuth with GitHub", () => {
   it("goes to GitHub's authorization page with state and PKCE, and comes back connected", async () => {
-    const start = await admin.post("/integrations/github/oauth/start", { githubUrl: "https://github.com", clientId: "Iv1.patchbay", clientSecret: "gh-oauth-secret" });
+    const start = await admin.post("/integrations/github/oauth/start", {
+      githubUrl: "https://github.com",
+      clientId: "Iv1.patchbay",
+      clientSecret: "gh-oauth-secret",
+    });
     expect(start.status).toBe(303);
     const location = new URL(start.headers.get("location")!);
     expect(location.origin + location.pathname).toBe("https://github.com/login/oauth/authorize");
-    expect(Object.fromEntries(location.searchParams)).toMatchObject({ client_id: "Iv1.patchbay", redirect_uri: CALLBACK, response_type: "code", scope: "repo read:org security_events", code_challenge_method: "S256" });
+    expect(Object.fromEntries(location.searchParams)).toMatchObject({
+      client_id: "Iv1.patchbay",
+      redirect_uri: CALLBACK,
+      response_type: "code",
+      scope: "repo read:org security_events",
+      code_challenge_method: "S256",
+    });
     expect(location.searchParams.get("state")!.length).toBeGreaterThanOrEqual(40);
 
     const back = await admin.get(await consent(location.toString(), githubServer.url));
@@ -73,7 +85,12 @@ describe("OAuth with GitHub", () => {
   });
 
   it("answers a declined authorization, an unknown or reused state, and an expired code with the seed's advice", async () => {
-    const start = async () => new URL((await admin.post("/integrations/github/oauth/start", { githubUrl: "https://github.com", clientId: "Iv1.patchbay", clientSecret: "gh-oauth-secret" })).headers.get("location")!);
+    const start = async () =>
+      new URL(
+        (
+          await admin.post("/integrations/github/oauth/start", { githubUrl: "https://github.com", clientId: "Iv1.patchbay", clientSecret: "gh-oauth-secret" })
+        ).headers.get("location")!,
+      );
 
     const declined = await admin.get(await consent((await start()).toString(), githubServer.url, "cancel"));
     expect(declined.status).toBe(422);
@@ -95,7 +112,11 @@ describe("OAuth with GitHub", () => {
   });
 
   it("refuses a callback from a different signed-in user than the one who started", async () => {
-    const start = new URL((await admin.post("/integrations/github/oauth/start", { githubUrl: "https://github.com", clientId: "Iv1.patchbay", clientSecret: "gh-oauth-secret" })).headers.get("location")!);
+    const start = new URL(
+      (
+        await admin.post("/integrations/github/oauth/start", { githubUrl: "https://github.com", clientId: "Iv1.patchbay", clientSecret: "gh-oauth-secret" })
+      ).headers.get("location")!,
+    );
     await admin.post("/settings/users", { username: "other", role: "admin", password: "orchard-lantern-three", confirm: "orchard-lantern-three" });
     const other = app.client();
     await other.post("/login", { username: "other", password: "orchard-lantern-three" });
@@ -104,7 +125,11 @@ describe("OAuth with GitHub", () => {
   });
 
   it("asks for the OAuth application's client ID and secret, or a token", async () => {
-    const start = await admin.post("/integrations/github/oauth/start", { githubUrl: "https://github.com" }, { htmx: true, target: "integration-dialog-content" });
+    const start = await admin.post(
+      "/integrations/github/oauth/start",
+      { githubUrl: "https://github.com" },
+      { htmx: true, target: "integration-dialog-content" },
+    );
     expect(start.status).toBe(422);
     const html = text(await start.text());
     expect(html).toContain("Enter your OAuth application's client ID to connect with GitHub.");
@@ -117,7 +142,11 @@ describe("OAuth with GitHub", () => {
 
 describe("OAuth with GitLab", () => {
   it("connects, then refreshes the two-hour token before it expires, and flips to Error when the grant is revoked", async () => {
-    const start = await admin.post("/integrations/gitlab/oauth/start", { gitlabUrl: "https://gitlab.example.com", clientId: "gl-app-id", clientSecret: "gl-app-secret" });
+    const start = await admin.post("/integrations/gitlab/oauth/start", {
+      gitlabUrl: "https://gitlab.example.com",
+      clientId: "gl-app-id",
+      clientSecret: "gl-app-secret",
+    });
     const location = new URL(start.headers.get("location")!);
     expect(location.origin + location.pathname).toBe("https://gitlab.example.com/oauth/authorize");
     const back = await admin.get(await consent(location.toString(), gitlabServer.url));

@@ -48,23 +48,46 @@ beforeEach(async () => {
   slack.channels.set("pci-alerts", { id: "C0PCI", member: true });
   const [gh, jr, sl] = await Promise.all([startSim(github.app()), startSim(jira.app()), startSim(slack.app())]);
   servers = [gh!, jr!, sl!];
-  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.github.com=${gh!.url},${SITE}=${jr!.url},https://api.atlassian.com=${jr!.url},https://slack.com=${sl!.url},${wiz.originMap}` } });
+  app = await testApp({
+    env: {
+      PATCHBAY_ORIGIN_MAP: `https://api.github.com=${gh!.url},${SITE}=${jr!.url},https://api.atlassian.com=${jr!.url},https://slack.com=${sl!.url},${wiz.originMap}`,
+    },
+  });
   admin = await setUpAdmin(app);
   expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: GH_TOKEN, webhookSecret: "ownership-secret" })).status).toBe(303);
   await runJobs(app);
   wiz.sim.findings.length = 0;
   wiz.sim.findings.push(
-    wizFinding(1, repoAsset("acme/service-001"), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.20", fixedVersion: "4.17.21", severity: "HIGH" }),
-    wizFinding(2, repoAsset("acme/service-002"), { name: "CVE-2022-32149", detailedName: "golang.org/x/text", version: "0.3.7", fixedVersion: "0.3.8", severity: "HIGH" }),
+    wizFinding(1, repoAsset("acme/service-001"), {
+      name: "CVE-2021-23337",
+      detailedName: "lodash",
+      version: "4.17.20",
+      fixedVersion: "4.17.21",
+      severity: "HIGH",
+    }),
+    wizFinding(2, repoAsset("acme/service-002"), {
+      name: "CVE-2022-32149",
+      detailedName: "golang.org/x/text",
+      version: "0.3.7",
+      fixedVersion: "0.3.8",
+      severity: "HIGH",
+    }),
   );
-  expect((await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" })).status).toBe(303);
+  expect(
+    (await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" })).status,
+  ).toBe(303);
   await runJobs(app, 5_000);
   const res = await admin.post("/integrations/jira", { apiToken: JIRA_TOKEN, cloudId: jira.cloudId, email: "admin@acme.example", siteUrl: SITE });
   expect(res.status, text(await res.clone().text())).toBe(303);
   const jiraId = Number(/\/integrations\/jira\/(\d+)/.exec(res.headers.get("location")!)![1]);
   const mapping = await admin.post(
     `/trackers/${jiraId}/mappings`,
-    securityBugMapping({ "source.assignee": "patchbay", "value.assignee.patchbay": "assignee", "source.components": "patchbay", "value.components.patchbay": "component" }),
+    securityBugMapping({
+      "source.assignee": "patchbay",
+      "value.assignee.patchbay": "assignee",
+      "source.components": "patchbay",
+      "value.components.patchbay": "component",
+    }),
   );
   expect(mapping.status, text(await mapping.clone().text())).toBe(303);
   mappingId = Number(/\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]);
@@ -77,9 +100,20 @@ afterEach(async () => {
 
 const db = () => app.runtime.database.db;
 
-async function saveTable(rows: { match: string; assignee?: string; component?: string; labels?: string; channel?: string }[], sources = { useCodeowners: "1", useTopics: "1" }) {
+async function saveTable(
+  rows: { match: string; assignee?: string; component?: string; labels?: string; channel?: string }[],
+  sources = { useCodeowners: "1", useTopics: "1" },
+) {
   const form: Record<string, string> = { ...sources, rows: String(rows.length) };
-  rows.forEach((r, i) => Object.assign(form, { [`match_${i}`]: r.match, [`assignee_${i}`]: r.assignee ?? "", [`component_${i}`]: r.component ?? "", [`labels_${i}`]: r.labels ?? "", [`channel_${i}`]: r.channel ?? "" }));
+  rows.forEach((r, i) =>
+    Object.assign(form, {
+      [`match_${i}`]: r.match,
+      [`assignee_${i}`]: r.assignee ?? "",
+      [`component_${i}`]: r.component ?? "",
+      [`labels_${i}`]: r.labels ?? "",
+      [`channel_${i}`]: r.channel ?? "",
+    }),
+  );
   return admin.post("/settings/ownership", form);
 }
 

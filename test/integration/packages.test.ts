@@ -52,7 +52,11 @@ beforeEach(async () => {
     "package-lock.json": JSON.stringify({
       name: "shop",
       lockfileVersion: 3,
-      packages: { "": { name: "shop", dependencies: { "@acme/ui": "^1.1.0" } }, "node_modules/@acme/ui": { version: "1.1.0", dependencies: { lodash: "^4.17.0" } }, "node_modules/lodash": { version: "4.17.20" } },
+      packages: {
+        "": { name: "shop", dependencies: { "@acme/ui": "^1.1.0" } },
+        "node_modules/@acme/ui": { version: "1.1.0", dependencies: { lodash: "^4.17.0" } },
+        "node_modules/lodash": { version: "4.17.20" },
+      },
     }),
     "pom.xml": `<project><groupId>com.acme</groupId><artifactId>shop</artifactId><version>1.0.0</version><dependencies><dependency><groupId>com.acme</groupId><artifactId>billing-api</artifactId><version>1.8.0</version></dependency></dependencies></project>`,
   });
@@ -89,7 +93,9 @@ describe("package registries", () => {
   it("npm: the organization endpoint with a token, search on a registry without it, and refused tokens explained", async () => {
     expect(await test("npm-registry", { scope: "@acme", token: NPM_TOKEN })).toContain("Connected to registry.npmjs.org: 2 packages in @acme.");
     expect(await test("npm-registry", { scope: "@acme", token: "npm_wrong" })).toContain("Connection Failed — the npm registry refused the credentials");
-    expect(await test("npm-registry", { registryUrl: "https://npm.acme.internal", scope: "internal", token: "verdaccio-token" })).toContain("260 packages in @internal.");
+    expect(await test("npm-registry", { registryUrl: "https://npm.acme.internal", scope: "internal", token: "verdaccio-token" })).toContain(
+      "260 packages in @internal.",
+    );
 
     expect((await admin.post("/integrations/npm-registry", { scope: "@acme", token: NPM_TOKEN })).status).toBe(303);
     await runJobs(app);
@@ -107,7 +113,7 @@ describe("package registries", () => {
     expect(await test("pypi", form)).toContain("Connected to pypi.acme.internal: 2 projects.");
     expect(await test("pypi", { ...form, password: "wrong" })).toContain("the index refused the credentials");
     expect(await test("pypi", {})).toContain("pypi.org lists every project in the world: name your projects in Projects.");
-    expect(await test("pypi", { ...form, projects: "acme-missing" })).toContain("The index has no project \"acme-missing\"");
+    expect(await test("pypi", { ...form, projects: "acme-missing" })).toContain('The index has no project "acme-missing"');
 
     expect((await admin.post("/integrations/pypi", form)).status).toBe(303);
     await runJobs(app);
@@ -123,7 +129,12 @@ describe("package registries", () => {
   });
 
   it("Maven: a group's artifacts from the directory listing, or named where there is none", async () => {
-    const form = { repositoryUrl: "https://nexus.acme.internal/repository/maven-releases", groupIds: "com.acme", username: "deployer", password: "nexus-secret" };
+    const form = {
+      repositoryUrl: "https://nexus.acme.internal/repository/maven-releases",
+      groupIds: "com.acme",
+      username: "deployer",
+      password: "nexus-secret",
+    };
     expect(await test("maven", form)).toContain("Connected to nexus.acme.internal: 2 artifacts in com.acme.");
     mavenSim.listings = false;
     expect(await test("maven", form)).toContain("The repository has no directory listing for com.acme");
@@ -131,7 +142,11 @@ describe("package registries", () => {
     mavenSim.listings = true;
     expect((await admin.post("/integrations/maven", { ...form, groupIds: "com.acme, com.acme.internal" })).status).toBe(303);
     await runJobs(app);
-    expect((await listed("maven")).map((p) => `${p.name} ${p.latest}`)).toEqual(["com.acme.internal:auth 0.2.0", "com.acme:billing-api 1.8.0", "com.acme:ledger 3.0.0"]);
+    expect((await listed("maven")).map((p) => `${p.name} ${p.latest}`)).toEqual([
+      "com.acme.internal:auth 0.2.0",
+      "com.acme:billing-api 1.8.0",
+      "com.acme:ledger 3.0.0",
+    ]);
   });
 
   it("Go: tagged versions in semver order, pseudo-versions for untagged modules, case-encoded paths, unknown modules", async () => {
@@ -140,20 +155,36 @@ describe("package registries", () => {
     expect(await test("go-proxy", { ...form, modules: "github.com/acme/missing" })).toContain("The proxy does not know module github.com/acme/missing");
     expect((await admin.post("/integrations/go-proxy", form)).status).toBe(303);
     await runJobs(app);
-    expect((await listed("go-proxy")).map((p) => `${p.name} ${p.latest}`)).toEqual(["github.com/Acme/Legacy v0.0.0-20260101120000-abcdefabcdef", "github.com/acme/kit v1.10.0"]);
+    expect((await listed("go-proxy")).map((p) => `${p.name} ${p.latest}`)).toEqual([
+      "github.com/Acme/Legacy v0.0.0-20260101120000-abcdefabcdef",
+      "github.com/acme/kit v1.10.0",
+    ]);
   });
 
   it("keeps the organisation's own packages away from OSV, and shows which repositories are behind", async () => {
     await admin.post("/integrations/npm-registry", { scope: "@acme", token: NPM_TOKEN });
-    await admin.post("/integrations/maven", { repositoryUrl: "https://nexus.acme.internal/repository/maven-releases", groupIds: "com.acme", username: "deployer", password: "nexus-secret" });
+    await admin.post("/integrations/maven", {
+      repositoryUrl: "https://nexus.acme.internal/repository/maven-releases",
+      groupIds: "com.acme",
+      username: "deployer",
+      password: "nexus-secret",
+    });
     await runJobs(app);
     await admin.post("/integrations/github", { githubUrl: "https://github.com", token: GITHUB_TOKEN });
     await admin.post("/integrations/dependency-monitor", {});
     await runJobs(app, 5_000);
     expect(osv.queried).toContain("npm:lodash@4.17.20");
     expect(osv.queried.filter((q) => q.includes("acme"))).toEqual([]);
-    const run = await db().selectFrom("sync_runs").innerJoin("integrations", "integrations.id", "sync_runs.integration_id").select("counts").where("integrations.kind", "=", "dependency-monitor").executeTakeFirstOrThrow();
-    expect(JSON.parse(run.counts).skipped).toEqual({ "your own package (listed by npm @acme): not looked up in OSV": 1, "your own package (listed by Maven com.acme): not looked up in OSV": 1 });
+    const run = await db()
+      .selectFrom("sync_runs")
+      .innerJoin("integrations", "integrations.id", "sync_runs.integration_id")
+      .select("counts")
+      .where("integrations.kind", "=", "dependency-monitor")
+      .executeTakeFirstOrThrow();
+    expect(JSON.parse(run.counts).skipped).toEqual({
+      "your own package (listed by npm @acme): not looked up in OSV": 1,
+      "your own package (listed by Maven com.acme): not looked up in OSV": 1,
+    });
 
     const page = text(await (await admin.get("/packages")).text());
     expect(page).toContain("@acme/ui npm 1.2.0 4 1 repository 1 behind npm @acme");

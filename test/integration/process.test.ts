@@ -115,7 +115,12 @@ describe("crash safety", () => {
     await first.ready();
     const session = new HttpSession(first.url);
     expect((await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password })).status).toBe(303);
-    const connect = await session.send("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+    const connect = await session.send("/integrations/wiz", {
+      apiEndpoint: WIZ_ENDPOINT,
+      clientId: WIZ_CLIENT.id,
+      clientSecret: WIZ_CLIENT.secret,
+      scanSca: "on",
+    });
     expect(connect.status).toBe(303);
 
     const sqlite = new SQLite(path.join(dir, "patchbay.db"), { timeout: 5000 });
@@ -164,19 +169,30 @@ describe("uploads cut off by kill -9", () => {
         controller.enqueue(new TextEncoder().encode(report.slice(0, report.length / 2)));
       },
     });
-    void fetch(`${first.url}/api/v1/scans`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: half, duplex: "half" } as RequestInit).catch(() => undefined);
+    void fetch(`${first.url}/api/v1/scans`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: half,
+      duplex: "half",
+    } as RequestInit).catch(() => undefined);
     await until(() => uploads().length === 1 && fs.existsSync(path.join(spool, `upload-${uploads()[0]!.id}`, "items.ndjson")));
     await first.kill("SIGKILL");
 
     // 2. After a restart: interrupted, its spool removed, nothing imported.
     const second = await run(env);
     await second.ready();
-    expect(uploads()).toEqual([{ id: 1, status: "interrupted", error: "Patchbay stopped before the report was completely received. Nothing was imported: upload it again." }]);
+    expect(uploads()).toEqual([
+      { id: 1, status: "interrupted", error: "Patchbay stopped before the report was completely received. Nothing was imported: upload it again." },
+    ]);
     expect(fs.readdirSync(spool)).toEqual([]);
     expect((sqlite.prepare("select count(*) as n from findings").get() as { n: number }).n).toBe(0);
 
     // 3. A whole report spooled, then Patchbay dies while importing it: the restart finishes the import.
-    void fetch(`${second.url}/api/v1/scans`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: report }).catch(() => undefined);
+    void fetch(`${second.url}/api/v1/scans`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: report,
+    }).catch(() => undefined);
     await until(() => fs.existsSync(path.join(spool, "upload-2", "spooled.json")), 60_000);
     await second.kill("SIGKILL");
     expect(uploads()[1]!.status).toBe("running");

@@ -74,17 +74,22 @@ beforeEach(() => {
   proxy.tunnels.length = 0;
 });
 
-const client = (fetch: typeof globalThis.fetch | undefined) => new HttpClient({ service: "Jira Cloud", logger: createLogger("error", () => {}), ...(fetch ? { fetch } : {}) });
+const client = (fetch: typeof globalThis.fetch | undefined) =>
+  new HttpClient({ service: "Jira Cloud", logger: createLogger("error", () => {}), ...(fetch ? { fetch } : {}) });
 
 describe("outbound proxy", () => {
   it("sends every HTTP call through HTTPS_PROXY / HTTP_PROXY with CONNECT, and none for a NO_PROXY host", async () => {
     const port = new URL(service.url).port;
-    const through = await client(outboundFetch({ httpProxy: proxy.url, httpsProxy: proxy.url }, false)).request({ url: `${service.url}/rest/api/3/serverInfo` });
+    const through = await client(outboundFetch({ httpProxy: proxy.url, httpsProxy: proxy.url }, false)).request({
+      url: `${service.url}/rest/api/3/serverInfo`,
+    });
     expect(through.json()).toMatchObject({ deploymentType: "Cloud" });
     expect(proxy.tunnels).toEqual([`127.0.0.1:${port}`]);
 
     proxy.tunnels.length = 0;
-    const direct = await client(outboundFetch({ httpProxy: proxy.url, noProxy: "localhost,127.0.0.1" }, false)).request({ url: `${service.url}/rest/api/3/serverInfo` });
+    const direct = await client(outboundFetch({ httpProxy: proxy.url, noProxy: "localhost,127.0.0.1" }, false)).request({
+      url: `${service.url}/rest/api/3/serverInfo`,
+    });
     expect(direct.status).toBe(200);
     expect(proxy.tunnels).toEqual([]);
     // Node 20's own fetch ignores the variables: without Patchbay's outbound fetch nothing would go through.
@@ -107,7 +112,15 @@ describe("outbound proxy", () => {
     const app = await testApp({ env: { HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url, NO_PROXY: "" } });
     try {
       const admin = await setUpAdmin(app);
-      const form = { host: "127.0.0.1", port: String(smtp.port), tls: "none", username: "", password: "", from: "patchbay@acme.example", to: "security@acme.example" };
+      const form = {
+        host: "127.0.0.1",
+        port: String(smtp.port),
+        tls: "none",
+        username: "",
+        password: "",
+        from: "patchbay@acme.example",
+        to: "security@acme.example",
+      };
       const res = text(await (await admin.post("/integrations/email/test", form, { htmx: true })).text());
       expect(res).not.toContain("could not");
       expect(smtp.messages.at(-1)?.raw).toContain("Subject: [Patchbay] Patchbay test message");
@@ -118,7 +131,12 @@ describe("outbound proxy", () => {
   });
 
   it("shows the proxy settings (credentials masked) and the CA bundle in `config`, and refuses a malformed proxy", () => {
-    const config = loadConfig({ PATCHBAY_SECRET_KEY: TEST_KEY, https_proxy: "http://svc:s3cret@proxy.corp.example:3128", NO_PROXY: ".corp.example", NODE_EXTRA_CA_CERTS: "/etc/ssl/corp-ca.pem" });
+    const config = loadConfig({
+      PATCHBAY_SECRET_KEY: TEST_KEY,
+      https_proxy: "http://svc:s3cret@proxy.corp.example:3128",
+      NO_PROXY: ".corp.example",
+      NODE_EXTRA_CA_CERTS: "/etc/ssl/corp-ca.pem",
+    });
     const shown = describeConfig(config);
     expect(shown).toContain("HTTPS_PROXY=http://***@proxy.corp.example:3128");
     expect(shown).not.toContain("s3cret");
@@ -135,8 +153,27 @@ describe("corporate CA", () => {
     run(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Acme Corporate Root"]);
     run(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
     fs.writeFileSync(path.join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
-    run(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf"]);
-    const server = https.createServer({ key: fs.readFileSync(path.join(dir, "server.key")), cert: fs.readFileSync(path.join(dir, "server.pem")) }, (_req, res) => res.end('{"ok":true}'));
+    run([
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      "server.pem",
+      "-days",
+      "2",
+      "-extfile",
+      "ext.cnf",
+    ]);
+    const server = https.createServer(
+      { key: fs.readFileSync(path.join(dir, "server.key")), cert: fs.readFileSync(path.join(dir, "server.pem")) },
+      (_req, res) => res.end('{"ok":true}'),
+    );
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const url = `https://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
     // Node reads NODE_EXTRA_CA_CERTS when it starts: each attempt is its own process.
@@ -147,7 +184,9 @@ describe("corporate CA", () => {
     // Spawned without blocking: the HTTPS service answers from this process.
     const attempt = (env: Record<string, string>) =>
       new Promise<string>((resolve) => {
-        const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: "", ...env } });
+        const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+          env: { ...process.env, NODE_EXTRA_CA_CERTS: "", ...env },
+        });
         let out = "";
         child.stdout.on("data", (d) => (out += d));
         child.on("exit", () => resolve(out.trim()));

@@ -28,8 +28,17 @@ describe("public tickets", () => {
     github.addToken("github_pat_public");
     github.repos.push({ id: 4101, full_name: "acme/website", private: false, visibility: "public", archived: false, default_branch: "main" });
     server = await startSim(github.app());
-    const { admin, id } = await connected(`https://api.github.com=${server.url}`, "github-issues", { githubUrl: "https://github.com", token: "github_pat_public" });
-    const form = { project: "acme/website", ticketType: "issue", "source.title": "patchbay", "value.title.patchbay": "title", "status.done": "closed:completed" };
+    const { admin, id } = await connected(`https://api.github.com=${server.url}`, "github-issues", {
+      githubUrl: "https://github.com",
+      token: "github_pat_public",
+    });
+    const form = {
+      project: "acme/website",
+      ticketType: "issue",
+      "source.title": "patchbay",
+      "value.title.patchbay": "title",
+      "status.done": "closed:completed",
+    };
     const shown = text(await (await admin.get(`/trackers/${id}/mappings/new?project=acme%2Fwebsite&ticketType=issue`)).text());
     expect(shown).toContain("acme/website is a public repository: anyone can read its issues");
     const refused = await admin.post(`/trackers/${id}/mappings`, form);
@@ -49,7 +58,12 @@ describe("public tickets", () => {
     const form = { project: "2001", ticketType: "issue", "source.title": "patchbay", "value.title.patchbay": "title", "status.done": "closed" };
     // Confidential left to Patchbay: its issues are confidential, nothing to confirm.
     expect((await admin.post(`/trackers/${id}/mappings`, form)).status).toBe(303);
-    const open = await admin.post(`/trackers/${id}/mappings`, { ...form, name: "Open issues", "source.confidential": "manual", "value.confidential.manual": "false" });
+    const open = await admin.post(`/trackers/${id}/mappings`, {
+      ...form,
+      name: "Open issues",
+      "source.confidential": "manual",
+      "value.confidential.manual": "false",
+    });
     expect(open.status).toBe(422);
     expect(text(await open.text())).toContain("platform/project-001 is a public project and this mapping makes issues not confidential");
   });

@@ -24,7 +24,10 @@ beforeEach(async () => {
   oci = new OciRegistrySim();
   oci.users.set("ci-reader", { password: "registry-token-0001", catalog: true, repositories: "*" });
   oci.users.set("no-catalog", { password: "registry-token-0002", catalog: false, repositories: ["acme/api"] });
-  apiDigest = oci.addImage("acme/api", "1.0", { "org.opencontainers.image.source": "https://github.com/acme/payments-api", "org.opencontainers.image.version": "1.0" });
+  apiDigest = oci.addImage("acme/api", "1.0", {
+    "org.opencontainers.image.source": "https://github.com/acme/payments-api",
+    "org.opencontainers.image.version": "1.0",
+  });
   oci.tags.get("acme/api")!.set("latest", apiDigest);
   oci.addImage("acme/web", "2.1", { "org.opencontainers.image.source": "https://github.com/someone-else/web" }, { multiPlatform: true });
   for (let i = 0; i < 101; i++) oci.addImage(`tools/tool-${String(i).padStart(3, "0")}`, "1", {}, { seed: String(i) });
@@ -50,7 +53,9 @@ describe("OCI registry", () => {
     expect(refused).toContain("the registry refused the credentials");
     const closed = text(await (await connect({ username: "no-catalog", password: "registry-token-0002" })).text());
     expect(closed).toContain("Enter the repositories to list in Repositories.");
-    const unreachable = text(await (await admin.post("/integrations/oci-registry", { registryUrl: "https://registry.invalid", username: "x", password: "y" })).text());
+    const unreachable = text(
+      await (await admin.post("/integrations/oci-registry", { registryUrl: "https://registry.invalid", username: "x", password: "y" })).text(),
+    );
     expect(unreachable).toContain("registry unreachable");
     const named = await connect({ username: "no-catalog", password: "registry-token-0002", repositories: "acme/api" });
     expect(named.status).toBe(303);
@@ -71,7 +76,17 @@ describe("OCI registry", () => {
     expect(oci.faults.requests.slice(before).filter((r) => r.path === "/token" && r.headers.authorization?.startsWith("Basic "))).not.toHaveLength(0);
     // Never over plain http to another host, confirmed or not.
     oci.realm = "http://gitlab.example/token";
-    expect(text(await (await admin.post("/integrations/oci-registry/test", { registryUrl: REGISTRY, username: "ci-reader", password: "registry-token-0001", tokenService: "https://gitlab.example" }, { htmx: true })).text())).toContain("sends sign-in to http://gitlab.example");
+    expect(
+      text(
+        await (
+          await admin.post(
+            "/integrations/oci-registry/test",
+            { registryUrl: REGISTRY, username: "ci-reader", password: "registry-token-0001", tokenService: "https://gitlab.example" },
+            { htmx: true },
+          )
+        ).text(),
+      ),
+    ).toContain("sends sign-in to http://gitlab.example");
   });
 
   it("lists every image by digest, merges tags, links sources, and follows blob redirects without credentials", async () => {
@@ -102,10 +117,16 @@ describe("OCI registry", () => {
     await runJobs(app);
     const asset = { ...imageAsset(1), imageId: apiDigest, providerUniqueId: apiDigest, name: "registry.example.com/acme/api:1.0" };
     wiz.sim.findings.length = 0;
-    wiz.sim.findings.push(wizFinding(2, asset, { name: "CVE-2023-4911", detailedName: "glibc", version: "2.36-9", fixedVersion: "2.36-9+deb12u3", severity: "HIGH" }));
+    wiz.sim.findings.push(
+      wizFinding(2, asset, { name: "CVE-2023-4911", detailedName: "glibc", version: "2.36-9", fixedVersion: "2.36-9+deb12u3", severity: "HIGH" }),
+    );
     await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanContainerImages: "on" });
     await runJobs(app, 5_000);
-    const finding = await db().selectFrom("findings").innerJoin("assets", "assets.id", "findings.asset_id").select(["findings.id", "assets.name", "assets.repository_id"]).executeTakeFirstOrThrow();
+    const finding = await db()
+      .selectFrom("findings")
+      .innerJoin("assets", "assets.id", "findings.asset_id")
+      .select(["findings.id", "assets.name", "assets.repository_id"])
+      .executeTakeFirstOrThrow();
     expect(finding.name).toBe("registry.example.com/acme/api:1.0");
     expect(finding.repository_id).not.toBeNull();
     expect(text(await (await admin.get("/images?q=acme/api")).text())).toContain("1 high");
@@ -144,7 +165,11 @@ describe("Docker Hub and GitHub Container Registry", () => {
     registry.addImage("acme/web", "1.0", {});
     const hubServer = await startSim(hub.app());
     const registryServer = await startSim(registry.app());
-    const local = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://hub.docker.com=${hubServer.url},https://registry-1.docker.io=${registryServer.url},https://auth.docker.io=${registryServer.url}` } });
+    const local = await testApp({
+      env: {
+        PATCHBAY_ORIGIN_MAP: `https://hub.docker.com=${hubServer.url},https://registry-1.docker.io=${registryServer.url},https://auth.docker.io=${registryServer.url}`,
+      },
+    });
     try {
       const browser = await setUpAdmin(local);
       await seedRepositories(local, ["acme/payments-api"]);
@@ -153,7 +178,9 @@ describe("Docker Hub and GitHub Container Registry", () => {
       const res = await browser.post("/integrations/docker-hub", { namespace: "acme", username: "acmebot", token: "dckr_pat_0001" });
       expect(res.status, text(await res.clone().text())).toBe(303);
       await runJobs(local);
-      const names = (await local.runtime.database.db.selectFrom("assets").select("name").where("kind", "=", "container_image").orderBy("name").execute()).map((a) => a.name);
+      const names = (await local.runtime.database.db.selectFrom("assets").select("name").where("kind", "=", "container_image").orderBy("name").execute()).map(
+        (a) => a.name,
+      );
       expect(names).toEqual(["docker.io/acme/api:3.2", "docker.io/acme/web:1.0"]);
     } finally {
       await local.close();
@@ -182,12 +209,20 @@ describe("Docker Hub and GitHub Container Registry", () => {
       const noScope = text(await (await browser.post("/integrations/ghcr", { owner: "acme", token: "ghp_nopackages_01" })).text());
       // Without read:packages, ghcr.io's token service refuses the token before any listing.
       expect(noScope).toContain("the registry refused the credentials");
-      const scm = await browser.post("/integrations/github", { githubUrl: "https://github.com", token: "ghp_packages_0001", webhookSecret: "webhook-secret-ghcr-0001" });
+      const scm = await browser.post("/integrations/github", {
+        githubUrl: "https://github.com",
+        token: "ghp_packages_0001",
+        webhookSecret: "webhook-secret-ghcr-0001",
+      });
       const scmId = /\/integrations\/github\/(\d+)/.exec(scm.headers.get("location")!)![1]!;
       const res = await browser.post("/integrations/ghcr", { owner: "acme", source: scmId });
       expect(res.status, text(await res.clone().text())).toBe(303);
       await runJobs(local);
-      const image = await local.runtime.database.db.selectFrom("assets").select(["name", "repository_id"]).where("kind", "=", "container_image").executeTakeFirstOrThrow();
+      const image = await local.runtime.database.db
+        .selectFrom("assets")
+        .select(["name", "repository_id"])
+        .where("kind", "=", "container_image")
+        .executeTakeFirstOrThrow();
       expect(image.name).toBe("ghcr.io/acme/api:sha-1234");
       expect(image.repository_id).not.toBeNull();
     } finally {
@@ -209,7 +244,11 @@ describe("Docker Hub and GitHub Container Registry", () => {
       const browser = await setUpAdmin(local);
       const bad = await browser.post("/integrations/acr", { registryName: "Acme-Registry!", username: "x", password: "y" });
       expect(text(await bad.text())).toContain("Enter the registry's name (5 to 50 letters and digits)");
-      const res = await browser.post("/integrations/acr", { registryName: "acmeregistry.azurecr.io", username: "0b9c2d1e-aaaa-4bbb-8ccc-1234567890ab", password: "sp-secret-0001" });
+      const res = await browser.post("/integrations/acr", {
+        registryName: "acmeregistry.azurecr.io",
+        username: "0b9c2d1e-aaaa-4bbb-8ccc-1234567890ab",
+        password: "sp-secret-0001",
+      });
       expect(res.status, text(await res.clone().text())).toBe(303);
       await runJobs(local);
       const image = await local.runtime.database.db.selectFrom("assets").select("name").where("kind", "=", "container_image").executeTakeFirstOrThrow();

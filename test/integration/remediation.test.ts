@@ -42,7 +42,14 @@ beforeEach(async () => {
   await drain();
   // Wiz reports lodash and axios findings on the first repository.
   wiz.sim.findings.length = 0;
-  const asset = { __typename: "VulnerableAssetRepositoryBranch", id: "a1", type: "REPOSITORY_BRANCH", name: "main", repositoryName: repo.full_name, providerUniqueId: `https://github.com/${repo.full_name}` };
+  const asset = {
+    __typename: "VulnerableAssetRepositoryBranch",
+    id: "a1",
+    type: "REPOSITORY_BRANCH",
+    name: "main",
+    repositoryName: repo.full_name,
+    providerUniqueId: `https://github.com/${repo.full_name}`,
+  };
   wiz.sim.findings.push(
     wizFinding(0, asset, { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.15", fixedVersion: "4.17.21", locationPath: "package-lock.json" }),
     wizFinding(1, asset, { name: "CVE-2020-28500", detailedName: "lodash", version: "4.17.15", fixedVersion: "4.17.21", locationPath: "package-lock.json" }),
@@ -67,7 +74,10 @@ async function statuses(): Promise<Record<string, string>> {
 }
 
 async function pr(action: string, fields: { number?: number; title: string; body?: string; branch?: string; merged?: boolean }, opts: { form?: boolean } = {}) {
-  const res = await github.deliver(hookUrl, "pull_request", github.pullRequestPayload({ action, repo, number: fields.number ?? 7, ...fields }), { secret: SECRET, ...opts });
+  const res = await github.deliver(hookUrl, "pull_request", github.pullRequestPayload({ action, repo, number: fields.number ?? 7, ...fields }), {
+    secret: SECRET,
+    ...opts,
+  });
   expect(res.status).toBe(202);
   await drain();
 }
@@ -97,7 +107,12 @@ describe("webhook authentication", () => {
     const send = (body: Buffer | string, signed: Buffer | string = body) =>
       fetch(hookUrl, {
         method: "POST",
-        headers: { "content-type": "application/json", "x-github-event": "ping", "x-github-delivery": crypto.randomUUID(), "x-hub-signature-256": `sha256=${crypto.createHmac("sha256", SECRET).update(signed).digest("hex")}` },
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": "ping",
+          "x-github-delivery": crypto.randomUUID(),
+          "x-hub-signature-256": `sha256=${crypto.createHmac("sha256", SECRET).update(signed).digest("hex")}`,
+        },
         body: typeof body === "string" ? body : new Blob([new Uint8Array(body)]),
       });
     // Bytes that are not UTF-8: decoding them as text would change what was signed.
@@ -116,7 +131,13 @@ describe("webhook authentication", () => {
     const send = (body: string, headers: Record<string, string> = {}) =>
       fetch(hookUrl, {
         method: "POST",
-        headers: { "content-type": "application/json", "x-github-event": "pull_request", "x-github-delivery": crypto.randomUUID(), "x-hub-signature-256": `sha256=${crypto.createHmac("sha256", SECRET).update(body).digest("hex")}`, ...headers },
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": "pull_request",
+          "x-github-delivery": crypto.randomUUID(),
+          "x-hub-signature-256": `sha256=${crypto.createHmac("sha256", SECRET).update(body).digest("hex")}`,
+          ...headers,
+        },
         body,
       });
     // A pull request with a 12 MB description: above the 10 MB other services get, within GitHub's 25 MB.
@@ -132,8 +153,15 @@ describe("webhook authentication", () => {
     const notJson = await send("action=opened");
     expect(notJson.status).toBe(400);
     expect((await notJson.json()).error).toMatch(/^The delivery is signed, but its body is not JSON/);
-    const unsigned = await fetch(hookUrl, { method: "POST", headers: { "content-type": "application/json", "x-github-event": "ping", "x-github-delivery": "u-1" }, body: "{}" });
-    expect([unsigned.status, (await unsigned.json()).error]).toEqual([401, "The delivery is not signed (no x-hub-signature-256 header); its body was not read."]);
+    const unsigned = await fetch(hookUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-github-event": "ping", "x-github-delivery": "u-1" },
+      body: "{}",
+    });
+    expect([unsigned.status, (await unsigned.json()).error]).toEqual([
+      401,
+      "The delivery is not signed (no x-hub-signature-256 header); its body was not read.",
+    ]);
     expect((await db().selectFrom("webhook_deliveries").select("event").execute()).map((d) => d.event)).toEqual(["pull_request"]);
     expect(await db().selectFrom("jobs").select("id").where("type", "=", "webhook.process").execute()).toHaveLength(1);
   });
@@ -141,10 +169,22 @@ describe("webhook authentication", () => {
   it("reads at most two large bodies at once per integration: a third waits (503, Retry-After)", async () => {
     const http = await import("node:http");
     const url = new URL(hookUrl);
-    const headers = { "content-type": "application/json", "x-github-event": "pull_request", "x-github-delivery": "slow", "x-hub-signature-256": `sha256=${"0".repeat(64)}`, "content-length": String(3 * 1024 * 1024) };
+    const headers = {
+      "content-type": "application/json",
+      "x-github-event": "pull_request",
+      "x-github-delivery": "slow",
+      "x-hub-signature-256": `sha256=${"0".repeat(64)}`,
+      "content-length": String(3 * 1024 * 1024),
+    };
     // Two senders start a 3 MB body and stall half-way: their bodies are being read.
     const slow = [0, 1].map(() => {
-      const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { ...headers, "x-github-delivery": crypto.randomUUID() } });
+      const req = http.request({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        headers: { ...headers, "x-github-delivery": crypto.randomUUID() },
+      });
       req.on("error", () => undefined);
       req.write(Buffer.alloc(1024 * 1024, 0x20));
       return req;
@@ -201,7 +241,7 @@ describe("remediation states", () => {
     expect(await statuses()).toMatchObject({ "CVE-2021-23337": "in_remediation", "CVE-2021-3749": "in_remediation" });
     await pr("closed", { number: 2, title: "Fix CVE-2021-23337 and CVE-2021-3749" });
     expect(await statuses()).toMatchObject({ "CVE-2021-23337": "open", "CVE-2021-3749": "open" });
-    expect((await db().selectFrom("remediations").select(["number", "state"]).orderBy("number").execute())).toEqual([
+    expect(await db().selectFrom("remediations").select(["number", "state"]).orderBy("number").execute()).toEqual([
       { number: 1, state: "closed" },
       { number: 2, state: "closed" },
     ]);
@@ -222,8 +262,19 @@ describe("remediation states", () => {
     await pr("opened", { number: 3, title: "Bump lodash from 4.17.15 to 4.17.21-beta.1" });
     await pr("opened", { number: 4, title: "Bump axios from 0.21.1 to 0.22" });
     expect(await statuses()).toEqual({ "CVE-2021-23337": "open", "CVE-2020-28500": "open", "CVE-2021-3749": "open" });
-    const notes = await db().selectFrom("finding_events").innerJoin("findings", "findings.id", "finding_events.finding_id").select(["findings.cve", "finding_events.note", "finding_events.to_status"]).where("finding_events.actor", "=", "remediation").execute();
-    expect(notes).toEqual([{ cve: "CVE-2021-3749", to_status: "open", note: 'PR #4: Not linked to the bump of axios to 0.22: "0.22" is not MAJOR.MINOR.PATCH with an optional -pre-release and +build, so SemVer (npm) cannot order it.' }]);
+    const notes = await db()
+      .selectFrom("finding_events")
+      .innerJoin("findings", "findings.id", "finding_events.finding_id")
+      .select(["findings.cve", "finding_events.note", "finding_events.to_status"])
+      .where("finding_events.actor", "=", "remediation")
+      .execute();
+    expect(notes).toEqual([
+      {
+        cve: "CVE-2021-3749",
+        to_status: "open",
+        note: 'PR #4: Not linked to the bump of axios to 0.22: "0.22" is not MAJOR.MINOR.PATCH with an optional -pre-release and +build, so SemVer (npm) cannot order it.',
+      },
+    ]);
     // An edit of the same pull request does not say it again.
     await pr("edited", { number: 4, title: "Bump axios from 0.21.1 to 0.22" });
     expect(await db().selectFrom("finding_events").select("id").where("actor", "=", "remediation").execute()).toHaveLength(1);
@@ -252,7 +303,12 @@ describe("remediation states", () => {
 
   it("ignores a pull request in a repository Patchbay does not list yet", async () => {
     const stranger = { ...repo, id: 999_999, full_name: "acme/unknown" };
-    const res = await github.deliver(hookUrl, "pull_request", github.pullRequestPayload({ action: "opened", repo: stranger, number: 1, title: "Fix CVE-2021-3749" }), { secret: SECRET });
+    const res = await github.deliver(
+      hookUrl,
+      "pull_request",
+      github.pullRequestPayload({ action: "opened", repo: stranger, number: 1, title: "Fix CVE-2021-3749" }),
+      { secret: SECRET },
+    );
     expect(res.status).toBe(202);
     await drain();
     const row = await db().selectFrom("webhook_deliveries").selectAll().executeTakeFirstOrThrow();
@@ -280,12 +336,14 @@ describe("linking rules", () => {
 
   it("reads Dependabot, Renovate and plain bump titles", () => {
     expect(parseBump("Bump lodash from 4.17.15 to 4.17.21")).toEqual({ package: "lodash", to: "4.17.21" });
-    expect(parseBump("build(deps): bump com.fasterxml.jackson.core:jackson-databind from 2.9.10 to 2.12.7.1 in /api")).toEqual({ package: "com.fasterxml.jackson.core:jackson-databind", to: "2.12.7.1" });
+    expect(parseBump("build(deps): bump com.fasterxml.jackson.core:jackson-databind from 2.9.10 to 2.12.7.1 in /api")).toEqual({
+      package: "com.fasterxml.jackson.core:jackson-databind",
+      to: "2.12.7.1",
+    });
     expect(parseBump("chore(deps): update dependency axios to v0.21.4")).toEqual({ package: "axios", to: "0.21.4" });
     expect(parseBump("fix(deps): update module golang.org/x/net to v0.17.0")).toEqual({ package: "golang.org/x/net", to: "0.17.0" });
     expect(parseBump("bump requests to 2.31.0")).toEqual({ package: "requests", to: "2.31.0" });
     expect(parseBump("Update README")).toBeUndefined();
     expect(parseBump("Bump the npm_and_yarn group across 1 directory with 2 updates")).toBeUndefined();
   });
-
 });

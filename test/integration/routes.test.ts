@@ -65,7 +65,10 @@ describe("route inventory", () => {
     const open: string[] = [];
     for (const r of routes) {
       const key = `${r.method} ${r.path}`;
-      const res = await anonymous.request(concrete(r.path), { method: r.method, ...(r.method === "GET" ? {} : { body: new URLSearchParams({}), headers: { "content-type": "application/x-www-form-urlencoded" } }) });
+      const res = await anonymous.request(concrete(r.path), {
+        method: r.method,
+        ...(r.method === "GET" ? {} : { body: new URLSearchParams({}), headers: { "content-type": "application/x-www-form-urlencoded" } }),
+      });
       if (PUBLIC[key]) continue;
       if (MACHINE.test(key)) {
         // A webhook URL names an integration: without one it is 404, with one unsigned it is 401 (tested per service).
@@ -81,9 +84,17 @@ describe("route inventory", () => {
   it("refuses every state change from another origin", async () => {
     const accepted: string[] = [];
     for (const r of routes.filter((x) => x.method !== "GET" && !MACHINE.test(`${x.method} ${x.path}`))) {
-      const res = await admin.request(concrete(r.path), { method: r.method, body: new URLSearchParams({}), headers: { "content-type": "application/x-www-form-urlencoded", origin: "https://attacker.example" } });
+      const res = await admin.request(concrete(r.path), {
+        method: r.method,
+        body: new URLSearchParams({}),
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: "https://attacker.example" },
+      });
       if (res.status !== 403) accepted.push(`${r.method} ${r.path} → ${res.status}`);
-      const missing = await admin.request(concrete(r.path), { method: r.method, body: new URLSearchParams({}), headers: { "content-type": "application/x-www-form-urlencoded", origin: "" } });
+      const missing = await admin.request(concrete(r.path), {
+        method: r.method,
+        body: new URLSearchParams({}),
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: "" },
+      });
       if (missing.status !== 403) accepted.push(`${r.method} ${r.path} without Origin → ${missing.status}`);
     }
     expect(accepted).toEqual([]);
@@ -94,7 +105,11 @@ describe("route inventory", () => {
     for (const r of routes.filter((x) => x.method !== "GET" && !MACHINE.test(`${x.method} ${x.path}`) && !PUBLIC[`${x.method} ${x.path}`])) {
       const key = `${r.method} ${r.path}`;
       if (MEMBER_ALLOWED[key]) continue;
-      const res = await member.request(concrete(r.path), { method: r.method, body: new URLSearchParams({}), headers: { "content-type": "application/x-www-form-urlencoded" } });
+      const res = await member.request(concrete(r.path), {
+        method: r.method,
+        body: new URLSearchParams({}),
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      });
       if (res.status !== 403) allowed.push(`${key} → ${res.status}`);
     }
     expect(allowed).toEqual([]);

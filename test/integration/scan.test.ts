@@ -35,7 +35,14 @@ afterEach(() => app.close());
 const db = () => app.runtime.database.db;
 
 async function connect(form: Record<string, string> = {}): Promise<number> {
-  const res = await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on", ...form });
+  const res = await admin.post("/integrations/wiz", {
+    apiEndpoint: WIZ_ENDPOINT,
+    clientId: WIZ_CLIENT.id,
+    clientSecret: WIZ_CLIENT.secret,
+    scanSca: "on",
+    scanContainerImages: "on",
+    ...form,
+  });
   expect(res.status).toBe(303);
   return Number(/\/integrations\/wiz\/(\d+)/.exec(res.headers.get("location")!)![1]);
 }
@@ -83,7 +90,12 @@ describe("Wiz import", () => {
     expect(first.first_detected_at).toBe(source.firstDetectedAt);
     expect(first).toMatchObject({ package: "lodash", ecosystem: "npm", status: "open", installed_version: source.version, fixed_version: source.fixedVersion });
     const assets = await db().selectFrom("assets").selectAll().execute();
-    expect(assets.filter((a) => a.kind === "repository").map((a) => a.name).sort()).toEqual(DEFAULT_REPOSITORIES.slice(0, 3).sort());
+    expect(
+      assets
+        .filter((a) => a.kind === "repository")
+        .map((a) => a.name)
+        .sort(),
+    ).toEqual(DEFAULT_REPOSITORIES.slice(0, 3).sort());
     expect(assets.filter((a) => a.kind === "container_image")).toHaveLength(5);
 
     const integration = await db().selectFrom("integrations").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
@@ -136,7 +148,9 @@ describe("Wiz import", () => {
     await drain();
     const [a, b] = await db().selectFrom("findings").selectAll().orderBy("id").limit(2).execute();
     const until = new Date(app.clock.time + 30 * 24 * 3600_000).toISOString().slice(0, 10);
-    expect((await admin.post(`/vulnerabilities/${a!.id}/status`, { status: "risk_accepted", reason: "Not reachable from the internet", expires: until })).status).toBe(303);
+    expect(
+      (await admin.post(`/vulnerabilities/${a!.id}/status`, { status: "risk_accepted", reason: "Not reachable from the internet", expires: until })).status,
+    ).toBe(303);
     expect((await admin.post(`/vulnerabilities/${b!.id}/status`, { status: "false_positive", reason: "Dev dependency only" })).status).toBe(303);
     wiz.sim.findings.forEach((f) => (f.severity = "CRITICAL"));
     await scan(id);
@@ -222,7 +236,10 @@ describe("scan faults", () => {
     // The retry asked for page 2 first, with the cursor saved after page 1.
     expect(wiz.sim.queries.map((q) => q.after)).toEqual([cursorAfterPage1, expect.any(String)]);
     expect(await db().selectFrom("findings").select("id").execute()).toHaveLength(1200);
-    expect((await db().selectFrom("integrations").select(["status", "last_error"]).where("id", "=", id).executeTakeFirstOrThrow())).toEqual({ status: "connected", last_error: null });
+    expect(await db().selectFrom("integrations").select(["status", "last_error"]).where("id", "=", id).executeTakeFirstOrThrow()).toEqual({
+      status: "connected",
+      last_error: null,
+    });
   });
 
   it("renews an expired token in the middle of a scan", async () => {

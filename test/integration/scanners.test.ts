@@ -21,24 +21,130 @@ beforeEach(async () => {
     { id: 902, full_name: "acme/legacy", private: true, visibility: "private", archived: false, default_branch: "main" },
   );
   github.files.set("acme/shop", {
-    "package-lock.json": JSON.stringify({ name: "shop", lockfileVersion: 3, packages: { "": {}, "node_modules/lodash": { version: "4.17.20" }, "node_modules/qs": { version: "6.7.0" }, "node_modules/minimist": { version: "1.2.0" }, "node_modules/axios": { version: "0.21.1" } } }),
+    "package-lock.json": JSON.stringify({
+      name: "shop",
+      lockfileVersion: 3,
+      packages: {
+        "": {},
+        "node_modules/lodash": { version: "4.17.20" },
+        "node_modules/qs": { version: "6.7.0" },
+        "node_modules/minimist": { version: "1.2.0" },
+        "node_modules/axios": { version: "0.21.1" },
+      },
+    }),
     "api/requirements.txt": "Django==3.2.4\n",
   });
   const shop = [
-    dependabotAlert("acme/shop", { number: 1, ghsa: "GHSA-35jh-r3h4-6jhm", cve: "CVE-2021-23337", ecosystem: "npm", name: "lodash", manifest: "package-lock.json", severity: "high", patched: "4.17.21" }),
-    dependabotAlert("acme/shop", { number: 2, ghsa: "GHSA-hrpp-h998-j3pp", cve: "CVE-2022-24999", ecosystem: "npm", name: "qs", manifest: "package-lock.json", severity: "high", patched: "6.7.3", state: "dismissed", dismissedReason: "inaccurate", dismissedComment: "qs is only used in tests" }),
-    dependabotAlert("acme/shop", { number: 3, ghsa: "GHSA-vh95-rmgr-6w4m", cve: "CVE-2020-7598", ecosystem: "npm", name: "minimist", manifest: "package-lock.json", severity: "medium", patched: "1.2.3", state: "dismissed", dismissedReason: "tolerable_risk" }),
-    dependabotAlert("acme/shop", { number: 4, ghsa: "GHSA-68w8-qjq3-2gfm", cve: "CVE-2021-33203", ecosystem: "pip", name: "django", manifest: "api/requirements.txt", severity: "medium", patched: "3.2.5" }),
-    dependabotAlert("acme/shop", { number: 5, ghsa: "GHSA-4w2v-q235-vp99", cve: null, ecosystem: "npm", name: "axios", manifest: "package-lock.json", severity: "low", patched: null, summary: "Axios cross-site request forgery" }),
-    dependabotAlert("acme/shop", { number: 6, ghsa: "GHSA-xxxx-fixed-0001", cve: "CVE-2020-1111", ecosystem: "npm", name: "lodash", manifest: "package-lock.json", severity: "low", state: "fixed" }),
+    dependabotAlert("acme/shop", {
+      number: 1,
+      ghsa: "GHSA-35jh-r3h4-6jhm",
+      cve: "CVE-2021-23337",
+      ecosystem: "npm",
+      name: "lodash",
+      manifest: "package-lock.json",
+      severity: "high",
+      patched: "4.17.21",
+    }),
+    dependabotAlert("acme/shop", {
+      number: 2,
+      ghsa: "GHSA-hrpp-h998-j3pp",
+      cve: "CVE-2022-24999",
+      ecosystem: "npm",
+      name: "qs",
+      manifest: "package-lock.json",
+      severity: "high",
+      patched: "6.7.3",
+      state: "dismissed",
+      dismissedReason: "inaccurate",
+      dismissedComment: "qs is only used in tests",
+    }),
+    dependabotAlert("acme/shop", {
+      number: 3,
+      ghsa: "GHSA-vh95-rmgr-6w4m",
+      cve: "CVE-2020-7598",
+      ecosystem: "npm",
+      name: "minimist",
+      manifest: "package-lock.json",
+      severity: "medium",
+      patched: "1.2.3",
+      state: "dismissed",
+      dismissedReason: "tolerable_risk",
+    }),
+    dependabotAlert("acme/shop", {
+      number: 4,
+      ghsa: "GHSA-68w8-qjq3-2gfm",
+      cve: "CVE-2021-33203",
+      ecosystem: "pip",
+      name: "django",
+      manifest: "api/requirements.txt",
+      severity: "medium",
+      patched: "3.2.5",
+    }),
+    dependabotAlert("acme/shop", {
+      number: 5,
+      ghsa: "GHSA-4w2v-q235-vp99",
+      cve: null,
+      ecosystem: "npm",
+      name: "axios",
+      manifest: "package-lock.json",
+      severity: "low",
+      patched: null,
+      summary: "Axios cross-site request forgery",
+    }),
+    dependabotAlert("acme/shop", {
+      number: 6,
+      ghsa: "GHSA-xxxx-fixed-0001",
+      cve: "CVE-2020-1111",
+      ecosystem: "npm",
+      name: "lodash",
+      manifest: "package-lock.json",
+      severity: "low",
+      state: "fixed",
+    }),
   ];
   // Enough alerts that the list takes two pages.
-  for (let n = 10; n < 120; n++) shop.push(dependabotAlert("acme/shop", { number: n, ghsa: `GHSA-aaaa-bbbb-${String(n).padStart(4, "0")}`, cve: `CVE-2026-${10000 + n}`, ecosystem: "npm", name: "axios", manifest: "package-lock.json", severity: "low" }));
+  for (let n = 10; n < 120; n++)
+    shop.push(
+      dependabotAlert("acme/shop", {
+        number: n,
+        ghsa: `GHSA-aaaa-bbbb-${String(n).padStart(4, "0")}`,
+        cve: `CVE-2026-${10000 + n}`,
+        ecosystem: "npm",
+        name: "axios",
+        manifest: "package-lock.json",
+        severity: "low",
+      }),
+    );
   github.dependabotAlerts.set("acme/shop", shop);
   github.dependabotDisabled.add("acme/legacy");
   github.codeScanningAlerts.set("acme/shop", [
-    { number: 1, state: "open", html_url: "https://github.com/acme/shop/security/code-scanning/1", created_at: "2026-10-01T00:00:00Z", rule: { id: "CVE-2021-3749", severity: "error", security_severity_level: "high", description: "axios: Incorrect Comparison", tags: ["security", "vulnerability"] }, tool: { name: "Trivy" }, most_recent_instance: { location: { path: "package-lock.json" }, message: { text: "Package: axios\nInstalled Version: 0.21.1\nVulnerability CVE-2021-3749\nSeverity: HIGH\nFixed Version: 0.21.2" } } },
-    { number: 2, state: "open", html_url: "https://github.com/acme/shop/security/code-scanning/2", created_at: "2026-10-01T00:00:00Z", rule: { id: "js/sql-injection", severity: "error", security_severity_level: "high", description: "Database query built from user-controlled sources" }, tool: { name: "CodeQL" }, most_recent_instance: { location: { path: "src/db.js" }, message: { text: "This query depends on a user-provided value." } } },
+    {
+      number: 1,
+      state: "open",
+      html_url: "https://github.com/acme/shop/security/code-scanning/1",
+      created_at: "2026-10-01T00:00:00Z",
+      rule: {
+        id: "CVE-2021-3749",
+        severity: "error",
+        security_severity_level: "high",
+        description: "axios: Incorrect Comparison",
+        tags: ["security", "vulnerability"],
+      },
+      tool: { name: "Trivy" },
+      most_recent_instance: {
+        location: { path: "package-lock.json" },
+        message: { text: "Package: axios\nInstalled Version: 0.21.1\nVulnerability CVE-2021-3749\nSeverity: HIGH\nFixed Version: 0.21.2" },
+      },
+    },
+    {
+      number: 2,
+      state: "open",
+      html_url: "https://github.com/acme/shop/security/code-scanning/2",
+      created_at: "2026-10-01T00:00:00Z",
+      rule: { id: "js/sql-injection", severity: "error", security_severity_level: "high", description: "Database query built from user-controlled sources" },
+      tool: { name: "CodeQL" },
+      most_recent_instance: { location: { path: "src/db.js" }, message: { text: "This query depends on a user-provided value." } },
+    },
   ]);
   servers = [await startSim(github.app())];
   app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.github.com=${servers[0]!.url}` } });
@@ -51,7 +157,22 @@ afterEach(async () => {
 
 const db = () => app.runtime.database.db;
 const findings = () =>
-  db().selectFrom("findings").innerJoin("assets", "assets.id", "findings.asset_id").select(["findings.id", "findings.cve", "findings.package", "findings.installed_version", "findings.fixed_version", "findings.status", "findings.status_reason", "findings.severity", "assets.name as asset"]).orderBy("findings.cve").execute();
+  db()
+    .selectFrom("findings")
+    .innerJoin("assets", "assets.id", "findings.asset_id")
+    .select([
+      "findings.id",
+      "findings.cve",
+      "findings.package",
+      "findings.installed_version",
+      "findings.fixed_version",
+      "findings.status",
+      "findings.status_reason",
+      "findings.severity",
+      "assets.name as asset",
+    ])
+    .orderBy("findings.cve")
+    .execute();
 
 describe("GitHub Dependabot", () => {
   it("imports open alerts with versions from the manifests, maps dismissals, skips fixed alerts and disabled repositories", async () => {
@@ -62,7 +183,9 @@ describe("GitHub Dependabot", () => {
     expect(res.status, text(await res.clone().text())).toBe(303);
     await runJobs(app, 5_000);
     const rows = await findings();
-    const brief = rows.filter((f) => !f.cve.startsWith("CVE-2026-")).map((f) => `${f.cve} ${f.package}@${f.installed_version}→${f.fixed_version ?? "none"} ${f.severity} ${f.status}`);
+    const brief = rows
+      .filter((f) => !f.cve.startsWith("CVE-2026-"))
+      .map((f) => `${f.cve} ${f.package}@${f.installed_version}→${f.fixed_version ?? "none"} ${f.severity} ${f.status}`);
     expect(brief).toEqual([
       "CVE-2020-7598 minimist@1.2.0→1.2.3 medium risk_accepted",
       "CVE-2021-23337 lodash@4.17.20→4.17.21 high open",
@@ -73,7 +196,12 @@ describe("GitHub Dependabot", () => {
     ]);
     expect(rows.filter((f) => f.cve.startsWith("CVE-2026-"))).toHaveLength(110); // both pages
     expect(rows.find((f) => f.package === "qs")!.status_reason).toBe("Dismissed in GitHub by octocat: inaccurate — qs is only used in tests");
-    const run = await db().selectFrom("sync_runs").innerJoin("integrations", "integrations.id", "sync_runs.integration_id").select(["counts", "sync_runs.status"]).where("integrations.kind", "=", "github-dependabot").executeTakeFirstOrThrow();
+    const run = await db()
+      .selectFrom("sync_runs")
+      .innerJoin("integrations", "integrations.id", "sync_runs.integration_id")
+      .select(["counts", "sync_runs.status"])
+      .where("integrations.kind", "=", "github-dependabot")
+      .executeTakeFirstOrThrow();
     expect(run.status).toBe("succeeded");
     expect(JSON.parse(run.counts).skipped).toEqual({
       "Dependabot alerts not enabled for the repository (Dependabot alerts are disabled for this repository.)": 1,
@@ -129,13 +257,49 @@ describe("GitLab vulnerability findings", () => {
     const free = { id: 7102, path_with_namespace: "platform/free-tier", default_branch: "main", visibility: "private" as const, archived: false };
     gitlab.projects.push(api, free);
     const list = [
-      gitlabFinding(api, { id: 1, cve: "CVE-2021-23337", name: "lodash", version: "4.17.20", file: "package-lock.json", severity: "high", solution: "Upgrade to version 4.17.21 or above." }),
-      gitlabFinding(api, { id: 2, cve: "CVE-2021-33203", name: "Django", version: "3.2.4", file: "requirements.txt", severity: "medium", state: "dismissed", dismissalReason: "used_in_tests" }),
-      gitlabFinding(api, { id: 3, cve: "CVE-2020-7598", name: "minimist", version: "1.2.0", file: "package-lock.json", severity: "low", state: "dismissed", dismissalReason: "acceptable_risk" }),
+      gitlabFinding(api, {
+        id: 1,
+        cve: "CVE-2021-23337",
+        name: "lodash",
+        version: "4.17.20",
+        file: "package-lock.json",
+        severity: "high",
+        solution: "Upgrade to version 4.17.21 or above.",
+      }),
+      gitlabFinding(api, {
+        id: 2,
+        cve: "CVE-2021-33203",
+        name: "Django",
+        version: "3.2.4",
+        file: "requirements.txt",
+        severity: "medium",
+        state: "dismissed",
+        dismissalReason: "used_in_tests",
+      }),
+      gitlabFinding(api, {
+        id: 3,
+        cve: "CVE-2020-7598",
+        name: "minimist",
+        version: "1.2.0",
+        file: "package-lock.json",
+        severity: "low",
+        state: "dismissed",
+        dismissalReason: "acceptable_risk",
+      }),
       gitlabFinding(api, { id: 4, cve: "CVE-2020-1111", name: "old", version: "1.0.0", file: "package-lock.json", severity: "low", state: "resolved" }),
-      gitlabFinding(api, { id: 5, cve: "CVE-2023-4911", name: "libc6", version: "2.36-9", file: "", severity: "high", reportType: "container_scanning", image: "registry.gitlab.com/platform/api:latest" }),
+      gitlabFinding(api, {
+        id: 5,
+        cve: "CVE-2023-4911",
+        name: "libc6",
+        version: "2.36-9",
+        file: "",
+        severity: "high",
+        reportType: "container_scanning",
+        image: "registry.gitlab.com/platform/api:latest",
+      }),
     ];
-    for (let n = 10; n < 130; n++) list.push(gitlabFinding(api, { id: n, cve: `CVE-2026-${20000 + n}`, name: "axios", version: "0.21.1", file: "package-lock.json", severity: "low" }));
+    for (let n = 10; n < 130; n++)
+      list.push(gitlabFinding(api, { id: n, cve: `CVE-2026-${20000 + n}`, name: "axios", version: "0.21.1", file: "package-lock.json", severity: "low" }));
     gitlab.vulnerabilityFindings.set("platform/api", list);
     const server = await startSim(gitlab.app());
     servers.push(server);
@@ -149,13 +313,22 @@ describe("GitLab vulnerability findings", () => {
     expect(res.status, text(await res.clone().text())).toBe(303);
     await runJobs(app, 5_000);
     const rows = await findings();
-    expect(rows.filter((f) => !f.cve.startsWith("CVE-2026-")).map((f) => `${f.cve} ${f.package}@${f.installed_version}→${f.fixed_version ?? "none"} ${f.severity} ${f.status}`)).toEqual([
+    expect(
+      rows
+        .filter((f) => !f.cve.startsWith("CVE-2026-"))
+        .map((f) => `${f.cve} ${f.package}@${f.installed_version}→${f.fixed_version ?? "none"} ${f.severity} ${f.status}`),
+    ).toEqual([
       "CVE-2020-7598 minimist@1.2.0→none low risk_accepted",
       "CVE-2021-23337 lodash@4.17.20→4.17.21 high open",
       "CVE-2021-33203 Django@3.2.4→none medium false_positive",
     ]);
     expect(rows.filter((f) => f.cve.startsWith("CVE-2026-"))).toHaveLength(120);
-    const run = await db().selectFrom("sync_runs").innerJoin("integrations", "integrations.id", "sync_runs.integration_id").select("counts").where("integrations.kind", "=", "gitlab-vulnerabilities").executeTakeFirstOrThrow();
+    const run = await db()
+      .selectFrom("sync_runs")
+      .innerJoin("integrations", "integrations.id", "sync_runs.integration_id")
+      .select("counts")
+      .where("integrations.kind", "=", "gitlab-vulnerabilities")
+      .executeTakeFirstOrThrow();
     expect(JSON.parse(run.counts).skipped).toEqual({
       "container scanning findings name images by tag, not digest (upload the scanner's report with the image digest instead)": 1,
       "vulnerability findings not available for the project (403 Forbidden; GitLab Ultimate and the Developer role are needed)": 1,

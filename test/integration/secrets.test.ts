@@ -37,7 +37,9 @@ const pages: string[] = [];
 beforeAll(async () => {
   wiz = await startWiz();
   wiz.sim.findings.length = 0;
-  wiz.sim.findings.push(wizFinding(1, repoAsset("acme/api"), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.20", fixedVersion: "4.17.21", severity: "CRITICAL" }));
+  wiz.sim.findings.push(
+    wizFinding(1, repoAsset("acme/api"), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.20", fixedVersion: "4.17.21", severity: "CRITICAL" }),
+  );
   const github = new GitHubSim();
   github.addToken(SECRETS.github);
   github.repos.push({ id: 1, full_name: "acme/api", private: true, visibility: "private", archived: false, default_branch: "main" });
@@ -56,7 +58,9 @@ beforeAll(async () => {
   const [gh, ji, sl, oc, np] = servers as RunningSim[];
   app = await testApp({
     logger: createLogger("debug", (line) => logs.push(line)),
-    env: { PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${gh!.url},${jira.siteOrigin}=${ji!.url},https://api.atlassian.com=${ji!.url},https://hooks.slack.com=${sl!.url},https://registry.example.com=${oc!.url},https://registry.npmjs.org=${np!.url}` },
+    env: {
+      PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${gh!.url},${jira.siteOrigin}=${ji!.url},https://api.atlassian.com=${ji!.url},https://hooks.slack.com=${sl!.url},https://registry.example.com=${oc!.url},https://registry.npmjs.org=${np!.url}`,
+    },
   });
   admin = await setUpAdmin(app);
   await seedRepositories(app, []);
@@ -68,7 +72,12 @@ beforeAll(async () => {
   await post("/integrations/github", { githubUrl: "https://github.com", token: SECRETS.github, webhookSecret: SECRETS.webhook });
   await post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: SECRETS.wiz, scanSca: "on", scanContainerImages: "on" });
   await post("/integrations/jira", { apiToken: SECRETS.jira, cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: jira.siteOrigin });
-  await post("/integrations/slack", { webhookUrl: `https://hooks.slack.com/services/${SECRETS.slackPath}`, notifyIntegrationFailed: "on", notifyScanFailed: "on", notifyPushFailed: "on" });
+  await post("/integrations/slack", {
+    webhookUrl: `https://hooks.slack.com/services/${SECRETS.slackPath}`,
+    notifyIntegrationFailed: "on",
+    notifyScanFailed: "on",
+    notifyPushFailed: "on",
+  });
   await post("/integrations/oci-registry", { registryUrl: "https://registry.example.com", username: "reader", password: SECRETS.registry });
   await post("/integrations/npm-registry", { scope: "@acme", token: SECRETS.npm });
   await post("/integrations/ci-upload", {});
@@ -93,17 +102,64 @@ beforeAll(async () => {
   await admin.post("/vulnerabilities/push", { query: "" });
   for (let i = 0; i < 4; i++) await runJobs(app, 300_000);
   // An upload with the API token (its new finding is pushed to Jira, which refuses), a bad one, and one with a wrong token.
-  const report = { SchemaVersion: 2, ArtifactName: "acme/api", ArtifactType: "repository", Results: [{ Target: "package-lock.json", Type: "npm", Vulnerabilities: [{ VulnerabilityID: "CVE-2020-8203", PkgName: "lodash", InstalledVersion: "4.17.15", Severity: "HIGH" }] }] };
-  const uploaded = await app.runtime.app.request("http://localhost:8080/api/v1/scans?asset=acme/api", { method: "POST", headers: { authorization: `Bearer ${apiToken}` }, body: JSON.stringify(report) });
+  const report = {
+    SchemaVersion: 2,
+    ArtifactName: "acme/api",
+    ArtifactType: "repository",
+    Results: [
+      {
+        Target: "package-lock.json",
+        Type: "npm",
+        Vulnerabilities: [{ VulnerabilityID: "CVE-2020-8203", PkgName: "lodash", InstalledVersion: "4.17.15", Severity: "HIGH" }],
+      },
+    ],
+  };
+  const uploaded = await app.runtime.app.request("http://localhost:8080/api/v1/scans?asset=acme/api", {
+    method: "POST",
+    headers: { authorization: `Bearer ${apiToken}` },
+    body: JSON.stringify(report),
+  });
   expect(uploaded.status).toBe(201);
   for (let i = 0; i < 4; i++) await runJobs(app, 300_000);
-  await app.runtime.app.request("http://localhost:8080/api/v1/scans?asset=acme/api", { method: "POST", headers: { authorization: `Bearer ${apiToken}` }, body: "{" });
-  await app.runtime.app.request("http://localhost:8080/api/v1/scans", { method: "POST", headers: { authorization: `Bearer ${apiToken.slice(0, -1)}x` }, body: "{}" });
+  await app.runtime.app.request("http://localhost:8080/api/v1/scans?asset=acme/api", {
+    method: "POST",
+    headers: { authorization: `Bearer ${apiToken}` },
+    body: "{",
+  });
+  await app.runtime.app.request("http://localhost:8080/api/v1/scans", {
+    method: "POST",
+    headers: { authorization: `Bearer ${apiToken.slice(0, -1)}x` },
+    body: "{}",
+  });
 
   // Every page a person can open, including each integration's dialog and card.
   const integrations = await app.runtime.database.db.selectFrom("integrations").select(["id", "kind"]).execute();
-  const urls = ["/integrations", "/repositories", "/images", "/packages", "/vulnerabilities", "/vulnerabilities/1", "/trackers", `/trackers/${jiraId}`, "/trackers/mappings/1", "/trackers/mappings/1/edit", "/trackers/mappings/1/errors", "/remediations", "/jobs", "/uploads", "/settings/tokens", "/settings/users", "/account"];
-  for (const i of integrations) urls.push(`/integrations/${i.kind}/${i.id}`, `/integrations/${i.kind}/${i.id}?tab=configuration`, `/integrations/card/${i.kind}`, `/integrations/${i.kind}/${i.id}/disconnect`);
+  const urls = [
+    "/integrations",
+    "/repositories",
+    "/images",
+    "/packages",
+    "/vulnerabilities",
+    "/vulnerabilities/1",
+    "/trackers",
+    `/trackers/${jiraId}`,
+    "/trackers/mappings/1",
+    "/trackers/mappings/1/edit",
+    "/trackers/mappings/1/errors",
+    "/remediations",
+    "/jobs",
+    "/uploads",
+    "/settings/tokens",
+    "/settings/users",
+    "/account",
+  ];
+  for (const i of integrations)
+    urls.push(
+      `/integrations/${i.kind}/${i.id}`,
+      `/integrations/${i.kind}/${i.id}?tab=configuration`,
+      `/integrations/card/${i.kind}`,
+      `/integrations/${i.kind}/${i.id}/disconnect`,
+    );
   for (const url of urls) {
     const res = await admin.get(url, { htmx: url.includes("/card/") });
     pages.push(`${url}\n${await res.text()}`);
@@ -142,9 +198,16 @@ describe("secrets", () => {
 
   it("appear in no table, job record or error — and nowhere in the database files", async () => {
     const db = app.runtime.database.db;
-    const tables = (await db.selectFrom("sqlite_master" as never).select("name" as never).where("type" as never, "=", "table" as never).execute()) as unknown as { name: string }[];
+    const tables = (await db
+      .selectFrom("sqlite_master" as never)
+      .select("name" as never)
+      .where("type" as never, "=", "table" as never)
+      .execute()) as unknown as { name: string }[];
     for (const { name } of tables) {
-      const rows = (await db.selectFrom(name as never).selectAll().execute()) as Record<string, unknown>[];
+      const rows = (await db
+        .selectFrom(name as never)
+        .selectAll()
+        .execute()) as Record<string, unknown>[];
       const dump = JSON.stringify(rows);
       for (const [secretName, secret] of Object.entries(all())) expect(dump.includes(secret), `${secretName} in table ${name}`).toBe(false);
     }

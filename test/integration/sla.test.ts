@@ -22,17 +22,42 @@ beforeEach(async () => {
   const now = app.clock.time;
   wiz.sim.findings.length = 0;
   wiz.sim.findings.push(
-    wizFinding(1, repoAsset("acme/api"), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", severity: "CRITICAL", firstDetectedAt: new Date(now - 5 * DAY).toISOString() }),
-    wizFinding(2, repoAsset("acme/api"), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.20", severity: "HIGH", firstDetectedAt: new Date(now - 10 * DAY).toISOString() }),
-    wizFinding(3, repoAsset("acme/api"), { name: "CVE-2022-24999", detailedName: "qs", version: "6.5.2", severity: "LOW", firstDetectedAt: new Date(now - 1 * DAY).toISOString() }),
-    wizFinding(4, repoAsset("acme/api"), { name: "CVE-2020-8203", detailedName: "lodash.merge", version: "4.6.1", severity: "INFORMATIONAL", firstDetectedAt: new Date(now - 400 * DAY).toISOString() }),
+    wizFinding(1, repoAsset("acme/api"), {
+      name: "CVE-2021-3749",
+      detailedName: "axios",
+      version: "0.21.1",
+      severity: "CRITICAL",
+      firstDetectedAt: new Date(now - 5 * DAY).toISOString(),
+    }),
+    wizFinding(2, repoAsset("acme/api"), {
+      name: "CVE-2021-23337",
+      detailedName: "lodash",
+      version: "4.17.20",
+      severity: "HIGH",
+      firstDetectedAt: new Date(now - 10 * DAY).toISOString(),
+    }),
+    wizFinding(3, repoAsset("acme/api"), {
+      name: "CVE-2022-24999",
+      detailedName: "qs",
+      version: "6.5.2",
+      severity: "LOW",
+      firstDetectedAt: new Date(now - 1 * DAY).toISOString(),
+    }),
+    wizFinding(4, repoAsset("acme/api"), {
+      name: "CVE-2020-8203",
+      detailedName: "lodash.merge",
+      version: "4.6.1",
+      severity: "INFORMATIONAL",
+      firstDetectedAt: new Date(now - 400 * DAY).toISOString(),
+    }),
   );
 });
 afterEach(() => app.close());
 
 const db = () => app.runtime.database.db;
 const due = async (cve: string) => (await db().selectFrom("findings").select("due_at").where("cve", "=", cve).executeTakeFirstOrThrow()).due_at;
-const days = (iso: string | null, cve: string) => (iso ? Math.round((Date.parse(iso) - Date.parse(wiz.sim.findings.find((f) => f.name === cve)!.firstDetectedAt as string)) / DAY) : null);
+const days = (iso: string | null, cve: string) =>
+  iso ? Math.round((Date.parse(iso) - Date.parse(wiz.sim.findings.find((f) => f.name === cve)!.firstDetectedAt as string)) / DAY) : null;
 
 async function importAll(): Promise<void> {
   await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
@@ -92,7 +117,10 @@ describe("SLAs", () => {
       admin = await setUpAdmin(app);
       await seedRepositories(app, ["acme/api"]);
       await importAll();
-      const hook = await admin.post("/integrations/slack", { webhookUrl: "https://hooks.slack.com/services/T0001/B0001/slareminders", notifySlaApproaching: "on" });
+      const hook = await admin.post("/integrations/slack", {
+        webhookUrl: "https://hooks.slack.com/services/T0001/B0001/slareminders",
+        notifySlaApproaching: "on",
+      });
       expect(hook.status, text(await hook.clone().text())).toBe(303);
       await runJobs(app);
       slack.messages.length = 0;
@@ -119,7 +147,10 @@ describe("SLAs", () => {
     expect(computing).toContain("Computing the last 90 days");
     await runJobs(app);
     // lodash is fixed: the next scan no longer reports it (10 days after its detection, within its 14).
-    wiz.sim.findings.splice(wiz.sim.findings.findIndex((f) => f.name === "CVE-2021-23337"), 1);
+    wiz.sim.findings.splice(
+      wiz.sim.findings.findIndex((f) => f.name === "CVE-2021-23337"),
+      1,
+    );
     await admin.post("/integrations/wiz/1/sync", {});
     await runJobs(app, 5_000);
     const html = await (await admin.get("/trends")).text();
@@ -129,7 +160,11 @@ describe("SLAs", () => {
     // Today: axios (critical) and qs (low) open; ten days ago only lodash's detection had passed… and 400 days ago info's.
     expect(page).toMatch(/On \d{4}-\d{2}-\d{2}: 1 critical, 0 high, 0 medium, 1 low, 1 info\./);
     expect(page).toContain("high 1 10.0 days 100% (1 of 1)");
-    const table = [...html.matchAll(/<tr><th scope="row">(\d{4}-\d{2}-\d{2})<\/th><td>(\d+)<\/td><td>(\d+)<\/td>/g)].map((m) => [m[1], Number(m[2]), Number(m[3])]);
+    const table = [...html.matchAll(/<tr><th scope="row">(\d{4}-\d{2}-\d{2})<\/th><td>(\d+)<\/td><td>(\d+)<\/td>/g)].map((m) => [
+      m[1],
+      Number(m[2]),
+      Number(m[3]),
+    ]);
     expect(table).toHaveLength(90);
     const sevenDaysAgo = new Date(app.clock.time - 7 * DAY).toISOString().slice(0, 10);
     // A week ago lodash (high, detected 10 days ago) was open; axios (detected 5 days ago) was not yet found.

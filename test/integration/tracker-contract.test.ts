@@ -82,10 +82,19 @@ const cases: TrackerCase[] = [
     connectForm: () => ({ apiToken: "ATATT-contract", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: "https://acme.atlassian.net" }),
     mappingForm: () => securityBugMapping(),
     requiredField: "Summary",
-    tickets: () => jira.issues.map((i) => ({ title: String(i.fields.summary), status: ["To Do", "In Progress", "Done", "Won't Do"][Number(i.statusId) - 10000]!, comments: i.comments.length })),
+    tickets: () =>
+      jira.issues.map((i) => ({
+        title: String(i.fields.summary),
+        status: ["To Do", "In Progress", "Done", "Won't Do"][Number(i.statusId) - 10000]!,
+        comments: i.comments.length,
+      })),
     states: { open: "To Do", accepted: "Won't Do", done: "Done" },
     createPath: /\/rest\/api\/3\/issue$/,
-    invalid: { status: 400, body: JSON.stringify({ errorMessages: [], errors: { summary: "Summary is required." } }), message: "summary: Summary is required." },
+    invalid: {
+      status: 400,
+      body: JSON.stringify({ errorMessages: [], errors: { summary: "Summary is required." } }),
+      message: "summary: Summary is required.",
+    },
     revoke: () => jira.revoke("ATATT-contract"),
   },
   {
@@ -102,10 +111,19 @@ const cases: TrackerCase[] = [
     connectForm: () => ({ baseUrl: "https://jira.example.com/jira", token: "NjE5OTU0MzQ0MjA2contract" }),
     mappingForm: () => securityBugMapping({ ticketType: "1" }),
     requiredField: "Summary",
-    tickets: () => jiraDc.issues.map((i) => ({ title: String(i.fields.summary), status: ["To Do", "In Progress", "Done", "Won't Do"][Number(i.statusId) - 10000]!, comments: i.comments.length })),
+    tickets: () =>
+      jiraDc.issues.map((i) => ({
+        title: String(i.fields.summary),
+        status: ["To Do", "In Progress", "Done", "Won't Do"][Number(i.statusId) - 10000]!,
+        comments: i.comments.length,
+      })),
     states: { open: "To Do", accepted: "Won't Do", done: "Done" },
     createPath: /\/rest\/api\/2\/issue$/,
-    invalid: { status: 400, body: JSON.stringify({ errorMessages: [], errors: { summary: "You must specify a summary of the issue." } }), message: "summary: You must specify a summary of the issue." },
+    invalid: {
+      status: 400,
+      body: JSON.stringify({ errorMessages: [], errors: { summary: "You must specify a summary of the issue." } }),
+      message: "summary: You must specify a summary of the issue.",
+    },
     revoke: () => (jiraDc.tokens.get("NjE5OTU0MzQ0MjA2contract")!.revoked = true),
   },
   {
@@ -141,14 +159,28 @@ const cases: TrackerCase[] = [
       "status.accepted": "closed:not_planned",
     }),
     requiredField: "Title",
-    tickets: () => github.issues.map((i) => ({ title: i.title, status: i.state === "open" ? "Open" : i.state_reason === "not_planned" ? "Closed as not planned" : "Closed as completed", comments: i.comments.length })),
+    tickets: () =>
+      github.issues.map((i) => ({
+        title: i.title,
+        status: i.state === "open" ? "Open" : i.state_reason === "not_planned" ? "Closed as not planned" : "Closed as completed",
+        comments: i.comments.length,
+      })),
     states: { open: "Open", accepted: "Closed as not planned", done: "Closed as completed" },
     createPath: /\/repos\/acme\/security\/issues$/,
-    invalid: { status: 422, body: JSON.stringify({ message: "Validation Failed", errors: [{ resource: "Issue", field: "title", code: "missing_field" }], documentation_url: "https://docs.github.com/rest" }), message: "Validation Failed" },
+    invalid: {
+      status: 422,
+      body: JSON.stringify({
+        message: "Validation Failed",
+        errors: [{ resource: "Issue", field: "title", code: "missing_field" }],
+        documentation_url: "https://docs.github.com/rest",
+      }),
+      message: "Validation Failed",
+    },
     revoke: () => (github.tokens.get("github_pat_contract")!.revoked = true),
     restrict: () => github.triageOnly.add(github.tokens.get("github_pat_contract")!.login),
     move(to) {
-      if (!github.repos.some((r) => r.full_name === to)) github.repos.push({ id: 4002 + github.repos.length, full_name: to, private: true, visibility: "private", archived: false, default_branch: "main" });
+      if (!github.repos.some((r) => r.full_name === to))
+        github.repos.push({ id: 4002 + github.repos.length, full_name: to, private: true, visibility: "private", archived: false, default_branch: "main" });
       const issue = github.issues[0]!;
       const moved = github.transferIssue(issue.repo, issue.number, to);
       return `${moved.repo}#${moved.number}`;
@@ -189,7 +221,12 @@ const cases: TrackerCase[] = [
       "status.accepted": "closed",
     }),
     requiredField: "Title",
-    tickets: () => gitlab.issues.map((i) => ({ title: i.title, status: i.state === "closed" ? "Closed" : i.labels.includes("status::doing") ? "Doing" : "Open", comments: i.notes.length })),
+    tickets: () =>
+      gitlab.issues.map((i) => ({
+        title: i.title,
+        status: i.state === "closed" ? "Closed" : i.labels.includes("status::doing") ? "Doing" : "Open",
+        comments: i.notes.length,
+      })),
     states: { open: "Open", accepted: "Closed", done: "Closed" },
     createPath: /\/api\/v4\/projects\/2001\/issues$/,
     invalid: { status: 400, body: JSON.stringify({ message: { title: ["can't be blank"] } }), message: '{"title":["can\'t be blank"]}' },
@@ -238,12 +275,20 @@ const cases: TrackerCase[] = [
       "status.accepted": "Removed",
     }),
     requiredField: "Title",
-    tickets: () => ado.workItems.map((w) => ({ title: String(w.fields["System.Title"]), status: String(w.fields["System.State"]), comments: w.comments.length })),
+    tickets: () =>
+      ado.workItems.map((w) => ({ title: String(w.fields["System.Title"]), status: String(w.fields["System.State"]), comments: w.comments.length })),
     states: { open: "New", accepted: "Removed", done: "Closed" },
     createPath: /\/_apis\/wit\/workitems\/\$Bug$/,
     invalid: {
       status: 400,
-      body: JSON.stringify({ $id: "1", innerException: null, message: "TF401320: Rule Error for field Team. Error code: Required, InvalidEmpty.", typeKey: "RuleValidationException", errorCode: 0, eventId: 3200 }),
+      body: JSON.stringify({
+        $id: "1",
+        innerException: null,
+        message: "TF401320: Rule Error for field Team. Error code: Required, InvalidEmpty.",
+        typeKey: "RuleValidationException",
+        errorCode: 0,
+        eventId: 3200,
+      }),
       message: "TF401320: Rule Error for field Team. Error code: Required, InvalidEmpty.",
     },
     revoke: () => ado.tokens.clear(),
@@ -285,7 +330,8 @@ const cases: TrackerCase[] = [
       "status.accepted": "8",
     }),
     requiredField: "Short description",
-    tickets: () => snow.records().map((r) => ({ title: r.short_description!, status: SNOW_STATES[r.state!]!, comments: snow.workNotes.get(r.sys_id)?.length ?? 0 })),
+    tickets: () =>
+      snow.records().map((r) => ({ title: r.short_description!, status: SNOW_STATES[r.state!]!, comments: snow.workNotes.get(r.sys_id)?.length ?? 0 })),
     states: { open: "New", accepted: "Canceled", done: "Resolved" },
     createPath: /\/api\/now\/table\/incident$/,
     invalid: {
@@ -314,7 +360,9 @@ describe.each(cases)("tracker contract: $kind", (tracker) => {
     app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `${originMap},${wiz.originMap}` } });
     admin = await setUpAdmin(app);
     wiz.sim.findings.length = 0;
-    wiz.sim.findings.push(wizFinding(0, repoAsset(REPO), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "CRITICAL" }));
+    wiz.sim.findings.push(
+      wizFinding(0, repoAsset(REPO), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "CRITICAL" }),
+    );
     await seedRepositories(app, [REPO]);
     await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
     await runJobs(app, 5_000);
@@ -342,7 +390,9 @@ describe.each(cases)("tracker contract: $kind", (tracker) => {
 
   it("loads the ticket type's fields for the mapping form", async () => {
     const form = tracker.mappingForm();
-    const page = text(await (await admin.get(`/trackers/${integrationId}/mappings/new?project=${encodeURIComponent(form.project!)}&ticketType=${form.ticketType}`)).text());
+    const page = text(
+      await (await admin.get(`/trackers/${integrationId}/mappings/new?project=${encodeURIComponent(form.project!)}&ticketType=${form.ticketType}`)).text(),
+    );
     expect(page).toContain(`${tracker.requiredField} mandatory`);
     expect(page).toContain("4. Status map");
   });
@@ -374,13 +424,43 @@ describe.each(cases)("tracker contract: $kind", (tracker) => {
     expect(tracker.tickets()[0]!.status).toBe(tracker.states.open);
     const now = app.clock.now().toISOString();
     const repo = await db().selectFrom("repositories").select("id").executeTakeFirstOrThrow();
-    const scm = await db().insertInto("integrations").values({ kind: "github", name: "GitHub", settings: "{}", secrets: null, status: "connected", last_error: null, last_sync_at: null, created_at: now, updated_at: now }).returning("id").executeTakeFirstOrThrow();
-    const remediation = await db()
-      .insertInto("remediations")
-      .values({ integration_id: scm.id, repository_id: repo.id, number: 9, title: "Bump axios to 0.21.2", url: `https://github.com/${REPO}/pull/9`, source_branch: null, author: null, state: "merged", created_at: now, updated_at: now, merged_at: now, closed_at: now })
+    const scm = await db()
+      .insertInto("integrations")
+      .values({
+        kind: "github",
+        name: "GitHub",
+        settings: "{}",
+        secrets: null,
+        status: "connected",
+        last_error: null,
+        last_sync_at: null,
+        created_at: now,
+        updated_at: now,
+      })
       .returning("id")
       .executeTakeFirstOrThrow();
-    await db().insertInto("remediation_findings").values({ remediation_id: remediation.id, finding_id: await findingId(), reason: "bump" }).execute();
+    const remediation = await db()
+      .insertInto("remediations")
+      .values({
+        integration_id: scm.id,
+        repository_id: repo.id,
+        number: 9,
+        title: "Bump axios to 0.21.2",
+        url: `https://github.com/${REPO}/pull/9`,
+        source_branch: null,
+        author: null,
+        state: "merged",
+        created_at: now,
+        updated_at: now,
+        merged_at: now,
+        closed_at: now,
+      })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    await db()
+      .insertInto("remediation_findings")
+      .values({ remediation_id: remediation.id, finding_id: await findingId(), reason: "bump" })
+      .execute();
     await db().updateTable("findings").set({ status: "resolved", updated_at: now }).execute();
     await push();
     expect(tracker.tickets()[0]).toMatchObject({ status: tracker.states.done, comments: 1 });
@@ -393,8 +473,16 @@ describe.each(cases)("tracker contract: $kind", (tracker) => {
     expect(text(await (await admin.get(`/trackers/mappings/${mappingId}`)).text())).toContain("succeeded: 1 checked, 0 differences, 0 repaired");
     // The ticket moves to done in the tracker (through Patchbay's session, as a person would in the UI).
     const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
-    const opened = await openTracker({ ...app.runtime.services, catalogue: defaultCatalogue(), env: { logger: silentLogger, originMap: app.config.originMap }, baseUrl: BASE }, mappingId, silentLogger);
-    await opened!.session.transition(opened!.data.target, { id: ticket.external_id!, key: ticket.external_key!, url: ticket.url! }, opened!.data.statusMap.done!);
+    const opened = await openTracker(
+      { ...app.runtime.services, catalogue: defaultCatalogue(), env: { logger: silentLogger, originMap: app.config.originMap }, baseUrl: BASE },
+      mappingId,
+      silentLogger,
+    );
+    await opened!.session.transition(
+      opened!.data.target,
+      { id: ticket.external_id!, key: ticket.external_key!, url: ticket.url! },
+      opened!.data.statusMap.done!,
+    );
     expect(tracker.tickets()[0]!.status).toBe(tracker.states.done);
     await admin.post(`/trackers/mappings/${mappingId}/reconcile`, {});
     await runJobs(app);
@@ -403,28 +491,34 @@ describe.each(cases)("tracker contract: $kind", (tracker) => {
     expect(page).toContain(`${ticket.external_key} ${tracker.states.open} ${tracker.states.done} Reported.`);
   });
 
-  it.skipIf(!tracker.move)("follows a ticket moved in the tracker: reconciliation and the next push point it at its new place, with a changelog line", async () => {
-    await push();
-    const before = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
-    // Moved, then seen by reconciliation (a read follows the tracker's redirect).
-    const first = tracker.move!("acme/security-archive");
-    await admin.post(`/trackers/mappings/${mappingId}/reconcile`, {});
-    await runJobs(app);
-    expect(await db().selectFrom("tickets").select(["external_key", "url"]).executeTakeFirstOrThrow()).toEqual({ external_key: first, url: `https://github.com/${first.replace("#", "/issues/")}` });
-    // Moved again, then written to: the write is refused with a redirect, the ticket followed, the change made there.
-    const second = tracker.move!("acme/security-2027");
-    await admin.post(`/vulnerabilities/${await findingId()}/status`, { status: "false_positive", reason: "Not reachable from our code" });
-    await runJobs(app);
-    expect(tracker.tickets()[0]!.status).toBe(tracker.states.accepted);
-    expect((await db().selectFrom("tickets").select("external_key").executeTakeFirstOrThrow()).external_key).toBe(second);
-    const changes = await db().selectFrom("ticket_changes").select(["action", "detail"]).where("action", "=", "moved").orderBy("id").execute();
-    expect(changes.map((c) => c.detail)).toEqual([
-      `${before.external_key} is now ${first} (moved in the tracker); Patchbay follows it there`,
-      `${first} is now ${second} (transferred to acme/security-2027); Patchbay follows it there`,
-    ]);
-    const pushErrors = await db().selectFrom("push_errors").select("reason").execute();
-    expect(pushErrors).toEqual([]);
-  });
+  it.skipIf(!tracker.move)(
+    "follows a ticket moved in the tracker: reconciliation and the next push point it at its new place, with a changelog line",
+    async () => {
+      await push();
+      const before = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
+      // Moved, then seen by reconciliation (a read follows the tracker's redirect).
+      const first = tracker.move!("acme/security-archive");
+      await admin.post(`/trackers/mappings/${mappingId}/reconcile`, {});
+      await runJobs(app);
+      expect(await db().selectFrom("tickets").select(["external_key", "url"]).executeTakeFirstOrThrow()).toEqual({
+        external_key: first,
+        url: `https://github.com/${first.replace("#", "/issues/")}`,
+      });
+      // Moved again, then written to: the write is refused with a redirect, the ticket followed, the change made there.
+      const second = tracker.move!("acme/security-2027");
+      await admin.post(`/vulnerabilities/${await findingId()}/status`, { status: "false_positive", reason: "Not reachable from our code" });
+      await runJobs(app);
+      expect(tracker.tickets()[0]!.status).toBe(tracker.states.accepted);
+      expect((await db().selectFrom("tickets").select("external_key").executeTakeFirstOrThrow()).external_key).toBe(second);
+      const changes = await db().selectFrom("ticket_changes").select(["action", "detail"]).where("action", "=", "moved").orderBy("id").execute();
+      expect(changes.map((c) => c.detail)).toEqual([
+        `${before.external_key} is now ${first} (moved in the tracker); Patchbay follows it there`,
+        `${first} is now ${second} (transferred to acme/security-2027); Patchbay follows it there`,
+      ]);
+      const pushErrors = await db().selectFrom("push_errors").select("reason").execute();
+      expect(pushErrors).toEqual([]);
+    },
+  );
 
   it("links a ticket that already exists, by CVE in its title (approved by an admin) or by hand, and never rewrites it", async () => {
     await push();
@@ -443,7 +537,11 @@ describe.each(cases)("tracker contract: $kind", (tracker) => {
     const page = text(await (await admin.get(`/trackers/mappings/${mappingId}`)).text());
     expect(page).toContain("1 ticket naming a CVE, 1 linked");
     const linked = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
-    expect({ id: linked.external_id, key: linked.external_key, origin: linked.origin }).toEqual({ id: original.external_id, key: original.external_key, origin: "linked" });
+    expect({ id: linked.external_id, key: linked.external_key, origin: linked.origin }).toEqual({
+      id: original.external_id,
+      key: original.external_key,
+      origin: "linked",
+    });
     // What Patchbay would write now differs (a renamed package), yet the linked ticket keeps its own.
     await db().updateTable("findings").set({ package: "axios-renamed" }).execute();
     await push();
@@ -458,7 +556,9 @@ describe.each(cases)("tracker contract: $kind", (tracker) => {
     expect(text(await wrong.text())).toContain("has no ticket");
     const ok = await admin.post(`/vulnerabilities/${f}/link`, { mapping: String(mappingId), reference: original.url! });
     expect(ok.status, text(await ok.clone().text())).toBe(303);
-    expect(text(await (await admin.get(`/vulnerabilities/${f}`)).text())).toContain(`Linked by admin to ${original.external_key}, which existed in the tracker`);
+    expect(text(await (await admin.get(`/vulnerabilities/${f}`)).text())).toContain(
+      `Linked by admin to ${original.external_key}, which existed in the tracker`,
+    );
     const again = await admin.post(`/vulnerabilities/${f}/link`, { mapping: String(mappingId), reference: original.url! });
     expect(text(await again.text())).toContain("is already linked");
     await push();
@@ -471,21 +571,26 @@ describe.each(cases)("tracker contract: $kind", (tracker) => {
     expect(tracker.tickets()).toHaveLength(1);
     const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
     expect(ticket.linked_at).not.toBeNull();
-    expect(text(await (await admin.get(`/vulnerabilities/${await findingId()}`)).text())).toContain("found in the tracker by its marker after an interrupted push");
+    expect(text(await (await admin.get(`/vulnerabilities/${await findingId()}`)).text())).toContain(
+      "found in the tracker by its marker after an interrupted push",
+    );
   });
 
-  it.skipIf(!tracker.restrict)("without push access, labels the ticket after creating it, and finds it after a lost answer by the marker in its body, not a label", async () => {
-    tracker.restrict!();
-    tracker.faults().add({ path: tracker.createPath, method: "POST", status: 502, times: 1, afterHandler: true });
-    await push();
-    expect(tracker.tickets()).toHaveLength(1);
-    const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
-    expect(ticket.linked_at).not.toBeNull();
-    const changes = await db().selectFrom("ticket_changes").select("detail").execute();
-    expect(changes.map((c) => c.detail)).toContain(`Linked to ${ticket.external_key}, found in the tracker by its marker after an interrupted push`);
-    // The next push labels it: the labels GitHub dropped are added through the labels endpoint.
-    expect(github.issues[0]!.labels).toContain(ticket.marker);
-  });
+  it.skipIf(!tracker.restrict)(
+    "without push access, labels the ticket after creating it, and finds it after a lost answer by the marker in its body, not a label",
+    async () => {
+      tracker.restrict!();
+      tracker.faults().add({ path: tracker.createPath, method: "POST", status: 502, times: 1, afterHandler: true });
+      await push();
+      expect(tracker.tickets()).toHaveLength(1);
+      const ticket = await db().selectFrom("tickets").selectAll().executeTakeFirstOrThrow();
+      expect(ticket.linked_at).not.toBeNull();
+      const changes = await db().selectFrom("ticket_changes").select("detail").execute();
+      expect(changes.map((c) => c.detail)).toContain(`Linked to ${ticket.external_key}, found in the tracker by its marker after an interrupted push`);
+      // The next push labels it: the labels GitHub dropped are added through the labels endpoint.
+      expect(github.issues[0]!.labels).toContain(ticket.marker);
+    },
+  );
 
   it("records the tracker's refusal in the error table, and revoked credentials on the card", async () => {
     tracker.faults().add({ path: tracker.createPath, method: "POST", status: tracker.invalid.status, times: 1, body: tracker.invalid.body });

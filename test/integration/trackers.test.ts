@@ -18,7 +18,15 @@ const servers: RunningSim[] = [];
 
 async function start(origins: string, more = 0): Promise<void> {
   wiz = await startWiz();
-  wiz.sim.findings.push(wizFinding(0, repoAsset("acme/payments-api"), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "HIGH" }));
+  wiz.sim.findings.push(
+    wizFinding(0, repoAsset("acme/payments-api"), {
+      name: "CVE-2021-3749",
+      detailedName: "axios",
+      version: "0.21.1",
+      fixedVersion: "0.21.2",
+      severity: "HIGH",
+    }),
+  );
   for (let i = 1; i <= more; i++) wiz.sim.findings.push(wizFinding(i, repoAsset("acme/payments-api"), { severity: "HIGH" }));
   app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `${origins},${wiz.originMap}` } });
   admin = await setUpAdmin(app);
@@ -63,7 +71,11 @@ describe("GitHub Issues", () => {
     github.repos.push({ id: 9, full_name: "acme/security", private: true, visibility: "private", archived: false, default_branch: "main" });
     const server = await serve(github);
     await start(`https://api.github.com=${server.url}`);
-    const scm = await admin.post("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_shared", webhookSecret: "webhook-secret-000000001" });
+    const scm = await admin.post("/integrations/github", {
+      githubUrl: "https://github.com",
+      token: "github_pat_shared",
+      webhookSecret: "webhook-secret-000000001",
+    });
     const scmId = idFrom(scm, /\/integrations\/github\/(\d+)/);
     const dialog = await (await admin.get("/integrations/github-issues/new?tab=configuration")).text();
     expect(dialog).toContain(`<option value="${scmId}" >GitHub</option>`);
@@ -72,7 +84,13 @@ describe("GitHub Issues", () => {
     const trackerId = idFrom(connected, /\/integrations\/github-issues\/(\d+)/);
     const row = await db().selectFrom("integrations").selectAll().where("id", "=", trackerId).executeTakeFirstOrThrow();
     expect(row.secrets).toBeNull();
-    await mapAndPush(trackerId, { project: "acme/security", ticketType: "issue", "source.title": "patchbay", "value.title.patchbay": "title", "status.done": "closed:completed" });
+    await mapAndPush(trackerId, {
+      project: "acme/security",
+      ticketType: "issue",
+      "source.title": "patchbay",
+      "value.title.patchbay": "title",
+      "status.done": "closed:completed",
+    });
     expect(github.issues.map((i) => i.title)).toEqual(["CVE-2021-3749 in axios 0.21.1 (acme/payments-api)"]);
     expect(github.issues[0]!.body).toMatch(/<!-- patchbay-[0-9a-f]{16} -->$/);
 
@@ -98,7 +116,17 @@ describe("GitHub Issues without push access", () => {
     await start(`https://api.github.com=${server.url}`);
     const connected = await admin.post("/integrations/github-issues", { githubUrl: "https://github.com", token: "github_pat_triage" });
     const trackerId = idFrom(connected, /\/integrations\/github-issues\/(\d+)/);
-    await mapAndPush(trackerId, { project: "acme/security", ticketType: "issue", "source.title": "patchbay", "value.title.patchbay": "title", "source.body": "patchbay", "value.body.patchbay": "description", "source.milestone": "tracker", "value.milestone.tracker": "1", "status.done": "closed:completed" });
+    await mapAndPush(trackerId, {
+      project: "acme/security",
+      ticketType: "issue",
+      "source.title": "patchbay",
+      "value.title.patchbay": "title",
+      "source.body": "patchbay",
+      "value.body.patchbay": "description",
+      "source.milestone": "tracker",
+      "value.milestone.tracker": "1",
+      "status.done": "closed:completed",
+    });
     expect(github.issues).toHaveLength(1);
     expect(github.issues[0]!.milestone).toBeNull();
     // The scanner raises the finding: the description changes, and the milestone is sent again.
@@ -109,7 +137,9 @@ describe("GitHub Issues without push access", () => {
     expect(github.issues[0]!.body).toContain("Critical");
     expect(github.issues[0]!.milestone).toBeNull();
     const updated = await db().selectFrom("ticket_changes").select("detail").where("action", "=", "updated").execute();
-    expect(updated.map((u) => u.detail)).toEqual([expect.stringMatching(/^Updated .*Body.*; Milestone left as it was \(GitHub did not apply them: the account lacks push access to the repository\)$/)]);
+    expect(updated.map((u) => u.detail)).toEqual([
+      expect.stringMatching(/^Updated .*Body.*; Milestone left as it was \(GitHub did not apply them: the account lacks push access to the repository\)$/),
+    ]);
   });
 });
 
@@ -124,10 +154,21 @@ describe("pacing ahead of GitHub's secondary limits", () => {
     await start(`https://api.github.com=${server.url}`, 99);
     github.now = () => app.clock.time;
     expect(await db().selectFrom("findings").select("id").execute()).toHaveLength(100);
-    const connected = await admin.post("/integrations/github-issues", { githubUrl: "https://github.com", token: "github_pat_paced", writesPerMinute: "20", writesPerHour: "60" });
+    const connected = await admin.post("/integrations/github-issues", {
+      githubUrl: "https://github.com",
+      token: "github_pat_paced",
+      writesPerMinute: "20",
+      writesPerHour: "60",
+    });
     expect(connected.status, text(await connected.clone().text())).toBe(303);
     const trackerId = idFrom(connected, /\/integrations\/github-issues\/(\d+)/);
-    const saved = await admin.post(`/trackers/${trackerId}/mappings`, { project: "acme/security", ticketType: "issue", "source.title": "patchbay", "value.title.patchbay": "title", "status.done": "closed:completed" });
+    const saved = await admin.post(`/trackers/${trackerId}/mappings`, {
+      project: "acme/security",
+      ticketType: "issue",
+      "source.title": "patchbay",
+      "value.title.patchbay": "title",
+      "status.done": "closed:completed",
+    });
     expect(saved.status, text(await saved.clone().text())).toBe(303);
     const mappingId = idFrom(saved, /\/trackers\/mappings\/(\d+)/);
     await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit" });
@@ -135,11 +176,31 @@ describe("pacing ahead of GitHub's secondary limits", () => {
     // The dry run of linking every new finding: 100 issues at 54 an hour (60, less the burst) take hours.
     const newest = await db().selectFrom("findings").select("id").orderBy("id").executeTakeFirstOrThrow();
     const assignment = await db().selectFrom("tracker_assignments").selectAll().where("mapping_id", "=", mappingId).executeTakeFirstOrThrow();
-    await db().updateTable("tracker_assignments").set({ linked_through: newest.id - 1 }).where("id", "=", assignment.id).execute();
-    const dry = text(await (await admin.post(`/trackers/mappings/${mappingId}/preview`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "link_new", assignmentId: String(assignment.id) }, { htmx: true })).text());
+    await db()
+      .updateTable("tracker_assignments")
+      .set({ linked_through: newest.id - 1 })
+      .where("id", "=", assignment.id)
+      .execute();
+    const dry = text(
+      await (
+        await admin.post(
+          `/trackers/mappings/${mappingId}/preview`,
+          { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "link_new", assignmentId: String(assignment.id) },
+          { htmx: true },
+        )
+      ).text(),
+    );
     expect(dry).toContain("Writing 100 issues takes about 1 h 51 min at GitHub's pace (at most 20 a minute and 60 an hour).");
     expect(dry).toContain("One issue per finding would take hours: group findings by package, CVE or asset in the assignment to open fewer issues.");
-    const grouped = text(await (await admin.post(`/trackers/mappings/${mappingId}/preview`, { scope: "all", minSeverity: "low", groupBy: "cve", pushMode: "link_new", assignmentId: String(assignment.id) }, { htmx: true })).text());
+    const grouped = text(
+      await (
+        await admin.post(
+          `/trackers/mappings/${mappingId}/preview`,
+          { scope: "all", minSeverity: "low", groupBy: "cve", pushMode: "link_new", assignmentId: String(assignment.id) },
+          { htmx: true },
+        )
+      ).text(),
+    );
     expect(grouped).not.toContain("One issue per finding");
 
     // The bulk push: every issue is created, none refused, and the page says what is left meanwhile.
@@ -206,7 +267,17 @@ describe("GitLab Issues", () => {
     await start(`https://gitlab.com=${server.url}`);
     const connected = await admin.post("/integrations/gitlab-issues", { gitlabUrl: "https://gitlab.com", token: "glpat-guest" });
     const id = idFrom(connected, /\/integrations\/gitlab-issues\/(\d+)/);
-    await mapAndPush(id, { project: "2001", ticketType: "issue", "source.title": "patchbay", "value.title.patchbay": "title", "source.description": "patchbay", "value.description.patchbay": "description", "source.due_date": "patchbay", "value.due_date.patchbay": "due_date", "status.done": "closed" });
+    await mapAndPush(id, {
+      project: "2001",
+      ticketType: "issue",
+      "source.title": "patchbay",
+      "value.title.patchbay": "title",
+      "source.description": "patchbay",
+      "value.description.patchbay": "description",
+      "source.due_date": "patchbay",
+      "value.due_date.patchbay": "due_date",
+      "status.done": "closed",
+    });
     const issue = gitlab.issues[0]!;
     const due = issue.dueDate;
     // GitLab dropped the marker label too: after a lost answer, the issue is found by its description.
@@ -216,7 +287,9 @@ describe("GitLab Issues", () => {
     await admin.post(`/vulnerabilities/${finding.id}/push`, {});
     await runJobs(app);
     expect(gitlab.issues).toHaveLength(1);
-    expect(await db().selectFrom("ticket_changes").select("detail").where("action", "=", "linked").orderBy("id", "desc").executeTakeFirstOrThrow()).toEqual({ detail: "Linked to platform/project-001#1, found in the tracker by its marker after an interrupted push" });
+    expect(await db().selectFrom("ticket_changes").select("detail").where("action", "=", "linked").orderBy("id", "desc").executeTakeFirstOrThrow()).toEqual({
+      detail: "Linked to platform/project-001#1, found in the tracker by its marker after an interrupted push",
+    });
     // The scanner raises the finding to critical: a new description and an earlier due date.
     wiz.sim.findings[0]!.severity = "CRITICAL";
     const wizId = (await db().selectFrom("integrations").select("id").where("kind", "=", "wiz").executeTakeFirstOrThrow()).id;
@@ -225,7 +298,11 @@ describe("GitLab Issues", () => {
     expect(issue.description).toContain("Critical");
     expect(issue.dueDate).toBe(due);
     const updated = await db().selectFrom("ticket_changes").select("detail").where("action", "=", "updated").execute();
-    expect(updated.map((u) => u.detail)).toEqual([expect.stringMatching(/^Updated .*Description.*; Due date left as it was \(GitLab did not apply them: the account's role on the project may not set them\)$/)]);
+    expect(updated.map((u) => u.detail)).toEqual([
+      expect.stringMatching(
+        /^Updated .*Description.*; Due date left as it was \(GitLab did not apply them: the account's role on the project may not set them\)$/,
+      ),
+    ]);
   });
 });
 
@@ -283,9 +360,15 @@ describe("ServiceNow", () => {
     snow.oauthClients.set("5f1b2c3d", { secret: "oauth-secret-0001", user: "svc.patchbay" });
     const server = await serve(snow);
     await start(`https://acme.service-now.com=${server.url}`);
-    const wrong = text(await (await admin.post("/integrations/servicenow", { instanceUrl: "https://acme.service-now.com", clientId: "5f1b2c3d", clientSecret: "wrong" })).text());
+    const wrong = text(
+      await (await admin.post("/integrations/servicenow", { instanceUrl: "https://acme.service-now.com", clientId: "5f1b2c3d", clientSecret: "wrong" })).text(),
+    );
     expect(wrong).toContain("ServiceNow did not accept the credentials");
-    const connected = await admin.post("/integrations/servicenow", { instanceUrl: "https://acme.service-now.com", clientId: "5f1b2c3d", clientSecret: "oauth-secret-0001" });
+    const connected = await admin.post("/integrations/servicenow", {
+      instanceUrl: "https://acme.service-now.com",
+      clientId: "5f1b2c3d",
+      clientSecret: "oauth-secret-0001",
+    });
     expect(connected.status).toBe(303);
     const id = idFrom(connected, /\/integrations\/servicenow\/(\d+)/);
     const form = text(await (await admin.get(`/trackers/${id}/mappings/new?project=incident&ticketType=record`)).text());
@@ -296,7 +379,13 @@ describe("ServiceNow", () => {
       ticketType: "record",
       "source.short_description": "patchbay",
       "value.short_description.patchbay": "title",
-      ...Object.fromEntries(["impact", "urgency"].flatMap((f) => [[`source.${f}`, "patchbay"], [`value.${f}.patchbay`, "severity"], ...["critical", "high", "medium", "low", "info"].map((s, i) => [`severity.${f}.${s}`, String([1, 1, 2, 3, 3][i])])])),
+      ...Object.fromEntries(
+        ["impact", "urgency"].flatMap((f) => [
+          [`source.${f}`, "patchbay"],
+          [`value.${f}.patchbay`, "severity"],
+          ...["critical", "high", "medium", "low", "info"].map((s, i) => [`severity.${f}.${s}`, String([1, 1, 2, 3, 3][i])]),
+        ]),
+      ),
       "status.done": "6",
     });
     const record = snow.records()[0]!;
@@ -313,6 +402,10 @@ describe("ServiceNow", () => {
     await runJobs(app, 5_000);
     expect(record).toMatchObject({ impact: "1", urgency: "3" });
     const updated = await db().selectFrom("ticket_changes").select("detail").where("action", "=", "updated").execute();
-    expect(updated.map((u) => u.detail)).toEqual([expect.stringMatching(/^Updated (?!.*Impact:).*Urgency: 1 - High → 3 - Low.*; Impact left as it was \(ServiceNow kept them as they were: a write ACL or UI policy keeps the account from changing them\)$/)]);
+    expect(updated.map((u) => u.detail)).toEqual([
+      expect.stringMatching(
+        /^Updated (?!.*Impact:).*Urgency: 1 - High → 3 - Low.*; Impact left as it was \(ServiceNow kept them as they were: a write ACL or UI policy keeps the account from changing them\)$/,
+      ),
+    ]);
   });
 });

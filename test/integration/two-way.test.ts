@@ -47,7 +47,9 @@ beforeEach(async () => {
   jira.deliverTo = (url) => url.replace(BASE, patchbay.url);
   admin = await setUpAdmin(app);
   await seedRepositories(app, ["acme/api"]);
-  expect((await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" })).status).toBe(303);
+  expect(
+    (await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" })).status,
+  ).toBe(303);
   await runJobs(app, 5_000);
 });
 afterEach(async () => {
@@ -59,10 +61,22 @@ afterEach(async () => {
 const db = () => app.runtime.database.db;
 
 async function connect(token = TOKEN, stillDetected = "reopen", reconcile = "report"): Promise<void> {
-  const res = await admin.post("/integrations/jira", { apiToken: token, cloudId: jira.cloudId, email: token === TOKEN ? "admin@acme.example" : "svc@acme.example", siteUrl: SITE });
+  const res = await admin.post("/integrations/jira", {
+    apiToken: token,
+    cloudId: jira.cloudId,
+    email: token === TOKEN ? "admin@acme.example" : "svc@acme.example",
+    siteUrl: SITE,
+  });
   expect(res.status, text(await res.clone().text())).toBe(303);
   jiraId = Number(/\/integrations\/jira\/(\d+)/.exec(res.headers.get("location")!)![1]);
-  const form = securityBugMapping({ "inbound.10000": "open", "inbound.10001": "none", "inbound.10002": "resolved", "inbound.10003": "risk_accepted", stillDetected, reconcile });
+  const form = securityBugMapping({
+    "inbound.10000": "open",
+    "inbound.10001": "none",
+    "inbound.10002": "resolved",
+    "inbound.10003": "risk_accepted",
+    stillDetected,
+    reconcile,
+  });
   const mapping = await admin.post(`/trackers/${jiraId}/mappings`, form);
   expect(mapping.status, text(await mapping.clone().text())).toBe(303);
   mappingId = Number(/\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]);
@@ -98,7 +112,11 @@ describe("setting up Jira's webhook", () => {
     const done = text(await (await admin.post(`/trackers/${jiraId}/webhook`, {})).text());
     expect(done).toContain("The webhook was created in the tracker");
     expect(jira.webhooks).toHaveLength(1);
-    expect(jira.webhooks[0]).toMatchObject({ url: `${BASE}/webhooks/jira/${jiraId}`, events: ["jira:issue_updated", "comment_created"], jql: "labels = patchbay" });
+    expect(jira.webhooks[0]).toMatchObject({
+      url: `${BASE}/webhooks/jira/${jiraId}`,
+      events: ["jira:issue_updated", "comment_created"],
+      jql: "labels = patchbay",
+    });
     expect(jira.webhooks[0]!.secret).toMatch(/^[A-Za-z0-9_-]{32}$/);
     // The secret is stored, never shown.
     expect(await (await admin.get(`/trackers/${jiraId}`)).text()).not.toContain(jira.webhooks[0]!.secret!);
@@ -136,7 +154,12 @@ describe("changes made in Jira", () => {
     expect(detail).toContain("the next scan confirms the fix");
     expect(await outcomes()).toEqual([expect.objectContaining({ event: "jira:issue_updated", outcome: "processed" })]);
     // No transition or comment went back to Jira (the description's status line may be updated).
-    expect(jira.faults.requests.slice(before).filter((r) => r.method === "POST").map((r) => r.path)).toEqual([]);
+    expect(
+      jira.faults.requests
+        .slice(before)
+        .filter((r) => r.method === "POST")
+        .map((r) => r.path),
+    ).toEqual([]);
     expect(jira.issueByKey("SEC-1")!.statusId).toBe("10002");
   });
 
@@ -180,7 +203,14 @@ describe("changes made in Jira", () => {
     // The same comment again (Jira's retry under a new id): recorded once.
     const { createHmac } = await import("node:crypto");
     const again = `${comment!.body}\n`;
-    await deliver({ headers: { ...comment!.headers, "x-atlassian-webhook-identifier": "retry-of-comment", "x-hub-signature": `sha256=${createHmac("sha256", jira.webhooks[0]!.secret!).update(again).digest("hex")}` }, body: again });
+    await deliver({
+      headers: {
+        ...comment!.headers,
+        "x-atlassian-webhook-identifier": "retry-of-comment",
+        "x-hub-signature": `sha256=${createHmac("sha256", jira.webhooks[0]!.secret!).update(again).digest("hex")}`,
+      },
+      body: again,
+    });
     expect((await outcomes()).at(-1)).toMatchObject({ outcome: "ignored", detail: "The comment on SEC-1 was recorded already." });
     const comments = await db().selectFrom("finding_events").select("note").where("finding_id", "=", id).where("note", "like", "Comment on%").execute();
     expect(comments).toHaveLength(1);
@@ -211,7 +241,10 @@ describe("changes made in Jira", () => {
 
   it("a status read as false positive marks the findings so, with who and why", async () => {
     // This team's workflow uses a status for "not a real problem": the mapping says so.
-    const edited = await admin.post(`/trackers/mappings/${mappingId}`, securityBugMapping({ "inbound.10000": "open", "inbound.10001": "false_positive", "inbound.10002": "resolved", "inbound.10003": "risk_accepted" }));
+    const edited = await admin.post(
+      `/trackers/mappings/${mappingId}`,
+      securityBugMapping({ "inbound.10000": "open", "inbound.10001": "false_positive", "inbound.10002": "resolved", "inbound.10003": "risk_accepted" }),
+    );
     expect(edited.status).toBe(303);
     const id = await pushLodash();
     jira.humanTransition("SEC-1", "In Progress", ADA, "lodash is only a dev dependency of the docs site.");
@@ -224,12 +257,24 @@ describe("changes made in Jira", () => {
   it("reads Jira's resolution: Done with Won't Do accepts the risk, Done with Cannot Reproduce is a false positive", async () => {
     const form = text(await (await admin.get(`/trackers/mappings/${mappingId}/edit`)).text());
     expect(form).toContain("Resolution: Won't Do");
-    const edited = await admin.post(`/trackers/mappings/${mappingId}`, securityBugMapping({ "inbound.10000": "open", "inbound.10002": "resolved", "inbound.10003": "risk_accepted", "inbound.resolution:10001": "risk_accepted", "inbound.resolution:10003": "false_positive" }));
+    const edited = await admin.post(
+      `/trackers/mappings/${mappingId}`,
+      securityBugMapping({
+        "inbound.10000": "open",
+        "inbound.10002": "resolved",
+        "inbound.10003": "risk_accepted",
+        "inbound.resolution:10001": "risk_accepted",
+        "inbound.resolution:10003": "false_positive",
+      }),
+    );
     expect(edited.status).toBe(303);
     const id = await pushLodash();
     jira.humanTransition("SEC-1", "Done", ADA, "Only used by the build.", "Won't Do");
     await deliveries();
-    expect(await finding(id)).toMatchObject({ status: "risk_accepted", status_reason: "Ada Lovelace moved SEC-1 to Done (Won't Do) in Jira acme: Only used by the build." });
+    expect(await finding(id)).toMatchObject({
+      status: "risk_accepted",
+      status_reason: "Ada Lovelace moved SEC-1 to Done (Won't Do) in Jira acme: Only used by the build.",
+    });
     jira.humanTransition("SEC-1", "To Do", ADA);
     await deliveries();
     jira.humanTransition("SEC-1", "Done", ADA, undefined, "Cannot Reproduce");
@@ -275,7 +320,11 @@ describe("changes made in Jira", () => {
     const { createHmac } = await import("node:crypto");
     const sign = (body: string) => `sha256=${createHmac("sha256", jira.webhooks[0]!.secret!).update(body).digest("hex")}`;
     // The same signed body under a new delivery id is the same delivery: not processed again.
-    const forged = await fetch(url, { method: "POST", headers: { ...first!.headers, "x-atlassian-webhook-identifier": "new-id-same-body" }, body: first!.body });
+    const forged = await fetch(url, {
+      method: "POST",
+      headers: { ...first!.headers, "x-atlassian-webhook-identifier": "new-id-same-body" },
+      body: first!.body,
+    });
     expect(((await forged.json()) as { status: string }).status).toBe("already processed");
     expect(await app.runtime.worker.runOnce()).toBeFalsy();
     // An event of the same moment that arrives late (other bytes, its own id) is read, and set aside.
@@ -403,10 +452,15 @@ async function githubTwoWay(extraRepos: string[] = []) {
   const { GitHubSim } = await import("../sim/github.js");
   const github = new GitHubSim();
   github.addToken("github_pat_two_way", "patchbay-bot");
-  for (const [i, name] of ["acme/security", ...extraRepos].entries()) github.repos.push({ id: 4001 + i, full_name: name, private: true, visibility: "private", archived: false, default_branch: "main" });
+  for (const [i, name] of ["acme/security", ...extraRepos].entries())
+    github.repos.push({ id: 4001 + i, full_name: name, private: true, visibility: "private", archived: false, default_branch: "main" });
   const githubServer = await startSim(github.app());
   const { local, served, browser } = await localApp(`https://api.github.com=${githubServer.url}`);
-  const scm = await browser.post("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_two_way", webhookSecret: "github-webhook-secret-two-way" });
+  const scm = await browser.post("/integrations/github", {
+    githubUrl: "https://github.com",
+    token: "github_pat_two_way",
+    webhookSecret: "github-webhook-secret-two-way",
+  });
   const scmId = /\/integrations\/github\/(\d+)/.exec(scm.headers.get("location")!)![1]!;
   const issues = await browser.post("/integrations/github-issues", { source: scmId });
   const trackerId = /\/integrations\/github-issues\/(\d+)/.exec(issues.headers.get("location")!)![1]!;
@@ -447,24 +501,36 @@ describe("two-way sync with GitHub Issues", () => {
         expect((await github.deliver(url, e.event, e.payload, { secret: "github-webhook-secret-two-way" })).status).toBe(202);
         await runJobs(local);
       };
-      const status = async () => (await local.runtime.database.db.selectFrom("findings").select(["status", "status_reason"]).where("id", "=", f.id).executeTakeFirstOrThrow());
+      const status = async () =>
+        await local.runtime.database.db.selectFrom("findings").select(["status", "status_reason"]).where("id", "=", f.id).executeTakeFirstOrThrow();
 
       await send(github.issueEvent(issue, { action: "commented", text: "Not exploitable: we never parse untrusted templates.", by: "ada" }));
       await send(github.issueEvent(issue, { action: "closed", reason: "not_planned", by: "ada" }));
-      expect(await status()).toEqual({ status: "risk_accepted", status_reason: "ada moved acme/security#1 to Closed as not planned in GitHub Issues: Not exploitable: we never parse untrusted templates." });
+      expect(await status()).toEqual({
+        status: "risk_accepted",
+        status_reason: "ada moved acme/security#1 to Closed as not planned in GitHub Issues: Not exploitable: we never parse untrusted templates.",
+      });
 
       await send(github.issueEvent(issue, { action: "reopened", by: "ada" }));
       expect((await status()).status).toBe("open");
       // Closed as a duplicate of another issue: its own status, not a fix (the mapping maps it to nothing).
       await send(github.issueEvent(issue, { action: "closed", reason: "duplicate", by: "ada" }));
       expect((await status()).status).toBe("open");
-      const duplicate = await local.runtime.database.db.selectFrom("webhook_deliveries").select(["outcome", "detail"]).orderBy("id", "desc").executeTakeFirstOrThrow();
+      const duplicate = await local.runtime.database.db
+        .selectFrom("webhook_deliveries")
+        .select(["outcome", "detail"])
+        .orderBy("id", "desc")
+        .executeTakeFirstOrThrow();
       expect(duplicate.detail).toContain("Closed as duplicate");
       await send(github.issueEvent(issue, { action: "reopened", by: "ada" }));
       // Patchbay's own account closing the issue (its push) comes back and is ignored.
       await send(github.issueEvent(issue, { action: "closed", reason: "completed", by: "patchbay-bot" }));
       expect((await status()).status).toBe("open");
-      const last = await local.runtime.database.db.selectFrom("webhook_deliveries").select(["outcome", "detail"]).orderBy("id", "desc").executeTakeFirstOrThrow();
+      const last = await local.runtime.database.db
+        .selectFrom("webhook_deliveries")
+        .select(["outcome", "detail"])
+        .orderBy("id", "desc")
+        .executeTakeFirstOrThrow();
       expect(last).toMatchObject({ outcome: "ignored" });
       expect(last.detail).toContain("made by Patchbay itself");
       const history = text(await (await browser.get(`/vulnerabilities/${f.id}`)).text());
@@ -519,7 +585,11 @@ describe("two-way sync with GitLab Issues", () => {
     const gitlabServer = await startSim(gitlab.app());
     const { local, served, browser } = await localApp(`https://gitlab.example.com=${gitlabServer.url}`);
     try {
-      const scm = await browser.post("/integrations/gitlab", { gitlabUrl: "https://gitlab.example.com", token: "glpat-two-way", webhookSecret: "gitlab-webhook-secret-two-way" });
+      const scm = await browser.post("/integrations/gitlab", {
+        gitlabUrl: "https://gitlab.example.com",
+        token: "glpat-two-way",
+        webhookSecret: "gitlab-webhook-secret-two-way",
+      });
       const scmId = /\/integrations\/gitlab\/(\d+)/.exec(scm.headers.get("location")!)![1]!;
       const issues = await browser.post("/integrations/gitlab-issues", { source: scmId });
       const trackerId = /\/integrations\/gitlab-issues\/(\d+)/.exec(issues.headers.get("location")!)![1]!;
@@ -540,7 +610,8 @@ describe("two-way sync with GitLab Issues", () => {
         expect((await gitlab.deliver(url, e.event, e.payload, { token: "gitlab-webhook-secret-two-way" })).status).toBe(202);
         await runJobs(local);
       };
-      const status = async () => (await local.runtime.database.db.selectFrom("findings").select("status").where("id", "=", f.id).executeTakeFirstOrThrow()).status;
+      const status = async () =>
+        (await local.runtime.database.db.selectFrom("findings").select("status").where("id", "=", f.id).executeTakeFirstOrThrow()).status;
       const grace = { username: "grace", name: "Grace Hopper" };
 
       expect((await gitlab.deliver(url, "Issue Hook", gitlab.issueEvent(issue, { action: "close", by: grace }).payload, { token: "wrong" })).status).toBe(401);
@@ -602,13 +673,23 @@ describe("two-way sync with Azure DevOps and ServiceNow (a secret in a header)",
       const item = ado.workItems[0]!;
       const url = `${served.url}/webhooks/azure-devops/${trackerId}`;
       const grace = { id: "0f6a2c1e-1111-4222-8333-444455556666", displayName: "Grace Hopper", uniqueName: "grace@fabrikam.example" };
-      const status = async () => (await local.runtime.database.db.selectFrom("findings").select(["status", "status_reason"]).where("id", "=", id).executeTakeFirstOrThrow());
+      const status = async () =>
+        await local.runtime.database.db.selectFrom("findings").select(["status", "status_reason"]).where("id", "=", id).executeTakeFirstOrThrow();
 
       expect((await ado.deliver(url, ado.serviceHookEvent(item, { state: "Done", by: grace }))).status).toBe(401);
       expect((await ado.deliver(url, ado.serviceHookEvent(item, { state: "Done", by: grace }), { "x-patchbay-token": "not-the-secret" })).status).toBe(401);
-      expect((await ado.deliver(url, ado.serviceHookEvent(item, { state: "Done", comment: "Patched in <b>release 12</b>", by: grace }), { "x-patchbay-token": secret })).status).toBe(202);
+      expect(
+        (
+          await ado.deliver(url, ado.serviceHookEvent(item, { state: "Done", comment: "Patched in <b>release 12</b>", by: grace }), {
+            "x-patchbay-token": secret,
+          })
+        ).status,
+      ).toBe(202);
       await runJobs(local);
-      expect(await status()).toEqual({ status: "resolved", status_reason: `Grace Hopper moved #${item.id} to Done in Azure DevOps fabrikam: Patched in release 12` });
+      expect(await status()).toEqual({
+        status: "resolved",
+        status_reason: `Grace Hopper moved #${item.id} to Done in Azure DevOps fabrikam: Patched in release 12`,
+      });
       const basic = `Basic ${Buffer.from(`patchbay:${secret}`).toString("base64")}`;
       expect((await ado.deliver(url, ado.serviceHookEvent(item, { state: "To Do", by: ADO_SERVICE_IDENTITY }), { authorization: basic })).status).toBe(202);
       await runJobs(local);
@@ -632,14 +713,28 @@ describe("two-way sync with Azure DevOps and ServiceNow (a secret in a header)",
     const snowServer = await startSim(snow.app());
     const { local, served, browser } = await localApp(`https://acme.service-now.com=${snowServer.url}`);
     try {
-      const connected = await browser.post("/integrations/servicenow", { instanceUrl: "https://acme.service-now.com", username: "svc.patchbay", password: "sn-password-poll" });
+      const connected = await browser.post("/integrations/servicenow", {
+        instanceUrl: "https://acme.service-now.com",
+        username: "svc.patchbay",
+        password: "sn-password-poll",
+      });
       const trackerId = /\/integrations\/servicenow\/(\d+)/.exec(connected.headers.get("location")!)![1]!;
-      const id = await mapAndPush(local, browser, trackerId, { project: "incident", ticketType: "record", "source.short_description": "patchbay", "value.short_description.patchbay": "title", "status.open": "1", "status.done": "6", "inbound.1": "open", "inbound.6": "resolved" });
+      const id = await mapAndPush(local, browser, trackerId, {
+        project: "incident",
+        ticketType: "record",
+        "source.short_description": "patchbay",
+        "value.short_description.patchbay": "title",
+        "status.open": "1",
+        "status.done": "6",
+        "inbound.1": "open",
+        "inbound.6": "resolved",
+      });
       const poll = async () => {
         await enqueue(local.runtime.database.db, POLL_DUE_JOB, null, local.clock.now());
         await runJobs(local);
       };
-      const status = async () => (await local.runtime.database.db.selectFrom("findings").select(["status", "status_reason"]).where("id", "=", id).executeTakeFirstOrThrow());
+      const status = async () =>
+        await local.runtime.database.db.selectFrom("findings").select(["status", "status_reason"]).where("id", "=", id).executeTakeFirstOrThrow();
       await poll();
       expect((await status()).status).toBe("open");
       const record = snow.records()[0]!;
@@ -665,7 +760,11 @@ describe("two-way sync with Azure DevOps and ServiceNow (a secret in a header)",
     const snowServer = await startSim(snow.app());
     const { local, served, browser } = await localApp(`https://acme.service-now.com=${snowServer.url}`);
     try {
-      const connected = await browser.post("/integrations/servicenow", { instanceUrl: "https://acme.service-now.com", username: "svc.patchbay", password: "sn-password-two-way" });
+      const connected = await browser.post("/integrations/servicenow", {
+        instanceUrl: "https://acme.service-now.com",
+        username: "svc.patchbay",
+        password: "sn-password-two-way",
+      });
       expect(connected.status, text(await connected.clone().text())).toBe(303);
       const trackerId = /\/integrations\/servicenow\/(\d+)/.exec(connected.headers.get("location")!)![1]!;
       const id = await mapAndPush(local, browser, trackerId, {
@@ -687,17 +786,35 @@ describe("two-way sync with Azure DevOps and ServiceNow (a secret in a header)",
       const record = snow.records()[0]!;
       const url = `${served.url}/webhooks/servicenow/${trackerId}`;
       const post = (body: Record<string, unknown>, key = secret, at?: Date) => businessRuleDelivery(url, body, key, { at });
-      const rule = (state: string, by: string, mod: number, comment = "") => ({ event: "record.updated", delivery: `${record.sys_id}:${mod}`, table: "incident", sys_id: record.sys_id, number: record.number, state, state_changed: true, updated_by: by, updated_on: `2026-11-23 0${mod}:00:00`, comment });
-      const status = async () => (await local.runtime.database.db.selectFrom("findings").select(["status", "status_reason"]).where("id", "=", id).executeTakeFirstOrThrow());
+      const rule = (state: string, by: string, mod: number, comment = "") => ({
+        event: "record.updated",
+        delivery: `${record.sys_id}:${mod}`,
+        table: "incident",
+        sys_id: record.sys_id,
+        number: record.number,
+        state,
+        state_changed: true,
+        updated_by: by,
+        updated_on: `2026-11-23 0${mod}:00:00`,
+        comment,
+      });
+      const status = async () =>
+        await local.runtime.database.db.selectFrom("findings").select(["status", "status_reason"]).where("id", "=", id).executeTakeFirstOrThrow();
 
       expect((await post(rule("8", "beth.anglin", 1), "wrong")).status).toBe(401);
       // A delivery captured on the way is refused once it is older than five minutes.
       const stale = await post(rule("8", "beth.anglin", 1), secret, new Date(Date.now() - 10 * 60_000));
       expect(stale.status).toBe(401);
       expect((await stale.json()).error).toContain("timestamp");
-      expect((await post(rule("8", "beth.anglin", 1, "2026-11-23 01:00:00 - Beth Anglin (Additional comments)\nAccepted: legacy host, decommissioned in Q1."))).status).toBe(202);
+      expect(
+        (await post(rule("8", "beth.anglin", 1, "2026-11-23 01:00:00 - Beth Anglin (Additional comments)\nAccepted: legacy host, decommissioned in Q1.")))
+          .status,
+      ).toBe(202);
       await runJobs(local);
-      expect(await status()).toEqual({ status: "risk_accepted", status_reason: `beth.anglin moved ${record.number} to Canceled in ServiceNow acme: Accepted: legacy host, decommissioned in Q1.` });
+      expect(await status()).toEqual({
+        status: "risk_accepted",
+        status_reason: `beth.anglin moved ${record.number} to Canceled in ServiceNow acme: Accepted: legacy host, decommissioned in Q1.`,
+      });
       const again = await post(rule("8", "beth.anglin", 1));
       expect(again.status).toBe(202);
       expect((await again.json()).status).toBe("already processed");

@@ -22,11 +22,23 @@ let token: string;
 beforeEach(async () => {
   osv = new OsvSim();
   for (const advisory of realAdvisories()) osv.add(advisory);
-  osv.add({ id: "GHSA-35jh-r3h4-6jhm", modified: "2024-03-05T11:00:00Z", aliases: ["CVE-2021-23337"], summary: "Command Injection in lodash", affected: [{ package: { ecosystem: "npm", name: "lodash" }, ranges: [{ type: "SEMVER", events: [{ introduced: "0" }, { fixed: "4.17.21" }] }] }] });
+  osv.add({
+    id: "GHSA-35jh-r3h4-6jhm",
+    modified: "2024-03-05T11:00:00Z",
+    aliases: ["CVE-2021-23337"],
+    summary: "Command Injection in lodash",
+    affected: [{ package: { ecosystem: "npm", name: "lodash" }, ranges: [{ type: "SEMVER", events: [{ introduced: "0" }, { fixed: "4.17.21" }] }] }],
+  });
   github = new GitHubSim();
   github.addToken("github_pat_uploads_0001");
   github.repos.push({ id: 801, full_name: "acme/api", private: true, visibility: "private", archived: false, default_branch: "main" });
-  github.files.set("acme/api", { "package-lock.json": JSON.stringify({ name: "api", lockfileVersion: 3, packages: { "": {}, "node_modules/lodash": { version: "4.17.20" }, "node_modules/qs": { version: "6.7.0" } } }) });
+  github.files.set("acme/api", {
+    "package-lock.json": JSON.stringify({
+      name: "api",
+      lockfileVersion: 3,
+      packages: { "": {}, "node_modules/lodash": { version: "4.17.20" }, "node_modules/qs": { version: "6.7.0" } },
+    }),
+  });
   servers = [await startSim(osv.app()), await startSim(github.app())];
   app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.osv.dev=${servers[0]!.url},https://api.github.com=${servers[1]!.url}` } });
   admin = await setUpAdmin(app);
@@ -42,16 +54,34 @@ afterEach(async () => {
 
 const db = () => app.runtime.database.db;
 
-async function upload(body: string | FormData, query: Record<string, string> = {}, auth = `Bearer ${token}`, contentType = "application/json"): Promise<Response> {
+async function upload(
+  body: string | FormData,
+  query: Record<string, string> = {},
+  auth = `Bearer ${token}`,
+  contentType = "application/json",
+): Promise<Response> {
   const qs = new URLSearchParams(query).toString();
-  return app.runtime.app.request(`${BASE}/api/v1/scans${qs ? `?${qs}` : ""}`, { method: "POST", headers: { authorization: auth, ...(typeof body === "string" ? { "content-type": contentType } : {}) }, body });
+  return app.runtime.app.request(`${BASE}/api/v1/scans${qs ? `?${qs}` : ""}`, {
+    method: "POST",
+    headers: { authorization: auth, ...(typeof body === "string" ? { "content-type": contentType } : {}) },
+    body,
+  });
 }
 
 async function findings() {
   return db()
     .selectFrom("findings")
     .innerJoin("assets", "assets.id", "findings.asset_id")
-    .select(["findings.id", "findings.cve", "findings.package", "findings.installed_version", "findings.status", "findings.severity", "assets.name as asset", "assets.kind"])
+    .select([
+      "findings.id",
+      "findings.cve",
+      "findings.package",
+      "findings.installed_version",
+      "findings.status",
+      "findings.severity",
+      "assets.name as asset",
+      "assets.kind",
+    ])
     .orderBy("findings.cve")
     .execute();
 }
@@ -78,10 +108,24 @@ describe("uploads from CI", () => {
     const res = await upload(fixture("trivy-image.json"));
     expect(res.status).toBe(201);
     const body = (await res.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ format: "trivy", tool: "Trivy", asset: { kind: "container_image", name: "registry.example.com/acme/api:1.0" }, created: 5, updated: 0, resolved: 0, skipped: 0 });
+    expect(body).toMatchObject({
+      format: "trivy",
+      tool: "Trivy",
+      asset: { kind: "container_image", name: "registry.example.com/acme/api:1.0" },
+      created: 5,
+      updated: 0,
+      resolved: 0,
+      skipped: 0,
+    });
     const rows = await findings();
     // Severity from the report, else from the CVSS score (a v4 vector alone is scored too).
-    expect(rows.map((f) => `${f.cve} ${f.package} ${f.severity}`)).toEqual(["CVE-2011-3374 apt low", "CVE-2021-23337 lodash high", "CVE-2023-4911 libc6 high", "CVE-2024-88888 tiny-parser medium", "CVE-2024-99999 left-pad high"]);
+    expect(rows.map((f) => `${f.cve} ${f.package} ${f.severity}`)).toEqual([
+      "CVE-2011-3374 apt low",
+      "CVE-2021-23337 lodash high",
+      "CVE-2023-4911 libc6 high",
+      "CVE-2024-88888 tiny-parser medium",
+      "CVE-2024-99999 left-pad high",
+    ]);
     const asset = await db().selectFrom("assets").select("asset_key").where("kind", "=", "container_image").executeTakeFirstOrThrow();
     expect(asset.asset_key).toBe("image:sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
 
@@ -100,8 +144,20 @@ describe("uploads from CI", () => {
     const res = await upload(fixture("grype.json"));
     expect(await res.json()).toMatchObject({ format: "grype", tool: "Grype", created: 2 });
     const sarif = await upload(fixture("trivy.sarif"), { asset: "https://github.com/acme/web" });
-    expect(await sarif.json()).toMatchObject({ format: "sarif", tool: "Trivy", asset: { kind: "repository", name: "acme/web" }, created: 1, skipped: 1, reasons: { "no CVE or advisory identifier (code scanning rules are not imported)": 1 } });
-    const cdx = await upload(fixture("cyclonedx.xml"), { asset: "registry.example.com/acme/billing:3.2@sha256:3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d" }, undefined, "application/xml");
+    expect(await sarif.json()).toMatchObject({
+      format: "sarif",
+      tool: "Trivy",
+      asset: { kind: "repository", name: "acme/web" },
+      created: 1,
+      skipped: 1,
+      reasons: { "no CVE or advisory identifier (code scanning rules are not imported)": 1 },
+    });
+    const cdx = await upload(
+      fixture("cyclonedx.xml"),
+      { asset: "registry.example.com/acme/billing:3.2@sha256:3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d" },
+      undefined,
+      "application/xml",
+    );
     // Log4Shell on the same image, package and version as Grype's: one finding, two sources.
     expect(await cdx.json()).toMatchObject({ format: "cyclonedx-xml", tool: "Dependency-Check", created: 1, updated: 1 });
     const log4j = (await findings()).filter((f) => f.cve === "CVE-2021-44228");
@@ -121,12 +177,17 @@ describe("uploads from CI", () => {
     expect(body.reasons["installed version not given by the report, and not in the repository's lockfiles read by the dependency monitor"]).toBe(1);
     const rows = await findings();
     // lodash 4.17.20 from the lockfile, its GHSA resolved to CVE-2021-23337: the dependency monitor's finding, now with a second source.
-    expect(rows.filter((f) => f.package === "lodash" && f.asset === "acme/api").map((f) => `${f.cve} ${f.installed_version}`)).toEqual(["CVE-2021-23337 4.17.20"]);
+    expect(rows.filter((f) => f.package === "lodash" && f.asset === "acme/api").map((f) => `${f.cve} ${f.installed_version}`)).toEqual([
+      "CVE-2021-23337 4.17.20",
+    ]);
     expect(rows.length).toBe(before);
 
     const sbom = await upload(fixture("spdx.json"), { asset: "https://github.com/acme/web" });
     expect(await sbom.json()).toMatchObject({ format: "spdx", tool: "SPDX SBOM", created: 2, skipped: 1 });
-    expect((await findings()).filter((f) => f.asset === "acme/web").map((f) => `${f.cve} ${f.package}@${f.installed_version}`)).toEqual(["CVE-2021-23337 lodash@4.17.20", "CVE-2021-33203 django@3.2.4"]);
+    expect((await findings()).filter((f) => f.asset === "acme/web").map((f) => `${f.cve} ${f.package}@${f.installed_version}`)).toEqual([
+      "CVE-2021-23337 lodash@4.17.20",
+      "CVE-2021-33203 django@3.2.4",
+    ]);
   });
 
   it("refuses with 503 and Retry-After, writing nothing, when the advisory database cannot complete the report", async () => {
@@ -134,7 +195,10 @@ describe("uploads from CI", () => {
     await runJobs(app, 5_000);
     osv.faults.add({ status: 500 });
     const before = await findings();
-    for (const [name, asset] of [["spdx.json", "https://github.com/acme/web"], ["npm-audit-v2.json", "acme/web"]] as const) {
+    for (const [name, asset] of [
+      ["spdx.json", "https://github.com/acme/web"],
+      ["npm-audit-v2.json", "acme/web"],
+    ] as const) {
       const res = await upload(fixture(name), { asset, full: "true" });
       expect(res.status, name).toBe(503);
       expect(res.headers.get("retry-after")).toBe("60");
@@ -158,7 +222,9 @@ describe("uploads from CI", () => {
     const trivy = fixture("trivy-image.json");
     const truncated = await upload(trivy.slice(0, trivy.length - 200));
     expect(truncated.status).toBe(400);
-    expect(((await truncated.json()) as { error: string }).error).toMatch(/^The Trivy JSON is not valid JSON at line \d+, column \d+: the document ends early .*Nothing was imported\.$/);
+    expect(((await truncated.json()) as { error: string }).error).toMatch(
+      /^The Trivy JSON is not valid JSON at line \d+, column \d+: the document ends early .*Nothing was imported\.$/,
+    );
     const broken = await upload(trivy.replace('"Severity": "LOW"', '"Severity": LOW'));
     expect(((await broken.json()) as { error: string }).error).toMatch(/at line 53, column 23: unexpected "L" where a value was expected/);
     expect(((await (await upload('{"hello": 1}')).json()) as { error: string }).error).toContain("The file's format was not recognised");
@@ -183,15 +249,25 @@ describe("uploads from CI", () => {
       return ((await res.json()) as { error: string }).error;
     };
     // A layout Patchbay does not read (Snyk's JSON, an array of something) is not "201 created 0".
-    expect(await refused('{"vulnerabilities": [{"id": "SNYK-JS-LODASH-1018905", "packageName": "lodash", "version": "4.17.20"}], "ok": false, "dependencyCount": 3, "packageManager": "npm"}')).toMatch(/not recognised.*top-level keys: "vulnerabilities", "ok", "dependencyCount", "packageManager"/);
+    expect(
+      await refused(
+        '{"vulnerabilities": [{"id": "SNYK-JS-LODASH-1018905", "packageName": "lodash", "version": "4.17.20"}], "ok": false, "dependencyCount": 3, "packageManager": "npm"}',
+      ),
+    ).toMatch(/not recognised.*top-level keys: "vulnerabilities", "ok", "dependencyCount", "packageManager"/);
     expect(await refused('[{"name": "left-pad", "version": "1.3.0"}]')).toMatch(/not recognised.*a JSON array/);
     expect(await refused('[{"name": "left-pad"}]', { format: "trivy" })).toMatch(/not a Trivy JSON report .*: it is a JSON array/);
     expect(await refused('{"hello": 1}')).toContain('top-level keys: "hello"');
     // A format named that the content does not match.
-    expect(await refused(trivy, { format: "grype" })).toMatch(/^format=grype was named, but the file is not a Grype JSON report \(an object with "matches"\): its top-level keys are "SchemaVersion", "CreatedAt", "ArtifactName"/);
+    expect(await refused(trivy, { format: "grype" })).toMatch(
+      /^format=grype was named, but the file is not a Grype JSON report \(an object with "matches"\): its top-level keys are "SchemaVersion", "CreatedAt", "ArtifactName"/,
+    );
     // An error the tool wrote instead of a report, with the tool's own words.
-    const npmError = JSON.stringify({ error: { code: "ENOAUDIT", summary: "Your configured registry (https://registry.npmjs.org/) does not support audit requests.", detail: "" } });
-    expect(await refused(npmError, { format: "npm-audit" })).toContain('npm audit wrote an error instead of a report: "ENOAUDIT: Your configured registry (https://registry.npmjs.org/) does not support audit requests."');
+    const npmError = JSON.stringify({
+      error: { code: "ENOAUDIT", summary: "Your configured registry (https://registry.npmjs.org/) does not support audit requests.", detail: "" },
+    });
+    expect(await refused(npmError, { format: "npm-audit" })).toContain(
+      'npm audit wrote an error instead of a report: "ENOAUDIT: Your configured registry (https://registry.npmjs.org/) does not support audit requests."',
+    );
     expect(await refused(npmError)).toContain("ENOAUDIT");
     expect(await db().selectFrom("findings").select("id").execute()).toEqual([]);
   });
@@ -199,7 +275,11 @@ describe("uploads from CI", () => {
   it("reads gzip reports, by Content-Encoding or by their magic bytes, and refuses a gzip bomb by its inflated size", async () => {
     const trivy = fixture("trivy-image.json");
     const send = (body: Uint8Array, headers: Record<string, string> = {}) =>
-      app.runtime.app.request(`${BASE}/api/v1/scans`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers }, body: new Blob([new Uint8Array(body)]) });
+      app.runtime.app.request(`${BASE}/api/v1/scans`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
+        body: new Blob([new Uint8Array(body)]),
+      });
     const declared = await send(gzipSync(trivy), { "content-encoding": "gzip" });
     expect(declared.status, await declared.clone().text()).toBe(201);
     const created = ((await declared.json()) as { created: number }).created;
@@ -208,7 +288,10 @@ describe("uploads from CI", () => {
     expect(byMagic.status).toBe(201);
     expect(((await byMagic.json()) as { unchanged: number }).unchanged).toBe(created);
     // A Trivy report padded with 300 MB of spaces compresses to a few hundred KB.
-    const bomb = await send(gzipSync(Buffer.concat([Buffer.from('{"SchemaVersion": 2, "Results": ['), Buffer.alloc(300 * 1024 * 1024, " "), Buffer.from("]}")])), { "content-encoding": "gzip" });
+    const bomb = await send(
+      gzipSync(Buffer.concat([Buffer.from('{"SchemaVersion": 2, "Results": ['), Buffer.alloc(300 * 1024 * 1024, " "), Buffer.from("]}")])),
+      { "content-encoding": "gzip" },
+    );
     expect(bomb.status).toBe(413);
     const corrupt = await send(Buffer.concat([gzipSync(trivy).subarray(0, 200), Buffer.from("not gzip at all")]));
     expect(corrupt.status).toBe(400);
@@ -216,7 +299,9 @@ describe("uploads from CI", () => {
   });
 
   it("removes control characters from what a report says (a NUL in a Java version) before storing it", async () => {
-    const trivy = JSON.parse(fixture("trivy-image.json")) as { Results: { Vulnerabilities?: { InstalledVersion: string; PkgName: string; Title?: string }[] }[] };
+    const trivy = JSON.parse(fixture("trivy-image.json")) as {
+      Results: { Vulnerabilities?: { InstalledVersion: string; PkgName: string; Title?: string }[] }[];
+    };
     const v = trivy.Results.flatMap((r) => r.Vulnerabilities ?? [])[0]!;
     const version = v.InstalledVersion;
     v.InstalledVersion = `${version}\u0000`;
@@ -235,7 +320,14 @@ describe("uploads from CI", () => {
     expect(((await named.json()) as { error: string }).error).toContain('Kubernetes report (trivy k8s) about every image in cluster "prod-eu-1"');
     const res = await upload(fixture("trivy-k8s.json"), { full: "true" });
     expect(res.status).toBe(201);
-    expect(await res.json()).toMatchObject({ format: "trivy", asset: { kind: "kubernetes_cluster", name: "Kubernetes cluster prod-eu-1" }, images: 2, created: 4, skipped: 1, reasons: { "image without a digest, and not known to Patchbay": 1 } });
+    expect(await res.json()).toMatchObject({
+      format: "trivy",
+      asset: { kind: "kubernetes_cluster", name: "Kubernetes cluster prod-eu-1" },
+      images: 2,
+      created: 4,
+      skipped: 1,
+      reasons: { "image without a digest, and not known to Patchbay": 1 },
+    });
     const rows = await findings();
     expect(rows.map((f) => `${f.cve} ${f.package}@${f.installed_version} on ${f.asset}`).sort()).toEqual([
       "CVE-2023-52425 libexpat1@2.5.0-1 on docker.io/library/nginx",
@@ -269,7 +361,13 @@ describe("uploads from CI", () => {
     await admin.post("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_uploads_0001" });
     await admin.post("/integrations/dependency-monitor", {});
     await runJobs(app, 5_000);
-    osv.add({ id: "GHSA-xvch-5gv4-984h", modified: "2024-03-05T11:00:00Z", aliases: ["CVE-2021-44906"], summary: "Prototype Pollution in minimist", affected: [{ package: { ecosystem: "npm", name: "minimist" }, ranges: [{ type: "SEMVER", events: [{ introduced: "0" }, { fixed: "1.2.6" }] }] }] });
+    osv.add({
+      id: "GHSA-xvch-5gv4-984h",
+      modified: "2024-03-05T11:00:00Z",
+      aliases: ["CVE-2021-44906"],
+      summary: "Prototype Pollution in minimist",
+      affected: [{ package: { ecosystem: "npm", name: "minimist" }, ranges: [{ type: "SEMVER", events: [{ introduced: "0" }, { fixed: "1.2.6" }] }] }],
+    });
     const res = await upload(fixture("spdx-security-refs.json"), { asset: "https://github.com/acme/web" });
     const body = (await res.json()) as Record<string, any>;
     expect(body).toMatchObject({ format: "spdx", created: 1 });
@@ -278,13 +376,23 @@ describe("uploads from CI", () => {
       "SBOM package without a package URL (purl) of a known ecosystem, or without a version": 1,
       "SBOM security reference on a package without a package URL (purl) or version, so OSV cannot check it": 1,
     });
-    expect((await findings()).filter((f) => f.asset === "acme/web").map((f) => `${f.cve} ${f.package}@${f.installed_version}`)).toEqual(["CVE-2021-23337 lodash@4.17.20"]);
+    expect((await findings()).filter((f) => f.asset === "acme/web").map((f) => `${f.cve} ${f.package}@${f.installed_version}`)).toEqual([
+      "CVE-2021-23337 lodash@4.17.20",
+    ]);
   });
 
   it("reads Trivy's older layout: the results as a top-level array", async () => {
     const report = [
-      { Target: "package-lock.json", Type: "npm", Vulnerabilities: [{ VulnerabilityID: "CVE-2021-23337", PkgName: "lodash", InstalledVersion: "4.17.20", FixedVersion: "4.17.21", Severity: "HIGH" }] },
-      { Target: "requirements.txt", Type: "pip", Vulnerabilities: [{ VulnerabilityID: "CVE-2021-33203", PkgName: "django", InstalledVersion: "3.2.4", FixedVersion: "3.2.5", Severity: "MEDIUM" }] },
+      {
+        Target: "package-lock.json",
+        Type: "npm",
+        Vulnerabilities: [{ VulnerabilityID: "CVE-2021-23337", PkgName: "lodash", InstalledVersion: "4.17.20", FixedVersion: "4.17.21", Severity: "HIGH" }],
+      },
+      {
+        Target: "requirements.txt",
+        Type: "pip",
+        Vulnerabilities: [{ VulnerabilityID: "CVE-2021-33203", PkgName: "django", InstalledVersion: "3.2.4", FixedVersion: "3.2.5", Severity: "MEDIUM" }],
+      },
     ];
     expect((await upload(JSON.stringify(report), { asset: "acme/web" })).status).toBe(201);
     expect((await findings()).map((f) => [f.cve, f.package, f.installed_version, f.severity])).toEqual([
@@ -304,7 +412,14 @@ describe("uploads from CI", () => {
           Target: "package-lock.json",
           Class: "lang-pkgs",
           Type: "npm",
-          Vulnerabilities: statuses.map((status, i) => ({ VulnerabilityID: `CVE-2024-${1000 + i}`, PkgName: "lodash", InstalledVersion: "4.17.20", FixedVersion: status === "fixed" ? "4.17.21" : "", Status: status, Severity: "HIGH" })),
+          Vulnerabilities: statuses.map((status, i) => ({
+            VulnerabilityID: `CVE-2024-${1000 + i}`,
+            PkgName: "lodash",
+            InstalledVersion: "4.17.20",
+            FixedVersion: status === "fixed" ? "4.17.21" : "",
+            Status: status,
+            Severity: "HIGH",
+          })),
         },
       ],
     };
@@ -323,7 +438,15 @@ describe("uploads from CI", () => {
           packages: [
             {
               package: { name: "tar", version: "4.4.10", ecosystem: "npm" },
-              vulnerabilities: [{ id: "GHSA-5955-9wpr-37jh", aliases: ["CVE-2021-37713", "CVE-2021-37701"], summary: "Arbitrary file creation in tar", database_specific: { severity: "HIGH" }, affected: [{ package: { ecosystem: "npm", name: "tar" }, ranges: [{ type: "SEMVER", events: [{ introduced: "0" }, { fixed: "4.4.18" }] }] }] }],
+              vulnerabilities: [
+                {
+                  id: "GHSA-5955-9wpr-37jh",
+                  aliases: ["CVE-2021-37713", "CVE-2021-37701"],
+                  summary: "Arbitrary file creation in tar",
+                  database_specific: { severity: "HIGH" },
+                  affected: [{ package: { ecosystem: "npm", name: "tar" }, ranges: [{ type: "SEMVER", events: [{ introduced: "0" }, { fixed: "4.4.18" }] }] }],
+                },
+              ],
               groups: [{ ids: ["GHSA-5955-9wpr-37jh", "CVE-2021-37713", "CVE-2021-37701"] }],
             },
           ],
@@ -363,7 +486,12 @@ describe("uploads from CI", () => {
         },
       });
     const send = (body: ReadableStream<Uint8Array> | string) =>
-      app.runtime.app.request(`${BASE}/api/v1/scans?asset=acme/web`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body, duplex: "half" } as RequestInit);
+      app.runtime.app.request(`${BASE}/api/v1/scans?asset=acme/web`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body,
+        duplex: "half",
+      } as RequestInit);
     const pending = Array.from({ length: 6 }, () => send(slow()));
     await new Promise((r) => setTimeout(r, 200));
     const refused = await send('{"SchemaVersion": 2, "ArtifactName": "acme/web", "Results": []}');

@@ -24,7 +24,13 @@ const db = () => app.runtime.database.db;
 
 async function importTenant(): Promise<void> {
   await seedRepositories(app, DEFAULT_REPOSITORIES);
-  const res = await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on" });
+  const res = await admin.post("/integrations/wiz", {
+    apiEndpoint: WIZ_ENDPOINT,
+    clientId: WIZ_CLIENT.id,
+    clientSecret: WIZ_CLIENT.secret,
+    scanSca: "on",
+    scanContainerImages: "on",
+  });
   expect(res.status).toBe(303);
   app.clock.advance(5_000);
   while (await app.runtime.worker.runOnce());
@@ -61,14 +67,32 @@ describe("Vulnerabilities", () => {
 
   it("keeps the counts by status and severity in step with findings through imports, status changes and removal", async () => {
     const counted = async () =>
-      (await db().selectFrom("finding_counts").select(["status", "severity_rank", "n"]).where("n", ">", 0).orderBy("status").orderBy("severity_rank").execute()).map((r) => `${r.status}/${r.severity_rank}=${r.n}`);
+      (
+        await db().selectFrom("finding_counts").select(["status", "severity_rank", "n"]).where("n", ">", 0).orderBy("status").orderBy("severity_rank").execute()
+      ).map((r) => `${r.status}/${r.severity_rank}=${r.n}`);
     const actual = async () =>
-      (await db().selectFrom("findings").select(["status", "severity_rank", (eb) => eb.fn.countAll<number>().as("n")]).groupBy(["status", "severity_rank"]).orderBy("status").orderBy("severity_rank").execute()).map((r) => `${r.status}/${r.severity_rank}=${r.n}`);
+      (
+        await db()
+          .selectFrom("findings")
+          .select(["status", "severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
+          .groupBy(["status", "severity_rank"])
+          .orderBy("status")
+          .orderBy("severity_rank")
+          .execute()
+      ).map((r) => `${r.status}/${r.severity_rank}=${r.n}`);
     await importTenant();
     expect(await counted()).toEqual(await actual());
     const [a, b] = await db().selectFrom("findings").select("id").orderBy("id").limit(2).execute();
     expect((await admin.post(`/vulnerabilities/${a!.id}/status`, { status: "false_positive", reason: "Not reachable" })).status).toBe(303);
-    expect((await admin.post(`/vulnerabilities/${b!.id}/status`, { status: "risk_accepted", reason: "Retiring", expires: new Date(app.clock.time + 30 * 86_400_000).toISOString().slice(0, 10) })).status).toBe(303);
+    expect(
+      (
+        await admin.post(`/vulnerabilities/${b!.id}/status`, {
+          status: "risk_accepted",
+          reason: "Retiring",
+          expires: new Date(app.clock.time + 30 * 86_400_000).toISOString().slice(0, 10),
+        })
+      ).status,
+    ).toBe(303);
     expect(await counted()).toEqual(await actual());
     const integration = await db().selectFrom("integrations").select("id").executeTakeFirstOrThrow();
     expect((await admin.post(`/integrations/wiz/${integration.id}/disconnect`, {})).status).toBe(303);
@@ -82,7 +106,12 @@ describe("Vulnerabilities", () => {
     const ids = cves(critical);
     expect(ids.length).toBeGreaterThan(0);
     const stored = await db().selectFrom("findings").select("cve").where("severity", "=", "critical").execute();
-    expect(ids.sort()).toEqual(stored.map((r) => r.cve).sort().slice(0, 50));
+    expect(ids.sort()).toEqual(
+      stored
+        .map((r) => r.cve)
+        .sort()
+        .slice(0, 50),
+    );
     expect(critical).toMatch(/name="severity" value="critical" checked/);
 
     const lodash = cves(await (await admin.get("/vulnerabilities?q=LOD")).text());
@@ -143,7 +172,15 @@ describe("finding detail", () => {
     const finding = await db().selectFrom("findings").selectAll().orderBy("id").executeTakeFirstOrThrow();
     const html = await (await admin.get(`/vulnerabilities/${finding.id}`)).text();
     const page = text(html);
-    for (const value of [finding.cve, finding.package, finding.installed_version, finding.fixed_version!, finding.fingerprint, "Wiz us1 — reports it open", "scanner: Wiz us1: Open — Imported"]) {
+    for (const value of [
+      finding.cve,
+      finding.package,
+      finding.installed_version,
+      finding.fixed_version!,
+      finding.fingerprint,
+      "Wiz us1 — reports it open",
+      "scanner: Wiz us1: Open — Imported",
+    ]) {
       expect(page).toContain(value);
     }
     expect(html).toContain(`https://nvd.nist.gov/vuln/detail/${finding.cve}`);

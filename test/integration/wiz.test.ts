@@ -28,7 +28,10 @@ const ctx = () =>
     ]),
     http: { sleep: async (ms) => void sleeps.push(ms), timeoutMs: 500 },
   });
-const connection = { settings: { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, scanSca: true, scanContainerImages: true }, secrets: { clientSecret: WIZ_CLIENT.secret } };
+const connection = {
+  settings: { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, scanSca: true, scanContainerImages: true },
+  secrets: { clientSecret: WIZ_CLIENT.secret },
+};
 
 async function failure(): Promise<ExternalError> {
   const err = await wizConnector.test(connection, ctx()).catch((e) => e);
@@ -45,14 +48,22 @@ describe("Wiz connector under faults", () => {
   });
 
   it("classifies a 401 from the API as an authentication failure", async () => {
-    fixture.sim.faults.add({ path: /graphql/, status: 401, body: JSON.stringify({ errors: [{ message: "Client token is either missing, invalid or expired", extensions: { code: "UNAUTHENTICATED" } }] }) });
+    fixture.sim.faults.add({
+      path: /graphql/,
+      status: 401,
+      body: JSON.stringify({ errors: [{ message: "Client token is either missing, invalid or expired", extensions: { code: "UNAUTHENTICATED" } }] }),
+    });
     const err = await failure();
     expect(err.kind).toBe("auth");
     expect(err.message).toContain("Client token is either missing, invalid or expired");
   });
 
   it("classifies a 403 as a permission problem", async () => {
-    fixture.sim.faults.add({ path: /graphql/, status: 403, body: JSON.stringify({ errors: [{ message: "The client's IP is forbidden accessing this resource", extensions: { code: "FORBIDDEN_IP" } }] }) });
+    fixture.sim.faults.add({
+      path: /graphql/,
+      status: 403,
+      body: JSON.stringify({ errors: [{ message: "The client's IP is forbidden accessing this resource", extensions: { code: "FORBIDDEN_IP" } }] }),
+    });
     const err = await failure();
     expect(err.kind).toBe("permission");
     expect(wizConnector.troubleshoot!(err)!.title).toBe("Connection Failed — API Endpoint Error");

@@ -90,14 +90,30 @@ export class AzureDevOpsSim {
           name: "Assigned To",
           alwaysRequired: false,
           allowedValues: [
-            { displayName: "Jamal Hartnett", uniqueName: "jamal@fabrikam.example", id: "6f7c4d1e-0a1b-4c2d-9e3f-111111111111", descriptor: "aad.MmY3YzRkMWUtMGExYi00YzJkLTllM2YtMTExMTExMTExMTEx" },
-            { displayName: "Chuck Reinhart", uniqueName: "chuck@fabrikam.example", id: "6f7c4d1e-0a1b-4c2d-9e3f-222222222222", descriptor: "aad.MmY3YzRkMWUtMGExYi00YzJkLTllM2YtMjIyMjIyMjIyMjIy" },
+            {
+              displayName: "Jamal Hartnett",
+              uniqueName: "jamal@fabrikam.example",
+              id: "6f7c4d1e-0a1b-4c2d-9e3f-111111111111",
+              descriptor: "aad.MmY3YzRkMWUtMGExYi00YzJkLTllM2YtMTExMTExMTExMTEx",
+            },
+            {
+              displayName: "Chuck Reinhart",
+              uniqueName: "chuck@fabrikam.example",
+              id: "6f7c4d1e-0a1b-4c2d-9e3f-222222222222",
+              descriptor: "aad.MmY3YzRkMWUtMGExYi00YzJkLTllM2YtMjIyMjIyMjIyMjIy",
+            },
           ],
         },
         { referenceName: "System.CreatedDate", name: "Created Date", alwaysRequired: false },
         { referenceName: "System.History", name: "History", alwaysRequired: false },
         { referenceName: "Microsoft.VSTS.TCM.ReproSteps", name: "Repro Steps", alwaysRequired: false },
-        { referenceName: "Microsoft.VSTS.Common.Severity", name: "Severity", alwaysRequired: false, allowedValues: ["1 - Critical", "2 - High", "3 - Medium", "4 - Low"], defaultValue: "3 - Medium" },
+        {
+          referenceName: "Microsoft.VSTS.Common.Severity",
+          name: "Severity",
+          alwaysRequired: false,
+          allowedValues: ["1 - Critical", "2 - High", "3 - Medium", "4 - Low"],
+          defaultValue: "3 - Medium",
+        },
         { referenceName: "Microsoft.VSTS.Common.Priority", name: "Priority", alwaysRequired: false, allowedValues: [1, 2, 3, 4], defaultValue: 2 },
         { referenceName: "Microsoft.VSTS.Common.StateChangeDate", name: "State Change Date", alwaysRequired: false },
         { referenceName: "Custom.Team", name: "Team", alwaysRequired: true, allowedValues: ["Payments", "Platform"] },
@@ -124,7 +140,10 @@ export class AzureDevOpsSim {
    * A person changes a work item's state or adds a discussion comment: the "workitem.updated"
    * service hook event as Azure DevOps posts it (resource: the revision's changed fields).
    */
-  serviceHookEvent(item: AdoSimWorkItem, change: { state?: string; comment?: string; by: { id: string; displayName: string; uniqueName: string } }): Record<string, unknown> {
+  serviceHookEvent(
+    item: AdoSimWorkItem,
+    change: { state?: string; comment?: string; by: { id: string; displayName: string; uniqueName: string } },
+  ): Record<string, unknown> {
     const fields: Record<string, { oldValue?: unknown; newValue: unknown }> = {};
     const revisedDate = new Date().toISOString();
     item.rev++;
@@ -166,26 +185,48 @@ export class AzureDevOpsSim {
   }
 
   addProject(name: string): void {
-    this.projects.push({ id: `6ce954b1-ce1f-45d1-b94d-e6bf2464ba2${this.projects.length}`, name, areas: [name, `${name}\\Payments`, `${name}\\Platform`], iterations: [name, `${name}\\Sprint 1`, `${name}\\Sprint 2`] });
+    this.projects.push({
+      id: `6ce954b1-ce1f-45d1-b94d-e6bf2464ba2${this.projects.length}`,
+      name,
+      areas: [name, `${name}\\Payments`, `${name}\\Platform`],
+      iterations: [name, `${name}\\Sprint 1`, `${name}\\Sprint 2`],
+    });
   }
 
   app(): Hono {
     const root = new Hono();
     const org = new Hono();
-    org.use("*", this.faults.middleware((status) => errorBody(`VS${status}: Simulated error.`, "SimulatedException")));
+    org.use(
+      "*",
+      this.faults.middleware((status) => errorBody(`VS${status}: Simulated error.`, "SimulatedException")),
+    );
     org.use("*", async (c, next) => {
       const auth = /^Basic (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
       const token = auth ? Buffer.from(auth, "base64").toString().split(":").slice(1).join(":") : "";
       // Without valid credentials Azure DevOps serves its sign-in page with 203.
       if (!this.tokens.has(token)) return c.html("<html><head><title>Azure DevOps Services | Sign In</title></head><body></body></html>", 203);
-      if (!c.req.query("api-version")) return c.json(JSON.parse(errorBody("No api-version was supplied for the request.", "VssVersionNotSpecifiedException")), 400);
+      if (!c.req.query("api-version"))
+        return c.json(JSON.parse(errorBody("No api-version was supplied for the request.", "VssVersionNotSpecifiedException")), 400);
       await next();
     });
-    const project = (c: Context) => this.projects.find((p) => p.name.toLowerCase() === decodeURIComponent(c.req.param("project") ?? "").toLowerCase() || p.id === c.req.param("project"));
-    const type = (c: Context) => this.types.find((t) => t.name.toLowerCase() === decodeURIComponent(c.req.param("type") ?? "").replace(/^\$/, "").toLowerCase());
+    const project = (c: Context) =>
+      this.projects.find((p) => p.name.toLowerCase() === decodeURIComponent(c.req.param("project") ?? "").toLowerCase() || p.id === c.req.param("project"));
+    const type = (c: Context) =>
+      this.types.find(
+        (t) =>
+          t.name.toLowerCase() ===
+          decodeURIComponent(c.req.param("type") ?? "")
+            .replace(/^\$/, "")
+            .toLowerCase(),
+      );
     const notFound = (c: Context, message: string, key: string) => c.json(JSON.parse(errorBody(message, key)), 404);
 
-    org.get("/_apis/connectionData", (c) => c.json({ authenticatedUser: { id: ADO_SERVICE_IDENTITY.id, descriptor: `aad.${ADO_SERVICE_IDENTITY.id}`, providerDisplayName: ADO_SERVICE_IDENTITY.displayName }, instanceId: "3b4c5d6e-0000-4000-8000-000000000001" }));
+    org.get("/_apis/connectionData", (c) =>
+      c.json({
+        authenticatedUser: { id: ADO_SERVICE_IDENTITY.id, descriptor: `aad.${ADO_SERVICE_IDENTITY.id}`, providerDisplayName: ADO_SERVICE_IDENTITY.displayName },
+        instanceId: "3b4c5d6e-0000-4000-8000-000000000001",
+      }),
+    );
     org.get("/_apis/projects", (c) => {
       const top = Number(c.req.query("$top") ?? 100);
       const skip = Number(c.req.query("continuationToken") ?? 0);
@@ -195,7 +236,15 @@ export class AzureDevOpsSim {
     });
     org.get("/:project/_apis/wit/workitemtypes", (c) => {
       if (!project(c)) return notFound(c, `TF200016: The following project does not exist: ${c.req.param("project")}.`, "ProjectDoesNotExistWithNameException");
-      return c.json({ count: this.types.length, value: this.types.map((t) => ({ name: t.name, referenceName: `Microsoft.VSTS.WorkItemTypes.${t.name}`, isDisabled: false, states: t.states.map((s) => ({ name: s })) })) });
+      return c.json({
+        count: this.types.length,
+        value: this.types.map((t) => ({
+          name: t.name,
+          referenceName: `Microsoft.VSTS.WorkItemTypes.${t.name}`,
+          isDisabled: false,
+          states: t.states.map((s) => ({ name: s })),
+        })),
+      });
     });
     org.get("/:project/_apis/wit/workitemtypes/:type/fields", (c) => {
       const t = type(c);
@@ -215,10 +264,25 @@ export class AzureDevOpsSim {
     org.get("/:project/_apis/wit/workitemtypes/:type/states", (c) => {
       const t = type(c);
       if (!project(c) || !t) return notFound(c, `TF51535: Cannot find work item type.`, "WorkItemTypeNotFoundException");
-      return c.json({ count: t.states.length, value: t.states.map((s) => ({ name: s, color: "b2b2b2", category: s === "Closed" || s === "Done" ? "Completed" : s === "Removed" ? "Removed" : s === "New" || s === "To Do" ? "Proposed" : "InProgress" })) });
+      return c.json({
+        count: t.states.length,
+        value: t.states.map((s) => ({
+          name: s,
+          color: "b2b2b2",
+          category: s === "Closed" || s === "Done" ? "Completed" : s === "Removed" ? "Removed" : s === "New" || s === "To Do" ? "Proposed" : "InProgress",
+        })),
+      });
     });
     org.get("/:project/_apis/wit/fields", (c) =>
-      c.json({ count: Object.keys(DEFINITIONS).length, value: Object.entries(DEFINITIONS).map(([referenceName, type]) => ({ referenceName, name: referenceName.split(".").at(-1), type, readOnly: ["System.Id", "System.CreatedDate", "System.Reason"].includes(referenceName) })) }),
+      c.json({
+        count: Object.keys(DEFINITIONS).length,
+        value: Object.entries(DEFINITIONS).map(([referenceName, type]) => ({
+          referenceName,
+          name: referenceName.split(".").at(-1),
+          type,
+          readOnly: ["System.Id", "System.CreatedDate", "System.Reason"].includes(referenceName),
+        })),
+      }),
     );
     org.get("/:project/_apis/wit/classificationnodes", (c) => {
       const p = project(c);
@@ -236,30 +300,58 @@ export class AzureDevOpsSim {
       const t = type(c);
       if (!p) return notFound(c, `TF200016: The following project does not exist: ${c.req.param("project")}.`, "ProjectDoesNotExistWithNameException");
       if (!t) return notFound(c, `TF401326: Invalid work item type.`, "WorkItemTypeNotFoundException");
-      if (!(c.req.header("content-type") ?? "").includes("application/json-patch+json")) return c.json(JSON.parse(errorBody("The request indicated a Content-Type of \"application/json\" for method type \"POST\" which is not supported. Valid content types for this method are: application/json-patch+json.", "VssRequestContentTypeNotSupportedException")), 415);
+      if (!(c.req.header("content-type") ?? "").includes("application/json-patch+json"))
+        return c.json(
+          JSON.parse(
+            errorBody(
+              'The request indicated a Content-Type of "application/json" for method type "POST" which is not supported. Valid content types for this method are: application/json-patch+json.',
+              "VssRequestContentTypeNotSupportedException",
+            ),
+          ),
+          415,
+        );
       const ops = (await c.req.json().catch(() => null)) as { op: string; path: string; value: unknown }[] | null;
-      if (!Array.isArray(ops)) return c.json(JSON.parse(errorBody("You must pass a valid patch document in the body of the request.", "VssPropertyValidationException")), 400);
+      if (!Array.isArray(ops))
+        return c.json(JSON.parse(errorBody("You must pass a valid patch document in the body of the request.", "VssPropertyValidationException")), 400);
       const fields: Record<string, unknown> = { "System.State": t.states[0], "System.AreaPath": p.name, "System.IterationPath": p.name };
       for (const f of t.fields) if (f.defaultValue !== undefined && f.defaultValue !== null) fields[f.referenceName] = f.defaultValue;
       const problem = this.apply(p, t, fields, ops);
       if (problem) return c.json(JSON.parse(errorBody(problem, "RuleValidationException")), 400);
-      const item: AdoSimWorkItem = { id: this.#nextId++, project: p.name, type: t.name, fields: { ...fields, "System.WorkItemType": t.name, "System.TeamProject": p.name }, comments: [], rev: 1 };
+      const item: AdoSimWorkItem = {
+        id: this.#nextId++,
+        project: p.name,
+        type: t.name,
+        fields: { ...fields, "System.WorkItemType": t.name, "System.TeamProject": p.name },
+        comments: [],
+        rev: 1,
+      };
       this.workItems.push(item);
       return c.json(this.view(item));
     });
     const item = (c: Context) => this.workItems.find((w) => w.id === Number(c.req.param("id")));
     const getItem = (c: Context) => {
       const w = item(c);
-      if (!w) return notFound(c, `TF401232: Work item ${c.req.param("id")} does not exist, or you do not have permissions to read it.`, "WorkItemUnauthorizedAccessException");
+      if (!w)
+        return notFound(
+          c,
+          `TF401232: Work item ${c.req.param("id")} does not exist, or you do not have permissions to read it.`,
+          "WorkItemUnauthorizedAccessException",
+        );
       return c.json(this.view(w, c.req.query("fields")?.split(",")));
     };
     org.get("/:project/_apis/wit/workitems/:id", getItem);
     org.get("/_apis/wit/workitems/:id", getItem);
     const patchItem = async (c: Context) => {
       const w = item(c);
-      if (!w) return notFound(c, `TF401232: Work item ${c.req.param("id")} does not exist, or you do not have permissions to read it.`, "WorkItemUnauthorizedAccessException");
+      if (!w)
+        return notFound(
+          c,
+          `TF401232: Work item ${c.req.param("id")} does not exist, or you do not have permissions to read it.`,
+          "WorkItemUnauthorizedAccessException",
+        );
       const ops = (await c.req.json().catch(() => null)) as { op: string; path: string; value: unknown }[] | null;
-      if (!Array.isArray(ops)) return c.json(JSON.parse(errorBody("You must pass a valid patch document in the body of the request.", "VssPropertyValidationException")), 400);
+      if (!Array.isArray(ops))
+        return c.json(JSON.parse(errorBody("You must pass a valid patch document in the body of the request.", "VssPropertyValidationException")), 400);
       const p = this.projects.find((x) => x.name === w.project)!;
       const t = this.types.find((x) => x.name === w.type)!;
       const fields = { ...w.fields };
@@ -276,16 +368,38 @@ export class AzureDevOpsSim {
       if (!p) return notFound(c, `TF200016: The following project does not exist.`, "ProjectDoesNotExistWithNameException");
       const body = (await c.req.json().catch(() => ({}))) as { query?: string };
       const tag = /\[System\.Tags\]\s+CONTAINS\s+'([^']*)'/i.exec(body.query ?? "")?.[1];
-      if (!body.query || !/^\s*select/i.test(body.query)) return c.json(JSON.parse(errorBody("TF51005: The query references a field that does not exist.", "WorkItemTrackingQueryException")), 400);
+      if (!body.query || !/^\s*select/i.test(body.query))
+        return c.json(JSON.parse(errorBody("TF51005: The query references a field that does not exist.", "WorkItemTrackingQueryException")), 400);
       const top = Number(c.req.query("$top") ?? 20000);
       const title = /\[System\.Title\]\s+CONTAINS\s+'([^']*)'/i.exec(body.query ?? "")?.[1];
       const hits = this.workItems
-        .filter((w) => w.project === p.name && (!tag || String(w.fields["System.Tags"] ?? "").split(";").map((x) => x.trim()).includes(tag)) && (!title || String(w.fields["System.Title"] ?? "").toLowerCase().includes(title.toLowerCase())))
+        .filter(
+          (w) =>
+            w.project === p.name &&
+            (!tag ||
+              String(w.fields["System.Tags"] ?? "")
+                .split(";")
+                .map((x) => x.trim())
+                .includes(tag)) &&
+            (!title ||
+              String(w.fields["System.Title"] ?? "")
+                .toLowerCase()
+                .includes(title.toLowerCase())),
+        )
         .slice(0, top);
-      return c.json({ queryType: "flat", asOf: new Date().toISOString(), columns: [{ referenceName: "System.Id", name: "ID" }], workItems: hits.map((w) => ({ id: w.id, url: `https://dev.azure.com/${this.organization}/_apis/wit/workItems/${w.id}` })) });
+      return c.json({
+        queryType: "flat",
+        asOf: new Date().toISOString(),
+        columns: [{ referenceName: "System.Id", name: "ID" }],
+        workItems: hits.map((w) => ({ id: w.id, url: `https://dev.azure.com/${this.organization}/_apis/wit/workItems/${w.id}` })),
+      });
     });
     org.post("/:project/_apis/wit/workItems/:id/comments", async (c) => {
-      if (c.req.query("api-version") !== "7.1-preview.4") return c.json(JSON.parse(errorBody("The requested REST API version of 7.1 is out of range for this server. Use 7.1-preview.", "VssVersionOutOfRangeException")), 400);
+      if (c.req.query("api-version") !== "7.1-preview.4")
+        return c.json(
+          JSON.parse(errorBody("The requested REST API version of 7.1 is out of range for this server. Use 7.1-preview.", "VssVersionOutOfRangeException")),
+          400,
+        );
       const w = item(c);
       if (!w) return notFound(c, `TF401232: Work item ${c.req.param("id")} does not exist.`, "WorkItemUnauthorizedAccessException");
       const body = (await c.req.json().catch(() => ({}))) as { text?: string };
@@ -298,7 +412,12 @@ export class AzureDevOpsSim {
   }
 
   /** Applies a JSON Patch document with Azure DevOps' rules; returns the rule that failed. */
-  private apply(p: { areas: string[]; iterations: string[] }, t: SimType, fields: Record<string, unknown>, ops: { op: string; path: string; value: unknown }[]): string | undefined {
+  private apply(
+    p: { areas: string[]; iterations: string[] },
+    t: SimType,
+    fields: Record<string, unknown>,
+    ops: { op: string; path: string; value: unknown }[],
+  ): string | undefined {
     for (const op of ops) {
       const ref = /^\/fields\/(.+)$/.exec(op.path)?.[1];
       if (!ref || !["add", "replace", "remove"].includes(op.op)) return `The path ${op.path} is not a valid field path.`;
@@ -306,7 +425,11 @@ export class AzureDevOpsSim {
       if (!def) return `TF51535: Cannot find field ${ref}.`;
       if (op.op === "remove") delete fields[ref];
       else if (op.op === "add" && ref === "System.Tags" && this.tagsAddAppends) {
-        const tags = (v: unknown) => String(v ?? "").split(";").map((t) => t.trim()).filter(Boolean);
+        const tags = (v: unknown) =>
+          String(v ?? "")
+            .split(";")
+            .map((t) => t.trim())
+            .filter(Boolean);
         const merged = [...tags(fields[ref])];
         for (const tag of tags(op.value)) if (!merged.some((m) => m.toLowerCase() === tag.toLowerCase())) merged.push(tag);
         fields[ref] = merged.join("; ");
@@ -314,12 +437,17 @@ export class AzureDevOpsSim {
     }
     for (const def of t.fields) {
       const value = fields[def.referenceName];
-      if (def.alwaysRequired && (value === undefined || value === null || value === "")) return `TF401320: Rule Error for field ${def.name}. Error code: Required, HasValues, LimitedToValues, AllowsOldValue, InvalidEmpty.`;
+      if (def.alwaysRequired && (value === undefined || value === null || value === ""))
+        return `TF401320: Rule Error for field ${def.name}. Error code: Required, HasValues, LimitedToValues, AllowsOldValue, InvalidEmpty.`;
       if (value === undefined || value === null) continue;
-      if (def.allowedValues && !def.allowedValues.some((a) => identityMatches(a, value))) return `TF401320: Rule Error for field ${def.name}. Error code: Required, HasValues, LimitedToValues, AllowsOldValue, InvalidNotInList.`;
-      if (def.referenceName === "System.AreaPath" && !p.areas.includes(String(value))) return `TF401347: Invalid tree name given for work item -1, field 'System.AreaPath'.`;
-      if (def.referenceName === "System.IterationPath" && !p.iterations.includes(String(value))) return `TF401347: Invalid tree name given for work item -1, field 'System.IterationPath'.`;
-      if (def.referenceName === "System.State" && !t.states.includes(String(value))) return `TF401320: Rule Error for field State. Error code: Required, HasValues, LimitedToValues, AllowsOldValue, InvalidNotInList.`;
+      if (def.allowedValues && !def.allowedValues.some((a) => identityMatches(a, value)))
+        return `TF401320: Rule Error for field ${def.name}. Error code: Required, HasValues, LimitedToValues, AllowsOldValue, InvalidNotInList.`;
+      if (def.referenceName === "System.AreaPath" && !p.areas.includes(String(value)))
+        return `TF401347: Invalid tree name given for work item -1, field 'System.AreaPath'.`;
+      if (def.referenceName === "System.IterationPath" && !p.iterations.includes(String(value)))
+        return `TF401347: Invalid tree name given for work item -1, field 'System.IterationPath'.`;
+      if (def.referenceName === "System.State" && !t.states.includes(String(value)))
+        return `TF401320: Rule Error for field State. Error code: Required, HasValues, LimitedToValues, AllowsOldValue, InvalidNotInList.`;
       if (def.referenceName === "System.Title" && String(value).length > 255) return "TF401320: Rule Error for field Title. Error code: MaxLength.";
     }
     return undefined;
@@ -338,5 +466,13 @@ export class AzureDevOpsSim {
 }
 
 function errorBody(message: string, typeKey: string): string {
-  return JSON.stringify({ $id: "1", innerException: null, message, typeName: `Microsoft.TeamFoundation.WorkItemTracking.Server.${typeKey}, Microsoft.TeamFoundation.WorkItemTracking.Server`, typeKey, errorCode: 0, eventId: 3200 });
+  return JSON.stringify({
+    $id: "1",
+    innerException: null,
+    message,
+    typeName: `Microsoft.TeamFoundation.WorkItemTracking.Server.${typeKey}, Microsoft.TeamFoundation.WorkItemTracking.Server`,
+    typeKey,
+    errorCode: 0,
+    eventId: 3200,
+  });
 }

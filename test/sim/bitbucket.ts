@@ -41,16 +41,21 @@ export class BitbucketSim {
 
   addRepos(workspace: string, count: number): void {
     const repos = this.workspaces.get(workspace) ?? [];
-    for (let i = 1; i <= count; i++) repos.push({ uuid: `{${crypto.randomUUID()}}`, full_name: `${workspace}/repo-${String(i).padStart(3, "0")}`, is_private: true, mainbranch: "main" });
+    for (let i = 1; i <= count; i++)
+      repos.push({ uuid: `{${crypto.randomUUID()}}`, full_name: `${workspace}/repo-${String(i).padStart(3, "0")}`, is_private: true, mainbranch: "main" });
     this.workspaces.set(workspace, repos);
   }
 
   app(): Hono {
     const api = new Hono();
     const error = (message: string) => ({ type: "error", error: { message } });
-    api.use("*", this.faults.middleware((status) => JSON.stringify(error(status >= 500 ? "Something went wrong" : "Error"))));
+    api.use(
+      "*",
+      this.faults.middleware((status) => JSON.stringify(error(status >= 500 ? "Something went wrong" : "Error"))),
+    );
     api.use("*", async (c, next) => {
-      if (!this.credentials.has(c.req.header("authorization") ?? "")) return c.json(error("Token is invalid, expired, or not supported for this endpoint."), 401);
+      if (!this.credentials.has(c.req.header("authorization") ?? ""))
+        return c.json(error("Token is invalid, expired, or not supported for this endpoint."), 401);
       await next();
     });
     api.get("/workspaces/:workspace", (c) => {
@@ -78,7 +83,13 @@ export class BitbucketSim {
           full_name: r.full_name,
           is_private: r.is_private,
           mainbranch: { type: "branch", name: r.mainbranch },
-          links: { html: { href: `https://bitbucket.org/${r.full_name}` }, clone: [{ name: "https", href: `https://bitbucket.org/${r.full_name}.git` }, { name: "ssh", href: `git@bitbucket.org:${r.full_name}.git` }] },
+          links: {
+            html: { href: `https://bitbucket.org/${r.full_name}` },
+            clone: [
+              { name: "https", href: `https://bitbucket.org/${r.full_name}.git` },
+              { name: "ssh", href: `git@bitbucket.org:${r.full_name}.git` },
+            ],
+          },
         })),
         ...(page * pagelen < sorted.length ? { next: next.toString() } : {}),
       });
@@ -100,12 +111,19 @@ export class BitbucketSim {
       const depth = Math.max(1, Number(c.req.query("max_depth") ?? 1));
       const within = (p: string) => (path ? p.startsWith(`${path}/`) : true) && p.split("/").length - (path ? path.split("/").length : 0) <= depth;
       const values = [
-        ...directoriesOf(files).filter(within).map((p) => ({ type: "commit_directory", path: p, commit: { hash: "5f0c1e2" } })),
-        ...Object.entries(files).filter(([p]) => within(p)).map(([p, content]) => ({ type: "commit_file", path: p, size: Buffer.byteLength(content), commit: { hash: "5f0c1e2" } })),
+        ...directoriesOf(files)
+          .filter(within)
+          .map((p) => ({ type: "commit_directory", path: p, commit: { hash: "5f0c1e2" } })),
+        ...Object.entries(files)
+          .filter(([p]) => within(p))
+          .map(([p, content]) => ({ type: "commit_file", path: p, size: Buffer.byteLength(content), commit: { hash: "5f0c1e2" } })),
       ].sort((a, b) => a.path.split("/").length - b.path.split("/").length || a.path.localeCompare(b.path));
       const pagelen = Math.min(100, Math.max(1, Number(c.req.query("pagelen") ?? 10)));
       const page = Math.max(1, Number(c.req.query("page") ?? 1));
-      const next = page * pagelen < values.length ? `${this.apiOrigin}/2.0/repositories/${name}/src/${commit}/${path ? `${path}/` : ""}?max_depth=${depth}&pagelen=${pagelen}&page=${page + 1}` : undefined;
+      const next =
+        page * pagelen < values.length
+          ? `${this.apiOrigin}/2.0/repositories/${name}/src/${commit}/${path ? `${path}/` : ""}?max_depth=${depth}&pagelen=${pagelen}&page=${page + 1}`
+          : undefined;
       return c.json({ pagelen, page, values: values.slice((page - 1) * pagelen, page * pagelen), ...(next ? { next } : {}) });
     });
     api.get("/repositories/:workspace/:repo/hooks", (c) => {
@@ -157,11 +175,16 @@ export class BitbucketSim {
       return c.html(`<!doctype html><h1>Grant access</h1><a id="authorize" href="${back.toString().replace(/&/g, "&amp;")}">Grant access</a>`);
     });
     root.post("/site/oauth2/access_token", async (c) => {
-      const [key, secret] = Buffer.from((c.req.header("authorization") ?? "").replace(/^Basic /, ""), "base64").toString().split(":");
+      const [key, secret] = Buffer.from((c.req.header("authorization") ?? "").replace(/^Basic /, ""), "base64")
+        .toString()
+        .split(":");
       const consumer = this.consumers.get(key ?? "");
       if (!consumer || consumer.secret !== secret) return c.json({ error: "invalid_client", error_description: "Invalid OAuth client credentials" }, 400);
       const form = new URLSearchParams(await c.req.text());
-      const ok = form.get("grant_type") === "authorization_code" ? this.#codes.delete(form.get("code") ?? "") : form.get("grant_type") === "refresh_token" && this.#refreshTokens.delete(form.get("refresh_token") ?? "");
+      const ok =
+        form.get("grant_type") === "authorization_code"
+          ? this.#codes.delete(form.get("code") ?? "")
+          : form.get("grant_type") === "refresh_token" && this.#refreshTokens.delete(form.get("refresh_token") ?? "");
       if (!ok) return c.json({ error: "invalid_grant", error_description: "The provided authorization grant is invalid" }, 400);
       const access = crypto.randomBytes(20).toString("hex");
       const refresh = crypto.randomBytes(20).toString("hex");
@@ -174,7 +197,9 @@ export class BitbucketSim {
 
   pullRequestPayload(input: { repo: BitbucketSimRepo; id: number; title: string; description?: string; branch?: string; fork?: { owner: string } }) {
     const destination = { type: "repository", uuid: input.repo.uuid, full_name: input.repo.full_name };
-    const source = input.fork ? { type: "repository", uuid: `{${crypto.randomUUID()}}`, full_name: `${input.fork.owner}/${input.repo.full_name.split("/")[1]}` } : destination;
+    const source = input.fork
+      ? { type: "repository", uuid: `{${crypto.randomUUID()}}`, full_name: `${input.fork.owner}/${input.repo.full_name.split("/")[1]}` }
+      : destination;
     return {
       actor: { display_name: "Renovate Bot", nickname: "renovate" },
       pullrequest: {
@@ -189,7 +214,12 @@ export class BitbucketSim {
         destination: { branch: { name: input.repo.mainbranch }, repository: destination },
         author: { display_name: "Renovate Bot", nickname: "renovate" },
       },
-      repository: { type: "repository", uuid: input.repo.uuid, full_name: input.repo.full_name, links: { html: { href: `https://bitbucket.org/${input.repo.full_name}` } } },
+      repository: {
+        type: "repository",
+        uuid: input.repo.uuid,
+        full_name: input.repo.full_name,
+        links: { html: { href: `https://bitbucket.org/${input.repo.full_name}` } },
+      },
     };
   }
 

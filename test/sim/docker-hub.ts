@@ -13,7 +13,10 @@ export class DockerHubSim {
 
   app(): Hono {
     const app = new Hono();
-    app.use("*", this.faults.middleware((status) => JSON.stringify({ message: `simulated ${status}` })));
+    app.use(
+      "*",
+      this.faults.middleware((status) => JSON.stringify({ message: `simulated ${status}` })),
+    );
     app.post("/v2/users/login", async (c) => {
       const body = (await c.req.json().catch(() => ({}))) as { username?: string; password?: string };
       if (!body.username || this.accounts.get(body.username) !== body.password) return c.json({ detail: "Incorrect authentication credentials" }, 401);
@@ -29,8 +32,14 @@ export class DockerHubSim {
       const size = Math.min(100, Number(c.req.query("page_size") ?? 10));
       const page = Math.max(1, Number(c.req.query("page") ?? 1));
       const slice = all.slice((page - 1) * size, page * size);
-      const next = page * size < all.length ? `https://hub.docker.com/v2/namespaces/${c.req.param("ns")}/repositories?page_size=${size}&page=${page + 1}` : null;
-      return c.json({ count: all.length, next, previous: null, results: slice.map((r) => ({ name: r.name, namespace: c.req.param("ns"), is_private: r.private, repository_type: "image" })) });
+      const next =
+        page * size < all.length ? `https://hub.docker.com/v2/namespaces/${c.req.param("ns")}/repositories?page_size=${size}&page=${page + 1}` : null;
+      return c.json({
+        count: all.length,
+        next,
+        previous: null,
+        results: slice.map((r) => ({ name: r.name, namespace: c.req.param("ns"), is_private: r.private, repository_type: "image" })),
+      });
     });
     return app;
   }

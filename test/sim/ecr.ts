@@ -37,7 +37,8 @@ export class EcrApiSim {
     if (!key) return { error: ["UnrecognizedClientException", "The security token included in the request is invalid."] };
     const date = c.req.header("x-amz-date") ?? "";
     const when = Date.parse(`${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`);
-    if (!date.startsWith(day!) || Number.isNaN(when) || Math.abs(Date.now() - when) > 15 * 60_000) return { error: ["InvalidSignatureException", "Signature expired or the request date is invalid."] };
+    if (!date.startsWith(day!) || Number.isNaN(when) || Math.abs(Date.now() - when) > 15 * 60_000)
+      return { error: ["InvalidSignatureException", "Signature expired or the request date is invalid."] };
     const names = signedList!.split(";");
     if (!names.includes("host") || !names.includes("x-amz-date")) return { error: ["InvalidSignatureException", "host and x-amz-date must be signed."] };
     // Behind the test's routing the Host header is the loopback address; the host the client
@@ -49,36 +50,62 @@ export class EcrApiSim {
     const signingKey = hmac(hmac(hmac(hmac(`AWS4${key.secret}`, day!), region!), service!), "aws4_request");
     const expected = crypto.createHmac("sha256", signingKey).update(toSign).digest("hex");
     if (region !== this.region || service !== "ecr" || !crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(signature!))) {
-      return { error: ["InvalidSignatureException", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."] };
+      return {
+        error: [
+          "InvalidSignatureException",
+          "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
+        ],
+      };
     }
     return { key: keyId! };
   }
 
   app(): Hono {
     const app = new Hono();
-    app.use("*", this.faults.middleware((status) => JSON.stringify({ __type: "ServerException", message: `simulated ${status}` })));
+    app.use(
+      "*",
+      this.faults.middleware((status) => JSON.stringify({ __type: "ServerException", message: `simulated ${status}` })),
+    );
     app.post("/", async (c) => {
       const body = await c.req.text();
       const verified = this.#verify(c, body);
       if ("error" in verified) return this.#fail(c, ...verified.error);
-      if (c.req.header("content-type") !== "application/x-amz-json-1.1") return this.#fail(c, "SerializationException", "Content-Type must be application/x-amz-json-1.1");
+      if (c.req.header("content-type") !== "application/x-amz-json-1.1")
+        return this.#fail(c, "SerializationException", "Content-Type must be application/x-amz-json-1.1");
       const action = (c.req.header("x-amz-target") ?? "").replace(/^AmazonEC2ContainerRegistry_V20150921\./, "");
       this.actions.push(action);
-      if (!this.keys.get(verified.key)!.allowed) return this.#fail(c, "AccessDeniedException", `User: arn:aws:iam::${this.accountId}:user/patchbay is not authorized to perform: ecr:${action} on resource: *`);
+      if (!this.keys.get(verified.key)!.allowed)
+        return this.#fail(
+          c,
+          "AccessDeniedException",
+          `User: arn:aws:iam::${this.accountId}:user/patchbay is not authorized to perform: ecr:${action} on resource: *`,
+        );
       const input = JSON.parse(body || "{}") as { registryId?: string; registryIds?: string[]; nextToken?: string; maxResults?: number };
       if (action === "GetAuthorizationToken") {
         return c.json({
-          authorizationData: [{ authorizationToken: Buffer.from(`AWS:${this.registryPassword}`).toString("base64"), expiresAt: Date.now() / 1000 + 43_200, proxyEndpoint: `https://${this.accountId}.dkr.ecr.${this.region}.amazonaws.com` }],
+          authorizationData: [
+            {
+              authorizationToken: Buffer.from(`AWS:${this.registryPassword}`).toString("base64"),
+              expiresAt: Date.now() / 1000 + 43_200,
+              proxyEndpoint: `https://${this.accountId}.dkr.ecr.${this.region}.amazonaws.com`,
+            },
+          ],
         });
       }
       if (action === "DescribeRepositories") {
-        if (input.registryId && input.registryId !== this.accountId) return this.#fail(c, "RegistryNotFoundException", `The registry with id '${input.registryId}' does not exist`);
+        if (input.registryId && input.registryId !== this.accountId)
+          return this.#fail(c, "RegistryNotFoundException", `The registry with id '${input.registryId}' does not exist`);
         const start = input.nextToken ? Number(Buffer.from(input.nextToken, "base64").toString()) : 0;
         const size = Math.min(this.pageSize, input.maxResults ?? 100);
         const page = this.repositories.slice(start, start + size);
         const next = start + size < this.repositories.length ? Buffer.from(String(start + size)).toString("base64") : undefined;
         return c.json({
-          repositories: page.map((name) => ({ repositoryName: name, registryId: this.accountId, repositoryArn: `arn:aws:ecr:${this.region}:${this.accountId}:repository/${name}`, repositoryUri: `${this.accountId}.dkr.ecr.${this.region}.amazonaws.com/${name}` })),
+          repositories: page.map((name) => ({
+            repositoryName: name,
+            registryId: this.accountId,
+            repositoryArn: `arn:aws:ecr:${this.region}:${this.accountId}:repository/${name}`,
+            repositoryUri: `${this.accountId}.dkr.ecr.${this.region}.amazonaws.com/${name}`,
+          })),
           ...(next ? { nextToken: next } : {}),
         });
       }

@@ -42,14 +42,19 @@ export class FaultKnobs {
   middleware(errorBody: (status: number) => string): MiddlewareHandler {
     return async (c: Context, next: Next) => {
       this.requests.push({ method: c.req.method, path: c.req.path, headers: Object.fromEntries(c.req.raw.headers) });
-      const fault = this.#faults.find((f) => (!f.path || f.path.test(c.req.path)) && (!f.method || f.method === c.req.method) && (f.times === undefined || f.times > 0));
+      const fault = this.#faults.find(
+        (f) => (!f.path || f.path.test(c.req.path)) && (!f.method || f.method === c.req.method) && (f.times === undefined || f.times > 0),
+      );
       if (!fault) return next();
       if (fault.times !== undefined) fault.times--;
       // Marked, so a contract check knows the answer is a test's fault, not the service's.
       c.header("x-sim-fault", "injected");
       if (fault.afterHandler) {
         await next();
-        c.res = new Response(fault.body ?? errorBody(fault.status ?? 502), { status: fault.status ?? 502, headers: { "content-type": "application/json", "x-sim-fault": "injected" } });
+        c.res = new Response(fault.body ?? errorBody(fault.status ?? 502), {
+          status: fault.status ?? 502,
+          headers: { "content-type": "application/json", "x-sim-fault": "injected" },
+        });
         return;
       }
       if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));

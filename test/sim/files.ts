@@ -7,7 +7,10 @@ export type RepoFiles = Record<string, string>;
 
 export function gitBlobSha(content: string): string {
   const bytes = Buffer.from(content, "utf8");
-  return crypto.createHash("sha1").update(Buffer.concat([Buffer.from(`blob ${bytes.length}\0`), bytes])).digest("hex");
+  return crypto
+    .createHash("sha1")
+    .update(Buffer.concat([Buffer.from(`blob ${bytes.length}\0`), bytes]))
+    .digest("hex");
 }
 
 /** Every directory that holds a file, parents first ("a", "a/b"). */

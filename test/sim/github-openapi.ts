@@ -42,8 +42,13 @@ export class GitHubContract {
     this.#routes = Object.entries(paths)
       .map(([template, item]) => ({
         template,
-          // A file's path ({path}) and a git reference ({ref}) run over several segments.
-        pattern: new RegExp(`^${template.split("/").map((seg) => (/^\{(path|ref)\}$/.test(seg) ? ".+" : /^\{.+\}$/.test(seg) ? "[^/]+" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))).join("/")}/?$`),
+        // A file's path ({path}) and a git reference ({ref}) run over several segments.
+        pattern: new RegExp(
+          `^${template
+            .split("/")
+            .map((seg) => (/^\{(path|ref)\}$/.test(seg) ? ".+" : /^\{.+\}$/.test(seg) ? "[^/]+" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+            .join("/")}/?$`,
+        ),
         literals: template.split("/").filter((seg) => seg && !seg.startsWith("{")).length,
         methods: Object.fromEntries(METHODS.filter((m) => item[m]).map((m) => [m, item[m] as Operation])),
         parameters: (item.parameters as Json[] | undefined) ?? [],
@@ -88,7 +93,15 @@ export class GitHubContract {
     if (Array.isArray(s.allOf)) return (s.allOf as Json[]).reduce<unknown>((d, sub) => this.#fill(sub, d, depth + 1), data);
     const alternatives = (s.anyOf ?? s.oneOf) as Json[] | undefined;
     if (alternatives) {
-      const fits = alternatives.map((a) => this.#deref(a)).find((a) => (Array.isArray(data) ? a.type === "array" : typeof data === "object" ? a.type === "object" || a.properties || a.allOf : a.type !== "object" && a.type !== "array"));
+      const fits = alternatives
+        .map((a) => this.#deref(a))
+        .find((a) =>
+          Array.isArray(data)
+            ? a.type === "array"
+            : typeof data === "object"
+              ? a.type === "object" || a.properties || a.allOf
+              : a.type !== "object" && a.type !== "array",
+        );
       return fits ? this.#fill(fits, data, depth + 1) : data;
     }
     if (Array.isArray(data)) return s.items ? data.map((item) => this.#fill(s.items as Json, item, depth + 1)) : data;
@@ -97,7 +110,8 @@ export class GitHubContract {
     const properties = (s.properties ?? {}) as Record<string, Json>;
     // What the simulator set is completed in turn; what is synthesized is complete already.
     for (const [name, value] of Object.entries(out)) if (properties[name]) out[name] = this.#fill(properties[name]!, value, depth + 1);
-    for (const name of (s.required as string[] | undefined) ?? []) if (!(name in out) && properties[name]) out[name] = this.#synthesized(properties[name]!, depth + 1);
+    for (const name of (s.required as string[] | undefined) ?? [])
+      if (!(name in out) && properties[name]) out[name] = this.#synthesized(properties[name]!, depth + 1);
     return out;
   }
 
@@ -123,7 +137,15 @@ export class GitHubContract {
     if (Array.isArray(s.enum) && s.enum.length) return s.enum[0];
     switch (s.type) {
       case "string":
-        return s.format === "date-time" ? "2026-01-01T00:00:00Z" : s.format === "uri" ? "https://api.github.com/" : s.format === "email" ? "octocat@github.com" : s.format === "date" ? "2026-01-01" : "x".repeat(Number(s.minLength ?? 0));
+        return s.format === "date-time"
+          ? "2026-01-01T00:00:00Z"
+          : s.format === "uri"
+            ? "https://api.github.com/"
+            : s.format === "email"
+              ? "octocat@github.com"
+              : s.format === "date"
+                ? "2026-01-01"
+                : "x".repeat(Number(s.minLength ?? 0));
       case "integer":
       case "number":
         return Number(s.minimum ?? 0);
@@ -145,8 +167,14 @@ export class GitHubContract {
     const { route, op } = found;
     this.seen.add(op.operationId);
     const problems: string[] = [];
-    const declared = new Set([...route.parameters, ...(op.parameters ?? [])].map((p) => this.#deref(p)).filter((p) => p.in === "query").map((p) => String(p.name)));
-    for (const name of new Set(query.keys())) if (!declared.has(name)) problems.push(`${op.operationId}: query parameter "${name}" is not one the operation takes`);
+    const declared = new Set(
+      [...route.parameters, ...(op.parameters ?? [])]
+        .map((p) => this.#deref(p))
+        .filter((p) => p.in === "query")
+        .map((p) => String(p.name)),
+    );
+    for (const name of new Set(query.keys()))
+      if (!declared.has(name)) problems.push(`${op.operationId}: query parameter "${name}" is not one the operation takes`);
     const schema = this.#jsonSchema(op.requestBody);
     if (!body) return problems;
     if (!schema) return [...problems, `${op.operationId}: the operation takes no body`];
@@ -240,7 +268,9 @@ function openApiToJsonSchema(node: unknown): unknown {
 
 function describe(validate: ValidateFunction): string {
   const e = validate.errors?.[0];
-  return e ? `at ${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}` : "is invalid";
+  return e
+    ? `at ${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}`
+    : "is invalid";
 }
 
 /** GitHub's description, read once per test process (kept on the global object: test files reload modules). */

@@ -105,7 +105,14 @@ export class GitHubSim {
 
   addRepos(owner: string, count: number, start = 1): void {
     for (let i = start; i < start + count; i++) {
-      this.repos.push({ id: 1000 + i, full_name: `${owner}/service-${String(i).padStart(3, "0")}`, private: i % 2 === 0, visibility: i % 2 === 0 ? "private" : "public", archived: i % 10 === 0, default_branch: "main" });
+      this.repos.push({
+        id: 1000 + i,
+        full_name: `${owner}/service-${String(i).padStart(3, "0")}`,
+        private: i % 2 === 0,
+        visibility: i % 2 === 0 ? "private" : "public",
+        archived: i % 10 === 0,
+        default_branch: "main",
+      });
     }
   }
 
@@ -143,18 +150,29 @@ export class GitHubSim {
         // The simulator's own answer breaks the contract: a loud failure, never data.
         this.contractProblems.push(...answer.map((p) => `answer: ${p}`));
         if (process.env.GITHUB_CONTRACT_LOG) fs.appendFileSync(process.env.GITHUB_CONTRACT_LOG, answer.map((p) => `answer: ${p}\n`).join(""));
-        c.res = new Response(JSON.stringify({ message: `The simulator's answer breaks GitHub's published contract: ${answer.join("; ")}` }), { status: 500, headers: { "content-type": "application/json" } });
+        c.res = new Response(JSON.stringify({ message: `The simulator's answer breaks GitHub's published contract: ${answer.join("; ")}` }), {
+          status: 500,
+          headers: { "content-type": "application/json" },
+        });
       }
     });
     const api = new Hono();
-    api.use("*", this.faults.middleware((status) => JSON.stringify({ message: status >= 500 ? "Server Error" : "Error", documentation_url: DOCS, status: String(status) })));
+    api.use(
+      "*",
+      this.faults.middleware((status) =>
+        JSON.stringify({ message: status >= 500 ? "Server Error" : "Error", documentation_url: DOCS, status: String(status) }),
+      ),
+    );
     api.use("*", async (c, next) => {
       const header = c.req.header("authorization") ?? "";
       const token = /^(?:Bearer|token) (.+)$/.exec(header)?.[1];
       const entry = token ? this.tokens.get(token) : undefined;
       if (!entry || entry.revoked) return c.json({ message: "Bad credentials", documentation_url: DOCS, status: "401" }, 401);
       if (!c.req.header("user-agent")) {
-        return c.json({ message: "Request forbidden by administrative rules. Please make sure your request has a User-Agent header", documentation_url: DOCS }, 403);
+        return c.json(
+          { message: "Request forbidden by administrative rules. Please make sure your request has a User-Agent header", documentation_url: DOCS },
+          403,
+        );
       }
       const reset = Math.floor(Date.now() / 1000) + 60;
       if (this.rateLimitRemaining <= 0) {
@@ -171,7 +189,15 @@ export class GitHubSim {
         if (lastMinute >= this.secondaryLimits.perMinute || times.length >= this.secondaryLimits.perHour) {
           this.secondaryRefusals++;
           if (lastMinute >= this.secondaryLimits.perMinute) c.header("retry-after", "60");
-          return c.json({ message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000.", documentation_url: `${DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits`, status: "403" }, 403);
+          return c.json(
+            {
+              message:
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000.",
+              documentation_url: `${DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits`,
+              status: "403",
+            },
+            403,
+          );
         }
         times.push(at);
         this.writes.set(entry.login, times);
@@ -182,7 +208,14 @@ export class GitHubSim {
       c.header("x-ratelimit-reset", String(reset));
       c.header("x-github-api-version-selected", "2022-11-28");
       if (entry.scopes) c.header("x-oauth-scopes", entry.scopes.join(", "));
-      if (entry.expires) c.header("github-authentication-token-expiration", entry.expires.toISOString().replace("T", " ").replace(/\.\d{3}Z$/, " UTC"));
+      if (entry.expires)
+        c.header(
+          "github-authentication-token-expiration",
+          entry.expires
+            .toISOString()
+            .replace("T", " ")
+            .replace(/\.\d{3}Z$/, " UTC"),
+        );
     });
     api.get("/user", (c) => {
       const entry = this.tokenOf(c.req.header("authorization"));
@@ -193,7 +226,15 @@ export class GitHubSim {
     api.get("/installation/repositories", (c) => {
       const entry = this.tokenOf(c.req.header("authorization"));
       const installation = entry.installation !== undefined ? this.installations.get(entry.installation) : undefined;
-      if (!installation) return c.json({ message: "You must authenticate with an installation access token in order to list repositories for an installation.", documentation_url: DOCS, status: "403" }, 403);
+      if (!installation)
+        return c.json(
+          {
+            message: "You must authenticate with an installation access token in order to list repositories for an installation.",
+            documentation_url: DOCS,
+            status: "403",
+          },
+          403,
+        );
       const perPage = Math.min(100, Math.max(1, Number(c.req.query("per_page") ?? 30)));
       const page = Math.max(1, Number(c.req.query("page") ?? 1));
       const granted = this.repos.filter((r) => installation.repositories.includes(r.full_name));
@@ -205,7 +246,16 @@ export class GitHubSim {
       }
       return c.json({
         total_count: granted.length,
-        repositories: granted.slice((page - 1) * perPage, page * perPage).map((r) => ({ id: r.id, full_name: r.full_name, private: r.private, visibility: r.visibility, archived: r.archived, default_branch: r.default_branch, topics: r.topics ?? [], html_url: `${this.webOrigin}/${r.full_name}` })),
+        repositories: granted.slice((page - 1) * perPage, page * perPage).map((r) => ({
+          id: r.id,
+          full_name: r.full_name,
+          private: r.private,
+          visibility: r.visibility,
+          archived: r.archived,
+          default_branch: r.default_branch,
+          topics: r.topics ?? [],
+          html_url: `${this.webOrigin}/${r.full_name}`,
+        })),
       });
     });
     api.get("/user/repos", (c) => {
@@ -251,14 +301,30 @@ export class GitHubSim {
     api.get("/repos/:owner/:repo/hooks", (c) => {
       const name = hookGuard(c);
       if (!name) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
-      return c.json((this.hooks.get(name) ?? []).map((h) => ({ id: h.id, name: "web", active: true, events: h.events, config: { url: h.config.url, content_type: h.config.content_type, insecure_ssl: "0", secret: h.config.secret ? "********" : undefined } })));
+      return c.json(
+        (this.hooks.get(name) ?? []).map((h) => ({
+          id: h.id,
+          name: "web",
+          active: true,
+          events: h.events,
+          config: { url: h.config.url, content_type: h.config.content_type, insecure_ssl: "0", secret: h.config.secret ? "********" : undefined },
+        })),
+      );
     });
     api.post("/repos/:owner/:repo/hooks", async (c) => {
       const name = hookGuard(c);
       if (!name) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
       const body = (await c.req.json()) as { events?: string[]; config?: { url?: string; secret?: string; content_type?: string } };
-      if (!body.config?.url) return c.json({ message: "Validation Failed", errors: [{ resource: "Hook", code: "custom", message: "url is missing" }], documentation_url: DOCS, status: "422" }, 422);
-      const hook = { id: this.#hookIds++, events: body.events ?? ["push"], config: { url: body.config.url, secret: body.config.secret, content_type: body.config.content_type } };
+      if (!body.config?.url)
+        return c.json(
+          { message: "Validation Failed", errors: [{ resource: "Hook", code: "custom", message: "url is missing" }], documentation_url: DOCS, status: "422" },
+          422,
+        );
+      const hook = {
+        id: this.#hookIds++,
+        events: body.events ?? ["push"],
+        config: { url: body.config.url, secret: body.config.secret, content_type: body.config.content_type },
+      };
       this.hooks.set(name, [...(this.hooks.get(name) ?? []), hook]);
       return c.json({ id: hook.id, name: "web", active: true, events: hook.events, config: { url: hook.config.url } }, 201);
     });
@@ -293,9 +359,18 @@ export class GitHubSim {
           return c.json({ message: "You need at least read:packages scope to list packages.", documentation_url: DOCS, status: "403" }, 403);
         }
         const owned = this.packages.get(c.req.param("owner")) ?? [];
-        if (!owned.length || owned[0]!.kind !== (scope === "orgs" ? "org" : "user")) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
+        if (!owned.length || owned[0]!.kind !== (scope === "orgs" ? "org" : "user"))
+          return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
         if (c.req.query("package_type") !== "container") return c.json([]);
-        return c.json(owned.map((p, i) => ({ id: 3000 + i, name: p.name, package_type: "container", visibility: "private", url: `${this.apiOrigin}/${scope}/${c.req.param("owner")}/packages/container/${encodeURIComponent(p.name)}` })));
+        return c.json(
+          owned.map((p, i) => ({
+            id: 3000 + i,
+            name: p.name,
+            package_type: "container",
+            visibility: "private",
+            url: `${this.apiOrigin}/${scope}/${c.req.param("owner")}/packages/container/${encodeURIComponent(p.name)}`,
+          })),
+        );
       });
     }
     this.#oauthRoutes(root);
@@ -321,12 +396,32 @@ export class GitHubSim {
       if (ref !== repo.default_branch && ref !== "HEAD") return c.json(notFound, 404);
       const recursive = c.req.query("recursive") !== undefined;
       const entries = [
-        ...directoriesOf(files).filter((d) => recursive || !d.includes("/")).map((path) => ({ path, mode: "040000", type: "tree", sha: gitBlobSha(`tree:${path}`), url: `${this.apiOrigin}/repos/${repo.full_name}/git/trees/${gitBlobSha(`tree:${path}`)}` })),
+        ...directoriesOf(files)
+          .filter((d) => recursive || !d.includes("/"))
+          .map((path) => ({
+            path,
+            mode: "040000",
+            type: "tree",
+            sha: gitBlobSha(`tree:${path}`),
+            url: `${this.apiOrigin}/repos/${repo.full_name}/git/trees/${gitBlobSha(`tree:${path}`)}`,
+          })),
         ...Object.entries(files)
           .filter(([path]) => recursive || !path.includes("/"))
-          .map(([path, content]) => ({ path, mode: "100644", type: "blob", sha: gitBlobSha(content), size: Buffer.byteLength(content), url: `${this.apiOrigin}/repos/${repo.full_name}/git/blobs/${gitBlobSha(content)}` })),
+          .map(([path, content]) => ({
+            path,
+            mode: "100644",
+            type: "blob",
+            sha: gitBlobSha(content),
+            size: Buffer.byteLength(content),
+            url: `${this.apiOrigin}/repos/${repo.full_name}/git/blobs/${gitBlobSha(content)}`,
+          })),
       ].sort((a, b) => a.path.localeCompare(b.path));
-      return c.json({ sha: gitBlobSha(JSON.stringify(files)), url: `${this.apiOrigin}/repos/${repo.full_name}/git/trees/${ref}`, tree: entries, truncated: false });
+      return c.json({
+        sha: gitBlobSha(JSON.stringify(files)),
+        url: `${this.apiOrigin}/repos/${repo.full_name}/git/trees/${ref}`,
+        tree: entries,
+        truncated: false,
+      });
     });
     api.get("/repos/:owner/:repo/contents/*", (c) => {
       const repo = repoOf(c);
@@ -338,7 +433,15 @@ export class GitHubSim {
       if ((c.req.header("accept") ?? "").includes("application/vnd.github.raw")) {
         return c.body(content, 200, { "content-type": "application/vnd.github.raw+json; charset=utf-8" });
       }
-      return c.json({ type: "file", encoding: "base64", size: Buffer.byteLength(content), name: path.split("/").at(-1), path, content: Buffer.from(content).toString("base64"), sha: gitBlobSha(content) });
+      return c.json({
+        type: "file",
+        encoding: "base64",
+        size: Buffer.byteLength(content),
+        name: path.split("/").at(-1),
+        path,
+        content: Buffer.from(content).toString("base64"),
+        sha: gitBlobSha(content),
+      });
     });
   }
 
@@ -374,9 +477,11 @@ export class GitHubSim {
     api.get("/repos/:owner/:repo/dependabot/alerts", (c) => {
       const name = `${c.req.param("owner")}/${c.req.param("repo")}`;
       const entry = this.tokenOf(c.req.header("authorization"));
-      if (entry.scopes && !entry.scopes.includes("security_events") && !entry.scopes.includes("repo")) return c.json({ message: "Resource not accessible by personal access token", documentation_url: DOCS, status: "403" }, 403);
+      if (entry.scopes && !entry.scopes.includes("security_events") && !entry.scopes.includes("repo"))
+        return c.json({ message: "Resource not accessible by personal access token", documentation_url: DOCS, status: "403" }, 403);
       if (!this.repos.some((r) => r.full_name === name)) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
-      if (this.dependabotDisabled.has(name)) return c.json({ message: "Dependabot alerts are disabled for this repository.", documentation_url: DOCS, status: "403" }, 403);
+      if (this.dependabotDisabled.has(name))
+        return c.json({ message: "Dependabot alerts are disabled for this repository.", documentation_url: DOCS, status: "403" }, 403);
       return page(c, byState(c, this.dependabotAlerts.get(name) ?? []), `/repos/${name}/dependabot/alerts`);
     });
     api.get("/orgs/:org/dependabot/alerts", (c) => {
@@ -384,7 +489,14 @@ export class GitHubSim {
       this.orgAlertReads++;
       const repos = this.repos.filter((r) => r.full_name.split("/")[0] === org);
       if (!repos.length) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
-      const all = repos.flatMap((r) => (this.dependabotDisabled.has(r.full_name) ? [] : (this.dependabotAlerts.get(r.full_name) ?? []).map((a) => ({ ...a, repository: { id: r.id, name: r.full_name.split("/")[1], full_name: r.full_name, private: r.private } }))));
+      const all = repos.flatMap((r) =>
+        this.dependabotDisabled.has(r.full_name)
+          ? []
+          : (this.dependabotAlerts.get(r.full_name) ?? []).map((a) => ({
+              ...a,
+              repository: { id: r.id, name: r.full_name.split("/")[1], full_name: r.full_name, private: r.private },
+            })),
+      );
       return page(c, byState(c, all), `/orgs/${org}/dependabot/alerts`);
     });
     api.get("/repos/:owner/:repo/code-scanning/alerts", (c) => {
@@ -457,7 +569,8 @@ export class GitHubSim {
       c.json({ message: "Validation Failed", errors: [{ resource: "Issue", field, code, message }], documentation_url: DOCS, status: "422" }, 422);
     const findIssue = (repo: string, n: string) => this.issues.find((i) => i.repo === repo && i.number === Number(n));
     const checkFields = (repo: string, body: { milestone?: unknown; assignees?: unknown }) => {
-      if (body.milestone !== undefined && body.milestone !== null && !(this.milestones.get(repo) ?? []).some((m) => m.number === body.milestone)) return "milestone";
+      if (body.milestone !== undefined && body.milestone !== null && !(this.milestones.get(repo) ?? []).some((m) => m.number === body.milestone))
+        return "milestone";
       if (Array.isArray(body.assignees) && body.assignees.some((a) => typeof a !== "string" || !this.assignable.has(a))) return "assignees";
       return undefined;
     };
@@ -467,7 +580,16 @@ export class GitHubSim {
       if (!repo) return notFound(c);
       const login = this.tokenOf(c.req.header("authorization")).login;
       const push = !this.triageOnly.has(login);
-      return c.json({ id: repo.id, full_name: repo.full_name, private: repo.private, visibility: repo.visibility, archived: repo.archived, default_branch: repo.default_branch, has_issues: true, permissions: { admin: false, maintain: false, push, triage: true, pull: true } });
+      return c.json({
+        id: repo.id,
+        full_name: repo.full_name,
+        private: repo.private,
+        visibility: repo.visibility,
+        archived: repo.archived,
+        default_branch: repo.default_branch,
+        has_issues: true,
+        permissions: { admin: false, maintain: false, push, triage: true, pull: true },
+      });
     });
     api.get("/repos/:owner/:repo/labels", (c) => {
       const repo = repoOf(c);
@@ -485,7 +607,9 @@ export class GitHubSim {
       const labels = (c.req.query("labels") ?? "").split(",").filter(Boolean);
       const state = c.req.query("state") ?? "open";
       const creator = c.req.query("creator");
-      const found = this.issues.filter((i) => i.repo === repo && (state === "all" || i.state === state) && labels.every((l) => i.labels.includes(l)) && (!creator || i.creator === creator));
+      const found = this.issues.filter(
+        (i) => i.repo === repo && (state === "all" || i.state === state) && labels.every((l) => i.labels.includes(l)) && (!creator || i.creator === creator),
+      );
       if (c.req.query("direction") === "desc") found.reverse();
       // Pages as GitHub gives them: per_page (30 by default, 100 at most), page, Link rel="next".
       const perPage = Math.min(100, Number(c.req.query("per_page") ?? 30));
@@ -537,11 +661,21 @@ export class GitHubSim {
       const repo = repoOf(c);
       const issue = repo && findIssue(repo, c.req.param("number"));
       if (!repo || !issue) return notFound(c);
-      const body = (await c.req.json().catch(() => ({}))) as { title?: string; body?: string; state?: string; state_reason?: string; labels?: string[]; assignees?: string[]; milestone?: number | null };
+      const body = (await c.req.json().catch(() => ({}))) as {
+        title?: string;
+        body?: string;
+        state?: string;
+        state_reason?: string;
+        labels?: string[];
+        assignees?: string[];
+        milestone?: number | null;
+      };
       const bad = checkFields(repo, body);
       if (bad) return invalid(c, bad, "invalid", `${bad} is invalid`);
-      if (body.state !== undefined && body.state !== "open" && body.state !== "closed") return invalid(c, "state", "invalid", "state is not included in the list");
-      if (body.state_reason !== undefined && !["completed", "not_planned", "duplicate", "reopened"].includes(body.state_reason)) return invalid(c, "state_reason", "invalid", "state_reason is not included in the list");
+      if (body.state !== undefined && body.state !== "open" && body.state !== "closed")
+        return invalid(c, "state", "invalid", "state is not included in the list");
+      if (body.state_reason !== undefined && !["completed", "not_planned", "duplicate", "reopened"].includes(body.state_reason))
+        return invalid(c, "state_reason", "invalid", "state_reason is not included in the list");
       if (body.title !== undefined) issue.title = body.title;
       if (body.body !== undefined) issue.body = body.body;
       // As GitHub: without push access, changes to labels, assignees and milestone are silently dropped.
@@ -571,7 +705,10 @@ export class GitHubSim {
       const body = (await c.req.json().catch(() => ({}))) as { body?: string };
       if (!body.body) return invalid(c, "body", "missing_field", "body is missing");
       issue.comments.push(body.body);
-      return c.json({ id: issue.comments.length, body: body.body, html_url: `${this.webOrigin}/${repo}/issues/${issue.number}#issuecomment-${issue.comments.length}` }, 201);
+      return c.json(
+        { id: issue.comments.length, body: body.body, html_url: `${this.webOrigin}/${repo}/issues/${issue.number}#issuecomment-${issue.comments.length}` },
+        201,
+      );
     });
   }
 
@@ -615,7 +752,15 @@ export class GitHubSim {
       if (!installation || installation.appId !== String(claims.iss)) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
       const token = `ghs_${crypto.randomBytes(18).toString("hex")}`;
       this.tokens.set(token, { login: `app-${installation.appId}[bot]`, scopes: null, installation: Number(c.req.param("id")) });
-      return c.json({ token, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: { metadata: "read", pull_requests: "write" }, repository_selection: "selected" }, 201);
+      return c.json(
+        {
+          token,
+          expires_at: new Date(Date.now() + 3600_000).toISOString(),
+          permissions: { metadata: "read", pull_requests: "write" },
+          repository_selection: "selected",
+        },
+        201,
+      );
     });
     return apps;
   }
@@ -632,7 +777,11 @@ export class GitHubSim {
     }
     const key = this.apps.get(String(claims.iss ?? ""));
     const now = Math.floor(Date.now() / 1000);
-    const valid = key !== undefined && crypto.verify("RSA-SHA256", Buffer.from(`${header}.${payload}`), key, Buffer.from(signature ?? "", "base64url")) && (claims.exp ?? 0) > now && (claims.exp ?? 0) - (claims.iat ?? 0) <= 600;
+    const valid =
+      key !== undefined &&
+      crypto.verify("RSA-SHA256", Buffer.from(`${header}.${payload}`), key, Buffer.from(signature ?? "", "base64url")) &&
+      (claims.exp ?? 0) > now &&
+      (claims.exp ?? 0) - (claims.iat ?? 0) <= 600;
     return valid ? String(claims.iss) : undefined;
   }
 
@@ -646,7 +795,13 @@ export class GitHubSim {
       if (!app) return c.html("<h1>404</h1><p>The OAuth application could not be found.</p>", 404);
       if (redirectUri !== app.callback) return c.html("<h1>The redirect_uri MUST match the registered callback URL for this application.</h1>", 400);
       const code = crypto.randomBytes(10).toString("hex");
-      this.#codes.set(code, { clientId, redirectUri, challenge: c.req.query("code_challenge") ?? null, expiresAt: Date.now() + 10 * 60_000, login: this.signedInAs });
+      this.#codes.set(code, {
+        clientId,
+        redirectUri,
+        challenge: c.req.query("code_challenge") ?? null,
+        expiresAt: Date.now() + 10 * 60_000,
+        login: this.signedInAs,
+      });
       const allow = new URL(redirectUri);
       allow.searchParams.set("code", code);
       allow.searchParams.set("state", state);
@@ -685,7 +840,16 @@ export class GitHubSim {
   }
 
   /** A pull_request event payload as GitHub sends it (the fields Patchbay reads, and more). */
-  pullRequestPayload(input: { action: string; repo: GitHubSimRepo; number: number; title: string; body?: string; branch?: string; merged?: boolean; fork?: { owner: string; association?: string } }) {
+  pullRequestPayload(input: {
+    action: string;
+    repo: GitHubSimRepo;
+    number: number;
+    title: string;
+    body?: string;
+    branch?: string;
+    merged?: boolean;
+    fork?: { owner: string; association?: string };
+  }) {
     const base = { id: input.repo.id, full_name: input.repo.full_name, fork: false };
     // A fork's pull request: its head is another repository, its author usually has no role here.
     const head = input.fork ? { id: input.repo.id + 900_000, full_name: `${input.fork.owner}/${input.repo.full_name.split("/")[1]}`, fork: true } : base;
@@ -707,7 +871,9 @@ export class GitHubSim {
         base: { ref: input.repo.default_branch, repo: base },
         merged: input.merged ?? false,
         merged_at: input.merged ? new Date().toISOString() : null,
-        updated_at: eventStamp().toISOString().replace(/\.\d{3}Z$/, "Z"),
+        updated_at: eventStamp()
+          .toISOString()
+          .replace(/\.\d{3}Z$/, "Z"),
       },
       repository: { id: input.repo.id, full_name: input.repo.full_name, html_url: `${this.webOrigin}/${input.repo.full_name}`, private: input.repo.private },
       sender: { login: user.login },
@@ -718,7 +884,11 @@ export class GitHubSim {
    * A person closes, reopens or comments on an issue: the "issues" or "issue_comment" event's
    * payload as GitHub sends it (the issue after the change, the repository, the sender).
    */
-  issueEvent(issue: GitHubSimIssue, change: { action: "closed" | "reopened"; reason?: "completed" | "not_planned" | "duplicate"; by: string } | { action: "commented"; text: string; by: string }): { event: string; payload: Record<string, unknown> } {
+  issueEvent(
+    issue: GitHubSimIssue,
+    change:
+      { action: "closed" | "reopened"; reason?: "completed" | "not_planned" | "duplicate"; by: string } | { action: "commented"; text: string; by: string },
+  ): { event: string; payload: Record<string, unknown> } {
     const repo = this.repos.find((r) => r.full_name === issue.repo);
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
     if (change.action === "commented") issue.comments.push(change.text);
@@ -744,7 +914,14 @@ export class GitHubSim {
     };
     const repository = { id: repo?.id ?? 1, full_name: issue.repo, private: repo?.private ?? true, html_url: `${this.webOrigin}/${issue.repo}` };
     if (change.action === "commented") {
-      const comment = { id: 77000 + issue.comments.length, html_url: `${issuePayload.html_url}#issuecomment-${77000 + issue.comments.length}`, user: sender, created_at: now, updated_at: now, body: change.text };
+      const comment = {
+        id: 77000 + issue.comments.length,
+        html_url: `${issuePayload.html_url}#issuecomment-${77000 + issue.comments.length}`,
+        user: sender,
+        created_at: now,
+        updated_at: now,
+        body: change.text,
+      };
       return { event: "issue_comment", payload: { action: "created", issue: issuePayload, comment, repository, sender } };
     }
     return { event: "issues", payload: { action: change.action, issue: issuePayload, repository, sender } };
@@ -756,8 +933,25 @@ export class GitHubSim {
     const issue = this.transferIssue(repo, number, toRepo);
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
     const sender = { login: by, id: 1000 + by.length, type: "User" };
-    const before = { url: `https://api.github.com/repos/${repo}/issues/${number}`, html_url: `${this.webOrigin}/${repo}/issues/${number}`, id: 9000 + number, number, title: issue.title, state: issue.state, state_reason: issue.state_reason, updated_at: now, body: issue.body };
-    const after = { url: `https://api.github.com/repos/${toRepo}/issues/${issue.number}`, html_url: `${this.webOrigin}/${toRepo}/issues/${issue.number}`, id: 9000 + number, number: issue.number, title: issue.title, state: issue.state };
+    const before = {
+      url: `https://api.github.com/repos/${repo}/issues/${number}`,
+      html_url: `${this.webOrigin}/${repo}/issues/${number}`,
+      id: 9000 + number,
+      number,
+      title: issue.title,
+      state: issue.state,
+      state_reason: issue.state_reason,
+      updated_at: now,
+      body: issue.body,
+    };
+    const after = {
+      url: `https://api.github.com/repos/${toRepo}/issues/${issue.number}`,
+      html_url: `${this.webOrigin}/${toRepo}/issues/${issue.number}`,
+      id: 9000 + number,
+      number: issue.number,
+      title: issue.title,
+      state: issue.state,
+    };
     const target = this.repos.find((r) => r.full_name === toRepo);
     const payload = {
       action: "transferred",
@@ -788,7 +982,8 @@ export class GitHubSim {
       "x-github-delivery": opts.deliveryId ?? crypto.randomUUID(),
       "x-github-hook-id": "123456",
     };
-    const signature = opts.signature !== undefined ? opts.signature : opts.secret ? `sha256=${crypto.createHmac("sha256", opts.secret).update(body).digest("hex")}` : null;
+    const signature =
+      opts.signature !== undefined ? opts.signature : opts.secret ? `sha256=${crypto.createHmac("sha256", opts.secret).update(body).digest("hex")}` : null;
     if (signature !== null) headers["x-hub-signature-256"] = signature;
     return fetch(url, { method: "POST", headers, body });
   }
@@ -799,7 +994,24 @@ export class GitHubSim {
 }
 
 /** A Dependabot alert as GET /repos/{owner}/{repo}/dependabot/alerts returns it. */
-export function dependabotAlert(repo: string, a: { number: number; state?: "open" | "dismissed" | "fixed" | "auto_dismissed"; ghsa: string; cve?: string | null; ecosystem: string; name: string; manifest: string; severity: string; patched?: string | null; range?: string; dismissedReason?: string; dismissedComment?: string; summary?: string }): Record<string, unknown> {
+export function dependabotAlert(
+  repo: string,
+  a: {
+    number: number;
+    state?: "open" | "dismissed" | "fixed" | "auto_dismissed";
+    ghsa: string;
+    cve?: string | null;
+    ecosystem: string;
+    name: string;
+    manifest: string;
+    severity: string;
+    patched?: string | null;
+    range?: string;
+    dismissedReason?: string;
+    dismissedComment?: string;
+    summary?: string;
+  },
+): Record<string, unknown> {
   const advisory = {
     ghsa_id: a.ghsa,
     cve_id: a.cve ?? null,
@@ -811,7 +1023,14 @@ export function dependabotAlert(repo: string, a: { number: number; state?: "open
     published_at: "2021-02-15T11:00:00Z",
     updated_at: "2024-03-05T11:00:00Z",
     withdrawn_at: null,
-    vulnerabilities: [{ package: { ecosystem: a.ecosystem, name: a.name }, severity: a.severity, vulnerable_version_range: a.range ?? "< 99", first_patched_version: a.patched ? { identifier: a.patched } : null }],
+    vulnerabilities: [
+      {
+        package: { ecosystem: a.ecosystem, name: a.name },
+        severity: a.severity,
+        vulnerable_version_range: a.range ?? "< 99",
+        first_patched_version: a.patched ? { identifier: a.patched } : null,
+      },
+    ],
     cvss: { vector_string: "CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H", score: 7.2 },
     cwes: [{ cwe_id: "CWE-94", name: "Improper Control of Generation of Code" }],
   };

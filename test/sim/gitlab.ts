@@ -73,13 +73,22 @@ export class GitLabSim {
 
   addProjects(group: string, count: number): void {
     for (let i = 1; i <= count; i++) {
-      this.projects.push({ id: 2000 + i, path_with_namespace: `${group}/project-${String(i).padStart(3, "0")}`, default_branch: "main", visibility: i % 3 === 0 ? "internal" : "private", archived: false });
+      this.projects.push({
+        id: 2000 + i,
+        path_with_namespace: `${group}/project-${String(i).padStart(3, "0")}`,
+        default_branch: "main",
+        visibility: i % 3 === 0 ? "internal" : "private",
+        archived: false,
+      });
     }
   }
 
   app(): Hono {
     const api = new Hono();
-    api.use("*", this.faults.middleware((status) => JSON.stringify({ message: `${status} ${status >= 500 ? "Internal Server Error" : "Error"}` })));
+    api.use(
+      "*",
+      this.faults.middleware((status) => JSON.stringify({ message: `${status} ${status >= 500 ? "Internal Server Error" : "Error"}` })),
+    );
     api.use("*", async (c, next) => {
       const token = c.req.header("private-token") ?? /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
       const entry = token ? this.tokens.get(token) : undefined;
@@ -87,7 +96,9 @@ export class GitLabSim {
       await next();
     });
     api.get("/user", (c) => c.json({ id: 1, username: this.entry(c).username, state: "active", bot: true }));
-    api.get("/personal_access_tokens/self", (c) => c.json({ id: 1, name: "patchbay", revoked: false, active: true, scopes: this.entry(c).scopes, expires_at: "2027-06-30" }));
+    api.get("/personal_access_tokens/self", (c) =>
+      c.json({ id: 1, name: "patchbay", revoked: false, active: true, scopes: this.entry(c).scopes, expires_at: "2027-06-30" }),
+    );
     api.get("/projects", (c) => {
       const perPage = Math.min(100, Math.max(1, Number(c.req.query("per_page") ?? 20)));
       const page = Math.max(1, Number(c.req.query("page") ?? 1));
@@ -182,7 +193,11 @@ export class GitLabSim {
       const hook = path ? this.hooks.get(path)?.find((h) => h.id === Number(c.req.param("id"))) : undefined;
       if (!hook) return c.json({ message: "404 Not found" }, 404);
       const body = (await c.req.json()) as { url?: string; token?: string; merge_requests_events?: boolean };
-      Object.assign(hook, { url: body.url ?? hook.url, token: body.token ?? hook.token, merge_requests_events: body.merge_requests_events ?? hook.merge_requests_events });
+      Object.assign(hook, {
+        url: body.url ?? hook.url,
+        token: body.token ?? hook.token,
+        merge_requests_events: body.merge_requests_events ?? hook.merge_requests_events,
+      });
       return c.json({ id: hook.id, url: hook.url, merge_requests_events: hook.merge_requests_events });
     });
     api.get("/projects/:project/merge_requests/:iid", (c) => {
@@ -215,19 +230,43 @@ export class GitLabSim {
       this.tokenRequests.push(form.get("grant_type") ?? "");
       if (this.tokenLatencyMs) await new Promise((r) => setTimeout(r, this.tokenLatencyMs));
       const app = this.oauthApps.get(form.get("client_id") ?? "");
-      if (!app || app.secret !== form.get("client_secret")) return c.json({ error: "invalid_client", error_description: "Client authentication failed due to unknown client." }, 401);
+      if (!app || app.secret !== form.get("client_secret"))
+        return c.json({ error: "invalid_client", error_description: "Client authentication failed due to unknown client." }, 401);
       let username: string;
       if (form.get("grant_type") === "authorization_code") {
         const grant = this.#codes.get(form.get("code") ?? "");
         this.#codes.delete(form.get("code") ?? "");
         const verifier = form.get("code_verifier");
-        if (!grant || grant.redirectUri !== form.get("redirect_uri") || (grant.challenge && crypto.createHash("sha256").update(verifier ?? "").digest("base64url") !== grant.challenge)) {
-          return c.json({ error: "invalid_grant", error_description: "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client." }, 400);
+        if (
+          !grant ||
+          grant.redirectUri !== form.get("redirect_uri") ||
+          (grant.challenge &&
+            crypto
+              .createHash("sha256")
+              .update(verifier ?? "")
+              .digest("base64url") !== grant.challenge)
+        ) {
+          return c.json(
+            {
+              error: "invalid_grant",
+              error_description:
+                "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.",
+            },
+            400,
+          );
         }
         username = "oauth-user";
       } else if (form.get("grant_type") === "refresh_token") {
         const owner = this.#refreshTokens.get(form.get("refresh_token") ?? "");
-        if (!owner) return c.json({ error: "invalid_grant", error_description: "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client." }, 400);
+        if (!owner)
+          return c.json(
+            {
+              error: "invalid_grant",
+              error_description:
+                "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.",
+            },
+            400,
+          );
         this.#refreshTokens.delete(form.get("refresh_token")!);
         username = owner;
       } else {
@@ -237,7 +276,14 @@ export class GitLabSim {
       const refresh = crypto.randomBytes(24).toString("hex");
       this.addToken(access, username);
       this.#refreshTokens.set(refresh, username);
-      return c.json({ access_token: access, token_type: "Bearer", expires_in: this.accessTokenTtl, refresh_token: refresh, scope: "api", created_at: Math.floor(Date.now() / 1000) });
+      return c.json({
+        access_token: access,
+        token_type: "Bearer",
+        expires_in: this.accessTokenTtl,
+        refresh_token: refresh,
+        scope: "api",
+        created_at: Math.floor(Date.now() / 1000),
+      });
     });
     root.route("/api/v4", api);
     return root;
@@ -249,14 +295,28 @@ export class GitLabSim {
     this.#refreshTokens.clear();
   }
 
-  mergeRequestPayload(input: { action: string; project: GitLabSimProject; iid: number; title: string; description?: string; branch?: string; fork?: { owner: string } }) {
+  mergeRequestPayload(input: {
+    action: string;
+    project: GitLabSimProject;
+    iid: number;
+    title: string;
+    description?: string;
+    branch?: string;
+    fork?: { owner: string };
+  }) {
     const sourceProjectId = input.fork ? input.project.id + 900_000 : input.project.id;
     const state = input.action === "merge" ? "merged" : input.action === "close" ? "closed" : "opened";
     return {
       object_kind: "merge_request",
       event_type: "merge_request",
       user: input.fork ? { id: 77, name: input.fork.owner, username: input.fork.owner } : { id: 1, name: "Renovate Bot", username: "renovate-bot" },
-      project: { id: input.project.id, name: input.project.path_with_namespace.split("/").at(-1), web_url: `${this.webOrigin}/${input.project.path_with_namespace}`, path_with_namespace: input.project.path_with_namespace, default_branch: input.project.default_branch },
+      project: {
+        id: input.project.id,
+        name: input.project.path_with_namespace.split("/").at(-1),
+        web_url: `${this.webOrigin}/${input.project.path_with_namespace}`,
+        path_with_namespace: input.project.path_with_namespace,
+        default_branch: input.project.default_branch,
+      },
       object_attributes: {
         iid: input.iid,
         title: input.title,
@@ -264,7 +324,10 @@ export class GitLabSim {
         source_branch: input.branch ?? `renovate/${input.iid}`,
         source_project_id: sourceProjectId,
         target_project_id: input.project.id,
-        source: { id: sourceProjectId, path_with_namespace: input.fork ? `${input.fork.owner}/${input.project.path_with_namespace.split("/").at(-1)}` : input.project.path_with_namespace },
+        source: {
+          id: sourceProjectId,
+          path_with_namespace: input.fork ? `${input.fork.owner}/${input.project.path_with_namespace.split("/").at(-1)}` : input.project.path_with_namespace,
+        },
         target: { id: input.project.id, path_with_namespace: input.project.path_with_namespace },
         target_branch: input.project.default_branch,
         state,
@@ -280,22 +343,66 @@ export class GitLabSim {
    * A person closes, reopens or comments on an issue: the "Issue Hook" or "Note Hook" payload
    * as GitLab sends it (timestamps in GitLab's "YYYY-MM-DD hh:mm:ss UTC" form).
    */
-  issueEvent(issue: GitLabSimIssue, change: { action: "close" | "reopen"; by: { username: string; name: string } } | { action: "comment"; text: string; by: { username: string; name: string } }): { event: string; payload: Record<string, unknown> } {
+  issueEvent(
+    issue: GitLabSimIssue,
+    change:
+      { action: "close" | "reopen"; by: { username: string; name: string } } | { action: "comment"; text: string; by: { username: string; name: string } },
+  ): { event: string; payload: Record<string, unknown> } {
     const project = this.projects.find((p) => p.id === issue.projectId)!;
-    const stamp = new Date().toISOString().replace("T", " ").replace(/\.\d{3}Z$/, " UTC");
+    const stamp = new Date()
+      .toISOString()
+      .replace("T", " ")
+      .replace(/\.\d{3}Z$/, " UTC");
     const user = { id: 500 + change.by.username.length, name: change.by.name, username: change.by.username };
-    const projectPayload = { id: project.id, name: project.path_with_namespace.split("/").pop(), path_with_namespace: project.path_with_namespace, web_url: `${this.webOrigin}/${project.path_with_namespace}` };
+    const projectPayload = {
+      id: project.id,
+      name: project.path_with_namespace.split("/").pop(),
+      path_with_namespace: project.path_with_namespace,
+      web_url: `${this.webOrigin}/${project.path_with_namespace}`,
+    };
     if (change.action === "comment") {
       issue.notes.push(change.text);
       return {
         event: "Note Hook",
-        payload: { object_kind: "note", event_type: "note", user, project_id: project.id, project: projectPayload, object_attributes: { id: 9100 + issue.notes.length, note: change.text, noteable_type: "Issue", author_id: user.id, created_at: stamp, updated_at: stamp, project_id: project.id, noteable_id: 8000 + issue.iid }, issue: { id: 8000 + issue.iid, iid: issue.iid, title: issue.title, state: issue.state, updated_at: stamp } },
+        payload: {
+          object_kind: "note",
+          event_type: "note",
+          user,
+          project_id: project.id,
+          project: projectPayload,
+          object_attributes: {
+            id: 9100 + issue.notes.length,
+            note: change.text,
+            noteable_type: "Issue",
+            author_id: user.id,
+            created_at: stamp,
+            updated_at: stamp,
+            project_id: project.id,
+            noteable_id: 8000 + issue.iid,
+          },
+          issue: { id: 8000 + issue.iid, iid: issue.iid, title: issue.title, state: issue.state, updated_at: stamp },
+        },
       };
     }
     issue.state = change.action === "close" ? "closed" : "opened";
     return {
       event: "Issue Hook",
-      payload: { object_kind: "issue", event_type: "issue", user, project: projectPayload, object_attributes: { id: 8000 + issue.iid, iid: issue.iid, title: issue.title, state: issue.state, action: change.action, updated_at: stamp, url: `${this.webOrigin}/${project.path_with_namespace}/-/issues/${issue.iid}` }, labels: issue.labels.map((title) => ({ title })) },
+      payload: {
+        object_kind: "issue",
+        event_type: "issue",
+        user,
+        project: projectPayload,
+        object_attributes: {
+          id: 8000 + issue.iid,
+          iid: issue.iid,
+          title: issue.title,
+          state: issue.state,
+          action: change.action,
+          updated_at: stamp,
+          url: `${this.webOrigin}/${project.path_with_namespace}/-/issues/${issue.iid}`,
+        },
+        labels: issue.labels.map((title) => ({ title })),
+      },
     };
   }
 
@@ -344,7 +451,15 @@ export class GitLabSim {
       }
       return out;
     };
-    const splitLabels = (v: unknown) => (typeof v === "string" ? v.split(",").map((x) => x.trim()).filter(Boolean) : Array.isArray(v) ? (v as string[]) : []);
+    const splitLabels = (v: unknown) =>
+      typeof v === "string"
+        ? v
+            .split(",")
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : Array.isArray(v)
+          ? (v as string[])
+          : [];
     const checked = (body: { assignee_ids?: unknown; due_date?: unknown }) => {
       if (Array.isArray(body.assignee_ids) && body.assignee_ids.some((id) => !this.members.some((m) => m.id === id))) return "assignee_ids";
       if (body.due_date !== undefined && body.due_date !== null && !/^\d{4}-\d{2}-\d{2}$/.test(String(body.due_date))) return "due_date";
@@ -368,8 +483,13 @@ export class GitLabSim {
       // search= looks in titles and descriptions (in= narrows it), case-insensitively.
       const search = c.req.query("search")?.toLowerCase();
       const within = (c.req.query("in") ?? "title,description").split(",");
-      const matches = (i: GitLabSimIssue) => !search || (within.includes("title") && i.title.toLowerCase().includes(search)) || (within.includes("description") && (i.description ?? "").toLowerCase().includes(search));
-      const found = this.issues.filter((i) => i.projectId === p.id && (!state || state === "all" || i.state === state) && labels.every((l) => i.labels.includes(l)) && matches(i));
+      const matches = (i: GitLabSimIssue) =>
+        !search ||
+        (within.includes("title") && i.title.toLowerCase().includes(search)) ||
+        (within.includes("description") && (i.description ?? "").toLowerCase().includes(search));
+      const found = this.issues.filter(
+        (i) => i.projectId === p.id && (!state || state === "all" || i.state === state) && labels.every((l) => i.labels.includes(l)) && matches(i),
+      );
       c.header("x-next-page", "");
       return c.json(found.map(view));
     });
@@ -413,7 +533,8 @@ export class GitLabSim {
       const body = (await c.req.json().catch(() => ({}))) as Record<string, unknown>;
       const bad = checked(body);
       if (bad) return c.json({ message: { [bad]: ["is invalid"] } }, 400);
-      if (this.guests.has(this.entry(c).username)) for (const k of ["labels", "add_labels", "assignee_ids", "milestone_id", "due_date", "confidential"]) delete body[k];
+      if (this.guests.has(this.entry(c).username))
+        for (const k of ["labels", "add_labels", "assignee_ids", "milestone_id", "due_date", "confidential"]) delete body[k];
       if (typeof body.title === "string") issue.title = body.title;
       if (typeof body.description === "string") issue.description = body.description;
       if (typeof body.confidential === "boolean") issue.confidential = body.confidential;
@@ -458,7 +579,22 @@ function offsetPage(c: Context, items: unknown[]) {
 }
 
 /** A dependency scanning finding as GET /projects/:id/vulnerability_findings returns it. */
-export function gitlabFinding(project: { id: number; path_with_namespace: string }, f: { id: number; cve: string; name: string; version: string; file: string; severity: string; state?: string; dismissalReason?: string; reportType?: string; image?: string; solution?: string }): Record<string, unknown> {
+export function gitlabFinding(
+  project: { id: number; path_with_namespace: string },
+  f: {
+    id: number;
+    cve: string;
+    name: string;
+    version: string;
+    file: string;
+    severity: string;
+    state?: string;
+    dismissalReason?: string;
+    reportType?: string;
+    image?: string;
+    solution?: string;
+  },
+): Record<string, unknown> {
   return {
     id: f.id,
     uuid: `5f2b${String(f.id).padStart(4, "0")}-1c2d-5e6f-8a9b-0c1d2e3f4a5b`,
@@ -468,7 +604,12 @@ export function gitlabFinding(project: { id: number; path_with_namespace: string
     confidence: "unknown",
     scanner: { external_id: "gemnasium", name: "Gemnasium", vendor: "GitLab" },
     identifiers: [
-      { external_type: "gemnasium", external_id: `gemnasium-${f.id}`, name: `Gemnasium-${f.id}`, url: "https://gitlab.com/gitlab-org/security-products/gemnasium-db" },
+      {
+        external_type: "gemnasium",
+        external_id: `gemnasium-${f.id}`,
+        name: `Gemnasium-${f.id}`,
+        url: "https://gitlab.com/gitlab-org/security-products/gemnasium-db",
+      },
       { external_type: "cve", external_id: f.cve, name: f.cve, url: `https://cve.mitre.org/cgi-bin/cvename.cgi?name=${f.cve}` },
     ],
     project_fingerprint: `pf${f.id}`,
@@ -476,7 +617,9 @@ export function gitlabFinding(project: { id: number; path_with_namespace: string
     project: { id: project.id, name: project.path_with_namespace.split("/").at(-1), full_path: `/${project.path_with_namespace}` },
     description: `A vulnerability in ${f.name} ${f.version}.`,
     solution: f.solution ?? null,
-    location: f.image ? { image: f.image, operating_system: "debian:12", dependency: { package: { name: f.name }, version: f.version } } : { file: f.file, dependency: { package: { name: f.name }, version: f.version } },
+    location: f.image
+      ? { image: f.image, operating_system: "debian:12", dependency: { package: { name: f.name }, version: f.version } }
+      : { file: f.file, dependency: { package: { name: f.name }, version: f.version } },
     links: [{ url: `https://nvd.nist.gov/vuln/detail/${f.cve}` }],
     state: f.state ?? "detected",
     dismissal_reason: f.dismissalReason ?? null,

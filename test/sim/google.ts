@@ -36,10 +36,14 @@ export class GoogleSim {
   app(): Hono {
     const app = new Hono();
     const error = (c: Context, code: 401 | 403 | 404, status: string, message: string) => c.json({ error: { code, message, status } }, code);
-    app.use("*", this.faults.middleware((status) => JSON.stringify({ error: { code: status, message: "simulated", status: "UNAVAILABLE" } })));
+    app.use(
+      "*",
+      this.faults.middleware((status) => JSON.stringify({ error: { code: status, message: "simulated", status: "UNAVAILABLE" } })),
+    );
     app.post("/token", async (c) => {
       const form = new URLSearchParams(await c.req.text());
-      if (form.get("grant_type") !== "urn:ietf:params:oauth:grant-type:jwt-bearer") return c.json({ error: "unsupported_grant_type", error_description: "Invalid grant_type" }, 400);
+      if (form.get("grant_type") !== "urn:ietf:params:oauth:grant-type:jwt-bearer")
+        return c.json({ error: "unsupported_grant_type", error_description: "Invalid grant_type" }, 400);
       const [header, claims, signature] = (form.get("assertion") ?? "").split(".");
       let payload: { iss?: string; aud?: string; scope?: string; iat?: number; exp?: number };
       try {
@@ -53,8 +57,13 @@ export class GoogleSim {
       const ok = crypto.verify("RSA-SHA256", Buffer.from(`${header}.${claims}`), key, Buffer.from(signature ?? "", "base64url"));
       const now = Date.now() / 1000;
       if (!ok) return c.json({ error: "invalid_grant", error_description: "Invalid JWT Signature." }, 400);
-      if (payload.aud !== "https://oauth2.googleapis.com/token" || !payload.scope) return c.json({ error: "invalid_grant", error_description: "Invalid JWT: audience or scope" }, 400);
-      if (!payload.iat || !payload.exp || payload.exp - payload.iat > 3600 || payload.exp < now || payload.iat > now + 300) return c.json({ error: "invalid_grant", error_description: "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe." }, 400);
+      if (payload.aud !== "https://oauth2.googleapis.com/token" || !payload.scope)
+        return c.json({ error: "invalid_grant", error_description: "Invalid JWT: audience or scope" }, 400);
+      if (!payload.iat || !payload.exp || payload.exp - payload.iat > 3600 || payload.exp < now || payload.iat > now + 300)
+        return c.json(
+          { error: "invalid_grant", error_description: "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe." },
+          400,
+        );
       const token = `ya29.${crypto.randomBytes(24).toString("base64url")}`;
       this.accessTokens.set(token, payload.iss!);
       return c.json({ access_token: token, expires_in: 3599, token_type: "Bearer" });
@@ -63,25 +72,45 @@ export class GoogleSim {
     const page = <T>(c: Context, items: T[]) => {
       const start = Number(c.req.query("pageToken") ? Buffer.from(c.req.query("pageToken")!, "base64url").toString() : 0);
       const size = Math.min(this.pageSize, Number(c.req.query("pageSize") ?? 100));
-      return { items: items.slice(start, start + size), next: start + size < items.length ? Buffer.from(String(start + size)).toString("base64url") : undefined };
+      return {
+        items: items.slice(start, start + size),
+        next: start + size < items.length ? Buffer.from(String(start + size)).toString("base64url") : undefined,
+      };
     };
     app.get("/v1/projects/:project/locations/:location/repositories", (c) => {
       const who = caller(c);
       if (!who) return error(c, 401, "UNAUTHENTICATED", "Request had invalid authentication credentials.");
       const parent = `projects/${c.req.param("project")}/locations/${c.req.param("location")}`;
-      if (this.denied.has(who)) return error(c, 403, "PERMISSION_DENIED", `Permission 'artifactregistry.repositories.list' denied on resource '${parent}' (or it may not exist).`);
-      const { items, next } = page(c, [...this.repositories.entries()].filter(([name]) => name.startsWith(`${parent}/`)));
-      return c.json({ repositories: items.map(([name, r]) => ({ name, format: r.format, mode: "STANDARD_REPOSITORY" })), ...(next ? { nextPageToken: next } : {}) });
+      if (this.denied.has(who))
+        return error(c, 403, "PERMISSION_DENIED", `Permission 'artifactregistry.repositories.list' denied on resource '${parent}' (or it may not exist).`);
+      const { items, next } = page(
+        c,
+        [...this.repositories.entries()].filter(([name]) => name.startsWith(`${parent}/`)),
+      );
+      return c.json({
+        repositories: items.map(([name, r]) => ({ name, format: r.format, mode: "STANDARD_REPOSITORY" })),
+        ...(next ? { nextPageToken: next } : {}),
+      });
     });
     app.get("/v1/projects/:project/locations/:location/repositories/:repository/dockerImages", (c) => {
       const who = caller(c);
       if (!who) return error(c, 401, "UNAUTHENTICATED", "Request had invalid authentication credentials.");
       const name = `projects/${c.req.param("project")}/locations/${c.req.param("location")}/repositories/${c.req.param("repository")}`;
-      if (this.denied.has(who)) return error(c, 403, "PERMISSION_DENIED", `Permission 'artifactregistry.dockerimages.list' denied on resource '${name}' (or it may not exist).`);
+      if (this.denied.has(who))
+        return error(c, 403, "PERMISSION_DENIED", `Permission 'artifactregistry.dockerimages.list' denied on resource '${name}' (or it may not exist).`);
       const repo = this.repositories.get(name);
       if (!repo) return error(c, 404, "NOT_FOUND", `Requested entity was not found.`);
       const { items, next } = page(c, repo.images);
-      return c.json({ dockerImages: items.map((i) => ({ name: `${name}/dockerImages/${encodeURIComponent(i.uri.split("/").slice(3).join("/"))}`, uri: i.uri, tags: i.tags, mediaType: "application/vnd.oci.image.manifest.v1+json", uploadTime: "2026-11-01T10:00:00Z" })), ...(next ? { nextPageToken: next } : {}) });
+      return c.json({
+        dockerImages: items.map((i) => ({
+          name: `${name}/dockerImages/${encodeURIComponent(i.uri.split("/").slice(3).join("/"))}`,
+          uri: i.uri,
+          tags: i.tags,
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          uploadTime: "2026-11-01T10:00:00Z",
+        })),
+        ...(next ? { nextPageToken: next } : {}),
+      });
     });
     return app;
   }

@@ -106,8 +106,17 @@ export type TransitionScreen = { resolution?: "required" | "optional"; required?
 export function screenFields(screen: TransitionScreen | undefined, api: string): Record<string, ScreenField> {
   if (!screen) return {};
   const out: Record<string, ScreenField> = {};
-  if (screen.resolution) out.resolution = { required: screen.resolution === "required", name: "Resolution", key: "resolution", schema: { type: "resolution", system: "resolution" }, operations: ["set"], allowedValues: RESOLUTIONS.map((r) => ({ ...r, self: `${api}/resolution/${r.id}` })) };
-  for (const id of screen.required ?? []) out[id] = { required: true, name: id === "fixVersions" ? "Fix versions" : id, key: id, schema: { type: "string" }, operations: ["set"] };
+  if (screen.resolution)
+    out.resolution = {
+      required: screen.resolution === "required",
+      name: "Resolution",
+      key: "resolution",
+      schema: { type: "resolution", system: "resolution" },
+      operations: ["set"],
+      allowedValues: RESOLUTIONS.map((r) => ({ ...r, self: `${api}/resolution/${r.id}` })),
+    };
+  for (const id of screen.required ?? [])
+    out[id] = { required: true, name: id === "fixVersions" ? "Fix versions" : id, key: id, schema: { type: "string" }, operations: ["set"] };
   return out;
 }
 
@@ -117,7 +126,8 @@ export function screenErrors(screen: Record<string, ScreenField>, sent: Record<s
   for (const name of Object.keys(sent)) if (!(name in screen)) errors[name] = `Field '${name}' cannot be set. It is not on the appropriate screen, or unknown.`;
   for (const [name, field] of Object.entries(screen)) if (field.required && sent[name] === undefined) errors[name] = `${field.name} is required.`;
   const chosen = sent.resolution as { id?: string; name?: string } | undefined;
-  if (chosen && !RESOLUTIONS.some((r) => r.id === chosen.id || r.name === chosen.name)) errors.resolution = `Could not find a resolution matching '${chosen.id ?? chosen.name}'.`;
+  if (chosen && !RESOLUTIONS.some((r) => r.id === chosen.id || r.name === chosen.name))
+    errors.resolution = `Could not find a resolution matching '${chosen.id ?? chosen.name}'.`;
   return errors;
 }
 
@@ -195,7 +205,10 @@ export class JiraSim {
 
   /** A person deletes an issue: its key and id are gone (JQL naming the key is an error). */
   deleteIssue(key: string): void {
-    this.issues.splice(this.issues.findIndex((i) => i.key === key), 1);
+    this.issues.splice(
+      this.issues.findIndex((i) => i.key === key),
+      1,
+    );
   }
 
   /** A person moves an issue to another project: it takes a key there; the old one still finds it. */
@@ -228,7 +241,12 @@ export class JiraSim {
     const written = comment === undefined ? undefined : { id: String(i.comments.length), text: comment, by };
     this.#issueUpdated(i, by, from, to, this.commentsWithTransitions ? written : undefined, resolution);
     if (written && !this.commentsWithTransitions) {
-      this.#emit("comment_created", i, { timestamp: Date.now(), webhookEvent: "comment_created", comment: this.#comment(written.id, written.text, by), issue: this.#issuePayload(i) });
+      this.#emit("comment_created", i, {
+        timestamp: Date.now(),
+        webhookEvent: "comment_created",
+        comment: this.#comment(written.id, written.text, by),
+        issue: this.#issuePayload(i),
+      });
     }
   }
 
@@ -236,7 +254,12 @@ export class JiraSim {
   humanComment(key: string, text: string, by: SimUser): void {
     const i = this.issueByKey(key)!;
     i.comments.push(text);
-    this.#emit("comment_created", i, { timestamp: Date.now(), webhookEvent: "comment_created", comment: this.#comment(String(i.comments.length), text, by), issue: this.#issuePayload(i) });
+    this.#emit("comment_created", i, {
+      timestamp: Date.now(),
+      webhookEvent: "comment_created",
+      comment: this.#comment(String(i.comments.length), text, by),
+      issue: this.#issuePayload(i),
+    });
   }
 
   /** Waits for every delivery sent so far to be answered. */
@@ -250,14 +273,35 @@ export class JiraSim {
       id: i.id,
       key: i.key,
       self: `${this.siteOrigin}/rest/api/2/${i.id}`,
-      fields: { summary: i.fields.summary, labels: i.fields.labels ?? [], resolution: i.fields.resolution ?? null, status: { self: `${this.siteOrigin}/rest/api/2/status/${status.id}`, id: status.id, name: status.name }, updated: new Date().toISOString().replace("Z", "+0000") },
+      fields: {
+        summary: i.fields.summary,
+        labels: i.fields.labels ?? [],
+        resolution: i.fields.resolution ?? null,
+        status: { self: `${this.siteOrigin}/rest/api/2/status/${status.id}`, id: status.id, name: status.name },
+        updated: new Date().toISOString().replace("Z", "+0000"),
+      },
     };
   }
 
   #comment(id: string, text: string, by: SimUser) {
     const stamp = new Date().toISOString().replace("Z", "+0000");
-    const author = { self: `${this.siteOrigin}/rest/api/2/user?accountId=${by.accountId}`, accountId: by.accountId, displayName: by.displayName, active: true, accountType: "atlassian" };
-    return { self: `${this.siteOrigin}/rest/api/2/issue/${id}/comment/${id}`, id, author, body: text, updateAuthor: author, created: stamp, updated: stamp, jsdPublic: true };
+    const author = {
+      self: `${this.siteOrigin}/rest/api/2/user?accountId=${by.accountId}`,
+      accountId: by.accountId,
+      displayName: by.displayName,
+      active: true,
+      accountType: "atlassian",
+    };
+    return {
+      self: `${this.siteOrigin}/rest/api/2/issue/${id}/comment/${id}`,
+      id,
+      author,
+      body: text,
+      updateAuthor: author,
+      created: stamp,
+      updated: stamp,
+      jsdPublic: true,
+    };
   }
 
   /** The transition screen's fields (expand=transitions.fields), by the status it leads to. */
@@ -265,17 +309,32 @@ export class JiraSim {
     return screenFields(this.transitionScreens.get(statusId), `${this.siteOrigin}/rest/api/3`);
   }
 
-  #issueUpdated(i: SimIssue, by: SimUser, from: { id: string; name: string }, to: { id: string; name: string }, comment?: { id: string; text: string; by: SimUser }, resolution?: { id: string; name: string }): void {
+  #issueUpdated(
+    i: SimIssue,
+    by: SimUser,
+    from: { id: string; name: string },
+    to: { id: string; name: string },
+    comment?: { id: string; text: string; by: SimUser },
+    resolution?: { id: string; name: string },
+  ): void {
     this.#emit("jira:issue_updated", i, {
       timestamp: Date.now(),
       webhookEvent: "jira:issue_updated",
       issue_event_type_name: "issue_generic",
-      user: { self: `${this.siteOrigin}/rest/api/2/user?accountId=${by.accountId}`, accountId: by.accountId, displayName: by.displayName, active: true, accountType: "atlassian" },
+      user: {
+        self: `${this.siteOrigin}/rest/api/2/user?accountId=${by.accountId}`,
+        accountId: by.accountId,
+        displayName: by.displayName,
+        active: true,
+        accountType: "atlassian",
+      },
       issue: this.#issuePayload(i),
       changelog: {
         id: String(Date.now()),
         items: [
-          ...(resolution ? [{ field: "resolution", fieldtype: "jira", fieldId: "resolution", from: null, fromString: null, to: resolution.id, toString: resolution.name }] : []),
+          ...(resolution
+            ? [{ field: "resolution", fieldtype: "jira", fieldId: "resolution", from: null, fromString: null, to: resolution.id, toString: resolution.name }]
+            : []),
           { field: "status", fieldtype: "jira", fieldId: "status", from: from.id, fromString: from.name, to: to.id, toString: to.name },
         ],
       },
@@ -291,7 +350,11 @@ export class JiraSim {
       if (label && !((i.fields.labels as string[] | undefined) ?? []).includes(label)) continue;
       const body = JSON.stringify(payload);
       const id = crypto.randomUUID();
-      const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8", "user-agent": "Atlassian Webhook HTTP Client", "x-atlassian-webhook-identifier": id };
+      const headers: Record<string, string> = {
+        "content-type": "application/json; charset=utf-8",
+        "user-agent": "Atlassian Webhook HTTP Client",
+        "x-atlassian-webhook-identifier": id,
+      };
       if (hook.secret) headers["x-hub-signature"] = `sha256=${crypto.createHmac("sha256", hook.secret).update(body).digest("hex")}`;
       this.sent.push({ url: hook.url, headers, body });
       this.#pending.push(
@@ -307,7 +370,10 @@ export class JiraSim {
 
   app(): Hono {
     const root = new Hono();
-    root.use("*", this.faults.middleware((status) => JSON.stringify({ errorMessages: [`Simulated error ${status}`], errors: {} })));
+    root.use(
+      "*",
+      this.faults.middleware((status) => JSON.stringify({ errorMessages: [`Simulated error ${status}`], errors: {} })),
+    );
     root.use("*", async (c, next) => {
       if (!this.rateLimitPerSecond) return next();
       const now = Date.now();
@@ -344,13 +410,23 @@ export class JiraSim {
       const auth = /^Basic (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
       const [email, token] = auth ? Buffer.from(auth, "base64").toString().split(/:(.*)/s) : [];
       const entry = token ? this.tokens.get(token) : undefined;
-      if (!entry || entry.revoked || entry.email !== email || entry.kind !== "unscoped") return c.text("Client must be authenticated to access this resource.", 401);
+      if (!entry || entry.revoked || entry.email !== email || entry.kind !== "unscoped")
+        return c.text("Client must be authenticated to access this resource.", 401);
       if (!this.admins.has(entry.email)) return c.json({ errorMessages: ["You do not have the permission to manage webhooks."], errors: {} }, 403);
       await next();
     });
-    const view = (h: SimWebhook) => ({ self: `${this.siteOrigin}/rest/webhooks/1.0/webhook/${h.id}`, name: h.name, url: h.url, events: h.events, filters: { "issue-related-events-section": h.jql }, excludeBody: false, enabled: true });
+    const view = (h: SimWebhook) => ({
+      self: `${this.siteOrigin}/rest/webhooks/1.0/webhook/${h.id}`,
+      name: h.name,
+      url: h.url,
+      events: h.events,
+      filters: { "issue-related-events-section": h.jql },
+      excludeBody: false,
+      enabled: true,
+    });
     const read = async (c: Context) => {
-      const body = (await c.req.json().catch(() => undefined)) as { name?: string; url?: string; events?: string[]; filters?: Record<string, string>; secret?: string } | undefined;
+      const body = (await c.req.json().catch(() => undefined)) as
+        { name?: string; url?: string; events?: string[]; filters?: Record<string, string>; secret?: string } | undefined;
       if (!body?.name || !body.url || !Array.isArray(body.events)) return undefined;
       return { name: body.name, url: body.url, events: body.events, jql: body.filters?.["issue-related-events-section"] ?? "", secret: body.secret };
     };
@@ -395,13 +471,31 @@ export class JiraSim {
     };
     const site = () => this.siteOrigin;
 
-    api.get("/myself", (c) => need(c, "account") ?? c.json({ accountId: SERVICE_ACCOUNT.accountId, accountType: "atlassian", emailAddress: (c.get("token" as never) as Token).email, displayName: "Patchbay Service", active: true }));
+    api.get(
+      "/myself",
+      (c) =>
+        need(c, "account") ??
+        c.json({
+          accountId: SERVICE_ACCOUNT.accountId,
+          accountType: "atlassian",
+          emailAddress: (c.get("token" as never) as Token).email,
+          displayName: "Patchbay Service",
+          active: true,
+        }),
+    );
     api.get("/resolution/search", (c) => {
       const denied = need(c, "statuses");
       if (denied) return denied;
       const startAt = Number(c.req.query("startAt") ?? 0);
       const maxResults = Math.min(50, Number(c.req.query("maxResults") ?? 50));
-      return c.json({ self: c.req.url, maxResults, startAt, total: RESOLUTIONS.length, isLast: startAt + maxResults >= RESOLUTIONS.length, values: RESOLUTIONS.slice(startAt, startAt + maxResults).map((r) => ({ ...r, description: "", self: `${site()}/rest/api/3/resolution/${r.id}` })) });
+      return c.json({
+        self: c.req.url,
+        maxResults,
+        startAt,
+        total: RESOLUTIONS.length,
+        isLast: startAt + maxResults >= RESOLUTIONS.length,
+        values: RESOLUTIONS.slice(startAt, startAt + maxResults).map((r) => ({ ...r, description: "", self: `${site()}/rest/api/3/resolution/${r.id}` })),
+      });
     });
     api.get("/serverInfo", (c) => c.json({ baseUrl: site(), version: "1001.0.0-SNAPSHOT", deploymentType: "Cloud", serverTitle: "Jira" }));
     api.get("/project/search", (c) => {
@@ -410,7 +504,9 @@ export class JiraSim {
       const startAt = Number(c.req.query("startAt") ?? 0);
       const maxResults = Math.min(50, Number(c.req.query("maxResults") ?? 50));
       const all = [...this.projects].sort((a, b) => a.name.localeCompare(b.name));
-      const values = all.slice(startAt, startAt + maxResults).map((p) => ({ id: p.id, key: p.key, name: p.name, self: `${site()}/rest/api/3/project/${p.id}` }));
+      const values = all
+        .slice(startAt, startAt + maxResults)
+        .map((p) => ({ id: p.id, key: p.key, name: p.name, self: `${site()}/rest/api/3/project/${p.id}` }));
       return c.json({ self: c.req.url, maxResults, startAt, total: all.length, isLast: startAt + maxResults >= all.length, values });
     });
     const project = (c: Context) => {
@@ -430,7 +526,9 @@ export class JiraSim {
         maxResults,
         startAt,
         total: types.length,
-        issueTypes: types.slice(startAt, startAt + maxResults).map((t) => ({ id: t.id, name: t.name, subtask: t.subtask, self: `${site()}/rest/api/3/issuetype/${t.id}` })),
+        issueTypes: types
+          .slice(startAt, startAt + maxResults)
+          .map((t) => ({ id: t.id, name: t.name, subtask: t.subtask, self: `${site()}/rest/api/3/issuetype/${t.id}` })),
       });
     });
     api.get("/issue/createmeta/:project/issuetypes/:type", (c) => {
@@ -450,7 +548,9 @@ export class JiraSim {
         maxResults,
         startAt,
         total: all.length,
-        fields: all.slice(startAt, startAt + maxResults).map((f) => ({ ...f, key: f.fieldId, operations: ["set"], hasDefaultValue: f.hasDefaultValue ?? false })),
+        fields: all
+          .slice(startAt, startAt + maxResults)
+          .map((f) => ({ ...f, key: f.fieldId, operations: ["set"], hasDefaultValue: f.hasDefaultValue ?? false })),
       });
     });
     api.get("/project/:project/statuses", (c) => {
@@ -458,7 +558,14 @@ export class JiraSim {
       if (denied) return denied;
       const p = project(c);
       if (!p) return notFound(c, "No project could be found with key or id.");
-      return c.json((this.issueTypes.get(p.key) ?? []).map((t) => ({ id: t.id, name: t.name, subtask: t.subtask, statuses: STATUSES.filter((s) => !this.removedStatuses.has(s.id)).map((s) => ({ ...s, self: `${site()}/rest/api/3/status/${s.id}` })) })));
+      return c.json(
+        (this.issueTypes.get(p.key) ?? []).map((t) => ({
+          id: t.id,
+          name: t.name,
+          subtask: t.subtask,
+          statuses: STATUSES.filter((s) => !this.removedStatuses.has(s.id)).map((s) => ({ ...s, self: `${site()}/rest/api/3/status/${s.id}` })),
+        })),
+      );
     });
     api.post("/issue", async (c) => {
       const denied = need(c, "write");
@@ -473,7 +580,16 @@ export class JiraSim {
       const errors = validate(type.fields, f, true);
       if (Object.keys(errors).length) return c.json({ errorMessages: [], errors }, 400);
       const id = String(this.#nextId++);
-      const issue: SimIssue = { id, key: `${p.key}-${this.issues.filter((i) => i.projectKey === p.key).length + 1}`, projectKey: p.key, issueTypeId: type.id, fields: { ...f }, statusId: "10000", comments: [], created: this.clock() };
+      const issue: SimIssue = {
+        id,
+        key: `${p.key}-${this.issues.filter((i) => i.projectKey === p.key).length + 1}`,
+        projectKey: p.key,
+        issueTypeId: type.id,
+        fields: { ...f },
+        statusId: "10000",
+        comments: [],
+        created: this.clock(),
+      };
       this.issues.push(issue);
       await this.onCreate?.(issue);
       return c.json({ id, key: issue.key, self: `${site()}/rest/api/3/issue/${id}` }, 201);
@@ -495,7 +611,12 @@ export class JiraSim {
           continue;
         }
         const status = STATUSES.find((s) => s.id === i.statusId)!;
-        issues.push({ id: i.id, key: i.key, self: `${site()}/rest/api/3/issue/${i.id}`, fields: Object.fromEntries((body?.fields ?? ["summary"]).map((f) => [f, f === "status" ? { id: status.id, name: status.name } : i.fields[f]])) });
+        issues.push({
+          id: i.id,
+          key: i.key,
+          self: `${site()}/rest/api/3/issue/${i.id}`,
+          fields: Object.fromEntries((body?.fields ?? ["summary"]).map((f) => [f, f === "status" ? { id: status.id, name: status.name } : i.fields[f]])),
+        });
       }
       return c.json({ expand: "schema,names", issues, issueErrors });
     });
@@ -505,22 +626,36 @@ export class JiraSim {
       const i = issue(c);
       if (!i) return notFound(c, "Issue does not exist or you do not have permission to see it.");
       const status = STATUSES.find((s) => s.id === i.statusId)!;
-      return c.json({ id: i.id, key: i.key, self: `${site()}/rest/api/3/issue/${i.id}`, fields: { ...i.fields, status: { id: status.id, name: status.name } } });
+      return c.json({
+        id: i.id,
+        key: i.key,
+        self: `${site()}/rest/api/3/issue/${i.id}`,
+        fields: { ...i.fields, status: { id: status.id, name: status.name } },
+      });
     });
     api.put("/issue/:key", async (c) => {
       const denied = need(c, "write");
       if (denied) return denied;
       const i = issue(c);
       if (!i) return notFound(c, "Issue does not exist or you do not have permission to see it.");
-      const body = (await c.req.json().catch(() => undefined)) as { fields?: Record<string, unknown>; update?: Record<string, { add?: unknown; set?: unknown; remove?: unknown }[]> } | undefined;
+      const body = (await c.req.json().catch(() => undefined)) as
+        { fields?: Record<string, unknown>; update?: Record<string, { add?: unknown; set?: unknown; remove?: unknown }[]> } | undefined;
       if (!body) return c.json({ errorMessages: ["Can not deserialize the body."], errors: {} }, 400);
       const fields = body.fields ?? {};
       for (const name of Object.keys(body.update ?? {})) {
-        if (name in fields) return c.json({ errorMessages: [], errors: { [name]: `Field '${name}' cannot be set. It is not on the appropriate screen, or unknown.` } }, 400);
+        if (name in fields)
+          return c.json({ errorMessages: [], errors: { [name]: `Field '${name}' cannot be set. It is not on the appropriate screen, or unknown.` } }, 400);
       }
       const locked = this.lockedStatuses.has(i.statusId);
       const offScreen = [...Object.keys(fields), ...Object.keys(body.update ?? {})].filter((name) => locked || this.notEditable.has(name));
-      if (offScreen.length) return c.json({ errorMessages: [], errors: Object.fromEntries(offScreen.map((name) => [name, `Field '${name}' cannot be set. It is not on the appropriate screen, or unknown.`])) }, 400);
+      if (offScreen.length)
+        return c.json(
+          {
+            errorMessages: [],
+            errors: Object.fromEntries(offScreen.map((name) => [name, `Field '${name}' cannot be set. It is not on the appropriate screen, or unknown.`])),
+          },
+          400,
+        );
       const type = this.issueTypes.get(i.projectKey)!.find((t) => t.id === i.issueTypeId)!;
       const errors = validate(type.fields, fields, false);
       if (Object.keys(errors).length) return c.json({ errorMessages: [], errors }, 400);
@@ -542,9 +677,15 @@ export class JiraSim {
       const i = issue(c);
       if (!i) return notFound(c, "Issue does not exist or you do not have permission to see it.");
       const body = (await c.req.json().catch(() => undefined)) as { body?: { type?: string } } | undefined;
-      if (body?.body?.type !== "doc" || !validAdf(body.body)) return c.json({ errorMessages: [], errors: { comment: "Comment body is not valid Atlassian Document Format." } }, 400);
+      if (body?.body?.type !== "doc" || !validAdf(body.body))
+        return c.json({ errorMessages: [], errors: { comment: "Comment body is not valid Atlassian Document Format." } }, 400);
       i.comments.push(body.body);
-      this.#emit("comment_created", i, { timestamp: Date.now(), webhookEvent: "comment_created", comment: this.#comment(String(i.comments.length), adfText(body.body), SERVICE_ACCOUNT), issue: this.#issuePayload(i) });
+      this.#emit("comment_created", i, {
+        timestamp: Date.now(),
+        webhookEvent: "comment_created",
+        comment: this.#comment(String(i.comments.length), adfText(body.body), SERVICE_ACCOUNT),
+        issue: this.#issuePayload(i),
+      });
       return c.json({ id: String(i.comments.length), body: body.body, created: new Date().toISOString() }, 201);
     });
     api.get("/issue/:key/transitions", (c) => {
@@ -574,7 +715,17 @@ export class JiraSim {
       const fields = Object.fromEntries(
         type.fields
           .filter((f) => !this.notEditable.has(f.fieldId) && f.fieldId !== "project" && f.fieldId !== "issuetype" && f.fieldId !== "reporter")
-          .map((f) => [f.fieldId, { required: f.required, schema: f.schema, name: f.name, key: f.fieldId, operations: f.schema.type === "array" ? ["add", "set", "remove"] : ["set"], ...(f.allowedValues ? { allowedValues: f.allowedValues } : {}) }]),
+          .map((f) => [
+            f.fieldId,
+            {
+              required: f.required,
+              schema: f.schema,
+              name: f.name,
+              key: f.fieldId,
+              operations: f.schema.type === "array" ? ["add", "set", "remove"] : ["set"],
+              ...(f.allowedValues ? { allowedValues: f.allowedValues } : {}),
+            },
+          ]),
       );
       return c.json({ fields });
     });
@@ -583,7 +734,8 @@ export class JiraSim {
       if (denied) return denied;
       const i = issue(c);
       if (!i) return notFound(c, "Issue does not exist or you do not have permission to see it.");
-      const body = (await c.req.json().catch(() => undefined)) as { transition?: { id?: string }; fields?: Record<string, { id?: string; name?: string } | unknown> } | undefined;
+      const body = (await c.req.json().catch(() => undefined)) as
+        { transition?: { id?: string }; fields?: Record<string, { id?: string; name?: string } | unknown> } | undefined;
       const target = STATUSES.find((s) => String(11 + Number(s.id.slice(-1)) * 10) === body?.transition?.id);
       if (!target || target.id === i.statusId || this.blockedTransitions.has(target.id)) {
         return c.json({ errorMessages: [`Transition id '${body?.transition?.id}' is not valid for this issue.`], errors: {} }, 400);
@@ -611,23 +763,37 @@ export class JiraSim {
       if (!clauses.length && keys === undefined) return c.json({ errorMessages: [`Error in the JQL Query: '${jql}'`], errors: {} }, 400);
       // As Jira: a key that names no issue (deleted) makes the whole query an error; a moved issue's old key finds it.
       const named = keys === undefined ? undefined : jqlKeys(this.issues, this.movedKeys, keys);
-      if (named && "missing" in named) return c.json({ errorMessages: [`An issue with key '${named.missing}' does not exist for field 'key'.`], errors: {} }, 400);
+      if (named && "missing" in named)
+        return c.json({ errorMessages: [`An issue with key '${named.missing}' does not exist for field 'key'.`], errors: {} }, 400);
       const wanted = named ? new Set(named.ids) : undefined;
       // Jira Cloud's index lags its writes: an issue created within searchLagMs is not found yet.
       const indexed = (i: SimIssue) => this.clock() - i.created >= this.searchLagMs;
       const matches = this.issues.filter((i) =>
-        !indexed(i) ? false : wanted
-          ? wanted.has(i.id)
-          : clauses.every(([field, value]) =>
-              field === "project" ? i.projectKey === value : field === "labels" ? ((i.fields.labels as string[]) ?? []).includes(value) : field === "summary~" ? String(i.fields.summary ?? "").toLowerCase().includes(value.toLowerCase()) : false,
-            ),
+        !indexed(i)
+          ? false
+          : wanted
+            ? wanted.has(i.id)
+            : clauses.every(([field, value]) =>
+                field === "project"
+                  ? i.projectKey === value
+                  : field === "labels"
+                    ? ((i.fields.labels as string[]) ?? []).includes(value)
+                    : field === "summary~"
+                      ? String(i.fields.summary ?? "")
+                          .toLowerCase()
+                          .includes(value.toLowerCase())
+                      : false,
+              ),
       );
       const max = Math.min(5000, body?.maxResults ?? 50);
       const fieldsOf = (i: SimIssue) => {
         const status = STATUSES.find((s) => s.id === i.statusId)!;
         return Object.fromEntries((body?.fields ?? ["summary"]).map((f) => [f, f === "status" ? { id: status.id, name: status.name } : i.fields[f]]));
       };
-      return c.json({ issues: matches.slice(0, max).map((i) => ({ id: i.id, key: i.key, self: `${site()}/rest/api/3/issue/${i.id}`, fields: fieldsOf(i) })), isLast: matches.length <= max });
+      return c.json({
+        issues: matches.slice(0, max).map((i) => ({ id: i.id, key: i.key, self: `${site()}/rest/api/3/issue/${i.id}`, fields: fieldsOf(i) })),
+        isLast: matches.length <= max,
+      });
     });
     return api;
   }
@@ -708,7 +874,8 @@ export function validate(defs: SimField[], fields: Record<string, unknown>, crea
   }
   if (creating) {
     for (const def of defs) {
-      if (def.required && !def.hasDefaultValue && (fields[def.fieldId] === undefined || fields[def.fieldId] === "")) errors[def.fieldId] = `${def.name} is required.`;
+      if (def.required && !def.hasDefaultValue && (fields[def.fieldId] === undefined || fields[def.fieldId] === ""))
+        errors[def.fieldId] = `${def.name} is required.`;
     }
   }
   return errors;
@@ -729,7 +896,8 @@ function shapeProblem(def: SimField, value: unknown, flavor: "cloud" | "dc"): st
   }
   if (t.system === "description" || t.custom?.endsWith(":textarea")) {
     const doc = value as { type?: string; version?: number; content?: unknown[] };
-    if (!doc || doc.type !== "doc" || doc.version !== 1 || !Array.isArray(doc.content)) return "Operation value must be an Atlassian Document (see the Atlassian Document Format).";
+    if (!doc || doc.type !== "doc" || doc.version !== 1 || !Array.isArray(doc.content))
+      return "Operation value must be an Atlassian Document (see the Atlassian Document Format).";
     if (JSON.stringify(doc).length > 32_767) return "The entered text is too long. It exceeds the allowed limit of 32,767 characters.";
     if (emptyTextNode(doc)) return "Text nodes must not be empty.";
     return validAdf(doc) ? undefined : "INVALID_INPUT: the document is not valid Atlassian Document Format.";

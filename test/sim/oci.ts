@@ -36,10 +36,21 @@ export class OciRegistrySim {
   basicAuth = false;
 
   addImage(repository: string, tag: string, labels: Record<string, string>, opts: { multiPlatform?: boolean; seed?: string } = {}): string {
-    const config = JSON.stringify({ architecture: "amd64", os: "linux", created: "2026-11-01T10:00:00Z", config: { Labels: labels }, rootfs: { type: "layers", diff_ids: [] } });
+    const config = JSON.stringify({
+      architecture: "amd64",
+      os: "linux",
+      created: "2026-11-01T10:00:00Z",
+      config: { Labels: labels },
+      rootfs: { type: "layers", diff_ids: [] },
+    });
     const configDigest = sha(config + (opts.seed ?? ""));
     this.blobs.set(configDigest, config);
-    const image = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: OCI_CONFIG, digest: configDigest, size: config.length }, layers: [] });
+    const image = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: OCI_CONFIG, digest: configDigest, size: config.length },
+      layers: [],
+    });
     const imageDigest = sha(image);
     this.manifests.set(imageDigest, { mediaType: OCI_MANIFEST, body: image });
     let digest = imageDigest;
@@ -47,7 +58,12 @@ export class OciRegistrySim {
       const armConfig = config.replace('"amd64"', '"arm64"');
       const armConfigDigest = sha(armConfig + (opts.seed ?? ""));
       this.blobs.set(armConfigDigest, armConfig);
-      const arm = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: OCI_CONFIG, digest: armConfigDigest, size: armConfig.length }, layers: [] });
+      const arm = JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { mediaType: OCI_CONFIG, digest: armConfigDigest, size: armConfig.length },
+        layers: [],
+      });
       this.manifests.set(sha(arm), { mediaType: OCI_MANIFEST, body: arm });
       const index = JSON.stringify({
         schemaVersion: 2,
@@ -72,10 +88,14 @@ export class OciRegistrySim {
 
   app(): Hono {
     const app = new Hono();
-    app.use("*", this.faults.middleware((status) => JSON.stringify({ errors: [{ code: "UNAVAILABLE", message: `simulated ${status}` }] })));
+    app.use(
+      "*",
+      this.faults.middleware((status) => JSON.stringify({ errors: [{ code: "UNAVAILABLE", message: `simulated ${status}` }] })),
+    );
     const error = (c: Context, status: 401 | 403 | 404, code: string, message: string, scope?: string) => {
       if (status === 401 && this.basicAuth) c.header("www-authenticate", `Basic realm="${this.origin}/",service="${this.service}"`);
-      else if (status === 401) c.header("www-authenticate", `Bearer realm="${this.realm ?? `${this.origin}/token`}",service="${this.service}"${scope ? `,scope="${scope}"` : ""}`);
+      else if (status === 401)
+        c.header("www-authenticate", `Bearer realm="${this.realm ?? `${this.origin}/token`}",service="${this.service}"${scope ? `,scope="${scope}"` : ""}`);
       return c.json({ errors: [{ code, message, detail: scope ? [{ Type: "repository", Action: "pull" }] : null }] }, status);
     };
     app.get("/token", (c) => {
@@ -131,7 +151,8 @@ export class OciRegistrySim {
       const last = c.req.query("last");
       const all = [...this.tags.keys()].sort();
       const page = all.filter((r) => !last || r > last).slice(0, n);
-      if (page.length === n && all.indexOf(page.at(-1)!) < all.length - 1) c.header("link", `</v2/_catalog?last=${encodeURIComponent(page.at(-1)!)}&n=${n}>; rel="next"`);
+      if (page.length === n && all.indexOf(page.at(-1)!) < all.length - 1)
+        c.header("link", `</v2/_catalog?last=${encodeURIComponent(page.at(-1)!)}&n=${n}>; rel="next"`);
       return c.json({ repositories: page });
     });
     app.get("/v2/*", (c) => {
@@ -156,7 +177,8 @@ export class OciRegistrySim {
         const digest = reference.startsWith("sha256:") ? reference : this.tags.get(repo)?.get(reference);
         const manifest = digest ? this.manifests.get(digest) : undefined;
         if (!digest || !manifest) return error(c, 404, "MANIFEST_UNKNOWN", "manifest unknown");
-        if (!(c.req.header("accept") ?? "").includes(manifest.mediaType)) return error(c, 404, "MANIFEST_UNKNOWN", `manifest unknown: no ${manifest.mediaType} acceptable`);
+        if (!(c.req.header("accept") ?? "").includes(manifest.mediaType))
+          return error(c, 404, "MANIFEST_UNKNOWN", `manifest unknown: no ${manifest.mediaType} acceptable`);
         return c.body(manifest.body, 200, { "content-type": manifest.mediaType, "docker-content-digest": digest });
       }
       m = /^(.+)\/blobs\/(sha256:[0-9a-f]+)$/.exec(path);

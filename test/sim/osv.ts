@@ -66,7 +66,10 @@ export class OsvSim {
   app(): Hono {
     const app = new Hono();
     const error = (code: number, message: string) => JSON.stringify({ code, message });
-    app.use("*", this.faults.middleware((status) => error(status === 404 ? 5 : 13, status === 404 ? "Not Found" : "Internal error")));
+    app.use(
+      "*",
+      this.faults.middleware((status) => error(status === 404 ? 5 : 13, status === 404 ? "Not Found" : "Internal error")),
+    );
     app.post("/v1/querybatch", async (c) => {
       let body: { queries?: { package?: { name?: string; ecosystem?: string; purl?: string }; version?: string; commit?: string; page_token?: string }[] };
       try {
@@ -113,7 +116,8 @@ export function realAdvisories(): SimAdvisory[] {
       published: "2020-07-15T19:15:48Z",
       aliases: ["CVE-2020-8203"],
       summary: "Prototype Pollution in lodash",
-      details: "Versions of lodash prior to 4.17.19 are vulnerable to Prototype Pollution. The function zipObjectDeep allows a malicious user to modify the prototype of Object.",
+      details:
+        "Versions of lodash prior to 4.17.19 are vulnerable to Prototype Pollution. The function zipObjectDeep allows a malicious user to modify the prototype of Object.",
       severity: [{ type: "CVSS_V3", score: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:H/A:H" }],
       affected: [{ package: { ecosystem: "npm", name: "lodash" }, ranges: [{ type: "SEMVER", events: [{ introduced: "3.7.0" }, { fixed: "4.17.19" }] }] }],
       database_specific: { severity: "HIGH", cwe_ids: ["CWE-1321", "CWE-770"], github_reviewed: true },
@@ -163,7 +167,12 @@ export function realAdvisories(): SimAdvisory[] {
       aliases: ["CVE-2021-44228"],
       summary: "Remote code injection in Log4j",
       severity: [{ type: "CVSS_V3", score: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H" }],
-      affected: [{ package: { ecosystem: "Maven", name: "org.apache.logging.log4j:log4j-core" }, ranges: [{ type: "ECOSYSTEM", events: [{ introduced: "2.13.0" }, { fixed: "2.15.0" }] }] }],
+      affected: [
+        {
+          package: { ecosystem: "Maven", name: "org.apache.logging.log4j:log4j-core" },
+          ranges: [{ type: "ECOSYSTEM", events: [{ introduced: "2.13.0" }, { fixed: "2.15.0" }] }],
+        },
+      ],
       database_specific: { severity: "CRITICAL" },
     },
     {
@@ -171,7 +180,12 @@ export function realAdvisories(): SimAdvisory[] {
       modified: "2021-02-01T00:00:00Z",
       aliases: ["CVE-2021-25900"],
       summary: "Buffer overflow in SmallVec::insert_many",
-      affected: [{ package: { ecosystem: "crates.io", name: "smallvec" }, ranges: [{ type: "SEMVER", events: [{ introduced: "0.6.3" }, { fixed: "0.6.14" }, { introduced: "1.0.0" }, { fixed: "1.6.1" }] }] }],
+      affected: [
+        {
+          package: { ecosystem: "crates.io", name: "smallvec" },
+          ranges: [{ type: "SEMVER", events: [{ introduced: "0.6.3" }, { fixed: "0.6.14" }, { introduced: "1.0.0" }, { fixed: "1.6.1" }] }],
+        },
+      ],
     },
     {
       id: "GHSA-withdrawn-0001",

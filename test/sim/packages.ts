@@ -26,7 +26,10 @@ export class NpmRegistrySim {
 
   app(): Hono {
     const app = new Hono();
-    app.use("*", this.faults.middleware((status) => JSON.stringify({ error: `simulated ${status}` })));
+    app.use(
+      "*",
+      this.faults.middleware((status) => JSON.stringify({ error: `simulated ${status}` })),
+    );
     const authed = (c: Context) => {
       const token = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
       return token !== undefined && this.tokens.has(token);
@@ -51,7 +54,11 @@ export class NpmRegistrySim {
       const from = Number(c.req.query("from") ?? 0);
       const matches = [...this.packages.entries()].filter(([n, p]) => (!scope || n.startsWith(`@${scope}/`)) && (!p.private || authed(c)));
       return c.json({
-        objects: matches.slice(from, from + size).map(([name, p]) => ({ package: { name, scope: name.split("/")[0]!.slice(1), version: p.latest, date: "2026-10-01T00:00:00.000Z" }, score: { final: 1 }, searchScore: 1 })),
+        objects: matches.slice(from, from + size).map(([name, p]) => ({
+          package: { name, scope: name.split("/")[0]!.slice(1), version: p.latest, date: "2026-10-01T00:00:00.000Z" },
+          score: { final: 1 },
+          searchScore: 1,
+        })),
         total: matches.length,
         time: new Date().toUTCString(),
       });
@@ -62,7 +69,12 @@ export class NpmRegistrySim {
       if (!pkg || (pkg.private && !authed(c))) return c.json({ error: "Not found" }, 404);
       const abbreviated = (c.req.header("accept") ?? "").includes("application/vnd.npm.install-v1+json");
       return c.json(
-        { name, "dist-tags": { latest: pkg.latest }, versions: Object.fromEntries(pkg.versions.map((v) => [v, { name, version: v, dist: { tarball: `https://registry.example/${name}/-/${v}.tgz` } }])), ...(abbreviated ? { modified: "2026-10-01T00:00:00.000Z" } : { time: {} }) },
+        {
+          name,
+          "dist-tags": { latest: pkg.latest },
+          versions: Object.fromEntries(pkg.versions.map((v) => [v, { name, version: v, dist: { tarball: `https://registry.example/${name}/-/${v}.tgz` } }])),
+          ...(abbreviated ? { modified: "2026-10-01T00:00:00.000Z" } : { time: {} }),
+        },
         200,
         { "content-type": abbreviated ? "application/vnd.npm.install-v1+json" : "application/json" },
       );
@@ -81,7 +93,10 @@ export class PypiSim {
 
   app(): Hono {
     const app = new Hono();
-    app.use("*", this.faults.middleware((status) => `<html><body>${status}</body></html>`));
+    app.use(
+      "*",
+      this.faults.middleware((status) => `<html><body>${status}</body></html>`),
+    );
     app.use("*", async (c, next) => {
       if (!basicOk(c, this.credentials)) return c.text("Unauthorized", 401, { "www-authenticate": 'Basic realm="pypi"' });
       await next();
@@ -89,7 +104,10 @@ export class PypiSim {
     const wantsJson = (c: Context) => !this.htmlOnly && (c.req.header("accept") ?? "").includes("application/vnd.pypi.simple.v1+json");
     app.get("/simple/", (c) => {
       const names = [...this.projects.keys()].sort();
-      if (wantsJson(c)) return c.body(JSON.stringify({ meta: { "api-version": "1.1" }, projects: names.map((name) => ({ name })) }), 200, { "content-type": "application/vnd.pypi.simple.v1+json" });
+      if (wantsJson(c))
+        return c.body(JSON.stringify({ meta: { "api-version": "1.1" }, projects: names.map((name) => ({ name })) }), 200, {
+          "content-type": "application/vnd.pypi.simple.v1+json",
+        });
       return c.html(`<!DOCTYPE html><html><body>${names.map((n) => `<a href="/simple/${n}/">${n}</a>`).join("\n")}</body></html>`);
     });
     app.get("/simple/:project/", (c) => {
@@ -98,9 +116,20 @@ export class PypiSim {
       if (!files) return c.text("Not Found", 404);
       if (wantsJson(c)) {
         const versions = [...new Set(files.map((f) => /^.+?-(\d[^-]*?)(-[^-]+-[^-]+-[^-]+\.whl|\.tar\.gz|\.zip)$/.exec(f)?.[1]).filter(Boolean))];
-        return c.body(JSON.stringify({ meta: { "api-version": "1.1" }, name: project, versions, files: files.map((filename) => ({ filename, url: `/packages/${filename}`, hashes: {} })) }), 200, { "content-type": "application/vnd.pypi.simple.v1+json" });
+        return c.body(
+          JSON.stringify({
+            meta: { "api-version": "1.1" },
+            name: project,
+            versions,
+            files: files.map((filename) => ({ filename, url: `/packages/${filename}`, hashes: {} })),
+          }),
+          200,
+          { "content-type": "application/vnd.pypi.simple.v1+json" },
+        );
       }
-      return c.html(`<!DOCTYPE html><html><body><h1>Links for ${project}</h1>${files.map((f) => `<a href="/packages/${f}#sha256=00">${f}</a><br/>`).join("\n")}</body></html>`);
+      return c.html(
+        `<!DOCTYPE html><html><body><h1>Links for ${project}</h1>${files.map((f) => `<a href="/packages/${f}#sha256=00">${f}</a><br/>`).join("\n")}</body></html>`,
+      );
     });
     return app;
   }
@@ -116,7 +145,10 @@ export class MavenRepoSim {
 
   app(prefix = "/repository/maven-releases"): Hono {
     const app = new Hono();
-    app.use("*", this.faults.middleware((status) => `<html><body>${status}</body></html>`));
+    app.use(
+      "*",
+      this.faults.middleware((status) => `<html><body>${status}</body></html>`),
+    );
     app.use("*", async (c, next) => {
       if (!basicOk(c, this.credentials)) return c.text("Unauthorized", 401, { "www-authenticate": 'BASIC realm="Sonatype Nexus Repository Manager"' });
       await next();
@@ -145,7 +177,9 @@ export class MavenRepoSim {
       }
       if (!children.size) return c.text("Not Found", 404);
       const links = [...children].sort().map((ch) => `<tr><td><a href="${c.req.url.replace(/\/?$/, "/")}${ch}/">${ch}/</a></td><td>&nbsp;</td></tr>`);
-      return c.html(`<html><head><title>Index of /${dir}</title></head><body><h1>Index of /${dir}</h1><table><tr><th>Name</th></tr><tr><td><a href="../">Parent Directory</a></td></tr>${links.join("")}<tr><td><a href="${c.req.url}maven-metadata.xml.sha1">x.sha1</a></td></tr></table></body></html>`);
+      return c.html(
+        `<html><head><title>Index of /${dir}</title></head><body><h1>Index of /${dir}</h1><table><tr><th>Name</th></tr><tr><td><a href="../">Parent Directory</a></td></tr>${links.join("")}<tr><td><a href="${c.req.url}maven-metadata.xml.sha1">x.sha1</a></td></tr></table></body></html>`,
+      );
     });
     return app;
   }
@@ -159,7 +193,10 @@ export class GoProxySim {
 
   app(): Hono {
     const app = new Hono();
-    app.use("*", this.faults.middleware((status) => `simulated ${status}`));
+    app.use(
+      "*",
+      this.faults.middleware((status) => `simulated ${status}`),
+    );
     app.use("*", async (c, next) => {
       if (!basicOk(c, this.credentials)) return c.text("unauthorized", 401);
       await next();

@@ -12,7 +12,10 @@ export class WebhookReceiver {
 
   app(): Hono {
     const app = new Hono();
-    app.use("*", this.faults.middleware(() => JSON.stringify({ error: "unavailable" })));
+    app.use(
+      "*",
+      this.faults.middleware(() => JSON.stringify({ error: "unavailable" })),
+    );
     app.post("/hooks/patchbay", async (c) => {
       const raw = await c.req.text();
       const timestamp = c.req.header("x-patchbay-timestamp") ?? "";
@@ -21,7 +24,12 @@ export class WebhookReceiver {
       const fresh = Math.abs(Date.now() / 1000 - Number(timestamp)) < 300;
       const verified = fresh && given.length === expected.length && crypto.timingSafeEqual(Buffer.from(given), Buffer.from(expected));
       if (!verified) return c.json({ error: "bad signature" }, 401);
-      this.received.push({ event: c.req.header("x-patchbay-event") ?? "", delivery: c.req.header("x-patchbay-delivery") ?? "", body: JSON.parse(raw), verified });
+      this.received.push({
+        event: c.req.header("x-patchbay-event") ?? "",
+        delivery: c.req.header("x-patchbay-delivery") ?? "",
+        body: JSON.parse(raw),
+        verified,
+      });
       return c.json({ received: true });
     });
     return app;

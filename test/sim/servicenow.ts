@@ -25,10 +25,18 @@ const PRIORITY: Record<string, string> = { "1|1": "1", "1|2": "2", "2|1": "2", "
  * as GlideCertificateEncryption.generateMac(base64(secret), "HmacSHA256", timestamp + "." +
  * body) computes it (a base64 MAC), with the timestamp in seconds from GlideDateTime.
  */
-export function businessRuleDelivery(url: string, body: Record<string, unknown>, secret: string, opts: { at?: Date; signature?: string } = {}): Promise<Response> {
+export function businessRuleDelivery(
+  url: string,
+  body: Record<string, unknown>,
+  secret: string,
+  opts: { at?: Date; signature?: string } = {},
+): Promise<Response> {
   const text = JSON.stringify(body);
   const timestamp = String(Math.floor((opts.at ?? new Date()).getTime() / 1000));
-  const mac = crypto.createHmac("sha256", Buffer.from(Buffer.from(secret, "utf8").toString("base64"), "base64")).update(`${timestamp}.${text}`, "utf8").digest("base64");
+  const mac = crypto
+    .createHmac("sha256", Buffer.from(Buffer.from(secret, "utf8").toString("base64"), "base64"))
+    .update(`${timestamp}.${text}`, "utf8")
+    .digest("base64");
   return fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", "x-patchbay-timestamp": timestamp, "x-patchbay-signature": opts.signature ?? `sha256=${mac}` },
@@ -65,7 +73,10 @@ export class ServiceNowSim {
 
   app(): Hono {
     const root = new Hono();
-    root.use("*", this.faults.middleware((status) => JSON.stringify({ error: { message: `Simulated error ${status}`, detail: "" }, status: "failure" })));
+    root.use(
+      "*",
+      this.faults.middleware((status) => JSON.stringify({ error: { message: `Simulated error ${status}`, detail: "" }, status: "failure" })),
+    );
     root.post("/oauth_token.do", async (c) => {
       const form = new URLSearchParams(await c.req.text());
       const client = this.oauthClients.get(form.get("client_id") ?? "");
@@ -92,7 +103,8 @@ export class ServiceNowSim {
       await next();
     });
     const roles = (c: Context) => this.users.get(c.get("snUser" as never) as string)?.roles ?? [];
-    const acl = (c: Context, op: string) => c.json({ error: { message: "Operation Failed", detail: `ACL Exception ${op} Failed due to security constraints` }, status: "failure" }, 403);
+    const acl = (c: Context, op: string) =>
+      c.json({ error: { message: "Operation Failed", detail: `ACL Exception ${op} Failed due to security constraints` }, status: "failure" }, 403);
 
     api.get("/table/:table", (c) => {
       const table = c.req.param("table");
@@ -134,7 +146,8 @@ export class ServiceNowSim {
     api.patch("/table/:table/:sysId", async (c) => {
       const records = this.tables.get(c.req.param("table"));
       const record = records?.find((r) => r.sys_id === c.req.param("sysId"));
-      if (!record) return c.json({ error: { message: "No Record found", detail: "Record doesn't exist or ACL restricts the record retrieval" }, status: "failure" }, 404);
+      if (!record)
+        return c.json({ error: { message: "No Record found", detail: "Record doesn't exist or ACL restricts the record retrieval" }, status: "failure" }, 404);
       if (!roles(c).includes("itil")) return acl(c, "Update");
       const body = (await c.req.json().catch(() => null)) as Row | null;
       if (!body) return c.json({ error: { message: "Exception while reading request", detail: "The payload is not valid JSON." }, status: "failure" }, 400);

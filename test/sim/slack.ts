@@ -23,7 +23,10 @@ export class SlackSim {
 
   app(): Hono {
     const app = new Hono();
-    app.use("*", this.faults.middleware((status) => (status === 429 ? "rate_limited" : "internal_error")));
+    app.use(
+      "*",
+      this.faults.middleware((status) => (status === 429 ? "rate_limited" : "internal_error")),
+    );
     app.post("/services/:team/:bot/:secret", async (c) => {
       const hook = this.webhooks.get(`${c.req.param("team")}/${c.req.param("bot")}/${c.req.param("secret")}`);
       if (!hook || hook.state === "removed") return c.text("no_service", 404);

@@ -33,7 +33,8 @@ export async function startSmtpSink(opts: { user?: string; password?: string; re
       return callback(Object.assign(new Error("Invalid username or password"), { responseCode: 535 }));
     },
     onRcptTo(address, _session, callback) {
-      if (opts.rejectRecipient?.test(address.address)) return callback(Object.assign(new Error(`<${address.address}>: Recipient address rejected`), { responseCode: 550 }));
+      if (opts.rejectRecipient?.test(address.address))
+        return callback(Object.assign(new Error(`<${address.address}>: Recipient address rejected`), { responseCode: 550 }));
       callback();
     },
     onData(stream, session, callback) {

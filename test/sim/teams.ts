@@ -12,13 +12,27 @@ export class TeamsSim {
 
   app(): Hono {
     const app = new Hono();
-    app.use("*", this.faults.middleware((status) => JSON.stringify({ error: { code: `Simulated${status}`, message: "Simulated error." } })));
+    app.use(
+      "*",
+      this.faults.middleware((status) => JSON.stringify({ error: { code: `Simulated${status}`, message: "Simulated error." } })),
+    );
     app.post("/workflows/:id/triggers/manual/paths/invoke", async (c) => {
       if (!this.workflows.has(c.req.param("id"))) return c.json({ error: { code: "WorkflowNotFound", message: "The workflow could not be found." } }, 404);
-      const body = (await c.req.json().catch(() => null)) as { type?: string; attachments?: { contentType?: string; content?: Record<string, unknown> }[] } | null;
+      const body = (await c.req.json().catch(() => null)) as {
+        type?: string;
+        attachments?: { contentType?: string; content?: Record<string, unknown> }[];
+      } | null;
       const card = body?.attachments?.[0];
-      if (body?.type !== "message" || card?.contentType !== "application/vnd.microsoft.card.adaptive" || card.content?.type !== "AdaptiveCard" || !Array.isArray(card.content.body)) {
-        return c.json({ error: { code: "InvalidRequestContent", message: "The input body for trigger 'manual' of type 'Request' did not match its schema definition." } }, 400);
+      if (
+        body?.type !== "message" ||
+        card?.contentType !== "application/vnd.microsoft.card.adaptive" ||
+        card.content?.type !== "AdaptiveCard" ||
+        !Array.isArray(card.content.body)
+      ) {
+        return c.json(
+          { error: { code: "InvalidRequestContent", message: "The input body for trigger 'manual' of type 'Request' did not match its schema definition." } },
+          400,
+        );
       }
       this.cards.push({ workflow: c.req.param("id"), card: card.content });
       return c.body(null, 202);

@@ -130,7 +130,12 @@ export function wizTenant(options: TenantOptions): WizSimFinding[] {
     out.push(wizFinding(i + 2, repoAsset(repositories[0]!), { status: "REJECTED" }, random));
     out.push(wizFinding(i + 3, repoAsset("someone-else/unreachable-repo"), {}, random));
     out.push(
-      wizFinding(i + 4, { __typename: "VulnerableAssetVirtualMachine", id: `vm-${n}`, type: "VIRTUAL_MACHINE", name: `vm-${n}`, operatingSystem: "Linux" }, {}, random),
+      wizFinding(
+        i + 4,
+        { __typename: "VulnerableAssetVirtualMachine", id: `vm-${n}`, type: "VIRTUAL_MACHINE", name: `vm-${n}`, operatingSystem: "Linux" },
+        {},
+        random,
+      ),
     );
   }
   return out;

@@ -10,51 +10,144 @@ import { FaultKnobs } from "./faults.js";
 const SDL = /* GraphQL */ `
   scalar DateTime
   scalar JSON
-  enum VulnerabilityFindingStatus { OPEN RESOLVED IN_PROGRESS REJECTED }
-  enum VulnerabilitySeverity { NONE INFORMATIONAL LOW MEDIUM HIGH CRITICAL }
-  enum VulnerableAssetType { VIRTUAL_MACHINE CONTAINER_IMAGE CONTAINER SERVERLESS REPOSITORY_BRANCH }
-  input DateFilter { after: DateTime before: DateTime }
+  enum VulnerabilityFindingStatus {
+    OPEN
+    RESOLVED
+    IN_PROGRESS
+    REJECTED
+  }
+  enum VulnerabilitySeverity {
+    NONE
+    INFORMATIONAL
+    LOW
+    MEDIUM
+    HIGH
+    CRITICAL
+  }
+  enum VulnerableAssetType {
+    VIRTUAL_MACHINE
+    CONTAINER_IMAGE
+    CONTAINER
+    SERVERLESS
+    REPOSITORY_BRANCH
+  }
+  input DateFilter {
+    after: DateTime
+    before: DateTime
+  }
   input VulnerabilityFindingFilters {
     status: [VulnerabilityFindingStatus!]
     severity: [VulnerabilitySeverity!]
     assetType: [VulnerableAssetType!]
     updatedAt: DateFilter
   }
-  type PageInfo { hasNextPage: Boolean! endCursor: String }
-  type Project { id: ID! name: String! slug: String }
-  type Registry { name: String externalId: String }
-  type ImageRepository { name: String externalId: String }
+  type PageInfo {
+    hasNextPage: Boolean!
+    endCursor: String
+  }
+  type Project {
+    id: ID!
+    name: String!
+    slug: String
+  }
+  type Registry {
+    name: String
+    externalId: String
+  }
+  type ImageRepository {
+    name: String
+    externalId: String
+  }
   interface VulnerableAssetBase {
-    id: ID! type: VulnerableAssetType! name: String! region: String providerUniqueId: String
-    cloudPlatform: String status: String subscriptionName: String subscriptionExternalId: String tags: JSON
+    id: ID!
+    type: VulnerableAssetType!
+    name: String!
+    region: String
+    providerUniqueId: String
+    cloudPlatform: String
+    status: String
+    subscriptionName: String
+    subscriptionExternalId: String
+    tags: JSON
   }
   type VulnerableAssetRepositoryBranch implements VulnerableAssetBase {
-    id: ID! type: VulnerableAssetType! name: String! region: String providerUniqueId: String
-    cloudPlatform: String status: String subscriptionName: String subscriptionExternalId: String tags: JSON
-    repositoryId: String repositoryName: String
+    id: ID!
+    type: VulnerableAssetType!
+    name: String!
+    region: String
+    providerUniqueId: String
+    cloudPlatform: String
+    status: String
+    subscriptionName: String
+    subscriptionExternalId: String
+    tags: JSON
+    repositoryId: String
+    repositoryName: String
   }
   type VulnerableAssetContainerImage implements VulnerableAssetBase {
-    id: ID! type: VulnerableAssetType! name: String! region: String providerUniqueId: String
-    cloudPlatform: String status: String subscriptionName: String subscriptionExternalId: String tags: JSON
-    imageId: String registry: Registry repository: ImageRepository
+    id: ID!
+    type: VulnerableAssetType!
+    name: String!
+    region: String
+    providerUniqueId: String
+    cloudPlatform: String
+    status: String
+    subscriptionName: String
+    subscriptionExternalId: String
+    tags: JSON
+    imageId: String
+    registry: Registry
+    repository: ImageRepository
   }
   type VulnerableAssetVirtualMachine implements VulnerableAssetBase {
-    id: ID! type: VulnerableAssetType! name: String! region: String providerUniqueId: String
-    cloudPlatform: String status: String subscriptionName: String subscriptionExternalId: String tags: JSON
-    operatingSystem: String ipAddresses: [String!]
+    id: ID!
+    type: VulnerableAssetType!
+    name: String!
+    region: String
+    providerUniqueId: String
+    cloudPlatform: String
+    status: String
+    subscriptionName: String
+    subscriptionExternalId: String
+    tags: JSON
+    operatingSystem: String
+    ipAddresses: [String!]
   }
   union VulnerableAsset = VulnerableAssetRepositoryBranch | VulnerableAssetContainerImage | VulnerableAssetVirtualMachine
   type VulnerabilityFinding {
-    id: ID! portalUrl: String name: String! CVEDescription: String description: String
-    severity: VulnerabilitySeverity vendorSeverity: VulnerabilitySeverity nvdSeverity: VulnerabilitySeverity
-    CVSSSeverity: VulnerabilitySeverity score: Float
-    hasExploit: Boolean hasCisaKevExploit: Boolean hasFix: Boolean epssProbability: Float
-    status: VulnerabilityFindingStatus! firstDetectedAt: DateTime lastDetectedAt: DateTime
-    resolvedAt: DateTime resolutionReason: String detailedName: String version: String
-    fixedVersion: String locationPath: String detectionMethod: String remediation: String
-    projects: [Project!] vulnerableAsset: VulnerableAsset
+    id: ID!
+    portalUrl: String
+    name: String!
+    CVEDescription: String
+    description: String
+    severity: VulnerabilitySeverity
+    vendorSeverity: VulnerabilitySeverity
+    nvdSeverity: VulnerabilitySeverity
+    CVSSSeverity: VulnerabilitySeverity
+    score: Float
+    hasExploit: Boolean
+    hasCisaKevExploit: Boolean
+    hasFix: Boolean
+    epssProbability: Float
+    status: VulnerabilityFindingStatus!
+    firstDetectedAt: DateTime
+    lastDetectedAt: DateTime
+    resolvedAt: DateTime
+    resolutionReason: String
+    detailedName: String
+    version: String
+    fixedVersion: String
+    locationPath: String
+    detectionMethod: String
+    remediation: String
+    projects: [Project!]
+    vulnerableAsset: VulnerableAsset
   }
-  type VulnerabilityFindingConnection { nodes: [VulnerabilityFinding!]! pageInfo: PageInfo! totalCount: Int! }
+  type VulnerabilityFindingConnection {
+    nodes: [VulnerabilityFinding!]!
+    pageInfo: PageInfo!
+    totalCount: Int!
+  }
   type Query {
     vulnerabilityFindings(first: Int, after: String, filterBy: VulnerabilityFindingFilters): VulnerabilityFindingConnection!
   }
@@ -119,7 +212,10 @@ export class WizSim {
   /** The token service, served at https://auth.app.wiz.io. */
   authApp(): Hono {
     const app = new Hono();
-    app.use("*", this.faults.middleware(() => JSON.stringify({ error: "server_error", error_description: "Internal error" })));
+    app.use(
+      "*",
+      this.faults.middleware(() => JSON.stringify({ error: "server_error", error_description: "Internal error" })),
+    );
     app.post("/oauth/token", async (c) => {
       const type = c.req.header("content-type") ?? "";
       if (!type.startsWith("application/x-www-form-urlencoded")) {
@@ -146,7 +242,15 @@ export class WizSim {
   /** The GraphQL API, served at https://api.<dc>.app.wiz.io. */
   apiApp(): Hono {
     const app = new Hono();
-    app.use("*", this.faults.middleware((status) => gqlError(status === 429 ? "RATE_LIMIT_EXCEEDED" : "INTERNAL", status === 429 ? "The client is being rate limited" : "An unexpected internal server error")));
+    app.use(
+      "*",
+      this.faults.middleware((status) =>
+        gqlError(
+          status === 429 ? "RATE_LIMIT_EXCEEDED" : "INTERNAL",
+          status === 429 ? "The client is being rate limited" : "An unexpected internal server error",
+        ),
+      ),
+    );
     app.post("/graphql", async (c) => {
       const auth = c.req.header("authorization") ?? "";
       const session = this.#tokens.get(auth.replace(/^Bearer /, ""));
@@ -161,7 +265,11 @@ export class WizSim {
       }
       const client = this.clients.get(session.clientId);
       if (!client?.scopes.includes("read:vulnerabilities")) {
-        return c.body(JSON.stringify({ data: null, errors: [{ message: "Client token scopes does not permit this action", extensions: { code: "UNAUTHORIZED" } }] }), 200, { "content-type": "application/json" });
+        return c.body(
+          JSON.stringify({ data: null, errors: [{ message: "Client token scopes does not permit this action", extensions: { code: "UNAUTHORIZED" } }] }),
+          200,
+          { "content-type": "application/json" },
+        );
       }
       const page = pageOf(body.variables?.after);
       const fault = this.pageFaults.find((f) => f.page === page && (f.times ?? 1) > 0);
@@ -179,7 +287,11 @@ export class WizSim {
           const headers: Record<string, string> = { "content-type": "application/json" };
           if (fault.retryAfter !== undefined) headers["retry-after"] = String(fault.retryAfter);
           const code = fault.status === 429 ? "RATE_LIMIT_EXCEEDED" : "INTERNAL";
-          return c.body(gqlError(code, fault.status === 429 ? "The client is being rate limited" : "An unexpected internal server error"), fault.status as 500, headers);
+          return c.body(
+            gqlError(code, fault.status === 429 ? "The client is being rate limited" : "An unexpected internal server error"),
+            fault.status as 500,
+            headers,
+          );
         }
       }
       const result = await graphql({

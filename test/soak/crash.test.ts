@@ -58,7 +58,13 @@ it(`loses nothing and duplicates nothing across ${KILLS} kills during imports an
   await session.send("/trackers/1/mappings", securityBugMapping());
   // Every new finding becomes its own issue, pushed automatically after each scan.
   await session.send("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "info", groupBy: "finding", pushMode: "link_and_update" });
-  await session.send("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on" });
+  await session.send("/integrations/wiz", {
+    apiEndpoint: WIZ_ENDPOINT,
+    clientId: WIZ_CLIENT.id,
+    clientSecret: WIZ_CLIENT.secret,
+    scanSca: "on",
+    scanContainerImages: "on",
+  });
 
   let added = 0;
   const during = { scan: 0, push: 0, idle: 0 };
@@ -93,10 +99,13 @@ it(`loses nothing and duplicates nothing across ${KILLS} kills during imports an
   const value = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
   const deadline = Date.now() + 600_000;
   for (;;) {
-    const busy = value("select count(*) as n from jobs where status in ('running') or (status = 'queued' and run_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now') and type in ('scanner.sync', 'ticket.push', 'tickets.sweep'))");
+    const busy = value(
+      "select count(*) as n from jobs where status in ('running') or (status = 'queued' and run_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now') and type in ('scanner.sync', 'ticket.push', 'tickets.sweep'))",
+    );
     const linked = value("select count(*) as n from tickets where linked_at is not null");
     if (busy === 0 && value("select count(*) as n from findings") === expected && linked === expected) break;
-    if (Date.now() > deadline) throw new Error(`did not settle: ${value("select count(*) as n from findings")} findings of ${expected}, ${linked} tickets linked, ${busy} jobs busy`);
+    if (Date.now() > deadline)
+      throw new Error(`did not settle: ${value("select count(*) as n from findings")} findings of ${expected}, ${linked} tickets linked, ${busy} jobs busy`);
     await sleep(500);
   }
 
@@ -112,8 +121,22 @@ it(`loses nothing and duplicates nothing across ${KILLS} kills during imports an
   expect(value("select count(*) as n from tickets")).toBe(expected);
   // No job lost: none failed, none left running.
   const failed = db.prepare("select id, type, last_error from jobs where status = 'failed'").all() as { id: number }[];
-  if (failed.length) console.log(JSON.stringify({ jobs: db.prepare("select id, type, status, attempts, progress, claimed_progress, created_at, finished_at from jobs where type = 'scanner.sync'").all(), runs: db.prepare("select id, job_id, status, pages, cursor, error from sync_runs").all() }, null, 1));
+  if (failed.length)
+    console.log(
+      JSON.stringify(
+        {
+          jobs: db
+            .prepare("select id, type, status, attempts, progress, claimed_progress, created_at, finished_at from jobs where type = 'scanner.sync'")
+            .all(),
+          runs: db.prepare("select id, job_id, status, pages, cursor, error from sync_runs").all(),
+        },
+        null,
+        1,
+      ),
+    );
   expect(failed.map(({ id: _id, ...rest }) => rest)).toEqual([]);
   db.close();
-  process.stdout.write(`\ncrash soak: ${KILLS} kills (${during.scan} during scans, ${during.push} during pushes, ${during.idle} between), ${expected} findings, ${jira.issues.length} Jira issues, 0 duplicates, 0 lost, 0 failed jobs\n`);
+  process.stdout.write(
+    `\ncrash soak: ${KILLS} kills (${during.scan} during scans, ${during.push} during pushes, ${during.idle} between), ${expected} findings, ${jira.issues.length} Jira issues, 0 duplicates, 0 lost, 0 failed jobs\n`,
+  );
 });

@@ -20,7 +20,12 @@ const PATHS = [
 ];
 
 async function signIn() {
-  const res = await fetch(`${base}/login`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded", origin: base }, body: new URLSearchParams({ username, password }) });
+  const res = await fetch(`${base}/login`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: base },
+    body: new URLSearchParams({ username, password }),
+  });
   const cookie = (res.headers.getSetCookie?.() ?? []).map((c) => c.split(";")[0]).join("; ");
   if (res.status !== 303 || !cookie) throw new Error(`sign-in failed: ${res.status}`);
   return cookie;
@@ -41,7 +46,8 @@ async function user(n) {
       await res.arrayBuffer();
       latencies.push(performance.now() - started);
       requests++;
-      if (res.status >= 400 || (res.status >= 300 && !path.startsWith("/vulnerabilities/"))) failures[`${res.status} ${path}`] = (failures[`${res.status} ${path}`] ?? 0) + 1;
+      if (res.status >= 400 || (res.status >= 300 && !path.startsWith("/vulnerabilities/")))
+        failures[`${res.status} ${path}`] = (failures[`${res.status} ${path}`] ?? 0) + 1;
     } catch (err) {
       failures[`${err.cause?.code ?? err.message} ${path}`] = (failures[`${err.cause?.code ?? err.message} ${path}`] ?? 0) + 1;
     }
@@ -51,4 +57,6 @@ async function user(n) {
 await Promise.all(Array.from({ length: concurrency }, (_, n) => new Promise((r) => setTimeout(r, n * 40)).then(() => user(n))));
 latencies.sort((a, b) => a - b);
 const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
-process.stdout.write(JSON.stringify({ requests, seconds: duration / 1000, p50: pct(50), p95: pct(95), p99: pct(99), max: latencies.at(-1) ?? 0, failures }) + "\n");
+process.stdout.write(
+  JSON.stringify({ requests, seconds: duration / 1000, p50: pct(50), p95: pct(95), p99: pct(99), max: latencies.at(-1) ?? 0, failures }) + "\n",
+);

@@ -39,7 +39,12 @@ export function importsOf(source: Source): Import[] {
   for (const m of source.text.matchAll(/^(?:import|export)\s+(type\s+)?([^;]*?)\s*from\s+["']([^"']+)["']/gm)) {
     const clause = m[2] ?? "";
     const braces = /\{([^}]*)\}/.exec(clause);
-    const named = braces ? braces[1]!.split(",").map((s) => s.trim()).filter(Boolean) : [];
+    const named = braces
+      ? braces[1]!
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [];
     const bare = clause.replace(/\{[^}]*\}/, "").replace(/[\s,]/g, "");
     const typeOnly = Boolean(m[1]) || (!bare && named.length > 0 && named.every((n) => n.startsWith("type ")));
     const spec = m[3]!;
@@ -53,12 +58,14 @@ export function importsOf(source: Source): Import[] {
 const CONNECTOR_MAY_IMPORT = [/^src\/connectors\//, /^src\/vuln\//, /^src\/(http|log|text|outbound)\.ts$/];
 
 export function connectorViolations(tree: Source[]): string[] {
-  return tree
-    .filter((s) => s.file.startsWith("src/connectors/"))
-    .flatMap(importsOf)
-    // Packages (no "src/") are anyone's.
-    .filter((i) => i.target.startsWith("src/") && !CONNECTOR_MAY_IMPORT.some((re) => re.test(i.target)))
-    .map((i) => `${i.from} imports ${i.target}`);
+  return (
+    tree
+      .filter((s) => s.file.startsWith("src/connectors/"))
+      .flatMap(importsOf)
+      // Packages (no "src/") are anyone's.
+      .filter((i) => i.target.startsWith("src/") && !CONNECTOR_MAY_IMPORT.some((re) => re.test(i.target)))
+      .map((i) => `${i.from} imports ${i.target}`)
+  );
 }
 
 /** The folder of a source file: "tickets", or the file itself for the top floor ("http"). */
@@ -115,7 +122,8 @@ export function folderCycles(tree: Source[]): string[][] {
 const ENGINE_FOLDERS = ["findings", "tickets", "remediation", "routing", "notifications", "jobs"];
 
 /** Names of outbound services (and their vendors), as code would spell them. */
-const SERVICE_NAMES = /\b(github|gitlab|jira|atlassian|slack|servicenow|azure|dependabot|wiz|bitbucket|pypi|maven central|osv|docker ?hub|ecr|ghcr|artifact registry|smtp)\b|\b(Teams|Microsoft|AWS|Google)\b/gi;
+const SERVICE_NAMES =
+  /\b(github|gitlab|jira|atlassian|slack|servicenow|azure|dependabot|wiz|bitbucket|pypi|maven central|osv|docker ?hub|ecr|ghcr|artifact registry|smtp)\b|\b(Teams|Microsoft|AWS|Google)\b/gi;
 
 /** The text without comments (line and block), strings and template text kept. */
 function withoutComments(text: string): string {
@@ -200,7 +208,10 @@ function templates(dir = "views"): Source[] {
 
 /** Route files that build SQL themselves. */
 export function routeSqlFiles(tree: Source[]): string[] {
-  return tree.filter((s) => s.file.startsWith("src/web/") && /\.(selectFrom|insertInto|updateTable|deleteFrom)\(|\bsql`/.test(s.text)).map((s) => s.file).sort();
+  return tree
+    .filter((s) => s.file.startsWith("src/web/") && /\.(selectFrom|insertInto|updateTable|deleteFrom)\(|\bsql`/.test(s.text))
+    .map((s) => s.file)
+    .sort();
 }
 
 describe("the layering", () => {
@@ -209,8 +220,13 @@ describe("the layering", () => {
   it("connectors import only the connector floor, the vulnerability domain, the HTTP helper, the logger and text helpers", () => {
     expect(connectorViolations(tree)).toEqual([]);
     // …and the rule catches a connector reaching up into an engine.
-    const broken = [{ file: "src/connectors/acme/index.ts", text: 'import { pushSubject } from "../../tickets/push.js";\nimport type { Db } from "../../db/schema.js";\n' }];
-    expect(connectorViolations(broken)).toEqual(["src/connectors/acme/index.ts imports src/tickets/push.ts", "src/connectors/acme/index.ts imports src/db/schema.ts"]);
+    const broken = [
+      { file: "src/connectors/acme/index.ts", text: 'import { pushSubject } from "../../tickets/push.js";\nimport type { Db } from "../../db/schema.js";\n' },
+    ];
+    expect(connectorViolations(broken)).toEqual([
+      "src/connectors/acme/index.ts imports src/tickets/push.ts",
+      "src/connectors/acme/index.ts imports src/db/schema.ts",
+    ]);
   });
 
   it("engines name no service: every outbound service is a connector", () => {
@@ -237,7 +253,10 @@ describe("the layering", () => {
   it("one module changes a finding's status and writes its history", () => {
     expect(statusWriters(tree)).toEqual([]);
     const broken = [
-      { file: "src/tickets/inbound.ts", text: 'await trx.updateTable("findings").set({ status: "resolved", updated_at: stamp }).where("id", "in", ids).execute();' },
+      {
+        file: "src/tickets/inbound.ts",
+        text: 'await trx.updateTable("findings").set({ status: "resolved", updated_at: stamp }).where("id", "in", ids).execute();',
+      },
       { file: "src/remediation/process.ts", text: 'await db.insertInto("finding_events").values(rows).execute();' },
       { file: "src/findings/sla.ts", text: 'await db.updateTable("findings").set({ due_at: due }).execute();' },
     ];
@@ -246,7 +265,12 @@ describe("the layering", () => {
 
   it("queues every job through its declared kind (payload typed, no bare job names)", () => {
     expect(untypedEnqueues(tree)).toEqual([]);
-    expect(untypedEnqueues([{ file: "src/tickets/push.ts", text: 'await enqueueJob(db, "ticket.push", { mappingId }, now);' }, { file: "src/jobs/queue.ts", text: "export async function enqueueJob(" }])).toEqual(["src/tickets/push.ts"]);
+    expect(
+      untypedEnqueues([
+        { file: "src/tickets/push.ts", text: 'await enqueueJob(db, "ticket.push", { mappingId }, now);' },
+        { file: "src/jobs/queue.ts", text: "export async function enqueueJob(" },
+      ]),
+    ).toEqual(["src/tickets/push.ts"]);
   });
 
   it("templates format dates and counts with the page helpers and parse no JSON", () => {
@@ -255,12 +279,21 @@ describe("the layering", () => {
       { file: "views/a.eta", text: '<%= r.created_at.replace("T", " ").slice(0, 16) %> <%= n.toLocaleString("en") %>' },
       { file: "views/b.eta", text: "<% const e = JSON.parse(r.report); %><%= moment(r.at) %> <%= i.digest.slice(0, 19) %>" },
     ];
-    expect(handFormatting(broken)).toEqual(["views/a.eta formats a date by hand (use moment or day)", "views/a.eta formats a number by hand (use count or plural)", "views/b.eta parses JSON"]);
+    expect(handFormatting(broken)).toEqual([
+      "views/a.eta formats a date by hand (use moment or day)",
+      "views/a.eta formats a number by hand (use count or plural)",
+      "views/b.eta parses JSON",
+    ]);
   });
 
   it("route files build no SQL: they call stores and engines", () => {
     expect(routeSqlFiles(tree)).toEqual([]);
-    expect(routeSqlFiles([{ file: "src/web/new.ts", text: "await deps.db.selectFrom(\"findings\").selectAll().execute();" }])).toEqual(["src/web/new.ts"]);
-    expect(routeSqlFiles([{ file: "src/web/new.ts", text: "const q = sql`select 1`;" }, { file: "src/findings/store.ts", text: "db.selectFrom(\"findings\")" }])).toEqual(["src/web/new.ts"]);
+    expect(routeSqlFiles([{ file: "src/web/new.ts", text: 'await deps.db.selectFrom("findings").selectAll().execute();' }])).toEqual(["src/web/new.ts"]);
+    expect(
+      routeSqlFiles([
+        { file: "src/web/new.ts", text: "const q = sql`select 1`;" },
+        { file: "src/findings/store.ts", text: 'db.selectFrom("findings")' },
+      ]),
+    ).toEqual(["src/web/new.ts"]);
   });
 });

@@ -55,7 +55,10 @@ describe("settings form parsing", () => {
   });
 
   it("keeps a stored secret when the field is left empty, and fixes non-editable fields once connected", () => {
-    const existing = { settings: { apiEndpoint: "https://api.us1.app.wiz.io/", clientId: "old", scanSca: true, scanContainerImages: true }, secrets: { clientSecret: "stored" } };
+    const existing = {
+      settings: { apiEndpoint: "https://api.us1.app.wiz.io/", clientId: "old", scanSca: true, scanContainerImages: true },
+      secrets: { clientSecret: "stored" },
+    };
     const parsed = parseSettingsForm(wiz, { apiEndpoint: "https://api.eu9.app.wiz.io/", clientId: "new", clientSecret: "" }, existing);
     expect(parsed).toEqual({
       ok: true,
@@ -101,7 +104,12 @@ describe("pull requests from outside the repository", () => {
     const github = new GitHubSim();
     github.addRepos("acme", 1);
     const repo = github.repos[0]!;
-    const gh = (fork?: { owner: string; association?: string }) => parseGitHubDelivery("pull_request", JSON.stringify(github.pullRequestPayload({ action: "opened", repo, number: 1, title: "t", fork })), "application/json")!.outside;
+    const gh = (fork?: { owner: string; association?: string }) =>
+      parseGitHubDelivery(
+        "pull_request",
+        JSON.stringify(github.pullRequestPayload({ action: "opened", repo, number: 1, title: "t", fork })),
+        "application/json",
+      )!.outside;
     expect(gh()).toBeNull();
     expect(gh({ owner: "stranger" })).toContain("from the fork stranger/");
     expect(gh({ owner: "stranger", association: "CONTRIBUTOR" })).toContain("contributor");
@@ -110,14 +118,16 @@ describe("pull requests from outside the repository", () => {
     const gitlab = new GitLabSim();
     gitlab.addProjects("acme", 1);
     const project = gitlab.projects[0]!;
-    const gl = (fork?: { owner: string }) => parseGitLabDelivery("Merge Request Hook", JSON.stringify(gitlab.mergeRequestPayload({ action: "open", project, iid: 1, title: "t", fork })))!.outside;
+    const gl = (fork?: { owner: string }) =>
+      parseGitLabDelivery("Merge Request Hook", JSON.stringify(gitlab.mergeRequestPayload({ action: "open", project, iid: 1, title: "t", fork })))!.outside;
     expect(gl()).toBeNull();
     expect(gl({ owner: "stranger" })).toContain("from the fork stranger/");
 
     const bitbucket = new BitbucketSim();
     bitbucket.addRepos("acme", 1);
     const bbRepo = bitbucket.workspaces.get("acme")![0]!;
-    const bb = (fork?: { owner: string }) => parseBitbucketDelivery("pullrequest:created", JSON.stringify(bitbucket.pullRequestPayload({ repo: bbRepo, id: 1, title: "t", fork })))!.outside;
+    const bb = (fork?: { owner: string }) =>
+      parseBitbucketDelivery("pullrequest:created", JSON.stringify(bitbucket.pullRequestPayload({ repo: bbRepo, id: 1, title: "t", fork })))!.outside;
     expect(bb()).toBeNull();
     expect(bb({ owner: "stranger" })).toContain("from the fork stranger/");
   });

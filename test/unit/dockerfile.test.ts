@@ -14,7 +14,10 @@ describe("Dockerfile", () => {
     const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/).slice(0, -1));
     expect(sources.length).toBeGreaterThan(4);
     for (const source of sources) expect(fs.existsSync(path.join(ROOT, source)), source).toBe(true);
-    const ignored = fs.readFileSync(path.join(ROOT, ".dockerignore"), "utf8").split("\n").map((l) => l.trim());
+    const ignored = fs
+      .readFileSync(path.join(ROOT, ".dockerignore"), "utf8")
+      .split("\n")
+      .map((l) => l.trim());
     for (const source of sources) expect(ignored, source).not.toContain(source);
   });
 

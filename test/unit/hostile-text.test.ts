@@ -83,7 +83,21 @@ describe("hostile repository files and texts", () => {
       'source = "git+https://github.com/tokio-rs/tokio#abc"',
     ].join("\n");
     expect(parseManifest("Cargo.lock", cargo).map((d) => `${d.name}@${d.version}`)).toEqual(["serde@1.0.188"]);
-    const poetry = ['[[package]]', 'name = "Django"', 'version = "4.2.1"', "", "[[package]]", 'name = "mylib"', 'version = "0.1.0"', "[package.source]", 'type = "git"', 'url = "https://x/y.git"', "", "[metadata]", 'lock-version = "2.0"'].join("\n");
+    const poetry = [
+      "[[package]]",
+      'name = "Django"',
+      'version = "4.2.1"',
+      "",
+      "[[package]]",
+      'name = "mylib"',
+      'version = "0.1.0"',
+      "[package.source]",
+      'type = "git"',
+      'url = "https://x/y.git"',
+      "",
+      "[metadata]",
+      'lock-version = "2.0"',
+    ].join("\n");
     expect(parseManifest("poetry.lock", poetry).map((d) => `${d.name}@${d.version}`)).toEqual(["django@4.2.1"]);
     expect(() => parseManifest("Cargo.lock", '[[package]]\nname = "a\n')).toThrow(/not valid TOML/);
   });
@@ -100,25 +114,58 @@ describe("hostile repository files and texts", () => {
   </dependencies>
   <profiles><profile><dependencies><dependency><groupId>p</groupId><artifactId>q</artifactId><version>9</version></dependency></dependencies></profile></profiles>
 </project>`;
-    expect(parseManifest("pom.xml", pom).map((d) => `${d.name}@${d.version}`)).toEqual(["com.fasterxml.jackson.core:jackson-databind@2.15.2", "com.acme:core@2.0.0"]);
+    expect(parseManifest("pom.xml", pom).map((d) => `${d.name}@${d.version}`)).toEqual([
+      "com.fasterxml.jackson.core:jackson-databind@2.15.2",
+      "com.acme:core@2.0.0",
+    ]);
     expect(() => parseManifest("pom.xml", "<project><dependencies></project>")).toThrow(/not well-formed XML/);
     expect(() => parseManifest("pom.xml", `<project>${"<a>".repeat(100)}${"</a>".repeat(100)}</project>`)).toThrow(/nested deeper/);
   });
 
   it("go.mod: require and replace blocks, comments, replaced modules left out", () => {
-    const mod = ["module example.com/app", "", "go 1.21", "", "require (", "\tgolang.org/x/net v0.17.0 // indirect", "\texample.com/old v1.0.0", ")", "require github.com/pkg/errors v0.9.1", "replace (", "\texample.com/old => ../old", ")"].join("\n");
+    const mod = [
+      "module example.com/app",
+      "",
+      "go 1.21",
+      "",
+      "require (",
+      "\tgolang.org/x/net v0.17.0 // indirect",
+      "\texample.com/old v1.0.0",
+      ")",
+      "require github.com/pkg/errors v0.9.1",
+      "replace (",
+      "\texample.com/old => ../old",
+      ")",
+    ].join("\n");
     expect(parseManifest("go.mod", mod).map((d) => `${d.name}@${d.version}`)).toEqual(["golang.org/x/net@v0.17.0", "github.com/pkg/errors@v0.9.1"]);
   });
 
   it("yarn aliases are read as the package they install", () => {
-    const classic = ['# yarn lockfile v1', '', '"lodash-legacy@npm:lodash@^4.17.0":', '  version "4.17.20"', '  resolved "https://registry.yarnpkg.com/lodash/-/lodash-4.17.20.tgz"', '', 'qs@^6.5.2:', '  version "6.5.2"'].join("\n");
+    const classic = [
+      "# yarn lockfile v1",
+      "",
+      '"lodash-legacy@npm:lodash@^4.17.0":',
+      '  version "4.17.20"',
+      '  resolved "https://registry.yarnpkg.com/lodash/-/lodash-4.17.20.tgz"',
+      "",
+      "qs@^6.5.2:",
+      '  version "6.5.2"',
+    ].join("\n");
     expect(parseManifest("yarn.lock", classic).map((d) => `${d.name}@${d.version}`)).toEqual(["lodash@4.17.20", "qs@6.5.2"]);
-    const berry = ['__metadata:', '  version: 6', '', '"lodash-legacy@npm:lodash@^4.17.0":', '  version: 4.17.20', '  resolution: "lodash@npm:4.17.20"'].join("\n");
+    const berry = ["__metadata:", "  version: 6", "", '"lodash-legacy@npm:lodash@^4.17.0":', "  version: 4.17.20", '  resolution: "lodash@npm:4.17.20"'].join(
+      "\n",
+    );
     expect(parseManifest("yarn.lock", berry).map((d) => `${d.name}@${d.version}`)).toEqual(["lodash@4.17.20"]);
   });
 
   it("requirements.txt pins with extras, markers, hashes and comments", () => {
-    const text = ["Django[argon2] == 4.2.1 ; python_version >= '3.8'  # web", "requests===2.31.0 --hash=sha256:abc", "flask>=2.0", "#commented==1.0", "urllib3==1.26.5#not-a-comment"].join("\n");
+    const text = [
+      "Django[argon2] == 4.2.1 ; python_version >= '3.8'  # web",
+      "requests===2.31.0 --hash=sha256:abc",
+      "flask>=2.0",
+      "#commented==1.0",
+      "urllib3==1.26.5#not-a-comment",
+    ].join("\n");
     expect(readOrRefuse("requirements.txt", text)).toBe("read 2");
     expect(parseManifest("requirements.txt", text).map((d) => `${d.name}@${d.version}`)).toEqual(["django@4.2.1", "requests@2.31.0"]);
   });
@@ -143,7 +190,13 @@ describe("hostile repository files and texts", () => {
 
   it("pull request texts, purls, report messages and URLs keep their meaning", () => {
     expect(mentionedTicketKeys("Fixes SEC-12 and acme/api#7, see CVE-2024-1234")).toEqual(["SEC-12", "acme/api#7"]);
-    expect(parsePurl("pkg:npm/@babel/core@7.22.5?foo=bar#sub")).toMatchObject({ type: "npm", namespace: "@babel", name: "core", version: "7.22.5", qualifiers: { foo: "bar" } });
+    expect(parsePurl("pkg:npm/@babel/core@7.22.5?foo=bar#sub")).toMatchObject({
+      type: "npm",
+      namespace: "@babel",
+      name: "core",
+      version: "7.22.5",
+      qualifiers: { foo: "bar" },
+    });
     expect(parsePurl("pkg:npm/%E0%A4%A@1")).toBeUndefined();
     expect(packageFromMessage("A vulnerability in npm package: lodash, version 4.17.20 was found")).toEqual({ name: "lodash", version: "4.17.20" });
     expect(detectFormat('{ "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "runs" : [] }')).toBe("sarif");

@@ -12,7 +12,10 @@ let hits = 0;
 
 beforeAll(async () => {
   const app = new Hono();
-  app.use("*", knobs.middleware((status) => JSON.stringify({ message: `simulated ${status}` })));
+  app.use(
+    "*",
+    knobs.middleware((status) => JSON.stringify({ message: `simulated ${status}` })),
+  );
   app.all("/ok", (c) => {
     hits++;
     return c.json({ ok: true });
@@ -251,7 +254,20 @@ describe("what an answer may show", () => {
 describe("PATCHBAY_OUTBOUND_DENY_PRIVATE", () => {
   it("refuses private, loopback and link-local destinations on the address actually connected", async () => {
     const { denyPrivateFetch, isPrivateAddress } = await import("../../src/outbound.js");
-    for (const a of ["10.1.2.3", "172.16.0.1", "192.168.1.1", "127.0.0.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1"]) expect(isPrivateAddress(a), a).toBe(true);
+    for (const a of [
+      "10.1.2.3",
+      "172.16.0.1",
+      "192.168.1.1",
+      "127.0.0.1",
+      "169.254.169.254",
+      "100.64.0.1",
+      "0.0.0.0",
+      "::1",
+      "fd00::1",
+      "fe80::1",
+      "::ffff:10.0.0.1",
+    ])
+      expect(isPrivateAddress(a), a).toBe(true);
     for (const a of ["8.8.8.8", "140.82.112.3", "2606:4700::1111"]) expect(isPrivateAddress(a), a).toBe(false);
     const { http } = client({ fetch: denyPrivateFetch });
     const port = new URL(sim.url).port;
@@ -273,7 +289,14 @@ describe("redirects", () => {
   const seen: { path: string; method: string; authorization: string | undefined; cookie: string | undefined; token: string | undefined; body: string }[] = [];
   beforeAll(async () => {
     const record = async (c: import("hono").Context) => {
-      seen.push({ path: new URL(c.req.url).pathname, method: c.req.method, authorization: c.req.header("authorization"), cookie: c.req.header("cookie"), token: c.req.header("private-token"), body: c.req.method === "GET" ? "" : await c.req.text() });
+      seen.push({
+        path: new URL(c.req.url).pathname,
+        method: c.req.method,
+        authorization: c.req.header("authorization"),
+        cookie: c.req.header("cookie"),
+        token: c.req.header("private-token"),
+        body: c.req.method === "GET" ? "" : await c.req.text(),
+      });
     };
     const store = new Hono();
     store.all("*", async (c) => {
@@ -285,7 +308,8 @@ describe("redirects", () => {
     app.all("*", async (c) => {
       await record(c);
       const path = new URL(c.req.url).pathname;
-      if (path === "/repos/acme/old/issues/7") return c.json({ message: "Moved Permanently", url: `${api.url}/repos/acme/new/issues/7` }, 301, { location: `${api.url}/repos/acme/new/issues/7` });
+      if (path === "/repos/acme/old/issues/7")
+        return c.json({ message: "Moved Permanently", url: `${api.url}/repos/acme/new/issues/7` }, 301, { location: `${api.url}/repos/acme/new/issues/7` });
       if (path === "/blob") return c.body(null, 307, { location: `${storage.url}/signed?X-Amz-Signature=abc` });
       if (path === "/post-302") return c.body(null, 302, { location: "/elsewhere" });
       if (path === "/post-308") return c.body(null, 308, { location: "/moved-post" });
@@ -308,12 +332,18 @@ describe("redirects", () => {
     const res = await http.request({ url: `${api.url}/repos/acme/old/issues/7`, headers: { authorization: "token ghp_secret" } });
     expect(res.json()).toEqual({ path: "/repos/acme/new/issues/7", state: "open" });
     expect(res).toMatchObject({ status: 200, redirected: true, url: `${api.url}/repos/acme/new/issues/7` });
-    expect(seen.map((s) => [s.path, s.authorization])).toEqual([["/repos/acme/old/issues/7", "token ghp_secret"], ["/repos/acme/new/issues/7", "token ghp_secret"]]);
+    expect(seen.map((s) => [s.path, s.authorization])).toEqual([
+      ["/repos/acme/old/issues/7", "token ghp_secret"],
+      ["/repos/acme/new/issues/7", "token ghp_secret"],
+    ]);
   });
 
   it("sends no credentials to another origin: Authorization, cookies and API-key headers are dropped", async () => {
     const { http } = client();
-    const res = await http.request({ url: `${api.url}/blob`, headers: { authorization: "Bearer registry-token", cookie: "session=1", "private-token": "glpat-secret", accept: "application/octet-stream" } });
+    const res = await http.request({
+      url: `${api.url}/blob`,
+      headers: { authorization: "Bearer registry-token", cookie: "session=1", "private-token": "glpat-secret", accept: "application/octet-stream" },
+    });
     expect(res.json()).toEqual({ stored: true });
     expect(seen[1]).toMatchObject({ path: "/signed", authorization: undefined, cookie: undefined, token: undefined });
   });
@@ -322,7 +352,10 @@ describe("redirects", () => {
     const { http } = client();
     const moved = await http.request({ method: "POST", url: `${api.url}/post-308`, headers: { "content-type": "application/json" }, body: '{"title":"x"}' });
     expect(moved.status).toBe(200);
-    expect(seen.map((s) => [s.method, s.path, s.body])).toEqual([["POST", "/post-308", '{"title":"x"}'], ["POST", "/moved-post", '{"title":"x"}']]);
+    expect(seen.map((s) => [s.method, s.path, s.body])).toEqual([
+      ["POST", "/post-308", '{"title":"x"}'],
+      ["POST", "/moved-post", '{"title":"x"}'],
+    ]);
     const refused = await failure(http.request({ method: "POST", url: `${api.url}/post-302`, body: "{}" }));
     expect(refused.message).toContain("re-sends a POST only for 307 and 308, so nothing was changed there");
     expect(seen.filter((s) => s.path === "/elsewhere")).toEqual([]);
@@ -384,12 +417,19 @@ describe("rate limits, every variant", () => {
   });
 
   it("reads X-RateLimit-Reset as epoch seconds (GitHub) or an ISO 8601 date (Jira)", async () => {
-    expect(await waitFor(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + 20) })).toBeGreaterThanOrEqual(19_000);
-    expect(await waitFor(429, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": new Date(Date.now() + 30_000).toISOString() })).toBeGreaterThanOrEqual(29_000);
+    expect(await waitFor(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + 20) })).toBeGreaterThanOrEqual(
+      19_000,
+    );
+    expect(await waitFor(429, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": new Date(Date.now() + 30_000).toISOString() })).toBeGreaterThanOrEqual(
+      29_000,
+    );
   });
 
   it("takes GitHub's secondary rate limits for limits (403 or 429, with or without Retry-After), never for a missing permission", async () => {
-    const secondary = { message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits" };
+    const secondary = {
+      message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+      documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+    };
     expect(await waitFor(403, {}, secondary)).toBe(60_000);
     expect(await waitFor(403, { "retry-after": "30" }, secondary)).toBe(30_000);
     expect(await waitFor(429, {}, secondary)).toBe(60_000);

@@ -14,9 +14,15 @@ const REPORT = JSON.stringify(
   {
     SchemaVersion: 2,
     ArtifactName: "registry.example.com/acme/api:1.0",
-    Metadata: { ImageConfig: { config: { Labels: { "a\"b": "c" } } } },
+    Metadata: { ImageConfig: { config: { Labels: { 'a"b': "c" } } } },
     Results: [
-      { Target: "alpine 3.18", Vulnerabilities: [{ VulnerabilityID: "CVE-2023-1", Score: -1.5e2, Fixed: null, Ok: true }, { VulnerabilityID: "CVE-2023-2", Title: "a \\ \"quoted\" \u00e9 title" }] },
+      {
+        Target: "alpine 3.18",
+        Vulnerabilities: [
+          { VulnerabilityID: "CVE-2023-1", Score: -1.5e2, Fixed: null, Ok: true },
+          { VulnerabilityID: "CVE-2023-2", Title: 'a \\ "quoted" \u00e9 title' },
+        ],
+      },
       { Target: "app/package-lock.json", Vulnerabilities: [] },
       { Target: "empty" },
     ],
@@ -40,7 +46,7 @@ describe("streaming JSON selector", () => {
   });
 
   it("reads escaped keys and picks numbers at the end of an object", () => {
-    expect(pick('{"a\\"b": {"n": 12}, "m": 3}', [["a\"b", "n"], ["m"]], 2)).toEqual([
+    expect(pick('{"a\\"b": {"n": 12}, "m": 3}', [['a"b', "n"], ["m"]], 2)).toEqual([
       ['a"b.n', 12],
       ["m", 3],
     ]);

@@ -28,6 +28,8 @@ describe("config", () => {
     expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT must be a whole number/);
     expect(() => loadConfig({ PATCHBAY_BASE_URL: "ftp://x" })).toThrow(/PATCHBAY_BASE_URL/);
     expect(() => loadConfig({ PATCHBAY_ORIGIN_MAP: "nonsense" })).toThrow(/PATCHBAY_ORIGIN_MAP/);
-    expect(loadConfig({ PATCHBAY_ORIGIN_MAP: "https://auth.app.wiz.io=http://127.0.0.1:9/" }).originMap.get("https://auth.app.wiz.io")).toBe("http://127.0.0.1:9");
+    expect(loadConfig({ PATCHBAY_ORIGIN_MAP: "https://auth.app.wiz.io=http://127.0.0.1:9/" }).originMap.get("https://auth.app.wiz.io")).toBe(
+      "http://127.0.0.1:9",
+    );
   });
 });

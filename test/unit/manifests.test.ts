@@ -4,7 +4,10 @@ import { ManifestError, manifestFormat, parseManifest, withoutTrailingCommas } f
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/lockfiles/${name}`, import.meta.url), "utf8");
 /** "name@version" per dependency, sorted, for one ecosystem check. */
-const pins = (path: string, file: string) => parseManifest(path, fixture(file)).map((d) => `${d.ecosystem}:${d.name}@${d.version}`).sort();
+const pins = (path: string, file: string) =>
+  parseManifest(path, fixture(file))
+    .map((d) => `${d.ecosystem}:${d.name}@${d.version}`)
+    .sort();
 
 describe("manifests and lockfiles", () => {
   it("recognises the files it reads and skips vendored copies", () => {
@@ -58,7 +61,12 @@ describe("manifests and lockfiles", () => {
   });
 
   it("go.sum: the highest version of each module, go.mod-only lines folded in", () => {
-    expect(pins("go.sum", "go.sum")).toEqual(["Go:github.com/gin-gonic/gin@v1.6.3", "Go:golang.org/x/net@v0.7.0", "Go:golang.org/x/text@v0.3.5", "Go:gopkg.in/yaml.v2@v2.2.8"]);
+    expect(pins("go.sum", "go.sum")).toEqual([
+      "Go:github.com/gin-gonic/gin@v1.6.3",
+      "Go:golang.org/x/net@v0.7.0",
+      "Go:golang.org/x/text@v0.3.5",
+      "Go:gopkg.in/yaml.v2@v2.2.8",
+    ]);
   });
 
   it("go.mod: required modules in blocks and single lines, replaced ones left out", () => {
@@ -76,7 +84,12 @@ describe("manifests and lockfiles", () => {
   });
 
   it("Gemfile.lock: GEM specs with platform suffixes dropped; GIT sources left out", () => {
-    expect(pins("Gemfile.lock", "Gemfile.lock")).toEqual(["RubyGems:actionpack@6.1.3", "RubyGems:nokogiri@1.11.1", "RubyGems:racc@1.5.2", "RubyGems:rack@2.2.3"]);
+    expect(pins("Gemfile.lock", "Gemfile.lock")).toEqual([
+      "RubyGems:actionpack@6.1.3",
+      "RubyGems:nokogiri@1.11.1",
+      "RubyGems:racc@1.5.2",
+      "RubyGems:rack@2.2.3",
+    ]);
   });
 
   it("Cargo.lock: crates.io packages only", () => {
@@ -93,10 +106,30 @@ describe("manifests and lockfiles", () => {
   });
 
   it("reads uv.lock, composer.lock, NuGet packages.lock.json, gradle.lockfile and bun.lock", () => {
-    expect(pins("uv.lock", "uv.lock")).toEqual(["PyPI:fastapi@0.109.0", "PyPI:pytest@7.4.4", "PyPI:redis@5.0.1", "PyPI:ruff@0.1.14", "PyPI:starlette@0.35.1", "PyPI:zope-interface@5.4.0"]);
-    expect(pins("composer.lock", "composer.lock")).toEqual(["Packagist:guzzlehttp/guzzle@7.4.4", "Packagist:guzzlehttp/psr7@2.4.4", "Packagist:phpunit/phpunit@9.5.20"]);
-    expect(pins("src/Api/packages.lock.json", "packages.lock.json")).toEqual(["NuGet:Azure.Identity@1.7.0", "NuGet:Microsoft.Data.SqlClient@5.1.1", "NuGet:Newtonsoft.Json@13.0.1", "NuGet:System.Text.Encodings.Web@6.0.0"]);
-    expect(pins("gradle.lockfile", "gradle.lockfile")).toEqual(["Maven:com.fasterxml.jackson.core:jackson-databind@2.13.4.2", "Maven:junit:junit@4.12", "Maven:org.apache.logging.log4j:log4j-core@2.14.1"]);
+    expect(pins("uv.lock", "uv.lock")).toEqual([
+      "PyPI:fastapi@0.109.0",
+      "PyPI:pytest@7.4.4",
+      "PyPI:redis@5.0.1",
+      "PyPI:ruff@0.1.14",
+      "PyPI:starlette@0.35.1",
+      "PyPI:zope-interface@5.4.0",
+    ]);
+    expect(pins("composer.lock", "composer.lock")).toEqual([
+      "Packagist:guzzlehttp/guzzle@7.4.4",
+      "Packagist:guzzlehttp/psr7@2.4.4",
+      "Packagist:phpunit/phpunit@9.5.20",
+    ]);
+    expect(pins("src/Api/packages.lock.json", "packages.lock.json")).toEqual([
+      "NuGet:Azure.Identity@1.7.0",
+      "NuGet:Microsoft.Data.SqlClient@5.1.1",
+      "NuGet:Newtonsoft.Json@13.0.1",
+      "NuGet:System.Text.Encodings.Web@6.0.0",
+    ]);
+    expect(pins("gradle.lockfile", "gradle.lockfile")).toEqual([
+      "Maven:com.fasterxml.jackson.core:jackson-databind@2.13.4.2",
+      "Maven:junit:junit@4.12",
+      "Maven:org.apache.logging.log4j:log4j-core@2.14.1",
+    ]);
     expect(pins("bun.lock", "bun.lock")).toEqual(["npm:axios@0.21.1", "npm:follow-redirects@1.13.0", "npm:typescript@5.4.5"]);
     expect(() => parseManifest("gradle.lockfile", "com.acme:only-two-parts=compileClasspath\n")).toThrow(/group:artifact:version=configurations/);
     expect(() => parseManifest("packages.lock.json", '{"version": 1}')).toThrow(/target framework/);
@@ -105,7 +138,10 @@ describe("manifests and lockfiles", () => {
   it("says of each dependency whether the project declares it or what pulls it in, and what it is used for, where the file tells", () => {
     const detail = (path: string, file: string) =>
       parseManifest(path, fixture(file))
-        .map((d) => `${d.name}@${d.version} ${d.direct === undefined ? "?" : d.direct ? "direct" : "transitive"} ${d.scope ?? "-"}${d.via ? ` via ${d.via.join(",")}` : ""}`)
+        .map(
+          (d) =>
+            `${d.name}@${d.version} ${d.direct === undefined ? "?" : d.direct ? "direct" : "transitive"} ${d.scope ?? "-"}${d.via ? ` via ${d.via.join(",")}` : ""}`,
+        )
         .sort();
     expect(detail("package-lock.json", "package-lock.json")).toEqual([
       "@babel/traverse@7.22.5 transitive development",
@@ -115,8 +151,17 @@ describe("manifests and lockfiles", () => {
       "qs@6.5.2 transitive production via express", // express's own nested copy
       "qs@6.7.0 transitive production via express",
     ]);
-    expect(detail("pnpm-lock.yaml", "pnpm-lock.yaml")).toEqual(["@remix-run/router@1.6.0 transitive -", "react-dom@18.2.0 direct production", "react@18.2.0 transitive production via react-dom", "ws@8.17.0 direct production"]);
-    expect(detail("bun.lock", "bun.lock")).toEqual(["axios@0.21.1 direct production", "follow-redirects@1.13.0 transitive production via axios", "typescript@5.4.5 direct development"]);
+    expect(detail("pnpm-lock.yaml", "pnpm-lock.yaml")).toEqual([
+      "@remix-run/router@1.6.0 transitive -",
+      "react-dom@18.2.0 direct production",
+      "react@18.2.0 transitive production via react-dom",
+      "ws@8.17.0 direct production",
+    ]);
+    expect(detail("bun.lock", "bun.lock")).toEqual([
+      "axios@0.21.1 direct production",
+      "follow-redirects@1.13.0 transitive production via axios",
+      "typescript@5.4.5 direct development",
+    ]);
     expect(detail("uv.lock", "uv.lock")).toEqual([
       "fastapi@0.109.0 direct production",
       "pytest@7.4.4 direct test",
@@ -131,12 +176,29 @@ describe("manifests and lockfiles", () => {
       "Newtonsoft.Json@13.0.1 direct production",
       "System.Text.Encodings.Web@6.0.0 transitive production via Microsoft.Data.SqlClient",
     ]);
-    expect(detail("go.mod", "go.mod")).toEqual(["github.com/gin-gonic/gin@v1.6.3 direct -", "golang.org/x/net@v0.7.0 transitive -", "gopkg.in/yaml.v2@v2.2.8 direct -"]);
-    expect(detail("Gemfile.lock", "Gemfile.lock")).toEqual(["actionpack@6.1.3 direct -", "nokogiri@1.11.1 direct -", "racc@1.5.2 transitive - via nokogiri", "rack@2.2.3 transitive - via actionpack"]);
+    expect(detail("go.mod", "go.mod")).toEqual([
+      "github.com/gin-gonic/gin@v1.6.3 direct -",
+      "golang.org/x/net@v0.7.0 transitive -",
+      "gopkg.in/yaml.v2@v2.2.8 direct -",
+    ]);
+    expect(detail("Gemfile.lock", "Gemfile.lock")).toEqual([
+      "actionpack@6.1.3 direct -",
+      "nokogiri@1.11.1 direct -",
+      "racc@1.5.2 transitive - via nokogiri",
+      "rack@2.2.3 transitive - via actionpack",
+    ]);
     expect(detail("pom.xml", "pom.xml").filter((d) => d.startsWith("junit"))).toEqual(["junit:junit@4.12 direct test"]);
     expect(detail("requirements-dev.txt", "requirements.txt")[0]).toMatch(/ direct development$/);
-    expect(detail("composer.lock", "composer.lock")).toEqual(["guzzlehttp/guzzle@7.4.4 ? production", "guzzlehttp/psr7@2.4.4 ? production", "phpunit/phpunit@9.5.20 ? development"]);
-    expect(detail("gradle.lockfile", "gradle.lockfile")).toEqual(["com.fasterxml.jackson.core:jackson-databind@2.13.4.2 ? production", "junit:junit@4.12 ? test", "org.apache.logging.log4j:log4j-core@2.14.1 ? production"]);
+    expect(detail("composer.lock", "composer.lock")).toEqual([
+      "guzzlehttp/guzzle@7.4.4 ? production",
+      "guzzlehttp/psr7@2.4.4 ? production",
+      "phpunit/phpunit@9.5.20 ? development",
+    ]);
+    expect(detail("gradle.lockfile", "gradle.lockfile")).toEqual([
+      "com.fasterxml.jackson.core:jackson-databind@2.13.4.2 ? production",
+      "junit:junit@4.12 ? test",
+      "org.apache.logging.log4j:log4j-core@2.14.1 ? production",
+    ]);
     expect(detail("Pipfile.lock", "Pipfile.lock")).toEqual(["cryptography@3.3.1 ? production", "pillow@8.1.0 ? production", "pytest@6.2.1 ? development"]);
   });
 

@@ -31,7 +31,10 @@ describe("rendering", () => {
   });
 
   it("Teams: an Adaptive Card with a fact set and an Open URL action", () => {
-    const card = adaptiveCard(N) as { type: string; attachments: { contentType: string; content: { type: string; body: { type: string }[]; actions: { type: string; url: string }[] } }[] };
+    const card = adaptiveCard(N) as {
+      type: string;
+      attachments: { contentType: string; content: { type: string; body: { type: string }[]; actions: { type: string; url: string }[] } }[];
+    };
     expect(card.type).toBe("message");
     expect(card.attachments[0]!.contentType).toBe("application/vnd.microsoft.card.adaptive");
     expect(card.attachments[0]!.content.body.map((b) => b.type)).toEqual(["TextBlock", "TextBlock", "TextBlock", "FactSet", "TextBlock"]);

@@ -84,7 +84,10 @@ describe("choosing a route", () => {
     ],
   };
   const co = parseCodeowners("* @acme/platform\n/services/payments/ @acme/payments\n", "CODEOWNERS", null);
-  const repo = (paths: string[], extra: Partial<{ topics: string[]; override: { assignee: string; component: string; labels: string[]; channel: string } | null }> = {}) => ({
+  const repo = (
+    paths: string[],
+    extra: Partial<{ topics: string[]; override: { assignee: string; component: string; labels: string[]; channel: string } | null }> = {},
+  ) => ({
     fullName: "acme/shop",
     paths,
     ownership: { topics: extra.topics ?? [], codeowners: co, override: extra.override ?? null },
@@ -92,13 +95,25 @@ describe("choosing a route", () => {
 
   it("takes the owners of the manifest a finding comes from", () => {
     const route = computeRoute(settings, [repo(["services/payments/package-lock.json"])]);
-    expect(route).toMatchObject({ owners: ["@acme/payments"], assignee: "712020:payments-lead", component: "Payments", labels: ["team-payments"], channel: "#payments-sec" });
+    expect(route).toMatchObject({
+      owners: ["@acme/payments"],
+      assignee: "712020:payments-lead",
+      component: "Payments",
+      labels: ["team-payments"],
+      channel: "#payments-sec",
+    });
     expect(route.reasons[0]).toContain("CODEOWNERS owner @acme/payments");
   });
 
   it("falls back to the root's owners, fills from topics, and adds every matching row's labels", () => {
     const route = computeRoute(settings, [repo([], { topics: ["pci"] })]);
-    expect(route).toMatchObject({ owners: ["@acme/platform"], assignee: "712020:platform-lead", component: "Platform", labels: ["team-platform", "pci"], channel: "#pci-alerts" });
+    expect(route).toMatchObject({
+      owners: ["@acme/platform"],
+      assignee: "712020:platform-lead",
+      component: "Platform",
+      labels: ["team-platform", "pci"],
+      channel: "#pci-alerts",
+    });
   });
 
   it("lets a repository's override win and keeps the routed values it leaves empty", () => {
@@ -107,7 +122,12 @@ describe("choosing a route", () => {
   });
 
   it("ignores a source that is switched off", () => {
-    expect(computeRoute({ ...settings, useCodeowners: false }, [repo([], { topics: ["pci"] })])).toMatchObject({ owners: [], assignee: null, labels: ["pci"], channel: "#pci-alerts" });
+    expect(computeRoute({ ...settings, useCodeowners: false }, [repo([], { topics: ["pci"] })])).toMatchObject({
+      owners: [],
+      assignee: null,
+      labels: ["pci"],
+      channel: "#pci-alerts",
+    });
   });
 
   it("refuses rows that could never match or would do nothing", () => {

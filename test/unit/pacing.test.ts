@@ -55,7 +55,10 @@ describe("token buckets in the database", () => {
 
   it("takes from every window or from none", async () => {
     const now = Date.parse("2026-12-01T00:00:00Z");
-    const windows = [{ seconds: 60, max: 100 }, { seconds: 3600, max: 10 }];
+    const windows = [
+      { seconds: 60, max: 100 },
+      { seconds: 3600, max: 10 },
+    ];
     for (let i = 0; i < 1; i++) expect(await takeToken(database.db, "integration:1", windows, now)).toBe(0);
     // The hour's burst (1) is gone; a refused take leaves the minute's bucket as it was.
     expect(await takeToken(database.db, "integration:1", windows, now)).toBeGreaterThan(0);
@@ -66,7 +69,16 @@ describe("token buckets in the database", () => {
 
 describe("the pacer in the HTTP client", () => {
   function client(limits: { perMinute?: number; perHour?: number; concurrent?: number }, clock: { now: number }, sent: string[], hold?: Promise<void>) {
-    const pacer = databasePacer({ db: database.db, credential: "integration:7", limits, service: "GitHub", basis: "GitHub's limit", logger: silentLogger, now: () => clock.now, sleep: async (ms) => void (clock.now += ms) });
+    const pacer = databasePacer({
+      db: database.db,
+      credential: "integration:7",
+      limits,
+      service: "GitHub",
+      basis: "GitHub's limit",
+      logger: silentLogger,
+      now: () => clock.now,
+      sleep: async (ms) => void (clock.now += ms),
+    });
     return new HttpClient({
       service: "GitHub",
       logger: silentLogger,
@@ -95,7 +107,9 @@ describe("the pacer in the HTTP client", () => {
     // 27 an hour refill: a token every 133 s, less what the minute's wait already refilled.
     expect((err as RateLimitedError).retryAfterSeconds).toBeGreaterThan(120);
     expect((err as RateLimitedError).retryAfterSeconds).toBeLessThanOrEqual(Math.ceil(3600 / 27));
-    expect((err as Error).message).toContain("Patchbay is pacing its writes to GitHub (at most 20 a minute and 30 an hour, GitHub's limit or the integration's setting)");
+    expect((err as Error).message).toContain(
+      "Patchbay is pacing its writes to GitHub (at most 20 a minute and 30 an hour, GitHub's limit or the integration's setting)",
+    );
     expect(sent.length).toBe(before);
   });
 

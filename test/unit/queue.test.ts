@@ -205,12 +205,15 @@ describe("job queue", () => {
     const w = new Worker({
       db: database.db,
       handlers: new Map([
-        ["slow", async () => {
-          active++;
-          peak = Math.max(peak, active);
-          await new Promise((r) => setTimeout(r, 50));
-          active--;
-        }],
+        [
+          "slow",
+          async () => {
+            active++;
+            peak = Math.max(peak, active);
+            await new Promise((r) => setTimeout(r, 50));
+            active--;
+          },
+        ],
       ]),
       logger: silentLogger,
       now: () => new Date(),

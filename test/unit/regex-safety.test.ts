@@ -66,7 +66,10 @@ describe("regular expressions", () => {
         let result = await check(source, flags, { timeout: 20_000 });
         if (result.status === "unknown") result = await check(source, flags, { timeout: 90_000 });
         if (result.status !== "safe") {
-          const why = result.status === "vulnerable" ? `${result.complexity.type} backtracking, e.g. on ${JSON.stringify(result.attack.pattern)}` : `not proven safe (${result.status})`;
+          const why =
+            result.status === "vulnerable"
+              ? `${result.complexity.type} backtracking, e.g. on ${JSON.stringify(result.attack.pattern)}`
+              : `not proven safe (${result.status})`;
           for (const r of next) problems.push(`${r.where} /${source}/${flags}: ${why}`);
         }
       }

@@ -44,37 +44,26 @@ const LAYOUTS: Layout[] = [
     format: "sarif",
     summary: { tool: "CodeQL" },
     items: [],
-    skipped: [
-      "no CVE or advisory identifier (code scanning rules are not imported)",
-      "no CVE or advisory identifier (code scanning rules are not imported)",
-    ],
+    skipped: ["no CVE or advisory identifier (code scanning rules are not imported)", "no CVE or advisory identifier (code scanning rules are not imported)"],
   },
   {
     file: "cyclonedx-1.2-vulnerability-extension.xml",
     format: "cyclonedx-xml",
     summary: { tool: "grype" },
-    items: [
-      "CVE-2018-7489 Maven:com.fasterxml.jackson.core:jackson-databind@2.9.4→2.9.5 critical open",
-    ],
+    items: ["CVE-2018-7489 Maven:com.fasterxml.jackson.core:jackson-databind@2.9.4→2.9.5 critical open"],
   },
   {
     file: "cyclonedx-1.4-sbom.xml",
     format: "cyclonedx-xml",
     summary: { tool: "cyclonedx-maven-plugin" },
     items: [],
-    sbom: [
-      "Maven:org.yaml:snakeyaml@1.26",
-      "Maven:com.acme:internal-lib@3.0.0",
-    ],
+    sbom: ["Maven:org.yaml:snakeyaml@1.26", "Maven:com.acme:internal-lib@3.0.0"],
   },
   {
     file: "cyclonedx-1.4-trivy.json",
     format: "cyclonedx",
     summary: { tool: "trivy", image: "registry.example.com/acme/api:2.0", digest: "sha256:2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b" },
-    items: [
-      "CVE-2022-23529 npm:jsonwebtoken@8.5.1→9.0.0 high open",
-      "CVE-2023-45853 Debian:12:zlib1g@1:1.2.13.dfsg-1→none critical open",
-    ],
+    items: ["CVE-2022-23529 npm:jsonwebtoken@8.5.1→9.0.0 high open", "CVE-2023-45853 Debian:12:zlib1g@1:1.2.13.dfsg-1→none critical open"],
   },
   {
     file: "cyclonedx-1.5-analysis.xml",
@@ -100,11 +89,7 @@ const LAYOUTS: Layout[] = [
     format: "cyclonedx",
     summary: { tool: "syft" },
     items: [],
-    sbom: [
-      "npm:lodash@4.17.20",
-      "Maven:com.fasterxml.jackson.core:jackson-databind@2.13.4",
-      "npm:left-pad@1.3.0",
-    ],
+    sbom: ["npm:lodash@4.17.20", "Maven:com.fasterxml.jackson.core:jackson-databind@2.13.4", "npm:left-pad@1.3.0"],
   },
   {
     file: "cyclonedx-1.6-dtrack-vex.json",
@@ -122,19 +107,13 @@ const LAYOUTS: Layout[] = [
     file: "cyclonedx-1.6.xml",
     format: "cyclonedx-xml",
     summary: { tool: "trivy" },
-    items: [
-      "CVE-2024-51744 Go:github.com/golang-jwt/jwt/v4@v4.5.0→4.5.1 low open",
-      "CVE-2023-42363 Alpine:v3.19:busybox@1.36.1-r15→none medium open",
-    ],
+    items: ["CVE-2024-51744 Go:github.com/golang-jwt/jwt/v4@v4.5.0→4.5.1 low open", "CVE-2023-42363 Alpine:v3.19:busybox@1.36.1-r15→none medium open"],
   },
   {
     file: "cyclonedx-vex-product.json",
     format: "cyclonedx",
     summary: { tool: "CycloneDX" },
-    items: [
-      "CVE-2023-44270 npm:acme-web@2.4.0→none medium false_positive",
-      "CVE-2024-4068 npm:acme-web@2.4.0→none high open",
-    ],
+    items: ["CVE-2023-44270 npm:acme-web@2.4.0→none medium false_positive", "CVE-2024-4068 npm:acme-web@2.4.0→none high open"],
   },
   {
     file: "cyclonedx-vex.json",
@@ -150,10 +129,7 @@ const LAYOUTS: Layout[] = [
     file: "cyclonedx.xml",
     format: "cyclonedx-xml",
     summary: { tool: "Dependency-Check" },
-    items: [
-      "CVE-2022-1471 Maven:org.yaml:snakeyaml@1.26→2.0 high open",
-      "CVE-2021-44228 Maven:org.apache.logging.log4j:log4j-core@2.14.1→none critical open",
-    ],
+    items: ["CVE-2022-1471 Maven:org.yaml:snakeyaml@1.26→2.0 high open", "CVE-2021-44228 Maven:org.apache.logging.log4j:log4j-core@2.14.1→none critical open"],
   },
   {
     file: "grype-dir-clean.json",
@@ -165,14 +141,16 @@ const LAYOUTS: Layout[] = [
     file: "grype-legacy.sarif",
     format: "sarif",
     summary: { tool: "Grype" },
-    items: [
-      "CVE-2021-23337 npm:lodash@4.17.20→none high open",
-    ],
+    items: ["CVE-2021-23337 npm:lodash@4.17.20→none high open"],
   },
   {
     file: "grype-multi-cve.json",
     format: "grype",
-    summary: { tool: "Grype", image: "registry.example.com/acme/sandbox:5.1", digest: "sha256:6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e" },
+    summary: {
+      tool: "Grype",
+      image: "registry.example.com/acme/sandbox:5.1",
+      digest: "sha256:6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e6e",
+    },
     items: [
       "CVE-2023-29017/CVE-2023-29199/GHSA-crqm-pwhx-j97f npm:vm2@3.9.11→3.9.17 critical open",
       "CVE-2023-44487 Go:google.golang.org/grpc@v1.56.2→1.58.3 high open",
@@ -191,16 +169,21 @@ const LAYOUTS: Layout[] = [
   {
     file: "grype-rpm.json",
     format: "grype",
-    summary: { tool: "Grype", image: "registry.access.redhat.com/ubi9/ubi:9.3", digest: "sha256:8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f" },
-    items: [
-      "CVE-2024-2961 rpm:glibc@2.34-83.el9_3.12→0:2.34-100.el9_4.2 high open",
-      "CVE-2023-5678 rpm:openssl-libs@1:3.0.7-24.el9→none low open",
-    ],
+    summary: {
+      tool: "Grype",
+      image: "registry.access.redhat.com/ubi9/ubi:9.3",
+      digest: "sha256:8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f",
+    },
+    items: ["CVE-2024-2961 rpm:glibc@2.34-83.el9_3.12→0:2.34-100.el9_4.2 high open", "CVE-2023-5678 rpm:openssl-libs@1:3.0.7-24.el9→none low open"],
   },
   {
     file: "grype.json",
     format: "grype",
-    summary: { tool: "Grype", image: "registry.example.com/acme/billing:3.2", digest: "sha256:3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d" },
+    summary: {
+      tool: "Grype",
+      image: "registry.example.com/acme/billing:3.2",
+      digest: "sha256:3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d",
+    },
     items: [
       "CVE-2021-44228/GHSA-jfh8-c2jp-5v3q Maven:org.apache.logging.log4j:log4j-core@2.14.1→2.15.0 critical open",
       "CVE-2022-3996 Debian:12:openssl@3.0.11-1~deb12u2→none info open",
@@ -210,19 +193,13 @@ const LAYOUTS: Layout[] = [
     file: "grype.sarif",
     format: "sarif",
     summary: { tool: "Grype" },
-    items: [
-      "CVE-2024-4068 npm:braces@3.0.2→3.0.3 high open",
-      "CVE-2022-25883 npm:semver@7.5.1→7.5.2 medium open",
-    ],
+    items: ["CVE-2024-4068 npm:braces@3.0.2→3.0.3 high open", "CVE-2022-25883 npm:semver@7.5.1→7.5.2 medium open"],
   },
   {
     file: "npm-audit-v1.json",
     format: "npm-audit",
     summary: { tool: "npm audit" },
-    items: [
-      "CVE-2020-7598/GHSA-vh95-rmgr-6w4m npm:minimist@0.0.8→1.2.3 low open",
-      "CVE-2020-7598/GHSA-vh95-rmgr-6w4m npm:minimist@1.2.0→1.2.3 low open",
-    ],
+    items: ["CVE-2020-7598/GHSA-vh95-rmgr-6w4m npm:minimist@0.0.8→1.2.3 low open", "CVE-2020-7598/GHSA-vh95-rmgr-6w4m npm:minimist@1.2.0→1.2.3 low open"],
   },
   {
     file: "npm-audit-v2-clean.json",
@@ -276,19 +253,14 @@ const LAYOUTS: Layout[] = [
       "CVE-2022-24999 null:qs@6.5.2→6.5.3 high open",
       "CVE-2021-23337 null:lodash@4.17.20→none medium open",
     ],
-    skipped: [
-      "no package named: the SARIF result's message, rule help text and properties name none",
-    ],
+    skipped: ["no package named: the SARIF result's message, rule help text and properties name none"],
   },
   {
     file: "spdx-security-refs.json",
     format: "spdx",
     summary: { tool: "SPDX SBOM" },
     items: [],
-    sbom: [
-      "npm:lodash@4.17.20 claims CVE-2021-23337",
-      "npm:minimist@1.2.8 claims GHSA-xvch-5gv4-984h",
-    ],
+    sbom: ["npm:lodash@4.17.20 claims CVE-2021-23337", "npm:minimist@1.2.8 claims GHSA-xvch-5gv4-984h"],
     skipped: [
       "SBOM package without a package URL (purl) of a known ecosystem, or without a version",
       "SBOM security reference on a package without a package URL (purl) or version, so OSV cannot check it",
@@ -299,30 +271,24 @@ const LAYOUTS: Layout[] = [
     format: "spdx",
     summary: { tool: "SPDX SBOM" },
     items: [],
-    sbom: [
-      "Maven:com.fasterxml.jackson.core:jackson-databind@2.13.4",
-      "PyPI:django@3.2.4",
-      "Debian:12:libc6@2.36-9+deb12u1",
-      "Alpine:v3.19:busybox@1.36.1-r5",
-    ],
+    sbom: ["Maven:com.fasterxml.jackson.core:jackson-databind@2.13.4", "PyPI:django@3.2.4", "Debian:12:libc6@2.36-9+deb12u1", "Alpine:v3.19:busybox@1.36.1-r5"],
   },
   {
     file: "spdx.json",
     format: "spdx",
     summary: { tool: "SPDX SBOM" },
     items: [],
-    sbom: [
-      "npm:lodash@4.17.20",
-      "PyPI:django@3.2.4",
-    ],
-    skipped: [
-      "SBOM package without a package URL (purl) of a known ecosystem, or without a version",
-    ],
+    sbom: ["npm:lodash@4.17.20", "PyPI:django@3.2.4"],
+    skipped: ["SBOM package without a package URL (purl) of a known ecosystem, or without a version"],
   },
   {
     file: "trivy-alpine-java-go.json",
     format: "trivy",
-    summary: { tool: "Trivy", image: "registry.example.com/acme/gateway:3.1", digest: "sha256:7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a" },
+    summary: {
+      tool: "Trivy",
+      image: "registry.example.com/acme/gateway:3.1",
+      digest: "sha256:7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a",
+    },
     items: [
       "CVE-2023-5363 alpine:libcrypto3@3.1.3-r0→3.1.4-r0 high open (fixed)",
       "CVE-2024-0727 alpine:openssl@3.1.3-r0→3.1.4-r5 medium open (fixed)",
@@ -335,7 +301,11 @@ const LAYOUTS: Layout[] = [
   {
     file: "trivy-clean.json",
     format: "trivy",
-    summary: { tool: "Trivy", image: "registry.example.com/acme/static:1.0", digest: "sha256:5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c" },
+    summary: {
+      tool: "Trivy",
+      image: "registry.example.com/acme/static:1.0",
+      digest: "sha256:5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c",
+    },
     items: [],
   },
   {
@@ -414,7 +384,11 @@ const LAYOUTS: Layout[] = [
   {
     file: "trivy-statuses.json",
     format: "trivy",
-    summary: { tool: "Trivy", image: "registry.example.com/acme/base:12@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", digest: "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" },
+    summary: {
+      tool: "Trivy",
+      image: "registry.example.com/acme/base:12@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+      digest: "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+    },
     items: [
       "CVE-2024-2511 debian:libssl3@3.0.11-1~deb12u2→3.0.13-1~deb12u1 medium open (fixed)",
       "CVE-2024-2236 debian:libgcrypt20@1.10.1-3→none medium open (affected)",
@@ -429,12 +403,8 @@ const LAYOUTS: Layout[] = [
     file: "trivy.sarif",
     format: "sarif",
     summary: { tool: "Trivy" },
-    items: [
-      "CVE-2022-24999 npm:qs@6.7.0→6.7.3 high open",
-    ],
-    skipped: [
-      "no CVE or advisory identifier (code scanning rules are not imported)",
-    ],
+    items: ["CVE-2022-24999 npm:qs@6.7.0→6.7.3 high open"],
+    skipped: ["no CVE or advisory identifier (code scanning rules are not imported)"],
   },
 ];
 
@@ -446,7 +416,9 @@ describe("report layouts", () => {
     const files = readdirSync(new URL("../fixtures/reports/", import.meta.url)).sort();
     expect(files).toEqual([...LAYOUTS.map((l) => l.file), ...REFUSED].sort());
     expect(files.length).toBeGreaterThanOrEqual(40);
-    expect(new Set(LAYOUTS.map((l) => l.format))).toEqual(new Set(["trivy", "grype", "osv-scanner", "npm-audit", "sarif", "cyclonedx", "cyclonedx-xml", "spdx"]));
+    expect(new Set(LAYOUTS.map((l) => l.format))).toEqual(
+      new Set(["trivy", "grype", "osv-scanner", "npm-audit", "sarif", "cyclonedx", "cyclonedx-xml", "spdx"]),
+    );
     for (const file of REFUSED) expect(detectFormat(fixture(file))).toBeUndefined();
   });
 

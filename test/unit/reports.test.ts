@@ -3,7 +3,8 @@ import { type FormatId, type UploadItem, detectFormat } from "../../src/uploads/
 import { parsePurl, osvPackage } from "../../src/uploads/purl.js";
 import { fixture, read } from "../report-reader.js";
 
-const brief = (i: UploadItem) => `${i.ids.join("/")} ${i.ecosystem}:${i.package}@${i.installedVersion}→${i.fixedVersion ?? "none"} ${i.severity ?? "?"} ${i.cvss ?? "-"}`;
+const brief = (i: UploadItem) =>
+  `${i.ids.join("/")} ${i.ecosystem}:${i.package}@${i.installedVersion}→${i.fixedVersion ?? "none"} ${i.severity ?? "?"} ${i.cvss ?? "-"}`;
 
 describe("scan report formats", () => {
   it("detects every format from its first bytes", () => {
@@ -33,7 +34,11 @@ describe("scan report formats", () => {
       "CVE-2024-88888 npm:tiny-parser@0.3.1→0.3.2 ? 5.3",
     ]);
     expect(items[0]!.location).toBe("registry.example.com/acme/api:1.0 (debian 12.2)");
-    expect(summary).toEqual({ tool: "Trivy", image: "registry.example.com/acme/api:1.0", digest: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" });
+    expect(summary).toEqual({
+      tool: "Trivy",
+      image: "registry.example.com/acme/api:1.0",
+      digest: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    });
   });
 
   it("Grype: GHSA with its related CVE first, purl-named packages, 'not-fixed' without a fix, the image from the source block at the end", () => {
@@ -42,7 +47,11 @@ describe("scan report formats", () => {
       "CVE-2021-44228/GHSA-jfh8-c2jp-5v3q Maven:org.apache.logging.log4j:log4j-core@2.14.1→2.15.0 critical 10",
       "CVE-2022-3996 Debian:12:openssl@3.0.11-1~deb12u2→none info -",
     ]);
-    expect(summary).toMatchObject({ tool: "Grype", image: "registry.example.com/acme/billing:3.2", digest: "sha256:3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d" });
+    expect(summary).toMatchObject({
+      tool: "Grype",
+      image: "registry.example.com/acme/billing:3.2",
+      digest: "sha256:3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d",
+    });
   });
 
   it("OSV-Scanner: one item per group of aliases, with the group's score", () => {
@@ -59,7 +68,10 @@ describe("scan report formats", () => {
       "GHSA-hrpp-h998-j3pp npm:qs@→none high 7.5",
       "GHSA-aaaa-bbbb-cccc npm:ghost-pkg@→none medium -",
     ]);
-    expect(read("npm-audit-v1.json").items.map(brief)).toEqual(["CVE-2020-7598/GHSA-vh95-rmgr-6w4m npm:minimist@0.0.8→1.2.3 low -", "CVE-2020-7598/GHSA-vh95-rmgr-6w4m npm:minimist@1.2.0→1.2.3 low -"]);
+    expect(read("npm-audit-v1.json").items.map(brief)).toEqual([
+      "CVE-2020-7598/GHSA-vh95-rmgr-6w4m npm:minimist@0.0.8→1.2.3 low -",
+      "CVE-2020-7598/GHSA-vh95-rmgr-6w4m npm:minimist@1.2.0→1.2.3 low -",
+    ]);
   });
 
   it("SARIF: vulnerability results with package and version from the message; code scanning rules skipped", () => {
@@ -77,14 +89,20 @@ describe("scan report formats", () => {
       "CVE-2020-36518 Maven:com.fasterxml.jackson.core:jackson-databind@2.9.10.1→none ? 8.7",
       "CVE-2022-0155 npm:follow-redirects@1.13.0→none medium -",
     ]);
-    expect(items[1]!.analysis).toEqual({ state: "false_positive", detail: "VEX: not_affected (code_not_reachable): We never deserialize untrusted JSON with default typing." });
+    expect(items[1]!.analysis).toEqual({
+      state: "false_positive",
+      detail: "VEX: not_affected (code_not_reachable): We never deserialize untrusted JSON with default typing.",
+    });
     expect(items[2]!.analysis?.state).toBe("resolved");
     expect(summary.tool).toBe("Dependency-Track");
   });
 
   it("CycloneDX XML: the same records, streamed", () => {
     const { items, summary } = read("cyclonedx.xml", 50);
-    expect(items.map(brief)).toEqual(["CVE-2022-1471 Maven:org.yaml:snakeyaml@1.26→2.0 high 8.3", "CVE-2021-44228 Maven:org.apache.logging.log4j:log4j-core@2.14.1→none critical 10"]);
+    expect(items.map(brief)).toEqual([
+      "CVE-2022-1471 Maven:org.yaml:snakeyaml@1.26→2.0 high 8.3",
+      "CVE-2021-44228 Maven:org.apache.logging.log4j:log4j-core@2.14.1→none critical 10",
+    ]);
     expect(summary.tool).toBe("Dependency-Check");
   });
 

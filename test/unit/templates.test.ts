@@ -15,7 +15,10 @@ const DATA = {
 
 describe("ticket templates", () => {
   it("interpolates, loops and branches", () => {
-    const out = renderTemplate("[<%= it.severity %>] <%= it.cve %><% if (it.fixedVersion) { %> → <%= it.fixedVersion %><% } else { %> (no fix)<% } %>\n<% for (const f of it.findings) { %>- <%= f.package %> <%= f.installedVersion %>\n<% } %><% if (!it.remediations) { %>No pull request yet.<% } %>", DATA);
+    const out = renderTemplate(
+      "[<%= it.severity %>] <%= it.cve %><% if (it.fixedVersion) { %> → <%= it.fixedVersion %><% } else { %> (no fix)<% } %>\n<% for (const f of it.findings) { %>- <%= f.package %> <%= f.installedVersion %>\n<% } %><% if (!it.remediations) { %>No pull request yet.<% } %>",
+      DATA,
+    );
     expect(out).toBe("[high] CVE-2021-23337 → 4.17.21\n- lodash 4.17.20\n- lodash 4.17.15\nNo pull request yet.");
   });
 
@@ -41,10 +44,15 @@ describe("ticket templates", () => {
   });
 
   it("reads light Markdown as blocks: headings, lists, links and code", () => {
-    expect(markdownBlocks("## Fix\nUpgrade `lodash` to 4.17.21.\n\n- see [the advisory](https://github.com/advisories/GHSA-35jh-r3h4-6jhm)\n- then rebuild")).toEqual([
+    expect(
+      markdownBlocks("## Fix\nUpgrade `lodash` to 4.17.21.\n\n- see [the advisory](https://github.com/advisories/GHSA-35jh-r3h4-6jhm)\n- then rebuild"),
+    ).toEqual([
       { type: "heading", text: "Fix" },
       { type: "paragraph", spans: [{ text: "Upgrade " }, { text: "lodash", code: true }, { text: " to 4.17.21." }] },
-      { type: "list", items: [[{ text: "see " }, { text: "the advisory", href: "https://github.com/advisories/GHSA-35jh-r3h4-6jhm" }], [{ text: "then rebuild" }]] },
+      {
+        type: "list",
+        items: [[{ text: "see " }, { text: "the advisory", href: "https://github.com/advisories/GHSA-35jh-r3h4-6jhm" }], [{ text: "then rebuild" }]],
+      },
     ]);
   });
 });

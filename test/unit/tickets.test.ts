@@ -21,16 +21,38 @@ const PRIORITY: TrackerField = {
   allowedValues: ["Highest", "High", "Medium", "Low", "Lowest"].map((name, i) => ({ id: String(i + 1), name })),
 };
 const SUMMARY: TrackerField = { id: "summary", name: "Summary", required: true, kind: "text", hasDefault: false };
-const TEAM: TrackerField = { id: "customfield_1", name: "Team", required: true, kind: "choice", hasDefault: false, allowedValues: [{ id: "9", name: "Payments" }] };
+const TEAM: TrackerField = {
+  id: "customfield_1",
+  name: "Team",
+  required: true,
+  kind: "choice",
+  hasDefault: false,
+  allowedValues: [{ id: "9", name: "Payments" }],
+};
 
 describe("field mapping", () => {
   it("suggests Summary ← title and Priority ← severity with a value per severity", () => {
     const mapping = suggestMapping([SUMMARY, PRIORITY, TEAM]);
     expect(mapping.find((m) => m.fieldId === "summary")).toMatchObject({ source: "patchbay", value: "title" });
-    expect(mapping.find((m) => m.fieldId === "priority")).toMatchObject({ source: "patchbay", value: "severity", severityMap: { critical: "1", high: "2", medium: "3", low: "4", info: "5" } });
+    expect(mapping.find((m) => m.fieldId === "priority")).toMatchObject({
+      source: "patchbay",
+      value: "severity",
+      severityMap: { critical: "1", high: "2", medium: "3", low: "4", info: "5" },
+    });
     expect(mapping.find((m) => m.fieldId === "customfield_1")).toMatchObject({ source: "none" });
-    expect(suggestSeverityMap([{ id: "a", name: "P1 - Blocker" }, { id: "b", name: "Minor" }])).toEqual({ critical: "a", low: "b", info: "b" });
-    expect(suggestSeverityMap(["1 - High", "2 - Medium", "3 - Low"].map((name, i) => ({ id: String(i + 1), name })))).toEqual({ critical: "1", high: "1", medium: "2", low: "3", info: "3" });
+    expect(
+      suggestSeverityMap([
+        { id: "a", name: "P1 - Blocker" },
+        { id: "b", name: "Minor" },
+      ]),
+    ).toEqual({ critical: "a", low: "b", info: "b" });
+    expect(suggestSeverityMap(["1 - High", "2 - Medium", "3 - Low"].map((name, i) => ({ id: String(i + 1), name })))).toEqual({
+      critical: "1",
+      high: "1",
+      medium: "2",
+      low: "3",
+      info: "3",
+    });
   });
 
   it("refuses special fields not mapped to Patchbay, unmapped mandatory fields, and values the tracker does not allow", () => {
@@ -69,8 +91,8 @@ describe("field mapping", () => {
           assetName: "acme/api",
           repository: { fullName: "acme/api", url: "https://github.com/acme/api" },
           scannerUrl: null,
-    stillDetected: false,
-    dueAt: "2026-11-04T10:00:00.000Z",
+          stillDetected: false,
+          dueAt: "2026-11-04T10:00:00.000Z",
         },
       ],
       [],
@@ -114,7 +136,12 @@ function validAdf(doc: unknown): unknown[] {
 
 describe("Atlassian Document Format", () => {
   it("renders links and code marks, and never an empty text node", () => {
-    const doc = toAdf([{ type: "paragraph", spans: [{ text: "" }, { text: "see ", href: undefined }, { text: "here", href: "https://x.example" }, { text: "1.2.3", code: true }] }]);
+    const doc = toAdf([
+      {
+        type: "paragraph",
+        spans: [{ text: "" }, { text: "see ", href: undefined }, { text: "here", href: "https://x.example" }, { text: "1.2.3", code: true }],
+      },
+    ]);
     expect(doc).toEqual({
       type: "doc",
       version: 1,
@@ -146,8 +173,15 @@ describe("Atlassian Document Format", () => {
     const cases: Parameters<typeof toAdf>[0][] = [
       [],
       [{ type: "list", items: [] }],
-      [{ type: "facts", rows: [] }, { type: "heading", text: "" }],
-      [{ type: "heading", text: "CVE-2021-3749" }, { type: "facts", rows: [{ label: "Package", value: [{ text: "axios", code: true }] }] }, { type: "paragraph", spans: [{ text: "See " }, { text: "the advisory", href: "https://osv.dev/vulnerability/GHSA-cph5-m8f7-6c5x" }] }],
+      [
+        { type: "facts", rows: [] },
+        { type: "heading", text: "" },
+      ],
+      [
+        { type: "heading", text: "CVE-2021-3749" },
+        { type: "facts", rows: [{ label: "Package", value: [{ text: "axios", code: true }] }] },
+        { type: "paragraph", spans: [{ text: "See " }, { text: "the advisory", href: "https://osv.dev/vulnerability/GHSA-cph5-m8f7-6c5x" }] },
+      ],
       [{ type: "paragraph", spans: [{ text: "x".repeat(50_000) }] }],
     ];
     for (const blocks of cases) {
@@ -162,7 +196,9 @@ describe("Atlassian Document Format", () => {
 
 describe("Jira error bodies", () => {
   it("joins errorMessages and field errors, and reads the gateway's message", () => {
-    expect(jiraErrorMessage(JSON.stringify({ errorMessages: ["Issue does not exist"], errors: { priority: "Specify a valid value" } }))).toBe("Issue does not exist; priority: Specify a valid value");
+    expect(jiraErrorMessage(JSON.stringify({ errorMessages: ["Issue does not exist"], errors: { priority: "Specify a valid value" } }))).toBe(
+      "Issue does not exist; priority: Specify a valid value",
+    );
     expect(jiraErrorMessage(JSON.stringify({ code: 401, message: "Unauthorized; scope does not match" }))).toBe("Unauthorized; scope does not match");
     expect(jiraErrorMessage("Client must be authenticated to access this resource.")).toBe("Client must be authenticated to access this resource.");
   });

@@ -19,7 +19,20 @@ const TABLES: Table[] = [
     ecosystem: "npm",
     source: "semver.org §11",
     ascending: [
-      ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "2.0.0", "2.1.0", "2.1.1", "10.0.0"],
+      [
+        "1.0.0-alpha",
+        "1.0.0-alpha.1",
+        "1.0.0-alpha.beta",
+        "1.0.0-beta",
+        "1.0.0-beta.2",
+        "1.0.0-beta.11",
+        "1.0.0-rc.1",
+        "1.0.0",
+        "2.0.0",
+        "2.1.0",
+        "2.1.1",
+        "10.0.0",
+      ],
       ["4.17.9", "4.17.10", "4.17.21"],
     ],
     same: [["1.0.0", "v1.0.0", "=1.0.0", "1.0.0+build.5"]],
@@ -38,7 +51,16 @@ const TABLES: Table[] = [
     ecosystem: "Go",
     source: "go.dev/ref/mod#versions, pseudo-versions",
     ascending: [
-      ["v0.0.0-20200101000000-aaaaaaaaaaaa", "v0.0.0-20210101000000-bbbbbbbbbbbb", "v0.1.0", "v1.2.3", "v1.2.4-0.20210101000000-abcdef123456", "v1.2.4", "v1.9.0", "v1.10.0"],
+      [
+        "v0.0.0-20200101000000-aaaaaaaaaaaa",
+        "v0.0.0-20210101000000-bbbbbbbbbbbb",
+        "v0.1.0",
+        "v1.2.3",
+        "v1.2.4-0.20210101000000-abcdef123456",
+        "v1.2.4",
+        "v1.9.0",
+        "v1.10.0",
+      ],
       ["0.17.0", "0.18.0"],
     ],
     same: [["v2.0.0+incompatible", "v2.0.0", "2.0.0"]],
@@ -50,10 +72,35 @@ const TABLES: Table[] = [
     ecosystem: "PyPI",
     source: "PEP 440, 'Summary of permitted suffixes and relative ordering'",
     ascending: [
-      ["1.dev0", "1.0.dev456", "1.0a1", "1.0a2.dev456", "1.0a12.dev456", "1.0a12", "1.0b1.dev456", "1.0b2", "1.0b2.post345.dev456", "1.0b2.post345", "1.0rc1.dev456", "1.0rc1", "1.0", "1.0+abc.5", "1.0+abc.7", "1.0+5", "1.0.post456.dev34", "1.0.post456", "1.0.15", "1.1.dev1"],
+      [
+        "1.dev0",
+        "1.0.dev456",
+        "1.0a1",
+        "1.0a2.dev456",
+        "1.0a12.dev456",
+        "1.0a12",
+        "1.0b1.dev456",
+        "1.0b2",
+        "1.0b2.post345.dev456",
+        "1.0b2.post345",
+        "1.0rc1.dev456",
+        "1.0rc1",
+        "1.0",
+        "1.0+abc.5",
+        "1.0+abc.7",
+        "1.0+5",
+        "1.0.post456.dev34",
+        "1.0.post456",
+        "1.0.15",
+        "1.1.dev1",
+      ],
       ["2.0.0rc1", "2.0.0", "2.0.0.post1", "2.1", "10.0", "1!0.1"],
     ],
-    same: [["1.0", "1.0.0", "1.0.0.0"], ["1.0rc1", "1.0c1", "1.0-rc.1", "1.0RC1"], ["1.0.post1", "1.0-1", "1.0.post-1"]],
+    same: [
+      ["1.0", "1.0.0", "1.0.0.0"],
+      ["1.0rc1", "1.0c1", "1.0-rc.1", "1.0RC1"],
+      ["1.0.post1", "1.0-1", "1.0.post-1"],
+    ],
     prerelease: ["1.0a1", "1.0.dev0", "2.0.0rc1"],
     release: ["1.0", "1.0.post1"],
     unreadable: ["1.0-foo-bar", "latest", "==1.0"],
@@ -62,11 +109,65 @@ const TABLES: Table[] = [
     ecosystem: "Maven",
     source: "Maven ComparableVersion (its own test tables)",
     ascending: [
-      ["1-alpha2snapshot", "1-alpha2", "1-alpha-123", "1-beta-2", "1-beta123", "1-m2", "1-m11", "1-rc", "1-cr2", "1-rc123", "1-SNAPSHOT", "1", "1-sp", "1-sp2", "1-sp123", "1-abc", "1-def", "1-pom-1", "1-1-snapshot", "1-1", "1-2", "1-123"],
-      ["2.0", "2-1", "2.0.a", "2.0.0.a", "2.0.2", "2.0.123", "2.1.0", "2.1-a", "2.1b", "2.1-c", "2.1-1", "2.1.0.1", "2.2", "2.123", "11.a2", "11.a11", "11.b2", "11.b11", "11.m2", "11.m11", "11", "11.a", "11b", "11c", "11m"],
+      [
+        "1-alpha2snapshot",
+        "1-alpha2",
+        "1-alpha-123",
+        "1-beta-2",
+        "1-beta123",
+        "1-m2",
+        "1-m11",
+        "1-rc",
+        "1-cr2",
+        "1-rc123",
+        "1-SNAPSHOT",
+        "1",
+        "1-sp",
+        "1-sp2",
+        "1-sp123",
+        "1-abc",
+        "1-def",
+        "1-pom-1",
+        "1-1-snapshot",
+        "1-1",
+        "1-2",
+        "1-123",
+      ],
+      [
+        "2.0",
+        "2-1",
+        "2.0.a",
+        "2.0.0.a",
+        "2.0.2",
+        "2.0.123",
+        "2.1.0",
+        "2.1-a",
+        "2.1b",
+        "2.1-c",
+        "2.1-1",
+        "2.1.0.1",
+        "2.2",
+        "2.123",
+        "11.a2",
+        "11.a11",
+        "11.b2",
+        "11.b11",
+        "11.m2",
+        "11.m11",
+        "11",
+        "11.a",
+        "11b",
+        "11c",
+        "11m",
+      ],
       ["2.13.4", "2.13.4.1", "2.13.4.2", "2.14.0-rc1", "2.14.0"],
     ],
-    same: [["1", "1.0", "1.0.0", "1-0", "1-ga", "1.ga", "1-final", "1-release", "1-GA"], ["1-cr1", "1-rc1", "1-RC-1"], ["1a1", "1-alpha-1", "1-a1"], ["1m3", "1-milestone-3"]],
+    same: [
+      ["1", "1.0", "1.0.0", "1-0", "1-ga", "1.ga", "1-final", "1-release", "1-GA"],
+      ["1-cr1", "1-rc1", "1-RC-1"],
+      ["1a1", "1-alpha-1", "1-a1"],
+      ["1m3", "1-milestone-3"],
+    ],
     prerelease: ["1.0-SNAPSHOT", "2.14.0-rc1", "5.0.0-M3"],
     release: ["5.3.31", "1.0.Final"],
     unreadable: ["${project.version}", "[1.0,2.0)", "latest.release"],
@@ -74,8 +175,14 @@ const TABLES: Table[] = [
   {
     ecosystem: "RubyGems",
     source: "Gem::Version documentation",
-    ascending: [["1.0.a", "1.0.a.1", "1.0.a.2", "1.0.b1", "1.0.rc1", "1.0", "1.0.0.1", "1.1", "1.10"], ["3.2.0-rc1", "3.2.0"]],
-    same: [["1.0", "1", "1.0.0"], ["1.0.b1", "1.0.b.1"]],
+    ascending: [
+      ["1.0.a", "1.0.a.1", "1.0.a.2", "1.0.b1", "1.0.rc1", "1.0", "1.0.0.1", "1.1", "1.10"],
+      ["3.2.0-rc1", "3.2.0"],
+    ],
+    same: [
+      ["1.0", "1", "1.0.0"],
+      ["1.0.b1", "1.0.b.1"],
+    ],
     prerelease: ["1.0.a", "3.2.0-rc1"],
     release: ["1.0"],
     unreadable: ["~> 1.0", "1..0", "abc"],
@@ -84,7 +191,10 @@ const TABLES: Table[] = [
     ecosystem: "NuGet",
     source: "NuGet package versioning (NuGetVersion)",
     ascending: [["1.0.0-alpha", "1.0.0-Beta", "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.0.1", "1.0.1", "1.2", "10.0.0"]],
-    same: [["1.0.0", "1.0", "1", "1.0.0.0", "1.0.0+meta"], ["1.0.0-BETA", "1.0.0-beta"]],
+    same: [
+      ["1.0.0", "1.0", "1", "1.0.0.0", "1.0.0+meta"],
+      ["1.0.0-BETA", "1.0.0-beta"],
+    ],
     prerelease: ["1.0.0-alpha"],
     release: ["1.0.0.1"],
     unreadable: ["1.0.0.0.0", "[1.0,)", "abc"],
@@ -97,7 +207,10 @@ const TABLES: Table[] = [
       ["3.0.11-1~deb12u2", "3.0.11-1", "3.0.11-1+deb12u1", "3.0.11-2", "3.0.13-1", "1:0.9-1"],
       ["2.36-9", "2.36-9+deb12u4", "2.36-10"],
     ],
-    same: [["1.0", "0:1.0", "1.0-0"], ["1.0-1", "1.00-1"]],
+    same: [
+      ["1.0", "0:1.0", "1.0-0"],
+      ["1.0-1", "1.00-1"],
+    ],
     prerelease: ["1.0~rc1"],
     release: ["1.0-1"],
     unreadable: ["abc", "x:1.0", "1.0-", ""],
@@ -118,7 +231,12 @@ const TABLES: Table[] = [
       ["1.9", "1.0010"],
       ["3.0.7-16.el9", "3.0.7-18.el9_2", "3.0.7-24.el9", "1:3.0.7-1.el9"],
     ],
-    same: [["1.0", "1.0"], ["1.0", "0:1.0"], ["1.0010", "1.10"], ["1_0", "1.0"]],
+    same: [
+      ["1.0", "1.0"],
+      ["1.0", "0:1.0"],
+      ["1.0010", "1.10"],
+      ["1_0", "1.0"],
+    ],
     prerelease: ["1.0~rc1"],
     unreadable: ["~1.0", "a:1.0", "1.0 beta"],
   },
@@ -140,7 +258,10 @@ const TABLES: Table[] = [
     ecosystem: "Packagist",
     source: "Composer's version normalisation and stability order",
     ascending: [["1.0.0-dev", "1.0.0-alpha1", "1.0.0-beta2", "1.0.0-RC1", "1.0.0", "1.0.0-p1", "1.0.1", "1.0.10"]],
-    same: [["1.0.0", "v1.0.0", "1.0", "1.0.0.0"], ["1.0.0-beta2", "1.0.0-b2", "1.0.0beta2"]],
+    same: [
+      ["1.0.0", "v1.0.0", "1.0", "1.0.0.0"],
+      ["1.0.0-beta2", "1.0.0-b2", "1.0.0beta2"],
+    ],
     prerelease: ["1.0.0-RC1"],
     unreadable: ["dev-main", "1.0.x-dev"],
   },
@@ -166,7 +287,8 @@ describe.each(TABLES)("$ecosystem versions ($source)", (table) => {
   });
 
   it("treats equal spellings as equal", () => {
-    for (const group of table.same ?? []) for (const a of group) for (const b of group) expect([a, b, compareVersions(table.ecosystem, a, b)]).toEqual([a, b, 0]);
+    for (const group of table.same ?? [])
+      for (const a of group) for (const b of group) expect([a, b, compareVersions(table.ecosystem, a, b)]).toEqual([a, b, 0]);
   });
 
   it("knows its pre-releases", () => {
@@ -208,8 +330,14 @@ describe("fixes and orderings built on the schemes", () => {
   });
 
   it("orders a registry's versions and names the latest release", () => {
-    expect(orderVersions("PyPI", ["2.0.0", "2.0.0rc1", "1.9", "2.1.0.dev1", "not-a-version"])).toEqual({ versions: ["1.9", "2.0.0rc1", "2.0.0", "2.1.0.dev1"], latest: "2.0.0" });
-    expect(orderVersions("Maven", ["5.3.9", "5.3.10", "6.0.0-M1", "5.3.10.RELEASE"])).toEqual({ versions: ["5.3.9", "5.3.10", "5.3.10.RELEASE", "6.0.0-M1"], latest: "5.3.10.RELEASE" });
+    expect(orderVersions("PyPI", ["2.0.0", "2.0.0rc1", "1.9", "2.1.0.dev1", "not-a-version"])).toEqual({
+      versions: ["1.9", "2.0.0rc1", "2.0.0", "2.1.0.dev1"],
+      latest: "2.0.0",
+    });
+    expect(orderVersions("Maven", ["5.3.9", "5.3.10", "6.0.0-M1", "5.3.10.RELEASE"])).toEqual({
+      versions: ["5.3.9", "5.3.10", "5.3.10.RELEASE", "6.0.0-M1"],
+      latest: "5.3.10.RELEASE",
+    });
     expect(versionsAbove("Go", "v0.17.0", ["0.18.0", "0.16.0", "0.17.1"])).toEqual(["0.17.1", "0.18.0"]);
   });
 });

@@ -63,7 +63,12 @@ export class AzureDevOpsClient {
     return { data: parse<T>(response), response };
   }
 
-  async send<T>(method: "POST" | "PATCH", path: string, body: unknown, opts: { contentType?: string; apiVersion?: string; idempotent?: boolean } = {}): Promise<T> {
+  async send<T>(
+    method: "POST" | "PATCH",
+    path: string,
+    body: unknown,
+    opts: { contentType?: string; apiVersion?: string; idempotent?: boolean } = {},
+  ): Promise<T> {
     const response = await this.http.request({
       method,
       url: this.url(path, opts.apiVersion),
@@ -78,7 +83,12 @@ export class AzureDevOpsClient {
 /** A 203 with HTML is Azure DevOps' sign-in page: the token was not accepted. */
 function parse<T>(response: HttpResponse): T {
   if (response.status === 203 || response.text.trimStart().startsWith("<")) {
-    throw new ExternalError("auth", SERVICE, "Azure DevOps answered with its sign-in page: the personal access token was not accepted (it may have expired or been revoked).", { status: response.status });
+    throw new ExternalError(
+      "auth",
+      SERVICE,
+      "Azure DevOps answered with its sign-in page: the personal access token was not accepted (it may have expired or been revoked).",
+      { status: response.status },
+    );
   }
   return response.json<T>();
 }

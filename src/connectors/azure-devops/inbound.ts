@@ -20,7 +20,10 @@ interface ServiceHookPayload {
 
 function verify(headers: Headers, body: WebhookBody, secret: string): WebhookCheck {
   if (!secretHeaderMatches(headers, secret)) {
-    return { ok: false, reason: `The delivery does not carry the webhook secret: add the HTTP header ${SECRET_HEADER}: <secret> (or Basic authentication with it as the password) to the service hook.` };
+    return {
+      ok: false,
+      reason: `The delivery does not carry the webhook secret: add the HTTP header ${SECRET_HEADER}: <secret> (or Basic authentication with it as the password) to the service hook.`,
+    };
   }
   try {
     const p = JSON.parse(body.text) as ServiceHookPayload;

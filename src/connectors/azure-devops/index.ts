@@ -6,16 +6,40 @@
 // by that tag through WIQL.
 import { ExternalError, type HttpResponse } from "../../http.js";
 import { toHtml } from "../html.js";
-import { cvesIn, type Connector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerFieldKind, type TrackerSession } from "../types.js";
+import {
+  cvesIn,
+  type Connector,
+  type Block,
+  type ConnectionSettings,
+  type ConnectorContext,
+  type ExistingTicket,
+  type FieldValue,
+  type TicketContent,
+  type TicketRef,
+  type TicketTarget,
+  type TrackerChoice,
+  type TrackerField,
+  type TrackerFieldKind,
+  type TrackerSession,
+} from "../types.js";
 import { AzureDevOpsClient, type PatchOperation, SERVICE, adoErrorMessage, organizationUrl } from "./client.js";
 import { azureDevOpsInbound } from "./inbound.js";
 
 const MAX_PAGES = 20;
 const TITLE_MAX = 255;
 /** System fields people set; the other System.* fields are the work item's own bookkeeping. */
-const SETTABLE_SYSTEM = new Set(["System.Title", "System.Description", "System.AreaPath", "System.IterationPath", "System.Tags", "System.AssignedTo", "System.History"]);
+const SETTABLE_SYSTEM = new Set([
+  "System.Title",
+  "System.Description",
+  "System.AreaPath",
+  "System.IterationPath",
+  "System.Tags",
+  "System.AssignedTo",
+  "System.History",
+]);
 /** Set by Azure DevOps as the work item moves (dates and people of state changes). */
-const READ_ONLY = /^Microsoft\.VSTS\.Common\.(StateChangeDate|ActivatedDate|ActivatedBy|ResolvedDate|ResolvedBy|ResolvedReason|ClosedDate|ClosedBy|StackRank|BacklogPriority)$/;
+const READ_ONLY =
+  /^Microsoft\.VSTS\.Common\.(StateChangeDate|ActivatedDate|ActivatedBy|ResolvedDate|ResolvedBy|ResolvedReason|ClosedDate|ClosedBy|StackRank|BacklogPriority)$/;
 
 interface TypeField {
   referenceName: string;
@@ -96,7 +120,9 @@ class AzureDevOpsSession implements TrackerSession {
 
   async whoami() {
     // The identity a service hook names in revisedBy.id.
-    return (await this.ado.get<{ authenticatedUser?: { id?: string } }>("/_apis/connectionData", { apiVersion: "7.1-preview.1" })).data.authenticatedUser?.id ?? "";
+    return (
+      (await this.ado.get<{ authenticatedUser?: { id?: string } }>("/_apis/connectionData", { apiVersion: "7.1-preview.1" })).data.authenticatedUser?.id ?? ""
+    );
   }
 
   async projects() {
@@ -153,13 +179,20 @@ class AzureDevOpsSession implements TrackerSession {
   }
 
   async statuses(target: TicketTarget) {
-    const { data } = await this.ado.get<{ value: { name: string; category?: string }[] }>(`/${seg(target.project.id)}/_apis/wit/workitemtypes/${seg(target.ticketType.id)}/states`);
+    const { data } = await this.ado.get<{ value: { name: string; category?: string }[] }>(
+      `/${seg(target.project.id)}/_apis/wit/workitemtypes/${seg(target.ticketType.id)}/states`,
+    );
     return data.value.map((s) => ({ id: s.name, name: s.name }));
   }
 
   async find(target: TicketTarget, marker: string) {
     const query = `SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project AND [System.Tags] CONTAINS '${marker}' ORDER BY [System.Id]`;
-    const data = await this.ado.send<{ workItems: { id: number }[] }>("POST", `/${seg(target.project.id)}/_apis/wit/wiql?$top=1`, { query }, { idempotent: true });
+    const data = await this.ado.send<{ workItems: { id: number }[] }>(
+      "POST",
+      `/${seg(target.project.id)}/_apis/wit/wiql?$top=1`,
+      { query },
+      { idempotent: true },
+    );
     const hit = data.workItems[0];
     if (!hit) return undefined;
     return this.ref(target, hit.id);
@@ -167,15 +200,23 @@ class AzureDevOpsSession implements TrackerSession {
 
   async create(target: TicketTarget, content: TicketContent) {
     const ops = operations(content, [content.marker]);
-    const item = await this.ado.send<WorkItem>("POST", `/${seg(target.project.id)}/_apis/wit/workitems/$${seg(target.ticketType.id)}`, ops, { contentType: "application/json-patch+json" });
+    const item = await this.ado.send<WorkItem>("POST", `/${seg(target.project.id)}/_apis/wit/workitems/$${seg(target.ticketType.id)}`, ops, {
+      contentType: "application/json-patch+json",
+    });
     return this.toRef(target, item);
   }
 
   async update(target: TicketTarget, ticket: TicketRef, content: TicketContent) {
     // Tags are one field: keep the work item's own tags beside Patchbay's.
     const { data } = await this.ado.get<WorkItem>(`/${seg(target.project.id)}/_apis/wit/workitems/${ticket.id}?fields=System.Tags`);
-    const existing = String(data.fields["System.Tags"] ?? "").split(";").map((t) => t.trim()).filter(Boolean);
-    await this.ado.send("PATCH", `/${seg(target.project.id)}/_apis/wit/workitems/${ticket.id}`, operations(content, existing), { contentType: "application/json-patch+json", idempotent: true });
+    const existing = String(data.fields["System.Tags"] ?? "")
+      .split(";")
+      .map((t) => t.trim())
+      .filter(Boolean);
+    await this.ado.send("PATCH", `/${seg(target.project.id)}/_apis/wit/workitems/${ticket.id}`, operations(content, existing), {
+      contentType: "application/json-patch+json",
+      idempotent: true,
+    });
   }
 
   async lookup(target: TicketTarget, reference: string) {
@@ -183,7 +224,8 @@ class AzureDevOpsSession implements TrackerSession {
     if (!id) return undefined;
     try {
       const { data } = await this.ado.get<WorkItem>(`/${seg(target.project.id)}/_apis/wit/workitems/${id}?$expand=links`);
-      if (data.fields["System.TeamProject"] !== undefined && String(data.fields["System.TeamProject"]).toLowerCase() !== target.project.name.toLowerCase()) return undefined;
+      if (data.fields["System.TeamProject"] !== undefined && String(data.fields["System.TeamProject"]).toLowerCase() !== target.project.name.toLowerCase())
+        return undefined;
       return { ...this.toRef(target, data), title: String(data.fields["System.Title"] ?? "") };
     } catch (err) {
       if (err instanceof ExternalError && err.status === 404) return undefined;
@@ -193,7 +235,12 @@ class AzureDevOpsSession implements TrackerSession {
 
   async withCves(target: TicketTarget, limit: number) {
     const query = `SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project AND [System.WorkItemType] = '${target.ticketType.id.replace(/'/g, "''")}' AND [System.Title] CONTAINS 'CVE-' ORDER BY [System.Id]`;
-    const data = await this.ado.send<{ workItems?: { id: number }[] }>("POST", `/${seg(target.project.id)}/_apis/wit/wiql?$top=${Math.min(limit, 1000)}`, { query }, { idempotent: true });
+    const data = await this.ado.send<{ workItems?: { id: number }[] }>(
+      "POST",
+      `/${seg(target.project.id)}/_apis/wit/wiql?$top=${Math.min(limit, 1000)}`,
+      { query },
+      { idempotent: true },
+    );
     if (!Array.isArray(data.workItems)) throw new ExternalError("remote", SERVICE, "Azure DevOps answered the query without a list of work items.");
     const out: ExistingTicket[] = [];
     for (const { id } of data.workItems.slice(0, limit)) {
@@ -221,15 +268,25 @@ class AzureDevOpsSession implements TrackerSession {
   async transition(target: TicketTarget, ticket: TicketRef, statusId: string) {
     const { data } = await this.ado.get<WorkItem>(`/${seg(target.project.id)}/_apis/wit/workitems/${ticket.id}?fields=System.State`);
     if (data.fields["System.State"] === statusId) return "already" as const;
-    await this.ado.send("PATCH", `/${seg(target.project.id)}/_apis/wit/workitems/${ticket.id}`, [{ op: "add", path: "/fields/System.State", value: statusId }], {
-      contentType: "application/json-patch+json",
-      idempotent: true,
-    });
+    await this.ado.send(
+      "PATCH",
+      `/${seg(target.project.id)}/_apis/wit/workitems/${ticket.id}`,
+      [{ op: "add", path: "/fields/System.State", value: statusId }],
+      {
+        contentType: "application/json-patch+json",
+        idempotent: true,
+      },
+    );
     return "moved" as const;
   }
 
   async comment(target: TicketTarget, ticket: TicketRef, blocks: Block[]) {
-    await this.ado.send("POST", `/${seg(target.project.id)}/_apis/wit/workItems/${ticket.id}/comments`, { text: toHtml(blocks) }, { apiVersion: "7.1-preview.4" });
+    await this.ado.send(
+      "POST",
+      `/${seg(target.project.id)}/_apis/wit/workItems/${ticket.id}/comments`,
+      { text: toHtml(blocks) },
+      { apiVersion: "7.1-preview.4" },
+    );
   }
 
   private async ref(target: TicketTarget, id: number): Promise<TicketRef> {
@@ -290,12 +347,23 @@ export const azureDevOps: Connector = {
     category: "collaboration",
     summary: "Push findings as Azure DevOps work items.",
     overview: {
-      description: "Push findings and finding groups as work items (Bug, Issue, Task, User Story…) with area and iteration paths, your process's Severity and Priority, and any field mapped.",
-      benefits: ["Field mapping from the work item type's own fields", "Severity and state mapped to your process", "Work items found again by their Patchbay tag, never created twice"],
-      requirements: ["An organization URL (https://dev.azure.com/<organization>)", "A personal access token with the Work Items (Read & write) scope, from a user who is a member of the projects"],
+      description:
+        "Push findings and finding groups as work items (Bug, Issue, Task, User Story…) with area and iteration paths, your process's Severity and Priority, and any field mapped.",
+      benefits: [
+        "Field mapping from the work item type's own fields",
+        "Severity and state mapped to your process",
+        "Work items found again by their Patchbay tag, never created twice",
+      ],
+      requirements: [
+        "An organization URL (https://dev.azure.com/<organization>)",
+        "A personal access token with the Work Items (Read & write) scope, from a user who is a member of the projects",
+      ],
       docs: [
         { label: "Azure DevOps: Work Items REST API", url: "https://learn.microsoft.com/en-us/rest/api/azure/devops/wit/work-items" },
-        { label: "Azure DevOps: Use personal access tokens", url: "https://learn.microsoft.com/en-us/azure/devops/organizations/accounts/use-personal-access-tokens-to-authenticate" },
+        {
+          label: "Azure DevOps: Use personal access tokens",
+          url: "https://learn.microsoft.com/en-us/azure/devops/organizations/accounts/use-personal-access-tokens-to-authenticate",
+        },
       ],
     },
   },
@@ -310,8 +378,21 @@ export const azureDevOps: Connector = {
       help: "https://dev.azure.com/<organization>, or https://<organization>.visualstudio.com.",
       validate: (v) => (organizationUrl(v) ? undefined : "Enter the organization's address, like https://dev.azure.com/fabrikam."),
     },
-    { name: "token", label: "Personal access token", type: "secret", required: true, editableWhenConnected: true, help: "Scope: Work Items (Read & write). Tokens expire: Patchbay's card turns to Error when it does." },
-    { name: "webhookSecret", label: "Webhook Secret", type: "secret", editableWhenConnected: true, help: "For two-way sync: the secret the service hook sends in its X-Patchbay-Token header. Leave empty and Patchbay makes one on the Trackers page." },
+    {
+      name: "token",
+      label: "Personal access token",
+      type: "secret",
+      required: true,
+      editableWhenConnected: true,
+      help: "Scope: Work Items (Read & write). Tokens expire: Patchbay's card turns to Error when it does.",
+    },
+    {
+      name: "webhookSecret",
+      label: "Webhook Secret",
+      type: "secret",
+      editableWhenConnected: true,
+      help: "For two-way sync: the secret the service hook sends in its X-Patchbay-Token header. Leave empty and Patchbay makes one on the Trackers page.",
+    },
   ],
   defaultName: (settings) => {
     const base = organizationUrl(String(settings.organizationUrl ?? ""));
@@ -321,21 +402,34 @@ export const azureDevOps: Connector = {
   async test(connection, ctx) {
     const projects = await new AzureDevOpsSession(client(connection, ctx)).projects();
     if (projects.length === 0) {
-      throw new ExternalError("permission", SERVICE, "The token's user is a member of no project in this organization. Add the user to the projects Patchbay should push to.");
+      throw new ExternalError(
+        "permission",
+        SERVICE,
+        "The token's user is a member of no project in this organization. Add the user to the projects Patchbay should push to.",
+      );
     }
     return {
       message: "Connected to Azure DevOps: the personal access token was accepted.",
-      details: [`${projects.length} project${projects.length === 1 ? "" : "s"}: ${projects.slice(0, 3).map((p) => p.name).join(", ")}${projects.length > 3 ? ", …" : ""}`],
+      details: [
+        `${projects.length} project${projects.length === 1 ? "" : "s"}: ${projects
+          .slice(0, 3)
+          .map((p) => p.name)
+          .join(", ")}${projects.length > 3 ? ", …" : ""}`,
+      ],
     };
   },
   troubleshoot(error) {
     if (error.kind === "auth") {
       return {
         title: "Connection Failed — Azure DevOps did not accept the token",
-        steps: ["Create a new personal access token with Work Items (Read & write) for this organization (User settings → Personal access tokens).", "Check that the token has not expired and is for this organization (or all accessible organizations)."],
+        steps: [
+          "Create a new personal access token with Work Items (Read & write) for this organization (User settings → Personal access tokens).",
+          "Check that the token has not expired and is for this organization (or all accessible organizations).",
+        ],
       };
     }
-    if (error.kind === "unreachable") return { title: "Connection Failed — organization not found", steps: ["Check the organization URL: https://dev.azure.com/<organization>."] };
+    if (error.kind === "unreachable")
+      return { title: "Connection Failed — organization not found", steps: ["Check the organization URL: https://dev.azure.com/<organization>."] };
     return undefined;
   },
   tracker: {

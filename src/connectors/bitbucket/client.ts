@@ -46,7 +46,12 @@ export class BitbucketClient {
   }
 
   async send<T>(method: "POST" | "PUT", path: string, body: unknown): Promise<T> {
-    const { data } = await this.http.json<T>({ method, url: this.url(path), headers: { ...this.headers(), "content-type": "application/json" }, body: JSON.stringify(body) });
+    const { data } = await this.http.json<T>({
+      method,
+      url: this.url(path),
+      headers: { ...this.headers(), "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
     return data;
   }
 

@@ -22,7 +22,10 @@ const MAX_TREE_PAGES = 500;
 const WORKSPACE = /^[a-z0-9][a-z0-9_-]{0,61}$/i;
 
 export function createBitbucketClient(connection: ConnectionSettings, ctx: ConnectorContext): BitbucketClient {
-  return new BitbucketClient(ctx.http(SERVICE, { errorMessage: bitbucketErrorMessage }), authorization(String(connection.settings.username ?? ""), connection.secrets.token ?? ""));
+  return new BitbucketClient(
+    ctx.http(SERVICE, { errorMessage: bitbucketErrorMessage }),
+    authorization(String(connection.settings.username ?? ""), connection.secrets.token ?? ""),
+  );
 }
 
 function workspaceOf(connection: ConnectionSettings): string {
@@ -74,10 +77,37 @@ export const bitbucket: Connector = {
       help: "The part after bitbucket.org/ in the workspace's URL.",
       validate: (value) => (WORKSPACE.test(value) ? undefined : "Enter the workspace ID as it appears in its URL: letters, digits, - and _."),
     },
-    { name: "clientId", label: "OAuth consumer key", type: "text", maxLength: 100, help: "For Connect with Bitbucket: the key of the workspace's OAuth consumer." },
-    { name: "clientSecret", label: "OAuth consumer secret", type: "secret", maxLength: 200, editableWhenConnected: true, help: "For Connect with Bitbucket: the consumer's secret." },
-    { name: "username", label: "Username", type: "text", maxLength: 200, editableWhenConnected: true, help: "Only for an API token or app password; leave empty for an access token." },
-    { name: "token", label: "Token", type: "secret", maxLength: 500, editableWhenConnected: true, help: "Workspace access token, or API token / app password." },
+    {
+      name: "clientId",
+      label: "OAuth consumer key",
+      type: "text",
+      maxLength: 100,
+      help: "For Connect with Bitbucket: the key of the workspace's OAuth consumer.",
+    },
+    {
+      name: "clientSecret",
+      label: "OAuth consumer secret",
+      type: "secret",
+      maxLength: 200,
+      editableWhenConnected: true,
+      help: "For Connect with Bitbucket: the consumer's secret.",
+    },
+    {
+      name: "username",
+      label: "Username",
+      type: "text",
+      maxLength: 200,
+      editableWhenConnected: true,
+      help: "Only for an API token or app password; leave empty for an access token.",
+    },
+    {
+      name: "token",
+      label: "Token",
+      type: "secret",
+      maxLength: 500,
+      editableWhenConnected: true,
+      help: "Workspace access token, or API token / app password.",
+    },
     {
       name: "webhookSecret",
       label: "Webhook secret",
@@ -111,7 +141,10 @@ export const bitbucket: Connector = {
       };
     }
     if (error.kind === "not_found") {
-      return { title: "Connection Failed — workspace not found", steps: ["Check the Workspace ID: it is the part after bitbucket.org/ in the workspace's URL.", "Ensure the token belongs to that workspace."] };
+      return {
+        title: "Connection Failed — workspace not found",
+        steps: ["Check the Workspace ID: it is the part after bitbucket.org/ in the workspace's URL.", "Ensure the token belongs to that workspace."],
+      };
     }
     return undefined;
   },
@@ -152,7 +185,8 @@ export const bitbucket: Connector = {
               if (err instanceof ExternalError && err.status === 404 && out.length === 0) return [];
               throw err;
             }
-            if (!Array.isArray(page.values)) throw new ExternalError("remote", SERVICE, `Bitbucket answered the file list of ${repository.fullName} without values.`);
+            if (!Array.isArray(page.values))
+              throw new ExternalError("remote", SERVICE, `Bitbucket answered the file list of ${repository.fullName} without values.`);
             for (const e of page.values) if (e.type === "commit_file") out.push({ path: e.path, sha: null, size: e.size ?? null });
             url = page.next ?? null;
           }
@@ -198,7 +232,13 @@ export const bitbucket: Connector = {
         const path = `/repositories/${repository.split("/").map(encodeURIComponent).join("/")}/hooks`;
         const page = await client.get<Paged<{ uuid: string; url?: string }>>(`${path}?pagelen=100`);
         const existing = (page.values ?? []).find((h) => h.url === hook.url);
-        const body = { description: "Patchbay", url: hook.url, active: true, secret: hook.secret, events: ["pullrequest:created", "pullrequest:updated", "pullrequest:fulfilled", "pullrequest:rejected"] };
+        const body = {
+          description: "Patchbay",
+          url: hook.url,
+          active: true,
+          secret: hook.secret,
+          events: ["pullrequest:created", "pullrequest:updated", "pullrequest:fulfilled", "pullrequest:rejected"],
+        };
         if (existing) {
           await client.send("PUT", `${path}/${encodeURIComponent(existing.uuid)}`, body);
           return "updated";

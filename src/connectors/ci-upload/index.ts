@@ -13,8 +13,15 @@ export const ciUpload: Connector = {
     overview: {
       description:
         "Send scanner reports from your CI pipelines to Patchbay with an API token (POST /api/v1/scans), or upload them on the Uploads page. Formats are recognised on their own: SARIF 2.1.0, CycloneDX JSON and XML with vulnerabilities (VEX), SPDX 2.3 JSON (packages looked up in OSV), Trivy, Grype, OSV-Scanner and npm audit JSON. Findings are deduplicated with every other scanner's.",
-      benefits: ["Any scanner that writes a standard report format", "Full-result uploads resolve what a scanner no longer reports", "Files up to 200 MB, read as they arrive"],
-      requirements: ["An API token with the upload scope (Settings → API tokens)", "For SBOMs: the Patchbay dependency monitor connected (it looks packages up in OSV)"],
+      benefits: [
+        "Any scanner that writes a standard report format",
+        "Full-result uploads resolve what a scanner no longer reports",
+        "Files up to 200 MB, read as they arrive",
+      ],
+      requirements: [
+        "An API token with the upload scope (Settings → API tokens)",
+        "For SBOMs: the Patchbay dependency monitor connected (it looks packages up in OSV)",
+      ],
       docs: [
         { label: "SARIF 2.1.0", url: "https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html" },
         { label: "CycloneDX vulnerabilities (VEX)", url: "https://cyclonedx.org/capabilities/vex/" },

@@ -2,7 +2,14 @@
 // the registry has no catalog), pulled from registry-1.docker.io with a personal or
 // organization access token through Docker's token service.
 import { ExternalError, type HttpClient } from "../../http.js";
-import { REPOSITORIES_FIELD, configuredRepositories, createRegistryClient, registrySession, registryTroubleshoot, testRegistry } from "../oci-registry/index.js";
+import {
+  REPOSITORIES_FIELD,
+  configuredRepositories,
+  createRegistryClient,
+  registrySession,
+  registryTroubleshoot,
+  testRegistry,
+} from "../oci-registry/index.js";
 import type { Connector, ConnectionSettings, ConnectorContext } from "../types.js";
 
 const SERVICE = "Docker Hub";
@@ -19,12 +26,14 @@ function credentials(connection: ConnectionSettings) {
 }
 
 function namespace(connection: ConnectionSettings): string {
-  return String(connection.settings.namespace ?? "").trim().toLowerCase();
+  return String(connection.settings.namespace ?? "")
+    .trim()
+    .toLowerCase();
 }
 
 /** Docker Hub's API: a JWT from the credentials (public repositories need none), then the list. */
 async function repositories(connection: ConnectionSettings, ctx: ConnectorContext): Promise<string[]> {
-  const http: HttpClient = ctx.http(SERVICE, { errorMessage: (body) => (/"(?:detail|message)"\s*:\s*"([^"]+)"/.exec(body)?.[1] ?? undefined) });
+  const http: HttpClient = ctx.http(SERVICE, { errorMessage: (body) => /"(?:detail|message)"\s*:\s*"([^"]+)"/.exec(body)?.[1] ?? undefined });
   const creds = credentials(connection);
   let authorization: Record<string, string> = {};
   if (creds) {
@@ -67,16 +76,41 @@ export const dockerHub: Connector = {
     category: "container-registries",
     summary: "Images in your Docker Hub organisation.",
     overview: {
-      description: "Images in your Docker Hub organization or account. Patchbay lists its repositories and tags, resolves digests, and links each image to its source repository through the org.opencontainers.image.source label.",
-      benefits: ["An inventory of your images and tags", "Container findings attached to the right image", "Images no longer present marked gone, their findings resolved"],
+      description:
+        "Images in your Docker Hub organization or account. Patchbay lists its repositories and tags, resolves digests, and links each image to its source repository through the org.opencontainers.image.source label.",
+      benefits: [
+        "An inventory of your images and tags",
+        "Container findings attached to the right image",
+        "Images no longer present marked gone, their findings resolved",
+      ],
       requirements: ["The organization or user name", "For private repositories: a user name and a personal or organization access token with read access"],
       docs: [{ label: "Docker: Personal access tokens", url: "https://docs.docker.com/security/for-developers/access-tokens/" }],
     },
   },
   fields: [
-    { name: "namespace", label: "Organization or user", type: "text", required: true, glance: true, example: "acme", validate: (v) => (/^[a-z0-9][a-z0-9_-]*$/i.test(v) ? undefined : "Enter the Docker Hub organization or user name, like acme.") },
-    { name: "username", label: "User name", type: "text", editableWhenConnected: true, help: "For private repositories: your Docker ID, or the organization name for an organization access token." },
-    { name: "token", label: "Access token", type: "secret", editableWhenConnected: true, help: "A personal or organization access token with read-only access." },
+    {
+      name: "namespace",
+      label: "Organization or user",
+      type: "text",
+      required: true,
+      glance: true,
+      example: "acme",
+      validate: (v) => (/^[a-z0-9][a-z0-9_-]*$/i.test(v) ? undefined : "Enter the Docker Hub organization or user name, like acme."),
+    },
+    {
+      name: "username",
+      label: "User name",
+      type: "text",
+      editableWhenConnected: true,
+      help: "For private repositories: your Docker ID, or the organization name for an organization access token.",
+    },
+    {
+      name: "token",
+      label: "Access token",
+      type: "secret",
+      editableWhenConnected: true,
+      help: "A personal or organization access token with read-only access.",
+    },
     { ...REPOSITORIES_FIELD, example: "acme/api, acme/web", help: "Leave empty to list every repository of the organization." },
   ],
   defaultName: (settings) => `Docker Hub ${String(settings.namespace ?? "")}`.trim(),

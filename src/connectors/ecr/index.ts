@@ -3,7 +3,14 @@
 // GetAuthorizationToken for a 12-hour registry password — and pulls manifests with it as Basic
 // credentials (user "AWS"), as `docker login` does.
 import { ExternalError, type HttpClient } from "../../http.js";
-import { REPOSITORIES_FIELD, configuredRepositories, createRegistryClient, registrySession, registryTroubleshoot, testRegistry } from "../oci-registry/index.js";
+import {
+  REPOSITORIES_FIELD,
+  configuredRepositories,
+  createRegistryClient,
+  registrySession,
+  registryTroubleshoot,
+  testRegistry,
+} from "../oci-registry/index.js";
 import type { Connector, ConnectionSettings, ConnectorContext, SettingValues } from "../types.js";
 import { type AwsCredentials, signedHeaders } from "./sigv4.js";
 
@@ -41,7 +48,8 @@ function ecrError(body: string): string | undefined {
   }
 }
 
-const AUTH_ERRORS = /UnrecognizedClientException|InvalidSignatureException|InvalidClientTokenId|ExpiredTokenException|IncompleteSignature|MissingAuthenticationToken/;
+const AUTH_ERRORS =
+  /UnrecognizedClientException|InvalidSignatureException|InvalidClientTokenId|ExpiredTokenException|IncompleteSignature|MissingAuthenticationToken/;
 
 class EcrApi {
   readonly #http: HttpClient;
@@ -58,7 +66,14 @@ class EcrApi {
   async call<T>(action: string, payload: Record<string, unknown>): Promise<T> {
     const body = JSON.stringify(payload);
     const headers = signedHeaders(
-      { host: this.host, region: this.region, service: "ecr", body, headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": `${TARGET}.${action}` }, now: new Date() },
+      {
+        host: this.host,
+        region: this.region,
+        service: "ecr",
+        body,
+        headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": `${TARGET}.${action}` },
+        now: new Date(),
+      },
       this.credentials,
     );
     try {
@@ -69,9 +84,17 @@ class EcrApi {
       // The JSON protocol answers 400 for most faults: the type says which.
       const said = err.remoteMessage ?? "";
       if (AUTH_ERRORS.test(said)) throw new ExternalError("auth", SERVICE, `AWS refused the access key (${said}).`, { status: 400, remoteMessage: said });
-      if (/AccessDeniedException/.test(said)) throw new ExternalError("permission", SERVICE, `The IAM user or role may not call ecr:${action} (${said}). Attach the AmazonEC2ContainerRegistryReadOnly policy, or allow ecr:GetAuthorizationToken, ecr:DescribeRepositories, ecr:ListImages, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer.`, { status: 400, remoteMessage: said });
-      if (/RepositoryNotFoundException|RegistryNotFoundException/.test(said)) throw new ExternalError("not_found", SERVICE, said, { status: 400, remoteMessage: said });
-      if (/ThrottlingException/.test(said)) throw new ExternalError("rate_limited", SERVICE, "AWS is throttling ECR API calls; the sync retries later.", { status: 400, remoteMessage: said });
+      if (/AccessDeniedException/.test(said))
+        throw new ExternalError(
+          "permission",
+          SERVICE,
+          `The IAM user or role may not call ecr:${action} (${said}). Attach the AmazonEC2ContainerRegistryReadOnly policy, or allow ecr:GetAuthorizationToken, ecr:DescribeRepositories, ecr:ListImages, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer.`,
+          { status: 400, remoteMessage: said },
+        );
+      if (/RepositoryNotFoundException|RegistryNotFoundException/.test(said))
+        throw new ExternalError("not_found", SERVICE, said, { status: 400, remoteMessage: said });
+      if (/ThrottlingException/.test(said))
+        throw new ExternalError("rate_limited", SERVICE, "AWS is throttling ECR API calls; the sync retries later.", { status: 400, remoteMessage: said });
       throw err;
     }
   }
@@ -103,7 +126,9 @@ async function repositories(connection: ConnectionSettings, ctx: ConnectorContex
 
 /** The registry password from GetAuthorizationToken ("AWS:<password>", base64). */
 async function registryCredentials(connection: ConnectionSettings, ctx: ConnectorContext): Promise<{ username: string; password: string }> {
-  const data = await api(connection, ctx).call<{ authorizationData?: { authorizationToken?: string; proxyEndpoint?: string }[] }>("GetAuthorizationToken", { registryIds: [account(connection.settings)] });
+  const data = await api(connection, ctx).call<{ authorizationData?: { authorizationToken?: string; proxyEndpoint?: string }[] }>("GetAuthorizationToken", {
+    registryIds: [account(connection.settings)],
+  });
   const token = data.authorizationData?.[0]?.authorizationToken;
   const decoded = token ? Buffer.from(token, "base64").toString("utf8") : "";
   const colon = decoded.indexOf(":");
@@ -126,8 +151,15 @@ export const ecr: Connector = {
     overview: {
       description:
         "Images in a private Amazon ECR registry. Patchbay lists its repositories with DescribeRepositories, pulls manifests with a registry token from GetAuthorizationToken (renewed each sync), and links each image to its source repository through the org.opencontainers.image.source label.",
-      benefits: ["An inventory of your images and tags", "Container findings attached to the right image", "Images no longer present marked gone, their findings resolved"],
-      requirements: ["The AWS account ID and region", "An IAM access key whose policy allows AmazonEC2ContainerRegistryReadOnly (or ecr:GetAuthorizationToken, ecr:DescribeRepositories, ecr:ListImages, ecr:BatchGetImage, ecr:GetDownloadUrlForLayer)"],
+      benefits: [
+        "An inventory of your images and tags",
+        "Container findings attached to the right image",
+        "Images no longer present marked gone, their findings resolved",
+      ],
+      requirements: [
+        "The AWS account ID and region",
+        "An IAM access key whose policy allows AmazonEC2ContainerRegistryReadOnly (or ecr:GetAuthorizationToken, ecr:DescribeRepositories, ecr:ListImages, ecr:BatchGetImage, ecr:GetDownloadUrlForLayer)",
+      ],
       docs: [
         { label: "Amazon ECR private registry authentication", url: "https://docs.aws.amazon.com/AmazonECR/latest/userguide/registry_auth.html" },
         { label: "Amazon ECR identity-based policies", url: "https://docs.aws.amazon.com/AmazonECR/latest/userguide/security-iam-awsmanpol.html" },
@@ -135,11 +167,34 @@ export const ecr: Connector = {
     },
   },
   fields: [
-    { name: "accountId", label: "AWS account ID", type: "text", required: true, glance: true, example: "123456789012", validate: (v) => (ACCOUNT.test(v.trim()) ? undefined : "Enter the 12-digit AWS account ID.") },
-    { name: "region", label: "Region", type: "text", required: true, glance: true, destination: true, example: "us-east-1", validate: (v) => (REGION.test(v.trim()) ? undefined : "Enter the region, like us-east-1.") },
+    {
+      name: "accountId",
+      label: "AWS account ID",
+      type: "text",
+      required: true,
+      glance: true,
+      example: "123456789012",
+      validate: (v) => (ACCOUNT.test(v.trim()) ? undefined : "Enter the 12-digit AWS account ID."),
+    },
+    {
+      name: "region",
+      label: "Region",
+      type: "text",
+      required: true,
+      glance: true,
+      destination: true,
+      example: "us-east-1",
+      validate: (v) => (REGION.test(v.trim()) ? undefined : "Enter the region, like us-east-1."),
+    },
     { name: "accessKeyId", label: "Access key ID", type: "text", required: true, editableWhenConnected: true, example: "AKIAIOSFODNN7EXAMPLE" },
     { name: "secretAccessKey", label: "Secret access key", type: "secret", required: true, editableWhenConnected: true },
-    { name: "sessionToken", label: "Session token", type: "secret", editableWhenConnected: true, help: "Only for temporary credentials (they expire; prefer an IAM user's access key for a long-running connection)." },
+    {
+      name: "sessionToken",
+      label: "Session token",
+      type: "secret",
+      editableWhenConnected: true,
+      help: "Only for temporary credentials (they expire; prefer an IAM user's access key for a long-running connection).",
+    },
     { ...REPOSITORIES_FIELD, help: "Leave empty to list every repository (DescribeRepositories); or name the repositories, separated by commas." },
   ],
   defaultName: (settings) => `ECR ${String(settings.accountId ?? "")} ${String(settings.region ?? "")}`.trim(),
@@ -148,7 +203,14 @@ export const ecr: Connector = {
     return testRegistry(client, registry);
   },
   troubleshoot(error) {
-    if (error.service === SERVICE && error.kind === "auth") return { title: "Connection Failed — AWS refused the access key", steps: ["Check the access key ID and secret access key (and the session token for temporary credentials).", "Check that the key is active in IAM and the machine's clock is right (signatures are time-limited)."] };
+    if (error.service === SERVICE && error.kind === "auth")
+      return {
+        title: "Connection Failed — AWS refused the access key",
+        steps: [
+          "Check the access key ID and secret access key (and the session token for temporary credentials).",
+          "Check that the key is active in IAM and the machine's clock is right (signatures are time-limited).",
+        ],
+      };
     return registryTroubleshoot(error);
   },
   registry: {

@@ -13,7 +13,10 @@ const hmac = (key: Buffer | string, data: string) => createHmac("sha256", key).u
 
 /** "20261123T101500Z" */
 export function amzDate(now: Date): string {
-  return now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  return now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 }
 
 /**
@@ -26,7 +29,11 @@ export function signedHeaders(
 ): Record<string, string> {
   const stamp = amzDate(opts.now);
   const day = stamp.slice(0, 8);
-  const headers: Record<string, string> = { ...Object.fromEntries(Object.entries(opts.headers).map(([k, v]) => [k.toLowerCase(), v])), host: opts.host, "x-amz-date": stamp };
+  const headers: Record<string, string> = {
+    ...Object.fromEntries(Object.entries(opts.headers).map(([k, v]) => [k.toLowerCase(), v])),
+    host: opts.host,
+    "x-amz-date": stamp,
+  };
   if (credentials.sessionToken) headers["x-amz-security-token"] = credentials.sessionToken;
   const names = Object.keys(headers).sort();
   const canonicalHeaders = names.map((n) => `${n}:${headers[n]!.trim().replace(/\s+/g, " ")}\n`).join("");

@@ -16,12 +16,22 @@ function recipients(value: string): string[] {
 
 export function emailBodies(n: Notification): { subject: string; text: string; html: string } {
   const more = n.more > 0 ? `…and ${n.more} more like it in the last minute.` : "";
-  const text = [n.text, more, n.facts.map((f) => `${f.label}: ${f.value}`).join("\n"), n.link ? `${n.link.label}: ${n.link.url}` : "", `— Patchbay · ${n.event} · ${n.at}`].filter(Boolean).join("\n\n");
+  const text = [
+    n.text,
+    more,
+    n.facts.map((f) => `${f.label}: ${f.value}`).join("\n"),
+    n.link ? `${n.link.label}: ${n.link.url}` : "",
+    `— Patchbay · ${n.event} · ${n.at}`,
+  ]
+    .filter(Boolean)
+    .join("\n\n");
   const html = [
     `<h2>${escapeHtml(n.title)}</h2>`,
     `<p>${escapeHtml(n.text)}</p>`,
     more ? `<p><em>${escapeHtml(more)}</em></p>` : "",
-    n.facts.length ? `<table>${n.facts.map((f) => `<tr><th align="left">${escapeHtml(f.label)}</th><td>${escapeHtml(f.value)}</td></tr>`).join("")}</table>` : "",
+    n.facts.length
+      ? `<table>${n.facts.map((f) => `<tr><th align="left">${escapeHtml(f.label)}</th><td>${escapeHtml(f.value)}</td></tr>`).join("")}</table>`
+      : "",
     n.link ? `<p><a href="${escapeHtml(n.link.url)}">${escapeHtml(n.link.label)}</a></p>` : "",
     `<p style="color:#666">Patchbay · ${escapeHtml(n.event)} · ${escapeHtml(n.at)}</p>`,
   ].join("");
@@ -56,18 +66,33 @@ function classify(err: unknown, host: string): ExternalError {
   const said = e.response ? ` The server said: "${e.response.slice(0, 200)}"` : "";
   switch (e.code) {
     case "EAUTH":
-      return new ExternalError("auth", SERVICE, `The SMTP server did not accept the user name and password.${said}`, { status: e.responseCode, remoteMessage: e.response });
+      return new ExternalError("auth", SERVICE, `The SMTP server did not accept the user name and password.${said}`, {
+        status: e.responseCode,
+        remoteMessage: e.response,
+      });
     case "ETLS":
       return new ExternalError("unreachable", SERVICE, `TLS with ${host} failed: check the TLS mode (STARTTLS on 587, TLS on 465).${said}`);
     case "ECONNECTION":
     case "ETIMEDOUT":
     case "ESOCKET":
     case "EDNS":
-      return new ExternalError("unreachable", SERVICE, `The SMTP server ${host} could not be reached (${e.code}): check the host and port, and that this machine may connect to it.`);
+      return new ExternalError(
+        "unreachable",
+        SERVICE,
+        `The SMTP server ${host} could not be reached (${e.code}): check the host and port, and that this machine may connect to it.`,
+      );
     case "EENVELOPE":
-      return new ExternalError("invalid_input", SERVICE, `The SMTP server refused the sender or a recipient.${said}`, { status: e.responseCode, remoteMessage: e.response });
+      return new ExternalError("invalid_input", SERVICE, `The SMTP server refused the sender or a recipient.${said}`, {
+        status: e.responseCode,
+        remoteMessage: e.response,
+      });
     default:
-      return new ExternalError("remote", SERVICE, `The SMTP server refused the message${e.responseCode ? ` (${e.responseCode})` : ""}.${said || ` ${e.message ?? ""}`}`, { status: e.responseCode, remoteMessage: e.response });
+      return new ExternalError(
+        "remote",
+        SERVICE,
+        `The SMTP server refused the message${e.responseCode ? ` (${e.responseCode})` : ""}.${said || ` ${e.message ?? ""}`}`,
+        { status: e.responseCode, remoteMessage: e.response },
+      );
   }
 }
 
@@ -100,8 +125,26 @@ export const email: Connector = {
     },
   },
   fields: [
-    { name: "host", label: "SMTP host", type: "text", required: true, glance: true, editableWhenConnected: true, destination: true, example: "smtp.example.com", validate: (v) => (/^[\w.-]+$/.test(v) ? undefined : "Enter a host name or address, without a scheme or port.") },
-    { name: "port", label: "Port", type: "text", editableWhenConnected: true, destination: true, example: "587", validate: (v) => (/^\d{1,5}$/.test(v) && Number(v) > 0 && Number(v) < 65536 ? undefined : "A port is a number from 1 to 65535.") },
+    {
+      name: "host",
+      label: "SMTP host",
+      type: "text",
+      required: true,
+      glance: true,
+      editableWhenConnected: true,
+      destination: true,
+      example: "smtp.example.com",
+      validate: (v) => (/^[\w.-]+$/.test(v) ? undefined : "Enter a host name or address, without a scheme or port."),
+    },
+    {
+      name: "port",
+      label: "Port",
+      type: "text",
+      editableWhenConnected: true,
+      destination: true,
+      example: "587",
+      validate: (v) => (/^\d{1,5}$/.test(v) && Number(v) > 0 && Number(v) < 65536 ? undefined : "A port is a number from 1 to 65535."),
+    },
     {
       name: "tls",
       label: "TLS",
@@ -134,7 +177,11 @@ export const email: Connector = {
     return { message: `The SMTP server accepted a test message to ${recipients(String(connection.settings.to ?? "")).join(", ")}.` };
   },
   troubleshoot(error) {
-    if (error.kind === "auth") return { title: "Connection Failed — the SMTP server refused the sign-in", steps: ["Check the user name and password; some providers need an app password.", "Check the TLS mode: many servers only accept a password over TLS."] };
+    if (error.kind === "auth")
+      return {
+        title: "Connection Failed — the SMTP server refused the sign-in",
+        steps: ["Check the user name and password; some providers need an app password.", "Check the TLS mode: many servers only accept a password over TLS."],
+      };
     if (error.kind === "unreachable") return { title: "Connection Failed — SMTP server unreachable", steps: [error.message] };
     return undefined;
   },

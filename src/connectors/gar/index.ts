@@ -6,7 +6,14 @@
 import crypto from "node:crypto";
 import { ExternalError, type HttpClient } from "../../http.js";
 import { signRs256 } from "../jwt.js";
-import { REPOSITORIES_FIELD, configuredRepositories, createRegistryClient, registrySession, registryTroubleshoot, testRegistry } from "../oci-registry/index.js";
+import {
+  REPOSITORIES_FIELD,
+  configuredRepositories,
+  createRegistryClient,
+  registrySession,
+  registryTroubleshoot,
+  testRegistry,
+} from "../oci-registry/index.js";
 import type { Connector, ConnectionSettings, ConnectorContext, SettingValues } from "../types.js";
 
 const SERVICE = "Google Artifact Registry";
@@ -31,7 +38,8 @@ export function serviceAccountKeyError(text: string): string | undefined {
   } catch {
     return "Paste the whole JSON key file downloaded from the service account's Keys tab.";
   }
-  if (key.type !== "service_account" || !key.client_email || !key.private_key) return 'This JSON is not a service account key (it needs "type": "service_account", client_email and private_key).';
+  if (key.type !== "service_account" || !key.client_email || !key.private_key)
+    return 'This JSON is not a service account key (it needs "type": "service_account", client_email and private_key).';
   try {
     crypto.createPrivateKey(key.private_key);
   } catch {
@@ -71,7 +79,11 @@ async function accessToken(http: HttpClient, key: ServiceAccountKey): Promise<st
   if (cached && cached.expiresAt - Date.now() > 300_000) return cached.token;
   const audience = key.token_uri ?? "https://oauth2.googleapis.com/token";
   const now = Math.floor(Date.now() / 1000);
-  const assertion = signRs256({ iss: key.client_email, scope: SCOPE, aud: audience, iat: now, exp: now + 3600 }, key.private_key, key.private_key_id ? { kid: key.private_key_id } : {});
+  const assertion = signRs256(
+    { iss: key.client_email, scope: SCOPE, aud: audience, iat: now, exp: now + 3600 },
+    key.private_key,
+    key.private_key_id ? { kid: key.private_key_id } : {},
+  );
   let data: { access_token?: string; expires_in?: number };
   try {
     ({ data } = await http.json<typeof data>({
@@ -83,7 +95,11 @@ async function accessToken(http: HttpClient, key: ServiceAccountKey): Promise<st
     }));
   } catch (err) {
     // invalid_grant: the key was deleted or disabled, or the clock is off.
-    if (err instanceof ExternalError && (err.status === 400 || err.status === 401)) throw new ExternalError("auth", SERVICE, `Google refused the service account key (${err.remoteMessage ?? `HTTP ${err.status}`}).`, { status: err.status, remoteMessage: err.remoteMessage });
+    if (err instanceof ExternalError && (err.status === 400 || err.status === 401))
+      throw new ExternalError("auth", SERVICE, `Google refused the service account key (${err.remoteMessage ?? `HTTP ${err.status}`}).`, {
+        status: err.status,
+        remoteMessage: err.remoteMessage,
+      });
     throw err;
   }
   if (!data.access_token) throw new ExternalError("remote", SERVICE, "Google's token endpoint answered without an access token.");
@@ -110,7 +126,12 @@ async function images(http: HttpClient, token: string, connection: ConnectionSet
       return (await http.json<T>({ url: `${API}/${path}`, headers: { authorization: `Bearer ${token}`, accept: "application/json" } })).data;
     } catch (err) {
       if (err instanceof ExternalError && err.status === 403) {
-        throw new ExternalError("permission", SERVICE, `The service account may not read Artifact Registry in ${parent} (${err.remoteMessage ?? "HTTP 403"}). Grant it the Artifact Registry Reader role (roles/artifactregistry.reader).`, { status: 403, remoteMessage: err.remoteMessage });
+        throw new ExternalError(
+          "permission",
+          SERVICE,
+          `The service account may not read Artifact Registry in ${parent} (${err.remoteMessage ?? "HTTP 403"}). Grant it the Artifact Registry Reader role (roles/artifactregistry.reader).`,
+          { status: 403, remoteMessage: err.remoteMessage },
+        );
       }
       throw err;
     }
@@ -121,7 +142,9 @@ async function images(http: HttpClient, token: string, connection: ConnectionSet
   else {
     let pageToken = "";
     for (let page = 0; page < MAX_PAGES; page++) {
-      const data = await get<{ repositories?: { name: string; format?: string }[]; nextPageToken?: string }>(`${parent}/repositories?pageSize=1000${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ""}`);
+      const data = await get<{ repositories?: { name: string; format?: string }[]; nextPageToken?: string }>(
+        `${parent}/repositories?pageSize=1000${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ""}`,
+      );
       repositories.push(...(data.repositories ?? []).filter((r) => r.format === "DOCKER").map((r) => r.name));
       pageToken = data.nextPageToken ?? "";
       if (!pageToken) break;
@@ -132,7 +155,9 @@ async function images(http: HttpClient, token: string, connection: ConnectionSet
   for (const repository of repositories) {
     let pageToken = "";
     for (let page = 0; page < MAX_PAGES; page++) {
-      const data = await get<{ dockerImages?: { uri?: string }[]; nextPageToken?: string }>(`${repository}/dockerImages?pageSize=1000${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ""}`);
+      const data = await get<{ dockerImages?: { uri?: string }[]; nextPageToken?: string }>(
+        `${repository}/dockerImages?pageSize=1000${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ""}`,
+      );
       for (const image of data.dockerImages ?? []) {
         // uri: us-docker.pkg.dev/acme-prod/containers/api@sha256:…
         if (image.uri?.startsWith(prefix)) out.add(image.uri.slice(prefix.length).replace(/@sha256:[0-9a-f]+$/, ""));
@@ -161,19 +186,59 @@ export const gar: Connector = {
     overview: {
       description:
         "Images in Google Artifact Registry's Docker repositories. Patchbay signs in with a service account key, lists the project's Docker repositories and images through the Artifact Registry API, pulls manifests from <location>-docker.pkg.dev, and links each image to its source repository through the org.opencontainers.image.source label.",
-      benefits: ["An inventory of your images and tags", "Container findings attached to the right image", "Images no longer present marked gone, their findings resolved"],
+      benefits: [
+        "An inventory of your images and tags",
+        "Container findings attached to the right image",
+        "Images no longer present marked gone, their findings resolved",
+      ],
       requirements: ["The project ID and the repositories' location", "A service account with the Artifact Registry Reader role, and a JSON key for it"],
       docs: [
         { label: "Artifact Registry: Authentication for Docker", url: "https://cloud.google.com/artifact-registry/docs/docker/authentication" },
-        { label: "Artifact Registry API: dockerImages.list", url: "https://cloud.google.com/artifact-registry/docs/reference/rest/v1/projects.locations.repositories.dockerImages/list" },
+        {
+          label: "Artifact Registry API: dockerImages.list",
+          url: "https://cloud.google.com/artifact-registry/docs/reference/rest/v1/projects.locations.repositories.dockerImages/list",
+        },
       ],
     },
   },
   fields: [
-    { name: "projectId", label: "Project ID", type: "text", required: true, glance: true, example: "acme-prod", validate: (v) => (PROJECT.test(v.trim()) ? undefined : "Enter the project ID, like acme-prod.") },
-    { name: "location", label: "Location", type: "text", required: true, glance: true, destination: true, example: "us", validate: (v) => (LOCATION.test(v.trim()) ? undefined : "Enter the location, like us, europe or us-central1.") },
-    { name: "garRepository", label: "Artifact Registry repository", type: "text", editableWhenConnected: true, example: "containers", help: "Leave empty to list every Docker repository in the location." },
-    { name: "serviceAccountKey", label: "Service account key (JSON)", type: "secret", required: true, multiline: true, maxLength: 8000, editableWhenConnected: true, validate: serviceAccountKeyError },
+    {
+      name: "projectId",
+      label: "Project ID",
+      type: "text",
+      required: true,
+      glance: true,
+      example: "acme-prod",
+      validate: (v) => (PROJECT.test(v.trim()) ? undefined : "Enter the project ID, like acme-prod."),
+    },
+    {
+      name: "location",
+      label: "Location",
+      type: "text",
+      required: true,
+      glance: true,
+      destination: true,
+      example: "us",
+      validate: (v) => (LOCATION.test(v.trim()) ? undefined : "Enter the location, like us, europe or us-central1."),
+    },
+    {
+      name: "garRepository",
+      label: "Artifact Registry repository",
+      type: "text",
+      editableWhenConnected: true,
+      example: "containers",
+      help: "Leave empty to list every Docker repository in the location.",
+    },
+    {
+      name: "serviceAccountKey",
+      label: "Service account key (JSON)",
+      type: "secret",
+      required: true,
+      multiline: true,
+      maxLength: 8000,
+      editableWhenConnected: true,
+      validate: serviceAccountKeyError,
+    },
     { ...REPOSITORIES_FIELD, help: "Image paths to list instead of asking the API (project/repository/image), separated by commas." },
   ],
   defaultName: (settings) => `Artifact Registry ${String(settings.projectId ?? "")}`.trim(),
@@ -182,7 +247,14 @@ export const gar: Connector = {
     return testRegistry(client, session);
   },
   troubleshoot(error) {
-    if (error.service === SERVICE && error.kind === "auth") return { title: "Connection Failed — Google refused the service account key", steps: ["The key may have been deleted or disabled: create a new key on the service account's Keys tab and paste it.", "Check that this machine's clock is right (the signed assertion is time-limited)."] };
+    if (error.service === SERVICE && error.kind === "auth")
+      return {
+        title: "Connection Failed — Google refused the service account key",
+        steps: [
+          "The key may have been deleted or disabled: create a new key on the service account's Keys tab and paste it.",
+          "Check that this machine's clock is right (the signed assertion is time-limited).",
+        ],
+      };
     return registryTroubleshoot(error);
   },
   registry: {

@@ -11,13 +11,35 @@ import { packageKey } from "../../vuln/packages.js";
 import { createGitHubClient } from "../github/index.js";
 import { type GitHubClient, nextLink } from "../github/client.js";
 import { repositoryPages } from "../repository-scan.js";
-import type { Connector, ConnectionSettings, ConnectorContext, ScanSession, ScannedFinding, ScannerRecord, ScannerSeverity, WorkspaceRepository } from "../types.js";
+import type {
+  Connector,
+  ConnectionSettings,
+  ConnectorContext,
+  ScanSession,
+  ScannedFinding,
+  ScannerRecord,
+  ScannerSeverity,
+  WorkspaceRepository,
+} from "../types.js";
 
 const SERVICE = "GitHub Dependabot";
 const MAX_PAGES = 100;
 
 /** Dependabot's ecosystem names, as OSV's. */
-const ECOSYSTEMS: Record<string, string> = { npm: "npm", pip: "PyPI", maven: "Maven", go: "Go", rubygems: "RubyGems", rust: "crates.io", nuget: "NuGet", composer: "Packagist", pub: "Pub", erlang: "Hex", actions: "GitHub Actions", swift: "SwiftURL" };
+const ECOSYSTEMS: Record<string, string> = {
+  npm: "npm",
+  pip: "PyPI",
+  maven: "Maven",
+  go: "Go",
+  rubygems: "RubyGems",
+  rust: "crates.io",
+  nuget: "NuGet",
+  composer: "Packagist",
+  pub: "Pub",
+  erlang: "Hex",
+  actions: "GitHub Actions",
+  swift: "SwiftURL",
+};
 
 const DISMISSALS: Record<string, "false_positive" | "risk_accepted" | undefined> = {
   inaccurate: "false_positive",
@@ -58,7 +80,9 @@ interface CodeScanningAlert {
   most_recent_instance?: { location?: { path?: string }; message?: { text?: string } };
 }
 
-const severityOf = (value: string | null | undefined): ScannerSeverity => ({ critical: "critical", high: "high", medium: "medium", moderate: "medium", low: "low" })[String(value ?? "").toLowerCase()] as ScannerSeverity ?? "medium";
+const severityOf = (value: string | null | undefined): ScannerSeverity =>
+  (({ critical: "critical", high: "high", medium: "medium", moderate: "medium", low: "low" })[String(value ?? "").toLowerCase()] as ScannerSeverity) ??
+  "medium";
 
 class DependabotScan implements ScanSession {
   readonly #client: GitHubClient;
@@ -94,11 +118,17 @@ class DependabotScan implements ScanSession {
         result = await this.#client.get(url);
       } catch (err) {
         if (err instanceof ExternalError && (err.status === 403 || err.status === 404)) {
-          throw new ExternalError(err.status === 404 ? "not_found" : "permission", SERVICE, `GitHub refused the organization's Dependabot alerts for ${this.#organization} (${err.remoteMessage ?? `HTTP ${err.status}`}): check the organization's name, and that the token belongs to an owner or security manager with the security_events scope (or "Dependabot alerts: read" on the organization).`, { status: err.status, remoteMessage: err.remoteMessage });
+          throw new ExternalError(
+            err.status === 404 ? "not_found" : "permission",
+            SERVICE,
+            `GitHub refused the organization's Dependabot alerts for ${this.#organization} (${err.remoteMessage ?? `HTTP ${err.status}`}): check the organization's name, and that the token belongs to an owner or security manager with the security_events scope (or "Dependabot alerts: read" on the organization).`,
+            { status: err.status, remoteMessage: err.remoteMessage },
+          );
         }
         throw err;
       }
-      if (!Array.isArray(result.data)) throw new ExternalError("remote", SERVICE, "GitHub answered the organization's Dependabot alerts with something that is not a list.");
+      if (!Array.isArray(result.data))
+        throw new ExternalError("remote", SERVICE, "GitHub answered the organization's Dependabot alerts with something that is not a list.");
       for (const alert of result.data) {
         const name = alert.repository?.full_name?.toLowerCase();
         if (!name) continue;
@@ -117,16 +147,27 @@ class DependabotScan implements ScanSession {
     for (let page = 0; url && page < MAX_PAGES; page++) {
       try {
         const { data, response }: { data: T[]; response: { headers: Headers } } = await this.#client.get<T[]>(url);
-        if (!Array.isArray(data)) throw new ExternalError("remote", SERVICE, `GitHub answered the ${feature} of ${repository.fullName} with something that is not a list.`);
+        if (!Array.isArray(data))
+          throw new ExternalError("remote", SERVICE, `GitHub answered the ${feature} of ${repository.fullName} with something that is not a list.`);
         out.push(...data);
         url = nextLink(response.headers.get("link"));
       } catch (err) {
         // Off for this repository ("Dependabot alerts are disabled", "no analysis found", "Advanced Security must be enabled").
-        if (err instanceof ExternalError && (err.status === 403 || err.status === 404) && err.kind !== "auth" && !/scope|permission|Resource not accessible/i.test(err.remoteMessage ?? "")) {
+        if (
+          err instanceof ExternalError &&
+          (err.status === 403 || err.status === 404) &&
+          err.kind !== "auth" &&
+          !/scope|permission|Resource not accessible/i.test(err.remoteMessage ?? "")
+        ) {
           return `${feature} not enabled for the repository (${err.remoteMessage ?? `HTTP ${err.status}`})`;
         }
         if (err instanceof ExternalError && err.status === 403) {
-          throw new ExternalError("permission", SERVICE, `GitHub refused to list the ${feature} of ${repository.fullName} (${err.remoteMessage ?? "HTTP 403"}): the token needs the security_events scope (or "Dependabot alerts: read" / "Code scanning alerts: read" for fine-grained tokens and GitHub Apps).`, { status: 403, remoteMessage: err.remoteMessage });
+          throw new ExternalError(
+            "permission",
+            SERVICE,
+            `GitHub refused to list the ${feature} of ${repository.fullName} (${err.remoteMessage ?? "HTTP 403"}): the token needs the security_events scope (or "Dependabot alerts: read" / "Code scanning alerts: read" for fine-grained tokens and GitHub Apps).`,
+            { status: 403, remoteMessage: err.remoteMessage },
+          );
         }
         throw err;
       }
@@ -137,7 +178,10 @@ class DependabotScan implements ScanSession {
   async #dependabot(repository: WorkspaceRepository): Promise<ScannerRecord[]> {
     const path = `/repos/${repository.fullName.split("/").map(encodeURIComponent).join("/")}/dependabot/alerts?state=open,dismissed,auto_dismissed&per_page=100`;
     const owner = repository.fullName.split("/")[0]!.toLowerCase();
-    const alerts = this.#organization && owner === this.#organization.toLowerCase() ? ((await (this.#orgAlerts ??= this.#organizationAlerts())).get(repository.fullName.toLowerCase()) ?? []) : await this.#list<DependabotAlert>(path, "Dependabot alerts", repository);
+    const alerts =
+      this.#organization && owner === this.#organization.toLowerCase()
+        ? ((await (this.#orgAlerts ??= this.#organizationAlerts())).get(repository.fullName.toLowerCase()) ?? [])
+        : await this.#list<DependabotAlert>(path, "Dependabot alerts", repository);
     if (typeof alerts === "string") return [{ externalId: `${repository.id}:dependabot`, raw: { repository: repository.fullName }, skip: alerts }];
     const manifests = new Map<string, Promise<Dependency[] | string>>();
     const records: ScannerRecord[] = [];
@@ -148,7 +192,8 @@ class DependabotScan implements ScanSession {
       const name = String(pkg.name ?? "");
       const manifest = alert.dependency?.manifest_path ?? "";
       // Auto-dismissed by a Dependabot auto-triage rule: dismissed (a risk the rule accepts), never fixed.
-      const dismissedAs = alert.state === "dismissed" ? DISMISSALS[String(alert.dismissed_reason)] : alert.state === "auto_dismissed" ? "risk_accepted" : undefined;
+      const dismissedAs =
+        alert.state === "dismissed" ? DISMISSALS[String(alert.dismissed_reason)] : alert.state === "auto_dismissed" ? "risk_accepted" : undefined;
       if (alert.state === "dismissed" && !dismissedAs && alert.dismissed_reason !== "fix_started") continue;
       if (!manifests.has(manifest)) manifests.set(manifest, this.#manifest(repository, manifest));
       const resolved = await manifests.get(manifest)!;
@@ -157,12 +202,20 @@ class DependabotScan implements ScanSession {
         continue;
       }
       // Names compared as the ecosystem compares them (Dependabot's zope.interface is the lockfile's zope-interface).
-      const versions = [...new Set(resolved.filter((d) => d.ecosystem === ecosystem && packageKey(ecosystem, d.name) === packageKey(ecosystem, name)).map((d) => d.version))];
+      const versions = [
+        ...new Set(resolved.filter((d) => d.ecosystem === ecosystem && packageKey(ecosystem, d.name) === packageKey(ecosystem, name)).map((d) => d.version)),
+      ];
       if (!versions.length) {
-        records.push({ externalId: `${repository.id}:${alert.number}`, raw: alert, skip: "the package is not pinned in the manifest the alert names (its installed version is unknown)" });
+        records.push({
+          externalId: `${repository.id}:${alert.number}`,
+          raw: alert,
+          skip: "the package is not pinned in the manifest the alert names (its installed version is unknown)",
+        });
         continue;
       }
-      const cves = [advisory.cve_id, ...(advisory.identifiers ?? []).filter((i) => i.type === "CVE").map((i) => i.value)].filter((v): v is string => Boolean(v));
+      const cves = [advisory.cve_id, ...(advisory.identifiers ?? []).filter((i) => i.type === "CVE").map((i) => i.value)].filter((v): v is string =>
+        Boolean(v),
+      );
       for (const version of versions) {
         const finding: ScannedFinding = {
           cve: cves[0] ?? advisory.ghsa_id ?? `dependabot-${alert.number}`,
@@ -192,7 +245,11 @@ class DependabotScan implements ScanSession {
         };
         // The raw record without volatile fields, so an unchanged alert writes nothing.
         const { lastSeenAt: _seen, ...stable } = finding;
-        records.push({ externalId: `${repository.id}:${alert.number}:${version}`, raw: { state: alert.state, dismissed_reason: alert.dismissed_reason ?? null, ...stable }, finding });
+        records.push({
+          externalId: `${repository.id}:${alert.number}:${version}`,
+          raw: { state: alert.state, dismissed_reason: alert.dismissed_reason ?? null, ...stable },
+          finding,
+        });
       }
     }
     return records;
@@ -221,7 +278,11 @@ class DependabotScan implements ScanSession {
       const id = advisoryIds(`${alert.rule?.id ?? ""} ${(alert.rule?.tags ?? []).join(" ")} ${message}`)[0];
       const { name: pkg, version, fixed } = packageFromMessage(message);
       if (!id || !pkg || !version) {
-        records.push({ externalId: `${repository.id}:cs:${alert.number}`, raw: { number: alert.number, rule: alert.rule?.id }, skip: "code scanning alert without a CVE and package (code rules are not imported)" });
+        records.push({
+          externalId: `${repository.id}:cs:${alert.number}`,
+          raw: { number: alert.number, rule: alert.rule?.id },
+          skip: "code scanning alert without a CVE and package (code rules are not imported)",
+        });
         continue;
       }
       const finding: ScannedFinding = {
@@ -236,7 +297,12 @@ class DependabotScan implements ScanSession {
         fixedVersion: fixed ?? null,
         firstDetectedAt: alert.created_at,
         lastSeenAt: new Date().toISOString(),
-        asset: { kind: "repository", repositoryName: repository.fullName, url: repository.url, details: { location: alert.most_recent_instance?.location?.path ?? null, tool: alert.tool?.name ?? null } },
+        asset: {
+          kind: "repository",
+          repositoryName: repository.fullName,
+          url: repository.url,
+          details: { location: alert.most_recent_instance?.location?.path ?? null, tool: alert.tool?.name ?? null },
+        },
         url: alert.html_url,
       };
       const { lastSeenAt: _seen, ...stable } = finding;
@@ -256,8 +322,14 @@ export const githubDependabot: Connector = {
     overview: {
       description:
         "Import the Dependabot alerts (and, if you choose, code scanning alerts that name a CVE, as Trivy's or Grype's SARIF uploads do) of the repositories a connected GitHub integration reaches. Open alerts become findings; alerts dismissed as inaccurate or not used become false positives, as a tolerable risk or for lack of time risk accepted; fixed alerts are resolved. The installed version is read from the manifest each alert names.",
-      benefits: ["Dependency vulnerabilities with their advisories and fixed versions", "Dismissed and fixed alerts followed automatically", "One finding per vulnerability, whichever tool reports it"],
-      requirements: ["A connected GitHub integration whose token has the security_events scope (fine-grained or App: Dependabot alerts and Contents read; Code scanning alerts read for those)"],
+      benefits: [
+        "Dependency vulnerabilities with their advisories and fixed versions",
+        "Dismissed and fixed alerts followed automatically",
+        "One finding per vulnerability, whichever tool reports it",
+      ],
+      requirements: [
+        "A connected GitHub integration whose token has the security_events scope (fine-grained or App: Dependabot alerts and Contents read; Code scanning alerts read for those)",
+      ],
       docs: [
         { label: "GitHub: Dependabot alerts API", url: "https://docs.github.com/en/rest/dependabot/alerts" },
         { label: "GitHub: Code scanning alerts API", url: "https://docs.github.com/en/rest/code-scanning/code-scanning" },
@@ -265,8 +337,24 @@ export const githubDependabot: Connector = {
     },
   },
   fields: [
-    { name: "integration", label: "GitHub integration", type: "integration", integrationKind: "github", required: true, glance: true, help: "Alerts are read for the repositories this integration lists." },
-    { name: "organization", label: "Organization", type: "text", editableWhenConnected: true, glance: true, example: "acme", help: "Read the organization's alerts in one listing (/orgs/{org}/dependabot/alerts; needs an owner or security manager). Leave empty to read each repository's." },
+    {
+      name: "integration",
+      label: "GitHub integration",
+      type: "integration",
+      integrationKind: "github",
+      required: true,
+      glance: true,
+      help: "Alerts are read for the repositories this integration lists.",
+    },
+    {
+      name: "organization",
+      label: "Organization",
+      type: "text",
+      editableWhenConnected: true,
+      glance: true,
+      example: "acme",
+      help: "Read the organization's alerts in one listing (/orgs/{org}/dependabot/alerts; needs an owner or security manager). Leave empty to read each repository's.",
+    },
     { name: "codeScanning", label: "Also import code scanning alerts that name a CVE", type: "checkbox", editableWhenConnected: true, glance: true },
   ],
   defaultName: () => "GitHub Dependabot",
@@ -276,7 +364,10 @@ export const githubDependabot: Connector = {
     // An App installation is not a user (GET /user refuses its token): its repositories answer instead.
     if (client.installation) await client.get("/installation/repositories?per_page=1");
     const login = await client.whoami();
-    return { message: `Connected through GitHub as ${login}: alerts are read for its repositories on each scan.`, details: ["Scans every 6 hours and on Sync now; repositories without Dependabot alerts are skipped and counted."] };
+    return {
+      message: `Connected through GitHub as ${login}: alerts are read for its repositories on each scan.`,
+      details: ["Scans every 6 hours and on Sync now; repositories without Dependabot alerts are skipped and counted."],
+    };
   },
   troubleshoot(error) {
     if (error.kind === "permission") return { title: "Missing access to security alerts", steps: [error.message] };

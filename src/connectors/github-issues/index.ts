@@ -8,8 +8,32 @@ import { createGitHubClient } from "../github/index.js";
 import { GITHUB_PACING, type GitHubClient, SERVICE, nextLink } from "../github/client.js";
 import { paceFields } from "../pace.js";
 import { toMarkdown } from "../markdown.js";
-import { GITHUB_MAX_DELIVERY_BYTES, GITHUB_SIGNATURE_HEADERS, ISSUE_STATUSES, issueStatus, parseGitHubIssueDelivery, verifyGitHubDelivery } from "../github/webhook.js";
-import { cvesIn, type Connector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession, TicketMovedError, type UpdateOutcome } from "../types.js";
+import {
+  GITHUB_MAX_DELIVERY_BYTES,
+  GITHUB_SIGNATURE_HEADERS,
+  ISSUE_STATUSES,
+  issueStatus,
+  parseGitHubIssueDelivery,
+  verifyGitHubDelivery,
+} from "../github/webhook.js";
+import {
+  cvesIn,
+  type Connector,
+  type Block,
+  type ConnectionSettings,
+  type ConnectorContext,
+  type ExistingTicket,
+  type FieldValue,
+  type TicketContent,
+  type TicketRef,
+  type TicketTarget,
+  type TrackerChoice,
+  type TrackerField,
+  type TrackerProject,
+  type TrackerSession,
+  TicketMovedError,
+  type UpdateOutcome,
+} from "../types.js";
 
 const MAX_PAGES = 20;
 const TITLE_MAX = 256;
@@ -103,14 +127,20 @@ class GitHubIssuesSession implements TrackerSession {
       type Repo = { full_name: string; archived?: boolean; has_issues?: boolean; private?: boolean; visibility?: string };
       const { data, response } = await this.gh.get<Repo[] | { repositories: Repo[] }>(url);
       const repos = Array.isArray(data) ? data : data.repositories;
-      out.push(...repos.filter((r) => !r.archived && r.has_issues !== false).map((r) => ({ id: r.full_name, name: r.full_name, public: r.visibility ? r.visibility === "public" : r.private === false })));
+      out.push(
+        ...repos
+          .filter((r) => !r.archived && r.has_issues !== false)
+          .map((r) => ({ id: r.full_name, name: r.full_name, public: r.visibility ? r.visibility === "public" : r.private === false })),
+      );
       url = nextLink(response.headers.get("link"));
     }
     return out;
   }
 
   exposure(target: TicketTarget): string | undefined {
-    return target.project.public ? `${target.project.name} is a public repository: anyone can read its issues, so each ticket would tell the world which vulnerability is open and where.` : undefined;
+    return target.project.public
+      ? `${target.project.name} is a public repository: anyone can read its issues, so each ticket would tell the world which vulnerability is open and where.`
+      : undefined;
   }
 
   async ticketTypes() {
@@ -130,7 +160,14 @@ class GitHubIssuesSession implements TrackerSession {
       { id: "severityLabel", name: "Severity label", required: false, kind: "choice", hasDefault: false, special: true, allowedValues: labelChoices },
       { id: "teamLabel", name: "Label from the repository", required: false, kind: "choice", hasDefault: false, allowedValues: labelChoices },
       { id: "assignees", name: "Assignees (logins)", required: false, kind: "labels", hasDefault: false },
-      { id: "milestone", name: "Milestone", required: false, kind: "choice", hasDefault: false, allowedValues: milestones.data.map((m) => ({ id: String(m.number), name: m.title })) },
+      {
+        id: "milestone",
+        name: "Milestone",
+        required: false,
+        kind: "choice",
+        hasDefault: false,
+        allowedValues: milestones.data.map((m) => ({ id: String(m.number), name: m.title })),
+      },
     ];
   }
 
@@ -148,7 +185,9 @@ class GitHubIssuesSession implements TrackerSession {
     const { data } = await this.gh.get<Issue[]>(`${repoPath(target)}/issues?labels=${encodeURIComponent(marker)}&state=all&per_page=1`);
     if (data[0]) return ref(target, data[0]);
     const login = await this.gh.whoami();
-    const { data: own } = await this.gh.get<Issue[]>(`${repoPath(target)}/issues?creator=${encodeURIComponent(login)}&state=all&sort=created&direction=desc&per_page=100`);
+    const { data: own } = await this.gh.get<Issue[]>(
+      `${repoPath(target)}/issues?creator=${encodeURIComponent(login)}&state=all&sort=created&direction=desc&per_page=100`,
+    );
     const issue = own.find((i) => (i.body ?? "").includes(`<!-- ${marker} -->`));
     return issue ? ref(target, issue) : undefined;
   }
@@ -202,7 +241,9 @@ class GitHubIssuesSession implements TrackerSession {
     if (response.redirected) throw this.#moved(target, data);
     const [state, reason] = statusId.split(":") as ["open" | "closed", string | undefined];
     if (data.state === state && (state === "open" || data.state_reason === reason)) return "already" as const;
-    await this.#write(target, ticket, (path) => this.gh.patch(path, state === "open" ? { state: "open", state_reason: "reopened" } : { state: "closed", state_reason: reason ?? "completed" }));
+    await this.#write(target, ticket, (path) =>
+      this.gh.patch(path, state === "open" ? { state: "open", state_reason: "reopened" } : { state: "closed", state_reason: reason ?? "completed" }),
+    );
     return "moved" as const;
   }
 
@@ -276,7 +317,11 @@ export const githubIssues: Connector = {
     summary: "Push findings as GitHub issues.",
     overview: {
       description: "Push findings and finding groups as issues in a GitHub repository, closed and reopened as remediation progresses.",
-      benefits: ["Severity labels, and labels, assignees and a milestone of your own", "Closed as completed when fixed, as not planned when the risk is accepted", "Works through a connected GitHub integration"],
+      benefits: [
+        "Severity labels, and labels, assignees and a milestone of your own",
+        "Closed as completed when fixed, as not planned when the risk is accepted",
+        "Works through a connected GitHub integration",
+      ],
       requirements: [
         "A connected GitHub integration, or a token: fine-grained with Issues (read and write) on the repositories, or classic with the repo scope",
       ],
@@ -284,10 +329,35 @@ export const githubIssues: Connector = {
     },
   },
   fields: [
-    { name: "source", label: "GitHub integration", type: "integration", integrationKind: "github", editableWhenConnected: true, help: "Reuse the credentials of a connected GitHub integration; or choose None and enter a token below." },
-    { name: "githubUrl", label: "GitHub URL", type: "url", example: "https://github.com", help: "With a token of its own: github.com, or your GitHub Enterprise Server address." },
-    { name: "token", label: "Personal access token", type: "secret", editableWhenConnected: true, help: "Fine-grained: Issues (read and write) on the repositories Patchbay pushes to. Classic: the repo scope." },
-    { name: "webhookSecret", label: "Webhook Secret", type: "secret", editableWhenConnected: true, help: "With a token of its own, for two-way sync: the secret of the repository webhook that sends issue events. With a GitHub integration, its webhook is used." },
+    {
+      name: "source",
+      label: "GitHub integration",
+      type: "integration",
+      integrationKind: "github",
+      editableWhenConnected: true,
+      help: "Reuse the credentials of a connected GitHub integration; or choose None and enter a token below.",
+    },
+    {
+      name: "githubUrl",
+      label: "GitHub URL",
+      type: "url",
+      example: "https://github.com",
+      help: "With a token of its own: github.com, or your GitHub Enterprise Server address.",
+    },
+    {
+      name: "token",
+      label: "Personal access token",
+      type: "secret",
+      editableWhenConnected: true,
+      help: "Fine-grained: Issues (read and write) on the repositories Patchbay pushes to. Classic: the repo scope.",
+    },
+    {
+      name: "webhookSecret",
+      label: "Webhook Secret",
+      type: "secret",
+      editableWhenConnected: true,
+      help: "With a token of its own, for two-way sync: the secret of the repository webhook that sends issue events. With a GitHub integration, its webhook is used.",
+    },
     ...paceFields(GITHUB_PACING),
   ],
   pacing: GITHUB_PACING,
@@ -296,19 +366,37 @@ export const githubIssues: Connector = {
     const gh = client(connection, ctx);
     const repos = await new GitHubIssuesSession(gh).projects();
     if (repos.length === 0) {
-      throw new ExternalError("permission", SERVICE, "The credentials reach no repository with issues enabled. Grant the token (or the GitHub App) access to the repositories Patchbay should push to.");
+      throw new ExternalError(
+        "permission",
+        SERVICE,
+        "The credentials reach no repository with issues enabled. Grant the token (or the GitHub App) access to the repositories Patchbay should push to.",
+      );
     }
     return {
       message: `Connected to GitHub${connection.reused ? " through the chosen GitHub integration" : ""}.`,
-      details: [`${repos.length} repositor${repos.length === 1 ? "y" : "ies"} with issues: ${repos.slice(0, 3).map((r) => r.name).join(", ")}${repos.length > 3 ? ", …" : ""}`],
+      details: [
+        `${repos.length} repositor${repos.length === 1 ? "y" : "ies"} with issues: ${repos
+          .slice(0, 3)
+          .map((r) => r.name)
+          .join(", ")}${repos.length > 3 ? ", …" : ""}`,
+      ],
     };
   },
   troubleshoot(error) {
     if (error.kind === "auth") {
-      return { title: "Connection Failed — GitHub rejected the token", steps: ["Copy the whole token again, or reconnect the GitHub integration it comes from.", "Check that the token has not expired or been revoked."] };
+      return {
+        title: "Connection Failed — GitHub rejected the token",
+        steps: ["Copy the whole token again, or reconnect the GitHub integration it comes from.", "Check that the token has not expired or been revoked."],
+      };
     }
     if (error.kind === "permission") {
-      return { title: "Connection Failed — missing access", steps: ["Give the token Issues (read and write) on the repositories, or the repo scope for a classic token.", "For an organization with SSO, authorize the token for the organization."] };
+      return {
+        title: "Connection Failed — missing access",
+        steps: [
+          "Give the token Issues (read and write) on the repositories, or the repo scope for a classic token.",
+          "For an organization with SSO, authorize the token for the organization.",
+        ],
+      };
     }
     return undefined;
   },

@@ -59,7 +59,12 @@ export async function appLogin(http: HttpClient, base: string, credentials: AppC
   if (known) return known;
   const { data } = await http.json<{ slug?: string }>({
     url: `${base}/app`,
-    headers: { authorization: `Bearer ${appJwt(credentials.appId, credentials.privateKey)}`, accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28", "user-agent": "Patchbay" },
+    headers: {
+      authorization: `Bearer ${appJwt(credentials.appId, credentials.privateKey)}`,
+      accept: "application/vnd.github+json",
+      "x-github-api-version": "2022-11-28",
+      "user-agent": "Patchbay",
+    },
   });
   if (!data.slug) throw new ExternalError("remote", SERVICE, "GitHub answered GET /app without the App's slug.");
   logins.set(key, `${data.slug}[bot]`);

@@ -81,7 +81,12 @@ export class GitHubClient {
 
   /** A file's bytes as text (the contents API's raw media type). */
   async raw(path: string, maxBytes?: number): Promise<string> {
-    const response = await this.http.request({ url: this.url(path), headers: { ...(await this.headers()), accept: "application/vnd.github.raw+json" }, large: true, maxBytes });
+    const response = await this.http.request({
+      url: this.url(path),
+      headers: { ...(await this.headers()), accept: "application/vnd.github.raw+json" },
+      large: true,
+      maxBytes,
+    });
     return response.text;
   }
 

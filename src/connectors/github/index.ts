@@ -30,7 +30,14 @@ export function createGitHubClient(connection: ConnectionSettings, ctx: Connecto
   if (!base) throw new ExternalError("invalid_input", SERVICE, "The GitHub URL is not a valid address.");
   const http = ctx.http(SERVICE, { errorMessage: githubErrorMessage });
   const app = appCredentials(connection);
-  return app ? new GitHubClient(http, base, () => installationToken(http, base, app), () => appLogin(http, base, app)) : new GitHubClient(http, base, connection.secrets.token ?? "");
+  return app
+    ? new GitHubClient(
+        http,
+        base,
+        () => installationToken(http, base, app),
+        () => appLogin(http, base, app),
+      )
+    : new GitHubClient(http, base, connection.secrets.token ?? "");
 }
 
 /** GitHub App installation credentials, when all three are set (they take precedence over a token). */
@@ -75,8 +82,14 @@ export const github: Connector = {
         "For GitHub Enterprise Server: the server's address, reachable from Patchbay",
       ],
       docs: [
-        { label: "GitHub: Managing personal access tokens", url: "https://docs.github.com/en/authentication/keeping-your-account-and-data-secure/managing-your-personal-access-tokens" },
-        { label: "GitHub: List repositories for the authenticated user", url: "https://docs.github.com/en/rest/repos/repos#list-repositories-for-the-authenticated-user" },
+        {
+          label: "GitHub: Managing personal access tokens",
+          url: "https://docs.github.com/en/authentication/keeping-your-account-and-data-secure/managing-your-personal-access-tokens",
+        },
+        {
+          label: "GitHub: List repositories for the authenticated user",
+          url: "https://docs.github.com/en/rest/repos/repos#list-repositories-for-the-authenticated-user",
+        },
       ],
     },
   },
@@ -90,7 +103,8 @@ export const github: Connector = {
       help: "https://github.com, or your GitHub Enterprise Server's address.",
       maxLength: 200,
       glance: true,
-      validate: (value) => (apiBase(value) ? undefined : "Enter https://github.com or your GitHub Enterprise Server's address, such as https://github.example.com."),
+      validate: (value) =>
+        apiBase(value) ? undefined : "Enter https://github.com or your GitHub Enterprise Server's address, such as https://github.example.com.",
     },
     {
       name: "clientId",
@@ -115,9 +129,32 @@ export const github: Connector = {
       editableWhenConnected: true,
       help: "Fine-grained (repository metadata and pull requests) or classic (repo, read:org, security_events).",
     },
-    { name: "appId", label: "GitHub App ID", type: "text", maxLength: 20, help: "Or connect as a GitHub App installation: the App ID (App settings → General).", validate: (v) => (/^\d+$/.test(v) ? undefined : "The App ID is a number.") },
-    { name: "installationId", label: "Installation ID", type: "text", maxLength: 20, help: "The number at the end of the installation's settings URL.", validate: (v) => (/^\d+$/.test(v) ? undefined : "The installation ID is a number.") },
-    { name: "appPrivateKey", label: "GitHub App private key", type: "secret", multiline: true, maxLength: 8000, editableWhenConnected: true, help: "The .pem file generated in the App's settings.", validate: privateKeyError },
+    {
+      name: "appId",
+      label: "GitHub App ID",
+      type: "text",
+      maxLength: 20,
+      help: "Or connect as a GitHub App installation: the App ID (App settings → General).",
+      validate: (v) => (/^\d+$/.test(v) ? undefined : "The App ID is a number."),
+    },
+    {
+      name: "installationId",
+      label: "Installation ID",
+      type: "text",
+      maxLength: 20,
+      help: "The number at the end of the installation's settings URL.",
+      validate: (v) => (/^\d+$/.test(v) ? undefined : "The installation ID is a number."),
+    },
+    {
+      name: "appPrivateKey",
+      label: "GitHub App private key",
+      type: "secret",
+      multiline: true,
+      maxLength: 8000,
+      editableWhenConnected: true,
+      help: "The .pem file generated in the App's settings.",
+      validate: privateKeyError,
+    },
     {
       name: "webhookSecret",
       label: "Webhook secret",
@@ -138,7 +175,10 @@ export const github: Connector = {
       const { data } = await client.get<{ total_count?: number }>("/installation/repositories?per_page=1", { apiRoot: true });
       return {
         message: "Connected to GitHub as an App installation: the private key and installation were accepted.",
-        details: [`App ${connection.settings.appId}, installation ${connection.settings.installationId}`, `Repositories granted to the installation: ${data.total_count ?? 0}`],
+        details: [
+          `App ${connection.settings.appId}, installation ${connection.settings.installationId}`,
+          `Repositories granted to the installation: ${data.total_count ?? 0}`,
+        ],
       };
     }
     const { data, response } = await client.get<{ login?: string }>("/user", { apiRoot: true });
@@ -146,7 +186,10 @@ export const github: Connector = {
     const scopes = response.headers.get("x-oauth-scopes");
     const details = [`Signed in as ${data.login}`];
     if (scopes !== null) {
-      const granted = scopes.split(",").map((s) => s.trim()).filter(Boolean);
+      const granted = scopes
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
       const missing = WANTED_SCOPES.filter((s) => !granted.includes(s));
       details.push(missing.length ? `Classic token without ${missing.join(", ")}: some features will not work` : `Scopes: ${granted.join(", ")}`);
     } else {
@@ -168,9 +211,20 @@ export const github: Connector = {
     if (expiry) notes.push(expiry);
     const scopes = response.headers.get("x-oauth-scopes");
     if (scopes !== null) {
-      const granted = scopes.split(",").map((s) => s.trim()).filter(Boolean);
+      const granted = scopes
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
       const missing = WANTED_SCOPES.filter((s) => !granted.includes(s));
-      if (missing.length) notes.push({ level: "warning", message: `The classic GitHub token lacks ${missing.join(", ")}: ${missing.includes("security_events") ? "Dependabot and code scanning alerts cannot be read; " : ""}${missing.includes("repo") ? "private repositories and pull requests are out of reach; " : ""}add the scopes or use a token that has them.`.replace(/; add/, ". Add") });
+      if (missing.length)
+        notes.push({
+          level: "warning",
+          message:
+            `The classic GitHub token lacks ${missing.join(", ")}: ${missing.includes("security_events") ? "Dependabot and code scanning alerts cannot be read; " : ""}${missing.includes("repo") ? "private repositories and pull requests are out of reach; " : ""}add the scopes or use a token that has them.`.replace(
+              /; add/,
+              ". Add",
+            ),
+        });
     }
     return notes;
   },
@@ -242,7 +296,9 @@ export const github: Connector = {
       parse: parseGitHubDelivery,
       async registered(connection, ctx, repository, url) {
         const client = createGitHubClient(connection, ctx);
-        const { data: hooks } = await client.get<{ config?: { url?: string } }[]>(`/repos/${repository.split("/").map(encodeURIComponent).join("/")}/hooks?per_page=100`);
+        const { data: hooks } = await client.get<{ config?: { url?: string } }[]>(
+          `/repos/${repository.split("/").map(encodeURIComponent).join("/")}/hooks?per_page=100`,
+        );
         return Array.isArray(hooks) && hooks.some((h) => h.config?.url === url);
       },
       async register(connection, ctx, repository, hook) {
@@ -274,7 +330,8 @@ export const github: Connector = {
             throw err;
           }
           if (!Array.isArray(data.tree)) throw new ExternalError("remote", SERVICE, `GitHub answered the file tree of ${repository.fullName} without a tree.`);
-          if (data.truncated) ctx.logger.warn("GitHub truncated the file tree (over 100,000 entries); files beyond it are not read", { repository: repository.fullName });
+          if (data.truncated)
+            ctx.logger.warn("GitHub truncated the file tree (over 100,000 entries); files beyond it are not read", { repository: repository.fullName });
           return data.tree.filter((e) => e.type === "blob").map((e) => ({ path: e.path, sha: e.sha, size: e.size ?? null }));
         },
         read: (path, maxBytes) => client.raw(`${repo}/contents/${path.split("/").map(encodeURIComponent).join("/")}?ref=${encodeURIComponent(ref)}`, maxBytes),
@@ -287,7 +344,8 @@ export const github: Connector = {
           if (client.installation) {
             // An installation lists what it was granted: {total_count, repositories}.
             const { data, response } = await client.get<{ repositories?: GitHubRepo[] }>(cursor ?? "/installation/repositories?per_page=100");
-            if (!Array.isArray(data.repositories)) throw new ExternalError("remote", SERVICE, "GitHub answered the installation's repository list without repositories.");
+            if (!Array.isArray(data.repositories))
+              throw new ExternalError("remote", SERVICE, "GitHub answered the installation's repository list without repositories.");
             return { repositories: data.repositories.map(toRepository), nextCursor: nextLink(response.headers.get("link")) };
           }
           const { data, response } = await client.get<GitHubRepo[]>(

@@ -79,7 +79,12 @@ export function parseGitHubIssueDelivery(event: string, rawBody: string, content
   const actor = { id: p.sender?.login ?? "", name: p.sender?.login ?? "someone" };
   if (event === "issue_comment") {
     if (p.action !== "created" || !p.comment?.body) return undefined;
-    return { ticket, at: p.comment.updated_at ?? p.comment.created_at ?? issue.updated_at ?? new Date().toISOString(), actor, comment: { id: String(p.comment.id ?? ""), text: p.comment.body } };
+    return {
+      ticket,
+      at: p.comment.updated_at ?? p.comment.created_at ?? issue.updated_at ?? new Date().toISOString(),
+      actor,
+      comment: { id: String(p.comment.id ?? ""), text: p.comment.body },
+    };
   }
   if (p.action === "transferred") {
     // The old repository's delivery says where the issue went; its events come from there now.
@@ -88,7 +93,12 @@ export function parseGitHubIssueDelivery(event: string, rawBody: string, content
     const url = p.changes?.new_issue?.html_url;
     if (!repo || !number || !url) return undefined;
     const key = `${repo}#${number}`;
-    return { ticket, at: issue.updated_at ?? new Date().toISOString(), actor, movedTo: { to: { id: key, key, url }, how: `transferred to ${repo} by ${actor.name}` } };
+    return {
+      ticket,
+      at: issue.updated_at ?? new Date().toISOString(),
+      actor,
+      movedTo: { to: { id: key, key, url }, how: `transferred to ${repo} by ${actor.name}` },
+    };
   }
   if (p.action !== "closed" && p.action !== "reopened") return undefined;
   return { ticket, at: issue.updated_at ?? new Date().toISOString(), actor, status: issueStatus(issue.state, issue.state_reason) };

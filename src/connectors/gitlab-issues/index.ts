@@ -8,7 +8,23 @@ import { createGitLabClient } from "../gitlab/index.js";
 import { type GitLabClient, SERVICE, apiBase, expectList, nextPage } from "../gitlab/client.js";
 import { toMarkdown } from "../markdown.js";
 import { parseGitLabIssueDelivery, verifyGitLabDelivery } from "../gitlab/webhook.js";
-import { cvesIn, type Connector, type Block, type ConnectionSettings, type ConnectorContext, type ExistingTicket, type FieldValue, type TicketContent, type TicketRef, type TicketTarget, type TrackerChoice, type TrackerField, type TrackerProject, type TrackerSession, type UpdateOutcome } from "../types.js";
+import {
+  cvesIn,
+  type Connector,
+  type Block,
+  type ConnectionSettings,
+  type ConnectorContext,
+  type ExistingTicket,
+  type FieldValue,
+  type TicketContent,
+  type TicketRef,
+  type TicketTarget,
+  type TrackerChoice,
+  type TrackerField,
+  type TrackerProject,
+  type TrackerSession,
+  type UpdateOutcome,
+} from "../types.js";
 
 const MAX_PAGES = 20;
 
@@ -55,8 +71,11 @@ class GitLabIssuesSession implements TrackerSession {
     const out: ExistingTicket[] = [];
     let page: string | null = "1";
     for (let n = 0; page && n < 20 && out.length < limit; n++) {
-      const { data, response } = await this.gl.get<unknown>(`${projectPath(target)}/issues?state=all&search=CVE&in=title&order_by=created_at&sort=asc&per_page=100&page=${page}`);
-      for (const issue of expectList<Issue & { title: string }>(data, "the issue list")) if (cvesIn(issue.title).length) out.push({ ...ref(target, issue), title: issue.title });
+      const { data, response } = await this.gl.get<unknown>(
+        `${projectPath(target)}/issues?state=all&search=CVE&in=title&order_by=created_at&sort=asc&per_page=100&page=${page}`,
+      );
+      for (const issue of expectList<Issue & { title: string }>(data, "the issue list"))
+        if (cvesIn(issue.title).length) out.push({ ...ref(target, issue), title: issue.title });
       page = nextPage(response);
     }
     return out.slice(0, limit);
@@ -68,7 +87,14 @@ class GitLabIssuesSession implements TrackerSession {
       try {
         const { data } = await this.gl.get<Issue>(`${projectPath(target)}/issues/${ticket.id}`);
         const column = data.state === "opened" ? data.labels.find((l) => STATUS_SCOPE.test(l)) : undefined;
-        out.set(ticket.id, data.state === "closed" ? { id: "closed", name: "Closed" } : column ? { id: `label:${column}`, name: `Open, in the board column ${column}` } : { id: "opened", name: "Open" });
+        out.set(
+          ticket.id,
+          data.state === "closed"
+            ? { id: "closed", name: "Closed" }
+            : column
+              ? { id: `label:${column}`, name: `Open, in the board column ${column}` }
+              : { id: "opened", name: "Open" },
+        );
       } catch (err) {
         if (!(err instanceof ExternalError && err.status === 404)) throw err;
       }
@@ -80,8 +106,16 @@ class GitLabIssuesSession implements TrackerSession {
     const out: TrackerProject[] = [];
     let page: string | null = "1";
     for (let n = 0; page && n < MAX_PAGES; n++) {
-      const { data, response } = await this.gl.get<unknown>(`/projects?membership=true&min_access_level=20&archived=false&order_by=path&sort=asc&per_page=100&page=${page}`);
-      out.push(...expectList<{ id: number; path_with_namespace: string; visibility?: string }>(data, "the project list").map((p) => ({ id: String(p.id), name: p.path_with_namespace, public: p.visibility === "public" })));
+      const { data, response } = await this.gl.get<unknown>(
+        `/projects?membership=true&min_access_level=20&archived=false&order_by=path&sort=asc&per_page=100&page=${page}`,
+      );
+      out.push(
+        ...expectList<{ id: number; path_with_namespace: string; visibility?: string }>(data, "the project list").map((p) => ({
+          id: String(p.id),
+          name: p.path_with_namespace,
+          public: p.visibility === "public",
+        })),
+      );
       page = nextPage(response);
     }
     return out;
@@ -91,7 +125,9 @@ class GitLabIssuesSession implements TrackerSession {
   exposure(target: TicketTarget, fields: { fieldId: string; source: string; value: string }[]): string | undefined {
     const confidential = fields.find((f) => f.fieldId === "confidential");
     const open = confidential?.source === "manual" && confidential.value === "false";
-    return target.project.public && open ? `${target.project.name} is a public project and this mapping makes issues not confidential: anyone can read them, so each would tell the world which vulnerability is open and where.` : undefined;
+    return target.project.public && open
+      ? `${target.project.name} is a public project and this mapping makes issues not confidential: anyone can read them, so each would tell the world which vulnerability is open and where.`
+      : undefined;
   }
 
   async ticketTypes() {
@@ -100,16 +136,44 @@ class GitLabIssuesSession implements TrackerSession {
 
   async fields(target: TicketTarget): Promise<TrackerField[]> {
     const labels = expectList<{ name: string }>((await this.gl.get<unknown>(`${projectPath(target)}/labels?per_page=100`)).data, "the labels");
-    const members = expectList<{ id: number; username: string; name: string }>((await this.gl.get<unknown>(`${projectPath(target)}/members/all?per_page=100`)).data, "the members");
+    const members = expectList<{ id: number; username: string; name: string }>(
+      (await this.gl.get<unknown>(`${projectPath(target)}/members/all?per_page=100`)).data,
+      "the members",
+    );
     const labelChoices = labels.map((l) => ({ id: l.name, name: l.name }));
     return [
       { id: "title", name: "Title", required: true, kind: "text", hasDefault: false },
       { id: "description", name: "Description", required: false, kind: "document", hasDefault: false },
       { id: "labels", name: "Labels", required: false, kind: "labels", hasDefault: false },
-      { id: "severityLabel", name: "Severity label (scoped, like severity::high)", required: false, kind: "choice", hasDefault: false, special: true, allowedValues: labelChoices },
+      {
+        id: "severityLabel",
+        name: "Severity label (scoped, like severity::high)",
+        required: false,
+        kind: "choice",
+        hasDefault: false,
+        special: true,
+        allowedValues: labelChoices,
+      },
       { id: "teamLabel", name: "Label from the project", required: false, kind: "choice", hasDefault: false, allowedValues: labelChoices },
-      { id: "assignee", name: "Assignee", required: false, kind: "choice", hasDefault: false, allowedValues: members.map((m) => ({ id: String(m.id), name: `${m.name} (@${m.username})` })) },
-      { id: "confidential", name: "Confidential", required: false, kind: "choice", hasDefault: true, allowedValues: [{ id: "true", name: "Confidential" }, { id: "false", name: "Not confidential" }] },
+      {
+        id: "assignee",
+        name: "Assignee",
+        required: false,
+        kind: "choice",
+        hasDefault: false,
+        allowedValues: members.map((m) => ({ id: String(m.id), name: `${m.name} (@${m.username})` })),
+      },
+      {
+        id: "confidential",
+        name: "Confidential",
+        required: false,
+        kind: "choice",
+        hasDefault: true,
+        allowedValues: [
+          { id: "true", name: "Confidential" },
+          { id: "false", name: "Not confidential" },
+        ],
+      },
       { id: "due_date", name: "Due date", required: false, kind: "date", hasDefault: false },
     ];
   }
@@ -131,8 +195,12 @@ class GitLabIssuesSession implements TrackerSession {
     const { data } = await this.gl.get<unknown>(`${projectPath(target)}/issues?labels=${encodeURIComponent(marker)}&state=all&per_page=1`);
     const issue = expectList<Issue>(data, "the issue list")[0];
     if (issue) return ref(target, issue);
-    const { data: found } = await this.gl.get<unknown>(`${projectPath(target)}/issues?search=${encodeURIComponent(marker)}&in=description&state=all&per_page=20`);
-    const described = expectList<Issue & { description?: string | null }>(found, "the issue list").find((i) => (i.description ?? "").includes(`<!-- ${marker} -->`));
+    const { data: found } = await this.gl.get<unknown>(
+      `${projectPath(target)}/issues?search=${encodeURIComponent(marker)}&in=description&state=all&per_page=20`,
+    );
+    const described = expectList<Issue & { description?: string | null }>(found, "the issue list").find((i) =>
+      (i.description ?? "").includes(`<!-- ${marker} -->`),
+    );
     return described ? ref(target, described) : undefined;
   }
 
@@ -145,11 +213,15 @@ class GitLabIssuesSession implements TrackerSession {
     // add_labels keeps people's own labels; a scoped one replaces its scope's previous value.
     const sent = payload(content);
     const wanted = labels(content);
-    const issue = await this.gl.put<Issue & { assignees?: { id: number }[]; due_date?: string | null; confidential?: boolean }>(`${projectPath(target)}/issues/${ticket.id}`, { ...sent, add_labels: wanted.join(",") });
+    const issue = await this.gl.put<Issue & { assignees?: { id: number }[]; due_date?: string | null; confidential?: boolean }>(
+      `${projectPath(target)}/issues/${ticket.id}`,
+      { ...sent, add_labels: wanted.join(",") },
+    );
     // GitLab drops what the account's role may not set (a Guest's labels, assignees, due date)
     // without an error: its answer says what it applied.
     const ignored: string[] = [];
-    if (Array.isArray(sent.assignee_ids) && !(sent.assignee_ids as number[]).every((id) => (issue?.assignees ?? []).some((a) => a.id === id))) ignored.push("assignee");
+    if (Array.isArray(sent.assignee_ids) && !(sent.assignee_ids as number[]).every((id) => (issue?.assignees ?? []).some((a) => a.id === id)))
+      ignored.push("assignee");
     if (sent.due_date !== undefined && issue?.due_date !== sent.due_date) ignored.push("due_date");
     if (content.fields.confidential && issue?.confidential !== sent.confidential) ignored.push("confidential");
     const has = new Set((issue?.labels ?? []).map((l) => l.toLowerCase()));
@@ -224,7 +296,14 @@ export const gitlabIssues: Connector = {
     },
   },
   fields: [
-    { name: "source", label: "GitLab integration", type: "integration", integrationKind: "gitlab", editableWhenConnected: true, help: "Reuse the credentials of a connected GitLab integration; or choose None and enter a server and token below." },
+    {
+      name: "source",
+      label: "GitLab integration",
+      type: "integration",
+      integrationKind: "gitlab",
+      editableWhenConnected: true,
+      help: "Reuse the credentials of a connected GitLab integration; or choose None and enter a server and token below.",
+    },
     {
       name: "gitlabUrl",
       label: "GitLab URL",
@@ -233,23 +312,50 @@ export const gitlabIssues: Connector = {
       help: "With a token of its own: https://gitlab.com or your self-managed GitLab's address.",
       validate: (value) => (apiBase(value) ? undefined : "Enter https://gitlab.com or your GitLab server's address."),
     },
-    { name: "token", label: "Access token", type: "secret", editableWhenConnected: true, help: "A personal, group or project access token with the api scope." },
-    { name: "webhookSecret", label: "Webhook Secret", type: "secret", editableWhenConnected: true, help: "With a token of its own, for two-way sync: the secret token of the project webhook that sends issue events. With a GitLab integration, its webhook is used." },
+    {
+      name: "token",
+      label: "Access token",
+      type: "secret",
+      editableWhenConnected: true,
+      help: "A personal, group or project access token with the api scope.",
+    },
+    {
+      name: "webhookSecret",
+      label: "Webhook Secret",
+      type: "secret",
+      editableWhenConnected: true,
+      help: "With a token of its own, for two-way sync: the secret token of the project webhook that sends issue events. With a GitLab integration, its webhook is used.",
+    },
   ],
   defaultName: () => "GitLab Issues",
   async test(connection, ctx) {
     const projects = await new GitLabIssuesSession(client(connection, ctx)).projects();
     if (projects.length === 0) {
-      throw new ExternalError("permission", SERVICE, "The credentials reach no project where they may create issues. Give the token's user at least the Reporter role in the projects Patchbay should push to.");
+      throw new ExternalError(
+        "permission",
+        SERVICE,
+        "The credentials reach no project where they may create issues. Give the token's user at least the Reporter role in the projects Patchbay should push to.",
+      );
     }
     return {
       message: `Connected to GitLab${connection.reused ? " through the chosen GitLab integration" : ""}.`,
-      details: [`${projects.length} project${projects.length === 1 ? "" : "s"}: ${projects.slice(0, 3).map((p) => p.name).join(", ")}${projects.length > 3 ? ", …" : ""}`],
+      details: [
+        `${projects.length} project${projects.length === 1 ? "" : "s"}: ${projects
+          .slice(0, 3)
+          .map((p) => p.name)
+          .join(", ")}${projects.length > 3 ? ", …" : ""}`,
+      ],
     };
   },
   troubleshoot(error) {
     if (error.kind === "auth") {
-      return { title: "Connection Failed — GitLab rejected the token", steps: ["Copy the whole token again, or reconnect the GitLab integration it comes from.", "Check that the token has the api scope and has not expired."] };
+      return {
+        title: "Connection Failed — GitLab rejected the token",
+        steps: [
+          "Copy the whole token again, or reconnect the GitLab integration it comes from.",
+          "Check that the token has the api scope and has not expired.",
+        ],
+      };
     }
     return undefined;
   },

@@ -7,7 +7,16 @@ import { ExternalError } from "../../http.js";
 import { createGitLabClient } from "../gitlab/index.js";
 import { expectList, nextPage } from "../gitlab/client.js";
 import { repositoryPages } from "../repository-scan.js";
-import type { Connector, ConnectionSettings, ConnectorContext, ScanSession, ScannedFinding, ScannerRecord, ScannerSeverity, WorkspaceRepository } from "../types.js";
+import type {
+  Connector,
+  ConnectionSettings,
+  ConnectorContext,
+  ScanSession,
+  ScannedFinding,
+  ScannerRecord,
+  ScannerSeverity,
+  WorkspaceRepository,
+} from "../types.js";
 import { ecosystemOfFile } from "../../vuln/ecosystems.js";
 
 const SERVICE = "GitLab Vulnerabilities";
@@ -38,7 +47,9 @@ interface GitLabFinding {
   blob_path?: string;
 }
 
-const severityOf = (value: string | undefined): ScannerSeverity | null => (({ critical: "critical", high: "high", medium: "medium", low: "low", info: "info" }) as Record<string, ScannerSeverity>)[String(value).toLowerCase()] ?? null;
+const severityOf = (value: string | undefined): ScannerSeverity | null =>
+  (({ critical: "critical", high: "high", medium: "medium", low: "low", info: "info" }) as Record<string, ScannerSeverity>)[String(value).toLowerCase()] ??
+  null;
 
 class GitLabVulnerabilityScan implements ScanSession {
   readonly #connection: ConnectionSettings;
@@ -51,7 +62,11 @@ class GitLabVulnerabilityScan implements ScanSession {
     this.#connection = connection.reused as ConnectionSettings;
     this.#ctx = ctx;
     this.#gitlabIntegration = Number(connection.settings.integration);
-    this.fetchPage = repositoryPages(ctx.workspace, (r) => r.integrationId === this.#gitlabIntegration, (r) => this.#project(r));
+    this.fetchPage = repositoryPages(
+      ctx.workspace,
+      (r) => r.integrationId === this.#gitlabIntegration,
+      (r) => this.#project(r),
+    );
   }
 
   readonly fetchPage: ScanSession["fetchPage"];
@@ -62,13 +77,21 @@ class GitLabVulnerabilityScan implements ScanSession {
     let page: string | null = "1";
     for (let n = 0; page && n < MAX_PAGES; n++) {
       try {
-        const { data, response } = await client.get<unknown>(`/projects/${encodeURIComponent(project.fullName)}/vulnerability_findings?scope=all&report_type=dependency_scanning,container_scanning&per_page=100&page=${page}`);
+        const { data, response } = await client.get<unknown>(
+          `/projects/${encodeURIComponent(project.fullName)}/vulnerability_findings?scope=all&report_type=dependency_scanning,container_scanning&per_page=100&page=${page}`,
+        );
         findings.push(...expectList<GitLabFinding>(data, "the vulnerability findings"));
         page = nextPage(response);
       } catch (err) {
         // 403: no access to the security dashboard, or not Ultimate; 404: the feature is absent.
         if (err instanceof ExternalError && (err.status === 403 || err.status === 404) && err.kind !== "auth") {
-          return [{ externalId: `${project.id}:unavailable`, raw: { project: project.fullName }, skip: `vulnerability findings not available for the project (${err.remoteMessage ?? `HTTP ${err.status}`}; GitLab Ultimate and the Developer role are needed)` }];
+          return [
+            {
+              externalId: `${project.id}:unavailable`,
+              raw: { project: project.fullName },
+              skip: `vulnerability findings not available for the project (${err.remoteMessage ?? `HTTP ${err.status}`}; GitLab Ultimate and the Developer role are needed)`,
+            },
+          ];
         }
         throw err;
       }
@@ -83,12 +106,18 @@ class GitLabVulnerabilityScan implements ScanSession {
         continue;
       }
       if (f.report_type === "container_scanning" || f.location?.image) {
-        records.push({ externalId, raw: f, skip: "container scanning findings name images by tag, not digest (upload the scanner's report with the image digest instead)" });
+        records.push({
+          externalId,
+          raw: f,
+          skip: "container scanning findings name images by tag, not digest (upload the scanner's report with the image digest instead)",
+        });
         continue;
       }
       const name = f.location?.dependency?.package?.name;
       const version = f.location?.dependency?.version;
-      const cve = f.identifiers?.find((i) => String(i.external_type).toLowerCase() === "cve")?.external_id ?? f.identifiers?.find((i) => /^GHSA-/i.test(String(i.external_id)))?.external_id;
+      const cve =
+        f.identifiers?.find((i) => String(i.external_type).toLowerCase() === "cve")?.external_id ??
+        f.identifiers?.find((i) => /^GHSA-/i.test(String(i.external_id)))?.external_id;
       if (!name || !version || !cve) {
         records.push({ externalId, raw: f, skip: "finding without a CVE, package and version" });
         continue;
@@ -127,17 +156,37 @@ export const gitlabVulnerabilities: Connector = {
     overview: {
       description:
         "Import the findings of GitLab's dependency scanning for the projects a connected GitLab integration reaches. Detected and confirmed findings are open; dismissed ones keep GitLab's reason (false positive, used in tests, not applicable → false positive; acceptable risk, mitigating control → risk accepted); resolved ones are resolved here too.",
-      benefits: ["Findings of GitLab's scanners next to your other scanners'", "Dismissals and resolutions followed automatically", "One finding per vulnerability, whichever tool reports it"],
-      requirements: ["A connected GitLab integration whose token has the api or read_api scope and the Developer role", "GitLab Ultimate (the vulnerability findings API)"],
+      benefits: [
+        "Findings of GitLab's scanners next to your other scanners'",
+        "Dismissals and resolutions followed automatically",
+        "One finding per vulnerability, whichever tool reports it",
+      ],
+      requirements: [
+        "A connected GitLab integration whose token has the api or read_api scope and the Developer role",
+        "GitLab Ultimate (the vulnerability findings API)",
+      ],
       docs: [{ label: "GitLab: Vulnerability findings API", url: "https://docs.gitlab.com/api/vulnerability_findings/" }],
     },
   },
-  fields: [{ name: "integration", label: "GitLab integration", type: "integration", integrationKind: "gitlab", required: true, glance: true, help: "Findings are read for the projects this integration lists." }],
+  fields: [
+    {
+      name: "integration",
+      label: "GitLab integration",
+      type: "integration",
+      integrationKind: "gitlab",
+      required: true,
+      glance: true,
+      help: "Findings are read for the projects this integration lists.",
+    },
+  ],
   defaultName: () => "GitLab Vulnerabilities",
   async test(connection, ctx) {
     if (!connection.reused) throw new ExternalError("invalid_input", SERVICE, "Choose the connected GitLab integration whose projects' findings to import.");
     const { data } = await createGitLabClient(connection.reused as ConnectionSettings, ctx).get<{ username?: string }>("/user");
-    return { message: `Connected through GitLab as ${data.username ?? "the token's user"}: findings are read for its projects on each scan.`, details: ["Projects without GitLab Ultimate or dependency scanning are skipped and counted."] };
+    return {
+      message: `Connected through GitLab as ${data.username ?? "the token's user"}: findings are read for its projects on each scan.`,
+      details: ["Projects without GitLab Ultimate or dependency scanning are skipped and counted."],
+    };
   },
   scanner: {
     intervalHours: 6,

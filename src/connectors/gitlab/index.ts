@@ -51,7 +51,11 @@ export const gitlab: Connector = {
     overview: {
       description:
         "Connect GitLab so Patchbay knows your projects: SCA findings are imported only for projects source control makes accessible, and remediation merge requests are followed there.",
-      benefits: ["List every project the token is a member of, kept up to date every hour", "Follow remediation merge requests as they open and merge", "Works with self-managed GitLab servers"],
+      benefits: [
+        "List every project the token is a member of, kept up to date every hour",
+        "Follow remediation merge requests as they open and merge",
+        "Works with self-managed GitLab servers",
+      ],
       requirements: [
         "To connect by OAuth: a GitLab OAuth application (User or Group settings → Applications) with the api scope and the callback URL shown in the Configuration tab",
         "Or a personal, group or project access token with the api scope (read_api is enough to list projects; api lets Patchbay annotate merge requests)",
@@ -75,9 +79,29 @@ export const gitlab: Connector = {
       glance: true,
       validate: (value) => (apiBase(value) ? undefined : "Enter https://gitlab.com or your GitLab server's address, such as https://gitlab.example.com."),
     },
-    { name: "clientId", label: "OAuth application ID", type: "text", maxLength: 100, help: "For Connect with GitLab: the Application ID of a GitLab OAuth application with the api scope." },
-    { name: "clientSecret", label: "OAuth application secret", type: "secret", maxLength: 200, editableWhenConnected: true, help: "For Connect with GitLab: the application's secret." },
-    { name: "token", label: "Access token", type: "secret", maxLength: 500, editableWhenConnected: true, help: "Or a personal, group or project access token with the api scope." },
+    {
+      name: "clientId",
+      label: "OAuth application ID",
+      type: "text",
+      maxLength: 100,
+      help: "For Connect with GitLab: the Application ID of a GitLab OAuth application with the api scope.",
+    },
+    {
+      name: "clientSecret",
+      label: "OAuth application secret",
+      type: "secret",
+      maxLength: 200,
+      editableWhenConnected: true,
+      help: "For Connect with GitLab: the application's secret.",
+    },
+    {
+      name: "token",
+      label: "Access token",
+      type: "secret",
+      maxLength: 500,
+      editableWhenConnected: true,
+      help: "Or a personal, group or project access token with the api scope.",
+    },
     {
       name: "webhookSecret",
       label: "Webhook secret token",
@@ -98,7 +122,11 @@ export const gitlab: Connector = {
     try {
       const { data: token } = await client.get<{ scopes?: string[]; expires_at?: string | null }>("/personal_access_tokens/self");
       const scopes = token.scopes ?? [];
-      details.push(scopes.includes("api") ? `Scopes: ${scopes.join(", ")}` : `Token without the api scope (${scopes.join(", ") || "none"}): merge requests cannot be annotated`);
+      details.push(
+        scopes.includes("api")
+          ? `Scopes: ${scopes.join(", ")}`
+          : `Token without the api scope (${scopes.join(", ") || "none"}): merge requests cannot be annotated`,
+      );
       if (token.expires_at) details.push(`Token expires on ${token.expires_at}`);
     } catch (err) {
       if (!(err instanceof ExternalError) || err.kind === "auth") throw err;
@@ -121,7 +149,11 @@ export const gitlab: Connector = {
     const notes: HealthNote[] = [];
     const expiry = token.expires_at ? expiryNote("The GitLab access token", Date.parse(`${token.expires_at}T00:00:00Z`), now) : undefined;
     if (expiry) notes.push(expiry);
-    if (!(token.scopes ?? []).includes("api")) notes.push({ level: "warning", message: `The GitLab token lacks the api scope (it has ${(token.scopes ?? []).join(", ") || "none"}): merge requests cannot be annotated, webhooks not added, issues not pushed.` });
+    if (!(token.scopes ?? []).includes("api"))
+      notes.push({
+        level: "warning",
+        message: `The GitLab token lacks the api scope (it has ${(token.scopes ?? []).join(", ") || "none"}): merge requests cannot be annotated, webhooks not added, issues not pushed.`,
+      });
     return notes;
   },
 
@@ -129,7 +161,10 @@ export const gitlab: Connector = {
     if (error.kind === "auth") {
       return {
         title: "Connection Failed — GitLab rejected the token",
-        steps: ["Verify your credentials are correct: copy the whole token again.", "Check that the token has not expired or been revoked, and that it has the api scope."],
+        steps: [
+          "Verify your credentials are correct: copy the whole token again.",
+          "Check that the token has not expired or been revoked, and that it has the api scope.",
+        ],
       };
     }
     return undefined;
@@ -221,7 +256,15 @@ export const gitlab: Connector = {
         const path = `/projects/${encodeURIComponent(repository)}/hooks`;
         const { data } = await client.get<unknown>(`${path}?per_page=100`);
         const existing = expectList<{ id: number; url?: string }>(data, "the webhook list").find((h) => h.url === hook.url);
-        const body = { url: hook.url, token: hook.secret, merge_requests_events: true, issues_events: true, note_events: true, push_events: false, enable_ssl_verification: true };
+        const body = {
+          url: hook.url,
+          token: hook.secret,
+          merge_requests_events: true,
+          issues_events: true,
+          note_events: true,
+          push_events: false,
+          enable_ssl_verification: true,
+        };
         if (existing) {
           await client.send("PUT", `${path}/${existing.id}`, body);
           return "updated";

@@ -19,7 +19,18 @@ interface MergeRequestHook {
   object_kind?: string;
   user?: { username?: string };
   project?: { id?: number; path_with_namespace?: string; web_url?: string };
-  object_attributes?: { iid?: number; title?: string; description?: string | null; url?: string; source_branch?: string; action?: string; state?: string; source_project_id?: number; target_project_id?: number; source?: { path_with_namespace?: string } };
+  object_attributes?: {
+    iid?: number;
+    title?: string;
+    description?: string | null;
+    url?: string;
+    source_branch?: string;
+    action?: string;
+    state?: string;
+    source_project_id?: number;
+    target_project_id?: number;
+    source?: { path_with_namespace?: string };
+  };
 }
 
 const ACTIONS: Record<string, PullRequestEvent["action"]> = { open: "opened", reopen: "opened", update: "updated", merge: "merged", close: "closed" };
@@ -41,7 +52,10 @@ export function parseGitLabDelivery(event: string, rawBody: string): PullRequest
     sourceBranch: mr.source_branch ?? null,
     author: hook.user?.username ?? null,
     // Pushing a branch to the project itself takes a Developer role; a fork's author may be anyone.
-    outside: mr.source_project_id !== undefined && mr.source_project_id === (mr.target_project_id ?? project.id) ? null : `from the fork ${mr.source?.path_with_namespace ?? "(unknown)"} by ${hook.user?.username ?? "someone"}`,
+    outside:
+      mr.source_project_id !== undefined && mr.source_project_id === (mr.target_project_id ?? project.id)
+        ? null
+        : `from the fork ${mr.source?.path_with_namespace ?? "(unknown)"} by ${hook.user?.username ?? "someone"}`,
   };
 }
 
@@ -49,7 +63,16 @@ interface IssueHook {
   object_kind?: string;
   user?: { id?: number; username?: string; name?: string };
   project?: { path_with_namespace?: string };
-  object_attributes?: { id?: number; iid?: number; action?: string; state?: string; note?: string; noteable_type?: string; updated_at?: string; created_at?: string };
+  object_attributes?: {
+    id?: number;
+    iid?: number;
+    action?: string;
+    state?: string;
+    note?: string;
+    noteable_type?: string;
+    updated_at?: string;
+    created_at?: string;
+  };
   issue?: { iid?: number; updated_at?: string };
 }
 
@@ -73,9 +96,19 @@ export function parseGitLabIssueDelivery(event: string, rawBody: string): Ticket
   const actor = { id: p.user?.username ?? "", name: p.user?.name ?? p.user?.username ?? "someone" };
   if (event === "Note Hook") {
     if (a.noteable_type !== "Issue" || !p.issue?.iid || !a.note) return undefined;
-    return { ticket: { key: `${project}#${p.issue.iid}` }, at: isoTime(a.updated_at ?? a.created_at), actor, comment: { id: String(a.id ?? ""), text: a.note } };
+    return {
+      ticket: { key: `${project}#${p.issue.iid}` },
+      at: isoTime(a.updated_at ?? a.created_at),
+      actor,
+      comment: { id: String(a.id ?? ""), text: a.note },
+    };
   }
   if (!a.iid || (a.action !== "close" && a.action !== "reopen")) return undefined;
   const closed = a.action === "close";
-  return { ticket: { key: `${project}#${a.iid}` }, at: isoTime(a.updated_at), actor, status: { id: closed ? "closed" : "opened", name: closed ? "Closed" : "Open" } };
+  return {
+    ticket: { key: `${project}#${a.iid}` },
+    at: isoTime(a.updated_at),
+    actor,
+    status: { id: closed ? "closed" : "opened", name: closed ? "Closed" : "Open" },
+  };
 }

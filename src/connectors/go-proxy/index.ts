@@ -34,11 +34,19 @@ class ModuleProxy {
     let tagged: string[];
     try {
       const list = await this.#http.request({ url: `${this.base}/${escaped}/@v/list`, headers: { ...this.#headers, accept: "text/plain" } });
-      tagged = list.text.split("\n").map((v) => v.trim()).filter((v) => /^v\d/.test(v));
+      tagged = list.text
+        .split("\n")
+        .map((v) => v.trim())
+        .filter((v) => /^v\d/.test(v));
     } catch (err) {
       // 404 and 410 both mean the proxy does not have the module.
       if (err instanceof ExternalError && (err.status === 404 || err.status === 410)) {
-        throw new ExternalError("not_found", SERVICE, `The proxy does not know module ${path}${err.remoteMessage ? ` (${err.remoteMessage})` : ""}: check the module path, and that the proxy can fetch it (GOPRIVATE modules need a private proxy).`, { status: err.status });
+        throw new ExternalError(
+          "not_found",
+          SERVICE,
+          `The proxy does not know module ${path}${err.remoteMessage ? ` (${err.remoteMessage})` : ""}: check the module path, and that the proxy can fetch it (GOPRIVATE modules need a private proxy).`,
+          { status: err.status },
+        );
       }
       throw err;
     }
@@ -47,7 +55,10 @@ class ModuleProxy {
       return { name: path, versions: ordered.versions, latest: ordered.latest };
     }
     // No tags: the latest pseudo-version is what `go get` would use.
-    const { data } = await this.#http.json<{ Version?: string }>({ url: `${this.base}/${escaped}/@latest`, headers: { ...this.#headers, accept: "application/json" } });
+    const { data } = await this.#http.json<{ Version?: string }>({
+      url: `${this.base}/${escaped}/@latest`,
+      headers: { ...this.#headers, accept: "application/json" },
+    });
     return { name: path, versions: data.Version ? [data.Version] : [], latest: data.Version ?? null };
   }
 }
@@ -55,7 +66,12 @@ class ModuleProxy {
 function modules(connection: ConnectionSettings): string[] {
   const list = names(connection, "modules");
   const bad = list.find((m) => !MODULE.test(m));
-  if (!list.length || bad) throw new ExternalError("invalid_input", SERVICE, bad ? `"${bad}" is not a module path (like github.com/acme/payments).` : "Name your modules, like github.com/acme/payments.");
+  if (!list.length || bad)
+    throw new ExternalError(
+      "invalid_input",
+      SERVICE,
+      bad ? `"${bad}" is not a module path (like github.com/acme/payments).` : "Name your modules, like github.com/acme/payments.",
+    );
   return list;
 }
 
@@ -73,14 +89,28 @@ export const goProxy: Connector = {
     overview: {
       description:
         "The versions of your Go modules, read through a module proxy (proxy.golang.org, or a private one such as Athens or Artifactory) with the GOPROXY protocol. The Packages page shows which version each repository's go.sum resolves, and the dependency monitor keeps your own modules to itself.",
-      benefits: ["An inventory of the modules you publish", "Which repositories use an outdated version of your own module", "Your private module paths never sent to a public database"],
+      benefits: [
+        "An inventory of the modules you publish",
+        "Which repositories use an outdated version of your own module",
+        "Your private module paths never sent to a public database",
+      ],
       requirements: ["Your module paths", "For a private proxy: its address and credentials"],
       docs: [{ label: "Go: GOPROXY protocol", url: "https://go.dev/ref/mod#goproxy-protocol" }],
     },
   },
   fields: [
     addressField("proxyUrl", "Proxy URL", DEFAULT_URL, "Leave empty for proxy.golang.org; a private proxy's address as GOPROXY names it."),
-    { name: "modules", label: "Modules", type: "text", required: true, glance: true, editableWhenConnected: true, maxLength: 4000, example: "github.com/acme/payments, github.com/acme/kit", help: "Separated by commas." },
+    {
+      name: "modules",
+      label: "Modules",
+      type: "text",
+      required: true,
+      glance: true,
+      editableWhenConnected: true,
+      maxLength: 4000,
+      example: "github.com/acme/payments, github.com/acme/kit",
+      help: "Separated by commas.",
+    },
     USERNAME_FIELD,
     { name: "password", label: "Password or token", type: "secret", editableWhenConnected: true },
   ],

@@ -21,7 +21,9 @@ export function toAdf(blocks: Block[]): Node {
     const keep = Math.max(1, Math.floor(kept * 0.8));
     const dropped = kept - keep + (left.get(list) ?? 0);
     list.items.splice(keep);
-    list.items.push([{ text: `… and ${dropped} more, left out to stay within Jira's ${MAX_DOCUMENT_CHARS.toLocaleString("en")} characters: see them in Patchbay.` }]);
+    list.items.push([
+      { text: `… and ${dropped} more, left out to stay within Jira's ${MAX_DOCUMENT_CHARS.toLocaleString("en")} characters: see them in Patchbay.` },
+    ]);
     left.set(list, dropped);
     doc = render(trimmed);
   }

@@ -31,7 +31,11 @@ export function jiraErrorMessage(body: string): string | undefined {
 export const SCOPES = {
   account: { what: "read the service account", classic: ["read:jira-user"], granular: ["read:user:jira"] },
   projects: { what: "list projects", classic: ["read:jira-work"], granular: ["read:project:jira"] },
-  metadata: { what: "read the create metadata (issue types and fields)", classic: ["read:jira-work"], granular: ["read:issue-type:jira", "read:project:jira", "read:field.default-value:jira", "read:screenable-field:jira"] },
+  metadata: {
+    what: "read the create metadata (issue types and fields)",
+    classic: ["read:jira-work"],
+    granular: ["read:issue-type:jira", "read:project:jira", "read:field.default-value:jira", "read:screenable-field:jira"],
+  },
   statuses: { what: "read workflow statuses", classic: ["read:jira-work"], granular: ["read:status:jira"] },
   search: { what: "search issues", classic: ["read:jira-work"], granular: ["read:issue-details:jira", "read:issue:jira"] },
   write: { what: "create and edit issues", classic: ["write:jira-work"], granular: ["write:issue:jira"] },
@@ -65,7 +69,13 @@ export class JiraClient {
 
   private headers(json: boolean): Record<string, string> {
     // X-Atlassian-Token: no-check keeps Data Center's XSRF check from refusing API writes.
-    return { authorization: this.authorization, accept: "application/json", "user-agent": "Patchbay", "x-atlassian-token": "no-check", ...(json ? { "content-type": "application/json" } : {}) };
+    return {
+      authorization: this.authorization,
+      accept: "application/json",
+      "user-agent": "Patchbay",
+      "x-atlassian-token": "no-check",
+      ...(json ? { "content-type": "application/json" } : {}),
+    };
   }
 
   async get<T>(op: Operation, path: string, opts: { apiRoot?: boolean } = {}): Promise<T> {
@@ -75,7 +85,13 @@ export class JiraClient {
   /** POST or PUT with a JSON body; resolves with the parsed body, or undefined for 204. */
   async send<T>(op: Operation, method: "POST" | "PUT", path: string, body: unknown, opts: { idempotent?: boolean } = {}): Promise<T | undefined> {
     return scoped(op, this.service, async () => {
-      const response: HttpResponse = await this.http.request({ method, url: this.base + path, headers: this.headers(true), body: JSON.stringify(body), idempotent: opts.idempotent });
+      const response: HttpResponse = await this.http.request({
+        method,
+        url: this.base + path,
+        headers: this.headers(true),
+        body: JSON.stringify(body),
+        idempotent: opts.idempotent,
+      });
       return response.status === 204 || !response.text ? undefined : response.json<T>();
     });
   }
@@ -90,7 +106,12 @@ async function scoped<T>(op: Operation, service: string, call: () => Promise<T>)
       // Data Center tokens have no scopes: a 403 is the account's permission in Jira.
       if (err.status !== 403) throw err;
       const said = err.remoteMessage ? ` Jira said: "${err.remoteMessage}".` : "";
-      throw new ExternalError("permission", service, `Jira refused to ${SCOPES[op].what} (HTTP 403): give the token's user Browse Projects, Create Issues, Edit Issues, Transition Issues and Add Comments in the project.${said}`, { status: 403, remoteMessage: err.remoteMessage });
+      throw new ExternalError(
+        "permission",
+        service,
+        `Jira refused to ${SCOPES[op].what} (HTTP 403): give the token's user Browse Projects, Create Issues, Edit Issues, Transition Issues and Add Comments in the project.${said}`,
+        { status: 403, remoteMessage: err.remoteMessage },
+      );
     }
     // The gateway answers a token without the scope with 401 "scope does not match".
     const scopeProblem = err.status === 403 || (err.status === 401 && /scope/i.test(err.remoteMessage ?? ""));

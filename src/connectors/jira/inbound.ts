@@ -24,7 +24,11 @@ interface IssuePayload {
   webhookEvent?: string;
   timestamp?: number;
   user?: Account;
-  issue?: { id?: string | number; key?: string; fields?: { status?: { id?: string | number; name?: string }; resolution?: { id?: string | number; name?: string } | null; updated?: string } };
+  issue?: {
+    id?: string | number;
+    key?: string;
+    fields?: { status?: { id?: string | number; name?: string }; resolution?: { id?: string | number; name?: string } | null; updated?: string };
+  };
   changelog?: { items?: { field?: string; fieldId?: string; to?: string | null; toString?: string | null }[] };
   comment?: { id?: string | number; body?: unknown; author?: Account; updateAuthor?: Account; created?: string; updated?: string };
 }
@@ -32,7 +36,8 @@ interface IssuePayload {
 function verify(headers: Headers, body: WebhookBody, secret: string): WebhookCheck {
   const signature = headers.get("x-hub-signature");
   if (!signature) return { ok: false, reason: "The delivery is not signed (no X-Hub-Signature): give the Jira webhook the secret set in Patchbay." };
-  if (!sha256SignatureMatches(signature, body.bytes, secret)) return { ok: false, reason: "The signature does not match: the Jira webhook's secret differs from Patchbay's." };
+  if (!sha256SignatureMatches(signature, body.bytes, secret))
+    return { ok: false, reason: "The signature does not match: the Jira webhook's secret differs from Patchbay's." };
   const deliveryId = headers.get("x-atlassian-webhook-identifier");
   if (!deliveryId) return { ok: false, reason: "The delivery has no X-Atlassian-Webhook-Identifier." };
   let event = "";
@@ -64,7 +69,9 @@ function parse(event: string, rawBody: string): TicketEvent | undefined {
   const p = JSON.parse(rawBody) as IssuePayload;
   const issue = p.issue;
   if (!issue?.id && !issue?.key) return undefined;
-  const at = new Date(typeof p.timestamp === "number" ? p.timestamp : Date.parse(p.comment?.updated ?? issue.fields?.updated ?? "") || Date.now()).toISOString();
+  const at = new Date(
+    typeof p.timestamp === "number" ? p.timestamp : Date.parse(p.comment?.updated ?? issue.fields?.updated ?? "") || Date.now(),
+  ).toISOString();
   const ticket = { id: issue.id !== undefined ? String(issue.id) : undefined, key: issue.key };
   const comment = p.comment && p.comment.body !== undefined ? { id: String(p.comment.id ?? ""), text: commentText(p.comment.body) } : undefined;
   if (event === "comment_created") {
@@ -88,11 +95,32 @@ function parse(event: string, rawBody: string): TicketEvent | undefined {
 }
 
 /** Creates or corrects Patchbay's admin webhook on the site; needs a Jira administrator's classic token. */
-async function register(connection: ConnectionSettings, ctx: ConnectorContext, hook: { url: string; secret: string; filter: string }): Promise<"created" | "updated"> {
+async function register(
+  connection: ConnectionSettings,
+  ctx: ConnectorContext,
+  hook: { url: string; secret: string; filter: string },
+): Promise<"created" | "updated"> {
   const site = typeof connection.settings.siteUrl === "string" ? httpsOrigin(connection.settings.siteUrl) : undefined;
-  if (!site) throw new ExternalError("permission", SERVICE, "Webhooks are created on the Jira site with a classic API token: enter the Site URL, or create the webhook by hand.");
-  const client = new JiraClient(ctx.http(SERVICE, { errorMessage: jiraErrorMessage }), site, String(connection.settings.email), connection.secrets.apiToken ?? "");
-  const body = { name: HOOK_NAME, url: hook.url, events: EVENTS, filters: { "issue-related-events-section": hook.filter }, excludeBody: false, secret: hook.secret };
+  if (!site)
+    throw new ExternalError(
+      "permission",
+      SERVICE,
+      "Webhooks are created on the Jira site with a classic API token: enter the Site URL, or create the webhook by hand.",
+    );
+  const client = new JiraClient(
+    ctx.http(SERVICE, { errorMessage: jiraErrorMessage }),
+    site,
+    String(connection.settings.email),
+    connection.secrets.apiToken ?? "",
+  );
+  const body = {
+    name: HOOK_NAME,
+    url: hook.url,
+    events: EVENTS,
+    filters: { "issue-related-events-section": hook.filter },
+    excludeBody: false,
+    secret: hook.secret,
+  };
   try {
     const existing = await client.get<{ self?: string; name?: string; url?: string }[]>("account", "/rest/webhooks/1.0/webhook");
     const ours = (Array.isArray(existing) ? existing : []).find((w) => w.url === hook.url || w.name === HOOK_NAME);
@@ -105,7 +133,12 @@ async function register(connection: ConnectionSettings, ctx: ConnectorContext, h
     return "created";
   } catch (err) {
     if (err instanceof ExternalError && (err.status === 401 || err.status === 403)) {
-      throw new ExternalError("permission", SERVICE, "Only a Jira administrator may create webhooks; the service account is not one. Create the webhook by hand as shown, or let an administrator's token do it.", { status: err.status, remoteMessage: err.remoteMessage });
+      throw new ExternalError(
+        "permission",
+        SERVICE,
+        "Only a Jira administrator may create webhooks; the service account is not one. Create the webhook by hand as shown, or let an administrator's token do it.",
+        { status: err.status, remoteMessage: err.remoteMessage },
+      );
     }
     throw err;
   }
@@ -115,7 +148,12 @@ async function register(connection: ConnectionSettings, ctx: ConnectorContext, h
 async function registered(connection: ConnectionSettings, ctx: ConnectorContext, url: string): Promise<boolean | undefined> {
   const site = typeof connection.settings.siteUrl === "string" ? httpsOrigin(connection.settings.siteUrl) : undefined;
   if (!site) return undefined;
-  const client = new JiraClient(ctx.http(SERVICE, { errorMessage: jiraErrorMessage }), site, String(connection.settings.email), connection.secrets.apiToken ?? "");
+  const client = new JiraClient(
+    ctx.http(SERVICE, { errorMessage: jiraErrorMessage }),
+    site,
+    String(connection.settings.email),
+    connection.secrets.apiToken ?? "",
+  );
   try {
     const hooks = await client.get<{ url?: string; enabled?: boolean }[]>("account", "/rest/webhooks/1.0/webhook");
     return Array.isArray(hooks) && hooks.some((h) => h.url === url && h.enabled !== false);

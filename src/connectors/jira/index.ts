@@ -4,7 +4,21 @@
 // descriptions, comments and workflow transitions.
 import { ExternalError } from "../../http.js";
 import { cvesIn, type ExistingTicket } from "../types.js";
-import type { Connector, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession, TransitionOptions, UpdateOutcome } from "../types.js";
+import type {
+  Connector,
+  ConnectionSettings,
+  ConnectorContext,
+  FieldValue,
+  TicketContent,
+  TicketRef,
+  TicketTarget,
+  TrackerChoice,
+  TrackerField,
+  TrackerFieldKind,
+  TrackerSession,
+  TransitionOptions,
+  UpdateOutcome,
+} from "../types.js";
 import { httpsOrigin } from "../origin.js";
 import { toAdf } from "./adf.js";
 import { toWiki } from "./wiki.js";
@@ -52,7 +66,11 @@ async function verify(connection: ConnectionSettings, ctx: ConnectorContext): Pr
     const http = ctx.http(SERVICE, { errorMessage: jiraErrorMessage });
     const { data } = await http.json<{ cloudId?: string }>({ url: `${first.site}/_edge/tenant_info`, headers: { accept: "application/json" }, apiRoot: true });
     if (data.cloudId && data.cloudId.toLowerCase() !== cloudId.toLowerCase()) {
-      throw new ExternalError("invalid_input", SERVICE, `The Cloud ID ${cloudId} is not the Cloud ID of ${first.site} (which is ${data.cloudId}). Enter the site's Cloud ID, or correct the Site URL.`);
+      throw new ExternalError(
+        "invalid_input",
+        SERVICE,
+        `The Cloud ID ${cloudId} is not the Cloud ID of ${first.site} (which is ${data.cloudId}). Enter the site's Cloud ID, or correct the Site URL.`,
+      );
     }
     try {
       return { conn: first, mode: "site", me: await first.client.get<Myself>("account", "/rest/api/3/myself", { apiRoot: true }) };
@@ -72,10 +90,19 @@ async function test(connection: ConnectionSettings, ctx: ConnectorContext) {
     throw new ExternalError("invalid_input", SERVICE, `This is Jira ${info.deploymentType}; Patchbay supports Jira Cloud only.`);
   }
   const projects = await conn.client.get<{ total?: number; values?: unknown[] }>("projects", `/rest/api/3/project/search?maxResults=${PAGE}`);
-  if (!Array.isArray(projects.values)) throw new ExternalError("remote", SERVICE, "Jira answered the project search without a list of projects; check that the Site URL is the Jira Cloud site itself.");
+  if (!Array.isArray(projects.values))
+    throw new ExternalError(
+      "remote",
+      SERVICE,
+      "Jira answered the project search without a list of projects; check that the Site URL is the Jira Cloud site itself.",
+    );
   const count = projects.total ?? projects.values.length;
   if (count === 0) {
-    throw new ExternalError("permission", SERVICE, "The service account can see no Jira projects. Give it the Browse Projects, Create Issues, Edit Issues, Transition Issues and Add Comments permissions in the projects Patchbay should use.");
+    throw new ExternalError(
+      "permission",
+      SERVICE,
+      "The service account can see no Jira projects. Give it the Browse Projects, Create Issues, Edit Issues, Transition Issues and Add Comments permissions in the projects Patchbay should use.",
+    );
   }
   const site = conn.site ?? (info.baseUrl ? siteOrigin(info.baseUrl) : undefined);
   return {
@@ -140,7 +167,9 @@ function toField(f: CreateMetaField): TrackerField | undefined {
     kind,
     hasDefault: f.hasDefaultValue === true,
     special: id === "priority" || /severity/i.test(f.name),
-    ...(f.allowedValues ? { allowedValues: f.allowedValues.filter((v) => v.id).map((v) => ({ id: String(v.id), name: v.name ?? v.value ?? String(v.id) })) } : {}),
+    ...(f.allowedValues
+      ? { allowedValues: f.allowedValues.filter((v) => v.id).map((v) => ({ id: String(v.id), name: v.name ?? v.value ?? String(v.id) })) }
+      : {}),
   };
 }
 
@@ -199,7 +228,10 @@ class JiraSession implements TrackerSession {
       return data.map((r) => ({ id: String(r.id), name: r.name }));
     }
     for (let startAt = 0, page = 0; page < MAX_PAGES; page++) {
-      const data = await this.conn.client.get<{ values?: { id: string; name: string }[]; isLast?: boolean }>("statuses", `${this.conn.api}/resolution/search?startAt=${startAt}&maxResults=${PAGE}`);
+      const data = await this.conn.client.get<{ values?: { id: string; name: string }[]; isLast?: boolean }>(
+        "statuses",
+        `${this.conn.api}/resolution/search?startAt=${startAt}&maxResults=${PAGE}`,
+      );
       if (!Array.isArray(data.values)) throw new ExternalError("remote", SERVICE, "Jira answered the resolution list without a list.");
       out.push(...data.values.map((r) => ({ id: String(r.id), name: r.name })));
       if (data.isLast !== false || data.values.length === 0) break;
@@ -218,7 +250,8 @@ class JiraSession implements TrackerSession {
     if (this.conn.dc) {
       // Data Center lists every project the user may browse in one answer.
       const data = await this.conn.client.get<{ id: string; key: string; name: string }[]>("projects", `${this.conn.api}/project`);
-      if (!Array.isArray(data)) throw new ExternalError("remote", this.conn.client.service, "Jira answered the project list with something that is not a list.");
+      if (!Array.isArray(data))
+        throw new ExternalError("remote", this.conn.client.service, "Jira answered the project list with something that is not a list.");
       return data.map((p) => ({ id: String(p.id), key: p.key, name: `${p.name} (${p.key})` })).sort((a, b) => a.name.localeCompare(b.name));
     }
     for (let page = 0, startAt = 0; page < MAX_PAGES; page++) {
@@ -274,8 +307,15 @@ class JiraSession implements TrackerSession {
       },
       async () => {
         const type = (await this.olderCreateMeta(target.project, target.ticketType.id)).find((t) => String(t.id) === target.ticketType.id);
-        if (!type) throw new ExternalError("not_found", this.conn.client.service, `The issue type ${target.ticketType.name} is no longer in the project ${target.project.name}.`);
-        return Object.entries(type.fields ?? {}).map(([id, f]) => toField({ ...f, fieldId: id })).filter((f): f is TrackerField => f !== undefined);
+        if (!type)
+          throw new ExternalError(
+            "not_found",
+            this.conn.client.service,
+            `The issue type ${target.ticketType.name} is no longer in the project ${target.project.name}.`,
+          );
+        return Object.entries(type.fields ?? {})
+          .map(([id, f]) => toField({ ...f, fieldId: id }))
+          .filter((f): f is TrackerField => f !== undefined);
       },
     );
   }
@@ -295,11 +335,17 @@ class JiraSession implements TrackerSession {
   }
 
   /** /issue/createmeta?projectKeys=…&expand=projects.issuetypes.fields: the project's issue types with their fields keyed by id. */
-  private async olderCreateMeta(project: TrackerChoice & { key?: string }, typeId: string | undefined): Promise<(RawType & { fields?: Record<string, CreateMetaField> })[]> {
+  private async olderCreateMeta(
+    project: TrackerChoice & { key?: string },
+    typeId: string | undefined,
+  ): Promise<(RawType & { fields?: Record<string, CreateMetaField> })[]> {
     const key = project.key ?? project.id;
     const query = new URLSearchParams({ projectKeys: key, expand: "projects.issuetypes.fields" });
     if (typeId) query.set("issuetypeIds", typeId);
-    const data = await this.conn.client.get<{ projects?: { key: string; issuetypes?: (RawType & { fields?: Record<string, CreateMetaField> })[] }[] }>("metadata", `${this.conn.api}/issue/createmeta?${query}`);
+    const data = await this.conn.client.get<{ projects?: { key: string; issuetypes?: (RawType & { fields?: Record<string, CreateMetaField> })[] }[] }>(
+      "metadata",
+      `${this.conn.api}/issue/createmeta?${query}`,
+    );
     const found = data.projects?.find((p) => p.key === key) ?? data.projects?.[0];
     if (!found) throw new ExternalError("not_found", this.conn.client.service, `Jira has no project ${key} the token's user may create issues in.`);
     return found.issuetypes ?? [];
@@ -327,12 +373,21 @@ class JiraSession implements TrackerSession {
       const ticket = asked ?? tickets.find((t) => t.id === String(issue.id));
       if (!ticket || !issue.fields?.status) return;
       const status = { id: String(issue.fields.status.id), name: issue.fields.status.name };
-      out.set(ticket.id, issue.key !== ticket.key ? { ...status, movedTo: { id: String(issue.id), key: issue.key, url: this.browse(issue.key, issue.self) } } : status);
+      out.set(
+        ticket.id,
+        issue.key !== ticket.key ? { ...status, movedTo: { id: String(issue.id), key: issue.key, url: this.browse(issue.key, issue.self) } } : status,
+      );
     };
     if (!this.conn.dc) {
       for (let i = 0; i < tickets.length; i += 100) {
         const batch = tickets.slice(i, i + 100);
-        const data = await this.conn.client.send<{ issues?: Found[] }>("search", "POST", `${this.conn.api}/issue/bulkfetch`, { issueIdsOrKeys: batch.map((t) => t.id), fields: ["status"] }, { idempotent: true });
+        const data = await this.conn.client.send<{ issues?: Found[] }>(
+          "search",
+          "POST",
+          `${this.conn.api}/issue/bulkfetch`,
+          { issueIdsOrKeys: batch.map((t) => t.id), fields: ["status"] },
+          { idempotent: true },
+        );
         if (!Array.isArray(data?.issues)) throw new ExternalError("remote", SERVICE, "Jira answered the bulk fetch without a list of issues.");
         for (const issue of data.issues) record(issue, undefined);
       }
@@ -366,12 +421,24 @@ class JiraSession implements TrackerSession {
   private async search<I>(jql: string, fields: string[], maxResults: number, pageToken?: string): Promise<{ issues?: I[]; nextPageToken?: string }> {
     if (this.conn.dc) {
       const startAt = Number(pageToken ?? 0);
-      const data = await this.conn.client.send<{ issues?: I[]; total?: number; startAt?: number }>("search", "POST", `${this.conn.api}/search`, { jql, fields, maxResults, startAt }, { idempotent: true });
+      const data = await this.conn.client.send<{ issues?: I[]; total?: number; startAt?: number }>(
+        "search",
+        "POST",
+        `${this.conn.api}/search`,
+        { jql, fields, maxResults, startAt },
+        { idempotent: true },
+      );
       const got = data?.issues?.length ?? 0;
       const more = data?.total !== undefined && startAt + got < data.total && got > 0;
       return { ...(data?.issues ? { issues: data.issues } : {}), ...(more ? { nextPageToken: String(startAt + got) } : {}) };
     }
-    const data = await this.conn.client.send<{ issues?: I[]; nextPageToken?: string }>("search", "POST", `${this.conn.api}/search/jql`, { jql, fields, maxResults, ...(pageToken ? { nextPageToken: pageToken } : {}) }, { idempotent: true });
+    const data = await this.conn.client.send<{ issues?: I[]; nextPageToken?: string }>(
+      "search",
+      "POST",
+      `${this.conn.api}/search/jql`,
+      { jql, fields, maxResults, ...(pageToken ? { nextPageToken: pageToken } : {}) },
+      { idempotent: true },
+    );
     return data ?? {};
   }
 
@@ -379,7 +446,12 @@ class JiraSession implements TrackerSession {
     const key = /\b([A-Z][A-Z0-9_]+-\d+)\b/.exec(reference.trim().toUpperCase())?.[1];
     if (!key) return undefined;
     try {
-      const issue = await this.conn.client.get<{ id: string; key: string; self?: string; fields?: { summary?: string; project?: { id?: string; key?: string } } }>("search", `${this.conn.api}/issue/${encodeURIComponent(key)}?fields=summary,project`);
+      const issue = await this.conn.client.get<{
+        id: string;
+        key: string;
+        self?: string;
+        fields?: { summary?: string; project?: { id?: string; key?: string } };
+      }>("search", `${this.conn.api}/issue/${encodeURIComponent(key)}?fields=summary,project`);
       const project = issue.fields?.project;
       if (project && project.key !== target.project.key && String(project.id) !== target.project.id) return undefined;
       return { id: String(issue.id), key: issue.key, url: this.browse(issue.key, issue.self), title: issue.fields?.summary ?? "" };
@@ -394,9 +466,15 @@ class JiraSession implements TrackerSession {
     let nextPageToken: string | undefined;
     for (let page = 0; page < MAX_PAGES && out.length < limit; page++) {
       const jql = `project = ${JSON.stringify(target.project.key ?? target.project.id)} AND summary ~ "CVE" ORDER BY created ASC`;
-      const data = await this.search<{ id: string; key: string; self?: string; fields?: { summary?: string } }>(jql, ["summary"], 100, nextPageToken ?? (page ? String(out.length) : undefined));
+      const data = await this.search<{ id: string; key: string; self?: string; fields?: { summary?: string } }>(
+        jql,
+        ["summary"],
+        100,
+        nextPageToken ?? (page ? String(out.length) : undefined),
+      );
       if (!Array.isArray(data?.issues)) throw new ExternalError("remote", SERVICE, "Jira answered the search without a list of issues.");
-      for (const i of data.issues) if (cvesIn(i.fields?.summary ?? "").length) out.push({ id: String(i.id), key: i.key, url: this.browse(i.key, i.self), title: i.fields?.summary ?? "" });
+      for (const i of data.issues)
+        if (cvesIn(i.fields?.summary ?? "").length) out.push({ id: String(i.id), key: i.key, url: this.browse(i.key, i.self), title: i.fields?.summary ?? "" });
       nextPageToken = data.nextPageToken;
       if (!nextPageToken) break;
     }
@@ -411,7 +489,9 @@ class JiraSession implements TrackerSession {
   }
 
   async create(target: TicketTarget, content: TicketContent) {
-    const created = await this.conn.client.send<{ id: string; key: string; self?: string }>("write", "POST", `${this.conn.api}/issue`, { fields: createFields(target, content, this.conn.dc) });
+    const created = await this.conn.client.send<{ id: string; key: string; self?: string }>("write", "POST", `${this.conn.api}/issue`, {
+      fields: createFields(target, content, this.conn.dc),
+    });
     if (!created?.key) throw new ExternalError("remote", SERVICE, "Jira Cloud created the issue but did not return its key.");
     return { id: String(created.id), key: created.key, url: this.browse(created.key, created.self) };
   }
@@ -431,17 +511,26 @@ class JiraSession implements TrackerSession {
     const labels = (fields.labels as string[] | undefined) ?? [];
     delete fields.labels;
     const update = labels.length ? { labels: labels.map((label) => ({ add: label })) } : undefined;
-    if (Object.keys(fields).length || update) await this.conn.client.send("write", "PUT", `${this.conn.api}/issue/${key}`, { fields, ...(update ? { update } : {}) });
-    return ignored.length ? { ignored, reason: editable.size ? "not on Jira's edit screen" : "Jira does not allow editing the issue in its status" } : undefined;
+    if (Object.keys(fields).length || update)
+      await this.conn.client.send("write", "PUT", `${this.conn.api}/issue/${key}`, { fields, ...(update ? { update } : {}) });
+    return ignored.length
+      ? { ignored, reason: editable.size ? "not on Jira's edit screen" : "Jira does not allow editing the issue in its status" }
+      : undefined;
   }
 
   async transition(_target: TicketTarget, ticket: TicketRef, statusId: string, options: TransitionOptions = {}) {
     const key = encodeURIComponent(ticket.key);
-    const issue = await this.conn.client.get<{ fields: { status?: { id: string; name: string } } }>("transition", `${this.conn.api}/issue/${key}?fields=status`);
+    const issue = await this.conn.client.get<{ fields: { status?: { id: string; name: string } } }>(
+      "transition",
+      `${this.conn.api}/issue/${key}?fields=status`,
+    );
     if (issue.fields.status && String(issue.fields.status.id) === statusId) return "already" as const;
     // Transition ids differ between workflows: take the one that leads to the mapped status,
     // with its screen's fields (a Resolution that must be set on the way to Done).
-    const { transitions } = await this.conn.client.get<{ transitions: JiraTransition[] }>("transition", `${this.conn.api}/issue/${key}/transitions?expand=transitions.fields`);
+    const { transitions } = await this.conn.client.get<{ transitions: JiraTransition[] }>(
+      "transition",
+      `${this.conn.api}/issue/${key}/transitions?expand=transitions.fields`,
+    );
     const transition = transitions.find((t) => String(t.to.id) === statusId && t.isAvailable !== false);
     if (!transition) {
       throw new ExternalError(
@@ -451,12 +540,17 @@ class JiraSession implements TrackerSession {
       );
     }
     const fields = transitionFields(ticket, transition, options);
-    await this.conn.client.send("transition", "POST", `${this.conn.api}/issue/${key}/transitions`, { transition: { id: transition.id }, ...(Object.keys(fields).length ? { fields } : {}) });
+    await this.conn.client.send("transition", "POST", `${this.conn.api}/issue/${key}/transitions`, {
+      transition: { id: transition.id },
+      ...(Object.keys(fields).length ? { fields } : {}),
+    });
     return "moved" as const;
   }
 
   async comment(_target: TicketTarget, ticket: TicketRef, blocks: Parameters<typeof toAdf>[0]) {
-    await this.conn.client.send("comment", "POST", `${this.conn.api}/issue/${encodeURIComponent(ticket.key)}/comment`, { body: this.conn.dc ? toWiki(blocks) : toAdf(blocks) });
+    await this.conn.client.send("comment", "POST", `${this.conn.api}/issue/${encodeURIComponent(ticket.key)}/comment`, {
+      body: this.conn.dc ? toWiki(blocks) : toAdf(blocks),
+    });
   }
 }
 
@@ -487,10 +581,18 @@ function transitionFields(ticket: TicketRef, transition: JiraTransition, options
   const resolution = screen.resolution;
   if (resolution) {
     const allowed = resolution.allowedValues ?? [];
-    const chosen = allowed.find((r) => String(r.id) === options.resolutionId) ?? (resolution.required ? (options.reason ? allowed.find((r) => FITTING_RESOLUTION[options.reason!].test(r.name ?? "")) : undefined) ?? allowed[0] : undefined);
+    const chosen =
+      allowed.find((r) => String(r.id) === options.resolutionId) ??
+      (resolution.required
+        ? ((options.reason ? allowed.find((r) => FITTING_RESOLUTION[options.reason!].test(r.name ?? "")) : undefined) ?? allowed[0])
+        : undefined);
     if (chosen) out.resolution = { id: String(chosen.id) };
     else if (options.resolutionId && allowed.length) {
-      throw new ExternalError("invalid_input", SERVICE, `The resolution the mapping names (id ${options.resolutionId}) is not offered on the way to "${transition.to.name}" for ${ticket.key}. Choose another resolution in the mapping's status map.`);
+      throw new ExternalError(
+        "invalid_input",
+        SERVICE,
+        `The resolution the mapping names (id ${options.resolutionId}) is not offered on the way to "${transition.to.name}" for ${ticket.key}. Choose another resolution in the mapping's status map.`,
+      );
     }
   }
   const missing = Object.entries(screen).filter(([id, f]) => id !== "resolution" && f.required && !f.hasDefaultValue);
@@ -541,7 +643,14 @@ export const jira: Connector = {
     },
   },
   fields: [
-    { name: "apiToken", label: "API Token", type: "secret", required: true, editableWhenConnected: true, help: "The token generated for the service account (classic or granular scopes, see the Overview)." },
+    {
+      name: "apiToken",
+      label: "API Token",
+      type: "secret",
+      required: true,
+      editableWhenConnected: true,
+      help: "The token generated for the service account (classic or granular scopes, see the Overview).",
+    },
     {
       name: "cloudId",
       label: "Cloud ID",
@@ -552,7 +661,14 @@ export const jira: Connector = {
       help: "Your Atlassian Cloud ID: open https://<your-site>.atlassian.net/_edge/tenant_info, or see Atlassian's article in the Overview.",
       validate: (v) => (CLOUD_ID.test(v.trim()) ? undefined : "A Cloud ID looks like a436116f-02ce-4520-8fbb-7301462a1674 (36 characters)."),
     },
-    { name: "email", label: "Email Address", type: "email", required: true, editableWhenConnected: true, help: "The email address of the service account used to generate the token." },
+    {
+      name: "email",
+      label: "Email Address",
+      type: "email",
+      required: true,
+      editableWhenConnected: true,
+      help: "The email address of the service account used to generate the token.",
+    },
     {
       name: "siteUrl",
       label: "Site URL",
@@ -615,7 +731,9 @@ function openDataCenter(connection: ConnectionSettings, ctx: ConnectorContext): 
   const http = ctx.http(DC_SERVICE, { errorMessage: jiraErrorMessage });
   const username = String(connection.settings.username ?? "").trim();
   // A personal access token as Bearer; on Jira before 8.14 (no tokens), a user name and password.
-  const auth = username ? { kind: "basic" as const, email: username, token: connection.secrets.token ?? "" } : { kind: "bearer" as const, token: connection.secrets.token ?? "" };
+  const auth = username
+    ? { kind: "basic" as const, email: username, token: connection.secrets.token ?? "" }
+    : { kind: "bearer" as const, token: connection.secrets.token ?? "" };
   return { client: new JiraClient(http, base, auth, undefined, DC_SERVICE), site: base, api: "/rest/api/2", dc: true };
 }
 
@@ -627,21 +745,41 @@ export function dataCenterBase(value: string): string {
 
 async function testDataCenter(connection: ConnectionSettings, ctx: ConnectorContext) {
   const conn = openDataCenter(connection, ctx);
-  const info = await conn.client.get<{ version?: string; versionNumbers?: number[]; deploymentType?: string; serverTitle?: string }>("account", "/rest/api/2/serverInfo");
-  if (info.deploymentType === "Cloud") throw new ExternalError("invalid_input", DC_SERVICE, "This is Jira Cloud: connect it with the Jira card (API token, Cloud ID and email) instead.");
+  const info = await conn.client.get<{ version?: string; versionNumbers?: number[]; deploymentType?: string; serverTitle?: string }>(
+    "account",
+    "/rest/api/2/serverInfo",
+  );
+  if (info.deploymentType === "Cloud")
+    throw new ExternalError("invalid_input", DC_SERVICE, "This is Jira Cloud: connect it with the Jira card (API token, Cloud ID and email) instead.");
   const [major = 0, minor = 0] = info.versionNumbers ?? [];
   if (!connection.settings.username && info.versionNumbers && (major < 8 || (major === 8 && minor < 14))) {
-    throw new ExternalError("invalid_input", DC_SERVICE, `This Jira is version ${info.version ?? `${major}.${minor}`}; personal access tokens need Jira 8.14 or later. Enter the Patchbay user's name under Username and its password as the token, or upgrade Jira.`);
+    throw new ExternalError(
+      "invalid_input",
+      DC_SERVICE,
+      `This Jira is version ${info.version ?? `${major}.${minor}`}; personal access tokens need Jira 8.14 or later. Enter the Patchbay user's name under Username and its password as the token, or upgrade Jira.`,
+    );
   }
   const me = await conn.client.get<{ name?: string; key?: string; displayName?: string }>("account", "/rest/api/2/myself");
   const projects = await conn.client.get<unknown>("projects", "/rest/api/2/project");
-  if (!Array.isArray(projects)) throw new ExternalError("remote", DC_SERVICE, "Jira answered the project list with something that is not a list; check that the Base URL is Jira's own address (with its context path, such as /jira).");
+  if (!Array.isArray(projects))
+    throw new ExternalError(
+      "remote",
+      DC_SERVICE,
+      "Jira answered the project list with something that is not a list; check that the Base URL is Jira's own address (with its context path, such as /jira).",
+    );
   if (projects.length === 0) {
-    throw new ExternalError("permission", DC_SERVICE, "The token's user can see no Jira projects. Give it Browse Projects, Create Issues, Edit Issues, Transition Issues and Add Comments in the projects Patchbay should use.");
+    throw new ExternalError(
+      "permission",
+      DC_SERVICE,
+      "The token's user can see no Jira projects. Give it Browse Projects, Create Issues, Edit Issues, Transition Issues and Add Comments in the projects Patchbay should use.",
+    );
   }
   return {
     message: `Connected to ${[info.serverTitle ?? "Jira", info.version].filter(Boolean).join(" ")} (${info.deploymentType ?? "Server"}) as ${me.displayName ?? me.name ?? "the token's user"}.`,
-    details: [`${projects.length} project${projects.length === 1 ? "" : "s"} visible to the token's user.`, "Two-way sync: Patchbay reads issue statuses hourly and on reconciliation (Data Center webhooks are not signed)."],
+    details: [
+      `${projects.length} project${projects.length === 1 ? "" : "s"} visible to the token's user.`,
+      "Two-way sync: Patchbay reads issue statuses hourly and on reconciliation (Data Center webhooks are not signed).",
+    ],
   };
 }
 
@@ -654,7 +792,8 @@ export const jiraDataCenter: Connector = {
     category: "collaboration",
     summary: "Create and update issues in Jira Data Center or Jira Server.",
     overview: {
-      description: "Link the projects of your own Jira Data Center or Server to create and update issues from Patchbay findings and remediations, with the same mappings as Jira Cloud.",
+      description:
+        "Link the projects of your own Jira Data Center or Server to create and update issues from Patchbay findings and remediations, with the same mappings as Jira Cloud.",
       benefits: [
         "Issues created and updated from findings, with your fields, priorities and workflow",
         "Comments when remediation pull requests open and merge; transitions by target status",
@@ -681,7 +820,14 @@ export const jiraDataCenter: Connector = {
       example: "https://jira.example.com",
       help: "Jira's address as people open it, with its context path if it has one (https://example.com/jira).",
     },
-    { name: "token", label: "Personal access token", type: "secret", required: true, editableWhenConnected: true, help: "Created by the Patchbay user in Jira under Profile → Personal Access Tokens. With a Username below: that user's password." },
+    {
+      name: "token",
+      label: "Personal access token",
+      type: "secret",
+      required: true,
+      editableWhenConnected: true,
+      help: "Created by the Patchbay user in Jira under Profile → Personal Access Tokens. With a Username below: that user's password.",
+    },
     {
       name: "username",
       label: "Username (Jira before 8.14 only)",
@@ -710,7 +856,11 @@ export const jiraDataCenter: Connector = {
       };
     }
     if (error.kind === "permission") return { title: "Connection Failed — missing permission", steps: [error.message] };
-    if (error.kind === "unreachable") return { title: "Connection Failed — Jira could not be reached", steps: ["Check the Base URL, and that Patchbay's host can reach Jira (proxy, firewall, DNS).", error.message] };
+    if (error.kind === "unreachable")
+      return {
+        title: "Connection Failed — Jira could not be reached",
+        steps: ["Check the Base URL, and that Patchbay's host can reach Jira (proxy, firewall, DNS).", error.message],
+      };
     if (error.kind === "invalid_input") return { title: "Connection Failed — check the settings", steps: [error.message] };
     return undefined;
   },

@@ -13,13 +13,18 @@ const GROUP = /^[A-Za-z0-9_.-]+$/;
 const MAX_ARTIFACTS = 1000;
 
 function decodeXml(text: string): string {
-  return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+  return text
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, "&");
 }
 
 /** The contents of each `<tag>…</tag>` in the text, in order (not nested; found with indexOf). */
 function elementTexts(xml: string, tag: string): string[] {
   const out: string[] = [];
-  for (let open = xml.indexOf(`<${tag}>`); open >= 0; ) {
+  for (let open = xml.indexOf(`<${tag}>`); open >= 0;) {
     const close = xml.indexOf(`</${tag}>`, open);
     if (close < 0) break;
     out.push(xml.slice(open + tag.length + 2, close));
@@ -31,8 +36,11 @@ function elementTexts(xml: string, tag: string): string[] {
 /** The versions and latest release in a maven-metadata.xml. */
 export function parseMavenMetadata(xml: string): { versions: string[]; release: string | null } {
   const versioning = elementTexts(xml, "versioning")[0];
-  if (!versioning && !/<metadata[\s>]/.test(xml)) throw new ExternalError("remote", SERVICE, "The repository answered maven-metadata.xml with something that is not Maven metadata.");
-  const versions = elementTexts(versioning ?? "", "version").map((v) => decodeXml(v.trim())).filter(Boolean);
+  if (!versioning && !/<metadata[\s>]/.test(xml))
+    throw new ExternalError("remote", SERVICE, "The repository answered maven-metadata.xml with something that is not Maven metadata.");
+  const versions = elementTexts(versioning ?? "", "version")
+    .map((v) => decodeXml(v.trim()))
+    .filter(Boolean);
   const release = elementTexts(versioning ?? "", "release")[0]?.trim() || null;
   return { versions, release };
 }
@@ -117,7 +125,12 @@ async function list(connection: ConnectionSettings, ctx: ConnectorContext): Prom
         artifacts = await repo.artifacts(group);
       } catch (err) {
         if (err instanceof ExternalError && err.kind === "not_found") {
-          throw new ExternalError("not_found", SERVICE, `The repository has no directory listing for ${group}: check the group ID, or name the artifacts in Artifact IDs.`, { status: 404 });
+          throw new ExternalError(
+            "not_found",
+            SERVICE,
+            `The repository has no directory listing for ${group}: check the group ID, or name the artifacts in Artifact IDs.`,
+            { status: 404 },
+          );
         }
         throw err;
       }
@@ -140,8 +153,16 @@ export const maven: Connector = {
     overview: {
       description:
         "The artifacts of your group IDs in a Maven repository (Maven Central, Sonatype Nexus, JFrog Artifactory, GitLab or GitHub Packages), with their versions from maven-metadata.xml. The Packages page shows which version each repository's pom.xml declares, and the dependency monitor keeps your own artifacts to itself.",
-      benefits: ["An inventory of the artifacts you publish", "Which repositories depend on an outdated version of your own artifact", "Your private coordinates never sent to a public database"],
-      requirements: ["The repository URL (as settings.xml or the pom's <repositories> names it)", "Your group IDs", "For a private repository: a user name and password or token"],
+      benefits: [
+        "An inventory of the artifacts you publish",
+        "Which repositories depend on an outdated version of your own artifact",
+        "Your private coordinates never sent to a public database",
+      ],
+      requirements: [
+        "The repository URL (as settings.xml or the pom's <repositories> names it)",
+        "Your group IDs",
+        "For a private repository: a user name and password or token",
+      ],
       docs: [
         { label: "Maven: Repository metadata", url: "https://maven.apache.org/repositories/metadata.html" },
         { label: "Nexus: Maven repositories", url: "https://help.sonatype.com/en/maven-repositories.html" },
@@ -149,9 +170,30 @@ export const maven: Connector = {
     },
   },
   fields: [
-    addressField("repositoryUrl", "Repository URL", DEFAULT_URL, "Leave empty for Maven Central; a private repository like https://nexus.example.com/repository/maven-releases."),
-    { name: "groupIds", label: "Group IDs", type: "text", required: true, glance: true, editableWhenConnected: true, example: "com.acme", help: "Separated by commas." },
-    { name: "artifactIds", label: "Artifact IDs", type: "text", editableWhenConnected: true, maxLength: 4000, help: "Leave empty to list the group's artifacts from the repository's directory listing; name them where the repository has none." },
+    addressField(
+      "repositoryUrl",
+      "Repository URL",
+      DEFAULT_URL,
+      "Leave empty for Maven Central; a private repository like https://nexus.example.com/repository/maven-releases.",
+    ),
+    {
+      name: "groupIds",
+      label: "Group IDs",
+      type: "text",
+      required: true,
+      glance: true,
+      editableWhenConnected: true,
+      example: "com.acme",
+      help: "Separated by commas.",
+    },
+    {
+      name: "artifactIds",
+      label: "Artifact IDs",
+      type: "text",
+      editableWhenConnected: true,
+      maxLength: 4000,
+      help: "Leave empty to list the group's artifacts from the repository's directory listing; name them where the repository has none.",
+    },
     USERNAME_FIELD,
     { name: "password", label: "Password or token", type: "secret", editableWhenConnected: true },
   ],
@@ -161,7 +203,14 @@ export const maven: Connector = {
     const repo = repository(connection, ctx);
     return {
       message: `Connected to ${new URL(repo.base).host}: ${found.length} artifact${found.length === 1 ? "" : "s"} in ${groups(connection).join(", ")}.`,
-      details: found.length ? [found.slice(0, 3).map((p) => `${p.name} ${p.latest ?? ""}`.trim()).join(", ") + (found.length > 3 ? ", …" : "")] : ["No artifacts found: check the group IDs."],
+      details: found.length
+        ? [
+            found
+              .slice(0, 3)
+              .map((p) => `${p.name} ${p.latest ?? ""}`.trim())
+              .join(", ") + (found.length > 3 ? ", …" : ""),
+          ]
+        : ["No artifacts found: check the group IDs."],
     };
   },
   troubleshoot: packageTroubleshoot("the Maven repository"),

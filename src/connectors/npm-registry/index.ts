@@ -14,7 +14,9 @@ const SEARCH_PAGE = 250;
 const MAX_PACKAGES = 2000;
 
 function scope(connection: ConnectionSettings): string {
-  const value = String(connection.settings.scope ?? "").trim().toLowerCase();
+  const value = String(connection.settings.scope ?? "")
+    .trim()
+    .toLowerCase();
   if (!SCOPE.test(value)) throw new ExternalError("invalid_input", SERVICE, "The scope is like @acme (your organization or user name on the registry).");
   return value.replace(/^@/, "");
 }
@@ -49,16 +51,29 @@ class NpmRegistry {
     for (const kind of ["org", "user"]) {
       try {
         const owned = await this.get<Record<string, string>>(`/-/${kind}/${encodeURIComponent(scope)}/package`);
-        if (owned && typeof owned === "object" && !Array.isArray(owned)) return Object.keys(owned).filter((n) => n.startsWith(`@${scope}/`)).sort();
+        if (owned && typeof owned === "object" && !Array.isArray(owned))
+          return Object.keys(owned)
+            .filter((n) => n.startsWith(`@${scope}/`))
+            .sort();
       } catch (err) {
         // A registry without these endpoints (or a scope that is not an org) answers 404/400/405.
-        if (!(err instanceof ExternalError) || err.kind === "auth" || err.kind === "unreachable" || err.kind === "rate_limited" || (err.status !== undefined && ![400, 404, 405].includes(err.status))) throw err;
+        if (
+          !(err instanceof ExternalError) ||
+          err.kind === "auth" ||
+          err.kind === "unreachable" ||
+          err.kind === "rate_limited" ||
+          (err.status !== undefined && ![400, 404, 405].includes(err.status))
+        )
+          throw err;
       }
     }
     const out: string[] = [];
     for (let from = 0; from < MAX_PACKAGES; from += SEARCH_PAGE) {
-      const page = await this.get<{ objects?: { package?: { name?: string } }[]; total?: number }>(`/-/v1/search?text=${encodeURIComponent(`scope:${scope}`)}&size=${SEARCH_PAGE}&from=${from}`);
-      if (!Array.isArray(page.objects)) throw new ExternalError("remote", SERVICE, "The registry answered the search without results (objects); is this an npm registry?");
+      const page = await this.get<{ objects?: { package?: { name?: string } }[]; total?: number }>(
+        `/-/v1/search?text=${encodeURIComponent(`scope:${scope}`)}&size=${SEARCH_PAGE}&from=${from}`,
+      );
+      if (!Array.isArray(page.objects))
+        throw new ExternalError("remote", SERVICE, "The registry answered the search without results (objects); is this an npm registry?");
       out.push(...page.objects.map((o) => o.package?.name ?? "").filter((n) => n.startsWith(`@${scope}/`)));
       if (page.objects.length < SEARCH_PAGE || from + SEARCH_PAGE >= (page.total ?? 0)) break;
     }
@@ -67,7 +82,10 @@ class NpmRegistry {
 
   async package(name: string): Promise<PublishedPackage> {
     // The abbreviated ("corgi") document: versions and dist-tags without the readme.
-    const doc = await this.get<{ versions?: Record<string, unknown>; "dist-tags"?: Record<string, string> }>(`/${name.replace("/", "%2f")}`, "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8");
+    const doc = await this.get<{ versions?: Record<string, unknown>; "dist-tags"?: Record<string, string> }>(
+      `/${name.replace("/", "%2f")}`,
+      "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8",
+    );
     const ordered = orderVersions("npm", Object.keys(doc.versions ?? {}));
     return { name, versions: ordered.versions, latest: doc["dist-tags"]?.latest ?? ordered.latest };
   }
@@ -87,7 +105,11 @@ export const npmRegistry: Connector = {
     overview: {
       description:
         "The packages of your scope on registry.npmjs.org or a private npm registry (Verdaccio, GitHub Packages, Artifactory, Nexus), with their versions. The Packages page shows which version each repository uses, and the dependency monitor keeps your own packages to itself instead of asking OSV about them.",
-      benefits: ["An inventory of the packages you publish", "Which repositories use an outdated version of your own package", "Your private package names never sent to a public database"],
+      benefits: [
+        "An inventory of the packages you publish",
+        "Which repositories use an outdated version of your own package",
+        "Your private package names never sent to a public database",
+      ],
       requirements: ["The scope (@acme)", "For private packages: a read-only access token"],
       docs: [
         { label: "npm: Creating and viewing access tokens", url: "https://docs.npmjs.com/creating-and-viewing-access-tokens" },
@@ -97,8 +119,22 @@ export const npmRegistry: Connector = {
   },
   fields: [
     addressField("registryUrl", "Registry URL", DEFAULT_URL, "Leave empty for registry.npmjs.org; a private registry's address as .npmrc names it."),
-    { name: "scope", label: "Scope", type: "text", required: true, glance: true, example: "@acme", validate: (v) => (SCOPE.test(v.trim().toLowerCase()) ? undefined : "Enter the scope like @acme.") },
-    { name: "token", label: "Access token", type: "secret", editableWhenConnected: true, help: "A read-only token; needed for private packages and for npm's organization listing." },
+    {
+      name: "scope",
+      label: "Scope",
+      type: "text",
+      required: true,
+      glance: true,
+      example: "@acme",
+      validate: (v) => (SCOPE.test(v.trim().toLowerCase()) ? undefined : "Enter the scope like @acme."),
+    },
+    {
+      name: "token",
+      label: "Access token",
+      type: "secret",
+      editableWhenConnected: true,
+      help: "A read-only token; needed for private packages and for npm's organization listing.",
+    },
   ],
   defaultName: (settings) => `npm ${String(settings.scope ?? "").replace(/^@?/, "@")}`,
   async test(connection, ctx) {
@@ -106,7 +142,9 @@ export const npmRegistry: Connector = {
     const list = await npm.names(scope(connection));
     return {
       message: `Connected to ${new URL(npm.base).host}: ${list.length} package${list.length === 1 ? "" : "s"} in @${scope(connection)}.`,
-      details: list.length ? [list.slice(0, 5).join(", ") + (list.length > 5 ? ", …" : "")] : ["No packages found in this scope: check the scope, and that the token can read private packages."],
+      details: list.length
+        ? [list.slice(0, 5).join(", ") + (list.length > 5 ? ", …" : "")]
+        : ["No packages found in this scope: check the scope, and that the token can read private packages."],
     };
   },
   troubleshoot: packageTroubleshoot("the npm registry"),

@@ -37,7 +37,8 @@ export function nextLink(base: string, link: string | null): string | null {
   const target = linkHeaderNext(link);
   if (!target) return null;
   const url = new URL(target, base);
-  if (url.origin !== new URL(base).origin) throw new ExternalError("remote", SERVICE, `The registry pointed its next page to another server (${url.origin}); it was not followed.`);
+  if (url.origin !== new URL(base).origin)
+    throw new ExternalError("remote", SERVICE, `The registry pointed its next page to another server (${url.origin}); it was not followed.`);
   return url.pathname + url.search;
 }
 
@@ -108,12 +109,16 @@ export class RegistryClient {
     } catch {
       throw new ExternalError("remote", SERVICE, "The registry's challenge names a token service that is not a URL.");
     }
-    if (url.protocol !== "https:" && url.protocol !== "http:") throw new ExternalError("remote", SERVICE, "The registry's challenge names a token service that is not an http(s) URL.");
+    if (url.protocol !== "https:" && url.protocol !== "http:")
+      throw new ExternalError("remote", SERVICE, "The registry's challenge names a token service that is not an http(s) URL.");
     if (this.credentials && !this.mayReceiveCredentials(url)) throw new UnconfirmedRealmError(url.origin);
     if (c.service) url.searchParams.set("service", c.service);
     url.searchParams.set("scope", scope);
     const basic = this.basic();
-    const { data } = await this.http.json<{ token?: string; access_token?: string; expires_in?: number }>({ url: url.toString(), headers: { accept: "application/json", ...(basic ? { authorization: basic } : {}) } });
+    const { data } = await this.http.json<{ token?: string; access_token?: string; expires_in?: number }>({
+      url: url.toString(),
+      headers: { accept: "application/json", ...(basic ? { authorization: basic } : {}) },
+    });
     const token = data.token ?? data.access_token;
     if (!token) throw new ExternalError("auth", SERVICE, "The registry's token service gave no token for these credentials.");
     this.#tokens.set(scope, { token, until: Date.now() + Math.max(30, (data.expires_in ?? 60) - 10) * 1000 });
@@ -127,7 +132,11 @@ export class RegistryClient {
       try {
         // Blob redirects go to storage (S3, a CDN) with a signed URL, which refuses a second
         // credential: the helper follows them without the registry's.
-        return await this.http.request({ url: this.base + path, headers: { accept, ...(authorization ? { authorization } : {}) }, redirectCredentials: "never" });
+        return await this.http.request({
+          url: this.base + path,
+          headers: { accept, ...(authorization ? { authorization } : {}) },
+          redirectCredentials: "never",
+        });
       } catch (err) {
         if (attempt === 0 && err instanceof ExternalError && err.status === 401 && this.#tokens.has(scope)) {
           this.#tokens.delete(scope);

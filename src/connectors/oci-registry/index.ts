@@ -23,7 +23,12 @@ function registryUrl(value: string): string | undefined {
 }
 
 /** `tokenServices`: https origins other than the registry's that may receive the credentials. */
-export function createRegistryClient(ctx: ConnectorContext, base: string, credentials: { username: string; password: string } | undefined, tokenServices: string[] = []): RegistryClient {
+export function createRegistryClient(
+  ctx: ConnectorContext,
+  base: string,
+  credentials: { username: string; password: string } | undefined,
+  tokenServices: string[] = [],
+): RegistryClient {
   return new RegistryClient(ctx.http(SERVICE), base, credentials, tokenServices);
 }
 
@@ -56,12 +61,22 @@ export function registrySession(client: RegistryClient, configured: string[], li
           response = await client.get(path, "registry:catalog:*");
         } catch (err) {
           if (err instanceof ExternalError && (err.status === 401 || err.status === 403 || err.status === 404)) {
-            throw new ExternalError("permission", SERVICE, "The registry does not let these credentials list its catalog (/v2/_catalog). Enter the repositories to list in Repositories.", { status: err.status });
+            throw new ExternalError(
+              "permission",
+              SERVICE,
+              "The registry does not let these credentials list its catalog (/v2/_catalog). Enter the repositories to list in Repositories.",
+              { status: err.status },
+            );
           }
           throw err;
         }
         const listed = response.json<{ repositories?: unknown }>().repositories;
-        if (!Array.isArray(listed)) throw new ExternalError("remote", SERVICE, "The registry answered /v2/_catalog without a list of repositories; check that the address is the registry's own.");
+        if (!Array.isArray(listed))
+          throw new ExternalError(
+            "remote",
+            SERVICE,
+            "The registry answered /v2/_catalog without a list of repositories; check that the address is the registry's own.",
+          );
         out.push(...listed.filter((r): r is string => typeof r === "string"));
         path = nextLink(client.base, response.headers.get("link"));
       }
@@ -89,7 +104,10 @@ export function registrySession(client: RegistryClient, configured: string[], li
         manifest = (await client.get(`/v2/${repository}/manifests/${pick.digest}`, scope, MANIFEST_TYPES)).json<Manifest>();
       }
       if (!manifest.config?.digest) return { repository, tag, digest, labels: {}, created: null };
-      const config = (await client.get(`/v2/${repository}/blobs/${manifest.config.digest}`, scope)).json<{ created?: string; config?: { Labels?: Record<string, string> | null } }>();
+      const config = (await client.get(`/v2/${repository}/blobs/${manifest.config.digest}`, scope)).json<{
+        created?: string;
+        config?: { Labels?: Record<string, string> | null };
+      }>();
       return { repository, tag, digest, labels: config.config?.Labels ?? {}, created: config.created ?? null };
     },
   };
@@ -101,12 +119,17 @@ export async function testRegistry(client: RegistryClient, session: RegistrySess
   const repositories = await session.repositories();
   return {
     message: `Connected to ${new URL(client.base).host}: the registry answered /v2/ and accepted the credentials.`,
-    details: [`${repositories.length} repositor${repositories.length === 1 ? "y" : "ies"}${repositories.length ? `: ${repositories.slice(0, 3).join(", ")}${repositories.length > 3 ? ", …" : ""}` : ""}`],
+    details: [
+      `${repositories.length} repositor${repositories.length === 1 ? "y" : "ies"}${repositories.length ? `: ${repositories.slice(0, 3).join(", ")}${repositories.length > 3 ? ", …" : ""}` : ""}`,
+    ],
   };
 }
 
 export function configuredRepositories(connection: ConnectionSettings): string[] {
-  return String(connection.settings.repositories ?? "").split(/[\s,]+/).map((r) => r.trim()).filter(Boolean);
+  return String(connection.settings.repositories ?? "")
+    .split(/[\s,]+/)
+    .map((r) => r.trim())
+    .filter(Boolean);
 }
 
 function base(connection: ConnectionSettings): string {
@@ -126,8 +149,19 @@ export const REPOSITORIES_FIELD: SettingField = {
 };
 
 export function registryTroubleshoot(error: ExternalError) {
-  if (error.kind === "auth") return { title: "Connection Failed — the registry refused the credentials", steps: ["Check the user name and password or token; many registries want a token with pull (read) scope.", "For Harbor robot accounts, the user name includes the robot$ prefix."] };
-  if (error.kind === "unreachable") return { title: "Connection Failed — registry unreachable", steps: ["Check the address: Patchbay calls <registry>/v2/.", "Check that the registry's TLS certificate is trusted by this machine."] };
+  if (error.kind === "auth")
+    return {
+      title: "Connection Failed — the registry refused the credentials",
+      steps: [
+        "Check the user name and password or token; many registries want a token with pull (read) scope.",
+        "For Harbor robot accounts, the user name includes the robot$ prefix.",
+      ],
+    };
+  if (error.kind === "unreachable")
+    return {
+      title: "Connection Failed — registry unreachable",
+      steps: ["Check the address: Patchbay calls <registry>/v2/.", "Check that the registry's TLS certificate is trusted by this machine."],
+    };
   if (error.kind === "permission") return { title: "Connection Failed — missing access", steps: [error.message] };
   return undefined;
 }
@@ -140,8 +174,13 @@ export const ociRegistry: Connector = {
     category: "container-registries",
     summary: "Any registry that speaks the OCI Distribution API: Harbor, Zot, GitLab's or Gitea's registry.",
     overview: {
-      description: "Any registry that speaks the OCI Distribution API. Patchbay lists repositories and tags, resolves digests, and links each image to its source repository through the org.opencontainers.image.source label, so container findings land on the right image and team.",
-      benefits: ["An inventory of your images and tags", "Container findings attached to the right image", "Images no longer present marked gone, their findings resolved"],
+      description:
+        "Any registry that speaks the OCI Distribution API. Patchbay lists repositories and tags, resolves digests, and links each image to its source repository through the org.opencontainers.image.source label, so container findings land on the right image and team.",
+      benefits: [
+        "An inventory of your images and tags",
+        "Container findings attached to the right image",
+        "Images no longer present marked gone, their findings resolved",
+      ],
       requirements: ["The registry's address", "Credentials that can pull (and list the catalog, or the repositories named below)"],
       docs: [{ label: "OCI Distribution Specification", url: "https://github.com/opencontainers/distribution-spec/blob/main/spec.md" }],
     },
@@ -184,6 +223,10 @@ export const ociRegistry: Connector = {
       return url ? new URL(url).host : "";
     },
     intervalHours: 6,
-    session: (connection, ctx) => registrySession(createRegistryClient(ctx, base(connection), ownCredentials(connection), confirmedTokenService(connection)), configuredRepositories(connection)),
+    session: (connection, ctx) =>
+      registrySession(
+        createRegistryClient(ctx, base(connection), ownCredentials(connection), confirmedTokenService(connection)),
+        configuredRepositories(connection),
+      ),
   },
 };

@@ -67,7 +67,11 @@ export class OsvClient {
       let pending = queries.slice(start, start + BATCH).map((q, i) => ({ index: start + i, q, token: undefined as string | undefined }));
       for (let page = 0; pending.length && page < MAX_PAGES; page++) {
         const body = {
-          queries: pending.map(({ q, token }) => ({ package: { name: q.name, ecosystem: q.ecosystem }, version: q.version, ...(token ? { page_token: token } : {}) })),
+          queries: pending.map(({ q, token }) => ({
+            package: { name: q.name, ecosystem: q.ecosystem },
+            version: q.version,
+            ...(token ? { page_token: token } : {}),
+          })),
         };
         // A batch query reads only; sending it twice is harmless.
         const { data } = await this.http.json<{ results?: { vulns?: { id?: string; modified?: string }[]; next_page_token?: string }[] }>({
@@ -80,7 +84,11 @@ export class OsvClient {
           apiRoot: true,
         });
         if (!Array.isArray(data.results) || data.results.length !== pending.length) {
-          throw new ExternalError("remote", SERVICE, `OSV answered ${pending.length} queries with ${Array.isArray(data.results) ? data.results.length : "no"} results; the answer cannot be matched to the packages.`);
+          throw new ExternalError(
+            "remote",
+            SERVICE,
+            `OSV answered ${pending.length} queries with ${Array.isArray(data.results) ? data.results.length : "no"} results; the answer cannot be matched to the packages.`,
+          );
         }
         const next: typeof pending = [];
         data.results.forEach((result, i) => {

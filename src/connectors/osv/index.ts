@@ -6,7 +6,18 @@ import { MAX_MANIFEST_BYTES, manifestFormat, parseManifest, ManifestError, type 
 import { cvssBaseScore, severityOfScore } from "../../vuln/cvss.js";
 import { versionsAbove } from "../../vuln/versions/index.js";
 import { ExternalError, TooLargeError, formatBytes } from "../../http.js";
-import type { AdvisoryMatch, Connector, ConnectionSettings, ResolvedDependency, ConnectorContext, ScanSession, ScannerRecord, ScannerSeverity, Workspace, WorkspaceRepository } from "../types.js";
+import type {
+  AdvisoryMatch,
+  Connector,
+  ConnectionSettings,
+  ResolvedDependency,
+  ConnectorContext,
+  ScanSession,
+  ScannerRecord,
+  ScannerSeverity,
+  Workspace,
+  WorkspaceRepository,
+} from "../types.js";
 import { serviceUrl } from "../origin.js";
 import { repositoryPages } from "../repository-scan.js";
 import { DEFAULT_OSV_URL, OsvClient, type OsvQuery, type OsvVulnerability, SERVICE, osvErrorMessage } from "./client.js";
@@ -140,8 +151,15 @@ class DependencyScan implements ScanSession {
     this.#lookup = new AdvisoryLookup(connection, ctx);
     this.#workspace = ctx.workspace;
     this.#ctx = ctx;
-    this.#scm = String(connection.settings.sourceControl ?? "").split(",").filter(Boolean).map(Number);
-    this.fetchPage = repositoryPages(ctx.workspace, (r) => !this.#scm.length || this.#scm.includes(r.integrationId), (r) => this.#scanRepository(r));
+    this.#scm = String(connection.settings.sourceControl ?? "")
+      .split(",")
+      .filter(Boolean)
+      .map(Number);
+    this.fetchPage = repositoryPages(
+      ctx.workspace,
+      (r) => !this.#scm.length || this.#scm.includes(r.integrationId),
+      (r) => this.#scanRepository(r),
+    );
   }
 
   readonly fetchPage: ScanSession["fetchPage"];
@@ -159,18 +177,27 @@ class DependencyScan implements ScanSession {
       throw err;
     }
     const files = listed.filter((f) => manifestFormat(f.path));
-    if (files.length > MAX_MANIFESTS) this.#ctx.logger.warn("repository has more manifests than are read", { repository: repository.fullName, manifests: files.length, read: MAX_MANIFESTS });
+    if (files.length > MAX_MANIFESTS)
+      this.#ctx.logger.warn("repository has more manifests than are read", { repository: repository.fullName, manifests: files.length, read: MAX_MANIFESTS });
     const byPath = new Map<string, Dependency[]>();
     for (const file of files.slice(0, MAX_MANIFESTS)) {
       if (file.size !== null && file.size > MAX_MANIFEST_BYTES) {
-        records.push({ externalId: `${repository.id}:${file.path}:unread`, raw: { repository: repository.fullName, path: file.path }, skip: `manifest larger than ${formatBytes(MAX_MANIFEST_BYTES)}, not read (${repository.fullName}: ${file.path})` });
+        records.push({
+          externalId: `${repository.id}:${file.path}:unread`,
+          raw: { repository: repository.fullName, path: file.path },
+          skip: `manifest larger than ${formatBytes(MAX_MANIFEST_BYTES)}, not read (${repository.fullName}: ${file.path})`,
+        });
         continue;
       }
       try {
         byPath.set(file.path, await this.#dependencies(repository, file));
       } catch (err) {
         if (!(err instanceof ManifestError)) throw err;
-        records.push({ externalId: `${repository.id}:${file.path}:unread`, raw: { repository: repository.fullName, path: file.path }, skip: `could not be read: ${repository.fullName}: ${err.message}` });
+        records.push({
+          externalId: `${repository.id}:${file.path}:unread`,
+          raw: { repository: repository.fullName, path: file.path },
+          skip: `could not be read: ${repository.fullName}: ${err.message}`,
+        });
       }
     }
     await this.#workspace.recordDependencies(repository.id, byPath);
@@ -182,7 +209,11 @@ class DependencyScan implements ScanSession {
       for (const dep of deps) {
         const publisher = own.get(`${dep.ecosystem}:${dep.name}`);
         if (publisher) {
-          records.push({ externalId: `${repository.id}:${path}:${depKey(dep)}:own`, raw: { ...dep, path }, skip: `your own package (listed by ${publisher}): not looked up in OSV` });
+          records.push({
+            externalId: `${repository.id}:${path}:${depKey(dep)}:own`,
+            raw: { ...dep, path },
+            skip: `your own package (listed by ${publisher}): not looked up in OSV`,
+          });
           continue;
         }
         for (const vuln of await this.#lookup.advisories(dep)) records.push(this.#record(repository, path, dep, advisoryMatch(vuln, dep)));
@@ -226,7 +257,9 @@ class DependencyScan implements ScanSession {
       severity: match.severity,
       fixed: match.fixedVersion,
     };
-    const description = [match.description, match.severity ? null : "The advisory gives no severity; Patchbay rates it medium until one is published."].filter(Boolean).join("\n\n");
+    const description = [match.description, match.severity ? null : "The advisory gives no severity; Patchbay rates it medium until one is published."]
+      .filter(Boolean)
+      .join("\n\n");
     return {
       externalId: `${repository.id}:${path}:${depKey(dep)}:${match.advisory}`,
       raw,
@@ -242,7 +275,12 @@ class DependencyScan implements ScanSession {
         fixedVersion: match.fixedVersion,
         firstDetectedAt: now,
         lastSeenAt: now,
-        asset: { kind: "repository", repositoryName: repository.fullName, url: repository.url, details: { manifest: path, advisory: match.advisory, aliases: raw.aliases } },
+        asset: {
+          kind: "repository",
+          repositoryName: repository.fullName,
+          url: repository.url,
+          details: { manifest: path, advisory: match.advisory, aliases: raw.aliases },
+        },
         url: match.url,
       },
     };
@@ -299,12 +337,26 @@ export const dependencyMonitor: Connector = {
     const [matches] = await osv.queryBatch([{ ecosystem: "npm", name: "lodash", version: "4.17.20" }]);
     return {
       message: `Connected to OSV at ${new URL(osv.base).host}: the API answered a test query.`,
-      details: [`lodash 4.17.20 (npm): ${matches!.length} advisor${matches!.length === 1 ? "y" : "ies"}`, "Repositories are read through your connected source control on each scan."],
+      details: [
+        `lodash 4.17.20 (npm): ${matches!.length} advisor${matches!.length === 1 ? "y" : "ies"}`,
+        "Repositories are read through your connected source control on each scan.",
+      ],
     };
   },
   troubleshoot(error) {
-    if (error.status === 404) return { title: "Connection Failed — not an OSV API", steps: ["The address answered, but not with OSV's /v1/querybatch. Check the OSV API URL (no /v1 at the end)."] };
-    if (error.kind === "unreachable") return { title: "Connection Failed — OSV unreachable", steps: ["Check that this machine can reach the OSV API URL (api.osv.dev, or your mirror).", "Behind a proxy without internet access, run an OSV mirror and enter its address."] };
+    if (error.status === 404)
+      return {
+        title: "Connection Failed — not an OSV API",
+        steps: ["The address answered, but not with OSV's /v1/querybatch. Check the OSV API URL (no /v1 at the end)."],
+      };
+    if (error.kind === "unreachable")
+      return {
+        title: "Connection Failed — OSV unreachable",
+        steps: [
+          "Check that this machine can reach the OSV API URL (api.osv.dev, or your mirror).",
+          "Behind a proxy without internet access, run an OSV mirror and enter its address.",
+        ],
+      };
     return undefined;
   },
   advisories: {

@@ -24,7 +24,12 @@ export function versionOfFile(project: string, filename: string): string | undef
 }
 
 function decodeHtml(text: string): string {
-  return text.replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'");
+  return text
+    .replace(/&amp;/g, "&")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'");
 }
 
 class SimpleIndex {
@@ -53,7 +58,8 @@ class SimpleIndex {
   async projects(): Promise<string[]> {
     const page = await this.#get("/", true);
     if (page.json) return (page.parse<{ projects?: { name?: string }[] }>().projects ?? []).map((p) => pypiName(p.name ?? "")).filter(Boolean);
-    if (!/<a\s/i.test(page.text)) throw new ExternalError("remote", SERVICE, "The index answered /simple/ without project links; is this a PyPI simple index URL (ending in /simple)?");
+    if (!/<a\s/i.test(page.text))
+      throw new ExternalError("remote", SERVICE, "The index answered /simple/ without project links; is this a PyPI simple index URL (ending in /simple)?");
     return [...page.text.matchAll(/<a\s[^<>]*>([^<]+)<\/a>/gi)].map((m) => pypiName(decodeHtml(m[1]!)));
   }
 
@@ -63,14 +69,20 @@ class SimpleIndex {
     try {
       page = await this.#get(`/${project}/`);
     } catch (err) {
-      if (err instanceof ExternalError && err.kind === "not_found") throw new ExternalError("not_found", SERVICE, `The index has no project "${name}": check Projects.`, { status: 404 });
+      if (err instanceof ExternalError && err.kind === "not_found")
+        throw new ExternalError("not_found", SERVICE, `The index has no project "${name}": check Projects.`, { status: 404 });
       throw err;
     }
     let versions: string[];
     if (page.json) {
       const data = page.parse<{ versions?: string[]; files?: { filename?: string; yanked?: unknown }[] }>();
       // PEP 700 lists versions; older servers list files only.
-      versions = data.versions ?? (data.files ?? []).filter((f) => !f.yanked).map((f) => versionOfFile(project, f.filename ?? "")).filter((v): v is string => Boolean(v));
+      versions =
+        data.versions ??
+        (data.files ?? [])
+          .filter((f) => !f.yanked)
+          .map((f) => versionOfFile(project, f.filename ?? ""))
+          .filter((v): v is string => Boolean(v));
     } else {
       versions = [...page.text.matchAll(/<a\s([^<>]*)>([^<]+)<\/a>/gi)]
         .filter((m) => !/data-yanked/i.test(m[1]!))
@@ -105,7 +117,11 @@ export const pypi: Connector = {
     overview: {
       description:
         "Your Python projects on pypi.org or a private index that speaks the Simple Repository API (devpi, Nexus, Artifactory, GitLab, AWS CodeArtifact), with their versions. The Packages page shows which version each repository pins, and the dependency monitor keeps your own projects to itself.",
-      benefits: ["An inventory of the packages you publish", "Which repositories pin an outdated version of your own package", "Your private project names never sent to a public database"],
+      benefits: [
+        "An inventory of the packages you publish",
+        "Which repositories pin an outdated version of your own package",
+        "Your private project names never sent to a public database",
+      ],
       requirements: ["The index URL (the one pip's --index-url names)", "For a private index: a user name and password or token"],
       docs: [
         { label: "PEP 691: JSON-based Simple API", url: "https://peps.python.org/pep-0691/" },
@@ -114,9 +130,29 @@ export const pypi: Connector = {
     },
   },
   fields: [
-    addressField("indexUrl", "Index URL", DEFAULT_URL, "Leave empty for pypi.org; a private index's simple URL, like https://nexus.example.com/repository/pypi-internal/simple."),
-    { name: "projects", label: "Projects", type: "text", editableWhenConnected: true, maxLength: 4000, example: "acme-tools, acme-client", help: "Your projects, separated by commas. Required for pypi.org; on a private index, leave empty to list its projects." },
-    { name: "prefix", label: "Name prefix", type: "text", editableWhenConnected: true, example: "acme-", help: "On a private index: only projects whose names start with this." },
+    addressField(
+      "indexUrl",
+      "Index URL",
+      DEFAULT_URL,
+      "Leave empty for pypi.org; a private index's simple URL, like https://nexus.example.com/repository/pypi-internal/simple.",
+    ),
+    {
+      name: "projects",
+      label: "Projects",
+      type: "text",
+      editableWhenConnected: true,
+      maxLength: 4000,
+      example: "acme-tools, acme-client",
+      help: "Your projects, separated by commas. Required for pypi.org; on a private index, leave empty to list its projects.",
+    },
+    {
+      name: "prefix",
+      label: "Name prefix",
+      type: "text",
+      editableWhenConnected: true,
+      example: "acme-",
+      help: "On a private index: only projects whose names start with this.",
+    },
     USERNAME_FIELD,
     { name: "password", label: "Password or token", type: "secret", editableWhenConnected: true },
   ],
@@ -130,7 +166,9 @@ export const pypi: Connector = {
     const first = projects[0] ? await simple.project(projects[0]) : undefined;
     return {
       message: `Connected to ${new URL(simple.base).host}: ${projects.length} project${projects.length === 1 ? "" : "s"}.`,
-      details: first ? [`${first.name}: ${first.versions.length} version${first.versions.length === 1 ? "" : "s"}, latest ${first.latest ?? "none"}`] : ["No projects found: check the prefix or name your projects."],
+      details: first
+        ? [`${first.name}: ${first.versions.length} version${first.versions.length === 1 ? "" : "s"}, latest ${first.latest ?? "none"}`]
+        : ["No projects found: check the prefix or name your projects."],
     };
   },
   troubleshoot: packageTroubleshoot("the index"),

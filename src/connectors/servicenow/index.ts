@@ -6,12 +6,27 @@
 // retry finds them; remediation events become work notes.
 import { ExternalError } from "../../http.js";
 import { serviceNowInbound } from "./inbound.js";
-import type { Connector, Block, ConnectionSettings, ConnectorContext, FieldValue, TicketContent, TicketRef, TicketTarget, TrackerChoice, TrackerField, TrackerFieldKind, TrackerSession, UpdateOutcome } from "../types.js";
+import type {
+  Connector,
+  Block,
+  ConnectionSettings,
+  ConnectorContext,
+  FieldValue,
+  TicketContent,
+  TicketRef,
+  TicketTarget,
+  TrackerChoice,
+  TrackerField,
+  TrackerFieldKind,
+  TrackerSession,
+  UpdateOutcome,
+} from "../types.js";
 import { cvesIn } from "../types.js";
 import { type Credentials, SERVICE, ServiceNowClient, instanceUrl, serviceNowErrorMessage } from "./client.js";
 
 /** Fields the record keeps for itself, or Patchbay sets on its own (state, correlation). */
-const MANAGED = /^(sys_|number$|state$|priority$|active$|correlation_id$|correlation_display$|work_notes|comments|opened_at$|opened_by$|closed_|resolved_|sla_|upon_|made_sla$|escalation$|calendar_|business_duration$|reassignment_count$|reopen_count$|parent$|order$|approval)/;
+const MANAGED =
+  /^(sys_|number$|state$|priority$|active$|correlation_id$|correlation_display$|work_notes|comments|opened_at$|opened_by$|closed_|resolved_|sla_|upon_|made_sla$|escalation$|calendar_|business_duration$|reassignment_count$|reopen_count$|parent$|order$|approval)/;
 const SHORT_DESCRIPTION_MAX = 160;
 
 interface DictionaryEntry {
@@ -112,8 +127,16 @@ class ServiceNowSession implements TrackerSession {
         sysparm_fields: "name,element,column_label,internal_type,mandatory,read_only,reference,max_length",
         sysparm_limit: "1000",
       }),
-      this.sn.list<ChoiceEntry>("sys_choice", { sysparm_query: `nameIN${table},task^inactive=false^language=en^ORDERBYsequence`, sysparm_fields: "name,element,value,label", sysparm_limit: "2000" }),
-      this.sn.list<{ sys_id: string; name: string }>("sys_user_group", { sysparm_query: "active=true^ORDERBYname", sysparm_fields: "sys_id,name", sysparm_limit: "500" }),
+      this.sn.list<ChoiceEntry>("sys_choice", {
+        sysparm_query: `nameIN${table},task^inactive=false^language=en^ORDERBYsequence`,
+        sysparm_fields: "name,element,value,label",
+        sysparm_limit: "2000",
+      }),
+      this.sn.list<{ sys_id: string; name: string }>("sys_user_group", {
+        sysparm_query: "active=true^ORDERBYname",
+        sysparm_fields: "sys_id,name",
+        sysparm_limit: "500",
+      }),
     ]);
     // The table's own definition of a field wins over the one it inherits from task.
     const entries = new Map<string, DictionaryEntry>();
@@ -127,7 +150,8 @@ class ServiceNowSession implements TrackerSession {
       let allowed = list.map((c) => ({ id: c.value, name: c.label }));
       if (reference === "sys_user_group") allowed = groups.map((g) => ({ id: g.sys_id, name: g.name }));
       const type = value(e.internal_type);
-      const kind = e.element === "description" ? "text" : type === "reference" && reference !== "sys_user_group" ? "unsupported" : kindOf(type, allowed.length > 0);
+      const kind =
+        e.element === "description" ? "text" : type === "reference" && reference !== "sys_user_group" ? "unsupported" : kindOf(type, allowed.length > 0);
       out.push({
         id: e.element,
         name: e.column_label,
@@ -143,18 +167,30 @@ class ServiceNowSession implements TrackerSession {
 
   async statuses(target: TicketTarget) {
     const table = target.project.id;
-    const rows = await this.sn.list<ChoiceEntry>("sys_choice", { sysparm_query: `nameIN${table},task^element=state^inactive=false^language=en^ORDERBYsequence`, sysparm_fields: "name,value,label", sysparm_limit: "100" });
+    const rows = await this.sn.list<ChoiceEntry>("sys_choice", {
+      sysparm_query: `nameIN${table},task^element=state^inactive=false^language=en^ORDERBYsequence`,
+      sysparm_fields: "name,value,label",
+      sysparm_limit: "100",
+    });
     const own = rows.filter((r) => r.name === table);
     return (own.length ? own : rows).map((r) => ({ id: r.value, name: r.label }));
   }
 
   async find(target: TicketTarget, marker: string) {
-    const rows = await this.sn.list<RecordRef>(target.project.id, { sysparm_query: `correlation_id=${marker}`, sysparm_fields: "sys_id,number", sysparm_limit: "1" });
+    const rows = await this.sn.list<RecordRef>(target.project.id, {
+      sysparm_query: `correlation_id=${marker}`,
+      sysparm_fields: "sys_id,number",
+      sysparm_limit: "1",
+    });
     return rows[0] ? this.ref(target, rows[0]) : undefined;
   }
 
   async create(target: TicketTarget, content: TicketContent) {
-    const record = await this.sn.write<RecordRef>("POST", encodeURIComponent(target.project.id), { ...body(content), correlation_id: content.marker, correlation_display: "Patchbay" });
+    const record = await this.sn.write<RecordRef>("POST", encodeURIComponent(target.project.id), {
+      ...body(content),
+      correlation_id: content.marker,
+      correlation_display: "Patchbay",
+    });
     return this.ref(target, record);
   }
 
@@ -175,12 +211,20 @@ class ServiceNowSession implements TrackerSession {
     const sysId = /sys_id(?:=|%3D)([0-9a-f]{32})/i.exec(r)?.[1] ?? (/^[0-9a-f]{32}$/i.test(r) ? r : undefined);
     const number = sysId ? undefined : /^[A-Z]{2,8}\d{5,}$/i.exec(r)?.[0];
     if (!sysId && !number) return undefined;
-    const [record] = await this.sn.list<RecordRef & { short_description?: string }>(target.project.id, { sysparm_query: sysId ? `sys_id=${sysId}` : `number=${number!.toUpperCase()}`, sysparm_fields: "sys_id,number,short_description", sysparm_limit: "1" });
+    const [record] = await this.sn.list<RecordRef & { short_description?: string }>(target.project.id, {
+      sysparm_query: sysId ? `sys_id=${sysId}` : `number=${number!.toUpperCase()}`,
+      sysparm_fields: "sys_id,number,short_description",
+      sysparm_limit: "1",
+    });
     return record ? { ...this.ref(target, record), title: record.short_description ?? "" } : undefined;
   }
 
   async withCves(target: TicketTarget, limit: number) {
-    const records = await this.sn.list<RecordRef & { short_description?: string }>(target.project.id, { sysparm_query: "short_descriptionLIKECVE-^ORDERBYsys_created_on", sysparm_fields: "sys_id,number,short_description", sysparm_limit: String(Math.min(limit, 1000)) });
+    const records = await this.sn.list<RecordRef & { short_description?: string }>(target.project.id, {
+      sysparm_query: "short_descriptionLIKECVE-^ORDERBYsys_created_on",
+      sysparm_fields: "sys_id,number,short_description",
+      sysparm_limit: String(Math.min(limit, 1000)),
+    });
     return records.filter((r) => cvesIn(r.short_description ?? "").length).map((r) => ({ ...this.ref(target, r), title: r.short_description ?? "" }));
   }
 
@@ -188,13 +232,21 @@ class ServiceNowSession implements TrackerSession {
     const out = new Map<string, TrackerChoice>();
     if (!tickets.length) return out;
     const names = new Map((await this.statuses(target)).map((s) => [s.id, s.name]));
-    const records = await this.sn.list<RecordRef>(target.project.id, { sysparm_query: `sys_idIN${tickets.map((t) => t.id).join(",")}`, sysparm_fields: "sys_id,state", sysparm_limit: String(tickets.length) });
+    const records = await this.sn.list<RecordRef>(target.project.id, {
+      sysparm_query: `sys_idIN${tickets.map((t) => t.id).join(",")}`,
+      sysparm_fields: "sys_id,state",
+      sysparm_limit: String(tickets.length),
+    });
     for (const r of records) if (r.state !== undefined) out.set(r.sys_id, { id: String(r.state), name: names.get(String(r.state)) ?? String(r.state) });
     return out;
   }
 
   async transition(target: TicketTarget, ticket: TicketRef, statusId: string) {
-    const [current] = await this.sn.list<RecordRef>(target.project.id, { sysparm_query: `sys_id=${ticket.id}`, sysparm_fields: "sys_id,state", sysparm_limit: "1" });
+    const [current] = await this.sn.list<RecordRef>(target.project.id, {
+      sysparm_query: `sys_id=${ticket.id}`,
+      sysparm_fields: "sys_id,state",
+      sysparm_limit: "1",
+    });
     if (!current) throw new ExternalError("not_found", SERVICE, `ServiceNow has no ${target.project.id} record ${ticket.key} any more.`);
     if (current.state === statusId) return "already" as const;
     await this.sn.write("PATCH", `${encodeURIComponent(target.project.id)}/${ticket.id}`, { state: statusId });
@@ -264,12 +316,21 @@ export const serviceNow: Connector = {
     summary: "Push findings as ServiceNow incidents.",
     overview: {
       description: "Push findings and finding groups as records in a ServiceNow table — incidents by default — through the Table API.",
-      benefits: ["Impact and urgency from severity; ServiceNow computes the priority", "Assignment group, and any field of the table's dictionary", "Correlation IDs prevent duplicates"],
+      benefits: [
+        "Impact and urgency from severity; ServiceNow computes the priority",
+        "Assignment group, and any field of the table's dictionary",
+        "Correlation IDs prevent duplicates",
+      ],
       requirements: [
         "A ServiceNow instance URL",
         "A user with the itil role (to write incidents) and read access to sys_dictionary, sys_choice, sys_db_object and sys_user_group; or an OAuth client (client credentials) for such a user",
       ],
-      docs: [{ label: "ServiceNow: Table API", url: "https://www.servicenow.com/docs/bundle/zurich-api-reference/page/integrate/inbound-rest/concept/c_TableAPI.html" }],
+      docs: [
+        {
+          label: "ServiceNow: Table API",
+          url: "https://www.servicenow.com/docs/bundle/zurich-api-reference/page/integrate/inbound-rest/concept/c_TableAPI.html",
+        },
+      ],
     },
   },
   fields: [
@@ -284,9 +345,21 @@ export const serviceNow: Connector = {
     },
     { name: "username", label: "User name", type: "text", editableWhenConnected: true, help: "A user with the itil role (basic authentication)." },
     { name: "password", label: "Password", type: "secret", editableWhenConnected: true },
-    { name: "clientId", label: "OAuth client ID", type: "text", editableWhenConnected: true, help: "Or an OAuth application registry entry with the client credentials grant enabled." },
+    {
+      name: "clientId",
+      label: "OAuth client ID",
+      type: "text",
+      editableWhenConnected: true,
+      help: "Or an OAuth application registry entry with the client credentials grant enabled.",
+    },
     { name: "clientSecret", label: "OAuth client secret", type: "secret", editableWhenConnected: true },
-    { name: "webhookSecret", label: "Webhook Secret", type: "secret", editableWhenConnected: true, help: "For two-way sync: the secret the business rule sends in its X-Patchbay-Token header. Leave empty and Patchbay makes one on the Trackers page." },
+    {
+      name: "webhookSecret",
+      label: "Webhook Secret",
+      type: "secret",
+      editableWhenConnected: true,
+      help: "For two-way sync: the secret the business rule sends in its X-Patchbay-Token header. Leave empty and Patchbay makes one on the Trackers page.",
+    },
   ],
   defaultName: (settings) => {
     const base = instanceUrl(String(settings.instanceUrl ?? ""));
@@ -297,23 +370,51 @@ export const serviceNow: Connector = {
     await sn.list("incident", { sysparm_limit: "1", sysparm_fields: "sys_id" }, { apiRoot: true });
     const tables = await new ServiceNowSession(sn).projects();
     if (tables.length === 0) {
-      throw new ExternalError("permission", SERVICE, "The account cannot read the table list (sys_db_object). Give it read access to sys_db_object, sys_dictionary, sys_choice and sys_user_group.");
+      throw new ExternalError(
+        "permission",
+        SERVICE,
+        "The account cannot read the table list (sys_db_object). Give it read access to sys_db_object, sys_dictionary, sys_choice and sys_user_group.",
+      );
     }
-    return { message: "Connected to ServiceNow: the credentials were accepted.", details: [`Tables: ${tables.slice(0, 4).map((t) => t.name).join(", ")}${tables.length > 4 ? ", …" : ""}`] };
+    return {
+      message: "Connected to ServiceNow: the credentials were accepted.",
+      details: [
+        `Tables: ${tables
+          .slice(0, 4)
+          .map((t) => t.name)
+          .join(", ")}${tables.length > 4 ? ", …" : ""}`,
+      ],
+    };
   },
   troubleshoot(error) {
     if (error.kind === "auth") {
-      return { title: "Connection Failed — ServiceNow did not accept the credentials", steps: ["Check the user name and password (or the OAuth client ID and secret).", "The user must not require multi-factor sign-in, and must be active and not locked out."] };
+      return {
+        title: "Connection Failed — ServiceNow did not accept the credentials",
+        steps: [
+          "Check the user name and password (or the OAuth client ID and secret).",
+          "The user must not require multi-factor sign-in, and must be active and not locked out.",
+        ],
+      };
     }
     if (error.kind === "permission") {
-      return { title: "Connection Failed — missing role or ACL", steps: ["Give the user the itil role to create and update incidents.", "Allow it to read sys_dictionary, sys_choice, sys_db_object and sys_user_group (for the mapping form)."] };
+      return {
+        title: "Connection Failed — missing role or ACL",
+        steps: [
+          "Give the user the itil role to create and update incidents.",
+          "Allow it to read sys_dictionary, sys_choice, sys_db_object and sys_user_group (for the mapping form).",
+        ],
+      };
     }
     return undefined;
   },
   tracker: {
     nouns: { project: "table", ticketType: "record type", ticket: "record" },
     descriptionFormat: "plain text",
-    session: (connection, ctx) => new ServiceNowSession(client(connection, ctx), String(connection.settings.clientId ?? "") ? undefined : String(connection.settings.username ?? "") || undefined),
+    session: (connection, ctx) =>
+      new ServiceNowSession(
+        client(connection, ctx),
+        String(connection.settings.clientId ?? "") ? undefined : String(connection.settings.username ?? "") || undefined,
+      ),
     inbound: serviceNowInbound,
   },
 };

@@ -22,7 +22,8 @@ export function slackMessage(n: Notification): Record<string, unknown> {
     { type: "header", text: { type: "plain_text", text: n.title.slice(0, 150), emoji: true } },
     { type: "section", text: { type: "mrkdwn", text: `${ICON[n.level]} ${esc(n.text)}${more}`.slice(0, 3000) } },
   ];
-  if (n.facts.length) blocks.push({ type: "section", fields: n.facts.slice(0, 10).map((f) => ({ type: "mrkdwn", text: `*${esc(f.label)}*\n${esc(f.value)}`.slice(0, 2000) })) });
+  if (n.facts.length)
+    blocks.push({ type: "section", fields: n.facts.slice(0, 10).map((f) => ({ type: "mrkdwn", text: `*${esc(f.label)}*\n${esc(f.value)}`.slice(0, 2000) })) });
   if (n.link) blocks.push({ type: "actions", elements: [{ type: "button", text: { type: "plain_text", text: n.link.label.slice(0, 75) }, url: n.link.url }] });
   blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: `Patchbay · ${esc(n.event)} · ${n.at.replace("T", " ").slice(0, 16)} UTC` }] });
   // The text is the notification's fallback (and what screen readers and push alerts show).
@@ -34,7 +35,10 @@ const WEBHOOK_ERRORS: Record<string, { kind: ExternalError["kind"]; say: string 
   action_prohibited: { kind: "permission", say: "A Slack admin has restricted this webhook (action_prohibited)." },
   channel_not_found: { kind: "not_found", say: "The webhook's channel no longer exists (channel_not_found): create a new webhook." },
   no_service: { kind: "not_found", say: "The webhook was removed or disabled in Slack (no_service): create a new one and paste its URL." },
-  channel_is_archived: { kind: "invalid_input", say: "The webhook's channel is archived (channel_is_archived): unarchive it or create a webhook for another channel." },
+  channel_is_archived: {
+    kind: "invalid_input",
+    say: "The webhook's channel is archived (channel_is_archived): unarchive it or create a webhook for another channel.",
+  },
   no_team: { kind: "not_found", say: "The Slack workspace of this webhook no longer exists (no_team)." },
 };
 
@@ -46,7 +50,10 @@ const API_ERRORS: Record<string, { kind: ExternalError["kind"]; say: string }> =
   account_inactive: { kind: "auth", say: "The bot's account was deactivated (account_inactive)." },
   missing_scope: { kind: "permission", say: "The bot token lacks the chat:write scope (missing_scope): add it and reinstall the app." },
   not_in_channel: { kind: "permission", say: "The bot is not in the channel (not_in_channel): invite it with /invite @your-app in that channel." },
-  channel_not_found: { kind: "invalid_input", say: "Slack knows no such channel (channel_not_found): use its name (#security) or ID (C0123…), and invite the bot to private channels." },
+  channel_not_found: {
+    kind: "invalid_input",
+    say: "Slack knows no such channel (channel_not_found): use its name (#security) or ID (C0123…), and invite the bot to private channels.",
+  },
   is_archived: { kind: "invalid_input", say: "The channel is archived (is_archived)." },
 };
 
@@ -61,7 +68,8 @@ async function send(connection: ConnectionSettings, ctx: ConnectorContext, notif
       await http.request({ method: "POST", url: webhook, headers: { "content-type": "application/json" }, body: JSON.stringify(message), idempotent: false });
     } catch (err) {
       const known = err instanceof ExternalError && err.remoteMessage ? WEBHOOK_ERRORS[err.remoteMessage] : undefined;
-      if (known && err instanceof ExternalError) throw new ExternalError(known.kind, SERVICE, known.say, { status: err.status, remoteMessage: err.remoteMessage });
+      if (known && err instanceof ExternalError)
+        throw new ExternalError(known.kind, SERVICE, known.say, { status: err.status, remoteMessage: err.remoteMessage });
       throw err;
     }
     return;
@@ -76,7 +84,10 @@ async function send(connection: ConnectionSettings, ctx: ConnectorContext, notif
   });
   if (!data.ok) {
     const known = API_ERRORS[data.error ?? ""];
-    throw new ExternalError(known?.kind ?? "remote", SERVICE, known?.say ?? `Slack refused the message (${data.error ?? "unknown error"}).`, { status: 200, remoteMessage: data.error });
+    throw new ExternalError(known?.kind ?? "remote", SERVICE, known?.say ?? `Slack refused the message (${data.error ?? "unknown error"}).`, {
+      status: 200,
+      remoteMessage: data.error,
+    });
   }
 }
 
@@ -88,8 +99,13 @@ export const slack: Connector = {
     category: "collaboration",
     summary: "Notifications when connecting or updating a ticket fails, and other events you choose.",
     overview: {
-      description: "Connect Slack to receive notifications if there is an issue connecting an integration or updating a ticket during remediation, and for the other events you choose.",
-      benefits: ["Failures reported where your team already looks", "A button back to the Patchbay page concerned", "Bursts collapsed into one message a minute"],
+      description:
+        "Connect Slack to receive notifications if there is an issue connecting an integration or updating a ticket during remediation, and for the other events you choose.",
+      benefits: [
+        "Failures reported where your team already looks",
+        "A button back to the Patchbay page concerned",
+        "Bursts collapsed into one message a minute",
+      ],
       requirements: ["A Slack incoming webhook URL, or a bot token with chat:write and a channel the bot was invited to"],
       docs: [
         { label: "Slack: Incoming webhooks", url: "https://api.slack.com/messaging/webhooks" },
@@ -106,8 +122,23 @@ export const slack: Connector = {
       help: "From your Slack app's Incoming Webhooks page (https://hooks.slack.com/services/…). Or use a bot token and a channel below.",
       validate: (v) => (/^https:\/\/\S+$/.test(v) ? undefined : "Paste the whole webhook URL, starting with https://hooks.slack.com/services/."),
     },
-    { name: "botToken", label: "Bot token", type: "secret", editableWhenConnected: true, help: "A bot token (xoxb-…) with the chat:write scope.", validate: (v) => (/^xox[bp]-/.test(v) ? undefined : "A bot token starts with xoxb-.") },
-    { name: "channel", label: "Channel", type: "text", editableWhenConnected: true, glance: true, example: "#security-alerts", help: "With a bot token: the channel's name or ID; invite the bot to it first." },
+    {
+      name: "botToken",
+      label: "Bot token",
+      type: "secret",
+      editableWhenConnected: true,
+      help: "A bot token (xoxb-…) with the chat:write scope.",
+      validate: (v) => (/^xox[bp]-/.test(v) ? undefined : "A bot token starts with xoxb-."),
+    },
+    {
+      name: "channel",
+      label: "Channel",
+      type: "text",
+      editableWhenConnected: true,
+      glance: true,
+      example: "#security-alerts",
+      help: "With a bot token: the channel's name or ID; invite the bot to it first.",
+    },
     ...RULE_FIELDS,
   ],
   defaultName: (settings) => (typeof settings.channel === "string" && settings.channel ? `Slack ${settings.channel}` : "Slack"),
@@ -116,12 +147,18 @@ export const slack: Connector = {
     return { message: "Slack accepted the test message: look for it in the channel." };
   },
   troubleshoot(error) {
-    if (error.kind === "auth") return { title: "Connection Failed — Slack did not accept the token", steps: ["Copy the bot token (xoxb-…) again from OAuth & Permissions, or reinstall the app to the workspace."] };
-    if (error.kind === "not_found" || error.kind === "permission" || error.kind === "invalid_input") return { title: "Connection Failed — Slack refused the message", steps: [error.message] };
+    if (error.kind === "auth")
+      return {
+        title: "Connection Failed — Slack did not accept the token",
+        steps: ["Copy the bot token (xoxb-…) again from OAuth & Permissions, or reinstall the app to the workspace."],
+      };
+    if (error.kind === "not_found" || error.kind === "permission" || error.kind === "invalid_input")
+      return { title: "Connection Failed — Slack refused the message", steps: [error.message] };
     return undefined;
   },
   notifier: {
     send,
-    channelProblem: (channel) => (/^(#[\w.-]{1,80}|[CGD][A-Z0-9]{6,20})$/.test(channel) ? undefined : `Channel "${channel}" is not a Slack channel name (#security) or ID (C0123…).`),
+    channelProblem: (channel) =>
+      /^(#[\w.-]{1,80}|[CGD][A-Z0-9]{6,20})$/.test(channel) ? undefined : `Channel "${channel}" is not a Slack channel name (#security) or ID (C0123…).`,
   },
 };

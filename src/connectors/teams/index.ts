@@ -34,7 +34,9 @@ export function adaptiveCard(n: Notification): Record<string, unknown> {
 
 async function send(connection: ConnectionSettings, ctx: ConnectorContext, notification: Notification): Promise<void> {
   const url = connection.secrets.webhookUrl ?? "";
-  await ctx.http(SERVICE).request({ method: "POST", url, headers: { "content-type": "application/json" }, body: JSON.stringify(adaptiveCard(notification)), idempotent: false });
+  await ctx
+    .http(SERVICE)
+    .request({ method: "POST", url, headers: { "content-type": "application/json" }, body: JSON.stringify(adaptiveCard(notification)), idempotent: false });
 }
 
 export const teams: Connector = {
@@ -47,8 +49,13 @@ export const teams: Connector = {
     overview: {
       description: "Send Patchbay's notifications to a Microsoft Teams channel through a Workflows webhook (or a classic incoming webhook).",
       benefits: ["Failures and events reported in Teams", "A button back to the Patchbay page concerned"],
-      requirements: ["A Teams Workflows webhook URL (the \"Post to a channel when a webhook request is received\" template), or an incoming webhook URL"],
-      docs: [{ label: "Microsoft: Create incoming webhooks with Workflows", url: "https://support.microsoft.com/en-us/office/create-incoming-webhooks-with-workflows-for-microsoft-teams-8ae491c7-0394-4861-ba59-055e33f75498" }],
+      requirements: ['A Teams Workflows webhook URL (the "Post to a channel when a webhook request is received" template), or an incoming webhook URL'],
+      docs: [
+        {
+          label: "Microsoft: Create incoming webhooks with Workflows",
+          url: "https://support.microsoft.com/en-us/office/create-incoming-webhooks-with-workflows-for-microsoft-teams-8ae491c7-0394-4861-ba59-055e33f75498",
+        },
+      ],
     },
   },
   fields: [
@@ -71,7 +78,10 @@ export const teams: Connector = {
   },
   troubleshoot(error) {
     if (error.kind === "not_found" || error.kind === "auth" || error.kind === "permission") {
-      return { title: "Connection Failed — Teams refused the webhook", steps: ["The workflow or webhook may have been turned off or deleted: create it again in the channel and paste the new URL."] };
+      return {
+        title: "Connection Failed — Teams refused the webhook",
+        steps: ["The workflow or webhook may have been turned off or deleted: create it again in the channel and paste the new URL."],
+      };
     }
     return undefined;
   },

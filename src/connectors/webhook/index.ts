@@ -64,7 +64,7 @@ export const webhook: Connector = {
       type: "secret",
       required: true,
       editableWhenConnected: true,
-      help: "The receiver checks X-Patchbay-Signature = sha256=HMAC-SHA256(secret, X-Patchbay-Timestamp + \".\" + body), and rejects old timestamps.",
+      help: 'The receiver checks X-Patchbay-Signature = sha256=HMAC-SHA256(secret, X-Patchbay-Timestamp + "." + body), and rejects old timestamps.',
       validate: (v) => (v.length < 16 ? "Use a secret of at least 16 characters." : undefined),
     },
     ...RULE_FIELDS,

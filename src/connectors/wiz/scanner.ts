@@ -3,7 +3,16 @@
 // repositories and container images only, per the integration's scan options).
 import { ExternalError } from "../../http.js";
 import { isCveId } from "../../vuln/advisories.js";
-import { type AssetRef, type ConnectionSettings, type ConnectorContext, ScanCursorInvalid, type SyncPage, type Scanner, type ScannerRecord, type ScannerSeverity } from "../types.js";
+import {
+  type AssetRef,
+  type ConnectionSettings,
+  type ConnectorContext,
+  ScanCursorInvalid,
+  type SyncPage,
+  type Scanner,
+  type ScannerRecord,
+  type ScannerSeverity,
+} from "../types.js";
 import type { WizClient } from "./client.js";
 import { ecosystemOfFile } from "../../vuln/ecosystems.js";
 
@@ -146,7 +155,13 @@ export function mapNode(node: WizNode, assetTypes: string[]): ScannerRecord {
       kind: "container_image",
       key,
       name: asset!.name || key,
-      details: { wizAssetId: asset!.id, imageId: asset!.imageId, registry: asset!.registry?.name, imageRepository: asset!.repository?.name, cloudPlatform: asset!.cloudPlatform },
+      details: {
+        wizAssetId: asset!.id,
+        imageId: asset!.imageId,
+        registry: asset!.registry?.name,
+        imageRepository: asset!.repository?.name,
+        cloudPlatform: asset!.cloudPlatform,
+      },
     };
   }
   const severity = [node.severity, node.vendorSeverity, node.nvdSeverity, node.CVSSSeverity].map((s) => SEVERITY[s ?? ""]).find(Boolean) ?? "info";

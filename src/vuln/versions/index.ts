@@ -46,7 +46,8 @@ export function versionProblem(ecosystem: string | null | undefined, version: st
   const scheme = versionScheme(ecosystem);
   const shown = version.length > 40 ? `${version.slice(0, 40)}…` : version;
   if (!version.trim()) return `The version is empty, so ${scheme.name} cannot order it.`;
-  if (version.length > MAX_VERSION_LENGTH) return `"${shown}" is longer than ${MAX_VERSION_LENGTH} characters, so it is not a version ${scheme.name} can order.`;
+  if (version.length > MAX_VERSION_LENGTH)
+    return `"${shown}" is longer than ${MAX_VERSION_LENGTH} characters, so it is not a version ${scheme.name} can order.`;
   const problem = scheme.problem(version);
   return problem ? `"${shown}" is ${problem}, so ${scheme.name} cannot order it.` : null;
 }

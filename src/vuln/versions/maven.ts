@@ -117,7 +117,8 @@ const MAVEN_CHARS = /^[0-9A-Za-z._+-]+$/;
 
 export const mavenScheme: VersionScheme = {
   name: "Maven (ComparableVersion)",
-  problem: (v) => (MAVEN_CHARS.test(v) && isDigit(v[0]) ? null : "not a Maven version (it starts with a digit and holds letters, digits, '.', '-', '_' or '+')"),
+  problem: (v) =>
+    MAVEN_CHARS.test(v) && isDigit(v[0]) ? null : "not a Maven version (it starts with a digit and holds letters, digits, '.', '-', '_' or '+')",
   compare: (a, b) => compareItem(parseMaven(a), parseMaven(b)),
   prerelease: (v) => hasQualifier(parseMaven(v), (q) => PRERELEASE.has(q) || (comparable(q) < RELEASE && q !== "")),
 };
