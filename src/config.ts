@@ -31,65 +31,6 @@ export interface Config {
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
-export interface ConfigVariable {
-  name: string;
-  default: string;
-  description: string;
-}
-
-/** The documented variables, in the order the README lists them. */
-export const CONFIG_VARIABLES: ConfigVariable[] = [
-  { name: "PORT", default: "8080", description: "TCP port the web server listens on." },
-  { name: "HOST", default: "0.0.0.0", description: "Interface the web server binds to." },
-  {
-    name: "PATCHBAY_DATA_DIR",
-    default: "./data (/data in the Docker image)",
-    description: "Directory holding patchbay.db (SQLite, WAL) and the generated secret.key.",
-  },
-  {
-    name: "PATCHBAY_BASE_URL",
-    default: "http://localhost:$PORT",
-    description:
-      "The URL people use to reach Patchbay. Used for links in notifications, OAuth callback URLs, secure cookies (https) and the CSRF origin check.",
-  },
-  {
-    name: "PATCHBAY_SECRET_KEY",
-    default: "(unset: key file in the data directory)",
-    description:
-      "32-byte key for AES-256-GCM encryption of stored credentials, as 64 hex characters or base64. If unset, a key file is generated once in the data directory with 0600 permissions.",
-  },
-  { name: "PATCHBAY_LOG_LEVEL", default: "info", description: "debug, info, warn or error. Logs are JSON lines on stdout." },
-  {
-    name: "PATCHBAY_SPOOL_DIR",
-    default: "$PATCHBAY_DATA_DIR/spool",
-    description:
-      "Where uploaded reports are spooled while they are read and imported (up to 200 MB each): a report completely spooled when Patchbay stopped is imported at its next start.",
-  },
-  {
-    name: "PATCHBAY_OUTBOUND_DENY_PRIVATE",
-    default: "false",
-    description:
-      "true: Patchbay's HTTP calls never connect to private, loopback or link-local addresses (checked on the address actually connected). Leave false on an intranet, where the tools Patchbay connects to usually have private addresses.",
-  },
-  {
-    name: "PATCHBAY_TRUSTED_PROXIES",
-    default: "(empty)",
-    description:
-      "Behind reverse proxies: their addresses and CIDR ranges, comma-separated (10.0.0.5, 10.1.0.0/16). The client address for sign-in limits is then the first X-Forwarded-For entry from the right that is not one of them. Replaces PATCHBAY_TRUST_PROXY.",
-  },
-  {
-    name: "PATCHBAY_JOB_LEASE_SECONDS",
-    default: "60",
-    description: "How long a worker holds a background job before another may take it over after a crash.",
-  },
-  {
-    name: "PATCHBAY_ORIGIN_MAP",
-    default: "(empty)",
-    description:
-      "For demos and tests only: comma-separated origin=replacement pairs that route a service's origin to a local simulator, e.g. https://auth.app.wiz.io=http://127.0.0.1:4010.",
-  },
-];
-
 export class ConfigError extends Error {}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

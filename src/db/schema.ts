@@ -1,6 +1,6 @@
 // Table types for Kysely: the one description of what the database holds.
 // Timestamps are ISO-8601 UTC strings (lexical order is time order on every dialect).
-import type { ColumnType, Generated, Insertable, Kysely, Selectable, Updateable } from "kysely";
+import type { ColumnType, Generated, Kysely, Selectable } from "kysely";
 import type { Severity } from "../vuln/severity.js";
 
 export interface MetaTable {
@@ -563,9 +563,7 @@ export interface Database {
 
 export type Db = Kysely<Database>;
 export type User = Selectable<UserTable>;
-export type NewUser = Insertable<UserTable>;
 export type Integration = Selectable<IntegrationTable>;
-export type IntegrationUpdate = Updateable<IntegrationTable>;
 export type Job = Selectable<JobTable>;
 export type Repository = Selectable<RepositoryTable>;
 export type Asset = Selectable<AssetTable>;
@@ -573,7 +571,6 @@ export type Finding = Selectable<FindingTable>;
 export type FindingSource = Selectable<FindingSourceTable>;
 export type FindingEvent = Selectable<FindingEventTable>;
 export type SyncRun = Selectable<SyncRunTable>;
-export type Remediation = Selectable<RemediationTable>;
 export type TrackerMapping = Selectable<TrackerMappingTable>;
 export type TrackerAssignment = Selectable<TrackerAssignmentTable>;
 export type Ticket = Selectable<TicketTable>;

@@ -11,9 +11,6 @@ export interface VersionScheme {
   prerelease(version: string): boolean;
 }
 
-/** -1, 0 or 1. */
-export const sign = (n: number | bigint): number => (n < 0 ? -1 : n > 0 ? 1 : 0);
-
 /** Orders two runs of ASCII digits as numbers, however long (leading zeros ignored). */
 export function compareDigits(a: string, b: string): number {
   let i = 0;
