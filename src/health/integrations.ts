@@ -2,6 +2,7 @@
 // scopes it lacks) and, for a tracker, whether its mappings still fit the tracker (the mapped
 // statuses still in the workflow, the mapped fields still on the screen). The notes show on the
 // card; a new warning is sent as a notification, before pushes start failing.
+import { loadConnected } from "../integrations/store.js";
 import type { Services } from "../services.js";
 import { sql } from "kysely";
 import { connectorContext } from "../connectors/context.js";
@@ -41,9 +42,9 @@ export async function enqueueHealthChecks(db: Db, now: Date): Promise<void> {
 export function healthHandler(deps: Services): JobHandler<{ integrationId: number }> {
   return async ({ payload, logger }) => {
     const { integrationId } = payload;
-    const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
-    const connector = integration && deps.catalogue.get(integration.kind);
-    if (!integration || !connector) return;
+    const found = await loadConnected(deps.db, deps.catalogue, integrationId);
+    if (!found) return;
+    const { integration, connector } = found;
     const notes: HealthNote[] = [];
     const problem = (err: unknown) => {
       if (!(err instanceof ExternalError)) throw err;

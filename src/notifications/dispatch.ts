@@ -7,7 +7,7 @@ import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
 import type { Db } from "../db/schema.js";
 import { connectionOf } from "../integrations/reused.js";
-import { integrationSettings, setIntegrationStatus } from "../integrations/store.js";
+import { integrationSettings, loadConnected, setIntegrationStatus } from "../integrations/store.js";
 import { enqueue, integrationLane, jobKind, releaseDedupeKey } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText } from "../log.js";
@@ -131,9 +131,9 @@ export function sendHandler(deps: Services): JobHandler<SendPayload> {
     // Events arriving while this one sends wait for the next message.
     await releaseDedupeKey(deps.db, job.id);
     const { integrationId, rule, events, extra, channel } = payload;
-    const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
-    const connector = integration ? deps.catalogue.get(integration.kind) : undefined;
-    if (!integration || !connector?.notifier) return;
+    const found = await loadConnected(deps.db, deps.catalogue, integrationId, "notifier");
+    if (!found) return;
+    const { integration, connector } = found;
     const rows = await deps.db.selectFrom("domain_events").selectAll().where("id", "in", events).orderBy("id").execute();
     const settings = integrationSettings(integration);
     const now = deps.now();

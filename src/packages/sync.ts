@@ -1,6 +1,7 @@
 // Job `packages.sync`: the packages a package registry lists for the organisation, with their
 // versions, kept in the packages table (what the Packages page shows, and what the dependency
 // monitor keeps to itself). Packages no longer listed are removed.
+import { loadConnected } from "../integrations/store.js";
 import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
 import type { Db } from "../db/schema.js";
@@ -20,9 +21,9 @@ export function packageSyncHandler(deps: Services): JobHandler<{ integrationId: 
   return async ({ job, payload, logger }) => {
     const { db, now } = deps;
     const { integrationId } = payload;
-    const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
-    const connector = integration ? deps.catalogue.get(integration.kind) : undefined;
-    if (!integration || !connector?.packages) return;
+    const found = await loadConnected(db, deps.catalogue, integrationId, "packages");
+    if (!found) return;
+    const { integration, connector } = found;
     // The scan counts' shape, so the card reads it like a scan: "resolved" = packages no longer listed.
     const counts: SyncCounts = emptyCounts();
     const run = await startRun(db, integration.id, job.id, now());

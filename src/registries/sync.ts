@@ -3,6 +3,7 @@
 // scanners' container findings use), named <host>/<repository>:<tag>, linked to their source
 // repository by the org.opencontainers.image.source label. Images the registry no longer lists
 // are marked gone and their open findings resolved.
+import { loadConnected } from "../integrations/store.js";
 import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
 import type { RegistryImage } from "../connectors/types.js";
@@ -27,9 +28,9 @@ export function registrySyncHandler(deps: Services): JobHandler<{ integrationId:
   return async ({ job, payload, logger, progress }) => {
     const { db, now } = deps;
     const { integrationId } = payload;
-    const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
-    const connector = integration ? deps.catalogue.get(integration.kind) : undefined;
-    if (!integration || !connector?.registry) return;
+    const found = await loadConnected(db, deps.catalogue, integrationId, "registry");
+    if (!found) return;
+    const { integration, connector } = found;
     // The scan counts' shape, so the card reads it like a scan: "resolved" = images gone.
     const counts: SyncCounts = emptyCounts();
     const run = await startRun(db, integration.id, job.id, now());

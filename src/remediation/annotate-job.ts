@@ -2,6 +2,7 @@
 // the pull request's description (a marked block, replaced in place), through the source
 // control integration the pull request came from. Never into a pull request from outside the
 // repository.
+import { loadConnected } from "../integrations/store.js";
 import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
 import { pacerFor } from "../integrations/pacing.js";
@@ -20,9 +21,9 @@ export function annotateHandler(deps: Services): JobHandler<{ remediationId: num
       .executeTakeFirst();
     // Never into an outsider's pull request: the ticket keys would tell the world what is tracked.
     if (!remediation || remediation.state !== "open" || remediation.outside) return;
-    const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", remediation.integration_id).executeTakeFirst();
-    const connector = integration ? deps.catalogue.get(integration.kind) : undefined;
-    if (!integration || !connector?.scm) return;
+    const found = await loadConnected(deps.db, deps.catalogue, remediation.integration_id, "scm");
+    if (!found) return;
+    const { integration, connector } = found;
     const tickets = await deps.db
       .selectFrom("remediation_findings")
       .innerJoin("ticket_findings", "ticket_findings.finding_id", "remediation_findings.finding_id")

@@ -2,6 +2,7 @@
 // through its source control (the file listing gives blob ids, so an unchanged file is not
 // read again). A repository that cannot be read keeps what was read before; lost
 // credentials fail the job like any sync.
+import { loadConnected } from "../integrations/store.js";
 import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
 import type { Db } from "../db/schema.js";
@@ -23,10 +24,10 @@ export function ownershipSyncHandler(deps: Services): JobHandler<{ integrationId
   return async ({ payload, logger, progress }) => {
     const { db } = deps;
     const { integrationId } = payload;
-    const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
-    const connector = integration ? deps.catalogue.get(integration.kind) : undefined;
-    const scm = connector?.scm;
-    if (!integration || !connector || !scm) return;
+    const found = await loadConnected(db, deps.catalogue, integrationId, "scm");
+    if (!found) return;
+    const { integration, connector } = found;
+    const scm = connector.scm;
     const candidates = scm.codeownersPaths;
     const ctx = connectorContext({ ...deps.env, logger });
     const connection = await connectionFor(deps, connector, integration);

@@ -7,6 +7,7 @@
 // finds a row still waiting for its ticket searches the tracker for the marker first. A
 // lease on the row keeps two pushes of one subject from running at once; a later attempt of
 // the job that crashed holding it takes it over at once.
+import { loadConnected } from "../integrations/store.js";
 import type { Services } from "../services.js";
 import { createHash } from "node:crypto";
 import { connectorContext } from "../connectors/context.js";
@@ -108,9 +109,9 @@ export interface TrackerHandle {
 export async function openTracker(deps: Services, mappingId: number, logger: Logger): Promise<TrackerHandle | undefined> {
   const mapping = await findMapping(deps.db, mappingId);
   if (!mapping) return undefined;
-  const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", mapping.integration_id).executeTakeFirst();
-  const connector = integration ? deps.catalogue.get(integration.kind) : undefined;
-  if (!integration || !connector?.tracker) return undefined;
+  const found = await loadConnected(deps.db, deps.catalogue, mapping.integration_id, "tracker");
+  if (!found) return undefined;
+  const { integration, connector } = found;
   const connection = await connectionOf(deps, connector, integration);
   const pacer = await pacerFor(deps.db, connector, integration, logger, deps.env.pace);
   const session = connector.tracker.session(connection, connectorContext({ ...deps.env, logger, pacer }));

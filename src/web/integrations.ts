@@ -9,7 +9,7 @@ import type { Integration } from "../db/schema.js";
 import { type Existing, displayValue, parseSettingsForm } from "../integrations/form.js";
 import { testConnection, type TestOutcome } from "../integrations/service.js";
 import { connectorContext } from "../connectors/context.js";
-import { deleteIntegration, findIntegration, integrationSettings, listIntegrations } from "../integrations/store.js";
+import { deleteIntegration, findIntegration, integrationSettings, listIntegrations, loadConnected } from "../integrations/store.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { countFindingsOnlyFrom, deleteFindingsOnlyFrom } from "../findings/store.js";
 import { readForm } from "./forms.js";
@@ -309,12 +309,8 @@ function parseTab(value: string | undefined, fallback: Tab = "overview"): Tab {
 }
 
 async function loadIntegration(c: Ctx, deps: AppDeps): Promise<{ connector: Connector; integration: Integration } | undefined> {
-  const id = Number(c.req.param("id"));
-  if (!Number.isSafeInteger(id)) return undefined;
-  const integration = await findIntegration(deps.db, id);
-  if (!integration || integration.kind !== c.req.param("kind")!) return undefined;
-  const connector = deps.catalogue.get(integration.kind);
-  return connector ? { connector, integration } : undefined;
+  const found = await loadConnected(deps.db, deps.catalogue, Number(c.req.param("id")));
+  return found?.integration.kind === c.req.param("kind") ? found : undefined;
 }
 
 function existingOf(deps: AppDeps, integration: Integration): Existing {

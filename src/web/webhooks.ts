@@ -7,10 +7,10 @@
 // an unsigned one not at all, and at most two large ones at once per integration. A delivery seen before — the same delivery id, or the same
 // signed body under a new id — gets 202 "already processed" and is not processed again (a
 // service's redelivery expects a 2xx). An accepted one is recorded and processed as a durable job.
+import { loadConnected } from "../integrations/store.js";
 import crypto from "node:crypto";
 import { Hono } from "hono";
 import { readBytesUpTo } from "../http.js";
-import { findIntegration } from "../integrations/store.js";
 import { acceptDelivery } from "../remediation/deliveries.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { jsonNestingExceeds } from "../text.js";
@@ -38,9 +38,8 @@ export function webhookRoutes(deps: AppDeps): Hono<AppEnv> {
       return c.json({ error: reason }, status);
     };
     const id = Number(c.req.param("id"));
-    const found = Number.isSafeInteger(id) ? await findIntegration(deps.db, id) : undefined;
-    const integration = found?.kind === c.req.param("kind") ? found : undefined;
-    const connector = integration && deps.catalogue.get(integration.kind);
+    const found = await loadConnected(deps.db, deps.catalogue, id);
+    const { integration, connector } = found?.integration.kind === c.req.param("kind") ? found : { integration: undefined, connector: undefined };
     // Source control signs its deliveries; so do trackers that send their tickets' changes.
     const receiver = connector?.scm?.webhook ?? connector?.tracker?.inbound;
     if (!integration || !receiver) return refuse(404, "No integration that sends webhooks at this address.");
