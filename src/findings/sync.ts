@@ -3,6 +3,7 @@
 // keeps pages 1..N-1 and its retry resumes at page N. Only a scan that has read every page
 // resolves what the scanner no longer reports. The job's dedupe key keeps two scans of one
 // integration from running at once.
+import { findIntegration } from "../integrations/store.js";
 import type { Services } from "../services.js";
 import { ScanCursorInvalid, type SyncPage } from "../connectors/types.js";
 import { refreshPlannerStatistics } from "../db/database.js";
@@ -38,7 +39,7 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
   return async ({ job, payload, logger, progress }) => {
     const { db, now } = deps;
     const { integrationId } = payload;
-    const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
+    const integration = await findIntegration(db, integrationId);
     if (!integration) return; // disconnected since the scan was queued
     const scanner = deps.catalogue.get(integration.kind)?.scanner;
     if (!scanner) throw new Error(`Integration "${integration.name}" is not a scanner.`);

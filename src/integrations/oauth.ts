@@ -12,7 +12,7 @@ import type { Connector, OAuthProvider, SecretValues, SettingValues } from "../c
 import type { Integration } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { connectorContext } from "../connectors/context.js";
-import { integrationSettings } from "./store.js";
+import { findIntegration, integrationSettings } from "./store.js";
 
 export const CALLBACK_PATH = "/integrations/oauth/callback";
 const STATE_TTL_MS = 10 * 60 * 1000;
@@ -147,7 +147,7 @@ export async function connectionFor(
 
 async function loadOrRefresh(deps: Services, connector: Connector, stale: Integration): Promise<{ settings: SettingValues; secrets: SecretValues }> {
   // Read the row again: another job may have refreshed the token since this one loaded it.
-  const integration = (await deps.db.selectFrom("integrations").selectAll().where("id", "=", stale.id).executeTakeFirst()) ?? stale;
+  const integration = (await findIntegration(deps.db, stale.id)) ?? stale;
   const settings = integrationSettings(integration);
   const secrets = deps.vault.openSecrets(integration.secrets);
   const expiresAt = typeof settings.tokenExpiresAt === "string" ? Date.parse(settings.tokenExpiresAt) : NaN;

@@ -1,6 +1,7 @@
 // An integration that reuses another's connection (GitHub Issues through a connected GitHub):
 // its "integration" field names the other, whose settings and secrets (with OAuth tokens
 // refreshed) are handed to the connector as `reused`.
+import { findIntegration } from "./store.js";
 import type { Services } from "../services.js";
 import type { Connector, ConnectionSettings } from "../connectors/types.js";
 import type { Integration } from "../db/schema.js";
@@ -11,7 +12,7 @@ export async function withReused(deps: Services, connector: Connector, connectio
   const field = connector.fields.find((f) => f.type === "integration" && connection.settings[f.name]);
   if (!field) return connection;
   const id = Number(connection.settings[field.name]);
-  const integration = await deps.db.selectFrom("integrations").selectAll().where("id", "=", id).executeTakeFirst();
+  const integration = await findIntegration(deps.db, id);
   const other = integration ? deps.catalogue.get(integration.kind) : undefined;
   if (!integration || !other || integration.kind !== field.integrationKind) {
     throw new ExternalError(

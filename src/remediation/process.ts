@@ -17,7 +17,7 @@ import { requestTicketSweep } from "../tickets/sweep.js";
 import { findFixes } from "./fixes.js";
 import { applyTicketEvent, ticketDelivery } from "../tickets/inbound.js";
 import { LINK_OUTSIDE_PULL_REQUESTS } from "../connectors/pull-requests.js";
-import { integrationSettings } from "../integrations/store.js";
+import { findIntegration, integrationSettings } from "../integrations/store.js";
 
 export const WEBHOOK_JOB = jobKind<{ deliveryId: number }>("webhook.process");
 
@@ -27,7 +27,7 @@ export function webhookProcessHandler(deps: Services): JobHandler<{ deliveryId: 
     const db = deps.db;
     const delivery = await db.selectFrom("webhook_deliveries").selectAll().where("id", "=", deliveryId).executeTakeFirst();
     if (!delivery || delivery.outcome !== "accepted") return;
-    const integration = await db.selectFrom("integrations").selectAll().where("id", "=", delivery.integration_id).executeTakeFirst();
+    const integration = await findIntegration(db, delivery.integration_id);
     const scm = integration && deps.catalogue.get(integration.kind)?.scm;
     const settle = (outcome: string, detail: string) =>
       db.updateTable("webhook_deliveries").set({ outcome, detail, payload: null }).where("id", "=", deliveryId).execute();

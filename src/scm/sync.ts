@@ -1,6 +1,7 @@
 // Job `scm.sync`: lists every repository a source control integration can see (paginated to
 // the end) into `repositories`. A repository no longer listed is marked inaccessible, not
 // deleted: its findings stay, and the scanners' SCA import skips it from then on.
+import { findIntegration } from "../integrations/store.js";
 import type { Services } from "../services.js";
 import type { RepositoryInfo } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
@@ -26,7 +27,7 @@ export function repositorySyncHandler(deps: Services): JobHandler<{ integrationI
   return async ({ job, payload, logger, progress }) => {
     const { db, now } = deps;
     const { integrationId } = payload;
-    const integration = await db.selectFrom("integrations").selectAll().where("id", "=", integrationId).executeTakeFirst();
+    const integration = await findIntegration(db, integrationId);
     if (!integration) return;
     const scm = deps.catalogue.get(integration.kind)?.scm;
     if (!scm) throw new Error(`Integration "${integration.name}" is not source control.`);

@@ -8,6 +8,7 @@
 // The spool lives in the spool folder (PATCHBAY_SPOOL_DIR) until the import ends: a process
 // that dies after the report was completely spooled resumes the import as a durable job at its
 // next start; one that died before is marked interrupted (nothing was imported). Never half-done.
+import { findIntegration } from "../integrations/store.js";
 import type { Services } from "../services.js";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -544,7 +545,7 @@ export function uploadResumeHandler(deps: Services): JobHandler<{ uploadId: numb
     const { uploadId } = payload;
     const upload = await deps.db.selectFrom("uploads").selectAll().where("id", "=", uploadId).executeTakeFirst();
     const dir = uploadDir(deps.spoolDir, uploadId);
-    const integration = upload && (await deps.db.selectFrom("integrations").selectAll().where("id", "=", upload.integration_id).executeTakeFirst());
+    const integration = upload && (await findIntegration(deps.db, upload.integration_id));
     if (!upload || upload.status !== "running" || !integration || !fs.existsSync(path.join(dir, SPOOLED))) {
       if (upload?.status === "running")
         await settleFailure(deps, uploadId, new Error("The upload's spool or its integration is gone; upload the report again."));
