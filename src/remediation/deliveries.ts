@@ -1,8 +1,10 @@
 // The webhook_deliveries table: each verified delivery, recorded once, and the latest ones
 // an integration's page lists.
 import type { Db } from "../db/schema.js";
-import { enqueue } from "../jobs/queue.js";
-import { WEBHOOK_JOB } from "./process.js";
+import { enqueue, jobKind } from "../jobs/queue.js";
+
+/** Processing a recorded delivery (remediation/process.ts handles it). */
+export const WEBHOOK_JOB = jobKind<{ deliveryId: number }>("webhook.process");
 
 export interface Delivery {
   integrationId: number;
@@ -51,4 +53,17 @@ export function recentDeliveries(db: Db, integrationId: number, limit = 10) {
     .orderBy("id", "desc")
     .limit(limit)
     .execute();
+}
+
+/** A delivery still waiting to be processed, with its body; undefined once settled (or gone). */
+export async function acceptedDelivery(db: Db, id: number): Promise<{ integrationId: number; event: string; contentType: string; body: string } | undefined> {
+  const row = await db.selectFrom("webhook_deliveries").selectAll().where("id", "=", id).executeTakeFirst();
+  if (!row || row.outcome !== "accepted") return undefined;
+  const { contentType, body } = JSON.parse(row.payload ?? "{}") as { contentType: string; body: string };
+  return { integrationId: row.integration_id, event: row.event, contentType, body };
+}
+
+/** Records what processing a delivery did, and lets go of its body. */
+export async function settleDelivery(db: Db, id: number, outcome: string, detail: string): Promise<void> {
+  await db.updateTable("webhook_deliveries").set({ outcome, detail, payload: null }).where("id", "=", id).execute();
 }

@@ -9,29 +9,28 @@
 import type { Services } from "../services.js";
 import type { PullRequestEvent } from "../connectors/types.js";
 import type { Db, FindingStatus, RemediationState } from "../db/schema.js";
-import { jobKind } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { publish } from "../jobs/events.js";
 import { moveFindings, noteFindings } from "../findings/status.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
+import { acceptedDelivery, settleDelivery } from "./deliveries.js";
 import { findFixes } from "./fixes.js";
+import { repositoryByExternalId } from "../scm/store.js";
+import { addFixes, coveredByOtherOpen, findingsFixedBy, saveRemediation } from "./store.js";
 import { applyTicketEvent, ticketDelivery } from "../tickets/inbound.js";
 import { LINK_OUTSIDE_PULL_REQUESTS } from "../connectors/pull-requests.js";
 import { findIntegration, integrationSettings } from "../integrations/store.js";
-
-export const WEBHOOK_JOB = jobKind<{ deliveryId: number }>("webhook.process");
 
 export function webhookProcessHandler(deps: Services): JobHandler<{ deliveryId: number }> {
   return async ({ payload, logger }) => {
     const { deliveryId } = payload;
     const db = deps.db;
-    const delivery = await db.selectFrom("webhook_deliveries").selectAll().where("id", "=", deliveryId).executeTakeFirst();
-    if (!delivery || delivery.outcome !== "accepted") return;
-    const integration = await findIntegration(db, delivery.integration_id);
+    const delivery = await acceptedDelivery(db, deliveryId);
+    if (!delivery) return;
+    const integration = await findIntegration(db, delivery.integrationId);
     const scm = integration && deps.catalogue.get(integration.kind)?.scm;
-    const settle = (outcome: string, detail: string) =>
-      db.updateTable("webhook_deliveries").set({ outcome, detail, payload: null }).where("id", "=", deliveryId).execute();
-    const { contentType, body } = JSON.parse(delivery.payload ?? "{}") as { contentType: string; body: string };
+    const settle = (outcome: string, detail: string) => settleDelivery(db, deliveryId, outcome, detail);
+    const { contentType, body } = delivery;
     // A tracker's own delivery (Jira), or a ticket event through source control's webhook (GitHub Issues).
     const ticketEvent = integration ? await ticketDelivery(deps, integration, delivery.event, body, contentType) : undefined;
     if (ticketEvent) {
@@ -52,12 +51,7 @@ export function webhookProcessHandler(deps: Services): JobHandler<{ deliveryId: 
         `PR #${pr.number} comes ${pr.outside}: only the repository's own pull requests are followed (see the integration's setting for forks).`,
       ));
     }
-    const repository = await db
-      .selectFrom("repositories")
-      .select(["id"])
-      .where("integration_id", "=", integration.id)
-      .where("external_id", "=", pr.repository.externalId)
-      .executeTakeFirst();
+    const repository = await repositoryByExternalId(db, integration.id, pr.repository.externalId);
     if (!repository) {
       return void (await settle(
         "ignored",
@@ -74,54 +68,22 @@ export async function applyPullRequest(db: Db, integrationId: number, repository
   const stamp = now.toISOString();
   const state: RemediationState = pr.action === "merged" ? "merged" : pr.action === "closed" ? "closed" : "open";
   return db.transaction().execute(async (trx) => {
-    const existing = await trx
-      .selectFrom("remediations")
-      .selectAll()
-      .where("repository_id", "=", repositoryId)
-      .where("number", "=", pr.number)
-      .executeTakeFirst();
-    const fields = {
-      title: pr.title,
-      url: pr.url,
-      source_branch: pr.sourceBranch,
-      author: pr.author,
-      outside: pr.outside,
-      state,
-      updated_at: stamp,
-      merged_at: state === "merged" ? stamp : null,
-      closed_at: state === "open" ? null : stamp,
-    };
-    const remediationId = existing
-      ? (await trx.updateTable("remediations").set(fields).where("id", "=", existing.id).execute(), existing.id)
-      : (
-          await trx
-            .insertInto("remediations")
-            .values({ integration_id: integrationId, repository_id: repositoryId, number: pr.number, created_at: stamp, ...fields })
-            .returning("id")
-            .executeTakeFirstOrThrow()
-        ).id;
+    const saved = await saveRemediation(trx, { integrationId, repositoryId }, pr, state, stamp);
+    const remediationId = saved.id;
 
     if (state === "open") {
       const { fixes, unreadable } = await findFixes(trx, repositoryId, pr);
       // Said once, when the pull request is first seen, on the finding's history.
-      if (!existing && unreadable.length)
+      if (!saved.existed && unreadable.length)
         await noteOnFindings(
           trx,
           unreadable.map((u) => ({ ...u, note: `PR #${pr.number}: ${u.note}` })),
           "remediation",
           stamp,
         );
-      for (const fix of fixes) {
-        await trx
-          .insertInto("remediation_findings")
-          .values({ remediation_id: remediationId, finding_id: fix.findingId, reason: fix.reason })
-          .onConflict((oc) => oc.columns(["remediation_id", "finding_id"]).doNothing())
-          .execute();
-      }
+      await addFixes(trx, remediationId, fixes);
     }
-    const fixing = (await trx.selectFrom("remediation_findings").select("finding_id").where("remediation_id", "=", remediationId).execute()).map(
-      (r) => r.finding_id,
-    );
+    const fixing = await findingsFixedBy(trx, remediationId);
     const label = `PR #${pr.number}`;
     let moved: number[] = [];
     if (state === "open") {
@@ -131,20 +93,7 @@ export async function applyPullRequest(db: Db, integrationId: number, repository
       moved = await transition(trx, fixing, ["open", "in_remediation"], "resolved", `Fixed by ${label} (merged); the next scan confirms`, stamp);
       await publish(trx, { type: "remediation.merged", remediationId, findingIds: fixing }, now);
     } else {
-      const stillCovered = new Set(
-        fixing.length
-          ? (
-              await trx
-                .selectFrom("remediation_findings")
-                .innerJoin("remediations", "remediations.id", "remediation_findings.remediation_id")
-                .select("remediation_findings.finding_id")
-                .where("remediation_findings.finding_id", "in", fixing)
-                .where("remediations.state", "=", "open")
-                .where("remediations.id", "!=", remediationId)
-                .execute()
-            ).map((r) => r.finding_id)
-          : [],
-      );
+      const stillCovered = await coveredByOtherOpen(trx, fixing, remediationId);
       moved = await transition(
         trx,
         fixing.filter((id) => !stillCovered.has(id)),

@@ -1,5 +1,7 @@
 // The remediations table family: pull/merge requests and the findings each fixes.
+import type { PullRequestEvent } from "../connectors/types.js";
 import type { Db, RemediationState } from "../db/schema.js";
+import type { Fix } from "./fixes.js";
 
 /** The latest remediations (in one state, or all), each with its repository's name and the findings it fixes, worst first. */
 export async function listRemediations(db: Db, opts: { state?: RemediationState; limit: number }) {
@@ -35,4 +37,71 @@ export async function listRemediations(db: Db, opts: { state?: RemediationState;
         .execute()
     : [];
   return rows.map((r) => ({ ...r, findings: links.filter((l) => l.remediation_id === r.id) }));
+}
+
+/** Records a pull request's latest state (a new remediation, or the one this repository and number already have). */
+export async function saveRemediation(
+  db: Db,
+  at: { integrationId: number; repositoryId: number },
+  pr: Pick<PullRequestEvent, "number" | "title" | "url" | "sourceBranch" | "author" | "outside">,
+  state: RemediationState,
+  stamp: string,
+): Promise<{ id: number; existed: boolean }> {
+  const existing = await db
+    .selectFrom("remediations")
+    .select("id")
+    .where("repository_id", "=", at.repositoryId)
+    .where("number", "=", pr.number)
+    .executeTakeFirst();
+  const fields = {
+    title: pr.title,
+    url: pr.url,
+    source_branch: pr.sourceBranch,
+    author: pr.author,
+    outside: pr.outside,
+    state,
+    updated_at: stamp,
+    merged_at: state === "merged" ? stamp : null,
+    closed_at: state === "open" ? null : stamp,
+  };
+  if (existing) {
+    await db.updateTable("remediations").set(fields).where("id", "=", existing.id).execute();
+    return { id: existing.id, existed: true };
+  }
+  const row = await db
+    .insertInto("remediations")
+    .values({ integration_id: at.integrationId, repository_id: at.repositoryId, number: pr.number, created_at: stamp, ...fields })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  return { id: row.id, existed: false };
+}
+
+/** Records which findings a remediation fixes, and why; a finding already recorded keeps its first reason. */
+export async function addFixes(db: Db, remediationId: number, fixes: Fix[]): Promise<void> {
+  for (const fix of fixes) {
+    await db
+      .insertInto("remediation_findings")
+      .values({ remediation_id: remediationId, finding_id: fix.findingId, reason: fix.reason })
+      .onConflict((oc) => oc.columns(["remediation_id", "finding_id"]).doNothing())
+      .execute();
+  }
+}
+
+/** The findings a remediation fixes. */
+export async function findingsFixedBy(db: Db, remediationId: number): Promise<number[]> {
+  return (await db.selectFrom("remediation_findings").select("finding_id").where("remediation_id", "=", remediationId).execute()).map((r) => r.finding_id);
+}
+
+/** Of these findings, those another open remediation (not this one) also fixes. */
+export async function coveredByOtherOpen(db: Db, findingIds: number[], remediationId: number): Promise<Set<number>> {
+  if (findingIds.length === 0) return new Set();
+  const rows = await db
+    .selectFrom("remediation_findings")
+    .innerJoin("remediations", "remediations.id", "remediation_findings.remediation_id")
+    .select("remediation_findings.finding_id")
+    .where("remediation_findings.finding_id", "in", findingIds)
+    .where("remediations.state", "=", "open")
+    .where("remediations.id", "!=", remediationId)
+    .execute();
+  return new Set(rows.map((r) => r.finding_id));
 }

@@ -70,3 +70,8 @@ export async function repositoryIdSet(db: Db): Promise<Set<number>> {
 export function reachableRepositories(db: Db, limit: number): Promise<{ id: number; full_name: string }[]> {
   return db.selectFrom("repositories").select(["id", "full_name"]).where("accessible", "=", 1).orderBy("full_name").limit(limit).execute();
 }
+
+/** The repository an integration lists under the service's own id for it. */
+export function repositoryByExternalId(db: Db, integrationId: number, externalId: string): Promise<{ id: number } | undefined> {
+  return db.selectFrom("repositories").select("id").where("integration_id", "=", integrationId).where("external_id", "=", externalId).executeTakeFirst();
+}
