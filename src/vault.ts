@@ -2,6 +2,7 @@
 // PATCHBAY_SECRET_KEY or from a key file generated once in the data directory.
 // A key-check value in the meta table stops Patchbay from starting with the wrong key,
 // which would otherwise make every stored credential unreadable.
+import { readMeta } from "./db/meta.js";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { decodeBase64, decodeHex, encodeBase64, encodeHexLowerCase } from "@oslojs/encoding";
@@ -79,7 +80,7 @@ export interface KeySource {
 
 /** Loads (or on a fresh install creates) the key, and proves it opens this database's secrets. */
 export async function openVault(db: Db, source: KeySource): Promise<Vault> {
-  const check = await db.selectFrom("meta").select("value").where("key", "=", KEY_CHECK).executeTakeFirst();
+  const check = await readMeta(db, KEY_CHECK);
   const vault = new Vault(loadKey(source, check !== undefined));
   if (!check) {
     await db
@@ -90,7 +91,7 @@ export async function openVault(db: Db, source: KeySource): Promise<Vault> {
   }
   let matches = false;
   try {
-    matches = vault.decrypt(check.value) === KEY_CHECK_PLAINTEXT;
+    matches = vault.decrypt(check) === KEY_CHECK_PLAINTEXT;
   } catch {
     matches = false;
   }

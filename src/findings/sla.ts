@@ -2,6 +2,7 @@
 // policy is the team's (Settings → SLAs); a finding's due date is set when it is created (or
 // its severity changes) from the policy of that moment, so a changed policy applies to new
 // findings unless someone asks to recompute the existing ones.
+import { readMeta, writeMeta } from "../db/meta.js";
 import type { Services } from "../services.js";
 import { sql } from "kysely";
 import type { Db, FindingStatus, Severity } from "../db/schema.js";
@@ -17,19 +18,14 @@ const KEY = "sla.policy";
 export const MAX_SLA_DAYS = 3650;
 
 export async function loadSla(db: Db): Promise<SlaPolicy> {
-  const row = await db.selectFrom("meta").select("value").where("key", "=", KEY).executeTakeFirst();
-  if (!row) return { ...DEFAULT_SLA };
-  const stored = JSON.parse(row.value) as Partial<SlaPolicy>;
+  const value = await readMeta(db, KEY);
+  if (!value) return { ...DEFAULT_SLA };
+  const stored = JSON.parse(value) as Partial<SlaPolicy>;
   return Object.fromEntries(SEVERITIES.map((s) => [s, stored[s] === undefined ? DEFAULT_SLA[s] : stored[s]])) as SlaPolicy;
 }
 
 export async function saveSla(db: Db, policy: SlaPolicy): Promise<void> {
-  const value = JSON.stringify(policy);
-  await db
-    .insertInto("meta")
-    .values({ key: KEY, value })
-    .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
-    .execute();
+  await writeMeta(db, KEY, JSON.stringify(policy));
 }
 
 /** The due date of a finding first detected then, at that severity, or null for no deadline. */

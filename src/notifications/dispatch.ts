@@ -3,11 +3,12 @@
 // send of the rule is queued, new events join it, and a rule sends at most once a minute, so
 // one message says "and N more". A failing notifier shows Error on its card and is retried;
 // the work that raised the event is never held up by it.
+import { readMeta, writeMeta } from "../db/meta.js";
 import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
 import type { Db } from "../db/schema.js";
 import { connectionOf } from "../integrations/reused.js";
-import { integrationSettings, loadConnected, setIntegrationStatus } from "../integrations/store.js";
+import { integrationSettings, listConnected, loadConnected, setIntegrationStatus } from "../integrations/store.js";
 import { enqueue, integrationLane, jobKind, releaseDedupeKey } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText } from "../log.js";
@@ -38,10 +39,10 @@ export function dispatchHandler(deps: Services): JobHandler {
     await releaseDedupeKey(deps.db, job.id);
     let queued = 0;
     for (;;) {
-      const cursor = Number((await deps.db.selectFrom("meta").select("value").where("key", "=", CURSOR).executeTakeFirst())?.value ?? 0);
+      const cursor = Number((await readMeta(deps.db, CURSOR)) ?? 0);
       const rows = await deps.db.selectFrom("domain_events").selectAll().where("id", ">", cursor).orderBy("id").limit(BATCH).execute();
       if (rows.length === 0) break;
-      const notifiers = (await deps.db.selectFrom("integrations").selectAll().execute()).filter((i) => deps.catalogue.get(i.kind)?.notifier);
+      const notifiers = (await listConnected(deps.db, deps.catalogue, "notifier")).map((n) => n.integration);
       await deps.db.transaction().execute(async (trx) => {
         for (const row of rows) {
           const event: OutboxEvent = { id: row.id, type: row.type, payload: JSON.parse(row.payload) as Record<string, unknown> };
@@ -56,12 +57,7 @@ export function dispatchHandler(deps: Services): JobHandler {
             queued++;
           }
         }
-        const last = String(rows.at(-1)!.id);
-        await trx
-          .insertInto("meta")
-          .values({ key: CURSOR, value: last })
-          .onConflict((oc) => oc.column("key").doUpdateSet({ value: last }))
-          .execute();
+        await writeMeta(trx, CURSOR, String(rows.at(-1)!.id));
       });
     }
     if (queued) deps.notifyWorker?.();
@@ -120,7 +116,7 @@ export async function enqueueNotification(db: Db, integrationId: number, rule: R
       .execute();
     return;
   }
-  const last = (await db.selectFrom("meta").select("value").where("key", "=", `notify.last:${integrationId}:${rule}`).executeTakeFirst())?.value;
+  const last = await readMeta(db, `notify.last:${integrationId}:${rule}`);
   const earliest = last ? Date.parse(last) + WINDOW_MS : 0;
   const runAt = new Date(Math.max(now.getTime(), earliest));
   await enqueue(db, SEND_JOB, { integrationId, rule, events: [eventId], extra: 0, ...(channel ? { channel } : {}) }, now, { runAt });
@@ -160,13 +156,7 @@ export function sendHandler(deps: Services): JobHandler<SendPayload> {
         );
       throw err;
     }
-    const stamp = deps.now().toISOString();
-    const key = `notify.last:${integrationId}:${rule}`;
-    await deps.db
-      .insertInto("meta")
-      .values({ key, value: stamp })
-      .onConflict((oc) => oc.column("key").doUpdateSet({ value: stamp }))
-      .execute();
+    await writeMeta(deps.db, `notify.last:${integrationId}:${rule}`, deps.now().toISOString());
     if (integration.status === "error") await setIntegrationStatus(deps.db, integrationId, "connected", null, deps.now());
     logger.info("notification sent", { integrationId, rule, events: rows.length + extra });
   };

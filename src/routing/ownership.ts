@@ -3,6 +3,7 @@
 // The team writes one table (Settings → Ownership): an owner ("@acme/payments", an e-mail)
 // or a topic ("topic:pci") → assignee, component, labels, notification channel. A
 // repository's own override (its Ownership page) wins over the table.
+import { readMeta, writeMeta } from "../db/meta.js";
 import type { Db } from "../db/schema.js";
 import { type Codeowners, isOwner, ownersOf } from "./codeowners.js";
 
@@ -49,17 +50,12 @@ export const MAX_RULES = 500;
 const DEFAULTS: RoutingSettings = { useCodeowners: true, useTopics: true, rules: [] };
 
 export async function loadRouting(db: Db): Promise<RoutingSettings> {
-  const row = await db.selectFrom("meta").select("value").where("key", "=", KEY).executeTakeFirst();
-  return row ? { ...DEFAULTS, ...(JSON.parse(row.value) as Partial<RoutingSettings>) } : { ...DEFAULTS, rules: [] };
+  const value = await readMeta(db, KEY);
+  return value ? { ...DEFAULTS, ...(JSON.parse(value) as Partial<RoutingSettings>) } : { ...DEFAULTS, rules: [] };
 }
 
 export async function saveRouting(db: Db, settings: RoutingSettings): Promise<void> {
-  const value = JSON.stringify(settings);
-  await db
-    .insertInto("meta")
-    .values({ key: KEY, value })
-    .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
-    .execute();
+  await writeMeta(db, KEY, JSON.stringify(settings));
 }
 
 export function parseOverride(json: string | null): RouteOverride | null {
