@@ -560,8 +560,12 @@ async function pushBenchmark(): Promise<void> {
   await session.send("/vulnerabilities/push", { query: "" });
   const deadline = Date.now() + 600_000;
   for (;;) {
-    const batch = sqlite.prepare("select finished_at from push_batches where id = 1").get() as { finished_at: string | null } | undefined;
-    if (batch?.finished_at) break;
+    // A bulk push is finished when each tracker's part is (the parts carry the progress since lanes per tracker).
+    const parts = sqlite.prepare("select count(*) as n, count(finished_at) as done from push_batch_parts where batch_id = 1").get() as {
+      n: number;
+      done: number;
+    };
+    if (parts.n > 0 && parts.done === parts.n) break;
     if (Date.now() > deadline) throw new Error("the push did not finish in time");
     await new Promise((r) => setTimeout(r, 100));
   }
