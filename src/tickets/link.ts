@@ -3,6 +3,7 @@
 // name a CVE to the findings of that CVE it covers. A linked ticket is someone else's: Patchbay
 // never replaces its title, description or fields; it comments on it, and moves its status
 // only where the mapping says so. Statuses and comments come back through two-way sync.
+import { claimProposedRun, createRun, findRun, updateRun } from "./runs.js";
 import type { Services } from "../services.js";
 import type { ExistingTicket } from "../connectors/types.js";
 import { cvesIn } from "../connectors/types.js";
@@ -117,37 +118,19 @@ export async function linkByHand(
  */
 export async function startLinkByCve(db: Db, mappingId: number, by: string, now: Date): Promise<number> {
   const mapping = await db.selectFrom("tracker_mappings").select("integration_id").where("id", "=", mappingId).executeTakeFirstOrThrow();
-  const run = await db
-    .insertInto("reconcile_runs")
-    .values({
-      mapping_id: mappingId,
-      direction: "link",
-      status: "running",
-      requested_by: by,
-      started_at: now.toISOString(),
-      finished_at: null,
-      error: null,
-      total: null,
-    })
-    .returning("id")
-    .executeTakeFirstOrThrow();
-  await enqueue(db, LINK_JOB, { runId: run.id, mappingId }, now, { lane: integrationLane(mapping.integration_id) });
-  return run.id;
+  const runId = await createRun(db, mappingId, "link", by, now);
+  await enqueue(db, LINK_JOB, { runId, mappingId }, now, { lane: integrationLane(mapping.integration_id) });
+  return runId;
 }
 
 export function linkByCveHandler(deps: Services): JobHandler<{ runId: number }> {
   return async ({ job, payload, logger, progress }) => {
     const { db } = deps;
     const { runId } = payload;
-    const run = await db.selectFrom("reconcile_runs").selectAll().where("id", "=", runId).executeTakeFirst();
+    const run = await findRun(db, runId);
     if (!run || run.status !== "running") return;
     const handle = await openTracker(deps, run.mapping_id, logger);
-    const finish = (set: { status: "proposed" | "failed"; error?: string }) =>
-      db
-        .updateTable("reconcile_runs")
-        .set({ ...set, finished_at: deps.now().toISOString() })
-        .where("id", "=", runId)
-        .execute();
+    const finish = (set: { status: "proposed" | "failed"; error?: string }) => updateRun(db, runId, { ...set, finished_at: deps.now().toISOString() });
     if (!handle) return void (await finish({ status: "failed", error: "The mapping or its tracker integration is gone." }));
     let tickets: ExistingTicket[];
     try {
@@ -206,11 +189,7 @@ export function linkByCveHandler(deps: Services): JobHandler<{ runId: number }> 
       report.push(entry);
       if (checked % 50 === 0) await progress({ done: checked, total: tickets.length });
     }
-    await db
-      .updateTable("reconcile_runs")
-      .set({ checked, total: tickets.length, differences: proposed, repaired: 0, report: JSON.stringify(report.slice(0, 500)) })
-      .where("id", "=", runId)
-      .execute();
+    await updateRun(db, runId, { checked, total: tickets.length, differences: proposed, repaired: 0, report: JSON.stringify(report.slice(0, 500)) });
     await finish({ status: "proposed" });
     logger.info("existing tickets proposed for linking", { mappingId: run.mapping_id, tickets: tickets.length, proposed });
   };
@@ -218,16 +197,8 @@ export function linkByCveHandler(deps: Services): JobHandler<{ runId: number }> 
 
 /** An admin approves a proposed run: each proposed link is made (checked again: things moved since). */
 export async function approveLinkByCve(db: Db, mappingId: number, runId: number, by: string, now: Date): Promise<string> {
-  const claimed = await db
-    .updateTable("reconcile_runs")
-    .set({ status: "approving" })
-    .where("id", "=", runId)
-    .where("mapping_id", "=", mappingId)
-    .where("direction", "=", "link")
-    .where("status", "=", "proposed")
-    .executeTakeFirst();
-  if (Number(claimed.numUpdatedRows) !== 1) return "These links were already approved, or the run is not waiting for approval.";
-  const run = await db.selectFrom("reconcile_runs").selectAll().where("id", "=", runId).executeTakeFirstOrThrow();
+  if (!(await claimProposedRun(db, mappingId, runId))) return "These links were already approved, or the run is not waiting for approval.";
+  const run = (await findRun(db, runId))!;
   const mapping = await db.selectFrom("tracker_mappings").select(["id", "name"]).where("id", "=", mappingId).executeTakeFirstOrThrow();
   const report = JSON.parse(run.report) as ReconcileEntry[];
   let linked = 0;
@@ -245,10 +216,6 @@ export async function approveLinkByCve(db: Db, mappingId: number, runId: number,
     entry.action = refused ? `Not linked: ${refused}` : `Linked to finding #${entry.proposal.findingId}.`;
     if (!refused) linked++;
   }
-  await db
-    .updateTable("reconcile_runs")
-    .set({ status: "succeeded", repaired: linked, report: JSON.stringify(report), finished_at: now.toISOString() })
-    .where("id", "=", runId)
-    .execute();
+  await updateRun(db, runId, { status: "succeeded", repaired: linked, report: JSON.stringify(report), finished_at: now.toISOString() });
   return `${linked} ticket${linked === 1 ? "" : "s"} linked.`;
 }

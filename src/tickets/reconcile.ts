@@ -5,6 +5,7 @@
 // is applied to the findings as if a person had just set it), or report only — and written
 // into the run's report. Daily, and from the mapping page. A run resumes after the last
 // ticket it compared if the process stops.
+import { createRun, findRun, latestRun, runningReconcile, updateRun } from "./runs.js";
 import type { Services } from "../services.js";
 import type { Db, ReconcileDirection, ReconcileRun, Ticket } from "../db/schema.js";
 import { enqueue, integrationLane, jobKind } from "../jobs/queue.js";
@@ -45,44 +46,18 @@ export interface ReconcileEntry {
 
 /** Starts a run for a mapping (one at a time); returns its id. */
 export async function startReconcile(db: Db, mappingId: number, by: string, now: Date): Promise<number> {
-  const running = await db
-    .selectFrom("reconcile_runs")
-    .select("id")
-    .where("mapping_id", "=", mappingId)
-    .where("status", "=", "running")
-    .where("direction", "!=", "link")
-    .executeTakeFirst();
-  if (running) return running.id;
+  const running = await runningReconcile(db, mappingId);
+  if (running !== undefined) return running;
   const mapping = await db.selectFrom("tracker_mappings").select(["integration_id", "inbound"]).where("id", "=", mappingId).executeTakeFirstOrThrow();
   const direction = (JSON.parse(mapping.inbound || "{}") as { reconcile?: ReconcileDirection }).reconcile ?? "report";
-  const run = await db
-    .insertInto("reconcile_runs")
-    .values({
-      mapping_id: mappingId,
-      direction,
-      status: "running",
-      requested_by: by,
-      started_at: now.toISOString(),
-      finished_at: null,
-      error: null,
-      total: null,
-    })
-    .returning("id")
-    .executeTakeFirstOrThrow();
-  await enqueue(db, RECONCILE_JOB, { runId: run.id, mappingId }, now, { lane: integrationLane(mapping.integration_id) });
-  return run.id;
+  const runId = await createRun(db, mappingId, direction, by, now);
+  await enqueue(db, RECONCILE_JOB, { runId, mappingId }, now, { lane: integrationLane(mapping.integration_id) });
+  return runId;
 }
 
 /** The mapping's last reconciliation, or (with `link`) its last linking of existing tickets, with its report read. */
 export async function latestReconcile(db: Db, mappingId: number, link = false): Promise<(ReconcileRun & { entries: ReconcileEntry[] }) | undefined> {
-  const run = await db
-    .selectFrom("reconcile_runs")
-    .selectAll()
-    .where("mapping_id", "=", mappingId)
-    .where("direction", link ? "=" : "!=", "link")
-    .orderBy("id", "desc")
-    .limit(1)
-    .executeTakeFirst();
+  const run = await latestRun(db, mappingId, link);
   return run && { ...run, entries: JSON.parse(run.report) as ReconcileEntry[] };
 }
 
@@ -90,11 +65,10 @@ export function reconcileHandler(deps: Services): JobHandler<{ runId: number }> 
   return async ({ job, payload, logger, progress }) => {
     const { db } = deps;
     const { runId } = payload;
-    const run = await db.selectFrom("reconcile_runs").selectAll().where("id", "=", runId).executeTakeFirst();
+    const run = await findRun(db, runId);
     if (!run || run.status !== "running" || run.direction === "link") return;
     const direction = run.direction;
-    const fail = (message: string) =>
-      db.updateTable("reconcile_runs").set({ status: "failed", error: message, finished_at: deps.now().toISOString() }).where("id", "=", runId).execute();
+    const fail = (message: string) => updateRun(db, runId, { status: "failed", error: message, finished_at: deps.now().toISOString() });
     const handle = await openTracker(deps, run.mapping_id, logger);
     if (!handle) return void (await fail("The mapping or its tracker integration is gone."));
     const total = Number(
@@ -107,7 +81,7 @@ export function reconcileHandler(deps: Services): JobHandler<{ runId: number }> 
           .executeTakeFirstOrThrow()
       ).n,
     );
-    await db.updateTable("reconcile_runs").set({ total, error: null }).where("id", "=", runId).execute();
+    await updateRun(db, runId, { total, error: null });
     const tracker = { integrationId: handle.integration.id, name: handle.integration.name, self: undefined };
     let { after_ticket: after, checked, differences, repaired } = run;
     const report = JSON.parse(run.report) as ReconcileEntry[];
@@ -138,25 +112,16 @@ export function reconcileHandler(deps: Services): JobHandler<{ runId: number }> 
         }
         checked += tickets.length;
         after = tickets.at(-1)!.id;
-        await db
-          .updateTable("reconcile_runs")
-          .set({ checked, differences, repaired, after_ticket: after, report: JSON.stringify(report) })
-          .where("id", "=", runId)
-          .execute();
+        await updateRun(db, runId, { checked, differences, repaired, after_ticket: after, report: JSON.stringify(report) });
         await progress({ done: checked, total, message: `${differences} difference${differences === 1 ? "" : "s"}` });
       }
     } catch (err) {
       const message = redactText(err instanceof Error ? err.message : String(err));
       if (job.attempts >= job.max_attempts) await fail(message);
-      else
-        await db
-          .updateTable("reconcile_runs")
-          .set({ error: `${message} It will be retried and resume where it stopped.` })
-          .where("id", "=", runId)
-          .execute();
+      else await updateRun(db, runId, { error: `${message} It will be retried and resume where it stopped.` });
       throw err;
     }
-    await db.updateTable("reconcile_runs").set({ status: "succeeded", finished_at: deps.now().toISOString() }).where("id", "=", runId).execute();
+    await updateRun(db, runId, { status: "succeeded", finished_at: deps.now().toISOString() });
     logger.info("reconciliation finished", { mappingId: run.mapping_id, checked, differences, repaired, direction: run.direction });
   };
 }
