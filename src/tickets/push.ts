@@ -32,7 +32,7 @@ import { publish } from "../jobs/events.js";
 import { displayFieldValue, type FieldMapping, resolveFields, validateMapping } from "./fields.js";
 import { loadSubject, plain, type SubjectView, type TicketState } from "./render.js";
 import { applyTemplates } from "./templates.js";
-import { findMapping, mappingData, type MappingData, recordChange, recordMove, ticketFor } from "./store.js";
+import { findMapping, mappingData, type MappingData, recordChange, recordMove, ticketFor, updateTicket } from "./store.js";
 import { subjectFindingIds } from "./subjects.js";
 
 export { recordMove };
@@ -193,38 +193,29 @@ export async function pushSubject(deps: Services, handle: TrackerHandle, subject
       const found = lock.inserted ? undefined : await handle.session.find(handle.data.target, marker);
       if (!found) {
         const pending = JSON.stringify([...notes.filter((n) => n !== CREATE_PENDING), CREATE_PENDING]);
-        await db.updateTable("tickets").set({ notes: pending, updated_at: deps.now().toISOString() }).where("id", "=", ticket.id).execute();
+        await updateTicket(db, ticket.id, { notes: pending, updated_at: deps.now().toISOString() });
         try {
           ref = await handle.session.create(handle.data.target, content);
         } catch (err) {
           // Refused outright: nothing was created, so the next attempt need not wait for the search.
-          if (isPermanent(err))
-            await db
-              .updateTable("tickets")
-              .set({ notes: JSON.stringify(notes.filter((n) => n !== CREATE_PENDING)) })
-              .where("id", "=", ticket.id)
-              .execute();
+          if (isPermanent(err)) await updateTicket(db, ticket.id, { notes: JSON.stringify(notes.filter((n) => n !== CREATE_PENDING)) });
           throw err;
         }
       } else ref = found;
       action = found ? "relinked" : "created";
       if (found) await handle.session.update(handle.data.target, found, content);
       const stamp = deps.now().toISOString();
-      await db
-        .updateTable("tickets")
-        .set({
-          external_id: ref.id,
-          external_key: ref.key,
-          url: ref.url,
-          linked_at: stamp,
-          state: "open",
-          content_hash: hash,
-          content: summary(handle.data.fields, content),
-          notes: JSON.stringify(noteKeys(view)),
-          updated_at: stamp,
-        })
-        .where("id", "=", ticket.id)
-        .execute();
+      await updateTicket(db, ticket.id, {
+        external_id: ref.id,
+        external_key: ref.key,
+        url: ref.url,
+        linked_at: stamp,
+        state: "open",
+        content_hash: hash,
+        content: summary(handle.data.fields, content),
+        notes: JSON.stringify(noteKeys(view)),
+        updated_at: stamp,
+      });
       await recordChange(
         db,
         ticket.id,
@@ -241,7 +232,7 @@ export async function pushSubject(deps: Services, handle: TrackerHandle, subject
       const applied = appliedSummary(handle.data.fields, content, ticket.content, outcome?.ignored ?? []);
       const changed = diff(ticket.content, applied);
       const skipped = (outcome?.ignored ?? []).map((id) => handle.data.fields.find((m) => m.fieldId === id)?.name ?? id);
-      await db.updateTable("tickets").set({ content_hash: hash, content: applied, updated_at: deps.now().toISOString() }).where("id", "=", ticket.id).execute();
+      await updateTicket(db, ticket.id, { content_hash: hash, content: applied, updated_at: deps.now().toISOString() });
       const left = skipped.length
         ? `${skipped.join(", ")} left as ${skipped.length === 1 ? "it was" : "they were"} (${outcome!.reason ?? "the tracker would not take them"})`
         : "";
@@ -279,7 +270,7 @@ export async function pushSubject(deps: Services, handle: TrackerHandle, subject
         );
         await recordChange(db, ticket.id, "commented", `Commented: reopened, still detected (${stillDetected.length})`, deps.now());
       }
-      await db.updateTable("tickets").set({ state: view.state }).where("id", "=", ticket.id).execute();
+      await updateTicket(db, ticket.id, { state: view.state });
     }
 
     const posted = new Set(JSON.parse(ticket.notes) as string[]);
@@ -299,11 +290,7 @@ export async function pushSubject(deps: Services, handle: TrackerHandle, subject
       );
       posted.add(key);
       if (r.state === "open") openedNow.push(r.id);
-      await db
-        .updateTable("tickets")
-        .set({ notes: JSON.stringify([...posted]) })
-        .where("id", "=", ticket.id)
-        .execute();
+      await updateTicket(db, ticket.id, { notes: JSON.stringify([...posted]) });
       await recordChange(db, ticket.id, "commented", `Commented: pull request ${r.repository}#${r.number} ${verb}`, deps.now());
       if (action === "unchanged") action = "updated";
     }
@@ -383,7 +370,7 @@ async function settle(db: Db, ticket: Ticket, view: SubjectView, started: Date, 
         .insertInto("ticket_findings")
         .values(rows.slice(i, i + 500))
         .execute();
-    await trx.updateTable("tickets").set({ synced_at: started.toISOString(), updated_at: now.toISOString() }).where("id", "=", ticket.id).execute();
+    await updateTicket(trx, ticket.id, { synced_at: started.toISOString(), updated_at: now.toISOString() });
     await trx
       .updateTable("push_errors")
       .set({ resolved_at: now.toISOString() })

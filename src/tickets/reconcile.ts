@@ -5,6 +5,7 @@
 // is applied to the findings as if a person had just set it), or report only — and written
 // into the run's report. Daily, and from the mapping page. A run resumes after the last
 // ticket it compared if the process stops.
+import { updateTicket } from "./store.js";
 import { createRun, findRun, latestRun, runningReconcile, updateRun } from "./runs.js";
 import type { Services } from "../services.js";
 import type { Db, ReconcileDirection, ReconcileRun, Ticket } from "../db/schema.js";
@@ -147,13 +148,13 @@ async function compare(
       },
       repaired: false,
     };
-  await db.updateTable("tickets").set({ remote_status: live.id }).where("id", "=", ticket.id).execute();
+  await updateTicket(db, ticket.id, { remote_status: live.id });
   if (!expectedId || live.id === expectedId) return undefined;
   const entry = { ...base, actual: live.name };
   if (direction === "report") return { entry: { ...entry, action: "Reported." }, repaired: false };
   if (direction === "patchbay") {
     // The push engine moves a ticket when its recorded state differs from its findings'.
-    await db.updateTable("tickets").set({ state: null }).where("id", "=", ticket.id).execute();
+    await updateTicket(db, ticket.id, { state: null });
     await enqueuePush(db, ticket.mapping_id, ticket.subject_key, deps.now());
     return { entry: { ...entry, action: `Moved back to ${name(expectedId)}.` }, repaired: true };
   }
@@ -224,7 +225,7 @@ export function pollHandler(deps: Services): JobHandler<{ mappingId: number }> {
         await followMove(deps, ticket, status);
         if (!status || status.id === ticket.remote_status) continue;
         if (ticket.remote_status === null) {
-          await db.updateTable("tickets").set({ remote_status: status.id }).where("id", "=", ticket.id).execute();
+          await updateTicket(db, ticket.id, { remote_status: status.id });
           continue;
         }
         const result = await applyTicketEvent(

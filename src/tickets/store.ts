@@ -2,7 +2,8 @@
 // the routes and jobs share.
 import { newestFindingId } from "../findings/store.js";
 import type { TicketRef, TicketTarget } from "../connectors/types.js";
-import type { Db, GroupBy, PushError, PushMode, Severity, Ticket, TrackerAssignment, TrackerMapping } from "../db/schema.js";
+import type { Updateable } from "kysely";
+import type { Db, GroupBy, PushError, PushMode, Severity, Ticket, TicketTable, TrackerAssignment, TrackerMapping } from "../db/schema.js";
 import type { FieldMapping } from "./fields.js";
 import { type InboundSettings, inboundSettings } from "./inbound.js";
 import type { Templates } from "./templates.js";
@@ -205,6 +206,11 @@ export function listPushErrors(db: Db, mappingId: number, opts: { resolvedToo: b
   let query = db.selectFrom("push_errors").selectAll().where("mapping_id", "=", mappingId).orderBy("id", "desc").limit(opts.limit);
   if (!opts.resolvedToo) query = query.where("resolved_at", "is", null);
   return query.execute();
+}
+
+/** Records a ticket's new state, remote fields, notes or content. */
+export async function updateTicket(db: Db, id: number, set: Updateable<TicketTable>): Promise<void> {
+  await db.updateTable("tickets").set(set).where("id", "=", id).execute();
 }
 
 export function ticketFor(db: Db, mappingId: number, subjectKey: string): Promise<Ticket | undefined> {
