@@ -13,7 +13,7 @@ import { SEVERITIES } from "./normalize.js";
 import { connectorContext } from "../connectors/context.js";
 import { connectionOf } from "../integrations/reused.js";
 import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
-import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
+import { recordSyncFailure, recordSyncSuccess, startRun, recordSyncProgress } from "../jobs/sync-runs.js";
 import { requestTicketSweep } from "../jobs/events.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { type SyncCounts, chunks, emptyCounts, importPage, mergeCounts, resolveUnreported } from "./import.js";
@@ -78,11 +78,7 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
             .values({ run_id: run.id, page: ++committedPages, external_ids: JSON.stringify(page.records.map((r) => r.externalId)) })
             .execute();
         }
-        await trx
-          .updateTable("sync_runs")
-          .set({ cursor: batch.at(-1)!.nextCursor, pages: committedPages, total, counts: JSON.stringify(counts), status: "running", error: null })
-          .where("id", "=", run.id)
-          .execute();
+        await recordSyncProgress(trx, run.id, { pages: committedPages, counts, cursor: batch.at(-1)!.nextCursor, total });
       });
       await progress({ done: counts.fetched, total: total ?? counts.fetched, message: `page ${committedPages}` });
     };

@@ -54,6 +54,22 @@ export async function updateIntegrationSettings(
     .execute();
 }
 
+/**
+ * Sets some of an integration's settings, keeping the others (read afresh: a form may have
+ * saved since the caller loaded it). Writes nothing when they hold those values already.
+ */
+export async function mergeIntegrationSettings(db: Db, id: number, patch: Record<string, SettingValues[string] | null | undefined>): Promise<void> {
+  const row = await db.selectFrom("integrations").select("settings").where("id", "=", id).executeTakeFirst();
+  if (!row) return;
+  const settings = JSON.parse(row.settings) as SettingValues;
+  if (Object.entries(patch).every(([k, v]) => (settings[k] ?? null) === (v ?? null))) return;
+  await db
+    .updateTable("integrations")
+    .set({ settings: JSON.stringify({ ...settings, ...patch }) })
+    .where("id", "=", id)
+    .execute();
+}
+
 /** Replaces an integration's sealed secrets (a webhook secret Patchbay made, say). */
 export async function setIntegrationSecrets(db: Db, id: number, sealedSecrets: string, now: Date): Promise<void> {
   await db.updateTable("integrations").set({ secrets: sealedSecrets, updated_at: now.toISOString() }).where("id", "=", id).execute();

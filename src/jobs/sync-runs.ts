@@ -70,6 +70,23 @@ export async function recordSyncFailure(
   return err instanceof ExternalError ? err : new Error(`${where}: ${message}`);
 }
 
+/** Records a run's progress: pages read, counts so far, and (for resumable syncs) where the next page starts. */
+export async function recordSyncProgress(
+  db: Db,
+  runId: number,
+  progress: { pages: number; counts: unknown; cursor?: string | null; total?: number | null },
+): Promise<void> {
+  await db
+    .updateTable("sync_runs")
+    .set({
+      pages: progress.pages,
+      counts: JSON.stringify(progress.counts),
+      ...(progress.cursor !== undefined ? { cursor: progress.cursor, total: progress.total ?? null, status: "running" as const, error: null } : {}),
+    })
+    .where("id", "=", runId)
+    .execute();
+}
+
 /** Marks a run finished and the integration synced and healthy. */
 export async function recordSyncSuccess(db: Db, integrationId: number, runId: number, counts: unknown, now: Date): Promise<void> {
   const stamp = now.toISOString();

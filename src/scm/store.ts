@@ -1,5 +1,7 @@
 // The repositories table, as the Repositories page reads it.
+import type { RepositoryInfo } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
+import { repositoryUrlKey } from "../findings/repositories.js";
 import { contains } from "../db/search.js";
 
 export interface RepositoryFilter {
@@ -74,4 +76,57 @@ export function reachableRepositories(db: Db, limit: number): Promise<{ id: numb
 /** The repository an integration lists under the service's own id for it. */
 export function repositoryByExternalId(db: Db, integrationId: number, externalId: string): Promise<{ id: number } | undefined> {
   return db.selectFrom("repositories").select("id").where("integration_id", "=", integrationId).where("external_id", "=", externalId).executeTakeFirst();
+}
+
+/** Records a repository as source control lists it now: new, updated (something changed) or unchanged (seen again). */
+export async function upsertRepository(
+  db: Db,
+  integrationId: number,
+  provider: string,
+  repo: RepositoryInfo,
+  stamp: string,
+): Promise<"new" | "updated" | "unchanged"> {
+  const values = {
+    full_name: repo.fullName,
+    url: repo.url,
+    url_key: repositoryUrlKey(repo.url) ?? null,
+    default_branch: repo.defaultBranch,
+    visibility: repo.visibility,
+    archived: repo.archived ? 1 : 0,
+    accessible: 1,
+    topics: repo.topics?.length ? JSON.stringify([...new Set(repo.topics.map((t) => t.toLowerCase()))].sort()) : null,
+  };
+  const existing = await db
+    .selectFrom("repositories")
+    .selectAll()
+    .where("integration_id", "=", integrationId)
+    .where("external_id", "=", repo.externalId)
+    .executeTakeFirst();
+  if (!existing) {
+    await db
+      .insertInto("repositories")
+      .values({ integration_id: integrationId, provider, external_id: repo.externalId, ...values, last_seen_at: stamp, created_at: stamp, updated_at: stamp })
+      .execute();
+    return "new";
+  }
+  const changed = (Object.keys(values) as (keyof typeof values)[]).some((k) => existing[k] !== values[k]);
+  await db
+    .updateTable("repositories")
+    .set({ ...values, last_seen_at: stamp, ...(changed ? { updated_at: stamp } : {}) })
+    .where("id", "=", existing.id)
+    .execute();
+  return changed ? "updated" : "unchanged";
+}
+
+/** Marks the integration's reachable repositories it no longer lists as inaccessible (kept with their findings); gives how many. */
+export async function markUnlisted(db: Db, integrationId: number, listed: Set<string>, now: Date): Promise<number> {
+  const rows = await db
+    .selectFrom("repositories")
+    .select(["id", "external_id"])
+    .where("integration_id", "=", integrationId)
+    .where("accessible", "=", 1)
+    .execute();
+  const gone = rows.filter((r) => r.external_id !== null && !listed.has(r.external_id)).map((r) => r.id);
+  if (gone.length) await db.updateTable("repositories").set({ accessible: 0, updated_at: now.toISOString() }).where("id", "in", gone).execute();
+  return gone.length;
 }

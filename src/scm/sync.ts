@@ -1,12 +1,11 @@
 // Job `scm.sync`: lists every repository a source control integration can see (paginated to
 // the end) into `repositories`. A repository no longer listed is marked inaccessible, not
 // deleted: its findings stay, and the scanners' SCA import skips it from then on.
-import { findIntegration } from "../integrations/store.js";
+import { markUnlisted, upsertRepository } from "./store.js";
+import { findIntegration, listConnected, mergeIntegrationSettings } from "../integrations/store.js";
 import type { Services } from "../services.js";
-import type { RepositoryInfo } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
 import { type SyncCounts, emptyCounts } from "../findings/import.js";
-import { repositoryUrlKey } from "../findings/repositories.js";
 import { connectorContext } from "../connectors/context.js";
 import { pacerFor } from "../integrations/pacing.js";
 import { enqueueScan } from "../findings/sync.js";
@@ -14,7 +13,7 @@ import { connectionFor } from "../integrations/oauth.js";
 import { registerWebhooks } from "./webhooks.js";
 import { enqueueOwnershipSync } from "../routing/sync.js";
 import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
-import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
+import { recordSyncFailure, recordSyncSuccess, startRun, recordSyncProgress } from "../jobs/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
 
 export const SCM_JOB = jobKind<{ integrationId: number }>("scm.sync", { maxAttempts: 3, ...perIntegration("scm.sync") });
@@ -58,87 +57,26 @@ export function repositorySyncHandler(deps: Services): JobHandler<{ integrationI
             counts.fetched++;
             counts[await upsertRepository(trx, integration.id, scm.provider, repo, stamp)]++;
           }
-          await trx
-            .updateTable("sync_runs")
-            .set({ pages, counts: JSON.stringify(counts) })
-            .where("id", "=", run.id)
-            .execute();
+          await recordSyncProgress(trx, run.id, { pages, counts });
         });
         await progress({ done: counts.fetched, total: counts.fetched, message: `page ${pages}` });
         cursor = page.nextCursor;
       } while (cursor);
       await db.transaction().execute(async (trx) => {
-        const listed = await trx
-          .selectFrom("repositories")
-          .select(["id", "external_id"])
-          .where("integration_id", "=", integration.id)
-          .where("accessible", "=", 1)
-          .execute();
-        const gone = listed.filter((r) => r.external_id !== null && !seen.has(r.external_id)).map((r) => r.id);
-        if (gone.length) {
-          await trx.updateTable("repositories").set({ accessible: 0, updated_at: now().toISOString() }).where("id", "in", gone).execute();
-        }
-        counts.resolved = gone.length;
+        counts.resolved = await markUnlisted(trx, integration.id, seen, now());
         await recordSyncSuccess(trx, integration.id, run.id, counts, now());
         // CODEOWNERS are read after every repository sync (unchanged files are not read again).
         await enqueueOwnershipSync(trx, integration.id, now());
         // Scanners that read the repositories themselves follow every repository sync.
-        for (const other of await trx.selectFrom("integrations").select(["id", "kind"]).execute()) {
-          if (deps.catalogue.get(other.kind)?.scanner?.afterRepositorySync) await enqueueScan(trx, other.id, now());
+        for (const scanner of await listConnected(trx, deps.catalogue, "scanner")) {
+          if (scanner.connector.scanner.afterRepositorySync) await enqueueScan(trx, scanner.integration.id, now());
         }
       });
       logger.info("repositories synced", { integrationId, ...counts });
       const note = await registerWebhooks(db, connector, integration, connection, { ...ctx, logger }, deps.baseUrl, now());
-      const fresh = await db.selectFrom("integrations").select("settings").where("id", "=", integration.id).executeTakeFirstOrThrow();
-      const settings = JSON.parse(fresh.settings) as Record<string, unknown>;
-      if ((settings.webhookNote ?? null) !== note) {
-        await db
-          .updateTable("integrations")
-          .set({ settings: JSON.stringify({ ...settings, webhookNote: note }) })
-          .where("id", "=", integration.id)
-          .execute();
-      }
+      await mergeIntegrationSettings(db, integration.id, { webhookNote: note });
     } catch (err) {
       throw await recordSyncFailure(db, integration, run.id, job, err, `Repository sync stopped on page ${pages + 1}`, now(), false);
     }
   };
-}
-
-async function upsertRepository(
-  db: Db,
-  integrationId: number,
-  provider: string,
-  repo: RepositoryInfo,
-  stamp: string,
-): Promise<"new" | "updated" | "unchanged"> {
-  const values = {
-    full_name: repo.fullName,
-    url: repo.url,
-    url_key: repositoryUrlKey(repo.url) ?? null,
-    default_branch: repo.defaultBranch,
-    visibility: repo.visibility,
-    archived: repo.archived ? 1 : 0,
-    accessible: 1,
-    topics: repo.topics?.length ? JSON.stringify([...new Set(repo.topics.map((t) => t.toLowerCase()))].sort()) : null,
-  };
-  const existing = await db
-    .selectFrom("repositories")
-    .selectAll()
-    .where("integration_id", "=", integrationId)
-    .where("external_id", "=", repo.externalId)
-    .executeTakeFirst();
-  if (!existing) {
-    await db
-      .insertInto("repositories")
-      .values({ integration_id: integrationId, provider, external_id: repo.externalId, ...values, last_seen_at: stamp, created_at: stamp, updated_at: stamp })
-      .execute();
-    return "new";
-  }
-  const changed = (Object.keys(values) as (keyof typeof values)[]).some((k) => existing[k] !== values[k]);
-  await db
-    .updateTable("repositories")
-    .set({ ...values, last_seen_at: stamp, ...(changed ? { updated_at: stamp } : {}) })
-    .where("id", "=", existing.id)
-    .execute();
-  return changed ? "updated" : "unchanged";
 }
