@@ -13,7 +13,7 @@ import { requestTicketSweep } from "./tickets/sweep.js";
 import { POLL_DUE_JOB, startReconcile } from "./tickets/reconcile.js";
 import { DISPATCH_JOB } from "./jobs/events.js";
 import type { Logger } from "./log.js";
-import { enqueue, jobKind, pruneJobs } from "./jobs/queue.js";
+import { enqueue, type JobKind, jobKind, pruneJobs } from "./jobs/queue.js";
 import { CHECK_JOB } from "./integrations/service.js";
 import type { JobHandler } from "./jobs/worker.js";
 import { syncKind } from "./sync-kinds.js";
@@ -25,13 +25,21 @@ export interface Schedule {
   enqueue(db: Db, catalogue: ConnectorCatalogue, now: Date): Promise<void>;
 }
 
+/** Hourly upkeep: expired sessions and sign-in attempts, finished jobs, lapsed risk acceptances. */
+export const MAINTENANCE_JOB = jobKind("maintenance.prune", { dedupe: "one" });
+
+/** A schedule that queues one job of a kind with no payload (its kind keeps one queued at a time). */
+function queueOne(kind: JobKind<null>): Schedule["enqueue"] {
+  return async (db, _catalogue, now) => {
+    await enqueue(db, kind, null, now);
+  };
+}
+
 export const SCHEDULES: Schedule[] = [
   {
     name: "maintenance",
     pattern: "17 * * * *",
-    enqueue: async (db, _catalogue, now) => {
-      await enqueue(db, MAINTENANCE_JOB, null, now);
-    },
+    enqueue: queueOne(MAINTENANCE_JOB),
   },
   {
     name: "integration syncs",
@@ -53,9 +61,7 @@ export const SCHEDULES: Schedule[] = [
     name: "notifications",
     // Publishing an event starts the dispatcher at once; this is the safety net.
     pattern: "* * * * *",
-    enqueue: async (db, _catalogue, now) => {
-      await enqueue(db, DISPATCH_JOB, null, now);
-    },
+    enqueue: queueOne(DISPATCH_JOB),
   },
   {
     name: "ticket reconciliation",
@@ -69,9 +75,7 @@ export const SCHEDULES: Schedule[] = [
     name: "finding snapshots",
     // Just before midnight UTC: the day's open findings by severity, for the trend chart.
     pattern: "55 23 * * *",
-    enqueue: async (db, _catalogue, now) => {
-      await enqueue(db, SNAPSHOT_JOB, null, now);
-    },
+    enqueue: queueOne(SNAPSHOT_JOB),
   },
   {
     name: "integration health",
@@ -83,17 +87,13 @@ export const SCHEDULES: Schedule[] = [
   {
     name: "SLA reminders",
     pattern: "5 7 * * *",
-    enqueue: async (db, _catalogue, now) => {
-      await enqueue(db, SLA_REMINDER_JOB, null, now);
-    },
+    enqueue: queueOne(SLA_REMINDER_JOB),
   },
   {
     name: "ticket polling",
     // Trackers whose events cannot arrive (no webhook secret) are read for people's changes.
     pattern: "25 * * * *",
-    enqueue: async (db, _catalogue, now) => {
-      await enqueue(db, POLL_DUE_JOB, null, now);
-    },
+    enqueue: queueOne(POLL_DUE_JOB),
   },
   {
     name: "integration checks",
@@ -122,9 +122,6 @@ export function startSchedules(db: Db, catalogue: ConnectorCatalogue, logger: Lo
   );
   return { stop: () => crons.forEach((c) => c.stop()) };
 }
-
-/** Hourly upkeep: expired sessions and sign-in attempts, finished jobs, lapsed risk acceptances. */
-export const MAINTENANCE_JOB = jobKind("maintenance.prune", { dedupe: "one" });
 
 export function maintenanceHandler(db: Db, now: () => Date): JobHandler<null> {
   return async ({ logger }) => {

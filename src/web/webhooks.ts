@@ -37,12 +37,12 @@ export function webhookRoutes(deps: AppDeps): Hono<AppEnv> {
       deps.logger.warn("webhook refused", { path: c.req.path, reason, ip: c.get("clientIp") });
       return c.json({ error: reason }, status);
     };
-    const id = Number(c.req.param("id"));
-    const found = await loadConnected(deps.db, deps.catalogue, id);
-    const { integration, connector } = found?.integration.kind === c.req.param("kind") ? found : { integration: undefined, connector: undefined };
+    const loaded = await loadConnected(deps.db, deps.catalogue, Number(c.req.param("id")));
+    const found = loaded?.integration.kind === c.req.param("kind") ? loaded : undefined;
     // Source control signs its deliveries; so do trackers that send their tickets' changes.
-    const receiver = connector?.scm?.webhook ?? connector?.tracker?.inbound;
-    if (!integration || !receiver) return refuse(404, "No integration that sends webhooks at this address.");
+    const receiver = found?.connector.scm?.webhook ?? found?.connector.tracker?.inbound;
+    if (!found || !receiver) return refuse(404, "No integration that sends webhooks at this address.");
+    const { integration, connector } = found;
     const secret = deps.vault.openSecrets(integration.secrets)[receiver.secretField];
     if (!secret) return refuse(401, "This integration has no webhook secret; enter one in its Configuration tab.");
     // Unsigned: refused before a byte of the body is read.
@@ -50,7 +50,7 @@ export function webhookRoutes(deps: AppDeps): Hono<AppEnv> {
       return refuse(401, `The delivery is not signed (no ${receiver.signatureHeaders.join(" or ")} header); its body was not read.`);
     }
     const max = receiver.maxBodyBytes ?? MAX_WEBHOOK_BYTES;
-    const tooLarge = () => c.json({ error: `The delivery is larger than ${max / 1024 / 1024} MB, the most ${connector!.card.name} sends.` }, 413);
+    const tooLarge = () => c.json({ error: `The delivery is larger than ${max / 1024 / 1024} MB, the most ${connector.card.name} sends.` }, 413);
     const declared = Number(c.req.header("content-length") ?? NaN);
     if (declared > max) return tooLarge();
     // Memory stays bounded whoever sends: two large bodies in flight per integration.
