@@ -2,7 +2,7 @@
 // PATCHBAY_SECRET_KEY or from a key file generated once in the data directory.
 // A key-check value in the meta table stops Patchbay from starting with the wrong key,
 // which would otherwise make every stored credential unreadable.
-import { readMeta } from "./db/meta.js";
+import { readMeta, writeMeta } from "./db/meta.js";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { decodeBase64, decodeHex, encodeBase64, encodeHexLowerCase } from "@oslojs/encoding";
@@ -83,10 +83,7 @@ export async function openVault(db: Db, source: KeySource): Promise<Vault> {
   const check = await readMeta(db, KEY_CHECK);
   const vault = new Vault(loadKey(source, check !== undefined));
   if (!check) {
-    await db
-      .insertInto("meta")
-      .values({ key: KEY_CHECK, value: vault.encrypt(KEY_CHECK_PLAINTEXT) })
-      .execute();
+    await writeMeta(db, KEY_CHECK, vault.encrypt(KEY_CHECK_PLAINTEXT));
     return vault;
   }
   let matches = false;

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { loadConfig, type Config } from "../src/config.js";
-import { addRepository } from "../src/findings/repositories.js";
+import { addRepository } from "../src/scm/store.js";
 import { silentLogger, type Logger } from "../src/log.js";
 import { openRuntime, type Runtime, type RuntimeOptions } from "../src/runtime.js";
 

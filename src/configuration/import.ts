@@ -15,13 +15,13 @@ import { saveConnection } from "../integrations/connect.js";
 import { parseSettingsForm } from "../integrations/form.js";
 import { withReused } from "../integrations/reused.js";
 import { testConnection } from "../integrations/service.js";
-import { integrationSettings, listIntegrations } from "../integrations/store.js";
+import { integrationSettings, listIntegrations, renameIntegration } from "../integrations/store.js";
 import { redactText } from "../log.js";
-import { loadRouting, overrideIsEmpty, type RoutingSettings, saveRouting, validateRule } from "../routing/ownership.js";
+import { loadRouting, type RoutingSettings, saveOverride, saveRouting, validateRule } from "../routing/ownership.js";
 import { validateMapping } from "../tickets/fields.js";
 import { inboundSettings } from "../tickets/inbound.js";
 import type { TicketState } from "../tickets/render.js";
-import { type AssignmentData, listAssignments, type MappingData, mappingData, saveAssignment, saveMapping } from "../tickets/store.js";
+import { type AssignmentData, deleteAssignments, listAssignments, type MappingData, mappingData, saveAssignment, saveMapping } from "../tickets/store.js";
 import { repositoryIds } from "../tickets/subjects.js";
 import { compileTemplate, TemplateError } from "../tickets/templates.js";
 import {
@@ -369,7 +369,7 @@ export async function applyImport(deps: Services, doc: ConfigDocument, secrets: 
     }
     const id = await saveConnection(deps, connector, existing, { settings: { ...parsed.settings, ...outcome.result.discovered }, secrets: parsed.secrets }, by);
     // Saved under the name in the document, which is how it will be found next time.
-    if (!existing) await deps.db.updateTable("integrations").set({ name: entry.name }).where("id", "=", id).execute();
+    if (!existing) await renameIntegration(deps.db, id, entry.name);
     ids.set(entry.name, id);
     saved.set(index, id);
     result.applied.push({ kind: existing ? "update" : "create", what: label, details: [] });
@@ -411,11 +411,7 @@ export async function applyImport(deps: Services, doc: ConfigDocument, secrets: 
       const id = ctx.repoIds.get(o.repository.toLowerCase());
       if (id === undefined) continue;
       const value = { assignee: o.assignee ?? "", component: o.component ?? "", labels: o.labels ?? [], channel: o.channel ?? "" };
-      await deps.db
-        .updateTable("repositories")
-        .set({ routing: overrideIsEmpty(value) ? null : JSON.stringify(value) })
-        .where("id", "=", id)
-        .execute();
+      await saveOverride(deps.db, id, value);
     }
     result.applied.push({ kind: "update", what: "Ownership routing", details: [] });
   }
@@ -459,6 +455,6 @@ async function applyMapping(deps: Services, ctx: Context, result: ImportResult, 
     else keep.add(await saveAssignment(deps.db, id, undefined, a, now));
   }
   const gone = have.filter((h) => !keep.has(h.id)).map((h) => h.id);
-  if (gone.length) await deps.db.deleteFrom("tracker_assignments").where("id", "in", gone).execute();
+  await deleteAssignments(deps.db, gone);
   result.applied.push({ kind: row ? "update" : "create", what, details: [] });
 }

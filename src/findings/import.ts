@@ -8,9 +8,10 @@ import { SEVERITY_RANK, fingerprint, hashText } from "./normalize.js";
 import { packageKey } from "../vuln/packages.js";
 import type { RepositoryIndex } from "./repositories.js";
 import { withoutControlCharacters } from "../text.js";
-import { emptyCounts, type SyncCounts } from "../jobs/sync-runs.js";
+import { emptyCounts, type SyncCounts } from "../integrations/sync-runs.js";
 import { chunks } from "../db/chunks.js";
 import { moveFindings, recordImported } from "./status.js";
+import { insertAssets, insertFindings, insertSources, refreshSource, updateFindingFields } from "./store.js";
 
 export { emptyCounts, type SyncCounts };
 
@@ -124,13 +125,10 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
   for (const a of changed) if (!findings.has(a.fingerprint) && !fresh.has(a.fingerprint)) fresh.set(a.fingerprint, a);
   const sla = fresh.size ? await loadSla(db) : DEFAULT_SLA;
   for (const chunk of chunks([...fresh.values()], CHUNK)) {
-    const inserted = await db
-      .insertInto("findings")
-      .values(
-        chunk.map((a) => ({ ...newFindingRow(a, assetIds.get(assetMapKey(a))!, stamp), due_at: dueAt(a.finding.firstDetectedAt, a.finding.severity, sla) })),
-      )
-      .returningAll()
-      .execute();
+    const inserted = await insertFindings(
+      db,
+      chunk.map((a) => ({ ...newFindingRow(a, assetIds.get(assetMapKey(a))!, stamp), due_at: dueAt(a.finding.firstDetectedAt, a.finding.severity, sla) })),
+    );
     for (const row of inserted) findings.set(row.fingerprint, row);
     await recordImported(
       db,
@@ -156,30 +154,22 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
       continue;
     }
     if (source.finding_id !== finding.id) orphaned.add(source.finding_id);
-    await db
-      .updateTable("finding_sources")
-      .set({ finding_id: finding.id, status: "open", raw: a.raw, content_hash: a.hash, url: webUrl(a.finding.url), updated_at: stamp })
-      .where("id", "=", source.id)
-      .execute();
+    await refreshSource(db, source.id, { finding_id: finding.id, raw: a.raw, content_hash: a.hash, url: webUrl(a.finding.url) }, stamp);
   }
-  for (const chunk of chunks(newSources, CHUNK)) {
-    await db
-      .insertInto("finding_sources")
-      .values(
-        chunk.map((a) => ({
-          finding_id: findings.get(a.fingerprint)!.id,
-          integration_id: ctx.integrationId,
-          external_id: a.externalId,
-          status: "open" as const,
-          raw: a.raw,
-          content_hash: a.hash,
-          url: webUrl(a.finding.url),
-          first_seen_at: stamp,
-          updated_at: stamp,
-        })),
-      )
-      .execute();
-  }
+  await insertSources(
+    db,
+    newSources.map((a) => ({
+      finding_id: findings.get(a.fingerprint)!.id,
+      integration_id: ctx.integrationId,
+      external_id: a.externalId,
+      status: "open" as const,
+      raw: a.raw,
+      content_hash: a.hash,
+      url: webUrl(a.finding.url),
+      first_seen_at: stamp,
+      updated_at: stamp,
+    })),
+  );
   await applyDismissals(db, changed, findings, ctx.actor, stamp);
   // A record that moved to another finding (say, the package was upgraded) may leave its
   // old finding with nothing reporting it.
@@ -227,21 +217,18 @@ async function ensureAssets(db: Db, records: Accepted[], stamp: string): Promise
   for (const row of existing) ids.set(assetMapKey({ assetKind: row.kind, assetKey: row.asset_key }), row.id);
   const missing = [...wanted.entries()].filter(([key]) => !ids.has(key)).map(([, a]) => a);
   for (const chunk of chunks(missing, CHUNK)) {
-    const inserted = await db
-      .insertInto("assets")
-      .values(
-        chunk.map((a) => ({
-          kind: a.assetKind,
-          asset_key: a.assetKey,
-          name: a.assetName,
-          repository_id: a.repositoryId,
-          details: JSON.stringify(a.assetDetails),
-          created_at: stamp,
-          updated_at: stamp,
-        })),
-      )
-      .returning(["id", "kind", "asset_key"])
-      .execute();
+    const inserted = await insertAssets(
+      db,
+      chunk.map((a) => ({
+        kind: a.assetKind,
+        asset_key: a.assetKey,
+        name: a.assetName,
+        repository_id: a.repositoryId,
+        details: JSON.stringify(a.assetDetails),
+        created_at: stamp,
+        updated_at: stamp,
+      })),
+    );
     for (const row of inserted) ids.set(assetMapKey({ assetKind: row.kind, assetKey: row.asset_key }), row.id);
   }
   return ids;
@@ -296,12 +283,7 @@ async function updateFinding(db: Db, finding: Finding, f: ScannedFinding, ctx: I
   // A new severity (or an earlier first detection) moves the deadline, under today's policy.
   if ("severity" in changes || "first_detected_at" in changes) changes.due_at = dueAt(next.first_detected_at, next.severity, await loadSla(db));
   if (!reopen && Object.keys(changes).length === 0) return;
-  if (Object.keys(changes).length)
-    await db
-      .updateTable("findings")
-      .set({ ...changes, updated_at: stamp })
-      .where("id", "=", finding.id)
-      .execute();
+  if (Object.keys(changes).length) await updateFindingFields(db, finding.id, changes, stamp);
   Object.assign(finding, changes);
   if (reopen) {
     await moveFindings(

@@ -85,28 +85,3 @@ export async function loadRepositoryIndex(db: Db): Promise<RepositoryIndex> {
     },
   };
 }
-
-export async function addRepository(
-  db: Db,
-  input: { integrationId: number | null; provider: string; fullName: string; url?: string; externalId?: string },
-  now: Date,
-): Promise<Repository> {
-  const stamp = now.toISOString();
-  return db
-    .insertInto("repositories")
-    .values({
-      integration_id: input.integrationId,
-      provider: input.provider,
-      full_name: input.fullName,
-      url: input.url ?? null,
-      url_key: input.url ? (repositoryUrlKey(input.url) ?? null) : null,
-      external_id: input.externalId ?? null,
-      default_branch: null,
-      visibility: null,
-      last_seen_at: stamp,
-      created_at: stamp,
-      updated_at: stamp,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-}

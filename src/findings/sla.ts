@@ -4,12 +4,12 @@
 // findings unless someone asks to recompute the existing ones.
 import { readMeta, writeMeta } from "../db/meta.js";
 import type { Services } from "../services.js";
-import { sql } from "kysely";
 import type { Db, FindingStatus, Severity } from "../db/schema.js";
 import { jobKind } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { publish } from "../jobs/events.js";
 import { SEVERITIES } from "./normalize.js";
+import { restampDueDates } from "./store.js";
 
 export type SlaPolicy = Record<Severity, number | null>;
 
@@ -61,17 +61,7 @@ export function parseSlaForm(
 /** Sets every existing finding's due date from the policy; returns how many changed. */
 export async function recomputeDueDates(db: Db, policy: SlaPolicy): Promise<number> {
   let changed = 0;
-  for (const s of SEVERITIES) {
-    const days = policy[s];
-    const due = days === null ? sql<string | null>`NULL` : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', first_detected_at, ${`+${days} days`})`;
-    const result = await db
-      .updateTable("findings")
-      .set({ due_at: due })
-      .where("severity", "=", s)
-      .where((eb) => (days === null ? eb("due_at", "is not", null) : eb.or([eb("due_at", "is", null), eb("due_at", "!=", due)])))
-      .executeTakeFirst();
-    changed += Number(result.numUpdatedRows);
-  }
+  for (const s of SEVERITIES) changed += await restampDueDates(db, s, policy[s]);
   return changed;
 }
 

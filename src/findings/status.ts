@@ -130,3 +130,8 @@ export async function expireRiskAcceptances(db: Db, now: Date): Promise<number> 
   });
   return due.length;
 }
+
+/** Rewrites the reason the findings' current status gives (a tracker comment that explains a transition). */
+export async function setStatusReason(db: Db, ids: number[], reason: string): Promise<void> {
+  for (const part of chunks(ids, CHUNK)) await db.updateTable("findings").set({ status_reason: reason }).where("id", "in", part).execute();
+}

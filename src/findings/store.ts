@@ -1,7 +1,8 @@
 // One finding with everything the detail page shows: its asset, every source with the
 // scanner's raw record, and its status history.
-import type { ExpressionBuilder } from "kysely";
-import type { Asset, Database, Db, Finding, FindingEvent, FindingSource, Severity } from "../db/schema.js";
+import { type ExpressionBuilder, type Insertable, sql } from "kysely";
+import type { Asset, AssetTable, Database, Db, Finding, FindingEvent, FindingSource, FindingSourceTable, FindingTable, Severity } from "../db/schema.js";
+import { chunks } from "../db/chunks.js";
 import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
 import { contains } from "../db/search.js";
 import { DEFAULT_STATUSES, cachedCount } from "./query.js";
@@ -142,4 +143,95 @@ export async function listImages(db: Db, opts: { q: string; showGone: boolean; a
   if (!opts.showGone) query = query.where("assets.gone_at", "is", null);
   if (opts.after) query = query.where("assets.name", ">", opts.after);
   return query.execute();
+}
+
+// Writes. Status and history go through status.ts; everything else a finding, its sources or
+// its asset carries is written here.
+
+/** Inserts new findings (at most a few hundred at a time) and gives their rows. */
+export function insertFindings(db: Db, rows: Insertable<FindingTable>[]): Promise<Finding[]> {
+  return db.insertInto("findings").values(rows).returningAll().execute();
+}
+
+/** Records what a scanner's newer record changed on a finding (never its status: see status.ts). */
+export async function updateFindingFields(db: Db, id: number, changes: Record<string, unknown>, stamp: string): Promise<void> {
+  await db
+    .updateTable("findings")
+    .set({ ...changes, updated_at: stamp })
+    .where("id", "=", id)
+    .execute();
+}
+
+/** Sets the due date of every finding of one severity: `days` after first detection, or none. Gives how many changed. */
+export async function restampDueDates(db: Db, severity: Severity, days: number | null): Promise<number> {
+  const due = days === null ? sql<string | null>`NULL` : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', first_detected_at, ${`+${days} days`})`;
+  const result = await db
+    .updateTable("findings")
+    .set({ due_at: due })
+    .where("severity", "=", severity)
+    .where((eb) => (days === null ? eb("due_at", "is not", null) : eb.or([eb("due_at", "is", null), eb("due_at", "!=", due)])))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export async function insertSources(db: Db, rows: Insertable<FindingSourceTable>[]): Promise<void> {
+  for (const chunk of chunks(rows, 400)) await db.insertInto("finding_sources").values(chunk).execute();
+}
+
+/** A scanner record seen again: open, with its latest content, under the finding it now belongs to. */
+export async function refreshSource(
+  db: Db,
+  id: number,
+  set: { finding_id: number; raw: string; content_hash: string; url: string | null },
+  stamp: string,
+): Promise<void> {
+  await db
+    .updateTable("finding_sources")
+    .set({ ...set, status: "open", updated_at: stamp })
+    .where("id", "=", id)
+    .execute();
+}
+
+/** Scanner records their scanner no longer reports. */
+export async function resolveSources(db: Db, ids: number[], stamp: string): Promise<void> {
+  for (const part of chunks(ids, 400)) await db.updateTable("finding_sources").set({ status: "resolved", updated_at: stamp }).where("id", "in", part).execute();
+}
+
+/** Inserts assets not seen before; gives their ids with kind and key. */
+export function insertAssets(db: Db, rows: Insertable<AssetTable>[]): Promise<{ id: number; kind: string; asset_key: string }[]> {
+  return db.insertInto("assets").values(rows).returning(["id", "kind", "asset_key"]).execute();
+}
+
+/** Records a container image as its registry lists it now: new, updated, or unchanged. */
+export async function saveImageAsset(
+  db: Db,
+  key: string,
+  values: { name: string; repository_id: number | null; integration_id: number; details: string },
+  stamp: string,
+): Promise<"new" | "updated" | "unchanged"> {
+  const existing = await db
+    .selectFrom("assets")
+    .select(["id", "details", "repository_id", "gone_at"])
+    .where("kind", "=", "container_image")
+    .where("asset_key", "=", key)
+    .executeTakeFirst();
+  const row = { ...values, gone_at: null, updated_at: stamp };
+  if (!existing) {
+    await db
+      .insertInto("assets")
+      .values({ kind: "container_image", asset_key: key, created_at: stamp, ...row })
+      .execute();
+    return "new";
+  }
+  if (existing.details === values.details && existing.repository_id === values.repository_id && existing.gone_at === null) return "unchanged";
+  await db.updateTable("assets").set(row).where("id", "=", existing.id).execute();
+  return "updated";
+}
+
+/** The integration's images it no longer lists, marked gone; gives their ids. */
+export async function markImagesGone(db: Db, integrationId: number, listed: Set<string>, stamp: string): Promise<number[]> {
+  const rows = await db.selectFrom("assets").select(["id", "asset_key"]).where("integration_id", "=", integrationId).where("gone_at", "is", null).execute();
+  const gone = rows.filter((a) => !listed.has(a.asset_key)).map((a) => a.id);
+  if (gone.length) await db.updateTable("assets").set({ gone_at: stamp, updated_at: stamp }).where("id", "in", gone).execute();
+  return gone;
 }

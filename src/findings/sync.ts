@@ -13,11 +13,12 @@ import { SEVERITIES } from "./normalize.js";
 import { connectorContext } from "../connectors/context.js";
 import { connectionOf } from "../integrations/reused.js";
 import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
-import { recordSyncFailure, recordSyncSuccess, startRun, recordSyncProgress } from "../jobs/sync-runs.js";
+import { recordSyncFailure, recordSyncSuccess, resumeOrStartRun, recordSyncProgress } from "../integrations/sync-runs.js";
 import { requestTicketSweep } from "../jobs/events.js";
 import type { JobHandler } from "../jobs/worker.js";
-import { type SyncCounts, chunks, emptyCounts, importPage, mergeCounts, resolveUnreported } from "./import.js";
+import { type SyncCounts, emptyCounts, importPage, mergeCounts, resolveUnreported } from "./import.js";
 import { loadRepositoryIndex } from "./repositories.js";
+import { resolveSources } from "./store.js";
 import { createWorkspace } from "../dependencies/workspace.js";
 
 export const SCAN_JOB = jobKind<{ integrationId: number }>("scanner.sync", { maxAttempts: 3, ...perIntegration("scanner.sync") });
@@ -46,7 +47,7 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
 
     // Killed after the scan finished but before the job was marked done: nothing is left to do.
     if (await db.selectFrom("sync_runs").select("id").where("job_id", "=", job.id).where("status", "=", "succeeded").executeTakeFirst()) return;
-    const run = await resumeOrStart(db, integration.id, job.id, now());
+    const run = await resumeOrStartRun(db, integration.id, job.id, now());
     const connection = await connectionOf(deps, deps.catalogue.get(integration.kind)!, integration);
     const session = scanner.session(connection, {
       ...connectorContext({ ...deps.env, logger }),
@@ -138,25 +139,6 @@ async function arrivesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   }
 }
 
-/** The run this job already started (a retry resumes it), or a new one. */
-async function resumeOrStart(db: Db, integrationId: number, jobId: number, now: Date): Promise<SyncRun> {
-  const existing = await db
-    .selectFrom("sync_runs")
-    .selectAll()
-    .where("job_id", "=", jobId)
-    .where("status", "in", ["running", "interrupted"])
-    .executeTakeFirst();
-  if (existing) return existing;
-  // Runs left behind by earlier jobs that gave up will never finish: close them.
-  await db
-    .updateTable("sync_runs")
-    .set({ status: "failed", finished_at: now.toISOString() })
-    .where("integration_id", "=", integrationId)
-    .where("status", "in", ["running", "interrupted"])
-    .execute();
-  return startRun(db, integrationId, jobId, now);
-}
-
 /** After the last page: resolve what the scanner no longer reports, and record success. */
 async function finish(db: Db, integration: Integration, runId: number, counts: SyncCounts, actor: string, now: Date): Promise<void> {
   const stamp = now.toISOString();
@@ -173,17 +155,11 @@ async function finish(db: Db, integration: Integration, runId: number, counts: S
         .where("status", "=", "open")
         .execute()
     ).filter((s) => !seen.has(s.external_id));
-    for (const batch of chunks(gone, 400)) {
-      await trx
-        .updateTable("finding_sources")
-        .set({ status: "resolved", updated_at: stamp })
-        .where(
-          "id",
-          "in",
-          batch.map((s) => s.id),
-        )
-        .execute();
-    }
+    await resolveSources(
+      trx,
+      gone.map((s) => s.id),
+      stamp,
+    );
     counts.resolved += await resolveUnreported(trx, [...new Set(gone.map((s) => s.finding_id))], actor, stamp, "No longer reported by the scanner");
     await trx.deleteFrom("sync_pages").where("run_id", "=", runId).execute();
     await recordSyncSuccess(trx, integration.id, runId, counts, now);

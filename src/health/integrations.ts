@@ -2,7 +2,7 @@
 // scopes it lacks) and, for a tracker, whether its mappings still fit the tracker (the mapped
 // statuses still in the workflow, the mapped fields still on the screen). The notes show on the
 // card; a new warning is sent as a notification, before pushes start failing.
-import { loadConnected } from "../integrations/store.js";
+import { loadConnected, setIntegrationHealth } from "../integrations/store.js";
 import type { Services } from "../services.js";
 import { sql } from "kysely";
 import { connectorContext } from "../connectors/context.js";
@@ -17,6 +17,7 @@ import { validateMapping } from "../tickets/fields.js";
 import { openTracker } from "../tickets/push.js";
 import { TICKET_STATE_LABEL, type TicketState } from "../tickets/render.js";
 import { mappingData } from "../tickets/store.js";
+import { setWebhookRegistered } from "../scm/store.js";
 import { connectionOf } from "../integrations/reused.js";
 import { withoutTrailingSlash } from "../text.js";
 
@@ -78,7 +79,7 @@ export function healthHandler(deps: Services): JobHandler<{ integrationId: numbe
             level: "warning",
             message: `Patchbay's webhook is gone from ${repo.full_name}: pull request events stop arriving. The next repository sync adds it back.`,
           });
-          await deps.db.updateTable("repositories").set({ webhook_registered_at: null }).where("id", "=", repo.id).execute();
+          await setWebhookRegistered(deps.db, repo.id, null);
         } catch (err) {
           problem(err);
           break;
@@ -122,11 +123,7 @@ export function healthHandler(deps: Services): JobHandler<{ integrationId: numbe
     const previous = readHealth(integration.health);
     const known = new Set((previous?.notes ?? []).map((n) => n.message));
     const fresh = notes.filter((n) => !known.has(n.message));
-    await deps.db
-      .updateTable("integrations")
-      .set({ health: JSON.stringify({ checkedAt: deps.now().toISOString(), notes } satisfies Health) })
-      .where("id", "=", integration.id)
-      .execute();
+    await setIntegrationHealth(deps.db, integration.id, JSON.stringify({ checkedAt: deps.now().toISOString(), notes } satisfies Health));
     if (fresh.length) await publish(deps.db, { type: "integration.warning", integrationId: integration.id, notes: fresh }, deps.now());
     logger.info("integration health checked", { integrationId, notes: notes.length, new: fresh.length });
   };

@@ -12,7 +12,7 @@ import type { Connector, OAuthProvider, SecretValues, SettingValues } from "../c
 import type { Integration } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { connectorContext } from "../connectors/context.js";
-import { findIntegration, integrationSettings } from "./store.js";
+import { findIntegration, integrationSettings, setIntegrationCredentials } from "./store.js";
 
 export const CALLBACK_PATH = "/integrations/oauth/callback";
 const STATE_TTL_MS = 10 * 60 * 1000;
@@ -159,11 +159,7 @@ async function loadOrRefresh(deps: Services, connector: Connector, stale: Integr
     refresh_token: secrets.refreshToken,
   });
   const next = { settings: { ...settings, ...tokens.settings }, secrets: { ...secrets, ...tokens.secrets } };
-  await deps.db
-    .updateTable("integrations")
-    .set({ settings: JSON.stringify(next.settings), secrets: deps.vault.sealSecrets(next.secrets), updated_at: deps.now().toISOString() })
-    .where("id", "=", integration.id)
-    .execute();
+  await setIntegrationCredentials(deps.db, integration.id, next.settings, deps.vault.sealSecrets(next.secrets), deps.now());
   return next;
 }
 

@@ -79,6 +79,30 @@ export async function setIntegrationStatus(db: Db, id: number, status: Integrati
   await db.updateTable("integrations").set({ status, last_error: lastError, updated_at: now.toISOString() }).where("id", "=", id).execute();
 }
 
+/** A sync finished: connected, no error, synced now. */
+export async function markSynced(db: Db, id: number, now: Date): Promise<void> {
+  const stamp = now.toISOString();
+  await db.updateTable("integrations").set({ status: "connected", last_error: null, last_sync_at: stamp, updated_at: stamp }).where("id", "=", id).execute();
+}
+
+/** Stores the outcome of the latest health check (JSON the card reads). */
+export async function setIntegrationHealth(db: Db, id: number, health: string): Promise<void> {
+  await db.updateTable("integrations").set({ health }).where("id", "=", id).execute();
+}
+
+/** Replaces settings and sealed secrets together (refreshed OAuth tokens). */
+export async function setIntegrationCredentials(db: Db, id: number, settings: SettingValues, sealedSecrets: string, now: Date): Promise<void> {
+  await db
+    .updateTable("integrations")
+    .set({ settings: JSON.stringify(settings), secrets: sealedSecrets, updated_at: now.toISOString() })
+    .where("id", "=", id)
+    .execute();
+}
+
+export async function renameIntegration(db: Db, id: number, name: string): Promise<void> {
+  await db.updateTable("integrations").set({ name }).where("id", "=", id).execute();
+}
+
 /** Removes the integration and, with its row, its stored credentials. */
 export async function deleteIntegration(db: Db, id: number): Promise<void> {
   await db.deleteFrom("integrations").where("id", "=", id).execute();

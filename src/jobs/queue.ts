@@ -100,6 +100,16 @@ export function enqueue<P>(db: Db, kind: JobKind<P>, payload: P, now: Date, extr
 }
 
 /** The key a kind's job holds for this payload (to find it among active jobs). */
+/** Replaces the payload of a job still waiting to run (a notification gathering more events); no change once it started. */
+export async function updateQueuedPayload(db: Db, id: number, payload: unknown): Promise<void> {
+  await db
+    .updateTable("jobs")
+    .set({ payload: JSON.stringify(payload) })
+    .where("id", "=", id)
+    .where("status", "=", "queued")
+    .execute();
+}
+
 export function dedupeKeyOf<P>(kind: JobKind<P>, payload: P): string | undefined {
   return kind.dedupeKey?.(payload);
 }

@@ -9,7 +9,7 @@ import { connectorContext } from "../connectors/context.js";
 import type { Db } from "../db/schema.js";
 import { connectionOf } from "../integrations/reused.js";
 import { integrationSettings, listConnected, loadConnected, setIntegrationStatus } from "../integrations/store.js";
-import { enqueue, integrationLane, jobKind, releaseDedupeKey } from "../jobs/queue.js";
+import { enqueue, integrationLane, jobKind, releaseDedupeKey, updateQueuedPayload } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { redactText } from "../log.js";
 import { publish } from "../jobs/events.js";
@@ -108,12 +108,7 @@ export async function enqueueNotification(db: Db, integrationId: number, rule: R
     const payload = JSON.parse(waiting.payload) as SendPayload;
     if (payload.events.length < KEEP) payload.events.push(eventId);
     else payload.extra++;
-    await db
-      .updateTable("jobs")
-      .set({ payload: JSON.stringify(payload) })
-      .where("id", "=", waiting.id)
-      .where("status", "=", "queued")
-      .execute();
+    await updateQueuedPayload(db, waiting.id, payload);
     return;
   }
   const last = await readMeta(db, `notify.last:${integrationId}:${rule}`);

@@ -8,7 +8,7 @@ import type { Db } from "../db/schema.js";
 import { type SyncCounts, emptyCounts } from "../findings/import.js";
 import { connectionOf } from "../integrations/reused.js";
 import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
-import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
+import { recordSyncFailure, recordSyncSuccess, startRun } from "../integrations/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
 
 export const PACKAGES_JOB = jobKind<{ integrationId: number }>("packages.sync", { maxAttempts: 3, ...perIntegration("packages.sync") });

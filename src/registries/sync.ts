@@ -12,9 +12,10 @@ import { type SyncCounts, emptyCounts } from "../findings/import.js";
 import { loadRepositoryIndex } from "../findings/repositories.js";
 import { connectionOf } from "../integrations/reused.js";
 import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
-import { recordSyncFailure, recordSyncSuccess, startRun } from "../jobs/sync-runs.js";
+import { recordSyncFailure, recordSyncSuccess, startRun } from "../integrations/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { moveFindings } from "../findings/status.js";
+import { markImagesGone, saveImageAsset } from "../findings/store.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 
 export const REGISTRY_JOB = jobKind<{ integrationId: number }>("registry.sync", { maxAttempts: 3, ...perIntegration("registry.sync") });
@@ -64,7 +65,6 @@ export function registrySyncHandler(deps: Services): JobHandler<{ integrationId:
             name: `${host}/${image.repository}:${tags[0]!.split(":").slice(1).join(":")}`,
             repository_id: repo?.id ?? null,
             integration_id: integration.id,
-            gone_at: null,
             details: JSON.stringify({
               registry: host,
               repository: image.repository,
@@ -74,37 +74,12 @@ export function registrySyncHandler(deps: Services): JobHandler<{ integrationId:
               created: image.created,
               source: source ?? null,
             }),
-            updated_at: stamp,
           };
-          const existing = await trx
-            .selectFrom("assets")
-            .select(["id", "details", "repository_id", "gone_at"])
-            .where("kind", "=", "container_image")
-            .where("asset_key", "=", key)
-            .executeTakeFirst();
-          if (!existing) {
-            await trx
-              .insertInto("assets")
-              .values({ kind: "container_image", asset_key: key, created_at: stamp, ...values })
-              .execute();
-            counts.new++;
-          } else if (existing.details !== values.details || existing.repository_id !== values.repository_id || existing.gone_at !== null) {
-            await trx.updateTable("assets").set(values).where("id", "=", existing.id).execute();
-            counts.updated++;
-          } else {
-            counts.unchanged++;
-          }
+          counts[await saveImageAsset(trx, key, values, stamp)]++;
         }
         // Listed before, not now: gone, and their open findings resolved.
-        const listed = await trx
-          .selectFrom("assets")
-          .select(["id", "asset_key"])
-          .where("integration_id", "=", integration.id)
-          .where("gone_at", "is", null)
-          .execute();
-        const gone = listed.filter((a) => !seen.has(a.asset_key)).map((a) => a.id);
+        const gone = await markImagesGone(trx, integration.id, new Set(seen.keys()), stamp);
         if (gone.length) {
-          await trx.updateTable("assets").set({ gone_at: stamp, updated_at: stamp }).where("id", "in", gone).execute();
           counts.resolved += await resolveOnGoneImages(trx, gone, `registry: ${integration.name}`, stamp);
           if (counts.resolved) await requestTicketSweep(trx, now());
         }

@@ -124,6 +124,11 @@ export async function saveOverride(db: Db, repositoryId: number, override: Route
   return Number(result.numUpdatedRows) > 0;
 }
 
+/** Stores a repository's parsed CODEOWNERS (JSON), or null when it has none. */
+export async function saveCodeowners(db: Db, repositoryId: number, codeowners: string | null): Promise<void> {
+  await db.updateTable("repositories").set({ codeowners }).where("id", "=", repositoryId).execute();
+}
+
 export interface RepositoryOwnership {
   topics: string[];
   codeowners: Codeowners | null;

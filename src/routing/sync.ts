@@ -11,6 +11,7 @@ import { connectionFor } from "../integrations/oauth.js";
 import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { type Codeowners, parseCodeowners } from "./codeowners.js";
+import { saveCodeowners } from "./ownership.js";
 
 export const OWNERSHIP_JOB = jobKind<{ integrationId: number }>("ownership.sync", { maxAttempts: 3, ...perIntegration("ownership.sync") });
 /** Larger files are not CODEOWNERS anyone maintains by hand; GitHub's own limit is 3 MB. */
@@ -60,7 +61,7 @@ export function ownershipSyncHandler(deps: Services): JobHandler<{ integrationId
           }
           counts.read++;
         } else counts.none++;
-        if (value !== repo.codeowners) await db.updateTable("repositories").set({ codeowners: value }).where("id", "=", repo.id).execute();
+        if (value !== repo.codeowners) await saveCodeowners(db, repo.id, value);
       } catch (err) {
         // Credentials that stopped working end the job (its failure is reported); one
         // repository Patchbay may no longer read is skipped.

@@ -1,6 +1,6 @@
 // The repositories table, as the Repositories page reads it.
 import type { RepositoryInfo } from "../connectors/types.js";
-import type { Db } from "../db/schema.js";
+import type { Db, Repository } from "../db/schema.js";
 import { repositoryUrlKey } from "../findings/repositories.js";
 import { contains } from "../db/search.js";
 
@@ -129,4 +129,39 @@ export async function markUnlisted(db: Db, integrationId: number, listed: Set<st
   const gone = rows.filter((r) => r.external_id !== null && !listed.has(r.external_id)).map((r) => r.id);
   if (gone.length) await db.updateTable("repositories").set({ accessible: 0, updated_at: now.toISOString() }).where("id", "in", gone).execute();
   return gone.length;
+}
+
+/** A repository known without a source-control listing (a scanner's, or a test's). */
+export async function addRepository(
+  db: Db,
+  input: { integrationId: number | null; provider: string; fullName: string; url?: string; externalId?: string },
+  now: Date,
+): Promise<Repository> {
+  const stamp = now.toISOString();
+  return db
+    .insertInto("repositories")
+    .values({
+      integration_id: input.integrationId,
+      provider: input.provider,
+      full_name: input.fullName,
+      url: input.url ?? null,
+      url_key: input.url ? (repositoryUrlKey(input.url) ?? null) : null,
+      external_id: input.externalId ?? null,
+      default_branch: null,
+      visibility: null,
+      last_seen_at: stamp,
+      created_at: stamp,
+      updated_at: stamp,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Patchbay's webhook is on this repository now (a stamp), or gone from it (null). */
+export async function setWebhookRegistered(db: Db, repositoryId: number, at: Date | null): Promise<void> {
+  await db
+    .updateTable("repositories")
+    .set({ webhook_registered_at: at ? at.toISOString() : null })
+    .where("id", "=", repositoryId)
+    .execute();
 }

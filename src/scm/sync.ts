@@ -13,7 +13,7 @@ import { connectionFor } from "../integrations/oauth.js";
 import { registerWebhooks } from "./webhooks.js";
 import { enqueueOwnershipSync } from "../routing/sync.js";
 import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
-import { recordSyncFailure, recordSyncSuccess, startRun, recordSyncProgress } from "../jobs/sync-runs.js";
+import { recordSyncFailure, recordSyncSuccess, startRun, recordSyncProgress } from "../integrations/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
 
 export const SCM_JOB = jobKind<{ integrationId: number }>("scm.sync", { maxAttempts: 3, ...perIntegration("scm.sync") });

@@ -6,6 +6,7 @@ import { generateWebhookSecret } from "../integrations/webhook-secret.js";
 import type { Connector, ConnectionSettings, ConnectorContext } from "../connectors/types.js";
 import type { Db, Integration } from "../db/schema.js";
 import { ExternalError } from "../http.js";
+import { setWebhookRegistered } from "./store.js";
 import type { Logger } from "../log.js";
 
 export { generateWebhookSecret };
@@ -49,7 +50,7 @@ export async function registerWebhooks(
   for (const repo of pending) {
     try {
       await webhook.register(connection, ctx, repo.full_name, { url: webhookUrl(baseUrl, integration), secret });
-      await db.updateTable("repositories").set({ webhook_registered_at: now.toISOString() }).where("id", "=", repo.id).execute();
+      await setWebhookRegistered(db, repo.id, now);
     } catch (err) {
       if (err instanceof ExternalError && (err.kind === "permission" || err.kind === "not_found" || err.kind === "auth")) {
         return `${connector.card.name} did not let the token add webhooks (on ${repo.full_name}: ${err.message}). Give the token admin:repo_hook (or Webhooks: write), or enter a secret of your own and add the webhook by hand.`;

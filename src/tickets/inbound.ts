@@ -14,9 +14,9 @@ import type { TicketEvent, TrackerChoice } from "../connectors/types.js";
 import type { Db, Finding, FindingStatus, Integration, ReconcileDirection, Ticket, TrackerMapping } from "../db/schema.js";
 import { connectionOf } from "../integrations/reused.js";
 import { requestTicketSweep } from "./sweep.js";
-import { moveFindings, noteFindings } from "../findings/status.js";
+import { moveFindings, noteFindings, setStatusReason } from "../findings/status.js";
 import type { TicketState } from "./render.js";
-import { recordChange, recordMove, type StatusMap } from "./store.js";
+import { recordChange, recordMove, type StatusMap, updateTicket } from "./store.js";
 
 export type InboundAction = "none" | "open" | "resolved" | "risk_accepted" | "false_positive";
 
@@ -274,11 +274,7 @@ export async function applyTicketEvent(
       }
     }
     update.remote_comment = JSON.stringify(nextMemo);
-    await trx
-      .updateTable("tickets")
-      .set({ ...update, updated_at: stamp })
-      .where("id", "=", ticket.id)
-      .execute();
+    await updateTicket(trx, ticket.id, { ...update, updated_at: stamp });
     await recordChange(trx, ticket.id, "inbound", `From ${tracker.name}, by ${event.actor.name}: ${done.join("; ") || "nothing to apply"}`, now);
     // Other trackers covering the same findings follow.
     await requestTicketSweep(trx, now);
@@ -311,11 +307,7 @@ function nearby(a: string, b: string): boolean {
 async function explainTransition(trx: Db, findings: Finding[], reason: string, comment: string): Promise<number> {
   const ids = findings.filter((f) => f.status_reason === reason).map((f) => f.id);
   if (!ids.length) return 0;
-  await trx
-    .updateTable("findings")
-    .set({ status_reason: `${reason}: ${comment}` })
-    .where("id", "in", ids)
-    .execute();
+  await setStatusReason(trx, ids, `${reason}: ${comment}`);
   return ids.length;
 }
 

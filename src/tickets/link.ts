@@ -14,7 +14,7 @@ import { redactText } from "../log.js";
 import { coveringMappings } from "./coverage.js";
 import { markerFor, openTracker } from "./push.js";
 import type { ReconcileEntry } from "./reconcile.js";
-import { recordChange } from "./store.js";
+import { insertLinkedTicket, recordChange } from "./store.js";
 
 /** One run at a time per mapping: the key is the mapping's, given at enqueue. */
 export const LINK_JOB = jobKind<{ runId: number; mappingId: number }>("tickets.link-existing", {
@@ -51,32 +51,8 @@ async function link(
     return existing.linked_at
       ? `This finding already has a ticket in ${mapping.name}: ${existing.external_key}.`
       : "A push of this finding is creating its ticket right now; try again in a minute.";
-  const stamp = now.toISOString();
-  const row = await db
-    .insertInto("tickets")
-    .values({
-      mapping_id: mapping.id,
-      subject_key: subjectKey,
-      marker: markerFor(mapping.id, subjectKey),
-      external_id: ticket.id,
-      external_key: ticket.key,
-      url: ticket.url,
-      // No state and no content yet: the next push moves and updates it like any other.
-      state: null,
-      content_hash: null,
-      content: null,
-      lock_until: null,
-      lock_by: null,
-      linked_at: stamp,
-      origin: "linked",
-      synced_at: null,
-      created_at: stamp,
-      updated_at: stamp,
-    })
-    .returning("id")
-    .executeTakeFirstOrThrow();
-  await db.insertInto("ticket_findings").values({ ticket_id: row.id, finding_id: finding.id }).execute();
-  await recordChange(db, row.id, "linked", detail, now);
+  const id = await insertLinkedTicket(db, mapping.id, subjectKey, markerFor(mapping.id, subjectKey), ticket, finding.id, now);
+  await recordChange(db, id, "linked", detail, now);
   return undefined;
 }
 

@@ -7,7 +7,7 @@
 // finds a row still waiting for its ticket searches the tracker for the marker first. A
 // lease on the row keeps two pushes of one subject from running at once; a later attempt of
 // the job that crashed holding it takes it over at once.
-import { loadConnected } from "../integrations/store.js";
+import { loadConnected, setIntegrationStatus } from "../integrations/store.js";
 import type { Services } from "../services.js";
 import { createHash } from "node:crypto";
 import { connectorContext } from "../connectors/context.js";
@@ -32,7 +32,18 @@ import { publish } from "../jobs/events.js";
 import { displayFieldValue, type FieldMapping, resolveFields, validateMapping } from "./fields.js";
 import { loadSubject, plain, type SubjectView, type TicketState } from "./render.js";
 import { applyTemplates } from "./templates.js";
-import { findMapping, mappingData, type MappingData, recordChange, recordMove, ticketFor, updateTicket } from "./store.js";
+import {
+  claimTicket,
+  findMapping,
+  mappingData,
+  type MappingData,
+  recordChange,
+  recordMove,
+  releaseTicket,
+  replaceTicketFindings,
+  ticketFor,
+  updateTicket,
+} from "./store.js";
 import { subjectFindingIds } from "./subjects.js";
 
 export { recordMove };
@@ -307,69 +318,23 @@ export async function pushSubject(deps: Services, handle: TrackerHandle, subject
     }
     return action;
   } finally {
-    await db
-      .updateTable("tickets")
-      .set({ lock_until: null, lock_by: null })
-      .where("mapping_id", "=", handle.mapping.id)
-      .where("subject_key", "=", subjectKey)
-      .execute();
+    await releaseTicket(db, handle.mapping.id, subjectKey);
   }
 }
 
 /** Takes the subject's ticket row for this push, creating it (with its marker) if needed. */
-async function acquire(
-  db: Db,
-  mappingId: number,
-  subjectKey: string,
-  marker: string,
-  holder: string,
-  now: Date,
-): Promise<{ ticket: Ticket; inserted: boolean } | undefined> {
-  const stamp = now.toISOString();
-  const until = new Date(now.getTime() + LOCK_MS).toISOString();
-  const inserted = await db
-    .insertInto("tickets")
-    .values({
-      mapping_id: mappingId,
-      subject_key: subjectKey,
-      marker,
-      lock_until: until,
-      lock_by: holder,
-      created_at: stamp,
-      updated_at: stamp,
-      external_id: null,
-      external_key: null,
-      url: null,
-      state: null,
-      content_hash: null,
-      content: null,
-      linked_at: null,
-      synced_at: null,
-    })
-    .onConflict((oc) => oc.columns(["mapping_id", "subject_key"]).doNothing())
-    .executeTakeFirst();
-  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { ticket: (await ticketFor(db, mappingId, subjectKey))!, inserted: true };
-  const taken = await db
-    .updateTable("tickets")
-    .set({ lock_until: until, lock_by: holder })
-    .where("mapping_id", "=", mappingId)
-    .where("subject_key", "=", subjectKey)
-    .where((eb) => eb.or([eb("lock_until", "is", null), eb("lock_until", "<", stamp), eb("lock_by", "=", holder)]))
-    .executeTakeFirst();
-  if (Number(taken.numUpdatedRows) !== 1) return undefined;
-  return { ticket: (await ticketFor(db, mappingId, subjectKey))!, inserted: false };
+function acquire(db: Db, mappingId: number, subjectKey: string, marker: string, holder: string, now: Date) {
+  return claimTicket(db, mappingId, subjectKey, marker, holder, new Date(now.getTime() + LOCK_MS), now);
 }
 
 /** After a successful push: the findings the ticket covers, and its errors marked resolved. */
 async function settle(db: Db, ticket: Ticket, view: SubjectView, started: Date, now: Date): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    await trx.deleteFrom("ticket_findings").where("ticket_id", "=", ticket.id).execute();
-    const rows = view.findings.map((f) => ({ ticket_id: ticket.id, finding_id: f.id }));
-    for (let i = 0; i < rows.length; i += 500)
-      await trx
-        .insertInto("ticket_findings")
-        .values(rows.slice(i, i + 500))
-        .execute();
+    await replaceTicketFindings(
+      trx,
+      ticket.id,
+      view.findings.map((f) => f.id),
+    );
     await updateTicket(trx, ticket.id, { synced_at: started.toISOString(), updated_at: now.toISOString() });
     await trx
       .updateTable("push_errors")
@@ -504,15 +469,13 @@ export async function markIntegrationFailed(db: Db, mappingId: number, err: Exte
   if (!mapping) return;
   const integration = await db.selectFrom("integrations").select(["id", "kind", "status"]).where("id", "=", mapping.integration_id).executeTakeFirst();
   if (!integration) return;
-  await db
-    .updateTable("integrations")
-    .set({
-      status: "error",
-      last_error: `Pushing tickets failed: ${redactText(err.message)} Update the credentials in the integration's Configuration tab.`,
-      updated_at: now.toISOString(),
-    })
-    .where("id", "=", integration.id)
-    .execute();
+  await setIntegrationStatus(
+    db,
+    integration.id,
+    "error",
+    `Pushing tickets failed: ${redactText(err.message)} Update the credentials in the integration's Configuration tab.`,
+    now,
+  );
   if (integration.status !== "error")
     await publish(db, { type: "integration.failed", integrationId: integration.id, kind: integration.kind, reason: redactText(err.message) }, now);
 }

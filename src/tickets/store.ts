@@ -287,3 +287,110 @@ export async function recordMove(db: Db, ticketId: number, from: TicketRef, move
     .execute();
   await recordChange(db, ticketId, "moved", `${from.key} is now ${moved.to.key} (${moved.how}); Patchbay follows it there`, now);
 }
+
+/** Takes the subject's ticket row for a push until `until`, creating it (with its marker) if needed; undefined while another holder has it. */
+export async function claimTicket(
+  db: Db,
+  mappingId: number,
+  subjectKey: string,
+  marker: string,
+  holder: string,
+  until: Date,
+  now: Date,
+): Promise<{ ticket: Ticket; inserted: boolean } | undefined> {
+  const stamp = now.toISOString();
+  const inserted = await db
+    .insertInto("tickets")
+    .values({
+      mapping_id: mappingId,
+      subject_key: subjectKey,
+      marker,
+      lock_until: until.toISOString(),
+      lock_by: holder,
+      created_at: stamp,
+      updated_at: stamp,
+      external_id: null,
+      external_key: null,
+      url: null,
+      state: null,
+      content_hash: null,
+      content: null,
+      linked_at: null,
+      synced_at: null,
+    })
+    .onConflict((oc) => oc.columns(["mapping_id", "subject_key"]).doNothing())
+    .executeTakeFirst();
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { ticket: (await ticketFor(db, mappingId, subjectKey))!, inserted: true };
+  const taken = await db
+    .updateTable("tickets")
+    .set({ lock_until: until.toISOString(), lock_by: holder })
+    .where("mapping_id", "=", mappingId)
+    .where("subject_key", "=", subjectKey)
+    .where((eb) => eb.or([eb("lock_until", "is", null), eb("lock_until", "<", stamp), eb("lock_by", "=", holder)]))
+    .executeTakeFirst();
+  if (Number(taken.numUpdatedRows) !== 1) return undefined;
+  return { ticket: (await ticketFor(db, mappingId, subjectKey))!, inserted: false };
+}
+
+/** Lets go of a subject's ticket row after a push. */
+export async function releaseTicket(db: Db, mappingId: number, subjectKey: string): Promise<void> {
+  await db.updateTable("tickets").set({ lock_until: null, lock_by: null }).where("mapping_id", "=", mappingId).where("subject_key", "=", subjectKey).execute();
+}
+
+/** The findings a ticket covers now: exactly these. */
+export async function replaceTicketFindings(db: Db, ticketId: number, findingIds: number[]): Promise<void> {
+  await db.deleteFrom("ticket_findings").where("ticket_id", "=", ticketId).execute();
+  const rows = findingIds.map((id) => ({ ticket_id: ticketId, finding_id: id }));
+  for (let i = 0; i < rows.length; i += 500)
+    await db
+      .insertInto("ticket_findings")
+      .values(rows.slice(i, i + 500))
+      .execute();
+}
+
+/** Records an existing tracker ticket a person linked to one finding; gives its id. */
+export async function insertLinkedTicket(
+  db: Db,
+  mappingId: number,
+  subjectKey: string,
+  marker: string,
+  ticket: { id: string; key: string; url: string },
+  findingId: number,
+  now: Date,
+): Promise<number> {
+  const stamp = now.toISOString();
+  const row = await db
+    .insertInto("tickets")
+    .values({
+      mapping_id: mappingId,
+      subject_key: subjectKey,
+      marker,
+      external_id: ticket.id,
+      external_key: ticket.key,
+      url: ticket.url,
+      // No state and no content yet: the next push moves and updates it like any other.
+      state: null,
+      content_hash: null,
+      content: null,
+      lock_until: null,
+      lock_by: null,
+      linked_at: stamp,
+      origin: "linked",
+      synced_at: null,
+      created_at: stamp,
+      updated_at: stamp,
+    })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  await db.insertInto("ticket_findings").values({ ticket_id: row.id, finding_id: findingId }).execute();
+  return row.id;
+}
+
+/** How far an assignment's sweep has linked findings (the last finding id it looked at). */
+export async function setLinkedThrough(db: Db, assignmentId: number, findingId: number): Promise<void> {
+  await db.updateTable("tracker_assignments").set({ linked_through: findingId }).where("id", "=", assignmentId).execute();
+}
+
+export async function deleteAssignments(db: Db, ids: number[]): Promise<void> {
+  if (ids.length) await db.deleteFrom("tracker_assignments").where("id", "in", ids).execute();
+}

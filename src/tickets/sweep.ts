@@ -12,7 +12,7 @@ import type { Db, TrackerAssignment } from "../db/schema.js";
 import { releaseDedupeKey } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { enqueuePush } from "./push.js";
-import { linksNew, updatesLinks } from "./store.js";
+import { linksNew, setLinkedThrough, updatesLinks } from "./store.js";
 import { assignmentScope, OPEN_STATUSES, subjectKeyOf } from "./subjects.js";
 
 export { requestTicketSweep, SWEEP_JOB };
@@ -62,7 +62,7 @@ async function sweepNew(db: Db, assignment: TrackerAssignment, now: () => Date):
           queued++;
         }
       }
-      await trx.updateTable("tracker_assignments").set({ linked_through: next }).where("id", "=", assignment.id).execute();
+      await setLinkedThrough(trx, assignment.id, next);
     });
     watermark = next;
   }

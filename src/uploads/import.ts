@@ -21,8 +21,9 @@ import type { AssetRef, ConnectionSettings, ConnectorContext, ScannerRecord, Sca
 import type { Db, Integration } from "../db/schema.js";
 import { createWorkspace } from "../dependencies/workspace.js";
 import { severityOfScore } from "../vuln/cvss.js";
-import { type SyncCounts, chunks, emptyCounts, importPage, mergeCounts, resolveUnreported } from "../findings/import.js";
+import { type SyncCounts, emptyCounts, importPage, mergeCounts, resolveUnreported } from "../findings/import.js";
 import { loadRepositoryIndex } from "../findings/repositories.js";
+import { resolveSources } from "../findings/store.js";
 import { ExternalError } from "../http.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
@@ -752,17 +753,11 @@ async function importParsed(
         after = page.at(-1)!.external_id;
         for (const s of page) if (!seen.has(digest(s.external_id))) gone.push({ id: s.id, finding_id: s.finding_id });
       }
-      for (const part of chunks(gone, 400)) {
-        await trx
-          .updateTable("finding_sources")
-          .set({ status: "resolved", updated_at: stamp.toISOString() })
-          .where(
-            "id",
-            "in",
-            part.map((s) => s.id),
-          )
-          .execute();
-      }
+      await resolveSources(
+        trx,
+        gone.map((s) => s.id),
+        stamp.toISOString(),
+      );
       counts.resolved += await resolveUnreported(
         trx,
         [...new Set(gone.map((s) => s.finding_id))],

@@ -206,6 +206,35 @@ function templates(dir = "views"): Source[] {
   return out;
 }
 
+/**
+ * Tables with a second door, and why. Every other table is written (inserted, updated,
+ * deleted) from exactly one file: the store of its family, which everyone else calls.
+ */
+const SECOND_DOORS: Record<string, string> = {
+  // A finding's status and history move together, in one module (the rule above).
+  "findings src/findings/status.ts": "status and history",
+  // Ownership columns (a repository's own route and its CODEOWNERS) belong to routing.
+  "repositories src/routing/ownership.ts": "routing and codeowners columns",
+};
+
+/** Tables written from more than one file (beyond the second doors above), with the files. */
+export function tablesWithManyDoors(tree: Source[]): string[] {
+  const writers = new Map<string, Set<string>>();
+  const write = /\.(?:insertInto|updateTable|deleteFrom)\(\s*["'`](\w+)|\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)/g;
+  for (const s of tree) {
+    for (const m of withoutComments(s.text).matchAll(write)) {
+      const table = (m[1] ?? m[2])!;
+      if (SECOND_DOORS[`${table} ${s.file}`]) continue;
+      if (!writers.has(table)) writers.set(table, new Set());
+      writers.get(table)!.add(s.file);
+    }
+  }
+  return [...writers]
+    .filter(([, files]) => files.size > 1)
+    .map(([table, files]) => `${table}: ${[...files].sort().join(", ")}`)
+    .sort();
+}
+
 /** Route files that build SQL themselves. */
 export function routeSqlFiles(tree: Source[]): string[] {
   return tree
@@ -261,6 +290,22 @@ describe("the layering", () => {
       { file: "src/findings/sla.ts", text: 'await db.updateTable("findings").set({ due_at: due }).execute();' },
     ];
     expect(statusWriters(broken)).toEqual(["src/remediation/process.ts", "src/tickets/inbound.ts"]);
+  });
+
+  it("writes each table through one door: its family's store", () => {
+    expect(tablesWithManyDoors(tree)).toEqual([]);
+    const broken = [
+      { file: "src/tickets/store.ts", text: 'await db.updateTable("tickets").set(set).where("id", "=", id).execute();' },
+      { file: "src/tickets/push.ts", text: 'await db.updateTable("tickets").set({ lock_until: null }).execute(); // insertInto("jobs") in a comment' },
+      { file: "src/jobs/queue.ts", text: 'await db.insertInto("jobs").values(row).execute();' },
+      { file: "src/notifications/dispatch.ts", text: "await sql`UPDATE jobs SET payload = ${p}`.execute(db);" },
+      { file: "src/findings/status.ts", text: 'await db.updateTable("findings").set({ status }).execute();' },
+      { file: "src/findings/store.ts", text: 'await db.updateTable("findings").set({ title }).execute();' },
+    ];
+    expect(tablesWithManyDoors(broken)).toEqual([
+      "jobs: src/jobs/queue.ts, src/notifications/dispatch.ts",
+      "tickets: src/tickets/push.ts, src/tickets/store.ts",
+    ]);
   });
 
   it("queues every job through its declared kind (payload typed, no bare job names)", () => {

@@ -1,7 +1,8 @@
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openDatabase, type OpenDatabase } from "../../src/db/database.js";
-import { addRepository, loadRepositoryIndex, repositoryUrlKey } from "../../src/findings/repositories.js";
+import { loadRepositoryIndex, repositoryUrlKey } from "../../src/findings/repositories.js";
+import { addRepository } from "../../src/scm/store.js";
 import { tempDir } from "../helpers.js";
 
 describe("repositoryUrlKey", () => {

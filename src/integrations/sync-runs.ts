@@ -3,7 +3,8 @@
 import type { Db, Integration, Job, SyncRun } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { redactText } from "../log.js";
-import { publish } from "./events.js";
+import { publish } from "../jobs/events.js";
+import { markSynced, setIntegrationStatus } from "./store.js";
 
 /** What one sync run counted: read, new, updated, unchanged, resolved, and skipped by reason. */
 export interface SyncCounts {
@@ -38,6 +39,25 @@ export function startRun(db: Db, integrationId: number, jobId: number, now: Date
     .executeTakeFirstOrThrow();
 }
 
+/** The run this job already started (a retry resumes it), or a new one. */
+export async function resumeOrStartRun(db: Db, integrationId: number, jobId: number, now: Date): Promise<SyncRun> {
+  const existing = await db
+    .selectFrom("sync_runs")
+    .selectAll()
+    .where("job_id", "=", jobId)
+    .where("status", "in", ["running", "interrupted"])
+    .executeTakeFirst();
+  if (existing) return existing;
+  // Runs left behind by earlier jobs that gave up will never finish: close them.
+  await db
+    .updateTable("sync_runs")
+    .set({ status: "failed", finished_at: now.toISOString() })
+    .where("integration_id", "=", integrationId)
+    .where("status", "in", ["running", "interrupted"])
+    .execute();
+  return startRun(db, integrationId, jobId, now);
+}
+
 /** Records a failed attempt and returns the error for the job to rethrow (and retry). */
 export async function recordSyncFailure(
   db: Db,
@@ -57,11 +77,7 @@ export async function recordSyncFailure(
     .where("id", "=", runId)
     .execute();
   const retry = lastAttempt ? "" : resumable ? " It will be retried and resume where it stopped." : " It will be retried.";
-  await db
-    .updateTable("integrations")
-    .set({ status: "error", last_error: `${where}: ${message}${retry}`, updated_at: now.toISOString() })
-    .where("id", "=", integration.id)
-    .execute();
+  await setIntegrationStatus(db, integration.id, "error", `${where}: ${message}${retry}`, now);
   if (lastAttempt) await publish(db, { type: "scan.failed", integrationId: integration.id, reason: `${where}: ${message}` }, now);
   // Credentials that stopped working (a revoked token) are worth a notification, once.
   if (err instanceof ExternalError && (err.kind === "auth" || err.kind === "permission") && integration.status !== "error") {
@@ -95,9 +111,5 @@ export async function recordSyncSuccess(db: Db, integrationId: number, runId: nu
     .set({ status: "succeeded", counts: JSON.stringify(counts), finished_at: stamp, error: null })
     .where("id", "=", runId)
     .execute();
-  await db
-    .updateTable("integrations")
-    .set({ status: "connected", last_error: null, last_sync_at: stamp, updated_at: stamp })
-    .where("id", "=", integrationId)
-    .execute();
+  await markSynced(db, integrationId, now);
 }
