@@ -1,5 +1,6 @@
 // Patchbay's only script: opens dialogs that htmx loads, closes them, returns focus to
-// the button that opened them, and gives tab lists arrow-key navigation.
+// the button that opened them, gives tab lists arrow-key navigation, and keeps one menu of
+// the main navigation open at a time (Escape or a click elsewhere closes it).
 (function () {
   "use strict";
   let opener = null;
@@ -14,6 +15,16 @@
       if (dialog) dialog.close();
       else window.location.href = "/integrations";
     }
+  });
+
+  // A form sent again clears the outcome of the last attempt at once: an old success (or
+  // error) never stands beside a new attempt.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const target = event.detail.target;
+    if (!target || !event.detail.elt || event.detail.elt.tagName !== "FORM" || target === event.detail.elt) return;
+    target.querySelectorAll("[role=alert], [role=status]").forEach(function (message) {
+      message.remove();
+    });
   });
 
   // A long upload shows how much has been sent.
@@ -43,6 +54,29 @@
       const focusable = invalid || target.querySelector("[role=tab][aria-selected=true]");
       if (focusable) focusable.focus();
     }
+  });
+
+  function closeMenus(except) {
+    document.querySelectorAll("details.nav-section[open]").forEach(function (menu) {
+      if (menu !== except) menu.open = false;
+    });
+  }
+  document.addEventListener(
+    "toggle",
+    function (event) {
+      if (event.target.matches && event.target.matches("details.nav-section") && event.target.open) closeMenus(event.target);
+    },
+    true,
+  );
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest("details.nav-section")) closeMenus(null);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    const menu = event.target.closest && event.target.closest("details.nav-section[open]");
+    if (!menu) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
   });
 
   document.addEventListener("keydown", function (event) {

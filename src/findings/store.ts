@@ -53,6 +53,12 @@ export async function previewFinding(db: Db, wanted: number | undefined): Promis
   return row?.id;
 }
 
+/** The newest open findings' ids, at most `limit`. */
+export async function newestOpenFindingIds(db: Db, limit: number): Promise<number[]> {
+  const rows = await db.selectFrom("findings").select("id").where("status", "in", ["open", "in_remediation"]).orderBy("id", "desc").limit(limit).execute();
+  return rows.map((r) => r.id);
+}
+
 export function findFinding(db: Db, id: number): Promise<Finding | undefined> {
   return db.selectFrom("findings").selectAll().where("id", "=", id).executeTakeFirst();
 }

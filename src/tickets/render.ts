@@ -7,6 +7,9 @@ import type { Db, FindingStatus, RemediationState, Severity } from "../db/schema
 import { SEVERITIES, SEVERITY_RANK, STATUS_LABEL } from "../findings/normalize.js";
 import type { PatchbayField } from "./fields.js";
 import { parseSubjectKey } from "./subjects.js";
+import { type Data, templateData } from "./templates.js";
+import { mappingFindingIds } from "./store.js";
+import { newestOpenFindingIds } from "../findings/store.js";
 import { withoutTrailingSlash } from "../text.js";
 
 export type TicketState = "open" | "in_progress" | "done" | "accepted";
@@ -344,4 +347,19 @@ function capitalize(s: string): string {
 
 function truncate(s: string, max: number): string {
   return s.length > max ? s.slice(0, max - 1) + "…" : s;
+}
+
+/**
+ * Real subjects to check a mapping's templates against: up to 100 of the findings its tickets
+ * cover (for a new mapping, the newest open findings), each as the template sees it.
+ */
+export async function templateSubjects(db: Db, mappingId: number | undefined, baseUrl: string): Promise<{ label: string; data: Data }[]> {
+  let ids = mappingId ? await mappingFindingIds(db, mappingId, 100) : [];
+  if (!ids.length) ids = await newestOpenFindingIds(db, 100);
+  const out: { label: string; data: Data }[] = [];
+  for (const id of ids) {
+    const view = await loadSubject(db, `finding:${id}`, [id], baseUrl);
+    if (view) out.push({ label: `finding #${id}`, data: templateData(view, baseUrl) });
+  }
+  return out;
 }

@@ -394,3 +394,16 @@ export async function setLinkedThrough(db: Db, assignmentId: number, findingId: 
 export async function deleteAssignments(db: Db, ids: number[]): Promise<void> {
   if (ids.length) await db.deleteFrom("tracker_assignments").where("id", "in", ids).execute();
 }
+
+/** Up to `limit` findings a mapping's tickets cover now, newest first. */
+export async function mappingFindingIds(db: Db, mappingId: number, limit: number): Promise<number[]> {
+  const rows = await db
+    .selectFrom("ticket_findings")
+    .innerJoin("tickets", "tickets.id", "ticket_findings.ticket_id")
+    .select("ticket_findings.finding_id")
+    .where("tickets.mapping_id", "=", mappingId)
+    .orderBy("ticket_findings.finding_id", "desc")
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.finding_id);
+}

@@ -145,7 +145,7 @@ export function compileTemplate(source: string): Node[] {
   return root;
 }
 
-type Data = Record<string, unknown>;
+export type Data = Record<string, unknown>;
 
 function renderNodes(nodes: Node[], scopes: Data[]): string {
   const lookup = (p: string[]): unknown => {
@@ -299,6 +299,110 @@ function inline(text: string): Span[] {
   }
   if (last < text.length) spans.push({ text: text.slice(last) });
   return spans.length ? spans : [{ text: "" }];
+}
+
+/** A finding as the synthetic cases show it: every optional field filled. */
+const SAMPLE_FINDING: Data = {
+  cve: "CVE-2021-23337",
+  title: "Command injection in lodash",
+  severity: "high",
+  cvss: 7.2,
+  package: "lodash",
+  ecosystem: "npm",
+  installedVersion: "4.17.20",
+  fixedVersion: "4.17.21",
+  asset: "acme/api",
+  repository: "acme/api",
+  status: "Open",
+  firstDetected: "2026-01-02",
+  dueDate: "2026-02-01",
+  url: "https://patchbay.example/vulnerabilities/1",
+  description: "lodash versions prior to 4.17.21 are vulnerable to command injection via the template function.",
+};
+
+const SAMPLE: Data = {
+  title: "CVE-2021-23337 in lodash 4.17.20",
+  cve: "CVE-2021-23337",
+  cves: ["CVE-2021-23337"],
+  severity: "high",
+  cvss: 7.2,
+  package: "lodash",
+  installedVersion: "4.17.20",
+  fixedVersion: "4.17.21",
+  asset: "acme/api",
+  repository: "acme/api",
+  firstDetected: "2026-01-02",
+  dueDate: "2026-02-01",
+  status: "Open",
+  description: SAMPLE_FINDING.description,
+  url: "https://patchbay.example/vulnerabilities/1",
+  scannerUrl: "https://scanner.example/issues/1",
+  count: 1,
+  findings: [SAMPLE_FINDING],
+  remediations: [{ title: "Bump lodash to 4.17.21", url: "https://git.example/acme/api/pull/7", state: "open", repository: "acme/api", number: 7 }],
+  owners: ["@acme/payments"],
+  assignee: "alice",
+  component: "API",
+};
+
+/** What a finding or group may lack, and how the case is named on the form. */
+const OPTIONAL: [field: string, empty: unknown, without: string][] = [
+  ["cve", "", "a CVE (a scanner's own identifier only)"],
+  ["cvss", null, "a CVSS score"],
+  ["package", "", "a package (an image or code finding)"],
+  ["installedVersion", "", "an installed version"],
+  ["fixedVersion", "", "a fixed version"],
+  ["repository", "", "a repository (an image)"],
+  ["dueDate", "", "a due date (no SLA)"],
+  ["description", "", "a description"],
+  ["scannerUrl", "", "a link to the scanner"],
+  ["remediations", [], "pull requests"],
+  ["owners", [], "owners"],
+  ["assignee", "", "a routed assignee"],
+  ["component", "", "a routed component"],
+];
+
+/** The synthetic subjects every template must render for: all fields, then each optional one missing, then all missing. */
+export function templateCases(): { label: string; data: Data }[] {
+  const without = (fields: typeof OPTIONAL): Data => {
+    const data: Data = { ...SAMPLE, findings: [{ ...SAMPLE_FINDING }] };
+    for (const [field, empty] of fields) {
+      data[field] = empty;
+      if (field in SAMPLE_FINDING) (data.findings as Data[])[0]![field] = empty ?? "";
+    }
+    if (data.cve === "") data.cves = [];
+    return data;
+  };
+  return [
+    { label: "a finding with every field", data: SAMPLE },
+    ...OPTIONAL.map((o) => ({ label: `a finding without ${o[2]}`, data: without([o]) })),
+    { label: "a finding with none of the optional fields", data: without(OPTIONAL) },
+  ];
+}
+
+/**
+ * Why these templates would make a ticket with no title or no description, for the synthetic
+ * cases and then each real subject given; undefined when every case renders both.
+ */
+export function emptyRendering(
+  templates: Templates,
+  subjects: { label: string; data: Data }[],
+): { field: "title" | "description"; message: string } | undefined {
+  for (const { label, data } of [...templateCases(), ...subjects]) {
+    if (templates.title && !renderTemplate(templates.title, data).trim()) {
+      return {
+        field: "title",
+        message: `The title template renders an empty title for ${label}, and a tracker refuses a ticket without one. Put some text outside the if, or add an else.`,
+      };
+    }
+    if (templates.description && !renderTemplate(templates.description, data).trim()) {
+      return {
+        field: "description",
+        message: `The description template renders nothing for ${label}. Put some text outside the if, or add an else.`,
+      };
+    }
+  }
+  return undefined;
 }
 
 /** The subject as a mapping's templates render it (Patchbay's own title and description where a template is empty). */

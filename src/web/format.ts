@@ -2,7 +2,10 @@
 // stored as ISO 8601 in UTC and shown in UTC, so a time on a page matches the logs and the
 // services' own records; the <time datetime> attribute keeps the full value for machines.
 //
+// (navigation, from nav.ts, is the layout's.)
 // Templates call these by name (views are compiled with them in scope: see viewEngine).
+
+import { navigation } from "./nav.js";
 
 /** A moment: "2026-12-05 14:03 UTC". Events, runs, deliveries, changes. */
 export function moment(iso: string | null | undefined): string {
@@ -34,7 +37,7 @@ export function prettyJson(text: string): string {
   }
 }
 
-export const helpers = { moment, day, count, plural, prettyJson };
+export const helpers = { moment, day, count, plural, prettyJson, navigation };
 
 /** The line every compiled view starts with: the helpers, in scope by name. */
-export const HELPERS_HEADER = "const { moment, day, count, plural, prettyJson } = this.config.helpers;";
+export const HELPERS_HEADER = "const { moment, day, count, plural, prettyJson, navigation } = this.config.helpers;";

@@ -4,7 +4,7 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { type Health, readHealth } from "../health/integrations.js";
-import type { Connector, SettingValues } from "../connectors/types.js";
+import type { Capability, Connector, SettingValues } from "../connectors/types.js";
 import type { Integration } from "../db/schema.js";
 import { type Existing, displayValue, parseSettingsForm } from "../integrations/form.js";
 import { testConnection, type TestOutcome } from "../integrations/service.js";
@@ -37,7 +37,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/integrations", async (c) => {
     const q = (c.req.query("q") ?? "").slice(0, 100);
-    return render(c, deps, "./integrations/hub", { q, groups: await hubGroups(deps, q) });
+    return render(c, deps, "./integrations/hub", { q, groups: await hubGroups(deps, q), checklist: await firstRunChecklist(deps) });
   });
 
   app.get("/integrations/cards", async (c) => {
@@ -357,6 +357,37 @@ export interface SyncView {
   active: "queued" | "running" | undefined;
   last:
     { status: string; counts: SyncCounts; pages: number; total: number | null; error: string | null; startedAt: string; finishedAt: string | null } | undefined;
+}
+
+/** A step of the first run, in the order the Hub recommends; done once one connection of its kind is connected. */
+export interface ChecklistStep {
+  label: string;
+  why: string;
+  done: boolean;
+  /** The Hub section (category) to open. */
+  anchor: string;
+}
+
+/** The Hub's first-run checklist: source control, scanners, a tracker, a messaging tool. Undefined once all are done. */
+async function firstRunChecklist(deps: AppDeps): Promise<ChecklistStep[] | undefined> {
+  const have = new Set<Capability>();
+  for (const integration of await listIntegrations(deps.db)) {
+    const connector = deps.catalogue.get(integration.kind);
+    if (!connector || integration.status === "error") continue;
+    for (const facet of ["scm", "scanner", "tracker", "notifier"] as const) if (connector[facet]) have.add(facet);
+  }
+  const steps: ChecklistStep[] = [
+    { label: "Connect source control", why: "Patchbay learns your repositories, and remediation needs it.", done: have.has("scm"), anchor: "scm" },
+    { label: "Add scanners", why: "Findings come from your security scanners.", done: have.has("scanner"), anchor: "scanners" },
+    { label: "Connect an issue tracker", why: "Findings become tickets where your teams work.", done: have.has("tracker"), anchor: "collaboration" },
+    {
+      label: "Connect a messaging tool",
+      why: "Hear about new findings and failures in chat or by e-mail.",
+      done: have.has("notifier"),
+      anchor: "collaboration",
+    },
+  ];
+  return steps.every((s) => s.done) ? undefined : steps;
 }
 
 async function hubGroups(deps: AppDeps, q: string) {

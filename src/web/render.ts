@@ -19,6 +19,8 @@ export function render<E extends AppEnv>(
     user: c.get("user"),
     path: c.req.path,
     requestId: c.get("requestId"),
+    // A full page asked for by htmx (an error page, say) is swapped into part of the page: only its content.
+    fragment: isHtmx(c),
   });
   return c.html(html, status);
 }

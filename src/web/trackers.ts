@@ -23,8 +23,8 @@ import { latestReconcile, RECONCILE_DIRECTIONS, startReconcile } from "../ticket
 import { approveLinkByCve, startLinkByCve } from "../tickets/link.js";
 import { planAssignment, planMappingChange } from "../tickets/dry-run.js";
 import { estimatePush, paceOf, type PushEstimate } from "../integrations/pacing.js";
-import { applyTemplates, compileTemplate, FINDING_TEMPLATE_FIELDS, TEMPLATE_FIELDS, TemplateError } from "../tickets/templates.js";
-import { loadSubject, plain } from "../tickets/render.js";
+import { applyTemplates, compileTemplate, emptyRendering, FINDING_TEMPLATE_FIELDS, TEMPLATE_FIELDS, TemplateError } from "../tickets/templates.js";
+import { loadSubject, plain, templateSubjects } from "../tickets/render.js";
 import { toHtml } from "../connectors/html.js";
 import { retryPushErrors } from "../tickets/push.js";
 import { TICKET_STATE_LABEL, TICKET_STATES } from "../tickets/render.js";
@@ -186,6 +186,9 @@ function trackerPages(deps: AppDeps): Hono<TrackerEnv> {
     const view = { format: found.connector.tracker.descriptionFormat, error: undefined as string | undefined, title: "", html: "", findingId: 0 };
     try {
       for (const t of [templates.title, templates.description]) compileTemplate(t);
+      // The same check as saving: every synthetic case and the current findings render a title and description.
+      const empty = emptyRendering(templates, await templateSubjects(deps.db, undefined, deps.baseUrl));
+      if (empty) throw new TemplateError(empty.message);
       const wanted = Number(form.previewFinding);
       const chosen = Number.isSafeInteger(wanted) && wanted > 0 ? wanted : undefined;
       const findingId = await previewFinding(deps.db, chosen);
@@ -538,6 +541,12 @@ async function saveMappingForm<E extends AppEnv>(c: Context<E>, deps: AppDeps, f
   // Checked against the tracker's live fields: what it requires now, what it allows now.
   const parsed = parseMappingForm(form, loaded.target, loaded.fields, loaded.statuses, loaded.inboundChoices);
   if (!parsed.ok) return mappingForm(c, deps, found, mappingId, { project: form.project, ticketType: form.ticketType }, parsed.data, parsed.errors, 422);
+  // A template that renders an empty title would make every push of such a finding fail.
+  const empty = emptyRendering(parsed.data.templates, await templateSubjects(deps.db, mappingId, deps.baseUrl));
+  if (empty) {
+    const field = empty.field === "title" ? "titleTemplate" : "descriptionTemplate";
+    return mappingForm(c, deps, found, mappingId, { project: form.project, ticketType: form.ticketType }, parsed.data, { [field]: empty.message }, 422);
+  }
   // Tickets anyone can read publish the vulnerability: only on purpose.
   const exposed = tracker.exposure?.(loaded.target, parsed.data.fields);
   if (exposed && form.confirmPublic !== "on") {

@@ -84,6 +84,9 @@ describe("in a real browser", () => {
   });
 
   it("signs out and back in", async () => {
+    // The account menu, opened from the keyboard, holds the way out.
+    await page.getByText(`Account: ${ADMIN.username}`).focus();
+    await page.keyboard.press("Enter");
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(/\/login$/);
     await page.getByLabel("Username").fill(ADMIN.username);
@@ -173,6 +176,7 @@ describe("in a real browser", () => {
     const card = page.locator('article[data-kind="wiz"]');
     // The first scan starts a few seconds after connecting; the card refreshes itself.
     await expect.poll(() => card.textContent(), { timeout: 20_000 }).toContain("90 fetched, 90 new");
+    await page.getByRole("navigation", { name: "Main" }).getByText("Findings").click();
     await page.getByRole("link", { name: "Vulnerabilities", exact: true }).click();
     await page.waitForURL(server.url + "/vulnerabilities");
     const rows = page.locator("table.findings tbody tr");

@@ -113,6 +113,7 @@ it("shows a registry's image with its scanner finding, and the dependency monito
     )
     .toContain("CVE-2021-23337");
   expect(await page.locator("main").textContent()).toContain("acme/shop");
+  await page.getByRole("navigation", { name: "Main" }).getByText("Assets").click();
   await page.getByRole("link", { name: "Packages" }).click();
   await page.getByLabel("Package name").fill("lodash");
   await page.getByRole("button", { name: "Find" }).click();

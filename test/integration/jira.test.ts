@@ -197,6 +197,10 @@ describe("connecting Jira Cloud", () => {
     const scope = text(await (await connectJira({ apiToken: NARROW, siteUrl: "" })).text());
     expect(scope).toContain("Jira Cloud refused to read the service account (HTTP 401): the API token lacks a scope");
     expect(scope).toContain("Needed: read:jira-user (classic scopes) or read:user:jira (granular scopes)");
+    // A classic token through the gateway (no Site URL) is refused everywhere: the Site URL is what is missing.
+    const classic = text(await (await connectJira({ siteUrl: "" })).text());
+    expect(classic).toContain("A classic token works only on your site: enter the Site URL");
+    expect(classic).not.toContain("the API token lacks a scope");
     const other = text(await (await connectJira({ cloudId: "11111111-2222-3333-4444-555555555555" })).text());
     expect(other).toContain(`is not the Cloud ID of ${SITE} (which is ${jira.cloudId})`);
     const wrongEmail = text(await (await connectJira({ email: "someone@acme.example" })).text());
@@ -768,6 +772,17 @@ describe("ticket templates", () => {
     expect(bad.status).toBe(422);
     expect(text(await bad.text())).toContain('Unknown variable "it.sevrity" (line 1)');
     expect(jira.issues).toHaveLength(0);
+    // A title that renders empty for some finding (here, one without a CVE) is refused, and Test render says so.
+    const emptyTitle = "<% if (it.cve) { %><%= it.cve %> in <%= it.package %><% } %>";
+    const refused = await admin.post(`/trackers/${jiraId}/mappings`, secBugForm({ titleTemplate: emptyTitle }));
+    expect(refused.status).toBe(422);
+    expect(text(await refused.text())).toContain("The title template renders an empty title for a finding without a CVE");
+    const tested = text(await (await admin.post(`/trackers/${jiraId}/templates/preview`, { titleTemplate: emptyTitle }, { htmx: true })).text());
+    expect(tested).toContain("renders an empty title for a finding without a CVE");
+    const noText = "<% for (const f of it.findings) { %><%= f.fixedVersion %><% } %>";
+    const refusedDescription = await admin.post(`/trackers/${jiraId}/mappings`, secBugForm({ descriptionTemplate: noText }));
+    expect(text(await refusedDescription.text())).toContain("The description template renders nothing for a finding without a fixed version");
+    expect(await db().selectFrom("tracker_mappings").select("id").execute()).toHaveLength(0);
 
     const title = "[<%= it.severity %>] <%= it.cve %> in <%= it.package %>";
     const description =

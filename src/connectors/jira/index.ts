@@ -80,7 +80,33 @@ async function verify(connection: ConnectionSettings, ctx: ConnectorContext): Pr
     }
   }
   const gateway = open(connection, ctx, "gateway");
-  return { conn: gateway, mode: "gateway", me: await gateway.client.get<Myself>("account", "/rest/api/3/myself", { apiRoot: true }) };
+  try {
+    return { conn: gateway, mode: "gateway", me: await gateway.client.get<Myself>("account", "/rest/api/3/myself", { apiRoot: true }) };
+  } catch (err) {
+    // The gateway refuses a classic (unscoped) token as it refuses a missing scope: 401 "scope
+    // does not match". Without a Site URL, the likelier mistake is the classic token.
+    if (!first.site && err instanceof ExternalError && err.kind === "permission" && err.status === 401 && (await refusedEverywhere(gateway))) {
+      throw new ExternalError(
+        "invalid_input",
+        SERVICE,
+        "Atlassian's gateway refused the token even to read the service account, as it refuses every classic API token (one created without scopes). " +
+          "A classic token works only on your site: enter the Site URL (https://your-site.atlassian.net). " +
+          `If this is a scoped token, give it ${SCOPES.account.granular.join(", ")} and the other scopes in the Overview.`,
+        { status: 401, remoteMessage: err.remoteMessage },
+      );
+    }
+    throw err;
+  }
+}
+
+/** Whether the gateway refuses the token a second, unrelated call too (a scoped token lacking one scope passes it). */
+async function refusedEverywhere(conn: Conn): Promise<boolean> {
+  try {
+    await conn.client.get("projects", "/rest/api/3/project/search?maxResults=1");
+    return false;
+  } catch (err) {
+    return err instanceof ExternalError && err.status === 401;
+  }
 }
 
 async function test(connection: ConnectionSettings, ctx: ConnectorContext) {
