@@ -26,7 +26,7 @@ export interface Schedule {
 }
 
 /** Hourly upkeep: expired sessions and sign-in attempts, finished jobs, lapsed risk acceptances. */
-export const MAINTENANCE_JOB = jobKind("maintenance.prune", { dedupe: "one" });
+export const MAINTENANCE_JOB = jobKind("maintenance.prune", { label: "Clean-up", dedupe: "one" });
 
 /** A schedule that queues one job of a kind with no payload (its kind keeps one queued at a time). */
 function queueOne(kind: JobKind<null>): Schedule["enqueue"] {

@@ -3,6 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { serve } from "@hono/node-server";
+import { SESSION_COOKIE } from "../src/auth/sessions.js";
 import { loadConfig } from "../src/config.js";
 import { enqueueJob } from "../src/jobs/queue.js";
 import { createLogger } from "../src/log.js";
@@ -18,7 +19,7 @@ import { startSim } from "./sim/serve.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "./sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "./sim/wiz-fixture.js";
 
-const DEMO_USER = { username: "demo", password: "demo-password" };
+const DEMO_USER = { username: "admin", password: "copper-kettle-orbit" };
 const DEMO_REPOSITORIES = DEFAULT_REPOSITORIES.slice(0, 3);
 const port = Number(process.env.PORT ?? 8080);
 const dataDir = path.join(ROOT, "data-demo");
@@ -106,8 +107,20 @@ async function post(pathname: string, form: Record<string, string>): Promise<Res
     headers: { origin, cookie, "content-type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams(form),
   });
-  cookie = res.headers.get("set-cookie")?.split(";")[0] ?? cookie;
-  if (res.status >= 400) throw new Error(`demo seeding failed at ${pathname}: HTTP ${res.status}`);
+  // The session cookie (setup and sign-in also set a device cookie for /login).
+  const session = res.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0]!)
+    .find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+  cookie = session ?? cookie;
+  if (res.headers.get("location")?.startsWith("/login")) throw new Error(`demo seeding failed at ${pathname}: not signed in`);
+  if (res.status >= 400)
+    throw new Error(
+      `demo seeding failed at ${pathname}: HTTP ${res.status}: ${(await res.text())
+        .replace(/<[^>]*>/g, " ")
+        .replace(/\s+/g, " ")
+        .slice(0, 800)}`,
+    );
   return res;
 }
 await post("/setup", { ...DEMO_USER, confirm: DEMO_USER.password });

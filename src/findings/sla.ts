@@ -102,9 +102,9 @@ export async function approachingDeadlines(db: Db, now: Date): Promise<{ counts:
   return { counts, overdue, soonest };
 }
 
-export const RECOMPUTE_DUE_JOB = jobKind("findings.recompute-due", { dedupe: "one" });
+export const RECOMPUTE_DUE_JOB = jobKind("findings.recompute-due", { label: "Due dates update", dedupe: "one" });
 /** Daily: a reminder of the deadlines coming up, for the notifiers that take it. */
-export const SLA_REMINDER_JOB = jobKind("findings.sla-reminder", { dedupe: "one" });
+export const SLA_REMINDER_JOB = jobKind("findings.sla-reminder", { label: "SLA reminder", dedupe: "one" });
 
 export function slaReminderHandler(deps: Pick<Services, "db" | "now">): JobHandler {
   return async ({ logger }) => {

@@ -21,7 +21,7 @@ import { loadRepositoryIndex } from "./repositories.js";
 import { resolveSources } from "./store.js";
 import { createWorkspace } from "../dependencies/workspace.js";
 
-export const SCAN_JOB = jobKind<{ integrationId: number }>("scanner.sync", { maxAttempts: 3, ...perIntegration("scanner.sync") });
+export const SCAN_JOB = jobKind<{ integrationId: number }>("scanner.sync", { label: "Scan", maxAttempts: 3, ...perIntegration("scanner.sync") });
 /** Records committed per transaction: fewer, larger commits write far less to the WAL. */
 const COMMIT_RECORDS = 5_000;
 /** How long a buffered page waits for the next one before it is committed on its own. */

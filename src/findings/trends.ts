@@ -11,7 +11,7 @@ import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
 import { cachedCount } from "./query.js";
 
 export const TREND_DAYS = 90;
-export const SNAPSHOT_JOB = jobKind("findings.snapshot", { dedupe: "one" });
+export const SNAPSHOT_JOB = jobKind("findings.snapshot", { label: "Trend snapshot", dedupe: "one" });
 const DAY = 86_400_000;
 const OPEN = ["open", "in_remediation"] as const;
 

@@ -21,7 +21,11 @@ import { setWebhookRegistered } from "../scm/store.js";
 import { connectionOf } from "../integrations/reused.js";
 import { withoutTrailingSlash } from "../text.js";
 
-export const HEALTH_JOB = jobKind<{ integrationId: number }>("integration.health", { maxAttempts: 2, ...perIntegration("integration.health") });
+export const HEALTH_JOB = jobKind<{ integrationId: number }>("integration.health", {
+  label: "Health check",
+  maxAttempts: 2,
+  ...perIntegration("integration.health"),
+});
 /** Repositories whose webhook is looked for each day. */
 const WEBHOOK_SAMPLE = 5;
 

@@ -67,7 +67,11 @@ export function adviceFor(connector: Connector, error: ExternalError): Advice {
 
 /** Job `integration.check`: re-tests a stored connection and records Connected or Error. */
 /** The check after a failure, or one asked for: tests the connection again, once. */
-export const CHECK_JOB = jobKind<{ integrationId: number }>("integration.check", { maxAttempts: 1, ...perIntegration("integration.check") });
+export const CHECK_JOB = jobKind<{ integrationId: number }>("integration.check", {
+  label: "Connection check",
+  maxAttempts: 1,
+  ...perIntegration("integration.check"),
+});
 
 export function integrationCheckHandler(deps: Services): JobHandler<{ integrationId: number }> {
   return async ({ payload, logger }) => {

@@ -4,7 +4,7 @@
 import type { Db, Severity } from "../db/schema.js";
 import { enqueue, jobKind } from "./queue.js";
 
-export const DISPATCH_JOB = jobKind("notifications.dispatch", { dedupe: "one" });
+export const DISPATCH_JOB = jobKind("notifications.dispatch", { label: "Notification routing", dedupe: "one" });
 
 export type DomainEvent =
   | { type: "remediation.opened"; remediationId: number; findingIds: number[] }
@@ -27,7 +27,7 @@ export type DomainEvent =
   | { type: "sla.approaching"; counts: Record<Severity, number>; overdue: number; soonest: string | null; days: number };
 
 /** The ticket sweep (automatic pushes), asked for after findings change; one queued at a time. */
-export const SWEEP_JOB = jobKind("tickets.sweep", { dedupe: "one" });
+export const SWEEP_JOB = jobKind("tickets.sweep", { label: "Ticket sweep", dedupe: "one" });
 
 export async function requestTicketSweep(db: Db, now: Date): Promise<void> {
   await enqueue(db, SWEEP_JOB, null, now);

@@ -50,6 +50,8 @@ export const DEFAULT_MAX_ATTEMPTS = 5;
  */
 export interface JobKind<P> {
   readonly type: string;
+  /** What people read on the Jobs page: "Ticket push", "Scan". */
+  readonly label: string;
   readonly maxAttempts: number;
   /** At most one queued or running job per key: the key this payload's job holds. */
   readonly dedupeKey: ((payload: P) => string) | undefined;
@@ -60,16 +62,26 @@ export interface JobKind<P> {
 }
 
 export interface JobKindSpec<P> {
+  label: string;
   maxAttempts?: number;
   /** "one": a single job of this kind at a time; or the key a payload's job holds. */
   dedupe?: "one" | ((payload: P) => string);
   lane?: (payload: P) => string;
 }
 
-export function jobKind<P = null>(type: string, spec: JobKindSpec<P> = {}): JobKind<P> {
+const LABELS = new Map<string, string>();
+
+/** The human name of a job type (its declaration's label), or the type itself for one no longer declared. */
+export function jobLabel(type: string): string {
+  return LABELS.get(type) ?? type;
+}
+
+export function jobKind<P = null>(type: string, spec: JobKindSpec<P>): JobKind<P> {
   const dedupe = spec.dedupe;
+  LABELS.set(type, spec.label);
   return {
     type,
+    label: spec.label,
     maxAttempts: spec.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     dedupeKey: dedupe === "one" ? () => type : dedupe,
     lane: spec.lane,

@@ -19,6 +19,7 @@ import { parseSubjectKey } from "../tickets/subjects.js";
 import { type OutboxEvent, type Rule, ruleFor } from "./rules.js";
 
 export const SEND_JOB = jobKind<SendPayload>("notification.send", {
+  label: "Notification",
   maxAttempts: 5,
   // A notifier's rule (and channel) waits as one job that gathers events until it is sent.
   dedupe: (p) => sendKey(p.integrationId, p.rule, p.channel),

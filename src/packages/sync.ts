@@ -11,7 +11,11 @@ import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun } from "../integrations/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
 
-export const PACKAGES_JOB = jobKind<{ integrationId: number }>("packages.sync", { maxAttempts: 3, ...perIntegration("packages.sync") });
+export const PACKAGES_JOB = jobKind<{ integrationId: number }>("packages.sync", {
+  label: "Package registry sync",
+  maxAttempts: 3,
+  ...perIntegration("packages.sync"),
+});
 
 export function enqueuePackageSync(db: Db, integrationId: number, now: Date): Promise<number> {
   return enqueue(db, PACKAGES_JOB, { integrationId }, now);

@@ -18,7 +18,7 @@ import { moveFindings } from "../findings/status.js";
 import { markImagesGone, saveImageAsset } from "../findings/store.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 
-export const REGISTRY_JOB = jobKind<{ integrationId: number }>("registry.sync", { maxAttempts: 3, ...perIntegration("registry.sync") });
+export const REGISTRY_JOB = jobKind<{ integrationId: number }>("registry.sync", { label: "Image sync", maxAttempts: 3, ...perIntegration("registry.sync") });
 export const SOURCE_LABEL = "org.opencontainers.image.source";
 
 export function enqueueRegistrySync(db: Db, integrationId: number, now: Date): Promise<number> {

@@ -4,7 +4,7 @@ import type { Db } from "../db/schema.js";
 import { enqueue, jobKind } from "../jobs/queue.js";
 
 /** Processing a recorded delivery (remediation/process.ts handles it). */
-export const WEBHOOK_JOB = jobKind<{ deliveryId: number }>("webhook.process");
+export const WEBHOOK_JOB = jobKind<{ deliveryId: number }>("webhook.process", { label: "Webhook delivery" });
 
 export interface Delivery {
   integrationId: number;

@@ -13,7 +13,11 @@ import type { JobHandler } from "../jobs/worker.js";
 import { type Codeowners, parseCodeowners } from "./codeowners.js";
 import { saveCodeowners } from "./ownership.js";
 
-export const OWNERSHIP_JOB = jobKind<{ integrationId: number }>("ownership.sync", { maxAttempts: 3, ...perIntegration("ownership.sync") });
+export const OWNERSHIP_JOB = jobKind<{ integrationId: number }>("ownership.sync", {
+  label: "CODEOWNERS read",
+  maxAttempts: 3,
+  ...perIntegration("ownership.sync"),
+});
 /** Larger files are not CODEOWNERS anyone maintains by hand; GitHub's own limit is 3 MB. */
 const MAX_BYTES = 3 * 1024 * 1024;
 

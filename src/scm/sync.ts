@@ -16,7 +16,7 @@ import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, startRun, recordSyncProgress } from "../integrations/sync-runs.js";
 import type { JobHandler } from "../jobs/worker.js";
 
-export const SCM_JOB = jobKind<{ integrationId: number }>("scm.sync", { maxAttempts: 3, ...perIntegration("scm.sync") });
+export const SCM_JOB = jobKind<{ integrationId: number }>("scm.sync", { label: "Repository sync", maxAttempts: 3, ...perIntegration("scm.sync") });
 
 export function enqueueRepositorySync(db: Db, integrationId: number, now: Date): Promise<number> {
   return enqueue(db, SCM_JOB, { integrationId }, now);

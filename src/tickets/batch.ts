@@ -17,6 +17,7 @@ import { openTracker, pushSubject, recordPushError, type TrackerHandle } from ".
 import { assignmentScope, subjectKeyOf } from "./subjects.js";
 
 export const BATCH_JOB = jobKind<{ batchId: number; integrationId: number }>("tickets.batch", {
+  label: "Bulk push",
   maxAttempts: 3,
   lane: (p) => integrationLane(p.integrationId),
 });

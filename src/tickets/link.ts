@@ -18,6 +18,7 @@ import { insertLinkedTicket, recordChange } from "./store.js";
 
 /** One run at a time per mapping: the key is the mapping's, given at enqueue. */
 export const LINK_JOB = jobKind<{ runId: number; mappingId: number }>("tickets.link-existing", {
+  label: "Link existing tickets",
   maxAttempts: 3,
   dedupe: (p) => `tickets.link-existing:${p.mappingId}`,
 });

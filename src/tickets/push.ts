@@ -55,10 +55,17 @@ export interface PushPayload {
   manual?: boolean;
 }
 
-export const PUSH_JOB = jobKind<PushPayload>("ticket.push", { maxAttempts: PUSH_MAX_ATTEMPTS, dedupe: (p) => `ticket.push:${p.mappingId}:${p.subjectKey}` });
+export const PUSH_JOB = jobKind<PushPayload>("ticket.push", {
+  label: "Ticket push",
+  maxAttempts: PUSH_MAX_ATTEMPTS,
+  dedupe: (p) => `ticket.push:${p.mappingId}:${p.subjectKey}`,
+});
 /** Noted on a ticket row while a create's outcome is unknown (its answer may be lost). */
 const CREATE_PENDING = "create-pending";
-export const ANNOTATE_JOB = jobKind<{ remediationId: number }>("remediation.annotate", { dedupe: (p) => `remediation.annotate:${p.remediationId}` });
+export const ANNOTATE_JOB = jobKind<{ remediationId: number }>("remediation.annotate", {
+  label: "Pull request note",
+  dedupe: (p) => `remediation.annotate:${p.remediationId}`,
+});
 const LOCK_MS = 120_000;
 const METADATA_TTL_MS = 60_000;
 

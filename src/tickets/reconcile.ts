@@ -18,12 +18,13 @@ import type { TicketRef } from "../connectors/types.js";
 import type { TicketState } from "./render.js";
 
 export const RECONCILE_JOB = jobKind<{ runId: number; mappingId: number }>("tickets.reconcile", {
+  label: "Ticket reconciliation",
   maxAttempts: 5,
   dedupe: (p) => `tickets.reconcile:${p.mappingId}`,
 });
-export const POLL_JOB = jobKind<{ mappingId: number }>("tickets.poll", { maxAttempts: 2, dedupe: (p) => `tickets.poll:${p.mappingId}` });
+export const POLL_JOB = jobKind<{ mappingId: number }>("tickets.poll", { label: "Ticket poll", maxAttempts: 2, dedupe: (p) => `tickets.poll:${p.mappingId}` });
 /** Hourly: finds the mappings whose tracker cannot send events, and polls each. */
-export const POLL_DUE_JOB = jobKind("tickets.poll-due", { dedupe: "one" });
+export const POLL_DUE_JOB = jobKind("tickets.poll-due", { label: "Ticket poll schedule", dedupe: "one" });
 const PAGE = 50;
 const REPORT_MAX = 500;
 

@@ -52,7 +52,11 @@ const DETECT_BYTES = 8192;
 const SPOOL_LINES = 2000;
 const IMPORT_BATCH = 2000;
 
-export const UPLOAD_RESUME_JOB = jobKind<{ uploadId: number }>("upload.resume", { maxAttempts: 3, dedupe: (p) => `upload.resume:${p.uploadId}` });
+export const UPLOAD_RESUME_JOB = jobKind<{ uploadId: number }>("upload.resume", {
+  label: "Upload import",
+  maxAttempts: 3,
+  dedupe: (p) => `upload.resume:${p.uploadId}`,
+});
 /** Written once the report was read to its end: from then on the upload can be resumed. */
 const SPOOLED = "spooled.json";
 

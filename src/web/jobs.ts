@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { JobStatus } from "../db/schema.js";
-import { countJobsByStatus, listJobs, retryFailedJob, retryWaitingJobNow } from "../jobs/queue.js";
+import { countJobsByStatus, type JobProgress, jobLabel, listJobs, retryFailedJob, retryWaitingJobNow } from "../jobs/queue.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { isHtmx, render } from "./render.js";
 import { requireAdmin } from "./users.js";
@@ -17,7 +17,10 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     const status = STATUSES.find((s) => s === raw);
     const jobs = (await listJobs(deps.db, { status, limit: 200 })).map((job) => ({
       ...job,
-      progress: job.progress ? (JSON.parse(job.progress) as { done: number; total: number; message?: string }) : undefined,
+      label: jobLabel(job.type),
+      // A bar only while the job runs (or waits to run again): a finished job's last count is history, not progress.
+      progress: job.progress && (job.status === "running" || job.status === "queued") ? (JSON.parse(job.progress) as JobProgress) : undefined,
+      lastProgress: job.progress && job.status !== "running" && job.status !== "queued" ? (JSON.parse(job.progress) as JobProgress) : undefined,
     }));
     const data = { jobs, status, statuses: STATUSES, counts: await countJobsByStatus(deps.db), notice };
     return render(c, deps, isHtmx(c) && c.req.header("hx-target") === "jobs-table" ? "./jobs-table" : "./jobs", data);

@@ -245,11 +245,22 @@ describe("jobs page and health", () => {
     await app.runtime.worker.runOnce();
     await app.runtime.worker.runOnce();
     const page = text(await (await admin.get("/jobs")).text());
-    expect(page).toContain("integration.check succeeded");
+    // Job types by their human names (the internal name stays in the title).
+    expect(page).toContain("Connection check succeeded");
+    expect(page).not.toContain("integration.check succeeded");
     expect(page).toMatch(/mystery failed 1 \/ 5/);
     expect(page).toContain('No handler is registered for jobs of type "mystery"');
+    // A finished job's last progress report is no half-filled bar.
+    await app.runtime.database.db
+      .updateTable("jobs")
+      .set({ progress: JSON.stringify({ done: 3, total: 10, message: "reading" }) })
+      .execute();
+    const finished = await (await admin.get("/jobs")).text();
+    expect(finished).not.toContain("<progress");
+    expect(text(finished)).toContain("done: 10 of 10");
+    expect(text(finished)).toContain("stopped at 3 of 10");
     const failedOnly = text(await (await admin.get("/jobs?status=failed")).text());
-    expect(failedOnly).not.toContain("integration.check");
+    expect(failedOnly).not.toContain("Connection check");
   });
 });
 
