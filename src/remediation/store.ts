@@ -4,7 +4,7 @@ import type { Db, RemediationState } from "../db/schema.js";
 import type { Fix } from "./fixes.js";
 
 /** The latest remediations (in one state, or all), each with its repository's name and the findings it fixes, worst first. */
-export async function listRemediations(db: Db, opts: { state?: RemediationState; limit: number }) {
+export async function listRemediations(db: Db, opts: { state?: RemediationState; id?: number; limit: number }) {
   let query = db
     .selectFrom("remediations")
     .innerJoin("repositories", "repositories.id", "remediations.repository_id")
@@ -14,6 +14,7 @@ export async function listRemediations(db: Db, opts: { state?: RemediationState;
     .orderBy("remediations.id", "desc")
     .limit(opts.limit);
   if (opts.state) query = query.where("remediations.state", "=", opts.state);
+  if (opts.id !== undefined) query = query.where("remediations.id", "=", opts.id);
   const rows = await query.execute();
   const links = rows.length
     ? await db
@@ -36,7 +37,9 @@ export async function listRemediations(db: Db, opts: { state?: RemediationState;
         .orderBy("findings.severity_rank", "desc")
         .execute()
     : [];
-  return rows.map((r) => ({ ...r, findings: links.filter((l) => l.remediation_id === r.id) }));
+  const byRemediation = new Map<number, typeof links>();
+  for (const l of links) byRemediation.set(l.remediation_id, [...(byRemediation.get(l.remediation_id) ?? []), l]);
+  return rows.map((r) => ({ ...r, findings: byRemediation.get(r.id) ?? [] }));
 }
 
 /** Records a pull request's latest state (a new remediation, or the one this repository and number already have). */

@@ -107,6 +107,33 @@ export async function batchEstimates(
   return out;
 }
 
+/** What a bulk push of this selection would send, per tracker integration, and how long it takes at the tracker's pace: shown before it starts. */
+export async function planBatch(
+  db: Db,
+  catalogue: ConnectorCatalogue,
+  filter: FindingFilter,
+): Promise<{ integration: string; tickets: number; estimate: PushEstimate | undefined }[]> {
+  const mappings = await db
+    .selectFrom("tracker_mappings")
+    .innerJoin("integrations", "integrations.id", "tracker_mappings.integration_id")
+    .select(["tracker_mappings.id as mapping_id", "integrations.id", "integrations.kind", "integrations.name", "integrations.settings"])
+    .execute();
+  const perIntegration = new Map<number, number>();
+  const integrationOf = new Map(mappings.map((m) => [m.mapping_id, m.id]));
+  for (const subject of await batchSubjects(db, filter)) {
+    const id = integrationOf.get(subject.mappingId)!;
+    perIntegration.set(id, (perIntegration.get(id) ?? 0) + 1);
+  }
+  const out = [];
+  for (const [id, tickets] of perIntegration) {
+    const integration = mappings.find((m) => m.id === id)!;
+    const connector = catalogue.get(integration.kind);
+    const pace = connector ? await paceOf(db, connector, integration) : undefined;
+    out.push({ integration: integration.name, tickets, estimate: pace ? estimatePush(tickets, pace) : undefined });
+  }
+  return out;
+}
+
 /** The subjects a selection sends: per mapping (of one tracker integration), the subject of each covered finding. */
 export async function batchSubjects(db: Db, filter: FindingFilter, integrationId?: number): Promise<{ mappingId: number; subjectKey: string }[]> {
   const assignments = await db

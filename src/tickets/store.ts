@@ -201,6 +201,25 @@ export async function countTickets(db: Db, mappingId: number): Promise<number> {
   return Number(row.n);
 }
 
+/** Each tracker integration's unresolved push errors: the total, and the mappings that have some. */
+export async function pushErrorTotals(db: Db): Promise<Map<number, { total: number; mappingIds: number[] }>> {
+  const rows = await db
+    .selectFrom("push_errors")
+    .innerJoin("tracker_mappings", "tracker_mappings.id", "push_errors.mapping_id")
+    .select(["tracker_mappings.integration_id", "push_errors.mapping_id", (eb) => eb.fn.countAll<number>().as("n")])
+    .where("push_errors.resolved_at", "is", null)
+    .groupBy(["tracker_mappings.integration_id", "push_errors.mapping_id"])
+    .execute();
+  const out = new Map<number, { total: number; mappingIds: number[] }>();
+  for (const r of rows) {
+    const entry = out.get(r.integration_id) ?? { total: 0, mappingIds: [] };
+    entry.total += Number(r.n);
+    entry.mappingIds.push(r.mapping_id);
+    out.set(r.integration_id, entry);
+  }
+  return out;
+}
+
 /** A mapping's push errors, newest first: the unresolved ones, or all. */
 export function listPushErrors(db: Db, mappingId: number, opts: { resolvedToo: boolean; limit: number }): Promise<PushError[]> {
   let query = db.selectFrom("push_errors").selectAll().where("mapping_id", "=", mappingId).orderBy("id", "desc").limit(opts.limit);

@@ -24,7 +24,7 @@ import { activeJobs, dedupeKeyOf } from "../jobs/queue.js";
 import { latestRuns, syncCounts } from "../findings/sync.js";
 import { SYNC_JOB_TYPES, type SyncCapability, type SyncKind, type SyncWords, syncKind } from "../sync-kinds.js";
 import type { SyncCounts } from "../findings/import.js";
-import { listMappings } from "../tickets/store.js";
+import { listMappings, pushErrorTotals } from "../tickets/store.js";
 
 type Tab = "overview" | "configuration";
 type Ctx = Context<AppEnv>;
@@ -313,6 +313,13 @@ async function loadIntegration(c: Ctx, deps: AppDeps): Promise<{ connector: Conn
   return found?.integration.kind === c.req.param("kind") ? found : undefined;
 }
 
+function pushErrorsView(integrationId: number, errors: Awaited<ReturnType<typeof pushErrorTotals>>): { total: number; href: string } | undefined {
+  const found = errors.get(integrationId);
+  if (!found) return undefined;
+  const href = found.mappingIds.length === 1 ? `/trackers/mappings/${found.mappingIds[0]}/errors` : `/trackers/${integrationId}`;
+  return { total: found.total, href };
+}
+
 function existingOf(deps: AppDeps, integration: Integration): Existing {
   return { settings: integrationSettings(integration), secrets: deps.vault.openSecrets(integration.secrets) };
 }
@@ -345,6 +352,8 @@ export interface CardView {
     lastSyncAt: string | null;
     glance: { label: string; value: string }[];
     sync: SyncView | undefined;
+    /** A tracker's unresolved push errors, with the table that lists them (one mapping's, or the tracker's page). */
+    pushErrors: { total: number; href: string } | undefined;
   }[];
   /** A scan is queued or running: the card refreshes itself. */
   syncing: boolean;
@@ -411,6 +420,7 @@ async function hubGroups(deps: AppDeps, q: string) {
       },
     };
   };
+  const errors = await pushErrorTotals(deps.db);
   const needle = q.trim().toLowerCase();
   return deps.catalogue
     .byCategory()
@@ -423,13 +433,19 @@ async function hubGroups(deps: AppDeps, q: string) {
             connector,
             integrations.filter((i) => i.kind === connector.card.kind),
             syncOf,
+            errors,
           ),
         ),
     }))
     .filter((group) => group.cards.length > 0);
 }
 
-function cardView(connector: Connector, integrations: Integration[], syncOf: (integration: Integration, sync: SyncKind) => SyncView): CardView {
+function cardView(
+  connector: Connector,
+  integrations: Integration[],
+  syncOf: (integration: Integration, sync: SyncKind) => SyncView,
+  errors: Awaited<ReturnType<typeof pushErrorTotals>>,
+): CardView {
   const sync = syncKind(connector);
   const connections = integrations.map((integration) => {
     const settings = integrationSettings(integration);
@@ -444,6 +460,7 @@ function cardView(connector: Connector, integrations: Integration[], syncOf: (in
         .filter((f) => f.glance)
         .map((f) => ({ label: f.label, value: f.type === "checkbox" ? (settings[f.name] ? "On" : "Off") : String(settings[f.name] || f.defaultValue || "") })),
       sync: sync ? syncOf(integration, sync) : undefined,
+      pushErrors: pushErrorsView(integration.id, errors),
     };
   });
   const status = connections.length === 0 ? "not_connected" : connections.some((c) => c.status === "error") ? "error" : "connected";

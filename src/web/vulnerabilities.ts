@@ -15,7 +15,7 @@ import { isHtmx, render } from "./render.js";
 import { anyAssignment, type TicketView, ticketsForFindings } from "../tickets/store.js";
 import { coveringMappings } from "../tickets/coverage.js";
 import { enqueuePush } from "../tickets/push.js";
-import { startBatch } from "../tickets/batch.js";
+import { planBatch, startBatch } from "../tickets/batch.js";
 import { linkByHand } from "../tickets/link.js";
 import { requireAdmin } from "./users.js";
 import { ExternalError } from "../http.js";
@@ -67,6 +67,15 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     const filter = parseFilter(params, deps.now());
     const shown = [...params].map(([k, v]) => `${k}=${v}`).join(", ");
     const description = `Findings matching ${shown || "the default filters (open and in remediation)"}, requested by ${c.get("user")!.username}.`;
+    // First the count and the time it takes; the push starts only when confirmed.
+    if (form.confirm !== "yes") {
+      const plan = await planBatch(deps.db, deps.catalogue, filter);
+      return render(c, deps, "./vulnerabilities/push-confirm", {
+        plan,
+        query: form.query ?? "",
+        shown: shown || "the default filters (open and in remediation)",
+      });
+    }
     const id = await startBatch(deps.db, filter, description, c.get("user")!.username, deps.now());
     deps.notifyWorker();
     deps.logger.info("bulk push requested", { batchId: id, by: c.get("user")!.username });

@@ -557,7 +557,7 @@ async function pushBenchmark(): Promise<void> {
   jira.rateLimitPerSecond = RATE;
   const before = jira.faults.requests.length;
   const started = performance.now();
-  await session.send("/vulnerabilities/push", { query: "" });
+  await session.send("/vulnerabilities/push", { query: "", confirm: "yes" });
   const deadline = Date.now() + 600_000;
   for (;;) {
     // A bulk push is finished when each tracker's part is (the parts carry the progress since lanes per tracker).

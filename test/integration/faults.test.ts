@@ -750,7 +750,7 @@ describe("one failing integration never holds the job queue", () => {
     try {
       // Jira stops answering at all; one person starts four bulk pushes, then a scan is asked for.
       jira.faults.add({ latencyMs: 600_000 });
-      for (let i = 0; i < 4; i++) expect((await admin.post("/vulnerabilities/push", { query: "?severity=high" })).status).toBe(303);
+      for (let i = 0; i < 4; i++) expect((await admin.post("/vulnerabilities/push", { query: "?severity=high", confirm: "yes" })).status).toBe(303);
       expect((await admin.post(`/integrations/wiz/${wizId}/sync`, {})).status).toBe(303);
       const batches = () => db.selectFrom("jobs").select(["status", "lane", "group_key"]).where("type", "=", "tickets.batch").execute();
       expect((await batches()).map((b) => [b.lane, b.group_key])).toEqual(Array(4).fill([`integration:${jiraId}`, `bulk:${ADMIN.username}`]));

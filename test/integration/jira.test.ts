@@ -459,6 +459,10 @@ describe("no duplicates, and errors people can act on", () => {
     expect(jira.issues).toHaveLength(0);
     const table = text(await (await admin.get("/trackers")).text());
     expect(table).toContain("Security bugs 1 0 1 errors for Security bugs");
+    // The Hub's Jira card shows the total and links to the error table.
+    const hub = await (await admin.get("/integrations")).text();
+    expect(text(hub)).toContain("Total Errors: 1 in Jira");
+    expect(hub).toContain(`href="/trackers/mappings/${mappingId}/errors"`);
     const errors = text(await (await admin.get(`/trackers/mappings/${mappingId}/errors`)).text());
     expect(errors).toContain(`CVE-2021-3749 in axios 0.21.1 on ${REPO}`);
     expect(errors).toContain('The field "Severity" no longer exists for this target in the tracker.');
@@ -473,6 +477,7 @@ describe("no duplicates, and errors people can act on", () => {
     await drain();
     expect(jira.issues).toHaveLength(1);
     expect(text(await (await admin.get(`/trackers/mappings/${mappingId}/errors`)).text())).toContain("No errors.");
+    expect(text(await (await admin.get("/integrations")).text())).not.toContain("Total Errors");
   });
 
   it("records Jira's own refusal with its HTTP status and message", async () => {
@@ -610,7 +615,16 @@ describe("bulk push", () => {
   it("pushes every finding of a filtered selection as one job with progress", async () => {
     await importFindings();
     const mappingId = await setUpMapping({});
-    const res = await admin.post("/vulnerabilities/push", { query: "?severity=high&severity=critical" });
+    // First the count and the time, nothing sent; then the push.
+    const asked = await admin.post("/vulnerabilities/push", { query: "?severity=high&severity=critical" });
+    expect(asked.status).toBe(200);
+    const question = text(await asked.text());
+    expect(question).toContain("This creates or updates 3 tickets: Jira acme: 3 tickets — as fast as the tracker answers");
+    expect(question).toContain("Push 3 tickets");
+    await drain();
+    expect(jira.issues).toHaveLength(0);
+    expect(await db().selectFrom("push_batches").select("id").execute()).toHaveLength(0);
+    const res = await admin.post("/vulnerabilities/push", { query: "?severity=high&severity=critical", confirm: "yes" });
     const location = res.headers.get("location")!;
     expect(location).toMatch(/^\/trackers\/batches\/\d+$/);
     expect(text(await (await admin.get(location)).text())).toContain("Preparing");
@@ -630,7 +644,7 @@ describe("reconciliation past deleted and moved issues", () => {
     await importFindings();
     jira.addProject("ARCH", "Archive");
     const mappingId = await setUpMapping({});
-    await admin.post("/vulnerabilities/push", { query: "?severity=high&severity=critical" });
+    await admin.post("/vulnerabilities/push", { query: "?severity=high&severity=critical", confirm: "yes" });
     await drain();
     const keys = jira.issues.map((i) => i.key).sort();
     expect(keys).toEqual(["SEC-1", "SEC-2", "SEC-3"]);

@@ -234,6 +234,31 @@ describe("remediation states", () => {
     expect(text(await (await admin.get("/remediations?state=merged")).text())).not.toContain("#11");
   });
 
+  it("lists the first few findings of a large pull request and links to all of them", async () => {
+    const asset = wiz.sim.findings[0]!.vulnerableAsset;
+    for (let i = 0; i < 7; i++)
+      wiz.sim.findings.push(
+        wizFinding(10 + i, asset, {
+          name: `CVE-2024-${4100 + i}`,
+          detailedName: "lodash",
+          version: "4.17.15",
+          fixedVersion: "4.17.21",
+          locationPath: "package-lock.json",
+        }),
+      );
+    await admin.post("/integrations/wiz/2/sync", {});
+    await drain(5_000);
+    await pr("opened", { number: 12, title: "Bump lodash from 4.17.15 to 4.17.21", branch: "dependabot/npm_and_yarn/lodash-4.17.21" });
+    const list = await (await admin.get("/remediations")).text();
+    expect(list.match(/href="\/vulnerabilities\/\d+"/g)).toHaveLength(5);
+    expect(text(list)).toContain("and 4 more findings fixed by #12");
+    const id = /href="\/remediations\/(\d+)"/.exec(list)![1];
+    const all = await (await admin.get(`/remediations/${id}`)).text();
+    expect(all.match(/href="\/vulnerabilities\/\d+"/g)).toHaveLength(9);
+    expect(text(all)).toContain("#12 Bump lodash from 4.17.15 to 4.17.21 fixes 9 findings");
+    expect((await admin.get("/remediations/999")).status).toBe(404);
+  });
+
   it("closed without merging → back to open, unless another open PR still covers the finding", async () => {
     await pr("opened", { number: 1, title: "Fix CVE-2021-23337" });
     await pr("opened", { number: 2, title: "Fix CVE-2021-23337 and CVE-2021-3749" });

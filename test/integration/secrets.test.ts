@@ -99,7 +99,7 @@ beforeAll(async () => {
   for (const integration of await app.runtime.database.db.selectFrom("integrations").select(["id", "kind"]).execute()) {
     await admin.post(`/integrations/${integration.kind}/${integration.id}/sync`, {});
   }
-  await admin.post("/vulnerabilities/push", { query: "" });
+  await admin.post("/vulnerabilities/push", { query: "", confirm: "yes" });
   for (let i = 0; i < 4; i++) await runJobs(app, 300_000);
   // An upload with the API token (its new finding is pushed to Jira, which refuses), a bad one, and one with a wrong token.
   const report = {

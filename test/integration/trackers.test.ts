@@ -204,8 +204,11 @@ describe("pacing ahead of GitHub's secondary limits", () => {
     expect(grouped).not.toContain("One issue per finding");
 
     // The bulk push: every issue is created, none refused, and the page says what is left meanwhile.
+    // Asked first: how many tickets, and how long they take at GitHub's pace.
+    const question = text(await (await admin.post("/vulnerabilities/push", { query: "" })).text());
+    expect(question).toMatch(/GitHub Issues: 100 tickets — about (\d+ h|\d+ min)[^.]* at GitHub's pace/);
     const started = app.clock.time;
-    const location = (await admin.post("/vulnerabilities/push", { query: "" })).headers.get("location")!;
+    const location = (await admin.post("/vulnerabilities/push", { query: "", confirm: "yes" })).headers.get("location")!;
     const running = runJobs(app);
     let seen = "";
     for (let i = 0; i < 2000 && !seen; i++) {
