@@ -66,8 +66,8 @@ export async function settled(page: Page): Promise<void> {
 }
 
 /** A page signed in as the admin, on the Integration Hub. */
-export async function signedInPage(browser: Browser, baseUrl: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+export async function signedInPage(browser: Browser, baseUrl: string, options: Parameters<Browser["newPage"]>[0] = {}): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, ...options });
   page.setDefaultTimeout(5000);
   await page.goto(baseUrl + "/login");
   await page.getByLabel("Username").fill(ADMIN.username);

@@ -1,10 +1,12 @@
 // End to end in Chromium: connect Jira from the Hub dialog, add a project through the
 // mapping form (htmx loads issue types and fields from the tracker as choices are made),
 // add an assignment, push a finding, and follow the ticket link and changelog.
+import fs from "node:fs";
+import path from "node:path";
 import type { Page } from "playwright-core";
 import { BrowserSuite, importFindings, settled } from "./browser.js";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { ServerProcess } from "../process.js";
+import { ROOT, type ServerProcess } from "../process.js";
 import { JiraSim } from "../sim/jira.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
@@ -80,11 +82,23 @@ it("connects Jira, adds a project with its field mapping, and pushes a finding t
   await page.getByLabel("Title template").fill("[<%= it.severity %>] <%= it.cve %> (<%= it.package %>)");
   await page.getByRole("button", { name: "Test render" }).click();
   await expect.poll(() => page.getByRole("region", { name: "Rendered ticket" }).textContent()).toMatch(/\[critical\] CVE-2021-3749 \(axios\)/);
+  // Test render works every time, not once per page load; a title that can render empty is refused by it.
+  await page.getByLabel("Title template").fill("<% if (it.fixedVersion) { %>Fix <%= it.cve %><% } %>");
+  await page.getByRole("button", { name: "Test render" }).click();
+  await expect.poll(() => page.locator("#template-preview").textContent()).toContain("renders an empty title for a finding without a fixed version");
+  await page.getByLabel("Title template").fill("[<%= it.severity %>] <%= it.cve %> (<%= it.package %>)");
+  await page.getByRole("button", { name: "Test render" }).click();
+  await expect.poll(() => page.getByRole("region", { name: "Rendered ticket" }).textContent()).toMatch(/\[critical\] CVE-2021-3749 \(axios\)/);
   await page.getByRole("button", { name: "Save Configuration" }).click();
   await expect.poll(() => page.getByRole("heading", { name: "Security (SEC) · Bug" }).isVisible()).toBe(true);
 
   await page.getByRole("button", { name: "Add assignment" }).click();
   await expect.poll(() => page.getByText("Explicitly Publish Changes —").first().isVisible()).toBe(true);
+  // The README's screenshot of a tracker mapping, from this run.
+  await page.setViewportSize({ width: 1366, height: 900 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(dataDir, "mapping.png") });
+  if (process.env.PATCHBAY_UPDATE_SCREENSHOT) fs.copyFileSync(path.join(dataDir, "mapping.png"), path.join(ROOT, "test", "e2e", "mapping.png"));
 
   await page.goto(server.url + "/vulnerabilities");
   await page.getByRole("link", { name: "CVE-2021-3749", exact: true }).click();
