@@ -31,6 +31,7 @@ import * as m0027 from "./0027_package_keys.js";
 import * as m0028 from "./0028_dependency_chains.js";
 import * as m0029 from "./0029_pace_buckets.js";
 import * as m0030 from "./0030_sync_runs.js";
+import * as m0031 from "./0031_integration_names.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -63,4 +64,5 @@ export const migrations: Record<string, Migration> = {
   "0028_dependency_chains": m0028,
   "0029_pace_buckets": m0029,
   "0030_sync_runs": m0030,
+  "0031_integration_names": m0031,
 };

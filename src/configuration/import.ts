@@ -15,7 +15,7 @@ import { saveConnection } from "../integrations/connect.js";
 import { parseSettingsForm } from "../integrations/form.js";
 import { withReused } from "../integrations/reused.js";
 import { testConnection } from "../integrations/service.js";
-import { integrationSettings, listIntegrations, renameIntegration } from "../integrations/store.js";
+import { formerNames, integrationSettings, listIntegrations, renameIntegration } from "../integrations/store.js";
 import { redactText } from "../log.js";
 import { loadRouting, type RoutingSettings, saveOverride, saveRouting, validateRule } from "../routing/ownership.js";
 import { validateMapping } from "../tickets/fields.js";
@@ -76,7 +76,11 @@ async function context(deps: Services): Promise<Context> {
   const repos = await deps.db.selectFrom("repositories").select(["id", "full_name"]).execute();
   return {
     deps,
-    existing: new Map(integrations.map((i) => [key(i.kind, i.name), i])),
+    // A connection is found by its name, or by a name it had before a rename (the current name wins).
+    existing: new Map([
+      ...integrations.flatMap((i) => formerNames(i).map((n) => [key(i.kind, n), i] as const)),
+      ...integrations.map((i) => [key(i.kind, i.name), i] as const),
+    ]),
     repoIds: new Map(repos.map((r) => [r.full_name.toLowerCase(), r.id])),
     repoNames: new Map(repos.map((r) => [r.id, r.full_name])),
   };
@@ -369,7 +373,10 @@ export async function applyImport(deps: Services, doc: ConfigDocument, secrets: 
     }
     const id = await saveConnection(deps, connector, existing, { settings: { ...parsed.settings, ...outcome.result.discovered }, secrets: parsed.secrets }, by);
     // Saved under the name in the document, which is how it will be found next time.
-    if (!existing) await renameIntegration(deps.db, id, entry.name);
+    if (!existing) {
+      const problem = await renameIntegration(deps.db, id, entry.name);
+      if (problem) result.failed.push({ what: label, reason: `Connected, but not named "${entry.name}": ${problem}` });
+    }
     ids.set(entry.name, id);
     saved.set(index, id);
     result.applied.push({ kind: existing ? "update" : "create", what: label, details: [] });

@@ -42,6 +42,8 @@ export interface IntegrationTable {
   /** JSON {checkedAt, notes: [{level, message}]}: the last daily health check. */
   health: ColumnType<string | null, string | null | undefined, string | null>;
   last_sync_at: string | null;
+  /** JSON array: names this connection had before it was renamed (configuration documents may still use them). */
+  former_names: ColumnType<string, string | undefined, string>;
   created_at: string;
   updated_at: string;
 }

@@ -221,7 +221,7 @@ function oauthErrorMessage(body: string): string | undefined {
 
 function explainTokenError(service: string, detail: string, grantType: string): string {
   if (grantType === "refresh_token" && /invalid_grant/i.test(detail)) {
-    return `${service} no longer accepts Patchbay's authorization: it was revoked or has expired (${detail}). Reconnect with ${service} in the integration's Configuration tab.`;
+    return `${service} no longer accepts Patchbay's authorization: it was revoked or has expired (${detail}). Choose Connect with ${service} again in the integration's Configuration tab.`;
   }
   if (/bad_verification_code|invalid_grant/i.test(detail)) {
     return `${service} did not accept the authorization code: it expired or was already used (${detail}). Start the authorization again.`;

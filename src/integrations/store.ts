@@ -1,5 +1,6 @@
 // Integrations table: one row per connected instance of a connector kind, with
 // non-secret settings as JSON and secrets sealed by the vault.
+import { sql } from "kysely";
 import type { Db, Integration, IntegrationStatus } from "../db/schema.js";
 import type { ConnectorCatalogue } from "../connectors/catalogue.js";
 import type { Capability, Connector, SettingValues } from "../connectors/types.js";
@@ -99,8 +100,61 @@ export async function setIntegrationCredentials(db: Db, id: number, settings: Se
     .execute();
 }
 
-export async function renameIntegration(db: Db, id: number, name: string): Promise<void> {
-  await db.updateTable("integrations").set({ name }).where("id", "=", id).execute();
+/** The longest name a connection may have. */
+export const MAX_NAME_LENGTH = 80;
+
+/** The connection holding this name (ignoring case), if any. */
+export function integrationNamed(db: Db, name: string): Promise<Integration | undefined> {
+  return db
+    .selectFrom("integrations")
+    .selectAll()
+    .where(sql<string>`lower(name)`, "=", name.toLowerCase())
+    .executeTakeFirst();
+}
+
+/** The name itself when no connection holds it, else the first free "name (2)", "name (3)"… */
+export async function uniqueName(db: Db, base: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const name = n === 1 ? base : `${base} (${n})`;
+    if (!(await integrationNamed(db, name))) return name;
+  }
+}
+
+/** Names a connection was known by before (configuration documents may still use them). */
+export function formerNames(integration: Pick<Integration, "former_names">): string[] {
+  try {
+    const names = JSON.parse(integration.former_names) as unknown;
+    return Array.isArray(names) ? names.filter((n): n is string => typeof n === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Why this can't be a connection's name, or undefined when it can. */
+export function nameProblem(name: string): string | undefined {
+  if (!name) return "Enter a name.";
+  if (name.length > MAX_NAME_LENGTH) return `Use at most ${MAX_NAME_LENGTH} characters.`;
+  if (/[\u0000-\u001f\u007f]/.test(name)) return "Use letters, digits, spaces and punctuation only.";
+  return undefined;
+}
+
+/** Renames a connection, keeping its former name; gives why not (an invalid or taken name), or undefined when renamed. */
+export async function renameIntegration(db: Db, id: number, wanted: string): Promise<string | undefined> {
+  const name = wanted.trim();
+  const problem = nameProblem(name);
+  if (problem) return problem;
+  const current = await findIntegration(db, id);
+  if (!current) return "This connection no longer exists.";
+  if (current.name === name) return undefined;
+  const holder = await integrationNamed(db, name);
+  if (holder && holder.id !== id) return `Another connection is already named "${holder.name}": choose another name.`;
+  const former = [...new Set([...formerNames(current), current.name])].filter((n) => n.toLowerCase() !== name.toLowerCase());
+  await db
+    .updateTable("integrations")
+    .set({ name, former_names: JSON.stringify(former.slice(-20)) })
+    .where("id", "=", id)
+    .execute();
+  return undefined;
 }
 
 /** Removes the integration and, with its row, its stored credentials. */

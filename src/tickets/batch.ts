@@ -76,6 +76,19 @@ export async function findBatch(db: Db, id: number): Promise<PushBatch | undefin
   };
 }
 
+/** The trackers where this push failed for some subjects, with how many (their error tables list why). */
+export async function batchFailures(db: Db, id: number): Promise<{ integrationId: number; integration: string; failed: number }[]> {
+  const parts = await db
+    .selectFrom("push_batch_parts")
+    .innerJoin("integrations", "integrations.id", "push_batch_parts.integration_id")
+    .select(["integrations.id", "integrations.name", "push_batch_parts.failed"])
+    .where("push_batch_parts.batch_id", "=", id)
+    .where("push_batch_parts.failed", ">", 0)
+    .orderBy("integrations.name")
+    .execute();
+  return parts.map((p) => ({ integrationId: p.id, integration: p.name, failed: p.failed }));
+}
+
 /** For each tracker still pushing, what is left and how long it takes at the tracker's pace (where its service documents limits). */
 export async function batchEstimates(
   db: Db,

@@ -9,7 +9,15 @@ import type { Integration } from "../db/schema.js";
 import { type Existing, displayValue, parseSettingsForm } from "../integrations/form.js";
 import { testConnection, type TestOutcome } from "../integrations/service.js";
 import { connectorContext } from "../connectors/context.js";
-import { deleteIntegration, findIntegration, integrationSettings, listIntegrations, loadConnected } from "../integrations/store.js";
+import {
+  deleteIntegration,
+  findIntegration,
+  integrationSettings,
+  listIntegrations,
+  loadConnected,
+  MAX_NAME_LENGTH,
+  renameIntegration,
+} from "../integrations/store.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { countFindingsOnlyFrom, deleteFindingsOnlyFrom } from "../findings/store.js";
 import { readForm } from "./forms.js";
@@ -160,6 +168,25 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
     return save(c, deps, found.connector, found.integration);
   });
 
+  // A connection's name: unique, and used everywhere it appears (configuration documents find it by a former name too).
+  app.post("/integrations/:kind/:id/rename", admin, async (c) => {
+    const found = await loadIntegration(c, deps);
+    if (!found) return notFound(c, deps);
+    const wanted = ((await readForm(c)).name ?? "").slice(0, 200);
+    const problem = await renameIntegration(deps.db, found.integration.id, wanted);
+    if (problem)
+      return dialog(
+        c,
+        deps,
+        { connector: found.connector, integration: found.integration, tab: "configuration", renameError: problem, nameValue: wanted },
+        422,
+      );
+    deps.logger.info("integration renamed", { integrationId: found.integration.id, by: c.get("user")!.username });
+    c.header("HX-Trigger", INTEGRATIONS_CHANGED);
+    const renamed = (await findIntegration(deps.db, found.integration.id))!;
+    return dialog(c, deps, { connector: found.connector, integration: renamed, tab: "configuration", renamed: true });
+  });
+
   app.get("/integrations/:kind/:id/disconnect", admin, async (c) => {
     const found = await loadIntegration(c, deps);
     if (!found) return notFound(c, deps);
@@ -230,6 +257,10 @@ interface DialogState {
   /** Findings only this integration reports, which disconnecting removes. */
   findingsOnly?: number;
   disconnected?: string;
+  renamed?: boolean;
+  renameError?: string;
+  /** The name as typed, shown again beside its error. */
+  nameValue?: string;
 }
 
 /**
@@ -272,6 +303,10 @@ async function dialog(c: Ctx, deps: AppDeps, state: DialogState, status: 200 | 4
     oauthError: state.oauthError,
     oauth: connector.oauth ? { startUrl: `${base}/oauth/start`, callbackUrl: callbackUrl(deps.baseUrl), provider: connector.card.name } : undefined,
     disconnected: state.disconnected,
+    renamed: state.renamed,
+    renameError: state.renameError,
+    nameValue: state.nameValue ?? integration?.name,
+    maxNameLength: MAX_NAME_LENGTH,
     dependents: integration
       ? linkable
           .filter((other) =>

@@ -28,7 +28,7 @@ import { loadSubject, plain, templateSubjects } from "../tickets/render.js";
 import { toHtml } from "../connectors/html.js";
 import { retryPushErrors } from "../tickets/push.js";
 import { TICKET_STATE_LABEL, TICKET_STATES } from "../tickets/render.js";
-import { batchEstimates, findBatch } from "../tickets/batch.js";
+import { batchEstimates, batchFailures, findBatch } from "../tickets/batch.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import {
   assignmentLinkedThrough,
@@ -43,6 +43,7 @@ import {
   type MappingData,
   mappingData,
   PUSH_MODES,
+  pushErrorTotals,
   saveAssignment,
   saveMapping,
 } from "../tickets/store.js";
@@ -82,7 +83,13 @@ export function trackerRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!batch) return notFound(c, deps, "This push is not known; it may have been removed.");
     const partial = isHtmx(c) && c.req.header("hx-target") === "batch-progress";
     const estimates = batch.finished_at ? [] : await batchEstimates(deps.db, deps.catalogue, batch.id);
-    return render(c, deps, partial ? "./trackers/batch-progress" : "./trackers/batch", { batch, estimates });
+    // Where the failures are explained: a tracker's one mapping with errors, or its projects page.
+    const totals = batch.failed ? await pushErrorTotals(deps.db) : new Map<number, { mappingIds: number[] }>();
+    const failures = (batch.failed ? await batchFailures(deps.db, batch.id) : []).map((f) => {
+      const mappings = totals.get(f.integrationId)?.mappingIds ?? [];
+      return { ...f, href: mappings.length === 1 ? `/trackers/mappings/${mappings[0]}/errors` : `/trackers/${f.integrationId}` };
+    });
+    return render(c, deps, partial ? "./trackers/batch-progress" : "./trackers/batch", { batch, estimates, failures });
   });
 
   app.route("/trackers/mappings/:id{[0-9]+}", mappingRoutes(deps));

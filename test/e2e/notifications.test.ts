@@ -157,7 +157,7 @@ it("connects four notifiers in the browser; a scan failure, a push error and a l
   while (!reported()) {
     if (Date.now() > deadline) throw new Error("the scan failure was not reported in time");
     await page.goto(server.url + "/jobs");
-    const waiting = page.locator("tbody tr", { hasText: "retry at" }).filter({ hasText: "scanner.sync" });
+    const waiting = page.locator("tbody tr", { hasText: "retry at" }).filter({ has: page.locator("td", { hasText: /^Scan$/ }) });
     if (await waiting.count()) {
       await waiting
         .first()

@@ -206,7 +206,7 @@ describe("accessibility", () => {
     if (login.length) found["/login"] = login;
     await visitor.close();
     expect(found).toEqual({});
-  });
+  }, 180_000);
 
   it("takes the README's screenshots from this run's data when asked", async () => {
     await page.emulateMedia({ colorScheme: "light" });

@@ -235,6 +235,43 @@ describe("Integration Hub", () => {
   });
 });
 
+describe("connection names", () => {
+  it("keeps names unique, renames a connection everywhere, and still finds it by its former name in configuration documents", async () => {
+    const first = await connectWiz();
+    const second = await connectWiz();
+    const names = async () => (await listIntegrations(app.runtime.database.db)).map((i) => i.name);
+    expect(await names()).toEqual(["Wiz us1", "Wiz us1 (2)"]);
+
+    // A name another connection holds (in any case) is refused beside the field, and changes nothing.
+    const taken = await admin.post(`/integrations/wiz/${second}/rename`, { name: "WIZ US1" }, { htmx: true });
+    expect(taken.status).toBe(422);
+    expect(text(await taken.text())).toContain('Another connection is already named "Wiz us1": choose another name.');
+    expect((await admin.post(`/integrations/wiz/${second}/rename`, { name: "  " }, { htmx: true })).status).toBe(422);
+    expect(await names()).toEqual(["Wiz us1", "Wiz us1 (2)"]);
+
+    const renamed = await admin.post(`/integrations/wiz/${second}/rename`, { name: "Wiz EU tenant" }, { htmx: true });
+    expect(renamed.status).toBe(200);
+    expect(text(await renamed.text())).toContain("Renamed to Wiz EU tenant.");
+    expect(await names()).toEqual(["Wiz us1", "Wiz EU tenant"]);
+    // The card and the disconnect prompt tell the two apart.
+    const hub = text(await (await admin.get("/integrations")).text());
+    expect(hub).toContain("Wiz us1 — Connected");
+    expect(hub).toContain("Wiz EU tenant — Connected");
+    expect(text(await (await admin.get(`/integrations/wiz/${second}/disconnect`)).text())).toContain("Disconnect Wiz EU tenant?");
+    expect(text(await (await admin.get(`/integrations/wiz/${first}/disconnect`)).text())).toContain("Disconnect Wiz us1?");
+
+    // A configuration document written before the rename names it "Wiz us1 (2)": it is the same connection.
+    const exported = await (await admin.get("/settings/configuration/export.yaml")).text();
+    expect(exported).toContain("name: Wiz EU tenant");
+    const old = exported.replace("name: Wiz EU tenant", "name: Wiz us1 (2)");
+    const preview = text(await (await admin.postMultipart("/settings/configuration/preview", { document: old })).text());
+    expect(preview).not.toContain("Add Integration Wiz us1 (2)");
+    expect(preview).toContain("Integration Wiz us1 (2) (Wiz)");
+    expect((await admin.postMultipart("/settings/configuration/apply", { document: old })).status).toBe(200);
+    expect(await names()).toEqual(["Wiz us1", "Wiz EU tenant"]);
+  });
+});
+
 describe("jobs page and health", () => {
   it("lists jobs with status, attempts and errors, and reports queue depth on /healthz", async () => {
     await enqueueJob(app.runtime.database.db, "integration.check", { integrationId: 999 }, app.clock.now());

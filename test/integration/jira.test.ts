@@ -612,6 +612,23 @@ describe("transition screens and the edit screen", () => {
 });
 
 describe("bulk push", () => {
+  it("ends a push with failures on a link to why they failed", async () => {
+    await importFindings();
+    const mappingId = await setUpMapping({});
+    const bug = jira.issueTypes.get("SEC")!.find((t) => t.id === "10004")!;
+    bug.fields.splice(
+      bug.fields.findIndex((f) => f.fieldId === "customfield_10050"),
+      1,
+    );
+    app.clock.advance(120_000);
+    const location = (await admin.post("/vulnerabilities/push", { query: "?severity=high&severity=critical", confirm: "yes" })).headers.get("location")!;
+    await drain();
+    const page = await (await admin.get(location)).text();
+    expect(text(page)).toContain("3 of 3 tickets done: 0 pushed, 3 failed. Finished.");
+    expect(text(page)).toContain("3 failures in Jira acme: see why");
+    expect(page).toContain(`href="/trackers/mappings/${mappingId}/errors"`);
+  });
+
   it("pushes every finding of a filtered selection as one job with progress", async () => {
     await importFindings();
     const mappingId = await setUpMapping({});

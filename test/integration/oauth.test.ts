@@ -177,6 +177,6 @@ describe("OAuth with GitLab", () => {
     const card = text(await (await admin.get("/integrations/card/gitlab", { htmx: true })).text());
     expect(card).toMatch(/GitLab Error/);
     expect(card).toContain("GitLab no longer accepts Patchbay's authorization: it was revoked or has expired");
-    expect(card).toContain("Reconnect with GitLab in the integration's Configuration tab.");
+    expect(card).toContain("Choose Connect with GitLab again in the integration's Configuration tab.");
   });
 });
