@@ -1,7 +1,7 @@
 // Assembles a running Patchbay from its configuration: database, vault, connectors,
 // web app, job worker and schedules. Used by the server, the demo and the tests.
 import type { Services } from "./services.js";
-import { HELPERS_HEADER, helpers } from "./web/format.js";
+import { HELPERS_HEADER, helpers, serviceLinks } from "./web/format.js";
 import { startFirstSync } from "./sync-kinds.js";
 import { Eta } from "eta";
 import type { Hono } from "hono";
@@ -127,9 +127,14 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   worker = new Worker({ db, handlers, logger: logger.child({ component: "worker" }), now, leaseMs: config.jobLeaseSeconds * 1000 });
 
   // Views escape by default and get the page helpers (dates, counts, plurals) by name.
-  const views = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true, autoTrim: false, functionHeader: HELPERS_HEADER, helpers } as ConstructorParameters<
-    typeof Eta
-  >[0]);
+  const views = new Eta({
+    views: VIEWS_DIR,
+    cache: true,
+    autoEscape: true,
+    autoTrim: false,
+    functionHeader: HELPERS_HEADER,
+    helpers: { ...helpers, serviceLink: serviceLinks(config.originMap) },
+  } as ConstructorParameters<typeof Eta>[0]);
   const app = createApp({
     ...services,
     views,

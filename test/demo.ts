@@ -12,6 +12,13 @@ import { ROOT } from "./process.js";
 import { GitHubSim } from "./sim/github.js";
 import { JiraSim, securityBugMapping } from "./sim/jira.js";
 import { SlackSim } from "./sim/slack.js";
+import { AzureDevOpsSim } from "./sim/azure-devops.js";
+import { GitLabSim } from "./sim/gitlab.js";
+import { JiraDataCenterSim } from "./sim/jira-dc.js";
+import { WebhookReceiver } from "./sim/receiver.js";
+import { ServiceNowSim } from "./sim/servicenow.js";
+import { startSmtpSink } from "./sim/smtp.js";
+import { TeamsSim } from "./sim/teams.js";
 import { OciRegistrySim } from "./sim/oci.js";
 import { OsvSim, realAdvisories } from "./sim/osv.js";
 import { NpmRegistrySim } from "./sim/packages.js";
@@ -86,15 +93,46 @@ const jiraServer = await startSim(jira.app());
 const slack = new SlackSim();
 slack.webhooks.set("TDEMO/BDEMO/demo", { channel: "#security" });
 const slackServer = await startSim(slack.app());
+// Every other tracker and notifier, each through its simulator.
+const JIRA_DC_TOKEN = "NjE5OTU0MzQ0MjA2demo";
+const jiraDc = new JiraDataCenterSim();
+jiraDc.tokens.set(JIRA_DC_TOKEN, { name: "svc-patchbay" });
+jiraDc.addProject("OPS", "Operations");
+const jiraDcServer = await startSim(jiraDc.app());
+const GITLAB_TOKEN = "glpat-demo-000000000000";
+const gitlab = new GitLabSim();
+gitlab.addToken(GITLAB_TOKEN);
+gitlab.addProjects("platform", 2);
+const gitlabServer = await startSim(gitlab.app());
+const ADO_TOKEN = "ado-pat-demo-000000";
+const ado = new AzureDevOpsSim();
+ado.tokens.add(ADO_TOKEN);
+ado.addProject("Fabrikam Fiber");
+const adoServer = await startSim(ado.app());
+const SNOW_USER = { username: "patchbay.integration", password: "sn-demo-password-01" };
+const snow = new ServiceNowSim();
+snow.users.set(SNOW_USER.username, { password: SNOW_USER.password, roles: ["itil", "personalize_dictionary"] });
+const snowServer = await startSim(snow.app());
+const teams = new TeamsSim();
+teams.workflows.add("wf-demo");
+const teamsServer = await startSim(teams.app());
+const TEAMS_HOOK = "https://prod-07.westeurope.logic.azure.com/workflows/wf-demo/triggers/manual/paths/invoke?api-version=2016-06-01&sig=demosig";
+const RECEIVER_SECRET = "demo-receiver-secret-01";
+const receiver = new WebhookReceiver(RECEIVER_SECRET);
+const receiverServer = await startSim(receiver.app());
+const smtp = await startSmtpSink();
 const printed = setInterval(() => {
   for (const m of slack.messages.splice(0)) process.stdout.write(`[Slack ${m.channel}] ${m.text}\n`);
+  for (const card of teams.cards.splice(0)) process.stdout.write(`[Teams] ${JSON.stringify(card.card).slice(0, 160)}\n`);
+  for (const m of smtp.messages.splice(0)) process.stdout.write(`[E-mail] ${/^Subject: (.*)$/m.exec(m.raw)?.[1] ?? "(no subject)"}\n`);
+  for (const r of receiver.received.splice(0)) process.stdout.write(`[Webhook] ${r.event}\n`);
 }, 1000);
 const config = loadConfig({
   ...process.env,
   PORT: String(port),
   PATCHBAY_DATA_DIR: dataDir,
   PATCHBAY_BASE_URL: `http://localhost:${port}`,
-  PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url},${jira.siteOrigin}=${jiraServer.url},https://api.atlassian.com=${jiraServer.url},https://hooks.slack.com=${slackServer.url},https://api.osv.dev=${osvServer.url},https://registry.example.com=${registryServer.url},https://registry.npmjs.org=${npmServer.url}`,
+  PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${githubServer.url},https://github.com=${githubServer.url},https://jira.example.com=${jiraDcServer.url},https://gitlab.com=${gitlabServer.url},https://dev.azure.com=${adoServer.url},https://acme.service-now.com=${snowServer.url},https://prod-07.westeurope.logic.azure.com=${teamsServer.url},${jira.siteOrigin}=${jiraServer.url},https://api.atlassian.com=${jiraServer.url},https://hooks.slack.com=${slackServer.url},https://api.osv.dev=${osvServer.url},https://registry.example.com=${registryServer.url},https://registry.npmjs.org=${npmServer.url}`,
 });
 const runtime = await openRuntime(config, createLogger("warn"));
 
@@ -114,13 +152,17 @@ async function post(pathname: string, form: Record<string, string>): Promise<Res
     .find((c) => c.startsWith(`${SESSION_COOKIE}=`));
   cookie = session ?? cookie;
   if (res.headers.get("location")?.startsWith("/login")) throw new Error(`demo seeding failed at ${pathname}: not signed in`);
-  if (res.status >= 400)
-    throw new Error(
-      `demo seeding failed at ${pathname}: HTTP ${res.status}: ${(await res.text())
+  if (res.status >= 400) {
+    // What the page says went wrong: its alerts and field errors.
+    const html = await res.text();
+    const said = [...html.matchAll(/class="(?:notice error|field-error|test-result[^"]*)"[^>]*>([\s\S]*?)<\/(?:p|div)>/g)].map((m) =>
+      m[1]!
         .replace(/<[^>]*>/g, " ")
         .replace(/\s+/g, " ")
-        .slice(0, 800)}`,
+        .trim(),
     );
+    throw new Error(`demo seeding failed at ${pathname}: HTTP ${res.status}: ${said.join(" | ") || html.slice(0, 400)}`);
+  }
   return res;
 }
 await post("/setup", { ...DEMO_USER, confirm: DEMO_USER.password });
@@ -151,6 +193,30 @@ await post("/integrations/slack", {
 await post("/integrations/oci-registry", { registryUrl: "https://registry.example.com", username: "demo-reader", password: "registry-demo-token" });
 await post("/integrations/npm-registry", { scope: "@acme", token: "npm_demo_token_000000" });
 await post("/integrations/dependency-monitor", {});
+// The other trackers (GitHub Issues reuses the GitHub connection) and notifiers.
+await post("/integrations/github-issues", { source: "1" });
+await post("/integrations/jira-data-center", { baseUrl: "https://jira.example.com/jira", token: JIRA_DC_TOKEN });
+await post("/integrations/gitlab-issues", { gitlabUrl: "https://gitlab.com", token: GITLAB_TOKEN });
+await post("/integrations/azure-devops", { organizationUrl: "https://dev.azure.com/fabrikam", token: ADO_TOKEN });
+await post("/integrations/servicenow", { instanceUrl: "https://acme.service-now.com", username: SNOW_USER.username, password: SNOW_USER.password });
+await post("/integrations/microsoft-teams", { webhookUrl: TEAMS_HOOK, notifyIntegrationFailed: "on", notifyScanFailed: "on", notifyPushFailed: "on" });
+await post("/integrations/email", {
+  host: "127.0.0.1",
+  port: String(smtp.port),
+  tls: "none",
+  from: "patchbay@acme.example",
+  to: "security@acme.example",
+  notifyIntegrationFailed: "on",
+  notifyScanFailed: "on",
+  notifyPushFailed: "on",
+});
+await post("/integrations/webhook", {
+  url: `${receiverServer.url}/hooks/patchbay`,
+  secret: RECEIVER_SECRET,
+  notifyIntegrationFailed: "on",
+  notifyScanFailed: "on",
+  notifyPushFailed: "on",
+});
 await enqueueJob(runtime.database.db, "integration.check", { integrationId: 1 }, new Date());
 await enqueueJob(runtime.database.db, "maintenance.prune", {}, new Date());
 runtime.worker.notify();
@@ -178,6 +244,14 @@ const server = serve({ fetch: runtime.app.fetch, port, hostname: config.host }, 
       `  Wiz simulator: token service ${wiz.auth.url}, GraphQL ${wiz.api.url} (connected as "Wiz us1", ${wiz.sim.findings.length} findings; the first scan starts a few seconds after start-up)`,
       `  Jira simulator: ${jiraServer.url} (connected as "Jira acme"; critical findings become issues in SEC, one per package)`,
       `  Slack simulator: ${slackServer.url} (connected as "Slack"; its messages are printed below)`,
+      `  GitHub Issues: through the GitHub connection (token ${GITHUB_TOKEN}); issue links open ${githubServer.url}`,
+      `  Jira Data Center simulator: ${jiraDcServer.url} (https://jira.example.com/jira, personal access token ${JIRA_DC_TOKEN}; project OPS)`,
+      `  GitLab simulator: ${gitlabServer.url} (https://gitlab.com, token ${GITLAB_TOKEN}; group "platform")`,
+      `  Azure DevOps simulator: ${adoServer.url} (https://dev.azure.com/fabrikam, PAT ${ADO_TOKEN}; project "Fabrikam Fiber")`,
+      `  ServiceNow simulator: ${snowServer.url} (https://acme.service-now.com, ${SNOW_USER.username} / ${SNOW_USER.password})`,
+      `  Teams simulator: ${teamsServer.url} (workflow URL ${TEAMS_HOOK}), e-mail: SMTP on 127.0.0.1:${smtp.port}, outgoing webhook: ${receiverServer.url}/hooks/patchbay (secret ${RECEIVER_SECRET}); all printed below`,
+      `  Jira (Cloud) API token ${JIRA_TOKEN} for patchbay-svc@acme.example; Wiz client ${WIZ_CLIENT.id} / ${WIZ_CLIENT.secret}; GitHub token ${GITHUB_TOKEN}, webhook secret ${WEBHOOK_SECRET}`,
+      `  Registry demo-reader / registry-demo-token; npm token npm_demo_token_000000`,
       `  OCI registry simulator: ${registryServer.url} (connected as "Registry registry.example.com"; ${registry.tags.size} images on the Images page)`,
       `  npm registry simulator: ${npmServer.url} (connected as "npm @acme"), OSV simulator: ${osvServer.url} (the dependency monitor's findings appear after the repository sync)`,
       `  Data: ${dataDir} (deleted and seeded afresh on every start)`,

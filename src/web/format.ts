@@ -37,7 +37,20 @@ export function prettyJson(text: string): string {
   }
 }
 
-export const helpers = { moment, day, count, plural, prettyJson, navigation };
+/**
+ * A link into a service, as this Patchbay's pages show it: unchanged, except where
+ * PATCHBAY_ORIGIN_MAP (demos and tests) routes the service's origin to a simulator, so that a
+ * ticket's link opens the simulator's own page.
+ */
+export function serviceLinks(originMap: ReadonlyMap<string, string>): (url: string | null | undefined) => string {
+  return (url) => {
+    if (!url) return "";
+    for (const [from, to] of originMap) if (url === from || url.startsWith(`${from}/`)) return to + url.slice(from.length);
+    return url;
+  };
+}
+
+export const helpers = { moment, day, count, plural, prettyJson, navigation, serviceLink: serviceLinks(new Map()) };
 
 /** The line every compiled view starts with: the helpers, in scope by name. */
-export const HELPERS_HEADER = "const { moment, day, count, plural, prettyJson, navigation } = this.config.helpers;";
+export const HELPERS_HEADER = "const { moment, day, count, plural, prettyJson, navigation, serviceLink } = this.config.helpers;";

@@ -112,7 +112,13 @@ it("connects Jira, adds a project with its field mapping, and pushes a finding t
       { timeout: 15_000 },
     )
     .toBe(1);
-  expect(await page.getByRole("link", { name: /SEC-1/ }).getAttribute("href")).toBe(`${SITE}/browse/SEC-1`);
+  // The link opens the issue's page; here the origin map routes Jira's site to its simulator, which shows it.
+  const issueUrl = await page.getByRole("link", { name: /SEC-1/ }).getAttribute("href");
+  expect(issueUrl).toBe(`${jiraServer.url}/browse/SEC-1`);
+  const issuePage = await suite.browser.newPage();
+  await issuePage.goto(issueUrl!);
+  expect(await issuePage.locator("h1").textContent()).toBe("SEC-1: [critical] CVE-2021-3749 (axios)");
+  await issuePage.close();
   await page.locator("details.changelog summary", { hasText: "Changelog of SEC-1" }).click();
   expect(await page.getByText("Created SEC-1 in Security (SEC)").isVisible()).toBe(true);
   expect(jira.issues[0]!.fields.duedate).toMatch(/^\d{4}-\d{2}-\d{2}$/);

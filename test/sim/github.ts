@@ -1,6 +1,7 @@
 // GitHub simulator: the REST API as api.github.com serves it (and GitHub Enterprise Server
 // under /api/v3): bearer or token auth, the version and scope headers, repository listing
 // with Link pagination, GitHub's error body, primary and secondary rate limits, fault knobs.
+import { ticketPage } from "./pages.js";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { Hono, type Context } from "hono";
@@ -46,6 +47,8 @@ export interface GitHubSimIssue {
   /** The login that created it (the issue list filters on it: creator=). */
   creator?: string;
 }
+
+const WEB_ISSUE_PAGE = /^\/[^/]+\/[^/]+\/issues\/\d+$/;
 
 export class GitHubSim {
   readonly faults = new FaultKnobs();
@@ -127,7 +130,8 @@ export class GitHubSim {
   app(): Hono {
     const root = new Hono();
     root.use("*", async (c, next) => {
-      if (!this.contract || c.req.path.startsWith("/login/")) return next();
+      // The web pages (sign-in, an issue's page) are not the REST API the contract describes.
+      if (!this.contract || c.req.path.startsWith("/login/") || WEB_ISSUE_PAGE.test(c.req.path)) return next();
       const path = c.req.path.replace(/^\/api\/v3(?=\/)/, "");
       const body = c.req.method === "GET" || c.req.method === "HEAD" ? "" : await c.req.raw.clone().text();
       const problems = this.contract.checkRequest(c.req.method, path, new URL(c.req.url).searchParams, body);
@@ -380,6 +384,26 @@ export class GitHubSim {
     root.route("/", api);
     // GitHub Enterprise Server serves the same API under /api/v3.
     root.route("/api/v3", api);
+    // An issue's web page (html_url), as a person opens it from Patchbay.
+    root.get("/:owner/:repo/issues/:number{[0-9]+}", (c) => {
+      const repo = `${c.req.param("owner")}/${c.req.param("repo")}`;
+      const i = this.issues.find((x) => x.repo === repo && x.number === Number(c.req.param("number")));
+      if (!i) return c.html("<!doctype html><title>Not found</title><p>No such issue.</p>", 404);
+      return c.html(
+        ticketPage({
+          service: "GitHub",
+          key: `${repo}#${i.number}`,
+          title: i.title,
+          facts: [
+            ["State", i.state],
+            ["Labels", i.labels.join(", ")],
+            ["Assignees", i.assignees.join(", ")],
+          ],
+          body: i.body ?? "",
+          comments: i.comments,
+        }),
+      );
+    });
     return root;
   }
 

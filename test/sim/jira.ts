@@ -12,6 +12,7 @@ import crypto from "node:crypto";
 import { Hono, type Context } from "hono";
 import adfSchema from "@atlaskit/adf-schema/dist/json-schema/v1/full.json" with { type: "json" };
 import Ajv04 from "ajv-draft-04";
+import { plainText, ticketPage } from "./pages.js";
 import { FaultKnobs } from "./faults.js";
 
 /** Jira checks rich text against the ADF schema Atlassian publishes (@atlaskit/adf-schema). */
@@ -397,6 +398,25 @@ export class JiraSim {
       return next();
     });
     root.get("/_edge/tenant_info", (c) => c.json({ cloudId: this.cloudId }));
+    // The issue's own page, as a person opens it from Patchbay.
+    root.get("/browse/:key", (c) => {
+      const i = this.issues.find((x) => x.key === c.req.param("key"));
+      if (!i) return c.html("<!doctype html><title>Not found</title><p>No such issue.</p>", 404);
+      const status = STATUSES.find((s) => s.id === i.statusId);
+      return c.html(
+        ticketPage({
+          service: "Jira",
+          key: i.key,
+          title: String(i.fields.summary ?? ""),
+          facts: [
+            ["Status", status?.name ?? i.statusId],
+            ["Labels", ((i.fields.labels as string[] | undefined) ?? []).join(", ")],
+          ],
+          body: plainText(i.fields.description),
+          comments: i.comments.map((x) => plainText((x as { body?: unknown }).body)),
+        }),
+      );
+    });
     root.route("/rest/webhooks/1.0", this.webhookApi());
     root.route("/rest/api/3", this.api("site"));
     root.route("/ex/jira/:cloudId/rest/api/3", this.api("gateway"));

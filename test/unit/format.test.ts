@@ -1,6 +1,6 @@
 // The page helpers: every page writes a moment, a day, a count and a plural the same way.
 import { describe, expect, it } from "vitest";
-import { count, day, moment, plural, prettyJson } from "../../src/web/format.js";
+import { count, day, moment, plural, prettyJson, serviceLinks } from "../../src/web/format.js";
 
 describe("page formats", () => {
   it("writes moments to the minute in UTC, and days as ISO dates", () => {
@@ -21,5 +21,17 @@ describe("page formats", () => {
   it("indents a raw record that is JSON, and shows one that is not as it came", () => {
     expect(prettyJson('{"a":[1,2]}')).toBe('{\n  "a": [\n    1,\n    2\n  ]\n}');
     expect(prettyJson("<xml/>")).toBe("<xml/>");
+  });
+});
+
+describe("links into services", () => {
+  it("are unchanged, except where the origin map routes a service to a simulator (demos and tests)", () => {
+    const link = serviceLinks(new Map([["https://acme.atlassian.net", "http://127.0.0.1:4100"]]));
+    expect(link("https://acme.atlassian.net/browse/SEC-1")).toBe("http://127.0.0.1:4100/browse/SEC-1");
+    // Another host that merely starts the same is not the service.
+    expect(link("https://acme.atlassian.net.evil.example/browse/SEC-1")).toBe("https://acme.atlassian.net.evil.example/browse/SEC-1");
+    expect(link("https://github.com/acme/api/issues/1")).toBe("https://github.com/acme/api/issues/1");
+    expect(link(null)).toBe("");
+    expect(serviceLinks(new Map())("https://acme.atlassian.net/browse/SEC-1")).toBe("https://acme.atlassian.net/browse/SEC-1");
   });
 });

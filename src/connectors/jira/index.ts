@@ -113,7 +113,11 @@ async function test(connection: ConnectionSettings, ctx: ConnectorContext) {
   const { conn, mode, me } = await verify(connection, ctx);
   const info = await conn.client.get<{ baseUrl?: string; deploymentType?: string }>("account", "/rest/api/3/serverInfo");
   if (info.deploymentType && info.deploymentType !== "Cloud") {
-    throw new ExternalError("invalid_input", SERVICE, `This is Jira ${info.deploymentType}; Patchbay supports Jira Cloud only.`);
+    throw new ExternalError(
+      "invalid_input",
+      SERVICE,
+      `This is Jira ${info.deploymentType}, not Jira Cloud: connect it with the Jira Data Center card instead.`,
+    );
   }
   const projects = await conn.client.get<{ total?: number; values?: unknown[] }>("projects", `/rest/api/3/project/search?maxResults=${PAGE}`);
   if (!Array.isArray(projects.values))
@@ -656,7 +660,7 @@ export const jira: Connector = {
         "Track remediation work in your team's existing workflow",
       ],
       requirements: [
-        "A Jira Cloud instance (Patchbay supports Jira Cloud only)",
+        "A Jira Cloud site (for Jira Data Center or Jira Server, use the Jira Data Center card)",
         "A dedicated service account in your Jira Cloud domain, and the ability to generate API tokens for it",
         "Your Atlassian Cloud ID",
         `API token scopes — classic: ${[...new Set([...SCOPES.projects.classic, ...SCOPES.account.classic, ...SCOPES.write.classic])].join(", ")}; or granular: read:avatar:jira, read:board-scope:jira-software, read:comment:jira, read:comment.property:jira, read:custom-field-contextual-configuration:jira, read:field.default-value:jira, read:group:jira, read:issue:jira, read:issue-details:jira, read:issue-field-values:jira, read:issue-type:jira, read:issue-type.property:jira, read:issue-type-screen-scheme:jira, read:label:jira, read:project:jira, read:project-role:jira, read:project.component:jira-platform, read:screen-scheme:jira, read:screen-tab:jira, read:screenable-field:jira, read:sprint:jira-software, read:status:jira, read:user:jira, write:comment:jira, write:issue:jira`,
