@@ -303,6 +303,8 @@ function mappingRoutes(deps: AppDeps): Hono<MappingEnv> {
 
   app.get("/reconcile", async (c) => {
     const { mapping, connector } = c.get("found");
+    // The panel is part of the mapping's page: opened directly, the page it belongs to.
+    if (!isHtmx(c)) return c.redirect(`/trackers/mappings/${mapping.id}#reconcile-panel`, 303);
     return render(c, deps, "./trackers/reconcile", { mapping, nouns: connector.tracker.nouns, ...(await reconcileView(deps, mapping)) });
   });
 

@@ -1,6 +1,7 @@
 // Debian's Chromium for the browser tests, launched the way this machine allows, and the
 // steps every browser test starts with.
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -113,4 +114,22 @@ export async function connectInHub(page: Page, baseUrl: string, card: string, fi
   await fill(dialog);
   await dialog.getByRole("button", { name: "Connect", exact: true }).click();
   await expect.poll(() => dialog.getByRole("status").first().textContent()).toContain("Connected.");
+}
+
+const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+
+/** axe-core's serious and critical violations on the current page, as "rule: target" lines. */
+export async function axeViolations(p: Page): Promise<string[]> {
+  if (!(await p.evaluate(() => "axe" in window))) await p.addScriptTag({ path: AXE });
+  const result = await p.evaluate(async () => {
+    const axe = (
+      window as unknown as {
+        axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> };
+      }
+    ).axe;
+    return axe.run(document, { resultTypes: ["violations"] });
+  });
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .flatMap((v) => v.nodes.slice(0, 3).map((n) => `${v.id}: ${n.target.join(" ")}`));
 }

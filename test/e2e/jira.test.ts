@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Page } from "playwright-core";
-import { BrowserSuite, importFindings, settled } from "./browser.js";
+import { axeViolations, BrowserSuite, importFindings, settled, signedInPage } from "./browser.js";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ROOT, type ServerProcess } from "../process.js";
 import { JiraSim } from "../sim/jira.js";
@@ -135,3 +135,29 @@ it("connects Jira, adds a project with its field mapping, and pushes a finding t
   await expect.poll(() => page.getByRole("region", { name: "Dry run" }).textContent()).toContain("Nothing would be sent");
   expect(jira.issues).toHaveLength(1);
 });
+
+it("has no serious or critical axe-core violation and one <h1> on the tracker pages", async () => {
+  // axe-core is injected as a script, which Patchbay's Content Security Policy forbids: this page only bypasses it.
+  const checker = await signedInPage(suite.browser, server.url, { bypassCSP: true });
+  const found: Record<string, string[]> = {};
+  for (const url of [
+    "/trackers",
+    "/trackers/2",
+    "/trackers/2/mappings/new",
+    "/trackers/mappings/1",
+    "/trackers/mappings/1/edit",
+    "/trackers/mappings/1/errors",
+    "/trackers/mappings/1/reconcile",
+    "/integrations/jira/2?tab=configuration",
+    "/vulnerabilities/1",
+  ]) {
+    const res = await checker.goto(server.url + url);
+    expect(res?.status(), url).toBe(200);
+    const problems = await axeViolations(checker);
+    const h1 = await checker.locator("h1").count();
+    if (h1 !== 1) problems.push(`${h1} <h1> elements`);
+    if (problems.length) found[url] = problems;
+  }
+  await checker.close();
+  expect(found).toEqual({});
+}, 120_000);

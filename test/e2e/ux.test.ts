@@ -4,16 +4,14 @@
 // critical violation, one <h1>). With PATCHBAY_UPDATE_SCREENSHOT=1 it also refreshes the
 // README's screenshots of the Hub and the Vulnerabilities page from this run's data.
 import fs from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, type ServerProcess } from "../process.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { type WizFixture, startWiz } from "../sim/wiz-fixture.js";
-import { BrowserSuite, connectInHub, importFindings, settled, signedInPage } from "./browser.js";
+import { axeViolations, BrowserSuite, connectInHub, importFindings, settled, signedInPage } from "./browser.js";
 
-const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const SCREENSHOTS = path.join(ROOT, "test", "e2e");
 
 let wiz: WizFixture;
@@ -38,22 +36,6 @@ afterAll(async () => {
 /** The page is no wider than the window: nothing to scroll sideways. */
 async function overflow(p: Page): Promise<number> {
   return p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-}
-
-/** axe-core's serious and critical violations on the current page, as "rule: target" lines. */
-async function axeViolations(p: Page): Promise<string[]> {
-  if (!(await p.evaluate(() => "axe" in window))) await p.addScriptTag({ path: AXE });
-  const result = await p.evaluate(async () => {
-    const axe = (
-      window as unknown as {
-        axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> };
-      }
-    ).axe;
-    return axe.run(document, { resultTypes: ["violations"] });
-  });
-  return result.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .flatMap((v) => v.nodes.slice(0, 3).map((n) => `${v.id}: ${n.target.join(" ")}`));
 }
 
 describe("a newcomer's first steps", () => {
