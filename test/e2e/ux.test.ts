@@ -73,7 +73,7 @@ describe("a newcomer's first steps", () => {
     // One menu open at a time.
     await nav.getByText("Findings").click();
     await nav.getByText("Settings").click();
-    expect(await nav.locator("details[open]").count()).toBe(1);
+    await expect.poll(() => nav.locator("details[open]").count()).toBe(1);
     await nav.getByRole("link", { name: "Jobs" }).click();
     await page.waitForURL(/\/jobs$/);
     expect(await nav.locator('summary[aria-current="true"]').textContent()).toBe("Settings");
@@ -167,6 +167,18 @@ describe("accessibility", () => {
     "/settings/configuration",
     "/account",
   ];
+
+  it("lays every page out within a phone's width (wide tables scroll inside themselves)", async () => {
+    await page.setViewportSize({ width: 390, height: 800 });
+    const wide: string[] = [];
+    for (const url of PAGES) {
+      await page.goto(server.url + url);
+      const by = await overflow(page);
+      if (by > 0) wide.push(`${url} by ${by} px`);
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+    expect(wide).toEqual([]);
+  }, 60_000);
 
   it("has no serious or critical axe-core violation and one <h1> on every page and dialog URL", async () => {
     // axe-core is injected as a script, which Patchbay's Content Security Policy rightly forbids: this page only bypasses it.

@@ -297,10 +297,12 @@ describe("push modes", () => {
     expect((issue.fields.labels as string[]).find((l) => l.startsWith("patchbay-"))).toMatch(/^patchbay-[0-9a-f]{16}$/);
     expect(JSON.stringify(issue.fields.description)).toContain(`https://localhost:8080/vulnerabilities/${id}`.replace("https", "http"));
     const detail = await (await admin.get(`/vulnerabilities/${id}`)).text();
-    expect(detail).toContain(`href="${SITE}/browse/SEC-1"`);
+    // The issue's link, shown through the origin map: the simulator's page of the issue.
+    expect((await db().selectFrom("tickets").select("url").executeTakeFirstOrThrow()).url).toBe(`${SITE}/browse/SEC-1`);
+    expect(detail).toContain(`href="${jiraServer.url}/browse/SEC-1"`);
     expect(text(detail)).toContain("Created SEC-1 in Security (SEC)");
     const list = await (await admin.get("/vulnerabilities")).text();
-    expect(list).toContain(`href="${SITE}/browse/SEC-1"`);
+    expect(list).toContain(`href="${jiraServer.url}/browse/SEC-1"`);
 
     // Pushing again with nothing changed sends nothing.
     const before = jira.faults.requests.length;
