@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, type ServerProcess } from "../process.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { type WizFixture, startWiz } from "../sim/wiz-fixture.js";
-import { axeViolations, BrowserSuite, connectInHub, importFindings, settled, signedInPage } from "./browser.js";
+import { auditPages, axeViolations, BrowserSuite, connectInHub, importFindings, settled, signedInPage } from "./browser.js";
 
 const SCREENSHOTS = path.join(ROOT, "test", "e2e");
 
@@ -181,18 +181,7 @@ describe("accessibility", () => {
   }, 60_000);
 
   it("has no serious or critical axe-core violation and one <h1> on every page and dialog URL", async () => {
-    // axe-core is injected as a script, which Patchbay's Content Security Policy rightly forbids: this page only bypasses it.
-    const checker = await signedInPage(suite.browser, server.url, { bypassCSP: true });
-    const found: Record<string, string[]> = {};
-    for (const url of PAGES) {
-      const res = await checker.goto(server.url + url);
-      expect(res?.status(), url).toBe(200);
-      const problems = await axeViolations(checker);
-      const h1 = await checker.locator("h1").count();
-      if (h1 !== 1) problems.push(`${h1} <h1> elements`);
-      if (problems.length) found[url] = problems;
-    }
-    await checker.close();
+    const found = await auditPages(suite.browser, server.url, PAGES);
     // And a signed-out visitor's page.
     const visitor = await suite.browser.newPage({ bypassCSP: true });
     await visitor.goto(server.url + "/login");
