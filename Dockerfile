@@ -3,8 +3,10 @@
 #   docker run -p 8080:8080 -v patchbay-data:/data patchbay
 # The build stage compiles better-sqlite3 (python3, make, g++) and bundles src/ with
 # esbuild (build.mjs); the final stage has production dependencies only, no compilers.
+# Node.js 24 is an LTS line with security fixes until 2028 (Node 20's ended in April 2026);
+# development and CI run 20.19+, which the code keeps working on (package.json engines).
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
@@ -16,7 +18,7 @@ COPY src src
 COPY migrations migrations
 RUN node build.mjs && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     PATCHBAY_DATA_DIR=/data \
     PORT=8080

@@ -32,6 +32,7 @@ import * as m0028 from "./0028_dependency_chains.js";
 import * as m0029 from "./0029_pace_buckets.js";
 import * as m0030 from "./0030_sync_runs.js";
 import * as m0031 from "./0031_integration_names.js";
+import * as m0032 from "./0032_one_time_passwords.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -65,4 +66,5 @@ export const migrations: Record<string, Migration> = {
   "0029_pace_buckets": m0029,
   "0030_sync_runs": m0030,
   "0031_integration_names": m0031,
+  "0032_one_time_passwords": m0032,
 };

@@ -39,7 +39,11 @@ import { uploadRoutes } from "./web/uploads.js";
 export type { AppDeps } from "./web/context.js";
 
 /** Paths reachable without signing in. */
-const PUBLIC_PATHS = /^\/(healthz|login|setup|static\/.*|favicon\.ico|webhooks\/.*|api\/v1\/.*)$/;
+const PUBLIC_PATHS = /^\/(healthz|readyz|login|setup|static\/.*|favicon\.ico|webhooks\/.*|api\/v1\/.*)$/;
+/** What a user signed in with a one-time password may open before choosing their own. */
+const ONE_TIME_PASSWORD_PATHS = /^\/(account|account\/password|logout|login)$/;
+/** Liveness and readiness probes: asked by address (a pod IP), never logged per request. */
+const PROBE_PATH = /^\/(healthz|readyz)$/;
 /** Webhooks authenticate by signature and the API by token, not by browser origin; both carry larger bodies. */
 const MACHINE_PATH = /^\/(webhooks|api\/v1)\//;
 /** Report uploads from the Uploads page stream past the form size limit (the import limits them). */
@@ -60,7 +64,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       await next();
       const ms = performance.now() - started;
       c.header("Server-Timing", `app;dur=${ms.toFixed(2)}`);
-      if (c.req.path !== "/healthz" && !c.req.path.startsWith("/static/")) {
+      if (!PROBE_PATH.test(c.req.path) && !c.req.path.startsWith("/static/")) {
         deps.logger.info("request", {
           reqId: c.get("requestId"),
           method: c.req.method,
@@ -87,7 +91,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     // (its Host was checked first: see hostRefusal).
   );
   app.use("*", async (c, next) => {
-    if (MACHINE_PATH.test(c.req.path) || c.req.path === "/healthz") return next();
+    if (MACHINE_PATH.test(c.req.path) || PROBE_PATH.test(c.req.path)) return next();
     // The node server builds the request's URL from its Host header.
     const refused = hostRefusal(new URL(c.req.url).host, deps);
     if (refused === undefined) return next();
@@ -152,6 +156,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       const next = c.req.method === "GET" && !isHtmx(c) ? c.req.path + (new URL(c.req.url).search || "") : "/integrations";
       return redirect(c, `/login?${new URLSearchParams({ next, ...(expired ? { expired: "1" } : {}) })}`);
     }
+    // Signed in with a one-time password: choosing one's own comes first.
+    if (c.get("user")?.must_change_password && !ONE_TIME_PASSWORD_PATHS.test(c.req.path)) return redirect(c, "/account?reset=1");
     return next();
   });
 

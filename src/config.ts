@@ -33,6 +33,30 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 
 export class ConfigError extends Error {}
 
+/** Environment variables that hold a secret: each may instead name a file with NAME_FILE (Docker and Kubernetes secrets). */
+export const SECRET_VARIABLES = ["PATCHBAY_SECRET_KEY"] as const;
+
+/**
+ * A secret from the environment: NAME itself, or the contents of the file NAME_FILE names
+ * (one trailing newline dropped, as `echo` writes it). Both at once is a mistake worth saying.
+ */
+export function secretFromEnv(env: NodeJS.ProcessEnv, name: (typeof SECRET_VARIABLES)[number]): string | undefined {
+  const file = env[`${name}_FILE`];
+  if (file && env[name]) throw new ConfigError(`Set ${name} or ${name}_FILE, not both.`);
+  if (!file) return env[name] || undefined;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(
+      `${name}_FILE names ${file}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): check the path and that the user running Patchbay may read it.`,
+    );
+  }
+  const value = text.replace(/\r?\n$/, "");
+  if (!value) throw new ConfigError(`${name}_FILE names ${file}, which is empty.`);
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = parseInteger(env.PORT, 8080, "PORT", 0, 65535);
   const dataDir = path.resolve(env.PATCHBAY_DATA_DIR || "./data");
@@ -59,7 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePath: path.join(dataDir, "patchbay.db"),
     baseUrl,
     baseUrlSet: Boolean(env.PATCHBAY_BASE_URL),
-    secretKey: env.PATCHBAY_SECRET_KEY || undefined,
+    secretKey: secretFromEnv(env, "PATCHBAY_SECRET_KEY"),
     secretKeyFile: path.join(dataDir, "secret.key"),
     spoolDir: path.resolve(env.PATCHBAY_SPOOL_DIR || path.join(dataDir, "spool")),
     logLevel: logLevel as LogLevel,

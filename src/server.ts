@@ -1,11 +1,15 @@
 // Entry point. `node dist/server.js` serves Patchbay; `... backup [file]` writes an online
-// backup of the database; `... config` prints the effective configuration.
+// backup of the database; `... config` prints the effective configuration; `... reset-password
+// USER` gives a user a one-time password and signs them out everywhere.
 import fs from "node:fs";
 import path from "node:path";
 import { serve } from "@hono/node-server";
 import SQLite from "better-sqlite3";
 import { ConfigError, type Config, describeConfig, loadConfig } from "./config.js";
-import { StartupError } from "./db/database.js";
+import { StartupError, openDatabase } from "./db/database.js";
+import { hashPassword } from "./auth/password.js";
+import { invalidateUserSessions } from "./auth/sessions.js";
+import { findUserByUsername, listUsers, setOneTimePassword } from "./auth/users.js";
 import { createLogger, type Logger } from "./log.js";
 import { openRuntime } from "./runtime.js";
 
@@ -23,7 +27,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === "backup") return backup(config, argv[1]);
-  if (command !== "serve") fail(`Unknown command "${command}". Use: serve (default), backup [file], config.`);
+  if (command === "reset-password") return resetPassword(config, argv[1]);
+  if (command !== "serve") fail(`Unknown command "${command}". Use: serve (default), backup [file], config, reset-password USER.`);
   await start(config, createLogger(config.logLevel));
 }
 
@@ -69,6 +74,39 @@ async function start(config: Config, logger: Logger): Promise<void> {
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+/**
+ * A forgotten password: a one-time password printed here (it signs in once, then its user must
+ * choose their own), and every session of that user ended. Works while Patchbay runs.
+ */
+async function resetPassword(config: Config, username: string | undefined): Promise<void> {
+  if (!username) fail("Name the user: reset-password USER (the user names are on Settings → Users).");
+  if (!fs.existsSync(config.databasePath)) fail(`There is no database at ${config.databasePath}. Check PATCHBAY_DATA_DIR.`);
+  const database = await openDatabase(config.databasePath);
+  try {
+    const user = await findUserByUsername(database.db, username.toLowerCase());
+    if (!user) fail(`There is no user "${username}". The users are: ${(await listUsers(database.db)).map((u) => u.username).join(", ") || "none"}.`);
+    const password = oneTimePassword();
+    await setOneTimePassword(database.db, user.id, await hashPassword(password), new Date());
+    await invalidateUserSessions(database.db, user.id);
+    process.stdout.write(
+      `One-time password for ${user.username}: ${password}\n` +
+        `${user.username} was signed out everywhere, signs in with it once and then chooses a new password.\n`,
+    );
+  } finally {
+    await database.close();
+  }
+}
+
+/** Sixteen random letters and digits in groups of four, none easily mistaken for another: about 79 bits. */
+function oneTimePassword(): string {
+  const alphabet = "abcdefghjkmnpqrstuvwxyz23456789";
+  const limit = 256 - (256 % alphabet.length); // no byte value favours a character
+  const chars: string[] = [];
+  while (chars.length < 16)
+    for (const b of crypto.getRandomValues(new Uint8Array(32))) if (b < limit && chars.length < 16) chars.push(alphabet[b % alphabet.length]!);
+  return [0, 4, 8, 12].map((i) => chars.slice(i, i + 4).join("")).join("-");
 }
 
 /** SQLite's online backup: consistent while Patchbay keeps running. */

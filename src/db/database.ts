@@ -120,6 +120,12 @@ export async function migrate(db: Kysely<Database>): Promise<void> {
   }
 }
 
+/** Migrations this code knows that the database has not applied yet (none once start-up migrated). */
+export async function pendingMigrations(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  return (await migrator.getMigrations()).filter((m) => !m.executedAt).map((m) => m.name);
+}
+
 /** Whether the database answers a query at all (liveness); throws what the driver threw. */
 export async function pingDatabase(db: Kysely<Database>): Promise<void> {
   await sql`select 1`.execute(db);

@@ -17,6 +17,8 @@ export interface UserTable {
   role: Role;
   created_at: string;
   password_changed_at: string;
+  /** 1: the password is a one-time password (reset-password): the user must choose their own first. */
+  must_change_password: ColumnType<number, number | undefined, number>;
 }
 
 export interface SessionTable {

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { listIntegrations } from "../../src/integrations/store.js";
 import { enqueueJob } from "../../src/jobs/queue.js";
@@ -279,6 +280,19 @@ describe("jobs page and health", () => {
     const health = await app.client().get("/healthz");
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: "ok", database: "ok", queue: { queued: 2, running: 0, failed: 0 } });
+    // Readiness: ready when migrated; a migration not applied yet (an upgrade half-way) is not ready, and says which.
+    const ready = await app.client().get("/readyz");
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: "ready" });
+    const last = await app.runtime.database.db
+      .selectFrom("kysely_migration" as never)
+      .select("name" as never)
+      .orderBy("name" as never, "desc")
+      .executeTakeFirstOrThrow();
+    await sql`delete from kysely_migration where name = ${(last as { name: string }).name}`.execute(app.runtime.database.db);
+    const unready = await app.client().get("/readyz");
+    expect(unready.status).toBe(503);
+    expect(await unready.json()).toEqual({ status: "not ready", problems: [`1 migration(s) not applied yet (${(last as { name: string }).name})`] });
     await app.runtime.worker.runOnce();
     await app.runtime.worker.runOnce();
     const page = text(await (await admin.get("/jobs")).text());

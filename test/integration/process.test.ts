@@ -105,6 +105,38 @@ describe("start-up", () => {
   });
 });
 
+describe("a forgotten password", () => {
+  it("reset-password gives a one-time password, signs the user out everywhere, and asks for a new password at the next sign-in", async () => {
+    const dir = dataDir();
+    const server = await run({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY });
+    await server.ready();
+    const admin = new HttpSession(server.url);
+    await admin.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+    expect((await admin.send("/integrations")).status).toBe(200);
+
+    const unknown = await run({ PATCHBAY_DATA_DIR: dir }, { args: ["reset-password", "nobody"] });
+    expect(await unknown.exited).not.toBe(0);
+    expect(unknown.output()).toContain(`There is no user "nobody". The users are: ${ADMIN.username}.`);
+
+    const reset = await run({ PATCHBAY_DATA_DIR: dir }, { args: ["reset-password", ADMIN.username] });
+    expect(await reset.exited).toBe(0);
+    const oneTime = /One-time password for \S+: ([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4})/.exec(reset.output())?.[1];
+    expect(oneTime, reset.output()).toBeDefined();
+    // Signed out everywhere: the session the admin had is gone.
+    expect((await admin.send("/integrations")).headers.get("location")).toMatch(/^\/login/);
+    expect((await admin.send("/login", { username: ADMIN.username, password: ADMIN.password })).headers.get("location")).not.toBe("/integrations");
+
+    const back = new HttpSession(server.url);
+    await back.send("/login", { username: ADMIN.username, password: oneTime! });
+    // Every page waits until a new password is chosen.
+    expect((await back.send("/integrations")).headers.get("location")).toBe("/account?reset=1");
+    expect(await (await back.send("/account?reset=1")).text()).toContain("You signed in with a one-time password.");
+    const changed = await back.send("/account/password", { current: oneTime!, password: "a new password 2026", confirm: "a new password 2026" });
+    expect(changed.status).toBe(200);
+    expect((await back.send("/integrations")).status).toBe(200);
+  });
+});
+
 describe("crash safety", () => {
   it("picks up a job interrupted by kill -9 after a restart", async () => {
     const wiz = await startWiz();

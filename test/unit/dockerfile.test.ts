@@ -32,6 +32,17 @@ describe("Dockerfile", () => {
     expect(stages[0]).toMatch(/npm prune --omit=dev/);
   });
 
+  it("builds and runs on a Node.js line that still receives security fixes, the same in both stages", () => {
+    // Node's release schedule: 20 ended in April 2026, 22 in April 2027, 24 in April 2028.
+    const END_OF_LIFE: Record<number, string> = { 20: "2026-04-30", 22: "2027-04-30", 24: "2028-04-30" };
+    const majors = stages.map((stage) => Number(/^node:(\d+)/.exec(stage)![1]));
+    expect(new Set(majors).size).toBe(1);
+    const end = END_OF_LIFE[majors[0]!];
+    expect(end, `node:${majors[0]} is not a known LTS line`).toBeDefined();
+    // Still receiving fixes on the day this test runs.
+    expect(Date.parse(end!)).toBeGreaterThan(Date.now());
+  });
+
   it("ships every module the bundle leaves outside it: each is a production dependency, kept by the prune and copied into the image", () => {
     const build = fs.readFileSync(path.join(ROOT, "build.mjs"), "utf8");
     const external = JSON.parse(/const external = (\[[^\]]*\]);/.exec(build)![1]!) as string[];
