@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, Migrator, SqliteDialect, sql } from "kysely";
+import { Kysely, type Migration, Migrator, SqliteAdapter, SqliteDialect, sql } from "kysely";
 import { migrations } from "../../migrations/index.js";
 import type { Database, Db } from "./schema.js";
 
@@ -19,10 +19,29 @@ export interface OpenDatabase {
 /** Queries slower than this are logged (their SQL text only: parameters may hold secrets). */
 const SLOW_QUERY_MS = 100;
 
+/**
+ * SQLite runs DDL inside transactions, but Kysely's adapter says it does not, so its migrator
+ * would apply migrations one statement at a time. Saying so lets an upgrade apply entirely
+ * (every pending migration and its record) or not at all.
+ */
+class TransactionalDdlAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+class PatchbaySqliteDialect extends SqliteDialect {
+  override createAdapter(): SqliteAdapter {
+    return new TransactionalDdlAdapter();
+  }
+}
+
+/** How many backups taken before upgrades are kept. */
+const UPGRADE_BACKUPS_KEPT = 3;
+
 export async function openDatabase(file: string, onSlowQuery?: (sqlText: string, ms: number) => void): Promise<OpenDatabase> {
   const sqlite = openSqlite(file);
   const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: sqlite }),
+    dialect: new PatchbaySqliteDialect({ database: sqlite }),
     log: onSlowQuery
       ? (event) => {
           if (event.queryDurationMillis >= SLOW_QUERY_MS) onSlowQuery(event.query.sql, Math.round(event.queryDurationMillis));
@@ -30,12 +49,56 @@ export async function openDatabase(file: string, onSlowQuery?: (sqlText: string,
       : undefined,
   });
   try {
+    const { executed, pending } = await migrationState(db);
+    // An upgrade starts from a copy: the database as the previous version left it.
+    if (executed.length && pending.length && file !== ":memory:") await backupBeforeUpgrade(sqlite, file, executed.at(-1)!);
     await migrate(db);
   } catch (err) {
     await db.destroy();
-    throw explainSqliteError(err, file);
+    throw err instanceof StartupError ? err : explainSqliteError(err, file);
   }
   return { db, sqlite, close: () => db.destroy() };
+}
+
+/** Which of this code's migrations the database has applied, and which it has not; refuses a database a newer Patchbay wrote. */
+async function migrationState(db: Kysely<Database>, list: Record<string, Migration> = migrations): Promise<{ executed: string[]; pending: string[] }> {
+  const known = Object.keys(list).sort();
+  const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name = 'kysely_migration'`.execute(db);
+  if (!tables.rows.length) return { executed: [], pending: known };
+  const executed = (await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db)).rows.map((r) => r.name);
+  const unknown = executed.filter((name) => !known.includes(name));
+  if (unknown.length) {
+    throw new StartupError(
+      `This database was upgraded by a newer Patchbay (its migration ${unknown.at(-1)} is unknown to this version, whose last is ${known.at(-1)}). ` +
+        `Run that newer version, or restore the backup taken before the upgrade (backups/pre-upgrade-*.db in the data directory).`,
+    );
+  }
+  return { executed, pending: known.filter((name) => !executed.includes(name)) };
+}
+
+/** An online copy of the database before migrations change it, named by its last migration; the newest few are kept. */
+async function backupBeforeUpgrade(sqlite: SQLite.Database, file: string, lastMigration: string): Promise<void> {
+  const dir = path.join(path.dirname(file), "backups");
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const target = path.join(dir, `pre-upgrade-${lastMigration}.db`);
+  try {
+    await sqlite.backup(target);
+    // One self-contained file (no -wal or -shm beside it once opened).
+    const copy = new SQLite(target);
+    copy.pragma("journal_mode = DELETE");
+    copy.close();
+    fs.chmodSync(target, 0o600);
+  } catch (err) {
+    throw new StartupError(
+      `Patchbay upgrades its database only after copying it, and could not copy it to ${target}: ${(err as Error).message}. Free some disk space or fix the folder's permissions, then start again.`,
+    );
+  }
+  const older = fs
+    .readdirSync(dir)
+    .filter((f) => /^pre-upgrade-.*\.db$/.test(f))
+    .map((f) => ({ f, at: fs.statSync(path.join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.at - a.at);
+  for (const { f } of older.slice(UPGRADE_BACKUPS_KEPT)) fs.rmSync(path.join(dir, f), { force: true });
 }
 
 function openSqlite(file: string): SQLite.Database {
@@ -111,8 +174,9 @@ export async function refreshPlannerStatistics(db: Kysely<Database>): Promise<vo
   await sql`ANALYZE`.execute(db);
 }
 
-export async function migrate(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+/** Applies every pending migration in one transaction (see TransactionalDdlAdapter): all of them, or none. */
+export async function migrate(db: Kysely<Database>, list: Record<string, Migration> = migrations): Promise<void> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => list } });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error) {

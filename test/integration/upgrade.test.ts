@@ -1,0 +1,84 @@
+// Upgrades that cannot half-fail: pending migrations apply together or not at all, the
+// database is copied before an upgrade touches it, and a database a newer Patchbay wrote is
+// refused with what to do.
+import fs from "node:fs";
+import path from "node:path";
+import SQLite from "better-sqlite3";
+import { sql } from "kysely";
+import { describe, expect, it } from "vitest";
+import { migrations } from "../../migrations/index.js";
+import { StartupError, migrate, openDatabase } from "../../src/db/database.js";
+import { tempDir } from "../helpers.js";
+
+const names = Object.keys(migrations).sort();
+const last = names.at(-1)!;
+
+describe("upgrades", () => {
+  it("applies pending migrations all together or not at all", async () => {
+    const file = path.join(tempDir(), "patchbay.db");
+    const { db, close } = await openDatabase(file);
+    const failing = {
+      ...migrations,
+      "9998_first": { up: async (k: typeof db) => void (await sql`create table upgrade_first (x integer)`.execute(k)) },
+      "9999_second": {
+        up: async (k: typeof db) => {
+          await sql`create table upgrade_second (x integer)`.execute(k);
+          throw new Error("the second migration failed half-way");
+        },
+      },
+    };
+    await expect(migrate(db, failing as never)).rejects.toThrow("the second migration failed half-way");
+    const tables = await sql<{ name: string }>`select name from sqlite_master where name like 'upgrade_%'`.execute(db);
+    expect(tables.rows).toEqual([]);
+    const recorded = await sql<{ name: string }>`select name from kysely_migration where name like '999%'`.execute(db);
+    expect(recorded.rows).toEqual([]);
+    await close();
+  });
+
+  it("copies the database before an upgrade (the newest three copies kept), then upgrades it", async () => {
+    const dir = tempDir();
+    const file = path.join(dir, "patchbay.db");
+    await (await openDatabase(file)).close();
+    // The database as the previous version left it: the last migration not applied.
+    const raw = new SQLite(file);
+    raw.prepare("delete from kysely_migration where name = ?").run(last);
+    raw.exec("alter table users drop column must_change_password");
+    raw.close();
+    const backups = path.join(dir, "backups");
+    fs.mkdirSync(backups);
+    for (let i = 0; i < 4; i++) {
+      const old = path.join(backups, `pre-upgrade-000${i}_old.db`);
+      fs.writeFileSync(old, "");
+      fs.utimesSync(old, new Date(2026, 0, i + 1), new Date(2026, 0, i + 1));
+    }
+
+    const { db, close } = await openDatabase(file);
+    const copy = path.join(backups, `pre-upgrade-${names.at(-2)}.db`);
+    expect(fs.existsSync(copy)).toBe(true);
+    expect(fs.statSync(copy).mode & 0o777).toBe(0o600);
+    const before = new SQLite(copy, { readonly: true });
+    expect(before.pragma("integrity_check", { simple: true })).toBe("ok");
+    expect((before.prepare("pragma table_info(users)").all() as { name: string }[]).map((c) => c.name)).not.toContain("must_change_password");
+    before.close();
+    expect(fs.readdirSync(backups).sort()).toEqual(["pre-upgrade-0002_old.db", "pre-upgrade-0003_old.db", `pre-upgrade-${names.at(-2)}.db`].sort());
+    const columns = await sql<{ name: string }>`pragma table_info(users)`.execute(db);
+    expect(columns.rows.map((c) => c.name)).toContain("must_change_password");
+    await close();
+    // Nothing to apply: no copy.
+    await (await openDatabase(file)).close();
+    expect(fs.readdirSync(backups)).toHaveLength(3);
+  });
+
+  it("refuses a database a newer Patchbay upgraded, saying what to do", async () => {
+    const file = path.join(tempDir(), "patchbay.db");
+    await (await openDatabase(file)).close();
+    const raw = new SQLite(file);
+    raw.prepare("insert into kysely_migration (name, timestamp) values (?, ?)").run("9999_from_the_future", new Date().toISOString());
+    raw.close();
+    const opening = openDatabase(file);
+    await expect(opening).rejects.toBeInstanceOf(StartupError);
+    await expect(opening).rejects.toThrow(
+      `This database was upgraded by a newer Patchbay (its migration 9999_from_the_future is unknown to this version, whose last is ${last}). Run that newer version, or restore the backup taken before the upgrade`,
+    );
+  });
+});
