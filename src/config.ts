@@ -22,6 +22,8 @@ export interface Config {
   /** Never connect to private, loopback or link-local addresses. */
   outboundDenyPrivate: boolean;
   jobLeaseSeconds: number;
+  /** Daily backups kept in the data directory's backups folder (PATCHBAY_BACKUP_KEEP; 0: none taken). */
+  backupKeep: number;
   originMap: Map<string, string>;
   /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY (either case): every outbound call honours them. */
   proxy: { httpsProxy?: string; httpProxy?: string; noProxy?: string };
@@ -91,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustedProxiesText: env.PATCHBAY_TRUSTED_PROXIES?.trim() ?? "",
     outboundDenyPrivate: parseBoolean(env.PATCHBAY_OUTBOUND_DENY_PRIVATE, "PATCHBAY_OUTBOUND_DENY_PRIVATE"),
     jobLeaseSeconds: parseInteger(env.PATCHBAY_JOB_LEASE_SECONDS, 60, "PATCHBAY_JOB_LEASE_SECONDS", 1, 86400),
+    backupKeep: parseInteger(env.PATCHBAY_BACKUP_KEEP, 7, "PATCHBAY_BACKUP_KEEP", 0, 365),
     originMap: parseOriginMap(env.PATCHBAY_ORIGIN_MAP),
     proxy: {
       httpsProxy: parseProxy(env.HTTPS_PROXY || env.https_proxy, "HTTPS_PROXY"),
@@ -140,6 +143,7 @@ export function describeConfig(config: Config): string {
     ["PATCHBAY_TRUSTED_PROXIES", config.trustedProxiesText || "(empty)"],
     ["PATCHBAY_OUTBOUND_DENY_PRIVATE", String(config.outboundDenyPrivate)],
     ["PATCHBAY_JOB_LEASE_SECONDS", String(config.jobLeaseSeconds)],
+    ["PATCHBAY_BACKUP_KEEP", String(config.backupKeep)],
     ["PATCHBAY_ORIGIN_MAP", [...config.originMap].map(([a, b]) => `${a}=${b}`).join(",") || "(empty)"],
     ["HTTPS_PROXY", shownProxy(config.proxy.httpsProxy)],
     ["HTTP_PROXY", shownProxy(config.proxy.httpProxy)],

@@ -21,7 +21,7 @@ import { RECOMPUTE_DUE_JOB, recomputeDueHandler, SLA_REMINDER_JOB, slaReminderHa
 import { SNAPSHOT_JOB, snapshotHandler } from "./findings/trends.js";
 import { HEALTH_JOB, healthHandler } from "./health/integrations.js";
 import { CHECK_JOB, integrationCheckHandler } from "./integrations/service.js";
-import { MAINTENANCE_JOB, maintenanceHandler, startSchedules } from "./schedules.js";
+import { BACKUP_JOB, backupHandler, MAINTENANCE_JOB, maintenanceHandler, startSchedules } from "./schedules.js";
 import { handles, type JobHandler, Worker } from "./jobs/worker.js";
 import type { Logger } from "./log.js";
 import { VIEWS_DIR } from "./paths.js";
@@ -98,6 +98,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   };
   const handlers = new Map<string, JobHandler>([
     handles(MAINTENANCE_JOB, maintenanceHandler(db, now)),
+    handles(BACKUP_JOB, backupHandler(config.databasePath, config.backupKeep, now)),
     handles(CHECK_JOB, integrationCheckHandler(services)),
     handles(SCAN_JOB, scannerSyncHandler(services)),
     handles(SCM_JOB, repositorySyncHandler(services)),

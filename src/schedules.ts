@@ -1,6 +1,9 @@
 // Recurring work. A cron callback only enqueues a job (deduplicated by key), so every
 // run is durable, retried, and visible on the jobs page like any other job.
+import fs from "node:fs";
+import path from "node:path";
 import { Cron } from "croner";
+import { backupDatabase, backupName, pruneBackups } from "./db/backups.js";
 import { deleteExpiredSessions } from "./auth/sessions.js";
 import { deleteOldAttempts } from "./auth/rate-limit.js";
 import type { ConnectorCatalogue } from "./connectors/catalogue.js";
@@ -35,7 +38,16 @@ function queueOne(kind: JobKind<null>): Schedule["enqueue"] {
   };
 }
 
+/** The daily backup of the database, checked, the newest PATCHBAY_BACKUP_KEEP kept. */
+export const BACKUP_JOB = jobKind("maintenance.backup", { label: "Database backup", dedupe: "one", maxAttempts: 3 });
+
 export const SCHEDULES: Schedule[] = [
+  {
+    name: "backups",
+    // Daily, before the night's reconciliation and snapshots.
+    pattern: "10 2 * * *",
+    enqueue: queueOne(BACKUP_JOB),
+  },
   {
     name: "maintenance",
     pattern: "17 * * * *",
@@ -130,6 +142,18 @@ export function maintenanceHandler(db: Db, now: () => Date): JobHandler<null> {
     const jobs = await pruneJobs(db, now());
     const reopened = await expireRiskAcceptances(db, now());
     logger.info("maintenance done", { expiredSessionsDeleted: sessions, finishedJobsDeleted: jobs, riskAcceptancesExpired: reopened });
+  };
+}
+
+/** Writes the daily backup into the data directory's backups folder, then keeps the newest `keep`. */
+export function backupHandler(databasePath: string, keep: number, now: () => Date): JobHandler<null> {
+  return async ({ logger }) => {
+    if (keep === 0 || databasePath === ":memory:") return;
+    const dir = path.join(path.dirname(databasePath), "backups");
+    const file = path.join(dir, backupName(now()));
+    await backupDatabase(databasePath, file);
+    const removed = pruneBackups(dir, keep);
+    logger.info("backup written", { file, bytes: fs.statSync(file).size, olderRemoved: removed });
   };
 }
 

@@ -4,9 +4,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { serve } from "@hono/node-server";
-import SQLite from "better-sqlite3";
 import { ConfigError, type Config, describeConfig, loadConfig } from "./config.js";
 import { StartupError, openDatabase } from "./db/database.js";
+import { backupDatabase, backupName } from "./db/backups.js";
 import { hashPassword } from "./auth/password.js";
 import { invalidateUserSessions } from "./auth/sessions.js";
 import { findUserByUsername, listUsers, setOneTimePassword } from "./auth/users.js";
@@ -112,18 +112,14 @@ function oneTimePassword(): string {
 /** SQLite's online backup: consistent while Patchbay keeps running. */
 async function backup(config: Config, target: string | undefined): Promise<void> {
   if (!fs.existsSync(config.databasePath)) fail(`There is no database at ${config.databasePath} to back up. Check PATCHBAY_DATA_DIR.`);
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const file = path.resolve(target ?? path.join(config.dataDir, "backups", `patchbay-${stamp}.db`));
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const db = new SQLite(config.databasePath, { readonly: true, timeout: 5000 });
+  const file = path.resolve(target ?? path.join(config.dataDir, "backups", backupName(new Date())));
   try {
-    await db.backup(file);
-  } finally {
-    db.close();
+    await backupDatabase(config.databasePath, file);
+  } catch (err) {
+    fail(`The backup to ${file} failed: ${(err as Error).message}. Check the free space and the folder's permissions.`);
   }
-  fs.chmodSync(file, 0o600);
   process.stdout.write(
-    `Backup written to ${file}\n` +
+    `Backup written to ${file} (integrity checked)\n` +
       `Keep it with the secret key (PATCHBAY_SECRET_KEY or ${config.secretKeyFile}): without the key, stored credentials cannot be decrypted.\n`,
   );
 }

@@ -1,6 +1,6 @@
 // Upgrades that cannot half-fail: pending migrations apply together or not at all, the
 // database is copied before an upgrade touches it, and a database a newer Patchbay wrote is
-// refused with what to do.
+// refused with what to do. And the daily backup that runs as a job.
 import fs from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
@@ -8,7 +8,8 @@ import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { migrations } from "../../migrations/index.js";
 import { StartupError, migrate, openDatabase } from "../../src/db/database.js";
-import { tempDir } from "../helpers.js";
+import { BACKUP_JOB, SCHEDULES } from "../../src/schedules.js";
+import { runJobs, tempDir, testApp } from "../helpers.js";
 
 const names = Object.keys(migrations).sort();
 const last = names.at(-1)!;
@@ -80,5 +81,36 @@ describe("upgrades", () => {
     await expect(opening).rejects.toThrow(
       `This database was upgraded by a newer Patchbay (its migration 9999_from_the_future is unknown to this version, whose last is ${last}). Run that newer version, or restore the backup taken before the upgrade`,
     );
+  });
+});
+
+describe("scheduled backups", () => {
+  it("writes a checked daily backup as a durable job and keeps the newest PATCHBAY_BACKUP_KEEP", async () => {
+    const app = await testApp({ env: { PATCHBAY_BACKUP_KEEP: "3" } });
+    try {
+      const dir = path.join(app.config.dataDir, "backups");
+      fs.mkdirSync(dir, { recursive: true });
+      // Older backups, and a file of the admin's own that pruning leaves alone.
+      for (const day of ["01", "02", "03"]) fs.writeFileSync(path.join(dir, `patchbay-2026-01-${day}T02-10-00-000Z.db`), "");
+      fs.writeFileSync(path.join(dir, "before-migrating-to-postgres.db"), "");
+      const schedule = SCHEDULES.find((s) => s.name === "backups")!;
+      expect(schedule.pattern).toBe("10 2 * * *");
+      await schedule.enqueue(app.runtime.database.db, app.runtime.services.catalogue, app.clock.now());
+      await runJobs(app);
+      const job = await app.runtime.database.db.selectFrom("jobs").selectAll().where("type", "=", BACKUP_JOB.type).executeTakeFirstOrThrow();
+      expect(job.status).toBe("succeeded");
+      const files = fs.readdirSync(dir).sort();
+      expect(files).toHaveLength(4);
+      expect(files).toContain("before-migrating-to-postgres.db");
+      expect(files).not.toContain("patchbay-2026-01-01T02-10-00-000Z.db");
+      const written = files.find((f) => f.startsWith(`patchbay-${app.clock.now().toISOString().slice(0, 10)}`))!;
+      const copy = new SQLite(path.join(dir, written), { readonly: true });
+      expect(copy.pragma("integrity_check", { simple: true })).toBe("ok");
+      expect((copy.prepare("select count(*) as n from meta").get() as { n: number }).n).toBeGreaterThan(0);
+      copy.close();
+      expect(fs.statSync(path.join(dir, written)).mode & 0o777).toBe(0o600);
+    } finally {
+      await app.close();
+    }
   });
 });
