@@ -1,11 +1,14 @@
 // Entry point. `node dist/server.js` serves Patchbay; `... backup [file]` writes an online
 // backup of the database; `... config` prints the effective configuration; `... reset-password
-// USER` gives a user a one-time password and signs them out everywhere.
+// USER` gives a user a one-time password and signs them out everywhere; `... restore FILE`
+// puts a checked backup in place of the database while Patchbay is stopped.
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { serve } from "@hono/node-server";
 import { ConfigError, type Config, describeConfig, loadConfig } from "./config.js";
 import { StartupError, openDatabase } from "./db/database.js";
+import { openVault } from "./vault.js";
 import { backupDatabase, backupName } from "./db/backups.js";
 import { hashPassword } from "./auth/password.js";
 import { invalidateUserSessions } from "./auth/sessions.js";
@@ -28,7 +31,8 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === "backup") return backup(config, argv[1]);
   if (command === "reset-password") return resetPassword(config, argv[1]);
-  if (command !== "serve") fail(`Unknown command "${command}". Use: serve (default), backup [file], config, reset-password USER.`);
+  if (command === "restore") return restore(config, argv[1]);
+  if (command !== "serve") fail(`Unknown command "${command}". Use: serve (default), backup [file], restore FILE, config, reset-password USER.`);
   await start(config, createLogger(config.logLevel));
 }
 
@@ -54,6 +58,7 @@ async function start(config: Config, logger: Logger): Promise<void> {
       });
     },
   );
+  const marker = markRunning(config);
   server.on("error", (err: NodeJS.ErrnoException) => {
     fail(err.code === "EADDRINUSE" ? `Port ${config.port} is already in use. Stop the other program or set PORT.` : err.message, logger);
   });
@@ -63,6 +68,7 @@ async function start(config: Config, logger: Logger): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info("shutting down", { signal });
+    marker.stop();
     server.close();
     runtime.close().then(
       () => process.exit(0),
@@ -107,6 +113,114 @@ function oneTimePassword(): string {
   while (chars.length < 16)
     for (const b of crypto.getRandomValues(new Uint8Array(32))) if (b < limit && chars.length < 16) chars.push(alphabet[b % alphabet.length]!);
   return [0, 4, 8, 12].map((i) => chars.slice(i, i + 4).join("")).join("-");
+}
+
+/** The file that says a server runs on this data directory; touched while it runs, removed when it stops. */
+const RUNNING_FILE = "patchbay.running";
+const RUNNING_TOUCH_MS = 20_000;
+/** A marker not touched for this long belongs to a server that is gone (a crash, a killed container). */
+const RUNNING_STALE_MS = 60_000;
+
+function markRunning(config: Config): { stop(): void } {
+  const file = path.join(config.dataDir, RUNNING_FILE);
+  fs.writeFileSync(file, JSON.stringify({ pid: process.pid, host: os.hostname(), started: new Date().toISOString() }) + "\n", { mode: 0o600 });
+  const timer = setInterval(() => {
+    const now = new Date();
+    try {
+      fs.utimesSync(file, now, now);
+    } catch {
+      // The data directory went away: nothing to mark.
+    }
+  }, RUNNING_TOUCH_MS);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      fs.rmSync(file, { force: true });
+    },
+  };
+}
+
+/** A server that still runs on this data directory, described; undefined when none does. */
+function runningServer(config: Config): string | undefined {
+  const file = path.join(config.dataDir, RUNNING_FILE);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    return undefined;
+  }
+  if (Date.now() - stat.mtimeMs > RUNNING_STALE_MS) return undefined;
+  try {
+    const { pid, host } = JSON.parse(fs.readFileSync(file, "utf8")) as { pid: number; host: string };
+    return `process ${pid} on ${host}`;
+  } catch {
+    return "another process";
+  }
+}
+
+/**
+ * Puts a backup in place of the database: only while no server runs on it, only a backup
+ * that passes integrity_check and that this key opens (it is migrated to this version first,
+ * on a copy). The database it replaces is kept in backups/pre-restore-<time>.db.
+ */
+async function restore(config: Config, source: string | undefined): Promise<void> {
+  if (!source) fail("Name the backup: restore FILE (the daily ones are in the data directory's backups folder).");
+  const file = path.resolve(source);
+  if (!fs.existsSync(file)) fail(`There is no file ${file}.`);
+  const running = runningServer(config);
+  if (running) fail(`Patchbay is running on ${config.dataDir} (${running}). Stop it first, then restore, then start it again.`);
+  const staging = path.join(config.dataDir, `restore-${process.pid}.db`);
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  let refused: string | undefined;
+  try {
+    // The backup itself is never changed: its copy is checked, migrated and opened with this key.
+    try {
+      await backupDatabase(file, staging);
+    } catch (err) {
+      refuse(`${file} cannot be restored: ${(err as Error).message}. Choose another backup.`);
+    }
+    let database;
+    try {
+      database = await openDatabase(staging);
+    } catch (err) {
+      refuse(`${file} cannot be restored: ${(err as Error).message}`);
+    }
+    try {
+      const hasSecrets = await database.db.selectFrom("meta").select("key").where("key", "=", "vault.key_check").executeTakeFirst();
+      if (!hasSecrets) refuse(`${file} is not a Patchbay database (it has no key check). Choose another backup.`);
+      await openVault(database.db, { secretKey: config.secretKey, secretKeyFile: config.secretKeyFile });
+    } catch (err) {
+      if (err instanceof RestoreRefused) throw err;
+      if (err instanceof StartupError) refuse(`${file} cannot be restored with this key: ${err.message}`);
+      throw err;
+    } finally {
+      await database.close();
+    }
+    // The database as it is now, kept: with its WAL replayed, as one file.
+    let kept: string | undefined;
+    if (fs.existsSync(config.databasePath)) {
+      kept = path.join(config.dataDir, "backups", `pre-restore-${new Date().toISOString().replace(/[:.]/g, "-")}.db`);
+      await backupDatabase(config.databasePath, kept);
+    }
+    for (const f of [config.databasePath, `${config.databasePath}-wal`, `${config.databasePath}-shm`]) fs.rmSync(f, { force: true });
+    fs.renameSync(staging, config.databasePath);
+    process.stdout.write(
+      `Restored ${file} as ${config.databasePath}.\n` + (kept ? `The database it replaced is kept in ${kept}.\n` : "") + "Start Patchbay again.\n",
+    );
+  } catch (err) {
+    if (!(err instanceof RestoreRefused)) throw err;
+    refused = err.message;
+  } finally {
+    fs.rmSync(staging, { force: true });
+    for (const f of [`${staging}-wal`, `${staging}-shm`]) fs.rmSync(f, { force: true });
+  }
+  if (refused) fail(refused);
+}
+
+class RestoreRefused extends Error {}
+function refuse(message: string): never {
+  throw new RestoreRefused(message);
 }
 
 /** SQLite's online backup: consistent while Patchbay keeps running. */

@@ -137,6 +137,55 @@ describe("a forgotten password", () => {
   });
 });
 
+describe("restoring a backup", () => {
+  it("refuses while Patchbay runs, a damaged file and another key's backup; then restores, keeping the database it replaced", async () => {
+    const dir = dataDir();
+    const env = { PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY };
+    const server = await run(env);
+    await server.ready();
+    expect(fs.existsSync(path.join(dir, "patchbay.running"))).toBe(true);
+    const admin = new HttpSession(server.url);
+    await admin.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+    const backupFile = path.join(dir, "before.db");
+    expect(await (await run(env, { args: ["backup", backupFile] })).exited).toBe(0);
+    // A change after the backup: restoring takes it away.
+    await admin.send("/settings/users", { username: "later", role: "member", password: "member password 1", confirm: "member password 1" });
+
+    const whileRunning = await run(env, { args: ["restore", backupFile] });
+    expect(await whileRunning.exited).toBe(1);
+    expect(whileRunning.output()).toContain(`Patchbay is running on ${dir}`);
+    expect(whileRunning.output()).toContain("Stop it first, then restore, then start it again.");
+
+    expect(await server.kill("SIGTERM")).toBe(0);
+    expect(fs.existsSync(path.join(dir, "patchbay.running"))).toBe(false);
+
+    const damaged = path.join(dir, "damaged.db");
+    fs.writeFileSync(damaged, "SQLite format 3\u0000 but not really a database".padEnd(4096, "x"));
+    const refusedDamaged = await run(env, { args: ["restore", damaged] });
+    expect(await refusedDamaged.exited).toBe(1);
+    expect(refusedDamaged.output()).toContain(`${damaged} cannot be restored:`);
+    const otherKey = await run({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: "b".repeat(64) }, { args: ["restore", backupFile] });
+    expect(await otherKey.exited).toBe(1);
+    expect(otherKey.output()).toContain("cannot be restored with this key");
+    // Nothing was replaced, nothing left behind.
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith("restore-"))).toEqual([]);
+
+    const restored = await run(env, { args: ["restore", backupFile] });
+    expect(await restored.exited).toBe(0);
+    expect(restored.output()).toContain(`Restored ${backupFile} as ${path.join(dir, "patchbay.db")}.`);
+    const kept = /kept in (\S+\.db)/.exec(restored.output())![1]!;
+    const replaced = new SQLite(kept, { readonly: true });
+    expect(replaced.prepare("select username from users order by id").all()).toEqual([{ username: ADMIN.username }, { username: "later" }]);
+    replaced.close();
+
+    const again = await run(env);
+    await again.ready();
+    const back = new HttpSession(again.url);
+    await back.send("/login", { username: ADMIN.username, password: ADMIN.password });
+    expect(await (await back.send("/settings/users")).text()).not.toContain("later");
+  });
+});
+
 describe("crash safety", () => {
   it("picks up a job interrupted by kill -9 after a restart", async () => {
     const wiz = await startWiz();
