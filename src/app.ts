@@ -10,9 +10,12 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { isIP } from "node:net";
-import { type TrustedProxies, clientAddress } from "./client-address.js";
+import { clientAddress, isTrustedPeer } from "./client-address.js";
 import { SESSION_COOKIE, validateSessionToken } from "./auth/sessions.js";
-import { countUsers } from "./auth/users.js";
+import { countUsers, createUser, findUserByUsername } from "./auth/users.js";
+import { hashPassword } from "./auth/password.js";
+import type { User } from "./db/schema.js";
+import { usernameError } from "./web/forms.js";
 import { STORAGE_FULL_MESSAGE, isStorageFull } from "./db/storage.js";
 import type { AppDeps, AppEnv } from "./web/context.js";
 import { isHtmx, redirect, render } from "./web/render.js";
@@ -50,6 +53,25 @@ const MACHINE_PATH = /^\/(webhooks|api\/v1)\//;
 const UPLOAD_FORM = "/uploads";
 export const MAX_FORM_BYTES = 64 * 1024;
 
+/** The user an authenticating proxy names: found, or created on first sight (a member, or an admin by group); or why not. */
+async function proxyUser(deps: AppDeps, name: string, groups: string | undefined): Promise<User | string> {
+  const username = name.trim().toLowerCase();
+  const problem = usernameError(username);
+  if (problem)
+    return `The sign-in proxy named the user "${name.slice(0, 100)}", which Patchbay cannot use as a user name: ${problem} Ask your administrator to map user names in the proxy.`;
+  const existing = await findUserByUsername(deps.db, username);
+  if (existing) return existing;
+  const admin = deps.authProxy?.adminGroup !== undefined && (groups ?? "").split(/[,\s]+/).includes(deps.authProxy.adminGroup);
+  // No password: this user signs in through the proxy (an admin can set one on Users).
+  const user = await createUser(
+    deps.db,
+    { username, passwordHash: await hashPassword(crypto.randomUUID() + crypto.randomUUID()), role: admin ? "admin" : "member" },
+    deps.now(),
+  );
+  deps.logger.info("user created by the sign-in proxy", { user: username, role: user.role });
+  return user;
+}
+
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const allowedOrigin = new URL(deps.baseUrl).origin;
@@ -60,7 +82,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     requestId({ limitLength: 64, headerName: "X-Request-Id" }),
     async (c, next) => {
       const started = performance.now();
-      c.set("clientIp", clientIp(c, deps.trustedProxies));
+      const peer = peerAddress(c);
+      c.set("clientIp", clientAddress(peer, c.req.header("x-forwarded-for"), deps.trustedProxies));
+      c.set("peerTrusted", isTrustedPeer(peer, deps.trustedProxies));
       await next();
       const ms = performance.now() - started;
       c.header("Server-Timing", `app;dur=${ms.toFixed(2)}`);
@@ -139,6 +163,17 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       setupDone = (await countUsers(deps.db)) > 0;
       if (!setupDone && c.req.path !== "/setup") return redirect(c, "/setup");
     }
+    // Behind an authenticating proxy: its header names the user, from the proxy's own address only.
+    const proxied = deps.authProxy ? c.req.header(deps.authProxy.header) : undefined;
+    if (proxied !== undefined && deps.authProxy) {
+      if (c.get("peerTrusted")) {
+        const signedIn = await proxyUser(deps, proxied, c.req.header(deps.authProxy.groupsHeader));
+        if (typeof signedIn === "string") return render(c, deps, "./error", { title: "Not signed in", message: signedIn }, 403);
+        c.set("user", signedIn);
+        return next();
+      }
+      deps.logger.warn("sign-in header from an untrusted address ignored", { header: deps.authProxy.header, ip: c.get("clientIp") });
+    }
     const token = getCookie(c, SESSION_COOKIE);
     let expired = false;
     if (token) {
@@ -213,14 +248,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   return app;
 }
 
-function clientIp(c: Parameters<typeof isHtmx>[0], proxies: TrustedProxies): string {
-  let peer: string | undefined;
+function peerAddress(c: Parameters<typeof isHtmx>[0]): string | undefined {
   try {
-    peer = getConnInfo(c).remote.address;
+    return getConnInfo(c).remote.address;
   } catch {
-    peer = undefined;
+    return undefined;
   }
-  return clientAddress(peer, c.req.header("x-forwarded-for"), proxies);
 }
 
 /**

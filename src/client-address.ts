@@ -42,6 +42,11 @@ function isTrusted(address: ipaddr.IPv4 | ipaddr.IPv6 | undefined, proxies: Trus
   return !!address && proxies.some(([range, bits]) => range.kind() === address.kind() && address.match(range, bits));
 }
 
+/** Whether the connecting peer is one of the trusted proxies (what an authenticating proxy's header needs). */
+export function isTrustedPeer(peer: string | undefined, proxies: TrustedProxies): boolean {
+  return isTrusted(peer ? parseAddress(peer) : undefined, proxies);
+}
+
 /** The client's address, given the connecting peer's and the X-Forwarded-For header. */
 export function clientAddress(peer: string | undefined, forwardedFor: string | undefined, proxies: TrustedProxies): string {
   const direct = peer ? parseAddress(peer) : undefined;

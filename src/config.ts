@@ -22,6 +22,11 @@ export interface Config {
   /** Never connect to private, loopback or link-local addresses. */
   outboundDenyPrivate: boolean;
   jobLeaseSeconds: number;
+  /** Behind an authenticating proxy: the header naming the signed-in user, honoured only from a trusted proxy. */
+  authProxyHeader: string | undefined;
+  /** The header listing the user's groups, and the group whose members are made admins when first seen. */
+  authProxyGroupsHeader: string;
+  authProxyAdminGroup: string | undefined;
   /** Daily backups kept in the data directory's backups folder (PATCHBAY_BACKUP_KEEP; 0: none taken). */
   backupKeep: number;
   originMap: Map<string, string>;
@@ -93,6 +98,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustedProxiesText: env.PATCHBAY_TRUSTED_PROXIES?.trim() ?? "",
     outboundDenyPrivate: parseBoolean(env.PATCHBAY_OUTBOUND_DENY_PRIVATE, "PATCHBAY_OUTBOUND_DENY_PRIVATE"),
     jobLeaseSeconds: parseInteger(env.PATCHBAY_JOB_LEASE_SECONDS, 60, "PATCHBAY_JOB_LEASE_SECONDS", 1, 86400),
+    authProxyHeader: parseAuthProxyHeader(env.PATCHBAY_AUTH_PROXY_HEADER, env.PATCHBAY_TRUSTED_PROXIES),
+    authProxyGroupsHeader: (env.PATCHBAY_AUTH_PROXY_GROUPS_HEADER || "Remote-Groups").toLowerCase(),
+    authProxyAdminGroup: env.PATCHBAY_AUTH_PROXY_ADMIN_GROUP?.trim() || undefined,
     backupKeep: parseInteger(env.PATCHBAY_BACKUP_KEEP, 7, "PATCHBAY_BACKUP_KEEP", 0, 365),
     originMap: parseOriginMap(env.PATCHBAY_ORIGIN_MAP),
     proxy: {
@@ -144,6 +152,7 @@ export function describeConfig(config: Config): string {
     ["PATCHBAY_OUTBOUND_DENY_PRIVATE", String(config.outboundDenyPrivate)],
     ["PATCHBAY_JOB_LEASE_SECONDS", String(config.jobLeaseSeconds)],
     ["PATCHBAY_BACKUP_KEEP", String(config.backupKeep)],
+    ["PATCHBAY_AUTH_PROXY_HEADER", config.authProxyHeader ?? "(unset)"],
     ["PATCHBAY_ORIGIN_MAP", [...config.originMap].map(([a, b]) => `${a}=${b}`).join(",") || "(empty)"],
     ["HTTPS_PROXY", shownProxy(config.proxy.httpsProxy)],
     ["HTTP_PROXY", shownProxy(config.proxy.httpProxy)],
@@ -183,6 +192,19 @@ function parseBaseUrl(raw: string): string {
     throw new ConfigError(`PATCHBAY_BASE_URL must start with http:// or https:// (got "${raw}").`);
   }
   return url.href.replace(/\/$/, "");
+}
+
+/** The header an authenticating proxy names the user in; it needs the proxies it may come from. */
+function parseAuthProxyHeader(raw: string | undefined, proxies: string | undefined): string | undefined {
+  const header = raw?.trim();
+  if (!header) return undefined;
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(header)) throw new ConfigError(`PATCHBAY_AUTH_PROXY_HEADER must be a header name such as Remote-User (got "${header}").`);
+  if (!proxies?.trim()) {
+    throw new ConfigError(
+      "PATCHBAY_AUTH_PROXY_HEADER needs PATCHBAY_TRUSTED_PROXIES: list the authenticating proxy's address, or anyone could send the header and be signed in.",
+    );
+  }
+  return header.toLowerCase();
 }
 
 function parseOriginMap(raw: string | undefined): Map<string, string> {

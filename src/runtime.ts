@@ -141,6 +141,9 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     views,
     baseUrlSet: config.baseUrlSet,
     trustedProxies: config.trustedProxies,
+    authProxy: config.authProxyHeader
+      ? { header: config.authProxyHeader, groupsHeader: config.authProxyGroupsHeader, adminGroup: config.authProxyAdminGroup }
+      : undefined,
     storageProblem: () => storageProblem(database.sqlite, config.dataDir),
   });
 

@@ -10,6 +10,8 @@ export interface AppDeps extends Services {
   /** PATCHBAY_BASE_URL was set: pages answer only on its host. */
   baseUrlSet: boolean;
   trustedProxies: TrustedProxies;
+  /** Sign-in by an authenticating proxy's header (unset: off). */
+  authProxy: { header: string; groupsHeader: string; adminGroup: string | undefined } | undefined;
   /** Why the database cannot be written now (a full disk), or undefined. */
   storageProblem: () => string | undefined;
 }
@@ -20,5 +22,7 @@ export interface AppEnv {
     user: User | undefined;
     sessionId: string | undefined;
     clientIp: string;
+    /** The connection comes from one of PATCHBAY_TRUSTED_PROXIES. */
+    peerTrusted: boolean;
   };
 }
