@@ -22,6 +22,8 @@ import { isHtmx, redirect, render } from "./web/render.js";
 import { accountRoutes } from "./web/account.js";
 import { authRoutes, clearSessionCookie, setSessionCookie } from "./web/auth.js";
 import { healthRoutes } from "./web/health.js";
+import { metricsRoutes } from "./web/metrics.js";
+import { httpDuration } from "./metrics.js";
 import { integrationRoutes } from "./web/integrations.js";
 import { jobRoutes } from "./web/jobs.js";
 import { staticRoutes } from "./web/static.js";
@@ -42,11 +44,11 @@ import { uploadRoutes } from "./web/uploads.js";
 export type { AppDeps } from "./web/context.js";
 
 /** Paths reachable without signing in. */
-const PUBLIC_PATHS = /^\/(healthz|readyz|login|setup|static\/.*|favicon\.ico|webhooks\/.*|api\/v1\/.*)$/;
+const PUBLIC_PATHS = /^\/(healthz|readyz|metrics|login|setup|static\/.*|favicon\.ico|webhooks\/.*|api\/v1\/.*)$/;
 /** What a user signed in with a one-time password may open before choosing their own. */
 const ONE_TIME_PASSWORD_PATHS = /^\/(account|account\/password|logout|login)$/;
-/** Liveness and readiness probes: asked by address (a pod IP), never logged per request. */
-const PROBE_PATH = /^\/(healthz|readyz)$/;
+/** Liveness and readiness probes and the metrics scrape: asked by address (a pod IP), never logged per request. */
+const PROBE_PATH = /^\/(healthz|readyz|metrics)$/;
 /** Webhooks authenticate by signature and the API by token, not by browser origin; both carry larger bodies. */
 const MACHINE_PATH = /^\/(webhooks|api\/v1)\//;
 /** Report uploads from the Uploads page stream past the form size limit (the import limits them). */
@@ -87,6 +89,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       c.set("peerTrusted", isTrustedPeer(peer, deps.trustedProxies));
       await next();
       const ms = performance.now() - started;
+      // By route pattern (never the raw path: IDs would make a series per finding).
+      const route = c.req.routePath && c.req.routePath !== "*" && c.req.routePath !== "/*" ? c.req.routePath : "unmatched";
+      httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, ms / 1000);
       c.header("Server-Timing", `app;dur=${ms.toFixed(2)}`);
       if (!PROBE_PATH.test(c.req.path) && !c.req.path.startsWith("/static/")) {
         deps.logger.info("request", {
@@ -197,6 +202,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.route("/", healthRoutes(deps));
+  app.route("/", metricsRoutes(deps));
   app.route("/", webhookRoutes(deps));
   app.route("/", staticRoutes());
   app.route(

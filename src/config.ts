@@ -27,6 +27,8 @@ export interface Config {
   /** The header listing the user's groups, and the group whose members are made admins when first seen. */
   authProxyGroupsHeader: string;
   authProxyAdminGroup: string | undefined;
+  /** The bearer token Prometheus scrapes /metrics with (unset: /metrics is off). */
+  metricsToken: string | undefined;
   /** Daily backups kept in the data directory's backups folder (PATCHBAY_BACKUP_KEEP; 0: none taken). */
   backupKeep: number;
   originMap: Map<string, string>;
@@ -41,7 +43,7 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 export class ConfigError extends Error {}
 
 /** Environment variables that hold a secret: each may instead name a file with NAME_FILE (Docker and Kubernetes secrets). */
-export const SECRET_VARIABLES = ["PATCHBAY_SECRET_KEY"] as const;
+export const SECRET_VARIABLES = ["PATCHBAY_SECRET_KEY", "PATCHBAY_METRICS_TOKEN"] as const;
 
 /**
  * A secret from the environment: NAME itself, or the contents of the file NAME_FILE names
@@ -101,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authProxyHeader: parseAuthProxyHeader(env.PATCHBAY_AUTH_PROXY_HEADER, env.PATCHBAY_TRUSTED_PROXIES),
     authProxyGroupsHeader: (env.PATCHBAY_AUTH_PROXY_GROUPS_HEADER || "Remote-Groups").toLowerCase(),
     authProxyAdminGroup: env.PATCHBAY_AUTH_PROXY_ADMIN_GROUP?.trim() || undefined,
+    metricsToken: parseMetricsToken(secretFromEnv(env, "PATCHBAY_METRICS_TOKEN")),
     backupKeep: parseInteger(env.PATCHBAY_BACKUP_KEEP, 7, "PATCHBAY_BACKUP_KEEP", 0, 365),
     originMap: parseOriginMap(env.PATCHBAY_ORIGIN_MAP),
     proxy: {
@@ -152,6 +155,7 @@ export function describeConfig(config: Config): string {
     ["PATCHBAY_OUTBOUND_DENY_PRIVATE", String(config.outboundDenyPrivate)],
     ["PATCHBAY_JOB_LEASE_SECONDS", String(config.jobLeaseSeconds)],
     ["PATCHBAY_BACKUP_KEEP", String(config.backupKeep)],
+    ["PATCHBAY_METRICS_TOKEN", config.metricsToken ? "(set)" : "(unset: /metrics is off)"],
     ["PATCHBAY_AUTH_PROXY_HEADER", config.authProxyHeader ?? "(unset)"],
     ["PATCHBAY_ORIGIN_MAP", [...config.originMap].map(([a, b]) => `${a}=${b}`).join(",") || "(empty)"],
     ["HTTPS_PROXY", shownProxy(config.proxy.httpsProxy)],
@@ -192,6 +196,14 @@ function parseBaseUrl(raw: string): string {
     throw new ConfigError(`PATCHBAY_BASE_URL must start with http:// or https:// (got "${raw}").`);
   }
   return url.href.replace(/\/$/, "");
+}
+
+function parseMetricsToken(token: string | undefined): string | undefined {
+  if (token === undefined) return undefined;
+  if (token.length < 16 || /\s/.test(token)) {
+    throw new ConfigError("PATCHBAY_METRICS_TOKEN must be at least 16 characters without spaces (for example the output of `openssl rand -hex 24`).");
+  }
+  return token;
 }
 
 /** The header an authenticating proxy names the user in; it needs the proxies it may come from. */

@@ -2,6 +2,7 @@
 // exponential backoff and jitter on 429 and 5xx (reads only, but for 503) and network failures (honouring
 // Retry-After), redirects followed as browsers do without carrying credentials to another
 // origin, redacted logging, and typed errors the UI knows how to explain.
+import { outboundRequests } from "./metrics.js";
 import type { Logger } from "./log.js";
 import { trimEnd, trimStart } from "./text.js";
 
@@ -230,10 +231,12 @@ export class HttpClient {
           ms: Date.now() - started,
           attempt,
         });
+        outboundRequests.inc({ service: this.service, status: String(response.status) });
         if (response.status < 400) return response;
         outcome = this.#classifyStatus(response, req, idempotent);
       } catch (err) {
         outcome = this.#classifyNetwork(err, req, idempotent);
+        outboundRequests.inc({ service: this.service, status: "network" });
         this.#o.logger.debug("http request failed", {
           service: this.service,
           method,

@@ -141,6 +141,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     views,
     baseUrlSet: config.baseUrlSet,
     trustedProxies: config.trustedProxies,
+    metricsToken: config.metricsToken,
     authProxy: config.authProxyHeader
       ? { header: config.authProxyHeader, groupsHeader: config.authProxyGroupsHeader, adminGroup: config.authProxyAdminGroup }
       : undefined,

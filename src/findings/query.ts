@@ -257,6 +257,11 @@ async function computeSeverityCounts(db: Db, filter: FindingFilter): Promise<Rec
   return counts;
 }
 
+/** Findings by status and severity rank, from the trigger-kept counts (no scan of the findings table). */
+export function findingCountsByStatus(db: Db): Promise<{ status: string; severity_rank: number; n: number }[]> {
+  return db.selectFrom("finding_counts").select(["status", "severity_rank", "n"]).execute();
+}
+
 export async function countAllFindings(db: Db): Promise<number> {
   const row = await db
     .selectFrom("finding_counts")

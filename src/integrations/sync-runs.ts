@@ -4,6 +4,7 @@ import type { Db, Integration, Job, SyncRun } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { redactText } from "../log.js";
 import { publish } from "../jobs/events.js";
+import { syncDuration } from "../metrics.js";
 import { markSynced, setIntegrationStatus } from "./store.js";
 
 /** What one sync run counted: read, new, updated, unchanged, resolved, and skipped by reason. */
@@ -76,6 +77,7 @@ export async function recordSyncFailure(
     .set({ status: lastAttempt ? "failed" : "interrupted", error: message, finished_at: lastAttempt ? now.toISOString() : null })
     .where("id", "=", runId)
     .execute();
+  await observeDuration(db, runId, lastAttempt ? "failed" : "interrupted", now);
   const retry = lastAttempt ? "" : resumable ? " It will be retried and resume where it stopped." : " It will be retried.";
   await setIntegrationStatus(db, integration.id, "error", `${where}: ${message}${retry}`, now);
   if (lastAttempt) await publish(db, { type: "scan.failed", integrationId: integration.id, reason: `${where}: ${message}` }, now);
@@ -111,5 +113,12 @@ export async function recordSyncSuccess(db: Db, integrationId: number, runId: nu
     .set({ status: "succeeded", counts: JSON.stringify(counts), finished_at: stamp, error: null })
     .where("id", "=", runId)
     .execute();
+  await observeDuration(db, runId, "succeeded", now);
   await markSynced(db, integrationId, now);
+}
+
+/** The run's time so far, for the sync-duration metric. */
+async function observeDuration(db: Db, runId: number, outcome: "succeeded" | "failed" | "interrupted", now: Date): Promise<void> {
+  const run = await db.selectFrom("sync_runs").select("started_at").where("id", "=", runId).executeTakeFirst();
+  if (run) syncDuration.observe({ outcome }, Math.max(0, now.getTime() - Date.parse(run.started_at)) / 1000);
 }

@@ -327,6 +327,15 @@ export async function countJobsByStatus(db: Db): Promise<Record<JobStatus, numbe
   return counts;
 }
 
+/** Jobs kept in the queue by type and status (the metrics' gauge). */
+export function countJobsByTypeAndStatus(db: Db): Promise<{ type: string; status: JobStatus; n: number }[]> {
+  return db
+    .selectFrom("jobs")
+    .select(["type", "status", (eb) => eb.fn.countAll<number>().as("n")])
+    .groupBy(["type", "status"])
+    .execute();
+}
+
 /** Deletes finished jobs: succeeded ones after a week, failed ones after thirty days. */
 export async function pruneJobs(db: Db, now: Date): Promise<number> {
   const day = 24 * 60 * 60 * 1000;

@@ -5,6 +5,7 @@ import crypto from "node:crypto";
 import type { Db, Job } from "../db/schema.js";
 import { RateLimitedError } from "../http.js";
 import { type Logger, redactText } from "../log.js";
+import { jobDuration } from "../metrics.js";
 import { claimJob, completeJob, extendLease, failJob, type JobKind, type JobProgress, setJobProgress } from "./queue.js";
 
 export interface JobContext<P = unknown> {
@@ -122,6 +123,7 @@ export class Worker {
       },
       Math.max(50, Math.floor(leaseMs / 3)),
     );
+    const started = performance.now();
     try {
       if (!handler) throw new Error(`No handler is registered for jobs of type "${job.type}".`);
       await handler({
@@ -131,6 +133,7 @@ export class Worker {
         progress: (p) => setJobProgress(db, job.id, p, now()),
       });
       await completeJob(db, job, this.id, now());
+      jobDuration.observe({ type: job.type, outcome: "succeeded" }, (performance.now() - started) / 1000);
       log.info("job succeeded");
     } catch (err) {
       const message = redactText(err instanceof Error ? err.message : String(err));
@@ -138,6 +141,7 @@ export class Worker {
       const outcome = handler
         ? await failJob(db, job, this.id, message, now(), retryAfterMs)
         : await failJob(db, { ...job, attempts: job.max_attempts }, this.id, message, now());
+      jobDuration.observe({ type: job.type, outcome }, (performance.now() - started) / 1000);
       log.warn(outcome === "failed" ? "job failed" : "job will be retried", { error: message });
     } finally {
       clearInterval(heartbeat);

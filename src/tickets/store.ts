@@ -220,6 +220,19 @@ export async function pushErrorTotals(db: Db): Promise<Map<number, { total: numb
   return out;
 }
 
+/** Unresolved push errors by tracker integration name (the metrics' gauge). */
+export async function pushErrorTotalsByName(db: Db): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom("push_errors")
+    .innerJoin("tracker_mappings", "tracker_mappings.id", "push_errors.mapping_id")
+    .innerJoin("integrations", "integrations.id", "tracker_mappings.integration_id")
+    .select(["integrations.name", (eb) => eb.fn.countAll<number>().as("n")])
+    .where("push_errors.resolved_at", "is", null)
+    .groupBy("integrations.name")
+    .execute();
+  return new Map(rows.map((r) => [r.name, Number(r.n)]));
+}
+
 /** A mapping's push errors, newest first: the unresolved ones, or all. */
 export function listPushErrors(db: Db, mappingId: number, opts: { resolvedToo: boolean; limit: number }): Promise<PushError[]> {
   let query = db.selectFrom("push_errors").selectAll().where("mapping_id", "=", mappingId).orderBy("id", "desc").limit(opts.limit);

@@ -10,6 +10,8 @@ export interface AppDeps extends Services {
   /** PATCHBAY_BASE_URL was set: pages answer only on its host. */
   baseUrlSet: boolean;
   trustedProxies: TrustedProxies;
+  /** The bearer token of /metrics (unset: off). */
+  metricsToken: string | undefined;
   /** Sign-in by an authenticating proxy's header (unset: off). */
   authProxy: { header: string; groupsHeader: string; adminGroup: string | undefined } | undefined;
   /** Why the database cannot be written now (a full disk), or undefined. */

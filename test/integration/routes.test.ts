@@ -1,5 +1,5 @@
 // The route inventory: every route the app serves, found from the app itself, is checked for
-// authentication (only /healthz, /readyz, sign-in, set-up, static files, signed webhooks and the token
+// authentication (only /healthz, /readyz, /metrics (its own token), sign-in, set-up, static files, signed webhooks and the token
 // API are reachable without a session), CSRF (a state change from another origin is refused)
 // and roles (a member may change only what a member is allowed to). A new route is covered the
 // day it is added: it must pass these checks or be listed here with the reason.
@@ -10,6 +10,7 @@ import { type Browser, type TestApp, setUpAdmin, signIn, testApp } from "../help
 const PUBLIC: Record<string, string> = {
   "GET /healthz": "health checks",
   "GET /readyz": "readiness probe (the database answers, can be written, and is migrated)",
+  "GET /metrics": "Prometheus scrape, authenticated by its bearer token (PATCHBAY_METRICS_TOKEN); off without one",
   "GET /login": "the sign-in page",
   "POST /login": "signing in (rate-limited)",
   "GET /setup": "first-run set-up (closed once an admin exists)",
