@@ -12,7 +12,7 @@ import { openVault } from "./vault.js";
 import { backupDatabase, backupName } from "./db/backups.js";
 import { hashPassword } from "./auth/password.js";
 import { invalidateUserSessions } from "./auth/sessions.js";
-import { findUserByUsername, listUsers, setOneTimePassword } from "./auth/users.js";
+import { findUserByUsername, listUsers, updatePassword } from "./auth/users.js";
 import { createLogger, type Logger } from "./log.js";
 import { openRuntime } from "./runtime.js";
 
@@ -94,7 +94,7 @@ async function resetPassword(config: Config, username: string | undefined): Prom
     const user = await findUserByUsername(database.db, username.toLowerCase());
     if (!user) fail(`There is no user "${username}". The users are: ${(await listUsers(database.db)).map((u) => u.username).join(", ") || "none"}.`);
     const password = oneTimePassword();
-    await setOneTimePassword(database.db, user.id, await hashPassword(password), new Date());
+    await updatePassword(database.db, user.id, await hashPassword(password), new Date(), true);
     await invalidateUserSessions(database.db, user.id);
     process.stdout.write(
       `One-time password for ${user.username}: ${password}\n` +

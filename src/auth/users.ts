@@ -44,20 +44,14 @@ export async function createUser(db: Db, input: { username: string; passwordHash
     .executeTakeFirstOrThrow();
 }
 
-/** The user's own new password (a one-time password, if they had one, is gone with it). */
-export async function updatePassword(db: Db, userId: number, passwordHash: string, now: Date): Promise<void> {
+/**
+ * Sets a user's password: their own (a one-time password, if they had one, is gone with it),
+ * or a one-time password (reset-password) that signs in once before they must choose their own.
+ */
+export async function updatePassword(db: Db, userId: number, passwordHash: string, now: Date, oneTime = false): Promise<void> {
   await db
     .updateTable("users")
-    .set({ password_hash: passwordHash, password_changed_at: now.toISOString(), must_change_password: 0 })
-    .where("id", "=", userId)
-    .execute();
-}
-
-/** A one-time password (reset-password): it signs in once, then its user must choose their own. */
-export async function setOneTimePassword(db: Db, userId: number, passwordHash: string, now: Date): Promise<void> {
-  await db
-    .updateTable("users")
-    .set({ password_hash: passwordHash, password_changed_at: now.toISOString(), must_change_password: 1 })
+    .set({ password_hash: passwordHash, password_changed_at: now.toISOString(), must_change_password: oneTime ? 1 : 0 })
     .where("id", "=", userId)
     .execute();
 }

@@ -24,6 +24,7 @@ const SECRETS = {
   registry: "registry-PASSWORD-secret-0001",
   npm: "npm_SECRETnpmTOKENvalue00000001",
   wiz: WIZ_CLIENT.secret,
+  metrics: "metrics-SCRAPE-token-secret-0001",
 };
 
 let wiz: WizFixture;
@@ -59,6 +60,7 @@ beforeAll(async () => {
   app = await testApp({
     logger: createLogger("debug", (line) => logs.push(line)),
     env: {
+      PATCHBAY_METRICS_TOKEN: SECRETS.metrics,
       PATCHBAY_ORIGIN_MAP: `${wiz.originMap},https://api.github.com=${gh!.url},${jira.siteOrigin}=${ji!.url},https://api.atlassian.com=${ji!.url},https://hooks.slack.com=${sl!.url},https://registry.example.com=${oc!.url},https://registry.npmjs.org=${np!.url}`,
     },
   });
@@ -163,6 +165,11 @@ beforeAll(async () => {
   for (const url of urls) {
     const res = await admin.get(url, { htmx: url.includes("/card/") });
     pages.push(`${url}\n${await res.text()}`);
+  }
+  // What Prometheus sees, and what a wrong scrape is told.
+  for (const authorization of [`Bearer ${SECRETS.metrics}`, "Bearer wrong-token-0000000000"]) {
+    const res = await app.client().request("/metrics", { headers: { authorization } });
+    pages.push(`/metrics\n${await res.text()}`);
   }
 });
 afterAll(async () => {
