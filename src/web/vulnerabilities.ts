@@ -16,6 +16,7 @@ import { anyAssignment, type TicketView, ticketsForFindings } from "../tickets/s
 import { coveringMappings } from "../tickets/coverage.js";
 import { enqueuePush } from "../tickets/push.js";
 import { planBatch, startBatch } from "../tickets/batch.js";
+import { csvExport, exportBatches, jsonExport } from "../findings/export.js";
 import { linkByHand } from "../tickets/link.js";
 import { requireAdmin } from "./users.js";
 import { ExternalError } from "../http.js";
@@ -81,6 +82,35 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     deps.logger.info("bulk push requested", { batchId: id, by: c.get("user")!.username });
     return c.redirect(`/trackers/batches/${id}`, 303);
   });
+
+  // The current filter's findings as a file, streamed (a million rows in flat memory).
+  const exportFindings = (c: Context<AppEnv>, format: "csv" | "json") => {
+    const filter = parseFilter(new URL(c.req.url).searchParams, deps.now());
+    const batches = exportBatches(deps.db, filter, deps.baseUrl);
+    const chunks = format === "csv" ? csvExport(batches) : jsonExport(batches);
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const next = await chunks.next();
+        if (next.done) controller.close();
+        else controller.enqueue(encoder.encode(next.value));
+      },
+      async cancel() {
+        await chunks.return(undefined);
+      },
+    });
+    deps.logger.info("findings exported", { format, by: c.get("user")!.username });
+    const day = deps.now().toISOString().slice(0, 10);
+    return new Response(body, {
+      headers: {
+        "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/json; charset=utf-8",
+        "content-disposition": `attachment; filename="patchbay-findings-${day}.${format}"`,
+        "cache-control": "no-store",
+      },
+    });
+  };
+  app.get("/vulnerabilities/export.csv", (c) => exportFindings(c, "csv"));
+  app.get("/vulnerabilities/export.json", (c) => exportFindings(c, "json"));
 
   app.get("/vulnerabilities/:id{[0-9]+}", async (c) => {
     const detail = await findingDetail(deps.db, Number(c.req.param("id")));
