@@ -203,8 +203,9 @@ async function exportMillion(session: HttpSession, pid: number): Promise<void> {
     name: "export 1M: server memory growth",
     value: peak - before,
     unit: "MB",
-    target: 64,
-    note: `RSS ${before.toFixed(0)} MB before, ${peak.toFixed(0)} MB at most while exporting (sampled every 100 ms)`,
+    // SQLite's page cache (64 MB, see openSqlite) fills as the export reads the whole table; the rest must not grow with the rows.
+    target: 128,
+    note: `RSS ${before.toFixed(0)} MB before, ${peak.toFixed(0)} MB at most while exporting (sampled every 100 ms; SQLite's page cache is 64 MB of it)`,
   });
 }
 
