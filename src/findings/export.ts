@@ -2,7 +2,7 @@
 // by id (so memory stays flat at a million rows) and written as they come. Scanner text is
 // untrusted: in CSV, a value that a spreadsheet would run as a formula is written as text.
 import type { Db, FindingStatus, Severity } from "../db/schema.js";
-import { type FindingFilter, filterWhere } from "./query.js";
+import { type FindingFilter, filterWhere, sourceNames } from "./query.js";
 import { withoutTrailingSlash } from "../text.js";
 
 const BATCH = 1000;
@@ -71,14 +71,7 @@ export async function* exportBatches(db: Db, filter: FindingFilter, baseUrl: str
         "findings.last_seen_at",
         "findings.due_at",
       ])
-      .select((eb) =>
-        eb
-          .selectFrom("finding_sources")
-          .innerJoin("integrations", "integrations.id", "finding_sources.integration_id")
-          .select((e) => e.fn.agg<string>("group_concat", ["integrations.name"]).as("names"))
-          .whereRef("finding_sources.finding_id", "=", "findings.id")
-          .as("sources"),
-      )
+      .select(sourceNames)
       .where(filterWhere({ ...filter, after: undefined, before: undefined }))
       .where("findings.id", ">", after)
       .orderBy("findings.id")

@@ -172,14 +172,7 @@ export async function listFindings(db: Db, filter: FindingFilter): Promise<Findi
         .innerJoin("assets", "assets.id", "findings.asset_id")
         .selectAll("findings")
         .select(["assets.name as asset_name", "assets.kind as asset_kind"])
-        .select((eb) =>
-          eb
-            .selectFrom("finding_sources")
-            .innerJoin("integrations", "integrations.id", "finding_sources.integration_id")
-            .select((e) => e.fn.agg<string>("group_concat", ["integrations.name"]).as("names"))
-            .whereRef("finding_sources.finding_id", "=", "findings.id")
-            .as("sources"),
-        )
+        .select(sourceNames)
         .where("findings.id", "in", order)
         .execute()) as FindingRow[])
     : [];
@@ -288,6 +281,16 @@ function decodeCursor(text: string | null): Cursor | undefined {
 function positiveInt(value: string | null): number | undefined {
   const n = Number(value);
   return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
+/** The names of the integrations that report a finding, comma-separated, as the column "sources". */
+export function sourceNames(eb: ExpressionBuilder<Database, "findings">) {
+  return eb
+    .selectFrom("finding_sources")
+    .innerJoin("integrations", "integrations.id", "finding_sources.integration_id")
+    .select((e) => e.fn.agg<string>("group_concat", ["integrations.name"]).as("names"))
+    .whereRef("finding_sources.finding_id", "=", "findings.id")
+    .as("sources");
 }
 
 /** The filter as a predicate on findings (severity included), for work over a whole selection. */
