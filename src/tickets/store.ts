@@ -201,36 +201,24 @@ export async function countTickets(db: Db, mappingId: number): Promise<number> {
   return Number(row.n);
 }
 
-/** Each tracker integration's unresolved push errors: the total, and the mappings that have some. */
-export async function pushErrorTotals(db: Db): Promise<Map<number, { total: number; mappingIds: number[] }>> {
+/** Each tracker integration's unresolved push errors: its name, the total, and the mappings that have some. */
+export async function pushErrorTotals(db: Db): Promise<Map<number, { name: string; total: number; mappingIds: number[] }>> {
   const rows = await db
     .selectFrom("push_errors")
     .innerJoin("tracker_mappings", "tracker_mappings.id", "push_errors.mapping_id")
-    .select(["tracker_mappings.integration_id", "push_errors.mapping_id", (eb) => eb.fn.countAll<number>().as("n")])
+    .innerJoin("integrations", "integrations.id", "tracker_mappings.integration_id")
+    .select(["tracker_mappings.integration_id", "integrations.name", "push_errors.mapping_id", (eb) => eb.fn.countAll<number>().as("n")])
     .where("push_errors.resolved_at", "is", null)
-    .groupBy(["tracker_mappings.integration_id", "push_errors.mapping_id"])
+    .groupBy(["tracker_mappings.integration_id", "integrations.name", "push_errors.mapping_id"])
     .execute();
-  const out = new Map<number, { total: number; mappingIds: number[] }>();
+  const out = new Map<number, { name: string; total: number; mappingIds: number[] }>();
   for (const r of rows) {
-    const entry = out.get(r.integration_id) ?? { total: 0, mappingIds: [] };
+    const entry = out.get(r.integration_id) ?? { name: r.name, total: 0, mappingIds: [] };
     entry.total += Number(r.n);
     entry.mappingIds.push(r.mapping_id);
     out.set(r.integration_id, entry);
   }
   return out;
-}
-
-/** Unresolved push errors by tracker integration name (the metrics' gauge). */
-export async function pushErrorTotalsByName(db: Db): Promise<Map<string, number>> {
-  const rows = await db
-    .selectFrom("push_errors")
-    .innerJoin("tracker_mappings", "tracker_mappings.id", "push_errors.mapping_id")
-    .innerJoin("integrations", "integrations.id", "tracker_mappings.integration_id")
-    .select(["integrations.name", (eb) => eb.fn.countAll<number>().as("n")])
-    .where("push_errors.resolved_at", "is", null)
-    .groupBy("integrations.name")
-    .execute();
-  return new Map(rows.map((r) => [r.name, Number(r.n)]));
 }
 
 /** A mapping's push errors, newest first: the unresolved ones, or all. */

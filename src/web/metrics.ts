@@ -7,7 +7,7 @@ import { SEVERITIES, SEVERITY_RANK } from "../findings/normalize.js";
 import { findingCountsByStatus } from "../findings/query.js";
 import { countJobsByTypeAndStatus } from "../jobs/queue.js";
 import { findingsGauge, jobsGauge, pushErrorsGauge, registry } from "../metrics.js";
-import { pushErrorTotalsByName } from "../tickets/store.js";
+import { pushErrorTotals } from "../tickets/store.js";
 import type { AppDeps, AppEnv } from "./context.js";
 
 export function metricsRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -25,7 +25,7 @@ export function metricsRoutes(deps: AppDeps): Hono<AppEnv> {
     jobsGauge.reset();
     for (const row of await countJobsByTypeAndStatus(deps.db)) jobsGauge.set({ type: row.type, state: row.status }, Number(row.n));
     pushErrorsGauge.reset();
-    for (const [integration, n] of await pushErrorTotalsByName(deps.db)) pushErrorsGauge.set({ integration }, n);
+    for (const { name, total } of (await pushErrorTotals(deps.db)).values()) pushErrorsGauge.set({ integration: name }, total);
     findingsGauge.reset();
     for (const row of await findingCountsByStatus(deps.db)) {
       const severity = SEVERITIES.find((s) => SEVERITY_RANK[s] === row.severity_rank) ?? String(row.severity_rank);
