@@ -33,6 +33,8 @@ import * as m0029 from "./0029_pace_buckets.js";
 import * as m0030 from "./0030_sync_runs.js";
 import * as m0031 from "./0031_integration_names.js";
 import * as m0032 from "./0032_one_time_passwords.js";
+import * as m0033 from "./0033_api_token_owners.js";
+import * as m0034 from "./0034_audit_log.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -67,4 +69,6 @@ export const migrations: Record<string, Migration> = {
   "0030_sync_runs": m0030,
   "0031_integration_names": m0031,
   "0032_one_time_passwords": m0032,
+  "0033_api_token_owners": m0033,
+  "0034_audit_log": m0034,
 };

@@ -40,10 +40,14 @@ import { trackerRoutes } from "./web/trackers.js";
 import { imageRoutes } from "./web/images.js";
 import { packageRoutes } from "./web/packages.js";
 import { uploadRoutes } from "./web/uploads.js";
+import { API_PREFIX, apiAuthentication, apiRoutes } from "./web/api.js";
+import { auditRoutes } from "./web/audit.js";
+import { tokenRoutes } from "./web/tokens.js";
 
 export type { AppDeps } from "./web/context.js";
 
-/** Paths reachable without signing in. */
+const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
+/** Paths reachable without signing in (the API's are signed in by token). */
 const PUBLIC_PATHS = /^\/(healthz|readyz|metrics|login|setup|static\/.*|favicon\.ico|webhooks\/.*|api\/v1\/.*)$/;
 /** What a user signed in with a one-time password may open before choosing their own. */
 const ONE_TIME_PASSWORD_PATHS = /^\/(account|account\/password|logout|login)$/;
@@ -160,9 +164,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     except((c) => MACHINE_PATH.test(c.req.path) || (c.req.path === UPLOAD_FORM && c.req.method === "POST"), formLimit),
   );
 
+  const tokenAuth = apiAuthentication(deps);
   app.use("*", async (c, next) => {
     c.set("user", undefined);
     c.set("sessionId", undefined);
+    c.set("via", undefined);
+    c.set("grant", undefined);
+    // The API signs in by token, never by cookie (so no page's session can be used against it).
+    if (c.req.path.startsWith(`${API_PREFIX}/`) && c.req.path !== OPENAPI_PATH) return tokenAuth(c, next);
     if (PUBLIC_PATHS.test(c.req.path) && c.req.path !== "/login") return next();
     if (!setupDone) {
       setupDone = (await countUsers(deps.db)) > 0;
@@ -175,6 +184,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         const signedIn = await proxyUser(deps, proxied, c.req.header(deps.authProxy.groupsHeader));
         if (typeof signedIn === "string") return render(c, deps, "./error", { title: "Not signed in", message: signedIn }, 403);
         c.set("user", signedIn);
+        c.set("via", "proxy");
         return next();
       }
       deps.logger.warn("sign-in header from an untrusted address ignored", { header: deps.authProxy.header, ip: c.get("clientIp") });
@@ -221,6 +231,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", imageRoutes(deps));
   app.route("/", packageRoutes(deps));
   app.route("/", uploadRoutes(deps));
+  app.route("/", tokenRoutes(deps));
+  app.route("/", apiRoutes(deps));
+  app.route("/", auditRoutes(deps));
   app.route("/", vulnerabilityRoutes(deps));
   app.route("/", repositoryRoutes(deps));
   app.route("/", remediationRoutes(deps));

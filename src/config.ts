@@ -31,6 +31,8 @@ export interface Config {
   metricsToken: string | undefined;
   /** Daily backups kept in the data directory's backups folder (PATCHBAY_BACKUP_KEEP; 0: none taken). */
   backupKeep: number;
+  /** Days the audit log keeps an entry (PATCHBAY_AUDIT_RETENTION_DAYS; 0: forever). */
+  auditRetentionDays: number;
   originMap: Map<string, string>;
   /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY (either case): every outbound call honours them. */
   proxy: { httpsProxy?: string; httpProxy?: string; noProxy?: string };
@@ -105,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authProxyAdminGroup: env.PATCHBAY_AUTH_PROXY_ADMIN_GROUP?.trim() || undefined,
     metricsToken: parseMetricsToken(secretFromEnv(env, "PATCHBAY_METRICS_TOKEN")),
     backupKeep: parseInteger(env.PATCHBAY_BACKUP_KEEP, 7, "PATCHBAY_BACKUP_KEEP", 0, 365),
+    auditRetentionDays: parseInteger(env.PATCHBAY_AUDIT_RETENTION_DAYS, 365, "PATCHBAY_AUDIT_RETENTION_DAYS", 0, 36500),
     originMap: parseOriginMap(env.PATCHBAY_ORIGIN_MAP),
     proxy: {
       httpsProxy: parseProxy(env.HTTPS_PROXY || env.https_proxy, "HTTPS_PROXY"),
@@ -155,6 +158,7 @@ export function describeConfig(config: Config): string {
     ["PATCHBAY_OUTBOUND_DENY_PRIVATE", String(config.outboundDenyPrivate)],
     ["PATCHBAY_JOB_LEASE_SECONDS", String(config.jobLeaseSeconds)],
     ["PATCHBAY_BACKUP_KEEP", String(config.backupKeep)],
+    ["PATCHBAY_AUDIT_RETENTION_DAYS", String(config.auditRetentionDays)],
     ["PATCHBAY_METRICS_TOKEN", config.metricsToken ? "(set)" : "(unset: /metrics is off)"],
     ["PATCHBAY_AUTH_PROXY_HEADER", config.authProxyHeader ?? "(unset)"],
     ["PATCHBAY_ORIGIN_MAP", [...config.originMap].map(([a, b]) => `${a}=${b}`).join(",") || "(empty)"],

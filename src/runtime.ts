@@ -97,7 +97,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     firstSync: startFirstSync,
   };
   const handlers = new Map<string, JobHandler>([
-    handles(MAINTENANCE_JOB, maintenanceHandler(db, now)),
+    handles(MAINTENANCE_JOB, maintenanceHandler(db, now, config.auditRetentionDays)),
     handles(BACKUP_JOB, backupHandler(config.databasePath, config.backupKeep, now)),
     handles(CHECK_JOB, integrationCheckHandler(services)),
     handles(SCAN_JOB, scannerSyncHandler(services)),
@@ -142,6 +142,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     baseUrlSet: config.baseUrlSet,
     trustedProxies: config.trustedProxies,
     metricsToken: config.metricsToken,
+    auditRetentionDays: config.auditRetentionDays,
     authProxy: config.authProxyHeader
       ? { header: config.authProxyHeader, groupsHeader: config.authProxyGroupsHeader, adminGroup: config.authProxyAdminGroup }
       : undefined,

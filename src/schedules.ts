@@ -1,5 +1,6 @@
 // Recurring work. A cron callback only enqueues a job (deduplicated by key), so every
 // run is durable, retried, and visible on the jobs page like any other job.
+import { pruneAudit } from "./audit/store.js";
 import fs from "node:fs";
 import path from "node:path";
 import { Cron } from "croner";
@@ -135,13 +136,19 @@ export function startSchedules(db: Db, catalogue: ConnectorCatalogue, logger: Lo
   return { stop: () => crons.forEach((c) => c.stop()) };
 }
 
-export function maintenanceHandler(db: Db, now: () => Date): JobHandler<null> {
+export function maintenanceHandler(db: Db, now: () => Date, auditRetentionDays: number): JobHandler<null> {
   return async ({ logger }) => {
     const sessions = await deleteExpiredSessions(db, now());
     await deleteOldAttempts(db, now());
     const jobs = await pruneJobs(db, now());
     const reopened = await expireRiskAcceptances(db, now());
-    logger.info("maintenance done", { expiredSessionsDeleted: sessions, finishedJobsDeleted: jobs, riskAcceptancesExpired: reopened });
+    const audit = await pruneAudit(db, auditRetentionDays, now());
+    logger.info("maintenance done", {
+      expiredSessionsDeleted: sessions,
+      finishedJobsDeleted: jobs,
+      riskAcceptancesExpired: reopened,
+      auditEntriesDeleted: audit,
+    });
   };
 }
 

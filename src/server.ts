@@ -15,6 +15,7 @@ import { invalidateUserSessions } from "./auth/sessions.js";
 import { findUserByUsername, listUsers, updatePassword } from "./auth/users.js";
 import { createLogger, type Logger } from "./log.js";
 import { openRuntime } from "./runtime.js";
+import { recordAudit } from "./audit/store.js";
 
 async function main(argv: string[]): Promise<void> {
   let config: Config;
@@ -96,6 +97,7 @@ async function resetPassword(config: Config, username: string | undefined): Prom
     const password = oneTimePassword();
     await updatePassword(database.db, user.id, await hashPassword(password), new Date(), true);
     await invalidateUserSessions(database.db, user.id);
+    await recordAudit(database.db, { actor: null, via: "cli", action: "auth.password_reset", target: user.username }, new Date());
     process.stdout.write(
       `One-time password for ${user.username}: ${password}\n` +
         `${user.username} was signed out everywhere, signs in with it once and then chooses a new password.\n`,

@@ -500,12 +500,16 @@ export interface ApiTokenTable {
   token_hash: string;
   /** The token's first characters, shown to tell tokens apart. */
   prefix: string;
-  /** Comma-separated: "upload". */
+  /** Comma-separated: read, write, upload, admin. */
   scopes: string;
+  /** Whose rights the token uses (within its scopes); null for an old token whose creator is gone. */
+  user_id: ColumnType<number | null, number | null | undefined, number | null>;
   created_by: string;
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
+  /** After this the token is refused; null: it does not expire. */
+  expires_at: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** One scan report uploaded, and what its import did. */
@@ -563,10 +567,29 @@ export interface Database {
   dependency_cache: DependencyCacheTable;
   api_tokens: ApiTokenTable;
   uploads: UploadTable;
+  audit_log: AuditTable;
+}
+
+export interface AuditTable {
+  id: Generated<number>;
+  at: string;
+  /** Who: a user name; null for Patchbay itself or someone not signed in. */
+  actor: string | null;
+  /** How: "token <name>" for the API, "proxy", "oidc", "cli"; null for a browser session. */
+  via: string | null;
+  /** What: a dotted name, like "integration.connected" (AUDIT_ACTIONS). */
+  action: string;
+  /** What it was done to, in words: "jira-main", "finding 42". */
+  target: string | null;
+  /** JSON object of non-secret facts (changed field names, a role, a reason). */
+  detail: string | null;
+  ip: string | null;
 }
 
 export type Db = Kysely<Database>;
 export type User = Selectable<UserTable>;
+export type ApiToken = Selectable<ApiTokenTable>;
+export type AuditEntry = Selectable<AuditTable>;
 export type Integration = Selectable<IntegrationTable>;
 export type Job = Selectable<JobTable>;
 export type Repository = Selectable<RepositoryTable>;

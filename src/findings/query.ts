@@ -144,7 +144,7 @@ function where(filter: FindingFilter, options: { withSeverity: boolean }) {
   };
 }
 
-export async function listFindings(db: Db, filter: FindingFilter): Promise<FindingPage> {
+export async function listFindings(db: Db, filter: FindingFilter, pageSize = PAGE_SIZE): Promise<FindingPage> {
   const column = SORTS[filter.sort].column;
   const backwards = filter.before !== undefined;
   const cursor = filter.before ?? filter.after;
@@ -160,7 +160,7 @@ export async function listFindings(db: Db, filter: FindingFilter): Promise<Findi
     .where(where(filter, { withSeverity: true }))
     .orderBy(`findings.${column}`, dir)
     .orderBy("findings.id", dir)
-    .limit(PAGE_SIZE + 1);
+    .limit(pageSize + 1);
   if (cursor) {
     // A row-value comparison, so the (column, id) index serves the page directly.
     ids = ids.where((eb) => eb(eb.refTuple(`findings.${column}`, "findings.id"), cmp, eb.tuple(cursor.value as never, cursor.id)));
@@ -178,7 +178,7 @@ export async function listFindings(db: Db, filter: FindingFilter): Promise<Findi
     : [];
   const byId = new Map(details.map((r) => [r.id, r]));
   const rows = order.map((id) => byId.get(id)).filter((r): r is FindingRow => r !== undefined);
-  const more = rows.length > PAGE_SIZE;
+  const more = rows.length > pageSize;
   if (more) rows.pop();
   if (backwards) rows.reverse();
   const first = rows[0];

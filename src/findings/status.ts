@@ -96,6 +96,30 @@ export async function noteFindings(db: Db, notes: { finding: Moving; note: strin
 export type StatusChange =
   { status: "risk_accepted"; reason: string; expiresAt: string } | { status: "false_positive"; reason: string } | { status: "open"; reason: string | null };
 
+/** A person's status change as asked for (a form or the API), checked: the change, or what to correct per field. */
+export function parseStatusChange(form: Record<string, string | undefined>, now: Date): StatusChange | { errors: Record<string, string> } {
+  const reason = (form.reason ?? "").trim();
+  const errors: Record<string, string> = {};
+  if (reason.length > 1000) errors.reason = "Keep the reason under 1,000 characters.";
+  switch (form.status) {
+    case "risk_accepted": {
+      if (!reason) errors.reason = "Say why the risk is accepted.";
+      const expires = /^\d{4}-\d{2}-\d{2}$/.test(form.expires ?? "") ? new Date(`${form.expires}T23:59:59Z`) : undefined;
+      if (!expires || Number.isNaN(expires.getTime())) errors.expires = "Choose the date the acceptance ends.";
+      else if (expires.getTime() <= now.getTime()) errors.expires = "The end date must be in the future.";
+      else if (expires.getTime() > now.getTime() + 366 * 24 * 3600_000) errors.expires = "Accept a risk for at most a year; review it again then.";
+      return Object.keys(errors).length ? { errors } : { status: "risk_accepted", reason, expiresAt: expires!.toISOString() };
+    }
+    case "false_positive":
+      if (!reason) errors.reason = "Say why this is a false positive.";
+      return Object.keys(errors).length ? { errors } : { status: "false_positive", reason };
+    case "open":
+      return Object.keys(errors).length ? { errors } : { status: "open", reason: reason || null };
+    default:
+      return { errors: { status: "Choose risk accepted, false positive or reopen." } };
+  }
+}
+
 export async function changeFindingStatus(db: Db, finding: Finding, change: StatusChange, actor: string, now: Date): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await moveFindings(

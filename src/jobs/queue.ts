@@ -299,7 +299,10 @@ export async function setJobProgress(db: Db, jobId: number, progress: JobProgres
 
 export interface JobListFilter {
   status?: JobStatus;
+  type?: string;
   limit?: number;
+  /** Jobs with ids below this (the next page). */
+  before?: number;
 }
 
 export function listJobs(db: Db, filter: JobListFilter = {}): Promise<Job[]> {
@@ -309,6 +312,8 @@ export function listJobs(db: Db, filter: JobListFilter = {}): Promise<Job[]> {
     .orderBy("id", "desc")
     .limit(filter.limit ?? 100);
   if (filter.status) query = query.where("status", "=", filter.status);
+  if (filter.type) query = query.where("type", "=", filter.type);
+  if (filter.before !== undefined) query = query.where("id", "<", filter.before);
   return query.execute();
 }
 

@@ -427,3 +427,58 @@ export async function mappingFindingIds(db: Db, mappingId: number, limit: number
     .execute();
   return rows.map((r) => r.finding_id);
 }
+
+export interface TicketListing {
+  id: number;
+  key: string | null;
+  url: string | null;
+  state: string | null;
+  origin: "created" | "linked";
+  subject_key: string;
+  mapping_id: number;
+  mapping_name: string;
+  integration_id: number;
+  integration_name: string;
+  kind: string;
+  findings: number;
+  linked_at: string | null;
+  synced_at: string | null;
+  created_at: string;
+}
+
+/** Tickets newest first, a page at a time (ids below `before`); of one tracker connection, or all. */
+export async function listTickets(db: Db, opts: { before?: number; limit: number; integrationId?: number }): Promise<TicketListing[]> {
+  return db
+    .selectFrom("tickets")
+    .innerJoin("tracker_mappings", "tracker_mappings.id", "tickets.mapping_id")
+    .innerJoin("integrations", "integrations.id", "tracker_mappings.integration_id")
+    .select([
+      "tickets.id",
+      "tickets.external_key as key",
+      "tickets.url",
+      "tickets.state",
+      "tickets.origin",
+      "tickets.subject_key",
+      "tickets.mapping_id",
+      "tracker_mappings.name as mapping_name",
+      "integrations.id as integration_id",
+      "integrations.name as integration_name",
+      "integrations.kind",
+      "tickets.linked_at",
+      "tickets.synced_at",
+      "tickets.created_at",
+    ])
+    .select((eb) =>
+      eb
+        .selectFrom("ticket_findings")
+        .select((e) => e.fn.countAll<number>().as("n"))
+        .whereRef("ticket_findings.ticket_id", "=", "tickets.id")
+        .as("findings"),
+    )
+    .where("tickets.linked_at", "is not", null)
+    .$if(opts.before !== undefined, (q) => q.where("tickets.id", "<", opts.before!))
+    .$if(opts.integrationId !== undefined, (q) => q.where("integrations.id", "=", opts.integrationId!))
+    .orderBy("tickets.id", "desc")
+    .limit(opts.limit)
+    .execute() as Promise<TicketListing[]>;
+}

@@ -830,6 +830,13 @@ function toRecord(item: UploadItem, tool: string, format: FormatId, asset: Asset
 }
 
 /** The latest uploads to an upload integration, newest first. */
-export async function recentUploads(db: Db, integrationId: number, limit = 50) {
-  return db.selectFrom("uploads").selectAll().where("integration_id", "=", integrationId).orderBy("id", "desc").limit(limit).execute();
+export async function recentUploads(db: Db, integrationId: number, limit = 50, before?: number) {
+  return db
+    .selectFrom("uploads")
+    .selectAll()
+    .where("integration_id", "=", integrationId)
+    .$if(before !== undefined, (q) => q.where("id", "<", before!))
+    .orderBy("id", "desc")
+    .limit(limit)
+    .execute();
 }

@@ -8,6 +8,7 @@ import type { AppDeps, AppEnv } from "./context.js";
 import { newPasswordErrors, readForm } from "./forms.js";
 import { reserveSignIn, tooManyMessage } from "./auth.js";
 import { render } from "./render.js";
+import { audit } from "./audit.js";
 
 export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -33,6 +34,7 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
     await updatePassword(deps.db, user.id, await hashPassword(form.password!), deps.now());
     await invalidateUserSessions(deps.db, user.id, c.get("sessionId"));
     deps.logger.info("password changed", { user: user.username });
+    await audit(c, deps, "auth.password_changed", user.username);
     return render(c, deps, "./account", { errors: {}, notice: "Your password was changed. Your other sessions were signed out." });
   });
 

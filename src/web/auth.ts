@@ -13,6 +13,7 @@ import { countUsers, createUser, findUserByUsername } from "../auth/users.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { newPasswordErrors, readForm, usernameError } from "./forms.js";
 import { render } from "./render.js";
+import { audit } from "./audit.js";
 
 export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -39,6 +40,7 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
     if (!user) return c.redirect("/login", 303);
     onSetupDone();
     deps.logger.info("admin account created", { user: username });
+    await audit(c, deps, "user.created", username, { role: "admin", how: "first-run setup" }, username);
     rememberDevice(c, deps, username);
     await startSession(c, deps, user.id);
     return c.redirect("/integrations", 303);
@@ -64,12 +66,14 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
     const waitMs = await reserveSignIn(deps, ipKey, knownDevice ? undefined : accountKey);
     if (waitMs > 0) {
       deps.logger.warn("sign-in throttled", { user: username, ip: c.get("clientIp") });
+      await audit(c, deps, "auth.sign_in_failed", username || null, { reason: "too many attempts" }, username || undefined);
       return render(c, deps, "./login", { values: { username }, next, error: tooManyMessage(c, waitMs, "sign-in attempts") }, 429);
     }
     const user = username ? await findUserByUsername(deps.db, username) : undefined;
     const valid = user ? await verifyPassword(user.password_hash, password) : (await verifyPassword(await decoyHash(), password), false);
     if (!user || !valid) {
       deps.logger.warn("sign-in failed", { user: username, ip: c.get("clientIp") });
+      await audit(c, deps, "auth.sign_in_failed", username || null, { reason: user ? "wrong password" : "no such user" }, username || undefined);
       return render(c, deps, "./login", { values: { username }, next, error: "Wrong username or password." }, 400);
     }
     await releaseAttempt(deps.db, ipKey);
@@ -82,6 +86,7 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
     if (previous) await invalidateSession(deps.db, previous);
     await startSession(c, deps, user.id);
     deps.logger.info("signed in", { user: username });
+    await audit(c, deps, "auth.sign_in", username, undefined, username);
     return c.redirect(next, 303);
   });
 
@@ -89,6 +94,7 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
     const token = getCookie(c, SESSION_COOKIE);
     if (token) await invalidateSession(deps.db, token);
     clearSessionCookie(c, deps);
+    if (c.get("user")) await audit(c, deps, "auth.sign_out", c.get("user")!.username);
     return c.redirect("/login", 303);
   });
 

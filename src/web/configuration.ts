@@ -8,6 +8,7 @@ import { applyImport, planImport } from "../configuration/import.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { render } from "./render.js";
 import { requireAdmin } from "./users.js";
+import { audit } from "./audit.js";
 
 const MAX_UPLOAD = 2 * 1024 * 1024;
 
@@ -82,6 +83,10 @@ export function configurationRoutes(deps: AppDeps): Hono<AppEnv> {
       );
     }
     const result = await applyImport(deps, parsed.doc, secrets, c.get("user")!.username);
+    await audit(c, deps, "configuration.imported", "configuration document", {
+      applied: result.applied.length,
+      failed: result.failed.length,
+    });
     return render(c, deps, "./configuration/result", { result }, result.failed.length ? 422 : 200);
   });
 

@@ -3,6 +3,7 @@ import type { Eta } from "eta";
 import type { User } from "../db/schema.js";
 import type { Services } from "../services.js";
 import type { TrustedProxies } from "../client-address.js";
+import type { TokenGrant } from "../auth/api-tokens.js";
 
 /** What every route module is given: the services, and what only the web layer needs. */
 export interface AppDeps extends Services {
@@ -12,6 +13,8 @@ export interface AppDeps extends Services {
   trustedProxies: TrustedProxies;
   /** The bearer token of /metrics (unset: off). */
   metricsToken: string | undefined;
+  /** Days the audit log keeps an entry (0: forever). */
+  auditRetentionDays: number;
   /** Sign-in by an authenticating proxy's header (unset: off). */
   authProxy: { header: string; groupsHeader: string; adminGroup: string | undefined } | undefined;
   /** Why the database cannot be written now (a full disk), or undefined. */
@@ -26,5 +29,9 @@ export interface AppEnv {
     clientIp: string;
     /** The connection comes from one of PATCHBAY_TRUSTED_PROXIES. */
     peerTrusted: boolean;
+    /** How the user came: "token <name>" for the API, "proxy" for an authenticating proxy; unset for a session. */
+    via: string | undefined;
+    /** The API token's grant, on API requests. */
+    grant: TokenGrant | undefined;
   };
 }

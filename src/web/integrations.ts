@@ -33,6 +33,7 @@ import { latestRuns, syncCounts } from "../findings/sync.js";
 import { SYNC_JOB_TYPES, type SyncCapability, type SyncKind, type SyncWords, syncKind } from "../sync-kinds.js";
 import type { SyncCounts } from "../findings/import.js";
 import { listMappings, pushErrorTotals } from "../tickets/store.js";
+import { audit } from "./audit.js";
 
 type Tab = "overview" | "configuration";
 type Ctx = Context<AppEnv>;
@@ -112,6 +113,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
     await sync.enqueue(deps.db, found.integration.id, deps.now());
     deps.notifyWorker();
     deps.logger.info("scan requested", { integrationId: found.integration.id, by: c.get("user")!.username });
+    await audit(c, deps, "integration.sync_requested", found.integration.name);
     if (!isHtmx(c)) return c.redirect("/integrations", 303);
     const card = (await hubGroups(deps, "")).flatMap((g) => g.cards).find((x) => x.kind === found.integration.kind)!;
     return render(c, deps, "./integrations/card", { card });
@@ -182,6 +184,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
         422,
       );
     deps.logger.info("integration renamed", { integrationId: found.integration.id, by: c.get("user")!.username });
+    await audit(c, deps, "integration.renamed", found.integration.name, { to: (await findIntegration(deps.db, found.integration.id))?.name });
     c.header("HX-Trigger", INTEGRATIONS_CHANGED);
     const renamed = (await findIntegration(deps.db, found.integration.id))!;
     return dialog(c, deps, { connector: found.connector, integration: renamed, tab: "configuration", renamed: true });
@@ -202,6 +205,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
       await deleteIntegration(trx, found.integration.id);
     });
     deps.logger.info("integration disconnected", { kind: found.integration.kind, integrationId: found.integration.id, by: c.get("user")!.username });
+    await audit(c, deps, "integration.disconnected", found.integration.name, { kind: found.integration.kind });
     if (!isHtmx(c)) return c.redirect("/integrations", 303);
     c.header("HX-Trigger", INTEGRATIONS_CHANGED);
     return dialog(c, deps, { connector: found.connector, tab: "configuration", disconnected: found.integration.name });
@@ -237,6 +241,13 @@ async function save(c: Ctx, deps: AppDeps, connector: Connector, integration: In
     { settings: { ...parsed.settings, ...outcome.result.discovered }, secrets: parsed.secrets },
     c.get("user")!.username,
   );
+  // Which settings changed, by name; a secret only as "replaced", never its value.
+  const before = existing?.settings ?? {};
+  await audit(c, deps, integration ? "integration.changed" : "integration.connected", (await findIntegration(deps.db, id))?.name ?? connector.card.name, {
+    kind: connector.card.kind,
+    settings: Object.keys(parsed.settings).filter((k) => JSON.stringify(parsed.settings[k]) !== JSON.stringify(before[k])),
+    secrets: Object.keys(parsed.secrets).filter((k) => parsed.secrets[k] && parsed.secrets[k] !== existing?.secrets[k]),
+  });
   if (!isHtmx(c)) return c.redirect(`/integrations/${connector.card.kind}/${id}?tab=configuration&saved=1`, 303);
   c.header("HX-Trigger", INTEGRATIONS_CHANGED);
   const saved = (await findIntegration(deps.db, id))!;

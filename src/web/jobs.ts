@@ -6,6 +6,7 @@ import { countJobsByStatus, type JobProgress, jobLabel, listJobs, retryFailedJob
 import type { AppDeps, AppEnv } from "./context.js";
 import { isHtmx, render } from "./render.js";
 import { requireAdmin } from "./users.js";
+import { audit } from "./audit.js";
 
 const STATUSES: JobStatus[] = ["queued", "running", "succeeded", "failed"];
 
@@ -32,7 +33,10 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     const id = Number(c.req.param("id"));
     const failed = await retryFailedJob(deps.db, id, deps.now());
     const waiting = !failed && (await retryWaitingJobNow(deps.db, id, deps.now()));
-    if (failed || waiting) deps.notifyWorker();
+    if (failed || waiting) {
+      deps.notifyWorker();
+      await audit(c, deps, "job.retried", `job ${id}`, { how: failed ? "queued again" : "retried now" });
+    }
     return page(
       c,
       failed

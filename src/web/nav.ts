@@ -50,10 +50,11 @@ const SECTIONS: { label: string; pages: Page[] }[] = [
     pages: [
       { href: "/jobs", label: "Jobs" },
       { href: "/settings/users", label: "Users", admin: true },
-      { href: "/settings/tokens", label: "API tokens", admin: true },
+      { href: "/settings/tokens", label: "API tokens" },
       { href: "/settings/sla", label: "SLAs", admin: true },
       { href: "/settings/ownership", label: "Ownership routing", admin: true },
       { href: "/settings/configuration", label: "Configuration as code", admin: true },
+      { href: "/settings/audit", label: "Audit log", admin: true },
     ],
   },
 ];

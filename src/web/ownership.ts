@@ -25,6 +25,7 @@ import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
 import { redirect, render } from "./render.js";
 import { requireAdmin } from "./users.js";
+import { audit } from "./audit.js";
 
 /** Blank rows the table offers for new entries. */
 const NEW_ROWS = 3;
@@ -84,6 +85,7 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
     if (Object.keys(errors).length) return settingsPage(c, { settings, errors }, 422);
     await saveRouting(deps.db, settings);
     deps.logger.info("ownership routing saved", { by: c.get("user")!.username, rules: rules.length });
+    await audit(c, deps, "ownership.changed", "routing rules", { rules: rules.length });
     return redirect(c, "/settings/ownership?saved=1");
   });
 
@@ -144,6 +146,7 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     await saveOverride(deps.db, id, cleared ? null : override);
     deps.logger.info("repository routing override saved", { by: c.get("user")!.username, repositoryId: id, cleared: cleared || overrideIsEmpty(override) });
+    await audit(c, deps, "ownership.changed", `repository ${id}`, { cleared: cleared || overrideIsEmpty(override) });
     return redirect(c, `/repositories/${id}/ownership?saved=1`);
   });
 

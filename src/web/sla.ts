@@ -8,6 +8,7 @@ import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
 import { redirect, render } from "./render.js";
 import { requireAdmin } from "./users.js";
+import { audit } from "./audit.js";
 
 export function slaRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -42,6 +43,7 @@ export function slaRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!parsed.ok) return page(c, { values: parsed.values, errors: parsed.errors }, 422);
     await saveSla(deps.db, parsed.policy);
     deps.logger.info("sla policy saved", { by: c.get("user")!.username, policy: parsed.policy });
+    await audit(c, deps, "sla.changed", "SLA policy", { days: parsed.policy });
     return redirect(c, "/settings/sla?saved=1");
   });
 

@@ -53,6 +53,7 @@ import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
 import { isHtmx, redirect, render } from "./render.js";
 import { requireAdmin } from "./users.js";
+import { audit } from "./audit.js";
 
 /** A tracker integration, loaded once for every route under its prefix. */
 type TrackerFound = Connected<"tracker">;
@@ -258,6 +259,7 @@ function mappingRoutes(deps: AppDeps): Hono<MappingEnv> {
     const { mapping, integration } = c.get("found");
     await deleteMapping(deps.db, mapping.id);
     deps.logger.info("tracker mapping deleted", { mappingId: mapping.id, by: c.get("user")!.username });
+    await audit(c, deps, "mapping.deleted", mapping.name, { mapping: mapping.id });
     return c.redirect(`/trackers/${integration.id}`, 303);
   });
 
@@ -272,6 +274,10 @@ function mappingRoutes(deps: AppDeps): Hono<MappingEnv> {
 
   app.post("/assignments/:assignmentId{[0-9]+}/delete", async (c) => {
     await deleteAssignment(deps.db, c.get("found").mapping.id, Number(c.req.param("assignmentId")));
+    await audit(c, deps, "assignment.deleted", c.get("found").mapping.name, {
+      mapping: c.get("found").mapping.id,
+      assignment: Number(c.req.param("assignmentId")),
+    });
     return c.redirect(here(c), 303);
   });
 
@@ -572,6 +578,7 @@ async function saveMappingForm<E extends AppEnv>(c: Context<E>, deps: AppDeps, f
   }
   const id = await saveMapping(deps.db, found.integration.id, mappingId, parsed.data, deps.now());
   deps.logger.info(mappingId ? "tracker mapping updated" : "tracker mapping added", { mappingId: id, by: c.get("user")!.username });
+  await audit(c, deps, "mapping.saved", `mapping ${id}`, { created: !mappingId });
   return redirect(c, `/trackers/mappings/${id}?saved=1`);
 }
 
@@ -633,6 +640,7 @@ async function saveAssignmentForm<E extends AppEnv>(c: Context<E>, deps: AppDeps
   await requestTicketSweep(deps.db, deps.now());
   deps.notifyWorker();
   deps.logger.info(assignmentId ? "assignment updated" : "assignment added", { mappingId: loaded.mapping.id, by: c.get("user")!.username });
+  await audit(c, deps, "assignment.saved", loaded.mapping.name, { mapping: loaded.mapping.id, created: !assignmentId });
   return redirect(c, `/trackers/mappings/${loaded.mapping.id}?saved=1`);
 }
 

@@ -1,19 +1,16 @@
 // Uploads: POST /api/v1/scans for CI (an API token with the upload scope; the report as the
-// raw body or a multipart "file" part; format, asset and full in the query string), the
-// Uploads page for people (the same import, from a form, with recent uploads listed), and
-// Settings → API tokens (create, shown once; revoke).
+// raw body or a multipart "file" part; format, asset and full in the query string), and the
+// Uploads page for people (the same import, from a form, with recent uploads listed).
 import { Readable } from "node:stream";
 import busboy from "busboy";
 import { Hono, type Context } from "hono";
-import { TOKEN_SCOPES, type TokenScope, authenticateApiToken, createApiToken, listApiTokens, revokeApiToken } from "../auth/api-tokens.js";
 import type { Integration } from "../db/schema.js";
 import { FORMAT_LABELS, type FormatId } from "../uploads/formats.js";
 import { MAX_UPLOAD_BYTES, type UploadInput, UploadRejected, type UploadResult, importUpload, recentUploads } from "../uploads/import.js";
 import { integrationOfKind } from "../integrations/store.js";
 import type { AppDeps, AppEnv } from "./context.js";
-import { readForm } from "./forms.js";
 import { isHtmx, render } from "./render.js";
-import { requireAdmin } from "./users.js";
+import { need } from "./api.js";
 
 const FORMATS = Object.keys(FORMAT_LABELS) as FormatId[];
 
@@ -170,20 +167,8 @@ export function uploadRoutes(deps: AppDeps): Hono<AppEnv> {
   const slots = new UploadSlots();
 
   // --- the API ---------------------------------------------------------------------------
-  app.post("/api/v1/scans", async (c) => {
-    const token = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-    const row = token ? await authenticateApiToken(deps.db, token, "upload", deps.now()) : undefined;
-    if (!row) {
-      c.header("WWW-Authenticate", `Bearer realm="Patchbay", error="invalid_token"`);
-      return c.json(
-        {
-          error: token
-            ? "The API token is not valid, was revoked, or lacks the upload scope."
-            : "Send an API token: Authorization: Bearer pbt_…  (Settings → API tokens).",
-        },
-        401,
-      );
-    }
+  app.post("/api/v1/scans", need("upload"), async (c) => {
+    const row = c.get("grant")!.token;
     const outcome = await runUpload(slots, c, deps, `token ${row.name}`, (name) => c.req.query(name));
     if ("error" in outcome) return c.json({ error: outcome.error }, outcome.status);
     deps.logger.info("scan report uploaded", {
@@ -221,35 +206,6 @@ export function uploadRoutes(deps: AppDeps): Hono<AppEnv> {
     const data = "error" in outcome ? { failure: outcome.error } : { result: outcome.result };
     if (isHtmx(c)) return render(c, deps, "./uploads/result", data, "error" in outcome ? outcome.status : 200);
     return page(c, data, "error" in outcome ? outcome.status : 200);
-  });
-
-  // --- Settings → API tokens -------------------------------------------------------------
-  app.use("/settings/tokens", requireAdmin(deps));
-  app.use("/settings/tokens/*", requireAdmin(deps));
-  const tokensPage = async (c: Context<AppEnv>, extra: Record<string, unknown> = {}, status: 200 | 404 | 422 = 200) =>
-    render(c, deps, "./uploads/tokens", { tokens: await listApiTokens(deps.db), scopes: TOKEN_SCOPES, values: {}, errors: {}, ...extra }, status);
-
-  app.get("/settings/tokens", (c) => tokensPage(c));
-
-  app.post("/settings/tokens", async (c) => {
-    const form = await readForm(c);
-    const name = (form.name ?? "").trim();
-    const errors: Record<string, string> = {};
-    if (!name) errors.name = "Name the token after where it is used, like github-actions-api.";
-    else if (name.length > 100) errors.name = "The name is at most 100 characters.";
-    const scopes = (form.scopes ?? "upload").split(",").filter((s): s is TokenScope => (TOKEN_SCOPES as readonly string[]).includes(s));
-    if (!scopes.length) errors.scopes = "Choose a scope.";
-    if (Object.keys(errors).length) return tokensPage(c, { values: { name }, errors }, 422);
-    const { token } = await createApiToken(deps.db, name, scopes, c.get("user")!.username, deps.now());
-    deps.logger.info("API token created", { name, by: c.get("user")!.username });
-    return tokensPage(c, { created: { name, token } });
-  });
-
-  app.post("/settings/tokens/:id{[0-9]+}/revoke", async (c) => {
-    const revoked = await revokeApiToken(deps.db, Number(c.req.param("id")), deps.now());
-    if (!revoked) return tokensPage(c, { failure: "This token does not exist or was already revoked." }, 404);
-    deps.logger.info("API token revoked", { id: Number(c.req.param("id")), by: c.get("user")!.username });
-    return tokensPage(c, { notice: "Token revoked: uploads with it are refused from now on." });
   });
 
   return app;

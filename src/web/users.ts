@@ -8,6 +8,8 @@ import type { Role } from "../db/schema.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { newPasswordErrors, readForm, usernameError } from "./forms.js";
 import { render } from "./render.js";
+import { audit } from "./audit.js";
+import { revokeTokensOf } from "../auth/api-tokens.js";
 
 export function requireAdmin(deps: AppDeps) {
   return async <E extends AppEnv>(c: Context<E>, next: Next) => {
@@ -49,6 +51,7 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
     if (Object.keys(errors).length) return page(c, { values: { username, role: form.role }, errors }, 422);
     await createUser(deps.db, { username, passwordHash: await hashPassword(form.password!), role: role! }, deps.now());
     deps.logger.info("user added", { user: username, role, by: c.get("user")!.username });
+    await audit(c, deps, "user.created", username, { role });
     return page(c, { notice: `Added ${username} as ${role}.` });
   });
 
@@ -61,6 +64,7 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     await updateRole(deps.db, target.id, role);
     deps.logger.info("user role changed", { user: target.username, role, by: c.get("user")!.username });
+    await audit(c, deps, "user.role_changed", target.username, { from: target.role, to: role });
     return page(c, { notice: `${target.username} is now ${role === "admin" ? "an admin" : "a member"}.` });
   });
 
@@ -73,7 +77,9 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     await invalidateUserSessions(deps.db, target.id);
     await deleteUser(deps.db, target.id);
+    await revokeTokensOf(deps.db, target.id, deps.now());
     deps.logger.info("user removed", { user: target.username, by: c.get("user")!.username });
+    await audit(c, deps, "user.removed", target.username, { role: target.role });
     return page(c, { notice: `Removed ${target.username}.` });
   });
 

@@ -7,7 +7,7 @@ import type { Finding } from "../db/schema.js";
 import { findingDetail, findFinding, scannersWithFindings } from "../findings/store.js";
 import { SEVERITIES, STATUSES, STATUS_LABEL } from "../findings/normalize.js";
 import { SORTS, type SortKey, countAllFindings, filterQuery, listFindings, parseFilter, severityCounts } from "../findings/query.js";
-import { changeFindingStatus, type StatusChange } from "../findings/status.js";
+import { changeFindingStatus, parseStatusChange } from "../findings/status.js";
 import { isOverdue } from "../findings/sla.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
@@ -16,11 +16,12 @@ import { anyAssignment, type TicketView, ticketsForFindings } from "../tickets/s
 import { coveringMappings } from "../tickets/coverage.js";
 import { enqueuePush } from "../tickets/push.js";
 import { planBatch, startBatch } from "../tickets/batch.js";
-import { csvExport, exportBatches, jsonExport } from "../findings/export.js";
+import { exportResponse } from "./export.js";
 import { linkByHand } from "../tickets/link.js";
 import { requireAdmin } from "./users.js";
 import { ExternalError } from "../http.js";
 import { redactText } from "../log.js";
+import { audit } from "./audit.js";
 
 export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -80,34 +81,13 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     const id = await startBatch(deps.db, filter, description, c.get("user")!.username, deps.now());
     deps.notifyWorker();
     deps.logger.info("bulk push requested", { batchId: id, by: c.get("user")!.username });
+    await audit(c, deps, "push.requested", `bulk push ${id}`, { filter: shown || "default" });
     return c.redirect(`/trackers/batches/${id}`, 303);
   });
 
-  // The current filter's findings as a file, streamed (a million rows in flat memory).
   const exportFindings = (c: Context<AppEnv>, format: "csv" | "json") => {
-    const filter = parseFilter(new URL(c.req.url).searchParams, deps.now());
-    const batches = exportBatches(deps.db, filter, deps.baseUrl);
-    const chunks = format === "csv" ? csvExport(batches) : jsonExport(batches);
-    const encoder = new TextEncoder();
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const next = await chunks.next();
-        if (next.done) controller.close();
-        else controller.enqueue(encoder.encode(next.value));
-      },
-      async cancel() {
-        await chunks.return(undefined);
-      },
-    });
     deps.logger.info("findings exported", { format, by: c.get("user")!.username });
-    const day = deps.now().toISOString().slice(0, 10);
-    return new Response(body, {
-      headers: {
-        "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/json; charset=utf-8",
-        "content-disposition": `attachment; filename="patchbay-findings-${day}.${format}"`,
-        "cache-control": "no-store",
-      },
-    });
+    return exportResponse(deps, parseFilter(new URL(c.req.url).searchParams, deps.now()), format);
   };
   app.get("/vulnerabilities/export.csv", (c) => exportFindings(c, "csv"));
   app.get("/vulnerabilities/export.json", (c) => exportFindings(c, "json"));
@@ -133,6 +113,7 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     for (const target of coverage) await enqueuePush(deps.db, target.mappingId, target.subjectKey, deps.now(), true);
     deps.notifyWorker();
     deps.logger.info("push requested", { findingId: finding.id, mappings: coverage.length, by: c.get("user")!.username });
+    await audit(c, deps, "push.requested", `finding ${finding.id}`, { mappings: coverage.length });
     return c.redirect(`/vulnerabilities/${finding.id}?pushed=${coverage.length}`, 303);
   });
 
@@ -167,6 +148,7 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
       );
     }
     deps.logger.info("ticket linked by hand", { findingId: finding.id, ticket: result.ticket.key, by });
+    await audit(c, deps, "ticket.linked", `finding ${finding.id}`, { ticket: result.ticket.key });
     return c.redirect(`/vulnerabilities/${finding.id}`, 303);
   });
 
@@ -187,6 +169,7 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
       );
     }
     await changeFindingStatus(deps.db, finding, parsed, c.get("user")!.username, deps.now());
+    await audit(c, deps, "finding.status_changed", `finding ${id}`, { from: finding.status, to: parsed.status, reason: parsed.reason });
     deps.logger.info("finding status changed", { findingId: id, status: parsed.status, by: c.get("user")!.username });
     return c.redirect(`/vulnerabilities/${id}`, 303);
   });
@@ -206,29 +189,6 @@ function withTrackerNames(deps: AppDeps, tickets: Map<number, TicketView[]>): Ma
 async function detailExtras(deps: AppDeps, finding: Finding) {
   const [tickets, coverage] = await Promise.all([ticketsForFindings(deps.db, [finding.id]), coveringMappings(deps.db, finding)]);
   return { tickets: withTrackerNames(deps, tickets).get(finding.id) ?? [], coverage, overdue: isOverdue(finding, deps.now()) };
-}
-
-function parseStatusChange(form: Record<string, string>, now: Date): StatusChange | { errors: Record<string, string> } {
-  const reason = (form.reason ?? "").trim();
-  const errors: Record<string, string> = {};
-  if (reason.length > 1000) errors.reason = "Keep the reason under 1,000 characters.";
-  switch (form.status) {
-    case "risk_accepted": {
-      if (!reason) errors.reason = "Say why the risk is accepted.";
-      const expires = /^\d{4}-\d{2}-\d{2}$/.test(form.expires ?? "") ? new Date(`${form.expires}T23:59:59Z`) : undefined;
-      if (!expires || Number.isNaN(expires.getTime())) errors.expires = "Choose the date the acceptance ends.";
-      else if (expires.getTime() <= now.getTime()) errors.expires = "The end date must be in the future.";
-      else if (expires.getTime() > now.getTime() + 366 * 24 * 3600_000) errors.expires = "Accept a risk for at most a year; review it again then.";
-      return Object.keys(errors).length ? { errors } : { status: "risk_accepted", reason, expiresAt: expires!.toISOString() };
-    }
-    case "false_positive":
-      if (!reason) errors.reason = "Say why this is a false positive.";
-      return Object.keys(errors).length ? { errors } : { status: "false_positive", reason };
-    case "open":
-      return Object.keys(errors).length ? { errors } : { status: "open", reason: reason || null };
-    default:
-      return { errors: { status: "Choose risk accepted, false positive or reopen." } };
-  }
 }
 
 function notFound(c: Context<AppEnv>, deps: AppDeps) {

@@ -134,6 +134,12 @@ describe("a forgotten password", () => {
     const changed = await back.send("/account/password", { current: oneTime!, password: "a new password 2026", confirm: "a new password 2026" });
     expect(changed.status).toBe(200);
     expect((await back.send("/integrations")).status).toBe(200);
+    // The audit log tells the story: the reset from the command line, the failed and the good sign-ins.
+    const audit = await (await back.send(`/settings/audit?actor=${ADMIN.username}`)).text();
+    expect(audit).toContain("Changed their password");
+    expect(audit).toContain("Sign-in failed");
+    const all = await (await back.send("/settings/audit?action=auth.password_reset")).text();
+    expect(all).toMatch(/Password reset \(one-time password\)[\s\S]*cli/);
   });
 });
 

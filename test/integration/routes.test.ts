@@ -15,9 +15,10 @@ const PUBLIC: Record<string, string> = {
   "POST /login": "signing in (rate-limited)",
   "GET /setup": "first-run set-up (closed once an admin exists)",
   "POST /setup": "first-run set-up (closed once an admin exists)",
+  "GET /api/v1/openapi.json": "the API's description: its paths and schemas, no data",
 };
 /** Authenticated otherwise than by a session: they answer 401 without their credential. */
-const MACHINE = /^POST \/(webhooks\/.*|api\/v1\/.*)$/;
+const MACHINE = /^(POST \/webhooks\/.*|(GET|POST) \/api\/v1\/.*)$/;
 /** State changes a member (not only an admin) may make, and why. */
 const MEMBER_ALLOWED: Record<string, string> = {
   "POST /logout": "everyone signs out",
@@ -26,6 +27,8 @@ const MEMBER_ALLOWED: Record<string, string> = {
   "POST /vulnerabilities/:id{[0-9]+}/push": "Push to Integrators on a finding",
   "POST /vulnerabilities/push": "Push to Integrators on the table",
   "POST /uploads": "uploading a scan report by hand",
+  "POST /settings/tokens": "creating one's own API token (read and upload scopes; write and admin are refused)",
+  "POST /settings/tokens/:id{[0-9]+}/revoke": "revoking one's own API token (another's is not found)",
 };
 
 let app: TestApp;

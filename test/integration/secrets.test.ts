@@ -153,6 +153,8 @@ beforeAll(async () => {
     "/uploads",
     "/settings/tokens",
     "/settings/users",
+    "/settings/audit",
+    "/settings/audit?action=integration",
     "/account",
   ];
   for (const i of integrations)
@@ -165,6 +167,34 @@ beforeAll(async () => {
   for (const url of urls) {
     const res = await admin.get(url, { htmx: url.includes("/card/") });
     pages.push(`${url}\n${await res.text()}`);
+  }
+  // What the API answers an admin token (the audit log records every connection and change).
+  const adminToken = /pbt_[a-z2-7]{32}/.exec(
+    await (
+      await admin.request("/settings/tokens", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams([
+          ["name", "automation"],
+          ["lifetime", "30"],
+          ["scopes", "admin"],
+        ]),
+      })
+    ).text(),
+  )![0];
+  for (const path of [
+    "/audit?limit=500",
+    "/integrations",
+    "/jobs?limit=500",
+    "/uploads",
+    "/tickets",
+    "/findings?status=all",
+    "/findings/1",
+    "/findings/export",
+  ]) {
+    const res = await app.runtime.app.request(`http://localhost:8080/api/v1${path}`, { headers: { authorization: `Bearer ${adminToken}` } });
+    expect(res.status, path).toBe(200);
+    pages.push(`/api/v1${path}\n${await res.text()}`);
   }
   // What Prometheus sees, and what a wrong scrape is told.
   for (const authorization of [`Bearer ${SECRETS.metrics}`, "Bearer wrong-token-0000000000"]) {

@@ -13,6 +13,8 @@ import { runJobs, tempDir, testApp } from "../helpers.js";
 
 const names = Object.keys(migrations).sort();
 const last = names.at(-1)!;
+/** The upgrade tested starts from the version before this migration (it adds users.must_change_password). */
+const REWOUND = "0032_one_time_passwords";
 
 describe("upgrades", () => {
   it("applies pending migrations all together or not at all", async () => {
@@ -39,12 +41,17 @@ describe("upgrades", () => {
   it("copies the database before an upgrade (the newest three copies kept), then upgrades it", async () => {
     const dir = tempDir();
     const file = path.join(dir, "patchbay.db");
-    await (await openDatabase(file)).close();
-    // The database as the previous version left it: the last migration not applied.
-    const raw = new SQLite(file);
-    raw.prepare("delete from kysely_migration where name = ?").run(last);
-    raw.exec("alter table users drop column must_change_password");
-    raw.close();
+    // The database as an older version left it: every migration from 0032 on undone.
+    const fresh = await openDatabase(file);
+    const undone = names.filter((n) => n >= REWOUND);
+    for (const name of [...undone].reverse()) {
+      await (migrations[name] as { down(db: unknown): Promise<void> }).down(fresh.db);
+      await fresh.db
+        .deleteFrom("kysely_migration" as never)
+        .where("name" as never, "=", name as never)
+        .execute();
+    }
+    await fresh.close();
     const backups = path.join(dir, "backups");
     fs.mkdirSync(backups);
     for (let i = 0; i < 4; i++) {
@@ -54,14 +61,16 @@ describe("upgrades", () => {
     }
 
     const { db, close } = await openDatabase(file);
-    const copy = path.join(backups, `pre-upgrade-${names.at(-2)}.db`);
+    const copy = path.join(backups, `pre-upgrade-${names[names.indexOf(REWOUND) - 1]}.db`);
     expect(fs.existsSync(copy)).toBe(true);
     expect(fs.statSync(copy).mode & 0o777).toBe(0o600);
     const before = new SQLite(copy, { readonly: true });
     expect(before.pragma("integrity_check", { simple: true })).toBe("ok");
     expect((before.prepare("pragma table_info(users)").all() as { name: string }[]).map((c) => c.name)).not.toContain("must_change_password");
     before.close();
-    expect(fs.readdirSync(backups).sort()).toEqual(["pre-upgrade-0002_old.db", "pre-upgrade-0003_old.db", `pre-upgrade-${names.at(-2)}.db`].sort());
+    expect(fs.readdirSync(backups).sort()).toEqual(
+      ["pre-upgrade-0002_old.db", "pre-upgrade-0003_old.db", `pre-upgrade-${names[names.indexOf(REWOUND) - 1]}.db`].sort(),
+    );
     const columns = await sql<{ name: string }>`pragma table_info(users)`.execute(db);
     expect(columns.rows.map((c) => c.name)).toContain("must_change_password");
     await close();
