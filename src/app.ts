@@ -43,12 +43,13 @@ import { uploadRoutes } from "./web/uploads.js";
 import { API_PREFIX, apiAuthentication, apiRoutes } from "./web/api.js";
 import { auditRoutes } from "./web/audit.js";
 import { tokenRoutes } from "./web/tokens.js";
+import { TWO_STEP_PATHS, mustEnrol, twoStepRoutes } from "./web/two-step.js";
 
 export type { AppDeps } from "./web/context.js";
 
 const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
 /** Paths reachable without signing in (the API's are signed in by token). */
-const PUBLIC_PATHS = /^\/(healthz|readyz|metrics|login|setup|static\/.*|favicon\.ico|webhooks\/.*|api\/v1\/.*)$/;
+const PUBLIC_PATHS = /^\/(healthz|readyz|metrics|login|login\/code|setup|static\/.*|favicon\.ico|webhooks\/.*|api\/v1\/.*)$/;
 /** What a user signed in with a one-time password may open before choosing their own. */
 const ONE_TIME_PASSWORD_PATHS = /^\/(account|account\/password|logout|login)$/;
 /** Liveness and readiness probes and the metrics scrape: asked by address (a pod IP), never logged per request. */
@@ -208,6 +209,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }
     // Signed in with a one-time password: choosing one's own comes first.
     if (c.get("user")?.must_change_password && !ONE_TIME_PASSWORD_PATHS.test(c.req.path)) return redirect(c, "/account?reset=1");
+    // Two-step sign-in required of every local account: turning it on comes first.
+    if (!TWO_STEP_PATHS.test(c.req.path) && (await mustEnrol(deps, c))) return redirect(c, "/account/two-step");
     return next();
   });
 
@@ -220,6 +223,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     authRoutes(deps, () => (setupDone = true)),
   );
   app.route("/", accountRoutes(deps));
+  app.route("/", twoStepRoutes(deps));
   app.route("/", userRoutes(deps));
   app.route("/", slaRoutes(deps));
   app.route("/", ownershipRoutes(deps));

@@ -63,3 +63,35 @@ export async function updateRole(db: Db, userId: number, role: Role): Promise<vo
 export async function deleteUser(db: Db, userId: number): Promise<void> {
   await db.deleteFrom("users").where("id", "=", userId).execute();
 }
+
+/** Keeps a TOTP key being enrolled (sealed), replacing one that was never confirmed. */
+export async function setPendingTotpKey(db: Db, userId: number, sealedKey: string | null): Promise<void> {
+  await db.updateTable("users").set({ totp_pending_key: sealedKey }).where("id", "=", userId).execute();
+}
+
+/** Turns two-step sign-in on with the pending key, the step of the code that confirmed it counting as used. */
+export async function enableTotp(db: Db, userId: number, sealedKey: string, step: number, now: Date): Promise<void> {
+  await db
+    .updateTable("users")
+    .set({ totp_key: sealedKey, totp_pending_key: null, totp_enabled_at: now.toISOString(), totp_last_step: step })
+    .where("id", "=", userId)
+    .execute();
+}
+
+export async function disableTotp(db: Db, userId: number): Promise<void> {
+  await db.updateTable("users").set({ totp_key: null, totp_pending_key: null, totp_enabled_at: null, totp_last_step: null }).where("id", "=", userId).execute();
+}
+
+/**
+ * Marks a TOTP time step used, atomically: true only for the first request with a step later
+ * than the last one used (two replicas given the same code: one wins).
+ */
+export async function claimTotpStep(db: Db, userId: number, step: number): Promise<boolean> {
+  const result = await db
+    .updateTable("users")
+    .set({ totp_last_step: step })
+    .where("id", "=", userId)
+    .where((eb) => eb.or([eb("totp_last_step", "is", null), eb("totp_last_step", "<", step)]))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}

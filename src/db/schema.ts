@@ -19,6 +19,31 @@ export interface UserTable {
   password_changed_at: string;
   /** 1: the password is a one-time password (reset-password): the user must choose their own first. */
   must_change_password: ColumnType<number, number | undefined, number>;
+  /** The TOTP key, sealed by the vault, while two-step sign-in is on. */
+  totp_key: ColumnType<string | null, string | null | undefined, string | null>;
+  /** A key being enrolled: it becomes totp_key when the first code from it is entered. */
+  totp_pending_key: ColumnType<string | null, string | null | undefined, string | null>;
+  totp_enabled_at: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The last TOTP time step accepted: a code is never accepted twice. */
+  totp_last_step: ColumnType<number | null, number | null | undefined, number | null>;
+}
+
+export interface RecoveryCodeTable {
+  id: Generated<number>;
+  user_id: number;
+  /** SHA-256 of the code (its 50 random bits need no slow hash behind the sign-in limits). */
+  code_hash: string;
+  used_at: string | null;
+}
+
+export interface SignInChallengeTable {
+  /** SHA-256 of the cookie that carries it. */
+  id: string;
+  user_id: number;
+  /** Where to go once the code is entered. */
+  next: string;
+  attempts: ColumnType<number, number | undefined, number>;
+  expires_at: string;
 }
 
 export interface SessionTable {
@@ -568,6 +593,8 @@ export interface Database {
   api_tokens: ApiTokenTable;
   uploads: UploadTable;
   audit_log: AuditTable;
+  recovery_codes: RecoveryCodeTable;
+  sign_in_challenges: SignInChallengeTable;
 }
 
 export interface AuditTable {

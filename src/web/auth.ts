@@ -9,7 +9,18 @@ import { DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE_S, deviceCookieFor, isDeviceCookie
 import { MAX_PASSWORD_LENGTH, decoyHash, hashPassword, verifyPassword } from "../auth/password.js";
 import { ACCOUNT_RULE, IP_RULE, clearAttempts, releaseAttempt, reserveAttempt } from "../auth/rate-limit.js";
 import { SESSION_COOKIE, createSession, invalidateSession } from "../auth/sessions.js";
-import { countUsers, createUser, findUserByUsername } from "../auth/users.js";
+import { claimTotpStep, countUsers, createUser, findUserById, findUserByUsername } from "../auth/users.js";
+import {
+  CHALLENGE_COOKIE,
+  CHALLENGE_TTL_MS,
+  closeChallenge,
+  createChallenge,
+  matchingStep,
+  peekChallenge,
+  takeChallengeAttempt,
+  useRecoveryCode,
+} from "../auth/totp.js";
+import type { User } from "../db/schema.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { newPasswordErrors, readForm, usernameError } from "./forms.js";
 import { render } from "./render.js";
@@ -51,7 +62,11 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
     return render(c, deps, "./login", {
       values: {},
       next: safeNext(c.req.query("next"), deps.baseUrl),
-      notice: c.req.query("expired") ? "Your session has expired. Sign in again to continue." : undefined,
+      notice: c.req.query("expired")
+        ? "Your session has expired. Sign in again to continue."
+        : c.req.query("again")
+          ? "The sign-in took too long or had too many wrong codes. Sign in again with your password."
+          : undefined,
     });
   });
 
@@ -80,14 +95,68 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
     // Only an attempt the account limit counted resets it: the admin's own browser signing in
     // does not hand an attacker elsewhere five fresh guesses.
     if (!knownDevice) await clearAttempts(deps.db, accountKey);
-    rememberDevice(c, deps, username);
-    // Signing in again ends the session this browser had.
-    const previous = getCookie(c, SESSION_COOKIE);
-    if (previous) await invalidateSession(deps.db, previous);
-    await startSession(c, deps, user.id);
-    deps.logger.info("signed in", { user: username });
-    await audit(c, deps, "auth.sign_in", username, undefined, username);
+    // Two-step sign-in: the password was right; the code comes next, on its own page.
+    if (user.totp_key) {
+      const challenge = await createChallenge(deps.db, user.id, next, deps.now());
+      setCookie(c, CHALLENGE_COOKIE, challenge, {
+        httpOnly: true,
+        sameSite: "Lax",
+        secure: deps.baseUrl.startsWith("https:"),
+        path: "/login",
+        maxAge: CHALLENGE_TTL_MS / 1000,
+      });
+      return c.redirect("/login/code", 303);
+    }
+    await finishSignIn(c, deps, user.username, user.id);
     return c.redirect(next, 303);
+  });
+
+  const codePage = (c: Context<AppEnv>, error?: string, status: 200 | 400 | 429 = 200) => render(c, deps, "./login-code", { error }, status);
+
+  app.get("/login/code", async (c) => {
+    const token = getCookie(c, CHALLENGE_COOKIE);
+    if (!token || !(await peekChallenge(deps.db, token, deps.now()))) return c.redirect("/login?again=1", 303);
+    return codePage(c);
+  });
+
+  app.post("/login/code", async (c) => {
+    const token = getCookie(c, CHALLENGE_COOKIE);
+    const form = await readForm(c);
+    const challenge = token ? await takeChallengeAttempt(deps.db, token, deps.now()) : undefined;
+    if (!challenge) {
+      deleteCookie(c, CHALLENGE_COOKIE, { path: "/login" });
+      return c.redirect("/login?again=1", 303);
+    }
+    // Codes are limited per address and per account (whoever holds the password cannot keep guessing).
+    const ipKey = `ip:${c.get("clientIp")}`;
+    const accountKey = `code:${challenge.userId}`;
+    const waitMs = await reserveSignIn(deps, ipKey, accountKey);
+    if (waitMs > 0) return codePage(c, tooManyMessage(c, waitMs, "sign-in codes"), 429);
+    const user = await findUserById(deps.db, challenge.userId);
+    const code = (form.code ?? "").trim().slice(0, 40);
+    const how = user ? await secondFactor(deps, user, code) : undefined;
+    if (!user || !how) {
+      deps.logger.warn("sign-in code refused", { user: user?.username, ip: c.get("clientIp") });
+      await audit(c, deps, "auth.sign_in_failed", user?.username ?? null, { reason: "wrong code" }, user?.username);
+      if (challenge.left === 0) {
+        await closeChallenge(deps.db, token!);
+        deleteCookie(c, CHALLENGE_COOKIE, { path: "/login" });
+        return render(
+          c,
+          deps,
+          "./login",
+          { values: { username: user?.username }, next: challenge.next, error: "Too many wrong codes. Sign in again with your password." },
+          400,
+        );
+      }
+      return codePage(c, `That code is not right, or was already used. ${challenge.left} ${challenge.left === 1 ? "try" : "tries"} left.`, 400);
+    }
+    await releaseAttempt(deps.db, ipKey);
+    await clearAttempts(deps.db, accountKey);
+    await closeChallenge(deps.db, token!);
+    deleteCookie(c, CHALLENGE_COOKIE, { path: "/login" });
+    await finishSignIn(c, deps, user.username, user.id, how);
+    return c.redirect(challenge.next, 303);
   });
 
   app.post("/logout", async (c) => {
@@ -110,6 +179,31 @@ function rememberDevice(c: Context<AppEnv>, deps: AppDeps, username: string): vo
     path: "/login",
     maxAge: DEVICE_COOKIE_MAX_AGE_S,
   });
+}
+
+/** Starts the session (ending the one this browser had) and records the sign-in. */
+async function finishSignIn(c: Context<AppEnv>, deps: AppDeps, username: string, userId: number, second?: string): Promise<void> {
+  rememberDevice(c, deps, username);
+  const previous = getCookie(c, SESSION_COOKIE);
+  if (previous) await invalidateSession(deps.db, previous);
+  await startSession(c, deps, userId);
+  deps.logger.info("signed in", { user: username });
+  await audit(c, deps, "auth.sign_in", username, second ? { second: second } : undefined, username);
+}
+
+/** Checks a TOTP code (once per step) or a recovery code (once per code): which it was, or undefined. */
+async function secondFactor(deps: AppDeps, user: User, code: string): Promise<string | undefined> {
+  if (!user.totp_key) return undefined;
+  if (/^\d[\d ]{5,7}$/.test(code)) {
+    const key = new Uint8Array(Buffer.from(deps.vault.decrypt(user.totp_key), "base64"));
+    const step = matchingStep(key, code, deps.now());
+    return step !== undefined && (await claimTotpStep(deps.db, user.id, step)) ? "authenticator code" : undefined;
+  }
+  if (/^[a-z0-9]{5}-?[a-z0-9]{5}$/i.test(code) && (await useRecoveryCode(deps.db, user.id, code, deps.now()))) {
+    deps.logger.warn("recovery code used", { user: user.username });
+    return "recovery code";
+  }
+  return undefined;
 }
 
 async function startSession(c: Context<AppEnv>, deps: AppDeps, userId: number): Promise<void> {

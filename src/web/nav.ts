@@ -50,6 +50,7 @@ const SECTIONS: { label: string; pages: Page[] }[] = [
     pages: [
       { href: "/jobs", label: "Jobs" },
       { href: "/settings/users", label: "Users", admin: true },
+      { href: "/settings/sign-in", label: "Sign-in", admin: true },
       { href: "/settings/tokens", label: "API tokens" },
       { href: "/settings/sla", label: "SLAs", admin: true },
       { href: "/settings/ownership", label: "Ownership routing", admin: true },

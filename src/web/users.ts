@@ -38,7 +38,7 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
   const page = async (c: Context<AppEnv>, extra: Record<string, unknown> = {}, status: 200 | 422 = 200) =>
     render(c, deps, "./users", { users: await listUsers(deps.db), values: {}, errors: {}, ...extra }, status);
 
-  app.get("/settings/users", (c) => page(c));
+  app.get("/settings/users", (c) => page(c, { reset: c.req.query("reset") === "1" }));
 
   app.post("/settings/users", async (c) => {
     const form = await readForm(c);

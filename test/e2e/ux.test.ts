@@ -165,7 +165,10 @@ describe("accessibility", () => {
     "/settings/sla",
     "/settings/ownership",
     "/settings/configuration",
+    "/settings/audit",
+    "/settings/sign-in",
     "/account",
+    "/account/two-step",
   ];
 
   it("lays every page out within a phone's width (wide tables scroll inside themselves)", async () => {

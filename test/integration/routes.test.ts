@@ -16,6 +16,8 @@ const PUBLIC: Record<string, string> = {
   "GET /setup": "first-run set-up (closed once an admin exists)",
   "POST /setup": "first-run set-up (closed once an admin exists)",
   "GET /api/v1/openapi.json": "the API's description: its paths and schemas, no data",
+  "GET /login/code": "the second sign-in step (needs the challenge cookie the right password set)",
+  "POST /login/code": "the second sign-in step (a challenge of five tries, rate-limited per address and account)",
 };
 /** Authenticated otherwise than by a session: they answer 401 without their credential. */
 const MACHINE = /^(POST \/webhooks\/.*|(GET|POST) \/api\/v1\/.*)$/;
@@ -28,6 +30,10 @@ const MEMBER_ALLOWED: Record<string, string> = {
   "POST /vulnerabilities/push": "Push to Integrators on the table",
   "POST /uploads": "uploading a scan report by hand",
   "POST /settings/tokens": "creating one's own API token (read and upload scopes; write and admin are refused)",
+  "POST /account/two-step/start": "turning on two-step sign-in for one's own account",
+  "POST /account/two-step/confirm": "confirming one's own authenticator app",
+  "POST /account/two-step/disable": "turning it off on one's own account (password and code)",
+  "POST /account/two-step/recovery-codes": "new recovery codes for one's own account (password and code)",
   "POST /settings/tokens/:id{[0-9]+}/revoke": "revoking one's own API token (another's is not found)",
 };
 
