@@ -36,6 +36,7 @@ import * as m0032 from "./0032_one_time_passwords.js";
 import * as m0033 from "./0033_api_token_owners.js";
 import * as m0034 from "./0034_audit_log.js";
 import * as m0035 from "./0035_two_step_sign_in.js";
+import * as m0036 from "./0036_openid_connect.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -73,4 +74,5 @@ export const migrations: Record<string, Migration> = {
   "0033_api_token_owners": m0033,
   "0034_audit_log": m0034,
   "0035_two_step_sign_in": m0035,
+  "0036_openid_connect": m0036,
 };

@@ -44,12 +44,13 @@ import { API_PREFIX, apiAuthentication, apiRoutes } from "./web/api.js";
 import { auditRoutes } from "./web/audit.js";
 import { tokenRoutes } from "./web/tokens.js";
 import { TWO_STEP_PATHS, mustEnrol, twoStepRoutes } from "./web/two-step.js";
+import { signInRoutes } from "./web/sign-in.js";
 
 export type { AppDeps } from "./web/context.js";
 
 const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
 /** Paths reachable without signing in (the API's are signed in by token). */
-const PUBLIC_PATHS = /^\/(healthz|readyz|metrics|login|login\/code|setup|static\/.*|favicon\.ico|webhooks\/.*|api\/v1\/.*)$/;
+const PUBLIC_PATHS = /^\/(healthz|readyz|metrics|login|login\/code|login\/oidc|login\/oidc\/callback|setup|static\/.*|favicon\.ico|webhooks\/.*|api\/v1\/.*)$/;
 /** What a user signed in with a one-time password may open before choosing their own. */
 const ONE_TIME_PASSWORD_PATHS = /^\/(account|account\/password|logout|login)$/;
 /** Liveness and readiness probes and the metrics scrape: asked by address (a pod IP), never logged per request. */
@@ -224,6 +225,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   );
   app.route("/", accountRoutes(deps));
   app.route("/", twoStepRoutes(deps));
+  app.route("/", signInRoutes(deps));
   app.route("/", userRoutes(deps));
   app.route("/", slaRoutes(deps));
   app.route("/", ownershipRoutes(deps));

@@ -3,6 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { type TrustedProxies, parseTrustedProxies } from "./client-address.js";
+import { OIDC_DEFAULTS, type SignInEnvironment, normalScopes } from "./auth/sign-in-settings.js";
 
 export interface Config {
   port: number;
@@ -33,6 +34,8 @@ export interface Config {
   backupKeep: number;
   /** Days the audit log keeps an entry (PATCHBAY_AUDIT_RETENTION_DAYS; 0: forever). */
   auditRetentionDays: number;
+  /** Single sign-on set by PATCHBAY_OIDC_* and PATCHBAY_LOCAL_SIGN_IN (unset: Settings → Sign-in decides). */
+  signIn: SignInEnvironment | undefined;
   originMap: Map<string, string>;
   /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY (either case): every outbound call honours them. */
   proxy: { httpsProxy?: string; httpProxy?: string; noProxy?: string };
@@ -45,7 +48,7 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 export class ConfigError extends Error {}
 
 /** Environment variables that hold a secret: each may instead name a file with NAME_FILE (Docker and Kubernetes secrets). */
-export const SECRET_VARIABLES = ["PATCHBAY_SECRET_KEY", "PATCHBAY_METRICS_TOKEN"] as const;
+export const SECRET_VARIABLES = ["PATCHBAY_SECRET_KEY", "PATCHBAY_METRICS_TOKEN", "PATCHBAY_OIDC_CLIENT_SECRET"] as const;
 
 /**
  * A secret from the environment: NAME itself, or the contents of the file NAME_FILE names
@@ -108,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsToken: parseMetricsToken(secretFromEnv(env, "PATCHBAY_METRICS_TOKEN")),
     backupKeep: parseInteger(env.PATCHBAY_BACKUP_KEEP, 7, "PATCHBAY_BACKUP_KEEP", 0, 365),
     auditRetentionDays: parseInteger(env.PATCHBAY_AUDIT_RETENTION_DAYS, 365, "PATCHBAY_AUDIT_RETENTION_DAYS", 0, 36500),
+    signIn: parseSignIn(env),
     originMap: parseOriginMap(env.PATCHBAY_ORIGIN_MAP),
     proxy: {
       httpsProxy: parseProxy(env.HTTPS_PROXY || env.https_proxy, "HTTPS_PROXY"),
@@ -115,6 +119,55 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       noProxy: (env.NO_PROXY || env.no_proxy || "").trim() || undefined,
     },
     extraCaCerts: env.NODE_EXTRA_CA_CERTS || undefined,
+  };
+}
+
+/** An OpenID Connect issuer: https, or http on this machine only (a provider in a test or a lab). */
+export function issuerProblem(issuer: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    return `"${issuer.slice(0, 100)}" is not an address: the issuer looks like https://login.example.com/realms/acme.`;
+  }
+  if (url.search || url.hash) return "The issuer has no query or fragment: copy it from the provider's discovery document (its issuer field).";
+  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) return "The issuer must be an https:// address (http only on this machine).";
+  return undefined;
+}
+
+function parseSignIn(env: NodeJS.ProcessEnv): SignInEnvironment | undefined {
+  const issuer = env.PATCHBAY_OIDC_ISSUER?.trim();
+  const local = env.PATCHBAY_LOCAL_SIGN_IN?.trim();
+  if (!issuer) {
+    if (local) throw new ConfigError("PATCHBAY_LOCAL_SIGN_IN applies with single sign-on: set PATCHBAY_OIDC_ISSUER too, or leave it unset.");
+    return undefined;
+  }
+  const problem = issuerProblem(issuer);
+  if (problem) throw new ConfigError(`PATCHBAY_OIDC_ISSUER: ${problem}`);
+  const clientId = env.PATCHBAY_OIDC_CLIENT_ID?.trim();
+  if (!clientId) throw new ConfigError("PATCHBAY_OIDC_CLIENT_ID is needed with PATCHBAY_OIDC_ISSUER: the client id the provider gave Patchbay.");
+  const clientSecret = secretFromEnv(env, "PATCHBAY_OIDC_CLIENT_SECRET");
+  if (!clientSecret) throw new ConfigError("PATCHBAY_OIDC_CLIENT_SECRET (or PATCHBAY_OIDC_CLIENT_SECRET_FILE) is needed with PATCHBAY_OIDC_ISSUER.");
+  const breakGlass = /^break-glass:([a-z0-9][a-z0-9._@-]{2,63})$/.exec(local ?? "");
+  if (local && local !== "all" && !breakGlass)
+    throw new ConfigError(
+      `PATCHBAY_LOCAL_SIGN_IN is "all" or "break-glass:USERNAME" (the one local administrator who keeps a password), not "${local.slice(0, 60)}".`,
+    );
+  return {
+    oidc: {
+      issuer,
+      clientId,
+      clientSecret,
+      name: env.PATCHBAY_OIDC_NAME?.trim() || OIDC_DEFAULTS.name,
+      scopes: normalScopes(env.PATCHBAY_OIDC_SCOPES?.trim() || OIDC_DEFAULTS.scopes),
+      usernameClaim: env.PATCHBAY_OIDC_USERNAME_CLAIM?.trim() || OIDC_DEFAULTS.usernameClaim,
+      groupsClaim: env.PATCHBAY_OIDC_GROUPS_CLAIM?.trim() || OIDC_DEFAULTS.groupsClaim,
+      adminGroup: env.PATCHBAY_OIDC_ADMIN_GROUP?.trim() ?? "",
+      memberGroup: env.PATCHBAY_OIDC_MEMBER_GROUP?.trim() ?? "",
+    },
+    localSignIn: breakGlass ? "break-glass" : "all",
+    breakGlassUser: breakGlass?.[1] ?? "",
   };
 }
 
@@ -161,6 +214,8 @@ export function describeConfig(config: Config): string {
     ["PATCHBAY_AUDIT_RETENTION_DAYS", String(config.auditRetentionDays)],
     ["PATCHBAY_METRICS_TOKEN", config.metricsToken ? "(set)" : "(unset: /metrics is off)"],
     ["PATCHBAY_AUTH_PROXY_HEADER", config.authProxyHeader ?? "(unset)"],
+    ["PATCHBAY_OIDC_ISSUER", config.signIn?.oidc?.issuer ?? "(unset: Settings → Sign-in)"],
+    ["PATCHBAY_OIDC_CLIENT_SECRET", config.signIn ? "(set)" : "(unset)"],
     ["PATCHBAY_ORIGIN_MAP", [...config.originMap].map(([a, b]) => `${a}=${b}`).join(",") || "(empty)"],
     ["HTTPS_PROXY", shownProxy(config.proxy.httpsProxy)],
     ["HTTP_PROXY", shownProxy(config.proxy.httpProxy)],

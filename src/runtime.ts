@@ -143,6 +143,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     trustedProxies: config.trustedProxies,
     metricsToken: config.metricsToken,
     auditRetentionDays: config.auditRetentionDays,
+    signIn: config.signIn,
     authProxy: config.authProxyHeader
       ? { header: config.authProxyHeader, groupsHeader: config.authProxyGroupsHeader, adminGroup: config.authProxyAdminGroup }
       : undefined,

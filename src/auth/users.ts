@@ -95,3 +95,8 @@ export async function claimTotpStep(db: Db, userId: number, step: number): Promi
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
+
+/** Marks a user as signed in by an OpenID Connect provider: "<issuer>#<subject>". */
+export async function linkExternalUser(db: Db, userId: number, externalId: string): Promise<void> {
+  await db.updateTable("users").set({ external_id: externalId }).where("id", "=", userId).execute();
+}

@@ -26,6 +26,18 @@ export interface UserTable {
   totp_enabled_at: ColumnType<string | null, string | null | undefined, string | null>;
   /** The last TOTP time step accepted: a code is never accepted twice. */
   totp_last_step: ColumnType<number | null, number | null | undefined, number | null>;
+  /** "<issuer>#<subject>" for a user who signs in with OpenID Connect (no password of their own). */
+  external_id: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface OidcStateTable {
+  /** SHA-256 of the state parameter. */
+  id: string;
+  nonce: string;
+  /** The PKCE code verifier, sealed by the vault. */
+  verifier: string;
+  next: string;
+  expires_at: string;
 }
 
 export interface RecoveryCodeTable {
@@ -595,6 +607,7 @@ export interface Database {
   audit_log: AuditTable;
   recovery_codes: RecoveryCodeTable;
   sign_in_challenges: SignInChallengeTable;
+  oidc_states: OidcStateTable;
 }
 
 export interface AuditTable {

@@ -21,6 +21,7 @@ import {
   useRecoveryCode,
 } from "../auth/totp.js";
 import type { User } from "../db/schema.js";
+import { loadSignInSettings } from "../auth/sign-in-settings.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { newPasswordErrors, readForm, usernameError } from "./forms.js";
 import { render } from "./render.js";
@@ -59,7 +60,7 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
 
   app.get("/login", (c) => {
     if (c.get("user")) return c.redirect("/integrations", 303);
-    return render(c, deps, "./login", {
+    return renderLogin(c, deps, {
       values: {},
       next: safeNext(c.req.query("next"), deps.baseUrl),
       notice: c.req.query("expired")
@@ -82,14 +83,21 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
     if (waitMs > 0) {
       deps.logger.warn("sign-in throttled", { user: username, ip: c.get("clientIp") });
       await audit(c, deps, "auth.sign_in_failed", username || null, { reason: "too many attempts" }, username || undefined);
-      return render(c, deps, "./login", { values: { username }, next, error: tooManyMessage(c, waitMs, "sign-in attempts") }, 429);
+      return renderLogin(c, deps, { values: { username }, next, error: tooManyMessage(c, waitMs, "sign-in attempts") }, 429);
+    }
+    // With single sign-on and local passwords off, only the break-glass administrator uses one
+    // (said before any password is checked, so it tells nothing about which accounts exist).
+    const settings = await loadSignInSettings(deps.db, deps.signIn);
+    if (settings.oidc && settings.localSignIn === "break-glass" && username !== settings.breakGlassUser) {
+      await audit(c, deps, "auth.sign_in_failed", username || null, { reason: "local sign-in is off" }, username || undefined);
+      return renderLogin(c, deps, { values: {}, next, error: `Sign in with ${settings.oidc.name}: passwords are turned off here.` }, 400);
     }
     const user = username ? await findUserByUsername(deps.db, username) : undefined;
     const valid = user ? await verifyPassword(user.password_hash, password) : (await verifyPassword(await decoyHash(), password), false);
     if (!user || !valid) {
       deps.logger.warn("sign-in failed", { user: username, ip: c.get("clientIp") });
       await audit(c, deps, "auth.sign_in_failed", username || null, { reason: user ? "wrong password" : "no such user" }, username || undefined);
-      return render(c, deps, "./login", { values: { username }, next, error: "Wrong username or password." }, 400);
+      return renderLogin(c, deps, { values: { username }, next, error: "Wrong username or password." }, 400);
     }
     await releaseAttempt(deps.db, ipKey);
     // Only an attempt the account limit counted resets it: the admin's own browser signing in
@@ -141,10 +149,9 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
       if (challenge.left === 0) {
         await closeChallenge(deps.db, token!);
         deleteCookie(c, CHALLENGE_COOKIE, { path: "/login" });
-        return render(
+        return renderLogin(
           c,
           deps,
-          "./login",
           { values: { username: user?.username }, next: challenge.next, error: "Too many wrong codes. Sign in again with your password." },
           400,
         );
@@ -181,6 +188,18 @@ function rememberDevice(c: Context<AppEnv>, deps: AppDeps, username: string): vo
   });
 }
 
+/** The sign-in page, with the single sign-on button when a provider is set up. */
+export async function renderLogin(
+  c: Context<AppEnv>,
+  deps: AppDeps,
+  data: { values: Record<string, unknown>; next: string; error?: string; notice?: string },
+  status: 200 | 400 | 403 | 429 = 200,
+) {
+  const settings = await loadSignInSettings(deps.db, deps.signIn);
+  const sso = settings.oidc ? { name: settings.oidc.name, href: `/login/oidc?${new URLSearchParams({ next: data.next })}` } : undefined;
+  return render(c, deps, "./login", { ...data, sso, localOff: Boolean(sso) && settings.localSignIn === "break-glass" }, status);
+}
+
 /** Starts the session (ending the one this browser had) and records the sign-in. */
 async function finishSignIn(c: Context<AppEnv>, deps: AppDeps, username: string, userId: number, second?: string): Promise<void> {
   rememberDevice(c, deps, username);
@@ -206,7 +225,7 @@ async function secondFactor(deps: AppDeps, user: User, code: string): Promise<st
   return undefined;
 }
 
-async function startSession(c: Context<AppEnv>, deps: AppDeps, userId: number): Promise<void> {
+export async function startSession(c: Context<AppEnv>, deps: AppDeps, userId: number): Promise<void> {
   const { token, expiresAt } = await createSession(deps.db, userId, deps.now());
   setSessionCookie(c, deps, token, expiresAt);
 }

@@ -4,6 +4,7 @@ import type { User } from "../db/schema.js";
 import type { Services } from "../services.js";
 import type { TrustedProxies } from "../client-address.js";
 import type { TokenGrant } from "../auth/api-tokens.js";
+import type { SignInEnvironment } from "../auth/sign-in-settings.js";
 
 /** What every route module is given: the services, and what only the web layer needs. */
 export interface AppDeps extends Services {
@@ -13,6 +14,8 @@ export interface AppDeps extends Services {
   trustedProxies: TrustedProxies;
   /** The bearer token of /metrics (unset: off). */
   metricsToken: string | undefined;
+  /** Single sign-on set by environment variables (then Settings → Sign-in cannot change it). */
+  signIn: SignInEnvironment | undefined;
   /** Days the audit log keeps an entry (0: forever). */
   auditRetentionDays: number;
   /** Sign-in by an authenticating proxy's header (unset: off). */

@@ -1,10 +1,10 @@
 // Two-step sign-in on one's own account: turn it on (scan the QR code drawn here, enter the first
 // code, keep the recovery codes shown once), make new recovery codes, turn it off (password and a
-// code). Administrators turn it off for someone who lost their phone (Settings → Users) and can
-// require it of every local account (Settings → Sign-in).
+// code). Administrators turn it off for someone who lost their phone (Settings → Users); whether
+// every local account must use it is on Settings → Sign-in (web/sign-in.ts).
 import { Hono, type Context } from "hono";
 import { MAX_PASSWORD_LENGTH, verifyPassword } from "../auth/password.js";
-import { loadSignInSettings, saveSignInSettings } from "../auth/sign-in-settings.js";
+import { loadSignInSettings } from "../auth/sign-in-settings.js";
 import {
   deleteRecoveryCodes,
   matchingStep,
@@ -32,7 +32,7 @@ const sealKey = (vault: Vault, key: Uint8Array) => vault.encrypt(Buffer.from(key
 const openKey = (vault: Vault, sealed: string) => new Uint8Array(Buffer.from(vault.decrypt(sealed), "base64"));
 
 /** Signed in through a proxy or a provider: two-step sign-in is theirs to ask for, not Patchbay's. */
-const localSession = (c: Context<AppEnv>) => c.get("via") === undefined;
+const localSession = (c: Context<AppEnv>) => c.get("via") === undefined && !c.get("user")?.external_id;
 
 export function twoStepRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -132,16 +132,6 @@ export function twoStepRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.redirect("/settings/users?reset=1", 303);
   });
 
-  app.get("/settings/sign-in", requireAdmin(deps), async (c) => render(c, deps, "./sign-in-settings", { settings: await loadSignInSettings(deps.db) }));
-
-  app.post("/settings/sign-in", requireAdmin(deps), async (c) => {
-    const form = await readForm(c);
-    const settings = { ...(await loadSignInSettings(deps.db)), requireTotp: form.requireTotp === "on" };
-    await saveSignInSettings(deps.db, settings);
-    await audit(c, deps, "auth.settings_changed", "sign-in", { requireTotp: settings.requireTotp });
-    return render(c, deps, "./sign-in-settings", { settings, notice: "Saved." });
-  });
-
   return app;
 }
 
@@ -151,6 +141,6 @@ export const TWO_STEP_PATHS = /^\/(account|account\/two-step(\/start|\/confirm)?
 /** Whether this signed-in user must enrol before anything else. */
 export async function mustEnrol(deps: AppDeps, c: Context<AppEnv>): Promise<boolean> {
   const user = c.get("user");
-  if (!user || user.totp_key || !localSession(c)) return false;
+  if (!user || user.totp_key || user.external_id || !localSession(c)) return false;
   return (await loadSignInSettings(deps.db)).requireTotp;
 }

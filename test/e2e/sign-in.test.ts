@@ -1,11 +1,13 @@
 // Sign-in flows and the audit log in Chromium: turning on two-step sign-in by the QR code's key,
-// signing in with a code from the app, then reading what happened on the audit page with its
-// filters, each page free of serious accessibility problems.
+// signing in with a code from the app, reading what happened on the audit page with its filters,
+// and single sign-on through a real OpenID provider; each page free of serious accessibility problems.
 import { decodeBase32IgnorePadding } from "@oslojs/encoding";
 import { generateHOTP } from "@oslojs/otp";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN } from "../helpers.js";
+import { freePort } from "../process.js";
+import { OIDC_CLIENT, OidcSim } from "../sim/oidc.js";
 import { BrowserSuite, axeViolations, signedInPage } from "./browser.js";
 
 const suite = new BrowserSuite();
@@ -73,3 +75,42 @@ it("shows the audit log with filters that keep their choices", async () => {
   expect(texts.some((t) => t.includes("Signed in") && t.includes("second: authenticator code"))).toBe(true);
   expect(await axeViolations(page)).toEqual([]);
 }, 60_000);
+
+describe("single sign-on in the browser", () => {
+  const sso = new BrowserSuite();
+  const sim = new OidcSim();
+  afterAll(async () => {
+    await sso.close();
+    await sim.close();
+  });
+
+  it("signs in through the provider with one click, and shows a refusal with what to do", async () => {
+    const port = await freePort();
+    await sim.start(`http://127.0.0.1:${port}/login/oidc/callback`);
+    sim.accounts.set("sub-alice", { preferred_username: "alice", email: "alice@acme.example", name: "Alice", groups: ["patchbay-admins"] });
+    sim.accounts.set("sub-eve", { preferred_username: "eve", email: "eve@acme.example", name: "Eve", groups: ["marketing"] });
+    await sso.start({
+      PORT: String(port),
+      PATCHBAY_OIDC_ISSUER: sim.issuer,
+      PATCHBAY_OIDC_CLIENT_ID: OIDC_CLIENT.id,
+      PATCHBAY_OIDC_CLIENT_SECRET: OIDC_CLIENT.secret,
+      PATCHBAY_OIDC_NAME: "Acme SSO",
+      PATCHBAY_OIDC_ADMIN_GROUP: "patchbay-admins",
+      PATCHBAY_OIDC_MEMBER_GROUP: "patchbay-users",
+    });
+    await sso.openBrowser(false);
+    const visitor = await sso.browser.newPage({ bypassCSP: true });
+    sim.signInAs = "sub-eve";
+    await visitor.goto(sso.server.url + "/integrations");
+    await visitor.getByRole("link", { name: "Sign in with Acme SSO" }).click();
+    await expect.poll(() => visitor.getByRole("alert").textContent()).toContain('Your account is not in the group "patchbay-users"');
+    expect(await axeViolations(visitor)).toEqual([]);
+    // Another browser (the provider remembers Eve in this one).
+    const alice = await sso.browser.newPage();
+    sim.signInAs = "sub-alice";
+    await alice.goto(sso.server.url + "/vulnerabilities");
+    await alice.getByRole("link", { name: "Sign in with Acme SSO" }).click();
+    await alice.getByRole("heading", { name: "Vulnerabilities" }).waitFor();
+    expect(await alice.getByText("Account: alice").count()).toBe(1);
+  }, 60_000);
+});

@@ -16,6 +16,8 @@ const PUBLIC: Record<string, string> = {
   "GET /setup": "first-run set-up (closed once an admin exists)",
   "POST /setup": "first-run set-up (closed once an admin exists)",
   "GET /api/v1/openapi.json": "the API's description: its paths and schemas, no data",
+  "GET /login/oidc": "starting single sign-on: a redirect to the provider (or back to /login when none is set up)",
+  "GET /login/oidc/callback": "the provider's answer: refused unless its state matches this browser's cookie and its ID token checks out",
   "GET /login/code": "the second sign-in step (needs the challenge cookie the right password set)",
   "POST /login/code": "the second sign-in step (a challenge of five tries, rate-limited per address and account)",
 };

@@ -25,6 +25,7 @@ const SECRETS = {
   npm: "npm_SECRETnpmTOKENvalue00000001",
   wiz: WIZ_CLIENT.secret,
   metrics: "metrics-SCRAPE-token-secret-0001",
+  oidc: "oidc-CLIENT-secret-value-0001",
 };
 
 let wiz: WizFixture;
@@ -83,6 +84,7 @@ beforeAll(async () => {
   await post("/integrations/oci-registry", { registryUrl: "https://registry.example.com", username: "reader", password: SECRETS.registry });
   await post("/integrations/npm-registry", { scope: "@acme", token: SECRETS.npm });
   await post("/integrations/ci-upload", {});
+  await post("/settings/sign-in", { part: "sso", issuer: "https://login.example.com", clientId: "patchbay", clientSecret: SECRETS.oidc, name: "Acme SSO" });
   const created = await (await admin.post("/settings/tokens", { name: "ci", scopes: "upload" })).text();
   apiToken = /pbt_[a-z2-7]{32}/.exec(created)![0];
   await runJobs(app, 5_000);
@@ -154,6 +156,7 @@ beforeAll(async () => {
     "/settings/tokens",
     "/settings/users",
     "/settings/audit",
+    "/settings/sign-in",
     "/settings/audit?action=integration",
     "/account",
   ];

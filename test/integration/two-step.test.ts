@@ -107,7 +107,7 @@ describe("two-step sign-in", () => {
 
   it("lets an administrator require it of every local account, and turn it off for someone who lost a phone", async () => {
     await admin.post("/settings/users", { username: "mia", role: "member", password: "member password 1", confirm: "member password 1" });
-    await admin.post("/settings/sign-in", { requireTotp: "on" });
+    await admin.post("/settings/sign-in", { part: "two-step", requireTotp: "on" });
     const mia = (await password("mia", "member password 1")).browser;
     // Every page waits until two-step sign-in is on.
     expect((await mia.get("/vulnerabilities")).headers.get("location")).toBe("/account/two-step");

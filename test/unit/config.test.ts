@@ -25,3 +25,47 @@ describe("secrets from files", () => {
     expect(() => loadConfig({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY_FILE: file })).toThrow(/which is empty/);
   });
 });
+
+describe("single sign-on from the environment", () => {
+  const base = { PATCHBAY_OIDC_ISSUER: "https://login.acme.example/realms/staff", PATCHBAY_OIDC_CLIENT_ID: "patchbay" };
+
+  it("reads the provider, the client secret from a file, the defaults and the break-glass administrator", () => {
+    const dir = tempDir();
+    const file = path.join(dir, "oidc-secret");
+    fs.writeFileSync(file, "from-a-file\n");
+    const config = loadConfig({
+      PATCHBAY_DATA_DIR: dir,
+      ...base,
+      PATCHBAY_OIDC_CLIENT_SECRET_FILE: file,
+      PATCHBAY_OIDC_SCOPES: "groups profile openid",
+      PATCHBAY_LOCAL_SIGN_IN: "break-glass:admin",
+    });
+    expect(config.signIn).toEqual({
+      oidc: {
+        issuer: base.PATCHBAY_OIDC_ISSUER,
+        clientId: "patchbay",
+        clientSecret: "from-a-file",
+        name: "single sign-on",
+        scopes: "openid groups profile",
+        usernameClaim: "preferred_username",
+        groupsClaim: "groups",
+        adminGroup: "",
+        memberGroup: "",
+      },
+      localSignIn: "break-glass",
+      breakGlassUser: "admin",
+    });
+  });
+
+  it("says what is missing or wrong", () => {
+    const dir = tempDir();
+    expect(() => loadConfig({ PATCHBAY_DATA_DIR: dir, ...base })).toThrow(/PATCHBAY_OIDC_CLIENT_SECRET \(or PATCHBAY_OIDC_CLIENT_SECRET_FILE\) is needed/);
+    expect(() =>
+      loadConfig({ PATCHBAY_DATA_DIR: dir, PATCHBAY_OIDC_ISSUER: "http://login.acme.example", PATCHBAY_OIDC_CLIENT_ID: "x", PATCHBAY_OIDC_CLIENT_SECRET: "y" }),
+    ).toThrow("PATCHBAY_OIDC_ISSUER: The issuer must be an https:// address (http only on this machine).");
+    expect(() => loadConfig({ PATCHBAY_DATA_DIR: dir, ...base, PATCHBAY_OIDC_CLIENT_SECRET: "y", PATCHBAY_LOCAL_SIGN_IN: "off" })).toThrow(
+      /PATCHBAY_LOCAL_SIGN_IN is "all" or "break-glass:USERNAME"/,
+    );
+    expect(() => loadConfig({ PATCHBAY_DATA_DIR: dir, PATCHBAY_LOCAL_SIGN_IN: "all" })).toThrow(/applies with single sign-on/);
+  });
+});
