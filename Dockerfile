@@ -1,8 +1,10 @@
 # Patchbay: one container, data in /data.
 #   docker build -t patchbay .
 #   docker run -p 8080:8080 -v patchbay-data:/data patchbay
-# The build stage compiles better-sqlite3 (python3, make, g++) and bundles src/ with
-# esbuild (build.mjs); the final stage has production dependencies only, no compilers.
+# The build stage compiles better-sqlite3 (python3, make, g++) and bundles src/ with esbuild
+# (build.mjs: every dependency inside the bundle but the two native modules); the final stage
+# has the bundle and those native modules only (`node build.mjs runtime`), no compilers and no
+# dependency tree. npm stays (the image's own), for the fix pull requests that run it.
 # Node.js 24 is an LTS line with security fixes until 2028 (Node 20's ended in April 2026);
 # development and CI run 20.19+, which the code keeps working on (package.json engines).
 
@@ -16,7 +18,7 @@ RUN npm ci
 COPY build.mjs tsconfig.json ./
 COPY src src
 COPY migrations migrations
-RUN node build.mjs && npm prune --omit=dev
+RUN node build.mjs && node build.mjs runtime /runtime
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
@@ -24,7 +26,7 @@ ENV NODE_ENV=production \
     PORT=8080
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json
-COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /runtime/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY views ./views
 COPY public ./public

@@ -30,10 +30,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startServer(env: Record<string, string>, opts: { uid?: number; args?: string[]; nodeArgs?: string[] } = {}): Promise<ServerProcess> {
+export async function startServer(
+  env: Record<string, string>,
+  opts: { uid?: number; args?: string[]; nodeArgs?: string[]; bundle?: string } = {},
+): Promise<ServerProcess> {
   const port = Number(env.PORT ?? (await freePort()));
   const url = `http://127.0.0.1:${port}`;
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), BUNDLE, ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.bundle ?? BUNDLE, ...(opts.args ?? [])], {
     env: { PATH: process.env.PATH, HOST: "127.0.0.1", PATCHBAY_BASE_URL: url, PORT: String(port), PATCHBAY_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
     uid: opts.uid,

@@ -157,6 +157,21 @@ function withAsset(detail: NonNullable<Awaited<ReturnType<typeof findingDetail>>
   return { ...detail.finding, asset_name: detail.asset.name, asset_kind: detail.asset.kind, sources: detail.sources.map((s) => s.integration_name).join(",") };
 }
 
+/**
+ * A list ordered by id, newest first, a page at a time: ?limit and ?cursor read (or a 400 saying
+ * what is wrong), one row more than the page asked for to know whether another page follows.
+ */
+async function idPage<T extends { id: number }>(c: Ctx, load: (before: number | undefined, limit: number) => Promise<T[]>, json: (row: T) => unknown) {
+  const size = pageSize(c);
+  const before = idCursor(c);
+  if (typeof size === "string") return apiError(c, 400, size);
+  if (typeof before === "string") return apiError(c, 400, before);
+  const rows = await load(before, size + 1);
+  const more = rows.length > size;
+  if (more) rows.pop();
+  return c.json({ items: rows.map(json), next_cursor: more ? String(rows.at(-1)!.id) : null });
+}
+
 /** A JSON request body (at most 64 KB): the object, or the problem. */
 async function jsonBody(c: Ctx): Promise<Record<string, unknown> | string> {
   const type = c.req.header("content-type") ?? "";
@@ -247,16 +262,11 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   // --- tickets ---------------------------------------------------------------------------
-  app.get(`${API_PREFIX}/tickets`, need("read"), async (c) => {
-    const size = pageSize(c);
-    const before = idCursor(c);
-    if (typeof size === "string") return apiError(c, 400, size);
-    if (typeof before === "string") return apiError(c, 400, before);
-    const rows = await listTickets(deps.db, { before, limit: size + 1 });
-    const more = rows.length > size;
-    if (more) rows.pop();
-    return c.json({
-      items: rows.map((t) => ({
+  app.get(`${API_PREFIX}/tickets`, need("read"), (c) =>
+    idPage(
+      c,
+      (before, limit) => listTickets(deps.db, { before, limit }),
+      (t) => ({
         id: t.id,
         key: t.key,
         url: t.url,
@@ -268,10 +278,9 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
         findings: Number(t.findings),
         linked_at: t.linked_at,
         synced_at: t.synced_at,
-      })),
-      next_cursor: more ? String(rows.at(-1)!.id) : null,
-    });
-  });
+      }),
+    ),
+  );
 
   // --- integrations ----------------------------------------------------------------------
   const integrationJson = (i: Awaited<ReturnType<typeof listIntegrations>>[number], runs: Map<number, Awaited<ReturnType<typeof latestRuns>>[number]>) => {
@@ -330,16 +339,9 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     finished_at: job.finished_at,
   });
   app.get(`${API_PREFIX}/jobs`, need("read"), async (c) => {
-    const size = pageSize(c);
-    const before = idCursor(c);
-    if (typeof size === "string") return apiError(c, 400, size);
-    if (typeof before === "string") return apiError(c, 400, before);
     const status = c.req.query("status");
     if (status !== undefined && !JOB_STATUSES.includes(status as JobStatus)) return apiError(c, 400, `status is one of ${JOB_STATUSES.join(", ")}.`);
-    const jobs = await listJobs(deps.db, { status: status as JobStatus | undefined, type: c.req.query("type"), before, limit: size + 1 });
-    const more = jobs.length > size;
-    if (more) jobs.pop();
-    return c.json({ items: jobs.map(jobJson), next_cursor: more ? String(jobs.at(-1)!.id) : null });
+    return idPage(c, (before, limit) => listJobs(deps.db, { status: status as JobStatus | undefined, type: c.req.query("type"), before, limit }), jobJson);
   });
   app.get(`${API_PREFIX}/jobs/:id{[0-9]+}`, need("read"), async (c) => {
     const job = await findJob(deps.db, Number(c.req.param("id")));
@@ -348,16 +350,11 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
 
   // --- uploads ---------------------------------------------------------------------------
   app.get(`${API_PREFIX}/uploads`, need("read"), async (c) => {
-    const size = pageSize(c);
-    const before = idCursor(c);
-    if (typeof size === "string") return apiError(c, 400, size);
-    if (typeof before === "string") return apiError(c, 400, before);
     const integration = await integrationOfKind(deps.db, "ci-upload");
-    const rows = integration ? await recentUploads(deps.db, integration.id, size + 1, before) : [];
-    const more = rows.length > size;
-    if (more) rows.pop();
-    return c.json({
-      items: rows.map((u) => ({
+    return idPage(
+      c,
+      async (before, limit) => (integration ? recentUploads(deps.db, integration.id, limit, before) : []),
+      (u) => ({
         id: u.id,
         by: u.by,
         format: u.format,
@@ -370,24 +367,19 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
         error: u.error,
         created_at: u.created_at,
         finished_at: u.finished_at,
-      })),
-      next_cursor: more ? String(rows.at(-1)!.id) : null,
-    });
+      }),
+    );
   });
 
   // --- audit log -------------------------------------------------------------------------
   app.get(`${API_PREFIX}/audit`, need("admin"), async (c) => {
-    const size = pageSize(c);
-    const before = idCursor(c);
-    if (typeof size === "string") return apiError(c, 400, size);
-    if (typeof before === "string") return apiError(c, 400, before);
     const filter = auditFilter(new URL(c.req.url).searchParams);
     if (typeof filter === "string") return apiError(c, 400, filter);
-    const page = await listAudit(deps.db, { ...filter, before, limit: size });
-    return c.json({
-      items: page.entries.map((e) => ({ ...e, detail: e.detail ? (JSON.parse(e.detail) as unknown) : null })),
-      next_cursor: page.next === undefined ? null : String(page.next),
-    });
+    return idPage(
+      c,
+      async (before, limit) => (await listAudit(deps.db, { ...filter, before, limit })).entries,
+      (e) => ({ ...e, detail: e.detail ? (JSON.parse(e.detail) as unknown) : null }),
+    );
   });
 
   app.all(`${API_PREFIX}/*`, (c) => apiError(c, 404, `There is no ${c.req.method} ${c.req.path} in the API: see ${base}${API_PREFIX}/openapi.json.`));

@@ -687,7 +687,13 @@ if (fs.existsSync(loadFile)) {
 }
 
 const bundleKb = fs.statSync(BUNDLE).size / 1024;
-rows.push({ name: "bundle dist/server.js", value: bundleKb, unit: "KB", target: 2048, note: "esbuild, not minified, native modules external" });
+rows.push({
+  name: "bundle dist/server.js",
+  value: bundleKb,
+  unit: "KB",
+  target: 3072,
+  note: "esbuild, every dependency but the two native modules inside, whitespace and syntax minified (names kept)",
+});
 
 const results = {
   measuredAt: new Date().toISOString(),

@@ -29,7 +29,7 @@ describe("Dockerfile", () => {
     expect(final).toMatch(/HEALTHCHECK[\s\S]*\/healthz/);
     expect(final).toContain("PATCHBAY_DATA_DIR=/data");
     expect(final).not.toMatch(/g\+\+|python3|npm ci/);
-    expect(stages[0]).toMatch(/npm prune --omit=dev/);
+    expect(stages[0]).toMatch(/node build\.mjs runtime \/runtime/);
   });
 
   it("builds and runs on a Node.js line that still receives security fixes, the same in both stages", () => {
@@ -43,12 +43,33 @@ describe("Dockerfile", () => {
     expect(Date.parse(end!)).toBeGreaterThan(Date.now());
   });
 
-  it("ships every module the bundle leaves outside it: each is a production dependency, kept by the prune and copied into the image", () => {
+  it("leaves only the native modules outside the bundle, and copies only them (build.mjs runtime) into the image", () => {
     const build = fs.readFileSync(path.join(ROOT, "build.mjs"), "utf8");
     const external = JSON.parse(/const external = (\[[^\]]*\]);/.exec(build)![1]!) as string[];
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
-    expect(external.length).toBeGreaterThan(3);
+    expect(external).toEqual(["better-sqlite3", "@node-rs/argon2"]);
     for (const name of external) expect(Object.keys(pkg.dependencies), name).toContain(name);
-    expect(stages.at(-1)!).toMatch(/^COPY --from=build \/app\/node_modules \.\/node_modules$/m);
+    expect(stages.at(-1)!).toMatch(/^COPY --from=build \/runtime\/node_modules \.\/node_modules$/m);
+    expect(stages.at(-1)!).not.toMatch(/\/app\/node_modules/);
+  });
+});
+
+describe("the README's compose.yaml", () => {
+  it("parses, and sets only variables Patchbay reads, secrets by file", async () => {
+    const { parse } = await import("yaml");
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const block = /With Docker Compose[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)![1]!;
+    const compose = parse(block) as { services: { patchbay: { environment: Record<string, string>; secrets: string[] } }; secrets: Record<string, unknown> };
+    const config = fs.readFileSync(path.join(ROOT, "src/config.ts"), "utf8");
+    const { SECRET_VARIABLES } = await import("../../src/config.js");
+    for (const name of Object.keys(compose.services.patchbay.environment)) {
+      const base = name.replace(/_FILE$/, "");
+      if (name.endsWith("_FILE")) expect(SECRET_VARIABLES as readonly string[], name).toContain(base);
+      else expect(config, name).toContain(name);
+    }
+    // Commented-out single sign-on lines name real variables too.
+    for (const [, name] of block.matchAll(/# (PATCHBAY_\w+):/g))
+      expect(config.includes(name!) || (SECRET_VARIABLES as readonly string[]).includes(name!.replace(/_FILE$/, "")), name).toBe(true);
+    for (const secret of compose.services.patchbay.secrets) expect(Object.keys(compose.secrets)).toContain(secret);
   });
 });
