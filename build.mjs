@@ -39,7 +39,7 @@ function runtimeClosure(names) {
 if (process.argv[2] === "runtime") {
   const target = path.resolve(process.argv[3] ?? "");
   if (!process.argv[3]) throw new Error("Usage: node build.mjs runtime DIR (copies the native modules into DIR/node_modules).");
-  const modules = path.join(root, "node_modules");
+  const modules = fs.realpathSync(path.join(root, "node_modules"));
   for (const dir of runtimeClosure(external)) {
     const relative = path.relative(modules, dir);
     fs.cpSync(dir, path.join(target, "node_modules", relative), {
