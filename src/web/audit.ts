@@ -21,7 +21,15 @@ export async function audit<E extends AppEnv>(
 ): Promise<void> {
   await recordAudit(
     deps.db,
-    { actor: actor ?? c.get("user")?.username ?? null, via: c.get("via") ?? null, action, target: target ?? null, detail, ip: c.get("clientIp") },
+    {
+      actor: actor ?? c.get("user")?.username ?? null,
+      via: c.get("via") ?? null,
+      action,
+      target: target ?? null,
+      // Facts that are empty (no secret replaced, say) are left out.
+      detail: detail && Object.fromEntries(Object.entries(detail).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0))),
+      ip: c.get("clientIp") === "unknown" ? null : c.get("clientIp"),
+    },
     deps.now(),
   );
 }
@@ -55,6 +63,7 @@ export function auditRoutes(deps: AppDeps): Hono<AppEnv> {
         problem,
         next: nextQuery ? `?${nextQuery}` : undefined,
         first: before !== undefined,
+        retention: deps.auditRetentionDays ? `for ${deps.auditRetentionDays.toLocaleString("en")} days` : "forever",
       },
       problem ? 400 : 200,
     );

@@ -43,9 +43,11 @@ describe("the audit log", () => {
       "reason: wrong password",
     ])
       expect(page).toContain(words);
+    expect(text(await (await admin.get("/settings/audit")).text())).toContain("Entries are kept for 30 days (PATCHBAY_AUDIT_RETENTION_DAYS)");
     const entry = await db().selectFrom("audit_log").selectAll().where("action", "=", "auth.sign_in_failed").executeTakeFirstOrThrow();
     expect(entry).toMatchObject({ actor: "mia", target: "mia" });
-    expect(entry.ip).toBeTruthy();
+    // In-process requests have no client address (none is made up); the process test sees a real one.
+    expect(entry.ip).toBeNull();
   });
 
   it("filters by person, action family and day, and pages a hundred at a time", async () => {

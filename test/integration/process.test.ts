@@ -138,6 +138,7 @@ describe("a forgotten password", () => {
     const audit = await (await back.send(`/settings/audit?actor=${ADMIN.username}`)).text();
     expect(audit).toContain("Changed their password");
     expect(audit).toContain("Sign-in failed");
+    expect(audit).toContain("<td>127.0.0.1</td>");
     const all = await (await back.send("/settings/audit?action=auth.password_reset")).text();
     expect(all).toMatch(/Password reset \(one-time password\)[\s\S]*cli/);
   });
