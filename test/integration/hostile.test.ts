@@ -47,6 +47,18 @@ const FIELDS = [
   "minSeverity",
   "pushMode",
   "groupBy",
+  "lifetime",
+  "code",
+  "part",
+  "issuer",
+  "clientId",
+  "usernameClaim",
+  "groupsClaim",
+  "adminGroup",
+  "memberGroup",
+  "localSignIn",
+  "breakGlassUser",
+  "requireTotp",
 ];
 
 let app: TestApp;
@@ -115,6 +127,51 @@ describe("hostile input", () => {
         if (body.includes(SCRIPT) || /<img src=x onerror/i.test(body)) failures.push(`${label} echoed the script unescaped`);
         if (res.status >= 400 && (await snapshot()) !== before) failures.push(`${label} → ${res.status} but wrote to the database`);
       }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it("answers hostile API parameters and bodies with a JSON error, never a 500, and changes nothing", async () => {
+    const token = /pbt_[a-z2-7]{32}/.exec(
+      await (
+        await admin.request("/settings/tokens", {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams([
+            ["name", "hostile"],
+            ["lifetime", "30"],
+            ["scopes", "admin"],
+          ]),
+        })
+      ).text(),
+    )![0];
+    const api = (path: string, init: RequestInit = {}) =>
+      app.runtime.app.request(`${BASE}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
+    // The token's first use is recorded (then at most once a minute): done before the snapshots.
+    expect((await api("/integrations")).status).toBe(200);
+    const failures: string[] = [];
+    for (const value of HOSTILE.filter((v) => v.length < 10_000)) {
+      const before = await snapshot();
+      const q = encodeURIComponent(value);
+      for (const path of [
+        `/findings?severity=${q}`,
+        `/findings?cursor=${q}`,
+        `/findings?limit=${q}`,
+        `/findings?${q}=1`,
+        `/jobs?status=${q}`,
+        `/audit?from=${q}`,
+        `/tickets?cursor=${q}`,
+        `/findings/${q}`,
+      ]) {
+        const res = await api(path);
+        if (res.status >= 500 || !(res.headers.get("content-type") ?? "").startsWith("application/json"))
+          failures.push(`GET ${path.slice(0, 60)} → ${res.status}`);
+      }
+      for (const body of [value, JSON.stringify({ status: value, reason: value, expires: value }), JSON.stringify([value])]) {
+        const res = await api("/findings/1/status", { method: "POST", headers: { "content-type": "application/json" }, body });
+        if (res.status >= 500) failures.push(`POST status ${body.slice(0, 40)} → ${res.status}`);
+      }
+      if ((await snapshot()) !== before) failures.push(`${JSON.stringify(value.slice(0, 30))} changed the database`);
     }
     expect(failures).toEqual([]);
   });
