@@ -37,6 +37,7 @@ import * as m0033 from "./0033_api_token_owners.js";
 import * as m0034 from "./0034_audit_log.js";
 import * as m0035 from "./0035_two_step_sign_in.js";
 import * as m0036 from "./0036_openid_connect.js";
+import * as m0037 from "./0037_schedule_ticks.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -75,4 +76,5 @@ export const migrations: Record<string, Migration> = {
   "0034_audit_log": m0034,
   "0035_two_step_sign_in": m0035,
   "0036_openid_connect": m0036,
+  "0037_schedule_ticks": m0037,
 };

@@ -1,6 +1,7 @@
 // Recurring work. A cron callback only enqueues a job (deduplicated by key), so every
 // run is durable, retried, and visible on the jobs page like any other job.
 import { pruneAudit } from "./audit/store.js";
+import { claimTick, pruneTicks } from "./jobs/ticks.js";
 import fs from "node:fs";
 import path from "node:path";
 import { Cron } from "croner";
@@ -121,6 +122,16 @@ export const SCHEDULES: Schedule[] = [
   },
 ];
 
+/**
+ * One tick of a schedule in this process: it enqueues only when this process claims the tick, so
+ * several processes on one database run each tick once. True when it enqueued.
+ */
+export async function runTick(db: Db, catalogue: ConnectorCatalogue, schedule: Schedule, at: Date): Promise<boolean> {
+  if (!(await claimTick(db, schedule.name, at))) return false;
+  await schedule.enqueue(db, catalogue, at);
+  return true;
+}
+
 export function startSchedules(db: Db, catalogue: ConnectorCatalogue, logger: Logger, now: () => Date, onEnqueued: () => void): { stop(): void } {
   const crons = SCHEDULES.map(
     (schedule) =>
@@ -128,8 +139,7 @@ export function startSchedules(db: Db, catalogue: ConnectorCatalogue, logger: Lo
         schedule.pattern,
         { name: schedule.name, protect: true, catch: (err) => logger.error("schedule failed", { schedule: schedule.name, error: err }) },
         async () => {
-          await schedule.enqueue(db, catalogue, now());
-          onEnqueued();
+          if (await runTick(db, catalogue, schedule, now())) onEnqueued();
         },
       ),
   );
@@ -143,6 +153,7 @@ export function maintenanceHandler(db: Db, now: () => Date, auditRetentionDays: 
     const jobs = await pruneJobs(db, now());
     const reopened = await expireRiskAcceptances(db, now());
     const audit = await pruneAudit(db, auditRetentionDays, now());
+    await pruneTicks(db, now());
     logger.info("maintenance done", {
       expiredSessionsDeleted: sessions,
       finishedJobsDeleted: jobs,

@@ -608,6 +608,14 @@ export interface Database {
   recovery_codes: RecoveryCodeTable;
   sign_in_challenges: SignInChallengeTable;
   oidc_states: OidcStateTable;
+  schedule_ticks: ScheduleTickTable;
+}
+
+export interface ScheduleTickTable {
+  schedule: string;
+  /** The minute the schedule fired for, ISO (seconds zeroed). */
+  tick: string;
+  claimed_at: string;
 }
 
 export interface AuditTable {

@@ -2,6 +2,7 @@
 // job by taking a lease; if the process dies, the lease runs out and another claim picks
 // the job up again. Queries stay in the Kysely builder (on PostgreSQL the claim would add
 // FOR UPDATE SKIP LOCKED; the conditional update below is what makes it safe either way).
+import { randomUUID } from "node:crypto";
 import type { ExpressionBuilder } from "kysely";
 import type { Database, Db, Job, JobStatus } from "../db/schema.js";
 
@@ -219,7 +220,9 @@ export async function claimJob(db: Db, workerId: string, leaseMs: number, now: D
         status: "running",
         attempts: progressed ? candidate.attempts : candidate.attempts + 1,
         lease_until: leaseUntil,
-        locked_by: workerId,
+        // This claim's own mark: the worker, and a nonce, so a stale attempt of the same worker
+        // (its lease lost, the job taken over again) cannot renew, finish or fail the new one.
+        locked_by: `${workerId}#${randomUUID().slice(0, 8)}`,
         claimed_progress: candidate.progress,
         updated_at: stamp,
       })
@@ -235,26 +238,33 @@ export async function claimJob(db: Db, workerId: string, leaseMs: number, now: D
   return undefined;
 }
 
-export async function extendLease(db: Db, job: Job, workerId: string, leaseMs: number, now: Date): Promise<boolean> {
+/** Renews the claim's lease; false when the claim is no longer this one's (the job was taken over or ended). */
+export async function extendLease(db: Db, job: Job, leaseMs: number, now: Date): Promise<boolean> {
   const result = await db
     .updateTable("jobs")
     .set({ lease_until: new Date(now.getTime() + leaseMs).toISOString() })
     .where("id", "=", job.id)
-    .where("locked_by", "=", workerId)
+    .where("locked_by", "=", claimOf(job))
     .where("status", "=", "running")
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 
-export async function completeJob(db: Db, job: Job, workerId: string, now: Date): Promise<void> {
-  await finish(db, job, "succeeded", now.toISOString(), { last_error: null }, workerId);
+/** The claim a job row was returned with by claimJob: what every later write of that attempt must match. */
+function claimOf(job: Job): string {
+  if (!job.locked_by) throw new Error(`Job ${job.id} was not claimed: only claimJob's row can renew, finish or fail it.`);
+  return job.locked_by;
+}
+
+export async function completeJob(db: Db, job: Job, now: Date): Promise<void> {
+  await finish(db, job, "succeeded", now.toISOString(), { last_error: null }, claimOf(job));
 }
 
 /** Records a failed attempt: retried later with backoff, or failed for good after the last attempt. */
-export async function failJob(db: Db, job: Job, workerId: string, error: string, now: Date, retryAfterMs?: number): Promise<"retrying" | "failed"> {
+export async function failJob(db: Db, job: Job, error: string, now: Date, retryAfterMs?: number): Promise<"retrying" | "failed"> {
   const stamp = now.toISOString();
   if (job.attempts >= job.max_attempts) {
-    await finish(db, job, "failed", stamp, { last_error: error }, workerId);
+    await finish(db, job, "failed", stamp, { last_error: error }, claimOf(job));
     return "failed";
   }
   // A service that says when to come back (Retry-After, a search that lags) is taken at its word.
@@ -270,7 +280,7 @@ export async function failJob(db: Db, job: Job, workerId: string, error: string,
       updated_at: stamp,
     })
     .where("id", "=", job.id)
-    .where("locked_by", "=", workerId)
+    .where("locked_by", "=", claimOf(job))
     .execute();
   return "retrying";
 }
@@ -280,20 +290,22 @@ export function retryDelayMs(attempts: number): number {
   return Math.min(60 * 60 * 1000, 30_000 * 4 ** Math.max(0, attempts - 1));
 }
 
-async function finish(db: Db, job: Job, status: JobStatus, stamp: string, set: { last_error: string | null }, workerId?: string): Promise<void> {
+async function finish(db: Db, job: Job, status: JobStatus, stamp: string, set: { last_error: string | null }, claim?: string): Promise<void> {
   let query = db
     .updateTable("jobs")
     .set({ status, ...set, lease_until: null, locked_by: null, dedupe_key: null, finished_at: stamp, updated_at: stamp })
     .where("id", "=", job.id);
-  if (workerId) query = query.where("locked_by", "=", workerId);
+  if (claim) query = query.where("locked_by", "=", claim);
   await query.execute();
 }
 
-export async function setJobProgress(db: Db, jobId: number, progress: JobProgress, now: Date): Promise<void> {
+/** Records progress; with a claim, only while that attempt still holds the job. */
+export async function setJobProgress(db: Db, jobId: number, progress: JobProgress, now: Date, claim?: string | null): Promise<void> {
   await db
     .updateTable("jobs")
     .set({ progress: JSON.stringify(progress), updated_at: now.toISOString() })
     .where("id", "=", jobId)
+    .$if(Boolean(claim), (q) => q.where("locked_by", "=", claim!))
     .execute();
 }
 

@@ -14,6 +14,8 @@ export interface JobContext<P = unknown> {
   payload: P;
   logger: Logger;
   progress(progress: JobProgress): Promise<void>;
+  /** Aborted when this attempt's lease is lost (another attempt now holds the job): long work should stop. */
+  signal: AbortSignal;
 }
 
 export type JobHandler<P = unknown> = (ctx: JobContext<P>) => Promise<void>;
@@ -117,9 +119,16 @@ export class Worker {
     const { db, logger, now, leaseMs } = this.#o;
     const log = logger.child({ jobId: job.id, jobType: job.type, attempt: job.attempts });
     const handler = this.#o.handlers.get(job.type);
+    const lost = new AbortController();
     const heartbeat = setInterval(
       () => {
-        extendLease(db, job, this.id, leaseMs, now()).catch((err) => log.warn("job lease renewal failed", { error: err }));
+        extendLease(db, job, leaseMs, now())
+          .then((held) => {
+            if (held || lost.signal.aborted) return;
+            log.warn("job lease lost: another attempt holds the job now; this one's outcome is not recorded");
+            lost.abort(new Error(`The lease on job ${job.id} was lost.`));
+          })
+          .catch((err) => log.warn("job lease renewal failed", { error: err }));
       },
       Math.max(50, Math.floor(leaseMs / 3)),
     );
@@ -130,17 +139,20 @@ export class Worker {
         job,
         payload: JSON.parse(job.payload),
         logger: log,
-        progress: (p) => setJobProgress(db, job.id, p, now()),
+        progress: (p) => setJobProgress(db, job.id, p, now(), job.locked_by),
+        signal: lost.signal,
       });
-      await completeJob(db, job, this.id, now());
+      if (lost.signal.aborted) return void log.warn("job attempt ended after its lease was lost; the attempt holding the job decides");
+      await completeJob(db, job, now());
       jobDuration.observe({ type: job.type, outcome: "succeeded" }, (performance.now() - started) / 1000);
       log.info("job succeeded");
     } catch (err) {
+      if (lost.signal.aborted) return void log.warn("job attempt failed after its lease was lost; the attempt holding the job decides");
       const message = redactText(err instanceof Error ? err.message : String(err));
       const retryAfterMs = err instanceof RateLimitedError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
       const outcome = handler
-        ? await failJob(db, job, this.id, message, now(), retryAfterMs)
-        : await failJob(db, { ...job, attempts: job.max_attempts }, this.id, message, now());
+        ? await failJob(db, job, message, now(), retryAfterMs)
+        : await failJob(db, { ...job, attempts: job.max_attempts }, message, now());
       jobDuration.observe({ type: job.type, outcome }, (performance.now() - started) / 1000);
       log.warn(outcome === "failed" ? "job failed" : "job will be retried", { error: message });
     } finally {

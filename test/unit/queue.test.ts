@@ -94,6 +94,60 @@ describe("job queue", () => {
     expect((await findJob(database.db, id))!.status).toBe("succeeded");
   });
 
+  it("lets a stalled attempt that lost its lease finish nothing, even when the same worker took the job over", async () => {
+    const id = await enqueueJob(database.db, "slow", {}, clock.now());
+    const gate = () => {
+      let resolve!: () => void;
+      return { promise: new Promise<void>((r) => (resolve = r)), resolve: () => resolve() };
+    };
+    const gates = [gate(), gate()];
+    const signals: AbortSignal[] = [];
+    const w = worker(
+      {
+        slow: async ({ signal }) => {
+          const n = signals.push(signal) - 1;
+          await gates[n]!.promise;
+          if (n === 1) throw new Error("the second attempt failed");
+        },
+      },
+      30_000,
+    );
+    // The first attempt stalls past its lease (a blocked event loop, a hung call)...
+    const first = w.runOnce();
+    await new Promise((r) => setTimeout(r, 20));
+    clock.advance(30_001);
+    // ...the same worker takes the expired job over, and the stale attempt ends while the new one runs.
+    const second = w.runOnce();
+    await new Promise((r) => setTimeout(r, 20));
+    gates[0]!.resolve();
+    await first;
+    expect(await findJob(database.db, id)).toMatchObject({ status: "running", attempts: 2 });
+    // The attempt that holds the job decides how it ends.
+    gates[1]!.resolve();
+    await second;
+    expect(await findJob(database.db, id)).toMatchObject({ status: "queued", attempts: 2, last_error: "the second attempt failed" });
+  });
+
+  it("tells a handler when its lease is lost, so it can stop", async () => {
+    const id = await enqueueJob(database.db, "watch", {}, clock.now());
+    let seen: AbortSignal | undefined;
+    const w = worker(
+      {
+        watch: async ({ signal }) => {
+          seen = signal;
+          // Another worker takes the job over meanwhile.
+          clock.advance(60);
+          await database.db.updateTable("jobs").set({ locked_by: "another-worker#1" }).where("id", "=", id).execute();
+          await new Promise((r) => setTimeout(r, 150));
+        },
+      },
+      90,
+    );
+    await w.runOnce();
+    expect(seen!.aborted).toBe(true);
+    expect((await findJob(database.db, id))!.status).toBe("running");
+  });
+
   it("gives up on a job that kills its worker every time, after ten deaths", async () => {
     const id = await enqueueJob(database.db, "poison", {}, clock.now(), { maxAttempts: 2 });
     for (let death = 1; death <= 10; death++) {

@@ -1,0 +1,46 @@
+// Schedules across processes: every Patchbay process on one database runs the same cron
+// schedules, and each tick enqueues once. Three runtimes on one SQLite file stand for three
+// processes (each its own connection); the tick's claim is what decides, not the job's dedupe key
+// (a job that already finished would not stop a second run of the same tick).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAINTENANCE_JOB, SCHEDULES, runTick } from "../../src/schedules.js";
+import { type TestApp, runJobs, tempDir, testApp } from "../helpers.js";
+
+let apps: TestApp[];
+
+beforeAll(async () => {
+  const dir = tempDir();
+  apps = [];
+  // The first creates and migrates the database; the others open the same file.
+  for (let i = 0; i < 3; i++) apps.push(await testApp({ env: { PATCHBAY_DATA_DIR: dir } }));
+});
+afterAll(async () => {
+  for (const app of apps.reverse()) await app.runtime.close();
+});
+
+describe("schedule ticks", () => {
+  it("run once across processes, even when the first run finished before the others fire", async () => {
+    const schedule = SCHEDULES.find((s) => s.name === "maintenance")!;
+    const db = apps[0]!.runtime.database.db;
+    const tick = new Date("2026-12-05T10:17:00.250Z");
+    // The first process fires and its job runs to the end before the others' crons fire (clocks a second apart).
+    expect(await runTick(apps[0]!.runtime.database.db, apps[0]!.runtime.services.catalogue, schedule, tick)).toBe(true);
+    await runJobs(apps[0]!);
+    const late = await Promise.all(
+      apps.slice(1).map((app, i) => runTick(app.runtime.database.db, app.runtime.services.catalogue, schedule, new Date(tick.getTime() + 900 * (i + 1)))),
+    );
+    expect(late).toEqual([false, false]);
+    await runJobs(apps[1]!);
+    const runs = await db.selectFrom("jobs").select(["status"]).where("type", "=", MAINTENANCE_JOB.type).execute();
+    expect(runs).toEqual([{ status: "succeeded" }]);
+  });
+
+  it("let each process race for the same tick: exactly one enqueues", async () => {
+    const schedule = SCHEDULES.find((s) => s.name === "notifications")!;
+    const tick = new Date("2026-12-05T10:18:00.000Z");
+    const won = await Promise.all(apps.map((app) => runTick(app.runtime.database.db, app.runtime.services.catalogue, schedule, tick)));
+    expect(won.filter(Boolean)).toHaveLength(1);
+    // The next minute is a new tick.
+    expect(await runTick(apps[2]!.runtime.database.db, apps[2]!.runtime.services.catalogue, schedule, new Date("2026-12-05T10:19:00.000Z"))).toBe(true);
+  });
+});
