@@ -38,6 +38,7 @@ import * as m0034 from "./0034_audit_log.js";
 import * as m0035 from "./0035_two_step_sign_in.js";
 import * as m0036 from "./0036_openid_connect.js";
 import * as m0037 from "./0037_schedule_ticks.js";
+import * as m0038 from "./0038_token_refresh_lock.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -77,4 +78,5 @@ export const migrations: Record<string, Migration> = {
   "0035_two_step_sign_in": m0035,
   "0036_openid_connect": m0036,
   "0037_schedule_ticks": m0037,
+  "0038_token_refresh_lock": m0038,
 };

@@ -83,6 +83,8 @@ export interface IntegrationTable {
   last_sync_at: string | null;
   /** JSON array: names this connection had before it was renamed (configuration documents may still use them). */
   former_names: ColumnType<string, string | undefined, string>;
+  /** While set and in the future, one process is refreshing this integration's OAuth token. */
+  refresh_lock_until: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }

@@ -12,7 +12,7 @@ import type { Connector, OAuthProvider, SecretValues, SettingValues } from "../c
 import type { Integration } from "../db/schema.js";
 import { ExternalError } from "../http.js";
 import { connectorContext } from "../connectors/context.js";
-import { findIntegration, integrationSettings, setIntegrationCredentials } from "./store.js";
+import { claimTokenRefresh, findIntegration, integrationSettings, releaseTokenRefresh, setIntegrationCredentials } from "./store.js";
 
 export const CALLBACK_PATH = "/integrations/oauth/callback";
 const STATE_TTL_MS = 10 * 60 * 1000;
@@ -121,8 +121,11 @@ export async function completeAuthorization(
   }
 }
 
-/** Refreshes in progress, by integration: providers that rotate refresh tokens (GitLab) reject the second of two concurrent refreshes. */
-const refreshing = new Map<number, Promise<{ settings: SettingValues; secrets: SecretValues }>>();
+/**
+ * Refreshes in progress in this process, by database handle and integration: jobs of one process
+ * share one refresh; other processes wait on the database lock (loadOrRefresh).
+ */
+const inProcess = new WeakMap<Services["db"], Map<number, Promise<{ settings: SettingValues; secrets: SecretValues }>>>();
 
 /**
  * The integration's connection, with its OAuth token refreshed first when it is about to
@@ -134,6 +137,8 @@ export async function connectionFor(
   connector: Connector,
   integration: Integration,
 ): Promise<{ settings: SettingValues; secrets: SecretValues }> {
+  let refreshing = inProcess.get(deps.db);
+  if (!refreshing) inProcess.set(deps.db, (refreshing = new Map()));
   const inFlight = refreshing.get(integration.id);
   if (inFlight) return inFlight;
   const work = loadOrRefresh(deps, connector, integration);
@@ -145,22 +150,49 @@ export async function connectionFor(
   }
 }
 
+/** How long a process may hold the refresh lock before others stop waiting for it (a token request times out well before). */
+const REFRESH_LOCK_MS = 60_000;
+/** How often a process waiting for another's refresh looks again, and for how long in all. */
+const REFRESH_POLL_MS = 100;
+const REFRESH_WAIT_MS = 65_000;
+
 async function loadOrRefresh(deps: Services, connector: Connector, stale: Integration): Promise<{ settings: SettingValues; secrets: SecretValues }> {
-  // Read the row again: another job may have refreshed the token since this one loaded it.
-  const integration = (await findIntegration(deps.db, stale.id)) ?? stale;
-  const settings = integrationSettings(integration);
-  const secrets = deps.vault.openSecrets(integration.secrets);
-  const expiresAt = typeof settings.tokenExpiresAt === "string" ? Date.parse(settings.tokenExpiresAt) : NaN;
-  if (!connector.oauth || !secrets.refreshToken || Number.isNaN(expiresAt) || expiresAt - deps.now().getTime() > REFRESH_MARGIN_MS) {
-    return { settings, secrets };
+  const waitUntil = Date.now() + REFRESH_WAIT_MS;
+  for (;;) {
+    // Read the row again: another job, or another process, may have refreshed the token since this one loaded it.
+    const integration = (await findIntegration(deps.db, stale.id)) ?? stale;
+    const settings = integrationSettings(integration);
+    const secrets = deps.vault.openSecrets(integration.secrets);
+    const expiresAt = typeof settings.tokenExpiresAt === "string" ? Date.parse(settings.tokenExpiresAt) : NaN;
+    if (!connector.oauth || !secrets.refreshToken || Number.isNaN(expiresAt) || expiresAt - deps.now().getTime() > REFRESH_MARGIN_MS) {
+      return { settings, secrets };
+    }
+    // One process refreshes (providers that rotate refresh tokens refuse a second refresh with the
+    // same one); the others wait for its new token, then read it.
+    const now = deps.now();
+    if (await claimTokenRefresh(deps.db, integration.id, now, new Date(now.getTime() + REFRESH_LOCK_MS))) {
+      try {
+        const fresh = (await findIntegration(deps.db, stale.id)) ?? integration;
+        if (fresh.secrets !== integration.secrets) continue;
+        const tokens = await tokenRequest(deps, connector as Connector & { oauth: OAuthProvider }, settings, secrets, {
+          grant_type: "refresh_token",
+          refresh_token: secrets.refreshToken,
+        });
+        const next = { settings: { ...settings, ...tokens.settings }, secrets: { ...secrets, ...tokens.secrets } };
+        await setIntegrationCredentials(deps.db, integration.id, next.settings, deps.vault.sealSecrets(next.secrets), deps.now());
+        return next;
+      } finally {
+        await releaseTokenRefresh(deps.db, integration.id);
+      }
+    }
+    if (Date.now() > waitUntil)
+      throw new ExternalError(
+        "unreachable",
+        connector.card.name,
+        `Another Patchbay process has been refreshing the ${connector.card.name} token for over a minute. Try again shortly.`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, REFRESH_POLL_MS));
   }
-  const tokens = await tokenRequest(deps, connector as Connector & { oauth: OAuthProvider }, settings, secrets, {
-    grant_type: "refresh_token",
-    refresh_token: secrets.refreshToken,
-  });
-  const next = { settings: { ...settings, ...tokens.settings }, secrets: { ...secrets, ...tokens.secrets } };
-  await setIntegrationCredentials(deps.db, integration.id, next.settings, deps.vault.sealSecrets(next.secrets), deps.now());
-  return next;
 }
 
 async function tokenRequest(

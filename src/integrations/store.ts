@@ -100,6 +100,24 @@ export async function setIntegrationCredentials(db: Db, id: number, settings: Se
     .execute();
 }
 
+/**
+ * Takes the integration's token-refresh lock until `until` (ISO), unless another process holds
+ * it; true when this one has it. A lock whose holder died lapses at its time.
+ */
+export async function claimTokenRefresh(db: Db, id: number, now: Date, until: Date): Promise<boolean> {
+  const result = await db
+    .updateTable("integrations")
+    .set({ refresh_lock_until: until.toISOString() })
+    .where("id", "=", id)
+    .where((eb) => eb.or([eb("refresh_lock_until", "is", null), eb("refresh_lock_until", "<", now.toISOString())]))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function releaseTokenRefresh(db: Db, id: number): Promise<void> {
+  await db.updateTable("integrations").set({ refresh_lock_until: null }).where("id", "=", id).execute();
+}
+
 /** The longest name a connection may have. */
 export const MAX_NAME_LENGTH = 80;
 

@@ -170,6 +170,35 @@ describe("OAuth with GitLab", () => {
     expect(app.runtime.vault.openSecrets(after.secrets).token).not.toBe(firstToken);
     expect(after.status).toBe("connected");
 
+    // Two Patchbay processes on the same database, both needing the token as it is about to expire:
+    // one refreshes, the other waits for the new token (a second refresh with the rotated token would be refused).
+    const originMap = [...app.config.originMap].map(([from, to]) => `${from}=${to}`).join(",");
+    const replica = await testApp({ env: { PATCHBAY_ORIGIN_MAP: originMap, PATCHBAY_DATA_DIR: app.config.dataDir }, clock: app.clock });
+    try {
+      app.clock.advance(7000_000);
+      await enqueueJob(db(), "scm.sync", { integrationId: before.id }, app.clock.now());
+      await enqueueJob(db(), "integration.check", { integrationId: before.id }, app.clock.now());
+      gitlab.tokenRequests.length = 0;
+      gitlab.tokenLatencyMs = 300;
+      await Promise.all([app.runtime.worker.runOnce(), replica.runtime.worker.runOnce()]);
+      gitlab.tokenLatencyMs = 0;
+      expect(gitlab.tokenRequests).toEqual(["refresh_token"]);
+      const jobs = await db()
+        .selectFrom("jobs")
+        .select(["type", "status", "last_error"])
+        .where("type", "in", ["scm.sync", "integration.check"])
+        .orderBy("id", "desc")
+        .limit(2)
+        .execute();
+      expect(jobs.map((j) => j.status)).toEqual(["succeeded", "succeeded"]);
+      expect(await db().selectFrom("integrations").select(["status", "refresh_lock_until"]).executeTakeFirstOrThrow()).toEqual({
+        status: "connected",
+        refresh_lock_until: null,
+      });
+    } finally {
+      await replica.runtime.close();
+    }
+
     gitlab.revokeRefreshTokens();
     app.clock.advance(7000_000);
     await enqueueJob(db(), "integration.check", { integrationId: before.id }, app.clock.now());
