@@ -39,6 +39,7 @@ import * as m0035 from "./0035_two_step_sign_in.js";
 import * as m0036 from "./0036_openid_connect.js";
 import * as m0037 from "./0037_schedule_ticks.js";
 import * as m0038 from "./0038_token_refresh_lock.js";
+import * as postgresBaseline from "./postgres/baseline.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -79,4 +80,14 @@ export const migrations: Record<string, Migration> = {
   "0036_openid_connect": m0036,
   "0037_schedule_ticks": m0037,
   "0038_token_refresh_lock": m0038,
+};
+
+/**
+ * PostgreSQL's migrations: the baseline (SQLite's schema after 0038, written for PostgreSQL, under
+ * 0038's name), then every migration after it, shared with SQLite.
+ */
+export const POSTGRES_BASELINE = "0038_token_refresh_lock";
+export const postgresMigrations: Record<string, Migration> = {
+  [POSTGRES_BASELINE]: postgresBaseline,
+  ...Object.fromEntries(Object.entries(migrations).filter(([name]) => name > POSTGRES_BASELINE)),
 };

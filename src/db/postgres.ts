@@ -1,0 +1,69 @@
+// Opening a PostgreSQL database (a pool of `pg` connections through Kysely's Postgres dialect) and
+// migrating it: the baseline, then the migrations both databases share. PostgreSQL runs DDL in
+// transactions, so an upgrade applies entirely or not at all, as on SQLite.
+import pg from "pg";
+import { Kysely, type Migration, Migrator, PostgresDialect, sql } from "kysely";
+import { postgresMigrations } from "../../migrations/index.js";
+import { StartupError } from "./database.js";
+import type { Database, Db } from "./schema.js";
+
+// bigint (count(*), ids) and numeric (sum) arrive as strings by default; Patchbay's numbers fit
+// JavaScript's (2^53), and both databases must answer with numbers.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, (value) => Number(value));
+
+export interface OpenPostgres {
+  db: Db;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+/** Connects, checks the server answers, and migrates; a failure says what to do. */
+export async function openPostgres(url: string, list: Record<string, Migration> = postgresMigrations): Promise<OpenPostgres> {
+  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 10_000 });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await sql`select 1`.execute(db);
+  } catch (err) {
+    await db.destroy();
+    throw new StartupError(
+      `PostgreSQL at ${redactUrl(url)} did not answer (${(err as Error).message}). Check DATABASE_URL: the host, port, user, password and database name.`,
+    );
+  }
+  try {
+    await refuseNewer(db, list);
+    const { error, results } = await new Migrator({ db, provider: { getMigrations: async () => list } }).migrateToLatest();
+    if (error) {
+      const failed = results?.find((r) => r.status === "Error")?.migrationName;
+      throw new StartupError(`Migration ${failed ?? "?"} failed on PostgreSQL: ${(error as Error).message}`);
+    }
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return { db, pool, close: () => db.destroy() };
+}
+
+/** A database a newer Patchbay migrated is refused, as on SQLite. */
+async function refuseNewer(db: Kysely<Database>, list: Record<string, Migration>): Promise<void> {
+  const table = await sql<{ name: string | null }>`select to_regclass('kysely_migration')::text as name`.execute(db);
+  if (!table.rows[0]?.name) return;
+  const executed = (await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db)).rows.map((r) => r.name);
+  const known = Object.keys(list).sort();
+  const unknown = executed.filter((name) => !known.includes(name));
+  if (unknown.length)
+    throw new StartupError(
+      `This database was upgraded by a newer Patchbay (its migration ${unknown.at(-1)} is unknown to this version, whose last is ${known.at(-1)}). Run that newer version, or restore the dump taken before the upgrade.`,
+    );
+}
+
+/** The URL with its password hidden, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(a DATABASE_URL that is not a URL)";
+  }
+}
