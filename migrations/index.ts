@@ -39,6 +39,7 @@ import * as m0035 from "./0035_two_step_sign_in.js";
 import * as m0036 from "./0036_openid_connect.js";
 import * as m0037 from "./0037_schedule_ticks.js";
 import * as m0038 from "./0038_token_refresh_lock.js";
+import * as m0039 from "./0039_count_generation.js";
 import * as postgresBaseline from "./postgres/baseline.js";
 
 export const migrations: Record<string, Migration> = {
@@ -80,6 +81,7 @@ export const migrations: Record<string, Migration> = {
   "0036_openid_connect": m0036,
   "0037_schedule_ticks": m0037,
   "0038_token_refresh_lock": m0038,
+  "0039_count_generation": m0039,
 };
 
 /**

@@ -5,6 +5,7 @@ import type { Expression, ExpressionBuilder, SqlBool } from "kysely";
 import type { Database, Db, Finding, FindingStatus, Severity } from "../db/schema.js";
 import { SEVERITIES, SEVERITY_RANK, STATUSES } from "./normalize.js";
 import { packageKeys } from "../vuln/packages.js";
+import { dialectOf } from "../db/dialect.js";
 
 export type SortKey = "severity" | "first_detected" | "last_seen" | "cve" | "package";
 export const SORTS: Record<
@@ -202,6 +203,11 @@ const countCaches = new WeakMap<Db, Map<string, { generation: string; value: unk
 const COUNT_CACHE_SIZE = 200;
 
 async function generation(db: Db): Promise<string> {
+  if (dialectOf(db) === "postgres") {
+    // Bumped by every statement that changes findings, their sources or assets, in any process (migration 0039).
+    const { rows } = await sql<{ v: number }>`select last_value as v from data_generation`.execute(db);
+    return String(rows[0]!.v);
+  }
   const { rows } = await sql<{ t: number; v: number }>`select total_changes() as t, (select data_version from pragma_data_version) as v`.execute(db);
   return `${rows[0]!.t}:${rows[0]!.v}`;
 }
@@ -285,12 +291,15 @@ function positiveInt(value: string | null): number | undefined {
 
 /** The names of the integrations that report a finding, comma-separated, as the column "sources". */
 export function sourceNames(eb: ExpressionBuilder<Database, "findings">) {
-  return eb
-    .selectFrom("finding_sources")
-    .innerJoin("integrations", "integrations.id", "finding_sources.integration_id")
-    .select((e) => e.fn.agg<string>("group_concat", ["integrations.name"]).as("names"))
-    .whereRef("finding_sources.finding_id", "=", "findings.id")
-    .as("sources");
+  return (
+    eb
+      .selectFrom("finding_sources")
+      .innerJoin("integrations", "integrations.id", "finding_sources.integration_id")
+      // string_agg: PostgreSQL's, and SQLite's since 3.44.
+      .select(sql<string>`string_agg(integrations.name, ',')`.as("names"))
+      .whereRef("finding_sources.finding_id", "=", "findings.id")
+      .as("sources")
+  );
 }
 
 /** The filter as a predicate on findings (severity included), for work over a whole selection. */

@@ -6,6 +6,7 @@ import { chunks } from "../db/chunks.js";
 import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
 import { contains } from "../db/search.js";
 import { DEFAULT_STATUSES, cachedCount } from "./query.js";
+import { plusDays } from "../db/dialect.js";
 
 export interface FindingDetail {
   finding: Finding;
@@ -170,7 +171,7 @@ export async function updateFindingFields(db: Db, id: number, changes: Record<st
 
 /** Sets the due date of every finding of one severity: `days` after first detection, or none. Gives how many changed. */
 export async function restampDueDates(db: Db, severity: Severity, days: number | null): Promise<number> {
-  const due = days === null ? sql<string | null>`NULL` : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', first_detected_at, ${`+${days} days`})`;
+  const due = days === null ? sql<string | null>`NULL` : plusDays(db, "first_detected_at", days);
   const result = await db
     .updateTable("findings")
     .set({ due_at: due })

@@ -9,6 +9,7 @@ import { jobKind } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
 import { cachedCount } from "./query.js";
+import { daysBetween } from "../db/dialect.js";
 
 export const TREND_DAYS = 90;
 export const SNAPSHOT_JOB = jobKind("findings.snapshot", { label: "Trend snapshot", dedupe: "one" });
@@ -121,7 +122,7 @@ export async function loadTrend(db: Db, now: Date): Promise<Trend | undefined> {
       .select([
         "severity",
         (eb) => eb.fn.countAll<number>().as("resolved"),
-        (eb) => eb.fn.avg<number>(eb(eb.fn("julianday", ["resolved_at"]), "-", eb.fn("julianday", ["first_detected_at"]))).as("mean"),
+        (eb) => eb.fn.avg<number>(daysBetween(db, "first_detected_at", "resolved_at")).as("mean"),
         (eb) => eb.fn.sum<number>(eb.case().when("due_at", "is not", null).then(1).else(0).end()).as("withSla"),
         (eb) =>
           eb.fn
