@@ -3,8 +3,9 @@
 // the job up again. Queries stay in the Kysely builder (on PostgreSQL the claim would add
 // FOR UPDATE SKIP LOCKED; the conditional update below is what makes it safe either way).
 import { randomUUID } from "node:crypto";
-import type { ExpressionBuilder } from "kysely";
+import { type ExpressionBuilder, sql } from "kysely";
 import type { Database, Db, Job, JobStatus } from "../db/schema.js";
+import { dialectOf } from "../db/dialect.js";
 
 export interface EnqueueOptions {
   runAt?: Date;
@@ -188,8 +189,28 @@ export async function claimJob(db: Db, workerId: string, leaseMs: number, now: D
       .groupBy(`busy.${column}`)
       .having((h) => h.fn.countAll(), ">=", limit);
   const leaseUntil = new Date(now.getTime() + leaseMs).toISOString();
+  // On PostgreSQL, workers in several processes skip a row another is claiming (FOR UPDATE SKIP
+  // LOCKED) instead of all reaching for the same one; the conditional update below decides on both.
+  const postgres = dialectOf(db) === "postgres";
   for (let tries = 0; tries < 10; tries++) {
-    const candidate = await db
+    if (postgres) {
+      const claimed = await db.transaction().execute(async (trx) => {
+        const row = await candidateQuery(trx).forUpdate().skipLocked().executeTakeFirst();
+        return row ? take(trx, row) : null;
+      });
+      if (claimed === null) return undefined;
+      if (claimed) return claimed;
+      continue;
+    }
+    const candidate = await candidateQuery(db).executeTakeFirst();
+    if (!candidate) return undefined;
+    const claimed = await take(db, candidate);
+    if (claimed) return claimed;
+  }
+  return undefined;
+
+  function candidateQuery(q: Db) {
+    return q
       .selectFrom("jobs")
       .selectAll()
       .where((eb) =>
@@ -200,42 +221,68 @@ export async function claimJob(db: Db, workerId: string, leaseMs: number, now: D
       .$if(avoidLanes.length > 0, (q) => q.where((eb) => eb.or([eb("lane", "is", null), eb("lane", "not in", avoidLanes)])))
       .orderBy("run_at")
       .orderBy("id")
-      .limit(1)
-      .executeTakeFirst();
-    if (!candidate) return undefined;
+      .limit(1);
+  }
 
+  /** Whether the candidate's lane and group still have room, counted under their locks (PostgreSQL, in the claim's transaction). */
+  async function roomIn(q: Db, candidate: Job): Promise<boolean> {
+    for (const [column, limit] of [
+      ["lane", laneLimit],
+      ["group_key", groupLimit],
+    ] as const) {
+      const key = candidate[column];
+      if (key === null || !Number.isFinite(limit)) continue;
+      await sql`select pg_advisory_xact_lock(hashtext(${`${column}:${key}`}))`.execute(q);
+      const busy = await q
+        .selectFrom("jobs")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where(column, "=", key)
+        .where("status", "=", "running")
+        .where("lease_until", ">=", stamp)
+        .where("id", "!=", candidate.id)
+        .executeTakeFirstOrThrow();
+      if (Number(busy.n) >= limit) return false;
+    }
+    return true;
+  }
+
+  /** Claims the candidate unless another worker did first: the claimed row, or undefined. */
+  async function take(q: Db, candidate: Job): Promise<Job | undefined> {
     // A job whose process stopped after it made progress (a scan that committed pages) resumes
     // without using up an attempt; one that keeps stopping the process without progress is failed.
     const crashed = candidate.status === "running";
     const progressed = crashed && (candidate.progress ?? "") !== (candidate.claimed_progress ?? "");
     if (crashed && !progressed && candidate.attempts >= Math.max(candidate.max_attempts, CRASH_LIMIT)) {
-      await finish(db, candidate, "failed", stamp, {
+      await finish(q, candidate, "failed", stamp, {
         last_error: `The process stopped while running this job on each of its ${candidate.attempts} attempts; it will not be tried again.`,
       });
-      continue;
+      return undefined;
     }
-    const claimed = await db
-      .updateTable("jobs")
-      .set({
-        status: "running",
-        attempts: progressed ? candidate.attempts : candidate.attempts + 1,
-        lease_until: leaseUntil,
-        // This claim's own mark: the worker, and a nonce, so a stale attempt of the same worker
-        // (its lease lost, the job taken over again) cannot renew, finish or fail the new one.
-        locked_by: `${workerId}#${randomUUID().slice(0, 8)}`,
-        claimed_progress: candidate.progress,
-        updated_at: stamp,
-      })
-      .where("id", "=", candidate.id)
-      .where("status", "=", candidate.status)
-      .where("attempts", "=", candidate.attempts)
-      // Two workers taking over the same crashed job: only the first one's update matches.
-      .where("lease_until", candidate.lease_until === null ? "is" : "=", candidate.lease_until)
-      .returningAll()
-      .executeTakeFirst();
-    if (claimed) return claimed;
+    // On PostgreSQL, claims in other processes are not visible until they commit: a lane's (or
+    // group's) claims take turns on an advisory lock, and the count is taken again under it.
+    if (postgres && !(await roomIn(q, candidate))) return undefined;
+    return (
+      q
+        .updateTable("jobs")
+        .set({
+          status: "running",
+          attempts: progressed ? candidate.attempts : candidate.attempts + 1,
+          lease_until: leaseUntil,
+          // This claim's own mark: the worker, and a nonce, so a stale attempt of the same worker
+          // (its lease lost, the job taken over again) cannot renew, finish or fail the new one.
+          locked_by: `${workerId}#${randomUUID().slice(0, 8)}`,
+          claimed_progress: candidate.progress,
+          updated_at: stamp,
+        })
+        .where("id", "=", candidate.id)
+        .where("status", "=", candidate.status)
+        .where("attempts", "=", candidate.attempts)
+        // Two workers taking over the same crashed job: only the first one's update matches.
+        .where("lease_until", candidate.lease_until === null ? "is" : "=", candidate.lease_until)
+        .returningAll()
+        .executeTakeFirst()
+    );
   }
-  return undefined;
 }
 
 /** Renews the claim's lease; false when the claim is no longer this one's (the job was taken over or ended). */
