@@ -130,6 +130,22 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
       chunk.map((a) => ({ ...newFindingRow(a, assetIds.get(assetMapKey(a))!, stamp), due_at: dueAt(a.finding.firstDetectedAt, a.finding.severity, sla) })),
     );
     for (const row of inserted) findings.set(row.fingerprint, row);
+    // Fingerprints another process inserted meanwhile (two imports of one finding at once): theirs
+    // stand, and these records update them like any existing finding.
+    const lost = chunk.filter((a) => !findings.has(a.fingerprint));
+    if (lost.length) {
+      for (const row of await db
+        .selectFrom("findings")
+        .selectAll()
+        .where(
+          "fingerprint",
+          "in",
+          lost.map((a) => a.fingerprint),
+        )
+        .execute())
+        findings.set(row.fingerprint, row);
+      for (const a of lost) fresh.delete(a.fingerprint);
+    }
     await recordImported(
       db,
       inserted.map((row) => row.id),
@@ -230,6 +246,20 @@ async function ensureAssets(db: Db, records: Accepted[], stamp: string): Promise
       })),
     );
     for (const row of inserted) ids.set(assetMapKey({ assetKind: row.kind, assetKey: row.asset_key }), row.id);
+    // Assets another process inserted meanwhile: read back.
+    const lost = chunk.filter((a) => !ids.has(assetMapKey(a)));
+    for (const row of lost.length
+      ? await db
+          .selectFrom("assets")
+          .select(["id", "kind", "asset_key"])
+          .where(
+            "asset_key",
+            "in",
+            lost.map((a) => a.assetKey),
+          )
+          .execute()
+      : [])
+      ids.set(assetMapKey({ assetKind: row.kind, assetKey: row.asset_key }), row.id);
   }
   return ids;
 }

@@ -156,8 +156,17 @@ export async function listImages(db: Db, opts: { q: string; showGone: boolean; a
 // its asset carries is written here.
 
 /** Inserts new findings (at most a few hundred at a time) and gives their rows. */
+/**
+ * Inserts new findings; gives the rows inserted. A fingerprint another process inserted meanwhile
+ * is left alone (not an error): the caller reads it back as an existing finding.
+ */
 export function insertFindings(db: Db, rows: Insertable<FindingTable>[]): Promise<Finding[]> {
-  return db.insertInto("findings").values(rows).returningAll().execute();
+  return db
+    .insertInto("findings")
+    .values(rows)
+    .onConflict((oc) => oc.column("fingerprint").doNothing())
+    .returningAll()
+    .execute();
 }
 
 /** Records what a scanner's newer record changed on a finding (never its status: see status.ts). */
@@ -181,8 +190,14 @@ export async function restampDueDates(db: Db, severity: Severity, days: number |
   return Number(result.numUpdatedRows);
 }
 
+/** Inserts scanner records; one another process recorded meanwhile (the same integration's record) is left as it is. */
 export async function insertSources(db: Db, rows: Insertable<FindingSourceTable>[]): Promise<void> {
-  for (const chunk of chunks(rows, 400)) await db.insertInto("finding_sources").values(chunk).execute();
+  for (const chunk of chunks(rows, 400))
+    await db
+      .insertInto("finding_sources")
+      .values(chunk)
+      .onConflict((oc) => oc.columns(["integration_id", "external_id"]).doNothing())
+      .execute();
 }
 
 /** A scanner record seen again: open, with its latest content, under the finding it now belongs to. */
@@ -205,8 +220,14 @@ export async function resolveSources(db: Db, ids: number[], stamp: string): Prom
 }
 
 /** Inserts assets not seen before; gives their ids with kind and key. */
+/** Inserts assets; gives those inserted (one another process inserted meanwhile is left alone: read it back). */
 export function insertAssets(db: Db, rows: Insertable<AssetTable>[]): Promise<{ id: number; kind: string; asset_key: string }[]> {
-  return db.insertInto("assets").values(rows).returning(["id", "kind", "asset_key"]).execute();
+  return db
+    .insertInto("assets")
+    .values(rows)
+    .onConflict((oc) => oc.columns(["kind", "asset_key"]).doNothing())
+    .returning(["id", "kind", "asset_key"])
+    .execute();
 }
 
 /** Records a container image as its registry lists it now: new, updated, or unchanged. */

@@ -1,0 +1,105 @@
+// Writers in two processes racing for the same rows on PostgreSQL: two imports of the same
+// scanner records at once (each in its own transaction, as a sync runs them) neither fail on a
+// unique key nor duplicate a finding, an asset or a scanner record.
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ScannerRecord } from "../../src/connectors/types.js";
+import { openPostgres, type OpenPostgres } from "../../src/db/postgres.js";
+import { importPage } from "../../src/findings/import.js";
+import { loadRepositoryIndex } from "../../src/findings/repositories.js";
+import { freshDatabase } from "./database.js";
+
+let database: { url: string; drop(): Promise<void> };
+let processes: OpenPostgres[];
+
+beforeAll(async () => {
+  database = await freshDatabase();
+  processes = [await openPostgres(database.url), await openPostgres(database.url)];
+});
+afterAll(async () => {
+  for (const p of processes ?? []) await p.close();
+  await database?.drop();
+});
+
+function records(n: number, integration: string, year = 2025): ScannerRecord[] {
+  const now = new Date().toISOString();
+  return Array.from({ length: n }, (_, i) => ({
+    externalId: `${integration}-${i}`,
+    raw: { i },
+    finding: {
+      cve: `CVE-${year}-${1000 + i}`,
+      title: `flaw ${i}`,
+      description: null,
+      severity: (["critical", "high", "medium", "low"] as const)[i % 4]!,
+      cvss: null,
+      ecosystem: "npm",
+      package: `pkg-${i % 50}`,
+      installedVersion: "1.0.0",
+      fixedVersion: "1.0.1",
+      firstDetectedAt: now,
+      lastSeenAt: now,
+      asset: { kind: "container_image" as const, key: `sha256:${String(i % 3).repeat(64)}`, name: `registry.example/app:${i % 3}`, details: {} },
+      url: null,
+    },
+  }));
+}
+
+describe("two processes importing the same findings at once", () => {
+  it("makes each finding and asset once, and neither import fails", async () => {
+    const stamp = new Date().toISOString();
+    const integrations: { id: number }[] = [];
+    for (const name of ["scanner-a", "scanner-b"])
+      integrations.push(
+        await processes[0]!.db
+          .insertInto("integrations")
+          .values({ kind: "ci-upload", name, settings: "{}", secrets: null, status: "connected", created_at: stamp, updated_at: stamp })
+          .returning("id")
+          .executeTakeFirstOrThrow(),
+      );
+    // The images exist already (an earlier scan), so nothing but the findings themselves is contended.
+    await processes[0]!.db.transaction().execute(async (trx) =>
+      importPage(trx, records(3, "seed", 2020), {
+        integrationId: integrations[0]!.id,
+        actor: "scanner: a",
+        repositories: await loadRepositoryIndex(trx),
+        now: new Date(),
+      }),
+    );
+    // Process A imports inside its transaction and has not committed yet when process B imports the
+    // same records: B cannot see A's rows, and its inserts wait on A's unique keys until A commits.
+    let commitA!: () => void;
+    let aReady!: () => void;
+    const ready = new Promise<void>((resolve) => (aReady = resolve));
+    const first = processes[0]!.db.transaction().execute(async (trx) => {
+      const counts = await importPage(trx, records(300, "rec-0"), {
+        integrationId: integrations[0]!.id,
+        actor: "scanner: a",
+        repositories: await loadRepositoryIndex(trx),
+        now: new Date(),
+      });
+      aReady();
+      await new Promise<void>((resolve) => (commitA = resolve));
+      return counts;
+    });
+    await ready;
+    const second = processes[1]!.db.transaction().execute(async (trx) =>
+      importPage(trx, records(300, "rec-1"), {
+        integrationId: integrations[1]!.id,
+        actor: "scanner: b",
+        repositories: await loadRepositoryIndex(trx),
+        now: new Date(),
+      }),
+    );
+    setTimeout(() => commitA(), 300);
+    const results = await Promise.all([first, second]);
+    const db = processes[0]!.db;
+    const count = async (table: string) => Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(db)).rows[0]!.n);
+    expect(await count("findings")).toBe(303);
+    expect(await count("assets")).toBe(3);
+    expect(await count("finding_sources")).toBe(603);
+    // Every finding counted once as new, by one import or the other; the other updated it.
+    expect(results[0]!.new + results[1]!.new).toBe(300);
+    const events = await sql<{ n: number }>`select count(*) as n from finding_events where from_status is null`.execute(db);
+    expect(Number(events.rows[0]!.n)).toBe(303);
+  });
+});
