@@ -15,6 +15,8 @@ export interface Config {
   baseUrlSet: boolean;
   secretKey: string | undefined;
   secretKeyFile: string;
+  /** DATABASE_URL: PostgreSQL (postgres://…); unset: SQLite in the data directory. */
+  databaseUrl: string | undefined;
   /** Where uploaded reports are spooled while they are read and imported. */
   spoolDir: string;
   logLevel: LogLevel;
@@ -99,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     baseUrlSet: Boolean(env.PATCHBAY_BASE_URL),
     secretKey: secretFromEnv(env, "PATCHBAY_SECRET_KEY"),
     secretKeyFile: path.join(dataDir, "secret.key"),
+    databaseUrl: parseDatabaseUrl(env),
     spoolDir: path.resolve(env.PATCHBAY_SPOOL_DIR || path.join(dataDir, "spool")),
     logLevel: logLevel as LogLevel,
     trustedProxies,
@@ -120,6 +123,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     extraCaCerts: env.NODE_EXTRA_CA_CERTS || undefined,
   };
+}
+
+/** DATABASE_URL: a PostgreSQL URL, which needs a secret key every replica shares. */
+function parseDatabaseUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.DATABASE_URL?.trim();
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("DATABASE_URL must be a PostgreSQL URL, like postgres://patchbay:PASSWORD@db.example.com:5432/patchbay (unset it for SQLite).");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:")
+    throw new ConfigError(`DATABASE_URL must start with postgres:// or postgresql:// (got ${url.protocol}//); unset it to use SQLite in the data directory.`);
+  if (!secretFromEnv(env, "PATCHBAY_SECRET_KEY"))
+    throw new ConfigError(
+      "PATCHBAY_SECRET_KEY (or PATCHBAY_SECRET_KEY_FILE) is required with PostgreSQL: every Patchbay process must decrypt the same stored credentials. Generate one with `openssl rand -hex 32` and give the same key to every replica.",
+    );
+  return raw;
 }
 
 /** An OpenID Connect issuer: https, or http on this machine only (a provider in a test or a lab). */
@@ -205,6 +227,7 @@ export function describeConfig(config: Config): string {
     ["PATCHBAY_DATA_DIR", config.dataDir],
     ["PATCHBAY_BASE_URL", config.baseUrl],
     ["PATCHBAY_SECRET_KEY", config.secretKey ? "(set)" : `(unset: ${config.secretKeyFile})`],
+    ["DATABASE_URL", config.databaseUrl ? redactDatabaseUrl(config.databaseUrl) : "(unset: SQLite in PATCHBAY_DATA_DIR)"],
     ["PATCHBAY_SPOOL_DIR", config.spoolDir],
     ["PATCHBAY_LOG_LEVEL", config.logLevel],
     ["PATCHBAY_TRUSTED_PROXIES", config.trustedProxiesText || "(empty)"],
@@ -291,4 +314,15 @@ function parseOriginMap(raw: string | undefined): Map<string, string> {
     }
   }
   return map;
+}
+
+/** DATABASE_URL with its password hidden. */
+export function redactDatabaseUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = "***";
+    return url.toString();
+  } catch {
+    return "(not a URL)";
+  }
 }

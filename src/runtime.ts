@@ -39,6 +39,7 @@ import { OWNERSHIP_JOB, ownershipSyncHandler } from "./routing/sync.js";
 import { UPLOAD_RESUME_JOB, recoverUploads, uploadResumeHandler } from "./uploads/import.js";
 import { storageProblem } from "./db/storage.js";
 import { outboundFetch } from "./outbound.js";
+import { openPostgres } from "./db/postgres.js";
 
 export interface RuntimeOptions {
   now?: () => Date;
@@ -54,7 +55,8 @@ export interface Runtime {
   app: Hono<AppEnv>;
   /** What jobs and routes are given (tests call engines with it). */
   services: Services;
-  database: OpenDatabase;
+  /** SQLite (with its handle, for backups and the storage check), or PostgreSQL (DATABASE_URL). */
+  database: Pick<OpenDatabase, "db" | "close"> & { sqlite?: OpenDatabase["sqlite"] };
   vault: Vault;
   worker: Worker;
   close(): Promise<void>;
@@ -63,7 +65,10 @@ export interface Runtime {
 export async function openRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
   const now = options.now ?? (() => new Date());
   // Slow queries are logged: a page or job that blocks the process shows in the logs.
-  const database = await openDatabase(config.databasePath, (sqlText, ms) => logger.warn("slow query", { ms, sql: sqlText.slice(0, 500) }));
+  const slowQuery = (sqlText: string, ms: number) => logger.warn("slow query", { ms, sql: sqlText.slice(0, 500) });
+  const database: Runtime["database"] = config.databaseUrl
+    ? await openPostgres(config.databaseUrl, undefined, slowQuery)
+    : await openDatabase(config.databasePath, slowQuery);
   let vault: Vault;
   try {
     vault = await openVault(database.db, config);
@@ -98,7 +103,8 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   };
   const handlers = new Map<string, JobHandler>([
     handles(MAINTENANCE_JOB, maintenanceHandler(db, now, config.auditRetentionDays)),
-    handles(BACKUP_JOB, backupHandler(config.databasePath, config.backupKeep, now)),
+    // PostgreSQL is backed up where it runs (pg_dump, the provider's snapshots); the job then has nothing to do.
+    handles(BACKUP_JOB, backupHandler(config.databaseUrl ? ":memory:" : config.databasePath, config.backupKeep, now)),
     handles(CHECK_JOB, integrationCheckHandler(services)),
     handles(SCAN_JOB, scannerSyncHandler(services)),
     handles(SCM_JOB, repositorySyncHandler(services)),
@@ -147,7 +153,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     authProxy: config.authProxyHeader
       ? { header: config.authProxyHeader, groupsHeader: config.authProxyGroupsHeader, adminGroup: config.authProxyAdminGroup }
       : undefined,
-    storageProblem: () => storageProblem(database.sqlite, config.dataDir),
+    storageProblem: () => (database.sqlite ? storageProblem(database.sqlite, config.dataDir) : undefined),
   });
 
   let schedules: { stop(): void } | undefined;

@@ -16,6 +16,7 @@ import { findUserByUsername, listUsers, updatePassword } from "./auth/users.js";
 import { createLogger, type Logger } from "./log.js";
 import { openRuntime } from "./runtime.js";
 import { recordAudit } from "./audit/store.js";
+import { openPostgres } from "./db/postgres.js";
 
 async function main(argv: string[]): Promise<void> {
   let config: Config;
@@ -30,6 +31,10 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(describeConfig(config) + "\n");
     return;
   }
+  if ((command === "backup" || command === "restore") && config.databaseUrl)
+    fail(
+      `"${command}" is for SQLite. With PostgreSQL (DATABASE_URL), use its own tools: pg_dump --format=custom for a backup, pg_restore into an empty database to restore.`,
+    );
   if (command === "backup") return backup(config, argv[1]);
   if (command === "reset-password") return resetPassword(config, argv[1]);
   if (command === "restore") return restore(config, argv[1]);
@@ -55,8 +60,13 @@ async function start(config: Config, logger: Logger): Promise<void> {
         url: config.baseUrl,
         port: info.port,
         dataDir: config.dataDir,
+        database: config.databaseUrl ? "postgresql" : "sqlite",
         startupMs: Math.round(performance.now() - started),
       });
+      if (config.databaseUrl)
+        logger.warn(
+          "PostgreSQL support is a preview in this version: see README, Configuration (DATABASE_URL). Keep SQLite for data you rely on until it is complete.",
+        );
     },
   );
   const marker = markRunning(config);
@@ -89,8 +99,8 @@ async function start(config: Config, logger: Logger): Promise<void> {
  */
 async function resetPassword(config: Config, username: string | undefined): Promise<void> {
   if (!username) fail("Name the user: reset-password USER (the user names are on Settings → Users).");
-  if (!fs.existsSync(config.databasePath)) fail(`There is no database at ${config.databasePath}. Check PATCHBAY_DATA_DIR.`);
-  const database = await openDatabase(config.databasePath);
+  if (!config.databaseUrl && !fs.existsSync(config.databasePath)) fail(`There is no database at ${config.databasePath}. Check PATCHBAY_DATA_DIR.`);
+  const database = config.databaseUrl ? await openPostgres(config.databaseUrl) : await openDatabase(config.databasePath);
   try {
     const user = await findUserByUsername(database.db, username.toLowerCase());
     if (!user) fail(`There is no user "${username}". The users are: ${(await listUsers(database.db)).map((u) => u.username).join(", ") || "none"}.`);

@@ -7,6 +7,7 @@ import { loadConfig, type Config } from "../src/config.js";
 import { addRepository } from "../src/scm/store.js";
 import { silentLogger, type Logger } from "../src/log.js";
 import { openRuntime, type Runtime, type RuntimeOptions } from "../src/runtime.js";
+import { freshDatabase } from "./postgres/database.js";
 
 export const BASE = "http://localhost:8080";
 export const TEST_KEY = "a".repeat(64);
@@ -48,9 +49,25 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+const postgresByDir = new Map<string, string>();
+
+/** PATCHBAY_TEST_DATABASE=postgres: each test app on a fresh PostgreSQL database (dropped on close), as npm run test:postgres runs the integration suite. */
+const ON_POSTGRES = process.env.PATCHBAY_TEST_DATABASE === "postgres";
+
 export async function testApp(opts: { env?: Record<string, string>; logger?: Logger; runtime?: RuntimeOptions; clock?: TestClock } = {}): Promise<TestApp> {
   const dir = tempDir();
-  const config = loadConfig({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_BASE_URL: BASE, ...opts.env });
+  // A second app on the same data directory (another process on one database) shares its PostgreSQL database too.
+  const shared = opts.env?.PATCHBAY_DATA_DIR ? postgresByDir.get(opts.env.PATCHBAY_DATA_DIR) : undefined;
+  const postgres = ON_POSTGRES && !shared ? await freshDatabase() : undefined;
+  if (postgres) postgresByDir.set(opts.env?.PATCHBAY_DATA_DIR ?? dir, postgres.url);
+  const databaseUrl = shared ?? postgres?.url;
+  const config = loadConfig({
+    PATCHBAY_DATA_DIR: dir,
+    PATCHBAY_SECRET_KEY: TEST_KEY,
+    PATCHBAY_BASE_URL: BASE,
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...opts.env,
+  });
   const clock = opts.clock ?? new TestClock(Date.now());
   const runtime = await openRuntime(config, opts.logger ?? silentLogger, {
     background: false,
@@ -67,6 +84,7 @@ export async function testApp(opts: { env?: Record<string, string>; logger?: Log
     client: () => new Browser(runtime, config.baseUrl),
     close: async () => {
       await runtime.close();
+      await postgres?.drop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -4,7 +4,8 @@ import fs from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, type Migration, Migrator, SqliteAdapter, SqliteDialect, sql } from "kysely";
-import { migrations } from "../../migrations/index.js";
+import { migrations, postgresMigrations } from "../../migrations/index.js";
+import { dialectOf } from "./dialect.js";
 import type { Database, Db } from "./schema.js";
 
 export class StartupError extends Error {}
@@ -186,7 +187,8 @@ export async function migrate(db: Kysely<Database>, list: Record<string, Migrati
 
 /** Migrations this code knows that the database has not applied yet (none once start-up migrated). */
 export async function pendingMigrations(db: Kysely<Database>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const list = dialectOf(db) === "postgres" ? postgresMigrations : migrations;
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => list } });
   return (await migrator.getMigrations()).filter((m) => !m.executedAt).map((m) => m.name);
 }
 

@@ -19,9 +19,23 @@ export interface OpenPostgres {
 }
 
 /** Connects, checks the server answers, and migrates; a failure says what to do. */
-export async function openPostgres(url: string, list: Record<string, Migration> = postgresMigrations): Promise<OpenPostgres> {
+export async function openPostgres(
+  url: string,
+  list: Record<string, Migration> = postgresMigrations,
+  onSlowQuery?: (sqlText: string, ms: number) => void,
+): Promise<OpenPostgres> {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 10_000 });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // An idle connection the server closed (a restart, a failover, a dropped database) leaves the
+  // pool; the next query opens a new one. Unheard, the pool's error event would end the process.
+  pool.on("error", () => undefined);
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    log: onSlowQuery
+      ? (event) => {
+          if (event.queryDurationMillis >= 100) onSlowQuery(event.query.sql, Math.round(event.queryDurationMillis));
+        }
+      : undefined,
+  });
   try {
     await sql`select 1`.execute(db);
   } catch (err) {

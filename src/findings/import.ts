@@ -75,7 +75,8 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
     const raw = JSON.stringify(record.raw);
     const finding = withoutControls(record.finding);
     accepted.push({
-      externalId: record.externalId,
+      // A NUL in a scanner's id (built from a version it reported) is kept as U+FFFD: PostgreSQL's text refuses NUL.
+      externalId: withoutNul(record.externalId),
       raw,
       hash: hashText(raw),
       finding,
@@ -204,6 +205,8 @@ function webUrl(url: string | null): string | null {
   }
 }
 
+const withoutNul = (text: string) => text.replace(/\u0000/g, "\ufffd");
+
 function resolveAsset(ref: AssetRef, repositories: RepositoryIndex) {
   if (ref.kind === "repository") {
     const repo = repositories.match({ name: ref.repositoryName, url: ref.url });
@@ -216,7 +219,13 @@ function resolveAsset(ref: AssetRef, repositories: RepositoryIndex) {
       assetDetails: { ...ref.details, provider: repo.provider, url: repo.url },
     };
   }
-  return { assetKind: "container_image" as const, assetKey: `image:${ref.key}`, assetName: ref.name, repositoryId: null, assetDetails: ref.details };
+  return {
+    assetKind: "container_image" as const,
+    assetKey: withoutNul(`image:${ref.key}`),
+    assetName: withoutNul(ref.name),
+    repositoryId: null,
+    assetDetails: ref.details,
+  };
 }
 
 const assetMapKey = (a: { assetKind: string; assetKey: string }) => `${a.assetKind}\u0000${a.assetKey}`;

@@ -33,7 +33,7 @@ export function annotateHandler(deps: Services): JobHandler<{ remediationId: num
       .select(["tickets.external_key", "tickets.url", "integrations.name"])
       .where("remediation_findings.remediation_id", "=", remediationId)
       .where("tickets.linked_at", "is not", null)
-      .groupBy("tickets.id")
+      .groupBy(["tickets.id", "integrations.name"])
       .orderBy("tickets.id")
       .execute();
     if (tickets.length === 0) return;

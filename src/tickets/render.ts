@@ -139,7 +139,8 @@ export async function loadSubject(db: Db, subjectKey: string, findingIds: number
       .innerJoin("repositories", "repositories.id", "remediations.repository_id")
       .select(["remediations.id", "remediations.number", "remediations.title", "remediations.url", "remediations.state", "repositories.full_name"])
       .where("remediation_findings.finding_id", "in", findingIds)
-      .groupBy("remediations.id")
+      // One row per pull request (several of its findings in the ticket); every column a joined table gives is grouped too (PostgreSQL asks).
+      .groupBy(["remediations.id", "repositories.full_name"])
       .orderBy("remediations.id")
       .execute()
   ).map((r) => ({ id: r.id, number: r.number, title: r.title, url: r.url, state: r.state, repository: r.full_name }));

@@ -511,7 +511,7 @@ describe("uploads from CI", () => {
   });
 
   it("a full disk: the API answers JSON saying so, nothing half-imported, and /healthz tells while it stays up", async () => {
-    const sqlite = app.runtime.database.sqlite;
+    const sqlite = app.runtime.database.sqlite!;
     const report = trivyReport(2);
     const before = await findings();
     // The database may not grow by a single page from now on, as on a full disk.
