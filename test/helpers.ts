@@ -159,6 +159,22 @@ export async function signIn(app: TestApp, username: string, password: string): 
   return browser;
 }
 
+/** An API token made on Settings → API tokens by this browser's user, with these scopes; throws with the page's status when refused. */
+export async function createToken(browser: Browser, scopes: string[], opts: { name?: string; lifetime?: string } = {}): Promise<string> {
+  const res = await browser.request("/settings/tokens", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams([
+      ["name", opts.name ?? `t-${scopes.join("-")}-${Math.random().toString(36).slice(2, 6)}`],
+      ["lifetime", opts.lifetime ?? "90"],
+      ...scopes.map((s) => ["scopes", s]),
+    ]),
+  });
+  const found = /pbt_[a-z2-7]{32}/.exec(await res.text());
+  if (!found) throw new Error(`no token created: ${res.status}`);
+  return found[0];
+}
+
 /** Visible text of an HTML fragment, for assertions about what a person reads. */
 export function text(html: string): string {
   return html

@@ -29,6 +29,15 @@ const common = {
   "401": error("No token, or a token that is unknown, revoked or expired."),
   "403": error("The token lacks the scope (or its owner the role) this needs."),
 };
+/** GET of one object by id (read scope): it, or 404. */
+const getOne = (operationId: string, what: string, schema: string) => ({
+  get: {
+    operationId,
+    "x-scope": "read",
+    parameters: [idParam(what)],
+    responses: { "200": json(ref(schema), `The ${what}.`), "404": error(`No such ${what}.`), ...common },
+  },
+});
 const findingFilters = [
   { name: "severity", in: "query", schema: { type: "array", items: { type: "string", enum: SEVERITIES } }, style: "form", explode: true },
   {
@@ -159,14 +168,7 @@ export function openApiDocument(baseUrl: string) {
           },
         },
       },
-      "/integrations/{id}": {
-        get: {
-          operationId: "getIntegration",
-          "x-scope": "read",
-          parameters: [idParam("integration")],
-          responses: { "200": json(ref("Integration"), "The connection."), "404": error("No such integration."), ...common },
-        },
-      },
+      "/integrations/{id}": getOne("getIntegration", "integration", "Integration"),
       "/integrations/{id}/sync": {
         post: {
           operationId: "syncIntegration",
@@ -202,14 +204,7 @@ export function openApiDocument(baseUrl: string) {
           responses: { "200": json(page("Job"), "A page of jobs."), "400": error("A bad status, cursor or limit."), ...common },
         },
       },
-      "/jobs/{id}": {
-        get: {
-          operationId: "getJob",
-          "x-scope": "read",
-          parameters: [idParam("job")],
-          responses: { "200": json(ref("Job"), "The job."), "404": error("No such job."), ...common },
-        },
-      },
+      "/jobs/{id}": getOne("getJob", "job", "Job"),
       "/uploads": {
         get: {
           operationId: "listUploads",

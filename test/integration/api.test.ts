@@ -3,7 +3,7 @@
 // the audit log. Every answer is validated against the served OpenAPI description.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiClient } from "../api-client.js";
-import { type Browser, type TestApp, setUpAdmin, signIn, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, createToken, setUpAdmin, signIn, testApp, text } from "../helpers.js";
 import { trivyReport } from "../bench/reports.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
@@ -13,20 +13,7 @@ let admin: Browser;
 let member: Browser;
 const db = () => app.runtime.database.db;
 
-async function token(browser: Browser, scopes: string[], lifetime = "90"): Promise<string> {
-  const res = await browser.request("/settings/tokens", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams([
-      ["name", `t-${scopes.join("-")}-${Math.random().toString(36).slice(2, 6)}`],
-      ["lifetime", lifetime],
-      ...scopes.map((s) => ["scopes", s]),
-    ]),
-  });
-  const found = /pbt_[a-z2-7]{32}/.exec(await res.text());
-  if (!found) throw new Error(`no token created: ${res.status}`);
-  return found[0];
-}
+const token = (browser: Browser, scopes: string[], lifetime = "90") => createToken(browser, scopes, { lifetime });
 
 let reader: ApiClient;
 let writer: ApiClient;

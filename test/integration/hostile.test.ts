@@ -3,7 +3,7 @@
 // refused request writes nothing.
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Browser, type TestApp, BASE, setUpAdmin, testApp } from "../helpers.js";
+import { type Browser, type TestApp, BASE, createToken, setUpAdmin, testApp } from "../helpers.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 
@@ -132,19 +132,7 @@ describe("hostile input", () => {
   });
 
   it("answers hostile API parameters and bodies with a JSON error, never a 500, and changes nothing", async () => {
-    const token = /pbt_[a-z2-7]{32}/.exec(
-      await (
-        await admin.request("/settings/tokens", {
-          method: "POST",
-          headers: { "content-type": "application/x-www-form-urlencoded" },
-          body: new URLSearchParams([
-            ["name", "hostile"],
-            ["lifetime", "30"],
-            ["scopes", "admin"],
-          ]),
-        })
-      ).text(),
-    )![0];
+    const token = await createToken(admin, ["admin"], { name: "hostile", lifetime: "30" });
     const api = (path: string, init: RequestInit = {}) =>
       app.runtime.app.request(`${BASE}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
     // The token's first use is recorded (then at most once a minute): done before the snapshots.

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/log.js";
-import { type Browser, type TestApp, runJobs, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, createToken, runJobs, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { OciRegistrySim } from "../sim/oci.js";
@@ -172,19 +172,7 @@ beforeAll(async () => {
     pages.push(`${url}\n${await res.text()}`);
   }
   // What the API answers an admin token (the audit log records every connection and change).
-  const adminToken = /pbt_[a-z2-7]{32}/.exec(
-    await (
-      await admin.request("/settings/tokens", {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams([
-          ["name", "automation"],
-          ["lifetime", "30"],
-          ["scopes", "admin"],
-        ]),
-      })
-    ).text(),
-  )![0];
+  const adminToken = await createToken(admin, ["admin"], { name: "automation", lifetime: "30" });
   for (const path of [
     "/audit?limit=500",
     "/integrations",
