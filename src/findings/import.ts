@@ -75,8 +75,7 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
     const raw = JSON.stringify(record.raw);
     const finding = withoutControls(record.finding);
     accepted.push({
-      // A NUL in a scanner's id (built from a version it reported) is kept as U+FFFD: PostgreSQL's text refuses NUL.
-      externalId: withoutNul(record.externalId),
+      externalId: sourceId(record.externalId),
       raw,
       hash: hashText(raw),
       finding,
@@ -206,6 +205,13 @@ function webUrl(url: string | null): string | null {
 }
 
 const withoutNul = (text: string) => text.replace(/\u0000/g, "\ufffd");
+
+/**
+ * A scanner record's id as stored: a NUL in it (a separator some connectors use, or one in a
+ * version a report gave) is kept as U+FFFD, for PostgreSQL's text refuses NUL. Whoever compares
+ * record ids with stored ones (a full scan's or upload's resolution) compares these.
+ */
+export const sourceId = withoutNul;
 
 function resolveAsset(ref: AssetRef, repositories: RepositoryIndex) {
   if (ref.kind === "repository") {

@@ -16,7 +16,7 @@ import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, resumeOrStartRun, recordSyncProgress } from "../integrations/sync-runs.js";
 import { requestTicketSweep } from "../jobs/events.js";
 import type { JobHandler } from "../jobs/worker.js";
-import { type SyncCounts, emptyCounts, importPage, mergeCounts, resolveUnreported } from "./import.js";
+import { type SyncCounts, emptyCounts, importPage, mergeCounts, resolveUnreported, sourceId } from "./import.js";
 import { loadRepositoryIndex } from "./repositories.js";
 import { resolveSources } from "./store.js";
 import { createWorkspace } from "../dependencies/workspace.js";
@@ -76,7 +76,7 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
           mergeCounts(counts, added);
           await trx
             .insertInto("sync_pages")
-            .values({ run_id: run.id, page: ++committedPages, external_ids: JSON.stringify(page.records.map((r) => r.externalId)) })
+            .values({ run_id: run.id, page: ++committedPages, external_ids: JSON.stringify(page.records.map((r) => sourceId(r.externalId))) })
             .execute();
         }
         await recordSyncProgress(trx, run.id, { pages: committedPages, counts, cursor: batch.at(-1)!.nextCursor, total });

@@ -21,7 +21,7 @@ import type { AssetRef, ConnectionSettings, ConnectorContext, ScannerRecord, Sca
 import type { Db, Integration } from "../db/schema.js";
 import { createWorkspace } from "../dependencies/workspace.js";
 import { severityOfScore } from "../vuln/cvss.js";
-import { type SyncCounts, emptyCounts, importPage, mergeCounts, resolveUnreported } from "../findings/import.js";
+import { type SyncCounts, emptyCounts, importPage, mergeCounts, resolveUnreported, sourceId } from "../findings/import.js";
 import { loadRepositoryIndex } from "../findings/repositories.js";
 import { resolveSources } from "../findings/store.js";
 import { ExternalError } from "../http.js";
@@ -715,7 +715,7 @@ async function importParsed(
     for (const version of versions) {
       for (const identity of identities) {
         const record = toRecord({ ...item, ids: identity, installedVersion: version }, tool, parsed.format, asset);
-        const key = digest(record.externalId);
+        const key = digest(sourceId(record.externalId));
         if (seen.has(key)) continue;
         seen.add(key);
         batch.push(record);
