@@ -215,6 +215,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return next();
   });
 
+  // An id in a path beyond what a number holds exactly (and PostgreSQL's bigint) names nothing:
+  // 404 for every route, never a database error.
+  app.use("*", async (c, next) => {
+    if (!c.req.path.split("/").some((part) => /^\d{16,}$/.test(part) && !Number.isSafeInteger(Number(part)))) return next();
+    if (MACHINE_PATH.test(c.req.path)) return c.json({ error: "There is nothing with this id." }, 404);
+    return render(c, deps, "./error", { title: "Page not found", message: "There is nothing at this address. Use the menu to find your way." }, 404);
+  });
+
   app.route("/", healthRoutes(deps));
   app.route("/", metricsRoutes(deps));
   app.route("/", webhookRoutes(deps));

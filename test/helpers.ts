@@ -8,6 +8,7 @@ import { addRepository } from "../src/scm/store.js";
 import { silentLogger, type Logger } from "../src/log.js";
 import { openRuntime, type Runtime, type RuntimeOptions } from "../src/runtime.js";
 import { freshDatabase } from "./postgres/database.js";
+import { sql } from "kysely";
 
 export const BASE = "http://localhost:8080";
 export const TEST_KEY = "a".repeat(64);
@@ -157,6 +158,15 @@ export async function signIn(app: TestApp, username: string, password: string): 
   const res = await browser.post("/login", { username, password });
   if (res.status !== 303) throw new Error(`sign-in failed: ${res.status}`);
   return browser;
+}
+
+/** Every table of the app's database (SQLite's or PostgreSQL's), migrations' own aside. */
+export async function tableNames(app: TestApp): Promise<string[]> {
+  const db = app.runtime.database.db;
+  const rows = app.runtime.database.sqlite
+    ? await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(db)
+    : await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = 'public'`.execute(db);
+  return rows.rows.map((r) => r.name).filter((n) => !n.startsWith("kysely_") && !n.startsWith("sqlite_"));
 }
 
 /** An API token made on Settings → API tokens by this browser's user, with these scopes; throws with the page's status when refused. */

@@ -151,15 +151,24 @@ export async function enqueueJob(db: Db, type: string, payload: unknown, now: Da
       created_at: stamp,
       updated_at: stamp,
     })
+    // Lost a race with another enqueue of the same key: the (partial) unique index keeps one job,
+    // and nothing fails — an error would abort the caller's transaction on PostgreSQL.
+    .$if(Boolean(opts.dedupeKey), (q) =>
+      q.onConflict((oc) =>
+        oc
+          .column("dedupe_key")
+          // The index's own predicate, word for word (SQLite matches partial indexes by their text).
+          .where(sql<boolean>`status in ('queued', 'running')`)
+          .doNothing(),
+      ),
+    )
     .returning("id");
-  try {
-    return (await insert.executeTakeFirstOrThrow()).id;
-  } catch (err) {
-    // Lost a race with another enqueue of the same key: the unique index kept one job.
-    const existing = opts.dedupeKey ? await findActive(opts.dedupeKey) : undefined;
-    if (existing === undefined) throw err;
-    return existing;
-  }
+  const inserted = await insert.executeTakeFirst();
+  if (inserted) return inserted.id;
+  const existing = await findActive(opts.dedupeKey!);
+  if (existing === undefined)
+    throw new Error(`Job ${type} with key ${opts.dedupeKey} was neither queued nor found (it finished at that moment); enqueue it again.`);
+  return existing;
 }
 
 /**

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/log.js";
-import { type Browser, type TestApp, createToken, runJobs, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, createToken, tableNames, runJobs, seedRepositories, setUpAdmin, testApp, text } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { OciRegistrySim } from "../sim/oci.js";
@@ -226,12 +226,7 @@ describe("secrets", () => {
 
   it("appear in no table, job record or error — and nowhere in the database files", async () => {
     const db = app.runtime.database.db;
-    const tables = (await db
-      .selectFrom("sqlite_master" as never)
-      .select("name" as never)
-      .where("type" as never, "=", "table" as never)
-      .execute()) as unknown as { name: string }[];
-    for (const { name } of tables) {
+    for (const name of await tableNames(app)) {
       const rows = (await db
         .selectFrom(name as never)
         .selectAll()
@@ -240,8 +235,9 @@ describe("secrets", () => {
       for (const [secretName, secret] of Object.entries(all())) expect(dump.includes(secret), `${secretName} in table ${name}`).toBe(false);
     }
     app.runtime.database.db.selectFrom("integrations").select("id").execute();
+    // SQLite's files (PostgreSQL's are the server's own).
     const dir = app.config.dataDir;
-    for (const file of fs.readdirSync(dir).filter((f) => f.startsWith("patchbay.db"))) {
+    for (const file of app.runtime.database.sqlite ? fs.readdirSync(dir).filter((f) => f.startsWith("patchbay.db")) : []) {
       const bytes = fs.readFileSync(path.join(dir, file));
       for (const [secretName, secret] of Object.entries(all())) expect(bytes.includes(Buffer.from(secret)), `${secretName} in ${file}`).toBe(false);
     }
