@@ -167,6 +167,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   );
 
   const tokenAuth = apiAuthentication(deps);
+  const pageNotFound = (c: Parameters<typeof isHtmx>[0]) =>
+    render(c, deps, "./error", { title: "Page not found", message: "There is nothing at this address. Use the menu to find your way." }, 404);
   app.use("*", async (c, next) => {
     c.set("user", undefined);
     c.set("sessionId", undefined);
@@ -220,7 +222,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use("*", async (c, next) => {
     if (!c.req.path.split("/").some((part) => /^\d{16,}$/.test(part) && !Number.isSafeInteger(Number(part)))) return next();
     if (MACHINE_PATH.test(c.req.path)) return c.json({ error: "There is nothing with this id." }, 404);
-    return render(c, deps, "./error", { title: "Page not found", message: "There is nothing at this address. Use the menu to find your way." }, 404);
+    return pageNotFound(c);
   });
 
   app.route("/", healthRoutes(deps));
@@ -253,9 +255,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", remediationRoutes(deps));
   app.get("/", (c) => c.redirect("/integrations"));
 
-  app.notFound((c) =>
-    render(c, deps, "./error", { title: "Page not found", message: "There is nothing at this address. Use the menu to find your way." }, 404),
-  );
+  app.notFound(pageNotFound);
   app.onError((err, c) => {
     if (err instanceof HTTPException && err.status === 403) {
       return render(

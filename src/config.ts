@@ -3,6 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { type TrustedProxies, parseTrustedProxies } from "./client-address.js";
+import { redactDatabaseUrl } from "./text.js";
 import { OIDC_DEFAULTS, type SignInEnvironment, normalScopes } from "./auth/sign-in-settings.js";
 
 export interface Config {
@@ -314,15 +315,4 @@ function parseOriginMap(raw: string | undefined): Map<string, string> {
     }
   }
   return map;
-}
-
-/** DATABASE_URL with its password hidden. */
-export function redactDatabaseUrl(raw: string): string {
-  try {
-    const url = new URL(raw);
-    if (url.password) url.password = "***";
-    return url.toString();
-  } catch {
-    return "(not a URL)";
-  }
 }

@@ -101,3 +101,14 @@ export function withoutControlCharacters(text: string, keepLines = false): strin
   }
   return start === 0 ? text : out + text.slice(start);
 }
+
+/** A database URL with its password hidden, for messages and the printed configuration. */
+export function redactDatabaseUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = "***";
+    return url.toString();
+  } catch {
+    return "(not a URL)";
+  }
+}

@@ -5,7 +5,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { createTOTPKeyURI, generateHOTP, verifyHOTP } from "@oslojs/otp";
 import { encodeBase32UpperCaseNoPadding } from "@oslojs/encoding";
 import { renderSVG } from "uqr";
-import type { Db } from "../db/schema.js";
+import type { Db, User } from "../db/schema.js";
+import type { Vault } from "../vault.js";
+import { claimTotpStep } from "./users.js";
 
 export const TOTP_PERIOD_S = 30;
 export const TOTP_DIGITS = 6;
@@ -15,6 +17,31 @@ export const RECOVERY_CODE_COUNT = 10;
 
 export function newTotpKey(): Uint8Array {
   return new Uint8Array(randomBytes(20));
+}
+
+/** A TOTP key as stored: sealed by the vault. */
+export const sealTotpKey = (vault: Vault, key: Uint8Array) => vault.encrypt(Buffer.from(key).toString("base64"));
+export const openTotpKey = (vault: Vault, sealed: string) => new Uint8Array(Buffer.from(vault.decrypt(sealed), "base64"));
+
+/**
+ * The user's second factor, checked: a code from their app (each time step once) or one of their
+ * recovery codes (each once). Which it was, or undefined when it is neither.
+ */
+export async function checkSecondFactor(
+  db: Db,
+  vault: Vault,
+  user: User,
+  typed: string,
+  now: Date,
+): Promise<"authenticator code" | "recovery code" | undefined> {
+  if (!user.totp_key) return undefined;
+  const code = typed.trim().slice(0, 40);
+  if (/^\d[\d ]{5,7}$/.test(code)) {
+    const step = matchingStep(openTotpKey(vault, user.totp_key), code, now);
+    return step !== undefined && (await claimTotpStep(db, user.id, step)) ? "authenticator code" : undefined;
+  }
+  if (/^[a-z0-9]{5}-?[a-z0-9]{5}$/i.test(code) && (await useRecoveryCode(db, user.id, code, now))) return "recovery code";
+  return undefined;
 }
 
 /** What an authenticator app reads from the QR code. */

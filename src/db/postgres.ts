@@ -5,6 +5,7 @@ import pg from "pg";
 import { Kysely, type Migration, Migrator, PostgresDialect, sql } from "kysely";
 import { postgresMigrations } from "../../migrations/index.js";
 import { StartupError } from "./database.js";
+import { redactDatabaseUrl } from "../text.js";
 import type { Database, Db } from "./schema.js";
 
 // bigint (count(*), ids) and numeric (sum) arrive as strings by default; Patchbay's numbers fit
@@ -41,7 +42,7 @@ export async function openPostgres(
   } catch (err) {
     await db.destroy();
     throw new StartupError(
-      `PostgreSQL at ${redactUrl(url)} did not answer (${(err as Error).message}). Check DATABASE_URL: the host, port, user, password and database name.`,
+      `PostgreSQL at ${redactDatabaseUrl(url)} did not answer (${(err as Error).message}). Check DATABASE_URL: the host, port, user, password and database name.`,
     );
   }
   try {
@@ -69,15 +70,4 @@ async function refuseNewer(db: Kysely<Database>, list: Record<string, Migration>
     throw new StartupError(
       `This database was upgraded by a newer Patchbay (its migration ${unknown.at(-1)} is unknown to this version, whose last is ${known.at(-1)}). Run that newer version, or restore the dump taken before the upgrade.`,
     );
-}
-
-/** The URL with its password hidden, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(a DATABASE_URL that is not a URL)";
-  }
 }

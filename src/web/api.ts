@@ -7,21 +7,20 @@
 import { Hono, type Context, type Next } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type TokenScope, authenticateApiToken } from "../auth/api-tokens.js";
-import { AUDIT_ACTIONS, listAudit } from "../audit/store.js";
+import { listAudit } from "../audit/store.js";
 import type { Finding, JobStatus } from "../db/schema.js";
 import { findingDetail, findFinding } from "../findings/store.js";
 import { SEVERITIES, STATUSES } from "../findings/normalize.js";
 import { type FindingFilter, type FindingRow, SORTS, listFindings, parseFilter } from "../findings/query.js";
 import { changeFindingStatus, parseStatusChange } from "../findings/status.js";
 import { latestRuns } from "../findings/sync.js";
-import { listIntegrations, loadConnected } from "../integrations/store.js";
+import { findIntegration, integrationOfKind, listIntegrations, loadConnected } from "../integrations/store.js";
 import { jobLabel, listJobs, findJob } from "../jobs/queue.js";
 import { syncKind } from "../sync-kinds.js";
 import { listTickets, ticketsForFindings } from "../tickets/store.js";
-import { integrationOfKind } from "../integrations/store.js";
 import { recentUploads } from "../uploads/import.js";
 import { withoutTrailingSlash } from "../text.js";
-import { audit } from "./audit.js";
+import { audit, auditFilter } from "./audit.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { exportResponse } from "./export.js";
 import { openApiDocument } from "./openapi.js";
@@ -308,7 +307,7 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   });
   app.get(`${API_PREFIX}/integrations/:id{[0-9]+}`, need("read"), async (c) => {
     const id = Number(c.req.param("id"));
-    const integration = (await listIntegrations(deps.db)).find((i) => i.id === id);
+    const integration = await findIntegration(deps.db, id);
     if (!integration) return apiError(c, 404, `There is no integration ${id}.`);
     const runs = new Map((await latestRuns(deps.db)).map((r) => [r.integration_id, r]));
     return c.json(integrationJson(integration, runs));
@@ -384,26 +383,4 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.all(`${API_PREFIX}/*`, (c) => apiError(c, 404, `There is no ${c.req.method} ${c.req.path} in the API: see ${base}${API_PREFIX}/openapi.json.`));
   return app;
-}
-
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
-/** The audit log's filter (page and API alike): actor, action or family, from/to days; or the problem. */
-export function auditFilter(params: URLSearchParams): { actor?: string; action?: string; from?: string; to?: string } | string {
-  const actor = (params.get("actor") ?? "").trim().slice(0, 100);
-  const action = (params.get("action") ?? "").trim();
-  const families = new Set(Object.keys(AUDIT_ACTIONS).map((a) => a.split(".")[0]!));
-  if (action && !(action in AUDIT_ACTIONS) && !families.has(action))
-    return `action is one of ${[...families].join(", ")} or a full action name (${Object.keys(AUDIT_ACTIONS).slice(0, 3).join(", ")}, …).`;
-  const from = params.get("from") ?? "";
-  const to = params.get("to") ?? "";
-  if ((from && !DAY.test(from)) || (to && !DAY.test(to)) || (from && Number.isNaN(Date.parse(from))) || (to && Number.isNaN(Date.parse(to))))
-    return "from and to are days, like 2026-01-31.";
-  return {
-    actor: actor || undefined,
-    action: action || undefined,
-    from: from ? new Date(`${from}T00:00:00Z`).toISOString() : undefined,
-    // The whole day named by "to".
-    to: to ? new Date(Date.parse(`${to}T00:00:00Z`) + 86_400_000).toISOString() : undefined,
-  };
 }

@@ -3,7 +3,6 @@
 // (administrators only).
 import { Hono, type Context } from "hono";
 import { AUDIT_ACTIONS, type AuditAction, auditActors, listAudit, recordAudit } from "../audit/store.js";
-import { auditFilter } from "./api.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { render } from "./render.js";
 import { requireAdmin } from "./users.js";
@@ -81,4 +80,26 @@ function facts(detail: string | null): string[] {
   } catch {
     return [];
   }
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** The audit log's filter (page and API alike): actor, action or family, from/to days; or the problem. */
+export function auditFilter(params: URLSearchParams): { actor?: string; action?: string; from?: string; to?: string } | string {
+  const actor = (params.get("actor") ?? "").trim().slice(0, 100);
+  const action = (params.get("action") ?? "").trim();
+  const families = new Set(Object.keys(AUDIT_ACTIONS).map((a) => a.split(".")[0]!));
+  if (action && !(action in AUDIT_ACTIONS) && !families.has(action))
+    return `action is one of ${[...families].join(", ")} or a full action name (${Object.keys(AUDIT_ACTIONS).slice(0, 3).join(", ")}, …).`;
+  const from = params.get("from") ?? "";
+  const to = params.get("to") ?? "";
+  if ((from && !DAY.test(from)) || (to && !DAY.test(to)) || (from && Number.isNaN(Date.parse(from))) || (to && Number.isNaN(Date.parse(to))))
+    return "from and to are days, like 2026-01-31.";
+  return {
+    actor: actor || undefined,
+    action: action || undefined,
+    from: from ? new Date(`${from}T00:00:00Z`).toISOString() : undefined,
+    // The whole day named by "to".
+    to: to ? new Date(Date.parse(`${to}T00:00:00Z`) + 86_400_000).toISOString() : undefined,
+  };
 }

@@ -9,18 +9,8 @@ import { DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE_S, deviceCookieFor, isDeviceCookie
 import { MAX_PASSWORD_LENGTH, decoyHash, hashPassword, verifyPassword } from "../auth/password.js";
 import { ACCOUNT_RULE, IP_RULE, clearAttempts, releaseAttempt, reserveAttempt } from "../auth/rate-limit.js";
 import { SESSION_COOKIE, createSession, invalidateSession } from "../auth/sessions.js";
-import { claimTotpStep, countUsers, createUser, findUserById, findUserByUsername } from "../auth/users.js";
-import {
-  CHALLENGE_COOKIE,
-  CHALLENGE_TTL_MS,
-  closeChallenge,
-  createChallenge,
-  matchingStep,
-  peekChallenge,
-  takeChallengeAttempt,
-  useRecoveryCode,
-} from "../auth/totp.js";
-import type { User } from "../db/schema.js";
+import { countUsers, createUser, findUserById, findUserByUsername } from "../auth/users.js";
+import { CHALLENGE_COOKIE, CHALLENGE_TTL_MS, closeChallenge, createChallenge, checkSecondFactor, peekChallenge, takeChallengeAttempt } from "../auth/totp.js";
 import { loadSignInSettings } from "../auth/sign-in-settings.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { newPasswordErrors, readForm, usernameError } from "./forms.js";
@@ -142,7 +132,8 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
     if (waitMs > 0) return codePage(c, tooManyMessage(c, waitMs, "sign-in codes"), 429);
     const user = await findUserById(deps.db, challenge.userId);
     const code = (form.code ?? "").trim().slice(0, 40);
-    const how = user ? await secondFactor(deps, user, code) : undefined;
+    const how = user ? await checkSecondFactor(deps.db, deps.vault, user, code, deps.now()) : undefined;
+    if (how === "recovery code") deps.logger.warn("recovery code used", { user: user!.username });
     if (!user || !how) {
       deps.logger.warn("sign-in code refused", { user: user?.username, ip: c.get("clientIp") });
       await audit(c, deps, "auth.sign_in_failed", user?.username ?? null, { reason: "wrong code" }, user?.username);
@@ -208,21 +199,6 @@ async function finishSignIn(c: Context<AppEnv>, deps: AppDeps, username: string,
   await startSession(c, deps, userId);
   deps.logger.info("signed in", { user: username });
   await audit(c, deps, "auth.sign_in", username, second ? { second: second } : undefined, username);
-}
-
-/** Checks a TOTP code (once per step) or a recovery code (once per code): which it was, or undefined. */
-async function secondFactor(deps: AppDeps, user: User, code: string): Promise<string | undefined> {
-  if (!user.totp_key) return undefined;
-  if (/^\d[\d ]{5,7}$/.test(code)) {
-    const key = new Uint8Array(Buffer.from(deps.vault.decrypt(user.totp_key), "base64"));
-    const step = matchingStep(key, code, deps.now());
-    return step !== undefined && (await claimTotpStep(deps.db, user.id, step)) ? "authenticator code" : undefined;
-  }
-  if (/^[a-z0-9]{5}-?[a-z0-9]{5}$/i.test(code) && (await useRecoveryCode(deps.db, user.id, code, deps.now()))) {
-    deps.logger.warn("recovery code used", { user: user.username });
-    return "recovery code";
-  }
-  return undefined;
 }
 
 export async function startSession(c: Context<AppEnv>, deps: AppDeps, userId: number): Promise<void> {

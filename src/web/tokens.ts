@@ -7,6 +7,7 @@ import { audit } from "./audit.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
 import { render } from "./render.js";
+import { withoutTrailingSlash } from "../text.js";
 
 /** The choices of lifetime offered, in days (0: never ends). */
 export const TOKEN_LIFETIMES = [30, 90, 365, 0] as const;
@@ -28,7 +29,7 @@ export function tokenRoutes(deps: AppDeps): Hono<AppEnv> {
         lifetimes: TOKEN_LIFETIMES,
         values: { scopes: ["read"], lifetime: "90" },
         errors: {},
-        apiUrl: `${deps.baseUrl.replace(/\/$/, "")}/api/v1`,
+        apiUrl: `${withoutTrailingSlash(deps.baseUrl)}/api/v1`,
         ...extra,
       },
       status,

@@ -6,19 +6,20 @@ import { Hono, type Context } from "hono";
 import { MAX_PASSWORD_LENGTH, verifyPassword } from "../auth/password.js";
 import { loadSignInSettings } from "../auth/sign-in-settings.js";
 import {
+  checkSecondFactor,
   deleteRecoveryCodes,
   matchingStep,
   newRecoveryCodes,
   newTotpKey,
+  openTotpKey,
   qrCodeSvg,
   recoveryCodesLeft,
+  sealTotpKey,
   totpUri,
   typedKey,
-  useRecoveryCode,
 } from "../auth/totp.js";
-import { claimTotpStep, disableTotp, enableTotp, findUserById, setPendingTotpKey } from "../auth/users.js";
+import { disableTotp, enableTotp, findUserById, setPendingTotpKey } from "../auth/users.js";
 import type { User } from "../db/schema.js";
-import type { Vault } from "../vault.js";
 import { audit } from "./audit.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
@@ -27,9 +28,6 @@ import { render } from "./render.js";
 import { requireAdmin } from "./users.js";
 
 const ISSUER = "Patchbay";
-
-const sealKey = (vault: Vault, key: Uint8Array) => vault.encrypt(Buffer.from(key).toString("base64"));
-const openKey = (vault: Vault, sealed: string) => new Uint8Array(Buffer.from(vault.decrypt(sealed), "base64"));
 
 /** Signed in through a proxy or a provider: two-step sign-in is theirs to ask for, not Patchbay's. */
 const localSession = (c: Context<AppEnv>) => c.get("via") === undefined && !c.get("user")?.external_id;
@@ -42,7 +40,7 @@ export function twoStepRoutes(deps: AppDeps): Hono<AppEnv> {
     const settings = await loadSignInSettings(deps.db);
     let enrol: { svg: string; typed: string } | undefined;
     if (!user.totp_key && user.totp_pending_key) {
-      const key = openKey(deps.vault, user.totp_pending_key);
+      const key = openTotpKey(deps.vault, user.totp_pending_key);
       enrol = { svg: qrCodeSvg(totpUri(ISSUER, user.username, key)), typed: typedKey(key) };
     }
     return render(
@@ -69,7 +67,7 @@ export function twoStepRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/account/two-step/start", async (c) => {
     const user = c.get("user")!;
     if (user.totp_key) return page(c, { failure: "Two-step sign-in is already on. Turn it off first to move it to another app." }, 422);
-    await setPendingTotpKey(deps.db, user.id, sealKey(deps.vault, newTotpKey()));
+    await setPendingTotpKey(deps.db, user.id, sealTotpKey(deps.vault, newTotpKey()));
     return c.redirect("/account/two-step", 303);
   });
 
@@ -78,7 +76,7 @@ export function twoStepRoutes(deps: AppDeps): Hono<AppEnv> {
     if (user.totp_key) return c.redirect("/account/two-step", 303);
     if (!user.totp_pending_key) return page(c, { failure: "Start again: choose Turn on two-step sign-in." }, 422);
     const form = await readForm(c);
-    const step = matchingStep(openKey(deps.vault, user.totp_pending_key), form.code ?? "", deps.now());
+    const step = matchingStep(openTotpKey(deps.vault, user.totp_pending_key), form.code ?? "", deps.now());
     if (step === undefined)
       return page(c, { errors: { code: "That code does not match. Check that your phone's clock is right and enter the code the app shows now." } }, 422);
     await enableTotp(deps.db, user.id, user.totp_pending_key, step, deps.now());
@@ -95,12 +93,8 @@ export function twoStepRoutes(deps: AppDeps): Hono<AppEnv> {
     if (waitMs > 0) return { errors: { password: tooManyMessage(c, waitMs, "password checks") }, status: 429 };
     const errors: Record<string, string> = {};
     if (!(await verifyPassword(user.password_hash, (form.password ?? "").slice(0, MAX_PASSWORD_LENGTH)))) errors.password = "This is not your password.";
-    else if (user.totp_key) {
-      const code = (form.code ?? "").trim().slice(0, 40);
-      const step = matchingStep(openKey(deps.vault, user.totp_key), code, deps.now());
-      const ok = step !== undefined ? await claimTotpStep(deps.db, user.id, step) : await useRecoveryCode(deps.db, user.id, code, deps.now());
-      if (!ok) errors.code = "That code is not right, or was already used.";
-    }
+    else if (user.totp_key && !(await checkSecondFactor(deps.db, deps.vault, user, form.code ?? "", deps.now())))
+      errors.code = "That code is not right, or was already used.";
     return Object.keys(errors).length ? { errors, status: 422 } : user;
   };
 

@@ -2,6 +2,8 @@
 // one .ci/run makes sure answers); dropped afterwards.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { afterAll, beforeAll } from "vitest";
+import { type OpenPostgres, openPostgres } from "../../src/db/postgres.js";
 
 export const ADMIN_URL = process.env.PATCHBAY_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -28,4 +30,23 @@ export async function freshDatabase(): Promise<{ url: string; drop(): Promise<vo
       await client.end();
     },
   };
+}
+
+/**
+ * Several Patchbay processes on one fresh database, as their connection pools: opened before the
+ * file's tests, closed (and the database dropped) after them. The array fills in beforeAll.
+ */
+export function processesOnOneDatabase(count: number): OpenPostgres[] {
+  const processes: OpenPostgres[] = [];
+  let database: { drop(): Promise<void> } | undefined;
+  beforeAll(async () => {
+    const fresh = await freshDatabase();
+    database = fresh;
+    for (let i = 0; i < count; i++) processes.push(await openPostgres(fresh.url));
+  });
+  afterAll(async () => {
+    for (const p of processes) await p.close();
+    await database?.drop();
+  });
+  return processes;
 }

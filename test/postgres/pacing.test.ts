@@ -1,23 +1,12 @@
 // Pacing shared by processes on PostgreSQL: the token buckets live in the database, so writers
 // in two processes together never take more than a window allows (the same upsert as on SQLite,
 // row-locked by PostgreSQL).
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { GITHUB_PACING } from "../../src/connectors/github/client.js";
-import { openPostgres, type OpenPostgres } from "../../src/db/postgres.js";
 import { bucketShape, paceWindows, takeToken } from "../../src/integrations/pacing.js";
-import { freshDatabase } from "./database.js";
+import { processesOnOneDatabase } from "./database.js";
 
-let database: { url: string; drop(): Promise<void> };
-let processes: OpenPostgres[];
-
-beforeAll(async () => {
-  database = await freshDatabase();
-  processes = [await openPostgres(database.url), await openPostgres(database.url)];
-});
-afterAll(async () => {
-  for (const p of processes ?? []) await p.close();
-  await database?.drop();
-});
+const processes = processesOnOneDatabase(2);
 
 describe("token buckets across processes", () => {
   it("grant two processes asking at once no more together than the burst", async () => {

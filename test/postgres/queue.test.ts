@@ -1,25 +1,13 @@
 // The job queue with workers in three processes on one PostgreSQL database (three pools): every
 // job runs exactly once, the workers skip rows another is claiming (FOR UPDATE SKIP LOCKED), an
 // integration's lane holds across processes, and two enqueues of one dedupe key make one job.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openPostgres, type OpenPostgres } from "../../src/db/postgres.js";
+import { describe, expect, it } from "vitest";
 import { enqueueJob } from "../../src/jobs/queue.js";
 import { Worker } from "../../src/jobs/worker.js";
 import { silentLogger } from "../../src/log.js";
-import { freshDatabase } from "./database.js";
+import { processesOnOneDatabase } from "./database.js";
 
-let database: { url: string; drop(): Promise<void> };
-let processes: OpenPostgres[];
-
-beforeAll(async () => {
-  database = await freshDatabase();
-  processes = [];
-  for (let i = 0; i < 3; i++) processes.push(await openPostgres(database.url));
-});
-afterAll(async () => {
-  for (const p of processes ?? []) await p.close();
-  await database?.drop();
-});
+const processes = processesOnOneDatabase(3);
 
 async function until(done: () => Promise<boolean>, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -2,24 +2,13 @@
 // scanner records at once (each in its own transaction, as a sync runs them) neither fail on a
 // unique key nor duplicate a finding, an asset or a scanner record.
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ScannerRecord } from "../../src/connectors/types.js";
-import { openPostgres, type OpenPostgres } from "../../src/db/postgres.js";
 import { importPage } from "../../src/findings/import.js";
 import { loadRepositoryIndex } from "../../src/findings/repositories.js";
-import { freshDatabase } from "./database.js";
+import { processesOnOneDatabase } from "./database.js";
 
-let database: { url: string; drop(): Promise<void> };
-let processes: OpenPostgres[];
-
-beforeAll(async () => {
-  database = await freshDatabase();
-  processes = [await openPostgres(database.url), await openPostgres(database.url)];
-});
-afterAll(async () => {
-  for (const p of processes ?? []) await p.close();
-  await database?.drop();
-});
+const processes = processesOnOneDatabase(2);
 
 function records(n: number, integration: string, year = 2025): ScannerRecord[] {
   const now = new Date().toISOString();
