@@ -40,6 +40,8 @@ import { UPLOAD_RESUME_JOB, recoverUploads, uploadResumeHandler } from "./upload
 import { storageProblem } from "./db/storage.js";
 import { outboundFetch } from "./outbound.js";
 import { openPostgres } from "./db/postgres.js";
+import { MOVED_MARKER } from "./db/migrate-to-postgres.js";
+import { readMeta } from "./db/meta.js";
 
 export interface RuntimeOptions {
   now?: () => Date;
@@ -75,6 +77,15 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   } catch (err) {
     await database.close();
     throw err;
+  }
+  if (!config.databaseUrl) {
+    const moved = await readMeta(database.db, MOVED_MARKER);
+    if (moved) {
+      const { at, to } = JSON.parse(moved) as { at: string; to: string };
+      logger.warn(
+        `This SQLite database was copied to PostgreSQL (${to}) on ${at} by migrate-to-postgres --final. Changes made here are not in PostgreSQL: set DATABASE_URL to run on PostgreSQL.`,
+      );
+    }
   }
   const catalogue = options.catalogue ?? defaultCatalogue();
   const outbound = outboundFetch(config.proxy, config.outboundDenyPrivate);

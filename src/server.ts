@@ -1,7 +1,8 @@
 // Entry point. `node dist/server.js` serves Patchbay; `... backup [file]` writes an online
 // backup of the database; `... config` prints the effective configuration; `... reset-password
 // USER` gives a user a one-time password and signs them out everywhere; `... restore FILE`
-// puts a checked backup in place of the database while Patchbay is stopped.
+// puts a checked backup in place of the database while Patchbay is stopped; `... migrate-to-postgres
+// [--final]` copies the SQLite database into the PostgreSQL one DATABASE_URL names.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,6 +10,7 @@ import { serve } from "@hono/node-server";
 import { ConfigError, type Config, describeConfig, loadConfig } from "./config.js";
 import { StartupError, openDatabase } from "./db/database.js";
 import { openVault } from "./vault.js";
+import type { Db } from "./db/schema.js";
 import { backupDatabase, backupName } from "./db/backups.js";
 import { hashPassword } from "./auth/password.js";
 import { invalidateUserSessions } from "./auth/sessions.js";
@@ -17,6 +19,8 @@ import { createLogger, type Logger } from "./log.js";
 import { openRuntime } from "./runtime.js";
 import { recordAudit } from "./audit/store.js";
 import { openPostgres } from "./db/postgres.js";
+import { MigrationRefused, changesSince, copyToPostgres, markMoved } from "./db/migrate-to-postgres.js";
+import { redactDatabaseUrl } from "./text.js";
 
 async function main(argv: string[]): Promise<void> {
   let config: Config;
@@ -38,7 +42,9 @@ async function main(argv: string[]): Promise<void> {
   if (command === "backup") return backup(config, argv[1]);
   if (command === "reset-password") return resetPassword(config, argv[1]);
   if (command === "restore") return restore(config, argv[1]);
-  if (command !== "serve") fail(`Unknown command "${command}". Use: serve (default), backup [file], restore FILE, config, reset-password USER.`);
+  if (command === "migrate-to-postgres") return migrateToPostgres(config, argv.slice(1));
+  if (command !== "serve")
+    fail(`Unknown command "${command}". Use: serve (default), backup [file], restore FILE, config, reset-password USER, migrate-to-postgres [--final].`);
   await start(config, createLogger(config.logLevel));
 }
 
@@ -233,6 +239,121 @@ async function restore(config: Config, source: string | undefined): Promise<void
 class RestoreRefused extends Error {}
 function refuse(message: string): never {
   throw new RestoreRefused(message);
+}
+
+/**
+ * Copies the SQLite database in the data directory into the PostgreSQL database DATABASE_URL
+ * names, from an online backup (Patchbay may keep running), and says how much changed since; with
+ * --final, once Patchbay is stopped, the copy to switch to.
+ */
+async function migrateToPostgres(config: Config, args: string[]): Promise<void> {
+  const final = args.includes("--final");
+  const unknown = args.filter((a) => a !== "--final");
+  if (unknown.length) fail(`Unknown argument "${unknown[0]}". Use: migrate-to-postgres [--final].`);
+  if (!config.databaseUrl)
+    fail(
+      "Set DATABASE_URL to the empty PostgreSQL database to copy into (postgres://user:password@host:5432/patchbay), and PATCHBAY_SECRET_KEY to this installation's key.",
+    );
+  if (!fs.existsSync(config.databasePath)) fail(`There is no SQLite database at ${config.databasePath} to copy. Check PATCHBAY_DATA_DIR.`);
+  if (final) {
+    const running = runningServer(config);
+    if (running)
+      fail(
+        `Patchbay is running on ${config.dataDir} (${running}). Stop it first (a server that was killed stops counting a minute later), then run migrate-to-postgres --final again.`,
+      );
+  }
+  const target = redactDatabaseUrl(config.databaseUrl);
+  const work = path.join(config.dataDir, `migrate-${process.pid}`);
+  const snapshot = path.join(work, "snapshot.db");
+  const started = performance.now();
+  let refused: string | undefined;
+  fs.mkdirSync(work, { recursive: true, mode: 0o700 });
+  try {
+    process.stdout.write(`Copying ${config.databasePath} (an online backup of it) into PostgreSQL at ${target}${final ? ", the final copy" : ""}.\n`);
+    try {
+      await backupDatabase(config.databasePath, snapshot);
+    } catch (err) {
+      throw new MigrationRefused(`The backup of ${config.databasePath} failed: ${(err as Error).message}. Check the free space in ${config.dataDir}.`);
+    }
+    let source;
+    try {
+      source = await openDatabase(snapshot);
+    } catch (err) {
+      throw new MigrationRefused(`The SQLite database cannot be read: ${(err as Error).message}`);
+    }
+    try {
+      await sealedWithThisKey(config, source.db);
+      let postgres;
+      try {
+        postgres = await openPostgres(config.databaseUrl);
+      } catch (err) {
+        if (err instanceof StartupError) throw new MigrationRefused(err.message);
+        throw err;
+      }
+      try {
+        const report = await copyToPostgres(source.sqlite, postgres.db, {
+          final,
+          source: config.databasePath,
+          now: new Date(),
+          onTable: (table, rows) => process.stdout.write(`  ${table}: ${rows.toLocaleString("en")} rows\n`),
+        });
+        const seconds = Math.round((performance.now() - started) / 1000);
+        process.stdout.write(
+          `Copied ${report.rows.toLocaleString("en")} rows in ${report.tables.length} tables in ${seconds} s; every table's row count and the findings' totals were checked. Stored credentials stay encrypted under the same key.\n`,
+        );
+        if (report.nulReplaced)
+          process.stdout.write(
+            `${report.nulReplaced} text values held a NUL character, which PostgreSQL cannot store; each is kept with U+FFFD in its place.\n`,
+          );
+      } finally {
+        await postgres.close();
+      }
+    } finally {
+      await source.close();
+    }
+    if (final) {
+      markMoved(config.databasePath, target, new Date());
+      process.stdout.write(
+        `This is the copy to switch to. Set DATABASE_URL (and this PATCHBAY_SECRET_KEY) for every Patchbay replica and start them.\n` +
+          `${config.databasePath} stays as it was, as a fallback; Patchbay on PostgreSQL no longer writes to it.\n`,
+      );
+    } else {
+      const changes = changesSince(config.databasePath, snapshot);
+      const where = changes.tables.map((t) => `${t.name} ${t.rows}`).join(", ");
+      process.stdout.write(
+        (changes.tables.length
+          ? `Since the copy began, SQLite has changed: ${changes.added} rows added, ${changes.changed} changed, ${changes.deleted} deleted (${where}).\n`
+          : "Nothing changed in SQLite since the copy began.\n") +
+          `Patchbay keeps writing to SQLite while it runs. When you are ready to switch: stop Patchbay, run migrate-to-postgres --final (it copies everything again, up to the stop), then set DATABASE_URL for every replica and start them.\n`,
+      );
+    }
+  } catch (err) {
+    if (!(err instanceof MigrationRefused)) throw err;
+    refused = err.message;
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  if (refused) fail(refused);
+}
+
+/** The SQLite database's credentials must open with PATCHBAY_SECRET_KEY, which every replica will use. */
+async function sealedWithThisKey(config: Config, db: Db): Promise<void> {
+  try {
+    await openVault(db, { secretKey: config.secretKey, secretKeyFile: config.secretKeyFile });
+  } catch (err) {
+    if (!(err instanceof StartupError)) throw err;
+    const fromFile =
+      fs.existsSync(config.secretKeyFile) &&
+      (await openVault(db, { secretKey: undefined, secretKeyFile: config.secretKeyFile }).then(
+        () => true,
+        () => false,
+      ));
+    throw new MigrationRefused(
+      fromFile
+        ? `The SQLite database's credentials are encrypted with the key in ${config.secretKeyFile}, not with PATCHBAY_SECRET_KEY. Set PATCHBAY_SECRET_KEY to that file's contents (PATCHBAY_SECRET_KEY=$(cat ${config.secretKeyFile})), here and for every replica, and run this again.`
+        : `PATCHBAY_SECRET_KEY is not the key the SQLite database's credentials were encrypted with. Set it to this installation's key (PATCHBAY_SECRET_KEY, or the contents of ${config.secretKeyFile}) and run this again.`,
+    );
+  }
 }
 
 /** SQLite's online backup: consistent while Patchbay keeps running. */

@@ -55,11 +55,13 @@ const postgresByDir = new Map<string, string>();
 /** PATCHBAY_TEST_DATABASE=postgres: each test app on a fresh PostgreSQL database (dropped on close), as npm run test:postgres runs the integration suite. */
 const ON_POSTGRES = process.env.PATCHBAY_TEST_DATABASE === "postgres";
 
-export async function testApp(opts: { env?: Record<string, string>; logger?: Logger; runtime?: RuntimeOptions; clock?: TestClock } = {}): Promise<TestApp> {
+export async function testApp(
+  opts: { env?: Record<string, string>; logger?: Logger; runtime?: RuntimeOptions; clock?: TestClock; sqlite?: boolean } = {},
+): Promise<TestApp> {
   const dir = tempDir();
   // A second app on the same data directory (another process on one database) shares its PostgreSQL database too.
   const shared = opts.env?.PATCHBAY_DATA_DIR ? postgresByDir.get(opts.env.PATCHBAY_DATA_DIR) : undefined;
-  const postgres = ON_POSTGRES && !shared ? await freshDatabase() : undefined;
+  const postgres = ON_POSTGRES && !shared && !opts.sqlite && !opts.env?.DATABASE_URL ? await freshDatabase() : undefined;
   if (postgres) postgresByDir.set(opts.env?.PATCHBAY_DATA_DIR ?? dir, postgres.url);
   const databaseUrl = shared ?? postgres?.url;
   const config = loadConfig({
