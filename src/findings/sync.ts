@@ -119,7 +119,7 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
       await finish(db, integration, run.id, counts, actor, now());
       logger.info("scan finished", { integrationId, pages, ...counts, skipped: counts.skipped });
     } catch (err) {
-      throw await recordSyncFailure(db, integration, run.id, job, err, `Scan stopped on page ${committedPages + 1}`, now(), true);
+      throw await recordSyncFailure(db, integration, run.id, job, err, `Scan stopped on page ${committedPages + 1}`, now(), true, connection);
     }
   };
 }

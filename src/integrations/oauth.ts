@@ -121,6 +121,32 @@ export async function completeAuthorization(
   }
 }
 
+/** The stored (sealed) credentials a connection was loaded from. */
+const SEALED = Symbol("sealed credentials");
+
+function sealedAs<T extends object>(connection: T, integrationId: number, sealed: string | null): T {
+  // Enumerable, so that copies ({ ...connection }) keep it; a symbol, so that nothing lists or sends it.
+  Object.defineProperty(connection, SEALED, { value: { integrationId, sealed }, enumerable: true });
+  return connection;
+}
+
+/**
+ * True when the integration's stored credentials are no longer those this connection was loaded
+ * from: another job or process refreshed the OAuth token (GitLab and Bitbucket revoke the old
+ * access token as they issue the new one) or someone entered new ones. A refusal of the old
+ * credentials then says nothing about the new: the work is retried, the integration not flagged.
+ */
+export async function credentialsReplaced(db: Services["db"], connection: object | undefined): Promise<boolean> {
+  const loaded = [connection, (connection as { reused?: object } | undefined)?.reused]
+    .map((c) => (c && SEALED in c ? (c as { [SEALED]: { integrationId: number; sealed: string | null } })[SEALED] : undefined))
+    .filter((l) => l !== undefined);
+  for (const { integrationId, sealed } of loaded) {
+    const current = await findIntegration(db, integrationId);
+    if (current && current.secrets !== sealed) return true;
+  }
+  return false;
+}
+
 /**
  * Refreshes in progress in this process, by database handle and integration: jobs of one process
  * share one refresh; other processes wait on the database lock (loadOrRefresh).
@@ -165,7 +191,7 @@ async function loadOrRefresh(deps: Services, connector: Connector, stale: Integr
     const secrets = deps.vault.openSecrets(integration.secrets);
     const expiresAt = typeof settings.tokenExpiresAt === "string" ? Date.parse(settings.tokenExpiresAt) : NaN;
     if (!connector.oauth || !secrets.refreshToken || Number.isNaN(expiresAt) || expiresAt - deps.now().getTime() > REFRESH_MARGIN_MS) {
-      return { settings, secrets };
+      return sealedAs({ settings, secrets }, integration.id, integration.secrets);
     }
     // One process refreshes (providers that rotate refresh tokens refuse a second refresh with the
     // same one); the others wait for its new token, then read it.
@@ -179,8 +205,9 @@ async function loadOrRefresh(deps: Services, connector: Connector, stale: Integr
           refresh_token: secrets.refreshToken,
         });
         const next = { settings: { ...settings, ...tokens.settings }, secrets: { ...secrets, ...tokens.secrets } };
-        await setIntegrationCredentials(deps.db, integration.id, next.settings, deps.vault.sealSecrets(next.secrets), deps.now());
-        return next;
+        const sealed = deps.vault.sealSecrets(next.secrets);
+        await setIntegrationCredentials(deps.db, integration.id, next.settings, sealed, deps.now());
+        return sealedAs(next, integration.id, sealed);
       } finally {
         await releaseTokenRefresh(deps.db, integration.id);
       }

@@ -22,7 +22,7 @@ export async function withReused(deps: Services, connector: Connector, connectio
     );
   }
   const reused = await connectionFor(deps, other, integration);
-  return { ...connection, reused: { settings: reused.settings, secrets: reused.secrets } };
+  return { ...connection, reused };
 }
 
 /** A background job's connection: stored settings and secrets, OAuth refreshed, and the reused one. */

@@ -9,7 +9,7 @@ import type { JobHandler } from "../jobs/worker.js";
 import { redactText, registerSecret } from "../log.js";
 import { publish } from "../jobs/events.js";
 import { withReused } from "./reused.js";
-import { connectionFor } from "./oauth.js";
+import { connectionFor, credentialsReplaced } from "./oauth.js";
 import { findIntegration, setIntegrationStatus } from "./store.js";
 
 export type TestOutcome = { ok: true; result: TestResult } | { ok: false; message: string; advice: Advice };
@@ -81,13 +81,18 @@ export function integrationCheckHandler(deps: Services): JobHandler<{ integratio
     const connector = deps.catalogue.get(integration.kind);
     if (!connector) throw new Error(`Integration ${integrationId} is of kind "${integration.kind}", which this version of Patchbay does not implement.`);
     let outcome: TestOutcome;
-    try {
-      const connection = await connectionFor(deps, connector, integration);
-      outcome = await testConnection(connector, connection, connectorContext({ ...deps.env, logger }), deps);
-    } catch (err) {
-      // A refresh the provider refused: the authorization was revoked.
-      const error = err instanceof ExternalError ? err : new ExternalError("remote", connector.card.name, String(err));
-      outcome = { ok: false, message: redactText(error.message), advice: adviceFor(connector, error) };
+    for (let attempt = 1; ; attempt++) {
+      let connection;
+      try {
+        connection = await connectionFor(deps, connector, (await findIntegration(deps.db, integrationId)) ?? integration);
+        outcome = await testConnection(connector, connection, connectorContext({ ...deps.env, logger }), deps);
+      } catch (err) {
+        // A refresh the provider refused: the authorization was revoked.
+        const error = err instanceof ExternalError ? err : new ExternalError("remote", connector.card.name, String(err));
+        outcome = { ok: false, message: redactText(error.message), advice: adviceFor(connector, error) };
+      }
+      // Refused because another job refreshed the token meanwhile (the provider revoked the one tested): test the new one.
+      if (outcome.ok || attempt === 2 || !(await credentialsReplaced(deps.db, connection))) break;
     }
     if (outcome.ok) {
       await setIntegrationStatus(deps.db, integrationId, "connected", null, deps.now());

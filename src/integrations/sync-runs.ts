@@ -6,6 +6,7 @@ import { redactText } from "../log.js";
 import { publish } from "../jobs/events.js";
 import { syncDuration } from "../metrics.js";
 import { markSynced, setIntegrationStatus } from "./store.js";
+import { credentialsReplaced } from "./oauth.js";
 
 /** What one sync run counted: read, new, updated, unchanged, resolved, and skipped by reason. */
 export interface SyncCounts {
@@ -69,9 +70,20 @@ export async function recordSyncFailure(
   where: string,
   now: Date,
   resumable: boolean,
+  /** The connection the attempt used: a refusal of credentials replaced meanwhile is retried, not a failure of the integration. */
+  connection?: object,
 ): Promise<Error> {
-  const message = redactText(err instanceof Error ? err.message : String(err));
   const lastAttempt = job.attempts >= job.max_attempts;
+  if (err instanceof ExternalError && err.kind === "auth" && (await credentialsReplaced(db, connection))) {
+    const message = `${where}: ${integration.name}'s credentials were replaced while it ran (an OAuth token refreshed by another job), and the old ones were refused.${lastAttempt ? "" : " It will be retried with the new ones."}`;
+    await db
+      .updateTable("sync_runs")
+      .set({ status: lastAttempt ? "failed" : "interrupted", error: message, finished_at: lastAttempt ? now.toISOString() : null })
+      .where("id", "=", runId)
+      .execute();
+    return new Error(message);
+  }
+  const message = redactText(err instanceof Error ? err.message : String(err));
   await db
     .updateTable("sync_runs")
     .set({ status: lastAttempt ? "failed" : "interrupted", error: message, finished_at: lastAttempt ? now.toISOString() : null })

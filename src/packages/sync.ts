@@ -1,6 +1,7 @@
 // Job `packages.sync`: the packages a package registry lists for the organisation, with their
 // versions, kept in the packages table (what the Packages page shows, and what the dependency
 // monitor keeps to itself). Packages no longer listed are removed.
+import type { ConnectionSettings } from "../connectors/types.js";
 import { loadConnected } from "../integrations/store.js";
 import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
@@ -31,8 +32,9 @@ export function packageSyncHandler(deps: Services): JobHandler<{ integrationId: 
     // The scan counts' shape, so the card reads it like a scan: "resolved" = packages no longer listed.
     const counts: SyncCounts = emptyCounts();
     const run = await startRun(db, integration.id, job.id, now());
+    let connection: ConnectionSettings | undefined;
     try {
-      const connection = await connectionOf(deps, connector, integration);
+      connection = await connectionOf(deps, connector, integration);
       const listed = await connector.packages.list(connection, connectorContext({ ...deps.env, logger }));
       const ecosystem = connector.packages.ecosystem;
       const stamp = now().toISOString();
@@ -68,7 +70,7 @@ export function packageSyncHandler(deps: Services): JobHandler<{ integrationId: 
       });
       logger.info("packages listed", { integrationId, ...counts });
     } catch (err) {
-      throw await recordSyncFailure(db, integration, run.id, job, err, "Package listing stopped", now(), false);
+      throw await recordSyncFailure(db, integration, run.id, job, err, "Package listing stopped", now(), false, connection);
     }
   };
 }

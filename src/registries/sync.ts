@@ -6,7 +6,7 @@
 import { loadConnected } from "../integrations/store.js";
 import type { Services } from "../services.js";
 import { connectorContext } from "../connectors/context.js";
-import type { RegistryImage } from "../connectors/types.js";
+import type { ConnectionSettings, RegistryImage } from "../connectors/types.js";
 import type { Db } from "../db/schema.js";
 import { type SyncCounts, emptyCounts } from "../findings/import.js";
 import { loadRepositoryIndex } from "../findings/repositories.js";
@@ -36,8 +36,9 @@ export function registrySyncHandler(deps: Services): JobHandler<{ integrationId:
     const counts: SyncCounts = emptyCounts();
     const run = await startRun(db, integration.id, job.id, now());
     let where = "Image sync could not start";
+    let connection: ConnectionSettings | undefined;
     try {
-      const connection = await connectionOf(deps, connector, integration);
+      connection = await connectionOf(deps, connector, integration);
       const host = connector.registry.host(connection.settings);
       const session = connector.registry.session(connection, connectorContext({ ...deps.env, logger }));
       const repositories = await session.repositories();
@@ -87,7 +88,7 @@ export function registrySyncHandler(deps: Services): JobHandler<{ integrationId:
       });
       logger.info("registry synced", { integrationId, ...counts });
     } catch (err) {
-      throw await recordSyncFailure(db, integration, run.id, job, err, where, now(), false);
+      throw await recordSyncFailure(db, integration, run.id, job, err, where, now(), false, connection);
     }
   };
 }

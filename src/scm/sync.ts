@@ -76,7 +76,7 @@ export function repositorySyncHandler(deps: Services): JobHandler<{ integrationI
       const note = await registerWebhooks(db, connector, integration, connection, { ...ctx, logger }, deps.baseUrl, now());
       await mergeIntegrationSettings(db, integration.id, { webhookNote: note });
     } catch (err) {
-      throw await recordSyncFailure(db, integration, run.id, job, err, `Repository sync stopped on page ${pages + 1}`, now(), false);
+      throw await recordSyncFailure(db, integration, run.id, job, err, `Repository sync stopped on page ${pages + 1}`, now(), false, connection);
     }
   };
 }

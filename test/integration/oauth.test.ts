@@ -208,4 +208,45 @@ describe("OAuth with GitLab", () => {
     expect(card).toContain("GitLab no longer accepts Patchbay's authorization: it was revoked or has expired");
     expect(card).toContain("Choose Connect with GitLab again in the integration's Configuration tab.");
   });
+
+  it("retries, without flagging GitLab, a sync whose token another job refreshed meanwhile (GitLab revokes the old token as it issues the new)", async () => {
+    const start = await admin.post("/integrations/gitlab/oauth/start", {
+      gitlabUrl: "https://gitlab.example.com",
+      clientId: "gl-app-id",
+      clientSecret: "gl-app-secret",
+    });
+    await admin.get(await consent(start.headers.get("location")!, gitlabServer.url));
+    await runJobs(app);
+    const { id } = await db().selectFrom("integrations").select("id").executeTakeFirstOrThrow();
+    gitlab.addProjects("big", 250); // three pages: the sync is still reading when the other job refreshes
+    try {
+      gitlab.faults.add({ path: /\/projects$/, latencyMs: 150 });
+      // 310 s left on the token: the sync uses it as it is, without refreshing.
+      app.clock.advance(6890_000);
+      await enqueueJob(db(), "scm.sync", { integrationId: id }, app.clock.now());
+      const sync = app.runtime.worker.runOnce();
+      await new Promise((r) => setTimeout(r, 50));
+      // Now under the five-minute margin: a connection check refreshes, and GitLab revokes the token the sync holds.
+      app.clock.advance(20_000);
+      await enqueueJob(db(), "integration.check", { integrationId: id }, app.clock.now());
+      const revokedBefore = gitlab.rejected.revoked;
+      await app.runtime.worker.runOnce();
+      await sync;
+      expect(gitlab.rejected.revoked).toBeGreaterThan(revokedBefore);
+      const during = await db().selectFrom("integrations").select(["status", "last_error"]).where("id", "=", id).executeTakeFirstOrThrow();
+      expect(during).toEqual({ status: "connected", last_error: null });
+      const run = await db().selectFrom("sync_runs").select(["status", "error"]).orderBy("id", "desc").executeTakeFirstOrThrow();
+      expect(run.status).toBe("interrupted");
+      expect(run.error).toContain("credentials were replaced while it ran");
+      // The retry reads every project with the new token.
+      await runJobs(app, 120_000);
+      expect(await db().selectFrom("sync_runs").select("status").orderBy("id", "desc").executeTakeFirstOrThrow()).toEqual({ status: "succeeded" });
+      expect((await db().selectFrom("repositories").select("id").where("integration_id", "=", id).where("full_name", "like", "big/%").execute()).length).toBe(
+        250,
+      );
+    } finally {
+      gitlab.faults.clear();
+      gitlab.projects.splice(3);
+    }
+  });
 });

@@ -32,7 +32,10 @@ export interface GitLabSimIssue {
 
 export class GitLabSim {
   readonly faults = new FaultKnobs();
-  readonly tokens = new Map<string, { username: string; scopes: string[]; revoked?: boolean }>();
+  /** Access tokens: an OAuth one expires (expiresAt, wall-clock ms) and is revoked when its refresh token is used. */
+  readonly tokens = new Map<string, { username: string; scopes: string[]; revoked?: boolean; expiresAt?: number }>();
+  /** API requests refused for an expired or revoked token, and refresh tokens presented again after their use. */
+  readonly rejected = { expired: 0, revoked: 0, reusedRefreshTokens: 0 };
   /**
    * Users with the Guest role on the projects: as GitLab does, their writes to labels,
    * assignees, milestone, due date and confidentiality are dropped without an error.
@@ -51,7 +54,9 @@ export class GitLabSim {
   #hookIds = 1;
   readonly oauthApps = new Map<string, { secret: string; callback: string }>();
   readonly #codes = new Map<string, { clientId: string; redirectUri: string; challenge: string | null }>();
-  readonly #refreshTokens = new Map<string, string>();
+  /** Unused refresh tokens, with the user and the access token issued beside each. */
+  readonly #refreshTokens = new Map<string, { username: string; access: string }>();
+  readonly #usedRefreshTokens = new Set<string>();
   /** Seconds an OAuth access token lives (GitLab: 7200). */
   accessTokenTtl = 7200;
   /** Token endpoint calls by grant type, and a delay to widen races in tests. */
@@ -92,7 +97,16 @@ export class GitLabSim {
     api.use("*", async (c, next) => {
       const token = c.req.header("private-token") ?? /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
       const entry = token ? this.tokens.get(token) : undefined;
-      if (!entry || entry.revoked) return c.json({ message: "401 Unauthorized" }, 401);
+      if (!entry) return c.json({ message: "401 Unauthorized" }, 401);
+      // GitLab's answers for an OAuth token past its two hours, or one a refresh replaced.
+      if (entry.revoked) {
+        this.rejected.revoked++;
+        return c.json({ error: "invalid_token", error_description: "Token was revoked. You have to re-authorize from the user." }, 401);
+      }
+      if (entry.expiresAt !== undefined && Date.now() >= entry.expiresAt) {
+        this.rejected.expired++;
+        return c.json({ error: "invalid_token", error_description: "Token is expired. You can either do re-authorization or token refresh." }, 401);
+      }
       await next();
     });
     api.get("/user", (c) => c.json({ id: 1, username: this.entry(c).username, state: "active", bot: true }));
@@ -257,7 +271,9 @@ export class GitLabSim {
         }
         username = "oauth-user";
       } else if (form.get("grant_type") === "refresh_token") {
-        const owner = this.#refreshTokens.get(form.get("refresh_token") ?? "");
+        const presented = form.get("refresh_token") ?? "";
+        const owner = this.#refreshTokens.get(presented);
+        if (!owner && this.#usedRefreshTokens.has(presented)) this.rejected.reusedRefreshTokens++;
         if (!owner)
           return c.json(
             {
@@ -267,15 +283,19 @@ export class GitLabSim {
             },
             400,
           );
-        this.#refreshTokens.delete(form.get("refresh_token")!);
-        username = owner;
+        // "This request invalidates the existing access_token and refresh_token" (GitLab's OAuth docs).
+        this.#refreshTokens.delete(presented);
+        this.#usedRefreshTokens.add(presented);
+        const previous = this.tokens.get(owner.access);
+        if (previous) previous.revoked = true;
+        username = owner.username;
       } else {
         return c.json({ error: "unsupported_grant_type" }, 400);
       }
       const access = crypto.randomBytes(24).toString("hex");
       const refresh = crypto.randomBytes(24).toString("hex");
-      this.addToken(access, username);
-      this.#refreshTokens.set(refresh, username);
+      this.tokens.set(access, { username, scopes: ["api"], expiresAt: Date.now() + this.accessTokenTtl * 1000 });
+      this.#refreshTokens.set(refresh, { username, access });
       return c.json({
         access_token: access,
         token_type: "Bearer",
