@@ -127,9 +127,12 @@ export const SCHEDULES: Schedule[] = [
  * several processes on one database run each tick once. True when it enqueued.
  */
 export async function runTick(db: Db, catalogue: ConnectorCatalogue, schedule: Schedule, at: Date): Promise<boolean> {
-  if (!(await claimTick(db, schedule.name, at))) return false;
-  await schedule.enqueue(db, catalogue, at);
-  return true;
+  // The claim and the jobs commit together: a process that dies between them leaves the tick unclaimed, for another to run.
+  return db.transaction().execute(async (trx) => {
+    if (!(await claimTick(trx, schedule.name, at))) return false;
+    await schedule.enqueue(trx, catalogue, at);
+    return true;
+  });
 }
 
 export function startSchedules(db: Db, catalogue: ConnectorCatalogue, logger: Logger, now: () => Date, onEnqueued: () => void): { stop(): void } {

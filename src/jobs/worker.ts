@@ -1,6 +1,7 @@
 // The worker loop: claims due jobs, runs their handlers with a heartbeat that keeps the
 // lease alive, and records success, a retry with backoff, or final failure. Handlers are
 // registered by type; a job of an unknown type fails with a message rather than vanishing.
+import os from "node:os";
 import crypto from "node:crypto";
 import type { Db, Job } from "../db/schema.js";
 import { RateLimitedError } from "../http.js";
@@ -38,7 +39,8 @@ export interface WorkerOptions {
 }
 
 export class Worker {
-  readonly id = `worker-${crypto.randomUUID()}`;
+  /** Which process runs a job (host and pid, on the jobs page and in the database): the replica to look at, or the one that died. */
+  readonly id = `${os.hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
   readonly #o: Required<WorkerOptions>;
   /** Jobs running in this worker, with the lane each holds. */
   readonly #running = new Set<{ task: Promise<void>; lane: string | null }>();

@@ -18,6 +18,18 @@ afterAll(async () => {
   for (const app of apps.reverse()) await app.runtime.close();
 });
 
+/**
+ * Runs each process's tick at once on PostgreSQL; on SQLite one after another, for the three
+ * runtimes share this Node process and better-sqlite3 waits for a lock synchronously (a wait
+ * would block the very transaction it waits for; separate processes wait on each other as they should).
+ */
+async function together<T>(runs: (() => Promise<T>)[]): Promise<T[]> {
+  if (!apps[0]!.runtime.database.sqlite) return Promise.all(runs.map((run) => run()));
+  const results: T[] = [];
+  for (const run of runs) results.push(await run());
+  return results;
+}
+
 describe("schedule ticks", () => {
   it("run once across processes, even when the first run finished before the others fire", async () => {
     const schedule = SCHEDULES.find((s) => s.name === "maintenance")!;
@@ -26,8 +38,8 @@ describe("schedule ticks", () => {
     // The first process fires and its job runs to the end before the others' crons fire (clocks a second apart).
     expect(await runTick(apps[0]!.runtime.database.db, apps[0]!.runtime.services.catalogue, schedule, tick)).toBe(true);
     await runJobs(apps[0]!);
-    const late = await Promise.all(
-      apps.slice(1).map((app, i) => runTick(app.runtime.database.db, app.runtime.services.catalogue, schedule, new Date(tick.getTime() + 900 * (i + 1)))),
+    const late = await together(
+      apps.slice(1).map((app, i) => () => runTick(app.runtime.database.db, app.runtime.services.catalogue, schedule, new Date(tick.getTime() + 900 * (i + 1)))),
     );
     expect(late).toEqual([false, false]);
     await runJobs(apps[1]!);
@@ -38,9 +50,19 @@ describe("schedule ticks", () => {
   it("let each process race for the same tick: exactly one enqueues", async () => {
     const schedule = SCHEDULES.find((s) => s.name === "notifications")!;
     const tick = new Date("2026-12-05T10:18:00.000Z");
-    const won = await Promise.all(apps.map((app) => runTick(app.runtime.database.db, app.runtime.services.catalogue, schedule, tick)));
+    const won = await together(apps.map((app) => () => runTick(app.runtime.database.db, app.runtime.services.catalogue, schedule, tick)));
     expect(won.filter(Boolean)).toHaveLength(1);
     // The next minute is a new tick.
     expect(await runTick(apps[2]!.runtime.database.db, apps[2]!.runtime.services.catalogue, schedule, new Date("2026-12-05T10:19:00.000Z"))).toBe(true);
+  });
+
+  it("leave a tick unclaimed when its enqueue fails (a process dying between the two): another process runs it", async () => {
+    const real = SCHEDULES.find((s) => s.name === "maintenance")!;
+    const tick = new Date("2026-12-05T11:17:00.000Z");
+    const dying = { ...real, enqueue: async () => Promise.reject(new Error("the process died here")) };
+    await expect(runTick(apps[0]!.runtime.database.db, apps[0]!.runtime.services.catalogue, dying, tick)).rejects.toThrow("the process died here");
+    const db = apps[1]!.runtime.database.db;
+    expect(await db.selectFrom("schedule_ticks").select("tick").where("tick", "=", tick.toISOString()).execute()).toEqual([]);
+    expect(await runTick(db, apps[1]!.runtime.services.catalogue, real, new Date(tick.getTime() + 900))).toBe(true);
   });
 });
