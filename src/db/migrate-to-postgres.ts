@@ -128,6 +128,8 @@ export async function copyToPostgres(source: SQLite.Database, target: Kysely<any
     const marker = JSON.stringify({ at: options.now.toISOString(), final: options.final, source: options.source });
     await sql`insert into meta (key, value) values (${COPY_MARKER}, ${marker})`.execute(trx);
   });
+  // The planner's statistics for tables that were empty a moment ago (autovacuum would come to it later).
+  await sql`analyze`.execute(target);
   return report;
 }
 

@@ -29,6 +29,10 @@ import { cycloneDxSbom, trivyReport } from "./reports.js";
 import { OsvSim } from "../sim/osv.js";
 import { seedLargeDatabase } from "./seed.js";
 import { startSim } from "../sim/serve.js";
+import { type Kysely, sql } from "kysely";
+import { copyToPostgres } from "../../src/db/migrate-to-postgres.js";
+import { type OpenPostgres, openPostgres } from "../../src/db/postgres.js";
+import { freshDatabase } from "../postgres/database.js";
 
 interface Row {
   name: string;
@@ -70,7 +74,7 @@ const FINDINGS = 100_000;
  * same data again, then /vulnerabilities at that size; and the floor: the same rows written
  * straight through better-sqlite3 in one transaction.
  */
-async function importBenchmarks(): Promise<void> {
+async function importBenchmarks(): Promise<number> {
   const wiz = await startWiz();
   wiz.sim.findings.push(...wizTenant({ importable: FINDINGS, repositories: DEFAULT_REPOSITORIES.slice(0, 3), images: 50 }));
   const dir = tempDir("patchbay-bench-");
@@ -127,7 +131,7 @@ async function importBenchmarks(): Promise<void> {
     note: `${counts.new} new, ${counts.updated} updated, ${counts.unchanged.toLocaleString("en")} unchanged; finding rows written: ${unchanged ? "0 (row counts and newest timestamps unchanged)" : "SOME"}`,
   });
 
-  await pageViews(session, path.join(dir, "patchbay.db"), "100k", 300);
+  await pageViews(session, sqliteStore(path.join(dir, "patchbay.db")), "100k", 300);
   sqlite.close();
   await server.kill("SIGTERM");
   await wiz.close();
@@ -141,41 +145,68 @@ async function importBenchmarks(): Promise<void> {
     note: `same ${FINDINGS.toLocaleString("en")} findings + sources + events, one transaction; import is ${(first.seconds / floor).toFixed(1)}× this`,
   });
   fs.rmSync(dir, { recursive: true, force: true });
+  return first.seconds;
 }
+
+/** Where the page views' writes go between requests, and a finding in the middle of the table. */
+interface PageStore {
+  write(): unknown;
+  middle: number;
+  close(): unknown;
+}
+
+function sqliteStore(file: string): PageStore {
+  const writer = new SQLite(file, { timeout: 10_000 });
+  let writes = 0;
+  return {
+    // A real change (an unchanged value would not count as one).
+    write: () =>
+      void writer.prepare("insert into meta (key, value) values ('bench', ?) on conflict(key) do update set value = excluded.value").run(String(++writes)),
+    middle: (writer.prepare("select id from findings order by id limit 1 offset (select count(*) / 2 from findings)").get() as { id: number }).id,
+    close: () => writer.close(),
+  };
+}
+
+/** On PostgreSQL a cached count lasts until a statement changes findings, their sources or assets: each write is one. */
+async function postgresStore(db: Kysely<any>): Promise<PageStore> {
+  const middle = (await sql<{ id: number }>`select id from findings order by id limit 1 offset (select count(*) / 2 from findings)`.execute(db)).rows[0]!.id;
+  return { write: () => sql`update assets set updated_at = updated_at where id = -1`.execute(db), middle, close: () => undefined };
+}
+
+const PAGE_VIEWS = (middle: number): [string, string, string, number][] => [
+  ["/vulnerabilities", "/vulnerabilities", "default view: open, by severity", 50],
+  ["/vulnerabilities, filtered", "/vulnerabilities?severity=critical&severity=high&q=lodash&sort=first_detected", "severity + package + sort", 50],
+  ["/vulnerabilities, by scanner", "/vulnerabilities?scanner=1&status=all&sort=cve", "scanner + all statuses + CVE order", 50],
+  ["/repositories", "/repositories", "open findings by severity per repository", 50],
+  ["/images", "/images", "open findings by severity per image", 50],
+  ["finding detail", `/vulnerabilities/${middle}`, "one finding, its sources and history", 50],
+];
 
 /**
  * The pages that read the findings table, each measured after a real write through another
  * connection (counts are shared until the database changes, so every figure is the uncached
- * cost), with the repeat view's p95 in the note.
+ * cost), with the repeat view's p95 in the note. Gives each view's p95; `beside` (SQLite's
+ * figures) makes the rows PostgreSQL's, each targeted at twice SQLite's.
  */
-async function pageViews(session: HttpSession, file: string, size: string, n: number): Promise<void> {
+async function pageViews(session: HttpSession, store: PageStore, size: string, n: number, beside?: Map<string, number>): Promise<Map<string, number>> {
   await (await session.send("/vulnerabilities")).arrayBuffer();
-  const writer = new SQLite(file, { timeout: 10_000 });
-  let writes = 0;
-  // A real change (an unchanged value would not count as one).
-  const write = () =>
-    void writer.prepare("insert into meta (key, value) values ('bench', ?) on conflict(key) do update set value = excluded.value").run(String(++writes));
-  const middle = (writer.prepare("select id from findings order by id limit 1 offset (select count(*) / 2 from findings)").get() as { id: number }).id;
-  const views: [string, string, string, number][] = [
-    ["/vulnerabilities", "/vulnerabilities", "default view: open, by severity", 50],
-    ["/vulnerabilities, filtered", "/vulnerabilities?severity=critical&severity=high&q=lodash&sort=first_detected", "severity + package + sort", 50],
-    ["/vulnerabilities, by scanner", "/vulnerabilities?scanner=1&status=all&sort=cve", "scanner + all statuses + CVE order", 50],
-    ["/repositories", "/repositories", "open findings by severity per repository", 50],
-    ["/images", "/images", "open findings by severity per image", 50],
-    ["finding detail", `/vulnerabilities/${middle}`, "one finding, its sources and history", 50],
-  ];
-  for (const [name, url, what, target] of views) {
-    const cold = await serverTimes(session, url, n, write);
+  const p95s = new Map<string, number>();
+  for (const [name, url, what, target] of PAGE_VIEWS(store.middle)) {
+    const cold = await serverTimes(session, url, n, store.write);
     const warm = await serverTimes(session, url, n);
+    const p95 = percentile(cold.server, 95);
+    p95s.set(name, p95);
+    const sqliteP95 = beside?.get(name);
     rows.push({
-      name: `${name} p95, ${size}`,
-      value: percentile(cold.server, 95),
+      name: `${beside ? "PostgreSQL: " : ""}${name} p95, ${size}`,
+      value: p95,
       unit: "ms",
-      target,
-      note: `${what}; after a write each time, p50 ${percentile(cold.server, 50).toFixed(1)} ms; repeat views p95 ${percentile(warm.server, 95).toFixed(1)} ms`,
+      target: sqliteP95 !== undefined ? 2 * sqliteP95 : target,
+      note: `${sqliteP95 !== undefined ? `${(p95 / sqliteP95).toFixed(2)}× SQLite's ${sqliteP95.toFixed(1)} ms; ` : ""}${what}; after a write each time, p50 ${percentile(cold.server, 50).toFixed(1)} ms; repeat views p95 ${percentile(warm.server, 95).toFixed(1)} ms`,
     });
   }
-  writer.close();
+  await store.close();
+  return p95s;
 }
 
 /** Streams one export; gives its rows, bytes, seconds and the server's peak RSS meanwhile. */
@@ -276,7 +307,7 @@ async function millionFindings(): Promise<void> {
   await server.ready(120_000);
   const session = new HttpSession(server.url);
   await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
-  await pageViews(session, file, "1M", 100);
+  const sqliteViews = await pageViews(session, sqliteStore(file), "1M", 100);
   await exportMillion(session, server.proc.pid!, file);
   rows.push({
     name: "1M: database size",
@@ -286,6 +317,7 @@ async function millionFindings(): Promise<void> {
     note: `1,000,000 findings + 1,100,000 scanner rows over 2,500 assets, seeded in ${seeded.seconds.toFixed(0)} s`,
   });
   await server.kill("SIGTERM");
+  await postgresMillion(file, sqliteViews);
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
@@ -359,11 +391,11 @@ async function rawInsertFloor(count: number): Promise<number> {
   return seconds;
 }
 
-async function serverTimes(session: HttpSession, pathname: string, n: number, before?: () => void): Promise<{ server: number[]; client: number[] }> {
+async function serverTimes(session: HttpSession, pathname: string, n: number, before?: () => unknown): Promise<{ server: number[]; client: number[] }> {
   const server: number[] = [];
   const client: number[] = [];
   for (let i = 0; i < n; i++) {
-    before?.();
+    await before?.();
     const t = performance.now();
     const res = await session.send(pathname);
     await res.arrayBuffer();
@@ -435,11 +467,197 @@ if (want("hostile")) {
   }
 }
 
-if (want("import")) await importBenchmarks();
+if (want("import")) await postgresImport(await importBenchmarks());
 if (want("million")) await millionFindings();
 if (want("push")) await pushBenchmark();
+if (want("push")) await postgresPush();
 if (want("upload")) await uploadBenchmark();
 if (want("sbom")) await sbomBenchmark();
+
+/** A fresh PostgreSQL database on the test server, opened (migrated) for the bench's own queries; undefined, with a note, when none answers. */
+async function postgresDatabase(): Promise<{ url: string; pg: OpenPostgres; drop(): Promise<void> } | undefined> {
+  try {
+    const fresh = await freshDatabase();
+    const pg = await openPostgres(fresh.url);
+    return { url: fresh.url, pg, drop: async () => (await pg.close(), await fresh.drop()) };
+  } catch (err) {
+    process.stderr.write(`PostgreSQL figures left out: ${(err as Error).message}\n`);
+    return undefined;
+  }
+}
+
+async function waitForPostgresRun(db: Kysely<any>, n: number): Promise<number> {
+  for (const deadline = Date.now() + 600_000; ;) {
+    const run = (
+      await sql<{
+        status: string;
+        started_at: string;
+        finished_at: string | null;
+        error: string | null;
+      }>`select * from sync_runs order by id limit 1 offset ${n - 1}`.execute(db)
+    ).rows[0];
+    if (run?.status === "succeeded") return (Date.parse(run.finished_at!) - Date.parse(run.started_at)) / 1000;
+    if (run?.status === "failed") throw new Error(`scan ${n} failed on PostgreSQL: ${run.error}`);
+    if (Date.now() > deadline) throw new Error(`scan ${n} did not finish in time on PostgreSQL`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The same 100,000-finding Wiz import on PostgreSQL (the server on this machine), beside SQLite's time. */
+async function postgresImport(sqliteSeconds: number): Promise<void> {
+  const database = await postgresDatabase();
+  if (!database) return;
+  const wiz = await startWiz();
+  wiz.sim.findings.push(...wizTenant({ importable: FINDINGS, repositories: DEFAULT_REPOSITORIES.slice(0, 3), images: 50 }));
+  const dir = tempDir("patchbay-bench-");
+  const server = await startServer({
+    DATABASE_URL: database.url,
+    PATCHBAY_DATA_DIR: dir,
+    PATCHBAY_SECRET_KEY: TEST_KEY,
+    PATCHBAY_LOG_LEVEL: "error",
+    PATCHBAY_ORIGIN_MAP: wiz.originMap,
+  });
+  await server.ready();
+  const stamp = new Date().toISOString();
+  for (const name of DEFAULT_REPOSITORIES.slice(0, 3))
+    await database.pg.db
+      .insertInto("repositories")
+      .values({ integration_id: null, provider: "github", full_name: name, created_at: stamp, updated_at: stamp })
+      .execute();
+  const session = new HttpSession(server.url);
+  await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+  await session.send("/integrations/wiz", {
+    apiEndpoint: WIZ_ENDPOINT,
+    clientId: WIZ_CLIENT.id,
+    clientSecret: WIZ_CLIENT.secret,
+    scanSca: "on",
+    scanContainerImages: "on",
+  });
+  const seconds = await waitForPostgresRun(database.pg.db, 1);
+  const findings = Number((await sql<{ n: number }>`select count(*) as n from findings`.execute(database.pg.db)).rows[0]!.n);
+  if (findings !== FINDINGS) throw new Error(`expected ${FINDINGS} findings on PostgreSQL, found ${findings}`);
+  rows.push({
+    name: `PostgreSQL: import ${FINDINGS.toLocaleString("en")} findings`,
+    value: seconds,
+    unit: "s",
+    target: 1.5 * sqliteSeconds,
+    note: `${(seconds / sqliteSeconds).toFixed(2)}× SQLite's ${sqliteSeconds.toFixed(1)} s; ${Math.round(FINDINGS / seconds).toLocaleString("en")} findings/s`,
+  });
+  await server.kill("SIGTERM");
+  await wiz.close();
+  await database.drop();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** The million-finding database copied to PostgreSQL (migrate-to-postgres's copy), and the same page views there. */
+async function postgresMillion(file: string, sqliteViews: Map<string, number>): Promise<void> {
+  const database = await postgresDatabase();
+  if (!database) return;
+  const source = await openDatabase(file);
+  const started = performance.now();
+  const copied = await copyToPostgres(source.sqlite, database.pg.db, { final: true, source: file, now: new Date() });
+  const copySeconds = (performance.now() - started) / 1000;
+  await source.close();
+  rows.push({
+    name: "PostgreSQL: migrate-to-postgres copy, 1M",
+    value: copySeconds,
+    unit: "s",
+    target: 600,
+    note: `${copied.rows.toLocaleString("en")} rows in ${copied.tables.length} tables, one transaction, counts checked, then ANALYZE`,
+  });
+  const dir = tempDir("patchbay-bench-");
+  const server = await startServer({ DATABASE_URL: database.url, PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_LOG_LEVEL: "error" });
+  await server.ready(120_000);
+  const session = new HttpSession(server.url);
+  await session.send("/login", { username: ADMIN.username, password: ADMIN.password });
+  await pageViews(session, await postgresStore(database.pg.db), "1M", 100, sqliteViews);
+  await server.kill("SIGTERM");
+  await database.drop();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * The Jira push of 1,000 findings through the 10 requests/s limit on PostgreSQL, with two
+ * replicas sharing the work (their pacing shared through the database): its time against the
+ * limit's minimum, as SQLite's single process is measured.
+ */
+async function postgresPush(): Promise<void> {
+  const database = await postgresDatabase();
+  if (!database) return;
+  const COUNT = 1000;
+  const RATE = 10;
+  const site = "https://acme.atlassian.net";
+  const jira = new JiraSim();
+  jira.addToken("ATATT-bench", "svc@acme.example");
+  jira.addProject("SEC", "Security");
+  const jiraServer = await startSim(jira.app());
+  const wiz = await startWiz();
+  wiz.sim.findings.push(...wizTenant({ importable: COUNT, repositories: DEFAULT_REPOSITORIES.slice(0, 1), images: 10 }));
+  const dirs = [tempDir("patchbay-bench-"), tempDir("patchbay-bench-")];
+  const servers = [];
+  for (const dir of dirs) {
+    const server = await startServer({
+      DATABASE_URL: database.url,
+      PATCHBAY_DATA_DIR: dir,
+      PATCHBAY_SECRET_KEY: TEST_KEY,
+      PATCHBAY_LOG_LEVEL: "error",
+      PATCHBAY_ORIGIN_MAP: `${site}=${jiraServer.url},${wiz.originMap}`,
+    });
+    await server.ready();
+    servers.push(server);
+  }
+  const db = database.pg.db;
+  const stamp = new Date().toISOString();
+  await db
+    .insertInto("repositories")
+    .values({ integration_id: null, provider: "github", full_name: DEFAULT_REPOSITORIES[0]!, created_at: stamp, updated_at: stamp })
+    .execute();
+  const session = new HttpSession(servers[0]!.url);
+  await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
+  await session.send("/integrations/wiz", {
+    apiEndpoint: WIZ_ENDPOINT,
+    clientId: WIZ_CLIENT.id,
+    clientSecret: WIZ_CLIENT.secret,
+    scanSca: "on",
+    scanContainerImages: "on",
+  });
+  await waitForPostgresRun(db, 1);
+  await session.send("/integrations/jira", { apiToken: "ATATT-bench", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: site });
+  await session.send("/trackers/2/mappings", securityBugMapping());
+  await session.send("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "info", groupBy: "finding", pushMode: "explicit" });
+  jira.rateLimitPerSecond = RATE;
+  const before = jira.faults.requests.length;
+  const started = performance.now();
+  await session.send("/vulnerabilities/push", { query: "", confirm: "yes" });
+  for (const deadline = Date.now() + 600_000; ;) {
+    const parts = (
+      await sql<{ n: number; done: number }>`select count(*) as n, count(finished_at) as done from push_batch_parts where batch_id = 1`.execute(db)
+    ).rows[0]!;
+    if (parts.n > 0 && parts.done === parts.n) break;
+    if (Date.now() > deadline) throw new Error("the push on PostgreSQL did not finish in time");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const traffic = jira.faults.requests.slice(before);
+  const served = traffic.length - jira.rateLimited.length;
+  const minimum = (served - RATE) / RATE;
+  const markers = new Set(jira.issues.map((i) => (i.fields.labels as string[]).find((l) => l.startsWith("patchbay-"))));
+  const linked = Number((await sql<{ n: number }>`select count(*) as n from tickets where linked_at is not null`.execute(db)).rows[0]!.n);
+  if (jira.issues.length !== COUNT || markers.size !== COUNT || linked !== COUNT)
+    throw new Error(`the push on PostgreSQL lost or duplicated tickets: ${jira.issues.length} issues, ${markers.size} distinct, ${linked} linked`);
+  rows.push({
+    name: "PostgreSQL, 2 replicas: push 1,000 to Jira",
+    value: seconds,
+    unit: "s",
+    target: Number((minimum * 1.2).toFixed(1)),
+    note: `${(seconds / minimum).toFixed(2)}× the rate limit's minimum (${minimum.toFixed(1)} s for ${served} requests at 10/s); ${jira.rateLimited.length} answered 429; 0 duplicates, 0 lost`,
+  });
+  for (const server of servers) await server.kill("SIGTERM");
+  await jiraServer.close();
+  await wiz.close();
+  await database.drop();
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+}
 
 /** A fresh server with CI uploads connected and an upload token. */
 async function uploadServer(
