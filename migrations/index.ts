@@ -40,6 +40,7 @@ import * as m0036 from "./0036_openid_connect.js";
 import * as m0037 from "./0037_schedule_ticks.js";
 import * as m0038 from "./0038_token_refresh_lock.js";
 import * as m0039 from "./0039_count_generation.js";
+import * as m0040 from "./0040_pinned_jobs.js";
 import * as postgresBaseline from "./postgres/baseline.js";
 
 export const migrations: Record<string, Migration> = {
@@ -82,6 +83,7 @@ export const migrations: Record<string, Migration> = {
   "0037_schedule_ticks": m0037,
   "0038_token_refresh_lock": m0038,
   "0039_count_generation": m0039,
+  "0040_pinned_jobs": m0040,
 };
 
 /**

@@ -36,7 +36,7 @@ import { SEND_JOB, dispatchHandler, sendHandler } from "./notifications/dispatch
 import { REGISTRY_JOB, registrySyncHandler } from "./registries/sync.js";
 import { PACKAGES_JOB, packageSyncHandler } from "./packages/sync.js";
 import { OWNERSHIP_JOB, ownershipSyncHandler } from "./routing/sync.js";
-import { UPLOAD_RESUME_JOB, recoverUploads, uploadResumeHandler } from "./uploads/import.js";
+import { UPLOAD_RESUME_JOB, recoverUploads, spoolOwner, uploadResumeHandler } from "./uploads/import.js";
 import { storageProblem } from "./db/storage.js";
 import { outboundFetch } from "./outbound.js";
 import { openPostgres } from "./db/postgres.js";
@@ -142,7 +142,14 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   // Uploads a stopped process left behind: resumed from a complete spool, or marked interrupted.
   const recovered = await recoverUploads(services);
   if (recovered.resumed || recovered.interrupted) logger.info("uploads recovered", recovered);
-  worker = new Worker({ db, handlers, logger: logger.child({ component: "worker" }), now, leaseMs: config.jobLeaseSeconds * 1000 });
+  worker = new Worker({
+    db,
+    handlers,
+    logger: logger.child({ component: "worker" }),
+    now,
+    leaseMs: config.jobLeaseSeconds * 1000,
+    pin: spoolOwner(config.spoolDir),
+  });
 
   // Views escape by default and get the page helpers (dates, counts, plurals) by name.
   const views = new Eta({

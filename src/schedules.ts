@@ -2,6 +2,7 @@
 // run is durable, retried, and visible on the jobs page like any other job.
 import { pruneAudit } from "./audit/store.js";
 import { claimTick, pruneTicks } from "./jobs/ticks.js";
+import { giveUpAbandonedUploads } from "./uploads/import.js";
 import fs from "node:fs";
 import path from "node:path";
 import { Cron } from "croner";
@@ -157,7 +158,9 @@ export function maintenanceHandler(db: Db, now: () => Date, auditRetentionDays: 
     const reopened = await expireRiskAcceptances(db, now());
     const audit = await pruneAudit(db, auditRetentionDays, now());
     await pruneTicks(db, now());
+    const abandoned = await giveUpAbandonedUploads(db, now());
     logger.info("maintenance done", {
+      abandonedUploadsInterrupted: abandoned,
       expiredSessionsDeleted: sessions,
       finishedJobsDeleted: jobs,
       riskAcceptancesExpired: reopened,

@@ -112,6 +112,8 @@ export interface JobTable {
   lane: ColumnType<string | null, string | null | undefined, string | null>;
   /** "bulk:<username>": one person's bulk pushes, of which at most GROUP_LIMIT run at once. */
   group_key: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The process whose worker alone may claim it (work that needs that process's disk), or null for any. */
+  pinned_to: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
   finished_at: string | null;
@@ -568,6 +570,9 @@ export interface UploadTable {
   error: string | null;
   created_at: ColumnType<string, string | undefined, string>;
   finished_at: string | null;
+  /** The process receiving (and spooling) it, and when it last showed it was alive. */
+  receiver: ColumnType<string | null, string | null | undefined, string | null>;
+  seen_at: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface Database {

@@ -16,6 +16,8 @@ export interface EnqueueOptions {
   lane?: string;
   /** Jobs that share a budget besides their lane (one person's bulk pushes): see GROUP_LIMIT. */
   group?: string;
+  /** Only the worker with this pin claims it. */
+  pinnedTo?: string;
 }
 
 /** Jobs of one group running at once (a person's bulk pushes); more wait their turn. */
@@ -29,6 +31,8 @@ export interface ClaimLimits {
   groupLimit?: number;
   /** Lanes this worker already runs: its last free slot is kept for other integrations' work. */
   avoidLanes?: string[];
+  /** This worker's pin: it claims jobs pinned to it besides unpinned ones. */
+  pin?: string;
 }
 
 /** The lane of jobs that talk to one integration. */
@@ -100,6 +104,8 @@ export interface EnqueueExtras {
   /** The lane, when the payload does not tell it (a push's tracker is its mapping's). */
   lane?: string;
   group?: string;
+  /** Only this process's worker may claim it (see Worker's pin): work that needs its disk. */
+  pinnedTo?: string;
 }
 
 /** Queues a job of this kind; with a dedupe key, a job already queued or running under it is returned instead. */
@@ -110,6 +116,7 @@ export function enqueue<P>(db: Db, kind: JobKind<P>, payload: P, now: Date, extr
     lane: extras.lane ?? kind.lane?.(payload),
     runAt: extras.runAt,
     group: extras.group,
+    pinnedTo: extras.pinnedTo,
   });
 }
 
@@ -148,6 +155,7 @@ export async function enqueueJob(db: Db, type: string, payload: unknown, now: Da
       dedupe_key: opts.dedupeKey ?? null,
       lane: opts.lane ?? null,
       group_key: opts.group ?? null,
+      pinned_to: opts.pinnedTo ?? null,
       created_at: stamp,
       updated_at: stamp,
     })
@@ -185,7 +193,7 @@ const CRASH_LIMIT = 10;
  * one slow or rate-limited integration cannot hold every slot.
  */
 export async function claimJob(db: Db, workerId: string, leaseMs: number, now: Date, limits: ClaimLimits = {}): Promise<Job | undefined> {
-  const { laneLimit = Infinity, groupLimit = GROUP_LIMIT, avoidLanes = [] } = limits;
+  const { laneLimit = Infinity, groupLimit = GROUP_LIMIT, avoidLanes = [], pin } = limits;
   const stamp = now.toISOString();
   /** The lanes (or groups) that already have `limit` jobs running with live leases. */
   const full = (eb: ExpressionBuilder<Database, "jobs">, column: "lane" | "group_key", limit: number) =>
@@ -219,18 +227,22 @@ export async function claimJob(db: Db, workerId: string, leaseMs: number, now: D
   return undefined;
 
   function candidateQuery(q: Db) {
-    return q
-      .selectFrom("jobs")
-      .selectAll()
-      .where((eb) =>
-        eb.or([eb.and([eb("status", "=", "queued"), eb("run_at", "<=", stamp)]), eb.and([eb("status", "=", "running"), eb("lease_until", "<", stamp)])]),
-      )
-      .$if(Number.isFinite(laneLimit), (q) => q.where((eb) => eb.or([eb("lane", "is", null), eb("lane", "not in", full(eb, "lane", laneLimit))])))
-      .where((eb) => eb.or([eb("group_key", "is", null), eb("group_key", "not in", full(eb, "group_key", groupLimit))]))
-      .$if(avoidLanes.length > 0, (q) => q.where((eb) => eb.or([eb("lane", "is", null), eb("lane", "not in", avoidLanes)])))
-      .orderBy("run_at")
-      .orderBy("id")
-      .limit(1);
+    return (
+      q
+        .selectFrom("jobs")
+        .selectAll()
+        .where((eb) =>
+          eb.or([eb.and([eb("status", "=", "queued"), eb("run_at", "<=", stamp)]), eb.and([eb("status", "=", "running"), eb("lease_until", "<", stamp)])]),
+        )
+        .$if(Number.isFinite(laneLimit), (q) => q.where((eb) => eb.or([eb("lane", "is", null), eb("lane", "not in", full(eb, "lane", laneLimit))])))
+        .where((eb) => eb.or([eb("group_key", "is", null), eb("group_key", "not in", full(eb, "group_key", groupLimit))]))
+        .$if(avoidLanes.length > 0, (q) => q.where((eb) => eb.or([eb("lane", "is", null), eb("lane", "not in", avoidLanes)])))
+        // Jobs pinned to another process wait for it.
+        .where((eb) => (pin === undefined ? eb("pinned_to", "is", null) : eb.or([eb("pinned_to", "is", null), eb("pinned_to", "=", pin)])))
+        .orderBy("run_at")
+        .orderBy("id")
+        .limit(1)
+    );
   }
 
   /** Whether the candidate's lane and group still have room, counted under their locks (PostgreSQL, in the claim's transaction). */

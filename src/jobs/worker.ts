@@ -36,6 +36,8 @@ export interface WorkerOptions {
   /** Jobs of one lane (one integration) running at once; half the slots by default. */
   laneLimit?: number;
   pollMs?: number;
+  /** This process's pin (its spool folder's owner): it also claims jobs pinned to it. */
+  pin?: string;
 }
 
 export class Worker {
@@ -50,7 +52,7 @@ export class Worker {
 
   constructor(options: WorkerOptions) {
     const concurrency = options.concurrency ?? 4;
-    this.#o = { concurrency, laneLimit: Math.max(1, Math.floor(concurrency / 2)), pollMs: 1000, ...options };
+    this.#o = { concurrency, laneLimit: Math.max(1, Math.floor(concurrency / 2)), pollMs: 1000, pin: "", ...options };
   }
 
   start(): void {
@@ -74,7 +76,7 @@ export class Worker {
 
   /** Claims and runs one job; false if none was due. For tests and the loop alike. */
   async runOnce(): Promise<boolean> {
-    const job = await claimJob(this.#o.db, this.id, this.#o.leaseMs, this.#o.now());
+    const job = await claimJob(this.#o.db, this.id, this.#o.leaseMs, this.#o.now(), { pin: this.#o.pin || undefined });
     if (!job) return false;
     await this.#execute(job);
     return true;
@@ -90,6 +92,7 @@ export class Worker {
           const job = await claimJob(this.#o.db, this.id, this.#o.leaseMs, this.#o.now(), {
             laneLimit: this.#o.laneLimit,
             avoidLanes: lastSlot ? [...this.#running.values()].map((r) => r.lane).filter((l): l is string => l !== null) : [],
+            pin: this.#o.pin || undefined,
           });
           if (job) {
             claimed = true;

@@ -12,6 +12,7 @@ import { findIntegration } from "../integrations/store.js";
 import type { Services } from "../services.js";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { Readable } from "node:stream";
@@ -28,6 +29,7 @@ import { ExternalError } from "../http.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import { enqueue, jobKind } from "../jobs/queue.js";
+import { dialectOf } from "../db/dialect.js";
 import { isStorageFull } from "../db/storage.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { CycloneDxXmlReader } from "./cyclonedx-xml.js";
@@ -59,6 +61,32 @@ export const UPLOAD_RESUME_JOB = jobKind<{ uploadId: number }>("upload.resume", 
 });
 /** Written once the report was read to its end: from then on the upload can be resumed. */
 const SPOOLED = "spooled.json";
+
+/**
+ * The process (replica) whose spool folder holds an upload's files: its host and the folder. A
+ * replica restarted on the same folder is the same owner, and resumes what it had spooled.
+ */
+export function spoolOwner(spoolDir: string): string {
+  return `${os.hostname()}:${spoolDir}`;
+}
+
+/** How often the receiving process says it is alive, and after how long without a sign another replica gives its upload up. */
+const HEARTBEAT_MS = 20_000;
+const RECEIVER_GONE_MS = 15 * 60_000;
+
+/** Marks the upload as alive (received or imported by this process) until stopped. */
+function heartbeat(deps: Services, uploadId: number): () => void {
+  const beat = () =>
+    deps.db
+      .updateTable("uploads")
+      .set({ receiver: spoolOwner(deps.spoolDir), seen_at: deps.now().toISOString() })
+      .where("id", "=", uploadId)
+      .execute()
+      .catch(() => undefined); // a beat missed (a full disk, a moment without the database) is made up by the next
+  const timer = setInterval(beat, HEARTBEAT_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
 
 /** What an upload asked for, kept with its spool. */
 type UploadRequest = Pick<UploadInput, "by" | "format" | "asset" | "full">;
@@ -445,9 +473,12 @@ export async function importUpload(deps: Services, integration: Integration, inp
       full_result: input.full ? 1 : 0,
       status: "running",
       created_at: started.toISOString(),
+      receiver: spoolOwner(deps.spoolDir),
+      seen_at: started.toISOString(),
     })
     .returning("id")
     .executeTakeFirstOrThrow();
+  const stopBeating = heartbeat(deps, upload.id);
   const dir = uploadDir(deps.spoolDir, upload.id);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const request: UploadRequest = { by: input.by, format: input.format, asset: input.asset, full: input.full };
@@ -462,6 +493,7 @@ export async function importUpload(deps: Services, integration: Integration, inp
     await settleFailure(deps, upload.id, err);
     throw err;
   } finally {
+    stopBeating();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -507,32 +539,40 @@ async function finishUpload(deps: Services, integration: Integration, uploadId: 
 }
 
 /**
- * At start: uploads a stopped process left running. One whose report was completely spooled
- * is resumed by a durable job; one that was still being received is marked interrupted. Spool
- * folders of uploads that are over are removed.
+ * At start: uploads this process left running when it stopped (or an older version, which did not
+ * say who received them). One whose report was completely spooled is resumed by a durable job
+ * pinned to this process (only its worker can read the spool); one still being received is
+ * marked interrupted. Uploads other replicas receive are theirs; one whose receiver has given no
+ * sign of life for 15 minutes is marked interrupted. Spool folders of uploads that are over go.
  */
 export async function recoverUploads(deps: Services): Promise<{ resumed: number; interrupted: number }> {
   const { db } = deps;
   const now = deps.now();
+  const me = spoolOwner(deps.spoolDir);
+  // On SQLite one process is all there is: whatever it left running is its own, under any host name (a new container).
+  const alone = dialectOf(db) === "sqlite";
   let resumed = 0;
   let interrupted = 0;
   const keep = new Set<string>();
-  for (const { id } of await db.selectFrom("uploads").select("id").where("status", "=", "running").execute()) {
+  const running = await db.selectFrom("uploads").select(["id", "receiver"]).where("status", "=", "running").execute();
+  const interrupt = (id: number, error: string) =>
+    db
+      .updateTable("uploads")
+      .set({ status: "interrupted", error, finished_at: now.toISOString() })
+      .where("id", "=", id)
+      .where("status", "=", "running")
+      .execute();
+  if (!alone) interrupted += await giveUpAbandonedUploads(db, now, me);
+  for (const { id, receiver } of running) {
+    if (!alone && receiver !== null && receiver !== me) continue;
     const dir = uploadDir(deps.spoolDir, id);
     if (fs.existsSync(path.join(dir, SPOOLED))) {
-      await enqueue(db, UPLOAD_RESUME_JOB, { uploadId: id }, now);
+      await db.updateTable("uploads").set({ receiver: me, seen_at: now.toISOString() }).where("id", "=", id).execute();
+      await enqueue(db, UPLOAD_RESUME_JOB, { uploadId: id }, now, alone ? {} : { pinnedTo: me });
       keep.add(path.basename(dir));
       resumed++;
     } else {
-      await db
-        .updateTable("uploads")
-        .set({
-          status: "interrupted",
-          error: "Patchbay stopped before the report was completely received. Nothing was imported: upload it again.",
-          finished_at: now.toISOString(),
-        })
-        .where("id", "=", id)
-        .execute();
+      await interrupt(id, "Patchbay stopped before the report was completely received. Nothing was imported: upload it again.");
       interrupted++;
     }
   }
@@ -542,6 +582,34 @@ export async function recoverUploads(deps: Services): Promise<{ resumed: number;
     }
   }
   return { resumed, interrupted };
+}
+
+/**
+ * Uploads whose receiving replica has given no sign of life for 15 minutes (it died and did not
+ * come back on its spool folder): marked interrupted, for CI to send again. At every start, and
+ * hourly (the clean-up job), so that none stays "running" for ever. `except`: this process's own.
+ */
+export async function giveUpAbandonedUploads(db: Db, now: Date, except?: string): Promise<number> {
+  const silent = await db
+    .selectFrom("uploads")
+    .select(["id", "receiver"])
+    .where("status", "=", "running")
+    .where("receiver", "is not", null)
+    .$if(except !== undefined, (q) => q.where("receiver", "!=", except!))
+    .where("seen_at", "<", new Date(now.getTime() - RECEIVER_GONE_MS).toISOString())
+    .execute();
+  for (const { id, receiver } of silent)
+    await db
+      .updateTable("uploads")
+      .set({
+        status: "interrupted",
+        error: `The Patchbay replica that received it (${receiver!.split(":")[0]}) stopped before importing it and has not come back. Nothing was imported: upload it again.`,
+        finished_at: now.toISOString(),
+      })
+      .where("id", "=", id)
+      .where("status", "=", "running")
+      .execute();
+  return silent.length;
 }
 
 /** Job `upload.resume`: imports a completely spooled upload whose process stopped. */
@@ -561,6 +629,7 @@ export function uploadResumeHandler(deps: Services): JobHandler<{ uploadId: numb
       request: UploadRequest;
       parsed: Omit<Parsed, "spool" | "sbomSpool">;
     };
+    const stopBeating = heartbeat(deps, uploadId);
     try {
       const result = await finishUpload(deps, integration, uploadId, request, {
         ...parsed,
@@ -572,6 +641,8 @@ export function uploadResumeHandler(deps: Services): JobHandler<{ uploadId: numb
       // A rejection is final; anything else is retried, and reported on the last attempt.
       if (err instanceof UploadRejected || job.attempts >= job.max_attempts) await settleFailure(deps, uploadId, err);
       else throw err;
+    } finally {
+      stopBeating();
     }
     fs.rmSync(dir, { recursive: true, force: true });
   };
