@@ -50,12 +50,6 @@ export async function saveRemediation(
   state: RemediationState,
   stamp: string,
 ): Promise<{ id: number; existed: boolean }> {
-  const existing = await db
-    .selectFrom("remediations")
-    .select("id")
-    .where("repository_id", "=", at.repositoryId)
-    .where("number", "=", pr.number)
-    .executeTakeFirst();
   const fields = {
     title: pr.title,
     url: pr.url,
@@ -67,16 +61,22 @@ export async function saveRemediation(
     merged_at: state === "merged" ? stamp : null,
     closed_at: state === "open" ? null : stamp,
   };
-  if (existing) {
-    await db.updateTable("remediations").set(fields).where("id", "=", existing.id).execute();
-    return { id: existing.id, existed: true };
-  }
-  const row = await db
+  // Inserted unless it exists (two deliveries of one pull request's events, in two processes, race here).
+  const inserted = await db
     .insertInto("remediations")
     .values({ integration_id: at.integrationId, repository_id: at.repositoryId, number: pr.number, created_at: stamp, ...fields })
+    .onConflict((oc) => oc.columns(["repository_id", "number"]).doNothing())
     .returning("id")
+    .executeTakeFirst();
+  if (inserted) return { id: inserted.id, existed: false };
+  const existing = await db
+    .selectFrom("remediations")
+    .select("id")
+    .where("repository_id", "=", at.repositoryId)
+    .where("number", "=", pr.number)
     .executeTakeFirstOrThrow();
-  return { id: row.id, existed: false };
+  await db.updateTable("remediations").set(fields).where("id", "=", existing.id).execute();
+  return { id: existing.id, existed: true };
 }
 
 /** Records which findings a remediation fixes, and why; a finding already recorded keeps its first reason. */

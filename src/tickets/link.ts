@@ -53,6 +53,8 @@ async function link(
       ? `This finding already has a ticket in ${mapping.name}: ${existing.external_key}.`
       : "A push of this finding is creating its ticket right now; try again in a minute.";
   const id = await insertLinkedTicket(db, mapping.id, subjectKey, markerFor(mapping.id, subjectKey), ticket, finding.id, now);
+  // Between the look and the insert, a push (here or in another process) took the subject.
+  if (id === undefined) return "A push of this finding is creating its ticket right now; try again in a minute.";
   await recordChange(db, id, "linked", detail, now);
   return undefined;
 }

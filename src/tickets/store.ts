@@ -368,7 +368,7 @@ export async function replaceTicketFindings(db: Db, ticketId: number, findingIds
       .execute();
 }
 
-/** Records an existing tracker ticket a person linked to one finding; gives its id. */
+/** Records an existing tracker ticket a person linked to one finding; gives its id, or undefined when the subject has a ticket row already. */
 export async function insertLinkedTicket(
   db: Db,
   mappingId: number,
@@ -377,7 +377,7 @@ export async function insertLinkedTicket(
   ticket: { id: string; key: string; url: string },
   findingId: number,
   now: Date,
-): Promise<number> {
+): Promise<number | undefined> {
   const stamp = now.toISOString();
   const row = await db
     .insertInto("tickets")
@@ -400,8 +400,10 @@ export async function insertLinkedTicket(
       created_at: stamp,
       updated_at: stamp,
     })
+    .onConflict((oc) => oc.columns(["mapping_id", "subject_key"]).doNothing())
     .returning("id")
-    .executeTakeFirstOrThrow();
+    .executeTakeFirst();
+  if (!row) return undefined;
   await db.insertInto("ticket_findings").values({ ticket_id: row.id, finding_id: findingId }).execute();
   return row.id;
 }

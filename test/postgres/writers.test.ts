@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { ScannerRecord } from "../../src/connectors/types.js";
 import { importPage } from "../../src/findings/import.js";
 import { loadRepositoryIndex } from "../../src/findings/repositories.js";
+import { saveRemediation } from "../../src/remediation/store.js";
 import { processesOnOneDatabase } from "./database.js";
 
 const processes = processesOnOneDatabase(2);
@@ -90,5 +91,39 @@ describe("two processes importing the same findings at once", () => {
     expect(results[0]!.new + results[1]!.new).toBe(300);
     const events = await sql<{ n: number }>`select count(*) as n from finding_events where from_status is null`.execute(db);
     expect(Number(events.rows[0]!.n)).toBe(303);
+  });
+
+  it("records one pull request once when two processes receive its events at once", async () => {
+    const db = processes[0]!.db;
+    const stamp = new Date().toISOString();
+    const integration = await db
+      .insertInto("integrations")
+      .values({ kind: "github", name: "GitHub", settings: "{}", secrets: null, status: "connected", created_at: stamp, updated_at: stamp })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    const repository = await db
+      .insertInto("repositories")
+      .values({ integration_id: integration.id, provider: "github", full_name: "acme/api", created_at: stamp, updated_at: stamp })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    const at = { integrationId: integration.id, repositoryId: repository.id };
+    const pr = (title: string) => ({ number: 7, title, url: "https://github.com/acme/api/pull/7", sourceBranch: "fix", author: "dev", outside: null });
+    // A's delivery records the pull request in its transaction; B's arrives before A commits.
+    let commitA!: () => void;
+    let aReady!: () => void;
+    const ready = new Promise<void>((resolve) => (aReady = resolve));
+    const first = processes[0]!.db.transaction().execute(async (trx) => {
+      const saved = await saveRemediation(trx, at, pr("opened"), "open", stamp);
+      aReady();
+      await new Promise<void>((resolve) => (commitA = resolve));
+      return saved;
+    });
+    await ready;
+    const second = processes[1]!.db.transaction().execute((trx) => saveRemediation(trx, at, pr("edited"), "open", stamp));
+    setTimeout(() => commitA(), 300);
+    const [a, b] = await Promise.all([first, second]);
+    expect(a).toEqual({ id: a.id, existed: false });
+    expect(b).toEqual({ id: a.id, existed: true });
+    expect(await db.selectFrom("remediations").select(["title"]).execute()).toEqual([{ title: "edited" }]);
   });
 });
