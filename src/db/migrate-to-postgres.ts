@@ -2,8 +2,8 @@
 // backup, migrated to this version) into a PostgreSQL database that is empty or holds an earlier,
 // non-final copy, in one transaction (a failure leaves it as it was), in foreign-key order, row
 // counts checked; then how much SQLite changed since the snapshot, for the user to decide when to
-// stop Patchbay and copy once more with --final. finding_counts is not copied: PostgreSQL's
-// triggers keep it as the findings arrive, and it is checked against SQLite's.
+// stop Patchbay and copy once more with --final. finding_counts is not copied: it is counted
+// from the copied findings (as its triggers would have kept it), and checked against SQLite's.
 import SQLite from "better-sqlite3";
 import { type Kysely, sql } from "kysely";
 
@@ -80,6 +80,9 @@ export async function copyToPostgres(source: SQLite.Database, target: Kysely<any
     await refuseUnlessEmpty(trx, pgTables);
     // Emptied in one statement (an earlier copy, or a first start's key check), holding every table until the copy commits.
     await sql.raw(`truncate table ${pgTables.map(quote).join(", ")} restart identity`).execute(trx);
+    // The findings' totals are counted once at the end, not by the per-row triggers: a million
+    // updates of the same few rows in one transaction would each step over all their earlier versions.
+    await sql`alter table findings disable trigger user`.execute(trx);
     for (const table of order) {
       const cols = columns.get(table)!;
       let rows = 0;
@@ -123,6 +126,8 @@ export async function copyToPostgres(source: SQLite.Database, target: Kysely<any
       report.rows += rows;
       options.onTable?.(table, rows);
     }
+    await sql`alter table findings enable trigger user`.execute(trx);
+    await sql`insert into finding_counts (status, severity_rank, n) select status, severity_rank, count(*) from findings group by status, severity_rank`.execute(trx);
     await continueSequences(source, trx);
     await checkDerivedCounts(source, trx);
     const marker = JSON.stringify({ at: options.now.toISOString(), final: options.final, source: options.source });

@@ -42,7 +42,13 @@ interface Row {
   note: string;
 }
 
-const rows: Row[] = [];
+/** Each figure as it is measured (printed as it comes, for a long run's progress), and the table at the end. */
+const rows = new (class extends Array<Row> {
+  override push(...items: Row[]): number {
+    for (const r of items) process.stderr.write(`  ${r.name}: ${r.value.toFixed(2)} ${r.unit} (target ${r.target.toFixed(1)})\n`);
+    return super.push(...items);
+  }
+})();
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
