@@ -41,6 +41,7 @@ import * as m0037 from "./0037_schedule_ticks.js";
 import * as m0038 from "./0038_token_refresh_lock.js";
 import * as m0039 from "./0039_count_generation.js";
 import * as m0040 from "./0040_pinned_jobs.js";
+import * as m0041 from "./0041_statement_count_triggers.js";
 import * as postgresBaseline from "./postgres/baseline.js";
 
 export const migrations: Record<string, Migration> = {
@@ -84,6 +85,7 @@ export const migrations: Record<string, Migration> = {
   "0038_token_refresh_lock": m0038,
   "0039_count_generation": m0039,
   "0040_pinned_jobs": m0040,
+  "0041_statement_count_triggers": m0041,
 };
 
 /**

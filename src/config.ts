@@ -51,7 +51,7 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 export class ConfigError extends Error {}
 
 /** Environment variables that hold a secret: each may instead name a file with NAME_FILE (Docker and Kubernetes secrets). */
-export const SECRET_VARIABLES = ["PATCHBAY_SECRET_KEY", "PATCHBAY_METRICS_TOKEN", "PATCHBAY_OIDC_CLIENT_SECRET"] as const;
+export const SECRET_VARIABLES = ["PATCHBAY_SECRET_KEY", "PATCHBAY_METRICS_TOKEN", "PATCHBAY_OIDC_CLIENT_SECRET", "DATABASE_URL"] as const;
 
 /**
  * A secret from the environment: NAME itself, or the contents of the file NAME_FILE names
@@ -126,9 +126,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-/** DATABASE_URL: a PostgreSQL URL, which needs a secret key every replica shares. */
+/** DATABASE_URL (or DATABASE_URL_FILE: it holds a password): a PostgreSQL URL, which needs a secret key every replica shares. */
 function parseDatabaseUrl(env: NodeJS.ProcessEnv): string | undefined {
-  const raw = env.DATABASE_URL?.trim();
+  const raw = secretFromEnv(env, "DATABASE_URL")?.trim();
   if (!raw) return undefined;
   let url: URL;
   try {

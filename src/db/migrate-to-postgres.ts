@@ -127,14 +127,17 @@ export async function copyToPostgres(source: SQLite.Database, target: Kysely<any
       options.onTable?.(table, rows);
     }
     await sql`alter table findings enable trigger user`.execute(trx);
-    await sql`insert into finding_counts (status, severity_rank, n) select status, severity_rank, count(*) from findings group by status, severity_rank`.execute(trx);
+    await sql`insert into finding_counts (status, severity_rank, n) select status, severity_rank, count(*) from findings group by status, severity_rank`.execute(
+      trx,
+    );
     await continueSequences(source, trx);
     await checkDerivedCounts(source, trx);
     const marker = JSON.stringify({ at: options.now.toISOString(), final: options.final, source: options.source });
     await sql`insert into meta (key, value) values (${COPY_MARKER}, ${marker})`.execute(trx);
   });
-  // The planner's statistics for tables that were empty a moment ago (autovacuum would come to it later).
-  await sql`analyze`.execute(target);
+  // The planner's statistics for tables that were empty a moment ago, and the visibility map that
+  // lets indexes answer counts without reading the rows (autovacuum would come to both later).
+  await sql`vacuum analyze`.execute(target);
   return report;
 }
 

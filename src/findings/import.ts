@@ -10,6 +10,7 @@ import type { RepositoryIndex } from "./repositories.js";
 import { withoutControlCharacters } from "../text.js";
 import { emptyCounts, type SyncCounts } from "../integrations/sync-runs.js";
 import { chunks } from "../db/chunks.js";
+import { inList } from "../db/dialect.js";
 import { moveFindings, recordImported } from "./status.js";
 import { insertAssets, insertFindings, insertSources, refreshSource, updateFindingFields } from "./store.js";
 
@@ -94,7 +95,7 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
             .selectFrom("finding_sources")
             .select(["id", "external_id", "finding_id", "content_hash", "status"])
             .where("integration_id", "=", ctx.integrationId)
-            .where("external_id", "in", ids)
+            .where(inList(db, "external_id", ids))
             .execute(),
       )
     ).map((s) => [s.external_id, s]),
@@ -116,7 +117,13 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
   const assetIds = await ensureAssets(db, changed, stamp);
   const findings = new Map(
     (
-      await inChunks([...new Set(changed.map((a) => a.fingerprint))], (fps) => db.selectFrom("findings").selectAll().where("fingerprint", "in", fps).execute())
+      await inChunks([...new Set(changed.map((a) => a.fingerprint))], (fps) =>
+        db
+          .selectFrom("findings")
+          .selectAll()
+          .where(inList(db, "fingerprint", fps))
+          .execute(),
+      )
     ).map((f) => [f.fingerprint, f]),
   );
 
@@ -138,9 +145,11 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
         .selectFrom("findings")
         .selectAll()
         .where(
-          "fingerprint",
-          "in",
-          lost.map((a) => a.fingerprint),
+          inList(
+            db,
+            "fingerprint",
+            lost.map((a) => a.fingerprint),
+          ),
         )
         .execute())
         findings.set(row.fingerprint, row);

@@ -5,6 +5,7 @@
 // reopening) are changeFindingStatus; re-imports never override them.
 import type { Db, Finding, FindingStatus } from "../db/schema.js";
 import { chunks } from "../db/chunks.js";
+import { insertRows } from "../db/dialect.js";
 import { requestTicketSweep } from "../jobs/events.js";
 
 /** A finding as a move needs it: its id and its status now (and anything a note reads). */
@@ -75,10 +76,11 @@ export async function moveFindings<F extends Moving>(db: Db, findings: F[], move
 /** The first line of new findings' history: they were imported, open. */
 export async function recordImported(db: Db, findingIds: number[], actor: string, at: string): Promise<void> {
   for (const batch of chunks(findingIds, CHUNK)) {
-    await db
-      .insertInto("finding_events")
-      .values(batch.map((id) => ({ finding_id: id, at, actor, from_status: null, to_status: "open" as const, note: "Imported" })))
-      .execute();
+    await insertRows(
+      db,
+      "finding_events",
+      batch.map((id) => ({ finding_id: id, at, actor, from_status: null, to_status: "open" as const, note: "Imported" })),
+    ).execute();
   }
 }
 

@@ -6,7 +6,7 @@ import { chunks } from "../db/chunks.js";
 import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
 import { contains } from "../db/search.js";
 import { DEFAULT_STATUSES, cachedCount } from "./query.js";
-import { plusDays } from "../db/dialect.js";
+import { insertRows, plusDays } from "../db/dialect.js";
 
 export interface FindingDetail {
   finding: Finding;
@@ -108,21 +108,31 @@ export async function openFindingCounts(db: Db, by: "asset" | "repository", ids:
 }
 
 async function computeOpenFindingCounts(db: Db, by: "asset" | "repository", ids: number[]): Promise<Map<number, Record<Severity, number>>> {
+  // The assets first, then their findings by asset id alone: the (asset_id, status, severity_rank)
+  // index answers each asset's counts. (Joined, PostgreSQL estimated a page of repositories' assets
+  // at more rows than a scan of every finding, and read the whole table.)
+  const owner = new Map<number, number>();
+  if (by === "asset") for (const id of ids) owner.set(id, id);
+  else
+    for (const batch of chunks(ids, 500))
+      for (const a of await db.selectFrom("assets").select(["id", "repository_id"]).where("repository_id", "in", batch).execute())
+        owner.set(a.id, a.repository_id!);
   const counts = new Map<number, Record<Severity, number>>();
-  const column = by === "asset" ? "findings.asset_id" : "assets.repository_id";
-  const grouped = await db
-    .selectFrom("findings")
-    .innerJoin("assets", "assets.id", "findings.asset_id")
-    .select([`${column} as owner`, "findings.severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
-    .where(column, "in", ids)
-    .where("findings.status", "in", DEFAULT_STATUSES)
-    .groupBy([column, "findings.severity_rank"])
-    .execute();
-  for (const row of grouped) {
-    const severity = SEVERITIES.find((s) => SEVERITY_RANK[s] === row.severity_rank)!;
-    const entry = counts.get(Number(row.owner)) ?? (Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>);
-    entry[severity] = Number(row.n);
-    counts.set(Number(row.owner), entry);
+  for (const batch of chunks([...owner.keys()], 500)) {
+    const grouped = await db
+      .selectFrom("findings")
+      .select(["asset_id", "severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
+      .where("asset_id", "in", batch)
+      .where("status", "in", DEFAULT_STATUSES)
+      .groupBy(["asset_id", "severity_rank"])
+      .execute();
+    for (const row of grouped) {
+      const severity = SEVERITIES.find((s) => SEVERITY_RANK[s] === row.severity_rank)!;
+      const key = owner.get(Number(row.asset_id))!;
+      const entry = counts.get(key) ?? (Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>);
+      entry[severity] += Number(row.n);
+      counts.set(key, entry);
+    }
   }
   return counts;
 }
@@ -161,9 +171,7 @@ export async function listImages(db: Db, opts: { q: string; showGone: boolean; a
  * is left alone (not an error): the caller reads it back as an existing finding.
  */
 export function insertFindings(db: Db, rows: Insertable<FindingTable>[]): Promise<Finding[]> {
-  return db
-    .insertInto("findings")
-    .values(rows)
+  return insertRows(db, "findings", rows)
     .onConflict((oc) => oc.column("fingerprint").doNothing())
     .returningAll()
     .execute();
@@ -193,9 +201,7 @@ export async function restampDueDates(db: Db, severity: Severity, days: number |
 /** Inserts scanner records; one another process recorded meanwhile (the same integration's record) is left as it is. */
 export async function insertSources(db: Db, rows: Insertable<FindingSourceTable>[]): Promise<void> {
   for (const chunk of chunks(rows, 400))
-    await db
-      .insertInto("finding_sources")
-      .values(chunk)
+    await insertRows(db, "finding_sources", chunk)
       .onConflict((oc) => oc.columns(["integration_id", "external_id"]).doNothing())
       .execute();
 }

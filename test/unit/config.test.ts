@@ -24,6 +24,21 @@ describe("secrets from files", () => {
     fs.writeFileSync(file, "\n");
     expect(() => loadConfig({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY_FILE: file })).toThrow(/which is empty/);
   });
+
+  it("reads DATABASE_URL_FILE (the URL holds the database password), which needs the shared key as DATABASE_URL does", () => {
+    const dir = tempDir();
+    const file = path.join(dir, "database_url");
+    fs.writeFileSync(file, "postgres://patchbay:s3cret@db:5432/patchbay\n");
+    expect(loadConfig({ PATCHBAY_DATA_DIR: dir, DATABASE_URL_FILE: file, PATCHBAY_SECRET_KEY: KEY }).databaseUrl).toBe(
+      "postgres://patchbay:s3cret@db:5432/patchbay",
+    );
+    expect(() => loadConfig({ PATCHBAY_DATA_DIR: dir, DATABASE_URL_FILE: file })).toThrow(
+      /PATCHBAY_SECRET_KEY \(or PATCHBAY_SECRET_KEY_FILE\) is required with PostgreSQL/,
+    );
+    expect(() => loadConfig({ PATCHBAY_DATA_DIR: dir, DATABASE_URL_FILE: file, DATABASE_URL: "postgres://x@y/z", PATCHBAY_SECRET_KEY: KEY })).toThrow(
+      new ConfigError("Set DATABASE_URL or DATABASE_URL_FILE, not both."),
+    );
+  });
 });
 
 describe("single sign-on from the environment", () => {

@@ -56,20 +56,30 @@ describe("Dockerfile", () => {
 
 describe("the README's compose.yaml", () => {
   it("parses, and sets only variables Patchbay reads, secrets by file", async () => {
-    const { parse } = await import("yaml");
     const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-    const block = /With Docker Compose[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)![1]!;
-    const compose = parse(block) as { services: { patchbay: { environment: Record<string, string>; secrets: string[] } }; secrets: Record<string, unknown> };
-    const config = fs.readFileSync(path.join(ROOT, "src/config.ts"), "utf8");
-    const { SECRET_VARIABLES } = await import("../../src/config.js");
-    for (const name of Object.keys(compose.services.patchbay.environment)) {
-      const base = name.replace(/_FILE$/, "");
-      if (name.endsWith("_FILE")) expect(SECRET_VARIABLES as readonly string[], name).toContain(base);
-      else expect(config, name).toContain(name);
-    }
-    // Commented-out single sign-on lines name real variables too.
-    for (const [, name] of block.matchAll(/# (PATCHBAY_\w+):/g))
-      expect(config.includes(name!) || (SECRET_VARIABLES as readonly string[]).includes(name!.replace(/_FILE$/, "")), name).toBe(true);
-    for (const secret of compose.services.patchbay.secrets) expect(Object.keys(compose.secrets)).toContain(secret);
+    const blocks = [...readme.matchAll(/With Docker Compose[\s\S]*?```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    // One for a single box, one with PostgreSQL and replicas ("When one box is not enough").
+    expect(blocks).toHaveLength(2);
+    for (const block of blocks) await checkCompose(block);
   });
 });
+
+async function checkCompose(block: string): Promise<void> {
+  const { parse } = await import("yaml");
+  const compose = parse(block) as {
+    services: Record<string, { environment?: Record<string, string>; secrets?: string[] }> & { patchbay: { environment: Record<string, string>; secrets?: string[] } };
+    secrets: Record<string, unknown>;
+  };
+  const config = fs.readFileSync(path.join(ROOT, "src/config.ts"), "utf8");
+  const { SECRET_VARIABLES } = await import("../../src/config.js");
+  for (const name of Object.keys(compose.services.patchbay.environment)) {
+    const base = name.replace(/_FILE$/, "");
+    if (name.endsWith("_FILE")) expect(SECRET_VARIABLES as readonly string[], name).toContain(base);
+    else expect(config, name).toContain(name);
+  }
+  // Commented-out single sign-on lines name real variables too.
+  for (const [, name] of block.matchAll(/# (PATCHBAY_\w+):/g))
+    expect(config.includes(name!) || (SECRET_VARIABLES as readonly string[]).includes(name!.replace(/_FILE$/, "")), name).toBe(true);
+  // Every secret a service names is declared.
+  for (const service of Object.values(compose.services)) for (const secret of service.secrets ?? []) expect(Object.keys(compose.secrets)).toContain(secret);
+}
