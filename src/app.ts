@@ -12,6 +12,7 @@ import { getConnInfo } from "@hono/node-server/conninfo";
 import { isIP } from "node:net";
 import { clientAddress, isTrustedPeer } from "./client-address.js";
 import { SESSION_COOKIE, validateSessionToken } from "./auth/sessions.js";
+import { loadSignInSettings } from "./auth/sign-in-settings.js";
 import { countUsers, createUser, findUserByUsername } from "./auth/users.js";
 import { hashPassword } from "./auth/password.js";
 import type { User } from "./db/schema.js";
@@ -194,6 +195,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       deps.logger.warn("sign-in header from an untrusted address ignored", { header: deps.authProxy.header, ip: c.get("clientIp") });
     }
     const token = getCookie(c, SESSION_COOKIE);
+    // Whether two-step sign-in is required, read beside the session (one round trip to the database, not two).
+    const signInSettings = token ? loadSignInSettings(deps.db).catch(() => undefined) : undefined;
     let expired = false;
     if (token) {
       const lookup = await validateSessionToken(deps.db, token, deps.now());
@@ -213,7 +216,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     // Signed in with a one-time password: choosing one's own comes first.
     if (c.get("user")?.must_change_password && !ONE_TIME_PASSWORD_PATHS.test(c.req.path)) return redirect(c, "/account?reset=1");
     // Two-step sign-in required of every local account: turning it on comes first.
-    if (!TWO_STEP_PATHS.test(c.req.path) && (await mustEnrol(deps, c))) return redirect(c, "/account/two-step");
+    if (!TWO_STEP_PATHS.test(c.req.path) && (await mustEnrol(deps, c, signInSettings))) return redirect(c, "/account/two-step");
     return next();
   });
 

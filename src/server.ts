@@ -69,10 +69,6 @@ async function start(config: Config, logger: Logger): Promise<void> {
         database: config.databaseUrl ? "postgresql" : "sqlite",
         startupMs: Math.round(performance.now() - started),
       });
-      if (config.databaseUrl)
-        logger.warn(
-          "PostgreSQL support is a preview in this version: see README, Configuration (DATABASE_URL). Keep SQLite for data you rely on until it is complete.",
-        );
     },
   );
   const marker = markRunning(config);

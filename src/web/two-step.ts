@@ -4,7 +4,7 @@
 // every local account must use it is on Settings → Sign-in (web/sign-in.ts).
 import { Hono, type Context } from "hono";
 import { MAX_PASSWORD_LENGTH, verifyPassword } from "../auth/password.js";
-import { loadSignInSettings } from "../auth/sign-in-settings.js";
+import { type SignInSettings, loadSignInSettings } from "../auth/sign-in-settings.js";
 import {
   checkSecondFactor,
   deleteRecoveryCodes,
@@ -133,8 +133,8 @@ export function twoStepRoutes(deps: AppDeps): Hono<AppEnv> {
 export const TWO_STEP_PATHS = /^\/(account|account\/two-step(\/start|\/confirm)?|logout|login)$/;
 
 /** Whether this signed-in user must enrol before anything else. */
-export async function mustEnrol(deps: AppDeps, c: Context<AppEnv>): Promise<boolean> {
+export async function mustEnrol(deps: AppDeps, c: Context<AppEnv>, read?: Promise<SignInSettings | undefined>): Promise<boolean> {
   const user = c.get("user");
   if (!user || user.totp_key || user.external_id || !localSession(c)) return false;
-  return (await loadSignInSettings(deps.db)).requireTotp;
+  return ((await read) ?? (await loadSignInSettings(deps.db))).requireTotp;
 }

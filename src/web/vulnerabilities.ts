@@ -28,22 +28,26 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/vulnerabilities", async (c) => {
     const filter = parseFilter(new URL(c.req.url).searchParams, deps.now());
-    const [page, counts, scanners, total] = await Promise.all([
-      listFindings(deps.db, filter),
+    // Everything the page reads at once; only the page's tickets wait for its rows.
+    const listed = listFindings(deps.db, filter);
+    const [page, counts, scanners, total, canPush, tickets] = await Promise.all([
+      listed,
       severityCounts(deps.db, filter),
       scannersWithFindings(deps.db),
       countAllFindings(deps.db),
-    ]);
-    const tickets = Object.fromEntries(
-      withTrackerNames(
-        deps,
-        await ticketsForFindings(
-          deps.db,
-          page.rows.map((r) => r.id),
+      anyAssignment(deps.db),
+      listed.then(async (p) =>
+        Object.fromEntries(
+          withTrackerNames(
+            deps,
+            await ticketsForFindings(
+              deps.db,
+              p.rows.map((r) => r.id),
+            ),
+          ),
         ),
       ),
-    );
-    const canPush = await anyAssignment(deps.db);
+    ]);
     const data = {
       filter,
       page,

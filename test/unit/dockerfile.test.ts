@@ -67,7 +67,9 @@ describe("the README's compose.yaml", () => {
 async function checkCompose(block: string): Promise<void> {
   const { parse } = await import("yaml");
   const compose = parse(block) as {
-    services: Record<string, { environment?: Record<string, string>; secrets?: string[] }> & { patchbay: { environment: Record<string, string>; secrets?: string[] } };
+    services: Record<string, { environment?: Record<string, string>; secrets?: string[] }> & {
+      patchbay: { environment: Record<string, string>; secrets?: string[] };
+    };
     secrets: Record<string, unknown>;
   };
   const config = fs.readFileSync(path.join(ROOT, "src/config.ts"), "utf8");
