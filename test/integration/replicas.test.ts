@@ -17,7 +17,9 @@ beforeAll(async () => {
   apps.push(await testApp({ env: { PATCHBAY_DATA_DIR: dir }, clock: apps[0]!.clock }));
 });
 afterAll(async () => {
-  for (const app of apps.reverse()) await app.runtime.close();
+  // The others first; the first app's close also drops the PostgreSQL database they share (test:postgres).
+  for (const app of apps.slice(1).reverse()) await app.runtime.close();
+  await apps[0]!.close();
 });
 
 describe("two processes writing the same rows", () => {

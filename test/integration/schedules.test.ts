@@ -15,7 +15,9 @@ beforeAll(async () => {
   for (let i = 0; i < 3; i++) apps.push(await testApp({ env: { PATCHBAY_DATA_DIR: dir } }));
 });
 afterAll(async () => {
-  for (const app of apps.reverse()) await app.runtime.close();
+  // The others first; the first app's close also drops the PostgreSQL database they share (test:postgres).
+  for (const app of apps.slice(1).reverse()) await app.runtime.close();
+  await apps[0]!.close();
 });
 
 /**
