@@ -593,15 +593,7 @@ async function postgresMillion(file: string, sqliteViews: Map<string, number>): 
 async function postgresPush(): Promise<void> {
   const database = await postgresDatabase();
   if (!database) return;
-  const COUNT = 1000;
-  const RATE = 10;
-  const site = "https://acme.atlassian.net";
-  const jira = new JiraSim();
-  jira.addToken("ATATT-bench", "svc@acme.example");
-  jira.addProject("SEC", "Security");
-  const jiraServer = await startSim(jira.app());
-  const wiz = await startWiz();
-  wiz.sim.findings.push(...wizTenant({ importable: COUNT, repositories: DEFAULT_REPOSITORIES.slice(0, 1), images: 10 }));
+  const { jira, jiraServer, wiz } = await pushSims();
   const dirs = [tempDir("patchbay-bench-"), tempDir("patchbay-bench-")];
   const servers = [];
   for (const dir of dirs) {
@@ -826,21 +818,28 @@ async function largeUpload(): Promise<void> {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/**
- * Push 1,000 new findings to Jira through a 10 requests/s limit: the time, beside the least
- * the limit allows for the requests the push needs (one create per finding, plus the create
- * metadata the mapping is checked against), and the count of duplicate and missing issues.
- */
-async function pushBenchmark(): Promise<void> {
-  const COUNT = 1000;
-  const RATE = 10;
-  const site = "https://acme.atlassian.net";
+const COUNT = 1000;
+const RATE = 10;
+const site = "https://acme.atlassian.net";
+
+/** The push benchmarks' services: a Jira with its SEC project, and a Wiz tenant of COUNT findings in one repository. */
+async function pushSims() {
   const jira = new JiraSim();
   jira.addToken("ATATT-bench", "svc@acme.example");
   jira.addProject("SEC", "Security");
   const jiraServer = await startSim(jira.app());
   const wiz = await startWiz();
   wiz.sim.findings.push(...wizTenant({ importable: COUNT, repositories: DEFAULT_REPOSITORIES.slice(0, 1), images: 10 }));
+  return { jira, jiraServer, wiz };
+}
+
+/**
+ * Push 1,000 new findings to Jira through a 10 requests/s limit: the time, beside the least
+ * the limit allows for the requests the push needs (one create per finding, plus the create
+ * metadata the mapping is checked against), and the count of duplicate and missing issues.
+ */
+async function pushBenchmark(): Promise<void> {
+  const { jira, jiraServer, wiz } = await pushSims();
   const dir = tempDir("patchbay-bench-");
   const server = await startServer({
     PATCHBAY_DATA_DIR: dir,
