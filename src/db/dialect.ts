@@ -47,7 +47,7 @@ export function insertRows<T extends keyof Database & string>(
   return db
     .insertInto(table)
     .columns(columns as never)
-    .expression(sql`select ${refs} from json_populate_recordset(null::${sql.table(table)}, ${JSON.stringify(rows)}::json)`);
+    .expression(sql`select ${refs} from json_populate_recordset(null::${sql.table(table)}, ${JSON.stringify(rows, wellFormed)}::json)`);
 }
 
 /**
@@ -57,4 +57,12 @@ export function insertRows<T extends keyof Database & string>(
 export function inList(db: Kysely<any>, column: string, values: readonly (string | number)[]): RawBuilder<boolean> {
   if (values.length === 0) return sql<boolean>`1 = 0`;
   return dialectOf(db) === "postgres" ? sql<boolean>`${sql.ref(column)} = any(${[...values]})` : sql<boolean>`${sql.ref(column)} in (${sql.join(values)})`;
+}
+
+/**
+ * Text as PostgreSQL's json accepts it: a lone surrogate (a scanner's broken "\ud800" escape) is
+ * U+FFFD, as the driver writes it in a parameter; in JSON text PostgreSQL refuses the whole document.
+ */
+function wellFormed(_key: string, value: unknown): unknown {
+  return typeof value === "string" ? value.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd") : value;
 }

@@ -7,6 +7,7 @@ import type { ScannerRecord } from "../../src/connectors/types.js";
 import { importPage } from "../../src/findings/import.js";
 import { loadRepositoryIndex } from "../../src/findings/repositories.js";
 import { saveRemediation } from "../../src/remediation/store.js";
+import { insertRows } from "../../src/db/dialect.js";
 import { processesOnOneDatabase } from "./database.js";
 
 const processes = processesOnOneDatabase(2);
@@ -125,5 +126,16 @@ describe("two processes importing the same findings at once", () => {
     expect(a).toEqual({ id: a.id, existed: false });
     expect(b).toEqual({ id: a.id, existed: true });
     expect(await db.selectFrom("remediations").select(["title"]).execute()).toEqual([{ title: "edited" }]);
+  });
+
+  it("stores a lone surrogate in imported text as U+FFFD, as a single row's parameter would, instead of refusing the page", async () => {
+    const db = processes[0]!.db;
+    const at = new Date().toISOString();
+    await insertRows(db, "audit_log", [
+      { at, action: "test.surrogate", target: "broken \ud800 escape" },
+      { at, action: "test.surrogate", target: "paired \ud83d\ude00 and lone low \udc00" },
+    ]).execute();
+    const rows = await db.selectFrom("audit_log").select("target").where("action", "=", "test.surrogate").orderBy("id").execute();
+    expect(rows.map((r) => r.target)).toEqual(["broken \ufffd escape", "paired \ud83d\ude00 and lone low \ufffd"]);
   });
 });
