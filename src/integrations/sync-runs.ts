@@ -74,21 +74,17 @@ export async function recordSyncFailure(
   connection?: object,
 ): Promise<Error> {
   const lastAttempt = job.attempts >= job.max_attempts;
-  if (err instanceof ExternalError && err.kind === "auth" && (await credentialsReplaced(db, connection))) {
-    const message = `${where}: ${integration.name}'s credentials were replaced while it ran (an OAuth token refreshed by another job), and the old ones were refused.${lastAttempt ? "" : " It will be retried with the new ones."}`;
-    await db
-      .updateTable("sync_runs")
-      .set({ status: lastAttempt ? "failed" : "interrupted", error: message, finished_at: lastAttempt ? now.toISOString() : null })
-      .where("id", "=", runId)
-      .execute();
-    return new Error(message);
-  }
-  const message = redactText(err instanceof Error ? err.message : String(err));
+  const replaced = err instanceof ExternalError && err.kind === "auth" && (await credentialsReplaced(db, connection));
+  const message = replaced
+    ? `${where}: ${integration.name}'s credentials were replaced while it ran (an OAuth token refreshed by another job), and the old ones were refused.${lastAttempt ? "" : " It will be retried with the new ones."}`
+    : redactText(err instanceof Error ? err.message : String(err));
   await db
     .updateTable("sync_runs")
     .set({ status: lastAttempt ? "failed" : "interrupted", error: message, finished_at: lastAttempt ? now.toISOString() : null })
     .where("id", "=", runId)
     .execute();
+  // Not a failure of the integration: neither flagged nor announced.
+  if (replaced) return new Error(message);
   await observeDuration(db, runId, lastAttempt ? "failed" : "interrupted", now);
   const retry = lastAttempt ? "" : resumable ? " It will be retried and resume where it stopped." : " It will be retried.";
   await setIntegrationStatus(db, integration.id, "error", `${where}: ${message}${retry}`, now);

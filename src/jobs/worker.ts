@@ -43,7 +43,7 @@ export interface WorkerOptions {
 export class Worker {
   /** Which process runs a job (host and pid, on the jobs page and in the database): the replica to look at, or the one that died. */
   readonly id = `${os.hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
-  readonly #o: Required<WorkerOptions>;
+  readonly #o: Required<Omit<WorkerOptions, "pin">> & Pick<WorkerOptions, "pin">;
   /** Jobs running in this worker, with the lane each holds. */
   readonly #running = new Set<{ task: Promise<void>; lane: string | null }>();
   #stopped = true;
@@ -52,7 +52,7 @@ export class Worker {
 
   constructor(options: WorkerOptions) {
     const concurrency = options.concurrency ?? 4;
-    this.#o = { concurrency, laneLimit: Math.max(1, Math.floor(concurrency / 2)), pollMs: 1000, pin: "", ...options };
+    this.#o = { concurrency, laneLimit: Math.max(1, Math.floor(concurrency / 2)), pollMs: 1000, ...options };
   }
 
   start(): void {
@@ -76,7 +76,7 @@ export class Worker {
 
   /** Claims and runs one job; false if none was due. For tests and the loop alike. */
   async runOnce(): Promise<boolean> {
-    const job = await claimJob(this.#o.db, this.id, this.#o.leaseMs, this.#o.now(), { pin: this.#o.pin || undefined });
+    const job = await claimJob(this.#o.db, this.id, this.#o.leaseMs, this.#o.now(), { pin: this.#o.pin });
     if (!job) return false;
     await this.#execute(job);
     return true;
@@ -92,7 +92,7 @@ export class Worker {
           const job = await claimJob(this.#o.db, this.id, this.#o.leaseMs, this.#o.now(), {
             laneLimit: this.#o.laneLimit,
             avoidLanes: lastSlot ? [...this.#running.values()].map((r) => r.lane).filter((l): l is string => l !== null) : [],
-            pin: this.#o.pin || undefined,
+            pin: this.#o.pin,
           });
           if (job) {
             claimed = true;

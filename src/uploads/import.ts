@@ -555,13 +555,6 @@ export async function recoverUploads(deps: Services): Promise<{ resumed: number;
   let interrupted = 0;
   const keep = new Set<string>();
   const running = await db.selectFrom("uploads").select(["id", "receiver"]).where("status", "=", "running").execute();
-  const interrupt = (id: number, error: string) =>
-    db
-      .updateTable("uploads")
-      .set({ status: "interrupted", error, finished_at: now.toISOString() })
-      .where("id", "=", id)
-      .where("status", "=", "running")
-      .execute();
   if (!alone) interrupted += await giveUpAbandonedUploads(db, now, me);
   for (const { id, receiver } of running) {
     if (!alone && receiver !== null && receiver !== me) continue;
@@ -572,7 +565,7 @@ export async function recoverUploads(deps: Services): Promise<{ resumed: number;
       keep.add(path.basename(dir));
       resumed++;
     } else {
-      await interrupt(id, "Patchbay stopped before the report was completely received. Nothing was imported: upload it again.");
+      await interruptUpload(db, id, "Patchbay stopped before the report was completely received. Nothing was imported: upload it again.", now);
       interrupted++;
     }
   }
@@ -599,17 +592,23 @@ export async function giveUpAbandonedUploads(db: Db, now: Date, except?: string)
     .where("seen_at", "<", new Date(now.getTime() - RECEIVER_GONE_MS).toISOString())
     .execute();
   for (const { id, receiver } of silent)
-    await db
-      .updateTable("uploads")
-      .set({
-        status: "interrupted",
-        error: `The Patchbay replica that received it (${receiver!.split(":")[0]}) stopped before importing it and has not come back. Nothing was imported: upload it again.`,
-        finished_at: now.toISOString(),
-      })
-      .where("id", "=", id)
-      .where("status", "=", "running")
-      .execute();
+    await interruptUpload(
+      db,
+      id,
+      `The Patchbay replica that received it (${receiver!.split(":")[0]}) stopped before importing it and has not come back. Nothing was imported: upload it again.`,
+      now,
+    );
   return silent.length;
+}
+
+/** An upload still running given up, with the reason its page shows. */
+async function interruptUpload(db: Db, id: number, error: string, now: Date): Promise<void> {
+  await db
+    .updateTable("uploads")
+    .set({ status: "interrupted", error, finished_at: now.toISOString() })
+    .where("id", "=", id)
+    .where("status", "=", "running")
+    .execute();
 }
 
 /** Job `upload.resume`: imports a completely spooled upload whose process stopped. */

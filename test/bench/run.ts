@@ -22,7 +22,7 @@ import { parseFilter } from "../../src/findings/query.js";
 import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
 import { BUNDLE, HttpSession, ROOT, seedRepositoriesIn, startServer } from "../process.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
-import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "../sim/wiz-fixture.js";
+import { WIZ_FORM, startWiz } from "../sim/wiz-fixture.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { hostileRatios } from "./hostile.js";
 import { cycloneDxSbom, trivyReport } from "./reports.js";
@@ -93,13 +93,7 @@ async function importBenchmarks(): Promise<number> {
 
   const session = new HttpSession(server.url);
   await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
-  const connect = await session.send("/integrations/wiz", {
-    apiEndpoint: WIZ_ENDPOINT,
-    clientId: WIZ_CLIENT.id,
-    clientSecret: WIZ_CLIENT.secret,
-    scanSca: "on",
-    scanContainerImages: "on",
-  });
+  const connect = await session.send("/integrations/wiz", WIZ_FORM);
   if (connect.status !== 303) throw new Error(`connecting Wiz failed: ${connect.status}`);
   const first = await waitForRun(sqlite, 1);
   const peak = rssMb(server.proc.pid!, "VmHWM");
@@ -535,13 +529,7 @@ async function postgresImport(sqliteSeconds: number): Promise<void> {
       .execute();
   const session = new HttpSession(server.url);
   await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
-  await session.send("/integrations/wiz", {
-    apiEndpoint: WIZ_ENDPOINT,
-    clientId: WIZ_CLIENT.id,
-    clientSecret: WIZ_CLIENT.secret,
-    scanSca: "on",
-    scanContainerImages: "on",
-  });
+  await session.send("/integrations/wiz", WIZ_FORM);
   const seconds = await waitForPostgresRun(database.pg.db, 1);
   const findings = Number((await sql<{ n: number }>`select count(*) as n from findings`.execute(database.pg.db)).rows[0]!.n);
   if (findings !== FINDINGS) throw new Error(`expected ${FINDINGS} findings on PostgreSQL, found ${findings}`);
@@ -615,13 +603,7 @@ async function postgresPush(): Promise<void> {
     .execute();
   const session = new HttpSession(servers[0]!.url);
   await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
-  await session.send("/integrations/wiz", {
-    apiEndpoint: WIZ_ENDPOINT,
-    clientId: WIZ_CLIENT.id,
-    clientSecret: WIZ_CLIENT.secret,
-    scanSca: "on",
-    scanContainerImages: "on",
-  });
+  await session.send("/integrations/wiz", WIZ_FORM);
   await waitForPostgresRun(db, 1);
   await session.send("/integrations/jira", { apiToken: "ATATT-bench", cloudId: jira.cloudId, email: "svc@acme.example", siteUrl: site });
   await session.send("/trackers/2/mappings", securityBugMapping());
@@ -855,13 +837,7 @@ async function pushBenchmark(): Promise<void> {
     .run(DEFAULT_REPOSITORIES[0], stamp, stamp);
   const session = new HttpSession(server.url);
   await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
-  await session.send("/integrations/wiz", {
-    apiEndpoint: WIZ_ENDPOINT,
-    clientId: WIZ_CLIENT.id,
-    clientSecret: WIZ_CLIENT.secret,
-    scanSca: "on",
-    scanContainerImages: "on",
-  });
+  await session.send("/integrations/wiz", WIZ_FORM);
   await waitForRun(sqlite, 1);
   const open = (sqlite.prepare("select count(*) as n from findings where status = 'open'").get() as { n: number }).n;
   if (open !== COUNT) throw new Error(`expected ${COUNT} open findings, found ${open}`);

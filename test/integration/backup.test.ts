@@ -8,7 +8,7 @@ import { afterAll, expect, it } from "vitest";
 import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
 import { HttpSession, seedRepositoriesIn, type ServerProcess, startServer } from "../process.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
-import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+import { WIZ_FORM, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
 const FINDINGS = 20_000;
 const servers: ServerProcess[] = [];
@@ -57,13 +57,7 @@ it("takes a consistent backup during an import, and a restore finishes that impo
   await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
   const live = new SQLite(path.join(dir, "patchbay.db"), { readonly: true, timeout: 10_000 });
   seedRepositoriesIn(dir, DEFAULT_REPOSITORIES.slice(0, 2));
-  await session.send("/integrations/wiz", {
-    apiEndpoint: WIZ_ENDPOINT,
-    clientId: WIZ_CLIENT.id,
-    clientSecret: WIZ_CLIENT.secret,
-    scanSca: "on",
-    scanContainerImages: "on",
-  });
+  await session.send("/integrations/wiz", WIZ_FORM);
   await until(() => (live.prepare("select count(*) as n from findings").get() as { n: number }).n > FINDINGS / 5);
 
   const target = path.join(dir, "mid-import.db");

@@ -15,7 +15,7 @@ import { GitLabSim } from "../sim/gitlab.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
-import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+import { WIZ_FORM, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 import { freshDatabase } from "./database.js";
 
 const FINDINGS = 101_000;
@@ -119,17 +119,7 @@ it("three replicas lose nothing, duplicate nothing and run each job and tick onc
   expect((await admin.send(back.pathname + back.search)).status).toBe(303);
   const gitlabId = await value("select id as n from integrations where kind = 'gitlab'");
 
-  expect(
-    (
-      await on(1).send("/integrations/wiz", {
-        apiEndpoint: WIZ_ENDPOINT,
-        clientId: WIZ_CLIENT.id,
-        clientSecret: WIZ_CLIENT.secret,
-        scanSca: "on",
-        scanContainerImages: "on",
-      })
-    ).status,
-  ).toBe(303);
+  expect((await on(1).send("/integrations/wiz", WIZ_FORM)).status).toBe(303);
 
   // All along: someone asks for a GitLab sync on whichever replica their browser reaches.
   let poking = true;

@@ -5,6 +5,8 @@ import { WizSim } from "./wiz.js";
 
 export const WIZ_ENDPOINT = "https://api.us1.app.wiz.io/";
 export const WIZ_CLIENT = { id: "patchbay-sa", secret: "wiz-client-secret-value-0001" };
+/** The Integration Hub's Wiz form as a person fills it for the simulator: its endpoint, the service account, both scans on. */
+export const WIZ_FORM = { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on", scanContainerImages: "on" };
 
 export interface WizFixture {
   sim: WizSim;

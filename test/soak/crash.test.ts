@@ -12,7 +12,7 @@ import { HttpSession, seedRepositoriesIn, type ServerProcess, freePort, startSer
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { DEFAULT_REPOSITORIES, repoAsset, wizFinding, wizTenant } from "../sim/wiz-data.js";
-import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+import { WIZ_FORM, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
 const KILLS = Number(process.env.SOAK_KILLS ?? 60);
 const INITIAL = 4000;
@@ -58,13 +58,7 @@ it(`loses nothing and duplicates nothing across ${KILLS} kills during imports an
   await session.send("/trackers/1/mappings", securityBugMapping());
   // Every new finding becomes its own issue, pushed automatically after each scan.
   await session.send("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "info", groupBy: "finding", pushMode: "link_and_update" });
-  await session.send("/integrations/wiz", {
-    apiEndpoint: WIZ_ENDPOINT,
-    clientId: WIZ_CLIENT.id,
-    clientSecret: WIZ_CLIENT.secret,
-    scanSca: "on",
-    scanContainerImages: "on",
-  });
+  await session.send("/integrations/wiz", WIZ_FORM);
 
   let added = 0;
   const during = { scan: 0, push: 0, idle: 0 };

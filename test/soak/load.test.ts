@@ -11,7 +11,7 @@ import { HttpSession, seedRepositoriesIn, ROOT, type ServerProcess, startServer 
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
-import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
+import { WIZ_FORM, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
 
 const USERS = 50;
 const FINDINGS = 100_000;
@@ -67,13 +67,7 @@ it(
     const value = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
 
     // Phase 1: browsing while the import runs.
-    await session.send("/integrations/wiz", {
-      apiEndpoint: WIZ_ENDPOINT,
-      clientId: WIZ_CLIENT.id,
-      clientSecret: WIZ_CLIENT.secret,
-      scanSca: "on",
-      scanContainerImages: "on",
-    });
+    await session.send("/integrations/wiz", WIZ_FORM);
     const importing = load(server.url, 40_000);
     const during = await importing;
     const imported = value("select count(*) as n from findings");
