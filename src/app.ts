@@ -12,7 +12,7 @@ import { getConnInfo } from "@hono/node-server/conninfo";
 import { isIP } from "node:net";
 import { clientAddress, isTrustedPeer } from "./client-address.js";
 import { SESSION_COOKIE, validateSessionToken } from "./auth/sessions.js";
-import { loadSignInSettings } from "./auth/sign-in-settings.js";
+import { SIGN_IN_SETTINGS_KEY, type SignInSettings, parseSignInSettings } from "./auth/sign-in-settings.js";
 import { countUsers, createUser, findUserByUsername } from "./auth/users.js";
 import { hashPassword } from "./auth/password.js";
 import type { User } from "./db/schema.js";
@@ -195,14 +195,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       deps.logger.warn("sign-in header from an untrusted address ignored", { header: deps.authProxy.header, ip: c.get("clientIp") });
     }
     const token = getCookie(c, SESSION_COOKIE);
-    // Whether two-step sign-in is required, read beside the session (one round trip to the database, not two).
-    const signInSettings = token ? loadSignInSettings(deps.db).catch(() => undefined) : undefined;
+    // Whether two-step sign-in is required: read in the session's own statement.
+    let signInSettings: SignInSettings | undefined;
     let expired = false;
     if (token) {
-      const lookup = await validateSessionToken(deps.db, token, deps.now());
+      const lookup = await validateSessionToken(deps.db, token, deps.now(), SIGN_IN_SETTINGS_KEY);
       if (lookup.status === "valid") {
         c.set("user", lookup.session.user);
         c.set("sessionId", lookup.session.id);
+        signInSettings = parseSignInSettings(lookup.session.meta);
         if (lookup.session.renewed) setSessionCookie(c, deps, token, lookup.session.expiresAt);
       } else {
         expired = lookup.status === "expired";

@@ -16,6 +16,8 @@ export interface SessionInfo {
   expiresAt: Date;
   /** The expiry moved forward: the cookie must be sent again with the new date. */
   renewed: boolean;
+  /** The meta value the lookup was asked to read beside the session (undefined when none is stored). */
+  meta?: string;
 }
 
 export type SessionLookup = { status: "valid"; session: SessionInfo } | { status: "expired" } | { status: "none" };
@@ -38,12 +40,20 @@ export async function createSession(db: Db, userId: number, now: Date): Promise<
   return { token, expiresAt };
 }
 
-export async function validateSessionToken(db: Db, token: string, now: Date): Promise<SessionLookup> {
+/** The session's user; `metaKey` names a meta value read in the same statement (what every page also needs). */
+export async function validateSessionToken(db: Db, token: string, now: Date, metaKey?: string): Promise<SessionLookup> {
   const id = sessionId(token);
   const row = await db
     .selectFrom("sessions")
     .innerJoin("users", "users.id", "sessions.user_id")
     .select(["sessions.id as session_id", "sessions.expires_at", "sessions.created_at as session_created_at"])
+    .select((eb) =>
+      eb
+        .selectFrom("meta")
+        .select("meta.value")
+        .where("meta.key", "=", metaKey ?? "")
+        .as("meta_value"),
+    )
     .selectAll("users")
     .where("sessions.id", "=", id)
     .executeTakeFirst();
@@ -60,8 +70,8 @@ export async function validateSessionToken(db: Db, token: string, now: Date): Pr
     renewed = true;
     await db.updateTable("sessions").set({ expires_at: expiresAt.toISOString() }).where("id", "=", id).execute();
   }
-  const { session_id: _sid, expires_at: _exp, session_created_at: _created, ...user } = row;
-  return { status: "valid", session: { id, user, expiresAt, renewed } };
+  const { session_id: _sid, expires_at: _exp, session_created_at: _created, meta_value, ...user } = row;
+  return { status: "valid", session: { id, user, expiresAt, renewed, meta: meta_value ?? undefined } };
 }
 
 export async function invalidateSession(db: Db, token: string): Promise<void> {

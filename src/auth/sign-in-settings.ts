@@ -6,7 +6,9 @@
 import { readMeta, writeMeta } from "../db/meta.js";
 import type { Db } from "../db/schema.js";
 
-const KEY = "sign_in_settings";
+/** Its meta key (the session lookup reads it beside the session: one round trip per page, not two). */
+export const SIGN_IN_SETTINGS_KEY = "sign_in_settings";
+const KEY = SIGN_IN_SETTINGS_KEY;
 
 export interface OidcSettings {
   /** The provider's issuer identifier; its discovery document is at /.well-known/openid-configuration. */
@@ -54,7 +56,11 @@ export function normalScopes(text: string): string {
 }
 
 export async function loadSignInSettings(db: Db, environment?: SignInEnvironment): Promise<SignInSettings> {
-  const text = await readMeta(db, KEY);
+  return parseSignInSettings(await readMeta(db, KEY), environment);
+}
+
+/** The settings from their stored text (undefined: none stored yet, the defaults). */
+export function parseSignInSettings(text: string | undefined, environment?: SignInEnvironment): SignInSettings {
   const stored = text ? (JSON.parse(text) as Partial<SignInSettings>) : {};
   const base: SignInSettings = {
     requireTotp: stored.requireTotp === true,

@@ -1,9 +1,12 @@
 // The few things SQLite and PostgreSQL spell differently, in one place (callers never branch on
-// the database): date arithmetic over the ISO-8601 text timestamps Patchbay stores, and inserts of
-// many rows at once. Everything
+// the database): date arithmetic over the ISO-8601 text timestamps Patchbay stores, inserts of
+// many rows at once, and rows nested as JSON in a query's result. Everything
 // else is written once with Kysely's builders or in SQL both accept (string_agg, lower … like,
 // on conflict, returning).
 import { type Insertable, type InsertQueryBuilder, type InsertResult, type Kysely, PostgresAdapter, type RawBuilder, sql } from "kysely";
+import { jsonArrayFrom as postgresArray, jsonObjectFrom as postgresObject } from "kysely/helpers/postgres";
+import { jsonArrayFrom as sqliteArray, jsonObjectFrom as sqliteObject } from "kysely/helpers/sqlite";
+import type { SelectQueryBuilder } from "kysely";
 import type { Database } from "./schema.js";
 
 export type DialectName = "sqlite" | "postgres";
@@ -65,4 +68,23 @@ export function inList(db: Kysely<any>, column: string, values: readonly (string
  */
 function wellFormed(_key: string, value: unknown): unknown {
   return typeof value === "string" ? value.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd") : value;
+}
+
+/**
+ * A subquery's rows as one JSON array column (a page's detail and its lists in one statement,
+ * not one round trip each). The subquery names its columns (SQLite's json_object needs them);
+ * read the column with fromJson.
+ */
+export function jsonArrayFrom<O>(db: Kysely<any>, expr: SelectQueryBuilder<any, any, O>): RawBuilder<O[]> {
+  return (dialectOf(db) === "postgres" ? postgresArray(expr) : sqliteArray(expr)) as RawBuilder<unknown> as RawBuilder<O[]>;
+}
+
+/** A subquery's one row (or null) as a JSON object column; read it with fromJson. */
+export function jsonObjectFrom<O>(db: Kysely<any>, expr: SelectQueryBuilder<any, any, O>): RawBuilder<O | null> {
+  return (dialectOf(db) === "postgres" ? postgresObject(expr) : sqliteObject(expr)) as RawBuilder<unknown> as RawBuilder<O | null>;
+}
+
+/** A column made by jsonArrayFrom or jsonObjectFrom: PostgreSQL's driver parses JSON, SQLite gives its text. */
+export function fromJson<T>(value: T): T {
+  return typeof value === "string" ? (JSON.parse(value) as T) : value;
 }

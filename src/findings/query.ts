@@ -5,7 +5,7 @@ import type { Expression, ExpressionBuilder, SqlBool } from "kysely";
 import type { Database, Db, Finding, FindingStatus, Severity } from "../db/schema.js";
 import { SEVERITIES, SEVERITY_RANK, STATUSES } from "./normalize.js";
 import { packageKeys } from "../vuln/packages.js";
-import { dialectOf } from "../db/dialect.js";
+import { dialectOf, inList } from "../db/dialect.js";
 
 export type SortKey = "severity" | "first_detected" | "last_seen" | "cve" | "package";
 export const SORTS: Record<
@@ -174,7 +174,7 @@ export async function listFindings(db: Db, filter: FindingFilter, pageSize = PAG
         .selectAll("findings")
         .select(["assets.name as asset_name", "assets.kind as asset_kind"])
         .select(sourceNames)
-        .where("findings.id", "in", order)
+        .where(inList(db, "findings.id", order))
         .execute()) as FindingRow[])
     : [];
   const byId = new Map(details.map((r) => [r.id, r]));

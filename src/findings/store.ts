@@ -6,7 +6,7 @@ import { chunks } from "../db/chunks.js";
 import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
 import { contains } from "../db/search.js";
 import { DEFAULT_STATUSES, cachedCount } from "./query.js";
-import { insertRows, plusDays } from "../db/dialect.js";
+import { fromJson, insertRows, jsonArrayFrom, jsonObjectFrom, plusDays } from "../db/dialect.js";
 
 export interface FindingDetail {
   finding: Finding;
@@ -15,22 +15,48 @@ export interface FindingDetail {
   events: FindingEvent[];
 }
 
+// The columns a finding's page shows of its asset, sources and history: all of them (SQLite's
+// JSON objects need their names; the types below fail to compile when a table gains one).
+const ASSET_COLUMNS = ["id", "kind", "asset_key", "name", "repository_id", "details", "integration_id", "gone_at", "created_at", "updated_at"] as const;
+const SOURCE_COLUMNS = ["id", "finding_id", "integration_id", "external_id", "status", "raw", "content_hash", "url", "first_seen_at", "updated_at"] as const;
+const EVENT_COLUMNS = ["id", "finding_id", "at", "actor", "from_status", "to_status", "note"] as const;
+type Every<T, L extends readonly (keyof T)[]> = Exclude<keyof T, L[number]> extends never ? true : never;
+const _everyColumn: [Every<Asset, typeof ASSET_COLUMNS>, Every<FindingSource, typeof SOURCE_COLUMNS>, Every<FindingEvent, typeof EVENT_COLUMNS>] = [
+  true,
+  true,
+  true,
+];
+void _everyColumn;
+
+/** A finding with its asset, its scanners' records and its history: one statement. */
 export async function findingDetail(db: Db, id: number): Promise<FindingDetail | undefined> {
-  const finding = await db.selectFrom("findings").selectAll().where("id", "=", id).executeTakeFirst();
-  if (!finding) return undefined;
-  const [asset, sources, events] = await Promise.all([
-    db.selectFrom("assets").selectAll().where("id", "=", finding.asset_id).executeTakeFirstOrThrow(),
-    db
-      .selectFrom("finding_sources")
-      .innerJoin("integrations", "integrations.id", "finding_sources.integration_id")
-      .selectAll("finding_sources")
-      .select(["integrations.name as integration_name", "integrations.kind as integration_kind"])
-      .where("finding_sources.finding_id", "=", id)
-      .orderBy("finding_sources.id")
-      .execute(),
-    db.selectFrom("finding_events").selectAll().where("finding_id", "=", id).orderBy("id", "desc").execute(),
-  ]);
-  return { finding, asset, sources, events };
+  const row = await db
+    .selectFrom("findings")
+    .selectAll("findings")
+    .select((eb) => [
+      jsonObjectFrom(db, eb.selectFrom("assets").select(ASSET_COLUMNS).whereRef("assets.id", "=", "findings.asset_id")).as("asset_json"),
+      jsonArrayFrom(
+        db,
+        eb
+          .selectFrom("finding_sources")
+          .innerJoin("integrations", "integrations.id", "finding_sources.integration_id")
+          .select(SOURCE_COLUMNS.map((c) => `finding_sources.${c}` as const))
+          .select(["integrations.name as integration_name", "integrations.kind as integration_kind"])
+          .whereRef("finding_sources.finding_id", "=", "findings.id")
+          .orderBy("finding_sources.id"),
+      ).as("sources_json"),
+      jsonArrayFrom(
+        db,
+        eb.selectFrom("finding_events").select(EVENT_COLUMNS).whereRef("finding_events.finding_id", "=", "findings.id").orderBy("id", "desc"),
+      ).as("events_json"),
+    ])
+    .where("findings.id", "=", id)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { asset_json, sources_json, events_json, ...finding } = row;
+  const asset = fromJson(asset_json);
+  if (!asset) return undefined;
+  return { finding, asset, sources: fromJson(sources_json), events: fromJson(events_json) };
 }
 
 /** The highest finding id so far (0 with none): findings after it are "new". */

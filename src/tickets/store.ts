@@ -1,5 +1,6 @@
 // Tracker mappings, assignments, tickets, their changelog and push errors: plain queries
 // the routes and jobs share.
+import { inList } from "../db/dialect.js";
 import { newestFindingId } from "../findings/store.js";
 import type { TicketRef, TicketTarget } from "../connectors/types.js";
 import type { Updateable } from "kysely";
@@ -272,13 +273,18 @@ export async function ticketsForFindings(db: Db, findingIds: number[]): Promise<
       "integrations.name as integration_name",
       "tracker_mappings.name as mapping_name",
     ])
-    .where("ticket_findings.finding_id", "in", findingIds)
+    .where(inList(db, "ticket_findings.finding_id", findingIds))
     .where("tickets.linked_at", "is not", null)
     .orderBy("tickets.id")
     .execute();
   const ticketIds = [...new Set(rows.map((r) => r.id))];
   const changes = ticketIds.length
-    ? await db.selectFrom("ticket_changes").select(["ticket_id", "at", "action", "detail"]).where("ticket_id", "in", ticketIds).orderBy("id").execute()
+    ? await db
+        .selectFrom("ticket_changes")
+        .select(["ticket_id", "at", "action", "detail"])
+        .where(inList(db, "ticket_id", ticketIds))
+        .orderBy("id")
+        .execute()
     : [];
   for (const row of rows) {
     const list = out.get(row.finding_id) ?? [];

@@ -133,8 +133,8 @@ export function twoStepRoutes(deps: AppDeps): Hono<AppEnv> {
 export const TWO_STEP_PATHS = /^\/(account|account\/two-step(\/start|\/confirm)?|logout|login)$/;
 
 /** Whether this signed-in user must enrol before anything else. */
-export async function mustEnrol(deps: AppDeps, c: Context<AppEnv>, read?: Promise<SignInSettings | undefined>): Promise<boolean> {
+export async function mustEnrol(deps: AppDeps, c: Context<AppEnv>, read?: SignInSettings): Promise<boolean> {
   const user = c.get("user");
   if (!user || user.totp_key || user.external_id || !localSession(c)) return false;
-  return ((await read) ?? (await loadSignInSettings(deps.db))).requireTotp;
+  return (read ?? (await loadSignInSettings(deps.db))).requireTotp;
 }

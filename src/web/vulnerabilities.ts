@@ -13,7 +13,7 @@ import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
 import { isHtmx, render } from "./render.js";
 import { anyAssignment, type TicketView, ticketsForFindings } from "../tickets/store.js";
-import { coveringMappings } from "../tickets/coverage.js";
+import { coveringMappings, trackerAssignments } from "../tickets/coverage.js";
 import { enqueuePush } from "../tickets/push.js";
 import { planBatch, startBatch } from "../tickets/batch.js";
 import { exportResponse } from "./export.js";
@@ -98,12 +98,12 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/vulnerabilities/:id{[0-9]+}", async (c) => {
     const id = Number(c.req.param("id"));
-    // Its tickets are read beside the finding (one round trip fewer to the database).
-    const [detail, tickets] = await Promise.all([findingDetail(deps.db, id), ticketsForFindings(deps.db, [id])]);
+    // Its tickets and the tracker assignments are read beside the finding (fewer round trips to the database).
+    const [detail, tickets, assignments] = await Promise.all([findingDetail(deps.db, id), ticketsForFindings(deps.db, [id]), trackerAssignments(deps.db)]);
     if (!detail) return notFound(c, deps);
     const pushed = c.req.query("pushed");
     return render(c, deps, "./vulnerabilities/detail", {
-      ...(await detailExtras(deps, detail.finding, tickets)),
+      ...(await detailExtras(deps, detail.finding, tickets, assignments)),
       ...detail,
       statusLabel: STATUS_LABEL,
       errors: {},
@@ -192,8 +192,13 @@ function withTrackerNames(deps: AppDeps, tickets: Map<number, TicketView[]>): Ma
   return new Map([...tickets].map(([id, list]) => [id, list.map(named)]));
 }
 
-async function detailExtras(deps: AppDeps, finding: Finding, read?: Awaited<ReturnType<typeof ticketsForFindings>>) {
-  const [tickets, coverage] = await Promise.all([read ?? ticketsForFindings(deps.db, [finding.id]), coveringMappings(deps.db, finding)]);
+async function detailExtras(
+  deps: AppDeps,
+  finding: Finding,
+  read?: Awaited<ReturnType<typeof ticketsForFindings>>,
+  assignments?: Awaited<ReturnType<typeof trackerAssignments>>,
+) {
+  const [tickets, coverage] = await Promise.all([read ?? ticketsForFindings(deps.db, [finding.id]), coveringMappings(deps.db, finding, assignments)]);
   return { tickets: withTrackerNames(deps, tickets).get(finding.id) ?? [], coverage, overdue: isOverdue(finding, deps.now()) };
 }
 

@@ -1,6 +1,7 @@
 // The Vulnerabilities section over findings imported from the Wiz simulator.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { enqueueJob } from "../../src/jobs/queue.js";
+import { findingDetail } from "../../src/findings/store.js";
 import { type Browser, type TestApp, seedRepositories, runJobs, setUpAdmin, testApp, text } from "../helpers.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
@@ -186,6 +187,34 @@ describe("finding detail", () => {
     expect(html).toContain(`https://nvd.nist.gov/vuln/detail/${finding.cve}`);
     expect(page).toContain(`&quot;id&quot;`.replace(/&quot;/g, '"'));
     expect(page).toContain('"detailedName": "lodash"');
+  });
+
+  it("reads the asset, every source and the history exactly as stored, awkward values included", async () => {
+    await importTenant();
+    const finding = await db().selectFrom("findings").selectAll().orderBy("id").executeTakeFirstOrThrow();
+    // Values that a JSON round trip could change: quotes, backslashes, emoji, a JSON-looking text, nulls, fractions.
+    const awkward = `"quoted" \\ back\\slash — 🐛 {"not": "json"} </script>`;
+    await db().updateTable("assets").set({ details: '{"tags":["a\\"b"]}', gone_at: null }).where("id", "=", finding.asset_id).execute();
+    await db().updateTable("finding_sources").set({ url: null, raw: awkward }).where("finding_id", "=", finding.id).execute();
+    await db()
+      .insertInto("finding_events")
+      .values([
+        { finding_id: finding.id, at: "2026-01-02T03:04:05.678Z", actor: awkward, from_status: null, to_status: "open", note: null },
+        { finding_id: finding.id, at: "2026-01-03T00:00:00.000Z", actor: "admin", from_status: "open", to_status: "in_remediation", note: awkward },
+      ])
+      .execute();
+    await db().updateTable("findings").set({ cvss: 7.25 }).where("id", "=", finding.id).execute();
+    const detail = (await findingDetail(db(), finding.id))!;
+    expect(detail.finding).toEqual({ ...finding, cvss: 7.25, updated_at: detail.finding.updated_at });
+    expect(detail.asset).toEqual(await db().selectFrom("assets").selectAll().where("id", "=", finding.asset_id).executeTakeFirstOrThrow());
+    const sources = await db().selectFrom("finding_sources").selectAll().where("finding_id", "=", finding.id).orderBy("id").execute();
+    expect(detail.sources).toEqual(sources.map((s) => ({ ...s, integration_name: "Wiz us1", integration_kind: "wiz" })));
+    const events = await db().selectFrom("finding_events").selectAll().where("finding_id", "=", finding.id).orderBy("id", "desc").execute();
+    expect(events.length).toBeGreaterThanOrEqual(3);
+    expect(detail.events).toEqual(events);
+    expect(await findingDetail(db(), 987_654)).toBeUndefined();
+    const html = await (await admin.get(`/vulnerabilities/${finding.id}`)).text();
+    expect(text(html)).toContain(awkward);
   });
 
   it("validates a status change beside its fields and changes nothing on error", async () => {
