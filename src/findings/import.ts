@@ -58,6 +58,9 @@ function withoutControls(f: ScannedFinding): ScannedFinding {
   };
 }
 
+/** The tables an import fills: their planner statistics are refreshed as they grow (refreshStatistics). */
+export const IMPORTED_TABLES = ["findings", "finding_sources", "finding_events"] as const;
+
 export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportContext): Promise<SyncCounts> {
   const counts = emptyCounts();
   counts.fetched = records.length;

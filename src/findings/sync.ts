@@ -16,7 +16,8 @@ import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, resumeOrStartRun, recordSyncProgress } from "../integrations/sync-runs.js";
 import { requestTicketSweep } from "../jobs/events.js";
 import type { JobHandler } from "../jobs/worker.js";
-import { type SyncCounts, emptyCounts, importPage, mergeCounts, resolveUnreported, sourceId } from "./import.js";
+import { IMPORTED_TABLES, type SyncCounts, emptyCounts, importPage, mergeCounts, resolveUnreported, sourceId } from "./import.js";
+import { refreshStatistics } from "../db/dialect.js";
 import { loadRepositoryIndex } from "./repositories.js";
 import { resolveSources } from "./store.js";
 import { createWorkspace } from "../dependencies/workspace.js";
@@ -81,6 +82,7 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
         }
         await recordSyncProgress(trx, run.id, { pages: committedPages, counts, cursor: batch.at(-1)!.nextCursor, total });
       });
+      await refreshStatistics(db, IMPORTED_TABLES);
       await progress({ done: counts.fetched, total: total ?? counts.fetched, message: `page ${committedPages}` });
     };
     let committedPages = pages;

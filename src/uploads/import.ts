@@ -22,14 +22,14 @@ import type { AssetRef, ConnectionSettings, ConnectorContext, ScannerRecord, Sca
 import type { Db, Integration } from "../db/schema.js";
 import { createWorkspace } from "../dependencies/workspace.js";
 import { severityOfScore } from "../vuln/cvss.js";
-import { type SyncCounts, emptyCounts, importPage, mergeCounts, resolveUnreported, sourceId } from "../findings/import.js";
+import { IMPORTED_TABLES, type SyncCounts, emptyCounts, importPage, mergeCounts, resolveUnreported, sourceId } from "../findings/import.js";
 import { loadRepositoryIndex } from "../findings/repositories.js";
 import { resolveSources } from "../findings/store.js";
 import { ExternalError } from "../http.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
 import { enqueue, jobKind } from "../jobs/queue.js";
-import { dialectOf } from "../db/dialect.js";
+import { dialectOf, refreshStatistics } from "../db/dialect.js";
 import { isStorageFull } from "../db/storage.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { CycloneDxXmlReader } from "./cyclonedx-xml.js";
@@ -766,6 +766,7 @@ async function importParsed(
     await db.transaction().execute(async (trx) => {
       mergeCounts(counts, await importPage(trx, records, { integrationId: integration.id, actor, repositories, now: deps.now() }));
     });
+    await refreshStatistics(db, IMPORTED_TABLES);
   };
   const add = async (item: UploadItem) => {
     if (!item.ids.length) return bump(reasons, "no vulnerability identifier");

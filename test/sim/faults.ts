@@ -9,6 +9,8 @@ export interface Fault {
   path?: RegExp;
   /** How many matching requests it affects; Infinity when absent. */
   times?: number;
+  /** Matching requests let through before it applies (a service failing midway through a scan). */
+  skip?: number;
   latencyMs?: number;
   status?: number;
   /** Body for the error status; the simulator's default error body otherwise. */
@@ -46,6 +48,10 @@ export class FaultKnobs {
         (f) => (!f.path || f.path.test(c.req.path)) && (!f.method || f.method === c.req.method) && (f.times === undefined || f.times > 0),
       );
       if (!fault) return next();
+      if (fault.skip) {
+        fault.skip--;
+        return next();
+      }
       if (fault.times !== undefined) fault.times--;
       // Marked, so a contract check knows the answer is a test's fault, not the service's.
       c.header("x-sim-fault", "injected");
