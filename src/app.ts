@@ -77,6 +77,8 @@ async function proxyUser(deps: AppDeps, name: string, groups: string | undefined
     { username, passwordHash: await hashPassword(crypto.randomUUID() + crypto.randomUUID()), role: admin ? "admin" : "member" },
     deps.now(),
   );
+  // Taken meanwhile: the same person's other request (a page and its htmx calls, another replica) created it.
+  if (!user) return (await findUserByUsername(deps.db, username)) ?? "Your account was being created and removed at once. Reload the page.";
   deps.logger.info("user created by the sign-in proxy", { user: username, role: user.role });
   return user;
 }

@@ -11,7 +11,7 @@ import type { Db, Role, User } from "../db/schema.js";
 import type { Vault } from "../vault.js";
 import { hashPassword } from "./password.js";
 import type { OidcSettings } from "./sign-in-settings.js";
-import { countAdmins, createUser, findUserByUsername, linkExternalUser, updateRole } from "./users.js";
+import { countAdmins, createUser, findUserByUsername, updateRole } from "./users.js";
 
 export const OIDC_STATE_COOKIE = "patchbay_oidc";
 const STATE_TTL_MS = 10 * 60_000;
@@ -209,11 +209,18 @@ async function signInUser(settings: OidcSettings, ctx: OidcContext, claims: Reco
   const user = await createUser(
     ctx.db,
     // No password of their own: this account signs in through the provider.
-    { username, passwordHash: await hashPassword(crypto.randomUUID() + crypto.randomUUID()), role: settings.adminGroup ? role : "member" },
+    { username, passwordHash: await hashPassword(crypto.randomUUID() + crypto.randomUUID()), role: settings.adminGroup ? role : "member", externalId },
     ctx.now(),
   );
-  await linkExternalUser(ctx.db, user.id, externalId);
-  return { user: { ...user, external_id: externalId }, next, created: true, roleChanged: false };
+  if (!user) {
+    // The same person's other sign-in (another tab, another replica) created the account a moment ago.
+    const raced = await ctx.db.selectFrom("users").selectAll().where("external_id", "=", externalId).executeTakeFirst();
+    if (raced) return { user: raced, next, created: false, roleChanged: false };
+    throw new OidcRefused(
+      `Patchbay already has an account named ${username}. Ask an administrator to remove or rename it on Settings → Users; your next sign-in then creates your account.`,
+    );
+  }
+  return { user, next, created: true, roleChanged: false };
 }
 
 /** Forgets discovery documents (after the settings change). */

@@ -1,4 +1,5 @@
 // Users: the people who sign in, with their role (admin or member).
+import { claimMeta } from "../db/meta.js";
 import type { Db, Role, User } from "../db/schema.js";
 
 export async function countUsers(db: Db): Promise<number> {
@@ -30,18 +31,41 @@ export function listUsers(db: Db): Promise<User[]> {
   return db.selectFrom("users").selectAll().orderBy("username").execute();
 }
 
-export async function createUser(db: Db, input: { username: string; passwordHash: string; role: Role }, now: Date): Promise<User> {
+/**
+ * Creates a user; undefined when the name (or the external identity) is taken, as when two
+ * first sign-ins of one person race on two replicas: the caller decides what that means.
+ */
+export async function createUser(
+  db: Db,
+  input: { username: string; passwordHash: string; role: Role; externalId?: string },
+  now: Date,
+): Promise<User | undefined> {
   return db
     .insertInto("users")
     .values({
       username: input.username.toLowerCase(),
       password_hash: input.passwordHash,
       role: input.role,
+      external_id: input.externalId ?? null,
       created_at: now.toISOString(),
       password_changed_at: now.toISOString(),
     })
+    .onConflict((oc) => oc.doNothing())
     .returningAll()
-    .executeTakeFirstOrThrow();
+    .executeTakeFirst();
+}
+
+/**
+ * The first administrator, made by the first-run setup: undefined once anyone has an account.
+ * Checked and inserted in one transaction that first claims the setup: two setups at once on
+ * PostgreSQL both see no users, and only one claim wins.
+ */
+export async function createFirstAdmin(db: Db, input: { username: string; passwordHash: string }, now: Date): Promise<User | undefined> {
+  return db.transaction().execute(async (trx) => {
+    if ((await countUsers(trx)) > 0) return undefined;
+    if (!(await claimMeta(trx, "first_admin", input.username))) return undefined;
+    return createUser(trx, { ...input, role: "admin" }, now);
+  });
 }
 
 /**
@@ -94,9 +118,4 @@ export async function claimTotpStep(db: Db, userId: number, step: number): Promi
     .where((eb) => eb.or([eb("totp_last_step", "is", null), eb("totp_last_step", "<", step)]))
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
-}
-
-/** Marks a user as signed in by an OpenID Connect provider: "<issuer>#<subject>". */
-export async function linkExternalUser(db: Db, userId: number, externalId: string): Promise<void> {
-  await db.updateTable("users").set({ external_id: externalId }).where("id", "=", userId).execute();
 }

@@ -13,3 +13,14 @@ export async function writeMeta(db: Db, key: string, value: string): Promise<voi
     .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
     .execute();
 }
+
+/** Writes the key only if it is not there yet: true for the one writer that did (the others, at once or later, get false). */
+export async function claimMeta(db: Db, key: string, value: string): Promise<boolean> {
+  const row = await db
+    .insertInto("meta")
+    .values({ key, value })
+    .onConflict((oc) => oc.doNothing())
+    .returning("key")
+    .executeTakeFirst();
+  return row !== undefined;
+}

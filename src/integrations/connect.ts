@@ -4,7 +4,7 @@ import type { Services } from "../services.js";
 import type { Connector, SecretValues, SettingValues } from "../connectors/types.js";
 import type { Integration } from "../db/schema.js";
 import { generateWebhookSecret } from "./webhook-secret.js";
-import { insertIntegration, integrationSettings, uniqueName, updateIntegrationSettings } from "./store.js";
+import { insertIntegration, integrationSettings, updateIntegrationSettings } from "./store.js";
 
 /** Stores a tested connection (new or updated) and starts its first sync; returns its id. */
 export async function saveConnection(
@@ -53,7 +53,7 @@ export async function saveConnection(
         deps.db,
         {
           kind: connector.card.kind,
-          name: await uniqueName(deps.db, connector.defaultName(connection.settings)),
+          name: connector.defaultName(connection.settings),
           settings: connection.settings,
           sealedSecrets,
         },

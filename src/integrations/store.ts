@@ -13,27 +13,37 @@ export function findIntegration(db: Db, id: number): Promise<Integration | undef
   return db.selectFrom("integrations").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
+/**
+ * Adds a connection under the first free name from `name` ("Jira", then "Jira (2)"…). Two
+ * connected at once (two admins, two replicas) may both find a name free: the one whose insert
+ * loses takes the next.
+ */
 export async function insertIntegration(
   db: Db,
   input: { kind: string; name: string; settings: SettingValues; sealedSecrets: string | null },
   now: Date,
 ): Promise<Integration> {
   const stamp = now.toISOString();
-  return db
-    .insertInto("integrations")
-    .values({
-      kind: input.kind,
-      name: input.name,
-      settings: JSON.stringify(input.settings),
-      secrets: input.sealedSecrets,
-      status: "connected",
-      last_error: null,
-      last_sync_at: null,
-      created_at: stamp,
-      updated_at: stamp,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  for (let attempt = 0; ; attempt++) {
+    const row = await db
+      .insertInto("integrations")
+      .values({
+        kind: input.kind,
+        name: await uniqueName(db, input.name),
+        settings: JSON.stringify(input.settings),
+        secrets: input.sealedSecrets,
+        status: "connected",
+        last_error: null,
+        last_sync_at: null,
+        created_at: stamp,
+        updated_at: stamp,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (row) return row;
+    if (attempt >= 20) throw new Error(`No free name for a new ${input.kind} connection after ${attempt} tries: rename some connections and connect again.`);
+  }
 }
 
 export async function updateIntegrationSettings(
@@ -131,7 +141,7 @@ export function integrationNamed(db: Db, name: string): Promise<Integration | un
 }
 
 /** The name itself when no connection holds it, else the first free "name (2)", "name (3)"… */
-export async function uniqueName(db: Db, base: string): Promise<string> {
+async function uniqueName(db: Db, base: string): Promise<string> {
   for (let n = 1; ; n++) {
     const name = n === 1 ? base : `${base} (${n})`;
     if (!(await integrationNamed(db, name))) return name;

@@ -9,7 +9,7 @@ import { DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE_S, deviceCookieFor, isDeviceCookie
 import { MAX_PASSWORD_LENGTH, decoyHash, hashPassword, verifyPassword } from "../auth/password.js";
 import { ACCOUNT_RULE, IP_RULE, clearAttempts, releaseAttempt, reserveAttempt } from "../auth/rate-limit.js";
 import { SESSION_COOKIE, createSession, invalidateSession } from "../auth/sessions.js";
-import { countUsers, createUser, findUserById, findUserByUsername } from "../auth/users.js";
+import { countUsers, createFirstAdmin, findUserById, findUserByUsername } from "../auth/users.js";
 import { CHALLENGE_COOKIE, CHALLENGE_TTL_MS, closeChallenge, createChallenge, checkSecondFactor, peekChallenge, takeChallengeAttempt } from "../auth/totp.js";
 import { loadSignInSettings } from "../auth/sign-in-settings.js";
 import type { AppDeps, AppEnv } from "./context.js";
@@ -34,11 +34,8 @@ export function authRoutes(deps: AppDeps, onSetupDone: () => void): Hono<AppEnv>
     if (nameError) errors.username = nameError;
     if (Object.keys(errors).length) return render(c, deps, "./setup", { values: { username }, errors }, 422);
     const passwordHash = await hashPassword(password);
-    // Only the very first account may be made here: check and insert in one transaction.
-    const user = await deps.db.transaction().execute(async (trx) => {
-      if ((await countUsers(trx)) > 0) return undefined;
-      return createUser(trx, { username, passwordHash, role: "admin" }, deps.now());
-    });
+    // Only the very first account may be made here.
+    const user = await createFirstAdmin(deps.db, { username, passwordHash }, deps.now());
     if (!user) return c.redirect("/login", 303);
     onSetupDone();
     deps.logger.info("admin account created", { user: username });

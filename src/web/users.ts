@@ -49,7 +49,8 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
     if (nameError) errors.username = nameError;
     if (!role) errors.role = "Choose admin or member.";
     if (Object.keys(errors).length) return page(c, { values: { username, role: form.role }, errors }, 422);
-    await createUser(deps.db, { username, passwordHash: await hashPassword(form.password!), role: role! }, deps.now());
+    if (!(await createUser(deps.db, { username, passwordHash: await hashPassword(form.password!), role: role! }, deps.now())))
+      return page(c, { values: { username, role: form.role }, errors: { username: "A user with this name already exists." } }, 422);
     deps.logger.info("user added", { user: username, role, by: c.get("user")!.username });
     await audit(c, deps, "user.created", username, { role });
     return page(c, { notice: `Added ${username} as ${role}.` });

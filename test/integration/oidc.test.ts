@@ -68,6 +68,18 @@ describe("single sign-on with OpenID Connect", () => {
     expect(log).toContainEqual({ action: "auth.sign_in", actor: "alice", via: "oidc" });
   });
 
+  it("makes one account when a person's first sign-ins finish at once (two tabs, two replicas)", async () => {
+    sim.accounts.set("sub-dan", { preferred_username: "dan", email: "dan@acme.example", name: "Dan", groups: ["patchbay-users"] });
+    const both = await Promise.all([sso(app, "sub-dan"), sso(app, "sub-dan")]);
+    expect(both.map(({ res }) => [res.status, res.headers.get("location")])).toEqual([
+      [303, "/vulnerabilities"],
+      [303, "/vulnerabilities"],
+    ]);
+    const dans = await db().selectFrom("users").select(["username", "external_id"]).where("username", "=", "dan").execute();
+    expect(dans).toEqual([{ username: "dan", external_id: `${sim.issuer}#sub-dan` }]);
+    for (const { browser } of both) expect((await browser.get("/vulnerabilities")).status).toBe(200);
+  });
+
   it("follows the groups at every sign-in", async () => {
     sim.accounts.get("sub-alice")!.groups = ["patchbay-users"];
     await sso(app, "sub-alice");

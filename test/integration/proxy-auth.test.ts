@@ -51,6 +51,16 @@ describe("sign-in by an authenticating proxy", () => {
     expect((await get("/vulnerabilities", {})).location).toMatch(/^\/login/);
   });
 
+  it("signs in a new user's first requests sent at once (a page and its htmx calls) as one account", async () => {
+    await start({ PATCHBAY_TRUSTED_PROXIES: "127.0.0.1" });
+    const answers = await Promise.all(
+      ["/vulnerabilities", "/integrations", "/repositories", "/account", "/vulnerabilities"].map((p) => get(p, { "remote-user": "carol" })),
+    );
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+    const users = await app.runtime.database.db.selectFrom("users").select("username").where("username", "=", "carol").execute();
+    expect(users).toHaveLength(1);
+  });
+
   it("ignores the header from any other address, and refuses the setting without trusted proxies", async () => {
     await start({ PATCHBAY_TRUSTED_PROXIES: "10.9.9.9" });
     const forged = await get("/vulnerabilities", { "remote-user": "mallory", "remote-groups": "patchbay-admins" });

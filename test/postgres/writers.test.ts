@@ -8,6 +8,8 @@ import { importPage } from "../../src/findings/import.js";
 import { loadRepositoryIndex } from "../../src/findings/repositories.js";
 import { saveRemediation } from "../../src/remediation/store.js";
 import { insertRows } from "../../src/db/dialect.js";
+import { insertIntegration } from "../../src/integrations/store.js";
+import { createFirstAdmin, createUser } from "../../src/auth/users.js";
 import { processesOnOneDatabase } from "./database.js";
 
 const processes = processesOnOneDatabase(2);
@@ -137,5 +139,21 @@ describe("two processes importing the same findings at once", () => {
     ]).execute();
     const rows = await db.selectFrom("audit_log").select("target").where("action", "=", "test.surrogate").orderBy("id").execute();
     expect(rows.map((r) => r.target)).toEqual(["broken \ufffd escape", "paired \ud83d\ude00 and lone low \ufffd"]);
+  });
+
+  it("names connections made at once in two processes apart, and creates a first-signed-in user once", async () => {
+    const now = new Date();
+    const made = await Promise.all(
+      [0, 1, 0, 1].map((i) => insertIntegration(processes[i]!.db, { kind: "jira", name: "Jira racing", settings: {}, sealedSecrets: null }, now)),
+    );
+    expect(made.map((m) => m.name).sort()).toEqual(["Jira racing", "Jira racing (2)", "Jira racing (3)", "Jira racing (4)"]);
+    expect(await processes[0]!.db.selectFrom("users").select("id").execute()).toEqual([]);
+    // Two first-run setups at once: both see no users; one makes the first administrator.
+    const setups = await Promise.all([0, 1].map((i) => createFirstAdmin(processes[i]!.db, { username: `first-${i}`, passwordHash: "x" }, now)));
+    expect(setups.filter((u) => u !== undefined).map((u) => u!.role)).toEqual(["admin"]);
+    const users = await Promise.all(
+      [0, 1].map((i) => createUser(processes[i]!.db, { username: "racer", passwordHash: "x", role: "member", externalId: "https://idp.example#racer" }, now)),
+    );
+    expect(users.filter((u) => u !== undefined)).toHaveLength(1);
   });
 });
