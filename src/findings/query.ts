@@ -145,7 +145,12 @@ function where(filter: FindingFilter, options: { withSeverity: boolean }) {
   };
 }
 
-export async function listFindings(db: Db, filter: FindingFilter, pageSize = PAGE_SIZE): Promise<FindingPage> {
+/**
+ * A page of findings. `onIds` hears the page's ids (and the next page's first) as soon as they
+ * are known, while the rows' details are read: what a page reads about its rows (their tickets)
+ * can start then.
+ */
+export async function listFindings(db: Db, filter: FindingFilter, pageSize = PAGE_SIZE, onIds?: (ids: number[]) => void): Promise<FindingPage> {
   const column = SORTS[filter.sort].column;
   const backwards = filter.before !== undefined;
   const cursor = filter.before ?? filter.after;
@@ -167,6 +172,7 @@ export async function listFindings(db: Db, filter: FindingFilter, pageSize = PAG
     ids = ids.where((eb) => eb(eb.refTuple(`findings.${column}`, "findings.id"), cmp, eb.tuple(cursor.value as never, cursor.id)));
   }
   const order = (await ids.execute()).map((r) => r.id);
+  onIds?.(order);
   const details = order.length
     ? ((await db
         .selectFrom("findings")

@@ -28,26 +28,16 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/vulnerabilities", async (c) => {
     const filter = parseFilter(new URL(c.req.url).searchParams, deps.now());
-    // Everything the page reads at once; only the page's tickets wait for its rows.
-    const listed = listFindings(deps.db, filter);
-    const [page, counts, scanners, total, canPush, tickets] = await Promise.all([
-      listed,
+    // Everything the page reads at once; only the page's tickets wait, for its ids.
+    let ticketsRead: ReturnType<typeof ticketsForFindings> | undefined;
+    const [page, counts, scanners, total, canPush] = await Promise.all([
+      listFindings(deps.db, filter, undefined, (ids) => void (ticketsRead = ticketsForFindings(deps.db, ids)).catch(() => undefined)),
       severityCounts(deps.db, filter),
       scannersWithFindings(deps.db),
       countAllFindings(deps.db),
       anyAssignment(deps.db),
-      listed.then(async (p) =>
-        Object.fromEntries(
-          withTrackerNames(
-            deps,
-            await ticketsForFindings(
-              deps.db,
-              p.rows.map((r) => r.id),
-            ),
-          ),
-        ),
-      ),
     ]);
+    const tickets = Object.fromEntries(withTrackerNames(deps, (await ticketsRead) ?? new Map()));
     const data = {
       filter,
       page,
