@@ -74,6 +74,10 @@ function rssMb(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number {
 }
 
 const FINDINGS = 100_000;
+/** The push benchmarks: tickets pushed, Jira's requests per second, its site (declared before the sections run). */
+const COUNT = 1000;
+const RATE = 10;
+const site = "https://acme.atlassian.net";
 
 /**
  * Import 100,000 Wiz findings (200 pages of 500) from the simulator over loopback, then the
@@ -799,10 +803,6 @@ async function largeUpload(): Promise<void> {
   await server.kill("SIGTERM");
   fs.rmSync(dir, { recursive: true, force: true });
 }
-
-const COUNT = 1000;
-const RATE = 10;
-const site = "https://acme.atlassian.net";
 
 /** The push benchmarks' services: a Jira with its SEC project, and a Wiz tenant of COUNT findings in one repository. */
 async function pushSims() {
