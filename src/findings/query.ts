@@ -231,36 +231,43 @@ export async function cachedCount<T>(db: Db, key: string, compute: () => Promise
   return value;
 }
 
-/** Findings by severity under the current filters (the severity filter itself aside). */
-export async function severityCounts(db: Db, filter: FindingFilter): Promise<Record<Severity, number>> {
-  // Filtered by status alone, the counts are a read of the trigger-kept totals: cheaper than the cache's own check.
-  if (byStatusOnly(filter)) return computeSeverityCounts(db, filter);
+/**
+ * Findings by severity under the current filters (the severity filter itself aside), and how
+ * many findings there are at all (a page with none says where they come from). Filtered by
+ * status alone (the default view), both come from one read of the trigger-kept totals, cheaper
+ * than the count cache's own check; other filters count by rank, which the (status,
+ * severity_rank, id) index covers, cached between writes.
+ */
+export async function findingTotals(db: Db, filter: FindingFilter): Promise<{ counts: Record<Severity, number>; total: number }> {
+  if (!filter.asset && !filter.scanner && !filter.q && !filter.due) {
+    const rows = await findingCountsByStatus(db);
+    return {
+      counts: bySeverity(rows.filter((r) => filter.statuses.length === 0 || filter.statuses.includes(r.status as FindingStatus))),
+      total: rows.reduce((sum, r) => sum + Number(r.n), 0),
+    };
+  }
   const key = JSON.stringify(["severity", filter.statuses, filter.asset, filter.scanner, filter.q, filter.due]);
-  return cachedCount(db, key, () => computeSeverityCounts(db, filter));
+  const [counts, total] = await Promise.all([
+    cachedCount(db, key, async () =>
+      bySeverity(
+        await db
+          .selectFrom("findings")
+          .select(["findings.severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
+          .where(where(filter, { withSeverity: false }))
+          .groupBy("findings.severity_rank")
+          .execute(),
+      ),
+    ),
+    countAllFindings(db),
+  ]);
+  return { counts, total };
 }
 
-const byStatusOnly = (filter: FindingFilter) => !filter.asset && !filter.scanner && !filter.q && !filter.due;
-
-async function computeSeverityCounts(db: Db, filter: FindingFilter): Promise<Record<Severity, number>> {
-  // Filtered by status alone (the default view): the trigger-kept totals. Otherwise grouped
-  // by rank, which the (status, severity_rank, id) index covers.
-  const rows = byStatusOnly(filter)
-    ? await db
-        .selectFrom("finding_counts")
-        .select(["severity_rank", (eb) => eb.fn.sum<number>("n").as("n")])
-        .$if(filter.statuses.length > 0, (q) => q.where("status", "in", filter.statuses))
-        .groupBy("severity_rank")
-        .execute()
-    : await db
-        .selectFrom("findings")
-        .select(["findings.severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
-        .where(where(filter, { withSeverity: false }))
-        .groupBy("findings.severity_rank")
-        .execute();
+function bySeverity(rows: { severity_rank: number; n: number }[]): Record<Severity, number> {
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
   for (const row of rows) {
     const severity = SEVERITIES.find((s) => SEVERITY_RANK[s] === row.severity_rank);
-    if (severity) counts[severity] = Number(row.n);
+    if (severity) counts[severity] += Number(row.n);
   }
   return counts;
 }

@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import type { Finding } from "../db/schema.js";
 import { findingDetail, findFinding, scannersWithFindings } from "../findings/store.js";
 import { SEVERITIES, STATUSES, STATUS_LABEL } from "../findings/normalize.js";
-import { SORTS, type SortKey, countAllFindings, filterQuery, listFindings, parseFilter, severityCounts } from "../findings/query.js";
+import { SORTS, type SortKey, filterQuery, findingTotals, listFindings, parseFilter } from "../findings/query.js";
 import { changeFindingStatus, parseStatusChange } from "../findings/status.js";
 import { isOverdue } from "../findings/sla.js";
 import type { AppDeps, AppEnv } from "./context.js";
@@ -30,11 +30,10 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     const filter = parseFilter(new URL(c.req.url).searchParams, deps.now());
     // Everything the page reads at once; only the page's tickets wait, for its ids.
     let ticketsRead: ReturnType<typeof ticketsForFindings> | undefined;
-    const [page, counts, scanners, total, canPush] = await Promise.all([
+    const [page, { counts, total }, scanners, canPush] = await Promise.all([
       listFindings(deps.db, filter, undefined, (ids) => void (ticketsRead = ticketsForFindings(deps.db, ids)).catch(() => undefined)),
-      severityCounts(deps.db, filter),
+      findingTotals(deps.db, filter),
       scannersWithFindings(deps.db),
-      countAllFindings(deps.db),
       anyAssignment(deps.db),
     ]);
     const tickets = Object.fromEntries(withTrackerNames(deps, (await ticketsRead) ?? new Map()));
