@@ -109,3 +109,9 @@ export async function refreshStatistics(db: Kysely<any>, tables: readonly string
   // Only the table's owner may analyze it (others get a warning, not an error); a failure leaves the planning to autovacuum.
   if (stale.length) await sql`analyze ${sql.join(stale.map((r) => sql.table(r.name)))}`.execute(db).catch(() => undefined);
 }
+
+/** A unique constraint refused the write (PostgreSQL's 23505, SQLite's SQLITE_CONSTRAINT_UNIQUE): another writer got there first. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "23505" || code === "SQLITE_CONSTRAINT_UNIQUE";
+}

@@ -1,6 +1,7 @@
 // Integrations table: one row per connected instance of a connector kind, with
 // non-secret settings as JSON and secrets sealed by the vault.
 import { sql } from "kysely";
+import { isUniqueViolation } from "../db/dialect.js";
 import type { Db, Integration, IntegrationStatus } from "../db/schema.js";
 import type { ConnectorCatalogue } from "../connectors/catalogue.js";
 import type { Capability, Connector, SettingValues } from "../connectors/types.js";
@@ -177,11 +178,17 @@ export async function renameIntegration(db: Db, id: number, wanted: string): Pro
   const holder = await integrationNamed(db, name);
   if (holder && holder.id !== id) return `Another connection is already named "${holder.name}": choose another name.`;
   const former = [...new Set([...formerNames(current), current.name])].filter((n) => n.toLowerCase() !== name.toLowerCase());
-  await db
-    .updateTable("integrations")
-    .set({ name, former_names: JSON.stringify(former.slice(-20)) })
-    .where("id", "=", id)
-    .execute();
+  try {
+    await db
+      .updateTable("integrations")
+      .set({ name, former_names: JSON.stringify(former.slice(-20)) })
+      .where("id", "=", id)
+      .execute();
+  } catch (err) {
+    // Another connection took the name between the check and the rename (another admin, another replica).
+    if (isUniqueViolation(err)) return `Another connection is already named "${name}": choose another name.`;
+    throw err;
+  }
   return undefined;
 }
 

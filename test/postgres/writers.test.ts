@@ -8,7 +8,7 @@ import { importPage } from "../../src/findings/import.js";
 import { loadRepositoryIndex } from "../../src/findings/repositories.js";
 import { saveRemediation } from "../../src/remediation/store.js";
 import { insertRows } from "../../src/db/dialect.js";
-import { insertIntegration } from "../../src/integrations/store.js";
+import { insertIntegration, renameIntegration } from "../../src/integrations/store.js";
 import { createFirstAdmin, createUser } from "../../src/auth/users.js";
 import { processesOnOneDatabase } from "./database.js";
 
@@ -141,12 +141,29 @@ describe("two processes importing the same findings at once", () => {
     expect(rows.map((r) => r.target)).toEqual(["broken \ufffd escape", "paired \ud83d\ude00 and lone low \ufffd"]);
   });
 
-  it("names connections made at once in two processes apart, and creates a first-signed-in user once", async () => {
+  it("names connections made or renamed at once in two processes apart, and creates a first-signed-in user once", async () => {
     const now = new Date();
     const made = await Promise.all(
       [0, 1, 0, 1].map((i) => insertIntegration(processes[i]!.db, { kind: "jira", name: "Jira racing", settings: {}, sealedSecrets: null }, now)),
     );
     expect(made.map((m) => m.name).sort()).toEqual(["Jira racing", "Jira racing (2)", "Jira racing (3)", "Jira racing (4)"]);
+    // Two of them renamed to one new name at once: the second checks while the first's rename is
+    // not committed yet (it sees the name free), then waits on the first at the unique index.
+    let renamedFirst!: (answer: string | undefined) => void;
+    const firstAnswer = new Promise<string | undefined>((resolve) => (renamedFirst = resolve));
+    let commit!: () => void;
+    const committed = processes[1]!.db.transaction().execute(async (trx) => {
+      renamedFirst(await renameIntegration(trx, made[1]!.id, "Security Jira"));
+      await new Promise<void>((resolve) => (commit = resolve));
+    });
+    expect(await firstAnswer).toBeUndefined();
+    const second = renameIntegration(processes[0]!.db, made[0]!.id, "Security Jira");
+    await new Promise((r) => setTimeout(r, 300));
+    commit();
+    await committed;
+    expect(await second).toBe('Another connection is already named "Security Jira": choose another name.');
+    const names = await processes[0]!.db.selectFrom("integrations").select(["id", "name"]).where("name", "=", "Security Jira").execute();
+    expect(names).toEqual([{ id: made[1]!.id, name: "Security Jira" }]);
     expect(await processes[0]!.db.selectFrom("users").select("id").execute()).toEqual([]);
     // Two first-run setups at once: both see no users; one makes the first administrator.
     const setups = await Promise.all([0, 1].map((i) => createFirstAdmin(processes[i]!.db, { username: `first-${i}`, passwordHash: "x" }, now)));
