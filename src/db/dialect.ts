@@ -3,10 +3,18 @@
 // many rows at once, and rows nested as JSON in a query's result. Everything
 // else is written once with Kysely's builders or in SQL both accept (string_agg, lower … like,
 // on conflict, returning).
-import { type Insertable, type InsertQueryBuilder, type InsertResult, type Kysely, PostgresAdapter, type RawBuilder, sql } from "kysely";
+import {
+  type Insertable,
+  type InsertQueryBuilder,
+  type InsertResult,
+  type Kysely,
+  PostgresAdapter,
+  type RawBuilder,
+  type SelectQueryBuilder,
+  sql,
+} from "kysely";
 import { jsonArrayFrom as postgresArray, jsonObjectFrom as postgresObject } from "kysely/helpers/postgres";
 import { jsonArrayFrom as sqliteArray, jsonObjectFrom as sqliteObject } from "kysely/helpers/sqlite";
-import type { SelectQueryBuilder } from "kysely";
 import type { Database } from "./schema.js";
 
 export type DialectName = "sqlite" | "postgres";
@@ -89,7 +97,7 @@ export function fromJson<T>(value: T): T {
   return typeof value === "string" ? (JSON.parse(value) as T) : value;
 }
 
-/** Rows changed since a table's last ANALYZE before it is analyzed again: at least this many… */
+/** Rows changed since a table's last ANALYZE before refreshStatistics analyzes it again, at the least. */
 const STALE_ROWS = 1_000;
 
 /**

@@ -29,14 +29,16 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get("/vulnerabilities", async (c) => {
     const filter = parseFilter(new URL(c.req.url).searchParams, deps.now());
     // Everything the page reads at once; only the page's tickets wait, for its ids.
-    let ticketsRead: ReturnType<typeof ticketsForFindings> | undefined;
-    const [page, { counts, total }, scanners, canPush] = await Promise.all([
-      listFindings(deps.db, filter, undefined, (ids) => void (ticketsRead = ticketsForFindings(deps.db, ids)).catch(() => undefined)),
+    let idsKnown!: (ids: number[]) => void;
+    const ids = new Promise<number[]>((resolve) => (idsKnown = resolve));
+    const [page, { counts, total }, scanners, canPush, read] = await Promise.all([
+      listFindings(deps.db, filter, undefined, idsKnown),
       findingTotals(deps.db, filter),
       scannersWithFindings(deps.db),
       anyAssignment(deps.db),
+      ids.then((list) => ticketsForFindings(deps.db, list)),
     ]);
-    const tickets = Object.fromEntries(withTrackerNames(deps, (await ticketsRead) ?? new Map()));
+    const tickets = Object.fromEntries(withTrackerNames(deps, read));
     const data = {
       filter,
       page,
