@@ -1,11 +1,11 @@
 // Reading findings for the Vulnerabilities section: filters parsed once from the URL,
 // keyset pagination over an index for every sort order, and counts by severity.
 import { sql } from "kysely";
-import type { Expression, ExpressionBuilder, SqlBool } from "kysely";
+import type { AliasedExpression, Expression, ExpressionBuilder, RawBuilder, SqlBool } from "kysely";
 import type { Database, Db, Finding, FindingStatus, Severity } from "../db/schema.js";
 import { SEVERITIES, SEVERITY_RANK, STATUSES } from "./normalize.js";
 import { packageKeys } from "../vuln/packages.js";
-import { dialectOf, inList } from "../db/dialect.js";
+import { dialectOf, fromJson, jsonArrayFrom } from "../db/dialect.js";
 
 export type SortKey = "severity" | "first_detected" | "last_seen" | "cve" | "package";
 export const SORTS: Record<
@@ -103,8 +103,8 @@ export interface FindingRow extends Finding {
   sources: string;
 }
 
-export interface FindingPage {
-  rows: FindingRow[];
+export interface FindingPage<X = undefined> {
+  rows: (FindingRow & { beside: X })[];
   nextCursor: string | undefined;
   prevCursor: string | undefined;
 }
@@ -145,21 +145,12 @@ function where(filter: FindingFilter, options: { withSeverity: boolean }) {
   };
 }
 
-/**
- * A page of findings. `onIds` hears the page's ids (and the next page's first) as soon as they
- * are known, while the rows' details are read: what a page reads about its rows (their tickets)
- * can start then.
- */
-export async function listFindings(db: Db, filter: FindingFilter, pageSize = PAGE_SIZE, onIds?: (ids: number[]) => void): Promise<FindingPage> {
+/** The page's order (walking backwards reverses it, then the page is flipped back) and its ids, from an index alone where one serves. */
+function pageOrder(db: Db, filter: FindingFilter, pageSize: number) {
   const column = SORTS[filter.sort].column;
   const backwards = filter.before !== undefined;
   const cursor = filter.before ?? filter.after;
-  // Walking backwards reverses the order, then the page is flipped back.
-  const dir = backwards ? (filter.dir === "asc" ? "desc" : "asc") : filter.dir;
-  const cmp = dir === "desc" ? "<" : ">";
-  // The page's ids first, from an index alone where one serves; the rows' details (asset,
-  // scanners) only for those. Computed per candidate row, the scanners' names cost seconds
-  // at a million findings when the order needs a sort.
+  const dir: "asc" | "desc" = backwards ? (filter.dir === "asc" ? "desc" : "asc") : filter.dir;
   let ids = db
     .selectFrom("findings")
     .select(["findings.id"])
@@ -169,22 +160,32 @@ export async function listFindings(db: Db, filter: FindingFilter, pageSize = PAG
     .limit(pageSize + 1);
   if (cursor) {
     // A row-value comparison, so the (column, id) index serves the page directly.
-    ids = ids.where((eb) => eb(eb.refTuple(`findings.${column}`, "findings.id"), cmp, eb.tuple(cursor.value as never, cursor.id)));
+    ids = ids.where((eb) => eb(eb.refTuple(`findings.${column}`, "findings.id"), dir === "desc" ? "<" : ">", eb.tuple(cursor.value as never, cursor.id)));
   }
-  const order = (await ids.execute()).map((r) => r.id);
-  onIds?.(order);
-  const details = order.length
-    ? ((await db
-        .selectFrom("findings")
-        .innerJoin("assets", "assets.id", "findings.asset_id")
-        .selectAll("findings")
-        .select(["assets.name as asset_name", "assets.kind as asset_kind"])
-        .select(sourceNames)
-        .where(inList(db, "findings.id", order))
-        .execute()) as FindingRow[])
-    : [];
-  const byId = new Map(details.map((r) => [r.id, r]));
-  const rows = order.map((id) => byId.get(id)).filter((r): r is FindingRow => r !== undefined);
+  return { column, backwards, dir, ids };
+}
+
+/** A column a caller reads beside each row of a page (its tickets), named "beside". */
+export type Beside<X> = (eb: ExpressionBuilder<Database, "findings">) => AliasedExpression<X, "beside">;
+
+/**
+ * A page of findings, in one statement: the page's ids from the index (the subquery), then the
+ * rows' details (asset, scanners, and what `beside` adds) for those alone. Computed per
+ * candidate row, the scanners' names cost seconds at a million findings when the order needs a sort.
+ */
+export async function listFindings<X = undefined>(db: Db, filter: FindingFilter, pageSize = PAGE_SIZE, beside?: Beside<X>): Promise<FindingPage<X>> {
+  const { column, backwards, dir, ids } = pageOrder(db, filter, pageSize);
+  const rows = (await db
+    .selectFrom("findings")
+    .innerJoin("assets", "assets.id", "findings.asset_id")
+    .selectAll("findings")
+    .select(["assets.name as asset_name", "assets.kind as asset_kind"])
+    .select(sourceNames)
+    .$if(beside !== undefined, (q) => q.select(beside!))
+    .where("findings.id", "in", ids)
+    .orderBy(`findings.${column}`, dir)
+    .orderBy("findings.id", dir)
+    .execute()) as (FindingRow & { beside: X })[];
   const more = rows.length > pageSize;
   if (more) rows.pop();
   if (backwards) rows.reverse();
@@ -208,18 +209,20 @@ export async function listFindings(db: Db, filter: FindingFilter, pageSize = PAG
 const countCaches = new WeakMap<Db, Map<string, { generation: string; value: unknown }>>();
 const COUNT_CACHE_SIZE = 200;
 
-async function generation(db: Db): Promise<string> {
-  if (dialectOf(db) === "postgres") {
-    // Bumped by every statement that changes findings, their sources or assets, in any process (migration 0039).
-    const { rows } = await sql<{ v: number }>`select last_value as v from data_generation`.execute(db);
-    return String(rows[0]!.v);
-  }
-  const { rows } = await sql<{ t: number; v: number }>`select total_changes() as t, (select data_version from pragma_data_version) as v`.execute(db);
-  return `${rows[0]!.t}:${rows[0]!.v}`;
+/**
+ * The database's generation, as a column: on PostgreSQL a sequence every statement that changes
+ * findings, their sources or assets bumps, in any process (migration 0039); on SQLite the
+ * changes through this connection and the data version others' commits move.
+ */
+function generationColumn(db: Db): RawBuilder<string> {
+  return dialectOf(db) === "postgres"
+    ? sql<string>`(select last_value::text from data_generation)`
+    : sql<string>`(total_changes() || ':' || (select data_version from pragma_data_version))`;
 }
 
-export async function cachedCount<T>(db: Db, key: string, compute: () => Promise<T>): Promise<T> {
-  const current = await generation(db);
+/** `known`: the generation the caller read in its own statement, before asking. */
+export async function cachedCount<T>(db: Db, key: string, compute: () => Promise<T>, known?: string): Promise<T> {
+  const current = known ?? String((await db.selectNoFrom(generationColumn(db).as("g")).executeTakeFirstOrThrow()).g);
   let countCache = countCaches.get(db);
   if (!countCache) countCaches.set(db, (countCache = new Map()));
   const hit = countCache.get(key);
@@ -231,36 +234,69 @@ export async function cachedCount<T>(db: Db, key: string, compute: () => Promise
   return value;
 }
 
+export interface FindingsOverview<X> {
+  /** Findings by severity under the filters, the severity filter itself aside. */
+  counts: Record<Severity, number>;
+  /** How many findings there are at all: a page with none says where they come from. */
+  total: number;
+  /** The integrations whose findings the scanner filter offers. */
+  scanners: { id: number; name: string }[];
+  /** What the caller's `beside` column read (whether any tracker assignment exists). */
+  beside: X;
+}
+
+/** A column the Vulnerabilities page reads beside its overview, named "beside". */
+export type PageBeside<X> = (eb: ExpressionBuilder<Database, never>) => AliasedExpression<X, "beside">;
+
 /**
- * Findings by severity under the current filters (the severity filter itself aside), and how
- * many findings there are at all (a page with none says where they come from). Filtered by
- * status alone (the default view), both come from one read of the trigger-kept totals, cheaper
- * than the count cache's own check; other filters count by rank, which the (status,
- * severity_rank, id) index covers, cached between writes.
+ * What the Vulnerabilities page shows around its rows, in one statement: the trigger-kept totals
+ * by status and severity (no scan of the findings table), the scanners, and `beside`. Filtered by
+ * status alone (the default view) that is all; other filters count by rank, which the (status,
+ * severity_rank, id) index covers, cached between writes (the statement reads the generation too).
  */
-export async function findingTotals(db: Db, filter: FindingFilter): Promise<{ counts: Record<Severity, number>; total: number }> {
-  if (!filter.asset && !filter.scanner && !filter.q && !filter.due) {
-    const rows = await findingCountsByStatus(db);
-    return {
-      counts: bySeverity(rows.filter((r) => filter.statuses.length === 0 || filter.statuses.includes(r.status as FindingStatus))),
-      total: rows.reduce((sum, r) => sum + Number(r.n), 0),
-    };
-  }
+export async function findingsOverview<X = undefined>(db: Db, filter: FindingFilter, beside?: PageBeside<X>): Promise<FindingsOverview<X>> {
+  const row = (await db
+    .selectNoFrom((eb) => [
+      jsonArrayFrom(db, eb.selectFrom("finding_counts").select(["finding_counts.status", "finding_counts.severity_rank", "finding_counts.n"])).as("totals"),
+      jsonArrayFrom(
+        db,
+        eb
+          .selectFrom("integrations")
+          .select(["integrations.id", "integrations.name"])
+          .where((inner) =>
+            inner.exists(inner.selectFrom("finding_sources").select("finding_sources.id").whereRef("finding_sources.integration_id", "=", "integrations.id")),
+          )
+          .orderBy("integrations.name"),
+      ).as("scanners"),
+      generationColumn(db).as("generation"),
+    ])
+    .$if(beside !== undefined, (q) => q.select(beside!))
+    .executeTakeFirstOrThrow()) as {
+    totals: { status: string; severity_rank: number; n: number }[];
+    scanners: { id: number; name: string }[];
+    generation: string;
+    beside: X;
+  };
+  const totals = fromJson(row.totals);
+  const byStatusAlone = !filter.asset && !filter.scanner && !filter.q && !filter.due;
   const key = JSON.stringify(["severity", filter.statuses, filter.asset, filter.scanner, filter.q, filter.due]);
-  const [counts, total] = await Promise.all([
-    cachedCount(db, key, async () =>
-      bySeverity(
-        await db
-          .selectFrom("findings")
-          .select(["findings.severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
-          .where(where(filter, { withSeverity: false }))
-          .groupBy("findings.severity_rank")
-          .execute(),
-      ),
-    ),
-    countAllFindings(db),
-  ]);
-  return { counts, total };
+  const counts = byStatusAlone
+    ? bySeverity(totals.filter((r) => filter.statuses.length === 0 || filter.statuses.includes(r.status as FindingStatus)))
+    : await cachedCount(
+        db,
+        key,
+        async () =>
+          bySeverity(
+            await db
+              .selectFrom("findings")
+              .select(["findings.severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
+              .where(where(filter, { withSeverity: false }))
+              .groupBy("findings.severity_rank")
+              .execute(),
+          ),
+        String(row.generation),
+      );
+  return { counts, total: totals.reduce((sum, r) => sum + Number(r.n), 0), scanners: fromJson(row.scanners), beside: row.beside };
 }
 
 function bySeverity(rows: { severity_rank: number; n: number }[]): Record<Severity, number> {
@@ -275,14 +311,6 @@ function bySeverity(rows: { severity_rank: number; n: number }[]): Record<Severi
 /** Findings by status and severity rank, from the trigger-kept counts (no scan of the findings table). */
 export function findingCountsByStatus(db: Db): Promise<{ status: string; severity_rank: number; n: number }[]> {
   return db.selectFrom("finding_counts").select(["status", "severity_rank", "n"]).execute();
-}
-
-export async function countAllFindings(db: Db): Promise<number> {
-  const row = await db
-    .selectFrom("finding_counts")
-    .select((eb) => eb.fn.sum<number>("n").as("n"))
-    .executeTakeFirstOrThrow();
-  return Number(row.n ?? 0);
 }
 
 function encodeCursor(cursor: Cursor): string {

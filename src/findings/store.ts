@@ -5,14 +5,16 @@ import type { Asset, AssetTable, Database, Db, Finding, FindingEvent, FindingSou
 import { chunks } from "../db/chunks.js";
 import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
 import { contains } from "../db/search.js";
-import { DEFAULT_STATUSES, cachedCount } from "./query.js";
+import { type Beside, DEFAULT_STATUSES, cachedCount } from "./query.js";
 import { fromJson, insertRows, jsonArrayFrom, jsonObjectFrom, plusDays } from "../db/dialect.js";
 
-export interface FindingDetail {
+export interface FindingDetail<X = undefined> {
   finding: Finding;
   asset: Asset;
   sources: (FindingSource & { integration_name: string; integration_kind: string })[];
   events: FindingEvent[];
+  /** What the caller's `beside` column read with the finding (its tickets). */
+  beside: X;
 }
 
 // The columns a finding's page shows of its asset, sources and history: all of them (SQLite's
@@ -28,8 +30,8 @@ const _everyColumn: [Every<Asset, typeof ASSET_COLUMNS>, Every<FindingSource, ty
 ];
 void _everyColumn;
 
-/** A finding with its asset, its scanners' records and its history: one statement. */
-export async function findingDetail(db: Db, id: number): Promise<FindingDetail | undefined> {
+/** A finding with its asset, its scanners' records, its history and what `beside` adds: one statement. */
+export async function findingDetail<X = undefined>(db: Db, id: number, beside?: Beside<X>): Promise<FindingDetail<X> | undefined> {
   const row = await db
     .selectFrom("findings")
     .selectAll("findings")
@@ -50,13 +52,14 @@ export async function findingDetail(db: Db, id: number): Promise<FindingDetail |
         eb.selectFrom("finding_events").select(EVENT_COLUMNS).whereRef("finding_events.finding_id", "=", "findings.id").orderBy("id", "desc"),
       ).as("events_json"),
     ])
+    .$if(beside !== undefined, (q) => q.select(beside!))
     .where("findings.id", "=", id)
     .executeTakeFirst();
   if (!row) return undefined;
-  const { asset_json, sources_json, events_json, ...finding } = row;
+  const { asset_json, sources_json, events_json, beside: read, ...finding } = row as typeof row & { beside: X };
   const asset = fromJson(asset_json);
   if (!asset) return undefined;
-  return { finding, asset, sources: fromJson(sources_json), events: fromJson(events_json) };
+  return { finding, asset, sources: fromJson(sources_json), events: fromJson(events_json), beside: read };
 }
 
 /** The highest finding id so far (0 with none): findings after it are "new". */
@@ -88,16 +91,6 @@ export async function newestOpenFindingIds(db: Db, limit: number): Promise<numbe
 
 export function findFinding(db: Db, id: number): Promise<Finding | undefined> {
   return db.selectFrom("findings").selectAll().where("id", "=", id).executeTakeFirst();
-}
-
-/** Scanner integrations that have reported findings, for the filter menu. */
-export function scannersWithFindings(db: Db): Promise<{ id: number; name: string }[]> {
-  return db
-    .selectFrom("integrations")
-    .select(["integrations.id", "integrations.name"])
-    .where((eb) => eb.exists(eb.selectFrom("finding_sources").select("finding_sources.id").whereRef("finding_sources.integration_id", "=", "integrations.id")))
-    .orderBy("integrations.name")
-    .execute();
 }
 
 /** Findings some source of this integration reports and no other integration's source does. */

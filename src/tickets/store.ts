@@ -1,10 +1,11 @@
 // Tracker mappings, assignments, tickets, their changelog and push errors: plain queries
 // the routes and jobs share.
-import { inList } from "../db/dialect.js";
+import { fromJson, inList, jsonArrayFrom } from "../db/dialect.js";
+import type { Beside, PageBeside } from "../findings/query.js";
 import { newestFindingId } from "../findings/store.js";
 import type { TicketRef, TicketTarget } from "../connectors/types.js";
-import type { Updateable } from "kysely";
-import type { Db, GroupBy, PushError, PushMode, Severity, Ticket, TicketTable, TrackerAssignment, TrackerMapping } from "../db/schema.js";
+import type { ExpressionBuilder, RawBuilder, SqlBool, Updateable } from "kysely";
+import type { Database, Db, GroupBy, PushError, PushMode, Severity, Ticket, TicketTable, TrackerAssignment, TrackerMapping } from "../db/schema.js";
 import type { FieldMapping } from "./fields.js";
 import { type InboundSettings, inboundSettings } from "./inbound.js";
 import type { Templates } from "./templates.js";
@@ -140,8 +141,12 @@ export async function listMappings(db: Db, integrationId?: number): Promise<Mapp
 }
 
 /** Whether any tracker mapping has an assignment: findings can be pushed at all. */
-export async function anyAssignment(db: Db): Promise<boolean> {
-  return Boolean(await db.selectFrom("tracker_assignments").select("id").limit(1).executeTakeFirst());
+/**
+ * Whether any tracker assignment exists (Push to Integrators has somewhere to go), as a column
+ * read beside a page's overview: true or false on PostgreSQL, 1 or 0 on SQLite.
+ */
+export function assignmentsExist(): PageBeside<SqlBool> {
+  return (eb) => eb.exists(eb.selectFrom("tracker_assignments").select("tracker_assignments.id")).as("beside");
 }
 
 export function listAssignments(db: Db, mappingId: number): Promise<TrackerAssignment[]> {
@@ -254,52 +259,88 @@ export interface TicketView {
   changes: { at: string; action: string; detail: string }[];
 }
 
-/** The tickets of these findings with their changelogs: the Integrator Tickets column. */
-export async function ticketsForFindings(db: Db, findingIds: number[]): Promise<Map<number, TicketView[]>> {
+/**
+ * Each finding's linked tickets with their changelogs, as a column of a query over findings
+ * (a page of them lists these beside each row: no statement of its own); read with ticketViews.
+ */
+export function linkedTickets(db: Db): Beside<LinkedTicket[]> {
+  return (eb) => linkedTicketsQuery(db, eb).as("beside");
+}
+
+/** The linked tickets of the outer query's finding ("findings.id"), as a JSON array. */
+export function linkedTicketsQuery(db: Db, eb: ExpressionBuilder<Database, "findings">): RawBuilder<LinkedTicket[]> {
+  return jsonArrayFrom(
+    db,
+    eb
+      .selectFrom("ticket_findings")
+      .innerJoin("tickets", "tickets.id", "ticket_findings.ticket_id")
+      .innerJoin("tracker_mappings", "tracker_mappings.id", "tickets.mapping_id")
+      .innerJoin("integrations", "integrations.id", "tracker_mappings.integration_id")
+      .select([
+        "tickets.id",
+        "tickets.external_key",
+        "tickets.url",
+        "tickets.linked_at",
+        "integrations.kind",
+        "integrations.name as integration_name",
+        "tracker_mappings.name as mapping_name",
+      ])
+      .select((inner) =>
+        jsonArrayFrom(
+          db,
+          inner
+            .selectFrom("ticket_changes")
+            .select(["ticket_changes.at", "ticket_changes.action", "ticket_changes.detail"])
+            .whereRef("ticket_changes.ticket_id", "=", "tickets.id")
+            .orderBy("ticket_changes.id"),
+        ).as("changes"),
+      )
+      .whereRef("ticket_findings.finding_id", "=", "findings.id")
+      .where("tickets.linked_at", "is not", null)
+      .orderBy("tickets.id"),
+  );
+}
+
+export interface LinkedTicket {
+  id: number;
+  external_key: string | null;
+  url: string | null;
+  linked_at: string | null;
+  kind: string;
+  integration_name: string;
+  mapping_name: string;
+  changes: TicketView["changes"];
+}
+
+/** A finding's linkedTickets column as the Integrator Tickets column shows them. */
+export function ticketViews(findingId: number, column: LinkedTicket[]): TicketView[] {
+  return fromJson(column).map((t) => ({
+    id: t.id,
+    findingId,
+    kind: t.kind,
+    integrationName: t.integration_name,
+    mappingName: t.mapping_name,
+    key: t.external_key ?? "",
+    url: t.url ?? "",
+    linkedAt: t.linked_at!,
+    // A list nested in a list: SQLite may hand the inner one over as its text.
+    changes: fromJson(t.changes),
+  }));
+}
+
+/** The tickets of these findings with their changelogs, in one statement (findings without tickets are left out). */
+export async function ticketsForFindings(db: Db, findingIds: readonly number[]): Promise<Map<number, TicketView[]>> {
   const out = new Map<number, TicketView[]>();
   if (findingIds.length === 0) return out;
   const rows = await db
-    .selectFrom("ticket_findings")
-    .innerJoin("tickets", "tickets.id", "ticket_findings.ticket_id")
-    .innerJoin("tracker_mappings", "tracker_mappings.id", "tickets.mapping_id")
-    .innerJoin("integrations", "integrations.id", "tracker_mappings.integration_id")
-    .select([
-      "ticket_findings.finding_id",
-      "tickets.id",
-      "tickets.external_key",
-      "tickets.url",
-      "tickets.linked_at",
-      "integrations.kind",
-      "integrations.name as integration_name",
-      "tracker_mappings.name as mapping_name",
-    ])
-    .where(inList(db, "ticket_findings.finding_id", findingIds))
-    .where("tickets.linked_at", "is not", null)
-    .orderBy("tickets.id")
+    .selectFrom("findings")
+    .select("findings.id")
+    .select(linkedTickets(db))
+    .where(inList(db, "findings.id", findingIds))
     .execute();
-  const ticketIds = [...new Set(rows.map((r) => r.id))];
-  const changes = ticketIds.length
-    ? await db
-        .selectFrom("ticket_changes")
-        .select(["ticket_id", "at", "action", "detail"])
-        .where(inList(db, "ticket_id", ticketIds))
-        .orderBy("id")
-        .execute()
-    : [];
   for (const row of rows) {
-    const list = out.get(row.finding_id) ?? [];
-    list.push({
-      id: row.id,
-      findingId: row.finding_id,
-      kind: row.kind,
-      integrationName: row.integration_name,
-      mappingName: row.mapping_name,
-      key: row.external_key ?? "",
-      url: row.url ?? "",
-      linkedAt: row.linked_at!,
-      changes: changes.filter((c) => c.ticket_id === row.id),
-    });
-    out.set(row.finding_id, list);
+    const views = ticketViews(row.id, row.beside);
+    if (views.length) out.set(row.id, views);
   }
   return out;
 }

@@ -81,6 +81,20 @@ export function assignmentScope(assignment: Pick<TrackerAssignment, "repository_
   };
 }
 
+/**
+ * assignmentScope for one finding already read, given its asset's repository: the same rule,
+ * checked without a statement (a test holds the two together).
+ */
+export function assignmentCovers(
+  assignment: Pick<TrackerAssignment, "repository_ids" | "min_severity">,
+  finding: Pick<Finding, "severity_rank">,
+  repositoryId: number | null,
+): boolean {
+  if (finding.severity_rank < SEVERITY_RANK[assignment.min_severity]) return false;
+  const repos = repositoryIds(assignment);
+  return repos === null || (repositoryId !== null && repos.includes(repositoryId));
+}
+
 /** Does the finding fall in any of these assignments? */
 export function anyAssignmentScope(assignments: Pick<TrackerAssignment, "repository_ids" | "min_severity">[]) {
   return (eb: FindingsEb): Expression<SqlBool> => eb.or(assignments.map((a) => assignmentScope(a)(eb)));

@@ -3,17 +3,16 @@
 // its sources, history and the status changes people make.
 import { Hono } from "hono";
 import type { Context } from "hono";
-import type { Finding } from "../db/schema.js";
-import { findingDetail, findFinding, scannersWithFindings } from "../findings/store.js";
+import { type FindingDetail, findingDetail, findFinding } from "../findings/store.js";
 import { SEVERITIES, STATUSES, STATUS_LABEL } from "../findings/normalize.js";
-import { SORTS, type SortKey, filterQuery, findingTotals, listFindings, parseFilter } from "../findings/query.js";
+import { SORTS, type SortKey, PAGE_SIZE, filterQuery, findingsOverview, listFindings, parseFilter } from "../findings/query.js";
 import { changeFindingStatus, parseStatusChange } from "../findings/status.js";
 import { isOverdue } from "../findings/sla.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
 import { isHtmx, render } from "./render.js";
-import { anyAssignment, type TicketView, ticketsForFindings } from "../tickets/store.js";
-import { coveringMappings, trackerAssignments } from "../tickets/coverage.js";
+import { assignmentsExist, linkedTickets, type TicketView, ticketViews } from "../tickets/store.js";
+import { type FindingTrackers, coverageOf, coveringMappings, findingTrackers, readTrackers } from "../tickets/coverage.js";
 import { enqueuePush } from "../tickets/push.js";
 import { planBatch, startBatch } from "../tickets/batch.js";
 import { exportResponse } from "./export.js";
@@ -28,17 +27,14 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/vulnerabilities", async (c) => {
     const filter = parseFilter(new URL(c.req.url).searchParams, deps.now());
-    // Everything the page reads at once; only the page's tickets wait, for its ids.
-    let idsKnown!: (ids: number[]) => void;
-    const ids = new Promise<number[]>((resolve) => (idsKnown = resolve));
-    const [page, { counts, total }, scanners, canPush, read] = await Promise.all([
-      listFindings(deps.db, filter, undefined, idsKnown),
-      findingTotals(deps.db, filter),
-      scannersWithFindings(deps.db),
-      anyAssignment(deps.db),
-      ids.then((list) => ticketsForFindings(deps.db, list)),
+    // Two statements at once: the rows with their tickets, and what the page shows around them.
+    const [page, overview] = await Promise.all([
+      listFindings(deps.db, filter, PAGE_SIZE, linkedTickets(deps.db)),
+      findingsOverview(deps.db, filter, assignmentsExist()),
     ]);
-    const tickets = Object.fromEntries(withTrackerNames(deps, read));
+    const { counts, total, scanners } = overview;
+    const canPush = Boolean(overview.beside);
+    const tickets = Object.fromEntries(withTrackerNames(deps, new Map(page.rows.map((r) => [r.id, ticketViews(r.id, r.beside)]))));
     const data = {
       filter,
       page,
@@ -89,13 +85,13 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/vulnerabilities/:id{[0-9]+}", async (c) => {
     const id = Number(c.req.param("id"));
-    // Its tickets and the tracker assignments are read beside the finding (fewer round trips to the database).
-    const [detail, tickets, assignments] = await Promise.all([findingDetail(deps.db, id), ticketsForFindings(deps.db, [id]), trackerAssignments(deps.db)]);
+    // Its tickets and the tracker assignments come with the finding: one statement.
+    const detail = await findingDetail(deps.db, id, findingTrackers(deps.db));
     if (!detail) return notFound(c, deps);
     const pushed = c.req.query("pushed");
     return render(c, deps, "./vulnerabilities/detail", {
-      ...(await detailExtras(deps, detail.finding, tickets, assignments)),
       ...detail,
+      ...detailExtras(deps, detail),
       statusLabel: STATUS_LABEL,
       errors: {},
       values: {},
@@ -128,14 +124,14 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
       result = { ok: false, message: redactText(err.message) };
     }
     if (!result.ok) {
-      const detail = (await findingDetail(deps.db, finding.id))!;
+      const detail = (await findingDetail(deps.db, finding.id, findingTrackers(deps.db)))!;
       return render(
         c,
         deps,
         "./vulnerabilities/detail",
         {
-          ...(await detailExtras(deps, finding)),
           ...detail,
+          ...detailExtras(deps, detail),
           statusLabel: STATUS_LABEL,
           errors: {},
           values: { mapping: form.mapping, reference: (form.reference ?? "").slice(0, 500) },
@@ -156,12 +152,12 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     const form = await readForm(c);
     const parsed = parseStatusChange(form, deps.now());
     if ("errors" in parsed) {
-      const detail = (await findingDetail(deps.db, id))!;
+      const detail = (await findingDetail(deps.db, id, findingTrackers(deps.db)))!;
       return render(
         c,
         deps,
         "./vulnerabilities/detail",
-        { ...(await detailExtras(deps, detail.finding)), ...detail, statusLabel: STATUS_LABEL, errors: parsed.errors, values: form },
+        { ...detail, ...detailExtras(deps, detail), statusLabel: STATUS_LABEL, errors: parsed.errors, values: form },
         422,
       );
     }
@@ -183,14 +179,15 @@ function withTrackerNames(deps: AppDeps, tickets: Map<number, TicketView[]>): Ma
   return new Map([...tickets].map(([id, list]) => [id, list.map(named)]));
 }
 
-async function detailExtras(
-  deps: AppDeps,
-  finding: Finding,
-  read?: Awaited<ReturnType<typeof ticketsForFindings>>,
-  assignments?: Awaited<ReturnType<typeof trackerAssignments>>,
-) {
-  const [tickets, coverage] = await Promise.all([read ?? ticketsForFindings(deps.db, [finding.id]), coveringMappings(deps.db, finding, assignments)]);
-  return { tickets: withTrackerNames(deps, tickets).get(finding.id) ?? [], coverage, overdue: isOverdue(finding, deps.now()) };
+/** The finding's tickets as the page shows them, the mappings that cover it, and whether it is overdue. */
+function detailExtras(deps: AppDeps, detail: FindingDetail<FindingTrackers>) {
+  const { finding } = detail;
+  const { tickets, assignments } = readTrackers(detail.beside);
+  return {
+    tickets: withTrackerNames(deps, new Map([[finding.id, ticketViews(finding.id, tickets)]])).get(finding.id)!,
+    coverage: coverageOf(finding, detail.asset.repository_id, assignments),
+    overdue: isOverdue(finding, deps.now()),
+  };
 }
 
 function notFound(c: Context<AppEnv>, deps: AppDeps) {

@@ -738,6 +738,11 @@ describe("remediation pull requests", () => {
       const changelog = text(await (await admin.get(`/vulnerabilities/${await findingId("CVE-2021-23337")}`)).text());
       expect(changelog).toContain("Status → In Progress (remediation pull request open)");
       expect(changelog).toContain("Status → Done (findings resolved)");
+      // The list shows the same changelog beside the finding, oldest first.
+      const list = text(await (await admin.get("/vulnerabilities?status=all&q=CVE-2021-23337")).text());
+      const opened = list.indexOf("Status → In Progress (remediation pull request open)");
+      expect(opened).toBeGreaterThan(-1);
+      expect(list.indexOf("Status → Done (findings resolved)")).toBeGreaterThan(opened);
     } finally {
       await patchbay.close();
     }

@@ -2,6 +2,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { enqueueJob } from "../../src/jobs/queue.js";
 import { findingDetail } from "../../src/findings/store.js";
+import { insertIntegration } from "../../src/integrations/store.js";
+import { assignmentCovers, assignmentScope } from "../../src/tickets/subjects.js";
+import type { Severity } from "../../src/db/schema.js";
 import { type Browser, type TestApp, seedRepositories, runJobs, setUpAdmin, testApp, text } from "../helpers.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
@@ -215,6 +218,81 @@ describe("finding detail", () => {
     expect(await findingDetail(db(), 987_654)).toBeUndefined();
     const html = await (await admin.get(`/vulnerabilities/${finding.id}`)).text();
     expect(text(html)).toContain(awkward);
+  });
+
+  it("offers Push to Integrators once an assignment exists, and names the mappings that take a finding in, by repository and severity", async () => {
+    await importTenant();
+    const now = app.clock.now();
+    const at = now.toISOString();
+    const jira = await insertIntegration(db(), { kind: "jira", name: "Jira", settings: {}, sealedSecrets: null }, now);
+    // In one repository, at most medium; another repository's critical one.
+    const inRepo = await db()
+      .selectFrom("findings")
+      .innerJoin("assets", "assets.id", "findings.asset_id")
+      .select(["findings.id", "assets.repository_id"])
+      .where("assets.repository_id", "is not", null)
+      .where("findings.severity", "in", ["medium", "low"])
+      .orderBy("findings.id")
+      .executeTakeFirstOrThrow();
+    const elsewhere = await db()
+      .selectFrom("findings")
+      .innerJoin("assets", "assets.id", "findings.asset_id")
+      .select("findings.id")
+      .where("assets.repository_id", "!=", inRepo.repository_id!)
+      .where("findings.severity", "=", "critical")
+      .orderBy("findings.id")
+      .executeTakeFirstOrThrow();
+    const assign = async (name: string, repositoryIds: number[] | null, minSeverity: Severity) => {
+      const mapping = await db()
+        .insertInto("tracker_mappings")
+        .values({ integration_id: jira.id, name, target: "{}", fields: "{}", status_map: "{}", created_at: at, updated_at: at })
+        .returning("id")
+        .executeTakeFirstOrThrow();
+      await db()
+        .insertInto("tracker_assignments")
+        .values({
+          mapping_id: mapping.id,
+          repository_ids: repositoryIds && JSON.stringify(repositoryIds),
+          min_severity: minSeverity,
+          group_by: "finding",
+          push_mode: "explicit",
+          linked_through: 0,
+          created_at: at,
+          updated_at: at,
+        })
+        .execute();
+    };
+    const pushButton = async () => (await (await admin.get("/vulnerabilities")).text()).includes("Push to Integrators");
+    expect(await pushButton()).toBe(false);
+    await assign("Criticals everywhere", null, "critical");
+    expect(await pushButton()).toBe(true);
+    await assign("That repository", [inRepo.repository_id!], "low");
+    await assign("Nowhere", [], "info");
+    const covering = async (id: number) => /To ([^.]*)\./.exec(text(await (await admin.get(`/vulnerabilities/${id}`)).text()))?.[1];
+    expect(await covering(inRepo.id)).toBe("That repository");
+    expect(await covering(elsewhere.id)).toBe("Criticals everywhere");
+
+    // The page checks each assignment on the finding it read; bulk pushes select by the same rule in SQL.
+    const findings = await db()
+      .selectFrom("findings")
+      .innerJoin("assets", "assets.id", "findings.asset_id")
+      .selectAll("findings")
+      .select("assets.repository_id")
+      .orderBy("findings.id")
+      .execute();
+    const repositories = [...new Set(findings.map((f) => f.repository_id).filter((r) => r !== null))];
+    const rules = [
+      { repository_ids: null, min_severity: "critical" as const },
+      { repository_ids: JSON.stringify(repositories.slice(0, 2)), min_severity: "medium" as const },
+      { repository_ids: "[]", min_severity: "info" as const },
+      { repository_ids: null, min_severity: "info" as const },
+    ];
+    for (const rule of rules) {
+      const selected = await db().selectFrom("findings").select("findings.id").where(assignmentScope(rule)).orderBy("findings.id").execute();
+      const checked = findings.filter((f) => assignmentCovers(rule, f, f.repository_id)).map((f) => f.id);
+      expect(checked, JSON.stringify(rule)).toEqual(selected.map((r) => r.id));
+      expect(checked.length, JSON.stringify(rule)).toBeLessThan(rule.repository_ids === "[]" ? 1 : findings.length + 1);
+    }
   });
 
   it("validates a status change beside its fields and changes nothing on error", async () => {

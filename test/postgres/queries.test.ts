@@ -9,7 +9,7 @@ import { openDatabase } from "../../src/db/database.js";
 import { openPostgres, type OpenPostgres } from "../../src/db/postgres.js";
 import type { Db, FindingTable } from "../../src/db/schema.js";
 import { exportBatches } from "../../src/findings/export.js";
-import { SORTS, type SortKey, findingTotals, listFindings, parseFilter } from "../../src/findings/query.js";
+import { SORTS, type SortKey, findingsOverview, listFindings, parseFilter } from "../../src/findings/query.js";
 import { restampDueDates } from "../../src/findings/store.js";
 import { SEVERITY_RANK } from "../../src/findings/normalize.js";
 import { loadTrend, writeSnapshots } from "../../src/findings/trends.js";
@@ -118,7 +118,7 @@ describe("the same answers on SQLite and PostgreSQL", () => {
     for (const query of ["q=LODASH", "q=zope", "q=cve-2024-101", "q=axios&severity=high", "due=soon", "status=resolved&severity=critical"]) {
       expect(await walk(postgres.db, query), query).toEqual(await walk(sqlite.db, query));
       const filter = parseFilter(new URLSearchParams(query), NOW);
-      expect(await findingTotals(postgres.db, filter), query).toEqual(await findingTotals(sqlite.db, filter));
+      expect(await findingsOverview(postgres.db, filter), query).toEqual(await findingsOverview(sqlite.db, filter));
     }
   });
 
@@ -159,10 +159,10 @@ describe("cached counts across processes on PostgreSQL", () => {
       .executeTakeFirstOrThrow();
     // Filtered by package: counted from the findings and cached until the database changes.
     const filter = parseFilter(new URLSearchParams({ q: critical.package_lc }), NOW);
-    const before = (await findingTotals(postgres.db, filter)).counts;
-    expect((await findingTotals(postgres.db, filter)).counts).toEqual(before);
+    const before = (await findingsOverview(postgres.db, filter)).counts;
+    expect((await findingsOverview(postgres.db, filter)).counts).toEqual(before);
     // Another Patchbay process (its own pool) closes the critical finding.
     await replica.db.updateTable("findings").set({ status: "resolved" }).where("id", "=", critical.id).execute();
-    expect((await findingTotals(postgres.db, filter)).counts.critical).toBe(before.critical - 1);
+    expect((await findingsOverview(postgres.db, filter)).counts.critical).toBe(before.critical - 1);
   });
 });
