@@ -183,7 +183,7 @@ const PAGE_VIEWS = (middle: number): [string, string, string, number][] => [
   ["/vulnerabilities, by scanner", "/vulnerabilities?scanner=1&status=all&sort=cve", "scanner + all statuses + CVE order", 50],
   ["/repositories", "/repositories", "open findings by severity per repository", 50],
   ["/images", "/images", "open findings by severity per image", 50],
-  ["finding detail", `/vulnerabilities/${middle}`, "one finding, its sources and history", 50],
+  ["finding detail", `/vulnerabilities/${middle}`, "one finding, its sources, history and ticket, and the mappings that cover it", 50],
 ];
 
 /**
@@ -321,7 +321,7 @@ async function millionFindings(): Promise<void> {
     value: fs.statSync(file).size / 1024 / 1024,
     unit: "MB",
     target: 1024,
-    note: `1,000,000 findings + 1,100,000 scanner rows over 2,500 assets, seeded in ${seeded.seconds.toFixed(0)} s`,
+    note: `1,000,000 findings + 1,100,000 scanner rows over 2,500 assets, 100,000 tickets with their changelogs, seeded in ${seeded.seconds.toFixed(0)} s`,
   });
   await server.kill("SIGTERM");
   await postgresMillion(file, sqliteViews);

@@ -1,7 +1,8 @@
 // A large Patchbay database written straight through better-sqlite3, for page timings at sizes
 // an import would take too long to reach in a benchmark: repositories and images, findings
 // spread over them with a realistic mix of severities, statuses, packages and CVEs, and the
-// scanner rows (two scanners, some findings reported by both) the scanner filter reads.
+// scanner rows (two scanners, some findings reported by both) the scanner filter reads; and a
+// Jira board whose assignments take in the critical findings, each with its ticket and changelog.
 import crypto from "node:crypto";
 import SQLite from "better-sqlite3";
 
@@ -72,7 +73,31 @@ export function seedLargeDatabase(file: string, shape: SeedShape): { seconds: nu
   const source = db.prepare(
     "insert into finding_sources (finding_id, integration_id, external_id, status, raw, content_hash, url, first_seen_at, updated_at) values (?, ?, ?, ?, '{}', ?, null, ?, ?)",
   );
+  const jira = Number(
+    db
+      .prepare("insert into integrations (kind, name, settings, status, created_at, updated_at) values ('jira', 'Jira', '{}', 'connected', ?, ?)")
+      .run(stamp, stamp).lastInsertRowid,
+  );
+  const mapping = Number(
+    db
+      .prepare(
+        "insert into tracker_mappings (integration_id, name, target, fields, status_map, created_at, updated_at) values (?, 'Security board', '{}', '{}', '{}', ?, ?)",
+      )
+      .run(jira, stamp, stamp).lastInsertRowid,
+  );
+  const assignment = db.prepare(
+    "insert into tracker_assignments (mapping_id, repository_ids, min_severity, group_by, push_mode, linked_through, created_at, updated_at) values (?, ?, ?, 'finding', 'explicit', 0, ?, ?)",
+  );
+  const ticket = db.prepare(
+    "insert into tickets (mapping_id, subject_key, marker, external_id, external_key, url, state, linked_at, created_at, updated_at) values (?, ?, ?, ?, ?, ?, 'To Do', ?, ?, ?)",
+  );
+  const ticketFinding = db.prepare("insert into ticket_findings (ticket_id, finding_id) values (?, ?)");
+  const change = db.prepare("insert into ticket_changes (ticket_id, at, action, detail) values (?, ?, ?, ?)");
   db.transaction(() => {
+    // Every repository at critical; the first hundred at high too; images at medium and up.
+    assignment.run(mapping, null, "critical", stamp, stamp);
+    assignment.run(mapping, JSON.stringify(Array.from({ length: Math.min(100, shape.repositories) }, (_, r) => r + 1)), "high", stamp, stamp);
+    assignment.run(mapping, "[]", "medium", stamp, stamp);
     const assets: number[] = [];
     for (let r = 0; r < shape.repositories; r++) {
       const name = `acme/service-${String(r).padStart(4, "0")}`;
@@ -119,6 +144,25 @@ export function seedLargeDatabase(file: string, shape: SeedShape): { seconds: nu
       const sourceStatus = status === "resolved" ? "resolved" : "open";
       source.run(id, scanners[i % 3 === 0 ? 1 : 0], `f-${i}`, sourceStatus, String(i), detected, stamp);
       if (i % 10 === 0) source.run(id, scanners[i % 3 === 0 ? 0 : 1], `g-${i}`, sourceStatus, String(i), detected, stamp);
+      if (severity === "critical") {
+        const key = `SEC-${i + 1}`;
+        const t = Number(
+          ticket.run(
+            mapping,
+            `finding:${id}`,
+            `patchbay-${id.toString(16).padStart(16, "0")}`,
+            String(10000 + i),
+            key,
+            `https://acme.atlassian.net/browse/${key}`,
+            stamp,
+            stamp,
+            stamp,
+          ).lastInsertRowid,
+        );
+        ticketFinding.run(t, id);
+        change.run(t, stamp, "created", `Created ${key}`);
+        change.run(t, stamp, "updated", "Status → In Progress (remediation pull request open)");
+      }
     }
   })();
   db.pragma("journal_mode = WAL");
