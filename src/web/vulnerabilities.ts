@@ -16,6 +16,7 @@ import { type FindingTrackers, coverageOf, coveringMappings, findingTrackers, re
 import { enqueuePush } from "../tickets/push.js";
 import { planBatch, startBatch } from "../tickets/batch.js";
 import { exportResponse } from "./export.js";
+import { proposeFixes, unifiedDiff } from "../remediation/proposals.js";
 import { linkByHand } from "../tickets/link.js";
 import { requireAdmin } from "./users.js";
 import { ExternalError } from "../http.js";
@@ -97,6 +98,20 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
       values: {},
       pushed: pushed === undefined ? undefined : Number(pushed),
     });
+  });
+
+  // What a fix pull request would change, read from the repository now; nothing is sent.
+  app.get("/vulnerabilities/:id{[0-9]+}/fix", async (c) => {
+    const finding = await findFinding(deps.db, Number(c.req.param("id")));
+    if (!finding) return notFound(c, deps);
+    let result: Awaited<ReturnType<typeof proposeFixes>>;
+    try {
+      result = await proposeFixes(deps, finding.id);
+    } catch (err) {
+      if (!(err instanceof ExternalError)) throw err;
+      result = { proposals: [], reasons: [`The repository could not be read: ${redactText(err.message)}`] };
+    }
+    return render(c, deps, "./vulnerabilities/fix", { finding, ...result, diffs: result.proposals.map((p) => p.changes.map(unifiedDiff)) });
   });
 
   app.post("/vulnerabilities/:id{[0-9]+}/push", async (c) => {

@@ -1,0 +1,305 @@
+// Fix proposals: for a finding in a repository, the change Patchbay would commit to raise the
+// vulnerable package to a fixed version — one per (repository, manifest, package), reaching
+// every open finding of that package there — with the branch, title and body of its pull
+// request. Nothing is sent: this is what "Propose fix" shows. Only changes that are correct
+// without a person are proposed; otherwise the reason says why.
+import crypto from "node:crypto";
+import type { Services } from "../services.js";
+import type { Db } from "../db/schema.js";
+import { connectorContext } from "../connectors/context.js";
+import { connectionFor } from "../integrations/oauth.js";
+import { ExternalError } from "../http.js";
+import { ecosystemFamily } from "../vuln/ecosystems.js";
+import { packageKey } from "../vuln/packages.js";
+import { MAX_MANIFEST_BYTES, ManifestError, manifestFormat, parseManifest } from "../vuln/manifests.js";
+import { compareVersions, versionProblem } from "../vuln/versions/index.js";
+import { isCveId } from "../vuln/advisories.js";
+import { raiseMaven } from "./fixers/maven.js";
+import type { FileChange, FixOutcome } from "./fixers/types.js";
+
+/** The ecosystems Patchbay writes fixes for, with the manifest it edits and its fixer. */
+const FIXERS: Partial<Record<string, { manifest: string; raise(path: string, text: string, name: string, to: string): FixOutcome }>> = {
+  maven: { manifest: "pom.xml", raise: raiseMaven },
+};
+
+export interface ProposedFinding {
+  id: number;
+  cve: string | null;
+  severity: string;
+  installedVersion: string;
+  fixedVersion: string | null;
+}
+
+export interface Proposal {
+  repository: { id: number; fullName: string; defaultBranch: string };
+  path: string;
+  ecosystem: string;
+  package: string;
+  from: string;
+  to: string;
+  /** Why this version: the lowest that fixes every finding listed. */
+  why: string;
+  /** How the file changes (which element or property). */
+  how: string;
+  changes: FileChange[];
+  branch: string;
+  title: string;
+  body: string;
+  findings: ProposedFinding[];
+}
+
+export type ProposalResult = { proposals: Proposal[]; reasons: string[] };
+
+/** The fixes a finding's repository would take for its package (possibly in several manifests), or why there are none. */
+export async function proposeFixes(deps: Services, findingId: number): Promise<ProposalResult> {
+  const { db } = deps;
+  const finding = await db
+    .selectFrom("findings")
+    .innerJoin("assets", "assets.id", "findings.asset_id")
+    .select([
+      "findings.id",
+      "findings.ecosystem",
+      "findings.package",
+      "findings.package_lc",
+      "findings.installed_version",
+      "findings.status",
+      "assets.kind",
+      "assets.repository_id",
+    ])
+    .where("findings.id", "=", findingId)
+    .executeTakeFirst();
+  if (!finding) return none("There is no such finding.");
+  if (finding.status !== "open" && finding.status !== "in_remediation") return none("The finding is not open: there is nothing to fix.");
+  if (finding.kind !== "repository" || finding.repository_id === null) {
+    return none("The finding is on a container image: Patchbay proposes fixes in a repository's manifests.");
+  }
+  const family = ecosystemFamily(finding.ecosystem);
+  const fixer = family ? FIXERS[family] : undefined;
+  if (!fixer) {
+    return none(
+      `Patchbay writes fixes for Maven pom.xml files; ${finding.ecosystem ?? "this package's"} manifests are left to people (no pull request is opened).`,
+    );
+  }
+  const repository = await db
+    .selectFrom("repositories")
+    .innerJoin("integrations", "integrations.id", "repositories.integration_id")
+    .select(["repositories.id", "repositories.full_name", "repositories.default_branch", "repositories.archived", "integrations.kind"])
+    .select("integrations.id as integration_id")
+    .where("repositories.id", "=", finding.repository_id)
+    .executeTakeFirst();
+  if (!repository) return none("The repository is not reached through a connected source control integration: connect it from the Integration Hub.");
+  if (repository.archived) return none(`${repository.full_name} is archived: nothing can be pushed to it.`);
+  const connector = deps.catalogue.get(repository.kind);
+  if (!connector?.scm) return none(`${repository.full_name}'s integration cannot read files.`);
+  const integration = await db.selectFrom("integrations").selectAll().where("id", "=", repository.integration_id).executeTakeFirstOrThrow();
+  const files = connector.scm.files(await connectionFor(deps, connector, integration), connectorContext(deps.env), {
+    fullName: repository.full_name,
+    defaultBranch: repository.default_branch,
+  });
+
+  // Every open finding of this package in the repository: one pull request fixes them all.
+  const siblings = await openFindingsOf(db, finding.repository_id, finding.package_lc);
+  const key = packageKey(finding.ecosystem, finding.package);
+  const reasons: string[] = [];
+  const fixable = siblings.filter((s) => ecosystemFamily(s.ecosystem) === family && packageKey(s.ecosystem, s.package) === key);
+  const target = targetVersion(finding.ecosystem, finding.installed_version, fixable);
+  if ("reason" in target) return none(target.reason);
+
+  let listing;
+  try {
+    listing = (await files.list()).filter((f) => manifestFormat(f.path) === fixer.manifest);
+  } catch (err) {
+    if (err instanceof ExternalError) return none(`The files of ${repository.full_name} could not be listed: ${err.message}`);
+    throw err;
+  }
+  if (listing.length === 0) return none(`${repository.full_name} has no ${fixer.manifest} on its default branch.`);
+  // The manifests that declare the package; a transitive one is pinned in the top-most manifest.
+  const read: { path: string; text: string; declares: boolean }[] = [];
+  for (const file of listing.sort((a, b) => a.path.split("/").length - b.path.split("/").length || a.path.localeCompare(b.path))) {
+    try {
+      const text = await files.read(file.path, MAX_MANIFEST_BYTES);
+      const declares = parseManifest(file.path, text).some((d) => packageKey(d.ecosystem, d.name) === key);
+      read.push({ path: file.path, text, declares });
+    } catch (err) {
+      if (err instanceof ManifestError || err instanceof ExternalError) reasons.push(`${file.path}: ${err.message}`);
+      else throw err;
+    }
+  }
+  const targets = read.some((r) => r.declares) ? read.filter((r) => r.declares) : read.slice(0, 1);
+  const proposals: Proposal[] = [];
+  for (const manifest of targets) {
+    const outcome = fixer.raise(manifest.path, manifest.text, finding.package, target.to);
+    if (!outcome.ok) {
+      reasons.push(outcome.reason);
+      continue;
+    }
+    const branch = branchName(family!, finding.package, manifest.path);
+    const title = `Bump ${finding.package} from ${finding.installed_version} to ${target.to}${manifest.path.includes("/") ? ` in /${manifest.path.slice(0, manifest.path.lastIndexOf("/"))}` : ""}`;
+    proposals.push({
+      repository: { id: repository.id, fullName: repository.full_name, defaultBranch: repository.default_branch ?? "main" },
+      path: manifest.path,
+      ecosystem: finding.ecosystem!,
+      package: finding.package,
+      from: finding.installed_version,
+      to: target.to,
+      why: target.why,
+      how: outcome.how,
+      changes: outcome.changes,
+      branch,
+      title,
+      body: pullRequestBody(
+        { package: finding.package, from: finding.installed_version, to: target.to, path: manifest.path, how: outcome.how, why: target.why, branch },
+        target.findings,
+        await ticketKeys(
+          db,
+          target.findings.map((f) => f.id),
+        ),
+      ),
+      findings: target.findings,
+    });
+  }
+  return { proposals, reasons };
+}
+
+function none(reason: string): ProposalResult {
+  return { proposals: [], reasons: [reason] };
+}
+
+function openFindingsOf(db: Db, repositoryId: number, packageLc: string) {
+  return db
+    .selectFrom("findings")
+    .innerJoin("assets", "assets.id", "findings.asset_id")
+    .select([
+      "findings.id",
+      "findings.cve",
+      "findings.severity",
+      "findings.severity_rank",
+      "findings.ecosystem",
+      "findings.package",
+      "findings.installed_version",
+      "findings.fixed_version",
+    ])
+    .where("assets.repository_id", "=", repositoryId)
+    .where("findings.package_lc", "=", packageLc)
+    .where("findings.status", "in", ["open", "in_remediation"])
+    .orderBy("findings.severity_rank", "desc")
+    .orderBy("findings.id")
+    .execute();
+}
+
+type Sibling = Awaited<ReturnType<typeof openFindingsOf>>[number];
+
+/**
+ * The version to raise to: the highest of the fixed versions of the package's open findings at
+ * the installed version (the lowest that fixes them all). A major upgrade is not proposed.
+ */
+function targetVersion(
+  ecosystem: string | null,
+  installed: string,
+  siblings: Sibling[],
+): { to: string; why: string; findings: ProposedFinding[] } | { reason: string } {
+  const here = siblings.filter((s) => s.installed_version === installed);
+  const withFix = here.filter((s) => s.fixed_version);
+  if (withFix.length === 0) return { reason: `No fixed version of this package is known for the findings at ${installed}.` };
+  let to: string | undefined;
+  for (const s of withFix) {
+    // Scanners list a fix per release line ("2.15.0, 2.12.2"): the lowest above the installed version.
+    const candidates = s.fixed_version!.split(/[,\s|]+/).filter(Boolean);
+    const unreadable = candidates.map((c) => versionProblem(ecosystem, c)).find((p) => p);
+    if (unreadable) return { reason: `The fixed version "${s.fixed_version!.slice(0, 60)}" cannot be read: ${unreadable}` };
+    const above = candidates.filter((c) => (compareVersions(ecosystem, c, installed) ?? 0) > 0);
+    if (above.length === 0) return { reason: `No fixed version above the installed ${installed} is known for ${s.cve ?? "a finding"} (${s.fixed_version}).` };
+    const lowest = above.reduce((a, b) => ((compareVersions(ecosystem, b, a) ?? 0) < 0 ? b : a));
+    if (to === undefined || (compareVersions(ecosystem, lowest, to) ?? 0) > 0) to = lowest;
+  }
+  if ((compareVersions(ecosystem, to!, installed) ?? 0) <= 0) return { reason: `The fixed version ${to} is not above the installed ${installed}.` };
+  const major = (v: string) => /^v?(\d+)/.exec(v)?.[1];
+  if (major(to!) !== undefined && major(to!) !== major(installed)) {
+    return { reason: `The fix requires a major upgrade (${installed} → ${to}); Patchbay does not propose major upgrades, as they may break the build.` };
+  }
+  const findings = withFix.map((s) => ({ id: s.id, cve: s.cve, severity: s.severity, installedVersion: s.installed_version, fixedVersion: s.fixed_version }));
+  const why =
+    withFix.length === 1
+      ? `${to} is the lowest version that fixes ${withFix[0]!.cve ?? "the finding"}.`
+      : `${to} is the lowest version that fixes all ${withFix.length} findings of this package here.`;
+  return { to: to!, why, findings };
+}
+
+/** A stable branch per (ecosystem, package, manifest): running again updates the same one. */
+export function branchName(family: string, pkg: string, path: string): string {
+  const slug = pkg
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, "-")
+    .replace(/^[-.]+|[-.]+$/g, "")
+    .slice(0, 60);
+  const hash = crypto.createHash("sha256").update(`${family}\u0000${pkg}\u0000${path}`).digest("hex").slice(0, 8);
+  return `patchbay/fix-${family}-${slug || "package"}-${hash}`;
+}
+
+async function ticketKeys(db: Db, findingIds: number[]): Promise<string[]> {
+  if (findingIds.length === 0) return [];
+  const rows = await db
+    .selectFrom("ticket_findings")
+    .innerJoin("tickets", "tickets.id", "ticket_findings.ticket_id")
+    .select("tickets.external_key")
+    .distinct()
+    .where("ticket_findings.finding_id", "in", findingIds)
+    .where("tickets.external_key", "is not", null)
+    .orderBy("tickets.external_key")
+    .execute();
+  return rows.map((r) => r.external_key!);
+}
+
+/** Markdown text from scanner data: characters that would format or link escaped. */
+function md(text: string): string {
+  return text.replace(/[\\`*_{}[\]()<>#+!|~]/g, (c) => `\\${c}`).replace(/\s+/g, " ");
+}
+
+/** The pull request's description: what changes and why, the findings it fixes, their tickets, and Patchbay's marker. */
+export function pullRequestBody(
+  fix: { package: string; from: string; to: string; path: string; how: string; why: string; branch: string },
+  findings: ProposedFinding[],
+  tickets: string[],
+): string {
+  const advisory = (id: string | null) => (id && isCveId(id) ? `[${id}](https://nvd.nist.gov/vuln/detail/${id})` : md(id ?? "—"));
+  const lines = [
+    `Raises **${md(fix.package)}** from ${md(fix.from)} to ${md(fix.to)} in \`${fix.path.replace(/`/g, "")}\`.`,
+    "",
+    md(fix.why),
+    "",
+    "| Advisory | Severity | Fixed in |",
+    "| --- | --- | --- |",
+    ...findings.map((f) => `| ${advisory(f.cve)} | ${f.severity} | ${md(f.fixedVersion ?? "")} |`),
+    "",
+    `Changed: ${md(fix.how)}.`,
+  ];
+  if (tickets.length) lines.push("", `Tickets: ${tickets.map(md).join(", ")}`);
+  lines.push("", "Proposed by Patchbay. Merging it resolves these findings at the next scan; closing it unmerged declines this version.");
+  lines.push(`<!-- patchbay-fix ${crypto.createHash("sha256").update(fix.branch).digest("hex").slice(0, 16)} -->`);
+  return lines.join("\n");
+}
+
+/** The changed lines of each file with three lines of context, as a unified diff (computed in linear time). */
+export function unifiedDiff(change: FileChange): string {
+  const a = change.before.split("\n");
+  const b = change.after.split("\n");
+  let start = 0;
+  while (start < a.length && start < b.length && a[start] === b[start]) start++;
+  let tail = 0;
+  while (tail < a.length - start && tail < b.length - start && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
+  const from = Math.max(0, start - 3);
+  const contextAfter = Math.min(3, tail);
+  const removed = a.slice(start, a.length - tail);
+  const added = b.slice(start, b.length - tail);
+  const after = a.slice(a.length - tail, a.length - tail + contextAfter);
+  const header = `@@ -${from + 1},${start - from + removed.length + after.length} +${from + 1},${start - from + added.length + after.length} @@`;
+  return [
+    `--- a/${change.path}`,
+    `+++ b/${change.path}`,
+    header,
+    ...a.slice(from, start).map((l) => ` ${l}`),
+    ...removed.map((l) => `-${l}`),
+    ...added.map((l) => `+${l}`),
+    ...after.map((l) => ` ${l}`),
+  ].join("\n");
+}

@@ -1,0 +1,135 @@
+// Propose fix: the change Patchbay would commit to raise a vulnerable package, read from the
+// repository on its source control service — the diff, the version chosen and why, the branch,
+// the pull request's title and body, the findings it fixes — with nothing sent; and the reason
+// when no correct change can be made.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Browser, type TestApp, BASE, runJobs, setUpAdmin, testApp, text } from "../helpers.js";
+import { GitHubSim } from "../sim/github.js";
+import { type RunningSim, startSim } from "../sim/serve.js";
+
+const GITHUB_TOKEN = "github_pat_fixes_00001";
+const POM = `<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>com.acme</groupId>
+  <artifactId>payments</artifactId>
+  <version>1.0.0</version>
+  <dependencies>
+    <!-- logging -->
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId>
+      <artifactId>log4j-core</artifactId>
+      <version>2.14.1</version>
+    </dependency>
+  </dependencies>
+</project>
+`;
+
+let app: TestApp;
+let admin: Browser;
+let github: GitHubSim;
+let server: RunningSim;
+let token: string;
+
+beforeEach(async () => {
+  github = new GitHubSim();
+  github.addToken(GITHUB_TOKEN);
+  github.repos.push({ id: 901, full_name: "acme/payments", private: true, visibility: "private", archived: false, default_branch: "main" });
+  github.files.set("acme/payments", { "pom.xml": POM, "README.md": "# Payments\n", "web/package.json": '{"dependencies":{"lodash":"4.17.20"}}' });
+  server = await startSim(github.app());
+  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.github.com=${server.url}` } });
+  admin = await setUpAdmin(app);
+  expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: GITHUB_TOKEN })).status).toBe(303);
+  await runJobs(app);
+  expect((await admin.post("/integrations/ci-upload", {})).status).toBe(303);
+  token = /pbt_[a-z2-7]{32}/.exec(text(await (await admin.post("/settings/tokens", { name: "ci", scopes: "upload" })).text()))![0];
+});
+afterEach(async () => {
+  await app.close();
+  await server.close();
+});
+
+const db = () => app.runtime.database.db;
+
+/** A Trivy filesystem report of the repository with these vulnerabilities. */
+async function scan(vulnerabilities: { id: string; pkg: string; installed: string; fixed?: string; severity: string; target?: string; type?: string }[]) {
+  const byTarget = new Map<string, typeof vulnerabilities>();
+  for (const v of vulnerabilities) byTarget.set(v.target ?? "pom.xml", [...(byTarget.get(v.target ?? "pom.xml") ?? []), v]);
+  const report = {
+    SchemaVersion: 2,
+    ArtifactName: ".",
+    ArtifactType: "filesystem",
+    Results: [...byTarget].map(([target, list]) => ({
+      Target: target,
+      Class: "lang-pkgs",
+      Type: list[0]!.type ?? "pom",
+      Vulnerabilities: list.map((v) => ({
+        VulnerabilityID: v.id,
+        PkgName: v.pkg,
+        InstalledVersion: v.installed,
+        ...(v.fixed ? { FixedVersion: v.fixed } : {}),
+        Severity: v.severity,
+        Title: `${v.id} in ${v.pkg}`,
+      })),
+    })),
+  };
+  const res = await app.runtime.app.request(`${BASE}/api/v1/scans?asset=acme/payments`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(report),
+  });
+  expect(res.status, await res.clone().text()).toBe(201);
+}
+
+const findingId = async (cve: string) => (await db().selectFrom("findings").select("id").where("cve", "=", cve).executeTakeFirstOrThrow()).id;
+
+describe("Propose fix", () => {
+  it("shows the diff, the version that fixes every finding of the package, the branch and the pull request, and sends nothing", async () => {
+    await scan([
+      { id: "CVE-2021-44228", pkg: "org.apache.logging.log4j:log4j-core", installed: "2.14.1", fixed: "2.15.0, 2.12.2", severity: "CRITICAL" },
+      { id: "CVE-2021-45046", pkg: "org.apache.logging.log4j:log4j-core", installed: "2.14.1", fixed: "2.16.0, 2.12.2", severity: "CRITICAL" },
+    ]);
+    const id = await findingId("CVE-2021-44228");
+    const detail = await (await admin.get(`/vulnerabilities/${id}`)).text();
+    expect(detail).toContain(`href="/vulnerabilities/${id}/fix"`);
+    const requestsBefore = github.writes.size;
+
+    const page = await (await admin.get(`/vulnerabilities/${id}/fix`)).text();
+    const shown = text(page);
+    expect(shown).toContain("Bump org.apache.logging.log4j:log4j-core from 2.14.1 to 2.16.0");
+    expect(shown).toContain("2.16.0 is the lowest version that fixes all 2 findings of this package here.");
+    expect(shown).toContain("acme/payments (into main)");
+    expect(shown).toMatch(/patchbay\/fix-maven-org\.apache\.logging\.log4j-log4j-core-[0-9a-f]{8}/);
+    expect(shown).toContain("CVE-2021-44228 (critical), CVE-2021-45046 (critical)");
+    // The diff: only the version line changes, with its context.
+    expect(page).toContain('<span class="diff-del">-      &lt;version&gt;2.14.1&lt;/version&gt;</span>');
+    expect(page).toContain('<span class="diff-add">+      &lt;version&gt;2.16.0&lt;/version&gt;</span>');
+    expect(page).toContain("[CVE-2021-45046](https://nvd.nist.gov/vuln/detail/CVE-2021-45046)");
+    expect(page).toMatch(/&lt;!-- patchbay-fix [0-9a-f]{16} --&gt;/);
+    // Nothing was written to GitHub.
+    expect(github.writes.size).toBe(requestsBefore);
+    expect(github.files.get("acme/payments")!["pom.xml"]).toBe(POM);
+  });
+
+  it("pins a package the pom.xml does not declare through dependencyManagement", async () => {
+    await scan([{ id: "CVE-2022-1471", pkg: "org.yaml:snakeyaml", installed: "1.33", fixed: "2.0", severity: "HIGH" }]);
+    const shown = text(await (await admin.get(`/vulnerabilities/${await findingId("CVE-2022-1471")}/fix`)).text());
+    // 1.33 → 2.0 is a major upgrade: not proposed.
+    expect(shown).toContain("The fix requires a major upgrade (1.33 → 2.0)");
+
+    await scan([{ id: "CVE-2022-25857", pkg: "org.yaml:snakeyaml", installed: "1.30", fixed: "1.31", severity: "HIGH" }]);
+    const page = await (await admin.get(`/vulnerabilities/${await findingId("CVE-2022-25857")}/fix`)).text();
+    expect(text(page)).toContain("a new dependencyManagement entry (org.yaml:snakeyaml is pulled in by another dependency)");
+    expect(page).toContain('<span class="diff-add">+        &lt;artifactId&gt;snakeyaml&lt;/artifactId&gt;</span>');
+  });
+
+  it("says why when no correct change can be made", async () => {
+    await scan([
+      { id: "CVE-2021-23337", pkg: "lodash", installed: "4.17.20", fixed: "4.17.21", severity: "HIGH", target: "web/package-lock.json", type: "npm" },
+      { id: "CVE-2023-0001", pkg: "org.apache.logging.log4j:log4j-core", installed: "2.14.1", severity: "HIGH" },
+    ]);
+    const reason = async (cve: string) => text(await (await admin.get(`/vulnerabilities/${await findingId(cve)}/fix`)).text());
+    expect(await reason("CVE-2021-23337")).toContain("npm manifests are left to people");
+    expect(await reason("CVE-2023-0001")).toContain("No fixed version of this package is known for the findings at 2.14.1.");
+  });
+});
