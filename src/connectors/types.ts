@@ -314,6 +314,37 @@ export interface WebhookBody {
 
 export type WebhookCheck = { ok: true; deliveryId: string; event: string } | { ok: false; reason: string };
 
+/** A fix to commit and propose: whole files on a branch of its own, and its pull request. */
+export interface FixToOpen {
+  /** Never the default branch. */
+  branch: string;
+  files: { path: string; content: string }[];
+  message: string;
+  title: string;
+  body: string;
+  draft: boolean;
+}
+
+export interface FixPullRequest {
+  number: number;
+  url: string;
+  /** The pull request was there already (found by its branch) and was updated, not created. */
+  existed: boolean;
+}
+
+/** Writing fix pull requests: what a connector offers beside reading files. */
+export interface FixPullRequests {
+  /** What the token needs to open them, for the card. */
+  permissions: string;
+  /**
+   * Commits the files on the fix's branch, made from (or reset onto) the default branch's head,
+   * and opens its pull request into the default branch — or updates the open one the branch
+   * already has. Safe to run again after a failure at any step: the branch and the pull request
+   * are found by the branch's name, so a rerun never opens a second one.
+   */
+  open(connection: ConnectionSettings, ctx: ConnectorContext, repository: { fullName: string; defaultBranch: string }, fix: FixToOpen): Promise<FixPullRequest>;
+}
+
 /** Source control capability: the repositories an integration can reach, and its webhooks. */
 export interface SourceControl {
   /** Stored on each repository: "github", "gitlab", "bitbucket". */
@@ -330,6 +361,8 @@ export interface SourceControl {
    * first time, replaced in place afterwards, never duplicated.
    */
   annotatePullRequest(connection: ConnectionSettings, ctx: ConnectorContext, pr: { repository: string; number: number }, text: string): Promise<void>;
+  /** Fix pull requests Patchbay opens, where the connector can write them. */
+  fixes?: FixPullRequests;
   webhook: {
     /** The secret setting deliveries are verified with. */
     secretField: string;

@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { connectorContext } from "../../src/connectors/context.js";
 import { githubIssues } from "../../src/connectors/github-issues/index.js";
+import { github } from "../../src/connectors/github/index.js";
 import { silentLogger } from "../../src/log.js";
 import { type Browser, type TestApp, runJobs, setUpAdmin, testApp } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
@@ -92,6 +93,71 @@ describe("GitHub's REST API description", () => {
         "issues/list-labels-for-repo",
         "issues/list-milestones",
       ]),
+    );
+    expect(sim.contractProblems).toEqual([]);
+  });
+});
+
+describe("fix pull requests", () => {
+  const ctx = () => connectorContext({ logger: silentLogger, originMap: new Map([["https://api.github.com", server.url]]), http: { sleep: async () => {} } });
+  const connection = { settings: { githubUrl: "https://github.com" }, secrets: { token: TOKEN } };
+  const repository = { fullName: "acme/security", defaultBranch: "main" };
+  const fix = (version: string) => ({
+    branch: "patchbay/fix-maven-log4j-core-0a1b2c3d",
+    files: [{ path: "pom.xml", content: `<project><version>${version}</version></project>\n` }],
+    message: `Bump log4j-core to ${version}`,
+    title: `Bump org.apache.logging.log4j:log4j-core from 2.14.1 to ${version}`,
+    body: `Fixes CVE-2021-44228.\n<!-- patchbay-fix 0123456789abcdef -->`,
+    draft: false,
+  });
+
+  it("commits on a branch of its own and opens one pull request, however often it runs and wherever it stops", async () => {
+    sim.files.set("acme/security", { "pom.xml": "<project><version>2.14.1</version></project>\n", "README.md": "# Security\n" });
+    const contract = sim.contract!;
+    contract.seen.clear();
+    const fixes = github.scm!.fixes!;
+    const first = await fixes.open(connection, ctx(), repository, fix("2.16.0"));
+    expect(first.existed).toBe(false);
+    expect(sim.branchFiles("acme/security", "patchbay/fix-maven-log4j-core-0a1b2c3d")).toEqual({
+      "pom.xml": "<project><version>2.16.0</version></project>\n",
+      "README.md": "# Security\n",
+    });
+    // The default branch is never written.
+    expect(sim.files.get("acme/security")!["pom.xml"]).toBe("<project><version>2.14.1</version></project>\n");
+    expect(sim.defaultBranchWrites).toEqual([]);
+    expect([...contract.seen]).toEqual(
+      expect.arrayContaining(["git/get-ref", "git/get-commit", "git/create-tree", "git/create-commit", "git/create-ref", "pulls/list", "pulls/create"]),
+    );
+    expect(sim.contractProblems).toEqual([]);
+
+    // Again, with a newer version: the same branch moves and the same pull request is updated.
+    const again = await fixes.open(connection, ctx(), repository, fix("2.17.1"));
+    expect(again).toMatchObject({ number: first.number, existed: true });
+    expect(sim.pulls.filter((p) => p.repo === "acme/security")).toHaveLength(1);
+    expect(sim.pulls[0]!.title).toContain("to 2.17.1");
+    expect(sim.branchFiles("acme/security", "patchbay/fix-maven-log4j-core-0a1b2c3d")!["pom.xml"]).toContain("2.17.1");
+
+    // The answer to the pull request's creation lost (GitHub made it): the next run finds it by its branch.
+    sim.pulls.length = 0;
+    sim.faults.add({ path: /\/pulls$/, method: "POST", status: 502, afterHandler: true, times: 1 });
+    await expect(fixes.open(connection, ctx(), repository, fix("2.17.1"))).rejects.toThrow();
+    expect(sim.pulls).toHaveLength(1);
+    const recovered = await fixes.open(connection, ctx(), repository, fix("2.17.1"));
+    expect(recovered).toMatchObject({ number: sim.pulls[0]!.number, existed: true });
+    expect(sim.pulls).toHaveLength(1);
+
+    // Merged by a person: the default branch takes the fix.
+    sim.mergePull("acme/security", recovered.number);
+    expect(sim.files.get("acme/security")!["pom.xml"]).toContain("2.17.1");
+    // A token that may read but not write code is told so.
+    sim.readOnly.add("octocat");
+    try {
+      await expect(fixes.open(connection, ctx(), repository, fix("2.17.2"))).rejects.toThrow(/403|not accessible|permission/i);
+    } finally {
+      sim.readOnly.delete("octocat");
+    }
+    await expect(fixes.open(connection, ctx(), repository, { ...fix("2.17.2"), branch: "main" })).rejects.toThrow(
+      'refusing to write a fix to the branch "main"',
     );
     expect(sim.contractProblems).toEqual([]);
   });

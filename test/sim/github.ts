@@ -48,6 +48,21 @@ export interface GitHubSimIssue {
   creator?: string;
 }
 
+/** A pull request opened through the API. */
+export interface GitHubSimPull {
+  repo: string;
+  number: number;
+  title: string;
+  body: string | null;
+  head: string;
+  base: string;
+  draft: boolean;
+  state: "open" | "closed";
+  merged: boolean;
+  author: string;
+  reviewers: string[];
+}
+
 const WEB_ISSUE_PAGE = /^\/[^/]+\/[^/]+\/issues\/\d+$/;
 
 export class GitHubSim {
@@ -342,11 +357,26 @@ export class GitHubSim {
       return c.json({ id: hook.id, name: "web", active: true, events: hook.events, config: { url: hook.config.url } });
     });
     api.get("/repos/:owner/:repo/pulls/:number", (c) => {
+      const pull = this.pulls.find((p) => p.repo === `${c.req.param("owner")}/${c.req.param("repo")}` && p.number === Number(c.req.param("number")));
+      if (pull) return c.json(this.#pullJson!(pull));
       const key = `${c.req.param("owner")}/${c.req.param("repo")}#${c.req.param("number")}`;
       if (!this.pullBodies.has(key)) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
       return c.json({ number: Number(c.req.param("number")), body: this.pullBodies.get(key), state: "open" });
     });
     api.patch("/repos/:owner/:repo/pulls/:number", async (c) => {
+      const pull = this.pulls.find((p) => p.repo === `${c.req.param("owner")}/${c.req.param("repo")}` && p.number === Number(c.req.param("number")));
+      if (pull) {
+        const body = (await c.req.json()) as { title?: string; body?: string; state?: "open" | "closed" };
+        if (typeof body.title === "string") pull.title = body.title;
+        if (typeof body.body === "string") pull.body = body.body;
+        if (body.state === "closed" && !pull.merged) pull.state = "closed";
+        if (body.state === "open" && !pull.merged) {
+          if (this.pulls.some((p) => p !== pull && p.repo === pull.repo && p.head === pull.head && p.state === "open"))
+            return c.json({ message: "Validation Failed", documentation_url: DOCS, status: "422" }, 422);
+          pull.state = "open";
+        }
+        return c.json(this.#pullJson!(pull));
+      }
       const key = `${c.req.param("owner")}/${c.req.param("repo")}#${c.req.param("number")}`;
       if (!this.pullBodies.has(key)) return c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
       const body = (await c.req.json()) as { body?: string };
@@ -354,6 +384,7 @@ export class GitHubSim {
       return c.json({ number: Number(c.req.param("number")), body: this.pullBodies.get(key), state: "open" });
     });
     this.#contentRoutes(api);
+    this.#gitRoutes(api);
     this.#alertRoutes(api);
     this.#issueRoutes(api);
     for (const scope of ["orgs", "users"] as const) {
@@ -468,6 +499,313 @@ export class GitHubSim {
       });
     });
   }
+
+  /** Blobs, trees and commits written through the Git database API, by sha. */
+  readonly #blobs = new Map<string, string>();
+  readonly #trees = new Map<string, RepoFiles>();
+  readonly #commits = new Map<string, { repo: string; tree: string; parents: string[]; message: string }>();
+  /** Branches besides each repository's default one: "owner/name" → branch → commit sha. */
+  readonly branches = new Map<string, Map<string, string>>();
+  /** Pull requests opened through the API (numbered with the repository's issues, as GitHub does). */
+  readonly pulls: GitHubSimPull[] = [];
+
+  /** The next number of an issue or pull request in a repository: they share one sequence. */
+  nextNumber(repo: string): number {
+    const taken = [
+      ...this.issues.filter((i) => i.repo === repo).map((i) => i.number),
+      ...this.pulls.filter((p) => p.repo === repo).map((p) => p.number),
+      ...[...this.pullBodies.keys()].filter((k) => k.startsWith(`${repo}#`)).map((k) => Number(k.slice(repo.length + 1))),
+    ];
+    return Math.max(0, ...taken) + 1;
+  }
+
+  /** The default branch's head: a commit of the repository's files as they are now. */
+  #defaultHead(repo: GitHubSimRepo): string | undefined {
+    const files = this.files.get(repo.full_name);
+    if (!files || Object.keys(files).length === 0) return undefined;
+    const tree = this.#storeTree(files);
+    const sha = gitBlobSha(`commit\u0000${repo.full_name}\u0000${tree}`);
+    if (!this.#commits.has(sha)) this.#commits.set(sha, { repo: repo.full_name, tree, parents: [], message: "Initial commit" });
+    return sha;
+  }
+
+  #storeTree(files: RepoFiles): string {
+    const sha = gitBlobSha(`tree\u0000${JSON.stringify(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}`);
+    this.#trees.set(sha, { ...files });
+    return sha;
+  }
+
+  /** A branch's files (the default branch's, or another's as committed). */
+  branchFiles(repo: string, branch: string): RepoFiles | undefined {
+    const r = this.repos.find((x) => x.full_name === repo);
+    if (!r) return undefined;
+    if (branch === r.default_branch) return this.files.get(repo);
+    const sha = this.branches.get(repo)?.get(branch);
+    return sha ? this.#trees.get(this.#commits.get(sha)!.tree) : undefined;
+  }
+
+  /** Merges a pull request as a person does: the default branch takes the head branch's files. */
+  mergePull(repo: string, number: number): GitHubSimPull {
+    const pull = this.pulls.find((p) => p.repo === repo && p.number === number);
+    if (!pull || pull.state !== "open") throw new Error(`no open pull request ${repo}#${number}`);
+    this.files.set(repo, { ...this.branchFiles(repo, pull.head)! });
+    pull.state = "closed";
+    pull.merged = true;
+    return pull;
+  }
+
+  /** Git references, blobs, trees and commits (REST "Git database"), and pull requests. */
+  #gitRoutes(api: Hono): void {
+    const repoOf = (c: Context) => this.repos.find((r) => r.full_name === `${c.req.param("owner")}/${c.req.param("repo")}`);
+    const notFound = (c: Context) => c.json({ message: "Not Found", documentation_url: DOCS, status: "404" }, 404);
+    const invalid = (c: Context, message: string, errors?: unknown[]) =>
+      c.json({ message, documentation_url: DOCS, status: "422", ...(errors ? { errors } : {}) }, 422);
+    /** The token may write code: a classic token with repo (or public_repo on a public repository), or a fine-grained one. */
+    const mayWrite = (c: Context, repo: GitHubSimRepo) => {
+      const entry = this.tokenOf(c.req.header("authorization"));
+      if (this.readOnly.has(entry.login)) return false;
+      return entry.scopes === null || entry.scopes.includes("repo") || (!repo.private && entry.scopes.includes("public_repo"));
+    };
+    const forbidden = (c: Context) => c.json({ message: "Resource not accessible by personal access token", documentation_url: DOCS, status: "403" }, 403);
+    const refJson = (repo: GitHubSimRepo, ref: string, sha: string) => ({
+      ref,
+      node_id: Buffer.from(`ref:${repo.full_name}:${ref}`).toString("base64"),
+      url: `${this.apiOrigin}/repos/${repo.full_name}/git/${ref}`,
+      object: { type: "commit", sha, url: `${this.apiOrigin}/repos/${repo.full_name}/git/commits/${sha}` },
+    });
+    const commitJson = (repo: GitHubSimRepo, sha: string) => {
+      const commit = this.#commits.get(sha)!;
+      const who = { name: "Patchbay", email: "patchbay@example.com", date: "2026-12-06T00:00:00Z" };
+      return {
+        sha,
+        node_id: Buffer.from(`commit:${sha}`).toString("base64"),
+        url: `${this.apiOrigin}/repos/${repo.full_name}/git/commits/${sha}`,
+        html_url: `${this.webOrigin}/${repo.full_name}/commit/${sha}`,
+        author: who,
+        committer: who,
+        message: commit.message,
+        tree: { sha: commit.tree, url: `${this.apiOrigin}/repos/${repo.full_name}/git/trees/${commit.tree}` },
+        parents: commit.parents.map((p) => ({
+          sha: p,
+          url: `${this.apiOrigin}/repos/${repo.full_name}/git/commits/${p}`,
+          html_url: `${this.webOrigin}/${repo.full_name}/commit/${p}`,
+        })),
+        verification: { verified: false, reason: "unsigned", signature: null, payload: null, verified_at: null },
+      };
+    };
+    const headOf = (repo: GitHubSimRepo, branch: string) =>
+      branch === repo.default_branch ? this.#defaultHead(repo) : this.branches.get(repo.full_name)?.get(branch);
+
+    api.get("/repos/:owner/:repo/git/ref/*", (c) => {
+      const repo = repoOf(c);
+      if (!repo) return notFound(c);
+      const ref = decodeURIComponent(c.req.path.replace(/^.*?\/git\/ref\//, ""));
+      if (!ref.startsWith("heads/")) return notFound(c);
+      const sha = headOf(repo, ref.slice("heads/".length));
+      if (!sha) return notFound(c);
+      return c.json(refJson(repo, `refs/${ref}`, sha));
+    });
+    api.get("/repos/:owner/:repo/git/commits/:sha", (c) => {
+      const repo = repoOf(c);
+      if (!repo) return notFound(c);
+      this.#defaultHead(repo);
+      const commit = this.#commits.get(c.req.param("sha"));
+      if (!commit || commit.repo !== repo.full_name) return notFound(c);
+      return c.json(commitJson(repo, c.req.param("sha")));
+    });
+    api.post("/repos/:owner/:repo/git/blobs", async (c) => {
+      const repo = repoOf(c);
+      if (!repo) return notFound(c);
+      if (!mayWrite(c, repo)) return forbidden(c);
+      const body = (await c.req.json()) as { content: string; encoding?: string };
+      if (body.encoding && body.encoding !== "utf-8" && body.encoding !== "base64") return invalid(c, `encoding must be "utf-8" or "base64"`);
+      const content = body.encoding === "base64" ? Buffer.from(body.content, "base64").toString("utf8") : body.content;
+      const sha = gitBlobSha(content);
+      this.#blobs.set(sha, content);
+      return c.json({ sha, url: `${this.apiOrigin}/repos/${repo.full_name}/git/blobs/${sha}` }, 201);
+    });
+    api.post("/repos/:owner/:repo/git/trees", async (c) => {
+      const repo = repoOf(c);
+      if (!repo) return notFound(c);
+      if (!mayWrite(c, repo)) return forbidden(c);
+      const body = (await c.req.json()) as { base_tree?: string; tree: { path: string; mode: string; type: string; sha?: string | null; content?: string }[] };
+      const base = body.base_tree ? this.#trees.get(body.base_tree) : {};
+      if (!base) return invalid(c, "Invalid tree info", [{ resource: "Tree", field: "base_tree", code: "invalid" }]);
+      const files: RepoFiles = { ...base };
+      for (const entry of body.tree) {
+        if (entry.path.startsWith("/") || entry.path.endsWith("/") || entry.path.split("/").some((p) => p === "" || p === "." || p === ".."))
+          return invalid(c, `tree.path contains a malformed path component`);
+        if (entry.type !== "blob" || !["100644", "100755"].includes(entry.mode)) return invalid(c, "Must supply a valid tree.mode");
+        if (entry.sha === null) delete files[entry.path];
+        else if (entry.sha !== undefined) {
+          const content = this.#blobs.get(entry.sha) ?? Object.values(this.files.get(repo.full_name) ?? {}).find((f) => gitBlobSha(f) === entry.sha);
+          if (content === undefined) return invalid(c, "GitRPC::BadObjectState");
+          files[entry.path] = content;
+        } else if (entry.content !== undefined) files[entry.path] = entry.content;
+      }
+      const sha = this.#storeTree(files);
+      return c.json(
+        {
+          sha,
+          url: `${this.apiOrigin}/repos/${repo.full_name}/git/trees/${sha}`,
+          truncated: false,
+          tree: Object.entries(files).map(([path, content]) => ({
+            path,
+            mode: "100644",
+            type: "blob",
+            sha: gitBlobSha(content),
+            size: Buffer.byteLength(content),
+          })),
+        },
+        201,
+      );
+    });
+    api.post("/repos/:owner/:repo/git/commits", async (c) => {
+      const repo = repoOf(c);
+      if (!repo) return notFound(c);
+      if (!mayWrite(c, repo)) return forbidden(c);
+      this.#defaultHead(repo);
+      const body = (await c.req.json()) as { message: string; tree: string; parents?: string[] };
+      if (!this.#trees.has(body.tree)) return invalid(c, "Tree SHA does not exist");
+      if ((body.parents ?? []).some((p) => this.#commits.get(p)?.repo !== repo.full_name))
+        return invalid(c, "Parent SHA does not exist or is not a commit object");
+      const sha = gitBlobSha(
+        `commit\u0000${repo.full_name}\u0000${body.tree}\u0000${(body.parents ?? []).join(",")}\u0000${body.message}\u0000${this.#commits.size}`,
+      );
+      this.#commits.set(sha, { repo: repo.full_name, tree: body.tree, parents: body.parents ?? [], message: body.message });
+      return c.json(commitJson(repo, sha), 201);
+    });
+    api.post("/repos/:owner/:repo/git/refs", async (c) => {
+      const repo = repoOf(c);
+      if (!repo) return notFound(c);
+      if (!mayWrite(c, repo)) return forbidden(c);
+      const body = (await c.req.json()) as { ref: string; sha: string };
+      if (!/^refs\/heads\/[^\s~^:?*[\\]+$/.test(body.ref) || body.ref.includes("..") || body.ref.endsWith("/")) return invalid(c, "Reference name is invalid");
+      const branch = body.ref.slice("refs/heads/".length);
+      if (headOf(repo, branch)) return invalid(c, "Reference already exists");
+      if (this.#commits.get(body.sha)?.repo !== repo.full_name) return invalid(c, "Object does not exist");
+      if (!this.branches.has(repo.full_name)) this.branches.set(repo.full_name, new Map());
+      this.branches.get(repo.full_name)!.set(branch, body.sha);
+      return c.json(refJson(repo, body.ref, body.sha), 201);
+    });
+    api.patch("/repos/:owner/:repo/git/refs/*", async (c) => {
+      const repo = repoOf(c);
+      if (!repo) return notFound(c);
+      if (!mayWrite(c, repo)) return forbidden(c);
+      const ref = decodeURIComponent(c.req.path.replace(/^.*?\/git\/refs\//, ""));
+      const body = (await c.req.json()) as { sha: string; force?: boolean };
+      const branch = ref.startsWith("heads/") ? ref.slice("heads/".length) : "";
+      const current = branch ? headOf(repo, branch) : undefined;
+      if (!current) return invalid(c, "Reference does not exist");
+      if (this.#commits.get(body.sha)?.repo !== repo.full_name) return invalid(c, "Object does not exist");
+      const ancestors = new Set<string>();
+      for (const queue = [body.sha]; queue.length;) {
+        const sha = queue.pop()!;
+        if (ancestors.has(sha)) continue;
+        ancestors.add(sha);
+        queue.push(...(this.#commits.get(sha)?.parents ?? []));
+      }
+      if (!body.force && !ancestors.has(current)) return invalid(c, "Update is not a fast forward");
+      if (branch === repo.default_branch) {
+        this.defaultBranchWrites.push(`${repo.full_name}:${branch}`);
+        this.files.set(repo.full_name, { ...this.#trees.get(this.#commits.get(body.sha)!.tree)! });
+      } else this.branches.get(repo.full_name)!.set(branch, body.sha);
+      return c.json(refJson(repo, `refs/${ref}`, body.sha));
+    });
+
+    const pullJson = (p: GitHubSimPull) => {
+      const repo = this.repos.find((r) => r.full_name === p.repo)!;
+      const owner = repo.full_name.split("/")[0]!;
+      return {
+        url: `${this.apiOrigin}/repos/${p.repo}/pulls/${p.number}`,
+        id: 700_000 + this.pulls.indexOf(p),
+        node_id: Buffer.from(`pull:${p.repo}#${p.number}`).toString("base64"),
+        html_url: `${this.webOrigin}/${p.repo}/pull/${p.number}`,
+        number: p.number,
+        state: p.state,
+        locked: false,
+        title: p.title,
+        body: p.body,
+        draft: p.draft,
+        user: { login: p.author, id: 1, type: "User" },
+        head: { label: `${owner}:${p.head}`, ref: p.head, sha: headOf(repo, p.head) ?? "0".repeat(40), repo: { id: repo.id, full_name: repo.full_name } },
+        base: { label: `${owner}:${p.base}`, ref: p.base, sha: headOf(repo, p.base) ?? "0".repeat(40), repo: { id: repo.id, full_name: repo.full_name } },
+        merged: p.merged,
+        merged_at: p.merged ? "2026-12-06T00:00:00Z" : null,
+        created_at: "2026-12-06T00:00:00Z",
+        updated_at: "2026-12-06T00:00:00Z",
+        closed_at: p.state === "closed" ? "2026-12-06T00:00:00Z" : null,
+        requested_reviewers: p.reviewers.map((login) => ({ login, id: 1, type: "User" })),
+      };
+    };
+    api.get("/repos/:owner/:repo/pulls", (c) => {
+      const repo = repoOf(c);
+      if (!repo) return notFound(c);
+      const state = c.req.query("state") ?? "open";
+      const head = c.req.query("head");
+      const owner = repo.full_name.split("/")[0]!;
+      const list = this.pulls.filter(
+        (p) =>
+          p.repo === repo.full_name &&
+          (state === "all" || p.state === state) &&
+          // head is "user:ref-name"; another owner's head matches nothing here.
+          (!head || (head.includes(":") ? head === `${owner}:${p.head}` : false)) &&
+          (!c.req.query("base") || p.base === c.req.query("base")),
+      );
+      return c.json(list.sort((a, b) => b.number - a.number).map(pullJson));
+    });
+    api.post("/repos/:owner/:repo/pulls", async (c) => {
+      const repo = repoOf(c);
+      if (!repo) return notFound(c);
+      if (!mayWrite(c, repo)) return forbidden(c);
+      const body = (await c.req.json()) as { title?: string; head: string; base: string; body?: string; draft?: boolean };
+      const branch = body.head.includes(":") ? body.head.split(":")[1]! : body.head;
+      const head = headOf(repo, branch);
+      if (!head) return invalid(c, "Validation Failed", [{ resource: "PullRequest", field: "head", code: "invalid" }]);
+      if (!headOf(repo, body.base)) return invalid(c, "Validation Failed", [{ resource: "PullRequest", field: "base", code: "invalid" }]);
+      if (this.pulls.some((p) => p.repo === repo.full_name && p.head === branch && p.base === body.base && p.state === "open"))
+        return invalid(c, "Validation Failed", [
+          { resource: "PullRequest", code: "custom", message: `A pull request already exists for ${repo.full_name.split("/")[0]}:${branch}.` },
+        ]);
+      if (JSON.stringify(this.branchFiles(repo.full_name, branch)) === JSON.stringify(this.branchFiles(repo.full_name, body.base)))
+        return invalid(c, "Validation Failed", [{ resource: "PullRequest", code: "custom", message: `No commits between ${body.base} and ${branch}` }]);
+      const pull: GitHubSimPull = {
+        repo: repo.full_name,
+        number: this.nextNumber(repo.full_name),
+        title: body.title ?? branch,
+        body: body.body ?? null,
+        head: branch,
+        base: body.base,
+        draft: body.draft ?? false,
+        state: "open",
+        merged: false,
+        author: this.tokenOf(c.req.header("authorization")).login,
+        reviewers: [],
+      };
+      this.pulls.push(pull);
+      return c.json(pullJson(pull), 201);
+    });
+    api.post("/repos/:owner/:repo/pulls/:number/requested_reviewers", async (c) => {
+      const pull = this.pulls.find((p) => p.repo === `${c.req.param("owner")}/${c.req.param("repo")}` && p.number === Number(c.req.param("number")));
+      if (!pull) return notFound(c);
+      const body = (await c.req.json()) as { reviewers?: string[] };
+      const unknown = (body.reviewers ?? []).filter((r) => !this.assignable.has(r));
+      if (unknown.length)
+        return invalid(
+          c,
+          "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the repository.",
+        );
+      pull.reviewers = [...new Set([...pull.reviewers, ...(body.reviewers ?? []).filter((r) => r !== pull.author)])];
+      return c.json(pullJson(pull), 201);
+    });
+    this.#pullJson = pullJson;
+  }
+
+  #pullJson: ((p: GitHubSimPull) => unknown) | undefined;
+  /** Logins whose tokens may read but not write code (a fine-grained token with Contents: read). */
+  readonly readOnly = new Set<string>();
+  /** Writes that moved a default branch: Patchbay must never make one. */
+  readonly defaultBranchWrites: string[] = [];
 
   /** Dependabot alerts by "owner/name" (the API's alert objects); repositories with them disabled. */
   readonly dependabotAlerts = new Map<string, Record<string, unknown>[]>();
@@ -662,7 +1000,7 @@ export class GitHubSim {
       this.labels.set(repo, [...new Set([...(this.labels.get(repo) ?? []), ...labels])]);
       const issue: GitHubSimIssue = {
         repo,
-        number: this.issues.filter((i) => i.repo === repo).length + 1,
+        number: this.nextNumber(repo),
         title: body.title,
         body: typeof body.body === "string" ? body.body : null,
         labels: [...new Set(labels)],

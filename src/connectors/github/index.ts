@@ -1,5 +1,6 @@
 // GitHub as source control: github.com or GitHub Enterprise Server, connected with a
 // personal access token (fine-grained or classic). Lists the repositories the token reaches.
+import { githubFixes } from "./fixes.js";
 import { ExternalError } from "../../http.js";
 import { expiryNote, type HealthNote } from "../types.js";
 import type { Connector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
@@ -275,6 +276,7 @@ export const github: Connector = {
     provider: "github",
     codeownersPaths: [".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"],
     intervalHours: 1,
+    fixes: githubFixes(createGitHubClient),
     async annotatePullRequest(connection, ctx, pr, text) {
       const client = createGitHubClient(connection, ctx);
       const path = `/repos/${pr.repository.split("/").map(encodeURIComponent).join("/")}/pulls/${pr.number}`;
