@@ -31,6 +31,7 @@ import { ANNOTATE_JOB, PUSH_JOB, pushHandler } from "./tickets/push.js";
 import { BATCH_JOB, batchHandler } from "./tickets/batch.js";
 import { SWEEP_JOB, sweepHandler } from "./tickets/sweep.js";
 import { annotateHandler } from "./remediation/annotate-job.js";
+import { OPEN_FIX_JOB, openFixHandler } from "./remediation/open-fix.js";
 import { DISPATCH_JOB } from "./jobs/events.js";
 import { SEND_JOB, dispatchHandler, sendHandler } from "./notifications/dispatch.js";
 import { REGISTRY_JOB, registrySyncHandler } from "./registries/sync.js";
@@ -132,6 +133,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     handles(BATCH_JOB, batchHandler(services)),
     handles(SWEEP_JOB, sweepHandler(services)),
     handles(ANNOTATE_JOB, annotateHandler(services)),
+    handles(OPEN_FIX_JOB, openFixHandler(services)),
     handles(DISPATCH_JOB, dispatchHandler(services)),
     handles(SEND_JOB, sendHandler(services)),
     handles(REGISTRY_JOB, registrySyncHandler(services)),

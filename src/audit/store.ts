@@ -30,6 +30,7 @@ export const AUDIT_ACTIONS = {
   "assignment.deleted": "Deleted an assignment",
   "ticket.linked": "Linked a ticket by hand",
   "push.requested": "Asked for a push",
+  "fix.requested": "Asked for a fix pull request",
   "sla.changed": "Changed the SLA policy",
   "ownership.changed": "Changed ownership routing",
   "configuration.imported": "Imported a configuration",

@@ -31,7 +31,7 @@ export interface ProposedFinding {
 }
 
 export interface Proposal {
-  repository: { id: number; fullName: string; defaultBranch: string };
+  repository: { id: number; integrationId: number; fullName: string; defaultBranch: string; url: string | null; externalId: string | null };
   path: string;
   ecosystem: string;
   package: string;
@@ -83,7 +83,15 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
   const repository = await db
     .selectFrom("repositories")
     .innerJoin("integrations", "integrations.id", "repositories.integration_id")
-    .select(["repositories.id", "repositories.full_name", "repositories.default_branch", "repositories.archived", "integrations.kind"])
+    .select([
+      "repositories.id",
+      "repositories.full_name",
+      "repositories.default_branch",
+      "repositories.archived",
+      "repositories.url",
+      "repositories.external_id",
+      "integrations.kind",
+    ])
     .select("integrations.id as integration_id")
     .where("repositories.id", "=", finding.repository_id)
     .executeTakeFirst();
@@ -136,7 +144,14 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
     const branch = branchName(family!, finding.package, manifest.path);
     const title = `Bump ${finding.package} from ${finding.installed_version} to ${target.to}${manifest.path.includes("/") ? ` in /${manifest.path.slice(0, manifest.path.lastIndexOf("/"))}` : ""}`;
     proposals.push({
-      repository: { id: repository.id, fullName: repository.full_name, defaultBranch: repository.default_branch ?? "main" },
+      repository: {
+        id: repository.id,
+        integrationId: repository.integration_id,
+        fullName: repository.full_name,
+        defaultBranch: repository.default_branch ?? "main",
+        url: repository.url,
+        externalId: repository.external_id,
+      },
       path: manifest.path,
       ecosystem: finding.ecosystem!,
       package: finding.package,

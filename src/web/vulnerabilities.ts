@@ -17,6 +17,8 @@ import { enqueuePush } from "../tickets/push.js";
 import { planBatch, startBatch } from "../tickets/batch.js";
 import { exportResponse } from "./export.js";
 import { proposeFixes, unifiedDiff } from "../remediation/proposals.js";
+import { OPEN_FIX_JOB } from "../remediation/open-fix.js";
+import { enqueue } from "../jobs/queue.js";
 import { linkByHand } from "../tickets/link.js";
 import { requireAdmin } from "./users.js";
 import { ExternalError } from "../http.js";
@@ -111,7 +113,22 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
       if (!(err instanceof ExternalError)) throw err;
       result = { proposals: [], reasons: [`The repository could not be read: ${redactText(err.message)}`] };
     }
-    return render(c, deps, "./vulnerabilities/fix", { finding, ...result, diffs: result.proposals.map((p) => p.changes.map(unifiedDiff)) });
+    const queued = c.req.query("queued");
+    return render(c, deps, "./vulnerabilities/fix", { finding, ...result, diffs: result.proposals.map((p) => p.changes.map(unifiedDiff)), queued });
+  });
+
+  // Opening a fix pull request writes to the repository: an admin's decision.
+  app.post("/vulnerabilities/:id{[0-9]+}/fix", requireAdmin(deps), async (c) => {
+    const finding = await findFinding(deps.db, Number(c.req.param("id")));
+    if (!finding) return notFound(c, deps);
+    const form = await readForm(c);
+    const path = (form.path ?? "").slice(0, 1000);
+    const by = c.get("user")!.username;
+    await enqueue(deps.db, OPEN_FIX_JOB, { findingId: finding.id, path, by }, deps.now());
+    deps.notifyWorker();
+    deps.logger.info("fix pull request requested", { findingId: finding.id, path, by });
+    await audit(c, deps, "fix.requested", `finding ${finding.id}`, { path });
+    return c.redirect(`/vulnerabilities/${finding.id}/fix?queued=${encodeURIComponent(path)}`, 303);
   });
 
   app.post("/vulnerabilities/:id{[0-9]+}/push", async (c) => {

@@ -3,7 +3,7 @@
 // the pull request's title and body, the findings it fixes — with nothing sent; and the reason
 // when no correct change can be made.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Browser, type TestApp, BASE, runJobs, setUpAdmin, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, BASE, runJobs, setUpAdmin, signIn, testApp, text } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 
@@ -109,6 +109,41 @@ describe("Propose fix", () => {
     // Nothing was written to GitHub.
     expect(github.writes.size).toBe(requestsBefore);
     expect(github.files.get("acme/payments")!["pom.xml"]).toBe(POM);
+  });
+
+  it("opens the pull request an admin asks for, once, and its findings go in remediation; a member may only look", async () => {
+    await scan([{ id: "CVE-2021-44228", pkg: "org.apache.logging.log4j:log4j-core", installed: "2.14.1", fixed: "2.15.0", severity: "CRITICAL" }]);
+    const id = await findingId("CVE-2021-44228");
+    await admin.post("/settings/users", { username: "mia", role: "member", password: "member password 1", confirm: "member password 1" });
+    const member = await signIn(app, "mia", "member password 1");
+    expect(text(await (await member.get(`/vulnerabilities/${id}/fix`)).text())).toContain("An admin opens fix pull requests.");
+    expect((await member.post(`/vulnerabilities/${id}/fix`, { path: "pom.xml" })).status).toBe(403);
+    await runJobs(app);
+    expect(github.pulls).toEqual([]);
+
+    // The connection drops before GitHub answers the pull request's creation: the branch is there, no pull request.
+    github.faults.add({ path: /\/pulls$/, method: "POST", status: 502, times: 1 });
+    const asked = await admin.post(`/vulnerabilities/${id}/fix`, { path: "pom.xml" });
+    expect(asked.status).toBe(303);
+    expect(text(await (await admin.get(asked.headers.get("location")!)).text())).toContain("Queued: Patchbay commits this change");
+    await runJobs(app);
+    expect(github.pulls).toEqual([]);
+    // The job runs again (its retry, or an admin asking twice): one pull request from the same branch.
+    await runJobs(app, 120_000);
+    await admin.post(`/vulnerabilities/${id}/fix`, { path: "pom.xml" });
+    await runJobs(app, 120_000);
+    expect(github.pulls).toHaveLength(1);
+    const pull = github.pulls[0]!;
+    expect(pull).toMatchObject({ repo: "acme/payments", base: "main", state: "open", title: "Bump org.apache.logging.log4j:log4j-core from 2.14.1 to 2.15.0" });
+    expect(pull.body).toContain("[CVE-2021-44228](https://nvd.nist.gov/vuln/detail/CVE-2021-44228)");
+    expect(github.branchFiles("acme/payments", pull.head)!["pom.xml"]).toBe(POM.replace("<version>2.14.1</version>", "<version>2.15.0</version>"));
+    expect(github.files.get("acme/payments")!["pom.xml"]).toBe(POM);
+    expect(github.defaultBranchWrites).toEqual([]);
+    const finding = await db().selectFrom("findings").select("status").where("id", "=", id).executeTakeFirstOrThrow();
+    expect(finding.status).toBe("in_remediation");
+    expect(text(await (await admin.get("/remediations")).text())).toContain("Bump org.apache.logging.log4j:log4j-core from 2.14.1 to 2.15.0");
+    const audit = await db().selectFrom("audit_log").select("action").where("action", "=", "fix.requested").execute();
+    expect(audit.length).toBeGreaterThan(0);
   });
 
   it("pins a package the pom.xml does not declare through dependencyManagement", async () => {
