@@ -15,6 +15,7 @@ import { MAX_MANIFEST_BYTES, ManifestError, manifestFormat, parseManifest } from
 import { compareVersions, versionProblem } from "../vuln/versions/index.js";
 import { isCveId } from "../vuln/advisories.js";
 import { raiseMaven } from "./fixers/maven.js";
+import { parseBump } from "./fixes.js";
 import type { FileChange, FixOutcome } from "./fixers/types.js";
 
 /** The ecosystems Patchbay writes fixes for, with the manifest it edits and its fixer. */
@@ -142,6 +143,13 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
       continue;
     }
     const branch = branchName(family!, finding.package, manifest.path);
+    const declined = await declinedVersion(db, repository.id, branch, finding.ecosystem);
+    if (declined && (compareVersions(finding.ecosystem, target.to, declined.version) ?? 1) <= 0) {
+      reasons.push(
+        `A person declined the fix to ${declined.version} in ${manifest.path} (pull request #${declined.number}, closed without merging): Patchbay proposes it again once a fixed version above ${declined.version} is known.`,
+      );
+      continue;
+    }
     const title = `Bump ${finding.package} from ${finding.installed_version} to ${target.to}${manifest.path.includes("/") ? ` in /${manifest.path.slice(0, manifest.path.lastIndexOf("/"))}` : ""}`;
     proposals.push({
       repository: {
@@ -238,6 +246,29 @@ function targetVersion(
       ? `${to} is the lowest version that fixes ${withFix[0]!.cve ?? "the finding"}.`
       : `${to} is the lowest version that fixes all ${withFix.length} findings of this package here.`;
   return { to: to!, why, findings };
+}
+
+/**
+ * The version of the fix a person declined on this branch: its latest pull request, closed
+ * without merging (Dependabot and Renovate do not propose that version again either).
+ */
+async function declinedVersion(
+  db: Db,
+  repositoryId: number,
+  branch: string,
+  ecosystem: string | null,
+): Promise<{ version: string; number: number } | undefined> {
+  const latest = await db
+    .selectFrom("remediations")
+    .select(["number", "title", "state"])
+    .where("repository_id", "=", repositoryId)
+    .where("source_branch", "=", branch)
+    .orderBy("updated_at", "desc")
+    .orderBy("id", "desc")
+    .executeTakeFirst();
+  if (!latest || latest.state !== "closed") return undefined;
+  const bump = parseBump(latest.title);
+  return bump && !versionProblem(ecosystem, bump.to) ? { version: bump.to, number: latest.number } : undefined;
 }
 
 /** A stable branch per (ecosystem, package, manifest): running again updates the same one. */

@@ -2,12 +2,14 @@
 // repository on its source control service — the diff, the version chosen and why, the branch,
 // the pull request's title and body, the findings it fixes — with nothing sent; and the reason
 // when no correct change can be made.
+import crypto from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Browser, type TestApp, BASE, runJobs, setUpAdmin, signIn, testApp, text } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 
 const GITHUB_TOKEN = "github_pat_fixes_00001";
+const WEBHOOK_SECRET = "webhook-secret-fixes-0001";
 const POM = `<?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -39,7 +41,7 @@ beforeEach(async () => {
   server = await startSim(github.app());
   app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.github.com=${server.url}` } });
   admin = await setUpAdmin(app);
-  expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: GITHUB_TOKEN })).status).toBe(303);
+  expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: GITHUB_TOKEN, webhookSecret: WEBHOOK_SECRET })).status).toBe(303);
   await runJobs(app);
   expect((await admin.post("/integrations/ci-upload", {})).status).toBe(303);
   token = /pbt_[a-z2-7]{32}/.exec(text(await (await admin.post("/settings/tokens", { name: "ci", scopes: "upload" })).text()))![0];
@@ -79,6 +81,26 @@ async function scan(vulnerabilities: { id: string; pkg: string; installed: strin
     body: JSON.stringify(report),
   });
   expect(res.status, await res.clone().text()).toBe(201);
+}
+
+/** GitHub's pull_request event for a pull request on the simulator, signed, through Patchbay's webhook endpoint. */
+async function pullRequestEvent(number: number, action: "closed", merged: boolean): Promise<void> {
+  const pull = github.pulls.find((p) => p.number === number)!;
+  const repo = github.repos.find((r) => r.full_name === pull.repo)!;
+  const body = JSON.stringify(github.pullRequestPayload({ action, repo, number, title: pull.title, body: pull.body ?? "", branch: pull.head, merged }));
+  const integration = await db().selectFrom("integrations").select("id").where("kind", "=", "github").executeTakeFirstOrThrow();
+  const res = await app.runtime.app.request(`${BASE}/webhooks/github/${integration.id}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": "pull_request",
+      "x-github-delivery": crypto.randomUUID(),
+      "x-hub-signature-256": `sha256=${crypto.createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex")}`,
+    },
+    body,
+  });
+  expect(res.status).toBe(202);
+  await runJobs(app);
 }
 
 const findingId = async (cve: string) => (await db().selectFrom("findings").select("id").where("cve", "=", cve).executeTakeFirstOrThrow()).id;
@@ -144,6 +166,24 @@ describe("Propose fix", () => {
     expect(text(await (await admin.get("/remediations")).text())).toContain("Bump org.apache.logging.log4j:log4j-core from 2.14.1 to 2.15.0");
     const audit = await db().selectFrom("audit_log").select("action").where("action", "=", "fix.requested").execute();
     expect(audit.length).toBeGreaterThan(0);
+
+    // A person closes it without merging: the finding is open again, and that version is not proposed again…
+    github.pulls[0]!.state = "closed";
+    await pullRequestEvent(pull.number, "closed", false);
+    expect((await db().selectFrom("findings").select("status").where("id", "=", id).executeTakeFirstOrThrow()).status).toBe("open");
+    const declined = text(await (await admin.get(`/vulnerabilities/${id}/fix`)).text());
+    expect(declined).toContain(
+      `A person declined the fix to 2.15.0 in pom.xml (pull request #${pull.number}, closed without merging): Patchbay proposes it again once a fixed version above 2.15.0 is known.`,
+    );
+    expect(declined).not.toContain("Open pull request");
+    // …until a fix above it is known: then it is proposed again, on the same branch.
+    await scan([
+      { id: "CVE-2021-44228", pkg: "org.apache.logging.log4j:log4j-core", installed: "2.14.1", fixed: "2.15.0", severity: "CRITICAL" },
+      { id: "CVE-2021-45046", pkg: "org.apache.logging.log4j:log4j-core", installed: "2.14.1", fixed: "2.16.0", severity: "CRITICAL" },
+    ]);
+    const renewed = text(await (await admin.get(`/vulnerabilities/${id}/fix`)).text());
+    expect(renewed).toContain("Bump org.apache.logging.log4j:log4j-core from 2.14.1 to 2.16.0");
+    expect(renewed).toContain(pull.head);
   });
 
   it("pins a package the pom.xml does not declare through dependencyManagement", async () => {
