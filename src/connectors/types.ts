@@ -323,6 +323,8 @@ export interface FixToOpen {
   title: string;
   body: string;
   draft: boolean;
+  /** Who should review it, as CODEOWNERS names them ("@user", "@org/team", an e-mail). */
+  reviewers: string[];
 }
 
 export interface FixPullRequest {
@@ -330,6 +332,9 @@ export interface FixPullRequest {
   url: string;
   /** The pull request was there already (found by its branch) and was updated, not created. */
   existed: boolean;
+  /** The reviewers the service took; the others, with why, in `unrequested`. */
+  reviewers: string[];
+  unrequested: string[];
 }
 
 /** Writing fix pull requests: what a connector offers beside reading files. */

@@ -45,6 +45,7 @@ export function openFixHandler(deps: Services): JobHandler<{ findingId: number; 
         title: proposal.title,
         body: proposal.body,
         draft: false,
+        reviewers: proposal.reviewers,
       },
     );
     const url = opened.url;
@@ -65,6 +66,14 @@ export function openFixHandler(deps: Services): JobHandler<{ findingId: number; 
       },
       deps.now(),
     );
-    logger.info("fix pull request opened", { findingId: payload.findingId, number: opened.number, existed: opened.existed, by: payload.by, detail });
+    logger.info("fix pull request opened", {
+      findingId: payload.findingId,
+      number: opened.number,
+      existed: opened.existed,
+      by: payload.by,
+      detail,
+      reviewers: opened.reviewers,
+      ...(opened.unrequested.length ? { notAskedToReview: opened.unrequested } : {}),
+    });
   };
 }

@@ -16,6 +16,7 @@ import { compareVersions, versionProblem } from "../vuln/versions/index.js";
 import { isCveId } from "../vuln/advisories.js";
 import { raiseMaven } from "./fixers/maven.js";
 import { parseBump } from "./fixes.js";
+import { ownersOfFile } from "../routing/ownership.js";
 import type { FileChange, FixOutcome } from "./fixers/types.js";
 
 /** The ecosystems Patchbay writes fixes for, with the manifest it edits and its fixer. */
@@ -47,6 +48,8 @@ export interface Proposal {
   title: string;
   body: string;
   findings: ProposedFinding[];
+  /** Who CODEOWNERS names for the manifest: asked to review, where the service can. */
+  reviewers: string[];
 }
 
 export type ProposalResult = { proposals: Proposal[]; reasons: string[] };
@@ -179,6 +182,7 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
         ),
       ),
       findings: target.findings,
+      reviewers: await ownersOfFile(db, repository.id, manifest.path),
     });
   }
   return { proposals, reasons };

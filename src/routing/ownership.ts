@@ -237,3 +237,13 @@ export async function routeForRepository(db: Db, repositoryId: number): Promise<
   const ownership = (await repositoryOwnership(db, [row.id])).get(row.id)!;
   return computeRoute(await loadRouting(db), [{ fullName: row.full_name, ownership, paths: [] }]);
 }
+
+/** The owners CODEOWNERS names for one file of a repository (a fix pull request's reviewers), in its order. */
+export async function ownersOfFile(db: Db, repositoryId: number, path: string): Promise<string[]> {
+  const settings = await loadRouting(db);
+  if (!settings.useCodeowners) return [];
+  const row = await db.selectFrom("repositories").select(["id", "full_name"]).where("id", "=", repositoryId).executeTakeFirst();
+  if (!row) return [];
+  const ownership = (await repositoryOwnership(db, [row.id])).get(row.id)!;
+  return computeRoute(settings, [{ fullName: row.full_name, ownership, paths: [path] }]).owners;
+}

@@ -37,7 +37,13 @@ beforeEach(async () => {
   github = new GitHubSim();
   github.addToken(GITHUB_TOKEN);
   github.repos.push({ id: 901, full_name: "acme/payments", private: true, visibility: "private", archived: false, default_branch: "main" });
-  github.files.set("acme/payments", { "pom.xml": POM, "README.md": "# Payments\n", "web/package.json": '{"dependencies":{"lodash":"4.17.20"}}' });
+  github.files.set("acme/payments", {
+    "pom.xml": POM,
+    "README.md": "# Payments\n",
+    "web/package.json": '{"dependencies":{"lodash":"4.17.20"}}',
+    ".github/CODEOWNERS": "* @acme/platform\npom.xml @acme/payments @alice sec@acme.example\n",
+  });
+  github.teams.add("acme/payments");
   server = await startSim(github.app());
   app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.github.com=${server.url}` } });
   admin = await setUpAdmin(app);
@@ -123,6 +129,7 @@ describe("Propose fix", () => {
     expect(shown).toContain("acme/payments (into main)");
     expect(shown).toMatch(/patchbay\/fix-maven-org\.apache\.logging\.log4j-log4j-core-[0-9a-f]{8}/);
     expect(shown).toContain("CVE-2021-44228 (critical), CVE-2021-45046 (critical)");
+    expect(shown).toContain("Reviewers @acme/payments, @alice, sec@acme.example (CODEOWNERS)");
     // The diff: only the version line changes, with its context.
     expect(page).toContain('<span class="diff-del">-      &lt;version&gt;2.14.1&lt;/version&gt;</span>');
     expect(page).toContain('<span class="diff-add">+      &lt;version&gt;2.16.0&lt;/version&gt;</span>');
@@ -158,6 +165,8 @@ describe("Propose fix", () => {
     const pull = github.pulls[0]!;
     expect(pull).toMatchObject({ repo: "acme/payments", base: "main", state: "open", title: "Bump org.apache.logging.log4j:log4j-core from 2.14.1 to 2.15.0" });
     expect(pull.body).toContain("[CVE-2021-44228](https://nvd.nist.gov/vuln/detail/CVE-2021-44228)");
+    // CODEOWNERS' owners of pom.xml are asked to review (GitHub cannot ask an e-mail address).
+    expect(pull.reviewers).toEqual(["alice", "acme/payments"]);
     expect(github.branchFiles("acme/payments", pull.head)!["pom.xml"]).toBe(POM.replace("<version>2.14.1</version>", "<version>2.15.0</version>"));
     expect(github.files.get("acme/payments")!["pom.xml"]).toBe(POM);
     expect(github.defaultBranchWrites).toEqual([]);

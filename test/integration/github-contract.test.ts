@@ -109,6 +109,7 @@ describe("fix pull requests", () => {
     title: `Bump org.apache.logging.log4j:log4j-core from 2.14.1 to ${version}`,
     body: `Fixes CVE-2021-44228.\n<!-- patchbay-fix 0123456789abcdef -->`,
     draft: false,
+    reviewers: ["@alice", "@acme/appsec", "@octocat", "sec@acme.example", "@other/team"],
   });
 
   it("commits on a branch of its own and opens one pull request, however often it runs and wherever it stops", async () => {
@@ -116,8 +117,17 @@ describe("fix pull requests", () => {
     const contract = sim.contract!;
     contract.seen.clear();
     const fixes = github.scm!.fixes!;
+    sim.teams.add("acme/appsec");
     const first = await fixes.open(connection, ctx(), repository, fix("2.16.0"));
     expect(first.existed).toBe(false);
+    // CODEOWNERS' owners asked to review where GitHub can: accounts and the organization's teams, not the author.
+    expect(first.reviewers).toEqual(["@alice", "@acme/appsec"]);
+    expect(first.unrequested).toEqual([
+      "@octocat (the pull request's author)",
+      "sec@acme.example (GitHub asks accounts and teams, not e-mail addresses)",
+      "@other/team (a team of another organization)",
+    ]);
+    expect(sim.pulls[0]!.reviewers).toEqual(["alice", "acme/appsec"]);
     expect(sim.branchFiles("acme/security", "patchbay/fix-maven-log4j-core-0a1b2c3d")).toEqual({
       "pom.xml": "<project><version>2.16.0</version></project>\n",
       "README.md": "# Security\n",
@@ -126,7 +136,16 @@ describe("fix pull requests", () => {
     expect(sim.files.get("acme/security")!["pom.xml"]).toBe("<project><version>2.14.1</version></project>\n");
     expect(sim.defaultBranchWrites).toEqual([]);
     expect([...contract.seen]).toEqual(
-      expect.arrayContaining(["git/get-ref", "git/get-commit", "git/create-tree", "git/create-commit", "git/create-ref", "pulls/list", "pulls/create"]),
+      expect.arrayContaining([
+        "git/get-ref",
+        "git/get-commit",
+        "git/create-tree",
+        "git/create-commit",
+        "git/create-ref",
+        "pulls/list",
+        "pulls/create",
+        "pulls/request-reviewers",
+      ]),
     );
     expect(sim.contractProblems).toEqual([]);
 

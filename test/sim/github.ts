@@ -735,7 +735,7 @@ export class GitHubSim {
         created_at: "2026-12-06T00:00:00Z",
         updated_at: "2026-12-06T00:00:00Z",
         closed_at: p.state === "closed" ? "2026-12-06T00:00:00Z" : null,
-        requested_reviewers: p.reviewers.map((login) => ({ login, id: 1, type: "User" })),
+        requested_reviewers: p.reviewers.filter((r) => !r.includes("/")).map((login) => ({ login, id: 1, type: "User" })),
       };
     };
     api.get("/repos/:owner/:repo/pulls", (c) => {
@@ -788,20 +788,27 @@ export class GitHubSim {
     api.post("/repos/:owner/:repo/pulls/:number/requested_reviewers", async (c) => {
       const pull = this.pulls.find((p) => p.repo === `${c.req.param("owner")}/${c.req.param("repo")}` && p.number === Number(c.req.param("number")));
       if (!pull) return notFound(c);
-      const body = (await c.req.json()) as { reviewers?: string[] };
-      const unknown = (body.reviewers ?? []).filter((r) => !this.assignable.has(r));
+      const body = (await c.req.json()) as { reviewers?: string[]; team_reviewers?: string[] };
+      if ((body.reviewers ?? []).includes(pull.author)) return invalid(c, "Review cannot be requested from pull request author.");
+      const org = pull.repo.split("/")[0]!;
+      const unknown = [
+        ...(body.reviewers ?? []).filter((r) => !this.assignable.has(r)),
+        ...(body.team_reviewers ?? []).filter((t) => !this.teams.has(`${org}/${t}`)),
+      ];
       if (unknown.length)
         return invalid(
           c,
           "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the repository.",
         );
-      pull.reviewers = [...new Set([...pull.reviewers, ...(body.reviewers ?? []).filter((r) => r !== pull.author)])];
+      pull.reviewers = [...new Set([...pull.reviewers, ...(body.reviewers ?? []), ...(body.team_reviewers ?? []).map((t) => `${org}/${t}`)])];
       return c.json(pullJson(pull), 201);
     });
     this.#pullJson = pullJson;
   }
 
   #pullJson: ((p: GitHubSimPull) => unknown) | undefined;
+  /** Teams with access to the organization's repositories, "org/slug": reviews may be requested from them. */
+  readonly teams = new Set<string>();
   /** Logins whose tokens may read but not write code (a fine-grained token with Contents: read). */
   readonly readOnly = new Set<string>();
   /** Writes that moved a default branch: Patchbay must never make one. */

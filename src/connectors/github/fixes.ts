@@ -62,27 +62,64 @@ async function openFix(client: GitHubClient, repository: { fullName: string; def
     );
     return data[0];
   };
-  const open = await find();
-  if (open) {
-    await client.patch(`${repo}/pulls/${open.number}`, { title: fix.title, body: fix.body });
-    return { number: open.number, url: open.html_url, existed: true };
+  let pull = await find();
+  let existed = true;
+  if (pull) await client.patch(`${repo}/pulls/${pull.number}`, { title: fix.title, body: fix.body });
+  else {
+    try {
+      pull = await client.send<Pull>("POST", `${repo}/pulls`, {
+        title: fix.title,
+        head: fix.branch,
+        base: repository.defaultBranch,
+        body: fix.body,
+        draft: fix.draft,
+      });
+      existed = false;
+    } catch (err) {
+      // Opened meanwhile, or by an attempt whose answer was lost: GitHub refuses a second one (422), the branch has it.
+      if (!(err instanceof ExternalError) || err.status !== 422) throw err;
+      pull = await find();
+      if (!pull) throw err;
+      await client.patch(`${repo}/pulls/${pull.number}`, { title: fix.title, body: fix.body });
+    }
   }
+  return { number: pull.number, url: pull.html_url, existed, ...(await requestReviews(client, repo, owner, pull.number, fix.reviewers)) };
+}
+
+/**
+ * Asks the owners CODEOWNERS names to review: accounts and the repository organization's teams.
+ * GitHub cannot ask an e-mail address, another organization's team or the pull request's author;
+ * those, and reviewers GitHub refuses (not collaborators), are left out with the reason.
+ */
+async function requestReviews(
+  client: GitHubClient,
+  repo: string,
+  owner: string,
+  number: number,
+  owners: string[],
+): Promise<{ reviewers: string[]; unrequested: string[] }> {
+  const unrequested: string[] = [];
+  const users: string[] = [];
+  const teams: string[] = [];
+  const me = owners.length ? (await client.whoami()).toLowerCase() : "";
+  for (const o of owners) {
+    const team = /^@([^/\s]+)\/([^/\s]+)$/.exec(o);
+    const user = /^@([A-Za-z0-9-]+(?:\[bot\])?)$/.exec(o);
+    if (team && team[1]!.toLowerCase() === owner.toLowerCase()) teams.push(team[2]!);
+    else if (team) unrequested.push(`${o} (a team of another organization)`);
+    else if (user && user[1]!.toLowerCase() === me) unrequested.push(`${o} (the pull request's author)`);
+    else if (user) users.push(user[1]!);
+    else unrequested.push(`${o} (GitHub asks accounts and teams, not e-mail addresses)`);
+  }
+  const asked = [...users.map((u) => `@${u}`), ...teams.map((t) => `@${owner}/${t}`)];
+  if (asked.length === 0) return { reviewers: [], unrequested };
   try {
-    const created = await client.send<Pull>("POST", `${repo}/pulls`, {
-      title: fix.title,
-      head: fix.branch,
-      base: repository.defaultBranch,
-      body: fix.body,
-      draft: fix.draft,
-    });
-    return { number: created.number, url: created.html_url, existed: false };
+    await client.send("POST", `${repo}/pulls/${number}/requested_reviewers`, { reviewers: users, team_reviewers: teams });
+    return { reviewers: asked, unrequested };
   } catch (err) {
-    // Opened meanwhile, or by an attempt whose answer was lost: GitHub refuses a second one (422), the branch has it.
+    // Not collaborators, or teams without access: the pull request stands without them.
     if (!(err instanceof ExternalError) || err.status !== 422) throw err;
-    const found = await find();
-    if (!found) throw err;
-    await client.patch(`${repo}/pulls/${found.number}`, { title: fix.title, body: fix.body });
-    return { number: found.number, url: found.html_url, existed: true };
+    return { reviewers: [], unrequested: [...unrequested, ...asked.map((r) => `${r} (${err.remoteMessage ?? "GitHub refused the request"})`)] };
   }
 }
 
