@@ -436,6 +436,11 @@ export interface PackageRegistry {
   /** Hours between scheduled listings. */
   intervalHours: number;
   list(connection: ConnectionSettings, ctx: ConnectorContext): Promise<PublishedPackage[]>;
+  /**
+   * The sha256 digests of every distribution file of one version (what a requirements file's
+   * --hash options list), where the index publishes them; throws when a file has none.
+   */
+  distributionHashes?(connection: ConnectionSettings, ctx: ConnectorContext, name: string, version: string): Promise<string[]>;
 }
 
 /** What an advisory says of one package version. */

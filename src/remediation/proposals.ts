@@ -17,12 +17,48 @@ import { isCveId } from "../vuln/advisories.js";
 import { raiseMaven } from "./fixers/maven.js";
 import { parseBump } from "./fixes.js";
 import { ownersOfFile } from "../routing/ownership.js";
-import type { FileChange, FixOutcome } from "./fixers/types.js";
+import { type FileChange, type FixOutcome, cannot } from "./fixers/types.js";
+import { raiseRequirement } from "./fixers/pypi.js";
+
+/** What a fixer may ask for while it writes a change: the index's digests of a version's files. */
+interface FixTools {
+  hashes(name: string, version: string): Promise<string[]>;
+}
+
+interface Fixer {
+  /** The manifest format it edits (manifestFormat's label). */
+  manifest: string;
+  /** Lockfiles of the same ecosystem that only their package manager can rewrite, with its name. */
+  leftAlone: Record<string, string>;
+  raise(path: string, text: string, name: string, to: string, tools: FixTools): Promise<FixOutcome>;
+}
 
 /** The ecosystems Patchbay writes fixes for, with the manifest it edits and its fixer. */
-const FIXERS: Partial<Record<string, { manifest: string; raise(path: string, text: string, name: string, to: string): FixOutcome }>> = {
-  maven: { manifest: "pom.xml", raise: raiseMaven },
+const FIXERS: Partial<Record<string, Fixer>> = {
+  maven: { manifest: "pom.xml", leftAlone: { "gradle.lockfile": "Gradle" }, raise: async (path, text, name, to) => raiseMaven(path, text, name, to) },
+  pypi: {
+    manifest: "requirements.txt",
+    leftAlone: { "poetry.lock": "Poetry", "Pipfile.lock": "Pipenv", "uv.lock": "uv" },
+    raise: (path, text, name, to, tools) => raiseRequirement(path, text, name, to, tools.hashes),
+  },
 };
+
+/**
+ * The digests a requirements file's --hash options list, from the organisation's PyPI index
+ * (the first connected PyPI integration, with its credentials) or else pypi.org's.
+ */
+function pypiTools(deps: Services): FixTools {
+  return {
+    async hashes(name, version) {
+      const connector = deps.catalogue.get("pypi");
+      const registry = connector?.packages;
+      if (!connector || !registry?.distributionHashes) throw new Error("PyPI's index cannot be read: its connector is missing.");
+      const integration = await deps.db.selectFrom("integrations").selectAll().where("kind", "=", "pypi").orderBy("id").executeTakeFirst();
+      const connection = integration ? await connectionFor(deps, connector, integration) : { settings: {}, secrets: {} };
+      return registry.distributionHashes(connection, connectorContext(deps.env), name, version);
+    },
+  };
+}
 
 export interface ProposedFinding {
   id: number;
@@ -81,7 +117,7 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
   const fixer = family ? FIXERS[family] : undefined;
   if (!fixer) {
     return none(
-      `Patchbay writes fixes for Maven pom.xml files; ${finding.ecosystem ?? "this package's"} manifests are left to people (no pull request is opened).`,
+      `Patchbay writes fixes for Maven pom.xml and pip requirements files; ${finding.ecosystem ?? "this package's"} manifests are left to people (no pull request is opened).`,
     );
   }
   const repository = await db
@@ -118,13 +154,28 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
   if ("reason" in target) return none(target.reason);
 
   let listing;
+  let others;
   try {
-    listing = (await files.list()).filter((f) => manifestFormat(f.path) === fixer.manifest);
+    const all = await files.list();
+    listing = all.filter((f) => manifestFormat(f.path) === fixer.manifest);
+    others = all.filter((f) => fixer.leftAlone[manifestFormat(f.path) ?? ""] !== undefined);
   } catch (err) {
     if (err instanceof ExternalError) return none(`The files of ${repository.full_name} could not be listed: ${err.message}`);
     throw err;
   }
-  if (listing.length === 0) return none(`${repository.full_name} has no ${fixer.manifest} on its default branch.`);
+  // A lockfile only its package manager can rewrite: said, and left as it is.
+  for (const file of others) {
+    try {
+      const text = await files.read(file.path, MAX_MANIFEST_BYTES);
+      if (parseManifest(file.path, text).some((d) => packageKey(d.ecosystem, d.name) === key)) {
+        const format = manifestFormat(file.path)!;
+        reasons.push(`${file.path} pins ${finding.package} too, and ${fixer.leftAlone[format]} must resolve it: Patchbay does not rewrite ${format} files.`);
+      }
+    } catch (err) {
+      if (!(err instanceof ManifestError || err instanceof ExternalError)) throw err;
+    }
+  }
+  if (listing.length === 0) return { proposals: [], reasons: [...reasons, `${repository.full_name} has no ${fixer.manifest} on its default branch.`] };
   // The manifests that declare the package; a transitive one is pinned in the top-most manifest.
   const read: { path: string; text: string; declares: boolean }[] = [];
   for (const file of listing.sort((a, b) => a.path.split("/").length - b.path.split("/").length || a.path.localeCompare(b.path))) {
@@ -139,8 +190,16 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
   }
   const targets = read.some((r) => r.declares) ? read.filter((r) => r.declares) : read.slice(0, 1);
   const proposals: Proposal[] = [];
+  const tools = pypiTools(deps);
   for (const manifest of targets) {
-    const outcome = fixer.raise(manifest.path, manifest.text, finding.package, target.to);
+    let outcome: FixOutcome;
+    try {
+      outcome = await fixer.raise(manifest.path, manifest.text, finding.package, target.to, tools);
+    } catch (err) {
+      // The index could not give what the file needs (its digests): no change rather than a half one.
+      if (!(err instanceof ExternalError)) throw err;
+      outcome = cannot(`${manifest.path}: ${err.message}`);
+    }
     if (!outcome.ok) {
       reasons.push(outcome.reason);
       continue;

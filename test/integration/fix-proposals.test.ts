@@ -6,6 +6,7 @@ import crypto from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Browser, type TestApp, BASE, runJobs, setUpAdmin, signIn, testApp, text } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
+import { PypiSim } from "../sim/packages.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 
 const GITHUB_TOKEN = "github_pat_fixes_00001";
@@ -31,6 +32,8 @@ let app: TestApp;
 let admin: Browser;
 let github: GitHubSim;
 let server: RunningSim;
+let index: RunningSim;
+let pypi: PypiSim;
 let token: string;
 
 beforeEach(async () => {
@@ -41,11 +44,16 @@ beforeEach(async () => {
     "pom.xml": POM,
     "README.md": "# Payments\n",
     "web/package.json": '{"dependencies":{"lodash":"4.17.20"}}',
+    "requirements.txt": "flask==2.3.2\nrequests==2.25.1 \\\n    --hash=sha256:1111111111111111111111111111111111111111111111111111111111111111\n",
+    "tools/poetry.lock": '[[package]]\nname = "requests"\nversion = "2.25.1"\n',
     ".github/CODEOWNERS": "* @acme/platform\npom.xml @acme/payments @alice sec@acme.example\n",
   });
   github.teams.add("acme/payments");
   server = await startSim(github.app());
-  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.github.com=${server.url}` } });
+  pypi = new PypiSim();
+  pypi.projects.set("requests", ["requests-2.25.1.tar.gz", "requests-2.31.0-py3-none-any.whl", "requests-2.31.0.tar.gz", "requests-2.32.0.tar.gz"]);
+  index = await startSim(pypi.app());
+  app = await testApp({ env: { PATCHBAY_ORIGIN_MAP: `https://api.github.com=${server.url},https://pypi.org=${index.url}` } });
   admin = await setUpAdmin(app);
   expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: GITHUB_TOKEN, webhookSecret: WEBHOOK_SECRET })).status).toBe(303);
   await runJobs(app);
@@ -55,6 +63,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await app.close();
   await server.close();
+  await index.close();
 });
 
 const db = () => app.runtime.database.db;
@@ -207,13 +216,40 @@ describe("Propose fix", () => {
     expect(page).toContain('<span class="diff-add">+        &lt;artifactId&gt;snakeyaml&lt;/artifactId&gt;</span>');
   });
 
+  it("raises a pip requirement and writes the index's digests of the new version", async () => {
+    await scan([{ id: "CVE-2023-32681", pkg: "requests", installed: "2.25.1", fixed: "2.31.0", severity: "MEDIUM", target: "requirements.txt", type: "pip" }]);
+    const page = await (await admin.get(`/vulnerabilities/${await findingId("CVE-2023-32681")}/fix`)).text();
+    const shown = text(page);
+    expect(shown).toContain("Bump requests from 2.25.1 to 2.31.0");
+    expect(page).toContain('<span class="diff-add">+requests==2.31.0 \\</span>');
+    // Both files of 2.31.0, as the index publishes their digests; the old version's digest gone.
+    expect(page).toContain(
+      `<span class="diff-add">+    --hash=sha256:${[pypi.sha256Of("requests-2.31.0-py3-none-any.whl"), pypi.sha256Of("requests-2.31.0.tar.gz")].sort()[0]} \\</span>`,
+    );
+    expect(page).toContain('<span class="diff-del">-    --hash=sha256:1111111111111111111111111111111111111111111111111111111111111111</span>');
+    // A Poetry lockfile pinning it too is said, and left alone.
+    expect(shown).toContain("tools/poetry.lock pins requests too, and Poetry must resolve it: Patchbay does not rewrite poetry.lock files.");
+    // An index that publishes no digest for a file: no half change.
+    pypi.htmlOnly = true;
+    pypi.projects.set("requests", ["requests-2.31.0.tar.gz"]);
+    const original = pypi.sha256Of;
+    pypi.sha256Of = () => "not-a-digest";
+    try {
+      expect(text(await (await admin.get(`/vulnerabilities/${await findingId("CVE-2023-32681")}/fix`)).text())).toContain(
+        "The index gives no sha256 digest for requests-2.31.0.tar.gz: the hashes cannot be written.",
+      );
+    } finally {
+      pypi.sha256Of = original;
+    }
+  });
+
   it("says why when no correct change can be made", async () => {
     await scan([
       { id: "CVE-2021-23337", pkg: "lodash", installed: "4.17.20", fixed: "4.17.21", severity: "HIGH", target: "web/package-lock.json", type: "npm" },
       { id: "CVE-2023-0001", pkg: "org.apache.logging.log4j:log4j-core", installed: "2.14.1", severity: "HIGH" },
     ]);
     const reason = async (cve: string) => text(await (await admin.get(`/vulnerabilities/${await findingId(cve)}/fix`)).text());
-    expect(await reason("CVE-2021-23337")).toContain("npm manifests are left to people");
+    expect(await reason("CVE-2021-23337")).toContain("Patchbay writes fixes for Maven pom.xml and pip requirements files; npm manifests are left to people");
     expect(await reason("CVE-2023-0001")).toContain("No fixed version of this package is known for the findings at 2.14.1.");
   });
 });

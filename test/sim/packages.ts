@@ -3,11 +3,13 @@
 //   required; Verdaccio-like registries answer 404), GET /-/v1/search?text=scope:<scope>
 //   (size/from paging, {objects, total}), GET /<name> with the abbreviated metadata media type.
 // - PyPI Simple API: /simple/ and /simple/<project>/ as PEP 691 JSON when asked for it (with
-//   PEP 700 versions), else PEP 503 HTML; 404 for unknown projects; optional Basic auth.
+//   PEP 700 versions and each file's sha256), else PEP 503 HTML (#sha256= fragments); 404 for
+//   unknown projects; optional Basic auth.
 // - A Maven repository: browsable directory listings (Nexus/Artifactory style HTML) and
 //   maven-metadata.xml per artifact; optional Basic auth.
 // - A Go module proxy: <module>/@v/list, <module>/@latest, case-encoded paths ("!"), 404/410
 //   with a plain-text reason.
+import crypto from "node:crypto";
 import { Hono, type Context } from "hono";
 import { FaultKnobs } from "./faults.js";
 
@@ -91,6 +93,11 @@ export class PypiSim {
   /** Serve HTML only (an older index). */
   htmlOnly = false;
 
+  /** A distribution file's sha256 as the index publishes it: the digest of its (simulated) bytes, the file's name. */
+  sha256Of(filename: string): string {
+    return crypto.createHash("sha256").update(`distribution:${filename}`).digest("hex");
+  }
+
   app(): Hono {
     const app = new Hono();
     app.use(
@@ -121,14 +128,14 @@ export class PypiSim {
             meta: { "api-version": "1.1" },
             name: project,
             versions,
-            files: files.map((filename) => ({ filename, url: `/packages/${filename}`, hashes: {} })),
+            files: files.map((filename) => ({ filename, url: `/packages/${filename}`, hashes: { sha256: this.sha256Of(filename) } })),
           }),
           200,
           { "content-type": "application/vnd.pypi.simple.v1+json" },
         );
       }
       return c.html(
-        `<!DOCTYPE html><html><body><h1>Links for ${project}</h1>${files.map((f) => `<a href="/packages/${f}#sha256=00">${f}</a><br/>`).join("\n")}</body></html>`,
+        `<!DOCTYPE html><html><body><h1>Links for ${project}</h1>${files.map((f) => `<a href="/packages/${f}#sha256=${this.sha256Of(f)}">${f}</a><br/>`).join("\n")}</body></html>`,
       );
     });
     return app;

@@ -93,6 +93,31 @@ class SimpleIndex {
     return { name: project, versions: ordered.versions, latest: ordered.latest };
   }
 
+  /**
+   * The sha256 digest of each file of one version that is not yanked: from the JSON form's
+   * hashes, or the HTML form's #sha256= URL fragments (PEP 503).
+   */
+  async hashes(name: string, version: string): Promise<string[]> {
+    const project = pypiName(name);
+    const page = await this.#get(`/${project}/`);
+    let files: { filename: string; sha256: string | undefined }[];
+    if (page.json) {
+      const data = page.parse<{ files?: { filename?: string; hashes?: { sha256?: unknown }; yanked?: unknown }[] }>();
+      files = (data.files ?? [])
+        .filter((f) => !f.yanked && typeof f.filename === "string")
+        .map((f) => ({ filename: f.filename!, sha256: typeof f.hashes?.sha256 === "string" ? f.hashes.sha256 : undefined }));
+    } else {
+      files = [...page.text.matchAll(/<a\s([^<>]*)>([^<]+)<\/a>/gi)]
+        .filter((m) => !/data-yanked/i.test(m[1]!))
+        .map((m) => ({ filename: decodeHtml(m[2]!).trim(), sha256: /#sha256=([0-9a-f]{64})\b/i.exec(decodeHtml(m[1]!))?.[1] }));
+    }
+    const mine = files.filter((f) => versionOfFile(project, f.filename) === version);
+    if (mine.length === 0) throw new ExternalError("not_found", SERVICE, `The index has no files of ${project} ${version}.`, { status: 404 });
+    const missing = mine.find((f) => !f.sha256 || !/^[0-9a-f]{64}$/i.test(f.sha256));
+    if (missing) throw new ExternalError("remote", SERVICE, `The index gives no sha256 digest for ${missing.filename}: the hashes cannot be written.`);
+    return [...new Set(mine.map((f) => f.sha256!.toLowerCase()))].sort();
+  }
+
   /** The organisation's projects: those named, else the index's own filtered by prefix. */
   async ownProjects(connection: ConnectionSettings): Promise<string[]> {
     const named = names(connection, "projects").map(pypiName);
@@ -180,6 +205,9 @@ export const pypi: Connector = {
       const out: PublishedPackage[] = [];
       for (const name of await simple.ownProjects(connection)) out.push(await simple.project(name));
       return out;
+    },
+    distributionHashes(connection, ctx, name, version) {
+      return index(connection, ctx).hashes(name, version);
     },
   },
 };
