@@ -11,14 +11,14 @@ import { connectionFor } from "../integrations/oauth.js";
 import { ExternalError } from "../http.js";
 import { ecosystemFamily } from "../vuln/ecosystems.js";
 import { packageKey } from "../vuln/packages.js";
-import { MAX_MANIFEST_BYTES, ManifestError, manifestFormat, parseManifest } from "../vuln/manifests.js";
+import { MAX_MANIFEST_BYTES, ManifestError, formatEcosystem, manifestFormat, parseManifest } from "../vuln/manifests.js";
 import { compareVersions, versionProblem } from "../vuln/versions/index.js";
 import { isCveId } from "../vuln/advisories.js";
 import { raiseMaven } from "./fixers/maven.js";
 import { parseBump } from "./fixes.js";
 import { ownersOfFile } from "../routing/ownership.js";
 import { type FileChange, type FixOutcome, cannot } from "./fixers/types.js";
-import { raiseRequirement } from "./fixers/pypi.js";
+import { raiseRequirement } from "./fixers/requirements.js";
 
 /** What a fixer may ask for while it writes a change: the index's digests of a version's files. */
 interface FixTools {
@@ -33,29 +33,39 @@ interface Fixer {
   raise(path: string, text: string, name: string, to: string, tools: FixTools): Promise<FixOutcome>;
 }
 
-/** The ecosystems Patchbay writes fixes for, with the manifest it edits and its fixer. */
-const FIXERS: Partial<Record<string, Fixer>> = {
-  maven: { manifest: "pom.xml", leftAlone: { "gradle.lockfile": "Gradle" }, raise: async (path, text, name, to) => raiseMaven(path, text, name, to) },
-  pypi: {
+/** The manifests Patchbay writes fixes in, each with its fixer; which ecosystem each serves is the format's. */
+const FIXERS: Fixer[] = [
+  { manifest: "pom.xml", leftAlone: { "gradle.lockfile": "Gradle" }, raise: async (path, text, name, to) => raiseMaven(path, text, name, to) },
+  {
     manifest: "requirements.txt",
     leftAlone: { "poetry.lock": "Poetry", "Pipfile.lock": "Pipenv", "uv.lock": "uv" },
     raise: (path, text, name, to, tools) => raiseRequirement(path, text, name, to, tools.hashes),
   },
-};
+];
 
 /**
- * The digests a requirements file's --hash options list, from the organisation's PyPI index
- * (the first connected PyPI integration, with its credentials) or else pypi.org's.
+ * The digests a fixer writes, from the ecosystem's package registry: the organisation's (the
+ * first connected integration of a registry connector that gives digests, with its credentials),
+ * else that connector's public default index.
  */
-function pypiTools(deps: Services): FixTools {
+function registryTools(deps: Services, ecosystem: string): FixTools {
   return {
     async hashes(name, version) {
-      const connector = deps.catalogue.get("pypi");
-      const registry = connector?.packages;
-      if (!connector || !registry?.distributionHashes) throw new Error("PyPI's index cannot be read: its connector is missing.");
-      const integration = await deps.db.selectFrom("integrations").selectAll().where("kind", "=", "pypi").orderBy("id").executeTakeFirst();
+      const connectors = deps.catalogue.all().filter((c) => c.packages?.ecosystem === ecosystem && c.packages.distributionHashes);
+      if (connectors.length === 0) throw new ExternalError("remote", ecosystem, `No package registry connector gives ${ecosystem} digests.`);
+      const integration = await deps.db
+        .selectFrom("integrations")
+        .selectAll()
+        .where(
+          "kind",
+          "in",
+          connectors.map((c) => c.card.kind),
+        )
+        .orderBy("id")
+        .executeTakeFirst();
+      const connector = (integration && connectors.find((c) => c.card.kind === integration.kind)) ?? connectors[0]!;
       const connection = integration ? await connectionFor(deps, connector, integration) : { settings: {}, secrets: {} };
-      return registry.distributionHashes(connection, connectorContext(deps.env), name, version);
+      return connector.packages!.distributionHashes!(connection, connectorContext(deps.env), name, version);
     },
   };
 }
@@ -114,7 +124,7 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
     return none("The finding is on a container image: Patchbay proposes fixes in a repository's manifests.");
   }
   const family = ecosystemFamily(finding.ecosystem);
-  const fixer = family ? FIXERS[family] : undefined;
+  const fixer = family ? FIXERS.find((f) => ecosystemFamily(formatEcosystem(f.manifest)) === family) : undefined;
   if (!fixer) {
     return none(
       `Patchbay writes fixes for Maven pom.xml and pip requirements files; ${finding.ecosystem ?? "this package's"} manifests are left to people (no pull request is opened).`,
@@ -190,7 +200,7 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
   }
   const targets = read.some((r) => r.declares) ? read.filter((r) => r.declares) : read.slice(0, 1);
   const proposals: Proposal[] = [];
-  const tools = pypiTools(deps);
+  const tools = registryTools(deps, formatEcosystem(fixer.manifest)!);
   for (const manifest of targets) {
     let outcome: FixOutcome;
     try {
@@ -339,10 +349,13 @@ export function branchName(family: string, pkg: string, path: string): string {
   const slug = pkg
     .toLowerCase()
     .replace(/[^a-z0-9._-]+/g, "-")
-    .replace(/^[-.]+|[-.]+$/g, "")
+    .replace(/^[-.]+/, "")
     .slice(0, 60);
+  let end = slug.length;
+  while (end > 0 && (slug[end - 1] === "-" || slug[end - 1] === ".")) end--;
+  const trimmed = slug.slice(0, end);
   const hash = crypto.createHash("sha256").update(`${family}\u0000${pkg}\u0000${path}`).digest("hex").slice(0, 8);
-  return `patchbay/fix-${family}-${slug || "package"}-${hash}`;
+  return `patchbay/fix-${family}-${trimmed || "package"}-${hash}`;
 }
 
 async function ticketKeys(db: Db, findingIds: number[]): Promise<string[]> {

@@ -115,6 +115,31 @@ const FORMATS: Format[] = [
   { name: /^bun\.lock$/, label: "bun.lock", parse: parseBunLock },
 ];
 
+/** The ecosystem whose packages each format pins. */
+const FORMAT_ECOSYSTEMS: Record<string, Ecosystem> = {
+  "package-lock.json": "npm",
+  "yarn.lock": "npm",
+  "pnpm-lock.yaml": "npm",
+  "bun.lock": "npm",
+  "requirements.txt": "PyPI",
+  "poetry.lock": "PyPI",
+  "Pipfile.lock": "PyPI",
+  "uv.lock": "PyPI",
+  "go.sum": "Go",
+  "go.mod": "Go",
+  "pom.xml": "Maven",
+  "gradle.lockfile": "Maven",
+  "Gemfile.lock": "RubyGems",
+  "Cargo.lock": "crates.io",
+  "composer.lock": "Packagist",
+  "packages.lock.json": "NuGet",
+};
+
+/** The ecosystem of a format (manifestFormat's label). */
+export function formatEcosystem(label: string): Ecosystem | undefined {
+  return FORMAT_ECOSYSTEMS[label];
+}
+
 /** The format of a file Patchbay reads for dependencies, or undefined. */
 export function manifestFormat(path: string): string | undefined {
   if (SKIPPED_DIRECTORIES.test(path)) return undefined;

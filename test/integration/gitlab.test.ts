@@ -135,6 +135,59 @@ describe("GitLab", () => {
     expect(sim.mergeRequests.get("platform/backend/project-001!9")).toBe("Update qs.\n\n<!-- patchbay:start -->\nTickets: SEC-4, SEC-5\n<!-- patchbay:end -->");
   });
 
+  it("opens a fix merge request on a branch of its own, once however often it runs, asking CODEOWNERS' users to review", async () => {
+    const ctx = connectorContext({ logger: silentLogger, originMap: new Map([["https://gitlab.example.com", server.url]]), http: { sleep: async () => {} } });
+    const connection = { settings: { gitlabUrl: "https://gitlab.example.com" }, secrets: { token: TOKEN } };
+    const project = "platform/backend/project-002";
+    sim.files.set(project, { "requirements.txt": "requests==2.25.1\n", "README.md": "# Backend\n" });
+    const repository = { fullName: project, defaultBranch: "main" };
+    const fix = (version: string) => ({
+      branch: "patchbay/fix-pypi-requests-0a1b2c3d",
+      files: [{ path: "requirements.txt", content: `requests==${version}\n` }],
+      message: `Bump requests to ${version}`,
+      title: `Bump requests from 2.25.1 to ${version}`,
+      body: "Fixes CVE-2023-32681.",
+      draft: false,
+      reviewers: ["@alice", "@platform/security", "sec@example.com", "@project_bot"],
+    });
+    const fixes = gitlab.scm!.fixes!;
+    const first = await fixes.open(connection, ctx, repository, fix("2.31.0"));
+    expect(first).toMatchObject({ number: 1, existed: false, reviewers: ["@alice"] });
+    expect(first.url).toBe(`https://gitlab.example.com/${project}/-/merge_requests/1`);
+    expect(first.unrequested).toEqual([
+      "@platform/security (a group: GitLab asks users to review)",
+      "sec@example.com (GitLab asks users, not e-mail addresses)",
+      "@project_bot (the merge request's author)",
+    ]);
+    expect(sim.branchFiles(project, "patchbay/fix-pypi-requests-0a1b2c3d")).toEqual({ "requirements.txt": "requests==2.31.0\n", "README.md": "# Backend\n" });
+    expect(sim.files.get(project)!["requirements.txt"]).toBe("requests==2.25.1\n");
+    expect(sim.mrs[0]!.reviewers).toEqual([11]);
+
+    // The default branch moved meanwhile: the rerun starts the branch again from it, and updates the same merge request.
+    sim.files.set(project, { ...sim.files.get(project)!, "CHANGELOG.md": "1.1\n" });
+    expect(await fixes.open(connection, ctx, repository, fix("2.32.0"))).toMatchObject({ number: 1, existed: true });
+    expect(sim.branchFiles(project, "patchbay/fix-pypi-requests-0a1b2c3d")).toEqual({
+      "requirements.txt": "requests==2.32.0\n",
+      "README.md": "# Backend\n",
+      "CHANGELOG.md": "1.1\n",
+    });
+    // The answer to the merge request's creation lost: GitLab refuses a second one (409) and the rerun finds it.
+    sim.mrs.length = 0;
+    sim.faults.add({ path: /\/merge_requests$/, method: "POST", status: 502, afterHandler: true, times: 1 });
+    await expect(fixes.open(connection, ctx, repository, fix("2.32.0"))).rejects.toThrow();
+    expect((await fixes.open(connection, ctx, repository, fix("2.32.0"))).existed).toBe(true);
+    expect(sim.mrs).toHaveLength(1);
+    expect(sim.defaultBranchWrites).toEqual([]);
+    sim.mergeMr(project, sim.mrs[0]!.iid);
+    expect(sim.files.get(project)!["requirements.txt"]).toBe("requests==2.32.0\n");
+
+    // A token without the api scope cannot write: GitLab's answer, and no merge request.
+    sim.addToken("glpat-readonly-000000000", "reader", ["read_api"]);
+    const reader = { settings: { gitlabUrl: "https://gitlab.example.com" }, secrets: { token: "glpat-readonly-000000000" } };
+    await expect(fixes.open(reader, ctx, repository, fix("2.32.1"))).rejects.toThrow(/403|scope|permission|privileges/i);
+    await expect(fixes.open(connection, ctx, repository, { ...fix("2.32.1"), branch: "main" })).rejects.toThrow('refusing to write a fix to the branch "main"');
+  });
+
   it("adds its merge request webhook to every project itself when no secret token is given", async () => {
     await patchbay.close();
     await app.close();

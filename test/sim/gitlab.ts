@@ -30,6 +30,20 @@ export interface GitLabSimIssue {
   notes: string[];
 }
 
+/** A merge request opened through the API. */
+export interface GitLabSimMr {
+  project: string;
+  iid: number;
+  title: string;
+  description: string;
+  source_branch: string;
+  target_branch: string;
+  state: "opened" | "closed" | "merged";
+  author: string;
+  /** Reviewer user ids. */
+  reviewers: number[];
+}
+
 export class GitLabSim {
   readonly faults = new FaultKnobs();
   /** Access tokens: an OAuth one expires (expiresAt, wall-clock ms) and is revoked when its refresh token is used. */
@@ -87,6 +101,159 @@ export class GitLabSim {
       });
     }
   }
+
+  /** Branches besides each project's default one, with their files: path with namespace → branch → files. */
+  readonly branches = new Map<string, Map<string, RepoFiles>>();
+  /** Merge requests opened through the API (their iids continue after any set in mergeRequests). */
+  readonly mrs: GitLabSimMr[] = [];
+  /** Commits that wrote a default branch: Patchbay must never make one. */
+  readonly defaultBranchWrites: string[] = [];
+
+  /** A branch's files: the default branch's, or another's. */
+  branchFiles(project: string, branch: string): RepoFiles | undefined {
+    const p = this.projects.find((x) => x.path_with_namespace === project);
+    if (!p) return undefined;
+    return branch === p.default_branch ? this.files.get(project) : this.branches.get(project)?.get(branch);
+  }
+
+  /** Merges a merge request as a person does: the target branch takes the source branch's files. */
+  mergeMr(project: string, iid: number): GitLabSimMr {
+    const mr = this.mrs.find((m) => m.project === project && m.iid === iid);
+    if (!mr || mr.state !== "opened") throw new Error(`no open merge request ${project}!${iid}`);
+    this.files.set(project, { ...this.branchFiles(project, mr.source_branch)! });
+    mr.state = "merged";
+    return mr;
+  }
+
+  /** Commits with actions (creating or resetting a branch from start_branch), and merge requests. */
+  #writeRoutes(api: Hono): void {
+    const projectOf = (c: Context) => this.projects.find((p) => p.path_with_namespace === decodeURIComponent(c.req.param("project")!));
+    const entryOf = (c: Context) => this.entry(c);
+    /** Writing code needs the api scope and at least the Developer role. */
+    const refused = (c: Context) => {
+      const entry = entryOf(c);
+      if (!entry.scopes.includes("api"))
+        return c.json(
+          { error: "insufficient_scope", error_description: "The request requires higher privileges than provided by the access token.", scope: "api" },
+          403,
+        );
+      if (this.guests.has(entry.username)) return c.json({ message: "403 Forbidden" }, 403);
+      return undefined;
+    };
+    const mrJson = (mr: GitLabSimMr) => ({
+      id: 90_000 + this.mrs.indexOf(mr),
+      iid: mr.iid,
+      project_id: this.projects.find((p) => p.path_with_namespace === mr.project)!.id,
+      title: mr.title,
+      description: mr.description,
+      state: mr.state,
+      source_branch: mr.source_branch,
+      target_branch: mr.target_branch,
+      draft: mr.title.startsWith("Draft:"),
+      author: { username: mr.author },
+      reviewers: mr.reviewers.map((id) => this.members.find((m) => m.id === id)!),
+      web_url: `${this.webOrigin}/${mr.project}/-/merge_requests/${mr.iid}`,
+    });
+    api.post("/projects/:project/repository/commits", async (c) => {
+      const project = projectOf(c);
+      if (!project) return c.json({ message: "404 Project Not Found" }, 404);
+      const denied = refused(c);
+      if (denied) return denied;
+      const body = (await c.req.json()) as {
+        branch?: string;
+        commit_message?: string;
+        start_branch?: string;
+        force?: boolean;
+        actions?: { action: string; file_path?: string; content?: string }[];
+      };
+      if (!body.branch) return c.json({ error: "branch is missing" }, 400);
+      if (!body.commit_message) return c.json({ error: "commit_message is missing" }, 400);
+      if (!Array.isArray(body.actions) || body.actions.length === 0) return c.json({ error: "actions is missing" }, 400);
+      const path = project.path_with_namespace;
+      const existing = this.branchFiles(path, body.branch);
+      const start = body.start_branch !== undefined ? this.branchFiles(path, body.start_branch) : undefined;
+      if (body.start_branch !== undefined && !start) return c.json({ message: `Invalid reference name: ${body.start_branch}` }, 400);
+      if (!existing && !start) return c.json({ message: "You can only create or edit files when you are on a branch" }, 400);
+      // force: the branch is overwritten with a new commit on start_branch.
+      const files: RepoFiles = { ...(existing && !(body.force && start) ? existing : start!) };
+      for (const a of body.actions) {
+        if (!a.file_path) return c.json({ error: "actions[file_path] is missing" }, 400);
+        if (a.action === "update" || a.action === "create") {
+          if (a.action === "update" && files[a.file_path] === undefined) return c.json({ message: "A file with this name doesn't exist" }, 400);
+          if (a.action === "create" && files[a.file_path] !== undefined) return c.json({ message: "A file with this name already exists" }, 400);
+          files[a.file_path] = a.content ?? "";
+        } else if (a.action === "delete") delete files[a.file_path];
+        else return c.json({ error: "actions[action] does not have a valid value" }, 400);
+      }
+      if (body.branch === project.default_branch) {
+        this.defaultBranchWrites.push(`${path}:${body.branch}`);
+        this.files.set(path, files);
+      } else {
+        if (!this.branches.has(path)) this.branches.set(path, new Map());
+        this.branches.get(path)!.set(body.branch, files);
+      }
+      const id = gitBlobSha(`commit:${path}:${body.branch}:${JSON.stringify(files)}:${this.defaultBranchWrites.length}:${Date.now()}`);
+      return c.json({ id, short_id: id.slice(0, 8), title: body.commit_message.split("\n")[0], message: body.commit_message, parent_ids: [] }, 201);
+    });
+    api.get("/projects/:project/repository/branches/:branch", (c) => {
+      const project = projectOf(c);
+      if (!project) return c.json({ message: "404 Project Not Found" }, 404);
+      const branch = decodeURIComponent(c.req.param("branch"));
+      if (!this.branchFiles(project.path_with_namespace, branch)) return c.json({ message: "404 Branch Not Found" }, 404);
+      return c.json({ name: branch, default: branch === project.default_branch });
+    });
+    api.get("/projects/:project/merge_requests", (c) => {
+      const project = projectOf(c);
+      if (!project) return c.json({ message: "404 Project Not Found" }, 404);
+      const state = c.req.query("state") ?? "all";
+      const list = this.mrs.filter(
+        (m) =>
+          m.project === project.path_with_namespace &&
+          (state === "all" || m.state === state) &&
+          (!c.req.query("source_branch") || m.source_branch === c.req.query("source_branch")) &&
+          (!c.req.query("target_branch") || m.target_branch === c.req.query("target_branch")),
+      );
+      return c.json(list.sort((a, b) => b.iid - a.iid).map(mrJson));
+    });
+    api.post("/projects/:project/merge_requests", async (c) => {
+      const project = projectOf(c);
+      if (!project) return c.json({ message: "404 Project Not Found" }, 404);
+      const denied = refused(c);
+      if (denied) return denied;
+      const body = (await c.req.json()) as { source_branch?: string; target_branch?: string; title?: string; description?: string; reviewer_ids?: number[] };
+      if (!body.source_branch || !body.target_branch || !body.title) return c.json({ error: "source_branch, target_branch, title are missing" }, 400);
+      const path = project.path_with_namespace;
+      if (!this.branchFiles(path, body.source_branch)) return c.json({ message: [`Source branch "${body.source_branch}" does not exist`] }, 422);
+      const open = this.mrs.find(
+        (m) => m.project === path && m.source_branch === body.source_branch && m.target_branch === body.target_branch && m.state === "opened",
+      );
+      if (open) return c.json({ message: [`Another open merge request already exists for this source branch: !${open.iid}`] }, 409);
+      const taken = [
+        ...this.mrs.filter((m) => m.project === path).map((m) => m.iid),
+        ...[...this.mergeRequests.keys()].filter((k) => k.startsWith(`${path}!`)).map((k) => Number(k.slice(path.length + 1))),
+      ];
+      const mr: GitLabSimMr = {
+        project: path,
+        iid: Math.max(0, ...taken) + 1,
+        title: body.title,
+        description: body.description ?? "",
+        source_branch: body.source_branch,
+        target_branch: body.target_branch,
+        state: "opened",
+        author: entryOf(c).username,
+        reviewers: (body.reviewer_ids ?? []).filter((id) => this.members.some((m) => m.id === id)),
+      };
+      this.mrs.push(mr);
+      return c.json(mrJson(mr), 201);
+    });
+    api.get("/users", (c) => {
+      const username = c.req.query("username");
+      return c.json(this.members.filter((m) => !username || m.username.toLowerCase() === username.toLowerCase()).map((m) => ({ ...m, state: "active" })));
+    });
+    this.#mrJson = mrJson;
+  }
+
+  #mrJson: ((mr: GitLabSimMr) => unknown) | undefined;
 
   app(): Hono {
     const api = new Hono();
@@ -214,12 +381,24 @@ export class GitLabSim {
       });
       return c.json({ id: hook.id, url: hook.url, merge_requests_events: hook.merge_requests_events });
     });
+    this.#writeRoutes(api);
     api.get("/projects/:project/merge_requests/:iid", (c) => {
+      const mr = this.mrs.find((m) => m.project === decodeURIComponent(c.req.param("project")) && m.iid === Number(c.req.param("iid")));
+      if (mr) return c.json(this.#mrJson!(mr));
       const key = `${decodeURIComponent(c.req.param("project"))}!${c.req.param("iid")}`;
       if (!this.mergeRequests.has(key)) return c.json({ message: "404 Not found" }, 404);
       return c.json({ iid: Number(c.req.param("iid")), description: this.mergeRequests.get(key), state: "opened" });
     });
     api.put("/projects/:project/merge_requests/:iid", async (c) => {
+      const mr = this.mrs.find((m) => m.project === decodeURIComponent(c.req.param("project")) && m.iid === Number(c.req.param("iid")));
+      if (mr) {
+        const body = (await c.req.json()) as { title?: string; description?: string; reviewer_ids?: number[]; state_event?: string };
+        if (typeof body.title === "string") mr.title = body.title;
+        if (typeof body.description === "string") mr.description = body.description;
+        if (Array.isArray(body.reviewer_ids)) mr.reviewers = body.reviewer_ids.filter((id) => this.members.some((m) => m.id === id));
+        if (body.state_event === "close" && mr.state === "opened") mr.state = "closed";
+        return c.json(this.#mrJson!(mr));
+      }
       const key = `${decodeURIComponent(c.req.param("project"))}!${c.req.param("iid")}`;
       if (!this.mergeRequests.has(key)) return c.json({ message: "404 Not found" }, 404);
       const body = (await c.req.json()) as { description?: string };

@@ -3,7 +3,7 @@
 // what cannot be changed correctly without a person is refused with the reason.
 import { describe, expect, it } from "vitest";
 import { raiseMaven } from "../../src/remediation/fixers/maven.js";
-import { raiseRequirement } from "../../src/remediation/fixers/pypi.js";
+import { raiseRequirement } from "../../src/remediation/fixers/requirements.js";
 import { parseManifest } from "../../src/vuln/manifests.js";
 
 const POM = `<?xml version="1.0" encoding="UTF-8"?>

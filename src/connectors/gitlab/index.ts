@@ -1,5 +1,6 @@
 // GitLab as source control: gitlab.com or self-managed, connected with a personal, group or
 // project access token. Lists the projects the token is a member of; follows merge requests.
+import { gitlabFixes } from "./fixes.js";
 import { ExternalError } from "../../http.js";
 import { withAnnotation } from "../annotation.js";
 import { expiryNote, type HealthNote } from "../types.js";
@@ -193,6 +194,7 @@ export const gitlab: Connector = {
     provider: "gitlab",
     codeownersPaths: ["CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS"],
     intervalHours: 1,
+    fixes: gitlabFixes(createGitLabClient),
     files(connection, ctx, repository) {
       const client = createGitLabClient(connection, ctx);
       const project = `/projects/${encodeURIComponent(repository.fullName)}`;

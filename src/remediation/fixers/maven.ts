@@ -86,7 +86,7 @@ export function raiseMaven(path: string, text: string, name: string, to: string)
       const property = match && properties.get(match[1]!);
       if (!property) return `${where} takes its version from \${${match?.[1] ?? value}}, which this file does not define (a parent POM or the build does)`;
       edits.push({ at: property.start, end: property.end, text: to });
-      const users = (text.match(new RegExp(`\\$\\{${match[1]!.replace(/[.]/g, "\\.")}\\}`, "g")) ?? []).length;
+      const users = text.split(`\${${match[1]!}}`).length - 1;
       hows.push(`the property ${match[1]} (used ${users === 1 ? "once" : `${users} times`} in ${path})`);
       return undefined;
     }

@@ -11,7 +11,43 @@ import { type FixOutcome, cannot } from "./types.js";
 const PLAIN_VERSION = /^[0-9][0-9A-Za-z.!+_-]{0,127}$/;
 /** name, [extras], the specifier, the version. */
 const REQUIREMENT = /^([A-Za-z0-9][A-Za-z0-9._-]*)[ \t]*(\[[^\]\n]*\])?[ \t]*(===|==|~=|!=|>=|<=|>|<)?[ \t]*([^\s;,\\#]*)/;
-const HASH = /--hash[ \t]*[= \t][ \t]*[A-Za-z0-9]+:[0-9a-fA-F]+/g;
+
+const isBlank = (ch: string | undefined) => ch === " " || ch === "\t";
+
+/** The --hash options of a requirement ("--hash=sha256:…", "--hash sha256:…"): where each starts and ends, scanned in linear time. */
+function hashOptions(text: string): { start: number; end: number }[] {
+  const out: { start: number; end: number }[] = [];
+  for (let at = text.indexOf("--hash"); at >= 0; at = text.indexOf("--hash", at + 1)) {
+    let i = at + "--hash".length;
+    while (isBlank(text[i])) i++;
+    if (text[i] === "=") i++;
+    else if (i === at + "--hash".length) continue;
+    while (isBlank(text[i])) i++;
+    const algorithm = i;
+    while (i < text.length && /[A-Za-z0-9]/.test(text[i]!)) i++;
+    if (i === algorithm || text[i] !== ":") continue;
+    const digest = ++i;
+    while (i < text.length && /[0-9a-fA-F]/.test(text[i]!)) i++;
+    if (i > digest) out.push({ start: at, end: i });
+  }
+  return out;
+}
+
+/** The spacing before an option: blanks, or a backslash continuation and the next line's indentation (scanned back from `at`). */
+function separatorBefore(text: string, at: number): string {
+  let i = at;
+  while (i > 0 && isBlank(text[i - 1])) i--;
+  if (text[i - 1] === "\n") {
+    let j = i - 1;
+    if (text[j - 1] === "\r") j--;
+    if (text[j - 1] === "\\") {
+      j--;
+      while (j > 0 && isBlank(text[j - 1])) j--;
+      return text.slice(j, at);
+    }
+  }
+  return i < at ? text.slice(i, at) : " ";
+}
 
 interface LogicalLine {
   /** Offsets of the whole requirement, continuations included (without its final newline). */
@@ -61,24 +97,24 @@ export async function raiseRequirement(
     }
     const match = REQUIREMENT.exec(body);
     if (!match || pypiName(match[1]!) !== wanted) continue;
-    if (/^[A-Za-z0-9._-]+[ \t]*(\[[^\]\n]*\])?[ \t]*@/.test(body)) return cannot(`${path} installs ${name} from a URL, not a version on the index`);
     const [, , , op, version] = match;
+    // PEP 508's "name @ url": no specifier, the URL where the version would be.
+    if (!op && version?.startsWith("@")) return cannot(`${path} installs ${name} from a URL, not a version on the index`);
     if (op !== "==" && op !== "===")
       return cannot(`${path} does not pin ${name} with == (${op ? `${op}${version}` : "no version"}): ranges are left to people`);
     if (!version || version.includes("*")) return cannot(`${path} pins ${name} to "${version ?? ""}", not one version`);
     const versionAt = line.start + (line.text.length - body.length) + match[0].length - version.length;
     edits.push({ at: versionAt, end: versionAt + version.length, text: to });
     pins++;
-    const hashes = [...line.text.matchAll(HASH)];
+    const hashes = hashOptions(line.text);
     if (hashes.length) {
       const digests = await hashesOf(name, to);
       const first = hashes[0]!;
       const last = hashes.at(-1)!;
-      // The text between the version part and the first --hash, as the file spaces its options.
-      const before = line.text.slice(0, first.index);
-      const sep = /([ \t]*\\\r?\n[ \t]*|[ \t]+)$/.exec(before)?.[1] ?? " ";
+      // One option per line (or per space) as the file writes them, from the first to the last.
+      const sep = separatorBefore(line.text, first.start);
       const written = digests.map((d, i) => `${i === 0 ? "" : sep}--hash=sha256:${d}`).join("");
-      edits.push({ at: line.start + first.index!, end: line.start + last.index! + last[0].length, text: written });
+      edits.push({ at: line.start + first.start, end: line.start + last.end, text: written });
     }
   }
   if (pins === 0) return cannot(`${name} is not pinned in ${path}`);
