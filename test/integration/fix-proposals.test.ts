@@ -144,6 +144,10 @@ describe("Propose fix", () => {
     expect(page).toContain('<span class="diff-add">+      &lt;version&gt;2.16.0&lt;/version&gt;</span>');
     expect(page).toContain("[CVE-2021-45046](https://nvd.nist.gov/vuln/detail/CVE-2021-45046)");
     expect(page).toMatch(/&lt;!-- patchbay-fix [0-9a-f]{16} --&gt;/);
+    // The GitHub card says what fix pull requests need of the token.
+    expect(text(await (await admin.get("/integrations/github/new")).text())).toContain(
+      "Fix pull requests Patchbay opens fix pull requests here when an admin asks (Vulnerabilities → a finding → Propose fix). Classic token: repo",
+    );
     // Nothing was written to GitHub.
     expect(github.writes.size).toBe(requestsBefore);
     expect(github.files.get("acme/payments")!["pom.xml"]).toBe(POM);
