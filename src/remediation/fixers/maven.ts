@@ -95,30 +95,29 @@ export function raiseMaven(path: string, text: string, name: string, to: string)
     return undefined;
   };
 
+  /** Raises the versions dependencyManagement gives the package; the problem, if one cannot be. */
+  const setManaged = (): string | undefined => {
+    for (const m of managed) {
+      const v = childOf(m, "version");
+      const problem = v ? setVersion(v, `dependencyManagement for ${name}`) : `${name} has no version in ${path}'s dependencyManagement`;
+      if (problem) return problem;
+    }
+    return undefined;
+  };
+
   if (declared.length) {
     for (const d of declared) {
       const version = childOf(d, "version");
-      if (version) {
-        const problem = setVersion(version, `the dependency ${name}`);
-        if (problem) return cannot(problem);
-      } else if (managed.length) {
-        for (const m of managed) {
-          const v = childOf(m, "version");
-          if (!v) return cannot(`${name} has no version in ${path}'s dependencyManagement`);
-          const problem = setVersion(v, `dependencyManagement for ${name}`);
-          if (problem) return cannot(problem);
-        }
-      } else {
-        return cannot(`${name} takes its version from a parent POM or an imported BOM, not from ${path}`);
-      }
-    }
-  } else if (managed.length) {
-    for (const m of managed) {
-      const v = childOf(m, "version");
-      if (!v) return cannot(`${name} has no version in ${path}'s dependencyManagement`);
-      const problem = setVersion(v, `dependencyManagement for ${name}`);
+      const problem = version
+        ? setVersion(version, `the dependency ${name}`)
+        : managed.length
+          ? setManaged()
+          : `${name} takes its version from a parent POM or an imported BOM, not from ${path}`;
       if (problem) return cannot(problem);
     }
+  } else if (managed.length) {
+    const problem = setManaged();
+    if (problem) return cannot(problem);
   } else {
     // A transitive dependency: pinned by a new dependencyManagement entry.
     const indent = indentUnit(text, project);
