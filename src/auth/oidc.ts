@@ -202,6 +202,8 @@ async function signInUser(settings: OidcSettings, ctx: OidcContext, claims: Reco
       `The sign-in service named you "${String(raw ?? "").slice(0, 80)}" in its "${settings.usernameClaim}" claim, which Patchbay cannot use as a user name (3 to 64 of a-z, 0-9, . _ @ -). Ask your administrator to choose another username claim.`,
     );
   const clash = await findUserByUsername(ctx.db, username);
+  // The same person's other sign-in (another tab, another replica) made the account since the lookup above.
+  if (clash && clash.external_id === externalId) return { user: clash, next, created: false, roleChanged: false };
   if (clash)
     throw new OidcRefused(
       `Patchbay already has an account named ${username} that signs in ${clash.external_id ? "through another identity" : "with a password"}. Ask an administrator to remove or rename it on Settings → Users; your next sign-in then creates your account.`,
