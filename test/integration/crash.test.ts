@@ -1,14 +1,17 @@
-// A real crash: the Patchbay process is killed (SIGKILL) the moment Jira has created the
+// Real crashes: the Patchbay process is killed (SIGKILL) the moment Jira has created the
 // issue, before Patchbay could record it. Started again on the same data, the push job is
 // claimed again, waits out Jira Cloud's search lag (a minute, as the simulator lags too), and
-// finds the issue by its label: one issue, linked, no duplicate.
+// finds the issue by its label: one issue, linked, no duplicate. And killed the moment GitHub
+// has made a fix's branch, before its pull request: started again, the fix job completes the
+// same branch's one pull request.
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, expect, it } from "vitest";
 import Database from "better-sqlite3";
-import { type TestApp, TEST_KEY, runJobs, seedRepositories, setUpAdmin, tempDir, testApp } from "../helpers.js";
+import { BASE, type TestApp, TEST_KEY, runJobs, seedRepositories, setUpAdmin, tempDir, testApp, text } from "../helpers.js";
 import { type ServerProcess, startServer } from "../process.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
+import { GitHubSim } from "../sim/github.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "../sim/wiz-fixture.js";
@@ -88,4 +91,88 @@ it("creates no duplicate issue when the process dies between Jira's create and P
   expect(jira.issues).toHaveLength(1);
   expect(jira.faults.requests.filter((r) => r.method === "POST" && r.path === "/rest/api/3/search/jql")).toHaveLength(1);
   expect(fs.existsSync(path.join(dataDir, "patchbay.db"))).toBe(true);
+});
+
+it("opens one fix pull request when the process dies between the branch and the pull request", { timeout: 120_000 }, async () => {
+  const github = new GitHubSim();
+  github.addToken("github_pat_crash_00001");
+  github.repos.push({ id: 950, full_name: "acme/payments", private: true, visibility: "private", archived: false, default_branch: "main" });
+  const pom =
+    "<project>\n  <dependencies>\n    <dependency>\n      <groupId>org.apache.logging.log4j</groupId>\n      <artifactId>log4j-core</artifactId>\n      <version>2.14.1</version>\n    </dependency>\n  </dependencies>\n</project>\n";
+  github.files.set("acme/payments", { "pom.xml": pom });
+  const githubServer = await startSim(github.app());
+  cleanups.push(() => githubServer.close());
+  const dataDir = tempDir();
+  const originMap = `https://api.github.com=${githubServer.url}`;
+
+  // In-process: the repository, a finding in it from CI, and an admin's request to open its fix (queued, not run).
+  const app: TestApp = await testApp({ env: { PATCHBAY_DATA_DIR: dataDir, PATCHBAY_ORIGIN_MAP: originMap } });
+  const admin = await setUpAdmin(app);
+  expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: "github_pat_crash_00001" })).status).toBe(303);
+  await runJobs(app);
+  await admin.post("/integrations/ci-upload", {});
+  const token = /pbt_[a-z2-7]{32}/.exec(text(await (await admin.post("/settings/tokens", { name: "ci", scopes: "upload" })).text()))![0];
+  const report = {
+    SchemaVersion: 2,
+    ArtifactName: ".",
+    ArtifactType: "filesystem",
+    Results: [
+      {
+        Target: "pom.xml",
+        Class: "lang-pkgs",
+        Type: "pom",
+        Vulnerabilities: [
+          {
+            VulnerabilityID: "CVE-2021-44228",
+            PkgName: "org.apache.logging.log4j:log4j-core",
+            InstalledVersion: "2.14.1",
+            FixedVersion: "2.15.0",
+            Severity: "CRITICAL",
+          },
+        ],
+      },
+    ],
+  };
+  const uploaded = await app.runtime.app.request(`${BASE}/api/v1/scans?asset=acme/payments`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(report),
+  });
+  expect(uploaded.status).toBe(201);
+  await runJobs(app);
+  app.clock.time = Date.now();
+  expect((await admin.post("/vulnerabilities/1/fix", { path: "pom.xml" })).status).toBe(303);
+  await app.runtime.close();
+
+  let server: ServerProcess | undefined;
+  const env = { PATCHBAY_DATA_DIR: dataDir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: originMap, PATCHBAY_JOB_LEASE_SECONDS: "2" };
+  // The first process dies the instant GitHub has made the branch; the pull request is never asked for.
+  github.onRefCreated = async () => {
+    github.onRefCreated = undefined;
+    await server!.kill("SIGKILL");
+  };
+  server = await startServer(env);
+  cleanups.push(() => server!.kill());
+  expect(await server.exited).toBe("SIGKILL");
+  const branch = [...(github.branches.get("acme/payments")?.keys() ?? [])];
+  expect(branch).toHaveLength(1);
+  expect(github.pulls).toEqual([]);
+
+  server = await startServer(env);
+  await server.ready();
+  const remediation = () => {
+    const sqlite = new Database(path.join(dataDir, "patchbay.db"), { readonly: true, fileMustExist: true });
+    try {
+      return sqlite.prepare("select number, source_branch, state from remediations").all() as { number: number; source_branch: string; state: string }[];
+    } finally {
+      sqlite.close();
+    }
+  };
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && remediation().length === 0) await new Promise((r) => setTimeout(r, 200));
+  expect(github.pulls).toHaveLength(1);
+  expect(github.pulls[0]!.head).toBe(branch[0]);
+  expect(github.branchFiles("acme/payments", branch[0]!)!["pom.xml"]).toContain("<version>2.15.0</version>");
+  expect(github.files.get("acme/payments")!["pom.xml"]).toBe(pom);
+  expect(remediation()).toEqual([{ number: github.pulls[0]!.number, source_branch: branch[0], state: "open" }]);
 });

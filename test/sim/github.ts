@@ -686,6 +686,7 @@ export class GitHubSim {
       if (this.#commits.get(body.sha)?.repo !== repo.full_name) return invalid(c, "Object does not exist");
       if (!this.branches.has(repo.full_name)) this.branches.set(repo.full_name, new Map());
       this.branches.get(repo.full_name)!.set(branch, body.sha);
+      await this.onRefCreated?.(branch);
       return c.json(refJson(repo, body.ref, body.sha), 201);
     });
     api.patch("/repos/:owner/:repo/git/refs/*", async (c) => {
@@ -807,6 +808,8 @@ export class GitHubSim {
   }
 
   #pullJson: ((p: GitHubSimPull) => unknown) | undefined;
+  /** Called once a branch is created, before GitHub answers (a crash test kills the client there). */
+  onRefCreated: ((branch: string) => Promise<void>) | undefined;
   /** Teams with access to the organization's repositories, "org/slug": reviews may be requested from them. */
   readonly teams = new Set<string>();
   /** Logins whose tokens may read but not write code (a fine-grained token with Contents: read). */
