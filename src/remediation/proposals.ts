@@ -8,6 +8,7 @@ import type { Services } from "../services.js";
 import type { Db } from "../db/schema.js";
 import { connectorContext } from "../connectors/context.js";
 import { connectionFor } from "../integrations/oauth.js";
+import { loadConnected } from "../integrations/store.js";
 import { ExternalError } from "../http.js";
 import { ecosystemFamily } from "../vuln/ecosystems.js";
 import { packageKey } from "../vuln/packages.js";
@@ -132,25 +133,13 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
   }
   const repository = await db
     .selectFrom("repositories")
-    .innerJoin("integrations", "integrations.id", "repositories.integration_id")
-    .select([
-      "repositories.id",
-      "repositories.full_name",
-      "repositories.default_branch",
-      "repositories.archived",
-      "repositories.url",
-      "repositories.external_id",
-      "integrations.kind",
-    ])
-    .select("integrations.id as integration_id")
-    .where("repositories.id", "=", finding.repository_id)
+    .select(["id", "integration_id", "full_name", "default_branch", "archived", "url", "external_id"])
+    .where("id", "=", finding.repository_id)
     .executeTakeFirst();
-  if (!repository) return none("The repository is not reached through a connected source control integration: connect it from the Integration Hub.");
+  const found = repository?.integration_id ? await loadConnected(db, deps.catalogue, repository.integration_id, "scm") : undefined;
+  if (!repository || !found) return none("The repository is not reached through a connected source control integration: connect it from the Integration Hub.");
   if (repository.archived) return none(`${repository.full_name} is archived: nothing can be pushed to it.`);
-  const connector = deps.catalogue.get(repository.kind);
-  if (!connector?.scm) return none(`${repository.full_name}'s integration cannot read files.`);
-  const integration = await db.selectFrom("integrations").selectAll().where("id", "=", repository.integration_id).executeTakeFirstOrThrow();
-  const files = connector.scm.files(await connectionFor(deps, connector, integration), connectorContext(deps.env), {
+  const files = found.connector.scm.files(await connectionFor(deps, found.connector, found.integration), connectorContext(deps.env), {
     fullName: repository.full_name,
     defaultBranch: repository.default_branch,
   });
@@ -164,44 +153,60 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
   if ("reason" in target) return none(target.reason);
 
   let listing;
-  let others;
   try {
-    const all = await files.list();
-    listing = all.filter((f) => manifestFormat(f.path) === fixer.manifest);
-    others = all.filter((f) => fixer.leftAlone[manifestFormat(f.path) ?? ""] !== undefined);
+    listing = await files.list();
   } catch (err) {
     if (err instanceof ExternalError) return none(`The files of ${repository.full_name} could not be listed: ${err.message}`);
     throw err;
   }
-  // A lockfile only its package manager can rewrite: said, and left as it is.
-  for (const file of others) {
+  /** A manifest's text and whether it pins the package; a file that cannot be read is a reason where `said`. */
+  const readManifest = async (path: string, said: boolean): Promise<{ path: string; text: string; declares: boolean } | undefined> => {
     try {
-      const text = await files.read(file.path, MAX_MANIFEST_BYTES);
-      if (parseManifest(file.path, text).some((d) => packageKey(d.ecosystem, d.name) === key)) {
-        const format = manifestFormat(file.path)!;
-        reasons.push(`${file.path} pins ${finding.package} too, and ${fixer.leftAlone[format]} must resolve it: Patchbay does not rewrite ${format} files.`);
-      }
+      const text = await files.read(path, MAX_MANIFEST_BYTES);
+      return { path, text, declares: parseManifest(path, text).some((d) => packageKey(d.ecosystem, d.name) === key) };
     } catch (err) {
       if (!(err instanceof ManifestError || err instanceof ExternalError)) throw err;
+      if (said) reasons.push(`${path}: ${err.message}`);
+      return undefined;
+    }
+  };
+  // A lockfile only its package manager can rewrite: said, and left as it is.
+  for (const file of listing) {
+    const format = manifestFormat(file.path) ?? "";
+    if (fixer.leftAlone[format] === undefined) continue;
+    if ((await readManifest(file.path, false))?.declares) {
+      reasons.push(`${file.path} pins ${finding.package} too, and ${fixer.leftAlone[format]} must resolve it: Patchbay does not rewrite ${format} files.`);
     }
   }
-  if (listing.length === 0) return { proposals: [], reasons: [...reasons, `${repository.full_name} has no ${fixer.manifest} on its default branch.`] };
+  const manifests = listing
+    .filter((f) => manifestFormat(f.path) === fixer.manifest)
+    .sort((a, b) => a.path.split("/").length - b.path.split("/").length || a.path.localeCompare(b.path));
+  if (manifests.length === 0) return { proposals: [], reasons: [...reasons, `${repository.full_name} has no ${fixer.manifest} on its default branch.`] };
   // The manifests that declare the package; a transitive one is pinned in the top-most manifest.
   const read: { path: string; text: string; declares: boolean }[] = [];
-  for (const file of listing.sort((a, b) => a.path.split("/").length - b.path.split("/").length || a.path.localeCompare(b.path))) {
-    try {
-      const text = await files.read(file.path, MAX_MANIFEST_BYTES);
-      const declares = parseManifest(file.path, text).some((d) => packageKey(d.ecosystem, d.name) === key);
-      read.push({ path: file.path, text, declares });
-    } catch (err) {
-      if (err instanceof ManifestError || err instanceof ExternalError) reasons.push(`${file.path}: ${err.message}`);
-      else throw err;
-    }
+  for (const file of manifests) {
+    const manifest = await readManifest(file.path, true);
+    if (manifest) read.push(manifest);
   }
   const targets = read.some((r) => r.declares) ? read.filter((r) => r.declares) : read.slice(0, 1);
   const proposals: Proposal[] = [];
   const tools = registryTools(deps, formatEcosystem(fixer.manifest)!);
+  const tickets = targets.length
+    ? await ticketKeys(
+        db,
+        target.findings.map((f) => f.id),
+      )
+    : [];
   for (const manifest of targets) {
+    const branch = branchName(family!, finding.package, manifest.path);
+    // Checked before the change is made: a declined version costs no request to the index.
+    const declined = await declinedVersion(db, repository.id, branch, finding.ecosystem);
+    if (declined && (compareVersions(finding.ecosystem, target.to, declined.version) ?? 1) <= 0) {
+      reasons.push(
+        `A person declined the fix to ${declined.version} in ${manifest.path} (pull request #${declined.number}, closed without merging): Patchbay proposes it again once a fixed version above ${declined.version} is known.`,
+      );
+      continue;
+    }
     let outcome: FixOutcome;
     try {
       outcome = await fixer.raise(manifest.path, manifest.text, finding.package, target.to, tools);
@@ -214,19 +219,11 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
       reasons.push(outcome.reason);
       continue;
     }
-    const branch = branchName(family!, finding.package, manifest.path);
-    const declined = await declinedVersion(db, repository.id, branch, finding.ecosystem);
-    if (declined && (compareVersions(finding.ecosystem, target.to, declined.version) ?? 1) <= 0) {
-      reasons.push(
-        `A person declined the fix to ${declined.version} in ${manifest.path} (pull request #${declined.number}, closed without merging): Patchbay proposes it again once a fixed version above ${declined.version} is known.`,
-      );
-      continue;
-    }
     const title = `Bump ${finding.package} from ${finding.installed_version} to ${target.to}${manifest.path.includes("/") ? ` in /${manifest.path.slice(0, manifest.path.lastIndexOf("/"))}` : ""}`;
     proposals.push({
       repository: {
         id: repository.id,
-        integrationId: repository.integration_id,
+        integrationId: found.integration.id,
         fullName: repository.full_name,
         defaultBranch: repository.default_branch ?? "main",
         url: repository.url,
@@ -245,10 +242,7 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
       body: pullRequestBody(
         { package: finding.package, from: finding.installed_version, to: target.to, path: manifest.path, how: outcome.how, why: target.why, branch },
         target.findings,
-        await ticketKeys(
-          db,
-          target.findings.map((f) => f.id),
-        ),
+        tickets,
       ),
       findings: target.findings,
       reviewers: await ownersOfFile(db, repository.id, manifest.path),

@@ -8,6 +8,7 @@ import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
 import { HttpSession, startServer } from "../process.js";
 import { GitHubSim } from "../sim/github.js";
 import { startSim } from "../sim/serve.js";
+import { trivyFilesystemReport } from "./reports.js";
 
 const FIXES = 50;
 const TOKEN = "github_pat_bench_fixes_01";
@@ -71,29 +72,19 @@ export async function fixBenchmark(): Promise<Row[]> {
     const created = await (await session.send("/settings/tokens", { name: "bench", scopes: "upload" })).text();
     const token = /pbt_[a-z2-7]{32}/.exec(created)?.[0];
     if (!token) throw new Error("no API token was shown");
-    const report = {
-      SchemaVersion: 2,
-      ArtifactName: ".",
-      ArtifactType: "filesystem",
-      Results: [
-        {
-          Target: "pom.xml",
-          Class: "lang-pkgs",
-          Type: "pom",
-          Vulnerabilities: Array.from({ length: FIXES }, (_, i) => ({
-            VulnerabilityID: `CVE-2026-${String(70000 + i)}`,
-            PkgName: `com.acme.bench:lib-${String(i).padStart(2, "0")}`,
-            InstalledVersion: "1.0.0",
-            FixedVersion: "1.0.1",
-            Severity: "HIGH",
-          })),
-        },
-      ],
-    };
+    const report = trivyFilesystemReport(
+      Array.from({ length: FIXES }, (_, i) => ({
+        id: `CVE-2026-${String(70000 + i)}`,
+        pkg: `com.acme.bench:lib-${String(i).padStart(2, "0")}`,
+        installed: "1.0.0",
+        fixed: "1.0.1",
+        severity: "HIGH",
+      })),
+    );
     const uploaded = await fetch(`${server.url}/api/v1/scans?asset=acme/payments`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify(report),
+      body: report,
     });
     if (uploaded.status !== 201) throw new Error(`the upload answered ${uploaded.status}: ${await uploaded.text()}`);
     const ids = (sqlite.prepare("select id from findings where status = 'open' order by id").all() as { id: number }[]).map((r) => r.id);

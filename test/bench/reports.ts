@@ -68,3 +68,39 @@ export function cycloneDxSbom(megabytes: number): string {
   }
   return `{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "metadata": {"tools": {"components": [{"type": "application", "name": "syft", "version": "1.0.0"}]}, "component": {"type": "application", "name": "acme/web"}}, "components": [\n${components.join(",\n")}\n]}`;
 }
+
+/** One vulnerable package as a Trivy filesystem scan lists it. */
+export interface TrivyVulnerability {
+  id: string;
+  pkg: string;
+  installed: string;
+  fixed?: string;
+  severity: string;
+  /** The manifest it was found in (pom.xml when absent) and its Trivy type (pom). */
+  target?: string;
+  type?: string;
+}
+
+/** A Trivy filesystem report (SchemaVersion 2) of these vulnerabilities, one result per manifest. */
+export function trivyFilesystemReport(vulnerabilities: TrivyVulnerability[]): string {
+  const byTarget = new Map<string, TrivyVulnerability[]>();
+  for (const v of vulnerabilities) byTarget.set(v.target ?? "pom.xml", [...(byTarget.get(v.target ?? "pom.xml") ?? []), v]);
+  return JSON.stringify({
+    SchemaVersion: 2,
+    ArtifactName: ".",
+    ArtifactType: "filesystem",
+    Results: [...byTarget].map(([target, list]) => ({
+      Target: target,
+      Class: "lang-pkgs",
+      Type: list[0]!.type ?? "pom",
+      Vulnerabilities: list.map((v) => ({
+        VulnerabilityID: v.id,
+        PkgName: v.pkg,
+        InstalledVersion: v.installed,
+        ...(v.fixed ? { FixedVersion: v.fixed } : {}),
+        Severity: v.severity,
+        Title: `${v.id} in ${v.pkg}`,
+      })),
+    })),
+  });
+}

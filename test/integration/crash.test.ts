@@ -12,6 +12,7 @@ import { BASE, type TestApp, TEST_KEY, runJobs, seedRepositories, setUpAdmin, te
 import { type ServerProcess, startServer } from "../process.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { GitHubSim } from "../sim/github.js";
+import { trivyFilesystemReport } from "../bench/reports.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { repoAsset, wizFinding } from "../sim/wiz-data.js";
 import { WIZ_CLIENT, WIZ_ENDPOINT, startWiz } from "../sim/wiz-fixture.js";
@@ -112,31 +113,13 @@ it("opens one fix pull request when the process dies between the branch and the 
   await runJobs(app);
   await admin.post("/integrations/ci-upload", {});
   const token = /pbt_[a-z2-7]{32}/.exec(text(await (await admin.post("/settings/tokens", { name: "ci", scopes: "upload" })).text()))![0];
-  const report = {
-    SchemaVersion: 2,
-    ArtifactName: ".",
-    ArtifactType: "filesystem",
-    Results: [
-      {
-        Target: "pom.xml",
-        Class: "lang-pkgs",
-        Type: "pom",
-        Vulnerabilities: [
-          {
-            VulnerabilityID: "CVE-2021-44228",
-            PkgName: "org.apache.logging.log4j:log4j-core",
-            InstalledVersion: "2.14.1",
-            FixedVersion: "2.15.0",
-            Severity: "CRITICAL",
-          },
-        ],
-      },
-    ],
-  };
+  const report = trivyFilesystemReport([
+    { id: "CVE-2021-44228", pkg: "org.apache.logging.log4j:log4j-core", installed: "2.14.1", fixed: "2.15.0", severity: "CRITICAL" },
+  ]);
   const uploaded = await app.runtime.app.request(`${BASE}/api/v1/scans?asset=acme/payments`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify(report),
+    body: report,
   });
   expect(uploaded.status).toBe(201);
   await runJobs(app);

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Browser, type TestApp, BASE, runJobs, setUpAdmin, signIn, testApp, text } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { PypiSim } from "../sim/packages.js";
+import { type TrivyVulnerability, trivyFilesystemReport } from "../bench/reports.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 
 const GITHUB_TOKEN = "github_pat_fixes_00001";
@@ -69,31 +70,11 @@ afterEach(async () => {
 const db = () => app.runtime.database.db;
 
 /** A Trivy filesystem report of the repository with these vulnerabilities. */
-async function scan(vulnerabilities: { id: string; pkg: string; installed: string; fixed?: string; severity: string; target?: string; type?: string }[]) {
-  const byTarget = new Map<string, typeof vulnerabilities>();
-  for (const v of vulnerabilities) byTarget.set(v.target ?? "pom.xml", [...(byTarget.get(v.target ?? "pom.xml") ?? []), v]);
-  const report = {
-    SchemaVersion: 2,
-    ArtifactName: ".",
-    ArtifactType: "filesystem",
-    Results: [...byTarget].map(([target, list]) => ({
-      Target: target,
-      Class: "lang-pkgs",
-      Type: list[0]!.type ?? "pom",
-      Vulnerabilities: list.map((v) => ({
-        VulnerabilityID: v.id,
-        PkgName: v.pkg,
-        InstalledVersion: v.installed,
-        ...(v.fixed ? { FixedVersion: v.fixed } : {}),
-        Severity: v.severity,
-        Title: `${v.id} in ${v.pkg}`,
-      })),
-    })),
-  };
+async function scan(vulnerabilities: TrivyVulnerability[]) {
   const res = await app.runtime.app.request(`${BASE}/api/v1/scans?asset=acme/payments`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify(report),
+    body: trivyFilesystemReport(vulnerabilities),
   });
   expect(res.status, await res.clone().text()).toBe(201);
 }
