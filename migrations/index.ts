@@ -42,6 +42,8 @@ import * as m0038 from "./0038_token_refresh_lock.js";
 import * as m0039 from "./0039_count_generation.js";
 import * as m0040 from "./0040_pinned_jobs.js";
 import * as m0041 from "./0041_statement_count_triggers.js";
+import * as m0042 from "./0042_pace_writes.js";
+import * as m0043 from "./0043_fix_proposals.js";
 import * as postgresBaseline from "./postgres/baseline.js";
 
 export const migrations: Record<string, Migration> = {
@@ -86,6 +88,8 @@ export const migrations: Record<string, Migration> = {
   "0039_count_generation": m0039,
   "0040_pinned_jobs": m0040,
   "0041_statement_count_triggers": m0041,
+  "0042_pace_writes": m0042,
+  "0043_fix_proposals": m0043,
 };
 
 /**

@@ -111,7 +111,7 @@ export interface HttpClientOptions {
   fetch?: typeof fetch;
   /** Pulls the service's error text out of an error body. */
   errorMessage?: (body: string) => string | undefined;
-  /** Paces requests ahead of the service's limits (one credential's token bucket). */
+  /** Paces requests ahead of the service's limits (one credential's log of writes). */
   pacer?: Pacer;
 }
 

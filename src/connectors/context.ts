@@ -15,7 +15,7 @@ export interface ConnectorEnvironment {
   originMap: Map<string, string>;
   /** The outbound proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), for connections not made by HTTP (SMTP). */
   proxy?: ProxySettings;
-  /** Paces the connection's requests under the service's limits (one credential's bucket). */
+  /** Paces the connection's requests under the service's limits (one credential's log of writes). */
   pacer?: Pacer;
   /** The clock pacing waits by (tests: the test clock), or false for no pacing at all. */
   pace?: PaceClock | false;

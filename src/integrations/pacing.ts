@@ -1,12 +1,12 @@
 // Pacing ahead of the services' limits. Each credential (the integration whose token signs the
-// requests: a GitHub Issues tracker that reuses a GitHub integration writes as that one) has a
-// token bucket per window in the database, shared by every process and every job writing with
-// it. A bucket holds a tenth of the window's limit and refills with the rest over the window,
-// so no window of that length ever sees more than the limit: GitHub's 500 an hour becomes a
-// burst of 50, then one write every 8 s. Concurrent requests are capped per process.
+// requests: a GitHub Issues tracker that reuses a GitHub integration writes as that one) keeps a
+// log of its writes in the database, shared by every process and every job writing with it, and
+// a write goes only when every window (a minute, an hour) has seen fewer than its limit: the
+// service's own sliding windows, with a second's margin for the time a request is in transit.
+// Concurrent requests are capped per process.
 //
-// A write waits in line for its token; a wait longer than a job should hold its slot (a minute)
-// is a RateLimitedError, and the job runs again when the tokens are there.
+// A write waits in line for its turn; a wait longer than a job should hold its slot (a minute's
+// window with its margin) is a RateLimitedError, and the job runs again when the window has room.
 import { sql } from "kysely";
 import type { PaceClock } from "../connectors/context.js";
 import { paceLimits } from "../connectors/pace.js";
@@ -20,8 +20,14 @@ export interface PaceWindow {
   max: number;
 }
 
-/** Waits longer than this are not held in a job: the job is retried when the tokens are there. */
-const MAX_INLINE_WAIT_MS = 60_000;
+/** Added to every window: a write is logged as it leaves, the service counts it as it arrives. */
+export const WINDOW_MARGIN_MS = 1000;
+
+/**
+ * Waits longer than this are not held in a job (its lease is renewed meanwhile): the job is
+ * retried when the window has room. A full minute's window is waited out in place.
+ */
+const MAX_INLINE_WAIT_MS = 60_000 + WINDOW_MARGIN_MS;
 
 export function paceWindows(limits: PaceLimits): PaceWindow[] {
   const out: PaceWindow[] = [];
@@ -30,56 +36,53 @@ export function paceWindows(limits: PaceLimits): PaceWindow[] {
   return out;
 }
 
-/** A window's bucket: its size and refill (tokens a millisecond), never more than `max` in any window. */
-export function bucketShape(window: PaceWindow): { burst: number; ratePerMs: number } {
-  const burst = window.max >= 10 ? Math.floor(window.max / 10) : 1;
-  return { burst, ratePerMs: Math.max(window.max - burst, window.max / 2) / (window.seconds * 1000) };
-}
-
-class Refused extends Error {
-  constructor(readonly waitMs: number) {
-    super("no token");
-  }
-}
+const spanOf = (window: PaceWindow) => window.seconds * 1000 + WINDOW_MARGIN_MS;
 
 /**
- * Takes one token from each of the credential's windows, all or none. Returns 0 when taken,
- * or the milliseconds until the scarcest window has one.
+ * Logs one write for the credential when every window has room for it, all or none. Returns 0
+ * when logged, or the milliseconds until the fullest window has room.
  */
-export async function takeToken(db: Db, credential: string, windows: PaceWindow[], nowMs: number): Promise<number> {
+export async function reserveWrite(db: Db, credential: string, windows: PaceWindow[], nowMs: number): Promise<number> {
   if (windows.length === 0) return 0;
-  try {
-    await db.transaction().execute(async (trx) => {
-      for (const window of windows) {
-        const { burst, ratePerMs } = bucketShape(window);
-        const now = sql<number>`cast(${nowMs} as double precision)`;
-        const rate = sql<number>`cast(${ratePerMs} as double precision)`;
-        const cap = sql<number>`cast(${burst} as double precision)`;
-        // The bucket as refilled until now (a clock behind the last writer's adds nothing).
-        const elapsed = sql<number>`(case when ${now} > pace_buckets.updated_ms then ${now} - pace_buckets.updated_ms else 0 end)`;
-        const grown = sql<number>`pace_buckets.tokens + ${elapsed} * ${rate}`;
-        const refilled = sql<number>`(case when ${grown} > ${cap} then ${cap} else ${grown} end)`;
-        // One atomic upsert per window: every right-hand side reads the row as it was.
-        const row = await trx
-          .insertInto("pace_buckets")
-          .values({ key: `${credential}|${window.seconds}`, tokens: burst - 1, updated_ms: nowMs, granted: 1 })
-          .onConflict((oc) =>
-            oc.column("key").doUpdateSet({
-              tokens: sql<number>`case when ${refilled} >= 1 then ${refilled} - 1 else ${refilled} end`,
-              updated_ms: sql<number>`case when ${now} > pace_buckets.updated_ms then ${now} else pace_buckets.updated_ms end`,
-              granted: sql<number>`case when ${refilled} >= 1 then 1 else 0 end`,
-            }),
-          )
-          .returning(["tokens", "granted"])
-          .executeTakeFirstOrThrow();
-        if (Number(row.granted) !== 1) throw new Refused(Math.max(1, Math.ceil((1 - Number(row.tokens)) / ratePerMs)));
-      }
-    });
+  return db.transaction().execute(async (trx) => {
+    // The credential's row first: on PostgreSQL its lock lines up the writers with this
+    // credential, on SQLite the write takes the database's write lock. Its clock never goes
+    // back, so a process whose clock is behind still counts the others' writes.
+    const row = await trx
+      .insertInto("pace_credentials")
+      .values({ key: credential, updated_ms: nowMs })
+      .onConflict((oc) =>
+        oc.column("key").doUpdateSet({
+          updated_ms: sql<number>`case when excluded.updated_ms > pace_credentials.updated_ms then excluded.updated_ms else pace_credentials.updated_ms end`,
+        }),
+      )
+      .returning("updated_ms")
+      .executeTakeFirstOrThrow();
+    const now = Math.max(nowMs, Number(row.updated_ms));
+    let wait = 0;
+    for (const window of windows) {
+      // The window is full when its max-th latest write is still inside it; it has room once that one leaves.
+      const edge = await trx
+        .selectFrom("pace_writes")
+        .select("at_ms")
+        .where("key", "=", credential)
+        .where("at_ms", ">", now - spanOf(window))
+        .orderBy("at_ms", "desc")
+        .limit(1)
+        .offset(window.max - 1)
+        .executeTakeFirst();
+      if (edge) wait = Math.max(wait, Math.ceil(Number(edge.at_ms) + spanOf(window) - now));
+    }
+    if (wait > 0) return wait;
+    await trx.insertInto("pace_writes").values({ key: credential, at_ms: now }).execute();
+    const longest = Math.max(...windows.map(spanOf));
+    await trx
+      .deleteFrom("pace_writes")
+      .where("key", "=", credential)
+      .where("at_ms", "<=", now - longest)
+      .execute();
     return 0;
-  } catch (err) {
-    if (err instanceof Refused) return err.waitMs;
-    throw err;
-  }
+  });
 }
 
 /** Requests in flight per credential, in this process. */
@@ -125,7 +128,7 @@ export function databasePacer(o: PacerOptions): Pacer {
     async acquire(write) {
       if (write) {
         for (;;) {
-          const wait = await takeToken(o.db, o.credential, windows, now());
+          const wait = await reserveWrite(o.db, o.credential, windows, now());
           if (wait === 0) break;
           if (wait > maxWait) {
             const seconds = Math.ceil(wait / 1000);
@@ -169,7 +172,7 @@ function settingsOf(integration: Pick<Integration, "settings">): Record<string, 
 
 /**
  * An integration's pace: it writes with its own credential, or (where it reuses another
- * integration's connection) with that one's, and the two share one bucket.
+ * integration's connection) with that one's, and the two share one log of writes.
  */
 export async function paceOf(db: Db, connector: Connector, integration: Pick<Integration, "id" | "settings">): Promise<PaceOf | undefined> {
   if (!connector.pacing) return undefined;
@@ -209,15 +212,12 @@ export async function pacerFor(
 }
 
 /**
- * How long `writes` writes take at this pace from empty buckets (a steady pace: the estimate
- * does not count on a burst another job may already have used), in seconds.
+ * How long `writes` writes take at this pace (a steady pace: the estimate does not count on
+ * windows another job may already have used), in seconds.
  */
 export function paceSeconds(writes: number, limits: PaceLimits): number {
   let seconds = 0;
-  for (const window of paceWindows(limits)) {
-    const { ratePerMs } = bucketShape(window);
-    seconds = Math.max(seconds, writes / ratePerMs / 1000);
-  }
+  for (const window of paceWindows(limits)) seconds = Math.max(seconds, (writes / window.max) * window.seconds);
   return seconds;
 }
 
@@ -235,7 +235,7 @@ export function formatDuration(seconds: number): string {
 export interface PushEstimate {
   tickets: number;
   seconds: number;
-  /** "about 2 h 13 min at GitHub's pace (at most 80 a minute and 500 an hour)". */
+  /** "about 2 h at GitHub's pace (at most 80 a minute and 500 an hour)". */
   text: string;
   /** Hours of work: grouping findings into fewer tickets is worth suggesting. */
   long: boolean;
