@@ -34,6 +34,7 @@ import { ownershipRoutes } from "./web/ownership.js";
 import { configurationRoutes } from "./web/configuration.js";
 import { trendRoutes } from "./web/trends.js";
 import { vulnerabilityRoutes } from "./web/vulnerabilities.js";
+import { fixRoutes } from "./web/fixes.js";
 import { repositoryRoutes } from "./web/repositories.js";
 import { webhookRoutes } from "./web/webhooks.js";
 import { remediationRoutes } from "./web/remediations.js";
@@ -256,6 +257,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", tokenRoutes(deps));
   app.route("/", apiRoutes(deps));
   app.route("/", auditRoutes(deps));
+  app.route("/", fixRoutes(deps));
   app.route("/", vulnerabilityRoutes(deps));
   app.route("/", repositoryRoutes(deps));
   app.route("/", remediationRoutes(deps));

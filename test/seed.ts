@@ -46,6 +46,7 @@ export async function seedEveryTable(app: TestApp, findings = 40): Promise<void>
       visibility: "private",
       topics: JSON.stringify(["pci", "team-payments"]),
       codeowners: "* @acme/payments\n",
+      remediation: JSON.stringify({ mode: "hybrid", maxOpen: 3 }),
       created_at: at,
       updated_at: at,
     })
@@ -197,6 +198,25 @@ export async function seedEveryTable(app: TestApp, findings = 40): Promise<void>
     .executeTakeFirstOrThrow();
   await db.insertInto("remediation_findings").values({ remediation_id: pr.id, finding_id: found[0]!.id, reason: "fixes pkg-0" }).execute();
   await db
+    .insertInto("fix_proposals")
+    .values({
+      repository_id: repository.id,
+      package_lc: "pkg-1",
+      path: "package.json",
+      finding_id: found[1]!.id,
+      signature: "0123456789abcdef0123456789abcdef",
+      state: "waiting",
+      branch: "patchbay/fix-npm-pkg-1-0a1b2c3d",
+      title: "Bump pkg-1 from 1.0.0 to 1.0.1",
+      to_version: "1.0.1",
+      findings: 1,
+      reason: null,
+      by: null,
+      created_at: at,
+      updated_at: at,
+    })
+    .execute();
+  await db
     .insertInto("repository_dependencies")
     .values({
       repository_id: repository.id,
@@ -300,7 +320,8 @@ export async function seedEveryTable(app: TestApp, findings = 40): Promise<void>
     .insertInto("finding_snapshots")
     .values({ day: at.slice(0, 10), severity: "critical", open: 10 })
     .execute();
-  await db.insertInto("pace_buckets").values({ key: "jira|1", tokens: 8.75, updated_ms: now.getTime(), granted: 3 }).execute();
+  await db.insertInto("pace_credentials").values({ key: "integration:1", updated_ms: now.getTime() }).execute();
+  await db.insertInto("pace_writes").values({ key: "integration:1", at_ms: now.getTime() }).execute();
   await db.insertInto("schedule_ticks").values({ schedule: "nightly-sync", tick: "2026-12-05T03:00", claimed_at: at }).execute();
 }
 

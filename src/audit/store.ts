@@ -31,6 +31,8 @@ export const AUDIT_ACTIONS = {
   "ticket.linked": "Linked a ticket by hand",
   "push.requested": "Asked for a push",
   "fix.requested": "Asked for a fix pull request",
+  "fix.dismissed": "Dismissed a proposed fix",
+  "remediation.changed": "Changed remediation settings",
   "sla.changed": "Changed the SLA policy",
   "ownership.changed": "Changed ownership routing",
   "configuration.imported": "Imported a configuration",

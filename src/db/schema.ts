@@ -144,6 +144,8 @@ export interface RepositoryTable {
   codeowners: ColumnType<string | null, string | null | undefined, string | null>;
   /** JSON: the team's override of the routed assignee, component, labels and channel. */
   routing: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON: the repository's own remediation settings (mode, open fix pull requests at most…), over the default. */
+  remediation: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }
@@ -294,13 +296,43 @@ export interface SyncPageTable {
 }
 
 /** One token bucket of the outbound pacing: a credential's writes in one window. */
-export interface PaceBucketTable {
-  /** "<credential>|<window seconds>": "integration:4|60". */
+export type FixProposalState = "waiting" | "queued" | "dismissed" | "unfixable";
+
+/** What the fix sweep found for a (repository, package) in one manifest ("" when none could be made). */
+export interface FixProposalTable {
+  id: Generated<number>;
+  repository_id: number;
+  package_lc: string;
+  path: string;
+  /** The finding the proposal is computed from (any open finding of the package there). */
+  finding_id: number;
+  /** The open findings and their fixed versions when it was computed: a change computes it again. */
+  signature: string;
+  state: FixProposalState;
+  branch: string | null;
+  title: string | null;
+  to_version: string | null;
+  findings: number;
+  /** Why no fix could be made, or why it waits (the repository's open fix pull requests at most). */
+  reason: string | null;
+  /** Who queued or dismissed it ("automatic" for the automated mode). */
+  by: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A credential that writes under pacing: its row is the lock writers with it line up on. */
+export interface PaceCredentialTable {
+  /** "integration:4". */
   key: string;
-  tokens: number;
+  /** The latest clock a writer with it read (milliseconds since the epoch). */
   updated_ms: number;
-  /** Whether the last take was granted (1) or refused for want of tokens (0). */
-  granted: number;
+}
+
+/** One write a credential made, kept while it counts in a window (an hour). */
+export interface PaceWriteTable {
+  key: string;
+  at_ms: number;
 }
 
 export interface AuthAttemptTable {
@@ -593,7 +625,9 @@ export interface Database {
   sync_pages: SyncPageTable;
   webhook_deliveries: WebhookDeliveryTable;
   auth_attempts: AuthAttemptTable;
-  pace_buckets: PaceBucketTable;
+  pace_credentials: PaceCredentialTable;
+  fix_proposals: FixProposalTable;
+  pace_writes: PaceWriteTable;
   remediations: RemediationTable;
   remediation_findings: RemediationFindingTable;
   domain_events: DomainEventTable;

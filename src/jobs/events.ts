@@ -29,8 +29,26 @@ export type DomainEvent =
 /** The ticket sweep (automatic pushes), asked for after findings change; one queued at a time. */
 export const SWEEP_JOB = jobKind("tickets.sweep", { label: "Ticket sweep", dedupe: "one" });
 
+/** The fix sweep (fix pull requests proposed or opened by the remediation modes); one queued at a time. */
+export const FIX_SWEEP_JOB = jobKind("remediation.fix-sweep", { label: "Fix sweep", dedupe: "one" });
+
+/**
+ * The sweeps that follow a change of findings: the ticket sweep, and the fix sweep where a
+ * remediation mode is on (the default's, or any repository's own setting).
+ */
 export async function requestTicketSweep(db: Db, now: Date): Promise<void> {
   await enqueue(db, SWEEP_JOB, null, now);
+  if (await fixSweepWanted(db)) await enqueue(db, FIX_SWEEP_JOB, null, now);
+}
+
+/** The meta key of the remediation settings' default (see remediation/settings). */
+export const REMEDIATION_DEFAULTS_KEY = "remediation.defaults";
+
+async function fixSweepWanted(db: Db): Promise<boolean> {
+  const own = await db.selectFrom("repositories").select("id").where("remediation", "is not", null).limit(1).executeTakeFirst();
+  if (own) return true;
+  const defaults = await db.selectFrom("meta").select("value").where("key", "=", REMEDIATION_DEFAULTS_KEY).executeTakeFirst();
+  return defaults !== undefined && !defaults.value.includes('"mode":"off"');
 }
 
 export async function publish(db: Db, event: DomainEvent, now: Date): Promise<void> {

@@ -12,6 +12,8 @@ import { connectionFor } from "../integrations/oauth.js";
 import { pacerFor } from "../integrations/pacing.js";
 import { proposeFixes } from "./proposals.js";
 import { applyPullRequest } from "./process.js";
+import { repositoryRemediation } from "./settings.js";
+import { markUnfixable } from "./fix-store.js";
 
 export const OPEN_FIX_JOB = jobKind<{ findingId: number; path: string; by: string }>("remediation.open-fix", {
   label: "Fix pull request",
@@ -25,6 +27,8 @@ export function openFixHandler(deps: Services): JobHandler<{ findingId: number; 
     if (!proposal) {
       // The repository or the findings changed since the page was shown: nothing to open now.
       logger.warn("fix pull request not opened", { findingId: payload.findingId, path: payload.path, reasons });
+      // A proposal queued from Fixes to approve says why on that page.
+      await markUnfixable(deps.db, payload.findingId, payload.path, reasons.join(" ").slice(0, 2000) || "The fix no longer applies.", deps.now());
       return;
     }
     const found = await loadConnected(deps.db, deps.catalogue, proposal.repository.integrationId, "scm");
@@ -34,6 +38,7 @@ export function openFixHandler(deps: Services): JobHandler<{ findingId: number; 
       return;
     }
     const { integration, connector } = found;
+    const { settings } = await repositoryRemediation(deps.db, proposal.repository.id);
     const opened = await fixes.open(
       await connectionFor(deps, connector, integration),
       connectorContext({ ...deps.env, logger, pacer: await pacerFor(deps.db, connector, integration, logger, deps.env.pace) }),
@@ -44,7 +49,7 @@ export function openFixHandler(deps: Services): JobHandler<{ findingId: number; 
         message: `${proposal.title}\n\n${proposal.why}`,
         title: proposal.title,
         body: proposal.body,
-        draft: false,
+        draft: settings.draft,
         reviewers: proposal.reviewers,
       },
     );
@@ -74,6 +79,7 @@ export function openFixHandler(deps: Services): JobHandler<{ findingId: number; 
       detail,
       reviewers: opened.reviewers,
       ...(opened.unrequested.length ? { notAskedToReview: opened.unrequested } : {}),
+      ...(opened.note ? { note: opened.note } : {}),
     });
   };
 }

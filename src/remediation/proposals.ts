@@ -20,6 +20,7 @@ import { parseBump } from "./fixes.js";
 import { ownersOfFile } from "../routing/ownership.js";
 import { type FileChange, type FixOutcome, cannot } from "./fixers/types.js";
 import { raiseRequirement } from "./fixers/requirements.js";
+import { repositoryRemediation } from "./settings.js";
 
 /** What a fixer may ask for while it writes a change: the index's digests of a version's files. */
 interface FixTools {
@@ -149,7 +150,8 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
   const key = packageKey(finding.ecosystem, finding.package);
   const reasons: string[] = [];
   const fixable = siblings.filter((s) => ecosystemFamily(s.ecosystem) === family && packageKey(s.ecosystem, s.package) === key);
-  const target = targetVersion(finding.ecosystem, finding.installed_version, fixable);
+  const { settings } = await repositoryRemediation(db, repository.id);
+  const target = targetVersion(finding.ecosystem, finding.installed_version, fixable, settings.majorUpgrades);
   if ("reason" in target) return none(target.reason);
 
   let listing;
@@ -281,12 +283,14 @@ type Sibling = Awaited<ReturnType<typeof openFindingsOf>>[number];
 
 /**
  * The version to raise to: the highest of the fixed versions of the package's open findings at
- * the installed version (the lowest that fixes them all). A major upgrade is not proposed.
+ * the installed version (the lowest that fixes them all). A major upgrade is proposed only where
+ * the repository's remediation settings allow it.
  */
 function targetVersion(
   ecosystem: string | null,
   installed: string,
   siblings: Sibling[],
+  majorUpgrades: boolean,
 ): { to: string; why: string; findings: ProposedFinding[] } | { reason: string } {
   const here = siblings.filter((s) => s.installed_version === installed);
   const withFix = here.filter((s) => s.fixed_version);
@@ -304,8 +308,10 @@ function targetVersion(
   }
   if ((compareVersions(ecosystem, to!, installed) ?? 0) <= 0) return { reason: `The fixed version ${to} is not above the installed ${installed}.` };
   const major = (v: string) => /^v?(\d+)/.exec(v)?.[1];
-  if (major(to!) !== undefined && major(to!) !== major(installed)) {
-    return { reason: `The fix requires a major upgrade (${installed} → ${to}); Patchbay does not propose major upgrades, as they may break the build.` };
+  if (!majorUpgrades && major(to!) !== undefined && major(to!) !== major(installed)) {
+    return {
+      reason: `The fix requires a major upgrade (${installed} → ${to}), which may break the build: major upgrades are off for this repository (an admin allows them in its Remediation settings).`,
+    };
   }
   const findings = withFix.map((s) => ({ id: s.id, cve: s.cve, severity: s.severity, installedVersion: s.installed_version, fixedVersion: s.fixed_version }));
   const why =

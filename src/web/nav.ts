@@ -26,6 +26,7 @@ const SECTIONS: { label: string; pages: Page[] }[] = [
     pages: [
       { href: "/vulnerabilities", label: "Vulnerabilities" },
       { href: "/remediations", label: "Remediations" },
+      { href: "/fixes", label: "Fixes to approve" },
       { href: "/trends", label: "Trends" },
     ],
   },
@@ -54,6 +55,7 @@ const SECTIONS: { label: string; pages: Page[] }[] = [
       { href: "/settings/tokens", label: "API tokens" },
       { href: "/settings/sla", label: "SLAs", admin: true },
       { href: "/settings/ownership", label: "Ownership routing", admin: true },
+      { href: "/settings/remediation", label: "Remediation", admin: true },
       { href: "/settings/configuration", label: "Configuration as code", admin: true },
       { href: "/settings/audit", label: "Audit log", admin: true },
     ],

@@ -215,6 +215,8 @@ const SECOND_DOORS: Record<string, string> = {
   "findings src/findings/status.ts": "status and history",
   // Ownership columns (a repository's own route and its CODEOWNERS) belong to routing.
   "repositories src/routing/ownership.ts": "routing and codeowners columns",
+  // A repository's own remediation settings belong to the remediation settings.
+  "repositories src/remediation/settings.ts": "remediation column",
 };
 
 /** Tables written from more than one file (beyond the second doors above), with the files. */
