@@ -335,6 +335,8 @@ export interface FixPullRequest {
   /** The reviewers the service took; the others, with why, in `unrequested`. */
   reviewers: string[];
   unrequested: string[];
+  /** What differs from what was asked ("opened ready for review: the plan has no drafts"), for the log. */
+  note?: string;
 }
 
 /** Writing fix pull requests: what a connector offers beside reading files. */

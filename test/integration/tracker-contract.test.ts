@@ -175,7 +175,8 @@ const cases: TrackerCase[] = [
         errors: [{ resource: "Issue", field: "title", code: "missing_field" }],
         documentation_url: "https://docs.github.com/rest",
       }),
-      message: "Validation Failed",
+      // GitHub's details of a 422 are kept: which field, and what is wrong with it.
+      message: "Validation Failed: title missing_field",
     },
     revoke: () => (github.tokens.get("github_pat_contract")!.revoked = true),
     restrict: () => github.triageOnly.add(github.tokens.get("github_pat_contract")!.login),

@@ -94,6 +94,11 @@ export class GitHubSim {
    * rate limit", with Retry-After for the per-minute one.
    */
   secondaryLimits = { perMinute: 80, perHour: 500 };
+  /**
+   * Whether the account's plan has draft pull requests in private repositories (GitHub Free
+   * does not: a draft there is refused with 422). Public repositories always have them.
+   */
+  draftsOnPrivate = false;
   /** The sim's clock for its limits (a test sets its own). */
   now: () => number = Date.now;
   /** Content-creating requests per login, as times (ms). */
@@ -767,6 +772,10 @@ export class GitHubSim {
       if (this.pulls.some((p) => p.repo === repo.full_name && p.head === branch && p.base === body.base && p.state === "open"))
         return invalid(c, "Validation Failed", [
           { resource: "PullRequest", code: "custom", message: `A pull request already exists for ${repo.full_name.split("/")[0]}:${branch}.` },
+        ]);
+      if (body.draft && repo.visibility !== "public" && !this.draftsOnPrivate)
+        return invalid(c, "Validation Failed", [
+          { resource: "PullRequest", code: "custom", message: "Draft pull requests are not supported in this repository." },
         ]);
       if (JSON.stringify(this.branchFiles(repo.full_name, branch)) === JSON.stringify(this.branchFiles(repo.full_name, body.base)))
         return invalid(c, "Validation Failed", [{ resource: "PullRequest", code: "custom", message: `No commits between ${body.base} and ${branch}` }]);

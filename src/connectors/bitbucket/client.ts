@@ -55,6 +55,21 @@ export class BitbucketClient {
     return data;
   }
 
+  /** A form post (the src endpoint's commit: fields and files as x-www-form-urlencoded); its answer has no body to read. */
+  async form(path: string, fields: [string, string][]): Promise<{ status: number; location: string | null }> {
+    const res = await this.http.request({
+      method: "POST",
+      url: this.url(path),
+      headers: { ...this.headers(), "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(fields),
+    });
+    return { status: res.status, location: res.headers.get("location") };
+  }
+
+  async delete(path: string): Promise<void> {
+    await this.http.request({ method: "DELETE", url: this.url(path), headers: this.headers() });
+  }
+
   /** `next` links must stay on the API. */
   url(pathOrUrl: string): string {
     if (!/^https?:\/\//.test(pathOrUrl)) return API_BASE + pathOrUrl;

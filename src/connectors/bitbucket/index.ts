@@ -6,6 +6,7 @@ import { withAnnotation } from "../annotation.js";
 import type { RepositoryFile, Connector, ConnectionSettings, ConnectorContext, RepositoryInfo } from "../types.js";
 import { BitbucketClient, type Paged, SERVICE, authorization, bitbucketErrorMessage } from "./client.js";
 import { parseBitbucketDelivery, verifyBitbucketDelivery } from "./webhook.js";
+import { bitbucketFixes } from "./fixes.js";
 import { linkOutsidePullRequestsField } from "../pull-requests.js";
 
 interface BitbucketRepo {
@@ -205,6 +206,7 @@ export const bitbucket: Connector = {
         },
       };
     },
+    fixes: bitbucketFixes(createBitbucketClient),
     async annotatePullRequest(connection, ctx, pr, text) {
       const client = createBitbucketClient(connection, ctx);
       const path = `/repositories/${pr.repository.split("/").map(encodeURIComponent).join("/")}/pullrequests/${pr.number}`;

@@ -35,8 +35,19 @@ export function nextLink(link: string | null): string | null {
 
 export function githubErrorMessage(body: string): string | undefined {
   try {
-    const parsed = JSON.parse(body) as { message?: unknown };
-    return typeof parsed.message === "string" ? parsed.message : undefined;
+    const parsed = JSON.parse(body) as { message?: unknown; errors?: unknown };
+    if (typeof parsed.message !== "string") return undefined;
+    // A 422's details: {resource, field, code} or a custom {message} ("A pull request already exists for …").
+    const details = (Array.isArray(parsed.errors) ? parsed.errors : [])
+      .slice(0, 5)
+      .map((e: unknown) => {
+        if (typeof e === "string") return e;
+        const o = (e ?? {}) as { message?: unknown; field?: unknown; code?: unknown };
+        if (typeof o.message === "string") return o.message;
+        return [o.field, o.code].filter((x) => typeof x === "string").join(" ");
+      })
+      .filter(Boolean);
+    return details.length ? `${parsed.message}: ${details.join("; ")}` : parsed.message;
   } catch {
     return body.length < 200 ? body : undefined;
   }

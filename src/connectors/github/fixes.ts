@@ -64,16 +64,22 @@ async function openFix(client: GitHubClient, repository: { fullName: string; def
   };
   let pull = await find();
   let existed = true;
+  let draftRefused = false;
   if (pull) await client.patch(`${repo}/pulls/${pull.number}`, { title: fix.title, body: fix.body });
   else {
+    const create = (draft: boolean) =>
+      client.send<Pull>("POST", `${repo}/pulls`, { title: fix.title, head: fix.branch, base: repository.defaultBranch, body: fix.body, draft });
     try {
-      pull = await client.send<Pull>("POST", `${repo}/pulls`, {
-        title: fix.title,
-        head: fix.branch,
-        base: repository.defaultBranch,
-        body: fix.body,
-        draft: fix.draft,
-      });
+      try {
+        pull = await create(fix.draft);
+      } catch (err) {
+        // Draft pull requests need a plan that has them (public repositories, or paid plans for
+        // private ones): elsewhere GitHub refuses the draft, and the pull request opens ready.
+        if (!(fix.draft && err instanceof ExternalError && err.status === 422 && /draft pull requests are not supported/i.test(err.remoteMessage ?? "")))
+          throw err;
+        pull = await create(false);
+        draftRefused = true;
+      }
       existed = false;
     } catch (err) {
       // Opened meanwhile, or by an attempt whose answer was lost: GitHub refuses a second one (422), the branch has it.
@@ -83,7 +89,13 @@ async function openFix(client: GitHubClient, repository: { fullName: string; def
       await client.patch(`${repo}/pulls/${pull.number}`, { title: fix.title, body: fix.body });
     }
   }
-  return { number: pull.number, url: pull.html_url, existed, ...(await requestReviews(client, repo, owner, pull.number, fix.reviewers)) };
+  return {
+    number: pull.number,
+    url: pull.html_url,
+    existed,
+    ...(draftRefused ? { note: "GitHub has no draft pull requests for this repository's plan: it was opened ready for review." } : {}),
+    ...(await requestReviews(client, repo, owner, pull.number, fix.reviewers)),
+  };
 }
 
 /**
