@@ -6,7 +6,8 @@
 import { type Kysely, PostgresAdapter, sql } from "kysely";
 
 export async function up(db: Kysely<any>): Promise<void> {
-  const text = db.getExecutor().adapter instanceof PostgresAdapter ? sql`text collate "C"` : sql`text`;
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  const text = postgres ? sql`text collate "C"` : sql`text`;
   await db.schema.dropTable("pace_buckets").execute();
   await db.schema
     .createTable("pace_credentials")
@@ -15,6 +16,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema
     .createTable("pace_writes")
+    .addColumn("id", postgres ? "bigint" : "integer", (col) => (postgres ? col.primaryKey().generatedByDefaultAsIdentity() : col.primaryKey().autoIncrement()))
     .addColumn("key", text, (col) => col.notNull())
     .addColumn("at_ms", "double precision", (col) => col.notNull())
     .execute();

@@ -11,10 +11,10 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable("fix_proposals")
     .addColumn("id", postgres ? "bigint" : "integer", (col) => (postgres ? col.primaryKey().generatedByDefaultAsIdentity() : col.primaryKey().autoIncrement()))
-    .addColumn("repository_id", "bigint", (col) => col.notNull().references("repositories.id").onDelete("cascade"))
+    .addColumn("repository_id", postgres ? "bigint" : "integer", (col) => col.notNull().references("repositories.id").onDelete("cascade"))
     .addColumn("package_lc", text, (col) => col.notNull())
     .addColumn("path", text, (col) => col.notNull())
-    .addColumn("finding_id", "bigint", (col) => col.notNull())
+    .addColumn("finding_id", postgres ? "bigint" : "integer", (col) => col.notNull())
     .addColumn("signature", text, (col) => col.notNull())
     .addColumn("state", text, (col) => col.notNull())
     .addColumn("branch", text)

@@ -331,6 +331,7 @@ export interface PaceCredentialTable {
 
 /** One write a credential made, kept while it counts in a window (an hour). */
 export interface PaceWriteTable {
+  id: Generated<number>;
   key: string;
   at_ms: number;
 }
