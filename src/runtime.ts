@@ -95,6 +95,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     logger,
     originMap: config.originMap,
     proxy: config.proxy,
+    denyPrivate: config.outboundDenyPrivate,
     pace: options.pace,
     http: { ...(outbound ? { fetch: outbound } : {}), ...options.http },
   };

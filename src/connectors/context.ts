@@ -13,8 +13,10 @@ export interface PaceClock {
 export interface ConnectorEnvironment {
   logger: Logger;
   originMap: Map<string, string>;
-  /** The outbound proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), for connections not made by HTTP (SMTP). */
+  /** The outbound proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), for connections not made by HTTP (SMTP, npm). */
   proxy?: ProxySettings;
+  /** PATCHBAY_OUTBOUND_DENY_PRIVATE, for connections not made by Patchbay's HTTP client (npm). */
+  denyPrivate?: boolean;
   /** Paces the connection's requests under the service's limits (one credential's log of writes). */
   pacer?: Pacer;
   /** The clock pacing waits by (tests: the test clock), or false for no pacing at all. */

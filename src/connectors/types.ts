@@ -443,6 +443,12 @@ export interface PackageRegistry {
    * --hash options list), where the index publishes them; throws when a file has none.
    */
   distributionHashes?(connection: ConnectionSettings, ctx: ConnectorContext, name: string, version: string): Promise<string[]>;
+  /**
+   * How the ecosystem's own package manager reaches this registry when Patchbay runs it (npm
+   * regenerating a lockfile): the registry's address and the configuration lines of its
+   * credentials, scoped to that registry so they go nowhere else.
+   */
+  installerConfig?(connection: ConnectionSettings): { url: string; credentials: string[] };
 }
 
 /** What an advisory says of one package version. */

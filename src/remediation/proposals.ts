@@ -4,6 +4,7 @@
 // request. Nothing is sent: this is what "Propose fix" shows. Only changes that are correct
 // without a person are proposed; otherwise the reason says why.
 import crypto from "node:crypto";
+import { structuredPatch } from "diff";
 import type { Services } from "../services.js";
 import type { Db } from "../db/schema.js";
 import { connectorContext } from "../connectors/context.js";
@@ -20,10 +21,13 @@ import { parseBump } from "./fixes.js";
 import { ownersOfFile } from "../routing/ownership.js";
 import { type FileChange, type FixOutcome, cannot } from "./fixers/types.js";
 import { raiseRequirement } from "./fixers/requirements.js";
+import { type NpmTools, raiseNpm } from "./fixers/npm.js";
+import { type NpmEnvironment, type NpmRegistry, NpmRunError, npmVersion, runNpm } from "./npm-run.js";
+import type { RepositoryFiles } from "../connectors/types.js";
 import { repositoryRemediation } from "./settings.js";
 
-/** What a fixer may ask for while it writes a change: the index's digests of a version's files. */
-interface FixTools {
+/** What a fixer may ask for while it writes a change: the index's digests of a version's files, the repository's other files, npm. */
+interface FixTools extends NpmTools {
   hashes(name: string, version: string): Promise<string[]>;
 }
 
@@ -32,26 +36,98 @@ interface Fixer {
   manifest: string;
   /** Lockfiles of the same ecosystem that only their package manager can rewrite, with its name. */
   leftAlone: Record<string, string>;
-  raise(path: string, text: string, name: string, to: string, tools: FixTools): Promise<FixOutcome>;
+  raise(path: string, text: string, name: string, from: string, to: string, tools: FixTools): Promise<FixOutcome>;
 }
 
 /** The manifests Patchbay writes fixes in, each with its fixer; which ecosystem each serves is the format's. */
 const FIXERS: Fixer[] = [
-  { manifest: "pom.xml", leftAlone: { "gradle.lockfile": "Gradle" }, raise: async (path, text, name, to) => raiseMaven(path, text, name, to) },
+  { manifest: "pom.xml", leftAlone: { "gradle.lockfile": "Gradle" }, raise: async (path, text, name, _from, to) => raiseMaven(path, text, name, to) },
   {
     manifest: "requirements.txt",
     leftAlone: { "poetry.lock": "Poetry", "Pipfile.lock": "Pipenv", "uv.lock": "uv" },
-    raise: (path, text, name, to, tools) => raiseRequirement(path, text, name, to, tools.hashes),
+    raise: (path, text, name, _from, to, tools) => raiseRequirement(path, text, name, to, tools.hashes),
+  },
+  {
+    manifest: "package-lock.json",
+    leftAlone: { "yarn.lock": "Yarn", "pnpm-lock.yaml": "pnpm", "bun.lock": "Bun" },
+    raise: (path, text, name, from, to, tools) => raiseNpm(path, text, name, from, to, tools),
   },
 ];
+
+/** npm runs already made for the same files, arguments and registry (a page view, then its Open pull request). */
+const npmRuns = new Map<string, { at: number; files: Promise<Record<string, string>> }>();
+const NPM_RUNS_KEPT = 32;
+const NPM_RUN_TTL_MS = 10 * 60_000;
+
+/**
+ * The registry npm runs against: the organisation's (the first connected npm registry
+ * integration, with its credentials) else the public registry; through the origin map, as
+ * every connection (tests point it at a simulator).
+ */
+async function npmRegistry(deps: Services): Promise<NpmRegistry> {
+  const connectors = deps.catalogue.all().filter((c) => c.packages?.ecosystem === "npm" && c.packages.installerConfig);
+  const integration = connectors.length
+    ? await deps.db
+        .selectFrom("integrations")
+        .selectAll()
+        .where(
+          "kind",
+          "in",
+          connectors.map((c) => c.card.kind),
+        )
+        .orderBy("id")
+        .executeTakeFirst()
+    : undefined;
+  const connector = integration && connectors.find((c) => c.card.kind === integration.kind);
+  const config =
+    connector && integration
+      ? connector.packages!.installerConfig!(await connectionFor(deps, connector, integration))
+      : { url: "https://registry.npmjs.org/", credentials: [] };
+  const url = new URL(config.url);
+  const mapped = deps.env.originMap.get(url.origin);
+  if (!mapped) return config;
+  const target = new URL(mapped);
+  // The credentials' scope follows the address npm is given.
+  const scope = (u: URL) => `//${u.host}${u.pathname}`;
+  const moved = new URL(url.pathname, target);
+  return { url: moved.href, credentials: config.credentials.map((line) => line.replace(scope(url), scope(moved))) };
+}
 
 /**
  * The digests a fixer writes, from the ecosystem's package registry: the organisation's (the
  * first connected integration of a registry connector that gives digests, with its credentials),
- * else that connector's public default index.
+ * else that connector's public default index. The repository's other files, read from its
+ * default branch; npm, run in a folder of its own (see npm-run.ts).
  */
-function registryTools(deps: Services, ecosystem: string): FixTools {
+function registryTools(deps: Services, ecosystem: string, files: RepositoryFiles): FixTools {
+  const npmEnv: NpmEnvironment = { proxy: deps.env.proxy, denyPrivate: deps.env.denyPrivate };
   return {
+    async read(path) {
+      try {
+        return await files.read(path, MAX_MANIFEST_BYTES);
+      } catch (err) {
+        if (err instanceof ExternalError && err.status === 404) return undefined;
+        throw err;
+      }
+    },
+    async npm(input, args) {
+      const registry = await npmRegistry(deps);
+      const key = crypto
+        .createHash("sha256")
+        .update(JSON.stringify([input, args, registry]))
+        .digest("hex");
+      const now = Date.now();
+      for (const [k, v] of npmRuns) if (now - v.at > NPM_RUN_TTL_MS) npmRuns.delete(k);
+      let run = npmRuns.get(key);
+      if (!run) {
+        run = { at: now, files: runNpm(input, args, registry, npmEnv) };
+        npmRuns.set(key, run);
+        run.files.catch(() => npmRuns.delete(key));
+        if (npmRuns.size > NPM_RUNS_KEPT) npmRuns.delete(npmRuns.keys().next().value!);
+      }
+      return run.files;
+    },
+    npmVersion: () => npmVersion(npmEnv),
     async hashes(name, version) {
       const connectors = deps.catalogue.all().filter((c) => c.packages?.ecosystem === ecosystem && c.packages.distributionHashes);
       if (connectors.length === 0) throw new ExternalError("remote", ecosystem, `No package registry connector gives ${ecosystem} digests.`);
@@ -129,7 +205,7 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
   const fixer = family ? FIXERS.find((f) => ecosystemFamily(formatEcosystem(f.manifest)) === family) : undefined;
   if (!fixer) {
     return none(
-      `Patchbay writes fixes for Maven pom.xml and pip requirements files; ${finding.ecosystem ?? "this package's"} manifests are left to people (no pull request is opened).`,
+      `Patchbay writes fixes for Maven pom.xml, pip requirements files and npm package-lock.json; ${finding.ecosystem ?? "this package's"} manifests are left to people (no pull request is opened).`,
     );
   }
   const repository = await db
@@ -192,7 +268,7 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
   }
   const targets = read.some((r) => r.declares) ? read.filter((r) => r.declares) : read.slice(0, 1);
   const proposals: Proposal[] = [];
-  const tools = registryTools(deps, formatEcosystem(fixer.manifest)!);
+  const tools = registryTools(deps, formatEcosystem(fixer.manifest)!, files);
   const tickets = targets.length
     ? await ticketKeys(
         db,
@@ -211,10 +287,10 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
     }
     let outcome: FixOutcome;
     try {
-      outcome = await fixer.raise(manifest.path, manifest.text, finding.package, target.to, tools);
+      outcome = await fixer.raise(manifest.path, manifest.text, finding.package, finding.installed_version, target.to, tools);
     } catch (err) {
-      // The index could not give what the file needs (its digests): no change rather than a half one.
-      if (!(err instanceof ExternalError)) throw err;
+      // The index could not give what the file needs (its digests), npm could not resolve: no change rather than a half one.
+      if (!(err instanceof ExternalError || err instanceof NpmRunError)) throw err;
       outcome = cannot(`${manifest.path}: ${err.message}`);
     }
     if (!outcome.ok) {
@@ -401,8 +477,25 @@ export function pullRequestBody(
   return lines.join("\n");
 }
 
-/** The changed lines of each file with three lines of context, as a unified diff (computed in linear time). */
+/** Edits past which a file's diff is shown as one hunk from the first change to the last (bounds the work on a large lockfile). */
+const MAX_DIFF_EDITS = 2000;
+
+/**
+ * The changed lines of a file with three lines of context, as a unified diff: jsdiff's Myers diff
+ * (changes far apart in a lockfile are separate hunks), bounded by MAX_DIFF_EDITS edits.
+ */
 export function unifiedDiff(change: FileChange): string {
+  const patch = structuredPatch(change.path, change.path, change.before, change.after, undefined, undefined, { context: 3, maxEditLength: MAX_DIFF_EDITS });
+  if (!patch) return oneHunk(change);
+  return [
+    `--- a/${change.path}`,
+    `+++ b/${change.path}`,
+    ...patch.hunks.flatMap((h) => [`@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@`, ...h.lines]),
+  ].join("\n");
+}
+
+/** The whole changed region as one hunk (computed in linear time): the fallback for a file with too many edits. */
+function oneHunk(change: FileChange): string {
   const a = change.before.split("\n");
   const b = change.after.split("\n");
   let start = 0;

@@ -232,9 +232,14 @@ describe("Propose fix", () => {
     await scan([
       { id: "CVE-2021-23337", pkg: "lodash", installed: "4.17.20", fixed: "4.17.21", severity: "HIGH", target: "web/package-lock.json", type: "npm" },
       { id: "CVE-2023-0001", pkg: "org.apache.logging.log4j:log4j-core", installed: "2.14.1", severity: "HIGH" },
+      { id: "CVE-2022-30122", pkg: "rack", installed: "2.2.3", fixed: "2.2.3.1", severity: "HIGH", target: "Gemfile.lock", type: "bundler" },
     ]);
     const reason = async (cve: string) => text(await (await admin.get(`/vulnerabilities/${await findingId(cve)}/fix`)).text());
-    expect(await reason("CVE-2021-23337")).toContain("Patchbay writes fixes for Maven pom.xml and pip requirements files; npm manifests are left to people");
+    // npm is fixed through its lockfile, which this repository does not have.
+    expect(await reason("CVE-2021-23337")).toContain("acme/payments has no package-lock.json on its default branch.");
+    expect(await reason("CVE-2022-30122")).toContain(
+      "Patchbay writes fixes for Maven pom.xml, pip requirements files and npm package-lock.json; RubyGems manifests are left to people",
+    );
     expect(await reason("CVE-2023-0001")).toContain("No fixed version of this package is known for the findings at 2.14.1.");
   });
 });

@@ -1,7 +1,10 @@
 // Package registry simulators, each as its service documents it:
 // - npm (registry.npmjs.org and private registries): GET /-/org/<scope>/package (token
 //   required; Verdaccio-like registries answer 404), GET /-/v1/search?text=scope:<scope>
-//   (size/from paging, {objects, total}), GET /<name> with the abbreviated metadata media type.
+//   (size/from paging, {objects, total}), GET /<name> — the packument, full or abbreviated
+//   (application/vnd.npm.install-v1+json) — with each version's dependencies and dist (tarball
+//   URL, sha512 integrity, shasum), complete enough for the real npm CLI to resolve a lockfile
+//   against it; scoped names as npm asks for them (@scope%2fname).
 // - PyPI Simple API: /simple/ and /simple/<project>/ as PEP 691 JSON when asked for it (with
 //   PEP 700 versions and each file's sha256), else PEP 503 HTML (#sha256= fragments); 404 for
 //   unknown projects; optional Basic auth.
@@ -20,8 +23,12 @@ function basicOk(c: Context, credentials: string | undefined): boolean {
 
 export class NpmRegistrySim {
   readonly faults = new FaultKnobs();
-  /** name → versions (oldest first) and dist-tags latest. */
-  readonly packages = new Map<string, { versions: string[]; latest: string; private: boolean }>();
+  /** name → versions (oldest first), dist-tags latest, and each version's dependencies. */
+  readonly packages = new Map<string, { versions: string[]; latest: string; private: boolean; dependencies?: Record<string, Record<string, string>> }>();
+  /** Where tarballs are said to be (npm records it in the lockfile; --package-lock-only never fetches one). */
+  tarballOrigin = "https://registry.npmjs.org";
+  /** Packument requests (name, and whether they carried a credential). */
+  readonly requests: { name: string; authorized: boolean }[] = [];
   readonly tokens = new Set<string>();
   /** A registry without npm's organization endpoints (Verdaccio, Artifactory). */
   orgEndpoints = true;
@@ -67,14 +74,29 @@ export class NpmRegistrySim {
     });
     app.get("/:name", (c) => {
       const name = decodeURIComponent(c.req.param("name"));
+      this.requests.push({ name, authorized: authed(c) });
       const pkg = this.packages.get(name);
       if (!pkg || (pkg.private && !authed(c))) return c.json({ error: "Not found" }, 404);
       const abbreviated = (c.req.header("accept") ?? "").includes("application/vnd.npm.install-v1+json");
+      const base = name.split("/").at(-1)!;
+      const version = (v: string) => {
+        const bytes = `tarball:${name}@${v}`;
+        return {
+          name,
+          version: v,
+          ...(pkg.dependencies?.[v] ? { dependencies: pkg.dependencies[v] } : {}),
+          dist: {
+            tarball: `${this.tarballOrigin}/${name}/-/${base}-${v}.tgz`,
+            shasum: crypto.createHash("sha1").update(bytes).digest("hex"),
+            integrity: `sha512-${crypto.createHash("sha512").update(bytes).digest("base64")}`,
+          },
+        };
+      };
       return c.json(
         {
           name,
           "dist-tags": { latest: pkg.latest },
-          versions: Object.fromEntries(pkg.versions.map((v) => [v, { name, version: v, dist: { tarball: `https://registry.example/${name}/-/${v}.tgz` } }])),
+          versions: Object.fromEntries(pkg.versions.map((v) => [v, version(v)])),
           ...(abbreviated ? { modified: "2026-10-01T00:00:00.000Z" } : { time: {} }),
         },
         200,

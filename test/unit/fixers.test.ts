@@ -4,6 +4,9 @@
 import { describe, expect, it } from "vitest";
 import { raiseMaven } from "../../src/remediation/fixers/maven.js";
 import { raiseRequirement } from "../../src/remediation/fixers/requirements.js";
+import { isRegistrySpec } from "../../src/remediation/fixers/npm.js";
+import { JsonTextError, addMember, member, scanJson, splice } from "../../src/remediation/fixers/json-text.js";
+import { unifiedDiff } from "../../src/remediation/proposals.js";
 import { parseManifest } from "../../src/vuln/manifests.js";
 
 const POM = `<?xml version="1.0" encoding="UTF-8"?>
@@ -187,5 +190,69 @@ describe("PyPI requirements", () => {
     expect(await reason("requests==2.25.1 --hash=sha256:00\n", "requests", "2.32.0")).toContain("no files of requests 2.32.0");
     expect(await reason("flask==2.0.0\n")).toContain("requests is not pinned in requirements.txt");
     expect(await reason("requests==2.25.1\n", "requests", "2.31.0\n--index-url http://evil")).toContain("is not a plain Python version");
+  });
+});
+
+describe("package.json as text", () => {
+  const MANIFEST = '{\n\t"name": "web",\n\t"dependencies": {\n\t\t"qs": "^6.5.2",\n\t\t"a\\"b": "1.0.0"\n\t}\n}\n';
+
+  it("finds a value's place, so one change keeps every other character", () => {
+    const root = scanJson(MANIFEST);
+    const qs = member(member(root, "dependencies"), "qs")!;
+    expect(MANIFEST.slice(qs.start, qs.end)).toBe('"^6.5.2"');
+    expect(member(member(root, "dependencies"), 'a"b')?.value).toBe("1.0.0");
+    expect(splice(MANIFEST, qs.start, qs.end, '"^6.5.3"')).toBe(MANIFEST.replace("^6.5.2", "^6.5.3"));
+  });
+
+  it("adds a member indented as the file's others are, tabs or spaces, and to an empty object", () => {
+    const root = scanJson(MANIFEST);
+    expect(addMember(MANIFEST, root, "overrides", "{}")).toBe(MANIFEST.replace("\t}\n}\n", '\t},\n\t"overrides": {}\n}\n'));
+    const spaces = '{\n  "name": "web",\n  "overrides": {}\n}\n';
+    expect(addMember(spaces, member(scanJson(spaces), "overrides")!, "x@1.0.0", '"1.0.1"')).toBe(
+      '{\n  "name": "web",\n  "overrides": {\n    "x@1.0.0": "1.0.1"\n  }\n}\n',
+    );
+  });
+
+  it("refuses what is not JSON, and nesting deep enough to exhaust the stack, in linear time", () => {
+    for (const bad of ['{"a": 1,}', '{"a" 1}', '{"a": "unterminated}', "{} trailing", "[".repeat(100_000)])
+      expect(() => scanJson(bad), bad.slice(0, 20)).toThrow(JsonTextError);
+    const wide = `{${Array.from({ length: 200_000 }, (_, i) => `"k${i}": "v"`).join(",")}}`;
+    const started = performance.now();
+    expect(scanJson(wide).members).toHaveLength(200_000);
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe("npm specs Patchbay lets npm resolve", () => {
+  it("takes registry ranges, tags and npm: aliases, and nothing that reaches elsewhere", () => {
+    for (const ok of ["^1.2.3", "~1.2", "1.x", ">=1.0.0 <2", "1.2.3 || 2.0.0", "latest", "next", "*", "", "npm:lodash@^4.17.21", "npm:@acme/ui@1.0.0"])
+      expect(isRegistrySpec(ok), ok).toBe(true);
+    for (const bad of [
+      "git+https://evil.example/x.git",
+      "git://evil.example/x",
+      "github:evil/x",
+      "evil/x",
+      "evil/x#main",
+      "https://evil.example/x.tgz",
+      "file:../x",
+      "link:../x",
+      "workspace:*",
+      "../x",
+      "npm:evil/x@1.0.0",
+      "npm:lodash@file:../x",
+      "1.0.0\n//evil.example/:_authToken=x",
+    ])
+      expect(isRegistrySpec(bad), bad).toBe(false);
+  });
+});
+
+describe("the diff a proposal shows", () => {
+  it("shows changes far apart as separate hunks, with nothing unchanged shown as removed", () => {
+    const before = Array.from({ length: 200 }, (_, i) => `line ${i}`).join("\n") + "\n";
+    const after = before.replace("line 10\n", "line ten\n").replace("line 150\n", "line 150\nline 150.5\n");
+    const diff = unifiedDiff({ path: "package-lock.json", before, after });
+    expect(diff.split("\n").filter((l) => l.startsWith("@@"))).toEqual(["@@ -8,7 +8,7 @@", "@@ -149,6 +149,7 @@"]);
+    expect(diff.split("\n").filter((l) => l.startsWith("-") && !l.startsWith("---"))).toEqual(["-line 10"]);
+    expect(diff.split("\n").filter((l) => l.startsWith("+") && !l.startsWith("+++"))).toEqual(["+line ten", "+line 150.5"]);
   });
 });

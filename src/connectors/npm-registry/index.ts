@@ -151,6 +151,20 @@ export const npmRegistry: Connector = {
   packages: {
     ecosystem: "npm",
     intervalHours: 6,
+    installerConfig(connection) {
+      const url = new URL(address(connection, "registryUrl", DEFAULT_URL, SERVICE));
+      if (!url.pathname.endsWith("/")) url.pathname += "/";
+      // .npmrc's per-registry keys: npm sends these credentials to this registry only.
+      const scope = `//${url.host}${url.pathname}`;
+      const secret = connection.secrets.password ?? connection.secrets.token ?? "";
+      const username = String(connection.settings.username ?? "");
+      const credentials = !secret
+        ? []
+        : username
+          ? [`${scope}:_auth=${Buffer.from(`${username}:${secret}`).toString("base64")}`]
+          : [`${scope}:_authToken=${secret}`];
+      return { url: url.href, credentials };
+    },
     async list(connection, ctx) {
       const npm = registry(connection, ctx);
       const out: PublishedPackage[] = [];
