@@ -60,6 +60,8 @@ export interface HttpRequest {
   large?: boolean;
   /** The largest answer read (bytes); a larger one throws TooLargeError. 64 MB unless set. */
   maxBytes?: number;
+  /** The answer is binary (an archive): kept as bytes, not decoded as text. */
+  binary?: boolean;
   /** Safe to send twice. Defaults to true for every method but POST and PATCH. */
   idempotent?: boolean;
   /** This URL is the API's root: a 404 means the endpoint is wrong, not a missing record. */
@@ -89,6 +91,8 @@ export interface HttpResponse {
   status: number;
   headers: Headers;
   text: string;
+  /** The body's bytes, for a request marked binary. */
+  bytes?: Uint8Array;
   json<T = unknown>(): T;
   /** The address that answered, after any redirects (as the connector addressed it, before test routing). */
   url: string;
@@ -269,11 +273,15 @@ export class HttpClient {
     try {
       const res = await this.#o.fetch(url, { method, headers: req.headers, body: req.body, signal: controller.signal, redirect: "manual" });
       const service = this.service;
-      const text = await readBody(res, req.maxBytes ?? DEFAULT_MAX_BYTES, service);
+      const bytes = await readBody(res, req.maxBytes ?? DEFAULT_MAX_BYTES, service);
+      // A binary answer that failed is still read as text, for the service's error message.
+      const binary = req.binary && res.status < 300;
+      const text = binary ? "" : new TextDecoder().decode(bytes);
       return {
         status: res.status,
         headers: res.headers,
         text,
+        ...(binary ? { bytes } : {}),
         json<T>() {
           try {
             return JSON.parse(text) as T;
@@ -549,8 +557,8 @@ export function linkHeaderNext(link: string | null): string | null {
   return null;
 }
 
-/** The body as text, read no further than maxBytes (the declared length is checked first). */
-async function readBody(res: Response, maxBytes: number, service: string): Promise<string> {
+/** The body, read no further than maxBytes (the declared length is checked first). */
+async function readBody(res: Response, maxBytes: number, service: string): Promise<Uint8Array> {
   const declared = Number(res.headers.get("content-length"));
   if (Number.isFinite(declared) && declared > maxBytes) {
     await res.body?.cancel().catch(() => undefined);
@@ -558,7 +566,7 @@ async function readBody(res: Response, maxBytes: number, service: string): Promi
   }
   const bytes = await readBytesUpTo(res.body, maxBytes);
   if (!bytes) throw new TooLargeError(service, maxBytes);
-  return new TextDecoder().decode(bytes);
+  return bytes;
 }
 
 /** A stream's bytes, read no further than `max`; undefined (the stream cancelled) when it is longer. */

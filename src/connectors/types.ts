@@ -449,6 +449,8 @@ export interface PackageRegistry {
    * credentials, scoped to that registry so they go nowhere else.
    */
   installerConfig?(connection: ConnectionSettings): { url: string; credentials: string[] };
+  /** A module version's go.mod or source archive, as the module proxy serves them (Go). */
+  moduleFile?(connection: ConnectionSettings, ctx: ConnectorContext, path: string, version: string, kind: "mod" | "zip"): Promise<Uint8Array>;
 }
 
 /** What an advisory says of one package version. */

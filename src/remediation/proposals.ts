@@ -22,12 +22,14 @@ import { ownersOfFile } from "../routing/ownership.js";
 import { type FileChange, type FixOutcome, cannot } from "./fixers/types.js";
 import { raiseRequirement } from "./fixers/requirements.js";
 import { type NpmTools, raiseNpm } from "./fixers/npm.js";
+import { type GoTools, raiseGo } from "./fixers/go.js";
+import { ModuleArchiveError, hashModuleZip } from "./fixers/go-hash.js";
 import { type NpmEnvironment, type NpmRegistry, NpmRunError, npmVersion, runNpm } from "./npm-run.js";
 import type { RepositoryFiles } from "../connectors/types.js";
 import { repositoryRemediation } from "./settings.js";
 
-/** What a fixer may ask for while it writes a change: the index's digests of a version's files, the repository's other files, npm. */
-interface FixTools extends NpmTools {
+/** What a fixer may ask for while it writes a change: the index's digests of a version's files, the repository's other files, npm, the Go module proxy. */
+interface FixTools extends NpmTools, GoTools {
   hashes(name: string, version: string): Promise<string[]>;
 }
 
@@ -52,6 +54,7 @@ const FIXERS: Fixer[] = [
     leftAlone: { "yarn.lock": "Yarn", "pnpm-lock.yaml": "pnpm", "bun.lock": "Bun" },
     raise: (path, text, name, from, to, tools) => raiseNpm(path, text, name, from, to, tools),
   },
+  { manifest: "go.mod", leftAlone: {}, raise: (path, text, name, from, to, tools) => raiseGo(path, text, name, from, to, tools) },
 ];
 
 /** npm runs already made for the same files, arguments and registry (a page view, then its Open pull request). */
@@ -101,7 +104,45 @@ async function npmRegistry(deps: Services): Promise<NpmRegistry> {
  */
 function registryTools(deps: Services, ecosystem: string, files: RepositoryFiles): FixTools {
   const npmEnv: NpmEnvironment = { proxy: deps.env.proxy, denyPrivate: deps.env.denyPrivate };
+  /** The module proxy: the first connected one (with its credentials), else the connector's default (proxy.golang.org). */
+  const goProxy = async () => {
+    const connectors = deps.catalogue.all().filter((c) => c.packages?.ecosystem === "Go" && c.packages.moduleFile);
+    if (connectors.length === 0) throw new ExternalError("remote", "Go module proxy", "No connector reads Go modules from a module proxy.");
+    const integration = await deps.db
+      .selectFrom("integrations")
+      .selectAll()
+      .where(
+        "kind",
+        "in",
+        connectors.map((c) => c.card.kind),
+      )
+      .orderBy("id")
+      .executeTakeFirst();
+    const connector = (integration && connectors.find((c) => c.card.kind === integration.kind)) ?? connectors[0]!;
+    const connection = integration ? await connectionFor(deps, connector, integration) : { settings: {}, secrets: {} };
+    return (path: string, version: string, kind: "mod" | "zip") => connector.packages!.moduleFile!(connection, connectorContext(deps.env), path, version, kind);
+  };
+  let proxyFile: ReturnType<typeof goProxy> | undefined;
+  const mods = new Map<string, Promise<string>>();
   return {
+    goMod(path, version) {
+      const key = `${path}@${version}`;
+      let mod = mods.get(key);
+      if (!mod) {
+        mod = (proxyFile ??= goProxy()).then(async (file) => Buffer.from(await file(path, version, "mod")).toString("utf8"));
+        mods.set(key, mod);
+      }
+      return mod;
+    },
+    async goZipHash(path, version) {
+      const zip = await (await (proxyFile ??= goProxy()))(path, version, "zip");
+      try {
+        return hashModuleZip(zip, path, version);
+      } catch (err) {
+        if (err instanceof ModuleArchiveError) throw new ExternalError("remote", "Go module proxy", `${err.message}.`);
+        throw err;
+      }
+    },
     async read(path) {
       try {
         return await files.read(path, MAX_MANIFEST_BYTES);
@@ -205,7 +246,7 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
   const fixer = family ? FIXERS.find((f) => ecosystemFamily(formatEcosystem(f.manifest)) === family) : undefined;
   if (!fixer) {
     return none(
-      `Patchbay writes fixes for Maven pom.xml, pip requirements files and npm package-lock.json; ${finding.ecosystem ?? "this package's"} manifests are left to people (no pull request is opened).`,
+      `Patchbay writes fixes for Maven pom.xml, pip requirements files, npm package-lock.json and Go modules; ${finding.ecosystem ?? "this package's"} manifests are left to people (no pull request is opened).`,
     );
   }
   const repository = await db

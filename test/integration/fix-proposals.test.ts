@@ -238,7 +238,7 @@ describe("Propose fix", () => {
     // npm is fixed through its lockfile, which this repository does not have.
     expect(await reason("CVE-2021-23337")).toContain("acme/payments has no package-lock.json on its default branch.");
     expect(await reason("CVE-2022-30122")).toContain(
-      "Patchbay writes fixes for Maven pom.xml, pip requirements files and npm package-lock.json; RubyGems manifests are left to people",
+      "Patchbay writes fixes for Maven pom.xml, pip requirements files, npm package-lock.json and Go modules; RubyGems manifests are left to people",
     );
     expect(await reason("CVE-2023-0001")).toContain("No fixed version of this package is known for the findings at 2.14.1.");
   });

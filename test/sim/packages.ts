@@ -10,9 +10,11 @@
 //   unknown projects; optional Basic auth.
 // - A Maven repository: browsable directory listings (Nexus/Artifactory style HTML) and
 //   maven-metadata.xml per artifact; optional Basic auth.
-// - A Go module proxy: <module>/@v/list, <module>/@latest, case-encoded paths ("!"), 404/410
-//   with a plain-text reason.
+// - A Go module proxy: <module>/@v/list, <module>/@latest, <module>/@v/<version>.info, .mod and
+//   .zip (the archive's files under "<module>@<version>/", as the go command checks them),
+//   case-encoded paths ("!"), 404/410 with a plain-text reason.
 import crypto from "node:crypto";
+import { zipSync } from "fflate";
 import { Hono, type Context } from "hono";
 import { FaultKnobs } from "./faults.js";
 
@@ -218,7 +220,29 @@ export class GoProxySim {
   readonly faults = new FaultKnobs();
   /** module path → tagged versions and, without tags, the latest pseudo-version. */
   readonly modules = new Map<string, { tags: string[]; pseudo?: string }>();
+  /** Published module versions ("path@version"): their go.mod and files, served as .info, .mod and .zip. */
+  readonly versions = new Map<string, { mod: string; files: Record<string, string> }>();
+  /** .zip requests, to see which archives were read. */
+  readonly zips: string[] = [];
   credentials: string | undefined;
+
+  /** Publishes a module version: its files (go.mod among them, else "module <path>" as the proxy synthesises it). */
+  publish(path: string, version: string, files: Record<string, string>): void {
+    const mod = files["go.mod"] ?? `module ${path}\n`;
+    this.versions.set(`${path}@${version}`, { mod, files });
+    const known = this.modules.get(path) ?? { tags: [] };
+    if (!known.tags.includes(version)) known.tags.push(version);
+    this.modules.set(path, known);
+  }
+
+  /** A version's source archive as the proxy serves it: every file under "<module>@<version>/", deflated. */
+  zipOf(path: string, version: string): Uint8Array {
+    const published = this.versions.get(`${path}@${version}`)!;
+    const entries: Record<string, [Uint8Array, { mtime: Date }]> = {};
+    for (const [name, text] of Object.entries({ "go.mod": published.mod, ...published.files }))
+      entries[`${path}@${version}/${name}`] = [new TextEncoder().encode(text), { mtime: new Date("2019-10-01T00:00:00Z") }];
+    return zipSync(entries, { level: 6 });
+  }
 
   app(): Hono {
     const app = new Hono();
@@ -232,6 +256,16 @@ export class GoProxySim {
     });
     const decode = (escaped: string) => escaped.replace(/!([a-z])/g, (_, ch: string) => ch.toUpperCase());
     app.get("*", (c) => {
+      const file = /^\/(.+)\/@v\/([^/]+)\.(info|mod|zip)$/.exec(c.req.path);
+      if (file) {
+        const [path, version] = [decode(file[1]!), decode(file[2]!)];
+        const published = this.versions.get(`${path}@${version}`);
+        if (!published) return c.text(`not found: ${path}@${version}: invalid version: unknown revision ${version}`, 404);
+        if (file[3] === "info") return c.json({ Version: version, Time: "2019-10-01T00:00:00Z" });
+        if (file[3] === "mod") return c.text(published.mod);
+        this.zips.push(`${path}@${version}`);
+        return c.body(this.zipOf(path, version) as unknown as ArrayBuffer, 200, { "content-type": "application/zip" });
+      }
       const match = /^\/(.+)\/@(v\/list|latest)$/.exec(c.req.path);
       if (!match) return c.text("not found", 404);
       const escaped = match[1]!;

@@ -7,6 +7,9 @@ import { raiseRequirement } from "../../src/remediation/fixers/requirements.js";
 import { isRegistrySpec } from "../../src/remediation/fixers/npm.js";
 import { JsonTextError, addMember, member, scanJson, splice } from "../../src/remediation/fixers/json-text.js";
 import { unifiedDiff } from "../../src/remediation/proposals.js";
+import { hashGoMod, hashModuleZip, ModuleArchiveError } from "../../src/remediation/fixers/go-hash.js";
+import { parseGoMod } from "../../src/remediation/fixers/go.js";
+import { zipSync } from "fflate";
 import { parseManifest } from "../../src/vuln/manifests.js";
 
 const POM = `<?xml version="1.0" encoding="UTF-8"?>
@@ -254,5 +257,44 @@ describe("the diff a proposal shows", () => {
     expect(diff.split("\n").filter((l) => l.startsWith("@@"))).toEqual(["@@ -8,7 +8,7 @@", "@@ -149,6 +149,7 @@"]);
     expect(diff.split("\n").filter((l) => l.startsWith("-") && !l.startsWith("---"))).toEqual(["-line 10"]);
     expect(diff.split("\n").filter((l) => l.startsWith("+") && !l.startsWith("+++"))).toEqual(["+line ten", "+line 150.5"]);
+  });
+});
+
+describe("go.sum hashes", () => {
+  it("hash a go.mod as the published go.sum lines do", () => {
+    // golang.org/x/text v0.3.0/go.mod (no go.mod in that version: the proxy's synthesised one) and v0.3.7/go.mod, from public go.sum files.
+    expect(hashGoMod("module golang.org/x/text\n")).toBe("h1:NqM8EUOU14njkJ3fqMW+pc6Ldnwhi/IjpwHt7yyuwOQ=");
+    expect(hashGoMod("module golang.org/x/text\n\nrequire golang.org/x/tools v0.0.0-20180917221912-90fa682c2a6e\n\ngo 1.17\n")).toBe(
+      "h1:u+2+/6zg+i71rQMx5EYifcz6MCKuco9NR6JIITiCfzQ=",
+    );
+  });
+
+  it("hash an archive's files in byte order whatever order the archive holds them, and refuse a file outside the module's folder", () => {
+    const a = zipSync({
+      "m.example/x@v1.0.0/go.mod": new TextEncoder().encode("module m.example/x\n"),
+      "m.example/x@v1.0.0/a.go": new TextEncoder().encode("package x\n"),
+    });
+    const b = zipSync({
+      "m.example/x@v1.0.0/a.go": new TextEncoder().encode("package x\n"),
+      "m.example/x@v1.0.0/go.mod": new TextEncoder().encode("module m.example/x\n"),
+    });
+    expect(hashModuleZip(a, "m.example/x", "v1.0.0")).toBe(hashModuleZip(b, "m.example/x", "v1.0.0"));
+    expect(hashModuleZip(a, "m.example/x", "v1.0.0")).toMatch(/^h1:[A-Za-z0-9+/]{43}=$/);
+    const evil = zipSync({ "m.example/x@v1.0.0/go.mod": new Uint8Array(1), "../../etc/passwd": new Uint8Array(1) });
+    expect(() => hashModuleZip(evil, "m.example/x", "v1.0.0")).toThrow(ModuleArchiveError);
+    expect(() => hashModuleZip(new Uint8Array([1, 2, 3]), "m.example/x", "v1.0.0")).toThrow(ModuleArchiveError);
+  });
+
+  it("read go.mod's requirements from blocks and single lines, quoted paths and indirect marks", () => {
+    const mod = parseGoMod(
+      'module example.com/a // the service\n\ngo 1.21\n\nrequire (\n\texample.com/b v1.2.3\n\t"example.com/c" v0.1.0 // indirect\n)\nrequire example.com/d v2.0.0+incompatible\n',
+    );
+    expect(mod.module).toBe("example.com/a");
+    expect(mod.go).toBe("1.21");
+    expect(mod.requires.map((r) => [r.path, r.version, r.indirect])).toEqual([
+      ["example.com/b", "v1.2.3", false],
+      ["example.com/c", "v0.1.0", true],
+      ["example.com/d", "v2.0.0+incompatible", false],
+    ]);
   });
 });

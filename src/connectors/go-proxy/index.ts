@@ -61,7 +61,39 @@ class ModuleProxy {
     });
     return { name: path, versions: data.Version ? [data.Version] : [], latest: data.Version ?? null };
   }
+
+  /** A version's go.mod (<module>/@v/<version>.mod) or source archive (.zip), as bytes. */
+  async file(path: string, version: string, kind: "mod" | "zip"): Promise<Uint8Array> {
+    if (!MODULE.test(path) || !/^v[0-9A-Za-z.+-]{1,120}$/.test(version))
+      throw new ExternalError("invalid_input", SERVICE, `"${path.slice(0, 200)}@${version.slice(0, 130)}" is not a module version.`);
+    const url = `${this.base}/${escapeModulePath(path)}/@v/${escapeModulePath(version)}.${kind}`;
+    try {
+      const res = await this.#http.request({
+        url,
+        headers: this.#headers,
+        binary: true,
+        large: kind === "zip",
+        maxBytes: kind === "zip" ? MAX_ZIP_BYTES : MAX_MOD_BYTES,
+      });
+      return res.bytes ?? new Uint8Array();
+    } catch (err) {
+      if (err instanceof ExternalError && (err.status === 404 || err.status === 410))
+        throw new ExternalError(
+          "not_found",
+          SERVICE,
+          `The proxy has no ${kind === "mod" ? "go.mod" : "source archive"} for ${path}@${version}${err.remoteMessage ? ` (${err.remoteMessage})` : ""}.`,
+          {
+            status: err.status,
+          },
+        );
+      throw err;
+    }
+  }
 }
+
+/** Go's own limits: a module's zip at most 500 MB; Patchbay reads less. */
+const MAX_ZIP_BYTES = 64 * 1024 * 1024;
+const MAX_MOD_BYTES = 1024 * 1024;
 
 function modules(connection: ConnectionSettings): string[] {
   const list = names(connection, "modules");
@@ -134,5 +166,6 @@ export const goProxy: Connector = {
       for (const path of modules(connection)) out.push(await go.module(path));
       return out;
     },
+    moduleFile: (connection, ctx, path, version, kind) => proxy(connection, ctx).file(path, version, kind),
   },
 };
