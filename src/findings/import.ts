@@ -12,7 +12,7 @@ import { emptyCounts, type SyncCounts } from "../integrations/sync-runs.js";
 import { chunks } from "../db/chunks.js";
 import { inList } from "../db/dialect.js";
 import { moveFindings, recordImported } from "./status.js";
-import { insertAssets, insertFindings, insertSources, refreshSource, updateFindingFields } from "./store.js";
+import { insertAssets, insertFindings, insertSources, markImagesScanned, refreshSource, updateFindingFields } from "./store.js";
 
 export { emptyCounts, type SyncCounts };
 
@@ -115,6 +115,8 @@ export async function importPage(db: Db, records: ScannerRecord[], ctx: ImportCo
   });
   // A fix was merged (the finding resolved) but the scanner still reports it: open it again.
   await reopenStillReported(db, unchangedFindings, ctx.actor, stamp);
+  // The images reported on: a base image fix trusts what a scan of a digest says (and does not say).
+  await markImagesScanned(db, [...new Set(accepted.filter((a) => a.assetKind === "container_image").map((a) => a.assetKey))], stamp);
   if (changed.length === 0) return counts;
 
   const assetIds = await ensureAssets(db, changed, stamp);

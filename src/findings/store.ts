@@ -19,7 +19,19 @@ export interface FindingDetail<X = undefined> {
 
 // The columns a finding's page shows of its asset, sources and history: all of them (SQLite's
 // JSON objects need their names; the types below fail to compile when a table gains one).
-const ASSET_COLUMNS = ["id", "kind", "asset_key", "name", "repository_id", "details", "integration_id", "gone_at", "created_at", "updated_at"] as const;
+const ASSET_COLUMNS = [
+  "id",
+  "kind",
+  "asset_key",
+  "name",
+  "repository_id",
+  "details",
+  "integration_id",
+  "gone_at",
+  "scanned_at",
+  "created_at",
+  "updated_at",
+] as const;
 const SOURCE_COLUMNS = ["id", "finding_id", "integration_id", "external_id", "status", "raw", "content_hash", "url", "first_seen_at", "updated_at"] as const;
 const EVENT_COLUMNS = ["id", "finding_id", "at", "actor", "from_status", "to_status", "note"] as const;
 type Every<T, L extends readonly (keyof T)[]> = Exclude<keyof T, L[number]> extends never ? true : never;
@@ -252,6 +264,30 @@ export function insertAssets(db: Db, rows: Insertable<AssetTable>[]): Promise<{ 
     .values(rows)
     .onConflict((oc) => oc.columns(["kind", "asset_key"]).doNothing())
     .returning(["id", "kind", "asset_key"])
+    .execute();
+}
+
+/** The images a scanner or an upload reported on now (those Patchbay already holds). */
+export async function markImagesScanned(db: Db, keys: string[], stamp: string): Promise<void> {
+  for (const part of chunks(keys, 400))
+    await db.updateTable("assets").set({ scanned_at: stamp }).where("kind", "=", "container_image").where("asset_key", "in", part).execute();
+}
+
+/** An image an upload reported on, with findings or without: its asset made where it is new, and marked scanned. */
+export async function recordImageScan(db: Db, image: { key: string; name: string; digest: string }, stamp: string): Promise<void> {
+  await db
+    .insertInto("assets")
+    .values({
+      kind: "container_image",
+      asset_key: image.key,
+      name: image.name,
+      repository_id: null,
+      details: JSON.stringify({ digest: image.digest }),
+      scanned_at: stamp,
+      created_at: stamp,
+      updated_at: stamp,
+    })
+    .onConflict((oc) => oc.columns(["kind", "asset_key"]).doUpdateSet({ scanned_at: stamp }))
     .execute();
 }
 

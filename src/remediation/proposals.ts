@@ -24,6 +24,8 @@ import { raiseRequirement } from "./fixers/requirements.js";
 import { type NpmTools, raiseNpm } from "./fixers/npm.js";
 import { type GoTools, raiseGo } from "./fixers/go.js";
 import { ModuleArchiveError, hashModuleZip } from "./fixers/go-hash.js";
+import { compareTags, finalBaseImage, higherTagOfLine, moveBaseImage } from "./fixers/dockerfile.js";
+import { cvesPresent, openFindingsOfImage, scannedImagesOf } from "./base-images.js";
 import { type NpmEnvironment, type NpmRegistry, NpmRunError, npmVersion, runNpm } from "./npm-run.js";
 import type { RepositoryFiles } from "../connectors/types.js";
 import { repositoryRemediation } from "./settings.js";
@@ -232,6 +234,8 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
       "findings.package_lc",
       "findings.installed_version",
       "findings.status",
+      "findings.cve",
+      "findings.asset_id",
       "assets.kind",
       "assets.repository_id",
     ])
@@ -239,9 +243,8 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
     .executeTakeFirst();
   if (!finding) return none("There is no such finding.");
   if (finding.status !== "open" && finding.status !== "in_remediation") return none("The finding is not open: there is nothing to fix.");
-  if (finding.kind !== "repository" || finding.repository_id === null) {
-    return none("The finding is on a container image: Patchbay proposes fixes in a repository's manifests.");
-  }
+  if (finding.kind === "container_image") return proposeBaseImage(deps, finding);
+  if (finding.repository_id === null) return none("The finding is on no repository: Patchbay proposes fixes in a repository's files.");
   const family = ecosystemFamily(finding.ecosystem);
   const fixer = family ? FIXERS.find((f) => ecosystemFamily(formatEcosystem(f.manifest)) === family) : undefined;
   if (!fixer) {
@@ -249,18 +252,9 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
       `Patchbay writes fixes for Maven pom.xml, pip requirements files, npm package-lock.json and Go modules; ${finding.ecosystem ?? "this package's"} manifests are left to people (no pull request is opened).`,
     );
   }
-  const repository = await db
-    .selectFrom("repositories")
-    .select(["id", "integration_id", "full_name", "default_branch", "archived", "url", "external_id"])
-    .where("id", "=", finding.repository_id)
-    .executeTakeFirst();
-  const found = repository?.integration_id ? await loadConnected(db, deps.catalogue, repository.integration_id, "scm") : undefined;
-  if (!repository || !found) return none("The repository is not reached through a connected source control integration: connect it from the Integration Hub.");
-  if (repository.archived) return none(`${repository.full_name} is archived: nothing can be pushed to it.`);
-  const files = found.connector.scm.files(await connectionFor(deps, found.connector, found.integration), connectorContext(deps.env), {
-    fullName: repository.full_name,
-    defaultBranch: repository.default_branch,
-  });
+  const source = await sourceControl(deps, finding.repository_id);
+  if ("reason" in source) return none(source.reason);
+  const { repository, found, files } = source;
 
   // Every open finding of this package in the repository: one pull request fixes them all.
   const siblings = await openFindingsOf(db, finding.repository_id, finding.package_lc);
@@ -365,6 +359,174 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
       ),
       findings: target.findings,
       reviewers: await ownersOfFile(db, repository.id, manifest.path),
+    });
+  }
+  return { proposals, reasons };
+}
+
+/** The repository as its source control integration reaches it, with its files; or why it cannot be written. */
+type SourceControl =
+  | { reason: string }
+  | {
+      repository: {
+        id: number;
+        integration_id: number | null;
+        full_name: string;
+        default_branch: string | null;
+        url: string | null;
+        external_id: string | null;
+      };
+      found: NonNullable<Awaited<ReturnType<typeof loadConnected>>>;
+      files: RepositoryFiles;
+    };
+
+async function sourceControl(deps: Services, repositoryId: number): Promise<SourceControl> {
+  const repository = await deps.db
+    .selectFrom("repositories")
+    .select(["id", "integration_id", "full_name", "default_branch", "archived", "url", "external_id"])
+    .where("id", "=", repositoryId)
+    .executeTakeFirst();
+  const found = repository?.integration_id ? await loadConnected(deps.db, deps.catalogue, repository.integration_id, "scm") : undefined;
+  if (!repository || !found)
+    return { reason: "The repository is not reached through a connected source control integration: connect it from the Integration Hub." };
+  if (repository.archived) return { reason: `${repository.full_name} is archived: nothing can be pushed to it.` };
+  const files = found.connector.scm.files(await connectionFor(deps, found.connector, found.integration), connectorContext(deps.env), {
+    fullName: repository.full_name,
+    defaultBranch: repository.default_branch,
+  });
+  return { repository, found, files };
+}
+
+/** Dockerfiles by name: Dockerfile, Containerfile, *.Dockerfile, Dockerfile.* (not vendored copies). */
+function isDockerfile(path: string): boolean {
+  if (/(^|\/)(node_modules|vendor|\.git)\//.test(path)) return false;
+  const base = path.slice(path.lastIndexOf("/") + 1);
+  return base === "Dockerfile" || base === "Containerfile" || base.endsWith(".Dockerfile") || base.startsWith("Dockerfile.");
+}
+
+/**
+ * A container image's finding: the final FROM of the Dockerfiles of the image's source
+ * repository moved to a higher tag of the same line, chosen among the digests scans reported
+ * on without the CVE (the lowest such tag); never where the current base is itself reported
+ * without it (the CVE is in the image's own layers).
+ */
+async function proposeBaseImage(
+  deps: Services,
+  finding: { id: number; cve: string; asset_id: number; repository_id: number | null; package: string },
+): Promise<ProposalResult> {
+  const { db } = deps;
+  if (finding.repository_id === null) {
+    return none(
+      "The image is not linked to its source repository (its org.opencontainers.image.source label, read by the registry integration): Patchbay cannot tell which Dockerfile builds it.",
+    );
+  }
+  const source = await sourceControl(deps, finding.repository_id);
+  if ("reason" in source) return none(source.reason);
+  const { repository, found, files } = source;
+  let listing;
+  try {
+    listing = await files.list();
+  } catch (err) {
+    if (err instanceof ExternalError) return none(`The files of ${repository.full_name} could not be listed: ${err.message}`);
+    throw err;
+  }
+  const dockerfiles = listing.filter((f) => isDockerfile(f.path)).slice(0, 20);
+  if (dockerfiles.length === 0) return none(`${repository.full_name} has no Dockerfile on its default branch.`);
+  const open = await openFindingsOfImage(db, finding.asset_id);
+  const cves = [...new Set([finding.cve, ...open.map((f) => f.cve)])];
+  const reasons: string[] = [];
+  const proposals: Proposal[] = [];
+  for (const file of dockerfiles) {
+    let text: string;
+    try {
+      text = await files.read(file.path, MAX_MANIFEST_BYTES);
+    } catch (err) {
+      if (!(err instanceof ExternalError)) throw err;
+      reasons.push(`${file.path}: ${err.message}`);
+      continue;
+    }
+    const base = finalBaseImage(file.path, text);
+    if ("reason" in base) {
+      reasons.push(base.reason);
+      continue;
+    }
+    const { repository: image, tag, digest } = base.reference;
+    const images = await scannedImagesOf(db, image);
+    const present = await cvesPresent(
+      db,
+      images.map((i) => i.assetId),
+      cves,
+    );
+    const current = images.filter((i) => i.refs.some((r) => r.tag === tag) || (digest !== undefined && i.digest === digest));
+    if (current.length && current.every((i) => !present.get(i.assetId)?.has(finding.cve))) {
+      reasons.push(
+        `${file.path}: ${base.text} is reported without ${finding.cve}, so it comes from the image's own layers, not its base: a new base would not fix it.`,
+      );
+      continue;
+    }
+    const branch = branchName("docker", image, file.path);
+    const declined = await declinedVersion(db, repository.id, branch, null);
+    const candidates = images
+      .flatMap((i) => i.refs.filter((r) => r.tag && higherTagOfLine(tag!, r.tag)).map((r) => ({ tag: r.tag!, image: i })))
+      .filter((c) => !present.get(c.image.assetId)?.has(finding.cve))
+      .filter((c) => !declined || compareTags(c.tag, declined.version) > 0)
+      .sort((a, b) => compareTags(a.tag, b.tag) || (a.image.scannedAt < b.image.scannedAt ? 1 : -1));
+    const pick = candidates[0];
+    if (!pick) {
+      reasons.push(
+        declined
+          ? `A person declined the move to ${declined.version} in ${file.path} (pull request #${declined.number}, closed without merging): Patchbay proposes a higher tag once a scan reports one without ${finding.cve}.`
+          : `${file.path}: no higher ${tag} tag of ${image} (the same variant and major version) has been reported by a scan or an upload without ${finding.cve}. Scan one (trivy image ${image.replace(/^docker\.io\/(library\/)?/, "")}:<tag>) and upload it, then propose again.`,
+      );
+      continue;
+    }
+    const outcome = moveBaseImage(file.path, text, base, pick.tag, pick.image.digest);
+    if (!outcome.ok) {
+      reasons.push(outcome.reason);
+      continue;
+    }
+    // What the move fixes: the CVEs the current base has (where a scan says; else this finding's) that the new one does not.
+    const inBase = current.length ? new Set(current.flatMap((i) => [...(present.get(i.assetId) ?? [])])) : new Set([finding.cve]);
+    const fixes = open.filter((f) => inBase.has(f.cve) && !present.get(pick.image.assetId)?.has(f.cve));
+    const findings: ProposedFinding[] = fixes.map((f) => ({
+      id: f.id,
+      cve: f.cve,
+      severity: f.severity,
+      installedVersion: f.installed_version,
+      fixedVersion: f.fixed_version,
+    }));
+    const shortName = image.replace(/^docker\.io\/(library\/)?/, "");
+    const why = `${pick.tag} (${pick.image.digest.slice(0, 19)}…) was reported without ${fixes.length === 1 ? finding.cve : `these ${fixes.length} CVEs`} by a scan on ${pick.image.scannedAt.slice(0, 10)}; it is the lowest higher ${tag} tag so reported.`;
+    const title = `Bump ${shortName} from ${tag} to ${pick.tag}${file.path.includes("/") ? ` in /${file.path.slice(0, file.path.lastIndexOf("/"))}` : ""}`;
+    proposals.push({
+      repository: {
+        id: repository.id,
+        integrationId: found.integration.id,
+        fullName: repository.full_name,
+        defaultBranch: repository.default_branch ?? "main",
+        url: repository.url,
+        externalId: repository.external_id,
+      },
+      path: file.path,
+      ecosystem: "Docker",
+      package: shortName,
+      from: tag!,
+      to: pick.tag,
+      why,
+      how: outcome.how,
+      changes: outcome.changes,
+      branch,
+      title,
+      body: pullRequestBody(
+        { package: shortName, from: tag!, to: pick.tag, path: file.path, how: outcome.how, why, branch },
+        findings,
+        await ticketKeys(
+          db,
+          findings.map((f) => f.id),
+        ),
+      ),
+      findings,
+      reviewers: await ownersOfFile(db, repository.id, file.path),
     });
   }
   return { proposals, reasons };

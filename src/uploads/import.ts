@@ -24,7 +24,7 @@ import { createWorkspace } from "../dependencies/workspace.js";
 import { severityOfScore } from "../vuln/cvss.js";
 import { IMPORTED_TABLES, type SyncCounts, emptyCounts, importPage, mergeCounts, resolveUnreported, sourceId } from "../findings/import.js";
 import { loadRepositoryIndex } from "../findings/repositories.js";
-import { resolveSources } from "../findings/store.js";
+import { recordImageScan, resolveSources } from "../findings/store.js";
 import { ExternalError } from "../http.js";
 import { connectionFor } from "../integrations/oauth.js";
 import { requestTicketSweep } from "../tickets/sweep.js";
@@ -516,6 +516,8 @@ async function settleFailure(deps: Services, uploadId: number, err: unknown): Pr
 async function finishUpload(deps: Services, integration: Integration, uploadId: number, request: UploadRequest, parsed: Parsed): Promise<UploadResult> {
   const asset = await resolveTarget(deps.db, request.asset, parsed.summary);
   const result = await importParsed(deps, integration, request, parsed, asset, uploadId);
+  // The image was scanned, even where the report found nothing: the evidence a base image fix needs.
+  if (asset.kind === "container_image") await recordImageScan(deps.db, asset, deps.now().toISOString());
   try {
     await deps.db
       .updateTable("uploads")

@@ -10,6 +10,7 @@ import { unifiedDiff } from "../../src/remediation/proposals.js";
 import { hashGoMod, hashModuleZip, ModuleArchiveError } from "../../src/remediation/fixers/go-hash.js";
 import { parseGoMod } from "../../src/remediation/fixers/go.js";
 import { zipSync } from "fflate";
+import { finalBaseImage, higherTagOfLine, parseImageReference } from "../../src/remediation/fixers/dockerfile.js";
 import { parseManifest } from "../../src/vuln/manifests.js";
 
 const POM = `<?xml version="1.0" encoding="UTF-8"?>
@@ -296,5 +297,47 @@ describe("go.sum hashes", () => {
       ["example.com/c", "v0.1.0", true],
       ["example.com/d", "v2.0.0+incompatible", false],
     ]);
+  });
+});
+
+describe("Dockerfile base images", () => {
+  it("read references as Docker resolves them", () => {
+    expect(parseImageReference("node:20-alpine")).toEqual({ repository: "docker.io/library/node", tag: "20-alpine", digest: undefined });
+    expect(parseImageReference("bitnami/redis:7.2")?.repository).toBe("docker.io/bitnami/redis");
+    expect(parseImageReference("index.docker.io/library/node:20")?.repository).toBe("docker.io/library/node");
+    expect(parseImageReference("localhost:5000/app:1")?.repository).toBe("localhost:5000/app");
+    expect(parseImageReference(`ghcr.io/acme/base:1.2.3@sha256:${"a".repeat(64)}`)).toEqual({
+      repository: "ghcr.io/acme/base",
+      tag: "1.2.3",
+      digest: `sha256:${"a".repeat(64)}`,
+    });
+    expect(parseImageReference("node:$VERSION")).toBeUndefined();
+  });
+
+  it("move along a line only: same variant, same major, same precision, higher", () => {
+    expect(higherTagOfLine("20.11.1-alpine3.19", "20.13.1-alpine3.19")).toBe(true);
+    expect(higherTagOfLine("20.11.1-alpine3.19", "20.11.0-alpine3.19")).toBe(false);
+    expect(higherTagOfLine("20.11.1-alpine3.19", "21.0.0-alpine3.19")).toBe(false);
+    expect(higherTagOfLine("20.11.1-alpine3.19", "20.12.0-alpine3.20")).toBe(false);
+    expect(higherTagOfLine("20.11.1-alpine3.19", "20.12-alpine3.19")).toBe(false);
+    expect(higherTagOfLine("3.12-slim", "3.13-slim")).toBe(true);
+    expect(higherTagOfLine("v1.2.3", "1.2.4")).toBe(false);
+    expect(higherTagOfLine("latest", "20")).toBe(false);
+  });
+
+  it("take the final stage's base, and refuse what it cannot move", () => {
+    const base = finalBaseImage(
+      "Dockerfile",
+      "FROM golang:1.22 AS build\nRUN go build\nFROM --platform=linux/amd64 gcr.io/distroless/static:nonroot-amd64 AS run\n",
+    );
+    expect("reason" in base ? base.reason : base.text).toBe("gcr.io/distroless/static:nonroot-amd64");
+    const reason = (text: string) => {
+      const r = finalBaseImage("Dockerfile", text);
+      return "reason" in r ? r.reason : "";
+    };
+    expect(reason("ARG V=20\nFROM node:${V}\n")).toContain("set by a build argument");
+    expect(reason("FROM node:20 AS build\nFROM build\n")).toContain("builds on an earlier stage");
+    expect(reason("FROM node\n")).toContain("names no tag");
+    expect(reason("RUN true\n")).toContain("has no FROM instruction");
   });
 });
