@@ -73,6 +73,16 @@ async function openFix(): Promise<void> {
 }
 
 describe("Bitbucket fix pull requests", () => {
+  it("Test Connection says whether the token's scopes let Patchbay open them", async () => {
+    const said = text(await (await admin.post("/integrations/bitbucket/test", { workspace: "acme", token: TOKEN }, { htmx: true })).text());
+    expect(said).toContain("Fix pull requests: the token's repository:write and pullrequest:write scopes let Patchbay open them");
+    sim.addAccessToken("ATCTT3xFfGN0-read-only", "repository, pullrequest");
+    const readOnly = text(
+      await (await admin.post("/integrations/bitbucket/test", { workspace: "acme", token: "ATCTT3xFfGN0-read-only" }, { htmx: true })).text(),
+    );
+    expect(readOnly).toContain("Fix pull requests need repository:write and pullrequest:write, which this token lacks (scopes: repository, pullrequest)");
+  });
+
   it("commit the change on a branch from the default branch's head and open one pull request, with CODEOWNERS' members as reviewers", async () => {
     await openFix();
     expect(sim.pulls).toHaveLength(1);

@@ -73,8 +73,12 @@ export class BitbucketSim {
   readonly #codes = new Map<string, string>();
   readonly #refreshTokens = new Set<string>();
 
-  addAccessToken(token: string): void {
+  /** What each access token may do, as Bitbucket's X-OAuth-Scopes header says on every answer to it. */
+  readonly scopes = new Map<string, string>();
+
+  addAccessToken(token: string, scopes = "repository:write, pullrequest:write, webhook, account"): void {
     this.credentials.add(`Bearer ${token}`);
+    this.scopes.set(`Bearer ${token}`, scopes);
   }
 
   addUserToken(username: string, token: string): void {
@@ -122,6 +126,8 @@ export class BitbucketSim {
       if (!this.credentials.has(c.req.header("authorization") ?? ""))
         return c.json(error("Token is invalid, expired, or not supported for this endpoint."), 401);
       await next();
+      const scopes = this.scopes.get(c.req.header("authorization") ?? "");
+      if (scopes !== undefined) c.res.headers.set("x-oauth-scopes", scopes);
     });
     api.get("/workspaces/:workspace", (c) => {
       const ws = c.req.param("workspace");

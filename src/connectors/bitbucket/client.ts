@@ -32,8 +32,13 @@ export class BitbucketClient {
   }
 
   async get<T>(pathOrUrl: string, opts: { apiRoot?: boolean } = {}): Promise<T> {
-    const { data } = await this.http.json<T>({ url: this.url(pathOrUrl), headers: this.headers(), apiRoot: opts.apiRoot });
-    return data;
+    return (await this.getWithHeaders<T>(pathOrUrl, opts)).data;
+  }
+
+  /** The answer with its headers (X-OAuth-Scopes: what an access token may do). */
+  async getWithHeaders<T>(pathOrUrl: string, opts: { apiRoot?: boolean } = {}): Promise<{ data: T; headers: Headers }> {
+    const { data, response } = await this.http.json<T>({ url: this.url(pathOrUrl), headers: this.headers(), apiRoot: opts.apiRoot });
+    return { data, headers: response.headers };
   }
 
   /** A response's body as text (the src endpoint serves a file's raw bytes). */

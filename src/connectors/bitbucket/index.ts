@@ -124,10 +124,23 @@ export const bitbucket: Connector = {
   async test(connection, ctx) {
     const client = createBitbucketClient(connection, ctx);
     const workspace = await client.get<{ slug?: string; name?: string }>(`/workspaces/${workspaceOf(connection)}`, { apiRoot: false });
-    const repos = await client.get<Paged<BitbucketRepo> & { size?: number }>(`/repositories/${workspaceOf(connection)}?pagelen=1`);
+    const { data: repos, headers } = await client.getWithHeaders<Paged<BitbucketRepo> & { size?: number }>(
+      `/repositories/${workspaceOf(connection)}?pagelen=1`,
+    );
+    // Access tokens and OAuth say their scopes; app passwords and API tokens do not.
+    const scopes = headers.get("x-oauth-scopes");
+    const granted = new Set((scopes ?? "").split(/[\s,]+/).filter(Boolean));
+    const writes = granted.has("repository:write") || granted.has("repository:admin");
+    const pulls = granted.has("pullrequest:write");
+    const fixes =
+      scopes === null
+        ? "Fix pull requests: Bitbucket does not say what this token may write; the first one confirms repository and pull request write access"
+        : writes && pulls
+          ? "Fix pull requests: the token's repository:write and pullrequest:write scopes let Patchbay open them"
+          : `Fix pull requests need ${[writes ? "" : "repository:write", pulls ? "" : "pullrequest:write"].filter(Boolean).join(" and ")}, which this token lacks (scopes: ${[...granted].join(", ") || "none"})`;
     return {
       message: "Connected to Bitbucket: the token was accepted.",
-      details: [`Workspace: ${workspace.name ?? workspace.slug}`, `Repositories visible: ${repos.size ?? repos.values.length}`],
+      details: [`Workspace: ${workspace.name ?? workspace.slug}`, `Repositories visible: ${repos.size ?? repos.values.length}`, fixes],
     };
   },
 

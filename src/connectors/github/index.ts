@@ -193,8 +193,16 @@ export const github: Connector = {
         .filter(Boolean);
       const missing = WANTED_SCOPES.filter((s) => !granted.includes(s));
       details.push(missing.length ? `Classic token without ${missing.join(", ")}: some features will not work` : `Scopes: ${granted.join(", ")}`);
+      details.push(
+        granted.includes("repo")
+          ? "Fix pull requests: the repo scope lets Patchbay open them"
+          : "Fix pull requests need the repo scope, which this token lacks",
+      );
     } else {
       details.push("Fine-grained token: repository access as its owner granted it");
+      details.push(
+        "Fix pull requests: GitHub does not say what a fine-grained token may write; the first one confirms Contents and Pull requests write access",
+      );
     }
     return { message: "Connected to GitHub: the token was accepted.", details };
   },

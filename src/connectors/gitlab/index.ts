@@ -126,8 +126,10 @@ export const gitlab: Connector = {
       details.push(
         scopes.includes("api")
           ? `Scopes: ${scopes.join(", ")}`
-          : `Token without the api scope (${scopes.join(", ") || "none"}): merge requests cannot be annotated`,
+          : `Token without the api scope (${scopes.join(", ") || "none"}): merge requests cannot be annotated, and fix merge requests cannot be opened`,
       );
+      if (scopes.includes("api"))
+        details.push("Fix merge requests: the api scope lets Patchbay open them where the token's user has at least the Developer role");
       if (token.expires_at) details.push(`Token expires on ${token.expires_at}`);
     } catch (err) {
       if (!(err instanceof ExternalError) || err.kind === "auth") throw err;
