@@ -165,7 +165,7 @@ export interface AssetTable {
   integration_id: ColumnType<number | null, number | null | undefined, number | null>;
   /** When the registry stopped listing the image. */
   gone_at: ColumnType<string | null, string | null | undefined, string | null>;
-  /** When a scanner or an upload last reported on this image (with findings or without). */
+  /** When a scanner or an upload last reported on this image (with findings or without), to the day. */
   scanned_at: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;

@@ -267,10 +267,20 @@ export function insertAssets(db: Db, rows: Insertable<AssetTable>[]): Promise<{ 
     .execute();
 }
 
-/** The images a scanner or an upload reported on now (those Patchbay already holds). */
+/**
+ * The images a scanner or an upload reported on now (those Patchbay already holds), to the day: a
+ * re-import of the same data within a day writes nothing.
+ */
 export async function markImagesScanned(db: Db, keys: string[], stamp: string): Promise<void> {
+  const dayAgo = new Date(Date.parse(stamp) - 86_400_000).toISOString();
   for (const part of chunks(keys, 400))
-    await db.updateTable("assets").set({ scanned_at: stamp }).where("kind", "=", "container_image").where("asset_key", "in", part).execute();
+    await db
+      .updateTable("assets")
+      .set({ scanned_at: stamp })
+      .where("kind", "=", "container_image")
+      .where("asset_key", "in", part)
+      .where((eb) => eb.or([eb("scanned_at", "is", null), eb("scanned_at", "<", dayAgo)]))
+      .execute();
 }
 
 /** An image an upload reported on, with findings or without: its asset made where it is new, and marked scanned. */

@@ -91,6 +91,27 @@ async function checkOutbound(url: URL, env: NpmEnvironment): Promise<void> {
  * npm left them.
  */
 export async function runNpm(files: Record<string, string>, args: string[], registry: NpmRegistry, env: NpmEnvironment): Promise<Record<string, string>> {
+  return (await inNpmFolder(files, args, registry, env)).files;
+}
+
+/** A package's published versions, as npm reads them from the registry (npm view <name> versions). */
+export async function npmVersions(name: string, registry: NpmRegistry, env: NpmEnvironment): Promise<string[]> {
+  if (!/^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/i.test(name) || name.length > 214) return [];
+  const { output } = await inNpmFolder({}, ["view", name, "versions", "--json"], registry, env);
+  try {
+    const parsed = JSON.parse(output) as unknown;
+    return Array.isArray(parsed) ? parsed.filter((v): v is string => typeof v === "string") : typeof parsed === "string" ? [parsed] : [];
+  } catch {
+    return [];
+  }
+}
+
+async function inNpmFolder(
+  files: Record<string, string>,
+  args: string[],
+  registry: NpmRegistry,
+  env: NpmEnvironment,
+): Promise<{ files: Record<string, string>; output: string }> {
   const url = new URL(registry.url);
   await checkOutbound(url, env);
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "patchbay-npm-"));
@@ -116,7 +137,7 @@ export async function runNpm(files: Record<string, string>, args: string[], regi
     await fs.promises.writeFile(userconfig, npmrc.join("\n") + "\n", { mode: 0o600 });
     const globalconfig = path.join(home, "npmrc-global");
     await fs.promises.writeFile(globalconfig, "");
-    await run(
+    const output = await run(
       env.command ?? "npm",
       [...args, "--ignore-scripts", "--no-audit", "--no-fund"],
       dir,
@@ -133,7 +154,7 @@ export async function runNpm(files: Record<string, string>, args: string[], regi
     );
     const out: Record<string, string> = {};
     for (const name of Object.keys(files)) out[name] = await fs.promises.readFile(path.join(dir, name), "utf8");
-    return out;
+    return { files: out, output };
   } finally {
     await fs.promises.rm(dir, { recursive: true, force: true });
   }

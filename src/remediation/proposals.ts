@@ -26,7 +26,7 @@ import { type GoTools, raiseGo } from "./fixers/go.js";
 import { ModuleArchiveError, hashModuleZip } from "./fixers/go-hash.js";
 import { compareTags, finalBaseImage, higherTagOfLine, moveBaseImage } from "./fixers/dockerfile.js";
 import { cvesPresent, openFindingsOfImage, scannedImagesOf } from "./base-images.js";
-import { type NpmEnvironment, type NpmRegistry, NpmRunError, npmVersion, runNpm } from "./npm-run.js";
+import { type NpmEnvironment, type NpmRegistry, NpmRunError, npmVersion, npmVersions, runNpm } from "./npm-run.js";
 import type { RepositoryFiles } from "../connectors/types.js";
 import { repositoryRemediation } from "./settings.js";
 
@@ -171,6 +171,7 @@ function registryTools(deps: Services, ecosystem: string, files: RepositoryFiles
       return run.files;
     },
     npmVersion: () => npmVersion(npmEnv),
+    npmVersions: async (name) => npmVersions(name, await npmRegistry(deps), npmEnv),
     async hashes(name, version) {
       const connectors = deps.catalogue.all().filter((c) => c.packages?.ecosystem === ecosystem && c.packages.distributionHashes);
       if (connectors.length === 0) throw new ExternalError("remote", ecosystem, `No package registry connector gives ${ecosystem} digests.`);

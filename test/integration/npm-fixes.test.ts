@@ -20,7 +20,8 @@ const MANIFEST = `{
   "dependencies": {
     "qs": "^6.5.2",
     "body-lite": "^1.0.0",
-    "pinned-lib": "2.0.0"
+    "pinned-lib": "2.0.0",
+    "shell-lib": "^1.0.0"
   },
   "devDependencies": {
     "left-pad": "~1.1.0"
@@ -41,6 +42,8 @@ beforeAll(async () => {
   registry.packages.set("left-pad", { versions: ["1.1.0"], latest: "1.1.0", private: false });
   registry.packages.set("body-lite", { versions: ["1.0.0"], latest: "1.0.0", private: false, dependencies: { "1.0.0": { minimist: "^1.2.0" } } });
   registry.packages.set("pinned-lib", { versions: ["2.0.0"], latest: "2.0.0", private: false, dependencies: { "2.0.0": { "ansi-regex": "5.0.0" } } });
+  registry.packages.set("shell-lib", { versions: ["1.0.0"], latest: "1.0.0", private: false, dependencies: { "1.0.0": { "semver-lite": "1.0.0" } } });
+  registry.packages.set("semver-lite", { versions: ["1.0.0"], latest: "1.0.0", private: false });
   registryServer = await startSim(registry.app());
   // The repository's lockfile, made by npm itself before the fixes were published.
   lockfile = (
@@ -57,6 +60,14 @@ beforeAll(async () => {
   registry.packages.set("qs", { versions: ["6.5.2", "6.5.3"], latest: "6.5.3", private: false });
   registry.packages.set("minimist", { versions: ["1.2.5", "1.2.6"], latest: "1.2.6", private: false });
   registry.packages.set("ansi-regex", { versions: ["5.0.0", "5.0.1"], latest: "5.0.1", private: false });
+  // shell-lib 1.0.0 pins semver-lite exactly; its 1.1.0 (and a 2.0.0, another major) depend on the fixed one.
+  registry.packages.set("semver-lite", { versions: ["1.0.0", "1.0.1"], latest: "1.0.1", private: false });
+  registry.packages.set("shell-lib", {
+    versions: ["1.0.0", "1.1.0", "2.0.0"],
+    latest: "2.0.0",
+    private: false,
+    dependencies: { "1.0.0": { "semver-lite": "1.0.0" }, "1.1.0": { "semver-lite": "1.0.1" }, "2.0.0": { "semver-lite": "1.0.1" } },
+  });
 }, 120_000);
 afterAll(() => registryServer.close());
 
@@ -89,6 +100,7 @@ beforeEach(async () => {
       { id: "CVE-2022-24999", pkg: "qs", installed: "6.5.2", fixed: "6.5.3", severity: "HIGH", target: "package-lock.json", type: "npm" },
       { id: "CVE-2021-44906", pkg: "minimist", installed: "1.2.5", fixed: "1.2.6", severity: "CRITICAL", target: "package-lock.json", type: "npm" },
       { id: "CVE-2021-3807", pkg: "ansi-regex", installed: "5.0.0", fixed: "5.0.1", severity: "HIGH", target: "package-lock.json", type: "npm" },
+      { id: "CVE-2026-1111", pkg: "semver-lite", installed: "1.0.0", fixed: "1.0.1", severity: "MEDIUM", target: "package-lock.json", type: "npm" },
     ]),
   });
   expect(res.status, await res.clone().text()).toBe(201);
@@ -136,6 +148,13 @@ describe("npm fixes", () => {
     expect(page).not.toContain("overrides");
     expect(page).toContain('"version": "1.2.6"');
     expect(page).not.toContain("--- a/package.json");
+  });
+
+  it("raise the direct dependency that holds a transitive one at the vulnerable version, when its newer release of the same major suffices", async () => {
+    const page = text(await (await admin.get(`/vulnerabilities/${await findingOf("CVE-2026-1111")}/fix`)).text());
+    expect(page).toContain('its parent shell-lib raised in dependencies of package.json: "^1.0.0" → "^1.1.0" (1.1.0 depends on a fixed semver-lite)');
+    expect(page).toContain("(semver-lite 1.0.1)");
+    expect(page).not.toContain("overrides");
   });
 
   it("pin a transitive dependency its parent holds at the vulnerable version with an overrides entry", async () => {

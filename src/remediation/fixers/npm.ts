@@ -10,11 +10,38 @@ import { compareVersions } from "../../vuln/versions/index.js";
 import { JsonTextError, addMember, indentAt, indentUnit, member, scanJson, splice } from "./json-text.js";
 import { type FileChange, type FixOutcome, cannot } from "./types.js";
 
-/** What the npm fixer may ask for: a file beside the lockfile, and npm run on the two files. */
+/** What the npm fixer may ask for: a file beside the lockfile, npm run on the two files, a package's published versions. */
 export interface NpmTools {
   read(path: string): Promise<string | undefined>;
   npm(files: Record<string, string>, args: string[]): Promise<Record<string, string>>;
   npmVersion(): Promise<string>;
+  npmVersions(name: string): Promise<string[]>;
+}
+
+/** The project's direct dependencies whose packages lead to `name` (through the lockfile's hoisted entries), nearest first. */
+function directParents(lock: Record<string, unknown>, name: string): string[] {
+  const packages = (lock.packages ?? {}) as Record<string, Record<string, unknown>>;
+  const requires = (entry: Record<string, unknown> | undefined) =>
+    ["dependencies", "optionalDependencies"].flatMap((k) => Object.keys((entry?.[k] as Record<string, string> | undefined) ?? {}));
+  const root = packages[""] ?? {};
+  const direct = [...new Set([...requires(root), ...Object.keys((root.devDependencies as Record<string, string> | undefined) ?? {})])];
+  const out: { parent: string; depth: number }[] = [];
+  for (const parent of direct) {
+    if (parent === name) continue;
+    // Breadth first through hoisted entries, bounded: how far below this parent the package is.
+    const seen = new Set([parent]);
+    let frontier = [parent];
+    for (let depth = 1; frontier.length && depth <= 12 && seen.size < 5000; depth++) {
+      const next: string[] = [];
+      for (const n of frontier) for (const d of requires(packages[`node_modules/${n}`])) if (!seen.has(d)) (seen.add(d), next.push(d));
+      if (next.includes(name)) {
+        out.push({ parent, depth });
+        break;
+      }
+      frontier = next;
+    }
+  }
+  return out.sort((a, b) => a.depth - b.depth).map((p) => p.parent);
 }
 
 const SECTIONS = ["dependencies", "devDependencies", "optionalDependencies"] as const;
@@ -127,6 +154,30 @@ export async function raiseNpm(lockPath: string, lockText: string, name: string,
     files = await tools.npm({ "package.json": manifestAfter, "package-lock.json": files["package-lock.json"]! }, args);
   };
 
+  /** Raises a direct dependency to its newest release of the same major; kept only where npm then resolves no vulnerable copy. */
+  const raiseParent = async (parent: string, lockNow: Record<string, unknown>): Promise<string | undefined> => {
+    const parentSection = SECTIONS.find((s) => typeof (manifest[s] as Record<string, unknown> | undefined)?.[parent] === "string");
+    const installed = copiesIn(lockNow, parent).find((c) => c.where === `node_modules/${parent}`)?.version;
+    if (!parentSection || !installed) return undefined;
+    const major = installed.split(".")[0];
+    const newest = (await tools.npmVersions(parent))
+      .filter((v) => /^\d+\.\d+\.\d+$/.test(v) && v.split(".")[0] === major && (compareVersions("npm", v, installed) ?? 0) > 0)
+      .sort((a, b) => compareVersions("npm", b, a) ?? 0)[0];
+    if (!newest) return undefined;
+    const node = member(member(scanJson(manifestAfter), parentSection), parent)!;
+    const spec = node.value ?? "";
+    const raised = raisedRange(spec, newest);
+    if (!raised) return undefined;
+    const saved = { manifest: manifestAfter, files };
+    manifestAfter = splice(manifestAfter, node.start, node.end, JSON.stringify(raised));
+    await npm(["install", "--package-lock-only"]);
+    if (copiesIn(JSON.parse(files["package-lock.json"]!) as Record<string, unknown>, name).some((c) => below(c.version, to))) {
+      ({ manifest: manifestAfter, files } = saved);
+      return undefined;
+    }
+    return `its parent ${parent} raised in ${parentSection} of ${manifestPath}: "${spec}" → "${raised}" (${newest} depends on a fixed ${name})`;
+  };
+
   const section = SECTIONS.find((s) => typeof (manifest[s] as Record<string, unknown> | undefined)?.[name] === "string");
   if (section) {
     const node = member(member(root, section), name)!;
@@ -140,6 +191,17 @@ export async function raiseNpm(lockPath: string, lockText: string, name: string,
     // Transitive: the ranges of the packages that depend on it may already allow the fix.
     await npm(["update", name, "--package-lock-only"]);
     steps.push(`${name} updated within the ranges of the packages that depend on it`);
+    // Else a direct dependency that leads to it, raised to its newest release of the same major, may depend on a fixed one.
+    const updated = JSON.parse(files["package-lock.json"]!) as Record<string, unknown>;
+    if (copiesIn(updated, name).some((c) => below(c.version, to))) {
+      for (const parent of directParents(updated, name).slice(0, 3)) {
+        const raised = await raiseParent(parent, updated);
+        if (raised) {
+          steps.splice(0, steps.length, raised);
+          break;
+        }
+      }
+    }
   }
   let lockAfter = JSON.parse(files["package-lock.json"]!) as Record<string, unknown>;
   if (copiesIn(lockAfter, name).some((c) => below(c.version, to))) {
