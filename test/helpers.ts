@@ -187,6 +187,24 @@ export async function createToken(browser: Browser, scopes: string[], opts: { na
   return found[0];
 }
 
+/** CI uploads connected, and an API token that may upload (as CI is given one). */
+export async function uploadToken(admin: Browser): Promise<string> {
+  const connected = await admin.post("/integrations/ci-upload", {});
+  if (connected.status !== 303) throw new Error(`connecting CI uploads answered ${connected.status}`);
+  return createToken(admin, ["upload"], { name: "ci" });
+}
+
+/** A scan report uploaded through the API as CI uploads it (asset= names what it is about), then the jobs it queued run. */
+export async function uploadReport(app: TestApp, token: string, asset: string, report: string): Promise<void> {
+  const res = await app.runtime.app.request(`${BASE}/api/v1/scans?asset=${encodeURIComponent(asset)}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: report,
+  });
+  if (res.status !== 201) throw new Error(`the upload answered ${res.status}: ${await res.text()}`);
+  await runJobs(app);
+}
+
 /** Visible text of an HTML fragment, for assertions about what a person reads. */
 export function text(html: string): string {
   return html

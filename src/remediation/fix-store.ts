@@ -1,26 +1,12 @@
 // The fix sweep's records (fix_proposals, written only here): the proposals waiting for an admin
 // (Fixes to approve), the ones queued, dismissed or not possible; and the packages of a filtered
 // table a "Propose fixes" page proposes for.
-import type { Insertable } from "kysely";
+import type { Insertable, Selectable } from "kysely";
 import type { Db, FixProposalState, FixProposalTable } from "../db/schema.js";
 import { type FindingFilter, filterWhere } from "../findings/query.js";
 
-export interface FixProposalRow {
-  id: number;
-  repository_id: number;
-  full_name: string;
-  package_lc: string;
-  path: string;
-  finding_id: number;
-  state: FixProposalState;
-  branch: string | null;
-  title: string | null;
-  to_version: string | null;
-  findings: number;
-  reason: string | null;
-  by: string | null;
-  updated_at: string;
-}
+/** A proposal as the pages list it, with its repository's name. */
+export type FixProposalRow = Omit<Selectable<FixProposalTable>, "signature" | "created_at"> & { full_name: string };
 
 export async function listFixProposals(db: Db, state: FixProposalState, limit: number): Promise<FixProposalRow[]> {
   return db

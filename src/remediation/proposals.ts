@@ -27,7 +27,7 @@ import { ModuleArchiveError, hashModuleZip } from "./fixers/go-hash.js";
 import { compareTags, finalBaseImage, higherTagOfLine, moveBaseImage } from "./fixers/dockerfile.js";
 import { cvesPresent, openFindingsOfImage, scannedImagesOf } from "./base-images.js";
 import { type NpmEnvironment, type NpmRegistry, NpmRunError, npmVersion, npmVersions, runNpm } from "./npm-run.js";
-import type { RepositoryFiles } from "../connectors/types.js";
+import type { ConnectionSettings, PackageRegistry, RepositoryFiles } from "../connectors/types.js";
 import { repositoryRemediation } from "./settings.js";
 
 /** What a fixer may ask for while it writes a change: the index's digests of a version's files, the repository's other files, npm, the Go module proxy. */
@@ -65,29 +65,40 @@ const NPM_RUNS_KEPT = 32;
 const NPM_RUN_TTL_MS = 10 * 60_000;
 
 /**
+ * The package registry a fix reads from: the organisation's (the first connected integration of
+ * a registry connector with the capability, with its credentials), else — where `fallback` —
+ * the first such connector's public default (no credentials). Undefined when none has it.
+ */
+async function registryOf(
+  deps: Services,
+  has: (registry: PackageRegistry) => boolean,
+  fallback: boolean,
+): Promise<{ registry: PackageRegistry; connection: ConnectionSettings } | undefined> {
+  const connectors = deps.catalogue.all().filter((c) => c.packages && has(c.packages));
+  if (connectors.length === 0) return undefined;
+  const integration = await deps.db
+    .selectFrom("integrations")
+    .selectAll()
+    .where(
+      "kind",
+      "in",
+      connectors.map((c) => c.card.kind),
+    )
+    .orderBy("id")
+    .executeTakeFirst();
+  const connector = integration && connectors.find((c) => c.card.kind === integration.kind);
+  if (connector && integration) return { registry: connector.packages!, connection: await connectionFor(deps, connector, integration) };
+  return fallback ? { registry: connectors[0]!.packages!, connection: { settings: {}, secrets: {} } } : undefined;
+}
+
+/**
  * The registry npm runs against: the organisation's (the first connected npm registry
  * integration, with its credentials) else the public registry; through the origin map, as
  * every connection (tests point it at a simulator).
  */
 async function npmRegistry(deps: Services): Promise<NpmRegistry> {
-  const connectors = deps.catalogue.all().filter((c) => c.packages?.ecosystem === "npm" && c.packages.installerConfig);
-  const integration = connectors.length
-    ? await deps.db
-        .selectFrom("integrations")
-        .selectAll()
-        .where(
-          "kind",
-          "in",
-          connectors.map((c) => c.card.kind),
-        )
-        .orderBy("id")
-        .executeTakeFirst()
-    : undefined;
-  const connector = integration && connectors.find((c) => c.card.kind === integration.kind);
-  const config =
-    connector && integration
-      ? connector.packages!.installerConfig!(await connectionFor(deps, connector, integration))
-      : { url: "https://registry.npmjs.org/", credentials: [] };
+  const found = await registryOf(deps, (r) => r.ecosystem === "npm" && r.installerConfig !== undefined, false);
+  const config = found ? found.registry.installerConfig!(found.connection) : { url: "https://registry.npmjs.org/", credentials: [] };
   const url = new URL(config.url);
   const mapped = deps.env.originMap.get(url.origin);
   if (!mapped) return config;
@@ -108,21 +119,10 @@ function registryTools(deps: Services, ecosystem: string, files: RepositoryFiles
   const npmEnv: NpmEnvironment = { proxy: deps.env.proxy, denyPrivate: deps.env.denyPrivate };
   /** The module proxy: the first connected one (with its credentials), else the connector's default (proxy.golang.org). */
   const goProxy = async () => {
-    const connectors = deps.catalogue.all().filter((c) => c.packages?.ecosystem === "Go" && c.packages.moduleFile);
-    if (connectors.length === 0) throw new ExternalError("remote", "Go module proxy", "No connector reads Go modules from a module proxy.");
-    const integration = await deps.db
-      .selectFrom("integrations")
-      .selectAll()
-      .where(
-        "kind",
-        "in",
-        connectors.map((c) => c.card.kind),
-      )
-      .orderBy("id")
-      .executeTakeFirst();
-    const connector = (integration && connectors.find((c) => c.card.kind === integration.kind)) ?? connectors[0]!;
-    const connection = integration ? await connectionFor(deps, connector, integration) : { settings: {}, secrets: {} };
-    return (path: string, version: string, kind: "mod" | "zip") => connector.packages!.moduleFile!(connection, connectorContext(deps.env), path, version, kind);
+    const found = await registryOf(deps, (r) => r.ecosystem === "Go" && r.moduleFile !== undefined, true);
+    if (!found) throw new ExternalError("remote", "Go module proxy", "No connector reads Go modules from a module proxy.");
+    return (path: string, version: string, kind: "mod" | "zip") =>
+      found.registry.moduleFile!(found.connection, connectorContext(deps.env), path, version, kind);
   };
   let proxyFile: ReturnType<typeof goProxy> | undefined;
   const mods = new Map<string, Promise<string>>();
@@ -173,21 +173,9 @@ function registryTools(deps: Services, ecosystem: string, files: RepositoryFiles
     npmVersion: () => npmVersion(npmEnv),
     npmVersions: async (name) => npmVersions(name, await npmRegistry(deps), npmEnv),
     async hashes(name, version) {
-      const connectors = deps.catalogue.all().filter((c) => c.packages?.ecosystem === ecosystem && c.packages.distributionHashes);
-      if (connectors.length === 0) throw new ExternalError("remote", ecosystem, `No package registry connector gives ${ecosystem} digests.`);
-      const integration = await deps.db
-        .selectFrom("integrations")
-        .selectAll()
-        .where(
-          "kind",
-          "in",
-          connectors.map((c) => c.card.kind),
-        )
-        .orderBy("id")
-        .executeTakeFirst();
-      const connector = (integration && connectors.find((c) => c.card.kind === integration.kind)) ?? connectors[0]!;
-      const connection = integration ? await connectionFor(deps, connector, integration) : { settings: {}, secrets: {} };
-      return connector.packages!.distributionHashes!(connection, connectorContext(deps.env), name, version);
+      const found = await registryOf(deps, (r) => r.ecosystem === ecosystem && r.distributionHashes !== undefined, true);
+      if (!found) throw new ExternalError("remote", ecosystem, `No package registry connector gives ${ecosystem} digests.`);
+      return found.registry.distributionHashes!(found.connection, connectorContext(deps.env), name, version);
     },
   };
 }
@@ -255,7 +243,7 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
   }
   const source = await sourceControl(deps, finding.repository_id);
   if ("reason" in source) return none(source.reason);
-  const { repository, found, files } = source;
+  const { repository, files } = source;
 
   // Every open finding of this package in the repository: one pull request fixes them all.
   const siblings = await openFindingsOf(db, finding.repository_id, finding.package_lc);
@@ -333,16 +321,9 @@ export async function proposeFixes(deps: Services, findingId: number): Promise<P
       reasons.push(outcome.reason);
       continue;
     }
-    const title = `Bump ${finding.package} from ${finding.installed_version} to ${target.to}${manifest.path.includes("/") ? ` in /${manifest.path.slice(0, manifest.path.lastIndexOf("/"))}` : ""}`;
+    const title = bumpTitle(finding.package, finding.installed_version, target.to, manifest.path);
     proposals.push({
-      repository: {
-        id: repository.id,
-        integrationId: found.integration.id,
-        fullName: repository.full_name,
-        defaultBranch: repository.default_branch ?? "main",
-        url: repository.url,
-        externalId: repository.external_id,
-      },
+      repository: proposalRepository(source),
       path: manifest.path,
       ecosystem: finding.ecosystem!,
       package: finding.package,
@@ -398,6 +379,24 @@ async function sourceControl(deps: Services, repositoryId: number): Promise<Sour
   return { repository, found, files };
 }
 
+/** The repository a proposal writes to, as the open job needs it. */
+function proposalRepository(source: Exclude<SourceControl, { reason: string }>): Proposal["repository"] {
+  const { repository, found } = source;
+  return {
+    id: repository.id,
+    integrationId: found.integration.id,
+    fullName: repository.full_name,
+    defaultBranch: repository.default_branch ?? "main",
+    url: repository.url,
+    externalId: repository.external_id,
+  };
+}
+
+/** Dependabot's title, which the pull request flow reads back ("Bump X from A to B in /dir"). */
+function bumpTitle(name: string, from: string, to: string, path: string): string {
+  return `Bump ${name} from ${from} to ${to}${path.includes("/") ? ` in /${path.slice(0, path.lastIndexOf("/"))}` : ""}`;
+}
+
 /** Dockerfiles by name: Dockerfile, Containerfile, *.Dockerfile, Dockerfile.* (not vendored copies). */
 function isDockerfile(path: string): boolean {
   if (/(^|\/)(node_modules|vendor|\.git)\//.test(path)) return false;
@@ -423,7 +422,7 @@ async function proposeBaseImage(
   }
   const source = await sourceControl(deps, finding.repository_id);
   if ("reason" in source) return none(source.reason);
-  const { repository, found, files } = source;
+  const { repository, files } = source;
   let listing;
   try {
     listing = await files.list();
@@ -498,16 +497,9 @@ async function proposeBaseImage(
     }));
     const shortName = image.replace(/^docker\.io\/(library\/)?/, "");
     const why = `${pick.tag} (${pick.image.digest.slice(0, 19)}…) was reported without ${fixes.length === 1 ? finding.cve : `these ${fixes.length} CVEs`} by a scan on ${pick.image.scannedAt.slice(0, 10)}; it is the lowest higher ${tag} tag so reported.`;
-    const title = `Bump ${shortName} from ${tag} to ${pick.tag}${file.path.includes("/") ? ` in /${file.path.slice(0, file.path.lastIndexOf("/"))}` : ""}`;
+    const title = bumpTitle(shortName, tag!, pick.tag, file.path);
     proposals.push({
-      repository: {
-        id: repository.id,
-        integrationId: found.integration.id,
-        fullName: repository.full_name,
-        defaultBranch: repository.default_branch ?? "main",
-        url: repository.url,
-        externalId: repository.external_id,
-      },
+      repository: proposalRepository(source),
       path: file.path,
       ecosystem: "Docker",
       package: shortName,

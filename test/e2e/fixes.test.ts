@@ -2,7 +2,6 @@
 // GitHub (the simulator, through the built server's own worker), the linked GitHub issue is
 // commented, and merging the pull request (GitHub's signed webhook) resolves the finding and
 // comments the issue again.
-import crypto from "node:crypto";
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import type { Page } from "playwright-core";
@@ -117,19 +116,9 @@ it("proposes the fix, shows its diff, opens it, and follows it to merged: the fi
 
   // Merged on GitHub: its signed webhook reaches Patchbay.
   github.mergePull("acme/payments", pull.number);
-  const repo = github.repos[0]!;
-  const body = JSON.stringify(
-    github.pullRequestPayload({ action: "closed", repo, number: pull.number, title: pull.title, body: pull.body ?? "", branch: pull.head, merged: true }),
-  );
   const delivered = await fetch(`${suite.server.url}/webhooks/github/${githubId}`, {
     method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "x-github-event": "pull_request",
-      "x-github-delivery": crypto.randomUUID(),
-      "x-hub-signature-256": `sha256=${crypto.createHmac("sha256", SECRET).update(body).digest("hex")}`,
-    },
-    body,
+    ...github.pullRequestDelivery(pull.number, "closed", SECRET),
   });
   expect(delivered.status).toBe(202);
   await until("the issue's comment on the merged pull request", () => github.issues[0]!.comments.some((c) => c.includes("Remediation pull request merged")));

@@ -5,7 +5,7 @@
 // tag still reported with it, another variant or another major; and not at all when the CVE is
 // in the image's own layers.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Browser, type TestApp, BASE, runJobs, setUpAdmin, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, runJobs, setUpAdmin, testApp, text, uploadReport, uploadToken } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { OciRegistrySim } from "../sim/oci.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
@@ -58,13 +58,7 @@ let token: string;
 let appDigest: string;
 
 async function upload(asset: string, report: string): Promise<void> {
-  const res = await app.runtime.app.request(`${BASE}/api/v1/scans?asset=${encodeURIComponent(asset)}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: report,
-  });
-  expect(res.status, await res.clone().text()).toBe(201);
-  await runJobs(app);
+  await uploadReport(app, token, asset, report);
 }
 
 beforeEach(async () => {
@@ -83,8 +77,7 @@ beforeEach(async () => {
   await runJobs(app);
   expect((await admin.post("/integrations/oci-registry", { registryUrl: REGISTRY, username: "ci-reader", password: "registry-token-0001" })).status).toBe(303);
   await runJobs(app);
-  expect((await admin.post("/integrations/ci-upload", {})).status).toBe(303);
-  token = /pbt_[a-z2-7]{32}/.exec(text(await (await admin.post("/settings/tokens", { name: "ci", scopes: "upload" })).text()))![0];
+  token = await uploadToken(admin);
   // The application image: openssl's CVE from its base, a CVE of its own layers.
   await upload(
     `registry.example.com/acme/web@${appDigest}`,

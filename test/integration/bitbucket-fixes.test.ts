@@ -4,7 +4,7 @@
 // regenerated change on top, and one without is made again; one open pull request per branch;
 // reviewers from CODEOWNERS among the workspace's members; the main branch never written.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Browser, type TestApp, BASE, runJobs, setUpAdmin, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, runJobs, setUpAdmin, testApp, text, uploadReport, uploadToken } from "../helpers.js";
 import { BitbucketSim } from "../sim/bitbucket.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
 import { trivyFilesystemReport } from "../bench/reports.js";
@@ -44,17 +44,13 @@ beforeEach(async () => {
   admin = await setUpAdmin(app);
   expect((await admin.post("/integrations/bitbucket", { workspace: "acme", token: TOKEN })).status).toBe(303);
   await runJobs(app);
-  expect((await admin.post("/integrations/ci-upload", {})).status).toBe(303);
-  const token = /pbt_[a-z2-7]{32}/.exec(text(await (await admin.post("/settings/tokens", { name: "ci", scopes: "upload" })).text()))![0];
-  const res = await app.runtime.app.request(`${BASE}/api/v1/scans?asset=${repo}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: trivyFilesystemReport([
-      { id: "CVE-2021-44228", pkg: "org.apache.logging.log4j:log4j-core", installed: "2.14.1", fixed: "2.15.0", severity: "CRITICAL" },
-    ]),
-  });
-  expect(res.status).toBe(201);
-  await runJobs(app);
+  const token = await uploadToken(admin);
+  await uploadReport(
+    app,
+    token,
+    repo,
+    trivyFilesystemReport([{ id: "CVE-2021-44228", pkg: "org.apache.logging.log4j:log4j-core", installed: "2.14.1", fixed: "2.15.0", severity: "CRITICAL" }]),
+  );
 });
 afterEach(async () => {
   await app.close();

@@ -3,9 +3,8 @@
 // once, at most N open per repository, the rest opening as earlier ones are merged); a
 // repository's own setting over the default; major upgrades only where allowed; drafts where
 // the plan has them; and Propose fixes on the filtered Vulnerabilities table.
-import crypto from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Browser, type TestApp, BASE, runJobs, setUpAdmin, signIn, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, BASE, runJobs, setUpAdmin, signIn, testApp, text, uploadReport, uploadToken } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { type TrivyVulnerability, trivyFilesystemReport } from "../bench/reports.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
@@ -49,8 +48,7 @@ beforeEach(async () => {
   admin = await setUpAdmin(app);
   expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: GITHUB_TOKEN, webhookSecret: WEBHOOK_SECRET })).status).toBe(303);
   await runJobs(app);
-  expect((await admin.post("/integrations/ci-upload", {})).status).toBe(303);
-  token = /pbt_[a-z2-7]{32}/.exec(text(await (await admin.post("/settings/tokens", { name: "ci", scopes: "upload" })).text()))![0];
+  token = await uploadToken(admin);
 });
 afterEach(async () => {
   await app.close();
@@ -61,13 +59,7 @@ const db = () => app.runtime.database.db;
 const repositoryId = async (name: string) => (await db().selectFrom("repositories").select("id").where("full_name", "=", name).executeTakeFirstOrThrow()).id;
 
 async function scan(asset: string, vulnerabilities: TrivyVulnerability[]) {
-  const res = await app.runtime.app.request(`${BASE}/api/v1/scans?asset=${asset}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: trivyFilesystemReport(vulnerabilities),
-  });
-  expect(res.status, await res.clone().text()).toBe(201);
-  await runJobs(app);
+  await uploadReport(app, token, asset, trivyFilesystemReport(vulnerabilities));
 }
 
 const PAYMENTS: TrivyVulnerability[] = [
@@ -79,20 +71,10 @@ async function pullClosed(number: number, merged: boolean): Promise<void> {
   const pull = github.pulls.find((p) => p.number === number)!;
   pull.state = "closed";
   pull.merged = merged;
-  const repo = github.repos.find((r) => r.full_name === pull.repo)!;
-  const body = JSON.stringify(
-    github.pullRequestPayload({ action: "closed", repo, number, title: pull.title, body: pull.body ?? "", branch: pull.head, merged }),
-  );
   const integration = await db().selectFrom("integrations").select("id").where("kind", "=", "github").executeTakeFirstOrThrow();
   const res = await app.runtime.app.request(`${BASE}/webhooks/github/${integration.id}`, {
     method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "x-github-event": "pull_request",
-      "x-github-delivery": crypto.randomUUID(),
-      "x-hub-signature-256": `sha256=${crypto.createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex")}`,
-    },
-    body,
+    ...github.pullRequestDelivery(number, "closed", WEBHOOK_SECRET),
   });
   expect(res.status).toBe(202);
   await runJobs(app);

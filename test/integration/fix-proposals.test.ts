@@ -2,9 +2,8 @@
 // repository on its source control service — the diff, the version chosen and why, the branch,
 // the pull request's title and body, the findings it fixes — with nothing sent; and the reason
 // when no correct change can be made.
-import crypto from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Browser, type TestApp, BASE, runJobs, setUpAdmin, signIn, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, BASE, runJobs, setUpAdmin, signIn, testApp, text, uploadReport, uploadToken } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { PypiSim } from "../sim/packages.js";
 import { type TrivyVulnerability, trivyFilesystemReport } from "../bench/reports.js";
@@ -58,8 +57,7 @@ beforeEach(async () => {
   admin = await setUpAdmin(app);
   expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: GITHUB_TOKEN, webhookSecret: WEBHOOK_SECRET })).status).toBe(303);
   await runJobs(app);
-  expect((await admin.post("/integrations/ci-upload", {})).status).toBe(303);
-  token = /pbt_[a-z2-7]{32}/.exec(text(await (await admin.post("/settings/tokens", { name: "ci", scopes: "upload" })).text()))![0];
+  token = await uploadToken(admin);
 });
 afterEach(async () => {
   await app.close();
@@ -71,29 +69,15 @@ const db = () => app.runtime.database.db;
 
 /** A Trivy filesystem report of the repository with these vulnerabilities. */
 async function scan(vulnerabilities: TrivyVulnerability[]) {
-  const res = await app.runtime.app.request(`${BASE}/api/v1/scans?asset=acme/payments`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: trivyFilesystemReport(vulnerabilities),
-  });
-  expect(res.status, await res.clone().text()).toBe(201);
+  await uploadReport(app, token, "acme/payments", trivyFilesystemReport(vulnerabilities));
 }
 
 /** GitHub's pull_request event for a pull request on the simulator, signed, through Patchbay's webhook endpoint. */
-async function pullRequestEvent(number: number, action: "closed", merged: boolean): Promise<void> {
-  const pull = github.pulls.find((p) => p.number === number)!;
-  const repo = github.repos.find((r) => r.full_name === pull.repo)!;
-  const body = JSON.stringify(github.pullRequestPayload({ action, repo, number, title: pull.title, body: pull.body ?? "", branch: pull.head, merged }));
+async function pullRequestEvent(number: number, action: "closed"): Promise<void> {
   const integration = await db().selectFrom("integrations").select("id").where("kind", "=", "github").executeTakeFirstOrThrow();
   const res = await app.runtime.app.request(`${BASE}/webhooks/github/${integration.id}`, {
     method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "x-github-event": "pull_request",
-      "x-github-delivery": crypto.randomUUID(),
-      "x-hub-signature-256": `sha256=${crypto.createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex")}`,
-    },
-    body,
+    ...github.pullRequestDelivery(number, action, WEBHOOK_SECRET),
   });
   expect(res.status).toBe(202);
   await runJobs(app);
@@ -172,7 +156,7 @@ describe("Propose fix", () => {
 
     // A person closes it without merging: the finding is open again, and that version is not proposed again…
     github.pulls[0]!.state = "closed";
-    await pullRequestEvent(pull.number, "closed", false);
+    await pullRequestEvent(pull.number, "closed");
     expect((await db().selectFrom("findings").select("status").where("id", "=", id).executeTakeFirstOrThrow()).status).toBe("open");
     const declined = text(await (await admin.get(`/vulnerabilities/${id}/fix`)).text());
     expect(declined).toContain(

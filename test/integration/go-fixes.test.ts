@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Browser, type TestApp, BASE, runJobs, setUpAdmin, tempDir, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, runJobs, setUpAdmin, tempDir, testApp, text, uploadReport, uploadToken } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { GoProxySim } from "../sim/packages.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
@@ -120,17 +120,15 @@ beforeEach(async () => {
   admin = await setUpAdmin(app);
   expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: GITHUB_TOKEN })).status).toBe(303);
   await runJobs(app);
-  expect((await admin.post("/integrations/ci-upload", {})).status).toBe(303);
-  const token = /pbt_[a-z2-7]{32}/.exec(text(await (await admin.post("/settings/tokens", { name: "ci", scopes: "upload" })).text()))![0];
-  const res = await app.runtime.app.request(`${BASE}/api/v1/scans?asset=acme/payments`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: trivyFilesystemReport([
+  const token = await uploadToken(admin);
+  await uploadReport(
+    app,
+    token,
+    "acme/payments",
+    trivyFilesystemReport([
       { id: "GO-2026-0001", pkg: "example.com/lib/vuln", installed: "v1.0.0", fixed: "v1.0.1", severity: "HIGH", target: "go.mod", type: "gomod" },
     ]),
-  });
-  expect(res.status, await res.clone().text()).toBe(201);
-  await runJobs(app);
+  );
 });
 afterEach(async () => {
   await app.close();

@@ -5,7 +5,7 @@
 // untrusted — a git or file dependency, workspaces, a lockfile v1 get no fix, the repository's
 // .npmrc is never used; and the organisation's npm registry with its token, sent nowhere else.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Browser, type TestApp, BASE, runJobs, setUpAdmin, testApp, text } from "../helpers.js";
+import { type Browser, type TestApp, runJobs, setUpAdmin, testApp, text, uploadReport, uploadToken } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { NpmRegistrySim } from "../sim/packages.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
@@ -91,20 +91,18 @@ beforeEach(async () => {
   admin = await setUpAdmin(app);
   expect((await admin.post("/integrations/github", { githubUrl: "https://github.com", token: GITHUB_TOKEN })).status).toBe(303);
   await runJobs(app);
-  expect((await admin.post("/integrations/ci-upload", {})).status).toBe(303);
-  token = /pbt_[a-z2-7]{32}/.exec(text(await (await admin.post("/settings/tokens", { name: "ci", scopes: "upload" })).text()))![0];
-  const res = await app.runtime.app.request(`${BASE}/api/v1/scans?asset=acme/web`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: trivyFilesystemReport([
+  token = await uploadToken(admin);
+  await uploadReport(
+    app,
+    token,
+    "acme/web",
+    trivyFilesystemReport([
       { id: "CVE-2022-24999", pkg: "qs", installed: "6.5.2", fixed: "6.5.3", severity: "HIGH", target: "package-lock.json", type: "npm" },
       { id: "CVE-2021-44906", pkg: "minimist", installed: "1.2.5", fixed: "1.2.6", severity: "CRITICAL", target: "package-lock.json", type: "npm" },
       { id: "CVE-2021-3807", pkg: "ansi-regex", installed: "5.0.0", fixed: "5.0.1", severity: "HIGH", target: "package-lock.json", type: "npm" },
       { id: "CVE-2026-1111", pkg: "semver-lite", installed: "1.0.0", fixed: "1.0.1", severity: "MEDIUM", target: "package-lock.json", type: "npm" },
     ]),
-  });
-  expect(res.status, await res.clone().text()).toBe(201);
-  await runJobs(app);
+  );
 });
 afterEach(async () => {
   await app.close();

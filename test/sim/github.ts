@@ -1221,6 +1221,27 @@ export class GitHubSim {
   }
 
   /** A pull_request event payload as GitHub sends it (the fields Patchbay reads, and more). */
+  /**
+   * GitHub's delivery of the pull_request event for one of the simulator's pull requests (as it
+   * stands: a merged one says so), signed with the webhook secret as GitHub signs it.
+   */
+  pullRequestDelivery(number: number, action: string, secret: string): { body: string; headers: Record<string, string> } {
+    const pull = this.pulls.find((p) => p.number === number)!;
+    const repo = this.repos.find((r) => r.full_name === pull.repo)!;
+    const body = JSON.stringify(
+      this.pullRequestPayload({ action, repo, number, title: pull.title, body: pull.body ?? "", branch: pull.head, merged: pull.merged }),
+    );
+    return {
+      body,
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "pull_request",
+        "x-github-delivery": crypto.randomUUID(),
+        "x-hub-signature-256": `sha256=${crypto.createHmac("sha256", secret).update(body).digest("hex")}`,
+      },
+    };
+  }
+
   pullRequestPayload(input: {
     action: string;
     repo: GitHubSimRepo;
