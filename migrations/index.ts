@@ -45,6 +45,7 @@ import * as m0041 from "./0041_statement_count_triggers.js";
 import * as m0042 from "./0042_pace_writes.js";
 import * as m0043 from "./0043_fix_proposals.js";
 import * as m0044 from "./0044_image_scans.js";
+import * as m0045 from "./0045_exploitation_feeds.js";
 import * as postgresBaseline from "./postgres/baseline.js";
 
 export const migrations: Record<string, Migration> = {
@@ -92,6 +93,7 @@ export const migrations: Record<string, Migration> = {
   "0042_pace_writes": m0042,
   "0043_fix_proposals": m0043,
   "0044_image_scans": m0044,
+  "0045_exploitation_feeds": m0045,
 };
 
 /**

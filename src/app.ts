@@ -35,6 +35,7 @@ import { configurationRoutes } from "./web/configuration.js";
 import { trendRoutes } from "./web/trends.js";
 import { vulnerabilityRoutes } from "./web/vulnerabilities.js";
 import { fixRoutes } from "./web/fixes.js";
+import { exploitationRoutes } from "./web/exploitation.js";
 import { repositoryRoutes } from "./web/repositories.js";
 import { webhookRoutes } from "./web/webhooks.js";
 import { remediationRoutes } from "./web/remediations.js";
@@ -61,6 +62,8 @@ const PROBE_PATH = /^\/(healthz|readyz|metrics)$/;
 const MACHINE_PATH = /^\/(webhooks|api\/v1)\//;
 /** Report uploads from the Uploads page stream past the form size limit (the import limits them). */
 const UPLOAD_FORM = "/uploads";
+/** Feed files uploaded by hand on Settings → Exploitation data: limited by their own route (64 MB). */
+const FEED_UPLOAD = /^\/settings\/exploitation\/(kev|epss)\/upload$/;
 export const MAX_FORM_BYTES = 64 * 1024;
 
 /** The user an authenticating proxy names: found, or created on first sight (a member, or an admin by group); or why not. */
@@ -167,7 +170,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   );
   app.use(
     "*",
-    except((c) => MACHINE_PATH.test(c.req.path) || (c.req.path === UPLOAD_FORM && c.req.method === "POST"), formLimit),
+    except((c) => MACHINE_PATH.test(c.req.path) || (c.req.method === "POST" && (c.req.path === UPLOAD_FORM || FEED_UPLOAD.test(c.req.path))), formLimit),
   );
 
   const tokenAuth = apiAuthentication(deps);
@@ -258,6 +261,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", apiRoutes(deps));
   app.route("/", auditRoutes(deps));
   app.route("/", fixRoutes(deps));
+  app.route("/", exploitationRoutes(deps));
   app.route("/", vulnerabilityRoutes(deps));
   app.route("/", repositoryRoutes(deps));
   app.route("/", remediationRoutes(deps));

@@ -23,6 +23,7 @@ import { enqueue, type JobKind, jobKind, pruneJobs } from "./jobs/queue.js";
 import { CHECK_JOB } from "./integrations/service.js";
 import type { JobHandler } from "./jobs/worker.js";
 import { syncKind } from "./sync-kinds.js";
+import { requestFeedRefresh } from "./exploitation/feeds.js";
 
 export interface Schedule {
   name: string;
@@ -70,6 +71,15 @@ export const SCHEDULES: Schedule[] = [
     pattern: "*/5 * * * *",
     enqueue: async (db, _catalogue, now) => {
       await requestTicketSweep(db, now);
+    },
+  },
+  {
+    name: "exploitation data",
+    // CISA updates KEV on weekdays, FIRST publishes EPSS once a day: read both each morning.
+    pattern: "20 5 * * *",
+    enqueue: async (db, _catalogue, now) => {
+      await requestFeedRefresh(db, "kev", now);
+      await requestFeedRefresh(db, "epss", now);
     },
   },
   {

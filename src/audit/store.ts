@@ -33,6 +33,7 @@ export const AUDIT_ACTIONS = {
   "fix.requested": "Asked for a fix pull request",
   "fix.dismissed": "Dismissed a proposed fix",
   "remediation.changed": "Changed remediation settings",
+  "exploitation.changed": "Changed or loaded exploitation data",
   "sla.changed": "Changed the SLA policy",
   "ownership.changed": "Changed ownership routing",
   "configuration.imported": "Imported a configuration",

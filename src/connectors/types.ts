@@ -830,3 +830,27 @@ export function expiryNote(what: string, expiresAt: number, now: Date): HealthNo
     };
   return undefined;
 }
+
+/** What an exploitation feed holds: its rows, the date of its data and (EPSS) the model's version. */
+export interface FeedData<R> {
+  date: string | null;
+  modelVersion: string | null;
+  rows: R[];
+}
+
+/**
+ * A feed of exploitation data (CISA KEV, FIRST EPSS): read from a URL — the public default, or an
+ * internal mirror for an air-gapped site — or uploaded by hand, and parsed strictly: a file that
+ * cannot be read whole is an error, never a partial load.
+ */
+export interface ExploitationFeed<R> {
+  id: "kev" | "epss";
+  name: string;
+  defaultUrl: string;
+  /** Where the data comes from and what it is, for the settings page. */
+  about: string;
+  fetch(url: string, ctx: ConnectorContext): Promise<Uint8Array>;
+  parse(bytes: Uint8Array): FeedData<R>;
+}
+
+export class FeedFormatError extends Error {}

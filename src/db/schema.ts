@@ -298,6 +298,41 @@ export interface SyncPageTable {
 }
 
 /** One token bucket of the outbound pacing: a credential's writes in one window. */
+/** A CVE in CISA's Known Exploited Vulnerabilities catalogue. */
+export interface KevEntryTable {
+  cve: string;
+  /** When CISA added it (YYYY-MM-DD). */
+  date_added: string;
+  /** CISA's due date for federal agencies (YYYY-MM-DD). */
+  due_date: string | null;
+  /** knownRansomwareCampaignUse: "Known" or "Unknown". */
+  ransomware: string;
+  name: string;
+  notes: string;
+  /** When Patchbay first saw it in the catalogue. */
+  first_seen_at: string;
+}
+
+/** A CVE's EPSS probability of exploitation in the next 30 days, and its percentile. */
+export interface EpssScoreTable {
+  cve: string;
+  score: number;
+  percentile: number;
+}
+
+/** Where each exploitation feed stands. */
+export interface ExploitationFeedTable {
+  /** "kev" or "epss". */
+  feed: string;
+  /** The date of the data (KEV's dateReleased, EPSS's score_date). */
+  data_date: string | null;
+  model_version: string | null;
+  rows: ColumnType<number, number | undefined, number>;
+  loaded_at: string | null;
+  error: string | null;
+  error_at: string | null;
+}
+
 export type FixProposalState = "waiting" | "queued" | "dismissed" | "unfixable";
 
 /** What the fix sweep found for a (repository, package) in one manifest ("" when none could be made). */
@@ -630,6 +665,9 @@ export interface Database {
   auth_attempts: AuthAttemptTable;
   pace_credentials: PaceCredentialTable;
   fix_proposals: FixProposalTable;
+  kev_entries: KevEntryTable;
+  epss_scores: EpssScoreTable;
+  exploitation_feeds: ExploitationFeedTable;
   pace_writes: PaceWriteTable;
   remediations: RemediationTable;
   remediation_findings: RemediationFindingTable;

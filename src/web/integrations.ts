@@ -1,6 +1,7 @@
 // The Integration Hub: cards grouped by category, the two-tab Integration Dialog, Test
 // Connection, Connect/Save, and Disconnect. Every page works as plain links and forms;
 // htmx upgrades them to a modal dialog and in-place swaps.
+import { feedStates } from "../exploitation/feeds.js";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { type Health, readHealth } from "../health/integrations.js";
@@ -46,7 +47,8 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/integrations", async (c) => {
     const q = (c.req.query("q") ?? "").slice(0, 100);
-    return render(c, deps, "./integrations/hub", { q, groups: await hubGroups(deps, q), checklist: await firstRunChecklist(deps) });
+    const staleFeeds = (await feedStates(deps.db, deps.now())).filter((f) => f.stale);
+    return render(c, deps, "./integrations/hub", { q, groups: await hubGroups(deps, q), checklist: await firstRunChecklist(deps), staleFeeds });
   });
 
   app.get("/integrations/cards", async (c) => {
