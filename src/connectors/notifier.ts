@@ -30,6 +30,13 @@ export const RULE_FIELDS: SettingField[] = [
   },
   { name: "notifyRemediationMerged", label: "A remediation pull request was merged", type: "checkbox", defaultChecked: false, editableWhenConnected: true },
   {
+    name: "notifyKevEntered",
+    label: "Findings entered CISA's Known Exploited Vulnerabilities",
+    type: "checkbox",
+    defaultChecked: true,
+    editableWhenConnected: true,
+  },
+  {
     name: "notifySlaApproaching",
     label: "Findings reach their SLA deadline within three days (a daily reminder)",
     type: "checkbox",

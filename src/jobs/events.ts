@@ -24,7 +24,8 @@ export type DomainEvent =
   | { type: "integration.warning"; integrationId: number; notes: { level: "warning" | "error"; message: string }[] }
   | { type: "scan.failed"; integrationId: number; reason: string }
   | { type: "findings.new"; integrationId: number; counts: Record<Severity, number> }
-  | { type: "sla.approaching"; counts: Record<Severity, number>; overdue: number; soonest: string | null; days: number };
+  | { type: "sla.approaching"; counts: Record<Severity, number>; overdue: number; soonest: string | null; days: number }
+  | { type: "findings.kev"; counts: Record<Severity, number>; cves: string[] };
 
 /** The ticket sweep (automatic pushes), asked for after findings change; one queued at a time. */
 export const SWEEP_JOB = jobKind("tickets.sweep", { label: "Ticket sweep", dedupe: "one" });

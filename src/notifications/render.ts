@@ -104,6 +104,23 @@ export async function describe(db: Db, baseUrl: string, event: OutboxEvent, sett
         link: { label: "Open the pull request", url: r.url },
       };
     }
+    case "findings.kev": {
+      const counts = p.counts as Record<Severity, number>;
+      const shown = SEVERITIES.filter((s) => counts[s] > 0);
+      const total = shown.reduce((n, s) => n + counts[s], 0);
+      const cves = (Array.isArray(p.cves) ? p.cves : []).map(String);
+      return {
+        ...common,
+        level: "warning",
+        title: `${total} open finding${total === 1 ? "" : "s"} entered CISA's Known Exploited Vulnerabilities`,
+        text: `CISA has evidence that ${cves.length === 1 ? `${cves[0]} is` : `${cves.slice(0, 10).join(", ")}${cves.length > 10 ? ` and ${cves.length - 10} more are` : " are"}`} exploited.`,
+        facts: shown.map((s) => ({ label: s.charAt(0).toUpperCase() + s.slice(1), value: String(counts[s]) })),
+        link: {
+          label: "Open Vulnerabilities",
+          url: cves.length === 1 ? `${base}/vulnerabilities?q=${encodeURIComponent(cves[0]!)}` : `${base}/vulnerabilities`,
+        },
+      };
+    }
     case "sla.approaching": {
       const counts = p.counts as Record<Severity, number>;
       const shown = SEVERITIES.filter((s) => counts[s] > 0);

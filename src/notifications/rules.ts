@@ -6,7 +6,7 @@ import type { SettingValues } from "../connectors/types.js";
 import type { Severity } from "../db/schema.js";
 import { SEVERITIES, SEVERITY_RANK } from "../findings/normalize.js";
 
-export type Rule = "integration" | "scan" | "push" | "findings" | "merged" | "sla";
+export type Rule = "integration" | "scan" | "push" | "findings" | "merged" | "sla" | "kev";
 export { RULE_FIELDS };
 
 const RULE_SETTING: Record<Rule, string> = {
@@ -16,6 +16,7 @@ const RULE_SETTING: Record<Rule, string> = {
   findings: "notifyNewFindings",
   merged: "notifyRemediationMerged",
   sla: "notifySlaApproaching",
+  kev: "notifyKevEntered",
 };
 
 const RULE_OF: Record<string, Rule> = {
@@ -26,6 +27,7 @@ const RULE_OF: Record<string, Rule> = {
   "findings.new": "findings",
   "remediation.merged": "merged",
   "sla.approaching": "sla",
+  "findings.kev": "kev",
 };
 
 export interface OutboxEvent {
