@@ -19,6 +19,7 @@ import { exportResponse } from "./export.js";
 import { proposeFixes, unifiedDiff } from "../remediation/proposals.js";
 import { OPEN_FIX_JOB } from "../remediation/open-fix.js";
 import { exploitationOfFinding } from "../exploitation/feeds.js";
+import { riskFactsOfFinding, riskScore } from "../exploitation/risk.js";
 import { enqueue } from "../jobs/queue.js";
 import { linkByHand } from "../tickets/link.js";
 import { requireAdmin } from "./users.js";
@@ -91,12 +92,17 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     const id = Number(c.req.param("id"));
     // Its tickets and the tracker assignments come with the finding: one statement.
     // Beside it, what the exploitation feeds say of its CVE (by the finding's id, at once).
-    const [detail, exploitation] = await Promise.all([findingDetail(deps.db, id, findingTrackers(deps.db)), exploitationOfFinding(deps.db, id)]);
+    const [detail, exploitation, facts] = await Promise.all([
+      findingDetail(deps.db, id, findingTrackers(deps.db)),
+      exploitationOfFinding(deps.db, id),
+      riskFactsOfFinding(deps.db, id),
+    ]);
     if (!detail) return notFound(c, deps);
     const pushed = c.req.query("pushed");
     return render(c, deps, "./vulnerabilities/detail", {
       ...detail,
       exploitation,
+      risk: facts ? riskScore(facts) : undefined,
       ...detailExtras(deps, detail),
       statusLabel: STATUS_LABEL,
       errors: {},
