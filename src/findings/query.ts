@@ -31,6 +31,10 @@ export interface FindingFilter {
   q: string;
   /** Deadline (SLA): overdue, or due within a week; relative to `now`. */
   due: { kind: "overdue" | "soon"; now: string } | undefined;
+  /** Only findings whose CVE is in CISA's Known Exploited Vulnerabilities. */
+  kev: boolean;
+  /** Only findings whose CVE's EPSS probability is at least this (0–1). */
+  epssMin: number | undefined;
   sort: SortKey;
   dir: "asc" | "desc";
   after: Cursor | undefined;
@@ -41,6 +45,9 @@ interface Cursor {
   value: string | number;
   id: number;
 }
+
+/** The EPSS thresholds the table filters by (probabilities: 1%, 10%, 50%). */
+export const EPSS_THRESHOLDS = ["0.01", "0.1", "0.5"];
 
 /** Parses the query string; anything unknown is ignored rather than an error. */
 /** "Due soon": a deadline within this many days. */
@@ -60,6 +67,8 @@ export function parseFilter(params: URLSearchParams, now: Date = new Date()): Fi
     q: (params.get("q") ?? "").trim().slice(0, 100),
     due:
       params.get("due") === "overdue" || params.get("due") === "soon" ? { kind: params.get("due") as "overdue" | "soon", now: now.toISOString() } : undefined,
+    kev: params.get("kev") === "1",
+    epssMin: EPSS_THRESHOLDS.includes(params.get("epss") ?? "") ? Number(params.get("epss")) : undefined,
     sort,
     dir: dirParam === "asc" || dirParam === "desc" ? dirParam : SORTS[sort].defaultDir,
     after: decodeCursor(params.get("after")),
@@ -87,6 +96,8 @@ export function filterQuery(filter: FindingFilter, change: QueryChange = {}): st
   if (asset) params.set("asset", String(asset));
   if (filter.q) params.set("q", filter.q);
   if (filter.due) params.set("due", filter.due.kind);
+  if (filter.kev) params.set("kev", "1");
+  if (filter.epssMin !== undefined) params.set("epss", String(filter.epssMin));
   const sort = change.sort ?? filter.sort;
   if (sort !== "severity") params.set("sort", sort);
   const dir = change.dir ?? (change.sort ? undefined : filter.dir);
@@ -131,6 +142,10 @@ function where(filter: FindingFilter, options: { withSeverity: boolean }) {
       const soon = new Date(Date.parse(now) + DUE_SOON_DAYS * 86_400_000).toISOString();
       parts.push(kind === "overdue" ? eb("findings.due_at", "<", now) : eb.and([eb("findings.due_at", ">=", now), eb("findings.due_at", "<", soon)]));
     }
+    // What the exploitation feeds say of the CVE: in KEV, or an EPSS probability at least this.
+    if (filter.kev) parts.push(eb("findings.cve", "in", eb.selectFrom("kev_entries").select("kev_entries.cve")));
+    if (filter.epssMin !== undefined)
+      parts.push(eb("findings.cve", "in", eb.selectFrom("epss_scores").select("epss_scores.cve").where("epss_scores.score", ">=", filter.epssMin)));
     if (filter.q) {
       const q = filter.q.toLowerCase();
       // Prefix matches use the cve and package indexes; a CVE id is matched in any case, a
@@ -278,24 +293,23 @@ export async function findingsOverview<X = undefined>(db: Db, filter: FindingFil
     beside: X;
   };
   const totals = fromJson(row.totals);
-  const byStatusAlone = !filter.asset && !filter.scanner && !filter.q && !filter.due;
+  const byStatusAlone = !filter.asset && !filter.scanner && !filter.q && !filter.due && !filter.kev && filter.epssMin === undefined;
   const key = JSON.stringify(["severity", filter.statuses, filter.asset, filter.scanner, filter.q, filter.due]);
+  const count = async () =>
+    bySeverity(
+      await db
+        .selectFrom("findings")
+        .select(["findings.severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
+        .where(where(filter, { withSeverity: false }))
+        .groupBy("findings.severity_rank")
+        .execute(),
+    );
+  // The cache follows the findings' generation; a feed's load changes what KEV and EPSS filters match without changing findings.
   const counts = byStatusAlone
     ? bySeverity(totals.filter((r) => filter.statuses.length === 0 || filter.statuses.includes(r.status as FindingStatus)))
-    : await cachedCount(
-        db,
-        key,
-        async () =>
-          bySeverity(
-            await db
-              .selectFrom("findings")
-              .select(["findings.severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
-              .where(where(filter, { withSeverity: false }))
-              .groupBy("findings.severity_rank")
-              .execute(),
-          ),
-        String(row.generation),
-      );
+    : filter.kev || filter.epssMin !== undefined
+      ? await count()
+      : await cachedCount(db, key, count, String(row.generation));
   return { counts, total: totals.reduce((sum, r) => sum + Number(r.n), 0), scanners: fromJson(row.scanners), beside: row.beside };
 }
 
