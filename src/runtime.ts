@@ -34,6 +34,7 @@ import { annotateHandler } from "./remediation/annotate-job.js";
 import { OPEN_FIX_JOB, openFixHandler } from "./remediation/open-fix.js";
 import { FIX_SWEEP_JOB, fixSweepHandler } from "./remediation/sweep.js";
 import { FEED_JOB, feedHandler } from "./exploitation/feeds.js";
+import { RESCORE_JOB, rescoreHandler } from "./exploitation/risk.js";
 import { DISPATCH_JOB } from "./jobs/events.js";
 import { SEND_JOB, dispatchHandler, sendHandler } from "./notifications/dispatch.js";
 import { REGISTRY_JOB, registrySyncHandler } from "./registries/sync.js";
@@ -139,6 +140,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     handles(OPEN_FIX_JOB, openFixHandler(services)),
     handles(FIX_SWEEP_JOB, fixSweepHandler(services)),
     handles(FEED_JOB, feedHandler(services)),
+    handles(RESCORE_JOB, rescoreHandler(services)),
     handles(DISPATCH_JOB, dispatchHandler(services)),
     handles(SEND_JOB, sendHandler(services)),
     handles(REGISTRY_JOB, registrySyncHandler(services)),

@@ -17,7 +17,7 @@ import { SNAPSHOT_JOB } from "./findings/trends.js";
 import { enqueueHealthChecks } from "./health/integrations.js";
 import { requestTicketSweep } from "./tickets/sweep.js";
 import { POLL_DUE_JOB, startReconcile } from "./tickets/reconcile.js";
-import { DISPATCH_JOB } from "./jobs/events.js";
+import { DISPATCH_JOB, RESCORE_JOB } from "./jobs/events.js";
 import type { Logger } from "./log.js";
 import { enqueue, type JobKind, jobKind, pruneJobs } from "./jobs/queue.js";
 import { CHECK_JOB } from "./integrations/service.js";
@@ -71,6 +71,14 @@ export const SCHEDULES: Schedule[] = [
     pattern: "*/5 * * * *",
     enqueue: async (db, _catalogue, now) => {
       await requestTicketSweep(db, now);
+    },
+  },
+  {
+    name: "risk scores",
+    // Every finding scored again each night: what changed beside the feeds (dependency records, images gone) counts too.
+    pattern: "50 5 * * *",
+    enqueue: async (db, _catalogue, now) => {
+      await enqueue(db, RESCORE_JOB, { all: true }, now);
     },
   },
   {

@@ -325,9 +325,18 @@ export async function seedEveryTable(app: TestApp, findings = 40): Promise<void>
   await db.insertInto("schedule_ticks").values({ schedule: "nightly-sync", tick: "2026-12-05T03:00", claimed_at: at }).execute();
   await db
     .insertInto("kev_entries")
-    .values({ cve: "CVE-2024-0001", date_added: "2026-11-20", due_date: "2026-12-11", ransomware: "Known", name: "Widget flaw", notes: "", first_seen_at: at })
+    .values({
+      cve: "CVE-2024-0001",
+      date_added: "2026-11-20",
+      due_date: "2026-12-11",
+      ransomware: "Known",
+      name: "Widget flaw",
+      notes: "",
+      first_seen_at: at,
+      changed_at: at,
+    })
     .execute();
-  await db.insertInto("epss_scores").values({ cve: "CVE-2024-0001", score: 0.97, percentile: 0.999 }).execute();
+  await db.insertInto("epss_scores").values({ cve: "CVE-2024-0001", score: 0.97, percentile: 0.999, changed_at: at }).execute();
   await db
     .insertInto("exploitation_feeds")
     .values({ feed: "epss", data_date: "2026-12-05", model_version: "v2025.03.14", rows: 1, loaded_at: at, error: null, error_at: null })

@@ -201,6 +201,8 @@ export interface FindingTable {
   resolved_at: string | null;
   /** When a ticket covering it was closed in the tracker: flagged if a scan still reports it. */
   tracker_closed_at: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The risk score, 0–100 (src/exploitation/risk.ts); -1 until the rescore job has scored it. */
+  risk: ColumnType<number, number | undefined, number>;
   /** The remediation deadline (SLA) from the policy when it was created or its severity changed; null: none. */
   due_at: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
@@ -311,6 +313,8 @@ export interface KevEntryTable {
   notes: string;
   /** When Patchbay first saw it in the catalogue. */
   first_seen_at: string;
+  /** When a load last changed the row. */
+  changed_at: string;
 }
 
 /** A CVE's EPSS probability of exploitation in the next 30 days, and its percentile. */
@@ -318,6 +322,8 @@ export interface EpssScoreTable {
   cve: string;
   score: number;
   percentile: number;
+  /** When a load last changed the row. */
+  changed_at: string;
 }
 
 /** Where each exploitation feed stands. */

@@ -7,12 +7,13 @@ import { SEVERITIES, SEVERITY_RANK, STATUSES } from "./normalize.js";
 import { packageKeys } from "../vuln/packages.js";
 import { dialectOf, fromJson, jsonArrayFrom } from "../db/dialect.js";
 
-export type SortKey = "severity" | "first_detected" | "last_seen" | "cve" | "package";
+export type SortKey = "severity" | "risk" | "first_detected" | "last_seen" | "cve" | "package";
 export const SORTS: Record<
   SortKey,
-  { column: "severity_rank" | "first_detected_at" | "last_seen_at" | "cve" | "package_lc"; label: string; defaultDir: "asc" | "desc" }
+  { column: "severity_rank" | "risk" | "first_detected_at" | "last_seen_at" | "cve" | "package_lc"; label: string; defaultDir: "asc" | "desc" }
 > = {
   severity: { column: "severity_rank", label: "Severity", defaultDir: "desc" },
+  risk: { column: "risk", label: "Risk", defaultDir: "desc" },
   first_detected: { column: "first_detected_at", label: "First detected", defaultDir: "desc" },
   last_seen: { column: "last_seen_at", label: "Last seen", defaultDir: "desc" },
   cve: { column: "cve", label: "CVE", defaultDir: "asc" },

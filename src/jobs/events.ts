@@ -34,11 +34,21 @@ export const SWEEP_JOB = jobKind("tickets.sweep", { label: "Ticket sweep", dedup
 export const FIX_SWEEP_JOB = jobKind("remediation.fix-sweep", { label: "Fix sweep", dedupe: "one" });
 
 /**
- * The sweeps that follow a change of findings: the ticket sweep, and the fix sweep where a
- * remediation mode is on (the default's, or any repository's own setting).
+ * Risk scores computed again: every finding's (nightly), or those not scored yet and those whose
+ * CVE's KEV or EPSS data changed since a moment. One of each queued at a time.
+ */
+export const RESCORE_JOB = jobKind<{ all: true } | { since: string }>("exploitation.rescore", {
+  label: "Risk scores",
+  dedupe: (p) => ("all" in p ? "exploitation.rescore:all" : "exploitation.rescore:changed"),
+});
+
+/**
+ * The sweeps that follow a change of findings: the ticket sweep, new findings' risk scores, and
+ * the fix sweep where a remediation mode is on (the default's, or any repository's own setting).
  */
 export async function requestTicketSweep(db: Db, now: Date): Promise<void> {
   await enqueue(db, SWEEP_JOB, null, now);
+  await enqueue(db, RESCORE_JOB, { since: now.toISOString() }, now);
   if (await fixSweepWanted(db)) await enqueue(db, FIX_SWEEP_JOB, null, now);
 }
 

@@ -31,7 +31,7 @@ import { cycloneDxSbom, trivyReport } from "./reports.js";
 import { OsvSim } from "../sim/osv.js";
 import { seedLargeDatabase } from "./seed.js";
 import { fixBenchmark } from "./fixes.js";
-import { feedBenchmark } from "./feeds.js";
+import { feedBenchmark, rescoreBenchmark } from "./feeds.js";
 import { startSim } from "../sim/serve.js";
 import { type Kysely, sql } from "kysely";
 import { copyToPostgres } from "../../src/db/migrate-to-postgres.js";
@@ -423,7 +423,7 @@ async function serverTimes(session: HttpSession, pathname: string, n: number, be
 }
 
 // BENCH_ONLY=upload,sbom runs only those sections (start, hub, hostile, import, million, push,
-// fixes, feeds, upload, sbom) and prints them without writing bench-results.json.
+// fixes, feeds, rescore, upload, sbom) and prints them without writing bench-results.json.
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",")) : null;
 const want = (section: string) => !only || only.has(section);
 
@@ -489,6 +489,7 @@ if (want("push")) await pushBenchmark();
 if (want("push")) await postgresPush();
 if (want("fixes")) rows.push(...(await fixBenchmark()));
 if (want("feeds")) rows.push(...(await feedBenchmark()));
+if (want("rescore")) rows.push(...(await rescoreBenchmark()));
 if (want("upload")) await uploadBenchmark();
 if (want("sbom")) await sbomBenchmark();
 

@@ -217,6 +217,8 @@ const SECOND_DOORS: Record<string, string> = {
   "repositories src/routing/ownership.ts": "routing and codeowners columns",
   // A repository's own remediation settings belong to the remediation settings.
   "repositories src/remediation/settings.ts": "remediation column",
+  // A finding's risk score is written by the scoring that computes it.
+  "findings src/exploitation/risk.ts": "the risk column",
 };
 
 /** Tables written from more than one file (beyond the second doors above), with the files. */

@@ -27,7 +27,9 @@ export const epssFeed: ExploitationFeed<EpssRow> = {
   defaultUrl: "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz",
   about: "Each CVE's probability of being exploited in the next 30 days, and its percentile, from FIRST's Exploit Prediction Scoring System (daily).",
   async fetch(url, ctx) {
-    const res = await ctx.http("FIRST EPSS").request({ url, headers: { accept: "*/*", "user-agent": "Patchbay" }, binary: true, large: true, maxBytes: MAX_BYTES });
+    const res = await ctx
+      .http("FIRST EPSS")
+      .request({ url, headers: { accept: "*/*", "user-agent": "Patchbay" }, binary: true, large: true, maxBytes: MAX_BYTES });
     if (!res.bytes) throw new ExternalError("remote", "FIRST EPSS", "The EPSS feed answered without a body.");
     return res.bytes;
   },
@@ -51,7 +53,7 @@ export const epssFeed: ExploitationFeed<EpssRow> = {
     let date: string | null = null;
     let header = false;
     let line = 0;
-    for (let at = 0; at < text.length; ) {
+    for (let at = 0; at < text.length;) {
       const end = text.indexOf("\n", at);
       const raw = text.slice(at, end < 0 ? text.length : end).replace(/\r$/, "");
       at = end < 0 ? text.length : end + 1;
@@ -68,7 +70,8 @@ export const epssFeed: ExploitationFeed<EpssRow> = {
         continue;
       }
       if (!header) {
-        if (raw.trim().toLowerCase() !== "cve,epss,percentile") throw new FeedFormatError(`Line ${line} of the EPSS file should be "cve,epss,percentile": this is not an EPSS scores file.`);
+        if (raw.trim().toLowerCase() !== "cve,epss,percentile")
+          throw new FeedFormatError(`Line ${line} of the EPSS file should be "cve,epss,percentile": this is not an EPSS scores file.`);
         header = true;
         continue;
       }

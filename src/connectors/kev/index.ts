@@ -28,7 +28,9 @@ export const kevFeed: ExploitationFeed<KevRow> = {
   defaultUrl: "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
   about: "The CVEs CISA has evidence of being exploited, with the date each was added, CISA's due date and known ransomware use.",
   async fetch(url, ctx) {
-    const res = await ctx.http("CISA KEV").request({ url, headers: { accept: "application/json", "user-agent": "Patchbay" }, binary: true, large: true, maxBytes: MAX_BYTES });
+    const res = await ctx
+      .http("CISA KEV")
+      .request({ url, headers: { accept: "application/json", "user-agent": "Patchbay" }, binary: true, large: true, maxBytes: MAX_BYTES });
     if (!res.bytes) throw new ExternalError("remote", "CISA KEV", "The KEV feed answered without a body.");
     return res.bytes;
   },
@@ -49,7 +51,9 @@ export const kevFeed: ExploitationFeed<KevRow> = {
       const dateAdded = field(entry, "dateAdded", 20);
       const dueDate = field(entry, "dueDate", 20);
       if (!CVE.test(cve) || !DAY.test(dateAdded) || (dueDate && !DAY.test(dueDate)))
-        throw new FeedFormatError(`Entry ${i + 1} of the KEV catalogue is not readable (cveID "${cve.slice(0, 40)}", dateAdded "${dateAdded}"): nothing was loaded.`);
+        throw new FeedFormatError(
+          `Entry ${i + 1} of the KEV catalogue is not readable (cveID "${cve.slice(0, 40)}", dateAdded "${dateAdded}"): nothing was loaded.`,
+        );
       rows.push({
         cve,
         dateAdded,
