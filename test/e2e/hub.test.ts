@@ -180,7 +180,7 @@ describe("in a real browser", () => {
     const severities = await page.locator("table.findings tbody tr td:first-child .sev-badge").allTextContents();
     expect(severities.length).toBeGreaterThan(0);
     expect(new Set(severities)).toEqual(new Set(["critical"]));
-    await rows.first().locator("td:nth-child(2) a").first().click();
+    await rows.first().locator('td[data-label="CVE"] a').first().click();
     await expect.poll(() => page.getByRole("heading", { level: 2, name: "Sources" }).isVisible()).toBe(true);
   });
 
