@@ -547,9 +547,10 @@ beforeAll(async () => {
       if (!servers.has(sim.app)) servers.set(sim.app, await startSim(sim.app as never));
     }
   }
-  const closed = await startSim(new (await import("hono")).Hono());
-  closedPort = closed.url;
-  await closed.close();
+  // A privileged port nothing listens on (1023: below the ephemeral range, and not one of the
+  // ports fetch refuses to use): no other test's server can take it meanwhile, as one can take a
+  // closed server's ephemeral port at once — the "refused" request then reaches that server.
+  closedPort = "http://127.0.0.1:1023";
 
   const scms = all.filter((c) => c.kind === "github" || c.kind === "gitlab");
   patchbay = await testApp({ env: { PATCHBAY_ORIGIN_MAP: scms.flatMap((c) => [...originMap(c, false)].map(([from, to]) => `${from}=${to}`)).join(",") } });

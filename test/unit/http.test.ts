@@ -1,4 +1,3 @@
-import net from "node:net";
 import { Hono } from "hono";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ExternalError, HttpClient, RateLimitedError, parseRetryAfter, redactUrl } from "../../src/http.js";
@@ -184,14 +183,12 @@ describe("parseRetryAfter and redactUrl", () => {
   });
 });
 
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+/**
+ * A port nothing listens on: a privileged one (below the ephemeral range, so no test's server is
+ * given it meanwhile, as one can be given a just-closed server's port) that fetch does not refuse.
+ */
+async function closedPort(): Promise<number> {
+  return 1023;
 }
 
 describe("rate limits answered with 403", () => {
