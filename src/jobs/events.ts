@@ -59,7 +59,13 @@ async function fixSweepWanted(db: Db): Promise<boolean> {
   const own = await db.selectFrom("repositories").select("id").where("remediation", "is not", null).limit(1).executeTakeFirst();
   if (own) return true;
   const defaults = await db.selectFrom("meta").select("value").where("key", "=", REMEDIATION_DEFAULTS_KEY).executeTakeFirst();
-  return defaults !== undefined && !defaults.value.includes('"mode":"off"');
+  if (!defaults) return false;
+  try {
+    const mode = (JSON.parse(defaults.value) as { mode?: unknown }).mode;
+    return mode === "hybrid" || mode === "automated";
+  } catch {
+    return false;
+  }
 }
 
 export async function publish(db: Db, event: DomainEvent, now: Date): Promise<void> {

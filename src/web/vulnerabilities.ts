@@ -18,8 +18,7 @@ import { planBatch, startBatch } from "../tickets/batch.js";
 import { exportResponse } from "./export.js";
 import { proposeFixes, unifiedDiff } from "../remediation/proposals.js";
 import { OPEN_FIX_JOB } from "../remediation/open-fix.js";
-import { exploitationOfFinding } from "../exploitation/feeds.js";
-import { riskFactsOfFinding, riskScore } from "../exploitation/risk.js";
+import { riskOfFinding, riskScore } from "../exploitation/risk.js";
 import { enqueue } from "../jobs/queue.js";
 import { linkByHand } from "../tickets/link.js";
 import { requireAdmin } from "./users.js";
@@ -91,18 +90,14 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get("/vulnerabilities/:id{[0-9]+}", async (c) => {
     const id = Number(c.req.param("id"));
     // Its tickets and the tracker assignments come with the finding: one statement.
-    // Beside it, what the exploitation feeds say of its CVE (by the finding's id, at once).
-    const [detail, exploitation, facts] = await Promise.all([
-      findingDetail(deps.db, id, findingTrackers(deps.db)),
-      exploitationOfFinding(deps.db, id),
-      riskFactsOfFinding(deps.db, id),
-    ]);
+    // Beside it, its risk facts and what the exploitation feeds say of its CVE (one statement by the finding's id, at once).
+    const [detail, risk] = await Promise.all([findingDetail(deps.db, id, findingTrackers(deps.db)), riskOfFinding(deps.db, id)]);
     if (!detail) return notFound(c, deps);
     const pushed = c.req.query("pushed");
     return render(c, deps, "./vulnerabilities/detail", {
       ...detail,
-      exploitation,
-      risk: facts ? riskScore(facts) : undefined,
+      exploitation: risk?.exploitation,
+      risk: risk ? riskScore(risk.facts) : undefined,
       ...detailExtras(deps, detail),
       statusLabel: STATUS_LABEL,
       errors: {},
