@@ -1,5 +1,5 @@
 // Each finding's risk score (0–100; -1 until first scored), stored so the Vulnerabilities table
-// sorts by it from an index: computed by the rescore job (src/exploitation/rescore.ts) from the
+// sorts by it from an index: computed by the rescore job (src/exploitation/risk.ts) from the
 // same function the finding's page explains it with.
 import type { Kysely } from "kysely";
 

@@ -7,7 +7,7 @@ import { Ajv, type ErrorObject } from "ajv";
 import { parseDocument, stringify } from "yaml";
 import type { ConnectorCatalogue } from "../connectors/catalogue.js";
 import type { Connector, SettingField, SettingValues } from "../connectors/types.js";
-import type { GroupBy, PushMode, Severity } from "../db/schema.js";
+import type { Criticality, GroupBy, PushMode, Severity } from "../db/schema.js";
 import { SEVERITIES } from "../findings/normalize.js";
 import { loadSla, MAX_SLA_DAYS, type SlaPolicy } from "../findings/sla.js";
 import { integrationSettings, listIntegrations } from "../integrations/store.js";
@@ -51,7 +51,7 @@ export interface ConfigIntegration {
 export interface ConfigDocument {
   version: number;
   sla: SlaPolicy;
-  ownership: RoutingSettings & { repositories: (RouteOverride & { repository: string })[] };
+  ownership: RoutingSettings & { repositories: (Partial<RouteOverride> & { repository: string; criticality?: Criticality })[] };
   integrations: ConfigIntegration[];
 }
 
@@ -64,7 +64,7 @@ export async function exportConfiguration(deps: Pick<Services, "db" | "vault" | 
   const { db } = deps;
   const integrations = await listIntegrations(db);
   const nameOf = new Map(integrations.map((i) => [i.id, i.name]));
-  const repos = await db.selectFrom("repositories").select(["id", "full_name", "routing"]).execute();
+  const repos = await db.selectFrom("repositories").select(["id", "full_name", "routing", "criticality"]).execute();
   const repoName = new Map(repos.map((r) => [r.id, r.full_name]));
   const out: ConfigIntegration[] = [];
   for (const integration of integrations) {
@@ -138,10 +138,11 @@ export async function exportConfiguration(deps: Pick<Services, "db" | "vault" | 
     sla: await loadSla(db),
     ownership: {
       ...routing,
+      rules: routing.rules.map(({ criticality, ...r }) => (criticality ? { ...r, criticality } : r)),
       repositories: repos
         .map((r) => ({ r, o: parseOverride(r.routing) }))
-        .filter((x) => x.o)
-        .map(({ r, o }) => ({ repository: r.full_name, ...o! }))
+        .filter((x) => x.o || x.r.criticality)
+        .map(({ r, o }) => ({ repository: r.full_name, ...(o ?? {}), ...(r.criticality ? { criticality: r.criticality } : {}) }))
         .sort((a, b) => a.repository.localeCompare(b.repository)),
     },
     integrations: out,
@@ -331,7 +332,13 @@ export function configurationSchema(catalogue: ConnectorCatalogue): Record<strin
       },
     },
   };
-  const routeValues = { assignee: str(200), component: str(200), labels: { type: "array", items: str(100), maxItems: 20 }, channel: str(100) };
+  const routeValues = {
+    assignee: str(200),
+    component: str(200),
+    labels: { type: "array", items: str(100), maxItems: 20 },
+    channel: str(100),
+    criticality: { enum: ["high", "normal", "low"], description: "How much these repositories matter to the risk score." },
+  };
   return {
     $schema: "http://json-schema.org/draft-07/schema#",
     $id: SCHEMA_ID,

@@ -17,7 +17,19 @@ import { withReused } from "../integrations/reused.js";
 import { testConnection } from "../integrations/service.js";
 import { formerNames, integrationSettings, listIntegrations, renameIntegration } from "../integrations/store.js";
 import { redactText } from "../log.js";
-import { loadRouting, type RoutingSettings, saveOverride, saveRouting, validateRule } from "../routing/ownership.js";
+import {
+  loadRouting,
+  overrideIsEmpty,
+  repositoryCriticality,
+  type RouteRule,
+  type RoutingSettings,
+  saveOverride,
+  saveRepositoryCriticality,
+  saveRouting,
+  validateRule,
+} from "../routing/ownership.js";
+import { enqueue } from "../jobs/queue.js";
+import { RESCORE_JOB } from "../jobs/events.js";
 import { validateMapping } from "../tickets/fields.js";
 import { inboundSettings } from "../tickets/inbound.js";
 import type { TicketState } from "../tickets/render.js";
@@ -283,15 +295,21 @@ function planSla(plan: Plan, current: SlaPolicy, wanted: SlaPolicy | undefined):
   );
 }
 
-async function planOwnership(ctx: Context, plan: Plan, wanted: ConfigDocument["ownership"]): Promise<void> {
-  const current = await loadRouting(ctx.deps.db);
-  const rules = (wanted.rules ?? []).map((r) => ({
+/** The document's ownership rows as the table stores them. */
+function rulesOf(wanted: ConfigDocument["ownership"]): RouteRule[] {
+  return (wanted.rules ?? []).map((r) => ({
     match: r.match,
     assignee: r.assignee ?? "",
     component: r.component ?? "",
     labels: r.labels ?? [],
     channel: r.channel ?? "",
+    criticality: r.criticality ?? "",
   }));
+}
+
+async function planOwnership(ctx: Context, plan: Plan, wanted: ConfigDocument["ownership"]): Promise<void> {
+  const current = await loadRouting(ctx.deps.db);
+  const rules = rulesOf(wanted);
   for (const r of rules) {
     const error = validateRule(r, (ch) => ctx.deps.catalogue.channelProblem(ch));
     if (error) plan.errors.push(`Ownership routing: ${error}`);
@@ -303,7 +321,7 @@ async function planOwnership(ctx: Context, plan: Plan, wanted: ConfigDocument["o
   for (const r of rules) {
     const had = current.rules.find((c) => c.match.toLowerCase() === r.match.toLowerCase());
     if (!had) details.push(`${r.match} added`);
-    else if (JSON.stringify(had) !== JSON.stringify(r)) details.push(`${r.match} changed`);
+    else if (JSON.stringify({ ...had, criticality: had.criticality ?? "" }) !== JSON.stringify(r)) details.push(`${r.match} changed`);
   }
   for (const c of current.rules) if (!rules.some((r) => r.match.toLowerCase() === c.match.toLowerCase())) details.push(`${c.match} removed`);
   for (const o of wanted.repositories ?? []) {
@@ -312,10 +330,9 @@ async function planOwnership(ctx: Context, plan: Plan, wanted: ConfigDocument["o
         `Ownership override for ${o.repository}: the repository is not known here yet and is left out. Import again after the repository sync.`,
       );
     else {
-      const error = validateRule(
-        { match: "@override", assignee: o.assignee ?? "", component: o.component ?? "", labels: o.labels ?? [], channel: o.channel ?? "" },
-        (ch) => ctx.deps.catalogue.channelProblem(ch),
-      );
+      const override = { assignee: o.assignee ?? "", component: o.component ?? "", labels: o.labels ?? [], channel: o.channel ?? "" };
+      // An entry may give only the repository's criticality.
+      const error = overrideIsEmpty(override) ? undefined : validateRule({ match: "@override", ...override }, (ch) => ctx.deps.catalogue.channelProblem(ch));
       if (error) plan.errors.push(`Ownership override for ${o.repository}: ${error}`);
     }
   }
@@ -406,20 +423,22 @@ export async function applyImport(deps: Services, doc: ConfigDocument, secrets: 
     }
   }
   if (doc.ownership) {
-    const rules = (doc.ownership.rules ?? []).map((r) => ({
-      match: r.match,
-      assignee: r.assignee ?? "",
-      component: r.component ?? "",
-      labels: r.labels ?? [],
-      channel: r.channel ?? "",
-    }));
+    const rules = rulesOf(doc.ownership);
+    const before = await loadRouting(deps.db);
+    let rescoreAll = false;
     await saveRouting(deps.db, { useCodeowners: doc.ownership.useCodeowners ?? true, useTopics: doc.ownership.useTopics ?? true, rules });
     for (const o of doc.ownership.repositories ?? []) {
       const id = ctx.repoIds.get(o.repository.toLowerCase());
       if (id === undefined) continue;
       const value = { assignee: o.assignee ?? "", component: o.component ?? "", labels: o.labels ?? [], channel: o.channel ?? "" };
       await saveOverride(deps.db, id, value);
+      if ((o.criticality ?? null) !== (await repositoryCriticality(deps.db, id))) {
+        await saveRepositoryCriticality(deps.db, id, o.criticality ?? null);
+        rescoreAll = true;
+      }
     }
+    if (rescoreAll || JSON.stringify(before.rules.map((r) => r.criticality ?? "")) !== JSON.stringify(rules.map((r) => r.criticality)))
+      await enqueue(deps.db, RESCORE_JOB, { all: true }, deps.now());
     result.applied.push({ kind: "update", what: "Ownership routing", details: [] });
   }
   deps.logger.info("configuration imported", { by, applied: result.applied.length, failed: result.failed.length });

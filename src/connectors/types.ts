@@ -208,6 +208,12 @@ export interface ScannedFinding {
    * affected"): an open finding takes this status; decisions people made in Patchbay stand.
    */
   dismissed?: { status: "false_positive" | "risk_accepted"; reason: string };
+  /**
+   * What the scanner says of the finding's exposure and exploitation, where it says anything
+   * (Wiz: internet exposure, its CISA KEV flag, the EPSS percentile as 0–1). A scanner that sets
+   * this replaces what an earlier scan said; one that leaves it out leaves it as it was.
+   */
+  signals?: { exposure?: "exposed" | "internal"; kev?: boolean; epssPercentile?: number };
 }
 
 export type ScannerRecord =

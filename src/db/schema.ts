@@ -146,11 +146,14 @@ export interface RepositoryTable {
   routing: ColumnType<string | null, string | null | undefined, string | null>;
   /** JSON: the repository's own remediation settings (mode, open fix pull requests at most…), over the default. */
   remediation: ColumnType<string | null, string | null | undefined, string | null>;
+  /** How much the repository matters, as the team set it ("high", "low"; null: from the ownership table, else normal). */
+  criticality: ColumnType<Criticality | null, Criticality | null | undefined, Criticality | null>;
   created_at: string;
   updated_at: string;
 }
 
 export type AssetKind = "repository" | "container_image";
+export type Criticality = "high" | "normal" | "low";
 
 export interface AssetTable {
   id: Generated<number>;
@@ -167,6 +170,8 @@ export interface AssetTable {
   gone_at: ColumnType<string | null, string | null | undefined, string | null>;
   /** When a scanner or an upload last reported on this image (with findings or without), to the day. */
   scanned_at: ColumnType<string | null, string | null | undefined, string | null>;
+  /** An image's criticality as the team set it (null: its repository's, else normal). */
+  criticality: ColumnType<Criticality | null, Criticality | null | undefined, Criticality | null>;
   created_at: string;
   updated_at: string;
 }
@@ -203,6 +208,12 @@ export interface FindingTable {
   tracker_closed_at: ColumnType<string | null, string | null | undefined, string | null>;
   /** The risk score, 0–100 (src/exploitation/risk.ts); -1 until the rescore job has scored it. */
   risk: ColumnType<number, number | undefined, number>;
+  /** The scanner's exposure signal: "exposed" (reachable from the internet), "internal"; null: none. */
+  exposure: ColumnType<"exposed" | "internal" | null, "exposed" | "internal" | null | undefined, "exposed" | "internal" | null>;
+  /** The scanner's own KEV flag (1/0; null: it gives none), used while the KEV feed has nothing loaded. */
+  scanner_kev: ColumnType<number | null, number | null | undefined, number | null>;
+  /** The scanner's own EPSS percentile (0–1), used while the EPSS feed has nothing loaded. */
+  scanner_epss: ColumnType<number | null, number | null | undefined, number | null>;
   /** The remediation deadline (SLA) from the policy when it was created or its severity changed; null: none. */
   due_at: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;

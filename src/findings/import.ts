@@ -315,10 +315,23 @@ function newFindingRow(a: Accepted, assetId: number, stamp: string) {
     first_detected_at: f.firstDetectedAt,
     last_seen_at: f.lastSeenAt,
     resolved_at: null,
+    ...signalColumns(f.signals),
     created_at: stamp,
     updated_at: stamp,
   };
 }
+
+/** The scanner's exposure and exploitation signals as the finding's columns. */
+function signalColumns(signals: ScannedFinding["signals"]) {
+  return {
+    exposure: signals?.exposure ?? null,
+    scanner_kev: signals?.kev === undefined ? null : signals.kev ? 1 : 0,
+    scanner_epss: signals?.epssPercentile ?? null,
+  };
+}
+
+/** The finding's columns its risk score is computed from. */
+const RISK_INPUTS = ["severity", "cvss", "exposure", "scanner_kev", "scanner_epss"];
 
 /** The history note of a finding closed in a tracker that a scan still reports (it stays flagged). */
 export const STILL_DETECTED_NOTE = "Closed in tracker, still detected: the scanner still reports it";
@@ -335,12 +348,16 @@ async function updateFinding(db: Db, finding: Finding, f: ScannedFinding, ctx: I
     fixed_version: f.fixedVersion,
     first_detected_at: f.firstDetectedAt < finding.first_detected_at ? f.firstDetectedAt : finding.first_detected_at,
     last_seen_at: f.lastSeenAt > finding.last_seen_at ? f.lastSeenAt : finding.last_seen_at,
+    // A scanner that gives exposure and exploitation signals replaces earlier ones; one that gives none leaves them.
+    ...(f.signals ? signalColumns(f.signals) : {}),
   };
   // An image its registry no longer has stays resolved, whatever a scanner still says of it.
   const reopen = finding.status === "resolved" && !(await onGoneAsset(db, finding.asset_id));
   const changes: Record<string, unknown> = Object.fromEntries(Object.entries(next).filter(([k, v]) => finding[k as keyof Finding] !== v));
   // A new severity (or an earlier first detection) moves the deadline, under today's policy.
   if ("severity" in changes || "first_detected_at" in changes) changes.due_at = dueAt(next.first_detected_at, next.severity, await loadSla(db));
+  // What the risk score reads changed: the rescore after the import scores it again.
+  if (RISK_INPUTS.some((k) => k in changes)) changes.risk = -1;
   if (!reopen && Object.keys(changes).length === 0) return;
   if (Object.keys(changes).length) await updateFindingFields(db, finding.id, changes, stamp);
   Object.assign(finding, changes);

@@ -1,7 +1,19 @@
 // One finding with everything the detail page shows: its asset, every source with the
 // scanner's raw record, and its status history.
 import { type ExpressionBuilder, type Insertable, sql } from "kysely";
-import type { Asset, AssetTable, Database, Db, Finding, FindingEvent, FindingSource, FindingSourceTable, FindingTable, Severity } from "../db/schema.js";
+import type {
+  Asset,
+  AssetTable,
+  Criticality,
+  Database,
+  Db,
+  Finding,
+  FindingEvent,
+  FindingSource,
+  FindingSourceTable,
+  FindingTable,
+  Severity,
+} from "../db/schema.js";
 import { chunks } from "../db/chunks.js";
 import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
 import { contains } from "../db/search.js";
@@ -29,6 +41,7 @@ const ASSET_COLUMNS = [
   "integration_id",
   "gone_at",
   "scanned_at",
+  "criticality",
   "created_at",
   "updated_at",
 ] as const;
@@ -180,7 +193,9 @@ export async function listImages(db: Db, opts: { q: string; showGone: boolean; a
       "assets.details",
       "assets.gone_at",
       "assets.updated_at",
+      "assets.criticality",
       "repositories.full_name as repository",
+      "repositories.criticality as repository_criticality",
       "repositories.url as repository_url",
       "integrations.name as integration_name",
     ])
@@ -325,6 +340,17 @@ export async function saveImageAsset(
   if (existing.details === values.details && existing.repository_id === values.repository_id && existing.gone_at === null) return "unchanged";
   await db.updateTable("assets").set(row).where("id", "=", existing.id).execute();
   return "updated";
+}
+
+/** Sets (or, with null, clears) an image's own criticality; false when there is no such image. */
+export async function saveImageCriticality(db: Db, assetId: number, criticality: Criticality | null, stamp: string): Promise<boolean> {
+  const result = await db
+    .updateTable("assets")
+    .set({ criticality, updated_at: stamp })
+    .where("id", "=", assetId)
+    .where("kind", "=", "container_image")
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
 /** The integration's images it no longer lists, marked gone; gives their ids. */

@@ -33,13 +33,24 @@ export const SWEEP_JOB = jobKind("tickets.sweep", { label: "Ticket sweep", dedup
 /** The fix sweep (fix pull requests proposed or opened by the remediation modes); one queued at a time. */
 export const FIX_SWEEP_JOB = jobKind("remediation.fix-sweep", { label: "Fix sweep", dedupe: "one" });
 
+/** Which findings a rescore scores: all, those new or with changed feed data since a moment, a repository's, an asset's. */
+export type RescoreScope = { all: true } | { since: string } | { repository: number } | { asset: number };
+
 /**
- * Risk scores computed again: every finding's (nightly), or those not scored yet and those whose
- * CVE's KEV or EPSS data changed since a moment. One of each queued at a time.
+ * Risk scores computed again: every finding's (nightly, or after the ownership table's
+ * criticality changed), those not scored yet and those whose CVE's KEV or EPSS data changed since
+ * a moment, or a repository's or an image's after its criticality changed. One of each queued at a time.
  */
-export const RESCORE_JOB = jobKind<{ all: true } | { since: string }>("exploitation.rescore", {
+export const RESCORE_JOB = jobKind<RescoreScope>("exploitation.rescore", {
   label: "Risk scores",
-  dedupe: (p) => ("all" in p ? "exploitation.rescore:all" : "exploitation.rescore:changed"),
+  dedupe: (p) =>
+    "all" in p
+      ? "exploitation.rescore:all"
+      : "since" in p
+        ? "exploitation.rescore:changed"
+        : "repository" in p
+          ? `exploitation.rescore:repository:${p.repository}`
+          : `exploitation.rescore:asset:${p.asset}`,
 });
 
 /**

@@ -4,7 +4,7 @@
 // or a topic ("topic:pci") → assignee, component, labels, notification channel. A
 // repository's own override (its Ownership page) wins over the table.
 import { readMeta, writeMeta } from "../db/meta.js";
-import type { Db } from "../db/schema.js";
+import type { Criticality, Db } from "../db/schema.js";
 import { type Codeowners, isOwner, ownersOf } from "./codeowners.js";
 
 export interface RouteRule {
@@ -17,6 +17,8 @@ export interface RouteRule {
   labels: string[];
   /** A Slack channel (#name or ID) for notifications about these repositories. */
   channel: string;
+  /** How much these repositories matter to the risk score; "" (or absent) leaves it to others. */
+  criticality?: Criticality | "";
 }
 
 export interface RoutingSettings {
@@ -87,7 +89,10 @@ export function validateRule(rule: RouteRule, channelProblem: ChannelCheck): str
   if (!/^topic:[a-z0-9][a-z0-9-]{0,49}$/i.test(m) && !isOwner(m)) {
     return `"${m.slice(0, 60)}" is not an owner as CODEOWNERS writes them (@org/team, @user, name@example.com) or a topic (topic:pci).`;
   }
-  if (!rule.assignee && !rule.component && !rule.channel && rule.labels.length === 0) return `Give ${m} an assignee, a component, labels or a channel.`;
+  if (rule.criticality && !CRITICALITIES.includes(rule.criticality))
+    return `Criticality is high, normal or low (or empty), not "${String(rule.criticality).slice(0, 20)}".`;
+  if (!rule.assignee && !rule.component && !rule.channel && rule.labels.length === 0 && !rule.criticality)
+    return `Give ${m} an assignee, a component, labels, a channel or a criticality.`;
   for (const [name, value] of [
     ["Assignee", rule.assignee],
     ["Component", rule.component],
@@ -97,6 +102,68 @@ export function validateRule(rule: RouteRule, channelProblem: ChannelCheck): str
     if (/[\u0000-\u001f]/.test(value)) return `${name} contains control characters.`;
   }
   return rule.channel ? channelProblem(rule.channel) : undefined;
+}
+
+export const CRITICALITIES: readonly Criticality[] = ["high", "normal", "low"];
+
+/** A repository's (or an image's) criticality for the risk score, and where it comes from. */
+export interface CriticalityOf {
+  criticality: Criticality;
+  from: string;
+}
+
+export const DEFAULT_CRITICALITY: CriticalityOf = { criticality: "normal", from: "the default: no criticality set" };
+
+const RANK: Record<Criticality, number> = { high: 3, normal: 2, low: 1 };
+
+/**
+ * A repository's criticality: its own setting; else the highest a row of the ownership table
+ * gives one of its topics or the owners of its root files (as far as topics and CODEOWNERS are
+ * in use); else normal.
+ */
+export function criticalityOf(
+  settings: RoutingSettings,
+  repo: { criticality: Criticality | null; topics: string | null; codeowners: string | null },
+): CriticalityOf {
+  if (repo.criticality) return { criticality: repo.criticality, from: "set on the repository" };
+  let best: CriticalityOf | undefined;
+  const consider = (match: string, why: string) => {
+    const rule = settings.rules.find((r) => r.criticality && r.match.toLowerCase() === match.toLowerCase());
+    if (rule?.criticality && (!best || RANK[rule.criticality] > RANK[best.criticality]))
+      best = { criticality: rule.criticality, from: `${why}, in Settings → Ownership` };
+  };
+  if (settings.useTopics && repo.topics) for (const t of JSON.parse(repo.topics) as string[]) consider(`topic:${t}`, `topic ${t}`);
+  if (settings.useCodeowners && repo.codeowners) for (const o of ownersOf(JSON.parse(repo.codeowners) as Codeowners, null)) consider(o, `owner ${o}`);
+  return best ?? DEFAULT_CRITICALITY;
+}
+
+/** Whether any row of the table gives a criticality (else only repositories' own settings count). */
+export const rulesGiveCriticality = (settings: RoutingSettings) => settings.rules.some((r) => r.criticality);
+
+/** The criticality of repositories: all of them that have one other than the default, or those asked for. */
+export async function repositoryCriticalities(db: Db, ids?: number[]): Promise<Map<number, CriticalityOf>> {
+  const settings = await loadRouting(db);
+  const out = new Map<number, CriticalityOf>();
+  if (ids && !ids.length) return out;
+  let query = db.selectFrom("repositories").select(["id", "criticality", "topics", "codeowners"]);
+  if (ids) query = query.where("id", "in", ids);
+  else if (!rulesGiveCriticality(settings)) query = query.where("criticality", "is not", null);
+  for (const row of await query.execute()) {
+    const c = criticalityOf(settings, row);
+    if (c !== DEFAULT_CRITICALITY) out.set(row.id, c);
+  }
+  return out;
+}
+
+/** A repository's own criticality (null: none set, or no such repository). */
+export async function repositoryCriticality(db: Db, repositoryId: number): Promise<Criticality | null> {
+  return (await db.selectFrom("repositories").select("criticality").where("id", "=", repositoryId).executeTakeFirst())?.criticality ?? null;
+}
+
+/** Sets (or, with null, clears) a repository's own criticality; false when there is no such repository. */
+export async function saveRepositoryCriticality(db: Db, repositoryId: number, criticality: Criticality | null): Promise<boolean> {
+  const result = await db.updateTable("repositories").set({ criticality }).where("id", "=", repositoryId).executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
 /** How many reachable repositories carry CODEOWNERS, topics and an override: the settings page's summary. */

@@ -2,9 +2,16 @@
 // registry, tags, source repository and open findings by severity.
 import { Hono } from "hono";
 import { SEVERITIES } from "../findings/normalize.js";
-import { listImages, openFindingCounts } from "../findings/store.js";
+import { listImages, openFindingCounts, saveImageCriticality } from "../findings/store.js";
+import { enqueue } from "../jobs/queue.js";
+import { RESCORE_JOB } from "../jobs/events.js";
+import { CRITICALITIES } from "../routing/ownership.js";
+import type { Criticality } from "../db/schema.js";
 import type { AppDeps, AppEnv } from "./context.js";
-import { render } from "./render.js";
+import { audit } from "./audit.js";
+import { readForm } from "./forms.js";
+import { redirect, render } from "./render.js";
+import { requireAdmin } from "./users.js";
 
 const PAGE_SIZE = 100;
 
@@ -31,10 +38,36 @@ export function imageRoutes(deps: AppDeps): Hono<AppEnv> {
     return render(c, deps, "./images", {
       images,
       severities: SEVERITIES,
+      criticalities: CRITICALITIES,
+      isAdmin: c.get("user")?.role === "admin",
+      saved: c.req.query("saved") === "1",
+      returnTo: c.req.url.slice(c.req.url.indexOf("/images")),
       q,
       showGone,
       nextQuery: next ? new URLSearchParams({ ...(q ? { q } : {}), ...(showGone ? { gone: "1" } : {}), after: next }).toString() : undefined,
     });
+  });
+
+  // An image's own criticality for the risk score (empty: its repository's, else normal).
+  app.post("/images/:id/criticality", requireAdmin(deps), async (c) => {
+    const id = Number(c.req.param("id"));
+    const form = await readForm(c);
+    const value = (form.criticality ?? "").trim();
+    if (value && !CRITICALITIES.includes(value as Criticality))
+      return render(
+        c,
+        deps,
+        "./error",
+        { title: "Unknown criticality", message: "Choose high, normal or low, or the repository's. Go back to Container images." },
+        422,
+      );
+    const criticality = (value || null) as Criticality | null;
+    if (!Number.isSafeInteger(id) || !(await saveImageCriticality(deps.db, id, criticality, deps.now().toISOString())))
+      return render(c, deps, "./error", { title: "Image not found", message: "This image is not known to Patchbay. Go back to Container images." }, 404);
+    await enqueue(deps.db, RESCORE_JOB, { asset: id }, deps.now());
+    await audit(c, deps, "ownership.changed", `image ${id}`, { criticality: criticality ?? "repository's" });
+    const back = form.return_to ?? "";
+    return redirect(c, back.startsWith("/images") && !back.startsWith("//") ? `${back}${back.includes("?") ? "&" : "?"}saved=1` : "/images?saved=1");
   });
 
   return app;

@@ -4,6 +4,8 @@
 import { type Context, Hono } from "hono";
 import { type Codeowners, ownersOf } from "../routing/codeowners.js";
 import {
+  criticalityOf,
+  CRITICALITIES,
   loadRouting,
   MAX_RULES,
   overrideIsEmpty,
@@ -15,9 +17,13 @@ import {
   type RoutingSettings,
   routingStats,
   saveOverride,
+  saveRepositoryCriticality,
   saveRouting,
   validateRule,
 } from "../routing/ownership.js";
+import type { Criticality } from "../db/schema.js";
+import { enqueue } from "../jobs/queue.js";
+import { RESCORE_JOB } from "../jobs/events.js";
 import { enqueueOwnershipSync } from "../routing/sync.js";
 import { listIntegrations } from "../integrations/store.js";
 import { findRepository } from "../scm/store.js";
@@ -26,6 +32,10 @@ import { readForm } from "./forms.js";
 import { redirect, render } from "./render.js";
 import { requireAdmin } from "./users.js";
 import { audit } from "./audit.js";
+
+/** The table's criticality rows in a comparable form. */
+const criticalityRules = (s: RoutingSettings) =>
+  JSON.stringify([s.useTopics, s.useCodeowners, s.rules.filter((r) => r.criticality).map((r) => [r.match.toLowerCase(), r.criticality])]);
 
 /** Blank rows the table offers for new entries. */
 const NEW_ROWS = 3;
@@ -49,6 +59,7 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
         rows: [...settings.rules, ...Array.from({ length: NEW_ROWS }, () => blank)],
         errors: extra.errors ?? {},
         stats,
+        criticalities: CRITICALITIES,
         saved: c.req.query("saved") === "1",
         refreshing: c.req.query("refresh") === "1",
       },
@@ -71,9 +82,10 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
         component: (form[`component_${i}`] ?? "").trim(),
         labels: parseLabels(form[`labels_${i}`] ?? ""),
         channel: (form[`channel_${i}`] ?? "").trim(),
+        criticality: (form[`criticality_${i}`] ?? "").trim() as RouteRule["criticality"],
       };
       // A row left blank (or emptied to remove it) is not a rule.
-      if (!rule.match && !rule.assignee && !rule.component && !rule.channel && !rule.labels.length) continue;
+      if (!rule.match && !rule.assignee && !rule.component && !rule.channel && !rule.labels.length && !rule.criticality) continue;
       if (form[`remove_${i}`]) continue;
       const error = validateRule(rule, channelProblem) ?? (seen.has(rule.match.toLowerCase()) ? `${rule.match} has a row already: keep one.` : undefined);
       if (error) errors[rules.length] = error;
@@ -83,7 +95,10 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
     const settings: RoutingSettings = { useCodeowners: Boolean(form.useCodeowners), useTopics: Boolean(form.useTopics), rules };
     if (rules.length > MAX_RULES) errors[MAX_RULES] = `At most ${MAX_RULES} rows.`;
     if (Object.keys(errors).length) return settingsPage(c, { settings, errors }, 422);
+    const before = await loadRouting(deps.db);
     await saveRouting(deps.db, settings);
+    // Criticality by topic or owner changed: every finding's score may move.
+    if (criticalityRules(before) !== criticalityRules(settings)) await enqueue(deps.db, RESCORE_JOB, { all: true }, deps.now());
     deps.logger.info("ownership routing saved", { by: c.get("user")!.username, rules: rules.length });
     await audit(c, deps, "ownership.changed", "routing rules", { rules: rules.length });
     return redirect(c, "/settings/ownership?saved=1");
@@ -107,6 +122,8 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
       return render(c, deps, "./error", { title: "Repository not found", message: "This repository is not known to Patchbay. Go back to Repositories." }, 404);
     const codeowners = repo.codeowners ? (JSON.parse(repo.codeowners) as Codeowners) : null;
     const route = await routeForRepository(deps.db, repo.id);
+    const settings = await loadRouting(deps.db);
+    const fromTable = criticalityOf(settings, { ...repo, criticality: null });
     return render(
       c,
       deps,
@@ -121,6 +138,9 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
         errors: extra.errors ?? {},
         isAdmin: c.get("user")?.role === "admin",
         saved: c.req.query("saved") === "1",
+        criticalitySaved: c.req.query("criticality") === "saved",
+        criticalities: CRITICALITIES,
+        criticality: { own: repo.criticality, fromTable },
       },
       status,
     );
@@ -148,6 +168,19 @@ export function ownershipRoutes(deps: AppDeps): Hono<AppEnv> {
     deps.logger.info("repository routing override saved", { by: c.get("user")!.username, repositoryId: id, cleared: cleared || overrideIsEmpty(override) });
     await audit(c, deps, "ownership.changed", `repository ${id}`, { cleared: cleared || overrideIsEmpty(override) });
     return redirect(c, `/repositories/${id}/ownership?saved=1`);
+  });
+
+  // The repository's own criticality for the risk score (empty: from the ownership table, else normal).
+  app.post("/repositories/:id/criticality", requireAdmin(deps), async (c) => {
+    const id = Number(c.req.param("id"));
+    if (!Number.isSafeInteger(id) || !(await findRepository(deps.db, id))) return repositoryPage(c, {}, 404);
+    const value = ((await readForm(c)).criticality ?? "").trim();
+    if (value && !CRITICALITIES.includes(value as Criticality))
+      return repositoryPage(c, { errors: { criticality: "Choose high, normal or low, or the ownership table's." } }, 422);
+    await saveRepositoryCriticality(deps.db, id, (value || null) as Criticality | null);
+    await enqueue(deps.db, RESCORE_JOB, { repository: id }, deps.now());
+    await audit(c, deps, "ownership.changed", `repository ${id}`, { criticality: value || "ownership table's" });
+    return redirect(c, `/repositories/${id}/ownership?criticality=saved`);
   });
 
   return app;

@@ -91,7 +91,7 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     const id = Number(c.req.param("id"));
     // Its tickets and the tracker assignments come with the finding: one statement.
     // Beside it, its risk facts and what the exploitation feeds say of its CVE (one statement by the finding's id, at once).
-    const [detail, risk] = await Promise.all([findingDetail(deps.db, id, findingTrackers(deps.db)), riskOfFinding(deps.db, id)]);
+    const [detail, risk] = await Promise.all([findingDetail(deps.db, id, findingTrackers(deps.db)), riskOfFinding(deps.db, id, deps.now())]);
     if (!detail) return notFound(c, deps);
     const pushed = c.req.query("pushed");
     return render(c, deps, "./vulnerabilities/detail", {

@@ -85,9 +85,9 @@ export async function rescoreBenchmark(): Promise<Row[]> {
     let peak = process.memoryUsage().rss;
     const watch = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
     const t0 = performance.now();
-    const all = await rescoreFindings(database.db, { all: true });
+    const all = await rescoreFindings(database.db, { all: true }, new Date());
     const t1 = performance.now();
-    const again = await rescoreFindings(database.db, { all: true });
+    const again = await rescoreFindings(database.db, { all: true }, new Date());
     const t2 = performance.now();
     clearInterval(watch);
     return [

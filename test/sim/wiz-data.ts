@@ -55,6 +55,9 @@ export function repoAsset(name: string, branch = "main") {
     providerUniqueId: `https://github.com/${name}/tree/${branch}`,
     repositoryId: `wiz-repo-${name}`,
     repositoryName: name,
+    // Wiz has no network exposure for a repository branch.
+    hasWideInternetExposure: null,
+    hasLimitedInternetExposure: null,
   };
 }
 
@@ -70,6 +73,9 @@ export function imageAsset(n: number) {
     imageId: digest,
     registry: { name: "registry.acme.io", externalId: "registry.acme.io" },
     repository: { name: `acme/service-${n}`, externalId: `acme/service-${n}` },
+    // Every third image runs somewhere the internet reaches; Wiz checked the rest.
+    hasWideInternetExposure: n % 3 === 0,
+    hasLimitedInternetExposure: false,
   };
 }
 
@@ -97,6 +103,8 @@ export function wizFinding(i: number, asset: WizSimFinding["vulnerableAsset"], o
     hasCisaKevExploit: random() < 0.05,
     hasFix: true,
     epssProbability: Math.round(random() * 1000) / 1000,
+    // Wiz gives the percentile as a percentage.
+    epssPercentile: Math.round(random() * 10000) / 100,
     status: "OPEN",
     firstDetectedAt: `2026-0${1 + (i % 9)}-${String(day).padStart(2, "0")}T08:00:00Z`,
     lastDetectedAt: "2026-11-20T06:00:00Z",

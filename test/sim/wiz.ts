@@ -69,6 +69,8 @@ const SDL = /* GraphQL */ `
     subscriptionName: String
     subscriptionExternalId: String
     tags: JSON
+    hasLimitedInternetExposure: Boolean
+    hasWideInternetExposure: Boolean
   }
   type VulnerableAssetRepositoryBranch implements VulnerableAssetBase {
     id: ID!
@@ -81,6 +83,8 @@ const SDL = /* GraphQL */ `
     subscriptionName: String
     subscriptionExternalId: String
     tags: JSON
+    hasLimitedInternetExposure: Boolean
+    hasWideInternetExposure: Boolean
     repositoryId: String
     repositoryName: String
   }
@@ -95,6 +99,8 @@ const SDL = /* GraphQL */ `
     subscriptionName: String
     subscriptionExternalId: String
     tags: JSON
+    hasLimitedInternetExposure: Boolean
+    hasWideInternetExposure: Boolean
     imageId: String
     registry: Registry
     repository: ImageRepository
@@ -110,6 +116,8 @@ const SDL = /* GraphQL */ `
     subscriptionName: String
     subscriptionExternalId: String
     tags: JSON
+    hasLimitedInternetExposure: Boolean
+    hasWideInternetExposure: Boolean
     operatingSystem: String
     ipAddresses: [String!]
   }
@@ -129,6 +137,8 @@ const SDL = /* GraphQL */ `
     hasCisaKevExploit: Boolean
     hasFix: Boolean
     epssProbability: Float
+    epssPercentile: Float
+    epssSeverity: VulnerabilitySeverity
     status: VulnerabilityFindingStatus!
     firstDetectedAt: DateTime
     lastDetectedAt: DateTime

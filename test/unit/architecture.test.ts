@@ -213,8 +213,8 @@ function templates(dir = "views"): Source[] {
 const SECOND_DOORS: Record<string, string> = {
   // A finding's status and history move together, in one module (the rule above).
   "findings src/findings/status.ts": "status and history",
-  // Ownership columns (a repository's own route and its CODEOWNERS) belong to routing.
-  "repositories src/routing/ownership.ts": "routing and codeowners columns",
+  // Ownership columns (a repository's own route, its CODEOWNERS and criticality) belong to routing.
+  "repositories src/routing/ownership.ts": "routing, codeowners and criticality columns",
   // A repository's own remediation settings belong to the remediation settings.
   "repositories src/remediation/settings.ts": "remediation column",
   // A finding's risk score is written by the scoring that computes it.

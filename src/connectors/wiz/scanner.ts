@@ -10,6 +10,7 @@ import {
   ScanCursorInvalid,
   type SyncPage,
   type Scanner,
+  type ScannedFinding,
   type ScannerRecord,
   type ScannerSeverity,
 } from "../types.js";
@@ -25,8 +26,9 @@ export const FINDINGS_QUERY = `query PatchbayVulnerabilityFindings($filterBy: Vu
     nodes {
       id portalUrl name CVEDescription severity vendorSeverity nvdSeverity CVSSSeverity score
       status firstDetectedAt lastDetectedAt resolvedAt detailedName version fixedVersion locationPath detectionMethod
+      hasCisaKevExploit epssPercentile
       vulnerableAsset {
-        ... on VulnerableAssetBase { id type name providerUniqueId cloudPlatform }
+        ... on VulnerableAssetBase { id type name providerUniqueId cloudPlatform hasLimitedInternetExposure hasWideInternetExposure }
         ... on VulnerableAssetRepositoryBranch { repositoryId repositoryName }
         ... on VulnerableAssetContainerImage { imageId registry { name externalId } repository { name externalId } }
       }
@@ -52,12 +54,17 @@ export interface WizNode {
   fixedVersion?: string | null;
   locationPath?: string | null;
   detectionMethod?: string | null;
+  hasCisaKevExploit?: boolean | null;
+  /** Wiz's EPSS percentile: 0–100 in Wiz's UI and exports; a value of at most 1 is read as a fraction. */
+  epssPercentile?: number | null;
   vulnerableAsset?: {
     id?: string;
     type?: string;
     name?: string;
     providerUniqueId?: string | null;
     cloudPlatform?: string | null;
+    hasLimitedInternetExposure?: boolean | null;
+    hasWideInternetExposure?: boolean | null;
     repositoryId?: string | null;
     repositoryName?: string | null;
     imageId?: string | null;
@@ -183,6 +190,23 @@ export function mapNode(node: WizNode, assetTypes: string[]): ScannerRecord {
       lastSeenAt: node.lastDetectedAt ?? detectedAt,
       asset: ref,
       url: node.portalUrl ?? null,
+      signals: signalsOf(node),
     },
   };
+}
+
+/**
+ * Wiz's exposure and exploitation signals: an asset reachable from the internet, widely or from
+ * limited sources, is exposed; one Wiz checked (both flags false) is internal; no flags, unknown.
+ */
+export function signalsOf(node: WizNode): NonNullable<ScannedFinding["signals"]> | undefined {
+  const signals: NonNullable<ScannedFinding["signals"]> = {};
+  const wide = node.vulnerableAsset?.hasWideInternetExposure;
+  const limited = node.vulnerableAsset?.hasLimitedInternetExposure;
+  if (wide === true || limited === true) signals.exposure = "exposed";
+  else if (wide === false && limited === false) signals.exposure = "internal";
+  if (typeof node.hasCisaKevExploit === "boolean") signals.kev = node.hasCisaKevExploit;
+  const p = node.epssPercentile;
+  if (typeof p === "number" && Number.isFinite(p) && p >= 0 && p <= 100) signals.epssPercentile = p > 1 ? p / 100 : p;
+  return Object.keys(signals).length ? signals : undefined;
 }
