@@ -17,7 +17,7 @@ import { WEBHOOK_JOB } from "./remediation/deliveries.js";
 import { webhookProcessHandler } from "./remediation/process.js";
 import { POLL_DUE_JOB, POLL_JOB, pollDueHandler, pollHandler, RECONCILE_JOB, reconcileHandler } from "./tickets/reconcile.js";
 import { LINK_JOB, linkByCveHandler } from "./tickets/link.js";
-import { RECOMPUTE_DUE_JOB, recomputeDueHandler, SLA_REMINDER_JOB, slaReminderHandler } from "./findings/sla.js";
+import { SLA_REMINDER_JOB, slaReminderHandler } from "./findings/sla.js";
 import { SNAPSHOT_JOB, snapshotHandler } from "./findings/trends.js";
 import { HEALTH_JOB, healthHandler } from "./health/integrations.js";
 import { CHECK_JOB, integrationCheckHandler } from "./integrations/service.js";
@@ -34,7 +34,7 @@ import { annotateHandler } from "./remediation/annotate-job.js";
 import { OPEN_FIX_JOB, openFixHandler } from "./remediation/open-fix.js";
 import { FIX_SWEEP_JOB, fixSweepHandler } from "./remediation/sweep.js";
 import { FEED_JOB, feedHandler } from "./exploitation/feeds.js";
-import { RESCORE_JOB, rescoreHandler } from "./exploitation/risk.js";
+import { RECOMPUTE_DUE_JOB, recomputeDueHandler, RESCORE_JOB, rescoreHandler, SLA_PREVIEW_JOB, slaPreviewHandler } from "./exploitation/risk.js";
 import { DISPATCH_JOB } from "./jobs/events.js";
 import { SEND_JOB, dispatchHandler, sendHandler } from "./notifications/dispatch.js";
 import { REGISTRY_JOB, registrySyncHandler } from "./registries/sync.js";
@@ -141,6 +141,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     handles(FIX_SWEEP_JOB, fixSweepHandler(services)),
     handles(FEED_JOB, feedHandler(services)),
     handles(RESCORE_JOB, rescoreHandler(services)),
+    handles(SLA_PREVIEW_JOB, slaPreviewHandler(services)),
     handles(DISPATCH_JOB, dispatchHandler(services)),
     handles(SEND_JOB, sendHandler(services)),
     handles(REGISTRY_JOB, registrySyncHandler(services)),

@@ -238,3 +238,16 @@ export async function runJobs(app: TestApp, advanceMs = 0): Promise<void> {
     if (!(await app.runtime.worker.runOnce())) return;
   }
 }
+
+/** Changes the SLA policy as an admin does: proposes it, waits for its preview, applies it. */
+export async function applySla(app: TestApp, admin: Browser, form: Record<string, string>): Promise<void> {
+  const proposed = await admin.post("/settings/sla", form);
+  if (proposed.status !== 303) throw new Error(`SLA form refused: ${proposed.status}`);
+  await runJobs(app);
+  const { loadSlaProposal } = await import("../src/findings/sla.js");
+  const proposal = await loadSlaProposal(app.runtime.database.db);
+  if (!proposal?.preview) throw new Error("The SLA preview did not run");
+  const applied = await admin.post("/settings/sla/apply", { proposal: proposal.at });
+  if (applied.status !== 303) throw new Error(`SLA apply refused: ${applied.status}`);
+  await runJobs(app);
+}

@@ -7,6 +7,7 @@ import { Ajv, type ErrorObject } from "ajv";
 import { parseDocument, stringify } from "yaml";
 import type { ConnectorCatalogue } from "../connectors/catalogue.js";
 import type { Connector, SettingField, SettingValues } from "../connectors/types.js";
+import { RISK_BANDS } from "../vuln/severity.js";
 import type { Criticality, GroupBy, PushMode, Severity } from "../db/schema.js";
 import { SEVERITIES } from "../findings/normalize.js";
 import { loadSla, MAX_SLA_DAYS, type SlaPolicy } from "../findings/sla.js";
@@ -349,7 +350,22 @@ export function configurationSchema(catalogue: ConnectorCatalogue): Record<strin
     required: ["version", "integrations"],
     properties: {
       version: { const: CONFIG_VERSION },
-      sla: { type: "object", additionalProperties: false, required: [...SEVERITIES], properties: Object.fromEntries(SEVERITIES.map((s) => [s, severityDays])) },
+      sla: {
+        type: "object",
+        additionalProperties: false,
+        required: [...SEVERITIES],
+        properties: {
+          ...Object.fromEntries(SEVERITIES.map((s) => [s, severityDays])),
+          basis: { enum: ["severity", "risk"], description: "What deadlines count by: severity, or the risk score's band." },
+          bands: {
+            type: "object",
+            additionalProperties: false,
+            properties: Object.fromEntries(RISK_BANDS.map((b) => [b, severityDays])),
+            description: "Days per risk band (90–100 critical, 70–89 high, 40–69 medium, below 40 low).",
+          },
+          kevDays: { ...severityDays, description: "At most this many days from when Patchbay first saw a finding in KEV (null: CISA's window alone)." },
+        },
+      },
       ownership: {
         type: "object",
         additionalProperties: false,

@@ -9,7 +9,8 @@ import { connectorContext } from "../connectors/context.js";
 import type { SecretValues, TicketTarget } from "../connectors/types.js";
 import type { Integration, TrackerAssignment } from "../db/schema.js";
 import { SEVERITIES } from "../findings/normalize.js";
-import { loadSla, saveSla, type SlaPolicy } from "../findings/sla.js";
+import { loadSla, RECOMPUTE_DUE_JOB, samePolicy, saveSla, type SlaPolicy, slaPolicy } from "../findings/sla.js";
+import { RISK_BANDS } from "../vuln/severity.js";
 import { ExternalError } from "../http.js";
 import { saveConnection } from "../integrations/connect.js";
 import { parseSettingsForm } from "../integrations/form.js";
@@ -284,14 +285,17 @@ function resolveAssignments(ctx: Context, plan: Plan | undefined, what: string, 
   return out;
 }
 
-function planSla(plan: Plan, current: SlaPolicy, wanted: SlaPolicy | undefined): void {
+function planSla(plan: Plan, current: SlaPolicy, wanted: Partial<SlaPolicy> | undefined): void {
   if (!wanted) return;
+  const next = slaPolicy(wanted);
   const days = (n: number | null) => (n === null ? "no deadline" : `${n} days`);
-  const details = SEVERITIES.filter((s) => current[s] !== wanted[s]).map((s) => `${s}: ${days(current[s])} → ${days(wanted[s])}`);
+  const details = SEVERITIES.filter((s) => current[s] !== next[s]).map((s) => `${s}: ${days(current[s])} → ${days(next[s])}`);
+  if (current.basis !== next.basis)
+    details.push(`counted by ${current.basis === "risk" ? "risk band" : "severity"} → ${next.basis === "risk" ? "risk band" : "severity"}`);
+  for (const b of RISK_BANDS) if (current.bands[b] !== next.bands[b]) details.push(`risk ${b}: ${days(current.bands[b])} → ${days(next.bands[b])}`);
+  if (current.kevDays !== next.kevDays) details.push(`in KEV: at most ${days(current.kevDays)} → ${days(next.kevDays)}`);
   plan.changes.push(
-    details.length
-      ? { kind: "update", what: "SLAs (new findings; recompute existing ones from Settings → SLAs)", details }
-      : { kind: "unchanged", what: "SLAs", details: [] },
+    details.length ? { kind: "update", what: "SLAs (every finding's due date follows)", details } : { kind: "unchanged", what: "SLAs", details: [] },
   );
 }
 
@@ -416,9 +420,10 @@ export async function applyImport(deps: Services, doc: ConfigDocument, secrets: 
   }
 
   if (doc.sla) {
-    const current = await loadSla(deps.db);
-    if (SEVERITIES.some((s) => current[s] !== doc.sla[s])) {
-      await saveSla(deps.db, doc.sla);
+    const next = slaPolicy(doc.sla);
+    if (!samePolicy(await loadSla(deps.db), next)) {
+      await saveSla(deps.db, next);
+      await enqueue(deps.db, RECOMPUTE_DUE_JOB, null, deps.now());
       result.applied.push({ kind: "update", what: "SLAs", details: [] });
     }
   }

@@ -30,14 +30,6 @@ export function daysBetween(db: Kysely<any>, from: string, to: string): RawBuild
     : sql<number>`(julianday(${sql.ref(to)}) - julianday(${sql.ref(from)}))`;
 }
 
-/** An ISO timestamp column plus whole days, as the same ISO text (UTC, milliseconds, Z). */
-export function plusDays(db: Kysely<any>, column: string, days: number): RawBuilder<string> {
-  if (!Number.isSafeInteger(days)) throw new Error(`plusDays: ${days} is not a whole number of days`);
-  return dialectOf(db) === "postgres"
-    ? sql<string>`to_char((${sql.ref(column)}::timestamptz + make_interval(days => ${days})) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
-    : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', ${sql.ref(column)}, ${`+${days} days`})`;
-}
-
 /**
  * An insert of many rows (a page of findings, their scanner records, their history), to which
  * the caller adds on conflict and returning. On PostgreSQL the rows travel as one JSON parameter

@@ -24,3 +24,8 @@ export async function claimMeta(db: Db, key: string, value: string): Promise<boo
     .executeTakeFirst();
   return row !== undefined;
 }
+
+/** Removes a key (a value that no longer applies). */
+export async function deleteMeta(db: Db, key: string): Promise<void> {
+  await db.deleteFrom("meta").where("key", "=", key).execute();
+}

@@ -1,6 +1,6 @@
 // One finding with everything the detail page shows: its asset, every source with the
 // scanner's raw record, and its status history.
-import { type ExpressionBuilder, type Insertable, sql } from "kysely";
+import { type ExpressionBuilder, type Insertable } from "kysely";
 import type {
   Asset,
   AssetTable,
@@ -18,7 +18,7 @@ import { chunks } from "../db/chunks.js";
 import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
 import { contains } from "../db/search.js";
 import { type Beside, DEFAULT_STATUSES, cachedCount } from "./query.js";
-import { fromJson, insertRows, jsonArrayFrom, jsonObjectFrom, plusDays } from "../db/dialect.js";
+import { fromJson, insertRows, jsonArrayFrom, jsonObjectFrom } from "../db/dialect.js";
 
 export interface FindingDetail<X = undefined> {
   finding: Finding;
@@ -230,18 +230,6 @@ export async function updateFindingFields(db: Db, id: number, changes: Record<st
     .set({ ...changes, updated_at: stamp })
     .where("id", "=", id)
     .execute();
-}
-
-/** Sets the due date of every finding of one severity: `days` after first detection, or none. Gives how many changed. */
-export async function restampDueDates(db: Db, severity: Severity, days: number | null): Promise<number> {
-  const due = days === null ? sql<string | null>`NULL` : plusDays(db, "first_detected_at", days);
-  const result = await db
-    .updateTable("findings")
-    .set({ due_at: due })
-    .where("severity", "=", severity)
-    .where((eb) => (days === null ? eb("due_at", "is not", null) : eb.or([eb("due_at", "is", null), eb("due_at", "!=", due)])))
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
 }
 
 /** Inserts scanner records; one another process recorded meanwhile (the same integration's record) is left as it is. */

@@ -29,6 +29,8 @@ export type PatchbayField =
   | "description"
   | "severity"
   | "cvss"
+  | "risk"
+  | "kev"
   | "cve"
   | "package"
   | "installed_version"
@@ -48,6 +50,8 @@ export const PATCHBAY_FIELDS: Record<PatchbayField, string> = {
   description: "Description (details, affected assets, links)",
   severity: "Severity",
   cvss: "CVSS score",
+  risk: "Risk score (0–100; the highest of a group)",
+  kev: "Known exploited (CISA KEV): Yes / No; as a label, known-exploited",
   cve: "CVE",
   package: "Package",
   installed_version: "Installed version",
@@ -74,6 +78,8 @@ export function patchbayFieldsFor(kind: TrackerFieldKind): PatchbayField[] {
         "description",
         "severity",
         "cvss",
+        "risk",
+        "kev",
         "cve",
         "package",
         "installed_version",
@@ -90,7 +96,7 @@ export function patchbayFieldsFor(kind: TrackerFieldKind): PatchbayField[] {
     case "document":
       return ["description", "title"];
     case "number":
-      return ["cvss"];
+      return ["cvss", "risk"];
     case "date":
       return ["due_date", "first_detected"];
     case "choice":
@@ -98,7 +104,7 @@ export function patchbayFieldsFor(kind: TrackerFieldKind): PatchbayField[] {
     case "choices":
       return ["component"];
     case "labels":
-      return ["labels", "assignee"];
+      return ["labels", "assignee", "kev"];
     case "user":
       return ["assignee"];
     default:
@@ -131,6 +137,7 @@ function guessPatchbayField(field: TrackerField): PatchbayField | undefined {
   if (/^(description|body|repro steps)$/.test(name)) return pick("description");
   if (/^(labels?|tags)$/.test(name)) return pick("labels");
   if (/due/.test(name)) return pick("due_date");
+  if (/^risk( score)?$/.test(name)) return pick("risk");
   if (/^(assignee|assignees.*|assigned to)$/.test(name)) return pick("assignee");
   if (/^(components?|area path)$/.test(name)) return pick("component");
   return undefined;
@@ -259,6 +266,11 @@ function patchbayValue(m: FieldMapping, s: SubjectView): FieldValue | undefined 
     if (s.cvss === null) return undefined;
     return m.kind === "number" ? { kind: "number", value: s.cvss } : { kind: "text", text: String(s.cvss) };
   }
+  if (field === "risk") {
+    if (s.risk === null) return undefined;
+    return m.kind === "number" ? { kind: "number", value: s.risk } : { kind: "text", text: String(s.risk) };
+  }
+  if (field === "kev" && m.kind === "labels") return s.kev ? { kind: "list", items: ["known-exploited"] } : undefined;
   if (field === "due_date" || field === "first_detected") {
     const date = field === "due_date" ? s.dueDate : s.firstDetected.slice(0, 10);
     if (!date) return undefined;

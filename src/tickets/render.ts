@@ -11,6 +11,7 @@ import { type Data, templateData } from "./templates.js";
 import { mappingFindingIds } from "./store.js";
 import { newestOpenFindingIds } from "../findings/store.js";
 import { withoutTrailingSlash } from "../text.js";
+import { riskBand } from "../vuln/severity.js";
 
 export type TicketState = "open" | "in_progress" | "done" | "accepted";
 export const TICKET_STATES: TicketState[] = ["open", "in_progress", "done", "accepted"];
@@ -41,6 +42,10 @@ export interface SubjectFinding {
   stillDetected: boolean;
   /** Its remediation deadline (SLA), or null when its severity has none. */
   dueAt: string | null;
+  /** Its risk score (0–100), or null before it is first scored. */
+  risk: number | null;
+  /** In CISA's Known Exploited Vulnerabilities (the feed, or the scanner's flag). */
+  kev: boolean;
 }
 
 export interface SubjectRemediation {
@@ -59,6 +64,10 @@ export interface SubjectView {
   findings: SubjectFinding[];
   severity: Severity;
   cvss: number | null;
+  /** The highest risk score among the findings considered, or null when none is scored yet. */
+  risk: number | null;
+  /** Whether any finding considered is in CISA's KEV. */
+  kev: boolean;
   firstDetected: string;
   dueDate: string;
   state: TicketState;
@@ -95,6 +104,8 @@ export async function loadSubject(db: Db, subjectKey: string, findingIds: number
       "findings.first_detected_at",
       "findings.tracker_closed_at",
       "findings.due_at",
+      "findings.risk",
+      "findings.scanner_kev",
       "assets.name as asset_name",
       "repositories.full_name as repo_name",
       "repositories.url as repo_url",
@@ -107,6 +118,7 @@ export async function loadSubject(db: Db, subjectKey: string, findingIds: number
           .orderBy("finding_sources.id")
           .limit(1)
           .as("scanner_url"),
+      (eb) => eb.selectFrom("kev_entries").select("kev_entries.cve").whereRef("kev_entries.cve", "=", "findings.cve").as("kev"),
     ])
     .where("findings.id", "in", findingIds)
     .orderBy("findings.severity_rank", "desc")
@@ -131,6 +143,8 @@ export async function loadSubject(db: Db, subjectKey: string, findingIds: number
     scannerUrl: r.scanner_url ?? null,
     stillDetected: r.tracker_closed_at !== null && (r.status === "open" || r.status === "in_remediation"),
     dueAt: r.due_at,
+    risk: Number(r.risk) >= 0 ? Number(r.risk) : null,
+    kev: r.kev !== null || Number(r.scanner_kev) === 1,
   }));
   const remediations = (
     await db
@@ -159,6 +173,9 @@ export function buildView(
   const considered = active.length ? active : findings;
   const severity = considered.reduce((max, f) => (SEVERITY_RANK[f.severity] > SEVERITY_RANK[max] ? f.severity : max), "info" as Severity);
   const cvssValues = considered.map((f) => f.cvss).filter((c): c is number => c !== null);
+  const riskValues = considered.map((f) => f.risk).filter((r): r is number => r !== null);
+  const risk = riskValues.length ? Math.max(...riskValues) : null;
+  const kev = considered.some((f) => f.kev);
   const firstDetected = considered.map((f) => f.firstDetectedAt).sort()[0]!;
   // The earliest deadline among them (the SLA policy set each finding's); "" when none has one.
   const dueDate =
@@ -197,6 +214,8 @@ export function buildView(
       type: "facts",
       rows: [
         { label: "Severity", value: [{ text: capitalize(one.severity) + (one.cvss !== null ? ` (CVSS ${one.cvss})` : "") }] },
+        ...(risk !== null ? [{ label: "Risk", value: [{ text: riskText(risk) }] }] : []),
+        ...(kev ? [{ label: "Known exploited", value: [{ text: "Yes: in CISA's Known Exploited Vulnerabilities" }] }] : []),
         { label: "Vulnerability", value: [{ text: one.cve, code: true }] },
         { label: "Package", value: [{ text: `${one.package}${one.ecosystem ? ` (${one.ecosystem})` : ""}`, code: true }] },
         { label: "Installed version", value: [{ text: one.installedVersion, code: true }] },
@@ -214,6 +233,8 @@ export function buildView(
       type: "facts",
       rows: [
         { label: "Highest severity", value: [{ text: capitalize(severity) }] },
+        ...(risk !== null ? [{ label: "Highest risk", value: [{ text: riskText(risk) }] }] : []),
+        ...(kev ? [{ label: "Known exploited", value: [{ text: "Yes: some are in CISA's Known Exploited Vulnerabilities" }] }] : []),
         { label: "Findings", value: [{ text: `${considered.length} open of ${findings.length}` }] },
         { label: "Due date", value: [{ text: dueDate || "none (no SLA for this severity)" }] },
         ...(route.owners.length ? [{ label: "Owners", value: [{ text: route.owners.join(", ") }] }] : []),
@@ -258,6 +279,8 @@ export function buildView(
     scanner_link: single ? (one.scannerUrl ?? "") : "",
     assignee: route.assignee ?? "",
     component: route.component ?? "",
+    risk: risk === null ? "" : String(risk),
+    kev: kev ? "Yes" : "No",
   };
   return {
     key,
@@ -265,6 +288,8 @@ export function buildView(
     findings,
     severity,
     cvss: cvssValues.length ? Math.max(...cvssValues) : null,
+    risk,
+    kev,
     firstDetected,
     dueDate,
     state,
@@ -275,6 +300,11 @@ export function buildView(
     remediations,
     route,
   };
+}
+
+/** A risk score as tickets show it: "87 / 100 (high)". */
+export function riskText(score: number): string {
+  return `${score} / 100 (${riskBand(score)})`;
 }
 
 export function ticketState(statuses: FindingStatus[]): TicketState {

@@ -84,7 +84,7 @@ it("downloads the configuration, previews an edited one and applies it", async (
   await page.getByRole("button", { name: "Apply these changes" }).click();
   await expect.poll(() => page.getByRole("status").first().textContent()).toContain("The configuration was imported");
   await page.goto(server.url + "/settings/sla");
-  expect(await page.getByLabel("Critical (days)").inputValue()).toBe("5");
+  expect(await page.getByLabel("Critical severity (days)").inputValue()).toBe("5");
 
   // A broken document is refused with its line, and nothing changes.
   await page.goto(server.url + "/settings/configuration");

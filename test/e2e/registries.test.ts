@@ -82,7 +82,7 @@ it("shows a registry's image with its scanner finding, and the dependency monito
     .poll(
       async () => {
         await page.goto(server.url + "/images");
-        return page.getByRole("cell", { name: "registry.example.com/acme/shop:2.0" }).count();
+        return page.getByRole("cell", { name: "registry.example.com/acme/shop:2.0", exact: true }).count();
       },
       { timeout: 20_000 },
     )

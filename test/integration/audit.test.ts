@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enqueue } from "../../src/jobs/queue.js";
 import { MAINTENANCE_JOB } from "../../src/schedules.js";
-import { ADMIN, type Browser, type TestApp, runJobs, setUpAdmin, signIn, testApp, text } from "../helpers.js";
+import { ADMIN, applySla, type Browser, type TestApp, runJobs, setUpAdmin, signIn, testApp, text } from "../helpers.js";
 
 let app: TestApp;
 let admin: Browser;
@@ -27,7 +27,7 @@ describe("the audit log", () => {
     const mia = await signIn(app, "mia", "member password 1");
     const id = (await db().selectFrom("users").select("id").where("username", "=", "mia").executeTakeFirstOrThrow()).id;
     await admin.post(`/settings/users/${id}/role`, { role: "admin" });
-    await admin.post("/settings/sla", { critical: "3", high: "14", medium: "60", low: "", info: "" });
+    await applySla(app, admin, { critical: "3", high: "14", medium: "60", low: "", info: "" });
     await mia.post("/logout", {});
 
     const page = await entries("/settings/audit");
@@ -93,7 +93,7 @@ describe("the audit log", () => {
     expect(before).toBeGreaterThan(100);
     app.clock.advance(31 * 86_400_000);
     admin = await signIn(app, ADMIN.username, ADMIN.password);
-    await admin.post("/settings/sla", { critical: "5", high: "14", medium: "60", low: "", info: "" });
+    await applySla(app, admin, { critical: "5", high: "14", medium: "60", low: "", info: "" });
     await enqueue(db(), MAINTENANCE_JOB, null, app.clock.now());
     await runJobs(app);
     const left = await db().selectFrom("audit_log").select("action").execute();

@@ -5,7 +5,7 @@
 import { Ajv } from "ajv";
 import { parse } from "yaml";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type Browser, type TestApp, runJobs, setUpAdmin, signIn, testApp, text } from "../helpers.js";
+import { applySla, type Browser, type TestApp, runJobs, setUpAdmin, signIn, testApp, text } from "../helpers.js";
 import { GitHubSim } from "../sim/github.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
@@ -75,7 +75,7 @@ async function configured(): Promise<{ app: TestApp; admin: Browser }> {
     (await admin.post("/integrations/slack", { webhookUrl: SLACK_HOOK, notifyNewFindings: "on", minSeverity: "critical", onlyIntegrations: String(jiraId) }))
       .status,
   ).toBe(303);
-  expect((await admin.post("/settings/sla", { critical: "2", high: "10", medium: "30", low: "", info: "" })).status).toBe(303);
+  await applySla(app, admin, { critical: "2", high: "10", medium: "30", low: "", info: "" });
   await admin.post("/settings/ownership", {
     useCodeowners: "1",
     rows: "1",
@@ -107,7 +107,16 @@ describe("configuration as code", () => {
     const schema = await (await admin.get("/settings/configuration/schema.json")).json();
     const validate = new Ajv({ strict: false }).compile(schema);
     expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
-    expect(doc.sla).toEqual({ critical: 2, high: 10, medium: 30, low: null, info: null });
+    expect(doc.sla).toEqual({
+      critical: 2,
+      high: 10,
+      medium: 30,
+      low: null,
+      info: null,
+      basis: "severity",
+      bands: { critical: 7, high: 30, medium: 90, low: 180 },
+      kevDays: null,
+    });
     const byKind = Object.fromEntries(doc.integrations.map((i: { kind: string }) => [i.kind, i]));
     expect(byKind.github.secrets).toEqual(["token"]);
     expect(byKind.jira.secrets).toEqual(["apiToken"]);

@@ -10,7 +10,8 @@ import { openPostgres, type OpenPostgres } from "../../src/db/postgres.js";
 import type { Db, FindingTable } from "../../src/db/schema.js";
 import { exportBatches } from "../../src/findings/export.js";
 import { SORTS, type SortKey, findingsOverview, listFindings, parseFilter } from "../../src/findings/query.js";
-import { restampDueDates } from "../../src/findings/store.js";
+import { rescoreFindings } from "../../src/exploitation/risk.js";
+import { DEFAULT_SLA, saveSla } from "../../src/findings/sla.js";
 import { SEVERITY_RANK } from "../../src/findings/normalize.js";
 import { loadTrend, writeSnapshots } from "../../src/findings/trends.js";
 import { tempDir } from "../helpers.js";
@@ -140,7 +141,10 @@ describe("the same answers on SQLite and PostgreSQL", () => {
   });
 
   it("moves due dates for an SLA change to the same instants", async () => {
-    expect(await restampDueDates(postgres.db, "high", 14)).toBe(await restampDueDates(sqlite.db, "high", 14));
+    for (const db of [postgres.db, sqlite.db]) await saveSla(db, { ...DEFAULT_SLA, high: 11, kevDays: 5 });
+    const [pg1, lite] = [await rescoreFindings(postgres.db, { all: true }, NOW), await rescoreFindings(sqlite.db, { all: true }, NOW)];
+    expect(pg1).toEqual(lite);
+    expect(pg1.deadlines).toBeGreaterThan(0);
     const due = async (db: Db) =>
       await db.selectFrom("findings").select(["fingerprint", "due_at"]).where("severity", "=", "high").orderBy("fingerprint").execute();
     const pg = await due(postgres.db);

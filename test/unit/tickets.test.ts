@@ -93,6 +93,8 @@ describe("field mapping", () => {
           scannerUrl: null,
           stillDetected: false,
           dueAt: "2026-11-04T10:00:00.000Z",
+          risk: 91,
+          kev: true,
         },
       ],
       [],
@@ -100,6 +102,25 @@ describe("field mapping", () => {
     );
     const values = resolveFields(suggestMapping([SUMMARY, PRIORITY]), view);
     expect(values).toEqual({ summary: { kind: "text", text: "CVE-2021-3749 in axios 0.21.1 (acme/api)" }, priority: { kind: "choice", id: "1" } });
+    // The risk score onto a number field (suggested for a field named "Risk score") or text; KEV as Yes/No or a label.
+    const RISK = { id: "risk", name: "Risk score", kind: "number" as const, required: false, hasDefault: false };
+    const mapping = [
+      ...suggestMapping([RISK]),
+      { fieldId: "notes", name: "Notes", kind: "text" as const, required: false, source: "patchbay" as const, value: "risk" },
+      { fieldId: "exploited", name: "Exploited", kind: "text" as const, required: false, source: "patchbay" as const, value: "kev" },
+      { fieldId: "tags", name: "Tags", kind: "labels" as const, required: false, source: "patchbay" as const, value: "kev" },
+    ];
+    expect(resolveFields(mapping, view)).toEqual({
+      risk: { kind: "number", value: 91 },
+      notes: { kind: "text", text: "91" },
+      exploited: { kind: "text", text: "Yes" },
+      tags: { kind: "list", items: ["known-exploited"] },
+    });
+    expect(view.plainText).toContain("Risk: 91 / 100 (critical)");
+    expect(view.plainText).toContain("Known exploited: Yes: in CISA's Known Exploited Vulnerabilities");
+    const unscored = buildView("finding:7", [{ ...view.findings[0]!, risk: null, kev: false }], [], "https://patchbay.example");
+    expect(resolveFields(mapping, unscored)).toEqual({ exploited: { kind: "text", text: "No" } });
+    expect(unscored.plainText).not.toContain("Risk");
     expect(view.dueDate).toBe("2026-11-04");
     expect(view.text.finding_link).toBe("https://patchbay.example/vulnerabilities/7");
   });
