@@ -217,8 +217,8 @@ const SECOND_DOORS: Record<string, string> = {
   "repositories src/routing/ownership.ts": "routing, codeowners and criticality columns",
   // A repository's own remediation settings belong to the remediation settings.
   "repositories src/remediation/settings.ts": "remediation column",
-  // A finding's risk score is written by the scoring that computes it.
-  "findings src/exploitation/risk.ts": "the risk column",
+  // A finding's risk score and due date are written by the scoring that computes them.
+  "findings src/exploitation/risk.ts": "the risk and due_at columns",
 };
 
 /** Tables written from more than one file (beyond the second doors above), with the files. */
