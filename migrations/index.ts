@@ -48,6 +48,7 @@ import * as m0044 from "./0044_image_scans.js";
 import * as m0045 from "./0045_exploitation_feeds.js";
 import * as m0046 from "./0046_finding_risk.js";
 import * as m0047 from "./0047_risk_context.js";
+import * as m0048 from "./0048_policy.js";
 import * as postgresBaseline from "./postgres/baseline.js";
 
 export const migrations: Record<string, Migration> = {
@@ -98,6 +99,7 @@ export const migrations: Record<string, Migration> = {
   "0045_exploitation_feeds": m0045,
   "0046_finding_risk": m0046,
   "0047_risk_context": m0047,
+  "0048_policy": m0048,
 };
 
 /**

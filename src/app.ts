@@ -30,6 +30,7 @@ import { jobRoutes } from "./web/jobs.js";
 import { staticRoutes } from "./web/static.js";
 import { userRoutes } from "./web/users.js";
 import { slaRoutes } from "./web/sla.js";
+import { policyRoutes } from "./web/policy.js";
 import { ownershipRoutes } from "./web/ownership.js";
 import { configurationRoutes } from "./web/configuration.js";
 import { trendRoutes } from "./web/trends.js";
@@ -248,6 +249,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", signInRoutes(deps));
   app.route("/", userRoutes(deps));
   app.route("/", slaRoutes(deps));
+  app.route("/", policyRoutes(deps));
   app.route("/", ownershipRoutes(deps));
   app.route("/", configurationRoutes(deps));
   app.route("/", trendRoutes(deps));

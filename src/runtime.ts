@@ -34,7 +34,15 @@ import { annotateHandler } from "./remediation/annotate-job.js";
 import { OPEN_FIX_JOB, openFixHandler } from "./remediation/open-fix.js";
 import { FIX_SWEEP_JOB, fixSweepHandler } from "./remediation/sweep.js";
 import { FEED_JOB, feedHandler } from "./exploitation/feeds.js";
-import { RECOMPUTE_DUE_JOB, recomputeDueHandler, RESCORE_JOB, rescoreHandler, SLA_PREVIEW_JOB, slaPreviewHandler } from "./exploitation/risk.js";
+import { RESCORE_JOB, rescoreHandler } from "./exploitation/risk.js";
+import {
+  POLICY_DRY_RUN_JOB,
+  policyDryRunHandler,
+  RECOMPUTE_DUE_JOB,
+  recomputeDueHandler,
+  SLA_PREVIEW_JOB,
+  slaPreviewHandler,
+} from "./exploitation/previews.js";
 import { DISPATCH_JOB } from "./jobs/events.js";
 import { SEND_JOB, dispatchHandler, sendHandler } from "./notifications/dispatch.js";
 import { REGISTRY_JOB, registrySyncHandler } from "./registries/sync.js";
@@ -142,6 +150,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     handles(FEED_JOB, feedHandler(services)),
     handles(RESCORE_JOB, rescoreHandler(services)),
     handles(SLA_PREVIEW_JOB, slaPreviewHandler(services)),
+    handles(POLICY_DRY_RUN_JOB, policyDryRunHandler(services)),
     handles(DISPATCH_JOB, dispatchHandler(services)),
     handles(SEND_JOB, sendHandler(services)),
     handles(REGISTRY_JOB, registrySyncHandler(services)),

@@ -246,7 +246,7 @@ export async function applySla(app: TestApp, admin: Browser, form: Record<string
   await runJobs(app);
   const { loadSlaProposal } = await import("../src/findings/sla.js");
   const proposal = await loadSlaProposal(app.runtime.database.db);
-  if (!proposal?.preview) throw new Error("The SLA preview did not run");
+  if (!proposal?.result) throw new Error("The SLA preview did not run");
   const applied = await admin.post("/settings/sla/apply", { proposal: proposal.at });
   if (applied.status !== 303) throw new Error(`SLA apply refused: ${applied.status}`);
   await runJobs(app);

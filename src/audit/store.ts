@@ -35,6 +35,7 @@ export const AUDIT_ACTIONS = {
   "remediation.changed": "Changed remediation settings",
   "exploitation.changed": "Changed or loaded exploitation data",
   "sla.changed": "Changed the SLA policy",
+  "policy.changed": "Changed the remediation policy",
   "ownership.changed": "Changed ownership routing",
   "configuration.imported": "Imported a configuration",
   "finding.status_changed": "Changed a finding's status",

@@ -8,6 +8,8 @@ import { parseDocument, stringify } from "yaml";
 import type { ConnectorCatalogue } from "../connectors/catalogue.js";
 import type { Connector, SettingField, SettingValues } from "../connectors/types.js";
 import { RISK_BANDS } from "../vuln/severity.js";
+import { writeRules } from "../policy/rules.js";
+import { loadPolicyRules } from "../policy/apply.js";
 import type { Criticality, GroupBy, PushMode, Severity } from "../db/schema.js";
 import { SEVERITIES } from "../findings/normalize.js";
 import { loadSla, MAX_SLA_DAYS, type SlaPolicy } from "../findings/sla.js";
@@ -54,6 +56,8 @@ export interface ConfigDocument {
   sla: SlaPolicy;
   ownership: RoutingSettings & { repositories: (Partial<RouteOverride> & { repository: string; criticality?: Criticality })[] };
   integrations: ConfigIntegration[];
+  /** Remediation policy rules, in order (see src/policy/rules.ts). */
+  policy?: { rules: unknown[] };
 }
 
 /** Settings a connector stores for itself (OAuth state, discovered values) are not configuration. */
@@ -147,6 +151,7 @@ export async function exportConfiguration(deps: Pick<Services, "db" | "vault" | 
         .sort((a, b) => a.repository.localeCompare(b.repository)),
     },
     integrations: out,
+    policy: { rules: writeRules(await loadPolicyRules(db)) },
   };
 }
 
@@ -169,6 +174,18 @@ export function parseConfiguration(text: string, catalogue: ConnectorCatalogue):
   if (!text.trim()) return { ok: false, errors: ["The document is empty: paste or choose a Patchbay configuration file."] };
   if (text.length > MAX_DOCUMENT)
     return { ok: false, errors: ["The document is larger than 2 MB; a Patchbay configuration is far smaller. Check that this is the right file."] };
+  const read = readYaml(text);
+  if (!read.ok) return read;
+  const { parsed, value } = read;
+  const validate = validator(catalogue);
+  if (!validate(value)) {
+    return { ok: false, errors: (validate.errors ?? []).slice(0, 20).map((e) => describeError(e, parsed, value)) };
+  }
+  return { ok: true, doc: value as ConfigDocument };
+}
+
+/** Parses YAML (or JSON) text as Patchbay reads documents: unique keys, bounded aliases, errors with their line. */
+export function readYaml(text: string): { ok: true; parsed: ReturnType<typeof parseDocument>; value: unknown } | { ok: false; errors: string[] } {
   const parsed = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   if (parsed.errors.length) {
     return {
@@ -176,23 +193,15 @@ export function parseConfiguration(text: string, catalogue: ConnectorCatalogue):
       errors: parsed.errors.slice(0, 10).map((e) => `Line ${lineOf(text, e.pos[0])}: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`),
     };
   }
-  let value: unknown;
   try {
     // A "billion laughs" document: aliases of aliases that expand without end.
-    value = parsed.toJS({ maxAliasCount: 100 });
+    return { ok: true, parsed, value: parsed.toJS({ maxAliasCount: 100 }) };
   } catch (err) {
     return {
       ok: false,
-      errors: [
-        `The document repeats YAML aliases (*name) more than a configuration needs (${(err as Error).message.split("\n")[0]}). Write the values out instead.`,
-      ],
+      errors: [`The document repeats YAML aliases (*name) more than Patchbay needs (${(err as Error).message.split("\n")[0]}). Write the values out instead.`],
     };
   }
-  const validate = validator(catalogue);
-  if (!validate(value)) {
-    return { ok: false, errors: (validate.errors ?? []).slice(0, 20).map((e) => describeError(e, parsed, value)) };
-  }
-  return { ok: true, doc: value as ConfigDocument };
 }
 
 function describeError(e: ErrorObject, doc: ReturnType<typeof parseDocument>, value: unknown): string {
@@ -333,6 +342,12 @@ export function configurationSchema(catalogue: ConnectorCatalogue): Record<strin
       },
     },
   };
+  const policyRange = {
+    type: "object",
+    additionalProperties: false,
+    properties: { atLeast: { type: "number", minimum: 0 }, below: { type: "number", minimum: 0 } },
+  };
+  const oneOrMore = { anyOf: [str(200), { type: "array", items: str(200), minItems: 1, maxItems: 20 }] };
   const routeValues = {
     assignee: str(200),
     component: str(200),
@@ -381,6 +396,48 @@ export function configurationSchema(catalogue: ConnectorCatalogue): Record<strin
             type: "array",
             maxItems: 5000,
             items: { type: "object", additionalProperties: false, required: ["repository"], properties: { repository: str(300), ...routeValues } },
+          },
+        },
+      },
+      policy: {
+        type: "object",
+        additionalProperties: false,
+        description: "Remediation policy: rules evaluated in order on every import and feed change; the first that matches a finding decides.",
+        properties: {
+          rules: {
+            type: "array",
+            maxItems: 200,
+            items: {
+              type: "object",
+              additionalProperties: false,
+              required: ["name", "action"],
+              properties: {
+                name: str(200),
+                when: {
+                  type: "object",
+                  additionalProperties: false,
+                  properties: {
+                    severity: { anyOf: [{ enum: SEVERITIES }, { type: "array", items: { enum: SEVERITIES }, minItems: 1 }] },
+                    risk: policyRange,
+                    epss: policyRange,
+                    kev: { type: "boolean" },
+                    scope: oneOrMore,
+                    dependency: { enum: ["direct", "transitive"] },
+                    ecosystem: oneOrMore,
+                    package: str(200),
+                    repository: str(200),
+                    topic: str(200),
+                    owner: str(200),
+                    age: policyRange,
+                  },
+                },
+                action: { enum: ["accept_risk", "false_positive", "severity", "no_push", "push_to"] },
+                reason: str(1000),
+                days: { type: "integer", minimum: 1, maximum: 366 },
+                severity: { enum: SEVERITIES },
+                mapping: str(200),
+              },
+            },
           },
         },
       },

@@ -30,6 +30,9 @@ import {
   validateRule,
 } from "../routing/ownership.js";
 import { enqueue } from "../jobs/queue.js";
+import { readRules } from "../policy/rules.js";
+import { loadPolicyRules, mappingProblems, savePolicyRules } from "../policy/apply.js";
+import { dryRunPolicy } from "../exploitation/risk.js";
 import { RESCORE_JOB } from "../jobs/events.js";
 import { validateMapping } from "../tickets/fields.js";
 import { inboundSettings } from "../tickets/inbound.js";
@@ -172,7 +175,36 @@ export async function planImport(deps: Services, doc: ConfigDocument): Promise<P
   }
   planSla(plan, await loadSla(deps.db), doc.sla);
   if (doc.ownership) await planOwnership(ctx, plan, doc.ownership);
+  if (doc.policy) await planPolicy(ctx, plan, doc);
   return plan;
+}
+
+/**
+ * The remediation policy's rules: checked (names of tracker mappings here or in the document),
+ * and, when they differ from today's, dry-run over every finding so the plan says what they
+ * would change.
+ */
+async function planPolicy(ctx: Context, plan: Plan, doc: ConfigDocument): Promise<void> {
+  const { rules, errors } = readRules(doc.policy?.rules ?? []);
+  for (const e of errors) plan.errors.push(`Remediation policy: ${e}`);
+  if (errors.length) return;
+  const inDocument = new Set(doc.integrations.flatMap((i) => (i.mappings ?? []).map((m) => m.name.toLowerCase())));
+  for (const p of await mappingProblems(
+    ctx.deps.db,
+    rules.filter((r) => r.action !== "push_to" || !inDocument.has(r.mapping.toLowerCase())),
+  ))
+    plan.errors.push(`Remediation policy: ${p}`);
+  const current = await loadPolicyRules(ctx.deps.db);
+  if (JSON.stringify(current) === JSON.stringify(rules)) {
+    plan.changes.push({ kind: "unchanged", what: "Remediation policy", details: [] });
+    return;
+  }
+  const dry = await dryRunPolicy(ctx.deps.db, rules, ctx.deps.now());
+  plan.changes.push({
+    kind: "update",
+    what: `Remediation policy (dry run over ${dry.findings.toLocaleString("en")} findings)`,
+    details: dry.rules.map((r) => `${r.name}: matches ${r.matched}, decides ${r.applied}, undoes ${r.undone}`),
+  });
 }
 
 function shown(value: unknown): string {
@@ -445,6 +477,14 @@ export async function applyImport(deps: Services, doc: ConfigDocument, secrets: 
     if (rescoreAll || JSON.stringify(before.rules.map((r) => r.criticality ?? "")) !== JSON.stringify(rules.map((r) => r.criticality)))
       await enqueue(deps.db, RESCORE_JOB, { all: true }, deps.now());
     result.applied.push({ kind: "update", what: "Ownership routing", details: [] });
+  }
+  if (doc.policy) {
+    const { rules } = readRules(doc.policy.rules ?? []);
+    if (JSON.stringify(await loadPolicyRules(deps.db)) !== JSON.stringify(rules)) {
+      await savePolicyRules(deps.db, rules);
+      await enqueue(deps.db, RESCORE_JOB, { all: true }, deps.now());
+      result.applied.push({ kind: "update", what: "Remediation policy", details: [] });
+    }
   }
   deps.logger.info("configuration imported", { by, applied: result.applied.length, failed: result.failed.length });
   return result;

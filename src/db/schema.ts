@@ -214,6 +214,14 @@ export interface FindingTable {
   scanner_kev: ColumnType<number | null, number | null | undefined, number | null>;
   /** The scanner's own EPSS percentile (0–1), used while the EPSS feed has nothing loaded. */
   scanner_epss: ColumnType<number | null, number | null | undefined, number | null>;
+  /** The remediation policy rule whose decision the finding carries (its name), or null. */
+  policy_rule: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON: the decision (action and its value) and what to restore when the rule stops matching. */
+  policy_undo: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Where the policy lets its tickets go: "none", "mapping:<id>"; null: wherever assignments say. */
+  policy_push: ColumnType<string | null, string | null | undefined, string | null>;
+  /** 1 when a person set the current status (policy rules never override or undo it). */
+  person_status: ColumnType<number, number | undefined, number>;
   /** The remediation deadline (SLA) from the policy when it was created or its severity changed; null: none. */
   due_at: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;

@@ -2,7 +2,7 @@
 // records write nothing: a source whose raw record hashes the same and is still open is
 // left alone. New findings are inserted in bulk; changed ones are updated one by one.
 import type { AssetRef, ScannedFinding, ScannerRecord } from "../connectors/types.js";
-import type { Db, Finding } from "../db/schema.js";
+import type { Db, Finding, Severity } from "../db/schema.js";
 import { DEFAULT_SLA, dueAt, loadSla } from "./sla.js";
 import { SEVERITY_RANK, fingerprint, hashText } from "./normalize.js";
 import { packageKey } from "../vuln/packages.js";
@@ -331,18 +331,23 @@ function signalColumns(signals: ScannedFinding["signals"]) {
 }
 
 /** The finding's columns its risk score is computed from. */
-const RISK_INPUTS = ["severity", "cvss", "exposure", "scanner_kev", "scanner_epss"];
+const RISK_INPUTS = ["severity", "cvss", "exposure", "scanner_kev", "scanner_epss", "policy_undo"];
 
 /** The history note of a finding closed in a tracker that a scan still reports (it stays flagged). */
 export const STILL_DETECTED_NOTE = "Closed in tracker, still detected: the scanner still reports it";
 
 /** Applies a scanner's newer view to a finding, reopening it if it was resolved. */
 async function updateFinding(db: Db, finding: Finding, f: ScannedFinding, ctx: ImportContext, stamp: string): Promise<void> {
+  // A remediation policy rule overrode the severity: the override stands, and the scanner's
+  // severity is what the rule restores when it stops matching.
+  const undo = finding.policy_rule && finding.policy_undo ? (JSON.parse(finding.policy_undo) as { severity?: Severity }) : undefined;
+  const overridden = undo?.severity !== undefined;
+  const severity = overridden ? finding.severity : f.severity;
   const next = {
     title: f.title,
     description: f.description,
-    severity: f.severity,
-    severity_rank: SEVERITY_RANK[f.severity],
+    severity,
+    severity_rank: SEVERITY_RANK[severity],
     cvss: f.cvss,
     ecosystem: f.ecosystem ?? finding.ecosystem,
     fixed_version: f.fixedVersion,
@@ -356,7 +361,8 @@ async function updateFinding(db: Db, finding: Finding, f: ScannedFinding, ctx: I
   const changes: Record<string, unknown> = Object.fromEntries(Object.entries(next).filter(([k, v]) => finding[k as keyof Finding] !== v));
   // A new severity (or an earlier first detection) moves the deadline, under today's policy.
   if ("severity" in changes || "first_detected_at" in changes) changes.due_at = dueAt(next.first_detected_at, next.severity, await loadSla(db));
-  // What the risk score reads changed: the rescore after the import scores it again.
+  if (overridden && undo!.severity !== f.severity) changes.policy_undo = JSON.stringify({ ...undo, severity: f.severity });
+  // What the risk score (and the policy) reads changed: the rescore after the import scores it again.
   if (RISK_INPUTS.some((k) => k in changes)) changes.risk = -1;
   if (!reopen && Object.keys(changes).length === 0) return;
   if (Object.keys(changes).length) await updateFindingFields(db, finding.id, changes, stamp);

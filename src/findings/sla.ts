@@ -4,7 +4,8 @@
 // days, whichever is sooner — never later than the deadline it had without KEV. Due dates always
 // follow the policy: a change is previewed (how many deadlines move) and then applied to every
 // finding by a durable job; the rescore keeps them in step as scores and KEV change.
-import { deleteMeta, readMeta, writeMeta } from "../db/meta.js";
+import { readMeta, writeMeta } from "../db/meta.js";
+import { type Proposal, proposalStore } from "../db/proposals.js";
 import type { Services } from "../services.js";
 import type { Db, FindingStatus, Severity } from "../db/schema.js";
 import { jobKind } from "../jobs/queue.js";
@@ -200,37 +201,19 @@ export interface DeadlinePreview {
   sample: { id: number; cve: string; from: string | null; to: string | null }[];
 }
 
-/** A policy an admin proposed, waiting for its preview and to be applied. */
-export interface SlaProposal {
-  policy: SlaPolicy;
-  by: string;
-  at: string;
-  preview: DeadlinePreview | null;
-}
+/** A policy an admin proposed (Settings → SLAs), with its preview once counted. */
+export type SlaProposal = Proposal<SlaPolicy, DeadlinePreview>;
 
-const PROPOSAL_KEY = "sla.proposal";
+const proposals = proposalStore<SlaPolicy, DeadlinePreview>("sla.proposal");
 
 export async function loadSlaProposal(db: Db): Promise<SlaProposal | undefined> {
-  const value = await readMeta(db, PROPOSAL_KEY);
-  if (!value) return undefined;
-  const p = JSON.parse(value) as SlaProposal;
-  return { ...p, policy: slaPolicy(p.policy) };
+  const p = await proposals.load(db);
+  return p && { ...p, value: slaPolicy(p.value) };
 }
 
-export async function saveSlaProposal(db: Db, policy: SlaPolicy, by: string, at: string): Promise<void> {
-  await writeMeta(db, PROPOSAL_KEY, JSON.stringify({ policy, by, at, preview: null } satisfies SlaProposal));
-}
-
-/** Records a proposal's preview, unless another proposal replaced it meanwhile. */
-export async function saveSlaPreview(db: Db, proposalAt: string, preview: DeadlinePreview): Promise<void> {
-  const current = await loadSlaProposal(db);
-  if (current?.at !== proposalAt) return;
-  await writeMeta(db, PROPOSAL_KEY, JSON.stringify({ ...current, preview } satisfies SlaProposal));
-}
-
-export async function clearSlaProposal(db: Db): Promise<void> {
-  await deleteMeta(db, PROPOSAL_KEY);
-}
+export const saveSlaProposal = proposals.save;
+export const saveSlaPreview = proposals.saveResult;
+export const clearSlaProposal = proposals.clear;
 /** Daily: a reminder of the deadlines coming up, for the notifiers that take it. */
 export const SLA_REMINDER_JOB = jobKind("findings.sla-reminder", { label: "SLA reminder", dedupe: "one" });
 

@@ -26,6 +26,8 @@ export interface Move<F extends Moving> {
   expiresAt?: string;
   /** When a tracker closed the finding's ticket; left as it is when absent. */
   trackerClosedAt?: string | null;
+  /** A person set this status (a remediation policy rule then leaves it alone). */
+  byPerson?: boolean;
 }
 
 const CHUNK = 500;
@@ -44,6 +46,7 @@ export async function moveFindings<F extends Moving>(db: Db, findings: F[], move
     status_expires_at: move.to === "risk_accepted" ? (move.expiresAt ?? null) : null,
     ...(move.reason !== undefined ? { status_reason: move.reason } : {}),
     ...(move.trackerClosedAt !== undefined ? { tracker_closed_at: move.trackerClosedAt } : {}),
+    person_status: move.byPerson ? 1 : 0,
     updated_at: stamp,
   };
   for (const batch of chunks(findings, CHUNK)) {
@@ -130,6 +133,7 @@ export async function changeFindingStatus(db: Db, finding: Finding, change: Stat
       {
         to: change.status,
         actor,
+        byPerson: true,
         reason: change.reason,
         ...(change.status === "risk_accepted" ? { expiresAt: change.expiresAt } : {}),
         note: change.status === "risk_accepted" ? `${change.reason} (until ${change.expiresAt.slice(0, 10)})` : change.reason,

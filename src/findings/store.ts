@@ -330,6 +330,20 @@ export async function saveImageAsset(
   return "updated";
 }
 
+/** Records a remediation policy decision on a finding (the rule, what to undo, where it may be pushed, an overridden severity). */
+export async function setPolicyDecision(
+  db: Db,
+  id: number,
+  set: { policy_rule: string | null; policy_undo: string | null; policy_push: string | null; severity?: Severity; severity_rank?: number },
+  stamp: string,
+): Promise<void> {
+  await db
+    .updateTable("findings")
+    .set({ ...set, updated_at: stamp })
+    .where("id", "=", id)
+    .execute();
+}
+
 /** Sets (or, with null, clears) an image's own criticality; false when there is no such image. */
 export async function saveImageCriticality(db: Db, assetId: number, criticality: Criticality | null, stamp: string): Promise<boolean> {
   const result = await db

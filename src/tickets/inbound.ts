@@ -344,7 +344,8 @@ async function applyAction(trx: Db, findings: Finding[], action: Exclude<Inbound
   await moveFindings(
     trx,
     moving,
-    { to: action, actor, reason, expiresAt: expires, trackerClosedAt: action === "resolved" ? stamp : null, note: note.slice(0, 2000) },
+    // A person's decision in the tracker: a remediation policy rule leaves it as it is.
+    { to: action, actor, reason, expiresAt: expires, trackerClosedAt: action === "resolved" ? stamp : null, note: note.slice(0, 2000), byPerson: true },
     now,
   );
   return moving.length;

@@ -61,11 +61,18 @@ export function repositoryIds(assignment: Pick<TrackerAssignment, "repository_id
   return assignment.repository_ids ? (JSON.parse(assignment.repository_ids) as number[]) : null;
 }
 
-/** The findings an assignment covers: its repositories (or all) at or above its minimum severity. */
-export function assignmentScope(assignment: Pick<TrackerAssignment, "repository_ids" | "min_severity">) {
+/**
+ * The findings an assignment covers: its repositories (or all) at or above its minimum severity,
+ * that the remediation policy lets go to its mapping (not "do not push", nor "push only to"
+ * another mapping).
+ */
+export function assignmentScope(assignment: Pick<TrackerAssignment, "repository_ids" | "min_severity" | "mapping_id">) {
   const repos = repositoryIds(assignment);
   return (eb: FindingsEb): Expression<SqlBool> => {
-    const parts: Expression<SqlBool>[] = [eb("findings.severity_rank", ">=", SEVERITY_RANK[assignment.min_severity])];
+    const parts: Expression<SqlBool>[] = [
+      eb("findings.severity_rank", ">=", SEVERITY_RANK[assignment.min_severity]),
+      eb.or([eb("findings.policy_push", "is", null), eb("findings.policy_push", "=", `mapping:${assignment.mapping_id}`)]),
+    ];
     if (repos) {
       parts.push(
         eb.exists(
@@ -86,17 +93,18 @@ export function assignmentScope(assignment: Pick<TrackerAssignment, "repository_
  * checked without a statement (a test holds the two together).
  */
 export function assignmentCovers(
-  assignment: Pick<TrackerAssignment, "repository_ids" | "min_severity">,
-  finding: Pick<Finding, "severity_rank">,
+  assignment: Pick<TrackerAssignment, "repository_ids" | "min_severity" | "mapping_id">,
+  finding: Pick<Finding, "severity_rank" | "policy_push">,
   repositoryId: number | null,
 ): boolean {
   if (finding.severity_rank < SEVERITY_RANK[assignment.min_severity]) return false;
+  if (finding.policy_push !== null && finding.policy_push !== `mapping:${assignment.mapping_id}`) return false;
   const repos = repositoryIds(assignment);
   return repos === null || (repositoryId !== null && repos.includes(repositoryId));
 }
 
 /** Does the finding fall in any of these assignments? */
-export function anyAssignmentScope(assignments: Pick<TrackerAssignment, "repository_ids" | "min_severity">[]) {
+export function anyAssignmentScope(assignments: Pick<TrackerAssignment, "repository_ids" | "min_severity" | "mapping_id">[]) {
   return (eb: FindingsEb): Expression<SqlBool> => eb.or(assignments.map((a) => assignmentScope(a)(eb)));
 }
 

@@ -56,6 +56,7 @@ const SECTIONS: { label: string; pages: Page[] }[] = [
       { href: "/settings/sla", label: "SLAs", admin: true },
       { href: "/settings/ownership", label: "Ownership routing", admin: true },
       { href: "/settings/remediation", label: "Remediation", admin: true },
+      { href: "/settings/policy", label: "Remediation policy", admin: true },
       { href: "/settings/exploitation", label: "Exploitation data", admin: true },
       { href: "/settings/configuration", label: "Configuration as code", admin: true },
       { href: "/settings/audit", label: "Audit log", admin: true },

@@ -38,7 +38,7 @@ export function slaRoutes(deps: AppDeps): Hono<AppEnv> {
       bands: RISK_BANDS,
       policy,
       proposal,
-      values: slaFormValues(proposal?.policy ?? policy),
+      values: slaFormValues(proposal?.value ?? policy),
       errors: {},
       max: MAX_SLA_DAYS,
       saved: c.req.query("saved") === "1",
@@ -74,12 +74,12 @@ export function slaRoutes(deps: AppDeps): Hono<AppEnv> {
     const proposal = await loadSlaProposal(deps.db);
     if (!proposal || proposal.at !== form.proposal)
       return page(c, { conflict: "The policy shown is no longer the one proposed (someone changed or discarded it): review it again." }, 409);
-    await saveSla(deps.db, proposal.policy);
+    await saveSla(deps.db, proposal.value);
     await clearSlaProposal(deps.db);
     await enqueue(deps.db, RECOMPUTE_DUE_JOB, null, deps.now());
     deps.notifyWorker();
-    deps.logger.info("sla policy saved", { by: c.get("user")!.username, policy: proposal.policy });
-    await audit(c, deps, "sla.changed", "SLA policy", { policy: proposal.policy, changed: proposal.preview?.changed ?? null });
+    deps.logger.info("sla policy saved", { by: c.get("user")!.username, policy: proposal.value });
+    await audit(c, deps, "sla.changed", "SLA policy", { policy: proposal.value, changed: proposal.result?.changed ?? null });
     return redirect(c, "/settings/sla?saved=1");
   });
 

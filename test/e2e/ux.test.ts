@@ -163,6 +163,7 @@ describe("accessibility", () => {
     "/settings/users",
     "/settings/tokens",
     "/settings/sla",
+    "/settings/policy",
     "/settings/ownership",
     "/settings/configuration",
     "/settings/audit",

@@ -272,7 +272,11 @@ describe("finding detail", () => {
     expect(await covering(inRepo.id)).toBe("That repository");
     expect(await covering(elsewhere.id)).toBe("Criticals everywhere");
 
-    // The page checks each assignment on the finding it read; bulk pushes select by the same rule in SQL.
+    // The page checks each assignment on the finding it read; bulk pushes select by the same rule in SQL
+    // (the remediation policy's push decisions too: one finding goes nowhere, one only to mapping 1).
+    const [first, second] = await db().selectFrom("findings").select("id").orderBy("id").limit(2).execute();
+    await db().updateTable("findings").set({ policy_push: "none" }).where("id", "=", first!.id).execute();
+    await db().updateTable("findings").set({ policy_push: "mapping:1" }).where("id", "=", second!.id).execute();
     const findings = await db()
       .selectFrom("findings")
       .innerJoin("assets", "assets.id", "findings.asset_id")
@@ -282,10 +286,11 @@ describe("finding detail", () => {
       .execute();
     const repositories = [...new Set(findings.map((f) => f.repository_id).filter((r) => r !== null))];
     const rules = [
-      { repository_ids: null, min_severity: "critical" as const },
-      { repository_ids: JSON.stringify(repositories.slice(0, 2)), min_severity: "medium" as const },
-      { repository_ids: "[]", min_severity: "info" as const },
-      { repository_ids: null, min_severity: "info" as const },
+      { repository_ids: null, min_severity: "critical" as const, mapping_id: 1 },
+      { repository_ids: JSON.stringify(repositories.slice(0, 2)), min_severity: "medium" as const, mapping_id: 2 },
+      { repository_ids: "[]", min_severity: "info" as const, mapping_id: 1 },
+      { repository_ids: null, min_severity: "info" as const, mapping_id: 1 },
+      { repository_ids: null, min_severity: "info" as const, mapping_id: 2 },
     ];
     for (const rule of rules) {
       const selected = await db().selectFrom("findings").select("findings.id").where(assignmentScope(rule)).orderBy("findings.id").execute();
