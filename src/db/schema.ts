@@ -148,6 +148,8 @@ export interface RepositoryTable {
   remediation: ColumnType<string | null, string | null | undefined, string | null>;
   /** How much the repository matters, as the team set it ("high", "low"; null: from the ownership table, else normal). */
   criticality: ColumnType<Criticality | null, Criticality | null | undefined, Criticality | null>;
+  /** The owning team: the first owner of its root files in CODEOWNERS (tickets grouped by owner). */
+  owner: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }
@@ -468,7 +470,7 @@ export interface OAuthStateTable {
   expires_at: string;
 }
 
-export type GroupBy = "finding" | "package" | "cve" | "asset";
+export type GroupBy = "finding" | "package" | "cve" | "asset" | "owner";
 export type PushMode = "explicit" | "link_new" | "update_existing" | "link_and_update";
 
 export interface TrackerMappingTable {

@@ -87,6 +87,11 @@ async function eventRoute(db: Db, event: OutboxEvent): Promise<Route | undefined
       const asset = await db.selectFrom("assets").select("repository_id").where("id", "=", subject.assetId).executeTakeFirst();
       return asset?.repository_id ? routeForRepository(db, asset.repository_id) : undefined;
     }
+    // A group by owning team: the route of a repository that team owns.
+    if (subject?.groupBy === "owner" && subject.owner) {
+      const repo = await db.selectFrom("repositories").select("id").where("owner", "=", subject.owner).orderBy("id").limit(1).executeTakeFirst();
+      return repo ? routeForRepository(db, repo.id) : undefined;
+    }
   }
   return undefined;
 }

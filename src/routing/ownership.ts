@@ -193,7 +193,8 @@ export async function saveOverride(db: Db, repositoryId: number, override: Route
 
 /** Stores a repository's parsed CODEOWNERS (JSON), or null when it has none. */
 export async function saveCodeowners(db: Db, repositoryId: number, codeowners: string | null): Promise<void> {
-  await db.updateTable("repositories").set({ codeowners }).where("id", "=", repositoryId).execute();
+  const owner = codeowners ? (ownersOf(JSON.parse(codeowners) as Codeowners, null)[0] ?? null) : null;
+  await db.updateTable("repositories").set({ codeowners, owner }).where("id", "=", repositoryId).execute();
 }
 
 export interface RepositoryOwnership {

@@ -14,7 +14,7 @@ import type { ConnectorCatalogue } from "../connectors/catalogue.js";
 import { estimatePush, paceOf, type PushEstimate } from "../integrations/pacing.js";
 import { filterWhere } from "../findings/query.js";
 import { openTracker, pushSubject, recordPushError, type TrackerHandle } from "./push.js";
-import { assignmentScope, subjectKeyOf } from "./subjects.js";
+import { assignmentScope, ownerColumn, subjectKeyOf } from "./subjects.js";
 
 export const BATCH_JOB = jobKind<{ batchId: number; integrationId: number }>("tickets.batch", {
   label: "Bulk push",
@@ -165,6 +165,7 @@ export async function batchSubjects(db: Db, filter: FindingFilter, integrationId
       const rows = await db
         .selectFrom("findings")
         .select(["id", "ecosystem", "package_lc", "cve", "asset_id"])
+        .$if(assignment.group_by === "owner", (q) => q.select(ownerColumn))
         .where(filterWhere({ ...filter, after: undefined, before: undefined }))
         .where(assignmentScope(assignment))
         .where("findings.id", ">", after)

@@ -3,7 +3,7 @@
 import type { Db, Finding, TrackerAssignment } from "../db/schema.js";
 import type { Beside } from "../findings/query.js";
 import { jsonArrayFrom, jsonObjectFrom, fromJson } from "../db/dialect.js";
-import { assignmentCovers, subjectKeyOf } from "./subjects.js";
+import { assignmentCovers, ownerColumn, subjectKeyOf } from "./subjects.js";
 import { type LinkedTicket, linkedTicketsQuery } from "./store.js";
 
 export interface Coverage {
@@ -36,12 +36,12 @@ function assignmentsQuery(db: Db) {
     .orderBy("tracker_assignments.id");
 }
 
-/** The mappings whose assignments take in this finding (its asset in `repositoryId`, or none). */
-export function coverageOf(finding: Finding, repositoryId: number | null, assignments: CoveringAssignment[]): Coverage[] {
+/** The mappings whose assignments take in this finding (its asset in `repositoryId`, or none; `owner`: that repository's). */
+export function coverageOf(finding: Finding, repositoryId: number | null, assignments: CoveringAssignment[], owner: string | null = null): Coverage[] {
   const out = new Map<string, Coverage>();
   for (const a of assignments) {
     if (!assignmentCovers(a, finding, repositoryId)) continue;
-    const subjectKey = subjectKeyOf(a.group_by, finding);
+    const subjectKey = subjectKeyOf(a.group_by, { ...finding, owner });
     out.set(`${a.mapping_id}|${subjectKey}`, { mappingId: a.mapping_id, mappingName: a.mapping_name, subjectKey });
   }
   return [...out.values()];
@@ -51,14 +51,21 @@ export function coverageOf(finding: Finding, repositoryId: number | null, assign
 export async function coveringMappings(db: Db, finding: Finding): Promise<Coverage[]> {
   const [assignments, asset] = await Promise.all([
     trackerAssignments(db),
-    db.selectFrom("assets").select("repository_id").where("id", "=", finding.asset_id).executeTakeFirst(),
+    db
+      .selectFrom("assets")
+      .leftJoin("repositories", "repositories.id", "assets.repository_id")
+      .select(["assets.repository_id", "repositories.owner"])
+      .where("assets.id", "=", finding.asset_id)
+      .executeTakeFirst(),
   ]);
-  return coverageOf(finding, asset?.repository_id ?? null, assignments);
+  return coverageOf(finding, asset?.repository_id ?? null, assignments, asset?.owner ?? null);
 }
 
 export interface FindingTrackers {
   tickets: LinkedTicket[];
   assignments: CoveringAssignment[];
+  /** The finding's repository's owning team (ticket groups by owner). */
+  owner: string | null;
 }
 
 /**
@@ -67,13 +74,14 @@ export interface FindingTrackers {
  */
 export function findingTrackers(db: Db): Beside<FindingTrackers> {
   return (eb) =>
-    jsonObjectFrom(db, db.selectNoFrom([linkedTicketsQuery(db, eb).as("tickets"), jsonArrayFrom(db, assignmentsQuery(db)).as("assignments")])).as(
-      "beside",
-    ) as never;
+    jsonObjectFrom(
+      db,
+      db.selectNoFrom([linkedTicketsQuery(db, eb).as("tickets"), jsonArrayFrom(db, assignmentsQuery(db)).as("assignments"), ownerColumn(eb)]),
+    ).as("beside") as never;
 }
 
 /** The findingTrackers column as read (SQLite may hand nested lists over as their text). */
 export function readTrackers(column: FindingTrackers): FindingTrackers {
   const read = fromJson(column);
-  return { tickets: fromJson(read.tickets), assignments: fromJson(read.assignments) };
+  return { tickets: fromJson(read.tickets), assignments: fromJson(read.assignments), owner: read.owner ?? null };
 }

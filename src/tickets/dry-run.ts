@@ -11,7 +11,7 @@ import { displayFieldValue, resolveFields } from "./fields.js";
 import { diff, markerFor, summary } from "./push.js";
 import { loadSubject, plain, TICKET_STATE_LABEL } from "./render.js";
 import { type MappingData, ticketFor } from "./store.js";
-import { assignmentScope, subjectFindingIds, subjectKeyOf } from "./subjects.js";
+import { assignmentScope, ownerColumn, subjectFindingIds, subjectKeyOf } from "./subjects.js";
 import { applyTemplates } from "./templates.js";
 
 /** Subjects a preview looks at, at most. */
@@ -101,6 +101,7 @@ export async function planAssignment(
     const rows = await db
       .selectFrom("findings")
       .select(["id", "ecosystem", "package_lc", "cve", "asset_id"])
+      .$if(assignment.group_by === "owner", (q) => q.select(ownerColumn))
       .where("id", ">", assignment.linked_through)
       .where("status", "in", [...OPEN])
       .where(assignmentScope(assignment as TrackerAssignment))
@@ -127,7 +128,7 @@ export async function planAssignment(
   return { ...run, writes: Math.max(writes, run.plans.length) };
 }
 
-/** Subjects the assignment's new open findings make (one per finding, package, CVE or asset). */
+/** Subjects the assignment's new open findings make (one per finding, package, CVE, asset, or owner and package). */
 async function countNewSubjects(
   db: Db,
   assignment: Pick<TrackerAssignment, "repository_ids" | "min_severity" | "group_by" | "linked_through">,
@@ -137,6 +138,7 @@ async function countNewSubjects(
     package: sql`coalesce(findings.ecosystem, '') || ':' || findings.package_lc`,
     cve: sql`findings.cve`,
     asset: sql`findings.asset_id`,
+    owner: sql`coalesce((select repositories.owner from assets join repositories on repositories.id = assets.repository_id where assets.id = findings.asset_id), '') || ':' || coalesce(findings.ecosystem, '') || ':' || findings.package_lc`,
   }[assignment.group_by];
   const row = await db
     .selectFrom("findings")

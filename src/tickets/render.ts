@@ -198,9 +198,11 @@ export function buildView(
       ? `${one.cve} in ${one.package} ${one.installedVersion} (${one.assetName})`
       : subject?.groupBy === "package"
         ? `${one.package}: ${countText(considered.length, "vulnerability", "vulnerabilities")} (${severityCounts(considered)})`
-        : subject?.groupBy === "cve"
-          ? `${one.cve}: ${countText(assets.length, "affected asset", "affected assets")} (${packages.join(", ")})`
-          : `${one.assetName}: ${countText(considered.length, "vulnerability", "vulnerabilities")} (${severityCounts(considered)})`,
+        : subject?.groupBy === "owner"
+          ? `${subject.owner || "Unowned"} — ${one.package}: ${countText(considered.length, "vulnerability", "vulnerabilities")} (${severityCounts(considered)})`
+          : subject?.groupBy === "cve"
+            ? `${one.cve}: ${countText(assets.length, "affected asset", "affected assets")} (${packages.join(", ")})`
+            : `${one.assetName}: ${countText(considered.length, "vulnerability", "vulnerabilities")} (${severityCounts(considered)})`,
     TITLE_MAX,
   );
   const label = single
@@ -321,6 +323,8 @@ function groupName(subject: ReturnType<typeof parseSubjectKey>): string {
       return subject.cve;
     case "asset":
       return `asset #${subject.assetId}`;
+    case "owner":
+      return `package ${subject.packageLc}${subject.ecosystem ? ` (${subject.ecosystem})` : ""} of ${subject.owner || "no owner"}`;
     default:
       return "finding";
   }
@@ -334,6 +338,8 @@ function groupQuery(subject: ReturnType<typeof parseSubjectKey>): string {
       return `q=${encodeURIComponent(subject.cve)}`;
     case "asset":
       return `asset=${subject.assetId}`;
+    case "owner":
+      return `q=${encodeURIComponent(subject.packageLc)}`;
     default:
       return "";
   }

@@ -32,6 +32,7 @@ export const GROUP_BY: Record<GroupBy, string> = {
   package: "Finding groups by package",
   cve: "Finding groups by CVE",
   asset: "Finding groups by asset",
+  owner: "Finding groups by owning team and package (ownership routing)",
 };
 
 export const linksNew = (mode: PushMode) => mode === "link_new" || mode === "link_and_update";

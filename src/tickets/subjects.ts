@@ -1,5 +1,5 @@
-// What a ticket is about: one finding, or a finding group (by package, by CVE, or by
-// asset), and which findings an assignment covers. Subject keys are stable strings, so a
+// What a ticket is about: one finding, or a finding group (by package, by CVE, by asset, or by
+// owning team and package), and which findings an assignment covers. Subject keys are stable strings, so a
 // ticket row, a push job and an error row all name the same subject the same way.
 import type { Expression, ExpressionBuilder, SqlBool } from "kysely";
 import type { Database, Db, Finding, GroupBy, TrackerAssignment } from "../db/schema.js";
@@ -7,8 +7,13 @@ import { SEVERITY_RANK } from "../findings/normalize.js";
 
 export const OPEN_STATUSES = ["open", "in_remediation"] as const;
 
-export function subjectKeyOf(groupBy: GroupBy, finding: Pick<Finding, "id" | "ecosystem" | "package_lc" | "cve" | "asset_id">): string {
+/** A finding as subject keys read it: with its repository's owning team when grouping by owner ("" when none). */
+export type Keyed = Pick<Finding, "id" | "ecosystem" | "package_lc" | "cve" | "asset_id"> & { owner?: string | null };
+
+export function subjectKeyOf(groupBy: GroupBy, finding: Keyed): string {
   switch (groupBy) {
+    case "owner":
+      return `owner:${encodeURIComponent(finding.owner ?? "")}:${finding.ecosystem ?? ""}:${finding.package_lc}`;
     case "finding":
       return `finding:${finding.id}`;
     case "package":
@@ -24,7 +29,9 @@ export type Subject =
   | { groupBy: "finding"; findingId: number }
   | { groupBy: "package"; ecosystem: string | null; packageLc: string }
   | { groupBy: "cve"; cve: string }
-  | { groupBy: "asset"; assetId: number };
+  | { groupBy: "asset"; assetId: number }
+  /** Owner "" : findings of repositories without an owner (and of images without a repository). */
+  | { groupBy: "owner"; owner: string; ecosystem: string | null; packageLc: string };
 
 export function parseSubjectKey(key: string): Subject | undefined {
   const [kind, ...rest] = key.split(":");
@@ -33,10 +40,35 @@ export function parseSubjectKey(key: string): Subject | undefined {
   if (kind === "asset" && /^\d+$/.test(tail)) return { groupBy: "asset", assetId: Number(tail) };
   if (kind === "cve" && tail) return { groupBy: "cve", cve: tail };
   if (kind === "package" && rest.length >= 2) return { groupBy: "package", ecosystem: rest[0] || null, packageLc: rest.slice(1).join(":") };
+  if (kind === "owner" && rest.length >= 3) {
+    try {
+      return { groupBy: "owner", owner: decodeURIComponent(rest[0]!), ecosystem: rest[1] || null, packageLc: rest.slice(2).join(":") };
+    } catch {
+      return undefined;
+    }
+  }
   return undefined;
 }
 
 type FindingsEb = ExpressionBuilder<Database, "findings">;
+
+/** The finding's asset's repository, when it has an owner. */
+const ownedAsset = (eb: FindingsEb) =>
+  eb
+    .selectFrom("assets")
+    .innerJoin("repositories", "repositories.id", "assets.repository_id")
+    .select("assets.id")
+    .whereRef("assets.id", "=", "findings.asset_id")
+    .where("repositories.owner", "is not", null);
+
+/** The finding's owning team (its repository's owner), as a column for subjectKeyOf. */
+export const ownerColumn = (eb: FindingsEb) =>
+  eb
+    .selectFrom("assets")
+    .innerJoin("repositories", "repositories.id", "assets.repository_id")
+    .select("repositories.owner")
+    .whereRef("assets.id", "=", "findings.asset_id")
+    .as("owner");
 
 /** The findings of a group (or the one finding). */
 export function subjectPredicate(subject: Subject) {
@@ -52,6 +84,12 @@ export function subjectPredicate(subject: Subject) {
         return eb.and([
           eb("findings.package_lc", "=", subject.packageLc),
           subject.ecosystem === null ? eb("findings.ecosystem", "is", null) : eb("findings.ecosystem", "=", subject.ecosystem),
+        ]);
+      case "owner":
+        return eb.and([
+          eb("findings.package_lc", "=", subject.packageLc),
+          subject.ecosystem === null ? eb("findings.ecosystem", "is", null) : eb("findings.ecosystem", "=", subject.ecosystem),
+          subject.owner === "" ? eb.not(eb.exists(ownedAsset(eb))) : eb.exists(ownedAsset(eb).where("repositories.owner", "=", subject.owner)),
         ]);
     }
   };

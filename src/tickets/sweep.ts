@@ -13,7 +13,7 @@ import { releaseDedupeKey } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { enqueuePush } from "./push.js";
 import { linksNew, setLinkedThrough, updatesLinks } from "./store.js";
-import { assignmentScope, OPEN_STATUSES, subjectKeyOf } from "./subjects.js";
+import { assignmentScope, ownerColumn, OPEN_STATUSES, subjectKeyOf } from "./subjects.js";
 
 export { requestTicketSweep, SWEEP_JOB };
 const BATCH = 1000;
@@ -39,6 +39,7 @@ async function sweepNew(db: Db, assignment: TrackerAssignment, now: () => Date):
     const rows = await db
       .selectFrom("findings")
       .select(["id", "ecosystem", "package_lc", "cve", "asset_id", "status"])
+      .$if(assignment.group_by === "owner", (q) => q.select(ownerColumn))
       .where("id", ">", watermark)
       .where(assignmentScope(assignment))
       .orderBy("id")

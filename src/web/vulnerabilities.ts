@@ -218,10 +218,10 @@ function withTrackerNames(deps: AppDeps, tickets: Map<number, TicketView[]>): Ma
 /** The finding's tickets as the page shows them, the mappings that cover it, and whether it is overdue. */
 function detailExtras(deps: AppDeps, detail: FindingDetail<FindingTrackers>) {
   const { finding } = detail;
-  const { tickets, assignments } = readTrackers(detail.beside);
+  const { tickets, assignments, owner } = readTrackers(detail.beside);
   return {
     tickets: withTrackerNames(deps, new Map([[finding.id, ticketViews(finding.id, tickets)]])).get(finding.id)!,
-    coverage: coverageOf(finding, detail.asset.repository_id, assignments),
+    coverage: coverageOf(finding, detail.asset.repository_id, assignments, owner),
     overdue: isOverdue(finding, deps.now()),
   };
 }

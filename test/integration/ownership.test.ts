@@ -205,4 +205,38 @@ describe("ownership routing", () => {
     expect(form).toContain('value="712020:platform-lead"');
     expect(form).not.toContain("someone-else");
   });
+  it("groups tickets by owning team and package: one per team's package, the unowned apart", async () => {
+    // Two lodash findings in Platform's service-001, one in service-003 (no CODEOWNERS).
+    wiz.sim.findings.push(
+      wizFinding(3, repoAsset("acme/service-001"), { name: "CVE-2020-8203", detailedName: "lodash", version: "4.17.20", severity: "MEDIUM" }),
+      wizFinding(4, repoAsset("acme/service-003"), { name: "CVE-2021-23337", detailedName: "lodash", version: "4.17.20", severity: "HIGH" }),
+    );
+    for (const f of wiz.sim.findings) if (f.detailedName === "lodash") f.locationPath = "package-lock.json";
+    await admin.post("/integrations/wiz/2/sync", {});
+    await runJobs(app, 5_000);
+    expect((await db().selectFrom("repositories").select("owner").where("full_name", "=", "acme/service-001").executeTakeFirstOrThrow()).owner).toBe(
+      "@acme/platform",
+    );
+    await db().deleteFrom("tracker_assignments").execute();
+    const assigned = await admin.post(`/trackers/mappings/${mappingId}/assignments`, {
+      scope: "all",
+      minSeverity: "low",
+      groupBy: "owner",
+      pushMode: "explicit",
+    });
+    expect(assigned.status).toBe(303);
+    // Push to Integrators on the whole table.
+    expect(text(await (await admin.post("/vulnerabilities/push", {})).text())).toContain("3 tickets");
+    expect((await admin.post("/vulnerabilities/push", { confirm: "yes" })).status).toBe(303);
+    await runJobs(app);
+    const summaries = jira.issues.map((i) => String(i.fields.summary)).sort();
+    expect(summaries).toEqual([
+      "@acme/platform — lodash: 2 vulnerabilities (1 high, 1 medium)",
+      "Unowned — golang.org/x/text: 1 vulnerability (1 high)",
+      "Unowned — lodash: 1 vulnerability (1 high)",
+    ]);
+    // The finding page names the group its ticket has.
+    const finding = await db().selectFrom("findings").select("id").where("cve", "=", "CVE-2020-8203").executeTakeFirstOrThrow();
+    expect(text(await (await admin.get(`/vulnerabilities/${finding.id}`)).text())).toContain("Security bugs");
+  });
 });

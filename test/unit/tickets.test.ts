@@ -141,6 +141,19 @@ describe("subjects", () => {
     expect(parseSubjectKey(subjectKeyOf("package", finding))).toEqual({ groupBy: "package", ecosystem: "npm", packageLc: "@scope/pkg:x" });
     expect(parseSubjectKey(subjectKeyOf("finding", finding))).toEqual({ groupBy: "finding", findingId: 3 });
     expect(parseSubjectKey(subjectKeyOf("asset", finding))).toEqual({ groupBy: "asset", assetId: 4 });
+    expect(parseSubjectKey(subjectKeyOf("owner", { ...finding, owner: "@acme/a:b team" }))).toEqual({
+      groupBy: "owner",
+      owner: "@acme/a:b team",
+      ecosystem: "npm",
+      packageLc: "@scope/pkg:x",
+    });
+    expect(parseSubjectKey(subjectKeyOf("owner", { ...finding, ecosystem: null }))).toEqual({
+      groupBy: "owner",
+      owner: "",
+      ecosystem: null,
+      packageLc: "@scope/pkg:x",
+    });
+    expect(parseSubjectKey("owner:%E0%A4%A:npm:x")).toBeUndefined();
     expect(parseSubjectKey("nonsense")).toBeUndefined();
   });
 
