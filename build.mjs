@@ -1,4 +1,5 @@
-// Bundles src/ into dist/server.js with esbuild and copies htmx into dist/public.
+// Bundles src/ into dist/server.js with esbuild (what only some settings load, in dist/chunks/)
+// and copies htmx into dist/public.
 // Everything is bundled but the native modules (better-sqlite3, @node-rs/argon2), which are
 // compiled for the machine and load their binaries from beside themselves. So the image needs no
 // dependency tree: `node build.mjs runtime DIR` copies just those modules, with what they need at
@@ -55,8 +56,12 @@ if (process.argv[2] === "runtime") {
 }
 
 await build({
-  entryPoints: [path.join(root, "src/server.ts")],
-  outfile: path.join(root, "dist/server.js"),
+  entryPoints: { server: path.join(root, "src/server.ts") },
+  outdir: path.join(root, "dist"),
+  // What is imported only when a setting asks for it (undici, for proxies and the outbound
+  // address guard) goes into dist/chunks/, read from disk the first time it is used.
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
   bundle: true,
   platform: "node",
   target: "node20",

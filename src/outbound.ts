@@ -46,7 +46,16 @@ function guardedLookup(hostname: string, options: dns.LookupOptions, callback: L
   });
 }
 
-let guarded: Promise<{ agent: Agent; fetch: typeof import("undici").fetch }> | undefined;
+type Undici = typeof import("undici");
+let undici: Promise<Undici> | undefined;
+
+/**
+ * undici, loaded the first time a setting needs it. The bundle keeps it in a chunk of its own,
+ * where the CommonJS package is the chunk's default export; from source it has named exports.
+ */
+const loadUndici = () => (undici ??= import("undici").then((m) => ("Agent" in m ? m : (m as unknown as { default: Undici }).default)));
+
+let guarded: Promise<{ agent: Agent; fetch: Undici["fetch"] }> | undefined;
 
 /** fetch that refuses private destinations: IP literals before connecting, names in the connection's lookup. */
 export const denyPrivateFetch: typeof fetch = async (input, init) => {
@@ -54,7 +63,7 @@ export const denyPrivateFetch: typeof fetch = async (input, init) => {
   const host = url.hostname.replace(/^\[|\]$/g, "");
   if (isIP(host) && isPrivateAddress(host)) throw new PrivateAddressError(host, host);
   // Loaded only where the setting is on: undici's Agent lets the lookup see each connection.
-  guarded ??= import("undici").then((u) => ({ agent: new u.Agent({ connect: { lookup: guardedLookup as never } }), fetch: u.fetch }));
+  guarded ??= loadUndici().then((u) => ({ agent: new u.Agent({ connect: { lookup: guardedLookup as never } }), fetch: u.fetch }));
   const { agent, fetch: undiciFetch } = await guarded;
   return (await undiciFetch(input as never, { ...(init as object), dispatcher: agent } as never)) as unknown as Response;
 };
@@ -96,7 +105,6 @@ export function proxyFor(settings: ProxySettings, url: string): string | undefin
 
 /** One undici proxy agent per proxy address (undici's own NO_PROXY reading is still experimental; Patchbay reads it). */
 const agents = new Map<string, import("undici").Dispatcher>();
-let undici: Promise<typeof import("undici")> | undefined;
 
 /**
  * fetch through the outbound proxy (Node 20's fetch ignores HTTPS_PROXY): undici's proxy agent
@@ -111,7 +119,7 @@ export function proxiedFetch(settings: ProxySettings, denyPrivate: boolean): typ
     if (denyPrivate && isIP(host) && isPrivateAddress(host)) throw new PrivateAddressError(host, host);
     const proxy = proxyFor(settings, url.toString());
     if (!proxy) return (denyPrivate ? denyPrivateFetch : globalThis.fetch)(input, init);
-    const u = await (undici ??= import("undici"));
+    const u = await loadUndici();
     let agent = agents.get(proxy);
     if (!agent) agents.set(proxy, (agent = new u.ProxyAgent(proxy)));
     return (await u.fetch(input as never, { ...(init as object), dispatcher: agent } as never)) as unknown as Response;

@@ -2,11 +2,12 @@
 // loaded into a fresh database, then the next day's file (a tenth of the scores changed) loaded
 // over it: each load's time and the process's peak RSS, against the issue's targets (≤ 10 s,
 // ≤ 400 MB). The feed is loaded through the same code the daily job and the upload form use.
+import { spawnSync } from "node:child_process";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import zlib from "node:zlib";
 import { openDatabase } from "../../src/db/database.js";
 import { loadFeed } from "../../src/exploitation/feeds.js";
-import { rescoreFindings } from "../../src/exploitation/risk.js";
 import { seedLargeDatabase } from "./seed.js";
 import { tempDir } from "../helpers.js";
 
@@ -20,7 +21,7 @@ interface Row {
 
 const ROWS = 250_000;
 
-function epssFile(day: number): Uint8Array {
+export function epssFile(day: number): Uint8Array {
   const lines = [`#model_version:v2025.03.14,score_date:2026-12-0${day}T12:55:00+0000`, "cve,epss,percentile"];
   for (let i = 0; i < ROWS; i++) {
     // A tenth of the scores move from one day to the next.
@@ -70,8 +71,9 @@ export async function feedBenchmark(): Promise<Row[]> {
 
 /**
  * `BENCH_ONLY=rescore`: a million findings (the bench's seeded database) scored from scratch
- * after an EPSS load, then again with nothing changed: time and the process's peak RSS (targets
- * ≤ 60 s, ≤ 400 MB).
+ * after an EPSS load, then again with nothing changed, in a child process (rescore-child.ts) so
+ * that the peak RSS is the scoring's, not the seeding's: times and peak RSS (targets ≤ 60 s,
+ * ≤ 400 MB).
  */
 export async function rescoreBenchmark(): Promise<Row[]> {
   const dir = tempDir("patchbay-bench-");
@@ -79,29 +81,39 @@ export async function rescoreBenchmark(): Promise<Row[]> {
   const first = await openDatabase(file);
   await first.close();
   const seeded = seedLargeDatabase(file, { findings: 1_000_000, repositories: 2_000, images: 500 });
-  const database = await openDatabase(file);
-  try {
-    await loadFeed({ db: database.db, now: () => new Date() }, "epss", epssFile(1));
-    let peak = process.memoryUsage().rss;
-    const watch = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-    const t0 = performance.now();
-    const all = await rescoreFindings(database.db, { all: true }, new Date());
-    const t1 = performance.now();
-    const again = await rescoreFindings(database.db, { all: true }, new Date());
-    const t2 = performance.now();
-    clearInterval(watch);
-    return [
-      {
-        name: "1M: score every finding",
-        value: (t1 - t0) / 1000,
-        unit: "s",
-        target: 60,
-        note: `${all.scored.toLocaleString("en")} scored, ${all.changed.toLocaleString("en")} written (seeded in ${seeded.seconds.toFixed(0)} s, EPSS 250,000 rows loaded)`,
-      },
-      { name: "1M: score again, nothing changed", value: (t2 - t1) / 1000, unit: "s", target: 60, note: `${again.changed} written` },
-      { name: "1M scoring: peak RSS", value: peak / 1024 / 1024, unit: "MB", target: 400, note: "the bench process" },
-    ];
-  } finally {
-    await database.close();
-  }
+  const loading = await openDatabase(file);
+  await loadFeed({ db: loading.db, now: () => new Date() }, "epss", epssFile(1));
+  await loading.close();
+  const child = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./rescore-child.ts", import.meta.url)), file], {
+    encoding: "utf8",
+    maxBuffer: 1024 * 1024,
+  });
+  if (child.status !== 0) throw new Error(`The scoring process failed: ${child.stderr.slice(-2000)}`);
+  const r = JSON.parse(child.stdout) as {
+    first: number;
+    again: number;
+    scored: number;
+    changed: number;
+    deadlines: number;
+    changedAgain: number;
+    peakMb: number;
+    openedMb: number;
+  };
+  return [
+    {
+      name: "1M: score every finding",
+      value: r.first,
+      unit: "s",
+      target: 60,
+      note: `${r.scored.toLocaleString("en")} scored, ${r.changed.toLocaleString("en")} scores and ${r.deadlines.toLocaleString("en")} due dates written (seeded in ${seeded.seconds.toFixed(0)} s, EPSS 250,000 rows loaded)`,
+    },
+    { name: "1M: score again, nothing changed", value: r.again, unit: "s", target: 60, note: `${r.changedAgain} written` },
+    {
+      name: "1M scoring: peak RSS",
+      value: r.peakMb,
+      unit: "MB",
+      target: 400,
+      note: `the scoring process alone (the kernel's maxRSS); ${r.openedMb.toFixed(0)} MB with the database open`,
+    },
+  ];
 }

@@ -67,8 +67,13 @@ export function seedLargeDatabase(file: string, shape: SeedShape): { seconds: nu
   const asset = db.prepare("insert into assets (kind, asset_key, name, repository_id, details, created_at, updated_at) values (?, ?, ?, ?, '{}', ?, ?)");
   const finding = db.prepare(
     `insert into findings (fingerprint, cve, title, description, severity, severity_rank, cvss, ecosystem, package, package_lc, installed_version, fixed_version,
-       asset_id, status, status_reason, first_detected_at, last_seen_at, resolved_at, created_at, updated_at)
-     values (?, ?, ?, ?, ?, ?, ?, 'npm', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       asset_id, status, status_reason, first_detected_at, last_seen_at, resolved_at, created_at, updated_at, risk)
+     values (?, ?, ?, ?, ?, ?, ?, 'npm', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  // Exploitation data for the findings' CVEs: an EPSS score each, and one CVE in 400 in KEV.
+  const epss = db.prepare("insert into epss_scores (cve, score, percentile, changed_at) values (?, ?, ?, ?) on conflict (cve) do nothing");
+  const kev = db.prepare(
+    "insert into kev_entries (cve, date_added, due_date, ransomware, name, notes, first_seen_at, changed_at) values (?, '2025-01-10', '2025-01-31', 'Unknown', ?, '', ?, ?) on conflict (cve) do nothing",
   );
   const source = db.prepare(
     "insert into finding_sources (finding_id, integration_id, external_id, status, raw, content_hash, url, first_seen_at, updated_at) values (?, ?, ?, ?, '{}', ?, null, ?, ?)",
@@ -139,8 +144,13 @@ export function seedLargeDatabase(file: string, shape: SeedShape): { seconds: nu
           resolved,
           detected,
           stamp,
+          // Scores spread over 0–100, as the rescore job leaves them.
+          (i * 37) % 101,
         ).lastInsertRowid,
       );
+      const n = (i * 7919) % 40000;
+      epss.run(cve, (n % 1000) / 1000, n / 40000, stamp);
+      if (n % 400 === 0) kev.run(cve, `Known exploited ${cve}`, stamp, stamp);
       const sourceStatus = status === "resolved" ? "resolved" : "open";
       source.run(id, scanners[i % 3 === 0 ? 1 : 0], `f-${i}`, sourceStatus, String(i), detected, stamp);
       if (i % 10 === 0) source.run(id, scanners[i % 3 === 0 ? 0 : 1], `g-${i}`, sourceStatus, String(i), detected, stamp);

@@ -8,11 +8,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
+import { startConnectProxy } from "../sim/connect-proxy.js";
 import { HttpSession, ROOT, type ServerProcess, startServer } from "../process.js";
 
 let server: ServerProcess | undefined;
+const closers: (() => Promise<void>)[] = [];
 afterAll(async () => {
   await server?.kill("SIGTERM");
+  for (const close of closers) await close();
 });
 
 it("runs from the bundle and the native modules alone", async () => {
@@ -33,8 +36,10 @@ it("runs from the bundle and the native modules alone", async () => {
   expect(size(path.join(app, "node_modules"))).toBeLessThan(8 * 1024 * 1024);
 
   const data = tempDir();
+  const proxy = await startConnectProxy();
+  closers.push(() => proxy.close());
   server = await startServer(
-    { PATCHBAY_DATA_DIR: data, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_METRICS_TOKEN: "image-test-metrics-token-0001", HTTPS_PROXY: "http://127.0.0.1:9" },
+    { PATCHBAY_DATA_DIR: data, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_METRICS_TOKEN: "image-test-metrics-token-0001", HTTPS_PROXY: proxy.url },
     { bundle: path.join(app, "dist", "server.js") },
   );
   await server.ready();
@@ -63,6 +68,10 @@ it("runs from the bundle and the native modules alone", async () => {
   expect((await fetch(`${server.url}/api/v1/openapi.json`)).status).toBe(200);
   const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: "Bearer image-test-metrics-token-0001" } })).text();
   expect(metrics).toContain('patchbay_findings{severity="high",status="open"} 1');
+  // An outbound request goes through the proxy with undici, which the bundle keeps in a chunk of
+  // its own: the proxy sees the tunnel (there is no internet here, so it goes no further).
+  expect((await admin.send("/settings/exploitation/kev/refresh", {})).status).toBe(303);
+  await expect.poll(() => proxy.tunnels, { timeout: 20_000, interval: 250 }).toContain("www.cisa.gov:443");
   const exported = await (await admin.send("/settings/configuration/export.yaml")).text();
   expect(exported).toContain("ci-upload");
   expect((await admin.send("/settings/configuration/schema.json")).status).toBe(200);

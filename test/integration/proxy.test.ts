@@ -13,46 +13,10 @@ import { describeConfig, loadConfig } from "../../src/config.js";
 import { HttpClient } from "../../src/http.js";
 import { createLogger } from "../../src/log.js";
 import { bypassesProxy, outboundFetch } from "../../src/outbound.js";
+import { startConnectProxy } from "../sim/connect-proxy.js";
 import { TEST_KEY, setUpAdmin, testApp, text } from "../helpers.js";
 import { type SmtpSink, startSmtpSink } from "../sim/smtp.js";
 import { type RunningSim, startSim } from "../sim/serve.js";
-
-/** A CONNECT-only proxy: records each tunnel's target, refuses anything else. */
-async function startConnectProxy(): Promise<{ url: string; tunnels: string[]; close(): Promise<void> }> {
-  const tunnels: string[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    sockets.add(client);
-    client.once("data", (head) => {
-      const line = head.toString("latin1").split("\r\n")[0] ?? "";
-      const [method, target] = line.split(" ");
-      if (method !== "CONNECT" || !target) {
-        client.end("HTTP/1.1 405 Method Not Allowed\r\n\r\n");
-        return;
-      }
-      tunnels.push(target);
-      const colon = target.lastIndexOf(":");
-      const upstream = net.connect(Number(target.slice(colon + 1)), target.slice(0, colon), () => {
-        client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-        upstream.pipe(client);
-        client.pipe(upstream);
-      });
-      sockets.add(upstream);
-      upstream.on("error", () => client.destroy());
-      client.on("error", () => upstream.destroy());
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    tunnels,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 let proxy: Awaited<ReturnType<typeof startConnectProxy>>;
 let service: RunningSim;

@@ -22,7 +22,9 @@ describe("Dockerfile", () => {
   });
 
   it("runs the bundle build.mjs writes, as a non-root user, with a /healthz check and no compilers", () => {
-    expect(fs.readFileSync(path.join(ROOT, "build.mjs"), "utf8")).toContain('outfile: path.join(root, "dist/server.js")');
+    const build = fs.readFileSync(path.join(ROOT, "build.mjs"), "utf8");
+    expect(build).toContain('entryPoints: { server: path.join(root, "src/server.ts") }');
+    expect(build).toContain('outdir: path.join(root, "dist")');
     const final = stages.at(-1)!;
     expect(final).toMatch(/^CMD \["node", "dist\/server.js"\]$/m);
     expect(final).toMatch(/^USER node$/m);
