@@ -14,8 +14,10 @@ import { HttpSession, ROOT, type ServerProcess, startServer } from "../process.j
 let server: ServerProcess | undefined;
 const closers: (() => Promise<void>)[] = [];
 afterAll(async () => {
-  await server?.kill("SIGTERM");
+  // The proxy first: its open tunnel ends, so the feed request in flight fails at once and the
+  // server's graceful stop does not wait on it.
   for (const close of closers) await close();
+  await server?.kill("SIGTERM");
 });
 
 it("runs from the bundle and the native modules alone", async () => {

@@ -84,6 +84,20 @@ const days = (iso: string | null, cve: string) =>
 
 const loadProposal = async () => (await import("../../src/findings/sla.js")).loadSlaProposal(db());
 
+/** The SLA form counting by risk band (7 / 30 / 90 / 180 days), severities at their defaults. */
+const BY_RISK = {
+  basis: "risk",
+  band_critical: "7",
+  band_high: "30",
+  band_medium: "90",
+  band_low: "180",
+  critical: "3",
+  high: "14",
+  medium: "30",
+  low: "90",
+  info: "",
+};
+
 const applyPolicy = (form: Record<string, string>) => applySla(app, admin, form);
 
 async function importAll(): Promise<void> {
@@ -163,18 +177,7 @@ describe("SLAs", () => {
 
   it("counts by risk band, and gives a finding in KEV CISA's window from when Patchbay first saw it there", async () => {
     await importAll();
-    await applyPolicy({
-      basis: "risk",
-      band_critical: "7",
-      band_high: "30",
-      band_medium: "90",
-      band_low: "180",
-      critical: "3",
-      high: "14",
-      medium: "30",
-      low: "90",
-      info: "",
-    });
+    await applyPolicy(BY_RISK);
     // axios: 0.98 × 1 (EPSS percentile 100) = 98, critical → 7 days; lodash 0.72 × 0.65 = 47, medium → 90; qs 0.31 × 0.37 = 11, low → 180.
     expect(days(await due("CVE-2021-3749"), "CVE-2021-3749")).toBe(7);
     expect(days(await due("CVE-2021-23337"), "CVE-2021-23337")).toBe(90);
@@ -192,19 +195,7 @@ describe("SLAs", () => {
     expect((await db().selectFrom("findings").select("risk").where("cve", "=", "CVE-2021-23337").executeTakeFirstOrThrow()).risk).toBe(90);
 
     // At most 10 days in KEV: the sooner wins.
-    await applyPolicy({
-      basis: "risk",
-      band_critical: "7",
-      band_high: "30",
-      band_medium: "90",
-      band_low: "180",
-      critical: "3",
-      high: "14",
-      medium: "30",
-      low: "90",
-      info: "",
-      kev_days: "10",
-    });
+    await applyPolicy({ ...BY_RISK, kev_days: "10" });
     expect(Math.round((Date.parse((await due("CVE-2021-23337"))!) - today) / DAY)).toBe(10);
     // A KEV deadline never comes later than the one without KEV: axios' 7-day band stays (its CVE is not in KEV anyway).
     expect(days(await due("CVE-2021-3749"), "CVE-2021-3749")).toBe(7);
