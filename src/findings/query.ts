@@ -144,9 +144,18 @@ function where(filter: FindingFilter, options: { withSeverity: boolean }) {
       parts.push(kind === "overdue" ? eb("findings.due_at", "<", now) : eb.and([eb("findings.due_at", ">=", now), eb("findings.due_at", "<", soon)]));
     }
     // What the exploitation feeds say of the CVE: in KEV, or an EPSS probability at least this.
-    if (filter.kev) parts.push(eb("findings.cve", "in", eb.selectFrom("kev_entries").select("kev_entries.cve")));
+    // Probed per finding by primary key (an IN list would first gather every matching CVE).
+    if (filter.kev) parts.push(eb.exists(eb.selectFrom("kev_entries").select("kev_entries.cve").whereRef("kev_entries.cve", "=", "findings.cve")));
     if (filter.epssMin !== undefined)
-      parts.push(eb("findings.cve", "in", eb.selectFrom("epss_scores").select("epss_scores.cve").where("epss_scores.score", ">=", filter.epssMin)));
+      parts.push(
+        eb.exists(
+          eb
+            .selectFrom("epss_scores")
+            .select("epss_scores.cve")
+            .whereRef("epss_scores.cve", "=", "findings.cve")
+            .where("epss_scores.score", ">=", filter.epssMin),
+        ),
+      );
     if (filter.q) {
       const q = filter.q.toLowerCase();
       // Prefix matches use the cve and package indexes; a CVE id is matched in any case, a
@@ -253,6 +262,8 @@ export async function cachedCount<T>(db: Db, key: string, compute: () => Promise
 export interface FindingsOverview<X> {
   /** Findings by severity under the filters, the severity filter itself aside. */
   counts: Record<Severity, number>;
+  /** Severities whose count stopped at COUNT_CAP (KEV and EPSS filters count at most that many, so the page stays fast). */
+  capped: Severity[];
   /** How many findings there are at all: a page with none says where they come from. */
   total: number;
   /** The integrations whose findings the scanner filter offers. */
@@ -305,13 +316,40 @@ export async function findingsOverview<X = undefined>(db: Db, filter: FindingFil
         .groupBy("findings.severity_rank")
         .execute(),
     );
-  // The cache follows the findings' generation; a feed's load changes what KEV and EPSS filters match without changing findings.
+  // The cache follows the findings' generation; a feed's load changes what KEV and EPSS filters
+  // match without changing findings, so those count afresh — each severity up to COUNT_CAP.
+  const exploitation = filter.kev || filter.epssMin !== undefined;
   const counts = byStatusAlone
     ? bySeverity(totals.filter((r) => filter.statuses.length === 0 || filter.statuses.includes(r.status as FindingStatus)))
-    : filter.kev || filter.epssMin !== undefined
-      ? await count()
+    : exploitation
+      ? await cappedCounts(db, filter)
       : await cachedCount(db, key, count, String(row.generation));
-  return { counts, total: totals.reduce((sum, r) => sum + Number(r.n), 0), scanners: fromJson(row.scanners), beside: row.beside };
+  const capped = exploitation ? SEVERITIES.filter((s) => counts[s] >= COUNT_CAP) : [];
+  return { counts, capped, total: totals.reduce((sum, r) => sum + Number(r.n), 0), scanners: fromJson(row.scanners), beside: row.beside };
+}
+
+/** The most findings of one severity the KEV and EPSS filters count (the page says "10,000+"). */
+export const COUNT_CAP = 10_000;
+
+/** Findings by severity under the filters, each severity counted up to COUNT_CAP along the (status, severity_rank, id) index. */
+async function cappedCounts(db: Db, filter: FindingFilter): Promise<Record<Severity, number>> {
+  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+  for (const s of SEVERITIES) {
+    const row = await db
+      .selectFrom((eb) =>
+        eb
+          .selectFrom("findings")
+          .select("findings.id")
+          .where(where(filter, { withSeverity: false }))
+          .where("findings.severity_rank", "=", SEVERITY_RANK[s])
+          .limit(COUNT_CAP)
+          .as("capped"),
+      )
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .executeTakeFirstOrThrow();
+    counts[s] = Number(row.n);
+  }
+  return counts;
 }
 
 function bySeverity(rows: { severity_rank: number; n: number }[]): Record<Severity, number> {

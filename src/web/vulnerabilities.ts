@@ -36,7 +36,7 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
       listFindings(deps.db, filter, PAGE_SIZE, linkedTickets(deps.db)),
       findingsOverview(deps.db, filter, assignmentsExist()),
     ]);
-    const { counts, total, scanners } = overview;
+    const { counts, capped, total, scanners } = overview;
     const canPush = Boolean(overview.beside);
     const tickets = Object.fromEntries(withTrackerNames(deps, new Map(page.rows.map((r) => [r.id, ticketViews(r.id, r.beside)]))));
     const data = {
@@ -45,6 +45,7 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
       tickets,
       canPush,
       counts,
+      capped,
       scanners,
       empty: total === 0,
       severities: SEVERITIES,
