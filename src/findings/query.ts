@@ -144,8 +144,9 @@ function where(filter: FindingFilter, options: { withSeverity: boolean }) {
       parts.push(kind === "overdue" ? eb("findings.due_at", "<", now) : eb.and([eb("findings.due_at", ">=", now), eb("findings.due_at", "<", soon)]));
     }
     // What the exploitation feeds say of the CVE: in KEV, or an EPSS probability at least this.
-    // Probed per finding by primary key (an IN list would first gather every matching CVE).
-    if (filter.kev) parts.push(eb.exists(eb.selectFrom("kev_entries").select("kev_entries.cve").whereRef("kev_entries.cve", "=", "findings.cve")));
+    // KEV is small: the findings of its CVEs are found from it. EPSS thresholds take many CVEs:
+    // each finding's is probed by primary key instead of gathering them all first.
+    if (filter.kev) parts.push(eb("findings.cve", "in", eb.selectFrom("kev_entries").select("kev_entries.cve")));
     if (filter.epssMin !== undefined)
       parts.push(
         eb.exists(
@@ -262,7 +263,7 @@ export async function cachedCount<T>(db: Db, key: string, compute: () => Promise
 export interface FindingsOverview<X> {
   /** Findings by severity under the filters, the severity filter itself aside. */
   counts: Record<Severity, number>;
-  /** Severities whose count stopped at COUNT_CAP (KEV and EPSS filters count at most that many, so the page stays fast). */
+  /** Severities whose count stopped at COUNT_CAP (an EPSS threshold counts at most that many, so the page stays fast). */
   capped: Severity[];
   /** How many findings there are at all: a page with none says where they come from. */
   total: number;
@@ -318,18 +319,19 @@ export async function findingsOverview<X = undefined>(db: Db, filter: FindingFil
     );
   // The cache follows the findings' generation; a feed's load changes what KEV and EPSS filters
   // match without changing findings, so those count afresh — each severity up to COUNT_CAP.
-  const exploitation = filter.kev || filter.epssMin !== undefined;
   const counts = byStatusAlone
     ? bySeverity(totals.filter((r) => filter.statuses.length === 0 || filter.statuses.includes(r.status as FindingStatus)))
-    : exploitation
+    : filter.epssMin !== undefined
       ? await cappedCounts(db, filter)
-      : await cachedCount(db, key, count, String(row.generation));
-  const capped = exploitation ? SEVERITIES.filter((s) => counts[s] >= COUNT_CAP) : [];
+      : filter.kev
+        ? await count()
+        : await cachedCount(db, key, count, String(row.generation));
+  const capped = filter.epssMin !== undefined ? SEVERITIES.filter((s) => counts[s] >= COUNT_CAP) : [];
   return { counts, capped, total: totals.reduce((sum, r) => sum + Number(r.n), 0), scanners: fromJson(row.scanners), beside: row.beside };
 }
 
-/** The most findings of one severity the KEV and EPSS filters count (the page says "10,000+"). */
-export const COUNT_CAP = 10_000;
+/** The most findings of one severity an EPSS threshold counts (the page says "1,000+"). */
+export const COUNT_CAP = 1_000;
 
 /** Findings by severity under the filters, each severity counted up to COUNT_CAP along the (status, severity_rank, id) index. */
 async function cappedCounts(db: Db, filter: FindingFilter): Promise<Record<Severity, number>> {
