@@ -75,8 +75,8 @@ export interface PolicyState {
 /** What the finding's decision restores when undone, with the decision it records. */
 interface Undo {
   key: string;
-  /** The status the rule moved it from (it moved it to the rule's status). */
-  status?: FindingStatus;
+  /** The status the rule moved it from, and to. */
+  moved?: { from: FindingStatus; to: FindingStatus };
   /** The severity before the rule's override. */
   severity?: Severity;
 }
@@ -132,7 +132,7 @@ export async function decide(
   const out = opts.outcome;
   const stamp = now.toISOString();
   const moves: { to: FindingStatus; rule: string; reason: string | null; expiresAt?: string; note: string; findings: PolicyState[] }[] = [];
-  const notes: { finding: PolicyState; note: string }[] = [];
+  const notes: { finding: PolicyState; rule: string; note: string }[] = [];
   const writes: { id: number; set: Parameters<typeof setPolicyDecision>[2] }[] = [];
   const sample = (id: number, rule: string, change: string) => {
     if (out.sample.length < (opts.sampleSize ?? 20)) out.sample.push({ id, rule, change });
@@ -151,12 +151,11 @@ export async function decide(
     if (have && (!usable || have.key !== decisionKey(usable))) {
       const name = state.policy_rule!;
       const undid: string[] = [];
-      const setStatus = have.key ? (JSON.parse(have.key) as [string, { action: string }])[1].action : "";
-      const ruleStatus = setStatus === "accept_risk" ? "risk_accepted" : setStatus === "false_positive" ? "false_positive" : null;
-      if (have.status && ruleStatus && status === ruleStatus && state.person_status === 0) {
-        moves.push({ to: have.status, rule: name, reason: null, note: `Policy rule "${name}" no longer applies: back to ${have.status}`, findings: [state] });
-        status = have.status;
-        undid.push(`back to ${have.status}`);
+      // The status the rule set, while still that and no person changed it, goes back (that move writes its own history line).
+      const moved = have.moved && status === have.moved.to && state.person_status === 0 ? have.moved : undefined;
+      if (moved) {
+        moves.push({ to: moved.from, rule: name, reason: null, note: `Policy rule "${name}" no longer applies: back to ${moved.from}`, findings: [state] });
+        status = moved.from;
       }
       if (have.severity && severity !== have.severity) {
         undid.push(`severity back to ${have.severity}`);
@@ -166,9 +165,8 @@ export async function decide(
         undid.push("pushed as assignments say");
         push = null;
       }
-      // The status move writes its own history line; the rest gets one.
-      const rest = undid.filter((u) => !u.startsWith("back to "));
-      if (rest.length) notes.push({ finding: state, note: `Policy rule "${name}" no longer applies: ${rest.join("; ")}` });
+      if (undid.length) notes.push({ finding: state, rule: name, note: `Policy rule "${name}" no longer applies: ${undid.join("; ")}` });
+      if (moved) undid.unshift(`back to ${moved.from}`);
       bump(out.undone, name);
       sample(state.id, name, `undone: ${undid.join("; ") || "nothing to restore"}`);
       have = null;
@@ -190,21 +188,25 @@ export async function decide(
           note: `Policy rule "${usable.name}": ${describe(usable)}${expiresAt ? ` (until ${expiresAt.slice(0, 10)})` : ""}`,
           findings: [state],
         });
-        next = { ...next, status: "open" };
+        next = { ...next, moved: { from: "open", to: ruleStatus } };
         status = ruleStatus;
         applied.push(describe(usable));
       }
       if (usable.action === "severity" && severity !== usable.severity) {
         next = { ...next, severity: next.severity ?? severity };
         applied.push(`severity ${severity} → ${usable.severity}`);
-        notes.push({ finding: state, note: `Policy rule "${usable.name}": severity set to ${usable.severity} (the scanner says ${next.severity})` });
+        notes.push({
+          finding: state,
+          rule: usable.name,
+          note: `Policy rule "${usable.name}": severity set to ${usable.severity} (the scanner says ${next.severity})`,
+        });
         severity = usable.severity;
       }
       const wantPush =
         usable.action === "no_push" ? "none" : usable.action === "push_to" ? `mapping:${policy.mappingIds.get(usable.mapping.toLowerCase())}` : null;
       if (wantPush !== push) {
         applied.push(describe(usable));
-        notes.push({ finding: state, note: `Policy rule "${usable.name}": ${describe(usable)}` });
+        notes.push({ finding: state, rule: usable.name, note: `Policy rule "${usable.name}": ${describe(usable)}` });
         push = wantPush;
       }
       if (applied.length || !have) {
@@ -241,12 +243,9 @@ export async function decide(
         },
         stamp,
       );
-    const byActor = new Map<string, { finding: PolicyState; note: string }[]>();
-    for (const n of notes) {
-      const actor = `policy: ${/^Policy rule "(.*?)"/.exec(n.note)?.[1] ?? "rule"}`;
-      byActor.set(actor, [...(byActor.get(actor) ?? []), n]);
-    }
-    for (const [actor, list] of byActor) await noteFindings(trx, list, actor, stamp);
+    const byRule = new Map<string, { finding: PolicyState; note: string }[]>();
+    for (const n of notes) byRule.set(n.rule, [...(byRule.get(n.rule) ?? []), n]);
+    for (const [rule, list] of byRule) await noteFindings(trx, list, `policy: ${rule}`, stamp);
   });
   return { changed: true, severities };
 }

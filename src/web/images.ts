@@ -67,7 +67,7 @@ export function imageRoutes(deps: AppDeps): Hono<AppEnv> {
     await enqueue(deps.db, RESCORE_JOB, { asset: id }, deps.now());
     await audit(c, deps, "ownership.changed", `image ${id}`, { criticality: criticality ?? "repository's" });
     const back = form.return_to ?? "";
-    return redirect(c, back.startsWith("/images") && !back.startsWith("//") ? `${back}${back.includes("?") ? "&" : "?"}saved=1` : "/images?saved=1");
+    return redirect(c, back.startsWith("/images") ? `${back}${back.includes("?") ? "&" : "?"}saved=1` : "/images?saved=1");
   });
 
   return app;
