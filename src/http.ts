@@ -73,6 +73,8 @@ export interface HttpRequest {
   redirectCredentials?: "same-origin" | "never";
   /** Counts toward the service's write pace (see Pacer). True for every method but GET and HEAD unless set (a read sent as POST). */
   write?: boolean;
+  /** Error statuses that are answers to read, not failures (Jira's bulk create answers 400 with each issue's error when none was made). */
+  answers?: number[];
 }
 
 /**
@@ -236,7 +238,7 @@ export class HttpClient {
           attempt,
         });
         outboundRequests.inc({ service: this.service, status: String(response.status) });
-        if (response.status < 400) return response;
+        if (response.status < 400 || req.answers?.includes(response.status)) return response;
         outcome = this.#classifyStatus(response, req, idempotent);
       } catch (err) {
         outcome = this.#classifyNetwork(err, req, idempotent);

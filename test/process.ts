@@ -20,14 +20,21 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
+/**
+ * A free port below Linux's ephemeral range (32768–60999). A port the kernel hands out for listen(0) comes from that range, and so
+ * does the local port of every outgoing connection: a test that restarts a server on its port could find it taken by one of its own
+ * outgoing connections meanwhile ("Port … is already in use").
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 export async function startServer(

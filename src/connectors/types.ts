@@ -614,6 +614,15 @@ export interface TrackerSession {
    */
   readonly searchLagMs?: number;
   create(target: TicketTarget, content: TicketContent): Promise<TicketRef>;
+  /** How many tickets one `createMany` request carries at most; absent where the tracker has no bulk create. */
+  readonly bulkCreateLimit?: number;
+  /**
+   * Creates several tickets in one request (at most `bulkCreateLimit`): one result per content, in
+   * order — its ticket, or the error the tracker gave for that one alone (nothing created for it).
+   * Throws when the request as a whole failed or its answer cannot be matched to what was sent:
+   * then any of them may exist, and the engine finds them by their markers before creating again.
+   */
+  createMany?(target: TicketTarget, contents: TicketContent[]): Promise<(TicketRef | ExternalError)[]>;
   /**
    * Sends the content again. Where the tracker takes only some fields now (Jira's edit screen,
    * an issue locked in its status), it sends only those and names the rest in `ignored`.

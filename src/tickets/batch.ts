@@ -9,11 +9,11 @@ import type { Db, PushBatch } from "../db/schema.js";
 import { enqueue, integrationLane, jobKind } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import type { FindingFilter } from "../findings/query.js";
-import { RateLimitedError } from "../http.js";
+import { ExternalError, RateLimitedError } from "../http.js";
 import type { ConnectorCatalogue } from "../connectors/catalogue.js";
 import { estimatePush, paceOf, type PushEstimate } from "../integrations/pacing.js";
 import { filterWhere } from "../findings/query.js";
-import { openTracker, pushSubject, recordPushError, type TrackerHandle } from "./push.js";
+import { openTracker, type PushOutcome, pushSubjects, recordPushError, type TrackerHandle } from "./push.js";
 import { assignmentScope, ownerColumn, subjectKeyOf } from "./subjects.js";
 
 export const BATCH_JOB = jobKind<{ batchId: number; integrationId: number }>("tickets.batch", {
@@ -209,29 +209,50 @@ export function batchHandler(deps: Services): JobHandler<{ batchId: number; inte
     let done = 0;
     let failed = 0;
     const sleep = deps.env.pace ? deps.env.pace.sleep : (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-    for (const { mappingId, subjectKey } of subjects) {
-      for (let waits = 0; ; waits++) {
-        try {
-          if (!handles.has(mappingId)) handles.set(mappingId, (await openTracker(deps, mappingId, logger)) ?? null);
-          const handle = handles.get(mappingId);
-          if (handle) await pushSubject(deps, handle, subjectKey, { manual: true, holder: `batch:${batchId}` });
-        } catch (err) {
-          // The tracker's limit (or Patchbay's pace ahead of it): wait, then push the same subject.
-          if (err instanceof RateLimitedError && waits < MAX_RATE_LIMIT_WAITS) {
-            const seconds = err.retryAfterSeconds ?? 60;
-            logger.info("push batch waiting for the tracker's rate limit", { batchId, integrationId, seconds });
-            await progress({ done, total: subjects.length, message: `waiting ${seconds} s: ${err.message}` });
-            await sleep(seconds * 1000);
-            continue;
-          }
-          failed++;
-          await recordPushError(deps.db, mappingId, subjectKey, err, deps.now());
-        }
-        break;
+    // A window of one mapping's subjects at a time: as many as one bulk create takes (Jira: 50), else one.
+    for (let next = 0; next < subjects.length;) {
+      const { mappingId } = subjects[next]!;
+      let handle: TrackerHandle | null | undefined;
+      let opening: unknown;
+      try {
+        if (!handles.has(mappingId)) handles.set(mappingId, (await openTracker(deps, mappingId, logger)) ?? null);
+        handle = handles.get(mappingId);
+      } catch (err) {
+        opening = err;
       }
-      done++;
+      const size = handle?.session.createMany ? (handle.session.bulkCreateLimit ?? 1) : 1;
+      const window: string[] = [];
+      while (window.length < size && next < subjects.length && subjects[next]!.mappingId === mappingId) window.push(subjects[next++]!.subjectKey);
+      let keys = window;
+      for (let waits = 0; keys.length; waits++) {
+        const outcomes: PushOutcome[] =
+          opening !== undefined
+            ? keys.map((subjectKey) => ({ subjectKey, error: opening }))
+            : handle
+              ? await pushSubjects(deps, handle, keys, { manual: true, holder: `batch:${batchId}` })
+              : keys.map((subjectKey) => ({ subjectKey, action: "skipped" as const }));
+        // The tracker's limit (or Patchbay's pace ahead of it): wait, then push the same subjects again.
+        const limited = outcomes.filter((o) => "error" in o && isRateLimit(o.error));
+        const waitFor = waits < MAX_RATE_LIMIT_WAITS ? limited : [];
+        for (const outcome of outcomes) {
+          if (waitFor.includes(outcome)) continue;
+          if ("error" in outcome) {
+            failed++;
+            await recordPushError(deps.db, mappingId, outcome.subjectKey, outcome.error, deps.now());
+          }
+          done++;
+        }
+        keys = waitFor.map((o) => o.subjectKey);
+        if (keys.length) {
+          const seconds = Math.max(...waitFor.map((o) => ("error" in o && o.error instanceof RateLimitedError ? o.error.retryAfterSeconds : undefined) ?? 60));
+          const reason = (waitFor[0] as { error: Error }).error.message;
+          logger.info("push batch waiting for the tracker's rate limit", { batchId, integrationId, seconds });
+          await progress({ done, total: subjects.length, message: `waiting ${seconds} s: ${reason}` });
+          await sleep(seconds * 1000);
+        }
+      }
       await deps.db.updateTable("push_batch_parts").set({ done, failed }).where("batch_id", "=", batchId).where("integration_id", "=", integrationId).execute();
-      if (done % 25 === 0 || done === subjects.length) await progress({ done, total: subjects.length, message: `${failed} failed` });
+      if (done % 25 < window.length || done === subjects.length) await progress({ done, total: subjects.length, message: `${failed} failed` });
     }
     await deps.db
       .updateTable("push_batch_parts")
@@ -241,4 +262,9 @@ export function batchHandler(deps: Services): JobHandler<{ batchId: number; inte
       .execute();
     logger.info("push batch part finished", { batchId, integrationId, total: subjects.length, failed });
   };
+}
+
+/** A refusal that passes with time: the service's rate limit, or Patchbay's pace ahead of it. */
+function isRateLimit(err: unknown): boolean {
+  return err instanceof ExternalError && err.kind === "rate_limited";
 }

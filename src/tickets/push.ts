@@ -159,8 +159,24 @@ export function markerFor(mappingId: number, subjectKey: string): string {
   return `patchbay-${createHash("sha256").update(`${mappingId}|${subjectKey}`).digest("hex").slice(0, 16)}`;
 }
 
-/** Pushes one subject; throws PushFailure or ExternalError when the tracker refuses. */
-export async function pushSubject(deps: Services, handle: TrackerHandle, subjectKey: string, opts: { manual: boolean; holder: string }): Promise<PushAction> {
+/** A subject ready to push: its content rendered, and its ticket row (with the marker) held by this push. */
+interface Prepared {
+  subjectKey: string;
+  started: Date;
+  view: SubjectView;
+  content: TicketContent;
+  hash: string;
+  ticket: Ticket;
+  inserted: boolean;
+}
+
+/** Renders a subject and takes its ticket row; an action instead when there is nothing to push or another push holds it. */
+async function preparePush(
+  deps: Services,
+  handle: TrackerHandle,
+  subjectKey: string,
+  opts: { manual: boolean; holder: string },
+): Promise<Prepared | PushAction> {
   const { db } = deps;
   const started = deps.now();
   const existing = await ticketFor(db, handle.mapping.id, subjectKey);
@@ -179,154 +195,266 @@ export async function pushSubject(deps: Services, handle: TrackerHandle, subject
 
   const lock = await acquire(db, handle.mapping.id, subjectKey, marker, opts.holder, started);
   if (!lock) return "busy";
+  return { subjectKey, started, view, content, hash, ticket: lock.ticket, inserted: lock.inserted };
+}
+
+/** Pushes one subject; throws PushFailure or ExternalError when the tracker refuses. */
+export async function pushSubject(deps: Services, handle: TrackerHandle, subjectKey: string, opts: { manual: boolean; holder: string }): Promise<PushAction> {
+  const prepared = await preparePush(deps, handle, subjectKey, opts);
+  if (typeof prepared === "string") return prepared;
   try {
-    let ticket = lock.ticket;
-    let action: PushAction = "unchanged";
-    let ref: TicketRef | undefined = ticket.linked_at ? { id: ticket.external_id!, key: ticket.external_key!, url: ticket.url! } : undefined;
-    // A ticket moved in the tracker (a transferred issue): recorded, then the change is made there.
-    const onTicket = async <T>(change: (r: TicketRef) => Promise<T>): Promise<T> => {
+    return await completePush(deps, handle, prepared);
+  } finally {
+    await releaseTicket(deps.db, handle.mapping.id, subjectKey);
+  }
+}
+
+export type PushOutcome = { subjectKey: string; action: PushAction } | { subjectKey: string; error: unknown };
+
+/**
+ * Pushes several subjects of one mapping. Tickets new to the tracker are made together, by its
+ * bulk create where it has one (Jira: 50 a request): every row and marker is committed, and noted
+ * as a create whose answer may be lost, before the request goes. The tracker's refusal of one
+ * issue is that subject's error alone; the rest are made. Every other push goes one by one.
+ */
+export async function pushSubjects(
+  deps: Services,
+  handle: TrackerHandle,
+  subjectKeys: string[],
+  opts: { manual: boolean; holder: string },
+): Promise<PushOutcome[]> {
+  const out: PushOutcome[] = [];
+  const fresh: Prepared[] = [];
+  const limit = handle.session.createMany ? (handle.session.bulkCreateLimit ?? 1) : 1;
+  for (const subjectKey of subjectKeys) {
+    let prepared: Prepared | PushAction;
+    try {
+      prepared = await preparePush(deps, handle, subjectKey, opts);
+    } catch (error) {
+      out.push({ subjectKey, error });
+      continue;
+    }
+    if (typeof prepared === "string") out.push({ subjectKey, action: prepared });
+    else if (limit > 1 && neverSent(prepared)) fresh.push(prepared);
+    else out.push(await completeHeld(deps, handle, prepared));
+  }
+  for (let i = 0; i < fresh.length; i += limit) {
+    const chunk = fresh.slice(i, i + limit);
+    if (chunk.length === 1) out.push(await completeHeld(deps, handle, chunk[0]!));
+    else out.push(...(await createTogether(deps, handle, chunk)));
+  }
+  return out;
+}
+
+/** No ticket yet, and no create whose answer may have been lost: nothing in the tracker can carry this marker. */
+function neverSent(p: Prepared): boolean {
+  return !p.ticket.linked_at && !(JSON.parse(p.ticket.notes || "[]") as string[]).includes(CREATE_PENDING);
+}
+
+/** A held push carried to its end, its row released whatever happens. */
+async function completeHeld(deps: Services, handle: TrackerHandle, p: Prepared, created?: TicketRef): Promise<PushOutcome> {
+  try {
+    return { subjectKey: p.subjectKey, action: await completePush(deps, handle, p, created) };
+  } catch (error) {
+    return { subjectKey: p.subjectKey, error };
+  } finally {
+    await releaseTicket(deps.db, handle.mapping.id, p.subjectKey);
+  }
+}
+
+/** One bulk create for subjects that have never been sent, then each carried on as a single push would be. */
+async function createTogether(deps: Services, handle: TrackerHandle, chunk: Prepared[]): Promise<PushOutcome[]> {
+  const { db } = deps;
+  const notesOf = (p: Prepared) => (JSON.parse(p.ticket.notes || "[]") as string[]).filter((n) => n !== CREATE_PENDING);
+  const stamp = deps.now().toISOString();
+  await db.transaction().execute(async (trx) => {
+    for (const p of chunk) await updateTicket(trx, p.ticket.id, { notes: JSON.stringify([...notesOf(p), CREATE_PENDING]), updated_at: stamp });
+  });
+  const clearPending = (p: Prepared) => updateTicket(db, p.ticket.id, { notes: JSON.stringify(notesOf(p)) });
+  const release = (p: Prepared) => releaseTicket(db, handle.mapping.id, p.subjectKey);
+  let results: (TicketRef | ExternalError)[];
+  try {
+    results = await handle.session.createMany!(
+      handle.data.target,
+      chunk.map((p) => p.content),
+    );
+  } catch (error) {
+    // Refused outright, nothing was made; otherwise any may exist, and the next attempt looks for each by its marker.
+    for (const p of chunk) {
+      if (nothingCreated(error)) await clearPending(p);
+      await release(p);
+    }
+    return chunk.map((p) => ({ subjectKey: p.subjectKey, error }));
+  }
+  const out: PushOutcome[] = [];
+  for (const [i, p] of chunk.entries()) {
+    const result = results[i]!;
+    if (result instanceof Error) {
+      await clearPending(p);
+      await release(p);
+      out.push({ subjectKey: p.subjectKey, error: result });
+    } else out.push(await completeHeld(deps, handle, p, result));
+  }
+  return out;
+}
+
+/** A create the tracker answered with a refusal (or Patchbay never sent): no ticket was made. */
+function nothingCreated(err: unknown): boolean {
+  if (err instanceof PushFailure) return true;
+  if (!(err instanceof ExternalError)) return false;
+  if (err.kind === "invalid_input") return true;
+  return err.status !== undefined && err.status >= 400 && err.status < 500 && err.status !== 408;
+}
+
+/** The rest of a push once its row is held: create (or find, after a lost answer) the ticket, update it, move it, comment. */
+async function completePush(deps: Services, handle: TrackerHandle, prepared: Prepared, created?: TicketRef): Promise<PushAction> {
+  const { db } = deps;
+  const { started, view, content, hash } = prepared;
+  const marker = prepared.ticket.marker;
+  let ticket = prepared.ticket;
+  let action: PushAction = "unchanged";
+  let ref: TicketRef | undefined = ticket.linked_at ? { id: ticket.external_id!, key: ticket.external_key!, url: ticket.url! } : undefined;
+  // A ticket moved in the tracker (a transferred issue): recorded, then the change is made there.
+  const onTicket = async <T>(change: (r: TicketRef) => Promise<T>): Promise<T> => {
+    try {
+      return await change(ref!);
+    } catch (err) {
+      if (!(err instanceof TicketMovedError)) throw err;
+      await recordMove(db, ticket.id, ref!, err, deps.now());
+      ref = err.to;
+      return change(err.to);
+    }
+  };
+  if (!ref) {
+    // A row left by an earlier attempt whose create may have succeeded (its answer lost) may
+    // have a ticket the tracker's search does not show yet: wait out the lag before looking.
+    const notes = JSON.parse(ticket.notes || "[]") as string[];
+    if (!created && !prepared.inserted && notes.includes(CREATE_PENDING)) {
+      const wait = Date.parse(ticket.updated_at) + (handle.session.searchLagMs ?? 0) - deps.now().getTime();
+      if (wait > 0) {
+        throw new RateLimitedError(
+          handle.integration.name,
+          `An earlier attempt to create this ticket lost ${handle.integration.name}'s answer, and its search can take a while to show new tickets: Patchbay looks for it in ${Math.ceil(wait / 1000)} s before creating anything.`,
+          Math.ceil(wait / 1000),
+        );
+      }
+    }
+    // Made by a bulk create just now; a row this push inserted has never been sent; else look first.
+    const found = created || prepared.inserted ? undefined : await handle.session.find(handle.data.target, marker);
+    if (created) ref = created;
+    else if (!found) {
+      const pending = JSON.stringify([...notes.filter((n) => n !== CREATE_PENDING), CREATE_PENDING]);
+      await updateTicket(db, ticket.id, { notes: pending, updated_at: deps.now().toISOString() });
       try {
-        return await change(ref!);
+        ref = await handle.session.create(handle.data.target, content);
       } catch (err) {
-        if (!(err instanceof TicketMovedError)) throw err;
-        await recordMove(db, ticket.id, ref!, err, deps.now());
-        ref = err.to;
-        return change(err.to);
+        // Refused outright: nothing was created, so the next attempt need not wait for the search.
+        if (nothingCreated(err)) await updateTicket(db, ticket.id, { notes: JSON.stringify(notes.filter((n) => n !== CREATE_PENDING)) });
+        throw err;
       }
-    };
-    if (!ref) {
-      // A row left by an earlier attempt whose create may have succeeded (its answer lost) may
-      // have a ticket the tracker's search does not show yet: wait out the lag before looking.
-      const notes = JSON.parse(ticket.notes || "[]") as string[];
-      if (!lock.inserted && notes.includes(CREATE_PENDING)) {
-        const wait = Date.parse(ticket.updated_at) + (handle.session.searchLagMs ?? 0) - deps.now().getTime();
-        if (wait > 0) {
-          throw new RateLimitedError(
-            handle.integration.name,
-            `An earlier attempt to create this ticket lost ${handle.integration.name}'s answer, and its search can take a while to show new tickets: Patchbay looks for it in ${Math.ceil(wait / 1000)} s before creating anything.`,
-            Math.ceil(wait / 1000),
-          );
-        }
-      }
-      const found = lock.inserted ? undefined : await handle.session.find(handle.data.target, marker);
-      if (!found) {
-        const pending = JSON.stringify([...notes.filter((n) => n !== CREATE_PENDING), CREATE_PENDING]);
-        await updateTicket(db, ticket.id, { notes: pending, updated_at: deps.now().toISOString() });
-        try {
-          ref = await handle.session.create(handle.data.target, content);
-        } catch (err) {
-          // Refused outright: nothing was created, so the next attempt need not wait for the search.
-          if (isPermanent(err)) await updateTicket(db, ticket.id, { notes: JSON.stringify(notes.filter((n) => n !== CREATE_PENDING)) });
-          throw err;
-        }
-      } else ref = found;
-      action = found ? "relinked" : "created";
-      if (found) await handle.session.update(handle.data.target, found, content);
-      const stamp = deps.now().toISOString();
-      await updateTicket(db, ticket.id, {
-        external_id: ref.id,
-        external_key: ref.key,
-        url: ref.url,
-        linked_at: stamp,
-        state: "open",
-        content_hash: hash,
-        content: summary(handle.data.fields, content),
-        notes: JSON.stringify(noteKeys(view)),
-        updated_at: stamp,
-      });
-      await recordChange(
-        db,
-        ticket.id,
-        "linked",
-        found
-          ? `Linked to ${ref.key}, found in the tracker by its marker after an interrupted push`
-          : `Created ${ref.key} in ${handle.data.target.project.name}`,
-        deps.now(),
-      );
-      ticket = { ...ticket, state: "open", content_hash: hash, notes: JSON.stringify(noteKeys(view)) };
-    } else if (ticket.content_hash !== hash && ticket.origin === "created") {
-      const outcome = await onTicket((r) => handle.session.update(handle.data.target, r, content));
-      // The changelog says what the tracker took: fields it would not take keep their old values.
-      const applied = appliedSummary(handle.data.fields, content, ticket.content, outcome?.ignored ?? []);
-      const changed = diff(ticket.content, applied);
-      const skipped = (outcome?.ignored ?? []).map((id) => handle.data.fields.find((m) => m.fieldId === id)?.name ?? id);
-      await updateTicket(db, ticket.id, { content_hash: hash, content: applied, updated_at: deps.now().toISOString() });
-      const left = skipped.length
-        ? `${skipped.join(", ")} left as ${skipped.length === 1 ? "it was" : "they were"} (${outcome!.reason ?? "the tracker would not take them"})`
-        : "";
-      const detail = changed.length ? `Updated ${changed.join("; ")}${left ? `; ${left}` : ""}` : left ? `Not updated: ${left}` : "Updated the content";
-      await recordChange(db, ticket.id, "updated", detail, deps.now());
-      action = "updated";
-    }
+    } else ref = found;
+    action = found ? "relinked" : "created";
+    if (found) await handle.session.update(handle.data.target, found, content);
+    const stamp = deps.now().toISOString();
+    await updateTicket(db, ticket.id, {
+      external_id: ref.id,
+      external_key: ref.key,
+      url: ref.url,
+      linked_at: stamp,
+      state: "open",
+      content_hash: hash,
+      content: summary(handle.data.fields, content),
+      notes: JSON.stringify(noteKeys(view)),
+      updated_at: stamp,
+    });
+    await recordChange(
+      db,
+      ticket.id,
+      "linked",
+      found ? `Linked to ${ref.key}, found in the tracker by its marker after an interrupted push` : `Created ${ref.key} in ${handle.data.target.project.name}`,
+      deps.now(),
+    );
+    ticket = { ...ticket, state: "open", content_hash: hash, notes: JSON.stringify(noteKeys(view)) };
+  } else if (ticket.content_hash !== hash && ticket.origin === "created") {
+    const outcome = await onTicket((r) => handle.session.update(handle.data.target, r, content));
+    // The changelog says what the tracker took: fields it would not take keep their old values.
+    const applied = appliedSummary(handle.data.fields, content, ticket.content, outcome?.ignored ?? []);
+    const changed = diff(ticket.content, applied);
+    const skipped = (outcome?.ignored ?? []).map((id) => handle.data.fields.find((m) => m.fieldId === id)?.name ?? id);
+    await updateTicket(db, ticket.id, { content_hash: hash, content: applied, updated_at: deps.now().toISOString() });
+    const left = skipped.length
+      ? `${skipped.join(", ")} left as ${skipped.length === 1 ? "it was" : "they were"} (${outcome!.reason ?? "the tracker would not take them"})`
+      : "";
+    const detail = changed.length ? `Updated ${changed.join("; ")}${left ? `; ${left}` : ""}` : left ? `Not updated: ${left}` : "Updated the content";
+    await recordChange(db, ticket.id, "updated", detail, deps.now());
+    action = "updated";
+  }
 
-    const statusId = handle.data.statusMap[view.state];
-    // Closed in the tracker, yet a scan still reports it: reopen with a comment, or (as the
-    // mapping says) leave the ticket closed and only flag the finding in Patchbay.
-    const stillDetected = ticket.state === "done" && view.state === "open" ? view.findings.filter((f) => f.stillDetected) : [];
-    const keepClosed = stillDetected.length > 0 && handle.data.inbound.stillDetected === "flag";
-    // A linked ticket moves with its findings only where the mapping allows it.
-    const mayMove = ticket.origin === "created" || handle.data.inbound.linkedTickets === "comment_and_move";
-    if (ticket.state !== view.state && !keepClosed && mayMove) {
-      if (statusId) {
-        const resolutionId = handle.data.resolutionMap?.[view.state];
-        const moved = await onTicket((r) =>
-          handle.session.transition(handle.data.target, r, statusId, {
-            resolutionId,
-            reason: view.state === "done" ? "resolved" : view.state === "accepted" ? "accepted" : "reopened",
-          }),
-        );
-        const name = handle.data.statusNames[statusId] ?? statusId;
-        if (moved === "moved") await recordChange(db, ticket.id, "transitioned", `Status → ${name} (${stateReason(view.state)})`, deps.now());
-        if (action === "unchanged") action = "updated";
-      }
-      if (stillDetected.length) {
-        const list = stillDetected.map((f) => `${f.cve} in ${f.package} ${f.installedVersion} (${f.assetName})`).join(", ");
-        await onTicket((r) =>
-          handle.session.comment(handle.data.target, r, [
-            { type: "paragraph", spans: [{ text: `Reopened by Patchbay: this ticket was closed, but the latest scan still detects ${list}.` }] },
-          ]),
-        );
-        await recordChange(db, ticket.id, "commented", `Commented: reopened, still detected (${stillDetected.length})`, deps.now());
-      }
-      await updateTicket(db, ticket.id, { state: view.state });
-    }
-
-    const posted = new Set(JSON.parse(ticket.notes) as string[]);
-    const openedNow: number[] = [];
-    for (const r of view.remediations) {
-      const key = `pr:${r.id}:${r.state}`;
-      if (posted.has(key)) continue;
-      const verb = r.state === "open" ? "opened" : r.state === "merged" ? "merged" : "closed without merging";
-      const tail = r.state === "merged" ? " The fix is recorded; the next scan confirms it." : r.state === "open" ? "" : " The finding stays open.";
-      await onTicket((r2) =>
-        handle.session.comment(handle.data.target, r2, [
-          {
-            type: "paragraph",
-            spans: [{ text: `Remediation pull request ${verb}: ` }, { text: `${r.repository}#${r.number} ${r.title}`, href: r.url }, { text: `.${tail}` }],
-          },
-        ]),
+  const statusId = handle.data.statusMap[view.state];
+  // Closed in the tracker, yet a scan still reports it: reopen with a comment, or (as the
+  // mapping says) leave the ticket closed and only flag the finding in Patchbay.
+  const stillDetected = ticket.state === "done" && view.state === "open" ? view.findings.filter((f) => f.stillDetected) : [];
+  const keepClosed = stillDetected.length > 0 && handle.data.inbound.stillDetected === "flag";
+  // A linked ticket moves with its findings only where the mapping allows it.
+  const mayMove = ticket.origin === "created" || handle.data.inbound.linkedTickets === "comment_and_move";
+  if (ticket.state !== view.state && !keepClosed && mayMove) {
+    if (statusId) {
+      const resolutionId = handle.data.resolutionMap?.[view.state];
+      const moved = await onTicket((r) =>
+        handle.session.transition(handle.data.target, r, statusId, {
+          resolutionId,
+          reason: view.state === "done" ? "resolved" : view.state === "accepted" ? "accepted" : "reopened",
+        }),
       );
-      posted.add(key);
-      if (r.state === "open") openedNow.push(r.id);
-      await updateTicket(db, ticket.id, { notes: JSON.stringify([...posted]) });
-      await recordChange(db, ticket.id, "commented", `Commented: pull request ${r.repository}#${r.number} ${verb}`, deps.now());
+      const name = handle.data.statusNames[statusId] ?? statusId;
+      if (moved === "moved") await recordChange(db, ticket.id, "transitioned", `Status → ${name} (${stateReason(view.state)})`, deps.now());
       if (action === "unchanged") action = "updated";
     }
-
-    await settle(db, ticket, view, started, deps.now());
-    // The pull requests that fix these findings name the ticket in their descriptions.
-    const annotate = action === "created" || action === "relinked" ? view.remediations.filter((r) => r.state === "open").map((r) => r.id) : openedNow;
-    if (annotate.length) {
-      // In the source control integration's lane: a hung GitHub holds its own slots only.
-      const owners = await db.selectFrom("remediations").select(["id", "integration_id"]).where("id", "in", annotate).execute();
-      for (const { id, integration_id } of owners) {
-        await enqueue(db, ANNOTATE_JOB, { remediationId: id }, deps.now(), { lane: integrationLane(integration_id) });
-      }
+    if (stillDetected.length) {
+      const list = stillDetected.map((f) => `${f.cve} in ${f.package} ${f.installedVersion} (${f.assetName})`).join(", ");
+      await onTicket((r) =>
+        handle.session.comment(handle.data.target, r, [
+          { type: "paragraph", spans: [{ text: `Reopened by Patchbay: this ticket was closed, but the latest scan still detects ${list}.` }] },
+        ]),
+      );
+      await recordChange(db, ticket.id, "commented", `Commented: reopened, still detected (${stillDetected.length})`, deps.now());
     }
-    return action;
-  } finally {
-    await releaseTicket(db, handle.mapping.id, subjectKey);
+    await updateTicket(db, ticket.id, { state: view.state });
   }
+
+  const posted = new Set(JSON.parse(ticket.notes) as string[]);
+  const openedNow: number[] = [];
+  for (const r of view.remediations) {
+    const key = `pr:${r.id}:${r.state}`;
+    if (posted.has(key)) continue;
+    const verb = r.state === "open" ? "opened" : r.state === "merged" ? "merged" : "closed without merging";
+    const tail = r.state === "merged" ? " The fix is recorded; the next scan confirms it." : r.state === "open" ? "" : " The finding stays open.";
+    await onTicket((r2) =>
+      handle.session.comment(handle.data.target, r2, [
+        {
+          type: "paragraph",
+          spans: [{ text: `Remediation pull request ${verb}: ` }, { text: `${r.repository}#${r.number} ${r.title}`, href: r.url }, { text: `.${tail}` }],
+        },
+      ]),
+    );
+    posted.add(key);
+    if (r.state === "open") openedNow.push(r.id);
+    await updateTicket(db, ticket.id, { notes: JSON.stringify([...posted]) });
+    await recordChange(db, ticket.id, "commented", `Commented: pull request ${r.repository}#${r.number} ${verb}`, deps.now());
+    if (action === "unchanged") action = "updated";
+  }
+
+  await settle(db, ticket, view, started, deps.now());
+  // The pull requests that fix these findings name the ticket in their descriptions.
+  const annotate = action === "created" || action === "relinked" ? view.remediations.filter((r) => r.state === "open").map((r) => r.id) : openedNow;
+  if (annotate.length) {
+    // In the source control integration's lane: a hung GitHub holds its own slots only.
+    const owners = await db.selectFrom("remediations").select(["id", "integration_id"]).where("id", "in", annotate).execute();
+    for (const { id, integration_id } of owners) {
+      await enqueue(db, ANNOTATE_JOB, { remediationId: id }, deps.now(), { lane: integrationLane(integration_id) });
+    }
+  }
+  return action;
 }
 
 /** Takes the subject's ticket row for this push, creating it (with its marker) if needed. */

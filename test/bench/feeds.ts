@@ -1,4 +1,4 @@
-// `npm run bench` (BENCH_ONLY=feeds): FIRST's EPSS file at its real size (250,000 CVEs, gzipped)
+// `npm run bench` (--only feeds): FIRST's EPSS file at its real size (250,000 CVEs, gzipped)
 // loaded into a fresh database, then the next day's file (a tenth of the scores changed) loaded
 // over it: each load's time and the process's peak RSS, against the issue's targets (≤ 10 s,
 // ≤ 400 MB). The feed is loaded through the same code the daily job and the upload form use.
@@ -70,7 +70,7 @@ export async function feedBenchmark(): Promise<Row[]> {
 }
 
 /**
- * `BENCH_ONLY=rescore`: a million findings (the bench's seeded database) scored from scratch
+ * `--only rescore`: a million findings (the bench's seeded database) scored from scratch
  * after an EPSS load, then again with nothing changed, in a child process (rescore-child.ts) so
  * that the peak RSS is the scoring's, not the seeding's: times and peak RSS (targets ≤ 60 s,
  * ≤ 400 MB).

@@ -1,4 +1,4 @@
-// `npm run bench` (BENCH_ONLY=fixes): 50 fix pull requests opened on the GitHub simulator with
+// `npm run bench` (--only fixes): 50 fix pull requests opened on the GitHub simulator with
 // GitHub's secondary limits on content-creating requests enforced (80 a minute, 500 an hour, per
 // account): the time against the least those limits allow for the writes the fixes need, and
 // the pull requests duplicated or missing.

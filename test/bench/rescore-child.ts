@@ -1,4 +1,4 @@
-// The scoring half of `BENCH_ONLY=rescore`, in a process of its own so that its peak RSS is the
+// The scoring half of `--only rescore`, in a process of its own so that its peak RSS is the
 // scoring's alone (the parent seeded the million findings and loaded the EPSS file). Scores
 // every finding, scores again (nothing changed), and prints the times and the peak RSS.
 import { openDatabase } from "../../src/db/database.js";

@@ -658,6 +658,86 @@ describe("bulk push", () => {
   });
 });
 
+describe("bulk create", () => {
+  /** 120 more critical findings in the first repository (123 high or critical in all), imported, with the SEC mapping. */
+  async function manyFindings(): Promise<number> {
+    const main = repoAsset(REPO);
+    for (let i = 0; i < 120; i++)
+      wiz.sim.findings.push(
+        wizFinding(100 + i, main, {
+          name: `CVE-2024-${String(10_000 + i)}`,
+          detailedName: `pkg-${i}`,
+          version: "1.0.0",
+          fixedVersion: "1.0.1",
+          severity: "CRITICAL",
+          locationPath: "package-lock.json",
+        }),
+      );
+    await importFindings();
+    return setUpMapping({});
+  }
+  const markers = () => jira.issues.map((i) => (i.fields.labels as string[]).find((l) => l.startsWith("patchbay-")));
+
+  it("makes new issues 50 to a request, and an issue Jira refuses is that finding's error alone", async () => {
+    const mappingId = await manyFindings();
+    // Jira's project refuses two of them (a validator on the summary); the rest are made.
+    jira.refuse = (fields) => (/pkg-(7|77) /.test(String(fields.summary)) ? { summary: "Summary is refused by the project's validator." } : undefined);
+    const location = (await admin.post("/vulnerabilities/push", { query: "?severity=high&severity=critical", confirm: "yes" })).headers.get("location")!;
+    await drain();
+    expect(jira.bulkCreates).toEqual([50, 50, 23]);
+    expect(jira.faults.requests.filter((r) => r.method === "POST" && r.path === "/rest/api/3/issue")).toHaveLength(0);
+    expect(jira.issues).toHaveLength(121);
+    expect(new Set(markers()).size).toBe(121);
+    expect(text(await (await admin.get(location)).text())).toContain("123 of 123 tickets done: 121 pushed, 2 failed. Finished.");
+    // Each issue's key is on its own finding's ticket (matched by order, the refused ones left out).
+    const tickets = await db()
+      .selectFrom("tickets")
+      .select(["external_key", "marker"])
+      .where("mapping_id", "=", mappingId)
+      .where("linked_at", "is not", null)
+      .execute();
+    expect(tickets).toHaveLength(121);
+    for (const t of tickets) expect(jira.issueByKey(t.external_key!)!.fields.labels).toContain(t.marker);
+    const errors = text(await (await admin.get(`/trackers/mappings/${mappingId}/errors`)).text());
+    expect(errors).toContain("pkg-7 1.0.0");
+    expect(errors).toContain("pkg-77 1.0.0");
+    expect(errors).toContain(`Jira Cloud rejected the issue (HTTP 400). Jira Cloud said: "summary: Summary is refused by the project's validator."`);
+    // Fixed in Jira, a retry makes just those two.
+    jira.refuse = undefined;
+    await admin.post(`/trackers/mappings/${mappingId}/errors/retry`, {});
+    await drain();
+    expect(jira.issues).toHaveLength(123);
+    expect(new Set(markers()).size).toBe(123);
+  });
+
+  it("creates only the rest after a bulk create whose answer was lost, finding what it made by label", async () => {
+    const mappingId = await manyFindings();
+    // The connection drops once Jira has made the first 30 issues of the first request.
+    let made = 0;
+    jira.onCreate = () => {
+      if (++made < 30) return;
+      jira.onCreate = undefined;
+      throw new Error("connection dropped mid-request");
+    };
+    await admin.post("/vulnerabilities/push", { query: "?severity=high&severity=critical", confirm: "yes" });
+    await drain();
+    expect(jira.issues).toHaveLength(30 + 50 + 23);
+    const pending = await db().selectFrom("tickets").select("id").where("mapping_id", "=", mappingId).where("linked_at", "is", null).execute();
+    expect(pending).toHaveLength(50);
+    // The retry waits out Jira Cloud's search lag, then links the 30 it finds and creates the other 20.
+    await admin.post(`/trackers/mappings/${mappingId}/errors/retry`, {});
+    await drain();
+    expect(jira.issues).toHaveLength(103);
+    for (let i = 0; i < 3; i++) await drain(60_000);
+    expect(jira.issues).toHaveLength(123);
+    expect(new Set(markers()).size).toBe(123);
+    const linked = await db().selectFrom("tickets").select("id").where("mapping_id", "=", mappingId).where("linked_at", "is not", null).execute();
+    expect(linked).toHaveLength(123);
+    const relinked = await db().selectFrom("ticket_changes").select("id").where("detail", "like", "Linked to %found in the tracker by its marker%").execute();
+    expect(relinked).toHaveLength(30);
+  });
+});
+
 describe("reconciliation past deleted and moved issues", () => {
   it("reads every live status though one issue was deleted and one moved: the deleted one is reported, the moved one followed", async () => {
     await importFindings();

@@ -358,6 +358,56 @@ describe("Azure DevOps Boards", () => {
   });
 });
 
+describe("Azure DevOps bulk push", () => {
+  it("makes new work items with one batch request, and a work item the process refuses is that finding's error alone", async () => {
+    const ado = new AzureDevOpsSim();
+    ado.tokens.add("ado-pat-good");
+    ado.addProject("Fabrikam Fiber");
+    const server = await serve(ado);
+    await start(`https://dev.azure.com=${server.url}`, 6);
+    const id = idFrom(
+      await admin.post("/integrations/azure-devops", { organizationUrl: "https://dev.azure.com/fabrikam", token: "ado-pat-good" }),
+      /\/integrations\/azure-devops\/(\d+)/,
+    );
+    const saved = await admin.post(`/trackers/${id}/mappings`, {
+      project: "Fabrikam Fiber",
+      ticketType: "Task",
+      "source.System.Title": "patchbay",
+      "value.System.Title.patchbay": "title",
+      "source.System.AreaPath": "tracker",
+      "value.System.AreaPath.tracker": "Fabrikam Fiber\\Platform",
+      "source.System.IterationPath": "tracker",
+      "value.System.IterationPath.tracker": "Fabrikam Fiber\\Sprint 2",
+      "status.done": "Done",
+    });
+    expect(saved.status, text(await saved.clone().text())).toBe(303);
+    const mappingId = idFrom(saved, /\/trackers\/mappings\/(\d+)/);
+    await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit" });
+    const findings = await db().selectFrom("findings").select(["cve", "package"]).execute();
+    expect(findings).toHaveLength(7);
+    const refused = findings.find((f) => f.cve !== "CVE-2021-3749")!;
+    ado.refuse = (fields) =>
+      String(fields["System.Title"]).startsWith(`${refused.cve} in ${refused.package} `)
+        ? "TF401320: Rule Error for field Title. Error code: Required."
+        : undefined;
+    await admin.post("/vulnerabilities/push", { query: "", confirm: "yes" });
+    await runJobs(app);
+    expect(ado.batches).toEqual([7]);
+    expect(ado.workItems).toHaveLength(6);
+    const tickets = await db().selectFrom("tickets").select(["external_id", "marker"]).where("linked_at", "is not", null).execute();
+    expect(tickets).toHaveLength(6);
+    for (const t of tickets) expect(String(ado.workItems.find((w) => String(w.id) === t.external_id)!.fields["System.Tags"])).toContain(t.marker);
+    const errors = text(await (await admin.get(`/trackers/mappings/${mappingId}/errors`)).text());
+    expect(errors).toContain(
+      `Azure DevOps rejected the work item (HTTP 400). Azure DevOps said: "TF401320: Rule Error for field Title. Error code: Required."`,
+    );
+    ado.refuse = undefined;
+    await admin.post(`/trackers/mappings/${mappingId}/errors/retry`, {});
+    await runJobs(app);
+    expect(ado.workItems).toHaveLength(7);
+  });
+});
+
 describe("ServiceNow", () => {
   it("connects with an OAuth client, computes priority from impact and urgency", async () => {
     const snow = new ServiceNowSim();
@@ -412,5 +462,50 @@ describe("ServiceNow", () => {
         /^Updated (?!.*Impact:).*Urgency: 1 - High → 3 - Low.*; Impact left as it was \(ServiceNow kept them as they were: a write ACL or UI policy keeps the account from changing them\)$/,
       ),
     ]);
+  });
+});
+
+describe("ServiceNow bulk push", () => {
+  it("makes new records through the Batch API: a refused one is its finding's error alone, and one past the batch's limit is sent again", async () => {
+    const snow = new ServiceNowSim();
+    snow.users.set("svc.patchbay", { password: "pw-0001", roles: ["itil", "personalize_dictionary"] });
+    const server = await serve(snow);
+    await start(`https://acme.service-now.com=${server.url}`, 6);
+    const connected = await admin.post("/integrations/servicenow", {
+      instanceUrl: "https://acme.service-now.com",
+      username: "svc.patchbay",
+      password: "pw-0001",
+    });
+    expect(connected.status, text(await connected.clone().text())).toBe(303);
+    const id = idFrom(connected, /\/integrations\/servicenow\/(\d+)/);
+    const saved = await admin.post(`/trackers/${id}/mappings`, {
+      project: "incident",
+      ticketType: "record",
+      "source.short_description": "patchbay",
+      "value.short_description.patchbay": "title",
+      "status.done": "6",
+    });
+    expect(saved.status, text(await saved.clone().text())).toBe(303);
+    const mappingId = idFrom(saved, /\/trackers\/mappings\/(\d+)/);
+    await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit" });
+    const findings = await db().selectFrom("findings").select(["cve", "package"]).execute();
+    expect(findings).toHaveLength(7);
+    const refused = findings.find((f) => f.cve !== "CVE-2021-3749")!;
+    snow.refuse = (record) =>
+      record.short_description?.startsWith(`${refused.cve} in ${refused.package} `) ? "Business rule 'No duplicates' aborted the insert" : undefined;
+    // The first request's transaction ends after five records: the other two come back unserviced.
+    snow.batchServiceLimit = 5;
+    await admin.post("/vulnerabilities/push", { query: "", confirm: "yes" });
+    await runJobs(app, 5_000);
+    expect(snow.batches[0]).toBe(7);
+    expect(snow.records()).toHaveLength(6);
+    const tickets = await db().selectFrom("tickets").select(["external_id", "marker"]).where("linked_at", "is not", null).execute();
+    expect(tickets).toHaveLength(6);
+    for (const t of tickets) expect(snow.records().find((r) => r.sys_id === t.external_id)!.correlation_id).toBe(t.marker);
+    const errors = text(await (await admin.get(`/trackers/mappings/${mappingId}/errors`)).text());
+    expect(errors).toContain(
+      `ServiceNow rejected the record (HTTP 403). ServiceNow said: "Operation Failed: Business rule 'No duplicates' aborted the insert"`,
+    );
+    expect(errors).not.toContain("size or time limit");
   });
 });

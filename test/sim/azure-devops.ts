@@ -4,7 +4,8 @@
 // allowedValues) and states, field definitions, classification nodes (areas, iterations),
 // work items created and patched with application/json-patch+json (rules enforced: required
 // fields, allowed values, tree paths, states), WIQL by tag, comments (7.1-preview.4), and
-// Azure DevOps' error body {$id, innerException, message, typeName, typeKey, errorCode}.
+// Azure DevOps' error body {$id, innerException, message, typeName, typeKey, errorCode}, and
+// the work item batch (POST /_apis/wit/$batch: ≤ 200, each answered alone, bodies as strings).
 import crypto from "node:crypto";
 import { Hono, type Context } from "hono";
 import { FaultKnobs } from "./faults.js";
@@ -134,6 +135,12 @@ export class AzureDevOpsSim {
     },
   ];
   readonly workItems: AdoSimWorkItem[] = [];
+  /** The size of each $batch request served. */
+  readonly batches: number[] = [];
+  /** A process rule refusing some creates: its message (TF401320), or undefined to create. */
+  refuse: ((fields: Record<string, unknown>) => string | undefined) | undefined;
+  /** Called after a work item is created, before the answer goes (a test can drop the connection here). */
+  onCreate: ((item: AdoSimWorkItem) => void) | undefined;
   #nextId = 101;
 
   /**
@@ -315,7 +322,7 @@ export class AzureDevOpsSim {
         return c.json(JSON.parse(errorBody("You must pass a valid patch document in the body of the request.", "VssPropertyValidationException")), 400);
       const fields: Record<string, unknown> = { "System.State": t.states[0], "System.AreaPath": p.name, "System.IterationPath": p.name };
       for (const f of t.fields) if (f.defaultValue !== undefined && f.defaultValue !== null) fields[f.referenceName] = f.defaultValue;
-      const problem = this.apply(p, t, fields, ops);
+      const problem = this.apply(p, t, fields, ops) ?? this.refuse?.(fields);
       if (problem) return c.json(JSON.parse(errorBody(problem, "RuleValidationException")), 400);
       const item: AdoSimWorkItem = {
         id: this.#nextId++,
@@ -326,7 +333,38 @@ export class AzureDevOpsSim {
         rev: 1,
       };
       this.workItems.push(item);
+      this.onCreate?.(item);
       return c.json(this.view(item));
+    });
+    // Work item batch: up to 200 create or update requests (PATCH with a JSON Patch body), each run
+    // as if sent alone, one failing without stopping the rest. The answer lists each one's code,
+    // headers and body — the body as a string of JSON, as Azure DevOps sends it.
+    org.post("/_apis/wit/$batch", async (c) => {
+      const requests = (await c.req.json().catch(() => null)) as { method?: string; uri?: string; headers?: Record<string, string>; body?: unknown }[] | null;
+      if (!Array.isArray(requests) || requests.length === 0)
+        return c.json(JSON.parse(errorBody("You must pass a valid list of requests in the body of the request.", "VssPropertyValidationException")), 400);
+      if (requests.length > 200)
+        return c.json(JSON.parse(errorBody("The number of requests in a batch cannot exceed 200.", "VssPropertyValidationException")), 400);
+      this.batches.push(requests.length);
+      const value: { code: number; headers: Record<string, string>; body: string }[] = [];
+      for (const r of requests) {
+        if (r.method !== "PATCH" || typeof r.uri !== "string" || !r.uri.startsWith("/")) {
+          value.push({
+            code: 400,
+            headers: {},
+            body: errorBody("Only PATCH requests to work items are supported in a batch.", "VssPropertyValidationException"),
+          });
+          continue;
+        }
+        const method = /\/_apis\/wit\/workitems\/\$/i.test(r.uri) ? "POST" : "PATCH";
+        const answer = await root.request(`/${c.req.param("org")}${r.uri}`, {
+          method,
+          headers: { ...r.headers, authorization: c.req.header("authorization") ?? "" },
+          body: JSON.stringify(r.body),
+        });
+        value.push({ code: answer.status, headers: { "Content-Type": "application/json; charset=utf-8" }, body: await answer.text() });
+      }
+      return c.json({ count: value.length, value });
     });
     const item = (c: Context) => this.workItems.find((w) => w.id === Number(c.req.param("id")));
     const getItem = (c: Context) => {

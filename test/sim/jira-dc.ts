@@ -5,12 +5,13 @@
 //   create metadata: /issue/createmeta/{p}/issuetypes[/{id}] → {values, startAt, total, isLast}
 //     from 8.4; the older /issue/createmeta?projectKeys=&expand=projects.issuetypes.fields
 //     until 9.0, which removed it (404)
-//   issues: POST /issue, GET/PUT /issue/{key}, descriptions and comments as wiki markup
+//   issues: POST /issue, POST /issue/bulk (≤ 50, per-issue errors), GET/PUT /issue/{key}, descriptions and comments as wiki markup
 //   strings, people as {name}; transitions; POST /search {jql, startAt, maxResults} →
 //   {issues, startAt, maxResults, total}; 429 with Retry-After when rate limited.
 import { Hono, type Context } from "hono";
 import { FaultKnobs } from "./faults.js";
 import {
+  BULK_CREATE_LIMIT,
   RESOLUTIONS,
   STATUSES,
   type SimField,
@@ -227,22 +228,14 @@ export class JiraDataCenterSim {
         })),
       );
     });
-    api.post("/issue", async (c) => {
-      const denied = denyWrite(c);
-      if (denied) return denied;
-      const body = (await c.req.json().catch(() => undefined)) as { fields?: Record<string, unknown> } | undefined;
-      const f = body?.fields;
-      if (!f)
-        return c.json(
-          { errorMessages: ["Can not deserialize instance of com.atlassian.jira.rest.v2.issue.IssueUpdateBean out of START_ARRAY token"], errors: {} },
-          400,
-        );
+    /** One issue from a create's fields, or Jira's refusal ({errorMessages, errors}) with nothing created. */
+    const createIssue = (f: Record<string, unknown>): SimIssue | { errorMessages: string[]; errors: Record<string, string> } => {
       const p = this.projects.find((x) => x.id === (f.project as { id?: string })?.id || x.key === (f.project as { key?: string })?.key);
-      if (!p) return c.json({ errorMessages: [], errors: { project: "project is required" } }, 400);
+      if (!p) return { errorMessages: [], errors: { project: "project is required" } };
       const type = this.issueTypes.get(p.key)?.find((t) => t.id === (f.issuetype as { id?: string })?.id);
-      if (!type) return c.json({ errorMessages: [], errors: { issuetype: "issue type is required" } }, 400);
+      if (!type) return { errorMessages: [], errors: { issuetype: "issue type is required" } };
       const errors = validate(type.fields, f, true, "dc");
-      if (Object.keys(errors).length) return c.json({ errorMessages: [], errors }, 400);
+      if (Object.keys(errors).length) return { errorMessages: [], errors };
       const id = String(this.#nextId++);
       const issue: SimIssue = {
         id,
@@ -255,7 +248,38 @@ export class JiraDataCenterSim {
         created: Date.now(),
       };
       this.issues.push(issue);
-      return c.json({ id, key: issue.key, self: `${base()}/rest/api/2/issue/${id}` }, 201);
+      return issue;
+    };
+    api.post("/issue", async (c) => {
+      const denied = denyWrite(c);
+      if (denied) return denied;
+      const body = (await c.req.json().catch(() => undefined)) as { fields?: Record<string, unknown> } | undefined;
+      if (!body?.fields)
+        return c.json(
+          { errorMessages: ["Can not deserialize instance of com.atlassian.jira.rest.v2.issue.IssueUpdateBean out of START_ARRAY token"], errors: {} },
+          400,
+        );
+      const issue = createIssue(body.fields);
+      if ("errors" in issue) return c.json(issue, 400);
+      return c.json({ id: issue.id, key: issue.key, self: `${base()}/rest/api/2/issue/${issue.id}` }, 201);
+    });
+    // Bulk create, as on Cloud: each issue made or refused on its own (failedElementNumber).
+    api.post("/issue/bulk", async (c) => {
+      const denied = denyWrite(c);
+      if (denied) return denied;
+      const body = (await c.req.json().catch(() => undefined)) as { issueUpdates?: { fields?: Record<string, unknown> }[] } | undefined;
+      const updates = body?.issueUpdates;
+      if (!Array.isArray(updates) || updates.length === 0) return c.json({ errorMessages: ["Nothing to create: issueUpdates is empty."], errors: {} }, 400);
+      if (updates.length > BULK_CREATE_LIMIT)
+        return c.json({ errorMessages: [`You can create at most ${BULK_CREATE_LIMIT} issues in one bulk request.`], errors: {} }, 400);
+      const issues: { id: string; key: string; self: string }[] = [];
+      const errors: unknown[] = [];
+      for (const [index, update] of updates.entries()) {
+        const made = update?.fields ? createIssue(update.fields) : { errorMessages: ["Can not deserialize: no fields."], errors: {} };
+        if ("errors" in made) errors.push({ status: 400, elementErrors: made, failedElementNumber: index });
+        else issues.push({ id: made.id, key: made.key, self: `${base()}/rest/api/2/issue/${made.id}` });
+      }
+      return c.json({ issues, errors }, issues.length ? 201 : 400);
     });
     const issue = (c: Context) => resolveIssue(this.issues, this.movedKeys, c.req.param("key") ?? "");
     api.get("/issue/:key", (c) => {

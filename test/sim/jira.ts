@@ -5,7 +5,8 @@
 //   /_edge/tenant_info (unauthenticated) → {cloudId}
 // Basic auth (email:token), /myself, /serverInfo, /project/search (paged, isLast),
 // createmeta issue types and fields (paged), /project/{key}/statuses, create/edit/get issue
-// with field validation against the create metadata, comments, transitions (ids differ from
+// with field validation against the create metadata, bulk create (POST /issue/bulk: ≤ 50,
+// per-issue errors by failedElementNumber, 201 if any was made, 400 if none), comments, transitions (ids differ from
 // status ids), POST /search/jql, error bodies {errorMessages, errors}, and a token-bucket
 // rate limit answering 429 with Retry-After and X-RateLimit-* headers.
 import crypto from "node:crypto";
@@ -170,6 +171,13 @@ export class JiraSim {
   #pending: Promise<unknown>[] = [];
   /** Called when an issue is created, before the response goes out (a test can crash Patchbay here). */
   onCreate: ((issue: SimIssue) => Promise<void> | void) | undefined;
+  /**
+   * A project's own refusal of some creates (a workflow validator, a field required in one
+   * context): the field errors Jira gives for these fields, or undefined to create.
+   */
+  refuse: ((fields: Record<string, unknown>) => Record<string, string> | undefined) | undefined;
+  /** The size of each bulk create request served. */
+  readonly bulkCreates: number[] = [];
   #nextId = 10000;
 
   addToken(token: string, email: string, kind: Token["kind"] = "unscoped", scopes: string[] = []): void {
@@ -587,18 +595,14 @@ export class JiraSim {
         })),
       );
     });
-    api.post("/issue", async (c) => {
-      const denied = need(c, "write");
-      if (denied) return denied;
-      const body = (await c.req.json().catch(() => undefined)) as { fields?: Record<string, unknown> } | undefined;
-      if (!body?.fields) return c.json({ errorMessages: ["Can not deserialize: no fields."], errors: {} }, 400);
-      const f = body.fields;
+    /** One issue from a create's fields, or Jira's refusal ({errorMessages, errors}) with nothing created. */
+    const createIssue = (f: Record<string, unknown>): SimIssue | { errorMessages: string[]; errors: Record<string, string> } => {
       const p = this.projects.find((x) => x.id === (f.project as { id?: string })?.id || x.key === (f.project as { key?: string })?.key);
-      if (!p) return c.json({ errorMessages: [], errors: { project: "valid project is required" } }, 400);
+      if (!p) return { errorMessages: [], errors: { project: "valid project is required" } };
       const type = this.issueTypes.get(p.key)?.find((t) => t.id === (f.issuetype as { id?: string })?.id);
-      if (!type) return c.json({ errorMessages: [], errors: { issuetype: "valid issue type is required" } }, 400);
-      const errors = validate(type.fields, f, true);
-      if (Object.keys(errors).length) return c.json({ errorMessages: [], errors }, 400);
+      if (!type) return { errorMessages: [], errors: { issuetype: "valid issue type is required" } };
+      const errors = { ...validate(type.fields, f, true), ...this.refuse?.(f) };
+      if (Object.keys(errors).length) return { errorMessages: [], errors };
       const id = String(this.#nextId++);
       const issue: SimIssue = {
         id,
@@ -611,8 +615,43 @@ export class JiraSim {
         created: this.clock(),
       };
       this.issues.push(issue);
+      return issue;
+    };
+    api.post("/issue", async (c) => {
+      const denied = need(c, "write");
+      if (denied) return denied;
+      const body = (await c.req.json().catch(() => undefined)) as { fields?: Record<string, unknown> } | undefined;
+      if (!body?.fields) return c.json({ errorMessages: ["Can not deserialize: no fields."], errors: {} }, 400);
+      const issue = createIssue(body.fields);
+      if ("errors" in issue) return c.json(issue, 400);
       await this.onCreate?.(issue);
-      return c.json({ id, key: issue.key, self: `${site()}/rest/api/3/issue/${id}` }, 201);
+      return c.json({ id: issue.id, key: issue.key, self: `${site()}/rest/api/3/issue/${issue.id}` }, 201);
+    });
+    // Bulk create: up to 50 issues, each created or refused on its own. The answer lists the
+    // issues made (in the order they were asked for) and, apart, each refused one by its index
+    // (failedElementNumber); 201 when any was made, 400 when none was.
+    api.post("/issue/bulk", async (c) => {
+      const denied = need(c, "write");
+      if (denied) return denied;
+      const body = (await c.req.json().catch(() => undefined)) as { issueUpdates?: { fields?: Record<string, unknown> }[] } | undefined;
+      const updates = body?.issueUpdates;
+      if (!Array.isArray(updates) || updates.length === 0) return c.json({ errorMessages: ["Nothing to create: issueUpdates is empty."], errors: {} }, 400);
+      if (updates.length > BULK_CREATE_LIMIT)
+        return c.json({ errorMessages: [`You can create at most ${BULK_CREATE_LIMIT} issues in one bulk request.`], errors: {} }, 400);
+      const issues: { id: string; key: string; self: string }[] = [];
+      const errors: { status: number; elementErrors: { errorMessages: string[]; errors: Record<string, string> }; failedElementNumber: number }[] = [];
+      for (const [index, update] of updates.entries()) {
+        const made = update?.fields ? createIssue(update.fields) : { errorMessages: ["Can not deserialize: no fields."], errors: {} };
+        if ("errors" in made) {
+          errors.push({ status: 400, elementErrors: made, failedElementNumber: index });
+          continue;
+        }
+        // A test may drop the connection here: the issues made so far stay made.
+        await this.onCreate?.(made);
+        issues.push({ id: made.id, key: made.key, self: `${site()}/rest/api/3/issue/${made.id}` });
+      }
+      this.bulkCreates.push(updates.length);
+      return c.json({ issues, errors }, issues.length ? 201 : 400);
     });
     const issue = (c: Context) => resolveIssue(this.issues, this.movedKeys, c.req.param("key") ?? "");
     // Bulk fetch (Cloud): up to 100 ids or keys; the ones Jira cannot give are listed apart.
@@ -820,6 +859,9 @@ export class JiraSim {
 }
 
 /** An issue by id, key, or a key it had before it was moved. */
+/** Jira's cap on one bulk create request (Cloud and Data Center alike). */
+export const BULK_CREATE_LIMIT = 50;
+
 export function resolveIssue(issues: SimIssue[], movedKeys: Map<string, string>, k: string): SimIssue | undefined {
   const id = movedKeys.get(k);
   return issues.find((i) => i.key === k || i.id === k || (id !== undefined && i.id === id));

@@ -3,7 +3,8 @@
 // sysparm_limit/offset with Link headers, Basic auth or OAuth client credentials
 // (/oauth_token.do), ACLs by role (itil to write tasks), the dictionary and choice tables the
 // mapping form reads, incident numbering, priority computed from impact and urgency, work
-// notes, and ServiceNow's error body {error: {message, detail}, status: "failure"}.
+// notes, ServiceNow's error body {error: {message, detail}, status: "failure"}, and the Batch
+// API (/api/now/v1/batch: base64 bodies, serviced and unserviced requests).
 import crypto from "node:crypto";
 import { Hono, type Context } from "hono";
 import { FaultKnobs } from "./faults.js";
@@ -61,6 +62,15 @@ export class ServiceNowSim {
     { sys_id: "8a5055c9c61122780043563ef53438e3", name: "Security Operations" },
     { sys_id: "d625dccec0a8016700a222a0f7900d06", name: "Service Desk" },
   ];
+  /**
+   * Records a Batch API request gets through before its time limit ends the transaction (the
+   * rest are listed as unserviced, nothing done); unlimited unless set.
+   */
+  batchServiceLimit = Infinity;
+  /** The size of each Batch API request served. */
+  readonly batches: number[] = [];
+  /** A business rule refusing some inserts: its message, or undefined to insert. */
+  refuse: ((record: Row) => string | undefined) | undefined;
   #counter = 10001;
 
   constructor() {
@@ -131,6 +141,8 @@ export class ServiceNowSim {
       if (!roles(c).includes("itil")) return acl(c, "Insert");
       const body = (await c.req.json().catch(() => null)) as Row | null;
       if (!body) return c.json({ error: { message: "Exception while reading request", detail: "The payload is not valid JSON." }, status: "failure" }, 400);
+      const refused = this.refuse?.(body);
+      if (refused) return c.json({ error: { message: "Operation Failed", detail: refused }, status: "failure" }, 403);
       const record: SnSimRecord = {
         state: "1",
         impact: "3",
@@ -158,6 +170,42 @@ export class ServiceNowSim {
       record.priority = PRIORITY[`${record.impact}|${record.urgency}`] ?? "5";
       return c.json({ result: record });
     });
+    // The Batch API: each rest_request run as if sent alone (its body and answer base64), in
+    // order, until the transaction's limit; the rest listed by id as unserviced.
+    const batch = async (c: Context) => {
+      const body = (await c.req.json().catch(() => null)) as {
+        batch_request_id?: string;
+        rest_requests?: { id?: string; method?: string; url?: string; headers?: { name: string; value: string }[]; body?: string }[];
+      } | null;
+      if (!Array.isArray(body?.rest_requests))
+        return c.json({ error: { message: "Exception while reading request", detail: "rest_requests is required" }, status: "failure" }, 400);
+      this.batches.push(body.rest_requests.length);
+      const serviced: unknown[] = [];
+      const unserviced: string[] = [];
+      for (const r of body.rest_requests) {
+        if (serviced.length >= this.batchServiceLimit) {
+          unserviced.push(String(r.id));
+          continue;
+        }
+        const headers = Object.fromEntries((r.headers ?? []).map((h) => [h.name, h.value]));
+        const answer = await root.request(r.url ?? "", {
+          method: r.method ?? "GET",
+          headers: { ...headers, authorization: c.req.header("authorization") ?? "" },
+          body: r.body && r.method !== "GET" ? Buffer.from(r.body, "base64").toString("utf8") : undefined,
+        });
+        serviced.push({
+          id: r.id,
+          body: Buffer.from(await answer.text()).toString("base64"),
+          status_code: answer.status,
+          status_text: answer.statusText || String(answer.status),
+          headers: [],
+          execution_time: 3,
+        });
+      }
+      return c.json({ batch_request_id: body.batch_request_id, serviced_requests: serviced, unserviced_requests: unserviced });
+    };
+    api.post("/v1/batch", batch);
+    api.post("/batch", batch);
     root.route("/api/now", api);
     return root;
   }

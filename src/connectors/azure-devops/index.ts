@@ -22,7 +22,7 @@ import {
   type TrackerFieldKind,
   type TrackerSession,
 } from "../types.js";
-import { AzureDevOpsClient, type PatchOperation, SERVICE, adoErrorMessage, organizationUrl } from "./client.js";
+import { API_VERSION, AzureDevOpsClient, type PatchOperation, SERVICE, adoErrorMessage, organizationUrl } from "./client.js";
 import { azureDevOpsInbound } from "./inbound.js";
 
 const MAX_PAGES = 20;
@@ -204,6 +204,53 @@ class AzureDevOpsSession implements TrackerSession {
       contentType: "application/json-patch+json",
     });
     return this.toRef(target, item);
+  }
+
+  /** The work item batch takes at most 200 requests. */
+  readonly bulkCreateLimit = 200;
+
+  async createMany(target: TicketTarget, contents: TicketContent[]): Promise<(TicketRef | ExternalError)[]> {
+    // Each create as the batch takes it: PATCH to the work item type's create address, its JSON Patch as the body.
+    const uri = `/${seg(target.project.id)}/_apis/wit/workitems/$${seg(target.ticketType.id)}?api-version=${API_VERSION}`;
+    const answer = await this.ado.send<{ value?: unknown }>(
+      "POST",
+      "/_apis/wit/$batch",
+      contents.map((content) => ({
+        method: "PATCH",
+        uri,
+        headers: { "Content-Type": "application/json-patch+json" },
+        body: operations(content, [content.marker]),
+      })),
+    );
+    const unmatched = (why: string) =>
+      new ExternalError(
+        "remote",
+        SERVICE,
+        `Azure DevOps answered the work item batch ${why}, so Patchbay cannot tell which work items it made: it looks for each by its tag before creating any again.`,
+      );
+    const items = answer?.value;
+    if (!Array.isArray(items) || items.length !== contents.length)
+      throw unmatched(`with ${Array.isArray(items) ? items.length : "no"} answers for ${contents.length} requests`);
+    return (items as { code?: unknown; body?: unknown }[]).map((item) => {
+      const code = typeof item?.code === "number" ? item.code : 0;
+      let body: { id?: unknown; message?: unknown } | undefined;
+      try {
+        body = typeof item?.body === "string" ? (JSON.parse(item.body) as typeof body) : undefined;
+      } catch {
+        body = undefined;
+      }
+      if (code >= 200 && code < 300) {
+        if (typeof body?.id !== "number") throw unmatched("with a work item made but not named");
+        return this.toRef(target, body as WorkItem);
+      }
+      const said = typeof body?.message === "string" ? body.message : undefined;
+      return new ExternalError(
+        code === 429 ? "rate_limited" : "remote",
+        SERVICE,
+        `Azure DevOps rejected the work item (HTTP ${code}).${said ? ` Azure DevOps said: "${said.slice(0, 300)}"` : ""}`,
+        { status: code, remoteMessage: said },
+      );
+    });
   }
 
   async update(target: TicketTarget, ticket: TicketRef, content: TicketContent) {

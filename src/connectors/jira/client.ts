@@ -83,7 +83,13 @@ export class JiraClient {
   }
 
   /** POST or PUT with a JSON body; resolves with the parsed body, or undefined for 204. */
-  async send<T>(op: Operation, method: "POST" | "PUT", path: string, body: unknown, opts: { idempotent?: boolean } = {}): Promise<T | undefined> {
+  async send<T>(
+    op: Operation,
+    method: "POST" | "PUT",
+    path: string,
+    body: unknown,
+    opts: { idempotent?: boolean; answers?: number[] } = {},
+  ): Promise<T | undefined> {
     return scoped(op, this.service, async () => {
       const response: HttpResponse = await this.http.request({
         method,
@@ -91,6 +97,7 @@ export class JiraClient {
         headers: this.headers(true),
         body: JSON.stringify(body),
         idempotent: opts.idempotent,
+        answers: opts.answers,
       });
       return response.status === 204 || !response.text ? undefined : response.json<T>();
     });

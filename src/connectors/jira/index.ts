@@ -526,6 +526,50 @@ class JiraSession implements TrackerSession {
     return { id: String(created.id), key: created.key, url: this.browse(created.key, created.self) };
   }
 
+  /** Jira's bulk create takes at most 50 issues a request (Cloud and Data Center). */
+  readonly bulkCreateLimit = 50;
+
+  async createMany(target: TicketTarget, contents: TicketContent[]): Promise<(TicketRef | ExternalError)[]> {
+    const service = this.conn.client.service;
+    // 201 when any issue was made, 400 when none was: both list each refused one by its index.
+    const answer = await this.conn.client.send<{ issues?: unknown; errors?: unknown }>(
+      "write",
+      "POST",
+      `${this.conn.api}/issue/bulk`,
+      { issueUpdates: contents.map((content) => ({ fields: createFields(target, content, this.conn.dc) })) },
+      { answers: [400] },
+    );
+    const unmatched = (why: string) =>
+      new ExternalError(
+        "remote",
+        service,
+        `${service} answered the bulk create ${why}, so Patchbay cannot tell which issues it made: it looks for each by its label before creating any again.`,
+      );
+    if (!answer || !Array.isArray(answer.issues) || (answer.errors !== undefined && !Array.isArray(answer.errors)))
+      throw unmatched("without its lists of issues and errors");
+    const failed = new Map<number, ExternalError>();
+    for (const e of (answer.errors ?? []) as { status?: unknown; elementErrors?: unknown; failedElementNumber?: unknown }[]) {
+      const index = e?.failedElementNumber;
+      if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index >= contents.length || failed.has(index))
+        throw unmatched("with an error for an issue it was not sent");
+      const status = typeof e.status === "number" ? e.status : 400;
+      const said = jiraErrorMessage(JSON.stringify(e.elementErrors ?? {}));
+      const message = `${service} rejected the issue (HTTP ${status}).${said ? ` ${service} said: "${said.slice(0, 300)}"` : ""}`;
+      failed.set(index, new ExternalError(status === 429 ? "rate_limited" : "remote", service, message, { status, remoteMessage: said }));
+    }
+    // The issues made come in the order they were asked for, the refused ones left out.
+    const made = answer.issues as { id?: unknown; key?: unknown; self?: unknown }[];
+    if (made.length !== contents.length - failed.size || made.some((i) => typeof i?.key !== "string" || i.id === undefined))
+      throw unmatched(`with ${made.length} issues made and ${failed.size} refused for ${contents.length} asked for`);
+    let next = 0;
+    return contents.map((_, index) => {
+      const error = failed.get(index);
+      if (error) return error;
+      const issue = made[next++]!;
+      return { id: String(issue.id), key: issue.key as string, url: this.browse(issue.key as string, typeof issue.self === "string" ? issue.self : undefined) };
+    });
+  }
+
   async update(target: TicketTarget, ticket: TicketRef, content: TicketContent): Promise<UpdateOutcome | void> {
     const fields = createFields(target, content, this.conn.dc);
     delete fields.project;

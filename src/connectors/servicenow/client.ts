@@ -73,4 +73,57 @@ export class ServiceNowClient {
     });
     return data.result;
   }
+
+  /**
+   * Several Table API writes in one request (the Batch API, /api/now/v1/batch): each request's
+   * own status and parsed body by position, or "unserviced" where ServiceNow stopped at its
+   * size or time limit before it (nothing done). Bodies travel base64-encoded both ways.
+   */
+  async batch(requests: { method: "POST"; path: string; body: unknown }[]): Promise<({ status: number; body: unknown } | "unserviced")[]> {
+    const { data } = await this.http.json<{ serviced_requests?: unknown; unserviced_requests?: unknown }>({
+      method: "POST",
+      url: `${this.base}/api/now/v1/batch`,
+      headers: { authorization: await this.authorization(), accept: "application/json", "content-type": "application/json", "user-agent": "Patchbay" },
+      body: JSON.stringify({
+        batch_request_id: "patchbay",
+        rest_requests: requests.map((r, i) => ({
+          id: String(i),
+          method: r.method,
+          url: `/api/now/table/${r.path}`,
+          headers: [
+            { name: "Content-Type", value: "application/json" },
+            { name: "Accept", value: "application/json" },
+          ],
+          exclude_response_headers: true,
+          body: Buffer.from(JSON.stringify(r.body)).toString("base64"),
+        })),
+      }),
+    });
+    const unmatched = (why: string) =>
+      new ExternalError(
+        "remote",
+        SERVICE,
+        `ServiceNow answered the batch ${why}, so Patchbay cannot tell which records it made: it looks for each by its correlation ID before creating any again.`,
+      );
+    if (!Array.isArray(data?.serviced_requests)) throw unmatched("without its list of serviced requests");
+    const out = new Map<number, { status: number; body: unknown } | "unserviced">();
+    for (const item of data.serviced_requests as { id?: unknown; status_code?: unknown; body?: unknown }[]) {
+      const index = Number(item?.id);
+      if (!Number.isInteger(index) || index < 0 || index >= requests.length || out.has(index) || typeof item.status_code !== "number")
+        throw unmatched("with an answer to a request it was not sent");
+      let body: unknown;
+      try {
+        body = typeof item.body === "string" && item.body ? JSON.parse(Buffer.from(item.body, "base64").toString("utf8")) : undefined;
+      } catch {
+        body = undefined;
+      }
+      out.set(index, { status: item.status_code, body });
+    }
+    for (const id of Array.isArray(data.unserviced_requests) ? data.unserviced_requests : []) {
+      const index = Number(id);
+      if (Number.isInteger(index) && index >= 0 && index < requests.length && !out.has(index)) out.set(index, "unserviced");
+    }
+    if (out.size !== requests.length) throw unmatched(`with ${out.size} answers for ${requests.length} requests`);
+    return requests.map((_, i) => out.get(i)!);
+  }
 }

@@ -4,7 +4,7 @@
 // impact and urgency take Patchbay's severity (ServiceNow computes priority from them); states
 // from the table's state choices. Records carry correlation_id = Patchbay's marker, by which a
 // retry finds them; remediation events become work notes.
-import { ExternalError } from "../../http.js";
+import { ExternalError, RateLimitedError } from "../../http.js";
 import { serviceNowInbound } from "./inbound.js";
 import type {
   Connector,
@@ -192,6 +192,41 @@ class ServiceNowSession implements TrackerSession {
       correlation_display: "Patchbay",
     });
     return this.ref(target, record);
+  }
+
+  /** Records per Batch API request: well inside its 30-second transaction limit. */
+  readonly bulkCreateLimit = 50;
+
+  async createMany(target: TicketTarget, contents: TicketContent[]): Promise<(TicketRef | ExternalError)[]> {
+    const answers = await this.sn.batch(
+      contents.map((content) => ({
+        method: "POST" as const,
+        path: encodeURIComponent(target.project.id),
+        body: { ...body(content), correlation_id: content.marker, correlation_display: "Patchbay" },
+      })),
+    );
+    return answers.map((answer) => {
+      // Not processed: ServiceNow stopped the batch at its size or time limit first.
+      if (answer === "unserviced")
+        return new RateLimitedError(SERVICE, "ServiceNow stopped the batch at its size or time limit before this record; Patchbay sends it again.", 1);
+      const result = (answer.body as { result?: RecordRef } | undefined)?.result;
+      if (answer.status >= 200 && answer.status < 300) {
+        if (!result?.sys_id)
+          throw new ExternalError(
+            "remote",
+            SERVICE,
+            "ServiceNow made a record in the batch but did not name it: Patchbay looks for it by its correlation ID before creating it again.",
+          );
+        return this.ref(target, result);
+      }
+      const said = serviceNowErrorMessage(JSON.stringify(answer.body ?? ""));
+      return new ExternalError(
+        answer.status === 429 ? "rate_limited" : answer.status === 401 ? "auth" : answer.status === 403 ? "permission" : "remote",
+        SERVICE,
+        `ServiceNow rejected the record (HTTP ${answer.status}).${said ? ` ServiceNow said: "${said.slice(0, 300)}"` : ""}`,
+        { status: answer.status, remoteMessage: said },
+      );
+    });
   }
 
   async update(target: TicketTarget, ticket: TicketRef, content: TicketContent): Promise<UpdateOutcome | void> {
