@@ -178,6 +178,10 @@ export class JiraSim {
   refuse: ((fields: Record<string, unknown>) => Record<string, string> | undefined) | undefined;
   /** The size of each bulk create request served. */
   readonly bulkCreates: number[] = [];
+  /** Bulk create requests being served at this moment. */
+  bulkInFlight = 0;
+  /** How long a bulk create's answer takes to leave once its issues are made. */
+  bulkAnswerDelayMs = 0;
   #nextId = 10000;
 
   addToken(token: string, email: string, kind: Token["kind"] = "unscoped", scopes: string[] = []): void {
@@ -640,18 +644,25 @@ export class JiraSim {
         return c.json({ errorMessages: [`You can create at most ${BULK_CREATE_LIMIT} issues in one bulk request.`], errors: {} }, 400);
       const issues: { id: string; key: string; self: string }[] = [];
       const errors: { status: number; elementErrors: { errorMessages: string[]; errors: Record<string, string> }; failedElementNumber: number }[] = [];
-      for (const [index, update] of updates.entries()) {
-        const made = update?.fields ? createIssue(update.fields) : { errorMessages: ["Can not deserialize: no fields."], errors: {} };
-        if ("errors" in made) {
-          errors.push({ status: 400, elementErrors: made, failedElementNumber: index });
-          continue;
+      this.bulkInFlight++;
+      try {
+        for (const [index, update] of updates.entries()) {
+          const made = update?.fields ? createIssue(update.fields) : { errorMessages: ["Can not deserialize: no fields."], errors: {} };
+          if ("errors" in made) {
+            errors.push({ status: 400, elementErrors: made, failedElementNumber: index });
+            continue;
+          }
+          // A test may drop the connection here: the issues made so far stay made.
+          await this.onCreate?.(made);
+          issues.push({ id: made.id, key: made.key, self: `${site()}/rest/api/3/issue/${made.id}` });
         }
-        // A test may drop the connection here: the issues made so far stay made.
-        await this.onCreate?.(made);
-        issues.push({ id: made.id, key: made.key, self: `${site()}/rest/api/3/issue/${made.id}` });
+        this.bulkCreates.push(updates.length);
+        // The issues are made; the answer takes this long to leave (a client gone meanwhile never reads it).
+        if (this.bulkAnswerDelayMs) await new Promise((r) => setTimeout(r, this.bulkAnswerDelayMs));
+        return c.json({ issues, errors }, issues.length ? 201 : 400);
+      } finally {
+        this.bulkInFlight--;
       }
-      this.bulkCreates.push(updates.length);
-      return c.json({ issues, errors }, issues.length ? 201 : 400);
     });
     const issue = (c: Context) => resolveIssue(this.issues, this.movedKeys, c.req.param("key") ?? "");
     // Bulk fetch (Cloud): up to 100 ids or keys; the ones Jira cannot give are listed apart.
