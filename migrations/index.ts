@@ -50,6 +50,7 @@ import * as m0046 from "./0046_finding_risk.js";
 import * as m0047 from "./0047_risk_context.js";
 import * as m0048 from "./0048_policy.js";
 import * as m0049 from "./0049_repository_owner.js";
+import * as m0050 from "./0050_finding_facets.js";
 import * as postgresBaseline from "./postgres/baseline.js";
 
 export const migrations: Record<string, Migration> = {
@@ -102,6 +103,7 @@ export const migrations: Record<string, Migration> = {
   "0047_risk_context": m0047,
   "0048_policy": m0048,
   "0049_repository_owner": m0049,
+  "0050_finding_facets": m0050,
 };
 
 /**

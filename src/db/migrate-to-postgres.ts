@@ -6,6 +6,7 @@
 // from the copied findings (as its triggers would have kept it), and checked against SQLite's.
 import SQLite from "better-sqlite3";
 import { type Kysely, sql } from "kysely";
+import { FACET_FILL } from "./facets.js";
 
 /** A refusal or failure the user can act on; its message says what to do. */
 export class MigrationRefused extends Error {}
@@ -15,7 +16,7 @@ const COPY_MARKER = "postgres.copied_from_sqlite";
 /** The meta key marking a SQLite database as moved (written by the final copy). */
 export const MOVED_MARKER = "sqlite.moved_to_postgres";
 /** Tables PostgreSQL derives itself. */
-const DERIVED = new Set(["finding_counts"]);
+const DERIVED = new Set(["finding_counts", "finding_facets"]);
 const OWN = (name: string) => name.startsWith("kysely_") || name.startsWith("sqlite_");
 
 export interface CopyReport {
@@ -83,6 +84,7 @@ export async function copyToPostgres(source: SQLite.Database, target: Kysely<any
     // The findings' totals are counted once at the end, not by the per-row triggers: a million
     // updates of the same few rows in one transaction would each step over all their earlier versions.
     await sql`alter table findings disable trigger user`.execute(trx);
+    await sql`alter table finding_sources disable trigger user`.execute(trx);
     for (const table of order) {
       const cols = columns.get(table)!;
       let rows = 0;
@@ -127,9 +129,11 @@ export async function copyToPostgres(source: SQLite.Database, target: Kysely<any
       options.onTable?.(table, rows);
     }
     await sql`alter table findings enable trigger user`.execute(trx);
+    await sql`alter table finding_sources enable trigger user`.execute(trx);
     await sql`insert into finding_counts (status, severity_rank, n) select status, severity_rank, count(*) from findings group by status, severity_rank`.execute(
       trx,
     );
+    for (const statement of FACET_FILL) await sql.raw(statement).execute(trx);
     await continueSequences(source, trx);
     await checkDerivedCounts(source, trx);
     const marker = JSON.stringify({ at: options.now.toISOString(), final: options.final, source: options.source });

@@ -270,6 +270,15 @@ export interface FindingCountTable {
   n: number;
 }
 
+/** Findings by status and severity per CVE, package or scanner (integration id as text), kept by triggers. */
+export interface FindingFacetTable {
+  facet: "cve" | "package" | "scanner";
+  key: string;
+  status: FindingStatus;
+  severity_rank: number;
+  n: number;
+}
+
 export interface FindingSourceTable {
   id: Generated<number>;
   finding_id: number;
@@ -679,6 +688,7 @@ export interface Database {
   integrations: IntegrationTable;
   jobs: JobTable;
   finding_counts: FindingCountTable;
+  finding_facets: FindingFacetTable;
   reconcile_runs: ReconcileRunTable;
   finding_snapshots: FindingSnapshotTable;
   repositories: RepositoryTable;

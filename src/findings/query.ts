@@ -319,15 +319,58 @@ export async function findingsOverview<X = undefined>(db: Db, filter: FindingFil
     );
   // The cache follows the findings' generation; a feed's load changes what KEV and EPSS filters
   // match without changing findings, so those count afresh — each severity up to COUNT_CAP.
+  const facet = byStatusAlone ? undefined : await facetCounts(db, filter);
   const counts = byStatusAlone
     ? bySeverity(totals.filter((r) => filter.statuses.length === 0 || filter.statuses.includes(r.status as FindingStatus)))
-    : filter.epssMin !== undefined
-      ? await cappedCounts(db, filter)
-      : filter.kev
-        ? await count()
-        : await cachedCount(db, key, count, String(row.generation));
-  const capped = filter.epssMin !== undefined ? SEVERITIES.filter((s) => counts[s] >= COUNT_CAP) : [];
+    : facet
+      ? facet
+      : filter.epssMin !== undefined
+        ? await cappedCounts(db, filter)
+        : filter.kev
+          ? await count()
+          : await cachedCount(db, key, count, String(row.generation));
+  const capped = !facet && filter.epssMin !== undefined ? SEVERITIES.filter((s) => counts[s] >= COUNT_CAP) : [];
   return { counts, capped, total: totals.reduce((sum, r) => sum + Number(r.n), 0), scanners: fromJson(row.scanners), beside: row.beside };
+}
+
+/**
+ * Findings by severity from the trigger-kept facets (finding_facets), where the filter is statuses
+ * and one of: a CVE or package prefix, KEV, an EPSS threshold, a scanner. A few index rows per CVE,
+ * package or scanner instead of the findings themselves; undefined for any other filter.
+ */
+async function facetCounts(db: Db, filter: FindingFilter): Promise<Record<Severity, number> | undefined> {
+  const narrowing = [filter.q, filter.kev || undefined, filter.epssMin, filter.scanner, filter.asset, filter.due].filter((x) => x !== undefined && x !== "");
+  if (narrowing.length !== 1 || filter.asset || filter.due) return undefined;
+  const rows = await db
+    .selectFrom("finding_facets")
+    .select(["finding_facets.severity_rank", (eb) => eb.fn.sum<number>("finding_facets.n").as("n")])
+    .$if(filter.statuses.length > 0, (q) => q.where("finding_facets.status", "in", filter.statuses))
+    .where((eb) => {
+      if (filter.scanner) return eb.and([eb("finding_facets.facet", "=", "scanner"), eb("finding_facets.key", "=", String(filter.scanner))]);
+      if (filter.kev)
+        return eb.and([eb("finding_facets.facet", "=", "cve"), eb("finding_facets.key", "in", eb.selectFrom("kev_entries").select("kev_entries.cve"))]);
+      if (filter.epssMin !== undefined)
+        return eb.and([
+          eb("finding_facets.facet", "=", "cve"),
+          eb("finding_facets.key", "in", eb.selectFrom("epss_scores").select("epss_scores.cve").where("epss_scores.score", ">=", filter.epssMin)),
+        ]);
+      const q = filter.q!.toLowerCase();
+      const cve = /^cve-/i.test(q);
+      const prefixes: string[] = cve ? [q.toUpperCase()] : disjointPrefixes(packageKeys(q));
+      return eb.and([
+        eb("finding_facets.facet", "=", cve ? "cve" : "package"),
+        eb.or(prefixes.map((key) => eb.and([eb("finding_facets.key", ">=", key), eb("finding_facets.key", "<", key + "\uffff")]))),
+      ]);
+    })
+    .groupBy("finding_facets.severity_rank")
+    .execute();
+  return bySeverity(rows.map((r) => ({ severity_rank: r.severity_rank, n: Number(r.n) })));
+}
+
+/** Prefixes none of which starts with another (a name matched by two of them would be counted twice). */
+function disjointPrefixes(keys: string[]): string[] {
+  const sorted = [...new Set(keys)].sort();
+  return sorted.filter((key, i) => !sorted.slice(0, i).some((shorter) => key.startsWith(shorter)));
 }
 
 /** The most findings of one severity an EPSS threshold counts (the page says "1,000+"). */

@@ -74,7 +74,9 @@ describe("migrate-to-postgres", () => {
     const live = new SQLite(path.join(dataDir, "patchbay.db"), { readonly: true });
     try {
       const tables = live
-        .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' and name <> 'finding_counts'")
+        .prepare(
+          "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' and name not in ('finding_counts', 'finding_facets')",
+        )
         .pluck()
         .all() as string[];
       expect(tables.length).toBeGreaterThan(30);
@@ -97,6 +99,16 @@ describe("migrate-to-postgres", () => {
       // The totals PostgreSQL's triggers kept while the findings arrived are SQLite's.
       const totals = (live.prepare("select status, severity_rank, n from finding_counts where n > 0 order by 1, 2").all() as object[]).map((r) => ({ ...r }));
       expect((await sql`select status, severity_rank, n from finding_counts where n > 0 order by 1, 2`.execute(pg.db)).rows).toEqual(totals);
+      // So are the facets counted after the copy (a count that went to zero in SQLite keeps its row there).
+      const facets = (live.prepare("select facet, key, status, severity_rank, n from finding_facets where n > 0 order by 1, 2, 3, 4").all() as object[]).map(
+        (r) => ({ ...r }),
+      );
+      expect(facets.length).toBeGreaterThan(0);
+      expect(
+        (
+          await sql<Record<string, unknown>>`select facet, key, status, severity_rank, n from finding_facets where n > 0 order by 1, 2, 3, 4`.execute(pg.db)
+        ).rows.map((r) => ({ ...r, n: Number(r.n) })),
+      ).toEqual(facets);
     } finally {
       live.close();
     }

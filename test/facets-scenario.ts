@@ -1,0 +1,175 @@
+// What the trigger-kept facets (finding_facets: findings by status and severity per CVE, package and
+// scanner) must equal at every step: the same counts taken from the findings and their scanner
+// records themselves. The steps are the writes Patchbay makes: imports (one statement for many
+// findings and records), triage and severity changes, a scanner's second record of a finding, a
+// record gone, records moved to another finding (two spellings of a package merged), findings
+// deleted (their records go with them), and a scanner removed.
+import { type Insertable, sql } from "kysely";
+import type { Db, FindingTable } from "../src/db/schema.js";
+import { SEVERITY_RANK } from "../src/findings/normalize.js";
+import { filterWhere, findingsOverview, parseFilter } from "../src/findings/query.js";
+
+type Facet = { facet: string; key: string; status: string; severity_rank: number; n: number };
+
+const line = (r: Facet) => `${r.facet}|${r.key}|${r.status}|${r.severity_rank}=${Number(r.n)}`;
+
+/** The facets as the triggers kept them, rows of zero left out. */
+export async function keptFacets(db: Db): Promise<string[]> {
+  const rows = await db.selectFrom("finding_facets").selectAll().where("n", "<>", 0).execute();
+  return rows.map(line).sort();
+}
+
+/** The facets counted afresh from the findings and their scanner records. */
+export async function countedFacets(db: Db): Promise<string[]> {
+  const rows = (
+    await sql<Facet>`
+      select 'cve' as facet, cve as key, status, severity_rank, count(*) as n from findings group by cve, status, severity_rank
+      union all select 'package', package_lc, status, severity_rank, count(*) from findings group by package_lc, status, severity_rank
+      union all select 'scanner', cast(s.integration_id as text), f.status, f.severity_rank, count(*)
+        from (select distinct finding_id, integration_id from finding_sources) s join findings f on f.id = s.finding_id
+        group by s.integration_id, f.status, f.severity_rank`.execute(db)
+  ).rows;
+  return rows.map(line).sort();
+}
+
+const SEVERITY = ["critical", "high", "medium", "low"] as const;
+const PACKAGES = ["lodash", "lodash-es", "zope.interface", "zope-interface", "axios", "qs"];
+
+/** Runs the steps, calling `check` after each with its name. */
+export async function facetScenario(db: Db, check: (step: string) => Promise<void>): Promise<void> {
+  const stamp = "2026-12-01T00:00:00.000Z";
+  const integration = async (name: string) =>
+    (
+      await db
+        .insertInto("integrations")
+        .values({
+          kind: "wiz",
+          name,
+          settings: "{}",
+          secrets: null,
+          status: "connected",
+          last_error: null,
+          last_sync_at: null,
+          created_at: stamp,
+          updated_at: stamp,
+        })
+        .returning("id")
+        .executeTakeFirstOrThrow()
+    ).id;
+  const one = await integration("Wiz");
+  const two = await integration("CI uploads");
+  const asset = (
+    await db
+      .insertInto("assets")
+      .values({
+        kind: "repository",
+        asset_key: "repository:acme/api",
+        name: "acme/api",
+        repository_id: null,
+        details: "{}",
+        created_at: stamp,
+        updated_at: stamp,
+      })
+      .returning("id")
+      .executeTakeFirstOrThrow()
+  ).id;
+  const rows: Insertable<FindingTable>[] = [];
+  for (let i = 0; i < 60; i++) {
+    const pkg = PACKAGES[i % PACKAGES.length]!;
+    rows.push({
+      fingerprint: `facet-${i}`,
+      cve: `CVE-2024-${1000 + (i % 9)}`,
+      title: `Issue ${i}`,
+      severity: SEVERITY[i % 4]!,
+      severity_rank: SEVERITY_RANK[SEVERITY[i % 4]!],
+      cvss: null,
+      ecosystem: "npm",
+      package: pkg,
+      package_lc: pkg,
+      installed_version: "1.0.0",
+      fixed_version: null,
+      asset_id: asset,
+      status: i % 5 === 0 ? "resolved" : "open",
+      first_detected_at: stamp,
+      last_seen_at: stamp,
+      resolved_at: null,
+      due_at: null,
+      created_at: stamp,
+      updated_at: stamp,
+    });
+  }
+  const ids = (await db.insertInto("findings").values(rows).returning("id").execute()).map((r) => r.id);
+  await check("findings imported");
+  const source = (findingId: number, integrationId: number, external: string) => ({
+    finding_id: findingId,
+    integration_id: integrationId,
+    external_id: external,
+    status: "open" as const,
+    raw: "{}",
+    content_hash: "h",
+    url: null,
+    first_seen_at: stamp,
+    updated_at: stamp,
+  });
+  // Every finding from the first scanner, a third of them twice (two of its records), every fourth from the second too.
+  await db
+    .insertInto("finding_sources")
+    .values([
+      ...ids.map((id) => source(id, one, `a-${id}`)),
+      ...ids.filter((_, i) => i % 3 === 0).map((id) => source(id, one, `b-${id}`)),
+      ...ids.filter((_, i) => i % 4 === 0).map((id) => source(id, two, `c-${id}`)),
+    ])
+    .execute();
+  await check("scanner records imported");
+  await db
+    .insertInto("finding_sources")
+    .values(source(ids[1]!, two, "late"))
+    .execute();
+  await check("a second scanner's first record of a finding");
+  await db.updateTable("findings").set({ status: "false_positive" }).where("id", "in", ids.slice(0, 20)).execute();
+  await db.updateTable("findings").set({ severity: "critical", severity_rank: SEVERITY_RANK.critical }).where("id", "in", ids.slice(10, 30)).execute();
+  await db.updateTable("findings").set({ cve: "CVE-2025-0001" }).where("id", "=", ids[5]!).execute();
+  await check("triage, severity and CVE changed");
+  await db.updateTable("findings").set({ updated_at: "2026-12-02T00:00:00.000Z" }).execute();
+  await check("every finding written without a counted change");
+  // A record gone: of a finding with another record of the same scanner (still counted), and a last one.
+  await db
+    .deleteFrom("finding_sources")
+    .where("external_id", "in", [`b-${ids[0]}`, `c-${ids[4]}`])
+    .execute();
+  await check("records gone");
+  // Two spellings merged: the records of zope-interface's findings move to zope.interface's.
+  await db.updateTable("finding_sources").set({ finding_id: ids[2]! }).where("finding_id", "in", [ids[3]!, ids[9]!]).execute();
+  await db.updateTable("finding_sources").set({ integration_id: two }).where("external_id", "=", `a-${ids[7]}`).execute();
+  await check("records moved to another finding and scanner");
+  await db.deleteFrom("findings").where("id", "in", [ids[3]!, ids[9]!, ids[12]!, ids[13]!]).execute();
+  await check("findings deleted with their records");
+  await db.deleteFrom("integrations").where("id", "=", two).execute();
+  await check("a scanner removed with its records");
+}
+
+/** The Vulnerabilities page's counts under facet-served filters, against the same filter counted over the findings. */
+export async function overviewMatchesFindings(db: Db): Promise<void> {
+  for (const query of [
+    "q=lodash",
+    "q=zope.interface",
+    "q=CVE-2024-100",
+    "status=all&q=axios",
+    "scanner=1",
+    "scanner=1&status=all",
+    "status=false_positive&scanner=1",
+  ]) {
+    const filter = parseFilter(new URLSearchParams(query));
+    const { counts } = await findingsOverview(db, filter);
+    const rows = await db
+      .selectFrom("findings")
+      .select(["findings.severity", (eb) => eb.fn.countAll<number>().as("n")])
+      .where(filterWhere(filter))
+      .groupBy("findings.severity")
+      .execute();
+    const expected = Object.fromEntries(Object.keys(counts).map((s) => [s, Number(rows.find((r) => r.severity === s)?.n ?? 0)]));
+    const total = Object.values(expected).reduce((a, b) => a + b, 0);
+    if (JSON.stringify(counts) !== JSON.stringify(expected) || total === 0)
+      throw new Error(`${query}: the page counts ${JSON.stringify(counts)}, the findings ${JSON.stringify(expected)}`);
+  }
+}
