@@ -25,6 +25,8 @@ export async function countedFacets(db: Db): Promise<string[]> {
     await sql<Facet>`
       select 'cve' as facet, cve as key, status, severity_rank, count(*) as n from findings group by cve, status, severity_rank
       union all select 'package', package_lc, status, severity_rank, count(*) from findings group by package_lc, status, severity_rank
+      union all select 'due', substr(due_at, 1, 10), status, severity_rank, count(*) from findings where due_at is not null
+        group by substr(due_at, 1, 10), status, severity_rank
       union all select 'scanner', cast(s.integration_id as text), f.status, f.severity_rank, count(*)
         from (select distinct finding_id, integration_id from finding_sources) s join findings f on f.id = s.finding_id
         group by s.integration_id, f.status, f.severity_rank`.execute(db)
@@ -36,6 +38,9 @@ const SEVERITY = ["critical", "high", "medium", "low"] as const;
 const PACKAGES = ["lodash", "lodash-es", "zope.interface", "zope-interface", "axios", "qs"];
 
 /** Runs the steps, calling `check` after each with its name. */
+/** The moment the scenario's deadlines are spread around, and the page's counts taken at. */
+export const NOW = "2026-12-05T12:00:00.000Z";
+
 export async function facetScenario(db: Db, check: (step: string) => Promise<void>): Promise<void> {
   const stamp = "2026-12-01T00:00:00.000Z";
   const integration = async (name: string) =>
@@ -93,7 +98,8 @@ export async function facetScenario(db: Db, check: (step: string) => Promise<voi
       first_detected_at: stamp,
       last_seen_at: stamp,
       resolved_at: null,
-      due_at: null,
+      // Deadlines spread over the days around NOW, some on NOW's own day before and after it, some none.
+      due_at: i % 7 === 0 ? null : new Date(Date.parse(NOW) + ((i % 13) - 6) * 86_400_000 + ((i % 5) - 2) * 3_600_000).toISOString(),
       created_at: stamp,
       updated_at: stamp,
     });
@@ -130,6 +136,15 @@ export async function facetScenario(db: Db, check: (step: string) => Promise<voi
   await db.updateTable("findings").set({ severity: "critical", severity_rank: SEVERITY_RANK.critical }).where("id", "in", ids.slice(10, 30)).execute();
   await db.updateTable("findings").set({ cve: "CVE-2025-0001" }).where("id", "=", ids[5]!).execute();
   await check("triage, severity and CVE changed");
+  // An SLA change moves deadlines: to another day, within their day, and away.
+  await db.updateTable("findings").set({ due_at: "2026-11-20T08:00:00.000Z" }).where("id", "in", ids.slice(30, 40)).execute();
+  await db
+    .updateTable("findings")
+    .set({ due_at: sql<string>`substr(due_at, 1, 10) || 'T23:59:59.000Z'` })
+    .where("id", "in", ids.slice(40, 45))
+    .execute();
+  await db.updateTable("findings").set({ due_at: null }).where("id", "in", ids.slice(45, 48)).execute();
+  await check("deadlines moved");
   await db.updateTable("findings").set({ updated_at: "2026-12-02T00:00:00.000Z" }).execute();
   await check("every finding written without a counted change");
   // A record gone: of a finding with another record of the same scanner (still counted), and a last one.

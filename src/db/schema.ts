@@ -270,9 +270,9 @@ export interface FindingCountTable {
   n: number;
 }
 
-/** Findings by status and severity per CVE, package or scanner (integration id as text), kept by triggers. */
+/** Findings by status and severity per CVE, package, scanner (integration id as text) or deadline day (YYYY-MM-DD), kept by triggers. */
 export interface FindingFacetTable {
-  facet: "cve" | "package" | "scanner";
+  facet: "cve" | "package" | "scanner" | "due";
   key: string;
   status: FindingStatus;
   severity_rank: number;

@@ -340,7 +340,8 @@ export async function findingsOverview<X = undefined>(db: Db, filter: FindingFil
  */
 async function facetCounts(db: Db, filter: FindingFilter): Promise<Record<Severity, number> | undefined> {
   const narrowing = [filter.q, filter.kev || undefined, filter.epssMin, filter.scanner, filter.asset, filter.due].filter((x) => x !== undefined && x !== "");
-  if (narrowing.length !== 1 || filter.asset || filter.due) return undefined;
+  if (narrowing.length !== 1 || filter.asset) return undefined;
+  if (filter.due) return dueCounts(db, filter, filter.due);
   const rows = await db
     .selectFrom("finding_facets")
     .select(["finding_facets.severity_rank", (eb) => eb.fn.sum<number>("finding_facets.n").as("n")])
@@ -365,6 +366,45 @@ async function facetCounts(db: Db, filter: FindingFilter): Promise<Record<Severi
     .groupBy("finding_facets.severity_rank")
     .execute();
   return bySeverity(rows.map((r) => ({ severity_rank: r.severity_rank, n: Number(r.n) })));
+}
+
+/**
+ * Findings due in a window (before now: overdue; now to DUE_SOON_DAYS ahead: soon) by severity: the
+ * whole days inside it from the facets (a deadline's day), the two days it cuts from the findings
+ * themselves along the (status, due_at) index.
+ */
+async function dueCounts(db: Db, filter: FindingFilter, due: NonNullable<FindingFilter["due"]>): Promise<Record<Severity, number>> {
+  const day = (iso: string) => iso.slice(0, 10);
+  const nextDay = (iso: string) => new Date(Date.parse(`${day(iso)}T00:00:00.000Z`) + 86_400_000).toISOString();
+  const from = due.kind === "overdue" ? undefined : due.now;
+  const to = due.kind === "overdue" ? due.now : new Date(Date.parse(due.now) + DUE_SOON_DAYS * 86_400_000).toISOString();
+  // Whole days: after the first day the window touches (or from the start) and before the last.
+  const whole = db
+    .selectFrom("finding_facets")
+    .select(["finding_facets.severity_rank", (eb) => eb.fn.sum<number>("finding_facets.n").as("n")])
+    .where("finding_facets.facet", "=", "due")
+    .$if(filter.statuses.length > 0, (q) => q.where("finding_facets.status", "in", filter.statuses))
+    .$if(from !== undefined, (q) => q.where("finding_facets.key", ">", day(from!)))
+    .where("finding_facets.key", "<", day(to))
+    .groupBy("finding_facets.severity_rank")
+    .execute();
+  // The cut days, from the findings: the first day's part from `from`, the last day's up to `to`.
+  const edges: [string, string][] = [[`${day(to)}T00:00:00.000Z`, to]];
+  if (from !== undefined) edges.push(day(from) === day(to) ? [from, to] : [from, nextDay(from)]);
+  if (from !== undefined && day(from) === day(to)) edges.shift();
+  const parts = await Promise.all(
+    edges.map(([start, end]) =>
+      db
+        .selectFrom("findings")
+        .select(["findings.severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
+        .$if(filter.statuses.length > 0, (q) => q.where("findings.status", "in", filter.statuses))
+        .where("findings.due_at", ">=", start)
+        .where("findings.due_at", "<", end)
+        .groupBy("findings.severity_rank")
+        .execute(),
+    ),
+  );
+  return bySeverity([...(await whole), ...parts.flat()].map((r) => ({ severity_rank: r.severity_rank, n: Number(r.n) })));
 }
 
 /** Prefixes none of which starts with another (a name matched by two of them would be counted twice). */

@@ -191,9 +191,13 @@ const PAGE_VIEWS = (middle: number): [string, string, string, number][] => [
   ["/vulnerabilities, by risk", "/vulnerabilities?sort=risk", "open, highest risk first", 50],
   ["/vulnerabilities, in KEV", "/vulnerabilities?kev=1&sort=risk", "in CISA's KEV, by risk", 50],
   ["/vulnerabilities, EPSS ≥ 10%", "/vulnerabilities?epss=0.1&sort=risk", "EPSS probability at least 0.1, by risk", 50],
+  ["/vulnerabilities, CVE prefix", "/vulnerabilities?status=all&q=CVE-2021-4", "CVE id prefix, all statuses", 50],
+  ["/vulnerabilities, overdue", "/vulnerabilities?due=overdue", "open past their SLA deadline", 50],
   ["/repositories", "/repositories", "open findings by severity per repository", 50],
   ["/images", "/images", "open findings by severity per image", 50],
   ["finding detail", `/vulnerabilities/${middle}`, "one finding, its sources, history and ticket, and the mappings that cover it", 50],
+  ["/packages", "/packages?q=lodash", "the dependency search", 50],
+  ["/trends", "/trends", "open findings over 90 days and time to remediate", 50],
 ];
 
 /**
@@ -223,7 +227,8 @@ async function pageViews(session: HttpSession, store: PageStore, size: string, n
       name: `${beside ? "PostgreSQL: " : ""}${name} p95, ${size}`,
       value: p95,
       unit: "ms",
-      target: sqliteP95 !== undefined ? 2 * sqliteP95 : target,
+      // Issue 28: every view within its target at a million findings, on PostgreSQL as on SQLite.
+      target,
       note: `${sqliteP95 !== undefined ? `${(p95 / sqliteP95).toFixed(2)}× SQLite's ${sqliteP95.toFixed(1)} ms; ` : ""}${what}; after a write each time, p50 ${percentile(cold.server, 50).toFixed(1)} ms; repeat views p95 ${percentile(warm.server, 95).toFixed(1)} ms; floor (/healthz, two statements in turn) p95 ${floor.toFixed(1)} ms${sqliteFloor !== undefined ? ` (SQLite's ${sqliteFloor.toFixed(1)} ms)` : ""}`,
     });
   }

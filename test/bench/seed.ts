@@ -12,6 +12,8 @@ export interface SeedShape {
   images: number;
 }
 
+/** The default SLA (days per severity, none for info). */
+const SLA_DAYS: Record<string, number | null> = { critical: 3, high: 14, medium: 30, low: 90, info: null };
 const SEVERITIES = [
   ["critical", 5],
   ["high", 4],
@@ -67,8 +69,8 @@ export function seedLargeDatabase(file: string, shape: SeedShape): { seconds: nu
   const asset = db.prepare("insert into assets (kind, asset_key, name, repository_id, details, created_at, updated_at) values (?, ?, ?, ?, '{}', ?, ?)");
   const finding = db.prepare(
     `insert into findings (fingerprint, cve, title, description, severity, severity_rank, cvss, ecosystem, package, package_lc, installed_version, fixed_version,
-       asset_id, status, status_reason, first_detected_at, last_seen_at, resolved_at, created_at, updated_at, risk)
-     values (?, ?, ?, ?, ?, ?, ?, 'npm', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       asset_id, status, status_reason, first_detected_at, last_seen_at, resolved_at, created_at, updated_at, risk, due_at)
+     values (?, ?, ?, ?, ?, ?, ?, 'npm', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   // Exploitation data for the findings' CVEs: an EPSS score each, and one CVE in 400 in KEV.
   const epss = db.prepare("insert into epss_scores (cve, score, percentile, changed_at) values (?, ?, ?, ?) on conflict (cve) do nothing");
@@ -146,6 +148,8 @@ export function seedLargeDatabase(file: string, shape: SeedShape): { seconds: nu
           stamp,
           // Scores spread over 0–100, as the rescore job leaves them.
           (i * 37) % 101,
+          // The default SLA's deadline from first detection: most open ones are overdue, as in a backlog nobody triaged.
+          SLA_DAYS[severity] == null ? null : new Date(Date.parse(detected) + SLA_DAYS[severity]! * 86_400_000).toISOString(),
         ).lastInsertRowid,
       );
       const n = (i * 7919) % 40000;

@@ -9,7 +9,7 @@ import { tempDir } from "../helpers.js";
 let close: (() => Promise<void>) | undefined;
 afterAll(async () => close?.());
 
-it("counts findings per CVE, package and scanner through imports, triage, merges and deletions as the findings themselves do", async () => {
+it("counts findings per CVE, package, scanner and deadline day through imports, triage, SLA changes, merges and deletions as the findings themselves do", async () => {
   const opened = await openDatabase(path.join(tempDir(), "patchbay.db"));
   close = opened.close;
   const steps: string[] = [];
@@ -17,6 +17,6 @@ it("counts findings per CVE, package and scanner through imports, triage, merges
     expect(await keptFacets(opened.db), step).toEqual(await countedFacets(opened.db));
     steps.push(step);
   });
-  expect(steps).toHaveLength(9);
+  expect(steps).toHaveLength(10);
   await overviewMatchesFindings(opened.db);
 });

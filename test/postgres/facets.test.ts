@@ -12,7 +12,7 @@ afterAll(async () => {
   await database?.drop();
 });
 
-it("counts findings per CVE, package and scanner through imports, triage, merges and deletions as the findings themselves do", async () => {
+it("counts findings per CVE, package, scanner and deadline day through imports, triage, SLA changes, merges and deletions as the findings themselves do", async () => {
   database = await freshDatabase();
   postgres = await openPostgres(database.url);
   const db = postgres.db;
@@ -21,6 +21,6 @@ it("counts findings per CVE, package and scanner through imports, triage, merges
     expect(await keptFacets(db), step).toEqual(await countedFacets(db));
     steps.push(step);
   });
-  expect(steps).toHaveLength(9);
+  expect(steps).toHaveLength(10);
   await overviewMatchesFindings(db);
 });
