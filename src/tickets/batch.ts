@@ -133,9 +133,9 @@ export async function planBatch(
     .execute();
   const perIntegration = new Map<number, number>();
   const integrationOf = new Map(mappings.map((m) => [m.mapping_id, m.id]));
-  for (const subject of await batchSubjects(db, filter)) {
-    const id = integrationOf.get(subject.mappingId)!;
-    perIntegration.set(id, (perIntegration.get(id) ?? 0) + 1);
+  for (const [mappingId, n] of await countSubjects(db, filter)) {
+    const id = integrationOf.get(mappingId)!;
+    perIntegration.set(id, (perIntegration.get(id) ?? 0) + n);
   }
   const out = [];
   for (const [id, tickets] of perIntegration) {
@@ -147,8 +147,16 @@ export async function planBatch(
   return out;
 }
 
-/** The subjects a selection sends: per mapping (of one tracker integration), the subject of each covered finding. */
-export async function batchSubjects(db: Db, filter: FindingFilter, integrationId?: number): Promise<{ mappingId: number; subjectKey: string }[]> {
+/** Findings read a page at a time by a bulk push's walk over its selection. */
+const SUBJECT_PAGE = 2000;
+
+/**
+ * The subjects a selection sends, a page at a time: per mapping (of one tracker integration), the
+ * subject of each covered finding, each once. One walk over the findings per mapping and grouping,
+ * covered when any of its assignments covers them; memory holds a page (and, for finding groups,
+ * the groups seen), whatever the selection's size.
+ */
+export async function* batchSubjectPages(db: Db, filter: FindingFilter, integrationId?: number): AsyncGenerator<{ mappingId: number; subjectKey: string }[]> {
   const assignments = await db
     .selectFrom("tracker_assignments")
     .innerJoin("tracker_mappings", "tracker_mappings.id", "tracker_assignments.mapping_id")
@@ -157,33 +165,46 @@ export async function batchSubjects(db: Db, filter: FindingFilter, integrationId
     .orderBy("tracker_assignments.mapping_id")
     .orderBy("tracker_assignments.id")
     .execute();
-  const seen = new Set<string>();
-  const out: { mappingId: number; subjectKey: string }[] = [];
+  const walks = new Map<string, typeof assignments>();
   for (const assignment of assignments) {
-    let after = 0;
-    for (;;) {
+    const key = `${assignment.mapping_id}|${assignment.group_by}`;
+    walks.set(key, [...(walks.get(key) ?? []), assignment]);
+  }
+  for (const covering of walks.values()) {
+    const { mapping_id: mappingId, group_by: groupBy } = covering[0]!;
+    // A finding is its own subject (one row, one subject); groups are sent once however many findings they hold.
+    const seen = groupBy === "finding" ? undefined : new Set<string>();
+    for (let after = 0; ;) {
       const rows = await db
         .selectFrom("findings")
         .select(["id", "ecosystem", "package_lc", "cve", "asset_id"])
-        .$if(assignment.group_by === "owner", (q) => q.select(ownerColumn))
+        .$if(groupBy === "owner", (q) => q.select(ownerColumn))
         .where(filterWhere({ ...filter, after: undefined, before: undefined }))
-        .where(assignmentScope(assignment))
+        .where((eb) => eb.or(covering.map((a) => assignmentScope(a)(eb))))
         .where("findings.id", ">", after)
         .orderBy("findings.id")
-        .limit(2000)
+        .limit(SUBJECT_PAGE)
         .execute();
       if (rows.length === 0) break;
+      const page: { mappingId: number; subjectKey: string }[] = [];
       for (const row of rows) {
-        const subjectKey = subjectKeyOf(assignment.group_by, row);
-        const key = `${assignment.mapping_id}|${subjectKey}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        out.push({ mappingId: assignment.mapping_id, subjectKey });
+        const subjectKey = subjectKeyOf(groupBy, row);
+        if (seen?.has(subjectKey)) continue;
+        seen?.add(subjectKey);
+        page.push({ mappingId, subjectKey });
       }
+      if (page.length) yield page;
       after = rows.at(-1)!.id;
     }
   }
-  return out;
+}
+
+/** How many subjects a selection sends, per mapping: a walk that keeps no subject. */
+async function countSubjects(db: Db, filter: FindingFilter, integrationId?: number): Promise<Map<number, number>> {
+  const counts = new Map<number, number>();
+  for await (const page of batchSubjectPages(db, filter, integrationId))
+    for (const { mappingId } of page) counts.set(mappingId, (counts.get(mappingId) ?? 0) + 1);
+  return counts;
 }
 
 export function batchHandler(deps: Services): JobHandler<{ batchId: number; integrationId: number }> {
@@ -198,10 +219,11 @@ export function batchHandler(deps: Services): JobHandler<{ batchId: number; inte
       .executeTakeFirst();
     if (!batch || !part || part.finished_at) return;
     const filter = JSON.parse(batch.filter) as FindingFilter;
-    const subjects = await batchSubjects(deps.db, filter, integrationId);
+    // First how many (a walk that keeps nothing), then the subjects a page at a time.
+    const total = [...(await countSubjects(deps.db, filter, integrationId)).values()].reduce((sum, n) => sum + n, 0);
     await deps.db
       .updateTable("push_batch_parts")
-      .set({ total: subjects.length, done: 0, failed: 0 })
+      .set({ total, done: 0, failed: 0 })
       .where("batch_id", "=", batchId)
       .where("integration_id", "=", integrationId)
       .execute();
@@ -209,20 +231,8 @@ export function batchHandler(deps: Services): JobHandler<{ batchId: number; inte
     let done = 0;
     let failed = 0;
     const sleep = deps.env.pace ? deps.env.pace.sleep : (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-    // A window of one mapping's subjects at a time: as many as one bulk create takes (Jira: 50), else one.
-    for (let next = 0; next < subjects.length;) {
-      const { mappingId } = subjects[next]!;
-      let handle: TrackerHandle | null | undefined;
-      let opening: unknown;
-      try {
-        if (!handles.has(mappingId)) handles.set(mappingId, (await openTracker(deps, mappingId, logger)) ?? null);
-        handle = handles.get(mappingId);
-      } catch (err) {
-        opening = err;
-      }
-      const size = handle?.session.createMany ? (handle.session.bulkCreateLimit ?? 1) : 1;
-      const window: string[] = [];
-      while (window.length < size && next < subjects.length && subjects[next]!.mappingId === mappingId) window.push(subjects[next++]!.subjectKey);
+    /** One mapping's subjects, as many as one bulk create takes (Jira: 50) or one, pushed until each succeeded, failed or waited too often. */
+    const pushWindow = async (mappingId: number, handle: TrackerHandle | null | undefined, opening: unknown, window: string[]) => {
       let keys = window;
       for (let waits = 0; keys.length; waits++) {
         const outcomes: PushOutcome[] =
@@ -247,20 +257,38 @@ export function batchHandler(deps: Services): JobHandler<{ batchId: number; inte
           const seconds = Math.max(...waitFor.map((o) => ("error" in o && o.error instanceof RateLimitedError ? o.error.retryAfterSeconds : undefined) ?? 60));
           const reason = (waitFor[0] as { error: Error }).error.message;
           logger.info("push batch waiting for the tracker's rate limit", { batchId, integrationId, seconds });
-          await progress({ done, total: subjects.length, message: `waiting ${seconds} s: ${reason}` });
+          await progress({ done, total, message: `waiting ${seconds} s: ${reason}` });
           await sleep(seconds * 1000);
         }
       }
       await deps.db.updateTable("push_batch_parts").set({ done, failed }).where("batch_id", "=", batchId).where("integration_id", "=", integrationId).execute();
-      if (done % 25 < window.length || done === subjects.length) await progress({ done, total: subjects.length, message: `${failed} failed` });
+      if (done % 25 < window.length || done === total) await progress({ done, total, message: `${failed} failed` });
+    };
+    for await (const page of batchSubjectPages(deps.db, filter, integrationId)) {
+      for (let next = 0; next < page.length;) {
+        const { mappingId } = page[next]!;
+        let handle: TrackerHandle | null | undefined;
+        let opening: unknown;
+        try {
+          if (!handles.has(mappingId)) handles.set(mappingId, (await openTracker(deps, mappingId, logger)) ?? null);
+          handle = handles.get(mappingId);
+        } catch (err) {
+          opening = err;
+        }
+        const size = handle?.session.createMany ? (handle.session.bulkCreateLimit ?? 1) : 1;
+        const window: string[] = [];
+        while (window.length < size && next < page.length && page[next]!.mappingId === mappingId) window.push(page[next++]!.subjectKey);
+        await pushWindow(mappingId, handle, opening, window);
+      }
     }
+    // Findings that left the selection while it was pushed (resolved meanwhile) were not sent: the total is what was.
     await deps.db
       .updateTable("push_batch_parts")
-      .set({ finished_at: deps.now().toISOString() })
+      .set({ finished_at: deps.now().toISOString(), total: done, done, failed })
       .where("batch_id", "=", batchId)
       .where("integration_id", "=", integrationId)
       .execute();
-    logger.info("push batch part finished", { batchId, integrationId, total: subjects.length, failed });
+    logger.info("push batch part finished", { batchId, integrationId, total, failed });
   };
 }
 
