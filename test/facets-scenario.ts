@@ -7,6 +7,7 @@
 import { type Insertable, sql } from "kysely";
 import type { Db, FindingTable } from "../src/db/schema.js";
 import { SEVERITY_RANK } from "../src/findings/normalize.js";
+import { findingRow } from "./finding-row.js";
 import { filterWhere, findingsOverview, parseFilter } from "../src/findings/query.js";
 
 type Facet = { facet: string; key: string; status: string; severity_rank: number; n: number };
@@ -79,31 +80,18 @@ export async function facetScenario(db: Db, check: (step: string) => Promise<voi
       .executeTakeFirstOrThrow()
   ).id;
   const rows: Insertable<FindingTable>[] = [];
-  for (let i = 0; i < 60; i++) {
-    const pkg = PACKAGES[i % PACKAGES.length]!;
-    rows.push({
-      fingerprint: `facet-${i}`,
-      cve: `CVE-2024-${1000 + (i % 9)}`,
-      title: `Issue ${i}`,
-      severity: SEVERITY[i % 4]!,
-      severity_rank: SEVERITY_RANK[SEVERITY[i % 4]!],
-      cvss: null,
-      ecosystem: "npm",
-      package: pkg,
-      package_lc: pkg,
-      installed_version: "1.0.0",
-      fixed_version: null,
-      asset_id: asset,
-      status: i % 5 === 0 ? "resolved" : "open",
-      first_detected_at: stamp,
-      last_seen_at: stamp,
-      resolved_at: null,
-      // Deadlines spread over the days around NOW, some on NOW's own day before and after it, some none.
-      due_at: i % 7 === 0 ? null : new Date(Date.parse(NOW) + ((i % 13) - 6) * 86_400_000 + ((i % 5) - 2) * 3_600_000).toISOString(),
-      created_at: stamp,
-      updated_at: stamp,
-    });
-  }
+  for (let i = 0; i < 60; i++)
+    rows.push(
+      findingRow(i, {
+        asset_id: asset,
+        severity: SEVERITY[i % 4]!,
+        package: PACKAGES[i % PACKAGES.length]!,
+        cve: `CVE-2024-${1000 + (i % 9)}`,
+        status: i % 5 === 0 ? "resolved" : "open",
+        // Deadlines spread over the days around NOW, some on NOW's own day before and after it, some none.
+        due_at: i % 7 === 0 ? null : new Date(Date.parse(NOW) + ((i % 13) - 6) * 86_400_000 + ((i % 5) - 2) * 3_600_000).toISOString(),
+      }),
+    );
   const ids = (await db.insertInto("findings").values(rows).returning("id").execute()).map((r) => r.id);
   await check("findings imported");
   const source = (findingId: number, integrationId: number, external: string) => ({

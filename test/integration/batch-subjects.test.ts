@@ -4,9 +4,9 @@
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/database.js";
-import { SEVERITY_RANK } from "../../src/findings/normalize.js";
 import { parseFilter } from "../../src/findings/query.js";
 import { batchSubjectPages } from "../../src/tickets/batch.js";
+import { findingRow } from "../finding-row.js";
 import { tempDir } from "../helpers.js";
 
 let close: (() => Promise<void>) | undefined;
@@ -81,31 +81,9 @@ it("pages a selection of 5,000 findings: each finding once per mapping, each pac
     await db
       .insertInto("findings")
       .values(
-        Array.from({ length: 500 }, (_, j) => {
-          const i = start + j;
-          const severity = severities[i % 4]!;
-          return {
-            fingerprint: `fp-${i}`,
-            cve: `CVE-2024-${1000 + (i % 50)}`,
-            title: `Issue ${i}`,
-            severity,
-            severity_rank: SEVERITY_RANK[severity],
-            cvss: null,
-            ecosystem: "npm",
-            package: `pkg-${i % 30}`,
-            package_lc: `pkg-${i % 30}`,
-            installed_version: "1.0.0",
-            fixed_version: null,
-            asset_id: asset,
-            status: "open" as const,
-            first_detected_at: stamp,
-            last_seen_at: stamp,
-            resolved_at: null,
-            due_at: null,
-            created_at: stamp,
-            updated_at: stamp,
-          };
-        }),
+        Array.from({ length: 500 }, (_, j) =>
+          findingRow(start + j, { asset_id: asset, severity: severities[(start + j) % 4]!, package: `pkg-${(start + j) % 30}` }),
+        ),
       )
       .execute();
 

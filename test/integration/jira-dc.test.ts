@@ -114,6 +114,42 @@ describe("Jira Data Center", () => {
     expect(sim.issues[0]!.statusId).toBe("10002");
   });
 
+  it("makes new issues together with Data Center's bulk create (REST v2)", async () => {
+    const extra = [
+      wizFinding(2, repoAsset("acme/api"), { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "HIGH" }),
+      wizFinding(3, repoAsset("acme/api"), { name: "CVE-2022-24999", detailedName: "qs", version: "6.5.2", fixedVersion: "6.5.3", severity: "HIGH" }),
+    ];
+    wiz.sim.findings.push(...extra);
+    try {
+      const sim = new JiraDataCenterSim();
+      sim.tokens.set(PAT, { name: "svc-patchbay" });
+      const admin = await start(sim);
+      expect((await admin.post("/integrations/jira-data-center", { baseUrl: BASE_URL, token: PAT })).status).toBe(303);
+      const integration = await app!.runtime.database.db
+        .selectFrom("integrations")
+        .select("id")
+        .where("kind", "=", "jira-data-center")
+        .executeTakeFirstOrThrow();
+      const mapping = await admin.post(`/trackers/${integration.id}/mappings`, securityBugMapping({ ticketType: "1" }));
+      const mappingId = Number(/\/trackers\/mappings\/(\d+)/.exec(mapping.headers.get("location")!)![1]);
+      await admin.post(`/trackers/mappings/${mappingId}/assignments`, { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit" });
+      await admin.post("/vulnerabilities/push", { query: "", confirm: "yes" });
+      await runJobs(app!);
+      expect(sim.faults.requests.filter((r) => r.method === "POST" && r.path.endsWith("/rest/api/2/issue/bulk"))).toHaveLength(1);
+      expect(sim.faults.requests.filter((r) => r.method === "POST" && r.path.endsWith("/rest/api/2/issue"))).toHaveLength(0);
+      expect(sim.issues).toHaveLength(3);
+      const keys = await app!.runtime.database.db
+        .selectFrom("tickets")
+        .select("external_key")
+        .where("linked_at", "is not", null)
+        .orderBy("external_key")
+        .execute();
+      expect(keys.map((k) => k.external_key)).toEqual(["SEC-1", "SEC-2", "SEC-3"]);
+    } finally {
+      wiz.sim.findings.splice(wiz.sim.findings.length - extra.length, extra.length);
+    }
+  });
+
   it("uses the older create metadata and a password on Jira 8.3", async () => {
     const sim = new JiraDataCenterSim("8.3.0");
     sim.passwords.set("svc-patchbay", "s3cret-password");

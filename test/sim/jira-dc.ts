@@ -11,7 +11,7 @@
 import { Hono, type Context } from "hono";
 import { FaultKnobs } from "./faults.js";
 import {
-  BULK_CREATE_LIMIT,
+  bulkCreate,
   RESOLUTIONS,
   STATUSES,
   type SimField,
@@ -267,19 +267,8 @@ export class JiraDataCenterSim {
     api.post("/issue/bulk", async (c) => {
       const denied = denyWrite(c);
       if (denied) return denied;
-      const body = (await c.req.json().catch(() => undefined)) as { issueUpdates?: { fields?: Record<string, unknown> }[] } | undefined;
-      const updates = body?.issueUpdates;
-      if (!Array.isArray(updates) || updates.length === 0) return c.json({ errorMessages: ["Nothing to create: issueUpdates is empty."], errors: {} }, 400);
-      if (updates.length > BULK_CREATE_LIMIT)
-        return c.json({ errorMessages: [`You can create at most ${BULK_CREATE_LIMIT} issues in one bulk request.`], errors: {} }, 400);
-      const issues: { id: string; key: string; self: string }[] = [];
-      const errors: unknown[] = [];
-      for (const [index, update] of updates.entries()) {
-        const made = update?.fields ? createIssue(update.fields) : { errorMessages: ["Can not deserialize: no fields."], errors: {} };
-        if ("errors" in made) errors.push({ status: 400, elementErrors: made, failedElementNumber: index });
-        else issues.push({ id: made.id, key: made.key, self: `${base()}/rest/api/2/issue/${made.id}` });
-      }
-      return c.json({ issues, errors }, issues.length ? 201 : 400);
+      const answer = await bulkCreate(await c.req.json().catch(() => undefined), createIssue, (issue) => `${base()}/rest/api/2/issue/${issue.id}`);
+      return c.json(answer.body, answer.status);
     });
     const issue = (c: Context) => resolveIssue(this.issues, this.movedKeys, c.req.param("key") ?? "");
     api.get("/issue/:key", (c) => {

@@ -631,35 +631,23 @@ export class JiraSim {
       await this.onCreate?.(issue);
       return c.json({ id: issue.id, key: issue.key, self: `${site()}/rest/api/3/issue/${issue.id}` }, 201);
     });
-    // Bulk create: up to 50 issues, each created or refused on its own. The answer lists the
-    // issues made (in the order they were asked for) and, apart, each refused one by its index
-    // (failedElementNumber); 201 when any was made, 400 when none was.
+    // Bulk create (bulkCreate below), counted while it is served.
     api.post("/issue/bulk", async (c) => {
       const denied = need(c, "write");
       if (denied) return denied;
-      const body = (await c.req.json().catch(() => undefined)) as { issueUpdates?: { fields?: Record<string, unknown> }[] } | undefined;
-      const updates = body?.issueUpdates;
-      if (!Array.isArray(updates) || updates.length === 0) return c.json({ errorMessages: ["Nothing to create: issueUpdates is empty."], errors: {} }, 400);
-      if (updates.length > BULK_CREATE_LIMIT)
-        return c.json({ errorMessages: [`You can create at most ${BULK_CREATE_LIMIT} issues in one bulk request.`], errors: {} }, 400);
-      const issues: { id: string; key: string; self: string }[] = [];
-      const errors: { status: number; elementErrors: { errorMessages: string[]; errors: Record<string, string> }; failedElementNumber: number }[] = [];
       this.bulkInFlight++;
       try {
-        for (const [index, update] of updates.entries()) {
-          const made = update?.fields ? createIssue(update.fields) : { errorMessages: ["Can not deserialize: no fields."], errors: {} };
-          if ("errors" in made) {
-            errors.push({ status: 400, elementErrors: made, failedElementNumber: index });
-            continue;
-          }
+        const answer = await bulkCreate(
+          await c.req.json().catch(() => undefined),
+          createIssue,
+          (issue) => `${site()}/rest/api/3/issue/${issue.id}`,
           // A test may drop the connection here: the issues made so far stay made.
-          await this.onCreate?.(made);
-          issues.push({ id: made.id, key: made.key, self: `${site()}/rest/api/3/issue/${made.id}` });
-        }
-        this.bulkCreates.push(updates.length);
+          async (issue) => this.onCreate?.(issue),
+        );
+        if (answer.made !== undefined) this.bulkCreates.push(answer.made);
         // The issues are made; the answer takes this long to leave (a client gone meanwhile never reads it).
-        if (this.bulkAnswerDelayMs) await new Promise((r) => setTimeout(r, this.bulkAnswerDelayMs));
-        return c.json({ issues, errors }, issues.length ? 201 : 400);
+        if (this.bulkAnswerDelayMs && answer.made !== undefined) await new Promise((r) => setTimeout(r, this.bulkAnswerDelayMs));
+        return c.json(answer.body, answer.status);
       } finally {
         this.bulkInFlight--;
       }
@@ -872,6 +860,39 @@ export class JiraSim {
 /** An issue by id, key, or a key it had before it was moved. */
 /** Jira's cap on one bulk create request (Cloud and Data Center alike). */
 export const BULK_CREATE_LIMIT = 50;
+
+type Refusal = { errorMessages: string[]; errors: Record<string, string> };
+
+/**
+ * Jira's bulk create over a simulator's own create (Cloud and Data Center alike): up to 50
+ * issues, each made or refused on its own. The answer lists the issues made, in the order asked,
+ * and apart each refused one by its index (failedElementNumber); 201 when any was made, 400 when
+ * none was. `made`: how many were asked for, when the request itself was read.
+ */
+export async function bulkCreate(
+  body: unknown,
+  create: (fields: Record<string, unknown>) => SimIssue | Refusal,
+  self: (issue: SimIssue) => string,
+  made?: (issue: SimIssue) => Promise<void>,
+): Promise<{ status: 201 | 400; body: unknown; made?: number }> {
+  const updates = (body as { issueUpdates?: { fields?: Record<string, unknown> }[] } | undefined)?.issueUpdates;
+  if (!Array.isArray(updates) || updates.length === 0)
+    return { status: 400, body: { errorMessages: ["Nothing to create: issueUpdates is empty."], errors: {} } };
+  if (updates.length > BULK_CREATE_LIMIT)
+    return { status: 400, body: { errorMessages: [`You can create at most ${BULK_CREATE_LIMIT} issues in one bulk request.`], errors: {} } };
+  const issues: { id: string; key: string; self: string }[] = [];
+  const errors: { status: number; elementErrors: Refusal; failedElementNumber: number }[] = [];
+  for (const [index, update] of updates.entries()) {
+    const issue = update?.fields ? create(update.fields) : { errorMessages: ["Can not deserialize: no fields."], errors: {} };
+    if ("errors" in issue) {
+      errors.push({ status: 400, elementErrors: issue, failedElementNumber: index });
+      continue;
+    }
+    await made?.(issue);
+    issues.push({ id: issue.id, key: issue.key, self: self(issue) });
+  }
+  return { status: issues.length ? 201 : 400, body: { issues, errors }, made: updates.length };
+}
 
 export function resolveIssue(issues: SimIssue[], movedKeys: Map<string, string>, k: string): SimIssue | undefined {
   const id = movedKeys.get(k);
