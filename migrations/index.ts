@@ -51,6 +51,7 @@ import * as m0047 from "./0047_risk_context.js";
 import * as m0048 from "./0048_policy.js";
 import * as m0049 from "./0049_repository_owner.js";
 import * as m0050 from "./0050_finding_facets.js";
+import * as m0051 from "./0051_resolution_days.js";
 import * as postgresBaseline from "./postgres/baseline.js";
 
 export const migrations: Record<string, Migration> = {
@@ -104,6 +105,7 @@ export const migrations: Record<string, Migration> = {
   "0048_policy": m0048,
   "0049_repository_owner": m0049,
   "0050_finding_facets": m0050,
+  "0051_resolution_days": m0051,
 };
 
 /**

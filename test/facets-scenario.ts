@@ -8,17 +8,23 @@ import { type Insertable, sql } from "kysely";
 import type { Db, FindingTable } from "../src/db/schema.js";
 import { SEVERITY_RANK } from "../src/findings/normalize.js";
 import { findingRow } from "./finding-row.js";
+import { dialectOf } from "../src/db/dialect.js";
 import { filterWhere, findingsOverview, parseFilter } from "../src/findings/query.js";
 
 type Facet = { facet: string; key: string; status: string; severity_rank: number; n: number };
 
 const line = (r: Facet) => `${r.facet}|${r.key}|${r.status}|${r.severity_rank}=${Number(r.n)}`;
 
-/** The facets as the triggers kept them, rows of zero left out. */
+/** The facets as the triggers kept them, rows of zero left out; then the resolutions by day. */
 export async function keptFacets(db: Db): Promise<string[]> {
   const rows = await db.selectFrom("finding_facets").selectAll().where("n", "<>", 0).execute();
-  return rows.map(line).sort();
+  const days = await db.selectFrom("resolution_days").selectAll().where("n", "<>", 0).execute();
+  return [...rows.map(line).sort(), ...days.map(resolved).sort()];
 }
+
+type Resolved = { day: string; severity: string; n: number; days: number; with_sla: number; within_sla: number };
+// Days to resolve rounded: a sum kept by additions and subtractions may differ from a fresh one in its last bits.
+const resolved = (r: Resolved) => `${r.day}|${r.severity}=${Number(r.n)}/${Number(r.days).toFixed(6)}/${Number(r.with_sla)}/${Number(r.within_sla)}`;
 
 /** The facets counted afresh from the findings and their scanner records. */
 export async function countedFacets(db: Db): Promise<string[]> {
@@ -32,7 +38,19 @@ export async function countedFacets(db: Db): Promise<string[]> {
         from (select distinct finding_id, integration_id from finding_sources) s join findings f on f.id = s.finding_id
         group by s.integration_id, f.status, f.severity_rank`.execute(db)
   ).rows;
-  return rows.map(line).sort();
+  const days = (
+    await sql<Resolved>`
+      select substr(resolved_at, 1, 10) as day, severity, count(*) as n, sum(${daysToResolve(db)}) as days,
+             sum(case when due_at is not null then 1 else 0 end) as with_sla, sum(case when due_at is not null and resolved_at <= due_at then 1 else 0 end) as within_sla
+        from findings where status = 'resolved' and resolved_at is not null group by substr(resolved_at, 1, 10), severity`.execute(db)
+  ).rows;
+  return [...rows.map(line).sort(), ...days.map(resolved).sort()];
+}
+
+function daysToResolve(db: Db) {
+  return dialectOf(db) === "postgres"
+    ? sql`extract(epoch from (resolved_at::timestamptz - first_detected_at::timestamptz)) / 86400.0`
+    : sql`julianday(resolved_at) - julianday(first_detected_at)`;
 }
 
 const SEVERITY = ["critical", "high", "medium", "low"] as const;
@@ -88,6 +106,7 @@ export async function facetScenario(db: Db, check: (step: string) => Promise<voi
         package: PACKAGES[i % PACKAGES.length]!,
         cve: `CVE-2024-${1000 + (i % 9)}`,
         status: i % 5 === 0 ? "resolved" : "open",
+        resolved_at: i % 5 === 0 ? new Date(Date.parse(NOW) - (i % 11) * 86_400_000).toISOString() : null,
         // Deadlines spread over the days around NOW, some on NOW's own day before and after it, some none.
         due_at: i % 7 === 0 ? null : new Date(Date.parse(NOW) + ((i % 13) - 6) * 86_400_000 + ((i % 5) - 2) * 3_600_000).toISOString(),
       }),
@@ -133,6 +152,10 @@ export async function facetScenario(db: Db, check: (step: string) => Promise<voi
     .execute();
   await db.updateTable("findings").set({ due_at: null }).where("id", "in", ids.slice(45, 48)).execute();
   await check("deadlines moved");
+  // Fixed, and one fix undone: a resolution counts on its day, and stops counting when reopened.
+  await db.updateTable("findings").set({ status: "resolved", resolved_at: NOW }).where("id", "in", ids.slice(48, 56)).execute();
+  await db.updateTable("findings").set({ status: "open", resolved_at: null }).where("id", "=", ids[10]!).execute();
+  await check("findings resolved and reopened");
   await db.updateTable("findings").set({ updated_at: "2026-12-02T00:00:00.000Z" }).execute();
   await check("every finding written without a counted change");
   // A record gone: of a finding with another record of the same scanner (still counted), and a last one.

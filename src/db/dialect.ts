@@ -23,13 +23,6 @@ export function dialectOf(db: Kysely<any>): DialectName {
   return db.getExecutor().adapter instanceof PostgresAdapter ? "postgres" : "sqlite";
 }
 
-/** Days from one ISO timestamp column to another, with the fraction of a day. */
-export function daysBetween(db: Kysely<any>, from: string, to: string): RawBuilder<number> {
-  return dialectOf(db) === "postgres"
-    ? sql<number>`(extract(epoch from (${sql.ref(to)}::timestamptz - ${sql.ref(from)}::timestamptz)) / 86400.0)`
-    : sql<number>`(julianday(${sql.ref(to)}) - julianday(${sql.ref(from)}))`;
-}
-
 /**
  * An insert of many rows (a page of findings, their scanner records, their history), to which
  * the caller adds on conflict and returning. On PostgreSQL the rows travel as one JSON parameter

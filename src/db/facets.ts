@@ -15,3 +15,14 @@ export const FACET_FILL = [
        FROM (SELECT DISTINCT finding_id, integration_id FROM finding_sources) s JOIN findings f ON f.id = s.finding_id
        GROUP BY s.integration_id, f.status, f.severity_rank`,
 ];
+
+/** Counts the resolved findings by the day they were resolved and their severity (into an empty resolution_days). */
+export function resolutionFill(postgres: boolean): string {
+  const days = postgres
+    ? "extract(epoch from (resolved_at::timestamptz - first_detected_at::timestamptz)) / 86400.0"
+    : "julianday(resolved_at) - julianday(first_detected_at)";
+  return `INSERT INTO resolution_days (day, severity, n, days, with_sla, within_sla)
+     SELECT substr(resolved_at, 1, 10), severity, count(*), sum(${days}),
+            sum(CASE WHEN due_at IS NOT NULL THEN 1 ELSE 0 END), sum(CASE WHEN due_at IS NOT NULL AND resolved_at <= due_at THEN 1 ELSE 0 END)
+       FROM findings WHERE status = 'resolved' AND resolved_at IS NOT NULL GROUP BY substr(resolved_at, 1, 10), severity`;
+}

@@ -279,6 +279,17 @@ export interface FindingFacetTable {
   n: number;
 }
 
+/** Resolved findings by the day they were resolved and their severity, kept by triggers (Trends' time to remediate). */
+export interface ResolutionDayTable {
+  day: string;
+  severity: Severity;
+  n: number;
+  /** Days from first detection to resolution, summed. */
+  days: number;
+  with_sla: number;
+  within_sla: number;
+}
+
 export interface FindingSourceTable {
   id: Generated<number>;
   finding_id: number;
@@ -689,6 +700,7 @@ export interface Database {
   jobs: JobTable;
   finding_counts: FindingCountTable;
   finding_facets: FindingFacetTable;
+  resolution_days: ResolutionDayTable;
   reconcile_runs: ReconcileRunTable;
   finding_snapshots: FindingSnapshotTable;
   repositories: RepositoryTable;

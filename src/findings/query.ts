@@ -335,12 +335,14 @@ export async function findingsOverview<X = undefined>(db: Db, filter: FindingFil
 
 /**
  * Findings by severity from the trigger-kept facets (finding_facets), where the filter is statuses
- * and one of: a CVE or package prefix, KEV, an EPSS threshold, a scanner. A few index rows per CVE,
- * package or scanner instead of the findings themselves; undefined for any other filter.
+ * and one of: a CVE or package prefix, KEV, a scanner, a deadline window. A few index rows per CVE,
+ * package, scanner or day instead of the findings themselves; undefined for any other filter.
  */
 async function facetCounts(db: Db, filter: FindingFilter): Promise<Record<Severity, number> | undefined> {
   const narrowing = [filter.q, filter.kev || undefined, filter.epssMin, filter.scanner, filter.asset, filter.due].filter((x) => x !== undefined && x !== "");
-  if (narrowing.length !== 1 || filter.asset) return undefined;
+  // An EPSS threshold matches most CVEs: summing their rows (a CVE's findings spread over statuses
+  // and severities) costs more than counting each severity up to COUNT_CAP along the index.
+  if (narrowing.length !== 1 || filter.asset || filter.epssMin !== undefined) return undefined;
   if (filter.due) return dueCounts(db, filter, filter.due);
   const rows = await db
     .selectFrom("finding_facets")
@@ -350,11 +352,6 @@ async function facetCounts(db: Db, filter: FindingFilter): Promise<Record<Severi
       if (filter.scanner) return eb.and([eb("finding_facets.facet", "=", "scanner"), eb("finding_facets.key", "=", String(filter.scanner))]);
       if (filter.kev)
         return eb.and([eb("finding_facets.facet", "=", "cve"), eb("finding_facets.key", "in", eb.selectFrom("kev_entries").select("kev_entries.cve"))]);
-      if (filter.epssMin !== undefined)
-        return eb.and([
-          eb("finding_facets.facet", "=", "cve"),
-          eb("finding_facets.key", "in", eb.selectFrom("epss_scores").select("epss_scores.cve").where("epss_scores.score", ">=", filter.epssMin)),
-        ]);
       const q = filter.q!.toLowerCase();
       const cve = /^cve-/i.test(q);
       const prefixes: string[] = cve ? [q.toUpperCase()] : disjointPrefixes(packageKeys(q));

@@ -9,7 +9,6 @@ import { jobKind } from "../jobs/queue.js";
 import type { JobHandler } from "../jobs/worker.js";
 import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
 import { cachedCount } from "./query.js";
-import { daysBetween } from "../db/dialect.js";
 
 export const TREND_DAYS = 90;
 export const SNAPSHOT_JOB = jobKind("findings.snapshot", { label: "Trend snapshot", dedupe: "one" });
@@ -115,38 +114,25 @@ export async function loadTrend(db: Db, now: Date): Promise<Trend | undefined> {
     const current = await cachedCount(db, "trend:open-now", () => openNow(db));
     for (const s of SEVERITIES) series[s][index.get(today)!] = current[s];
   }
-  const since = new Date(now.getTime() - TREND_DAYS * DAY).toISOString();
-  const stats = await cachedCount(db, `trend:mttr:${first}`, () =>
-    db
-      .selectFrom("findings")
-      .select([
-        "severity",
-        (eb) => eb.fn.countAll<number>().as("resolved"),
-        (eb) => eb.fn.avg<number>(daysBetween(db, "first_detected_at", "resolved_at")).as("mean"),
-        (eb) => eb.fn.sum<number>(eb.case().when("due_at", "is not", null).then(1).else(0).end()).as("withSla"),
-        (eb) =>
-          eb.fn
-            .sum<number>(
-              eb
-                .case()
-                .when(eb.and([eb("due_at", "is not", null), eb("resolved_at", "<=", eb.ref("due_at"))]))
-                .then(1)
-                .else(0)
-                .end(),
-            )
-            .as("withinSla"),
-      ])
-      .where("status", "=", "resolved")
-      .where("resolved_at", ">=", since)
-      .groupBy("severity")
-      .execute(),
-  );
+  // Time to remediate over the chart's days, from the trigger-kept resolutions by day (not the findings).
+  const stats = await db
+    .selectFrom("resolution_days")
+    .select([
+      "severity",
+      (eb) => eb.fn.sum<number>("n").as("resolved"),
+      (eb) => eb.fn.sum<number>("days").as("days"),
+      (eb) => eb.fn.sum<number>("with_sla").as("withSla"),
+      (eb) => eb.fn.sum<number>("within_sla").as("withinSla"),
+    ])
+    .where("day", ">=", first)
+    .groupBy("severity")
+    .execute();
   const remediation = SEVERITIES.map((severity) => {
     const r = stats.find((x) => x.severity === severity);
     return {
       severity,
       resolved: Number(r?.resolved ?? 0),
-      meanDays: r?.mean === null || r?.mean === undefined ? null : Number(r.mean),
+      meanDays: r && Number(r.resolved) > 0 ? Number(r.days) / Number(r.resolved) : null,
       withinSla: Number(r?.withinSla ?? 0),
       withSla: Number(r?.withSla ?? 0),
     };

@@ -17,6 +17,6 @@ it("counts findings per CVE, package, scanner and deadline day through imports, 
     expect(await keptFacets(opened.db), step).toEqual(await countedFacets(opened.db));
     steps.push(step);
   });
-  expect(steps).toHaveLength(10);
+  expect(steps).toHaveLength(11);
   await overviewMatchesFindings(opened.db);
 });
