@@ -121,7 +121,7 @@ export interface FindingPage<X = undefined> {
   prevCursor: string | undefined;
 }
 
-function where(filter: FindingFilter, options: { withSeverity: boolean }) {
+function where(filter: FindingFilter, options: { withSeverity: boolean; postgres?: boolean }) {
   return (eb: ExpressionBuilder<Database, "findings">): Expression<SqlBool> => {
     const parts: Expression<SqlBool>[] = [];
     if (filter.statuses.length) parts.push(eb("findings.status", "in", filter.statuses));
@@ -146,7 +146,14 @@ function where(filter: FindingFilter, options: { withSeverity: boolean }) {
     // What the exploitation feeds say of the CVE: in KEV, or an EPSS probability at least this.
     // KEV is small: the findings of its CVEs are found from it. EPSS thresholds take many CVEs:
     // each finding's is probed by primary key instead of gathering them all first.
-    if (filter.kev) parts.push(eb("findings.cve", "in", eb.selectFrom("kev_entries").select("kev_entries.cve")));
+    // PostgreSQL plans an IN over the catalogue as a walk of the page's order (37,000 findings for a
+    // page at a million); the catalogue as an array parameter of its own goes through the CVE index.
+    if (filter.kev)
+      parts.push(
+        options.postgres
+          ? sql<SqlBool>`findings.cve = any(array(select kev_entries.cve from kev_entries))`
+          : eb("findings.cve", "in", eb.selectFrom("kev_entries").select("kev_entries.cve")),
+      );
     if (filter.epssMin !== undefined)
       parts.push(
         eb.exists(
@@ -180,7 +187,7 @@ function pageOrder(db: Db, filter: FindingFilter, pageSize: number) {
   let ids = db
     .selectFrom("findings")
     .select(["findings.id"])
-    .where(where(filter, { withSeverity: true }))
+    .where(where(filter, { withSeverity: true, postgres: dialectOf(db) === "postgres" }))
     .orderBy(`findings.${column}`, dir)
     .orderBy("findings.id", dir)
     .limit(pageSize + 1);
@@ -313,7 +320,7 @@ export async function findingsOverview<X = undefined>(db: Db, filter: FindingFil
       await db
         .selectFrom("findings")
         .select(["findings.severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
-        .where(where(filter, { withSeverity: false }))
+        .where(where(filter, { withSeverity: false, postgres: dialectOf(db) === "postgres" }))
         .groupBy("findings.severity_rank")
         .execute(),
     );
@@ -344,6 +351,7 @@ async function facetCounts(db: Db, filter: FindingFilter): Promise<Record<Severi
   // and severities) costs more than counting each severity up to COUNT_CAP along the index.
   if (narrowing.length !== 1 || filter.asset || filter.epssMin !== undefined) return undefined;
   if (filter.due) return dueCounts(db, filter, filter.due);
+  if (filter.kev && dialectOf(db) === "postgres") return kevCountsPostgres(db, filter);
   const rows = await db
     .selectFrom("finding_facets")
     .select(["finding_facets.severity_rank", (eb) => eb.fn.sum<number>("finding_facets.n").as("n")])
@@ -363,6 +371,21 @@ async function facetCounts(db: Db, filter: FindingFilter): Promise<Record<Severi
     .groupBy("finding_facets.severity_rank")
     .execute();
   return bySeverity(rows.map((r) => ({ severity_rank: r.severity_rank, n: Number(r.n) })));
+}
+
+/**
+ * KEV's counts on PostgreSQL: each catalogue CVE's rows looked up by key (an aggregate per CVE keeps
+ * the planner from hashing every CVE's rows instead: 55 → 19 ms at a million findings).
+ */
+async function kevCountsPostgres(db: Db, filter: FindingFilter): Promise<Record<Severity, number>> {
+  const statuses = filter.statuses.length ? sql`and f.status = any(${filter.statuses})` : sql``;
+  const rows = (
+    await sql<{ severity_rank: number; n: number }>`
+      select x.severity_rank, sum(x.n) as n from kev_entries k cross join lateral (
+        select f.severity_rank, sum(f.n) as n from finding_facets f where f.facet = 'cve' and f.key = k.cve ${statuses} group by f.severity_rank
+      ) x group by x.severity_rank`.execute(db)
+  ).rows;
+  return bySeverity(rows.map((r) => ({ severity_rank: Number(r.severity_rank), n: Number(r.n) })));
 }
 
 /**
@@ -422,7 +445,7 @@ async function cappedCounts(db: Db, filter: FindingFilter): Promise<Record<Sever
         eb
           .selectFrom("findings")
           .select("findings.id")
-          .where(where(filter, { withSeverity: false }))
+          .where(where(filter, { withSeverity: false, postgres: dialectOf(db) === "postgres" }))
           .where("findings.severity_rank", "=", SEVERITY_RANK[s])
           .limit(COUNT_CAP)
           .as("capped"),
