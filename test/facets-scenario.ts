@@ -34,6 +34,10 @@ export async function countedFacets(db: Db): Promise<string[]> {
       union all select 'package', package_lc, status, severity_rank, count(*) from findings group by package_lc, status, severity_rank
       union all select 'due', substr(due_at, 1, 10), status, severity_rank, count(*) from findings where due_at is not null
         group by substr(due_at, 1, 10), status, severity_rank
+      union all select 'epss', case when e.score >= 0.5 then '3' when e.score >= 0.1 then '2' when e.score >= 0.01 then '1' else '0' end, f.status, f.severity_rank,
+          count(*)
+        from findings f join epss_scores e on e.cve = f.cve
+        group by case when e.score >= 0.5 then '3' when e.score >= 0.1 then '2' when e.score >= 0.01 then '1' else '0' end, f.status, f.severity_rank
       union all select 'scanner', cast(s.integration_id as text), f.status, f.severity_rank, count(*)
         from (select distinct finding_id, integration_id from finding_sources) s join findings f on f.id = s.finding_id
         group by s.integration_id, f.status, f.severity_rank`.execute(db)
@@ -97,6 +101,12 @@ export async function facetScenario(db: Db, check: (step: string) => Promise<voi
       .returning("id")
       .executeTakeFirstOrThrow()
   ).id;
+  // Some CVEs scored before their findings arrive, in every band.
+  const score = (cve: string, value: number) => ({ cve, score: value, percentile: value, changed_at: stamp });
+  await db
+    .insertInto("epss_scores")
+    .values([score("CVE-2024-1000", 0.005), score("CVE-2024-1001", 0.02), score("CVE-2024-1002", 0.2), score("CVE-2024-1003", 0.7)])
+    .execute();
   const rows: Insertable<FindingTable>[] = [];
   for (let i = 0; i < 60; i++)
     rows.push(
@@ -152,6 +162,20 @@ export async function facetScenario(db: Db, check: (step: string) => Promise<voi
     .execute();
   await db.updateTable("findings").set({ due_at: null }).where("id", "in", ids.slice(45, 48)).execute();
   await check("deadlines moved");
+  // A feed's load, as Patchbay writes it (insert or update): scores crossing bands, staying in theirs, new, and one gone.
+  for (const [cve, value] of [
+    ["CVE-2024-1000", 0.6],
+    ["CVE-2024-1001", 0.03],
+    ["CVE-2024-1002", 0.05],
+    ["CVE-2024-1005", 0.15],
+  ] as const)
+    await db
+      .insertInto("epss_scores")
+      .values(score(cve, value))
+      .onConflict((oc) => oc.column("cve").doUpdateSet((eb) => ({ score: eb.ref("excluded.score"), percentile: eb.ref("excluded.percentile") })))
+      .execute();
+  await db.deleteFrom("epss_scores").where("cve", "=", "CVE-2024-1003").execute();
+  await check("EPSS scores loaded");
   // Fixed, and one fix undone: a resolution counts on its day, and stops counting when reopened.
   await db.updateTable("findings").set({ status: "resolved", resolved_at: NOW }).where("id", "in", ids.slice(48, 56)).execute();
   await db.updateTable("findings").set({ status: "open", resolved_at: null }).where("id", "=", ids[10]!).execute();
@@ -209,6 +233,9 @@ export async function overviewMatchesFindings(db: Db): Promise<void> {
     "due=soon&status=all",
     "kev=1",
     "kev=1&status=all",
+    "epss=0.01",
+    "epss=0.1&status=all",
+    "epss=0.5",
   ];
   for (const query of queries) {
     const filter = parseFilter(new URLSearchParams(query), new Date(NOW));

@@ -1,8 +1,17 @@
-// Findings counted by status and severity per CVE, per package, per scanner and per day of their
-// SLA deadline (finding_facets,
+// Findings counted by status and severity per CVE, per package, per scanner, per day of their SLA
+// deadline and per EPSS band of their CVE (finding_facets,
 // migration 0050): counted from scratch here, kept by triggers from then on.
 
-/** The statements that count the facets from the findings and their scanner records (into an empty table). */
+/**
+ * The EPSS band of a score as the facets key it: '3' from 50%, '2' from 10%, '1' from 1%, '0' below
+ * — the thresholds the Vulnerabilities page offers (EPSS_THRESHOLDS, held together by a test).
+ */
+export const EPSS_BANDS = [0.01, 0.1, 0.5];
+export function epssBand(score: string): string {
+  return `(CASE WHEN ${score} >= 0.5 THEN '3' WHEN ${score} >= 0.1 THEN '2' WHEN ${score} >= 0.01 THEN '1' ELSE '0' END)`;
+}
+
+/** The statements that count the facets from the findings, their scanner records and the EPSS scores (into an empty table). */
 export const FACET_FILL = [
   `INSERT INTO finding_facets (facet, key, status, severity_rank, n)
      SELECT 'cve', cve, status, severity_rank, count(*) FROM findings GROUP BY cve, status, severity_rank`,
@@ -14,6 +23,9 @@ export const FACET_FILL = [
      SELECT 'scanner', CAST(s.integration_id AS TEXT), f.status, f.severity_rank, count(*)
        FROM (SELECT DISTINCT finding_id, integration_id FROM finding_sources) s JOIN findings f ON f.id = s.finding_id
        GROUP BY s.integration_id, f.status, f.severity_rank`,
+  `INSERT INTO finding_facets (facet, key, status, severity_rank, n)
+     SELECT 'epss', ${epssBand("e.score")}, f.status, f.severity_rank, count(*) FROM findings f JOIN epss_scores e ON e.cve = f.cve
+       GROUP BY ${epssBand("e.score")}, f.status, f.severity_rank`,
 ];
 
 /** Counts the resolved findings by the day they were resolved and their severity (into an empty resolution_days). */

@@ -85,6 +85,7 @@ export async function copyToPostgres(source: SQLite.Database, target: Kysely<any
     // updates of the same few rows in one transaction would each step over all their earlier versions.
     await sql`alter table findings disable trigger user`.execute(trx);
     await sql`alter table finding_sources disable trigger user`.execute(trx);
+    await sql`alter table epss_scores disable trigger user`.execute(trx);
     for (const table of order) {
       const cols = columns.get(table)!;
       let rows = 0;
@@ -130,6 +131,7 @@ export async function copyToPostgres(source: SQLite.Database, target: Kysely<any
     }
     await sql`alter table findings enable trigger user`.execute(trx);
     await sql`alter table finding_sources enable trigger user`.execute(trx);
+    await sql`alter table epss_scores enable trigger user`.execute(trx);
     await sql`insert into finding_counts (status, severity_rank, n) select status, severity_rank, count(*) from findings group by status, severity_rank`.execute(
       trx,
     );

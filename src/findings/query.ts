@@ -6,6 +6,7 @@ import type { Database, Db, Finding, FindingStatus, Severity } from "../db/schem
 import { SEVERITIES, SEVERITY_RANK, STATUSES } from "./normalize.js";
 import { packageKeys } from "../vuln/packages.js";
 import { dialectOf, fromJson, jsonArrayFrom } from "../db/dialect.js";
+import { EPSS_BANDS } from "../db/facets.js";
 
 export type SortKey = "severity" | "risk" | "first_detected" | "last_seen" | "cve" | "package";
 export const SORTS: Record<
@@ -361,14 +362,13 @@ export async function findingsOverview<X = undefined>(db: Db, filter: FindingFil
 
 /**
  * Findings by severity from the trigger-kept facets (finding_facets), where the filter is statuses
- * and one of: a CVE or package prefix, KEV, a scanner, a deadline window. A few index rows per CVE,
- * package, scanner or day instead of the findings themselves; undefined for any other filter.
+ * and one of: a CVE or package prefix, KEV, an EPSS threshold, a scanner, a deadline window. A few
+ * index rows per CVE, package, EPSS band, scanner or day instead of the findings themselves;
+ * undefined for any other filter.
  */
 async function facetCounts(db: Db, filter: FindingFilter): Promise<Record<Severity, number> | undefined> {
   const narrowing = [filter.q, filter.kev || undefined, filter.epssMin, filter.scanner, filter.asset, filter.due].filter((x) => x !== undefined && x !== "");
-  // An EPSS threshold matches most CVEs: summing their rows (a CVE's findings spread over statuses
-  // and severities) costs more than counting each severity up to COUNT_CAP along the index.
-  if (narrowing.length !== 1 || filter.asset || filter.epssMin !== undefined) return undefined;
+  if (narrowing.length !== 1 || filter.asset) return undefined;
   if (filter.due) return dueCounts(db, filter, filter.due);
   if (filter.kev && dialectOf(db) === "postgres") return kevCountsPostgres(db, filter);
   const rows = await db
@@ -377,6 +377,9 @@ async function facetCounts(db: Db, filter: FindingFilter): Promise<Record<Severi
     .$if(filter.statuses.length > 0, (q) => q.where("finding_facets.status", "in", filter.statuses))
     .where((eb) => {
       if (filter.scanner) return eb.and([eb("finding_facets.facet", "=", "scanner"), eb("finding_facets.key", "=", String(filter.scanner))]);
+      // The EPSS bands at and above the threshold's (the bands are the page's thresholds).
+      if (filter.epssMin !== undefined)
+        return eb.and([eb("finding_facets.facet", "=", "epss"), eb("finding_facets.key", ">=", String(EPSS_BANDS.indexOf(filter.epssMin) + 1))]);
       if (filter.kev)
         return eb.and([eb("finding_facets.facet", "=", "cve"), eb("finding_facets.key", "in", eb.selectFrom("kev_entries").select("kev_entries.cve"))]);
       const q = filter.q!.toLowerCase();

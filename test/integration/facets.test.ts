@@ -3,6 +3,8 @@
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/database.js";
+import { EPSS_BANDS } from "../../src/db/facets.js";
+import { EPSS_THRESHOLDS } from "../../src/findings/query.js";
 import { countedFacets, facetScenario, keptFacets, overviewMatchesFindings } from "../facets-scenario.js";
 import { tempDir } from "../helpers.js";
 
@@ -17,6 +19,10 @@ it("counts findings per CVE, package, scanner and deadline day through imports, 
     expect(await keptFacets(opened.db), step).toEqual(await countedFacets(opened.db));
     steps.push(step);
   });
-  expect(steps).toHaveLength(11);
+  expect(steps).toHaveLength(12);
   await overviewMatchesFindings(opened.db);
+});
+
+it("keys EPSS bands at the thresholds the Vulnerabilities page offers", () => {
+  expect(EPSS_THRESHOLDS.map(Number)).toEqual(EPSS_BANDS);
 });
