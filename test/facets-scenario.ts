@@ -206,7 +206,7 @@ export async function overviewMatchesFindings(db: Db): Promise<void> {
       .insertInto("kev_entries")
       .values({ cve, date_added: "2025-01-10", due_date: "2025-01-31", ransomware: "Unknown", name: cve, notes: "", first_seen_at: NOW, changed_at: NOW })
       .execute();
-  for (const query of ["kev=1", "kev=1&status=all&sort=cve"]) {
+  for (const query of ["kev=1", "kev=1&status=all&sort=cve", "epss=0.1&sort=risk", "epss=0.01&status=all"]) {
     // The page lists what the filter matches over the findings.
     const filter = parseFilter(new URLSearchParams(query), new Date(NOW));
     const page = await listFindings(db, filter, 100);
