@@ -219,6 +219,11 @@ export async function overviewMatchesFindings(db: Db): Promise<void> {
     if (page.rows.length === 0 || ids(page.rows) !== ids(expected))
       throw new Error(`${query}: the page lists ${ids(page.rows)}, the findings ${ids(expected)}`);
   }
+  // Nothing matches (the facets say so): an empty page, nothing read.
+  for (const query of ["q=no-such-package", "epss=0.5&status=risk_accepted"]) {
+    const page = await listFindings(db, parseFilter(new URLSearchParams(query), new Date(NOW)), 100);
+    if (page.rows.length !== 0) throw new Error(`${query}: the page lists ${page.rows.length} findings, none match`);
+  }
   const queries = [
     "q=lodash",
     "q=zope.interface",

@@ -122,7 +122,7 @@ export interface FindingPage<X = undefined> {
   prevCursor: string | undefined;
 }
 
-function where(filter: FindingFilter, options: { withSeverity: boolean; postgres?: boolean; walkOrder?: boolean }) {
+function where(filter: FindingFilter, options: { withSeverity: boolean; postgres?: boolean; walkOrder?: boolean; gatherEpss?: boolean }) {
   return (eb: ExpressionBuilder<Database, "findings">): Expression<SqlBool> => {
     const parts: Expression<SqlBool>[] = [];
     if (filter.statuses.length) parts.push(eb("findings.status", "in", filter.statuses));
@@ -158,12 +158,19 @@ function where(filter: FindingFilter, options: { withSeverity: boolean; postgres
     // Each finding's score probed by primary key. On SQLite as a scalar subquery: as EXISTS, SQLite
     // first builds a Bloom filter over every score (40 ms a page at a million) though the page's
     // order finds 50 matches within a few hundred findings.
+    // Few matches (the facets say), the CVEs over the threshold are gathered first and their findings
+    // found by the CVE index instead: walking the order would read most findings to fill a page.
     if (filter.epssMin !== undefined) {
       const score = eb.selectFrom("epss_scores").whereRef("epss_scores.cve", "=", "findings.cve");
+      const over = (min: number) => eb.selectFrom("epss_scores").select("epss_scores.cve").where("epss_scores.score", ">=", min);
       parts.push(
-        options.postgres
-          ? eb.exists(score.select("epss_scores.cve").where("epss_scores.score", ">=", filter.epssMin))
-          : eb(score.select("epss_scores.score"), ">=", filter.epssMin),
+        options.gatherEpss
+          ? options.postgres
+            ? sql<SqlBool>`findings.cve = any(array(${over(filter.epssMin)}))`
+            : eb("findings.cve", "in", over(filter.epssMin))
+          : options.postgres
+            ? eb.exists(score.select("epss_scores.cve").where("epss_scores.score", ">=", filter.epssMin))
+            : eb(score.select("epss_scores.score"), ">=", filter.epssMin),
       );
     }
     if (filter.q) {
@@ -184,7 +191,7 @@ function where(filter: FindingFilter, options: { withSeverity: boolean; postgres
 }
 
 /** The page's order (walking backwards reverses it, then the page is flipped back) and its ids, from an index alone where one serves. */
-function pageOrder(db: Db, filter: FindingFilter, pageSize: number, walkOrder = false) {
+function pageOrder(db: Db, filter: FindingFilter, pageSize: number, plan: PagePlan = undefined) {
   const column = SORTS[filter.sort].column;
   const backwards = filter.before !== undefined;
   const cursor = filter.before ?? filter.after;
@@ -192,7 +199,14 @@ function pageOrder(db: Db, filter: FindingFilter, pageSize: number, walkOrder = 
   let ids = db
     .selectFrom("findings")
     .select(["findings.id"])
-    .where(where(filter, { withSeverity: true, postgres: dialectOf(db) === "postgres", walkOrder }))
+    .where(
+      where(filter, {
+        withSeverity: true,
+        postgres: dialectOf(db) === "postgres",
+        walkOrder: plan === "walk" && dialectOf(db) === "sqlite",
+        gatherEpss: plan === "gather",
+      }),
+    )
     .orderBy(`findings.${column}`, dir)
     .orderBy("findings.id", dir)
     .limit(pageSize + 1);
@@ -207,16 +221,25 @@ function pageOrder(db: Db, filter: FindingFilter, pageSize: number, walkOrder = 
 const WALK_ABOVE = 5_000;
 
 /**
- * SQLite takes a CVE or package prefix's index whatever the page's order, then sorts every match:
- * 23,000 of a million for "CVE-2021-4", 60 ms. With that many matches, walking the order's index
- * and testing each finding finds a page sooner (about a million ÷ matches × 50 findings read). The
- * count comes from the facets; PostgreSQL weighs the two plans itself.
+ * How a page under a CVE or package prefix or an EPSS threshold is best found, from how many
+ * findings match (the facets say, in a few rows): none, and there is nothing to read; more than
+ * WALK_ABOVE, and walking the page's order testing each finding finds a page within about a million
+ * ÷ matches × 50 findings; fewer, and the matches are gathered (by the prefix's index, or the CVEs
+ * over the threshold) and sorted. SQLite otherwise takes a prefix's index whatever the order
+ * (23,000 matches for "CVE-2021-4" at a million, sorted: 60 ms) and walks the order for a
+ * threshold however few match (every finding, with no EPSS loaded). PostgreSQL weighs a prefix's
+ * two plans itself.
  */
-async function walkOrder(db: Db, filter: FindingFilter): Promise<boolean> {
-  const column = SORTS[filter.sort].column;
-  if (dialectOf(db) === "postgres" || !filter.q || column === "cve" || column === "package_lc") return false;
+type PagePlan = "walk" | "gather" | "empty" | undefined;
+async function pagePlan(db: Db, filter: FindingFilter): Promise<PagePlan> {
+  if (!filter.q && filter.epssMin === undefined) return undefined;
   const counts = await facetCounts(db, { ...filter, severities: [] });
-  return counts !== undefined && Object.values(counts).reduce((sum, n) => sum + n, 0) > WALK_ABOVE;
+  if (!counts) return undefined;
+  const matches = Object.values(counts).reduce((sum, n) => sum + n, 0);
+  if (matches === 0) return "empty";
+  const column = SORTS[filter.sort].column;
+  if (filter.q && (column === "cve" || column === "package_lc")) return undefined;
+  return matches > WALK_ABOVE ? "walk" : filter.epssMin !== undefined ? "gather" : undefined;
 }
 
 /** A column a caller reads beside each row of a page (its tickets), named "beside". */
@@ -228,7 +251,9 @@ export type Beside<X> = (eb: ExpressionBuilder<Database, "findings">) => Aliased
  * candidate row, the scanners' names cost seconds at a million findings when the order needs a sort.
  */
 export async function listFindings<X = undefined>(db: Db, filter: FindingFilter, pageSize = PAGE_SIZE, beside?: Beside<X>): Promise<FindingPage<X>> {
-  const { column, backwards, dir, ids } = pageOrder(db, filter, pageSize, await walkOrder(db, filter));
+  const plan = await pagePlan(db, filter);
+  if (plan === "empty") return { rows: [], nextCursor: undefined, prevCursor: undefined };
+  const { column, backwards, dir, ids } = pageOrder(db, filter, pageSize, plan);
   const rows = (await db
     .selectFrom("findings")
     .innerJoin("assets", "assets.id", "findings.asset_id")
