@@ -122,11 +122,18 @@ export interface FindingPage<X = undefined> {
   prevCursor: string | undefined;
 }
 
-function where(filter: FindingFilter, options: { withSeverity: boolean; postgres?: boolean; walkOrder?: boolean; gatherEpss?: boolean }) {
+function where(filter: FindingFilter, options: { withSeverity: boolean; postgres?: boolean; plan?: PagePlan }) {
   return (eb: ExpressionBuilder<Database, "findings">): Expression<SqlBool> => {
     const parts: Expression<SqlBool>[] = [];
-    if (filter.statuses.length) parts.push(eb("findings.status", "in", filter.statuses));
-    if (options.withSeverity && filter.severities.length) parts.push(eb("findings.severity", "in", filter.severities));
+    // On SQLite a planned page takes the index its plan names: walking the page's order, or gathering
+    // the prefix's matches. The status and severity indexes are no option then ("+column"): with
+    // its statistics SQLite would take the status index and sort every open finding.
+    const sqlitePlan = options.postgres ? undefined : options.plan;
+    const walkOrder = sqlitePlan === "walk";
+    const status = sqlitePlan ? sql<string>`+findings.status` : sql<string>`findings.status`;
+    const severity = sqlitePlan ? sql<string>`+findings.severity` : sql<string>`findings.severity`;
+    if (filter.statuses.length) parts.push(eb(status, "in", filter.statuses));
+    if (options.withSeverity && filter.severities.length) parts.push(eb(severity, "in", filter.severities));
     if (filter.asset) parts.push(eb("findings.asset_id", "=", filter.asset));
     if (filter.scanner) {
       parts.push(
@@ -164,7 +171,7 @@ function where(filter: FindingFilter, options: { withSeverity: boolean; postgres
       const score = eb.selectFrom("epss_scores").whereRef("epss_scores.cve", "=", "findings.cve");
       const over = (min: number) => eb.selectFrom("epss_scores").select("epss_scores.cve").where("epss_scores.score", ">=", min);
       parts.push(
-        options.gatherEpss
+        options.plan === "gather"
           ? options.postgres
             ? sql<SqlBool>`findings.cve = any(array(${over(filter.epssMin)}))`
             : eb("findings.cve", "in", over(filter.epssMin))
@@ -178,8 +185,8 @@ function where(filter: FindingFilter, options: { withSeverity: boolean; postgres
       // Prefix matches use the cve and package indexes; a CVE id is matched in any case, a
       // package by each key its ecosystem may give the name ("zope.interface" finds zope-interface).
       // Walking the page's order instead (SQLite, many matches), the column is no index's: "+column".
-      const cve = options.walkOrder ? sql<string>`+findings.cve` : sql<string>`findings.cve`;
-      const pkg = options.walkOrder ? sql<string>`+findings.package_lc` : sql<string>`findings.package_lc`;
+      const cve = walkOrder ? sql<string>`+findings.cve` : sql<string>`findings.cve`;
+      const pkg = walkOrder ? sql<string>`+findings.package_lc` : sql<string>`findings.package_lc`;
       parts.push(
         /^cve-/i.test(q)
           ? eb.and([eb(cve, ">=", q.toUpperCase()), eb(cve, "<", q.toUpperCase() + "\uffff")])
@@ -199,14 +206,7 @@ function pageOrder(db: Db, filter: FindingFilter, pageSize: number, plan: PagePl
   let ids = db
     .selectFrom("findings")
     .select(["findings.id"])
-    .where(
-      where(filter, {
-        withSeverity: true,
-        postgres: dialectOf(db) === "postgres",
-        walkOrder: plan === "walk" && dialectOf(db) === "sqlite",
-        gatherEpss: plan === "gather",
-      }),
-    )
+    .where(where(filter, { withSeverity: true, postgres: dialectOf(db) === "postgres", plan }))
     .orderBy(`findings.${column}`, dir)
     .orderBy("findings.id", dir)
     .limit(pageSize + 1);
@@ -239,7 +239,7 @@ async function pagePlan(db: Db, filter: FindingFilter): Promise<PagePlan> {
   if (matches === 0) return "empty";
   const column = SORTS[filter.sort].column;
   if (filter.q && (column === "cve" || column === "package_lc")) return undefined;
-  return matches > WALK_ABOVE ? "walk" : filter.epssMin !== undefined ? "gather" : undefined;
+  return matches > WALK_ABOVE ? "walk" : "gather";
 }
 
 /** A column a caller reads beside each row of a page (its tickets), named "beside". */
