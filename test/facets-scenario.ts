@@ -7,7 +7,7 @@
 import { type Insertable, sql } from "kysely";
 import type { Db, FindingTable } from "../src/db/schema.js";
 import { SEVERITY_RANK } from "../src/findings/normalize.js";
-import { findingRow } from "./finding-row.js";
+import { findingRow, insertIntegration, insertRepositoryAsset } from "./finding-row.js";
 import { dialectOf } from "../src/db/dialect.js";
 import { filterWhere, findingsOverview, listFindings, parseFilter } from "../src/findings/query.js";
 
@@ -66,41 +66,9 @@ export const NOW = "2026-12-05T12:00:00.000Z";
 
 export async function facetScenario(db: Db, check: (step: string) => Promise<void>): Promise<void> {
   const stamp = "2026-12-01T00:00:00.000Z";
-  const integration = async (name: string) =>
-    (
-      await db
-        .insertInto("integrations")
-        .values({
-          kind: "wiz",
-          name,
-          settings: "{}",
-          secrets: null,
-          status: "connected",
-          last_error: null,
-          last_sync_at: null,
-          created_at: stamp,
-          updated_at: stamp,
-        })
-        .returning("id")
-        .executeTakeFirstOrThrow()
-    ).id;
-  const one = await integration("Wiz");
-  const two = await integration("CI uploads");
-  const asset = (
-    await db
-      .insertInto("assets")
-      .values({
-        kind: "repository",
-        asset_key: "repository:acme/api",
-        name: "acme/api",
-        repository_id: null,
-        details: "{}",
-        created_at: stamp,
-        updated_at: stamp,
-      })
-      .returning("id")
-      .executeTakeFirstOrThrow()
-  ).id;
+  const one = await insertIntegration(db, "wiz", "Wiz");
+  const two = await insertIntegration(db, "ci-upload", "CI uploads");
+  const asset = await insertRepositoryAsset(db, "acme/api");
   // Some CVEs scored before their findings arrive, in every band.
   const score = (cve: string, value: number) => ({ cve, score: value, percentile: value, changed_at: stamp });
   await db

@@ -1,6 +1,7 @@
-// A finding row for tests that write the database directly: every column a default, the given ones over them.
+// Rows for tests that write the database directly: a finding (every column a default, the given
+// ones over them), a repository's asset, an integration.
 import type { Insertable } from "kysely";
-import type { FindingTable, Severity } from "../src/db/schema.js";
+import type { Db, FindingTable, Severity } from "../src/db/schema.js";
 import { SEVERITY_RANK } from "../src/findings/normalize.js";
 
 export function findingRow(
@@ -27,4 +28,26 @@ export function findingRow(
     updated_at: stamp,
     ...fields,
   };
+}
+
+/** A repository's asset, inserted: its id. */
+export async function insertRepositoryAsset(db: Db, name: string): Promise<number> {
+  const stamp = "2026-12-01T00:00:00.000Z";
+  const row = await db
+    .insertInto("assets")
+    .values({ kind: "repository", asset_key: `repository:${name}`, name, repository_id: null, details: "{}", created_at: stamp, updated_at: stamp })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+/** A connected integration, inserted: its id. */
+export async function insertIntegration(db: Db, kind: string, name: string): Promise<number> {
+  const stamp = "2026-12-01T00:00:00.000Z";
+  const row = await db
+    .insertInto("integrations")
+    .values({ kind, name, settings: "{}", secrets: null, status: "connected", last_error: null, last_sync_at: null, created_at: stamp, updated_at: stamp })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  return row.id;
 }

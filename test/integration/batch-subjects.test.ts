@@ -6,7 +6,7 @@ import { afterAll, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/database.js";
 import { parseFilter } from "../../src/findings/query.js";
 import { batchSubjectPages } from "../../src/tickets/batch.js";
-import { findingRow } from "../finding-row.js";
+import { findingRow, insertIntegration, insertRepositoryAsset } from "../finding-row.js";
 import { tempDir } from "../helpers.js";
 
 let close: (() => Promise<void>) | undefined;
@@ -17,23 +17,7 @@ it("pages a selection of 5,000 findings: each finding once per mapping, each pac
   close = opened.close;
   const db = opened.db;
   const stamp = "2026-12-01T00:00:00.000Z";
-  const integration = (
-    await db
-      .insertInto("integrations")
-      .values({
-        kind: "jira",
-        name: "Jira",
-        settings: "{}",
-        secrets: null,
-        status: "connected",
-        last_error: null,
-        last_sync_at: null,
-        created_at: stamp,
-        updated_at: stamp,
-      })
-      .returning("id")
-      .executeTakeFirstOrThrow()
-  ).id;
+  const integration = await insertIntegration(db, "jira", "Jira");
   const mapping = async (name: string) =>
     (
       await db
@@ -61,21 +45,7 @@ it("pages a selection of 5,000 findings: each finding once per mapping, each pac
   await assign(perFinding, "critical", "finding");
   await assign(perFinding, "high", "finding");
   await assign(perPackage, "low", "package");
-  const asset = (
-    await db
-      .insertInto("assets")
-      .values({
-        kind: "repository",
-        asset_key: "repository:acme/api",
-        name: "acme/api",
-        repository_id: null,
-        details: "{}",
-        created_at: stamp,
-        updated_at: stamp,
-      })
-      .returning("id")
-      .executeTakeFirstOrThrow()
-  ).id;
+  const asset = await insertRepositoryAsset(db, "acme/api");
   const severities = ["critical", "high", "medium", "low"] as const;
   for (let start = 0; start < 5000; start += 500)
     await db
