@@ -104,6 +104,14 @@ describe("migrate-to-postgres", () => {
         (r) => ({ ...r }),
       );
       expect(facets.length).toBeGreaterThan(0);
+      // And the resolutions by day (days to resolve to the microsecond: the two databases compute them differently).
+      const resolved = (rows: Record<string, unknown>[]) =>
+        rows.map((r) => `${r.day}|${r.severity}=${Number(r.n)}/${Number(r.days).toFixed(6)}/${Number(r.with_sla)}/${Number(r.within_sla)}`);
+      const mineResolved = resolved(live.prepare("select * from resolution_days where n > 0 order by day, severity").all() as Record<string, unknown>[]);
+      expect(mineResolved.length).toBeGreaterThan(0);
+      expect(resolved((await sql<Record<string, unknown>>`select * from resolution_days where n > 0 order by day, severity`.execute(pg.db)).rows)).toEqual(
+        mineResolved,
+      );
       expect(
         (
           await sql<Record<string, unknown>>`select facet, key, status, severity_rank, n from finding_facets where n > 0 order by 1, 2, 3, 4`.execute(pg.db)
