@@ -1,9 +1,8 @@
 // Findings counted by status and severity per CVE, per package, per scanner, per day of their SLA
 // deadline and per EPSS band of their CVE, kept by triggers as findings, their scanner records and
-// EPSS scores are written: the Vulnerabilities
-// page counts a CVE or package prefix, the KEV and EPSS filters, a scanner's findings and the overdue
-// ones from these rows instead of reading the findings themselves (a scanner's findings at a
-// million: 322 ms on SQLite, 519 on PostgreSQL).
+// EPSS scores are written: the Vulnerabilities page counts a CVE or package prefix, the KEV and
+// EPSS filters, a scanner's findings and the overdue ones from these rows instead of reading the
+// findings themselves (a scanner's findings at a million: 322 ms on SQLite, 519 on PostgreSQL).
 //
 // A finding counts once per scanner however many of that scanner's records it has. SQLite keeps
 // the rows with row triggers; PostgreSQL with statement triggers over transition tables (an import
@@ -226,7 +225,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
 export async function down(db: Kysely<any>): Promise<void> {
   if (db.getExecutor().adapter instanceof PostgresAdapter) throw new Error("Not undone on PostgreSQL: restore the dump taken before the upgrade.");
-  for (const t of ["insert", "delete", "update", "source_insert", "source_delete", "source_update"])
+  for (const t of ["insert", "delete", "update", "source_insert", "source_delete", "source_update", "epss_insert", "epss_update", "epss_delete"])
     await sql.raw(`DROP TRIGGER finding_facets_${t}`).execute(db);
   await sql`DROP TABLE finding_facets`.execute(db);
 }
