@@ -270,7 +270,7 @@ export interface FindingCountTable {
   n: number;
 }
 
-/** Findings by status and severity per CVE, package, scanner (integration id as text) deadline day (YYYY-MM-DD) or EPSS band ('0'–'3'), kept by triggers. */
+/** Findings by status and severity per CVE, package, scanner (integration id as text), deadline day (YYYY-MM-DD) or EPSS band ('0'–'3'), kept by triggers. */
 export interface FindingFacetTable {
   facet: "cve" | "package" | "scanner" | "due" | "epss";
   key: string;
