@@ -246,9 +246,20 @@ export async function pushSubjects(
   return out;
 }
 
+/** Whether the row notes a create whose answer may have been lost. */
+function createPending(ticket: Ticket): boolean {
+  return (JSON.parse(ticket.notes || "[]") as string[]).includes(CREATE_PENDING);
+}
+
+/** The row's notes with a create noted as under way (its answer may be lost), or that mark cleared. */
+function withCreatePending(ticket: Ticket, pending: boolean): string {
+  const notes = (JSON.parse(ticket.notes || "[]") as string[]).filter((n) => n !== CREATE_PENDING);
+  return JSON.stringify(pending ? [...notes, CREATE_PENDING] : notes);
+}
+
 /** No ticket yet, and no create whose answer may have been lost: nothing in the tracker can carry this marker. */
 function neverSent(p: Prepared): boolean {
-  return !p.ticket.linked_at && !(JSON.parse(p.ticket.notes || "[]") as string[]).includes(CREATE_PENDING);
+  return !p.ticket.linked_at && !createPending(p.ticket);
 }
 
 /** A held push carried to its end, its row released whatever happens. */
@@ -265,12 +276,11 @@ async function completeHeld(deps: Services, handle: TrackerHandle, p: Prepared, 
 /** One bulk create for subjects that have never been sent, then each carried on as a single push would be. */
 async function createTogether(deps: Services, handle: TrackerHandle, chunk: Prepared[]): Promise<PushOutcome[]> {
   const { db } = deps;
-  const notesOf = (p: Prepared) => (JSON.parse(p.ticket.notes || "[]") as string[]).filter((n) => n !== CREATE_PENDING);
   const stamp = deps.now().toISOString();
   await db.transaction().execute(async (trx) => {
-    for (const p of chunk) await updateTicket(trx, p.ticket.id, { notes: JSON.stringify([...notesOf(p), CREATE_PENDING]), updated_at: stamp });
+    for (const p of chunk) await updateTicket(trx, p.ticket.id, { notes: withCreatePending(p.ticket, true), updated_at: stamp });
   });
-  const clearPending = (p: Prepared) => updateTicket(db, p.ticket.id, { notes: JSON.stringify(notesOf(p)) });
+  const clearPending = (p: Prepared) => updateTicket(db, p.ticket.id, { notes: withCreatePending(p.ticket, false) });
   const release = (p: Prepared) => releaseTicket(db, handle.mapping.id, p.subjectKey);
   let results: (TicketRef | ExternalError)[];
   try {
@@ -328,8 +338,7 @@ async function completePush(deps: Services, handle: TrackerHandle, prepared: Pre
   if (!ref) {
     // A row left by an earlier attempt whose create may have succeeded (its answer lost) may
     // have a ticket the tracker's search does not show yet: wait out the lag before looking.
-    const notes = JSON.parse(ticket.notes || "[]") as string[];
-    if (!created && !prepared.inserted && notes.includes(CREATE_PENDING)) {
+    if (!created && !prepared.inserted && createPending(ticket)) {
       const wait = Date.parse(ticket.updated_at) + (handle.session.searchLagMs ?? 0) - deps.now().getTime();
       if (wait > 0) {
         throw new RateLimitedError(
@@ -343,13 +352,12 @@ async function completePush(deps: Services, handle: TrackerHandle, prepared: Pre
     const found = created || prepared.inserted ? undefined : await handle.session.find(handle.data.target, marker);
     if (created) ref = created;
     else if (!found) {
-      const pending = JSON.stringify([...notes.filter((n) => n !== CREATE_PENDING), CREATE_PENDING]);
-      await updateTicket(db, ticket.id, { notes: pending, updated_at: deps.now().toISOString() });
+      await updateTicket(db, ticket.id, { notes: withCreatePending(ticket, true), updated_at: deps.now().toISOString() });
       try {
         ref = await handle.session.create(handle.data.target, content);
       } catch (err) {
         // Refused outright: nothing was created, so the next attempt need not wait for the search.
-        if (nothingCreated(err)) await updateTicket(db, ticket.id, { notes: JSON.stringify(notes.filter((n) => n !== CREATE_PENDING)) });
+        if (nothingCreated(err)) await updateTicket(db, ticket.id, { notes: withCreatePending(ticket, false) });
         throw err;
       }
     } else ref = found;
