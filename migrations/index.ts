@@ -52,6 +52,7 @@ import * as m0048 from "./0048_policy.js";
 import * as m0049 from "./0049_repository_owner.js";
 import * as m0050 from "./0050_finding_facets.js";
 import * as m0051 from "./0051_resolution_days.js";
+import * as m0052 from "./0052_asset_counts.js";
 import * as postgresBaseline from "./postgres/baseline.js";
 
 export const migrations: Record<string, Migration> = {
@@ -106,6 +107,7 @@ export const migrations: Record<string, Migration> = {
   "0049_repository_owner": m0049,
   "0050_finding_facets": m0050,
   "0051_resolution_days": m0051,
+  "0052_asset_counts": m0052,
 };
 
 /**

@@ -19,8 +19,12 @@ const line = (r: Facet) => `${r.facet}|${r.key}|${r.status}|${r.severity_rank}=$
 export async function keptFacets(db: Db): Promise<string[]> {
   const rows = await db.selectFrom("finding_facets").selectAll().where("n", "<>", 0).execute();
   const days = await db.selectFrom("resolution_days").selectAll().where("n", "<>", 0).execute();
-  return [...rows.map(line).sort(), ...days.map(resolved).sort()];
+  const assets = await db.selectFrom("asset_counts").selectAll().where("n", "<>", 0).execute();
+  return [...rows.map(line).sort(), ...days.map(resolved).sort(), ...assets.map(asset).sort()];
 }
+
+type AssetCount = { asset_id: number; status: string; severity_rank: number; n: number };
+const asset = (r: AssetCount) => `asset ${Number(r.asset_id)}|${r.status}|${Number(r.severity_rank)}=${Number(r.n)}`;
 
 type Resolved = { day: string; severity: string; n: number; days: number; with_sla: number; within_sla: number };
 // Days to resolve rounded: a sum kept by additions and subtractions may differ from a fresh one in its last bits.
@@ -48,7 +52,10 @@ export async function countedFacets(db: Db): Promise<string[]> {
              sum(case when due_at is not null then 1 else 0 end) as with_sla, sum(case when due_at is not null and resolved_at <= due_at then 1 else 0 end) as within_sla
         from findings where status = 'resolved' and resolved_at is not null group by substr(resolved_at, 1, 10), severity`.execute(db)
   ).rows;
-  return [...rows.map(line).sort(), ...days.map(resolved).sort()];
+  const assets = (
+    await sql<AssetCount>`select asset_id, status, severity_rank, count(*) as n from findings group by asset_id, status, severity_rank`.execute(db)
+  ).rows;
+  return [...rows.map(line).sort(), ...days.map(resolved).sort(), ...assets.map(asset).sort()];
 }
 
 function daysToResolve(db: Db) {
@@ -160,6 +167,11 @@ export async function facetScenario(db: Db, check: (step: string) => Promise<voi
   await db.updateTable("finding_sources").set({ finding_id: ids[2]! }).where("finding_id", "in", [ids[3]!, ids[9]!]).execute();
   await db.updateTable("finding_sources").set({ integration_id: two }).where("external_id", "=", `a-${ids[7]}`).execute();
   await check("records moved to another finding and scanner");
+  // Findings moved to another asset (a repository renamed into one Patchbay already knew), some of them triaged at once.
+  const other = await insertRepositoryAsset(db, "acme/web");
+  await db.updateTable("findings").set({ asset_id: other }).where("id", "in", ids.slice(20, 30)).execute();
+  await db.updateTable("findings").set({ asset_id: asset, status: "false_positive" }).where("id", "in", ids.slice(25, 28)).execute();
+  await check("findings moved to another asset");
   await db.deleteFrom("findings").where("id", "in", [ids[3]!, ids[9]!, ids[12]!, ids[13]!]).execute();
   await check("findings deleted with their records");
   await db.deleteFrom("integrations").where("id", "=", two).execute();

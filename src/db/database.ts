@@ -3,7 +3,18 @@
 import fs from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, type Migration, Migrator, SqliteAdapter, SqliteDialect, sql } from "kysely";
+import {
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  type Migration,
+  Migrator,
+  SqliteAdapter,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+  sql,
+} from "kysely";
 import { migrations, postgresMigrations } from "../../migrations/index.js";
 import { dialectOf } from "./dialect.js";
 import type { Database, Db } from "./schema.js";
@@ -31,8 +42,111 @@ class TransactionalDdlAdapter extends SqliteAdapter {
   }
 }
 class PatchbaySqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
   override createAdapter(): SqliteAdapter {
     return new TransactionalDdlAdapter();
+  }
+  override createDriver(): Driver {
+    return new CooperativeSqliteDriver(this.#config as SqliteDialectConfig & { database: SQLite.Database });
+  }
+}
+
+/**
+ * How long database work may hold the event loop before it lets other work in. better-sqlite3
+ * answers synchronously, so a loop of queries (a rescore, an import) is one unbroken chain of
+ * microtasks: no timer, no socket and no other request ran until it ended — a lease's heartbeat
+ * missed for a minute, a scan's next page unread, every page a person asked for waiting.
+ */
+const SLICE_MS = 10;
+let lastTurn = performance.now();
+let turnNoted = false;
+
+/** Lets the event loop turn (timers, sockets, requests) if database work has held it for a slice. */
+async function breathe(): Promise<void> {
+  if (performance.now() - lastTurn >= SLICE_MS) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    lastTurn = performance.now();
+    return;
+  }
+  // The loop turning on its own counts too: noted when it gets round to this.
+  if (!turnNoted) {
+    turnNoted = true;
+    setImmediate(() => {
+      turnNoted = false;
+      lastTurn = performance.now();
+    });
+  }
+}
+
+/**
+ * Kysely's SQLite driver with three changes. Taking the connection may first let the event loop
+ * turn (breathe); a transaction, once begun, runs to its end (it holds the write lock: yielding
+ * inside it would only keep others waiting longer), so work is cut into short transactions. The one connection is handed to waiters in the order they
+ * asked — Kysely's own lock lets a newcomer take it between a release and the next waiter's
+ * turn, and a busy loop of short queries could keep a transaction waiting. And statements are
+ * prepared once per text, not once per execution.
+ */
+/** Prepared statements kept per connection. */
+const STATEMENTS_KEPT = 200;
+
+class CooperativeSqliteDriver extends SqliteDriver {
+  #connection: DatabaseConnection | undefined;
+  #busy = false;
+  readonly #waiting: (() => void)[] = [];
+
+  readonly #sqlite: SQLite.Database;
+  /** Prepared statements by their text, the most recently used last: an import's chunked inserts repeat theirs thousands of times. */
+  readonly #statements = new Map<string, SQLite.Statement>();
+
+  constructor(config: SqliteDialectConfig & { database: SQLite.Database }) {
+    super(config);
+    this.#sqlite = config.database;
+  }
+
+  override async init(): Promise<void> {
+    await super.init();
+    const inner = await super.acquireConnection();
+    await super.releaseConnection();
+    this.#connection = {
+      executeQuery: async (query) => {
+        const statement = this.#prepared(query.sql);
+        if (statement.reader) return { rows: statement.all(query.parameters as unknown[]) as never[] };
+        const { changes, lastInsertRowid } = statement.run(query.parameters as unknown[]);
+        return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+      },
+      // A stream holds its statement open: its own, never a cached one.
+      streamQuery: (query, chunkSize) => inner.streamQuery(query, chunkSize),
+    };
+  }
+
+  #prepared(text: string): SQLite.Statement {
+    const cached = this.#statements.get(text);
+    if (cached) {
+      this.#statements.delete(text);
+      this.#statements.set(text, cached);
+      return cached;
+    }
+    const statement = this.#sqlite.prepare(text);
+    this.#statements.set(text, statement);
+    if (this.#statements.size > STATEMENTS_KEPT) this.#statements.delete(this.#statements.keys().next().value!);
+    return statement;
+  }
+
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    await breathe();
+    if (this.#busy) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#busy = true;
+    return this.#connection!;
+  }
+
+  override async releaseConnection(): Promise<void> {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#busy = false;
   }
 }
 
@@ -123,6 +237,7 @@ function openSqlite(file: string): SQLite.Database {
     // A 64 MB page cache: imports touch indexes across 100,000s of findings.
     sqlite.pragma("cache_size = -65536");
     sqlite.pragma("temp_store = MEMORY");
+    sqlite.pragma("wal_autocheckpoint = 10000");
     // Prove now, not at the first user action, that this process can write.
     sqlite.exec("BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS _write_probe (x INTEGER); DROP TABLE _write_probe; COMMIT;");
     if (file !== ":memory:") ownerOnly(file);

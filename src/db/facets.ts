@@ -38,3 +38,7 @@ export function resolutionFill(postgres: boolean): string {
             sum(CASE WHEN due_at IS NOT NULL THEN 1 ELSE 0 END), sum(CASE WHEN due_at IS NOT NULL AND resolved_at <= due_at THEN 1 ELSE 0 END)
        FROM findings WHERE status = 'resolved' AND resolved_at IS NOT NULL GROUP BY substr(resolved_at, 1, 10), severity`;
 }
+
+/** Counts the findings by asset, status and severity (into an empty asset_counts, migration 0052). */
+export const ASSET_COUNTS_FILL = `INSERT INTO asset_counts (asset_id, status, severity_rank, n)
+     SELECT asset_id, status, severity_rank, count(*) FROM findings GROUP BY asset_id, status, severity_rank`;

@@ -6,7 +6,7 @@
 // from the copied findings (as its triggers would have kept it), and checked against SQLite's.
 import SQLite from "better-sqlite3";
 import { type Kysely, sql } from "kysely";
-import { FACET_FILL, resolutionFill } from "./facets.js";
+import { ASSET_COUNTS_FILL, FACET_FILL, resolutionFill } from "./facets.js";
 
 /** A refusal or failure the user can act on; its message says what to do. */
 export class MigrationRefused extends Error {}
@@ -16,7 +16,7 @@ const COPY_MARKER = "postgres.copied_from_sqlite";
 /** The meta key marking a SQLite database as moved (written by the final copy). */
 export const MOVED_MARKER = "sqlite.moved_to_postgres";
 /** Tables PostgreSQL derives itself. */
-const DERIVED = new Set(["finding_counts", "finding_facets", "resolution_days"]);
+const DERIVED = new Set(["finding_counts", "finding_facets", "resolution_days", "asset_counts"]);
 const OWN = (name: string) => name.startsWith("kysely_") || name.startsWith("sqlite_");
 
 export interface CopyReport {
@@ -137,6 +137,7 @@ export async function copyToPostgres(source: SQLite.Database, target: Kysely<any
     );
     for (const statement of FACET_FILL) await sql.raw(statement).execute(trx);
     await sql.raw(resolutionFill(true)).execute(trx);
+    await sql.raw(ASSET_COUNTS_FILL).execute(trx);
     await continueSequences(source, trx);
     await checkDerivedCounts(source, trx);
     const marker = JSON.stringify({ at: options.now.toISOString(), final: options.final, source: options.source });

@@ -279,6 +279,14 @@ export interface FindingFacetTable {
   n: number;
 }
 
+/** Findings by asset, status and severity, kept by triggers (migration 0052): the Repositories and Images pages' counts. */
+export interface AssetCountTable {
+  asset_id: number;
+  status: FindingStatus;
+  severity_rank: number;
+  n: number;
+}
+
 /** Resolved findings by the day they were resolved and their severity, kept by triggers (Trends' time to remediate). */
 export interface ResolutionDayTable {
   day: string;
@@ -700,6 +708,7 @@ export interface Database {
   jobs: JobTable;
   finding_counts: FindingCountTable;
   finding_facets: FindingFacetTable;
+  asset_counts: AssetCountTable;
   resolution_days: ResolutionDayTable;
   reconcile_runs: ReconcileRunTable;
   finding_snapshots: FindingSnapshotTable;

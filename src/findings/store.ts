@@ -1,6 +1,6 @@
 // One finding with everything the detail page shows: its asset, every source with the
 // scanner's raw record, and its status history.
-import { type ExpressionBuilder, type Insertable } from "kysely";
+import { type ExpressionBuilder, type Insertable, sql } from "kysely";
 import type {
   Asset,
   AssetTable,
@@ -18,7 +18,7 @@ import { chunks } from "../db/chunks.js";
 import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
 import { contains } from "../db/search.js";
 import { type Beside, DEFAULT_STATUSES, cachedCount } from "./query.js";
-import { fromJson, insertRows, jsonArrayFrom, jsonObjectFrom } from "../db/dialect.js";
+import { dialectOf, fromJson, insertRows, jsonArrayFrom, jsonObjectFrom } from "../db/dialect.js";
 
 export interface FindingDetail<X = undefined> {
   finding: Finding;
@@ -152,9 +152,8 @@ export async function openFindingCounts(db: Db, by: "asset" | "repository", ids:
 }
 
 async function computeOpenFindingCounts(db: Db, by: "asset" | "repository", ids: number[]): Promise<Map<number, Record<Severity, number>>> {
-  // The assets first, then their findings by asset id alone: the (asset_id, status, severity_rank)
-  // index answers each asset's counts. (Joined, PostgreSQL estimated a page of repositories' assets
-  // at more rows than a scan of every finding, and read the whole table.)
+  // The assets first, then their counts by asset id alone. (Joined, PostgreSQL estimated a page of
+  // repositories' assets at more rows than a scan of every finding, and read the whole table.)
   const owner = new Map<number, number>();
   if (by === "asset") for (const id of ids) owner.set(id, id);
   else
@@ -163,9 +162,10 @@ async function computeOpenFindingCounts(db: Db, by: "asset" | "repository", ids:
         owner.set(a.id, a.repository_id!);
   const counts = new Map<number, Record<Severity, number>>();
   for (const batch of chunks([...owner.keys()], 500)) {
+    // From the per-asset totals the triggers keep (migration 0052), not the findings themselves.
     const grouped = await db
-      .selectFrom("findings")
-      .select(["asset_id", "severity_rank", (eb) => eb.fn.countAll<number>().as("n")])
+      .selectFrom("asset_counts")
+      .select(["asset_id", "severity_rank", (eb) => eb.fn.sum<number>("n").as("n")])
       .where("asset_id", "in", batch)
       .where("status", "in", DEFAULT_STATUSES)
       .groupBy(["asset_id", "severity_rank"])
@@ -257,6 +257,35 @@ export async function refreshSource(
 /** Scanner records their scanner no longer reports. */
 export async function resolveSources(db: Db, ids: number[], stamp: string): Promise<void> {
   for (const part of chunks(ids, 400)) await db.updateTable("finding_sources").set({ status: "resolved", updated_at: stamp }).where("id", "in", part).execute();
+}
+
+/**
+ * An integration's open sources that no page of a finished run reported (the run's pages hold the
+ * external ids each reported), a batch at a time in id order after `after`. The comparison stays
+ * in the database — a million reported ids are not held in memory: SQLite indexes the run's ids
+ * once for NOT IN; PostgreSQL anti-joins them by hash.
+ */
+export async function unreportedSources(
+  db: Db,
+  integrationId: number,
+  runId: number,
+  after: number,
+  limit: number,
+): Promise<{ id: number; finding_id: number }[]> {
+  const reported =
+    dialectOf(db) === "postgres"
+      ? sql<boolean>`not exists (select 1 from sync_pages p cross join lateral jsonb_array_elements_text(p.external_ids::jsonb) as reported(id) where p.run_id = ${runId} and reported.id = finding_sources.external_id)`
+      : sql<boolean>`finding_sources.external_id not in (select reported.value from sync_pages p, json_each(p.external_ids) as reported where p.run_id = ${runId})`;
+  return db
+    .selectFrom("finding_sources")
+    .select(["id", "finding_id"])
+    .where("integration_id", "=", integrationId)
+    .where("status", "=", "open")
+    .where("id", ">", after)
+    .where(reported)
+    .orderBy("id")
+    .limit(limit)
+    .execute();
 }
 
 /** Inserts assets not seen before; gives their ids with kind and key. */

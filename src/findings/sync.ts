@@ -15,16 +15,20 @@ import { connectionOf } from "../integrations/reused.js";
 import { enqueue, jobKind, perIntegration } from "../jobs/queue.js";
 import { recordSyncFailure, recordSyncSuccess, resumeOrStartRun, recordSyncProgress } from "../integrations/sync-runs.js";
 import { requestTicketSweep } from "../jobs/events.js";
-import type { JobHandler } from "../jobs/worker.js";
+import { JobLeaseLost, type JobHandler } from "../jobs/worker.js";
 import { IMPORTED_TABLES, type SyncCounts, emptyCounts, importPage, mergeCounts, resolveUnreported, sourceId } from "./import.js";
 import { refreshStatistics } from "../db/dialect.js";
 import { loadRepositoryIndex } from "./repositories.js";
-import { resolveSources } from "./store.js";
+import { resolveSources, unreportedSources } from "./store.js";
 import { createWorkspace } from "../dependencies/workspace.js";
 
 export const SCAN_JOB = jobKind<{ integrationId: number }>("scanner.sync", { label: "Scan", maxAttempts: 3, ...perIntegration("scanner.sync") });
-/** Records committed per transaction: fewer, larger commits write far less to the WAL. */
+/** Records buffered before they are committed: fewer, larger commits write far less to the WAL. */
 const COMMIT_RECORDS = 5_000;
+/** A transaction takes more buffered pages while it is younger than this; then it commits and the next begins. */
+const TRANSACTION_MS = 150;
+/** Sources no longer reported, resolved per batch at the end of a scan. */
+const GONE_BATCH = 20_000;
 /** How long a buffered page waits for the next one before it is committed on its own. */
 const COMMIT_WAIT_MS = 200;
 
@@ -38,7 +42,7 @@ export function syncCounts(run: Pick<SyncRun, "counts">): SyncCounts {
 }
 
 export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: number }> {
-  return async ({ job, payload, logger, progress }) => {
+  return async ({ job, payload, logger, progress, fence }) => {
     const { db, now } = deps;
     const { integrationId } = payload;
     const integration = await findIntegration(db, integrationId);
@@ -67,23 +71,30 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
     // is slow to come, what is buffered is committed while waiting, so progress shows.
     let buffer: SyncPage[] = [];
     const commit = async () => {
-      if (buffer.length === 0) return;
-      const batch = buffer;
-      buffer = [];
-      const stamp = now();
-      await db.transaction().execute(async (trx) => {
-        for (const page of batch) {
-          const added = await importPage(trx, page.records, { integrationId: integration.id, actor, repositories, now: stamp });
-          mergeCounts(counts, added);
-          await trx
-            .insertInto("sync_pages")
-            .values({ run_id: run.id, page: ++committedPages, external_ids: JSON.stringify(page.records.map((r) => sourceId(r.externalId))) })
-            .execute();
-        }
-        await recordSyncProgress(trx, run.id, { pages: committedPages, counts, cursor: batch.at(-1)!.nextCursor, total });
-      });
-      await refreshStatistics(db, IMPORTED_TABLES);
-      await progress({ done: counts.fetched, total: total ?? counts.fetched, message: `page ${committedPages}` });
+      while (buffer.length > 0) {
+        const stamp = now();
+        const started = performance.now();
+        await db.transaction().execute(async (trx) => {
+          // Taken over by another attempt (this one's lease ran out): its pages are that attempt's to write.
+          await fence(trx);
+          let last: SyncPage | undefined;
+          // Pages while the transaction is young: it holds the write lock, and every other writer (a
+          // person's triage, a push's ticket row) waits for its commit.
+          while (buffer.length > 0 && (last === undefined || performance.now() - started < TRANSACTION_MS)) {
+            const page = buffer.shift()!;
+            const added = await importPage(trx, page.records, { integrationId: integration.id, actor, repositories, now: stamp });
+            mergeCounts(counts, added);
+            await trx
+              .insertInto("sync_pages")
+              .values({ run_id: run.id, page: ++committedPages, external_ids: JSON.stringify(page.records.map((r) => sourceId(r.externalId))) })
+              .execute();
+            last = page;
+          }
+          await recordSyncProgress(trx, run.id, { pages: committedPages, counts, cursor: last!.nextCursor, total });
+        });
+        await refreshStatistics(db, IMPORTED_TABLES);
+        await progress({ done: counts.fetched, total: total ?? counts.fetched, message: `page ${committedPages}` });
+      }
     };
     let committedPages = pages;
     const fetchAhead = (from: string | null) => {
@@ -118,9 +129,10 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
         // The first page is committed at once: the scan shows progress, and a restart resumes after it.
         if (!pending || committedPages === 0 || buffer.reduce((n, p) => n + p.records.length, 0) >= COMMIT_RECORDS) await commit();
       }
-      await finish(db, integration, run.id, counts, actor, now());
+      await finish(db, integration, run.id, counts, actor, now(), fence);
       logger.info("scan finished", { integrationId, pages, ...counts, skipped: counts.skipped });
     } catch (err) {
+      if (err instanceof JobLeaseLost) throw err;
       throw await recordSyncFailure(db, integration, run.id, job, err, `Scan stopped on page ${committedPages + 1}`, now(), true, connection);
     }
   };
@@ -142,27 +154,30 @@ async function arrivesWithin(promise: Promise<unknown>, ms: number): Promise<boo
 }
 
 /** After the last page: resolve what the scanner no longer reports, and record success. */
-async function finish(db: Db, integration: Integration, runId: number, counts: SyncCounts, actor: string, now: Date): Promise<void> {
+async function finish(
+  db: Db,
+  integration: Integration,
+  runId: number,
+  counts: SyncCounts,
+  actor: string,
+  now: Date,
+  fence: (trx: Db) => Promise<void>,
+): Promise<void> {
   const stamp = now.toISOString();
   await db.transaction().execute(async (trx) => {
-    const seen = new Set<string>();
-    for (const page of await trx.selectFrom("sync_pages").select("external_ids").where("run_id", "=", runId).execute()) {
-      for (const id of JSON.parse(page.external_ids) as string[]) seen.add(id);
+    await fence(trx);
+    // Batches of what no page reported (sources are resolved as they go, so each batch reads past the last).
+    for (let after = 0; ;) {
+      const gone = await unreportedSources(trx, integration.id, runId, after, GONE_BATCH);
+      if (gone.length === 0) break;
+      after = gone.at(-1)!.id;
+      await resolveSources(
+        trx,
+        gone.map((s) => s.id),
+        stamp,
+      );
+      counts.resolved += await resolveUnreported(trx, [...new Set(gone.map((s) => s.finding_id))], actor, stamp, "No longer reported by the scanner");
     }
-    const gone = (
-      await trx
-        .selectFrom("finding_sources")
-        .select(["id", "external_id", "finding_id"])
-        .where("integration_id", "=", integration.id)
-        .where("status", "=", "open")
-        .execute()
-    ).filter((s) => !seen.has(s.external_id));
-    await resolveSources(
-      trx,
-      gone.map((s) => s.id),
-      stamp,
-    );
-    counts.resolved += await resolveUnreported(trx, [...new Set(gone.map((s) => s.finding_id))], actor, stamp, "No longer reported by the scanner");
     await trx.deleteFrom("sync_pages").where("run_id", "=", runId).execute();
     await recordSyncSuccess(trx, integration.id, runId, counts, now);
     await requestTicketSweep(trx, now);

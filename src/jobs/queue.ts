@@ -306,6 +306,64 @@ export async function claimJob(db: Db, workerId: string, leaseMs: number, now: D
   }
 }
 
+/**
+ * Claims, beside a running job, more due jobs of its type whose dedupe keys start with `keyPrefix`
+ * (pushes to the same mapping), so that its handler can do their work with its own — one request
+ * where the service takes many. Each is claimed as claimJob would (its own attempt and lease), and
+ * must be renewed, finished or failed on its own; one its process dies holding is taken over when
+ * its lease runs out, like any other. `accept` picks among the due candidates (the rest stay queued).
+ */
+export async function claimCompanions(
+  db: Db,
+  job: Job,
+  opts: { keyPrefix: string; limit: number; leaseMs: number; now: Date; accept?: (candidates: Job[]) => Promise<Job[]> },
+): Promise<Job[]> {
+  if (opts.limit <= 0) return [];
+  const stamp = opts.now.toISOString();
+  const workerId = claimOf(job).replace(/#[^#]*$/, "");
+  const candidates = (q: Db) =>
+    q
+      .selectFrom("jobs")
+      .selectAll()
+      .where("type", "=", job.type)
+      .where("status", "=", "queued")
+      .where("run_at", "<=", stamp)
+      .where("dedupe_key", ">=", opts.keyPrefix)
+      // Every key with the prefix, as a range: the prefix with its last character's successor bounds it.
+      .where("dedupe_key", "<", opts.keyPrefix.slice(0, -1) + String.fromCharCode(opts.keyPrefix.charCodeAt(opts.keyPrefix.length - 1) + 1))
+      .where("id", "!=", job.id)
+      .where((eb) => (job.pinned_to === null ? eb("pinned_to", "is", null) : eb.or([eb("pinned_to", "is", null), eb("pinned_to", "=", job.pinned_to)])))
+      .orderBy("run_at")
+      .orderBy("id")
+      .limit(opts.limit * 2);
+  const take = async (q: Db, rows: Job[]) => {
+    const claimed: Job[] = [];
+    for (const row of opts.accept ? await opts.accept(rows) : rows) {
+      if (claimed.length >= opts.limit) break;
+      const taken = await q
+        .updateTable("jobs")
+        .set({
+          status: "running",
+          attempts: row.attempts + 1,
+          lease_until: new Date(opts.now.getTime() + opts.leaseMs).toISOString(),
+          locked_by: `${workerId}#${randomUUID().slice(0, 8)}`,
+          claimed_progress: row.progress,
+          updated_at: stamp,
+        })
+        .where("id", "=", row.id)
+        .where("status", "=", "queued")
+        .where("attempts", "=", row.attempts)
+        .returningAll()
+        .executeTakeFirst();
+      if (taken) claimed.push(taken);
+    }
+    return claimed;
+  };
+  // On PostgreSQL, rows another process is claiming are skipped rather than waited for.
+  if (dialectOf(db) === "postgres") return db.transaction().execute(async (trx) => take(trx, await candidates(trx).forUpdate().skipLocked().execute()));
+  return take(db, await candidates(db).execute());
+}
+
 /** Renews the claim's lease; false when the claim is no longer this one's (the job was taken over or ended). */
 export async function extendLease(db: Db, job: Job, leaseMs: number, now: Date): Promise<boolean> {
   const result = await db

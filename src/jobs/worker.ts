@@ -7,7 +7,7 @@ import type { Db, Job } from "../db/schema.js";
 import { RateLimitedError } from "../http.js";
 import { type Logger, redactText } from "../log.js";
 import { jobDuration } from "../metrics.js";
-import { claimJob, completeJob, extendLease, failJob, type JobKind, type JobProgress, setJobProgress } from "./queue.js";
+import { claimCompanions, claimJob, completeJob, extendLease, failJob, type JobKind, type JobProgress, setJobProgress } from "./queue.js";
 
 export interface JobContext<P = unknown> {
   job: Job;
@@ -17,6 +17,33 @@ export interface JobContext<P = unknown> {
   progress(progress: JobProgress): Promise<void>;
   /** Aborted when this attempt's lease is lost (another attempt now holds the job): long work should stop. */
   signal: AbortSignal;
+  /** More due jobs of this kind, done with this one (pushes to one tracker sent in one request). */
+  companions: Companions;
+  /**
+   * Throws JobLeaseLost unless this attempt still holds the job. Called inside the transaction
+   * that commits a step of the work (a scan's pages), it keeps an attempt whose lease ran out —
+   * the job taken over by another — from writing anything more.
+   */
+  fence(trx: Db): Promise<void>;
+}
+
+/** This attempt no longer holds its job: another attempt took it over when its lease ran out. */
+export class JobLeaseLost extends Error {
+  constructor(jobId: number) {
+    super(`Job ${jobId} was taken over by another attempt after this one's lease ran out; this attempt stops without writing more.`);
+    this.name = "JobLeaseLost";
+  }
+}
+
+/**
+ * Jobs claimed beside the running one (queue.ts: claimCompanions). The worker renews their leases
+ * with its own; the handler settles each with its outcome. One left unsettled when the handler
+ * ends is put back to be tried again, with the handler's error if it threw.
+ */
+export interface Companions {
+  claim(keyPrefix: string, limit: number, accept?: (candidates: Job[]) => Promise<Job[]>): Promise<Job[]>;
+  /** Finished (no error), or this attempt failed: retried with backoff, or failed for good after its last attempt. */
+  settle(job: Job, outcome?: { error: unknown; retryAfterMs?: number }): Promise<void>;
 }
 
 export type JobHandler<P = unknown> = (ctx: JobContext<P>) => Promise<void>;
@@ -125,8 +152,24 @@ export class Worker {
     const log = logger.child({ jobId: job.id, jobType: job.type, attempt: job.attempts });
     const handler = this.#o.handlers.get(job.type);
     const lost = new AbortController();
+    const held = new Set<Job>();
+    const companions: Companions = {
+      claim: async (keyPrefix, limit, accept) => {
+        const claimed = await claimCompanions(db, job, { keyPrefix, limit, leaseMs, now: now(), accept });
+        for (const c of claimed) held.add(c);
+        return claimed;
+      },
+      settle: async (companion, outcome) => {
+        if (!held.delete(companion)) return;
+        if (!outcome) return completeJob(db, companion, now());
+        const message = redactText(outcome.error instanceof Error ? outcome.error.message : String(outcome.error));
+        const result = await failJob(db, companion, message, now(), outcome.retryAfterMs ?? retryAfter(outcome.error));
+        log.warn(result === "failed" ? "job failed" : "job will be retried", { companionOf: job.id, jobId: companion.id, error: message });
+      },
+    };
     const heartbeat = setInterval(
       () => {
+        for (const c of held) extendLease(db, c, leaseMs, now()).catch((err) => log.warn("job lease renewal failed", { jobId: c.id, error: err }));
         extendLease(db, job, leaseMs, now())
           .then((held) => {
             if (held || lost.signal.aborted) return;
@@ -146,15 +189,31 @@ export class Worker {
         logger: log,
         progress: (p) => setJobProgress(db, job.id, p, now(), job.locked_by),
         signal: lost.signal,
+        companions,
+        fence: async (trx) => {
+          const held = await trx
+            .selectFrom("jobs")
+            .select("id")
+            .where("id", "=", job.id)
+            .where("locked_by", "=", job.locked_by)
+            .where("status", "=", "running")
+            .executeTakeFirst();
+          if (!held) {
+            lost.abort(new JobLeaseLost(job.id));
+            throw new JobLeaseLost(job.id);
+          }
+        },
       });
+      for (const c of [...held]) await companions.settle(c, { error: new Error(`Job ${job.id} ended without doing this job's work; it will be tried again.`) });
       if (lost.signal.aborted) return void log.warn("job attempt ended after its lease was lost; the attempt holding the job decides");
       await completeJob(db, job, now());
       jobDuration.observe({ type: job.type, outcome: "succeeded" }, (performance.now() - started) / 1000);
       log.info("job succeeded");
     } catch (err) {
+      for (const c of [...held]) await companions.settle(c, { error: err }).catch((e) => log.warn("job companion not put back", { jobId: c.id, error: e }));
       if (lost.signal.aborted) return void log.warn("job attempt failed after its lease was lost; the attempt holding the job decides");
       const message = redactText(err instanceof Error ? err.message : String(err));
-      const retryAfterMs = err instanceof RateLimitedError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
+      const retryAfterMs = retryAfter(err);
       const outcome = handler
         ? await failJob(db, job, message, now(), retryAfterMs)
         : await failJob(db, { ...job, attempts: job.max_attempts }, message, now());
@@ -164,4 +223,9 @@ export class Worker {
       clearInterval(heartbeat);
     }
   }
+}
+
+/** The wait a rate-limited service asked for, if it said. */
+function retryAfter(err: unknown): number | undefined {
+  return err instanceof RateLimitedError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
 }

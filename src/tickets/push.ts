@@ -20,7 +20,7 @@ import {
   type TrackerField,
   type TrackerSession,
 } from "../connectors/types.js";
-import type { Db, Integration, Ticket, TrackerMapping } from "../db/schema.js";
+import type { Db, Integration, Job, Ticket, TrackerMapping } from "../db/schema.js";
 import { ExternalError, RateLimitedError } from "../http.js";
 import { connectionOf } from "../integrations/reused.js";
 import { pacerFor } from "../integrations/pacing.js";
@@ -584,26 +584,92 @@ export function isPermanent(err: unknown): boolean {
   return false;
 }
 
+/**
+ * Job `ticket.push`: one subject. Where the tracker creates in bulk and this subject has never
+ * been sent, more due pushes to the same mapping that have never been sent either (a sweep's
+ * after an import) are claimed with it and their tickets made in the same requests; each job
+ * still ends, or is retried, on its own subject's outcome.
+ */
 export function pushHandler(deps: Services): JobHandler<PushPayload> {
-  return async ({ job, payload, logger }) => {
+  return async ({ job, payload, logger, companions }) => {
     const { mappingId, subjectKey, manual } = payload;
+    let outcomes: PushOutcome[];
+    let together: { job: Job; subjectKey: string }[] = [];
     try {
       const handle = await openTracker(deps, mappingId, logger);
       if (!handle) return;
-      const action = await pushSubject(deps, handle, subjectKey, { manual: manual === true, holder: `job:${job.id}` });
-      if (action === "busy") throw new Error("Another push of this subject is running; this one will run after it.");
-      logger.info("ticket pushed", { mappingId, subjectKey, action });
-    } catch (err) {
-      if (err instanceof Error && err.message.startsWith("Another push")) throw err;
-      if (isPermanent(err) || job.attempts >= job.max_attempts) {
-        await recordPushError(deps.db, mappingId, subjectKey, err, deps.now());
-        logger.warn("ticket push failed", { mappingId, subjectKey, error: err });
-        if (err instanceof ExternalError && err.kind === "auth") await markIntegrationFailed(deps.db, mappingId, err, deps.now());
-        return;
+      const limit = handle.session.createMany ? (handle.session.bulkCreateLimit ?? 1) : 1;
+      if (limit > 1 && (await unsent(deps.db, mappingId, [subjectKey])).length === 1) {
+        const claimed = await companions.claim(`ticket.push:${mappingId}:`, limit - 1, async (candidates) => {
+          const alike = candidates.filter((c) => {
+            const other = JSON.parse(c.payload) as PushPayload;
+            return other.mappingId === mappingId && other.manual === manual;
+          });
+          const fresh = new Set(
+            await unsent(
+              deps.db,
+              mappingId,
+              alike.map((c) => (JSON.parse(c.payload) as PushPayload).subjectKey),
+            ),
+          );
+          return alike.filter((c) => fresh.has((JSON.parse(c.payload) as PushPayload).subjectKey));
+        });
+        together = claimed.map((c) => ({ job: c, subjectKey: (JSON.parse(c.payload) as PushPayload).subjectKey }));
       }
-      throw err;
+      outcomes = together.length
+        ? await pushSubjects(deps, handle, [subjectKey, ...together.map((t) => t.subjectKey)], { manual: manual === true, holder: `job:${job.id}` })
+        : [
+            await pushSubject(deps, handle, subjectKey, { manual: manual === true, holder: `job:${job.id}` }).then(
+              (action) => ({ subjectKey, action }),
+              (error: unknown) => ({ subjectKey, error }),
+            ),
+          ];
+    } catch (error) {
+      outcomes = [{ subjectKey, error }];
     }
+    const bySubject = new Map(outcomes.map((o) => [o.subjectKey, o]));
+    for (const t of together) {
+      const retry = await settlePush(
+        deps,
+        t.job,
+        mappingId,
+        bySubject.get(t.subjectKey) ?? { subjectKey: t.subjectKey, error: new Error("Not pushed.") },
+        logger,
+      );
+      await companions.settle(t.job, retry && { error: retry });
+    }
+    const retry = await settlePush(deps, job, mappingId, bySubject.get(subjectKey)!, logger);
+    if (retry) throw retry;
   };
+}
+
+/** The subjects (of these) whose tickets have never been sent to the mapping's tracker. */
+async function unsent(db: Db, mappingId: number, subjectKeys: string[]): Promise<string[]> {
+  if (subjectKeys.length === 0) return [];
+  const rows = await db.selectFrom("tickets").selectAll().where("mapping_id", "=", mappingId).where("subject_key", "in", subjectKeys).execute();
+  const sent = new Set(rows.filter((t) => t.linked_at || createPending(t)).map((t) => t.subject_key));
+  return subjectKeys.filter((k) => !sent.has(k));
+}
+
+/**
+ * What one push job's outcome means for the job: undefined when it is done (pushed, or failed
+ * for good and recorded in the mapping's error table), or the error to retry it with.
+ */
+async function settlePush(deps: Services, job: Job, mappingId: number, outcome: PushOutcome, logger: Logger): Promise<Error | undefined> {
+  const { subjectKey } = outcome;
+  if ("action" in outcome) {
+    if (outcome.action === "busy") return new Error("Another push of this subject is running; this one will run after it.");
+    logger.info("ticket pushed", { jobId: job.id, mappingId, subjectKey, action: outcome.action });
+    return undefined;
+  }
+  const err = outcome.error;
+  if (isPermanent(err) || job.attempts >= job.max_attempts) {
+    await recordPushError(deps.db, mappingId, subjectKey, err, deps.now());
+    logger.warn("ticket push failed", { jobId: job.id, mappingId, subjectKey, error: err });
+    if (err instanceof ExternalError && err.kind === "auth") await markIntegrationFailed(deps.db, mappingId, err, deps.now());
+    return undefined;
+  }
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 /** The tracker rejected the credentials: its card shows Error until they are fixed. */

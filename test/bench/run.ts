@@ -19,6 +19,9 @@ import fs from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import { openDatabase } from "../../src/db/database.js";
+import type { Severity } from "../../src/db/schema.js";
+import { SEVERITY_RANK } from "../../src/findings/normalize.js";
+import { DEFAULT_SLA, dueAt } from "../../src/findings/sla.js";
 import { csvExport, exportBatches } from "../../src/findings/export.js";
 import { parseFilter } from "../../src/findings/query.js";
 import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
@@ -77,7 +80,9 @@ function rssMb(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number {
   return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) / 1024;
 }
 
-const FINDINGS = 100_000;
+const FINDINGS = 1_000_000;
+/** PostgreSQL's import: 100,000 findings (the million would add five minutes to the bench), paced against SQLite's. */
+const PG_FINDINGS = 100_000;
 /** The push benchmarks: tickets pushed, Jira's requests per second, its site (declared before the sections run). */
 const COUNT = 1000;
 const RATE = 10;
@@ -87,15 +92,19 @@ const perTicketFloor = (COUNT - RATE) / RATE;
 const site = "https://acme.atlassian.net";
 
 /**
- * Import 100,000 Wiz findings (200 pages of 500) from the simulator over loopback, then the
- * same data again, then /vulnerabilities at that size; and the floor: the same rows written
- * straight through better-sqlite3 in one transaction.
+ * Import 1,000,000 Wiz findings (2,000 pages of 500) from the simulator over loopback, then the
+ * same data again, then the pages at that size; and the floor: the same rows written straight
+ * through better-sqlite3 in one transaction. Gives SQLite's seconds per finding.
  */
 async function importBenchmarks(): Promise<number> {
   const wiz = await startWiz();
-  wiz.sim.findings.push(...wizTenant({ importable: FINDINGS, repositories: DEFAULT_REPOSITORIES.slice(0, 3), images: 50 }));
+  for (const f of wizTenant({ importable: FINDINGS, repositories: DEFAULT_REPOSITORIES.slice(0, 3), images: 50 })) wiz.sim.findings.push(f);
   const dir = tempDir("patchbay-bench-");
-  const server = await startServer({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_LOG_LEVEL: "warn", PATCHBAY_ORIGIN_MAP: wiz.originMap });
+  const server = await startServer(
+    { PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_LOG_LEVEL: "warn", PATCHBAY_ORIGIN_MAP: wiz.originMap },
+    // BENCH_CPU_PROFILE=<dir>: the server's CPU profile of the import, to see where its time goes.
+    { nodeArgs: process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [] },
+  );
   await server.ready();
   const sqlite = new SQLite(path.join(dir, "patchbay.db"), { timeout: 10_000 });
   const stamp = new Date().toISOString();
@@ -106,18 +115,13 @@ async function importBenchmarks(): Promise<number> {
   await session.send("/setup", { username: ADMIN.username, password: ADMIN.password, confirm: ADMIN.password });
   const connect = await session.send("/integrations/wiz", WIZ_FORM);
   if (connect.status !== 303) throw new Error(`connecting Wiz failed: ${connect.status}`);
-  const first = await waitForRun(sqlite, 1);
+  const first = await waitForRun(sqlite, 1).catch((err) => {
+    fs.writeFileSync(path.join(ROOT, "test-results", "import-server.log"), server.output());
+    throw err;
+  });
   const peak = rssMb(server.proc.pid!, "VmHWM");
   const findings = (sqlite.prepare("select count(*) as n from findings").get() as { n: number }).n;
   if (findings !== FINDINGS) throw new Error(`expected ${FINDINGS} findings, found ${findings}`);
-  rows.push({
-    name: `import ${FINDINGS.toLocaleString("en")} findings`,
-    value: first.seconds,
-    unit: "s",
-    target: 15,
-    note: `${Math.round(FINDINGS / first.seconds).toLocaleString("en")} findings/s, 200 pages of 500`,
-  });
-  rows.push({ name: "import peak RSS", value: peak, unit: "MB", target: 300, note: "server process high-water mark (VmHWM)" });
 
   const fingerprint = () =>
     JSON.stringify(
@@ -134,29 +138,40 @@ async function importBenchmarks(): Promise<number> {
   const second = await waitForRun(sqlite, 2);
   const unchanged = before === fingerprint();
   const counts = second.counts;
-  rows.push({
-    name: "re-import, unchanged data",
-    value: second.seconds,
-    unit: "s",
-    target: 10,
-    note: `${counts.new} new, ${counts.updated} updated, ${counts.unchanged.toLocaleString("en")} unchanged; finding rows written: ${unchanged ? "0 (row counts and newest timestamps unchanged)" : "SOME"}`,
-  });
+  const written = unchanged ? "0 finding rows written (row counts and newest timestamps unchanged)" : "SOME FINDING ROWS WRITTEN";
+  if (!unchanged) throw new Error("the re-import of unchanged data wrote finding rows");
 
-  await pageViews(session, sqliteStore(path.join(dir, "patchbay.db")), "100k", 300);
+  await pageViews(session, sqliteStore(path.join(dir, "patchbay.db")), "1M imported", 100);
   sqlite.close();
   await server.kill("SIGTERM");
   await wiz.close();
 
+  // Issue 28's targets: the import within 1.5× the floor measured now, the re-import within half the import.
   const floor = await rawInsertFloor(wiz.sim.findings.length);
   rows.push({
     name: "floor: raw better-sqlite3 insert",
     value: floor,
     unit: "s",
     target: first.seconds,
-    note: `same ${FINDINGS.toLocaleString("en")} findings + sources + events, one transaction; import is ${(first.seconds / floor).toFixed(1)}× this`,
+    note: `the same ${FINDINGS.toLocaleString("en")} findings + sources + events through prepared statements in one transaction (the summary tables' triggers firing)`,
+  });
+  rows.push({
+    name: `import ${FINDINGS.toLocaleString("en")} findings`,
+    value: first.seconds,
+    unit: "s",
+    target: 1.5 * floor,
+    note: `${(first.seconds / floor).toFixed(2)}× the floor's ${floor.toFixed(1)} s (target 1.5×); ${Math.round(FINDINGS / first.seconds).toLocaleString("en")} findings/s, ${FINDINGS / 500} pages of 500 from the Wiz simulator`,
+  });
+  rows.push({ name: "import peak RSS", value: peak, unit: "MB", target: 400, note: "server process high-water mark (VmHWM) over the import" });
+  rows.push({
+    name: "re-import, unchanged data",
+    value: second.seconds,
+    unit: "s",
+    target: 0.5 * first.seconds,
+    note: `${(second.seconds / first.seconds).toFixed(2)}× the import (target 0.5×); ${counts.new} new, ${counts.updated} updated, ${counts.unchanged.toLocaleString("en")} unchanged; ${written}`,
   });
   fs.rmSync(dir, { recursive: true, force: true });
-  return first.seconds;
+  return first.seconds / FINDINGS;
 }
 
 /** Where the page views' writes go between requests, and a finding in the middle of the table. */
@@ -349,7 +364,7 @@ async function millionFindings(): Promise<void> {
 }
 
 async function waitForRun(sqlite: SQLite.Database, n: number): Promise<{ seconds: number; counts: { new: number; updated: number; unchanged: number } }> {
-  const deadline = Date.now() + 300_000;
+  const deadline = Date.now() + 1_800_000;
   for (;;) {
     const run = sqlite.prepare("select * from sync_runs order by id limit 1 offset ?").get(n - 1) as
       { status: string; started_at: string; finished_at: string | null; counts: string; error: string | null } | undefined;
@@ -378,8 +393,9 @@ async function rawInsertFloor(count: number): Promise<number> {
     "insert into assets (kind, asset_key, name, details, created_at, updated_at) values (?, ?, ?, '{}', ?, ?) on conflict do nothing",
   );
   const assetId = sqlite.prepare("select id from assets where kind = ? and asset_key = ?").pluck();
+  // The import's values where they decide index and summary rows: the severity, and the deadline the default SLA gives it.
   const finding = sqlite.prepare(
-    "insert into findings (fingerprint, cve, title, description, severity, severity_rank, cvss, ecosystem, package, package_lc, installed_version, fixed_version, asset_id, status, first_detected_at, last_seen_at, created_at, updated_at) values (?, ?, ?, ?, 'high', 4, ?, 'npm', ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)",
+    "insert into findings (fingerprint, cve, title, description, severity, severity_rank, cvss, ecosystem, package, package_lc, installed_version, fixed_version, asset_id, status, first_detected_at, last_seen_at, due_at, created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, 'npm', ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
   );
   const source = sqlite.prepare(
     "insert into finding_sources (finding_id, integration_id, external_id, status, raw, content_hash, first_seen_at, updated_at) values (?, 1, ?, 'open', ?, ?, ?, ?)",
@@ -392,11 +408,14 @@ async function rawInsertFloor(count: number): Promise<number> {
       asset.run(kind, key, key, stamp, stamp);
       const id = assetId.get(kind, key) as number;
       const raw = JSON.stringify(f);
+      const severity = (f.severity === "INFORMATIONAL" ? "info" : String(f.severity).toLowerCase()) as Severity;
       const row = finding.run(
         f.id,
         f.name,
         f.name,
         f.CVEDescription,
+        severity,
+        SEVERITY_RANK[severity],
         f.score,
         f.detailedName,
         String(f.detailedName).toLowerCase(),
@@ -405,6 +424,7 @@ async function rawInsertFloor(count: number): Promise<number> {
         id,
         f.firstDetectedAt,
         f.lastDetectedAt,
+        dueAt(String(f.firstDetectedAt), severity, DEFAULT_SLA),
         stamp,
         stamp,
       );
@@ -544,12 +564,12 @@ async function waitForPostgresRun(db: Kysely<any>, n: number): Promise<number> {
   }
 }
 
-/** The same 100,000-finding Wiz import on PostgreSQL (the server on this machine), beside SQLite's time. */
-async function postgresImport(sqliteSeconds: number): Promise<void> {
+/** A 100,000-finding Wiz import on PostgreSQL (the server on this machine), beside SQLite's seconds per finding. */
+async function postgresImport(sqliteSecondsPerFinding: number): Promise<void> {
   const database = await postgresDatabase();
   if (!database) return;
   const wiz = await startWiz();
-  wiz.sim.findings.push(...wizTenant({ importable: FINDINGS, repositories: DEFAULT_REPOSITORIES.slice(0, 3), images: 50 }));
+  for (const f of wizTenant({ importable: PG_FINDINGS, repositories: DEFAULT_REPOSITORIES.slice(0, 3), images: 50 })) wiz.sim.findings.push(f);
   const dir = tempDir("patchbay-bench-");
   const server = await startServer({
     DATABASE_URL: database.url,
@@ -570,13 +590,14 @@ async function postgresImport(sqliteSeconds: number): Promise<void> {
   await session.send("/integrations/wiz", WIZ_FORM);
   const seconds = await waitForPostgresRun(database.pg.db, 1);
   const findings = Number((await sql<{ n: number }>`select count(*) as n from findings`.execute(database.pg.db)).rows[0]!.n);
-  if (findings !== FINDINGS) throw new Error(`expected ${FINDINGS} findings on PostgreSQL, found ${findings}`);
+  if (findings !== PG_FINDINGS) throw new Error(`expected ${PG_FINDINGS} findings on PostgreSQL, found ${findings}`);
+  const sqliteRate = 1 / sqliteSecondsPerFinding;
   rows.push({
-    name: `PostgreSQL: import ${FINDINGS.toLocaleString("en")} findings`,
+    name: `PostgreSQL: import ${PG_FINDINGS.toLocaleString("en")} findings`,
     value: seconds,
     unit: "s",
-    target: 1.5 * sqliteSeconds,
-    note: `${(seconds / sqliteSeconds).toFixed(2)}× SQLite's ${sqliteSeconds.toFixed(1)} s; ${Math.round(FINDINGS / seconds).toLocaleString("en")} findings/s`,
+    target: 1.5 * sqliteSecondsPerFinding * PG_FINDINGS,
+    note: `${Math.round(PG_FINDINGS / seconds).toLocaleString("en")} findings/s, ${(PG_FINDINGS / seconds / sqliteRate).toFixed(2)}× SQLite's ${Math.round(sqliteRate).toLocaleString("en")} findings/s over its million`,
   });
   await server.kill("SIGTERM");
   await wiz.close();
@@ -927,7 +948,7 @@ async function pushBenchmark(): Promise<void> {
   const searchesBefore = jira.faults.requests.filter((r) => r.path.endsWith("/search/jql")).length;
   const reconcileStarted = performance.now();
   await session.send("/trackers/mappings/1/reconcile", {});
-  for (const deadline = Date.now() + 300_000; ;) {
+  for (const deadline = Date.now() + 1_800_000; ;) {
     const run = sqlite.prepare("select status, checked, differences from reconcile_runs where direction != 'link' order by id desc limit 1").get() as
       { status: string; checked: number; differences: number } | undefined;
     if (run && run.status !== "running") {

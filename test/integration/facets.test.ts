@@ -19,7 +19,7 @@ it("counts findings per CVE, package, scanner and deadline day through imports, 
     expect(await keptFacets(opened.db), step).toEqual(await countedFacets(opened.db));
     steps.push(step);
   });
-  expect(steps).toHaveLength(12);
+  expect(steps).toHaveLength(13);
   await overviewMatchesFindings(opened.db);
 });
 

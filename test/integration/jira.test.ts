@@ -710,6 +710,40 @@ describe("bulk create", () => {
     expect(new Set(markers()).size).toBe(123);
   });
 
+  it("makes the issues of an import's new findings in bulk too, each push job ending on its own finding's outcome", async () => {
+    await importFindings();
+    const mappingId = await setUpMapping({ pushMode: "link_new" });
+    const main = repoAsset(REPO);
+    for (let i = 0; i < 120; i++)
+      wiz.sim.findings.push(
+        wizFinding(100 + i, main, {
+          name: `CVE-2024-${String(10_000 + i)}`,
+          detailedName: `pkg-${i}`,
+          version: "1.0.0",
+          fixedVersion: "1.0.1",
+          severity: "CRITICAL",
+        }),
+      );
+    jira.refuse = (fields) => (/pkg-7 /.test(String(fields.summary)) ? { summary: "Summary is refused by the project's validator." } : undefined);
+    await admin.post(`/integrations/wiz/${wizId}/sync`, {});
+    await drain(5_000);
+    // The sweep queued one push per new finding; they went out 50 to a request.
+    expect(jira.bulkCreates).toEqual([50, 50, 20]);
+    expect(jira.faults.requests.filter((r) => r.method === "POST" && r.path === "/rest/api/3/issue")).toHaveLength(0);
+    expect(jira.issues).toHaveLength(119);
+    expect(new Set(markers()).size).toBe(119);
+    const jobs = await db().selectFrom("jobs").select(["status", "attempts"]).where("type", "=", "ticket.push").execute();
+    expect(jobs).toHaveLength(120);
+    expect(jobs.every((j) => j.status === "succeeded" && j.attempts === 1)).toBe(true);
+    const errors = await db().selectFrom("push_errors").select("subject_label").where("mapping_id", "=", mappingId).execute();
+    expect(errors.map((e) => e.subject_label)).toEqual([expect.stringContaining("pkg-7 1.0.0")]);
+    // Once more the same: nothing new to make, nothing sent.
+    const requests = jira.faults.requests.length;
+    await admin.post(`/integrations/wiz/${wizId}/sync`, {});
+    await drain(5_000);
+    expect(jira.faults.requests.slice(requests).filter((r) => r.method === "POST")).toHaveLength(0);
+  });
+
   it("creates only the rest after a bulk create whose answer was lost, finding what it made by label", async () => {
     const mappingId = await manyFindings();
     // The connection drops once Jira has made the first 30 issues of the first request.

@@ -290,6 +290,33 @@ describe("scan faults", () => {
     expect(text(await (await admin.get("/integrations")).text())).toContain("Last scan failed");
   });
 
+  it("stops an attempt whose lease ran out once another took the scan over: the scan is imported once and succeeds", async () => {
+    wiz.sim.findings.push(...wizTenant({ importable: 1800, repositories: DEFAULT_REPOSITORIES.slice(0, 3) }));
+    wiz.sim.pageFaults.push({ page: 2, latencyMs: 600 });
+    const id = await connect();
+    app.clock.advance(5_000);
+    // The first attempt commits page 1, then stalls past its lease (a blocked process, a hung call)...
+    const stalled = app.runtime.worker.runOnce();
+    for (let i = 0; i < 200 && (await lastRun(id).catch(() => undefined))?.pages !== 1; i++) await new Promise((r) => setTimeout(r, 5));
+    app.clock.advance(61_000);
+    // ...and another attempt takes the job over, resumes at page 2 and finishes the scan.
+    expect(await app.runtime.worker.runOnce()).toBe(true);
+    expect(await lastRun(id)).toMatchObject({ status: "succeeded", pages: 4, counts: { fetched: 1800, new: 1800 } });
+    // The stalled attempt's pages then arrive: it writes nothing, and changes neither the run nor the job.
+    await stalled;
+    expect(await lastRun(id)).toMatchObject({ status: "succeeded", pages: 4, counts: { fetched: 1800, new: 1800 }, error: null });
+    expect(await db().selectFrom("findings").select("id").execute()).toHaveLength(1800);
+    expect(await db().selectFrom("sync_pages").select("page").execute()).toEqual([]);
+    // One scan, one announcement of its new findings.
+    expect(await db().selectFrom("domain_events").select("type").where("type", "=", "findings.new").execute()).toHaveLength(1);
+    const [job] = (await listJobs(db())).filter((j) => j.type === SCAN_JOB.type);
+    expect(job).toMatchObject({ status: "succeeded", last_error: null });
+    expect(await db().selectFrom("integrations").select(["status", "last_error"]).where("id", "=", id).executeTakeFirstOrThrow()).toEqual({
+      status: "connected",
+      last_error: null,
+    });
+  });
+
   it("never runs two scans of one integration at once", async () => {
     wiz.sim.findings.push(...wizTenant({ importable: 10 }));
     const id = await connect();

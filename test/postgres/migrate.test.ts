@@ -75,7 +75,7 @@ describe("migrate-to-postgres", () => {
     try {
       const tables = live
         .prepare(
-          "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' and name not in ('finding_counts', 'finding_facets')",
+          "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' and name not in ('finding_counts', 'finding_facets', 'asset_counts')",
         )
         .pluck()
         .all() as string[];
@@ -117,6 +117,16 @@ describe("migrate-to-postgres", () => {
           await sql<Record<string, unknown>>`select facet, key, status, severity_rank, n from finding_facets where n > 0 order by 1, 2, 3, 4`.execute(pg.db)
         ).rows.map((r) => ({ ...r, n: Number(r.n) })),
       ).toEqual(facets);
+      // And the counts per asset.
+      const assets = (live.prepare("select asset_id, status, severity_rank, n from asset_counts where n > 0 order by 1, 2, 3").all() as object[]).map((r) => ({
+        ...r,
+      }));
+      expect(assets.length).toBeGreaterThan(0);
+      expect(
+        (await sql<Record<string, unknown>>`select asset_id, status, severity_rank, n from asset_counts where n > 0 order by 1, 2, 3`.execute(pg.db)).rows.map(
+          (r) => ({ ...r, asset_id: Number(r.asset_id), n: Number(r.n) }),
+        ),
+      ).toEqual(assets);
     } finally {
       live.close();
     }

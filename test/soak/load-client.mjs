@@ -1,6 +1,6 @@
 // A load generator run as its own process (so its work does not share Patchbay's event loop):
 // CONCURRENCY signed-in users, each with its own session, browsing and filtering for
-// DURATION_MS; prints one JSON line with the latency percentiles and every non-2xx answer.
+// DURATION_MS (or until SIGTERM); prints one JSON line with the latency percentiles and every non-2xx answer.
 // Usage: node load-client.mjs <base url> <duration ms> <concurrency> <username> <password>
 const [base, durationArg, concurrencyArg, username, password] = process.argv.slice(2);
 const duration = Number(durationArg);
@@ -34,7 +34,10 @@ async function signIn() {
 const latencies = [];
 const failures = {};
 let requests = 0;
-const deadline = Date.now() + duration;
+const started = Date.now();
+let deadline = started + duration;
+// Stopped early (SIGTERM: the work it measures has ended): each user ends its request, then the figures are printed.
+process.on("SIGTERM", () => (deadline = 0));
 async function user(n) {
   const cookie = await signIn();
   let i = n;
@@ -58,5 +61,5 @@ await Promise.all(Array.from({ length: concurrency }, (_, n) => new Promise((r) 
 latencies.sort((a, b) => a - b);
 const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
 process.stdout.write(
-  JSON.stringify({ requests, seconds: duration / 1000, p50: pct(50), p95: pct(95), p99: pct(99), max: latencies.at(-1) ?? 0, failures }) + "\n",
+  JSON.stringify({ requests, seconds: (Date.now() - started) / 1000, p50: pct(50), p95: pct(95), p99: pct(99), max: latencies.at(-1) ?? 0, failures }) + "\n",
 );

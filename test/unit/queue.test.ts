@@ -235,6 +235,42 @@ describe("job queue", () => {
     expect(await enqueueJob(database.db, "check", {}, clock.now(), { dedupeKey: "check:1" })).not.toBe(a);
   });
 
+  it("lets a job do due jobs of its kind with its own: each ends on its own outcome, one left over is tried again", async () => {
+    const key = (mapping: number, n: number) => `push:${mapping}:finding:${n}`;
+    const enqueue = (mapping: number, n: number, runAt = clock.now()) =>
+      enqueueJob(database.db, "push", { mapping, n }, clock.now(), { dedupeKey: key(mapping, n), runAt, maxAttempts: 2 });
+    const first = await enqueue(1, 0);
+    const ok = await enqueue(1, 1);
+    const refused = await enqueue(1, 2);
+    const forgotten = await enqueue(1, 3);
+    const skipped = await enqueue(1, 4);
+    const later = await enqueue(1, 5, new Date(clock.time + 60_000));
+    const otherMapping = await enqueue(10, 6);
+    const seen: number[][] = [];
+    const w = worker({
+      push: async ({ job, companions }) => {
+        if (job.id !== first) return;
+        const claimed = await companions.claim("push:1:", 10, async (candidates) => candidates.filter((c) => c.id !== skipped));
+        seen.push(claimed.map((c) => c.id));
+        for (const c of claimed) {
+          expect(c).toMatchObject({ status: "running", attempts: 1 });
+          if (c.id === ok) await companions.settle(c);
+          if (c.id === refused) await companions.settle(c, { error: new RateLimitedError("Jira", "slow down", 120) });
+        }
+      },
+    });
+    await w.runOnce();
+    // Not the skipped one, not one not yet due, not another mapping's (push:10: sorts between push:1: and its bound).
+    expect(seen).toEqual([[ok, refused, forgotten]]);
+    const job = async (id: number) => (await findJob(database.db, id))!;
+    expect(await job(first)).toMatchObject({ status: "succeeded" });
+    expect(await job(ok)).toMatchObject({ status: "succeeded", attempts: 1 });
+    expect(await job(refused)).toMatchObject({ status: "queued", attempts: 1, last_error: "slow down" });
+    expect(Date.parse((await job(refused)).run_at) - clock.time).toBe(120_000);
+    expect(await job(forgotten)).toMatchObject({ status: "queued", attempts: 1, last_error: expect.stringContaining("ended without doing this job's work") });
+    for (const id of [skipped, later, otherMapping]) expect(await job(id)).toMatchObject({ status: "queued", attempts: 0 });
+  });
+
   it("records progress for long work", async () => {
     const w = worker({ long: async ({ progress }) => progress({ done: 40, total: 100, message: "page 2" }) });
     const id = await enqueueJob(database.db, "long", {}, clock.now());
