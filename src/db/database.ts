@@ -1,9 +1,12 @@
 // Opening the SQLite database (WAL), running migrations, and turning the ways this can
 // fail at start-up into messages that say what to do.
+import { AsyncLocalStorage } from "node:async_hooks";
 import fs from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import {
+  CompiledQuery,
+  type QueryResult,
   type DatabaseConnection,
   type Driver,
   Kysely,
@@ -62,12 +65,14 @@ class PatchbaySqliteDialect extends SqliteDialect {
  * missed for a minute, a scan's next page unread, every page a person asked for waiting.
  */
 const SLICE_MS = 10;
+/** How long background work's transaction runs before it lets the event loop turn (see asBackground). */
+const BACKGROUND_SLICE_MS = 40;
 let lastTurn = performance.now();
 let turnNoted = false;
 
 /** Lets the event loop turn (timers, sockets, requests) if database work has held it for a slice. */
-async function breathe(): Promise<void> {
-  if (performance.now() - lastTurn >= SLICE_MS) {
+async function breathe(slice = SLICE_MS): Promise<void> {
+  if (performance.now() - lastTurn >= slice) {
     await new Promise<void>((resolve) => setImmediate(resolve));
     lastTurn = performance.now();
     return;
@@ -82,72 +87,176 @@ async function breathe(): Promise<void> {
   }
 }
 
-/**
- * Kysely's SQLite driver with three changes. Taking the connection may first let the event loop
- * turn (breathe); a transaction, once begun, runs to its end (it holds the write lock: yielding
- * inside it would only keep others waiting longer), so work is cut into short transactions. The one connection is handed to waiters in the order they
- * asked — Kysely's own lock lets a newcomer take it between a release and the next waiter's
- * turn, and a busy loop of short queries could keep a transaction waiting. And statements are
- * prepared once per text, not once per execution.
- */
 /** Prepared statements kept per connection. */
 const STATEMENTS_KEPT = 200;
 
-class CooperativeSqliteDriver extends SqliteDriver {
-  #connection: DatabaseConnection | undefined;
-  #busy = false;
-  readonly #waiting: (() => void)[] = [];
+const background = new AsyncLocalStorage<true>();
 
-  readonly #sqlite: SQLite.Database;
+/**
+ * Runs work (a job) as background work: its transactions let the event loop turn every 40 ms, and
+ * when people's requests wait for the writer too, the two take it by turns, each about half the
+ * time it is held — not one turn in fifty for an import among fifty people browsing.
+ */
+export function asBackground<T>(work: () => Promise<T>): Promise<T> {
+  return background.run(true, work);
+}
+
+/** How fast the time each class held the connection is forgotten (seconds). */
+const SHARE_MEMORY_S = 1;
+
+/**
+ * Kysely's SQLite driver, changed so that people's pages stay quick while background work writes:
+ * - reads outside a transaction go to a second, read-only connection, which in WAL mode never
+ *   waits for a write transaction (a page read during an import's commit is answered at once);
+ * - taking the connection first lets the event loop turn once database work has held it for
+ *   10 ms (breathe), and background work (asBackground) does so inside its transactions every
+ *   40 ms, so requests run while an import's transaction is open;
+ * - the writer is handed to waiters first come first served within a class, and between people's
+ *   requests and background work to the one that held it less lately (Kysely's own lock let a
+ *   newcomer take it between a release and the next waiter's turn);
+ * - statements are prepared once per text, not once per execution.
+ * A foreground transaction runs to its end without yielding: two runtimes in one process (a test)
+ * would otherwise wait on each other's write lock inside one thread.
+ */
+class CooperativeSqliteDriver extends SqliteDriver {
+  readonly #writer: SQLite.Database;
+  /** A read-only connection for reads outside transactions: in WAL they never wait for a write transaction. */
+  #reader: SQLite.Database | undefined;
+  #busy = false;
+  readonly #waiting: { resolve: () => void; background: boolean }[] = [];
+  /** Who holds the writer, since when; and the time each class held it lately (decaying). */
+  #holder = { background: false, since: 0 };
+  readonly #held = { background: 0, foreground: 0, at: performance.now() };
   /** Prepared statements by their text, the most recently used last: an import's chunked inserts repeat theirs thousands of times. */
-  readonly #statements = new Map<string, SQLite.Statement>();
+  readonly #statements = new Map<SQLite.Database, Map<string, SQLite.Statement>>();
 
   constructor(config: SqliteDialectConfig & { database: SQLite.Database }) {
     super(config);
-    this.#sqlite = config.database;
+    this.#writer = config.database;
   }
 
   override async init(): Promise<void> {
     await super.init();
-    const inner = await super.acquireConnection();
-    await super.releaseConnection();
-    this.#connection = {
-      executeQuery: async (query) => {
-        const statement = this.#prepared(query.sql);
-        if (statement.reader) return { rows: statement.all(query.parameters as unknown[]) as never[] };
-        const { changes, lastInsertRowid } = statement.run(query.parameters as unknown[]);
-        return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
-      },
-      // A stream holds its statement open: its own, never a cached one.
-      streamQuery: (query, chunkSize) => inner.streamQuery(query, chunkSize),
-    };
+    if (!this.#writer.memory) this.#reader = openReader(this.#writer.name);
   }
 
-  #prepared(text: string): SQLite.Statement {
-    const cached = this.#statements.get(text);
+  override async destroy(): Promise<void> {
+    this.#reader?.close();
+    await super.destroy();
+  }
+
+  #prepared(on: SQLite.Database, text: string): SQLite.Statement {
+    let cache = this.#statements.get(on);
+    if (!cache) this.#statements.set(on, (cache = new Map()));
+    const cached = cache.get(text);
     if (cached) {
-      this.#statements.delete(text);
-      this.#statements.set(text, cached);
+      cache.delete(text);
+      cache.set(text, cached);
       return cached;
     }
-    const statement = this.#sqlite.prepare(text);
-    this.#statements.set(text, statement);
-    if (this.#statements.size > STATEMENTS_KEPT) this.#statements.delete(this.#statements.keys().next().value!);
+    const statement = on.prepare(text);
+    cache.set(text, statement);
+    if (cache.size > STATEMENTS_KEPT) cache.delete(cache.keys().next().value!);
     return statement;
   }
 
-  override async acquireConnection(): Promise<DatabaseConnection> {
-    await breathe();
-    if (this.#busy) await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    else this.#busy = true;
-    return this.#connection!;
+  #run(on: SQLite.Database, query: CompiledQuery): QueryResult<never> {
+    const statement = this.#prepared(on, query.sql);
+    if (statement.reader) return { rows: statement.all(query.parameters as unknown[]) as never[] };
+    const { changes, lastInsertRowid } = statement.run(query.parameters as unknown[]);
+    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
   }
 
-  override async releaseConnection(): Promise<void> {
-    const next = this.#waiting.shift();
-    if (next) next();
-    else this.#busy = false;
+  /**
+   * A handle on the database for one query or one transaction. Reads outside a transaction go to
+   * the reader at once; a write, or a transaction, first takes the writer (waiting its turn).
+   */
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    await breathe();
+    const isBackground = background.getStore() === true;
+    let holds = false;
+    let inTransaction = false;
+    const take = async () => {
+      if (holds) return;
+      if (this.#busy) await new Promise<void>((resolve) => this.#waiting.push({ resolve, background: isBackground }));
+      else this.#busy = true;
+      this.#holder = { background: isBackground, since: performance.now() };
+      holds = true;
+    };
+    const handle: DatabaseConnection & { begin(): Promise<void>; end(): void; release(): void } = {
+      executeQuery: async (query) => {
+        if (!holds && this.#reader && this.#prepared(this.#writer, query.sql).readonly) return this.#run(this.#reader, query);
+        await take();
+        // Background work lets the event loop turn inside its transactions too: people's reads go on meanwhile.
+        if (inTransaction && isBackground) await breathe(BACKGROUND_SLICE_MS);
+        return this.#run(this.#writer, query);
+      },
+      streamQuery: (query) => this.#stream(holds || !this.#reader ? this.#writer : this.#reader, query),
+      begin: async () => {
+        await take();
+        inTransaction = true;
+      },
+      end: () => {
+        inTransaction = false;
+      },
+      release: () => {
+        if (holds) this.#release();
+        holds = false;
+      },
+    };
+    return handle;
   }
+
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await (connection as unknown as { begin(): Promise<void> }).begin();
+    await connection.executeQuery(CompiledQuery.raw("begin"));
+  }
+
+  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw("commit"));
+    (connection as unknown as { end(): void }).end();
+  }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw("rollback"));
+    (connection as unknown as { end(): void }).end();
+  }
+
+  override async releaseConnection(connection?: DatabaseConnection): Promise<void> {
+    (connection as unknown as { release(): void } | undefined)?.release();
+  }
+
+  async *#stream(on: SQLite.Database, query: CompiledQuery): AsyncIterableIterator<QueryResult<never>> {
+    // A stream holds its statement open: its own, never a cached one.
+    for (const row of on.prepare(query.sql).iterate(query.parameters as unknown[])) yield { rows: [row as never] };
+  }
+
+  #release(): void {
+    const now = performance.now();
+    const held = this.#held;
+    const decay = Math.exp(-(now - held.at) / 1000 / SHARE_MEMORY_S);
+    held.background *= decay;
+    held.foreground *= decay;
+    held.at = now;
+    held[this.#holder.background ? "background" : "foreground"] += now - this.#holder.since;
+    if (this.#waiting.length === 0) {
+      this.#busy = false;
+      return;
+    }
+    // First come first served within a class; between the two, the one that held the writer less lately.
+    const first = (bg: boolean) => this.#waiting.findIndex((w) => w.background === bg);
+    const [bg, fg] = [first(true), first(false)];
+    const index = bg === -1 ? fg : fg === -1 ? bg : held.background <= held.foreground ? bg : fg;
+    this.#waiting.splice(index, 1)[0]!.resolve();
+  }
+}
+
+/** The read-only connection beside the writer (same file, WAL): a smaller page cache of its own. */
+function openReader(file: string): SQLite.Database {
+  const reader = new SQLite(file, { readonly: true, timeout: 5000 });
+  reader.pragma("cache_size = -32768");
+  reader.pragma("temp_store = MEMORY");
+  return reader;
 }
 
 /** How many backups taken before upgrades are kept. */
@@ -237,6 +346,7 @@ function openSqlite(file: string): SQLite.Database {
     // A 64 MB page cache: imports touch indexes across 100,000s of findings.
     sqlite.pragma("cache_size = -65536");
     sqlite.pragma("temp_store = MEMORY");
+    // Fewer, larger checkpoints: an import rewrites the same index pages commit after commit.
     sqlite.pragma("wal_autocheckpoint = 10000");
     // Prove now, not at the first user action, that this process can write.
     sqlite.exec("BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS _write_probe (x INTEGER); DROP TABLE _write_probe; COMMIT;");

@@ -3,6 +3,7 @@
 // registered by type; a job of an unknown type fails with a message rather than vanishing.
 import os from "node:os";
 import crypto from "node:crypto";
+import { asBackground } from "../db/database.js";
 import type { Db, Job } from "../db/schema.js";
 import { RateLimitedError } from "../http.js";
 import { type Logger, redactText } from "../log.js";
@@ -183,27 +184,31 @@ export class Worker {
     const started = performance.now();
     try {
       if (!handler) throw new Error(`No handler is registered for jobs of type "${job.type}".`);
-      await handler({
-        job,
-        payload: JSON.parse(job.payload),
-        logger: log,
-        progress: (p) => setJobProgress(db, job.id, p, now(), job.locked_by),
-        signal: lost.signal,
-        companions,
-        fence: async (trx) => {
-          const held = await trx
-            .selectFrom("jobs")
-            .select("id")
-            .where("id", "=", job.id)
-            .where("locked_by", "=", job.locked_by)
-            .where("status", "=", "running")
-            .executeTakeFirst();
-          if (!held) {
-            lost.abort(new JobLeaseLost(job.id));
-            throw new JobLeaseLost(job.id);
-          }
-        },
-      });
+      const run = handler;
+      // Background work: it takes turns with people's requests for the database (asBackground).
+      await asBackground(() =>
+        run({
+          job,
+          payload: JSON.parse(job.payload),
+          logger: log,
+          progress: (p) => setJobProgress(db, job.id, p, now(), job.locked_by),
+          signal: lost.signal,
+          companions,
+          fence: async (trx) => {
+            const held = await trx
+              .selectFrom("jobs")
+              .select("id")
+              .where("id", "=", job.id)
+              .where("locked_by", "=", job.locked_by)
+              .where("status", "=", "running")
+              .executeTakeFirst();
+            if (!held) {
+              lost.abort(new JobLeaseLost(job.id));
+              throw new JobLeaseLost(job.id);
+            }
+          },
+        }),
+      );
       for (const c of [...held]) await companions.settle(c, { error: new Error(`Job ${job.id} ended without doing this job's work; it will be tried again.`) });
       if (lost.signal.aborted) return void log.warn("job attempt ended after its lease was lost; the attempt holding the job decides");
       await completeJob(db, job, now());

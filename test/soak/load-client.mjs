@@ -32,6 +32,8 @@ async function signIn() {
 }
 
 const latencies = [];
+/** Each page's latencies: which page a tail comes from. */
+const byPath = {};
 const failures = {};
 let requests = 0;
 const started = Date.now();
@@ -47,7 +49,9 @@ async function user(n) {
     try {
       const res = await fetch(base + path, { headers: { cookie }, redirect: "manual" });
       await res.arrayBuffer();
-      latencies.push(performance.now() - started);
+      const ms = performance.now() - started;
+      latencies.push(ms);
+      (byPath[path] ??= []).push(ms);
       requests++;
       if (res.status >= 400 || (res.status >= 300 && !path.startsWith("/vulnerabilities/")))
         failures[`${res.status} ${path}`] = (failures[`${res.status} ${path}`] ?? 0) + 1;
@@ -59,7 +63,15 @@ async function user(n) {
 // Sign-ins are spread out a little: Argon2id is deliberately slow.
 await Promise.all(Array.from({ length: concurrency }, (_, n) => new Promise((r) => setTimeout(r, n * 40)).then(() => user(n))));
 latencies.sort((a, b) => a - b);
-const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
+const pctOf = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const pct = (p) => pctOf(latencies, p);
+const pages = Object.fromEntries(
+  Object.entries(byPath).map(([path, list]) => {
+    list.sort((a, b) => a - b);
+    return [path, { requests: list.length, p50: Math.round(pctOf(list, 50)), p95: Math.round(pctOf(list, 95)) }];
+  }),
+);
 process.stdout.write(
-  JSON.stringify({ requests, seconds: (Date.now() - started) / 1000, p50: pct(50), p95: pct(95), p99: pct(99), max: latencies.at(-1) ?? 0, failures }) + "\n",
+  JSON.stringify({ requests, seconds: (Date.now() - started) / 1000, p50: pct(50), p95: pct(95), p99: pct(99), max: latencies.at(-1) ?? 0, failures, pages }) +
+    "\n",
 );

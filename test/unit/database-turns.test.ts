@@ -4,7 +4,7 @@
 import path from "node:path";
 import { type Kysely, sql } from "kysely";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { openDatabase, type OpenDatabase } from "../../src/db/database.js";
+import { asBackground, openDatabase, type OpenDatabase } from "../../src/db/database.js";
 import type { Database } from "../../src/db/schema.js";
 import { tempDir } from "../helpers.js";
 
@@ -62,4 +62,29 @@ it("hands the connection to waiters in the order they asked, past a loop of shor
   await Promise.all([loop, trx]);
   expect(order.indexOf("transaction")).toBeGreaterThan(0);
   expect(order.indexOf("transaction")).toBeLessThan(50);
+});
+
+it("answers a read while a job's long transaction is open, from the read-only connection", async () => {
+  const db = database.db;
+  await db.insertInto("meta").values({ key: "seen", value: "before" }).execute();
+  let readAt: number | undefined;
+  let read: string | undefined;
+  const started = performance.now();
+  // A person's page reads while the job writes, 5 ms in.
+  setTimeout(async () => {
+    read = (await db.selectFrom("meta").select("value").where("key", "=", "seen").executeTakeFirst())?.value;
+    readAt = performance.now() - started;
+  }, 5);
+  await asBackground(() =>
+    db.transaction().execute(async (trx) => {
+      await trx.updateTable("meta").set({ value: "during" }).where("key", "=", "seen").execute();
+      await busy(trx, 300);
+    }),
+  );
+  const took = performance.now() - started;
+  // Answered within a slice or two of the job's work, with what was committed (not the job's uncommitted write).
+  expect(readAt).toBeDefined();
+  expect(readAt!).toBeLessThan(took / 2);
+  expect(read).toBe("before");
+  expect((await db.selectFrom("meta").select("value").where("key", "=", "seen").executeTakeFirst())?.value).toBe("during");
 });
