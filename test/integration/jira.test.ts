@@ -659,8 +659,8 @@ describe("bulk push", () => {
 });
 
 describe("bulk create", () => {
-  /** 120 more critical findings in the first repository (123 high or critical in all), imported, with the SEC mapping. */
-  async function manyFindings(): Promise<number> {
+  /** 120 more critical findings in Wiz, in the first repository (pkg-0 … pkg-119). */
+  function addCriticalFindings(): void {
     const main = repoAsset(REPO);
     for (let i = 0; i < 120; i++)
       wiz.sim.findings.push(
@@ -673,6 +673,10 @@ describe("bulk create", () => {
           locationPath: "package-lock.json",
         }),
       );
+  }
+  /** Those 120 (123 high or critical in all), imported, with the SEC mapping. */
+  async function manyFindings(): Promise<number> {
+    addCriticalFindings();
     await importFindings();
     return setUpMapping({});
   }
@@ -713,17 +717,7 @@ describe("bulk create", () => {
   it("makes the issues of an import's new findings in bulk too, each push job ending on its own finding's outcome", async () => {
     await importFindings();
     const mappingId = await setUpMapping({ pushMode: "link_new" });
-    const main = repoAsset(REPO);
-    for (let i = 0; i < 120; i++)
-      wiz.sim.findings.push(
-        wizFinding(100 + i, main, {
-          name: `CVE-2024-${String(10_000 + i)}`,
-          detailedName: `pkg-${i}`,
-          version: "1.0.0",
-          fixedVersion: "1.0.1",
-          severity: "CRITICAL",
-        }),
-      );
+    addCriticalFindings();
     jira.refuse = (fields) => (/pkg-7 /.test(String(fields.summary)) ? { summary: "Summary is refused by the project's validator." } : undefined);
     await admin.post(`/integrations/wiz/${wizId}/sync`, {});
     await drain(5_000);

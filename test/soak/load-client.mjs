@@ -19,16 +19,24 @@ const PATHS = [
   "/images",
 ];
 
+// Sign-ins from one address are throttled while in flight (20 at once): a refused one waits as told and tries again.
 async function signIn() {
-  const res = await fetch(`${base}/login`, {
-    method: "POST",
-    redirect: "manual",
-    headers: { "content-type": "application/x-www-form-urlencoded", origin: base },
-    body: new URLSearchParams({ username, password }),
-  });
-  const cookie = (res.headers.getSetCookie?.() ?? []).map((c) => c.split(";")[0]).join("; ");
-  if (res.status !== 303 || !cookie) throw new Error(`sign-in failed: ${res.status}`);
-  return cookie;
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${base}/login`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: base },
+      body: new URLSearchParams({ username, password }),
+    });
+    if (res.status === 429 && attempt < 10) {
+      await res.arrayBuffer();
+      await new Promise((r) => setTimeout(r, 1000 * Math.min(5, Number(res.headers.get("retry-after")) || 1)));
+      continue;
+    }
+    const cookie = (res.headers.getSetCookie?.() ?? []).map((c) => c.split(";")[0]).join("; ");
+    if (res.status !== 303 || !cookie) throw new Error(`sign-in failed: ${res.status}`);
+    return cookie;
+  }
 }
 
 const latencies = [];
