@@ -980,10 +980,20 @@ const loadFile = path.join(ROOT, "test-results", "load.json");
 if (fs.existsSync(loadFile)) {
   const load = JSON.parse(fs.readFileSync(loadFile, "utf8")) as {
     users: number;
+    importSeconds?: { alone: number; loaded: number; pace: number };
     duringImport: { requests: number; p95: number; p99: number; failures: Record<string, number> };
     duringPush: { requests: number; p95: number; p99: number; failures: Record<string, number> };
   };
   const when = fs.statSync(loadFile).mtime.toISOString().slice(0, 16).replace("T", " ");
+  // Issue 28's targets: the import keeps half its pace (slowed at most 2×) while people browse, pages within 300 ms.
+  if (load.importSeconds)
+    rows.push({
+      name: `load: import slowed by ${load.users} users browsing`,
+      value: load.importSeconds.loaded / load.importSeconds.alone,
+      unit: "×",
+      target: 2,
+      note: `100,000 findings in ${load.importSeconds.loaded.toFixed(1)} s while they browse, ${load.importSeconds.alone.toFixed(1)} s alone: ${(load.importSeconds.pace * 100).toFixed(0)}% of its pace (the target: at least half); npm run test:soak, ${when} UTC`,
+    });
   for (const [name, phase] of [
     ["during a 100k import", load.duringImport],
     ["during a 1,000-ticket push", load.duringPush],
@@ -993,7 +1003,7 @@ if (fs.existsSync(loadFile)) {
       name: `load: ${load.users} users ${name}, p95`,
       value: phase.p95,
       unit: "ms",
-      target: 1000,
+      target: 300,
       note: `${phase.requests.toLocaleString("en")} requests, p99 ${phase.p99.toFixed(0)} ms, ${failed} failed; npm run test:soak, ${when} UTC`,
     });
   }
