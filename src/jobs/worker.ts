@@ -184,10 +184,9 @@ export class Worker {
     const started = performance.now();
     try {
       if (!handler) throw new Error(`No handler is registered for jobs of type "${job.type}".`);
-      const run = handler;
       // Background work: it takes turns with people's requests for the database (asBackground).
       await asBackground(() =>
-        run({
+        handler({
           job,
           payload: JSON.parse(job.payload),
           logger: log,

@@ -58,8 +58,13 @@ export interface PushPayload {
 export const PUSH_JOB = jobKind<PushPayload>("ticket.push", {
   label: "Ticket push",
   maxAttempts: PUSH_MAX_ATTEMPTS,
-  dedupe: (p) => `ticket.push:${p.mappingId}:${p.subjectKey}`,
+  dedupe: (p) => `${pushKeyPrefix(p.mappingId)}${p.subjectKey}`,
 });
+
+/** The start of the dedupe keys of a mapping's pushes: its pushes claimed together share it. */
+function pushKeyPrefix(mappingId: number): string {
+  return `ticket.push:${mappingId}:`;
+}
 /** Noted on a ticket row while a create's outcome is unknown (its answer may be lost). */
 const CREATE_PENDING = "create-pending";
 export const ANNOTATE_JOB = jobKind<{ remediationId: number }>("remediation.annotate", {
@@ -600,19 +605,18 @@ export function pushHandler(deps: Services): JobHandler<PushPayload> {
       if (!handle) return;
       const limit = handle.session.createMany ? (handle.session.bulkCreateLimit ?? 1) : 1;
       if (limit > 1 && (await unsent(deps.db, mappingId, [subjectKey])).length === 1) {
-        const claimed = await companions.claim(`ticket.push:${mappingId}:`, limit - 1, async (candidates) => {
-          const alike = candidates.filter((c) => {
-            const other = JSON.parse(c.payload) as PushPayload;
-            return other.mappingId === mappingId && other.manual === manual;
-          });
+        const claimed = await companions.claim(pushKeyPrefix(mappingId), limit - 1, async (candidates) => {
+          const alike = candidates
+            .map((c) => ({ job: c, payload: JSON.parse(c.payload) as PushPayload }))
+            .filter((c) => c.payload.mappingId === mappingId && c.payload.manual === manual);
           const fresh = new Set(
             await unsent(
               deps.db,
               mappingId,
-              alike.map((c) => (JSON.parse(c.payload) as PushPayload).subjectKey),
+              alike.map((c) => c.payload.subjectKey),
             ),
           );
-          return alike.filter((c) => fresh.has((JSON.parse(c.payload) as PushPayload).subjectKey));
+          return alike.filter((c) => fresh.has(c.payload.subjectKey)).map((c) => c.job);
         });
         together = claimed.map((c) => ({ job: c, subjectKey: (JSON.parse(c.payload) as PushPayload).subjectKey }));
       }
