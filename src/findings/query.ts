@@ -129,7 +129,7 @@ function where(filter: FindingFilter, options: { withSeverity: boolean; postgres
     // the prefix's matches. The status and severity indexes are no option then ("+column"): with
     // its statistics SQLite would take the status index and sort every open finding.
     const sqlitePlan = options.postgres ? undefined : options.plan;
-    const walkOrder = sqlitePlan === "walk";
+    const walkOrder = sqlitePlan === "walk" || sqlitePlan === "semi";
     const status = sqlitePlan ? sql<string>`+findings.status` : sql<string>`findings.status`;
     const severity = sqlitePlan ? sql<string>`+findings.severity` : sql<string>`findings.severity`;
     if (filter.statuses.length) parts.push(eb(status, "in", filter.statuses));
@@ -181,24 +181,51 @@ function where(filter: FindingFilter, options: { withSeverity: boolean; postgres
       );
     }
     if (filter.q) {
-      const q = filter.q.toLowerCase();
       // Prefix matches use the cve and package indexes; a CVE id is matched in any case, a
       // package by each key its ecosystem may give the name ("zope.interface" finds zope-interface).
       // Walking the page's order instead (SQLite, many matches), the column is no index's: "+column".
-      const cve = walkOrder ? sql<string>`+findings.cve` : sql<string>`findings.cve`;
-      const pkg = walkOrder ? sql<string>`+findings.package_lc` : sql<string>`findings.package_lc`;
-      parts.push(
-        /^cve-/i.test(q)
-          ? eb.and([eb(cve, ">=", q.toUpperCase()), eb(cve, "<", q.toUpperCase() + "\uffff")])
-          : eb.or(packageKeys(q).map((key) => eb.and([eb(pkg, ">=", key), eb(pkg, "<", key + "\uffff")]))),
-      );
+      // Walking it with the matches' ids ("semi"): their set from the prefix's index alone (a few
+      // hundred nanoseconds a match), then each finding the walk passes tested by its id, which the
+      // order's index holds, so only members are read from the table.
+      if (sqlitePlan === "semi")
+        parts.push(
+          eb(
+            sql<number>`+findings.id`,
+            "in",
+            eb
+              .selectFrom("findings as m")
+              .select("m.id")
+              .where((inner) => prefixMatch(inner, filter.q, sql.ref("m.cve"), sql.ref("m.package_lc"))),
+          ),
+        );
+      else
+        parts.push(
+          walkOrder
+            ? prefixMatch(eb, filter.q, sql<string>`+findings.cve`, sql<string>`+findings.package_lc`)
+            : prefixMatch(eb, filter.q, sql.ref("findings.cve"), sql.ref("findings.package_lc")),
+        );
     }
     return eb.and(parts);
   };
 }
 
-/** The page's order (walking backwards reverses it, then the page is flipped back) and its ids, from an index alone where one serves. */
-function pageOrder(db: Db, filter: FindingFilter, pageSize: number, plan: PagePlan = undefined) {
+/** A CVE id prefix (any case) or a package name prefix (each key its ecosystem may give the name), over the given columns. */
+function prefixMatch<DB, TB extends keyof DB>(
+  eb: ExpressionBuilder<DB, TB>,
+  text: string,
+  cve: RawBuilder<string>,
+  pkg: RawBuilder<string>,
+): Expression<SqlBool> {
+  const q = text.toLowerCase();
+  if (/^cve-/i.test(q)) return eb.and([eb(cve, ">=", q.toUpperCase()), eb(cve, "<", q.toUpperCase() + "\uffff")]);
+  return eb.or(packageKeys(q).map((key) => eb.and([eb(pkg, ">=", key), eb(pkg, "<", key + "\uffff")])));
+}
+
+/**
+ * The page's order (walking backwards reverses it, then the page is flipped back) and its ids, from an index alone where one serves.
+ * `budget`: the walk reads at most this many findings along the order (their ids from the order's index, then each row).
+ */
+function pageOrder(db: Db, filter: FindingFilter, pageSize: number, plan: PagePlan = undefined, budget?: number) {
   const column = SORTS[filter.sort].column;
   const backwards = filter.before !== undefined;
   const cursor = filter.before ?? filter.after;
@@ -214,32 +241,60 @@ function pageOrder(db: Db, filter: FindingFilter, pageSize: number, plan: PagePl
     // A row-value comparison, so the (column, id) index serves the page directly.
     ids = ids.where((eb) => eb(eb.refTuple(`findings.${column}`, "findings.id"), dir === "desc" ? "<" : ">", eb.tuple(cursor.value as never, cursor.id)));
   }
+  if (budget !== undefined) {
+    ids = ids.where("findings.id", "in", (eb) => {
+      let stretch = eb.selectFrom("findings as w").select("w.id");
+      if (cursor)
+        stretch = stretch.where((inner) =>
+          inner(inner.refTuple(`w.${column}`, "w.id"), dir === "desc" ? "<" : ">", inner.tuple(cursor.value as never, cursor.id)),
+        );
+      return stretch.orderBy(`w.${column}`, dir).orderBy("w.id", dir).limit(budget);
+    });
+  }
   return { column, backwards, dir, ids };
 }
 
-/** Matches of a prefix search above which SQLite walks the page's order rather than gathering the matches to sort them. */
-const WALK_ABOVE = 5_000;
+/**
+ * Where the plans change, tuned at a million findings (tests lower them to reach each plan with a few thousand):
+ * `walkAbove`, matches of a prefix search above which SQLite walks the page's order rather than gathering the matches
+ * to sort them; `semiUpTo`, matches up to which it walks with their ids at hand ("semi"; the set costs about 5 ms a 20,000).
+ */
+export const PAGE_PLANS = { walkAbove: 5_000, semiUpTo: 100_000 };
 
 /**
  * How a page under a CVE or package prefix or an EPSS threshold is best found, from how many
  * findings match (the facets say, in a few rows): none, and there is nothing to read; more than
- * WALK_ABOVE, and walking the page's order testing each finding finds a page within about a million
- * ÷ matches × 50 findings; fewer, and the matches are gathered (by the prefix's index, or the CVEs
+ * `walkAbove`, and walking the page's order testing each finding finds a page within about
+ * total ÷ matches × 50 findings; fewer, and the matches are gathered (by the prefix's index, or the CVEs
  * over the threshold) and sorted. SQLite otherwise takes a prefix's index whatever the order
  * (23,000 matches for "CVE-2021-4" at a million, sorted: 60 ms) and walks the order for a
  * threshold however few match (every finding, with no EPSS loaded). PostgreSQL weighs a prefix's
  * two plans itself.
+ *
+ * Where the matches lie along the order is not known: a package found only in older scans, or a
+ * CVE range imported together, leaves a long stretch of the order with none (an imported
+ * million's "lodash" by first detection walked 111,000 findings, 394 ms). So a prefix with up to
+ * `semiUpTo` matches walks with their ids at hand ("semi": a stretch without matches costs an
+ * index entry a finding, not a row); with more, the walk reads a bounded stretch first ("budget":
+ * four times what a page needs were the matches spread evenly) and, should that stretch not fill
+ * the page, walks again with the ids at hand.
  */
-type PagePlan = "walk" | "gather" | "empty" | undefined;
-async function pagePlan(db: Db, filter: FindingFilter): Promise<PagePlan> {
-  if (!filter.q && filter.epssMin === undefined) return undefined;
+type PagePlan = "walk" | "gather" | "semi" | "empty" | undefined;
+async function pagePlan(db: Db, filter: FindingFilter, pageSize: number): Promise<{ plan: PagePlan; budget?: number }> {
+  if (!filter.q && filter.epssMin === undefined) return { plan: undefined };
   const counts = await facetCounts(db, { ...filter, severities: [] });
-  if (!counts) return undefined;
-  const matches = Object.values(counts).reduce((sum, n) => sum + n, 0);
-  if (matches === 0) return "empty";
+  if (!counts) return { plan: undefined };
+  const matches = (filter.severities.length ? filter.severities : SEVERITIES).reduce((sum, s) => sum + counts[s], 0);
+  if (matches === 0) return { plan: "empty" };
   const column = SORTS[filter.sort].column;
-  if (filter.q && (column === "cve" || column === "package_lc")) return undefined;
-  return matches > WALK_ABOVE ? "walk" : "gather";
+  if (filter.q && (column === "cve" || column === "package_lc")) return { plan: undefined };
+  if (matches <= PAGE_PLANS.walkAbove) return { plan: "gather" };
+  if (!filter.q || dialectOf(db) === "postgres") return { plan: "walk" };
+  if (matches <= PAGE_PLANS.semiUpTo) return { plan: "semi" };
+  const total = (await findingCountsByStatus(db))
+    .filter((r) => filter.statuses.length === 0 || filter.statuses.includes(r.status as FindingStatus))
+    .reduce((sum, r) => sum + Number(r.n), 0);
+  return { plan: "walk", budget: Math.min(20_000, Math.max(1_000, Math.ceil((4 * (pageSize + 1) * total) / matches))) };
 }
 
 /** A column a caller reads beside each row of a page (its tickets), named "beside". */
@@ -251,20 +306,25 @@ export type Beside<X> = (eb: ExpressionBuilder<Database, "findings">) => Aliased
  * candidate row, the scanners' names cost seconds at a million findings when the order needs a sort.
  */
 export async function listFindings<X = undefined>(db: Db, filter: FindingFilter, pageSize = PAGE_SIZE, beside?: Beside<X>): Promise<FindingPage<X>> {
-  const plan = await pagePlan(db, filter);
+  const { plan, budget } = await pagePlan(db, filter, pageSize);
   if (plan === "empty") return { rows: [], nextCursor: undefined, prevCursor: undefined };
-  const { column, backwards, dir, ids } = pageOrder(db, filter, pageSize, plan);
-  const rows = (await db
-    .selectFrom("findings")
-    .innerJoin("assets", "assets.id", "findings.asset_id")
-    .selectAll("findings")
-    .select(["assets.name as asset_name", "assets.kind as asset_kind"])
-    .select(sourceNames)
-    .$if(beside !== undefined, (q) => q.select(beside!))
-    .where("findings.id", "in", ids)
-    .orderBy(`findings.${column}`, dir)
-    .orderBy("findings.id", dir)
-    .execute()) as (FindingRow & { beside: X })[];
+  const read = (order: ReturnType<typeof pageOrder>) =>
+    db
+      .selectFrom("findings")
+      .innerJoin("assets", "assets.id", "findings.asset_id")
+      .selectAll("findings")
+      .select(["assets.name as asset_name", "assets.kind as asset_kind"])
+      .select(sourceNames)
+      .$if(beside !== undefined, (q) => q.select(beside!))
+      .where("findings.id", "in", order.ids)
+      .orderBy(`findings.${order.column}`, order.dir)
+      .orderBy("findings.id", order.dir)
+      .execute() as Promise<(FindingRow & { beside: X })[]>;
+  let order = pageOrder(db, filter, pageSize, plan, budget);
+  let rows = await read(order);
+  // The bounded stretch did not fill the page: the matches lie further along the order.
+  if (budget !== undefined && rows.length <= pageSize) rows = await read((order = pageOrder(db, filter, pageSize, "semi")));
+  const { column, backwards } = order;
   const more = rows.length > pageSize;
   if (more) rows.pop();
   if (backwards) rows.reverse();

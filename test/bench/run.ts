@@ -170,7 +170,9 @@ async function importBenchmarks(): Promise<number> {
     target: 0.5 * first.seconds,
     note: `${(second.seconds / first.seconds).toFixed(2)}× the import (target 0.5×); ${counts.new} new, ${counts.updated} updated, ${counts.unchanged.toLocaleString("en")} unchanged; ${written}`,
   });
-  fs.rmSync(dir, { recursive: true, force: true });
+  // BENCH_KEEP_IMPORT=1 leaves the imported million in place, to look at its query plans afterwards.
+  if (process.env.BENCH_KEEP_IMPORT) console.log(`  the imported database is kept in ${dir}`);
+  else fs.rmSync(dir, { recursive: true, force: true });
   return first.seconds / FINDINGS;
 }
 
