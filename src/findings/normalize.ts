@@ -2,7 +2,7 @@
 // sha256 of "CVE | package key | installed version | asset key", the package key being the
 // name as its ecosystem compares it (vuln/packages.ts: PEP 503 for PyPI…), so the same
 // vulnerability reported by two scanners becomes one finding with two sources.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { FindingStatus } from "../db/schema.js";
 import { SEVERITIES, SEVERITY_RANK } from "../vuln/severity.js";
 
@@ -19,7 +19,8 @@ export const STATUS_LABEL: Record<FindingStatus, string> = {
 
 /** SHA-256 hex; node's native hash, since imports hash every record of every scan. */
 export function hashText(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
+  // One call, no Hash object: an import hashes two texts a record.
+  return hash("sha256", text, "hex");
 }
 
 /** The finding's identity; `packageKey` as vuln/packages.ts gives it (already lower case). */

@@ -69,19 +69,31 @@ export async function loadRepositoryIndex(db: Db): Promise<RepositoryIndex> {
     add(byName, full.slice(full.lastIndexOf("/") + 1), repo);
   }
   const unique = (list: Repository[] | undefined) => (list?.length === 1 ? list[0] : undefined);
-  return {
-    match({ name, url }) {
-      const fromUrl = url ? repositoryUrlKey(url) : undefined;
-      // A URL decides, except for repositories recorded without one, matched by full name.
-      if (fromUrl) return byUrlKey.get(fromUrl) ?? unique(withoutUrl.get(fromUrl.slice(fromUrl.indexOf("/") + 1)));
-      const key = name
-        .trim()
-        .toLowerCase()
-        .replace(/\.git$/, "");
-      const asUrl = key.includes(".") && key.split("/").length >= 3 ? repositoryUrlKey(key) : undefined;
-      if (asUrl) return byUrlKey.get(asUrl);
-      // Two servers may both hold "acme/api": a full name must name exactly one repository.
-      return key.includes("/") ? unique(byFullName.get(key)) : unique(byName.get(key));
-    },
+  // A scan names the same few repositories on every record: each (name, URL) is parsed once.
+  const matched = new Map<string, Repository | undefined>();
+  const match = ({ name, url }: { name: string; url?: string | null }): Repository | undefined => {
+    const seen = `${name}\u0000${url ?? ""}`;
+    if (matched.has(seen)) return matched.get(seen);
+    const repo = matchOnce(name, url);
+    if (matched.size >= MATCHES_KEPT) matched.clear();
+    matched.set(seen, repo);
+    return repo;
   };
+  const matchOnce = (name: string, url: string | null | undefined): Repository | undefined => {
+    const fromUrl = url ? repositoryUrlKey(url) : undefined;
+    // A URL decides, except for repositories recorded without one, matched by full name.
+    if (fromUrl) return byUrlKey.get(fromUrl) ?? unique(withoutUrl.get(fromUrl.slice(fromUrl.indexOf("/") + 1)));
+    const key = name
+      .trim()
+      .toLowerCase()
+      .replace(/\.git$/, "");
+    const asUrl = key.includes(".") && key.split("/").length >= 3 ? repositoryUrlKey(key) : undefined;
+    if (asUrl) return byUrlKey.get(asUrl);
+    // Two servers may both hold "acme/api": a full name must name exactly one repository.
+    return key.includes("/") ? unique(byFullName.get(key)) : unique(byName.get(key));
+  };
+  return { match };
 }
+
+/** (name, URL) pairs a repository index remembers its answer for. */
+const MATCHES_KEPT = 10_000;

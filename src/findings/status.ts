@@ -5,7 +5,7 @@
 // reopening) are changeFindingStatus; re-imports never override them.
 import type { Db, Finding, FindingStatus } from "../db/schema.js";
 import { chunks } from "../db/chunks.js";
-import { insertRows } from "../db/dialect.js";
+import { insertMany } from "../db/dialect.js";
 import { requestTicketSweep } from "../jobs/events.js";
 
 /** A finding as a move needs it: its id and its status now (and anything a note reads). */
@@ -79,11 +79,11 @@ export async function moveFindings<F extends Moving>(db: Db, findings: F[], move
 /** The first line of new findings' history: they were imported, open. */
 export async function recordImported(db: Db, findingIds: number[], actor: string, at: string): Promise<void> {
   for (const batch of chunks(findingIds, CHUNK)) {
-    await insertRows(
+    await insertMany(
       db,
       "finding_events",
       batch.map((id) => ({ finding_id: id, at, actor, from_status: null, to_status: "open" as const, note: "Imported" })),
-    ).execute();
+    );
   }
 }
 

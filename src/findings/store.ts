@@ -18,7 +18,7 @@ import { chunks } from "../db/chunks.js";
 import { SEVERITIES, SEVERITY_RANK } from "./normalize.js";
 import { contains } from "../db/search.js";
 import { type Beside, DEFAULT_STATUSES, cachedCount } from "./query.js";
-import { dialectOf, fromJson, insertRows, jsonArrayFrom, jsonObjectFrom } from "../db/dialect.js";
+import { dialectOf, fromJson, insertMany, jsonArrayFrom, jsonObjectFrom } from "../db/dialect.js";
 
 export interface FindingDetail<X = undefined> {
   finding: Finding;
@@ -217,10 +217,7 @@ export async function listImages(db: Db, opts: { q: string; showGone: boolean; a
  * is left alone (not an error): the caller reads it back as an existing finding.
  */
 export function insertFindings(db: Db, rows: Insertable<FindingTable>[]): Promise<Finding[]> {
-  return insertRows(db, "findings", rows)
-    .onConflict((oc) => oc.column("fingerprint").doNothing())
-    .returningAll()
-    .execute();
+  return insertMany<"findings", Finding>(db, "findings", rows, { conflict: ["fingerprint"], returning: true });
 }
 
 /** Records what a scanner's newer record changed on a finding (never its status: see status.ts). */
@@ -234,10 +231,7 @@ export async function updateFindingFields(db: Db, id: number, changes: Record<st
 
 /** Inserts scanner records; one another process recorded meanwhile (the same integration's record) is left as it is. */
 export async function insertSources(db: Db, rows: Insertable<FindingSourceTable>[]): Promise<void> {
-  for (const chunk of chunks(rows, 400))
-    await insertRows(db, "finding_sources", chunk)
-      .onConflict((oc) => oc.columns(["integration_id", "external_id"]).doNothing())
-      .execute();
+  for (const chunk of chunks(rows, 400)) await insertMany(db, "finding_sources", chunk, { conflict: ["integration_id", "external_id"] });
 }
 
 /** A scanner record seen again: open, with its latest content, under the finding it now belongs to. */

@@ -20,7 +20,8 @@ import path from "node:path";
 import SQLite from "better-sqlite3";
 import { openDatabase } from "../../src/db/database.js";
 import type { Severity } from "../../src/db/schema.js";
-import { SEVERITY_RANK } from "../../src/findings/normalize.js";
+import { SEVERITY_RANK, fingerprint } from "../../src/findings/normalize.js";
+import { packageKey } from "../../src/vuln/packages.js";
 import { DEFAULT_SLA, dueAt } from "../../src/findings/sla.js";
 import { csvExport, exportBatches } from "../../src/findings/export.js";
 import { parseFilter } from "../../src/findings/query.js";
@@ -377,7 +378,7 @@ async function waitForRun(sqlite: SQLite.Database, n: number): Promise<{ seconds
   }
 }
 
-/** The same rows through better-sqlite3's prepared statements in one transaction. */
+/** The same rows (the import's fingerprints, severities and deadlines) through better-sqlite3's prepared statements in one transaction. */
 async function rawInsertFloor(count: number): Promise<number> {
   const dir = tempDir("patchbay-floor-");
   const { close } = await openDatabase(path.join(dir, "floor.db"));
@@ -411,8 +412,9 @@ async function rawInsertFloor(count: number): Promise<number> {
       const id = assetId.get(kind, key) as number;
       const raw = JSON.stringify(f);
       const severity = (f.severity === "INFORMATIONAL" ? "info" : String(f.severity).toLowerCase()) as Severity;
+      // The import's fingerprint (a hash: the unique index takes each new finding at a random place), not the scanner's id.
       const row = finding.run(
-        f.id,
+        fingerprint(String(f.name), packageKey("npm", String(f.detailedName)), String(f.version), key),
         f.name,
         f.name,
         f.CVEDescription,
