@@ -19,7 +19,7 @@ import type { User } from "./db/schema.js";
 import { usernameError } from "./web/forms.js";
 import { STORAGE_FULL_MESSAGE, isStorageFull } from "./db/storage.js";
 import type { AppDeps, AppEnv } from "./web/context.js";
-import { isHtmx, redirect, render } from "./web/render.js";
+import { isHtmx, redirect, render, setResponseHeader } from "./web/render.js";
 import { accountRoutes } from "./web/account.js";
 import { authRoutes, clearSessionCookie, setSessionCookie } from "./web/auth.js";
 import { healthRoutes } from "./web/health.js";
@@ -106,7 +106,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       // By route pattern (never the raw path: IDs would make a series per finding).
       const route = c.req.routePath && c.req.routePath !== "*" && c.req.routePath !== "/*" ? c.req.routePath : "unmatched";
       httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, ms / 1000);
-      c.header("Server-Timing", `app;dur=${ms.toFixed(2)}`);
+      setResponseHeader(c, "Server-Timing", `app;dur=${ms.toFixed(2)}`);
       if (!PROBE_PATH.test(c.req.path) && !c.req.path.startsWith("/static/")) {
         deps.logger.info("request", {
           reqId: c.get("requestId"),

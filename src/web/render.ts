@@ -25,6 +25,21 @@ export function render<E extends AppEnv>(
   return c.html(html, status);
 }
 
+/**
+ * Sets a header on the response a handler already made (middleware, after `next()`). Hono's
+ * `c.header` would rebuild that response from its body, and for a page's HTML string that turns
+ * the node server's direct write into a web stream, the string checked and copied on the way:
+ * a tenth of the server's time under 50 browsing users. The response's own headers are set in
+ * place instead; only headers that cannot change (a fetched response's) take the rebuild.
+ */
+export function setResponseHeader(c: Context, name: string, value: string): void {
+  try {
+    c.res.headers.set(name, value);
+  } catch {
+    c.header(name, value);
+  }
+}
+
 /** A redirect that also works for htmx requests, which would otherwise swap the target page in place. */
 export function redirect<E extends AppEnv>(c: Context<E>, location: string) {
   if (isHtmx(c)) {

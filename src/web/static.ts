@@ -1,15 +1,16 @@
 // Static files (CSS, htmx, the small script for dialogs and tabs) under /static/.
 import fs from "node:fs";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { serveStatic } from "@hono/node-server/serve-static";
 import { STATIC_DIRS } from "../paths.js";
 import type { AppEnv } from "./context.js";
+import { setResponseHeader } from "./render.js";
 
 export function staticRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const cache = async (c: { header(name: string, value: string): void }, next: () => Promise<void>) => {
+  const cache = async (c: Context, next: () => Promise<void>) => {
     await next();
-    c.header("Cache-Control", "public, max-age=3600");
+    setResponseHeader(c, "Cache-Control", "public, max-age=3600");
   };
   for (const root of STATIC_DIRS.filter((dir) => fs.existsSync(dir))) {
     app.use("/static/*", cache, serveStatic({ root, rewriteRequestPath: (p) => p.replace(/^\/static/, "") }));

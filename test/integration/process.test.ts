@@ -45,6 +45,24 @@ describe("start-up", () => {
     expect(await server.kill("SIGTERM")).toBe(0);
   });
 
+  it("answers a page with its length, security headers and timing (set after the page was made), and a static file with its cache lifetime", async () => {
+    const server = await run({ PATCHBAY_DATA_DIR: dataDir() });
+    await server.ready();
+    const page = await fetch(`${server.url}/setup`);
+    const html = await page.text();
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-length")).toBe(String(Buffer.byteLength(html)));
+    expect(page.headers.get("server-timing")).toMatch(/^app;dur=\d+\.\d{2}$/);
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
+    expect(page.headers.get("x-request-id")).toBeTruthy();
+    const style = html.match(/href="(\/static\/[^"]+\.css)"/)?.[1];
+    expect(style).toBeTruthy();
+    const css = await fetch(`${server.url}${style}`);
+    expect(css.status).toBe(200);
+    expect(css.headers.get("cache-control")).toBe("public, max-age=3600");
+    expect(css.headers.get("server-timing")).toMatch(/^app;dur=/);
+  });
+
   it("refuses to start on a read-only database file, saying how to fix it", async () => {
     const dir = dataDir();
     const first = await run({ PATCHBAY_DATA_DIR: dir });
