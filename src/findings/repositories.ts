@@ -72,7 +72,8 @@ export async function loadRepositoryIndex(db: Db): Promise<RepositoryIndex> {
   // A scan names the same few repositories on every record: each (name, URL) is parsed once.
   const matched = new Map<string, Repository | undefined>();
   const match = ({ name, url }: { name: string; url?: string | null }): Repository | undefined => {
-    const seen = `${name}\u0000${url ?? ""}`;
+    // As JSON: a scanner's name or URL holding any character cannot make two pairs one key.
+    const seen = JSON.stringify([name, url ?? null]);
     if (matched.has(seen)) return matched.get(seen);
     const repo = matchOnce(name, url);
     if (matched.size >= MATCHES_KEPT) matched.clear();

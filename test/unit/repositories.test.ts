@@ -55,5 +55,14 @@ describe("repository matching", () => {
     expect(index.match({ name: "gitlab.com/acme/web.git" })?.id).toBe(web.id);
     expect(index.match({ name: "acme/old", url: "https://github.com/acme/old" })).toBeUndefined();
     expect(index.match({ name: "acme/web", url: "https://github.com/acme/web" })).toBeUndefined();
+    // Asked again (an import asks once a record), the same answers, each pair apart from the others.
+    for (let round = 0; round < 2; round++) {
+      expect(index.match({ name: "web" })?.id).toBe(web.id);
+      expect(index.match({ name: "web", url: "https://github.com/acme/api" })?.id).toBe(gh.id);
+      expect(index.match({ name: "acme/api" })).toBeUndefined();
+      // A name or URL holding a NUL cannot make one pair look like another.
+      expect(index.match({ name: "web", url: "\u0000" })?.id).toBe(web.id);
+      expect(index.match({ name: "web\u0000" })).toBeUndefined();
+    }
   });
 });
