@@ -74,7 +74,17 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
     // imported) and committed in batches of about COMMIT_RECORDS records; when the next page
     // is slow to come, what is buffered is committed while waiting, so progress shows.
     let buffer: SyncPage[] = [];
+    // Where the scan's time goes, for its log line: waiting for the scanner's pages, and committing them.
+    const spent = { waitingMs: 0, committingMs: 0, started: performance.now() };
     const commit = async () => {
+      const from = performance.now();
+      try {
+        await commitBuffered();
+      } finally {
+        spent.committingMs += performance.now() - from;
+      }
+    };
+    const commitBuffered = async () => {
       while (buffer.length > 0) {
         const stamp = now();
         const started = performance.now();
@@ -111,6 +121,9 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
       // A run with pages but no cursor read its last page before it was interrupted.
       let pending = pages === 0 || cursor !== null ? fetchAhead(cursor) : undefined;
       while (pending) {
+        // The wait for this page, less what was committed meanwhile.
+        const waitFrom = performance.now();
+        const committedBefore = spent.committingMs;
         if (buffer.length > 0 && !(await arrivesWithin(pending, COMMIT_WAIT_MS))) await commit();
         let page: SyncPage;
         try {
@@ -126,6 +139,7 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
           pending = fetchAhead(null);
           continue;
         }
+        spent.waitingMs += performance.now() - waitFrom - (spent.committingMs - committedBefore);
         pages++;
         total = page.total ?? total;
         pending = page.nextCursor !== null ? fetchAhead(page.nextCursor) : undefined;
@@ -134,7 +148,15 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
         if (!pending || committedPages === 0 || buffer.reduce((n, p) => n + p.records.length, 0) >= COMMIT_RECORDS) await commit();
       }
       await finish(db, integration, run.id, counts, actor, now(), fence);
-      logger.info("scan finished", { integrationId, pages, ...counts, skipped: counts.skipped });
+      logger.info("scan finished", {
+        integrationId,
+        pages,
+        ...counts,
+        skipped: counts.skipped,
+        seconds: Math.round(performance.now() - spent.started) / 1000,
+        waitingForPagesS: Math.round(spent.waitingMs) / 1000,
+        committingS: Math.round(spent.committingMs) / 1000,
+      });
     } catch (err) {
       if (err instanceof JobLeaseLost) throw err;
       throw await recordSyncFailure(db, integration, run.id, job, err, `Scan stopped on page ${committedPages + 1}`, now(), true, connection);
