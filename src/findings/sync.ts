@@ -78,13 +78,6 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
     const spent = { waitingMs: 0, committingMs: 0, started: performance.now() };
     const commit = async () => {
       const from = performance.now();
-      try {
-        await commitBuffered();
-      } finally {
-        spent.committingMs += performance.now() - from;
-      }
-    };
-    const commitBuffered = async () => {
       while (buffer.length > 0) {
         const stamp = now();
         const started = performance.now();
@@ -109,6 +102,7 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
         await refreshStatistics(db, IMPORTED_TABLES);
         await progress({ done: counts.fetched, total: total ?? counts.fetched, message: `page ${committedPages}` });
       }
+      spent.committingMs += performance.now() - from;
     };
     let committedPages = pages;
     const fetchAhead = (from: string | null) => {
