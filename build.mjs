@@ -1,5 +1,6 @@
-// Bundles src/ into dist/server.js with esbuild (what only some settings load, in dist/chunks/)
-// and copies htmx into dist/public.
+// Bundles src/ into dist/server.js and dist/scan-thread.js (a scan's thread: src/findings/scan-threads.ts)
+// with esbuild (what they share, and what only some settings load, in dist/chunks/) and copies
+// htmx into dist/public.
 // Everything is bundled but the native modules (better-sqlite3, @node-rs/argon2), which are
 // compiled for the machine and load their binaries from beside themselves. So the image needs no
 // dependency tree: `node build.mjs runtime DIR` copies just those modules, with what they need at
@@ -56,7 +57,8 @@ if (process.argv[2] === "runtime") {
 }
 
 await build({
-  entryPoints: { server: path.join(root, "src/server.ts") },
+  // A scan runs in a thread of its own (src/findings/scan-threads.ts), from its own entry point.
+  entryPoints: { server: path.join(root, "src/server.ts"), "scan-thread": path.join(root, "src/scan-thread.ts") },
   outdir: path.join(root, "dist"),
   // What is imported only when a setting asks for it (undici, for proxies and the outbound
   // address guard) goes into dist/chunks/, read from disk the first time it is used.

@@ -47,6 +47,11 @@ function redactValue(value: unknown, depth: number): unknown {
   return out;
 }
 
+/** Fields as they would be logged here: secret-looking names and this thread's known secrets scrubbed. */
+export function redactFields(fields: LogFields): LogFields {
+  return redactValue(fields, 0) as LogFields;
+}
+
 export function createLogger(
   level: LogLevel = "info",
   write: (line: string) => void = (line) => process.stdout.write(line + "\n"),

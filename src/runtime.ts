@@ -10,8 +10,10 @@ import type { Config } from "./config.js";
 import { type ConnectorCatalogue, defaultCatalogue } from "./connectors/catalogue.js";
 import { openDatabase, type OpenDatabase } from "./db/database.js";
 import type { HttpClientOptions } from "./http.js";
-import type { PaceClock } from "./connectors/context.js";
+import { connectorEnvironment, type PaceClock } from "./connectors/context.js";
 import { SCAN_JOB, scannerSyncHandler } from "./findings/sync.js";
+import { ScanThreads } from "./findings/scan-threads.js";
+import { WriterLock } from "./db/writer-lock.js";
 import { SCM_JOB, repositorySyncHandler } from "./scm/sync.js";
 import { WEBHOOK_JOB } from "./remediation/deliveries.js";
 import { webhookProcessHandler } from "./remediation/process.js";
@@ -50,7 +52,6 @@ import { PACKAGES_JOB, packageSyncHandler } from "./packages/sync.js";
 import { OWNERSHIP_JOB, ownershipSyncHandler } from "./routing/sync.js";
 import { UPLOAD_RESUME_JOB, recoverUploads, spoolOwner, uploadResumeHandler } from "./uploads/import.js";
 import { storageProblem } from "./db/storage.js";
-import { outboundFetch } from "./outbound.js";
 import { openPostgres } from "./db/postgres.js";
 import { MOVED_MARKER } from "./db/migrate-to-postgres.js";
 import { readMeta } from "./db/meta.js";
@@ -63,6 +64,11 @@ export interface RuntimeOptions {
   pace?: PaceClock | false;
   /** Start the job worker and cron schedules (off in tests that drive jobs by hand). */
   background?: boolean;
+  /**
+   * Run scans in threads of their own (scan-threads.ts; the server does). Not with an in-memory
+   * database, which another thread cannot open; `script` names a built scan thread (tests).
+   */
+  scanThreads?: boolean | { script: string };
 }
 
 export interface Runtime {
@@ -80,9 +86,12 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   const now = options.now ?? (() => new Date());
   // Slow queries are logged: a page or job that blocks the process shows in the logs.
   const slowQuery = (sqlText: string, ms: number) => logger.warn("slow query", { ms, sql: sqlText.slice(0, 500) });
+  const threaded = Boolean(options.scanThreads) && (config.databaseUrl !== undefined || config.databasePath !== ":memory:");
+  // SQLite: the writer's turn the main thread shares with scan threads, waited for without blocking.
+  const writerLock = threaded && !config.databaseUrl ? new WriterLock() : undefined;
   const database: Runtime["database"] = config.databaseUrl
     ? await openPostgres(config.databaseUrl, undefined, slowQuery)
-    : await openDatabase(config.databasePath, slowQuery);
+    : await openDatabase(config.databasePath, slowQuery, { lock: writerLock });
   let vault: Vault;
   try {
     vault = await openVault(database.db, config);
@@ -100,15 +109,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     }
   }
   const catalogue = options.catalogue ?? defaultCatalogue();
-  const outbound = outboundFetch(config.proxy, config.outboundDenyPrivate);
-  const connectorEnv = {
-    logger,
-    originMap: config.originMap,
-    proxy: config.proxy,
-    denyPrivate: config.outboundDenyPrivate,
-    pace: options.pace,
-    http: { ...(outbound ? { fetch: outbound } : {}), ...options.http },
-  };
+  const connectorEnv = connectorEnvironment(config, logger, options);
   const db = database.db;
 
   // One set of services for every job and route; the worker is woken through it once it exists.
@@ -124,6 +125,14 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     spoolDir: config.spoolDir,
     notifyWorker: () => worker?.notify(),
     firstSync: startFirstSync,
+    scanThreads: threaded
+      ? new ScanThreads({
+          settings: config,
+          lock: writerLock,
+          notify: () => worker?.notify(),
+          script: typeof options.scanThreads === "object" ? options.scanThreads.script : undefined,
+        })
+      : undefined,
   };
   const handlers = new Map<string, JobHandler>([
     handles(MAINTENANCE_JOB, maintenanceHandler(db, now, config.auditRetentionDays)),

@@ -52,7 +52,7 @@ async function start(config: Config, logger: Logger): Promise<void> {
   const started = performance.now();
   let runtime;
   try {
-    runtime = await openRuntime(config, logger);
+    runtime = await openRuntime(config, logger, { scanThreads: true });
   } catch (err) {
     if (err instanceof StartupError) fail(err.message, logger);
     throw err;

@@ -6,6 +6,7 @@ import type { ConnectorCatalogue } from "./connectors/catalogue.js";
 import type { Connector } from "./connectors/types.js";
 import type { Db } from "./db/schema.js";
 import type { Logger } from "./log.js";
+import type { ScanThreads } from "./findings/scan-threads.js";
 import type { Vault } from "./vault.js";
 
 export interface Services {
@@ -26,4 +27,6 @@ export interface Services {
   notifyWorker: () => void;
   /** Queues the first sync of a connected integration, where its kind has one; true when it queued one. */
   firstSync(db: Db, connector: Connector, integrationId: number, now: Date): Promise<boolean>;
+  /** Where scans run in threads of their own (the server); unset, they run on the main thread. */
+  scanThreads?: ScanThreads;
 }

@@ -2,7 +2,7 @@
 // (timeouts, retries, redaction, and the demo/test origin map).
 import { HttpClient, type HttpClientOptions, type Pacer } from "../http.js";
 import type { Logger } from "../log.js";
-import { type ProxySettings, proxyFor } from "../outbound.js";
+import { outboundFetch, type ProxySettings, proxyFor } from "../outbound.js";
 import type { ConnectorContext } from "./types.js";
 
 export interface PaceClock {
@@ -30,5 +30,22 @@ export function connectorContext(env: ConnectorEnvironment): ConnectorContext {
     logger: env.logger,
     http: (service, options) => new HttpClient({ service, logger: env.logger, originMap: env.originMap, pacer: env.pacer, ...env.http, ...options }),
     proxyFor: (url) => (env.proxy ? proxyFor(env.proxy, url) : undefined),
+  };
+}
+
+/** What connectors are given, from the settings: the outbound proxy and address guard, the origin map; tests add their clocks. */
+export function connectorEnvironment(
+  settings: { originMap: Map<string, string>; proxy: ProxySettings; outboundDenyPrivate: boolean },
+  logger: Logger,
+  overrides: { pace?: PaceClock | false; http?: Partial<HttpClientOptions> } = {},
+): ConnectorEnvironment {
+  const outbound = outboundFetch(settings.proxy, settings.outboundDenyPrivate);
+  return {
+    logger,
+    originMap: settings.originMap,
+    proxy: settings.proxy,
+    denyPrivate: settings.outboundDenyPrivate,
+    pace: overrides.pace,
+    http: { ...(outbound ? { fetch: outbound } : {}), ...overrides.http },
   };
 }

@@ -6,7 +6,7 @@
 import { findIntegration } from "../integrations/store.js";
 import type { Services } from "../services.js";
 import { ScanCursorInvalid, type SyncPage } from "../connectors/types.js";
-import { refreshPlannerStatistics } from "../db/database.js";
+import { refreshPlannerStatistics, writerWanted } from "../db/database.js";
 import type { Db, Integration, SyncRun, Severity } from "../db/schema.js";
 import { publish } from "../jobs/events.js";
 import { SEVERITIES } from "./normalize.js";
@@ -45,7 +45,17 @@ export function syncCounts(run: Pick<SyncRun, "counts">): SyncCounts {
   return JSON.parse(run.counts) as SyncCounts;
 }
 
+/**
+ * The scan job's handler: in a thread of its own where the runtime runs scans in threads
+ * (scan-threads.ts), else in this one.
+ */
 export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: number }> {
+  const here = scanHere(deps);
+  return (ctx) => (deps.scanThreads ? deps.scanThreads.run(ctx) : here(ctx));
+}
+
+/** One scan, run on this thread (a scan thread runs it on its own). */
+export function scanHere(deps: Services): JobHandler<{ integrationId: number }> {
   return async ({ job, payload, logger, progress, fence }) => {
     const { db, now } = deps;
     const { integrationId } = payload;
@@ -86,8 +96,9 @@ export function scannerSyncHandler(deps: Services): JobHandler<{ integrationId: 
           await fence(trx);
           let last: SyncPage | undefined;
           // Pages while the transaction is young: it holds the write lock, and every other writer (a
-          // person's triage, a push's ticket row) waits for its commit.
-          while (buffer.length > 0 && (last === undefined || performance.now() - started < TRANSACTION_MS)) {
+          // person's triage, a push's ticket row) waits for its commit — in a scan thread, not even that
+          // long: the transaction ends at the next page once the main thread waits for the writer.
+          while (buffer.length > 0 && (last === undefined || (performance.now() - started < TRANSACTION_MS && !writerWanted(db)))) {
             const page = buffer.shift()!;
             const added = await importPage(trx, page.records, { integrationId: integration.id, actor, repositories, now: stamp });
             mergeCounts(counts, added);

@@ -425,6 +425,18 @@ async function finish(db: Db, job: Job, status: JobStatus, stamp: string, set: {
   await query.execute();
 }
 
+/** Whether the attempt that claimed `job` still holds it (running, under its claim). */
+export async function holdsJob(db: Db, job: Pick<Job, "id" | "locked_by">): Promise<boolean> {
+  const held = await db
+    .selectFrom("jobs")
+    .select("id")
+    .where("id", "=", job.id)
+    .where("locked_by", "=", job.locked_by)
+    .where("status", "=", "running")
+    .executeTakeFirst();
+  return held !== undefined;
+}
+
 /** Records progress; with a claim, only while that attempt still holds the job. */
 export async function setJobProgress(db: Db, jobId: number, progress: JobProgress, now: Date, claim?: string | null): Promise<void> {
   await db

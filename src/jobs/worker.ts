@@ -8,7 +8,7 @@ import type { Db, Job } from "../db/schema.js";
 import { RateLimitedError } from "../http.js";
 import { type Logger, redactText } from "../log.js";
 import { jobDuration } from "../metrics.js";
-import { claimCompanions, claimJob, completeJob, extendLease, failJob, type JobKind, type JobProgress, setJobProgress } from "./queue.js";
+import { claimCompanions, claimJob, completeJob, extendLease, failJob, holdsJob, type JobKind, type JobProgress, setJobProgress } from "./queue.js";
 
 export interface JobContext<P = unknown> {
   job: Job;
@@ -194,14 +194,7 @@ export class Worker {
           signal: lost.signal,
           companions,
           fence: async (trx) => {
-            const held = await trx
-              .selectFrom("jobs")
-              .select("id")
-              .where("id", "=", job.id)
-              .where("locked_by", "=", job.locked_by)
-              .where("status", "=", "running")
-              .executeTakeFirst();
-            if (!held) {
+            if (!(await holdsJob(trx, job))) {
               lost.abort(new JobLeaseLost(job.id));
               throw new JobLeaseLost(job.id);
             }
@@ -215,7 +208,8 @@ export class Worker {
       log.info("job succeeded");
     } catch (err) {
       for (const c of [...held]) await companions.settle(c, { error: err }).catch((e) => log.warn("job companion not put back", { jobId: c.id, error: e }));
-      if (lost.signal.aborted) return void log.warn("job attempt failed after its lease was lost; the attempt holding the job decides");
+      if (lost.signal.aborted || err instanceof JobLeaseLost)
+        return void log.warn("job attempt failed after its lease was lost; the attempt holding the job decides");
       const message = redactText(err instanceof Error ? err.message : String(err));
       const retryAfterMs = retryAfter(err);
       const outcome = handler

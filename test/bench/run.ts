@@ -371,7 +371,10 @@ async function waitForRun(sqlite: SQLite.Database, n: number): Promise<{ seconds
   for (;;) {
     const run = sqlite.prepare("select * from sync_runs order by id limit 1 offset ?").get(n - 1) as
       { status: string; started_at: string; finished_at: string | null; counts: string; error: string | null } | undefined;
-    if (run?.status === "succeeded") return { seconds: (Date.parse(run.finished_at!) - Date.parse(run.started_at)) / 1000, counts: JSON.parse(run.counts) };
+    // Done once its job is too (the planner's statistics refreshed after the run): a scan asked for meanwhile would join it.
+    const running = sqlite.prepare("select count(*) as n from jobs where type = 'scanner.sync' and status in ('queued', 'running')").get() as { n: number };
+    if (run?.status === "succeeded" && running.n === 0)
+      return { seconds: (Date.parse(run.finished_at!) - Date.parse(run.started_at)) / 1000, counts: JSON.parse(run.counts) };
     if (run?.status === "failed" || run?.status === "interrupted") throw new Error(`scan ${n} failed: ${run.error}`);
     if (Date.now() > deadline) throw new Error(`scan ${n} did not finish in time`);
     await new Promise((r) => setTimeout(r, 100));
