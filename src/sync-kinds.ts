@@ -4,7 +4,7 @@
 // connecting and the card treat them alike.
 import type { Connector } from "./connectors/types.js";
 import type { Db } from "./db/schema.js";
-import type { JobKind } from "./jobs/queue.js";
+import { enqueue, type JobKind } from "./jobs/queue.js";
 import { SCAN_JOB, enqueueScan } from "./findings/sync.js";
 import { PACKAGES_JOB, enqueuePackageSync } from "./packages/sync.js";
 import { REGISTRY_JOB, enqueueRegistrySync } from "./registries/sync.js";
@@ -31,6 +31,8 @@ export interface SyncKind {
   intervalHours: number;
   /** Queues a sync (unless one is queued or running). */
   enqueue(db: Db, integrationId: number, now: Date): Promise<number>;
+  /** A person's "Scan now": queued, or if one is running (reading the service as it was), another follows it. */
+  request(db: Db, integrationId: number, now: Date): Promise<number>;
   /** Queued on connecting; a scan waits a moment so a quick edit does not start two. */
   enqueueOnConnect(db: Db, integrationId: number, now: Date): Promise<number>;
   words: SyncWords;
@@ -46,6 +48,11 @@ export async function startFirstSync(db: Db, connector: Connector, integrationId
   return true;
 }
 
+/** See SyncKind.request. */
+function requested(kind: JobKind<{ integrationId: number }>): SyncKind["request"] {
+  return (db, integrationId, now) => enqueue(db, kind, { integrationId }, now, { again: true });
+}
+
 export function syncKind(connector: Connector | undefined): SyncKind | undefined {
   if (!connector) return undefined;
   const c: Connector = connector;
@@ -53,6 +60,7 @@ export function syncKind(connector: Connector | undefined): SyncKind | undefined
     return {
       capability: "scanner",
       job: SCAN_JOB,
+      request: requested(SCAN_JOB),
       intervalHours: c.scanner.intervalHours,
       enqueue: (db, id, now) => enqueueScan(db, id, now),
       enqueueOnConnect: (db, id, now) => enqueueScan(db, id, now, 5_000),
@@ -63,6 +71,7 @@ export function syncKind(connector: Connector | undefined): SyncKind | undefined
     return {
       capability: "scm",
       job: SCM_JOB,
+      request: requested(SCM_JOB),
       intervalHours: c.scm.intervalHours,
       enqueue: enqueueRepositorySync,
       enqueueOnConnect: enqueueRepositorySync,
@@ -73,6 +82,7 @@ export function syncKind(connector: Connector | undefined): SyncKind | undefined
     return {
       capability: "registry",
       job: REGISTRY_JOB,
+      request: requested(REGISTRY_JOB),
       intervalHours: c.registry.intervalHours,
       enqueue: enqueueRegistrySync,
       enqueueOnConnect: enqueueRegistrySync,
@@ -83,6 +93,7 @@ export function syncKind(connector: Connector | undefined): SyncKind | undefined
     return {
       capability: "packages",
       job: PACKAGES_JOB,
+      request: requested(PACKAGES_JOB),
       intervalHours: c.packages.intervalHours,
       enqueue: enqueuePackageSync,
       enqueueOnConnect: enqueuePackageSync,

@@ -18,6 +18,11 @@ export interface EnqueueOptions {
   group?: string;
   /** Only the worker with this pin claims it. */
   pinnedTo?: string;
+  /**
+   * Asked for by a person ("Scan now"): when the job holding the key is already running — reading
+   * what the service said before the change the person knows of — it runs once more after it.
+   */
+  again?: boolean;
 }
 
 /** Jobs of one group running at once (a person's bulk pushes); more wait their turn. */
@@ -106,6 +111,8 @@ export interface EnqueueExtras {
   group?: string;
   /** Only this process's worker may claim it (see Worker's pin): work that needs its disk. */
   pinnedTo?: string;
+  /** See EnqueueOptions.again. */
+  again?: boolean;
 }
 
 /** Queues a job of this kind; with a dedupe key, a job already queued or running under it is returned instead. */
@@ -117,6 +124,7 @@ export function enqueue<P>(db: Db, kind: JobKind<P>, payload: P, now: Date, extr
     runAt: extras.runAt,
     group: extras.group,
     pinnedTo: extras.pinnedTo,
+    again: extras.again,
   });
 }
 
@@ -142,7 +150,8 @@ export async function enqueueJob(db: Db, type: string, payload: unknown, now: Da
     (await db.selectFrom("jobs").select("id").where("dedupe_key", "=", key).where("status", "in", ["queued", "running"]).executeTakeFirst())?.id;
   if (opts.dedupeKey) {
     const existing = await findActive(opts.dedupeKey);
-    if (existing !== undefined) return existing;
+    // Asked for again while it runs: marked to run once more (unless it ended meanwhile: then a new one is queued).
+    if (existing !== undefined && (!opts.again || (await markAgain(db, existing)))) return existing;
   }
   const insert = db
     .insertInto("jobs")
@@ -178,6 +187,25 @@ export async function enqueueJob(db: Db, type: string, payload: unknown, now: Da
     throw new Error(`Job ${type} with key ${opts.dedupeKey} was neither queued nor found (it finished at that moment); enqueue it again.`);
   return existing;
 }
+
+/** Marks a running job to run once more when it succeeds (true), or says it is no longer running (false). */
+async function markAgain(db: Db, id: number): Promise<boolean> {
+  const row = await db.selectFrom("jobs").select(["status", "payload"]).where("id", "=", id).executeTakeFirst();
+  if (row?.status === "queued") return true;
+  if (row?.status !== "running") return false;
+  const payload = JSON.parse(row.payload) as unknown;
+  if (payload === null || typeof payload !== "object" || Array.isArray(payload)) return true;
+  const marked = await db
+    .updateTable("jobs")
+    .set({ payload: JSON.stringify({ ...payload, [AGAIN]: true }) })
+    .where("id", "=", id)
+    .where("status", "=", "running")
+    .executeTakeFirst();
+  return Number(marked.numUpdatedRows) > 0;
+}
+
+/** The payload field that marks a running job to run once more (markAgain). */
+const AGAIN = "again";
 
 /**
  * Process deaths a job may be caught in without making progress before it is taken for the
@@ -382,8 +410,23 @@ function claimOf(job: Job): string {
   return job.locked_by;
 }
 
+/** Records success; a job asked for again while it ran (markAgain) is queued once more, in the same transaction. */
 export async function completeJob(db: Db, job: Job, now: Date): Promise<void> {
-  await finish(db, job, "succeeded", now.toISOString(), { last_error: null }, claimOf(job));
+  await db.transaction().execute(async (trx) => {
+    // Finished first: on PostgreSQL a request marking it waits for this row, then finds it no longer running.
+    if (!(await finish(trx, job, "succeeded", now.toISOString(), { last_error: null }, claimOf(job)))) return;
+    const row = await trx.selectFrom("jobs").select("payload").where("id", "=", job.id).executeTakeFirstOrThrow();
+    const payload = JSON.parse(row.payload) as Record<string, unknown> | null;
+    if (payload === null || typeof payload !== "object" || payload[AGAIN] !== true) return;
+    const { [AGAIN]: _again, ...rest } = payload;
+    await enqueueJob(trx, job.type, rest, now, {
+      maxAttempts: job.max_attempts,
+      dedupeKey: job.dedupe_key ?? undefined,
+      lane: job.lane ?? undefined,
+      group: job.group_key ?? undefined,
+      pinnedTo: job.pinned_to ?? undefined,
+    });
+  });
 }
 
 /** Records a failed attempt: retried later with backoff, or failed for good after the last attempt. */
@@ -416,13 +459,14 @@ export function retryDelayMs(attempts: number): number {
   return Math.min(60 * 60 * 1000, 30_000 * 4 ** Math.max(0, attempts - 1));
 }
 
-async function finish(db: Db, job: Job, status: JobStatus, stamp: string, set: { last_error: string | null }, claim?: string): Promise<void> {
+/** Ends the job (under its claim, if given); false if the claim no longer holds it. */
+async function finish(db: Db, job: Job, status: JobStatus, stamp: string, set: { last_error: string | null }, claim?: string): Promise<boolean> {
   let query = db
     .updateTable("jobs")
     .set({ status, ...set, lease_until: null, locked_by: null, dedupe_key: null, finished_at: stamp, updated_at: stamp })
     .where("id", "=", job.id);
   if (claim) query = query.where("locked_by", "=", claim);
-  await query.execute();
+  return Number((await query.executeTakeFirst()).numUpdatedRows) > 0;
 }
 
 /** Whether the attempt that claimed `job` still holds it (running, under its claim). */

@@ -317,7 +317,7 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!found) return apiError(c, 404, `There is no integration ${c.req.param("id")}.`);
     const sync = syncKind(found.connector);
     if (!sync) return apiError(c, 409, `${found.integration.name} has nothing to sync: it is a ${found.connector.card.category} connection.`);
-    const job = await sync.enqueue(deps.db, found.integration.id, deps.now());
+    const job = await sync.request(deps.db, found.integration.id, deps.now());
     deps.notifyWorker();
     await audit(c, deps, "integration.sync_requested", found.integration.name);
     return c.json({ job: job, status_url: `${base}${API_PREFIX}/jobs/${job}` }, 202);

@@ -112,7 +112,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
     const found = await loadIntegration(c, deps);
     const sync = syncKind(found?.connector);
     if (!found || !sync) return notFound(c, deps);
-    await sync.enqueue(deps.db, found.integration.id, deps.now());
+    await sync.request(deps.db, found.integration.id, deps.now());
     deps.notifyWorker();
     deps.logger.info("scan requested", { integrationId: found.integration.id, by: c.get("user")!.username });
     await audit(c, deps, "integration.sync_requested", found.integration.name);

@@ -160,8 +160,10 @@ it(
     expect(during.requests).toBeGreaterThan(500);
     // Issue 28 asks for at least half the import's pace and pages within 300 ms at p95. On this 2-core
     // machine (the server, this load client and the Wiz simulator sharing it) pages answered within
-    // 235–360 ms over eight runs, held here with a margin; the import kept 16–43% of its pace from run
-    // to run — reported (load.json, and npm run bench's row), not asserted until it holds steady.
+    // 235–360 ms over eight runs with the import on the main thread, which kept 16–43% of its pace;
+    // with scans in a thread of their own, 322–468 ms and 49–65% (440 ms and 12% on the main thread
+    // the same day). Held here with a margin, as the machine's other loads move them from run to run.
+    expect(pace).toBeGreaterThanOrEqual(0.4);
     expect(during.p95).toBeLessThanOrEqual(450);
     expect(pushed).toBeGreaterThan(0);
   },

@@ -30,6 +30,33 @@ describe("job queue", () => {
     expect((await findJob(database.db, id))!.status).toBe("succeeded");
   });
 
+  it("runs a job asked for again while it ran once more after it, and only once; one asked for while queued or after it ended is not doubled", async () => {
+    const seen: unknown[] = [];
+    const key = { dedupeKey: "scan:1", again: true };
+    let first = true;
+    const w = worker({
+      scan: async ({ payload }) => {
+        seen.push(payload);
+        if (!first) return;
+        first = false;
+        // A person presses "Scan now" twice while the scan reads the service as it was.
+        expect(await enqueueJob(database.db, "scan", { integrationId: 1 }, clock.now(), key)).toBe(id);
+        await enqueueJob(database.db, "scan", { integrationId: 1 }, clock.now(), key);
+      },
+    });
+    const id = await enqueueJob(database.db, "scan", { integrationId: 1 }, clock.now(), key);
+    // Asked for again while still queued: the queued one will read the service afresh.
+    expect(await enqueueJob(database.db, "scan", { integrationId: 1 }, clock.now(), key)).toBe(id);
+    expect(await w.runOnce()).toBe(true);
+    expect(await w.runOnce()).toBe(true);
+    expect(await w.runOnce()).toBe(false);
+    expect(seen).toEqual([{ integrationId: 1 }, { integrationId: 1 }]);
+    const jobs = await listJobs(database.db, { type: "scan" });
+    expect(jobs.map((j) => j.status)).toEqual(["succeeded", "succeeded"]);
+    // Asked for after it ended: a new one, as any enqueue.
+    expect(await enqueueJob(database.db, "scan", { integrationId: 1 }, clock.now(), key)).not.toBe(id);
+  });
+
   it("does not run a job before its time", async () => {
     const w = worker({ later: async () => {} });
     await enqueueJob(database.db, "later", {}, clock.now(), { runAt: new Date(clock.time + 60_000) });
