@@ -76,3 +76,25 @@ it("a polite holder waits while the main thread waits, and a thread that ended g
   await main.acquire();
   expect(main.holder()).toBe(1);
 });
+
+it("a scan thread waiting behind a steady stream of main-thread writes gets its turn", async () => {
+  const main = new WriterLock();
+  const scan = new WriterLock({ buffer: main.buffer, id: 2, polite: true });
+  let stop = false;
+  let writes = 0;
+  // Write after write: each handed its turn the moment the one before releases it.
+  const stream = (async () => {
+    while (!stop) {
+      await main.acquire();
+      await new Promise((r) => setImmediate(r));
+      main.release();
+      writes++;
+    }
+  })();
+  const got = await Promise.race([scan.acquire().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 2_000))]);
+  expect(got).toBe(true);
+  scan.release();
+  stop = true;
+  await stream;
+  expect(writes).toBeGreaterThan(10);
+});
