@@ -23,7 +23,9 @@ describe("Dockerfile", () => {
 
   it("runs the bundle build.mjs writes, as a non-root user, with a /healthz check and no compilers", () => {
     const build = fs.readFileSync(path.join(ROOT, "build.mjs"), "utf8");
-    expect(build).toContain('entryPoints: { server: path.join(root, "src/server.ts") }');
+    // The server, and the scan thread it starts from beside it (dist/scan-thread.js: the image copies dist/ whole).
+    expect(build).toContain('entryPoints: { server: path.join(root, "src/server.ts"), "scan-thread": path.join(root, "src/scan-thread.ts") }');
+    expect(stages.at(-1)).toContain("COPY --from=build /app/dist ./dist");
     expect(build).toContain('outdir: path.join(root, "dist")');
     const final = stages.at(-1)!;
     expect(final).toMatch(/^CMD \["node", "dist\/server.js"\]$/m);
