@@ -412,6 +412,8 @@ function claimOf(job: Job): string {
 
 /** Records success; a job asked for again while it ran (markAgain) is queued once more, in the same transaction. */
 export async function completeJob(db: Db, job: Job, now: Date): Promise<void> {
+  // Only a job holding a dedupe key can have been asked for again: the rest just finish, as before.
+  if (job.dedupe_key === null) return void (await finish(db, job, "succeeded", now.toISOString(), { last_error: null }, claimOf(job)));
   await db.transaction().execute(async (trx) => {
     // Finished first: on PostgreSQL a request marking it waits for this row, then finds it no longer running.
     if (!(await finish(trx, job, "succeeded", now.toISOString(), { last_error: null }, claimOf(job)))) return;
