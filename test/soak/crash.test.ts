@@ -67,9 +67,22 @@ it(`loses nothing and duplicates nothing across ${KILLS} kills during imports an
     await sleep(300 + Math.floor(Math.random() * 2200));
     // What the kill interrupts.
     const running = probe.prepare("select type from jobs where status = 'running'").all() as { type: string }[];
-    if (running.some((j) => j.type === "scanner.sync")) during.scan++;
-    else if (running.some((j) => j.type === "ticket.push" || j.type === "tickets.sweep")) during.push++;
-    else during.idle++;
+    // A kill can land in both: scans and pushes run side by side (scans in a thread of their own).
+    const scanning = running.some((j) => j.type === "scanner.sync");
+    const pushing = running.some((j) => j.type === "ticket.push" || j.type === "tickets.sweep");
+    if (scanning) during.scan++;
+    if (pushing) during.push++;
+    if (!scanning && !pushing) during.idle++;
+    // SOAK_TRACE=1: what each kill interrupted, and how far the scans had got.
+    if (process.env.SOAK_TRACE)
+      console.log(
+        JSON.stringify({
+          kill,
+          running: running.map((j) => j.type).filter((t, n, all) => all.indexOf(t) === n),
+          findings: (probe.prepare("select count(*) as n from findings").get() as { n: number }).n,
+          runs: probe.prepare("select id, status, pages from sync_runs order by id desc limit 2").all(),
+        }),
+      );
     await server.kill("SIGKILL");
     if (kill % 6 === 0) {
       // The scanner finds more: the next scan imports them and the sweep pushes them.
