@@ -21,6 +21,7 @@ import {
 import { migrations, postgresMigrations } from "../../migrations/index.js";
 import { dialectOf } from "./dialect.js";
 import type { Database, Db } from "./schema.js";
+import { countWrites, WriteEpoch } from "./write-epoch.js";
 import type { WriterLock } from "./writer-lock.js";
 
 export class StartupError extends Error {}
@@ -47,7 +48,7 @@ class TransactionalDdlAdapter extends SqliteAdapter {
 }
 class PatchbaySqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
-  constructor(config: SqliteDialectConfig & { lock?: WriterLock }) {
+  constructor(config: SqliteDialectConfig & { lock?: WriterLock; epoch: WriteEpoch }) {
     super(config);
     this.#config = config;
   }
@@ -55,7 +56,7 @@ class PatchbaySqliteDialect extends SqliteDialect {
     return new TransactionalDdlAdapter();
   }
   override createDriver(): Driver {
-    return new CooperativeSqliteDriver(this.#config as SqliteDialectConfig & { database: SQLite.Database; lock?: WriterLock });
+    return new CooperativeSqliteDriver(this.#config as SqliteDialectConfig & { database: SQLite.Database; lock?: WriterLock; epoch: WriteEpoch });
   }
 }
 
@@ -115,7 +116,8 @@ const SHARE_MEMORY_S = 1;
  * - the writer is handed to waiters first come first served within a class, and between people's
  *   requests and background work to the one that held it less lately (Kysely's own lock let a
  *   newcomer take it between a release and the next waiter's turn);
- * - statements are prepared once per text, not once per execution.
+ * - statements are prepared once per text, not once per execution;
+ * - the handle's writes are counted (write-epoch.ts) as each commits.
  * A foreground transaction runs to its end without yielding: two runtimes in one process (a test)
  * would otherwise wait on each other's write lock inside one thread.
  */
@@ -133,11 +135,13 @@ class CooperativeSqliteDriver extends SqliteDriver {
 
   /** The writer's turn shared with the process's other threads (scan threads), if any. */
   readonly #lock: WriterLock | undefined;
+  readonly #epoch: WriteEpoch;
 
-  constructor(config: SqliteDialectConfig & { database: SQLite.Database; lock?: WriterLock }) {
+  constructor(config: SqliteDialectConfig & { database: SQLite.Database; lock?: WriterLock; epoch: WriteEpoch }) {
     super(config);
     this.#writer = config.database;
     this.#lock = config.lock;
+    this.#epoch = config.epoch;
   }
 
   override async init(): Promise<void> {
@@ -169,6 +173,8 @@ class CooperativeSqliteDriver extends SqliteDriver {
     const statement = this.#prepared(on, query.sql);
     if (statement.reader) return { rows: statement.all(query.parameters as unknown[]) as never[] };
     const { changes, lastInsertRowid } = statement.run(query.parameters as unknown[]);
+    // Outside a transaction it is committed now; inside one, the transaction's end counts again.
+    this.#epoch.moved();
     return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
   }
 
@@ -220,12 +226,20 @@ class CooperativeSqliteDriver extends SqliteDriver {
   }
 
   override async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw("commit"));
+    try {
+      await connection.executeQuery(CompiledQuery.raw("commit"));
+    } finally {
+      this.#epoch.moved();
+    }
     (connection as unknown as { end(): void }).end();
   }
 
   override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw("rollback"));
+    try {
+      await connection.executeQuery(CompiledQuery.raw("rollback"));
+    } finally {
+      this.#epoch.moved();
+    }
     (connection as unknown as { end(): void }).end();
   }
 
@@ -288,8 +302,9 @@ export async function openDatabase(
   options: { lock?: WriterLock; beside?: boolean } = {},
 ): Promise<OpenDatabase> {
   const sqlite = openSqlite(file, !options.beside);
+  const epoch = new WriteEpoch();
   const db = new Kysely<Database>({
-    dialect: new PatchbaySqliteDialect({ database: sqlite, lock: options.lock }),
+    dialect: new PatchbaySqliteDialect({ database: sqlite, lock: options.lock, epoch }),
     log: onSlowQuery
       ? (event) => {
           if (event.queryDurationMillis >= SLOW_QUERY_MS) onSlowQuery(event.query.sql, Math.round(event.queryDurationMillis));
@@ -297,6 +312,7 @@ export async function openDatabase(
       : undefined,
   });
   if (options.lock) writerLocks.set(db, options.lock);
+  countWrites(db, epoch);
   if (options.beside) return { db, sqlite, close: () => db.destroy() };
   try {
     const { executed, pending } = await migrationState(db);

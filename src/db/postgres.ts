@@ -2,11 +2,76 @@
 // migrating it: the baseline, then the migrations both databases share. PostgreSQL runs DDL in
 // transactions, so an upgrade applies entirely or not at all, as on SQLite.
 import pg from "pg";
-import { Kysely, type Migration, Migrator, PostgresDialect, sql } from "kysely";
+import {
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  type Migration,
+  Migrator,
+  PostgresDialect,
+  type PostgresDialectConfig,
+  PostgresDriver,
+  type QueryResult,
+  sql,
+} from "kysely";
 import { postgresMigrations } from "../../migrations/index.js";
 import { StartupError } from "./database.js";
 import { redactDatabaseUrl } from "../text.js";
 import type { Database, Db } from "./schema.js";
+import { countWrites, WriteEpoch } from "./write-epoch.js";
+
+/** Kysely's PostgreSQL driver, counting the writes made through it (write-epoch.ts) as each commits. */
+class CountingPostgresDriver extends PostgresDriver {
+  readonly #epoch: WriteEpoch;
+  readonly #counted = new WeakSet<DatabaseConnection>();
+  constructor(config: PostgresDialectConfig, epoch: WriteEpoch) {
+    super(config);
+    this.#epoch = epoch;
+  }
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const connection = await super.acquireConnection();
+    if (!this.#counted.has(connection)) {
+      this.#counted.add(connection);
+      const execute = connection.executeQuery.bind(connection);
+      // An INSERT, UPDATE, DELETE or MERGE (Kysely reports its row count): committed now outside a
+      // transaction; inside one, the transaction's end counts again.
+      connection.executeQuery = async <R>(query: CompiledQuery): Promise<QueryResult<R>> => {
+        const result = await execute<R>(query);
+        if (result.numAffectedRows !== undefined) this.#epoch.moved();
+        return result;
+      };
+    }
+    return connection;
+  }
+  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.commitTransaction(connection);
+    } finally {
+      this.#epoch.moved();
+    }
+  }
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.rollbackTransaction(connection);
+    } finally {
+      this.#epoch.moved();
+    }
+  }
+}
+
+class CountingPostgresDialect extends PostgresDialect {
+  readonly #config: PostgresDialectConfig;
+  readonly #epoch: WriteEpoch;
+  constructor(config: PostgresDialectConfig, epoch: WriteEpoch) {
+    super(config);
+    this.#config = config;
+    this.#epoch = epoch;
+  }
+  override createDriver(): Driver {
+    return new CountingPostgresDriver(this.#config, this.#epoch);
+  }
+}
 
 // bigint (count(*), ids) and numeric (sum) arrive as strings by default; Patchbay's numbers fit
 // JavaScript's (2^53), and both databases must answer with numbers.
@@ -33,14 +98,16 @@ export async function openPostgres(
   // JIT compilation costs a query 100-300 ms once its estimate passes jit_above_cost; Patchbay's
   // counts over a million findings ran 30% faster without it (npm run bench). Its own sessions only.
   pool.on("connect", (client) => void client.query("set jit = off").catch(() => undefined));
+  const epoch = new WriteEpoch();
   const db = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool }),
+    dialect: new CountingPostgresDialect({ pool }, epoch),
     log: onSlowQuery
       ? (event) => {
           if (event.queryDurationMillis >= 100) onSlowQuery(event.query.sql, Math.round(event.queryDurationMillis));
         }
       : undefined,
   });
+  countWrites(db, epoch);
   try {
     await sql`select 1`.execute(db);
   } catch (err) {

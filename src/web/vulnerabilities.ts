@@ -5,12 +5,12 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { type FindingDetail, findingDetail, findFinding } from "../findings/store.js";
 import { SEVERITIES, STATUSES, STATUS_LABEL } from "../findings/normalize.js";
-import { SORTS, type SortKey, PAGE_SIZE, filterQuery, findingsOverview, listFindings, parseFilter } from "../findings/query.js";
+import { SORTS, type FindingFilter, type SortKey, PAGE_SIZE, filterQuery, findingsOverview, listFindings, parseFilter } from "../findings/query.js";
 import { changeFindingStatus, parseStatusChange } from "../findings/status.js";
 import { isOverdue } from "../findings/sla.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
-import { isHtmx, render } from "./render.js";
+import { isHtmx, render, renderAround } from "./render.js";
 import { assignmentsExist, linkedTickets, type TicketView, ticketViews } from "../tickets/store.js";
 import { type FindingTrackers, coverageOf, coveringMappings, findingTrackers, readTrackers } from "../tickets/coverage.js";
 import { enqueuePush } from "../tickets/push.js";
@@ -25,38 +25,70 @@ import { requireAdmin } from "./users.js";
 import { ExternalError } from "../http.js";
 import { redactText } from "../log.js";
 import { audit } from "./audit.js";
+import { ViewCache } from "./view-cache.js";
+
+/** A filter's results as the page shows them, and what the page around them needs of the same reading. */
+interface ResultsView {
+  /** The results' markup, UTF-8. */
+  bytes: Uint8Array<ArrayBuffer>;
+  scanners: { id: number; name: string }[];
+  empty: boolean;
+}
+
+/** Filters whose results are kept at once (each 10–120 KB of markup). */
+const RESULTS_KEPT = 64;
+
+const utf8 = new TextEncoder();
+
+const sortChoices = Object.entries(SORTS).map(([key, s]) => ({ key: key as SortKey, ...s }));
 
 export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.get("/vulnerabilities", async (c) => {
-    const filter = parseFilter(new URL(c.req.url).searchParams, deps.now());
+  // The results (counts, rows, pager) of each filter, reused a moment between writes (view-cache.ts).
+  // What they show is the same for everyone who may see the page: no one's name or rights in them.
+  const results = new ViewCache<ResultsView>({ max: RESULTS_KEPT });
+  const resultsView = async (filter: FindingFilter): Promise<ResultsView> => {
     // Two statements at once: the rows with their tickets, and what the page shows around them.
     const [page, overview] = await Promise.all([
       listFindings(deps.db, filter, PAGE_SIZE, linkedTickets(deps.db)),
       findingsOverview(deps.db, filter, assignmentsExist()),
     ]);
     const { counts, capped, total, scanners } = overview;
-    const canPush = Boolean(overview.beside);
     const tickets = Object.fromEntries(withTrackerNames(deps, new Map(page.rows.map((r) => [r.id, ticketViews(r.id, r.beside)]))));
-    const data = {
+    const html = deps.views.render("./vulnerabilities/results", {
       filter,
       page,
       tickets,
-      canPush,
+      canPush: Boolean(overview.beside),
       counts,
       capped,
-      scanners,
-      empty: total === 0,
       severities: SEVERITIES,
-      statuses: STATUSES,
       statusLabel: STATUS_LABEL,
-      sorts: Object.entries(SORTS).map(([key, s]) => ({ key: key as SortKey, ...s })),
+      sorts: sortChoices,
       query: (change: Parameters<typeof filterQuery>[1]) => filterQuery(filter, change),
       overdue: (f: Parameters<typeof isOverdue>[0]) => isOverdue(f, deps.now()),
-    };
-    const partial = isHtmx(c) && c.req.header("hx-target") === "findings-results";
-    return render(c, deps, partial ? "./vulnerabilities/results" : "./vulnerabilities/index", data);
+    });
+    // Encoded once, here: each page that reuses it sends these bytes as they are (render.ts: renderAround).
+    return { bytes: utf8.encode(html), scanners, empty: total === 0 };
+  };
+
+  app.get("/vulnerabilities", async (c) => {
+    const now = deps.now();
+    const filter = parseFilter(new URL(c.req.url).searchParams, now);
+    // By the filter and the second (what is overdue, how long ago a ticket changed); a deadline
+    // filter reads the moment itself and is never reused.
+    const view = filter.due
+      ? await resultsView(filter)
+      : await results.get(deps.db, `${Math.floor(now.getTime() / 1000)} ${JSON.stringify(filter)}`, () => resultsView(filter));
+    if (isHtmx(c) && c.req.header("hx-target") === "findings-results") return c.body(view.bytes, 200, { "Content-Type": "text/html; charset=UTF-8" });
+    return renderAround(
+      c,
+      deps,
+      "./vulnerabilities/index",
+      { filter, scanners: view.scanners, empty: view.empty, severities: SEVERITIES, statuses: STATUSES, statusLabel: STATUS_LABEL },
+      { name: "results", bytes: view.bytes },
+    );
   });
 
   app.post("/vulnerabilities/push", async (c) => {

@@ -59,7 +59,13 @@ function load(url: string, ms: number): { figures: Promise<LoadFigures>; stop():
 async function freshServer(data: string, env: Record<string, string> = {}) {
   const started = await startServer(
     { PATCHBAY_DATA_DIR: data, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_LOG_LEVEL: "info", PATCHBAY_ORIGIN_MAP: wiz!.originMap, ...env },
-    { nodeArgs: process.env.LOAD_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.LOAD_CPU_PROFILE}`] : [] },
+    // LOAD_CPU_PROFILE=<dir>: the server's CPU profiles (each thread's); LOAD_NODE_ARGS: more of node's options (a preload, say).
+    {
+      nodeArgs: [
+        ...(process.env.LOAD_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.LOAD_CPU_PROFILE}`] : []),
+        ...(process.env.LOAD_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+      ],
+    },
   );
   await started.ready();
   const session = new HttpSession(started.url);
