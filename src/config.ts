@@ -37,6 +37,8 @@ export interface Config {
   backupKeep: number;
   /** Days the audit log keeps an entry (PATCHBAY_AUDIT_RETENTION_DAYS; 0: forever). */
   auditRetentionDays: number;
+  /** How long a view's results may be reused when no write went through this process since (0: never). */
+  viewReuseMs: number;
   /** Single sign-on set by PATCHBAY_OIDC_* and PATCHBAY_LOCAL_SIGN_IN (unset: Settings → Sign-in decides). */
   signIn: SignInEnvironment | undefined;
   originMap: Map<string, string>;
@@ -115,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsToken: parseMetricsToken(secretFromEnv(env, "PATCHBAY_METRICS_TOKEN")),
     backupKeep: parseInteger(env.PATCHBAY_BACKUP_KEEP, 7, "PATCHBAY_BACKUP_KEEP", 0, 365),
     auditRetentionDays: parseInteger(env.PATCHBAY_AUDIT_RETENTION_DAYS, 365, "PATCHBAY_AUDIT_RETENTION_DAYS", 0, 36500),
+    viewReuseMs: parseInteger(env.PATCHBAY_VIEW_REUSE_MS, 1000, "PATCHBAY_VIEW_REUSE_MS", 0, 10_000),
     signIn: parseSignIn(env),
     originMap: parseOriginMap(env.PATCHBAY_ORIGIN_MAP),
     proxy: {
@@ -236,6 +239,7 @@ export function describeConfig(config: Config): string {
     ["PATCHBAY_JOB_LEASE_SECONDS", String(config.jobLeaseSeconds)],
     ["PATCHBAY_BACKUP_KEEP", String(config.backupKeep)],
     ["PATCHBAY_AUDIT_RETENTION_DAYS", String(config.auditRetentionDays)],
+    ["PATCHBAY_VIEW_REUSE_MS", String(config.viewReuseMs)],
     ["PATCHBAY_METRICS_TOKEN", config.metricsToken ? "(set)" : "(unset: /metrics is off)"],
     ["PATCHBAY_AUTH_PROXY_HEADER", config.authProxyHeader ?? "(unset)"],
     ["PATCHBAY_OIDC_ISSUER", config.signIn?.oidc?.issuer ?? "(unset: Settings → Sign-in)"],

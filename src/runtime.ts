@@ -195,6 +195,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     trustedProxies: config.trustedProxies,
     metricsToken: config.metricsToken,
     auditRetentionDays: config.auditRetentionDays,
+    viewReuseMs: config.viewReuseMs,
     signIn: config.signIn,
     authProxy: config.authProxyHeader
       ? { header: config.authProxyHeader, groupsHeader: config.authProxyGroupsHeader, adminGroup: config.authProxyAdminGroup }

@@ -18,6 +18,8 @@ export interface AppDeps extends Services {
   signIn: SignInEnvironment | undefined;
   /** Days the audit log keeps an entry (0: forever). */
   auditRetentionDays: number;
+  /** How long a view's results may be reused while no write went through this process (0: never; view-cache.ts). */
+  viewReuseMs: number;
   /** Sign-in by an authenticating proxy's header (unset: off). */
   authProxy: { header: string; groupsHeader: string; adminGroup: string | undefined } | undefined;
   /** Why the database cannot be written now (a full disk), or undefined. */

@@ -47,7 +47,7 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
 
   // The results (counts, rows, pager) of each filter, reused a moment between writes (view-cache.ts).
   // What they show is the same for everyone who may see the page: no one's name or rights in them.
-  const results = new ViewCache<ResultsView>({ max: RESULTS_KEPT });
+  const results = new ViewCache<ResultsView>({ max: RESULTS_KEPT, reuseMs: deps.viewReuseMs });
   const resultsView = async (filter: FindingFilter): Promise<ResultsView> => {
     // Two statements at once: the rows with their tickets, and what the page shows around them.
     const [page, overview] = await Promise.all([

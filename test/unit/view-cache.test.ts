@@ -58,10 +58,13 @@ describe("ViewCache", () => {
     expect(await cache.get(db, "a", make("a"))).toBe("a#4");
   });
 
-  it("reuses nothing on a handle whose writes are not counted", async () => {
-    const { cache, make } = setUp();
+  it("reuses nothing on a handle whose writes are not counted, nor when reuse is off", async () => {
+    const { db, cache, make } = setUp();
     const uncounted = {} as Db;
     expect(await cache.get(uncounted, "a", make("a"))).toBe("a#1");
     expect(await cache.get(uncounted, "a", make("a"))).toBe("a#2");
+    const off = new ViewCache<string>({ max: 8, reuseMs: 0, clock: () => 0 });
+    expect(await off.get(db, "a", make("a"))).toBe("a#3");
+    expect(await off.get(db, "a", make("a"))).toBe("a#4");
   });
 });
