@@ -165,12 +165,12 @@ it(
     expect(busy).toEqual([]);
     expect(during.requests).toBeGreaterThan(500);
     // Issue 28 asks for at least half the import's pace and pages within 300 ms at p95. On this 2-core
-    // machine (the server, this load client and the Wiz simulator sharing it) pages answered within
-    // 235–360 ms over eight runs with the import on the main thread, which kept 16–43% of its pace;
-    // with scans in a thread of their own, 322–468 ms and 49–65% (440 ms and 12% on the main thread
-    // the same day). Held here with a margin, as the machine's other loads move them from run to run.
+    // machine (the server, this load client and the Wiz simulator sharing it): with the import on the
+    // main thread 12–43% of its pace and pages at 235–468 ms; in a thread of its own 49–65% and
+    // 322–468 ms; with views reused between writes as well, 48–62% and 135–193 ms over seven runs.
+    // The pace is held here with a margin, as the machine's other loads move it from run to run.
     expect(pace).toBeGreaterThanOrEqual(0.4);
-    expect(during.p95).toBeLessThanOrEqual(450);
+    expect(during.p95).toBeLessThanOrEqual(300);
     expect(pushed).toBeGreaterThan(0);
   },
 );
