@@ -257,9 +257,11 @@ function pageOrder(db: Db, filter: FindingFilter, pageSize: number, plan: PagePl
 /**
  * Where the plans change, tuned at a million findings (tests lower them to reach each plan with a few thousand):
  * `walkAbove`, matches of a prefix search above which SQLite walks the page's order rather than gathering the matches
- * to sort them; `semiUpTo`, matches up to which it walks with their ids at hand ("semi"; the set costs about 5 ms a 20,000).
+ * to sort them; `semiUpTo`, matches up to which it walks with their ids at hand ("semi"; the set costs about 5 ms a 20,000);
+ * `broadProbe`, the CVE facet rows a prefix's range and its two ends are probed for before the prefix
+ * is counted as what lies outside it (broadCveCounts).
  */
-export const PAGE_PLANS = { walkAbove: 5_000, semiUpTo: 100_000 };
+export const PAGE_PLANS = { walkAbove: 5_000, semiUpTo: 100_000, broadProbe: 5_000 };
 
 /**
  * How a page under a CVE or package prefix or an EPSS threshold is best found, from how many
@@ -457,6 +459,10 @@ async function facetCounts(db: Db, filter: FindingFilter): Promise<Record<Severi
   if (narrowing.length !== 1 || filter.asset) return undefined;
   if (filter.due) return dueCounts(db, filter, filter.due);
   if (filter.kev && dialectOf(db) === "postgres") return kevCountsPostgres(db, filter);
+  if (filter.q && /^cve-/i.test(filter.q)) {
+    const broad = await broadCveCounts(db, filter, filter.q.toUpperCase());
+    if (broad) return broad;
+  }
   const rows = await db
     .selectFrom("finding_facets")
     .select(["finding_facets.severity_rank", (eb) => eb.fn.sum<number>("finding_facets.n").as("n")])
@@ -533,6 +539,67 @@ async function dueCounts(db: Db, filter: FindingFilter, due: NonNullable<Finding
     ),
   );
   return bySeverity([...(await whole), ...parts.flat()].map((r) => ({ severity_rank: r.severity_rank, n: Number(r.n) })));
+}
+
+/** Facet rows of CVEs in `where`, counted up to PAGE_PLANS.broadProbe. */
+async function facetRowsUpTo(db: Db, where: (eb: ExpressionBuilder<Database, "finding_facets">) => Expression<SqlBool>): Promise<number> {
+  const row = await db
+    .selectFrom((eb) =>
+      eb
+        .selectFrom("finding_facets")
+        .select("finding_facets.n")
+        .where("finding_facets.facet", "=", "cve")
+        .where(where)
+        .limit(PAGE_PLANS.broadProbe)
+        .as("probe"),
+    )
+    .select((eb) => eb.fn.countAll<number>().as("rows"))
+    .executeTakeFirstOrThrow();
+  return Number(row.rows);
+}
+
+/**
+ * A broad CVE prefix ("CVE-2", typed on the way to an id, over a million findings with a CVE each)
+ * counted as what lies outside it: the findings by status and severity (finding_counts: every
+ * finding has a CVE, so a row among the CVE facets) less the facet rows before and after its
+ * range, where those are few. Summing a million facet rows took 410 ms; the two ends beside them,
+ * a few rows. Undefined where the range is narrow (summed as it is) or both sides are wide.
+ */
+async function broadCveCounts(db: Db, filter: FindingFilter, prefix: string): Promise<Record<Severity, number> | undefined> {
+  const end = prefix + "\uffff";
+  if ((await facetRowsUpTo(db, (eb) => eb.and([eb("finding_facets.key", ">=", prefix), eb("finding_facets.key", "<", end)]))) < PAGE_PLANS.broadProbe)
+    return undefined;
+  // The two ends, each a range of the facets' key (an OR of the two would be a walk of every CVE's rows).
+  const ends: ((eb: ExpressionBuilder<Database, "finding_facets">) => Expression<SqlBool>)[] = [
+    (eb) => eb("finding_facets.key", "<", prefix),
+    (eb) => eb("finding_facets.key", ">=", end),
+  ];
+  let outside = 0;
+  for (const side of ends) if ((outside += await facetRowsUpTo(db, side)) >= PAGE_PLANS.broadProbe) return undefined;
+  const totals = await db
+    .selectFrom("finding_counts")
+    .select(["finding_counts.severity_rank", (eb) => eb.fn.sum<number>("finding_counts.n").as("n")])
+    .$if(filter.statuses.length > 0, (q) => q.where("finding_counts.status", "in", filter.statuses))
+    .groupBy("finding_counts.severity_rank")
+    .execute();
+  const beside = (
+    await Promise.all(
+      ends.map((side) =>
+        db
+          .selectFrom("finding_facets")
+          .select(["finding_facets.severity_rank", (eb) => eb.fn.sum<number>("finding_facets.n").as("n")])
+          .where("finding_facets.facet", "=", "cve")
+          .where(side)
+          .$if(filter.statuses.length > 0, (q) => q.where("finding_facets.status", "in", filter.statuses))
+          .groupBy("finding_facets.severity_rank")
+          .execute(),
+      ),
+    )
+  ).flat();
+  return bySeverity([
+    ...totals.map((r) => ({ severity_rank: r.severity_rank, n: Number(r.n) })),
+    ...beside.map((r) => ({ severity_rank: r.severity_rank, n: -Number(r.n) })),
+  ]);
 }
 
 /** Prefixes none of which starts with another (a name matched by two of them would be counted twice). */

@@ -7,7 +7,7 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/database.js";
 import type { Db, Severity } from "../../src/db/schema.js";
-import { PAGE_PLANS, SORTS, filterWhere, listFindings, parseFilter, type FindingFilter } from "../../src/findings/query.js";
+import { PAGE_PLANS, SORTS, filterWhere, findingsOverview, listFindings, parseFilter, type FindingFilter } from "../../src/findings/query.js";
 import { findingRow, insertRepositoryAsset } from "../finding-row.js";
 import { tempDir } from "../helpers.js";
 
@@ -95,5 +95,32 @@ describe.each([
     expect(first).toEqual(all.slice(0, 50));
     expect(forwards).toEqual(all);
     expect(backwards).toEqual(all);
+  });
+});
+
+describe("a CVE prefix's counts by severity", () => {
+  // Probed for 1,000 rows: "CVE-2" and "CVE-20" take in all 4,000 findings (counted as the
+  // findings less the few facet rows outside them); "CVE-2024" has 2,500 inside and 1,500 outside
+  // (summed as it is); with 2,000, "CVE-2024-1" is counted as what lies outside it too.
+  it.each([
+    ["q=CVE-2", 1_000],
+    ["q=CVE-20&status=all", 1_000],
+    ["q=cve-2&status=resolved", 1_000],
+    ["q=CVE-2024&status=all", 1_000],
+    ["q=CVE-2024-1", 2_000],
+    ["q=CVE-2024-1&status=all", 2_000],
+    ["q=CVE-2021-4&status=all", 1_000],
+  ] as const)("%s (probed for %i rows): the findings it matches", async (query, broadProbe) => {
+    Object.assign(PAGE_PLANS, { broadProbe });
+    const filter = parseFilter(new URLSearchParams(query));
+    const rows = await db
+      .selectFrom("findings")
+      .select(["severity", (eb) => eb.fn.countAll<number>().as("n")])
+      .where(filterWhere({ ...filter, severities: [] }))
+      .groupBy("severity")
+      .execute();
+    const expectedCounts = Object.fromEntries(SEVERITIES.map((s) => [s, Number(rows.find((r) => r.severity === s)?.n ?? 0)]));
+    expect(Object.values(expectedCounts).some((n) => n > 0)).toBe(true);
+    expect((await findingsOverview(db, filter)).counts).toEqual(expectedCounts);
   });
 });
