@@ -576,12 +576,7 @@ async function broadCveCounts(db: Db, filter: FindingFilter, prefix: string): Pr
   ];
   let outside = 0;
   for (const side of ends) if ((outside += await facetRowsUpTo(db, side)) >= PAGE_PLANS.broadProbe) return undefined;
-  const totals = await db
-    .selectFrom("finding_counts")
-    .select(["finding_counts.severity_rank", (eb) => eb.fn.sum<number>("finding_counts.n").as("n")])
-    .$if(filter.statuses.length > 0, (q) => q.where("finding_counts.status", "in", filter.statuses))
-    .groupBy("finding_counts.severity_rank")
-    .execute();
+  const totals = (await findingCountsByStatus(db)).filter((r) => filter.statuses.length === 0 || filter.statuses.includes(r.status as FindingStatus));
   const beside = (
     await Promise.all(
       ends.map((side) =>

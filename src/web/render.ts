@@ -15,16 +15,27 @@ export function render<E extends AppEnv>(
   data: Record<string, unknown> = {},
   status: 200 | 400 | 403 | 404 | 409 | 413 | 421 | 422 | 429 | 500 | 503 = 200,
 ) {
-  const html = deps.views.render(template, {
+  return c.html(deps.views.render(template, pageData(c, data)), status);
+}
+
+/** What every page's template is given beside its own data. */
+function pageData<E extends AppEnv>(c: Context<E>, data: Record<string, unknown>): Record<string, unknown> {
+  return {
     ...data,
     user: c.get("user"),
     path: c.req.path,
     requestId: c.get("requestId"),
     // A full page asked for by htmx (an error page, say) is swapped into part of the page: only its content.
     fragment: isHtmx(c),
-  });
-  return c.html(html, status);
+  };
 }
+
+/** HTML already encoded (a kept part of a page, sent alone to htmx). */
+export function htmlBytes<E extends AppEnv>(c: Context<E>, bytes: Uint8Array<ArrayBuffer>): Response {
+  return c.body(bytes, 200, { "Content-Type": HTML });
+}
+
+const HTML = "text/html; charset=UTF-8";
 
 /**
  * Where a page's kept part goes: a comment no escaped text can contain (escaping turns "<" into
@@ -45,16 +56,9 @@ export function renderAround<E extends AppEnv>(
   deps: AppDeps,
   template: string,
   data: Record<string, unknown>,
-  part: { name: string; bytes: Uint8Array },
+  part: { name: string; bytes: Uint8Array<ArrayBuffer> },
 ): Response {
-  const html = deps.views.render(template, {
-    ...data,
-    [part.name]: PART_SLOT,
-    user: c.get("user"),
-    path: c.req.path,
-    requestId: c.get("requestId"),
-    fragment: isHtmx(c),
-  });
+  const html = deps.views.render(template, pageData(c, { ...data, [part.name]: PART_SLOT }));
   const at = html.indexOf(PART_SLOT);
   // A page that does not show the part (nothing to show yet, say) is sent as it is.
   if (at < 0) return c.html(html);
@@ -67,7 +71,7 @@ export function renderAround<E extends AppEnv>(
       controller.close();
     },
   });
-  return c.body(body, 200, { "Content-Type": "text/html; charset=UTF-8", "Content-Length": String(length) });
+  return c.body(body, 200, { "Content-Type": HTML, "Content-Length": String(length) });
 }
 
 /**

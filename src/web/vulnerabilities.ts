@@ -10,7 +10,7 @@ import { changeFindingStatus, parseStatusChange } from "../findings/status.js";
 import { isOverdue } from "../findings/sla.js";
 import type { AppDeps, AppEnv } from "./context.js";
 import { readForm } from "./forms.js";
-import { isHtmx, render, renderAround } from "./render.js";
+import { htmlBytes, isHtmx, render, renderAround } from "./render.js";
 import { assignmentsExist, linkedTickets, type TicketView, ticketViews } from "../tickets/store.js";
 import { type FindingTrackers, coverageOf, coveringMappings, findingTrackers, readTrackers } from "../tickets/coverage.js";
 import { enqueuePush } from "../tickets/push.js";
@@ -81,7 +81,7 @@ export function vulnerabilityRoutes(deps: AppDeps): Hono<AppEnv> {
     const view = filter.due
       ? await resultsView(filter)
       : await results.get(deps.db, `${Math.floor(now.getTime() / 1000)} ${JSON.stringify(filter)}`, () => resultsView(filter));
-    if (isHtmx(c) && c.req.header("hx-target") === "findings-results") return c.body(view.bytes, 200, { "Content-Type": "text/html; charset=UTF-8" });
+    if (isHtmx(c) && c.req.header("hx-target") === "findings-results") return htmlBytes(c, view.bytes);
     return renderAround(
       c,
       deps,
