@@ -393,6 +393,9 @@ function openSqlite(file: string, first = true): SQLite.Database {
     // page is copied into the database once per checkpoint however often it changed since. 50,000
     // pages (a WAL of up to 200 MB): a million-finding import took 142–144 s, about 150 s with 10,000.
     sqlite.pragma("wal_autocheckpoint = 50000");
+    // ...but once checkpointed, the log is cut back to 64 MB when the next write starts it over: it
+    // would otherwise keep an import's 200 MB beside the database for as long as Patchbay runs.
+    sqlite.pragma("journal_size_limit = 67108864");
     // A second handle in the process (a scan thread's) takes half: a million-finding import peaked at
     // 404 MB with two 64 MB caches beside each other, 362 MB with this and a smaller young generation.
     if (!first) sqlite.pragma("cache_size = -32768");

@@ -21,6 +21,7 @@ import { refreshStatistics } from "../db/dialect.js";
 import { loadRepositoryIndex } from "./repositories.js";
 import { resolveSources, unreportedSources } from "./store.js";
 import { createWorkspace } from "../dependencies/workspace.js";
+import { readAhead } from "./read-ahead.js";
 
 export const SCAN_JOB = jobKind<{ integrationId: number }>("scanner.sync", { label: "Scan", maxAttempts: 3, ...perIntegration("scanner.sync") });
 /** Records buffered before they are committed: fewer, larger commits write far less to the WAL. */
@@ -80,9 +81,9 @@ export function scanHere(deps: Services): JobHandler<{ integrationId: number }> 
     let total = run.total;
     let restarts = 0;
 
-    // Pages are fetched one ahead (the next request is in flight while this page is
-    // imported) and committed in batches of about COMMIT_RECORDS records; when the next page
-    // is slow to come, what is buffered is committed while waiting, so progress shows.
+    // Pages are read ahead of the import (readAhead: the next request goes on while buffered
+    // pages are committed) and committed in batches of about COMMIT_RECORDS records; when the
+    // next page is slow to come, what is buffered is committed while waiting, so progress shows.
     let buffer: SyncPage[] = [];
     // Where the scan's time goes, for its log line: waiting for the scanner's pages, and committing them.
     const spent = { waitingMs: 0, committingMs: 0, started: performance.now() };
@@ -116,15 +117,12 @@ export function scanHere(deps: Services): JobHandler<{ integrationId: number }> 
       spent.committingMs += performance.now() - from;
     };
     let committedPages = pages;
-    const fetchAhead = (from: string | null) => {
-      const promise = session.fetchPage(from);
-      promise.catch(() => {}); // awaited below; this only keeps an early rejection from being "unhandled"
-      return promise;
-    };
+    const read = (from: string | null) => readAhead((at) => session.fetchPage(at), from, COMMIT_RECORDS);
 
     try {
       // A run with pages but no cursor read its last page before it was interrupted.
-      let pending = pages === 0 || cursor !== null ? fetchAhead(cursor) : undefined;
+      let reader = pages === 0 || cursor !== null ? read(cursor) : undefined;
+      let pending = reader?.take();
       while (pending) {
         // The wait for this page, less what was committed meanwhile.
         const waitFrom = performance.now();
@@ -141,14 +139,15 @@ export function scanHere(deps: Services): JobHandler<{ integrationId: number }> 
           await db.deleteFrom("sync_pages").where("run_id", "=", run.id).execute();
           Object.assign(counts, emptyCounts());
           committedPages = pages = 0;
-          pending = fetchAhead(null);
+          reader = read(null);
+          pending = reader.take();
           continue;
         }
         spent.waitingMs += performance.now() - waitFrom - (spent.committingMs - committedBefore);
         pages++;
         total = page.total ?? total;
-        pending = page.nextCursor !== null ? fetchAhead(page.nextCursor) : undefined;
         buffer.push(page);
+        pending = reader!.take();
         // The first page is committed at once: the scan shows progress, and a restart resumes after it.
         if (!pending || committedPages === 0 || buffer.reduce((n, p) => n + p.records.length, 0) >= COMMIT_RECORDS) await commit();
       }
