@@ -52,7 +52,7 @@ import { PACKAGES_JOB, packageSyncHandler } from "./packages/sync.js";
 import { OWNERSHIP_JOB, ownershipSyncHandler } from "./routing/sync.js";
 import { UPLOAD_RESUME_JOB, recoverUploads, spoolOwner, uploadResumeHandler } from "./uploads/import.js";
 import { storageProblem } from "./db/storage.js";
-import { openPostgres } from "./db/postgres.js";
+import { openPostgres, postgresMaintenanceWarnings } from "./db/postgres.js";
 import { MOVED_MARKER } from "./db/migrate-to-postgres.js";
 import { readMeta } from "./db/meta.js";
 
@@ -99,7 +99,9 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     await database.close();
     throw err;
   }
-  if (!config.databaseUrl) {
+  if (config.databaseUrl) {
+    for (const warning of await postgresMaintenanceWarnings(database.db).catch(() => [])) logger.warn(warning);
+  } else {
     const moved = await readMeta(database.db, MOVED_MARKER);
     if (moved) {
       const { at, to } = JSON.parse(moved) as { at: string; to: string };

@@ -37,6 +37,15 @@ export async function freePort(): Promise<number> {
   }
 }
 
+/** Servers started here and not yet exited. */
+const live = new Set<ChildProcess>();
+
+/** Kills every server started here that still runs (a run that failed half-way leaves none behind). */
+export async function killLiveServers(): Promise<void> {
+  const running = [...live].filter((proc) => proc.exitCode === null && proc.signalCode === null);
+  await Promise.all(running.map((proc) => new Promise((resolve) => (proc.once("exit", resolve), proc.kill("SIGKILL")))));
+}
+
 export async function startServer(
   env: Record<string, string>,
   opts: { uid?: number; args?: string[]; nodeArgs?: string[]; bundle?: string } = {},
@@ -54,7 +63,8 @@ export async function startServer(
   proc.stderr!.on("data", (d) => (out += d));
   const exited = new Promise<number | string>((resolve) => proc.on("exit", (code, signal) => resolve(code ?? signal ?? -1)));
   let done = false;
-  void exited.then(() => (done = true));
+  live.add(proc);
+  void exited.then(() => ((done = true), live.delete(proc)));
   return {
     proc,
     url,

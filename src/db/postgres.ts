@@ -142,3 +142,31 @@ async function refuseNewer(db: Kysely<Database>, list: Record<string, Migration>
       `This database was upgraded by a newer Patchbay (its migration ${unknown.at(-1)} is unknown to this version, whose last is ${known.at(-1)}). Run that newer version, or restore the dump taken before the upgrade.`,
     );
 }
+
+/**
+ * What the server's settings leave undone that Patchbay relies on, each with what to do. Patchbay
+ * analyzes the tables an import fills itself (refreshStatistics, from the counts `track_counts`
+ * keeps), but leaves vacuuming to autovacuum: without it the summary tables every page reads
+ * (counts by status, facets, per asset) and the job queue keep every dead row, and pages slow
+ * down week by week.
+ */
+export function maintenanceWarnings(settings: Record<string, string | undefined>): string[] {
+  const warnings: string[] = [];
+  if (settings.autovacuum === "off")
+    warnings.push(
+      "PostgreSQL's autovacuum is off: the counts, facets and job rows Patchbay updates on every change keep their dead rows, and pages slow down as they build up. " +
+        "Turn it on (autovacuum = on in postgresql.conf, then reload) or run VACUUM ANALYZE on Patchbay's database every night.",
+    );
+  if (settings.track_counts === "off")
+    warnings.push(
+      "PostgreSQL's track_counts is off: Patchbay cannot tell when an import has changed a table enough to refresh its planner statistics, and autovacuum cannot run. " +
+        "Turn it on (track_counts = on in postgresql.conf, then reload).",
+    );
+  return warnings;
+}
+
+/** The server's maintenance settings as they apply to Patchbay's sessions, read through `maintenanceWarnings`. */
+export async function postgresMaintenanceWarnings(db: Db): Promise<string[]> {
+  const { rows } = await sql<{ name: string; setting: string }>`select name, setting from pg_settings where name in ('autovacuum', 'track_counts')`.execute(db);
+  return maintenanceWarnings(Object.fromEntries(rows.map((r) => [r.name, r.setting])));
+}

@@ -26,7 +26,7 @@ import { DEFAULT_SLA, dueAt } from "../../src/findings/sla.js";
 import { csvExport, exportBatches } from "../../src/findings/export.js";
 import { parseFilter } from "../../src/findings/query.js";
 import { ADMIN, TEST_KEY, tempDir } from "../helpers.js";
-import { BUNDLE, HttpSession, ROOT, seedRepositoriesIn, startServer } from "../process.js";
+import { BUNDLE, HttpSession, ROOT, killLiveServers, seedRepositoriesIn, startServer } from "../process.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { WIZ_FORM, startWiz } from "../sim/wiz-fixture.js";
 import { JiraSim, securityBugMapping } from "../sim/jira.js";
@@ -484,7 +484,37 @@ if (unknown.length) {
 const only = onlyList ? new Set(onlyList) : null;
 const want = (section: string) => !only || only.has(section);
 
-if (want("start")) {
+/** Sections that failed: the rest still run, and every figure measured is written. */
+const failed: { section: string; error: string }[] = [];
+async function section(name: string, run: () => Promise<void>): Promise<void> {
+  if (!want(name)) return;
+  try {
+    await run();
+  } catch (err) {
+    failed.push({ section: name, error: (err as Error).message.split("\n")[0]! });
+    process.stderr.write(`Bench section ${name} failed, the others go on: ${(err as Error).stack}\n`);
+    await killLiveServers();
+  }
+}
+
+/** The machine's CPU times so far (/proc/stat's first line: user, nice, system, idle, iowait, irq, softirq, steal). */
+function cpuTimes(): number[] {
+  const line = fs.existsSync("/proc/stat") ? fs.readFileSync("/proc/stat", "utf8").split("\n")[0]! : "";
+  return line.split(/\s+/).slice(1, 9).map(Number);
+}
+const cpuAtStart = cpuTimes();
+/**
+ * The share of CPU time the hypervisor gave other guests since `from` (steal): a figure taken
+ * while it is high is slower than this machine is, so the results say how much there was.
+ */
+function stealSince(from: number[]): number | undefined {
+  const now = cpuTimes();
+  if (now.length < 8 || from.length < 8) return undefined;
+  const total = now.reduce((n, t, i) => n + t - from[i]!, 0);
+  return total > 0 ? (now[7]! - from[7]!) / total : undefined;
+}
+
+await section("start", async () => {
   const cold = await coldStart();
   rows.push({
     name: "cold start (median of 5)",
@@ -493,9 +523,9 @@ if (want("start")) {
     target: 1000,
     note: `min ${cold[0]!.toFixed(0)} ms, max ${cold.at(-1)!.toFixed(0)} ms`,
   });
-}
+});
 
-if (want("hub")) {
+await section("hub", async () => {
   const dir = tempDir("patchbay-bench-");
   const server = await startServer({ PATCHBAY_DATA_DIR: dir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_LOG_LEVEL: "warn" });
   await server.ready();
@@ -526,9 +556,9 @@ if (want("hub")) {
   rows.push({ name: "idle RSS after 2,200 requests", value: rssMb(server.proc.pid!), unit: "MB", target: 200, note: "" });
   await server.kill("SIGTERM");
   fs.rmSync(dir, { recursive: true, force: true });
-}
+});
 
-if (want("hostile")) {
+await section("hostile", async () => {
   for (const r of hostileRatios()) {
     rows.push({
       name: `hostile ${r.parser}: ${r.name}`.slice(0, 45),
@@ -538,17 +568,16 @@ if (want("hostile")) {
       note: `adversarial ÷ benign at 256 KB: ${r.adversarialMs.toFixed(1)} ms ÷ ${r.benignMs.toFixed(1)} ms (linear parsers stay near 1)`,
     });
   }
-}
+});
 
-if (want("import")) await postgresImport(await importBenchmarks());
-if (want("million")) await millionFindings();
-if (want("push")) await pushBenchmark();
-if (want("push")) await postgresPush();
-if (want("fixes")) rows.push(...(await fixBenchmark()));
-if (want("feeds")) rows.push(...(await feedBenchmark()));
-if (want("rescore")) rows.push(...(await rescoreBenchmark()));
-if (want("upload")) await uploadBenchmark();
-if (want("sbom")) await sbomBenchmark();
+await section("import", async () => postgresImport(await importBenchmarks()));
+await section("million", millionFindings);
+await section("push", async () => (await pushBenchmark(), await postgresPush()));
+await section("fixes", async () => void rows.push(...(await fixBenchmark())));
+await section("feeds", async () => void rows.push(...(await feedBenchmark())));
+await section("rescore", async () => void rows.push(...(await rescoreBenchmark())));
+await section("upload", uploadBenchmark);
+await section("sbom", sbomBenchmark);
 
 /** A fresh PostgreSQL database on the test server, opened (migrated) for the bench's own queries; undefined, with a note, when none answers. */
 async function postgresDatabase(): Promise<{ url: string; pg: OpenPostgres; drop(): Promise<void> } | undefined> {
@@ -1049,6 +1078,7 @@ rows.push({
 // Every figure with its target and the floor its note names; a partial run (--only) replaces the
 // figures it measured and keeps the rest from the last runs, each with when it was measured.
 const measuredAt = new Date().toISOString();
+const steal = stealSince(cpuAtStart);
 const file = path.join(ROOT, "bench-results.json");
 const fresh = rows.map((r) => ({ ...r, value: Number(r.value.toFixed(2)), ratioToTarget: Number((r.value / r.target).toFixed(3)), measuredAt }));
 let kept: typeof fresh = [];
@@ -1066,7 +1096,9 @@ const results = {
   measuredAt,
   node: process.version,
   machine: `${(await import("node:os")).cpus().length} cores`,
+  ...(steal !== undefined ? { cpuSteal: Number(steal.toFixed(3)) } : {}),
   ...(only ? { sections: [...only] } : {}),
+  ...(failed.length ? { failed } : {}),
   results: [...kept, ...fresh],
 };
 fs.writeFileSync(file, JSON.stringify(results, null, 2) + "\n");
@@ -1081,3 +1113,9 @@ for (const r of fresh) {
 process.stdout.write(
   only ? `\nA partial run (--only ${[...only].join(",")}): its figures replace those in bench-results.json\n` : "\nWritten to bench-results.json\n",
 );
+if (steal !== undefined && steal >= 0.05)
+  process.stdout.write(
+    `The hypervisor gave ${(steal * 100).toFixed(0)}% of this machine's CPU time to other guests during the run (steal): these figures are slower than the machine is; measure again when it is quiet.\n`,
+  );
+for (const f of failed) process.stdout.write(`Section ${f.section} failed: ${f.error}\n`);
+process.exit(failed.length ? 1 : 0);

@@ -4,6 +4,8 @@
 // keeps the statistics current as the tables grow, so the lookup probes the records' own index.
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../src/log.js";
+import { maintenanceWarnings } from "../../src/db/postgres.js";
 import { type TestApp, seedRepositories, setUpAdmin, testApp } from "../helpers.js";
 import { DEFAULT_REPOSITORIES, wizTenant } from "../sim/wiz-data.js";
 import { WIZ_FORM, type WizFixture, startWiz } from "../sim/wiz-fixture.js";
@@ -51,5 +53,29 @@ describe("an import into empty tables", () => {
       db,
     );
     expect(plan.rows.map((r) => r["QUERY PLAN"]).join("\n")).toContain("finding_sources_integration_external");
+  });
+});
+
+describe("a server that leaves maintenance undone", () => {
+  it("names each setting Patchbay relies on and what to do", () => {
+    expect(maintenanceWarnings({ autovacuum: "on", track_counts: "on" })).toEqual([]);
+    const [vacuum] = maintenanceWarnings({ autovacuum: "off", track_counts: "on" });
+    expect(vacuum).toContain("autovacuum is off");
+    expect(vacuum).toContain("VACUUM ANALYZE");
+    const both = maintenanceWarnings({ autovacuum: "off", track_counts: "off" });
+    expect(both).toHaveLength(2);
+    expect(both[1]).toContain("track_counts = on");
+  });
+
+  it("says so in the log when Patchbay starts, as this server is set", async () => {
+    const lines: string[] = [];
+    const started = await testApp({ logger: createLogger("info", (line) => lines.push(line)) });
+    try {
+      const setting = (await sql<{ autovacuum: string }>`show autovacuum`.execute(started.runtime.database.db)).rows[0]!.autovacuum;
+      const warned = lines.some((l) => l.includes("autovacuum is off"));
+      expect(warned).toBe(setting === "off");
+    } finally {
+      await started.close();
+    }
   });
 });
