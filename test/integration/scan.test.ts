@@ -292,12 +292,16 @@ describe("scan faults", () => {
 
   it("stops an attempt whose lease ran out once another took the scan over: the scan is imported once and succeeds", async () => {
     wiz.sim.findings.push(...wizTenant({ importable: 1800, repositories: DEFAULT_REPOSITORIES.slice(0, 3) }));
-    wiz.sim.pageFaults.push({ page: 2, latencyMs: 600 });
+    // Page 2 long enough in coming that page 1 is committed well before it, however slow the machine.
+    wiz.sim.pageFaults.push({ page: 2, latencyMs: 2_500 });
     const id = await connect();
     app.clock.advance(5_000);
     // The first attempt commits page 1, then stalls past its lease (a blocked process, a hung call)...
     const stalled = app.runtime.worker.runOnce();
-    for (let i = 0; i < 200 && (await lastRun(id).catch(() => undefined))?.pages !== 1; i++) await new Promise((r) => setTimeout(r, 5));
+    // Page 1's commit (on PostgreSQL with its statistics refreshed) took more than a second on a
+    // starved machine: the clock must not move before it, or the attempt's progress renews its lease.
+    for (let i = 0; i < 4_000 && (await lastRun(id).catch(() => undefined))?.pages !== 1; i++) await new Promise((r) => setTimeout(r, 5));
+    expect((await lastRun(id)).pages).toBe(1);
     app.clock.advance(61_000);
     // ...and another attempt takes the job over, resumes at page 2 and finishes the scan.
     expect(await app.runtime.worker.runOnce()).toBe(true);
