@@ -456,6 +456,25 @@ export async function failJob(db: Db, job: Job, error: string, now: Date, retryA
   return "retrying";
 }
 
+/** Puts back an attempt that did none of the job's work (its turn had not come): due again after `afterMs`, the attempt not counted. */
+export async function deferJob(db: Db, job: Job, reason: string, now: Date, afterMs: number): Promise<void> {
+  const stamp = now.toISOString();
+  await db
+    .updateTable("jobs")
+    .set({
+      status: "queued",
+      attempts: Math.max(0, job.attempts - 1),
+      run_at: new Date(now.getTime() + afterMs).toISOString(),
+      last_error: reason,
+      lease_until: null,
+      locked_by: null,
+      updated_at: stamp,
+    })
+    .where("id", "=", job.id)
+    .where("locked_by", "=", claimOf(job))
+    .execute();
+}
+
 /** 30 s, 2 min, 8 min, 32 min, then hourly. */
 export function retryDelayMs(attempts: number): number {
   return Math.min(60 * 60 * 1000, 30_000 * 4 ** Math.max(0, attempts - 1));

@@ -8,7 +8,7 @@ import type { Db, Job } from "../db/schema.js";
 import { RateLimitedError } from "../http.js";
 import { type Logger, redactText } from "../log.js";
 import { jobDuration } from "../metrics.js";
-import { claimCompanions, claimJob, completeJob, extendLease, failJob, holdsJob, type JobKind, type JobProgress, setJobProgress } from "./queue.js";
+import { claimCompanions, claimJob, completeJob, deferJob, extendLease, failJob, holdsJob, type JobKind, type JobProgress, setJobProgress } from "./queue.js";
 
 export interface JobContext<P = unknown> {
   job: Job;
@@ -33,6 +33,21 @@ export class JobLeaseLost extends Error {
   constructor(jobId: number) {
     super(`Job ${jobId} was taken over by another attempt after this one's lease ran out; this attempt stops without writing more.`);
     this.name = "JobLeaseLost";
+  }
+}
+
+/**
+ * Thrown (or settled with) by a handler whose attempt did none of the job's work because it is not
+ * its turn yet (another push holds the subject): the job runs again after `afterMs`, and the
+ * attempt is not counted against its limit.
+ */
+export class NotYet extends Error {
+  constructor(
+    message: string,
+    readonly afterMs: number,
+  ) {
+    super(message);
+    this.name = "NotYet";
   }
 }
 
@@ -163,6 +178,7 @@ export class Worker {
       settle: async (companion, outcome) => {
         if (!held.delete(companion)) return;
         if (!outcome) return completeJob(db, companion, now());
+        if (outcome.error instanceof NotYet) return deferJob(db, companion, outcome.error.message, now(), outcome.error.afterMs);
         const message = redactText(outcome.error instanceof Error ? outcome.error.message : String(outcome.error));
         const result = await failJob(db, companion, message, now(), outcome.retryAfterMs ?? retryAfter(outcome.error));
         log.warn(result === "failed" ? "job failed" : "job will be retried", { companionOf: job.id, jobId: companion.id, error: message });
@@ -210,6 +226,10 @@ export class Worker {
       for (const c of [...held]) await companions.settle(c, { error: err }).catch((e) => log.warn("job companion not put back", { jobId: c.id, error: e }));
       if (lost.signal.aborted || err instanceof JobLeaseLost)
         return void log.warn("job attempt failed after its lease was lost; the attempt holding the job decides");
+      if (err instanceof NotYet) {
+        await deferJob(db, job, err.message, now(), err.afterMs);
+        return void log.info("job put back until its turn", { reason: err.message, afterMs: err.afterMs });
+      }
       const message = redactText(err instanceof Error ? err.message : String(err));
       const retryAfterMs = retryAfter(err);
       const outcome = handler

@@ -239,7 +239,7 @@ export function batchHandler(deps: Services): JobHandler<{ batchId: number; inte
           opening !== undefined
             ? keys.map((subjectKey) => ({ subjectKey, error: opening }))
             : handle
-              ? await pushSubjects(deps, handle, keys, { manual: true, holder: `batch:${batchId}` })
+              ? await pushSubjects(deps, handle, keys, { manual: true, holderOf: () => `batch:${batchId}` })
               : keys.map((subjectKey) => ({ subjectKey, action: "skipped" as const }));
         // The tracker's limit (or Patchbay's pace ahead of it): wait, then push the same subjects again.
         const limited = outcomes.filter((o) => "error" in o && isRateLimit(o.error));

@@ -25,7 +25,7 @@ import { ExternalError, RateLimitedError } from "../http.js";
 import { connectionOf } from "../integrations/reused.js";
 import { pacerFor } from "../integrations/pacing.js";
 import { enqueue, integrationLane, jobKind } from "../jobs/queue.js";
-import type { JobHandler } from "../jobs/worker.js";
+import { type JobHandler, NotYet } from "../jobs/worker.js";
 import type { Logger } from "../log.js";
 import { redactText } from "../log.js";
 import { publish } from "../jobs/events.js";
@@ -221,12 +221,14 @@ export type PushOutcome = { subjectKey: string; action: PushAction } | { subject
  * bulk create where it has one (Jira: 50 a request): every row and marker is committed, and noted
  * as a create whose answer may be lost, before the request goes. The tracker's refusal of one
  * issue is that subject's error alone; the rest are made. Every other push goes one by one.
+ * Each subject's row is held for the job that owns it (`holderOf`): when the process dies, that
+ * job's next attempt takes it over at once, whichever job had taken it along.
  */
 export async function pushSubjects(
   deps: Services,
   handle: TrackerHandle,
   subjectKeys: string[],
-  opts: { manual: boolean; holder: string },
+  opts: { manual: boolean; holderOf: (subjectKey: string) => string },
 ): Promise<PushOutcome[]> {
   const out: PushOutcome[] = [];
   const fresh: Prepared[] = [];
@@ -234,7 +236,7 @@ export async function pushSubjects(
   for (const subjectKey of subjectKeys) {
     let prepared: Prepared | PushAction;
     try {
-      prepared = await preparePush(deps, handle, subjectKey, opts);
+      prepared = await preparePush(deps, handle, subjectKey, { manual: opts.manual, holder: opts.holderOf(subjectKey) });
     } catch (error) {
       out.push({ subjectKey, error });
       continue;
@@ -600,6 +602,7 @@ export function pushHandler(deps: Services): JobHandler<PushPayload> {
     const { mappingId, subjectKey, manual } = payload;
     let outcomes: PushOutcome[];
     let together: { job: Job; subjectKey: string }[] = [];
+    const holderOf = (key: string) => `job:${together.find((t) => t.subjectKey === key)?.job.id ?? job.id}`;
     try {
       const handle = await openTracker(deps, mappingId, logger);
       if (!handle) return;
@@ -621,7 +624,7 @@ export function pushHandler(deps: Services): JobHandler<PushPayload> {
         together = claimed.map((c) => ({ job: c, subjectKey: (JSON.parse(c.payload) as PushPayload).subjectKey }));
       }
       outcomes = together.length
-        ? await pushSubjects(deps, handle, [subjectKey, ...together.map((t) => t.subjectKey)], { manual: manual === true, holder: `job:${job.id}` })
+        ? await pushSubjects(deps, handle, [subjectKey, ...together.map((t) => t.subjectKey)], { manual: manual === true, holderOf })
         : [
             await pushSubject(deps, handle, subjectKey, { manual: manual === true, holder: `job:${job.id}` }).then(
               (action) => ({ subjectKey, action }),
@@ -662,7 +665,11 @@ async function unsent(db: Db, mappingId: number, subjectKeys: string[]): Promise
 async function settlePush(deps: Services, job: Job, mappingId: number, outcome: PushOutcome, logger: Logger): Promise<Error | undefined> {
   const { subjectKey } = outcome;
   if ("action" in outcome) {
-    if (outcome.action === "busy") return new Error("Another push of this subject is running; this one will run after it.");
+    if (outcome.action === "busy") {
+      const held = (await ticketFor(deps.db, mappingId, subjectKey))?.lock_until;
+      const wait = held ? Math.min(LOCK_MS, Math.max(1_000, Date.parse(held) - deps.now().getTime())) : 1_000;
+      return new NotYet("Another push of this subject is running; this one runs when it has ended.", wait);
+    }
     logger.info("ticket pushed", { jobId: job.id, mappingId, subjectKey, action: outcome.action });
     return undefined;
   }

@@ -159,3 +159,69 @@ it("opens one fix pull request when the process dies between the branch and the 
   expect(github.files.get("acme/payments")!["pom.xml"]).toBe(pom);
   expect(remediation()).toEqual([{ number: github.pulls[0]!.number, source_branch: branch[0], state: "open" }]);
 });
+
+it("takes over at once, after the process dies in a bulk create, the pushes it had taken along", { timeout: 240_000 }, async () => {
+  const jira = new JiraSim();
+  jira.addToken(TOKEN, EMAIL);
+  jira.addProject("SEC", "Security");
+  const jiraServer: RunningSim = await startSim(jira.app());
+  cleanups.push(() => jiraServer.close());
+  const wiz = await startWiz();
+  cleanups.push(() => wiz.close());
+  for (let i = 0; i < 5; i++)
+    wiz.sim.findings.push(
+      wizFinding(i, repoAsset("acme/payments-api"), { name: `CVE-2024-${10_000 + i}`, detailedName: `pkg-${i}`, version: "1.0.0", severity: "CRITICAL" }),
+    );
+  const dataDir = tempDir();
+  const originMap = `${SITE}=${jiraServer.url},${wiz.originMap}`;
+
+  // In-process: five findings, the Jira connection, a mapping, and a push of each finding queued.
+  const app: TestApp = await testApp({ env: { PATCHBAY_DATA_DIR: dataDir, PATCHBAY_ORIGIN_MAP: originMap } });
+  const admin = await setUpAdmin(app);
+  await seedRepositories(app, ["acme/payments-api"]);
+  await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
+  await runJobs(app, 5_000);
+  expect((await admin.post("/integrations/jira", { apiToken: TOKEN, cloudId: jira.cloudId, email: EMAIL, siteUrl: SITE })).status).toBe(303);
+  expect((await admin.post("/trackers/2/mappings", securityBugMapping())).status).toBe(303);
+  await admin.post("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit" });
+  await runJobs(app);
+  app.clock.time = Date.now();
+  for (let id = 1; id <= 5; id++) expect((await admin.post(`/vulnerabilities/${id}/push`, {})).status).toBe(303);
+  await app.runtime.close();
+
+  // The first process takes the pushes along into a bulk create and dies once Jira has made the first issue of it.
+  let server: ServerProcess | undefined;
+  const env = { PATCHBAY_DATA_DIR: dataDir, PATCHBAY_SECRET_KEY: TEST_KEY, PATCHBAY_ORIGIN_MAP: originMap, PATCHBAY_JOB_LEASE_SECONDS: "2" };
+  jira.onCreate = async () => {
+    if (!jira.bulkInFlight) return;
+    jira.onCreate = undefined;
+    await server!.kill("SIGKILL");
+  };
+  server = await startServer(env);
+  cleanups.push(() => server!.kill());
+  expect(await server.exited).toBe("SIGKILL");
+  expect(jira.faults.requests.filter((r) => r.path === "/rest/api/3/issue/bulk")).toHaveLength(1);
+
+  // Started again, each push's own job takes its ticket row over at once: every one waits out Jira
+  // Cloud's search lag (a minute) and is linked, none waits for a lock a dead process held.
+  const read = <T>(query: string) => {
+    const sqlite = new Database(path.join(dataDir, "patchbay.db"), { readonly: true, fileMustExist: true });
+    try {
+      return sqlite.prepare(query).all() as T[];
+    } finally {
+      sqlite.close();
+    }
+  };
+  const started = Date.now();
+  server = await startServer(env);
+  await server.ready();
+  const linked = () => read<{ n: number }>("select count(*) as n from tickets where linked_at is not null")[0]!.n;
+  while (Date.now() - started < 150_000 && linked() < 5) await new Promise((r) => setTimeout(r, 250));
+  expect(linked()).toBe(5);
+  expect(Date.now() - started).toBeLessThan(100_000);
+  expect(new Set(jira.issues.map((i) => (i.fields.labels as string[]).find((l) => l.startsWith("patchbay-")))).size).toBe(jira.issues.length);
+  expect(jira.issues.length).toBe(5);
+  expect(
+    read<{ last_error: string | null }>("select last_error from jobs where type = 'ticket.push'").filter((j) => /Another push/.test(j.last_error ?? "")),
+  ).toEqual([]);
+});

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDatabase, type OpenDatabase } from "../../src/db/database.js";
 import { RateLimitedError } from "../../src/http.js";
 import { claimJob, enqueueJob, findJob, listJobs, pruneJobs, retryDelayMs, retryFailedJob, setJobProgress } from "../../src/jobs/queue.js";
-import { type JobHandler, Worker } from "../../src/jobs/worker.js";
+import { type JobHandler, NotYet, Worker } from "../../src/jobs/worker.js";
 import { silentLogger } from "../../src/log.js";
 import { TestClock, tempDir } from "../helpers.js";
 
@@ -98,6 +98,30 @@ describe("job queue", () => {
     const id = await enqueueJob(database.db, "limited", {}, clock.now());
     await w.runOnce();
     expect(Date.parse((await findJob(database.db, id))!.run_at) - clock.time).toBe(900_000);
+  });
+
+  it("puts a job whose turn has not come back until it has, without using up its attempts; its companions too", async () => {
+    let turns = 0;
+    const w = worker({
+      push: async ({ job, companions }) => {
+        if (job.id === companion) return;
+        turns++;
+        for (const c of await companions.claim("push:1:", 5)) await companions.settle(c, { error: new NotYet("another push holds it", 45_000) });
+        throw new NotYet("another push holds it", 45_000);
+      },
+    });
+    const id = await enqueueJob(database.db, "push", { n: 0 }, clock.now(), { dedupeKey: "push:1:a", maxAttempts: 2 });
+    const companion = await enqueueJob(database.db, "push", { n: 1 }, clock.now(), { dedupeKey: "push:1:b", maxAttempts: 2 });
+    // Far more turns than attempts: none is counted, none ends in failure.
+    for (let i = 0; i < 5; i++) {
+      expect(await w.runOnce()).toBe(true);
+      for (const jobId of [id, companion])
+        expect(await findJob(database.db, jobId)).toMatchObject({ status: "queued", attempts: 0, last_error: "another push holds it" });
+      expect(Date.parse((await findJob(database.db, id))!.run_at) - clock.time).toBe(45_000);
+      expect(await w.runOnce()).toBe(false);
+      clock.advance(45_000);
+    }
+    expect(turns).toBe(5);
   });
 
   it("fails a job of an unknown type at once, with a message", async () => {
