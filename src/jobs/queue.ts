@@ -433,42 +433,32 @@ export async function completeJob(db: Db, job: Job, now: Date): Promise<void> {
 
 /** Records a failed attempt: retried later with backoff, or failed for good after the last attempt. */
 export async function failJob(db: Db, job: Job, error: string, now: Date, retryAfterMs?: number): Promise<"retrying" | "failed"> {
-  const stamp = now.toISOString();
   if (job.attempts >= job.max_attempts) {
-    await finish(db, job, "failed", stamp, { last_error: error }, claimOf(job));
+    await finish(db, job, "failed", now.toISOString(), { last_error: error }, claimOf(job));
     return "failed";
   }
   // A service that says when to come back (Retry-After, a search that lags) is taken at its word.
-  const delay = retryAfterMs !== undefined ? retryAfterMs : retryDelayMs(job.attempts);
-  await db
-    .updateTable("jobs")
-    .set({
-      status: "queued",
-      run_at: new Date(now.getTime() + delay).toISOString(),
-      last_error: error,
-      lease_until: null,
-      locked_by: null,
-      updated_at: stamp,
-    })
-    .where("id", "=", job.id)
-    .where("locked_by", "=", claimOf(job))
-    .execute();
+  await requeue(db, job, error, now, retryAfterMs !== undefined ? retryAfterMs : retryDelayMs(job.attempts), job.attempts);
   return "retrying";
 }
 
 /** Puts back an attempt that did none of the job's work (its turn had not come): due again after `afterMs`, the attempt not counted. */
 export async function deferJob(db: Db, job: Job, reason: string, now: Date, afterMs: number): Promise<void> {
-  const stamp = now.toISOString();
+  await requeue(db, job, reason, now, afterMs, Math.max(0, job.attempts - 1));
+}
+
+/** The claimed job queued again, due after `afterMs`, with this many attempts used. */
+async function requeue(db: Db, job: Job, reason: string, now: Date, afterMs: number, attempts: number): Promise<void> {
   await db
     .updateTable("jobs")
     .set({
       status: "queued",
-      attempts: Math.max(0, job.attempts - 1),
+      attempts,
       run_at: new Date(now.getTime() + afterMs).toISOString(),
       last_error: reason,
       lease_until: null,
       locked_by: null,
-      updated_at: stamp,
+      updated_at: now.toISOString(),
     })
     .where("id", "=", job.id)
     .where("locked_by", "=", claimOf(job))

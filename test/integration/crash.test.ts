@@ -25,41 +25,42 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-it("creates no duplicate issue when the process dies between Jira's create and Patchbay's commit", { timeout: 180_000 }, async () => {
+/**
+ * In-process, on a new data directory: these Wiz findings imported, a Jira Cloud connection and a
+ * mapping whose pushes are explicit; the test clock set to real time so that pushes queued now are
+ * due for the process started next.
+ */
+async function jiraWithFindings(findings: Parameters<typeof wizFinding>[2][]) {
   const jira = new JiraSim();
-  // Jira Cloud's search shows a new issue only after up to a minute.
-  jira.searchLagMs = 60_000;
   jira.addToken(TOKEN, EMAIL);
   jira.addProject("SEC", "Security");
   const jiraServer: RunningSim = await startSim(jira.app());
   cleanups.push(() => jiraServer.close());
   const wiz = await startWiz();
   cleanups.push(() => wiz.close());
-  wiz.sim.findings.push(
-    wizFinding(0, repoAsset("acme/payments-api"), {
-      name: "CVE-2021-3749",
-      detailedName: "axios",
-      version: "0.21.1",
-      fixedVersion: "0.21.2",
-      severity: "CRITICAL",
-    }),
-  );
+  findings.forEach((f, i) => wiz.sim.findings.push(wizFinding(i, repoAsset("acme/payments-api"), f)));
   const dataDir = tempDir();
   const originMap = `${SITE}=${jiraServer.url},${wiz.originMap}`;
-
-  // Prepare the data in-process: findings, the Jira connection, a mapping and a queued push.
   const app: TestApp = await testApp({ env: { PATCHBAY_DATA_DIR: dataDir, PATCHBAY_ORIGIN_MAP: originMap } });
   const admin = await setUpAdmin(app);
   await seedRepositories(app, ["acme/payments-api"]);
   await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
   await runJobs(app, 5_000);
   expect((await admin.post("/integrations/jira", { apiToken: TOKEN, cloudId: jira.cloudId, email: EMAIL, siteUrl: SITE })).status).toBe(303);
-  const mapping = await admin.post("/trackers/2/mappings", securityBugMapping());
-  expect(mapping.status).toBe(303);
+  expect((await admin.post("/trackers/2/mappings", securityBugMapping())).status).toBe(303);
   await admin.post("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit" });
   await runJobs(app);
-  // runJobs moved the test clock ahead; the push is due now, in real time.
+  // runJobs moved the test clock ahead; pushes are due now, in real time.
   app.clock.time = Date.now();
+  return { jira, dataDir, originMap, admin, app };
+}
+
+it("creates no duplicate issue when the process dies between Jira's create and Patchbay's commit", { timeout: 180_000 }, async () => {
+  const { jira, dataDir, originMap, admin, app } = await jiraWithFindings([
+    { name: "CVE-2021-3749", detailedName: "axios", version: "0.21.1", fixedVersion: "0.21.2", severity: "CRITICAL" },
+  ]);
+  // Jira Cloud's search shows a new issue only after up to a minute.
+  jira.searchLagMs = 60_000;
   await admin.post("/vulnerabilities/1/push", {});
   await app.runtime.close();
 
@@ -161,31 +162,9 @@ it("opens one fix pull request when the process dies between the branch and the 
 });
 
 it("takes over at once, after the process dies in a bulk create, the pushes it had taken along", { timeout: 240_000 }, async () => {
-  const jira = new JiraSim();
-  jira.addToken(TOKEN, EMAIL);
-  jira.addProject("SEC", "Security");
-  const jiraServer: RunningSim = await startSim(jira.app());
-  cleanups.push(() => jiraServer.close());
-  const wiz = await startWiz();
-  cleanups.push(() => wiz.close());
-  for (let i = 0; i < 5; i++)
-    wiz.sim.findings.push(
-      wizFinding(i, repoAsset("acme/payments-api"), { name: `CVE-2024-${10_000 + i}`, detailedName: `pkg-${i}`, version: "1.0.0", severity: "CRITICAL" }),
-    );
-  const dataDir = tempDir();
-  const originMap = `${SITE}=${jiraServer.url},${wiz.originMap}`;
-
-  // In-process: five findings, the Jira connection, a mapping, and a push of each finding queued.
-  const app: TestApp = await testApp({ env: { PATCHBAY_DATA_DIR: dataDir, PATCHBAY_ORIGIN_MAP: originMap } });
-  const admin = await setUpAdmin(app);
-  await seedRepositories(app, ["acme/payments-api"]);
-  await admin.post("/integrations/wiz", { apiEndpoint: WIZ_ENDPOINT, clientId: WIZ_CLIENT.id, clientSecret: WIZ_CLIENT.secret, scanSca: "on" });
-  await runJobs(app, 5_000);
-  expect((await admin.post("/integrations/jira", { apiToken: TOKEN, cloudId: jira.cloudId, email: EMAIL, siteUrl: SITE })).status).toBe(303);
-  expect((await admin.post("/trackers/2/mappings", securityBugMapping())).status).toBe(303);
-  await admin.post("/trackers/mappings/1/assignments", { scope: "all", minSeverity: "low", groupBy: "finding", pushMode: "explicit" });
-  await runJobs(app);
-  app.clock.time = Date.now();
+  const { jira, dataDir, originMap, admin, app } = await jiraWithFindings(
+    Array.from({ length: 5 }, (_, i) => ({ name: `CVE-2024-${10_000 + i}`, detailedName: `pkg-${i}`, version: "1.0.0", severity: "CRITICAL" })),
+  );
   for (let id = 1; id <= 5; id++) expect((await admin.post(`/vulnerabilities/${id}/push`, {})).status).toBe(303);
   await app.runtime.close();
 
