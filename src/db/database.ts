@@ -163,6 +163,8 @@ class CooperativeSqliteDriver extends SqliteDriver {
       cache.set(text, cached);
       return cached;
     }
+    // A query that comes after the database was closed (work still running while Patchbay stops) says which it was.
+    if (!on.open) throw new Error(`The database is closed; this query came after it was: ${text.slice(0, 200)}`);
     const statement = on.prepare(text);
     cache.set(text, statement);
     if (cache.size > STATEMENTS_KEPT) cache.delete(cache.keys().next().value!);

@@ -7,6 +7,8 @@ import type { SyncPage } from "../connectors/types.js";
 export interface PageReader {
   /** The next page in order (a failed request's error in its place), or undefined after the last. */
   take(): Promise<SyncPage> | undefined;
+  /** Asks for nothing more (the scan ended or failed): no request beyond the one in flight. */
+  stop(): void;
 }
 
 export function readAhead(fetchPage: (cursor: string | null) => Promise<SyncPage>, from: string | null, limit: number): PageReader {
@@ -16,9 +18,10 @@ export function readAhead(fetchPage: (cursor: string | null) => Promise<SyncPage
   /** The cursor to read next; undefined once the last page came or a request failed. */
   let next: string | null | undefined = from;
   let reading = false;
+  let stopped = false;
 
   const pump = () => {
-    if (reading || next === undefined || held >= limit) return;
+    if (stopped || reading || next === undefined || held >= limit) return;
     reading = true;
     const page = fetchPage(next);
     queue.push(page);
@@ -48,6 +51,9 @@ export function readAhead(fetchPage: (cursor: string | null) => Promise<SyncPage
       });
       taken.catch(() => {}); // the taker awaits it, perhaps after a commit: a failure meanwhile is not "unhandled"
       return taken;
+    },
+    stop() {
+      stopped = true;
     },
   };
 }

@@ -119,9 +119,9 @@ export function scanHere(deps: Services): JobHandler<{ integrationId: number }> 
     let committedPages = pages;
     const read = (from: string | null) => readAhead((at) => session.fetchPage(at), from, COMMIT_RECORDS);
 
+    // A run with pages but no cursor read its last page before it was interrupted.
+    let reader = pages === 0 || cursor !== null ? read(cursor) : undefined;
     try {
-      // A run with pages but no cursor read its last page before it was interrupted.
-      let reader = pages === 0 || cursor !== null ? read(cursor) : undefined;
       let pending = reader?.take();
       while (pending) {
         // The wait for this page, less what was committed meanwhile.
@@ -139,6 +139,7 @@ export function scanHere(deps: Services): JobHandler<{ integrationId: number }> 
           await db.deleteFrom("sync_pages").where("run_id", "=", run.id).execute();
           Object.assign(counts, emptyCounts());
           committedPages = pages = 0;
+          reader?.stop();
           reader = read(null);
           pending = reader.take();
           continue;
@@ -164,6 +165,9 @@ export function scanHere(deps: Services): JobHandler<{ integrationId: number }> 
     } catch (err) {
       if (err instanceof JobLeaseLost) throw err;
       throw await recordSyncFailure(db, integration, run.id, job, err, `Scan stopped on page ${committedPages + 1}`, now(), true, connection);
+    } finally {
+      // A scan that stopped (its lease lost, a commit failed) asks the scanner for nothing more.
+      reader?.stop();
     }
   };
 }

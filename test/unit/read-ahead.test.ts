@@ -113,3 +113,15 @@ it("keeps a failure that comes while the taker is busy for when it asks", async 
     process.off("unhandledRejection", onUnhandled);
   }
 });
+
+it("asks for nothing more once stopped, past the request in flight", async () => {
+  const s = scanner(20, 10);
+  const reader = readAhead(s.fetchPage, null, 1_000);
+  await s.answer();
+  reader.stop();
+  while (await s.answer());
+  expect(s.asked).toEqual([null, "1"]);
+  expect((await reader.take()!).records[0]!.externalId).toBe("f-0-0");
+  expect((await reader.take()!).records[0]!.externalId).toBe("f-1-0");
+  expect(reader.take()).toBeUndefined();
+});
