@@ -234,7 +234,6 @@ describe("secrets", () => {
       const dump = JSON.stringify(rows);
       for (const [secretName, secret] of Object.entries(all())) expect(dump.includes(secret), `${secretName} in table ${name}`).toBe(false);
     }
-    app.runtime.database.db.selectFrom("integrations").select("id").execute();
     // SQLite's files (PostgreSQL's are the server's own).
     const dir = app.config.dataDir;
     for (const file of app.runtime.database.sqlite ? fs.readdirSync(dir).filter((f) => f.startsWith("patchbay.db")) : []) {

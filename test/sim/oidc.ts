@@ -88,7 +88,10 @@ export class OidcSim {
         }
         return;
       }
-      handle(req, res);
+      // The provider's own failure is a 500, as anywhere else in this server.
+      handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500).end(String(err));
+      });
     });
   }
 
