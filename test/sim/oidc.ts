@@ -74,22 +74,18 @@ export class OidcSim {
       }
     });
     const handle = provider.callback();
-    this.#server.on("request", async (req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (req.url?.startsWith("/interaction/")) {
-        // The login and consent pages, scripted: sign in as signInAs and consent to what was asked.
-        try {
-          const details = await provider.interactionDetails(req, res);
-          const grant = new provider.Grant({ accountId: this.signInAs, clientId: String(details.params.client_id) });
-          grant.addOIDCScope(String(details.params.scope));
-          const grantId = await grant.save();
-          await provider.interactionFinished(req, res, { login: { accountId: this.signInAs }, consent: { grantId } }, { mergeWithLastSubmission: false });
-        } catch (err) {
-          res.writeHead(500).end(String(err));
-        }
-        return;
-      }
-      // The provider's own failure is a 500, as anywhere else in this server.
-      handle(req, res).catch((err: unknown) => {
+    const serve = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (!req.url?.startsWith("/interaction/")) return handle(req, res);
+      // The login and consent pages, scripted: sign in as signInAs and consent to what was asked.
+      const details = await provider.interactionDetails(req, res);
+      const grant = new provider.Grant({ accountId: this.signInAs, clientId: String(details.params.client_id) });
+      grant.addOIDCScope(String(details.params.scope));
+      const grantId = await grant.save();
+      await provider.interactionFinished(req, res, { login: { accountId: this.signInAs }, consent: { grantId } }, { mergeWithLastSubmission: false });
+    };
+    // Any failure is a 500, never an unhandled rejection.
+    this.#server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+      serve(req, res).catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(500).end(String(err));
       });
     });
