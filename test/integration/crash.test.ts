@@ -25,6 +25,16 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** The rows a query reads from the data directory's database, opened read-only beside the server for just this. */
+function readRows<T>(dataDir: string, query: string): T[] {
+  const sqlite = new Database(path.join(dataDir, "patchbay.db"), { readonly: true, fileMustExist: true });
+  try {
+    return sqlite.prepare(query).all() as T[];
+  } finally {
+    sqlite.close();
+  }
+}
+
 /**
  * In-process, on a new data directory: these Wiz findings imported, a Jira Cloud connection and a
  * mapping whose pushes are explicit; the test clock set to real time so that pushes queued now are
@@ -75,14 +85,7 @@ it("creates no duplicate issue when the process dies between Jira's create and P
   cleanups.push(() => server!.kill());
   expect(await server.exited).toBe("SIGKILL");
   expect(jira.issues).toHaveLength(1);
-  const ticketRow = () => {
-    const sqlite = new Database(path.join(dataDir, "patchbay.db"), { readonly: true, fileMustExist: true });
-    try {
-      return sqlite.prepare("select external_key, linked_at from tickets").get() as { external_key: string | null; linked_at: string | null } | undefined;
-    } finally {
-      sqlite.close();
-    }
-  };
+  const ticketRow = () => readRows<{ external_key: string | null; linked_at: string | null }>(dataDir, "select external_key, linked_at from tickets")[0];
   expect(ticketRow()).toMatchObject({ external_key: null, linked_at: null });
 
   server = await startServer(env);
@@ -144,14 +147,8 @@ it("opens one fix pull request when the process dies between the branch and the 
 
   server = await startServer(env);
   await server.ready();
-  const remediation = () => {
-    const sqlite = new Database(path.join(dataDir, "patchbay.db"), { readonly: true, fileMustExist: true });
-    try {
-      return sqlite.prepare("select number, source_branch, state from remediations").all() as { number: number; source_branch: string; state: string }[];
-    } finally {
-      sqlite.close();
-    }
-  };
+  const remediation = () =>
+    readRows<{ number: number; source_branch: string; state: string }>(dataDir, "select number, source_branch, state from remediations");
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline && remediation().length === 0) await new Promise((r) => setTimeout(r, 200));
   expect(github.pulls).toHaveLength(1);
@@ -183,24 +180,18 @@ it("takes over at once, after the process dies in a bulk create, the pushes it h
 
   // Started again, each push's own job takes its ticket row over at once: every one waits out Jira
   // Cloud's search lag (a minute) and is linked, none waits for a lock a dead process held.
-  const read = <T>(query: string) => {
-    const sqlite = new Database(path.join(dataDir, "patchbay.db"), { readonly: true, fileMustExist: true });
-    try {
-      return sqlite.prepare(query).all() as T[];
-    } finally {
-      sqlite.close();
-    }
-  };
   const started = Date.now();
   server = await startServer(env);
   await server.ready();
-  const linked = () => read<{ n: number }>("select count(*) as n from tickets where linked_at is not null")[0]!.n;
+  const linked = () => readRows<{ n: number }>(dataDir, "select count(*) as n from tickets where linked_at is not null")[0]!.n;
   while (Date.now() - started < 150_000 && linked() < 5) await new Promise((r) => setTimeout(r, 250));
   expect(linked()).toBe(5);
   expect(Date.now() - started).toBeLessThan(100_000);
   expect(new Set(jira.issues.map((i) => (i.fields.labels as string[]).find((l) => l.startsWith("patchbay-")))).size).toBe(jira.issues.length);
   expect(jira.issues.length).toBe(5);
   expect(
-    read<{ last_error: string | null }>("select last_error from jobs where type = 'ticket.push'").filter((j) => /Another push/.test(j.last_error ?? "")),
+    readRows<{ last_error: string | null }>(dataDir, "select last_error from jobs where type = 'ticket.push'").filter((j) =>
+      /Another push/.test(j.last_error ?? ""),
+    ),
   ).toEqual([]);
 });

@@ -115,7 +115,7 @@ it(`loses nothing and duplicates nothing across ${KILLS} kills during imports an
       // What is left undone, and the jobs that were to do it.
       const left = db
         .prepare(
-          "select f.id, t.id as ticket, t.lock_by, t.lock_until, t.notes, j.id as job, j.status, j.attempts, j.run_at, j.last_error from findings f left join tickets t on t.subject_key = 'finding:' || f.id left join jobs j on j.dedupe_key like 'ticket.push:%:finding:' || f.id or (j.type = 'ticket.push' and j.payload like '%\"finding:' || f.id || '\"%') where t.linked_at is null limit 5",
+          "select f.id, t.id as ticket, t.lock_by, t.lock_until, t.notes, j.id as job, j.status, j.attempts, j.run_at, j.last_error from findings f left join tickets t on t.subject_key = 'finding:' || f.id left join jobs j on j.type = 'ticket.push' and j.payload like '%\"finding:' || f.id || '\"%' where t.linked_at is null limit 5",
         )
         .all();
       console.log(JSON.stringify({ left }, null, 1));

@@ -59,6 +59,7 @@ describe("regular expressions", () => {
     const unique = new Map<string, Found[]>();
     for (const r of literal) unique.set(`/${r.source}/${r.flags}`, [...(unique.get(`/${r.source}/${r.flags}`) ?? []), r]);
     const queue = [...unique.values()];
+    const stepsOnly = { attackTimeout: null, incubationTimeout: null, seedingTimeout: null };
     const worker = async () => {
       for (let next = queue.shift(); next; next = queue.shift()) {
         const { source, flags } = next[0]!;
@@ -67,7 +68,6 @@ describe("regular expressions", () => {
         // time limits on its fuzzing, a starved machine (another process at full CPU, or the
         // hypervisor's steal) confirmed linear patterns as "polynomial" (reproduced at nice 19
         // beside three busy loops; the same patterns are safe by steps either way).
-        const stepsOnly = { attackTimeout: null, incubationTimeout: null, seedingTimeout: null };
         let result = await check(source, flags, { ...stepsOnly, timeout: 20_000 });
         if (result.status === "unknown") result = await check(source, flags, { ...stepsOnly, timeout: 90_000 });
         if (result.status !== "safe") {
